@@ -1,0 +1,133 @@
+# ckpt: one non-recursive GNU Makefile.  See README.md for the targets.
+
+ARCH	?= $(shell uname -m | sed -e 's/^arm64$$/aarch64/')
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+VERSION	:= 0.1.0
+O	?= build/$(ARCH)
+WERROR	?= 1
+V	?= 0
+ifeq ($(V),0)
+Q	:= @
+endif
+
+PKG_CONFIG ?= pkg-config
+PKGS	:= libelf capstone zlib libzstd liblz4
+
+WARN	:= -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wvla -Wundef
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -I. -Iarch/$(ARCH) \
+	   -DCKPT_VERSION_STR='"$(VERSION)"' -MMD -MP
+FORTIFY	:= -D_FORTIFY_SOURCE=2
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lcapstone -lz -lzstd -llz4)
+# User flags come last so they win (musl's rule).
+ALL_CFLAGS = $(BASE_CFLAGS) $(FORTIFY) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
+LIBS	= $(PKG_LIBS) -lpthread
+
+SRCS	:= $(wildcard cmd/*.c common/*.c ptrace/*.c image/*.c dump/*.c restore/*.c) \
+	   $(wildcard arch/$(ARCH)/*.c)
+OBJS	:= $(SRCS:%.c=$(O)/%.o) $(O)/stub/blob.o
+
+# The stub: freestanding, its own flags, no sanitizers (CRIU's pie rule).
+STUB_CFLAGS := -std=gnu11 -O2 -I. -Iarch/$(ARCH) -ffreestanding -nostdlib \
+	   -fno-builtin -fno-stack-protector -fPIE -fno-asynchronous-unwind-tables \
+	   -fno-unwind-tables -fno-exceptions -U_FORTIFY_SOURCE -fno-pic -fpie \
+	   -fcf-protection=none $(WARN)
+STUB_CFLAGS_x86_64  := -mno-sse -mno-mmx -mno-red-zone
+STUB_CFLAGS_aarch64 := -mgeneral-regs-only
+STUB_ELF := $(O)/stub/stub.elf
+
+TARGET_SRCS := $(wildcard tests/targets/*.c)
+TARGETS	:= $(TARGET_SRCS:tests/targets/%.c=$(O)/targets/%)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNITS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/unit/%)
+LIB_OBJS = $(filter-out $(O)/cmd/main.o,$(OBJS))
+
+all: $(O)/ckpt ckpt
+
+ckpt: $(O)/ckpt
+	ln -sf $(O)/ckpt ckpt
+
+$(O)/ckpt: $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/stub/%.o: stub/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STUB_CFLAGS) $(STUB_CFLAGS_$(ARCH)) -MMD -MP -c -o $@ $<
+
+$(O)/stub/entry.o: arch/$(ARCH)/stub-entry.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+
+# The stub must be self-contained: no undefined symbols, no relocations.
+$(STUB_ELF): $(O)/stub/entry.o $(O)/stub/stub.o stub/stub.lds
+	$(CC) -nostdlib -pie -Wl,--no-dynamic-linker,-z,noexecstack,-z,norelro,--no-warn-rwx-segments \
+		-Wl,--build-id=none -T stub/stub.lds -o $@ $(O)/stub/entry.o $(O)/stub/stub.o
+	@if [ -n "$$(nm -u $@)" ]; then echo "stub: undefined symbols:"; nm -u $@; rm -f $@; exit 1; fi
+	@if ! readelf -r $@ | grep -q 'no relocations'; then echo "stub: has relocations"; readelf -r $@; rm -f $@; exit 1; fi
+
+$(O)/stub/blob.o: stub/blob.S $(STUB_ELF)
+	$(CC) -c -DSTUB_ELF='"$(STUB_ELF)"' -o $@ stub/blob.S
+
+$(O)/targets/%: tests/targets/%.c tests/targets/target.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm
+
+$(O)/unit/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS)
+
+targets: $(TARGETS)
+units: $(UNITS)
+
+# Build with sanitizers (ckpt only; the stub never gets them).
+asan debug:
+	$(MAKE) O=build/$(ARCH)-asan FORTIFY= \
+		EXTRA_CFLAGS='-O0 -g3 -fsanitize=address,undefined -fno-omit-frame-pointer' \
+		EXTRA_LDFLAGS='-fsanitize=address,undefined' build/$(ARCH)-asan/ckpt
+
+# The README's two commands.  Both install what they need first.
+check: deps
+	$(MAKE) all targets units
+	tests/run-checks.sh $(O)
+
+demo: deps-build
+	$(MAKE) all targets
+	tests/demo.sh $(O)
+
+deps:
+	tests/deps.sh build test
+deps-build:
+	tests/deps.sh build
+
+install: $(O)/ckpt
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 $(O)/ckpt $(DESTDIR)$(BINDIR)/ckpt
+	install -m 644 completions/ckpt.bash $(DESTDIR)$(BASHCOMPDIR)/ckpt
+	install -m 644 completions/_ckpt $(DESTDIR)$(ZSHCOMPDIR)/_ckpt
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ckpt $(DESTDIR)$(BASHCOMPDIR)/ckpt $(DESTDIR)$(ZSHCOMPDIR)/_ckpt
+
+clean:
+	rm -rf build ckpt
+
+format:
+	clang-format -i $(SRCS) stub/*.c $(wildcard */*.h arch/*/*.h)
+
+.PHONY: all targets units asan debug check demo deps deps-build install uninstall clean format
+-include $(OBJS:.o=.d) $(O)/stub/stub.d

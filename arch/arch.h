@@ -1,0 +1,51 @@
+/*
+ * The architecture interface: everything generic code needs to know about
+ * a CPU.  Each arch/<name>/ directory implements it: arch-defs.h (register
+ * struct alias and inline accessors, found through -Iarch/$(ARCH)),
+ * syscall.h (raw syscalls, shared with the stub) and the .c files.
+ * No generic file tests __x86_64__ or __aarch64__.
+ */
+#ifndef CKPT_ARCH_H
+#define CKPT_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch-defs.h"
+
+/* Register sets dumped per thread, in order; entry 0 is NT_PRSTATUS. */
+struct arch_regset_desc {
+	uint32_t type;		/* NT_* note type, also the PTRACE_GETREGSET type */
+	uint32_t maxlen;	/* buffer to offer PTRACE_GETREGSET */
+	int optional;		/* absent on some CPUs: skip on ENODEV/EINVAL */
+	const char *name;
+};
+extern const struct arch_regset_desc arch_regsets[];
+extern const unsigned arch_nregsets;
+
+/* Value for ckpt_header.xfeatures: the extended state this CPU enables. */
+uint64_t arch_xfeatures(void);
+
+/* Set up regs so that resuming at insn executes syscall nr(a[0..5]). */
+void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn);
+
+/* Syscall number a thread stopped in, or -1 when it was not in one. */
+long arch_syscall_nr(const arch_regs_t *r);
+
+/*
+ * Registers dumped while a thread was inside an interrupted syscall are
+ * rewritten into the ones the kernel would have resumed with after a
+ * signal without handler: re-issue the syscall, or -EINTR where the
+ * kernel's restart state (restart_block) cannot be carried over.
+ */
+void arch_fixup_restart(arch_regs_t *r);
+
+/* Address of the first syscall instruction in code (a function body
+ * loaded at addr), found by disassembly.  0, or -ENOENT. */
+int arch_find_syscall_insn(const uint8_t *code, size_t len, uint64_t addr, uint64_t *insn);
+
+/* CRC32C with the CPU's instruction; -ENOSYS when there is none. */
+int arch_crc32c_hw(uint32_t *crc, const void *buf, size_t len);
+
+#endif

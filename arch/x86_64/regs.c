@@ -1,0 +1,81 @@
+/*
+ * x86-64: register sets, syscall injection and restart rules.
+ * ABI facts: arch/x86/entry/entry_64.S (syscall: nr in rax, args in
+ * rdi rsi rdx r10 r8 r9, rcx and r11 clobbered), arch/x86/kernel/signal.c
+ * (arch_do_signal_or_restart: the -ERESTART* handling mirrored below).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <cpuid.h>
+
+#include "arch/arch.h"
+
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE 0x202
+#endif
+
+/* include/linux/errno.h (kernel-internal values, never seen by programs
+ * except in a tracee's registers) */
+#define ERESTARTSYS		512
+#define ERESTARTNOINTR		513
+#define ERESTARTNOHAND		514
+#define ERESTART_RESTARTBLOCK	516
+
+const struct arch_regset_desc arch_regsets[] = {
+	{ NT_PRSTATUS, sizeof(arch_regs_t), 0, "general" },
+	/* The XSAVE area (x87, SSE, AVX, AVX-512, PKRU...) in the standard
+	 * (uncompacted) layout; 16 KiB covers AMX tiles as well. */
+	{ NT_X86_XSTATE, 16384, 0, "xstate" },
+};
+const unsigned arch_nregsets = sizeof(arch_regsets) / sizeof(arch_regsets[0]);
+
+uint64_t arch_xfeatures(void)
+{
+	unsigned a, b, c, d;
+
+	/* CPUID.(EAX=0DH,ECX=0): EDX:EAX = XCR0 bits the CPU supports; the
+	 * kernel enables them all that it knows, which is what XSAVE uses. */
+	if (!__get_cpuid_count(0xd, 0, &a, &b, &c, &d))
+		return 0;
+	return ((uint64_t)d << 32) | a;
+}
+
+void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn)
+{
+	r->rax = (uint64_t)nr;
+	r->rdi = a[0];
+	r->rsi = a[1];
+	r->rdx = a[2];
+	r->r10 = a[3];
+	r->r8 = a[4];
+	r->r9 = a[5];
+	r->rip = insn;
+	/* Not in a syscall: the kernel must not apply restart logic to
+	 * these registers when the thread leaves its current stop. */
+	r->orig_rax = (uint64_t)-1;
+}
+
+long arch_syscall_nr(const arch_regs_t *r)
+{
+	return (long)r->orig_rax;
+}
+
+void arch_fixup_restart(arch_regs_t *r)
+{
+	if ((long)r->orig_rax < 0)
+		return;
+	switch ((long)r->rax) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+		r->rax = r->orig_rax;
+		r->rip -= ARCH_SYSCALL_INSN_LEN;
+		break;
+	case -ERESTART_RESTARTBLOCK:
+		/* restart_syscall needs the kernel's restart_block of the
+		 * dumped thread (e.g. a nanosleep's expiry), which is gone. */
+		r->rax = (uint64_t)-EINTR;
+		break;
+	}
+	r->orig_rax = (uint64_t)-1;
+}

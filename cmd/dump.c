@@ -1,0 +1,71 @@
+/* ckpt dump PID: option parsing; the work is in dump/. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "common/log.h"
+#include "dump/dump.h"
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "kill", no_argument, NULL, 'k' },
+		{ "stop", no_argument, NULL, 's' },
+		{ "no-sync", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cmd *self = cmd_find("dump");
+	struct dump_opts o = { 0 };
+	char defout[64], *end;
+	long pid;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'k':
+			o.kill = 1;
+			break;
+		case 's':
+			o.stop = 1;
+			break;
+		case 'n':
+			o.no_sync = 1;
+			break;
+		case 'v':
+			log_verbose++;
+			break;
+		case 'h':
+			cmd_usage(self, 1);
+			return EXIT_OK;
+		default:
+			return cmd_usage(self, 0);
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "ckpt: dump: %s\n", optind >= argc ? "missing PID" : "too many arguments");
+		return cmd_usage(self, 0);
+	}
+	pid = strtol(argv[optind], &end, 10);
+	if (*end || pid <= 0 || pid > 0x3fffffff) {
+		fprintf(stderr, "ckpt: dump: \"%s\" is not a PID\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o.kill && o.stop) {
+		fprintf(stderr, "ckpt: dump: --kill and --stop exclude each other\n");
+		return EXIT_USAGE;
+	}
+	if (!o.out) {
+		snprintf(defout, sizeof(defout), "ckpt-%ld.img", pid);
+		o.out = defout;
+	}
+	log_set_context("dump %ld", pid);
+	return dump_run((pid_t)pid, &o) < 0 ? EXIT_FAIL : EXIT_OK;
+}

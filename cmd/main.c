@@ -1,0 +1,123 @@
+/* ckpt: global options and the subcommand table (git's git.c pattern). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "common/log.h"
+
+const struct cmd cmds[] = {
+	{ "dump", cmd_dump,
+	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync]\n"
+	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
+	  "      --kill          kill the process once the image is safely written\n"
+	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
+	  "      --no-sync       do not fsync the image\n",
+	  "checkpoint a running process into an image file" },
+	{ "restore", cmd_restore,
+	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"
+	  "  -d, --detach              print the PID and return at once\n"
+	  "      --pid-ns              restore into a new PID namespace (original PIDs always free)\n"
+	  "      --rollback-files      truncate files the process was writing back to their size at dump\n"
+	  "      --ignore-file-changes restore even if such files changed since the dump\n",
+	  "bring a checkpointed process back to life" },
+	{ "check", cmd_check,
+	  "ckpt check\n",
+	  "report what this kernel and these privileges allow ckpt to do" },
+	{ "help", cmd_help,
+	  "ckpt help [COMMAND]\n",
+	  "show help for ckpt or one of its commands" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const struct cmd *cmd_find(const char *name)
+{
+	for (const struct cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int cmd_usage(const struct cmd *c, int to_stdout)
+{
+	FILE *f = to_stdout ? stdout : stderr;
+
+	fprintf(f, "usage: %s", c->usage);
+	return EXIT_USAGE;
+}
+
+static void main_usage(FILE *f)
+{
+	fprintf(f, "usage: ckpt [-v] [--version] [--help] COMMAND [ARGS]\n\n"
+		   "Checkpoint and restore Linux processes.\n\ncommands:\n");
+	for (const struct cmd *c = cmds; c->name; c++)
+		fprintf(f, "  %-8s %s\n", c->name, c->summary);
+	fprintf(f, "\noptions:\n"
+		   "  -v, --verbose   more messages (twice: with source locations)\n"
+		   "  -V, --version   print the version\n"
+		   "  -h, --help      this help\n\n"
+		   "exit status: 0 success, 1 failure, 2 usage error;\n"
+		   "  ckpt restore: the restored process's exit status (128+N if killed by signal N)\n\n"
+		   "Run 'ckpt help COMMAND' for a command's options.\n");
+}
+
+int cmd_help(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc < 2) {
+		main_usage(stdout);
+		return EXIT_OK;
+	}
+	c = cmd_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "ckpt: help: unknown command \"%s\"\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	cmd_usage(c, 1);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cmd *c;
+	int o;
+
+	/* '+': stop at the subcommand; its options are its own. */
+	while ((o = getopt_long(argc, argv, "+vVh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'v':
+			log_verbose++;
+			break;
+		case 'V':
+			printf("ckpt %s\n", CKPT_VERSION_STR);
+			return EXIT_OK;
+		case 'h':
+			main_usage(stdout);
+			return EXIT_OK;
+		default:
+			main_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	c = cmd_find(argv[optind]);
+	if (!c) {
+		fprintf(stderr, "ckpt: unknown command \"%s\" (see ckpt --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* reset getopt for the subcommand */
+	return c->fn(argc, argv);
+}

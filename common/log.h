@@ -1,0 +1,36 @@
+/*
+ * Messages to the user.  Every line has the shape
+ *   ckpt: <cmd> <subject>: <what failed> [at <object>]: <strerror>
+ * The "<cmd> <subject>" part is set once per run with log_set_context().
+ * Library code (ptrace/, image/, arch/, dump/, restore/) never exits: it
+ * reports with error()/error_errno() and returns the negative errno.
+ */
+#ifndef CKPT_LOG_H
+#define CKPT_LOG_H
+
+#include <errno.h>
+
+extern int log_verbose;		/* -v: 1, -vv: 2 */
+
+void log_set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "ckpt: ctx: msg" and return -EIO, so "return error(...)" works. */
+int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "ckpt: ctx: msg: strerror(err)" and return -err (err > 0 or < 0). */
+int error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void debug_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define debug(...) do { if (log_verbose) debug_at(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+
+/* Normalise a syscall result: -1/errno or -errno both become -errno. */
+static inline int neg_errno(long r)
+{
+	if (r == -1 && errno)
+		return -errno;
+	return (int)r;
+}
+
+#endif

@@ -1,0 +1,40 @@
+/* See sigguard.h. */
+#include <signal.h>
+#include <string.h>
+
+#include "common/sigguard.h"
+
+static volatile sig_atomic_t fired;
+
+static void on_signal(int sig)
+{
+	fired = sig;
+}
+
+void sigguard_install(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int sigguard_fired(void)
+{
+	return fired;
+}
+
+void sigguard_reraise(void)
+{
+	int sig = fired;
+
+	if (!sig)
+		return;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}

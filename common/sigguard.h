@@ -1,0 +1,12 @@
+/* Turning SIGINT/SIGTERM/SIGHUP into a flag while ckpt holds a process,
+ * so that it can put the process back before it exits. */
+#ifndef CKPT_SIGGUARD_H
+#define CKPT_SIGGUARD_H
+
+void sigguard_install(void);
+/* The signal that arrived, or 0. */
+int sigguard_fired(void);
+/* After cleanup: die of the signal that interrupted us (exit status 128+N). */
+void sigguard_reraise(void);
+
+#endif

@@ -1,0 +1,39 @@
+/* Small helpers shared by every module: allocation, whole-file reads. */
+#ifndef CKPT_UTIL_H
+#define CKPT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Out of memory is not a condition ckpt recovers from: these abort with
+ * a message rather than make every caller handle NULL. */
+void *xmalloc(size_t n);
+void *xzalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+void *xmemdup(const void *p, size_t n);
+
+/* Read a whole (small, /proc) file; NUL-terminated; *len without the NUL.
+ * Returns 0 or -errno. */
+int read_file(const char *path, char **buf, size_t *len);
+int read_file_at(int dirfd, const char *path, char **buf, size_t *len);
+/* readlink into a fresh string; 0 or -errno. */
+int xreadlink(const char *path, char **out);
+
+/* write/read all of buf, retrying on EINTR and short counts; 0 or -errno
+ * (-EIO on a short read at end of file). */
+int write_all(int fd, const void *buf, size_t len);
+int read_all(int fd, void *buf, size_t len);
+int pread_all(int fd, void *buf, size_t len, off_t off);
+
+uint64_t now_ns(void);
+int is_all_zero(const void *p, size_t len);
+
+#endif

@@ -1,0 +1,34 @@
+# bash completion for ckpt  -*- shell-script -*-
+_ckpt() {
+	local cur prev words cword
+	_init_completion || return
+	local cmds="dump restore check help"
+	local i cmd=""
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
+	done
+	if [[ -z $cmd ]]; then
+		COMPREPLY=($(compgen -W "$cmds -v --verbose -V --version -h --help" -- "$cur"))
+		return
+	fi
+	case $cmd in
+	dump)
+		case $prev in
+		-o|--output) _filedir; return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync -v --verbose -h --help" -- "$cur"))
+		else
+			_pids
+		fi ;;
+	restore)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-d --detach --pid-ns --rollback-files --ignore-file-changes -v --verbose -h --help" -- "$cur"))
+		else
+			_filedir
+		fi ;;
+	help)
+		COMPREPLY=($(compgen -W "$cmds" -- "$cur")) ;;
+	esac
+}
+complete -F _ckpt ckpt

@@ -1,0 +1,207 @@
+/*
+ * Process and thread state that /proc and ptrace give us without running
+ * anything in the target: ids, credentials, limits, mm layout, registers,
+ * signal masks, pending signals, rseq registration.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+
+static int read_proc_file(pid_t pid, const char *name, char **buf, size_t *len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	return read_file(path, buf, len);
+}
+
+/* Pending signals of one queue, without dequeuing them (ptrace(2)). */
+static int peek_pending(pid_t tid, int shared, uint8_t (**out)[CKPT_SIGINFO_SIZE], uint32_t *n)
+{
+	struct __ptrace_peeksiginfo_args a = { .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0 };
+	uint8_t (*buf)[CKPT_SIGINFO_SIZE] = NULL;
+	uint32_t cnt = 0;
+
+	for (;;) {
+		long r;
+
+		buf = xrealloc(buf, (cnt + 32) * sizeof(*buf));
+		a.off = cnt;
+		a.nr = 32;
+		r = ptrace(PTRACE_PEEKSIGINFO, tid, &a, buf + cnt);
+		if (r < 0) {
+			free(buf);
+			return -errno;
+		}
+		cnt += (uint32_t)r;
+		if (r < 32)
+			break;
+	}
+	*out = buf;
+	*n = cnt;
+	return 0;
+}
+
+int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
+{
+	struct proc_stat st;
+	struct proc_status ss;
+	uint64_t rlim[CKPT_NRLIMIT][2];
+	struct stat sb;
+	char path[64], *buf;
+	size_t len;
+	int ret;
+
+	if ((ret = proc_read_stat(pid, &st)) < 0 || (ret = proc_read_status(pid, &ss)) < 0)
+		return error_errno(ret, "cannot read /proc/%d", pid);
+	p->d.pid = pid;
+	p->d.ppid = st.ppid;
+	p->d.pgid = st.pgrp;
+	p->d.sid = st.session;
+	p->d.umask = ss.umask;
+	memcpy(p->d.uid, ss.uid, sizeof(ss.uid));
+	memcpy(p->d.gid, ss.gid, sizeof(ss.gid));
+	p->d.ngroups = ss.ngroups;
+	p->groups = xmemdup(ss.groups, ss.ngroups * sizeof(uint32_t));
+	p->d.cap_inh = ss.cap_inh;
+	p->d.cap_prm = ss.cap_prm;
+	p->d.cap_eff = ss.cap_eff;
+	p->d.cap_bnd = ss.cap_bnd;
+	p->d.cap_amb = ss.cap_amb;
+	p->d.start_code = st.start_code;
+	p->d.end_code = st.end_code;
+	p->d.start_data = st.start_data;
+	p->d.end_data = st.end_data;
+	p->d.start_brk = st.start_brk;
+	p->d.brk = st.start_brk;	/* the real value comes from brk(0) */
+	p->d.start_stack = st.start_stack;
+	p->d.arg_start = st.arg_start;
+	p->d.arg_end = st.arg_end;
+	p->d.env_start = st.env_start;
+	p->d.env_end = st.env_end;
+	memcpy(p->d.comm, st.comm, sizeof(p->d.comm));
+
+	ret = proc_read_limits(pid, rlim, CKPT_NRLIMIT);
+	if (ret < 0)
+		return error_errno(ret, "cannot read /proc/%d/limits", pid);
+	for (int i = 0; i < CKPT_NRLIMIT; i++) {
+		p->d.rlim[i].cur = rlim[i][0];
+		p->d.rlim[i].max = rlim[i][1];
+	}
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (xreadlink(path, &p->exe) < 0) {
+		p->exe = xstrdup("");
+		p->d.flags |= CKPT_PROC_NO_EXE;
+	} else if (stat(path, &sb) == 0) {
+		p->d.exe_dev = sb.st_dev;
+		p->d.exe_ino = sb.st_ino;
+		p->d.exe_size = (uint64_t)sb.st_size;
+		p->d.exe_mtime_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
+	}
+	p->d.exe_len = (uint32_t)strlen(p->exe);
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if ((ret = xreadlink(path, &p->cwd)) < 0)
+		return error_errno(ret, "cannot read the working directory");
+	p->d.cwd_len = (uint32_t)strlen(p->cwd);
+
+	if ((ret = read_proc_file(pid, "cmdline", &p->cmdline, &len)) < 0)
+		return error_errno(ret, "cannot read /proc/%d/cmdline", pid);
+	p->d.cmdline_len = (uint32_t)len;
+	if ((ret = read_proc_file(pid, "auxv", &buf, &len)) < 0)
+		return error_errno(ret, "cannot read /proc/%d/auxv", pid);
+	p->auxv = (uint8_t *)buf;
+	p->d.auxv_len = (uint32_t)len;
+	if (read_proc_file(pid, "personality", &buf, NULL) == 0) {
+		p->d.personality = (uint32_t)strtoul(buf, NULL, 16);
+		free(buf);
+	}
+	ret = peek_pending(ts->t[0].tid, 1, &p->pending, &p->d.npending);
+	if (ret < 0)
+		return error_errno(ret, "cannot read pending signals");
+	return 0;
+}
+
+static int collect_regsets(struct img_thread *t, pid_t tid)
+{
+	t->regsets = xzalloc(arch_nregsets * sizeof(*t->regsets));
+	for (unsigned i = 0; i < arch_nregsets; i++) {
+		const struct arch_regset_desc *d = &arch_regsets[i];
+		struct img_regset *rs = &t->regsets[t->d.nregsets];
+		size_t len = d->maxlen;
+		int ret;
+
+		rs->data = xzalloc(len);
+		ret = tracee_get_regset(tid, d->type, rs->data, &len);
+		if (ret < 0) {
+			free(rs->data);
+			rs->data = NULL;
+			if (d->optional && (ret == -ENODEV || ret == -EINVAL))
+				continue;
+			return error_errno(ret, "thread %d: cannot read %s registers", tid, d->name);
+		}
+		rs->type = d->type;
+		rs->len = (uint32_t)len;
+		t->d.nregsets++;
+	}
+	return 0;
+}
+
+static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid)
+{
+	struct __ptrace_rseq_configuration rseq;
+	char path[64], *buf;
+	int ret;
+
+	t->d.tid = tr->tid;
+	if ((ret = collect_regsets(t, tr->tid)) < 0)
+		return ret;
+	/* regsets[0] was read at freeze time too; they must agree. */
+	memcpy(t->regsets[0].data, &tr->regs, sizeof(tr->regs));
+	if (arch_syscall_nr(&tr->regs) >= 0)
+		t->d.flags |= CKPT_THREAD_IN_SYSCALL;
+	if (ptrace(PTRACE_GETSIGMASK, tr->tid, sizeof(uint64_t), &t->d.sigmask) < 0)
+		return error_errno(errno, "thread %d: cannot read the signal mask", tr->tid);
+	ret = peek_pending(tr->tid, 0, &t->pending, &t->d.npending);
+	if (ret < 0)
+		return error_errno(ret, "thread %d: cannot read pending signals", tr->tid);
+	memset(&rseq, 0, sizeof(rseq));
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, sizeof(rseq), &rseq) >= 0) {
+		t->d.rseq_addr = rseq.rseq_abi_pointer;
+		t->d.rseq_len = rseq.rseq_abi_size;
+		t->d.rseq_sig = rseq.signature;
+		t->d.rseq_flags = rseq.flags;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tr->tid);
+	if (read_file(path, &buf, NULL) == 0) {
+		buf[strcspn(buf, "\n")] = 0;
+		strncpy(t->d.comm, buf, sizeof(t->d.comm) - 1);
+		free(buf);
+	}
+	return 0;
+}
+
+int dump_collect_threads(struct img_proc *p, struct tracee_set *ts)
+{
+	p->d.nthreads = (uint32_t)ts->n;
+	p->threads = xzalloc(ts->n * sizeof(*p->threads));
+	for (size_t i = 0; i < ts->n; i++) {
+		int ret = collect_thread(&p->threads[i], &ts->t[i], ts->pid);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}

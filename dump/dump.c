@@ -1,0 +1,168 @@
+/*
+ * ckpt dump: the order of operations.  Nothing is changed in the target
+ * until it is frozen; every path out after freezing goes through
+ * tracee_release(), which puts registers back and detaches; the image
+ * only replaces the destination once it is complete and on disk.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/sigguard.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+static int check_target(pid_t pid)
+{
+	struct proc_stat st;
+	struct proc_status ss;
+	int ret;
+
+	if (pid == getpid())
+		return error("cannot dump ckpt itself");
+	ret = proc_read_stat(pid, &st);
+	if (ret == -ENOENT)
+		return error("no such process");
+	if (ret < 0)
+		return error_errno(ret, "cannot read /proc/%d/stat", pid);
+	if (st.state == 'Z' || st.state == 'X')
+		return error("process is a zombie (it has exited and waits for its parent)");
+	if (st.flags & PF_KTHREAD)
+		return error("process is a kernel thread");
+	if ((ret = proc_read_status(pid, &ss)) < 0)
+		return error_errno(ret, "cannot read /proc/%d/status", pid);
+	if (ss.tracer)
+		return error("process is already traced by PID %d (a debugger?)", ss.tracer);
+	return ss.seccomp;
+}
+
+static void fill_header(struct ckpt_header *h)
+{
+	struct utsname u;
+
+	memset(h, 0, sizeof(*h));
+	h->machine = ARCH_ELF_MACHINE;
+	h->page_size = (uint32_t)getpagesize();
+	h->xfeatures = arch_xfeatures();
+	h->nprocs = 1;
+	h->created = (uint64_t)time(NULL);
+	if (uname(&u) == 0) {
+		snprintf(h->kernel, sizeof(h->kernel), "%.63s", u.release);
+		snprintf(h->host, sizeof(h->host), "%.63s", u.nodename);
+	}
+	if (getrandom(h->image_id, sizeof(h->image_id), 0) != sizeof(h->image_id))
+		memset(h->image_id, 0, sizeof(h->image_id));
+}
+
+static int interrupted(void)
+{
+	if (!sigguard_fired())
+		return 0;
+	return error("interrupted by signal %d: the process was left as it was", sigguard_fired());
+}
+
+/* Everything between freeze and release. */
+static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
+			     struct img_writer *w, const struct dump_opts *o)
+{
+	struct img_proc *p = &img->procs[0];
+	struct map_entry *maps = NULL;
+	struct vma_pages *vp = NULL;
+	size_t nmaps = 0;
+	int ret;
+
+	ret = proc_read_maps(pid, &maps, &nmaps);
+	if (ret < 0)
+		return error_errno(ret, "cannot read /proc/%d/smaps", pid);
+	if ((ret = dump_collect_proc(pid, p, ts)) < 0 ||
+	    (ret = dump_collect_threads(p, ts)) < 0 ||
+	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0 ||
+	    (ret = dump_collect_remote(p, ts)) < 0 ||
+	    (ret = interrupted()) < 0)
+		goto out;
+	/* Read the maps again: the injected scratch page is gone now. */
+	proc_free_maps(maps, nmaps);
+	maps = NULL;
+	ret = proc_read_maps(pid, &maps, &nmaps);
+	if (ret < 0) {
+		ret = error_errno(ret, "cannot read /proc/%d/smaps", pid);
+		goto out;
+	}
+	if ((ret = dump_collect_vmas(pid, p, maps, nmaps)) < 0 ||
+	    (ret = dump_collect_fds(pid, p)) < 0 ||
+	    (ret = dump_plan_pages(pid, p, &vp)) < 0)
+		goto out;
+	if ((ret = img_writer_open(w, o->out, o->no_sync)) < 0)
+		goto out;
+	if ((ret = img_write_header(w, &img->h)) < 0 ||
+	    (ret = img_write_meta(w, img)) < 0 ||
+	    (ret = interrupted()) < 0 ||
+	    (ret = dump_write_pages(pid, 0, p, vp, w)) < 0 ||
+	    (ret = interrupted()) < 0)
+		goto out;
+out:
+	dump_free_pages(vp, p->d.nvmas);
+	proc_free_maps(maps, nmaps);
+	return ret;
+}
+
+int dump_run(pid_t pid, const struct dump_opts *o)
+{
+	struct tracee_set ts = { 0 };
+	struct img img = { 0 };
+	struct img_writer w = { .fd = -1 };
+	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
+	int ret, seccomp;
+
+	seccomp = check_target(pid);
+	if (seccomp < 0)
+		return seccomp;
+	sigguard_install();
+	fill_header(&img.h);
+	img.procs = xzalloc(sizeof(*img.procs));
+	ts.suspend_seccomp = seccomp > 0;
+	ret = tracee_freeze(pid, &ts);
+	if (ret < 0) {
+		if (ret == -EPERM)
+			error_errno(ret, "cannot attach (are you root or its owner? see also /proc/sys/kernel/yama/ptrace_scope)");
+		else if (ret == -ESRCH)
+			error("cannot attach: the process exited");
+		else
+			error_errno(ret, "cannot attach");
+		goto out;
+	}
+	t_frozen = now_ns();
+	ret = collect_and_write(pid, &ts, &img, &w, o);
+	if (ret < 0) {
+		tracee_release(&ts, 0);
+		goto out;
+	}
+	if (!o->kill) {
+		/* The image is complete in the page cache: let the process go
+		 * before the fsync, which may take long. */
+		tracee_release(&ts, o->stop ? SIGSTOP : 0);
+		t_released = now_ns();
+	}
+	ret = img_writer_finish(&w);
+	if (o->kill) {
+		/* Killed only once the image is safely on disk. */
+		tracee_release(&ts, ret == 0 ? SIGKILL : 0);
+		t_released = now_ns();
+	}
+	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,
+	      (now_ns() - t0) / 1e6);
+out:
+	img_writer_close(&w);
+	img_free(&img);
+	if (ret < 0 && sigguard_fired())
+		sigguard_reraise();
+	return ret;
+}

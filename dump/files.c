@@ -1,0 +1,144 @@
+/*
+ * Open file descriptors (/proc/PID/fd, /proc/PID/fdinfo).  Regular files
+ * and directories are reopened by path at restore; a deleted file's data
+ * is stored; a few stateless devices are reopened; everything else (ttys,
+ * pipes, sockets...) is recorded so restore can say what it substituted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+static const char *const reopenable_devices[] = {
+	"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+};
+
+static int cmp_fd(const void *a, const void *b)
+{
+	return ((const struct img_fd *)a)->d.fd - ((const struct img_fd *)b)->d.fd;
+}
+
+static int read_fdinfo(pid_t pid, int fd, struct img_fd *f)
+{
+	char path[64], *buf, *line, *save;
+	unsigned long flags = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if ((ret = read_file(path, &buf, NULL)) < 0)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "pos:", 4))
+			f->d.pos = strtoull(line + 4, NULL, 10);
+		else if (!strncmp(line, "flags:", 6))
+			flags = strtoul(line + 6, NULL, 8);
+	}
+	free(buf);
+	f->d.fdflags = (flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
+	f->d.flags = (uint32_t)(flags & ~(unsigned long)O_CLOEXEC);
+	return 0;
+}
+
+static int read_ghost(pid_t pid, struct img_fd *f)
+{
+	char path[64];
+	int fd, ret;
+
+	/* The magic link opens the deleted inode itself. */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, f->d.fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f->data = xmalloc((size_t)f->d.size);
+	ret = pread_all(fd, f->data, (size_t)f->d.size, 0);
+	close(fd);
+	return ret;
+}
+
+static int collect_one(pid_t pid, int fd, struct img_fd *f)
+{
+	char path[64];
+	struct stat sb;
+	int ret;
+
+	f->d.fd = fd;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if ((ret = xreadlink(path, &f->path)) < 0)
+		return ret;
+	if (stat(path, &sb) < 0)
+		return -errno;
+	if ((ret = read_fdinfo(pid, fd, f)) < 0)
+		return ret;
+	f->d.mode = sb.st_mode;
+	f->d.size = (uint64_t)sb.st_size;
+	f->d.dev = sb.st_dev;
+	f->d.ino = sb.st_ino;
+	f->d.mtime_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
+	f->d.kind = CKPT_FD_OTHER;
+	if (S_ISREG(sb.st_mode)) {
+		if (sb.st_nlink == 0) {
+			char *del = strstr(f->path, " (deleted)");
+
+			if (del && !del[10])
+				*del = 0;
+			f->d.kind = CKPT_FD_GHOST;
+			if ((ret = read_ghost(pid, f)) < 0)
+				return ret;
+		} else {
+			f->d.kind = CKPT_FD_FILE;
+		}
+	} else if (S_ISDIR(sb.st_mode)) {
+		f->d.kind = CKPT_FD_DIR;
+	} else if (S_ISCHR(sb.st_mode)) {
+		for (size_t i = 0; i < ARRAY_SIZE(reopenable_devices); i++)
+			if (!strcmp(f->path, reopenable_devices[i]))
+				f->d.kind = CKPT_FD_DEVICE;
+	}
+	if (f->d.kind != CKPT_FD_GHOST)
+		f->d.size = S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+	f->d.path_len = (uint32_t)strlen(f->path);
+	return 0;
+}
+
+int dump_collect_fds(pid_t pid, struct img_proc *p)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 16;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return error_errno(errno, "cannot list open files");
+	p->fds = xzalloc(cap * sizeof(*p->fds));
+	while ((de = readdir(d))) {
+		int fd, ret;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = atoi(de->d_name);
+		if (p->d.nfds == cap)
+			p->fds = xrealloc(p->fds, (cap *= 2) * sizeof(*p->fds));
+		memset(&p->fds[p->d.nfds], 0, sizeof(p->fds[0]));
+		ret = collect_one(pid, fd, &p->fds[p->d.nfds]);
+		if (ret == -ENOENT)	/* closed meanwhile by another process sharing the table */
+			continue;
+		if (ret < 0) {
+			closedir(d);
+			return error_errno(ret, "cannot read file descriptor %d", fd);
+		}
+		p->d.nfds++;
+	}
+	closedir(d);
+	qsort(p->fds, p->d.nfds, sizeof(*p->fds), cmp_fd);
+	return 0;
+}

@@ -1,0 +1,188 @@
+/*
+ * Page data.  Which pages: those present or swapped per /proc/PID/pagemap
+ * (bits 63 and 62, Documentation/admin-guide/mm/pagemap.rst), or all of a
+ * mapping whose file is gone.  Then read in large batches with
+ * process_vm_readv and written as runs of non-zero pages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+#define PM_PRESENT	(1ull << 63)
+#define PM_SWAP		(1ull << 62)
+#define CHUNK_PAGES	2048u		/* pages per read batch (8 MiB) */
+#define BLOCK_PAGES	256u		/* pages per PAGES section at most */
+#define MAX_IOV		1024		/* IOV_MAX */
+
+/* Which pages of v to save, by how restore recreates v. */
+enum { SAVE_NONE, SAVE_PRESENT, SAVE_ALL };
+
+static int save_mode(const struct img_vma *v)
+{
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL))
+		return SAVE_NONE;
+	if (v->d.flags & CKPT_VMA_DELETED)
+		return SAVE_ALL;
+	/* A shared file mapping's data is the file itself. */
+	if ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE))
+		return SAVE_NONE;
+	return SAVE_PRESENT;
+}
+
+static void add_run(struct vma_pages *vp, size_t *cap, uint64_t addr, uint64_t n)
+{
+	if (vp->nruns && vp->runs[vp->nruns - 1].addr +
+	    vp->runs[vp->nruns - 1].npages * (uint64_t)getpagesize() == addr) {
+		vp->runs[vp->nruns - 1].npages += n;
+		return;
+	}
+	if (vp->nruns == *cap)
+		vp->runs = xrealloc(vp->runs, (*cap = *cap ? *cap * 2 : 16) * sizeof(*vp->runs));
+	vp->runs[vp->nruns++] = (struct page_run){ addr, n };
+}
+
+static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+	uint64_t *pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
+	size_t cap = 0;
+	int mode = save_mode(v);
+
+	for (uint64_t a = v->d.start; mode != SAVE_NONE && a < v->d.end; a += CHUNK_PAGES * ps) {
+		uint64_t n = MIN((uint64_t)CHUNK_PAGES, (v->d.end - a) / ps);
+		int ret;
+
+		if (mode == SAVE_ALL) {
+			add_run(vp, &cap, a, n);
+			continue;
+		}
+		ret = pread_all(pmfd, pm, n * sizeof(*pm), (off_t)(a / ps * sizeof(*pm)));
+		if (ret < 0) {
+			free(pm);
+			return error_errno(ret, "cannot read the page map at %#lx", (unsigned long)a);
+		}
+		for (uint64_t i = 0; i < n; i++)
+			if (pm[i] & (PM_PRESENT | PM_SWAP))
+				add_run(vp, &cap, a + i * ps, 1);
+	}
+	free(pm);
+	return 0;
+}
+
+int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out)
+{
+	struct vma_pages *vp = xzalloc(p->d.nvmas * sizeof(*vp));
+	char path[64];
+	int pmfd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	pmfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pmfd < 0) {
+		free(vp);
+		return error_errno(errno, "cannot open %s", path);
+	}
+	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
+		ret = plan_vma(pmfd, &p->vmas[i], &vp[i]);
+		p->vmas[i].d.npages = 0;
+		for (size_t k = 0; k < vp[i].nruns; k++)
+			p->vmas[i].d.npages += vp[i].runs[k].npages;
+	}
+	close(pmfd);
+	if (ret < 0) {
+		dump_free_pages(vp, p->d.nvmas);
+		return ret;
+	}
+	*out = vp;
+	return 0;
+}
+
+void dump_free_pages(struct vma_pages *vp, uint32_t n)
+{
+	for (uint32_t i = 0; vp && i < n; i++)
+		free(vp[i].runs);
+	free(vp);
+}
+
+/* Write the non-zero pages of buf (npages read from consecutive runs
+ * described by addrs[]) as PAGES sections of contiguous pages. */
+static int emit(struct img_writer *w, uint32_t idx, const uint8_t *buf, const uint64_t *addrs,
+		size_t npages)
+{
+	const size_t ps = (size_t)getpagesize();
+	size_t i = 0;
+
+	while (i < npages) {
+		size_t k;
+		int ret;
+
+		if (is_all_zero(buf + i * ps, ps)) {
+			i++;
+			continue;
+		}
+		for (k = i + 1; k < npages && k - i < BLOCK_PAGES &&
+		     addrs[k] == addrs[k - 1] + ps && !is_all_zero(buf + k * ps, ps); k++)
+			;
+		ret = img_write_pages(w, idx, addrs[i], (uint32_t)(k - i), CKPT_CODEC_NONE,
+				      buf + i * ps, (k - i) * ps);
+		if (ret < 0)
+			return ret;
+		i = k;
+	}
+	return 0;
+}
+
+int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
+		     const struct vma_pages *vp, struct img_writer *w)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+	uint8_t *buf = xmalloc(CHUNK_PAGES * ps);
+	uint64_t *addrs = xmalloc(CHUNK_PAGES * sizeof(*addrs));
+	struct iovec local[MAX_IOV], remote[MAX_IOV];
+	int ret = 0;
+
+	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
+		size_t r = 0;
+		uint64_t off = 0;	/* pages of runs[r] already read */
+
+		while (r < vp[i].nruns && !ret) {
+			size_t n = 0;
+			int niov = 0;
+
+			/* Fill one batch: up to CHUNK_PAGES pages, MAX_IOV runs. */
+			while (r < vp[i].nruns && n < CHUNK_PAGES && niov < MAX_IOV) {
+				const struct page_run *run = &vp[i].runs[r];
+				uint64_t take = MIN(run->npages - off, (uint64_t)CHUNK_PAGES - n);
+				uint64_t a = run->addr + off * ps;
+
+				local[niov] = (struct iovec){ buf + n * ps, take * ps };
+				remote[niov] = (struct iovec){ (void *)(uintptr_t)a, take * ps };
+				niov++;
+				for (uint64_t k = 0; k < take; k++)
+					addrs[n + k] = a + k * ps;
+				n += take;
+				off += take;
+				if (off == run->npages) {
+					r++;
+					off = 0;
+				}
+			}
+			ret = mem_readv(pid, local, niov, remote, niov);
+			if (ret < 0) {
+				ret = error_errno(ret, "cannot read memory at %#lx",
+						  (unsigned long)addrs[0]);
+				break;
+			}
+			ret = emit(w, idx, buf, addrs, n);
+		}
+	}
+	free(addrs);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,214 @@
+/*
+ * State only the target itself can ask the kernel for: signal handlers
+ * (rt_sigaction), each thread's alternate signal stack (sigaltstack) and
+ * the current program break (brk(0)).  These syscalls run inside the
+ * target (ptrace/inject.c), using a syscall instruction we find in its
+ * vdso or libc by disassembly, and a scratch page we map and unmap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+/*
+ * Search the functions of an ELF image for a syscall instruction.  elf
+ * describes the file; code is its text as mapped at load_bias (so symbol
+ * value v lives at load_bias + v, and at code[v - text_vaddr]).
+ */
+static int search_elf(Elf *elf, const uint8_t *code, uint64_t code_vaddr, size_t code_len,
+		      uint64_t load_bias, uint64_t *insn)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+
+			if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    !sym.st_size || sym.st_value < code_vaddr ||
+			    sym.st_value + sym.st_size > code_vaddr + code_len)
+				continue;
+			if (arch_find_syscall_insn(code + (sym.st_value - code_vaddr), sym.st_size,
+						   load_bias + sym.st_value, insn) == 0)
+				return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* The vdso is an ELF image in memory: read it and search its functions. */
+static int from_vdso(pid_t pid, const struct map_entry *m, uint64_t *insn)
+{
+	size_t len = m->end - m->start;
+	uint8_t *buf = xmalloc(len);
+	Elf *elf;
+	int ret = -ENOENT;
+
+	if (mem_read(pid, m->start, buf, len) == 0 &&
+	    (elf = elf_memory((char *)buf, len)) != NULL) {
+		size_t nph = 0;
+		uint64_t base = UINT64_MAX;
+
+		/* The vdso may be linked at a non-zero address (old kernels). */
+		elf_getphdrnum(elf, &nph);
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < base)
+				base = ph.p_vaddr;
+		}
+		if (base != UINT64_MAX)
+			ret = search_elf(elf, buf, base, len, m->start - base, insn);
+		elf_end(elf);
+	}
+	free(buf);
+	return ret;
+}
+
+/* libc's syscall(3) wrapper, found through its symbol in the file. */
+static int from_file(pid_t pid, const struct map_entry *m, uint64_t *insn)
+{
+	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	size_t len = m->end - m->start;
+	uint8_t *buf;
+	Elf *elf;
+	int ret = -ENOENT;
+
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	buf = xmalloc(len);
+	if (elf && mem_read(pid, m->start, buf, len) == 0) {
+		/* The mapping holds file bytes [pgoff, pgoff+len); for a shared
+		 * object, vaddr == file offset within its text segment. */
+		ret = search_elf(elf, buf, m->pgoff, len, m->start - m->pgoff, insn);
+	}
+	if (elf)
+		elf_end(elf);
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n)
+{
+	elf_version(EV_CURRENT);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(maps[i].path, "[vdso]") && from_vdso(ts->pid, &maps[i], &ts->syscall_insn) == 0)
+			goto found;
+	for (size_t i = 0; i < n; i++)
+		if ((maps[i].prot & PROT_EXEC) && strstr(maps[i].path, "/libc") &&
+		    from_file(ts->pid, &maps[i], &ts->syscall_insn) == 0)
+			goto found;
+	return error("found no syscall instruction in the vdso or libc of the process");
+found:
+	debug("syscall instruction at %#lx", (unsigned long)ts->syscall_insn);
+	return 0;
+}
+
+static int rcall(struct tracee_set *ts, struct tracee *t, long nr, uint64_t a0, uint64_t a1,
+		 uint64_t a2, uint64_t a3, long *res)
+{
+	uint64_t a[6] = { a0, a1, a2, a3, 0, 0 };
+	int ret = tracee_syscall(ts, t, nr, a, res);
+
+	if (ret < 0)
+		return error_errno(ret, "thread %d: cannot run syscall %ld in the process", t->tid, nr);
+	return 0;
+}
+
+/* Kernel struct sigaction as rt_sigaction(2) takes it on x86-64 and
+ * aarch64 (both define SA_RESTORER): handler, flags, restorer, mask. */
+struct ksigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+/* The kernel's stack_t: void *ss_sp; int ss_flags; size_t ss_size. */
+struct kstack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+
+static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
+{
+	struct tracee *t0 = &ts->t[0];
+	long r;
+	int ret;
+
+	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
+		struct ksigaction ka;
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if ((ret = rcall(ts, t0, SYS_rt_sigaction, (uint64_t)sig, 0, scratch, 8, &r)) < 0)
+			return ret;
+		if (r < 0)	/* 32..33 are glibc's but valid for the kernel */
+			continue;
+		if ((ret = mem_read(ts->pid, scratch, &ka, sizeof(ka))) < 0)
+			return error_errno(ret, "cannot read signal action %d", sig);
+		p->sigacts[sig - 1] = (struct ckpt_sigaction){ ka.handler, ka.flags, ka.restorer, ka.mask };
+	}
+	for (size_t i = 0; i < ts->n; i++) {
+		struct kstack ks;
+
+		if ((ret = rcall(ts, &ts->t[i], SYS_sigaltstack, 0, scratch, 0, 0, &r)) < 0)
+			return ret;
+		if (r < 0)
+			return error_errno((int)r, "thread %d: sigaltstack failed", ts->t[i].tid);
+		if ((ret = mem_read(ts->pid, scratch, &ks, sizeof(ks))) < 0)
+			return error_errno(ret, "cannot read the signal stack of %d", ts->t[i].tid);
+		p->threads[i].d.altstack_sp = ks.sp;
+		p->threads[i].d.altstack_size = ks.size;
+		p->threads[i].d.altstack_flags = (uint32_t)ks.flags;
+	}
+	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
+		return ret;
+	p->d.brk = (uint64_t)r;
+	return 0;
+}
+
+int dump_collect_remote(struct img_proc *p, struct tracee_set *ts)
+{
+	struct tracee *t0 = &ts->t[0];
+	long scratch;
+	int ret, ret2 = 0;
+
+	ret = rcall(ts, t0, SYS_mmap, 0, (uint64_t)getpagesize(), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, &scratch);
+	if (ret == 0 && scratch < 0 && scratch > -4096)
+		ret = error_errno((int)scratch, "cannot map a scratch page in the process");
+	if (ret == 0) {
+		long r;
+
+		ret = collect(p, ts, (uint64_t)scratch);
+		ret2 = rcall(ts, t0, SYS_munmap, (uint64_t)scratch, (uint64_t)getpagesize(), 0, 0, &r);
+		if (ret2 == 0 && r < 0)
+			ret2 = error_errno((int)r, "cannot unmap the scratch page");
+	}
+	for (size_t i = 0; i < ts->n; i++) {
+		int e = tracee_inject_end(&ts->t[i]);
+
+		if (e < 0 && !ret2)
+			ret2 = error_errno(e, "thread %d: cannot restore its registers", ts->t[i].tid);
+	}
+	return ret ? ret : ret2;
+}

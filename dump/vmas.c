@@ -1,0 +1,102 @@
+/*
+ * Classifying the mappings of /proc/PID/smaps into image VMAs: what each
+ * is (anonymous, file, shared, special), whether its file still is the one
+ * mapped, and hence how restore recreates it and which pages to store.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+static const struct { const char *name; uint32_t flags; } specials[] = {
+	{ "[vdso]", CKPT_VMA_VDSO },
+	{ "[vvar]", CKPT_VMA_VVAR },
+	{ "[vvar_vclock]", CKPT_VMA_VVAR_VCLOCK },
+	{ "[vsyscall]", CKPT_VMA_SKIP },
+	{ "[heap]", CKPT_VMA_HEAP | CKPT_VMA_ANON },
+	{ "[stack]", CKPT_VMA_STACK | CKPT_VMA_ANON },
+};
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Shared memory with no file a restore could open: its contents are stored. */
+static int is_shmem_path(const char *path)
+{
+	return !strncmp(path, "/dev/zero", 9) || !strncmp(path, "/SYSV", 5) ||
+	       !strncmp(path, "/memfd:", 7) || !strncmp(path, "/dev/shm/", 9);
+}
+
+static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
+{
+	char link[96];
+	struct stat sb;
+
+	v->d.start = m->start;
+	v->d.end = m->end;
+	v->d.prot = m->prot;
+	v->d.pgoff = m->pgoff;
+	v->d.madv = m->vmflags & 0xffff;
+	v->d.dev = makedev(m->dev_major, m->dev_minor);
+	v->d.ino = m->ino;
+	v->path = xstrdup(m->path);
+	if (m->shared)
+		v->d.flags |= CKPT_VMA_SHARED;
+	if (m->vmflags & PM_GROWSDOWN)
+		v->d.flags |= CKPT_VMA_GROWSDOWN;
+	for (size_t i = 0; i < ARRAY_SIZE(specials); i++)
+		if (!strcmp(m->path, specials[i].name)) {
+			v->d.flags |= specials[i].flags;
+			return;
+		}
+	if (m->vmflags & (PM_IO | PM_PFNMAP)) {
+		warn("mapping %#lx-%#lx (%s) is device memory: not saved",
+		     (unsigned long)m->start, (unsigned long)m->end, m->path);
+		v->d.flags |= CKPT_VMA_SKIP;
+		return;
+	}
+	if (!m->path[0] || m->path[0] == '[') {
+		/* anonymous, including named anonymous ("[anon:...]") */
+		v->d.flags |= CKPT_VMA_ANON;
+		return;
+	}
+	if (m->shared && is_shmem_path(m->path) && !m->ino) {
+		v->d.flags |= CKPT_VMA_ANON;
+		return;
+	}
+	/* The file actually mapped (map_files follows it even when deleted or
+	 * replaced) must be the one at the path, or we store all its data. */
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", pid,
+		 (unsigned long)m->start, (unsigned long)m->end);
+	if (stat(link, &sb) == 0) {
+		v->d.fsize = (uint64_t)sb.st_size;
+		v->d.mtime_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
+	}
+	if (ends_with(m->path, " (deleted)") || is_shmem_path(m->path) ||
+	    stat(m->path, &sb) < 0 || sb.st_ino != m->ino || sb.st_dev != v->d.dev) {
+		v->d.flags |= CKPT_VMA_DELETED | (m->shared ? CKPT_VMA_ANON : 0);
+		return;
+	}
+	v->d.flags |= CKPT_VMA_FILE;
+}
+
+int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n)
+{
+	p->vmas = xzalloc(n * sizeof(*p->vmas));
+	p->d.nvmas = (uint32_t)n;
+	for (size_t i = 0; i < n; i++) {
+		classify(pid, &maps[i], &p->vmas[i]);
+		p->vmas[i].d.path_len = (uint32_t)strlen(p->vmas[i].path);
+	}
+	return 0;
+}

@@ -1,0 +1,249 @@
+/*
+ * The on-disk checkpoint image.  This header is the format's specification;
+ * docs/image-format.md explains it in prose.  All fields are little-endian
+ * and fixed-width; every struct has an explicit size checked at build time,
+ * so a reader in any language can be written from this file alone.
+ *
+ * File layout:
+ *
+ *   struct ckpt_header
+ *   section*             each: struct ckpt_section + payload
+ *
+ * Section order: for each process in turn, one PROC, one SIGACTS, its
+ * THREAD, VMA, FD and FILEDATA sections; then all PAGES sections (page data,
+ * any process, any order); then exactly one END.  Everything a restore must
+ * know before creating the process therefore comes before the first PAGES
+ * section, which is what lets an image be written and read as a stream.
+ *
+ * Integrity: the header and every section header carry a CRC32C of
+ * themselves (computed with the crc field zero / over the first 20 bytes),
+ * and every section a CRC32C of its payload.  END counts the sections
+ * before it, so truncation at a section boundary is detected too.
+ */
+#ifndef CKPT_IMAGE_FORMAT_H
+#define CKPT_IMAGE_FORMAT_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#define CKPT_MAGIC	"\x89" "CKPT\r\n\x1a"	/* 8 bytes; catches text-mode mangling */
+#define CKPT_VERSION	1
+
+struct ckpt_header {
+	uint8_t  magic[8];	/* CKPT_MAGIC */
+	uint32_t version;	/* CKPT_VERSION; readers refuse larger ones */
+	uint32_t header_size;	/* sizeof(struct ckpt_header) */
+	uint32_t machine;	/* ELF e_machine: 62 = x86-64, 183 = aarch64 */
+	uint32_t page_size;	/* of the dumping kernel */
+	uint64_t flags;		/* CKPT_HDR_*, none defined yet */
+	uint64_t xfeatures;	/* x86-64: XCR0 at dump; aarch64: AT_HWCAP */
+	uint32_t xstate_size;	/* largest extended register set stored */
+	uint32_t nprocs;	/* PROC sections in the image */
+	uint64_t created;	/* seconds since the epoch */
+	uint8_t  image_id[16];	/* random; names this image for children */
+	uint8_t  parent_id[16];	/* image_id of the parent image, or zeros */
+	char     kernel[64];	/* uname -r of the dumping machine, NUL-padded */
+	char     host[64];	/* uname -n of the dumping machine */
+	uint8_t  reserved[36];	/* zero */
+	uint32_t crc;		/* CRC32C of this struct with crc = 0 */
+};
+static_assert(sizeof(struct ckpt_header) == 256, "ckpt_header size");
+
+enum ckpt_section_type {
+	CKPT_SEC_PROC     = 1,	/* struct ckpt_proc + variable data */
+	CKPT_SEC_SIGACTS  = 2,	/* struct ckpt_sigaction[64], signals 1..64 */
+	CKPT_SEC_THREAD   = 3,	/* struct ckpt_thread + variable data */
+	CKPT_SEC_VMA      = 4,	/* struct ckpt_vma + path */
+	CKPT_SEC_FD       = 5,	/* struct ckpt_fd + path */
+	CKPT_SEC_FILEDATA = 6,	/* struct ckpt_filedata + bytes */
+	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
+	CKPT_SEC_END      = 255,/* struct ckpt_end */
+};
+
+struct ckpt_section {
+	uint32_t type;		/* enum ckpt_section_type */
+	uint32_t proc;		/* index of the process it belongs to */
+	uint64_t size;		/* payload bytes that follow this header */
+	uint32_t payload_crc;	/* CRC32C of the payload */
+	uint32_t crc;		/* CRC32C of the 20 bytes before this field */
+};
+static_assert(sizeof(struct ckpt_section) == 24, "ckpt_section size");
+
+/* Limits a reader enforces before trusting a length from the file. */
+#define CKPT_MAX_META		(64u << 20)	/* any non-PAGES/FILEDATA payload */
+#define CKPT_MAX_BLOCK		(16u << 20)	/* PAGES / FILEDATA payload */
+#define CKPT_MAX_PATH		4096
+#define CKPT_NSIG		64
+#define CKPT_NRLIMIT		16
+#define CKPT_SIGINFO_SIZE	128		/* siginfo_t on both arches */
+
+/*
+ * CKPT_SEC_PROC.  Followed, in this order, by: groups (ngroups x u32),
+ * exe path, cwd path, cmdline (NUL-separated argv as in /proc/PID/cmdline),
+ * auxv (raw, as /proc/PID/auxv), shared pending signals (npending x 128-byte
+ * siginfo).  Strings are not NUL-terminated; their lengths are here.
+ */
+struct ckpt_proc {
+	int32_t  pid;		/* in the dumping PID namespace */
+	int32_t  ppid, pgid, sid;
+	uint32_t nthreads;	/* THREAD sections that follow; first = leader */
+	uint32_t nvmas;		/* VMA sections, in address order */
+	uint32_t nfds;		/* FD sections, in fd order */
+	uint32_t npending;	/* shared (process-wide) pending signals */
+	uint32_t umask;
+	uint32_t personality;	/* /proc/PID/personality */
+	uint32_t uid[4];	/* real, effective, saved, filesystem */
+	uint32_t gid[4];
+	uint32_t ngroups;	/* supplementary groups */
+	uint32_t exe_len, cwd_len, cmdline_len, auxv_len;
+	uint32_t flags;		/* CKPT_PROC_* */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	/* mm fields, as for prctl(PR_SET_MM_MAP) */
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	struct { uint64_t cur, max; } rlim[CKPT_NRLIMIT];	/* RLIMIT_*; ~0 = infinity */
+	uint64_t exe_dev, exe_ino, exe_size, exe_mtime_ns;	/* identity of exe */
+	char     comm[16];	/* of the leader, NUL-padded */
+	uint8_t  reserved[32];
+};
+static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
+
+#define CKPT_PROC_NO_EXE	1u	/* exe link was unreadable */
+
+struct ckpt_sigaction {
+	uint64_t handler;	/* SIG_DFL = 0, SIG_IGN = 1, or an address */
+	uint64_t flags;		/* SA_* of the dumping arch */
+	uint64_t restorer;	/* sa_restorer (x86-64), 0 elsewhere */
+	uint64_t mask;		/* sa_mask, bit n-1 = signal n */
+};
+static_assert(sizeof(struct ckpt_sigaction) == 32, "ckpt_sigaction size");
+
+/*
+ * CKPT_SEC_THREAD.  Followed by nregsets register sets, each
+ * { u32 type (an ELF NT_* note type); u32 len; len bytes; zero padding to 8 },
+ * the first always NT_PRSTATUS (the general registers, as PTRACE_GETREGSET
+ * returns them), then npending thread-private pending signals (128 bytes each).
+ */
+struct ckpt_thread {
+	int32_t  tid;
+	uint32_t nregsets;
+	uint64_t sigmask;	/* blocked signals, bit n-1 = signal n */
+	uint64_t altstack_sp, altstack_size;
+	uint32_t altstack_flags;	/* SS_DISABLE / SS_AUTODISARM */
+	uint32_t npending;
+	uint64_t rseq_addr;	/* 0: no rseq registered */
+	uint32_t rseq_len, rseq_sig;
+	uint32_t rseq_flags;
+	uint32_t flags;		/* CKPT_THREAD_* */
+	char     comm[16];
+	uint8_t  reserved[16];
+};
+static_assert(sizeof(struct ckpt_thread) == 96, "ckpt_thread size");
+
+#define CKPT_THREAD_IN_SYSCALL	1u	/* stopped inside a syscall (see regs) */
+
+/* CKPT_SEC_VMA: one mapping, as a line of /proc/PID/maps.  Followed by path. */
+struct ckpt_vma {
+	uint64_t start, end;	/* [start, end), page aligned */
+	uint64_t pgoff;		/* file offset of start, bytes */
+	uint64_t dev, ino;	/* of the mapped file (st_dev, st_ino) */
+	uint64_t fsize;		/* size of the mapped file at dump */
+	uint64_t mtime_ns;	/* mtime of the mapped file at dump */
+	uint32_t prot;		/* PROT_READ 1 | PROT_WRITE 2 | PROT_EXEC 4 */
+	uint32_t flags;		/* CKPT_VMA_* */
+	uint32_t madv;		/* CKPT_MADV_* (from smaps VmFlags) */
+	uint32_t path_len;
+	uint64_t npages;	/* pages present at dump (stored unless all zero) */
+	uint32_t crc;		/* [vdso]: CRC32C of its contents */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
+
+#define CKPT_VMA_SHARED		(1u << 0)	/* MAP_SHARED */
+#define CKPT_VMA_ANON		(1u << 1)	/* no file (incl. shared anon) */
+#define CKPT_VMA_FILE		(1u << 2)	/* mapped from path */
+#define CKPT_VMA_GROWSDOWN	(1u << 3)	/* VM_GROWSDOWN */
+#define CKPT_VMA_HEAP		(1u << 4)	/* [heap] */
+#define CKPT_VMA_STACK		(1u << 5)	/* [stack] */
+#define CKPT_VMA_VDSO		(1u << 6)	/* [vdso] */
+#define CKPT_VMA_VVAR		(1u << 7)	/* [vvar] */
+#define CKPT_VMA_VVAR_VCLOCK	(1u << 8)	/* [vvar_vclock] (Linux >= 6.13) */
+#define CKPT_VMA_DELETED	(1u << 9)	/* file gone: all data stored */
+#define CKPT_VMA_SKIP		(1u << 10)	/* not restored ([vsyscall], VM_IO) */
+#define CKPT_VMA_SPECIAL	(CKPT_VMA_VDSO | CKPT_VMA_VVAR | CKPT_VMA_VVAR_VCLOCK)
+
+#define CKPT_MADV_DONTFORK	(1u << 0)	/* dc */
+#define CKPT_MADV_DONTDUMP	(1u << 1)	/* dd */
+#define CKPT_MADV_HUGEPAGE	(1u << 2)	/* hg */
+#define CKPT_MADV_NOHUGEPAGE	(1u << 3)	/* nh */
+#define CKPT_MADV_WIPEONFORK	(1u << 4)	/* wf */
+#define CKPT_MADV_NORESERVE	(1u << 5)	/* nr */
+#define CKPT_MADV_LOCKED	(1u << 6)	/* lo */
+#define CKPT_MADV_MERGEABLE	(1u << 7)	/* mg */
+
+/* CKPT_SEC_FD: one open file descriptor.  Followed by path (the link). */
+struct ckpt_fd {
+	int32_t  fd;
+	uint32_t kind;		/* CKPT_FD_* */
+	uint32_t flags;		/* open(2) flags, from /proc/PID/fdinfo */
+	uint32_t fdflags;	/* FD_CLOEXEC */
+	uint64_t pos;		/* file offset */
+	uint64_t size;		/* st_size at dump */
+	uint64_t dev, ino;
+	uint64_t mtime_ns;
+	uint32_t mode;		/* st_mode */
+	uint32_t path_len;
+	uint8_t  reserved[8];
+};
+static_assert(sizeof(struct ckpt_fd) == 72, "ckpt_fd size");
+
+enum ckpt_fd_kind {
+	CKPT_FD_FILE   = 1,	/* regular file, reopened by path */
+	CKPT_FD_DIR    = 2,	/* directory, reopened by path */
+	CKPT_FD_DEVICE = 3,	/* character device that can be reopened */
+	CKPT_FD_GHOST  = 4,	/* deleted regular file: contents in FILEDATA */
+	CKPT_FD_OTHER  = 5,	/* tty, pipe, socket...: substituted at restore */
+};
+
+/* CKPT_SEC_FILEDATA: bytes of a ghost file (CKPT_FD_GHOST) at offset. */
+struct ckpt_filedata {
+	int32_t  fd;
+	uint32_t reserved;
+	uint64_t offset;
+};
+static_assert(sizeof(struct ckpt_filedata) == 16, "ckpt_filedata size");
+
+/*
+ * CKPT_SEC_PAGES: a run of npages consecutive pages starting at addr,
+ * in the process named by the section header.  The data is npages *
+ * page_size bytes encoded with codec.  Pages not in any PAGES section
+ * read as zero after restore (or as the file's contents for file mappings).
+ */
+struct ckpt_pages {
+	uint64_t addr;
+	uint32_t npages;
+	uint16_t codec;		/* CKPT_CODEC_* */
+	uint16_t flags;		/* CKPT_PAGES_* */
+};
+static_assert(sizeof(struct ckpt_pages) == 16, "ckpt_pages size");
+
+enum ckpt_codec {
+	CKPT_CODEC_NONE = 0,
+	CKPT_CODEC_ZLIB = 1,
+	CKPT_CODEC_ZSTD = 2,
+	CKPT_CODEC_LZ4  = 3,
+};
+
+#define CKPT_PAGES_IN_PARENT	1u	/* no data: the pages are in the parent image */
+
+/* CKPT_SEC_END: the last section. */
+struct ckpt_end {
+	uint64_t nsections;	/* sections before this one */
+	uint64_t npages;	/* pages in all PAGES sections */
+	uint64_t raw_bytes;	/* uncompressed page bytes */
+	uint64_t reserved;
+};
+static_assert(sizeof(struct ckpt_end) == 32, "ckpt_end size");
+
+#endif

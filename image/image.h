@@ -1,0 +1,76 @@
+/*
+ * Writing and reading image files and streams (format.h).
+ *
+ * Writer: to a temporary file beside the destination, fsync'd and renamed
+ * over it at img_writer_finish(), mode 0600; or to stdout ("-"), where no
+ * atomicity is possible and the END section is what tells a reader the
+ * stream is complete.
+ *
+ * Reader: sequential, so it works on pipes; every length is bounds-checked
+ * and every checksum verified before a payload is handed out.
+ */
+#ifndef CKPT_IMAGE_H
+#define CKPT_IMAGE_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "image/format.h"
+#include "image/model.h"
+
+struct img_writer {
+	int fd;
+	int is_stream;
+	int no_sync;
+	char *path;		/* destination */
+	char *tmp;		/* temporary file, renamed to path */
+	uint64_t nsections;
+	uint64_t npages;
+	uint64_t raw_bytes;
+	uint64_t written;
+	char *buf;		/* small sections are batched here */
+	size_t buflen;
+};
+
+int img_writer_open(struct img_writer *w, const char *path, int no_sync);
+int img_write_header(struct img_writer *w, struct ckpt_header *h);
+int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
+		      const struct iovec *iov, int iovcnt);
+/* All metadata sections of every process in img. */
+int img_write_meta(struct img_writer *w, const struct img *img);
+int img_write_pages(struct img_writer *w, uint32_t proc, uint64_t addr, uint32_t npages,
+		    uint16_t codec, const void *data, size_t len);
+/* Write END, flush, fsync, rename.  0 or -errno. */
+int img_writer_finish(struct img_writer *w);
+/* Free the writer; removes the temporary file unless finish succeeded. */
+void img_writer_close(struct img_writer *w);
+
+struct img_reader {
+	int fd;
+	const char *name;	/* for messages */
+	uint64_t off;		/* of the next byte to read */
+	uint64_t nsections;
+	uint64_t npages;
+	uint32_t page_size;
+	int done;		/* END seen */
+	uint8_t *buf;
+	size_t cap;
+};
+
+/* Open path ("-" = stdin), read and check the header. */
+int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *h);
+void img_reader_close(struct img_reader *r);
+/* Next section: 1 with *s and *payload set (valid until the next call),
+ * 0 after END (checked), or -errno after printing why. */
+int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload);
+/*
+ * Read the metadata of every process into img.  Stops at the first PAGES
+ * section (returned in *s and *payload, ret 1) or after END (ret 0).
+ */
+int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload);
+/* Read to END verifying every checksum and the structure.  0 or -errno. */
+int img_verify_rest(struct img_reader *r);
+
+const char *img_section_name(uint32_t type);
+
+#endif

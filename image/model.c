@@ -1,0 +1,55 @@
+/* Freeing and querying the in-memory image model (model.h). */
+#include <stdlib.h>
+
+#include "image/model.h"
+
+void img_free(struct img *img)
+{
+	for (uint32_t i = 0; img->procs && i < img->h.nprocs; i++) {
+		struct img_proc *p = &img->procs[i];
+
+		for (uint32_t k = 0; p->threads && k < p->d.nthreads; k++) {
+			struct img_thread *t = &p->threads[k];
+
+			for (uint32_t j = 0; t->regsets && j < t->d.nregsets; j++)
+				free(t->regsets[j].data);
+			free(t->regsets);
+			free(t->pending);
+		}
+		for (uint32_t k = 0; p->vmas && k < p->d.nvmas; k++)
+			free(p->vmas[k].path);
+		for (uint32_t k = 0; p->fds && k < p->d.nfds; k++) {
+			free(p->fds[k].path);
+			free(p->fds[k].data);
+		}
+		free(p->threads);
+		free(p->vmas);
+		free(p->fds);
+		free(p->groups);
+		free(p->exe);
+		free(p->cwd);
+		free(p->cmdline);
+		free(p->auxv);
+		free(p->pending);
+	}
+	free(img->procs);
+	img->procs = NULL;
+}
+
+const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr)
+{
+	uint32_t lo = 0, hi = p->d.nvmas;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct img_vma *v = &p->vmas[mid];
+
+		if (addr < v->d.start)
+			hi = mid;
+		else if (addr >= v->d.end)
+			lo = mid + 1;
+		else
+			return v;
+	}
+	return NULL;
+}

@@ -1,0 +1,59 @@
+/*
+ * The in-memory form of an image's metadata: what dump fills in and
+ * writes, what restore and inspect read.  Fixed parts are the on-disk
+ * structs themselves (format.h); variable parts hang off pointers.
+ * Page data is not held here: it is streamed (image/write.c, read.c).
+ */
+#ifndef CKPT_IMAGE_MODEL_H
+#define CKPT_IMAGE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/format.h"
+
+struct img_regset {
+	uint32_t type;		/* NT_* */
+	uint32_t len;
+	uint8_t *data;
+};
+
+struct img_thread {
+	struct ckpt_thread d;
+	struct img_regset *regsets;	/* d.nregsets; [0] is NT_PRSTATUS */
+	uint8_t (*pending)[CKPT_SIGINFO_SIZE];	/* d.npending */
+};
+
+struct img_vma {
+	struct ckpt_vma d;
+	char *path;			/* NUL-terminated copy */
+};
+
+struct img_fd {
+	struct ckpt_fd d;
+	char *path;
+	uint8_t *data;			/* CKPT_FD_GHOST contents (d.size bytes) */
+};
+
+struct img_proc {
+	struct ckpt_proc d;
+	uint32_t *groups;
+	char *exe, *cwd;
+	char *cmdline;			/* d.cmdline_len bytes, NUL-separated */
+	uint8_t *auxv;
+	uint8_t (*pending)[CKPT_SIGINFO_SIZE];
+	struct ckpt_sigaction sigacts[CKPT_NSIG];
+	struct img_thread *threads;
+	struct img_vma *vmas;
+	struct img_fd *fds;
+};
+
+struct img {
+	struct ckpt_header h;
+	struct img_proc *procs;		/* h.nprocs */
+};
+
+void img_free(struct img *img);
+const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr);
+
+#endif

@@ -1,0 +1,385 @@
+/*
+ * Reading an image (image.h).  Never trusts a length or count from the
+ * file: every one is checked against the bytes actually present before use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/crc32c.h"
+#include "image/image.h"
+
+static const char *const section_names[] = {
+	[CKPT_SEC_PROC] = "process", [CKPT_SEC_SIGACTS] = "signal actions",
+	[CKPT_SEC_THREAD] = "thread", [CKPT_SEC_VMA] = "mapping",
+	[CKPT_SEC_FD] = "file descriptor", [CKPT_SEC_FILEDATA] = "file data",
+	[CKPT_SEC_PAGES] = "page data",
+};
+
+const char *img_section_name(uint32_t type)
+{
+	if (type == CKPT_SEC_END)
+		return "end";
+	if (type < ARRAY_SIZE(section_names) && section_names[type])
+		return section_names[type];
+	return "unknown";
+}
+
+/* A damaged image: print why and fail with -EBADMSG. */
+#define bad(...) (error(__VA_ARGS__), -EBADMSG)
+
+int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *h)
+{
+	uint32_t crc;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->name = path;
+	if (!strcmp(path, "-")) {
+		r->fd = STDIN_FILENO;
+	} else {
+		r->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (r->fd < 0)
+			return error_errno(errno, "cannot open image");
+	}
+	ret = read_all(r->fd, h, sizeof(*h));
+	if (ret == -EIO)
+		return error("not a checkpoint image: too short");
+	if (ret < 0)
+		return error_errno(ret, "cannot read image");
+	r->off = sizeof(*h);
+	if (memcmp(h->magic, CKPT_MAGIC, sizeof(h->magic)))
+		return error("not a checkpoint image: bad magic");
+	if (h->version > CKPT_VERSION)
+		return error("image format version %u is newer than this ckpt understands (%u): upgrade ckpt",
+			     h->version, CKPT_VERSION);
+	if (h->version != CKPT_VERSION || h->header_size != sizeof(*h))
+		return error("image format version %u is not supported (this ckpt reads %u)",
+			     h->version, CKPT_VERSION);
+	crc = h->crc;
+	h->crc = 0;
+	if (crc32c(0, h, sizeof(*h)) != crc)
+		return error("image header is corrupted: checksum mismatch");
+	h->crc = crc;
+	if (h->page_size < 4096 || h->page_size > (1u << 16) || (h->page_size & (h->page_size - 1)))
+		return error("image header is corrupted: page size %u", h->page_size);
+	r->page_size = h->page_size;
+	return 0;
+}
+
+void img_reader_close(struct img_reader *r)
+{
+	if (r->fd > STDIN_FILENO)
+		close(r->fd);
+	r->fd = -1;
+	free(r->buf);
+	r->buf = NULL;
+}
+
+int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload)
+{
+	uint64_t at = r->off, max;
+	int ret;
+
+	if (r->done)
+		return 0;
+	ret = read_all(r->fd, s, sizeof(*s));
+	if (ret == -EIO)
+		return bad("image is truncated: %s expected at offset %llu", "section", (unsigned long long)at);
+	if (ret < 0)
+		return error_errno(ret, "cannot read image");
+	if (crc32c(0, s, offsetof(struct ckpt_section, crc)) != s->crc)
+		return bad("image is corrupted: bad %s header at offset %llu", "section", (unsigned long long)at);
+	max = (s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_FILEDATA) ?
+		CKPT_MAX_BLOCK + 64 : CKPT_MAX_META;
+	if (s->size > max)
+		return bad("image is corrupted: oversized %s section at offset %llu", img_section_name(s->type), (unsigned long long)at);
+	if (s->size > r->cap) {
+		r->cap = ALIGN_UP((size_t)s->size, 4096u);
+		free(r->buf);
+		r->buf = xmalloc(r->cap);
+	}
+	ret = read_all(r->fd, r->buf, (size_t)s->size);
+	if (ret == -EIO)
+		return bad("image is truncated: %s section at offset %llu is incomplete", img_section_name(s->type), (unsigned long long)at);
+	if (ret < 0)
+		return error_errno(ret, "cannot read image");
+	if (crc32c(0, r->buf, (size_t)s->size) != s->payload_crc)
+		return bad("image is corrupted: %s section at offset %llu: checksum mismatch", img_section_name(s->type), (unsigned long long)at);
+	r->off += sizeof(*s) + s->size;
+	*payload = r->buf;
+	if (s->type == CKPT_SEC_END) {
+		struct ckpt_end e;
+
+		if (s->size < sizeof(e))
+			return bad("image is corrupted: %s section at offset %llu is short", "end", (unsigned long long)at);
+		memcpy(&e, r->buf, sizeof(e));
+		if (e.nsections != r->nsections || e.npages != r->npages)
+			return bad("image is corrupted: %s section at offset %llu does not match the sections before it", "end", (unsigned long long)at);
+		r->done = 1;
+		return 0;
+	}
+	if (s->type == CKPT_SEC_PAGES) {
+		struct ckpt_pages pg;
+
+		if (s->size < sizeof(pg))
+			return bad("image is corrupted: %s section at offset %llu is short", "page data", (unsigned long long)at);
+		memcpy(&pg, r->buf, sizeof(pg));
+		r->npages += pg.npages;
+	}
+	r->nsections++;
+	return 1;
+}
+
+/* A cursor over one payload: take() fails instead of running past it. */
+struct cur {
+	const uint8_t *p;
+	size_t left;
+};
+
+static const void *take(struct cur *c, size_t n)
+{
+	const void *p = c->p;
+
+	if (n > c->left)
+		return NULL;
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+static char *take_str(struct cur *c, size_t n)
+{
+	const char *p;
+
+	if (n > CKPT_MAX_PATH * 64 || !(p = take(c, n)))
+		return NULL;
+	return xstrndup(p, n);
+}
+
+static void *take_dup(struct cur *c, size_t n)
+{
+	const void *p = take(c, n);
+
+	return p ? xmemdup(p, n) : NULL;
+}
+
+static int parse_proc(struct img_proc *p, struct cur *c)
+{
+	const void *d = take(c, sizeof(p->d));
+
+	if (!d)
+		return -1;
+	memcpy(&p->d, d, sizeof(p->d));
+	if (p->d.ngroups > 65536 || p->d.npending > 4096 || p->d.nthreads == 0 ||
+	    p->d.nthreads > 1u << 20 || p->d.nvmas > 1u << 24 || p->d.nfds > 1u << 24)
+		return -1;
+	if (!(p->groups = take_dup(c, p->d.ngroups * sizeof(uint32_t))) ||
+	    !(p->exe = take_str(c, p->d.exe_len)) ||
+	    !(p->cwd = take_str(c, p->d.cwd_len)) ||
+	    !(p->cmdline = take_str(c, p->d.cmdline_len)) ||
+	    !(p->auxv = take_dup(c, p->d.auxv_len)) ||
+	    !(p->pending = take_dup(c, p->d.npending * (size_t)CKPT_SIGINFO_SIZE)))
+		return -1;
+	p->threads = xzalloc(p->d.nthreads * sizeof(*p->threads));
+	p->vmas = xzalloc(p->d.nvmas * sizeof(*p->vmas));
+	p->fds = xzalloc(p->d.nfds * sizeof(*p->fds));
+	return c->left ? -1 : 0;
+}
+
+static int parse_thread(struct img_thread *t, struct cur *c)
+{
+	const void *d = take(c, sizeof(t->d));
+
+	if (!d)
+		return -1;
+	memcpy(&t->d, d, sizeof(t->d));
+	if (t->d.nregsets == 0 || t->d.nregsets > 64 || t->d.npending > 4096)
+		return -1;
+	t->regsets = xzalloc(t->d.nregsets * sizeof(*t->regsets));
+	for (uint32_t i = 0; i < t->d.nregsets; i++) {
+		struct img_regset *rs = &t->regsets[i];
+		const uint32_t *hdr = take(c, 8);
+
+		if (!hdr)
+			return -1;
+		rs->type = hdr[0];
+		rs->len = hdr[1];
+		if (rs->len > 1u << 20 || !(rs->data = take_dup(c, rs->len)) ||
+		    !take(c, ALIGN_UP(rs->len, 8u) - rs->len))
+			return -1;
+	}
+	if (t->regsets[0].type != 1 /* NT_PRSTATUS */ || t->regsets[0].len != sizeof(arch_regs_t))
+		return -1;
+	t->pending = take_dup(c, t->d.npending * (size_t)CKPT_SIGINFO_SIZE);
+	return (!t->pending || c->left) ? -1 : 0;
+}
+
+static int parse_vma(struct img_vma *v, struct cur *c, uint32_t page_size)
+{
+	const void *d = take(c, sizeof(v->d));
+
+	if (!d)
+		return -1;
+	memcpy(&v->d, d, sizeof(v->d));
+	if (v->d.start >= v->d.end || (v->d.start | v->d.end) & (page_size - 1) ||
+	    v->d.path_len > CKPT_MAX_PATH || !(v->path = take_str(c, v->d.path_len)))
+		return -1;
+	return c->left ? -1 : 0;
+}
+
+static int parse_fd(struct img_fd *f, struct cur *c)
+{
+	const void *d = take(c, sizeof(f->d));
+
+	if (!d)
+		return -1;
+	memcpy(&f->d, d, sizeof(f->d));
+	if (f->d.fd < 0 || f->d.path_len > CKPT_MAX_PATH || !(f->path = take_str(c, f->d.path_len)))
+		return -1;
+	if (f->d.kind == CKPT_FD_GHOST) {
+		if (f->d.size > (1ull << 32))
+			return -1;
+		f->data = xzalloc((size_t)f->d.size);
+	}
+	return c->left ? -1 : 0;
+}
+
+static int parse_filedata(struct img_proc *p, struct cur *c)
+{
+	struct ckpt_filedata fdd;
+	const void *d = take(c, sizeof(fdd));
+
+	if (!d)
+		return -1;
+	memcpy(&fdd, d, sizeof(fdd));
+	for (uint32_t i = 0; i < p->d.nfds; i++) {
+		struct img_fd *f = &p->fds[i];
+
+		if (f->path && f->d.fd == fdd.fd && f->d.kind == CKPT_FD_GHOST) {
+			if (fdd.offset > f->d.size || c->left > f->d.size - fdd.offset)
+				return -1;
+			memcpy(f->data + fdd.offset, c->p, c->left);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Where the next section of each kind goes, to check the order. */
+struct meta_pos {
+	uint32_t proc;		/* procs read so far */
+	uint32_t thread, vma, fd;
+	int sigacts;
+};
+
+static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_section *s,
+		     struct cur *c)
+{
+	struct img_proc *p;
+
+	if (s->type == CKPT_SEC_PROC) {
+		if (s->proc != m->proc || m->proc >= img->h.nprocs)
+			return -1;
+		memset(m, 0, sizeof(*m));
+		m->proc = s->proc + 1;
+		return parse_proc(&img->procs[s->proc], c);
+	}
+	if (m->proc == 0 || s->proc != m->proc - 1)
+		return -1;
+	p = &img->procs[s->proc];
+	switch (s->type) {
+	case CKPT_SEC_SIGACTS:
+		if (m->sigacts++ || c->left != sizeof(p->sigacts))
+			return -1;
+		memcpy(p->sigacts, c->p, sizeof(p->sigacts));
+		return 0;
+	case CKPT_SEC_THREAD:
+		if (m->thread >= p->d.nthreads)
+			return -1;
+		return parse_thread(&p->threads[m->thread++], c);
+	case CKPT_SEC_VMA:
+		if (m->vma >= p->d.nvmas)
+			return -1;
+		if (parse_vma(&p->vmas[m->vma], c, img->h.page_size) < 0)
+			return -1;
+		/* In address order, without overlaps. */
+		if (m->vma && p->vmas[m->vma - 1].d.end > p->vmas[m->vma].d.start)
+			return -1;
+		m->vma++;
+		return 0;
+	case CKPT_SEC_FD:
+		if (m->fd >= p->d.nfds)
+			return -1;
+		if (m->fd && p->fds[m->fd - 1].d.fd >= ((struct ckpt_fd *)c->p)->fd)
+			return -1;
+		return parse_fd(&p->fds[m->fd++], c);
+	case CKPT_SEC_FILEDATA:
+		return parse_filedata(p, c);
+	}
+	return -1;
+}
+
+static int complete(const struct img *img, uint32_t nproc)
+{
+	for (uint32_t i = 0; i < img->h.nprocs; i++) {
+		const struct img_proc *p = &img->procs[i];
+
+		if (i >= nproc || !p->threads[p->d.nthreads - 1].regsets ||
+		    (p->d.nvmas && !p->vmas[p->d.nvmas - 1].path) ||
+		    (p->d.nfds && !p->fds[p->d.nfds - 1].path))
+			return 0;
+	}
+	return 1;
+}
+
+int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload)
+{
+	struct meta_pos m = { 0 };
+	int ret;
+
+	if (img->h.nprocs == 0 || img->h.nprocs > 4096)
+		return error("image is corrupted: %u processes", img->h.nprocs);
+	img->procs = xzalloc(img->h.nprocs * sizeof(*img->procs));
+	for (;;) {
+		uint64_t at = r->off;
+		struct cur c;
+
+		ret = img_read_section(r, s, payload);
+		if (ret < 0)
+			return ret;
+		if (ret == 0 || s->type == CKPT_SEC_PAGES) {
+			if (!complete(img, m.proc))
+				return error("image is %s: metadata incomplete before offset %llu",
+					     ret == 0 ? "corrupted" : "corrupted",
+					     (unsigned long long)at);
+			return ret;
+		}
+		c.p = *payload;
+		c.left = (size_t)s->size;
+		if (parse_one(img, &m, s, &c) < 0)
+			return error("image is corrupted: %s section at offset %llu is malformed",
+				     img_section_name(s->type), (unsigned long long)at);
+	}
+}
+
+int img_verify_rest(struct img_reader *r)
+{
+	struct ckpt_section s;
+	void *payload;
+	int ret;
+
+	while ((ret = img_read_section(r, &s, &payload)) > 0) {
+		if (s.type != CKPT_SEC_PAGES)
+			return error("image is corrupted: %s section at offset %llu after page data",
+				     img_section_name(s.type),
+				     (unsigned long long)(r->off - s.size - sizeof(s)));
+	}
+	return ret;
+}

@@ -1,0 +1,260 @@
+/* Writing an image (image.h).  Serialises img model structs to sections. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "image/crc32c.h"
+#include "image/image.h"
+
+#define WBUF_SIZE (1u << 20)
+
+static int fsync_dir_of(const char *path)
+{
+	char *copy = xstrdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	free(copy);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0 && errno != EINVAL)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int img_writer_open(struct img_writer *w, const char *path, int no_sync)
+{
+	memset(w, 0, sizeof(*w));
+	w->no_sync = no_sync;
+	w->buf = xmalloc(WBUF_SIZE);
+	if (!strcmp(path, "-")) {
+		w->fd = STDOUT_FILENO;
+		w->is_stream = 1;
+		w->path = xstrdup("-");
+		return 0;
+	}
+	w->path = xstrdup(path);
+	if (asprintf(&w->tmp, "%s.tmpXXXXXX", path) < 0)
+		w->tmp = NULL;
+	if (!w->tmp)
+		return -ENOMEM;
+	/* mkostemp creates the file with mode 0600. */
+	w->fd = mkostemp(w->tmp, O_CLOEXEC);
+	if (w->fd < 0) {
+		int err = -errno;
+
+		free(w->tmp);
+		w->tmp = NULL;
+		return error_errno(err, "cannot create \"%s\"", path);
+	}
+	return 0;
+}
+
+static int flush(struct img_writer *w)
+{
+	int ret;
+
+	if (!w->buflen)
+		return 0;
+	ret = write_all(w->fd, w->buf, w->buflen);
+	if (ret < 0)
+		return error_errno(ret, "cannot write \"%s\"", w->path);
+	w->written += w->buflen;
+	w->buflen = 0;
+	return 0;
+}
+
+static int put(struct img_writer *w, const void *p, size_t len)
+{
+	int ret;
+
+	if (w->buflen + len > WBUF_SIZE) {
+		ret = flush(w);
+		if (ret < 0)
+			return ret;
+	}
+	if (len > WBUF_SIZE) {
+		ret = write_all(w->fd, p, len);
+		if (ret < 0)
+			return error_errno(ret, "cannot write \"%s\"", w->path);
+		w->written += len;
+		return 0;
+	}
+	memcpy(w->buf + w->buflen, p, len);
+	w->buflen += len;
+	return 0;
+}
+
+int img_write_header(struct img_writer *w, struct ckpt_header *h)
+{
+	memcpy(h->magic, CKPT_MAGIC, sizeof(h->magic));
+	h->version = CKPT_VERSION;
+	h->header_size = sizeof(*h);
+	h->crc = 0;
+	h->crc = crc32c(0, h, sizeof(*h));
+	return put(w, h, sizeof(*h));
+}
+
+int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
+		      const struct iovec *iov, int iovcnt)
+{
+	struct ckpt_section s = { .type = type, .proc = proc };
+	int i, ret;
+
+	for (i = 0; i < iovcnt; i++) {
+		s.size += iov[i].iov_len;
+		s.payload_crc = crc32c(s.payload_crc, iov[i].iov_base, iov[i].iov_len);
+	}
+	s.crc = crc32c(0, &s, offsetof(struct ckpt_section, crc));
+	ret = put(w, &s, sizeof(s));
+	for (i = 0; i < iovcnt && ret == 0; i++)
+		ret = put(w, iov[i].iov_base, iov[i].iov_len);
+	if (ret == 0)
+		w->nsections++;
+	return ret;
+}
+
+static const uint8_t zeros[8];
+
+static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc *p)
+{
+	struct iovec iov[] = {
+		{ (void *)&p->d, sizeof(p->d) },
+		{ p->groups, p->d.ngroups * sizeof(uint32_t) },
+		{ p->exe, p->d.exe_len },
+		{ p->cwd, p->d.cwd_len },
+		{ p->cmdline, p->d.cmdline_len },
+		{ p->auxv, p->d.auxv_len },
+		{ p->pending, p->d.npending * (size_t)CKPT_SIGINFO_SIZE },
+	};
+	struct iovec sa = { (void *)p->sigacts, sizeof(p->sigacts) };
+	int ret = img_write_section(w, CKPT_SEC_PROC, idx, iov, ARRAY_SIZE(iov));
+
+	return ret ? ret : img_write_section(w, CKPT_SEC_SIGACTS, idx, &sa, 1);
+}
+
+static int write_thread(struct img_writer *w, uint32_t idx, const struct img_thread *t)
+{
+	int n = 0, ret;
+	struct iovec *iov = xmalloc(sizeof(*iov) * (2 + 3 * t->d.nregsets));
+
+	iov[n++] = (struct iovec){ (void *)&t->d, sizeof(t->d) };
+	for (uint32_t i = 0; i < t->d.nregsets; i++) {
+		const struct img_regset *rs = &t->regsets[i];
+
+		iov[n++] = (struct iovec){ (void *)rs, 2 * sizeof(uint32_t) };
+		iov[n++] = (struct iovec){ rs->data, rs->len };
+		iov[n++] = (struct iovec){ (void *)zeros, ALIGN_UP(rs->len, 8u) - rs->len };
+	}
+	iov[n++] = (struct iovec){ t->pending, t->d.npending * (size_t)CKPT_SIGINFO_SIZE };
+	ret = img_write_section(w, CKPT_SEC_THREAD, idx, iov, n);
+	free(iov);
+	return ret;
+}
+
+int img_write_meta(struct img_writer *w, const struct img *img)
+{
+	int ret = 0;
+
+	for (uint32_t i = 0; i < img->h.nprocs && !ret; i++) {
+		const struct img_proc *p = &img->procs[i];
+
+		ret = write_proc(w, i, p);
+		for (uint32_t k = 0; k < p->d.nthreads && !ret; k++)
+			ret = write_thread(w, i, &p->threads[k]);
+		for (uint32_t k = 0; k < p->d.nvmas && !ret; k++) {
+			struct iovec iov[] = {
+				{ (void *)&p->vmas[k].d, sizeof(p->vmas[k].d) },
+				{ p->vmas[k].path, p->vmas[k].d.path_len },
+			};
+			ret = img_write_section(w, CKPT_SEC_VMA, i, iov, 2);
+		}
+		for (uint32_t k = 0; k < p->d.nfds && !ret; k++) {
+			const struct img_fd *f = &p->fds[k];
+			struct iovec iov[] = {
+				{ (void *)&f->d, sizeof(f->d) },
+				{ f->path, f->d.path_len },
+			};
+			ret = img_write_section(w, CKPT_SEC_FD, i, iov, 2);
+			/* Ghost file contents, in blocks a reader may hold at once. */
+			for (uint64_t off = 0; !ret && f->d.kind == CKPT_FD_GHOST && off < f->d.size;
+			     off += CKPT_MAX_BLOCK / 2) {
+				struct ckpt_filedata fd = { .fd = f->d.fd, .offset = off };
+				struct iovec fiov[] = {
+					{ &fd, sizeof(fd) },
+					{ f->data + off, MIN(f->d.size - off, (uint64_t)CKPT_MAX_BLOCK / 2) },
+				};
+				ret = img_write_section(w, CKPT_SEC_FILEDATA, i, fiov, 2);
+			}
+		}
+	}
+	return ret;
+}
+
+int img_write_pages(struct img_writer *w, uint32_t proc, uint64_t addr, uint32_t npages,
+		    uint16_t codec, const void *data, size_t len)
+{
+	struct ckpt_pages pg = { .addr = addr, .npages = npages, .codec = codec };
+	struct iovec iov[] = { { &pg, sizeof(pg) }, { (void *)data, len } };
+	int ret = img_write_section(w, CKPT_SEC_PAGES, proc, iov, 2);
+
+	if (ret == 0) {
+		w->npages += npages;
+		w->raw_bytes += (uint64_t)npages * (uint64_t)getpagesize();
+	}
+	return ret;
+}
+
+int img_writer_finish(struct img_writer *w)
+{
+	struct ckpt_end end = {
+		.nsections = w->nsections,
+		.npages = w->npages,
+		.raw_bytes = w->raw_bytes,
+	};
+	struct iovec iov = { &end, sizeof(end) };
+	int ret = img_write_section(w, CKPT_SEC_END, 0, &iov, 1);
+
+	if (ret == 0)
+		ret = flush(w);
+	if (ret < 0)
+		return ret;
+	if (!w->no_sync && fsync(w->fd) < 0 && !(w->is_stream && (errno == EINVAL || errno == EROFS)))
+		return error_errno(errno, "cannot fsync \"%s\"", w->path);
+	if (w->is_stream)
+		return 0;
+	if (close(w->fd) < 0)
+		return error_errno(errno, "cannot write \"%s\"", w->path);
+	w->fd = -1;
+	if (rename(w->tmp, w->path) < 0)
+		return error_errno(errno, "cannot rename \"%s\" to \"%s\"", w->tmp, w->path);
+	free(w->tmp);
+	w->tmp = NULL;
+	if (!w->no_sync && (ret = fsync_dir_of(w->path)) < 0)
+		return error_errno(ret, "cannot fsync the directory of \"%s\"", w->path);
+	return 0;
+}
+
+void img_writer_close(struct img_writer *w)
+{
+	if (w->tmp) {
+		unlink(w->tmp);
+		free(w->tmp);
+		w->tmp = NULL;
+	}
+	if (w->fd >= 0 && !w->is_stream)
+		close(w->fd);
+	w->fd = -1;
+	free(w->buf);
+	w->buf = NULL;
+	free(w->path);
+	w->path = NULL;
+}

@@ -1,0 +1,266 @@
+/*
+ * Parsing /proc/PID files (proc(5)).  The formats are the kernel's:
+ * fs/proc/array.c (stat, status), fs/proc/base.c (limits),
+ * fs/proc/task_mmu.c (maps, smaps VmFlags).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/util.h"
+#include "image/format.h"
+#include "ptrace/proc.h"
+
+int proc_read_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], *buf, *p, *close_paren;
+	unsigned long long v[52];
+	int ret, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	ret = read_file(path, &buf, NULL);
+	if (ret < 0)
+		return ret;
+	memset(st, 0, sizeof(*st));
+	/* comm may contain spaces and parentheses: it ends at the last ')'. */
+	p = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (!p || !close_paren || close_paren[1] != ' ') {
+		free(buf);
+		return -EINVAL;
+	}
+	snprintf(st->comm, sizeof(st->comm), "%.*s", (int)(close_paren - p - 1), p + 1);
+	st->state = close_paren[2];
+	p = close_paren + 3;
+	memset(v, 0, sizeof(v));
+	/* Fields 4.. (1-based) follow the state. */
+	for (i = 4; i <= 52 && *p; i++) {
+		char *end;
+
+		v[i - 1] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+	free(buf);
+	st->ppid = (int)v[3];
+	st->pgrp = (int)v[4];
+	st->session = (int)v[5];
+	st->flags = (unsigned long)v[8];
+	st->start_code = v[25];
+	st->end_code = v[26];
+	st->start_stack = v[27];
+	st->start_data = v[44];
+	st->end_data = v[45];
+	st->start_brk = v[46];
+	st->arg_start = v[47];
+	st->arg_end = v[48];
+	st->env_start = v[49];
+	st->env_end = v[50];
+	return 0;
+}
+
+static uint64_t hex64(const char *s)
+{
+	return strtoull(s, NULL, 16);
+}
+
+int proc_read_status(pid_t pid, struct proc_status *st)
+{
+	char path[64], *buf, *line, *save;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	ret = read_file(path, &buf, NULL);
+	if (ret < 0)
+		return ret;
+	memset(st, 0, sizeof(*st));
+	st->umask = 022;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *val = strchr(line, ':');
+
+		if (!val)
+			continue;
+		*val++ = 0;
+		while (*val == ' ' || *val == '\t')
+			val++;
+		if (!strcmp(line, "Uid"))
+			sscanf(val, "%u %u %u %u", &st->uid[0], &st->uid[1], &st->uid[2], &st->uid[3]);
+		else if (!strcmp(line, "Gid"))
+			sscanf(val, "%u %u %u %u", &st->gid[0], &st->gid[1], &st->gid[2], &st->gid[3]);
+		else if (!strcmp(line, "Groups")) {
+			char *p = val, *end;
+
+			while (st->ngroups < ARRAY_SIZE(st->groups)) {
+				unsigned long g = strtoul(p, &end, 10);
+
+				if (end == p)
+					break;
+				st->groups[st->ngroups++] = (uint32_t)g;
+				p = end;
+			}
+		} else if (!strcmp(line, "Umask"))
+			st->umask = (uint32_t)strtoul(val, NULL, 8);
+		else if (!strcmp(line, "TracerPid"))
+			st->tracer = atoi(val);
+		else if (!strcmp(line, "Seccomp"))
+			st->seccomp = atoi(val);
+		else if (!strcmp(line, "CapInh"))
+			st->cap_inh = hex64(val);
+		else if (!strcmp(line, "CapPrm"))
+			st->cap_prm = hex64(val);
+		else if (!strcmp(line, "CapEff"))
+			st->cap_eff = hex64(val);
+		else if (!strcmp(line, "CapBnd"))
+			st->cap_bnd = hex64(val);
+		else if (!strcmp(line, "CapAmb"))
+			st->cap_amb = hex64(val);
+	}
+	free(buf);
+	return 0;
+}
+
+/* The row names of /proc/PID/limits, in RLIMIT_* order (fs/proc/base.c). */
+static const char *const limit_names[] = {
+	"Max cpu time", "Max file size", "Max data size", "Max stack size",
+	"Max core file size", "Max resident set", "Max processes", "Max open files",
+	"Max locked memory", "Max address space", "Max file locks", "Max pending signals",
+	"Max msgqueue size", "Max nice priority", "Max realtime priority",
+	"Max realtime timeout",
+};
+
+static uint64_t limit_value(const char *s)
+{
+	return strncmp(s, "unlimited", 9) ? strtoull(s, NULL, 10) : UINT64_MAX;
+}
+
+int proc_read_limits(pid_t pid, uint64_t rlim[][2], int n)
+{
+	char path[64], *buf, *line, *save;
+	int ret, found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	ret = read_file(path, &buf, NULL);
+	if (ret < 0)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		for (int i = 0; i < n && i < (int)ARRAY_SIZE(limit_names); i++) {
+			size_t len = strlen(limit_names[i]);
+			char *p;
+
+			if (strncmp(line, limit_names[i], len) || line[len] != ' ')
+				continue;
+			/* "Max open files            1024                 1048576              files" */
+			p = line + len;
+			while (*p == ' ')
+				p++;
+			rlim[i][0] = limit_value(p);
+			while (*p && *p != ' ')
+				p++;
+			while (*p == ' ')
+				p++;
+			rlim[i][1] = limit_value(p);
+			found++;
+		}
+	}
+	free(buf);
+	return found == n ? 0 : -EINVAL;
+}
+
+int proc_parse_maps_line(char *line, struct map_entry *m)
+{
+	char perms[5];
+	unsigned long long start, end, off, ino;
+	unsigned maj, min;
+	int pos = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &off,
+		   &maj, &min, &ino, &pos) < 7 || pos == 0)
+		return -EINVAL;
+	m->start = start;
+	m->end = end;
+	m->pgoff = off;
+	m->dev_major = maj;
+	m->dev_minor = min;
+	m->ino = ino;
+	m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+		  (perms[2] == 'x' ? PROT_EXEC : 0);
+	m->shared = perms[3] == 's';
+	m->path = line + pos;
+	m->path[strcspn(m->path, "\n")] = 0;
+	return 0;
+}
+
+static const struct { char name[3]; uint32_t bit; } vmflag_bits[] = {
+	{ "dc", CKPT_MADV_DONTFORK }, { "dd", CKPT_MADV_DONTDUMP },
+	{ "hg", CKPT_MADV_HUGEPAGE }, { "nh", CKPT_MADV_NOHUGEPAGE },
+	{ "wf", CKPT_MADV_WIPEONFORK }, { "nr", CKPT_MADV_NORESERVE },
+	{ "lo", CKPT_MADV_LOCKED }, { "mg", CKPT_MADV_MERGEABLE },
+	{ "gd", PM_GROWSDOWN }, { "io", PM_IO }, { "pf", PM_PFNMAP },
+};
+
+static uint32_t parse_vmflags(const char *s)
+{
+	uint32_t bits = 0;
+
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		for (size_t i = 0; i < ARRAY_SIZE(vmflag_bits); i++)
+			if (s[0] == vmflag_bits[i].name[0] && s[1] == vmflag_bits[i].name[1] &&
+			    (s[2] == ' ' || s[2] == 0 || s[2] == '\n'))
+				bits |= vmflag_bits[i].bit;
+		while (*s && *s != ' ')
+			s++;
+	}
+	return bits;
+}
+
+int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n)
+{
+	char path[64], *buf, *line, *next;
+	struct map_entry *m = NULL;
+	size_t cnt = 0, cap = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	ret = read_file(path, &buf, NULL);
+	if (ret < 0)
+		return ret;
+	for (line = buf; line && *line; line = next) {
+		struct map_entry e;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		/* smaps: a maps line, then "Key: value" lines ending in VmFlags. */
+		if (!strncmp(line, "VmFlags:", 8)) {
+			if (cnt)
+				m[cnt - 1].vmflags = parse_vmflags(line + 8);
+			continue;
+		}
+		if (proc_parse_maps_line(line, &e) < 0)
+			continue;
+		if (cnt == cap)
+			m = xrealloc(m, (cap = cap ? cap * 2 : 64) * sizeof(*m));
+		e.path = xstrdup(e.path);
+		m[cnt++] = e;
+	}
+	free(buf);
+	*out = m;
+	*n = cnt;
+	return 0;
+}
+
+void proc_free_maps(struct map_entry *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].path);
+	free(m);
+}

@@ -1,0 +1,53 @@
+/* Parsing /proc/PID files: stat, status, limits, maps+smaps. */
+#ifndef CKPT_PROC_H
+#define CKPT_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_stat {
+	char state;		/* R S D T t Z X I ... */
+	int ppid, pgrp, session;
+	unsigned long flags;	/* PF_* */
+	uint64_t start_code, end_code, start_stack;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	char comm[16];
+};
+
+struct proc_status {
+	uint32_t uid[4], gid[4];
+	uint32_t ngroups;
+	uint32_t groups[256];
+	uint32_t umask;
+	int tracer;
+	int seccomp;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+};
+
+struct map_entry {
+	uint64_t start, end, pgoff;
+	uint32_t prot;		/* PROT_* */
+	int shared;
+	unsigned dev_major, dev_minor;
+	uint64_t ino;
+	uint32_t vmflags;	/* CKPT_MADV_* plus the PM_* below */
+	char *path;		/* "" for anonymous */
+};
+#define PM_GROWSDOWN	(1u << 16)	/* gd */
+#define PM_IO		(1u << 17)	/* io: VM_IO, never read */
+#define PM_PFNMAP	(1u << 18)	/* pf */
+
+#define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
+
+int proc_read_stat(pid_t pid, struct proc_stat *st);
+int proc_read_status(pid_t pid, struct proc_status *st);
+/* rlim[i][0] = soft, [1] = hard, in the order of RLIMIT_*; ~0 = unlimited */
+int proc_read_limits(pid_t pid, uint64_t rlim[][2], int n);
+/* smaps of pid (VMAs with VmFlags); free with proc_free_maps. */
+int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n);
+void proc_free_maps(struct map_entry *m, size_t n);
+/* Parse one maps line; 0 or -EINVAL.  m->path points into line. */
+int proc_parse_maps_line(char *line, struct map_entry *m);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * Freezing all threads of a process (PTRACE_SEIZE + PTRACE_INTERRUPT) and
+ * letting them go.  Facts from ptrace(2) "Group-stop" and kernel/ptrace.c:
+ * an interrupted seized thread reports PTRACE_EVENT_STOP; a signal that
+ * arrives first is reported as a signal-delivery-stop, and we deliver it
+ * as the kernel would have, then wait for the interrupt stop.
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "ptrace/tracee.h"
+
+int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len)
+{
+	struct iovec iov = { buf, *len };
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)(uintptr_t)type, &iov) < 0)
+		return -errno;
+	*len = iov.iov_len;
+	return 0;
+}
+
+int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)(uintptr_t)type, &iov) < 0)
+		return -errno;
+	return 0;
+}
+
+static struct tracee *find(struct tracee_set *ts, pid_t tid)
+{
+	for (size_t i = 0; i < ts->n; i++)
+		if (ts->t[i].tid == tid)
+			return &ts->t[i];
+	return NULL;
+}
+
+/*
+ * Wait until t is in its interrupt (or group) stop.  Signals that arrive
+ * first are passed on; the pending PTRACE_INTERRUPT then stops the thread
+ * before it returns to user space.  Returns -ESRCH if the thread died.
+ */
+static int wait_interrupt_stop(struct tracee *t)
+{
+	for (;;) {
+		int st, sig, event;
+		pid_t r = waitpid(t->tid, &st, __WALL);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return -ESRCH;
+		if (!WIFSTOPPED(st))
+			continue;
+		sig = WSTOPSIG(st);
+		event = st >> 16;
+		if (event == PTRACE_EVENT_STOP) {
+			/* SIGTRAP: our interrupt; a stop signal: group-stop. */
+			t->group_stop = sig != SIGTRAP;
+			return 0;
+		}
+		if (event)	/* other events are not enabled; resume */
+			sig = 0;
+		if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) < 0 && errno != ESRCH)
+			return -errno;
+	}
+}
+
+static int seize_one(struct tracee_set *ts, pid_t tid)
+{
+	long opts = PTRACE_O_TRACESYSGOOD;
+	struct tracee *t;
+	size_t len;
+	int ret;
+
+	if (ts->suspend_seccomp)
+		opts |= PTRACE_O_SUSPEND_SECCOMP;
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)opts) < 0)
+		return -errno;
+	if (ts->n == ts->cap) {
+		ts->cap = ts->cap ? ts->cap * 2 : 16;
+		ts->t = xrealloc(ts->t, ts->cap * sizeof(*ts->t));
+	}
+	t = &ts->t[ts->n++];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return -errno;
+	ret = wait_interrupt_stop(t);
+	if (ret < 0)
+		return ret;
+	len = sizeof(t->regs);
+	return tracee_get_regset(tid, NT_PRSTATUS, &t->regs, &len);
+}
+
+static void drop(struct tracee_set *ts, pid_t tid)
+{
+	struct tracee *t = find(ts, tid);
+
+	if (t)
+		*t = ts->t[--ts->n];
+}
+
+/* One pass over /proc/PID/task; returns how many threads were new. */
+static int seize_new(struct tracee_set *ts)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int added = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", ts->pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		int ret;
+
+		if (tid <= 0 || find(ts, tid))
+			continue;
+		ret = seize_one(ts, tid);
+		if (ret == -ESRCH && tid != ts->pid) {
+			drop(ts, tid);	/* exited meanwhile: fine */
+			continue;
+		}
+		if (ret < 0) {
+			closedir(d);
+			if (find(ts, tid))
+				drop(ts, tid), ptrace(PTRACE_DETACH, tid, 0, 0);
+			return ret;
+		}
+		added++;
+	}
+	closedir(d);
+	return added;
+}
+
+int tracee_freeze(pid_t pid, struct tracee_set *ts)
+{
+	int ret, rounds = 0;
+
+	ts->pid = pid;
+	/* A thread we have not stopped yet can still clone; once a pass finds
+	 * nothing new, every thread is stopped and none can appear. */
+	do {
+		ret = seize_new(ts);
+		if (ret < 0) {
+			tracee_release(ts, 0);
+			return ret;
+		}
+	} while (ret > 0 && ++rounds < 1000);
+	if (ret > 0) {
+		tracee_release(ts, 0);
+		return -EAGAIN;
+	}
+	/* The leader first: injection and process-wide state use t[0]. */
+	for (size_t i = 1; i < ts->n; i++)
+		if (ts->t[i].tid == pid) {
+			struct tracee tmp = ts->t[0];
+
+			ts->t[0] = ts->t[i];
+			ts->t[i] = tmp;
+		}
+	if (!ts->n || ts->t[0].tid != pid) {
+		tracee_release(ts, 0);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+void tracee_release(struct tracee_set *ts, int sig)
+{
+	if (sig && ts->n)
+		kill(ts->pid, sig);
+	for (size_t i = 0; i < ts->n; i++) {
+		struct tracee *t = &ts->t[i];
+
+		if (t->injecting && tracee_inject_end(t) < 0)
+			warn("thread %d: cannot put its registers back", t->tid);
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+	}
+	free(ts->t);
+	ts->t = NULL;
+	ts->n = ts->cap = 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * Freezing a process with ptrace, running syscalls inside it, and
+ * reading its memory.  Every function returns 0 or -errno and leaves
+ * messages to the caller unless it says otherwise.
+ */
+#ifndef CKPT_TRACEE_H
+#define CKPT_TRACEE_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "arch/arch.h"
+
+struct tracee {
+	pid_t tid;
+	int group_stop;		/* was in (or entered) a job-control stop */
+	int injecting;		/* registers currently not the thread's own */
+	arch_regs_t regs;	/* as frozen */
+};
+
+struct tracee_set {
+	pid_t pid;
+	struct tracee *t;
+	size_t n, cap;
+	int suspend_seccomp;	/* PTRACE_O_SUSPEND_SECCOMP was needed */
+	uint64_t syscall_insn;	/* address of a syscall instruction, 0 = none yet */
+};
+
+/* Seize and interrupt every thread of pid until no new ones appear; fills
+ * ts and reads each thread's registers.  On failure everything seized is
+ * detached again; the error is printed. */
+int tracee_freeze(pid_t pid, struct tracee_set *ts);
+/* Put back registers, detach every thread.  sig: 0, or SIGSTOP to leave
+ * the process stopped, SIGKILL to kill it first. */
+void tracee_release(struct tracee_set *ts, int sig);
+
+int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len);
+int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len);
+
+/*
+ * Run syscall nr(a[]) in thread t at ts->syscall_insn, stepping it with
+ * PTRACE_SYSCALL so no code after the instruction runs.  *ret gets the
+ * raw result (-errno on failure).  The thread is left at syscall exit
+ * with foreign registers until tracee_inject_end(), which puts its own
+ * registers back and returns it to the stop it was frozen in (so the
+ * kernel's syscall-restart logic sees exactly the original state).
+ */
+int tracee_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6], long *ret);
+int tracee_inject_end(struct tracee *t);
+
+/* Memory of another process: process_vm_readv, falling back to
+ * /proc/PID/mem (which also reads PROT_NONE mappings). */
+int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+/* Scatter read: remote iovecs into local ones, whole or -errno. */
+int mem_readv(pid_t pid, const struct iovec *local, int nlocal,
+	      const struct iovec *remote, int nremote);
+int mem_writev(pid_t pid, const struct iovec *local, int nlocal,
+	       const struct iovec *remote, int nremote);
+
+#endif

@@ -1,0 +1,523 @@
+/*
+ * The stub's program: every syscall the restored process must make for
+ * itself, in order, per thread (image/stub-abi.h).  Pointers go into a
+ * data area and are kept home-relative until plan_place() has chosen the
+ * home address; plan_serialise() then relocates them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "restore/restore.h"
+
+#define STACK_SIZE	(16u << 10)
+#define R0 1u		/* reloc bits: a[i] is a home offset */
+#define R1 2u
+#define R2 4u
+#define R3 8u
+#define R4 16u
+
+/* Data offsets holding home-relative pointers (prctl_mm_map.auxv). */
+static uint64_t *dreloc;
+static size_t ndreloc;
+
+static struct stub_op *emit(struct plan *pl, uint32_t ti, uint32_t kind, uint32_t flags, long nr,
+			    uint64_t reloc, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+			    uint64_t a4, uint64_t a5)
+{
+	struct plan_thread *t = &pl->t[ti];
+	struct stub_op *op;
+
+	if (t->nops == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->ops = xrealloc(t->ops, t->cap * sizeof(*t->ops));
+		t->reloc = xrealloc(t->reloc, t->cap * sizeof(*t->reloc));
+		t->what = xrealloc(t->what, t->cap * sizeof(*t->what));
+	}
+	t->what[t->nops] = NULL;
+	op = &t->ops[t->nops];
+	*op = (struct stub_op){ .kind = kind, .flags = flags, .nr = nr, .a = { a0, a1, a2, a3, a4, a5 } };
+	t->reloc[t->nops++] = reloc;
+	return op;
+}
+
+/* Describe the op just emitted on thread ti (for error messages). */
+__attribute__((format(printf, 3, 4)))
+static void what(struct plan *pl, uint32_t ti, const char *fmt, ...)
+{
+	struct plan_thread *t = &pl->t[ti];
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	free(t->what[t->nops - 1]);
+	t->what[t->nops - 1] = s;
+}
+
+#define SYS(pl, ti, nr, ...)		emit(pl, ti, STUB_OP_SYSCALL, 0, nr, 0, __VA_ARGS__)
+#define SYSF(pl, ti, fl, nr, ...)	emit(pl, ti, STUB_OP_SYSCALL, fl, nr, 0, __VA_ARGS__)
+#define SYSR(pl, ti, fl, rl, nr, ...)	emit(pl, ti, STUB_OP_SYSCALL, fl, nr, rl, __VA_ARGS__)
+
+/* Copy len bytes into the data area; returns their home offset. */
+static uint64_t blob(struct plan *pl, const void *p, size_t len)
+{
+	size_t at = ALIGN_UP(pl->datalen, 8u);
+
+	if (at + len > pl->datacap) {
+		pl->datacap = MAX(pl->datacap * 2, at + len + 4096);
+		pl->data = xrealloc(pl->data, pl->datacap);
+	}
+	memset(pl->data + pl->datalen, 0, at - pl->datalen);
+	memcpy(pl->data + at, p, len);
+	pl->datalen = at + len;
+	return pl->data_off + at;
+}
+
+static int is_special(const char *name)
+{
+	return !strcmp(name, "[vdso]") || !strcmp(name, "[vvar]") || !strcmp(name, "[vvar_vclock]");
+}
+
+static uint32_t special_flag(const char *name)
+{
+	return !strcmp(name, "[vdso]") ? CKPT_VMA_VDSO :
+	       !strcmp(name, "[vvar]") ? CKPT_VMA_VVAR : CKPT_VMA_VVAR_VCLOCK;
+}
+
+static const struct img_vma *image_special(const struct img_proc *p, uint32_t flag)
+{
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		if (p->vmas[i].d.flags & flag)
+			return &p->vmas[i];
+	return NULL;
+}
+
+/*
+ * The stub's [vvar]/[vvar_vclock]/[vdso] must land where the image had
+ * them, with the same sizes and the same distances between them (vdso
+ * code reaches vvar PC-relative).  Otherwise we refuse: the process's
+ * saved return addresses and pointers into the vdso would be wrong.
+ */
+static int check_specials(const struct img_proc *p, const struct stub_map *m, size_t n)
+{
+	const struct img_vma *iv = image_special(p, CKPT_VMA_VDSO);
+	uint64_t sv = 0;
+	int nstub = 0, nimg = 0;
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		nimg += !!(p->vmas[i].d.flags & CKPT_VMA_SPECIAL);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(m[i].name, "[vdso]"))
+			sv = m[i].start;
+	for (size_t i = 0; i < n; i++) {
+		const struct img_vma *v;
+
+		if (!is_special(m[i].name))
+			continue;
+		nstub++;
+		v = image_special(p, special_flag(m[i].name));
+		if (!nimg)
+			continue;
+		if (!v || !iv || !sv || v->d.end - v->d.start != m[i].end - m[i].start ||
+		    v->d.start - iv->d.start != m[i].start - sv)
+			return error("the vdso layout of this kernel differs from the image's (%s): cannot restore here",
+				     m[i].name);
+	}
+	if (nimg && nimg != nstub)
+		return error("the vdso layout of this kernel differs from the image's: cannot restore here");
+	return 0;
+}
+
+static uint64_t vma_mmap_flags(const struct img_vma *v)
+{
+	uint64_t f = MAP_FIXED | ((v->d.flags & CKPT_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
+
+	if (!(v->d.flags & CKPT_VMA_FILE))
+		f |= MAP_ANONYMOUS;
+	if (v->d.flags & CKPT_VMA_GROWSDOWN)
+		f |= MAP_GROWSDOWN;
+	if (v->d.madv & CKPT_MADV_NORESERVE)
+		f |= MAP_NORESERVE;
+	return f;
+}
+
+static int restored(const struct img_vma *v)
+{
+	return !(v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL));
+}
+
+/* Pages get written into the VMA before its final protection is set. */
+static uint32_t initial_prot(const struct img_vma *v)
+{
+	if (v->d.npages && !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
+		return v->d.prot | PROT_READ | PROT_WRITE;
+	return v->d.prot;
+}
+
+static void plan_memory(struct plan *pl, const struct img_proc *p, const struct stub_map *m,
+			size_t n, const struct spawn_fds *sf, uint64_t tmp_off)
+{
+	uint64_t off = tmp_off;
+
+	/* Specials out of the way (into home), then the stub's old self. */
+	for (size_t i = 0; i < n; i++) {
+		if (!is_special(m[i].name))
+			continue;
+		SYSR(pl, 0, 0, R4, SYS_mremap, m[i].start, m[i].end - m[i].start,
+		     m[i].end - m[i].start, MREMAP_MAYMOVE | MREMAP_FIXED, off, 0);
+		off += m[i].end - m[i].start;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!is_special(m[i].name))
+			SYS(pl, 0, SYS_munmap, m[i].start, m[i].end - m[i].start, 0, 0, 0, 0);
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		const struct img_vma *v = &p->vmas[i];
+		int fd = (v->d.flags & CKPT_VMA_FILE) ? sf->map_slot[i] : -1;
+
+		if (!restored(v))
+			continue;
+		SYS(pl, 0, SYS_mmap, v->d.start, v->d.end - v->d.start, initial_prot(v),
+		    vma_mmap_flags(v), (uint64_t)(int64_t)fd, fd >= 0 ? v->d.pgoff : 0);
+		what(pl, 0, "map %#lx-%#lx %s", (unsigned long)v->d.start, (unsigned long)v->d.end,
+		     v->path[0] ? v->path : "(anonymous)");
+	}
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		if (sf->map_slot[i] >= 0 && sf->map_src[i] >= 0)
+			SYS(pl, 0, SYS_close, (uint64_t)sf->map_slot[i], 0, 0, 0, 0, 0);
+
+	pl->fill_op = pl->t[0].nops;
+	emit(pl, 0, STUB_OP_TRAP, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		const struct img_vma *v = &p->vmas[i];
+		static const struct { uint32_t bit; int advice; } adv[] = {
+			{ CKPT_MADV_DONTFORK, MADV_DONTFORK }, { CKPT_MADV_DONTDUMP, MADV_DONTDUMP },
+			{ CKPT_MADV_HUGEPAGE, MADV_HUGEPAGE }, { CKPT_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
+			{ CKPT_MADV_WIPEONFORK, MADV_WIPEONFORK }, { CKPT_MADV_MERGEABLE, MADV_MERGEABLE },
+		};
+		uint64_t len = v->d.end - v->d.start;
+
+		if (!restored(v))
+			continue;
+		if (initial_prot(v) != v->d.prot) {
+			SYS(pl, 0, SYS_mprotect, v->d.start, len, v->d.prot, 0, 0, 0);
+			what(pl, 0, "protect %#lx-%#lx", (unsigned long)v->d.start, (unsigned long)v->d.end);
+		}
+		for (size_t k = 0; k < ARRAY_SIZE(adv); k++)
+			if (v->d.madv & adv[k].bit)
+				SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, len,
+				     (uint64_t)adv[k].advice, 0, 0, 0);
+		if (v->d.madv & CKPT_MADV_LOCKED) {
+			SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_mlock, v->d.start, len, 0, 0, 0, 0);
+			what(pl, 0, "lock %#lx-%#lx in memory", (unsigned long)v->d.start,
+			     (unsigned long)v->d.end);
+		}
+	}
+	/* Specials to where the image had them. */
+	off = tmp_off;
+	for (size_t i = 0; i < n; i++) {
+		const struct img_vma *v;
+		uint64_t len = m[i].end - m[i].start;
+
+		if (!is_special(m[i].name))
+			continue;
+		v = image_special(p, special_flag(m[i].name));
+		if (v) {
+			SYSR(pl, 0, 0, R0, SYS_mremap, off, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			     v->d.start, 0);
+			what(pl, 0, "move %s to %#lx", m[i].name, (unsigned long)v->d.start);
+		}
+		else
+			SYSR(pl, 0, 0, R0, SYS_munmap, off, len, 0, 0, 0, 0);
+		off += len;
+	}
+}
+
+static void plan_process(struct plan *pl, const struct img_proc *p, const struct spawn_fds *sf,
+			 pid_t pid)
+{
+	struct prctl_mm_map mm = {
+		.start_code = p->d.start_code, .end_code = p->d.end_code,
+		.start_data = p->d.start_data, .end_data = p->d.end_data,
+		.start_brk = p->d.start_brk, .brk = p->d.brk, .start_stack = p->d.start_stack,
+		.arg_start = p->d.arg_start, .arg_end = p->d.arg_end,
+		.env_start = p->d.env_start, .env_end = p->d.env_end,
+		.auxv_size = p->d.auxv_len,
+		.exe_fd = (uint32_t)sf->exe_slot,
+	};
+	uint64_t auxv = blob(pl, p->auxv, p->d.auxv_len), mmoff;
+
+	/* With the exe (needs CAP_CHECKPOINT_RESTORE), else without it. */
+	mm.auxv = (__u64 *)(uintptr_t)auxv;
+	mmoff = blob(pl, &mm, sizeof(mm));
+	dreloc = xrealloc(dreloc, (ndreloc + 2) * sizeof(*dreloc));
+	dreloc[ndreloc++] = mmoff - pl->data_off + offsetof(struct prctl_mm_map, auxv);
+	mm.exe_fd = (uint32_t)-1;
+	SYSR(pl, 0, sf->exe_slot >= 0 ? STUB_OPF_MAYFAIL : 0, R2, SYS_prctl, PR_SET_MM,
+	     PR_SET_MM_MAP, mmoff, sizeof(mm), 0, 0);
+	what(pl, 0, sf->exe_slot >= 0 ? "set /proc/PID/exe to \"%s\" (needs CAP_CHECKPOINT_RESTORE)" :
+	     "set the memory layout (prctl PR_SET_MM_MAP)", p->exe);
+	if (sf->exe_slot >= 0) {
+		uint64_t mm2 = blob(pl, &mm, sizeof(mm));
+
+		dreloc[ndreloc++] = mm2 - pl->data_off + offsetof(struct prctl_mm_map, auxv);
+		SYSR(pl, 0, STUB_OPF_IFFAILED, R2, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, mm2,
+		     sizeof(mm), 0, 0);
+		what(pl, 0, "set the memory layout (prctl PR_SET_MM_MAP)");
+		SYS(pl, 0, SYS_close, (uint64_t)sf->exe_slot, 0, 0, 0, 0, 0);
+	}
+	SYS(pl, 0, SYS_personality, p->d.personality, 0, 0, 0, 0, 0);
+	SYS(pl, 0, SYS_umask, p->d.umask, 0, 0, 0, 0, 0);
+	{
+		char *cwd = xstrndup(p->cwd, p->d.cwd_len);
+
+		SYSR(pl, 0, 0, R0, SYS_chdir, blob(pl, cwd, strlen(cwd) + 1), 0, 0, 0, 0, 0);
+		what(pl, 0, "change directory to \"%s\"", cwd);
+		free(cwd);
+	}
+	for (int i = 0; i < CKPT_NRLIMIT; i++) {
+		struct rlimit64 want = { p->d.rlim[i].cur, p->d.rlim[i].max }, have;
+
+		/* A hard limit above ours needs CAP_SYS_RESOURCE: try, and
+		 * fall back to the most we can give (ckpt warns, see spawn.c). */
+		getrlimit64(i, &have);
+		SYSR(pl, 0, STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0, (uint64_t)i,
+		     blob(pl, &want, sizeof(want)), 0, 0, 0);
+		what(pl, 0, "restore resource limit %d (hard limit above ckpt's own needs CAP_SYS_RESOURCE)", i);
+		want.rlim_max = MIN(want.rlim_max, have.rlim_max);
+		want.rlim_cur = MIN(want.rlim_cur, want.rlim_max);
+		SYSR(pl, 0, STUB_OPF_IFFAILED | STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0,
+		     (uint64_t)i, blob(pl, &want, sizeof(want)), 0, 0, 0);
+	}
+	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
+		const struct ckpt_sigaction *sa = &p->sigacts[sig - 1];
+
+		if (sig == SIGKILL || sig == SIGSTOP || (!sa->handler && !sa->flags && !sa->mask))
+			continue;
+		SYSR(pl, 0, 0, R1, SYS_rt_sigaction, (uint64_t)sig, blob(pl, sa, sizeof(*sa)), 0, 8, 0, 0);
+		what(pl, 0, "set the action of signal %d", sig);
+	}
+	for (int i = 0; i < sf->nfds; i++)
+		if (sf->cloexec[i])
+			SYS(pl, 0, SYS_fcntl, (uint64_t)sf->target[i], F_SETFD, FD_CLOEXEC, 0, 0, 0);
+	for (uint32_t i = 1; i < p->d.nthreads; i++)
+	{
+		emit(pl, 0, STUB_OP_CLONE, 0, 0, R0, pl->plan_off + sizeof(struct stub_plan) +
+		     i * sizeof(struct stub_thread), (uint64_t)p->threads[i].d.tid, 0, 0, 0, 0);
+		what(pl, 0, "create thread %d", p->threads[i].d.tid);
+	}
+	for (uint32_t i = 0; i < p->d.npending; i++) {
+		int sig = p->pending[i][0] | p->pending[i][1] << 8;
+
+		SYSR(pl, 0, 0, R2, SYS_rt_sigqueueinfo, (uint64_t)pid, (uint64_t)sig,
+		     blob(pl, p->pending[i], CKPT_SIGINFO_SIZE), 0, 0, 0);
+	}
+}
+
+/* What each thread does for itself, last. */
+static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc *p, pid_t pid)
+{
+	const struct img_thread *t = &p->threads[ti];
+	int root = geteuid() == 0;
+
+	if (t->d.rseq_addr) {
+		SYS(pl, ti, SYS_rseq, t->d.rseq_addr, t->d.rseq_len, 0, t->d.rseq_sig, 0, 0);
+		what(pl, ti, "register rseq area %#lx", (unsigned long)t->d.rseq_addr);
+	}
+	if (!(t->d.altstack_flags & SS_DISABLE)) {
+		struct { uint64_t sp; int32_t flags, pad; uint64_t size; } ss = {
+			t->d.altstack_sp, (int32_t)(t->d.altstack_flags & ~(uint32_t)SS_ONSTACK), 0,
+			t->d.altstack_size,
+		};
+		SYSR(pl, ti, 0, R0, SYS_sigaltstack, blob(pl, &ss, sizeof(ss)), 0, 0, 0, 0, 0);
+	}
+	SYSR(pl, ti, 0, R1, SYS_prctl, PR_SET_NAME, blob(pl, t->d.comm, sizeof(t->d.comm)), 0, 0, 0, 0);
+	for (uint32_t i = 0; i < t->d.npending; i++) {
+		int sig = t->pending[i][0] | t->pending[i][1] << 8;
+
+		SYSR(pl, ti, STUB_OPF_A1_TID, R3, SYS_rt_tgsigqueueinfo, (uint64_t)pid, 0,
+		     (uint64_t)sig, blob(pl, t->pending[i], CKPT_SIGINFO_SIZE), 0, 0);
+	}
+	/* Credentials are per thread at the syscall level; the process's own
+	 * ids, and never more (ckpt refused earlier if we may not). */
+	if (root)
+		SYSR(pl, ti, 0, R1, SYS_setgroups, p->d.ngroups,
+		     blob(pl, p->groups, p->d.ngroups * sizeof(uint32_t) + 4), 0, 0, 0, 0);
+	SYS(pl, ti, SYS_setresgid, p->d.gid[0], p->d.gid[1], p->d.gid[2], 0, 0, 0);
+	what(pl, ti, "set group ids to %u", p->d.gid[1]);
+	SYS(pl, ti, SYS_setresuid, p->d.uid[0], p->d.uid[1], p->d.uid[2], 0, 0, 0);
+	what(pl, ti, "set user ids to %u", p->d.uid[1]);
+	if (p->d.gid[3] != p->d.gid[1])
+		SYS(pl, ti, SYS_setfsgid, p->d.gid[3], 0, 0, 0, 0, 0);
+	if (p->d.uid[3] != p->d.uid[1])
+		SYS(pl, ti, SYS_setfsuid, p->d.uid[3], 0, 0, 0, 0, 0);
+	/* A uid change made the process non-dumpable; the original was. */
+	if (ti == 0)
+		SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0, 0);
+}
+
+int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps,
+	       const struct spawn_fds *sf, pid_t pid, uint64_t stub_size)
+{
+	uint64_t specials = 0;
+	int ret;
+
+	memset(pl, 0, sizeof(*pl));
+	free(dreloc);
+	dreloc = NULL;
+	ndreloc = 0;
+	if ((ret = check_specials(p, maps, nmaps)) < 0)
+		return ret;
+	pl->nthreads = p->d.nthreads;
+	pl->t = xzalloc(pl->nthreads * sizeof(*pl->t));
+	pl->stub_size = ALIGN_UP(stub_size, 4096u);
+	pl->stack_size = STACK_SIZE;
+	for (size_t i = 0; i < nmaps; i++)
+		if (is_special(maps[i].name))
+			specials += maps[i].end - maps[i].start;
+	/* Home: stub code | room for the specials | struct stub_plan, threads,
+	 * data, ops | stacks.  Sizes past the data are known at the end. */
+	pl->plan_off = pl->stub_size + specials;
+	pl->data_off = pl->plan_off + sizeof(struct stub_plan) +
+		       pl->nthreads * sizeof(struct stub_thread);
+	plan_memory(pl, p, maps, nmaps, sf, pl->stub_size);
+	plan_process(pl, p, sf, pid);
+	for (uint32_t i = 0; i < pl->nthreads; i++)
+		plan_thread_tail(pl, i, p, pid);
+	return 0;
+}
+
+/* Offsets of thread ti's ops, of the stacks, and the home size. */
+static uint64_t ops_offset(const struct plan *pl, uint32_t ti)
+{
+	uint64_t off = ALIGN_UP(pl->data_off + pl->datalen, 64u);
+
+	for (uint32_t i = 0; i < ti; i++)
+		off += pl->t[i].nops * sizeof(struct stub_op);
+	return off;
+}
+
+static uint64_t stacks_offset(const struct plan *pl)
+{
+	return ALIGN_UP(ops_offset(pl, pl->nthreads), 4096u);
+}
+
+static uint64_t home_size(const struct plan *pl)
+{
+	return stacks_offset(pl) + pl->nthreads * pl->stack_size;
+}
+
+struct range {
+	uint64_t start, end;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int plan_place(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps)
+{
+	/* Stay inside what every 47/48-bit user address space allows. */
+	const uint64_t lo = 0x10000000ull, hi = 0x7f0000000000ull, gap = 1ull << 20;
+	size_t n = 0;
+	struct range *r = xmalloc((p->d.nvmas + nmaps) * sizeof(*r));
+	uint64_t at = lo;
+
+	pl->size = home_size(pl);
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		r[n++] = (struct range){ p->vmas[i].d.start, p->vmas[i].d.end };
+	for (size_t i = 0; i < nmaps; i++)
+		r[n++] = (struct range){ maps[i].start, maps[i].end };
+	qsort(r, n, sizeof(*r), cmp_range);
+	/* First hole with a margin on both sides (a growing stack below or
+	 * a mapping placed right after must not touch home). */
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].end + gap <= at)
+			continue;
+		if (r[i].start >= at + pl->size + gap)
+			break;
+		at = MAX(at, r[i].end + gap);
+	}
+	free(r);
+	if (at + pl->size > hi)
+		return error("no room for the restore stub in the image's address space");
+	pl->home = at;
+	return 0;
+}
+
+int plan_serialise(const struct plan *pl, uint8_t **out, size_t *len)
+{
+	uint64_t stacks = stacks_offset(pl);
+	size_t total = (size_t)(stacks - pl->plan_off);
+	uint8_t *buf = xzalloc(total);
+	struct stub_plan *sp = (struct stub_plan *)buf;
+	struct stub_thread *th = (struct stub_thread *)(sp + 1);
+	uint8_t *data = buf + (pl->data_off - pl->plan_off);
+
+	*sp = (struct stub_plan){
+		.magic = STUB_MAGIC, .version = STUB_VERSION, .nthreads = pl->nthreads,
+		.home = pl->home, .home_size = pl->size, .plan_off = pl->plan_off,
+		.plan_size = total, .threads = pl->home + pl->plan_off + sizeof(*sp),
+	};
+	memcpy(data, pl->data, pl->datalen);
+	for (size_t i = 0; i < ndreloc; i++) {
+		uint64_t v;
+
+		memcpy(&v, data + dreloc[i], sizeof(v));
+		v += pl->home;
+		memcpy(data + dreloc[i], &v, sizeof(v));
+	}
+	for (uint32_t ti = 0; ti < pl->nthreads; ti++) {
+		const struct plan_thread *t = &pl->t[ti];
+		uint64_t off = ops_offset(pl, ti);
+		struct stub_op *ops = (struct stub_op *)(buf + (off - pl->plan_off));
+
+		th[ti] = (struct stub_thread){
+			.ops = pl->home + off, .nops = t->nops,
+			.stack_top = pl->home + stacks + (ti + 1) * pl->stack_size,
+		};
+		for (uint32_t k = 0; k < t->nops; k++) {
+			ops[k] = t->ops[k];
+			for (int a = 0; a < 6; a++)
+				if (t->reloc[k] & (1u << a))
+					ops[k].a[a] += pl->home;
+		}
+	}
+	*out = buf;
+	*len = total;
+	return 0;
+}
+
+void plan_free(struct plan *pl)
+{
+	for (uint32_t i = 0; pl->t && i < pl->nthreads; i++) {
+		for (uint32_t k = 0; k < pl->t[i].nops; k++)
+			free(pl->t[i].what[k]);
+		free(pl->t[i].what);
+		free(pl->t[i].ops);
+		free(pl->t[i].reloc);
+	}
+	free(pl->t);
+	free(pl->data);
+	free(dreloc);
+	dreloc = NULL;
+	ndreloc = 0;
+	memset(pl, 0, sizeof(*pl));
+}

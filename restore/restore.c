@@ -1,0 +1,138 @@
+/*
+ * ckpt restore FILE: read and check the image, create the process, then
+ * either return at once (--detach) or stay its parent: forward signals
+ * and exit with its exit status, so scripts can wrap a restored job like
+ * the original.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "restore/restore.h"
+
+static const char *machine_name(uint32_t m)
+{
+	return m == 62 ? "x86_64" : m == 183 ? "aarch64" : "an unknown architecture";
+}
+
+static int check_header(const struct ckpt_header *h)
+{
+	if (h->machine != ARCH_ELF_MACHINE)
+		return error("image is for %s, this machine is %s", machine_name(h->machine), ARCH_NAME);
+	if (h->page_size != (uint32_t)getpagesize())
+		return error("image has %u-byte pages, this kernel uses %d", h->page_size, getpagesize());
+	if (h->nprocs != 1)
+		return error("image holds %u processes: this ckpt restores one", h->nprocs);
+	return 0;
+}
+
+/* Without privileges, only a process with exactly our credentials. */
+static int check_creds(const struct img_proc *p)
+{
+	uid_t r, e, s;
+	gid_t gr, ge, gs;
+
+	if (geteuid() == 0)
+		return 0;
+	getresuid(&r, &e, &s);
+	getresgid(&gr, &ge, &gs);
+	if (p->d.uid[0] != r || p->d.uid[1] != e || p->d.uid[2] != s ||
+	    p->d.gid[0] != gr || p->d.gid[1] != ge || p->d.gid[2] != gs)
+		return error("the process ran as uid %u gid %u: only root can restore it as that user",
+			     p->d.uid[1], p->d.gid[1]);
+	return 0;
+}
+
+static pid_t child;
+
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	/* A terminal's ^C already reached the child if it shares our group. */
+	if (si->si_code == SI_KERNEL && getpgid(child) == getpgrp())
+		return;
+	kill(child, sig);
+}
+
+static int wait_child(pid_t pid)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
+	struct sigaction sa;
+	int st;
+
+	child = pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return error_errno(errno, "cannot wait for process %d", pid);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+int restore_run(const char *path, const struct restore_opts *o)
+{
+	struct img_reader r;
+	struct img img = { 0 };
+	struct ckpt_section s;
+	void *payload = NULL;
+	off_t pages_at = -1;
+	pid_t pid = -1;
+	int ret, have;
+
+	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = check_header(&img.h)) < 0)
+		goto out;
+	have = img_read_meta(&r, &img, &s, &payload);
+	if ((ret = have) < 0 || (ret = check_creds(&img.procs[0])) < 0)
+		goto out;
+	/* A file is checked from end to end before anything is created;
+	 * a stream is checked block by block as it is applied. */
+	if (have > 0 && (pages_at = lseek(r.fd, 0, SEEK_CUR)) >= 0) {
+		uint64_t nsec = r.nsections, np = r.npages, off = r.off;
+		struct ckpt_pages first;
+
+		memcpy(&first, payload, sizeof(first));
+		pages_at -= (off_t)(sizeof(s) + s.size);
+		if ((ret = img_verify_rest(&r)) < 0)
+			goto out;
+		if (lseek(r.fd, pages_at, SEEK_SET) < 0) {
+			ret = error_errno(errno, "cannot seek in the image");
+			goto out;
+		}
+		r.done = 0;
+		r.nsections = nsec - 1;
+		r.npages = np - first.npages;
+		r.off = off - sizeof(s) - s.size;
+		have = img_read_section(&r, &s, &payload);
+		if ((ret = have) < 0)
+			goto out;
+	}
+	ret = restore_spawn(&r, &img, o, &s, payload, have, &pid);
+	if (ret < 0)
+		goto out;
+	if (o->detach) {
+		printf("%d\n", pid);
+		fflush(stdout);
+		ret = 0;
+		goto out;
+	}
+	img_reader_close(&r);
+	img_free(&img);
+	return wait_child(pid);
+out:
+	img_reader_close(&r);
+	img_free(&img);
+	return ret < 0 ? -1 : ret;
+}

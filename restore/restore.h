@@ -1,0 +1,92 @@
+/* ckpt restore: recreate a process from an image. */
+#ifndef CKPT_RESTORE_H
+#define CKPT_RESTORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "image/image.h"
+#include "image/stub-abi.h"
+
+struct restore_opts {
+	int detach;			/* print the PID and return */
+	int pid_ns;			/* into a new PID namespace */
+	int rollback_files;		/* truncate grown files back */
+	int ignore_file_changes;
+	uint8_t fd_open_at_start[1024];	/* fds ckpt restore itself was given */
+};
+
+int restore_run(const char *path, const struct restore_opts *o);
+
+/* plan.c: the stub's program, built with home-relative pointers and
+ * relocated once the home address is known. */
+struct plan_thread {
+	struct stub_op *ops;
+	uint64_t *reloc;		/* per op: bit i = a[i] is a home offset */
+	char **what;			/* per op: what it does, for messages */
+	uint32_t nops, cap;
+};
+
+struct plan {
+	uint32_t nthreads;
+	struct plan_thread *t;
+	uint8_t *data;			/* blobs the ops point to */
+	size_t datalen, datacap;
+	uint64_t plan_off;		/* home offset of struct stub_plan */
+	uint64_t data_off;		/* home offset of data[0] */
+	uint64_t stub_size;		/* bytes of stub code at home offset 0 */
+	uint64_t stack_size;		/* per thread */
+	uint64_t home;			/* chosen address (0 until placed) */
+	uint64_t size;			/* total home size */
+	uint32_t fill_op;		/* index of thread 0's fill trap */
+};
+
+/* A mapping of the stub process before it starts (from /proc/PID/maps). */
+struct stub_map {
+	uint64_t start, end;
+	char name[32];
+};
+
+struct spawn_fds;
+
+int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps,
+	       const struct spawn_fds *sf, pid_t pid, uint64_t stub_size);
+/* Pick a home address: a hole free in the image and in the stub. */
+int plan_place(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps);
+/* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */
+int plan_serialise(const struct plan *pl, uint8_t **out, size_t *len);
+void plan_free(struct plan *pl);
+
+/* files.c: the fd table, opened by ckpt before it forks */
+struct spawn_fds {
+	int nfds;			/* entries */
+	int *target;			/* fd number in the restored process */
+	int *src;			/* fd in ckpt to dup there */
+	int *cloexec;			/* FD_CLOEXEC wanted */
+	int nmaps;			/* files to mmap: opened here too */
+	int *map_src;			/* per image VMA index: fd in ckpt, -1 */
+	int *map_slot;			/* per VMA: fd number in the stub, -1 */
+	int exe_src, exe_slot;		/* exe for PR_SET_MM_MAP, -1 */
+	int plan_src, plan_slot;	/* the plan memfd */
+	int stub_src;			/* the stub ELF memfd (exec'd) */
+	int base;			/* first helper fd number in the stub */
+	int *tmp, ntmp;			/* scratch for the child */
+};
+
+int files_open(const struct img_proc *p, const struct restore_opts *o, struct spawn_fds *sf);
+/* In the forked child: install the table (async-signal-safe only).
+ * Returns the fd of the stub ELF to exec, or -1. */
+int files_install_child(struct spawn_fds *sf);
+void files_close(struct spawn_fds *sf);
+
+/* spawn.c: create the process from the metadata in img, fill it with the
+ * page data that follows in r (first section s/payload, have = result of
+ * reading it), and let it run; *pid gets its PID. */
+int restore_spawn(struct img_reader *r, const struct img *img, const struct restore_opts *o,
+		  struct ckpt_section *s, void *payload, int have, pid_t *pid);
+
+/* pages.c: stream page data into the stub process */
+int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
+	       struct ckpt_section *s, void *payload, int have_section);
+
+#endif

@@ -1,0 +1,436 @@
+/*
+ * ckpt restore, the process side: fork a child (with the original PID if
+ * we may), exec the embedded stub in it under ptrace, hand it its plan,
+ * fill its memory at the fill trap, and once every thread has finished
+ * its ops, give each thread its registers and let the process go.
+ * Any failure before that point kills the child: no half-made process
+ * ever runs.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ptrace/proc.h"
+#include "ptrace/tracee.h"
+#include "restore/restore.h"
+
+extern const char ckpt_stub_elf[], ckpt_stub_elf_end[];
+
+struct rthread {
+	pid_t tid;
+	uint32_t state;		/* enum stub_state, as last read */
+};
+
+struct ctx {
+	const struct img *img;
+	const struct img_proc *p;
+	const struct restore_opts *o;
+	pid_t pid;
+	struct plan pl;
+	struct spawn_fds sf;
+	struct rthread *th;	/* by stub thread index */
+};
+
+/* Bytes the stub occupies once loaded: its one PT_LOAD's memory size. */
+static int stub_mem_size(uint64_t *size)
+{
+	const Elf64_Ehdr *eh = (const void *)ckpt_stub_elf;
+	size_t len = (size_t)(ckpt_stub_elf_end - ckpt_stub_elf);
+
+	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_phnum != 1 ||
+	    eh->e_phoff + sizeof(Elf64_Phdr) > len)
+		return error("the embedded restore stub is damaged");
+	*size = ((const Elf64_Phdr *)(ckpt_stub_elf + eh->e_phoff))->p_memsz;
+	return 0;
+}
+
+static int make_memfd(const char *name, const void *data, size_t len)
+{
+	/* MFD_EXEC (Linux >= 6.3) keeps vm.memfd_noexec from refusing it. */
+	int fd = memfd_create(name, MFD_CLOEXEC | 0x10u);
+
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (len && write_all(fd, data, len) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+static void utoa(char *buf, unsigned v)
+{
+	char tmp[16];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (n)
+		*buf++ = tmp[--n];
+	*buf = 0;
+}
+
+/* The child, between fork and exec: async-signal-safe calls only. */
+static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
+{
+	char fdarg[16], *argv[] = { "ckpt-stub", fdarg, NULL }, *envp[] = { NULL };
+	sigset_t all;
+	int stubfd;
+
+	if (same_pid && c->p->d.sid == c->p->d.pid)
+		setsid();
+	else if (same_pid && c->p->d.pgid == c->p->d.pid)
+		setpgid(0, 0);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Ignored signals stay ignored across exec; the plan sets them all. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	stubfd = files_install_child(&c->sf);
+	if (stubfd < 0)
+		_exit(126);
+	utoa(fdarg, (unsigned)c->sf.plan_slot);
+	/* Traced, and stopped so that ckpt can ask for an exec event: the
+	 * legacy post-exec SIGTRAP would stay pending under our full mask. */
+	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0 ||
+	    syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP) < 0)
+		_exit(126);
+	syscall(SYS_execveat, stubfd, "", argv, envp, AT_EMPTY_PATH);
+	_exit(127);
+}
+
+static pid_t spawn(struct ctx *c)
+{
+	pid_t want = c->p->d.pid, pid;
+	struct clone_args ca = { .exit_signal = SIGCHLD };
+	int err;
+
+	ca.set_tid = (uint64_t)(uintptr_t)&want;
+	ca.set_tid_size = 1;
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid == 0)
+		child_main(c, 1);
+	if (pid > 0)
+		return pid;
+	err = errno;
+	if (err == EEXIST)
+		warn("PID %d is in use: the process gets a new PID", want);
+	else if (err == EPERM)
+		warn("only root can choose PIDs: the process gets a new PID");
+	else
+		warn("cannot restore PID %d (%s): the process gets a new PID", want, strerror(err));
+	pid = fork();
+	if (pid == 0)
+		child_main(c, 0);
+	return pid;
+}
+
+static int read_stub_maps(pid_t pid, struct stub_map **out, size_t *n)
+{
+	char path[64], *buf, *line, *save;
+	struct stub_map *m = NULL;
+	size_t cnt = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if ((ret = read_file(path, &buf, NULL)) < 0)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct map_entry e;
+
+		if (proc_parse_maps_line(line, &e) < 0)
+			continue;
+		/* [vsyscall] lies outside user space: nothing to do with it. */
+		if (!strcmp(e.path, "[vsyscall]"))
+			continue;
+		m = xrealloc(m, (cnt + 1) * sizeof(*m));
+		m[cnt].start = e.start;
+		m[cnt].end = e.end;
+		snprintf(m[cnt].name, sizeof(m[cnt].name), "%s", e.path);
+		cnt++;
+	}
+	free(buf);
+	*out = m;
+	*n = cnt;
+	return 0;
+}
+
+static uint64_t threads_addr(const struct ctx *c)
+{
+	return c->pl.home + c->pl.plan_off + sizeof(struct stub_plan);
+}
+
+static int describe_failure(struct ctx *c, uint32_t ti, const struct stub_thread *st)
+{
+	const struct plan_thread *t = &c->pl.t[ti];
+	const char *w = st->cur < t->nops ? t->what[st->cur] : NULL;
+
+	if (w)
+		return error_errno((int)st->err, "cannot %s", w);
+	return error_errno((int)st->err, "restore step %u of thread %u (syscall %ld) failed", st->cur,
+			   ti, st->cur < t->nops ? (long)t->ops[st->cur].nr : -1L);
+}
+
+/* Update c->th from the stub's own records; find tid's index. */
+static int refresh(struct ctx *c, pid_t tid, int *idx)
+{
+	uint32_t n = c->pl.nthreads;
+	struct stub_thread *st = xmalloc(n * sizeof(*st));
+	int ret = mem_read(c->pid, threads_addr(c), st, n * sizeof(*st));
+
+	*idx = -1;
+	for (uint32_t i = 0; ret == 0 && i < n; i++) {
+		if (st[i].tid <= 0)
+			continue;
+		c->th[i].tid = (pid_t)st[i].tid;
+		c->th[i].state = st[i].state;
+		if (st[i].tid == tid) {
+			*idx = (int)i;
+			if (st[i].state == STUB_ST_ERROR)
+				ret = describe_failure(c, i, &st[i]);
+		}
+	}
+	free(st);
+	return ret;
+}
+
+enum phase { PHASE_FILL, PHASE_DONE };
+
+static int reached(const struct ctx *c, enum phase ph)
+{
+	if (ph == PHASE_FILL)
+		return c->th[0].state == STUB_ST_TRAP;
+	for (uint32_t i = 0; i < c->pl.nthreads; i++)
+		if (c->th[i].state != STUB_ST_DONE)
+			return 0;
+	return 1;
+}
+
+/* Let the stub run until it reaches the phase; every thread that is at a
+ * trap stays stopped there. */
+static int run_until(struct ctx *c, enum phase ph)
+{
+	while (!reached(c, ph)) {
+		int st, sig, idx, ret;
+		pid_t tid = waitpid(-1, &st, __WALL);
+
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			return error_errno(errno, "waiting for the restore stub");
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			if (WIFEXITED(st) && WEXITSTATUS(st) >= STUB_EXIT_USAGE && WEXITSTATUS(st) <= STUB_EXIT_HOME)
+				return error("the restore stub could not start (code %d)", WEXITSTATUS(st));
+			return error("the restore stub died (%s %d)", WIFEXITED(st) ? "exit status" : "signal",
+				     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		}
+		if (!WIFSTOPPED(st))
+			continue;
+		sig = WSTOPSIG(st);
+		if (st >> 16) {		/* PTRACE_EVENT_CLONE */
+			ptrace(PTRACE_CONT, tid, 0, 0);
+			continue;
+		}
+		if (sig == SIGSTOP) {	/* a new thread's first stop */
+			ptrace(PTRACE_CONT, tid, 0, 0);
+			continue;
+		}
+		if (sig != SIGTRAP) {
+			arch_regs_t r;
+			size_t len = sizeof(r);
+
+			tracee_get_regset(tid, NT_PRSTATUS, &r, &len);
+			return error("the restore stub got signal %d (%s) at %#lx", sig, strsignal(sig),
+				     (unsigned long)arch_ip(&r));
+		}
+		if ((ret = refresh(c, tid, &idx)) < 0)
+			return ret;
+		if (idx < 0)
+			return error("unexpected trap in the restore stub (thread %d)", tid);
+	}
+	return 0;
+}
+
+/* Warn about what the stub could only do in part (MAYFAIL ops). */
+static int report_partial(struct ctx *c)
+{
+	for (uint32_t ti = 0; ti < c->pl.nthreads; ti++) {
+		const struct plan_thread *t = &c->pl.t[ti];
+		struct stub_op *ops = xmalloc(t->nops * sizeof(*ops));
+		struct stub_thread st;
+		int ret;
+
+		if ((ret = mem_read(c->pid, threads_addr(c) + ti * sizeof(st), &st, sizeof(st))) < 0 ||
+		    (ret = mem_read(c->pid, st.ops, ops, t->nops * sizeof(*ops))) < 0) {
+			free(ops);
+			return error_errno(ret, "cannot read the restore stub's results");
+		}
+		for (uint32_t k = 0; k < t->nops; k++) {
+			if (ops[k].kind == STUB_OP_CLONE && ops[k].ret > 0 &&
+			    (uint64_t)ops[k].ret != ops[k].a[1])
+				warn("thread %lu restored as thread %ld", (unsigned long)ops[k].a[1],
+				     (long)ops[k].ret);
+			if ((t->ops[k].flags & STUB_OPF_MAYFAIL) && ops[k].ret < 0 && ops[k].ret > -4096 &&
+			    t->what[k])
+				warn("cannot %s: %s", t->what[k], strerror((int)-ops[k].ret));
+		}
+		free(ops);
+	}
+	return 0;
+}
+
+/* Registers, extended state and signal mask of every thread, the stub's
+ * home unmapped, and off they go. */
+static int finish(struct ctx *c)
+{
+	struct tracee_set ts = { .pid = c->pid };
+	struct tracee t0 = { .tid = c->th[0].tid };
+	struct stub_plan sp;
+	size_t len = sizeof(t0.regs);
+	long r;
+	int ret;
+
+	if ((ret = report_partial(c)) < 0)
+		return ret;
+	if ((ret = mem_read(c->pid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
+		return error_errno(ret, "cannot read the restore stub's plan");
+	ts.syscall_insn = sp.syscall_insn;
+	if ((ret = tracee_get_regset(t0.tid, NT_PRSTATUS, &t0.regs, &len)) < 0)
+		return error_errno(ret, "cannot read the registers of the restore stub");
+	ret = tracee_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, &r);
+	if (ret < 0 || r < 0)
+		return error_errno(ret < 0 ? ret : (int)r, "cannot unmap the restore stub");
+	for (uint32_t i = 0; i < c->pl.nthreads; i++) {
+		const struct img_thread *it = &c->p->threads[i];
+		arch_regs_t regs;
+
+		memcpy(&regs, it->regsets[0].data, sizeof(regs));
+		arch_fixup_restart(&regs);
+		for (uint32_t k = 0; k < it->d.nregsets; k++) {
+			const struct img_regset *rs = &it->regsets[k];
+
+			ret = tracee_set_regset(c->th[i].tid, rs->type, k ? (void *)rs->data : (void *)&regs,
+						k ? rs->len : sizeof(regs));
+			if (ret < 0)
+				return error_errno(ret, "thread %d: cannot set its registers (note type %#x)",
+						   it->d.tid, rs->type);
+		}
+		if (ptrace(PTRACE_SETSIGMASK, c->th[i].tid, sizeof(uint64_t), &it->d.sigmask) < 0)
+			return error_errno(errno, "thread %d: cannot set its signal mask", it->d.tid);
+	}
+	for (uint32_t i = 0; i < c->pl.nthreads; i++)
+		ptrace(PTRACE_DETACH, c->th[i].tid, 0, 0);
+	return 0;
+}
+
+static int setup_stub(struct ctx *c, uint64_t stub_size)
+{
+	struct stub_map *maps = NULL;
+	uint8_t *buf = NULL;
+	size_t nmaps = 0, len = 0;
+	int st, ret;
+
+	for (int want = SIGSTOP;; want = SIGTRAP | (PTRACE_EVENT_EXEC << 8)) {
+		while (waitpid(c->pid, &st, __WALL) < 0)
+			if (errno != EINTR)
+				return error_errno(errno, "waiting for the restore stub");
+		if (!WIFSTOPPED(st) || (st >> 8) != want)
+			return error("the restore stub did not start (%s %d)",
+				     WIFEXITED(st) ? "exit status" : "status",
+				     WIFEXITED(st) ? WEXITSTATUS(st) : st);
+		if (want != SIGSTOP)
+			break;
+		if (ptrace(PTRACE_SETOPTIONS, c->pid, 0,
+			   PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL |
+			   PTRACE_O_TRACESYSGOOD) < 0 ||
+		    ptrace(PTRACE_CONT, c->pid, 0, 0) < 0)
+			return error_errno(errno, "cannot trace the restore stub");
+	}
+	if ((ret = read_stub_maps(c->pid, &maps, &nmaps)) < 0)
+		return error_errno(ret, "cannot read the restore stub's mappings");
+	if ((ret = plan_build(&c->pl, c->p, maps, nmaps, &c->sf, c->pid, stub_size)) < 0 ||
+	    (ret = plan_place(&c->pl, c->p, maps, nmaps)) < 0 ||
+	    (ret = plan_serialise(&c->pl, &buf, &len)) < 0)
+		goto out;
+	if (pwrite(c->sf.plan_src, buf, len, 0) != (ssize_t)len) {
+		ret = error_errno(errno, "cannot write the restore plan");
+		goto out;
+	}
+	c->th = xzalloc(c->pl.nthreads * sizeof(*c->th));
+	debug("stub home %#lx-%#lx (plan at +%#lx, %zu bytes), %u threads, %u ops in thread 0",
+	      (unsigned long)c->pl.home, (unsigned long)(c->pl.home + c->pl.size),
+	      (unsigned long)c->pl.plan_off, len, c->pl.nthreads, c->pl.t[0].nops);
+	if (ptrace(PTRACE_CONT, c->pid, 0, 0) < 0)
+		ret = error_errno(errno, "cannot start the restore stub");
+out:
+	free(buf);
+	free(maps);
+	return ret;
+}
+
+static void kill_child(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+int restore_spawn(struct img_reader *r, const struct img *img, const struct restore_opts *o,
+		  struct ckpt_section *s, void *payload, int have, pid_t *out)
+{
+	struct ctx c = { .img = img, .p = &img->procs[0], .o = o };
+	uint64_t stub_size = 0;
+	int ret, fd;
+
+	if ((ret = stub_mem_size(&stub_size)) < 0)
+		return ret;
+	if ((ret = files_open(c.p, o, &c.sf)) < 0)
+		goto out;
+	fd = make_memfd("ckpt-plan", NULL, 0);
+	c.sf.plan_src = fd;
+	fd = make_memfd("ckpt-stub", ckpt_stub_elf, (size_t)(ckpt_stub_elf_end - ckpt_stub_elf));
+	c.sf.stub_src = fd;
+	if (c.sf.plan_src < 0 || c.sf.stub_src < 0) {
+		ret = error_errno(fd, "cannot create a memfd");
+		goto out;
+	}
+	c.pid = spawn(&c);
+	if (c.pid < 0) {
+		ret = error_errno(errno, "cannot fork");
+		goto out;
+	}
+	if ((ret = setup_stub(&c, stub_size)) < 0 ||
+	    (ret = run_until(&c, PHASE_FILL)) < 0 ||
+	    (ret = pages_fill(r, img, c.pid, s, payload, have)) < 0 ||
+	    (ret = (ptrace(PTRACE_CONT, c.th[0].tid, 0, 0) < 0 ? -errno : 0)) < 0 ||
+	    (ret = run_until(&c, PHASE_DONE)) < 0 ||
+	    (ret = finish(&c)) < 0) {
+		kill_child(c.pid);
+		goto out;
+	}
+	*out = c.pid;
+out:
+	plan_free(&c.pl);
+	files_close(&c.sf);
+	free(c.th);
+	return ret;
+}

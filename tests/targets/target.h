@@ -1,0 +1,88 @@
+/*
+ * Shared by the test targets.  Protocol with the bats tests:
+ *   - the target sets up its state, then creates $CKPT_READY (a file)
+ *   - it then waits until $CKPT_GO exists (polling; that also keeps it in
+ *     nanosleep a lot, which restore has to handle)
+ *   - after GO it checks its state and exits 0, or prints what differs
+ *     on stderr and exits 1.
+ * The test dumps (usually --kill) between READY and GO, restores, creates
+ * GO, and gets the verdict as the exit status of `ckpt restore`.
+ */
+#ifndef CKPT_TEST_TARGET_H
+#define CKPT_TEST_TARGET_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int target_failures;
+
+__attribute__((format(printf, 1, 2), unused))
+static void target_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "target %d: FAIL: ", (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	target_failures++;
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) target_fail(__VA_ARGS__); } while (0)
+
+__attribute__((unused))
+static void target_ready(void)
+{
+	const char *p = getenv("CKPT_READY");
+
+	if (p) {
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* True once $CKPT_GO exists (or right away when it is not set). */
+__attribute__((unused))
+static int target_go(void)
+{
+	const char *p = getenv("CKPT_GO");
+
+	return !p || access(p, F_OK) == 0;
+}
+
+__attribute__((unused))
+static void target_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Ready, then wait for GO. */
+__attribute__((unused))
+static void target_wait(void)
+{
+	target_ready();
+	while (!target_go())
+		target_sleep_ms(5);
+}
+
+__attribute__((unused))
+static int target_exit(void)
+{
+	if (target_failures)
+		fprintf(stderr, "target %d: %d check(s) failed\n", (int)getpid(), target_failures);
+	return target_failures ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,89 @@
+bats_require_minimum_version 1.5.0
+
+# Shared by the bats files.  Targets follow tests/targets/target.h:
+# they create $T/ready when set up and wait for $T/go before checking.
+
+: "${CKPT_TOP:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+: "${CKPT:=$CKPT_TOP/ckpt}"
+: "${CKPT_TARGETS:=$CKPT_TOP/build/$(uname -m | sed 's/arm64/aarch64/')/targets}"
+
+setup() {
+	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ckpt-test.XXXXXX")
+	PIDS=()
+}
+
+teardown() {
+	local p
+	# Every process this test started, by PID; then reap our children.
+	for p in "${PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$T"
+}
+
+skip_unless_ptrace() {
+	if [ -r /proc/sys/kernel/yama/ptrace_scope ] &&
+	   [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" = 3 ]; then
+		skip "ptrace disabled (yama ptrace_scope=3)"
+	fi
+}
+
+skip_unless_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+# wait_file FILE [SECONDS]
+wait_file() {
+	local i=0 max=$(( ${2:-20} * 20 ))
+	while [ ! -e "$1" ]; do
+		i=$((i + 1))
+		[ $i -lt $max ] || { echo "timed out waiting for $1" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
+# start_target NAME [ARGS...]: run a test target in the background as
+# our child (so we can reap it), wait until it is ready; sets TPID.
+start_target() {
+	local name=$1
+	shift
+	(
+		# Only 0-2: bats's own descriptors must not leak into targets.
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		exec "$CKPT_TARGETS/$name" "$@" </dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/ready" || { cat "$T/err" >&2; return 1; }
+}
+
+# Reap a killed target so its PID is free again (PID 1 reaps late).
+reap() {
+	wait "$1" 2>/dev/null || true
+}
+
+# dump_kill: dump $TPID with --kill into $T/img and reap it.
+dump_kill() {
+	run "$CKPT" dump "$TPID" -o "$T/img" --kill "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	reap "$TPID"
+}
+
+# restore_go [ARGS]: let the restored target check itself; its verdict is
+# ckpt restore's exit status.
+restore_go() {
+	touch "$T/go"
+	run timeout 120 "$CKPT" restore "$T/img" "$@"
+	echo "$output"
+	echo "--- target stderr:"
+	cat "$T/err"
+}
