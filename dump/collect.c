@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -177,6 +178,14 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid)
 	ret = peek_pending(tr->tid, 0, &t->pending, &t->d.npending);
 	if (ret < 0)
 		return error_errno(ret, "thread %d: cannot read pending signals", tr->tid);
+	{
+		uint64_t head = 0;
+		size_t len = 0;
+
+		/* Readable from outside with ptrace rights (get_robust_list(2)). */
+		if (syscall(SYS_get_robust_list, tr->tid, &head, &len) == 0)
+			t->d.robust_list = head;
+	}
 	memset(&rseq, 0, sizeof(rseq));
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, sizeof(rseq), &rseq) >= 0) {
 		t->d.rseq_addr = rseq.rseq_abi_pointer;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -169,6 +170,14 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 	}
 	for (size_t i = 0; i < ts->n; i++) {
 		struct kstack ks;
+		uint64_t tidaddr = 0;
+
+		/* clear_child_tid: how pthread_join learns a thread ended. */
+		if ((ret = rcall(ts, &ts->t[i], SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &r)) < 0)
+			return ret;
+		if (r == 0 && (ret = mem_read(ts->pid, scratch, &tidaddr, sizeof(tidaddr))) < 0)
+			return error_errno(ret, "cannot read the tid address of %d", ts->t[i].tid);
+		p->threads[i].d.clear_tid = tidaddr;
 
 		if ((ret = rcall(ts, &ts->t[i], SYS_sigaltstack, 0, scratch, 0, 0, &r)) < 0)
 			return ret;

@@ -137,7 +137,8 @@ struct ckpt_thread {
 	uint32_t rseq_flags;
 	uint32_t flags;		/* CKPT_THREAD_* */
 	char     comm[16];
-	uint8_t  reserved[16];
+	uint64_t clear_tid;	/* set_tid_address(2) of the thread (glibc: &pd->tid) */
+	uint64_t robust_list;	/* set_robust_list(2) head, 0 = none */
 };
 static_assert(sizeof(struct ckpt_thread) == 96, "ckpt_thread size");
 

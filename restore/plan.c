@@ -334,6 +334,11 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 	const struct img_thread *t = &p->threads[ti];
 	int root = geteuid() == 0;
 
+	if (t->d.clear_tid)
+		SYS(pl, ti, SYS_set_tid_address, t->d.clear_tid, 0, 0, 0, 0, 0);
+	/* The kernel insists on its own struct size (24 on 64-bit). */
+	if (t->d.robust_list)
+		SYS(pl, ti, SYS_set_robust_list, t->d.robust_list, 3 * sizeof(uint64_t), 0, 0, 0, 0);
 	if (t->d.rseq_addr) {
 		SYS(pl, ti, SYS_rseq, t->d.rseq_addr, t->d.rseq_len, 0, t->d.rseq_sig, 0, 0);
 		what(pl, ti, "register rseq area %#lx", (unsigned long)t->d.rseq_addr);

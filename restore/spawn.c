@@ -244,6 +244,8 @@ static int run_until(struct ctx *c, enum phase ph)
 		if (!WIFSTOPPED(st))
 			continue;
 		sig = WSTOPSIG(st);
+		if (log_verbose > 1)
+			debug("stub thread %d: stop %#x", tid, st >> 8);
 		if (st >> 16) {		/* PTRACE_EVENT_CLONE */
 			ptrace(PTRACE_CONT, tid, 0, 0);
 			continue;
