@@ -28,6 +28,7 @@ enum stub_op_kind {
 #define STUB_OPF_MAYFAIL	1u	/* store a negative result and go on */
 #define STUB_OPF_IFFAILED	2u	/* run only if the previous op failed */
 #define STUB_OPF_A1_TID		4u	/* a[1] = the running thread's tid */
+#define STUB_OPF_A0_PID		8u	/* a[0] = the process's pid, as it sees it */
 
 struct stub_op {
 	uint32_t kind;

@@ -247,8 +247,7 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 	}
 }
 
-static void plan_process(struct plan *pl, const struct img_proc *p, const struct spawn_fds *sf,
-			 pid_t pid)
+static void plan_process(struct plan *pl, const struct img_proc *p, const struct spawn_fds *sf)
 {
 	struct prctl_mm_map mm = {
 		.start_code = p->d.start_code, .end_code = p->d.end_code,
@@ -323,13 +322,13 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	for (uint32_t i = 0; i < p->d.npending; i++) {
 		int sig = p->pending[i][0] | p->pending[i][1] << 8;
 
-		SYSR(pl, 0, 0, R2, SYS_rt_sigqueueinfo, (uint64_t)pid, (uint64_t)sig,
+		SYSR(pl, 0, STUB_OPF_A0_PID, R2, SYS_rt_sigqueueinfo, 0, (uint64_t)sig,
 		     blob(pl, p->pending[i], CKPT_SIGINFO_SIZE), 0, 0, 0);
 	}
 }
 
 /* What each thread does for itself, last. */
-static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc *p, pid_t pid)
+static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc *p)
 {
 	const struct img_thread *t = &p->threads[ti];
 	int root = geteuid() == 0;
@@ -354,7 +353,7 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 	for (uint32_t i = 0; i < t->d.npending; i++) {
 		int sig = t->pending[i][0] | t->pending[i][1] << 8;
 
-		SYSR(pl, ti, STUB_OPF_A1_TID, R3, SYS_rt_tgsigqueueinfo, (uint64_t)pid, 0,
+		SYSR(pl, ti, STUB_OPF_A0_PID | STUB_OPF_A1_TID, R3, SYS_rt_tgsigqueueinfo, 0, 0,
 		     (uint64_t)sig, blob(pl, t->pending[i], CKPT_SIGINFO_SIZE), 0, 0);
 	}
 	/* Credentials are per thread at the syscall level; the process's own
@@ -376,7 +375,7 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 }
 
 int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps,
-	       const struct spawn_fds *sf, pid_t pid, uint64_t stub_size)
+	       const struct spawn_fds *sf, uint64_t stub_size)
 {
 	uint64_t specials = 0;
 	int ret;
@@ -400,9 +399,9 @@ int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map 
 	pl->data_off = pl->plan_off + sizeof(struct stub_plan) +
 		       pl->nthreads * sizeof(struct stub_thread);
 	plan_memory(pl, p, maps, nmaps, sf, pl->stub_size);
-	plan_process(pl, p, sf, pid);
+	plan_process(pl, p, sf);
 	for (uint32_t i = 0; i < pl->nthreads; i++)
-		plan_thread_tail(pl, i, p, pid);
+		plan_thread_tail(pl, i, p);
 	return 0;
 }
 

@@ -89,6 +89,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 	struct ckpt_section s;
 	void *payload = NULL;
 	off_t pages_at = -1;
+	struct pidns ns = { .init = 0, .wfd = -1 };
 	pid_t pid = -1;
 	int ret, have;
 
@@ -119,10 +120,12 @@ int restore_run(const char *path, const struct restore_opts *o)
 		if ((ret = have) < 0)
 			goto out;
 	}
-	ret = restore_spawn(&r, &img, o, &s, payload, have, &pid);
+	ret = restore_spawn(&r, &img, o, &s, payload, have, &pid, &ns);
 	if (ret < 0)
 		goto out;
 	if (o->detach) {
+		/* init stays to wait for it: the namespace lives as long. */
+		pidns_release(&ns, 0);
 		printf("%d\n", pid);
 		fflush(stdout);
 		ret = 0;
@@ -130,8 +133,11 @@ int restore_run(const char *path, const struct restore_opts *o)
 	}
 	img_reader_close(&r);
 	img_free(&img);
-	return wait_child(pid);
+	ret = wait_child(pid);
+	pidns_release(&ns, 1);
+	return ret;
 out:
+	pidns_release(&ns, 1);
 	img_reader_close(&r);
 	img_free(&img);
 	return ret < 0 ? -1 : ret;

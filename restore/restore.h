@@ -50,7 +50,7 @@ struct stub_map {
 struct spawn_fds;
 
 int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps,
-	       const struct spawn_fds *sf, pid_t pid, uint64_t stub_size);
+	       const struct spawn_fds *sf, uint64_t stub_size);
 /* Pick a home address: a hole free in the image and in the stub. */
 int plan_place(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps);
 /* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */
@@ -79,11 +79,20 @@ int files_open(const struct img_proc *p, const struct restore_opts *o, struct sp
 int files_install_child(struct spawn_fds *sf);
 void files_close(struct spawn_fds *sf);
 
+/* pidns.c: --pid-ns */
+struct pidns {
+	pid_t init;		/* the namespace's PID 1, in our namespace */
+	int wfd;		/* tells init whom to wait for */
+};
+int pidns_enter(struct pidns *ns);
+int pidns_started(struct pidns *ns, pid_t pid);
+void pidns_release(struct pidns *ns, int kill_init);
+
 /* spawn.c: create the process from the metadata in img, fill it with the
  * page data that follows in r (first section s/payload, have = result of
  * reading it), and let it run; *pid gets its PID. */
 int restore_spawn(struct img_reader *r, const struct img *img, const struct restore_opts *o,
-		  struct ckpt_section *s, void *payload, int have, pid_t *pid);
+		  struct ckpt_section *s, void *payload, int have, pid_t *pid, struct pidns *ns);
 
 /* pages.c: stream page data into the stub process */
 int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,

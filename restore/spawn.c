@@ -187,24 +187,47 @@ static int describe_failure(struct ctx *c, uint32_t ti, const struct stub_thread
 			   ti, st->cur < t->nops ? (long)t->ops[st->cur].nr : -1L);
 }
 
-/* Update c->th from the stub's own records; find tid's index. */
-static int refresh(struct ctx *c, pid_t tid, int *idx)
+/* tid as the process itself sees it (differs inside --pid-ns). */
+static pid_t inner_tid(const struct ctx *c, pid_t tid)
+{
+	char path[80], *buf, *line, *p;
+	pid_t inner = tid;
+
+	if (!c->o->pid_ns)
+		return tid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", c->pid, tid);
+	if (read_file(path, &buf, NULL) < 0)
+		return -1;
+	if ((line = strstr(buf, "\nNSpid:"))) {
+		if ((p = strchr(line + 1, '\n')))
+			*p = 0;
+		p = strrchr(line, '\t');
+		inner = p ? atoi(p + 1) : -1;
+	}
+	free(buf);
+	return inner;
+}
+
+/* A thread trapped: which stub thread it is, from the stub's own records,
+ * and in which state.  Only the trapping thread's entry is updated, so a
+ * thread counts as stopped only once we have consumed its stop. */
+static int trapped(struct ctx *c, pid_t tid, int *idx)
 {
 	uint32_t n = c->pl.nthreads;
 	struct stub_thread *st = xmalloc(n * sizeof(*st));
+	pid_t inner = inner_tid(c, tid);
 	int ret = mem_read(c->pid, threads_addr(c), st, n * sizeof(*st));
 
 	*idx = -1;
 	for (uint32_t i = 0; ret == 0 && i < n; i++) {
-		if (st[i].tid <= 0)
+		if (st[i].tid != inner)
 			continue;
-		c->th[i].tid = (pid_t)st[i].tid;
+		*idx = (int)i;
+		c->th[i].tid = tid;
 		c->th[i].state = st[i].state;
-		if (st[i].tid == tid) {
-			*idx = (int)i;
-			if (st[i].state == STUB_ST_ERROR)
-				ret = describe_failure(c, i, &st[i]);
-		}
+		if (st[i].state == STUB_ST_ERROR)
+			ret = describe_failure(c, i, &st[i]);
+		break;
 	}
 	free(st);
 	return ret;
@@ -262,7 +285,7 @@ static int run_until(struct ctx *c, enum phase ph)
 			return error("the restore stub got signal %d (%s) at %#lx", sig, strsignal(sig),
 				     (unsigned long)arch_ip(&r));
 		}
-		if ((ret = refresh(c, tid, &idx)) < 0)
+		if ((ret = trapped(c, tid, &idx)) < 0)
 			return ret;
 		if (idx < 0)
 			return error("unexpected trap in the restore stub (thread %d)", tid);
@@ -367,7 +390,7 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 	}
 	if ((ret = read_stub_maps(c->pid, &maps, &nmaps)) < 0)
 		return error_errno(ret, "cannot read the restore stub's mappings");
-	if ((ret = plan_build(&c->pl, c->p, maps, nmaps, &c->sf, c->pid, stub_size)) < 0 ||
+	if ((ret = plan_build(&c->pl, c->p, maps, nmaps, &c->sf, stub_size)) < 0 ||
 	    (ret = plan_place(&c->pl, c->p, maps, nmaps)) < 0 ||
 	    (ret = plan_serialise(&c->pl, &buf, &len)) < 0)
 		goto out;
@@ -397,7 +420,7 @@ static void kill_child(pid_t pid)
 }
 
 int restore_spawn(struct img_reader *r, const struct img *img, const struct restore_opts *o,
-		  struct ckpt_section *s, void *payload, int have, pid_t *out)
+		  struct ckpt_section *s, void *payload, int have, pid_t *out, struct pidns *ns)
 {
 	struct ctx c = { .img = img, .p = &img->procs[0], .o = o };
 	uint64_t stub_size = 0;
@@ -415,9 +438,15 @@ int restore_spawn(struct img_reader *r, const struct img *img, const struct rest
 		ret = error_errno(fd, "cannot create a memfd");
 		goto out;
 	}
+	if (o->pid_ns && (ret = pidns_enter(ns)) < 0)
+		goto out;
 	c.pid = spawn(&c);
 	if (c.pid < 0) {
 		ret = error_errno(errno, "cannot fork");
+		goto out;
+	}
+	if (o->pid_ns && (ret = pidns_started(ns, c.pid)) < 0) {
+		kill_child(c.pid);
 		goto out;
 	}
 	if ((ret = setup_stub(&c, stub_size)) < 0 ||

@@ -99,6 +99,8 @@ static void thread_main(void *arg)
 		}
 		if (op->flags & STUB_OPF_A1_TID)
 			op->a[1] = (uint64_t)t->tid;
+		if (op->flags & STUB_OPF_A0_PID)
+			op->a[0] = (uint64_t)raw_syscall0(__NR_getpid);
 		switch (op->kind) {
 		case STUB_OP_SYSCALL:
 			r = raw_syscall6(op->nr, (long)op->a[0], (long)op->a[1],
