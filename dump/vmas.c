@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
+#include "image/crc32c.h"
 
 static const struct { const char *name; uint32_t flags; } specials[] = {
 	{ "[vdso]", CKPT_VMA_VDSO },
@@ -95,8 +97,23 @@ int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *map
 	p->vmas = xzalloc(n * sizeof(*p->vmas));
 	p->d.nvmas = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
-		classify(pid, &maps[i], &p->vmas[i]);
-		p->vmas[i].d.path_len = (uint32_t)strlen(p->vmas[i].path);
+		struct img_vma *v = &p->vmas[i];
+
+		classify(pid, &maps[i], v);
+		v->d.path_len = (uint32_t)strlen(v->path);
+		if (v->d.flags & CKPT_VMA_VDSO) {
+			/* Restore refuses a kernel whose vdso code differs: saved
+			 * return addresses into it would land elsewhere. */
+			size_t len = v->d.end - v->d.start;
+			uint8_t *buf = xmalloc(len);
+			int ret = mem_read(pid, v->d.start, buf, len);
+
+			if (ret == 0)
+				v->d.crc = crc32c(0, buf, len);
+			free(buf);
+			if (ret < 0)
+				return error_errno(ret, "cannot read the vdso");
+		}
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -19,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "image/crc32c.h"
 #include "restore/restore.h"
 
 #define STACK_SIZE	(16u << 10)
@@ -106,6 +108,18 @@ static const struct img_vma *image_special(const struct img_proc *p, uint32_t fl
 	return NULL;
 }
 
+/* The stub's vdso is ours (same kernel): compare its code with the image's. */
+static int check_vdso_code(const struct img_vma *iv)
+{
+	const void *mine = (const void *)getauxval(AT_SYSINFO_EHDR);
+	uint64_t len = iv->d.end - iv->d.start;
+
+	if (!mine || crc32c(0, mine, (size_t)len) != iv->d.crc)
+		return error("the vdso of this kernel differs from the image's: cannot restore here "
+			     "(the image was made on another kernel)");
+	return 0;
+}
+
 /*
  * The stub's [vvar]/[vvar_vclock]/[vdso] must land where the image had
  * them, with the same sizes and the same distances between them (vdso
@@ -139,7 +153,7 @@ static int check_specials(const struct img_proc *p, const struct stub_map *m, si
 	}
 	if (nimg && nimg != nstub)
 		return error("the vdso layout of this kernel differs from the image's: cannot restore here");
-	return 0;
+	return iv ? check_vdso_code(iv) : 0;
 }
 
 static uint64_t vma_mmap_flags(const struct img_vma *v)
