@@ -46,6 +46,10 @@ static int reopen_file(const struct img_fd *f, const struct restore_opts *o)
 			     f->path, f->d.fd, (unsigned long long)f->d.size,
 			     (unsigned long long)sb.st_size);
 	fd = open(f->path, ((int)f->d.flags & ~REOPEN_DROP) | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && geteuid() == 0)
+		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened with the process's own "
+				   "credentials (it may have been opened for it by a more privileged parent)",
+				   f->path, f->d.fd);
 	if (fd < 0)
 		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened", f->path, f->d.fd);
 	if (acc != O_RDONLY && o->rollback_files && (uint64_t)sb.st_size > f->d.size &&
