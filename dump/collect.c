@@ -93,6 +93,11 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
 	p->d.env_start = st.env_start;
 	p->d.env_end = st.env_end;
 	memcpy(p->d.comm, st.comm, sizeof(p->d.comm));
+	/* Under our ptrace stop a job-control stop shows as 't': ask the
+	 * threads how they were found instead. */
+	for (size_t i = 0; i < ts->n; i++)
+		if (ts->t[i].group_stop)
+			p->d.flags |= CKPT_PROC_STOPPED;
 
 	ret = proc_read_limits(pid, rlim, CKPT_NRLIMIT);
 	if (ret < 0)
@@ -160,6 +165,29 @@ static int collect_regsets(struct img_thread *t, pid_t tid)
 	return 0;
 }
 
+/*
+ * A thread stopped inside an rseq critical section would be aborted by the
+ * kernel on its way back to user space (kernel/rseq.c, rseq_ip_fixup):
+ * store it as resuming at the abort handler, since a restored thread may
+ * run on another CPU and the kernel will not know to abort it.
+ */
+static void rseq_fixup(struct img_thread *t, pid_t tid)
+{
+	struct { uint32_t cpu_id_start, cpu_id; uint64_t rseq_cs; } area;
+	struct { uint32_t version, flags; uint64_t start_ip, post_commit_offset, abort_ip; } cs;
+	arch_regs_t *regs = (arch_regs_t *)t->regsets[0].data;
+	uint64_t ip = arch_ip(regs);
+
+	if (!t->d.rseq_addr || mem_read(tid, t->d.rseq_addr, &area, sizeof(area)) < 0 ||
+	    !area.rseq_cs || mem_read(tid, area.rseq_cs, &cs, sizeof(cs)) < 0)
+		return;
+	if (ip >= cs.start_ip && ip - cs.start_ip < cs.post_commit_offset) {
+		debug("thread %d: in an rseq critical section, resumes at %#lx", tid,
+		      (unsigned long)cs.abort_ip);
+		arch_set_ip(regs, cs.abort_ip);
+	}
+}
+
 static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid)
 {
 	struct __ptrace_rseq_configuration rseq;
@@ -192,6 +220,7 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid)
 		t->d.rseq_len = rseq.rseq_abi_size;
 		t->d.rseq_sig = rseq.signature;
 		t->d.rseq_flags = rseq.flags;
+		rseq_fixup(t, tr->tid);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tr->tid);
 	if (read_file(path, &buf, NULL) == 0) {

@@ -360,6 +360,9 @@ static int finish(struct ctx *c)
 		if (ptrace(PTRACE_SETSIGMASK, c->th[i].tid, sizeof(uint64_t), &it->d.sigmask) < 0)
 			return error_errno(errno, "thread %d: cannot set its signal mask", it->d.tid);
 	}
+	/* It was stopped when dumped: it stops before running anything. */
+	if (c->p->d.flags & CKPT_PROC_STOPPED)
+		kill(c->pid, SIGSTOP);
 	for (uint32_t i = 0; i < c->pl.nthreads; i++)
 		ptrace(PTRACE_DETACH, c->th[i].tid, 0, 0);
 	return 0;
