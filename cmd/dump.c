@@ -3,10 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "common/log.h"
 #include "dump/dump.h"
+#include "image/codec.h"
+
+/* See README.md, "Compression", for the measurements behind it. */
+#define DEFAULT_CODEC CKPT_CODEC_LZ4
 
 int cmd_dump(int argc, char **argv)
 {
@@ -15,6 +20,8 @@ int cmd_dump(int argc, char **argv)
 		{ "kill", no_argument, NULL, 'k' },
 		{ "stop", no_argument, NULL, 's' },
 		{ "no-sync", no_argument, NULL, 'n' },
+		{ "compress", required_argument, NULL, 'c' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -25,7 +32,9 @@ int cmd_dump(int argc, char **argv)
 	long pid;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+	o.codec.codec = DEFAULT_CODEC;
+	o.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	while ((c = getopt_long(argc, argv, "o:j:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o.out = optarg;
@@ -38,6 +47,20 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'n':
 			o.no_sync = 1;
+			break;
+		case 'c':
+			if (codec_parse(optarg, &o.codec) < 0) {
+				fprintf(stderr, "ckpt: dump: bad --compress \"%s\" (none, zlib, zstd or lz4, with an optional :LEVEL)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			o.jobs = (int)strtol(optarg, &end, 10);
+			if (*end || o.jobs < 1 || o.jobs > 1024) {
+				fprintf(stderr, "ckpt: dump: bad --jobs \"%s\"\n", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			log_verbose++;

@@ -9,11 +9,13 @@
 
 const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
-	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync]\n"
+	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
 	  "      --kill          kill the process once the image is safely written\n"
 	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
-	  "      --no-sync       do not fsync the image\n",
+	  "      --no-sync       do not fsync the image\n"
+	  "      --compress C    page data codec: none, zlib, zstd or lz4 (default), :LEVEL optional\n"
+	  "  -j, --jobs N        compression threads (default: number of CPUs)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
 	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"

@@ -105,7 +105,7 @@ static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
 	if ((ret = img_write_header(w, &img->h)) < 0 ||
 	    (ret = img_write_meta(w, img)) < 0 ||
 	    (ret = interrupted()) < 0 ||
-	    (ret = dump_write_pages(pid, 0, p, vp, w)) < 0 ||
+	    (ret = dump_write_pages(pid, 0, p, vp, w, &o->codec, o->jobs)) < 0 ||
 	    (ret = interrupted()) < 0)
 		goto out;
 out:

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "image/codec.h"
 #include "image/image.h"
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
@@ -13,6 +14,8 @@ struct dump_opts {
 	int kill;		/* kill the target once the image is safe */
 	int stop;		/* leave it stopped (SIGSTOP) */
 	int no_sync;		/* no fsync */
+	struct codec_spec codec;	/* page data compression */
+	int jobs;		/* compression threads */
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);
@@ -37,8 +40,10 @@ struct vma_pages {
 	size_t nruns;
 };
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out);
-int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,
-		     const struct vma_pages *vp, struct img_writer *w);
 void dump_free_pages(struct vma_pages *vp, uint32_t n);
+/* pagewrite.c: read, compress (jobs threads) and write them */
+int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,
+		     const struct vma_pages *vp, struct img_writer *w,
+		     const struct codec_spec *codec, int jobs);
 
 #endif

@@ -1,8 +1,7 @@
 /*
  * Page data.  Which pages: those present or swapped per /proc/PID/pagemap
  * (bits 63 and 62, Documentation/admin-guide/mm/pagemap.rst), or all of a
- * mapping whose file is gone.  Then read in large batches with
- * process_vm_readv and written as runs of non-zero pages.
+ * mapping whose file is gone.  pagewrite.c then reads and writes them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +16,7 @@
 
 #define PM_PRESENT	(1ull << 63)
 #define PM_SWAP		(1ull << 62)
-#define CHUNK_PAGES	2048u		/* pages per read batch (8 MiB) */
-#define BLOCK_PAGES	256u		/* pages per PAGES section at most */
-#define MAX_IOV		1024		/* IOV_MAX */
+#define CHUNK_PAGES	2048u		/* pagemap entries read at once */
 
 /* Which pages of v to save, by how restore recreates v. */
 enum { SAVE_NONE, SAVE_PRESENT, SAVE_ALL };
@@ -108,81 +105,4 @@ void dump_free_pages(struct vma_pages *vp, uint32_t n)
 	for (uint32_t i = 0; vp && i < n; i++)
 		free(vp[i].runs);
 	free(vp);
-}
-
-/* Write the non-zero pages of buf (npages read from consecutive runs
- * described by addrs[]) as PAGES sections of contiguous pages. */
-static int emit(struct img_writer *w, uint32_t idx, const uint8_t *buf, const uint64_t *addrs,
-		size_t npages)
-{
-	const size_t ps = (size_t)getpagesize();
-	size_t i = 0;
-
-	while (i < npages) {
-		size_t k;
-		int ret;
-
-		if (is_all_zero(buf + i * ps, ps)) {
-			i++;
-			continue;
-		}
-		for (k = i + 1; k < npages && k - i < BLOCK_PAGES &&
-		     addrs[k] == addrs[k - 1] + ps && !is_all_zero(buf + k * ps, ps); k++)
-			;
-		ret = img_write_pages(w, idx, addrs[i], (uint32_t)(k - i), CKPT_CODEC_NONE,
-				      buf + i * ps, (k - i) * ps);
-		if (ret < 0)
-			return ret;
-		i = k;
-	}
-	return 0;
-}
-
-int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
-		     const struct vma_pages *vp, struct img_writer *w)
-{
-	const uint64_t ps = (uint64_t)getpagesize();
-	uint8_t *buf = xmalloc(CHUNK_PAGES * ps);
-	uint64_t *addrs = xmalloc(CHUNK_PAGES * sizeof(*addrs));
-	struct iovec local[MAX_IOV], remote[MAX_IOV];
-	int ret = 0;
-
-	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
-		size_t r = 0;
-		uint64_t off = 0;	/* pages of runs[r] already read */
-
-		while (r < vp[i].nruns && !ret) {
-			size_t n = 0;
-			int niov = 0;
-
-			/* Fill one batch: up to CHUNK_PAGES pages, MAX_IOV runs. */
-			while (r < vp[i].nruns && n < CHUNK_PAGES && niov < MAX_IOV) {
-				const struct page_run *run = &vp[i].runs[r];
-				uint64_t take = MIN(run->npages - off, (uint64_t)CHUNK_PAGES - n);
-				uint64_t a = run->addr + off * ps;
-
-				local[niov] = (struct iovec){ buf + n * ps, take * ps };
-				remote[niov] = (struct iovec){ (void *)(uintptr_t)a, take * ps };
-				niov++;
-				for (uint64_t k = 0; k < take; k++)
-					addrs[n + k] = a + k * ps;
-				n += take;
-				off += take;
-				if (off == run->npages) {
-					r++;
-					off = 0;
-				}
-			}
-			ret = mem_readv(pid, local, niov, remote, niov);
-			if (ret < 0) {
-				ret = error_errno(ret, "cannot read memory at %#lx",
-						  (unsigned long)addrs[0]);
-				break;
-			}
-			ret = emit(w, idx, buf, addrs, n);
-		}
-	}
-	free(addrs);
-	free(buf);
-	return ret;
 }

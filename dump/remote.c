@@ -192,6 +192,10 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
 		return ret;
 	p->d.brk = (uint64_t)r;
+	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, &r)) < 0)
+		return ret;
+	if (r == 0)
+		p->d.flags |= CKPT_PROC_UNDUMPABLE;
 	return 0;
 }
 

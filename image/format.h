@@ -111,6 +111,7 @@ static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
 
 #define CKPT_PROC_NO_EXE	1u	/* exe link was unreadable */
 #define CKPT_PROC_STOPPED	2u	/* was stopped (job control) at dump */
+#define CKPT_PROC_UNDUMPABLE	4u	/* prctl(PR_GET_DUMPABLE) was 0 */
 
 struct ckpt_sigaction {
 	uint64_t handler;	/* SIG_DFL = 0, SIG_IGN = 1, or an address */

@@ -27,6 +27,7 @@ struct img_writer {
 	uint64_t nsections;
 	uint64_t npages;
 	uint64_t raw_bytes;
+	uint64_t stored_bytes;	/* page data bytes after encoding */
 	uint64_t written;
 	char *buf;		/* small sections are batched here */
 	size_t buflen;
@@ -40,6 +41,10 @@ int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 int img_write_meta(struct img_writer *w, const struct img *img);
 int img_write_pages(struct img_writer *w, uint32_t proc, uint64_t addr, uint32_t npages,
 		    uint16_t codec, const void *data, size_t len);
+/* The same with the section's payload CRC computed by the caller (in a
+ * worker thread): crc32c over the struct ckpt_pages, then the data. */
+int img_write_pages_crc(struct img_writer *w, uint32_t proc, const struct ckpt_pages *pg,
+			const void *data, size_t len, uint32_t crc);
 /* Write END, flush, fsync, rename.  0 or -errno. */
 int img_writer_finish(struct img_writer *w);
 /* Free the writer; removes the temporary file unless finish succeeded. */
@@ -68,6 +73,10 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
  * section (returned in *s and *payload, ret 1) or after END (ret 0).
  */
 int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload);
+/* Take the buffer holding the last payload, giving the reader *buf
+ * (*cap bytes, may be NULL/0) in exchange: lets a caller hand payloads to
+ * other threads without copying them. */
+void img_reader_swap_buf(struct img_reader *r, uint8_t **buf, size_t *cap);
 /* Read to END verifying every checksum and the structure.  0 or -errno. */
 int img_verify_rest(struct img_reader *r);
 

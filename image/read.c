@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -137,6 +138,17 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 	return 1;
 }
 
+void img_reader_swap_buf(struct img_reader *r, uint8_t **buf, size_t *cap)
+{
+	uint8_t *b = r->buf;
+	size_t c = r->cap;
+
+	r->buf = *buf;
+	r->cap = *cap;
+	*buf = b;
+	*cap = c;
+}
+
 /* A cursor over one payload: take() fails instead of running past it. */
 struct cur {
 	const uint8_t *p;
@@ -154,11 +166,13 @@ static const void *take(struct cur *c, size_t n)
 	return p;
 }
 
+/* n is bounded by the payload (take), and a command line may be as long
+ * as ARG_MAX allows: no smaller limit here. */
 static char *take_str(struct cur *c, size_t n)
 {
 	const char *p;
 
-	if (n > CKPT_MAX_PATH * 64 || !(p = take(c, n)))
+	if (!(p = take(c, n)))
 		return NULL;
 	return xstrndup(p, n);
 }
@@ -170,7 +184,12 @@ static void *take_dup(struct cur *c, size_t n)
 	return p ? xmemdup(p, n) : NULL;
 }
 
-static int parse_proc(struct img_proc *p, struct cur *c)
+/*
+ * left: bytes of the file after this section (UINT64_MAX for a stream).
+ * The THREAD, VMA and FD sections counted here must still fit in it, so
+ * the arrays allocated for them are never larger than the file itself.
+ */
+static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left)
 {
 	const void *d = take(c, sizeof(p->d));
 
@@ -179,6 +198,10 @@ static int parse_proc(struct img_proc *p, struct cur *c)
 	memcpy(&p->d, d, sizeof(p->d));
 	if (p->d.ngroups > 65536 || p->d.npending > 4096 || p->d.nthreads == 0 ||
 	    p->d.nthreads > 1u << 20 || p->d.nvmas > 1u << 24 || p->d.nfds > 1u << 24)
+		return -1;
+	if (p->d.nthreads * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_thread)) +
+	    p->d.nvmas * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_vma)) +
+	    p->d.nfds * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_fd)) > left)
 		return -1;
 	if (!(p->groups = take_dup(c, p->d.ngroups * sizeof(uint32_t))) ||
 	    !(p->exe = take_str(c, p->d.exe_len)) ||
@@ -234,7 +257,8 @@ static int parse_vma(struct img_vma *v, struct cur *c, uint32_t page_size)
 	return c->left ? -1 : 0;
 }
 
-static int parse_fd(struct img_fd *f, struct cur *c)
+/* left as for parse_proc: a ghost file's data must still be to come. */
+static int parse_fd(struct img_fd *f, struct cur *c, uint64_t left)
 {
 	const void *d = take(c, sizeof(f->d));
 
@@ -244,7 +268,7 @@ static int parse_fd(struct img_fd *f, struct cur *c)
 	if (f->d.fd < 0 || f->d.path_len > CKPT_MAX_PATH || !(f->path = take_str(c, f->d.path_len)))
 		return -1;
 	if (f->d.kind == CKPT_FD_GHOST) {
-		if (f->d.size > (1ull << 32))
+		if (f->d.size > (1ull << 32) || f->d.size > left)
 			return -1;
 		f->data = xzalloc((size_t)f->d.size);
 	}
@@ -277,6 +301,7 @@ struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
 	int sigacts;
+	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 };
 
 static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_section *s,
@@ -287,9 +312,9 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 	if (s->type == CKPT_SEC_PROC) {
 		if (s->proc != m->proc || m->proc >= img->h.nprocs)
 			return -1;
-		memset(m, 0, sizeof(*m));
+		memset(m, 0, offsetof(struct meta_pos, left));
 		m->proc = s->proc + 1;
-		return parse_proc(&img->procs[s->proc], c);
+		return parse_proc(&img->procs[s->proc], c, m->left);
 	}
 	if (m->proc == 0 || s->proc != m->proc - 1)
 		return -1;
@@ -315,11 +340,14 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		m->vma++;
 		return 0;
 	case CKPT_SEC_FD:
-		if (m->fd >= p->d.nfds)
+		/* Parsed first: the payload may be shorter than a ckpt_fd. */
+		if (m->fd >= p->d.nfds || parse_fd(&p->fds[m->fd], c, m->left) < 0)
 			return -1;
-		if (m->fd && p->fds[m->fd - 1].d.fd >= ((struct ckpt_fd *)c->p)->fd)
+		/* In fd order, without duplicates. */
+		if (m->fd && p->fds[m->fd - 1].d.fd >= p->fds[m->fd].d.fd)
 			return -1;
-		return parse_fd(&p->fds[m->fd++], c);
+		m->fd++;
+		return 0;
 	case CKPT_SEC_FILEDATA:
 		return parse_filedata(p, c);
 	}
@@ -342,10 +370,14 @@ static int complete(const struct img *img, uint32_t nproc)
 int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload)
 {
 	struct meta_pos m = { 0 };
+	uint64_t size = UINT64_MAX;
+	struct stat st;
 	int ret;
 
 	if (img->h.nprocs == 0 || img->h.nprocs > 4096)
 		return error("image is corrupted: %u processes", img->h.nprocs);
+	if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
 	img->procs = xzalloc(img->h.nprocs * sizeof(*img->procs));
 	for (;;) {
 		uint64_t at = r->off;
@@ -363,6 +395,7 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 		}
 		c.p = *payload;
 		c.left = (size_t)s->size;
+		m.left = size == UINT64_MAX ? size : size > r->off ? size - r->off : 0;
 		if (parse_one(img, &m, s, &c) < 0)
 			return error("image is corrupted: %s section at offset %llu is malformed",
 				     img_section_name(s->type), (unsigned long long)at);

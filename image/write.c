@@ -103,16 +103,19 @@ int img_write_header(struct img_writer *w, struct ckpt_header *h)
 	return put(w, h, sizeof(*h));
 }
 
-int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
-		      const struct iovec *iov, int iovcnt)
+static int write_section(struct img_writer *w, uint32_t type, uint32_t proc,
+			 const struct iovec *iov, int iovcnt, const uint32_t *crc)
 {
 	struct ckpt_section s = { .type = type, .proc = proc };
 	int i, ret;
 
 	for (i = 0; i < iovcnt; i++) {
 		s.size += iov[i].iov_len;
-		s.payload_crc = crc32c(s.payload_crc, iov[i].iov_base, iov[i].iov_len);
+		if (!crc)
+			s.payload_crc = crc32c(s.payload_crc, iov[i].iov_base, iov[i].iov_len);
 	}
+	if (crc)
+		s.payload_crc = *crc;
 	s.crc = crc32c(0, &s, offsetof(struct ckpt_section, crc));
 	ret = put(w, &s, sizeof(s));
 	for (i = 0; i < iovcnt && ret == 0; i++)
@@ -120,6 +123,12 @@ int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 	if (ret == 0)
 		w->nsections++;
 	return ret;
+}
+
+int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
+		      const struct iovec *iov, int iovcnt)
+{
+	return write_section(w, type, proc, iov, iovcnt, NULL);
 }
 
 static const uint8_t zeros[8];
@@ -209,6 +218,21 @@ int img_write_pages(struct img_writer *w, uint32_t proc, uint64_t addr, uint32_t
 	if (ret == 0) {
 		w->npages += npages;
 		w->raw_bytes += (uint64_t)npages * (uint64_t)getpagesize();
+		w->stored_bytes += len;
+	}
+	return ret;
+}
+
+int img_write_pages_crc(struct img_writer *w, uint32_t proc, const struct ckpt_pages *pg,
+			const void *data, size_t len, uint32_t crc)
+{
+	struct iovec iov[] = { { (void *)pg, sizeof(*pg) }, { (void *)data, len } };
+	int ret = write_section(w, CKPT_SEC_PAGES, proc, iov, 2, &crc);
+
+	if (ret == 0) {
+		w->npages += pg->npages;
+		w->raw_bytes += (uint64_t)pg->npages * (uint64_t)getpagesize();
+		w->stored_bytes += len;
 	}
 	return ret;
 }

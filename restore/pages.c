@@ -1,47 +1,169 @@
 /*
- * Page data into the stub process: every PAGES section is checked against
- * the image's mappings, then written with process_vm_writev while the
- * stub waits at its fill trap with the mappings writable.
+ * Page data into the stub process: the caller's thread reads and checks
+ * each PAGES section (CRC, fits its mapping), hands the buffer to a worker
+ * (no copy: buffers are swapped with the reader's), and workers decode and
+ * write it with process_vm_writev while the stub waits at its fill trap
+ * with its mappings writable.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "image/codec.h"
 #include "ptrace/tracee.h"
 #include "restore/restore.h"
+
+struct fslot {
+	int busy;
+	uint8_t *buf;		/* section payload: struct ckpt_pages + data */
+	size_t cap, len;
+};
+
+struct fill {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct fslot *slots;
+	size_t nslots, filled, taken;
+	int eof, err;
+	pid_t pid;
+	size_t ps;
+};
+
+static int apply(struct fill *f, const uint8_t *payload, size_t len, uint8_t **raw)
+{
+	struct ckpt_pages pg;
+	size_t rawlen;
+	int ret;
+
+	memcpy(&pg, payload, sizeof(pg));
+	rawlen = (size_t)pg.npages * f->ps;
+	payload += sizeof(pg);
+	len -= sizeof(pg);
+	if (pg.codec != CKPT_CODEC_NONE) {
+		if (!*raw)
+			*raw = xmalloc(CKPT_MAX_BLOCK);
+		ret = codec_decode(pg.codec, payload, len, *raw, rawlen);
+		if (ret < 0)
+			return error("image is corrupted: %s page data at %#lx does not decode",
+				     codec_name(pg.codec), (unsigned long)pg.addr);
+		payload = *raw;
+	}
+	ret = mem_write(f->pid, pg.addr, payload, rawlen);
+	if (ret < 0)
+		return error_errno(ret, "cannot write memory at %#lx", (unsigned long)pg.addr);
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	struct fill *f = arg;
+	uint8_t *raw = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		struct fslot *s;
+		int ret;
+
+		while (!f->err && f->taken == f->filled && !f->eof)
+			pthread_cond_wait(&f->cond, &f->lock);
+		if (f->err || f->taken == f->filled)
+			break;
+		s = &f->slots[f->taken++ % f->nslots];
+		pthread_mutex_unlock(&f->lock);
+		ret = apply(f, s->buf, s->len, &raw);
+		pthread_mutex_lock(&f->lock);
+		if (ret < 0 && !f->err)
+			f->err = ret;
+		s->busy = 0;
+		pthread_cond_broadcast(&f->cond);
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(raw);
+	return NULL;
+}
+
+/* Check a section before anything is done with it. */
+static int check(const struct img *img, const struct ckpt_section *s, const void *payload,
+		 uint64_t at)
+{
+	const uint64_t ps = img->h.page_size;
+	const struct img_vma *v;
+	struct ckpt_pages pg;
+	uint64_t len;
+
+	if (s->type != CKPT_SEC_PAGES || s->proc >= img->h.nprocs || s->size < sizeof(pg))
+		return error("image is corrupted: unexpected %s section at offset %llu",
+			     img_section_name(s->type), (unsigned long long)at);
+	memcpy(&pg, payload, sizeof(pg));
+	len = s->size - sizeof(pg);
+	if (pg.flags & CKPT_PAGES_IN_PARENT)
+		return error("incremental images are not supported yet");
+	v = img_find_vma(&img->procs[s->proc], pg.addr);
+	if (!pg.npages || (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK || !v ||
+	    pg.addr + (uint64_t)pg.npages * ps > v->d.end || pg.addr % ps ||
+	    (pg.codec == CKPT_CODEC_NONE && len != pg.npages * ps) || pg.codec > CKPT_CODEC_LZ4 ||
+	    (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL)) ||
+	    ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
+		return error("image is corrupted: page data at offset %llu does not fit its mapping",
+			     (unsigned long long)at);
+	return 0;
+}
 
 int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 	       struct ckpt_section *s, void *payload, int have)
 {
-	const uint64_t ps = img->h.page_size;
+	struct fill f = {
+		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+		.pid = pid, .ps = img->h.page_size,
+	};
+	int nw = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN))), started = 0, ret = 0;
+	pthread_t workers[16];
 
-	while (have > 0) {
-		uint64_t at = r->off - s->size - sizeof(*s);
-		const struct img_vma *v;
-		struct ckpt_pages pg;
-		uint64_t len;
-		int ret;
+	f.nslots = (size_t)nw * 2 + 2;
+	f.slots = xzalloc(f.nslots * sizeof(*f.slots));
+	for (; started < nw; started++)
+		if (pthread_create(&workers[started], NULL, worker, &f))
+			break;
+	while (have > 0 && started) {
+		struct fslot *sl = &f.slots[f.filled % f.nslots];
 
-		if (s->type != CKPT_SEC_PAGES || s->proc >= img->h.nprocs || s->size < sizeof(pg))
-			return error("image is corrupted: unexpected %s section at offset %llu",
-				     img_section_name(s->type), (unsigned long long)at);
-		memcpy(&pg, payload, sizeof(pg));
-		len = s->size - sizeof(pg);
-		if (pg.flags & CKPT_PAGES_IN_PARENT)
-			return error("incremental images are not supported yet");
-		if (pg.codec != CKPT_CODEC_NONE)
-			return error("compressed page data is not supported yet");
-		v = img_find_vma(&img->procs[s->proc], pg.addr);
-		if (len != pg.npages * ps || !v || pg.addr + len > v->d.end ||
-		    (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL)) ||
-		    ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
-			return error("image is corrupted: page data at offset %llu does not fit its mapping",
-				     (unsigned long long)at);
-		ret = mem_write(pid, pg.addr, (uint8_t *)payload + sizeof(pg), len);
-		if (ret < 0)
-			return error_errno(ret, "cannot write memory at %#lx", (unsigned long)pg.addr);
+		ret = check(img, s, payload, r->off - s->size - sizeof(*s));
+		pthread_mutex_lock(&f.lock);
+		while (!f.err && sl->busy)
+			pthread_cond_wait(&f.cond, &f.lock);
+		if (ret < 0 && !f.err)
+			f.err = ret;
+		if (f.err) {
+			pthread_mutex_unlock(&f.lock);
+			break;
+		}
+		pthread_mutex_unlock(&f.lock);
+		img_reader_swap_buf(r, &sl->buf, &sl->cap);
+		sl->len = (size_t)s->size;
+		pthread_mutex_lock(&f.lock);
+		sl->busy = 1;
+		f.filled++;
+		pthread_cond_signal(&f.cond);
+		pthread_mutex_unlock(&f.lock);
 		have = img_read_section(r, s, &payload);
 	}
-	return have;
+	pthread_mutex_lock(&f.lock);
+	f.eof = 1;
+	if (have < 0 && !f.err)
+		f.err = have;
+	if (!started && !f.err)
+		f.err = error("cannot start threads");
+	pthread_cond_broadcast(&f.cond);
+	pthread_mutex_unlock(&f.lock);
+	for (int i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	ret = f.err;
+	for (size_t i = 0; i < f.nslots; i++)
+		free(f.slots[i].buf);
+	free(f.slots);
+	return ret;
 }

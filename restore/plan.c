@@ -383,9 +383,6 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 		SYS(pl, ti, SYS_setfsgid, p->d.gid[3], 0, 0, 0, 0, 0);
 	if (p->d.uid[3] != p->d.uid[1])
 		SYS(pl, ti, SYS_setfsuid, p->d.uid[3], 0, 0, 0, 0, 0);
-	/* A uid change made the process non-dumpable; the original was. */
-	if (ti == 0)
-		SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0, 0);
 }
 
 int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -339,6 +340,12 @@ static int finish(struct ctx *c)
 	ts.syscall_insn = sp.syscall_insn;
 	if ((ret = tracee_get_regset(t0.tid, NT_PRSTATUS, &t0.regs, &len)) < 0)
 		return error_errno(ret, "cannot read the registers of the restore stub");
+	/* Every thread's uid change reset the process's dumpable flag; all
+	 * are done now, so set it as it was. */
+	ret = tracee_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_DUMPABLE,
+			     !(c->p->d.flags & CKPT_PROC_UNDUMPABLE) }, &r);
+	if (ret < 0 || r < 0)
+		return error_errno(ret < 0 ? ret : (int)r, "cannot restore the dumpable flag");
 	ret = tracee_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, &r);
 	if (ret < 0 || r < 0)
 		return error_errno(ret < 0 ? ret : (int)r, "cannot unmap the restore stub");

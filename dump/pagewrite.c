@@ -1,0 +1,289 @@
+/*
+ * Page data out: read, encode, write, overlapped.
+ *
+ *   reader (caller's thread)   fills slots with up to BLOCK_PAGES pages
+ *                              read by process_vm_readv (many runs, one call)
+ *   workers (jobs threads)     drop all-zero pages, encode each run of
+ *                              contiguous pages, checksum it
+ *   writer (one thread)        writes slots in the order they were read
+ *
+ * Slots go round a ring; each is handed on under one mutex.  Output is
+ * deterministic whatever the number of workers.  A block that does not
+ * shrink is stored raw, so restore spends no time on incompressible data.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sigguard.h"
+#include "common/util.h"
+#include "dump/dump.h"
+#include "image/codec.h"
+#include "image/crc32c.h"
+
+#define BLOCK_PAGES	256u		/* pages per slot and per PAGES section */
+#define SLOT_IOV	64		/* runs per slot, per process_vm_readv */
+
+enum { FREE, FILLED, WORKING, DONE };
+
+struct out {
+	struct ckpt_pages pg;
+	const uint8_t *data;
+	size_t len;
+	uint32_t crc;
+};
+
+struct slot {
+	int state;
+	size_t npages;
+	uint64_t addr[BLOCK_PAGES];
+	uint8_t *raw;			/* npages pages */
+	uint8_t *enc;			/* encoded runs, back to back */
+	size_t nouts;
+	struct out outs[BLOCK_PAGES];
+};
+
+struct pipe {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct slot *slots;
+	size_t nslots;
+	uint64_t filled, taken, written;	/* sequence counters */
+	int eof, err;
+	size_t ps;
+	uint32_t proc;
+	const struct codec_spec *codec;
+	struct img_writer *w;
+};
+
+/* Encode one run of contiguous non-zero pages into the slot. */
+static int encode_run(struct pipe *pp, struct slot *s, size_t first, size_t n, size_t *encoff)
+{
+	struct out *o = &s->outs[s->nouts++];
+	const uint8_t *raw = s->raw + first * pp->ps;
+	size_t len = n * pp->ps;
+	long r = -E2BIG;
+
+	o->pg = (struct ckpt_pages){ .addr = s->addr[first], .npages = (uint32_t)n };
+	if (pp->codec->codec != CKPT_CODEC_NONE)
+		r = codec_encode(pp->codec, raw, len, s->enc + *encoff,
+				 codec_bound(pp->codec->codec, BLOCK_PAGES * pp->ps) - *encoff);
+	if (r >= 0) {
+		o->pg.codec = pp->codec->codec;
+		o->data = s->enc + *encoff;
+		o->len = (size_t)r;
+		*encoff += (size_t)r;
+	} else if (r == -ENOMEM) {
+		return r;
+	} else {
+		/* Did not shrink (or the codec balked): stored as it is. */
+		o->data = raw;
+		o->len = len;
+	}
+	o->crc = crc32c(crc32c(0, &o->pg, sizeof(o->pg)), o->data, o->len);
+	return 0;
+}
+
+static int process(struct pipe *pp, struct slot *s)
+{
+	size_t i = 0, encoff = 0;
+
+	s->nouts = 0;
+	while (i < s->npages) {
+		size_t k;
+		int ret;
+
+		if (is_all_zero(s->raw + i * pp->ps, pp->ps)) {
+			i++;
+			continue;
+		}
+		for (k = i + 1; k < s->npages && s->addr[k] == s->addr[k - 1] + pp->ps &&
+		     !is_all_zero(s->raw + k * pp->ps, pp->ps); k++)
+			;
+		if ((ret = encode_run(pp, s, i, k - i, &encoff)) < 0)
+			return ret;
+		i = k;
+	}
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	struct pipe *pp = arg;
+
+	pthread_mutex_lock(&pp->lock);
+	for (;;) {
+		struct slot *s;
+		int ret;
+
+		while (!pp->err && pp->taken == pp->filled && !pp->eof)
+			pthread_cond_wait(&pp->cond, &pp->lock);
+		if (pp->err || pp->taken == pp->filled)
+			break;
+		s = &pp->slots[pp->taken++ % pp->nslots];
+		s->state = WORKING;
+		pthread_mutex_unlock(&pp->lock);
+		ret = process(pp, s);
+		pthread_mutex_lock(&pp->lock);
+		if (ret < 0 && !pp->err)
+			pp->err = error_errno(ret, "cannot compress page data");
+		s->state = DONE;
+		pthread_cond_broadcast(&pp->cond);
+	}
+	pthread_mutex_unlock(&pp->lock);
+	return NULL;
+}
+
+static void *writer(void *arg)
+{
+	struct pipe *pp = arg;
+
+	pthread_mutex_lock(&pp->lock);
+	for (;;) {
+		struct slot *s = &pp->slots[pp->written % pp->nslots];
+		int ret = 0;
+
+		while (!pp->err && !(pp->written < pp->filled && s->state == DONE) &&
+		       !(pp->eof && pp->written == pp->filled))
+			pthread_cond_wait(&pp->cond, &pp->lock);
+		if (pp->err || pp->written == pp->filled)
+			break;
+		pthread_mutex_unlock(&pp->lock);
+		for (size_t i = 0; i < s->nouts && ret == 0; i++)
+			ret = img_write_pages_crc(pp->w, pp->proc, &s->outs[i].pg, s->outs[i].data,
+						  s->outs[i].len, s->outs[i].crc);
+		pthread_mutex_lock(&pp->lock);
+		if (ret < 0 && !pp->err)
+			pp->err = ret;
+		s->state = FREE;
+		pp->written++;
+		pthread_cond_broadcast(&pp->cond);
+	}
+	pthread_mutex_unlock(&pp->lock);
+	return NULL;
+}
+
+/* The reader: take the next free slot (in order), or NULL on error. */
+static struct slot *next_free(struct pipe *pp)
+{
+	struct slot *s = &pp->slots[pp->filled % pp->nslots];
+
+	pthread_mutex_lock(&pp->lock);
+	while (!pp->err && s->state != FREE)
+		pthread_cond_wait(&pp->cond, &pp->lock);
+	pthread_mutex_unlock(&pp->lock);
+	return pp->err ? NULL : s;
+}
+
+static void hand_on(struct pipe *pp, struct slot *s, int err)
+{
+	pthread_mutex_lock(&pp->lock);
+	if (err && !pp->err)
+		pp->err = err;
+	else if (!err) {
+		s->state = FILLED;
+		pp->filled++;
+	}
+	pthread_cond_broadcast(&pp->cond);
+	pthread_mutex_unlock(&pp->lock);
+}
+
+/* Fill slots from the runs of every VMA, BLOCK_PAGES pages at a time. */
+static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, const struct vma_pages *vp)
+{
+	struct iovec local[SLOT_IOV], remote[SLOT_IOV];
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		size_t r = 0;
+		uint64_t off = 0;
+
+		while (r < vp[i].nruns) {
+			struct slot *s = next_free(pp);
+			int niov = 0, ret;
+
+			if (!s)
+				return pp->err;
+			if (sigguard_fired()) {
+				hand_on(pp, s, -EINTR);
+				return -EINTR;
+			}
+			s->npages = 0;
+			while (r < vp[i].nruns && s->npages < BLOCK_PAGES && niov < SLOT_IOV) {
+				const struct page_run *run = &vp[i].runs[r];
+				uint64_t take = MIN(run->npages - off, (uint64_t)(BLOCK_PAGES - s->npages));
+				uint64_t a = run->addr + off * pp->ps;
+
+				local[niov] = (struct iovec){ s->raw + s->npages * pp->ps, take * pp->ps };
+				remote[niov++] = (struct iovec){ (void *)(uintptr_t)a, take * pp->ps };
+				for (uint64_t k = 0; k < take; k++)
+					s->addr[s->npages++] = a + k * pp->ps;
+				off += take;
+				if (off == run->npages) {
+					r++;
+					off = 0;
+				}
+			}
+			ret = mem_readv(pid, local, niov, remote, niov);
+			if (ret < 0)
+				ret = error_errno(ret, "cannot read memory at %#lx", (unsigned long)s->addr[0]);
+			hand_on(pp, s, ret);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
+		     const struct vma_pages *vp, struct img_writer *w,
+		     const struct codec_spec *codec, int jobs)
+{
+	struct pipe pp = {
+		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+		.ps = (size_t)getpagesize(), .proc = idx, .codec = codec, .w = w,
+	};
+	pthread_t *workers, wr;
+	int nw = jobs > 0 ? jobs : 1, started = 0, ret;
+
+	pp.nslots = (size_t)nw * 2 + 2;
+	pp.slots = xzalloc(pp.nslots * sizeof(*pp.slots));
+	for (size_t i = 0; i < pp.nslots; i++) {
+		pp.slots[i].raw = xmalloc(BLOCK_PAGES * pp.ps);
+		if (codec->codec != CKPT_CODEC_NONE)
+			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, BLOCK_PAGES * pp.ps));
+	}
+	workers = xmalloc((size_t)nw * sizeof(*workers));
+	for (; started < nw; started++)
+		if (pthread_create(&workers[started], NULL, worker, &pp))
+			break;
+	if (!started || pthread_create(&wr, NULL, writer, &pp)) {
+		pp.err = error("cannot start threads");
+		pthread_cond_broadcast(&pp.cond);
+		for (int i = 0; i < started; i++)
+			pthread_join(workers[i], NULL);
+		ret = pp.err;
+		goto out;
+	}
+	ret = read_pages(pid, &pp, p, vp);
+	pthread_mutex_lock(&pp.lock);
+	pp.eof = 1;
+	if (ret < 0 && !pp.err)
+		pp.err = ret;
+	pthread_cond_broadcast(&pp.cond);
+	pthread_mutex_unlock(&pp.lock);
+	for (int i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	pthread_join(wr, NULL);
+	ret = pp.err;
+out:
+	for (size_t i = 0; i < pp.nslots; i++) {
+		free(pp.slots[i].raw);
+		free(pp.slots[i].enc);
+	}
+	free(pp.slots);
+	free(workers);
+	return ret;
+}

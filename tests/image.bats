@@ -1,0 +1,74 @@
+#!/usr/bin/env bats
+# The image: codecs, parallel compression, streaming.
+
+load test_helper
+
+@test "every codec round-trips text-like, random and zero pages" {
+	skip_unless_ptrace
+	for c in none zlib zstd lz4 zstd:3 lz4:8 zlib:6; do
+		rm -f "$T/ready" "$T/go"
+		start_target pattern 4
+		dump_kill --compress "$c"
+		restore_go
+		[ "$status" -eq 0 ] || { echo "codec $c failed"; false; }
+	done
+}
+
+@test "compression shrinks text-like data and stores random data raw" {
+	skip_unless_ptrace
+	start_target pattern 8
+	"$CKPT" dump "$TPID" -o "$T/none.img" --compress none
+	"$CKPT" dump "$TPID" -o "$T/lz4.img" --compress lz4
+	none=$(stat -c %s "$T/none.img")
+	lz4=$(stat -c %s "$T/lz4.img")
+	echo "none $none lz4 $lz4"
+	# 8 MiB of text shrinks by more than half; 8 MiB of random bytes
+	# cannot shrink at all
+	[ "$lz4" -lt $(( none - (4 << 20) )) ]
+	[ "$lz4" -gt $(( 8 << 20 )) ]
+}
+
+@test "the image does not depend on the number of compression threads" {
+	skip_unless_ptrace
+	start_target pattern 4
+	# stopped, so that nothing in it changes between the two dumps
+	kill -STOP "$TPID"
+	"$CKPT" dump "$TPID" -o "$T/a.img" --compress zstd -j 1
+	"$CKPT" dump "$TPID" -o "$T/b.img" --compress zstd -j 4
+	# header: created time and image id differ; the rest must not
+	cmp <(tail -c +257 "$T/a.img") <(tail -c +257 "$T/b.img")
+}
+
+@test "dump -o - | restore -: streaming both ways" {
+	skip_unless_ptrace
+	start_target pattern 4
+	"$CKPT" dump "$TPID" -o - --kill --compress zstd >"$T/stream" 2>"$T/dump.err"
+	reap "$TPID"
+	[ -s "$T/stream" ]
+	touch "$T/go"
+	run timeout 60 sh -c "cat '$T/stream' | '$CKPT' restore -"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "streamed restore of a truncated stream fails and leaves nothing" {
+	skip_unless_ptrace
+	start_target pattern 4
+	"$CKPT" dump "$TPID" -o "$T/img" --kill
+	reap "$TPID"
+	size=$(stat -c %s "$T/img")
+	touch "$T/go"
+	run --separate-stderr timeout 60 sh -c "head -c $((size - 5000)) '$T/img' | '$CKPT' restore -"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -ge 1 ]
+	[[ "${stderr_lines[-1]}" == *truncated* ]]
+	! kill -0 "$TPID" 2>/dev/null
+}
+
+@test "dump --compress rejects unknown codecs and bad levels (usage, exit 2)" {
+	run "$CKPT" dump 1 --compress brotli
+	[ "$status" -eq 2 ]
+	run "$CKPT" dump 1 --compress zlib:42
+	[ "$status" -eq 2 ]
+}
