@@ -7,6 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "dump/dump.h"
 #include "image/codec.h"
 
@@ -22,6 +23,8 @@ int cmd_dump(int argc, char **argv)
 		{ "no-sync", no_argument, NULL, 'n' },
 		{ "compress", required_argument, NULL, 'c' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "exclude-mapping", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -54,6 +57,24 @@ int cmd_dump(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'x': {
+			unsigned long long a, b;
+			int n = 0;
+
+			if (sscanf(optarg, "%llx-%llx%n", &a, &b, &n) != 2 || optarg[n] || a >= b) {
+				fprintf(stderr, "ckpt: dump: bad --exclude \"%s\" (want START-END in hex, as in /proc/PID/maps)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.exclude = xrealloc(o.exclude, (size_t)(o.nexclude + 1) * sizeof(*o.exclude));
+			o.exclude[o.nexclude].start = a;
+			o.exclude[o.nexclude++].end = b;
+			break;
+		}
+		case 'X':
+			o.exclude_maps = xrealloc(o.exclude_maps, (size_t)(o.nexclude_maps + 1) * sizeof(char *));
+			o.exclude_maps[o.nexclude_maps++] = optarg;
 			break;
 		case 'j':
 			o.jobs = (int)strtol(optarg, &end, 10);
@@ -90,5 +111,8 @@ int cmd_dump(int argc, char **argv)
 		o.out = defout;
 	}
 	log_set_context("dump %ld", pid);
-	return dump_run((pid_t)pid, &o) < 0 ? EXIT_FAIL : EXIT_OK;
+	c = dump_run((pid_t)pid, &o) < 0 ? EXIT_FAIL : EXIT_OK;
+	free(o.exclude);
+	free(o.exclude_maps);
+	return c;
 }

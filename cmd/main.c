@@ -10,12 +10,16 @@
 const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
+	  "          [--exclude START-END]... [--exclude-mapping NAME]...\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
 	  "      --kill          kill the process once the image is safely written\n"
 	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
 	  "      --no-sync       do not fsync the image\n"
 	  "      --compress C    page data codec: none, zlib, zstd or lz4 (default), :LEVEL optional\n"
-	  "  -j, --jobs N        compression threads (default: number of CPUs)\n",
+	  "  -j, --jobs N        compression threads (default: number of CPUs)\n"
+	  "      --exclude A-B   do not save memory in [A, B) (hex); it reads as zero after restore\n"
+	  "      --exclude-mapping NAME  do not save mappings of this file or name ([heap], libfoo.so)\n"
+	  "  Mappings the program marked with madvise(MADV_DONTDUMP) are not saved either.\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
 	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"

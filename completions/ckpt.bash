@@ -16,10 +16,10 @@ _ckpt() {
 		case $prev in
 		-o|--output) _filedir; return ;;
 		--compress) COMPREPLY=($(compgen -W "none zlib zstd lz4" -- "$cur")); return ;;
-		-j|--jobs) return ;;
+		-j|--jobs|--exclude|--exclude-mapping) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping -v --verbose -h --help" -- "$cur"))
 		else
 			_pids
 		fi ;;

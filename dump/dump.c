@@ -96,9 +96,9 @@ static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
 		ret = error_errno(ret, "cannot read /proc/%d/smaps", pid);
 		goto out;
 	}
-	if ((ret = dump_collect_vmas(pid, p, maps, nmaps)) < 0 ||
+	if ((ret = dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
 	    (ret = dump_collect_fds(pid, p)) < 0 ||
-	    (ret = dump_plan_pages(pid, p, &vp)) < 0)
+	    (ret = dump_plan_pages(pid, p, &vp, o)) < 0)
 		goto out;
 	if ((ret = img_writer_open(w, o->out, o->no_sync)) < 0)
 		goto out;

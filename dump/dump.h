@@ -16,6 +16,10 @@ struct dump_opts {
 	int no_sync;		/* no fsync */
 	struct codec_spec codec;	/* page data compression */
 	int jobs;		/* compression threads */
+	struct { uint64_t start, end; } *exclude;	/* --exclude ranges */
+	int nexclude;
+	char **exclude_maps;	/* --exclude-mapping names */
+	int nexclude_maps;
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);
@@ -27,7 +31,8 @@ int dump_collect_threads(struct img_proc *p, struct tracee_set *ts);
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts);
 /* vmas.c */
-int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n);
+int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n,
+		      const struct dump_opts *o);
 /* files.c */
 int dump_collect_fds(pid_t pid, struct img_proc *p);
 /* pages.c: which pages to save (pagemap), then stream them into w */
@@ -39,7 +44,8 @@ struct vma_pages {
 	struct page_run *runs;
 	size_t nruns;
 };
-int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out);
+int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
+		    const struct dump_opts *o);
 void dump_free_pages(struct vma_pages *vp, uint32_t n);
 /* pagewrite.c: read, compress (jobs threads) and write them */
 int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,

@@ -16,21 +16,34 @@
 
 #define PM_PRESENT	(1ull << 63)
 #define PM_SWAP		(1ull << 62)
+#define PM_FILE		(1ull << 61)	/* page cache (or shmem) page, not a private copy */
 #define CHUNK_PAGES	2048u		/* pagemap entries read at once */
 
 /* Which pages of v to save, by how restore recreates v. */
-enum { SAVE_NONE, SAVE_PRESENT, SAVE_ALL };
+enum { SAVE_NONE, SAVE_PRESENT, SAVE_PRIVATE, SAVE_ALL };
 
 static int save_mode(const struct img_vma *v)
 {
-	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL))
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED))
 		return SAVE_NONE;
 	if (v->d.flags & CKPT_VMA_DELETED)
 		return SAVE_ALL;
 	/* A shared file mapping's data is the file itself. */
 	if ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE))
 		return SAVE_NONE;
+	/* A private file mapping: restore maps the (unchanged) file again, so
+	 * only the pages the process wrote, its private copies, are saved. */
+	if (v->d.flags & CKPT_VMA_FILE)
+		return SAVE_PRIVATE;
 	return SAVE_PRESENT;
+}
+
+static int excluded(const struct dump_opts *o, uint64_t a)
+{
+	for (int i = 0; i < o->nexclude; i++)
+		if (a >= o->exclude[i].start && a < o->exclude[i].end)
+			return 1;
+	return 0;
 }
 
 static void add_run(struct vma_pages *vp, size_t *cap, uint64_t addr, uint64_t n)
@@ -45,7 +58,8 @@ static void add_run(struct vma_pages *vp, size_t *cap, uint64_t addr, uint64_t n
 	vp->runs[vp->nruns++] = (struct page_run){ addr, n };
 }
 
-static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp)
+static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
+		    const struct dump_opts *o)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
 	uint64_t *pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
@@ -65,15 +79,20 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp)
 			free(pm);
 			return error_errno(ret, "cannot read the page map at %#lx", (unsigned long)a);
 		}
-		for (uint64_t i = 0; i < n; i++)
-			if (pm[i] & (PM_PRESENT | PM_SWAP))
-				add_run(vp, &cap, a + i * ps, 1);
+		for (uint64_t i = 0; i < n; i++) {
+			if (!(pm[i] & (PM_PRESENT | PM_SWAP)) ||
+			    (mode == SAVE_PRIVATE && (pm[i] & PM_FILE)) ||
+			    (o->nexclude && excluded(o, a + i * ps)))
+				continue;
+			add_run(vp, &cap, a + i * ps, 1);
+		}
 	}
 	free(pm);
 	return 0;
 }
 
-int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out)
+int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
+		    const struct dump_opts *o)
 {
 	struct vma_pages *vp = xzalloc(p->d.nvmas * sizeof(*vp));
 	char path[64];
@@ -86,7 +105,7 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out)
 		return error_errno(errno, "cannot open %s", path);
 	}
 	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
-		ret = plan_vma(pmfd, &p->vmas[i], &vp[i]);
+		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o);
 		p->vmas[i].d.npages = 0;
 		for (size_t k = 0; k < vp[i].nruns; k++)
 			p->vmas[i].d.npages += vp[i].runs[k].npages;

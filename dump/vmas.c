@@ -92,7 +92,26 @@ static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
 	v->d.flags |= CKPT_VMA_FILE;
 }
 
-int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n)
+/* Opted out of checkpointing by the program (MADV_DONTDUMP) or the user. */
+static int is_excluded(const struct img_vma *v, const struct dump_opts *o)
+{
+	if (v->d.flags & (CKPT_VMA_SPECIAL | CKPT_VMA_SKIP))
+		return 0;
+	if (v->d.madv & CKPT_MADV_DONTDUMP)
+		return 1;
+	for (int i = 0; i < o->nexclude_maps; i++) {
+		const char *name = strrchr(v->path, '/');
+
+		/* A path, a file name, or a bracketed name like [heap]. */
+		if (!strcmp(v->path, o->exclude_maps[i]) ||
+		    (name && !strcmp(name + 1, o->exclude_maps[i])))
+			return 1;
+	}
+	return 0;
+}
+
+int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n,
+		      const struct dump_opts *o)
 {
 	p->vmas = xzalloc(n * sizeof(*p->vmas));
 	p->d.nvmas = (uint32_t)n;
@@ -101,6 +120,8 @@ int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *map
 
 		classify(pid, &maps[i], v);
 		v->d.path_len = (uint32_t)strlen(v->path);
+		if (is_excluded(v, o))
+			v->d.flags |= CKPT_VMA_EXCLUDED;
 		if (v->d.flags & CKPT_VMA_VDSO) {
 			/* Restore refuses a kernel whose vdso code differs: saved
 			 * return addresses into it would land elsewhere. */

@@ -174,6 +174,8 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_VMA_VVAR_VCLOCK	(1u << 8)	/* [vvar_vclock] (Linux >= 6.13) */
 #define CKPT_VMA_DELETED	(1u << 9)	/* file gone: all data stored */
 #define CKPT_VMA_SKIP		(1u << 10)	/* not restored ([vsyscall], VM_IO) */
+#define CKPT_VMA_EXCLUDED	(1u << 11)	/* contents not saved (MADV_DONTDUMP,
+						   --exclude-mapping): restored as zeros */
 #define CKPT_VMA_SPECIAL	(CKPT_VMA_VDSO | CKPT_VMA_VVAR | CKPT_VMA_VVAR_VCLOCK)
 
 #define CKPT_MADV_DONTFORK	(1u << 0)	/* dc */
