@@ -60,9 +60,12 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 	if (h->version > CKPT_VERSION)
 		return error("image format version %u is newer than this ckpt understands (%u): upgrade ckpt",
 			     h->version, CKPT_VERSION);
-	if (h->version != CKPT_VERSION || h->header_size != sizeof(*h))
+	if (h->version != CKPT_VERSION)
 		return error("image format version %u is not supported (this ckpt reads %u)",
 			     h->version, CKPT_VERSION);
+	/* Fixed for this version: anything else is damage, not a format. */
+	if (h->header_size != sizeof(*h))
+		return error("image header is corrupted: header size %u", h->header_size);
 	crc = h->crc;
 	h->crc = 0;
 	if (crc32c(0, h, sizeof(*h)) != crc)
@@ -184,6 +187,10 @@ static void *take_dup(struct cur *c, size_t n)
 	return p ? xmemdup(p, n) : NULL;
 }
 
+/* parse_*(): 0, -1 if malformed, or BEYOND_EOF when the section describes
+ * more data than the rest of the file holds (a truncated file, usually). */
+#define BEYOND_EOF	(-2)
+
 /*
  * left: bytes of the file after this section (UINT64_MAX for a stream).
  * The THREAD, VMA and FD sections counted here must still fit in it, so
@@ -202,7 +209,7 @@ static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left)
 	if (p->d.nthreads * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_thread)) +
 	    p->d.nvmas * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_vma)) +
 	    p->d.nfds * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_fd)) > left)
-		return -1;
+		return BEYOND_EOF;
 	if (!(p->groups = take_dup(c, p->d.ngroups * sizeof(uint32_t))) ||
 	    !(p->exe = take_str(c, p->d.exe_len)) ||
 	    !(p->cwd = take_str(c, p->d.cwd_len)) ||
@@ -268,8 +275,10 @@ static int parse_fd(struct img_fd *f, struct cur *c, uint64_t left)
 	if (f->d.fd < 0 || f->d.path_len > CKPT_MAX_PATH || !(f->path = take_str(c, f->d.path_len)))
 		return -1;
 	if (f->d.kind == CKPT_FD_GHOST) {
-		if (f->d.size > (1ull << 32) || f->d.size > left)
+		if (f->d.size > (1ull << 32))
 			return -1;
+		if (f->d.size > left)
+			return BEYOND_EOF;
 		f->data = xzalloc((size_t)f->d.size);
 	}
 	return c->left ? -1 : 0;
@@ -308,6 +317,7 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		     struct cur *c)
 {
 	struct img_proc *p;
+	int ret;
 
 	if (s->type == CKPT_SEC_PROC) {
 		if (s->proc != m->proc || m->proc >= img->h.nprocs)
@@ -340,9 +350,11 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		m->vma++;
 		return 0;
 	case CKPT_SEC_FD:
-		/* Parsed first: the payload may be shorter than a ckpt_fd. */
-		if (m->fd >= p->d.nfds || parse_fd(&p->fds[m->fd], c, m->left) < 0)
+		if (m->fd >= p->d.nfds)
 			return -1;
+		/* Parsed first: the payload may be shorter than a ckpt_fd. */
+		if ((ret = parse_fd(&p->fds[m->fd], c, m->left)) < 0)
+			return ret;
 		/* In fd order, without duplicates. */
 		if (m->fd && p->fds[m->fd - 1].d.fd >= p->fds[m->fd].d.fd)
 			return -1;
@@ -396,7 +408,11 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 		c.p = *payload;
 		c.left = (size_t)s->size;
 		m.left = size == UINT64_MAX ? size : size > r->off ? size - r->off : 0;
-		if (parse_one(img, &m, s, &c) < 0)
+		ret = parse_one(img, &m, s, &c);
+		if (ret == BEYOND_EOF)
+			return error("image is truncated: %s section at offset %llu describes more than the rest of the file holds",
+				     img_section_name(s->type), (unsigned long long)at);
+		if (ret < 0)
 			return error("image is corrupted: %s section at offset %llu is malformed",
 				     img_section_name(s->type), (unsigned long long)at);
 	}
