@@ -1,0 +1,415 @@
+#!/usr/bin/env bats
+# Bad input and failure: every refusal is one line on stderr,
+#   ckpt: dump PID: <what>: <why>   or   ckpt: restore FILE: <what>: <why>
+# with exit status 1 (2 for usage), never a crash (status >= 128), never a
+# process left behind half-restored, never a target left stopped or
+# harmed: after a refused dump the counter target still finishes with
+# the right sum.
+
+load test_helper
+
+COUNTER_SUM='counter: 4499798217088'
+
+# One image of the counter target for the whole file, dumped with --kill
+# and reaped, so its PID is free: a restore that wrongly went ahead would
+# get that PID back, which is what no_leftover looks for.
+setup_file() {
+	local T=$BATS_FILE_TMPDIR PIDS=()
+
+	[ -x "$CKPT_TARGETS/imgtool" ] || return 0
+	start_target counter || return 0
+	if "$CKPT" dump "$TPID" -o "$T/good.img" --kill >"$T/dump.log" 2>&1; then
+		echo "$TPID" >"$T/pid"
+		"$CKPT_TARGETS/imgtool" sections "$T/good.img" >"$T/sections"
+	fi
+	wait "$TPID" 2>/dev/null || true
+}
+
+# A private copy of the shared image in $T/x.img; IMGPID its process.
+need_image() {
+	skip_unless_ptrace
+	[ -s "$BATS_FILE_TMPDIR/sections" ] || {
+		cat "$BATS_FILE_TMPDIR/dump.log" 2>/dev/null
+		false
+	}
+	IMGPID=$(cat "$BATS_FILE_TMPDIR/pid")
+	IMG=$T/x.img
+	cp "$BATS_FILE_TMPDIR/good.img" "$IMG"
+}
+
+imgtool() {
+	"$CKPT_TARGETS/imgtool" "$@"
+}
+
+# The state letter of /proc/PID/stat (after the command name).
+proc_state() {
+	local s
+	s=$(cat "/proc/$1/stat") || return 1
+	s=${s##*) }
+	echo "${s%% *}"
+}
+
+# Nothing of the image's process exists (neither it nor a restore stub).
+no_leftover() {
+	local comm
+	[ -e "/proc/$IMGPID" ] || return 0
+	comm=$(cat "/proc/$IMGPID/comm" 2>/dev/null) || return 0
+	if [ "$comm" = counter ] || [ "$comm" = ckpt-stub ]; then
+		echo "process $IMGPID ($comm) was left behind"
+		kill -KILL "$IMGPID"
+		return 1
+	fi
+}
+
+# refused FILE [PATTERN]: restore FILE fails with status 1 and one line,
+# "ckpt: restore FILE: ..." matching the glob PATTERN when given, and
+# leaves no process.  Prints what went wrong and returns 1 otherwise.
+refused() {
+	local img=$1 pat=${2:-*}
+	run --separate-stderr timeout 60 "$CKPT" restore "$img"
+	if [ "$status" -ne 1 ] || [ "${#stderr_lines[@]}" -ne 1 ] ||
+	   [[ "$stderr" != "ckpt: restore $img: "$pat ]]; then
+		echo "status $status, stderr:"
+		printf '%s\n' "${stderr_lines[@]}"
+		return 1
+	fi
+	no_leftover
+}
+
+# The counter started with start_target is unharmed: not stopped, and
+# once let go it finishes with the right sum.
+target_unharmed() {
+	local st
+	st=$(proc_state "$TPID")
+	[[ "$st" == [RSD] ]] || { echo "target is in state $st"; return 1; }
+	touch "$T/go"
+	wait "$TPID" || { echo "target failed:"; cat "$T/err"; return 1; }
+	grep -qx "$COUNTER_SUM" "$T/out"
+}
+
+# --- dump ----------------------------------------------------------------
+
+@test "dump of a PID that does not exist: one line, exit 1, no image" {
+	true &
+	pid=$!
+	wait "$pid"
+	[ ! -e "/proc/$pid" ] || skip "PID $pid reused already"
+	run --separate-stderr "$CKPT" dump "$pid" -o "$T/img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: dump $pid: no such process" ]
+	[ ! -e "$T/img" ]
+}
+
+@test "dump of a kernel thread (kthreadd, PID 2): one line, exit 1" {
+	[ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ] || skip "PID 2 is not kthreadd here"
+	run --separate-stderr "$CKPT" dump 2 -o "$T/img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: dump 2: process is a kernel thread" ]
+	[ ! -e "$T/img" ]
+}
+
+@test "dump of a zombie: one line, exit 1" {
+	# The child of a shell that then execs sleep: nobody reaps it.  It
+	# exits after the exec, or bash would reap it first.
+	bash -c 'sleep 0.3 & echo $! >"$1"; exec sleep 60' zombie-parent "$T/zpid" \
+		</dev/null >/dev/null 2>&1 &
+	PIDS+=("$!")
+	wait_file "$T/zpid"
+	z=$(cat "$T/zpid")
+	for i in $(seq 100); do
+		[ "$(proc_state "$z" 2>/dev/null)" = Z ] && break
+		sleep 0.05
+	done
+	[ "$(proc_state "$z")" = Z ]
+	run --separate-stderr "$CKPT" dump "$z" -o "$T/img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: dump $z: process is a zombie (it has exited and waits for its parent)" ]
+	[ ! -e "$T/img" ]
+}
+
+@test "dump of a process already traced: one line, exit 1, tracer and target unharmed" {
+	skip_unless_ptrace
+	start_target counter
+	"$CKPT_TARGETS/tracer" "$TPID" "$T/traced" </dev/null >"$T/tracer.log" 2>&1 &
+	tracer=$!
+	PIDS+=("$tracer")
+	wait_file "$T/traced" || { cat "$T/tracer.log"; false; }
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: dump $TPID: process is already traced by PID $tracer (a debugger?)" ]
+	[ ! -e "$T/img" ]
+	# Still traced by the same tracer: ckpt did not detach anybody.
+	grep -qx "TracerPid:	$tracer" "/proc/$TPID/status"
+	kill "$tracer"
+	wait "$tracer" || true
+	target_unharmed
+}
+
+@test "dump of another user's process without privileges: one line, exit 1, target unharmed" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target counter
+	chmod 755 "$T"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT" --version >/dev/null 2>&1 ||
+		skip "ckpt cannot run as nobody here ($CKPT)"
+	mkdir -m 777 "$T/out.d"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$CKPT" dump "$TPID" -o "$T/out.d/img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: dump $TPID: cannot attach (are you root or its owner? see also /proc/sys/kernel/yama/ptrace_scope): Operation not permitted" ]
+	[ -z "$(ls -A "$T/out.d")" ]
+	target_unharmed
+}
+
+@test "dump to a directory that does not exist: one line, exit 1, target unharmed" {
+	skip_unless_ptrace
+	start_target counter
+	for mode in "" --kill --stop; do
+		run --separate-stderr "$CKPT" dump "$TPID" -o "$T/nodir/img" $mode
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "ckpt: dump $TPID: cannot create \"$T/nodir/img\": No such file or directory" ]
+		# Neither killed (--kill) nor left stopped (--stop) after a failure.
+		[[ "$(proc_state "$TPID")" == [RSD] ]]
+	done
+	target_unharmed
+}
+
+@test "dump usage errors: exit 2" {
+	run --separate-stderr "$CKPT" dump 12ab
+	[ "$status" -eq 2 ]
+	[ "$stderr" = 'ckpt: dump: "12ab" is not a PID' ]
+	run --separate-stderr "$CKPT" dump 0
+	[ "$status" -eq 2 ]
+	run --separate-stderr "$CKPT" dump 1 --kill --stop
+	[ "$status" -eq 2 ]
+	[ "$stderr" = 'ckpt: dump: --kill and --stop exclude each other' ]
+}
+
+# --- restore: not an image at all ----------------------------------------
+
+@test "restore of a missing file: one line, exit 1" {
+	run --separate-stderr "$CKPT" restore "$T/none.img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $T/none.img: cannot open image: No such file or directory" ]
+}
+
+@test "restore of an empty file: one line, exit 1" {
+	: >"$T/empty.img"
+	run --separate-stderr "$CKPT" restore "$T/empty.img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $T/empty.img: not a checkpoint image: too short" ]
+}
+
+@test "restore of a text file: not a checkpoint image" {
+	echo "hello" >"$T/short.txt"
+	run --separate-stderr "$CKPT" restore "$T/short.txt"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $T/short.txt: not a checkpoint image: too short" ]
+	# Longer than a header: the magic is what tells.
+	cp "$CKPT_TOP/README.md" "$T/long.txt"
+	run --separate-stderr "$CKPT" restore "$T/long.txt"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $T/long.txt: not a checkpoint image: bad magic" ]
+}
+
+@test "restore of a directory: one line, exit 1" {
+	run --separate-stderr "$CKPT" restore "$T"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $T: cannot read image: Is a directory" ]
+}
+
+@test "restore usage errors: exit 2" {
+	run --separate-stderr "$CKPT" restore
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = 'ckpt: restore: missing image file' ]
+	run --separate-stderr "$CKPT" restore a.img b.img
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = 'ckpt: restore: too many arguments' ]
+	run --separate-stderr "$CKPT" restore a.img --rollback-files --ignore-file-changes
+	[ "$status" -eq 2 ]
+}
+
+# --- restore: a damaged or foreign image ---------------------------------
+
+@test "restore of an image truncated at every section boundary and inside every section" {
+	need_image
+	size=$(stat -c %s "$IMG")
+	n=0
+	while read -r off type proc len; do
+		[ "$off" = eof ] && continue
+		# At the boundary, inside the section header, right after it,
+		# in the middle of the payload, one byte short of the end.
+		for cut in "$off" $((off + 10)) $((off + 24)) $((off + 24 + len / 2)) \
+			   $((off + 24 + len - 1)); do
+			[ "$cut" -lt "$size" ] || continue
+			head -c "$cut" "$BATS_FILE_TMPDIR/good.img" >"$IMG"
+			refused "$IMG" "image is truncated: *" ||
+				{ echo "cut at $cut (section type $type at $off)"; false; }
+			n=$((n + 1))
+		done
+	done <"$BATS_FILE_TMPDIR/sections"
+	echo "$n truncations"
+	[ "$n" -gt 20 ]
+	# Shorter than the header.
+	head -c 100 "$BATS_FILE_TMPDIR/good.img" >"$IMG"
+	refused "$IMG" "not a checkpoint image: too short"
+}
+
+# flip_refused BYTE BIT [PATTERN]: flip it in $IMG, expect refusal, flip back.
+flip_refused() {
+	local bit=$(($1 * 8 + $2))
+	imgtool flip "$IMG" "$bit"
+	refused "$IMG" "${3:-*}" || { echo "bit $2 of byte $1"; return 1; }
+	imgtool flip "$IMG" "$bit"
+}
+
+@test "restore with single bits flipped in the header: one line, exit 1" {
+	need_image
+	flip_refused 0 3 "not a checkpoint image: bad magic"
+	flip_refused 7 0 "not a checkpoint image: bad magic"
+	flip_refused 8 0 "image format version 0 is not supported*"
+	flip_refused 13 0 "image header is corrupted: header size 0"	# header_size
+	flip_refused 16 1 "image header is corrupted: checksum mismatch"	# machine
+	flip_refused 21 4 "image header is corrupted: checksum mismatch"	# page_size
+	flip_refused 44 0 "image header is corrupted: checksum mismatch"	# nprocs
+	flip_refused 100 6 "image header is corrupted: checksum mismatch"	# kernel
+	flip_refused 253 7 "image header is corrupted: checksum mismatch"	# crc
+	cmp "$IMG" "$BATS_FILE_TMPDIR/good.img"
+}
+
+@test "restore with single bits flipped in section headers: one line, exit 1" {
+	need_image
+	# The first section (PROC at 256) and the last (END).
+	last=$(grep -v '^eof' "$BATS_FILE_TMPDIR/sections" | tail -1 | cut -d' ' -f1)
+	for at in 256 "$last"; do
+		for field in 0 4 8 12 16 20; do
+			flip_refused $((at + field)) 2 "image is corrupted: bad section header at offset $at"
+		done
+	done
+	# The top bit of a size: oversized or bad header, never a huge read.
+	flip_refused $((256 + 15)) 7 "image is corrupted: *"
+}
+
+@test "restore with single bits flipped in metadata and page data: one line, exit 1" {
+	need_image
+	while read -r off type proc len; do
+		[ "$off" = eof ] && continue
+		case $type in
+		1) what=process ;; 2) what="signal actions" ;; 3) what=thread ;;
+		4) what=mapping ;; 5) what="file descriptor" ;; 16) what="page data" ;;
+		255) what=end ;; *) continue ;;
+		esac
+		for at in $((off + 24)) $((off + 24 + len / 3)) $((off + 24 + len - 1)); do
+			flip_refused "$at" 5 "image is corrupted: $what section at offset $off: checksum mismatch"
+		done
+	done <"$BATS_FILE_TMPDIR/sections"
+	cmp "$IMG" "$BATS_FILE_TMPDIR/good.img"
+}
+
+@test "restore with one bit flipped at 200 random places: one line, exit 1, no process" {
+	need_image
+	bits=$(( $(stat -c %s "$IMG") * 8 ))
+	RANDOM=$$
+	for i in $(seq 200); do
+		bit=$(( (RANDOM * 32768 + RANDOM) % bits ))
+		imgtool flip "$IMG" "$bit"
+		refused "$IMG" || { echo "bit $bit (byte $((bit / 8)))"; false; }
+		imgtool flip "$IMG" "$bit"
+	done
+	cmp "$IMG" "$BATS_FILE_TMPDIR/good.img"
+}
+
+@test "restore of an image with a wrong magic: not a checkpoint image" {
+	need_image
+	imgtool setfield "$IMG" 0 8 0x0a0d54504b434b89	# "\x89KCKPT\r\n"
+	refused "$IMG" "not a checkpoint image: bad magic"
+}
+
+@test "restore of an image from a newer ckpt: says so" {
+	need_image
+	imgtool setfield "$IMG" 8 4 2
+	refused "$IMG" "image format version 2 is newer than this ckpt understands (1): upgrade ckpt"
+}
+
+@test "restore of an image from another architecture: names it" {
+	need_image
+	case $(uname -m) in
+	x86_64) other=183 name=aarch64 here=x86_64 ;;
+	aarch64|arm64) other=62 name=x86_64 here=aarch64 ;;
+	*) skip "unknown machine" ;;
+	esac
+	imgtool setfield "$IMG" 16 4 "$other"
+	refused "$IMG" "image is for $name, this machine is $here"
+}
+
+@test "restore of an image with another page size or two processes: says which" {
+	need_image
+	imgtool setfield "$IMG" 20 4 65536
+	refused "$IMG" "image has 65536-byte pages, this kernel uses $(getconf PAGESIZE)"
+	cp "$BATS_FILE_TMPDIR/good.img" "$IMG"
+	imgtool setfield "$IMG" 44 4 2
+	refused "$IMG" "image holds 2 processes: this ckpt restores one"
+}
+
+@test "restore of an image with impossible counts behind good checksums: malformed" {
+	need_image
+	# struct ckpt_proc at 280: nthreads at +16; checksums fixed by imgtool.
+	imgtool setfield "$IMG" $((280 + 16)) 4 0
+	refused "$IMG" "image is corrupted: process section at offset 256 is malformed"
+	cp "$BATS_FILE_TMPDIR/good.img" "$IMG"
+	# nvmas and nfds: far more than the file holds.  Their arrays would
+	# take 3 GiB; refused before any is allocated, under a 1 GiB limit.
+	imgtool setfield "$IMG" $((280 + 20)) 4 16777216
+	imgtool setfield "$IMG" $((280 + 24)) 4 16777216
+	(ulimit -v 1000000
+	 refused "$IMG" "image is truncated: process section at offset 256 describes more than the rest of the file holds")
+}
+
+@test "restore of another user's image without privileges: one line, exit 1" {
+	need_image
+	skip_unless_root
+	chmod 755 "$T"
+	chmod 644 "$IMG"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT" --version >/dev/null 2>&1 ||
+		skip "ckpt cannot run as nobody here ($CKPT)"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT" restore "$IMG"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $IMG: the process ran as uid 0 gid 0: only root can restore it as that user" ]
+	no_leftover
+	# And one it may not even read.
+	chmod 600 "$IMG"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT" restore "$IMG"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $IMG: cannot open image: Permission denied" ]
+}
+
+# A stream cannot be checked before the process is created: damage found
+# while filling its memory must still leave nothing behind.
+@test "restore - of a stream damaged in its page data: one line, exit 1, no process" {
+	need_image
+	pages=$(awk '$2 == 16 { print $1 + 24 + 100; exit }' "$BATS_FILE_TMPDIR/sections")
+	imgtool flip "$IMG" $((pages * 8))
+	run --separate-stderr bash -c 'cat "$1" | timeout 60 "$2" restore -' - "$IMG" "$CKPT"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: restore -: image is corrupted: page data section at offset "*": checksum mismatch" ]]
+	no_leftover
+	# Cut in the middle of the page data.
+	run --separate-stderr bash -c 'head -c "$3" "$1" | timeout 60 "$2" restore -' - \
+		"$BATS_FILE_TMPDIR/good.img" "$CKPT" $((pages + 1000))
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: restore -: image is truncated: page data section at offset "*" is incomplete" ]]
+	no_leftover
+}
+
+# The reader once refused command lines over 256 KiB as damage.
+@test "a process with a 300 KiB command line is not mistaken for a damaged image" {
+	skip_unless_ptrace
+	arg=$(head -c 100000 /dev/zero | tr '\0' x)
+	start_target counter 3000000 "$arg" "$arg" "$arg"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx "$COUNTER_SUM" "$T/out"
+}

@@ -1,0 +1,934 @@
+/*
+ * The image format (image/write.c, image/read.c, image/model.c): a made-up
+ * process with two threads, mappings, descriptors, ghost file data and
+ * pending signals goes through img_write_* and comes back identical from
+ * img_reader_open/img_read_meta.  Then the same image, truncated at every
+ * byte, with single bits flipped, and with fields made wrong behind
+ * correct checksums, must fail cleanly: a negative return, one
+ * "ckpt: ..." line on stderr, no crash (each test runs in its own child).
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/crc32c.h"
+#include "image/image.h"
+#include "harness.h"
+
+#define PS		4096u
+#define GHOST_LEN	5000u
+
+static char dir[64];
+
+/* Deterministic filler, so a byte out of place shows. */
+static void fill(void *p, size_t n, uint32_t seed)
+{
+	uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		b[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+static void *filled(size_t n, uint32_t seed)
+{
+	void *p = malloc(n ? n : 1);
+
+	fill(p, n, seed);
+	return p;
+}
+
+static char *dupmem(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+static void make_thread(struct img_thread *t, int32_t tid, uint32_t npending)
+{
+	memset(t, 0, sizeof(*t));
+	t->d.tid = tid;
+	t->d.nregsets = 2;
+	t->d.sigmask = 0x1234ull << tid % 7;
+	t->d.altstack_sp = 0x7f0000100000ull;
+	t->d.altstack_size = 65536;
+	t->d.npending = npending;
+	t->d.rseq_addr = 0x7f0000200020ull;
+	t->d.rseq_len = 32;
+	t->d.rseq_sig = 0x53053053;
+	snprintf(t->d.comm, sizeof(t->d.comm), "worker-%d", tid);
+	t->regsets = calloc(2, sizeof(*t->regsets));
+	t->regsets[0].type = 1;		/* NT_PRSTATUS */
+	t->regsets[0].len = sizeof(arch_regs_t);
+	t->regsets[0].data = filled(sizeof(arch_regs_t), (uint32_t)tid);
+	t->regsets[1].type = 0x202;	/* NT_X86_XSTATE; its length is not a multiple of 8 */
+	t->regsets[1].len = 1001;
+	t->regsets[1].data = filled(1001, (uint32_t)tid + 1);
+	t->pending = filled(npending * (size_t)CKPT_SIGINFO_SIZE, (uint32_t)tid + 2);
+}
+
+static void make_vma(struct img_vma *v, uint64_t start, uint64_t end, uint32_t flags,
+		     const char *path)
+{
+	memset(v, 0, sizeof(*v));
+	v->d.start = start;
+	v->d.end = end;
+	v->d.prot = 3;
+	v->d.flags = flags;
+	v->d.npages = (end - start) / PS;
+	v->d.path_len = (uint32_t)strlen(path);
+	v->path = dupmem(path, strlen(path));
+}
+
+static void make_fd(struct img_fd *f, int32_t fd, uint32_t kind, const char *path, uint64_t size)
+{
+	memset(f, 0, sizeof(*f));
+	f->d.fd = fd;
+	f->d.kind = kind;
+	f->d.flags = 02;	/* O_RDWR */
+	f->d.pos = size / 2;
+	f->d.size = size;
+	f->d.mode = 0100644;
+	f->d.path_len = (uint32_t)strlen(path);
+	f->path = dupmem(path, strlen(path));
+	if (kind == CKPT_FD_GHOST)
+		f->data = filled((size_t)size, (uint32_t)fd);
+}
+
+/* The made-up process: every variable-length part non-empty. */
+static void make_img(struct img *img)
+{
+	static const char cmdline[] = "job\0--input\0a file with spaces";
+	struct img_proc *p;
+
+	memset(img, 0, sizeof(*img));
+	img->h.machine = ARCH_ELF_MACHINE;
+	img->h.page_size = PS;
+	img->h.nprocs = 1;
+	img->h.created = 1700000000;
+	snprintf(img->h.kernel, sizeof(img->h.kernel), "6.18.0-test");
+	snprintf(img->h.host, sizeof(img->h.host), "unit");
+	img->procs = calloc(1, sizeof(*img->procs));
+	p = &img->procs[0];
+	p->d.pid = 4321;
+	p->d.ppid = 1;
+	p->d.pgid = p->d.sid = 4321;
+	p->d.nthreads = 2;
+	p->d.nvmas = 3;
+	p->d.nfds = 3;
+	p->d.npending = 2;
+	p->d.umask = 022;
+	p->d.uid[0] = p->d.uid[1] = 1000;
+	p->d.gid[0] = p->d.gid[1] = 100;
+	p->d.ngroups = 3;
+	p->d.brk = 0x602000;
+	for (int i = 0; i < CKPT_NRLIMIT; i++) {
+		p->d.rlim[i].cur = (uint64_t)i * 1000;
+		p->d.rlim[i].max = ~0ull;
+	}
+	snprintf(p->d.comm, sizeof(p->d.comm), "job");
+	p->groups = filled(3 * sizeof(uint32_t), 5);
+	p->exe = dupmem("/usr/bin/job", 12);
+	p->d.exe_len = 12;
+	p->cwd = dupmem("/home/u/with space", 18);
+	p->d.cwd_len = 18;
+	p->cmdline = dupmem(cmdline, sizeof(cmdline) - 1);
+	p->d.cmdline_len = sizeof(cmdline) - 1;
+	p->auxv = filled(48, 6);
+	p->d.auxv_len = 48;
+	p->pending = filled(2 * (size_t)CKPT_SIGINFO_SIZE, 7);
+	fill(p->sigacts, sizeof(p->sigacts), 8);
+	p->threads = calloc(2, sizeof(*p->threads));
+	make_thread(&p->threads[0], 4321, 0);
+	make_thread(&p->threads[1], 4322, 1);
+	p->vmas = calloc(3, sizeof(*p->vmas));
+	make_vma(&p->vmas[0], 0x400000, 0x401000, CKPT_VMA_FILE, "/usr/bin/job");
+	make_vma(&p->vmas[1], 0x600000, 0x603000, CKPT_VMA_ANON | CKPT_VMA_HEAP, "[heap]");
+	make_vma(&p->vmas[2], 0x7ff000000000, 0x7ff000021000,
+		 CKPT_VMA_ANON | CKPT_VMA_STACK | CKPT_VMA_GROWSDOWN, "[stack]");
+	p->fds = calloc(3, sizeof(*p->fds));
+	make_fd(&p->fds[0], 0, CKPT_FD_DEVICE, "/dev/null", 0);
+	make_fd(&p->fds[1], 3, CKPT_FD_GHOST, "/tmp/scratch (deleted)", GHOST_LEN);
+	make_fd(&p->fds[2], 7, CKPT_FD_FILE, "/var/log/job.log", 123456);
+}
+
+/* Page runs the image carries, in order. */
+static const struct { uint64_t addr; uint32_t npages; } runs[] = {
+	{ 0x600000, 2 }, { 0x7ff000020000, 1 },
+};
+
+static int write_img(const char *path, struct img *img)
+{
+	struct img_writer w;
+	int ret;
+
+	if ((ret = img_writer_open(&w, path, 1)) < 0)
+		return ret;
+	ret = img_write_header(&w, &img->h);
+	if (!ret)
+		ret = img_write_meta(&w, img);
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(runs); i++) {
+		size_t len = runs[i].npages * (size_t)PS;
+		void *data = filled(len, (uint32_t)i + 100);
+
+		ret = img_write_pages(&w, 0, runs[i].addr, runs[i].npages, CKPT_CODEC_NONE,
+				      data, len);
+		free(data);
+	}
+	if (!ret)
+		ret = img_writer_finish(&w);
+	img_writer_close(&w);
+	return ret;
+}
+
+static char *path_of(const char *name)
+{
+	static char buf[4][128];
+	static int n;
+	char *p = buf[n++ % 4];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", dir, name);
+	return p;
+}
+
+/* A fresh image at path_of(name), its bytes in *out (len *n). */
+static void good_image(const char *name, uint8_t **out, size_t *n)
+{
+	struct img img;
+	struct stat st;
+	int fd;
+
+	make_img(&img);
+	if (write_img(path_of(name), &img) < 0) {
+		printf("# cannot write %s\n", path_of(name));
+		_exit(1);
+	}
+	img_free(&img);
+	fd = open(path_of(name), O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		printf("# cannot open %s\n", path_of(name));
+		_exit(1);
+	}
+	*n = (size_t)st.st_size;
+	*out = malloc(*n);
+	if (pread(fd, *out, *n, 0) != (ssize_t)*n)
+		_exit(1);
+	close(fd);
+}
+
+static void put_file(const char *path, const void *buf, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || write(fd, buf, n) != (ssize_t)n || close(fd) < 0) {
+		printf("# cannot write %s\n", path);
+		_exit(1);
+	}
+}
+
+/*
+ * Read an image as restore does: header, metadata, then every remaining
+ * section to END.  0 or the negative error; *img is freed either way.
+ */
+static int read_img(const char *path)
+{
+	struct img_reader r;
+	struct img img = { 0 };
+	struct ckpt_section s;
+	void *payload;
+	int ret;
+
+	ret = img_reader_open(&r, path, &img.h);
+	if (ret == 0) {
+		ret = img_read_meta(&r, &img, &s, &payload);
+		if (ret > 0)
+			ret = img_verify_rest(&r);
+	}
+	img_reader_close(&r);
+	img_free(&img);
+	return ret;
+}
+
+/* stderr into a file, so that a test can count what was said. */
+static int err_fd = -1;
+
+static void capture_stderr(void)
+{
+	err_fd = memfd_create("stderr", 0);
+	if (err_fd < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+		_exit(1);
+}
+
+static void clear_stderr(void)
+{
+	if (ftruncate(err_fd, 0) < 0 || lseek(STDERR_FILENO, 0, SEEK_SET) < 0)
+		_exit(1);
+}
+
+/* What was written to stderr since clear_stderr(), NUL-terminated. */
+static const char *said(void)
+{
+	static char buf[8192];
+	ssize_t n = pread(err_fd, buf, sizeof(buf) - 1, 0);
+
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+static int nlines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* One line with the restore context: the shape users see. */
+static int one_ckpt_line(const char *s)
+{
+	return nlines(s) == 1 && !strncmp(s, "ckpt: restore t.img: ", 21);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/ckpt-unit.XXXXXX");
+	if (!mkdtemp(dir)) {
+		printf("# mkdtemp failed\n");
+		_exit(1);
+	}
+	log_set_context("restore t.img");
+}
+
+static void cleanup(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+}
+
+TEST(round_trip_keeps_every_field)
+{
+	struct img want, got = { 0 };
+	struct img_reader r;
+	struct ckpt_section s;
+	void *payload;
+	uint64_t pages = 0;
+
+	setup();
+	make_img(&want);
+	ASSERT_EQ(0, write_img(path_of("a.img"), &want));
+	ASSERT_EQ(0, img_reader_open(&r, path_of("a.img"), &got.h));
+	ASSERT_MEMEQ(CKPT_MAGIC, got.h.magic, 8);
+	ASSERT_EQ(CKPT_VERSION, got.h.version);
+	ASSERT_EQ(256, got.h.header_size);
+	ASSERT_EQ(ARCH_ELF_MACHINE, got.h.machine);
+	ASSERT_STREQ("6.18.0-test", got.h.kernel);
+	ASSERT_EQ(1, img_read_meta(&r, &got, &s, &payload));
+	ASSERT_EQ(CKPT_SEC_PAGES, s.type);
+
+	const struct img_proc *a = &want.procs[0], *b = &got.procs[0];
+
+	ASSERT_MEMEQ(&a->d, &b->d, sizeof(a->d));
+	ASSERT_MEMEQ(a->groups, b->groups, 3 * sizeof(uint32_t));
+	ASSERT_STREQ("/usr/bin/job", b->exe);
+	ASSERT_STREQ("/home/u/with space", b->cwd);
+	ASSERT_MEMEQ(a->cmdline, b->cmdline, a->d.cmdline_len);
+	ASSERT_MEMEQ(a->auxv, b->auxv, 48);
+	ASSERT_MEMEQ(a->pending, b->pending, 2 * CKPT_SIGINFO_SIZE);
+	ASSERT_MEMEQ(a->sigacts, b->sigacts, sizeof(a->sigacts));
+	for (int i = 0; i < 2; i++) {
+		const struct img_thread *ta = &a->threads[i], *tb = &b->threads[i];
+
+		ASSERT_MEMEQ(&ta->d, &tb->d, sizeof(ta->d)) {
+			TH_LOG("thread %d", i);
+		}
+		for (uint32_t k = 0; k < ta->d.nregsets; k++) {
+			ASSERT_EQ(ta->regsets[k].type, tb->regsets[k].type);
+			ASSERT_EQ(ta->regsets[k].len, tb->regsets[k].len);
+			ASSERT_MEMEQ(ta->regsets[k].data, tb->regsets[k].data, ta->regsets[k].len);
+		}
+		ASSERT_MEMEQ(ta->pending, tb->pending, ta->d.npending * CKPT_SIGINFO_SIZE);
+	}
+	for (int i = 0; i < 3; i++) {
+		ASSERT_MEMEQ(&a->vmas[i].d, &b->vmas[i].d, sizeof(a->vmas[i].d));
+		ASSERT_STREQ(a->vmas[i].path, b->vmas[i].path);
+		ASSERT_MEMEQ(&a->fds[i].d, &b->fds[i].d, sizeof(a->fds[i].d));
+		ASSERT_STREQ(a->fds[i].path, b->fds[i].path);
+	}
+	ASSERT_TRUE(b->fds[1].data != NULL);
+	ASSERT_MEMEQ(a->fds[1].data, b->fds[1].data, GHOST_LEN);
+
+	/* The page runs, in order, then END. */
+	for (size_t i = 0; i < ARRAY_SIZE(runs); i++) {
+		struct ckpt_pages pg;
+		size_t len = runs[i].npages * (size_t)PS;
+		void *data = filled(len, (uint32_t)i + 100);
+
+		if (i)
+			ASSERT_EQ(1, img_read_section(&r, &s, &payload));
+		ASSERT_EQ(CKPT_SEC_PAGES, s.type);
+		ASSERT_EQ(sizeof(pg) + len, s.size);
+		memcpy(&pg, payload, sizeof(pg));
+		ASSERT_EQ(runs[i].addr, pg.addr);
+		ASSERT_EQ(runs[i].npages, pg.npages);
+		ASSERT_EQ(CKPT_CODEC_NONE, pg.codec);
+		ASSERT_MEMEQ(data, (uint8_t *)payload + sizeof(pg), len);
+		pages += pg.npages;
+		free(data);
+	}
+	ASSERT_EQ(0, img_read_section(&r, &s, &payload));
+	ASSERT_EQ(CKPT_SEC_END, s.type);
+	ASSERT_EQ(3, r.npages);
+	ASSERT_EQ(pages, r.npages);
+	/* After END there is nothing more, and asking again stays at 0. */
+	ASSERT_EQ(0, img_read_section(&r, &s, &payload));
+	img_reader_close(&r);
+	img_free(&got);
+	img_free(&want);
+	cleanup();
+}
+
+TEST(writer_leaves_no_temporary_file_and_mode_0600)
+{
+	struct img img;
+	struct stat st;
+	char cmd[256];
+
+	setup();
+	make_img(&img);
+	ASSERT_EQ(0, write_img(path_of("a.img"), &img));
+	img_free(&img);
+	ASSERT_EQ(0, stat(path_of("a.img"), &st));
+	ASSERT_EQ(0600, st.st_mode & 0777);
+	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", dir);
+	ASSERT_EQ(0, system(cmd));
+	cleanup();
+}
+
+TEST(img_find_vma_bounds)
+{
+	struct img img;
+	const struct img_proc *p;
+
+	make_img(&img);
+	p = &img.procs[0];
+	ASSERT_TRUE(img_find_vma(p, 0x400000) == &p->vmas[0]);
+	ASSERT_TRUE(img_find_vma(p, 0x400fff) == &p->vmas[0]);
+	ASSERT_TRUE(img_find_vma(p, 0x401000) == NULL);
+	ASSERT_TRUE(img_find_vma(p, 0x3fffff) == NULL);
+	ASSERT_TRUE(img_find_vma(p, 0x602fff) == &p->vmas[1]);
+	ASSERT_TRUE(img_find_vma(p, 0x7ff000020000) == &p->vmas[2]);
+	ASSERT_TRUE(img_find_vma(p, 0x7ff000021000) == NULL);
+	ASSERT_TRUE(img_find_vma(p, 0) == NULL);
+	ASSERT_TRUE(img_find_vma(p, ~0ull) == NULL);
+	img_free(&img);
+}
+
+/* Every possible length short of the whole file. */
+TEST(truncated_at_every_byte_fails_cleanly)
+{
+	uint8_t *buf;
+	size_t len;
+	int fd;
+
+	setup();
+	good_image("good.img", &buf, &len);
+	capture_stderr();
+	clear_stderr();
+	ASSERT_EQ(0, read_img(path_of("good.img")));
+	ASSERT_STREQ("", said());
+	put_file(path_of("t.img"), buf, len);
+	fd = open(path_of("t.img"), O_WRONLY);
+	ASSERT_GE(fd, 0);
+	for (size_t cut = len; cut-- > 0;) {
+		int ret;
+
+		ASSERT_EQ(0, ftruncate(fd, (off_t)cut));
+		clear_stderr();
+		ret = read_img(path_of("t.img"));
+		ASSERT_LT(ret, 0) {
+			TH_LOG("image cut to %zu of %zu bytes was accepted", cut, len);
+		}
+		ASSERT_TRUE(one_ckpt_line(said())) {
+			TH_LOG("cut to %zu bytes: stderr was \"%s\"", cut, said());
+		}
+		/* Called what it is, whichever part was cut. */
+		ASSERT_TRUE(strstr(said(), "image is truncated: ") ||
+			    strstr(said(), "not a checkpoint image: too short")) {
+			TH_LOG("cut to %zu bytes: \"%s\"", cut, said());
+		}
+	}
+	close(fd);
+	free(buf);
+	cleanup();
+}
+
+/* Every bit of the metadata, and every 61st bit of the page data. */
+TEST(single_bit_flips_fail_cleanly)
+{
+	uint8_t *buf;
+	size_t len, meta_end = 0, off = 256;
+	int fd;
+
+	setup();
+	good_image("good.img", &buf, &len);
+	/* Where the first PAGES section starts. */
+	while (off + sizeof(struct ckpt_section) <= len) {
+		struct ckpt_section s;
+
+		memcpy(&s, buf + off, sizeof(s));
+		if (s.type == CKPT_SEC_PAGES) {
+			meta_end = off;
+			break;
+		}
+		off += sizeof(s) + s.size;
+	}
+	ASSERT_GT(meta_end, 256);
+	put_file(path_of("t.img"), buf, len);
+	fd = open(path_of("t.img"), O_WRONLY);
+	ASSERT_GE(fd, 0);
+	capture_stderr();
+	for (size_t bit = 0; bit < len * 8; bit += bit < meta_end * 8 ? 1 : 61) {
+		uint8_t b = buf[bit / 8] ^ (uint8_t)(1u << (bit % 8));
+		int ret;
+
+		ASSERT_EQ(1, pwrite(fd, &b, 1, (off_t)(bit / 8)));
+		clear_stderr();
+		ret = read_img(path_of("t.img"));
+		ASSERT_EQ(1, pwrite(fd, &buf[bit / 8], 1, (off_t)(bit / 8)));
+		ASSERT_LT(ret, 0) {
+			TH_LOG("bit %zu (byte %zu) flipped was accepted", bit, bit / 8);
+		}
+		ASSERT_TRUE(one_ckpt_line(said())) {
+			TH_LOG("bit %zu: stderr was \"%s\"", bit, said());
+		}
+	}
+	close(fd);
+	free(buf);
+	cleanup();
+}
+
+/*
+ * Damage behind correct checksums: what the parser itself must catch.
+ * The made-up model is edited and written with img_write_meta, or
+ * sections are put together by hand with img_write_section; either way
+ * every checksum is right and only the content is wrong.
+ */
+struct crafted {
+	struct img_writer w;
+	struct img img;
+};
+
+static void craft_begin(struct crafted *c)
+{
+	setup();
+	make_img(&c->img);
+	if (img_writer_open(&c->w, path_of("t.img"), 1) < 0 ||
+	    img_write_header(&c->w, &c->img.h) < 0)
+		_exit(1);
+}
+
+static void craft_meta(struct crafted *c)
+{
+	if (img_write_meta(&c->w, &c->img) < 0)
+		_exit(1);
+}
+
+static void craft_section(struct crafted *c, uint32_t type, const void *a, size_t alen,
+			  const void *b, size_t blen)
+{
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+
+	if (img_write_section(&c->w, type, 0, iov, b ? 2 : 1) < 0)
+		_exit(1);
+}
+
+/* PROC and SIGACTS alone, from the model's p->d as the test left it. */
+static void craft_proc(struct crafted *c)
+{
+	const struct img_proc *p = &c->img.procs[0];
+	struct iovec iov[] = {
+		{ (void *)&p->d, sizeof(p->d) },
+		{ p->groups, p->d.ngroups * sizeof(uint32_t) },
+		{ p->exe, p->d.exe_len },
+		{ p->cwd, p->d.cwd_len },
+		{ p->cmdline, p->d.cmdline_len },
+		{ p->auxv, p->d.auxv_len },
+		{ p->pending, p->d.npending * (size_t)CKPT_SIGINFO_SIZE },
+	};
+
+	if (img_write_section(&c->w, CKPT_SEC_PROC, 0, iov, ARRAY_SIZE(iov)) < 0)
+		_exit(1);
+	craft_section(c, CKPT_SEC_SIGACTS, p->sigacts, sizeof(p->sigacts), NULL, 0);
+}
+
+static void craft_thread(struct crafted *c, const struct img_thread *t)
+{
+	uint8_t buf[16384];
+	size_t n = sizeof(t->d);
+
+	memcpy(buf, &t->d, sizeof(t->d));
+	for (uint32_t i = 0; i < t->d.nregsets; i++) {
+		memcpy(buf + n, &t->regsets[i], 8);
+		memcpy(buf + n + 8, t->regsets[i].data, t->regsets[i].len);
+		memset(buf + n + 8 + t->regsets[i].len, 0, 8);
+		n += 8 + ALIGN_UP(t->regsets[i].len, 8u);
+	}
+	memcpy(buf + n, t->pending, t->d.npending * (size_t)CKPT_SIGINFO_SIZE);
+	n += t->d.npending * (size_t)CKPT_SIGINFO_SIZE;
+	craft_section(c, CKPT_SEC_THREAD, buf, n, NULL, 0);
+}
+
+/* After craft_proc: threads from the first'th, every mapping, nfds fds
+ * (with a ghost file's data). */
+static void craft_rest(struct crafted *c, int first, int nfds)
+{
+	const struct img_proc *p = &c->img.procs[0];
+
+	for (int i = first; i < 2; i++)
+		craft_thread(c, &p->threads[i]);
+	for (int i = 0; i < 3; i++)
+		craft_section(c, CKPT_SEC_VMA, &p->vmas[i].d, sizeof(p->vmas[i].d), p->vmas[i].path,
+			      p->vmas[i].d.path_len);
+	for (int i = 0; i < nfds; i++) {
+		const struct img_fd *f = &p->fds[i];
+
+		craft_section(c, CKPT_SEC_FD, &f->d, sizeof(f->d), f->path, f->d.path_len);
+		if (f->d.kind == CKPT_FD_GHOST) {
+			struct ckpt_filedata fdd = { .fd = f->d.fd };
+
+			craft_section(c, CKPT_SEC_FILEDATA, &fdd, sizeof(fdd), f->data, f->d.size);
+		}
+	}
+}
+
+/* END, then read it back: refused, with want in its one line. */
+static void craft_end_and_expect(struct crafted *c, const char *want)
+{
+	char msg[8192];
+	int ret;
+
+	if (img_writer_finish(&c->w) < 0)
+		_exit(1);
+	img_writer_close(&c->w);
+	img_free(&c->img);
+	capture_stderr();
+	clear_stderr();
+	ret = read_img(path_of("t.img"));
+	snprintf(msg, sizeof(msg), "%s", said());
+	cleanup();
+	ASSERT_LT(ret, 0);
+	ASSERT_TRUE(one_ckpt_line(msg)) {
+		TH_LOG("stderr was \"%s\"", msg);
+	}
+	ASSERT_TRUE(strstr(msg, want) != NULL) {
+		TH_LOG("\"%s\" does not say \"%s\"", msg, want);
+	}
+}
+/* The hand-built image, undamaged, is accepted: the helpers are right. */
+TEST(crafted_baseline_is_accepted)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	craft_proc(&c);
+	craft_rest(&c, 0, 3);
+	if (img_writer_finish(&c.w) < 0)
+		_exit(1);
+	img_writer_close(&c.w);
+	img_free(&c.img);
+	ASSERT_EQ(0, read_img(path_of("t.img")));
+	cleanup();
+}
+
+TEST(zero_threads_is_refused)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	c.img.procs[0].d.nthreads = 0;
+	craft_meta(&c);
+	c.img.procs[0].d.nthreads = 2;
+	craft_end_and_expect(&c, "process section at offset 256 is malformed");
+}
+
+TEST(missing_thread_is_refused)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	craft_proc(&c);
+	craft_rest(&c, 1, 3);	/* the leader's THREAD section left out */
+	craft_end_and_expect(&c, "metadata incomplete");
+}
+
+TEST(first_regset_not_prstatus_is_refused)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	c.img.procs[0].threads[0].regsets[0].type = 0x202;
+	craft_meta(&c);
+	craft_end_and_expect(&c, "thread section at offset");
+}
+
+TEST(overlapping_mappings_are_refused)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	c.img.procs[0].vmas[1].d.start = 0x400000 - PS;
+	c.img.procs[0].vmas[1].d.end = 0x400000 + PS;
+	craft_meta(&c);
+	craft_end_and_expect(&c, "mapping section at offset");
+}
+
+TEST(unaligned_mapping_is_refused)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	c.img.procs[0].vmas[2].d.end += 1;
+	craft_meta(&c);
+	craft_end_and_expect(&c, "mapping section at offset");
+}
+
+TEST(descriptors_out_of_order_are_refused)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	c.img.procs[0].fds[2].d.fd = 3;	/* same as the one before */
+	craft_meta(&c);
+	craft_end_and_expect(&c, "file descriptor section at offset");
+}
+
+/* FILEDATA: past the end of its ghost file, and for a fd (7) that is none. */
+TEST(misplaced_file_data_is_refused)
+{
+	static const struct ckpt_filedata bad[] = {
+		{ .fd = 3, .offset = GHOST_LEN - 10 }, { .fd = 7, .offset = 0 },
+	};
+	uint8_t data[11] = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct crafted c;
+
+		craft_begin(&c);
+		craft_meta(&c);
+		craft_section(&c, CKPT_SEC_FILEDATA, &bad[i], sizeof(bad[i]), data, sizeof(data));
+		craft_end_and_expect(&c, "file data section at offset");
+	}
+}
+
+TEST(short_fd_section_is_refused)
+{
+	struct crafted c;
+	int32_t fd = 9;
+
+	craft_begin(&c);
+	craft_proc(&c);
+	craft_rest(&c, 0, 1);
+	/* Four bytes where a struct ckpt_fd should be. */
+	craft_section(&c, CKPT_SEC_FD, &fd, sizeof(fd), NULL, 0);
+	craft_end_and_expect(&c, "file descriptor section at offset");
+}
+
+TEST(unknown_section_type_is_refused)
+{
+	struct crafted c;
+	uint8_t junk[32] = { 1, 2, 3 };
+
+	craft_begin(&c);
+	craft_proc(&c);
+	craft_section(&c, 7, junk, sizeof(junk), NULL, 0);
+	craft_rest(&c, 0, 3);
+	craft_end_and_expect(&c, "unknown section at offset");
+}
+
+TEST(end_count_mismatch_is_refused)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	craft_meta(&c);
+	c.w.nsections++;	/* END claims one section more than there is */
+	craft_end_and_expect(&c, "end section at offset");
+}
+
+TEST(no_process_in_header_is_refused)
+{
+	struct crafted c;
+
+	setup();
+	make_img(&c.img);
+	c.img.h.nprocs = 0;
+	if (img_writer_open(&c.w, path_of("t.img"), 1) < 0 ||
+	    img_write_header(&c.w, &c.img.h) < 0)
+		_exit(1);
+	c.img.h.nprocs = 1;
+	craft_meta(&c);
+	craft_end_and_expect(&c, "0 processes");
+}
+
+/*
+ * Counts and sizes from a damaged file must not turn into allocations
+ * larger than the file: with the address space limited, a huge calloc
+ * would end the test with "out of memory" and SIGABRT.
+ */
+static void limit_memory(void)
+{
+	struct rlimit rl = { 1ul << 30, 1ul << 30 };
+
+	if (setrlimit(RLIMIT_AS, &rl) < 0)
+		_exit(1);
+}
+
+TEST(huge_counts_are_refused_without_allocating)
+{
+	struct crafted c;
+	struct ckpt_proc *d;
+
+	craft_begin(&c);
+	d = &c.img.procs[0].d;
+	d->nthreads = 1u << 20;
+	d->nvmas = 1u << 24;
+	d->nfds = 1u << 24;
+	craft_proc(&c);
+	d->nthreads = 2;
+	d->nvmas = 3;
+	d->nfds = 3;
+	limit_memory();
+	craft_end_and_expect(&c, "image is truncated: process section at offset 256 describes more");
+}
+
+TEST(ghost_file_larger_than_the_image_is_refused)
+{
+	struct crafted c;
+	struct img_fd *f;
+
+	craft_begin(&c);
+	craft_proc(&c);
+	craft_rest(&c, 0, 1);
+	f = &c.img.procs[0].fds[1];
+	f->d.size = 3ull << 30;	/* 3 GiB said, 5000 bytes present */
+	craft_section(&c, CKPT_SEC_FD, &f->d, sizeof(f->d), f->path, f->d.path_len);
+	f->d.size = GHOST_LEN;
+	limit_memory();
+	craft_end_and_expect(&c, "image is truncated: file descriptor section at offset");
+}
+
+/* ARG_MAX allows megabytes of arguments; /proc/PID/cmdline has them all. */
+TEST(long_command_line_round_trips)
+{
+	struct img want, got = { 0 };
+	struct img_reader r;
+	struct ckpt_section s;
+	void *payload;
+	const size_t len = 1u << 20;
+
+	setup();
+	make_img(&want);
+	free(want.procs[0].cmdline);
+	want.procs[0].cmdline = filled(len, 9);
+	want.procs[0].d.cmdline_len = (uint32_t)len;
+	ASSERT_EQ(0, write_img(path_of("a.img"), &want));
+	ASSERT_EQ(0, img_reader_open(&r, path_of("a.img"), &got.h));
+	ASSERT_EQ(1, img_read_meta(&r, &got, &s, &payload));
+	ASSERT_EQ(len, got.procs[0].d.cmdline_len);
+	ASSERT_MEMEQ(want.procs[0].cmdline, got.procs[0].cmdline, len);
+	img_reader_close(&r);
+	img_free(&got);
+	img_free(&want);
+	cleanup();
+}
+
+/*
+ * Random values in random metadata bytes, checksums fixed after: the
+ * reader may accept the result or refuse it, but it must neither crash
+ * nor say more (or less) than one line when it refuses.
+ */
+static void fix_checksums(uint8_t *buf, size_t off)
+{
+	struct ckpt_section s;
+
+	memcpy(&s, buf + off, sizeof(s));
+	s.payload_crc = crc32c(0, buf + off + sizeof(s), (size_t)s.size);
+	s.crc = crc32c(0, &s, offsetof(struct ckpt_section, crc));
+	memcpy(buf + off, &s, sizeof(s));
+}
+
+TEST(random_metadata_values_behind_good_checksums)
+{
+	uint8_t *good, *buf;
+	size_t len, offs[64], n = 0, off = 256;
+	int refused = 0, accepted = 0;
+
+	setup();
+	good_image("good.img", &good, &len);
+	while (off + sizeof(struct ckpt_section) <= len && n < ARRAY_SIZE(offs)) {
+		struct ckpt_section s;
+
+		memcpy(&s, good + off, sizeof(s));
+		if (s.type != CKPT_SEC_PAGES)
+			offs[n++] = off;
+		off += sizeof(s) + s.size;
+	}
+	ASSERT_GE(n, 10);
+	buf = malloc(len);
+	capture_stderr();
+	srandom(1);
+	for (int iter = 0; iter < 4000; iter++) {
+		size_t so = offs[random() % n];
+		struct ckpt_section s;
+		int ret, nbytes = 1 + (int)(random() % 4);
+
+		memcpy(buf, good, len);
+		memcpy(&s, buf + so, sizeof(s));
+		if (!s.size)
+			continue;
+		for (int k = 0; k < nbytes; k++) {
+			/* Mostly small and extreme values, which find edges. */
+			static const uint8_t vals[] = { 0, 1, 0x7f, 0x80, 0xff };
+			size_t at = so + sizeof(s) + (size_t)random() % s.size;
+
+			buf[at] = random() % 2 ? vals[random() % 5] : (uint8_t)random();
+		}
+		fix_checksums(buf, so);
+		put_file(path_of("t.img"), buf, len);
+		clear_stderr();
+		ret = read_img(path_of("t.img"));
+		if (ret < 0) {
+			refused++;
+			ASSERT_TRUE(one_ckpt_line(said())) {
+				TH_LOG("iteration %d: stderr was \"%s\"", iter, said());
+			}
+		} else {
+			accepted++;
+			ASSERT_STREQ("", said());
+		}
+	}
+	TH_LOG("%d refused, %d accepted", refused, accepted);
+	ASSERT_GT(refused, 0);
+	free(buf);
+	free(good);
+	cleanup();
+}
+
+TEST_HARNESS_MAIN

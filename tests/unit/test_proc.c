@@ -1,0 +1,315 @@
+/*
+ * /proc parsing (ptrace/proc.c): maps lines as the kernel prints them
+ * (fs/proc/task_mmu.c, show_map_vma: the name padded to column 73 on
+ * 64-bit), including the awkward ones; limits, stat, status and smaps of
+ * live processes checked against what the process itself knows.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/format.h"
+#include "ptrace/proc.h"
+#include "harness.h"
+
+/* Parse a copy (the parser writes into its line); path copied out. */
+static int parse(const char *line, struct map_entry *m, char *path, size_t pathsz)
+{
+	char *copy = strdup(line);
+	int ret = proc_parse_maps_line(copy, m);
+
+	snprintf(path, pathsz, "%s", ret == 0 ? m->path : "");
+	free(copy);
+	m->path = NULL;
+	return ret;
+}
+
+TEST(maps_file_mapping)
+{
+	struct map_entry m;
+	char path[256];
+
+	ASSERT_EQ(0, parse("5642f0344000-5642f0346000 r-xp 00002000 fe:01 247134"
+			   "                     /usr/bin/cat\n", &m, path, sizeof(path)));
+	ASSERT_EQ(0x5642f0344000ull, m.start);
+	ASSERT_EQ(0x5642f0346000ull, m.end);
+	ASSERT_EQ(0x2000, m.pgoff);
+	ASSERT_EQ(PROT_READ | PROT_EXEC, m.prot);
+	ASSERT_EQ(0, m.shared);
+	ASSERT_EQ(0xfe, m.dev_major);
+	ASSERT_EQ(1, m.dev_minor);
+	ASSERT_EQ(247134, m.ino);
+	ASSERT_STREQ("/usr/bin/cat", path);
+}
+
+TEST(maps_path_with_spaces)
+{
+	struct map_entry m;
+	char path[256];
+
+	ASSERT_EQ(0, parse("7f0000000000-7f0000001000 rw-s 00000000 08:01 12"
+			   "                         /data/my job/state file.bin", &m, path,
+			   sizeof(path)));
+	ASSERT_STREQ("/data/my job/state file.bin", path);
+	ASSERT_EQ(1, m.shared);
+	ASSERT_EQ(PROT_READ | PROT_WRITE, m.prot);
+}
+
+TEST(maps_deleted_file_keeps_the_suffix)
+{
+	struct map_entry m;
+	char path[256];
+
+	/* dump/vmas.c looks for the suffix to store the data. */
+	ASSERT_EQ(0, parse("7f0000000000-7f0000004000 rw-p 00001000 00:1f 99"
+			   "                         /tmp/scratch (deleted)\n", &m, path,
+			   sizeof(path)));
+	ASSERT_STREQ("/tmp/scratch (deleted)", path);
+	ASSERT_EQ(0x1000, m.pgoff);
+	ASSERT_EQ(99, m.ino);
+}
+
+TEST(maps_named_anonymous_and_special)
+{
+	struct map_entry m;
+	char path[256];
+
+	ASSERT_EQ(0, parse("7f0000000000-7f0000010000 rw-p 00000000 00:00 0"
+			   "                          [anon:my arena]", &m, path, sizeof(path)));
+	ASSERT_STREQ("[anon:my arena]", path);
+	ASSERT_EQ(0, m.ino);
+	ASSERT_EQ(0, parse("7fb2137a4000-7fb2137a6000 r--p 00000000 00:00 0"
+			   "                          [vvar_vclock]", &m, path, sizeof(path)));
+	ASSERT_STREQ("[vvar_vclock]", path);
+	ASSERT_EQ(PROT_READ, m.prot);
+	ASSERT_EQ(0, parse("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0"
+			   "                  [vsyscall]", &m, path, sizeof(path)));
+	ASSERT_EQ(0xffffffffff600000ull, m.start);
+	ASSERT_EQ(PROT_EXEC, m.prot);
+	ASSERT_STREQ("[vsyscall]", path);
+}
+
+TEST(maps_no_path)
+{
+	struct map_entry m;
+	char path[256];
+
+	/* What the kernel prints: a space after the inode, nothing more. */
+	ASSERT_EQ(0, parse("7fb21352e000-7fb213550000 rw-p 00000000 00:00 0 \n", &m, path,
+			   sizeof(path)));
+	ASSERT_STREQ("", path);
+	ASSERT_EQ(0x7fb213550000ull, m.end);
+	/* And without the trailing space, as in a hand-written or trimmed copy. */
+	ASSERT_EQ(0, parse("7fb21352e000-7fb213550000 ---p 00000000 00:00 0", &m, path,
+			   sizeof(path)));
+	ASSERT_STREQ("", path);
+	ASSERT_EQ(0, m.prot);
+}
+
+/* A long inode number pushes the name past the padding column. */
+TEST(maps_long_inode)
+{
+	struct map_entry m;
+	char path[256];
+
+	ASSERT_EQ(0, parse("7f0000000000-7f0000001000 r--p 00000000 103:02 18446744073709551615"
+			   " /x", &m, path, sizeof(path)));
+	ASSERT_EQ(UINT64_MAX, m.ino);
+	ASSERT_EQ(0x103, m.dev_major);
+	ASSERT_STREQ("/x", path);
+}
+
+TEST(maps_malformed_lines_are_refused)
+{
+	static const char *const bad[] = {
+		"", "\n", "garbage", "7f0000000000-7f0000001000",
+		"7f0000000000-7f0000001000 rw-p", "7f0000000000-7f0000001000 rw-p 00000000 00:00",
+		"Size:                  4 kB", "VmFlags: rd wr mr mw me ac sd",
+	};
+	struct map_entry m;
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_NE(0, parse(bad[i], &m, path, sizeof(path))) {
+			TH_LOG("accepted \"%s\"", bad[i]);
+		}
+	}
+}
+
+/* Our own limits, some changed first so that they are not all defaults. */
+TEST(limits_of_self_match_getrlimit)
+{
+	uint64_t rlim[16][2];
+	struct rlimit rl;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	rl.rlim_cur = rl.rlim_cur > 777 ? 777 : rl.rlim_cur;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_EQ(0, getrlimit(RLIMIT_CORE, &rl));
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 123456 ? 123456 : rl.rlim_max;
+	ASSERT_EQ(0, setrlimit(RLIMIT_CORE, &rl));
+	ASSERT_EQ(0, getrlimit(RLIMIT_CPU, &rl));
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 3600 ? 3600 : rl.rlim_max;
+	ASSERT_EQ(0, setrlimit(RLIMIT_CPU, &rl));
+	memset(rlim, 0xa5, sizeof(rlim));
+	ASSERT_EQ(0, proc_read_limits(getpid(), rlim, 16));
+	for (int i = 0; i < 16; i++) {
+		ASSERT_EQ(0, getrlimit(i, &rl));
+		ASSERT_EQ(rl.rlim_cur, rlim[i][0]) {
+			TH_LOG("RLIMIT %d soft", i);
+		}
+		ASSERT_EQ(rl.rlim_max, rlim[i][1]) {
+			TH_LOG("RLIMIT %d hard", i);
+		}
+	}
+	ASSERT_EQ(777, rlim[RLIMIT_NOFILE][0]);
+	ASSERT_EQ(UINT64_MAX, (uint64_t)RLIM_INFINITY);
+}
+
+TEST(limits_fewer_than_all)
+{
+	uint64_t rlim[4][2];
+	struct rlimit rl;
+
+	ASSERT_EQ(0, proc_read_limits(getpid(), rlim, 4));
+	ASSERT_EQ(0, getrlimit(RLIMIT_STACK, &rl));
+	ASSERT_EQ(rl.rlim_cur, rlim[RLIMIT_STACK][0]);
+}
+
+TEST(limits_of_a_missing_process)
+{
+	uint64_t rlim[16][2];
+
+	ASSERT_EQ(-ENOENT, proc_read_limits(0x3ffffffe, rlim, 16));
+}
+
+/* A child with a comm made to confuse: parentheses and spaces. */
+TEST(stat_of_a_child_with_a_tricky_name)
+{
+	struct proc_stat st;
+	int pfd[2];
+	char c;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_NAME, "a) b (c) d");
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(pfd[0], &c, 1));
+	ASSERT_EQ(0, proc_read_stat(pid, &st));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ASSERT_STREQ("a) b (c) d", st.comm);
+	ASSERT_EQ(getpid(), st.ppid);
+	ASSERT_EQ(getpgrp(), st.pgrp);
+	ASSERT_EQ(getsid(0), st.session);
+	ASSERT_TRUE(st.state == 'S' || st.state == 'R') {
+		TH_LOG("state '%c'", st.state);
+	}
+	ASSERT_EQ(0, st.flags & PF_KTHREAD);
+	ASSERT_NE(0, st.start_stack);
+	ASSERT_LT(0, (long long)(st.arg_end - st.arg_start));
+}
+
+TEST(stat_of_a_zombie)
+{
+	struct proc_stat st;
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	/* Not reaped: it stays a zombie until waitpid. */
+	for (int i = 0; i < 1000; i++) {
+		ASSERT_EQ(0, proc_read_stat(pid, &st));
+		if (st.state == 'Z')
+			break;
+		usleep(1000);
+	}
+	waitpid(pid, NULL, 0);
+	ASSERT_EQ('Z', st.state);
+}
+
+TEST(stat_of_kthreadd_is_a_kernel_thread)
+{
+	struct proc_stat st;
+
+	if (proc_read_stat(2, &st) < 0 || strcmp(st.comm, "kthreadd")) {
+		TH_LOG("no kthreadd as PID 2 here (a PID namespace?): nothing to check");
+		return;
+	}
+	ASSERT_NE(0, st.flags & PF_KTHREAD);
+}
+
+TEST(status_of_self)
+{
+	struct proc_status st;
+
+	umask(027);
+	ASSERT_EQ(0, proc_read_status(getpid(), &st));
+	ASSERT_EQ(getuid(), st.uid[0]);
+	ASSERT_EQ(geteuid(), st.uid[1]);
+	ASSERT_EQ(getgid(), st.gid[0]);
+	ASSERT_EQ(getegid(), st.gid[1]);
+	ASSERT_EQ(027, st.umask);
+	ASSERT_EQ(getgroups(0, NULL), st.ngroups);
+	ASSERT_EQ(0, st.tracer);
+}
+
+/* Two mappings we make, found in our own smaps with path and VmFlags. */
+TEST(maps_of_self_find_our_mappings)
+{
+	char dir[] = "/tmp/ckpt-proc.XXXXXX", file[128];
+	struct map_entry *maps;
+	size_t n;
+	void *anon, *mapped;
+	int fd, found = 0;
+
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	snprintf(file, sizeof(file), "%s/a file (with) spaces", dir);
+	fd = open(file, O_RDWR | O_CREAT, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, 8192));
+	mapped = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 4096 * 0);
+	ASSERT_TRUE(mapped != MAP_FAILED);
+	anon = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(anon != MAP_FAILED);
+	ASSERT_EQ(0, madvise(anon, 3 * 4096, MADV_DONTFORK));
+	ASSERT_EQ(0, proc_read_maps(getpid(), &maps, &n));
+	for (size_t i = 0; i < n; i++) {
+		if (maps[i].start == (uintptr_t)mapped) {
+			ASSERT_STREQ(file, maps[i].path);
+			ASSERT_EQ(1, maps[i].shared);
+			ASSERT_EQ(PROT_READ, maps[i].prot);
+			ASSERT_EQ((uintptr_t)mapped + 8192, maps[i].end);
+			found |= 1;
+		}
+		if (maps[i].start == (uintptr_t)anon) {
+			ASSERT_STREQ("", maps[i].path);
+			ASSERT_NE(0, maps[i].vmflags & CKPT_MADV_DONTFORK);
+			ASSERT_EQ(0, maps[i].vmflags & CKPT_MADV_DONTDUMP);
+			found |= 2;
+		}
+	}
+	proc_free_maps(maps, n);
+	unlink(file);
+	rmdir(dir);
+	ASSERT_EQ(3, found);
+}
+
+TEST_HARNESS_MAIN
