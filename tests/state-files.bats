@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# Open files across dump --kill and restore: offsets, flags, directories,
+# devices, deleted files, and files that changed or vanished meanwhile.
+
+load test_helper
+
+@test "fds: offset, O_APPEND, FD_CLOEXEC, directory, /dev/null, two descriptions of one file" {
+	skip_unless_ptrace
+	start_target fd_files "$T"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "deleted open file: contents and offset back, \" (deleted)\", nothing left on disk" {
+	skip_unless_ptrace
+	start_target fd_deleted "$T"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	# The directory holds only what the test itself put there.
+	[ -z "$(ls "$T" | grep -vx -e img -e out -e err -e ready -e go)" ]
+}
+
+# restore_fail ARGS...: restore, expecting ckpt itself to fail; the
+# stderr is in $stderr.
+restore_fail() {
+	touch "$T/go"
+	run --separate-stderr timeout 120 "$CKPT" restore "$T/img" "$@"
+	echo "status $status, stdout: $output"
+	echo "stderr: $stderr"
+}
+
+@test "a written file grew after the dump: restore refuses in one line naming it" {
+	skip_unless_ptrace
+	start_target fd_changed "$T/file"
+	dump_kill
+	echo extra >>"$T/file"
+	restore_fail
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"\"$T/file\""* ]]
+	[ -z "$output" ]
+	# No restored process, and the file is as the test left it.
+	! kill -0 "$TPID" 2>/dev/null
+	[ "$(stat -c %s "$T/file")" -eq 3006 ]
+}
+
+# grown_file_restore OPTION SIZE: the job's file grows by 6 bytes after
+# the dump; restore with OPTION; the job must see SIZE bytes, and its
+# "after\n" lands at its own offset 3000 (over the appended bytes, if kept).
+grown_file_restore() {
+	start_target fd_changed "$T/file"
+	sum=$(sha256sum <"$T/file")
+	dump_kill
+	echo extra >>"$T/file"
+	restore_go "$1"
+	[ "$status" -eq 0 ]
+	grep -qx "size $2" "$T/out"
+	[ "$(stat -c %s "$T/file")" -eq 3006 ]
+	[ "$(head -c 3000 "$T/file" | sha256sum)" = "$sum" ]
+	[ "$(tail -c 6 "$T/file")" = after ]
+}
+
+@test "a written file grew after the dump: --rollback-files truncates it back, the job goes on" {
+	skip_unless_ptrace
+	grown_file_restore --rollback-files 3000
+}
+
+@test "a written file grew after the dump: --ignore-file-changes carries on with it" {
+	skip_unless_ptrace
+	grown_file_restore --ignore-file-changes 3006
+}
+
+@test "an open file deleted after the dump: restore fails in one line naming it, no process left" {
+	skip_unless_ptrace
+	start_target fd_changed "$T/file"
+	dump_kill
+	rm "$T/file"
+	for opt in "" --rollback-files --ignore-file-changes; do
+		restore_fail $opt
+		[ "$status" -eq 1 ]
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ "$stderr" == *"\"$T/file\""* ]]
+		[ -z "$output" ]
+		! kill -0 "$TPID" 2>/dev/null
+		[ ! -e "$T/file" ]
+	done
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# Memory and register state across dump --kill and restore: each target
+# sets up one kind of state, and after restore checks it and exits 0.
+
+load test_helper
+
+@test "brk heap: sbrk'd pattern, the break itself, and brk after restore" {
+	skip_unless_ptrace
+	start_target mem_brk
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "large anonymous mappings: sparse pattern, zero and writable elsewhere" {
+	skip_unless_ptrace
+	start_target mem_bigmap
+	dump_kill
+	# 64 pages of data in 80 MiB of mappings: untouched memory is not stored.
+	[ "$(stat -c %s "$T/img")" -lt $((8 << 20)) ]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "mprotect: ranges and perms as before, read-only and PROT_NONE enforced, data kept" {
+	skip_unless_ptrace
+	start_target mem_prot
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "MAP_SHARED anonymous: data kept, still shared with a child forked after restore" {
+	skip_unless_ptrace
+	start_target mem_shared
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "MAP_PRIVATE file mapping: written pages kept, others from the file, file unchanged" {
+	skip_unless_ptrace
+	start_target mem_filepriv "$T"
+	sum=$(sha256sum <"$T/filepriv.dat")
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(sha256sum <"$T/filepriv.dat")" = "$sum" ]
+}
+
+@test "mremap: region moved into a reservation and grown, shrunk region, old address gone" {
+	skip_unless_ptrace
+	start_target mem_mremap
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "x87, SSE, AVX, AVX-512 registers, MXCSR and x87 control word: caught spinning" {
+	skip_unless_ptrace
+	start_target fpu_regs spin
+	dump_kill
+	restore_go
+	cat "$T/out"
+	[ "$status" -eq 0 ]
+}
+
+@test "x87, SSE, AVX, AVX-512 registers, MXCSR and x87 control word: caught in nanosleep" {
+	skip_unless_ptrace
+	start_target fpu_regs sleep
+	dump_kill
+	restore_go
+	cat "$T/out"
+	[ "$status" -eq 0 ]
+}
+
+@test "TLS: __thread values, fs_base and %fs:0 of the main thread and two others" {
+	skip_unless_ptrace
+	start_target tls_threads
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "threads restored can be joined: the kernel clears their tid word at exit" {
+	skip_unless_ptrace
+	start_target tls_threads join
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
