@@ -29,6 +29,8 @@ _ckpt() {
 		else
 			_filedir
 		fi ;;
+	check)
+		COMPREPLY=($(compgen -W "-v --verbose -h --help" -- "$cur")) ;;
 	help)
 		COMPREPLY=($(compgen -W "$cmds" -- "$cur")) ;;
 	esac
