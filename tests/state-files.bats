@@ -87,3 +87,14 @@ grown_file_restore() {
 		[ ! -e "$T/file" ]
 	done
 }
+
+@test "deleted open file whose path was taken meanwhile: the new file is left alone" {
+	skip_unless_ptrace
+	start_target fd_deleted "$T" 0600 replaced
+	dump_kill
+	echo new >"$T/ghost"
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/ghost")" = new ]
+	[ -z "$(ls "$T" | grep -vx -e img -e out -e err -e ready -e go -e ghost)" ]
+}

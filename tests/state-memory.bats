@@ -89,3 +89,12 @@ load test_helper
 	restore_go
 	[ "$status" -eq 0 ]
 }
+
+@test "x87, SSE, AVX, AVX-512 registers of a second thread, caught spinning" {
+	skip_unless_ptrace
+	start_target fpu_regs spin thread
+	dump_kill
+	restore_go
+	cat "$T/out"
+	[ "$status" -eq 0 ]
+}

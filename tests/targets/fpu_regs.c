@@ -7,10 +7,12 @@
  * (the kernel keeps user FPU state across syscalls), so no compiled code
  * touches a register between load and store.  "spin" busy-waits between
  * checks, so the dump most likely catches it running in user space;
- * "sleep" nanosleeps, so it is caught inside a syscall.
- * Usage: fpu_regs spin|sleep
+ * "sleep" nanosleeps, so it is caught inside a syscall.  With "thread"
+ * a second thread does all this while the main thread waits to join it.
+ * Usage: fpu_regs spin|sleep [thread]
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -107,19 +109,15 @@ asm(".text\n"
 static const char *const level_name[] = { "sse", "avx", "avx512" };
 static const char *const vreg_name[] = { "xmm", "ymm", "zmm" };
 
-int main(int argc, char **argv)
+static long spin;
+
+static void *hold_and_check(void *arg)
 {
 	static struct fpregs in, out;
 	const char *go = getenv("CKPT_GO");
 	int level = LVL_SSE, nvec = 16, vlen = 16;
-	long spin = 0;
 
-	if (argc < 2 || (strcmp(argv[1], "spin") && strcmp(argv[1], "sleep"))) {
-		fprintf(stderr, "usage: fpu_regs spin|sleep\n");
-		return 2;
-	}
-	if (!strcmp(argv[1], "spin"))
-		spin = 4 << 20;
+	(void)arg;
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f"))
 		level = LVL_AVX512, nvec = 32, vlen = 64;
@@ -158,5 +156,25 @@ int main(int argc, char **argv)
 	if (level == LVL_AVX512)
 		for (int i = 1; i < 8; i++)
 			CHECK(out.k[i] == in.k[i], "k%d is %#x, want %#x", i, out.k[i], in.k[i]);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t th;
+
+	if (argc < 2 || (strcmp(argv[1], "spin") && strcmp(argv[1], "sleep")) ||
+	    (argc > 2 && strcmp(argv[2], "thread"))) {
+		fprintf(stderr, "usage: fpu_regs spin|sleep [thread]\n");
+		return 2;
+	}
+	if (!strcmp(argv[1], "spin"))
+		spin = 4 << 20;
+	if (argc < 3) {
+		hold_and_check(NULL);
+	} else if ((errno = pthread_create(&th, NULL, hold_and_check, NULL)) ||
+		   (errno = pthread_join(th, NULL))) {
+		target_fail("thread: %s", strerror(errno));
+	}
 	return target_exit();
 }
