@@ -48,4 +48,18 @@ int arch_find_syscall_insn(const uint8_t *code, size_t len, uint64_t addr, uint6
 /* CRC32C with the CPU's instruction; -ENOSYS when there is none. */
 int arch_crc32c_hw(uint32_t *crc, const void *buf, size_t len);
 
+/*
+ * Core files (image/core.c).  The notes that follow a thread's NT_PRSTATUS,
+ * made from its dumped register sets (rs[0..nrs), rs[0] = NT_PRSTATUS) and
+ * passed to note() in the order the kernel writes them: its regset view's
+ * order, NT_PRFPREG named "CORE", the others "LINUX" (fs/binfmt_elf.c
+ * fill_thread_core_info).  An arch whose dumped regsets are the kernel's
+ * notes as they are (aarch64: NT_PRFPREG, NT_ARM_TLS...) passes rs[1..nrs).
+ */
+struct img_regset;
+void arch_core_notes(const struct img_regset *rs, unsigned nrs,
+		     void (*note)(void *ctx, uint32_t type, const char *name, const void *data,
+				  size_t len),
+		     void *ctx);
+
 #endif

@@ -31,6 +31,12 @@ const struct cmd cmds[] = {
 	{ "check", cmd_check,
 	  "ckpt check\n",
 	  "report what this kernel and these privileges allow ckpt to do" },
+	{ "core", cmd_core,
+	  "ckpt core FILE [-o OUT] [--pid PID]\n"
+	  "  -o, --output OUT    write the core file to OUT (default: core.PID)\n"
+	  "  -p, --pid PID       the process to write, if the image holds several\n"
+	  "  FILE may be - for stdin.  Then: gdb PROGRAM OUT\n",
+	  "write an ELF core file of a checkpointed process, for gdb" },
 	{ "help", cmd_help,
 	  "ckpt help [COMMAND]\n",
 	  "show help for ckpt or one of its commands" },

@@ -2,7 +2,7 @@
 _ckpt() {
 	local cur prev words cword
 	_init_completion || return
-	local cmds="dump restore check help"
+	local cmds="dump restore inspect verify check core help"
 	local i cmd=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
@@ -26,6 +26,24 @@ _ckpt() {
 	restore)
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-d --detach --pid-ns --rollback-files --ignore-file-changes -v --verbose -h --help" -- "$cur"))
+		else
+			_filedir
+		fi ;;
+	core)
+		case $prev in
+		-o|--output) _filedir; return ;;
+		-p|--pid) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-o --output -p --pid -v --verbose -h --help" -- "$cur"))
+		else
+			_filedir
+		fi ;;
+	inspect|verify)
+		if [[ $cur == -* ]]; then
+			local o="-v --verbose -h --help"
+			[[ $cmd == inspect ]] && o="--json $o"
+			COMPREPLY=($(compgen -W "$o" -- "$cur"))
 		else
 			_filedir
 		fi ;;

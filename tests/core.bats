@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# ckpt core: ELF core files from images, read back with gdb.
+
+load test_helper
+
+skip_unless_gdb() {
+	command -v gdb >/dev/null || skip "gdb is not installed"
+}
+
+# Wait until every thread of $TPID is stopped (dump --stop): until then
+# /proc/TID/syscall says "running" instead of giving the PC.
+wait_stopped() {
+	local i t
+	for ((i = 0; i < 200; i++)); do
+		for t in /proc/"$TPID"/task/*; do
+			[ "$(awk '{print $3}' "$t/stat")" = T ] || continue 2
+		done
+		return 0
+	done
+	echo "target $TPID did not stop" >&2
+	return 1
+}
+
+# gdb_core CORE CMD...: gdb in batch mode on core_target and CORE.
+gdb_core() {
+	local core=$1 args=() c
+	shift
+	for c in "$@"; do
+		args+=(-ex "$c")
+	done
+	run timeout 120 gdb -nx -batch "${args[@]}" "$CKPT_TARGETS/core_target" "$core"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "core: gdb shows every thread in its function, with the registers and memory of the dump" {
+	skip_unless_ptrace
+	skip_unless_gdb
+	start_target core_target
+	# --stop: the threads stay where the dump found them, so /proc can
+	# tell their PCs independently of the image.
+	run "$CKPT" dump "$TPID" -o "$T/img" --stop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_stopped
+	run "$CKPT" core "$T/img" -o "$T/core"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %a "$T/core")" = 600 ]
+
+	gdb_core "$T/core" 'thread apply all bt'
+	[[ $output == *" in wait_in_main_loop ()"* ]]
+	[[ $output == *" in main ()"* ]]
+	# One thread per task, with the task's TID as its LWP.
+	want=$(ls /proc/"$TPID"/task | sort -n | tr '\n' ' ')
+	got=$(grep -o '^Thread [0-9]* (.*LWP [0-9]*)' <<<"$output" | sed 's/.*LWP \([0-9]*\))/\1/' |
+	      sort -n | tr '\n' ' ')
+	echo "tasks: $want; gdb threads: $got"
+	[ "$got" = "$want" ]
+	# The spinning thread's innermost frame is worker_spin itself.
+	grep -Eq '^#0  (0x[0-9a-f]+ in )?worker_spin \(\) at ' <<<"$output"
+
+	# Each thread's PC is the one the stopped task has.
+	gdb_core "$T/core" 'thread apply all info registers rip'
+	for t in /proc/"$TPID"/task/*; do
+		tid=${t##*/}
+		pc=$(awk '{print $NF}' "$t/syscall")
+		rip=$(grep -A1 "(LWP $tid))" <<<"$output" | awk '$1 == "rip" {print $2}')
+		echo "task $tid: /proc pc $pc, core rip $rip"
+		[ -n "$rip" ] && [ $((rip)) -eq $((pc)) ]
+	done
+
+	# Memory: a global and a heap string set at run time.
+	gdb_core "$T/core" 'print/x core_magic' 'print core_heap'
+	[[ $output == *"= 0xc0ffee0ddba11"* ]]
+	[[ $output == *'"a string on the heap"'* ]]
+}
+
+@test "core: from stdin, uncompressed image, default name core.PID" {
+	skip_unless_ptrace
+	skip_unless_gdb
+	start_target core_target
+	run "$CKPT" dump "$TPID" -o "$T/img" --compress none
+	[ "$status" -eq 0 ]
+	cd "$T"
+	run sh -c "'$CKPT' core - <'$T/img'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -f "$T/core.$TPID" ]
+	[ "$(ls "$T" | grep -c tmp)" -eq 0 ]
+	gdb_core "$T/core.$TPID" 'thread apply all bt' 'print core_heap'
+	[[ $output == *"wait_in_main_loop ()"* ]]
+	[[ $output == *"worker_spin ()"* ]]
+	[[ $output == *'"a string on the heap"'* ]]
+}
+
+@test "core: a damaged image fails with one line and leaves no file" {
+	skip_unless_ptrace
+	start_target core_target
+	run "$CKPT" dump "$TPID" -o "$T/img" --compress none
+	[ "$status" -eq 0 ]
+	head -c $(( $(stat -c %s "$T/img") - 100 )) "$T/img" >"$T/short"
+	run --separate-stderr "$CKPT" core "$T/short" -o "$T/core"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "$(wc -l <<<"$stderr")" -eq 1 ]
+	[[ $stderr == "ckpt: core $T/short: image is truncated"* ]]
+	[ ! -e "$T/core" ]
+	[ "$(ls "$T" | grep -c tmp)" -eq 0 ]
+}
+
+@test "core: usage errors exit 2" {
+	run "$CKPT" core
+	[ "$status" -eq 2 ]
+	run "$CKPT" core img -o -
+	[ "$status" -eq 2 ]
+	[[ $output == *"cannot go to stdout"* ]]
+	run "$CKPT" core img --pid x
+	[ "$status" -eq 2 ]
+}
