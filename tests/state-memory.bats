@@ -98,3 +98,11 @@ load test_helper
 	cat "$T/out"
 	[ "$status" -eq 0 ]
 }
+
+@test "madvise and mlock state: VmFlags as before, DONTFORK and WIPEONFORK in a new child" {
+	skip_unless_ptrace
+	start_target mem_madv
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}

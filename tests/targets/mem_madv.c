@@ -1,0 +1,94 @@
+/*
+ * madvise and mlock state, one mapping each: MADV_DONTFORK, MADV_WIPEONFORK,
+ * MADV_DONTDUMP, MADV_HUGEPAGE, MADV_NOHUGEPAGE, mlock, and MAP_NORESERVE.
+ * After restore each one's VmFlags in /proc/self/smaps must be as before,
+ * the data must be there (except under MADV_DONTDUMP: the program opted
+ * out of checkpointing, it comes back as zeros, image/format.h), and a
+ * child forked after restore must not see the DONTFORK mapping and must
+ * see the WIPEONFORK one as zeros.
+ */
+#include <sys/wait.h>
+
+#include "target.h"
+#include "mem.h"
+
+#define LEN	(2ul << 20)	/* a huge page's worth, for hg/nh */
+
+struct region {
+	const char *name;
+	int advice;		/* -1: mlock, -2: MAP_NORESERVE */
+	unsigned char *addr;
+	char flags[256];	/* VmFlags before the dump */
+};
+
+/* The VmFlags line of the smaps entry covering addr. */
+static void vmflags(const void *addr, char *out, size_t len)
+{
+	unsigned long a = (unsigned long)addr, s, e;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0;
+
+	snprintf(out, len, "(no mapping)");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') > strchr(line, '-'))
+			in = a >= s && a < e;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(out, len, "%s", line + 9);
+			out[strcspn(out, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+int main(void)
+{
+#define R(name, advice) { name, advice, NULL, "" }
+	struct region r[] = {
+		R("MADV_DONTFORK", MADV_DONTFORK), R("MADV_WIPEONFORK", MADV_WIPEONFORK),
+		R("MADV_DONTDUMP", MADV_DONTDUMP), R("MADV_HUGEPAGE", MADV_HUGEPAGE),
+		R("MADV_NOHUGEPAGE", MADV_NOHUGEPAGE), R("mlock", -1), R("MAP_NORESERVE", -2),
+	};
+#undef R
+	const int n = sizeof(r) / sizeof(r[0]);
+	char now[256];
+	pid_t pid;
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		/* PROT_EXEC differs from the neighbours': no two get merged. */
+		int prot = PROT_READ | PROT_WRITE | (i & 1 ? PROT_EXEC : 0);
+
+		r[i].addr = mmap(NULL, LEN, prot, MAP_PRIVATE | MAP_ANONYMOUS |
+				 (r[i].advice == -2 ? MAP_NORESERVE : 0), -1, 0);
+		if (r[i].addr == MAP_FAILED ||
+		    (r[i].advice >= 0 && madvise(r[i].addr, LEN, r[i].advice) < 0) ||
+		    (r[i].advice == -1 && mlock(r[i].addr, LEN) < 0)) {
+			target_fail("%s: %s", r[i].name, strerror(errno));
+			return target_exit();
+		}
+		pat_fill(r[i].addr, LEN, 50 + i);
+		vmflags(r[i].addr, r[i].flags, sizeof(r[i].flags));
+	}
+	target_wait();
+
+	for (int i = 0; i < n; i++) {
+		vmflags(r[i].addr, now, sizeof(now));
+		CHECK(!strcmp(now, r[i].flags), "%s: VmFlags \"%s\", were \"%s\"", r[i].name, now,
+		      r[i].flags);
+		if (r[i].advice == MADV_DONTDUMP)
+			CHECK(first_nonzero(r[i].addr, LEN) < 0, "%s: data was restored", r[i].name);
+		else
+			CHECK(pat_check(r[i].addr, LEN, 50 + i) < 0, "%s: pattern differs", r[i].name);
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit((probe(r[0].addr, 0) ? 1 : 0) | (first_nonzero(r[1].addr, LEN) >= 0 ? 2 : 0));
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st), "fork/wait after restore");
+	CHECK(!(WEXITSTATUS(st) & 1), "a child forked after restore has the MADV_DONTFORK mapping");
+	CHECK(!(WEXITSTATUS(st) & 2), "a child forked after restore sees MADV_WIPEONFORK data");
+	return target_exit();
+}
