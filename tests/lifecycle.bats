@@ -1,0 +1,174 @@
+#!/usr/bin/env bats
+# A restored process's life: restored twice, dumped again, detached,
+# stopped, signalled through ckpt restore, and its exit status.
+
+load test_helper
+
+COUNTER='counter: 4499798217088'
+
+# restore_bg [ARGS]: GO, then ckpt restore in the background (RPID) until
+# the target (lifecycle) says it runs again.
+restore_bg() {
+	touch "$T/go"
+	"$CKPT" restore "$T/img" "$@" >"$T/restore.log" 2>&1 &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_file "$T/resumed" || { cat "$T/restore.log" "$T/err"; return 1; }
+}
+
+# wait_rpid: ckpt restore's exit status in ST.
+wait_rpid() {
+	ST=0
+	wait "$RPID" || ST=$?
+	cat "$T/restore.log"
+	echo "--- target stderr:"
+	cat "$T/err"
+}
+
+# proc_state PID: the state letter in /proc/PID/stat (empty when gone).
+proc_state() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	echo "${s%% *}"
+}
+
+# wait_restored PID NAME: the restore is done when ckpt no longer traces
+# the process and it has its own name again.
+wait_restored() {
+	local i
+	for i in $(seq 200); do
+		if grep -qx "Name:	$2" "/proc/$1/status" 2>/dev/null &&
+		   grep -qx 'TracerPid:	0' "/proc/$1/status" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "process $1 ($2) not restored" >&2
+	return 1
+}
+
+@test "one image restored twice in a row gives the same result both times" {
+	skip_unless_ptrace
+	start_target counter
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "$COUNTER" ]
+	# The output file grew since the dump: roll it back.
+	run timeout 120 "$CKPT" restore "$T/img" --rollback-files
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "$COUNTER" ]
+}
+
+@test "dump, restore, dump the restored process, restore again: 8 threads still correct" {
+	skip_unless_ptrace
+	skip_unless_root	# the restored process is found by its original PID
+	start_target threads
+	dump_kill
+	"$CKPT" restore "$T/img" >"$T/restore.log" 2>&1 &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_restored "$TPID" threads
+	run "$CKPT" dump "$TPID" -o "$T/img2" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_rpid
+	[ "$ST" -eq 137 ]
+	mv "$T/img2" "$T/img"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -q '^threads: [0-9]* items$' "$T/out"
+}
+
+@test "restore --detach prints the PID and returns; the process finishes on its own" {
+	skip_unless_ptrace
+	start_target counter
+	dump_kill
+	run --separate-stderr timeout 60 "$CKPT" restore --detach "$T/img"
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^[0-9]+$ ]]
+	local pid=$output i
+	PIDS+=("$pid")
+	# Returned while the process still waits for GO.
+	[ -n "$(proc_state "$pid")" ] && [ "$(proc_state "$pid")" != Z ]
+	[ "$(id -u)" != 0 ] || [ "$pid" -eq "$TPID" ]
+	touch "$T/go"
+	for i in $(seq 400); do
+		grep -qx "$COUNTER" "$T/out" && break
+		sleep 0.05
+	done
+	cat "$T/err"
+	[ "$(cat "$T/out")" = "$COUNTER" ]
+}
+
+@test "dump --stop leaves the process stopped; after SIGCONT it finishes correctly" {
+	skip_unless_ptrace
+	start_target counter
+	run "$CKPT" dump "$TPID" -o "$T/img" --stop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local i
+	for i in $(seq 40); do
+		[ "$(proc_state "$TPID")" = T ] && break
+		sleep 0.05
+	done
+	[ "$(proc_state "$TPID")" = T ]
+	touch "$T/go"
+	sleep 0.5
+	# Still stopped: it has not seen GO and finished.
+	[ "$(proc_state "$TPID")" = T ]
+	[ ! -s "$T/out" ]
+	kill -CONT "$TPID"
+	wait "$TPID"
+	[ "$(cat "$T/out")" = "$COUNTER" ]
+	# The image taken on the way is good too.
+	restore_go --rollback-files
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "$COUNTER" ]
+}
+
+@test "ckpt restore forwards SIGTERM and SIGUSR1 to the restored process" {
+	skip_unless_ptrace
+	start_target lifecycle record "$T/resumed"
+	dump_kill
+	restore_bg
+	kill -TERM "$RPID"
+	kill -USR1 "$RPID"
+	wait_rpid
+	cat "$T/out"
+	[ "$ST" -eq 0 ]
+	grep -qx "got TERM 1 from $RPID" "$T/out"
+	grep -qx "got USR1 1 from $RPID" "$T/out"
+}
+
+@test "ckpt restore exits with the restored process's exit status" {
+	skip_unless_ptrace
+	start_target lifecycle exit 42 "$T/resumed"
+	dump_kill
+	restore_go
+	[ "$status" -eq 42 ]
+	[ -e "$T/resumed" ]
+}
+
+@test "ckpt restore exits with 128+N when the process kills itself with signal N" {
+	skip_unless_ptrace
+	start_target lifecycle raise 15 "$T/resumed"
+	dump_kill
+	restore_go
+	[ "$status" -eq 143 ]
+	[ -e "$T/resumed" ]
+}
+
+@test "ckpt restore exits with 137 when the restored process is killed with SIGKILL" {
+	skip_unless_ptrace
+	skip_unless_root	# to know the restored process's PID: the original's
+	start_target lifecycle hang "$T/resumed"
+	dump_kill
+	restore_bg
+	kill -KILL "$TPID"
+	wait_rpid
+	[ "$ST" -eq 137 ]
+}

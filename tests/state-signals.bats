@@ -1,0 +1,35 @@
+#!/usr/bin/env bats
+# Signal state: actions, per-thread masks, pending signals (process-wide
+# and per thread), alternate signal stacks.
+
+load test_helper
+
+@test "signals: handlers, flags and sa_mask; per-thread masks; queued and thread-private pending signals" {
+	skip_unless_ptrace
+	start_target signals
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'signals: ok' "$T/out"
+}
+
+@test "signals: dump without --kill delivers the pending signals exactly once" {
+	skip_unless_ptrace
+	start_target signals
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	local st=0
+	wait "$TPID" || st=$?
+	cat "$T/err"
+	[ "$st" -eq 0 ]
+}
+
+@test "altstack: per-thread sigaltstack (one with SS_AUTODISARM) survives; SA_ONSTACK handlers run on it" {
+	skip_unless_ptrace
+	start_target altstack
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'altstack: ok' "$T/out"
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bats
+# Threads blocked in syscalls when dumped: after restore each wait goes
+# on and completes normally (tests/targets/syscalls.c says what each
+# mode checks).
+
+load test_helper
+
+# restore_stdin: like restore_go, with "hello-ckpt" arriving on ckpt
+# restore's stdin (which the process gets for its pipe) a second later.
+restore_stdin() {
+	touch "$T/go"
+	run bash -c '{ sleep 1; echo hello-ckpt; } | timeout 120 "$1" restore "$2"' _ "$CKPT" "$T/img"
+	echo "$output"
+	echo "--- target stderr:"
+	cat "$T/err"
+}
+
+@test "syscalls: relative nanosleep loop sleeps its full time; absolute clock_nanosleep returns 0 on time" {
+	skip_unless_ptrace
+	start_target syscalls nanosleep
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls nanosleep: done' "$T/out"
+}
+
+@test "syscalls: futex waits (cond_wait, cond_timedwait woken and timing out, mutex_lock) complete" {
+	skip_unless_ptrace
+	start_target syscalls futex
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls futex: done' "$T/out"
+}
+
+@test "syscalls: read() on a stdin pipe gets the data fed to ckpt restore" {
+	skip_unless_ptrace
+	start_target syscalls read
+	dump_kill
+	restore_stdin
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls read: done' "$T/out"
+}
+
+@test "syscalls: read() with an SA_RESTART handler: restarted after the signal, then gets the data" {
+	skip_unless_ptrace
+	start_target syscalls read-restart
+	dump_kill
+	restore_stdin
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls read-restart: done' "$T/out"
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bats
+# Threads: many of them at work while dumped, rseq, and their identity.
+
+load test_helper
+
+@test "threads: 8 threads on a mutex and condvars, dumped at work, finish with exact totals and names" {
+	skip_unless_ptrace
+	start_target threads
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -q '^threads: [0-9]* items$' "$T/out"
+}
+
+@test "threads: dump without --kill leaves all 8 threads working correctly" {
+	skip_unless_ptrace
+	start_target threads
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -q '^threads: [0-9]* items$' "$T/out"
+}
+
+@test "rseq: every thread's rseq area stays registered; sched_getcpu and getcpu agree" {
+	skip_unless_ptrace
+	start_target rseq
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'rseq: ok' "$T/out"
+}
+
+@test "ids: same PID and TIDs after restore; the parent is ckpt restore" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target ids
+	dump_kill
+	touch "$T/go"
+	"$CKPT" restore "$T/img" >"$T/restore.log" 2>&1 &
+	local rpid=$! st=0
+	PIDS+=("$rpid")
+	wait "$rpid" || st=$?
+	cat "$T/restore.log" "$T/err"
+	[ "$st" -eq 0 ]
+	grep -qx "ppid $rpid" "$T/out"
+	! grep -q 'new PID\|restored as thread' "$T/restore.log"
+}

@@ -1,0 +1,82 @@
+/*
+ * How a restored process ends, for the tests of ckpt restore as its
+ * parent.  Usage: lifecycle MODE [ARG] RESUMED; after GO the target
+ * creates the file RESUMED (so the test knows it runs again), then:
+ *   record      waits (30 s at most) for SIGTERM and SIGUSR1, which the
+ *               test sends to ckpt restore, and prints each signal it got
+ *               with the PID that sent it; exit 0 if it got both once
+ *   exit N      exits with status N
+ *   raise N     kills itself with signal N (default action)
+ *   hang        waits (60 s at most) to be killed; exit 1 if never
+ */
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "target.h"
+
+static const int recorded[] = { SIGTERM, SIGUSR1, SIGUSR2, SIGHUP, SIGINT };
+static atomic_int count[NSIG];
+static atomic_int sender[NSIG];
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	atomic_store(&sender[sig], si->si_pid);
+	atomic_fetch_add(&count[sig], 1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 2 ? argv[1] : "", *resumed = argv[argc - 1];
+	int arg = argc > 3 ? atoi(argv[2]) : 0, fd;
+
+	for (size_t i = 0; i < sizeof(recorded) / sizeof(recorded[0]); i++) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_signal;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigaction(recorded[i], &sa, NULL);
+	}
+	target_wait();
+	fd = open(resumed, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0)
+		close(fd);
+
+	if (!strcmp(mode, "record")) {
+		for (int i = 0; i < 3000; i++) {
+			if (atomic_load(&count[SIGTERM]) && atomic_load(&count[SIGUSR1]))
+				break;
+			target_sleep_ms(10);
+		}
+		target_sleep_ms(100);	/* anything more on its way */
+		for (size_t i = 0; i < sizeof(recorded) / sizeof(recorded[0]); i++) {
+			int s = recorded[i];
+
+			if (atomic_load(&count[s]))
+				printf("got %s %d from %d\n", sigabbrev_np(s), atomic_load(&count[s]),
+				       atomic_load(&sender[s]));
+		}
+		CHECK(atomic_load(&count[SIGTERM]) == 1, "SIGTERM received %d times",
+		      atomic_load(&count[SIGTERM]));
+		CHECK(atomic_load(&count[SIGUSR1]) == 1, "SIGUSR1 received %d times",
+		      atomic_load(&count[SIGUSR1]));
+		return target_exit();
+	}
+	if (!strcmp(mode, "exit"))
+		return arg;
+	if (!strcmp(mode, "raise")) {
+		signal(arg, SIG_DFL);
+		raise(arg);
+		fprintf(stderr, "lifecycle: still alive after signal %d\n", arg);
+		return 1;
+	}
+	if (!strcmp(mode, "hang")) {
+		for (int i = 0; i < 6000; i++)
+			target_sleep_ms(10);
+		fprintf(stderr, "lifecycle: not killed\n");
+		return 1;
+	}
+	fprintf(stderr, "usage: lifecycle record|exit N|raise N|hang RESUMED\n");
+	return 2;
+}
