@@ -2,7 +2,7 @@
 _ckpt() {
 	local cur prev words cword
 	_init_completion || return
-	local cmds="dump restore inspect verify check core help"
+	local cmds="dump restore check core help"
 	local i cmd=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
@@ -36,14 +36,6 @@ _ckpt() {
 		esac
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-o --output -p --pid -v --verbose -h --help" -- "$cur"))
-		else
-			_filedir
-		fi ;;
-	inspect|verify)
-		if [[ $cur == -* ]]; then
-			local o="-v --verbose -h --help"
-			[[ $cmd == inspect ]] && o="--json $o"
-			COMPREPLY=($(compgen -W "$o" -- "$cur"))
 		else
 			_filedir
 		fi ;;
