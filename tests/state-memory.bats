@@ -106,3 +106,30 @@ load test_helper
 	restore_go
 	[ "$status" -eq 0 ]
 }
+
+@test "MAP_PRIVATE file mapping whose file changed or vanished after the dump: refused in one line" {
+	skip_unless_ptrace
+	start_target mem_filepriv "$T"
+	dump_kill
+	cp -p "$T/filepriv.dat" "$T/saved"
+	for change in append rewrite remove; do
+		# Back as at the dump, mtime included: only $change differs.
+		cp -p "$T/saved" "$T/filepriv.dat"
+		case $change in
+		append) echo more >>"$T/filepriv.dat" ;;
+		rewrite) printf 'XXXX' | dd of="$T/filepriv.dat" conv=notrunc status=none ;;
+		remove) rm "$T/filepriv.dat" ;;
+		esac
+		touch "$T/go"
+		run --separate-stderr timeout 120 "$CKPT" restore "$T/img"
+		echo "$change: status $status, stderr: $stderr"
+		[ "$status" -eq 1 ]
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ "$stderr" == *"\"$T/filepriv.dat\""* ]]
+		! kill -0 "$TPID" 2>/dev/null
+	done
+	# Unchanged, it restores and the job is fine.
+	cp -p "$T/saved" "$T/filepriv.dat"
+	restore_go
+	[ "$status" -eq 0 ]
+}
