@@ -4,7 +4,7 @@
 
 load test_helper
 
-@test "fds: offset, O_APPEND, FD_CLOEXEC, directory, /dev/null, two descriptions of one file" {
+@test "fds: offsets, O_APPEND and other open flags, FD_CLOEXEC, directory, /dev/null" {
 	skip_unless_ptrace
 	start_target fd_files "$T"
 	dump_kill

@@ -8,8 +8,10 @@
  *   13  DIR itself, O_RDONLY | O_DIRECTORY: the same directory, usable
  *       with openat
  *   14  /dev/null, O_WRONLY
+ *   15  DIR/data, O_RDWR | O_SYNC | O_NONBLOCK | O_NOATIME
  *   20  DIR/data again, O_RDONLY, at offset 5000 (a second open file
  *       description of the same file keeps its own offset)
+ * Every one keeps all its F_GETFL flags.
  * Usage: fd_files DIR
  */
 #include <sys/stat.h>
@@ -22,7 +24,7 @@
 
 struct want {
 	int fd;
-	int flags;	/* F_GETFL & (O_ACCMODE | O_APPEND) */
+	int flags;	/* F_GETFL */
 	int cloexec;
 	off_t pos;
 	struct stat st;
@@ -40,8 +42,8 @@ static int place(int fd, int at)
 int main(int argc, char **argv)
 {
 	static unsigned char data[DATA_LEN], buf[DATA_LEN];
-	static const int fds[] = { 10, 11, 12, 13, 14, 20 };
-	struct want w[6];
+	static const int fds[] = { 10, 11, 12, 13, 14, 15, 20 };
+	struct want w[7];
 	char path[4096], log[4096];
 	struct stat sb;
 	ssize_t n;
@@ -65,6 +67,7 @@ int main(int argc, char **argv)
 	    place(open(path, O_RDONLY), 12) < 0 || fcntl(12, F_SETFD, FD_CLOEXEC) < 0 ||
 	    place(open(argv[1], O_RDONLY | O_DIRECTORY), 13) < 0 ||
 	    place(open("/dev/null", O_WRONLY), 14) < 0 ||
+	    place(open(path, O_RDWR | O_SYNC | O_NONBLOCK | O_NOATIME), 15) < 0 ||
 	    place(open(path, O_RDONLY), 20) < 0) {
 		target_fail("cannot open the files: %s", strerror(errno));
 		return target_exit();
@@ -72,9 +75,9 @@ int main(int argc, char **argv)
 	CHECK(read(10, buf, 1000) == 1000, "read fd 10");
 	CHECK(write(11, "line 1\n", 7) == 7, "write fd 11");
 	CHECK(lseek(20, 5000, SEEK_SET) == 5000, "lseek fd 20");
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		w[i].fd = fds[i];
-		w[i].flags = fcntl(fds[i], F_GETFL) & (O_ACCMODE | O_APPEND);
+		w[i].flags = fcntl(fds[i], F_GETFL);
 		w[i].cloexec = fcntl(fds[i], F_GETFD) & FD_CLOEXEC;
 		w[i].pos = lseek(fds[i], 0, SEEK_CUR);
 		fstat(fds[i], &w[i].st);
@@ -83,7 +86,7 @@ int main(int argc, char **argv)
 		return target_exit();
 	target_wait();
 
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		int fl = fcntl(w[i].fd, F_GETFL), fdfl = fcntl(w[i].fd, F_GETFD);
 
 		if (fl < 0 || fdfl < 0 || fstat(w[i].fd, &sb) < 0) {
@@ -95,8 +98,7 @@ int main(int argc, char **argv)
 		      "fd %d is another file (dev %#lx ino %lu, was dev %#lx ino %lu)", w[i].fd,
 		      (unsigned long)sb.st_dev, (unsigned long)sb.st_ino,
 		      (unsigned long)w[i].st.st_dev, (unsigned long)w[i].st.st_ino);
-		CHECK((fl & (O_ACCMODE | O_APPEND)) == w[i].flags, "fd %d: flags %#o, want %#o", w[i].fd,
-		      fl & (O_ACCMODE | O_APPEND), w[i].flags);
+		CHECK(fl == w[i].flags, "fd %d: flags %#o, want %#o", w[i].fd, fl, w[i].flags);
 		CHECK((fdfl & FD_CLOEXEC) == w[i].cloexec, "fd %d: FD_CLOEXEC is %s, want %s", w[i].fd,
 		      fdfl & FD_CLOEXEC ? "set" : "clear", w[i].cloexec ? "set" : "clear");
 		if (w[i].fd != 14 && w[i].fd != 13)
