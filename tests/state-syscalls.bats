@@ -50,3 +50,12 @@ restore_stdin() {
 	[ "$status" -eq 0 ]
 	grep -qx 'syscalls read-restart: done' "$T/out"
 }
+
+@test "syscalls: sigsuspend() waits on, then puts the thread's own signal mask back" {
+	skip_unless_ptrace
+	start_target syscalls sigsuspend
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls sigsuspend: done' "$T/out"
+}

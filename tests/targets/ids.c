@@ -4,7 +4,7 @@
  * thread list in /proc/self/task must be the same after restore (ckpt
  * restores them when it may, i.e. as root with the numbers free).
  * After GO it prints "ppid N" with its parent's PID (the test compares
- * it with ckpt restore's), then checks everything.
+ * it with ckpt restore's), checks everything, and makes new threads.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -71,6 +71,12 @@ static int task_list_matches(pid_t self)
 	return n == NTHREADS + 1 && found == NTHREADS + 1;
 }
 
+static void *late_thread(void *arg)
+{
+	*(pid_t *)arg = sys_gettid();
+	return NULL;
+}
+
 int main(void)
 {
 	pid_t pid = getpid(), ppid_before = getppid();
@@ -98,6 +104,20 @@ int main(void)
 		pthread_join(th[i], NULL);
 		CHECK(atomic_load(&got_sig[i]), "thread %d (tid %d) did not get its pthread_kill", i,
 		      (int)tids[i]);
+	}
+	/* The restored process can make threads of its own (glibc reuses the
+	 * stacks of the joined ones). */
+	for (int i = 0; i < 3; i++) {
+		pthread_t t;
+		pid_t tid = 0;
+		int r = pthread_create(&t, NULL, late_thread, &tid);
+
+		if (r) {
+			target_fail("pthread_create after restore: %s", strerror(r));
+			break;
+		}
+		pthread_join(t, NULL);
+		CHECK(tid > 0 && tid != pid, "new thread %d got tid %d", i, (int)tid);
 	}
 	return target_exit();
 }

@@ -16,6 +16,10 @@
  *                 fds and a 3 s timeout (must return 0, not early)
  *   read-restart  read() from stdin with an SA_RESTART handler: after GO
  *                 the thread gets the signal, then the data
+ *   sigsuspend    sigsuspend() with SIGUSR1 unblocked, blocked otherwise:
+ *                 after GO the thread gets SIGUSR1, and once sigsuspend
+ *                 returns its mask must block SIGUSR1 again (the kernel
+ *                 keeps the real mask aside while the thread waits)
  * In the stdin modes the target makes its stdin an empty pipe (it keeps
  * the write end open, so reads block), as a job in a pipeline has: ckpt
  * cannot reopen a pipe and gives the restored process its own stdin,
@@ -139,6 +143,24 @@ static void do_read(int i)
 	if (!strcmp(mode, "read-restart"))
 		CHECK(atomic_load(&handled) == 1, "read returned, the handler ran %d times",
 		      atomic_load(&handled));
+}
+
+static void do_sigsuspend(int i)
+{
+	sigset_t wait_mask, now;
+	int r;
+
+	(void)i;
+	pthread_sigmask(SIG_SETMASK, NULL, &wait_mask);
+	sigdelset(&wait_mask, SIGUSR1);
+	r = sigsuspend(&wait_mask);
+	CHECK(r == -1 && errno == EINTR, "sigsuspend returned %d (%s)", r, strerror(errno));
+	CHECK(atomic_load(&handled) == 1, "sigsuspend returned, the handler ran %d times",
+	      atomic_load(&handled));
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	CHECK(sigismember(&now, SIGUSR1) && sigismember(&now, SIGUSR2),
+	      "after sigsuspend the thread's mask no longer blocks SIGUSR1/SIGUSR2 (%d, %d)",
+	      sigismember(&now, SIGUSR1), sigismember(&now, SIGUSR2));
 }
 
 static void do_poll(int i)
@@ -272,6 +294,15 @@ int main(int argc, char **argv)
 		sa.sa_flags = SA_RESTART;
 		sigaction(SIGUSR1, &sa, NULL);
 		want[n] = SYS_read, start(n++, do_read);
+	} else if (!strcmp(mode, "sigsuspend")) {
+		sigset_t block;
+
+		signal(SIGUSR1, on_usr1);
+		sigemptyset(&block);
+		sigaddset(&block, SIGUSR1);
+		sigaddset(&block, SIGUSR2);
+		pthread_sigmask(SIG_BLOCK, &block, NULL);	/* the worker inherits it */
+		want[n] = SYS_rt_sigsuspend, start(n++, do_sigsuspend);
 	} else if (!strcmp(mode, "futex")) {
 		pthread_mutex_lock(&held);
 		want[n] = SYS_futex, start(n++, do_cond);
@@ -284,7 +315,7 @@ int main(int argc, char **argv)
 		want[n] = SYS_poll, start(n++, do_poll);
 		want[n] = SYS_poll, start(n++, do_poll_sleep);
 	} else {
-		fprintf(stderr, "usage: syscalls nanosleep|read|read-restart|futex|poll|poll-timeout\n");
+		fprintf(stderr, "usage: syscalls nanosleep|read|read-restart|sigsuspend|futex|poll|poll-timeout\n");
 		return 2;
 	}
 	for (int i = 0; i < n; i++) {
@@ -299,7 +330,7 @@ int main(int argc, char **argv)
 		}
 	}
 	target_wait();
-	if (!strcmp(mode, "read-restart")) {
+	if (!strcmp(mode, "read-restart") || !strcmp(mode, "sigsuspend")) {
 		target_sleep_ms(200);
 		pthread_kill(wth[0], SIGUSR1);
 	} else if (!strcmp(mode, "futex")) {
