@@ -30,6 +30,15 @@ uint64_t arch_xfeatures(void);
 /* Set up regs so that resuming at insn executes syscall nr(a[0..5]). */
 void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn);
 
+/*
+ * tid is stopped and we have just set its registers: make sure the kernel
+ * does not take it for a thread inside a syscall when it resumes, so no
+ * restart logic is applied to them.  x86-64 keeps that state in orig_rax
+ * (part of arch_regs_t: arch_prep_syscall sets it), arm64 apart from the
+ * registers (NT_ARM_SYSTEM_CALL).  0 or -errno.
+ */
+int arch_leave_syscall(pid_t tid);
+
 /* Syscall number a thread stopped in, or -1 when it was not in one. */
 long arch_syscall_nr(const arch_regs_t *r);
 
@@ -44,6 +53,14 @@ void arch_fixup_restart(arch_regs_t *r);
 /* Address of the first syscall instruction in code (a function body
  * loaded at addr), found by disassembly.  0, or -ENOENT. */
 int arch_find_syscall_insn(const uint8_t *code, size_t len, uint64_t addr, uint64_t *insn);
+
+/*
+ * Whether this CPU can take a dumped register set back (restore checks
+ * every thread's before it creates anything): 0, or the reason printed
+ * (error()) and its -errno, e.g. an image that used SVE on a CPU without.
+ */
+struct img_regset;
+int arch_check_regset(const struct img_regset *rs);
 
 /* CRC32C with the CPU's instruction; -ENOSYS when there is none. */
 int arch_crc32c_hw(uint32_t *crc, const void *buf, size_t len);

@@ -11,6 +11,11 @@ typedef struct user_regs_struct arch_regs_t;
 #define ARCH_NAME		"x86_64"
 #define ARCH_ELF_MACHINE	62	/* EM_X86_64 */
 #define ARCH_SYSCALL_INSN_LEN	2	/* 0f 05 */
+/* Bytes a tracer must move rip past the stub's trap to resume after it:
+ * none, int3 reports the address after itself. */
+#define ARCH_TRAP_SKIP		0
+/* Registers set at a syscall-exit stop are all kept. */
+#define ARCH_SYSCALL_STOP_KEEPS_REGS	1
 
 static inline uint64_t arch_ip(const arch_regs_t *r) { return r->rip; }
 static inline uint64_t arch_sp(const arch_regs_t *r) { return r->rsp; }
