@@ -25,7 +25,7 @@ load test_helper
 	[ "$st" -eq 0 ]
 }
 
-@test "altstack: per-thread sigaltstack (one with SS_AUTODISARM) survives; SA_ONSTACK handlers run on it" {
+@test "altstack: per-thread sigaltstacks (SS_AUTODISARM, dumped inside a handler on it) survive; SA_ONSTACK handlers run on them" {
 	skip_unless_ptrace
 	start_target altstack
 	dump_kill

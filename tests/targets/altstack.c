@@ -1,10 +1,12 @@
 /*
- * Alternate signal stacks are per thread: thread 1 has one, thread 2 has
- * another with SS_AUTODISARM, the main thread none.  After restore
- * sigaltstack() must report the same in each, and an SA_ONSTACK handler
- * raised in each must run on that thread's own stack (the address of a
- * local variable in the handler tells), or on the normal stack in the
- * main thread.
+ * Alternate signal stacks are per thread.  Threads 1 and 3 have one,
+ * threads 2 and 4 one with SS_AUTODISARM, the main thread none; threads 3
+ * and 4 are dumped while they run an SA_ONSTACK handler on theirs (it
+ * waits there for GO; an autodisarmed stack reads as disabled meanwhile
+ * and comes back when the handler returns).  After restore sigaltstack()
+ * must report the same in each, and an SA_ONSTACK handler raised in each
+ * must run on that thread's own stack (the address of a local variable
+ * in the handler tells), or on the normal stack in the main thread.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +29,24 @@ static void on_usr1(int sig)
 
 	(void)sig;
 	handler_sp = (uintptr_t)&here;
+}
+
+/* Waits for GO on the alternate stack; notes what sigaltstack says then. */
+static __thread int flags_in_handler;
+
+static void on_usr2(int sig)
+{
+	volatile char here;
+	stack_t now;
+
+	(void)sig;
+	handler_sp = (uintptr_t)&here;
+	atomic_fetch_add(&ready, 1);
+	while (!atomic_load(&go))
+		target_sleep_ms(2);
+	memset(&now, 0, sizeof(now));
+	sigaltstack(NULL, &now);
+	flags_in_handler = now.ss_flags;
 }
 
 static int on(const stack_t *ss, uintptr_t sp)
@@ -61,12 +81,12 @@ static void check_stack(const char *who, const stack_t *want)
 
 static void *worker(void *arg)
 {
-	int autodisarm = (int)(intptr_t)arg;
+	int autodisarm = (int)(intptr_t)arg & 1, in_handler = (int)(intptr_t)arg & 2;
 	char who[32];
 	stack_t ss = { .ss_sp = malloc(ALT_SIZE), .ss_size = ALT_SIZE,
 		       .ss_flags = autodisarm ? (int)SS_AUTODISARM : 0 };
 
-	snprintf(who, sizeof(who), "thread %d", 1 + autodisarm);
+	snprintf(who, sizeof(who), "thread %d", 1 + (int)(intptr_t)arg);
 	memset(ss.ss_sp, 0x5a, ALT_SIZE);
 	if (sigaltstack(&ss, NULL) < 0)
 		target_fail("%s: sigaltstack: %s", who, strerror(errno));
@@ -75,9 +95,17 @@ static void *worker(void *arg)
 	/* It works before the dump. */
 	raise(SIGUSR1);
 	CHECK(on(&ss, handler_sp), "%s: handler not on the alternate stack before the dump", who);
-	atomic_fetch_add(&ready, 1);
-	while (!atomic_load(&go))
-		target_sleep_ms(2);
+	if (in_handler) {
+		raise(SIGUSR2);		/* returns after GO */
+		CHECK(on(&ss, handler_sp), "%s: waiting handler ran at %#lx, not on %p+%zu", who,
+		      (unsigned long)handler_sp, ss.ss_sp, ss.ss_size);
+		CHECK(flags_in_handler == (autodisarm ? SS_DISABLE : SS_ONSTACK),
+		      "%s: in the handler sigaltstack said flags %#x", who, flags_in_handler);
+	} else {
+		atomic_fetch_add(&ready, 1);
+		while (!atomic_load(&go))
+			target_sleep_ms(2);
+	}
 	check_stack(who, &ss);
 	return NULL;
 }
@@ -86,15 +114,17 @@ int main(void)
 {
 	struct sigaction sa;
 	stack_t none;
-	pthread_t t[2];
+	pthread_t t[4];
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sa.sa_flags = SA_ONSTACK;
 	sigaction(SIGUSR1, &sa, NULL);
-	for (intptr_t i = 0; i < 2; i++)
+	sa.sa_handler = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
+	for (intptr_t i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, worker, (void *)i);
-	while (atomic_load(&ready) < 2)
+	while (atomic_load(&ready) < 4)
 		target_sleep_ms(1);
 	memset(&none, 0, sizeof(none));
 	sigaltstack(NULL, &none);
@@ -102,7 +132,7 @@ int main(void)
 	target_wait();
 	atomic_store(&go, 1);
 	check_stack("main thread", &none);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	printf("altstack: ok\n");
 	return target_exit();
