@@ -50,6 +50,8 @@ int tracee_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint6
 		return -ENOEXEC;
 	arch_prep_syscall(&r, nr, a, ts->syscall_insn);
 	err = tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r));
+	if (err == 0)
+		err = arch_leave_syscall(t->tid);
 	if (err < 0)
 		return err;
 	t->injecting = 1;
@@ -79,8 +81,12 @@ int tracee_inject_end(struct tracee *t)
 	/* Our registers back first, then route the thread through the
 	 * signal path into an interrupt stop: when it is later let go, the
 	 * kernel's restart handling sees the original registers, exactly as
-	 * if we had never run anything. */
+	 * if we had never run anything (where the kernel keeps "in a
+	 * syscall" apart from them, as arm64 does, that is "not in one",
+	 * as it was at the freeze stop). */
 	err = tracee_set_regset(t->tid, NT_PRSTATUS, &t->regs, sizeof(t->regs));
+	if (err == 0)
+		err = arch_leave_syscall(t->tid);
 	if (err < 0)
 		return err;
 	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
