@@ -50,6 +50,19 @@ static int check_creds(const struct img_proc *p)
 	return 0;
 }
 
+/* Every thread's register sets against this CPU, before anything is made. */
+static int check_regsets(const struct img_proc *p)
+{
+	for (uint32_t i = 0; i < p->d.nthreads; i++)
+		for (uint32_t k = 0; k < p->threads[i].d.nregsets; k++) {
+			int ret = arch_check_regset(&p->threads[i].regsets[k]);
+
+			if (ret < 0)
+				return ret;
+		}
+	return 0;
+}
+
 static pid_t child;
 
 static void forward(int sig, siginfo_t *si, void *uc)
@@ -96,7 +109,8 @@ int restore_run(const char *path, const struct restore_opts *o)
 	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = check_header(&img.h)) < 0)
 		goto out;
 	have = img_read_meta(&r, &img, &s, &payload);
-	if ((ret = have) < 0 || (ret = check_creds(&img.procs[0])) < 0)
+	if ((ret = have) < 0 || (ret = check_creds(&img.procs[0])) < 0 ||
+	    (ret = check_regsets(&img.procs[0])) < 0)
 		goto out;
 	/* A file is checked from end to end before anything is created;
 	 * a stream is checked block by block as it is applied. */

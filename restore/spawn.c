@@ -340,6 +340,14 @@ static int finish(struct ctx *c)
 	ts.syscall_insn = sp.syscall_insn;
 	if ((ret = tracee_get_regset(t0.tid, NT_PRSTATUS, &t0.regs, &len)) < 0)
 		return error_errno(ret, "cannot read the registers of the restore stub");
+	if (!ARCH_SYSCALL_STOP_KEEPS_REGS) {
+		/* t0 gets its registers at the exit stop of the last syscall
+		 * below, and arm64 then puts x7 back to its value at that
+		 * syscall's entry (arch/arm64/kernel/ptrace.c report_syscall):
+		 * run the syscalls from the registers it is to have. */
+		memcpy(&t0.regs, c->p->threads[0].regsets[0].data, sizeof(t0.regs));
+		arch_fixup_restart(&t0.regs);
+	}
 	/* Every thread's uid change reset the process's dumpable flag; all
 	 * are done now, so set it as it was. */
 	ret = tracee_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_DUMPABLE,
@@ -420,6 +428,23 @@ out:
 	return ret;
 }
 
+/* Let a thread stopped at its trap (arch_trap) run on after it. */
+static int resume_after_trap(pid_t tid)
+{
+	if (ARCH_TRAP_SKIP) {
+		arch_regs_t r;
+		size_t len = sizeof(r);
+		int ret = tracee_get_regset(tid, NT_PRSTATUS, &r, &len);
+
+		if (ret < 0)
+			return ret;
+		arch_set_ip(&r, arch_ip(&r) + ARCH_TRAP_SKIP);
+		if ((ret = tracee_set_regset(tid, NT_PRSTATUS, &r, sizeof(r))) < 0)
+			return ret;
+	}
+	return ptrace(PTRACE_CONT, tid, 0, 0) < 0 ? -errno : 0;
+}
+
 static void kill_child(pid_t pid)
 {
 	int st;
@@ -462,7 +487,7 @@ int restore_spawn(struct img_reader *r, const struct img *img, const struct rest
 	if ((ret = setup_stub(&c, stub_size)) < 0 ||
 	    (ret = run_until(&c, PHASE_FILL)) < 0 ||
 	    (ret = pages_fill(r, img, c.pid, s, payload, have)) < 0 ||
-	    (ret = (ptrace(PTRACE_CONT, c.th[0].tid, 0, 0) < 0 ? -errno : 0)) < 0 ||
+	    (ret = resume_after_trap(c.th[0].tid)) < 0 ||
 	    (ret = run_until(&c, PHASE_DONE)) < 0 ||
 	    (ret = finish(&c)) < 0) {
 		kill_child(c.pid);
