@@ -1,0 +1,118 @@
+/*
+ * aarch64: register sets, syscall injection and restart rules.
+ * ABI facts: arch/arm64/include/uapi/asm/ptrace.h (the regsets' layouts),
+ * arch/arm64/kernel/ptrace.c (aarch64_regsets[], in the order the kernel
+ * lists them and writes them into core files), arch/arm64/kernel/syscall.c
+ * (svc #0: nr in x8, args in x0-x5, result in x0) and
+ * arch/arm64/kernel/signal.c do_signal (syscall restart, see below).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+
+#include "arch/arch.h"
+
+#ifndef NT_ARM_PAC_ENABLED_KEYS
+#define NT_ARM_PAC_ENABLED_KEYS	0x40a	/* Linux 5.13, include/uapi/linux/elf.h */
+#endif
+
+/* Largest SVE vector the architecture allows: 2048 bits, vq = 16
+ * (Arm ARM, ZCR_ELx.LEN); SVE_PT_SIZE() is header + Z, P, FFR, FPSR/FPCR. */
+#define SVE_MAX_VQ	16
+#define SVE_MAXLEN	((SVE_PT_SIZE(SVE_MAX_VQ, SVE_PT_REGS_SVE) + 15) / 16 * 16)
+
+const struct arch_regset_desc arch_regsets[] = {
+	{ NT_PRSTATUS, sizeof(arch_regs_t), 0, "general" },
+	/* struct user_fpsimd_state: v0-v31, fpsr, fpcr (528 bytes). */
+	{ NT_PRFPREG, sizeof(struct user_fpsimd_state), 0, "fpsimd" },
+	/* tpidr_el0, and tpidr2_el0 since Linux 6.0 (16 bytes; 8 before). */
+	{ NT_ARM_TLS, 16, 0, "tls" },
+	/*
+	 * The syscall number the kernel thinks the thread is in.  A thread
+	 * we stop is never in one any more (see arch_fixup_restart), so this
+	 * is -1; setting it back at restore makes sure the kernel applies
+	 * no restart logic to the registers we give the thread.
+	 */
+	{ NT_ARM_SYSTEM_CALL, sizeof(int), 0, "syscall" },
+	/* SVE: struct user_sve_header + (with SVE_PT_REGS_SVE) Z0-31, P0-15,
+	 * FFR at the thread's vector length; EINVAL without SVE. */
+	{ NT_ARM_SVE, SVE_MAXLEN, 1, "sve" },
+	/* Pointer authentication: which keys are enabled, and the keys
+	 * (CONFIG_CHECKPOINT_RESTORE).  Return addresses signed with the
+	 * old keys fail to authenticate under new ones.  EINVAL without
+	 * PAC.  NT_ARM_PAC_MASK is left out: it cannot be set. */
+	{ NT_ARM_PAC_ENABLED_KEYS, sizeof(long), 1, "pac-enabled-keys" },
+	{ NT_ARM_PACA_KEYS, sizeof(struct user_pac_address_keys), 1, "pac-address-keys" },
+	{ NT_ARM_PACG_KEYS, sizeof(struct user_pac_generic_keys), 1, "pac-generic-keys" },
+	/* prctl(PR_SET_TAGGED_ADDR_CTRL) state, MTE mode included. */
+	{ NT_ARM_TAGGED_ADDR_CTRL, sizeof(long), 1, "tagged-addr-ctrl" },
+};
+const unsigned arch_nregsets = sizeof(arch_regsets) / sizeof(arch_regsets[0]);
+
+_Static_assert(sizeof(arch_regs_t) == 272, "NT_PRSTATUS is struct user_pt_regs");
+_Static_assert(sizeof(struct user_fpsimd_state) == 528, "NT_PRFPREG size");
+
+uint64_t arch_xfeatures(void)
+{
+	/* format.h: aarch64 images record AT_HWCAP (asm/hwcap.h bits). */
+	return getauxval(AT_HWCAP);
+}
+
+void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn)
+{
+	r->regs[8] = (uint64_t)nr;
+	for (int i = 0; i < 6; i++)
+		r->regs[i] = a[i];
+	r->pc = insn;
+	/* The kernel's "in a syscall" state is not in these registers:
+	 * arch_leave_syscall() clears it once they are set. */
+}
+
+int arch_leave_syscall(pid_t tid)
+{
+	int nr = -1;
+	struct iovec iov = { &nr, sizeof(nr) };
+
+	/* arch/arm64/kernel/ptrace.c system_call_set: syscallno = -1 makes
+	 * in_syscall() false, so do_signal() leaves x0 and pc alone. */
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_ARM_SYSTEM_CALL, &iov) < 0)
+		return -errno;
+	return 0;
+}
+
+long arch_syscall_nr(const arch_regs_t *r)
+{
+	/*
+	 * Never known from the registers: by the time a thread inside a
+	 * syscall stops for us, do_signal() has done forget_syscall() and
+	 * rewound it to re-execute its svc (arch_fixup_restart), so it
+	 * looks exactly like a thread about to make that syscall.
+	 */
+	(void)r;
+	return -1;
+}
+
+/*
+ * Nothing to rewrite.  arch/arm64/kernel/signal.c do_signal(), unlike
+ * x86-64, handles -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND and
+ * -ERESTART_RESTARTBLOCK *before* get_signal(), that is before any ptrace
+ * stop: it sets x0 back to orig_x0, pc back to the svc and the syscall
+ * number to -1.  A thread we dumped inside a syscall therefore resumes by
+ * issuing it again with its original number (x8) and arguments.
+ *
+ * -ERESTART_RESTARTBLOCK (nanosleep, relative clock_nanosleep, futex
+ * waits with a timeout; arm64 has no poll) would have been redirected to
+ * restart_syscall only after the stop, and its restart_block does not
+ * survive a dump anyway.  The registers no longer tell it apart from the
+ * other three: x0 is overwritten.  So those syscalls start again with
+ * their original relative timeout: the wait is longer by the part that
+ * had elapsed, never shorter, and no -EINTR appears where the program
+ * had no signal handler.  (x86-64 returns -EINTR for them instead; CRIU's
+ * aarch64 port restarts them as here.)
+ */
+void arch_fixup_restart(arch_regs_t *r)
+{
+	(void)r;
+}
