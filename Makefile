@@ -1,6 +1,7 @@
 # ckpt: one non-recursive GNU Makefile.  See README.md for the targets.
 
-ARCH	?= $(shell uname -m | sed -e 's/^arm64$$/aarch64/')
+HOST_ARCH := $(shell uname -m | sed -e 's/^arm64$$/aarch64/')
+ARCH	?= $(HOST_ARCH)
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
@@ -16,6 +17,27 @@ endif
 
 PKG_CONFIG ?= pkg-config
 PKGS	:= libelf capstone zlib libzstd liblz4
+NM	?= nm
+READELF	?= readelf
+
+# Cross build (make ARCH=aarch64 on x86-64): Debian's cross compiler, the
+# arm64 libraries as ../shared/arm64/setup installs them (multiarch) or
+# unpacks them (a sysroot in its cache), static binaries throughout: the
+# emulated test guest has no dynamic loader.  tests/arm64-deps.sh sets
+# all of this up.
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(ARCH)-linux-gnu-
+ifeq ($(origin CC),default)
+CC	:= $(CROSS_COMPILE)gcc
+endif
+NM	:= $(CROSS_COMPILE)nm
+READELF	:= $(CROSS_COMPILE)readelf
+ARM64_CACHE ?= $(or $(CKPT_ARM64_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ckpt-arm64)
+CROSS_SYSROOT ?= $(if $(filter sysroot,$(shell cat $(ARM64_CACHE)/libmode 2>/dev/null)),$(ARM64_CACHE)/sysroot)
+PKG_CONFIG := PKG_CONFIG_LIBDIR=$(CROSS_SYSROOT)/usr/lib/$(ARCH)-linux-gnu/pkgconfig:$(CROSS_SYSROOT)/usr/share/pkgconfig \
+	PKG_CONFIG_SYSROOT_DIR=$(CROSS_SYSROOT) pkg-config --static
+STATIC	:= -static
+endif
 
 WARN	:= -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wvla -Wundef
@@ -26,7 +48,11 @@ BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -I. -Iarch/$(ARCH) \
 	   -DCKPT_VERSION_STR='"$(VERSION)"' -MMD -MP
 FORTIFY	:= -D_FORTIFY_SOURCE=2
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lcapstone -lz -lzstd -llz4)
+ifdef STATIC
+# A sysroot's headers are system headers too (no warnings from them).
+PKG_CFLAGS := $(patsubst -I%,-isystem %,$(PKG_CFLAGS))
+endif
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lcapstone -lz -lzstd -llz4) $(STATIC)
 # User flags come last so they win (musl's rule).
 ALL_CFLAGS = $(BASE_CFLAGS) $(FORTIFY) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
@@ -51,7 +77,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/unit/%)
 LIB_OBJS = $(filter-out $(O)/cmd/main.o,$(OBJS))
 
-all: $(O)/ckpt ckpt
+# The ./ckpt symlink is for this machine: a cross build leaves it alone.
+all: $(O)/ckpt $(if $(STATIC),,ckpt)
 
 ckpt: $(O)/ckpt
 	ln -sf $(O)/ckpt ckpt
@@ -77,15 +104,15 @@ $(O)/stub/entry.o: arch/$(ARCH)/stub-entry.S
 $(STUB_ELF): $(O)/stub/entry.o $(O)/stub/stub.o stub/stub.lds
 	$(CC) -nostdlib -pie -Wl,--no-dynamic-linker,-z,noexecstack,-z,norelro,--no-warn-rwx-segments \
 		-Wl,--build-id=none -T stub/stub.lds -o $@ $(O)/stub/entry.o $(O)/stub/stub.o
-	@if [ -n "$$(nm -u $@)" ]; then echo "stub: undefined symbols:"; nm -u $@; rm -f $@; exit 1; fi
-	@if ! readelf -r $@ | grep -q 'no relocations'; then echo "stub: has relocations"; readelf -r $@; rm -f $@; exit 1; fi
+	@if [ -n "$$($(NM) -u $@)" ]; then echo "stub: undefined symbols:"; $(NM) -u $@; rm -f $@; exit 1; fi
+	@if ! $(READELF) -r $@ | grep -q 'no relocations'; then echo "stub: has relocations"; $(READELF) -r $@; rm -f $@; exit 1; fi
 
 $(O)/stub/blob.o: stub/blob.S $(STUB_ELF)
 	$(CC) -c -DSTUB_ELF='"$(STUB_ELF)"' -o $@ stub/blob.S
 
 $(O)/targets/%: tests/targets/%.c tests/targets/target.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm
+	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm $(STATIC)
 
 $(O)/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

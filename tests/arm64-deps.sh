@@ -1,0 +1,38 @@
+#!/bin/bash
+# Prepare this x86-64 Debian host for `make ARCH=aarch64` and
+# `make check-arm64`: ../shared/arm64/setup (cross compiler, qemu, the
+# arm64 kernel, busybox, bash, and arm64 libelf/zlib/zstd/capstone), plus
+# liblz4, which ckpt needs and setup does not provide, the same way setup
+# provides the others: installed as liblz4-dev:arm64 (multiarch), or
+# unpacked into its sysroot (sysroot mode).  Idempotent; exit status 0 when
+# the toolchain is ready.
+# Usage: tests/arm64-deps.sh [ARM64_DIR]   (default ../shared/arm64)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+ARM64=${1:-$top/../shared/arm64}
+CACHE=${CKPT_ARM64_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckpt-arm64}
+PKG=liblz4-dev:arm64
+
+[ -x "$ARM64/setup" ] || { echo "arm64-deps: no $ARM64/setup" >&2; exit 1; }
+"$ARM64/setup"
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if [ "$(cat "$CACHE/libmode")" = sysroot ]; then
+	S=$CACHE/sysroot
+	[ -f "$S/usr/lib/aarch64-linux-gnu/liblz4.a" ] && exit 0
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	chmod 755 "$tmp"
+	opts=()
+	[ "$(id -u)" -eq 0 ] && opts=(-o APT::Sandbox::User=root)
+	(cd "$tmp" && apt-get -q "${opts[@]}" download "$PKG") >&2
+	dpkg-deb -x "$tmp"/liblz4-dev_*.deb "$S"
+	echo "arm64-deps: unpacked $PKG into $S" >&2
+else
+	dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null | grep -qx installed && exit 0
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y \
+		--no-install-recommends --no-remove "$PKG" >&2
+fi
