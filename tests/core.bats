@@ -21,6 +21,16 @@ wait_stopped() {
 	return 1
 }
 
+# thread_value TID: from gdb's $output of 'thread apply all CMD', the first
+# line after thread TID's header that starts with WORD (default: "$N =").
+thread_value() {
+	awk -v h="(LWP $1))" -v w="${2:-}" '
+		index($0, h) { on = 1; next }
+		/^Thread / { on = 0 }
+		on && w == "" && /^\$[0-9]+ = / { print $3; exit }
+		on && w != "" && $1 == w { print $2; exit }' <<<"$output"
+}
+
 # gdb_core CORE CMD...: gdb in batch mode on core_target and CORE.
 gdb_core() {
 	local core=$1 args=() c
@@ -65,10 +75,23 @@ gdb_core() {
 	for t in /proc/"$TPID"/task/*; do
 		tid=${t##*/}
 		pc=$(awk '{print $NF}' "$t/syscall")
-		rip=$(grep -A1 "(LWP $tid))" <<<"$output" | awk '$1 == "rip" {print $2}')
+		rip=$(thread_value "$tid" rip)
 		echo "task $tid: /proc pc $pc, core rip $rip"
 		[ -n "$rip" ] && [ $((rip)) -eq $((pc)) ]
 	done
+
+	# Each thread's floating-point state is its own (NT_FPREGSET and
+	# NT_X86_XSTATE after the right NT_PRSTATUS): the worker rounds
+	# toward zero (x86-64: MXCSR.RC = 3), the main thread to nearest.
+	if [ "$(uname -m)" = x86_64 ]; then
+		gdb_core "$T/core" 'thread apply all print/x ($mxcsr >> 13) & 3'
+		for t in /proc/"$TPID"/task/*; do
+			tid=${t##*/}
+			rc=$(thread_value "$tid")
+			echo "task $tid: rounding control $rc"
+			if [ "$tid" = "$TPID" ]; then [ "$rc" = 0x0 ]; else [ "$rc" = 0x3 ]; fi
+		done
+	fi
 
 	# Memory: a global and a heap string set at run time.
 	gdb_core "$T/core" 'print/x core_magic' 'print core_heap'

@@ -2,9 +2,12 @@
  * For tests/core.bats: two threads sitting in known functions, for gdb to
  * find in a core made from a checkpoint.  The main thread waits for GO in
  * wait_in_main_loop() (mostly inside nanosleep, so gdb must unwind through
- * libc); a second thread spins in worker_spin() (its PC is there).  Some
- * memory holds known values: a global and a heap string, for gdb to print.
+ * libc); a second thread spins in worker_spin() (its PC is there) and
+ * rounds toward zero, so its floating-point control state differs from the
+ * main thread's.  Some memory holds known values: a global and a heap
+ * string, for gdb to print.
  */
+#include <fenv.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -21,6 +24,7 @@ NOINLINE static void worker_spin(void)
 {
 	volatile unsigned long spins = 0;
 
+	fesetround(FE_TOWARDZERO);
 	atomic_store(&spinning, 1);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed))
 		spins++;
