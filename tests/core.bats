@@ -70,26 +70,32 @@ gdb_core() {
 	# The spinning thread's innermost frame is worker_spin itself.
 	grep -Eq '^#0  (0x[0-9a-f]+ in )?worker_spin \(\) at ' <<<"$output"
 
-	# Each thread's PC is the one the stopped task has.
-	gdb_core "$T/core" 'thread apply all info registers rip'
+	# Each thread's PC (rip on x86-64) is the one the stopped task has.
+	gdb_core "$T/core" 'thread apply all info registers pc'
 	for t in /proc/"$TPID"/task/*; do
 		tid=${t##*/}
 		pc=$(awk '{print $NF}' "$t/syscall")
-		rip=$(thread_value "$tid" rip)
-		echo "task $tid: /proc pc $pc, core rip $rip"
-		[ -n "$rip" ] && [ $((rip)) -eq $((pc)) ]
+		got=$(thread_value "$tid" pc)
+		echo "task $tid: /proc pc $pc, core pc $got"
+		[ -n "$got" ] && [ $((got)) -eq $((pc)) ]
 	done
 
-	# Each thread's floating-point state is its own (NT_FPREGSET and
-	# NT_X86_XSTATE after the right NT_PRSTATUS): the worker rounds
-	# toward zero (x86-64: MXCSR.RC = 3), the main thread to nearest.
-	if [ "$(uname -m)" = x86_64 ]; then
-		gdb_core "$T/core" 'thread apply all print/x ($mxcsr >> 13) & 3'
+	# Each thread's floating-point state is its own (its register notes
+	# after the right NT_PRSTATUS): the worker rounds toward zero, the
+	# main thread to nearest.  Rounding control: x86-64 MXCSR.RC (bits
+	# 14:13), aarch64 FPCR.RMode (bits 23:22); 3 is toward zero on both.
+	case $(uname -m) in
+	x86_64) rc='($mxcsr >> 13) & 3' ;;
+	aarch64|arm64) rc='($fpcr >> 22) & 3' ;;
+	*) rc= ;;
+	esac
+	if [ -n "$rc" ]; then
+		gdb_core "$T/core" "thread apply all print/x $rc"
 		for t in /proc/"$TPID"/task/*; do
 			tid=${t##*/}
-			rc=$(thread_value "$tid")
-			echo "task $tid: rounding control $rc"
-			if [ "$tid" = "$TPID" ]; then [ "$rc" = 0x0 ]; else [ "$rc" = 0x3 ]; fi
+			got=$(thread_value "$tid")
+			echo "task $tid: rounding control $got"
+			if [ "$tid" = "$TPID" ]; then [ "$got" = 0x0 ]; else [ "$got" = 0x3 ]; fi
 		done
 	fi
 
