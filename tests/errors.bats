@@ -174,6 +174,81 @@ target_unharmed() {
 	target_unharmed
 }
 
+# ENOSPC while the target is frozen (uncompressed: while writing pages)
+# and at the end (compressed, all in the write buffer).  A private mount
+# namespace holds the small tmpfs, so nothing is left mounted.
+@test "dump to a full filesystem: one line, exit 1, no file left, target unharmed" {
+	skip_unless_ptrace
+	skip_unless_root
+	unshare -m true 2>/dev/null || skip "no mount namespaces"
+	start_target counter
+	mkdir "$T/full"
+	for mode in "" --kill "--compress none" "--compress none --kill"; do
+		run --separate-stderr unshare -m sh -c \
+			'mount -t tmpfs -o size=16k tmpfs "$1" || exit 99
+			 "$2" dump "$3" -o "$1/img" $4; st=$?
+			 ls -A "$1"; exit $st' - "$T/full" "$CKPT" "$TPID" "$mode"
+		[ "$status" -eq 1 ] || { echo "$mode: status $status"; false; }
+		[ "$stderr" = "ckpt: dump $TPID: cannot write \"$T/full/img\": No space left on device" ]
+		# Neither the image nor its temporary file.
+		[ -z "$output" ] || { echo "$mode: left $output"; false; }
+		[[ "$(proc_state "$TPID")" == [RSD] ]]
+	done
+	target_unharmed
+}
+
+@test "a stopped process stays stopped after a failed and after a good dump" {
+	skip_unless_ptrace
+	start_target counter
+	kill -STOP "$TPID"
+	for i in $(seq 100); do
+		[ "$(proc_state "$TPID")" = T ] && break
+		sleep 0.05
+	done
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/nodir/img"
+	[ "$status" -eq 1 ]
+	[ "$(proc_state "$TPID")" = T ]
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 0 ]
+	[ "$(proc_state "$TPID")" = T ]
+	kill -CONT "$TPID"
+	target_unharmed
+}
+
+# SIGTERM to ckpt dump at moments from before it attaches to after it
+# is done (slow compression widens the frozen window): ckpt dies of the
+# signal or finishes; the target is left as it was either way.
+@test "dump interrupted by SIGTERM at any moment: target unharmed, no partial image" {
+	skip_unless_ptrace
+	start_target counter
+	interrupted=0
+	for ms in 0 2 4 6 8 10 15 20 30 40 60 80; do
+		rm -f "$T"/img*
+		"$CKPT" dump "$TPID" -o "$T/img" --compress zstd:19 -j 1 2>"$T/dump.err" &
+		d=$!
+		sleep "$(printf '0.%03d' "$ms")"
+		kill -TERM "$d" 2>/dev/null || true	# it may be done already
+		st=0
+		wait "$d" || st=$?
+		echo "after ${ms} ms: status $st: $(cat "$T/dump.err")"
+		[ "$(grep -c . "$T/dump.err")" -le 1 ]
+		if [ "$st" -eq 143 ]; then
+			# No image, no temporary file.
+			[ -z "$(ls "$T" | grep '^img')" ]
+			if [ -s "$T/dump.err" ]; then
+				interrupted=$((interrupted + 1))
+				[ "$(cat "$T/dump.err")" = "ckpt: dump $TPID: interrupted by signal 15: the process was left as it was" ]
+			fi
+		else
+			[ "$st" -eq 0 ]
+		fi
+		[[ "$(proc_state "$TPID")" == [RSD] ]]
+		grep -qx 'TracerPid:	0' "/proc/$TPID/status"
+	done
+	echo "$interrupted interrupted while attached"
+	target_unharmed
+}
+
 @test "dump usage errors: exit 2" {
 	run --separate-stderr "$CKPT" dump 12ab
 	[ "$status" -eq 2 ]

@@ -285,7 +285,7 @@ TEST(maps_of_self_find_our_mappings)
 	fd = open(file, O_RDWR | O_CREAT, 0600);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, ftruncate(fd, 8192));
-	mapped = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 4096 * 0);
+	mapped = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_TRUE(mapped != MAP_FAILED);
 	anon = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(anon != MAP_FAILED);
