@@ -757,7 +757,7 @@ TEST(unknown_section_type_is_refused)
 
 	craft_begin(&c);
 	craft_proc(&c);
-	craft_section(&c, 7, junk, sizeof(junk), NULL, 0);
+	craft_section(&c, 99, junk, sizeof(junk), NULL, 0);
 	craft_rest(&c, 0, 3);
 	craft_end_and_expect(&c, "unknown section at offset");
 }
