@@ -24,6 +24,8 @@ int cmd_dump(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'c' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "exclude", required_argument, NULL, 'x' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "track", no_argument, NULL, 't' },
 		{ "exclude-mapping", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -72,6 +74,12 @@ int cmd_dump(int argc, char **argv)
 			o.exclude[o.nexclude++].end = b;
 			break;
 		}
+		case 'p':
+			o.parent = optarg;
+			break;
+		case 't':
+			o.track = 1;
+			break;
 		case 'X':
 			o.exclude_maps = xrealloc(o.exclude_maps, (size_t)(o.nexclude_maps + 1) * sizeof(char *));
 			o.exclude_maps[o.nexclude_maps++] = optarg;

@@ -10,7 +10,7 @@
 const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
-	  "          [--exclude START-END]... [--exclude-mapping NAME]...\n"
+	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV]\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
 	  "      --kill          kill the process once the image is safely written\n"
 	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
@@ -19,7 +19,10 @@ const struct cmd cmds[] = {
 	  "  -j, --jobs N        compression threads (default: number of CPUs)\n"
 	  "      --exclude A-B   do not save memory in [A, B) (hex); it reads as zero after restore\n"
 	  "      --exclude-mapping NAME  do not save mappings of this file or name ([heap], libfoo.so)\n"
-	  "  Mappings the program marked with madvise(MADV_DONTDUMP) are not saved either.\n",
+	  "  Mappings the program marked with madvise(MADV_DONTDUMP) are not saved either.\n"
+	  "      --track         keep track of the pages the process writes from now on, so that a\n"
+	  "                      later --parent dump is quick (leaves a userfaultfd in the process)\n"
+	  "      --parent PREV   incremental: store only what changed since image PREV (also tracks)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
 	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"
@@ -28,6 +31,12 @@ const struct cmd cmds[] = {
 	  "      --rollback-files      truncate files the process was writing back to their size at dump\n"
 	  "      --ignore-file-changes restore even if such files changed since the dump\n",
 	  "bring a checkpointed process back to life" },
+	{ "merge", cmd_merge,
+	  "ckpt merge IMAGE -o FILE [--no-sync]\n"
+	  "  -o, --output FILE   write the flattened image here\n"
+	  "      --no-sync       do not fsync it\n"
+	  "  Turns an incremental image and its chain of parents into one full image.\n",
+	  "flatten an incremental image and its parents into one full image" },
 	{ "check", cmd_check,
 	  "ckpt check\n",
 	  "report what this kernel and these privileges allow ckpt to do" },

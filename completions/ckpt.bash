@@ -2,7 +2,7 @@
 _ckpt() {
 	local cur prev words cword
 	_init_completion || return
-	local cmds="dump restore check core help"
+	local cmds="dump restore check core merge help"
 	local i cmd=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
@@ -14,12 +14,12 @@ _ckpt() {
 	case $cmd in
 	dump)
 		case $prev in
-		-o|--output) _filedir; return ;;
+		-o|--output|--parent) _filedir; return ;;
 		--compress) COMPREPLY=($(compgen -W "none zlib zstd lz4" -- "$cur")); return ;;
 		-j|--jobs|--exclude|--exclude-mapping) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent -v --verbose -h --help" -- "$cur"))
 		else
 			_pids
 		fi ;;
@@ -36,6 +36,15 @@ _ckpt() {
 		esac
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-o --output -p --pid -v --verbose -h --help" -- "$cur"))
+		else
+			_filedir
+		fi ;;
+	merge)
+		case $prev in
+		-o|--output) _filedir; return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-o --output --no-sync -v --verbose -h --help" -- "$cur"))
 		else
 			_filedir
 		fi ;;

@@ -68,6 +68,8 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
 	if ((ret = proc_read_stat(pid, &st)) < 0 || (ret = proc_read_status(pid, &ss)) < 0)
 		return error_errno(ret, "cannot read /proc/%d", pid);
 	p->d.pid = pid;
+	p->d.start_time = st.start_time;
+	p->d.track_fd = -1;
 	p->d.ppid = st.ppid;
 	p->d.pgid = st.pgrp;
 	p->d.sid = st.session;

@@ -71,11 +71,13 @@ static int interrupted(void)
 
 /* Everything between freeze and release. */
 static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
-			     struct img_writer *w, const struct dump_opts *o)
+			     struct img_writer *w, const struct dump_opts *o, struct track *tr)
 {
 	struct img_proc *p = &img->procs[0];
 	struct map_entry *maps = NULL;
 	struct vma_pages *vp = NULL;
+	struct img parent = { 0 };
+	int tracking = (o->track || o->parent) && !o->kill;
 	size_t nmaps = 0;
 	int ret;
 
@@ -96,19 +98,33 @@ static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
 		ret = error_errno(ret, "cannot read /proc/%d/smaps", pid);
 		goto out;
 	}
+	if (o->parent) {
+		ret = parent_load(o->parent, o->out, p, &parent, tr, &img->parent);
+		if (ret < 0)
+			goto out;
+		memcpy(img->h.parent_id, parent.h.image_id, sizeof(img->h.parent_id));
+		p->d.dirty_method = (uint32_t)tr->method;
+	} else {
+		track_begin(pid, NULL, tr);
+	}
 	if ((ret = dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
 	    (ret = dump_collect_fds(pid, p)) < 0 ||
-	    (ret = dump_plan_pages(pid, p, &vp, o)) < 0)
+	    (ret = dump_plan_pages(pid, p, &vp, o, tr)) < 0 ||
+	    (tracking && (ret = track_prepare(ts, p, tr)) < 0))
 		goto out;
 	if ((ret = img_writer_open(w, o->out, o->no_sync)) < 0)
 		goto out;
 	if ((ret = img_write_header(w, &img->h)) < 0 ||
 	    (ret = img_write_meta(w, img)) < 0 ||
 	    (ret = interrupted()) < 0 ||
-	    (ret = dump_write_pages(pid, 0, p, vp, w, &o->codec, o->jobs)) < 0 ||
+	    (ret = dump_write_pages(pid, 0, p, vp, w, &o->codec, o->jobs, tr, tracking)) < 0 ||
 	    (ret = interrupted()) < 0)
 		goto out;
+	/* The image is complete: written pages count from now on. */
+	if (tracking)
+		ret = track_arm(p, tr);
 out:
+	img_free(&parent);
 	dump_free_pages(vp, p->d.nvmas);
 	proc_free_maps(maps, nmaps);
 	return ret;
@@ -119,6 +135,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	struct tracee_set ts = { 0 };
 	struct img img = { 0 };
 	struct img_writer w = { .fd = -1 };
+	struct track tr = { .uffd = -1, .fresh = -1, .pmfd = -1 };
 	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
 	int ret, seccomp;
 
@@ -140,7 +157,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		goto out;
 	}
 	t_frozen = now_ns();
-	ret = collect_and_write(pid, &ts, &img, &w, o);
+	ret = collect_and_write(pid, &ts, &img, &w, o, &tr);
 	if (ret < 0) {
 		tracee_release(&ts, 0);
 		goto out;
@@ -160,6 +177,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,
 	      (now_ns() - t0) / 1e6);
 out:
+	track_end(&tr);
 	img_writer_close(&w);
 	img_free(&img);
 	if (ret < 0 && sigguard_fired())

@@ -20,6 +20,8 @@ struct dump_opts {
 	int nexclude;
 	char **exclude_maps;	/* --exclude-mapping names */
 	int nexclude_maps;
+	const char *parent;	/* --parent: incremental against this image */
+	int track;		/* --track: keep track of written pages for later */
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);
@@ -41,15 +43,44 @@ struct page_run {
 	uint64_t npages;
 };
 struct vma_pages {
-	struct page_run *runs;
+	struct page_run *runs;		/* pages to read and store */
 	size_t nruns;
+	struct page_run *same;		/* present, unchanged since the parent */
+	size_t nsame;
 };
+
+/* track.c: pages written since the parent; tracking for the next dump */
+struct track {
+	int method;			/* CKPT_DIRTY_* */
+	int uffd;			/* our copy of the process's uffd, -1 */
+	int fresh;			/* a uffd made by this dump, -1 */
+	int old_fd;			/* where the parent left it in the process */
+	int pmfd;			/* /proc/PID/pagemap */
+	struct { uint64_t addr, hash; } *hashes;	/* the parent's, by address */
+	size_t nhashes;
+};
+int track_begin(pid_t pid, const struct img *parent, struct track *tr);
+/* Written regions of v since the parent, or -EPERM/-ENOENT when unknown. */
+int track_written(struct track *tr, const struct img_vma *v, struct page_run **out, size_t *n);
+/* Before the metadata is written: the process's uffd at its new fd
+ * (p->d.track_fd).  Then, once the image is complete and the process
+ * still frozen, protect again: the next dump counts from here. */
+int track_prepare(struct tracee_set *ts, struct img_proc *p, struct track *tr);
+int track_arm(struct img_proc *p, struct track *tr);
+int track_fd_base(const struct img_proc *p);
+/* fd is a tracking uffd ckpt left in the process (not the program's). */
+int track_is_ours(const struct img_proc *p, int fd, const char *link);
+void track_end(struct track *tr);
+/* parent.c: the parent image (metadata and page hashes) */
+int parent_load(const char *path, const char *child, struct img_proc *now, struct img *parent,
+		struct track *tr, char **ref);
+int parent_hash(const struct track *tr, uint64_t addr, uint64_t *hash);
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
-		    const struct dump_opts *o);
+		    const struct dump_opts *o, struct track *tr);
 void dump_free_pages(struct vma_pages *vp, uint32_t n);
 /* pagewrite.c: read, compress (jobs threads) and write them */
 int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,
 		     const struct vma_pages *vp, struct img_writer *w,
-		     const struct codec_spec *codec, int jobs);
+		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes);
 
 #endif

@@ -132,6 +132,11 @@ int dump_collect_fds(pid_t pid, struct img_proc *p)
 		ret = collect_one(pid, fd, &p->fds[p->d.nfds]);
 		if (ret == -ENOENT)	/* closed meanwhile by another process sharing the table */
 			continue;
+		if (ret == 0 && track_is_ours(p, fd, p->fds[p->d.nfds].path)) {
+			/* ckpt's own dirty tracking, not the program's */
+			free(p->fds[p->d.nfds].path);
+			continue;
+		}
 		if (ret < 0) {
 			closedir(d);
 			return error_errno(ret, "cannot read file descriptor %d", fd);

@@ -46,32 +46,43 @@ static int excluded(const struct dump_opts *o, uint64_t a)
 	return 0;
 }
 
-static void add_run(struct vma_pages *vp, size_t *cap, uint64_t addr, uint64_t n)
+static void add_run(struct page_run **runs, size_t *n, size_t *cap, uint64_t addr, uint64_t cnt)
 {
-	if (vp->nruns && vp->runs[vp->nruns - 1].addr +
-	    vp->runs[vp->nruns - 1].npages * (uint64_t)getpagesize() == addr) {
-		vp->runs[vp->nruns - 1].npages += n;
+	if (*n && (*runs)[*n - 1].addr + (*runs)[*n - 1].npages * (uint64_t)getpagesize() == addr) {
+		(*runs)[*n - 1].npages += cnt;
 		return;
 	}
-	if (vp->nruns == *cap)
-		vp->runs = xrealloc(vp->runs, (*cap = *cap ? *cap * 2 : 16) * sizeof(*vp->runs));
-	vp->runs[vp->nruns++] = (struct page_run){ addr, n };
+	if (*n == *cap)
+		*runs = xrealloc(*runs, (*cap = *cap ? *cap * 2 : 16) * sizeof(**runs));
+	(*runs)[(*n)++] = (struct page_run){ addr, cnt };
+}
+
+/* Is a in one of the sorted regions?  *cur moves forward only. */
+static int in_regions(const struct page_run *w, size_t n, size_t *cur, uint64_t a, uint64_t ps)
+{
+	while (*cur < n && w[*cur].addr + w[*cur].npages * ps <= a)
+		(*cur)++;
+	return *cur < n && a >= w[*cur].addr;
 }
 
 static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
-		    const struct dump_opts *o)
+		    const struct dump_opts *o, struct track *tr)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
 	uint64_t *pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
-	size_t cap = 0;
-	int mode = save_mode(v);
+	size_t cap = 0, scap = 0, nw = 0, cur = 0;
+	struct page_run *written = NULL;
+	int mode = save_mode(v), known;
 
+	/* With the kernel's word on what was written since the parent, the
+	 * other present pages are not even read. */
+	known = mode != SAVE_NONE && track_written(tr, v, &written, &nw) == 0;
 	for (uint64_t a = v->d.start; mode != SAVE_NONE && a < v->d.end; a += CHUNK_PAGES * ps) {
 		uint64_t n = MIN((uint64_t)CHUNK_PAGES, (v->d.end - a) / ps);
 		int ret;
 
 		if (mode == SAVE_ALL) {
-			add_run(vp, &cap, a, n);
+			add_run(&vp->runs, &vp->nruns, &cap, a, n);
 			continue;
 		}
 		ret = pread_all(pmfd, pm, n * sizeof(*pm), (off_t)(a / ps * sizeof(*pm)));
@@ -84,15 +95,19 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 			    (mode == SAVE_PRIVATE && (pm[i] & PM_FILE)) ||
 			    (o->nexclude && excluded(o, a + i * ps)))
 				continue;
-			add_run(vp, &cap, a + i * ps, 1);
+			if (known && !in_regions(written, nw, &cur, a + i * ps, ps))
+				add_run(&vp->same, &vp->nsame, &scap, a + i * ps, 1);
+			else
+				add_run(&vp->runs, &vp->nruns, &cap, a + i * ps, 1);
 		}
 	}
+	free(written);
 	free(pm);
 	return 0;
 }
 
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
-		    const struct dump_opts *o)
+		    const struct dump_opts *o, struct track *tr)
 {
 	struct vma_pages *vp = xzalloc(p->d.nvmas * sizeof(*vp));
 	char path[64];
@@ -105,10 +120,12 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		return error_errno(errno, "cannot open %s", path);
 	}
 	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
-		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o);
+		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o, tr);
 		p->vmas[i].d.npages = 0;
 		for (size_t k = 0; k < vp[i].nruns; k++)
 			p->vmas[i].d.npages += vp[i].runs[k].npages;
+		for (size_t k = 0; k < vp[i].nsame; k++)
+			p->vmas[i].d.npages += vp[i].same[k].npages;
 	}
 	close(pmfd);
 	if (ret < 0) {
@@ -121,7 +138,9 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 
 void dump_free_pages(struct vma_pages *vp, uint32_t n)
 {
-	for (uint32_t i = 0; vp && i < n; i++)
+	for (uint32_t i = 0; vp && i < n; i++) {
 		free(vp[i].runs);
+		free(vp[i].same);
+	}
 	free(vp);
 }

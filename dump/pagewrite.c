@@ -23,6 +23,7 @@
 #include "dump/dump.h"
 #include "image/codec.h"
 #include "image/crc32c.h"
+#include "image/hash.h"
 
 #define BLOCK_PAGES	256u		/* pages per slot and per PAGES section */
 #define SLOT_IOV	64		/* runs per slot, per process_vm_readv */
@@ -38,8 +39,10 @@ struct out {
 
 struct slot {
 	int state;
+	int keep_zero;			/* file mapping: a zero page is not "absent" */
 	size_t npages;
 	uint64_t addr[BLOCK_PAGES];
+	uint64_t hash[BLOCK_PAGES];	/* when hashes are kept */
 	uint8_t *raw;			/* npages pages */
 	uint8_t *enc;			/* encoded runs, back to back */
 	size_t nouts;
@@ -57,6 +60,8 @@ struct pipe {
 	uint32_t proc;
 	const struct codec_spec *codec;
 	struct img_writer *w;
+	const struct track *tr;		/* HASH method: the parent's hashes */
+	int hashes;			/* write HASHES sections */
 };
 
 /* Encode one run of contiguous non-zero pages into the slot. */
@@ -87,23 +92,70 @@ static int encode_run(struct pipe *pp, struct slot *s, size_t first, size_t n, s
 	return 0;
 }
 
+enum { DATA, ZERO, SAME };
+
+/* A page is the same as in the parent (hash method), all zero, or data. */
+static int kind(struct pipe *pp, struct slot *s, size_t i)
+{
+	uint64_t h;
+
+	if (pp->tr->method == CKPT_DIRTY_HASH && parent_hash(pp->tr, s->addr[i], &h) == 0 &&
+	    h == s->hash[i])
+		return SAME;
+	return !s->keep_zero && is_all_zero(s->raw + i * pp->ps, pp->ps) ? ZERO : DATA;
+}
+
 static int process(struct pipe *pp, struct slot *s)
 {
 	size_t i = 0, encoff = 0;
 
 	s->nouts = 0;
+	if (pp->hashes || pp->tr->method == CKPT_DIRTY_HASH)
+		for (size_t k = 0; k < s->npages; k++)
+			s->hash[k] = ckpt_page_hash(s->raw + k * pp->ps, pp->ps);
 	while (i < s->npages) {
+		int what = kind(pp, s, i);
 		size_t k;
 		int ret;
 
-		if (is_all_zero(s->raw + i * pp->ps, pp->ps)) {
-			i++;
-			continue;
-		}
 		for (k = i + 1; k < s->npages && s->addr[k] == s->addr[k - 1] + pp->ps &&
-		     !is_all_zero(s->raw + k * pp->ps, pp->ps); k++)
+		     kind(pp, s, k) == what; k++)
 			;
-		if ((ret = encode_run(pp, s, i, k - i, &encoff)) < 0)
+		if (what == SAME) {
+			struct out *o = &s->outs[s->nouts++];
+
+			o->pg = (struct ckpt_pages){ .addr = s->addr[i], .npages = (uint32_t)(k - i),
+						     .flags = CKPT_PAGES_IN_PARENT };
+			o->data = NULL;
+			o->len = 0;
+			o->crc = crc32c(0, &o->pg, sizeof(o->pg));
+		} else if (what == DATA && (ret = encode_run(pp, s, i, k - i, &encoff)) < 0) {
+			return ret;
+		}
+		i = k;
+	}
+	return 0;
+}
+
+/* The hashes of every page of the slot, one section per contiguous run. */
+static int write_hashes(struct pipe *pp, struct slot *s)
+{
+	size_t i = 0;
+
+	while (i < s->npages) {
+		struct ckpt_hashes h = { .addr = s->addr[i] };
+		size_t k;
+		int ret;
+
+		for (k = i + 1; k < s->npages && s->addr[k] == s->addr[k - 1] + pp->ps; k++)
+			;
+		h.npages = (uint32_t)(k - i);
+		{
+			struct iovec iov[] = { { &h, sizeof(h) }, { &s->hash[i], (k - i) * 8 } };
+
+			ret = img_write_section(pp->w, CKPT_SEC_HASHES, pp->proc, iov, 2);
+		}
+		if (ret < 0)
 			return ret;
 		i = k;
 	}
@@ -155,6 +207,8 @@ static void *writer(void *arg)
 		for (size_t i = 0; i < s->nouts && ret == 0; i++)
 			ret = img_write_pages_crc(pp->w, pp->proc, &s->outs[i].pg, s->outs[i].data,
 						  s->outs[i].len, s->outs[i].crc);
+		if (ret == 0 && pp->hashes)
+			ret = write_hashes(pp, s);
 		pthread_mutex_lock(&pp->lock);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
@@ -211,6 +265,9 @@ static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, cons
 				return -EINTR;
 			}
 			s->npages = 0;
+			/* Restore fills a private file mapping from the file: a page
+			 * the process zeroed must be stored, zeros and all. */
+			s->keep_zero = !!(p->vmas[i].d.flags & CKPT_VMA_FILE);
 			while (r < vp[i].nruns && s->npages < BLOCK_PAGES && niov < SLOT_IOV) {
 				const struct page_run *run = &vp[i].runs[r];
 				uint64_t take = MIN(run->npages - off, (uint64_t)(BLOCK_PAGES - s->npages));
@@ -237,13 +294,32 @@ static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, cons
 	return 0;
 }
 
+/* Pages unchanged since the parent that were not even read (the kernel
+ * told us which were written): one IN_PARENT section per run. */
+static int write_same(struct img_writer *w, uint32_t idx, const struct img_proc *p,
+		      const struct vma_pages *vp)
+{
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		for (size_t k = 0; k < vp[i].nsame; k++) {
+			struct ckpt_pages pg = { .addr = vp[i].same[k].addr,
+						 .npages = (uint32_t)vp[i].same[k].npages,
+						 .flags = CKPT_PAGES_IN_PARENT };
+			int ret = img_write_pages_crc(w, idx, &pg, NULL, 0, crc32c(0, &pg, sizeof(pg)));
+
+			if (ret < 0)
+				return ret;
+		}
+	return 0;
+}
+
 int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		     const struct vma_pages *vp, struct img_writer *w,
-		     const struct codec_spec *codec, int jobs)
+		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes)
 {
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
 		.ps = (size_t)getpagesize(), .proc = idx, .codec = codec, .w = w,
+		.tr = tr, .hashes = hashes,
 	};
 	pthread_t *workers, wr;
 	int nw = jobs > 0 ? jobs : 1, started = 0, ret;
@@ -278,6 +354,8 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		pthread_join(workers[i], NULL);
 	pthread_join(wr, NULL);
 	ret = pp.err;
+	if (ret == 0)
+		ret = write_same(w, idx, p, vp);
 out:
 	for (size_t i = 0; i < pp.nslots; i++) {
 		free(pp.slots[i].raw);

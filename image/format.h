@@ -9,9 +9,10 @@
  *   struct ckpt_header
  *   section*             each: struct ckpt_section + payload
  *
- * Section order: for each process in turn, one PROC, one SIGACTS, its
- * THREAD, VMA, FD and FILEDATA sections; then all PAGES sections (page data,
- * any process, any order); then exactly one END.  Everything a restore must
+ * Section order: at most one PARENT (incremental images only), then for
+ * each process in turn one PROC, one SIGACTS, its THREAD, VMA, FD and
+ * FILEDATA sections; then all PAGES and HASHES sections (any process, any
+ * order); then exactly one END.  Everything a restore must
  * know before creating the process therefore comes before the first PAGES
  * section, which is what lets an image be written and read as a stream.
  *
@@ -56,7 +57,9 @@ enum ckpt_section_type {
 	CKPT_SEC_VMA      = 4,	/* struct ckpt_vma + path */
 	CKPT_SEC_FD       = 5,	/* struct ckpt_fd + path */
 	CKPT_SEC_FILEDATA = 6,	/* struct ckpt_filedata + bytes */
+	CKPT_SEC_PARENT   = 7,	/* path of the parent image (incremental) */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
+	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
 	CKPT_SEC_END      = 255,/* struct ckpt_end */
 };
 
@@ -105,7 +108,11 @@ struct ckpt_proc {
 	struct { uint64_t cur, max; } rlim[CKPT_NRLIMIT];	/* RLIMIT_*; ~0 = infinity */
 	uint64_t exe_dev, exe_ino, exe_size, exe_mtime_ns;	/* identity of exe */
 	char     comm[16];	/* of the leader, NUL-padded */
-	uint8_t  reserved[32];
+	uint64_t start_time;	/* /proc/PID/stat starttime: tells PID reuse apart */
+	uint64_t track_ino;	/* inode of the dirty-tracking userfaultfd */
+	int32_t  track_fd;	/* its fd in the process, -1: none (see docs) */
+	uint32_t dirty_method;	/* CKPT_DIRTY_*: how IN_PARENT pages were found */
+	uint8_t  reserved[8];
 };
 static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
 
@@ -240,7 +247,29 @@ enum ckpt_codec {
 	CKPT_CODEC_LZ4  = 3,
 };
 
-#define CKPT_PAGES_IN_PARENT	1u	/* no data: the pages are in the parent image */
+#define CKPT_PAGES_IN_PARENT	1u	/* no data: the pages are as in the parent image */
+
+/*
+ * CKPT_SEC_HASHES: a 64-bit content hash (ckpt_page_hash(), image/hash.c)
+ * of each of npages pages from addr, as they were at dump time, whether
+ * stored here, in a parent, or all zero.  Written when the image may be a
+ * parent; a later incremental dump compares against them when the kernel
+ * cannot say which pages were written.
+ */
+struct ckpt_hashes {
+	uint64_t addr;
+	uint32_t npages;
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_hashes) == 16, "ckpt_hashes size");
+
+/* ckpt_proc.dirty_method */
+enum ckpt_dirty_method {
+	CKPT_DIRTY_NONE      = 0,	/* a full image */
+	CKPT_DIRTY_UFFD      = 1,	/* PAGEMAP_SCAN + userfaultfd write-protect */
+	CKPT_DIRTY_SOFTDIRTY = 2,	/* pagemap soft-dirty bits */
+	CKPT_DIRTY_HASH      = 3,	/* page contents compared by hash */
+};
 
 /* CKPT_SEC_END: the last section. */
 struct ckpt_end {

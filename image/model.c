@@ -34,6 +34,8 @@ void img_free(struct img *img)
 	}
 	free(img->procs);
 	img->procs = NULL;
+	free(img->parent);
+	img->parent = NULL;
 }
 
 const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr)

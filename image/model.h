@@ -50,6 +50,7 @@ struct img_proc {
 
 struct img {
 	struct ckpt_header h;
+	char *parent;			/* parent image path (incremental), or NULL */
 	struct img_proc *procs;		/* h.nprocs */
 };
 

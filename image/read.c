@@ -20,7 +20,8 @@ static const char *const section_names[] = {
 	[CKPT_SEC_PROC] = "process", [CKPT_SEC_SIGACTS] = "signal actions",
 	[CKPT_SEC_THREAD] = "thread", [CKPT_SEC_VMA] = "mapping",
 	[CKPT_SEC_FD] = "file descriptor", [CKPT_SEC_FILEDATA] = "file data",
-	[CKPT_SEC_PAGES] = "page data",
+	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_PAGES] = "page data",
+	[CKPT_SEC_HASHES] = "page hashes",
 };
 
 const char *img_section_name(uint32_t type)
@@ -135,7 +136,7 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		if (s->size < sizeof(pg))
 			return bad("image is corrupted: %s section at offset %llu is short", "page data", (unsigned long long)at);
 		memcpy(&pg, r->buf, sizeof(pg));
-		r->npages += pg.npages;
+		r->npages += pg.flags & CKPT_PAGES_IN_PARENT ? 0 : pg.npages;
 	}
 	r->nsections++;
 	return 1;
@@ -319,6 +320,13 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 	struct img_proc *p;
 	int ret;
 
+	if (s->type == CKPT_SEC_PARENT) {
+		if (m->proc || img->parent || !c->left || c->left > CKPT_MAX_PATH ||
+		    memchr(c->p, 0, c->left))
+			return -1;
+		img->parent = take_str(c, c->left);
+		return 0;
+	}
 	if (s->type == CKPT_SEC_PROC) {
 		if (s->proc != m->proc || m->proc >= img->h.nprocs)
 			return -1;
@@ -398,7 +406,7 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 		ret = img_read_section(r, s, payload);
 		if (ret < 0)
 			return ret;
-		if (ret == 0 || s->type == CKPT_SEC_PAGES) {
+		if (ret == 0 || s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_HASHES) {
 			if (!complete(img, m.proc))
 				return error("image is %s: metadata incomplete before offset %llu",
 					     ret == 0 ? "corrupted" : "corrupted",
@@ -425,7 +433,7 @@ int img_verify_rest(struct img_reader *r)
 	int ret;
 
 	while ((ret = img_read_section(r, &s, &payload)) > 0) {
-		if (s.type != CKPT_SEC_PAGES)
+		if (s.type != CKPT_SEC_PAGES && s.type != CKPT_SEC_HASHES)
 			return error("image is corrupted: %s section at offset %llu after page data",
 				     img_section_name(s.type),
 				     (unsigned long long)(r->off - s.size - sizeof(s)));

@@ -173,6 +173,11 @@ int img_write_meta(struct img_writer *w, const struct img *img)
 {
 	int ret = 0;
 
+	if (img->parent) {
+		struct iovec iov = { img->parent, strlen(img->parent) };
+
+		ret = img_write_section(w, CKPT_SEC_PARENT, 0, &iov, 1);
+	}
 	for (uint32_t i = 0; i < img->h.nprocs && !ret; i++) {
 		const struct img_proc *p = &img->procs[i];
 
@@ -229,7 +234,7 @@ int img_write_pages_crc(struct img_writer *w, uint32_t proc, const struct ckpt_p
 	struct iovec iov[] = { { (void *)pg, sizeof(*pg) }, { (void *)data, len } };
 	int ret = write_section(w, CKPT_SEC_PAGES, proc, iov, 2, &crc);
 
-	if (ret == 0) {
+	if (ret == 0 && !(pg->flags & CKPT_PAGES_IN_PARENT)) {
 		w->npages += pg->npages;
 		w->raw_bytes += (uint64_t)pg->npages * (uint64_t)getpagesize();
 		w->stored_bytes += len;

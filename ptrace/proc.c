@@ -52,6 +52,7 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->pgrp = (int)v[4];
 	st->session = (int)v[5];
 	st->flags = (unsigned long)v[8];
+	st->start_time = v[21];
 	st->start_code = v[25];
 	st->end_code = v[26];
 	st->start_stack = v[27];

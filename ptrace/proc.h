@@ -9,6 +9,7 @@ struct proc_stat {
 	char state;		/* R S D T t Z X I ... */
 	int ppid, pgrp, session;
 	unsigned long flags;	/* PF_* */
+	uint64_t start_time;	/* clock ticks after boot */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "image/codec.h"
 #include "ptrace/tracee.h"
+#include "restore/ranges.h"
 #include "restore/restore.h"
 
 struct fslot {
@@ -31,6 +32,7 @@ struct fill {
 	int eof, err;
 	pid_t pid;
 	size_t ps;
+	const struct ranges *only;	/* parent images: only these pages */
 };
 
 static int apply(struct fill *f, const uint8_t *payload, size_t len, uint8_t **raw)
@@ -52,9 +54,23 @@ static int apply(struct fill *f, const uint8_t *payload, size_t len, uint8_t **r
 				     codec_name(pg.codec), (unsigned long)pg.addr);
 		payload = *raw;
 	}
-	ret = mem_write(f->pid, pg.addr, payload, rawlen);
-	if (ret < 0)
-		return error_errno(ret, "cannot write memory at %#lx", (unsigned long)pg.addr);
+	if (!f->only) {
+		ret = mem_write(f->pid, pg.addr, payload, rawlen);
+		if (ret < 0)
+			return error_errno(ret, "cannot write memory at %#lx", (unsigned long)pg.addr);
+		return 0;
+	}
+	/* From a parent: just the pages the newer images left to it. */
+	for (uint64_t a = pg.addr; ; ) {
+		struct range r;
+
+		if (!ranges_next(f->only, a, pg.addr + rawlen, &r))
+			break;
+		ret = mem_write(f->pid, r.start, payload + (r.start - pg.addr), r.end - r.start);
+		if (ret < 0)
+			return error_errno(ret, "cannot write memory at %#lx", (unsigned long)r.start);
+		a = r.end;
+	}
 	return 0;
 }
 
@@ -86,23 +102,54 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Check a section before anything is done with it. */
+/* Check a section before anything is done with it: 1 to apply it,
+ * 0 to pass over it. */
 static int check(const struct img *img, const struct ckpt_section *s, const void *payload,
-		 uint64_t at)
+		 uint64_t at, const struct ranges *only, struct ranges *later)
 {
 	const uint64_t ps = img->h.page_size;
 	const struct img_vma *v;
 	struct ckpt_pages pg;
 	uint64_t len;
 
+	if (s->type == CKPT_SEC_HASHES && s->proc < img->h.nprocs)
+		return 0;
 	if (s->type != CKPT_SEC_PAGES || s->proc >= img->h.nprocs || s->size < sizeof(pg))
 		return error("image is corrupted: unexpected %s section at offset %llu",
 			     img_section_name(s->type), (unsigned long long)at);
 	memcpy(&pg, payload, sizeof(pg));
 	len = s->size - sizeof(pg);
-	if (pg.flags & CKPT_PAGES_IN_PARENT)
-		return error("incremental images are not supported yet");
+	if (only) {
+		/* A parent: its own mappings do not matter, only what is still
+		 * wanted (checked against the newest image's mappings). */
+		struct range r;
+
+		if (!pg.npages || pg.addr % ps || pg.addr + (uint64_t)pg.npages * ps < pg.addr)
+			return error("image is corrupted: page data at offset %llu is malformed",
+				     (unsigned long long)at);
+		if (!ranges_next(only, pg.addr, pg.addr + (uint64_t)pg.npages * ps, &r))
+			return 0;
+		if (pg.flags & CKPT_PAGES_IN_PARENT) {
+			for (uint64_t a = pg.addr; ranges_next(only, a, pg.addr + (uint64_t)pg.npages * ps, &r);
+			     a = r.end)
+				ranges_add(later, r.start, r.end);
+			return 0;
+		}
+		if ((uint64_t)pg.npages * ps > CKPT_MAX_BLOCK || pg.codec > CKPT_CODEC_LZ4 ||
+		    (pg.codec == CKPT_CODEC_NONE && len != pg.npages * ps))
+			return error("image is corrupted: page data at offset %llu is malformed",
+				     (unsigned long long)at);
+		return 1;
+	}
 	v = img_find_vma(&img->procs[s->proc], pg.addr);
+	if (pg.flags & CKPT_PAGES_IN_PARENT) {
+		if (!img->parent || !v || len || pg.addr % ps ||
+		    pg.addr + (uint64_t)pg.npages * ps > v->d.end)
+			return error("image is corrupted: parent page reference at offset %llu is malformed",
+				     (unsigned long long)at);
+		ranges_add(later, pg.addr, pg.addr + (uint64_t)pg.npages * ps);
+		return 0;
+	}
 	if (!pg.npages || (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK || !v ||
 	    pg.addr + (uint64_t)pg.npages * ps > v->d.end || pg.addr % ps ||
 	    (pg.codec == CKPT_CODEC_NONE && len != pg.npages * ps) || pg.codec > CKPT_CODEC_LZ4 ||
@@ -110,15 +157,16 @@ static int check(const struct img *img, const struct ckpt_section *s, const void
 	    ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
 		return error("image is corrupted: page data at offset %llu does not fit its mapping",
 			     (unsigned long long)at);
-	return 0;
+	return 1;
 }
 
 int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
-	       struct ckpt_section *s, void *payload, int have)
+	       struct ckpt_section *s, void *payload, int have,
+	       const struct ranges *only, struct ranges *later)
 {
 	struct fill f = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-		.pid = pid, .ps = img->h.page_size,
+		.pid = pid, .ps = img->h.page_size, .only = only,
 	};
 	int nw = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN))), started = 0, ret = 0;
 	pthread_t workers[16];
@@ -131,7 +179,11 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 	while (have > 0 && started) {
 		struct fslot *sl = &f.slots[f.filled % f.nslots];
 
-		ret = check(img, s, payload, r->off - s->size - sizeof(*s));
+		ret = check(img, s, payload, r->off - s->size - sizeof(*s), only, later);
+		if (ret == 0) {
+			have = img_read_section(r, s, &payload);
+			continue;
+		}
 		pthread_mutex_lock(&f.lock);
 		while (!f.err && sl->busy)
 			pthread_cond_wait(&f.cond, &f.lock);

@@ -128,13 +128,17 @@ int restore_run(const char *path, const struct restore_opts *o)
 		}
 		r.done = 0;
 		r.nsections = nsec - 1;
-		r.npages = np - first.npages;
+		r.npages = np - (s.type == CKPT_SEC_PAGES && !(first.flags & CKPT_PAGES_IN_PARENT) ?
+				 first.npages : 0);
 		r.off = off - sizeof(s) - s.size;
 		have = img_read_section(&r, &s, &payload);
 		if ((ret = have) < 0)
 			goto out;
 	}
-	ret = restore_spawn(&r, &img, o, &s, payload, have, &pid, &ns);
+	/* Every parent must be there, be the right one, and be intact. */
+	if (img.parent && (ret = chain_check(path, &img)) < 0)
+		goto out;
+	ret = restore_spawn(path, &r, &img, o, &s, payload, have, &pid, &ns);
 	if (ret < 0)
 		goto out;
 	if (o->detach) {

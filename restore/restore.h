@@ -91,11 +91,23 @@ void pidns_release(struct pidns *ns, int kill_init);
 /* spawn.c: create the process from the metadata in img, fill it with the
  * page data that follows in r (first section s/payload, have = result of
  * reading it), and let it run; *pid gets its PID. */
-int restore_spawn(struct img_reader *r, const struct img *img, const struct restore_opts *o,
-		  struct ckpt_section *s, void *payload, int have, pid_t *pid, struct pidns *ns);
+int restore_spawn(const char *path, struct img_reader *r, const struct img *img,
+		  const struct restore_opts *o, struct ckpt_section *s, void *payload, int have,
+		  pid_t *pid, struct pidns *ns);
 
-/* pages.c: stream page data into the stub process */
+/* pages.c: stream page data into the stub process.  For the newest image
+ * only is NULL and the pages it leaves to its parent are added to later;
+ * for a parent, only its pages in `only` are written, and what it leaves
+ * to its own parent goes to later. */
+struct ranges;
 int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
-	       struct ckpt_section *s, void *payload, int have_section);
+	       struct ckpt_section *s, void *payload, int have_section,
+	       const struct ranges *only, struct ranges *later);
+/* chain.c: the parent images of an incremental image */
+int chain_check(const char *path, const struct img *img);
+char *chain_parent_path(const char *child, const char *ref);
+/* merge.c: flatten a chain into one full image */
+int merge_run(const char *path, const char *out, int no_sync);
+int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted);
 
 #endif

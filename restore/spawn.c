@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
+#include "restore/ranges.h"
 #include "restore/restore.h"
 
 extern const char ckpt_stub_elf[], ckpt_stub_elf_end[];
@@ -454,8 +455,22 @@ static void kill_child(pid_t pid)
 		;
 }
 
-int restore_spawn(struct img_reader *r, const struct img *img, const struct restore_opts *o,
-		  struct ckpt_section *s, void *payload, int have, pid_t *out, struct pidns *ns)
+/* Page data: this image's, then its parents' for what it left to them. */
+static int fill(struct ctx *c, const char *path, struct img_reader *r, struct ckpt_section *s,
+		void *payload, int have)
+{
+	struct ranges later = { 0 };
+	int ret = pages_fill(r, c->img, c->pid, s, payload, have, NULL, &later);
+
+	if (ret == 0 && later.n)
+		ret = chain_fill(path, c->img, c->pid, &later);
+	ranges_free(&later);
+	return ret;
+}
+
+int restore_spawn(const char *path, struct img_reader *r, const struct img *img,
+		  const struct restore_opts *o, struct ckpt_section *s, void *payload, int have,
+		  pid_t *out, struct pidns *ns)
 {
 	struct ctx c = { .img = img, .p = &img->procs[0], .o = o };
 	uint64_t stub_size = 0;
@@ -486,7 +501,7 @@ int restore_spawn(struct img_reader *r, const struct img *img, const struct rest
 	}
 	if ((ret = setup_stub(&c, stub_size)) < 0 ||
 	    (ret = run_until(&c, PHASE_FILL)) < 0 ||
-	    (ret = pages_fill(r, img, c.pid, s, payload, have)) < 0 ||
+	    (ret = fill(&c, path, r, s, payload, have)) < 0 ||
 	    (ret = resume_after_trap(c.th[0].tid)) < 0 ||
 	    (ret = run_until(&c, PHASE_DONE)) < 0 ||
 	    (ret = finish(&c)) < 0) {

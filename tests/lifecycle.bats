@@ -104,30 +104,39 @@ wait_restored() {
 	[ "$(cat "$T/out")" = "$COUNTER" ]
 }
 
-@test "dump --stop leaves the process stopped; after SIGCONT it finishes correctly" {
+# all_stopped PID: every thread of PID is in state T.
+all_stopped() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(proc_state "$1/task/${t##*/}")" = T ] || return 1
+	done
+}
+
+@test "dump --stop leaves all threads stopped; after SIGCONT they finish correctly" {
 	skip_unless_ptrace
-	start_target counter
+	start_target threads
 	run "$CKPT" dump "$TPID" -o "$T/img" --stop
 	echo "$output"
 	[ "$status" -eq 0 ]
 	local i
 	for i in $(seq 40); do
-		[ "$(proc_state "$TPID")" = T ] && break
+		all_stopped "$TPID" && break
 		sleep 0.05
 	done
-	[ "$(proc_state "$TPID")" = T ]
+	all_stopped "$TPID"
+	[ "$(ls "/proc/$TPID/task" | wc -l)" -eq 9 ]
 	touch "$T/go"
 	sleep 0.5
 	# Still stopped: it has not seen GO and finished.
-	[ "$(proc_state "$TPID")" = T ]
+	all_stopped "$TPID"
 	[ ! -s "$T/out" ]
 	kill -CONT "$TPID"
 	wait "$TPID"
-	[ "$(cat "$T/out")" = "$COUNTER" ]
+	grep -q '^threads: [0-9]* items$' "$T/out"
 	# The image taken on the way is good too.
 	restore_go --rollback-files
 	[ "$status" -eq 0 ]
-	[ "$(cat "$T/out")" = "$COUNTER" ]
+	[ "$(grep -c '^threads: [0-9]* items$' "$T/out")" -eq 1 ]
 }
 
 @test "ckpt restore forwards SIGTERM and SIGUSR1 to the restored process" {

@@ -1,0 +1,40 @@
+/*
+ * Kernel ABI newer than Debian 12's linux-libc-dev (6.1).  Values from
+ * include/uapi/linux/fs.h and include/uapi/linux/userfaultfd.h (Linux
+ * 6.7+), the same on x86-64 and arm64; checked on this machine's kernel
+ * (../shared/KERNEL-NOTES.md).
+ */
+#ifndef CKPT_UAPI_COMPAT_H
+#define CKPT_UAPI_COMPAT_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+struct ckpt_pm_scan_arg {
+	__u64 size;		/* sizeof(struct ckpt_pm_scan_arg) = 96 */
+	__u64 flags;
+	__u64 start, end;
+	__u64 walk_end;		/* out: where the walk stopped */
+	__u64 vec, vec_len;	/* struct ckpt_page_region[vec_len] */
+	__u64 max_pages;
+	__u64 category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+
+struct ckpt_page_region {
+	__u64 start, end;	/* end exclusive */
+	__u64 categories;
+};
+
+#define CKPT_PAGEMAP_SCAN	_IOWR('f', 16, struct ckpt_pm_scan_arg)	/* 0xc0606610 */
+#define CKPT_PM_SCAN_WP_MATCHING	(1ull << 0)
+#define CKPT_PM_SCAN_CHECK_WPASYNC	(1ull << 1)
+#define CKPT_PAGE_IS_WPALLOWED	(1ull << 0)
+#define CKPT_PAGE_IS_WRITTEN	(1ull << 1)
+#define CKPT_PAGE_IS_FILE	(1ull << 2)
+#define CKPT_PAGE_IS_PRESENT	(1ull << 3)
+#define CKPT_PAGE_IS_SWAPPED	(1ull << 4)
+
+#define CKPT_UFFD_FEATURE_WP_UNPOPULATED	(1ull << 13)
+#define CKPT_UFFD_FEATURE_WP_ASYNC		(1ull << 15)
+
+#endif

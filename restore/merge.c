@@ -1,0 +1,168 @@
+/*
+ * ckpt merge NEXT -o FULL: flatten an incremental chain into one full
+ * image.  The newest image's metadata and page blocks are copied as they
+ * are (no re-encoding); then each parent gives the blocks still wanted:
+ * copied whole when wholly wanted, else decoded and the wanted pages
+ * stored raw.  The result has no parent and restores like any image.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "image/codec.h"
+#include "restore/ranges.h"
+#include "restore/restore.h"
+
+static int copy_block(struct img_writer *w, const struct ckpt_section *s, const void *payload)
+{
+	struct ckpt_pages pg;
+
+	memcpy(&pg, payload, sizeof(pg));
+	return img_write_pages_crc(w, s->proc, &pg, (const uint8_t *)payload + sizeof(pg),
+				   (size_t)s->size - sizeof(pg), s->payload_crc);
+}
+
+/* The wanted pages of a parent's block; *raw is scratch for decoding. */
+static int copy_wanted(struct img_writer *w, const struct ckpt_section *s, const void *payload,
+		       const struct ranges *only, uint32_t ps, uint8_t **raw)
+{
+	struct ckpt_pages pg;
+	uint64_t end;
+	struct range r;
+	const uint8_t *data = (const uint8_t *)payload + sizeof(pg);
+	size_t len = (size_t)s->size - sizeof(pg);
+
+	memcpy(&pg, payload, sizeof(pg));
+	end = pg.addr + (uint64_t)pg.npages * ps;
+	if (ranges_next(only, pg.addr, end, &r) && r.start == pg.addr && r.end == end)
+		return copy_block(w, s, payload);
+	if ((uint64_t)pg.npages * ps > CKPT_MAX_BLOCK)
+		return error("image is corrupted: oversized page block");
+	if (!*raw)
+		*raw = xmalloc(CKPT_MAX_BLOCK);
+	if (codec_decode(pg.codec, data, len, *raw, (size_t)pg.npages * ps) < 0)
+		return error("image is corrupted: page data at %#lx does not decode", (unsigned long)pg.addr);
+	for (uint64_t a = pg.addr; ranges_next(only, a, end, &r); a = r.end) {
+		int ret = img_write_pages(w, s->proc, r.start, (uint32_t)((r.end - r.start) / ps),
+					  CKPT_CODEC_NONE, *raw + (r.start - pg.addr), r.end - r.start);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Copy the page sections of one image: all of them for the newest (only
+ * NULL), the wanted ones for a parent.  IN_PARENT ranges still wanted go
+ * to later.
+ */
+static int copy_pages(struct img_reader *r, struct img_writer *w, const struct ranges *only,
+		      struct ranges *later, struct ckpt_section *s, void *payload, int have,
+		      uint32_t ps)
+{
+	uint8_t *raw = NULL;
+	int ret = 0;
+
+	for (; have > 0 && ret == 0; have = img_read_section(r, s, &payload)) {
+		struct ckpt_pages pg;
+		uint64_t end;
+		struct range rg;
+
+		if (s->type == CKPT_SEC_HASHES)
+			continue;
+		if (s->type != CKPT_SEC_PAGES || s->size < sizeof(pg)) {
+			ret = error("image is corrupted: unexpected %s section", img_section_name(s->type));
+			break;
+		}
+		memcpy(&pg, payload, sizeof(pg));
+		end = pg.addr + (uint64_t)pg.npages * ps;
+		if (pg.flags & CKPT_PAGES_IN_PARENT) {
+			for (uint64_t a = pg.addr; a < end; a = rg.end) {
+				if (!only) {
+					ranges_add(later, pg.addr, end);
+					break;
+				}
+				if (!ranges_next(only, a, end, &rg))
+					break;
+				ranges_add(later, rg.start, rg.end);
+			}
+			continue;
+		}
+		if (!only)
+			ret = copy_block(w, s, payload);
+		else if (ranges_next(only, pg.addr, end, &rg))
+			ret = copy_wanted(w, s, payload, only, ps, &raw);
+	}
+	free(raw);
+	return ret < 0 ? ret : have;
+}
+
+int merge_run(const char *path, const char *out, int no_sync)
+{
+	struct img_reader r;
+	struct img_writer w = { .fd = -1 };
+	struct img img = { 0 };
+	struct ranges wanted = { 0 }, later = { 0 };
+	struct ckpt_section s;
+	char *cur_path = xstrdup(path);
+	void *payload;
+	int have, ret;
+
+	if ((ret = img_reader_open(&r, path, &img.h)) < 0)
+		goto out;
+	have = img_read_meta(&r, &img, &s, &payload);
+	if ((ret = have) < 0 || (img.parent && (ret = chain_check(path, &img)) < 0))
+		goto out;
+	if ((ret = img_writer_open(&w, out, no_sync)) < 0)
+		goto out;
+	{
+		struct img flat = img;
+		char *parent = img.parent;
+
+		/* The merged image stands alone: no parent, a new identity. */
+		flat.parent = NULL;
+		memset(flat.h.parent_id, 0, sizeof(flat.h.parent_id));
+		if (getrandom(flat.h.image_id, sizeof(flat.h.image_id), 0) != sizeof(flat.h.image_id))
+			memset(flat.h.image_id, 0, sizeof(flat.h.image_id));
+		for (uint32_t i = 0; i < flat.h.nprocs; i++)
+			flat.procs[i].d.dirty_method = CKPT_DIRTY_NONE;
+		ret = img_write_header(&w, &flat.h);
+		if (ret == 0)
+			ret = img_write_meta(&w, &flat);
+		img.parent = parent;
+	}
+	if (ret == 0)
+		ret = copy_pages(&r, &w, NULL, &wanted, &s, payload, have, img.h.page_size);
+	img_reader_close(&r);
+	while (ret == 0 && wanted.n && img.parent) {
+		struct img par = { 0 };
+		char *ppath = chain_parent_path(cur_path, img.parent);
+
+		ranges_finish(&wanted);
+		ret = img_reader_open(&r, ppath, &par.h);
+		have = ret < 0 ? ret : img_read_meta(&r, &par, &s, &payload);
+		ret = have < 0 ? have : copy_pages(&r, &w, &wanted, &later, &s, payload, have,
+						   img.h.page_size);
+		img_reader_close(&r);
+		ranges_free(&wanted);
+		wanted = later;
+		memset(&later, 0, sizeof(later));
+		img_free(&img);
+		img = par;
+		free(cur_path);
+		cur_path = ppath;
+	}
+	if (ret == 0)
+		ret = img_writer_finish(&w);
+out:
+	img_writer_close(&w);
+	img_reader_close(&r);
+	ranges_free(&wanted);
+	img_free(&img);
+	free(cur_path);
+	return ret;
+}

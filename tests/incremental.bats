@@ -1,0 +1,127 @@
+#!/usr/bin/env bats
+# Incremental checkpoints: --track, --parent, chains, fallbacks.
+
+load test_helper
+
+# three generations of a process whose memory keeps changing
+dump_chain() {
+	"$CKPT" dump "$TPID" --track -o "$T/a.img" "$@"
+	sleep 0.2
+	"$CKPT" dump "$TPID" --parent "$T/a.img" -o "$T/b.img" "$@"
+	sleep 0.2
+	run "$CKPT" -v dump "$TPID" --parent "$T/b.img" -o "$T/img" --kill "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	reap "$TPID"
+}
+
+@test "a chain of three images restores exactly (PAGEMAP_SCAN + uffd)" {
+	skip_unless_ptrace
+	"$CKPT" check | grep -q '^PAGEMAP_SCAN *ok' || skip "no PAGEMAP_SCAN here"
+	start_target dirty 32 1
+	dump_chain
+	[[ "$output" == *"PAGEMAP_SCAN"* ]]
+	a=$(stat -c %s "$T/a.img")
+	b=$(stat -c %s "$T/b.img")
+	echo "full $a, incremental $b"
+	[ "$b" -lt $(( a / 4 )) ]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "a parent that is not the latest image: page hashes are compared instead" {
+	skip_unless_ptrace
+	start_target dirty 32
+	"$CKPT" dump "$TPID" --track -o "$T/a.img"
+	sleep 0.2
+	"$CKPT" dump "$TPID" --parent "$T/a.img" -o "$T/b.img"
+	sleep 0.2
+	run "$CKPT" -v dump "$TPID" --parent "$T/a.img" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"comparing page hashes"* ]]
+	reap "$TPID"
+	[ "$(stat -c %s "$T/img")" -lt "$(stat -c %s "$T/a.img")" ]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "the uffd ckpt leaves in the process is not part of its image" {
+	skip_unless_ptrace
+	start_target dirty 8
+	"$CKPT" dump "$TPID" --track -o "$T/a.img"
+	ls -l /proc/$TPID/fd | grep -q userfaultfd
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[[ "$output" != *userfaultfd* ]]
+}
+
+@test "a missing parent: restore fails naming it, nothing is created" {
+	skip_unless_ptrace
+	start_target dirty 8
+	dump_chain
+	rm "$T/b.img"
+	touch "$T/go"
+	run --separate-stderr "$CKPT" restore "$T/img"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"parent image"*"b.img"*"missing"* ]]
+	! kill -0 "$TPID" 2>/dev/null
+}
+
+@test "a replaced parent: restore refuses it" {
+	skip_unless_ptrace
+	start_target dirty 8
+	dump_chain
+	cp "$T/a.img" "$T/b.img"
+	touch "$T/go"
+	run --separate-stderr "$CKPT" restore "$T/img"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"is not the one"* ]]
+}
+
+@test "parent of another process is refused at dump" {
+	skip_unless_ptrace
+	start_target dirty 8
+	"$CKPT" dump "$TPID" -o "$T/a.img"
+	first=$TPID
+	rm -f "$T/ready"
+	start_target dirty 8
+	run --separate-stderr "$CKPT" dump "$TPID" --parent "$T/a.img" -o "$T/b.img"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"another process"* ]]
+	[ ! -e "$T/b.img" ]
+}
+
+@test "images in one directory can be moved together" {
+	skip_unless_ptrace
+	start_target dirty 8
+	dump_chain
+	mkdir "$T/moved"
+	mv "$T/a.img" "$T/b.img" "$T/img" "$T/moved/"
+	touch "$T/go"
+	run timeout 60 "$CKPT" restore "$T/moved/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "merge flattens a chain into one full image that restores alone" {
+	skip_unless_ptrace
+	start_target dirty 16 2
+	dump_chain
+	run "$CKPT" merge "$T/img" -o "$T/full.img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	rm "$T/a.img" "$T/b.img" "$T/img"
+	mv "$T/full.img" "$T/img"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "merge without -o is a usage error" {
+	run "$CKPT" merge foo
+	[ "$status" -eq 2 ]
+}
