@@ -66,6 +66,23 @@ int arch_check_regset(const struct img_regset *rs);
 int arch_crc32c_hw(uint32_t *crc, const void *buf, size_t len);
 
 /*
+ * Describing a thread (ckpt inspect).  The general registers to print,
+ * in order, each a 64-bit field at off bytes into arch_regs_t.
+ */
+struct arch_reg_name {
+	const char *name;
+	uint32_t off;
+};
+extern const struct arch_reg_name arch_reg_names[];
+extern const unsigned arch_nreg_names;
+
+/* Capstone's cs_arch and cs_mode for this CPU's code. */
+void arch_disasm_mode(int *cs_arch, int *cs_mode);
+
+/* Name of syscall nr on this arch ("clock_nanosleep"), or NULL. */
+const char *arch_syscall_name(long nr);
+
+/*
  * Core files (image/core.c).  The notes that follow a thread's NT_PRSTATUS,
  * made from its dumped register sets (rs[0..nrs), rs[0] = NT_PRSTATUS) and
  * passed to note() in the order the kernel writes them: its regset view's

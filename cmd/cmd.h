@@ -22,6 +22,8 @@ int cmd_usage(const struct cmd *c, int to_stdout);
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_core(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_help(int argc, char **argv);

@@ -37,6 +37,16 @@ const struct cmd cmds[] = {
 	  "      --no-sync       do not fsync it\n"
 	  "  Turns an incremental image and its chain of parents into one full image.\n",
 	  "flatten an incremental image and its parents into one full image" },
+	{ "inspect", cmd_inspect,
+	  "ckpt inspect FILE [--json]\n"
+	  "      --json          print JSON for scripts (schema: docs/inspect-json.md)\n"
+	  "  FILE may be - for stdin.\n",
+	  "show what an image holds: process, threads, code, mappings, files" },
+	{ "verify", cmd_verify,
+	  "ckpt verify FILE\n"
+	  "  check every checksum and the structure of an image without restoring it;\n"
+	  "  FILE may be - for stdin.\n",
+	  "check an image's integrity; exit 0 if intact, 1 if not" },
 	{ "check", cmd_check,
 	  "ckpt check\n",
 	  "report what this kernel and these privileges allow ckpt to do" },

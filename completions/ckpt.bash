@@ -2,7 +2,7 @@
 _ckpt() {
 	local cur prev words cword
 	_init_completion || return
-	local cmds="dump restore check core merge help"
+	local cmds="dump restore inspect verify check core merge help"
 	local i cmd=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
@@ -45,6 +45,14 @@ _ckpt() {
 		esac
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-o --output --no-sync -v --verbose -h --help" -- "$cur"))
+		else
+			_filedir
+		fi ;;
+	inspect|verify)
+		if [[ $cur == -* ]]; then
+			local o="-v --verbose -h --help"
+			[[ $cmd == inspect ]] && o="--json $o"
+			COMPREPLY=($(compgen -W "$o" -- "$cur"))
 		else
 			_filedir
 		fi ;;

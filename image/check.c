@@ -1,0 +1,182 @@
+/*
+ * Page data against the metadata, and END against everything before it
+ * (check.h).  The reader has already verified each section's checksums
+ * and bounded its size; what is left is whether the section makes sense.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/check.h"
+
+#define bad(...) (error(__VA_ARGS__), -EBADMSG)
+
+static const char *machine_name(uint32_t m)
+{
+	return m == 62 ? "x86_64" : m == 183 ? "aarch64" : "an unknown architecture";
+}
+
+int img_load_meta(struct img_reader *r, const char *path, struct img *img,
+		  struct ckpt_section *s, void **payload)
+{
+	int ret = img_reader_open(r, path, &img->h);
+
+	if (ret < 0)
+		return ret;
+	if (img->h.machine != ARCH_ELF_MACHINE)
+		return error("image is for %s: this ckpt reads %s images",
+			     machine_name(img->h.machine), ARCH_NAME);
+	return img_read_meta(r, img, s, payload);
+}
+
+static int has_parent(const struct ckpt_header *h)
+{
+	return !is_all_zero(h->parent_id, sizeof(h->parent_id));
+}
+
+/* Whether restore puts page data into v: see dump/pages.c save_mode(). */
+static int keeps_pages(const struct img_vma *v)
+{
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL))
+		return 0;
+	return !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE));
+}
+
+int img_check_pages(const struct img *img, const struct ckpt_section *s, const void *payload,
+		    uint64_t at)
+{
+	const uint64_t ps = img->h.page_size;
+	const unsigned long long o = (unsigned long long)at;
+	const struct img_vma *v;
+	struct ckpt_pages pg;
+	uint64_t len, raw;
+
+	/* The reader has checked s->size >= sizeof(pg). */
+	memcpy(&pg, payload, sizeof(pg));
+	len = s->size - sizeof(pg);
+	raw = (uint64_t)pg.npages * ps;
+	if (s->proc >= img->h.nprocs)
+		return bad("image is corrupted: page data at offset %llu is for process %u of %u",
+			   o, s->proc, img->h.nprocs);
+	if (pg.codec > CKPT_CODEC_LZ4)
+		return bad("image is corrupted: page data at offset %llu has unknown codec %u",
+			   o, pg.codec);
+	if (pg.flags & ~CKPT_PAGES_IN_PARENT)
+		return bad("image is corrupted: page data at offset %llu has unknown flags %#x",
+			   o, pg.flags);
+	if (pg.npages == 0 || raw > CKPT_MAX_BLOCK || pg.addr & (ps - 1))
+		return bad("image is corrupted: page data at offset %llu: bad run %#llx, %u pages",
+			   o, (unsigned long long)pg.addr, pg.npages);
+	v = img_find_vma(&img->procs[s->proc], pg.addr);
+	if (!v || raw > v->d.end - pg.addr || !keeps_pages(v))
+		return bad("image is corrupted: page data at offset %llu (%#llx, %u pages) does not fit a mapping",
+			   o, (unsigned long long)pg.addr, pg.npages);
+	if (pg.flags & CKPT_PAGES_IN_PARENT) {
+		if (len)
+			return bad("image is corrupted: page data at offset %llu is in the parent image but has %llu bytes",
+				   o, (unsigned long long)len);
+		if (!has_parent(&img->h))
+			return bad("image is corrupted: page data at offset %llu is in a parent image, but the image has none",
+				   o);
+		return 0;
+	}
+	if (pg.codec == CKPT_CODEC_NONE && len != raw)
+		return bad("image is corrupted: page data at offset %llu has %llu bytes for %u pages",
+			   o, (unsigned long long)len, pg.npages);
+	if (len == 0)
+		return bad("image is corrupted: page data at offset %llu is empty", o);
+	/*
+	 * Compressed data is checked by decoding it: the codec hook.  To add
+	 * it, decode into a scratch buffer of raw bytes with
+	 * img_pages_decode() and fail with -EBADMSG when it does not give
+	 * exactly raw bytes.
+	 */
+	return 0;
+}
+
+int img_pages_decode(const struct ckpt_pages *pg, const void *data, size_t len, void *out,
+		     size_t rawlen)
+{
+	switch (pg->codec) {
+	case CKPT_CODEC_NONE:
+		if (len != rawlen)
+			return -EBADMSG;
+		memcpy(out, data, len);
+		return 0;
+	default:
+		/* zlib, zstd, lz4: the codecs' decoder goes here. */
+		return -ENOTSUP;
+	}
+}
+
+static void count(struct img_stats *st, const struct ckpt_pages *pg, uint64_t len, uint64_t ps)
+{
+	st->nblocks++;
+	if (pg->flags & CKPT_PAGES_IN_PARENT) {
+		st->parent_pages += pg->npages;
+		return;
+	}
+	st->npages += pg->npages;
+	st->raw_bytes += pg->npages * ps;
+	st->stored_bytes += len;
+	st->codec_blocks[pg->codec]++;
+	st->codec_raw[pg->codec] += pg->npages * ps;
+	st->codec_stored[pg->codec] += len;
+}
+
+/* Nothing may follow END: a longer file or stream is not this image. */
+static int check_eof(struct img_reader *r)
+{
+	char c;
+	ssize_t n;
+
+	while ((n = read(r->fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return error_errno(errno, "cannot read image");
+	if (n > 0)
+		return bad("image is corrupted: data after the end section at offset %llu",
+			   (unsigned long long)r->off);
+	return 0;
+}
+
+int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_section *s,
+		   void *payload, int have, struct img_stats *st, img_pages_fn *fn, void *arg)
+{
+	struct ckpt_end e;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	while (have > 0) {
+		uint64_t at = r->off - sizeof(*s) - s->size;
+		struct ckpt_pages pg;
+
+		/* What may follow page data: as img_verify_rest() (read.c) says. */
+		if (s->type != CKPT_SEC_PAGES)
+			return bad("image is corrupted: %s section at offset %llu after page data",
+				   img_section_name(s->type), (unsigned long long)at);
+		if ((ret = img_check_pages(img, s, payload, at)) < 0)
+			return ret;
+		memcpy(&pg, payload, sizeof(pg));
+		count(st, &pg, s->size - sizeof(pg), img->h.page_size);
+		if (fn && (ret = fn(arg, s->proc, &pg, (const uint8_t *)payload + sizeof(pg),
+				    (size_t)(s->size - sizeof(pg)))) < 0)
+			return ret;
+		have = img_read_section(r, s, &payload);
+	}
+	if (have < 0)
+		return have;
+	/*
+	 * img_read_section has checked END's section and page counts; the
+	 * byte count is the page count in bytes, whichever pages END counts.
+	 */
+	memcpy(&e, payload, sizeof(e));
+	st->nsections = r->nsections;
+	if (e.raw_bytes != e.npages * img->h.page_size)
+		return bad("image is corrupted: %s section says %llu bytes for %llu pages",
+			   "end", (unsigned long long)e.raw_bytes, (unsigned long long)e.npages);
+	return check_eof(r);
+}

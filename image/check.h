@@ -1,0 +1,69 @@
+/*
+ * Checks beyond the reader's own (image/read.c checks framing, checksums
+ * and metadata): that each PAGES section fits the metadata before it,
+ * and that END's totals agree with the sections before it.  For ckpt
+ * verify and inspect; restore can use img_check_pages() too.
+ */
+#ifndef CKPT_IMAGE_CHECK_H
+#define CKPT_IMAGE_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/image.h"
+
+/*
+ * img_reader_open(), then img_read_meta(): returns what the latter does
+ * (1: *s is the first PAGES section, 0: END was read) or -errno after one
+ * message.  Images of another architecture are refused up front: thread
+ * registers are parsed with this machine's layout (image/read.c).
+ */
+int img_load_meta(struct img_reader *r, const char *path, struct img *img,
+		  struct ckpt_section *s, void **payload);
+
+/* Totals of the page data of one image. */
+struct img_stats {
+	uint64_t nsections;	/* before END */
+	uint64_t nblocks;	/* PAGES sections */
+	uint64_t npages;	/* pages whose data is in this image */
+	uint64_t parent_pages;	/* pages in CKPT_PAGES_IN_PARENT sections */
+	uint64_t raw_bytes;	/* npages x page size */
+	uint64_t stored_bytes;	/* their encoded data */
+	uint64_t codec_blocks[CKPT_CODEC_LZ4 + 1];	/* PAGES sections per codec */
+	uint64_t codec_raw[CKPT_CODEC_LZ4 + 1];		/* their raw bytes */
+	uint64_t codec_stored[CKPT_CODEC_LZ4 + 1];	/* their encoded bytes */
+};
+
+/*
+ * One PAGES section (payload as img_read_section returned it, at its
+ * offset in the image): its process exists, codec and flags are known,
+ * its pages lie inside one mapping of that process that keeps page
+ * data, and its data has the right length.  0, or -EBADMSG after one
+ * message.
+ */
+int img_check_pages(const struct img *img, const struct ckpt_section *s, const void *payload,
+		    uint64_t at);
+
+/*
+ * Decode a checked PAGES section's data (len bytes) into out, rawlen =
+ * npages x page size bytes.  0, -EBADMSG when the data does not decode
+ * to exactly rawlen bytes, -ENOTSUP for codecs not handled here yet.
+ */
+int img_pages_decode(const struct ckpt_pages *pg, const void *data, size_t len, void *out,
+		     size_t rawlen);
+
+/* Called for each checked PAGES section with its data; < 0 stops. */
+typedef int img_pages_fn(void *arg, uint32_t proc, const struct ckpt_pages *pg,
+			 const void *data, size_t len);
+
+/*
+ * Read the rest of an image after img_read_meta() (its return value in
+ * have, its section in *s and payload): every section must be PAGES and
+ * pass img_check_pages(), then END must agree with them all and nothing
+ * may follow it.  Fills st; fn (may be NULL) sees each block.  0 or -errno
+ * after one message.
+ */
+int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_section *s,
+		   void *payload, int have, struct img_stats *st, img_pages_fn *fn, void *arg);
+
+#endif

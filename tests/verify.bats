@@ -1,0 +1,172 @@
+#!/usr/bin/env bats
+# ckpt verify: an intact image passes with one line on stdout; a damaged
+# one fails with exit 1 and one line on stderr saying what is wrong.
+
+load test_helper
+
+# The image of a running counter (left running) in $T/img.
+dump_counter() {
+	start_target counter
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+# section_offset FILE TYPE [N]: offset of the Nth (from 0) section of TYPE
+# (image/format.h: a 256-byte header, then 24-byte section headers
+# { u32 type, u32 proc, u64 size, ... } each followed by size bytes).
+section_offset() {
+	python3 - "$@" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+want, n, off = int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0, 256
+while off + 24 <= len(data):
+    typ, proc, size = struct.unpack_from("<IIQ", data, off)
+    if typ == want:
+        if n == 0:
+            print(off)
+            sys.exit(0)
+        n -= 1
+    off += 24 + size
+sys.exit(1)
+PY
+}
+
+# flip FILE OFFSET: invert one byte.
+flip() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+f = open(sys.argv[1], "r+b")
+off = int(sys.argv[2])
+f.seek(off)
+b = f.read(1)[0]
+f.seek(off)
+f.write(bytes([b ^ 0xff]))
+PY
+}
+
+# patch FILE TYPE N AT FMT VALUE: in the Nth section of TYPE, overwrite the
+# payload at byte AT with VALUE packed as struct FMT, and make both CRC32Cs
+# right again, so that only ckpt's structure checks can object.
+patch() {
+	python3 - "$@" <<'PY'
+import struct, sys
+path, want, n, at, fmt, value = sys.argv[1:]
+want, n, at, value = int(want), int(n), int(at), int(value, 0)
+table = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+    table.append(c)
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = (c >> 8) ^ table[(c ^ x) & 0xFF]
+    return c ^ 0xFFFFFFFF
+data = bytearray(open(path, "rb").read())
+off = 256
+while True:
+    typ, proc, size = struct.unpack_from("<IIQ", data, off)
+    if typ == want:
+        if n == 0:
+            break
+        n -= 1
+    off += 24 + size
+struct.pack_into("<" + fmt, data, off + 24 + at, value)
+struct.pack_into("<I", data, off + 16, crc32c(data[off + 24:off + 24 + size]))
+struct.pack_into("<I", data, off + 20, crc32c(data[off:off + 20]))
+open(path, "wb").write(data)
+PY
+}
+
+# expect_bad FILE MESSAGE: verify fails with exactly one line, which
+# contains MESSAGE.
+expect_bad() {
+	run --separate-stderr "$CKPT" verify "$1"
+	echo "status $status, stdout: $output, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$(wc -l <<<"$stderr")" -eq 1 ]
+	[[ "$stderr" == "ckpt: verify $1: "*"$2"* ]]
+}
+
+@test "verify: an intact image, from a file and from stdin" {
+	skip_unless_ptrace
+	dump_counter
+	run --separate-stderr "$CKPT" verify "$T/img"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[[ "$output" =~ ^"$T/img: ok ("[0-9]+" sections, "[0-9]+" pages)"$ ]]
+	want=${output#"$T/img"}
+	run --separate-stderr "$CKPT" verify - <"$T/img"
+	[ "$status" -eq 0 ]
+	[ "$output" = "-$want" ]
+	run bash -c 'cat "$1" | "$2" verify -' _ "$T/img" "$CKPT"
+	[ "$status" -eq 0 ]
+}
+
+@test "verify: a flipped byte in page data is found" {
+	skip_unless_ptrace
+	dump_counter
+	off=$(section_offset "$T/img" 16 1)
+	flip "$T/img" $((off + 24 + 16))	# the first byte of its data
+	expect_bad "$T/img" "image is corrupted: page data section at offset $off: checksum mismatch"
+}
+
+@test "verify: a flipped byte in metadata, a section header and the header" {
+	skip_unless_ptrace
+	dump_counter
+	cp "$T/img" "$T/a"
+	off=$(section_offset "$T/a" 4 2)
+	flip "$T/a" $((off + 24 + 3))
+	expect_bad "$T/a" "image is corrupted: mapping section at offset $off: checksum mismatch"
+	cp "$T/img" "$T/b"
+	off=$(section_offset "$T/b" 3)
+	flip "$T/b" $((off + 8))
+	expect_bad "$T/b" "image is corrupted: bad section header at offset $off"
+	cp "$T/img" "$T/c"
+	flip "$T/c" 100
+	expect_bad "$T/c" "image header is corrupted"
+}
+
+@test "verify: page data that does not fit the metadata, behind good checksums" {
+	skip_unless_ptrace
+	dump_counter
+	off=$(section_offset "$T/img" 16)
+	cp "$T/img" "$T/a"
+	patch "$T/a" 16 0 0 Q 0x1000		# ckpt_pages.addr: below every mapping
+	expect_bad "$T/a" "page data at offset $off (0x1000, "
+	cp "$T/img" "$T/b"
+	patch "$T/b" 16 0 12 H 9		# ckpt_pages.codec
+	expect_bad "$T/b" "page data at offset $off has unknown codec 9"
+	cp "$T/img" "$T/c"
+	patch "$T/c" 16 0 14 H 1		# ckpt_pages.flags: IN_PARENT, but no parent
+	expect_bad "$T/c" "page data at offset $off is in the parent image but has"
+	cp "$T/img" "$T/d"
+	patch "$T/d" 255 0 16 Q 12345		# ckpt_end.raw_bytes
+	expect_bad "$T/d" "end section says 12345 bytes for"
+}
+
+@test "verify: truncated, extended, not an image" {
+	skip_unless_ptrace
+	dump_counter
+	head -c -1 "$T/img" >"$T/short"
+	expect_bad "$T/short" "image is truncated"
+	off=$(section_offset "$T/img" 255)
+	head -c "$off" "$T/img" >"$T/noend"
+	expect_bad "$T/noend" "image is truncated: section expected at offset $off"
+	cp "$T/img" "$T/long"
+	printf 'x' >>"$T/long"
+	expect_bad "$T/long" "data after the end section"
+	printf 'hello\n' >"$T/text"
+	expect_bad "$T/text" "not a checkpoint image"
+	expect_bad "$T/missing" "cannot open image"
+}
+
+@test "verify: usage errors exit 2" {
+	run "$CKPT" verify
+	[ "$status" -eq 2 ]
+	run "$CKPT" verify a b
+	[ "$status" -eq 2 ]
+}
