@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -108,6 +110,30 @@ static int collect_one(pid_t pid, int fd, struct img_fd *f)
 	return 0;
 }
 
+/*
+ * fds that share one open file description (dup, fork, SCM_RIGHTS) must
+ * share it again after restore: offset and status flags are its, not the
+ * fd's.  kcmp(2) tells; only fds on the same inode are asked.
+ */
+static void find_dups(pid_t pid, struct img_proc *p)
+{
+	for (uint32_t i = 0; i < p->d.nfds; i++) {
+		struct img_fd *f = &p->fds[i];
+
+		for (uint32_t j = 0; j < i; j++) {
+			const struct img_fd *g = &p->fds[j];
+
+			if (g->d.dev != f->d.dev || g->d.ino != f->d.ino || (g->d.fflags & CKPT_FDF_DUP))
+				continue;
+			if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, g->d.fd, f->d.fd) == 0) {
+				f->d.fflags |= CKPT_FDF_DUP;
+				f->d.dup_of = g->d.fd;
+				break;
+			}
+		}
+	}
+}
+
 int dump_collect_fds(pid_t pid, struct img_proc *p)
 {
 	char path[64];
@@ -145,5 +171,6 @@ int dump_collect_fds(pid_t pid, struct img_proc *p)
 	}
 	closedir(d);
 	qsort(p->fds, p->d.nfds, sizeof(*p->fds), cmp_fd);
+	find_dups(pid, p);
 	return 0;
 }

@@ -206,7 +206,9 @@ struct ckpt_fd {
 	uint64_t mtime_ns;
 	uint32_t mode;		/* st_mode */
 	uint32_t path_len;
-	uint8_t  reserved[8];
+	int32_t  dup_of;	/* with CKPT_FDF_DUP: an earlier fd sharing this
+				   open file description (same offset, flags) */
+	uint32_t fflags;	/* CKPT_FDF_* */
 };
 static_assert(sizeof(struct ckpt_fd) == 72, "ckpt_fd size");
 
@@ -217,6 +219,8 @@ enum ckpt_fd_kind {
 	CKPT_FD_GHOST  = 4,	/* deleted regular file: contents in FILEDATA */
 	CKPT_FD_OTHER  = 5,	/* tty, pipe, socket...: substituted at restore */
 };
+
+#define CKPT_FDF_DUP	1u	/* a dup of fd dup_of: restored with dup() */
 
 /* CKPT_SEC_FILEDATA: bytes of a ghost file (CKPT_FD_GHOST) at offset. */
 struct ckpt_filedata {

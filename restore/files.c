@@ -94,6 +94,9 @@ static int recreate_ghost(const struct img_fd *f)
 		free(path);
 		return error_errno(errno, "cannot recreate deleted file \"%s\" (fd %d)", f->path, f->d.fd);
 	}
+	/* Its own mode, not one our umask or mkostemp chose. */
+	if (fchmod(wfd, f->d.mode & 07777) < 0)
+		warn("deleted file \"%s\" (fd %d): cannot restore its mode", f->path, f->d.fd);
 	fd = write_all(wfd, f->data, (size_t)f->d.size);
 	if (fd == 0) {
 		char self[64];
@@ -130,6 +133,10 @@ static int open_fd(const struct img_fd *f, const struct restore_opts *o)
 		fd = open(f->path, ((int)f->d.flags & ~REOPEN_DROP) | O_CLOEXEC);
 		if (fd < 0)
 			return error_errno(errno, "\"%s\" (fd %d) cannot be reopened", f->path, f->d.fd);
+		/* A directory read partway goes on where it was (the position
+		 * is the filesystem's cookie, valid for the same directory). */
+		if (f->d.kind == CKPT_FD_DIR && f->d.pos && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0)
+			warn("directory \"%s\" (fd %d): cannot restore its position", f->path, f->d.fd);
 		return fd;
 	}
 	/* tty, pipe, socket...: the same fd of ckpt restore itself if it was
@@ -181,8 +188,16 @@ static int open_all(const struct img_proc *p, const struct restore_opts *o, stru
 	int next, ret, maxfd = 2;
 
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
-		int fd = open_fd(&p->fds[i], o);
+		int fd = -1;
 
+		/* A dup shares the open file description of an earlier fd;
+		 * not so what we substitute: each gets ckpt's own of its number. */
+		if ((p->fds[i].d.fflags & CKPT_FDF_DUP) && p->fds[i].d.kind != CKPT_FD_OTHER)
+			for (int k = 0; k < sf->nfds; k++)
+				if (sf->target[k] == p->fds[i].d.dup_of)
+					fd = fcntl(sf->src[k], F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			fd = open_fd(&p->fds[i], o);
 		if (fd < 0)
 			return fd;
 		sf->target[sf->nfds] = p->fds[i].d.fd;

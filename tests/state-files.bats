@@ -98,3 +98,38 @@ grown_file_restore() {
 	[ "$(cat "$T/ghost")" = new ]
 	[ -z "$(ls "$T" | grep -vx -e img -e out -e err -e ready -e go -e ghost)" ]
 }
+
+@test "deleted open file with mode 0666: recreated with that mode whatever ckpt's umask" {
+	skip_unless_ptrace
+	start_target fd_deleted "$T" 0666
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "deleted open file (0640) whose path was taken meanwhile: mode kept under another name" {
+	skip_unless_ptrace
+	start_target fd_deleted "$T" 0640 replaced
+	dump_kill
+	echo new >"$T/ghost"
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/ghost")" = new ]
+}
+
+@test "dup'd fds stay one open file description (shared offset), a separate open does not" {
+	skip_unless_ptrace
+	start_target fd_dup "$T"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "directory read partway: the rest of its entries after restore, each once" {
+	skip_unless_ptrace
+	start_target fd_dirpos "$T"
+	dump_kill
+	restore_go
+	cat "$T/out"
+	[ "$status" -eq 0 ]
+}
