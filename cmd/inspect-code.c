@@ -51,7 +51,9 @@ void insp_code_pages(struct insp_thread *th, const struct ckpt_pages *pg, const 
 	hi = MIN(c->hi, end);
 	if (raw)
 		memcpy(c->bytes + (lo - c->lo), raw + (lo - pg->addr), hi - lo);
-	memset(c->state + (lo - c->lo), raw ? CODE_IMAGE : CODE_UNDECODED, hi - lo);
+	memset(c->state + (lo - c->lo),
+	       raw ? CODE_IMAGE : pg->flags & CKPT_PAGES_IN_PARENT ? CODE_PARENT : CODE_UNDECODED,
+	       hi - lo);
 }
 
 /* Bytes not in the image: the file's, or zeros for anonymous memory. */
@@ -83,8 +85,8 @@ static size_t usable(const struct insp_code *c, size_t i)
 {
 	size_t n = 0;
 
-	while (i + n < c->hi - c->lo && c->state[i + n] != CODE_UNSEEN &&
-	       c->state[i + n] != CODE_UNDECODED)
+	while (i + n < c->hi - c->lo && (c->state[i + n] == CODE_IMAGE ||
+					 c->state[i + n] == CODE_FILE || c->state[i + n] == CODE_ZERO))
 		n++;
 	return n;
 }
@@ -128,9 +130,13 @@ void insp_code_finish(struct insp_thread *th)
 		return;
 	fill_rest(th);
 	if (!usable(c, pc - c->lo)) {
-		c->why = c->state[pc - c->lo] == CODE_UNDECODED ?
-			"the code's page is compressed with a codec inspect cannot decode" :
-			"the code is neither in the image nor in a readable file";
+		static const char *const why[] = {
+			[CODE_UNDECODED] = "the code's page is compressed with a codec inspect cannot decode",
+			[CODE_PARENT] = "the code's page is in the parent image",
+			[CODE_UNSEEN] = "the code is neither in the image nor in a readable file",
+		};
+
+		c->why = why[c->state[pc - c->lo]];
 		return;
 	}
 	arch_disasm_mode(&arch, &mode);

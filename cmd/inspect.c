@@ -128,15 +128,16 @@ static int on_pages(void *arg, uint32_t proc, const struct ckpt_pages *pg, const
 	const uint8_t *raw = data;
 	uint8_t *buf = NULL;
 
-	if (pg->flags & CKPT_PAGES_IN_PARENT)
-		return 0;
-	ip->stored[v - ip->p->vmas] += pg->npages;
+	if (!(pg->flags & CKPT_PAGES_IN_PARENT))
+		ip->stored[v - ip->p->vmas] += pg->npages;
 	for (uint32_t k = 0; k < ip->p->d.nthreads; k++) {
 		struct insp_thread *th = &ip->threads[k];
 
 		if (!th->code.bytes || th->code.hi <= pg->addr || th->code.lo >= pg->addr + rawlen)
 			continue;
-		if (pg->codec != CKPT_CODEC_NONE && !buf) {
+		if (pg->flags & CKPT_PAGES_IN_PARENT)
+			raw = NULL;
+		else if (pg->codec != CKPT_CODEC_NONE && !buf) {
 			buf = xmalloc(rawlen);
 			raw = img_pages_decode(pg, data, len, buf, rawlen) == 0 ? buf : NULL;
 		}

@@ -37,7 +37,7 @@ struct insp_code {
 	const char *why;	/* no instructions: the reason */
 };
 
-enum { CODE_UNSEEN, CODE_IMAGE, CODE_UNDECODED, CODE_FILE, CODE_ZERO };
+enum { CODE_UNSEEN, CODE_IMAGE, CODE_UNDECODED, CODE_PARENT, CODE_FILE, CODE_ZERO };
 
 struct insp_thread {
 	const struct img_thread *t;

@@ -127,6 +127,23 @@ static void count(struct img_stats *st, const struct ckpt_pages *pg, uint64_t le
 	st->codec_stored[pg->codec] += len;
 }
 
+/* HASHES: one 64-bit hash per page of a page-aligned run (format.h). */
+static int check_hashes(const struct img *img, const struct ckpt_section *s, const void *payload,
+			uint64_t at)
+{
+	struct ckpt_hashes h;
+
+	if (s->proc >= img->h.nprocs || s->size < sizeof(h))
+		return bad("image is corrupted: page hashes at offset %llu are malformed",
+			   (unsigned long long)at);
+	memcpy(&h, payload, sizeof(h));
+	if (!h.npages || (s->size - sizeof(h)) != (uint64_t)h.npages * 8 ||
+	    h.addr & (img->h.page_size - 1))
+		return bad("image is corrupted: page hashes at offset %llu are malformed",
+			   (unsigned long long)at);
+	return 0;
+}
+
 /* Nothing may follow END: a longer file or stream is not this image. */
 static int check_eof(struct img_reader *r)
 {
@@ -155,6 +172,12 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 		struct ckpt_pages pg;
 
 		/* What may follow page data: as img_verify_rest() (read.c) says. */
+		if (s->type == CKPT_SEC_HASHES) {
+			if ((ret = check_hashes(img, s, payload, at)) < 0)
+				return ret;
+			have = img_read_section(r, s, &payload);
+			continue;
+		}
 		if (s->type != CKPT_SEC_PAGES)
 			return bad("image is corrupted: %s section at offset %llu after page data",
 				   img_section_name(s->type), (unsigned long long)at);

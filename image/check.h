@@ -1,8 +1,8 @@
 /*
  * Checks beyond the reader's own (image/read.c checks framing, checksums
- * and metadata): that each PAGES section fits the metadata before it,
- * and that END's totals agree with the sections before it.  For ckpt
- * verify and inspect; restore can use img_check_pages() too.
+ * and metadata): that each PAGES and HASHES section fits the metadata
+ * before it, and that END's totals agree with the sections before it.
+ * For ckpt verify and inspect; restore can use img_check_pages() too.
  */
 #ifndef CKPT_IMAGE_CHECK_H
 #define CKPT_IMAGE_CHECK_H
@@ -58,9 +58,9 @@ typedef int img_pages_fn(void *arg, uint32_t proc, const struct ckpt_pages *pg,
 
 /*
  * Read the rest of an image after img_read_meta() (its return value in
- * have, its section in *s and payload): every section must be PAGES and
- * pass img_check_pages(), then END must agree with them all and nothing
- * may follow it.  Fills st; fn (may be NULL) sees each block.  0 or -errno
+ * have, its section in *s and payload): every section must be PAGES that
+ * pass img_check_pages(), or well-formed HASHES; then END must agree with
+ * them all and nothing may follow it.  Fills st; fn (may be NULL) sees each block.  0 or -errno
  * after one message.
  */
 int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_section *s,

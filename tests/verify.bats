@@ -106,6 +106,24 @@ expect_bad() {
 	[ "$status" -eq 0 ]
 }
 
+@test "verify: an incremental image and its parent" {
+	skip_unless_ptrace
+	"$CKPT" help dump | grep -q -- --parent || skip "dump has no --parent"
+	start_target counter
+	run "$CKPT" dump "$TPID" -o "$T/base" --track
+	[ "$status" -eq 0 ] || skip "dump --track: $output"
+	run "$CKPT" dump "$TPID" -o "$T/inc" --parent "$T/base"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$CKPT" verify "$T/base"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$CKPT" verify "$T/inc"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^"$T/inc: ok ("[0-9]+" sections, "[0-9]+" pages, "[0-9]+" in the parent image)"$ ]]
+}
+
 @test "verify: a flipped byte in page data is found" {
 	skip_unless_ptrace
 	dump_counter
