@@ -183,7 +183,7 @@ static void thread(struct json *j, const struct insp_thread *th)
 	json_hex(j, "pc", th->pc);
 	json_hex(j, "sp", th->sp);
 	symbol(j, &th->sym, th->pc, th->vma);
-	json_str(j, "mapping", th->vma ? th->vma->path : NULL);
+	json_str(j, "mapping", th->vma && th->vma->path[0] ? th->vma->path : NULL);
 	if (th->syscall >= 0) {
 		json_object(j, "syscall");
 		json_i64(j, "nr", th->syscall);

@@ -46,8 +46,8 @@ int img_check_pages(const struct img *img, const struct ckpt_section *s, const v
 
 /*
  * Decode a checked PAGES section's data (len bytes) into out, rawlen =
- * npages x page size bytes.  0, -EBADMSG when the data does not decode
- * to exactly rawlen bytes, -ENOTSUP for codecs not handled here yet.
+ * npages x page size bytes (image/codec.c).  0, -EBADMSG when the data
+ * does not decode to exactly rawlen bytes, -ENOTSUP for unknown codecs.
  */
 int img_pages_decode(const struct ckpt_pages *pg, const void *data, size_t len, void *out,
 		     size_t rawlen);

@@ -1,24 +1,22 @@
 #!/usr/bin/env bats
 # ckpt inspect: the summary of a real image, as text and as JSON.  The
-# target (targets/spin.c) has three threads spinning in spin_here() and
-# a main thread asleep in clock_nanosleep.
+# target (targets/spin.c) has three threads spinning in spin_here(), one
+# in a copy of it in anonymous memory (its code is only in the image's
+# page data), and a main thread asleep in clock_nanosleep.
 
 load test_helper
 
-# dump_spin: start the spin target and dump it (it keeps running) into
-# $T/img, uncompressed where dump has the choice, so that the code
-# around each PC is in the image.  Sets TIDS to its thread IDs.
+# dump_spin [DUMP OPTIONS]: start the spin target and dump it (it keeps
+# running) into $T/img.  Sets TIDS to its thread IDs.
 dump_spin() {
-	local opts=()
 	start_target spin
 	TIDS=$(ls /proc/"$TPID"/task | sort -n | tr '\n' ' ')
-	"$CKPT" help dump | grep -q -- --compress && opts=(--compress none)
-	run "$CKPT" dump "$TPID" -o "$T/img" "${opts[@]}"
+	run "$CKPT" dump "$TPID" -o "$T/img" "$@"
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
 
-@test "inspect: the PID, the thread count, spin_here and the code at its PC" {
+@test "inspect: the PID, the thread count, spin_here and the code at its PC (compressed)" {
 	skip_unless_ptrace
 	dump_spin
 	run --separate-stderr "$CKPT" inspect "$T/img"
@@ -26,10 +24,13 @@ dump_spin() {
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[[ "$output" == *"process   $TPID (spin)"* ]]
-	grep -qx 'threads   4' <<<"$output"
-	# Three workers in spin_here, each with its instruction marked.
+	grep -qx 'threads   5' <<<"$output"
+	# Three workers in spin_here, each with its instruction marked; the
+	# copy has no symbol, but its code is decoded from the page data.
 	[ "$(grep -c '^  thread [0-9]* (spin): pc 0x[0-9a-f]* in spin_here+0x' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^    => 0x[0-9a-f]* <spin_here+0x[0-9a-f]*>:' <<<"$output")" -eq 3 ]
+	[ "$(grep -c '^    => 0x[0-9a-f]*:  ' <<<"$output")" -eq 1 ]
+	! grep -q 'no code' <<<"$output"
 	# The main thread sleeps in the kernel.
 	grep -q '^    in syscall clock_nanosleep (230)$' <<<"$output"
 	grep -q '^mappings  [0-9]*: pages [0-9]* stored, [0-9]* present, [0-9]* total$' <<<"$output"
@@ -57,10 +58,15 @@ for t in th:
     assert int(t["pc"], 16) and int(t["registers"][next(iter(t["registers"]))], 16) >= 0
 spin = [t for t in th if t["symbol"] and t["symbol"]["name"] == "spin_here"]
 assert len(spin) == 3, [t["symbol"] for t in th]
-for t in spin:
+jit = [t for t in th if t["mapping"] is None]
+assert len(jit) == 1 and jit[0]["symbol"] is None, jit
+for t in spin + jit:
     assert t["syscall"] is None
     at = [i for i in t["code"]["instructions"] if i["at_pc"]]
     assert len(at) == 1 and at[0]["addr"] == t["pc"], t["code"]
+pc = int(jit[0]["pc"], 16)
+v = [v for v in d["mappings"] if int(v["start"], 16) <= pc < int(v["end"], 16)]
+assert len(v) == 1 and v[0]["perm"] == "r-xp" and v[0]["pages"]["stored"] == 1, v
 assert th[0]["syscall"]["name"] == "clock_nanosleep", th[0]["syscall"]
 m = d["mappings"]
 assert isinstance(m, list) and len(m) > 5
@@ -76,7 +82,7 @@ PY
 
 @test "inspect --json: valid JSON, one object per thread, mappings with page counts" {
 	skip_unless_ptrace
-	dump_spin
+	dump_spin --compress none
 	run --separate-stderr "$CKPT" inspect --json "$T/img"
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
