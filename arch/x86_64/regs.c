@@ -7,6 +7,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <time.h>
 
 #include "arch/arch.h"
 
@@ -86,9 +88,19 @@ void arch_fixup_restart(arch_regs_t *r)
 		r->rip -= ARCH_SYSCALL_INSN_LEN;
 		break;
 	case -ERESTART_RESTARTBLOCK:
-		/* restart_syscall needs the kernel's restart_block of the
-		 * dumped thread (e.g. a nanosleep's expiry), which is gone. */
-		r->rax = (uint64_t)-EINTR;
+		/* restart_syscall would need the dumped thread's restart_block
+		 * (a sleep's expiry, a poll's remaining time), which is gone.
+		 * A relative sleep returns EINTR with the time left written to
+		 * *rem (the kernel did that at the stop), as after a signal;
+		 * everything else (poll, futex, absolute sleeps) is issued
+		 * again, waiting at most its full timeout once more. */
+		if (r->orig_rax == SYS_nanosleep ||
+		    (r->orig_rax == SYS_clock_nanosleep && !(r->rsi & TIMER_ABSTIME))) {
+			r->rax = (uint64_t)-EINTR;
+		} else {
+			r->rax = r->orig_rax;
+			r->rip -= ARCH_SYSCALL_INSN_LEN;
+		}
 		break;
 	}
 	r->orig_rax = (uint64_t)-1;
