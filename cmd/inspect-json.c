@@ -118,6 +118,7 @@ static void process(struct json *j, const struct img_proc *p)
 	}
 	json_close(j);
 	json_bool(j, "stopped", !!(d->flags & CKPT_PROC_STOPPED));
+	json_bool(j, "undumpable", !!(d->flags & CKPT_PROC_UNDUMPABLE));
 	json_u64(j, "nthreads", d->nthreads);
 	json_u64(j, "umask", d->umask);
 	json_hex(j, "personality", d->personality);
@@ -276,6 +277,10 @@ static void files(struct json *j, const struct img_proc *p)
 		json_str(j, "access", acc[f->d.flags & 3]);
 		json_hex(j, "flags", f->d.flags);
 		json_bool(j, "cloexec", f->d.fdflags & 1);
+		if (f->d.fflags & CKPT_FDF_DUP)
+			json_i64(j, "dup_of", f->d.dup_of);
+		else
+			json_null(j, "dup_of");
 		json_u64(j, "pos", f->d.pos);
 		json_u64(j, "size", f->d.size);
 		json_u64(j, "mode", f->d.mode);

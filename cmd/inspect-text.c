@@ -86,9 +86,10 @@ static void print_proc(FILE *f, const struct img_proc *p)
 {
 	const struct ckpt_proc *d = &p->d;
 
-	fprintf(f, "\nprocess   %d (%.*s), parent %d, group %d, session %d%s\n", d->pid,
+	fprintf(f, "\nprocess   %d (%.*s), parent %d, group %d, session %d%s%s\n", d->pid,
 		(int)sizeof(d->comm), d->comm, d->ppid, d->pgid, d->sid,
-		d->flags & CKPT_PROC_STOPPED ? ", stopped (job control)" : "");
+		d->flags & CKPT_PROC_STOPPED ? ", stopped (job control)" : "",
+		d->flags & CKPT_PROC_UNDUMPABLE ? ", not dumpable" : "");
 	fprintf(f, "command   ");
 	print_cmdline(f, p->cmdline, d->cmdline_len);
 	fprintf(f, "\nexe       %s\ncwd       %s\n", p->exe, p->cwd);
@@ -197,9 +198,12 @@ static void print_files(FILE *f, const struct img_proc *p)
 		const struct img_fd *fd = &p->fds[i];
 		static const char *const acc[] = { "r", "w", "rw", "?" };
 
-		fprintf(f, "  %3d %-7s %-2s pos %-10llu %s%s\n", fd->d.fd, insp_fd_kind(fd->d.kind),
+		fprintf(f, "  %3d %-7s %-2s pos %-10llu %s%s", fd->d.fd, insp_fd_kind(fd->d.kind),
 			acc[fd->d.flags & 3], (unsigned long long)fd->d.pos, fd->path,
 			fd->d.fdflags & 1 /* FD_CLOEXEC */ ? " (cloexec)" : "");
+		if (fd->d.fflags & CKPT_FDF_DUP)
+			fprintf(f, " (dup of %d)", fd->d.dup_of);
+		fputc('\n', f);
 	}
 }
 
