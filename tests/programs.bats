@@ -4,16 +4,28 @@
 
 load test_helper
 
+# running PID: some thread of PID is running (state R), in one of a few
+# looks (python's threads take turns).
+running() {
+	local i t s
+	for i in 1 2 3 4 5; do
+		for t in /proc/"$1"/task/*/stat; do
+			s=$(cat "$t" 2>/dev/null) || continue
+			s=${s##*) }
+			[ "${s%% *}" != R ] || return 0
+		done
+		sleep 0.01
+	done
+	return 1
+}
+
 # run_program SCRIPT TOTAL-LINE: start the script (it is its own target),
 # dump it while it computes, restore, and check its final line.
 run_program() {
-	local script=$1 want=$2 state
+	local script=$1 want=$2
 	CKPT_TARGETS=$CKPT_TOP/tests/targets start_target "$script"
-	# Busy in its loop, not waiting for GO yet (that would be 'S').
-	state=$(cat "/proc/$TPID/stat")
-	state=${state##*) }
-	echo "state before the dump: ${state%% *}"
-	[ "${state%% *}" != S ]
+	# Busy, not waiting for GO yet (sleeping, state S).
+	running "$TPID"
 	dump_kill
 	restore_go
 	[ "$status" -eq 0 ]
@@ -35,4 +47,10 @@ run_program() {
 @test "bash: an arithmetic loop with arrays, dumped while running, then forks sleep(1) after restore" {
 	skip_unless_ptrace
 	run_program loop.sh 'bash: total 80000200000 words 100'
+}
+
+@test "python3 threads: producers and consumers on a queue.Queue, dumped at work, exact totals" {
+	skip_unless_ptrace
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+	run_program loop_threads.py 'python threads: 1800000 items, sum 540000900000'
 }
