@@ -142,7 +142,7 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
 	return 0;
 }
 
-static int collect_regsets(struct img_thread *t, pid_t tid)
+static int collect_regsets(struct img_thread *t, pid_t tid, uint32_t *xstate_size)
 {
 	t->regsets = xzalloc(arch_nregsets * sizeof(*t->regsets));
 	for (unsigned i = 0; i < arch_nregsets; i++) {
@@ -163,6 +163,8 @@ static int collect_regsets(struct img_thread *t, pid_t tid)
 		rs->type = d->type;
 		rs->len = (uint32_t)len;
 		t->d.nregsets++;
+		if (i && len > *xstate_size)
+			*xstate_size = (uint32_t)len;
 	}
 	return 0;
 }
@@ -190,14 +192,14 @@ static void rseq_fixup(struct img_thread *t, pid_t tid)
 	}
 }
 
-static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid)
+static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid, uint32_t *xstate_size)
 {
 	struct __ptrace_rseq_configuration rseq;
 	char path[64], *buf;
 	int ret;
 
 	t->d.tid = tr->tid;
-	if ((ret = collect_regsets(t, tr->tid)) < 0)
+	if ((ret = collect_regsets(t, tr->tid, xstate_size)) < 0)
 		return ret;
 	/* regsets[0] was read at freeze time too; they must agree. */
 	memcpy(t->regsets[0].data, &tr->regs, sizeof(tr->regs));
@@ -233,12 +235,12 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid)
 	return 0;
 }
 
-int dump_collect_threads(struct img_proc *p, struct tracee_set *ts)
+int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xstate_size)
 {
 	p->d.nthreads = (uint32_t)ts->n;
 	p->threads = xzalloc(ts->n * sizeof(*p->threads));
 	for (size_t i = 0; i < ts->n; i++) {
-		int ret = collect_thread(&p->threads[i], &ts->t[i], ts->pid);
+		int ret = collect_thread(&p->threads[i], &ts->t[i], ts->pid, xstate_size);
 
 		if (ret < 0)
 			return ret;

@@ -85,7 +85,7 @@ static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/smaps", pid);
 	if ((ret = dump_collect_proc(pid, p, ts)) < 0 ||
-	    (ret = dump_collect_threads(p, ts)) < 0 ||
+	    (ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
 	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0 ||
 	    (ret = dump_collect_remote(p, ts)) < 0 ||
 	    (ret = interrupted()) < 0)
@@ -162,16 +162,17 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		tracee_release(&ts, 0);
 		goto out;
 	}
-	if (!o->kill) {
+	if (!o->kill && !o->stop) {
 		/* The image is complete in the page cache: let the process go
 		 * before the fsync, which may take long. */
-		tracee_release(&ts, o->stop ? SIGSTOP : 0);
+		tracee_release(&ts, 0);
 		t_released = now_ns();
 	}
 	ret = img_writer_finish(&w);
-	if (o->kill) {
-		/* Killed only once the image is safely on disk. */
-		tracee_release(&ts, ret == 0 ? SIGKILL : 0);
+	if (o->kill || o->stop) {
+		/* Killed, or left stopped, only once the image is safely on
+		 * disk; if it is not, the process runs on as before. */
+		tracee_release(&ts, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
 		t_released = now_ns();
 	}
 	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,

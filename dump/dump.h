@@ -28,7 +28,8 @@ int dump_run(pid_t pid, const struct dump_opts *o);
 
 /* collect.c: state read from /proc and ptrace, no injection */
 int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts);
-int dump_collect_threads(struct img_proc *p, struct tracee_set *ts);
+/* xstate_size: the largest extended register set seen (header field) */
+int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xstate_size);
 /* remote.c: state only a syscall inside the target can read */
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts);

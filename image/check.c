@@ -68,7 +68,10 @@ int img_check_pages(const struct img *img, const struct ckpt_section *s, const v
 	if (pg.flags & ~CKPT_PAGES_IN_PARENT)
 		return bad("image is corrupted: page data at offset %llu has unknown flags %#x",
 			   o, pg.flags);
-	if (pg.npages == 0 || raw > CKPT_MAX_BLOCK || pg.addr & (ps - 1))
+	/* An IN_PARENT run has no data and may be long; a block of data is
+	 * at most CKPT_MAX_BLOCK decoded. */
+	if (pg.npages == 0 || pg.addr & (ps - 1) ||
+	    (raw > CKPT_MAX_BLOCK && !(pg.flags & CKPT_PAGES_IN_PARENT)))
 		return bad("image is corrupted: page data at offset %llu: bad run %#llx, %u pages",
 			   o, (unsigned long long)pg.addr, pg.npages);
 	v = img_find_vma(&img->procs[s->proc], pg.addr);
@@ -89,11 +92,18 @@ int img_check_pages(const struct img *img, const struct ckpt_section *s, const v
 			   o, (unsigned long long)len, pg.npages);
 	if (len == 0)
 		return bad("image is corrupted: page data at offset %llu is empty", o);
-	/*
-	 * Compressed data is not decoded here yet, only framed: the hook for
-	 * it is to decode into a scratch buffer of raw bytes with
-	 * img_pages_decode() and fail with -EBADMSG unless that succeeds.
-	 */
+	if (pg.codec != CKPT_CODEC_NONE) {
+		/* Decoded in full: a block that does not decode to exactly its
+		 * pages is damage the CRC cannot see (a bad encoder). */
+		static __thread uint8_t *scratch;
+
+		if (!scratch)
+			scratch = xmalloc(CKPT_MAX_BLOCK);
+		if (img_pages_decode(&pg, (const uint8_t *)payload + sizeof(pg), (size_t)len, scratch,
+				     (size_t)raw) < 0)
+			return bad("image is corrupted: %s page data at offset %llu does not decode to %u pages",
+				   codec_name(pg.codec), o, pg.npages);
+	}
 	return 0;
 }
 

@@ -164,7 +164,8 @@ struct ckpt_vma {
 	uint32_t flags;		/* CKPT_VMA_* */
 	uint32_t madv;		/* CKPT_MADV_* (from smaps VmFlags) */
 	uint32_t path_len;
-	uint64_t npages;	/* pages present at dump (stored unless all zero) */
+	uint64_t npages;	/* pages dump meant to save: present ones (stored
+				   unless all zero, or left to the parent) */
 	uint32_t crc;		/* [vdso]: CRC32C of its contents */
 	uint32_t reserved;
 };
@@ -278,8 +279,8 @@ enum ckpt_dirty_method {
 /* CKPT_SEC_END: the last section. */
 struct ckpt_end {
 	uint64_t nsections;	/* sections before this one */
-	uint64_t npages;	/* pages in all PAGES sections */
-	uint64_t raw_bytes;	/* uncompressed page bytes */
+	uint64_t npages;	/* pages with data in PAGES sections (not IN_PARENT) */
+	uint64_t raw_bytes;	/* their bytes, decoded: npages * page_size */
 	uint64_t reserved;
 };
 static_assert(sizeof(struct ckpt_end) == 32, "ckpt_end size");

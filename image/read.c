@@ -58,20 +58,26 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 	r->off = sizeof(*h);
 	if (memcmp(h->magic, CKPT_MAGIC, sizeof(h->magic)))
 		return error("not a checkpoint image: bad magic");
+	/* The checksum first: a flipped bit in the version field is damage,
+	 * not a newer format.  A newer format may lay its header out
+	 * differently, so a bad checksum with a newer version says both. */
+	crc = h->crc;
+	h->crc = 0;
+	if (crc32c(0, h, sizeof(*h)) != crc) {
+		if (h->version > CKPT_VERSION)
+			return error("image header is corrupted, or from a newer ckpt (format version %u; this ckpt reads %u)",
+				     h->version, CKPT_VERSION);
+		return error("image header is corrupted: checksum mismatch");
+	}
+	h->crc = crc;
 	if (h->version > CKPT_VERSION)
 		return error("image format version %u is newer than this ckpt understands (%u): upgrade ckpt",
 			     h->version, CKPT_VERSION);
 	if (h->version != CKPT_VERSION)
 		return error("image format version %u is not supported (this ckpt reads %u)",
 			     h->version, CKPT_VERSION);
-	/* Fixed for this version: anything else is damage, not a format. */
 	if (h->header_size != sizeof(*h))
 		return error("image header is corrupted: header size %u", h->header_size);
-	crc = h->crc;
-	h->crc = 0;
-	if (crc32c(0, h, sizeof(*h)) != crc)
-		return error("image header is corrupted: checksum mismatch");
-	h->crc = crc;
 	if (h->page_size < 4096 || h->page_size > (1u << 16) || (h->page_size & (h->page_size - 1)))
 		return error("image header is corrupted: page size %u", h->page_size);
 	r->page_size = h->page_size;
@@ -127,6 +133,18 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		memcpy(&e, r->buf, sizeof(e));
 		if (e.nsections != r->nsections || e.npages != r->npages)
 			return bad("image is corrupted: %s section at offset %llu does not match the sections before it", "end", (unsigned long long)at);
+		/* Nothing may follow: two images run together are not one. */
+		{
+			char extra;
+			ssize_t n;
+
+			do
+				n = read(r->fd, &extra, 1);
+			while (n < 0 && errno == EINTR);
+			if (n > 0)
+				return bad("image is corrupted: data after the end section at offset %llu",
+					   (unsigned long long)r->off);
+		}
 		r->done = 1;
 		return 0;
 	}

@@ -342,8 +342,11 @@ flip_refused() {
 	need_image
 	flip_refused 0 3 "not a checkpoint image: bad magic"
 	flip_refused 7 0 "not a checkpoint image: bad magic"
-	flip_refused 8 0 "image format version 0 is not supported*"
-	flip_refused 13 0 "image header is corrupted: header size 0"	# header_size
+	# the checksum is checked before the fields it covers: damage, not
+	# an old version or an odd header size
+	flip_refused 8 0 "image header is corrupted: checksum mismatch"	# version 1 -> 0
+	flip_refused 9 0 "image header is corrupted, or from a newer ckpt*"	# version 257
+	flip_refused 13 0 "image header is corrupted: checksum mismatch"	# header_size
 	flip_refused 16 1 "image header is corrupted: checksum mismatch"	# machine
 	flip_refused 21 4 "image header is corrupted: checksum mismatch"	# page_size
 	flip_refused 44 0 "image header is corrupted: checksum mismatch"	# nprocs

@@ -36,6 +36,12 @@ load test_helper
 	# time a thread passes through user-return (also when we step it).
 	taskset -a -p -c 0 "$TPID" >/dev/null
 	kill -STOP "$TPID"
+	# ...and stopped already: a SIGSTOP still pending would be in the
+	# first image's pending signals and not in the second's
+	for i in $(seq 100); do
+		[ "$(awk '{print $3}' /proc/$TPID/stat)" = T ] && break
+		sleep 0.02
+	done
 	"$CKPT" dump "$TPID" -o "$T/a.img" --compress zstd -j 1
 	"$CKPT" dump "$TPID" -o "$T/b.img" --compress zstd -j 4
 	# header: created time and image id differ; the rest must not
