@@ -192,6 +192,14 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
 		return ret;
 	p->d.brk = (uint64_t)r;
+	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_PDEATHSIG, scratch, 0, 0, &r)) < 0)
+		return ret;
+	if (r == 0) {
+		int32_t sig = 0;
+
+		if (mem_read(ts->pid, scratch, &sig, sizeof(sig)) == 0 && sig > 0 && sig <= CKPT_NSIG)
+			p->d.pdeathsig = (uint32_t)sig;
+	}
 	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, &r)) < 0)
 		return ret;
 	if (r == 0)

@@ -112,7 +112,8 @@ struct ckpt_proc {
 	uint64_t track_ino;	/* inode of the dirty-tracking userfaultfd */
 	int32_t  track_fd;	/* its fd in the process, -1: none (see docs) */
 	uint32_t dirty_method;	/* CKPT_DIRTY_*: how IN_PARENT pages were found */
-	uint8_t  reserved[8];
+	uint32_t pdeathsig;	/* prctl(PR_GET_PDEATHSIG) of the leader */
+	uint8_t  reserved[4];
 };
 static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sigguard.h"
 #include "common/util.h"
 #include "image/codec.h"
 #include "ptrace/tracee.h"
@@ -179,7 +180,9 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 	while (have > 0 && started) {
 		struct fslot *sl = &f.slots[f.filled % f.nslots];
 
-		ret = check(img, s, payload, r->off - s->size - sizeof(*s), only, later);
+		ret = sigguard_fired() ? error("interrupted by signal %d: nothing was restored",
+					       sigguard_fired()) :
+			check(img, s, payload, r->off - s->size - sizeof(*s), only, later);
 		if (ret == 0) {
 			have = img_read_section(r, s, &payload);
 			continue;

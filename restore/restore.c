@@ -14,6 +14,7 @@
 
 #include "arch/arch.h"
 #include "common/log.h"
+#include "common/sigguard.h"
 #include "common/util.h"
 #include "restore/restore.h"
 
@@ -106,6 +107,8 @@ int restore_run(const char *path, const struct restore_opts *o)
 	pid_t pid = -1;
 	int ret, have;
 
+	/* Until the process runs, ^C and kill mean: undo and go. */
+	sigguard_install();
 	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = check_header(&img.h)) < 0)
 		goto out;
 	have = img_read_meta(&r, &img, &s, &payload);
@@ -158,5 +161,7 @@ out:
 	pidns_release(&ns, 1);
 	img_reader_close(&r);
 	img_free(&img);
+	if (ret < 0 && sigguard_fired())
+		sigguard_reraise();
 	return ret < 0 ? -1 : ret;
 }

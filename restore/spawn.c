@@ -23,6 +23,7 @@
 
 #include "arch/arch.h"
 #include "common/log.h"
+#include "common/sigguard.h"
 #include "common/util.h"
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
@@ -37,6 +38,7 @@ struct rthread {
 };
 
 struct ctx {
+	pid_t ckpt_pid;
 	const struct img *img;
 	const struct img_proc *p;
 	const struct restore_opts *o;
@@ -95,6 +97,11 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 	sigset_t all;
 	int stubfd;
 
+	/* Until ckpt lets it go, the child dies with ckpt: no stopped
+	 * half-made process left behind if ckpt is killed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != c->ckpt_pid)
+		_exit(126);
 	if (same_pid && c->p->d.sid == c->p->d.pid)
 		setsid();
 	else if (same_pid && c->p->d.pgid == c->p->d.pid)
@@ -256,6 +263,8 @@ static int run_until(struct ctx *c, enum phase ph)
 		pid_t tid = waitpid(-1, &st, __WALL);
 
 		if (tid < 0) {
+			if (errno == EINTR && sigguard_fired())
+				return error("interrupted by signal %d: nothing was restored", sigguard_fired());
 			if (errno == EINTR)
 				continue;
 			return error_errno(errno, "waiting for the restore stub");
@@ -349,6 +358,12 @@ static int finish(struct ctx *c)
 		memcpy(&t0.regs, c->p->threads[0].regsets[0].data, sizeof(t0.regs));
 		arch_fixup_restart(&t0.regs);
 	}
+	/* The parent-death signal the child got from us goes; the original
+	 * one comes back, unless we are about to leave it (--detach). */
+	ret = tracee_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_PDEATHSIG,
+			     c->o->detach ? 0 : c->p->d.pdeathsig }, &r);
+	if (ret < 0 || r < 0)
+		return error_errno(ret < 0 ? ret : (int)r, "cannot restore the parent-death signal");
 	/* Every thread's uid change reset the process's dumpable flag; all
 	 * are done now, so set it as it was. */
 	ret = tracee_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_DUMPABLE,
@@ -392,9 +407,12 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 	int st, ret;
 
 	for (int want = SIGSTOP;; want = SIGTRAP | (PTRACE_EVENT_EXEC << 8)) {
-		while (waitpid(c->pid, &st, __WALL) < 0)
+		while (waitpid(c->pid, &st, __WALL) < 0) {
+			if (errno == EINTR && sigguard_fired())
+				return error("interrupted by signal %d: nothing was restored", sigguard_fired());
 			if (errno != EINTR)
 				return error_errno(errno, "waiting for the restore stub");
+		}
 		if (!WIFSTOPPED(st) || (st >> 8) != want)
 			return error("the restore stub did not start (%s %d)",
 				     WIFEXITED(st) ? "exit status" : "status",
@@ -472,7 +490,7 @@ int restore_spawn(const char *path, struct img_reader *r, const struct img *img,
 		  const struct restore_opts *o, struct ckpt_section *s, void *payload, int have,
 		  pid_t *out, struct pidns *ns)
 {
-	struct ctx c = { .img = img, .p = &img->procs[0], .o = o };
+	struct ctx c = { .img = img, .p = &img->procs[0], .o = o, .ckpt_pid = getpid() };
 	uint64_t stub_size = 0;
 	int ret, fd;
 

@@ -491,3 +491,29 @@ flip_refused() {
 	[ "$status" -eq 0 ]
 	grep -qx "$COUNTER_SUM" "$T/out"
 }
+
+@test "SIGTERM or SIGINT to ckpt restore before the process runs: nothing is left" {
+	skip_unless_ptrace
+	start_target pattern 64
+	dump_kill
+	touch "$T/go"
+	for ms in 0 5 10 20 40 80 120; do
+		for sig in TERM INT; do
+			"$CKPT" restore "$T/img" 2>"$T/restore.err" &
+			r=$!
+			sleep "$(printf '0.%03d' "$ms")"
+			kill -"$sig" "$r"
+			wait "$r" && st=0 || st=$?
+			# either it was already running the process (then it was
+			# forwarded the signal and died of it), or it undid all
+			sleep 0.1
+			if kill -0 "$TPID" 2>/dev/null; then
+				echo "after SIG$sig at $ms ms: PID $TPID still there (ckpt exit $st)"
+				cat "$T/restore.err"
+				kill -KILL "$TPID"
+				false
+			fi
+			[ "$st" -ge 128 ] || { echo "exit $st after SIG$sig at $ms ms"; cat "$T/restore.err"; false; }
+		done
+	done
+}
