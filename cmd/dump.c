@@ -26,6 +26,7 @@ int cmd_dump(int argc, char **argv)
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "track", no_argument, NULL, 't' },
+		{ "fork", no_argument, NULL, 'f' },
 		{ "exclude-mapping", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -80,6 +81,9 @@ int cmd_dump(int argc, char **argv)
 		case 't':
 			o.track = 1;
 			break;
+		case 'f':
+			o.fork = 1;
+			break;
 		case 'X':
 			o.exclude_maps = xrealloc(o.exclude_maps, (size_t)(o.nexclude_maps + 1) * sizeof(char *));
 			o.exclude_maps[o.nexclude_maps++] = optarg;
@@ -112,6 +116,10 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (o.kill && o.stop) {
 		fprintf(stderr, "ckpt: dump: --kill and --stop exclude each other\n");
+		return EXIT_USAGE;
+	}
+	if (o.kill && o.fork) {
+		fprintf(stderr, "ckpt: dump: --fork lets the process run on; with --kill it has no use\n");
 		return EXIT_USAGE;
 	}
 	if (!o.out) {

@@ -10,7 +10,7 @@
 const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
-	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV]\n"
+	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV] [--fork]\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
 	  "      --kill          kill the process once the image is safely written\n"
 	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
@@ -22,7 +22,9 @@ const struct cmd cmds[] = {
 	  "  Mappings the program marked with madvise(MADV_DONTDUMP) are not saved either.\n"
 	  "      --track         keep track of the pages the process writes from now on, so that a\n"
 	  "                      later --parent dump is quick (leaves a userfaultfd in the process)\n"
-	  "      --parent PREV   incremental: store only what changed since image PREV (also tracks)\n",
+	  "      --parent PREV   incremental: store only what changed since image PREV (also tracks)\n"
+	  "      --fork          let the process run on while its image is written (from a\n"
+	  "                      copy-on-write copy of it): it pauses only for a moment\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
 	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"

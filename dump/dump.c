@@ -69,27 +69,52 @@ static int interrupted(void)
 	return error("interrupted by signal %d: the process was left as it was", sigguard_fired());
 }
 
-/* Everything between freeze and release. */
-static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
-			     struct img_writer *w, const struct dump_opts *o, struct track *tr)
+/* -vv: how long each step of the freeze took. */
+static void phase(const char *what)
 {
+	static uint64_t last;
+	uint64_t now = now_ns();
+
+	if (what && log_verbose > 1)
+		debug("%-40s %7.2f ms", what, (now - last) / 1e6);
+	last = now;
+}
+
+/* What one dump holds between its steps. */
+struct dump {
+	struct img img;
+	struct img_writer w;
+	struct track tr;
+	struct vma_pages *vp;
+	pid_t child;		/* --fork: the copy memory is read from */
+	int tracking;
+};
+
+/* Everything between freeze and release: with --fork, up to the fork. */
+static int collect_and_write(pid_t pid, struct tracee_set *ts, struct dump *d,
+			     const struct dump_opts *o)
+{
+	struct img *img = &d->img;
 	struct img_proc *p = &img->procs[0];
+	struct track *tr = &d->tr;
 	struct map_entry *maps = NULL;
-	struct vma_pages *vp = NULL;
 	struct img parent = { 0 };
-	int tracking = (o->track || o->parent) && !o->kill;
 	size_t nmaps = 0;
 	int ret;
 
-	ret = proc_read_maps(pid, &maps, &nmaps);
+	d->tracking = (o->track || o->parent) && !o->kill;
+	phase(NULL);
+	/* Just where the vdso and libc are, to find a syscall instruction. */
+	ret = proc_read_maps_how(pid, &maps, &nmaps, 0);
 	if (ret < 0)
-		return error_errno(ret, "cannot read /proc/%d/smaps", pid);
+		return error_errno(ret, "cannot read /proc/%d/maps", pid);
 	if ((ret = dump_collect_proc(pid, p, ts)) < 0 ||
 	    (ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
 	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0 ||
 	    (ret = dump_collect_remote(p, ts)) < 0 ||
 	    (ret = interrupted()) < 0)
 		goto out;
+	phase("registers, signals, injected syscalls");
 	/* Read the maps again: the injected scratch page is gone now. */
 	proc_free_maps(maps, nmaps);
 	maps = NULL;
@@ -107,25 +132,33 @@ static int collect_and_write(pid_t pid, struct tracee_set *ts, struct img *img,
 	} else {
 		track_begin(pid, NULL, tr);
 	}
+	phase("maps, parent");
 	if ((ret = dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
 	    (ret = dump_collect_fds(pid, p)) < 0 ||
-	    (ret = dump_plan_pages(pid, p, &vp, o, tr)) < 0 ||
-	    (tracking && (ret = track_prepare(ts, p, tr)) < 0))
+	    (phase("mappings, files"), ret = dump_plan_pages(pid, p, &d->vp, o, tr)) < 0 ||
+	    (d->tracking && (ret = track_prepare(ts, p, tr)) < 0))
 		goto out;
-	if ((ret = img_writer_open(w, o->out, o->no_sync)) < 0)
+	phase("page map");
+	if ((ret = img_writer_open(&d->w, o->out, o->no_sync)) < 0)
 		goto out;
-	if ((ret = img_write_header(w, &img->h)) < 0 ||
-	    (ret = img_write_meta(w, img)) < 0 ||
+	if ((ret = img_write_header(&d->w, &img->h)) < 0 ||
+	    (ret = img_write_meta(&d->w, img)) < 0 ||
 	    (ret = interrupted()) < 0 ||
-	    (ret = dump_write_pages(pid, 0, p, vp, w, &o->codec, o->jobs, tr, tracking)) < 0 ||
+	    (ret = dump_write_pages(pid, 0, p, d->vp, &d->w, &o->codec, o->jobs, tr, d->tracking,
+				    o->fork ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
 	    (ret = interrupted()) < 0)
 		goto out;
-	/* The image is complete: written pages count from now on. */
-	if (tracking)
+	/* Written pages count from now on: the image is complete, or (with
+	 * --fork) its memory is about to be copied as it is. */
+	if (d->tracking)
 		ret = track_arm(p, tr);
+	phase("metadata written, tracking armed");
+	if (ret == 0 && o->fork) {
+		ret = fork_copy(ts, &d->child);
+		phase("fork");
+	}
 out:
 	img_free(&parent);
-	dump_free_pages(vp, p->d.nvmas);
 	proc_free_maps(maps, nmaps);
 	return ret;
 }
@@ -133,9 +166,7 @@ out:
 int dump_run(pid_t pid, const struct dump_opts *o)
 {
 	struct tracee_set ts = { 0 };
-	struct img img = { 0 };
-	struct img_writer w = { .fd = -1 };
-	struct track tr = { .uffd = -1, .fresh = -1, .pmfd = -1 };
+	struct dump d = { .w = { .fd = -1 }, .tr = { .uffd = -1, .fresh = -1, .pmfd = -1 } };
 	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
 	int ret, seccomp;
 
@@ -143,8 +174,8 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	if (seccomp < 0)
 		return seccomp;
 	sigguard_install();
-	fill_header(&img.h);
-	img.procs = xzalloc(sizeof(*img.procs));
+	fill_header(&d.img.h);
+	d.img.procs = xzalloc(sizeof(*d.img.procs));
 	ts.suspend_seccomp = seccomp > 0;
 	ret = tracee_freeze(pid, &ts);
 	if (ret < 0) {
@@ -157,30 +188,47 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		goto out;
 	}
 	t_frozen = now_ns();
-	ret = collect_and_write(pid, &ts, &img, &w, o, &tr);
+	ret = collect_and_write(pid, &ts, &d, o);
 	if (ret < 0) {
 		tracee_release(&ts, 0);
 		goto out;
 	}
-	if (!o->kill && !o->stop) {
+	if (o->fork) {
+		/* The copy holds the memory: the process goes on at once. */
+		uint64_t insn = ts.syscall_insn;
+
+		tracee_release(&ts, 0);
+		t_released = now_ns();
+		ret = dump_write_pages(d.child, 0, &d.img.procs[0], d.vp, &d.w, &o->codec, o->jobs,
+				       &d.tr, d.tracking, PASS_FORKED);
+		if (ret == 0)
+			ret = img_writer_finish(&d.w);
+		fork_reap(pid, d.child, insn);
+		d.child = 0;
+		if (ret == 0 && o->stop)
+			kill(pid, SIGSTOP);
+	} else if (!o->kill && !o->stop) {
 		/* The image is complete in the page cache: let the process go
 		 * before the fsync, which may take long. */
 		tracee_release(&ts, 0);
 		t_released = now_ns();
-	}
-	ret = img_writer_finish(&w);
-	if (o->kill || o->stop) {
+		ret = img_writer_finish(&d.w);
+	} else {
 		/* Killed, or left stopped, only once the image is safely on
 		 * disk; if it is not, the process runs on as before. */
+		ret = img_writer_finish(&d.w);
 		tracee_release(&ts, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
 		t_released = now_ns();
 	}
 	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,
 	      (now_ns() - t0) / 1e6);
 out:
-	track_end(&tr);
-	img_writer_close(&w);
-	img_free(&img);
+	if (d.child > 0)	/* failed after the fork */
+		fork_reap(pid, d.child, ts.syscall_insn);
+	dump_free_pages(d.vp, d.img.procs[0].d.nvmas);
+	track_end(&d.tr);
+	img_writer_close(&d.w);
+	img_free(&d.img);
 	if (ret < 0 && sigguard_fired())
 		sigguard_reraise();
 	return ret;

@@ -21,6 +21,7 @@ struct dump_opts {
 	char **exclude_maps;	/* --exclude-mapping names */
 	int nexclude_maps;
 	const char *parent;	/* --parent: incremental against this image */
+	int fork;		/* --fork: read memory from a copy-on-write child */
 	int track;		/* --track: keep track of written pages for later */
 };
 
@@ -80,8 +81,15 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		    const struct dump_opts *o, struct track *tr);
 void dump_free_pages(struct vma_pages *vp, uint32_t n);
 /* pagewrite.c: read, compress (jobs threads) and write them */
+/* Which mappings a pass writes: --fork reads those a fork does not copy
+ * (MADV_DONTFORK, MADV_WIPEONFORK) from the frozen process first. */
+enum page_pass { PASS_ALL, PASS_NOT_FORKED, PASS_FORKED };
 int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,
 		     const struct vma_pages *vp, struct img_writer *w,
-		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes);
+		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes,
+		     enum page_pass pass);
+/* fork.c: --fork */
+int fork_copy(struct tracee_set *ts, pid_t *child);
+void fork_reap(pid_t pid, pid_t child, uint64_t syscall_insn);
 
 #endif

@@ -245,8 +245,16 @@ static void hand_on(struct pipe *pp, struct slot *s, int err)
 	pthread_mutex_unlock(&pp->lock);
 }
 
+static int in_pass(const struct img_vma *v, enum page_pass pass)
+{
+	int copied = !(v->d.madv & (CKPT_MADV_DONTFORK | CKPT_MADV_WIPEONFORK));
+
+	return pass == PASS_ALL || (pass == PASS_FORKED) == copied;
+}
+
 /* Fill slots from the runs of every VMA, BLOCK_PAGES pages at a time. */
-static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, const struct vma_pages *vp)
+static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, const struct vma_pages *vp,
+		      enum page_pass pass)
 {
 	struct iovec local[SLOT_IOV], remote[SLOT_IOV];
 
@@ -254,6 +262,8 @@ static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, cons
 		size_t r = 0;
 		uint64_t off = 0;
 
+		if (!in_pass(&p->vmas[i], pass))
+			continue;
 		while (r < vp[i].nruns) {
 			struct slot *s = next_free(pp);
 			int niov = 0, ret;
@@ -314,7 +324,8 @@ static int write_same(struct img_writer *w, uint32_t idx, const struct img_proc 
 
 int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		     const struct vma_pages *vp, struct img_writer *w,
-		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes)
+		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes,
+		     enum page_pass pass)
 {
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
@@ -343,7 +354,7 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		ret = pp.err;
 		goto out;
 	}
-	ret = read_pages(pid, &pp, p, vp);
+	ret = read_pages(pid, &pp, p, vp, pass);
 	pthread_mutex_lock(&pp.lock);
 	pp.eof = 1;
 	if (ret < 0 && !pp.err)
@@ -354,7 +365,7 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		pthread_join(workers[i], NULL);
 	pthread_join(wr, NULL);
 	ret = pp.err;
-	if (ret == 0)
+	if (ret == 0 && pass != PASS_NOT_FORKED)
 		ret = write_same(w, idx, p, vp);
 out:
 	for (size_t i = 0; i < pp.nslots; i++) {

@@ -225,12 +225,19 @@ static uint32_t parse_vmflags(const char *s)
 
 int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n)
 {
+	return proc_read_maps_how(pid, out, n, 1);
+}
+
+int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags)
+{
 	char path[64], *buf, *line, *next;
 	struct map_entry *m = NULL;
 	size_t cnt = 0, cap = 0;
 	int ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	/* smaps walks every page table for its counters: much slower than
+	 * maps on a big process, and only it has VmFlags. */
+	snprintf(path, sizeof(path), vmflags ? "/proc/%d/smaps" : "/proc/%d/maps", pid);
 	ret = read_file(path, &buf, NULL);
 	if (ret < 0)
 		return ret;

@@ -47,6 +47,8 @@ int proc_read_status(pid_t pid, struct proc_status *st);
 int proc_read_limits(pid_t pid, uint64_t rlim[][2], int n);
 /* smaps of pid (VMAs with VmFlags); free with proc_free_maps. */
 int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n);
+/* vmflags 0: /proc/PID/maps, fast, no VmFlags. */
+int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags);
 void proc_free_maps(struct map_entry *m, size_t n);
 /* Parse one maps line; 0 or -EINVAL.  m->path points into line. */
 int proc_parse_maps_line(char *line, struct map_entry *m);

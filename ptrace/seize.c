@@ -184,6 +184,17 @@ int tracee_freeze(pid_t pid, struct tracee_set *ts)
 	return 0;
 }
 
+int tracee_freeze_one(pid_t pid, struct tracee_set *ts)
+{
+	int ret;
+
+	ts->pid = pid;
+	ret = seize_one(ts, pid);
+	if (ret < 0)
+		tracee_release(ts, 0);
+	return ret;
+}
+
 void tracee_release(struct tracee_set *ts, int sig)
 {
 	if (sig && ts->n)

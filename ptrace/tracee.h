@@ -32,6 +32,8 @@ struct tracee_set {
  * ts and reads each thread's registers.  On failure everything seized is
  * detached again; the error is printed. */
 int tracee_freeze(pid_t pid, struct tracee_set *ts);
+/* Seize and interrupt only the leader (for a short injection). */
+int tracee_freeze_one(pid_t pid, struct tracee_set *ts);
 /* Put back registers, detach every thread.  sig: 0, or SIGSTOP to leave
  * the process stopped, SIGKILL to kill it first. */
 void tracee_release(struct tracee_set *ts, int sig);
