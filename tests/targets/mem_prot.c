@@ -34,6 +34,10 @@ struct region {
 	struct map_line before;
 };
 
+static void just_return(void)
+{
+}
+
 int main(void)
 {
 	struct map_line pages_before[NPAGES];
@@ -54,8 +58,10 @@ int main(void)
 	for (int i = 0; i < NPAGES; i++)
 		if (mprotect(split + i * PAGE, PAGE, layout[i].prot) < 0)
 			target_fail("mprotect page %d: %s", i, strerror(errno));
-	/* x86 "ret": the page is code the process could run. */
-	memset(rx, 0xc3, PAGE);
+	/* Code the process could run, on any arch: a copy of a function
+	 * that returns at once. */
+	memcpy(rx, (const void *)just_return, 16);
+	__builtin___clear_cache((char *)rx, (char *)rx + 16);
 	mprotect(rx, PAGE, PROT_READ | PROT_EXEC);
 
 	/* Remember each VMA's line in /proc/self/maps. */

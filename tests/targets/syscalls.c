@@ -33,6 +33,12 @@
 
 #include "target.h"
 
+/* arm64 has no poll syscall: glibc's poll() calls ppoll there
+ * (include/uapi/asm-generic/unistd.h). */
+#ifndef SYS_poll
+#define SYS_poll	SYS_ppoll
+#endif
+
 #define DATA	"hello-ckpt\n"
 #define MAXW	4
 
