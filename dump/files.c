@@ -85,7 +85,20 @@ static int collect_one(pid_t pid, int fd, struct img_fd *f)
 	f->d.ino = sb.st_ino;
 	f->d.mtime_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
 	f->d.kind = CKPT_FD_OTHER;
-	if (S_ISREG(sb.st_mode)) {
+	if (S_ISREG(sb.st_mode) && sb.st_nlink == 0 && !strncmp(f->path, "/memfd:", 7)) {
+		int mfd = open(path, O_RDONLY | O_CLOEXEC);
+		long seals = mfd < 0 ? -1 : fcntl(mfd, F_GET_SEALS);
+		char *del = strstr(f->path, " (deleted)");
+
+		if (mfd >= 0)
+			close(mfd);
+		if (del && !del[10])
+			*del = 0;
+		f->d.kind = CKPT_FD_MEMFD;
+		f->d.fflags |= (uint32_t)(seals > 0 ? seals & 0xff : 0) << 8;
+		if ((ret = read_ghost(pid, f)) < 0)
+			return ret;
+	} else if (S_ISREG(sb.st_mode)) {
 		if (sb.st_nlink == 0) {
 			char *del = strstr(f->path, " (deleted)");
 
@@ -104,7 +117,7 @@ static int collect_one(pid_t pid, int fd, struct img_fd *f)
 			if (!strcmp(f->path, reopenable_devices[i]))
 				f->d.kind = CKPT_FD_DEVICE;
 	}
-	if (f->d.kind != CKPT_FD_GHOST)
+	if (f->d.kind != CKPT_FD_GHOST && f->d.kind != CKPT_FD_MEMFD)
 		f->d.size = S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
 	f->d.path_len = (uint32_t)strlen(f->path);
 	return 0;
@@ -172,5 +185,18 @@ int dump_collect_fds(pid_t pid, struct img_proc *p)
 	closedir(d);
 	qsort(p->fds, p->d.nfds, sizeof(*p->fds), cmp_fd);
 	find_dups(pid, p);
+	/* Shared mappings of a memfd an fd holds: one memory, as before. */
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		struct img_vma *v = &p->vmas[i];
+
+		if (!(v->d.flags & CKPT_VMA_SHARED) || strncmp(v->path, "/memfd:", 7))
+			continue;
+		for (uint32_t k = 0; k < p->d.nfds; k++)
+			if (p->fds[k].d.kind == CKPT_FD_MEMFD && p->fds[k].d.dev == v->d.dev &&
+			    p->fds[k].d.ino == v->d.ino) {
+				v->d.flags = (v->d.flags & ~(CKPT_VMA_DELETED | CKPT_VMA_ANON)) | CKPT_VMA_MEMFD;
+				break;
+			}
+	}
 	return 0;
 }

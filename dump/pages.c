@@ -24,7 +24,7 @@ enum { SAVE_NONE, SAVE_PRESENT, SAVE_PRIVATE, SAVE_ALL };
 
 static int save_mode(const struct img_vma *v)
 {
-	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED))
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED | CKPT_VMA_MEMFD))
 		return SAVE_NONE;
 	if (v->d.flags & CKPT_VMA_DELETED)
 		return SAVE_ALL;

@@ -36,7 +36,7 @@
 /* Mappings worth tracking: those whose pages an image stores. */
 static int trackable(const struct img_vma *v)
 {
-	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED))
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED | CKPT_VMA_MEMFD))
 		return 0;
 	if ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE))
 		return 0;

@@ -41,7 +41,7 @@ static int has_parent(const struct ckpt_header *h)
 /* Whether restore puts page data into v: see dump/pages.c save_mode(). */
 static int keeps_pages(const struct img_vma *v)
 {
-	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL))
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_MEMFD))
 		return 0;
 	return !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE));
 }

@@ -183,6 +183,9 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_VMA_VVAR_VCLOCK	(1u << 8)	/* [vvar_vclock] (Linux >= 6.13) */
 #define CKPT_VMA_DELETED	(1u << 9)	/* file gone: all data stored */
 #define CKPT_VMA_SKIP		(1u << 10)	/* not restored ([vsyscall], VM_IO) */
+#define CKPT_VMA_MEMFD		(1u << 12)	/* MAP_SHARED of a memfd an fd holds too
+						   (same dev/ino): mapped from it, its
+						   data is the fd's FILEDATA */
 #define CKPT_VMA_EXCLUDED	(1u << 11)	/* contents not saved (MADV_DONTDUMP,
 						   --exclude-mapping): restored as zeros */
 #define CKPT_VMA_SPECIAL	(CKPT_VMA_VDSO | CKPT_VMA_VVAR | CKPT_VMA_VVAR_VCLOCK)
@@ -220,9 +223,11 @@ enum ckpt_fd_kind {
 	CKPT_FD_DEVICE = 3,	/* character device that can be reopened */
 	CKPT_FD_GHOST  = 4,	/* deleted regular file: contents in FILEDATA */
 	CKPT_FD_OTHER  = 5,	/* tty, pipe, socket...: substituted at restore */
+	CKPT_FD_MEMFD  = 6,	/* memfd: contents in FILEDATA, seals in fflags */
 };
 
 #define CKPT_FDF_DUP	1u	/* a dup of fd dup_of: restored with dup() */
+#define CKPT_FDF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
 
 /* CKPT_SEC_FILEDATA: bytes of a ghost file (CKPT_FD_GHOST) at offset. */
 struct ckpt_filedata {

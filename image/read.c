@@ -293,7 +293,7 @@ static int parse_fd(struct img_fd *f, struct cur *c, uint64_t left)
 	memcpy(&f->d, d, sizeof(f->d));
 	if (f->d.fd < 0 || f->d.path_len > CKPT_MAX_PATH || !(f->path = take_str(c, f->d.path_len)))
 		return -1;
-	if (f->d.kind == CKPT_FD_GHOST) {
+	if (f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) {
 		if (f->d.size > (1ull << 32))
 			return -1;
 		if (f->d.size > left)
@@ -314,7 +314,8 @@ static int parse_filedata(struct img_proc *p, struct cur *c)
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
 		struct img_fd *f = &p->fds[i];
 
-		if (f->path && f->d.fd == fdd.fd && f->d.kind == CKPT_FD_GHOST) {
+		if (f->path && f->d.fd == fdd.fd &&
+		    (f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD)) {
 			if (fdd.offset > f->d.size || c->left > f->d.size - fdd.offset)
 				return -1;
 			memcpy(f->data + fdd.offset, c->p, c->left);

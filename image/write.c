@@ -199,7 +199,8 @@ int img_write_meta(struct img_writer *w, const struct img *img)
 			};
 			ret = img_write_section(w, CKPT_SEC_FD, i, iov, 2);
 			/* Ghost file contents, in blocks a reader may hold at once. */
-			for (uint64_t off = 0; !ret && f->d.kind == CKPT_FD_GHOST && off < f->d.size;
+			for (uint64_t off = 0; !ret && (f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) &&
+			     off < f->d.size;
 			     off += CKPT_MAX_BLOCK / 2) {
 				struct ckpt_filedata fd = { .fd = f->d.fd, .offset = off };
 				struct iovec fiov[] = {

@@ -119,11 +119,52 @@ static int recreate_ghost(const struct img_fd *f)
 	return fd;
 }
 
+/* A memfd: made again with its name, contents, offset and seals. */
+static int recreate_memfd(const struct img_fd *f)
+{
+	const char *name = f->path + 7;	/* after "/memfd:" */
+	unsigned seals = CKPT_FDF_SEALS(f->d.fflags);
+	int fd = memfd_create(name, MFD_CLOEXEC | (seals ? MFD_ALLOW_SEALING : 0));
+	int ret;
+
+	if (fd < 0)
+		return error_errno(errno, "cannot recreate memfd \"%s\" (fd %d)", name, f->d.fd);
+	ret = write_all(fd, f->data, (size_t)f->d.size);
+	if (ret == 0 && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0)
+		ret = -errno;
+	/* F_SEAL_SEAL last: it forbids adding the others. */
+	if (ret == 0 && seals && fcntl(fd, F_ADD_SEALS, seals & ~F_SEAL_SEAL) < 0)
+		ret = -errno;
+	if (ret == 0 && (seals & F_SEAL_SEAL) && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		close(fd);
+		return error_errno(ret, "cannot recreate memfd \"%s\" (fd %d)", name, f->d.fd);
+	}
+	/* The open file description's own flags (O_RDONLY reopen, O_APPEND)
+	 * cannot be had on a memfd without /proc: reopen it with them. */
+	if (((int)f->d.flags & O_ACCMODE) != O_RDWR || (f->d.flags & O_APPEND)) {
+		char self[64];
+		int re;
+
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		re = open(self, ((int)f->d.flags & ~REOPEN_DROP) | O_CLOEXEC);
+		if (re >= 0) {
+			lseek(re, (off_t)f->d.pos, SEEK_SET);
+			close(fd);
+			fd = re;
+		}
+	}
+	return fd;
+}
+
 static int open_fd(const struct img_fd *f, const struct restore_opts *o)
 {
 	int fd;
 
 	switch (f->d.kind) {
+	case CKPT_FD_MEMFD:
+		return recreate_memfd(f);
 	case CKPT_FD_FILE:
 		return reopen_file(f, o);
 	case CKPT_FD_GHOST:
@@ -161,6 +202,18 @@ static int open_maps(const struct img_proc *p, struct spawn_fds *sf, int *next_s
 		uint32_t k;
 
 		sf->map_src[i] = sf->map_slot[i] = -1;
+		if (v->d.flags & CKPT_VMA_MEMFD) {
+			/* the memfd recreated for the fd with the same identity */
+			for (uint32_t j = 0; j < p->d.nfds && sf->map_src[i] < 0; j++)
+				if (p->fds[j].d.kind == CKPT_FD_MEMFD && p->fds[j].d.dev == v->d.dev &&
+				    p->fds[j].d.ino == v->d.ino && j < (uint32_t)sf->nfds)
+					sf->map_src[i] = fcntl(sf->src[j], F_DUPFD_CLOEXEC, 0);
+			if (sf->map_src[i] < 0)
+				return error("memfd mapping %#lx-%#lx: its memfd is not in the image",
+					     (unsigned long)v->d.start, (unsigned long)v->d.end);
+			sf->map_slot[i] = (*next_slot)++;
+			continue;
+		}
 		if (!(v->d.flags & CKPT_VMA_FILE) || (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL)))
 			continue;
 		for (k = 0; k < i; k++)

@@ -103,10 +103,9 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Check a section before anything is done with it: 1 to apply it,
- * 0 to pass over it. */
-static int check(const struct img *img, const struct ckpt_section *s, const void *payload,
-		 uint64_t at, const struct ranges *only, struct ranges *later)
+/* Before a section is handed to a worker (restore.h). */
+int pages_check(const struct img *img, const struct ckpt_section *s, const void *payload,
+		uint64_t at, const struct ranges *only, struct ranges *later)
 {
 	const uint64_t ps = img->h.page_size;
 	const struct img_vma *v;
@@ -154,7 +153,7 @@ static int check(const struct img *img, const struct ckpt_section *s, const void
 	if (!pg.npages || (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK || !v ||
 	    pg.addr + (uint64_t)pg.npages * ps > v->d.end || pg.addr % ps ||
 	    (pg.codec == CKPT_CODEC_NONE && len != pg.npages * ps) || pg.codec > CKPT_CODEC_LZ4 ||
-	    (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL)) ||
+	    (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_MEMFD)) ||
 	    ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
 		return error("image is corrupted: page data at offset %llu does not fit its mapping",
 			     (unsigned long long)at);
@@ -182,7 +181,7 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 
 		ret = sigguard_fired() ? error("interrupted by signal %d: nothing was restored",
 					       sigguard_fired()) :
-			check(img, s, payload, r->off - s->size - sizeof(*s), only, later);
+			pages_check(img, s, payload, r->off - s->size - sizeof(*s), only, later);
 		if (ret == 0) {
 			have = img_read_section(r, s, &payload);
 			continue;

@@ -160,7 +160,7 @@ static uint64_t vma_mmap_flags(const struct img_vma *v)
 {
 	uint64_t f = MAP_FIXED | ((v->d.flags & CKPT_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
 
-	if (!(v->d.flags & CKPT_VMA_FILE))
+	if (!(v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)))
 		f |= MAP_ANONYMOUS;
 	if (v->d.flags & CKPT_VMA_GROWSDOWN)
 		f |= MAP_GROWSDOWN;
@@ -177,7 +177,7 @@ static int restored(const struct img_vma *v)
 /* Pages get written into the VMA before its final protection is set. */
 static uint32_t initial_prot(const struct img_vma *v)
 {
-	if (v->d.npages && !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
+	if (v->d.npages && !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD))))
 		return v->d.prot | PROT_READ | PROT_WRITE;
 	return v->d.prot;
 }
@@ -200,7 +200,7 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 			SYS(pl, 0, SYS_munmap, m[i].start, m[i].end - m[i].start, 0, 0, 0, 0);
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
-		int fd = (v->d.flags & CKPT_VMA_FILE) ? sf->map_slot[i] : -1;
+		int fd = (v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)) ? sf->map_slot[i] : -1;
 
 		if (!restored(v))
 			continue;

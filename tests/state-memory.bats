@@ -136,3 +136,12 @@ load test_helper
 	restore_go
 	[ "$status" -eq 0 ]
 }
+
+@test "memfd mapped MAP_SHARED: fd and mapping still one memory, still a memfd" {
+	skip_unless_ptrace
+	start_target mem_memfd
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -d /memfd:* 2>/dev/null)" ]
+}
