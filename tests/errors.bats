@@ -499,7 +499,8 @@ flip_refused() {
 	touch "$T/go"
 	for ms in 0 5 10 20 40 80 120; do
 		for sig in TERM INT; do
-			"$CKPT" restore "$T/img" 2>"$T/restore.err" &
+			# background jobs of a script start with SIGINT ignored
+			env --default-signal=INT "$CKPT" restore "$T/img" 2>"$T/restore.err" &
 			r=$!
 			sleep "$(printf '0.%03d' "$ms")"
 			kill -"$sig" "$r"
