@@ -103,6 +103,13 @@ struct ranges;
 int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 	       struct ckpt_section *s, void *payload, int have_section,
 	       const struct ranges *only, struct ranges *later);
+/* One section after the metadata, checked before anything is done with
+ * it: 1 to apply it (a PAGES block that fits its mapping, or for a parent
+ * the ranges in only), 0 to pass over it (HASHES, IN_PARENT runs, which
+ * go to later, blocks only does not want), or -errno after a message.
+ * Exposed for tests/fuzz. */
+int pages_check(const struct img *img, const struct ckpt_section *s, const void *payload,
+		uint64_t at, const struct ranges *only, struct ranges *later);
 /* chain.c: the parent images of an incremental image */
 int chain_check(const char *path, const struct img *img);
 char *chain_parent_path(const char *child, const char *ref);
