@@ -59,3 +59,21 @@ restore_stdin() {
 	[ "$status" -eq 0 ]
 	grep -qx 'syscalls sigsuspend: done' "$T/out"
 }
+
+@test "syscalls: poll() without timeout on stdin does not fail with EINTR" {
+	skip_unless_ptrace
+	start_target syscalls poll
+	dump_kill
+	restore_stdin
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls poll: done' "$T/out"
+}
+
+@test "syscalls: poll() with a timeout (on stdin, and with no fds) does not fail with EINTR" {
+	skip_unless_ptrace
+	start_target syscalls poll-timeout
+	dump_kill
+	restore_stdin
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls poll-timeout: done' "$T/out"
+}
