@@ -175,25 +175,17 @@ static void print_line(const struct feature *f, const struct probe_result *r)
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("check");
 	char failed[256] = "";
 	size_t n = 0;
-	int c;
+	int c, status;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(self, argc, argv, "", opts, &status)) != -1) {
 		switch (c) {
-		case 'v':
-			log_verbose++;
-			break;
-		case 'h':
-			cmd_usage(self, 1);
-			return EXIT_OK;
-		default:
-			return cmd_usage(self, 0);
+		case -2:
+			return status;
 		}
 	}
 	if (optind != argc) {

@@ -19,6 +19,20 @@ const struct cmd *cmd_find(const char *name);
 /* Print cmd's usage to stderr (or stdout for help) and return EXIT_USAGE. */
 int cmd_usage(const struct cmd *c, int to_stdout);
 
+/*
+ * getopt_long for a subcommand, adding what every command has: -v and
+ * --verbose, -h and --help, and usage errors.  longopts needs no entries
+ * for those.  Returns the next option of the command's own, -1 at the
+ * end of the options, or -2 when the command must return *status now
+ * (help printed: EXIT_OK; a bad option: EXIT_USAGE).
+ */
+struct option;
+int cmd_getopt(const struct cmd *self, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, int *status);
+/* Exactly one operand (after the options) named `what`; else a usage
+ * error: returns 0 or EXIT_USAGE. */
+int cmd_one_operand(const struct cmd *self, int argc, char **argv, const char *what);
+
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -49,17 +49,15 @@ int cmd_core(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "pid", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("core");
 	const char *out = NULL;
 	char *end;
 	long pid = 0;
-	int c;
+	int c, status;
 
-	while ((c = getopt_long(argc, argv, "o:p:vh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(self, argc, argv, "o:p:", opts, &status)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -71,20 +69,12 @@ int cmd_core(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'v':
-			log_verbose++;
-			break;
-		case 'h':
-			cmd_usage(self, 1);
-			return EXIT_OK;
-		default:
-			return cmd_usage(self, 0);
+		case -2:
+			return status;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "ckpt: core: %s\n", optind >= argc ? "missing image file" : "too many arguments");
-		return cmd_usage(self, 0);
-	}
+	if ((status = cmd_one_operand(self, argc, argv, "image file")))
+		return status;
 	if (out && !strcmp(out, "-")) {
 		/* Memory goes in place as the image's blocks arrive. */
 		fprintf(stderr, "ckpt: core: a core file cannot go to stdout: it is not written in order\n");

@@ -28,19 +28,17 @@ int cmd_dump(int argc, char **argv)
 		{ "track", no_argument, NULL, 't' },
 		{ "fork", no_argument, NULL, 'f' },
 		{ "exclude-mapping", required_argument, NULL, 'X' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("dump");
 	struct dump_opts o = { 0 };
 	char defout[64], *end;
 	long pid;
-	int c;
+	int c, status;
 
 	o.codec.codec = DEFAULT_CODEC;
 	o.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	while ((c = getopt_long(argc, argv, "o:j:vh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(self, argc, argv, "o:j:", opts, &status)) != -1) {
 		switch (c) {
 		case 'o':
 			o.out = optarg;
@@ -95,20 +93,12 @@ int cmd_dump(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'v':
-			log_verbose++;
-			break;
-		case 'h':
-			cmd_usage(self, 1);
-			return EXIT_OK;
-		default:
-			return cmd_usage(self, 0);
+		case -2:
+			return status;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "ckpt: dump: %s\n", optind >= argc ? "missing PID" : "too many arguments");
-		return cmd_usage(self, 0);
-	}
+	if ((status = cmd_one_operand(self, argc, argv, "PID")))
+		return status;
 	pid = strtol(argv[optind], &end, 10);
 	if (*end || pid <= 0 || pid > 0x3fffffff) {
 		fprintf(stderr, "ckpt: dump: \"%s\" is not a PID\n", argv[optind]);

@@ -200,32 +200,22 @@ int cmd_inspect(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("inspect");
-	int c, json = 0;
+	int c, status, json = 0;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(self, argc, argv, "", opts, &status)) != -1) {
 		switch (c) {
 		case 'j':
 			json = 1;
 			break;
-		case 'v':
-			log_verbose++;
-			break;
-		case 'h':
-			cmd_usage(self, 1);
-			return EXIT_OK;
-		default:
-			return cmd_usage(self, 0);
+		case -2:
+			return status;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "ckpt: inspect: %s\n", optind >= argc ? "missing image file" : "too many arguments");
-		return cmd_usage(self, 0);
-	}
+	if ((status = cmd_one_operand(self, argc, argv, "image file")))
+		return status;
 	log_set_context("inspect %s", argv[optind]);
 	return inspect(argv[optind], json) < 0 ? EXIT_FAIL : EXIT_OK;
 }

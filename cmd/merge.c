@@ -11,15 +11,13 @@ int cmd_merge(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "no-sync", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("merge");
 	const char *out = NULL;
-	int c, no_sync = 0;
+	int c, status, no_sync = 0;
 
-	while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(self, argc, argv, "o:", opts, &status)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -27,14 +25,8 @@ int cmd_merge(int argc, char **argv)
 		case 'n':
 			no_sync = 1;
 			break;
-		case 'v':
-			log_verbose++;
-			break;
-		case 'h':
-			cmd_usage(self, 1);
-			return EXIT_OK;
-		default:
-			return cmd_usage(self, 0);
+		case -2:
+			return status;
 		}
 	}
 	if (optind != argc - 1 || !out) {

@@ -15,19 +15,17 @@ int cmd_restore(int argc, char **argv)
 		{ "pid-ns", no_argument, NULL, 'P' },
 		{ "rollback-files", no_argument, NULL, 'R' },
 		{ "ignore-file-changes", no_argument, NULL, 'I' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("restore");
 	struct restore_opts o;
-	int c, ret;
+	int c, ret, status;
 
 	memset(&o, 0, sizeof(o));
 	/* Before we open anything: which fds were we given? */
 	for (int fd = 0; fd < (int)sizeof(o.fd_open_at_start); fd++)
 		o.fd_open_at_start[fd] = fcntl(fd, F_GETFD) >= 0;
-	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(self, argc, argv, "d", opts, &status)) != -1) {
 		switch (c) {
 		case 'd':
 			o.detach = 1;
@@ -41,20 +39,12 @@ int cmd_restore(int argc, char **argv)
 		case 'I':
 			o.ignore_file_changes = 1;
 			break;
-		case 'v':
-			log_verbose++;
-			break;
-		case 'h':
-			cmd_usage(self, 1);
-			return EXIT_OK;
-		default:
-			return cmd_usage(self, 0);
+		case -2:
+			return status;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "ckpt: restore: %s\n", optind >= argc ? "missing image file" : "too many arguments");
-		return cmd_usage(self, 0);
-	}
+	if ((status = cmd_one_operand(self, argc, argv, "image file")))
+		return status;
 	if (o.rollback_files && o.ignore_file_changes) {
 		fprintf(stderr, "ckpt: restore: --rollback-files and --ignore-file-changes exclude each other\n");
 		return EXIT_USAGE;

@@ -39,29 +39,19 @@ static int verify(const char *path)
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("verify");
-	int c;
+	int c, status;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(self, argc, argv, "", opts, &status)) != -1) {
 		switch (c) {
-		case 'v':
-			log_verbose++;
-			break;
-		case 'h':
-			cmd_usage(self, 1);
-			return EXIT_OK;
-		default:
-			return cmd_usage(self, 0);
+		case -2:
+			return status;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "ckpt: verify: %s\n", optind >= argc ? "missing image file" : "too many arguments");
-		return cmd_usage(self, 0);
-	}
+	if ((status = cmd_one_operand(self, argc, argv, "image file")))
+		return status;
 	log_set_context("verify %s", argv[optind]);
 	return verify(argv[optind]) < 0 ? EXIT_FAIL : EXIT_OK;
 }
