@@ -139,6 +139,36 @@ all_stopped() {
 	[ "$(grep -c '^threads: [0-9]* items$' "$T/out")" -eq 1 ]
 }
 
+@test "a process stopped with SIGSTOP is restored stopped; SIGCONT lets all threads finish" {
+	skip_unless_ptrace
+	skip_unless_root	# the restored process is found by its original PID
+	start_target threads
+	kill -STOP "$TPID"
+	local i
+	for i in $(seq 40); do
+		all_stopped "$TPID" && break
+		sleep 0.05
+	done
+	dump_kill
+	touch "$T/go"
+	"$CKPT" restore "$T/img" >"$T/restore.log" 2>&1 &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_restored "$TPID" threads
+	for i in $(seq 40); do
+		all_stopped "$TPID" && break
+		sleep 0.05
+	done
+	all_stopped "$TPID"
+	sleep 0.5
+	all_stopped "$TPID"
+	[ ! -s "$T/out" ]
+	kill -CONT "$TPID"
+	wait_rpid
+	[ "$ST" -eq 0 ]
+	grep -q '^threads: [0-9]* items$' "$T/out"
+}
+
 @test "ckpt restore forwards SIGTERM and SIGUSR1 to the restored process" {
 	skip_unless_ptrace
 	start_target lifecycle record "$T/resumed"
