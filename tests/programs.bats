@@ -54,3 +54,19 @@ run_program() {
 	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
 	run_program loop_threads.py 'python threads: 1800000 items, sum 540000900000'
 }
+
+@test "coreutils sleep 3, dumped asleep, sleeps out its 3 seconds after restore" {
+	skip_unless_ptrace
+	local t0=${EPOCHREALTIME/[.,]/} t
+	# sleep knows nothing of READY: say it for it, start_target does the rest.
+	touch "$T/ready"
+	CKPT_TARGETS=/usr/bin start_target sleep 3
+	sleep 0.5
+	dump_kill
+	run timeout 60 "$CKPT" restore "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	t=${EPOCHREALTIME/[.,]/}
+	echo "took $(( (t - t0) / 1000 )) ms"
+	[ $(( t - t0 )) -ge 3000000 ]
+}
