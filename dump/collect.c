@@ -5,7 +5,9 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +219,22 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid, ui
 		/* Readable from outside with ptrace rights (get_robust_list(2)). */
 		if (syscall(SYS_get_robust_list, tr->tid, &head, &len) == 0)
 			t->d.robust_list = head;
+	}
+	/* Scheduling: what the user or the program set per thread. */
+	{
+		struct sched_param sp = { 0 };
+		int pol;
+
+		errno = 0;
+		t->d.nice = getpriority(PRIO_PROCESS, (id_t)tr->tid);
+		if (errno)
+			t->d.nice = 0;
+		pol = sched_getscheduler(tr->tid);
+		t->d.sched_policy = pol < 0 ? SCHED_OTHER : (uint32_t)pol;
+		if (sched_getparam(tr->tid, &sp) == 0)
+			t->d.sched_priority = (uint32_t)sp.sched_priority;
+		if (sched_getaffinity(tr->tid, sizeof(t->d.cpus), (cpu_set_t *)t->d.cpus) == 0)
+			t->d.ncpus = sizeof(t->d.cpus) * 8;
 	}
 	memset(&rseq, 0, sizeof(rseq));
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, sizeof(rseq), &rseq) >= 0) {

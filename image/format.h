@@ -149,8 +149,13 @@ struct ckpt_thread {
 	char     comm[16];
 	uint64_t clear_tid;	/* set_tid_address(2) of the thread (glibc: &pd->tid) */
 	uint64_t robust_list;	/* set_robust_list(2) head, 0 = none */
+	int32_t  nice;		/* getpriority(PRIO_PROCESS, tid) */
+	uint32_t sched_policy;	/* sched_getscheduler(tid), SCHED_RESET_ON_FORK included */
+	uint32_t sched_priority;	/* sched_param.sched_priority */
+	uint32_t ncpus;		/* bits valid in cpus; 0: affinity not recorded */
+	uint64_t cpus[16];	/* sched_getaffinity: CPU n is bit n % 64 of cpus[n / 64] */
 };
-static_assert(sizeof(struct ckpt_thread) == 96, "ckpt_thread size");
+static_assert(sizeof(struct ckpt_thread) == 240, "ckpt_thread size");
 
 #define CKPT_THREAD_IN_SYSCALL	1u	/* stopped inside a syscall (see regs) */
 

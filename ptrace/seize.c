@@ -116,6 +116,20 @@ static void drop(struct tracee_set *ts, pid_t tid)
 		*t = ts->t[--ts->n];
 }
 
+static int thread_gone(pid_t pid, pid_t tid)
+{
+	char path[64], *buf, *p;
+	int gone = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	if (read_file(path, &buf, NULL) == 0) {
+		p = strrchr(buf, ')');
+		gone = p && (p[2] == 'Z' || p[2] == 'X');
+		free(buf);
+	}
+	return gone;
+}
+
 /* One pass over /proc/PID/task; returns how many threads were new. */
 static int seize_new(struct tracee_set *ts)
 {
@@ -135,8 +149,11 @@ static int seize_new(struct tracee_set *ts)
 		if (tid <= 0 || find(ts, tid))
 			continue;
 		ret = seize_one(ts, tid);
-		if (ret == -ESRCH && tid != ts->pid) {
-			drop(ts, tid);	/* exited meanwhile: fine */
+		/* A thread that exited meanwhile: ESRCH, or EPERM while it is
+		 * a zombie still listed in task/. */
+		if (tid != ts->pid && (ret == -ESRCH || (ret == -EPERM && thread_gone(ts->pid, tid)))) {
+			if (find(ts, tid))
+				drop(ts, tid), ptrace(PTRACE_DETACH, tid, 0, 0);
 			continue;
 		}
 		if (ret < 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -370,11 +371,28 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 		SYSR(pl, ti, STUB_OPF_A0_PID | STUB_OPF_A1_TID, R3, SYS_rt_tgsigqueueinfo, 0, 0,
 		     (uint64_t)sig, blob(pl, t->pending[i], CKPT_SIGINFO_SIZE), 0, 0);
 	}
+	/* Scheduling, before credentials: raising priority may need root.
+	 * A CPU the image names may not exist here: then ckpt warns. */
+	if (t->d.ncpus) {
+		SYSR(pl, ti, STUB_OPF_MAYFAIL, R2, SYS_sched_setaffinity, 0, sizeof(t->d.cpus),
+		     blob(pl, t->d.cpus, sizeof(t->d.cpus)), 0, 0, 0);
+		what(pl, ti, "set the CPU affinity of thread %d", t->d.tid);
+	}
+	{
+		struct sched_param sp = { .sched_priority = (int)t->d.sched_priority };
+
+		SYSR(pl, ti, STUB_OPF_MAYFAIL, R2, SYS_sched_setscheduler, 0, t->d.sched_policy,
+		     blob(pl, &sp, sizeof(sp)), 0, 0, 0);
+		what(pl, ti, "set the scheduling policy %u of thread %d", t->d.sched_policy, t->d.tid);
+	}
+	SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_setpriority, PRIO_PROCESS, 0, (uint64_t)(int64_t)t->d.nice,
+	     0, 0, 0);
+	what(pl, ti, "set the nice value %d of thread %d", t->d.nice, t->d.tid);
 	/* Credentials are per thread at the syscall level; the process's own
 	 * ids, and never more (ckpt refused earlier if we may not). */
 	if (root)
 		SYSR(pl, ti, 0, R1, SYS_setgroups, p->d.ngroups,
-		     blob(pl, p->groups, p->d.ngroups * sizeof(uint32_t) + 4), 0, 0, 0, 0);
+		     blob(pl, p->groups, p->d.ngroups * sizeof(uint32_t)), 0, 0, 0, 0);
 	SYS(pl, ti, SYS_setresgid, p->d.gid[0], p->d.gid[1], p->d.gid[2], 0, 0, 0);
 	what(pl, ti, "set group ids to %u", p->d.gid[1]);
 	SYS(pl, ti, SYS_setresuid, p->d.uid[0], p->d.uid[1], p->d.uid[2], 0, 0, 0);
@@ -463,15 +481,19 @@ int plan_place(struct plan *pl, const struct img_proc *p, const struct stub_map 
 	qsort(r, n, sizeof(*r), cmp_range);
 	/* First hole with a margin on both sides (a growing stack below or
 	 * a mapping placed right after must not touch home). */
-	for (size_t i = 0; i < n; i++) {
-		if (r[i].end + gap <= at)
+	for (size_t i = 0; i < n && at <= hi; i++) {
+		/* A mapping that reaches the top of the address space leaves
+		 * no room above it: end + gap must not wrap to a low address. */
+		uint64_t after = r[i].end > UINT64_MAX - gap ? UINT64_MAX : r[i].end + gap;
+
+		if (after <= at)
 			continue;
 		if (r[i].start >= at + pl->size + gap)
 			break;
-		at = MAX(at, r[i].end + gap);
+		at = MAX(at, after);
 	}
 	free(r);
-	if (at + pl->size > hi)
+	if (at > hi || pl->size > hi - at)
 		return error("no room for the restore stub in the image's address space");
 	pl->home = at;
 	return 0;
