@@ -153,8 +153,13 @@ uninstall:
 clean:
 	rm -rf build ckpt
 
+# The benchmark (bench/README.md): several minutes, root, not part of check.
+# BENCH_ARGS='--runs 3 --plot' for instance.
+bench: all
+	bench/run $(BENCH_ARGS)
+
 format:
 	clang-format -i $(SRCS) stub/*.c $(wildcard */*.h arch/*/*.h)
 
-.PHONY: all targets units asan debug check demo deps deps-build install uninstall clean format
+.PHONY: all targets units asan debug check demo deps deps-build install uninstall clean format bench
 -include $(OBJS:.o=.d) $(O)/stub/stub.d

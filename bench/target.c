@@ -1,0 +1,216 @@
+/*
+ * The benchmark's target: a process with N MiB of data that spins in a
+ * tight clock loop and reports what it sees.
+ *
+ *   bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS]
+ *
+ *   -m MIB     size of its one anonymous mapping
+ *   -d KIND    page contents (data.h): text (compressible, default) or random
+ *   -t FRAC    fraction of the pages written at start (spread evenly; 1)
+ *   -r FRAC    fraction of the written pages that a rewrite writes again (0.01)
+ *   -T MS      also rewrite every MS milliseconds
+ *   -s STATE   prefix of the files it writes (each by write+rename):
+ *     STATE          "pid ADDR LEN TOUCHED" once the data is in place
+ *     STATE.gap      "SEQ NS" on SIGUSR1: the largest gap between two
+ *                    consecutive CLOCK_MONOTONIC readings since the last
+ *                    report (the pause as the target saw it); then resets
+ *     STATE.rw       "SEQ PAGES NS" after each rewrite (SIGUSR2 or -T)
+ *     STATE.restored "NS PID" once, when it finds it has been restored:
+ *                    NS is its first CLOCK_MONOTONIC reading after the
+ *                    restore, comparable with the benchmark's own clock
+ *
+ * Restored is told apart from merely paused by the parent: after a gap of
+ * more than 2 ms it compares getppid() with the parent it started with (a
+ * restored process is the child of ckpt or CRIU, or of init).  It dies with
+ * its starting parent (PR_SET_PDEATHSIG), so a killed benchmark leaves no
+ * target behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "data.h"
+
+static volatile sig_atomic_t want_gap, want_rewrite;
+static const char *state;
+static int kind = DATA_TEXT;
+static struct vocab vocab;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	want_gap = 1;
+}
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	want_rewrite = 1;
+}
+
+/* Write a small file whole: readers never see it half written. */
+static void put(const char *suffix, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put(const char *suffix, const char *fmt, ...)
+{
+	char path[4096], tmp[4200], buf[256];
+	va_list ap;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s%s", state, suffix);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
+		fprintf(stderr, "bench-target: cannot write '%s': %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+/* Page i of npages is written iff the evenly spread fraction f picks it. */
+static int picked(uint64_t i, double f)
+{
+	return (uint64_t)((double)(i + 1) * f) > (uint64_t)((double)i * f);
+}
+
+static double arg_frac(const char *s)
+{
+	char *end;
+	double f = strtod(s, &end);
+
+	if (*end || f < 0 || f > 1) {
+		fprintf(stderr, "bench-target: '%s': not a fraction in [0, 1]\n", s);
+		exit(2);
+	}
+	return f;
+}
+
+int main(int argc, char **argv)
+{
+	double touch = 1, rewrite = 0.01;
+	uint64_t mib = 0, every_ns = 0, max_gap = 0, gen = 0, touched = 0;
+	unsigned gap_seq = 0, rw_seq = 0;
+	pid_t ppid0 = getppid();
+	int restored = 0, c;
+	unsigned char *mem;
+	size_t len;
+
+	while ((c = getopt(argc, argv, "m:d:t:r:T:s:")) != -1) {
+		switch (c) {
+		case 'm':
+			mib = strtoull(optarg, NULL, 10);
+			break;
+		case 'd':
+			if (!strcmp(optarg, "text"))
+				kind = DATA_TEXT;
+			else if (!strcmp(optarg, "random"))
+				kind = DATA_RANDOM;
+			else {
+				fprintf(stderr, "bench-target: data is text or random\n");
+				return 2;
+			}
+			break;
+		case 't':
+			touch = arg_frac(optarg);
+			break;
+		case 'r':
+			rewrite = arg_frac(optarg);
+			break;
+		case 'T':
+			every_ns = strtoull(optarg, NULL, 10) * 1000000ull;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (!mib || !state) {
+		fprintf(stderr, "usage: bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS]\n");
+		return 2;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != ppid0)
+		return 1;
+	signal(SIGUSR1, on_usr1);
+	signal(SIGUSR2, on_usr2);
+	len = (size_t)mib << 20;
+	/* 4 KiB pages whatever THP says: a job's heap usually is. */
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		perror("bench-target: mmap");
+		return 1;
+	}
+	madvise(mem, len, MADV_NOHUGEPAGE);
+	vocab_init(&vocab);
+	for (uint64_t i = 0; i < len / BENCH_PAGE; i++) {
+		if (!picked(i, touch))
+			continue;
+		fill_page(mem + i * BENCH_PAGE, kind, &vocab, i, 0);
+		touched++;
+	}
+	put("", "%d %#lx %zu %llu\n", getpid(), (unsigned long)mem, len, (unsigned long long)touched);
+
+	uint64_t last = now_ns(), next_rw = every_ns ? last + every_ns : UINT64_MAX;
+
+	for (;;) {
+		uint64_t t = now_ns(), gap = t - last;
+
+		last = t;
+		if (gap > max_gap)
+			max_gap = gap;
+		if (gap > 2000000 && !restored && getppid() != ppid0) {
+			restored = 1;
+			put(".restored", "%llu %d\n", (unsigned long long)t, getpid());
+		}
+		if (want_gap) {
+			uint64_t g = max_gap;
+
+			/* Reset before the report appears: the benchmark may
+			 * freeze the process as soon as it sees it. */
+			want_gap = 0;
+			max_gap = 0;
+			put(".gap", "%u %llu\n", ++gap_seq, (unsigned long long)g);
+		}
+		if (want_rewrite || t >= next_rw) {
+			uint64_t n = 0, k = 0;
+
+			want_rewrite = 0;
+			gen++;
+			for (uint64_t i = 0; i < len / BENCH_PAGE; i++) {
+				if (!picked(i, touch))
+					continue;
+				if (picked(k++, rewrite)) {
+					fill_page(mem + i * BENCH_PAGE, kind, &vocab, i, gen);
+					n++;
+				}
+			}
+			/* The rewrite is the target's own work, not a pause. */
+			max_gap = 0;
+			last = now_ns();
+			if (every_ns)
+				next_rw = last + every_ns;
+			put(".rw", "%u %llu %llu\n", ++rw_seq, (unsigned long long)n,
+			    (unsigned long long)(last - t));
+		}
+	}
+}
