@@ -46,3 +46,26 @@ load test_helper
 	grep -qx "ppid $rpid" "$T/out"
 	! grep -q 'new PID\|restored as thread' "$T/restore.log"
 }
+
+@test "churn: threads start and end all the time; 200 dumps in a row succeed, then it restores" {
+	skip_unless_ptrace
+	start_target churn
+	local i
+	for i in $(seq 200); do
+		run "$CKPT" dump "$TPID" -o "$T/img"
+		[ "$status" -eq 0 ] || { echo "dump $i of 200: $output"; return 1; }
+	done
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'churn: ok' "$T/out"
+}
+
+@test "sched: per-thread CPU affinity, nice value and scheduling policy survive" {
+	skip_unless_ptrace
+	start_target sched
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'sched: ok' "$T/out"
+}
