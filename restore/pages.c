@@ -143,15 +143,16 @@ int pages_check(const struct img *img, const struct ckpt_section *s, const void 
 	}
 	v = img_find_vma(&img->procs[s->proc], pg.addr);
 	if (pg.flags & CKPT_PAGES_IN_PARENT) {
-		if (!img->parent || !v || len || pg.addr % ps ||
-		    pg.addr + (uint64_t)pg.npages * ps > v->d.end)
+		/* Compared as lengths: addr + length may wrap past 2^64. */
+		if (!img->parent || !v || len || !pg.npages || pg.addr % ps ||
+		    (uint64_t)pg.npages * ps > v->d.end - pg.addr)
 			return error("image is corrupted: parent page reference at offset %llu is malformed",
 				     (unsigned long long)at);
 		ranges_add(later, pg.addr, pg.addr + (uint64_t)pg.npages * ps);
 		return 0;
 	}
 	if (!pg.npages || (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK || !v ||
-	    pg.addr + (uint64_t)pg.npages * ps > v->d.end || pg.addr % ps ||
+	    (uint64_t)pg.npages * ps > v->d.end - pg.addr || pg.addr % ps ||
 	    (pg.codec == CKPT_CODEC_NONE && len != pg.npages * ps) || pg.codec > CKPT_CODEC_LZ4 ||
 	    (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_MEMFD)) ||
 	    ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
