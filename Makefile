@@ -161,5 +161,7 @@ bench: all
 format:
 	clang-format -i $(SRCS) stub/*.c $(wildcard */*.h arch/*/*.h)
 
+include tests/fuzz/fuzz.mk
+
 .PHONY: all targets units asan debug check demo deps deps-build install uninstall clean format bench
 -include $(OBJS:.o=.d) $(O)/stub/stub.d

@@ -1,0 +1,78 @@
+#!/bin/bash
+# The seed corpus of tests/fuzz: small real images, made here and now by
+# dumping test targets (tests/targets) with this tree's ckpt, plus the
+# crafted ones of mkseeds (no ptrace needed for those) and the committed
+# regression inputs.  Real images are made at build time rather than
+# committed: they are tens of KiB each, and they must match this
+# machine's vdso for the restore plan to get past its vdso checks.
+#
+# Usage: tests/fuzz/gen-corpus.sh BUILD_DIR MKSEEDS OUT_DIR
+#   BUILD_DIR  the normal build (ckpt and targets/), e.g. build/x86_64
+#   MKSEEDS    the mkseeds program (tests/fuzz/mkseeds.c)
+#   OUT_DIR    where the corpus goes (emptied first)
+# Without ptrace (a container, Yama) only the real images are missing:
+# the script says so and goes on.
+set -u
+O=${1:?build dir}
+MKSEEDS=${2:?mkseeds}
+OUT=${3:?output dir}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+CKPT=$top/$O/ckpt
+TARGETS=$top/$O/targets
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+"$MKSEEDS" "$OUT" || exit 1
+cp "$top"/tests/fuzz/regress/* "$OUT"/ 2>/dev/null
+
+# start NAME ARGS...: a target, in the background, until it is ready.
+start() {
+	local name=$1
+	shift
+	rm -f "$work/ready"
+	CKPT_READY=$work/ready CKPT_GO=$work/go "$TARGETS/$name" "$@" \
+		</dev/null >/dev/null 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	for _ in $(seq 100); do
+		[ -e "$work/ready" ] && return 0
+		sleep 0.05
+	done
+	echo "gen-corpus: $name did not start" >&2
+	return 1
+}
+
+# dump NAME ARGS... -- DUMP_OPTIONS: one image per call into $OUT/NAME.img
+dump() {
+	local out=$1
+	shift
+	"$CKPT" dump "$pid" --no-sync -o "$OUT/$out.img" "$@" 2>"$work/err" ||
+		{ echo "gen-corpus: dump for $out failed: $(cat "$work/err")" >&2; return 1; }
+}
+
+made=0
+if start counter 1000000000; then
+	for c in none zlib zstd lz4; do
+		dump "counter-$c" --compress "$c" && made=$((made + 1))
+	done
+	# An incremental chain: a full image tracking writes, then a child
+	# that leaves most pages to it (IN_PARENT runs, HASHES, PARENT).
+	dump chain-0 --track && sleep 0.2 && dump chain-1 --parent "$OUT/chain-0.img" &&
+		made=$((made + 2))
+fi
+start threads && dump threads --compress zstd && made=$((made + 1))
+start signals && dump signals && made=$((made + 1))
+mkdir -p "$work/ghost"
+start fd_deleted "$work/ghost" && dump fd-deleted && made=$((made + 1))
+start spin && dump spin --compress zlib && made=$((made + 1))
+if [ "$made" -eq 0 ]; then
+	echo "gen-corpus: no real images (no ptrace here?): crafted seeds only" >&2
+fi
+echo "gen-corpus: $(ls "$OUT" | wc -l) inputs, $(du -sk "$OUT" | cut -f1) KiB in $OUT ($made real images)"

@@ -1,0 +1,335 @@
+/*
+ * mkseeds DIR: small crafted images for the fuzz corpus, written with
+ * ckpt's own writer (image/write.c), a few KiB each.  Between them they
+ * have every section type, every codec, every VMA, FD and PAGES flag
+ * that matters to a reader, IN_PARENT runs and HASHES, more than one
+ * process, and a thread whose PC is in stored code (for inspect's
+ * disassembly).  They need no ptrace, unlike the real images
+ * gen-corpus.sh dumps, and hold no vdso: plan.c's vdso checks pass them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arch/arch.h"
+#include "common/util.h"
+#include "image/codec.h"
+#include "image/crc32c.h"
+#include "image/image.h"
+
+#define PS	4096u
+#define CODE	0x10000000ull	/* an anonymous executable mapping */
+#define HEAP	0x20000000ull
+#define STACK	0x7ff000000000ull
+
+static const char *dir;
+
+/* Compressible but not trivial filler. */
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i % 64 < 48 ? seed + i / 64 : seed * 7 + i);
+}
+
+static char *str(const char *s)
+{
+	return xstrdup(s);
+}
+
+static void thread(struct img_thread *t, int32_t tid, uint64_t pc, uint32_t npending)
+{
+	arch_regs_t *regs = xzalloc(sizeof(*regs));
+
+	memset(t, 0, sizeof(*t));
+	t->d.tid = tid;
+	t->d.nregsets = 2;
+	t->d.sigmask = 1ull << 9;
+	t->d.altstack_flags = 2;	/* SS_DISABLE */
+	t->d.rseq_addr = HEAP + 0x100;
+	t->d.rseq_len = 32;
+	t->d.rseq_sig = 0x53053053;
+	t->d.clear_tid = HEAP + 0x200;
+	t->d.robust_list = HEAP + 0x300;
+	t->d.npending = npending;
+	t->d.flags = npending ? CKPT_THREAD_IN_SYSCALL : 0;
+	snprintf(t->d.comm, sizeof(t->d.comm), "seed-%d", tid);
+	arch_set_ip(regs, pc);
+	t->regsets = xzalloc(2 * sizeof(*t->regsets));
+	t->regsets[0] = (struct img_regset){ 1, sizeof(*regs), (uint8_t *)regs };
+	t->regsets[1] = (struct img_regset){ 0x202, 100, xzalloc(100) };
+	t->pending = xzalloc(npending * (size_t)CKPT_SIGINFO_SIZE + 1);
+	for (uint32_t i = 0; i < npending; i++)
+		t->pending[i][0] = (uint8_t)(34 + i);
+}
+
+static void vma(struct img_vma *v, uint64_t start, uint64_t end, uint32_t prot, uint32_t flags,
+		const char *path)
+{
+	memset(v, 0, sizeof(*v));
+	v->d.start = start;
+	v->d.end = end;
+	v->d.prot = prot;
+	v->d.flags = flags;
+	v->d.madv = flags & CKPT_VMA_STACK ? CKPT_MADV_NOHUGEPAGE | CKPT_MADV_LOCKED : 0;
+	v->d.npages = (end - start) / PS;
+	v->d.path_len = (uint32_t)strlen(path);
+	v->path = str(path);
+}
+
+static void fd(struct img_fd *f, int32_t n, uint32_t kind, const char *path, uint64_t size)
+{
+	memset(f, 0, sizeof(*f));
+	f->d.fd = n;
+	f->d.kind = kind;
+	f->d.flags = 02;
+	f->d.fdflags = n > 2;
+	f->d.size = size;
+	f->d.mode = 0100600;
+	f->d.path_len = (uint32_t)strlen(path);
+	f->path = str(path);
+	if (kind == CKPT_FD_GHOST) {
+		f->data = xmalloc(size);
+		fill(f->data, size, (uint32_t)n);
+	}
+}
+
+/* One process: nthreads threads, code, heap, stack and a few others. */
+static void proc(struct img_proc *p, int32_t pid, uint32_t nthreads, int files)
+{
+	static const char cmdline[] = "seed\0--fuzz";
+	static const uint64_t auxv[] = { 6, PS, 0, 0 };
+
+	memset(p, 0, sizeof(*p));
+	p->d.pid = p->d.pgid = p->d.sid = pid;
+	p->d.ppid = 1;
+	p->d.nthreads = nthreads;
+	p->d.umask = 022;
+	p->d.flags = CKPT_PROC_NO_EXE;
+	p->d.start_brk = p->d.brk = HEAP;
+	p->d.start_stack = STACK + 0x20000;
+	for (int i = 0; i < CKPT_NRLIMIT; i++)
+		p->d.rlim[i].cur = p->d.rlim[i].max = ~0ull;
+	snprintf(p->d.comm, sizeof(p->d.comm), "seed");
+	p->d.ngroups = 2;
+	p->groups = xzalloc(2 * sizeof(uint32_t));
+	p->groups[1] = 100;
+	p->d.exe_len = 10;
+	p->exe = str("/bin/seed0");
+	p->d.cwd_len = 4;
+	p->cwd = str("/tmp");
+	p->d.cmdline_len = sizeof(cmdline) - 1;
+	p->cmdline = xmemdup(cmdline, sizeof(cmdline) - 1);
+	p->d.auxv_len = sizeof(auxv);
+	p->auxv = xmemdup(auxv, sizeof(auxv));
+	p->d.npending = 1;
+	p->pending = xzalloc(CKPT_SIGINFO_SIZE);
+	p->pending[0][0] = 10;	/* SIGUSR1 */
+	p->sigacts[9].handler = CODE + 0x40;
+	p->sigacts[9].flags = 0x04000000;	/* SA_RESTORER */
+	p->sigacts[11].handler = 1;		/* SIG_IGN */
+	p->threads = xzalloc(nthreads * sizeof(*p->threads));
+	for (uint32_t i = 0; i < nthreads; i++)
+		thread(&p->threads[i], pid + (int32_t)i, CODE + 0x80 + 16 * i, i % 2);
+	p->d.nvmas = files ? 6 : 3;
+	p->vmas = xzalloc(p->d.nvmas * sizeof(*p->vmas));
+	vma(&p->vmas[0], CODE, CODE + 2 * PS, PROT_READ | PROT_EXEC, CKPT_VMA_ANON, "");
+	vma(&p->vmas[1], HEAP, HEAP + 8 * PS, PROT_READ | PROT_WRITE,
+	    CKPT_VMA_ANON | CKPT_VMA_HEAP, "[heap]");
+	if (files) {
+		vma(&p->vmas[2], 0x30000000, 0x30002000, PROT_READ, CKPT_VMA_FILE,
+		    "/etc/passwd");
+		vma(&p->vmas[3], 0x40000000, 0x40001000, PROT_READ | PROT_WRITE,
+		    CKPT_VMA_FILE | CKPT_VMA_SHARED, "/tmp/shared");
+		vma(&p->vmas[4], 0x50000000, 0x50004000, PROT_READ | PROT_WRITE,
+		    CKPT_VMA_ANON | CKPT_VMA_EXCLUDED, "");
+	}
+	vma(&p->vmas[p->d.nvmas - 1], STACK, STACK + 0x21000, PROT_READ | PROT_WRITE,
+	    CKPT_VMA_ANON | CKPT_VMA_STACK | CKPT_VMA_GROWSDOWN, "[stack]");
+	if (files) {
+		p->d.nfds = 5;
+		p->fds = xzalloc(5 * sizeof(*p->fds));
+		fd(&p->fds[0], 0, CKPT_FD_DEVICE, "/dev/null", 0);
+		fd(&p->fds[1], 1, CKPT_FD_OTHER, "pipe:[1234]", 0);
+		fd(&p->fds[2], 2, CKPT_FD_OTHER, "pipe:[1234]", 0);
+		p->fds[2].d.fflags = CKPT_FDF_DUP;
+		p->fds[2].d.dup_of = 1;
+		fd(&p->fds[3], 3, CKPT_FD_FILE, "/etc/hostname", 10);
+		fd(&p->fds[4], 5, CKPT_FD_GHOST, "/tmp/gone (deleted)", 300);
+	}
+}
+
+static void header(struct img *img, uint32_t nprocs, uint8_t id)
+{
+	memset(img, 0, sizeof(*img));
+	img->h.machine = ARCH_ELF_MACHINE;
+	img->h.page_size = PS;
+	img->h.nprocs = nprocs;
+	img->h.created = 1700000000;
+	img->h.image_id[0] = id;
+	snprintf(img->h.kernel, sizeof(img->h.kernel), "6.1.0-fuzz");
+	snprintf(img->h.host, sizeof(img->h.host), "seeds");
+	img->procs = xzalloc(nprocs * sizeof(*img->procs));
+}
+
+/* A block of npages at addr, encoded with codec (stored raw if that is
+ * not smaller, as dump does). */
+static int pages(struct img_writer *w, uint32_t p, uint64_t addr, uint32_t npages, uint16_t codec)
+{
+	struct codec_spec c = { codec, 0 };
+	size_t len = npages * (size_t)PS, cap = codec_bound(codec, len);
+	uint8_t *raw = xmalloc(len), *enc = xmalloc(cap);
+	long n;
+	int ret;
+
+	fill(raw, len, (uint32_t)(addr >> 12));
+	/* Code the thread PCs land on: x86-64 nops and a jmp back. */
+	if (addr == CODE)
+		for (size_t i = 0; i < 256; i++)
+			raw[i] = i % 16 == 14 ? 0xeb : i % 16 == 15 ? 0xf0 : 0x90;
+	n = codec == CKPT_CODEC_NONE ? -1 : codec_encode(&c, raw, len, enc, cap);
+	if (n < 0)
+		ret = img_write_pages(w, p, addr, npages, CKPT_CODEC_NONE, raw, len);
+	else
+		ret = img_write_pages(w, p, addr, npages, codec, enc, (size_t)n);
+	free(raw);
+	free(enc);
+	return ret;
+}
+
+static int in_parent(struct img_writer *w, uint32_t p, uint64_t addr, uint32_t npages)
+{
+	struct ckpt_pages pg = { .addr = addr, .npages = npages, .flags = CKPT_PAGES_IN_PARENT };
+
+	/* No data; a pointer all the same (memcpy of 0 bytes from NULL is UB). */
+	return img_write_pages_crc(w, p, &pg, &pg, 0, crc32c(0, &pg, sizeof(pg)));
+}
+
+static int hashes(struct img_writer *w, uint32_t p, uint64_t addr, uint32_t npages)
+{
+	struct ckpt_hashes h = { .addr = addr, .npages = npages };
+	uint64_t *v = xzalloc(npages * sizeof(*v));
+	struct iovec iov[] = { { &h, sizeof(h) }, { v, npages * sizeof(*v) } };
+	int ret;
+
+	for (uint32_t i = 0; i < npages; i++)
+		v[i] = 0x9e3779b97f4a7c15ull * (i + 1);
+	ret = img_write_section(w, CKPT_SEC_HASHES, p, iov, 2);
+	free(v);
+	return ret;
+}
+
+static int open_seed(struct img_writer *w, const char *name, struct img *img)
+{
+	char path[4096];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((ret = img_writer_open(w, path, 1)) < 0)
+		return ret;
+	if ((ret = img_write_header(w, &img->h)) < 0 || (ret = img_write_meta(w, img)) < 0)
+		return ret;
+	return 0;
+}
+
+static int finish(struct img_writer *w, struct img *img, int ret)
+{
+	if (!ret)
+		ret = img_writer_finish(w);
+	img_writer_close(w);
+	img_free(img);
+	return ret;
+}
+
+/* Everything in one process, every codec. */
+static int seed_full(void)
+{
+	struct img_writer w;
+	struct img img;
+	int ret;
+
+	header(&img, 1, 1);
+	proc(&img.procs[0], 100, 3, 1);
+	ret = open_seed(&w, "crafted-full.img", &img);
+	if (!ret)
+		ret = pages(&w, 0, CODE, 1, CKPT_CODEC_LZ4);
+	if (!ret)
+		ret = pages(&w, 0, HEAP, 2, CKPT_CODEC_ZLIB);
+	if (!ret)
+		ret = pages(&w, 0, HEAP + 2 * PS, 1, CKPT_CODEC_ZSTD);
+	if (!ret)
+		ret = pages(&w, 0, 0x30001000, 1, CKPT_CODEC_NONE);
+	if (!ret)
+		ret = pages(&w, 0, STACK + 0x20000, 1, CKPT_CODEC_LZ4);
+	if (!ret)
+		ret = hashes(&w, 0, HEAP, 4);
+	return finish(&w, &img, ret);
+}
+
+/* An incremental image: PARENT, IN_PARENT runs, HASHES. */
+static int seed_child(void)
+{
+	struct img_writer w;
+	struct img img;
+	int ret;
+
+	header(&img, 1, 2);
+	img.h.parent_id[0] = 1;
+	img.parent = str("crafted-full.img");
+	proc(&img.procs[0], 100, 1, 0);
+	ret = open_seed(&w, "crafted-child.img", &img);
+	if (!ret)
+		ret = in_parent(&w, 0, CODE, 2);
+	if (!ret)
+		ret = pages(&w, 0, HEAP, 1, CKPT_CODEC_ZSTD);
+	if (!ret)
+		ret = in_parent(&w, 0, HEAP + PS, 7);
+	if (!ret)
+		ret = hashes(&w, 0, HEAP, 8);
+	return finish(&w, &img, ret);
+}
+
+/* Two processes, page data interleaved. */
+static int seed_two(void)
+{
+	struct img_writer w;
+	struct img img;
+	int ret;
+
+	header(&img, 2, 3);
+	proc(&img.procs[0], 200, 1, 0);
+	proc(&img.procs[1], 300, 2, 1);
+	ret = open_seed(&w, "crafted-two.img", &img);
+	if (!ret)
+		ret = pages(&w, 1, CODE, 1, CKPT_CODEC_ZLIB);
+	if (!ret)
+		ret = pages(&w, 0, CODE, 1, CKPT_CODEC_LZ4);
+	if (!ret)
+		ret = pages(&w, 1, STACK + 0x20000, 1, CKPT_CODEC_ZSTD);
+	return finish(&w, &img, ret);
+}
+
+/* The least an image can be: metadata, no page data. */
+static int seed_bare(void)
+{
+	struct img_writer w;
+	struct img img;
+
+	header(&img, 1, 4);
+	proc(&img.procs[0], 400, 1, 0);
+	return finish(&w, &img, open_seed(&w, "crafted-bare.img", &img));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: mkseeds DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	if (seed_full() < 0 || seed_child() < 0 || seed_two() < 0 || seed_bare() < 0) {
+		fprintf(stderr, "mkseeds: cannot write the seeds in %s\n", dir);
+		return 1;
+	}
+	return 0;
+}
