@@ -64,8 +64,8 @@ static void fill_rest(struct insp_thread *th)
 	size_t n = c->hi - c->lo;
 	int fd = -1;
 
-	if (v->d.flags & CKPT_VMA_FILE && v->path[0] == '/')
-		fd = open(v->path, O_RDONLY | O_CLOEXEC);
+	if (v->d.flags & CKPT_VMA_FILE)
+		fd = insp_open_file(v->path);
 	for (size_t i = 0; i < n; i++) {
 		if (c->state[i] != CODE_UNSEEN)
 			continue;

@@ -102,7 +102,7 @@ void insp_symbol(const struct img_vma *v, uint64_t addr, struct insp_sym *out)
 	if (!v || !(v->d.flags & CKPT_VMA_FILE) || !v->path || v->path[0] != '/')
 		return;
 	off = addr - v->d.start + v->d.pgoff;
-	fd = open(v->path, O_RDONLY | O_CLOEXEC);
+	fd = insp_open_file(v->path);
 	if (fd < 0) {
 		debug("no symbols for %#lx: cannot open \"%s\"", (unsigned long)addr, v->path);
 		return;

@@ -5,11 +5,14 @@
  * around each thread's PC are kept, and per mapping the number of pages
  * stored.  Everything is checked as ckpt verify checks it.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "arch/arch.h"
 #include "cmd/cmd.h"
@@ -29,6 +32,22 @@ const char *insp_signal_name(int sig)
 	else
 		snprintf(buf, sizeof(buf), "SIG%d", sig);
 	return buf;
+}
+
+int insp_open_file(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (path[0] != '/' || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	/* O_NONBLOCK: should it have become a FIFO since the stat. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 const char *insp_fd_kind(uint32_t kind)

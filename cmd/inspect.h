@@ -77,6 +77,13 @@ void insp_code_free(struct insp_code *c);
 void insp_print_text(const struct insp *in, FILE *f);
 void insp_print_json(const struct insp *in, FILE *f);
 
+/*
+ * A file an image names (a mapping's path), opened for reading only if it
+ * is a regular file, else -1: the image may name a FIFO, whose open would
+ * block inspect for good, or a device, whose open may do something.
+ */
+int insp_open_file(const char *path);
+
 /* Shared wording. */
 const char *insp_signal_name(int sig);
 const char *insp_fd_kind(uint32_t kind);
