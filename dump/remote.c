@@ -207,6 +207,29 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 	return 0;
 }
 
+/*
+ * Where a syscall discards part of a thread's extended register state
+ * (arm64: SVE beyond v0-v31, arch/arm64/kernel/syscall.c fp_user_discard),
+ * the syscalls run above cost the threads that state: put back what was
+ * dumped, so that a process that runs on after the dump keeps it.
+ */
+static int put_back_regsets(const struct img_proc *p, struct tracee_set *ts)
+{
+	for (size_t i = 0; i < ts->n; i++) {
+		const struct img_thread *t = &p->threads[i];
+
+		for (uint32_t k = 1; k < t->d.nregsets; k++) {
+			int ret = tracee_set_regset(ts->t[i].tid, t->regsets[k].type, t->regsets[k].data,
+						    t->regsets[k].len);
+
+			if (ret < 0)
+				return error_errno(ret, "thread %d: cannot put back its registers "
+						   "(note type %#x)", ts->t[i].tid, t->regsets[k].type);
+		}
+	}
+	return 0;
+}
+
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts)
 {
 	struct tracee *t0 = &ts->t[0];
@@ -231,5 +254,7 @@ int dump_collect_remote(struct img_proc *p, struct tracee_set *ts)
 		if (e < 0 && !ret2)
 			ret2 = error_errno(e, "thread %d: cannot restore its registers", ts->t[i].tid);
 	}
+	if (!ARCH_SYSCALL_KEEPS_EXT_REGS && !ret2)
+		ret2 = put_back_regsets(p, ts);
 	return ret ? ret : ret2;
 }

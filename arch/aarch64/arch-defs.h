@@ -24,6 +24,9 @@ typedef struct user_pt_regs arch_regs_t;
 /* Registers set at a syscall-exit stop are not all kept: x7 is put back
  * after it (arch/arm64/kernel/ptrace.c report_syscall). */
 #define ARCH_SYSCALL_STOP_KEEPS_REGS	0
+/* A syscall discards SVE state beyond v0-v31 (arch/arm64/kernel/syscall.c
+ * fp_user_discard; Documentation/arm64/sve.rst, "System call behaviour"). */
+#define ARCH_SYSCALL_KEEPS_EXT_REGS	0
 
 static inline uint64_t arch_ip(const arch_regs_t *r) { return r->pc; }
 static inline uint64_t arch_sp(const arch_regs_t *r) { return r->sp; }

@@ -16,6 +16,8 @@ typedef struct user_regs_struct arch_regs_t;
 #define ARCH_TRAP_SKIP		0
 /* Registers set at a syscall-exit stop are all kept. */
 #define ARCH_SYSCALL_STOP_KEEPS_REGS	1
+/* A syscall leaves the extended (XSAVE) register state alone. */
+#define ARCH_SYSCALL_KEEPS_EXT_REGS	1
 
 static inline uint64_t arch_ip(const arch_regs_t *r) { return r->rip; }
 static inline uint64_t arch_sp(const arch_regs_t *r) { return r->rsp; }
