@@ -71,8 +71,10 @@ STUB_CFLAGS_x86_64  := -mno-sse -mno-mmx -mno-red-zone
 STUB_CFLAGS_aarch64 := -mgeneral-regs-only
 STUB_ELF := $(O)/stub/stub.elf
 
-TARGET_SRCS := $(wildcard tests/targets/*.c)
-TARGETS	:= $(TARGET_SRCS:tests/targets/%.c=$(O)/targets/%)
+# A target in tests/targets/$(ARCH)/ replaces the one of the same name in
+# tests/targets/ (fpu_regs.c there is x86-64 assembly).
+TARGET_SRCS := $(wildcard tests/targets/*.c tests/targets/$(ARCH)/*.c)
+TARGETS	:= $(sort $(foreach f,$(TARGET_SRCS),$(O)/targets/$(basename $(notdir $(f)))))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/unit/%)
 LIB_OBJS = $(filter-out $(O)/cmd/main.o,$(OBJS))
@@ -109,6 +111,10 @@ $(STUB_ELF): $(O)/stub/entry.o $(O)/stub/stub.o stub/stub.lds
 
 $(O)/stub/blob.o: stub/blob.S $(STUB_ELF)
 	$(CC) -c -DSTUB_ELF='"$(STUB_ELF)"' -o $@ stub/blob.S
+
+$(O)/targets/%: tests/targets/$(ARCH)/%.c tests/targets/target.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm $(STATIC)
 
 $(O)/targets/%: tests/targets/%.c tests/targets/target.h
 	@mkdir -p $(dir $@)
