@@ -136,7 +136,15 @@ asan debug:
 # The README's two commands.  Both install what they need first.
 check: deps
 	$(MAKE) all targets units
-	tests/run-checks.sh $(O)
+	CKPT_CHECK_ARM64=$(CHECK_ARM64) tests/run-checks.sh $(O)
+
+# The suite on aarch64, in the emulated guest of ../shared/arm64 (make check
+# runs it too with CHECK_ARM64=1).  Same summary as make check.
+CHECK_ARM64 ?= 0
+check-arm64:
+	tests/arm64-deps.sh
+	$(MAKE) all targets
+	CKPT_CHECK_HOST=0 CKPT_CHECK_ARM64=1 tests/run-checks.sh $(O)
 
 demo: deps-build
 	$(MAKE) all targets
@@ -169,5 +177,5 @@ format:
 
 include tests/fuzz/fuzz.mk
 
-.PHONY: all targets units asan debug check demo deps deps-build install uninstall clean format bench
+.PHONY: all targets units asan debug check check-arm64 demo deps deps-build install uninstall clean format bench
 -include $(OBJS:.o=.d) $(O)/stub/stub.d

@@ -8,6 +8,11 @@
 # the toolchain is ready.
 # Usage: tests/arm64-deps.sh [ARM64_DIR]   (default ../shared/arm64)
 set -euo pipefail
+# Unless told otherwise, the arm64 -dev packages go into setup's sysroot
+# rather than being installed: installing them as multiarch packages also
+# upgrades some of the host's own (libc6-dev's dependencies, linux-libc-dev,
+# see the harness's README), which a test run should not do to a machine.
+export CKPT_ARM64_SYSROOT=${CKPT_ARM64_SYSROOT:-1}
 top=$(cd "$(dirname "$0")/.." && pwd)
 ARM64=${1:-$top/../shared/arm64}
 CACHE=${CKPT_ARM64_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckpt-arm64}

@@ -22,14 +22,32 @@ count() {	# count a TAP stream from stdin
 	done
 }
 
-for u in "$top/$O"/unit/test_*; do
-	[ -x "$u" ] || continue
-	count < <("$u" 2>&1)
-done
+# CKPT_CHECK_HOST=0 (make check-arm64): only the aarch64 part below.
+if [ "${CKPT_CHECK_HOST:-1}" = 1 ]; then
+	for u in "$top/$O"/unit/test_*; do
+		[ -x "$u" ] || continue
+		count < <("$u" 2>&1)
+	done
 
-export CKPT="$top/$O/ckpt" CKPT_TARGETS="$top/$O/targets" CKPT_TOP="$top"
-if [ $# -eq 0 ]; then set -- "$top"/tests/*.bats; fi
-count < <(bats --tap "$@" 2>&1)
+	export CKPT="$top/$O/ckpt" CKPT_TARGETS="$top/$O/targets" CKPT_TOP="$top"
+	if [ $# -eq 0 ]; then set -- "$top"/tests/*.bats; fi
+	count < <(bats --tap "$@" 2>&1)
+fi
+
+# CKPT_CHECK_ARM64=1 (make check-arm64, make check CHECK_ARM64=1): the
+# suite once more on aarch64, in an emulated guest, when its toolchain can
+# be set up (tests/arm64-check.sh).  Its tests count here like the others.
+if [ "${CKPT_CHECK_ARM64:-0}" = 1 ]; then
+	t0=$SECONDS
+	if "$top/tests/arm64-deps.sh" >"$log/arm64-deps" 2>&1; then
+		echo "# aarch64: the suite in qemu-system-aarch64 (../shared/arm64)"
+		count < <("$top/tests/arm64-check.sh" 2>&1)
+		echo "# aarch64: $((SECONDS - t0)) s"
+	else
+		echo "# aarch64: not run, its toolchain could not be set up (tests/arm64-deps.sh):"
+		tail -n 3 "$log/arm64-deps" | sed 's/^/#   /'
+	fi
+fi
 
 echo "$skip skipped"
 echo "$pass passed, $fail failed"

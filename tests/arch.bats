@@ -1,0 +1,34 @@
+#!/usr/bin/env bats
+# Images are per architecture: a real image made on another one (by
+# make check-arm64: an x86-64 image restored in the arm64 guest, the
+# guest's aarch64 image restored here) is refused in one line.
+
+load test_helper
+
+@test "restore of a real image from another architecture: one line naming both, exit 1" {
+	local img n=0 here
+	[ -n "${CKPT_FOREIGN:-}" ] || skip "no images from other architectures (make check-arm64 makes them)"
+	here=$(uname -m | sed 's/^arm64$/aarch64/')
+	for img in "$CKPT_FOREIGN"/*.img; do
+		[ -e "$img" ] || continue
+		n=$((n + 1))
+		run --separate-stderr "$CKPT" restore "$img"
+		echo "$img: status $status, stderr: $stderr"
+		[ "$status" -eq 1 ]
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[ "$stderr" = "ckpt: restore $img: image is for $(basename "$img" .img), this machine is $here" ]
+	done
+	[ "$n" -gt 0 ]
+}
+
+@test "vector registers of a process left running after a dump are as they were" {
+	# The syscalls ckpt runs in the process must not cost it register
+	# state: on arm64 a syscall discards SVE state beyond v0-v31.
+	skip_unless_ptrace
+	start_target fpu_regs spin
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID"
+	cat "$T/out" "$T/err"
+}

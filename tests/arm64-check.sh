@@ -1,0 +1,89 @@
+#!/bin/bash
+# The suite on aarch64, in the qemu-system-aarch64 guest of ../shared/arm64
+# (README there); tests/run-checks.sh runs this and counts what it prints
+# (make check, make check-arm64).  Output: TAP lines only.
+#
+#  1. cross-build ckpt, the test targets and the unit tests (make
+#     ARCH=aarch64), and stage them with tests/ at the same relative paths
+#     as here, plus stand-ins for commands busybox lacks (tests/arm64-guest);
+#  2. dump a process here with this machine's ckpt: a real image from
+#     another architecture for tests/arch.bats in the guest;
+#  3. run tests/run-checks.sh in the guest; its TAP comes back on the
+#     console; then the guest dumps a process and prints that image;
+#  4. run tests/arch.bats here with the guest's image.
+# A build or harness failure is one failed test.
+# Usage: tests/arm64-check.sh [BATS_FILE...]   (files for the guest)
+#   environment: ARM64_DIR (the harness), MAKE, JOBS, CKPT_ARM64_TIMEOUT
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+ARM64=${ARM64_DIR:-$top/../shared/arm64}
+MAKE=${MAKE:-make}
+host=$(uname -m)
+stage=$top/build/arm64-stage
+foreign=$top/build/foreign
+log=$top/build/arm64-build.log
+out=$top/build/arm64-console.log
+CROSS=aarch64-linux-gnu-
+
+mkdir -p "$top/build"
+# The cross build must not inherit an outer make's variables (O=...).
+if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -C "$top" -j"${JOBS:-2}" ARCH=aarch64 \
+		all targets units >"$log" 2>&1; then
+	grep -E 'error|Error' "$log" | head -20 | sed 's/^/# /'
+	echo "not ok 1 aarch64: cross build failed (make ARCH=aarch64, log in $log)"
+	exit 1
+fi
+
+# Everything staged goes into the guest's RAM: no debug info.
+rm -rf "$stage" "$foreign"
+mkdir -p "$stage/build/aarch64/targets" "$stage/build/aarch64/unit" "$stage/bin" \
+	"$stage/build/foreign" "$foreign"
+cp -R "$top/tests" "$top/completions" "$top/README.md" "$stage/"
+rm -rf "$stage/tests/unit" "$stage/tests/targets"/*.c "$stage/tests/targets/aarch64"
+ln -s build/aarch64/ckpt "$stage/ckpt"
+for f in "$top"/build/aarch64/ckpt "$top"/build/aarch64/targets/* "$top"/build/aarch64/unit/test_*; do
+	case $f in *.d) continue ;; esac
+	to=$stage/build/aarch64/${f#"$top"/build/aarch64/}
+	${CROSS}strip --strip-debug -o "$to" "$f" || { echo "not ok 1 aarch64: cannot strip $f"; exit 1; }
+done
+cp "$top/tests/arm64-guest/getconf" "$stage/bin/"
+if ! ${CROSS}gcc -static -O2 -Wall -Wextra -Werror -o "$stage/bin/setpriv" \
+		"$top/tests/arm64-guest/setpriv.c" 2>"$log.setpriv"; then
+	sed 's/^/# /' "$log.setpriv"
+	echo "not ok 1 aarch64: cannot build tests/arm64-guest/setpriv.c"
+	exit 1
+fi
+
+# An image of this machine's for the guest (tests/arch.bats).
+"$top/tests/arm64-guest/foreign-image" "$top/build/$host/ckpt" "$top/build/$host/targets/counter" \
+	"$stage/build/foreign/$host.img" >"$log.foreign" 2>&1 ||
+	{ sed 's/^/# /' "$log.foreign"; echo "not ok 1 aarch64: cannot dump a $host process for the guest"; }
+
+{
+	# As on any system, /root is for root only (tests/targets/creds.c).
+	echo 'mkdir -p /root && chmod 700 /root'
+	echo 'PATH=/test/bin:$PATH CKPT_FOREIGN=/test/build/foreign \'
+	printf '\tbash tests/run-checks.sh build/aarch64'
+	[ $# -eq 0 ] || printf ' %q' "$@"
+	printf '\nst=$?\n'
+	echo 'sh tests/arm64-guest/foreign-image build/aarch64/ckpt build/aarch64/targets/counter /tmp/aarch64.img >/tmp/foreign.log 2>&1 &&'
+	echo '	{ echo "--- ckpt aarch64 image"; base64 /tmp/aarch64.img; echo "--- end"; }'
+	echo 'exit $st'
+} >"$stage/check.sh"
+
+# The guest's own summary lines are left out: run-checks.sh counts.
+"$ARM64/run" "$stage" check.sh "${CKPT_ARM64_TIMEOUT:-2400}" | tee "$out" |
+	sed '/^--- ckpt aarch64 image$/,/^--- end$/d' | grep -Ev '^[0-9]+ skipped$|^[0-9]+ passed, [0-9]+ failed$'
+st=${PIPESTATUS[0]}
+case $st in
+0|1) ;;
+124) echo "not ok 1 aarch64: the guest timed out (../shared/arm64/run status 124)" ;;
+*) echo "not ok 1 aarch64: the guest run failed (../shared/arm64/run status $st)" ;;
+esac
+
+# The guest's image, here.
+sed -n '/^--- ckpt aarch64 image$/,/^--- end$/p' "$out" | sed '1d;$d' | base64 -d >"$foreign/aarch64.img" 2>/dev/null
+[ -s "$foreign/aarch64.img" ] || { rm -f "$foreign/aarch64.img"; echo "not ok 1 aarch64: the guest made no image"; }
+CKPT=$top/build/$host/ckpt CKPT_TOP=$top CKPT_FOREIGN=$foreign bats --tap "$top/tests/arch.bats" 2>&1 |
+	sed 's/^\(ok\|not ok\) [0-9]* /&'"$host"': /'
+exit 0
