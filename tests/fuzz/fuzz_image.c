@@ -50,7 +50,6 @@
 #include "restore/ranges.h"
 #include "restore/restore.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define must(cond, ...) do {						\
@@ -384,21 +383,6 @@ static void inspect(char *path, int json)
 
 	optind = 0;
 	cmd_inspect(json ? 3 : 2, argv);
-}
-
-/* inspect writes its report to stdout: away with it (libFuzzer talks on
- * stderr). */
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-	(void)argc;
-	(void)argv;
-	if (fd >= 0) {
-		dup2(fd, STDOUT_FILENO);
-		close(fd);
-	}
-	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,21 +1,24 @@
 #!/bin/bash
-# The seed corpus of tests/fuzz: small real images, made here and now by
+# The seeds of tests/fuzz: small real images, made here and now by
 # dumping test targets (tests/targets) with this tree's ckpt, plus the
-# crafted ones of mkseeds (no ptrace needed for those) and the committed
-# regression inputs.  Real images are made at build time rather than
-# committed: they are tens of KiB each, and they must match this
-# machine's vdso for the restore plan to get past its vdso checks.
+# crafted ones of mkseeds (no ptrace needed for those).  Real images are
+# made at build time rather than committed: they are tens of KiB each,
+# and they must match this machine's vdso for the restore plan to get
+# past its vdso checks.
 #
 # Usage: tests/fuzz/gen-corpus.sh BUILD_DIR MKSEEDS OUT_DIR
 #   BUILD_DIR  the normal build (ckpt and targets/), e.g. build/x86_64
 #   MKSEEDS    the mkseeds program (tests/fuzz/mkseeds.c)
-#   OUT_DIR    where the corpus goes (emptied first)
+#   OUT_DIR    emptied, then OUT_DIR/fuzz_image gets single images and
+#              OUT_DIR/fuzz_chain images followed by their parents
+#              (fuzz_chain.c's input)
 # Without ptrace (a container, Yama) only the real images are missing:
 # the script says so and goes on.
 set -u
 O=${1:?build dir}
 MKSEEDS=${2:?mkseeds}
 OUT=${3:?output dir}
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
 CKPT=$top/$O/ckpt
 TARGETS=$top/$O/targets
@@ -28,9 +31,10 @@ cleanup() {
 trap cleanup EXIT
 
 rm -rf "$OUT"
-mkdir -p "$OUT"
+CHAIN=$OUT/fuzz_chain
+OUT=$OUT/fuzz_image
+mkdir -p "$OUT" "$CHAIN"
 "$MKSEEDS" "$OUT" || exit 1
-cp "$top"/tests/fuzz/regress/* "$OUT"/ 2>/dev/null
 
 # start NAME ARGS...: a target, in the background, until it is ready.
 start() {
@@ -64,7 +68,8 @@ if start counter 1000000000; then
 	done
 	# An incremental chain: a full image tracking writes, then a child
 	# that leaves most pages to it (IN_PARENT runs, HASHES, PARENT).
-	dump chain-0 --track && sleep 0.2 && dump chain-1 --parent "$OUT/chain-0.img" &&
+	# The parent named relative to the child, as fuzz_chain needs.
+	dump chain-0 --track && sleep 0.2 && (cd "$OUT" && dump chain-1 --parent chain-0.img) &&
 		made=$((made + 2))
 fi
 start threads && dump threads --compress zstd && made=$((made + 1))
@@ -72,7 +77,12 @@ start signals && dump signals && made=$((made + 1))
 mkdir -p "$work/ghost"
 start fd_deleted "$work/ghost" && dump fd-deleted && made=$((made + 1))
 start spin && dump spin --compress zlib && made=$((made + 1))
+# Chains for fuzz_chain: the newest image first, then its parents.
+cat "$OUT/crafted-child.img" "$OUT/crafted-full.img" >"$CHAIN/crafted-chain"
+[ -e "$OUT/chain-1.img" ] && cat "$OUT/chain-1.img" "$OUT/chain-0.img" >"$CHAIN/chain"
+cp "$OUT/crafted-full.img" "$CHAIN/"
 if [ "$made" -eq 0 ]; then
 	echo "gen-corpus: no real images (no ptrace here?): crafted seeds only" >&2
 fi
-echo "gen-corpus: $(ls "$OUT" | wc -l) inputs, $(du -sk "$OUT" | cut -f1) KiB in $OUT ($made real images)"
+echo "gen-corpus: $(ls "$OUT" | wc -l) images, $(du -sk "$OUT" | cut -f1) KiB in $OUT ($made real ones);" \
+	"$(ls "$CHAIN" | wc -l) chains in $CHAIN"

@@ -15,7 +15,9 @@
  * then, most of the time, every checksum is recomputed, and the END
  * section's counts too, so that the reader's structure checks, not its
  * CRC checks, decide.  Crossover inserts a section of one input into
- * another.  The target itself sees the result as it is.
+ * another.  The target itself sees the result as it is.  An input may
+ * be several images one after the other (fuzz_chain.c: an image and its
+ * parents): each header after an END is treated as such.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@ size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8
 struct sec {
 	size_t off, len;
 	int whole;		/* all size bytes of the payload are present */
+	size_t hdr;		/* offset of the image header it follows */
 };
 
 static uint32_t rnd(uint32_t *state)
@@ -45,9 +48,14 @@ static uint32_t rnd(uint32_t *state)
 	return *state >> 8;
 }
 
+/*
+ * The sections of every image in d: an input may hold an image and then
+ * its parents, each starting with its header right after the previous
+ * END (fuzz_chain.c).
+ */
 static size_t scan(const uint8_t *d, size_t size, struct sec *v)
 {
-	size_t off = HDR, n = 0;
+	size_t off = HDR, hdr = 0, n = 0;
 
 	while (size >= HDR && off + SEC <= size && n < MAXSEC) {
 		struct ckpt_section s;
@@ -55,12 +63,28 @@ static size_t scan(const uint8_t *d, size_t size, struct sec *v)
 
 		memcpy(&s, d + off, SEC);
 		v[n].off = off;
+		v[n].hdr = hdr;
 		v[n].whole = s.size <= avail;
 		v[n].len = v[n].whole ? (size_t)s.size : avail;
 		off += SEC + v[n].len;
+		if (s.type == CKPT_SEC_END && v[n].whole && off + HDR <= size &&
+		    !memcmp(d + off, CKPT_MAGIC, 8)) {
+			hdr = off;
+			off += HDR;
+		}
 		n++;
 	}
 	return n;
+}
+
+static void fix_header(uint8_t *d, size_t at)
+{
+	struct ckpt_header h;
+
+	memcpy(&h, d + at, HDR);
+	h.crc = 0;
+	h.crc = crc32c(0, &h, HDR);
+	memcpy(d + at, &h, HDR);
 }
 
 /* Checksums right again; END's counts too when ends is set. */
@@ -68,26 +92,28 @@ static void fixup(uint8_t *d, size_t size, int ends)
 {
 	static struct sec v[MAXSEC];
 	struct ckpt_header h;
-	uint64_t npages = 0;
+	uint64_t npages = 0, nsec = 0;
 	size_t n;
 
 	if (size < HDR)
 		return;
-	memcpy(&h, d, HDR);
-	h.crc = 0;
-	h.crc = crc32c(0, &h, HDR);
-	memcpy(d, &h, HDR);
+	fix_header(d, 0);
 	n = scan(d, size, v);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *p = d + v[i].off + SEC;
 		struct ckpt_section s;
 
+		if (i && v[i].hdr != v[i - 1].hdr) {
+			fix_header(d, v[i].hdr);
+			npages = nsec = 0;
+		}
+		memcpy(&h, d + v[i].hdr, HDR);
 		memcpy(&s, d + v[i].off, SEC);
 		if (v[i].whole && ends && s.type == CKPT_SEC_END && s.size >= sizeof(struct ckpt_end)) {
 			struct ckpt_end e;
 
 			memcpy(&e, p, sizeof(e));
-			e.nsections = i;
+			e.nsections = nsec;
 			e.npages = npages;
 			e.raw_bytes = npages * h.page_size;
 			memcpy(p, &e, sizeof(e));
@@ -98,6 +124,7 @@ static void fixup(uint8_t *d, size_t size, int ends)
 			memcpy(&pg, p, sizeof(pg));
 			npages += pg.flags & CKPT_PAGES_IN_PARENT ? 0 : pg.npages;
 		}
+		nsec++;
 		if (v[i].whole)
 			s.payload_crc = crc32c(0, p, v[i].len);
 		s.crc = crc32c(0, &s, offsetof(struct ckpt_section, crc));
@@ -162,11 +189,13 @@ static size_t mutate_payload(uint8_t *d, size_t size, size_t max, const struct s
 static size_t mutate_fixed(uint8_t *d, size_t size, const struct sec *v, size_t n, uint32_t *st)
 {
 	uint8_t tmp[HDR];
-	size_t at = 0, len = HDR;
+	size_t at = 0, len = HDR, i = n ? rnd(st) % n : 0;
 
 	if (n && rnd(st) % 3) {
-		at = v[rnd(st) % n].off;
+		at = v[i].off;
 		len = offsetof(struct ckpt_section, payload_crc);
+	} else if (n) {
+		at = v[i].hdr;
 	}
 	memcpy(tmp, d + at, len);
 	if (LLVMFuzzerMutate(tmp, len, len) == len)

@@ -1,6 +1,6 @@
 /*
  * The fuzz target's body (tests/fuzz/fuzz_image.c) on every input in
- * tests/fuzz/regress/: images that once crashed ckpt or broke a promise
+ * tests/fuzz/regress/fuzz_image/: images that once crashed ckpt or broke a promise
  * of its reader, checks or restore plan.  Built as a plain unit test (no
  * libFuzzer, no sanitizers, real symbol lookup), so it catches what
  * crashes or aborts outright; make fuzz runs the same inputs under ASan
@@ -11,7 +11,7 @@
 #include "../fuzz/fuzz_image.c"
 #include "harness.h"
 
-#define REGRESS "tests/fuzz/regress"
+#define REGRESS "tests/fuzz/regress/fuzz_image"
 
 /* One input in a child, stdout and stderr (ckpt's reports) out of the
  * way: its wait status. */
