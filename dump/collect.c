@@ -57,8 +57,9 @@ static int peek_pending(pid_t tid, int shared, uint8_t (**out)[CKPT_SIGINFO_SIZE
 	return 0;
 }
 
-int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
+int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts)
 {
+	pid_t pid = ts->pid;
 	struct proc_stat st;
 	struct proc_status ss;
 	uint64_t rlim[CKPT_NRLIMIT][2];
@@ -67,8 +68,20 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
 	size_t len;
 	int ret;
 
-	if ((ret = proc_read_stat(pid, &st)) < 0 || (ret = proc_read_status(pid, &ss)) < 0)
+	/* The process through a live thread (see tracee_freeze); the
+	 * leader's start time: the process's identity. */
+	if ((ret = proc_read_stat(live, &st)) < 0 || (ret = proc_read_status(live, &ss)) < 0)
 		return error_errno(ret, "cannot read /proc/%d", pid);
+	if (live != pid) {
+		struct proc_stat lst;
+
+		if ((ret = proc_read_stat(pid, &lst)) < 0)
+			return error_errno(ret, "cannot read /proc/%d", pid);
+		st.start_time = lst.start_time;
+		memcpy(st.comm, lst.comm, sizeof(st.comm));
+	}
+	if (ts->leader_gone)
+		p->d.flags |= CKPT_PROC_LEADER_GONE;
 	p->d.pid = pid;
 	p->d.start_time = st.start_time;
 	p->d.track_fd = -1;
@@ -103,7 +116,7 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
 		if (ts->t[i].group_stop)
 			p->d.flags |= CKPT_PROC_STOPPED;
 
-	ret = proc_read_limits(pid, rlim, CKPT_NRLIMIT);
+	ret = proc_read_limits(live, rlim, CKPT_NRLIMIT);
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/limits", pid);
 	for (int i = 0; i < CKPT_NRLIMIT; i++) {
@@ -111,7 +124,7 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
 		p->d.rlim[i].max = rlim[i][1];
 	}
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", live);
 	if (xreadlink(path, &p->exe) < 0) {
 		p->exe = xstrdup("");
 		p->d.flags |= CKPT_PROC_NO_EXE;
@@ -122,19 +135,19 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts)
 		p->d.exe_mtime_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
 	}
 	p->d.exe_len = (uint32_t)strlen(p->exe);
-	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	snprintf(path, sizeof(path), "/proc/%d/cwd", live);
 	if ((ret = xreadlink(path, &p->cwd)) < 0)
 		return error_errno(ret, "cannot read the working directory");
 	p->d.cwd_len = (uint32_t)strlen(p->cwd);
 
-	if ((ret = read_proc_file(pid, "cmdline", &p->cmdline, &len)) < 0)
+	if ((ret = read_proc_file(live, "cmdline", &p->cmdline, &len)) < 0)
 		return error_errno(ret, "cannot read /proc/%d/cmdline", pid);
 	p->d.cmdline_len = (uint32_t)len;
-	if ((ret = read_proc_file(pid, "auxv", &buf, &len)) < 0)
+	if ((ret = read_proc_file(live, "auxv", &buf, &len)) < 0)
 		return error_errno(ret, "cannot read /proc/%d/auxv", pid);
 	p->auxv = (uint8_t *)buf;
 	p->d.auxv_len = (uint32_t)len;
-	if (read_proc_file(pid, "personality", &buf, NULL) == 0) {
+	if (read_proc_file(live, "personality", &buf, NULL) == 0) {
 		p->d.personality = (uint32_t)strtoul(buf, NULL, 16);
 		free(buf);
 	}

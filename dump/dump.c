@@ -4,6 +4,7 @@
  * tracee_release(), which puts registers back and detaches; the image
  * only replaces the destination once it is complete and on disk.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,27 @@
 #include "common/util.h"
 #include "dump/dump.h"
 
+static int has_live_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int live = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!live && (de = readdir(d))) {
+		struct proc_stat st;
+		int tid = atoi(de->d_name);
+
+		live = tid > 0 && tid != pid && proc_read_stat(tid, &st) == 0 && st.state != 'Z' &&
+		       st.state != 'X';
+	}
+	closedir(d);
+	return live;
+}
+
 static int check_target(pid_t pid)
 {
 	struct proc_stat st;
@@ -33,7 +55,9 @@ static int check_target(pid_t pid)
 		return error("no such process");
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/stat", pid);
-	if (st.state == 'Z' || st.state == 'X')
+	/* A zombie leader with live threads is a running process whose main
+	 * thread called pthread_exit(): fine.  One with none is dead. */
+	if ((st.state == 'Z' || st.state == 'X') && !has_live_thread(pid))
 		return error("process is a zombie (it has exited and waits for its parent)");
 	if (st.flags & PF_KTHREAD)
 		return error("process is a kernel thread");
@@ -91,9 +115,10 @@ struct dump {
 };
 
 /* Everything between freeze and release: with --fork, up to the fork. */
-static int collect_and_write(pid_t pid, struct tracee_set *ts, struct dump *d,
-			     const struct dump_opts *o)
+static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct dump_opts *o)
 {
+	/* /proc/<live> stands for the process: its leader may have exited. */
+	pid_t pid = ts->t[0].tid;
 	struct img *img = &d->img;
 	struct img_proc *p = &img->procs[0];
 	struct track *tr = &d->tr;
@@ -103,6 +128,12 @@ static int collect_and_write(pid_t pid, struct tracee_set *ts, struct dump *d,
 	int ret;
 
 	d->tracking = (o->track || o->parent) && !o->kill;
+	if (d->tracking && ts->leader_gone) {
+		/* The uffd would have to be fetched from the leader's fd table,
+		 * which died with it: compare page hashes next time instead. */
+		warn("the main thread has exited: written pages are not tracked");
+		d->tracking = 0;
+	}
 	phase(NULL);
 	/* Just where the vdso and libc are, to find a syscall instruction. */
 	ret = proc_read_maps_how(pid, &maps, &nmaps, 0);
@@ -124,7 +155,7 @@ static int collect_and_write(pid_t pid, struct tracee_set *ts, struct dump *d,
 		goto out;
 	}
 	if (o->parent) {
-		ret = parent_load(o->parent, o->out, p, &parent, tr, &img->parent);
+		ret = parent_load(o->parent, o->out, pid, p, &parent, tr, &img->parent);
 		if (ret < 0)
 			goto out;
 		memcpy(img->h.parent_id, parent.h.image_id, sizeof(img->h.parent_id));
@@ -168,6 +199,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	struct tracee_set ts = { 0 };
 	struct dump d = { .w = { .fd = -1 }, .tr = { .uffd = -1, .fresh = -1, .pmfd = -1 } };
 	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
+	pid_t ts_live = pid;
 	int ret, seccomp;
 
 	seccomp = check_target(pid);
@@ -188,7 +220,8 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		goto out;
 	}
 	t_frozen = now_ns();
-	ret = collect_and_write(pid, &ts, &d, o);
+	ts_live = ts.t[0].tid;
+	ret = collect_and_write(&ts, &d, o);
 	if (ret < 0) {
 		tracee_release(&ts, 0);
 		goto out;
@@ -203,7 +236,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 				       &d.tr, d.tracking, PASS_FORKED);
 		if (ret == 0)
 			ret = img_writer_finish(&d.w);
-		fork_reap(pid, d.child, insn);
+		fork_reap(pid, ts_live, d.child, insn);
 		d.child = 0;
 		if (ret == 0 && o->stop)
 			kill(pid, SIGSTOP);
@@ -224,7 +257,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	      (now_ns() - t0) / 1e6);
 out:
 	if (d.child > 0)	/* failed after the fork */
-		fork_reap(pid, d.child, ts.syscall_insn);
+		fork_reap(pid, ts_live, d.child, ts.syscall_insn);
 	dump_free_pages(d.vp, d.img.procs[0].d.nvmas);
 	track_end(&d.tr);
 	img_writer_close(&d.w);

@@ -74,8 +74,8 @@ int track_fd_base(const struct img_proc *p);
 int track_is_ours(const struct img_proc *p, int fd, const char *link);
 void track_end(struct track *tr);
 /* parent.c: the parent image (metadata and page hashes) */
-int parent_load(const char *path, const char *child, struct img_proc *now, struct img *parent,
-		struct track *tr, char **ref);
+int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now,
+		struct img *parent, struct track *tr, char **ref);
 int parent_hash(const struct track *tr, uint64_t addr, uint64_t *hash);
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		    const struct dump_opts *o, struct track *tr);
@@ -90,6 +90,6 @@ int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,
 		     enum page_pass pass);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);
-void fork_reap(pid_t pid, pid_t child, uint64_t syscall_insn);
+void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn);
 
 #endif

@@ -52,7 +52,7 @@ int fork_copy(struct tracee_set *ts, pid_t *child)
 	return 0;
 }
 
-void fork_reap(pid_t pid, pid_t child, uint64_t syscall_insn)
+void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn)
 {
 	struct tracee_set ts = { .pid = pid, .syscall_insn = syscall_insn };
 	long r;
@@ -62,8 +62,8 @@ void fork_reap(pid_t pid, pid_t child, uint64_t syscall_insn)
 	while (waitpid(child, &st, __WALL) < 0 && errno == EINTR)
 		;
 	/* We saw it die as its tracer; its parent still holds a zombie.
-	 * Freeze the leader alone for one wait4 of that very child. */
-	if (tracee_freeze_one(pid, &ts) < 0 || !(ts.syscall_insn = syscall_insn)) {
+	 * Freeze one thread alone for one wait4 of that very child. */
+	if (tracee_freeze_one(pid, live, &ts) < 0 || !(ts.syscall_insn = syscall_insn)) {
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
 		return;
 	}

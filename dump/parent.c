@@ -90,8 +90,8 @@ static char *parent_ref(const char *parent, const char *child)
 	return ref;
 }
 
-int parent_load(const char *path, const char *child, struct img_proc *now, struct img *parent,
-		struct track *tr, char **ref)
+int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now,
+		struct img *parent, struct track *tr, char **ref)
 {
 	struct img_reader r;
 	struct ckpt_section s;
@@ -113,7 +113,7 @@ int parent_load(const char *path, const char *child, struct img_proc *now, struc
 		error("the image is of another process (PID %d)", parent->procs[0].d.pid);
 		goto out;
 	}
-	ret = track_begin(now->d.pid, parent, tr);
+	ret = track_begin(live, parent, tr);
 	if (ret == 0 && tr->method == CKPT_DIRTY_HASH)
 		ret = load_hashes(&r, &s, payload, have, tr, parent->h.page_size);
 	if (ret == 0)

@@ -112,11 +112,11 @@ int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, 
 {
 	elf_version(EV_CURRENT);
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(maps[i].path, "[vdso]") && from_vdso(ts->pid, &maps[i], &ts->syscall_insn) == 0)
+		if (!strcmp(maps[i].path, "[vdso]") && from_vdso(ts->t[0].tid, &maps[i], &ts->syscall_insn) == 0)
 			goto found;
 	for (size_t i = 0; i < n; i++)
 		if ((maps[i].prot & PROT_EXEC) && strstr(maps[i].path, "/libc") &&
-		    from_file(ts->pid, &maps[i], &ts->syscall_insn) == 0)
+		    from_file(ts->t[0].tid, &maps[i], &ts->syscall_insn) == 0)
 			goto found;
 	return error("found no syscall instruction in the vdso or libc of the process");
 found:
@@ -164,7 +164,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 			return ret;
 		if (r < 0)	/* 32..33 are glibc's but valid for the kernel */
 			continue;
-		if ((ret = mem_read(ts->pid, scratch, &ka, sizeof(ka))) < 0)
+		if ((ret = mem_read(ts->t[0].tid, scratch, &ka, sizeof(ka))) < 0)
 			return error_errno(ret, "cannot read signal action %d", sig);
 		p->sigacts[sig - 1] = (struct ckpt_sigaction){ ka.handler, ka.flags, ka.restorer, ka.mask };
 	}
@@ -175,7 +175,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 		/* clear_child_tid: how pthread_join learns a thread ended. */
 		if ((ret = rcall(ts, &ts->t[i], SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &r)) < 0)
 			return ret;
-		if (r == 0 && (ret = mem_read(ts->pid, scratch, &tidaddr, sizeof(tidaddr))) < 0)
+		if (r == 0 && (ret = mem_read(ts->t[0].tid, scratch, &tidaddr, sizeof(tidaddr))) < 0)
 			return error_errno(ret, "cannot read the tid address of %d", ts->t[i].tid);
 		p->threads[i].d.clear_tid = tidaddr;
 
@@ -183,7 +183,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 			return ret;
 		if (r < 0)
 			return error_errno((int)r, "thread %d: sigaltstack failed", ts->t[i].tid);
-		if ((ret = mem_read(ts->pid, scratch, &ks, sizeof(ks))) < 0)
+		if ((ret = mem_read(ts->t[0].tid, scratch, &ks, sizeof(ks))) < 0)
 			return error_errno(ret, "cannot read the signal stack of %d", ts->t[i].tid);
 		p->threads[i].d.altstack_sp = ks.sp;
 		p->threads[i].d.altstack_size = ks.size;
@@ -197,7 +197,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 	if (r == 0) {
 		int32_t sig = 0;
 
-		if (mem_read(ts->pid, scratch, &sig, sizeof(sig)) == 0 && sig > 0 && sig <= CKPT_NSIG)
+		if (mem_read(ts->t[0].tid, scratch, &sig, sizeof(sig)) == 0 && sig > 0 && sig <= CKPT_NSIG)
 			p->d.pdeathsig = (uint32_t)sig;
 	}
 	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, &r)) < 0)

@@ -120,6 +120,9 @@ static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
 #define CKPT_PROC_NO_EXE	1u	/* exe link was unreadable */
 #define CKPT_PROC_STOPPED	2u	/* was stopped (job control) at dump */
 #define CKPT_PROC_UNDUMPABLE	4u	/* prctl(PR_GET_DUMPABLE) was 0 */
+#define CKPT_PROC_LEADER_GONE	8u	/* the leader had exited (pthread_exit): no
+					   THREAD section has tid == pid; restore
+					   makes a leader that exits again */
 
 struct ckpt_sigaction {
 	uint64_t handler;	/* SIG_DFL = 0, SIG_IGN = 1, or an address */

@@ -151,7 +151,7 @@ static int seize_new(struct tracee_set *ts)
 		ret = seize_one(ts, tid);
 		/* A thread that exited meanwhile: ESRCH, or EPERM while it is
 		 * a zombie still listed in task/. */
-		if (tid != ts->pid && (ret == -ESRCH || (ret == -EPERM && thread_gone(ts->pid, tid)))) {
+		if (ret == -ESRCH || (ret == -EPERM && thread_gone(ts->pid, tid))) {
 			if (find(ts, tid))
 				drop(ts, tid), ptrace(PTRACE_DETACH, tid, 0, 0);
 			continue;
@@ -194,6 +194,12 @@ int tracee_freeze(pid_t pid, struct tracee_set *ts)
 			ts->t[0] = ts->t[i];
 			ts->t[i] = tmp;
 		}
+	/* A leader that ended with pthread_exit() is a zombie the others
+	 * keep: not seizable, nothing of it to save.  Any thread serves. */
+	if (ts->n && ts->t[0].tid != pid && thread_gone(pid, pid)) {
+		ts->leader_gone = 1;
+		return 0;
+	}
 	if (!ts->n || ts->t[0].tid != pid) {
 		tracee_release(ts, 0);
 		return -ESRCH;
@@ -201,12 +207,12 @@ int tracee_freeze(pid_t pid, struct tracee_set *ts)
 	return 0;
 }
 
-int tracee_freeze_one(pid_t pid, struct tracee_set *ts)
+int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts)
 {
 	int ret;
 
 	ts->pid = pid;
-	ret = seize_one(ts, pid);
+	ret = seize_one(ts, tid);
 	if (ret < 0)
 		tracee_release(ts, 0);
 	return ret;

@@ -25,15 +25,18 @@ struct tracee_set {
 	struct tracee *t;
 	size_t n, cap;
 	int suspend_seccomp;	/* PTRACE_O_SUSPEND_SECCOMP was needed */
+	int leader_gone;	/* the leader exited (pthread_exit): t[0] is another */
 	uint64_t syscall_insn;	/* address of a syscall instruction, 0 = none yet */
 };
 
 /* Seize and interrupt every thread of pid until no new ones appear; fills
- * ts and reads each thread's registers.  On failure everything seized is
+ * ts and reads each thread's registers.  t[0] is the leader, or another
+ * thread if the leader has exited (ts->leader_gone): /proc/<t[0].tid>
+ * then stands for the process (/proc/PID shows no memory or files).  On failure everything seized is
  * detached again; the error is printed. */
 int tracee_freeze(pid_t pid, struct tracee_set *ts);
-/* Seize and interrupt only the leader (for a short injection). */
-int tracee_freeze_one(pid_t pid, struct tracee_set *ts);
+/* Seize and interrupt only thread tid of pid (for a short injection). */
+int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts);
 /* Put back registers, detach every thread.  sig: 0, or SIGSTOP to leave
  * the process stopped, SIGKILL to kill it first. */
 void tracee_release(struct tracee_set *ts, int sig);

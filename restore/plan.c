@@ -328,10 +328,12 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	for (int i = 0; i < sf->nfds; i++)
 		if (sf->cloexec[i])
 			SYS(pl, 0, SYS_fcntl, (uint64_t)sf->target[i], F_SETFD, FD_CLOEXEC, 0, 0, 0);
-	for (uint32_t i = 1; i < p->d.nthreads; i++)
-	{
+	/* Stub thread 0 is the leader: image thread 0, unless the leader had
+	 * exited (then every image thread is a new one, see plan_build). */
+	for (uint32_t i = pl->leader_gone ? 0 : 1; i < p->d.nthreads; i++) {
 		emit(pl, 0, STUB_OP_CLONE, 0, 0, R0, pl->plan_off + sizeof(struct stub_plan) +
-		     i * sizeof(struct stub_thread), (uint64_t)p->threads[i].d.tid, 0, 0, 0, 0);
+		     (i + pl->leader_gone) * sizeof(struct stub_thread),
+		     (uint64_t)p->threads[i].d.tid, 0, 0, 0, 0);
 		what(pl, 0, "create thread %d", p->threads[i].d.tid);
 	}
 	for (uint32_t i = 0; i < p->d.npending; i++) {
@@ -342,11 +344,12 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	}
 }
 
-/* What each thread does for itself, last. */
-static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc *p)
+static void plan_creds(struct plan *pl, uint32_t ti, const struct img_proc *p);
+
+/* What each thread does for itself, last: stub thread ti is image thread k. */
+static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k)
 {
-	const struct img_thread *t = &p->threads[ti];
-	int root = geteuid() == 0;
+	const struct img_thread *t = &p->threads[k];
 
 	if (t->d.clear_tid)
 		SYS(pl, ti, SYS_set_tid_address, t->d.clear_tid, 0, 0, 0, 0, 0);
@@ -388,9 +391,14 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 	SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_setpriority, PRIO_PROCESS, 0, (uint64_t)(int64_t)t->d.nice,
 	     0, 0, 0);
 	what(pl, ti, "set the nice value %d of thread %d", t->d.nice, t->d.tid);
-	/* Credentials are per thread at the syscall level; the process's own
-	 * ids, and never more (ckpt refused earlier if we may not). */
-	if (root)
+	plan_creds(pl, ti, p);
+}
+
+/* Credentials are per thread at the syscall level; the process's own
+ * ids, and never more (ckpt refused earlier if we may not). */
+static void plan_creds(struct plan *pl, uint32_t ti, const struct img_proc *p)
+{
+	if (geteuid() == 0)
 		SYSR(pl, ti, 0, R1, SYS_setgroups, p->d.ngroups,
 		     blob(pl, p->groups, p->d.ngroups * sizeof(uint32_t)), 0, 0, 0, 0);
 	SYS(pl, ti, SYS_setresgid, p->d.gid[0], p->d.gid[1], p->d.gid[2], 0, 0, 0);
@@ -415,7 +423,10 @@ int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map 
 	ndreloc = 0;
 	if ((ret = check_specials(p, maps, nmaps)) < 0)
 		return ret;
-	pl->nthreads = p->d.nthreads;
+	/* A leader that had exited: one more stub thread, the leader, which
+	 * does the process's part, starts all image threads and exits. */
+	pl->leader_gone = !!(p->d.flags & CKPT_PROC_LEADER_GONE);
+	pl->nthreads = p->d.nthreads + pl->leader_gone;
 	pl->t = xzalloc(pl->nthreads * sizeof(*pl->t));
 	pl->stub_size = ALIGN_UP(stub_size, 4096u);
 	pl->stack_size = STACK_SIZE;
@@ -429,8 +440,13 @@ int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map 
 		       pl->nthreads * sizeof(struct stub_thread);
 	plan_memory(pl, p, maps, nmaps, sf, pl->stub_size);
 	plan_process(pl, p, sf);
-	for (uint32_t i = 0; i < pl->nthreads; i++)
-		plan_thread_tail(pl, i, p);
+	for (uint32_t k = 0; k < p->d.nthreads; k++)
+		plan_thread_tail(pl, k + pl->leader_gone, p, k);
+	if (pl->leader_gone) {
+		/* As a zombie it shows its credentials in /proc: the process's. */
+		plan_creds(pl, 0, p);
+		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
+	}
 	return 0;
 }
 

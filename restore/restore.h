@@ -28,7 +28,8 @@ struct plan_thread {
 };
 
 struct plan {
-	uint32_t nthreads;
+	uint32_t nthreads;		/* stub threads */
+	uint32_t leader_gone;		/* 1: stub thread 0 is an extra, exiting leader */
 	struct plan_thread *t;
 	uint8_t *data;			/* blobs the ops point to */
 	size_t datalen, datacap;

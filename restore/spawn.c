@@ -225,7 +225,8 @@ static int trapped(struct ctx *c, pid_t tid, int *idx)
 	uint32_t n = c->pl.nthreads;
 	struct stub_thread *st = xmalloc(n * sizeof(*st));
 	pid_t inner = inner_tid(c, tid);
-	int ret = mem_read(c->pid, threads_addr(c), st, n * sizeof(*st));
+	/* Through the trapping thread: the leader may have exited already. */
+	int ret = mem_read(tid, threads_addr(c), st, n * sizeof(*st));
 
 	*idx = -1;
 	for (uint32_t i = 0; ret == 0 && i < n; i++) {
@@ -248,7 +249,8 @@ static int reached(const struct ctx *c, enum phase ph)
 {
 	if (ph == PHASE_FILL)
 		return c->th[0].state == STUB_ST_TRAP;
-	for (uint32_t i = 0; i < c->pl.nthreads; i++)
+	/* An exiting leader (see plan_build) never reaches DONE. */
+	for (uint32_t i = c->pl.leader_gone; i < c->pl.nthreads; i++)
 		if (c->th[i].state != STUB_ST_DONE)
 			return 0;
 	return 1;
@@ -307,14 +309,16 @@ static int run_until(struct ctx *c, enum phase ph)
 /* Warn about what the stub could only do in part (MAYFAIL ops). */
 static int report_partial(struct ctx *c)
 {
+	pid_t live = c->th[c->pl.leader_gone].tid;	/* the leader may be gone */
+
 	for (uint32_t ti = 0; ti < c->pl.nthreads; ti++) {
 		const struct plan_thread *t = &c->pl.t[ti];
 		struct stub_op *ops = xmalloc(t->nops * sizeof(*ops));
 		struct stub_thread st;
 		int ret;
 
-		if ((ret = mem_read(c->pid, threads_addr(c) + ti * sizeof(st), &st, sizeof(st))) < 0 ||
-		    (ret = mem_read(c->pid, st.ops, ops, t->nops * sizeof(*ops))) < 0) {
+		if ((ret = mem_read(live, threads_addr(c) + ti * sizeof(st), &st, sizeof(st))) < 0 ||
+		    (ret = mem_read(live, st.ops, ops, t->nops * sizeof(*ops))) < 0) {
 			free(ops);
 			return error_errno(ret, "cannot read the restore stub's results");
 		}
@@ -336,8 +340,9 @@ static int report_partial(struct ctx *c)
  * home unmapped, and off they go. */
 static int finish(struct ctx *c)
 {
+	const uint32_t off = c->pl.leader_gone;
 	struct tracee_set ts = { .pid = c->pid };
-	struct tracee t0 = { .tid = c->th[0].tid };
+	struct tracee t0 = { .tid = c->th[off].tid };
 	struct stub_plan sp;
 	size_t len = sizeof(t0.regs);
 	long r;
@@ -345,7 +350,7 @@ static int finish(struct ctx *c)
 
 	if ((ret = report_partial(c)) < 0)
 		return ret;
-	if ((ret = mem_read(c->pid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
+	if ((ret = mem_read(t0.tid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
 		return error_errno(ret, "cannot read the restore stub's plan");
 	ts.syscall_insn = sp.syscall_insn;
 	if ((ret = tracee_get_regset(t0.tid, NT_PRSTATUS, &t0.regs, &len)) < 0)
@@ -355,7 +360,7 @@ static int finish(struct ctx *c)
 		 * below, and arm64 then puts x7 back to its value at that
 		 * syscall's entry (arch/arm64/kernel/ptrace.c report_syscall):
 		 * run the syscalls from the registers it is to have. */
-		memcpy(&t0.regs, c->p->threads[0].regsets[0].data, sizeof(t0.regs));
+		memcpy(&t0.regs, c->p->threads[0].regsets[0].data, sizeof(t0.regs));	/* stub thread off */
 		arch_fixup_restart(&t0.regs);
 	}
 	/* The parent-death signal the child got from us goes; the original
@@ -373,8 +378,8 @@ static int finish(struct ctx *c)
 	ret = tracee_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, &r);
 	if (ret < 0 || r < 0)
 		return error_errno(ret < 0 ? ret : (int)r, "cannot unmap the restore stub");
-	for (uint32_t i = 0; i < c->pl.nthreads; i++) {
-		const struct img_thread *it = &c->p->threads[i];
+	for (uint32_t i = off; i < c->pl.nthreads; i++) {
+		const struct img_thread *it = &c->p->threads[i - off];
 		arch_regs_t regs;
 
 		memcpy(&regs, it->regsets[0].data, sizeof(regs));
@@ -394,7 +399,7 @@ static int finish(struct ctx *c)
 	/* It was stopped when dumped: it stops before running anything. */
 	if (c->p->d.flags & CKPT_PROC_STOPPED)
 		kill(c->pid, SIGSTOP);
-	for (uint32_t i = 0; i < c->pl.nthreads; i++)
+	for (uint32_t i = off; i < c->pl.nthreads; i++)
 		ptrace(PTRACE_DETACH, c->th[i].tid, 0, 0);
 	return 0;
 }
@@ -468,9 +473,15 @@ static void kill_child(pid_t pid)
 {
 	int st;
 
+	/* Every thread we trace must be reaped by us before its leader can
+	 * be: reap them all until the leader is gone. */
 	kill(pid, SIGKILL);
-	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		pid_t r = waitpid(-1, &st, __WALL);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			break;
+	}
 }
 
 /* Page data: this image's, then its parents' for what it left to them. */
