@@ -39,6 +39,11 @@ void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t in
  */
 int arch_leave_syscall(pid_t tid);
 
+/*
+ * Whether stopped thread tid (registers r) is inside a syscall, and if so
+ * (only then) which: arch_syscall_nr().  1 or 0.
+ */
+int arch_in_syscall(pid_t tid, const arch_regs_t *r);
 /* Syscall number a thread stopped in, or -1 when it was not in one. */
 long arch_syscall_nr(const arch_regs_t *r);
 

@@ -11,8 +11,11 @@
 #include <sys/auxv.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <stdint.h>
 
 #include "arch/arch.h"
+
+#define SVC0	0xd4000001u	/* svc #0 (Arm ARM C6.2 SVC) */
 
 #ifndef NT_ARM_PAC_ENABLED_KEYS
 #define NT_ARM_PAC_ENABLED_KEYS	0x40a	/* Linux 5.13, include/uapi/linux/elf.h */
@@ -82,16 +85,24 @@ int arch_leave_syscall(pid_t tid)
 	return 0;
 }
 
+/*
+ * By the time a thread inside a syscall stops for us, do_signal() has done
+ * forget_syscall() and, to restart it, rewound pc to its svc with x0 back
+ * (arch_fixup_restart): NT_ARM_SYSTEM_CALL says -1.  What is left is the
+ * pc at an svc #0 and the number in x8, exactly as for a thread about to
+ * make that syscall, which it is: either way it issues it when it runs.
+ */
+int arch_in_syscall(pid_t tid, const arch_regs_t *r)
+{
+	uint32_t insn = 0;
+	struct iovec local = { &insn, sizeof(insn) }, remote = { (void *)(uintptr_t)r->pc, 4 };
+
+	return process_vm_readv(tid, &local, 1, &remote, 1, 0) == 4 && insn == SVC0;
+}
+
 long arch_syscall_nr(const arch_regs_t *r)
 {
-	/*
-	 * Never known from the registers: by the time a thread inside a
-	 * syscall stops for us, do_signal() has done forget_syscall() and
-	 * rewound it to re-execute its svc (arch_fixup_restart), so it
-	 * looks exactly like a thread about to make that syscall.
-	 */
-	(void)r;
-	return -1;
+	return (long)r->regs[8];
 }
 
 /*

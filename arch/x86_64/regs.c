@@ -71,6 +71,12 @@ int arch_check_regset(const struct img_regset *rs)
 	return 0;
 }
 
+int arch_in_syscall(pid_t tid, const arch_regs_t *r)
+{
+	(void)tid;
+	return arch_syscall_nr(r) >= 0;
+}
+
 long arch_syscall_nr(const arch_regs_t *r)
 {
 	return (long)r->orig_rax;
