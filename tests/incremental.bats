@@ -48,6 +48,7 @@ dump_chain() {
 
 @test "the uffd ckpt leaves in the process is not part of its image" {
 	skip_unless_ptrace
+	"$CKPT" check | grep -q '^userfaultfd WP async *ok' || skip "no userfaultfd WP async here"
 	start_target dirty 8
 	"$CKPT" dump "$TPID" --track -o "$T/a.img"
 	ls -l /proc/$TPID/fd | grep -q userfaultfd

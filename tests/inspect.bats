@@ -32,7 +32,7 @@ dump_spin() {
 	[ "$(grep -c '^    => 0x[0-9a-f]*:  ' <<<"$output")" -eq 1 ]
 	! grep -q 'no code' <<<"$output"
 	# The main thread sleeps in the kernel.
-	grep -q '^    in syscall clock_nanosleep (230)$' <<<"$output"
+	grep -q '^    in syscall clock_nanosleep ([0-9]*)$' <<<"$output"
 	grep -q '^mappings  [0-9]*: pages [0-9]* stored, [0-9]* present, [0-9]* total$' <<<"$output"
 	grep -q ' \[stack\]$' <<<"$output"
 	grep -q '^pages     [0-9]* stored in [0-9]* blocks, 0 in the parent image$' <<<"$output"
@@ -81,6 +81,7 @@ PY
 }
 
 @test "inspect --json: valid JSON, one object per thread, mappings with page counts" {
+	command -v python3 >/dev/null || skip "needs python3 (the arm64 guest has none)"
 	skip_unless_ptrace
 	dump_spin --compress none
 	run --separate-stderr "$CKPT" inspect --json "$T/img"
@@ -93,6 +94,7 @@ PY
 }
 
 @test "inspect - reads a stream once and says the same as for the file" {
+	command -v python3 >/dev/null || skip "needs python3 (the arm64 guest has none)"
 	skip_unless_ptrace
 	dump_spin
 	"$CKPT" inspect --json "$T/img" | sed '/"image":/d' >"$T/file.json"
