@@ -61,6 +61,15 @@ load test_helper
 	grep -qx 'churn: ok' "$T/out"
 }
 
+@test "leader_exit: the main thread ended with pthread_exit, the others run on: dump and restore" {
+	skip_unless_ptrace
+	start_target leader_exit
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'leader_exit: ok' "$T/out"
+}
+
 @test "sched: per-thread CPU affinity, nice value and scheduling policy survive" {
 	skip_unless_ptrace
 	start_target sched
