@@ -207,7 +207,7 @@ static void check_plan(const struct plan *pl, const struct img_proc *p, const ui
 		     (unsigned long)end, stub_maps[i].name);
 	must(len >= sizeof(sp), "plan of %zu bytes", len);
 	memcpy(&sp, buf, sizeof(sp));
-	must(sp.plan_size == len && sp.nthreads == p->d.nthreads && sp.home == home,
+	must(sp.plan_size == len && sp.nthreads == pl->nthreads && sp.home == home,
 	     "plan header disagrees");
 	for (uint32_t ti = 0; ti < pl->nthreads; ti++) {
 		const struct plan_thread *t = &pl->t[ti];
