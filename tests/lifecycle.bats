@@ -169,18 +169,21 @@ all_stopped() {
 	grep -q '^threads: [0-9]* items$' "$T/out"
 }
 
-@test "ckpt restore forwards SIGTERM and SIGUSR1 to the restored process" {
+@test "ckpt restore forwards SIGTERM, SIGUSR1, SIGUSR2, SIGHUP and SIGINT to the restored process" {
 	skip_unless_ptrace
 	start_target lifecycle record "$T/resumed"
 	dump_kill
 	restore_bg
-	kill -TERM "$RPID"
-	kill -USR1 "$RPID"
+	local s
+	for s in TERM USR1 USR2 HUP INT; do
+		kill -"$s" "$RPID"
+	done
 	wait_rpid
 	cat "$T/out"
 	[ "$ST" -eq 0 ]
-	grep -qx "got TERM 1 from $RPID" "$T/out"
-	grep -qx "got USR1 1 from $RPID" "$T/out"
+	for s in TERM USR1 USR2 HUP INT; do
+		grep -qx "got $s 1 from $RPID" "$T/out"
+	done
 }
 
 @test "ckpt restore exits with the restored process's exit status" {

@@ -2,9 +2,13 @@
  * How a restored process ends, for the tests of ckpt restore as its
  * parent.  Usage: lifecycle MODE [ARG] RESUMED; after GO the target
  * creates the file RESUMED (so the test knows it runs again), then:
- *   record      waits (30 s at most) for SIGTERM and SIGUSR1, which the
- *               test sends to ckpt restore, and prints each signal it got
- *               with the PID that sent it; exit 0 if it got both once
+ *   record      waits (30 s at most) for SIGTERM, SIGUSR1, SIGUSR2, SIGHUP
+ *               and SIGINT, which the test sends to ckpt restore, and
+ *               prints each signal it got with the PID that sent it;
+ *               exit 0 if it got each exactly once
+ *   ping        sends SIGUSR1 to its parent (ckpt restore) the moment it
+ *               runs again, and waits (10 s at most) for it to come back
+ *               forwarded; exit 0 if it did, once
  *   exit N      exits with status N
  *   raise N     kills itself with signal N (default action)
  *   hang        waits (60 s at most) to be killed; exit 1 if never
@@ -39,27 +43,38 @@ int main(int argc, char **argv)
 		sigaction(recorded[i], &sa, NULL);
 	}
 	target_wait();
+	if (!strcmp(mode, "ping"))
+		kill(getppid(), SIGUSR1);
 	fd = open(resumed, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0)
 		close(fd);
 
 	if (!strcmp(mode, "record")) {
-		for (int i = 0; i < 3000; i++) {
-			if (atomic_load(&count[SIGTERM]) && atomic_load(&count[SIGUSR1]))
-				break;
+		const size_t n = sizeof(recorded) / sizeof(recorded[0]);
+		size_t got = 0;
+
+		for (int i = 0; i < 3000 && got < n; i++) {
 			target_sleep_ms(10);
+			for (got = 0; got < n && atomic_load(&count[recorded[got]]); got++)
+				;
 		}
 		target_sleep_ms(100);	/* anything more on its way */
-		for (size_t i = 0; i < sizeof(recorded) / sizeof(recorded[0]); i++) {
+		for (size_t i = 0; i < n; i++) {
 			int s = recorded[i];
 
 			if (atomic_load(&count[s]))
 				printf("got %s %d from %d\n", sigabbrev_np(s), atomic_load(&count[s]),
 				       atomic_load(&sender[s]));
+			CHECK(atomic_load(&count[s]) == 1, "SIG%s received %d times", sigabbrev_np(s),
+			      atomic_load(&count[s]));
 		}
-		CHECK(atomic_load(&count[SIGTERM]) == 1, "SIGTERM received %d times",
-		      atomic_load(&count[SIGTERM]));
-		CHECK(atomic_load(&count[SIGUSR1]) == 1, "SIGUSR1 received %d times",
+		return target_exit();
+	}
+	if (!strcmp(mode, "ping")) {
+		for (int i = 0; i < 1000 && !atomic_load(&count[SIGUSR1]); i++)
+			target_sleep_ms(10);
+		target_sleep_ms(50);
+		CHECK(atomic_load(&count[SIGUSR1]) == 1, "SIGUSR1 sent to ckpt restore came back %d times",
 		      atomic_load(&count[SIGUSR1]));
 		return target_exit();
 	}
@@ -77,6 +92,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lifecycle: not killed\n");
 		return 1;
 	}
-	fprintf(stderr, "usage: lifecycle record|exit N|raise N|hang RESUMED\n");
+	fprintf(stderr, "usage: lifecycle record|ping|exit N|raise N|hang RESUMED\n");
 	return 2;
 }
