@@ -206,9 +206,22 @@ static void *take_dup(struct cur *c, size_t n)
 	return p ? xmemdup(p, n) : NULL;
 }
 
-/* parse_*(): 0, -1 if malformed, or BEYOND_EOF when the section describes
- * more data than the rest of the file holds (a truncated file, usually). */
+/* parse_*(): 0, -1 if malformed, BEYOND_EOF when the section describes
+ * more data than the rest of the file holds (a truncated file, usually),
+ * or NO_MEMORY when what it describes cannot be allocated. */
 #define BEYOND_EOF	(-2)
+#define NO_MEMORY	(-3)
+
+/*
+ * For the arrays and ghost files a section describes.  On a stream
+ * nothing but the format's limits bounds them (2^24 mappings, 4 GiB of
+ * file), so a few bytes can ask for gigabytes: where those cannot be
+ * had, that is an error to report, not an abort (xzalloc).
+ */
+static void *try_zalloc(size_t n)
+{
+	return calloc(1, n ? n : 1);
+}
 
 /*
  * left: bytes of the file after this section (UINT64_MAX for a stream).
@@ -236,9 +249,11 @@ static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left)
 	    !(p->auxv = take_dup(c, p->d.auxv_len)) ||
 	    !(p->pending = take_dup(c, p->d.npending * (size_t)CKPT_SIGINFO_SIZE)))
 		return -1;
-	p->threads = xzalloc(p->d.nthreads * sizeof(*p->threads));
-	p->vmas = xzalloc(p->d.nvmas * sizeof(*p->vmas));
-	p->fds = xzalloc(p->d.nfds * sizeof(*p->fds));
+	p->threads = try_zalloc(p->d.nthreads * sizeof(*p->threads));
+	p->vmas = try_zalloc(p->d.nvmas * sizeof(*p->vmas));
+	p->fds = try_zalloc(p->d.nfds * sizeof(*p->fds));
+	if (!p->threads || !p->vmas || !p->fds)
+		return NO_MEMORY;
 	return c->left ? -1 : 0;
 }
 
@@ -298,7 +313,8 @@ static int parse_fd(struct img_fd *f, struct cur *c, uint64_t left)
 			return -1;
 		if (f->d.size > left)
 			return BEYOND_EOF;
-		f->data = xzalloc((size_t)f->d.size);
+		if (!(f->data = try_zalloc((size_t)f->d.size)))
+			return NO_MEMORY;
 	}
 	return c->left ? -1 : 0;
 }
@@ -436,6 +452,9 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 		c.left = (size_t)s->size;
 		m.left = size == UINT64_MAX ? size : size > r->off ? size - r->off : 0;
 		ret = parse_one(img, &m, s, &c);
+		if (ret == NO_MEMORY)
+			return error_errno(ENOMEM, "cannot hold what the %s section at offset %llu describes",
+					   img_section_name(s->type), (unsigned long long)at);
 		if (ret == BEYOND_EOF)
 			return error("image is truncated: %s section at offset %llu describes more than the rest of the file holds",
 				     img_section_name(s->type), (unsigned long long)at);
