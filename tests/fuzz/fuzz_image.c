@@ -15,7 +15,7 @@
  *   3. the same checks as for a parent image of an incremental chain
  *      (pages_check() with the ranges a child still wants);
  *   4. ckpt inspect, text and JSON (cmd/inspect*.c), with symbol lookup
- *      off (tests/fuzz/standins.c);
+ *      off (tests/fuzz/standins.c), the JSON checked to be JSON;
  *   5. ckpt core's notes (image/core-notes.c), made from the metadata
  *      alone; the rest of core_write() writes a file as large as the
  *      image's mappings, which is no job for a fuzzer.
@@ -375,14 +375,176 @@ static void restore_parent(const char *path)
 	img_free(&img);
 }
 
-/* 4. ckpt inspect [--json] (cmd/inspect.c), output to /dev/null. */
+/*
+ * A strict JSON checker (RFC 8259, UTF-8 only) for inspect --json, whose
+ * output scripts parse: 1 if [*p, end) holds one value and nothing else.
+ */
+struct jp {
+	const uint8_t *p, *end;
+	int depth;
+};
+
+static void j_ws(struct jp *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static int j_lit(struct jp *j, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n))
+		return 0;
+	j->p += n;
+	return 1;
+}
+
+/* One UTF-8 character of a string: no overlong forms or surrogates. */
+static int j_utf8(struct jp *j)
+{
+	uint32_t c = *j->p, min;
+	int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 :
+		(c & 0xf8) == 0xf0 ? 3 : -1;
+
+	if (n < 0 || j->end - j->p <= n)
+		return 0;
+	min = n == 1 ? 0x80 : n == 2 ? 0x800 : 0x10000;
+	c &= 0x7f >> n;
+	for (int i = 1; i <= n; i++) {
+		if ((j->p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (j->p[i] & 0x3f);
+	}
+	if ((n && c < min) || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	j->p += n + 1;
+	return 1;
+}
+
+static int j_string(struct jp *j)
+{
+	if (!j_lit(j, "\""))
+		return 0;
+	while (j->p < j->end && *j->p != '"') {
+		if (*j->p < 0x20)
+			return 0;
+		if (*j->p != '\\') {
+			if (!j_utf8(j))
+				return 0;
+			continue;
+		}
+		/* (strchr() finds a NUL too: it is the string's end.) */
+		if (++j->p == j->end || !*j->p || !strchr("\"\\/bfnrtu", *j->p))
+			return 0;
+		if (*j->p++ == 'u')
+			for (int i = 0; i < 4; i++, j->p++)
+				if (j->p == j->end || !*j->p || !strchr("0123456789abcdefABCDEF", *j->p))
+					return 0;
+	}
+	return j_lit(j, "\"");
+}
+
+static int j_digits(struct jp *j)
+{
+	const uint8_t *start = j->p;
+
+	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+		j->p++;
+	return j->p > start;
+}
+
+static int j_number(struct jp *j)
+{
+	j_lit(j, "-");
+	if (j_lit(j, "0")) {
+		if (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+			return 0;
+	} else if (!j_digits(j)) {
+		return 0;
+	}
+	if (j_lit(j, ".") && !j_digits(j))
+		return 0;
+	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+		j->p++;
+		if (!j_lit(j, "+"))
+			j_lit(j, "-");
+		return j_digits(j);
+	}
+	return 1;
+}
+
+static int j_value(struct jp *j)
+{
+	int ok;
+
+	j_ws(j);
+	if (j->p == j->end || ++j->depth > 64)
+		return 0;
+	if (*j->p == '{' || *j->p == '[') {
+		uint8_t close = *j->p++ == '{' ? '}' : ']';
+
+		j_ws(j);
+		ok = j_lit(j, close == '}' ? "}" : "]");
+		while (!ok) {
+			if (close == '}' && !(j_ws(j), j_string(j) && (j_ws(j), j_lit(j, ":"))))
+				return 0;
+			if (!j_value(j))
+				return 0;
+			j_ws(j);
+			ok = j_lit(j, close == '}' ? "}" : "]");
+			if (!ok && !j_lit(j, ","))
+				return 0;
+		}
+	} else if (*j->p == '"') {
+		ok = j_string(j);
+	} else if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+		ok = j_number(j);
+	} else {
+		ok = j_lit(j, "true") || j_lit(j, "false") || j_lit(j, "null");
+	}
+	j->depth--;
+	return ok;
+}
+
+static int json_valid(const uint8_t *p, size_t len)
+{
+	struct jp j = { p, p + len, 0 };
+
+	if (!j_value(&j))
+		return 0;
+	j_ws(&j);
+	return j.p == j.end;
+}
+
+/* 4. ckpt inspect [--json] (cmd/inspect.c).  The report goes to a memfd:
+ * when inspect succeeds, its JSON must parse. */
 static void inspect(char *path, int json)
 {
 	char inspect[] = "inspect", opt[] = "--json";
 	char *argv[] = { inspect, json ? opt : path, json ? path : NULL, NULL };
+	int out = memfd_create("fuzz-inspect", MFD_CLOEXEC), saved = dup(STDOUT_FILENO), ret;
 
+	if (out < 0 || saved < 0) {
+		perror("fuzz_image: inspect output");
+		abort();
+	}
+	fflush(stdout);
+	dup2(out, STDOUT_FILENO);
 	optind = 0;
-	cmd_inspect(json ? 3 : 2, argv);
+	ret = cmd_inspect(json ? 3 : 2, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	if (json && ret == EXIT_OK) {
+		off_t len = lseek(out, 0, SEEK_CUR);
+		uint8_t *buf = xmalloc((size_t)len + 1);
+
+		must(pread_all(out, buf, (size_t)len, 0) == 0 && json_valid(buf, (size_t)len),
+		     "inspect --json wrote %lld bytes that are not JSON", (long long)len);
+		free(buf);
+	}
+	close(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,9 +3,10 @@
  * ckpt's own writer (image/write.c), a few KiB each.  Between them they
  * have every section type, every codec, every VMA, FD and PAGES flag
  * that matters to a reader, IN_PARENT runs and HASHES, more than one
- * process, and a thread whose PC is in stored code (for inspect's
- * disassembly).  They need no ptrace, unlike the real images
- * gen-corpus.sh dumps, and hold no vdso: plan.c's vdso checks pass them.
+ * process, a process whose leader has exited, and a thread whose PC is
+ * in stored code (for inspect's disassembly).  They need no ptrace,
+ * unlike the real images gen-corpus.sh dumps, and hold no vdso: plan.c's
+ * vdso checks pass them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +277,9 @@ static int seed_child(void)
 	header(&img, 1, 2);
 	img.h.parent_id[0] = 1;
 	img.parent = str("crafted-full.img");
-	proc(&img.procs[0], 100, 1, 0);
+	proc(&img.procs[0], 100, 2, 0);
+	/* Its leader has exited: the plan gets a thread of its own for it. */
+	img.procs[0].d.flags |= CKPT_PROC_LEADER_GONE;
 	ret = open_seed(&w, "crafted-child.img", &img);
 	if (!ret)
 		ret = in_parent(&w, 0, CODE, 2);

@@ -23,7 +23,10 @@ log=$D/$T.log
 "$BIN" -runs=0 -close_fd_mask=3 "$seeds" "$regress" >"$D/$T.regress.log" 2>&1 ||
 	{ tail -40 "$D/$T.regress.log"; echo "$T: a seed or regression input fails: see $D/$T.regress.log"; exit 1; }
 
-before=$(ls "$crashes" | wc -l)
+# Artifacts by kind: crash- and leak- fail the run; oom- (an allocation
+# over -rss_limit_mb) and timeout- are listed for a look.
+count() { ls "$crashes" | grep -cE "^($1)-" ; }
+before=$(count 'crash|leak')
 start=$(date +%s)
 "$BIN" -fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
 	-max_total_time="$SECONDS_" -max_len="$MAXLEN" -timeout=20 -rss_limit_mb=4096 \
@@ -31,7 +34,7 @@ start=$(date +%s)
 	"$corpus" "$seeds" >"$log" 2>&1
 status=$?
 secs=$(( $(date +%s) - start ))
-after=$(ls "$crashes" | wc -l)
+after=$(count 'crash|leak')
 
 # Fork mode's progress lines: "#EXECS: cov: C ft: F corp: N exec/s: R ...".
 last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1)
@@ -40,5 +43,7 @@ echo "$T: $secs s, $JOBS jobs: $last"
 echo "$T: ${execs:-0} execs, $(( ${execs:-0} / (secs > 0 ? secs : 1) )) exec/s overall," \
 	"$(ls "$corpus" | wc -l) inputs in $corpus," \
 	"$((after - before)) new crashes in $crashes (log: $log)"
+others=$(ls "$crashes" | grep -E '^(oom|timeout|slow-unit)-')
+[ -n "$others" ] && echo "$T: out-of-memory and timeout inputs, not counted as crashes:" $others
 grep -E '^(==[0-9]+==ERROR|SUMMARY|.*broken promise)' "$log" | sort | uniq -c | head -20
 [ "$after" -eq "$before" ] && [ "$status" -eq 0 ]
