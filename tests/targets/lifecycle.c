@@ -8,11 +8,14 @@
  *               exit 0 if it got each exactly once
  *   ping        sends SIGUSR1 to its parent (ckpt restore) the moment it
  *               runs again, and waits (10 s at most) for it to come back
- *               forwarded; exit 0 if it did, once
+ *               forwarded; exit 0 if it did, once.  It spins until GO and
+ *               has 64 idle threads, so that ckpt has more to do after the
+ *               main thread runs.
  *   exit N      exits with status N
  *   raise N     kills itself with signal N (default action)
  *   hang        waits (60 s at most) to be killed; exit 1 if never
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -29,6 +32,14 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	atomic_fetch_add(&count[sig], 1);
 }
 
+static void *idle(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[1] : "", *resumed = argv[argc - 1];
@@ -42,9 +53,20 @@ int main(int argc, char **argv)
 		sa.sa_flags = SA_SIGINFO | SA_RESTART;
 		sigaction(recorded[i], &sa, NULL);
 	}
-	target_wait();
-	if (!strcmp(mode, "ping"))
+	if (!strcmp(mode, "ping")) {
+		for (int i = 0; i < 64; i++) {
+			pthread_t t;
+
+			pthread_create(&t, NULL, idle, NULL);
+		}
+		/* Spinning, not sleeping: the ping goes the moment it runs. */
+		target_ready();
+		while (!target_go())
+			;
 		kill(getppid(), SIGUSR1);
+	} else {
+		target_wait();
+	}
 	fd = open(resumed, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0)
 		close(fd);
