@@ -7,6 +7,8 @@
  *   nanosleep     relative nanosleep for 3 s, looping on EINTR with the
  *                 remaining time (as coreutils' sleep does); absolute
  *                 clock_nanosleep to start + 3 s (must not fail at all)
+ *   sleep         sleep(3) once, as a program that does not loop on EINTR
+ *                 does: it must return 0 (nothing left to sleep) after 3 s
  *   read          read() from stdin (the test feeds ckpt restore's stdin)
  *   futex         pthread_cond_wait; pthread_cond_timedwait signalled
  *                 before its 60 s timeout; pthread_cond_timedwait that
@@ -114,6 +116,18 @@ static void do_rel_sleep(int i)
 	t = since(&t_start);
 	fprintf(stderr, "relative nanosleep: %.2f s, %d EINTR\n", t, eintr);
 	CHECK(t >= 3.0 && t < 30.0, "3 s relative nanosleep took %.2f s", t);
+}
+
+static void do_sleep(int i)
+{
+	unsigned left;
+	double t;
+
+	(void)i;
+	left = sleep(3);
+	t = since(&t_start);
+	CHECK(left == 0 && t >= 3.0 && t < 30.0, "sleep(3) returned %u (left to sleep) after %.2f s",
+	      left, t);
 }
 
 static void do_abs_sleep(int i)
@@ -290,6 +304,8 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "nanosleep")) {
 		want[n] = SYS_clock_nanosleep, start(n++, do_rel_sleep);
 		want[n] = SYS_clock_nanosleep, start(n++, do_abs_sleep);
+	} else if (!strcmp(mode, "sleep")) {
+		want[n] = SYS_clock_nanosleep, start(n++, do_sleep);
 	} else if (!strcmp(mode, "read")) {
 		want[n] = SYS_read, start(n++, do_read);
 	} else if (!strcmp(mode, "read-restart")) {
@@ -321,7 +337,7 @@ int main(int argc, char **argv)
 		want[n] = SYS_poll, start(n++, do_poll);
 		want[n] = SYS_poll, start(n++, do_poll_sleep);
 	} else {
-		fprintf(stderr, "usage: syscalls nanosleep|read|read-restart|sigsuspend|futex|poll|poll-timeout\n");
+		fprintf(stderr, "usage: syscalls nanosleep|sleep|read|read-restart|sigsuspend|futex|poll|poll-timeout\n");
 		return 2;
 	}
 	for (int i = 0; i < n; i++) {
