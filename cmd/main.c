@@ -81,49 +81,6 @@ int cmd_usage(const struct cmd *c, int to_stdout)
 	return EXIT_USAGE;
 }
 
-int cmd_getopt(const struct cmd *self, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts, int *status)
-{
-	static struct option all[64];
-	static char shorts[64];
-	size_t n = 0;
-	int c;
-
-	for (; longopts && longopts[n].name && n < ARRAY_SIZE(all) - 3; n++)
-		all[n] = longopts[n];
-	all[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
-	all[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	all[n] = (struct option){ NULL, 0, NULL, 0 };
-	snprintf(shorts, sizeof(shorts), "%svh", shortopts);
-	for (;;) {
-		c = getopt_long(argc, argv, shorts, all, NULL);
-		if (c == 'v') {
-			log_verbose++;
-			continue;
-		}
-		if (c == 'h') {
-			cmd_usage(self, 1);
-			*status = EXIT_OK;
-			return -2;
-		}
-		if (c == '?' || c == ':') {
-			*status = cmd_usage(self, 0);
-			return -2;
-		}
-		return c;
-	}
-}
-
-int cmd_one_operand(const struct cmd *self, int argc, char **argv, const char *what)
-{
-	(void)argv;
-	if (optind == argc - 1)
-		return 0;
-	fprintf(stderr, "ckpt: %s: %s%s\n", self->name, optind >= argc ? "missing " : "too many arguments",
-		optind >= argc ? what : "");
-	return cmd_usage(self, 0);
-}
-
 static void main_usage(FILE *f)
 {
 	fprintf(f, "usage: ckpt [-v] [--version] [--help] COMMAND [ARGS]\n\n"
