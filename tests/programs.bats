@@ -61,6 +61,12 @@ run_program() {
 	# sleep knows nothing of READY: say it for it, start_target does the rest.
 	touch "$T/ready"
 	CKPT_TARGETS=/usr/bin start_target sleep 3
+	# until it is sleep, no longer the subshell that execs it (which takes
+	# a while under emulation: the arm64 guest)
+	for i in $(seq 100); do
+		[ "$(readlink /proc/$TPID/exe)" = "$(readlink /proc/$$/exe)" ] || break
+		sleep 0.05
+	done
 	sleep 0.5
 	dump_kill
 	run timeout 60 "$CKPT" restore "$T/img"
