@@ -84,10 +84,18 @@ static int wait_interrupt_stop(struct tracee *t)
 static int seize_one(struct tracee_set *ts, pid_t tid)
 {
 	long opts = PTRACE_O_TRACESYSGOOD;
+	char path[64], wchan[48] = "", *w;
 	struct tracee *t;
 	size_t len;
 	int ret;
 
+	/* Once stopped, it waits in ptrace_stop: what it waited in before
+	 * tells a restarted syscall apart (arch_resolve_restart). */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", ts->pid, tid);
+	if (read_file(path, &w, NULL) == 0) {
+		snprintf(wchan, sizeof(wchan), "%s", w);
+		free(w);
+	}
 	if (ts->suspend_seccomp)
 		opts |= PTRACE_O_SUSPEND_SECCOMP;
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)opts) < 0)
@@ -99,6 +107,7 @@ static int seize_one(struct tracee_set *ts, pid_t tid)
 	t = &ts->t[ts->n++];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
+	memcpy(t->wchan, wchan, sizeof(t->wchan));
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return -errno;
 	ret = wait_interrupt_stop(t);

@@ -17,6 +17,7 @@ struct tracee {
 	pid_t tid;
 	int group_stop;		/* was in (or entered) a job-control stop */
 	int injecting;		/* registers currently not the thread's own */
+	char wchan[48];		/* where it waited before we stopped it */
 	arch_regs_t regs;	/* as frozen */
 };
 

@@ -75,11 +75,10 @@ static void forward(int sig, siginfo_t *si, void *uc)
 	kill(child, sig);
 }
 
-static int wait_child(pid_t pid)
+void restore_forward_signals(pid_t pid)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
 	struct sigaction sa;
-	int st;
 
 	child = pid;
 	memset(&sa, 0, sizeof(sa));
@@ -88,6 +87,16 @@ static int wait_child(pid_t pid)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		sigaction(sigs[i], &sa, NULL);
+	/* One that came while the process was being made was only noted
+	 * (sigguard): it is the process's now. */
+	if (sigguard_fired())
+		kill(pid, sigguard_fired());
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return error_errno(errno, "cannot wait for process %d", pid);

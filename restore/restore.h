@@ -17,6 +17,9 @@ struct restore_opts {
 };
 
 int restore_run(const char *path, const struct restore_opts *o);
+/* From the moment the process runs: SIGINT, SIGTERM, SIGHUP, SIGUSR1 and
+ * SIGUSR2 to ckpt restore go to it. */
+void restore_forward_signals(pid_t pid);
 
 /* plan.c: the stub's program, built with home-relative pointers and
  * relocated once the home address is known. */

@@ -399,6 +399,9 @@ static int finish(struct ctx *c)
 	/* It was stopped when dumped: it stops before running anything. */
 	if (c->p->d.flags & CKPT_PROC_STOPPED)
 		kill(c->pid, SIGSTOP);
+	/* Signals for it must reach it from the moment it runs. */
+	if (!c->o->detach)
+		restore_forward_signals(c->pid);
 	for (uint32_t i = off; i < c->pl.nthreads; i++)
 		ptrace(PTRACE_DETACH, c->th[i].tid, 0, 0);
 	return 0;

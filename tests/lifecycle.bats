@@ -186,6 +186,19 @@ all_stopped() {
 	done
 }
 
+@test "a signal sent to ckpt restore the moment the process runs again is forwarded, 100 times out of 100" {
+	skip_unless_ptrace
+	start_target lifecycle ping "$T/resumed"
+	dump_kill
+	touch "$T/go"
+	local i
+	# The window is short: many tries to find it.
+	for i in $(seq 100); do
+		run timeout 60 "$CKPT" restore "$T/img"
+		[ "$status" -eq 0 ] || { echo "restore $i: status $status: $output"; cat "$T/err"; return 1; }
+	done
+}
+
 @test "ckpt restore exits with the restored process's exit status" {
 	skip_unless_ptrace
 	start_target lifecycle exit 42 "$T/resumed"

@@ -24,6 +24,15 @@ restore_stdin() {
 	grep -qx 'syscalls nanosleep: done' "$T/out"
 }
 
+@test "syscalls: a single sleep(3) (no EINTR loop) sleeps its 3 s and returns 0" {
+	skip_unless_ptrace
+	start_target syscalls sleep
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls sleep: done' "$T/out"
+}
+
 @test "syscalls: futex waits (cond_wait, cond_timedwait woken and timing out, mutex_lock) complete" {
 	skip_unless_ptrace
 	start_target syscalls futex
@@ -72,6 +81,20 @@ restore_stdin() {
 @test "syscalls: poll() with a timeout (on stdin, and with no fds) does not fail with EINTR" {
 	skip_unless_ptrace
 	start_target syscalls poll-timeout
+	dump_kill
+	restore_stdin
+	[ "$status" -eq 0 ]
+	grep -qx 'syscalls poll-timeout: done' "$T/out"
+}
+
+@test "syscalls: poll() survives a dump without --kill, then a dump --kill and restore" {
+	skip_unless_ptrace
+	start_target syscalls poll-timeout
+	# The first dump leaves the waits in restart_syscall(2), as a
+	# SIGSTOP and SIGCONT would: the second dump finds them there.
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 0 ]
+	sleep 0.2
 	dump_kill
 	restore_stdin
 	[ "$status" -eq 0 ]

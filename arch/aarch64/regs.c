@@ -92,6 +92,15 @@ int arch_leave_syscall(pid_t tid)
  * pc at an svc #0 and the number in x8, exactly as for a thread about to
  * make that syscall, which it is: either way it issues it when it runs.
  */
+/* arm64 rewinds to the svc before the stop and keeps x8 (the original
+ * number) for everything but restart_syscall itself: nothing to resolve
+ * here yet (see arch_fixup_restart). */
+void arch_resolve_restart(arch_regs_t *r, const char *wchan)
+{
+	(void)r;
+	(void)wchan;
+}
+
 int arch_in_syscall(pid_t tid, const arch_regs_t *r)
 {
 	uint32_t insn = 0;

@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <cpuid.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -77,6 +78,30 @@ int arch_in_syscall(pid_t tid, const arch_regs_t *r)
 	return arch_syscall_nr(r) >= 0;
 }
 
+/*
+ * A thread found in restart_syscall(2) was restarting an interrupted
+ * wait (a ptrace stop or SIGSTOP before ours); its registers still hold
+ * that wait's arguments.  Which one it was, the kernel only says in the
+ * thread's wchan: make the registers say it again.
+ */
+void arch_resolve_restart(arch_regs_t *r, const char *wchan)
+{
+	long nr = -1;
+
+	if ((long)r->orig_rax != SYS_restart_syscall || !wchan)
+		return;
+	if (strstr(wchan, "poll"))
+		nr = SYS_poll;
+	else if (strstr(wchan, "futex"))
+		nr = SYS_futex;
+	else if (strstr(wchan, "nanosleep"))
+		/* clock_nanosleep's first argument is a clock id, nanosleep's
+		 * a pointer */
+		nr = r->rdi < 64 ? SYS_clock_nanosleep : SYS_nanosleep;
+	if (nr >= 0)
+		r->orig_rax = (uint64_t)nr;
+}
+
 long arch_syscall_nr(const arch_regs_t *r)
 {
 	return (long)r->orig_rax;
@@ -96,17 +121,23 @@ void arch_fixup_restart(arch_regs_t *r)
 	case -ERESTART_RESTARTBLOCK:
 		/* restart_syscall would need the dumped thread's restart_block
 		 * (a sleep's expiry, a poll's remaining time), which is gone.
-		 * A relative sleep returns EINTR with the time left written to
-		 * *rem (the kernel did that at the stop), as after a signal;
-		 * everything else (poll, futex, absolute sleeps) is issued
-		 * again, waiting at most its full timeout once more. */
-		if (r->orig_rax == SYS_nanosleep ||
-		    (r->orig_rax == SYS_clock_nanosleep && !(r->rsi & TIMER_ABSTIME))) {
+		 * A relative sleep is issued again for the time left, which the
+		 * kernel wrote to *rem at the stop: the request pointer becomes
+		 * rem (nanosleep: rdi = rsi; clock_nanosleep: rdx = r10); only
+		 * without rem it returns EINTR.  Everything else (poll, futex,
+		 * absolute sleeps) is issued again as it was, waiting at most
+		 * its full timeout once more. */
+		if ((r->orig_rax == SYS_nanosleep && !r->rsi) ||
+		    (r->orig_rax == SYS_clock_nanosleep && !(r->rsi & TIMER_ABSTIME) && !r->r10)) {
 			r->rax = (uint64_t)-EINTR;
-		} else {
-			r->rax = r->orig_rax;
-			r->rip -= ARCH_SYSCALL_INSN_LEN;
+			break;
 		}
+		if (r->orig_rax == SYS_nanosleep)
+			r->rdi = r->rsi;
+		else if (r->orig_rax == SYS_clock_nanosleep && !(r->rsi & TIMER_ABSTIME))
+			r->rdx = r->r10;
+		r->rax = r->orig_rax;
+		r->rip -= ARCH_SYSCALL_INSN_LEN;
 		break;
 	}
 	r->orig_rax = (uint64_t)-1;
