@@ -60,7 +60,8 @@ run_program() {
 	local t0=${EPOCHREALTIME/[.,]/} t
 	# sleep knows nothing of READY: say it for it, start_target does the rest.
 	touch "$T/ready"
-	CKPT_TARGETS=/usr/bin start_target sleep 3
+	# (/usr/bin/sleep; busybox's /bin/sleep in the arm64 guest)
+	CKPT_TARGETS=$(dirname "$(command -v sleep)") start_target sleep 3
 	# until it is sleep, no longer the subshell that execs it (which takes
 	# a while under emulation: the arm64 guest)
 	for i in $(seq 100); do
