@@ -32,3 +32,13 @@ load test_helper
 	wait "$TPID"
 	cat "$T/out" "$T/err"
 }
+
+@test "pointer authentication: return addresses signed before the dump authenticate after restore" {
+	skip_unless_ptrace
+	[ -x "$CKPT_TARGETS/pac" ] || skip "arm64 only (tests/targets/aarch64/pac.c)"
+	start_target pac
+	dump_kill
+	restore_go
+	cat "$T/out"
+	[ "$status" -eq 0 ]
+}
