@@ -6,7 +6,7 @@
 # provides the others: installed as liblz4-dev:arm64 (multiarch), or
 # unpacked into its sysroot (sysroot mode).  Idempotent; exit status 0 when
 # the toolchain is ready.
-# Usage: tests/arm64-deps.sh [ARM64_DIR]   (default ../shared/arm64)
+# Usage: tests/arm64-deps.sh [DIR]   (the harness: DIR, $ARM64_DIR or ../shared/arm64)
 set -euo pipefail
 # Unless told otherwise, the arm64 -dev packages go into setup's sysroot
 # rather than being installed: installing them as multiarch packages also
@@ -14,7 +14,7 @@ set -euo pipefail
 # see the harness's README), which a test run should not do to a machine.
 export CKPT_ARM64_SYSROOT=${CKPT_ARM64_SYSROOT:-1}
 top=$(cd "$(dirname "$0")/.." && pwd)
-ARM64=${1:-$top/../shared/arm64}
+ARM64=${1:-${ARM64_DIR:-$top/../shared/arm64}}
 CACHE=${CKPT_ARM64_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckpt-arm64}
 PKG=liblz4-dev:arm64
 
