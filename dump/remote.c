@@ -10,6 +10,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -149,6 +150,73 @@ struct kstack {
 	uint64_t size;
 };
 
+/* /proc/PID/timers (fs/proc/base.c show_timer): ID, signal: N/SIGVAL,
+ * notify: signal|none|thread/pid|tid.N, ClockID: N, per timer. */
+static void parse_timers(pid_t pid, struct img_proc *p)
+{
+	char path[64], *buf, *line, *save;
+	struct ckpt_posix_timer *t = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	if (read_file(path, &buf, NULL) < 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char kind[16] = "", who[8] = "";
+		unsigned long long v;
+		int n;
+
+		if (sscanf(line, "ID: %d", &n) == 1) {
+			p->ptimers = xrealloc(p->ptimers, (p->timers.ntimers + 1) * sizeof(*p->ptimers));
+			t = &p->ptimers[p->timers.ntimers++];
+			memset(t, 0, sizeof(*t));
+			t->id = n;
+		} else if (t && sscanf(line, "signal: %d/%llx", &n, &v) == 2) {
+			t->signo = n;
+			t->sigval = v;
+		} else if (t && sscanf(line, "notify: %15[a-z]/%7[a-z].%d", kind, who, &n) == 3) {
+			t->notify = !strcmp(kind, "none") ? SIGEV_NONE : !strcmp(kind, "thread") ?
+				    SIGEV_THREAD : SIGEV_SIGNAL;
+			if (!strcmp(who, "tid")) {
+				t->notify |= SIGEV_THREAD_ID;
+				t->notify_tid = n;
+			}
+		} else if (t && sscanf(line, "ClockID: %d", &n) == 1) {
+			t->clockid = n;
+		}
+	}
+	free(buf);
+}
+
+/* The interval timers and POSIX timers, with the time each has left. */
+static int collect_timers(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
+{
+	struct tracee *t0 = &ts->t[0];
+	long r;
+	int ret;
+
+	for (int which = 0; which < 3; which++) {
+		struct { int64_t isec, iusec, vsec, vusec; } it;
+
+		if ((ret = rcall(ts, t0, SYS_getitimer, (uint64_t)which, scratch, 0, 0, &r)) < 0)
+			return ret;
+		if (r == 0 && mem_read(t0->tid, scratch, &it, sizeof(it)) == 0)
+			p->timers.itimer[which] = (struct ckpt_itimer){ it.isec, it.iusec, it.vsec, it.vusec };
+	}
+	parse_timers(t0->tid, p);
+	for (uint32_t i = 0; i < p->timers.ntimers; i++) {
+		struct ckpt_posix_timer *pt = &p->ptimers[i];
+		struct { int64_t isec, insec, vsec, vnsec; } its;
+
+		if ((ret = rcall(ts, t0, SYS_timer_gettime, (uint64_t)pt->id, scratch, 0, 0, &r)) < 0)
+			return ret;
+		if (r == 0 && mem_read(t0->tid, scratch, &its, sizeof(its)) == 0) {
+			pt->interval_ns = its.isec * 1000000000 + its.insec;
+			pt->value_ns = its.vsec * 1000000000 + its.vnsec;
+		}
+	}
+	return 0;
+}
+
 static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 {
 	struct tracee *t0 = &ts->t[0];
@@ -192,6 +260,8 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
 		return ret;
 	p->d.brk = (uint64_t)r;
+	if ((ret = collect_timers(p, ts, scratch)) < 0)
+		return ret;
 	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_PDEATHSIG, scratch, 0, 0, &r)) < 0)
 		return ret;
 	if (r == 0) {

@@ -58,6 +58,7 @@ enum ckpt_section_type {
 	CKPT_SEC_FD       = 5,	/* struct ckpt_fd + path */
 	CKPT_SEC_FILEDATA = 6,	/* struct ckpt_filedata + bytes */
 	CKPT_SEC_PARENT   = 7,	/* path of the parent image (incremental) */
+	CKPT_SEC_TIMERS   = 8,	/* struct ckpt_timers + ckpt_posix_timer[ntimers] */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
 	CKPT_SEC_END      = 255,/* struct ckpt_end */
@@ -131,6 +132,36 @@ struct ckpt_sigaction {
 	uint64_t mask;		/* sa_mask, bit n-1 = signal n */
 };
 static_assert(sizeof(struct ckpt_sigaction) == 32, "ckpt_sigaction size");
+
+/*
+ * CKPT_SEC_TIMERS (at most one per process, after SIGACTS): the interval
+ * timers (getitimer) and POSIX timers (/proc/PID/timers, timer_gettime),
+ * each with the time that was left when the process was frozen.
+ */
+struct ckpt_itimer {
+	int64_t interval_sec, interval_usec;
+	int64_t value_sec, value_usec;	/* left; 0: disarmed */
+};
+
+struct ckpt_timers {
+	struct ckpt_itimer itimer[3];	/* ITIMER_REAL, _VIRTUAL, _PROF */
+	uint32_t ntimers;		/* struct ckpt_posix_timer that follow */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_timers) == 104, "ckpt_timers size");
+
+struct ckpt_posix_timer {
+	int32_t  id;		/* the timer_t the process holds */
+	int32_t  clockid;
+	int32_t  signo;
+	int32_t  notify;	/* SIGEV_SIGNAL 0, NONE 1, THREAD 2, | THREAD_ID 4 */
+	int32_t  notify_tid;	/* with SIGEV_THREAD_ID */
+	uint32_t reserved;
+	uint64_t sigval;	/* sigev_value */
+	int64_t  interval_ns;
+	int64_t  value_ns;	/* left; 0: disarmed */
+};
+static_assert(sizeof(struct ckpt_posix_timer) == 48, "ckpt_posix_timer size");
 
 /*
  * CKPT_SEC_THREAD.  Followed by nregsets register sets, each

@@ -31,6 +31,7 @@ void img_free(struct img *img)
 		free(p->cmdline);
 		free(p->auxv);
 		free(p->pending);
+		free(p->ptimers);
 	}
 	free(img->procs);
 	img->procs = NULL;

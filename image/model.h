@@ -43,6 +43,8 @@ struct img_proc {
 	uint8_t *auxv;
 	uint8_t (*pending)[CKPT_SIGINFO_SIZE];
 	struct ckpt_sigaction sigacts[CKPT_NSIG];
+	struct ckpt_timers timers;
+	struct ckpt_posix_timer *ptimers;	/* timers.ntimers */
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;

@@ -20,7 +20,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_PROC] = "process", [CKPT_SEC_SIGACTS] = "signal actions",
 	[CKPT_SEC_THREAD] = "thread", [CKPT_SEC_VMA] = "mapping",
 	[CKPT_SEC_FD] = "file descriptor", [CKPT_SEC_FILEDATA] = "file data",
-	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_PAGES] = "page data",
+	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_TIMERS] = "timers", [CKPT_SEC_PAGES] = "page data",
 	[CKPT_SEC_HASHES] = "page hashes",
 };
 
@@ -345,7 +345,7 @@ static int parse_filedata(struct img_proc *p, struct cur *c)
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts;
+	int sigacts, timers;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 };
 
@@ -373,6 +373,18 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		return -1;
 	p = &img->procs[s->proc];
 	switch (s->type) {
+	case CKPT_SEC_TIMERS: {
+		const void *d = take(c, sizeof(p->timers));
+
+		if (m->timers++ || !d)
+			return -1;
+		memcpy(&p->timers, d, sizeof(p->timers));
+		if (p->timers.ntimers > 65536 ||
+		    c->left != p->timers.ntimers * sizeof(struct ckpt_posix_timer))
+			return -1;
+		p->ptimers = take_dup(c, c->left);
+		return p->ptimers ? 0 : -1;
+	}
 	case CKPT_SEC_SIGACTS:
 		if (m->sigacts++ || c->left != sizeof(p->sigacts))
 			return -1;

@@ -145,9 +145,15 @@ static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc 
 		{ p->pending, p->d.npending * (size_t)CKPT_SIGINFO_SIZE },
 	};
 	struct iovec sa = { (void *)p->sigacts, sizeof(p->sigacts) };
+	struct iovec tm[] = {
+		{ (void *)&p->timers, sizeof(p->timers) },
+		{ p->ptimers, p->timers.ntimers * sizeof(*p->ptimers) },
+	};
 	int ret = img_write_section(w, CKPT_SEC_PROC, idx, iov, ARRAY_SIZE(iov));
 
-	return ret ? ret : img_write_section(w, CKPT_SEC_SIGACTS, idx, &sa, 1);
+	if (ret == 0)
+		ret = img_write_section(w, CKPT_SEC_SIGACTS, idx, &sa, 1);
+	return ret ? ret : img_write_section(w, CKPT_SEC_TIMERS, idx, tm, 2);
 }
 
 static int write_thread(struct img_writer *w, uint32_t idx, const struct img_thread *t)

@@ -262,6 +262,48 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 	}
 }
 
+/* prctl(2): timer_create() takes the id from *timerid (Linux >= 6.16). */
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+
+/* Timers, once the threads a timer may signal exist, with the time left. */
+static void plan_timers(struct plan *pl, const struct img_proc *p)
+{
+	for (int which = 0; which < 3; which++) {
+		const struct ckpt_itimer *it = &p->timers.itimer[which];
+
+		if (!it->value_sec && !it->value_usec)
+			continue;
+		SYSR(pl, 0, 0, R1, SYS_setitimer, (uint64_t)which, blob(pl, it, sizeof(*it)), 0, 0, 0, 0);
+		what(pl, 0, "set interval timer %d", which);
+	}
+	if (!p->timers.ntimers)
+		return;
+	SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0, 0);
+	what(pl, 0, "give POSIX timers back their ids (needs Linux >= 6.16)");
+	for (uint32_t i = 0; i < p->timers.ntimers; i++) {
+		const struct ckpt_posix_timer *t = &p->ptimers[i];
+		/* struct sigevent: value, signo, notify, then the tid at 16 */
+		struct { uint64_t value; int32_t signo, notify, tid, pad[11]; } ev = {
+			t->sigval, t->signo, t->notify, t->notify_tid, { 0 },
+		};
+		struct { int64_t isec, insec, vsec, vnsec; } its = {
+			t->interval_ns / 1000000000, t->interval_ns % 1000000000,
+			t->value_ns / 1000000000, t->value_ns % 1000000000,
+		};
+		int32_t id = t->id;
+
+		SYSR(pl, 0, 0, R1 | R2, SYS_timer_create, (uint64_t)t->clockid, blob(pl, &ev, sizeof(ev)),
+		     blob(pl, &id, sizeof(id)), 0, 0, 0);
+		what(pl, 0, "create POSIX timer %d", t->id);
+		if (t->value_ns) {
+			SYSR(pl, 0, 0, R2, SYS_timer_settime, (uint64_t)t->id, 0, blob(pl, &its, sizeof(its)),
+			     0, 0, 0);
+			what(pl, 0, "arm POSIX timer %d", t->id);
+		}
+	}
+	SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0, 0);
+}
+
 static void plan_process(struct plan *pl, const struct img_proc *p, const struct spawn_fds *sf)
 {
 	struct prctl_mm_map mm = {
@@ -336,6 +378,7 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 		     (uint64_t)p->threads[i].d.tid, 0, 0, 0, 0);
 		what(pl, 0, "create thread %d", p->threads[i].d.tid);
 	}
+	plan_timers(pl, p);
 	for (uint32_t i = 0; i < p->d.npending; i++) {
 		int sig = p->pending[i][0] | p->pending[i][1] << 8;
 

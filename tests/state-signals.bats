@@ -33,3 +33,12 @@ load test_helper
 	[ "$status" -eq 0 ]
 	grep -qx 'altstack: ok' "$T/out"
 }
+
+@test "timers: a periodic setitimer(ITIMER_REAL) and a POSIX timer keep ticking after restore" {
+	skip_unless_ptrace
+	start_target timers
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'timers: ok' "$T/out"
+}
