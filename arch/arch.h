@@ -45,8 +45,9 @@ int arch_leave_syscall(pid_t tid);
  */
 int arch_in_syscall(pid_t tid, const arch_regs_t *r);
 /* A thread frozen inside restart_syscall(2): set its syscall number to
- * the one being restarted, told by its wchan (read before the freeze). */
-void arch_resolve_restart(arch_regs_t *r, const char *wchan);
+ * the one being restarted, told by its wchan (read before the freeze).
+ * tid: the stopped thread, for what its registers alone do not say. */
+void arch_resolve_restart(pid_t tid, arch_regs_t *r, const char *wchan);
 /* Syscall number a thread stopped in, or -1 when it was not in one. */
 long arch_syscall_nr(const arch_regs_t *r);
 

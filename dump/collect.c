@@ -218,7 +218,7 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid, ui
 		return ret;
 	/* regsets[0] was read at freeze time too; they must agree. */
 	memcpy(t->regsets[0].data, &tr->regs, sizeof(tr->regs));
-	arch_resolve_restart((arch_regs_t *)t->regsets[0].data, tr->wchan);
+	arch_resolve_restart(tr->tid, (arch_regs_t *)t->regsets[0].data, tr->wchan);
 	if (arch_in_syscall(tr->tid, &tr->regs))
 		t->d.flags |= CKPT_THREAD_IN_SYSCALL;
 	if (ptrace(PTRACE_GETSIGMASK, tr->tid, sizeof(uint64_t), &t->d.sigmask) < 0)

@@ -10,8 +10,11 @@
 #include <errno.h>
 #include <sys/auxv.h>
 #include <sys/ptrace.h>
-#include <sys/uio.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
 
 #include "arch/arch.h"
 
@@ -85,6 +88,15 @@ int arch_leave_syscall(pid_t tid)
 	return 0;
 }
 
+/* Whether the instruction at pc is svc #0. */
+static int at_svc(pid_t tid, uint64_t pc)
+{
+	uint32_t insn = 0;
+	struct iovec local = { &insn, sizeof(insn) }, remote = { (void *)(uintptr_t)pc, 4 };
+
+	return process_vm_readv(tid, &local, 1, &remote, 1, 0) == 4 && insn == SVC0;
+}
+
 /*
  * By the time a thread inside a syscall stops for us, do_signal() has done
  * forget_syscall() and, to restart it, rewound pc to its svc with x0 back
@@ -92,21 +104,39 @@ int arch_leave_syscall(pid_t tid)
  * pc at an svc #0 and the number in x8, exactly as for a thread about to
  * make that syscall, which it is: either way it issues it when it runs.
  */
-/* arm64 rewinds to the svc before the stop and keeps x8 (the original
- * number) for everything but restart_syscall itself: nothing to resolve
- * here yet (see arch_fixup_restart). */
-void arch_resolve_restart(arch_regs_t *r, const char *wchan)
-{
-	(void)r;
-	(void)wchan;
-}
-
 int arch_in_syscall(pid_t tid, const arch_regs_t *r)
 {
-	uint32_t insn = 0;
-	struct iovec local = { &insn, sizeof(insn) }, remote = { (void *)(uintptr_t)r->pc, 4 };
+	return at_svc(tid, r->pc);
+}
 
-	return process_vm_readv(tid, &local, 1, &remote, 1, 0) == 4 && insn == SVC0;
+/*
+ * What the registers no longer say (arch_fixup_restart), the wchan of a
+ * thread at its svc does:
+ * - x8 = restart_syscall: it was restarting a wait cut short before ours
+ *   (SIGSTOP/SIGCONT, a dump that let it run on); setup_restart_syscall()
+ *   changed only x8, x0-x5 are still that wait's arguments.
+ * - a relative nanosleep/clock_nanosleep: cut by our freeze, it had
+ *   -ERESTART_RESTARTBLOCK, and the kernel wrote the time left to *rem
+ *   first (kernel/time/hrtimer.c do_nanosleep, nanosleep_copyout).  It is
+ *   issued again for that time (the request pointer becomes rem), as on
+ *   x86-64; without rem, for its whole time again.
+ * arm64 has no poll syscall; ppoll does not use restart_syscall.
+ */
+void arch_resolve_restart(pid_t tid, arch_regs_t *r, const char *wchan)
+{
+	__u64 *x = r->regs;
+	int sleeping = wchan && strstr(wchan, "nanosleep"), futex = wchan && strstr(wchan, "futex");
+
+	if ((!sleeping && !futex) || !at_svc(tid, r->pc))
+		return;
+	if (x[8] == SYS_restart_syscall)
+		/* clock_nanosleep's first argument is a clock id, nanosleep's
+		 * a pointer */
+		x[8] = futex ? SYS_futex : x[0] < 64 ? SYS_clock_nanosleep : SYS_nanosleep;
+	if (sleeping && x[8] == SYS_nanosleep && x[1])
+		x[0] = x[1];
+	else if (sleeping && x[8] == SYS_clock_nanosleep && !(x[1] & TIMER_ABSTIME) && x[3])
+		x[2] = x[3];
 }
 
 long arch_syscall_nr(const arch_regs_t *r)

@@ -84,10 +84,11 @@ int arch_in_syscall(pid_t tid, const arch_regs_t *r)
  * that wait's arguments.  Which one it was, the kernel only says in the
  * thread's wchan: make the registers say it again.
  */
-void arch_resolve_restart(arch_regs_t *r, const char *wchan)
+void arch_resolve_restart(pid_t tid, arch_regs_t *r, const char *wchan)
 {
 	long nr = -1;
 
+	(void)tid;
 	if ((long)r->orig_rax != SYS_restart_syscall || !wchan)
 		return;
 	if (strstr(wchan, "poll"))
