@@ -150,17 +150,16 @@ long arch_syscall_nr(const arch_regs_t *r)
  * -ERESTART_RESTARTBLOCK *before* get_signal(), that is before any ptrace
  * stop: it sets x0 back to orig_x0, pc back to the svc and the syscall
  * number to -1.  A thread we dumped inside a syscall therefore resumes by
- * issuing it again with its original number (x8) and arguments.
+ * issuing it again with its original number (x8) and arguments (CRIU's
+ * aarch64 port restarts them the same way).
  *
  * -ERESTART_RESTARTBLOCK (nanosleep, relative clock_nanosleep, futex
  * waits with a timeout; arm64 has no poll) would have been redirected to
  * restart_syscall only after the stop, and its restart_block does not
  * survive a dump anyway.  The registers no longer tell it apart from the
- * other three: x0 is overwritten.  So those syscalls start again with
- * their original relative timeout: the wait is longer by the part that
- * had elapsed, never shorter, and no -EINTR appears where the program
- * had no signal handler.  (x86-64 returns -EINTR for them instead; CRIU's
- * aarch64 port restarts them as here.)
+ * other three (x0 is overwritten); the wchan does, at dump time:
+ * arch_resolve_restart() makes a relative sleep ask for the time left.
+ * Futex waits start again with their whole timeout.
  */
 void arch_fixup_restart(arch_regs_t *r)
 {
