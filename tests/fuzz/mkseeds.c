@@ -129,6 +129,20 @@ static void proc(struct img_proc *p, int32_t pid, uint32_t nthreads, int files)
 	p->sigacts[9].handler = CODE + 0x40;
 	p->sigacts[9].flags = 0x04000000;	/* SA_RESTORER */
 	p->sigacts[11].handler = 1;		/* SIG_IGN */
+	/* An interval timer and two POSIX timers where there are files.  The
+	 * array is there even for none, as the reader makes it for a TIMERS
+	 * section without timers: image/write.c memcpy()s from it. */
+	p->timers.ntimers = files ? 2 : 0;
+	p->ptimers = xzalloc(2 * sizeof(*p->ptimers));
+	if (files) {
+		p->timers.itimer[0] = (struct ckpt_itimer){ 1, 0, 0, 500000 };
+		p->ptimers[0] = (struct ckpt_posix_timer){ .id = 0, .clockid = 1, .signo = 14,
+							   .interval_ns = 1000000, .value_ns = 300000 };
+		/* SIGEV_THREAD_ID to the second thread */
+		p->ptimers[1] = (struct ckpt_posix_timer){ .id = 1, .clockid = 0, .signo = 35,
+							   .notify = 4, .notify_tid = pid + 1,
+							   .sigval = 42, .value_ns = 5000000 };
+	}
 	p->threads = xzalloc(nthreads * sizeof(*p->threads));
 	for (uint32_t i = 0; i < nthreads; i++)
 		thread(&p->threads[i], pid + (int32_t)i, CODE + 0x80 + 16 * i, i % 2);
