@@ -15,6 +15,9 @@
  *       them from a buffer, then read() of FILE (in the page cache) fills
  *       another fresh mapping of the child's size: the least a restore from
  *       the page cache must do (page faults included)
+ *   bench-limits fork MIB
+ *       fork() of a process with MIB MiB of 4 KiB pages written: what a
+ *       --fork dump cannot avoid while the process is frozen
  *   bench-limits compress KIND MIB CODEC LEVEL THREADS
  *       compress MIB MiB of the target's data (data.h) in 1 MiB blocks, as
  *       ckpt does, on THREADS threads; LEVEL 0 is ckpt's default (1)
@@ -188,6 +191,23 @@ static int cmd_writev(size_t len, const char *file)
 	return 0;
 }
 
+static int cmd_fork(size_t len)
+{
+	unsigned char *p = map(len, 1);
+	double t = now(), dt;
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (!child)
+		_exit(0);
+	dt = now() - t;
+	waitpid(child, NULL, 0);
+	printf("fork_s=%.6f\nbytes=%zu\n", dt, len);
+	munmap(p, len);
+	return 0;
+}
+
 struct job {
 	const unsigned char *src;
 	size_t nblocks;
@@ -280,10 +300,12 @@ int main(int argc, char **argv)
 				 strtoull(argv[4], NULL, 0), argv[5]);
 	if (argc == 4 && !strcmp(argv[1], "writev"))
 		return cmd_writev(strtoull(argv[2], NULL, 10) << 20, argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "fork"))
+		return cmd_fork(strtoull(argv[2], NULL, 10) << 20);
 	if (argc == 7 && !strcmp(argv[1], "compress"))
 		return cmd_compress(argv[2], strtoull(argv[3], NULL, 10) << 20, argv[4],
 				    atoi(argv[5]), atoi(argv[6]));
 	fprintf(stderr, "usage: bench-limits memcpy MIB | readv PID ADDR LEN FILE |"
-			" writev MIB FILE | compress KIND MIB CODEC LEVEL THREADS\n");
+			" writev MIB FILE | fork MIB | compress KIND MIB CODEC LEVEL THREADS\n");
 	return 2;
 }

@@ -2,18 +2,20 @@
  * The benchmark's target: a process with N MiB of data that spins in a
  * tight clock loop and reports what it sees.
  *
- *   bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS]
+ *   bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS] [-H]
  *
  *   -m MIB     size of its one anonymous mapping
  *   -d KIND    page contents (data.h): text (compressible, default) or random
  *   -t FRAC    fraction of the pages written at start (spread evenly; 1)
  *   -r FRAC    fraction of the written pages that a rewrite writes again (0.01)
  *   -T MS      also rewrite every MS milliseconds
+ *   -H         transparent huge pages (MADV_HUGEPAGE); 4 KiB pages otherwise
  *   -s STATE   prefix of the files it writes (each by write+rename):
  *     STATE          "pid ADDR LEN TOUCHED" once the data is in place
- *     STATE.gap      "SEQ NS" on SIGUSR1: the largest gap between two
+ *     STATE.gap      "SEQ NS AT" on SIGUSR1: the largest gap between two
  *                    consecutive CLOCK_MONOTONIC readings since the last
- *                    report (the pause as the target saw it); then resets
+ *                    report (the pause as the target saw it) and the
+ *                    reading it began at; then resets
  *     STATE.rw       "SEQ PAGES NS" after each rewrite (SIGUSR2 or -T)
  *     STATE.restored "NS PID" once, when it finds it has been restored:
  *                    NS is its first CLOCK_MONOTONIC reading after the
@@ -106,14 +108,14 @@ static double arg_frac(const char *s)
 int main(int argc, char **argv)
 {
 	double touch = 1, rewrite = 0.01;
-	uint64_t mib = 0, every_ns = 0, max_gap = 0, gen = 0, touched = 0;
+	uint64_t mib = 0, every_ns = 0, max_gap = 0, max_at = 0, gen = 0, touched = 0;
 	unsigned gap_seq = 0, rw_seq = 0;
 	pid_t ppid0 = getppid();
-	int restored = 0, c;
+	int restored = 0, huge = 0, c;
 	unsigned char *mem;
 	size_t len;
 
-	while ((c = getopt(argc, argv, "m:d:t:r:T:s:")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:t:r:T:s:H")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoull(optarg, NULL, 10);
@@ -140,12 +142,15 @@ int main(int argc, char **argv)
 		case 's':
 			state = optarg;
 			break;
+		case 'H':
+			huge = 1;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!mib || !state) {
-		fprintf(stderr, "usage: bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS]\n");
+		fprintf(stderr, "usage: bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS] [-H]\n");
 		return 2;
 	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -154,13 +159,13 @@ int main(int argc, char **argv)
 	signal(SIGUSR1, on_usr1);
 	signal(SIGUSR2, on_usr2);
 	len = (size_t)mib << 20;
-	/* 4 KiB pages whatever THP says: a job's heap usually is. */
+	/* 4 KiB pages whatever THP says, unless asked: a heap usually is. */
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		perror("bench-target: mmap");
 		return 1;
 	}
-	madvise(mem, len, MADV_NOHUGEPAGE);
+	madvise(mem, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	vocab_init(&vocab);
 	for (uint64_t i = 0; i < len / BENCH_PAGE; i++) {
 		if (!picked(i, touch))
@@ -176,20 +181,28 @@ int main(int argc, char **argv)
 		uint64_t t = now_ns(), gap = t - last;
 
 		last = t;
-		if (gap > max_gap)
+		if (gap > max_gap) {
 			max_gap = gap;
+			max_at = t - gap;
+		}
 		if (gap > 2000000 && !restored && getppid() != ppid0) {
 			restored = 1;
 			put(".restored", "%llu %d\n", (unsigned long long)t, getpid());
 		}
 		if (want_gap) {
-			uint64_t g = max_gap;
+			/* A fresh reading first: a freeze that fell between
+			 * the last one and the signal counts too. */
+			uint64_t u = now_ns(), g = u - last > max_gap ? u - last : max_gap;
 
+			if (u - last > max_gap)
+				max_at = last;
+			last = u;
 			/* Reset before the report appears: the benchmark may
 			 * freeze the process as soon as it sees it. */
 			want_gap = 0;
 			max_gap = 0;
-			put(".gap", "%u %llu\n", ++gap_seq, (unsigned long long)g);
+			put(".gap", "%u %llu %llu\n", ++gap_seq, (unsigned long long)g,
+			    (unsigned long long)max_at);
 		}
 		if (want_rewrite || t >= next_rw) {
 			uint64_t n = 0, k = 0;
