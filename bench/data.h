@@ -64,7 +64,8 @@ static inline void vocab_init(struct vocab *v)
 	}
 }
 
-static inline void fill_page(void *dst, int kind, const struct vocab *v, uint64_t page, uint64_t gen)
+static inline void fill_page(void *dst, int kind, const struct vocab *v, uint64_t page,
+			     uint64_t gen)
 {
 	uint64_t s = mix64(page * 0x100000001b3ull + gen) | 1;
 	unsigned char *p = dst;

@@ -15,9 +15,9 @@
  *       them from a buffer, then read() of FILE (in the page cache) fills
  *       another fresh mapping of the child's size: the least a restore from
  *       the page cache must do (page faults included)
- *   bench-limits fork MIB
- *       fork() of a process with MIB MiB of 4 KiB pages written: what a
- *       --fork dump cannot avoid while the process is frozen
+ *   bench-limits fork MIB [huge]
+ *       fork() of a process with MIB MiB of 4 KiB (or huge) pages written:
+ *       what a --fork dump cannot avoid while the process is frozen
  *   bench-limits compress KIND MIB CODEC LEVEL THREADS
  *       compress MIB MiB of the target's data (data.h) in 1 MiB blocks, as
  *       ckpt does, on THREADS threads; LEVEL 0 is ckpt's default (1)
@@ -56,13 +56,13 @@ static void die(const char *what)
 	exit(1);
 }
 
-static unsigned char *map(size_t len, int touch)
+static unsigned char *map_huge(size_t len, int touch, int huge)
 {
 	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		die("mmap");
-	madvise(p, len, MADV_NOHUGEPAGE);
+	madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	if (touch)
 		for (size_t i = 0; i < len; i += BENCH_PAGE)
 			p[i] = (unsigned char)(i >> 12 | 1);
@@ -83,6 +83,11 @@ static void vm_copy(pid_t pid, unsigned char *buf, unsigned long addr, size_t le
 			die(to_pid ? "process_vm_writev" : "process_vm_readv");
 		off += (size_t)done;
 	}
+}
+
+static unsigned char *map(size_t len, int touch)
+{
+	return map_huge(len, touch, 0);
 }
 
 static int cmd_memcpy(size_t len)
@@ -191,9 +196,9 @@ static int cmd_writev(size_t len, const char *file)
 	return 0;
 }
 
-static int cmd_fork(size_t len)
+static int cmd_fork(size_t len, int huge)
 {
-	unsigned char *p = map(len, 1);
+	unsigned char *p = map_huge(len, 1, huge);
 	double t = now(), dt;
 	pid_t child = fork();
 
@@ -300,12 +305,12 @@ int main(int argc, char **argv)
 				 strtoull(argv[4], NULL, 0), argv[5]);
 	if (argc == 4 && !strcmp(argv[1], "writev"))
 		return cmd_writev(strtoull(argv[2], NULL, 10) << 20, argv[3]);
-	if (argc == 3 && !strcmp(argv[1], "fork"))
-		return cmd_fork(strtoull(argv[2], NULL, 10) << 20);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "fork"))
+		return cmd_fork(strtoull(argv[2], NULL, 10) << 20, argc == 4 && !strcmp(argv[3], "huge"));
 	if (argc == 7 && !strcmp(argv[1], "compress"))
 		return cmd_compress(argv[2], strtoull(argv[3], NULL, 10) << 20, argv[4],
 				    atoi(argv[5]), atoi(argv[6]));
 	fprintf(stderr, "usage: bench-limits memcpy MIB | readv PID ADDR LEN FILE |"
-			" writev MIB FILE | fork MIB | compress KIND MIB CODEC LEVEL THREADS\n");
+			" writev MIB FILE | fork MIB [huge] | compress KIND MIB CODEC LEVEL THREADS\n");
 	return 2;
 }

@@ -2,7 +2,7 @@
  * The benchmark's target: a process with N MiB of data that spins in a
  * tight clock loop and reports what it sees.
  *
- *   bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS] [-H]
+ *   bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS] [-H] [-p]
  *
  *   -m MIB     size of its one anonymous mapping
  *   -d KIND    page contents (data.h): text (compressible, default) or random
@@ -10,6 +10,7 @@
  *   -r FRAC    fraction of the written pages that a rewrite writes again (0.01)
  *   -T MS      also rewrite every MS milliseconds
  *   -H         transparent huge pages (MADV_HUGEPAGE); 4 KiB pages otherwise
+ *   -p         die with the parent (PR_SET_PDEATHSIG)
  *   -s STATE   prefix of the files it writes (each by write+rename):
  *     STATE          "pid ADDR LEN TOUCHED" once the data is in place
  *     STATE.gap      "SEQ NS AT" on SIGUSR1: the largest gap between two
@@ -23,9 +24,10 @@
  *
  * Restored is told apart from merely paused by the parent: after a gap of
  * more than 2 ms it compares getppid() with the parent it started with (a
- * restored process is the child of ckpt or CRIU, or of init).  It dies with
- * its starting parent (PR_SET_PDEATHSIG), so a killed benchmark leaves no
- * target behind.
+ * restored process is the child of ckpt or CRIU, or of init).  With -p it
+ * dies with its starting parent (PR_SET_PDEATHSIG), so a killed benchmark
+ * leaves no target behind; not for CRIU, which restores the setting, and
+ * whose restored process would then die as soon as criu restore -d exits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -111,11 +113,11 @@ int main(int argc, char **argv)
 	uint64_t mib = 0, every_ns = 0, max_gap = 0, max_at = 0, gen = 0, touched = 0;
 	unsigned gap_seq = 0, rw_seq = 0;
 	pid_t ppid0 = getppid();
-	int restored = 0, huge = 0, c;
+	int restored = 0, huge = 0, pdeath = 0, c;
 	unsigned char *mem;
 	size_t len;
 
-	while ((c = getopt(argc, argv, "m:d:t:r:T:s:H")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:t:r:T:s:Hp")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoull(optarg, NULL, 10);
@@ -145,16 +147,19 @@ int main(int argc, char **argv)
 		case 'H':
 			huge = 1;
 			break;
+		case 'p':
+			pdeath = 1;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!mib || !state) {
-		fprintf(stderr, "usage: bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS] [-H]\n");
+		fprintf(stderr, "usage: bench-target -m MIB -s STATE [-d text|random] [-t FRAC]"
+				" [-r FRAC] [-T MS] [-H] [-p]\n");
 		return 2;
 	}
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != ppid0)
+	if (pdeath && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ppid0))
 		return 1;
 	signal(SIGUSR1, on_usr1);
 	signal(SIGUSR2, on_usr2);
