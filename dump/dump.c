@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -232,6 +233,9 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 
 		tracee_release(&ts, 0);
 		t_released = now_ns();
+		/* From now on the process runs: our threads (created below,
+		 * inheriting this) yield the CPUs to it. */
+		setpriority(PRIO_PROCESS, 0, 10);
 		ret = dump_write_pages(d.child, 0, &d.img.procs[0], d.vp, &d.w, &o->codec, o->jobs,
 				       &d.tr, d.tracking, PASS_FORKED);
 		if (ret == 0)

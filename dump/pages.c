@@ -17,7 +17,7 @@
 #define PM_PRESENT	(1ull << 63)
 #define PM_SWAP		(1ull << 62)
 #define PM_FILE		(1ull << 61)	/* page cache (or shmem) page, not a private copy */
-#define CHUNK_PAGES	2048u		/* pagemap entries read at once */
+#define CHUNK_PAGES	65536u		/* pagemap entries read at once (512 KiB) */
 
 /* Which pages of v to save, by how restore recreates v. */
 enum { SAVE_NONE, SAVE_PRESENT, SAVE_PRIVATE, SAVE_ALL };
@@ -66,10 +66,9 @@ static int in_regions(const struct page_run *w, size_t n, size_t *cur, uint64_t 
 }
 
 static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
-		    const struct dump_opts *o, struct track *tr)
+		    const struct dump_opts *o, struct track *tr, uint64_t *pm)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
-	uint64_t *pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
 	size_t cap = 0, scap = 0, nw = 0, cur = 0;
 	struct page_run *written = NULL;
 	int mode = save_mode(v), known;
@@ -87,7 +86,7 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 		}
 		ret = pread_all(pmfd, pm, n * sizeof(*pm), (off_t)(a / ps * sizeof(*pm)));
 		if (ret < 0) {
-			free(pm);
+			free(written);
 			return error_errno(ret, "cannot read the page map at %#lx", (unsigned long)a);
 		}
 		for (uint64_t i = 0; i < n; i++) {
@@ -102,7 +101,6 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 		}
 	}
 	free(written);
-	free(pm);
 	return 0;
 }
 
@@ -110,6 +108,7 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		    const struct dump_opts *o, struct track *tr)
 {
 	struct vma_pages *vp = xzalloc(p->d.nvmas * sizeof(*vp));
+	uint64_t *pm;
 	char path[64];
 	int pmfd, ret = 0;
 
@@ -119,14 +118,16 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		free(vp);
 		return error_errno(errno, "cannot open %s", path);
 	}
+	pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
 	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
-		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o, tr);
+		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o, tr, pm);
 		p->vmas[i].d.npages = 0;
 		for (size_t k = 0; k < vp[i].nruns; k++)
 			p->vmas[i].d.npages += vp[i].runs[k].npages;
 		for (size_t k = 0; k < vp[i].nsame; k++)
 			p->vmas[i].d.npages += vp[i].same[k].npages;
 	}
+	free(pm);
 	close(pmfd);
 	if (ret < 0) {
 		dump_free_pages(vp, p->d.nvmas);

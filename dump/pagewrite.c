@@ -1,7 +1,7 @@
 /*
  * Page data out: read, encode, write, overlapped.
  *
- *   reader (caller's thread)   fills slots with up to BLOCK_PAGES pages
+ *   reader (caller's thread)   fills slots with up to SLOT_PAGES pages
  *                              read by process_vm_readv (many runs, one call)
  *   workers (jobs threads)     drop all-zero pages, encode each run of
  *                              contiguous pages, checksum it
@@ -25,8 +25,9 @@
 #include "image/crc32c.h"
 #include "image/hash.h"
 
-#define BLOCK_PAGES	256u		/* pages per slot and per PAGES section */
-#define SLOT_IOV	64		/* runs per slot, per process_vm_readv */
+#define SLOT_PAGES	1024u		/* pages per slot: 4 MiB per read and handoff */
+#define BLOCK_PAGES	256u		/* pages per PAGES section at most */
+#define SLOT_IOV	256		/* runs per slot, per process_vm_readv */
 
 enum { FREE, FILLED, WORKING, DONE };
 
@@ -41,17 +42,21 @@ struct slot {
 	int state;
 	int keep_zero;			/* file mapping: a zero page is not "absent" */
 	size_t npages;
-	uint64_t addr[BLOCK_PAGES];
-	uint64_t hash[BLOCK_PAGES];	/* when hashes are kept */
+	uint64_t addr[SLOT_PAGES];
+	uint64_t hash[SLOT_PAGES];	/* when hashes are kept */
 	uint8_t *raw;			/* npages pages */
 	uint8_t *enc;			/* encoded runs, back to back */
 	size_t nouts;
-	struct out outs[BLOCK_PAGES];
+	struct out outs[SLOT_PAGES];
 };
 
 struct pipe {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	/* One wait queue per kind of waiter: a handoff wakes one thread that
+	 * can use it, not all of them (broadcasts cost 15% of a dump). */
+	pthread_cond_t filled_cv;	/* workers: a slot to encode */
+	pthread_cond_t done_cv;		/* writer: the next slot in order */
+	pthread_cond_t free_cv;		/* reader: a slot to fill */
 	struct slot *slots;
 	size_t nslots;
 	uint64_t filled, taken, written;	/* sequence counters */
@@ -75,7 +80,7 @@ static int encode_run(struct pipe *pp, struct slot *s, size_t first, size_t n, s
 	o->pg = (struct ckpt_pages){ .addr = s->addr[first], .npages = (uint32_t)n };
 	if (pp->codec->codec != CKPT_CODEC_NONE)
 		r = codec_encode(pp->codec, raw, len, s->enc + *encoff,
-				 codec_bound(pp->codec->codec, BLOCK_PAGES * pp->ps) - *encoff);
+				 codec_bound(pp->codec->codec, SLOT_PAGES * pp->ps) - *encoff);
 	if (r >= 0) {
 		o->pg.codec = pp->codec->codec;
 		o->data = s->enc + *encoff;
@@ -119,7 +124,7 @@ static int process(struct pipe *pp, struct slot *s)
 		int ret;
 
 		for (k = i + 1; k < s->npages && s->addr[k] == s->addr[k - 1] + pp->ps &&
-		     kind(pp, s, k) == what; k++)
+		     kind(pp, s, k) == what && (what == SAME || k - i < BLOCK_PAGES); k++)
 			;
 		if (what == SAME) {
 			struct out *o = &s->outs[s->nouts++];
@@ -162,6 +167,18 @@ static int write_hashes(struct pipe *pp, struct slot *s)
 	return 0;
 }
 
+/* Wake one waiter of cv; everyone, on an error or at the end. */
+static void wake(struct pipe *pp, pthread_cond_t *cv)
+{
+	if (pp->err || pp->eof) {
+		pthread_cond_broadcast(&pp->filled_cv);
+		pthread_cond_broadcast(&pp->done_cv);
+		pthread_cond_broadcast(&pp->free_cv);
+	} else {
+		pthread_cond_signal(cv);
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct pipe *pp = arg;
@@ -172,7 +189,7 @@ static void *worker(void *arg)
 		int ret;
 
 		while (!pp->err && pp->taken == pp->filled && !pp->eof)
-			pthread_cond_wait(&pp->cond, &pp->lock);
+			pthread_cond_wait(&pp->filled_cv, &pp->lock);
 		if (pp->err || pp->taken == pp->filled)
 			break;
 		s = &pp->slots[pp->taken++ % pp->nslots];
@@ -183,7 +200,7 @@ static void *worker(void *arg)
 		if (ret < 0 && !pp->err)
 			pp->err = error_errno(ret, "cannot compress page data");
 		s->state = DONE;
-		pthread_cond_broadcast(&pp->cond);
+		wake(pp, &pp->done_cv);
 	}
 	pthread_mutex_unlock(&pp->lock);
 	return NULL;
@@ -200,7 +217,7 @@ static void *writer(void *arg)
 
 		while (!pp->err && !(pp->written < pp->filled && s->state == DONE) &&
 		       !(pp->eof && pp->written == pp->filled))
-			pthread_cond_wait(&pp->cond, &pp->lock);
+			pthread_cond_wait(&pp->done_cv, &pp->lock);
 		if (pp->err || pp->written == pp->filled)
 			break;
 		pthread_mutex_unlock(&pp->lock);
@@ -214,7 +231,7 @@ static void *writer(void *arg)
 			pp->err = ret;
 		s->state = FREE;
 		pp->written++;
-		pthread_cond_broadcast(&pp->cond);
+		wake(pp, &pp->free_cv);
 	}
 	pthread_mutex_unlock(&pp->lock);
 	return NULL;
@@ -227,7 +244,7 @@ static struct slot *next_free(struct pipe *pp)
 
 	pthread_mutex_lock(&pp->lock);
 	while (!pp->err && s->state != FREE)
-		pthread_cond_wait(&pp->cond, &pp->lock);
+		pthread_cond_wait(&pp->free_cv, &pp->lock);
 	pthread_mutex_unlock(&pp->lock);
 	return pp->err ? NULL : s;
 }
@@ -241,7 +258,7 @@ static void hand_on(struct pipe *pp, struct slot *s, int err)
 		s->state = FILLED;
 		pp->filled++;
 	}
-	pthread_cond_broadcast(&pp->cond);
+	wake(pp, &pp->filled_cv);
 	pthread_mutex_unlock(&pp->lock);
 }
 
@@ -278,9 +295,9 @@ static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, cons
 			/* Restore fills a private file mapping from the file: a page
 			 * the process zeroed must be stored, zeros and all. */
 			s->keep_zero = !!(p->vmas[i].d.flags & CKPT_VMA_FILE);
-			while (r < vp[i].nruns && s->npages < BLOCK_PAGES && niov < SLOT_IOV) {
+			while (r < vp[i].nruns && s->npages < SLOT_PAGES && niov < SLOT_IOV) {
 				const struct page_run *run = &vp[i].runs[r];
-				uint64_t take = MIN(run->npages - off, (uint64_t)(BLOCK_PAGES - s->npages));
+				uint64_t take = MIN(run->npages - off, (uint64_t)(SLOT_PAGES - s->npages));
 				uint64_t a = run->addr + off * pp->ps;
 
 				local[niov] = (struct iovec){ s->raw + s->npages * pp->ps, take * pp->ps };
@@ -328,7 +345,8 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		     enum page_pass pass)
 {
 	struct pipe pp = {
-		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+		.lock = PTHREAD_MUTEX_INITIALIZER, .filled_cv = PTHREAD_COND_INITIALIZER,
+		.done_cv = PTHREAD_COND_INITIALIZER, .free_cv = PTHREAD_COND_INITIALIZER,
 		.ps = (size_t)getpagesize(), .proc = idx, .codec = codec, .w = w,
 		.tr = tr, .hashes = hashes,
 	};
@@ -338,9 +356,9 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 	pp.nslots = (size_t)nw * 2 + 2;
 	pp.slots = xzalloc(pp.nslots * sizeof(*pp.slots));
 	for (size_t i = 0; i < pp.nslots; i++) {
-		pp.slots[i].raw = xmalloc(BLOCK_PAGES * pp.ps);
+		pp.slots[i].raw = xmalloc(SLOT_PAGES * pp.ps);
 		if (codec->codec != CKPT_CODEC_NONE)
-			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, BLOCK_PAGES * pp.ps));
+			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, SLOT_PAGES * pp.ps));
 	}
 	workers = xmalloc((size_t)nw * sizeof(*workers));
 	for (; started < nw; started++)
@@ -348,7 +366,7 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 			break;
 	if (!started || pthread_create(&wr, NULL, writer, &pp)) {
 		pp.err = error("cannot start threads");
-		pthread_cond_broadcast(&pp.cond);
+		wake(&pp, &pp.filled_cv);
 		for (int i = 0; i < started; i++)
 			pthread_join(workers[i], NULL);
 		ret = pp.err;
@@ -359,7 +377,7 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 	pp.eof = 1;
 	if (ret < 0 && !pp.err)
 		pp.err = ret;
-	pthread_cond_broadcast(&pp.cond);
+	wake(&pp, &pp.filled_cv);
 	pthread_mutex_unlock(&pp.lock);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);

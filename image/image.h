@@ -58,6 +58,7 @@ struct img_reader {
 	uint64_t npages;
 	uint32_t page_size;
 	int done;		/* END seen */
+	int checked;		/* payload CRCs already verified (a second pass) */
 	uint8_t *buf;
 	size_t cap;
 };

@@ -121,7 +121,7 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		return bad("image is truncated: %s section at offset %llu is incomplete", img_section_name(s->type), (unsigned long long)at);
 	if (ret < 0)
 		return error_errno(ret, "cannot read image");
-	if (crc32c(0, r->buf, (size_t)s->size) != s->payload_crc)
+	if (!r->checked && crc32c(0, r->buf, (size_t)s->size) != s->payload_crc)
 		return bad("image is corrupted: %s section at offset %llu: checksum mismatch", img_section_name(s->type), (unsigned long long)at);
 	r->off += sizeof(*s) + s->size;
 	*payload = r->buf;

@@ -113,6 +113,9 @@ int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges
 
 		ranges_finish(wanted);
 		have = open_parent(cur_path, &cur, &ppath, &r, &par, &s, &payload);
+		/* chain_check() verified every parent before anything was made;
+		 * (the header and metadata CRCs above were checked again) */
+		r.checked = 1;
 		ret = have < 0 ? have : pages_fill(&r, &par, pid, &s, payload, have, wanted, &later);
 		img_reader_close(&r);
 		img_free(&cur);

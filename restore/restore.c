@@ -139,6 +139,8 @@ int restore_run(const char *path, const struct restore_opts *o)
 			goto out;
 		}
 		r.done = 0;
+		/* Every payload's CRC was just checked: not twice. */
+		r.checked = 1;
 		r.nsections = nsec - 1;
 		r.npages = np - (s.type == CKPT_SEC_PAGES && !(first.flags & CKPT_PAGES_IN_PARENT) ?
 				 first.npages : 0);

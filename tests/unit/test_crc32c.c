@@ -83,6 +83,28 @@ TEST(hardware_path_present_on_x86_64_with_sse42)
 }
 
 /* Every length 0..300 at every alignment 0..15, random contents. */
+/* Long buffers take the three-stream path (arch/x86_64/crc32c.c): every
+ * length around its 12 KiB rounds, and a MiB, must agree too. */
+TEST(long_buffers_agree)
+{
+	static uint8_t buf[(1 << 20) + 64];
+	static const size_t lens[] = { 12287, 12288, 12289, 24576 + 8, 36864 - 1, 1 << 20 };
+
+	srandom(7);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)random();
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+		for (size_t off = 0; off < 3; off++) {
+			uint32_t want = crc32c_ref(0, buf + off, lens[k]);
+
+			ASSERT_EQ(want, crc32c(0, buf + off, lens[k])) {
+				TH_LOG("crc32c(), offset %zu length %zu", off, lens[k]);
+			}
+			ASSERT_EQ(crc32c(crc32c(0, buf, 5000), buf + 5000, lens[k] - 5000),
+				  crc32c(0, buf, lens[k]));
+		}
+}
+
 TEST(paths_agree_on_all_lengths_and_offsets)
 {
 	static uint8_t buf[300 + 16];
