@@ -269,10 +269,13 @@ static int parse_thread(struct img_thread *t, struct cur *c)
 	t->regsets = xzalloc(t->d.nregsets * sizeof(*t->regsets));
 	for (uint32_t i = 0; i < t->d.nregsets; i++) {
 		struct img_regset *rs = &t->regsets[i];
-		const uint32_t *hdr = take(c, 8);
+		const void *p = take(c, 8);
+		uint32_t hdr[2];
 
-		if (!hdr)
+		/* A payload is not aligned to anything (format.h): copied. */
+		if (!p)
 			return -1;
+		memcpy(hdr, p, sizeof(hdr));
 		rs->type = hdr[0];
 		rs->len = hdr[1];
 		if (rs->len > 1u << 20 || !(rs->data = take_dup(c, rs->len)) ||
