@@ -140,13 +140,20 @@ static int verify(const char *name)
 	return cmd_verify(2, argv);
 }
 
-/* The scratch directory, emptied once per process (a crash leaves files). */
-static void empty_dir(void)
+/* The scratch directory goes when the process does (fork mode starts
+ * one process per job); a crash leaves it, for a look. */
+static void remove_dir(void)
 {
 	char cmd[128];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0 || mkdir(dir, 0700) < 0) {
+	if (system(cmd) != 0)
+		fprintf(stderr, "fuzz_chain: cannot remove %s\n", dir);
+}
+
+static void make_dir(void)
+{
+	if (mkdir(dir, 0700) < 0 || atexit(remove_dir) != 0) {
 		perror("fuzz_chain: scratch directory");
 		abort();
 	}
@@ -167,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!dir[0]) {
 		snprintf(dir, sizeof(dir), "/dev/shm/ckpt-fuzz-chain.%d", (int)getpid());
-		empty_dir();
+		make_dir();
 	}
 	n = split(data, size, parts);
 	for (int i = 0; i < n; i++) {
