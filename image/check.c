@@ -150,14 +150,11 @@ static int check_hashes(const struct img *img, const struct ckpt_section *s, con
 /* Nothing may follow END: a longer file or stream is not this image. */
 static int check_eof(struct img_reader *r)
 {
-	char c;
-	ssize_t n;
+	int n = img_reader_at_eof(r);
 
-	while ((n = read(r->fd, &c, 1)) < 0 && errno == EINTR)
-		;
 	if (n < 0)
-		return error_errno(errno, "cannot read image");
-	if (n > 0)
+		return error_errno(n, "cannot read image");
+	if (n == 0)
 		return bad("image is corrupted: data after the end section at offset %llu",
 			   (unsigned long long)r->off);
 	return 0;

@@ -61,6 +61,9 @@ struct img_reader {
 	int checked;		/* payload CRCs already verified (a second pass) */
 	uint8_t *buf;
 	size_t cap;
+	const uint8_t *map;	/* a regular file is read through a mapping */
+	size_t mapsize;
+	uint64_t pos;		/* of the next byte in the mapping */
 };
 
 /* Open path ("-" = stdin), read and check the header. */
@@ -74,6 +77,15 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
  * section (returned in *s and *payload, ret 1) or after END (ret 0).
  */
 int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload);
+/* Whether it can go back (a file) to a section boundary it has passed. */
+int img_reader_seekable(const struct img_reader *r);
+int img_reader_seek(struct img_reader *r, uint64_t off);
+/* After END: 1 if nothing follows (as it must), 0 if something does, or
+ * -errno. */
+int img_reader_at_eof(struct img_reader *r);
+/* Payloads stay valid until close (mapped file), not just until the next
+ * read: they can be handed to other threads as they are. */
+int img_reader_payloads_stable(const struct img_reader *r);
 /* Take the buffer holding the last payload, giving the reader *buf
  * (*cap bytes, may be NULL/0) in exchange: lets a caller hand payloads to
  * other threads without copying them. */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -36,8 +38,78 @@ const char *img_section_name(uint32_t type)
 /* A damaged image: print why and fail with -EBADMSG. */
 #define bad(...) (error(__VA_ARGS__), -EBADMSG)
 
+/*
+ * Bytes from the image: a copy from the mapping of a regular file (then
+ * the verify pass of a restore and the pass that applies the pages read
+ * it without copying it into buffers), or read(2) from a stream.
+ */
+static int fetch(struct img_reader *r, void *dst, size_t len)
+{
+	if (!r->map)
+		return read_all(r->fd, dst, len);
+	if (len > r->mapsize - r->pos)
+		return -EIO;
+	memcpy(dst, r->map + r->pos, len);
+	r->pos += len;
+	return 0;
+}
+
+/* A payload: in place in the mapping, or read into r->buf. */
+static int fetch_payload(struct img_reader *r, size_t len, const uint8_t **out)
+{
+	int ret;
+
+	if (r->map) {
+		if (len > r->mapsize - r->pos)
+			return -EIO;
+		*out = r->map + r->pos;
+		r->pos += len;
+		return 0;
+	}
+	if (len > r->cap) {
+		r->cap = ALIGN_UP(len, 4096u);
+		free(r->buf);
+		r->buf = xmalloc(r->cap);
+	}
+	ret = read_all(r->fd, r->buf, len);
+	*out = r->buf;
+	return ret;
+}
+
+int img_reader_seekable(const struct img_reader *r)
+{
+	return r->map != NULL;
+}
+
+int img_reader_seek(struct img_reader *r, uint64_t off)
+{
+	if (!r->map || off > r->mapsize)
+		return -ESPIPE;
+	r->pos = off;
+	return 0;
+}
+
+int img_reader_payloads_stable(const struct img_reader *r)
+{
+	return r->map != NULL;
+}
+
+int img_reader_at_eof(struct img_reader *r)
+{
+	char extra;
+	ssize_t n;
+
+	if (r->map)
+		return r->pos == r->mapsize;
+	do
+		n = read(r->fd, &extra, 1);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n == 0;
+}
+
 int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *h)
 {
+	struct stat sb;
 	uint32_t crc;
 	int ret;
 
@@ -49,8 +121,17 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 		r->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (r->fd < 0)
 			return error_errno(errno, "cannot open image");
+		if (fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+			void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+
+			if (m != MAP_FAILED) {
+				r->map = m;
+				r->mapsize = (size_t)sb.st_size;
+				madvise(m, r->mapsize, MADV_SEQUENTIAL);
+			}
+		}
 	}
-	ret = read_all(r->fd, h, sizeof(*h));
+	ret = fetch(r, h, sizeof(*h));
 	if (ret == -EIO)
 		return error("not a checkpoint image: too short");
 	if (ret < 0)
@@ -86,6 +167,9 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 
 void img_reader_close(struct img_reader *r)
 {
+	if (r->map)
+		munmap((void *)r->map, r->mapsize);
+	r->map = NULL;
 	if (r->fd > STDIN_FILENO)
 		close(r->fd);
 	r->fd = -1;
@@ -96,11 +180,12 @@ void img_reader_close(struct img_reader *r)
 int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload)
 {
 	uint64_t at = r->off, max;
+	const uint8_t *data;
 	int ret;
 
 	if (r->done)
 		return 0;
-	ret = read_all(r->fd, s, sizeof(*s));
+	ret = fetch(r, s, sizeof(*s));
 	if (ret == -EIO)
 		return bad("image is truncated: %s expected at offset %llu", "section", (unsigned long long)at);
 	if (ret < 0)
@@ -111,40 +196,27 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		CKPT_MAX_BLOCK + 64 : CKPT_MAX_META;
 	if (s->size > max)
 		return bad("image is corrupted: oversized %s section at offset %llu", img_section_name(s->type), (unsigned long long)at);
-	if (s->size > r->cap) {
-		r->cap = ALIGN_UP((size_t)s->size, 4096u);
-		free(r->buf);
-		r->buf = xmalloc(r->cap);
-	}
-	ret = read_all(r->fd, r->buf, (size_t)s->size);
+	ret = fetch_payload(r, (size_t)s->size, &data);
 	if (ret == -EIO)
 		return bad("image is truncated: %s section at offset %llu is incomplete", img_section_name(s->type), (unsigned long long)at);
 	if (ret < 0)
 		return error_errno(ret, "cannot read image");
-	if (!r->checked && crc32c(0, r->buf, (size_t)s->size) != s->payload_crc)
+	if (!r->checked && crc32c(0, data, (size_t)s->size) != s->payload_crc)
 		return bad("image is corrupted: %s section at offset %llu: checksum mismatch", img_section_name(s->type), (unsigned long long)at);
 	r->off += sizeof(*s) + s->size;
-	*payload = r->buf;
+	*payload = (void *)data;
 	if (s->type == CKPT_SEC_END) {
 		struct ckpt_end e;
 
 		if (s->size < sizeof(e))
 			return bad("image is corrupted: %s section at offset %llu is short", "end", (unsigned long long)at);
-		memcpy(&e, r->buf, sizeof(e));
+		memcpy(&e, data, sizeof(e));
 		if (e.nsections != r->nsections || e.npages != r->npages)
 			return bad("image is corrupted: %s section at offset %llu does not match the sections before it", "end", (unsigned long long)at);
 		/* Nothing may follow: two images run together are not one. */
-		{
-			char extra;
-			ssize_t n;
-
-			do
-				n = read(r->fd, &extra, 1);
-			while (n < 0 && errno == EINTR);
-			if (n > 0)
-				return bad("image is corrupted: data after the end section at offset %llu",
-					   (unsigned long long)r->off);
-		}
+		if (img_reader_at_eof(r) == 0)
+			return bad("image is corrupted: data after the end section at offset %llu",
+				   (unsigned long long)r->off);
 		r->done = 1;
 		return 0;
 	}
@@ -153,7 +225,7 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 
 		if (s->size < sizeof(pg))
 			return bad("image is corrupted: %s section at offset %llu is short", "page data", (unsigned long long)at);
-		memcpy(&pg, r->buf, sizeof(pg));
+		memcpy(&pg, data, sizeof(pg));
 		r->npages += pg.flags & CKPT_PAGES_IN_PARENT ? 0 : pg.npages;
 	}
 	r->nsections++;

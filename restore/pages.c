@@ -21,13 +21,15 @@
 
 struct fslot {
 	int busy;
+	int borrowed;		/* buf points into the reader's mapping */
 	uint8_t *buf;		/* section payload: struct ckpt_pages + data */
 	size_t cap, len;
 };
 
 struct fill {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t work_cv;		/* workers: a filled slot */
+	pthread_cond_t free_cv;		/* reader: its next slot is free */
 	struct fslot *slots;
 	size_t nslots, filled, taken;
 	int eof, err;
@@ -86,7 +88,7 @@ static void *worker(void *arg)
 		int ret;
 
 		while (!f->err && f->taken == f->filled && !f->eof)
-			pthread_cond_wait(&f->cond, &f->lock);
+			pthread_cond_wait(&f->work_cv, &f->lock);
 		if (f->err || f->taken == f->filled)
 			break;
 		s = &f->slots[f->taken++ % f->nslots];
@@ -96,7 +98,10 @@ static void *worker(void *arg)
 		if (ret < 0 && !f->err)
 			f->err = ret;
 		s->busy = 0;
-		pthread_cond_broadcast(&f->cond);
+		/* the reader, if it waits for this very slot; all on error */
+		if (f->err)
+			pthread_cond_broadcast(&f->work_cv);
+		pthread_cond_signal(&f->free_cv);
 	}
 	pthread_mutex_unlock(&f->lock);
 	free(raw);
@@ -166,7 +171,8 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 	       const struct ranges *only, struct ranges *later)
 {
 	struct fill f = {
-		.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+		.lock = PTHREAD_MUTEX_INITIALIZER, .work_cv = PTHREAD_COND_INITIALIZER,
+		.free_cv = PTHREAD_COND_INITIALIZER,
 		.pid = pid, .ps = img->h.page_size, .only = only,
 	};
 	int nw = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN))), started = 0, ret = 0;
@@ -189,7 +195,7 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 		}
 		pthread_mutex_lock(&f.lock);
 		while (!f.err && sl->busy)
-			pthread_cond_wait(&f.cond, &f.lock);
+			pthread_cond_wait(&f.free_cv, &f.lock);
 		if (ret < 0 && !f.err)
 			f.err = ret;
 		if (f.err) {
@@ -197,12 +203,24 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 			break;
 		}
 		pthread_mutex_unlock(&f.lock);
-		img_reader_swap_buf(r, &sl->buf, &sl->cap);
+		/* A mapped image's payloads stay where they are: hand over the
+		 * pointer; else swap buffers with the reader (no copy either). */
+		if (img_reader_payloads_stable(r)) {
+			if (!sl->borrowed)
+				free(sl->buf);
+			sl->buf = payload;
+			sl->borrowed = 1;
+		} else {
+			if (sl->borrowed)
+				sl->buf = NULL, sl->cap = 0;
+			sl->borrowed = 0;
+			img_reader_swap_buf(r, &sl->buf, &sl->cap);
+		}
 		sl->len = (size_t)s->size;
 		pthread_mutex_lock(&f.lock);
 		sl->busy = 1;
 		f.filled++;
-		pthread_cond_signal(&f.cond);
+		pthread_cond_signal(&f.work_cv);
 		pthread_mutex_unlock(&f.lock);
 		have = img_read_section(r, s, &payload);
 	}
@@ -212,13 +230,14 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 		f.err = have;
 	if (!started && !f.err)
 		f.err = error("cannot start threads");
-	pthread_cond_broadcast(&f.cond);
+	pthread_cond_broadcast(&f.work_cv);
 	pthread_mutex_unlock(&f.lock);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	ret = f.err;
 	for (size_t i = 0; i < f.nslots; i++)
-		free(f.slots[i].buf);
+		if (!f.slots[i].borrowed)
+			free(f.slots[i].buf);
 	free(f.slots);
 	return ret;
 }

@@ -126,16 +126,16 @@ int restore_run(const char *path, const struct restore_opts *o)
 		goto out;
 	/* A file is checked from end to end before anything is created;
 	 * a stream is checked block by block as it is applied. */
-	if (have > 0 && (pages_at = lseek(r.fd, 0, SEEK_CUR)) >= 0) {
+	if (have > 0 && img_reader_seekable(&r)) {
 		uint64_t nsec = r.nsections, np = r.npages, off = r.off;
 		struct ckpt_pages first;
 
 		memcpy(&first, payload, sizeof(first));
-		pages_at -= (off_t)(sizeof(s) + s.size);
+		pages_at = (off_t)(off - sizeof(s) - s.size);
 		if ((ret = img_verify_rest(&r)) < 0)
 			goto out;
-		if (lseek(r.fd, pages_at, SEEK_SET) < 0) {
-			ret = error_errno(errno, "cannot seek in the image");
+		if ((ret = img_reader_seek(&r, (uint64_t)pages_at)) < 0) {
+			ret = error_errno(ret, "cannot seek in the image");
 			goto out;
 		}
 		r.done = 0;
