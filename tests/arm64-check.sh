@@ -68,7 +68,7 @@ fi
 {
 	# As on any system, /root is for root only (tests/targets/creds.c).
 	echo 'mkdir -p /root && chmod 700 /root'
-	echo 'PATH=/test/bin:$PATH CKPT_FOREIGN=/test/build/foreign \'
+	echo 'PATH=/test/bin:$PATH CKPT_FOREIGN=/test/build/foreign CKPT_UNIT_TIMEOUT=900 \'
 	printf '\tbash tests/run-checks.sh build/aarch64'
 	[ $# -eq 0 ] || printf ' %q' "$@"
 	printf '\nst=$?\n'
@@ -79,7 +79,8 @@ fi
 
 # The guest's own summary lines are left out: run-checks.sh counts.
 "$ARM64/run" "$stage" check.sh "${CKPT_ARM64_TIMEOUT:-2400}" | tee "$out" |
-	sed '/^--- ckpt aarch64 image$/,/^--- end$/d' | grep -Ev '^[0-9]+ skipped$|^[0-9]+ passed, [0-9]+ failed$'
+	sed -u '/^--- ckpt aarch64 image$/,/^--- end$/d' |
+	grep --line-buffered -Ev '^[0-9]+ skipped$|^[0-9]+ passed, [0-9]+ failed$'
 st=${PIPESTATUS[0]}
 case $st in
 0|1) ;;
