@@ -248,8 +248,9 @@ static int put_block(struct core *c, const struct ckpt_pages *pg, const void *da
 
 	if (pg->flags & CKPT_PAGES_IN_PARENT)
 		return error("incremental images are not supported yet");
+	/* lengths compared, not ends: addr + raw may wrap past 2^64 */
 	if (!pg->npages || raw > CKPT_MAX_BLOCK || pg->addr % c->ps || !v ||
-	    pg->addr + raw > v->d.end)
+	    raw > v->d.end - pg->addr)
 		return error("image is corrupted: page data at offset %llu does not fit its mapping",
 			     (unsigned long long)at);
 	sg = &c->segs[v - c->p->vmas];

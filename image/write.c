@@ -93,7 +93,8 @@ static int put(struct img_writer *w, const void *p, size_t len)
 		w->written += len;
 		return 0;
 	}
-	memcpy(w->buf + w->buflen, p, len);
+	if (len)	/* p may be NULL then (no timers, no groups) */
+		memcpy(w->buf + w->buflen, p, len);
 	w->buflen += len;
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "image/check.h"
 #include "image/codec.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
@@ -60,9 +61,9 @@ static int copy_wanted(struct img_writer *w, const struct ckpt_section *s, const
  * NULL), the wanted ones for a parent.  IN_PARENT ranges still wanted go
  * to later.
  */
-static int copy_pages(struct img_reader *r, struct img_writer *w, const struct ranges *only,
-		      struct ranges *later, struct ckpt_section *s, void *payload, int have,
-		      uint32_t ps)
+static int copy_pages(struct img_reader *r, struct img_writer *w, const struct img *img,
+		      const struct ranges *only, struct ranges *later, struct ckpt_section *s,
+		      void *payload, int have, uint32_t ps)
 {
 	uint8_t *raw = NULL;
 	int ret = 0;
@@ -80,6 +81,16 @@ static int copy_pages(struct img_reader *r, struct img_writer *w, const struct r
 		}
 		memcpy(&pg, payload, sizeof(pg));
 		end = pg.addr + (uint64_t)pg.npages * ps;
+		/* The newest image's blocks as verify checks them (they are
+		 * copied as they are); a parent's, enough to cut them safely. */
+		if (!only)
+			ret = img_check_pages(img, s, payload, r->off - s->size - sizeof(*s));
+		else if (!pg.npages || pg.addr % ps || end < pg.addr ||
+			 (!(pg.flags & CKPT_PAGES_IN_PARENT) && (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK))
+			ret = error("image is corrupted: page data at offset %llu is malformed",
+				    (unsigned long long)(r->off - s->size - sizeof(*s)));
+		if (ret < 0)
+			break;
 		if (pg.flags & CKPT_PAGES_IN_PARENT) {
 			for (uint64_t a = pg.addr; a < end; a = rg.end) {
 				if (!only) {
@@ -136,7 +147,7 @@ int merge_run(const char *path, const char *out, int no_sync)
 		img.parent = parent;
 	}
 	if (ret == 0)
-		ret = copy_pages(&r, &w, NULL, &wanted, &s, payload, have, img.h.page_size);
+		ret = copy_pages(&r, &w, &img, NULL, &wanted, &s, payload, have, img.h.page_size);
 	img_reader_close(&r);
 	while (ret == 0 && wanted.n && img.parent) {
 		struct img par = { 0 };
@@ -145,7 +156,7 @@ int merge_run(const char *path, const char *out, int no_sync)
 		ranges_finish(&wanted);
 		ret = img_reader_open(&r, ppath, &par.h);
 		have = ret < 0 ? ret : img_read_meta(&r, &par, &s, &payload);
-		ret = have < 0 ? have : copy_pages(&r, &w, &wanted, &later, &s, payload, have,
+		ret = have < 0 ? have : copy_pages(&r, &w, &par, &wanted, &later, &s, payload, have,
 						   img.h.page_size);
 		img_reader_close(&r);
 		ranges_free(&wanted);
