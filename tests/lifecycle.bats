@@ -188,6 +188,9 @@ all_stopped() {
 
 @test "a signal sent to ckpt restore the moment the process runs again is forwarded, 100 times out of 100" {
 	skip_unless_ptrace
+	# 100 restores of 65 threads take well over ten minutes in the
+	# emulated arm64 guest; the race is in arch-independent code.
+	[ -z "${CKPT_ARM64:-}" ] || skip "too slow under emulation (arm64 guest)"
 	start_target lifecycle ping "$T/resumed"
 	dump_kill
 	touch "$T/go"
