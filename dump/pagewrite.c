@@ -1,12 +1,12 @@
 /*
  * Page data out: read, encode, write, overlapped.
  *
- *   planner (caller's thread)  lists the pages of each slot, up to
- *                              SLOT_PAGES, in order
- *   workers (jobs threads)     read a slot READ_PAGES at a time by
+ *   workers (jobs threads,     each takes the next slot of the ring, lists
+ *   the caller's among them)   its pages (up to SLOT_PAGES, in order),
+ *                              reads them READ_PAGES at a time by
  *                              process_vm_readv (many runs, one call) and,
- *                              while each piece is in cache, drop all-zero
- *                              pages, checksum it (no codec) or encode
+ *                              while each piece is in cache, drops all-zero
+ *                              pages and checksums it (no codec) or encodes
  *                              each run of contiguous pages
  *   writer (one thread)        writes slots in the order they were
  *                              listed, one writev per slot, from the slot
@@ -19,7 +19,8 @@
  * the CPUs, and the second (into the page cache) has the writer to
  * itself; that and the checksum on data still in cache took a plain dump
  * of 1 GiB from about 0.27 s on the critical path (the one reader) to
- * 0.18 s (the writer).
+ * 0.18 s (the writer).  A slot changes hands twice (worker to writer and
+ * back), where a separate reader made it three times.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,7 +45,7 @@
 #define READ_PAGES	64u		/* pages per process_vm_readv */
 #define BLOCK_PAGES	256u		/* pages per PAGES section at most */
 
-enum { FREE, FILLED, WORKING, DONE };
+enum { FREE, WORKING, DONE };
 
 struct slot {
 	int state;
@@ -68,13 +69,20 @@ struct pipe {
 	pthread_mutex_t lock;
 	/* One wait queue per kind of waiter: a handoff wakes one thread that
 	 * can use it, not all of them (broadcasts cost 15% of a dump). */
-	pthread_cond_t filled_cv;	/* workers: a slot to encode */
 	pthread_cond_t done_cv;		/* writer: the next slot in order */
-	pthread_cond_t free_cv;		/* reader: a slot to fill */
+	pthread_cond_t free_cv;		/* workers: a slot to fill */
 	struct slot *slots;
 	size_t nslots;
-	uint64_t filled, taken, written;	/* sequence counters */
+	uint64_t filled, written;	/* sequence counters */
 	int eof, err;
+	/* Where the listing of pages has got to: run r of mapping vi, off
+	 * pages into it. */
+	uint32_t vi;
+	size_t r;
+	uint64_t off;
+	const struct img_proc *p;
+	const struct vma_pages *vp;
+	enum page_pass pass;
 	pid_t pid;
 	size_t ps;
 	uint32_t proc;
@@ -223,7 +231,6 @@ static int write_hashes(struct pipe *pp, struct slot *s)
 static void wake(struct pipe *pp, pthread_cond_t *cv)
 {
 	if (pp->err || pp->eof) {
-		pthread_cond_broadcast(&pp->filled_cv);
 		pthread_cond_broadcast(&pp->done_cv);
 		pthread_cond_broadcast(&pp->free_cv);
 	} else {
@@ -254,21 +261,82 @@ static int read_piece(struct pipe *pp, struct slot *s, size_t from, size_t to)
 	return ret < 0 ? error_errno(ret, "cannot compress page data") : 0;
 }
 
+static int in_pass(const struct img_vma *v, enum page_pass pass)
+{
+	int copied = !(v->d.madv & (CKPT_MADV_DONTFORK | CKPT_MADV_WIPEONFORK));
+
+	return pass == PASS_ALL || (pass == PASS_FORKED) == copied;
+}
+
+/* List the next pages in slot s, in order: up to SLOT_PAGES of one
+ * mapping's runs; none when all are listed.  Under the lock. */
+static void plan(struct pipe *pp, struct slot *s)
+{
+	const struct vma_pages *v;
+
+	s->npages = s->done = s->nouts = s->encoff = 0;
+	s->run_kind = -1;
+	while (pp->vi < pp->p->d.nvmas &&
+	       (!in_pass(&pp->p->vmas[pp->vi], pp->pass) || pp->r == pp->vp[pp->vi].nruns)) {
+		pp->vi++;
+		pp->r = 0;
+		pp->off = 0;
+	}
+	if (pp->vi == pp->p->d.nvmas)
+		return;
+	v = &pp->vp[pp->vi];
+	/* Restore fills a private file mapping from the file: a page the
+	 * process zeroed must be stored, zeros and all. */
+	s->keep_zero = !!(pp->p->vmas[pp->vi].d.flags & CKPT_VMA_FILE);
+	while (pp->r < v->nruns && s->npages < SLOT_PAGES) {
+		const struct page_run *run = &v->runs[pp->r];
+		uint64_t take = MIN(run->npages - pp->off, (uint64_t)(SLOT_PAGES - s->npages));
+		uint64_t a = run->addr + pp->off * pp->ps;
+
+		/* A run that does not fit starts a slot of its own: cut where
+		 * it would be anyway, every block. */
+		if (s->npages && take < run->npages - pp->off)
+			break;
+		for (uint64_t k = 0; k < take; k++)
+			s->addr[s->npages++] = a + k * pp->ps;
+		pp->off += take;
+		if (pp->off == run->npages) {
+			pp->r++;
+			pp->off = 0;
+		}
+	}
+}
+
+/* Take the next free slot in the ring, list its pages and read them;
+ * until all are listed, or an error.  The caller's thread is one. */
 static void *worker(void *arg)
 {
 	struct pipe *pp = arg;
 
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
-		struct slot *s;
+		struct slot *s = &pp->slots[pp->filled % pp->nslots];
 		int ret = 0;
 
-		while (!pp->err && pp->taken == pp->filled && !pp->eof)
-			pthread_cond_wait(&pp->filled_cv, &pp->lock);
-		if (pp->err || pp->taken == pp->filled)
+		while (!pp->err && !pp->eof && s->state != FREE) {
+			pthread_cond_wait(&pp->free_cv, &pp->lock);
+			s = &pp->slots[pp->filled % pp->nslots];
+		}
+		if (pp->err || pp->eof)
 			break;
-		s = &pp->slots[pp->taken++ % pp->nslots];
+		if (sigguard_fired()) {
+			pp->err = -EINTR;
+			wake(pp, &pp->done_cv);
+			break;
+		}
+		plan(pp, s);
+		if (!s->npages) {
+			pp->eof = 1;
+			wake(pp, &pp->done_cv);
+			break;
+		}
 		s->state = WORKING;
+		pp->filled++;
 		pthread_mutex_unlock(&pp->lock);
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
 			ret = read_piece(pp, s, k, MIN(k + READ_PAGES, s->npages));
@@ -311,88 +379,6 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-/* The planner: take the next free slot (in order), or NULL on error. */
-static struct slot *next_free(struct pipe *pp)
-{
-	struct slot *s = &pp->slots[pp->filled % pp->nslots];
-
-	pthread_mutex_lock(&pp->lock);
-	while (!pp->err && s->state != FREE)
-		pthread_cond_wait(&pp->free_cv, &pp->lock);
-	pthread_mutex_unlock(&pp->lock);
-	if (pp->err)
-		return NULL;
-	s->npages = s->done = s->nouts = s->encoff = 0;
-	s->run_kind = -1;
-	return s;
-}
-
-static void hand_on(struct pipe *pp, struct slot *s, int err)
-{
-	pthread_mutex_lock(&pp->lock);
-	if (err && !pp->err)
-		pp->err = err;
-	else if (!err) {
-		s->state = FILLED;
-		pp->filled++;
-	}
-	wake(pp, &pp->filled_cv);
-	pthread_mutex_unlock(&pp->lock);
-}
-
-static int in_pass(const struct img_vma *v, enum page_pass pass)
-{
-	int copied = !(v->d.madv & (CKPT_MADV_DONTFORK | CKPT_MADV_WIPEONFORK));
-
-	return pass == PASS_ALL || (pass == PASS_FORKED) == copied;
-}
-
-/* List the pages of every VMA's runs in slots, SLOT_PAGES at a time. */
-static int plan_pages(struct pipe *pp, const struct img_proc *p, const struct vma_pages *vp,
-		      enum page_pass pass)
-{
-	for (uint32_t i = 0; i < p->d.nvmas; i++) {
-		size_t r = 0;
-		uint64_t off = 0;
-
-		if (!in_pass(&p->vmas[i], pass))
-			continue;
-		while (r < vp[i].nruns) {
-			struct slot *s = next_free(pp);
-
-			if (!s)
-				return pp->err;
-			if (sigguard_fired()) {
-				hand_on(pp, s, -EINTR);
-				return -EINTR;
-			}
-			/* Restore fills a private file mapping from the file: a page
-			 * the process zeroed must be stored, zeros and all. */
-			s->keep_zero = !!(p->vmas[i].d.flags & CKPT_VMA_FILE);
-			while (r < vp[i].nruns && s->npages < SLOT_PAGES) {
-				const struct page_run *run = &vp[i].runs[r];
-				uint64_t take = MIN(run->npages - off, (uint64_t)(SLOT_PAGES - s->npages));
-				uint64_t a = run->addr + off * pp->ps;
-
-				/* A run that does not fit starts a slot of its own:
-				 * cut where it would be anyway, every block. */
-				if (s->npages && take < run->npages - off)
-					break;
-
-				for (uint64_t k = 0; k < take; k++)
-					s->addr[s->npages++] = a + k * pp->ps;
-				off += take;
-				if (off == run->npages) {
-					r++;
-					off = 0;
-				}
-			}
-			hand_on(pp, s, 0);
-		}
-	}
-	return 0;
-}
-
 /* Without a codec the image is about as big as the pages: have the file
  * allocate that at once rather than a block at each write (ext4 spent 15%
  * of a plain dump's CPU time on delayed allocation, write by write). */
@@ -432,8 +418,8 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		     enum page_pass pass)
 {
 	struct pipe pp = {
-		.lock = PTHREAD_MUTEX_INITIALIZER, .filled_cv = PTHREAD_COND_INITIALIZER,
-		.done_cv = PTHREAD_COND_INITIALIZER, .free_cv = PTHREAD_COND_INITIALIZER,
+		.lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER,
+		.free_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
 		.pid = pid, .ps = (size_t)getpagesize(), .proc = idx, .codec = codec, .w = w,
 		.tr = tr, .hashes = hashes,
 	};
@@ -449,28 +435,20 @@ int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
 		if (codec->codec != CKPT_CODEC_NONE)
 			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, SLOT_PAGES * pp.ps));
 	}
-	workers = xmalloc((size_t)nw * sizeof(*workers));
-	for (; started < nw; started++)
-		if (pthread_create(&workers[started], NULL, worker, &pp))
-			break;
-	if (!started || pthread_create(&wr, NULL, writer, &pp)) {
-		pp.err = error("cannot start threads");
-		wake(&pp, &pp.filled_cv);
-		for (int i = 0; i < started; i++)
-			pthread_join(workers[i], NULL);
-		ret = pp.err;
+	if (pthread_create(&wr, NULL, writer, &pp)) {
+		ret = error("cannot start threads");
 		goto out;
 	}
-	ret = plan_pages(&pp, p, vp, pass);
-	pthread_mutex_lock(&pp.lock);
-	pp.eof = 1;
-	if (ret < 0 && !pp.err)
-		pp.err = ret;
-	wake(&pp, &pp.filled_cv);
-	pthread_mutex_unlock(&pp.lock);
+	/* This thread is a worker too; fewer helpers if some fail to start. */
+	workers = xmalloc((size_t)nw * sizeof(*workers));
+	for (; started < nw - 1; started++)
+		if (pthread_create(&workers[started], NULL, worker, &pp))
+			break;
+	worker(&pp);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	pthread_join(wr, NULL);
+	free(workers);
 	ret = pp.err;
 	if (ret == 0 && pass != PASS_NOT_FORKED)
 		ret = write_same(w, idx, p, vp);
@@ -480,6 +458,5 @@ out:
 		free(pp.slots[i].enc);
 	}
 	free(pp.slots);
-	free(workers);
 	return ret;
 }
