@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -353,10 +354,16 @@ int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block
 
 void img_writer_reserve(struct img_writer *w, uint64_t len)
 {
+	struct statfs st;
+
 	/* Best effort: a filesystem without fallocate just allocates as the
-	 * data comes; a full one will say so at write(). */
-	if (!w->is_stream && len &&
-	    fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)(w->written + w->buflen), (off_t)len) == 0)
+	 * data comes; a full one will say so at write().  Pages that turn
+	 * out zero are not written, so never take more than half of what is
+	 * free: the guess must not starve anyone else of space meanwhile. */
+	if (w->is_stream || !len || fstatfs(w->fd, &st) < 0 ||
+	    len > (uint64_t)st.f_bavail * (uint64_t)st.f_bsize / 2)
+		return;
+	if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)(w->written + w->buflen), (off_t)len) == 0)
 		w->reserved = 1;
 }
 
