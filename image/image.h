@@ -29,6 +29,7 @@ struct img_writer {
 	uint64_t raw_bytes;
 	uint64_t stored_bytes;	/* page data bytes after encoding */
 	uint64_t written;
+	int reserved;		/* space allocated past the end (fallocate) */
 	char *buf;		/* small sections are batched here */
 	size_t buflen;
 };
@@ -45,6 +46,19 @@ int img_write_pages(struct img_writer *w, uint32_t proc, uint64_t addr, uint32_t
  * worker thread): crc32c over the struct ckpt_pages, then the data. */
 int img_write_pages_crc(struct img_writer *w, uint32_t proc, const struct ckpt_pages *pg,
 			const void *data, size_t len, uint32_t crc);
+/* A PAGES section whose payload CRC the caller computed. */
+struct img_block {
+	struct ckpt_pages pg;
+	const void *data;	/* len bytes, after pg in the payload */
+	size_t len;
+	uint32_t crc;		/* crc32c over pg, then data */
+};
+/* n PAGES sections, written with as few writev calls as it takes,
+ * straight from where their data is. */
+int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n);
+/* About len bytes are coming: allocate them in the file at once, if it
+ * can (what is not used goes at img_writer_finish()). */
+void img_writer_reserve(struct img_writer *w, uint64_t len);
 /* Write END, flush, fsync, rename.  0 or -errno. */
 int img_writer_finish(struct img_writer *w);
 /* Free the writer; removes the temporary file unless finish succeeded. */

@@ -1,11 +1,13 @@
 /* Writing an image (image.h).  Serialises img model structs to sections. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -109,20 +111,30 @@ int img_write_header(struct img_writer *w, struct ckpt_header *h)
 	return put(w, h, sizeof(*h));
 }
 
+static struct ckpt_section section_header(uint32_t type, uint32_t proc, uint64_t size,
+					  uint32_t payload_crc)
+{
+	struct ckpt_section s = { .type = type, .proc = proc, .size = size,
+				  .payload_crc = payload_crc };
+
+	s.crc = crc32c(0, &s, offsetof(struct ckpt_section, crc));
+	return s;
+}
+
 static int write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 			 const struct iovec *iov, int iovcnt, const uint32_t *crc)
 {
-	struct ckpt_section s = { .type = type, .proc = proc };
+	struct ckpt_section s;
+	uint64_t size = 0;
+	uint32_t pcrc = crc ? *crc : 0;
 	int i, ret;
 
 	for (i = 0; i < iovcnt; i++) {
-		s.size += iov[i].iov_len;
+		size += iov[i].iov_len;
 		if (!crc)
-			s.payload_crc = crc32c(s.payload_crc, iov[i].iov_base, iov[i].iov_len);
+			pcrc = crc32c(pcrc, iov[i].iov_base, iov[i].iov_len);
 	}
-	if (crc)
-		s.payload_crc = *crc;
-	s.crc = crc32c(0, &s, offsetof(struct ckpt_section, crc));
+	s = section_header(type, proc, size, pcrc);
 	ret = put(w, &s, sizeof(s));
 	for (i = 0; i < iovcnt && ret == 0; i++)
 		ret = put(w, iov[i].iov_base, iov[i].iov_len);
@@ -244,15 +256,115 @@ int img_write_pages(struct img_writer *w, uint32_t proc, uint64_t addr, uint32_t
 int img_write_pages_crc(struct img_writer *w, uint32_t proc, const struct ckpt_pages *pg,
 			const void *data, size_t len, uint32_t crc)
 {
-	struct iovec iov[] = { { (void *)pg, sizeof(*pg) }, { (void *)data, len } };
-	int ret = write_section(w, CKPT_SEC_PAGES, proc, iov, 2, &crc);
+	struct img_block b = { .pg = *pg, .data = data, .len = len, .crc = crc };
 
-	if (ret == 0 && !(pg->flags & CKPT_PAGES_IN_PARENT)) {
-		w->npages += pg->npages;
-		w->raw_bytes += (uint64_t)pg->npages * (uint64_t)getpagesize();
-		w->stored_bytes += len;
+	return img_write_blocks(w, proc, &b, 1);
+}
+
+/* All of iov, however many writev calls that takes (iov is used up). */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t r = writev(fd, iov, MIN(n, IOV_MAX));
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
+			r -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
 	}
-	return ret;
+	return 0;
+}
+
+#define BATCH 64	/* big blocks per writev */
+
+struct batch {
+	struct {
+		struct ckpt_section s;
+		struct ckpt_pages pg;
+	} hdr[BATCH];
+	struct iovec iov[2 * BATCH + 1];
+	int nhdr, niov;
+	int with_buf;		/* iov[0] is the buffer */
+	uint64_t bytes;
+};
+
+static int batch_out(struct img_writer *w, struct batch *bt)
+{
+	int ret = writev_all(w->fd, bt->iov, bt->niov);
+
+	if (ret < 0)
+		return error_errno(ret, "cannot write \"%s\"", w->path);
+	if (bt->with_buf)
+		w->buflen = 0;
+	w->written += bt->bytes;
+	bt->nhdr = bt->niov = bt->with_buf = 0;
+	bt->bytes = 0;
+	return 0;
+}
+
+int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n)
+{
+	struct batch bt = { .nhdr = 0 };
+	int ret = 0;
+
+	static_assert(sizeof(bt.hdr[0]) == sizeof(struct ckpt_section) + sizeof(struct ckpt_pages),
+		      "no padding between a section header and its ckpt_pages");
+	for (size_t k = 0; k < n && ret == 0; k++, b++) {
+		struct ckpt_section s = section_header(CKPT_SEC_PAGES, proc, sizeof(b->pg) + b->len,
+						       b->crc);
+
+		if (b->len < DIRECT_MIN) {
+			/* Small (IN_PARENT, compressed well): through the buffer,
+			 * after what is waiting. */
+			if (bt.niov && (ret = batch_out(w, &bt)) < 0)
+				break;
+			if ((ret = put(w, &s, sizeof(s))) < 0 || (ret = put(w, &b->pg, sizeof(b->pg))) < 0 ||
+			    (ret = put(w, b->data, b->len)) < 0)
+				break;
+		} else {
+			if (!bt.niov && w->buflen) {
+				bt.iov[bt.niov++] = (struct iovec){ w->buf, w->buflen };
+				bt.with_buf = 1;
+				bt.bytes += w->buflen;
+			}
+			bt.hdr[bt.nhdr].s = s;
+			bt.hdr[bt.nhdr].pg = b->pg;
+			bt.iov[bt.niov++] = (struct iovec){ &bt.hdr[bt.nhdr], sizeof(bt.hdr[0]) };
+			bt.iov[bt.niov++] = (struct iovec){ (void *)b->data, b->len };
+			bt.bytes += sizeof(bt.hdr[0]) + b->len;
+			if (++bt.nhdr == BATCH && (ret = batch_out(w, &bt)) < 0)
+				break;
+		}
+		w->nsections++;
+		if (!(b->pg.flags & CKPT_PAGES_IN_PARENT)) {
+			w->npages += b->pg.npages;
+			w->raw_bytes += (uint64_t)b->pg.npages * (uint64_t)getpagesize();
+			w->stored_bytes += b->len;
+		}
+	}
+	return ret == 0 && bt.niov ? batch_out(w, &bt) : ret;
+}
+
+void img_writer_reserve(struct img_writer *w, uint64_t len)
+{
+	struct statfs st;
+
+	/* Best effort: a filesystem without fallocate just allocates as the
+	 * data comes; a full one will say so at write().  Pages that turn
+	 * out zero are not written, so never take more than half of what is
+	 * free: the guess must not starve anyone else of space meanwhile. */
+	if (w->is_stream || !len || fstatfs(w->fd, &st) < 0 ||
+	    len > (uint64_t)st.f_bavail * (uint64_t)st.f_bsize / 2)
+		return;
+	if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)(w->written + w->buflen), (off_t)len) == 0)
+		w->reserved = 1;
 }
 
 int img_writer_finish(struct img_writer *w)
@@ -269,6 +381,10 @@ int img_writer_finish(struct img_writer *w)
 		ret = flush(w);
 	if (ret < 0)
 		return ret;
+	/* Give back what was reserved and not used (compressed data, zero
+	 * pages): ext4 and xfs free blocks past the end only on truncate. */
+	if (w->reserved && ftruncate(w->fd, (off_t)w->written) < 0)
+		return error_errno(errno, "cannot truncate \"%s\"", w->path);
 	if (!w->no_sync && fsync(w->fd) < 0 && !(w->is_stream && (errno == EINVAL || errno == EROFS)))
 		return error_errno(errno, "cannot fsync \"%s\"", w->path);
 	if (w->is_stream)
