@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -262,11 +263,9 @@ static void hand_on(struct pipe *pp, struct slot *s, int err)
 	pthread_mutex_unlock(&pp->lock);
 }
 
-static int in_pass(const struct img_vma *v, enum page_pass pass)
+static int in_pass(const struct vma_pages *vp, enum page_pass pass)
 {
-	int copied = !(v->d.madv & (CKPT_MADV_DONTFORK | CKPT_MADV_WIPEONFORK));
-
-	return pass == PASS_ALL || (pass == PASS_FORKED) == copied;
+	return pass == PASS_ALL || (pass == PASS_NOT_FORKED) == vp->frozen;
 }
 
 /* Fill slots from the runs of every VMA, BLOCK_PAGES pages at a time. */
@@ -276,10 +275,11 @@ static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, cons
 	struct iovec local[SLOT_IOV], remote[SLOT_IOV];
 
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		const uint8_t *copy = vp[i].copy;	/* taken while frozen, or read now */
 		size_t r = 0;
 		uint64_t off = 0;
 
-		if (!in_pass(&p->vmas[i], pass))
+		if (!in_pass(&vp[i], pass))
 			continue;
 		while (r < vp[i].nruns) {
 			struct slot *s = next_free(pp);
@@ -302,6 +302,10 @@ static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, cons
 
 				local[niov] = (struct iovec){ s->raw + s->npages * pp->ps, take * pp->ps };
 				remote[niov++] = (struct iovec){ (void *)(uintptr_t)a, take * pp->ps };
+				if (copy) {
+					memcpy(local[niov - 1].iov_base, copy, take * pp->ps);
+					copy += take * pp->ps;
+				}
 				for (uint64_t k = 0; k < take; k++)
 					s->addr[s->npages++] = a + k * pp->ps;
 				off += take;
@@ -310,12 +314,64 @@ static int read_pages(pid_t pid, struct pipe *pp, const struct img_proc *p, cons
 					off = 0;
 				}
 			}
-			ret = mem_readv(pid, local, niov, remote, niov);
+			ret = vp[i].copy ? 0 : mem_readv(pid, local, niov, remote, niov);
 			if (ret < 0)
 				ret = error_errno(ret, "cannot read memory at %#lx", (unsigned long)s->addr[0]);
 			hand_on(pp, s, ret);
 			if (ret < 0)
 				return ret;
+		}
+	}
+	return 0;
+}
+
+static size_t runs_bytes(const struct vma_pages *v, size_t ps)
+{
+	size_t n = 0;
+
+	for (size_t r = 0; r < v->nruns; r++)
+		n += v->runs[r].npages * ps;
+	return n;
+}
+
+int dump_copy_pages(pid_t pid, const struct img_proc *p, struct vma_pages *vp, uint64_t max)
+{
+	const size_t ps = (size_t)getpagesize();
+	struct iovec local[SLOT_IOV], remote[SLOT_IOV];
+	uint64_t total = 0;
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		total += vp[i].frozen ? runs_bytes(&vp[i], ps) : 0;
+	if (total > max)
+		return 1;
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		struct vma_pages *v = &vp[i];
+		size_t off = 0, r = 0;
+
+		if (!v->frozen || !v->nruns)
+			continue;
+		v->copy_len = runs_bytes(v, ps);
+		v->copy = mmap(NULL, v->copy_len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (v->copy == MAP_FAILED) {
+			v->copy = NULL;
+			return error_errno(errno, "cannot allocate %zu bytes for a copy of %#lx",
+					   v->copy_len, (unsigned long)p->vmas[i].d.start);
+		}
+		while (r < v->nruns) {
+			int n = 0, ret;
+
+			for (; r < v->nruns && n < SLOT_IOV; r++, n++) {
+				size_t len = v->runs[r].npages * ps;
+
+				local[n] = (struct iovec){ v->copy + off, len };
+				remote[n] = (struct iovec){ (void *)(uintptr_t)v->runs[r].addr, len };
+				off += len;
+			}
+			ret = mem_readv(pid, local, n, remote, n);
+			if (ret < 0)
+				return error_errno(ret, "cannot read memory at %#lx",
+						   (unsigned long)remote[0].iov_base);
 		}
 	}
 	return 0;
