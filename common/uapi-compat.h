@@ -33,6 +33,7 @@ struct ckpt_page_region {
 #define CKPT_PAGE_IS_FILE	(1ull << 2)
 #define CKPT_PAGE_IS_PRESENT	(1ull << 3)
 #define CKPT_PAGE_IS_SWAPPED	(1ull << 4)
+#define CKPT_PAGE_IS_PFNZERO	(1ull << 5)
 
 #define CKPT_UFFD_FEATURE_WP_UNPOPULATED	(1ull << 13)
 #define CKPT_UFFD_FEATURE_WP_ASYNC		(1ull << 15)

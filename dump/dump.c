@@ -6,12 +6,15 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,7 +116,60 @@ struct dump {
 	struct vma_pages *vp;
 	pid_t child;		/* --fork: the copy memory is read from */
 	int tracking;
+	int late;		/* --fork: VmFlags, page plan and metadata after the release */
+	int ret;		/* late: what the writing thread came to */
 };
+
+/* --fork: the most memory kept, while frozen, of mappings a fork does not
+ * copy (shared ones); beyond it they are written while frozen instead. */
+#define FROZEN_COPY_MAX	(256ull << 20)
+
+/*
+ * --fork without tracking, frozen and forked: read from the process only
+ * what the copy cannot give later, the pages of mappings the fork did not
+ * copy.  0: the rest waits for the release; 1: it cannot be done so here
+ * (the caller reads smaps and plans everything now, as without --fork).
+ */
+static int fork_frozen(pid_t pid, struct dump *d, const struct dump_opts *o,
+		       const struct map_entry *maps, size_t nmaps)
+{
+	struct img_proc *p = &d->img.procs[0];
+	struct map_entry *cm = NULL;
+	struct proc_status ss;
+	size_t ncm = 0, same;
+	int ret;
+
+	/* mlock is not inherited (the copy's smaps would not say "lo"). */
+	if ((ret = proc_read_status(pid, &ss)) < 0)
+		return error_errno(ret, "cannot read /proc/%d/status", pid);
+	if (ss.vmlck_kb) {
+		debug("the process has locked memory: VmFlags read while it is frozen");
+		return 1;
+	}
+	ret = proc_read_maps_how(d->child, &cm, &ncm, 0);
+	if (ret < 0)
+		return error_errno(ret, "cannot read /proc/%d/maps", d->child);
+	for (same = 0; same < ncm && same < nmaps; same++)
+		if (cm[same].start != maps[same].start || cm[same].end != maps[same].end)
+			break;
+	proc_free_maps(cm, ncm);
+	if (same != nmaps || ncm != nmaps) {
+		/* Only the process has a MADV_DONTFORK mapping, and its VmFlags. */
+		debug("a mapping is not in the forked copy: VmFlags read while the process is frozen");
+		return 1;
+	}
+	d->vp = xzalloc(p->d.nvmas * sizeof(*d->vp));
+	if ((ret = dump_mark_not_forked(pid, d->child, p, d->vp)) != 0 ||
+	    (ret = dump_plan_vmas(pid, p, d->vp, o, &d->tr, PLAN_FROZEN)) < 0 ||
+	    (ret = dump_copy_pages(pid, p, d->vp, FROZEN_COPY_MAX)) != 0) {
+		dump_free_pages(d->vp, p->d.nvmas);
+		d->vp = NULL;
+		if (ret > 0)
+			debug("the page map or the memory not forked is read while the process is frozen");
+		return ret;
+	}
+	return 0;
+}
 
 /* Everything between freeze and release: with --fork, up to the fork. */
 static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct dump_opts *o)
@@ -126,7 +182,7 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 	struct map_entry *maps = NULL;
 	struct img parent = { 0 };
 	size_t nmaps = 0;
-	int ret;
+	int ret, late;
 
 	d->tracking = (o->track || o->parent) && !o->kill;
 	if (d->tracking && ts->leader_gone) {
@@ -147,12 +203,19 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 	    (ret = interrupted()) < 0)
 		goto out;
 	phase("registers, signals, injected syscalls");
-	/* Read the maps again: the injected scratch page is gone now. */
+	/*
+	 * Read the maps again: the injected scratch page is gone now.  With
+	 * --fork (and no tracking, which protects mappings by their VmFlags
+	 * while frozen) smaps, which walks every page table, is read from
+	 * the copy after the release; its VmFlags are the process's at the
+	 * fork.
+	 */
+	late = o->fork && !d->tracking;
 	proc_free_maps(maps, nmaps);
 	maps = NULL;
-	ret = proc_read_maps(pid, &maps, &nmaps);
+	ret = proc_read_maps_how(pid, &maps, &nmaps, !late);
 	if (ret < 0) {
-		ret = error_errno(ret, "cannot read /proc/%d/smaps", pid);
+		ret = error_errno(ret, "cannot read /proc/%d/%s", pid, late ? "maps" : "smaps");
 		goto out;
 	}
 	if (o->parent) {
@@ -166,8 +229,34 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 	}
 	phase("maps, parent");
 	if ((ret = dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
-	    (ret = dump_collect_fds(pid, p)) < 0 ||
-	    (phase("mappings, files"), ret = dump_plan_pages(pid, p, &d->vp, o, tr)) < 0 ||
+	    (ret = dump_collect_fds(pid, p)) < 0)
+		goto out;
+	phase("mappings, files");
+	if (late) {
+		if ((ret = fork_copy(ts, &d->child)) < 0)
+			goto out;
+		phase("fork");
+		ret = fork_frozen(pid, d, o, maps, nmaps);
+		phase("memory the fork did not copy");
+		if (ret <= 0) {
+			d->late = ret == 0;
+			goto out;
+		}
+		proc_free_maps(maps, nmaps);
+		maps = NULL;
+		if ((ret = proc_read_maps(pid, &maps, &nmaps)) < 0) {
+			ret = error_errno(ret, "cannot read /proc/%d/smaps", pid);
+			goto out;
+		}
+		if (nmaps != p->d.nvmas) {
+			ret = error("the mappings changed during the dump");
+			goto out;
+		}
+		if ((ret = dump_vmas_set_flags(p, maps, o)) < 0)
+			goto out;
+		phase("smaps");
+	}
+	if ((ret = dump_plan_pages(pid, p, &d->vp, o, tr)) < 0 ||
 	    (d->tracking && (ret = track_prepare(ts, p, tr)) < 0))
 		goto out;
 	phase("page map");
@@ -185,7 +274,7 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 	if (d->tracking)
 		ret = track_arm(p, tr);
 	phase("metadata written, tracking armed");
-	if (ret == 0 && o->fork) {
+	if (ret == 0 && o->fork && !d->child) {
 		ret = fork_copy(ts, &d->child);
 		phase("fork");
 	}
@@ -193,6 +282,85 @@ out:
 	img_free(&parent);
 	proc_free_maps(maps, nmaps);
 	return ret;
+}
+
+/*
+ * --fork after the release, from the copy: VmFlags (smaps), the page plan
+ * and the metadata when they were left for now, then the pages.  They
+ * describe the process at the fork: the copy is that instant.
+ */
+static int write_forked(struct dump *d, const struct dump_opts *o)
+{
+	struct img_proc *p = &d->img.procs[0];
+	struct map_entry *maps = NULL;
+	size_t nmaps = 0;
+	int ret;
+
+	if (d->late) {
+		uint64_t t = now_ns();
+
+		if ((ret = proc_read_maps(d->child, &maps, &nmaps)) < 0)
+			return error_errno(ret, "cannot read /proc/%d/smaps", d->child);
+		if (nmaps != p->d.nvmas)
+			ret = error("the forked copy's mappings changed");
+		if (ret < 0 || (ret = dump_vmas_set_flags(p, maps, o)) < 0 ||
+		    (ret = dump_plan_vmas(d->child, p, d->vp, o, &d->tr, PLAN_FORKED)) < 0 ||
+		    (ret = img_writer_open(&d->w, o->out, o->no_sync)) < 0 ||
+		    (ret = img_write_header(&d->w, &d->img.h)) < 0 ||
+		    (ret = img_write_meta(&d->w, &d->img)) < 0) {
+			proc_free_maps(maps, nmaps);
+			return ret;
+		}
+		proc_free_maps(maps, nmaps);
+		debug("after the release: smaps, page map and metadata from the copy in %.1f ms",
+		      (now_ns() - t) / 1e6);
+	}
+	ret = dump_write_pages(d->child, 0, p, d->vp, &d->w, &o->codec, o->jobs, &d->tr,
+			       d->tracking, d->late ? PASS_ALL : PASS_FORKED);
+	return ret ? ret : img_writer_finish(&d->w);
+}
+
+struct forked_job {
+	struct dump *d;
+	const struct dump_opts *o;
+};
+
+static void *forked_thread(void *arg)
+{
+	struct forked_job *j = arg;
+	struct sched_param sp = { 0 };
+
+	/*
+	 * The process runs again and ckpt's reader, writer and workers
+	 * (created from here, they inherit it) would take both CPUs from it:
+	 * SCHED_IDLE runs them only on CPUs the process and everything else
+	 * leave idle, so the process never waits for a CPU because of the
+	 * dump, and a CPU it leaves costs it nothing (1 GiB: about 1 s
+	 * either way with a CPU free).  The price is on a machine busy with
+	 * other work, where the dump gets only what that leaves, and the
+	 * copy's memory is held that much longer (with both CPUs taken by
+	 * others: 1.5-2 min instead of 8-13 s at nice 10).  Only this
+	 * thread: the main thread, which freezes the process again to reap
+	 * the copy, must not be starved while it holds it frozen.
+	 */
+	if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0) {
+		debug("cannot use SCHED_IDLE (%s): nice 10 instead", strerror(errno));
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	}
+	j->d->ret = write_forked(j->d, j->o);
+	return NULL;
+}
+
+/* write_forked() in a thread of its own, of the lowest priority. */
+static int write_forked_idle(struct dump *d, const struct dump_opts *o)
+{
+	struct forked_job j = { d, o };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, forked_thread, &j))
+		return write_forked(d, o);
+	pthread_join(t, NULL);
+	return d->ret;
 }
 
 int dump_run(pid_t pid, const struct dump_opts *o)
@@ -233,13 +401,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 
 		tracee_release(&ts, 0);
 		t_released = now_ns();
-		/* From now on the process runs: our threads (created below,
-		 * inheriting this) yield the CPUs to it. */
-		setpriority(PRIO_PROCESS, 0, 10);
-		ret = dump_write_pages(d.child, 0, &d.img.procs[0], d.vp, &d.w, &o->codec, o->jobs,
-				       &d.tr, d.tracking, PASS_FORKED);
-		if (ret == 0)
-			ret = img_writer_finish(&d.w);
+		ret = write_forked_idle(&d, o);
 		fork_reap(pid, ts_live, d.child, insn);
 		d.child = 0;
 		if (ret == 0 && o->stop)

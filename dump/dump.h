@@ -37,6 +37,8 @@ int dump_collect_remote(struct img_proc *p, struct tracee_set *ts);
 /* vmas.c */
 int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n,
 		      const struct dump_opts *o);
+/* Add smaps' VmFlags to mappings collected from /proc/PID/maps (--fork). */
+int dump_vmas_set_flags(struct img_proc *p, const struct map_entry *maps, const struct dump_opts *o);
 /* files.c */
 int dump_collect_fds(pid_t pid, struct img_proc *p);
 /* pages.c: which pages to save (pagemap), then stream them into w */
@@ -49,6 +51,11 @@ struct vma_pages {
 	size_t nruns;
 	struct page_run *same;		/* present, unchanged since the parent */
 	size_t nsame;
+	/* --fork: read from the frozen process, not from the copy (shared
+	 * memory, MADV_DONTFORK, MADV_WIPEONFORK) */
+	int frozen;
+	uint8_t *copy;			/* its runs' pages, taken while frozen */
+	size_t copy_len;
 };
 
 /* track.c: pages written since the parent; tracking for the next dump */
@@ -79,11 +86,20 @@ int parent_load(const char *path, const char *child, pid_t live, struct img_proc
 int parent_hash(const struct track *tr, uint64_t addr, uint64_t *hash);
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		    const struct dump_opts *o, struct track *tr);
+/* PLAN_FORKED also drops the frozen mappings that smaps now says not to save. */
+enum plan_which { PLAN_ALL, PLAN_FROZEN, PLAN_FORKED };
+int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,
+		   struct track *tr, enum plan_which which);
+/* --fork: set vp[i].frozen for the mappings whose pages the forked child
+ * does not have; 1 when that cannot be told without smaps. */
+int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struct vma_pages *vp);
 void dump_free_pages(struct vma_pages *vp, uint32_t n);
 /* pagewrite.c: read, compress (jobs threads) and write them */
 /* Which mappings a pass writes: --fork reads those a fork does not copy
- * (MADV_DONTFORK, MADV_WIPEONFORK) from the frozen process first. */
+ * (vma_pages.frozen) from the frozen process first. */
 enum page_pass { PASS_ALL, PASS_NOT_FORKED, PASS_FORKED };
+/* Copy the frozen mappings' pages into vp[i].copy; 1 if more than max bytes. */
+int dump_copy_pages(pid_t pid, const struct img_proc *p, struct vma_pages *vp, uint64_t max);
 int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,
 		     const struct vma_pages *vp, struct img_writer *w,
 		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes,

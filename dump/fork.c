@@ -11,6 +11,7 @@
  * close with it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "dump/dump.h"
 
 int fork_copy(struct tracee_set *ts, pid_t *child)
@@ -55,14 +57,20 @@ int fork_copy(struct tracee_set *ts, pid_t *child)
 void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn)
 {
 	struct tracee_set ts = { .pid = pid, .syscall_insn = syscall_insn };
+	struct sched_param sp = { 0 };
+	uint64_t t;
 	long r;
 	int st;
 
+	/* Its exit unmaps a copy of all the process's memory, tens of ms
+	 * per GiB: on a CPU the process does not want (dump.c). */
+	sched_setscheduler(child, SCHED_IDLE, &sp);
 	kill(child, SIGKILL);
 	while (waitpid(child, &st, __WALL) < 0 && errno == EINTR)
 		;
 	/* We saw it die as its tracer; its parent still holds a zombie.
 	 * Freeze one thread alone for one wait4 of that very child. */
+	t = now_ns();
 	if (tracee_freeze_one(pid, live, &ts) < 0 || !(ts.syscall_insn = syscall_insn)) {
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
 		return;
@@ -72,4 +80,5 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn)
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
 	tracee_inject_end(&ts.t[0]);
 	tracee_release(&ts, 0);
+	debug("the forked copy reaped: one thread frozen again for %.1f ms", (now_ns() - t) / 1e6);
 }

@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/uapi-compat.h"
 #include "common/util.h"
 #include "dump/dump.h"
 
@@ -104,22 +107,37 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 	return 0;
 }
 
-int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
-		    const struct dump_opts *o, struct track *tr)
+static void free_one(struct vma_pages *vp)
 {
-	struct vma_pages *vp = xzalloc(p->d.nvmas * sizeof(*vp));
+	free(vp->runs);
+	free(vp->same);
+	if (vp->copy)
+		munmap(vp->copy, vp->copy_len);
+}
+
+/* Plan the mappings `which` selects, reading pid's page map. */
+int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,
+		   struct track *tr, enum plan_which which)
+{
 	uint64_t *pm;
 	char path[64];
 	int pmfd, ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	pmfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pmfd < 0) {
-		free(vp);
+	if (pmfd < 0)
 		return error_errno(errno, "cannot open %s", path);
-	}
 	pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
 	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
+		if (which != PLAN_ALL && (which == PLAN_FROZEN) != vp[i].frozen) {
+			/* Read while frozen; VmFlags known only now (MADV_DONTDUMP...). */
+			if (which == PLAN_FORKED && save_mode(&p->vmas[i]) == SAVE_NONE) {
+				free_one(&vp[i]);
+				memset(&vp[i], 0, sizeof(vp[i]));
+				p->vmas[i].d.npages = 0;
+			}
+			continue;
+		}
 		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o, tr, pm);
 		p->vmas[i].d.npages = 0;
 		for (size_t k = 0; k < vp[i].nruns; k++)
@@ -129,6 +147,24 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 	}
 	free(pm);
 	close(pmfd);
+	return ret;
+}
+
+int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
+		    const struct dump_opts *o, struct track *tr)
+{
+	struct vma_pages *vp = xzalloc(p->d.nvmas * sizeof(*vp));
+	int ret;
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		const struct img_vma *v = &p->vmas[i];
+
+		/* A fork copies neither shared memory (the process goes on
+		 * writing it) nor what the process asked it not to. */
+		vp[i].frozen = (v->d.flags & CKPT_VMA_SHARED) ||
+			       (v->d.madv & (CKPT_MADV_DONTFORK | CKPT_MADV_WIPEONFORK));
+	}
+	ret = dump_plan_vmas(pid, p, vp, o, tr, PLAN_ALL);
 	if (ret < 0) {
 		dump_free_pages(vp, p->d.nvmas);
 		return ret;
@@ -137,11 +173,76 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 	return 0;
 }
 
+/* Has pid a page in v: present or swapped, with nonzero not the zero page?
+ * 1, 0, or -errno (-ENOTTY before Linux 6.7: no PAGEMAP_SCAN). */
+static int any_page(int pmfd, const struct img_vma *v, int nonzero)
+{
+	struct ckpt_page_region r;
+	struct ckpt_pm_scan_arg a = {
+		.size = sizeof(a), .start = v->d.start, .end = v->d.end,
+		.vec = (uint64_t)(uintptr_t)&r, .vec_len = 1, .max_pages = 1,
+		.category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
+		.return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
+	};
+	long n;
+
+	if (nonzero)	/* inverted: the zero page does not count */
+		a.category_mask = a.category_inverted = CKPT_PAGE_IS_PFNZERO;
+	n = ioctl(pmfd, CKPT_PAGEMAP_SCAN, &a);
+	return n < 0 ? -errno : n > 0;
+}
+
+int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struct vma_pages *vp)
+{
+	char path[64];
+	int pmfd, cmfd = -1, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	pmfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pmfd >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", child);
+		cmfd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (cmfd < 0)
+		ret = error_errno(errno, "cannot open %s", path);
+	for (uint32_t i = 0; i < p->d.nvmas && ret >= 0; i++) {
+		const struct img_vma *v = &p->vmas[i];
+
+		if (save_mode(v) == SAVE_NONE)
+			continue;
+		if (v->d.flags & CKPT_VMA_SHARED) {
+			vp[i].frozen = 1;
+			continue;
+		}
+		if (!(v->d.flags & CKPT_VMA_ANON))
+			continue;
+		/*
+		 * MADV_WIPEONFORK (private anonymous memory only): the copy
+		 * has the mapping, empty.  Its flag shows only in smaps, which
+		 * walks every page table, but a fork copies every page table
+		 * entry of a private anonymous mapping that has pages of its
+		 * own: one with none in the copy but some in the process
+		 * (the zero page aside, which the fork need not copy) was
+		 * wiped.  Either scan stops at the first page it finds.
+		 */
+		ret = any_page(cmfd, v, 0);
+		if (ret == 0) {
+			ret = any_page(pmfd, v, 1);
+			vp[i].frozen = ret > 0;
+		}
+	}
+	if (pmfd >= 0)
+		close(pmfd);
+	if (cmfd >= 0)
+		close(cmfd);
+	if (ret == -ENOTTY || ret == -EINVAL)
+		return 1;
+	return ret < 0 ? error_errno(ret, "cannot scan the page map") : 0;
+}
+
 void dump_free_pages(struct vma_pages *vp, uint32_t n)
 {
-	for (uint32_t i = 0; vp && i < n; i++) {
-		free(vp[i].runs);
-		free(vp[i].same);
-	}
+	for (uint32_t i = 0; vp && i < n; i++)
+		free_one(&vp[i]);
 	free(vp);
 }

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -44,6 +45,7 @@
 #define SLOT_PAGES	256u		/* pages per slot and handoff */
 #define READ_PAGES	64u		/* pages per process_vm_readv */
 #define BLOCK_PAGES	256u		/* pages per PAGES section at most */
+#define SLOT_IOV	256		/* runs per process_vm_readv (dump_copy_pages) */
 
 enum { FREE, WORKING, DONE };
 
@@ -58,6 +60,7 @@ struct slot {
 	uint32_t run_crc;		/* crc32c of pages [run, summed) */
 	uint64_t addr[SLOT_PAGES];
 	uint64_t hash[SLOT_PAGES];	/* when hashes are kept */
+	const uint8_t *copy;		/* the pages as copied while frozen, or NULL */
 	uint8_t *raw;			/* npages pages */
 	uint8_t *enc;			/* encoded runs, back to back */
 	size_t encoff;
@@ -80,6 +83,7 @@ struct pipe {
 	uint32_t vi;
 	size_t r;
 	uint64_t off;
+	uint64_t listed;		/* pages of mapping vi listed so far */
 	const struct img_proc *p;
 	const struct vma_pages *vp;
 	enum page_pass pass;
@@ -243,7 +247,7 @@ static void wake(struct pipe *pp, pthread_cond_t *cv)
 static int read_piece(struct pipe *pp, struct slot *s, size_t from, size_t to)
 {
 	struct iovec local[READ_PAGES], remote[READ_PAGES];
-	int niov = 0, ret;
+	int niov = 0, ret = 0;
 
 	for (size_t k = from; k < to; k++) {
 		if (k > from && s->addr[k] == s->addr[k - 1] + pp->ps) {
@@ -254,18 +258,19 @@ static int read_piece(struct pipe *pp, struct slot *s, size_t from, size_t to)
 		local[niov] = (struct iovec){ s->raw + k * pp->ps, pp->ps };
 		remote[niov++] = (struct iovec){ (void *)(uintptr_t)s->addr[k], pp->ps };
 	}
-	ret = mem_readv(pp->pid, local, niov, remote, niov);
+	if (s->copy)
+		memcpy(s->raw + from * pp->ps, s->copy + from * pp->ps, (to - from) * pp->ps);
+	else
+		ret = mem_readv(pp->pid, local, niov, remote, niov);
 	if (ret < 0)
 		return error_errno(ret, "cannot read memory at %#lx", (unsigned long)s->addr[from]);
 	ret = process(pp, s, to);
 	return ret < 0 ? error_errno(ret, "cannot compress page data") : 0;
 }
 
-static int in_pass(const struct img_vma *v, enum page_pass pass)
+static int in_pass(const struct vma_pages *vp, enum page_pass pass)
 {
-	int copied = !(v->d.madv & (CKPT_MADV_DONTFORK | CKPT_MADV_WIPEONFORK));
-
-	return pass == PASS_ALL || (pass == PASS_FORKED) == copied;
+	return pass == PASS_ALL || (pass == PASS_NOT_FORKED) == vp->frozen;
 }
 
 /* List the next pages in slot s, in order: up to SLOT_PAGES of one
@@ -277,10 +282,11 @@ static void plan(struct pipe *pp, struct slot *s)
 	s->npages = s->done = s->nouts = s->encoff = 0;
 	s->run_kind = -1;
 	while (pp->vi < pp->p->d.nvmas &&
-	       (!in_pass(&pp->p->vmas[pp->vi], pp->pass) || pp->r == pp->vp[pp->vi].nruns)) {
+	       (!in_pass(&pp->vp[pp->vi], pp->pass) || pp->r == pp->vp[pp->vi].nruns)) {
 		pp->vi++;
 		pp->r = 0;
 		pp->off = 0;
+		pp->listed = 0;
 	}
 	if (pp->vi == pp->p->d.nvmas)
 		return;
@@ -288,6 +294,8 @@ static void plan(struct pipe *pp, struct slot *s)
 	/* Restore fills a private file mapping from the file: a page the
 	 * process zeroed must be stored, zeros and all. */
 	s->keep_zero = !!(pp->p->vmas[pp->vi].d.flags & CKPT_VMA_FILE);
+	/* A copy taken while frozen holds the runs back to back. */
+	s->copy = v->copy ? v->copy + pp->listed * pp->ps : NULL;
 	while (pp->r < v->nruns && s->npages < SLOT_PAGES) {
 		const struct page_run *run = &v->runs[pp->r];
 		uint64_t take = MIN(run->npages - pp->off, (uint64_t)(SLOT_PAGES - s->npages));
@@ -305,6 +313,7 @@ static void plan(struct pipe *pp, struct slot *s)
 			pp->off = 0;
 		}
 	}
+	pp->listed += s->npages;
 }
 
 /* Take the next free slot in the ring, list its pages and read them;
@@ -388,10 +397,62 @@ static void reserve(struct img_writer *w, const struct img_proc *p, const struct
 	uint64_t npages = 0;
 
 	for (uint32_t i = 0; i < p->d.nvmas; i++)
-		for (size_t k = 0; in_pass(&p->vmas[i], pass) && k < vp[i].nruns; k++)
+		for (size_t k = 0; in_pass(&vp[i], pass) && k < vp[i].nruns; k++)
 			npages += vp[i].runs[k].npages;
 	img_writer_reserve(w, npages * ps + (npages / BLOCK_PAGES + 1) *
 				  (sizeof(struct ckpt_section) + sizeof(struct ckpt_pages)));
+}
+
+static size_t runs_bytes(const struct vma_pages *v, size_t ps)
+{
+	size_t n = 0;
+
+	for (size_t r = 0; r < v->nruns; r++)
+		n += v->runs[r].npages * ps;
+	return n;
+}
+
+int dump_copy_pages(pid_t pid, const struct img_proc *p, struct vma_pages *vp, uint64_t max)
+{
+	const size_t ps = (size_t)getpagesize();
+	struct iovec local[SLOT_IOV], remote[SLOT_IOV];
+	uint64_t total = 0;
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		total += vp[i].frozen ? runs_bytes(&vp[i], ps) : 0;
+	if (total > max)
+		return 1;
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		struct vma_pages *v = &vp[i];
+		size_t off = 0, r = 0;
+
+		if (!v->frozen || !v->nruns)
+			continue;
+		v->copy_len = runs_bytes(v, ps);
+		v->copy = mmap(NULL, v->copy_len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (v->copy == MAP_FAILED) {
+			v->copy = NULL;
+			return error_errno(errno, "cannot allocate %zu bytes for a copy of %#lx",
+					   v->copy_len, (unsigned long)p->vmas[i].d.start);
+		}
+		while (r < v->nruns) {
+			int n = 0, ret;
+
+			for (; r < v->nruns && n < SLOT_IOV; r++, n++) {
+				size_t len = v->runs[r].npages * ps;
+
+				local[n] = (struct iovec){ v->copy + off, len };
+				remote[n] = (struct iovec){ (void *)(uintptr_t)v->runs[r].addr, len };
+				off += len;
+			}
+			ret = mem_readv(pid, local, n, remote, n);
+			if (ret < 0)
+				return error_errno(ret, "cannot read memory at %#lx",
+						   (unsigned long)remote[0].iov_base);
+		}
+	}
+	return 0;
 }
 
 /* Pages unchanged since the parent that were not even read (the kernel

@@ -39,6 +39,48 @@ static int is_shmem_path(const char *path)
 	       !strncmp(path, "/memfd:", 7) || !strncmp(path, "/dev/shm/", 9);
 }
 
+/* Opted out of checkpointing by the program (MADV_DONTDUMP) or the user. */
+static int is_excluded(const struct img_vma *v, const struct dump_opts *o)
+{
+	if (v->d.flags & (CKPT_VMA_SPECIAL | CKPT_VMA_SKIP))
+		return 0;
+	if (v->d.madv & CKPT_MADV_DONTDUMP)
+		return 1;
+	for (int i = 0; i < o->nexclude_maps; i++) {
+		const char *name = strrchr(v->path, '/');
+
+		/* A path, a file name, or a bracketed name like [heap]. */
+		if (!strcmp(v->path, o->exclude_maps[i]) ||
+		    (name && !strcmp(name + 1, o->exclude_maps[i])))
+			return 1;
+	}
+	return 0;
+}
+
+/* A name from the specials table: what it is does not depend on VmFlags. */
+#define NAMED_SPECIAL	(CKPT_VMA_SPECIAL | CKPT_VMA_SKIP | CKPT_VMA_HEAP | CKPT_VMA_STACK)
+
+/*
+ * What smaps' VmFlags add to a classified mapping.  Apart from classify()
+ * so that dump --fork can classify from /proc/PID/maps while the process
+ * is frozen and add the flags from smaps later (dump_vmas_set_flags).
+ */
+static void set_flags(struct img_vma *v, uint32_t vmflags, const struct dump_opts *o)
+{
+	v->d.madv = vmflags & 0xffff;
+	if (vmflags & PM_GROWSDOWN)
+		v->d.flags |= CKPT_VMA_GROWSDOWN;
+	if ((vmflags & (PM_IO | PM_PFNMAP)) && !(v->d.flags & NAMED_SPECIAL)) {
+		warn("mapping %#lx-%#lx (%s) is device memory: not saved",
+		     (unsigned long)v->d.start, (unsigned long)v->d.end, v->path);
+		v->d.flags = (v->d.flags & (CKPT_VMA_SHARED | CKPT_VMA_GROWSDOWN)) | CKPT_VMA_SKIP;
+		v->d.fsize = v->d.mtime_ns = 0;
+	}
+	if (is_excluded(v, o))
+		v->d.flags |= CKPT_VMA_EXCLUDED;
+}
+
+/* Everything /proc/PID/maps tells, without VmFlags. */
 static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
 {
 	char link[96];
@@ -48,25 +90,16 @@ static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
 	v->d.end = m->end;
 	v->d.prot = m->prot;
 	v->d.pgoff = m->pgoff;
-	v->d.madv = m->vmflags & 0xffff;
 	v->d.dev = makedev(m->dev_major, m->dev_minor);
 	v->d.ino = m->ino;
 	v->path = xstrdup(m->path);
 	if (m->shared)
 		v->d.flags |= CKPT_VMA_SHARED;
-	if (m->vmflags & PM_GROWSDOWN)
-		v->d.flags |= CKPT_VMA_GROWSDOWN;
 	for (size_t i = 0; i < ARRAY_SIZE(specials); i++)
 		if (!strcmp(m->path, specials[i].name)) {
 			v->d.flags |= specials[i].flags;
 			return;
 		}
-	if (m->vmflags & (PM_IO | PM_PFNMAP)) {
-		warn("mapping %#lx-%#lx (%s) is device memory: not saved",
-		     (unsigned long)m->start, (unsigned long)m->end, m->path);
-		v->d.flags |= CKPT_VMA_SKIP;
-		return;
-	}
 	if (!m->path[0] || m->path[0] == '[') {
 		/* anonymous, including named anonymous ("[anon:...]") */
 		v->d.flags |= CKPT_VMA_ANON;
@@ -92,24 +125,6 @@ static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
 	v->d.flags |= CKPT_VMA_FILE;
 }
 
-/* Opted out of checkpointing by the program (MADV_DONTDUMP) or the user. */
-static int is_excluded(const struct img_vma *v, const struct dump_opts *o)
-{
-	if (v->d.flags & (CKPT_VMA_SPECIAL | CKPT_VMA_SKIP))
-		return 0;
-	if (v->d.madv & CKPT_MADV_DONTDUMP)
-		return 1;
-	for (int i = 0; i < o->nexclude_maps; i++) {
-		const char *name = strrchr(v->path, '/');
-
-		/* A path, a file name, or a bracketed name like [heap]. */
-		if (!strcmp(v->path, o->exclude_maps[i]) ||
-		    (name && !strcmp(name + 1, o->exclude_maps[i])))
-			return 1;
-	}
-	return 0;
-}
-
 int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n,
 		      const struct dump_opts *o)
 {
@@ -120,8 +135,7 @@ int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *map
 
 		classify(pid, &maps[i], v);
 		v->d.path_len = (uint32_t)strlen(v->path);
-		if (is_excluded(v, o))
-			v->d.flags |= CKPT_VMA_EXCLUDED;
+		set_flags(v, maps[i].vmflags, o);
 		if (v->d.flags & CKPT_VMA_VDSO) {
 			/* Restore refuses a kernel whose vdso code differs: saved
 			 * return addresses into it would land elsewhere. */
@@ -135,6 +149,19 @@ int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *map
 			if (ret < 0)
 				return error_errno(ret, "cannot read the vdso");
 		}
+	}
+	return 0;
+}
+
+int dump_vmas_set_flags(struct img_proc *p, const struct map_entry *maps, const struct dump_opts *o)
+{
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		struct img_vma *v = &p->vmas[i];
+
+		if (maps[i].start != v->d.start || maps[i].end != v->d.end)
+			return error("mapping %#lx-%#lx changed during the dump",
+				     (unsigned long)v->d.start, (unsigned long)v->d.end);
+		set_flags(v, maps[i].vmflags, o);
 	}
 	return 0;
 }

@@ -111,6 +111,8 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 			st->tracer = atoi(val);
 		else if (!strcmp(line, "Seccomp"))
 			st->seccomp = atoi(val);
+		else if (!strcmp(line, "VmLck"))
+			st->vmlck_kb = strtoull(val, NULL, 10);
 		else if (!strcmp(line, "CapInh"))
 			st->cap_inh = hex64(val);
 		else if (!strcmp(line, "CapPrm"))

@@ -23,6 +23,7 @@ struct proc_status {
 	uint32_t umask;
 	int tracer;
 	int seccomp;
+	uint64_t vmlck_kb;	/* VmLck: memory under mlock */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 };
 

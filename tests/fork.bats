@@ -4,6 +4,19 @@
 
 load test_helper
 
+# fork_dump_restore TARGET [ARGS]: dump it with -v --fork (the output in
+# $dumped), kill the original, restore the image and let it check itself.
+fork_dump_restore() {
+	start_target "$@"
+	run "$CKPT" -v dump "$TPID" --fork -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	dumped=$output
+	kill -KILL "$TPID"
+	reap "$TPID"
+	restore_go
+}
+
 @test "--fork: the original runs on unaware (no SIGCHLD, no child, no zombie)" {
 	skip_unless_ptrace
 	start_target forkcheck
@@ -19,11 +32,7 @@ load test_helper
 
 @test "--fork: the image is one consistent instant of memory that kept changing" {
 	skip_unless_ptrace
-	start_target forkcheck
-	"$CKPT" dump "$TPID" --fork -o "$T/img"
-	kill -KILL "$TPID"
-	reap "$TPID"
-	restore_go
+	fork_dump_restore forkcheck
 	[ "$status" -eq 0 ]
 }
 
@@ -43,4 +52,24 @@ load test_helper
 @test "--fork with --kill is a usage error" {
 	run "$CKPT" dump 1 --fork --kill
 	[ "$status" -eq 2 ]
+}
+
+@test "--fork: shared memory is stored as it was at the fork, not as the process went on writing it" {
+	skip_unless_ptrace
+	fork_dump_restore forkshared
+	[ "$status" -eq 0 ]
+	# VmFlags and the page plan came from the copy, after the release
+	[[ "$dumped" == *"after the release"* ]]
+}
+
+@test "--fork: madvise and mlock state (DONTFORK, WIPEONFORK, DONTDUMP...) as without --fork" {
+	skip_unless_ptrace
+	fork_dump_restore mem_madv
+	[ "$status" -eq 0 ]
+}
+
+@test "--fork: MAP_SHARED anonymous memory kept and still shared" {
+	skip_unless_ptrace
+	fork_dump_restore mem_shared
+	[ "$status" -eq 0 ]
 }
