@@ -325,6 +325,14 @@ struct forked_job {
 	const struct dump_opts *o;
 };
 
+/* How long the writing may run as SCHED_IDLE before it takes its share. */
+#define IDLE_GRACE_S	3
+
+static void nice10(pid_t tid)
+{
+	setpriority(PRIO_PROCESS, (id_t)tid, 10);
+}
+
 static void *forked_thread(void *arg)
 {
 	struct forked_job *j = arg;
@@ -336,29 +344,58 @@ static void *forked_thread(void *arg)
 	 * SCHED_IDLE runs them only on CPUs the process and everything else
 	 * leave idle, so the process never waits for a CPU because of the
 	 * dump, and a CPU it leaves costs it nothing (1 GiB: about 1 s
-	 * either way with a CPU free).  The price is on a machine busy with
-	 * other work, where the dump gets only what that leaves, and the
-	 * copy's memory is held that much longer (with both CPUs taken by
-	 * others: 1.5-2 min instead of 8-13 s at nice 10).  Only this
-	 * thread: the main thread, which freezes the process again to reap
-	 * the copy, must not be starved while it holds it frozen.
+	 * either way with a CPU free).  On a machine saturated by other work
+	 * SCHED_IDLE would get almost nothing (1.5-2 min for 1 GiB instead of
+	 * 8-13 s at nice 10) while the copy's memory is held: after
+	 * IDLE_GRACE_S, write_forked_idle() moves the threads to nice 10.
+	 * Only this thread: the main thread, which freezes the process again
+	 * to reap the copy, must not be starved while it holds it frozen.
 	 */
 	if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0) {
 		debug("cannot use SCHED_IDLE (%s): nice 10 instead", strerror(errno));
-		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+		nice10((pid_t)syscall(SYS_gettid));
 	}
 	j->d->ret = write_forked(j->d, j->o);
 	return NULL;
 }
 
-/* write_forked() in a thread of its own, of the lowest priority. */
+/* Every thread of ckpt but the caller: SCHED_OTHER at nice 10. */
+static void leave_idle(void)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	struct sched_param sp = { 0 };
+	struct dirent *de;
+	DIR *dir = opendir("/proc/self/task");
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		pid_t tid = atoi(de->d_name);
+
+		/* Best effort: without privileges RLIMIT_NICE may forbid it. */
+		if (tid > 0 && tid != self && sched_setscheduler(tid, SCHED_OTHER, &sp) == 0)
+			nice10(tid);
+	}
+	closedir(dir);
+}
+
+/* write_forked() in a thread of its own, of the lowest priority while the
+ * machine has CPU time to spare. */
 static int write_forked_idle(struct dump *d, const struct dump_opts *o)
 {
 	struct forked_job j = { d, o };
+	struct timespec until;
 	pthread_t t;
 
 	if (pthread_create(&t, NULL, forked_thread, &j))
 		return write_forked(d, o);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += IDLE_GRACE_S;
+	if (pthread_timedjoin_np(t, NULL, &until) == 0)
+		return d->ret;
+	debug("still writing after %d s as SCHED_IDLE: nice 10 now", IDLE_GRACE_S);
+	/* Threads the writer starts later inherit its new policy. */
+	leave_idle();
 	pthread_join(t, NULL);
 	return d->ret;
 }
