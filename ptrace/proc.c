@@ -123,6 +123,10 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 			st->cap_bnd = hex64(val);
 		else if (!strcmp(line, "CapAmb"))
 			st->cap_amb = hex64(val);
+		else if (!strcmp(line, "SigIgn"))
+			st->sig_ign = hex64(val);
+		else if (!strcmp(line, "SigCgt"))
+			st->sig_cgt = hex64(val);
 	}
 	free(buf);
 	return 0;

@@ -25,6 +25,7 @@ struct proc_status {
 	int seccomp;
 	uint64_t vmlck_kb;	/* VmLck: memory under mlock */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint64_t sig_ign, sig_cgt;	/* SigIgn, SigCgt: bit sig-1 */
 };
 
 struct map_entry {
