@@ -21,6 +21,7 @@
 #ifndef CKPT_TEST_HARNESS_H
 #define CKPT_TEST_HARNESS_H
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,35 @@ static inline int harness_bail(int is_assert)
 		HARNESS_CHECK(harness_e##n op harness_s##n, is_assert,	\
 			      "%s(%s, %s): " fmt " %s " fmt " is false", \
 			      name, #e, #s, harness_e##n, #op, harness_s##n)
+
+/*
+ * run(path) for every file in dir but dotfiles, each expected to return
+ * a wait status of 0 (a child that exited 0).  Returns how many ran;
+ * ends the test if dir cannot be read (run from the top of the tree).
+ */
+static inline int harness_each_file(const char *dir, int (*run)(const char *path))
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	HARNESS_CHECK(d != NULL, 1, "no %s here: run from the top of the tree", dir);
+	while ((e = readdir(d))) {
+		char path[512];
+		int st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		st = run(path);
+		HARNESS_CHECK(st == 0, 0, "%s: %s %d", path,
+			      WIFSIGNALED(st) ? "killed by signal" : "exit status",
+			      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		n++;
+	}
+	closedir(d);
+	return n;
+}
 
 #define ASSERT_EQ(e, s) HARNESS_INT("ASSERT_EQ", e, s, ==, 1, unsigned long long, "%#llx")
 #define ASSERT_NE(e, s) HARNESS_INT("ASSERT_NE", e, s, !=, 1, unsigned long long, "%#llx")

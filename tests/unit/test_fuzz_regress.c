@@ -6,7 +6,6 @@
  * crashes or aborts outright; make fuzz runs the same inputs under ASan
  * and UBSan.  Runs from the top of the tree, as make check does.
  */
-#include <dirent.h>
 
 #include "../fuzz/fuzz_image.c"
 #include "harness.h"
@@ -42,29 +41,7 @@ static int run_one(const char *path)
 
 TEST(every_regression_input_runs_cleanly)
 {
-	DIR *d = opendir(REGRESS);
-	struct dirent *e;
-	int n = 0;
-
-	ASSERT_TRUE(d != NULL) {
-		TH_LOG("no %s here: run from the top of the tree", REGRESS);
-	}
-	while ((e = readdir(d))) {
-		char path[512];
-		int st;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", REGRESS, e->d_name);
-		st = run_one(path);
-		EXPECT_EQ(0, st) {
-			TH_LOG("%s: %s %d", path, WIFSIGNALED(st) ? "killed by signal" : "exit status",
-			       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		}
-		n++;
-	}
-	closedir(d);
-	EXPECT_GE(n, 1);
+	EXPECT_GE(harness_each_file(REGRESS, run_one), 1);
 }
 
 TEST_HARNESS_MAIN
