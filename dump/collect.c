@@ -57,11 +57,12 @@ static int peek_pending(pid_t tid, int shared, uint8_t (**out)[CKPT_SIGINFO_SIZE
 	return 0;
 }
 
-int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts)
+int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts,
+		      struct proc_status *status)
 {
 	pid_t pid = ts->pid;
 	struct proc_stat st;
-	struct proc_status ss;
+	struct proc_status *ss = status;
 	uint64_t rlim[CKPT_NRLIMIT][2];
 	struct stat sb;
 	char path[64], *buf;
@@ -70,7 +71,7 @@ int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts)
 
 	/* The process through a live thread (see tracee_freeze); the
 	 * leader's start time: the process's identity. */
-	if ((ret = proc_read_stat(live, &st)) < 0 || (ret = proc_read_status(live, &ss)) < 0)
+	if ((ret = proc_read_stat(live, &st)) < 0 || (ret = proc_read_status(live, ss)) < 0)
 		return error_errno(ret, "cannot read /proc/%d", pid);
 	if (live != pid) {
 		struct proc_stat lst;
@@ -88,16 +89,16 @@ int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts)
 	p->d.ppid = st.ppid;
 	p->d.pgid = st.pgrp;
 	p->d.sid = st.session;
-	p->d.umask = ss.umask;
-	memcpy(p->d.uid, ss.uid, sizeof(ss.uid));
-	memcpy(p->d.gid, ss.gid, sizeof(ss.gid));
-	p->d.ngroups = ss.ngroups;
-	p->groups = xmemdup(ss.groups, ss.ngroups * sizeof(uint32_t));
-	p->d.cap_inh = ss.cap_inh;
-	p->d.cap_prm = ss.cap_prm;
-	p->d.cap_eff = ss.cap_eff;
-	p->d.cap_bnd = ss.cap_bnd;
-	p->d.cap_amb = ss.cap_amb;
+	p->d.umask = ss->umask;
+	memcpy(p->d.uid, ss->uid, sizeof(ss->uid));
+	memcpy(p->d.gid, ss->gid, sizeof(ss->gid));
+	p->d.ngroups = ss->ngroups;
+	p->groups = xmemdup(ss->groups, ss->ngroups * sizeof(uint32_t));
+	p->d.cap_inh = ss->cap_inh;
+	p->d.cap_prm = ss->cap_prm;
+	p->d.cap_eff = ss->cap_eff;
+	p->d.cap_bnd = ss->cap_bnd;
+	p->d.cap_amb = ss->cap_amb;
 	p->d.start_code = st.start_code;
 	p->d.end_code = st.end_code;
 	p->d.start_data = st.start_data;

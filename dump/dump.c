@@ -118,6 +118,7 @@ struct dump {
 	int tracking;
 	int late;		/* --fork: VmFlags, page plan and metadata after the release */
 	int ret;		/* late: what the writing thread came to */
+	struct proc_status status;	/* read once, while frozen */
 };
 
 /* --fork: the most memory kept, while frozen, of mappings a fork does not
@@ -135,14 +136,11 @@ static int fork_frozen(pid_t pid, struct dump *d, const struct dump_opts *o,
 {
 	struct img_proc *p = &d->img.procs[0];
 	struct map_entry *cm = NULL;
-	struct proc_status ss;
 	size_t ncm = 0, same;
 	int ret;
 
 	/* mlock is not inherited (the copy's smaps would not say "lo"). */
-	if ((ret = proc_read_status(pid, &ss)) < 0)
-		return error_errno(ret, "cannot read /proc/%d/status", pid);
-	if (ss.vmlck_kb) {
+	if (d->status.vmlck_kb) {
 		debug("the process has locked memory: VmFlags read while it is frozen");
 		return 1;
 	}
@@ -196,10 +194,10 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 	ret = proc_read_maps_how(pid, &maps, &nmaps, 0);
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/maps", pid);
-	if ((ret = dump_collect_proc(pid, p, ts)) < 0 ||
+	if ((ret = dump_collect_proc(pid, p, ts, &d->status)) < 0 ||
 	    (ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
 	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0 ||
-	    (ret = dump_collect_remote(p, ts)) < 0 ||
+	    (ret = dump_collect_remote(p, ts, &d->status)) < 0 ||
 	    (ret = interrupted()) < 0)
 		goto out;
 	phase("registers, signals, injected syscalls");

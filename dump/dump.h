@@ -28,12 +28,14 @@ struct dump_opts {
 int dump_run(pid_t pid, const struct dump_opts *o);
 
 /* collect.c: state read from /proc and ptrace, no injection */
-int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts);
+/* ss: /proc/PID/status as it was while frozen, for the steps after */
+int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts,
+		      struct proc_status *ss);
 /* xstate_size: the largest extended register set seen (header field) */
 int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xstate_size);
 /* remote.c: state only a syscall inside the target can read */
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
-int dump_collect_remote(struct img_proc *p, struct tracee_set *ts);
+int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss);
 /* vmas.c */
 int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n,
 		      const struct dump_opts *o);

@@ -217,10 +217,10 @@ static int collect_timers(struct img_proc *p, struct tracee_set *ts, uint64_t sc
 	return 0;
 }
 
-static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
+static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st,
+		   uint64_t scratch)
 {
 	struct tracee *t0 = &ts->t[0];
-	struct proc_status st;
 	long r;
 	int ret;
 
@@ -233,15 +233,13 @@ static int collect(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
 	 * (signal(SIG, SIG_DFL) sets SA_RESTART), changes nothing the kernel
 	 * does; only sigaction() reading them back would see it.
 	 */
-	if ((ret = proc_read_status(t0->tid, &st)) < 0)
-		return error_errno(ret, "cannot read /proc/%d/status", t0->tid);
 	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
 		uint64_t bit = 1ull << (sig - 1);
 		struct ksigaction ka;
 
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		if (sig != SIGCHLD && !((st.sig_cgt | st.sig_ign) & bit)) {
+		if (sig != SIGCHLD && !((st->sig_cgt | st->sig_ign) & bit)) {
 			p->sigacts[sig - 1] = (struct ckpt_sigaction){ 0 };	/* SIG_DFL */
 			continue;
 		}
@@ -317,7 +315,7 @@ static int put_back_regsets(const struct img_proc *p, struct tracee_set *ts)
 	return 0;
 }
 
-int dump_collect_remote(struct img_proc *p, struct tracee_set *ts)
+int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss)
 {
 	struct tracee *t0 = &ts->t[0];
 	long scratch;
@@ -330,7 +328,7 @@ int dump_collect_remote(struct img_proc *p, struct tracee_set *ts)
 	if (ret == 0) {
 		long r;
 
-		ret = collect(p, ts, (uint64_t)scratch);
+		ret = collect(p, ts, ss, (uint64_t)scratch);
 		ret2 = rcall(ts, t0, SYS_munmap, (uint64_t)scratch, (uint64_t)getpagesize(), 0, 0, &r);
 		if (ret2 == 0 && r < 0)
 			ret2 = error_errno((int)r, "cannot unmap the scratch page");
