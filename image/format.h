@@ -28,11 +28,13 @@
 #include <stdint.h>
 
 #define CKPT_MAGIC	"\x89" "CKPT\r\n\x1a"	/* 8 bytes; catches text-mode mangling */
-#define CKPT_VERSION	1
+#define CKPT_VERSION	2	/* written; see docs/image-format.md "Versioning" */
+#define CKPT_MIN_VERSION 1	/* oldest a reader still takes */
 
 struct ckpt_header {
 	uint8_t  magic[8];	/* CKPT_MAGIC */
-	uint32_t version;	/* CKPT_VERSION; readers refuse larger ones */
+	uint32_t version;	/* CKPT_VERSION; readers refuse larger ones and
+				   read CKPT_MIN_VERSION.. with their layouts */
 	uint32_t header_size;	/* sizeof(struct ckpt_header) */
 	uint32_t machine;	/* ELF e_machine: 62 = x86-64, 183 = aarch64 */
 	uint32_t page_size;	/* of the dumping kernel */

@@ -71,6 +71,7 @@ struct img_reader {
 	uint64_t nsections;
 	uint64_t npages;
 	uint32_t page_size;
+	uint32_t version;	/* of the image: section layouts may depend on it */
 	int done;		/* END seen */
 	int checked;		/* payload CRCs already verified (a second pass) */
 	uint8_t *buf;

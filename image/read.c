@@ -154,14 +154,15 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 	if (h->version > CKPT_VERSION)
 		return error("image format version %u is newer than this ckpt understands (%u): upgrade ckpt",
 			     h->version, CKPT_VERSION);
-	if (h->version != CKPT_VERSION)
-		return error("image format version %u is not supported (this ckpt reads %u)",
-			     h->version, CKPT_VERSION);
+	if (h->version < CKPT_MIN_VERSION)
+		return error("image format version %u is not supported (this ckpt reads %u to %u)",
+			     h->version, CKPT_MIN_VERSION, CKPT_VERSION);
 	if (h->header_size != sizeof(*h))
 		return error("image header is corrupted: header size %u", h->header_size);
 	if (h->page_size < 4096 || h->page_size > (1u << 16) || (h->page_size & (h->page_size - 1)))
 		return error("image header is corrupted: page size %u", h->page_size);
 	r->page_size = h->page_size;
+	r->version = h->version;
 	return 0;
 }
 

@@ -344,7 +344,7 @@ flip_refused() {
 	flip_refused 7 0 "not a checkpoint image: bad magic"
 	# the checksum is checked before the fields it covers: damage, not
 	# an old version or an odd header size
-	flip_refused 8 0 "image header is corrupted: checksum mismatch"	# version 1 -> 0
+	flip_refused 8 1 "image header is corrupted: checksum mismatch"	# version 2 -> 0
 	flip_refused 9 0 "image header is corrupted, or from a newer ckpt*"	# version 257
 	flip_refused 13 0 "image header is corrupted: checksum mismatch"	# header_size
 	flip_refused 16 1 "image header is corrupted: checksum mismatch"	# machine
@@ -405,8 +405,14 @@ flip_refused() {
 
 @test "restore of an image from a newer ckpt: says so" {
 	need_image
-	imgtool setfield "$IMG" 8 4 2
-	refused "$IMG" "image format version 2 is newer than this ckpt understands (1): upgrade ckpt"
+	imgtool setfield "$IMG" 8 4 3
+	refused "$IMG" "image format version 3 is newer than this ckpt understands (2): upgrade ckpt"
+}
+
+@test "restore of an image of format version 0: not supported" {
+	need_image
+	imgtool setfield "$IMG" 8 4 0
+	refused "$IMG" "image format version 0 is not supported (this ckpt reads 1 to 2)"
 }
 
 @test "restore of an image from another architecture: names it" {
