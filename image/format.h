@@ -1,6 +1,8 @@
 /*
  * The on-disk checkpoint image.  This header is the format's specification;
- * docs/image-format.md explains it in prose.  All fields are little-endian
+ * docs/image-format.md explains it in prose, with a table for every struct
+ * and constant here (tools/format-doc.py, run by make check, says what to
+ * add there when this file changes).  All fields are little-endian
  * and fixed-width; every struct has an explicit size checked at build time,
  * so a reader in any language can be written from this file alone.
  *
