@@ -112,7 +112,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 	struct ckpt_section s;
 	void *payload = NULL;
 	off_t pages_at = -1;
-	struct pidns ns = { .init = 0, .wfd = -1 };
+	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
 	pid_t pid = -1;
 	int ret, have;
 

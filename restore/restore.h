@@ -87,9 +87,12 @@ void files_close(struct spawn_fds *sf);
 struct pidns {
 	pid_t init;		/* the namespace's PID 1, in our namespace */
 	int wfd;		/* tells init whom to wait for */
+	int own;		/* our own PID namespace, to go back to */
 };
 int pidns_enter(struct pidns *ns);
 int pidns_started(struct pidns *ns, pid_t pid);
+/* In the child: a mount namespace with the PID namespace's /proc. */
+int pidns_child_mounts(void);
 void pidns_release(struct pidns *ns, int kill_init);
 
 /* spawn.c: create the process from the metadata in img, fill it with the

@@ -100,7 +100,12 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 	/* Until ckpt lets it go, the child dies with ckpt: no stopped
 	 * half-made process left behind if ckpt is killed. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != c->ckpt_pid)
+	/* ckpt died before that: we have another parent now.  In a new PID
+	 * namespace (--pid-ns) a parent outside it reads as 0, ckpt's death
+	 * gives us the namespace's init, 1 (pid_namespaces(7)). */
+	if (getppid() != (c->o->pid_ns ? 0 : c->ckpt_pid))
+		_exit(126);
+	if (c->o->pid_ns && pidns_child_mounts() < 0)
 		_exit(126);
 	if (same_pid && c->p->d.sid == c->p->d.pid)
 		setsid();
