@@ -80,6 +80,12 @@ static void set_flags(struct img_vma *v, uint32_t vmflags, const struct dump_opt
 		v->d.flags |= CKPT_VMA_EXCLUDED;
 }
 
+static void set_identity(struct img_vma *v, const struct stat *sb)
+{
+	v->d.fsize = (uint64_t)sb->st_size;
+	v->d.mtime_ns = (uint64_t)sb->st_mtim.tv_sec * 1000000000ull + (uint64_t)sb->st_mtim.tv_nsec;
+}
+
 /* Everything /proc/PID/maps tells, without VmFlags. */
 static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
 {
@@ -109,20 +115,27 @@ static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
 		v->d.flags |= CKPT_VMA_ANON;
 		return;
 	}
-	/* The file actually mapped (map_files follows it even when deleted or
-	 * replaced) must be the one at the path, or we store all its data. */
-	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", pid,
-		 (unsigned long)m->start, (unsigned long)m->end);
-	if (stat(link, &sb) == 0) {
-		v->d.fsize = (uint64_t)sb.st_size;
-		v->d.mtime_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000ull + (uint64_t)sb.st_mtim.tv_nsec;
-	}
-	if (ends_with(m->path, " (deleted)") || is_shmem_path(m->path) ||
-	    stat(m->path, &sb) < 0 || sb.st_ino != m->ino || sb.st_dev != v->d.dev) {
-		v->d.flags |= CKPT_VMA_DELETED | (m->shared ? CKPT_VMA_ANON : 0);
+	/*
+	 * The file at the path must be the one mapped (the device and inode
+	 * of the maps line), or we store all its data.  Its size and mtime,
+	 * which restore checks, come from the path then: what any dumper can
+	 * stat.  /proc/PID/map_files, which follows the mapped file even when
+	 * it is deleted or replaced, cannot be stat'ed without
+	 * CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (proc(5); fs/proc/base.c
+	 * proc_map_files_get_link): only for a file that is gone, and only
+	 * for what inspect shows.
+	 */
+	if (!ends_with(m->path, " (deleted)") && !is_shmem_path(m->path) &&
+	    stat(m->path, &sb) == 0 && sb.st_ino == m->ino && sb.st_dev == v->d.dev) {
+		v->d.flags |= CKPT_VMA_FILE;
+		set_identity(v, &sb);
 		return;
 	}
-	v->d.flags |= CKPT_VMA_FILE;
+	v->d.flags |= CKPT_VMA_DELETED | (m->shared ? CKPT_VMA_ANON : 0);
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", pid,
+		 (unsigned long)m->start, (unsigned long)m->end);
+	if (stat(link, &sb) == 0)
+		set_identity(v, &sb);
 }
 
 int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n,
