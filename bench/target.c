@@ -19,12 +19,16 @@
  *                    reading it began at; then resets
  *     STATE.rw       "SEQ PAGES NS" after each rewrite (SIGUSR2 or -T)
  *     STATE.restored "NS PID" once, when it finds it has been restored:
- *                    NS is its first CLOCK_MONOTONIC reading after the
- *                    restore, comparable with the benchmark's own clock
+ *                    NS is its first CLOCK_REALTIME reading after the
+ *                    restore, comparable with the benchmark's wall clock
  *
  * Restored is told apart from merely paused by the parent: after a gap of
- * more than 2 ms it compares getppid() with the parent it started with (a
- * restored process is the child of ckpt or CRIU, or of init).  With -p it
+ * more than 2 ms on either clock it compares getppid() with the parent it
+ * started with (a restored process is the child of ckpt or CRIU, or of
+ * init).  The wall clock, because CRIU restores into a time namespace
+ * whose CLOCK_MONOTONIC goes on from the dump: there the monotonic gap
+ * of a restore is about nothing, and a monotonic stamp is not comparable
+ * with the benchmark's clock.  With -p it
  * dies with its starting parent (PR_SET_PDEATHSIG), so a killed benchmark
  * leaves no target behind; not for CRIU, which restores the setting, and
  * whose restored process would then die as soon as criu restore -d exits.
@@ -48,12 +52,17 @@ static const char *state;
 static int kind = DATA_TEXT;
 static struct vocab vocab;
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void on_usr1(int sig)
@@ -181,18 +190,21 @@ int main(int argc, char **argv)
 	put("", "%d %#lx %zu %llu\n", getpid(), (unsigned long)mem, len, (unsigned long long)touched);
 
 	uint64_t last = now_ns(), next_rw = every_ns ? last + every_ns : UINT64_MAX;
+	uint64_t wall_last = clock_ns(CLOCK_REALTIME);
 
 	for (;;) {
-		uint64_t t = now_ns(), gap = t - last;
+		uint64_t t = now_ns(), gap = t - last, wall = clock_ns(CLOCK_REALTIME);
+		int wall_gap = wall - wall_last > 2000000;
 
 		last = t;
+		wall_last = wall;
 		if (gap > max_gap) {
 			max_gap = gap;
 			max_at = t - gap;
 		}
-		if (gap > 2000000 && !restored && getppid() != ppid0) {
+		if ((gap > 2000000 || wall_gap) && !restored && getppid() != ppid0) {
 			restored = 1;
-			put(".restored", "%llu %d\n", (unsigned long long)t, getpid());
+			put(".restored", "%llu %d\n", (unsigned long long)wall, getpid());
 		}
 		if (want_gap) {
 			/* A fresh reading first: a freeze that fell between
