@@ -232,6 +232,29 @@ static int next_slot(const struct img_proc *p, int from)
 	return -EMFILE;
 }
 
+/*
+ * Other uffds of ckpt's in the process, but keep: a dump against an older
+ * parent (page hashes) made a new one while the last one was still there,
+ * and could then register nothing with it (EBUSY): closed, so that the one
+ * kept or made now tracks every mapping from this dump on.
+ */
+static void close_strays(struct tracee_set *ts, const struct img_proc *p, int keep)
+{
+	int base = track_fd_base(p);
+
+	for (int fd = base; fd < base + TRACK_FD_SLOTS; fd++) {
+		char path[64], *link = NULL;
+		long r;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", ts->pid, fd);
+		if (fd != keep && xreadlink(path, &link) == 0 && track_is_ours(p, fd, link)) {
+			debug("closing the stale uffd at fd %d of the process", fd);
+			rcall(ts, SYS_close, (uint64_t)fd, 0, 0, &r);
+		}
+		free(link);
+	}
+}
+
 int track_prepare(struct tracee_set *ts, struct img_proc *p, struct track *tr)
 {
 	int slot = next_slot(p, tr->method == CKPT_DIRTY_UFFD ? tr->old_fd : track_fd_base(p) - 1);
@@ -240,6 +263,7 @@ int track_prepare(struct tracee_set *ts, struct img_proc *p, struct track *tr)
 	long r;
 
 	p->d.track_fd = -1;
+	close_strays(ts, p, tr->method == CKPT_DIRTY_UFFD ? tr->old_fd : -1);
 	if (ret == 0 && tr->method == CKPT_DIRTY_UFFD) {
 		/* Same uffd, next fd: only an image made from now on finds it. */
 		ret = rcall(ts, SYS_dup3, (uint64_t)tr->old_fd, (uint64_t)slot, O_CLOEXEC, &r);

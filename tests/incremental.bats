@@ -3,6 +3,15 @@
 
 load test_helper
 
+# the image $2 is less than a quarter of the full image $1
+smaller_than_quarter() {
+	local a b
+	a=$(stat -c %s "$1")
+	b=$(stat -c %s "$2")
+	echo "full $a, incremental $b"
+	[ "$b" -lt $(( a / 4 )) ]
+}
+
 # three generations of a process whose memory keeps changing
 dump_chain() {
 	"$CKPT" dump "$TPID" --track -o "$T/a.img" "$@"
@@ -21,10 +30,7 @@ dump_chain() {
 	start_target dirty 32 1
 	dump_chain
 	[[ "$output" == *"PAGEMAP_SCAN"* ]]
-	a=$(stat -c %s "$T/a.img")
-	b=$(stat -c %s "$T/b.img")
-	echo "full $a, incremental $b"
-	[ "$b" -lt $(( a / 4 )) ]
+	smaller_than_quarter "$T/a.img" "$T/b.img"
 	restore_go
 	[ "$status" -eq 0 ]
 }
@@ -42,6 +48,73 @@ dump_chain() {
 	[[ "$output" == *"comparing page hashes"* ]]
 	reap "$TPID"
 	[ "$(stat -c %s "$T/img")" -lt "$(stat -c %s "$T/a.img")" ]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "a parent dumped without --track: pages are compared with its stored pages" {
+	skip_unless_ptrace
+	# 32 MiB, about 1,000 pages written a second
+	start_target dirty 32 1
+	"$CKPT" dump "$TPID" -o "$T/a.img" --compress none
+	sleep 0.2
+	run "$CKPT" -v dump "$TPID" --parent "$T/a.img" -o "$T/img" --kill --compress none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"comparing page hashes"* ]]
+	reap "$TPID"
+	smaller_than_quarter "$T/a.img" "$T/img"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "a parent that left its unchanged pages to its own parent: their hashes come from there" {
+	skip_unless_ptrace
+	start_target dirty 32 1
+	"$CKPT" dump "$TPID" --track -o "$T/a.img"
+	sleep 0.2
+	# b has hashes of the pages written since a only (with PAGEMAP_SCAN)
+	"$CKPT" dump "$TPID" --parent "$T/a.img" -o "$T/b.img"
+	sleep 0.2
+	"$CKPT" dump "$TPID" --parent "$T/b.img" -o "$T/c.img"
+	sleep 0.2
+	# b is not the latest image now: hashes, b's and a's
+	run "$CKPT" -v dump "$TPID" --parent "$T/b.img" -o "$T/d.img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"comparing page hashes"* ]]
+	smaller_than_quarter "$T/a.img" "$T/d.img"
+	sleep 0.2
+	# and the next one is tracked again from d (the uffd left for c is gone)
+	run "$CKPT" -v dump "$TPID" --parent "$T/d.img" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	if "$CKPT" check | grep -q '^PAGEMAP_SCAN *ok'; then
+		[[ "$output" == *"PAGEMAP_SCAN"* ]]
+	fi
+	reap "$TPID"
+	smaller_than_quarter "$T/a.img" "$T/img"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "only the latest image's tracking is trusted, whatever order parents are used in" {
+	skip_unless_ptrace
+	start_target dirty 32 1
+	"$CKPT" dump "$TPID" --track -o "$T/a.img"
+	for step in "b a" "c b" "d b" "e c"; do
+		set -- $step
+		sleep 0.2
+		"$CKPT" dump "$TPID" --parent "$T/$2.img" -o "$T/$1.img"
+	done
+	sleep 0.2
+	# e re-protected the memory after d: d's own tracking, were it still
+	# there, would miss what was written between d and e
+	run "$CKPT" -v dump "$TPID" --parent "$T/d.img" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"comparing page hashes"* ]]
+	reap "$TPID"
 	restore_go
 	[ "$status" -eq 0 ]
 }
