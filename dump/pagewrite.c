@@ -399,8 +399,8 @@ static void reserve(struct img_writer *w, const struct img_proc *p, const struct
 	for (uint32_t i = 0; i < p->d.nvmas; i++)
 		for (size_t k = 0; in_pass(&vp[i], pass) && k < vp[i].nruns; k++)
 			npages += vp[i].runs[k].npages;
-	img_writer_reserve(w, npages * ps + (npages / BLOCK_PAGES + 1) *
-				  (sizeof(struct ckpt_section) + sizeof(struct ckpt_pages)));
+	/* each block's data starts at a page boundary (PAGES_ALIGNED) */
+	img_writer_reserve(w, npages * ps + (npages / BLOCK_PAGES + 1) * ps);
 }
 
 static size_t runs_bytes(const struct vma_pages *v, size_t ps)

@@ -168,7 +168,7 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 
 	memset(st, 0, sizeof(*st));
 	while (have > 0) {
-		uint64_t at = r->off - sizeof(*s) - s->size;
+		uint64_t at = r->at;
 		struct ckpt_pages pg;
 
 		/* What may follow page data: as img_verify_rest() (read.c) says. */

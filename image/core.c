@@ -270,7 +270,7 @@ static int put_pages(struct core *c, struct img_reader *r, struct ckpt_section *
 		     int have)
 {
 	while (have > 0) {
-		uint64_t at = r->off - s->size - sizeof(*s);
+		uint64_t at = r->at;
 		struct ckpt_pages pg;
 		int ret;
 

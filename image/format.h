@@ -13,8 +13,8 @@
  *
  * Section order: at most one PARENT (incremental images only), then for
  * each process in turn one PROC, one SIGACTS, its THREAD, VMA, FD and
- * FILEDATA sections; then all PAGES and HASHES sections (any process, any
- * order); then exactly one END.  Everything a restore must
+ * FILEDATA sections; then all PAGES, PAGES_ALIGNED and HASHES sections
+ * (any process, any order); then exactly one END.  Everything a restore must
  * know before creating the process therefore comes before the first PAGES
  * section, which is what lets an image be written and read as a stream.
  *
@@ -65,6 +65,7 @@ enum ckpt_section_type {
 	CKPT_SEC_TIMERS   = 8,	/* struct ckpt_timers + ckpt_posix_timer[ntimers] */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
+	CKPT_SEC_PAGES_ALIGNED = 40,	/* struct ckpt_align + zeros + what PAGES holds */
 	CKPT_SEC_END      = 255,/* struct ckpt_end */
 };
 
@@ -302,6 +303,24 @@ enum ckpt_codec {
 };
 
 #define CKPT_PAGES_IN_PARENT	1u	/* no data: the pages are as in the parent image */
+
+/*
+ * CKPT_SEC_PAGES_ALIGNED: a PAGES section whose page data starts at a
+ * multiple of the page size in the file, so that a restore can read() or
+ * map it in place and a dump writes whole pages into the page cache.
+ * Payload: this struct, `skip` bytes of zero, then exactly what a PAGES
+ * section's payload holds (struct ckpt_pages + data).  The payload CRC
+ * covers all of it.  A reader treats the rest as a PAGES section; skip is
+ * what the writer needed at the offset it wrote at (an image copied
+ * elsewhere still reads, unaligned).
+ */
+struct ckpt_align {
+	uint32_t skip;		/* zero bytes that follow, < CKPT_MAX_ALIGN_SKIP */
+	uint32_t reserved;	/* zero */
+};
+static_assert(sizeof(struct ckpt_align) == 8, "ckpt_align size");
+
+#define CKPT_MAX_ALIGN_SKIP	65536u	/* the largest page size */
 
 /*
  * CKPT_SEC_HASHES: a 64-bit content hash (ckpt_page_hash(), image/hash.c)

@@ -68,6 +68,7 @@ struct img_reader {
 	int fd;
 	const char *name;	/* for messages */
 	uint64_t off;		/* of the next byte to read */
+	uint64_t at;		/* of the last section read (its header) */
 	uint64_t nsections;
 	uint64_t npages;
 	uint32_t page_size;
@@ -85,7 +86,9 @@ struct img_reader {
 int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *h);
 void img_reader_close(struct img_reader *r);
 /* Next section: 1 with *s and *payload set (valid until the next call),
- * 0 after END (checked), or -errno after printing why. */
+ * 0 after END (checked), or -errno after printing why.  A PAGES_ALIGNED
+ * section comes out as the PAGES section it holds (type, size, payload);
+ * r->at is where the section began. */
 int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload);
 /*
  * Read the metadata of every process into img.  Stops at the first PAGES

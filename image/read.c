@@ -23,7 +23,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_THREAD] = "thread", [CKPT_SEC_VMA] = "mapping",
 	[CKPT_SEC_FD] = "file descriptor", [CKPT_SEC_FILEDATA] = "file data",
 	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_TIMERS] = "timers", [CKPT_SEC_PAGES] = "page data",
-	[CKPT_SEC_HASHES] = "page hashes",
+	[CKPT_SEC_HASHES] = "page hashes", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
 };
 
 const char *img_section_name(uint32_t type)
@@ -178,6 +178,24 @@ void img_reader_close(struct img_reader *r)
 	r->buf = NULL;
 }
 
+/* A PAGES_ALIGNED section, its CRC checked, as the PAGES section it holds
+ * (format.h): what every reader of page data then handles alike. */
+static int unalign(struct ckpt_section *s, const uint8_t **data)
+{
+	struct ckpt_align a;
+
+	if (s->size < sizeof(a))
+		return -1;
+	memcpy(&a, *data, sizeof(a));
+	if (a.skip >= CKPT_MAX_ALIGN_SKIP || a.skip > s->size - sizeof(a) ||
+	    s->size - sizeof(a) - a.skip > CKPT_MAX_BLOCK + 64)
+		return -1;
+	s->type = CKPT_SEC_PAGES;
+	s->size -= sizeof(a) + a.skip;
+	*data += sizeof(a) + a.skip;
+	return 0;
+}
+
 int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload)
 {
 	uint64_t at = r->off, max;
@@ -195,6 +213,8 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		return bad("image is corrupted: bad %s header at offset %llu", "section", (unsigned long long)at);
 	max = (s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_FILEDATA) ?
 		CKPT_MAX_BLOCK + 64 : CKPT_MAX_META;
+	if (s->type == CKPT_SEC_PAGES_ALIGNED)
+		max = CKPT_MAX_BLOCK + 64 + sizeof(struct ckpt_align) + CKPT_MAX_ALIGN_SKIP;
 	if (s->size > max)
 		return bad("image is corrupted: oversized %s section at offset %llu", img_section_name(s->type), (unsigned long long)at);
 	ret = fetch_payload(r, (size_t)s->size, &data);
@@ -204,7 +224,10 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		return error_errno(ret, "cannot read image");
 	if (!r->checked && crc32c(0, data, (size_t)s->size) != s->payload_crc)
 		return bad("image is corrupted: %s section at offset %llu: checksum mismatch", img_section_name(s->type), (unsigned long long)at);
+	r->at = at;
 	r->off += sizeof(*s) + s->size;
+	if (s->type == CKPT_SEC_PAGES_ALIGNED && unalign(s, &data) < 0)
+		return bad("image is corrupted: %s section at offset %llu is malformed", "aligned page data", (unsigned long long)at);
 	*payload = (void *)data;
 	if (s->type == CKPT_SEC_END) {
 		struct ckpt_end e;
@@ -562,7 +585,7 @@ int img_verify_rest(struct img_reader *r)
 		if (s.type != CKPT_SEC_PAGES && s.type != CKPT_SEC_HASHES)
 			return error("image is corrupted: %s section at offset %llu after page data",
 				     img_section_name(s.type),
-				     (unsigned long long)(r->off - s.size - sizeof(s)));
+				     (unsigned long long)r->at);
 	}
 	return ret;
 }

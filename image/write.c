@@ -241,16 +241,11 @@ int img_write_meta(struct img_writer *w, const struct img *img)
 int img_write_pages(struct img_writer *w, uint32_t proc, uint64_t addr, uint32_t npages,
 		    uint16_t codec, const void *data, size_t len)
 {
-	struct ckpt_pages pg = { .addr = addr, .npages = npages, .codec = codec };
-	struct iovec iov[] = { { &pg, sizeof(pg) }, { (void *)data, len } };
-	int ret = img_write_section(w, CKPT_SEC_PAGES, proc, iov, 2);
+	struct img_block b = { .pg = { .addr = addr, .npages = npages, .codec = codec },
+			       .data = data, .len = len };
 
-	if (ret == 0) {
-		w->npages += npages;
-		w->raw_bytes += (uint64_t)npages * (uint64_t)getpagesize();
-		w->stored_bytes += len;
-	}
-	return ret;
+	b.crc = crc32c(crc32c(0, &b.pg, sizeof(b.pg)), data, len);
+	return img_write_blocks(w, proc, &b, 1);
 }
 
 int img_write_pages_crc(struct img_writer *w, uint32_t proc, const struct ckpt_pages *pg,
@@ -284,12 +279,16 @@ static int writev_all(int fd, struct iovec *iov, int n)
 
 #define BATCH 64	/* big blocks per writev */
 
+/* Zeros for the skip of aligned sections (< one page). */
+static const uint8_t skip_zeros[CKPT_MAX_ALIGN_SKIP];
+
 struct batch {
 	struct {
 		struct ckpt_section s;
+		struct ckpt_align a;
 		struct ckpt_pages pg;
 	} hdr[BATCH];
-	struct iovec iov[2 * BATCH + 1];
+	struct iovec iov[4 * BATCH + 1];
 	int nhdr, niov;
 	int with_buf;		/* iov[0] is the buffer */
 	uint64_t bytes;
@@ -309,37 +308,77 @@ static int batch_out(struct img_writer *w, struct batch *bt)
 	return 0;
 }
 
+static void add_iov(struct batch *bt, const void *p, size_t len)
+{
+	if (len) {
+		bt->iov[bt->niov++] = (struct iovec){ (void *)p, len };
+		bt->bytes += len;
+	}
+}
+
+/*
+ * A big block into the batch: raw data as PAGES_ALIGNED, its data at a
+ * page boundary of the file (whole pages into the page cache, and a
+ * restore can use them in place); compressed data as PAGES.
+ */
+static void add_block(struct img_writer *w, struct batch *bt, uint32_t proc,
+		      const struct img_block *b)
+{
+	const size_t hs = sizeof(struct ckpt_section), ps = (size_t)getpagesize();
+	uint64_t at;
+	uint32_t crc = b->crc;
+	int aligned = b->pg.codec == CKPT_CODEC_NONE;
+
+	if (!bt->niov && w->buflen) {
+		add_iov(bt, w->buf, w->buflen);
+		bt->with_buf = 1;
+	}
+	at = w->written + bt->bytes;
+	bt->hdr[bt->nhdr].pg = b->pg;
+	if (aligned) {
+		struct ckpt_align *a = &bt->hdr[bt->nhdr].a;
+		size_t before = sizeof(*a) + sizeof(b->pg);
+
+		*a = (struct ckpt_align){ .skip = (uint32_t)((ps - (at + hs + before) % ps) % ps) };
+		/* CRC(a, zeros, pg, data) from CRC(pg, data): prefix, then joined. */
+		crc = crc32c_combine(crc32c(crc32c(0, a, sizeof(*a)), skip_zeros, a->skip), crc,
+				     sizeof(b->pg) + b->len);
+		bt->hdr[bt->nhdr].s = section_header(CKPT_SEC_PAGES_ALIGNED, proc,
+						     before + a->skip + b->len, crc);
+		add_iov(bt, &bt->hdr[bt->nhdr].s, hs + sizeof(*a));
+		add_iov(bt, skip_zeros, a->skip);
+		add_iov(bt, &bt->hdr[bt->nhdr].pg, sizeof(b->pg));
+	} else {
+		bt->hdr[bt->nhdr].s = section_header(CKPT_SEC_PAGES, proc, sizeof(b->pg) + b->len, crc);
+		add_iov(bt, &bt->hdr[bt->nhdr].s, hs);
+		add_iov(bt, &bt->hdr[bt->nhdr].pg, sizeof(b->pg));
+	}
+	add_iov(bt, b->data, b->len);
+	bt->nhdr++;
+}
+
 int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n)
 {
 	struct batch bt = { .nhdr = 0 };
 	int ret = 0;
 
-	static_assert(sizeof(bt.hdr[0]) == sizeof(struct ckpt_section) + sizeof(struct ckpt_pages),
-		      "no padding between a section header and its ckpt_pages");
+	static_assert(offsetof(typeof(bt.hdr[0]), a) == sizeof(struct ckpt_section),
+		      "no padding between a section header and its ckpt_align");
 	for (size_t k = 0; k < n && ret == 0; k++, b++) {
-		struct ckpt_section s = section_header(CKPT_SEC_PAGES, proc, sizeof(b->pg) + b->len,
-						       b->crc);
-
 		if (b->len < DIRECT_MIN) {
 			/* Small (IN_PARENT, compressed well): through the buffer,
 			 * after what is waiting. */
+			struct ckpt_section s = section_header(CKPT_SEC_PAGES, proc,
+							       sizeof(b->pg) + b->len, b->crc);
+
 			if (bt.niov && (ret = batch_out(w, &bt)) < 0)
 				break;
 			if ((ret = put(w, &s, sizeof(s))) < 0 || (ret = put(w, &b->pg, sizeof(b->pg))) < 0 ||
 			    (ret = put(w, b->data, b->len)) < 0)
 				break;
 		} else {
-			if (!bt.niov && w->buflen) {
-				bt.iov[bt.niov++] = (struct iovec){ w->buf, w->buflen };
-				bt.with_buf = 1;
-				bt.bytes += w->buflen;
-			}
-			bt.hdr[bt.nhdr].s = s;
-			bt.hdr[bt.nhdr].pg = b->pg;
-			bt.iov[bt.niov++] = (struct iovec){ &bt.hdr[bt.nhdr], sizeof(bt.hdr[0]) };
-			bt.iov[bt.niov++] = (struct iovec){ (void *)b->data, b->len };
-			bt.bytes += sizeof(bt.hdr[0]) + b->len;
-			if (++bt.nhdr == BATCH && (ret = batch_out(w, &bt)) < 0)
+			add_block(w, &bt, proc, b);
+			if (bt.nhdr == BATCH && (ret = batch_out(w, &bt)) < 0)
 				break;
 		}
 		w->nsections++;

@@ -84,11 +84,11 @@ static int copy_pages(struct img_reader *r, struct img_writer *w, const struct i
 		/* The newest image's blocks as verify checks them (they are
 		 * copied as they are); a parent's, enough to cut them safely. */
 		if (!only)
-			ret = img_check_pages(img, s, payload, r->off - s->size - sizeof(*s));
+			ret = img_check_pages(img, s, payload, r->at);
 		else if (!pg.npages || pg.addr % ps || end < pg.addr ||
 			 (!(pg.flags & CKPT_PAGES_IN_PARENT) && (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK))
 			ret = error("image is corrupted: page data at offset %llu is malformed",
-				    (unsigned long long)(r->off - s->size - sizeof(*s)));
+				    (unsigned long long)(r->at));
 		if (ret < 0)
 			break;
 		if (pg.flags & CKPT_PAGES_IN_PARENT) {

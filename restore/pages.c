@@ -22,7 +22,8 @@
 struct fslot {
 	int busy;
 	int borrowed;		/* buf points into the reader's mapping */
-	uint8_t *buf;		/* section payload: struct ckpt_pages + data */
+	uint8_t *buf;		/* holds the section's payload */
+	const uint8_t *payload;	/* in buf: struct ckpt_pages + data */
 	size_t cap, len;
 };
 
@@ -93,7 +94,7 @@ static void *worker(void *arg)
 			break;
 		s = &f->slots[f->taken++ % f->nslots];
 		pthread_mutex_unlock(&f->lock);
-		ret = apply(f, s->buf, s->len, &raw);
+		ret = apply(f, s->payload, s->len, &raw);
 		pthread_mutex_lock(&f->lock);
 		if (ret < 0 && !f->err)
 			f->err = ret;
@@ -188,7 +189,7 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 
 		ret = sigguard_fired() ? error("interrupted by signal %d: nothing was restored",
 					       sigguard_fired()) :
-			pages_check(img, s, payload, r->off - s->size - sizeof(*s), only, later);
+			pages_check(img, s, payload, r->at, only, later);
 		if (ret == 0) {
 			have = img_read_section(r, s, &payload);
 			continue;
@@ -214,8 +215,10 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 			if (sl->borrowed)
 				sl->buf = NULL, sl->cap = 0;
 			sl->borrowed = 0;
+			/* the payload need not start the buffer (PAGES_ALIGNED) */
 			img_reader_swap_buf(r, &sl->buf, &sl->cap);
 		}
+		sl->payload = payload;
 		sl->len = (size_t)s->size;
 		pthread_mutex_lock(&f.lock);
 		sl->busy = 1;

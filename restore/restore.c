@@ -127,11 +127,11 @@ int restore_run(const char *path, const struct restore_opts *o)
 	/* A file is checked from end to end before anything is created;
 	 * a stream is checked block by block as it is applied. */
 	if (have > 0 && img_reader_seekable(&r)) {
-		uint64_t nsec = r.nsections, np = r.npages, off = r.off;
+		uint64_t nsec = r.nsections, np = r.npages;
 		struct ckpt_pages first;
 
 		memcpy(&first, payload, sizeof(first));
-		pages_at = (off_t)(off - sizeof(s) - s.size);
+		pages_at = (off_t)r.at;
 		if ((ret = img_verify_rest(&r)) < 0)
 			goto out;
 		if ((ret = img_reader_seek(&r, (uint64_t)pages_at)) < 0) {
@@ -144,7 +144,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 		r.nsections = nsec - 1;
 		r.npages = np - (s.type == CKPT_SEC_PAGES && !(first.flags & CKPT_PAGES_IN_PARENT) ?
 				 first.npages : 0);
-		r.off = off - sizeof(s) - s.size;
+		r.off = (uint64_t)pages_at;
 		have = img_read_section(&r, &s, &payload);
 		if ((ret = have) < 0)
 			goto out;

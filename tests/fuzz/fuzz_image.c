@@ -282,7 +282,7 @@ static void fill(struct img_reader *r, const struct img *img, struct ckpt_sectio
 	if (!raw)
 		raw = xmalloc(CKPT_MAX_BLOCK);
 	while (have > 0) {
-		uint64_t at = r->off - s->size - sizeof(*s);
+		uint64_t at = r->at;
 		const uint64_t ps = img->h.page_size;
 		struct ckpt_pages pg;
 		int ret = pages_check(img, s, payload, at, only, &later);

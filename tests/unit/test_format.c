@@ -170,7 +170,8 @@ static const struct { uint64_t addr; uint32_t npages; } runs[] = {
 	{ 0x600000, 2 }, { 0x7ff000020000, 1 },
 };
 
-static int write_img(const char *path, struct img *img)
+/* An image of img with the page runs rs[0..n), data filled(seed 100 + i). */
+static int write_runs(const char *path, struct img *img, const typeof(runs[0]) *rs, size_t n)
 {
 	struct img_writer w;
 	int ret;
@@ -180,11 +181,11 @@ static int write_img(const char *path, struct img *img)
 	ret = img_write_header(&w, &img->h);
 	if (!ret)
 		ret = img_write_meta(&w, img);
-	for (size_t i = 0; !ret && i < ARRAY_SIZE(runs); i++) {
-		size_t len = runs[i].npages * (size_t)PS;
+	for (size_t i = 0; !ret && i < n; i++) {
+		size_t len = rs[i].npages * (size_t)PS;
 		void *data = filled(len, (uint32_t)i + 100);
 
-		ret = img_write_pages(&w, 0, runs[i].addr, runs[i].npages, CKPT_CODEC_NONE,
+		ret = img_write_pages(&w, 0, rs[i].addr, rs[i].npages, CKPT_CODEC_NONE,
 				      data, len);
 		free(data);
 	}
@@ -192,6 +193,11 @@ static int write_img(const char *path, struct img *img)
 		ret = img_writer_finish(&w);
 	img_writer_close(&w);
 	return ret;
+}
+
+static int write_img(const char *path, struct img *img)
+{
+	return write_runs(path, img, runs, ARRAY_SIZE(runs));
 }
 
 static char *path_of(const char *name)
@@ -401,6 +407,65 @@ TEST(round_trip_keeps_every_field)
 	img_reader_close(&r);
 	img_free(&got);
 	img_free(&want);
+	cleanup();
+}
+
+/*
+ * Raw blocks of 16 pages or more go into PAGES_ALIGNED sections, their
+ * data at a page boundary of the file; the reader hands them out as the
+ * PAGES sections they hold, and r.at says where each section began.
+ */
+TEST(big_raw_blocks_are_page_aligned_in_the_file)
+{
+	static const typeof(runs[0]) big[] = {
+		{ 0x600000, 2 }, { 0x7ff000000000, 32 }, { 0x7ff000020000, 1 },
+	};
+	struct img img, got = { 0 };
+	struct img_reader r;
+	struct ckpt_section s;
+	void *payload;
+	int naligned = 0;
+
+	setup();
+	make_img(&img);
+	ASSERT_EQ(0, write_runs(path_of("a.img"), &img, big, ARRAY_SIZE(big)));
+	ASSERT_EQ(0, img_reader_open(&r, path_of("a.img"), &got.h));
+	ASSERT_TRUE(img_reader_payloads_stable(&r));
+	ASSERT_EQ(1, img_read_meta(&r, &got, &s, &payload));
+	for (size_t i = 0; i < ARRAY_SIZE(big); i++) {
+		struct ckpt_section raw;
+		struct ckpt_pages pg;
+		size_t len = big[i].npages * (size_t)PS;
+		void *data = filled(len, (uint32_t)i + 100);
+		uint64_t data_off;
+
+		if (i)
+			ASSERT_EQ(1, img_read_section(&r, &s, &payload));
+		data_off = (uint64_t)((uint8_t *)payload - r.map) + sizeof(pg);
+		memcpy(&raw, r.map + r.at, sizeof(raw));
+		ASSERT_EQ(CKPT_SEC_PAGES, s.type);
+		ASSERT_EQ(sizeof(pg) + len, s.size);
+		memcpy(&pg, payload, sizeof(pg));
+		ASSERT_EQ(big[i].addr, pg.addr);
+		ASSERT_MEMEQ(data, (uint8_t *)payload + sizeof(pg), len);
+		if (len >= 64 * 1024) {
+			ASSERT_EQ(CKPT_SEC_PAGES_ALIGNED, raw.type);
+			ASSERT_EQ(0, data_off % PS) {
+				TH_LOG("block %zu: data at file offset %llu", i, (unsigned long long)data_off);
+			}
+			naligned++;
+		} else {
+			ASSERT_EQ(CKPT_SEC_PAGES, raw.type);
+		}
+		ASSERT_EQ(r.at + sizeof(raw) + raw.size, r.off);
+		free(data);
+	}
+	ASSERT_EQ(1, naligned);
+	ASSERT_EQ(0, img_read_section(&r, &s, &payload));
+	ASSERT_EQ(35, r.npages);
+	img_reader_close(&r);
+	img_free(&got);
+	img_free(&img);
 	cleanup();
 }
 
@@ -760,6 +825,21 @@ TEST(unknown_section_type_is_refused)
 	craft_section(&c, 99, junk, sizeof(junk), NULL, 0);
 	craft_rest(&c, 0, 3);
 	craft_end_and_expect(&c, "unknown section at offset");
+}
+
+TEST(aligned_page_data_skipping_past_its_payload_is_refused)
+{
+	struct crafted c;
+	struct ckpt_align a = { .skip = 4096 };
+	struct ckpt_pages pg = { .addr = 0x600000, .npages = 1 };
+	uint8_t body[sizeof(pg) + 64];
+
+	memcpy(body, &pg, sizeof(pg));
+	memset(body + sizeof(pg), 0, sizeof(body) - sizeof(pg));
+	craft_begin(&c);
+	craft_meta(&c);
+	craft_section(&c, CKPT_SEC_PAGES_ALIGNED, &a, sizeof(a), body, sizeof(body));
+	craft_end_and_expect(&c, "aligned page data section at offset");
 }
 
 TEST(end_count_mismatch_is_refused)
