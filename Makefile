@@ -58,7 +58,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(FORTIFY) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
 LIBS	= $(PKG_LIBS) -lpthread
 
-SRCS	:= $(wildcard cmd/*.c common/*.c ptrace/*.c image/*.c dump/*.c restore/*.c) \
+SRCS	:= $(wildcard cmd/*.c common/*.c ptrace/*.c image/*.c dump/*.c restore/*.c inspect/*.c check/*.c) \
 	   $(wildcard arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(O)/%.o) $(O)/stub/blob.o
 

@@ -23,7 +23,7 @@ FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all
 # va_list; the callers are format-checked all the same.
 FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 		   -Wno-format-nonliteral
-FUZZ_LIB_OBJS	 = $(filter-out $(O)/cmd/main.o $(O)/cmd/inspect-sym.o $(O)/stub/blob.o,$(OBJS)) \
+FUZZ_LIB_OBJS	 = $(filter-out $(O)/cmd/main.o $(O)/inspect/sym.o $(O)/stub/blob.o,$(OBJS)) \
 		   $(O)/tests/fuzz/main.o $(O)/tests/fuzz/standins.o
 
 # These are made by the sub-make only (O = $(FUZZ_O), CC = clang).

@@ -14,7 +14,7 @@
  *      decoded as the fill workers would (restore/pages.c);
  *   3. the same checks as for a parent image of an incremental chain
  *      (pages_check() with the ranges a child still wants);
- *   4. ckpt inspect, text and JSON (cmd/inspect*.c), with symbol lookup
+ *   4. ckpt inspect, text and JSON (inspect/), with symbol lookup
  *      off (tests/fuzz/standins.c), the JSON checked to be JSON;
  *   5. ckpt core's notes (image/core-notes.c), made from the metadata
  *      alone; the rest of core_write() writes a file as large as the

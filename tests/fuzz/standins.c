@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd/inspect.h"
+#include "inspect/inspect.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 

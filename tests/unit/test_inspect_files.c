@@ -1,7 +1,7 @@
 /*
  * ckpt inspect reads the files an image's mappings name, for symbols
- * (cmd/inspect-sym.c) and for code bytes the image does not hold
- * (cmd/inspect-code.c).  An image is untrusted: it may name a FIFO, whose
+ * (inspect/sym.c) and for code bytes the image does not hold
+ * (inspect/code.c).  An image is untrusted: it may name a FIFO, whose
  * open would block inspect for good, or a device.  Only regular files are
  * read (insp_open_file); the rest is "not in a readable file".
  */
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "arch/arch.h"
-#include "cmd/inspect.h"
+#include "inspect/inspect.h"
 #include "harness.h"
 
 #define START	0x10000000ull

@@ -16,7 +16,7 @@
 
 #include "arch/arch.h"
 #include "cmd/cmd.h"
-#include "cmd/inspect.h"
+#include "inspect/inspect.h"
 #include "common/log.h"
 #include "common/util.h"
 

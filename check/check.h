@@ -1,4 +1,4 @@
-/* ckpt check: the probes (cmd/check-probes.c) and their results. */
+/* ckpt check: the probes (check/probes.c) and their results. */
 #ifndef CKPT_CHECK_H
 #define CKPT_CHECK_H
 

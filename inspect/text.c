@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "arch/arch.h"
-#include "cmd/inspect.h"
+#include "inspect/inspect.h"
 #include "common/util.h"
 
 static void hex(FILE *f, const uint8_t *p, size_t n)

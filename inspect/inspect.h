@@ -4,8 +4,8 @@
  * inspect-code.c (code around each PC), inspect-text.c and
  * inspect-json.c (the two outputs).
  */
-#ifndef CKPT_CMD_INSPECT_H
-#define CKPT_CMD_INSPECT_H
+#ifndef CKPT_INSPECT_H
+#define CKPT_INSPECT_H
 
 #include <stdint.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "arch/arch.h"
-#include "cmd/inspect.h"
+#include "inspect/inspect.h"
 #include "common/json.h"
 #include "common/util.h"
 

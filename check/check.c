@@ -3,7 +3,7 @@
  * feature, and what ckpt does without it.  Each probe runs in a forked
  * child under alarm(), so a probe that crashes, hangs or changes its own
  * process (prctl, clear_refs, clone3) cannot take ckpt down; the probes
- * themselves are in cmd/check-probes.c.
+ * themselves are in check/probes.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cmd/check.h"
+#include "check/check.h"
 #include "cmd/cmd.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -1,6 +1,6 @@
 /*
  * The probes of ckpt check.  Each one runs in a child of its own
- * (cmd/check.c), so it may change that child freely: set its mm fields,
+ * (check/check.c), so it may change that child freely: set its mm fields,
  * clear its soft-dirty bits, fork and trace grandchildren.  Each tries
  * the real operation the way dump or restore uses it, rather than guess
  * from kernel versions.
@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cmd/check.h"
+#include "check/check.h"
 #include "common/util.h"
 #include "ptrace/proc.h"
 

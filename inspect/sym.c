@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/inspect.h"
+#include "inspect/inspect.h"
 #include "common/log.h"
 #include "common/util.h"
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "cmd/inspect.h"
+#include "inspect/inspect.h"
 #include "common/util.h"
 
 #define BEFORE	256	/* bytes before the PC kept for decoding */
