@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,7 +17,6 @@
 #include <unistd.h>
 
 #include "check/check.h"
-#include "cmd/cmd.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -172,27 +170,11 @@ static void print_line(const struct feature *f, const struct probe_result *r)
 		printf("%-22s %s\n", f->name, state);
 }
 
-int cmd_check(int argc, char **argv)
+int check_run(void)
 {
-	static const struct option opts[] = {
-		{ NULL, 0, NULL, 0 },
-	};
-	const struct cmd *self = cmd_find("check");
 	char failed[256] = "";
 	size_t n = 0;
-	int c, status;
 
-	while ((c = cmd_getopt(self, argc, argv, "", opts, &status)) != -1) {
-		switch (c) {
-		case -2:
-			return status;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "ckpt: check: too many arguments\n");
-		return cmd_usage(self, 0);
-	}
-	log_set_context("check");
 	for (size_t i = 0; i < ARRAY_SIZE(features); i++) {
 		const struct feature *f = &features[i];
 		struct probe_result r;
@@ -206,9 +188,7 @@ int cmd_check(int argc, char **argv)
 					      n ? ", " : "", f->name);
 	}
 	fflush(stdout);
-	if (n) {
-		error("dump and restore cannot work here without: %s", failed);
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	if (n)
+		return error("dump and restore cannot work here without: %s", failed);
+	return 0;
 }

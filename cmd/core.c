@@ -8,42 +8,6 @@
 #include "common/log.h"
 #include "image/core.h"
 
-/* Index of the process with PID pid (0: the first), or -1. */
-static int pick(const struct img *img, long pid)
-{
-	for (uint32_t i = 0; i < img->h.nprocs; i++)
-		if (!pid || img->procs[i].d.pid == pid)
-			return (int)i;
-	return -1;
-}
-
-static int core(const char *path, const char *out, long pid)
-{
-	struct img_reader r;
-	struct img img = { 0 };
-	struct ckpt_section s;
-	void *payload = NULL;
-	char defout[32];
-	int ret, have, i;
-
-	if ((ret = img_reader_open(&r, path, &img.h)) < 0 ||
-	    (ret = have = img_read_meta(&r, &img, &s, &payload)) < 0)
-		goto out;
-	if ((i = pick(&img, pid)) < 0) {
-		ret = error("no process %ld in the image", pid);
-		goto out;
-	}
-	if (!out) {
-		snprintf(defout, sizeof(defout), "core.%d", img.procs[i].d.pid);
-		out = defout;
-	}
-	ret = core_write(&r, &img, (uint32_t)i, out, &s, payload, have);
-out:
-	img_reader_close(&r);
-	img_free(&img);
-	return ret;
-}
-
 int cmd_core(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -81,5 +45,5 @@ int cmd_core(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_set_context("core %s", argv[optind]);
-	return core(argv[optind], out, pid) < 0 ? EXIT_FAIL : EXIT_OK;
+	return core_export(argv[optind], out, pid) < 0 ? EXIT_FAIL : EXIT_OK;
 }

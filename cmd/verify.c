@@ -13,18 +13,9 @@
 
 static int verify(const char *path)
 {
-	struct img_reader r;
-	struct img img = { 0 };
 	struct img_stats st;
-	struct ckpt_section s;
-	void *payload = NULL;
-	int ret;
+	int ret = img_verify_file(path, &st);
 
-	ret = img_load_meta(&r, path, &img, &s, &payload);
-	if (ret >= 0)
-		ret = img_check_rest(&r, &img, &s, payload, ret, &st, NULL, NULL);
-	img_reader_close(&r);
-	img_free(&img);
 	if (ret < 0)
 		return ret;
 	/* END counts the sections before it; the user counts END too. */

@@ -203,3 +203,19 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 			   "end", (unsigned long long)e.raw_bytes, (unsigned long long)e.npages);
 	return check_eof(r);
 }
+
+int img_verify_file(const char *path, struct img_stats *st)
+{
+	struct img_reader r;
+	struct img img = { 0 };
+	struct ckpt_section s;
+	void *payload = NULL;
+	int ret;
+
+	ret = img_load_meta(&r, path, &img, &s, &payload);
+	if (ret >= 0)
+		ret = img_check_rest(&r, &img, &s, payload, ret, st, NULL, NULL);
+	img_reader_close(&r);
+	img_free(&img);
+	return ret < 0 ? ret : 0;
+}

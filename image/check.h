@@ -66,4 +66,8 @@ typedef int img_pages_fn(void *arg, uint32_t proc, const struct ckpt_pages *pg,
 int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_section *s,
 		   void *payload, int have, struct img_stats *st, img_pages_fn *fn, void *arg);
 
+/* The whole image at path ("-": stdin), as ckpt verify checks it: 0 with
+ * *st filled, or -errno after one message. */
+int img_verify_file(const char *path, struct img_stats *st);
+
 #endif

@@ -388,3 +388,39 @@ out:
 	free(notes);
 	return ret;
 }
+
+/* Index of the process with PID pid (0: the first), or -1. */
+static int pick(const struct img *img, long pid)
+{
+	for (uint32_t i = 0; i < img->h.nprocs; i++)
+		if (!pid || img->procs[i].d.pid == pid)
+			return (int)i;
+	return -1;
+}
+
+int core_export(const char *path, const char *out, long pid)
+{
+	struct img_reader r;
+	struct img img = { 0 };
+	struct ckpt_section s;
+	void *payload = NULL;
+	char defout[32];
+	int ret, have, i;
+
+	if ((ret = img_reader_open(&r, path, &img.h)) < 0 ||
+	    (ret = have = img_read_meta(&r, &img, &s, &payload)) < 0)
+		goto out;
+	if ((i = pick(&img, pid)) < 0) {
+		ret = error("no process %ld in the image", pid);
+		goto out;
+	}
+	if (!out) {
+		snprintf(defout, sizeof(defout), "core.%d", img.procs[i].d.pid);
+		out = defout;
+	}
+	ret = core_write(&r, &img, (uint32_t)i, out, &s, payload, have);
+out:
+	img_reader_close(&r);
+	img_free(&img);
+	return ret;
+}

@@ -33,4 +33,9 @@ static inline int core_has_vma(const struct img_vma *v)
 /* The PT_NOTE contents for p: *buf (malloc'd) and *len. */
 void core_notes(const struct img *img, const struct img_proc *p, uint8_t **buf, size_t *len);
 
+/* ckpt core: the core file of the process with PID pid (0: the first) of
+ * the image at path, written to out (NULL: core.PID).  0 or -errno after
+ * one message. */
+int core_export(const char *path, const char *out, long pid);
+
 #endif

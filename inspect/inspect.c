@@ -1,12 +1,11 @@
 /*
- * ckpt inspect FILE [--json]: what an image holds, for people and
- * scripts.  The image is read once, front to back, so that "-" (a pipe)
+ * ckpt inspect FILE [--json] (cmd/inspect.c parses the options): what an
+ * image holds, for people and scripts.  The image is read once, front to back, so that "-" (a pipe)
  * works: the metadata first, then the page data, of which only the bytes
  * around each thread's PC are kept, and per mapping the number of pages
  * stored.  Everything is checked as ckpt verify checks it.
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "cmd/cmd.h"
 #include "inspect/inspect.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -98,8 +96,8 @@ void insp_vma_flags(const struct img_vma *v, char *buf, size_t len)
 	}
 }
 
-static void prepare_thread(const struct img_proc *p, const struct img_thread *t,
-			   struct insp_thread *th)
+static void prepare_thread(const struct insp *in, const struct img_proc *p,
+			   const struct img_thread *t, struct insp_thread *th)
 {
 	const arch_regs_t *regs = (const arch_regs_t *)t->regsets[0].data;
 
@@ -108,7 +106,8 @@ static void prepare_thread(const struct img_proc *p, const struct img_thread *t,
 	th->sp = arch_sp(regs);
 	th->syscall = (t->d.flags & CKPT_THREAD_IN_SYSCALL) ? arch_syscall_nr(regs) : -1;
 	th->vma = img_find_vma(p, th->pc);
-	insp_symbol(th->vma, th->pc, &th->sym);
+	if (in->opts.symbols)
+		insp_symbol(th->vma, th->pc, &th->sym);
 	insp_code_want(th);
 }
 
@@ -125,11 +124,11 @@ static void prepare(struct insp *in)
 		ip->stored = xzalloc((p->d.nvmas + 1) * sizeof(*ip->stored));
 		ip->handlers = xzalloc(CKPT_NSIG * sizeof(*ip->handlers));
 		for (uint32_t k = 0; k < p->d.nthreads; k++)
-			prepare_thread(p, &p->threads[k], &ip->threads[k]);
+			prepare_thread(in, p, &p->threads[k], &ip->threads[k]);
 		for (int s = 0; s < CKPT_NSIG; s++) {
 			uint64_t h = p->sigacts[s].handler;
 
-			if (h > 1)	/* neither SIG_DFL nor SIG_IGN */
+			if (h > 1 && in->opts.symbols)	/* neither SIG_DFL nor SIG_IGN */
 				insp_symbol(img_find_vma(p, h), h, &ip->handlers[s]);
 		}
 	}
@@ -185,9 +184,9 @@ static void insp_free(struct insp *in)
 	img_free(&in->img);
 }
 
-static int inspect(const char *path, int json)
+int inspect_run(const char *path, const struct inspect_opts *o)
 {
-	struct insp in = { .path = path };
+	struct insp in = { .path = path, .opts = *o };
 	struct img_reader r;
 	struct ckpt_section s;
 	void *payload = NULL;
@@ -204,7 +203,7 @@ static int inspect(const char *path, int json)
 		for (uint32_t i = 0; i < in.img.h.nprocs; i++)
 			for (uint32_t k = 0; k < in.procs[i].p->d.nthreads; k++)
 				insp_code_finish(&in.procs[i].threads[k]);
-		if (json)
+		if (o->json)
 			insp_print_json(&in, stdout);
 		else
 			insp_print_text(&in, stdout);
@@ -213,28 +212,4 @@ static int inspect(const char *path, int json)
 	}
 	insp_free(&in);
 	return ret;
-}
-
-int cmd_inspect(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const struct cmd *self = cmd_find("inspect");
-	int c, status, json = 0;
-
-	while ((c = cmd_getopt(self, argc, argv, "", opts, &status)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case -2:
-			return status;
-		}
-	}
-	if ((status = cmd_one_operand(self, argc, argv, "image file")))
-		return status;
-	log_set_context("inspect %s", argv[optind]);
-	return inspect(argv[optind], json) < 0 ? EXIT_FAIL : EXIT_OK;
 }

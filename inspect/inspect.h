@@ -1,8 +1,8 @@
 /*
  * ckpt inspect: the summary it builds from an image, shared by its
- * pieces: inspect.c (reading, one pass), inspect-sym.c (ELF symbols),
- * inspect-code.c (code around each PC), inspect-text.c and
- * inspect-json.c (the two outputs).
+ * pieces: inspect.c (reading, one pass), sym.c (ELF symbols),
+ * code.c (code around each PC), text.c and
+ * json.c (the two outputs).
  */
 #ifndef CKPT_INSPECT_H
 #define CKPT_INSPECT_H
@@ -55,25 +55,35 @@ struct insp_proc {
 	struct insp_sym *handlers;	/* per signal 1..64: handler symbol */
 };
 
+struct inspect_opts {
+	int json;		/* JSON (docs/inspect-json.md), else text */
+	int symbols;		/* look symbols up in the files the image names */
+};
+
 struct insp {
 	const char *path;
+	struct inspect_opts opts;
 	struct img img;
 	struct img_stats st;
 	uint64_t image_bytes;		/* bytes read, END included */
 	struct insp_proc *procs;	/* img.h.nprocs */
 };
 
-/* inspect-sym.c: the function containing addr, mapped by v. */
+/* Print the report of the image at path ("-": stdin) on stdout: 0, or
+ * -errno after a message. */
+int inspect_run(const char *path, const struct inspect_opts *o);
+
+/* sym.c: the function containing addr, mapped by v. */
 void insp_symbol(const struct img_vma *v, uint64_t addr, struct insp_sym *out);
 
-/* inspect-code.c */
+/* code.c */
 void insp_code_want(struct insp_thread *th);
 void insp_code_pages(struct insp_thread *th, const struct ckpt_pages *pg, const uint8_t *raw,
 		     uint64_t page_size);
 void insp_code_finish(struct insp_thread *th);
 void insp_code_free(struct insp_code *c);
 
-/* inspect-text.c, inspect-json.c */
+/* text.c, json.c */
 void insp_print_text(const struct insp *in, FILE *f);
 void insp_print_json(const struct insp *in, FILE *f);
 

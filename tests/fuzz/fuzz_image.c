@@ -15,7 +15,7 @@
  *   3. the same checks as for a parent image of an incremental chain
  *      (pages_check() with the ranges a child still wants);
  *   4. ckpt inspect, text and JSON (inspect/), with symbol lookup
- *      off (tests/fuzz/standins.c), the JSON checked to be JSON;
+ *      off, the JSON checked to be JSON;
  *   5. ckpt core's notes (image/core-notes.c), made from the metadata
  *      alone; the rest of core_write() writes a file as large as the
  *      image's mappings, which is no job for a fuzzer.
@@ -32,7 +32,6 @@
  * LLVMFuzzerTestOneInput() on tests/fuzz/regress/ in make check.
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +39,12 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "cmd/cmd.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "image/check.h"
 #include "image/codec.h"
 #include "image/core.h"
+#include "inspect/inspect.h"
 #include "ptrace/proc.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
@@ -116,14 +115,12 @@ static char *path_of(int fd)
 	return path;
 }
 
-/* 1. ckpt verify (cmd/verify.c). */
+/* 1. ckpt verify (image/check.c img_verify_file). */
 static void verify(char *path)
 {
-	char verify[] = "verify";
-	char *argv[] = { verify, path, NULL };
+	struct img_stats st;
 
-	optind = 0;
-	cmd_verify(2, argv);
+	img_verify_file(path, &st);
 }
 
 /* 5. The notes of ckpt core for each process (cmd/core.c, image/core.c:
@@ -517,12 +514,10 @@ static int json_valid(const uint8_t *p, size_t len)
 	return j.p == j.end;
 }
 
-/* 4. ckpt inspect [--json] (cmd/inspect.c).  The report goes to a memfd:
- * when inspect succeeds, its JSON must parse. */
+/* 4. ckpt inspect [--json] (inspect/inspect.c).  The report goes to a
+ * memfd: when inspect succeeds, its JSON must parse. */
 static void inspect(char *path, int json)
 {
-	char inspect[] = "inspect", opt[] = "--json";
-	char *argv[] = { inspect, json ? opt : path, json ? path : NULL, NULL };
 	int out = memfd_create("fuzz-inspect", MFD_CLOEXEC), saved = dup(STDOUT_FILENO), ret;
 
 	if (out < 0 || saved < 0) {
@@ -531,12 +526,13 @@ static void inspect(char *path, int json)
 	}
 	fflush(stdout);
 	dup2(out, STDOUT_FILENO);
-	optind = 0;
-	ret = cmd_inspect(json ? 3 : 2, argv);
+	/* Symbols off: they come from the files an image names, not from
+	 * its bytes, and parsing them is slow. */
+	ret = inspect_run(path, &(struct inspect_opts){ .json = json, .symbols = 0 });
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
 	close(saved);
-	if (json && ret == EXIT_OK) {
+	if (json && ret == 0) {
 		off_t len = lseek(out, 0, SEEK_CUR);
 		uint8_t *buf = xmalloc((size_t)len + 1);
 
