@@ -19,6 +19,7 @@ PKG_CONFIG ?= pkg-config
 PKGS	:= libelf capstone zlib libzstd liblz4
 NM	?= nm
 READELF	?= readelf
+AR	?= ar
 
 # Cross build (make ARCH=aarch64 on x86-64): Debian's cross compiler, the
 # arm64 libraries as ../shared/arm64/setup installs them (multiarch) or
@@ -31,6 +32,7 @@ ifeq ($(origin CC),default)
 CC	:= $(CROSS_COMPILE)gcc
 endif
 NM	:= $(CROSS_COMPILE)nm
+AR	:= $(CROSS_COMPILE)ar
 READELF	:= $(CROSS_COMPILE)readelf
 ARM64_CACHE ?= $(or $(CKPT_ARM64_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ckpt-arm64)
 CROSS_SYSROOT ?= $(if $(filter sysroot,$(shell cat $(ARM64_CACHE)/libmode 2>/dev/null)),$(ARM64_CACHE)/sysroot)
@@ -58,9 +60,16 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(FORTIFY) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
 LIBS	= $(PKG_LIBS) -lpthread
 
-SRCS	:= $(wildcard cmd/*.c common/*.c ptrace/*.c image/*.c dump/*.c restore/*.c inspect/*.c check/*.c) \
+# Everything but the command line is libckpt.a, which ckpt, the unit tests
+# and the fuzzers link: cmd/ only parses options and dispatches.
+CMD_SRCS := $(wildcard cmd/*.c)
+LIB_SRCS := $(wildcard common/*.c ptrace/*.c image/*.c dump/*.c restore/*.c inspect/*.c check/*.c) \
 	   $(wildcard arch/$(ARCH)/*.c)
-OBJS	:= $(SRCS:%.c=$(O)/%.o) $(O)/stub/blob.o
+SRCS	:= $(CMD_SRCS) $(LIB_SRCS)
+CMD_OBJS := $(CMD_SRCS:%.c=$(O)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o) $(O)/stub/blob.o
+OBJS	:= $(CMD_OBJS) $(LIB_OBJS)
+LIB	:= $(O)/libckpt.a
 
 # The stub: freestanding, its own flags, no sanitizers (CRIU's pie rule).
 STUB_CFLAGS := -std=gnu11 -O2 -I. -Iarch/$(ARCH) -ffreestanding -nostdlib \
@@ -77,7 +86,6 @@ TARGET_SRCS := $(wildcard tests/targets/*.c tests/targets/$(ARCH)/*.c)
 TARGETS	:= $(sort $(foreach f,$(TARGET_SRCS),$(O)/targets/$(basename $(notdir $(f)))))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/unit/%)
-LIB_OBJS = $(filter-out $(O)/cmd/main.o,$(OBJS))
 
 # The ./ckpt symlink is for this machine: a cross build leaves it alone.
 all: $(O)/ckpt $(if $(STATIC),,ckpt)
@@ -85,9 +93,13 @@ all: $(O)/ckpt $(if $(STATIC),,ckpt)
 ckpt: $(O)/ckpt
 	ln -sf $(O)/ckpt ckpt
 
-$(O)/ckpt: $(OBJS)
+$(O)/ckpt: $(CMD_OBJS) $(LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(LIBS)
+
+$(LIB): $(LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -120,9 +132,10 @@ $(O)/targets/%: tests/targets/%.c tests/targets/target.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm $(STATIC)
 
-$(O)/unit/%: tests/unit/%.c $(LIB_OBJS)
+$(O)/unit/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 targets: $(TARGETS)
 units: $(UNITS)

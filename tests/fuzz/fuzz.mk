@@ -5,9 +5,9 @@
 #                       build, make the seeds, run each target for FUZZ_SECONDS
 #   make fuzz-build     the fuzzers only
 #
-# ckpt's objects are rebuilt with clang, libFuzzer's coverage and the
-# sanitizers in their own directory ($(FUZZ_O)), by a sub-make with
-# O=$(FUZZ_O); the restore stub is not built (tests/fuzz/standins.c).
+# libckpt.a is rebuilt with clang, libFuzzer's coverage and the sanitizers
+# in its own directory ($(FUZZ_O)), by a sub-make with O=$(FUZZ_O) (the
+# restore stub with clang too, without them).
 # The seeds (tests/fuzz/gen-corpus.sh) need the normal build: it dumps
 # test targets.  Per target T, new inputs go to $(FUZZ_O)/corpus/T,
 # crashes to $(FUZZ_O)/crashes/T.
@@ -23,26 +23,17 @@ FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all
 # va_list; the callers are format-checked all the same.
 FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 		   -Wno-format-nonliteral
-FUZZ_LIB_OBJS	 = $(filter-out $(O)/cmd/main.o $(O)/inspect/sym.o $(O)/stub/blob.o,$(OBJS)) \
-		   $(O)/tests/fuzz/main.o $(O)/tests/fuzz/standins.o
 
 # These are made by the sub-make only (O = $(FUZZ_O), CC = clang).
-$(O)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/mutator.o $(FUZZ_LIB_OBJS)
+$(O)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/mutator.o $(O)/tests/fuzz/common.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
-$(O)/fuzz/mkseeds: $(O)/tests/fuzz/mkseeds.o $(FUZZ_LIB_OBJS)
+$(O)/fuzz/mkseeds: $(O)/tests/fuzz/mkseeds.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(LIBS)
-
-# cmd/main.c without its main(), which libFuzzer brings: the helpers the
-# subcommands share stay.
-$(O)/tests/fuzz/main.o: cmd/main.c
-	@mkdir -p $(dir $@)
-	@echo "  CC      $< (no main)"
-	$(Q)$(CC) $(ALL_CFLAGS) -Dmain=ckpt_main -Wno-missing-prototypes -c -o $@ $<
 
 fuzz-build:
 	$(MAKE) O=$(FUZZ_O) CC=$(FUZZ_CC) FORTIFY= EXTRA_CFLAGS='$(FUZZ_CFLAGS)' \
