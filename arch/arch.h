@@ -14,6 +14,16 @@
 
 #include "arch-defs.h"
 
+/* One register set of a thread as PTRACE_GETREGSET gave it: what dump
+ * stores (image/model.h keeps them per thread) and what the hooks below
+ * check and turn into core notes.  type and len are written to the image
+ * as they are (image/write.c). */
+struct img_regset {
+	uint32_t type;		/* NT_* */
+	uint32_t len;
+	uint8_t *data;
+};
+
 /* Register sets dumped per thread, in order; entry 0 is NT_PRSTATUS. */
 struct arch_regset_desc {
 	uint32_t type;		/* NT_* note type, also the PTRACE_GETREGSET type */
@@ -68,7 +78,6 @@ int arch_find_syscall_insn(const uint8_t *code, size_t len, uint64_t addr, uint6
  * every thread's before it creates anything): 0, or the reason printed
  * (error()) and its -errno, e.g. an image that used SVE on a CPU without.
  */
-struct img_regset;
 int arch_check_regset(const struct img_regset *rs);
 
 /* CRC32C with the CPU's instruction; -ENOSYS when there is none. */
@@ -99,7 +108,6 @@ const char *arch_syscall_name(long nr);
  * fill_thread_core_info).  An arch whose dumped regsets are the kernel's
  * notes as they are (aarch64: NT_PRFPREG, NT_ARM_TLS...) passes rs[1..nrs).
  */
-struct img_regset;
 void arch_core_notes(const struct img_regset *rs, unsigned nrs,
 		     void (*note)(void *ctx, uint32_t type, const char *name, const void *data,
 				  size_t len),

@@ -65,9 +65,26 @@ static int is_excluded(const struct img_vma *v, const struct dump_opts *o)
  * so that dump --fork can classify from /proc/PID/maps while the process
  * is frozen and add the flags from smaps later (dump_vmas_set_flags).
  */
+/* smaps VmFlags (ptrace/proc.h) as the image records them (format.h). */
+static uint32_t madv_of(uint32_t vmflags)
+{
+	static const struct { uint32_t pm, madv; } map[] = {
+		{ PM_DONTFORK, CKPT_MADV_DONTFORK }, { PM_DONTDUMP, CKPT_MADV_DONTDUMP },
+		{ PM_HUGEPAGE, CKPT_MADV_HUGEPAGE }, { PM_NOHUGEPAGE, CKPT_MADV_NOHUGEPAGE },
+		{ PM_WIPEONFORK, CKPT_MADV_WIPEONFORK }, { PM_NORESERVE, CKPT_MADV_NORESERVE },
+		{ PM_LOCKED, CKPT_MADV_LOCKED }, { PM_MERGEABLE, CKPT_MADV_MERGEABLE },
+	};
+	uint32_t madv = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if (vmflags & map[i].pm)
+			madv |= map[i].madv;
+	return madv;
+}
+
 static void set_flags(struct img_vma *v, uint32_t vmflags, const struct dump_opts *o)
 {
-	v->d.madv = vmflags & 0xffff;
+	v->d.madv = madv_of(vmflags);
 	if (vmflags & PM_GROWSDOWN)
 		v->d.flags |= CKPT_VMA_GROWSDOWN;
 	if ((vmflags & (PM_IO | PM_PFNMAP)) && !(v->d.flags & NAMED_SPECIAL)) {

@@ -10,13 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
 #include "image/format.h"
-
-struct img_regset {
-	uint32_t type;		/* NT_* */
-	uint32_t len;
-	uint8_t *data;
-};
 
 struct img_thread {
 	struct ckpt_thread d;

@@ -11,7 +11,6 @@
 #include <sys/mman.h>
 
 #include "common/util.h"
-#include "image/format.h"
 #include "ptrace/proc.h"
 
 int proc_read_stat(pid_t pid, struct proc_stat *st)
@@ -204,11 +203,12 @@ int proc_parse_maps_line(char *line, struct map_entry *m)
 	return 0;
 }
 
+/* fs/proc/task_mmu.c show_smap_vma_flags(): two letters per flag. */
 static const struct { char name[3]; uint32_t bit; } vmflag_bits[] = {
-	{ "dc", CKPT_MADV_DONTFORK }, { "dd", CKPT_MADV_DONTDUMP },
-	{ "hg", CKPT_MADV_HUGEPAGE }, { "nh", CKPT_MADV_NOHUGEPAGE },
-	{ "wf", CKPT_MADV_WIPEONFORK }, { "nr", CKPT_MADV_NORESERVE },
-	{ "lo", CKPT_MADV_LOCKED }, { "mg", CKPT_MADV_MERGEABLE },
+	{ "dc", PM_DONTFORK }, { "dd", PM_DONTDUMP },
+	{ "hg", PM_HUGEPAGE }, { "nh", PM_NOHUGEPAGE },
+	{ "wf", PM_WIPEONFORK }, { "nr", PM_NORESERVE },
+	{ "lo", PM_LOCKED }, { "mg", PM_MERGEABLE },
 	{ "gd", PM_GROWSDOWN }, { "io", PM_IO }, { "pf", PM_PFNMAP },
 };
 

@@ -34,9 +34,17 @@ struct map_entry {
 	int shared;
 	unsigned dev_major, dev_minor;
 	uint64_t ino;
-	uint32_t vmflags;	/* CKPT_MADV_* plus the PM_* below */
+	uint32_t vmflags;	/* PM_*: smaps VmFlags (0 from plain maps) */
 	char *path;		/* "" for anonymous */
 };
+#define PM_DONTFORK	(1u << 0)	/* dc: MADV_DONTFORK */
+#define PM_DONTDUMP	(1u << 1)	/* dd: MADV_DONTDUMP */
+#define PM_HUGEPAGE	(1u << 2)	/* hg: MADV_HUGEPAGE */
+#define PM_NOHUGEPAGE	(1u << 3)	/* nh: MADV_NOHUGEPAGE */
+#define PM_WIPEONFORK	(1u << 4)	/* wf: MADV_WIPEONFORK */
+#define PM_NORESERVE	(1u << 5)	/* nr: MAP_NORESERVE */
+#define PM_LOCKED	(1u << 6)	/* lo: mlock */
+#define PM_MERGEABLE	(1u << 7)	/* mg: MADV_MERGEABLE */
 #define PM_GROWSDOWN	(1u << 16)	/* gd */
 #define PM_IO		(1u << 17)	/* io: VM_IO, never read */
 #define PM_PFNMAP	(1u << 18)	/* pf */

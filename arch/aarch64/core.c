@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "arch/arch.h"
-#include "image/model.h"
 
 void arch_core_notes(const struct img_regset *rs, unsigned nrs,
 		     void (*note)(void *ctx, uint32_t type, const char *name, const void *data,

@@ -10,7 +10,6 @@
 
 #include "arch/arch.h"
 #include "common/log.h"
-#include "image/model.h"
 
 /*
  * Whether this CPU and kernel support SVE vector length vl (bytes).

@@ -15,7 +15,6 @@
 #include <sys/user.h>
 
 #include "arch/arch.h"
-#include "image/model.h"
 
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202

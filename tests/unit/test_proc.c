@@ -301,8 +301,8 @@ TEST(maps_of_self_find_our_mappings)
 		}
 		if (maps[i].start == (uintptr_t)anon) {
 			ASSERT_STREQ("", maps[i].path);
-			ASSERT_NE(0, maps[i].vmflags & CKPT_MADV_DONTFORK);
-			ASSERT_EQ(0, maps[i].vmflags & CKPT_MADV_DONTDUMP);
+			ASSERT_NE(0, maps[i].vmflags & PM_DONTFORK);
+			ASSERT_EQ(0, maps[i].vmflags & PM_DONTDUMP);
 			found |= 2;
 		}
 	}
