@@ -30,6 +30,7 @@
 #include "check/check.h"
 #include "common/util.h"
 #include "ptrace/proc.h"
+#include "ptrace/tracee.h"
 
 /*
  * Linux >= 6.7, include/uapi/linux/fs.h; Debian 12's linux-libc-dev (6.1)
@@ -110,35 +111,35 @@ int probe_ptrace(struct probe_result *r)
 {
 	const char *step;
 	uint8_t regs[4096];	/* any arch's NT_PRSTATUS fits */
-	struct iovec iov = { regs, sizeof(regs) };
+	size_t len = sizeof(regs);
 	pid_t pid = start_target();
-	int st;
+	int st, ret;
 
 	if (pid < 0)
 		return probe_set(r, PROBE_ERROR, "fork: %s", strerror(errno));
 	step = "PTRACE_SEIZE";
-	if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0)
+	if ((ret = (int)tracee_call(PTRACE_SEIZE, pid, 0, 0)) < 0)
 		goto fail;
 	step = "PTRACE_INTERRUPT";
-	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0)
+	if ((ret = (int)tracee_call(PTRACE_INTERRUPT, pid, 0, 0)) < 0)
 		goto fail;
 	step = "waitpid";
-	if (waitpid(pid, &st, __WALL) != pid)
+	if ((ret = tracee_wait(pid, &st, __WALL)) < 0)
 		goto fail;
 	if (!WIFSTOPPED(st)) {
 		probe_set(r, PROBE_ERROR, "the traced child did not stop (status %#x)", st);
 		goto out;
 	}
 	step = "PTRACE_GETREGSET";
-	if (ptrace(PTRACE_GETREGSET, pid, NT_PRSTATUS, &iov) < 0)
+	if ((ret = tracee_get_regset(pid, NT_PRSTATUS, regs, &len)) < 0)
 		goto fail;
 	step = "PTRACE_DETACH";
-	if (ptrace(PTRACE_DETACH, pid, 0, 0) < 0)
+	if ((ret = (int)tracee_call(PTRACE_DETACH, pid, 0, 0)) < 0)
 		goto fail;
 	probe_ok(r);
 	goto out;
 fail:
-	probe_set(r, PROBE_MISSING, "%s: %s", step, strerror(errno));
+	probe_set(r, PROBE_MISSING, "%s: %s", step, strerror(-ret));
 out:
 	stop_target(pid);
 	return r->state;

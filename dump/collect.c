@@ -43,10 +43,10 @@ static int peek_pending(pid_t tid, int shared, uint8_t (**out)[CKPT_SIGINFO_SIZE
 		buf = xrealloc(buf, (cnt + 32) * sizeof(*buf));
 		a.off = cnt;
 		a.nr = 32;
-		r = ptrace(PTRACE_PEEKSIGINFO, tid, &a, buf + cnt);
+		r = tracee_call(PTRACE_PEEKSIGINFO, tid, &a, buf + cnt);
 		if (r < 0) {
 			free(buf);
-			return -errno;
+			return (int)r;
 		}
 		cnt += (uint32_t)r;
 		if (r < 32)
@@ -222,8 +222,9 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid, ui
 	arch_resolve_restart(tr->tid, (arch_regs_t *)t->regsets[0].data, tr->wchan);
 	if (arch_in_syscall(tr->tid, &tr->regs))
 		t->d.flags |= CKPT_THREAD_IN_SYSCALL;
-	if (ptrace(PTRACE_GETSIGMASK, tr->tid, sizeof(uint64_t), &t->d.sigmask) < 0)
-		return error_errno(errno, "thread %d: cannot read the signal mask", tr->tid);
+	if ((ret = (int)tracee_call(PTRACE_GETSIGMASK, tr->tid, (void *)sizeof(uint64_t),
+				    &t->d.sigmask)) < 0)
+		return error_errno(ret, "thread %d: cannot read the signal mask", tr->tid);
 	ret = peek_pending(tr->tid, 0, &t->pending, &t->d.npending);
 	if (ret < 0)
 		return error_errno(ret, "thread %d: cannot read pending signals", tr->tid);
@@ -252,7 +253,7 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid, ui
 			t->d.ncpus = sizeof(t->d.cpus) * 8;
 	}
 	memset(&rseq, 0, sizeof(rseq));
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, sizeof(rseq), &rseq) >= 0) {
+	if (tracee_call(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, (void *)sizeof(rseq), &rseq) >= 0) {
 		t->d.rseq_addr = rseq.rseq_abi_pointer;
 		t->d.rseq_len = rseq.rseq_abi_size;
 		t->d.rseq_sig = rseq.signature;

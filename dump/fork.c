@@ -31,10 +31,10 @@ int fork_copy(struct tracee_set *ts, pid_t *child)
 
 	if (ts->suspend_seccomp)
 		opts |= PTRACE_O_SUSPEND_SECCOMP;
-	if (ptrace(PTRACE_SETOPTIONS, t0->tid, 0, (void *)opts) < 0)
-		return error_errno(errno, "cannot trace clone events");
+	if ((ret = (int)tracee_call(PTRACE_SETOPTIONS, t0->tid, 0, (void *)opts)) < 0)
+		return error_errno(ret, "cannot trace clone events");
 	ret = tracee_syscall(ts, t0, SYS_clone, a, &r);
-	ptrace(PTRACE_SETOPTIONS, t0->tid, 0, (void *)(opts & ~PTRACE_O_TRACECLONE));
+	tracee_call(PTRACE_SETOPTIONS, t0->tid, 0, (void *)(opts & ~PTRACE_O_TRACECLONE));
 	if (ret == 0 && r < 0)
 		ret = (int)r;
 	if (ret == 0)
@@ -43,9 +43,8 @@ int fork_copy(struct tracee_set *ts, pid_t *child)
 		return error_errno(ret, "cannot fork the process");
 	*child = (pid_t)r;
 	/* Auto-attached: its first stop comes before any user instruction. */
-	while (waitpid(*child, &st, __WALL) < 0)
-		if (errno != EINTR)
-			return error_errno(errno, "cannot wait for the forked copy");
+	if ((ret = tracee_wait(*child, &st, __WALL)) < 0)
+		return error_errno(ret, "cannot wait for the forked copy");
 	if (!WIFSTOPPED(st)) {
 		*child = 0;
 		return error("the forked copy of the process died");
@@ -66,7 +65,7 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn)
 	 * per GiB: on a CPU the process does not want (dump.c). */
 	sched_setscheduler(child, SCHED_IDLE, &sp);
 	kill(child, SIGKILL);
-	while (waitpid(child, &st, __WALL) < 0 && errno == EINTR)
+	while (tracee_wait(child, &st, __WALL) == -EINTR)
 		;
 	/* We saw it die as its tracer; its parent still holds a zombie.
 	 * Freeze one thread alone for one wait4 of that very child. */

@@ -42,6 +42,13 @@ int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts);
  * the process stopped, SIGKILL to kill it first. */
 void tracee_release(struct tracee_set *ts, int sig);
 
+/* One ptrace request: its result (PEEKSIGINFO's count, 0...) or -errno.
+ * Every ptrace call outside ptrace/ goes through it. */
+long tracee_call(int req, pid_t tid, const void *addr, const void *data);
+/* waitpid(pid, status, flags), again after EINTR unless a signal ckpt acts
+ * on arrived (sigguard): the pid (0 with WNOHANG), or -errno. */
+pid_t tracee_wait(pid_t pid, int *status, int flags);
+
 int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len);
 int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len);
 

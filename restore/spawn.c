@@ -122,7 +122,7 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 	utoa(fdarg, (unsigned)c->sf.plan_slot);
 	/* Traced, and stopped so that ckpt can ask for an exec event: the
 	 * legacy post-exec SIGTRAP would stay pending under our full mask. */
-	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0 ||
+	if (tracee_call(PTRACE_TRACEME, 0, 0, 0) < 0 ||
 	    syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP) < 0)
 		_exit(126);
 	syscall(SYS_execveat, stubfd, "", argv, envp, AT_EMPTY_PATH);
@@ -267,15 +267,12 @@ static int run_until(struct ctx *c, enum phase ph)
 {
 	while (!reached(c, ph)) {
 		int st, sig, idx, ret;
-		pid_t tid = waitpid(-1, &st, __WALL);
+		pid_t tid = tracee_wait(-1, &st, __WALL);
 
-		if (tid < 0) {
-			if (errno == EINTR && sigguard_fired())
-				return error("interrupted by signal %d: nothing was restored", sigguard_fired());
-			if (errno == EINTR)
-				continue;
-			return error_errno(errno, "waiting for the restore stub");
-		}
+		if (tid == -EINTR)
+			return error("interrupted by signal %d: nothing was restored", sigguard_fired());
+		if (tid < 0)
+			return error_errno(tid, "waiting for the restore stub");
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {
 			if (WIFEXITED(st) && WEXITSTATUS(st) >= STUB_EXIT_USAGE && WEXITSTATUS(st) <= STUB_EXIT_HOME)
 				return error("the restore stub could not start (code %d)", WEXITSTATUS(st));
@@ -288,11 +285,11 @@ static int run_until(struct ctx *c, enum phase ph)
 		if (log_verbose > 1)
 			debug("stub thread %d: stop %#x", tid, st >> 8);
 		if (st >> 16) {		/* PTRACE_EVENT_CLONE */
-			ptrace(PTRACE_CONT, tid, 0, 0);
+			tracee_call(PTRACE_CONT, tid, 0, 0);
 			continue;
 		}
 		if (sig == SIGSTOP) {	/* a new thread's first stop */
-			ptrace(PTRACE_CONT, tid, 0, 0);
+			tracee_call(PTRACE_CONT, tid, 0, 0);
 			continue;
 		}
 		if (sig != SIGTRAP) {
@@ -398,8 +395,10 @@ static int finish(struct ctx *c)
 				return error_errno(ret, "thread %d: cannot set its registers (note type %#x)",
 						   it->d.tid, rs->type);
 		}
-		if (ptrace(PTRACE_SETSIGMASK, c->th[i].tid, sizeof(uint64_t), &it->d.sigmask) < 0)
-			return error_errno(errno, "thread %d: cannot set its signal mask", it->d.tid);
+		ret = (int)tracee_call(PTRACE_SETSIGMASK, c->th[i].tid, (void *)sizeof(uint64_t),
+				       &it->d.sigmask);
+		if (ret < 0)
+			return error_errno(ret, "thread %d: cannot set its signal mask", it->d.tid);
 	}
 	/* It was stopped when dumped: it stops before running anything. */
 	if (c->p->d.flags & CKPT_PROC_STOPPED)
@@ -408,7 +407,7 @@ static int finish(struct ctx *c)
 	if (!c->o->detach)
 		restore_forward_signals(c->pid);
 	for (uint32_t i = off; i < c->pl.nthreads; i++)
-		ptrace(PTRACE_DETACH, c->th[i].tid, 0, 0);
+		tracee_call(PTRACE_DETACH, c->th[i].tid, 0, 0);
 	return 0;
 }
 
@@ -420,23 +419,21 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 	int st, ret;
 
 	for (int want = SIGSTOP;; want = SIGTRAP | (PTRACE_EVENT_EXEC << 8)) {
-		while (waitpid(c->pid, &st, __WALL) < 0) {
-			if (errno == EINTR && sigguard_fired())
-				return error("interrupted by signal %d: nothing was restored", sigguard_fired());
-			if (errno != EINTR)
-				return error_errno(errno, "waiting for the restore stub");
-		}
+		if ((ret = tracee_wait(c->pid, &st, __WALL)) == -EINTR)
+			return error("interrupted by signal %d: nothing was restored", sigguard_fired());
+		if (ret < 0)
+			return error_errno(ret, "waiting for the restore stub");
 		if (!WIFSTOPPED(st) || (st >> 8) != want)
 			return error("the restore stub did not start (%s %d)",
 				     WIFEXITED(st) ? "exit status" : "status",
 				     WIFEXITED(st) ? WEXITSTATUS(st) : st);
 		if (want != SIGSTOP)
 			break;
-		if (ptrace(PTRACE_SETOPTIONS, c->pid, 0,
-			   PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL |
-			   PTRACE_O_TRACESYSGOOD) < 0 ||
-		    ptrace(PTRACE_CONT, c->pid, 0, 0) < 0)
-			return error_errno(errno, "cannot trace the restore stub");
+		if ((ret = (int)tracee_call(PTRACE_SETOPTIONS, c->pid, 0,
+					    (void *)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
+						     PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD))) < 0 ||
+		    (ret = (int)tracee_call(PTRACE_CONT, c->pid, 0, 0)) < 0)
+			return error_errno(ret, "cannot trace the restore stub");
 	}
 	if ((ret = read_stub_maps(c->pid, &maps, &nmaps)) < 0)
 		return error_errno(ret, "cannot read the restore stub's mappings");
@@ -452,8 +449,8 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 	debug("stub home %#lx-%#lx (plan at +%#lx, %zu bytes), %u threads, %u ops in thread 0",
 	      (unsigned long)c->pl.home, (unsigned long)(c->pl.home + c->pl.size),
 	      (unsigned long)c->pl.plan_off, len, c->pl.nthreads, c->pl.t[0].nops);
-	if (ptrace(PTRACE_CONT, c->pid, 0, 0) < 0)
-		ret = error_errno(errno, "cannot start the restore stub");
+	if ((ret = (int)tracee_call(PTRACE_CONT, c->pid, 0, 0)) < 0)
+		ret = error_errno(ret, "cannot start the restore stub");
 out:
 	free(buf);
 	free(maps);
@@ -474,7 +471,7 @@ static int resume_after_trap(pid_t tid)
 		if ((ret = tracee_set_regset(tid, NT_PRSTATUS, &r, sizeof(r))) < 0)
 			return ret;
 	}
-	return ptrace(PTRACE_CONT, tid, 0, 0) < 0 ? -errno : 0;
+	return (int)tracee_call(PTRACE_CONT, tid, 0, 0);
 }
 
 static void kill_child(pid_t pid)
@@ -485,9 +482,9 @@ static void kill_child(pid_t pid)
 	 * be: reap them all until the leader is gone. */
 	kill(pid, SIGKILL);
 	for (;;) {
-		pid_t r = waitpid(-1, &st, __WALL);
+		pid_t r = tracee_wait(-1, &st, __WALL);
 
-		if (r == pid || (r < 0 && errno != EINTR))
+		if (r == pid || (r < 0 && r != -EINTR))
 			break;
 	}
 }
