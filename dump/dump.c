@@ -263,7 +263,8 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 	if ((ret = img_write_header(&d->w, &img->h)) < 0 ||
 	    (ret = img_write_meta(&d->w, img)) < 0 ||
 	    (ret = interrupted()) < 0 ||
-	    (ret = dump_write_pages(pid, 0, p, d->vp, &d->w, &o->codec, o->jobs, tr, d->tracking,
+	    (ret = dump_write_pages(&(struct page_src){ pid, 0, p, d->vp, tr },
+				    &(struct page_dest){ &d->w, &o->codec, o->jobs, d->tracking },
 				    o->fork ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
 	    (ret = interrupted()) < 0)
 		goto out;
@@ -313,8 +314,9 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 		debug("after the release: smaps, page map and metadata from the copy in %.1f ms",
 		      (now_ns() - t) / 1e6);
 	}
-	ret = dump_write_pages(d->child, 0, p, d->vp, &d->w, &o->codec, o->jobs, &d->tr,
-			       d->tracking, d->late ? PASS_ALL : PASS_FORKED);
+	ret = dump_write_pages(&(struct page_src){ d->child, 0, p, d->vp, &d->tr },
+			       &(struct page_dest){ &d->w, &o->codec, o->jobs, d->tracking },
+			       d->late ? PASS_ALL : PASS_FORKED);
 	return ret ? ret : img_writer_finish(&d->w);
 }
 

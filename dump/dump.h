@@ -102,10 +102,22 @@ void dump_free_pages(struct vma_pages *vp, uint32_t n);
 enum page_pass { PASS_ALL, PASS_NOT_FORKED, PASS_FORKED };
 /* Copy the frozen mappings' pages into vp[i].copy; 1 if more than max bytes. */
 int dump_copy_pages(pid_t pid, const struct img_proc *p, struct vma_pages *vp, uint64_t max);
-int dump_write_pages(pid_t pid, uint32_t proc_idx, const struct img_proc *p,
-		     const struct vma_pages *vp, struct img_writer *w,
-		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes,
-		     enum page_pass pass);
+/* Whose pages (read from pid: the process, or its --fork copy), and
+ * where they go. */
+struct page_src {
+	pid_t pid;
+	uint32_t idx;			/* the process's index in the image */
+	const struct img_proc *p;
+	const struct vma_pages *vp;	/* per mapping of p */
+	const struct track *tr;
+};
+struct page_dest {
+	struct img_writer *w;
+	const struct codec_spec *codec;
+	int jobs;			/* compression threads */
+	int hashes;			/* write HASHES sections too */
+};
+int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);
 void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn);

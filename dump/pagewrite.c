@@ -473,19 +473,21 @@ static int write_same(struct img_writer *w, uint32_t idx, const struct img_proc 
 	return 0;
 }
 
-int dump_write_pages(pid_t pid, uint32_t idx, const struct img_proc *p,
-		     const struct vma_pages *vp, struct img_writer *w,
-		     const struct codec_spec *codec, int jobs, const struct track *tr, int hashes,
-		     enum page_pass pass)
+int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass)
 {
+	const struct img_proc *p = src->p;
+	const struct vma_pages *vp = src->vp;
+	const struct codec_spec *codec = dst->codec;
+	struct img_writer *w = dst->w;
+	uint32_t idx = src->idx;
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER,
 		.free_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
-		.pid = pid, .ps = (size_t)getpagesize(), .proc = idx, .codec = codec, .w = w,
-		.tr = tr, .hashes = hashes,
+		.pid = src->pid, .ps = (size_t)getpagesize(), .proc = idx, .codec = codec, .w = w,
+		.tr = src->tr, .hashes = dst->hashes,
 	};
 	pthread_t *workers, wr;
-	int nw = jobs > 0 ? jobs : 1, started = 0, ret;
+	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, ret;
 
 	if (codec->codec == CKPT_CODEC_NONE)
 		reserve(w, p, vp, pass, pp.ps);

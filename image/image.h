@@ -95,6 +95,16 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
  * section (returned in *s and *payload, ret 1) or after END (ret 0).
  */
 int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload);
+/* A reader past the metadata, as restore and its page fill go on with it:
+ * the section in hand (s, payload, until the next read) when have is 1,
+ * none when have is 0 (END was read). */
+struct img_stream {
+	struct img_reader *r;
+	struct ckpt_section s;
+	void *payload;
+	int have;
+};
+
 /* Whether it can go back (a file) to a section boundary it has passed. */
 int img_reader_seekable(const struct img_reader *r);
 int img_reader_seek(struct img_reader *r, uint64_t off);

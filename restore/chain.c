@@ -106,17 +106,15 @@ int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges
 	cur.parent = img->parent ? xstrdup(img->parent) : NULL;
 	while (ret == 0 && wanted->n && cur.parent) {
 		struct img_reader r;
-		struct ckpt_section s;
-		void *payload;
+		struct img_stream in = { .r = &r };
 		char *ppath = NULL;
-		int have;
 
 		ranges_finish(wanted);
-		have = open_parent(cur_path, &cur, &ppath, &r, &par, &s, &payload);
+		in.have = open_parent(cur_path, &cur, &ppath, &r, &par, &in.s, &in.payload);
 		/* chain_check() verified every parent before anything was made;
 		 * (the header and metadata CRCs above were checked again) */
 		r.checked = 1;
-		ret = have < 0 ? have : pages_fill(&r, &par, pid, &s, payload, have, wanted, &later);
+		ret = in.have < 0 ? in.have : pages_fill(&in, &par, pid, wanted, &later);
 		img_reader_close(&r);
 		img_free(&cur);
 		cur = par;

@@ -167,10 +167,11 @@ int pages_check(const struct img *img, const struct ckpt_section *s, const void 
 	return 1;
 }
 
-int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
-	       struct ckpt_section *s, void *payload, int have,
-	       const struct ranges *only, struct ranges *later)
+int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const struct ranges *only,
+	       struct ranges *later)
 {
+	struct img_reader *r = in->r;
+	struct ckpt_section *s = &in->s;
 	struct fill f = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .work_cv = PTHREAD_COND_INITIALIZER,
 		.free_cv = PTHREAD_COND_INITIALIZER,
@@ -184,14 +185,14 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 	for (; started < nw; started++)
 		if (pthread_create(&workers[started], NULL, worker, &f))
 			break;
-	while (have > 0 && started) {
+	while (in->have > 0 && started) {
 		struct fslot *sl = &f.slots[f.filled % f.nslots];
 
 		ret = sigguard_fired() ? error("interrupted by signal %d: nothing was restored",
 					       sigguard_fired()) :
-			pages_check(img, s, payload, r->at, only, later);
+			pages_check(img, s, in->payload, r->at, only, later);
 		if (ret == 0) {
-			have = img_read_section(r, s, &payload);
+			in->have = img_read_section(r, s, &in->payload);
 			continue;
 		}
 		pthread_mutex_lock(&f.lock);
@@ -209,7 +210,7 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 		if (img_reader_payloads_stable(r)) {
 			if (!sl->borrowed)
 				free(sl->buf);
-			sl->buf = payload;
+			sl->buf = in->payload;
 			sl->borrowed = 1;
 		} else {
 			if (sl->borrowed)
@@ -218,19 +219,19 @@ int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
 			/* the payload need not start the buffer (PAGES_ALIGNED) */
 			img_reader_swap_buf(r, &sl->buf, &sl->cap);
 		}
-		sl->payload = payload;
+		sl->payload = in->payload;
 		sl->len = (size_t)s->size;
 		pthread_mutex_lock(&f.lock);
 		sl->busy = 1;
 		f.filled++;
 		pthread_cond_signal(&f.work_cv);
 		pthread_mutex_unlock(&f.lock);
-		have = img_read_section(r, s, &payload);
+		in->have = img_read_section(r, s, &in->payload);
 	}
 	pthread_mutex_lock(&f.lock);
 	f.eof = 1;
-	if (have < 0 && !f.err)
-		f.err = have;
+	if (in->have < 0 && !f.err)
+		f.err = in->have;
 	if (!started && !f.err)
 		f.err = error("cannot start threads");
 	pthread_cond_broadcast(&f.work_cv);

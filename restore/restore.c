@@ -152,7 +152,13 @@ int restore_run(const char *path, const struct restore_opts *o)
 	/* Every parent must be there, be the right one, and be intact. */
 	if (img.parent && (ret = chain_check(path, &img)) < 0)
 		goto out;
-	ret = restore_spawn(path, &r, &img, o, &s, payload, have, &pid, &ns);
+	{
+		struct restore_job j = { .path = path, .o = o, .img = &img, .ns = &ns,
+					 .in = { .r = &r, .s = s, .payload = payload, .have = have } };
+
+		ret = restore_spawn(&j);
+		pid = j.pid;
+	}
 	if (ret < 0)
 		goto out;
 	if (o->detach) {

@@ -95,21 +95,27 @@ int pidns_started(struct pidns *ns, pid_t pid);
 int pidns_child_mounts(void);
 void pidns_release(struct pidns *ns, int kill_init);
 
-/* spawn.c: create the process from the metadata in img, fill it with the
- * page data that follows in r (first section s/payload, have = result of
- * reading it), and let it run; *pid gets its PID. */
-int restore_spawn(const char *path, struct img_reader *r, const struct img *img,
-		  const struct restore_opts *o, struct ckpt_section *s, void *payload, int have,
-		  pid_t *pid, struct pidns *ns);
+/* One restore, from the image to the running process. */
+struct restore_job {
+	const char *path;		/* the image (its parents are beside it) */
+	const struct restore_opts *o;
+	const struct img *img;		/* its metadata */
+	struct img_stream in;		/* the page data after the metadata */
+	struct pidns *ns;		/* --pid-ns */
+	pid_t pid;			/* the restored process */
+};
+
+/* spawn.c: create the process from j->img, fill it with the page data
+ * that follows in j->in, and let it run; j->pid gets its PID. */
+int restore_spawn(struct restore_job *j);
 
 /* pages.c: stream page data into the stub process.  For the newest image
  * only is NULL and the pages it leaves to its parent are added to later;
  * for a parent, only its pages in `only` are written, and what it leaves
  * to its own parent goes to later. */
 struct ranges;
-int pages_fill(struct img_reader *r, const struct img *img, pid_t pid,
-	       struct ckpt_section *s, void *payload, int have_section,
-	       const struct ranges *only, struct ranges *later);
+int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const struct ranges *only,
+	       struct ranges *later);
 /* One section after the metadata, checked before anything is done with
  * it: 1 to apply it (a PAGES block that fits its mapping, or for a parent
  * the ranges in only), 0 to pass over it (HASHES, IN_PARENT runs, which

@@ -490,23 +490,22 @@ static void kill_child(pid_t pid)
 }
 
 /* Page data: this image's, then its parents' for what it left to them. */
-static int fill(struct ctx *c, const char *path, struct img_reader *r, struct ckpt_section *s,
-		void *payload, int have)
+static int fill(struct ctx *c, struct restore_job *j)
 {
 	struct ranges later = { 0 };
-	int ret = pages_fill(r, c->img, c->pid, s, payload, have, NULL, &later);
+	int ret = pages_fill(&j->in, c->img, c->pid, NULL, &later);
 
 	if (ret == 0 && later.n)
-		ret = chain_fill(path, c->img, c->pid, &later);
+		ret = chain_fill(j->path, c->img, c->pid, &later);
 	ranges_free(&later);
 	return ret;
 }
 
-int restore_spawn(const char *path, struct img_reader *r, const struct img *img,
-		  const struct restore_opts *o, struct ckpt_section *s, void *payload, int have,
-		  pid_t *out, struct pidns *ns)
+int restore_spawn(struct restore_job *j)
 {
-	struct ctx c = { .img = img, .p = &img->procs[0], .o = o, .ckpt_pid = getpid() };
+	const struct restore_opts *o = j->o;
+	struct pidns *ns = j->ns;
+	struct ctx c = { .img = j->img, .p = &j->img->procs[0], .o = o, .ckpt_pid = getpid() };
 	uint64_t stub_size = 0;
 	int ret, fd;
 
@@ -535,14 +534,14 @@ int restore_spawn(const char *path, struct img_reader *r, const struct img *img,
 	}
 	if ((ret = setup_stub(&c, stub_size)) < 0 ||
 	    (ret = run_until(&c, PHASE_FILL)) < 0 ||
-	    (ret = fill(&c, path, r, s, payload, have)) < 0 ||
+	    (ret = fill(&c, j)) < 0 ||
 	    (ret = resume_after_trap(c.th[0].tid)) < 0 ||
 	    (ret = run_until(&c, PHASE_DONE)) < 0 ||
 	    (ret = finish(&c)) < 0) {
 		kill_child(c.pid);
 		goto out;
 	}
-	*out = c.pid;
+	j->pid = c.pid;
 out:
 	plan_free(&c.pl);
 	files_close(&c.sf);
