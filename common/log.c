@@ -1,13 +1,17 @@
 /* Building and writing user-facing message lines (see log.h). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
 
 int log_verbose;
-static char context[256];
+static char context[256], saved_context[256];
+static int holding;		/* info lines go to held until released */
+static char *held;
+static size_t held_len;
 
 void log_set_context(const char *fmt, ...)
 {
@@ -18,9 +22,55 @@ void log_set_context(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_push_context(const char *fmt, ...)
+{
+	size_t n = strlen(context);
+	va_list ap;
+
+	memcpy(saved_context, context, sizeof(context));
+	if (n && n < sizeof(context) - 2)
+		n += (size_t)snprintf(context + n, sizeof(context) - n, ": ");
+	va_start(ap, fmt);
+	if (n < sizeof(context))
+		vsnprintf(context + n, sizeof(context) - n, fmt, ap);
+	va_end(ap);
+}
+
+void log_pop_context(void)
+{
+	memcpy(context, saved_context, sizeof(context));
+}
+
+void log_hold_info(void)
+{
+	holding = 1;
+}
+
+void log_release_info(int print)
+{
+	if (print && held_len && write(STDERR_FILENO, held, held_len) < 0) {
+		/* nothing sensible left to do */
+	}
+	free(held);
+	held = NULL;
+	held_len = 0;
+	holding = 0;
+}
+
+static void hold(const char *line, size_t n)
+{
+	char *p = realloc(held, held_len + n);
+
+	if (!p)
+		return;
+	memcpy(p + held_len, line, n);
+	held = p;
+	held_len += n;
+}
+
 /* Build the whole line first and write it with one write(2), as strace does,
  * so lines from concurrent processes never interleave. */
-static void emit(const char *kind, int err, const char *fmt, va_list ap)
+static void emit_line(const char *kind, int err, int holdable, const char *fmt, va_list ap)
 {
 	char buf[2048];
 	size_t n;
@@ -35,10 +85,20 @@ static void emit(const char *kind, int err, const char *fmt, va_list ap)
 	if (n >= sizeof(buf) - 1)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
+	if (holdable && holding) {
+		hold(buf, n);
+		errno = saved;
+		return;
+	}
 	if (write(STDERR_FILENO, buf, n) < 0) {
 		/* nothing sensible left to do */
 	}
 	errno = saved;
+}
+
+static void emit(const char *kind, int err, const char *fmt, va_list ap)
+{
+	emit_line(kind, err, 0, fmt, ap);
 }
 
 int error(const char *fmt, ...)
@@ -77,7 +137,7 @@ void info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit("", 0, fmt, ap);
+	emit_line("", 0, 1, fmt, ap);
 	va_end(ap);
 }
 

@@ -13,6 +13,15 @@
 extern int log_verbose;		/* -v: 1, -vv: 2 */
 
 void log_set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Until log_pop_context(), lines say "<context>: <what>: ..." (one level:
+ * "restore a.img: parent image \"b.img\": ..."). */
+void log_push_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_pop_context(void);
+/* info() lines are kept from log_hold_info() on, until
+ * log_release_info() prints them (print) or drops them: notes about what
+ * was done that only stand if the whole operation does. */
+void log_hold_info(void);
+void log_release_info(int print);
 
 /* Print "ckpt: ctx: msg" and return -EIO, so "return error(...)" works. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,6 +10,7 @@
 #include "arch/arch.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "image/chain.h"
 #include "image/check.h"
 #include "image/codec.h"
 
@@ -46,8 +47,25 @@ static int keeps_pages(const struct img_vma *v)
 	return !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE));
 }
 
+/* Decoded in full: a block that does not decode to exactly its pages is
+ * damage the CRC cannot see (a bad encoder). */
+static int check_decodes(const struct ckpt_pages *pg, const void *data, uint64_t len,
+			 uint64_t raw, unsigned long long o)
+{
+	static __thread uint8_t *scratch;
+
+	if (pg->codec == CKPT_CODEC_NONE || (pg->flags & CKPT_PAGES_IN_PARENT))
+		return 0;
+	if (!scratch)
+		scratch = xmalloc(CKPT_MAX_BLOCK);
+	if (img_pages_decode(pg, data, (size_t)len, scratch, (size_t)raw) < 0)
+		return bad("image is corrupted: %s page data at offset %llu does not decode to %u pages",
+			   codec_name(pg->codec), o, pg->npages);
+	return 0;
+}
+
 int img_check_pages(const struct img *img, const struct ckpt_section *s, const void *payload,
-		    uint64_t at)
+		    uint64_t at, unsigned flags)
 {
 	const uint64_t ps = img->h.page_size;
 	const unsigned long long o = (unsigned long long)at;
@@ -82,7 +100,7 @@ int img_check_pages(const struct img *img, const struct ckpt_section *s, const v
 		if (len)
 			return bad("image is corrupted: page data at offset %llu is in the parent image but has %llu bytes",
 				   o, (unsigned long long)len);
-		if (!has_parent(&img->h))
+		if (!has_parent(&img->h) || !img->parent)
 			return bad("image is corrupted: page data at offset %llu is in a parent image, but the image has none",
 				   o);
 		return 0;
@@ -92,18 +110,8 @@ int img_check_pages(const struct img *img, const struct ckpt_section *s, const v
 			   o, (unsigned long long)len, pg.npages);
 	if (len == 0)
 		return bad("image is corrupted: page data at offset %llu is empty", o);
-	if (pg.codec != CKPT_CODEC_NONE) {
-		/* Decoded in full: a block that does not decode to exactly its
-		 * pages is damage the CRC cannot see (a bad encoder). */
-		static __thread uint8_t *scratch;
-
-		if (!scratch)
-			scratch = xmalloc(CKPT_MAX_BLOCK);
-		if (img_pages_decode(&pg, (const uint8_t *)payload + sizeof(pg), (size_t)len, scratch,
-				     (size_t)raw) < 0)
-			return bad("image is corrupted: %s page data at offset %llu does not decode to %u pages",
-				   codec_name(pg.codec), o, pg.npages);
-	}
+	if (flags & IMG_CHECK_DECODE)
+		return check_decodes(&pg, (const uint8_t *)payload + sizeof(pg), len, raw, o);
 	return 0;
 }
 
@@ -147,6 +155,17 @@ static int check_hashes(const struct img *img, const struct ckpt_section *s, con
 	return 0;
 }
 
+int img_check_section(const struct img *img, const struct ckpt_section *s, const void *payload,
+		      uint64_t at, unsigned flags)
+{
+	if (s->type == CKPT_SEC_HASHES)
+		return check_hashes(img, s, payload, at);
+	if (s->type != CKPT_SEC_PAGES)
+		return bad("image is corrupted: %s section at offset %llu after page data",
+			   img_section_name(s->type), (unsigned long long)at);
+	return img_check_pages(img, s, payload, at, flags);
+}
+
 /* Nothing may follow END: a longer file or stream is not this image. */
 static int check_eof(struct img_reader *r)
 {
@@ -161,9 +180,9 @@ static int check_eof(struct img_reader *r)
 }
 
 int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_section *s,
-		   void *payload, int have, struct img_stats *st, img_pages_fn *fn, void *arg)
+		   void *payload, int have, unsigned flags, struct img_stats *st, img_pages_fn *fn,
+		   void *arg)
 {
-	struct ckpt_end e;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
@@ -171,18 +190,12 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 		uint64_t at = r->at;
 		struct ckpt_pages pg;
 
-		/* What may follow page data: as img_verify_rest() (read.c) says. */
+		if ((ret = img_check_section(img, s, payload, at, flags)) < 0)
+			return ret;
 		if (s->type == CKPT_SEC_HASHES) {
-			if ((ret = check_hashes(img, s, payload, at)) < 0)
-				return ret;
 			have = img_read_section(r, s, &payload);
 			continue;
 		}
-		if (s->type != CKPT_SEC_PAGES)
-			return bad("image is corrupted: %s section at offset %llu after page data",
-				   img_section_name(s->type), (unsigned long long)at);
-		if ((ret = img_check_pages(img, s, payload, at)) < 0)
-			return ret;
 		memcpy(&pg, payload, sizeof(pg));
 		count(st, &pg, s->size - sizeof(pg), img->h.page_size);
 		if (fn && (ret = fn(arg, s->proc, &pg, (const uint8_t *)payload + sizeof(pg),
@@ -192,15 +205,8 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 	}
 	if (have < 0)
 		return have;
-	/*
-	 * img_read_section has checked END's section and page counts; the
-	 * byte count is the page count in bytes, whichever pages END counts.
-	 */
-	memcpy(&e, payload, sizeof(e));
+	/* img_read_section has checked END against the sections before it. */
 	st->nsections = r->nsections;
-	if (e.raw_bytes != e.npages * img->h.page_size)
-		return bad("image is corrupted: %s section says %llu bytes for %llu pages",
-			   "end", (unsigned long long)e.raw_bytes, (unsigned long long)e.npages);
 	return check_eof(r);
 }
 
@@ -214,8 +220,29 @@ int img_verify_file(const char *path, struct img_stats *st)
 
 	ret = img_load_meta(&r, path, &img, &s, &payload);
 	if (ret >= 0)
-		ret = img_check_rest(&r, &img, &s, payload, ret, st, NULL, NULL);
+		ret = img_check_rest(&r, &img, &s, payload, ret, IMG_CHECK_DECODE, st, NULL, NULL);
+	/* Its parents too, as restore checks them (and decoded). */
+	if (ret >= 0 && img.parent)
+		ret = chain_check(path, &img, IMG_CHECK_DECODE);
 	img_reader_close(&r);
 	img_free(&img);
 	return ret < 0 ? ret : 0;
+}
+
+int img_check_rewind(struct img_reader *r, const struct img *img, const struct ckpt_section *s,
+		     void *payload, int have, unsigned flags)
+{
+	struct ckpt_section cur = *s;
+	struct img_stats st;
+	struct img_mark m;
+	int ret;
+
+	if (!img_reader_seekable(r))
+		return 0;
+	img_reader_mark(r, &m);
+	if ((ret = img_check_rest(r, img, &cur, payload, have, flags, &st, NULL, NULL)) < 0)
+		return ret;
+	if ((ret = img_reader_rewind(r, &m)) < 0)
+		return error_errno(ret, "cannot go back in the image");
+	return 0;
 }

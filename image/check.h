@@ -1,8 +1,10 @@
 /*
- * Checks beyond the reader's own (image/read.c checks framing, checksums
- * and metadata): that each PAGES and HASHES section fits the metadata
- * before it, and that END's totals agree with the sections before it.
- * For ckpt verify and inspect; restore can use img_check_pages() too.
+ * Checks beyond the reader's own (image/read.c checks framing, checksums,
+ * metadata and END's counts): that each PAGES and HASHES section fits the
+ * metadata before it, and that nothing follows END.  The one validation of
+ * page data: ckpt verify, inspect and merge, restore before it makes
+ * anything (img_check_rewind) and, from a stream, block by block
+ * (pages_check, restore/pages.c), and each parent of a chain (chain_check).
  */
 #ifndef CKPT_IMAGE_CHECK_H
 #define CKPT_IMAGE_CHECK_H
@@ -34,15 +36,23 @@ struct img_stats {
 	uint64_t codec_stored[CKPT_CODEC_LZ4 + 1];	/* their encoded bytes */
 };
 
+/* Decode every compressed block to see that it decodes to its pages
+ * (verify, inspect, merge); restore decodes them as it writes them. */
+#define IMG_CHECK_DECODE	1u
+
 /*
  * One PAGES section (payload as img_read_section returned it, at its
  * offset in the image): its process exists, codec and flags are known,
  * its pages lie inside one mapping of that process that keeps page
- * data, and its data has the right length.  0, or -EBADMSG after one
- * message.
+ * data, its data has the right length, and an IN_PARENT run has a parent
+ * image to go to.  0, or -EBADMSG after one message.
  */
 int img_check_pages(const struct img *img, const struct ckpt_section *s, const void *payload,
-		    uint64_t at);
+		    uint64_t at, unsigned flags);
+/* Any section after the metadata: a PAGES section as above, or HASHES
+ * that are well-formed; anything else is misplaced. */
+int img_check_section(const struct img *img, const struct ckpt_section *s, const void *payload,
+		      uint64_t at, unsigned flags);
 
 /*
  * Decode a checked PAGES section's data (len bytes) into out, rawlen =
@@ -59,15 +69,27 @@ typedef int img_pages_fn(void *arg, uint32_t proc, const struct ckpt_pages *pg,
 /*
  * Read the rest of an image after img_read_meta() (its return value in
  * have, its section in *s and payload): every section must be PAGES that
- * pass img_check_pages(), or well-formed HASHES; then END must agree with
- * them all and nothing may follow it.  Fills st; fn (may be NULL) sees each block.  0 or -errno
- * after one message.
+ * pass img_check_section(); then END must agree with them all and nothing
+ * may follow it.  Fills st; fn (may be NULL) sees each block.  0 or
+ * -errno after one message.
  */
 int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_section *s,
-		   void *payload, int have, struct img_stats *st, img_pages_fn *fn, void *arg);
+		   void *payload, int have, unsigned flags, struct img_stats *st, img_pages_fn *fn,
+		   void *arg);
 
-/* The whole image at path ("-": stdin), as ckpt verify checks it: 0 with
- * *st filled, or -errno after one message. */
+/*
+ * Verify everything, then rewind: img_check_rest() over the rest of a
+ * file, then the reader is back where it was, at *s and payload (which
+ * stay valid), with every payload CRC known good.  On a stream it does
+ * nothing (the sections are checked as they are applied).  0 or -errno
+ * after one message.
+ */
+int img_check_rewind(struct img_reader *r, const struct img *img, const struct ckpt_section *s,
+		     void *payload, int have, unsigned flags);
+
+/* The whole image at path ("-": stdin), as ckpt verify checks it, its
+ * parent images included (image/chain.h): 0 with *st filled, or -errno
+ * after one message. */
 int img_verify_file(const char *path, struct img_stats *st);
 
 #endif

@@ -107,7 +107,15 @@ struct img_stream {
 
 /* Whether it can go back (a file) to a section boundary it has passed. */
 int img_reader_seekable(const struct img_reader *r);
-int img_reader_seek(struct img_reader *r, uint64_t off);
+/* Where the reader is, to come back to after reading on (a file only:
+ * the payloads read before stay valid), with the payload CRCs read in
+ * between counted as checked.  Rewind: 0, or -ESPIPE on a stream. */
+struct img_mark {
+	uint64_t off, at, pos, nsections, npages;
+	int done;
+};
+void img_reader_mark(const struct img_reader *r, struct img_mark *m);
+int img_reader_rewind(struct img_reader *r, const struct img_mark *m);
 /* After END: 1 if nothing follows (as it must), 0 if something does, or
  * -errno. */
 int img_reader_at_eof(struct img_reader *r);
@@ -118,8 +126,6 @@ int img_reader_payloads_stable(const struct img_reader *r);
  * (*cap bytes, may be NULL/0) in exchange: lets a caller hand payloads to
  * other threads without copying them. */
 void img_reader_swap_buf(struct img_reader *r, uint8_t **buf, size_t *cap);
-/* Read to END verifying every checksum and the structure.  0 or -errno. */
-int img_verify_rest(struct img_reader *r);
 
 const char *img_section_name(uint32_t type);
 

@@ -81,11 +81,28 @@ int img_reader_seekable(const struct img_reader *r)
 	return r->map != NULL;
 }
 
-int img_reader_seek(struct img_reader *r, uint64_t off)
+void img_reader_mark(const struct img_reader *r, struct img_mark *m)
 {
-	if (!r->map || off > r->mapsize)
+	m->off = r->off;
+	m->at = r->at;
+	m->pos = r->pos;
+	m->nsections = r->nsections;
+	m->npages = r->npages;
+	m->done = r->done;
+}
+
+int img_reader_rewind(struct img_reader *r, const struct img_mark *m)
+{
+	if (!r->map || m->pos > r->mapsize)
 		return -ESPIPE;
-	r->pos = off;
+	r->off = m->off;
+	r->at = m->at;
+	r->pos = m->pos;
+	r->nsections = m->nsections;
+	r->npages = m->npages;
+	r->done = m->done;
+	/* Every payload's CRC has been checked on the way: not twice. */
+	r->checked = 1;
 	return 0;
 }
 
@@ -237,6 +254,10 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		memcpy(&e, data, sizeof(e));
 		if (e.nsections != r->nsections || e.npages != r->npages)
 			return bad("image is corrupted: %s section at offset %llu does not match the sections before it", "end", (unsigned long long)at);
+		/* The byte count is the page count in bytes, whichever pages. */
+		if (e.raw_bytes != e.npages * r->page_size)
+			return bad("image is corrupted: %s section says %llu bytes for %llu pages", "end",
+				   (unsigned long long)e.raw_bytes, (unsigned long long)e.npages);
 		/* Nothing may follow: two images run together are not one. */
 		if (img_reader_at_eof(r) == 0)
 			return bad("image is corrupted: data after the end section at offset %llu",
@@ -575,17 +596,3 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 	}
 }
 
-int img_verify_rest(struct img_reader *r)
-{
-	struct ckpt_section s;
-	void *payload;
-	int ret;
-
-	while ((ret = img_read_section(r, &s, &payload)) > 0) {
-		if (s.type != CKPT_SEC_PAGES && s.type != CKPT_SEC_HASHES)
-			return error("image is corrupted: %s section at offset %llu after page data",
-				     img_section_name(s.type),
-				     (unsigned long long)r->at);
-	}
-	return ret;
-}

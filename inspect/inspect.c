@@ -195,7 +195,7 @@ int inspect_run(const char *path, const struct inspect_opts *o)
 	ret = img_load_meta(&r, path, &in.img, &s, &payload);
 	if (ret >= 0) {
 		prepare(&in);
-		ret = img_check_rest(&r, &in.img, &s, payload, ret, &in.st, on_pages, &in);
+		ret = img_check_rest(&r, &in.img, &s, payload, ret, IMG_CHECK_DECODE, &in.st, on_pages, &in);
 	}
 	in.image_bytes = r.off;
 	img_reader_close(&r);

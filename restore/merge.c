@@ -84,7 +84,7 @@ static int copy_pages(struct img_reader *r, struct img_writer *w, const struct i
 		/* The newest image's blocks as verify checks them (they are
 		 * copied as they are); a parent's, enough to cut them safely. */
 		if (!only)
-			ret = img_check_pages(img, s, payload, r->at);
+			ret = img_check_pages(img, s, payload, r->at, IMG_CHECK_DECODE);
 		else if (!pg.npages || pg.addr % ps || end < pg.addr ||
 			 (!(pg.flags & CKPT_PAGES_IN_PARENT) && (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK))
 			ret = error("image is corrupted: page data at offset %llu is malformed",
@@ -126,7 +126,7 @@ int merge_run(const char *path, const char *out, int no_sync)
 	if ((ret = img_reader_open(&r, path, &img.h)) < 0)
 		goto out;
 	have = img_read_meta(&r, &img, &s, &payload);
-	if ((ret = have) < 0 || (img.parent && (ret = chain_check(path, &img)) < 0))
+	if ((ret = have) < 0 || (img.parent && (ret = chain_check(path, &img, 0)) < 0))
 		goto out;
 	if ((ret = img_writer_open(&w, out, no_sync)) < 0)
 		goto out;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/sigguard.h"
 #include "common/util.h"
+#include "image/check.h"
 #include "image/codec.h"
 #include "ptrace/tracee.h"
 #include "restore/ranges.h"
@@ -109,62 +110,37 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Before a section is handed to a worker (restore.h). */
+/* Before a section is handed to a worker (restore.h).  The checks are
+ * ckpt verify's (image/check.c), without decoding: the workers decode. */
 int pages_check(const struct img *img, const struct ckpt_section *s, const void *payload,
 		uint64_t at, const struct ranges *only, struct ranges *later)
 {
-	const uint64_t ps = img->h.page_size;
-	const struct img_vma *v;
 	struct ckpt_pages pg;
-	uint64_t len;
+	struct range r;
+	uint64_t end;
+	int ret;
 
-	if (s->type == CKPT_SEC_HASHES && s->proc < img->h.nprocs)
+	if ((ret = img_check_section(img, s, payload, at, 0)) < 0)
+		return ret;
+	if (s->type == CKPT_SEC_HASHES)
 		return 0;
-	if (s->type != CKPT_SEC_PAGES || s->proc >= img->h.nprocs || s->size < sizeof(pg))
-		return error("image is corrupted: unexpected %s section at offset %llu",
-			     img_section_name(s->type), (unsigned long long)at);
 	memcpy(&pg, payload, sizeof(pg));
-	len = s->size - sizeof(pg);
-	if (only) {
-		/* A parent: its own mappings do not matter, only what is still
-		 * wanted (checked against the newest image's mappings). */
-		struct range r;
-
-		if (!pg.npages || pg.addr % ps || pg.addr + (uint64_t)pg.npages * ps < pg.addr)
-			return error("image is corrupted: page data at offset %llu is malformed",
-				     (unsigned long long)at);
-		if (!ranges_next(only, pg.addr, pg.addr + (uint64_t)pg.npages * ps, &r))
-			return 0;
-		if (pg.flags & CKPT_PAGES_IN_PARENT) {
-			for (uint64_t a = pg.addr; ranges_next(only, a, pg.addr + (uint64_t)pg.npages * ps, &r);
-			     a = r.end)
-				ranges_add(later, r.start, r.end);
-			return 0;
-		}
-		if ((uint64_t)pg.npages * ps > CKPT_MAX_BLOCK || pg.codec > CKPT_CODEC_LZ4 ||
-		    (pg.codec == CKPT_CODEC_NONE && len != pg.npages * ps))
-			return error("image is corrupted: page data at offset %llu is malformed",
-				     (unsigned long long)at);
-		return 1;
-	}
-	v = img_find_vma(&img->procs[s->proc], pg.addr);
-	if (pg.flags & CKPT_PAGES_IN_PARENT) {
-		/* Compared as lengths: addr + length may wrap past 2^64. */
-		if (!img->parent || !v || len || !pg.npages || pg.addr % ps ||
-		    (uint64_t)pg.npages * ps > v->d.end - pg.addr)
-			return error("image is corrupted: parent page reference at offset %llu is malformed",
-				     (unsigned long long)at);
-		ranges_add(later, pg.addr, pg.addr + (uint64_t)pg.npages * ps);
+	/* Inside a mapping: no wrap past 2^64. */
+	end = pg.addr + (uint64_t)pg.npages * img->h.page_size;
+	if (!only) {
+		if (!(pg.flags & CKPT_PAGES_IN_PARENT))
+			return 1;
+		ranges_add(later, pg.addr, end);
 		return 0;
 	}
-	if (!pg.npages || (uint64_t)pg.npages * ps > CKPT_MAX_BLOCK || !v ||
-	    (uint64_t)pg.npages * ps > v->d.end - pg.addr || pg.addr % ps ||
-	    (pg.codec == CKPT_CODEC_NONE && len != pg.npages * ps) || pg.codec > CKPT_CODEC_LZ4 ||
-	    (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_MEMFD)) ||
-	    ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE)))
-		return error("image is corrupted: page data at offset %llu does not fit its mapping",
-			     (unsigned long long)at);
-	return 1;
+	/* A parent: only what the newer images left to it. */
+	if (!ranges_next(only, pg.addr, end, &r))
+		return 0;
+	if (!(pg.flags & CKPT_PAGES_IN_PARENT))
+		return 1;
+	for (uint64_t a = pg.addr; ranges_next(only, a, end, &r); a = r.end)
+		ranges_add(later, r.start, r.end);
+	return 0;
 }
 
 int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const struct ranges *only,

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/sigguard.h"
 #include "common/util.h"
+#include "image/check.h"
 #include "restore/restore.h"
 
 static const char *machine_name(uint32_t m)
@@ -111,46 +112,25 @@ int restore_run(const char *path, const struct restore_opts *o)
 	struct img img = { 0 };
 	struct ckpt_section s;
 	void *payload = NULL;
-	off_t pages_at = -1;
 	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
 	pid_t pid = -1;
 	int ret, have;
 
-	/* Until the process runs, ^C and kill mean: undo and go. */
+	/* Until the process runs, ^C and kill mean: undo and go; what ckpt
+	 * says about the process's descriptors only stands if it does. */
 	sigguard_install();
+	log_hold_info();
 	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = check_header(&img.h)) < 0)
 		goto out;
 	have = img_read_meta(&r, &img, &s, &payload);
 	if ((ret = have) < 0 || (ret = check_creds(&img.procs[0])) < 0 ||
 	    (ret = check_regsets(&img.procs[0])) < 0)
 		goto out;
-	/* A file is checked from end to end before anything is created;
-	 * a stream is checked block by block as it is applied. */
-	if (have > 0 && img_reader_seekable(&r)) {
-		uint64_t nsec = r.nsections, np = r.npages;
-		struct ckpt_pages first;
-
-		memcpy(&first, payload, sizeof(first));
-		pages_at = (off_t)r.at;
-		if ((ret = img_verify_rest(&r)) < 0)
-			goto out;
-		if ((ret = img_reader_seek(&r, (uint64_t)pages_at)) < 0) {
-			ret = error_errno(ret, "cannot seek in the image");
-			goto out;
-		}
-		r.done = 0;
-		/* Every payload's CRC was just checked: not twice. */
-		r.checked = 1;
-		r.nsections = nsec - 1;
-		r.npages = np - (s.type == CKPT_SEC_PAGES && !(first.flags & CKPT_PAGES_IN_PARENT) ?
-				 first.npages : 0);
-		r.off = (uint64_t)pages_at;
-		have = img_read_section(&r, &s, &payload);
-		if ((ret = have) < 0)
-			goto out;
-	}
-	/* Every parent must be there, be the right one, and be intact. */
-	if (img.parent && (ret = chain_check(path, &img)) < 0)
+	/* A file is checked from end to end as ckpt verify checks it, before
+	 * anything is created; a stream block by block as it is applied.
+	 * Every parent must be there, be the right one, and be intact. */
+	if ((ret = img_check_rewind(&r, &img, &s, payload, have, 0)) < 0 ||
+	    (img.parent && (ret = chain_check(path, &img, 0)) < 0))
 		goto out;
 	{
 		struct restore_job j = { .path = path, .o = o, .img = &img, .ns = &ns,
@@ -161,6 +141,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 	}
 	if (ret < 0)
 		goto out;
+	log_release_info(1);
 	if (o->detach) {
 		/* init stays to wait for it: the namespace lives as long. */
 		pidns_release(&ns, 0);
@@ -175,6 +156,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 	pidns_release(&ns, 1);
 	return ret;
 out:
+	log_release_info(ret == 0);
 	pidns_release(&ns, 1);
 	img_reader_close(&r);
 	img_free(&img);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "image/chain.h"
 #include "image/image.h"
 #include "image/stub-abi.h"
 
@@ -123,11 +124,10 @@ int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const st
  * Exposed for tests/fuzz. */
 int pages_check(const struct img *img, const struct ckpt_section *s, const void *payload,
 		uint64_t at, const struct ranges *only, struct ranges *later);
-/* chain.c: the parent images of an incremental image */
-int chain_check(const char *path, const struct img *img);
-char *chain_parent_path(const char *child, const char *ref);
 /* merge.c: flatten a chain into one full image */
 int merge_run(const char *path, const char *out, int no_sync);
+/* chain.c: the pages an incremental image leaves to its parents, from
+ * them (image/chain.h finds and checks them) */
 int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted);
 
 #endif

@@ -169,6 +169,103 @@ expect_bad() {
 	expect_bad "$T/d" "end section says 12345 bytes for"
 }
 
+# expect_both_refuse FILE MESSAGE: verify and restore (from the file, and
+# for a full image from a stream) each fail with one line containing
+# MESSAGE, the same after the command's prefix; restore makes nothing
+# (the original, $TPID, is gone: its PID would come back).
+expect_both_refuse() {
+	local v
+	expect_bad "$1" "$2"
+	v=${stderr#"ckpt: verify $1: "}
+	run --separate-stderr timeout 120 "$CKPT" restore "$1"
+	echo "restore: status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ "$stderr" = "ckpt: restore $1: $v" ]
+	! kill -0 "$TPID" 2>/dev/null
+}
+
+@test "verify and restore agree: unknown page flags or codec, a wrong END byte count, behind good checksums" {
+	command -v python3 >/dev/null || skip "needs python3 (the arm64 guest has none)"
+	skip_unless_ptrace
+	start_target counter
+	dump_kill
+	off=$(section_offset "$T/img" 16)
+	cp "$T/img" "$T/a"
+	patch "$T/a" 16 0 14 H 2		# ckpt_pages.flags: a flag no ckpt knows
+	expect_both_refuse "$T/a" "page data at offset $off has unknown flags 0x2"
+	cp "$T/img" "$T/b"
+	patch "$T/b" 16 0 12 H 9		# ckpt_pages.codec
+	expect_both_refuse "$T/b" "page data at offset $off has unknown codec 9"
+	cp "$T/img" "$T/c"
+	patch "$T/c" 255 0 16 Q 12345		# ckpt_end.raw_bytes
+	expect_both_refuse "$T/c" "end section says 12345 bytes for"
+}
+
+# A counter dumped with --track into base, then --parent base into inc,
+# and killed.
+dump_chain() {
+	"$CKPT" help dump | grep -q -- --parent || skip "dump has no --parent"
+	start_target counter
+	run "$CKPT" dump "$TPID" -o "$T/base" --track
+	[ "$status" -eq 0 ] || skip "dump --track: $output"
+	run "$CKPT" dump "$TPID" -o "$T/inc" --parent "$T/base" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	reap "$TPID"
+}
+
+@test "verify and restore agree: an incremental image whose parent is damaged, one line naming the parent" {
+	command -v python3 >/dev/null || skip "needs python3 (the arm64 guest has none)"
+	skip_unless_ptrace
+	dump_chain
+	cp "$T/base" "$T/base.good"
+	off=$(section_offset "$T/base" 16)
+	flip "$T/base" $((off + 24 + 16))
+	expect_both_refuse "$T/inc" "parent image \"$T/base\": image is corrupted: page data section at offset $off: checksum mismatch"
+	cp "$T/base.good" "$T/base"
+	patch "$T/base" 16 0 14 H 2
+	expect_both_refuse "$T/inc" "parent image \"$T/base\": image is corrupted: page data at offset $off has unknown flags 0x2"
+	cp "$T/base.good" "$T/base"
+	flip "$T/base" 100			# its header
+	expect_both_refuse "$T/inc" "parent image \"$T/base\": image header is corrupted: checksum mismatch"
+	cp "$T/base.good" "$T/base"
+	run "$CKPT" verify "$T/inc"
+	[ "$status" -eq 0 ]
+}
+
+@test "restore: what a descriptor gets is said only when the restore goes ahead" {
+	skip_unless_ptrace
+	mkfifo "$T/fifo"
+	# stdin a FIFO: an fd restore cannot reopen, and says what it gets
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		exec "$CKPT_TARGETS/mem_filepriv" "$T" <>"$T/fifo" >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/ready"
+	dump_kill
+	# Away and back: a rename keeps the file's mtime.
+	mv "$T/filepriv.dat" "$T/saved"
+	touch "$T/go"
+	run --separate-stderr timeout 120 "$CKPT" restore "$T/img"
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"mapped file \"$T/filepriv.dat\" cannot be opened"* ]]
+	mv "$T/saved" "$T/filepriv.dat"
+	run --separate-stderr timeout 120 "$CKPT" restore "$T/img" <>"$T/fifo"
+	echo "status $status, stderr: $stderr"
+	cat "$T/err"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"fd 0 ($T/fifo) cannot be restored"* ]]
+}
+
 @test "verify: truncated, extended, not an image" {
 	command -v python3 >/dev/null || skip "needs python3 (the arm64 guest has none)"
 	skip_unless_ptrace

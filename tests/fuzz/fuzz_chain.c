@@ -6,7 +6,7 @@
  * gives in its PARENT section (when that is a plain file name), the
  * newest as "image", and then the code that follows chains runs on them:
  *
- *   1. chain_check() (restore/chain.c), as ckpt restore does before it
+ *   1. chain_check() (image/chain.c), as ckpt restore does before it
  *      makes anything: every parent found, the right one, intact;
  *   2. ckpt merge (restore/merge.c) into "merged".
  *
@@ -185,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(out, sizeof(out), "%s/merged", dir);
 	if (img_reader_open(&r, path, &img.h) == 0 && img_read_meta(&r, &img, &s, &payload) >= 0 &&
 	    img.parent)
-		ok = chain_check(path, &img) == 0;
+		ok = chain_check(path, &img, 0) == 0;
 	img_reader_close(&r);
 	img_free(&img);
 	if (raw <= MAX_RAW && merge_run(path, out, 1) == 0) {

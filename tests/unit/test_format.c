@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "image/crc32c.h"
+#include "image/check.h"
 #include "image/image.h"
 #include "harness.h"
 
@@ -261,7 +262,7 @@ static int read_img(const char *path)
 	if (ret == 0) {
 		ret = img_read_meta(&r, &img, &s, &payload);
 		if (ret > 0)
-			ret = img_verify_rest(&r);
+			ret = img_check_rewind(&r, &img, &s, payload, ret, 0);
 	}
 	img_reader_close(&r);
 	img_free(&img);

@@ -1,0 +1,20 @@
+/* The parent images of an incremental image (image/chain.c). */
+#ifndef CKPT_IMAGE_CHAIN_H
+#define CKPT_IMAGE_CHAIN_H
+
+#include "image/image.h"
+
+/* The path of the parent ref names, for the image at child. */
+char *chain_parent_path(const char *child, const char *ref);
+/* Open the parent of (child_path, child), check that it is the one the
+ * child was made from, and read its metadata (img_read_meta's result);
+ * *path gets its path (to free) either way. */
+int chain_open_parent(const char *child_path, const struct img *child, char **path,
+		      struct img_reader *r, struct img *par, struct ckpt_section *s, void **payload);
+/* Each parent is there, is the one its child was made from, and passes
+ * what ckpt verify checks (flags: IMG_CHECK_*, image/check.h); messages
+ * about one name it ("parent image \"PATH\": ...").  0 or -errno after
+ * one message. */
+int chain_check(const char *path, const struct img *img, unsigned flags);
+
+#endif
