@@ -11,10 +11,11 @@
  *   struct ckpt_header
  *   section*             each: struct ckpt_section + payload
  *
- * Section order: at most one PARENT (incremental images only), then for
- * each process in turn one PROC, one SIGACTS, its THREAD, VMA, FD and
- * FILEDATA sections; then all PAGES, PAGES_ALIGNED and HASHES sections
- * (any process, any order); then exactly one END.  Everything a restore must
+ * Section order: at most one PARENT (incremental images only), at most
+ * one TREE (images of a process tree), then for each process in turn one
+ * PROC, one SIGACTS, its THREAD, VMA, COW, FD and FILEDATA sections; then
+ * all PAGES, PAGES_ALIGNED and HASHES sections (in process order: none of
+ * a process after one of a later process); then exactly one END.  Everything a restore must
  * know before creating the process therefore comes before the first PAGES
  * section, which is what lets an image be written and read as a stream.
  *
@@ -63,6 +64,8 @@ enum ckpt_section_type {
 	CKPT_SEC_FILEDATA = 6,	/* struct ckpt_filedata + bytes */
 	CKPT_SEC_PARENT   = 7,	/* path of the parent image (incremental) */
 	CKPT_SEC_TIMERS   = 8,	/* struct ckpt_timers + ckpt_posix_timer[ntimers] */
+	CKPT_SEC_TREE     = 32,	/* struct ckpt_tree + ckpt_task[ntasks] */
+	CKPT_SEC_COW      = 33,	/* struct ckpt_cow_run[] */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
 	CKPT_SEC_PAGES_ALIGNED = 40,	/* struct ckpt_align + zeros + what PAGES holds */
@@ -85,6 +88,7 @@ static_assert(sizeof(struct ckpt_section) == 24, "ckpt_section size");
 #define CKPT_NSIG		64
 #define CKPT_NRLIMIT		16
 #define CKPT_SIGINFO_SIZE	128		/* siginfo_t on both arches */
+#define CKPT_MAX_TASKS		65536		/* ckpt_tree.ntasks */
 
 /*
  * CKPT_SEC_PROC.  Followed, in this order, by: groups (ngroups x u32),
@@ -280,6 +284,56 @@ struct ckpt_filedata {
 	uint64_t offset;
 };
 static_assert(sizeof(struct ckpt_filedata) == 16, "ckpt_filedata size");
+
+/*
+ * CKPT_SEC_TREE: the processes of a tree (PID and its descendants, dumped
+ * as one cut), once, before the first PROC.  ntasks struct ckpt_task
+ * follow, in creation order: a task's parent always comes before it, the
+ * root first.  Live tasks have a PROC section each, in the same order
+ * (proc = 0, 1, 2...); a zombie (exited, not reaped by its parent) has
+ * none.  An image without TREE holds one process, the root.
+ */
+struct ckpt_tree {
+	uint32_t ntasks;
+	uint32_t flags;		/* none defined yet: 0 */
+};
+static_assert(sizeof(struct ckpt_tree) == 8, "ckpt_tree size");
+
+struct ckpt_task {
+	int32_t  pid, ppid, pgid, sid;	/* in the dumping PID namespace */
+	int32_t  parent;	/* index of its parent's task; -1: the root,
+				   whose parent is outside the image */
+	int32_t  proc;		/* index of its PROC section; -1: a zombie */
+	int32_t  files_of;	/* an earlier task whose fd table it shares
+				   (CLONE_FILES), -1: its own */
+	int32_t  fs_of;		/* the same for its fs (cwd, root, umask:
+				   CLONE_FS), -1: its own */
+	uint32_t exit_signal;	/* sent to its parent when it ends (stat 38) */
+	int32_t  exit_status;	/* a zombie's wait status (stat 52), else 0 */
+	uint32_t flags;		/* CKPT_TASK_* */
+	uint32_t uid, gid;	/* a zombie's real ids (what ps shows) */
+	uint32_t reserved;
+	uint64_t start_time;	/* /proc/PID/stat starttime */
+	char     comm[16];	/* a zombie's name */
+};
+static_assert(sizeof(struct ckpt_task) == 80, "ckpt_task size");
+
+#define CKPT_TASK_SUBREAPER	1u	/* prctl(PR_SET_CHILD_SUBREAPER) was set */
+
+/*
+ * CKPT_SEC_COW (at most one per process, after its VMA sections): pages
+ * the process still shared copy-on-write with its parent task at dump
+ * (the same physical page at the same address, in private mappings of
+ * the same kind).  Their data is stored once, with the parent; a restore
+ * makes the process by a fork of its parent, after the parent's memory
+ * is filled, and keeps them.  Runs are in address order, each inside one
+ * of the process's mappings and one of its parent's.
+ */
+struct ckpt_cow_run {
+	uint64_t addr;
+	uint64_t npages;
+};
+static_assert(sizeof(struct ckpt_cow_run) == 16, "ckpt_cow_run size");
 
 /*
  * CKPT_SEC_PAGES: a run of npages consecutive pages starting at addr,

@@ -32,7 +32,11 @@ void img_free(struct img *img)
 		free(p->auxv);
 		free(p->pending);
 		free(p->ptimers);
+		free(p->cow);
 	}
+	free(img->tasks);
+	img->tasks = NULL;
+	img->ntasks = 0;
 	free(img->procs);
 	img->procs = NULL;
 	free(img->parent);
@@ -54,5 +58,13 @@ const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr)
 		else
 			return v;
 	}
+	return NULL;
+}
+
+const struct ckpt_task *img_task_of(const struct img *img, uint32_t proc)
+{
+	for (uint32_t i = 0; i < img->ntasks; i++)
+		if (img->tasks[i].proc == (int32_t)proc)
+			return &img->tasks[i];
 	return NULL;
 }

@@ -43,13 +43,23 @@ struct img_proc {
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;
+	struct ckpt_cow_run *cow;	/* ncow runs shared with the parent task */
+	uint32_t ncow;
+	int subreaper;			/* dump only: PR_GET_CHILD_SUBREAPER (to the task's flags) */
 };
 
 struct img {
 	struct ckpt_header h;
 	char *parent;			/* parent image path (incremental), or NULL */
 	struct img_proc *procs;		/* h.nprocs */
+	/* The tree (CKPT_SEC_TREE); an image without one holds one task,
+	 * made up by the reader from procs[0] (parent -1, proc 0). */
+	struct ckpt_task *tasks;
+	uint32_t ntasks;
 };
+
+/* The task of process i (its PROC index), or NULL. */
+const struct ckpt_task *img_task_of(const struct img *img, uint32_t proc);
 
 void img_free(struct img *img);
 const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,7 +24,8 @@ static const char *const section_names[] = {
 	[CKPT_SEC_THREAD] = "thread", [CKPT_SEC_VMA] = "mapping",
 	[CKPT_SEC_FD] = "file descriptor", [CKPT_SEC_FILEDATA] = "file data",
 	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_TIMERS] = "timers", [CKPT_SEC_PAGES] = "page data",
-	[CKPT_SEC_HASHES] = "page hashes", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
+	[CKPT_SEC_HASHES] = "page hashes", [CKPT_SEC_TREE] = "process tree",
+	[CKPT_SEC_COW] = "shared pages", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
 };
 
 const char *img_section_name(uint32_t type)
@@ -465,9 +467,48 @@ static int parse_filedata(struct img_proc *p, struct cur *c)
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts, timers;
+	int sigacts, timers, cow;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 };
+
+/* The tree: counts bounded here, relations checked once all is read. */
+static int parse_tree(struct img *img, struct cur *c)
+{
+	struct ckpt_tree t;
+	const void *d = take(c, sizeof(t));
+
+	if (!d)
+		return -1;
+	memcpy(&t, d, sizeof(t));
+	if (t.ntasks == 0 || t.ntasks > CKPT_MAX_TASKS || t.flags ||
+	    c->left != t.ntasks * sizeof(struct ckpt_task))
+		return -1;
+	img->tasks = take_dup(c, c->left);
+	img->ntasks = t.ntasks;
+	return img->tasks ? 0 : -1;
+}
+
+/* Runs in address order, each inside one mapping of the process. */
+static int parse_cow(struct img_proc *p, struct cur *c, uint32_t page_size)
+{
+	uint64_t prev_end = 0;
+
+	if (c->left % sizeof(struct ckpt_cow_run) || !c->left)
+		return -1;
+	p->ncow = (uint32_t)(c->left / sizeof(struct ckpt_cow_run));
+	if (!(p->cow = take_dup(c, c->left)))
+		return -1;
+	for (uint32_t i = 0; i < p->ncow; i++) {
+		const struct ckpt_cow_run *r = &p->cow[i];
+		const struct img_vma *v = img_find_vma(p, r->addr);
+
+		if ((r->addr & (page_size - 1)) || !r->npages || r->addr < prev_end || !v ||
+		    r->npages > (v->d.end - r->addr) / page_size)
+			return -1;
+		prev_end = r->addr + r->npages * page_size;
+	}
+	return 0;
+}
 
 static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_section *s,
 		     struct cur *c)
@@ -482,6 +523,8 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		img->parent = take_str(c, c->left);
 		return 0;
 	}
+	if (s->type == CKPT_SEC_TREE)
+		return m->proc || img->tasks ? -1 : parse_tree(img, c);
 	if (s->type == CKPT_SEC_PROC) {
 		if (s->proc != m->proc || m->proc >= img->h.nprocs)
 			return -1;
@@ -535,6 +578,10 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 			return -1;
 		m->fd++;
 		return 0;
+	case CKPT_SEC_COW:
+		if (m->cow++ || m->vma != p->d.nvmas)
+			return -1;
+		return parse_cow(p, c, img->h.page_size);
 	case CKPT_SEC_FILEDATA:
 		return parse_filedata(p, c);
 	}
@@ -552,6 +599,64 @@ static int complete(const struct img *img, uint32_t nproc)
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * The tree against the processes: what restore relies on, so that a
+ * damaged image is refused here.  NULL, or what is wrong.  Without a TREE
+ * section, one task stands for the one process.
+ */
+static const char *check_tree(struct img *img)
+{
+	uint32_t live = 0;
+
+	if (!img->tasks) {
+		if (img->h.nprocs != 1)
+			return "processes without a tree";
+		img->tasks = xzalloc(sizeof(*img->tasks));
+		img->ntasks = 1;
+		img->tasks[0] = (struct ckpt_task){
+			.pid = img->procs[0].d.pid, .ppid = img->procs[0].d.ppid,
+			.pgid = img->procs[0].d.pgid, .sid = img->procs[0].d.sid,
+			.parent = -1, .proc = 0, .files_of = -1, .fs_of = -1,
+			.exit_signal = SIGCHLD, .start_time = img->procs[0].d.start_time,
+		};
+		return NULL;
+	}
+	for (uint32_t i = 0; i < img->ntasks; i++) {
+		const struct ckpt_task *t = &img->tasks[i];
+		const struct ckpt_task *par = t->parent >= 0 ? &img->tasks[t->parent] : NULL;
+
+		if (t->pid <= 0 || t->exit_signal > CKPT_NSIG)
+			return "bad PID or exit signal";
+		if ((i == 0) != (t->parent < 0) || (t->parent >= 0 && (uint32_t)t->parent >= i))
+			return "a task before its parent";
+		if (par && (par->proc < 0 || t->ppid != par->pid))
+			return "a task whose parent is not a live task of the image";
+		if (t->proc >= 0 ? (uint32_t)t->proc != live++ : i == 0)
+			return "processes out of order";
+		if (t->proc >= 0 && img->procs[t->proc].d.pid != t->pid)
+			return "a task and its process disagree";
+		for (int k = 0; k < 2; k++) {
+			int32_t of = k ? t->fs_of : t->files_of;
+
+			if (of != -1 && (of < 0 || (uint32_t)of >= i || img->tasks[of].proc < 0 ||
+					 t->proc < 0))
+				return "a shared table of a task not before it";
+		}
+		for (uint32_t k = 0; k < i; k++)
+			if (img->tasks[k].pid == t->pid)
+				return "two tasks with one PID";
+	}
+	if (live != img->h.nprocs)
+		return "a different number of processes than the header says";
+	for (uint32_t i = 0; i < img->h.nprocs; i++) {
+		const struct ckpt_task *t = img_task_of(img, i);
+
+		if (img->procs[i].ncow && t->parent < 0)
+			return "shared pages in a process without a parent";
+	}
+	return NULL;
 }
 
 int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload)
@@ -574,10 +679,14 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 		if (ret < 0)
 			return ret;
 		if (ret == 0 || s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_HASHES) {
+			const char *bad;
+
 			if (!complete(img, m.proc))
 				return error("image is %s: metadata incomplete before offset %llu",
 					     ret == 0 ? "corrupted" : "corrupted",
 					     (unsigned long long)at);
+			if ((bad = check_tree(img)))
+				return error("image is corrupted: the process tree is inconsistent (%s)", bad);
 			return ret;
 		}
 		c.p = *payload;

@@ -202,6 +202,15 @@ int img_write_meta(struct img_writer *w, const struct img *img)
 
 		ret = img_write_section(w, CKPT_SEC_PARENT, 0, &iov, 1);
 	}
+	/* One process alone needs no tree: its image stays as before trees. */
+	if (!ret && img->ntasks > 1) {
+		struct ckpt_tree t = { .ntasks = img->ntasks };
+		struct iovec iov[] = {
+			{ &t, sizeof(t) }, { img->tasks, img->ntasks * sizeof(*img->tasks) },
+		};
+
+		ret = img_write_section(w, CKPT_SEC_TREE, 0, iov, 2);
+	}
 	for (uint32_t i = 0; i < img->h.nprocs && !ret; i++) {
 		const struct img_proc *p = &img->procs[i];
 
@@ -214,6 +223,11 @@ int img_write_meta(struct img_writer *w, const struct img *img)
 				{ p->vmas[k].path, p->vmas[k].d.path_len },
 			};
 			ret = img_write_section(w, CKPT_SEC_VMA, i, iov, 2);
+		}
+		if (!ret && p->ncow) {
+			struct iovec iov = { p->cow, p->ncow * sizeof(*p->cow) };
+
+			ret = img_write_section(w, CKPT_SEC_COW, i, &iov, 1);
 		}
 		for (uint32_t k = 0; k < p->d.nfds && !ret; k++) {
 			const struct img_fd *f = &p->fds[k];

@@ -868,6 +868,153 @@ TEST(no_process_in_header_is_refused)
 	craft_end_and_expect(&c, "0 processes");
 }
 
+/* make_img()'s process with a child process (fs shared, two pages shared
+ * copy-on-write with it) and a zombie child, as a tree. */
+static void make_tree_img(struct img *img)
+{
+	struct img other;
+	struct img_proc *c;
+
+	make_img(img);
+	make_img(&other);
+	img->procs = realloc(img->procs, 2 * sizeof(*img->procs));
+	img->procs[1] = other.procs[0];
+	free(other.procs);
+	img->h.nprocs = 2;
+	c = &img->procs[1];
+	c->d.pid = 4400;
+	c->d.ppid = 4321;
+	c->threads[0].d.tid = 4400;
+	c->threads[1].d.tid = 4401;
+	c->ncow = 2;
+	c->cow = calloc(2, sizeof(*c->cow));
+	c->cow[0] = (struct ckpt_cow_run){ 0x600000, 2 };
+	c->cow[1] = (struct ckpt_cow_run){ 0x7ff000020000, 1 };
+	img->ntasks = 3;
+	img->tasks = calloc(3, sizeof(*img->tasks));
+	img->tasks[0] = (struct ckpt_task){ .pid = 4321, .ppid = 1, .pgid = 4321, .sid = 4321,
+					    .parent = -1, .proc = 0, .files_of = -1, .fs_of = -1,
+					    .exit_signal = 17, .start_time = 99 };
+	img->tasks[1] = (struct ckpt_task){ .pid = 4400, .ppid = 4321, .pgid = 4321, .sid = 4321,
+					    .parent = 0, .proc = 1, .files_of = -1, .fs_of = 0,
+					    .exit_signal = 17, .start_time = 100 };
+	img->tasks[2] = (struct ckpt_task){ .pid = 4500, .ppid = 4321, .pgid = 4500, .sid = 4321,
+					    .parent = 0, .proc = -1, .files_of = -1, .fs_of = -1,
+					    .exit_signal = 17, .exit_status = 42 << 8, .uid = 7,
+					    .gid = 8, .start_time = 101, .comm = "gone" };
+}
+
+/* An image of a process tree reads back as it was written. */
+TEST(tree_round_trip)
+{
+	struct img want, got = { 0 };
+	struct img_reader r;
+	struct ckpt_section s;
+	void *payload;
+
+	setup();
+	make_tree_img(&want);
+	ASSERT_EQ(0, write_img(path_of("tree.img"), &want));
+	ASSERT_EQ(0, img_reader_open(&r, path_of("tree.img"), &got.h));
+	ASSERT_EQ(1, img_read_meta(&r, &got, &s, &payload));
+	ASSERT_EQ(2, got.h.nprocs);
+	ASSERT_EQ(3, got.ntasks);
+	ASSERT_MEMEQ(want.tasks, got.tasks, 3 * sizeof(*got.tasks));
+	ASSERT_EQ(4400, got.procs[1].d.pid);
+	ASSERT_EQ(0, got.procs[0].ncow);
+	ASSERT_EQ(2, got.procs[1].ncow);
+	ASSERT_MEMEQ(want.procs[1].cow, got.procs[1].cow, 2 * sizeof(struct ckpt_cow_run));
+	ASSERT_TRUE(img_task_of(&got, 1) == &got.tasks[1]);
+	img_reader_close(&r);
+	img_free(&got);
+	/* One process alone is written without a tree and read with one task. */
+	img_free(&want);
+	make_img(&want);
+	ASSERT_EQ(0, write_img(path_of("one.img"), &want));
+	ASSERT_EQ(0, img_reader_open(&r, path_of("one.img"), &got.h));
+	ASSERT_EQ(1, img_read_meta(&r, &got, &s, &payload));
+	ASSERT_EQ(1, got.ntasks);
+	ASSERT_EQ(4321, got.tasks[0].pid);
+	ASSERT_EQ(-1, got.tasks[0].parent);
+	ASSERT_EQ(0, got.tasks[0].proc);
+	img_reader_close(&r);
+	img_free(&got);
+	img_free(&want);
+	cleanup();
+}
+
+/* A tree that contradicts its processes: one line, refused. */
+static void tree_refused(void (*spoil)(struct img *), const char *want)
+{
+	struct img img;
+
+	setup();
+	make_tree_img(&img);
+	spoil(&img);
+	ASSERT_EQ(0, write_img(path_of("bad.img"), &img));
+	img_free(&img);
+	capture_stderr();
+	ASSERT_LT(read_img(path_of("bad.img")), 0);
+	ASSERT_TRUE(one_ckpt_line(said()));
+	ASSERT_TRUE(strstr(said(), want) != NULL) {
+		TH_LOG("stderr was \"%s\"", said());
+	}
+	cleanup();
+}
+
+static void parent_after_child(struct img *img)
+{
+	img->tasks[1].parent = 2;
+}
+
+static void two_roots(struct img *img)
+{
+	img->tasks[1].parent = -1;
+}
+
+static void zombie_parent(struct img *img)
+{
+	img->tasks[2].ppid = 4400;
+	img->tasks[2].parent = 1;
+	img->tasks[1].proc = -1;
+}
+
+static void same_pid(struct img *img)
+{
+	img->tasks[2].pid = 4400;
+}
+
+static void no_tree(struct img *img)
+{
+	free(img->tasks);
+	img->tasks = NULL;
+	img->ntasks = 0;
+	img->procs[1].ncow = 0;
+}
+
+static void cow_in_root(struct img *img)
+{
+	img->procs[0].ncow = 1;
+	img->procs[0].cow = calloc(1, sizeof(struct ckpt_cow_run));
+	img->procs[0].cow[0] = (struct ckpt_cow_run){ 0x600000, 1 };
+}
+
+static void cow_outside_mappings(struct img *img)
+{
+	img->procs[1].cow[1].npages = 40;
+}
+
+TEST(inconsistent_trees_are_refused)
+{
+	tree_refused(parent_after_child, "process tree is inconsistent");
+	tree_refused(two_roots, "process tree is inconsistent");
+	tree_refused(zombie_parent, "process tree is inconsistent");
+	tree_refused(same_pid, "process tree is inconsistent");
+	tree_refused(no_tree, "process tree is inconsistent");
+	tree_refused(cow_in_root, "process tree is inconsistent");
+	tree_refused(cow_outside_mappings, "shared pages section");
+}
+
 /*
  * Counts and sizes from a damaged file must not turn into allocations
  * larger than the file: with the address space limited, a huge calloc
