@@ -28,6 +28,8 @@ int cmd_dump(int argc, char **argv)
 		{ "track", no_argument, NULL, 't' },
 		{ "fork", no_argument, NULL, 'f' },
 		{ "exclude-mapping", required_argument, NULL, 'X' },
+		{ "single", no_argument, NULL, 'S' },
+		{ "per-process-pages", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("dump");
@@ -81,6 +83,12 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'f':
 			o.fork = 1;
+			break;
+		case 'S':
+			o.single = 1;
+			break;
+		case 'C':
+			o.no_cow = 1;
 			break;
 		case 'X':
 			o.exclude_maps = xrealloc(o.exclude_maps, (size_t)(o.nexclude_maps + 1) * sizeof(char *));

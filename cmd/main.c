@@ -12,6 +12,8 @@ const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
 	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV] [--fork]\n"
+	  "          [--single] [--per-process-pages]\n"
+	  "  PID and all its descendants are dumped as one image (a process tree, frozen as one).\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
 	  "      --kill          kill the process once the image is safely written\n"
 	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
@@ -25,7 +27,10 @@ const struct cmd cmds[] = {
 	  "                      later --parent dump is quick (leaves a userfaultfd in the process)\n"
 	  "      --parent PREV   incremental: store only what changed since image PREV (also tracks)\n"
 	  "      --fork          let the process run on while its image is written (from a\n"
-	  "                      copy-on-write copy of it): it pauses only for a moment\n",
+	  "                      copy-on-write copy of it): it pauses only for a moment\n"
+	  "      --single        dump PID alone, not its descendants (says which it leaves out)\n"
+	  "      --per-process-pages  store each process's memory in full, also the pages it\n"
+	  "                      still shares copy-on-write with its parent\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
 	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"

@@ -19,7 +19,7 @@ _ckpt() {
 		-j|--jobs|--exclude|--exclude-mapping) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --single --per-process-pages -v --verbose -h --help" -- "$cur"))
 		else
 			_pids
 		fi ;;

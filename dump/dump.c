@@ -25,27 +25,6 @@
 #include "common/util.h"
 #include "dump/dump.h"
 
-static int has_live_thread(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int live = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	if (!(d = opendir(path)))
-		return 0;
-	while (!live && (de = readdir(d))) {
-		struct proc_stat st;
-		int tid = atoi(de->d_name);
-
-		live = tid > 0 && tid != pid && proc_read_stat(tid, &st) == 0 && st.state != 'Z' &&
-		       st.state != 'X';
-	}
-	closedir(d);
-	return live;
-}
-
 static int check_target(pid_t pid)
 {
 	struct proc_stat st;
@@ -61,7 +40,7 @@ static int check_target(pid_t pid)
 		return error_errno(ret, "cannot read /proc/%d/stat", pid);
 	/* A zombie leader with live threads is a running process whose main
 	 * thread called pthread_exit(): fine.  One with none is dead. */
-	if ((st.state == 'Z' || st.state == 'X') && !has_live_thread(pid))
+	if ((st.state == 'Z' || st.state == 'X') && !proc_has_live_thread(pid))
 		return error("process is a zombie (it has exited and waits for its parent)");
 	if (st.flags & PF_KTHREAD)
 		return error("process is a kernel thread");
@@ -108,17 +87,30 @@ static void phase(const char *what)
 	last = now;
 }
 
+/* One process of the dump, between its steps. */
+struct dproc {
+	uint32_t idx;			/* in the image */
+	struct tracee_set *ts;		/* its threads, frozen */
+	struct img_proc *p;
+	struct track tr;
+	struct vma_pages *vp;
+	pid_t child;			/* --fork: the copy memory is read from */
+	pid_t pid;
+	pid_t live;			/* a thread that stands for it (the leader may be gone) */
+	uint64_t insn;			/* its syscall instruction, for after the release */
+	int tracking;
+	int late;			/* --fork: VmFlags and page plan after the release */
+	struct proc_status status;	/* read once, while frozen */
+};
+
 /* What one dump holds between its steps. */
 struct dump {
 	struct img img;
 	struct img_writer w;
-	struct track tr;
-	struct vma_pages *vp;
-	pid_t child;		/* --fork: the copy memory is read from */
-	int tracking;
-	int late;		/* --fork: VmFlags, page plan and metadata after the release */
+	struct tracee_tree tt;	/* the frozen tree (one task with --single) */
+	struct dproc *pr;	/* img.h.nprocs */
+	int late;		/* --fork: the metadata too after the release (one process) */
 	int ret;		/* late: what the writing thread came to */
-	struct proc_status status;	/* read once, while frozen */
 };
 
 /* --fork: the most memory kept, while frozen, of mappings a fork does not
@@ -131,22 +123,23 @@ struct dump {
  * copy.  0: the rest waits for the release; 1: it cannot be done so here
  * (the caller reads smaps and plans everything now, as without --fork).
  */
-static int fork_frozen(pid_t pid, struct dump *d, const struct dump_opts *o,
-		       const struct map_entry *maps, size_t nmaps)
+static int fork_frozen(struct dproc *dp, const struct dump_opts *o, const struct map_entry *maps,
+		       size_t nmaps)
 {
-	struct img_proc *p = &d->img.procs[0];
+	struct img_proc *p = dp->p;
+	pid_t pid = dp->live;
 	struct map_entry *cm = NULL;
 	size_t ncm = 0, same;
 	int ret;
 
 	/* mlock is not inherited (the copy's smaps would not say "lo"). */
-	if (d->status.vmlck_kb) {
+	if (dp->status.vmlck_kb) {
 		debug("the process has locked memory: VmFlags read while it is frozen");
 		return 1;
 	}
-	ret = proc_read_maps_how(d->child, &cm, &ncm, 0);
+	ret = proc_read_maps_how(dp->child, &cm, &ncm, 0);
 	if (ret < 0)
-		return error_errno(ret, "cannot read /proc/%d/maps", d->child);
+		return error_errno(ret, "cannot read /proc/%d/maps", dp->child);
 	for (same = 0; same < ncm && same < nmaps; same++)
 		if (cm[same].start != maps[same].start || cm[same].end != maps[same].end)
 			break;
@@ -156,12 +149,12 @@ static int fork_frozen(pid_t pid, struct dump *d, const struct dump_opts *o,
 		debug("a mapping is not in the forked copy: VmFlags read while the process is frozen");
 		return 1;
 	}
-	d->vp = xzalloc(p->d.nvmas * sizeof(*d->vp));
-	if ((ret = dump_mark_not_forked(pid, d->child, p, d->vp)) != 0 ||
-	    (ret = dump_plan_vmas(pid, p, d->vp, o, &d->tr, PLAN_FROZEN)) < 0 ||
-	    (ret = dump_copy_pages(pid, p, d->vp, FROZEN_COPY_MAX)) != 0) {
-		dump_free_pages(d->vp, p->d.nvmas);
-		d->vp = NULL;
+	dp->vp = xzalloc(p->d.nvmas * sizeof(*dp->vp));
+	if ((ret = dump_mark_not_forked(pid, dp->child, p, dp->vp)) != 0 ||
+	    (ret = dump_plan_vmas(pid, p, dp->vp, o, &dp->tr, PLAN_FROZEN)) < 0 ||
+	    (ret = dump_copy_pages(pid, p, dp->vp, FROZEN_COPY_MAX)) != 0) {
+		dump_free_pages(dp->vp, p->d.nvmas);
+		dp->vp = NULL;
 		if (ret > 0)
 			debug("the page map or the memory not forked is read while the process is frozen");
 		return ret;
@@ -169,35 +162,40 @@ static int fork_frozen(pid_t pid, struct dump *d, const struct dump_opts *o,
 	return 0;
 }
 
-/* Everything between freeze and release: with --fork, up to the fork. */
-static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct dump_opts *o)
+/*
+ * One process, frozen: everything up to its page plan.  late (--fork of a
+ * single process): VmFlags, the page plan and the metadata may wait for
+ * the release, read from the copy (dp->late says whether they do).
+ */
+static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts *o, int late)
 {
+	struct tracee_set *ts = dp->ts;
 	/* /proc/<live> stands for the process: its leader may have exited. */
-	pid_t pid = ts->t[0].tid;
+	pid_t pid = dp->live;
 	struct img *img = &d->img;
-	struct img_proc *p = &img->procs[0];
-	struct track *tr = &d->tr;
+	struct img_proc *p = dp->p;
+	struct track *tr = &dp->tr;
 	struct map_entry *maps = NULL;
 	struct img parent = { 0 };
 	size_t nmaps = 0;
-	int ret, late;
+	int ret;
 
-	d->tracking = (o->track || o->parent) && !o->kill;
-	if (d->tracking && ts->leader_gone) {
+	if (dp->tracking && ts->leader_gone) {
 		/* The uffd would have to be fetched from the leader's fd table,
 		 * which died with it: compare page hashes next time instead. */
 		warn("the main thread has exited: written pages are not tracked");
-		d->tracking = 0;
+		dp->tracking = 0;
 	}
+	late = late && !dp->tracking;
 	phase(NULL);
 	/* Just where the vdso and libc are, to find a syscall instruction. */
 	ret = proc_read_maps_how(pid, &maps, &nmaps, 0);
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/maps", pid);
-	if ((ret = dump_collect_proc(pid, p, ts, &d->status)) < 0 ||
+	if ((ret = dump_collect_proc(pid, p, ts, &dp->status)) < 0 ||
 	    (ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
 	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0 ||
-	    (ret = dump_collect_remote(p, ts, &d->status)) < 0 ||
+	    (ret = dump_collect_remote(p, ts, &dp->status)) < 0 ||
 	    (ret = interrupted()) < 0)
 		goto out;
 	phase("registers, signals, injected syscalls");
@@ -208,7 +206,6 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 	 * the copy after the release; its VmFlags are the process's at the
 	 * fork.
 	 */
-	late = o->fork && !d->tracking;
 	proc_free_maps(maps, nmaps);
 	maps = NULL;
 	ret = proc_read_maps_how(pid, &maps, &nmaps, !late);
@@ -231,13 +228,13 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 		goto out;
 	phase("mappings, files");
 	if (late) {
-		if ((ret = fork_copy(ts, &d->child)) < 0)
+		if ((ret = fork_copy(ts, &dp->child)) < 0)
 			goto out;
 		phase("fork");
-		ret = fork_frozen(pid, d, o, maps, nmaps);
+		ret = fork_frozen(dp, o, maps, nmaps);
 		phase("memory the fork did not copy");
 		if (ret <= 0) {
-			d->late = ret == 0;
+			dp->late = ret == 0;
 			goto out;
 		}
 		proc_free_maps(maps, nmaps);
@@ -254,43 +251,83 @@ static int collect_and_write(struct tracee_set *ts, struct dump *d, const struct
 			goto out;
 		phase("smaps");
 	}
-	if ((ret = dump_plan_pages(pid, p, &d->vp, o, tr)) < 0 ||
-	    (d->tracking && (ret = track_prepare(ts, p, tr)) < 0))
+	if ((ret = dump_plan_pages(pid, p, &dp->vp, o, tr)) < 0 ||
+	    (dp->tracking && (ret = track_prepare(ts, p, tr)) < 0))
 		goto out;
 	phase("page map");
-	if ((ret = img_writer_open(&d->w, o->out, o->no_sync)) < 0)
-		goto out;
-	if ((ret = img_write_header(&d->w, &img->h)) < 0 ||
-	    (ret = img_write_meta(&d->w, img)) < 0 ||
-	    (ret = interrupted()) < 0 ||
-	    (ret = dump_write_pages(&(struct page_src){ pid, 0, p, d->vp, tr },
-				    &(struct page_dest){ &d->w, &o->codec, o->jobs, d->tracking },
-				    o->fork ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
-	    (ret = interrupted()) < 0)
-		goto out;
-	/* Written pages count from now on: the image is complete, or (with
-	 * --fork) its memory is about to be copied as it is. */
-	if (d->tracking)
-		ret = track_arm(p, tr);
-	phase("metadata written, tracking armed");
-	if (ret == 0 && o->fork && !d->child) {
-		ret = fork_copy(ts, &d->child);
-		phase("fork");
-	}
 out:
 	img_free(&parent);
 	proc_free_maps(maps, nmaps);
 	return ret;
 }
 
+/* Everything between freeze and release: with --fork, up to the forks. */
+static int collect_and_write(struct dump *d, const struct dump_opts *o)
+{
+	uint32_t n = d->img.h.nprocs;
+	int ret = 0;
+
+	/* A single process's VmFlags and page plan can come from its --fork
+	 * copy after the release; a tree's are read while it is frozen. */
+	for (uint32_t i = 0; i < n && ret == 0; i++) {
+		log_set_context("dump %d", d->pr[i].p->d.pid ? d->pr[i].p->d.pid : d->pr[i].ts->pid);
+		ret = collect_proc(d, &d->pr[i], o, o->fork && n == 1);
+	}
+	log_set_context("dump %d", d->tt.t[0].pid);
+	for (uint32_t i = 0; ret == 0 && i < d->img.ntasks; i++) {
+		struct ckpt_task *t = &d->img.tasks[i];
+
+		if (t->proc >= 0 && d->img.procs[t->proc].subreaper)
+			t->flags |= CKPT_TASK_SUBREAPER;
+	}
+	if (ret < 0 || (n == 1 && d->pr[0].late)) {
+		d->late = ret == 0;
+		return ret;
+	}
+	if (n > 1 && !o->no_cow) {
+		struct vma_pages **vp = xmalloc(n * sizeof(*vp));
+
+		for (uint32_t i = 0; i < n; i++)
+			vp[i] = d->pr[i].vp;
+		ret = dump_tree_cow(&d->tt, &d->img, vp);
+		free(vp);
+		if (ret < 0)
+			return ret;
+	}
+	if ((ret = img_writer_open(&d->w, o->out, o->no_sync)) < 0 ||
+	    (ret = img_write_header(&d->w, &d->img.h)) < 0 ||
+	    (ret = img_write_meta(&d->w, &d->img)) < 0)
+		return ret;
+	for (uint32_t i = 0; i < n && ret == 0; i++) {
+		struct dproc *dp = &d->pr[i];
+
+		if ((ret = interrupted()) < 0 ||
+		    (ret = dump_write_pages(&(struct page_src){ dp->live, dp->idx, dp->p, dp->vp, &dp->tr },
+					    &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
+					    o->fork ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
+		    (ret = interrupted()) < 0)
+			return ret;
+		/* Written pages count from now on: the image is complete, or
+		 * (with --fork) its memory is about to be copied as it is. */
+		if (dp->tracking)
+			ret = track_arm(dp->p, &dp->tr);
+		if (ret == 0 && o->fork && !dp->child)
+			ret = fork_copy(dp->ts, &dp->child);
+	}
+	phase("metadata and memory written, tracking armed, forked");
+	return ret;
+}
+
 /*
- * --fork after the release, from the copy: VmFlags (smaps), the page plan
- * and the metadata when they were left for now, then the pages.  They
- * describe the process at the fork: the copy is that instant.
+ * --fork after the release, from the copies: for a single process its
+ * VmFlags (smaps), the page plan and the metadata when they were left for
+ * now; then the pages.  They describe the process at the fork: the copy
+ * is that instant.
  */
 static int write_forked(struct dump *d, const struct dump_opts *o)
 {
-	struct img_proc *p = &d->img.procs[0];
+	struct dproc *dp = &d->pr[0];
+	struct img_proc *p = dp->p;
 	struct map_entry *maps = NULL;
 	size_t nmaps = 0;
 	int ret;
@@ -298,12 +335,12 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 	if (d->late) {
 		uint64_t t = now_ns();
 
-		if ((ret = proc_read_maps(d->child, &maps, &nmaps)) < 0)
-			return error_errno(ret, "cannot read /proc/%d/smaps", d->child);
+		if ((ret = proc_read_maps(dp->child, &maps, &nmaps)) < 0)
+			return error_errno(ret, "cannot read /proc/%d/smaps", dp->child);
 		if (nmaps != p->d.nvmas)
 			ret = error("the forked copy's mappings changed");
 		if (ret < 0 || (ret = dump_vmas_set_flags(p, maps, o)) < 0 ||
-		    (ret = dump_plan_vmas(d->child, p, d->vp, o, &d->tr, PLAN_FORKED)) < 0 ||
+		    (ret = dump_plan_vmas(dp->child, p, dp->vp, o, &dp->tr, PLAN_FORKED)) < 0 ||
 		    (ret = img_writer_open(&d->w, o->out, o->no_sync)) < 0 ||
 		    (ret = img_write_header(&d->w, &d->img.h)) < 0 ||
 		    (ret = img_write_meta(&d->w, &d->img)) < 0) {
@@ -314,10 +351,15 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 		debug("after the release: smaps, page map and metadata from the copy in %.1f ms",
 		      (now_ns() - t) / 1e6);
 	}
-	ret = dump_write_pages(&(struct page_src){ d->child, 0, p, d->vp, &d->tr },
-			       &(struct page_dest){ &d->w, &o->codec, o->jobs, d->tracking },
-			       d->late ? PASS_ALL : PASS_FORKED);
-	return ret ? ret : img_writer_finish(&d->w);
+	for (uint32_t i = 0; i < d->img.h.nprocs; i++) {
+		dp = &d->pr[i];
+		ret = dump_write_pages(&(struct page_src){ dp->child, dp->idx, dp->p, dp->vp, &dp->tr },
+				       &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
+				       d->late ? PASS_ALL : PASS_FORKED);
+		if (ret < 0)
+			return ret;
+	}
+	return img_writer_finish(&d->w);
 }
 
 struct forked_job {
@@ -400,22 +442,18 @@ static int write_forked_idle(struct dump *d, const struct dump_opts *o)
 	return d->ret;
 }
 
-int dump_run(pid_t pid, const struct dump_opts *o)
+/* --single: PID alone, saying which of its children are left out. */
+static int freeze_single(pid_t pid, struct tracee_tree *tt, int seccomp)
 {
-	struct tracee_set ts = { 0 };
-	struct dump d = { .w = { .fd = -1 }, .tr = { .uffd = -1, .fresh = -1, .pmfd = -1 } };
-	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
-	pid_t ts_live = pid;
-	int ret, seccomp;
+	struct tree_task *t = xzalloc(sizeof(*t));
+	pid_t *kids;
+	size_t n;
+	int ret;
 
-	seccomp = check_target(pid);
-	if (seccomp < 0)
-		return seccomp;
-	sigguard_install();
-	fill_header(&d.img.h);
-	d.img.procs = xzalloc(sizeof(*d.img.procs));
-	ts.suspend_seccomp = seccomp > 0;
-	ret = tracee_freeze(pid, &ts);
+	t->pid = pid;
+	t->parent = -1;
+	t->ts.suspend_seccomp = seccomp > 0;
+	ret = tracee_freeze(pid, &t->ts);
 	if (ret < 0) {
 		if (ret == -EPERM)
 			error_errno(ret, "cannot attach (are you root or its owner? see also /proc/sys/kernel/yama/ptrace_scope)");
@@ -423,46 +461,117 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 			error("cannot attach: the process exited");
 		else
 			error_errno(ret, "cannot attach");
-		goto out;
+		free(t);
+		return ret;
 	}
+	tt->t = t;
+	tt->n = tt->cap = 1;
+	proc_read_stat(pid, &t->st);
+	n = proc_children(pid, &kids);
+	for (size_t i = 0; i < n; i++) {
+		struct proc_stat st;
+
+		if (proc_read_stat(kids[i], &st) == 0)
+			info("--single: child %d (%s) left out", kids[i], st.comm);
+	}
+	free(kids);
+	return 0;
+}
+
+/* One struct dproc per live task of the frozen tree, and the tree's
+ * relations for the image. */
+static int setup_procs(struct dump *d, const struct dump_opts *o)
+{
+	uint32_t n = 0, k = 0;
+
+	for (size_t i = 0; i < d->tt.n; i++)
+		n += !d->tt.t[i].zombie;
+	d->img.h.nprocs = n;
+	d->img.procs = xzalloc(n * sizeof(*d->img.procs));
+	d->pr = xzalloc(n * sizeof(*d->pr));
+	for (size_t i = 0; i < d->tt.n; i++) {
+		struct tree_task *t = &d->tt.t[i];
+		struct dproc *dp = &d->pr[k];
+
+		if (t->zombie)
+			continue;
+		dp->idx = k;
+		dp->ts = &t->ts;
+		dp->p = &d->img.procs[k++];
+		dp->pid = t->pid;
+		dp->live = t->ts.t[0].tid;
+		dp->tr = (struct track){ .uffd = -1, .fresh = -1, .pmfd = -1 };
+		dp->tracking = (o->track || o->parent) && !o->kill;
+	}
+	if (n > 1 && (o->track || o->parent))
+		return error("--track and --parent do not take a tree of %u processes yet: dump with --single",
+			     n);
+	return o->single ? 0 : dump_tree_tasks(&d->tt, &d->img);
+}
+
+/* --fork: the copies go, each reaped in its process. */
+static void reap_copies(struct dump *d)
+{
+	for (uint32_t i = 0; d->pr && i < d->img.h.nprocs; i++)
+		if (d->pr[i].child > 0) {
+			fork_reap(d->pr[i].pid, d->pr[i].live, d->pr[i].child, d->pr[i].insn);
+			d->pr[i].child = 0;
+		}
+}
+
+int dump_run(pid_t pid, const struct dump_opts *o)
+{
+	struct dump d = { .w = { .fd = -1 } };
+	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
+	int ret, seccomp;
+
+	seccomp = check_target(pid);
+	if (seccomp < 0)
+		return seccomp;
+	sigguard_install();
+	fill_header(&d.img.h);
+	ret = o->single ? freeze_single(pid, &d.tt, seccomp) : tracee_freeze_tree(pid, &d.tt);
+	if (ret < 0)
+		goto out;
 	t_frozen = now_ns();
-	ts_live = ts.t[0].tid;
-	ret = collect_and_write(&ts, &d, o);
+	if ((ret = setup_procs(&d, o)) == 0)
+		ret = collect_and_write(&d, o);
+	for (uint32_t i = 0; i < d.img.h.nprocs; i++)
+		d.pr[i].insn = d.pr[i].ts->syscall_insn;
 	if (ret < 0) {
-		tracee_release(&ts, 0);
+		tracee_release_tree(&d.tt, 0);
 		goto out;
 	}
 	if (o->fork) {
-		/* The copy holds the memory: the process goes on at once. */
-		uint64_t insn = ts.syscall_insn;
-
-		tracee_release(&ts, 0);
+		/* The copies hold the memory: the processes go on at once. */
+		tracee_release_tree(&d.tt, 0);
 		t_released = now_ns();
 		ret = write_forked_idle(&d, o);
-		fork_reap(pid, ts_live, d.child, insn);
-		d.child = 0;
-		if (ret == 0 && o->stop)
-			kill(pid, SIGSTOP);
+		reap_copies(&d);
+		for (uint32_t i = 0; ret == 0 && o->stop && i < d.img.h.nprocs; i++)
+			kill(d.pr[i].pid, SIGSTOP);
 	} else if (!o->kill && !o->stop) {
-		/* The image is complete in the page cache: let the process go
+		/* The image is complete in the page cache: let the processes go
 		 * before the fsync, which may take long. */
-		tracee_release(&ts, 0);
+		tracee_release_tree(&d.tt, 0);
 		t_released = now_ns();
 		ret = img_writer_finish(&d.w);
 	} else {
 		/* Killed, or left stopped, only once the image is safely on
-		 * disk; if it is not, the process runs on as before. */
+		 * disk; if it is not, the processes run on as before. */
 		ret = img_writer_finish(&d.w);
-		tracee_release(&ts, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
+		tracee_release_tree(&d.tt, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
 		t_released = now_ns();
 	}
 	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,
 	      (now_ns() - t0) / 1e6);
 out:
-	if (d.child > 0)	/* failed after the fork */
-		fork_reap(pid, ts_live, d.child, ts.syscall_insn);
-	dump_free_pages(d.vp, d.img.procs[0].d.nvmas);
-	track_end(&d.tr);
+	reap_copies(&d);	/* failed after a fork */
+	for (uint32_t i = 0; d.pr && i < d.img.h.nprocs; i++) {
+		dump_free_pages(d.pr[i].vp, d.pr[i].p->d.nvmas);
+		track_end(&d.pr[i].tr);
+	}
+	free(d.pr);
 	img_writer_close(&d.w);
 	img_free(&d.img);
 	if (ret < 0 && sigguard_fired())

@@ -8,6 +8,7 @@
 #include "image/image.h"
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
+#include "ptrace/tree.h"
 
 struct dump_opts {
 	const char *out;	/* image path or "-" */
@@ -23,6 +24,8 @@ struct dump_opts {
 	const char *parent;	/* --parent: incremental against this image */
 	int fork;		/* --fork: read memory from a copy-on-write child */
 	int track;		/* --track: keep track of written pages for later */
+	int single;		/* --single: PID alone, not its descendants */
+	int no_cow;		/* --per-process-pages: pages shared with a parent stored again */
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);
@@ -118,6 +121,11 @@ struct page_dest {
 	int hashes;			/* write HASHES sections too */
 };
 int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass);
+/* tree.c: a tree's relations (TREE section), checked restorable */
+int dump_tree_tasks(const struct tracee_tree *tt, struct img *img);
+/* Pages shared copy-on-write with the parent process: out of vp[i]'s runs
+ * into img->procs[i].cow (vp: each process's page plan). */
+int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_pages **vp);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);
 void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn);

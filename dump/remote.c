@@ -289,6 +289,14 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 		return ret;
 	if (r == 0)
 		p->d.flags |= CKPT_PROC_UNDUMPABLE;
+	/* A subreaper of a tree gets its orphans: it must be one again. */
+	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_CHILD_SUBREAPER, scratch, 0, 0, &r)) < 0)
+		return ret;
+	if (r == 0) {
+		int32_t on = 0;
+
+		p->subreaper = mem_read(ts->t[0].tid, scratch, &on, sizeof(on)) == 0 && on;
+	}
 	return 0;
 }
 

@@ -94,6 +94,11 @@ void insp_print_json(const struct insp *in, FILE *f);
  */
 int insp_open_file(const char *path);
 
+/* tree.c: a tree's tasks (nothing for one process) */
+struct json;
+void insp_print_tree_text(const struct insp *in, FILE *f);
+void insp_tree_json(struct json *j, const struct insp *in);
+
 /* Shared wording. */
 const char *insp_signal_name(int sig);
 const char *insp_fd_kind(uint32_t kind);

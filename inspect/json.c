@@ -369,7 +369,9 @@ void insp_print_json(const struct insp *in, FILE *f)
 	header(&j, in);
 	proc_members(&j, in, &in->procs[0]);
 	stats(&j, in);
-	/* Images hold one process today; the format allows more. */
+	/* A tree: its tasks, then its other processes, in the same order. */
+	if (in->img.h.nprocs > 1 || in->img.ntasks > 1)
+		insp_tree_json(&j, in);
 	if (in->img.h.nprocs > 1) {
 		json_array(&j, "other_processes");
 		for (uint32_t i = 1; i < in->img.h.nprocs; i++) {

@@ -258,6 +258,7 @@ static void print_stats(FILE *f, const struct insp *in)
 void insp_print_text(const struct insp *in, FILE *f)
 {
 	print_header(f, in);
+	insp_print_tree_text(in, f);
 	for (uint32_t i = 0; i < in->img.h.nprocs; i++) {
 		const struct insp_proc *ip = &in->procs[i];
 

@@ -3,6 +3,7 @@
  * fs/proc/array.c (stat, status), fs/proc/base.c (limits),
  * fs/proc/task_mmu.c (maps, smaps VmFlags).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -62,6 +63,8 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->arg_end = v[48];
 	st->env_start = v[49];
 	st->env_end = v[50];
+	st->exit_signal = (int)v[37];
+	st->exit_code = (int)v[51];
 	return 0;
 }
 
@@ -108,6 +111,8 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 			st->umask = (uint32_t)strtoul(val, NULL, 8);
 		else if (!strcmp(line, "TracerPid"))
 			st->tracer = atoi(val);
+		else if (!strcmp(line, "Tgid"))
+			st->tgid = atoi(val);
 		else if (!strcmp(line, "Seccomp"))
 			st->seccomp = atoi(val);
 		else if (!strcmp(line, "VmLck"))
@@ -129,6 +134,27 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 	}
 	free(buf);
 	return 0;
+}
+
+int proc_has_live_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int live = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!live && (de = readdir(d))) {
+		struct proc_stat st;
+		int tid = atoi(de->d_name);
+
+		live = tid > 0 && tid != pid && proc_read_stat(tid, &st) == 0 && st.state != 'Z' &&
+		       st.state != 'X';
+	}
+	closedir(d);
+	return live;
 }
 
 /* The row names of /proc/PID/limits, in RLIMIT_* order (fs/proc/base.c). */

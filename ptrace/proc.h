@@ -13,10 +13,13 @@ struct proc_stat {
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
+	int exit_signal;	/* field 38: sent to the parent at exit */
+	int exit_code;		/* field 52: a zombie's wait status */
 	char comm[16];
 };
 
 struct proc_status {
+	int tgid;
 	uint32_t uid[4], gid[4];
 	uint32_t ngroups;
 	uint32_t groups[256];
@@ -53,6 +56,9 @@ struct map_entry {
 
 int proc_read_stat(pid_t pid, struct proc_stat *st);
 int proc_read_status(pid_t pid, struct proc_status *st);
+/* Whether a thread of pid other than its leader is alive (a zombie leader
+ * with live threads is a process whose main thread called pthread_exit). */
+int proc_has_live_thread(pid_t pid);
 /* rlim[i][0] = soft, [1] = hard, in the order of RLIMIT_*; ~0 = unlimited */
 int proc_read_limits(pid_t pid, uint64_t rlim[][2], int n);
 /* smaps of pid (VMAs with VmFlags); free with proc_free_maps. */

@@ -47,12 +47,34 @@ static struct tracee *find(struct tracee_set *ts, pid_t tid)
 	return NULL;
 }
 
+int tracee_born_take(struct tracee_born *b, pid_t pid)
+{
+	for (size_t i = 0; b && i < b->n; i++)
+		if (b->pid[i] == pid) {
+			b->pid[i] = b->pid[--b->n];
+			return 1;
+		}
+	return 0;
+}
+
+static void born_add(struct tracee_born *b, pid_t pid)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		b->pid = xrealloc(b->pid, b->cap * sizeof(*b->pid));
+	}
+	b->pid[b->n++] = pid;
+}
+
 /*
  * Wait until t is in its interrupt (or group) stop.  Signals that arrive
  * first are passed on; the pending PTRACE_INTERRUPT then stops the thread
  * before it returns to user space.  Returns -ESRCH if the thread died.
+ * A fork or clone it reports (trees only) attached the new task to us:
+ * noted in ts->born.  A vfork is not let on: the parent would wait for a
+ * child we hold (-EAGAIN).
  */
-static int wait_interrupt_stop(struct tracee *t)
+static int wait_interrupt_stop(struct tracee_set *ts, struct tracee *t)
 {
 	for (;;) {
 		int st, sig, event;
@@ -74,9 +96,23 @@ static int wait_interrupt_stop(struct tracee *t)
 			t->group_stop = sig != SIGTRAP;
 			return 0;
 		}
+		if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
+		    event == PTRACE_EVENT_CLONE) {
+			unsigned long msg = 0;
+
+			if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) == 0 && msg && ts->born)
+				born_add(ts->born, (pid_t)msg);
+			if (event == PTRACE_EVENT_VFORK) {
+				ts->vfork_child = (pid_t)msg;
+				return -EAGAIN;
+			}
+		}
 		if (event)	/* other events are not enabled; resume */
 			sig = 0;
-		if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) < 0 && errno != ESRCH)
+		/* Any ptrace stop clears a pending interrupt (kernel/signal.c
+		 * ptrace_stop: "any trap clears pending STOP trap"): ask again. */
+		if ((ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 ||
+		     ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) < 0) && errno != ESRCH)
 			return -errno;
 	}
 }
@@ -87,7 +123,7 @@ static int seize_one(struct tracee_set *ts, pid_t tid)
 	char path[64], wchan[48] = "", *w;
 	struct tracee *t;
 	size_t len;
-	int ret;
+	int ret, born;
 
 	/* Once stopped, it waits in ptrace_stop: what it waited in before
 	 * tells a restarted syscall apart (arch_resolve_restart). */
@@ -98,7 +134,10 @@ static int seize_one(struct tracee_set *ts, pid_t tid)
 	}
 	if (ts->suspend_seccomp)
 		opts |= PTRACE_O_SUSPEND_SECCOMP;
-	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)opts) < 0)
+	/* One a fork event attached is ours already, and on its way to its
+	 * first stop (PTRACE_EVENT_STOP): no seize, no interrupt. */
+	born = tracee_born_take(ts->born, tid);
+	if (!born && ptrace(PTRACE_SEIZE, tid, 0, (void *)(opts | ts->options)) < 0)
 		return -errno;
 	if (ts->n == ts->cap) {
 		ts->cap = ts->cap ? ts->cap * 2 : 16;
@@ -108,9 +147,9 @@ static int seize_one(struct tracee_set *ts, pid_t tid)
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	memcpy(t->wchan, wchan, sizeof(t->wchan));
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+	if (!born && ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return -errno;
-	ret = wait_interrupt_stop(t);
+	ret = wait_interrupt_stop(ts, t);
 	if (ret < 0)
 		return ret;
 	len = sizeof(t->regs);
@@ -139,8 +178,7 @@ static int thread_gone(pid_t pid, pid_t tid)
 	return gone;
 }
 
-/* One pass over /proc/PID/task; returns how many threads were new. */
-static int seize_new(struct tracee_set *ts)
+int tracee_seize_new(struct tracee_set *ts)
 {
 	char path[64];
 	struct dirent *de;
@@ -177,24 +215,10 @@ static int seize_new(struct tracee_set *ts)
 	return added;
 }
 
-int tracee_freeze(pid_t pid, struct tracee_set *ts)
+int tracee_freeze_done(struct tracee_set *ts)
 {
-	int ret, rounds = 0;
+	pid_t pid = ts->pid;
 
-	ts->pid = pid;
-	/* A thread we have not stopped yet can still clone; once a pass finds
-	 * nothing new, every thread is stopped and none can appear. */
-	do {
-		ret = seize_new(ts);
-		if (ret < 0) {
-			tracee_release(ts, 0);
-			return ret;
-		}
-	} while (ret > 0 && ++rounds < 1000);
-	if (ret > 0) {
-		tracee_release(ts, 0);
-		return -EAGAIN;
-	}
 	/* The leader first: injection and process-wide state use t[0]. */
 	for (size_t i = 1; i < ts->n; i++)
 		if (ts->t[i].tid == pid) {
@@ -209,11 +233,30 @@ int tracee_freeze(pid_t pid, struct tracee_set *ts)
 		ts->leader_gone = 1;
 		return 0;
 	}
-	if (!ts->n || ts->t[0].tid != pid) {
+	return !ts->n || ts->t[0].tid != pid ? -ESRCH : 0;
+}
+
+int tracee_freeze(pid_t pid, struct tracee_set *ts)
+{
+	int ret, rounds = 0;
+
+	ts->pid = pid;
+	/* A thread we have not stopped yet can still clone; once a pass finds
+	 * nothing new, every thread is stopped and none can appear. */
+	do {
+		ret = tracee_seize_new(ts);
+		if (ret < 0) {
+			tracee_release(ts, 0);
+			return ret;
+		}
+	} while (ret > 0 && ++rounds < 1000);
+	if (ret > 0) {
 		tracee_release(ts, 0);
-		return -ESRCH;
+		return -EAGAIN;
 	}
-	return 0;
+	if ((ret = tracee_freeze_done(ts)) < 0)
+		tracee_release(ts, 0);
+	return ret;
 }
 
 int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts)
@@ -234,7 +277,7 @@ void tracee_release(struct tracee_set *ts, int sig)
 	for (size_t i = 0; i < ts->n; i++) {
 		struct tracee *t = &ts->t[i];
 
-		if (t->injecting && tracee_inject_end(t) < 0)
+		if (sig != SIGKILL && t->injecting && tracee_inject_end(t) < 0)
 			warn("thread %d: cannot put its registers back", t->tid);
 		ptrace(PTRACE_DETACH, t->tid, 0, 0);
 	}

@@ -21,6 +21,15 @@ struct tracee {
 	arch_regs_t regs;	/* as frozen */
 };
 
+/* Tasks attached to us by fork and clone events (PTRACE_O_TRACEFORK...)
+ * whose first stop nobody has waited for yet. */
+struct tracee_born {
+	pid_t *pid;
+	size_t n, cap;
+};
+/* 1 if pid was there (and is taken out), else 0. */
+int tracee_born_take(struct tracee_born *b, pid_t pid);
+
 struct tracee_set {
 	pid_t pid;
 	struct tracee *t;
@@ -28,6 +37,12 @@ struct tracee_set {
 	int suspend_seccomp;	/* PTRACE_O_SUSPEND_SECCOMP was needed */
 	int leader_gone;	/* the leader exited (pthread_exit): t[0] is another */
 	uint64_t syscall_insn;	/* address of a syscall instruction, 0 = none yet */
+	/* Trees (ptrace/tree.c): more PTRACE_O_* to seize with; where the
+	 * tasks their fork events attach go; a vfork that got in the way
+	 * (the freeze then fails with -EAGAIN). */
+	long options;
+	struct tracee_born *born;
+	pid_t vfork_child;
 };
 
 /* Seize and interrupt every thread of pid until no new ones appear; fills
@@ -36,6 +51,12 @@ struct tracee_set {
  * then stands for the process (/proc/PID shows no memory or files).  On failure everything seized is
  * detached again; the error is printed. */
 int tracee_freeze(pid_t pid, struct tracee_set *ts);
+/* The two halves of tracee_freeze, for trees: one pass over
+ * /proc/PID/task seizing new threads (how many, or -errno: -ESRCH, the
+ * process is gone; -EAGAIN, a vfork), and once a pass finds none, the
+ * leader put first (0, or -ESRCH). */
+int tracee_seize_new(struct tracee_set *ts);
+int tracee_freeze_done(struct tracee_set *ts);
 /* Seize and interrupt only thread tid of pid (for a short injection). */
 int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts);
 /* Put back registers, detach every thread.  sig: 0, or SIGSTOP to leave
