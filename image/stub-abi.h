@@ -17,12 +17,17 @@
 #include <stdint.h>
 
 #define STUB_MAGIC	0x31425453544b43ull	/* "CKTSTB1" */
-#define STUB_VERSION	1
+#define STUB_VERSION	2
 
 enum stub_op_kind {
 	STUB_OP_SYSCALL = 1,	/* ret = syscall(nr, a[0..5]) */
 	STUB_OP_TRAP    = 2,	/* stop; ckpt resumes us */
 	STUB_OP_CLONE   = 3,	/* start thread a[0] (index), wanted tid a[1] */
+	STUB_OP_FORK    = 4,	/* a new process (clone3 without CLONE_VM: a copy
+				   of this one) whose thread runs stub thread at
+				   address a[0]; PID a[1] (0: any), clone flags
+				   a[2] (CLONE_FILES, CLONE_FS, CLONE_PARENT),
+				   exit signal a[3]; ret: its PID */
 };
 
 #define STUB_OPF_MAYFAIL	1u	/* store a negative result and go on */

@@ -31,7 +31,7 @@ int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges
 		/* chain_check() verified every parent before anything was made;
 		 * (the header and metadata CRCs above were checked again) */
 		r.checked = 1;
-		ret = in.have < 0 ? in.have : pages_fill(&in, &par, pid, wanted, &later);
+		ret = in.have < 0 ? in.have : pages_fill(&in, &par, pid, 0, wanted, &later);
 		img_reader_close(&r);
 		img_free(&cur);
 		cur = par;

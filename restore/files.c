@@ -324,6 +324,8 @@ int files_install_child(struct spawn_fds *sf)
 	for (i = 0; i < sf->nmaps; i++)
 		high = MAX(high, sf->map_src[i] + 1);
 	high = MAX(high, MAX(sf->exe_src, MAX(sf->plan_src, sf->stub_src)) + 1);
+	for (i = 0; i < sf->nextra; i++)
+		high = MAX(high, MAX(sf->extra_src[i], sf->extra_base + i) + 1);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
 		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)(high + sf->ntmp + 1));
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -340,6 +342,9 @@ int files_install_child(struct spawn_fds *sf)
 	tmp[n++] = UP(sf->plan_src);
 	if ((tmp[n++] = UP(sf->stub_src)) < 0)
 		return -1;
+	for (i = 0; i < sf->nextra; i++)
+		if ((tmp[n++] = UP(sf->extra_src[i])) < 0)
+			return -1;
 #undef UP
 	close_range(0, (unsigned)high - 1, 0);
 	n = 0;
@@ -355,6 +360,9 @@ int files_install_child(struct spawn_fds *sf)
 	if (dup2(tmp[n++], sf->plan_slot) < 0)
 		return -1;
 	/* The stub ELF: close-on-exec is fine for execveat of an ELF file. */
+	for (i = 0; i < sf->nextra; i++)
+		if (dup2(tmp[n + 1 + i], sf->extra_base + i) < 0)
+			return -1;
 	return tmp[n];
 }
 
@@ -378,5 +386,7 @@ void files_close(struct spawn_fds *sf)
 	free(sf->map_src);
 	free(sf->map_slot);
 	free(sf->tmp);
+	free(sf->extra_src);
+	free(sf->slot);
 	memset(sf, 0, sizeof(*sf));
 }

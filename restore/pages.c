@@ -143,8 +143,8 @@ int pages_check(const struct img *img, const struct ckpt_section *s, const void 
 	return 0;
 }
 
-int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const struct ranges *only,
-	       struct ranges *later)
+int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, uint32_t proc,
+	       const struct ranges *only, struct ranges *later)
 {
 	struct img_reader *r = in->r;
 	struct ckpt_section *s = &in->s;
@@ -161,9 +161,12 @@ int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const st
 	for (; started < nw; started++)
 		if (pthread_create(&workers[started], NULL, worker, &f))
 			break;
-	while (in->have > 0 && started) {
+	/* A tree's image holds each process's page data in turn. */
+	while (in->have > 0 && started && s->proc >= proc) {
 		struct fslot *sl = &f.slots[f.filled % f.nslots];
 
+		if (s->proc != proc)
+			break;
 		ret = sigguard_fired() ? error("interrupted by signal %d: nothing was restored",
 					       sigguard_fired()) :
 			pages_check(img, s, in->payload, r->at, only, later);
@@ -208,6 +211,9 @@ int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const st
 	f.eof = 1;
 	if (in->have < 0 && !f.err)
 		f.err = in->have;
+	if (in->have > 0 && s->proc < proc && !f.err)
+		f.err = error("image is corrupted: page data of process %u after that of process %u",
+			      s->proc, proc);
 	if (!started && !f.err)
 		f.err = error("cannot start threads");
 	pthread_cond_broadcast(&f.work_cv);

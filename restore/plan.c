@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -39,7 +40,7 @@ static struct stub_op *emit(struct plan *pl, uint32_t ti, uint32_t kind, uint32_
 			    uint64_t reloc, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 			    uint64_t a4, uint64_t a5)
 {
-	struct plan_thread *t = &pl->t[ti];
+	struct plan_thread *t = &pl->t[pl->base + ti];
 	struct stub_op *op;
 
 	if (t->nops == t->cap) {
@@ -59,7 +60,7 @@ static struct stub_op *emit(struct plan *pl, uint32_t ti, uint32_t kind, uint32_
 __attribute__((format(printf, 3, 4)))
 static void what(struct plan *pl, uint32_t ti, const char *fmt, ...)
 {
-	struct plan_thread *t = &pl->t[ti];
+	struct plan_thread *t = &pl->t[pl->base + ti];
 	va_list ap;
 	char *s = NULL;
 
@@ -220,8 +221,17 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 		if (sf->map_slot[i] >= 0 && sf->map_src[i] >= 0)
 			SYS(pl, 0, SYS_close, (uint64_t)sf->map_slot[i], 0, 0, 0, 0, 0);
 
-	pl->fill_op = pl->t[0].nops;
+	pl->fill_op = pl->t[pl->base].nops;
 	emit(pl, 0, STUB_OP_TRAP, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+/* After the fill: protections, advice, and the vdso where it belongs.  m:
+ * the root stub's first mappings, for the order the specials were put
+ * into home in (every process of a tree has them there at this point). */
+static void plan_settle(struct plan *pl, const struct img_proc *p, const struct stub_map *m,
+			size_t n, uint64_t tmp_off)
+{
+	uint64_t off;
 
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
@@ -380,7 +390,7 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	 * exited (then every image thread is a new one, see plan_build). */
 	for (uint32_t i = pl->leader_gone ? 0 : 1; i < p->d.nthreads; i++) {
 		emit(pl, 0, STUB_OP_CLONE, 0, 0, R0, pl->plan_off + sizeof(struct stub_plan) +
-		     (i + pl->leader_gone) * sizeof(struct stub_thread),
+		     (pl->base + i + pl->leader_gone) * sizeof(struct stub_thread),
 		     (uint64_t)p->threads[i].d.tid, 0, 0, 0, 0);
 		what(pl, 0, "create thread %d", p->threads[i].d.tid);
 	}
@@ -460,22 +470,275 @@ static void plan_creds(struct plan *pl, uint32_t ti, const struct img_proc *p)
 		SYS(pl, ti, SYS_setfsuid, p->d.uid[3], 0, 0, 0, 0, 0);
 }
 
-int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps,
+/* Where a task's stub thread i is, home-relative (STUB_OP_CLONE, _FORK). */
+static uint64_t thread_off(const struct plan *pl, uint32_t i)
+{
+	return pl->plan_off + sizeof(struct stub_plan) + i * sizeof(struct stub_thread);
+}
+
+/* close_range(2), Linux 5.9; the same number on x86-64 and arm64. */
+#ifndef SYS_close_range
+#define SYS_close_range	436
+#endif
+
+/* Whether the image had signal sig pending for the whole process. */
+static int pending_in(const struct img_proc *p, int sig)
+{
+	for (uint32_t i = 0; i < p->d.npending; i++)
+		if ((p->pending[i][0] | p->pending[i][1] << 8) == sig)
+			return 1;
+	return 0;
+}
+
+/*
+ * A child's own session or group, done by itself first thing (see
+ * image/tree.c for the ways).  Its parent puts it in its group as well,
+ * right after the fork (plan_children): as a shell does, both, so that
+ * whichever runs first makes it so and a later sibling always finds the
+ * group there.
+ */
+static void plan_own_group(struct plan *pl, const struct img *img, const struct ckpt_task *t)
+{
+	const struct tree_way *w = &pl->ways[t - img->tasks];
+
+	if (w->sid == WAY_OWN) {
+		SYS(pl, 0, SYS_setsid, 0, 0, 0, 0, 0, 0);
+		what(pl, 0, "make process %d a session leader", t->pid);
+	} else if (w->pgid == WAY_OWN || w->pgid == WAY_JOIN) {
+		SYS(pl, 0, SYS_setpgid, 0, (uint64_t)(w->pgid == WAY_OWN ? 0 : t->pgid), 0, 0, 0, 0);
+		what(pl, 0, "put process %d in process group %d", t->pid, t->pgid);
+	}
+}
+
+/* The helper of task c: it makes c's group or session (its leader has
+ * exited: the helper has its PID), then c in it, as a child of c's parent
+ * (CLONE_PARENT), and ends; the parent reaps it (plan_children). */
+static void plan_helper(struct plan *pl, const struct img *img, const struct ckpt_task *c,
+			uint32_t ci, uint64_t fs)
+{
+	if (pl->ways[ci].sid == WAY_HELPER) {
+		SYS(pl, 0, SYS_setsid, 0, 0, 0, 0, 0, 0);
+		what(pl, 0, "make session %d again (its leader has exited)", c->sid);
+	} else {
+		SYS(pl, 0, SYS_setpgid, 0, 0, 0, 0, 0, 0);
+		what(pl, 0, "make process group %d again (its leader has exited)", c->pgid);
+	}
+	/* clone3: with CLONE_PARENT the exit signal is ours (it must be 0). */
+	emit(pl, 0, STUB_OP_FORK, 0, 0, R0, thread_off(pl, pl->procs[ci].t0), (uint64_t)c->pid,
+	     CLONE_PARENT | fs, 0, 0, 0);
+	what(pl, 0, "create process %d with its PID in group %d", c->pid, c->pgid);
+	SYS(pl, 0, SYS_exit_group, 0, 0, 0, 0, 0, 0);
+	(void)img;
+}
+
+/* A forked child, first: it dies with its parent until the end, takes
+ * its session or group, and its own descriptors instead of its parent's:
+ * each from the slot where the root stub got it (restore/tree.c). */
+static void plan_child_start(struct plan *pl, const struct img *img, const struct ckpt_task *t,
+			     const struct spawn_fds *sf)
+{
+	SYS(pl, 0, SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+	plan_own_group(pl, img, t);
+	SYS(pl, 0, SYS_close_range, 0, (uint64_t)sf->extra_base - 1, 0, 0, 0, 0);
+	what(pl, 0, "close the descriptors process %d inherited", t->pid);
+	for (int i = 0; i < sf->nfds; i++) {
+		SYS(pl, 0, SYS_dup3, (uint64_t)sf->slot[i], (uint64_t)sf->target[i],
+		    sf->cloexec[i] ? O_CLOEXEC : 0, 0, 0, 0);
+		what(pl, 0, "install fd %d of process %d", sf->target[i], t->pid);
+	}
+}
+
+/*
+ * Task t's children, in the order they were made: each forked with its
+ * PID, put in its group, a zombie waited for (it stays one: WNOWAIT); the
+ * signal their ends sent us taken back unless it was pending at dump.
+ */
+static void plan_children(struct plan *pl, const struct img *img, const struct ckpt_task *t)
+{
+	const struct img_proc *p = &img->procs[t->proc];
+	int32_t me = (int32_t)(t - img->tasks);
+	uint64_t drain = 0;
+
+	for (uint32_t i = 0; i < img->ntasks; i++) {
+		const struct ckpt_task *c = &img->tasks[i];
+		const struct tree_way *w = &pl->ways[i];
+		uint64_t fs = c->fs_of == me ? CLONE_FS : 0;
+
+		if (c->parent != me)
+			continue;
+		if (w->sid == WAY_HELPER || w->pgid == WAY_HELPER) {
+			uint32_t h = img->ntasks;
+			int32_t hpid = w->sid == WAY_HELPER ? c->sid : c->pgid;
+
+			while (pl->procs[h].helps != (int32_t)i)
+				h++;
+			emit(pl, 0, STUB_OP_FORK, 0, 0, R0, thread_off(pl, pl->procs[h].t0), (uint64_t)hpid,
+			     fs, c->exit_signal, 0, 0);
+			what(pl, 0, "create a helper with PID %d for process %d", hpid, c->pid);
+			SYS(pl, 0, SYS_waitid, P_PID, (uint64_t)hpid, 0, WEXITED, 0, 0);
+			what(pl, 0, "reap the helper %d", hpid);
+		} else {
+			emit(pl, 0, STUB_OP_FORK, 0, 0, R0, thread_off(pl, pl->procs[i].t0),
+			     (uint64_t)c->pid, fs, c->exit_signal, 0, 0);
+			what(pl, 0, "create process %d with its PID", c->pid);
+		}
+		if (w->sid == WAY_INHERIT && (w->pgid == WAY_OWN || w->pgid == WAY_JOIN)) {
+			SYSF(pl, 0, c->proc < 0 ? STUB_OPF_MAYFAIL : 0, SYS_setpgid, (uint64_t)c->pid,
+			     (uint64_t)c->pgid, 0, 0, 0, 0);
+			what(pl, 0, "put process %d in process group %d", c->pid, c->pgid);
+		}
+		if (c->exit_signal && !pending_in(p, (int)c->exit_signal) &&
+		    (c->proc < 0 || w->sid == WAY_HELPER || w->pgid == WAY_HELPER))
+			drain |= 1ull << (c->exit_signal - 1);
+		if (c->proc >= 0)
+			continue;
+		{
+			uint8_t info[128] = { 0 };
+
+			SYSR(pl, 0, 0, R2, SYS_waitid, P_PID, (uint64_t)c->pid, blob(pl, info, sizeof(info)),
+			     WEXITED | WNOWAIT, 0, 0);
+			what(pl, 0, "wait for process %d to end (it stays a zombie)", c->pid);
+		}
+	}
+	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
+		uint64_t one = 1ull << (sig - 1);
+		struct timespec zero = { 0, 0 };
+
+		if (!(drain & one))
+			continue;
+		SYSR(pl, 0, STUB_OPF_MAYFAIL, R0 | R2, SYS_rt_sigtimedwait, blob(pl, &one, sizeof(one)), 0,
+		     blob(pl, &zero, sizeof(zero)), 8, 0, 0);
+	}
+}
+
+/* A zombie: its group, name and ids, then it ends as it had ended. */
+static void plan_zombie(struct plan *pl, const struct img *img, const struct ckpt_task *t)
+{
+	int code = t->exit_status;
+
+	plan_own_group(pl, img, t);
+	SYSR(pl, 0, 0, R1, SYS_prctl, PR_SET_NAME, blob(pl, t->comm, sizeof(t->comm)), 0, 0, 0, 0);
+	SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_setresgid, t->gid, t->gid, t->gid, 0, 0, 0);
+	SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_setresuid, t->uid, t->uid, t->uid, 0, 0, 0);
+	if (code & 0x7f) {
+		/* Killed: by that signal again, without a core (so without
+		 * the core flag either: WCOREDUMP is not restored). */
+		struct rlimit64 none = { 0, 0 };
+		struct ckpt_sigaction dfl = { 0 };
+		uint64_t one = 1ull << ((code & 0x7f) - 1);
+
+		SYSR(pl, 0, STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0, RLIMIT_CORE,
+		     blob(pl, &none, sizeof(none)), 0, 0, 0);
+		SYSR(pl, 0, STUB_OPF_MAYFAIL, R1, SYS_rt_sigaction, (uint64_t)(code & 0x7f),
+		     blob(pl, &dfl, sizeof(dfl)), 0, 8, 0, 0);
+		SYSR(pl, 0, 0, R1, SYS_rt_sigprocmask, SIG_UNBLOCK, blob(pl, &one, sizeof(one)), 0, 8, 0, 0);
+		SYSF(pl, 0, STUB_OPF_A0_PID, SYS_kill, 0, (uint64_t)(code & 0x7f), 0, 0, 0, 0);
+	}
+	SYS(pl, 0, SYS_exit_group, (uint64_t)((code >> 8) & 0xff), 0, 0, 0, 0, 0);
+}
+
+/* Stub threads a task needs: a live process's threads (one more when its
+ * leader had exited), one for a zombie. */
+static uint32_t task_threads(const struct img *img, const struct ckpt_task *t)
+{
+	const struct img_proc *p;
+
+	if (t->proc < 0)
+		return 1;
+	p = &img->procs[t->proc];
+	return p->d.nthreads + !!(p->d.flags & CKPT_PROC_LEADER_GONE);
+}
+
+/*
+ * The mappings a forked child starts with: its parent's, as they are at
+ * the parent's fill trap (its specials are in home then, and home is the
+ * same in all).  The child unmaps them and maps its own (plan_memory).
+ */
+static struct stub_map *parent_layout(const struct img_proc *par, size_t *n)
+{
+	struct stub_map *m = xzalloc((par->d.nvmas + 1) * sizeof(*m));
+
+	*n = 0;
+	for (uint32_t i = 0; i < par->d.nvmas; i++)
+		if (restored(&par->vmas[i])) {
+			m[*n].start = par->vmas[i].d.start;
+			m[*n].end = par->vmas[i].d.end;
+			(*n)++;
+		}
+	return m;
+}
+
+/* A live process: its own session and group, its descriptors (from the
+ * slots it inherited, tree.c), its memory, its children, the rest. */
+static void plan_live(struct plan *pl, const struct img *img, const struct ckpt_task *t,
+		      const struct stub_map *maps, size_t nmaps, const struct spawn_fds *sf)
+{
+	const struct img_proc *p = &img->procs[t->proc];
+	struct stub_map *start = (struct stub_map *)maps;
+	size_t nstart = nmaps;
+
+	if (t->parent >= 0) {
+		plan_child_start(pl, img, t, sf);
+		start = parent_layout(&img->procs[img->tasks[t->parent].proc], &nstart);
+	}
+	plan_memory(pl, p, start, nstart, sf, pl->stub_size);
+	if (start != maps)
+		free(start);
+	if (t->flags & CKPT_TASK_SUBREAPER) {
+		SYS(pl, 0, SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0);
+		what(pl, 0, "make process %d a child subreaper", t->pid);
+	}
+	plan_children(pl, img, t);
+	plan_settle(pl, p, maps, nmaps, pl->stub_size);
+	plan_process(pl, p, sf);
+	/* The other processes' descriptors, once its children have theirs. */
+	if (sf->extra_base)
+		SYS(pl, 0, SYS_close_range, (uint64_t)sf->extra_base, ~0u, 0, 0, 0, 0);
+	for (uint32_t k = 0; k < p->d.nthreads; k++)
+		plan_thread_tail(pl, k + pl->leader_gone, p, k);
+	if (pl->leader_gone) {
+		/* As a zombie it shows its credentials in /proc: the process's. */
+		plan_creds(pl, 0, p);
+		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
+	}
+}
+
+int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
 	       const struct spawn_fds *sf, uint64_t stub_size)
 {
 	uint64_t specials = 0;
+	char why[256];
 	int ret;
 
 	memset(pl, 0, sizeof(*pl));
 	free(dreloc);
 	dreloc = NULL;
 	ndreloc = 0;
-	if ((ret = check_specials(p, maps, nmaps)) < 0)
-		return ret;
-	/* A leader that had exited: one more stub thread, the leader, which
-	 * does the process's part, starts all image threads and exits. */
-	pl->leader_gone = !!(p->d.flags & CKPT_PROC_LEADER_GONE);
-	pl->nthreads = p->d.nthreads + pl->leader_gone;
+	for (uint32_t i = 0; i < img->h.nprocs; i++) {
+		if ((ret = check_specials(&img->procs[i], maps, nmaps)) < 0)
+			return ret;
+		if (img->procs[i].ncow)
+			return error("process %d has pages shared copy-on-write with its parent (a COW "
+				     "section): this ckpt cannot restore those yet", img->procs[i].d.pid);
+	}
+	pl->ways = xzalloc(img->ntasks * sizeof(*pl->ways));
+	if (img_tree_ways(img, pl->ways, why, sizeof(why)) < 0)
+		return error("%s", why);
+	for (uint32_t i = 0; i < img->ntasks; i++)
+		pl->nhelpers += pl->ways[i].sid == WAY_HELPER || pl->ways[i].pgid == WAY_HELPER;
+	pl->procs = xzalloc((img->ntasks + pl->nhelpers) * sizeof(*pl->procs));
+	for (uint32_t i = 0, h = img->ntasks; i < img->ntasks; i++) {
+		pl->procs[i].helps = -1;
+		pl->procs[i].t0 = pl->nthreads;
+		pl->procs[i].nthreads = task_threads(img, &img->tasks[i]);
+		pl->nthreads += pl->procs[i].nthreads;
+		if (pl->ways[i].sid == WAY_HELPER || pl->ways[i].pgid == WAY_HELPER)
+			pl->procs[h++].helps = (int32_t)i;
+	}
+	for (uint32_t h = img->ntasks; h < img->ntasks + pl->nhelpers; h++) {
+		pl->procs[h].t0 = pl->nthreads++;
+		pl->procs[h].nthreads = 1;
+	}
 	pl->t = xzalloc(pl->nthreads * sizeof(*pl->t));
 	pl->stub_size = ALIGN_UP(stub_size, 4096u);
 	pl->stack_size = STACK_SIZE;
@@ -487,15 +750,28 @@ int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map 
 	pl->plan_off = pl->stub_size + specials;
 	pl->data_off = pl->plan_off + sizeof(struct stub_plan) +
 		       pl->nthreads * sizeof(struct stub_thread);
-	plan_memory(pl, p, maps, nmaps, sf, pl->stub_size);
-	plan_process(pl, p, sf);
-	for (uint32_t k = 0; k < p->d.nthreads; k++)
-		plan_thread_tail(pl, k + pl->leader_gone, p, k);
-	if (pl->leader_gone) {
-		/* As a zombie it shows its credentials in /proc: the process's. */
-		plan_creds(pl, 0, p);
-		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
+	for (uint32_t i = 0; i < img->ntasks; i++) {
+		const struct ckpt_task *t = &img->tasks[i];
+
+		pl->base = pl->procs[i].t0;
+		pl->fill_op = 0;
+		pl->leader_gone = t->proc >= 0 && (img->procs[t->proc].d.flags & CKPT_PROC_LEADER_GONE);
+		if (t->proc < 0)
+			plan_zombie(pl, img, t);
+		else
+			plan_live(pl, img, t, maps, nmaps, &sf[t->proc]);
+		pl->procs[i].leader_gone = pl->leader_gone;
+		pl->procs[i].fill_op = pl->fill_op;
 	}
+	for (uint32_t h = img->ntasks; h < img->ntasks + pl->nhelpers; h++) {
+		uint32_t ci = (uint32_t)pl->procs[h].helps;
+		const struct ckpt_task *c = &img->tasks[ci];
+
+		pl->base = pl->procs[h].t0;
+		pl->leader_gone = 0;
+		plan_helper(pl, img, c, ci, c->fs_of == c->parent ? CLONE_FS : 0);
+	}
+	pl->base = 0;
 	return 0;
 }
 
@@ -530,17 +806,22 @@ static int cmp_range(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-int plan_place(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps)
+int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps)
 {
 	/* Stay inside what every 47/48-bit user address space allows. */
 	const uint64_t lo = 0x10000000ull, hi = 0x7f0000000000ull, gap = 1ull << 20;
-	size_t n = 0;
-	struct range *r = xmalloc((p->d.nvmas + nmaps) * sizeof(*r));
+	size_t n = 0, total = nmaps;
+	struct range *r;
 	uint64_t at = lo;
 
+	for (uint32_t k = 0; k < img->h.nprocs; k++)
+		total += img->procs[k].d.nvmas;
+	r = xmalloc((total ? total : 1) * sizeof(*r));
 	pl->size = home_size(pl);
-	for (uint32_t i = 0; i < p->d.nvmas; i++)
-		r[n++] = (struct range){ p->vmas[i].d.start, p->vmas[i].d.end };
+	/* One home for the whole tree: free in every process. */
+	for (uint32_t k = 0; k < img->h.nprocs; k++)
+		for (uint32_t i = 0; i < img->procs[k].d.nvmas; i++)
+			r[n++] = (struct range){ img->procs[k].vmas[i].d.start, img->procs[k].vmas[i].d.end };
 	for (size_t i = 0; i < nmaps; i++)
 		r[n++] = (struct range){ maps[i].start, maps[i].end };
 	qsort(r, n, sizeof(*r), cmp_range);
@@ -617,6 +898,8 @@ void plan_free(struct plan *pl)
 		free(pl->t[i].reloc);
 	}
 	free(pl->t);
+	free(pl->procs);
+	free(pl->ways);
 	free(pl->data);
 	free(dreloc);
 	dreloc = NULL;

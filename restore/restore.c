@@ -30,8 +30,6 @@ static int check_header(const struct ckpt_header *h)
 		return error("image is for %s, this machine is %s", machine_name(h->machine), ARCH_NAME);
 	if (h->page_size != (uint32_t)getpagesize())
 		return error("image has %u-byte pages, this kernel uses %d", h->page_size, getpagesize());
-	if (h->nprocs != 1)
-		return error("image holds %u processes: this ckpt restores one", h->nprocs);
 	return 0;
 }
 
@@ -123,9 +121,11 @@ int restore_run(const char *path, const struct restore_opts *o)
 	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = check_header(&img.h)) < 0)
 		goto out;
 	have = img_read_meta(&r, &img, &s, &payload);
-	if ((ret = have) < 0 || (ret = check_creds(&img.procs[0])) < 0 ||
-	    (ret = check_regsets(&img.procs[0])) < 0)
+	if ((ret = have) < 0)
 		goto out;
+	for (uint32_t i = 0; i < img.h.nprocs; i++)
+		if ((ret = check_creds(&img.procs[i])) < 0 || (ret = check_regsets(&img.procs[i])) < 0)
+			goto out;
 	/* A file is checked from end to end as ckpt verify checks it, before
 	 * anything is created; a stream block by block as it is applied.
 	 * Every parent must be there, be the right one, and be intact. */

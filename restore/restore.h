@@ -7,6 +7,7 @@
 
 #include "image/chain.h"
 #include "image/image.h"
+#include "image/tree.h"
 #include "image/stub-abi.h"
 
 struct restore_opts {
@@ -31,9 +32,23 @@ struct plan_thread {
 	uint32_t nops, cap;
 };
 
+/* Where one task's ops are in a tree's plan (then one per helper: a
+ * process that makes a group or session whose leader has exited). */
+struct plan_proc {
+	int32_t helps;			/* a helper: the task it makes; -1: a task */
+	uint32_t t0;			/* its first stub thread */
+	uint32_t nthreads;		/* its stub threads */
+	uint32_t leader_gone;		/* 1: stub thread t0 is an extra, exiting leader */
+	uint32_t fill_op;		/* index of thread t0's fill trap (live tasks) */
+};
+
 struct plan {
-	uint32_t nthreads;		/* stub threads */
-	uint32_t leader_gone;		/* 1: stub thread 0 is an extra, exiting leader */
+	uint32_t nthreads;		/* stub threads, of every task */
+	struct plan_proc *procs;	/* per task of the image (img->ntasks), then per helper */
+	uint32_t nhelpers;
+	struct tree_way *ways;		/* per task: how its session and group are made */
+	uint32_t base;			/* while building: the task's first stub thread */
+	uint32_t leader_gone;		/* while building: 1, stub thread 0 is an extra, exiting leader */
 	struct plan_thread *t;
 	uint8_t *data;			/* blobs the ops point to */
 	size_t datalen, datacap;
@@ -43,7 +58,7 @@ struct plan {
 	uint64_t stack_size;		/* per thread */
 	uint64_t home;			/* chosen address (0 until placed) */
 	uint64_t size;			/* total home size */
-	uint32_t fill_op;		/* index of thread 0's fill trap */
+	uint32_t fill_op;		/* while building: index of thread 0's fill trap */
 };
 
 /* A mapping of the stub process before it starts (from /proc/PID/maps). */
@@ -54,10 +69,12 @@ struct stub_map {
 
 struct spawn_fds;
 
-int plan_build(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps,
+/* The plan of every task of img (sf: each process's descriptors, by PROC
+ * index); maps: the root stub's mappings as it starts. */
+int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
 	       const struct spawn_fds *sf, uint64_t stub_size);
-/* Pick a home address: a hole free in the image and in the stub. */
-int plan_place(struct plan *pl, const struct img_proc *p, const struct stub_map *maps, size_t nmaps);
+/* Pick a home address: a hole free in every process's image and in the stub. */
+int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps);
 /* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */
 int plan_serialise(const struct plan *pl, uint8_t **out, size_t *len);
 void plan_free(struct plan *pl);
@@ -76,6 +93,12 @@ struct spawn_fds {
 	int stub_src;			/* the stub ELF memfd (exec'd) */
 	int base;			/* first helper fd number in the stub */
 	int *tmp, ntmp;			/* scratch for the child */
+	/* A tree (restore/tree.c): the root stub also gets every other
+	 * process's descriptors, at slots from extra_base on, which the
+	 * processes forked from it take theirs from. */
+	int extra_base;			/* 0: no tree */
+	int nextra, *extra_src;		/* the root's: ckpt's fds for those slots */
+	int *slot;			/* another process's: per fd, its slot */
 };
 
 int files_open(const struct img_proc *p, const struct restore_opts *o, struct spawn_fds *sf);
@@ -83,6 +106,9 @@ int files_open(const struct img_proc *p, const struct restore_opts *o, struct sp
  * Returns the fd of the stub ELF to exec, or -1. */
 int files_install_child(struct spawn_fds *sf);
 void files_close(struct spawn_fds *sf);
+/* tree.c: the slots of every process's descriptors in the root stub
+ * (sf: one per process, files_open() done; n processes). */
+void tree_fds(struct spawn_fds *sf, uint32_t n);
 
 /* pidns.c: --pid-ns */
 struct pidns {
@@ -113,10 +139,11 @@ int restore_spawn(struct restore_job *j);
 /* pages.c: stream page data into the stub process.  For the newest image
  * only is NULL and the pages it leaves to its parent are added to later;
  * for a parent, only its pages in `only` are written, and what it leaves
- * to its own parent goes to later. */
+ * to its own parent goes to later.  Only process proc's sections: it
+ * stops at the first of a later process (a tree), leaving it in hand. */
 struct ranges;
-int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, const struct ranges *only,
-	       struct ranges *later);
+int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, uint32_t proc,
+	       const struct ranges *only, struct ranges *later);
 /* One section after the metadata, checked before anything is done with
  * it: 1 to apply it (a PAGES block that fits its mapping, or for a parent
  * the ranges in only), 0 to pass over it (HASHES, IN_PARENT runs, which

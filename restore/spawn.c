@@ -3,8 +3,12 @@
  * we may), exec the embedded stub in it under ptrace, hand it its plan,
  * fill its memory at the fill trap, and once every thread has finished
  * its ops, give each thread its registers and let the process go.
- * Any failure before that point kills the child: no half-made process
- * ever runs.
+ * A tree: the root is made so, every other process by its parent's stub
+ * (STUB_OP_FORK, traced from its first instruction), each filled at its
+ * own fill trap in image order; all are let go together once every
+ * thread of every process is done (docs/trees.md, 3).
+ * Any failure before that point kills every process made: no half-made
+ * process ever runs.
  */
 #include <elf.h>
 #include <errno.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,15 +42,24 @@ struct rthread {
 	uint32_t state;		/* enum stub_state, as last read */
 };
 
+/* One task of the tree while it is made. */
+struct rtask {
+	pid_t pid;		/* as ckpt sees it (its fork event), 0: not made yet */
+	int ended;		/* a zombie that has exited */
+	int filled;		/* a live process whose memory is written */
+};
+
 struct ctx {
 	pid_t ckpt_pid;
 	const struct img *img;
-	const struct img_proc *p;
+	const struct img_proc *p;	/* the root's */
 	const struct restore_opts *o;
-	pid_t pid;
+	pid_t pid;			/* the root */
 	struct plan pl;
-	struct spawn_fds sf;
-	struct rthread *th;	/* by stub thread index */
+	struct spawn_fds *sf;		/* per process (PROC index); sf[0] the root's */
+	struct rthread *th;		/* by stub thread index */
+	struct rtask *rt;		/* by task */
+	uint32_t next_fill;		/* the next task to fill, in image order */
 };
 
 /* Bytes the stub occupies once loaded: its one PT_LOAD's memory size. */
@@ -116,10 +130,10 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 	/* Ignored signals stay ignored across exec; the plan sets them all. */
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
-	stubfd = files_install_child(&c->sf);
+	stubfd = files_install_child(&c->sf[0]);
 	if (stubfd < 0)
 		_exit(126);
-	utoa(fdarg, (unsigned)c->sf.plan_slot);
+	utoa(fdarg, (unsigned)c->sf[0].plan_slot);
 	/* Traced, and stopped so that ckpt can ask for an exec event: the
 	 * legacy post-exec SIGTRAP would stay pending under our full mask. */
 	if (tracee_call(PTRACE_TRACEME, 0, 0, 0) < 0 ||
@@ -143,6 +157,15 @@ static pid_t spawn(struct ctx *c)
 	if (pid > 0)
 		return pid;
 	err = errno;
+	/* In a tree the PIDs name each other (parents, groups): all or none. */
+	if (c->img->ntasks > 1) {
+		if (err == EEXIST)
+			error("PID %d is in use: restore the tree with --pid-ns", want);
+		else
+			error_errno(err, "cannot restore PID %d (a tree needs its own PIDs)", want);
+		errno = err;
+		return -1;
+	}
 	if (err == EEXIST)
 		warn("PID %d is in use: the process gets a new PID", want);
 	else if (err == EPERM)
@@ -190,15 +213,41 @@ static uint64_t threads_addr(const struct ctx *c)
 	return c->pl.home + c->pl.plan_off + sizeof(struct stub_plan);
 }
 
+/* The task (or helper, from img->ntasks on) stub thread ti belongs to. */
+static uint32_t task_of(const struct ctx *c, uint32_t ti)
+{
+	uint32_t k = 0;
+
+	while (k + 1 < c->img->ntasks + c->pl.nhelpers && c->pl.procs[k + 1].t0 <= ti)
+		k++;
+	return k;
+}
+
+/* Tasks and helpers. */
+static uint32_t nmade(const struct ctx *c)
+{
+	return c->img->ntasks + c->pl.nhelpers;
+}
+
 static int describe_failure(struct ctx *c, uint32_t ti, const struct stub_thread *st)
 {
 	const struct plan_thread *t = &c->pl.t[ti];
 	const char *w = st->cur < t->nops ? t->what[st->cur] : NULL;
+	char who[48] = "";
 
+	if (c->img->ntasks > 1) {
+		uint32_t k = task_of(c, ti);
+
+		if (k < c->img->ntasks)
+			snprintf(who, sizeof(who), "process %d: ", c->img->tasks[k].pid);
+		else
+			snprintf(who, sizeof(who), "the helper of process %d: ",
+				 c->img->tasks[c->pl.procs[k].helps].pid);
+	}
 	if (w)
-		return error_errno((int)st->err, "cannot %s", w);
-	return error_errno((int)st->err, "restore step %u of thread %u (syscall %ld) failed", st->cur,
-			   ti, st->cur < t->nops ? (long)t->ops[st->cur].nr : -1L);
+		return error_errno((int)st->err, "%scannot %s", who, w);
+	return error_errno((int)st->err, "%srestore step %u of thread %u (syscall %ld) failed", who,
+			   st->cur, ti, st->cur < t->nops ? (long)t->ops[st->cur].nr : -1L);
 }
 
 /* tid as the process itself sees it (differs inside --pid-ns). */
@@ -209,7 +258,7 @@ static pid_t inner_tid(const struct ctx *c, pid_t tid)
 
 	if (!c->o->pid_ns)
 		return tid;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", c->pid, tid);
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	if (read_file(path, &buf, NULL) < 0)
 		return -1;
 	if ((line = strstr(buf, "\nNSpid:"))) {
@@ -248,25 +297,129 @@ static int trapped(struct ctx *c, pid_t tid, int *idx)
 	return ret;
 }
 
-enum phase { PHASE_FILL, PHASE_DONE };
+static int resume_after_trap(pid_t tid);
 
-static int reached(const struct ctx *c, enum phase ph)
+/* The live process of a task (NULL: a zombie or a helper). */
+static const struct img_proc *proc_of(const struct ctx *c, uint32_t k)
 {
-	if (ph == PHASE_FILL)
-		return c->th[0].state == STUB_ST_TRAP;
-	/* An exiting leader (see plan_build) never reaches DONE. */
-	for (uint32_t i = c->pl.leader_gone; i < c->pl.nthreads; i++)
-		if (c->th[i].state != STUB_ST_DONE)
-			return 0;
+	const struct ckpt_task *t = &c->img->tasks[k];
+
+	return k >= c->img->ntasks || t->proc < 0 ? NULL : &c->img->procs[t->proc];
+}
+
+/* Every thread of every live process at its last trap, every zombie ended.
+ * An exiting leader (see plan_build) never reaches DONE. */
+static int all_done(const struct ctx *c)
+{
+	for (uint32_t k = 0; k < nmade(c); k++) {
+		const struct plan_proc *pp = &c->pl.procs[k];
+
+		if (!proc_of(c, k)) {
+			if (!c->rt[k].ended)
+				return 0;
+			continue;
+		}
+		for (uint32_t i = pp->t0 + pp->leader_gone; i < pp->t0 + pp->nthreads; i++)
+			if (c->th[i].state != STUB_ST_DONE)
+				return 0;
+	}
 	return 1;
 }
 
-/* Let the stub run until it reaches the phase; every thread that is at a
- * trap stays stopped there. */
-static int run_until(struct ctx *c, enum phase ph)
+/* Page data of the next processes in image order whose stubs wait at
+ * their fill trap: a stream holds them in that order, parent first, and
+ * a parent forks its children only once it is filled. */
+static int fill_ready(struct ctx *c, struct restore_job *j)
 {
-	while (!reached(c, ph)) {
-		int st, sig, idx, ret;
+	while (c->next_fill < c->img->ntasks) {
+		uint32_t k = c->next_fill, t0 = c->pl.procs[k].t0;
+		const struct ckpt_task *t = &c->img->tasks[k];
+		struct ranges later = { 0 };
+		int ret;
+
+		if (t->proc < 0) {		/* a zombie: nothing to fill */
+			c->next_fill++;
+			continue;
+		}
+		if (c->th[t0].state != STUB_ST_TRAP)
+			return 0;
+		ret = pages_fill(&j->in, c->img, c->th[t0].tid, (uint32_t)t->proc, NULL, &later);
+		if (ret == 0 && later.n)
+			ret = chain_fill(j->path, c->img, c->th[t0].tid, &later);
+		ranges_free(&later);
+		if (ret == 0)
+			ret = resume_after_trap(c->th[t0].tid);
+		if (ret < 0)
+			return ret;
+		c->rt[k].filled = 1;
+		c->next_fill++;
+	}
+	return 0;
+}
+
+/* A process's stub forked: which task (or helper) the new PID is, from
+ * the op the forking thread is at (the new process reports its own first
+ * stop apart).  The thread is found as trapped() finds one: by the tid
+ * its stub wrote (a helper never traps before). */
+static void forked(struct ctx *c, pid_t tid)
+{
+	uint32_t n = c->pl.nthreads;
+	struct stub_thread *st = xmalloc(n * sizeof(*st));
+	unsigned long msg = 0;
+	pid_t inner = inner_tid(c, tid);
+
+	if (tracee_call(PTRACE_GETEVENTMSG, tid, 0, &msg) < 0 ||
+	    mem_read(tid, threads_addr(c), st, n * sizeof(*st)) < 0)
+		n = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct stub_op *op;
+		uint64_t ti;
+
+		if (st[i].tid != inner || st[i].cur >= c->pl.t[i].nops)
+			continue;
+		op = &c->pl.t[i].ops[st[i].cur];
+		/* The plan's own copy: a[0] still home-relative. */
+		ti = (op->a[0] - c->pl.plan_off - sizeof(struct stub_plan)) / sizeof(struct stub_thread);
+		if (op->kind == STUB_OP_FORK && ti < c->pl.nthreads)
+			c->rt[task_of(c, (uint32_t)ti)].pid = (pid_t)msg;
+		break;
+	}
+	free(st);
+}
+
+/* A task ended: a zombie, as it should; anything else is a failure. */
+static int ended(struct ctx *c, pid_t pid, int st)
+{
+	for (uint32_t k = 1; k < nmade(c); k++) {
+		const struct ckpt_task *t = &c->img->tasks[k < c->img->ntasks ? k : 0];
+
+		if (c->rt[k].pid != pid)
+			continue;
+		if (k >= c->img->ntasks && st == 0) {	/* a helper, done */
+			c->rt[k].ended = 1;
+			return 0;
+		}
+		if (k >= c->img->ntasks || t->proc >= 0)
+			break;
+		c->rt[k].ended = 1;
+		if (st != t->exit_status)
+			warn("zombie %d ended with status %#x, not %#x", t->pid, st, t->exit_status);
+		return 0;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) >= STUB_EXIT_USAGE && WEXITSTATUS(st) <= STUB_EXIT_HOME)
+		return error("the restore stub could not start (code %d)", WEXITSTATUS(st));
+	return error("the restore stub died (%s %d)", WIFEXITED(st) ? "exit status" : "signal",
+		     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/* Let the stubs run until every process is made, filling each at its
+ * fill trap; every thread that is at a trap stays stopped there. */
+static int run_stubs(struct ctx *c, struct restore_job *j)
+{
+	int ret;
+
+	while ((ret = fill_ready(c, j)) == 0 && !all_done(c)) {
+		int st, sig, idx;
 		pid_t tid = tracee_wait(-1, &st, __WALL);
 
 		if (tid == -EINTR)
@@ -274,21 +427,22 @@ static int run_until(struct ctx *c, enum phase ph)
 		if (tid < 0)
 			return error_errno(tid, "waiting for the restore stub");
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {
-			if (WIFEXITED(st) && WEXITSTATUS(st) >= STUB_EXIT_USAGE && WEXITSTATUS(st) <= STUB_EXIT_HOME)
-				return error("the restore stub could not start (code %d)", WEXITSTATUS(st));
-			return error("the restore stub died (%s %d)", WIFEXITED(st) ? "exit status" : "signal",
-				     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			if ((ret = ended(c, tid, st)) < 0)
+				return ret;
+			continue;
 		}
 		if (!WIFSTOPPED(st))
 			continue;
 		sig = WSTOPSIG(st);
 		if (log_verbose > 1)
 			debug("stub thread %d: stop %#x", tid, st >> 8);
-		if (st >> 16) {		/* PTRACE_EVENT_CLONE */
+		if (st >> 16) {		/* PTRACE_EVENT_CLONE or _FORK */
+			if ((st >> 16) == PTRACE_EVENT_FORK || (st >> 16) == PTRACE_EVENT_CLONE)
+				forked(c, tid);
 			tracee_call(PTRACE_CONT, tid, 0, 0);
 			continue;
 		}
-		if (sig == SIGSTOP) {	/* a new thread's first stop */
+		if (sig == SIGSTOP) {	/* a new thread's or process's first stop */
 			tracee_call(PTRACE_CONT, tid, 0, 0);
 			continue;
 		}
@@ -305,15 +459,16 @@ static int run_until(struct ctx *c, enum phase ph)
 		if (idx < 0)
 			return error("unexpected trap in the restore stub (thread %d)", tid);
 	}
-	return 0;
+	return ret;
 }
 
-/* Warn about what the stub could only do in part (MAYFAIL ops). */
-static int report_partial(struct ctx *c)
+/* Warn about what the stub of task k could only do in part (MAYFAIL ops). */
+static int report_partial(struct ctx *c, uint32_t k)
 {
-	pid_t live = c->th[c->pl.leader_gone].tid;	/* the leader may be gone */
+	const struct plan_proc *pp = &c->pl.procs[k];
+	pid_t live = c->th[pp->t0 + pp->leader_gone].tid;	/* the leader may be gone */
 
-	for (uint32_t ti = 0; ti < c->pl.nthreads; ti++) {
+	for (uint32_t ti = pp->t0; ti < pp->t0 + pp->nthreads; ti++) {
 		const struct plan_thread *t = &c->pl.t[ti];
 		struct stub_op *ops = xmalloc(t->nops * sizeof(*ops));
 		struct stub_thread st;
@@ -324,33 +479,48 @@ static int report_partial(struct ctx *c)
 			free(ops);
 			return error_errno(ret, "cannot read the restore stub's results");
 		}
-		for (uint32_t k = 0; k < t->nops; k++) {
-			if (ops[k].kind == STUB_OP_CLONE && ops[k].ret > 0 &&
-			    (uint64_t)ops[k].ret != ops[k].a[1])
-				warn("thread %lu restored as thread %ld", (unsigned long)ops[k].a[1],
-				     (long)ops[k].ret);
-			if ((t->ops[k].flags & STUB_OPF_MAYFAIL) && ops[k].ret < 0 && ops[k].ret > -4096 &&
-			    t->what[k])
-				warn("cannot %s: %s", t->what[k], strerror((int)-ops[k].ret));
+		for (uint32_t i = 0; i < t->nops; i++) {
+			if (ops[i].kind == STUB_OP_CLONE && ops[i].ret > 0 &&
+			    (uint64_t)ops[i].ret != ops[i].a[1])
+				warn("thread %lu restored as thread %ld", (unsigned long)ops[i].a[1],
+				     (long)ops[i].ret);
+			if ((t->ops[i].flags & STUB_OPF_MAYFAIL) && ops[i].ret < 0 && ops[i].ret > -4096 &&
+			    t->what[i])
+				warn("cannot %s: %s", t->what[i], strerror((int)-ops[i].ret));
 		}
 		free(ops);
 	}
 	return 0;
 }
 
-/* Registers, extended state and signal mask of every thread, the stub's
- * home unmapped, and off they go. */
-static int finish(struct ctx *c)
+/* One prctl in the stopped stub thread t0, or -errno after a message. */
+static int remote_prctl(struct tracee_set *ts, struct tracee *t0, int option, uint64_t arg,
+			const char *what)
 {
-	const uint32_t off = c->pl.leader_gone;
-	struct tracee_set ts = { .pid = c->pid };
+	long r;
+	int ret = tracee_syscall(ts, t0, SYS_prctl, (uint64_t[6]){ (uint64_t)option, arg }, &r);
+
+	if (ret < 0 || r < 0)
+		return error_errno(ret < 0 ? ret : (int)r, "cannot restore %s", what);
+	return 0;
+}
+
+/* Task k, a live process, made: its parent-death signal and dumpable
+ * flag, its home unmapped, every thread's registers and signal mask.  It
+ * stays stopped until all are. */
+static int finish_proc(struct ctx *c, uint32_t k)
+{
+	const struct img_proc *p = proc_of(c, k);
+	const struct plan_proc *pp = &c->pl.procs[k];
+	const uint32_t off = pp->t0 + pp->leader_gone;
+	struct tracee_set ts = { .pid = c->th[off].tid };
 	struct tracee t0 = { .tid = c->th[off].tid };
 	struct stub_plan sp;
 	size_t len = sizeof(t0.regs);
 	long r;
 	int ret;
 
-	if ((ret = report_partial(c)) < 0)
+	if ((ret = report_partial(c, k)) < 0)
 		return ret;
 	if ((ret = mem_read(t0.tid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
 		return error_errno(ret, "cannot read the restore stub's plan");
@@ -362,35 +532,33 @@ static int finish(struct ctx *c)
 		 * below, and arm64 then puts x7 back to its value at that
 		 * syscall's entry (arch/arm64/kernel/ptrace.c report_syscall):
 		 * run the syscalls from the registers it is to have. */
-		memcpy(&t0.regs, c->p->threads[0].regsets[0].data, sizeof(t0.regs));	/* stub thread off */
+		memcpy(&t0.regs, p->threads[0].regsets[0].data, sizeof(t0.regs));	/* stub thread off */
 		arch_fixup_restart(&t0.regs);
 	}
-	/* The parent-death signal the child got from us goes; the original
-	 * one comes back, unless we are about to leave it (--detach). */
-	ret = tracee_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_PDEATHSIG,
-			     c->o->detach ? 0 : c->p->d.pdeathsig }, &r);
-	if (ret < 0 || r < 0)
-		return error_errno(ret < 0 ? ret : (int)r, "cannot restore the parent-death signal");
-	/* Every thread's uid change reset the process's dumpable flag; all
-	 * are done now, so set it as it was. */
-	ret = tracee_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_DUMPABLE,
-			     !(c->p->d.flags & CKPT_PROC_UNDUMPABLE) }, &r);
-	if (ret < 0 || r < 0)
-		return error_errno(ret < 0 ? ret : (int)r, "cannot restore the dumpable flag");
+	/* The parent-death signal the child got from us (or from its
+	 * parent's stub) goes; the original one comes back, unless we are
+	 * about to leave the root (--detach). */
+	if ((ret = remote_prctl(&ts, &t0, PR_SET_PDEATHSIG,
+				c->o->detach && k == 0 ? 0 : p->d.pdeathsig, "the parent-death signal")) < 0 ||
+	    /* Every thread's uid change reset the process's dumpable flag;
+	     * all are done now, so set it as it was. */
+	    (ret = remote_prctl(&ts, &t0, PR_SET_DUMPABLE, !(p->d.flags & CKPT_PROC_UNDUMPABLE),
+				"the dumpable flag")) < 0)
+		return ret;
 	ret = tracee_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, &r);
 	if (ret < 0 || r < 0)
 		return error_errno(ret < 0 ? ret : (int)r, "cannot unmap the restore stub");
-	for (uint32_t i = off; i < c->pl.nthreads; i++) {
-		const struct img_thread *it = &c->p->threads[i - off];
+	for (uint32_t i = off; i < pp->t0 + pp->nthreads; i++) {
+		const struct img_thread *it = &p->threads[i - off];
 		arch_regs_t regs;
 
 		memcpy(&regs, it->regsets[0].data, sizeof(regs));
 		arch_fixup_restart(&regs);
-		for (uint32_t k = 0; k < it->d.nregsets; k++) {
-			const struct img_regset *rs = &it->regsets[k];
+		for (uint32_t n = 0; n < it->d.nregsets; n++) {
+			const struct img_regset *rs = &it->regsets[n];
 
-			ret = tracee_set_regset(c->th[i].tid, rs->type, k ? (void *)rs->data : (void *)&regs,
-						k ? rs->len : sizeof(regs));
+			ret = tracee_set_regset(c->th[i].tid, rs->type, n ? (void *)rs->data : (void *)&regs,
+						n ? rs->len : sizeof(regs));
 			if (ret < 0)
 				return error_errno(ret, "thread %d: cannot set its registers (note type %#x)",
 						   it->d.tid, rs->type);
@@ -400,14 +568,32 @@ static int finish(struct ctx *c)
 		if (ret < 0)
 			return error_errno(ret, "thread %d: cannot set its signal mask", it->d.tid);
 	}
-	/* It was stopped when dumped: it stops before running anything. */
-	if (c->p->d.flags & CKPT_PROC_STOPPED)
-		kill(c->pid, SIGSTOP);
-	/* Signals for it must reach it from the moment it runs. */
+	return 0;
+}
+
+/* Every process made: all of them let go together. */
+static int finish(struct ctx *c)
+{
+	int ret;
+
+	for (uint32_t k = 0; k < c->img->ntasks; k++)
+		if (proc_of(c, k) && (ret = finish_proc(c, k)) < 0)
+			return ret;
+	/* One that was stopped when dumped stops before running anything. */
+	for (uint32_t k = 0; k < c->img->ntasks; k++)
+		if (proc_of(c, k) && (proc_of(c, k)->d.flags & CKPT_PROC_STOPPED))
+			kill(k ? c->rt[k].pid : c->pid, SIGSTOP);
+	/* Signals for the root must reach it from the moment it runs. */
 	if (!c->o->detach)
 		restore_forward_signals(c->pid);
-	for (uint32_t i = off; i < c->pl.nthreads; i++)
-		tracee_call(PTRACE_DETACH, c->th[i].tid, 0, 0);
+	for (uint32_t k = 0; k < c->img->ntasks; k++) {
+		const struct plan_proc *pp = &c->pl.procs[k];
+
+		if (!proc_of(c, k))
+			continue;
+		for (uint32_t i = pp->t0 + pp->leader_gone; i < pp->t0 + pp->nthreads; i++)
+			tracee_call(PTRACE_DETACH, c->th[i].tid, 0, 0);
+	}
 	return 0;
 }
 
@@ -430,22 +616,24 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 		if (want != SIGSTOP)
 			break;
 		if ((ret = (int)tracee_call(PTRACE_SETOPTIONS, c->pid, 0,
-					    (void *)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
+					    (void *)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+						     PTRACE_O_TRACEEXEC |
 						     PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD))) < 0 ||
 		    (ret = (int)tracee_call(PTRACE_CONT, c->pid, 0, 0)) < 0)
 			return error_errno(ret, "cannot trace the restore stub");
 	}
 	if ((ret = read_stub_maps(c->pid, &maps, &nmaps)) < 0)
 		return error_errno(ret, "cannot read the restore stub's mappings");
-	if ((ret = plan_build(&c->pl, c->p, maps, nmaps, &c->sf, stub_size)) < 0 ||
-	    (ret = plan_place(&c->pl, c->p, maps, nmaps)) < 0 ||
+	if ((ret = plan_build(&c->pl, c->img, maps, nmaps, c->sf, stub_size)) < 0 ||
+	    (ret = plan_place(&c->pl, c->img, maps, nmaps)) < 0 ||
 	    (ret = plan_serialise(&c->pl, &buf, &len)) < 0)
 		goto out;
-	if (pwrite(c->sf.plan_src, buf, len, 0) != (ssize_t)len) {
+	if (pwrite(c->sf[0].plan_src, buf, len, 0) != (ssize_t)len) {
 		ret = error_errno(errno, "cannot write the restore plan");
 		goto out;
 	}
 	c->th = xzalloc(c->pl.nthreads * sizeof(*c->th));
+	c->rt = xzalloc(nmade(c) * sizeof(*c->rt));
 	debug("stub home %#lx-%#lx (plan at +%#lx, %zu bytes), %u threads, %u ops in thread 0",
 	      (unsigned long)c->pl.home, (unsigned long)(c->pl.home + c->pl.size),
 	      (unsigned long)c->pl.plan_off, len, c->pl.nthreads, c->pl.t[0].nops);
@@ -474,31 +662,49 @@ static int resume_after_trap(pid_t tid)
 	return (int)tracee_call(PTRACE_CONT, tid, 0, 0);
 }
 
-static void kill_child(pid_t pid)
+/* Every process made so far: killed, and reaped as their tracer (every
+ * thread we trace must be reaped by us before its leader can be). */
+static void kill_all(struct ctx *c)
 {
 	int st;
 
-	/* Every thread we trace must be reaped by us before its leader can
-	 * be: reap them all until the leader is gone. */
-	kill(pid, SIGKILL);
+	kill(c->pid, SIGKILL);
+	for (uint32_t k = 1; c->rt && k < nmade(c); k++)
+		if (c->rt[k].pid > 0)
+			kill(c->rt[k].pid, SIGKILL);
 	for (;;) {
 		pid_t r = tracee_wait(-1, &st, __WALL);
 
-		if (r == pid || (r < 0 && r != -EINTR))
+		if (r < 0 && r != -EINTR)
 			break;
 	}
 }
 
-/* Page data: this image's, then its parents' for what it left to them. */
-static int fill(struct ctx *c, struct restore_job *j)
+/* ckpt holds every descriptor of every process of a tree at once. */
+static void raise_nofile(const struct img *img)
 {
-	struct ranges later = { 0 };
-	int ret = pages_fill(&j->in, c->img, c->pid, NULL, &later);
+	struct rlimit rl;
 
-	if (ret == 0 && later.n)
-		ret = chain_fill(j->path, c->img, c->pid, &later);
-	ranges_free(&later);
-	return ret;
+	if (img->h.nprocs > 1 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Every process's files, opened here; then the slots of a tree's. */
+static int open_files(struct ctx *c)
+{
+	int ret;
+
+	raise_nofile(c->img);
+	c->sf = xzalloc(c->img->h.nprocs * sizeof(*c->sf));
+	for (uint32_t i = 0; i < c->img->h.nprocs; i++) {
+		c->sf[i].plan_src = c->sf[i].stub_src = c->sf[i].exe_src = -1;
+		if ((ret = files_open(&c->img->procs[i], c->o, &c->sf[i])) < 0)
+			return ret;
+	}
+	tree_fds(c->sf, c->img->h.nprocs);
+	return 0;
 }
 
 int restore_spawn(struct restore_job *j)
@@ -511,13 +717,13 @@ int restore_spawn(struct restore_job *j)
 
 	if ((ret = stub_mem_size(&stub_size)) < 0)
 		return ret;
-	if ((ret = files_open(c.p, o, &c.sf)) < 0)
+	if ((ret = open_files(&c)) < 0)
 		goto out;
 	fd = make_memfd("ckpt-plan", NULL, 0);
-	c.sf.plan_src = fd;
+	c.sf[0].plan_src = fd;
 	fd = make_memfd("ckpt-stub", ckpt_stub_elf, (size_t)(ckpt_stub_elf_end - ckpt_stub_elf));
-	c.sf.stub_src = fd;
-	if (c.sf.plan_src < 0 || c.sf.stub_src < 0) {
+	c.sf[0].stub_src = fd;
+	if (c.sf[0].plan_src < 0 || c.sf[0].stub_src < 0) {
 		ret = error_errno(fd, "cannot create a memfd");
 		goto out;
 	}
@@ -525,26 +731,25 @@ int restore_spawn(struct restore_job *j)
 		goto out;
 	c.pid = spawn(&c);
 	if (c.pid < 0) {
-		ret = error_errno(errno, "cannot fork");
+		ret = c.img->ntasks > 1 ? -EEXIST : error_errno(errno, "cannot fork");
 		goto out;
 	}
 	if (o->pid_ns && (ret = pidns_started(ns, c.pid)) < 0) {
-		kill_child(c.pid);
+		kill_all(&c);
 		goto out;
 	}
-	if ((ret = setup_stub(&c, stub_size)) < 0 ||
-	    (ret = run_until(&c, PHASE_FILL)) < 0 ||
-	    (ret = fill(&c, j)) < 0 ||
-	    (ret = resume_after_trap(c.th[0].tid)) < 0 ||
-	    (ret = run_until(&c, PHASE_DONE)) < 0 ||
+	if ((ret = setup_stub(&c, stub_size)) < 0 || (ret = run_stubs(&c, j)) < 0 ||
 	    (ret = finish(&c)) < 0) {
-		kill_child(c.pid);
+		kill_all(&c);
 		goto out;
 	}
 	j->pid = c.pid;
 out:
 	plan_free(&c.pl);
-	files_close(&c.sf);
+	for (uint32_t i = 0; c.sf && i < c.img->h.nprocs; i++)
+		files_close(&c.sf[i]);
+	free(c.sf);
 	free(c.th);
+	free(c.rt);
 	return ret;
 }

@@ -80,6 +80,27 @@ static long do_clone(struct stub_thread *nt, uint64_t tid)
 	return r;
 }
 
+/* A process: a copy of this one (its own copy of home, where its stub
+ * thread's ops wait), started on that thread's stack.  Its PID is the one
+ * asked for or none: a tree is made with its own PIDs (ckpt refuses
+ * otherwise). */
+static long do_fork(const struct stub_op *op)
+{
+	struct stub_thread *nt = (struct stub_thread *)(uintptr_t)op->a[0];
+	struct clone_args ca = { 0 };
+	int64_t want = (int64_t)op->a[1];
+
+	ca.flags = op->a[2];
+	ca.exit_signal = op->a[3];
+	ca.stack = nt->stack_top - 4096 * 4;
+	ca.stack_size = 4096 * 4;
+	if (want) {
+		ca.set_tid = (uint64_t)(uintptr_t)&want;
+		ca.set_tid_size = 1;
+	}
+	return stub_clone3(&ca, sizeof(ca), thread_main, nt);
+}
+
 static void thread_main(void *arg)
 {
 	struct stub_thread *t = arg;
@@ -112,6 +133,9 @@ static void thread_main(void *arg)
 			break;
 		case STUB_OP_CLONE:
 			r = do_clone((struct stub_thread *)(uintptr_t)op->a[0], op->a[1]);
+			break;
+		case STUB_OP_FORK:
+			r = do_fork(op);
 			break;
 		default:
 			r = -EINVAL;

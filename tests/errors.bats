@@ -426,13 +426,15 @@ flip_refused() {
 	refused "$IMG" "image is for $name, this machine is $here"
 }
 
-@test "restore of an image with another page size or two processes: says which" {
+@test "restore of an image with another page size, or more processes than it holds: says which" {
 	need_image
 	imgtool setfield "$IMG" 20 4 65536
 	refused "$IMG" "image has 65536-byte pages, this kernel uses $(getconf PAGESIZE)"
 	cp "$BATS_FILE_TMPDIR/good.img" "$IMG"
+	# A header that counts two processes where the image holds one (and
+	# no process tree): damaged, not a tree (an image of a tree is restored).
 	imgtool setfield "$IMG" 44 4 2
-	refused "$IMG" "image holds 2 processes: this ckpt restores one"
+	refused "$IMG" "image is corrupted: metadata incomplete before offset *"
 }
 
 @test "restore of an image with impossible counts behind good checksums: malformed" {

@@ -177,6 +177,10 @@ static void free_fds(struct spawn_fds *sf)
 	free(sf->cloexec);
 	free(sf->map_src);
 	free(sf->map_slot);
+	free(sf->src);
+	free(sf->tmp);
+	free(sf->extra_src);
+	free(sf->slot);
 }
 
 static int overlaps(uint64_t a, uint64_t b, uint64_t start, uint64_t end)
@@ -185,7 +189,7 @@ static int overlaps(uint64_t a, uint64_t b, uint64_t start, uint64_t end)
 }
 
 /* What spawn.c trusts of a plan before it hands it to the stub. */
-static void check_plan(const struct plan *pl, const struct img_proc *p, const uint8_t *buf,
+static void check_plan(const struct plan *pl, const struct img *img, const uint8_t *buf,
 		       size_t len)
 {
 	const uint64_t home = pl->home, end = pl->home + pl->size;
@@ -193,11 +197,15 @@ static void check_plan(const struct plan *pl, const struct img_proc *p, const ui
 
 	must(end > home && pl->size >= pl->plan_off + len, "home %#lx, %lu bytes, plan %zu bytes",
 	     (unsigned long)home, (unsigned long)pl->size, len);
-	for (uint32_t i = 0; i < p->d.nvmas; i++)
-		must(!overlaps(home, end, p->vmas[i].d.start, p->vmas[i].d.end),
-		     "home %#lx-%#lx overlaps mapping %#lx-%#lx", (unsigned long)home,
-		     (unsigned long)end, (unsigned long)p->vmas[i].d.start,
-		     (unsigned long)p->vmas[i].d.end);
+	for (uint32_t k = 0; k < img->h.nprocs; k++) {
+		const struct img_proc *p = &img->procs[k];
+
+		for (uint32_t i = 0; i < p->d.nvmas; i++)
+			must(!overlaps(home, end, p->vmas[i].d.start, p->vmas[i].d.end),
+			     "home %#lx-%#lx overlaps mapping %#lx-%#lx", (unsigned long)home,
+			     (unsigned long)end, (unsigned long)p->vmas[i].d.start,
+			     (unsigned long)p->vmas[i].d.end);
+	}
 	for (size_t i = 0; i < nstub_maps; i++)
 		must(!overlaps(home, end, stub_maps[i].start, stub_maps[i].end),
 		     "home %#lx-%#lx overlaps the stub's %s", (unsigned long)home,
@@ -228,40 +236,48 @@ static void check_plan(const struct plan *pl, const struct img_proc *p, const ui
 }
 
 /* plan.c, as restore/spawn.c setup_stub() drives it. */
-static void plan(const struct img_proc *p)
+static void plan(const struct img *img)
 {
-	struct spawn_fds sf;
+	struct spawn_fds *sf = calloc(img->h.nprocs, sizeof(*sf));
 	struct plan pl;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
-	fake_fds(p, &sf);
-	if (plan_build(&pl, p, stub_maps, nstub_maps, &sf, 0x3000) == 0 &&
-	    plan_place(&pl, p, stub_maps, nstub_maps) == 0 &&
+	for (uint32_t i = 0; i < img->h.nprocs; i++) {
+		fake_fds(&img->procs[i], &sf[i]);
+		sf[i].src = calloc((size_t)sf[i].nfds + 1, sizeof(int));
+		sf[i].tmp = calloc(1, sizeof(int));
+	}
+	tree_fds(sf, img->h.nprocs);
+	if (plan_build(&pl, img, stub_maps, nstub_maps, sf, 0x3000) == 0 &&
+	    plan_place(&pl, img, stub_maps, nstub_maps) == 0 &&
 	    plan_serialise(&pl, &buf, &len) == 0)
-		check_plan(&pl, p, buf, len);
+		check_plan(&pl, img, buf, len);
 	free(buf);
 	plan_free(&pl);
-	free_fds(&sf);
+	for (uint32_t i = 0; i < img->h.nprocs; i++)
+		free_fds(&sf[i]);
+	free(sf);
 }
 
 /* restore.c's checks of the metadata before anything is created. */
 static int restorable(const struct img *img)
 {
-	const struct img_proc *p = &img->procs[0];
-
-	if (img->h.machine != ARCH_ELF_MACHINE || img->h.page_size != (uint32_t)getpagesize() ||
-	    img->h.nprocs != 1)
+	if (img->h.machine != ARCH_ELF_MACHINE || img->h.page_size != (uint32_t)getpagesize())
 		return 0;
-	for (uint32_t i = 0; i < p->d.nthreads; i++) {
-		arch_regs_t regs;
+	for (uint32_t n = 0; n < img->h.nprocs; n++) {
+		const struct img_proc *p = &img->procs[n];
 
-		for (uint32_t k = 0; k < p->threads[i].d.nregsets; k++)
-			if (arch_check_regset(&p->threads[i].regsets[k]) < 0)
-				return 0;
-		/* spawn.c finish(): the leader's registers, restart rules applied. */
-		memcpy(&regs, p->threads[i].regsets[0].data, sizeof(regs));
-		arch_fixup_restart(&regs);
+		for (uint32_t i = 0; i < p->d.nthreads; i++) {
+			arch_regs_t regs;
+
+			for (uint32_t k = 0; k < p->threads[i].d.nregsets; k++)
+				if (arch_check_regset(&p->threads[i].regsets[k]) < 0)
+					return 0;
+			/* spawn.c finish(): its registers, restart rules applied. */
+			memcpy(&regs, p->threads[i].regsets[0].data, sizeof(regs));
+			arch_fixup_restart(&regs);
+		}
 	}
 	return 1;
 }
@@ -332,7 +348,7 @@ static void restore_stream(const uint8_t *data, size_t size)
 	if (img_reader_open(&r, "-", &img.h) == 0) {
 		have = img_read_meta(&r, &img, &s, &payload);
 		if (have >= 0 && restorable(&img)) {
-			plan(&img.procs[0]);
+			plan(&img);
 			fill(&r, &img, &s, payload, have, NULL);
 		}
 	}

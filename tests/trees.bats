@@ -1,0 +1,140 @@
+#!/usr/bin/env bats
+# Process trees (issue 12, docs/trees.md): PID and all its descendants
+# dumped as one cut and restored together.
+
+load test_helper
+
+# children PID: the PIDs of PID's children, one per line (from /proc: this
+# kernel has no /proc/PID/task/TID/children).
+children() {
+	local f
+	for f in /proc/[0-9]*/stat; do
+		read -r -a st <"$f" 2>/dev/null || continue
+		# comm has no spaces in our targets: field 4 is the ppid
+		[ "${st[3]}" = "$1" ] && echo "${st[0]}"
+	done
+	return 0
+}
+
+# track_children PID: every child of PID into PIDS, so teardown kills them.
+track_children() {
+	local c
+	for c in $(children "$1"); do
+		PIDS+=("$c")
+	done
+}
+
+@test "tree: a parent, two workers and a zombie, dumped with --kill: all back, their sums, parents and exit statuses right" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_basic
+	track_children "$TPID"
+	[ "$(children "$TPID" | wc -l)" -eq 3 ]
+	dump_kill
+	# --kill reaps the whole tree: every PID is free for the restore.
+	for p in "${PIDS[@]}"; do
+		[ "$p" = "$TPID" ] || ! kill -0 "$p" 2>/dev/null
+	done
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_basic: ok' "$T/out"
+}
+
+@test "tree: dumped without --kill, the whole tree runs on untouched" {
+	skip_unless_ptrace
+	start_target tree_basic
+	track_children "$TPID"
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_basic: ok' "$T/out"
+}
+
+@test "tree: --single dumps the process alone and names every child it leaves out" {
+	skip_unless_ptrace
+	start_target tree_basic
+	track_children "$TPID"
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --single
+	[ "$status" -eq 0 ]
+	[ "${#stderr_lines[@]}" -eq 3 ]
+	for c in $(children "$TPID"); do
+		printf '%s\n' "${stderr_lines[@]}" | grep -qx "ckpt: dump $TPID: --single: child $c (tree_basic) left out"
+	done
+	run "$CKPT" inspect "$T/img"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_basic: ok' "$T/out"
+}
+
+@test "tree: a child that cannot be dumped fails the dump in one line naming it; the tree runs on" {
+	skip_unless_ptrace
+	start_target tree_basic
+	track_children "$TPID"
+	local victim
+	victim=$(children "$TPID" | head -1)
+	"$CKPT_TARGETS/tracer" "$victim" "$T/traced" </dev/null >"$T/tracer.log" 2>&1 &
+	PIDS+=("$!")
+	wait_file "$T/traced" || { cat "$T/tracer.log"; false; }
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: dump $TPID: process tree_basic (PID $victim) is traced by PID "*" (a debugger?)" ]]
+	[ ! -e "$T/img" ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_basic: ok' "$T/out"
+}
+
+@test "tree: sessions and groups, also those whose leader has exited, a zombie-led group and a subreaper: all as they were" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_groups
+	track_children "$TPID"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_groups: ok' "$T/out"
+}
+
+@test "tree: through a pipe (-o - | restore -) into a new PID namespace" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_basic
+	track_children "$TPID"
+	"$CKPT" dump "$TPID" -o - --kill >"$T/stream"
+	reap "$TPID"
+	touch "$T/go"
+	run timeout 120 "$CKPT" restore --pid-ns - <"$T/stream"
+	echo "$output"
+	cat "$T/err"
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_basic: ok' "$T/out"
+}
+
+@test "tree: --fork takes the whole tree from copy-on-write copies; the tree runs on; the image restores" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_basic
+	track_children "$TPID"
+	run "$CKPT" dump "$TPID" -o "$T/img" --fork
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$CKPT" inspect "$T/img"
+	echo "$output" | grep -q '^tree      4 processes (3 live)$'
+	echo "$output" | grep -q '(zombie, exit status 0x2100)'
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_basic: ok' "$T/out"
+	# The same image again, the tree gone (its PIDs free: a new namespace).
+	: >"$T/out"
+	: >"$T/err"
+	run timeout 120 "$CKPT" restore --pid-ns "$T/img"
+	echo "$output"
+	cat "$T/err"
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_basic: ok' "$T/out"
+}
