@@ -284,12 +284,13 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		d->late = ret == 0;
 		return ret;
 	}
-	if (n > 1 && !o->no_cow) {
+	{
 		struct vma_pages **vp = xmalloc(n * sizeof(*vp));
 
 		for (uint32_t i = 0; i < n; i++)
 			vp[i] = d->pr[i].vp;
-		ret = dump_tree_cow(&d->tt, &d->img, vp);
+		dump_shm_aliases(&d->img, vp);
+		ret = n > 1 && !o->no_cow ? dump_tree_cow(&d->tt, &d->img, vp) : 0;
 		free(vp);
 		if (ret < 0)
 			return ret;
@@ -302,7 +303,8 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		struct dproc *dp = &d->pr[i];
 
 		if ((ret = interrupted()) < 0 ||
-		    (ret = dump_write_pages(&(struct page_src){ dp->live, dp->idx, dp->p, dp->vp, &dp->tr },
+		    (ret = dump_write_pages(&(struct page_src){ dp->live, 0, dp->idx, dp->p, dp->vp,
+							       &dp->tr },
 					    &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
 					    o->fork ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
 		    (ret = interrupted()) < 0)
@@ -353,7 +355,7 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 	}
 	for (uint32_t i = 0; i < d->img.h.nprocs; i++) {
 		dp = &d->pr[i];
-		ret = dump_write_pages(&(struct page_src){ dp->child, dp->idx, dp->p, dp->vp, &dp->tr },
+		ret = dump_write_pages(&(struct page_src){ dp->child, 1, dp->idx, dp->p, dp->vp, &dp->tr },
 				       &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
 				       d->late ? PASS_ALL : PASS_FORKED);
 		if (ret < 0)

@@ -61,6 +61,10 @@ struct vma_pages {
 	int frozen;
 	uint8_t *copy;			/* its runs' pages, taken while frozen */
 	size_t copy_len;
+	/* Private pages another process maps too (pagemap bit 56 clear):
+	 * read from the process itself without pinning them, or reading
+	 * them would copy them (mem_readv_unpinned). */
+	int cow;
 };
 
 /* track.c: pages written since the parent; tracking for the next dump */
@@ -108,7 +112,8 @@ int dump_copy_pages(pid_t pid, const struct img_proc *p, struct vma_pages *vp, u
 /* Whose pages (read from pid: the process, or its --fork copy), and
  * where they go. */
 struct page_src {
-	pid_t pid;
+	pid_t pid;			/* the process, or its --fork copy */
+	int copy;			/* pid is a --fork copy: pages may be pinned */
 	uint32_t idx;			/* the process's index in the image */
 	const struct img_proc *p;
 	const struct vma_pages *vp;	/* per mapping of p */
@@ -123,9 +128,12 @@ struct page_dest {
 int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass);
 /* tree.c: a tree's relations (TREE section), checked restorable */
 int dump_tree_tasks(const struct tracee_tree *tt, struct img *img);
-/* Pages shared copy-on-write with the parent process: out of vp[i]'s runs
- * into img->procs[i].cow (vp: each process's page plan). */
+/* cow.c: pages shared copy-on-write with the parent process, out of
+ * vp[i]'s runs into img->procs[i].cow (vp: each process's page plan). */
 int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_pages **vp);
+/* Mappings of one shared anonymous object after its first: marked
+ * CKPT_VMA_SHM_ALIAS, their pages left out of vp. */
+void dump_shm_aliases(struct img *img, struct vma_pages **vp);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);
 void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn);

@@ -20,6 +20,7 @@
 #define PM_PRESENT	(1ull << 63)
 #define PM_SWAP		(1ull << 62)
 #define PM_FILE		(1ull << 61)	/* page cache (or shmem) page, not a private copy */
+#define PM_EXCLUSIVE	(1ull << 56)	/* mapped by this process alone (Linux 4.2) */
 #define CHUNK_PAGES	65536u		/* pagemap entries read at once (512 KiB) */
 
 /* Which pages of v to save, by how restore recreates v. */
@@ -97,6 +98,9 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 			    (mode == SAVE_PRIVATE && (pm[i] & PM_FILE)) ||
 			    (o->nexclude && excluded(o, a + i * ps)))
 				continue;
+			if ((pm[i] & PM_PRESENT) && !(pm[i] & (PM_EXCLUSIVE | PM_FILE)) &&
+			    !(v->d.flags & CKPT_VMA_SHARED))
+				vp->cow = 1;
 			if (known && !in_regions(written, nw, &cur, a + i * ps, ps))
 				add_run(&vp->same, &vp->nsame, &scap, a + i * ps, 1);
 			else

@@ -61,6 +61,7 @@ struct slot {
 	uint64_t addr[SLOT_PAGES];
 	uint64_t hash[SLOT_PAGES];	/* when hashes are kept */
 	const uint8_t *copy;		/* the pages as copied while frozen, or NULL */
+	int unpinned;			/* read without pinning (vma_pages.cow) */
 	uint8_t *raw;			/* npages pages */
 	uint8_t *enc;			/* encoded runs, back to back */
 	size_t encoff;
@@ -88,6 +89,7 @@ struct pipe {
 	const struct vma_pages *vp;
 	enum page_pass pass;
 	pid_t pid;
+	int from_copy;			/* pid is a --fork copy (page_src.copy) */
 	size_t ps;
 	uint32_t proc;
 	const struct codec_spec *codec;
@@ -260,6 +262,8 @@ static int read_piece(struct pipe *pp, struct slot *s, size_t from, size_t to)
 	}
 	if (s->copy)
 		memcpy(s->raw + from * pp->ps, s->copy + from * pp->ps, (to - from) * pp->ps);
+	else if (s->unpinned)
+		ret = mem_readv_unpinned(pp->pid, local, remote, niov);
 	else
 		ret = mem_readv(pp->pid, local, niov, remote, niov);
 	if (ret < 0)
@@ -296,6 +300,7 @@ static void plan(struct pipe *pp, struct slot *s)
 	s->keep_zero = !!(pp->p->vmas[pp->vi].d.flags & CKPT_VMA_FILE);
 	/* A copy taken while frozen holds the runs back to back. */
 	s->copy = v->copy ? v->copy + pp->listed * pp->ps : NULL;
+	s->unpinned = v->cow && !pp->from_copy;
 	while (pp->r < v->nruns && s->npages < SLOT_PAGES) {
 		const struct page_run *run = &v->runs[pp->r];
 		uint64_t take = MIN(run->npages - pp->off, (uint64_t)(SLOT_PAGES - s->npages));
@@ -483,7 +488,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER,
 		.free_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
-		.pid = src->pid, .ps = (size_t)getpagesize(), .proc = idx, .codec = codec, .w = w,
+		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
+		.codec = codec, .w = w,
 		.tr = src->tr, .hashes = dst->hashes,
 	};
 	pthread_t *workers, wr;

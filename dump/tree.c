@@ -116,11 +116,3 @@ int dump_tree_tasks(const struct tracee_tree *tt, struct img *img)
 	}
 	return check_ways(img);
 }
-
-int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_pages **vp)
-{
-	(void)tt;
-	(void)img;
-	(void)vp;
-	return 0;
-}

@@ -236,6 +236,10 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 						   data is the fd's FILEDATA */
 #define CKPT_VMA_EXCLUDED	(1u << 11)	/* contents not saved (MADV_DONTDUMP,
 						   --exclude-mapping): restored as zeros */
+#define CKPT_VMA_SHM_ALIAS	(1u << 16)	/* shared anonymous memory (or a deleted
+						   file) that an earlier mapping of the
+						   image maps too (same dev/ino): one
+						   object, its pages stored with that one */
 #define CKPT_VMA_SPECIAL	(CKPT_VMA_VDSO | CKPT_VMA_VVAR | CKPT_VMA_VVAR_VCLOCK)
 
 #define CKPT_MADV_DONTFORK	(1u << 0)	/* dc */

@@ -105,3 +105,23 @@ int img_tree_ways(const struct img *img, struct tree_way *w, char *why, size_t l
 			return -1;
 	return 0;
 }
+
+/* Private memory restore can keep from the parent: anonymous, or a file
+ * mapped privately (whose pages here are the process's own copies). */
+static int keepable(const struct img_vma *v)
+{
+	return !(v->d.flags & (CKPT_VMA_SHARED | CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED |
+			       CKPT_VMA_MEMFD | CKPT_VMA_DELETED)) &&
+	       (v->d.flags & (CKPT_VMA_ANON | CKPT_VMA_FILE));
+}
+
+int img_cow_compatible(const struct img_vma *v, const struct img_vma *u)
+{
+	if (!keepable(v) || !keepable(u))
+		return 0;
+	if ((v->d.flags & CKPT_VMA_ANON) && (u->d.flags & CKPT_VMA_ANON))
+		return 1;
+	/* The same file at the same offset for the same address. */
+	return (v->d.flags & CKPT_VMA_FILE) && (u->d.flags & CKPT_VMA_FILE) && v->d.dev == u->d.dev &&
+	       v->d.ino == u->d.ino && v->d.pgoff - u->d.pgoff == v->d.start - u->d.start;
+}

@@ -18,4 +18,9 @@ struct tree_way {
 /* w[k] for every task k: 0, or -1 with why[] naming the task no way fits. */
 int img_tree_ways(const struct img *img, struct tree_way *w, char *why, size_t len);
 
+/* Whether a restore can keep a child's private mapping v from its
+ * parent's mapping u (COW runs, docs/trees.md 3.3): both anonymous, or the
+ * same file at the same offset for the same address. */
+int img_cow_compatible(const struct img_vma *v, const struct img_vma *u);
+
 #endif

@@ -54,6 +54,18 @@ static int vm_rw(pid_t pid, const struct iovec *l, int nl, const struct iovec *r
 	return (size_t)n == want ? 0 : -EFAULT;
 }
 
+int mem_readv_unpinned(pid_t pid, const struct iovec *local, const struct iovec *remote, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int ret = procmem(pid, (uint64_t)(uintptr_t)remote[i].iov_base, local[i].iov_base,
+				  remote[i].iov_len, 0);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int mem_readv(pid_t pid, const struct iovec *local, int nlocal,
 	      const struct iovec *remote, int nremote)
 {

@@ -91,6 +91,12 @@ int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 /* Scatter read: remote iovecs into local ones, whole or -errno. */
 int mem_readv(pid_t pid, const struct iovec *local, int nlocal,
 	      const struct iovec *remote, int nremote);
+/* The same through /proc/PID/mem only, which does not pin the pages:
+ * process_vm_readv pins them, and since Linux 5.19 pinning an anonymous
+ * page another process still shares copy-on-write copies it (GUP unshare,
+ * mm/gup.c): read that way, the pages a forked child shares with its
+ * parent would each be copied.  local and remote iovecs of one shape. */
+int mem_readv_unpinned(pid_t pid, const struct iovec *local, const struct iovec *remote, int n);
 int mem_writev(pid_t pid, const struct iovec *local, int nlocal,
 	       const struct iovec *remote, int nremote);
 

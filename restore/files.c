@@ -326,6 +326,9 @@ int files_install_child(struct spawn_fds *sf)
 	high = MAX(high, MAX(sf->exe_src, MAX(sf->plan_src, sf->stub_src)) + 1);
 	for (i = 0; i < sf->nextra; i++)
 		high = MAX(high, MAX(sf->extra_src[i], sf->extra_base + i) + 1);
+	for (i = 0; i < sf->nmaps; i++)
+		high = MAX(high, sf->map_slot[i] + 1);
+	high = MAX(high, MAX(sf->exe_slot, sf->plan_slot) + 1);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
 		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)(high + sf->ntmp + 1));
 		setrlimit(RLIMIT_NOFILE, &rl);

@@ -158,11 +158,12 @@ static int check_specials(const struct img_proc *p, const struct stub_map *m, si
 	return iv ? check_vdso_code(iv) : 0;
 }
 
-static uint64_t vma_mmap_flags(const struct img_vma *v)
+/* fd: what it is mapped from (a file, a memfd, a shared object), or -1. */
+static uint64_t vma_mmap_flags(const struct img_vma *v, int fd)
 {
 	uint64_t f = MAP_FIXED | ((v->d.flags & CKPT_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
 
-	if (!(v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)))
+	if (fd < 0)
 		f |= MAP_ANONYMOUS;
 	if (v->d.flags & CKPT_VMA_GROWSDOWN)
 		f |= MAP_GROWSDOWN;
@@ -184,9 +185,104 @@ static uint32_t initial_prot(const struct img_vma *v)
 	return v->d.prot;
 }
 
-static void plan_memory(struct plan *pl, const struct img_proc *p, const struct stub_map *m,
-			size_t n, const struct spawn_fds *sf, uint64_t tmp_off)
+struct range {
+	uint64_t start, end;
+};
+
+static int cmp_range(const void *a, const void *b)
 {
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The pieces of [a, b) outside the sorted, disjoint ranges k[0..n): at
+ * most n + 1, into out. */
+static size_t pieces(uint64_t a, uint64_t b, const struct range *k, size_t n, struct range *out)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n && a < b; i++) {
+		if (k[i].end <= a || k[i].start >= b)
+			continue;
+		if (k[i].start > a)
+			out[m++] = (struct range){ a, k[i].start };
+		a = k[i].end;
+	}
+	if (a < b)
+		out[m++] = (struct range){ a, b };
+	return m;
+}
+
+/*
+ * A child made by a fork keeps of its parent's memory the parts that
+ * hold pages they still share (its COW runs, docs/trees.md 3.3): each the
+ * overlap of a mapping of its own with a compatible one of its parent.
+ * -1 when a run lies outside any such part (a damaged image).
+ */
+static ssize_t plan_keep(const struct img_proc *c, const struct img_proc *q, struct range **out)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+	struct range *k = xzalloc((c->ncow + 1) * sizeof(*k));
+	size_t n = 0;
+
+	for (uint32_t r = 0; r < c->ncow; r++) {
+		uint64_t a = c->cow[r].addr, b = a + c->cow[r].npages * ps;
+		const struct img_vma *v = img_find_vma(c, a), *u = img_find_vma(q, a);
+		struct range piece;
+
+		if (n && a < k[n - 1].end) {
+			if (b > k[n - 1].end)
+				goto bad;
+			continue;
+		}
+		if (!v || !u || !restored(v) || !restored(u) || !img_cow_compatible(v, u))
+			goto bad;
+		piece = (struct range){ MAX(v->d.start, u->d.start), MIN(v->d.end, u->d.end) };
+		if (b > piece.end)
+			goto bad;
+		k[n++] = piece;
+	}
+	*out = k;
+	return (ssize_t)n;
+bad:
+	free(k);
+	return -1;
+}
+
+/* In a kept part: what is not a COW run dropped (it reads as zero, or as
+ * the file, as it did in the child), the part writable for the fill. */
+static void plan_kept(struct plan *pl, const struct img_proc *p, const struct range *k, size_t nk)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+
+	for (size_t i = 0; i < nk; i++) {
+		const struct img_vma *v = img_find_vma(p, k[i].start);
+		uint64_t at = k[i].start;
+
+		SYS(pl, 0, SYS_mprotect, k[i].start, k[i].end - k[i].start, initial_prot(v), 0, 0, 0);
+		what(pl, 0, "protect %#lx-%#lx, kept from the parent", (unsigned long)k[i].start,
+		     (unsigned long)k[i].end);
+		for (uint32_t r = 0; r <= p->ncow && at < k[i].end; r++) {
+			uint64_t a = r < p->ncow ? p->cow[r].addr : k[i].end;
+
+			if (a < at || a > k[i].end)
+				continue;
+			if (a > at)
+				SYS(pl, 0, SYS_madvise, at, a - at, MADV_DONTNEED, 0, 0, 0);
+			at = r < p->ncow ? a + p->cow[r].npages * ps : k[i].end;
+		}
+	}
+}
+
+/* The mappings, from those the process starts with (m: the stub's, or its
+ * parent's for a forked child) to the image's, then the fill trap.  keep:
+ * parts of m a forked child keeps (plan_keep), mapped already. */
+static void plan_memory(struct plan *pl, const struct img_proc *p, const struct stub_map *m,
+			size_t n, const struct spawn_fds *sf, uint64_t tmp_off, const struct range *keep,
+			size_t nkeep)
+{
+	struct range *pc = xmalloc((nkeep + 1) * sizeof(*pc));
 	uint64_t off = tmp_off;
 
 	/* Specials out of the way (into home), then the stub's old self. */
@@ -198,25 +294,35 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 		off += m[i].end - m[i].start;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!is_special(m[i].name))
-			SYS(pl, 0, SYS_munmap, m[i].start, m[i].end - m[i].start, 0, 0, 0, 0);
+		for (size_t k = 0, np = is_special(m[i].name) ? 0 : pieces(m[i].start, m[i].end, keep, nkeep, pc);
+		     k < np; k++)
+			SYS(pl, 0, SYS_munmap, pc[k].start, pc[k].end - pc[k].start, 0, 0, 0, 0);
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
-		int fd = (v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)) ? sf->map_slot[i] : -1;
+		int fd = sf->map_slot[i];
+		size_t np;
 
 		if (!restored(v))
 			continue;
-		SYS(pl, 0, SYS_mmap, v->d.start, v->d.end - v->d.start, initial_prot(v),
-		    vma_mmap_flags(v), (uint64_t)(int64_t)fd, fd >= 0 ? v->d.pgoff : 0);
-		what(pl, 0, "map %#lx-%#lx %s", (unsigned long)v->d.start, (unsigned long)v->d.end,
-		     v->path[0] ? v->path : "(anonymous)");
+		np = pieces(v->d.start, v->d.end, keep, nkeep, pc);
+		for (size_t k = 0; k < np; k++) {
+			SYS(pl, 0, SYS_mmap, pc[k].start, pc[k].end - pc[k].start, initial_prot(v),
+			    vma_mmap_flags(v, fd), (uint64_t)(int64_t)fd,
+			    fd >= 0 ? v->d.pgoff + (pc[k].start - v->d.start) : 0);
+			what(pl, 0, "map %#lx-%#lx %s", (unsigned long)pc[k].start, (unsigned long)pc[k].end,
+			     v->path[0] ? v->path : "(anonymous)");
+		}
 		/* Mostly to be filled: fault it all in at once here, not page
-		 * by page under process_vm_writev (a third of a restore). */
-		if (v->d.npages * 4096 >= (v->d.end - v->d.start) / 2 && (initial_prot(v) & PROT_WRITE) &&
+		 * by page under process_vm_writev (a third of a restore).  Not
+		 * what is kept from the parent: that would copy what is shared. */
+		if (np == 1 && pc[0].start == v->d.start && pc[0].end == v->d.end &&
+		    v->d.npages * 4096 >= (v->d.end - v->d.start) / 2 && (initial_prot(v) & PROT_WRITE) &&
 		    !(v->d.flags & CKPT_VMA_FILE))
 			SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, v->d.end - v->d.start,
 			     23 /* MADV_POPULATE_WRITE, Linux 5.14 */, 0, 0, 0);
 	}
+	free(pc);
+	plan_kept(pl, p, keep, nkeep);
 	for (uint32_t i = 0; i < p->d.nvmas; i++)
 		if (sf->map_slot[i] >= 0 && sf->map_src[i] >= 0)
 			SYS(pl, 0, SYS_close, (uint64_t)sf->map_slot[i], 0, 0, 0, 0, 0);
@@ -670,18 +776,26 @@ static struct stub_map *parent_layout(const struct img_proc *par, size_t *n)
 
 /* A live process: its own session and group, its descriptors (from the
  * slots it inherited, tree.c), its memory, its children, the rest. */
-static void plan_live(struct plan *pl, const struct img *img, const struct ckpt_task *t,
-		      const struct stub_map *maps, size_t nmaps, const struct spawn_fds *sf)
+static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_task *t,
+		     const struct stub_map *maps, size_t nmaps, const struct spawn_fds *sf)
 {
 	const struct img_proc *p = &img->procs[t->proc];
 	struct stub_map *start = (struct stub_map *)maps;
+	struct range *keep = NULL;
 	size_t nstart = nmaps;
+	ssize_t nkeep = 0;
 
 	if (t->parent >= 0) {
+		const struct img_proc *q = &img->procs[img->tasks[t->parent].proc];
+
+		if ((nkeep = plan_keep(p, q, &keep)) < 0)
+			return error("image is corrupted: process %d shares pages with its parent "
+				     "where their mappings differ", t->pid);
 		plan_child_start(pl, img, t, sf);
-		start = parent_layout(&img->procs[img->tasks[t->parent].proc], &nstart);
+		start = parent_layout(q, &nstart);
 	}
-	plan_memory(pl, p, start, nstart, sf, pl->stub_size);
+	plan_memory(pl, p, start, nstart, sf, pl->stub_size, keep, (size_t)nkeep);
+	free(keep);
 	if (start != maps)
 		free(start);
 	if (t->flags & CKPT_TASK_SUBREAPER) {
@@ -701,6 +815,7 @@ static void plan_live(struct plan *pl, const struct img *img, const struct ckpt_
 		plan_creds(pl, 0, p);
 		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
 	}
+	return 0;
 }
 
 int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
@@ -717,9 +832,6 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 	for (uint32_t i = 0; i < img->h.nprocs; i++) {
 		if ((ret = check_specials(&img->procs[i], maps, nmaps)) < 0)
 			return ret;
-		if (img->procs[i].ncow)
-			return error("process %d has pages shared copy-on-write with its parent (a COW "
-				     "section): this ckpt cannot restore those yet", img->procs[i].d.pid);
 	}
 	pl->ways = xzalloc(img->ntasks * sizeof(*pl->ways));
 	if (img_tree_ways(img, pl->ways, why, sizeof(why)) < 0)
@@ -758,8 +870,8 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 		pl->leader_gone = t->proc >= 0 && (img->procs[t->proc].d.flags & CKPT_PROC_LEADER_GONE);
 		if (t->proc < 0)
 			plan_zombie(pl, img, t);
-		else
-			plan_live(pl, img, t, maps, nmaps, &sf[t->proc]);
+		else if ((ret = plan_live(pl, img, t, maps, nmaps, &sf[t->proc])) < 0)
+			return ret;
 		pl->procs[i].leader_gone = pl->leader_gone;
 		pl->procs[i].fill_op = pl->fill_op;
 	}
@@ -793,17 +905,6 @@ static uint64_t stacks_offset(const struct plan *pl)
 static uint64_t home_size(const struct plan *pl)
 {
 	return stacks_offset(pl) + pl->nthreads * pl->stack_size;
-}
-
-struct range {
-	uint64_t start, end;
-};
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
 }
 
 int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps)

@@ -106,9 +106,12 @@ int files_open(const struct img_proc *p, const struct restore_opts *o, struct sp
  * Returns the fd of the stub ELF to exec, or -1. */
 int files_install_child(struct spawn_fds *sf);
 void files_close(struct spawn_fds *sf);
-/* tree.c: the slots of every process's descriptors in the root stub
- * (sf: one per process, files_open() done; n processes). */
-void tree_fds(struct spawn_fds *sf, uint32_t n);
+/* tree.c: each shared anonymous object several mappings map made once
+ * (0 or -errno after a message); then the slots of every process's
+ * descriptors in the root stub (sf: one per process of img, files_open()
+ * done). */
+int tree_shm(struct spawn_fds *sf, const struct img *img);
+void tree_fds(struct spawn_fds *sf, const struct img *img);
 
 /* pidns.c: --pid-ns */
 struct pidns {

@@ -703,7 +703,9 @@ static int open_files(struct ctx *c)
 		if ((ret = files_open(&c->img->procs[i], c->o, &c->sf[i])) < 0)
 			return ret;
 	}
-	tree_fds(c->sf, c->img->h.nprocs);
+	if ((ret = tree_shm(c->sf, c->img)) < 0)
+		return ret;
+	tree_fds(c->sf, c->img);
 	return 0;
 }
 

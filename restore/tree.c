@@ -7,9 +7,20 @@
  * (plan.c plan_child_start) and closes the others once its own children
  * are made.  Nothing needs ptrace rights over ckpt, and it works the same
  * inside --pid-ns.
+ *
+ * Shared anonymous memory several mappings map (one dev/ino in the image,
+ * CKPT_VMA_SHM_ALIAS) is one object again: made here once, each mapping
+ * maps it from a descriptor like a file.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/log.h"
 
 #include "common/util.h"
 #include "restore/restore.h"
@@ -65,17 +76,106 @@ static void assign(struct spawn_fds *root, struct spawn_fds *sf, int *next)
 	}
 }
 
-void tree_fds(struct spawn_fds *sf, uint32_t n)
+static int shm_mapping(const struct img_vma *v)
 {
+	return (v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_ANON) && v->d.ino &&
+	       !(v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED));
+}
+
+/*
+ * An object of shared anonymous memory of size bytes, as the kernel makes
+ * one for mmap(MAP_SHARED | MAP_ANONYMOUS) ("/dev/zero (deleted)" in maps):
+ * made so here, and opened through /proc/self/map_files (CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE); else a memfd, which maps the same way.
+ */
+static int shm_make(uint64_t size)
+{
+	void *m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char path[80];
+	int fd = -1;
+
+	if (m != MAP_FAILED) {
+		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)(uintptr_t)m,
+			 (unsigned long)((uintptr_t)m + size));
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		munmap(m, (size_t)size);
+	}
+	if (fd < 0 && (fd = memfd_create("ckpt-shared", MFD_CLOEXEC)) >= 0 &&
+	    ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* Every mapping of an object more than one mapping maps gets a descriptor
+ * of the one object (map_src), its slot to come (map_slot: a number of its
+ * own for now, renumbered with the others). */
+int tree_shm(struct spawn_fds *sf, const struct img *img)
+{
+	int tmp = 1 << 24;
+
+	for (uint32_t k = 0; k < img->h.nprocs; k++)
+		for (uint32_t i = 0; i < img->procs[k].d.nvmas; i++) {
+			const struct img_vma *v = &img->procs[k].vmas[i];
+			uint64_t size = 0;
+			int users = 0, fd;
+
+			if (!shm_mapping(v) || sf[k].map_src[i] >= 0 || (v->d.flags & CKPT_VMA_SHM_ALIAS))
+				continue;
+			/* v is the object's first mapping: all of them, and how
+			 * far into the object they reach. */
+			for (uint32_t kk = k; kk < img->h.nprocs; kk++)
+				for (uint32_t ii = 0; ii < img->procs[kk].d.nvmas; ii++) {
+					const struct img_vma *w = &img->procs[kk].vmas[ii];
+
+					if (shm_mapping(w) && w->d.dev == v->d.dev && w->d.ino == v->d.ino) {
+						users++;
+						size = MAX(size, w->d.pgoff + (w->d.end - w->d.start));
+					}
+				}
+			if (users < 2)
+				continue;
+			if ((fd = shm_make(size)) < 0)
+				return error_errno(fd, "cannot make the shared memory of %#lx-%#lx again",
+						   (unsigned long)v->d.start, (unsigned long)v->d.end);
+			for (uint32_t kk = k; kk < img->h.nprocs; kk++)
+				for (uint32_t ii = 0; ii < img->procs[kk].d.nvmas; ii++) {
+					const struct img_vma *w = &img->procs[kk].vmas[ii];
+
+					if (!shm_mapping(w) || w->d.dev != v->d.dev || w->d.ino != v->d.ino)
+						continue;
+					sf[kk].map_src[ii] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+					sf[kk].map_slot[ii] = tmp++;
+				}
+			close(fd);
+		}
+	return 0;
+}
+
+/* The root's slots for its own shared objects, after its plan slot. */
+static int root_shm_slots(struct spawn_fds *root, const struct img_proc *p, int next)
+{
+	for (int i = 0; i < root->nmaps; i++)
+		if (root->map_slot[i] >= (1 << 24) && shm_mapping(&p->vmas[i]))
+			root->map_slot[i] = next++;
+	return next;
+}
+
+void tree_fds(struct spawn_fds *sf, const struct img *img)
+{
+	uint32_t n = img->h.nprocs;
 	int maxfd = 2, next;
 
-	if (n < 2)
-		return;
 	for (uint32_t k = 0; k < n; k++)
 		for (int i = 0; i < sf[k].nfds; i++)
 			maxfd = MAX(maxfd, sf[k].target[i]);
-	raise_base(&sf[0], maxfd + 1);
-	next = sf[0].extra_base = sf[0].plan_slot + 1;
+	if (n > 1)
+		raise_base(&sf[0], maxfd + 1);
+	next = root_shm_slots(&sf[0], &img->procs[0], sf[0].plan_slot + 1);
+	if (n < 2)
+		return;
+	sf[0].extra_base = next;
 	for (uint32_t k = 1; k < n; k++) {
 		sf[k].extra_base = sf[0].extra_base;
 		assign(&sf[0], &sf[k], &next);

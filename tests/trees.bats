@@ -138,3 +138,63 @@ track_children() {
 	[ "$status" -eq 0 ]
 	grep -qx 'tree_basic: ok' "$T/out"
 }
+
+@test "tree: pages shared copy-on-write are stored once and shared again after restore" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_cow "$T"
+	track_children "$TPID"
+	# The same tree dumped twice: each process's pages in full, then once.
+	run "$CKPT" dump "$TPID" -o "$T/full.img" --per-process-pages
+	[ "$status" -eq 0 ]
+	dump_kill
+	full=$("$CKPT" verify "$T/full.img" | sed -n 's/.* sections, \([0-9]*\) pages.*/\1/p')
+	once=$("$CKPT" verify "$T/img" | sed -n 's/.* sections, \([0-9]*\) pages.*/\1/p')
+	echo "pages: $full per process, $once shared"
+	# 4096 pages of the region: 4 x 4096 stored in full, 4096 + 3 x 20 once
+	[ "$full" -gt $((4 * 4096)) ]
+	[ "$once" -lt $((4096 + 3 * 20 + 200)) ]
+	"$CKPT" inspect "$T/img" | grep -q ' pages shared copy-on-write with its parent$'
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_cow: ok' "$T/out"
+}
+
+@test "tree: an image with every process's pages in full restores too (no page shared: the target says so)" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_cow "$T"
+	track_children "$TPID"
+	dump_kill --per-process-pages
+	restore_go
+	[ "$status" -eq 1 ]
+	grep -q 'worker 0: status 0x100: 0 pages shared with the parent, want 4076' "$T/err"
+}
+
+@test "tree: shared anonymous memory and a POSIX semaphore inherited across fork are one object again after restore" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_shm
+	track_children "$TPID"
+	dump_kill
+	# stored once: the children's mappings of the same objects are aliases
+	[ "$("$CKPT" inspect "$T/img" | grep -c 'shm-alias')" -eq 4 ]
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_shm: ok' "$T/out"
+}
+
+@test "tree: a dump without --kill leaves pages shared copy-on-write shared (read without pinning them)" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_cow "$T"
+	track_children "$TPID"
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 0 ]
+	run "$CKPT" dump "$TPID" -o "$T/img2" --per-process-pages
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID"
+	cat "$T/err"
+	grep -qx 'tree_cow: ok' "$T/out"
+}

@@ -248,7 +248,7 @@ static void plan(const struct img *img)
 		sf[i].src = calloc((size_t)sf[i].nfds + 1, sizeof(int));
 		sf[i].tmp = calloc(1, sizeof(int));
 	}
-	tree_fds(sf, img->h.nprocs);
+	tree_fds(sf, img);
 	if (plan_build(&pl, img, stub_maps, nstub_maps, sf, 0x3000) == 0 &&
 	    plan_place(&pl, img, stub_maps, nstub_maps) == 0 &&
 	    plan_serialise(&pl, &buf, &len) == 0)
