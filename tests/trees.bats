@@ -198,3 +198,27 @@ track_children() {
 	cat "$T/err"
 	grep -qx 'tree_cow: ok' "$T/out"
 }
+
+@test "tree: a fork storm (hundreds of processes born and ending): each dump a whole cut or one line; --kill, then it restores and ends well" {
+	skip_unless_ptrace
+	skip_unless_root
+	local live=100 k
+	[ "$(uname -m)" = x86_64 ] || live=15
+	start_target tree_storm "$live"
+	for k in 1 2 3; do
+		run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img$k"
+		# (not $i: bats' run uses it)
+		echo "dump $k: status $status: $stderr"
+		if [ "$status" -eq 0 ]; then
+			"$CKPT" verify "$T/img$k"
+		else
+			echo "dump $k: $stderr"
+			[ "${#stderr_lines[@]}" -eq 1 ]
+		fi
+	done
+	dump_kill
+	"$CKPT" inspect "$T/img" | grep '^tree '
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_storm: ok' "$T/out"
+}

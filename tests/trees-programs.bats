@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# Real programs as process trees (issue 12): each dumped mid-work, with
+# --kill and without (then killed), restored, and its output compared with
+# what an uninterrupted run prints.  Sized for a busy machine; lighter
+# under arm64 emulation.
+
+load test_helper
+
+# descendants PID: every process below PID, one per line (one pass over
+# /proc: the tree must not finish while we look).
+descendants() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+		{ sub(/ \(.*\) /, " x "); parent[$1] = $4 }
+		END {
+			want[root] = 1
+			do {
+				more = 0
+				for (p in parent)
+					if (!(p in want) && (parent[p] in want)) { want[p] = 1; more = 1 }
+			} while (more)
+			for (p in want) if (p != root) print p
+		}'
+}
+
+track_tree() {
+	local p
+	for p in $(descendants "$1"); do
+		PIDS+=("$p")
+	done
+}
+
+emulated() {
+	[ "$(uname -m)" != x86_64 ]
+}
+
+# run_tree SCRIPT WANT MODE [ARGS]: the script as a target (its first
+# argument its scratch directory $T/w), dumped when ready, then
+#   kill:  ckpt dump --kill, restore with the same PIDs
+#   stop:  ckpt dump --stop (the tree is left as it was, stopped: what it
+#          writes after the dump would be written twice), then killed by
+#          us; restore in a new PID namespace
+# and its output compared with WANT.
+run_tree() {
+	local script=$1 want=$2 mode=$3 p
+	shift 3
+	mkdir -p "$T/w"
+	CKPT_TARGETS=$CKPT_TOP/tests/targets start_target "$script" "$T/w" "$@"
+	track_tree "$TPID"
+	if [ "$mode" = kill ]; then
+		dump_kill
+		restore_go
+	else
+		run "$CKPT" dump "$TPID" -o "$T/img" --stop
+		echo "$output"
+		[ "$status" -eq 0 ]
+		for p in "${PIDS[@]}"; do
+			kill -KILL "$p" 2>/dev/null || true
+		done
+		reap "$TPID"
+		restore_go --pid-ns
+	fi
+	[ "$status" -eq 0 ]
+	diff <(echo "$want") "$T/out"
+}
+
+# sum of i % 7 for i = 1..n, and of i
+sum_mod7() {
+	awk -v n="$1" 'BEGIN { s = 0; for (i = 1; i <= n; i++) s += i % 7; print s }'
+}
+
+jobs_want() {
+	local s
+	s=$(sum_mod7 "$1")
+	printf 'a %s\nb %s' "$s" "$s"
+}
+
+xargs_want() {
+	awk -v n="$1" 'BEGIN { for (k = 1; k <= 6; k++) { m = k * n; printf "%d %.0f\n", k, m * (m + 1) / 2 } }' |
+		head -c -1
+}
+
+@test "programs: a bash script with two background jobs and wait, dumped --kill at work: both totals" {
+	skip_unless_ptrace
+	skip_unless_root
+	local n=150000
+	emulated && n=20000
+	run_tree jobs.sh "$(jobs_want $n)" kill "$n"
+}
+
+@test "programs: a bash script with two background jobs and wait, dumped --stop at work, killed: both totals" {
+	skip_unless_ptrace
+	skip_unless_root
+	local n=150000
+	emulated && n=20000
+	run_tree jobs.sh "$(jobs_want $n)" stop "$n"
+}
+
+@test "programs: xargs -P2 of six sh jobs, dumped --kill mid-way: every result" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ -x /usr/bin/xargs ] || skip "no /usr/bin/xargs"
+	local n=30000
+	emulated && n=3000
+	run_tree xargs.sh "$(xargs_want $n)" kill "$n"
+}
+
+@test "programs: xargs -P2 of six sh jobs, dumped --stop mid-way, killed: every result" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ -x /usr/bin/xargs ] || skip "no /usr/bin/xargs"
+	local n=30000
+	emulated && n=3000
+	run_tree xargs.sh "$(xargs_want $n)" stop "$n"
+}
