@@ -64,6 +64,7 @@ static int check_regsets(const struct img_proc *p)
 }
 
 static pid_t child;
+static int job;		/* the child leads its process group: a shell's job */
 
 static void forward(int sig, siginfo_t *si, void *uc)
 {
@@ -71,7 +72,13 @@ static void forward(int sig, siginfo_t *si, void *uc)
 	/* A terminal's ^C already reached the child if it shares our group. */
 	if (si->si_code == SI_KERNEL && getpgid(child) == getpgrp())
 		return;
-	kill(child, sig);
+	/* What a terminal sends (^C, hangup) goes to its foreground job's
+	 * whole group, a pipeline or a shell script with its children: so
+	 * it does when ckpt restore's group is the foreground one. */
+	if (job && (sig == SIGINT || sig == SIGHUP))
+		kill(-child, sig);
+	else
+		kill(child, sig);
 }
 
 void restore_forward_signals(pid_t pid)
@@ -80,6 +87,7 @@ void restore_forward_signals(pid_t pid)
 	struct sigaction sa;
 
 	child = pid;
+	job = getpgid(pid) == pid;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;

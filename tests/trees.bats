@@ -222,3 +222,26 @@ track_children() {
 	[ "$status" -eq 0 ]
 	grep -qx 'tree_storm: ok' "$T/out"
 }
+
+@test "tree: a SIGINT to ckpt restore reaches the restored job's whole process group, as a terminal's ^C" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_intr
+	track_children "$TPID"
+	dump_kill
+	touch "$T/go"
+	"$CKPT" restore "$T/img" >"$T/restore.log" 2>&1 &
+	local rpid=$! st=0 i
+	PIDS+=("$rpid")
+	# restored and let go: ckpt restore no longer traces the root
+	for i in $(seq 200); do
+		grep -q 'TracerPid:	0' "/proc/$TPID/status" 2>/dev/null && break
+		sleep 0.05
+	done
+	sleep 0.2
+	kill -INT "$rpid"
+	wait "$rpid" || st=$?
+	cat "$T/restore.log" "$T/err"
+	[ "$st" -eq 0 ]
+	grep -qx 'tree_intr: ok' "$T/out"
+}
