@@ -122,11 +122,11 @@ int main(int argc, char **argv)
 	uint64_t mib = 0, every_ns = 0, max_gap = 0, max_at = 0, gen = 0, touched = 0;
 	unsigned gap_seq = 0, rw_seq = 0;
 	pid_t ppid0 = getppid();
-	int restored = 0, huge = 0, pdeath = 0, c;
+	int restored = 0, huge = 0, pdeath = 0, forks = 0, c;
 	unsigned char *mem;
 	size_t len;
 
-	while ((c = getopt(argc, argv, "m:d:t:r:T:s:Hp")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:t:r:T:s:Hpf:")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoull(optarg, NULL, 10);
@@ -159,13 +159,16 @@ int main(int argc, char **argv)
 		case 'p':
 			pdeath = 1;
 			break;
+		case 'f':
+			forks = atoi(optarg);
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!mib || !state) {
 		fprintf(stderr, "usage: bench-target -m MIB -s STATE [-d text|random] [-t FRAC]"
-				" [-r FRAC] [-T MS] [-H] [-p]\n");
+				" [-r FRAC] [-T MS] [-H] [-p] [-f N]\n");
 		return 2;
 	}
 	if (pdeath && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ppid0))
@@ -187,6 +190,16 @@ int main(int argc, char **argv)
 		fill_page(mem + i * BENCH_PAGE, kind, &vocab, i, 0);
 		touched++;
 	}
+	/* -f N: a tree, N children that share all of it copy-on-write and
+	 * wait, dying with this process (restored so too). */
+	for (int i = 0; i < forks; i++)
+		if (fork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			signal(SIGUSR1, SIG_IGN);
+			signal(SIGUSR2, SIG_IGN);
+			for (;;)
+				pause();
+		}
 	put("", "%d %#lx %zu %llu\n", getpid(), (unsigned long)mem, len, (unsigned long long)touched);
 
 	uint64_t last = now_ns(), next_rw = every_ns ? last + every_ns : UINT64_MAX;
