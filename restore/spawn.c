@@ -60,6 +60,16 @@ struct ctx {
 	struct rthread *th;		/* by stub thread index */
 	struct rtask *rt;		/* by task */
 	uint32_t next_fill;		/* the next task to fill, in image order */
+	struct early *early;		/* ends seen before their fork event */
+	uint32_t nearly;
+};
+
+/* A forked task may end (a zombie) before ckpt has seen its parent's fork
+ * event, which tells its PID: waitpid(-1) reports the tracees' events in
+ * no set order.  Its end is kept until the PID is known. */
+struct early {
+	pid_t pid;
+	int st;
 };
 
 /* Bytes the stub occupies once loaded: its one PT_LOAD's memory size. */
@@ -361,7 +371,10 @@ static int fill_ready(struct ctx *c, struct restore_job *j)
  * the op the forking thread is at (the new process reports its own first
  * stop apart).  The thread is found as trapped() finds one: by the tid
  * its stub wrote (a helper never traps before). */
-static void forked(struct ctx *c, pid_t tid)
+static int ended(struct ctx *c, pid_t pid, int st);
+
+/* A stub forked a task: note its PID, and its end if already seen. */
+static int forked(struct ctx *c, pid_t tid)
 {
 	uint32_t n = c->pl.nthreads;
 	struct stub_thread *st = xmalloc(n * sizeof(*st));
@@ -385,6 +398,23 @@ static void forked(struct ctx *c, pid_t tid)
 		break;
 	}
 	free(st);
+	for (uint32_t i = 0; i < c->nearly; i++)
+		if (c->early[i].pid == (pid_t)msg) {
+			struct early e = c->early[i];
+
+			c->early[i] = c->early[--c->nearly];
+			return ended(c, e.pid, e.st);
+		}
+	return 0;
+}
+
+/* Has ckpt seen the fork of this PID (or is it a helper's)? */
+static int known(const struct ctx *c, pid_t pid)
+{
+	for (uint32_t k = 1; k < nmade(c); k++)
+		if (c->rt[k].pid == pid)
+			return 1;
+	return 0;
 }
 
 /* A task ended: a zombie, as it should; anything else is a failure. */
@@ -404,6 +434,11 @@ static int ended(struct ctx *c, pid_t pid, int st)
 		c->rt[k].ended = 1;
 		if (st != t->exit_status)
 			warn("zombie %d ended with status %#x, not %#x", t->pid, st, t->exit_status);
+		return 0;
+	}
+	if (pid != c->pid && !known(c, pid)) {
+		c->early = xrealloc(c->early, (c->nearly + 1) * sizeof(*c->early));
+		c->early[c->nearly++] = (struct early){ pid, st };
 		return 0;
 	}
 	if (WIFEXITED(st) && WEXITSTATUS(st) >= STUB_EXIT_USAGE && WEXITSTATUS(st) <= STUB_EXIT_HOME)
@@ -437,8 +472,9 @@ static int run_stubs(struct ctx *c, struct restore_job *j)
 		if (log_verbose > 1)
 			debug("stub thread %d: stop %#x", tid, st >> 8);
 		if (st >> 16) {		/* PTRACE_EVENT_CLONE or _FORK */
-			if ((st >> 16) == PTRACE_EVENT_FORK || (st >> 16) == PTRACE_EVENT_CLONE)
-				forked(c, tid);
+			if (((st >> 16) == PTRACE_EVENT_FORK || (st >> 16) == PTRACE_EVENT_CLONE) &&
+			    (ret = forked(c, tid)) < 0)
+				return ret;
 			tracee_call(PTRACE_CONT, tid, 0, 0);
 			continue;
 		}
@@ -753,5 +789,6 @@ out:
 	free(c.sf);
 	free(c.th);
 	free(c.rt);
+	free(c.early);
 	return ret;
 }
