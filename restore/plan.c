@@ -813,6 +813,11 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	if (pl->leader_gone) {
 		/* As a zombie it shows its credentials in /proc: the process's. */
 		plan_creds(pl, 0, p);
+		/* The parent-death signal is per thread and a zombie leader
+		 * still sends its own when ckpt exits (kernel/exit.c
+		 * forget_original_parent): drop the one spawn.c gave it.  ckpt
+		 * sets the process's on a live thread (spawn.c finish). */
+		SYS(pl, 0, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0);
 		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
 	}
 	return 0;

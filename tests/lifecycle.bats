@@ -82,26 +82,50 @@ wait_restored() {
 	grep -q '^threads: [0-9]* items$' "$T/out"
 }
 
-@test "restore --detach prints the PID and returns; the process finishes on its own" {
-	skip_unless_ptrace
-	start_target counter
-	dump_kill
+# restore_detach: restore $T/img with --detach; sets DPID to the PID it prints.
+restore_detach() {
 	run --separate-stderr timeout 60 "$CKPT" restore --detach "$T/img"
 	echo "$output $stderr"
 	[ "$status" -eq 0 ]
 	[[ "$output" =~ ^[0-9]+$ ]]
-	local pid=$output i
-	PIDS+=("$pid")
-	# Returned while the process still waits for GO.
-	[ -n "$(proc_state "$pid")" ] && [ "$(proc_state "$pid")" != Z ]
-	[ "$(id -u)" != 0 ] || [ "$pid" -eq "$TPID" ]
-	touch "$T/go"
-	for i in $(seq 400); do
-		grep -qx "$COUNTER" "$T/out" && break
+	DPID=$output
+	PIDS+=("$DPID")
+}
+
+# wait_out LINE [SECONDS]: until $T/out holds LINE (default 60 s).
+wait_out() {
+	local i
+	for ((i = 0; i < ${2:-60} * 20; i++)); do
+		grep -qx "$1" "$T/out" && break
 		sleep 0.05
 	done
 	cat "$T/err"
+	grep -qx "$1" "$T/out"
+}
+
+@test "restore --detach prints the PID and returns; the process finishes on its own" {
+	skip_unless_ptrace
+	start_target counter
+	dump_kill
+	restore_detach
+	# Returned while the process still waits for GO.
+	[ -n "$(proc_state "$DPID")" ] && [ "$(proc_state "$DPID")" != Z ]
+	[ "$(id -u)" != 0 ] || [ "$DPID" -eq "$TPID" ]
+	touch "$T/go"
+	wait_out "$COUNTER"
 	[ "$(cat "$T/out")" = "$COUNTER" ]
+}
+
+@test "restore --detach of a process whose main thread has exited: it runs on after ckpt returns" {
+	skip_unless_ptrace
+	start_target leader_exit
+	dump_kill
+	restore_detach
+	# ckpt restore has exited: the parent-death signal it gave the
+	# process while making it must not have been left on any thread
+	# (the leader is a zombie: its state says nothing).
+	touch "$T/go"
+	wait_out 'leader_exit: ok'
 }
 
 # all_stopped PID: every thread of PID is in state T.
