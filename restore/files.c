@@ -27,6 +27,19 @@
 /* Flags that made sense when the file was first opened, not on reopening. */
 #define REOPEN_DROP (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)
 
+/* open(2) flags to open again what the image's flags describe.  A file
+ * made with O_TMPFILE (__O_TMPFILE | O_DIRECTORY, still in its flags) is
+ * reopened as the regular file it is: open() would take them as "create
+ * one more", and glibc aborts when that comes without a mode. */
+static int reopen_flags(uint32_t flags)
+{
+	int f = (int)flags & ~REOPEN_DROP;
+
+	if ((f & O_TMPFILE) == O_TMPFILE)
+		f &= ~O_TMPFILE;
+	return f | O_CLOEXEC;
+}
+
 static uint64_t mtime_ns(const struct stat *sb)
 {
 	return (uint64_t)sb->st_mtim.tv_sec * 1000000000ull + (uint64_t)sb->st_mtim.tv_nsec;
@@ -45,7 +58,7 @@ static int reopen_file(const struct img_fd *f, const struct restore_opts *o)
 			     "use --rollback-files to truncate it back or --ignore-file-changes",
 			     f->path, f->d.fd, (unsigned long long)f->d.size,
 			     (unsigned long long)sb.st_size);
-	fd = open(f->path, ((int)f->d.flags & ~REOPEN_DROP) | O_CLOEXEC);
+	fd = open(f->path, reopen_flags(f->d.flags));
 	if (fd < 0 && errno == EACCES && geteuid() == 0)
 		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened with the process's own "
 				   "credentials (it may have been opened for it by a more privileged parent)",
@@ -103,7 +116,7 @@ static int recreate_ghost(const struct img_fd *f)
 
 		/* Reopen through /proc for the original access mode. */
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", wfd);
-		fd = open(self, ((int)f->d.flags & ~REOPEN_DROP) | O_CLOEXEC);
+		fd = open(self, reopen_flags(f->d.flags));
 		if (fd < 0)
 			fd = -errno;
 	}

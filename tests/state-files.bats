@@ -133,3 +133,13 @@ grown_file_restore() {
 	cat "$T/out"
 	[ "$status" -eq 0 ]
 }
+
+@test "file opened with O_TMPFILE: recreated, same contents and offset, nothing left in its directory" {
+	skip_unless_ptrace
+	mkdir "$T/dir"
+	start_target fd_tmpfile "$T/dir"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -A "$T/dir")" ]
+}
