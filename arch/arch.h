@@ -37,6 +37,19 @@ extern const unsigned arch_nregsets;
 /* Value for ckpt_header.xfeatures: the extended state this CPU enables. */
 uint64_t arch_xfeatures(void);
 
+/*
+ * Where this CPU keeps each part of the extended register set rs[0..nrs)
+ * holds (x86-64: one record per XSAVE feature of the XCR0 the set carries,
+ * CPUID leaf 0xd), into out[0..max); the number of records, 0 where the
+ * arch has no such layout.  A record is the kernel's x86_xfeat_component
+ * (uapi asm/elf.h), as the image's XSAVE_LAYOUT section keeps it.
+ */
+struct arch_xfeat {
+	uint32_t type, size, offset, flags;
+};
+unsigned arch_xsave_layout(const struct img_regset *rs, unsigned nrs, struct arch_xfeat *out,
+			   unsigned max);
+
 /* Set up regs so that resuming at insn executes syscall nr(a[0..5]). */
 void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn);
 
@@ -108,9 +121,16 @@ const char *arch_syscall_name(long nr);
  * fill_thread_core_info).  An arch whose dumped regsets are the kernel's
  * notes as they are (aarch64: NT_PRFPREG, NT_ARM_TLS...) passes rs[1..nrs).
  */
-void arch_core_notes(const struct img_regset *rs, unsigned nrs,
-		     void (*note)(void *ctx, uint32_t type, const char *name, const void *data,
-				  size_t len),
-		     void *ctx);
+typedef void arch_note_fn(void *ctx, uint32_t type, const char *name, const void *data,
+			  size_t len);
+/* xf[0..nxf): the process's extended register layout (arch_xsave_layout),
+ * nxf = 0 when the image has none. */
+void arch_core_notes(const struct img_regset *rs, unsigned nrs, const struct arch_xfeat *xf,
+		     unsigned nxf, arch_note_fn *note, void *ctx);
+/* The process-wide notes that follow every thread's (x86-64:
+ * NT_X86_XSAVE_LAYOUT, elf_coredump_extra_notes_write); rs, nrs: the first
+ * thread's register sets. */
+void arch_core_proc_notes(const struct img_regset *rs, unsigned nrs, const struct arch_xfeat *xf,
+			  unsigned nxf, arch_note_fn *note, void *ctx);
 
 #endif

@@ -279,5 +279,14 @@ int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xs
 		if (ret < 0)
 			return ret;
 	}
+	/* Where the CPU keeps what the extended register sets hold: the same
+	 * for every thread (one XCR0 per process, Linux's fpu_user_cfg). */
+	p->xfeat = xzalloc(CKPT_MAX_XFEAT * sizeof(*p->xfeat));
+	p->nxfeat = arch_xsave_layout(p->threads[0].regsets, p->threads[0].d.nregsets, p->xfeat,
+				      CKPT_MAX_XFEAT);
+	if (!p->nxfeat) {
+		free(p->xfeat);
+		p->xfeat = NULL;
+	}
 	return 0;
 }

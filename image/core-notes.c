@@ -5,7 +5,8 @@
  * other register notes; then each further thread's NT_PRSTATUS and
  * register notes.  The leader comes first (ckpt's thread 0).  Each note is
  * an Elf64_Nhdr, the name with its NUL, the data, both padded to 4 bytes
- * (writenote()).  Struct layouts: <sys/procfs.h>, which is the kernel's
+ * (writenote()).  Last, the arch's process-wide notes
+ * (elf_coredump_extra_notes_write).  Struct layouts: <sys/procfs.h>, which is the kernel's
  * include/linux/elfcore.h on 64-bit Linux.
  *
  * NT_SIGINFO is left out: no signal made this core (pr_cursig is 0 too),
@@ -186,7 +187,7 @@ void core_notes(const struct img *img, const struct img_proc *p, uint8_t **buf, 
 
 		r.n.len = 0;
 		r.fpvalid = 0;
-		arch_core_notes(t->regsets, t->d.nregsets, add_regnote, &r);
+		arch_core_notes(t->regsets, t->d.nregsets, p->xfeat, p->nxfeat, add_regnote, &r);
 		add_prstatus(&n, p, t, r.fpvalid);
 		if (i == 0) {
 			add_prpsinfo(&n, p);
@@ -196,6 +197,10 @@ void core_notes(const struct img *img, const struct img_proc *p, uint8_t **buf, 
 		}
 		append(&n, r.n.buf, r.n.len);
 	}
+	r.n.len = 0;
+	arch_core_proc_notes(p->threads[0].regsets, p->threads[0].d.nregsets, p->xfeat, p->nxfeat,
+			     add_regnote, &r);
+	append(&n, r.n.buf, r.n.len);
 	free(r.n.buf);
 	*buf = n.buf;
 	*len = n.len;

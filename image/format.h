@@ -66,6 +66,7 @@ enum ckpt_section_type {
 	CKPT_SEC_TIMERS   = 8,	/* struct ckpt_timers + ckpt_posix_timer[ntimers] */
 	CKPT_SEC_TREE     = 32,	/* struct ckpt_tree + ckpt_task[ntasks] */
 	CKPT_SEC_COW      = 33,	/* struct ckpt_cow_run[] */
+	CKPT_SEC_XSAVE_LAYOUT = 21,	/* struct ckpt_xfeat[]: x86-64 only */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
 	CKPT_SEC_PAGES_ALIGNED = 40,	/* struct ckpt_align + zeros + what PAGES holds */
@@ -171,6 +172,23 @@ struct ckpt_posix_timer {
 	int64_t  value_ns;	/* left; 0: disarmed */
 };
 static_assert(sizeof(struct ckpt_posix_timer) == 48, "ckpt_posix_timer size");
+
+/*
+ * CKPT_SEC_XSAVE_LAYOUT (x86-64, at most one per process, after TIMERS):
+ * where the dumping CPU keeps each extended feature of the XSAVE area in
+ * the NT_X86_XSTATE register sets (standard format), one record per user
+ * feature 2.. of the XCR0 those sets carry (bytes 464..471), from CPUID
+ * leaf 0xd; the records of the kernel's NT_X86_XSAVE_LAYOUT core note
+ * (uapi asm/elf.h struct x86_xfeat_component).  ckpt core uses it.
+ */
+struct ckpt_xfeat {
+	uint32_t type;		/* XSAVE feature number (2 = AVX, 17 = XTILECFG...) */
+	uint32_t size;		/* bytes */
+	uint32_t offset;	/* from the start of the XSAVE area */
+	uint32_t flags;		/* 0 */
+};
+static_assert(sizeof(struct ckpt_xfeat) == 16, "ckpt_xfeat size");
+#define CKPT_MAX_XFEAT		64
 
 /*
  * CKPT_SEC_THREAD.  Followed by nregsets register sets, each

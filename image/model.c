@@ -33,6 +33,7 @@ void img_free(struct img *img)
 		free(p->pending);
 		free(p->ptimers);
 		free(p->cow);
+		free(p->xfeat);
 	}
 	free(img->tasks);
 	img->tasks = NULL;

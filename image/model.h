@@ -13,6 +13,11 @@
 #include "arch/arch.h"
 #include "image/format.h"
 
+/* The XSAVE_LAYOUT section holds the arch's records as they are. */
+static_assert(sizeof(struct arch_xfeat) == sizeof(struct ckpt_xfeat) &&
+	      offsetof(struct arch_xfeat, offset) == offsetof(struct ckpt_xfeat, offset),
+	      "arch_xfeat is ckpt_xfeat");
+
 struct img_thread {
 	struct ckpt_thread d;
 	struct img_regset *regsets;	/* d.nregsets; [0] is NT_PRSTATUS */
@@ -40,6 +45,8 @@ struct img_proc {
 	struct ckpt_sigaction sigacts[CKPT_NSIG];
 	struct ckpt_timers timers;
 	struct ckpt_posix_timer *ptimers;	/* timers.ntimers */
+	struct arch_xfeat *xfeat;		/* XSAVE layout (x86-64), nxfeat records */
+	uint32_t nxfeat;
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;

@@ -26,6 +26,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_TIMERS] = "timers", [CKPT_SEC_PAGES] = "page data",
 	[CKPT_SEC_HASHES] = "page hashes", [CKPT_SEC_TREE] = "process tree",
 	[CKPT_SEC_COW] = "shared pages", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
+	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout",
 };
 
 const char *img_section_name(uint32_t type)
@@ -467,7 +468,7 @@ static int parse_filedata(struct img_proc *p, struct cur *c)
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts, timers, cow;
+	int sigacts, timers, cow, xfeat;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 };
 
@@ -548,6 +549,13 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		p->ptimers = take_dup(c, c->left);
 		return p->ptimers ? 0 : -1;
 	}
+	case CKPT_SEC_XSAVE_LAYOUT:
+		if (m->xfeat++ || !c->left || c->left % sizeof(*p->xfeat) ||
+		    c->left > CKPT_MAX_XFEAT * sizeof(*p->xfeat))
+			return -1;
+		p->nxfeat = (uint32_t)(c->left / sizeof(*p->xfeat));
+		p->xfeat = take_dup(c, c->left);
+		return 0;
 	case CKPT_SEC_SIGACTS:
 		if (m->sigacts++ || c->left != sizeof(p->sigacts))
 			return -1;

@@ -167,11 +167,16 @@ static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc 
 		{ (void *)&p->timers, sizeof(p->timers) },
 		{ p->ptimers, p->timers.ntimers * sizeof(*p->ptimers) },
 	};
+	struct iovec xf = { p->xfeat, p->nxfeat * sizeof(*p->xfeat) };
 	int ret = img_write_section(w, CKPT_SEC_PROC, idx, iov, ARRAY_SIZE(iov));
 
 	if (ret == 0)
 		ret = img_write_section(w, CKPT_SEC_SIGACTS, idx, &sa, 1);
-	return ret ? ret : img_write_section(w, CKPT_SEC_TIMERS, idx, tm, 2);
+	if (ret == 0)
+		ret = img_write_section(w, CKPT_SEC_TIMERS, idx, tm, 2);
+	if (ret == 0 && p->nxfeat)
+		ret = img_write_section(w, CKPT_SEC_XSAVE_LAYOUT, idx, &xf, 1);
+	return ret;
 }
 
 static int write_thread(struct img_writer *w, uint32_t idx, const struct img_thread *t)

@@ -147,3 +147,88 @@ gdb_core() {
 	run "$CKPT" core img --pid x
 	[ "$status" -eq 2 ]
 }
+
+# note CORE TYPE: the descriptor of the first note in CORE whose readelf line
+# matches TYPE (NT_X86_XSTATE), as hex bytes, one per line; its size in $NOTE_SIZE.
+note() {
+	local line
+	line=$(readelf -n "$1" | grep -F -A1 -m1 "$2") || return 1
+	NOTE_SIZE=$(($(awk 'NR == 1 { print $2 }' <<<"$line")))
+	awk 'NR == 2 { for (i = 3; i <= NF; i++) print $i }' <<<"$line"
+}
+
+# le64 FILE OFFSET: the little-endian u64 at OFFSET of a note() listing.
+le64() {
+	local v=0 i
+	for ((i = 7; i >= 0; i--)); do
+		v=$(((v << 8) | 0x$(sed -n "$(($2 + i + 1))p" "$1")))
+	done
+	printf '%#x\n' "$v"
+}
+
+skip_unless_xsave() {
+	[ "$(uname -m)" = x86_64 ] || skip "XSAVE notes are x86-64's"
+	grep -qw xsave /proc/cpuinfo || skip "this CPU has no XSAVE"
+}
+
+@test "core: XSAVE note with the size and header of gcore's for the same process; layout note as the kernel's" {
+	skip_unless_ptrace
+	skip_unless_gdb
+	skip_unless_xsave
+	start_target core_target
+	run "$CKPT" dump "$TPID" -o "$T/img" --stop
+	[ "$status" -eq 0 ]
+	wait_stopped
+	run timeout 120 gcore -o "$T/gcore" "$TPID"
+	echo "$output"
+	[ -s "$T/gcore.$TPID" ]
+	run "$CKPT" core "$T/img" -o "$T/core"
+	[ "$status" -eq 0 ]
+	note "$T/gcore.$TPID" NT_X86_XSTATE >"$T/g.hex"
+	local gsize=$NOTE_SIZE
+	note "$T/core" NT_X86_XSTATE >"$T/c.hex"
+	echo "NT_X86_XSTATE: gcore $gsize bytes, ckpt $NOTE_SIZE"
+	[ "$NOTE_SIZE" -eq "$gsize" ]
+	[ "$(readelf -n "$T/core" | grep -m1 NT_X86_XSTATE | awk '{print $1}')" = \
+	  "$(readelf -n "$T/gcore.$TPID" | grep -m1 NT_X86_XSTATE | awk '{print $1}')" ]
+	echo "XCR0: gcore $(le64 "$T/g.hex" 464), ckpt $(le64 "$T/c.hex" 464)"
+	[ "$(le64 "$T/c.hex" 464)" = "$(le64 "$T/g.hex" 464)" ]
+	# NT_X86_XSAVE_LAYOUT (Linux 6.12): with AVX, its record says where.
+	if (($(le64 "$T/c.hex" 464) & 4)); then
+		note "$T/core" "(0x00000205)" | tr '\n' ' ' | grep -q '^02 00 00 00 00 01 00 00 40 02 00 00 00 00 00 00'
+	fi
+	gdb_core "$T/core" 'info registers xmm0'
+	[[ $output != *"Unexpected size"* ]]
+}
+
+@test "core: a feature gdb cannot read (AMX tiles) is left out of the XSAVE note, as gcore does: no gdb warning" {
+	skip_unless_ptrace
+	skip_unless_gdb
+	skip_unless_xsave
+	start_target core_target
+	dump_kill
+	run "$CKPT" core "$T/img" -o "$T/core"
+	[ "$status" -eq 0 ]
+	note "$T/core" NT_X86_XSTATE >"$T/c.hex"
+	local size=$NOTE_SIZE xcr0
+	xcr0=$(le64 "$T/c.hex" 464)
+	# As if this CPU had AMX (XTILECFG 17, XTILEDATA 18: Intel's offsets),
+	# unless it has: an XSAVE area of 11008 bytes.
+	if ! grep -qw amx_tile /proc/cpuinfo; then
+		"$CKPT_TARGETS/imgtool" xfeature "$T/img" 17 2752 64
+		"$CKPT_TARGETS/imgtool" xfeature "$T/img" 18 2816 8192
+	fi
+	run "$CKPT" core "$T/img" -o "$T/amx"
+	[ "$status" -eq 0 ]
+	note "$T/amx" NT_X86_XSTATE >"$T/a.hex"
+	echo "NT_X86_XSTATE: $size bytes, with AMX in the image $NOTE_SIZE; XCR0 $xcr0, $(le64 "$T/a.hex" 464)"
+	[ "$NOTE_SIZE" -eq "$size" ]
+	[ "$(le64 "$T/a.hex" 464)" = "$xcr0" ]
+	# The layout note has no record for them (types 0x11, 0x12).
+	note "$T/amx" "(0x00000205)" >"$T/layout.hex"
+	awk 'NR % 16 == 1' "$T/layout.hex" | tr '\n' ' '
+	! awk 'NR % 16 == 1' "$T/layout.hex" | grep -qx -e 11 -e 12
+	gdb_core "$T/amx" 'info registers xmm1 ymm1'
+	[[ $output != *"Unexpected size"* ]]
+	[[ $output == *ymm1* ]]
+}

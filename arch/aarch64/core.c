@@ -10,11 +10,11 @@
 
 #include "arch/arch.h"
 
-void arch_core_notes(const struct img_regset *rs, unsigned nrs,
-		     void (*note)(void *ctx, uint32_t type, const char *name, const void *data,
-				  size_t len),
-		     void *ctx)
+void arch_core_notes(const struct img_regset *rs, unsigned nrs, const struct arch_xfeat *xf,
+		     unsigned nxf, arch_note_fn *note, void *ctx)
 {
+	(void)xf;
+	(void)nxf;
 	for (unsigned i = 1; i < nrs; i++) {
 		size_t len = rs[i].len;
 
@@ -29,4 +29,16 @@ void arch_core_notes(const struct img_regset *rs, unsigned nrs,
 		}
 		note(ctx, rs[i].type, rs[i].type == NT_PRFPREG ? "CORE" : "LINUX", rs[i].data, len);
 	}
+}
+
+/* Nothing process-wide: the kernel's arm64 core dumps have no extra notes. */
+void arch_core_proc_notes(const struct img_regset *rs, unsigned nrs, const struct arch_xfeat *xf,
+			  unsigned nxf, arch_note_fn *note, void *ctx)
+{
+	(void)rs;
+	(void)nrs;
+	(void)xf;
+	(void)nxf;
+	(void)note;
+	(void)ctx;
 }

@@ -43,6 +43,35 @@ uint64_t arch_xfeatures(void)
 	return ((uint64_t)d << 32) | a;
 }
 
+/* Bytes 464..471 of an NT_X86_XSTATE set: the XCR0 of its features
+ * (arch/x86/include/asm/user.h, USER_XSTATE_XCR0_WORD). */
+#define XSTATE_XCR0_OFF	464
+
+unsigned arch_xsave_layout(const struct img_regset *rs, unsigned nrs, struct arch_xfeat *out,
+			   unsigned max)
+{
+	unsigned n = 0;
+	uint64_t xcr0;
+
+	for (unsigned i = 1; i < nrs; i++) {
+		if (rs[i].type != NT_X86_XSTATE || rs[i].len < XSTATE_XCR0_OFF + 8)
+			continue;
+		memcpy(&xcr0, rs[i].data + XSTATE_XCR0_OFF, sizeof(xcr0));
+		/* CPUID.(EAX=0DH,ECX=i), i >= 2: EAX = size, EBX = offset in
+		 * the standard format (0 for supervisor features), as the
+		 * kernel's xstate_offsets[] (arch/x86/kernel/fpu/xstate.c). */
+		for (unsigned f = 2; f < 64 && n < max; f++) {
+			unsigned a, b, c, d;
+
+			if (!(xcr0 & (1ull << f)) || !__get_cpuid_count(0xd, f, &a, &b, &c, &d) || !b)
+				continue;
+			out[n++] = (struct arch_xfeat){ .type = f, .size = a, .offset = b };
+		}
+		break;
+	}
+	return n;
+}
+
 void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn)
 {
 	r->rax = (uint64_t)nr;
