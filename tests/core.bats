@@ -38,7 +38,7 @@ gdb_core() {
 	for c in "$@"; do
 		args+=(-ex "$c")
 	done
-	run timeout 120 gdb -nx -batch "${args[@]}" "$CKPT_TARGETS/core_target" "$core"
+	run timeout 300 gdb -nx -batch "${args[@]}" "$CKPT_TARGETS/core_target" "$core"
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
@@ -179,7 +179,7 @@ skip_unless_xsave() {
 	run "$CKPT" dump "$TPID" -o "$T/img" --stop
 	[ "$status" -eq 0 ]
 	wait_stopped
-	run timeout 120 gcore -o "$T/gcore" "$TPID"
+	run timeout 300 gcore -o "$T/gcore" "$TPID"
 	echo "$output"
 	[ -s "$T/gcore.$TPID" ]
 	run "$CKPT" core "$T/img" -o "$T/core"

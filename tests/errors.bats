@@ -49,6 +49,11 @@ proc_state() {
 	echo "${s%% *}"
 }
 
+# is_state PID STATE: PID is in STATE (one letter of /proc/PID/stat).
+is_state() {
+	[ "$(proc_state "$1" 2>/dev/null)" = "$2" ]
+}
+
 # Nothing of the image's process exists (neither it nor a restore stub).
 no_leftover() {
 	local comm
@@ -66,7 +71,7 @@ no_leftover() {
 # leaves no process.  Prints what went wrong and returns 1 otherwise.
 refused() {
 	local img=$1 pat=${2:-*}
-	run --separate-stderr timeout 60 "$CKPT" restore "$img"
+	run --separate-stderr timeout 300 "$CKPT" restore "$img"
 	if [ "$status" -ne 1 ] || [ "${#stderr_lines[@]}" -ne 1 ] ||
 	   [[ "$stderr" != "ckpt: restore $img: "$pat ]]; then
 		echo "status $status, stderr:"
@@ -111,16 +116,12 @@ target_unharmed() {
 @test "dump of a zombie: one line, exit 1" {
 	# The child of a shell that then execs sleep: nobody reaps it.  It
 	# exits after the exec, or bash would reap it first.
-	bash -c 'sleep 0.3 & echo $! >"$1"; exec sleep 60' zombie-parent "$T/zpid" \
+	bash -c 'sleep 0.3 & echo $! >"$1"; exec sleep 600' zombie-parent "$T/zpid" \
 		</dev/null >/dev/null 2>&1 &
 	PIDS+=("$!")
 	wait_file "$T/zpid"
 	z=$(cat "$T/zpid")
-	for i in $(seq 100); do
-		[ "$(proc_state "$z" 2>/dev/null)" = Z ] && break
-		sleep 0.05
-	done
-	[ "$(proc_state "$z")" = Z ]
+	wait_for 60 is_state "$z" Z
 	run --separate-stderr "$CKPT" dump "$z" -o "$T/img"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "ckpt: dump $z: process is a zombie (it has exited and waits for its parent)" ]
@@ -201,10 +202,7 @@ target_unharmed() {
 	skip_unless_ptrace
 	start_target counter
 	kill -STOP "$TPID"
-	for i in $(seq 100); do
-		[ "$(proc_state "$TPID")" = T ] && break
-		sleep 0.05
-	done
+	wait_for 60 is_state "$TPID" T
 	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/nodir/img"
 	[ "$status" -eq 1 ]
 	[ "$(proc_state "$TPID")" = T ]
@@ -475,13 +473,13 @@ flip_refused() {
 	need_image
 	pages=$(awk '$2 == 16 { print $1 + 24 + 100; exit }' "$BATS_FILE_TMPDIR/sections")
 	imgtool flip "$IMG" $((pages * 8))
-	run --separate-stderr bash -c 'cat "$1" | timeout 60 "$2" restore -' - "$IMG" "$CKPT"
+	run --separate-stderr bash -c 'cat "$1" | timeout 300 "$2" restore -' - "$IMG" "$CKPT"
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ "$stderr" == "ckpt: restore -: image is corrupted: page data section at offset "*": checksum mismatch" ]]
 	no_leftover
 	# Cut in the middle of the page data.
-	run --separate-stderr bash -c 'head -c "$3" "$1" | timeout 60 "$2" restore -' - \
+	run --separate-stderr bash -c 'head -c "$3" "$1" | timeout 300 "$2" restore -' - \
 		"$BATS_FILE_TMPDIR/good.img" "$CKPT" $((pages + 1000))
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]

@@ -3,6 +3,11 @@
 
 load test_helper
 
+# stopped PID: PID is in a stop (state T).
+stopped() {
+	[ "$(awk '{print $3}' "/proc/$1/stat")" = T ]
+}
+
 @test "every codec round-trips text-like, random and zero pages" {
 	skip_unless_ptrace
 	for c in none zlib zstd lz4 zstd:3 lz4:8 zlib:6; do
@@ -38,10 +43,7 @@ load test_helper
 	kill -STOP "$TPID"
 	# ...and stopped already: a SIGSTOP still pending would be in the
 	# first image's pending signals and not in the second's
-	for i in $(seq 100); do
-		[ "$(awk '{print $3}' /proc/$TPID/stat)" = T ] && break
-		sleep 0.02
-	done
+	wait_for 60 stopped "$TPID"
 	"$CKPT" dump "$TPID" -o "$T/a.img" --compress zstd -j 1
 	"$CKPT" dump "$TPID" -o "$T/b.img" --compress zstd -j 4
 	# header: created time and image id differ; the rest must not
@@ -55,7 +57,7 @@ load test_helper
 	reap "$TPID"
 	[ -s "$T/stream" ]
 	touch "$T/go"
-	run timeout 60 sh -c "cat '$T/stream' | '$CKPT' restore -"
+	run timeout 300 sh -c "cat '$T/stream' | '$CKPT' restore -"
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
@@ -67,7 +69,7 @@ load test_helper
 	reap "$TPID"
 	size=$(stat -c %s "$T/img")
 	touch "$T/go"
-	run --separate-stderr timeout 60 sh -c "head -c $((size - 5000)) '$T/img' | '$CKPT' restore -"
+	run --separate-stderr timeout 300 sh -c "head -c $((size - 5000)) '$T/img' | '$CKPT' restore -"
 	echo "$stderr"
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -ge 1 ]

@@ -177,7 +177,7 @@ dump_chain() {
 	mkdir "$T/moved"
 	mv "$T/a.img" "$T/b.img" "$T/img" "$T/moved/"
 	touch "$T/go"
-	run timeout 60 "$CKPT" restore "$T/moved/img"
+	run timeout 300 "$CKPT" restore "$T/moved/img"
 	echo "$output"
 	[ "$status" -eq 0 ]
 }

@@ -33,19 +33,16 @@ proc_state() {
 	echo "${s%% *}"
 }
 
-# wait_restored PID NAME: the restore is done when ckpt no longer traces
-# the process and it has its own name again.
+# is_restored PID NAME: ckpt no longer traces the process, and it has its
+# own name again.
+is_restored() {
+	grep -qx "Name:	$2" "/proc/$1/status" 2>/dev/null &&
+		grep -qx 'TracerPid:	0' "/proc/$1/status" 2>/dev/null
+}
+
+# wait_restored PID NAME: until the restore is done.
 wait_restored() {
-	local i
-	for i in $(seq 200); do
-		if grep -qx "Name:	$2" "/proc/$1/status" 2>/dev/null &&
-		   grep -qx 'TracerPid:	0' "/proc/$1/status" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "process $1 ($2) not restored" >&2
-	return 1
+	wait_for 120 is_restored "$1" "$2" || { echo "process $1 ($2) not restored" >&2; return 1; }
 }
 
 @test "one image restored twice in a row gives the same result both times" {
@@ -56,7 +53,7 @@ wait_restored() {
 	[ "$status" -eq 0 ]
 	[ "$(cat "$T/out")" = "$COUNTER" ]
 	# The output file grew since the dump: roll it back.
-	run timeout 120 "$CKPT" restore "$T/img" --rollback-files
+	run timeout 300 "$CKPT" restore "$T/img" --rollback-files
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(cat "$T/out")" = "$COUNTER" ]
@@ -84,7 +81,7 @@ wait_restored() {
 
 # restore_detach: restore $T/img with --detach; sets DPID to the PID it prints.
 restore_detach() {
-	run --separate-stderr timeout 60 "$CKPT" restore --detach "$T/img"
+	run --separate-stderr timeout 300 "$CKPT" restore --detach "$T/img"
 	echo "$output $stderr"
 	[ "$status" -eq 0 ]
 	[[ "$output" =~ ^[0-9]+$ ]]
@@ -143,10 +140,7 @@ all_stopped() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	local i
-	for i in $(seq 40); do
-		all_stopped "$TPID" && break
-		sleep 0.05
-	done
+	wait_for 60 all_stopped "$TPID" || true
 	all_stopped "$TPID"
 	[ "$(ls "/proc/$TPID/task" | wc -l)" -eq 9 ]
 	touch "$T/go"
@@ -169,20 +163,14 @@ all_stopped() {
 	start_target threads
 	kill -STOP "$TPID"
 	local i
-	for i in $(seq 40); do
-		all_stopped "$TPID" && break
-		sleep 0.05
-	done
+	wait_for 60 all_stopped "$TPID" || true
 	dump_kill
 	touch "$T/go"
 	"$CKPT" restore "$T/img" >"$T/restore.log" 2>&1 &
 	RPID=$!
 	PIDS+=("$RPID")
 	wait_restored "$TPID" threads
-	for i in $(seq 40); do
-		all_stopped "$TPID" && break
-		sleep 0.05
-	done
+	wait_for 60 all_stopped "$TPID" || true
 	all_stopped "$TPID"
 	sleep 0.5
 	all_stopped "$TPID"
@@ -221,7 +209,7 @@ all_stopped() {
 	local i
 	# The window is short: many tries to find it.
 	for i in $(seq 100); do
-		run timeout 60 "$CKPT" restore "$T/img"
+		run timeout 300 "$CKPT" restore "$T/img"
 		[ "$status" -eq 0 ] || { echo "restore $i: status $status: $output"; cat "$T/err"; return 1; }
 	done
 }

@@ -26,7 +26,7 @@ load test_helper
 # stderr is in $stderr.
 restore_fail() {
 	touch "$T/go"
-	run --separate-stderr timeout 120 "$CKPT" restore "$T/img" "$@"
+	run --separate-stderr timeout 300 "$CKPT" restore "$T/img" "$@"
 	echo "status $status, stdout: $output"
 	echo "stderr: $stderr"
 }

@@ -124,7 +124,7 @@ load test_helper
 		remove) rm "$T/filepriv.dat" ;;
 		esac
 		touch "$T/go"
-		run --separate-stderr timeout 120 "$CKPT" restore "$T/img"
+		run --separate-stderr timeout 300 "$CKPT" restore "$T/img"
 		echo "$change: status $status, stderr: $stderr"
 		[ "$status" -eq 1 ]
 		[ "${#stderr_lines[@]}" -eq 1 ]

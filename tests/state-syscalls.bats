@@ -9,7 +9,7 @@ load test_helper
 # restore's stdin (which the process gets for its pipe) a second later.
 restore_stdin() {
 	touch "$T/go"
-	run bash -c '{ sleep 1; echo hello-ckpt; } | timeout 120 "$1" restore "$2"' _ "$CKPT" "$T/img"
+	run bash -c '{ sleep 1; echo hello-ckpt; } | timeout 300 "$1" restore "$2"' _ "$CKPT" "$T/img"
 	echo "$output"
 	echo "--- target stderr:"
 	cat "$T/err"

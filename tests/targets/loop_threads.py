@@ -4,7 +4,10 @@
 # GIL, the queue's condition variables and the lock are all futex waits
 # with and without timeouts.  $CKPT_READY after about 1 s of work, so the
 # dump finds them at it; at the end it waits for $CKPT_GO and checks each
-# producer's total against the closed form.
+# producer's total against the closed form.  Each producer puts N items,
+# or 3 times as many as the most any had put when ready, whichever is
+# less (printed): the work left after the dump is about 2 s of this
+# machine's, however slow (an emulated CPU).
 # Usage: loop_threads.py [N]
 import os
 import queue
@@ -19,9 +22,15 @@ sums = {}
 counts = {}
 
 
+produced = [0, 0, 0]
+
+
 def producer(k):
-    for i in range(1, N + 1):
+    i = 0
+    while i < N:
+        i += 1
         q.put((k, i))
+        produced[k] = i
 
 
 def consumer():
@@ -40,6 +49,7 @@ threads += [threading.Thread(target=consumer, name="cons-%d" % k) for k in range
 for t in threads:
     t.start()
 time.sleep(1.0)
+N = min(N, max(1000, 3 * max(produced)))
 if os.environ.get("CKPT_READY"):
     open(os.environ["CKPT_READY"], "w").close()
 for t in threads[:3]:
@@ -57,5 +67,5 @@ bad = [k for k in range(3) if sums.get(k) != want or counts.get(k) != N]
 for k in bad:
     sys.stderr.write("python threads: FAIL: producer %d: %s items, sum %s, want %d, %d\n"
                      % (k, counts.get(k), sums.get(k), N, want))
-print("python threads: %d items, sum %d" % (sum(counts.values()), sum(sums.values())))
+print("python threads: %d items, sum %d n %d" % (sum(counts.values()), sum(sums.values()), N))
 sys.exit(1 if bad else 0)

@@ -115,7 +115,7 @@ static void do_rel_sleep(int i)
 	}
 	t = since(&t_start);
 	fprintf(stderr, "relative nanosleep: %.2f s, %d EINTR\n", t, eintr);
-	CHECK(t >= 3.0 && t < 30.0, "3 s relative nanosleep took %.2f s", t);
+	CHECK(t >= 3.0 && t < 300.0, "3 s relative nanosleep took %.2f s", t);
 }
 
 static void do_sleep(int i)
@@ -126,7 +126,7 @@ static void do_sleep(int i)
 	(void)i;
 	left = sleep(3);
 	t = since(&t_start);
-	CHECK(left == 0 && t >= 3.0 && t < 30.0, "sleep(3) returned %u (left to sleep) after %.2f s",
+	CHECK(left == 0 && t >= 3.0 && t < 300.0, "sleep(3) returned %u (left to sleep) after %.2f s",
 	      left, t);
 }
 
@@ -141,7 +141,7 @@ static void do_abs_sleep(int i)
 	r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
 	t = since(&t_start);
 	CHECK(r == 0, "absolute clock_nanosleep failed: %s", strerror(r));
-	CHECK(t >= 3.0 && t < 30.0, "absolute clock_nanosleep to +3 s returned at %.2f s", t);
+	CHECK(t >= 3.0 && t < 300.0, "absolute clock_nanosleep to +3 s returned at %.2f s", t);
 }
 
 static void on_usr1(int sig)
@@ -211,7 +211,7 @@ static void do_poll_sleep(int i)
 	if (r < 0)
 		target_fail("poll with no fds, 3 s timeout: %s after %.2f s", strerror(errno), t);
 	else
-		CHECK(r == 0 && t >= 3.0 && t < 30.0, "poll with no fds, 3 s timeout: %d after %.2f s",
+		CHECK(r == 0 && t >= 3.0 && t < 300.0, "poll with no fds, 3 s timeout: %d after %.2f s",
 		      r, t);
 }
 
@@ -254,7 +254,7 @@ static void do_cond_timeout(int i)
 	pthread_mutex_unlock(&lock);
 	t = since(&t_start);
 	CHECK(r == ETIMEDOUT, "pthread_cond_timedwait (3 s): %s", strerror(r));
-	CHECK(t >= 2.9 && t < 30.0, "pthread_cond_timedwait (3 s) timed out at %.2f s", t);
+	CHECK(t >= 2.9 && t < 300.0, "pthread_cond_timedwait (3 s) timed out at %.2f s", t);
 }
 
 static void do_mutex(int i)
