@@ -39,6 +39,14 @@ int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xs
 /* remote.c: state only a syscall inside the target can read */
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss);
+/* attrs.c: the ATTRS section; dump_attrs_remote() from inside the
+ * process (remote.c), with the result of PR_GET_DUMPABLE */
+int dump_collect_attrs(pid_t live, struct img_proc *p);
+int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, long dumpable);
+/* remote.c: syscall nr run in thread t; 0 with *res its result, or -errno
+ * after a message */
+int dump_rcall(struct tracee_set *ts, struct tracee *t, long nr, uint64_t a0, uint64_t a1,
+	       uint64_t a2, uint64_t a3, long *res);
 /* vmas.c */
 int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *maps, size_t n,
 		      const struct dump_opts *o);
@@ -56,6 +64,8 @@ struct vma_pages {
 	size_t nruns;
 	struct page_run *same;		/* present, unchanged since the parent */
 	size_t nsame;
+	struct page_run *guards;	/* guard regions (no data) */
+	size_t nguards;
 	/* --fork: read from the frozen process, not from the copy (shared
 	 * memory, MADV_DONTFORK, MADV_WIPEONFORK) */
 	int frozen;

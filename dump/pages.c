@@ -21,6 +21,8 @@
 #define PM_SWAP		(1ull << 62)
 #define PM_FILE		(1ull << 61)	/* page cache (or shmem) page, not a private copy */
 #define PM_EXCLUSIVE	(1ull << 56)	/* mapped by this process alone (Linux 4.2) */
+#define PM_GUARD	(1ull << 58)	/* a guard region's page (MADV_GUARD_INSTALL): it
+					   shows as swapped and cannot be read (Linux 6.15) */
 #define CHUNK_PAGES	65536u		/* pagemap entries read at once (512 KiB) */
 
 /* Which pages of v to save, by how restore recreates v. */
@@ -73,18 +75,23 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 		    const struct dump_opts *o, struct track *tr, uint64_t *pm)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
-	size_t cap = 0, scap = 0, nw = 0, cur = 0;
+	size_t cap = 0, scap = 0, gcap = 0, nw = 0, cur = 0;
 	struct page_run *written = NULL;
 	int mode = save_mode(v), known;
+	/* smaps' "gu": the mapping may have guard regions, whose pages no
+	 * one can read; they are found in the page map, whatever is saved. */
+	int guards = !!(v->d.madv & CKPT_MADV_GUARD) && !(v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL));
 
+	vp->nguards = 0;
 	/* With the kernel's word on what was written since the parent, the
 	 * other present pages are not even read. */
 	known = mode != SAVE_NONE && track_written(tr, v, &written, &nw) == 0;
-	for (uint64_t a = v->d.start; mode != SAVE_NONE && a < v->d.end; a += CHUNK_PAGES * ps) {
+	for (uint64_t a = v->d.start; (mode != SAVE_NONE || guards) && a < v->d.end;
+	     a += CHUNK_PAGES * ps) {
 		uint64_t n = MIN((uint64_t)CHUNK_PAGES, (v->d.end - a) / ps);
 		int ret;
 
-		if (mode == SAVE_ALL) {
+		if (mode == SAVE_ALL && !guards) {
 			add_run(&vp->runs, &vp->nruns, &cap, a, n);
 			continue;
 		}
@@ -94,7 +101,15 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 			return error_errno(ret, "cannot read the page map at %#lx", (unsigned long)a);
 		}
 		for (uint64_t i = 0; i < n; i++) {
-			if (!(pm[i] & (PM_PRESENT | PM_SWAP)) ||
+			if (pm[i] & PM_GUARD) {
+				add_run(&vp->guards, &vp->nguards, &gcap, a + i * ps, 1);
+				continue;
+			}
+			if (mode == SAVE_ALL) {
+				add_run(&vp->runs, &vp->nruns, &cap, a + i * ps, 1);
+				continue;
+			}
+			if (mode == SAVE_NONE || !(pm[i] & (PM_PRESENT | PM_SWAP)) ||
 			    (mode == SAVE_PRIVATE && (pm[i] & PM_FILE)) ||
 			    (o->nexclude && excluded(o, a + i * ps)))
 				continue;
@@ -115,8 +130,30 @@ static void free_one(struct vma_pages *vp)
 {
 	free(vp->runs);
 	free(vp->same);
+	free(vp->guards);
 	if (vp->copy)
 		munmap(vp->copy, vp->copy_len);
+}
+
+/* The image's GUARDS: every mapping's guard regions, in address order. */
+static void collect_guards(struct img_proc *p, const struct vma_pages *vp)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+	uint32_t n = 0;
+
+	free(p->guards);
+	p->guards = NULL;
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		n += (uint32_t)vp[i].nguards;
+	p->nguards = n;
+	if (!n)
+		return;
+	p->guards = xmalloc(n * sizeof(*p->guards));
+	n = 0;
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		for (size_t k = 0; k < vp[i].nguards; k++)
+			p->guards[n++] = (struct ckpt_range){ vp[i].guards[k].addr,
+				vp[i].guards[k].addr + vp[i].guards[k].npages * ps };
 }
 
 /* Plan the mappings `which` selects, reading pid's page map. */
@@ -151,6 +188,7 @@ int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const st
 	}
 	free(pm);
 	close(pmfd);
+	collect_guards(p, vp);
 	return ret;
 }
 

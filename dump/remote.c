@@ -136,6 +136,12 @@ static int rcall(struct tracee_set *ts, struct tracee *t, long nr, uint64_t a0, 
 	return 0;
 }
 
+int dump_rcall(struct tracee_set *ts, struct tracee *t, long nr, uint64_t a0, uint64_t a1,
+	       uint64_t a2, uint64_t a3, long *res)
+{
+	return rcall(ts, t, nr, a0, a1, a2, a3, res);
+}
+
 /* Kernel struct sigaction as rt_sigaction(2) takes it on x86-64 and
  * aarch64 (both define SA_RESTORER): handler, flags, restorer, mask. */
 struct ksigaction {
@@ -221,7 +227,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 		   uint64_t scratch)
 {
 	struct tracee *t0 = &ts->t[0];
-	long r;
+	long r, dumpable;
 	int ret;
 
 	/*
@@ -290,6 +296,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 	if (r == 0)
 		p->d.flags |= CKPT_PROC_UNDUMPABLE;
 	/* A subreaper of a tree gets its orphans: it must be one again. */
+	dumpable = r;
 	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_CHILD_SUBREAPER, scratch, 0, 0, &r)) < 0)
 		return ret;
 	if (r == 0) {
@@ -297,7 +304,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 
 		p->subreaper = mem_read(ts->t[0].tid, scratch, &on, sizeof(on)) == 0 && on;
 	}
-	return 0;
+	return dump_attrs_remote(p, ts, dumpable);
 }
 
 /*

@@ -66,7 +66,9 @@ enum ckpt_section_type {
 	CKPT_SEC_TIMERS   = 8,	/* struct ckpt_timers + ckpt_posix_timer[ntimers] */
 	CKPT_SEC_TREE     = 32,	/* struct ckpt_tree + ckpt_task[ntasks] */
 	CKPT_SEC_COW      = 33,	/* struct ckpt_cow_run[] */
+	CKPT_SEC_ATTRS    = 18,	/* struct ckpt_attrs + ckpt_thread_attrs[nthreads] */
 	CKPT_SEC_XSAVE_LAYOUT = 21,	/* struct ckpt_xfeat[]: x86-64 only */
+	CKPT_SEC_GUARDS   = 22,	/* struct ckpt_range[]: guard regions */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
 	CKPT_SEC_PAGES_ALIGNED = 40,	/* struct ckpt_align + zeros + what PAGES holds */
@@ -174,6 +176,51 @@ struct ckpt_posix_timer {
 static_assert(sizeof(struct ckpt_posix_timer) == 48, "ckpt_posix_timer size");
 
 /*
+ * CKPT_SEC_ATTRS (at most one per process, after TIMERS): the attributes
+ * ckpt_proc has no field for, of the process and of each thread (in the
+ * order of its THREAD sections).  An image without it restores none of
+ * them: the restored process has the defaults.
+ */
+struct ckpt_attrs {
+	uint32_t flags;		/* CKPT_ATTR_* */
+	int32_t  oom_score_adj;	/* /proc/PID/oom_score_adj, -1000..1000 */
+	uint32_t loginuid;	/* /proc/PID/loginuid (4294967295: unset), with CKPT_ATTR_LOGINUID */
+	uint32_t thp_disable;	/* prctl(PR_GET_THP_DISABLE): 0, 1, or 3 (except MADV_HUGEPAGE) */
+	uint32_t membarrier;	/* membarrier(MEMBARRIER_CMD_GET_REGISTRATIONS), with CKPT_ATTR_MEMBARRIER */
+	uint32_t dumpable;	/* prctl(PR_GET_DUMPABLE): 0 or 1 */
+	uint32_t securebits;	/* prctl(PR_GET_SECUREBITS) */
+	uint32_t nthreads;	/* struct ckpt_thread_attrs that follow: the process's */
+	uint64_t reserved[2];	/* zero */
+};
+static_assert(sizeof(struct ckpt_attrs) == 48, "ckpt_attrs size");
+
+#define CKPT_ATTR_SUBREAPER	(1u << 0)	/* prctl(PR_SET_CHILD_SUBREAPER) */
+#define CKPT_ATTR_LOGINUID	(1u << 1)	/* loginuid was read (a kernel with audit) */
+#define CKPT_ATTR_MEMBARRIER	(1u << 2)	/* membarrier registrations known (Linux >= 6.3) */
+
+struct ckpt_thread_attrs {
+	int32_t  tid;		/* the THREAD section's */
+	uint32_t flags;		/* CKPT_TATTR_* */
+	uint64_t timer_slack_ns;	/* prctl(PR_GET_TIMERSLACK) */
+	uint32_t ioprio;	/* ioprio_get(IOPRIO_WHO_PROCESS, tid): class << 13 | data */
+	uint32_t reserved;	/* zero */
+};
+static_assert(sizeof(struct ckpt_thread_attrs) == 24, "ckpt_thread_attrs size");
+
+#define CKPT_TATTR_NO_NEW_PRIVS	(1u << 0)	/* prctl(PR_SET_NO_NEW_PRIVS) */
+
+/*
+ * CKPT_SEC_GUARDS (at most one per process): the guard regions of its
+ * mappings (madvise MADV_GUARD_INSTALL, Linux >= 6.13: pages that fault
+ * on any access), in address order, each inside one VMA.  Their pages
+ * have no data.
+ */
+struct ckpt_range {
+	uint64_t start, end;	/* [start, end), page aligned */
+};
+static_assert(sizeof(struct ckpt_range) == 16, "ckpt_range size");
+
+/*
  * CKPT_SEC_XSAVE_LAYOUT (x86-64, at most one per process, after TIMERS):
  * where the dumping CPU keeps each extended feature of the XSAVE area in
  * the NT_X86_XSTATE register sets (standard format), one record per user
@@ -268,6 +315,10 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_MADV_NORESERVE	(1u << 5)	/* nr */
 #define CKPT_MADV_LOCKED	(1u << 6)	/* lo */
 #define CKPT_MADV_MERGEABLE	(1u << 7)	/* mg */
+#define CKPT_MADV_SEQUENTIAL	(1u << 8)	/* sr */
+#define CKPT_MADV_RANDOM	(1u << 9)	/* rr */
+#define CKPT_MADV_LOCKONFAULT	(1u << 10)	/* lf: mlock2(MLOCK_ONFAULT), with LOCKED */
+#define CKPT_MADV_GUARD		(1u << 11)	/* gu: may hold guard regions (GUARDS) */
 
 /* CKPT_SEC_FD: one open file descriptor.  Followed by path (the link). */
 struct ckpt_fd {

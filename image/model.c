@@ -34,6 +34,8 @@ void img_free(struct img *img)
 		free(p->ptimers);
 		free(p->cow);
 		free(p->xfeat);
+		free(p->tattrs);
+		free(p->guards);
 	}
 	free(img->tasks);
 	img->tasks = NULL;

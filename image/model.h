@@ -47,6 +47,11 @@ struct img_proc {
 	struct ckpt_posix_timer *ptimers;	/* timers.ntimers */
 	struct arch_xfeat *xfeat;		/* XSAVE layout (x86-64), nxfeat records */
 	uint32_t nxfeat;
+	int has_attrs;				/* an ATTRS section: attrs, tattrs */
+	struct ckpt_attrs attrs;
+	struct ckpt_thread_attrs *tattrs;	/* d.nthreads, in thread order */
+	struct ckpt_range *guards;		/* guard regions, nguards */
+	uint32_t nguards;
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;

@@ -26,7 +26,8 @@ static const char *const section_names[] = {
 	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_TIMERS] = "timers", [CKPT_SEC_PAGES] = "page data",
 	[CKPT_SEC_HASHES] = "page hashes", [CKPT_SEC_TREE] = "process tree",
 	[CKPT_SEC_COW] = "shared pages", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
-	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout",
+	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout", [CKPT_SEC_ATTRS] = "attributes",
+	[CKPT_SEC_GUARDS] = "guard regions",
 };
 
 const char *img_section_name(uint32_t type)
@@ -464,11 +465,45 @@ static int parse_filedata(struct img_proc *p, struct cur *c)
 	return -1;
 }
 
+/* One ckpt_thread_attrs per thread of the PROC before it. */
+static int parse_attrs(struct img_proc *p, struct cur *c)
+{
+	const void *d = take(c, sizeof(p->attrs));
+
+	if (!d)
+		return -1;
+	memcpy(&p->attrs, d, sizeof(p->attrs));
+	if (p->attrs.nthreads != p->d.nthreads ||
+	    c->left != p->attrs.nthreads * sizeof(*p->tattrs) ||
+	    !(p->tattrs = take_dup(c, c->left)))
+		return -1;
+	p->has_attrs = 1;
+	return 0;
+}
+
+/* Page-aligned, non-empty ranges in ascending order without overlaps. */
+static int parse_guards(struct img_proc *p, struct cur *c, uint32_t page_size)
+{
+	size_t n = c->left / sizeof(*p->guards);
+
+	if (!n || c->left % sizeof(*p->guards) || !(p->guards = take_dup(c, c->left)))
+		return -1;
+	p->nguards = (uint32_t)n;
+	for (size_t i = 0; i < n; i++) {
+		const struct ckpt_range *g = &p->guards[i];
+
+		if (g->start >= g->end || (g->start | g->end) & (page_size - 1) ||
+		    (i && g->start < p->guards[i - 1].end))
+			return -1;
+	}
+	return 0;
+}
+
 /* Where the next section of each kind goes, to check the order. */
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts, timers, cow, xfeat;
+	int sigacts, timers, cow, xfeat, attrs, guards;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 };
 
@@ -549,6 +584,10 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		p->ptimers = take_dup(c, c->left);
 		return p->ptimers ? 0 : -1;
 	}
+	case CKPT_SEC_ATTRS:
+		return m->attrs++ ? -1 : parse_attrs(p, c);
+	case CKPT_SEC_GUARDS:
+		return m->guards++ ? -1 : parse_guards(p, c, img->h.page_size);
 	case CKPT_SEC_XSAVE_LAYOUT:
 		if (m->xfeat++ || !c->left || c->left % sizeof(*p->xfeat) ||
 		    c->left > CKPT_MAX_XFEAT * sizeof(*p->xfeat))

@@ -34,6 +34,8 @@ enum stub_op_kind {
 #define STUB_OPF_IFFAILED	2u	/* run only if the previous op failed */
 #define STUB_OPF_A1_TID		4u	/* a[1] = the running thread's tid */
 #define STUB_OPF_A0_PID		8u	/* a[0] = the process's pid, as it sees it */
+#define STUB_OPF_KEEP		16u	/* keep the result (an fd, an id) in kept */
+#define STUB_OPF_A0_KEPT	32u	/* a[0] = the result kept last */
 
 struct stub_op {
 	uint32_t kind;
@@ -57,7 +59,7 @@ struct stub_thread {
 	uint64_t stack_top;
 	int64_t  tid;		/* written by the stub */
 	uint32_t cur;		/* op index at the last stop */
-	uint32_t reserved;
+	uint32_t kept;		/* STUB_OPF_KEEP's, for STUB_OPF_A0_KEPT */
 	int64_t  err;		/* -errno of the failed op */
 };
 

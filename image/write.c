@@ -168,14 +168,23 @@ static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc 
 		{ p->ptimers, p->timers.ntimers * sizeof(*p->ptimers) },
 	};
 	struct iovec xf = { p->xfeat, p->nxfeat * sizeof(*p->xfeat) };
+	struct iovec at[] = {
+		{ (void *)&p->attrs, sizeof(p->attrs) },
+		{ p->tattrs, p->attrs.nthreads * sizeof(*p->tattrs) },
+	};
+	struct iovec gu = { p->guards, p->nguards * sizeof(*p->guards) };
 	int ret = img_write_section(w, CKPT_SEC_PROC, idx, iov, ARRAY_SIZE(iov));
 
 	if (ret == 0)
 		ret = img_write_section(w, CKPT_SEC_SIGACTS, idx, &sa, 1);
 	if (ret == 0)
 		ret = img_write_section(w, CKPT_SEC_TIMERS, idx, tm, 2);
+	if (ret == 0 && p->has_attrs)
+		ret = img_write_section(w, CKPT_SEC_ATTRS, idx, at, 2);
 	if (ret == 0 && p->nxfeat)
 		ret = img_write_section(w, CKPT_SEC_XSAVE_LAYOUT, idx, &xf, 1);
+	if (ret == 0 && p->nguards)
+		ret = img_write_section(w, CKPT_SEC_GUARDS, idx, &gu, 1);
 	return ret;
 }
 

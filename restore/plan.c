@@ -57,19 +57,26 @@ static struct stub_op *emit(struct plan *pl, uint32_t ti, uint32_t kind, uint32_
 }
 
 /* Describe the op just emitted on thread ti (for error messages). */
+__attribute__((format(printf, 3, 0)))
+static void vwhat(struct plan *pl, uint32_t ti, const char *fmt, va_list ap)
+{
+	struct plan_thread *t = &pl->t[pl->base + ti];
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	free(t->what[t->nops - 1]);
+	t->what[t->nops - 1] = s;
+}
+
 __attribute__((format(printf, 3, 4)))
 static void what(struct plan *pl, uint32_t ti, const char *fmt, ...)
 {
-	struct plan_thread *t = &pl->t[pl->base + ti];
 	va_list ap;
-	char *s = NULL;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	vwhat(pl, ti, fmt, ap);
 	va_end(ap);
-	free(t->what[t->nops - 1]);
-	t->what[t->nops - 1] = s;
 }
 
 #define SYS(pl, ti, nr, ...)		emit(pl, ti, STUB_OP_SYSCALL, 0, nr, 0, __VA_ARGS__)
@@ -89,6 +96,28 @@ static uint64_t blob(struct plan *pl, const void *p, size_t len)
 	memcpy(pl->data + at, p, len);
 	pl->datalen = at + len;
 	return pl->data_off + at;
+}
+
+/* For the other parts of the plan (attrs.c): one syscall op, its data,
+ * what it does. */
+void plan_op(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr, uint64_t a0,
+	     uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	emit(pl, ti, STUB_OP_SYSCALL, flags, nr, reloc, a0, a1, a2, a3, a4, a5);
+}
+
+uint64_t plan_data(struct plan *pl, const void *p, size_t len)
+{
+	return blob(pl, p, len);
+}
+
+void plan_what(struct plan *pl, uint32_t ti, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwhat(pl, ti, fmt, ap);
+	va_end(ap);
 }
 
 static int is_special(const char *name)
@@ -345,6 +374,7 @@ static void plan_settle(struct plan *pl, const struct img_proc *p, const struct 
 			{ CKPT_MADV_DONTFORK, MADV_DONTFORK }, { CKPT_MADV_DONTDUMP, MADV_DONTDUMP },
 			{ CKPT_MADV_HUGEPAGE, MADV_HUGEPAGE }, { CKPT_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
 			{ CKPT_MADV_WIPEONFORK, MADV_WIPEONFORK }, { CKPT_MADV_MERGEABLE, MADV_MERGEABLE },
+			{ CKPT_MADV_SEQUENTIAL, MADV_SEQUENTIAL }, { CKPT_MADV_RANDOM, MADV_RANDOM },
 		};
 		uint64_t len = v->d.end - v->d.start;
 
@@ -359,11 +389,14 @@ static void plan_settle(struct plan *pl, const struct img_proc *p, const struct 
 				SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, len,
 				     (uint64_t)adv[k].advice, 0, 0, 0);
 		if (v->d.madv & CKPT_MADV_LOCKED) {
-			SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_mlock, v->d.start, len, 0, 0, 0, 0);
+			/* mlock2(MLOCK_ONFAULT): only what is or will be faulted in. */
+			SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_mlock2, v->d.start, len,
+			     v->d.madv & CKPT_MADV_LOCKONFAULT ? MLOCK_ONFAULT : 0, 0, 0, 0);
 			what(pl, 0, "lock %#lx-%#lx in memory", (unsigned long)v->d.start,
 			     (unsigned long)v->d.end);
 		}
 	}
+	plan_attrs_guards(pl, p);
 	/* Specials to where the image had them. */
 	off = tmp_off;
 	for (size_t i = 0; i < n; i++) {
@@ -492,6 +525,7 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	for (int i = 0; i < sf->nfds; i++)
 		if (sf->cloexec[i])
 			SYS(pl, 0, SYS_fcntl, (uint64_t)sf->target[i], F_SETFD, FD_CLOEXEC, 0, 0, 0);
+	plan_attrs_process(pl, p);
 	/* Stub thread 0 is the leader: image thread 0, unless the leader had
 	 * exited (then every image thread is a new one, see plan_build). */
 	for (uint32_t i = pl->leader_gone ? 0 : 1; i < p->d.nthreads; i++) {
@@ -556,7 +590,9 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 	SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_setpriority, PRIO_PROCESS, 0, (uint64_t)(int64_t)t->d.nice,
 	     0, 0, 0);
 	what(pl, ti, "set the nice value %d of thread %d", t->d.nice, t->d.tid);
+	plan_attrs_thread(pl, ti, p, k);
 	plan_creds(pl, ti, p);
+	plan_attrs_thread_late(pl, ti, p, k);
 }
 
 /* Credentials are per thread at the syscall level; the process's own
@@ -794,6 +830,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 		plan_child_start(pl, img, t, sf);
 		start = parent_layout(q, &nstart);
 	}
+	plan_attrs_mm(pl, p);
 	plan_memory(pl, p, start, nstart, sf, pl->stub_size, keep, (size_t)nkeep);
 	free(keep);
 	if (start != maps)

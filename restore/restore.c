@@ -132,7 +132,8 @@ int restore_run(const char *path, const struct restore_opts *o)
 	if ((ret = have) < 0)
 		goto out;
 	for (uint32_t i = 0; i < img.h.nprocs; i++)
-		if ((ret = check_creds(&img.procs[i])) < 0 || (ret = check_regsets(&img.procs[i])) < 0)
+		if ((ret = check_creds(&img.procs[i])) < 0 || (ret = attrs_check(&img.procs[i])) < 0 ||
+		    (ret = check_regsets(&img.procs[i])) < 0)
 			goto out;
 	/* A file is checked from end to end as ckpt verify checks it, before
 	 * anything is created; a stream block by block as it is applied.

@@ -73,6 +73,26 @@ struct spawn_fds;
  * index); maps: the root stub's mappings as it starts. */
 int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
 	       const struct spawn_fds *sf, uint64_t stub_size);
+/* One syscall op on stub thread ti (reloc: bit i = a[i] is a home offset,
+ * as plan_data() returns), its data, and what it does for messages. */
+void plan_op(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr, uint64_t a0,
+	     uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+uint64_t plan_data(struct plan *pl, const void *p, size_t len);
+__attribute__((format(printf, 3, 4)))
+void plan_what(struct plan *pl, uint32_t ti, const char *fmt, ...);
+
+/* attrs.c: the ATTRS and GUARDS sections.  attrs_check() refuses, before
+ * anything is made, what this restore may not give (one place to decide
+ * what an image may ask for); the plan_attrs_*() add the ops, at the
+ * start of the plan (mm), in the process's part before its threads are
+ * made, and in each thread's part before and after its credentials. */
+int attrs_check(const struct img_proc *p);
+void plan_attrs_mm(struct plan *pl, const struct img_proc *p);
+void plan_attrs_guards(struct plan *pl, const struct img_proc *p);
+void plan_attrs_process(struct plan *pl, const struct img_proc *p);
+void plan_attrs_thread(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k);
+void plan_attrs_thread_late(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k);
+
 /* Pick a home address: a hole free in every process's image and in the stub. */
 int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps);
 /* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */

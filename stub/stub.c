@@ -122,6 +122,8 @@ static void thread_main(void *arg)
 			op->a[1] = (uint64_t)t->tid;
 		if (op->flags & STUB_OPF_A0_PID)
 			op->a[0] = (uint64_t)raw_syscall0(__NR_getpid);
+		if (op->flags & STUB_OPF_A0_KEPT)
+			op->a[0] = t->kept;
 		switch (op->kind) {
 		case STUB_OP_SYSCALL:
 			r = raw_syscall6(op->nr, (long)op->a[0], (long)op->a[1],
@@ -141,6 +143,8 @@ static void thread_main(void *arg)
 			r = -EINVAL;
 		}
 		op->ret = r;
+		if (op->flags & STUB_OPF_KEEP)
+			t->kept = (uint32_t)r;
 		if (is_err(r) && !(op->flags & STUB_OPF_MAYFAIL)) {
 			t->err = r;
 			for (;;)

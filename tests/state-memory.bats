@@ -145,3 +145,13 @@ load test_helper
 	[ "$status" -eq 0 ]
 	[ -z "$(ls -d /memfd:* 2>/dev/null)" ]
 }
+
+@test "guard regions (MADV_GUARD_INSTALL) are dumped and installed again; the other pages keep their data" {
+	skip_unless_ptrace
+	"$CKPT_TARGETS/mem_guard" --probe || skip "this kernel has no guard regions (Linux >= 6.13)"
+	start_target mem_guard
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_guard: ok' "$T/out"
+}

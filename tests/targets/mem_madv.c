@@ -1,6 +1,8 @@
 /*
  * madvise and mlock state, one mapping each: MADV_DONTFORK, MADV_WIPEONFORK,
- * MADV_DONTDUMP, MADV_HUGEPAGE, MADV_NOHUGEPAGE, mlock, and MAP_NORESERVE.
+ * MADV_DONTDUMP, MADV_HUGEPAGE, MADV_NOHUGEPAGE, mlock, MAP_NORESERVE,
+ * MADV_SEQUENTIAL, MADV_RANDOM, mlock2(MLOCK_ONFAULT), and MADV_MERGEABLE
+ * where the kernel has KSM.
  * After restore each one's VmFlags in /proc/self/smaps must be as before,
  * the data must be there (except under MADV_DONTDUMP: the program opted
  * out of checkpointing, it comes back as zeros, image/format.h), and a
@@ -16,7 +18,7 @@
 
 struct region {
 	const char *name;
-	int advice;		/* -1: mlock, -2: MAP_NORESERVE */
+	int advice;		/* -1: mlock, -2: MAP_NORESERVE, -3: MLOCK_ONFAULT */
 	unsigned char *addr;
 	char flags[256];	/* VmFlags before the dump */
 };
@@ -50,6 +52,8 @@ int main(void)
 		R("MADV_DONTFORK", MADV_DONTFORK), R("MADV_WIPEONFORK", MADV_WIPEONFORK),
 		R("MADV_DONTDUMP", MADV_DONTDUMP), R("MADV_HUGEPAGE", MADV_HUGEPAGE),
 		R("MADV_NOHUGEPAGE", MADV_NOHUGEPAGE), R("mlock", -1), R("MAP_NORESERVE", -2),
+		R("MADV_SEQUENTIAL", MADV_SEQUENTIAL), R("MADV_RANDOM", MADV_RANDOM),
+		R("MLOCK_ONFAULT", -3), R("MADV_MERGEABLE", MADV_MERGEABLE),
 	};
 #undef R
 	const int n = sizeof(r) / sizeof(r[0]);
@@ -63,9 +67,16 @@ int main(void)
 
 		r[i].addr = mmap(NULL, LEN, prot, MAP_PRIVATE | MAP_ANONYMOUS |
 				 (r[i].advice == -2 ? MAP_NORESERVE : 0), -1, 0);
+		/* Without KSM (CONFIG_KSM) there is nothing to restore. */
+		if (r[i].advice == MADV_MERGEABLE && r[i].addr != MAP_FAILED &&
+		    madvise(r[i].addr, LEN, r[i].advice) < 0 && errno == EINVAL) {
+			fprintf(stderr, "MADV_MERGEABLE: no KSM here, not checked\n");
+			r[i].advice = -4;
+		}
 		if (r[i].addr == MAP_FAILED ||
 		    (r[i].advice >= 0 && madvise(r[i].addr, LEN, r[i].advice) < 0) ||
-		    (r[i].advice == -1 && mlock(r[i].addr, LEN) < 0)) {
+		    (r[i].advice == -1 && mlock(r[i].addr, LEN) < 0) ||
+		    (r[i].advice == -3 && mlock2(r[i].addr, LEN, MLOCK_ONFAULT) < 0)) {
 			target_fail("%s: %s", r[i].name, strerror(errno));
 			return target_exit();
 		}

@@ -1,0 +1,136 @@
+/*
+ * The ATTRS section (image/format.h): attributes of the process and of
+ * each thread that ckpt_proc and ckpt_thread have no field for.  What
+ * /proc and syscalls made from outside tell is read here; what only the
+ * process can ask (securebits, the child-subreaper flag, the THP and
+ * membarrier state, a thread's timer slack when /proc/TID/timerslack_ns
+ * is not ours to read) is asked from inside by dump_attrs_remote(), which
+ * remote.c calls while it is set up to run syscalls in the process.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+#define IOPRIO_WHO_PROCESS	1	/* include/uapi/linux/ioprio.h */
+/* include/uapi/linux/membarrier.h (Linux 6.3) */
+#define MEMBARRIER_CMD_GET_REGISTRATIONS	(1 << 9)
+#ifndef PR_GET_THP_DISABLE
+#define PR_GET_THP_DISABLE	42
+#endif
+#define SLACK_UNKNOWN	UINT64_MAX
+
+/* A number from /proc/ID/NAME, or -errno. */
+static int read_number(pid_t id, const char *name, long long *v)
+{
+	char path[64], *buf, *end;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", id, name);
+	if ((ret = read_file(path, &buf, NULL)) < 0)
+		return ret;
+	errno = 0;
+	*v = strtoll(buf, &end, 10);
+	ret = end == buf || errno ? -EINVAL : 0;
+	free(buf);
+	return ret;
+}
+
+/* "Key:\tvalue" of /proc/PID/task/TID/status, or -1. */
+static long status_field(pid_t pid, pid_t tid, const char *key)
+{
+	char path[80], *buf, *at;
+	long v = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	if (read_file(path, &buf, NULL) < 0)
+		return -1;
+	if ((at = strstr(buf, key)) && (at == buf || at[-1] == '\n'))
+		v = strtol(at + strlen(key), NULL, 10);
+	free(buf);
+	return v;
+}
+
+int dump_collect_attrs(pid_t live, struct img_proc *p)
+{
+	struct ckpt_attrs *a = &p->attrs;
+	long long v;
+	int ret;
+
+	p->has_attrs = 1;
+	a->nthreads = p->d.nthreads;
+	p->tattrs = xzalloc(a->nthreads * sizeof(*p->tattrs));
+	if ((ret = read_number(live, "oom_score_adj", &v)) < 0)
+		return error_errno(ret, "cannot read /proc/%d/oom_score_adj", live);
+	a->oom_score_adj = (int32_t)v;
+	/* Only with audit (CONFIG_AUDIT): nothing to restore without it. */
+	if (read_number(live, "loginuid", &v) == 0) {
+		a->loginuid = (uint32_t)v;
+		a->flags |= CKPT_ATTR_LOGINUID;
+	}
+	for (uint32_t i = 0; i < a->nthreads; i++) {
+		struct ckpt_thread_attrs *t = &p->tattrs[i];
+		long r;
+
+		t->tid = p->threads[i].d.tid;
+		if (status_field(p->d.pid, t->tid, "NoNewPrivs:") > 0)
+			t->flags |= CKPT_TATTR_NO_NEW_PRIVS;
+		/* Any thread's, through /proc/TID: CAP_SYS_NICE for another
+		 * process's (fs/proc/base.c timerslack_ns_show); or asked
+		 * from inside (dump_attrs_remote). */
+		t->timer_slack_ns = read_number(t->tid, "timerslack_ns", &v) == 0 ? (uint64_t)v :
+				    SLACK_UNKNOWN;
+		errno = 0;
+		r = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, t->tid);
+		if (r < 0)
+			return error_errno(errno, "thread %d: cannot read its I/O priority", t->tid);
+		t->ioprio = (uint32_t)r;
+	}
+	return 0;
+}
+
+int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, long dumpable)
+{
+	struct ckpt_attrs *a = &p->attrs;
+	struct tracee *t0 = &ts->t[0];
+	long r;
+	int ret;
+
+	/* prctl(2): 2 is what the kernel sets for a set-user-ID program with
+	 * fs.suid_dumpable = 2; PR_SET_DUMPABLE takes only 0 and 1. */
+	if (dumpable == 2)
+		return error("the process is dumpable for root only (fs.suid_dumpable 2 after a "
+			     "set-user-ID exec): PR_SET_DUMPABLE cannot set that back");
+	a->dumpable = dumpable > 0;
+	if ((ret = dump_rcall(ts, t0, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, &r)) < 0)
+		return ret;
+	a->securebits = r > 0 ? (uint32_t)r : 0;
+	if ((ret = dump_rcall(ts, t0, SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, &r)) < 0)
+		return ret;
+	a->thp_disable = r > 0 ? (uint32_t)r : 0;
+	if (p->subreaper)	/* remote.c asked, for the tree's tasks too */
+		a->flags |= CKPT_ATTR_SUBREAPER;
+	/* Linux >= 6.3; before, nothing tells (the README says so). */
+	if ((ret = dump_rcall(ts, t0, SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0,
+			      &r)) < 0)
+		return ret;
+	if (r >= 0) {
+		a->membarrier = (uint32_t)r;
+		a->flags |= CKPT_ATTR_MEMBARRIER;
+	}
+	for (uint32_t i = 0; i < ts->n && i < a->nthreads; i++) {
+		if (p->tattrs[i].timer_slack_ns != SLACK_UNKNOWN)
+			continue;
+		if ((ret = dump_rcall(ts, &ts->t[i], SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, &r)) < 0)
+			return ret;
+		p->tattrs[i].timer_slack_ns = r > 0 ? (uint64_t)r : 0;
+	}
+	return 0;
+}
