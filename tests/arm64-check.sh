@@ -13,7 +13,8 @@
 #  4. run tests/arch.bats here with the guest's image.
 # A build or harness failure is one failed test.
 # Usage: tests/arm64-check.sh [BATS_FILE...]   (files for the guest)
-#   environment: ARM64_DIR (the harness), MAKE, JOBS, CKPT_ARM64_TIMEOUT
+#   environment: ARM64_DIR (the harness), MAKE, JOBS, CKPT_ARM64_TIMEOUT (all
+#   of the guest's run, 4 h), CKPT_ARM64_IDLE (its console silent, 30 min)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 ARM64=${ARM64_DIR:-$top/../shared/arm64}
@@ -77,14 +78,41 @@ fi
 	echo 'exit $st'
 } >"$stage/check.sh"
 
+# A hang shows as silence, not as a long run: on a busy host the whole
+# suite may take hours under emulation (a 40-minute limit stopped it at
+# load 20-100).  The guest is stopped when its console has said nothing for
+# CKPT_ARM64_IDLE seconds (30 minutes: no test takes that long), or after
+# CKPT_ARM64_TIMEOUT in all (4 hours).
+idle=${CKPT_ARM64_IDLE:-1800}
+pidfile=$top/build/arm64-run.pid
+rm -f "$pidfile" "$out"
+watchdog() {
+	local size=-1 now last=$SECONDS
+	while sleep 10; do
+		[ -s "$pidfile" ] || continue
+		kill -0 "$(cat "$pidfile")" 2>/dev/null || return 0
+		now=$(stat -c %s "$out" 2>/dev/null || echo 0)
+		if [ "$now" != "$size" ]; then
+			size=$now last=$SECONDS
+		elif ((SECONDS - last >= idle)); then
+			kill -TERM "$(cat "$pidfile")"
+			return 0
+		fi
+	done
+}
+watchdog &
+wd=$!
 # The guest's own summary lines are left out: run-checks.sh counts.
-"$ARM64/run" "$stage" check.sh "${CKPT_ARM64_TIMEOUT:-2400}" | tee "$out" |
-	sed -u '/^--- ckpt aarch64 image$/,/^--- end$/d' |
+( "$ARM64/run" "$stage" check.sh "${CKPT_ARM64_TIMEOUT:-14400}" & echo $! >"$pidfile"; wait $! ) |
+	tee "$out" | sed -u '/^--- ckpt aarch64 image$/,/^--- end$/d' |
 	grep --line-buffered -Ev '^[0-9]+ skipped$|^[0-9]+ passed, [0-9]+ failed$'
 st=${PIPESTATUS[0]}
+kill "$wd" 2>/dev/null
+wait "$wd" 2>/dev/null
 case $st in
 0|1) ;;
 124) echo "not ok 1 aarch64: the guest timed out (../shared/arm64/run status 124)" ;;
+143) echo "not ok 1 aarch64: the guest said nothing for $idle s: stopped (a test hangs?)" ;;
 *) echo "not ok 1 aarch64: the guest run failed (../shared/arm64/run status $st)" ;;
 esac
 
