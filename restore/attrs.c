@@ -5,7 +5,8 @@
  * memory is made; the audit login id and oom_score_adj while the stub is
  * still ckpt's (root may set them), by the leader before it starts the
  * other threads, which inherit them; a thread's I/O priority and timer
- * slack before its credentials, no_new_privs after them.
+ * slack before its credentials, its capabilities around them (caps.c),
+ * no_new_privs after them.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ int attrs_check(const struct img_proc *p)
 	const struct ckpt_attrs *a = &p->attrs;
 	int root = geteuid() == 0;
 
-	if (guards_fit(p) < 0)
+	if (guards_fit(p) < 0 || caps_check(p) < 0)
 		return -1;
 	if (!p->has_attrs || root)
 		return 0;
@@ -155,6 +156,7 @@ void plan_attrs_thread(struct plan *pl, uint32_t ti, const struct img_proc *p, u
 {
 	const struct ckpt_thread_attrs *t = p->has_attrs ? &p->tattrs[k] : NULL;
 
+	plan_caps_pre(pl, ti, p);
 	if (!t)
 		return;
 	/* 0 would ask for the default (prctl(2)); a real-time thread has 0
@@ -171,6 +173,7 @@ void plan_attrs_thread(struct plan *pl, uint32_t ti, const struct img_proc *p, u
 
 void plan_attrs_thread_late(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k)
 {
+	plan_caps_post(pl, ti, p);
 	if (!p->has_attrs || !(p->tattrs[k].flags & CKPT_TATTR_NO_NEW_PRIVS))
 		return;
 	plan_op(pl, ti, 0, 0, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);

@@ -93,6 +93,12 @@ void plan_attrs_process(struct plan *pl, const struct img_proc *p);
 void plan_attrs_thread(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k);
 void plan_attrs_thread_late(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k);
 
+/* caps.c: capabilities and securebits, per thread around its ids (called
+ * by the plan_attrs_thread*() above), and what may be asked (attrs_check) */
+int caps_check(const struct img_proc *p);
+void plan_caps_pre(struct plan *pl, uint32_t ti, const struct img_proc *p);
+void plan_caps_post(struct plan *pl, uint32_t ti, const struct img_proc *p);
+
 /* Pick a home address: a hole free in every process's image and in the stub. */
 int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps);
 /* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */

@@ -12,3 +12,18 @@ load test_helper
 	[ "$status" -eq 0 ]
 	grep -qx 'attrs: ok' "$T/out"
 }
+
+@test "capabilities: uid 65534 with a permitted, effective, inheritable and ambient set, a smaller bounding set, securebits" {
+	skip_unless_ptrace
+	skip_unless_root
+	# The target is uid 65534 when it says READY, and when its output
+	# files are reopened at restore.
+	chmod 777 "$T"
+	touch "$T/out" "$T/err"
+	chown 65534:65534 "$T/out" "$T/err"
+	start_target caps
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'caps: ok' "$T/out"
+}
