@@ -521,6 +521,9 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 			continue;
 		SYSR(pl, 0, 0, R1, SYS_rt_sigaction, (uint64_t)sig, blob(pl, sa, sizeof(*sa)), 0, 8, 0, 0);
 		what(pl, 0, "set the action of signal %d", sig);
+		/* The stub's traps reset it: set again after them (spawn.c). */
+		if (sig == SIGTRAP)
+			pl->trap_action = pl->t[pl->base].ops[pl->t[pl->base].nops - 1].a[1];
 	}
 	for (int i = 0; i < sf->nfds; i++)
 		if (sf->cloexec[i])
@@ -567,11 +570,11 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 		SYSR(pl, ti, 0, R0, SYS_sigaltstack, blob(pl, &ss, sizeof(ss)), 0, 0, 0, 0, 0);
 	}
 	SYSR(pl, ti, 0, R1, SYS_prctl, PR_SET_NAME, blob(pl, t->d.comm, sizeof(t->d.comm)), 0, 0, 0, 0);
-	for (uint32_t i = 0; i < t->d.npending; i++) {
-		int sig = t->pending[i][0] | t->pending[i][1] << 8;
-
-		SYSR(pl, ti, STUB_OPF_A0_PID | STUB_OPF_A1_TID, R3, SYS_rt_tgsigqueueinfo, 0, 0,
-		     (uint64_t)sig, blob(pl, t->pending[i], CKPT_SIGINFO_SIZE), 0, 0);
+	/* Queued by ckpt after the thread's last trap, which would take a
+	 * pending SIGTRAP for its own (spawn.c finish). */
+	if (t->d.npending) {
+		pl->t[pl->base + ti].pending = blob(pl, t->pending, t->d.npending * (size_t)CKPT_SIGINFO_SIZE);
+		pl->t[pl->base + ti].npending = t->d.npending;
 	}
 	/* Scheduling, before credentials: raising priority may need root.
 	 * A CPU the image names may not exist here: then ckpt warns. */
@@ -909,6 +912,7 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 
 		pl->base = pl->procs[i].t0;
 		pl->fill_op = 0;
+		pl->trap_action = 0;
 		pl->leader_gone = t->proc >= 0 && (img->procs[t->proc].d.flags & CKPT_PROC_LEADER_GONE);
 		if (t->proc < 0)
 			plan_zombie(pl, img, t);
@@ -916,6 +920,7 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 			return ret;
 		pl->procs[i].leader_gone = pl->leader_gone;
 		pl->procs[i].fill_op = pl->fill_op;
+		pl->procs[i].trap_action = pl->trap_action;
 	}
 	for (uint32_t h = img->ntasks; h < img->ntasks + pl->nhelpers; h++) {
 		uint32_t ci = (uint32_t)pl->procs[h].helps;

@@ -30,6 +30,9 @@ struct plan_thread {
 	uint64_t *reloc;		/* per op: bit i = a[i] is a home offset */
 	char **what;			/* per op: what it does, for messages */
 	uint32_t nops, cap;
+	uint64_t pending;		/* home offset of its private pending
+					 * siginfos, queued by ckpt (spawn.c) */
+	uint32_t npending;
 };
 
 /* Where one task's ops are in a tree's plan (then one per helper: a
@@ -40,6 +43,8 @@ struct plan_proc {
 	uint32_t nthreads;		/* its stub threads */
 	uint32_t leader_gone;		/* 1: stub thread t0 is an extra, exiting leader */
 	uint32_t fill_op;		/* index of thread t0's fill trap (live tasks) */
+	uint64_t trap_action;		/* home offset of its SIGTRAP action, set again
+					 * after the stub's traps (spawn.c); 0: none */
 };
 
 struct plan {
@@ -59,6 +64,7 @@ struct plan {
 	uint64_t home;			/* chosen address (0 until placed) */
 	uint64_t size;			/* total home size */
 	uint32_t fill_op;		/* while building: index of thread 0's fill trap */
+	uint64_t trap_action;		/* while building: home offset of SIGTRAP's action, 0 */
 };
 
 /* A mapping of the stub process before it starts (from /proc/PID/maps). */

@@ -529,61 +529,143 @@ static int report_partial(struct ctx *c, uint32_t k)
 	return 0;
 }
 
-/* One prctl in the stopped stub thread t0, or -errno after a message. */
-static int remote_prctl(struct tracee_set *ts, struct tracee *t0, int option, uint64_t arg,
-			const char *what)
+/* Stub thread i of process k as a tracee to run syscalls in.  Where the
+ * kernel puts a register back at a syscall's exit stop (arm64 restores x7
+ * to its value at entry: arch/arm64/kernel/ptrace.c report_syscall), they
+ * run from the registers the thread is to have, which ckpt sets at that
+ * stop. */
+static int stub_tracee(const struct ctx *c, uint32_t k, uint32_t i, struct tracee *t)
 {
-	long r;
-	int ret = tracee_syscall(ts, t0, SYS_prctl, (uint64_t[6]){ (uint64_t)option, arg }, &r);
+	const struct plan_proc *pp = &c->pl.procs[k];
+	size_t len = sizeof(t->regs);
+	int ret;
 
-	if (ret < 0 || r < 0)
-		return error_errno(ret < 0 ? ret : (int)r, "cannot restore %s", what);
+	t->tid = c->th[i].tid;
+	if ((ret = tracee_get_regset(t->tid, NT_PRSTATUS, &t->regs, &len)) < 0)
+		return error_errno(ret, "cannot read the registers of the restore stub");
+	if (!ARCH_SYSCALL_STOP_KEEPS_REGS) {
+		memcpy(&t->regs, proc_of(c, k)->threads[i - pp->t0 - pp->leader_gone].regsets[0].data,
+		       sizeof(t->regs));
+		arch_fixup_restart(&t->regs);
+	}
 	return 0;
 }
 
-/* Task k, a live process, made: its parent-death signal and dumpable
- * flag, its home unmapped, every thread's registers and signal mask.  It
- * stays stopped until all are. */
+/* One syscall in a stub thread; its result, or the error said for what. */
+static int stub_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6],
+			long *res, const char *what)
+{
+	long r;
+	int ret = tracee_syscall(ts, t, nr, a, &r);
+
+	if (ret == 0 && r < 0 && r > -4096)
+		ret = (int)r;
+	if (ret < 0)
+		return error_errno(ret, "cannot %s", what);
+	if (res)
+		*res = r;
+	return 0;
+}
+
+/* A thread's own pending signals, queued by itself: only the thread
+ * itself may queue a kernel si_code (kernel/signal.c
+ * do_rt_tgsigqueueinfo), and in its PID namespace's numbers. */
+static int queue_thread_signals(struct ctx *c, struct tracee_set *ts, struct tracee *t,
+				const struct img_thread *it, uint32_t i, long pid)
+{
+	const struct plan_thread *pt = &c->pl.t[i];
+	long tid;
+	int ret;
+
+	if ((ret = stub_syscall(ts, t, SYS_gettid, (uint64_t[6]){ 0 }, &tid, "get a thread id")) < 0)
+		return ret;
+	for (uint32_t n = 0; n < pt->npending; n++) {
+		int sig = it->pending[n][0] | it->pending[n][1] << 8;
+		uint64_t si = c->pl.home + pt->pending + n * (uint64_t)CKPT_SIGINFO_SIZE;
+
+		ret = stub_syscall(ts, t, SYS_rt_tgsigqueueinfo,
+				   (uint64_t[6]){ (uint64_t)pid, (uint64_t)tid, (uint64_t)sig, si },
+				   NULL, "queue a pending signal");
+		if (ret < 0)
+			return error("thread %d: signal %d not queued again", it->d.tid, sig);
+	}
+	return 0;
+}
+
+/* The stub's traps (int3, brk) are SIGTRAPs the kernel forces: taken
+ * with SIGTRAP blocked, as the stub runs, each resets SIGTRAP's action to
+ * SIG_DFL and unblocks it in its thread (kernel/signal.c
+ * force_sig_info_to_task), and a SIGTRAP pending for the thread would be
+ * taken in place of the trap.  So, after the last trap: every thread of
+ * process k blocks all signals again (the shared ones the stub queued
+ * stay pending, the threads' own are dequeued first), SIGTRAP's action is
+ * set again, and each thread queues its own pending signals. */
+static int signals_after_traps(struct ctx *c, uint32_t k, struct tracee_set *ts, struct tracee *t0)
+{
+	const struct plan_proc *pp = &c->pl.procs[k];
+	const uint32_t off = pp->t0 + pp->leader_gone;
+	uint64_t all = ~0ull;
+	long pid;
+	int ret;
+
+	for (uint32_t i = off; i < pp->t0 + pp->nthreads; i++)
+		if ((ret = (int)tracee_call(PTRACE_SETSIGMASK, c->th[i].tid, (void *)sizeof(all), &all)) < 0)
+			return error_errno(ret, "cannot block signals in the restore stub");
+	if (pp->trap_action &&
+	    (ret = stub_syscall(ts, t0, SYS_rt_sigaction,
+				(uint64_t[6]){ SIGTRAP, c->pl.home + pp->trap_action, 0, 8 }, NULL,
+				"set the action of SIGTRAP")) < 0)
+		return ret;
+	if ((ret = stub_syscall(ts, t0, SYS_getpid, (uint64_t[6]){ 0 }, &pid, "get the process id")) < 0)
+		return ret;
+	for (uint32_t i = off; i < pp->t0 + pp->nthreads; i++) {
+		struct tracee t = { 0 };
+
+		if (!c->pl.t[i].npending)
+			continue;
+		if (i != off && (ret = stub_tracee(c, k, i, &t)) < 0)
+			return ret;
+		if ((ret = queue_thread_signals(c, ts, i == off ? t0 : &t, &proc_of(c, k)->threads[i - off],
+						i, pid)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Task k, a live process, made: its signals after the stub's traps, its
+ * parent-death signal and dumpable flag, its home unmapped, every
+ * thread's registers and signal mask.  It stays stopped until all are. */
 static int finish_proc(struct ctx *c, uint32_t k)
 {
 	const struct img_proc *p = proc_of(c, k);
 	const struct plan_proc *pp = &c->pl.procs[k];
 	const uint32_t off = pp->t0 + pp->leader_gone;
 	struct tracee_set ts = { .pid = c->th[off].tid };
-	struct tracee t0 = { .tid = c->th[off].tid };
+	struct tracee t0 = { 0 };
 	struct stub_plan sp;
-	size_t len = sizeof(t0.regs);
-	long r;
 	int ret;
 
 	if ((ret = report_partial(c, k)) < 0)
 		return ret;
-	if ((ret = mem_read(t0.tid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
+	if ((ret = mem_read(c->th[off].tid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
 		return error_errno(ret, "cannot read the restore stub's plan");
 	ts.syscall_insn = sp.syscall_insn;
-	if ((ret = tracee_get_regset(t0.tid, NT_PRSTATUS, &t0.regs, &len)) < 0)
-		return error_errno(ret, "cannot read the registers of the restore stub");
-	if (!ARCH_SYSCALL_STOP_KEEPS_REGS) {
-		/* t0 gets its registers at the exit stop of the last syscall
-		 * below, and arm64 then puts x7 back to its value at that
-		 * syscall's entry (arch/arm64/kernel/ptrace.c report_syscall):
-		 * run the syscalls from the registers it is to have. */
-		memcpy(&t0.regs, p->threads[0].regsets[0].data, sizeof(t0.regs));	/* stub thread off */
-		arch_fixup_restart(&t0.regs);
-	}
+	if ((ret = stub_tracee(c, k, off, &t0)) < 0 || (ret = signals_after_traps(c, k, &ts, &t0)) < 0)
+		return ret;
 	/* The parent-death signal the child got from us (or from its
 	 * parent's stub) goes; the original one comes back, unless we are
 	 * about to leave the root (--detach). */
-	if ((ret = remote_prctl(&ts, &t0, PR_SET_PDEATHSIG,
-				c->o->detach && k == 0 ? 0 : p->d.pdeathsig, "the parent-death signal")) < 0 ||
+	if ((ret = stub_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_PDEATHSIG,
+				c->o->detach && k == 0 ? 0 : p->d.pdeathsig }, NULL,
+				"restore the parent-death signal")) < 0 ||
 	    /* Every thread's uid change reset the process's dumpable flag;
 	     * all are done now, so set it as it was. */
-	    (ret = remote_prctl(&ts, &t0, PR_SET_DUMPABLE, !(p->d.flags & CKPT_PROC_UNDUMPABLE),
-				"the dumpable flag")) < 0)
+	    (ret = stub_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_DUMPABLE,
+				!(p->d.flags & CKPT_PROC_UNDUMPABLE) }, NULL,
+				"restore the dumpable flag")) < 0 ||
+	    (ret = stub_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, NULL,
+				"unmap the restore stub")) < 0)
 		return ret;
-	ret = tracee_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, &r);
-	if (ret < 0 || r < 0)
-		return error_errno(ret < 0 ? ret : (int)r, "cannot unmap the restore stub");
 	for (uint32_t i = off; i < pp->t0 + pp->nthreads; i++) {
 		const struct img_thread *it = &p->threads[i - off];
 		arch_regs_t regs;
@@ -681,15 +763,21 @@ out:
 	return ret;
 }
 
-/* Let a thread stopped at its trap (arch_trap) run on after it. */
+/* Let a thread stopped at its trap (arch_trap) run on after it, with
+ * SIGTRAP blocked again: the trap unblocked it (see signals_after_traps),
+ * and the signals the stub queues for the process must stay pending. */
 static int resume_after_trap(pid_t tid)
 {
+	uint64_t all = ~0ull;
+	int ret = (int)tracee_call(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all);
+
+	if (ret < 0)
+		return ret;
 	if (ARCH_TRAP_SKIP) {
 		arch_regs_t r;
 		size_t len = sizeof(r);
-		int ret = tracee_get_regset(tid, NT_PRSTATUS, &r, &len);
 
-		if (ret < 0)
+		if ((ret = tracee_get_regset(tid, NT_PRSTATUS, &r, &len)) < 0)
 			return ret;
 		arch_set_ip(&r, arch_ip(&r) + ARCH_TRAP_SKIP);
 		if ((ret = tracee_set_regset(tid, NT_PRSTATUS, &r, sizeof(r))) < 0)

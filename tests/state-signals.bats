@@ -42,3 +42,12 @@ load test_helper
 	[ "$status" -eq 0 ]
 	grep -qx 'timers: ok' "$T/out"
 }
+
+@test "a blocked SIGTRAP pending for the process and for a thread: both still there after restore, with their values; its handler kept" {
+	skip_unless_ptrace
+	start_target sigtrap
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'sigtrap: ok' "$T/out"
+}
