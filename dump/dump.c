@@ -195,6 +195,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	if ((ret = dump_collect_proc(pid, p, ts, &dp->status)) < 0 ||
 	    (ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
 	    (ret = dump_collect_attrs(pid, p)) < 0 ||
+	    (ret = dump_collect_seccomp(p, ts)) < 0 ||
 	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0 ||
 	    (ret = dump_collect_remote(p, ts, &dp->status)) < 0 ||
 	    (ret = interrupted()) < 0)

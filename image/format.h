@@ -67,6 +67,7 @@ enum ckpt_section_type {
 	CKPT_SEC_TREE     = 32,	/* struct ckpt_tree + ckpt_task[ntasks] */
 	CKPT_SEC_COW      = 33,	/* struct ckpt_cow_run[] */
 	CKPT_SEC_ATTRS    = 18,	/* struct ckpt_attrs + ckpt_thread_attrs[nthreads] */
+	CKPT_SEC_SECCOMP  = 19,	/* (struct ckpt_seccomp + ckpt_bpf_insn[len])... */
 	CKPT_SEC_XSAVE_LAYOUT = 21,	/* struct ckpt_xfeat[]: x86-64 only */
 	CKPT_SEC_GUARDS   = 22,	/* struct ckpt_range[]: guard regions */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
@@ -219,6 +220,29 @@ struct ckpt_range {
 	uint64_t start, end;	/* [start, end), page aligned */
 };
 static_assert(sizeof(struct ckpt_range) == 16, "ckpt_range size");
+
+/*
+ * CKPT_SEC_SECCOMP (at most one per process, after GUARDS): the seccomp
+ * filters of its threads, which all have the same ones (a process whose
+ * threads differ, or in strict mode, is refused at dump), oldest first:
+ * each a struct ckpt_seccomp and its len classic BPF instructions, as
+ * PTRACE_SECCOMP_GET_FILTER gives them.  Restore installs them in that
+ * order with SECCOMP_FILTER_FLAG_TSYNC.
+ */
+struct ckpt_seccomp {
+	uint32_t flags;		/* SECCOMP_FILTER_FLAG_* (PTRACE_SECCOMP_GET_METADATA): LOG only */
+	uint32_t len;		/* instructions that follow, 1..4096 (BPF_MAXINSNS) */
+};
+static_assert(sizeof(struct ckpt_seccomp) == 8, "ckpt_seccomp size");
+
+struct ckpt_bpf_insn {
+	uint16_t code;		/* struct sock_filter (linux/filter.h) */
+	uint8_t  jt, jf;
+	uint32_t k;
+};
+static_assert(sizeof(struct ckpt_bpf_insn) == 8, "ckpt_bpf_insn size");
+
+#define CKPT_MAX_SECCOMP_INSNS	32768	/* all filters, +4 each (kernel MAX_INSNS_PER_PATH) */
 
 /*
  * CKPT_SEC_XSAVE_LAYOUT (x86-64, at most one per process, after TIMERS):

@@ -36,6 +36,9 @@ void img_free(struct img *img)
 		free(p->xfeat);
 		free(p->tattrs);
 		free(p->guards);
+		for (uint32_t k = 0; p->seccomp && k < p->nseccomp; k++)
+			free(p->seccomp[k].insns);
+		free(p->seccomp);
 	}
 	free(img->tasks);
 	img->tasks = NULL;

@@ -35,6 +35,11 @@ struct img_fd {
 	uint8_t *data;			/* CKPT_FD_GHOST contents (d.size bytes) */
 };
 
+struct img_seccomp {
+	struct ckpt_seccomp d;
+	struct ckpt_bpf_insn *insns;		/* d.len */
+};
+
 struct img_proc {
 	struct ckpt_proc d;
 	uint32_t *groups;
@@ -52,6 +57,8 @@ struct img_proc {
 	struct ckpt_thread_attrs *tattrs;	/* d.nthreads, in thread order */
 	struct ckpt_range *guards;		/* guard regions, nguards */
 	uint32_t nguards;
+	struct img_seccomp *seccomp;		/* filters, oldest first */
+	uint32_t nseccomp;
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;

@@ -27,7 +27,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_HASHES] = "page hashes", [CKPT_SEC_TREE] = "process tree",
 	[CKPT_SEC_COW] = "shared pages", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
 	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout", [CKPT_SEC_ATTRS] = "attributes",
-	[CKPT_SEC_GUARDS] = "guard regions",
+	[CKPT_SEC_GUARDS] = "guard regions", [CKPT_SEC_SECCOMP] = "seccomp filters",
 };
 
 const char *img_section_name(uint32_t type)
@@ -499,11 +499,39 @@ static int parse_guards(struct img_proc *p, struct cur *c, uint32_t page_size)
 	return 0;
 }
 
+/* Filters one after another, within what the kernel would take in all. */
+static int parse_seccomp(struct img_proc *p, struct cur *c)
+{
+	struct cur scan = *c;
+	uint64_t insns = 0;
+	uint32_t n = 0;
+
+	while (scan.left) {
+		const struct ckpt_seccomp *f = take(&scan, sizeof(*f));
+
+		if (!f || f->len < 1 || f->len > 4096 ||
+		    (insns += f->len + 4) > CKPT_MAX_SECCOMP_INSNS ||
+		    !take(&scan, f->len * sizeof(struct ckpt_bpf_insn)))
+			return -1;
+		n++;
+	}
+	if (!n)
+		return -1;
+	p->seccomp = xzalloc(n * sizeof(*p->seccomp));
+	for (p->nseccomp = 0; p->nseccomp < n; p->nseccomp++) {
+		struct img_seccomp *f = &p->seccomp[p->nseccomp];
+
+		memcpy(&f->d, take(c, sizeof(f->d)), sizeof(f->d));
+		f->insns = take_dup(c, f->d.len * sizeof(*f->insns));
+	}
+	return 0;
+}
+
 /* Where the next section of each kind goes, to check the order. */
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts, timers, cow, xfeat, attrs, guards;
+	int sigacts, timers, cow, xfeat, attrs, guards, seccomp;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 };
 
@@ -588,6 +616,8 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		return m->attrs++ ? -1 : parse_attrs(p, c);
 	case CKPT_SEC_GUARDS:
 		return m->guards++ ? -1 : parse_guards(p, c, img->h.page_size);
+	case CKPT_SEC_SECCOMP:
+		return m->seccomp++ ? -1 : parse_seccomp(p, c);
 	case CKPT_SEC_XSAVE_LAYOUT:
 		if (m->xfeat++ || !c->left || c->left % sizeof(*p->xfeat) ||
 		    c->left > CKPT_MAX_XFEAT * sizeof(*p->xfeat))

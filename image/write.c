@@ -151,6 +151,21 @@ int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 
 static const uint8_t zeros[8];
 
+static int write_seccomp(struct img_writer *w, uint32_t idx, const struct img_proc *p)
+{
+	struct iovec *iov = xmalloc(2 * p->nseccomp * sizeof(*iov));
+	int ret;
+
+	for (uint32_t i = 0; i < p->nseccomp; i++) {
+		iov[2 * i] = (struct iovec){ (void *)&p->seccomp[i].d, sizeof(p->seccomp[i].d) };
+		iov[2 * i + 1] = (struct iovec){ p->seccomp[i].insns,
+						 p->seccomp[i].d.len * sizeof(struct ckpt_bpf_insn) };
+	}
+	ret = img_write_section(w, CKPT_SEC_SECCOMP, idx, iov, 2 * (int)p->nseccomp);
+	free(iov);
+	return ret;
+}
+
 static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc *p)
 {
 	struct iovec iov[] = {
@@ -185,6 +200,8 @@ static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc 
 		ret = img_write_section(w, CKPT_SEC_XSAVE_LAYOUT, idx, &xf, 1);
 	if (ret == 0 && p->nguards)
 		ret = img_write_section(w, CKPT_SEC_GUARDS, idx, &gu, 1);
+	if (ret == 0 && p->nseccomp)
+		ret = write_seccomp(w, idx, p);
 	return ret;
 }
 

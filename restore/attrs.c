@@ -68,7 +68,7 @@ int attrs_check(const struct img_proc *p)
 	const struct ckpt_attrs *a = &p->attrs;
 	int root = geteuid() == 0;
 
-	if (guards_fit(p) < 0 || caps_check(p) < 0)
+	if (guards_fit(p) < 0 || caps_check(p) < 0 || seccomp_check(p) < 0)
 		return -1;
 	if (!p->has_attrs || root)
 		return 0;

@@ -111,6 +111,15 @@ uint64_t plan_data(struct plan *pl, const void *p, size_t len)
 	return blob(pl, p, len);
 }
 
+uint64_t plan_data_reloc(struct plan *pl, const void *p, size_t len, size_t ptr_at)
+{
+	uint64_t off = blob(pl, p, len);
+
+	dreloc = xrealloc(dreloc, (ndreloc + 1) * sizeof(*dreloc));
+	dreloc[ndreloc++] = off - pl->data_off + ptr_at;
+	return off;
+}
+
 void plan_what(struct plan *pl, uint32_t ti, const char *fmt, ...)
 {
 	va_list ap;
@@ -474,18 +483,15 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 
 	/* With the exe (needs CAP_CHECKPOINT_RESTORE), else without it. */
 	mm.auxv = (__u64 *)(uintptr_t)auxv;
-	mmoff = blob(pl, &mm, sizeof(mm));
-	dreloc = xrealloc(dreloc, (ndreloc + 2) * sizeof(*dreloc));
-	dreloc[ndreloc++] = mmoff - pl->data_off + offsetof(struct prctl_mm_map, auxv);
+	mmoff = plan_data_reloc(pl, &mm, sizeof(mm), offsetof(struct prctl_mm_map, auxv));
 	mm.exe_fd = (uint32_t)-1;
 	SYSR(pl, 0, sf->exe_slot >= 0 ? STUB_OPF_MAYFAIL : 0, R2, SYS_prctl, PR_SET_MM,
 	     PR_SET_MM_MAP, mmoff, sizeof(mm), 0, 0);
 	what(pl, 0, sf->exe_slot >= 0 ? "set /proc/PID/exe to \"%s\" (needs CAP_CHECKPOINT_RESTORE)" :
 	     "set the memory layout (prctl PR_SET_MM_MAP)", p->exe);
 	if (sf->exe_slot >= 0) {
-		uint64_t mm2 = blob(pl, &mm, sizeof(mm));
+		uint64_t mm2 = plan_data_reloc(pl, &mm, sizeof(mm), offsetof(struct prctl_mm_map, auxv));
 
-		dreloc[ndreloc++] = mm2 - pl->data_off + offsetof(struct prctl_mm_map, auxv);
 		SYSR(pl, 0, STUB_OPF_IFFAILED, R2, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, mm2,
 		     sizeof(mm), 0, 0);
 		what(pl, 0, "set the memory layout (prctl PR_SET_MM_MAP)");
@@ -537,6 +543,7 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 		     (uint64_t)p->threads[i].d.tid, 0, 0, 0, 0);
 		what(pl, 0, "create thread %d", p->threads[i].d.tid);
 	}
+	plan_seccomp(pl, p);
 	plan_timers(pl, p);
 	for (uint32_t i = 0; i < p->d.npending; i++) {
 		int sig = p->pending[i][0] | p->pending[i][1] << 8;

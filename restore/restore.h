@@ -84,6 +84,8 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 void plan_op(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr, uint64_t a0,
 	     uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 uint64_t plan_data(struct plan *pl, const void *p, size_t len);
+/* The same, for data holding a home-relative pointer at offset ptr_at. */
+uint64_t plan_data_reloc(struct plan *pl, const void *p, size_t len, size_t ptr_at);
 __attribute__((format(printf, 3, 4)))
 void plan_what(struct plan *pl, uint32_t ti, const char *fmt, ...);
 
@@ -104,6 +106,11 @@ void plan_attrs_thread_late(struct plan *pl, uint32_t ti, const struct img_proc 
 int caps_check(const struct img_proc *p);
 void plan_caps_pre(struct plan *pl, uint32_t ti, const struct img_proc *p);
 void plan_caps_post(struct plan *pl, uint32_t ti, const struct img_proc *p);
+
+/* seccomp.c: the SECCOMP section, installed once every thread is made;
+ * only root may (seccomp_check, from attrs_check) */
+int seccomp_check(const struct img_proc *p);
+void plan_seccomp(struct plan *pl, const struct img_proc *p);
 
 /* Pick a home address: a hole free in every process's image and in the stub. */
 int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps);

@@ -715,6 +715,15 @@ static int finish(struct ctx *c)
 	return 0;
 }
 
+/* Whether a process of the image has seccomp filters (seccomp.c). */
+static int any_seccomp(const struct img *img)
+{
+	for (uint32_t i = 0; i < img->h.nprocs; i++)
+		if (img->procs[i].nseccomp)
+			return 1;
+	return 0;
+}
+
 static int setup_stub(struct ctx *c, uint64_t stub_size)
 {
 	struct stub_map *maps = NULL;
@@ -733,10 +742,14 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 				     WIFEXITED(st) ? WEXITSTATUS(st) : st);
 		if (want != SIGSTOP)
 			break;
+		/* Seccomp filters act once ckpt lets go (seccomp.c); threads
+		 * and children inherit the options (PTRACE_O_TRACECLONE,
+		 * PTRACE_O_TRACEFORK). */
 		if ((ret = (int)tracee_call(PTRACE_SETOPTIONS, c->pid, 0,
-					    (void *)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+					    (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
 						     PTRACE_O_TRACEEXEC |
-						     PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD))) < 0 ||
+						     PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD |
+						     (any_seccomp(c->img) ? PTRACE_O_SUSPEND_SECCOMP : 0)))) < 0 ||
 		    (ret = (int)tracee_call(PTRACE_CONT, c->pid, 0, 0)) < 0)
 			return error_errno(ret, "cannot trace the restore stub");
 	}

@@ -27,3 +27,24 @@ load test_helper
 	[ "$status" -eq 0 ]
 	grep -qx 'caps: ok' "$T/out"
 }
+
+@test "seccomp: two filters (one with SECCOMP_FILTER_FLAG_LOG) on two threads still act, and stay shared (TSYNC works)" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target seccomp
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'seccomp: ok' "$T/out"
+}
+
+@test "seccomp strict mode: dump refuses in one line naming it, the process runs on" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target seccomp strict
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "ckpt: dump $TPID: thread $TPID is in seccomp strict mode: cannot be restored" ]
+	[ ! -e "$T/img" ]
+	kill -0 "$TPID"
+}
