@@ -38,4 +38,15 @@ struct ckpt_page_region {
 #define CKPT_UFFD_FEATURE_WP_UNPOPULATED	(1ull << 13)
 #define CKPT_UFFD_FEATURE_WP_ASYNC		(1ull << 15)
 
+/* include/uapi/linux/sched/types.h struct sched_attr, its first size
+ * (SCHED_ATTR_SIZE_VER0, 48): that header's struct sched_param clashes
+ * with glibc's <sched.h>. */
+struct ckpt_sched_attr {
+	__u32 size, policy;
+	__u64 flags;		/* SCHED_FLAG_* */
+	__s32 nice;
+	__u32 priority;
+	__u64 runtime, deadline, period;	/* SCHED_DEADLINE, ns */
+};
+
 #endif

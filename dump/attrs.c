@@ -8,6 +8,7 @@
  * remote.c calls while it is set up to run syscalls in the process.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/uapi-compat.h"
 #include "common/util.h"
 #include "dump/dump.h"
 
@@ -58,6 +60,21 @@ static long status_field(pid_t pid, pid_t tid, const char *key)
 	return v;
 }
 
+static int read_deadline(struct ckpt_thread_attrs *t)
+{
+	struct ckpt_sched_attr sa = { 0 };
+
+	if (syscall(SYS_sched_getattr, t->tid, &sa, sizeof(sa), 0) < 0)
+		return error_errno(errno, "thread %d: cannot read its SCHED_DEADLINE parameters", t->tid);
+	t->dl_runtime = sa.runtime;
+	t->dl_deadline = sa.deadline;
+	t->dl_period = sa.period;
+	/* The flags of the policy itself: reset-on-fork, reclaim, overrun
+	 * (SCHED_FLAG_* 1, 2, 4); utilization clamps are not kept. */
+	t->sched_flags = sa.flags & 7;
+	return 0;
+}
+
 int dump_collect_attrs(pid_t live, struct img_proc *p)
 {
 	struct ckpt_attrs *a = &p->attrs;
@@ -92,6 +109,9 @@ int dump_collect_attrs(pid_t live, struct img_proc *p)
 		if (r < 0)
 			return error_errno(errno, "thread %d: cannot read its I/O priority", t->tid);
 		t->ioprio = (uint32_t)r;
+		if ((p->threads[i].d.sched_policy & ~(uint32_t)SCHED_RESET_ON_FORK) == SCHED_DEADLINE &&
+		    (ret = read_deadline(t)) < 0)
+			return ret;
 	}
 	return 0;
 }

@@ -205,8 +205,14 @@ struct ckpt_thread_attrs {
 	uint64_t timer_slack_ns;	/* prctl(PR_GET_TIMERSLACK) */
 	uint32_t ioprio;	/* ioprio_get(IOPRIO_WHO_PROCESS, tid): class << 13 | data */
 	uint32_t reserved;	/* zero */
+	/* sched_getattr(2) of a SCHED_DEADLINE thread (else 0), in ns */
+	uint64_t dl_runtime, dl_deadline, dl_period;
+	uint64_t sched_flags;	/* its sched_attr.sched_flags: RESET_ON_FORK 1, RECLAIM 2, DL_OVERRUN 4 */
 };
-static_assert(sizeof(struct ckpt_thread_attrs) == 24, "ckpt_thread_attrs size");
+static_assert(sizeof(struct ckpt_thread_attrs) == 56, "ckpt_thread_attrs size");
+/* The first ATTRS sections (before SCHED_DEADLINE was kept) had 24-byte
+ * ckpt_thread_attrs, without the dl_* fields: a reader takes both. */
+#define CKPT_THREAD_ATTRS_V0_SIZE	24
 
 #define CKPT_TATTR_NO_NEW_PRIVS	(1u << 0)	/* prctl(PR_SET_NO_NEW_PRIVS) */
 

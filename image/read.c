@@ -469,14 +469,21 @@ static int parse_filedata(struct img_proc *p, struct cur *c)
 static int parse_attrs(struct img_proc *p, struct cur *c)
 {
 	const void *d = take(c, sizeof(p->attrs));
+	size_t size;
 
 	if (!d)
 		return -1;
 	memcpy(&p->attrs, d, sizeof(p->attrs));
-	if (p->attrs.nthreads != p->d.nthreads ||
-	    c->left != p->attrs.nthreads * sizeof(*p->tattrs) ||
-	    !(p->tattrs = take_dup(c, c->left)))
+	if (p->attrs.nthreads != p->d.nthreads || !p->attrs.nthreads)
 		return -1;
+	/* Each thread's record: this size, or the first, shorter one. */
+	size = c->left / p->attrs.nthreads;
+	if (c->left % p->attrs.nthreads ||
+	    (size != sizeof(*p->tattrs) && size != CKPT_THREAD_ATTRS_V0_SIZE))
+		return -1;
+	p->tattrs = xzalloc(p->attrs.nthreads * sizeof(*p->tattrs));
+	for (uint32_t i = 0; i < p->attrs.nthreads; i++)
+		memcpy(&p->tattrs[i], take(c, size), size);
 	p->has_attrs = 1;
 	return 0;
 }

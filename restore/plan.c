@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/uapi-compat.h"
 #include "common/util.h"
 #include "image/crc32c.h"
 #include "restore/restore.h"
@@ -555,6 +556,25 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 
 static void plan_creds(struct plan *pl, uint32_t ti, const struct img_proc *p);
 
+/* SCHED_DEADLINE takes its parameters from sched_setattr(2) only; after
+ * the thread's affinity (a deadline thread's must span its root domain,
+ * kernel/sched/syscalls.c), and after its last clone (a deadline thread
+ * may not fork: sched_fork).  Admission control may refuse it: a warning. */
+static void plan_deadline(struct plan *pl, uint32_t ti, const struct img_thread *t,
+			  const struct ckpt_thread_attrs *a)
+{
+	struct ckpt_sched_attr sa = {
+		.size = sizeof(sa), .policy = SCHED_DEADLINE,
+		.flags = a->sched_flags | ((t->d.sched_policy & SCHED_RESET_ON_FORK) ? 1 : 0),
+		.runtime = a->dl_runtime, .deadline = a->dl_deadline, .period = a->dl_period,
+	};
+
+	SYSR(pl, ti, STUB_OPF_MAYFAIL, R1, SYS_sched_setattr, 0, blob(pl, &sa, sizeof(sa)), 0, 0, 0, 0);
+	what(pl, ti, "set SCHED_DEADLINE (runtime %llu, deadline %llu, period %llu ns) on thread %d",
+	     (unsigned long long)a->dl_runtime, (unsigned long long)a->dl_deadline,
+	     (unsigned long long)a->dl_period, t->d.tid);
+}
+
 /* What each thread does for itself, last: stub thread ti is image thread k. */
 static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k)
 {
@@ -590,7 +610,9 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 		     blob(pl, t->d.cpus, sizeof(t->d.cpus)), 0, 0, 0);
 		what(pl, ti, "set the CPU affinity of thread %d", t->d.tid);
 	}
-	{
+	if (p->has_attrs && p->tattrs[k].dl_period) {
+		plan_deadline(pl, ti, t, &p->tattrs[k]);
+	} else {
 		struct sched_param sp = { .sched_priority = (int)t->d.sched_priority };
 
 		SYSR(pl, ti, STUB_OPF_MAYFAIL, R2, SYS_sched_setscheduler, 0, t->d.sched_policy,

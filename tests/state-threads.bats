@@ -78,3 +78,13 @@ load test_helper
 	[ "$status" -eq 0 ]
 	grep -qx 'sched: ok' "$T/out"
 }
+
+@test "sched: SCHED_DEADLINE runtime, deadline, period and reset-on-fork of two threads survive" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target sched_deadline
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'sched_deadline: ok' "$T/out"
+}
