@@ -155,3 +155,16 @@ load test_helper
 	[ "$status" -eq 0 ]
 	grep -qx 'mem_guard: ok' "$T/out"
 }
+
+@test "a SysV shared memory segment attached: dump refuses in one line naming it, the process runs on" {
+	skip_unless_ptrace
+	start_target sysv_shm
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" =~ ^"ckpt: dump $TPID: SysV shared memory segment key 0 (id "[0-9]+") attached at 0x"[0-9a-f]+": cannot be restored yet"$ ]]
+	[ ! -e "$T/img" ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'sysv_shm: ok' "$T/out"
+}
