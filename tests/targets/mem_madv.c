@@ -86,6 +86,13 @@ int main(void)
 	target_wait();
 
 	for (int i = 0; i < n; i++) {
+		char *unnamed = strstr(r[i].flags, "?? ");
+
+		/* A kernel whose smaps has no name for VM_LOCKONFAULT ("lf",
+		 * shown as "??" before) cannot tell it to ckpt: the mapping
+		 * comes back locked in full (the README says so). */
+		if (r[i].advice == -3 && unnamed)
+			memmove(unnamed, unnamed + 3, strlen(unnamed + 3) + 1);
 		vmflags(r[i].addr, now, sizeof(now));
 		CHECK(!strcmp(now, r[i].flags), "%s: VmFlags \"%s\", were \"%s\"", r[i].name, now,
 		      r[i].flags);
