@@ -30,6 +30,8 @@ int cmd_dump(int argc, char **argv)
 		{ "exclude-mapping", required_argument, NULL, 'X' },
 		{ "single", no_argument, NULL, 'S' },
 		{ "per-process-pages", no_argument, NULL, 'C' },
+		{ "allow-lost-fds", no_argument, NULL, 'A' },
+		{ "lose-fd", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("dump");
@@ -94,6 +96,21 @@ int cmd_dump(int argc, char **argv)
 			o.exclude_maps = xrealloc(o.exclude_maps, (size_t)(o.nexclude_maps + 1) * sizeof(char *));
 			o.exclude_maps[o.nexclude_maps++] = optarg;
 			break;
+		case 'A':
+			o.allow_lost_fds = 1;
+			break;
+		case 'L': {
+			long fd = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || fd < 0 || fd > 0x7fffffff) {
+				fprintf(stderr, "ckpt: dump: bad --lose-fd \"%s\" (want a descriptor number)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.lose_fds = xrealloc(o.lose_fds, (size_t)(o.nlose_fds + 1) * sizeof(int));
+			o.lose_fds[o.nlose_fds++] = (int)fd;
+			break;
+		}
 		case 'j':
 			o.jobs = (int)strtol(optarg, &end, 10);
 			if (*end || o.jobs < 1 || o.jobs > 1024) {
@@ -128,5 +145,6 @@ int cmd_dump(int argc, char **argv)
 	c = dump_run((pid_t)pid, &o) < 0 ? EXIT_FAIL : EXIT_OK;
 	free(o.exclude);
 	free(o.exclude_maps);
+	free(o.lose_fds);
 	return c;
 }

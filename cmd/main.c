@@ -12,7 +12,7 @@ const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
 	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV] [--fork]\n"
-	  "          [--single] [--per-process-pages]\n"
+	  "          [--single] [--per-process-pages] [--allow-lost-fds] [--lose-fd N]...\n"
 	  "  PID and all its descendants are dumped as one image (a process tree, frozen as one).\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
 	  "      --kill          kill the process once the image is safely written\n"
@@ -30,7 +30,12 @@ const struct cmd cmds[] = {
 	  "                      copy-on-write copy of it): it pauses only for a moment\n"
 	  "      --single        dump PID alone, not its descendants (says which it leaves out)\n"
 	  "      --per-process-pages  store each process's memory in full, also the pages it\n"
-	  "                      still shares copy-on-write with its parent\n",
+	  "                      still shares copy-on-write with its parent\n"
+	  "      --allow-lost-fds  dump even if some fds cannot be restored (sockets, terminals...):\n"
+	  "                      restore puts /dev/null in their place and says so; without it\n"
+	  "                      dump refuses, naming them (fds 0-2 that lead outside the image\n"
+	  "                      get ckpt restore's own 0-2 instead)\n"
+	  "      --lose-fd N     do not save fd N (it becomes /dev/null at restore)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
 	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"

@@ -22,7 +22,7 @@ int cmd_restore(int argc, char **argv)
 	int c, ret, status;
 
 	memset(&o, 0, sizeof(o));
-	/* Before we open anything: which fds were we given? */
+	/* Before we open anything: which of 0-2 were we given? */
 	for (int fd = 0; fd < (int)sizeof(o.fd_open_at_start); fd++)
 		o.fd_open_at_start[fd] = fcntl(fd, F_GETFD) >= 0;
 	while ((c = cmd_getopt(self, argc, argv, "d", opts, &status)) != -1) {

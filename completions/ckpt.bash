@@ -16,10 +16,10 @@ _ckpt() {
 		case $prev in
 		-o|--output|--parent) _filedir; return ;;
 		--compress) COMPREPLY=($(compgen -W "none zlib zstd lz4" -- "$cur")); return ;;
-		-j|--jobs|--exclude|--exclude-mapping) return ;;
+		-j|--jobs|--exclude|--exclude-mapping|--lose-fd) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --single --per-process-pages -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --single --per-process-pages --allow-lost-fds --lose-fd -v --verbose -h --help" -- "$cur"))
 		else
 			_pids
 		fi ;;

@@ -26,6 +26,9 @@ struct dump_opts {
 	int track;		/* --track: keep track of written pages for later */
 	int single;		/* --single: PID alone, not its descendants */
 	int no_cow;		/* --per-process-pages: pages shared with a parent stored again */
+	int allow_lost_fds;	/* --allow-lost-fds: what cannot be restored is lost */
+	int *lose_fds;		/* --lose-fd N: these are lost */
+	int nlose_fds;
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);
@@ -54,8 +57,8 @@ int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *map
 		      const struct dump_opts *o);
 /* Add smaps' VmFlags to mappings collected from /proc/PID/maps (--fork). */
 int dump_vmas_set_flags(struct img_proc *p, const struct map_entry *maps, const struct dump_opts *o);
-/* files.c */
-int dump_collect_fds(pid_t pid, struct img_proc *p);
+/* fd.c: the open files (fd.h) */
+int dump_collect_fds(pid_t pid, struct img *img, struct img_proc *p, const struct dump_opts *o);
 /* pages.c: which pages to save (pagemap), then stream them into w */
 struct page_run {
 	uint64_t addr;

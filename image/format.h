@@ -13,9 +13,11 @@
  *
  * Section order: at most one PARENT (incremental images only), at most
  * one TREE (images of a process tree), then for each process in turn one
- * PROC, one SIGACTS, its THREAD, VMA, COW, FD and FILEDATA sections; then
- * all PAGES, PAGES_ALIGNED and HASHES sections (in process order: none of
- * a process after one of a later process); then exactly one END.  Everything a restore must
+ * PROC, one SIGACTS, its THREAD, VMA, COW, FILE (each followed by its
+ * FILEDATA) and FD sections, a FILE always before the FDs that name it;
+ * then all PAGES, PAGES_ALIGNED and HASHES sections (in process order:
+ * none of a process after one of a later process); then exactly one END.
+ * Everything a restore must
  * know before creating the process therefore comes before the first PAGES
  * section, which is what lets an image be written and read as a stream.
  *
@@ -60,7 +62,7 @@ enum ckpt_section_type {
 	CKPT_SEC_SIGACTS  = 2,	/* struct ckpt_sigaction[64], signals 1..64 */
 	CKPT_SEC_THREAD   = 3,	/* struct ckpt_thread + variable data */
 	CKPT_SEC_VMA      = 4,	/* struct ckpt_vma + path */
-	CKPT_SEC_FD       = 5,	/* struct ckpt_fd + path */
+	CKPT_SEC_FD       = 5,	/* struct ckpt_fd (version 1: ckpt_fd_v1 + path) */
 	CKPT_SEC_FILEDATA = 6,	/* struct ckpt_filedata + bytes */
 	CKPT_SEC_PARENT   = 7,	/* path of the parent image (incremental) */
 	CKPT_SEC_TIMERS   = 8,	/* struct ckpt_timers + ckpt_posix_timer[ntimers] */
@@ -70,6 +72,7 @@ enum ckpt_section_type {
 	CKPT_SEC_SECCOMP  = 19,	/* (struct ckpt_seccomp + ckpt_bpf_insn[len])... */
 	CKPT_SEC_XSAVE_LAYOUT = 21,	/* struct ckpt_xfeat[]: x86-64 only */
 	CKPT_SEC_GUARDS   = 22,	/* struct ckpt_range[]: guard regions */
+	CKPT_SEC_FILE     = 11,	/* struct ckpt_file + path + state + what (version 2) */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
 	CKPT_SEC_PAGES_ALIGNED = 40,	/* struct ckpt_align + zeros + what PAGES holds */
@@ -93,6 +96,9 @@ static_assert(sizeof(struct ckpt_section) == 24, "ckpt_section size");
 #define CKPT_NRLIMIT		16
 #define CKPT_SIGINFO_SIZE	128		/* siginfo_t on both arches */
 #define CKPT_MAX_TASKS		65536		/* ckpt_tree.ntasks */
+#define CKPT_MAX_FILES		(1u << 24)	/* FILE sections */
+#define CKPT_MAX_WHAT		1024		/* ckpt_file.what_len */
+#define CKPT_MAX_FILEDATA	(1ull << 32)	/* ckpt_file.data_len */
 
 /*
  * CKPT_SEC_PROC.  Followed, in this order, by: groups (ngroups x u32),
@@ -350,10 +356,211 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_MADV_LOCKONFAULT	(1u << 10)	/* lf: mlock2(MLOCK_ONFAULT), with LOCKED */
 #define CKPT_MADV_GUARD		(1u << 11)	/* gu: may hold guard regions (GUARDS) */
 
-/* CKPT_SEC_FD: one open file descriptor.  Followed by path (the link). */
+/*
+ * File descriptors, version 2: two levels, as in the kernel.
+ *
+ * A FILE section is an open file description (struct file: what open(2),
+ * pipe(2), eventfd(2)... return), with an id unique in the image: the
+ * FILE sections are numbered 1, 2, 3... in the order they come.  Its kind
+ * says what is behind it and how restore makes it again; kind-specific
+ * state (a pipe's size, an eventfd's count, an epoll's registrations)
+ * follows the path, in the layout of the kind (below) and never longer
+ * than the kind allows.  Files of one kernel object (the two ends of a
+ * pipe) name the object in their state.  Bytes a file carries (a deleted
+ * file's contents, a pipe's buffered data) follow in FILEDATA sections.
+ *
+ * An FD section is one descriptor of a process: its number, FD_CLOEXEC and
+ * the id of its FILE.  Descriptors with the same FILE share it (dup(2),
+ * and across processes fork(2) or SCM_RIGHTS): one offset, one set of
+ * status flags.
+ *
+ * policy says how restore makes the file (CKPT_FPOL_*): exactly, or, for
+ * what lies outside the image (the other end of a pipe held by a process
+ * that was not dumped, the terminal the job ran in), by the documented
+ * rule for it; what says so in words, for dump -v, restore and inspect.
+ */
+struct ckpt_file {
+	uint32_t id;		/* 1, 2, 3... in section order */
+	uint32_t kind;		/* CKPT_FD_* */
+	uint32_t flags;		/* open(2) access mode and status flags (fdinfo),
+				   without O_CLOEXEC, which is per descriptor */
+	uint32_t policy;	/* CKPT_FPOL_* */
+	uint64_t pos;		/* offset (fdinfo pos) */
+	uint64_t size;		/* st_size at dump */
+	uint64_t dev, ino;	/* st_dev, st_ino of the inode behind it */
+	uint64_t rdev;		/* st_rdev */
+	uint64_t mtime_ns;	/* st_mtime, nanoseconds */
+	uint64_t data_len;	/* bytes it carries in FILEDATA sections */
+	uint32_t mode;		/* st_mode */
+	uint32_t path_len;	/* bytes of the path (the /proc/PID/fd link
+				   or what restore opens) after this struct */
+	uint32_t state_len;	/* bytes of kind state after the path */
+	uint32_t what_len;	/* bytes of the description after the state */
+	uint32_t fflags;	/* CKPT_FILEF_* */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_file) == 96, "ckpt_file size");
+
+enum ckpt_fd_kind {
+	CKPT_FD_FILE     = 1,	/* regular file, reopened by path */
+	CKPT_FD_DIR      = 2,	/* directory, reopened by path */
+	CKPT_FD_DEVICE   = 3,	/* device without state, reopened by path */
+	CKPT_FD_GHOST    = 4,	/* deleted regular file: contents in FILEDATA */
+	CKPT_FD_OTHER    = 5,	/* anything ckpt cannot name better: never EXACT */
+	CKPT_FD_MEMFD    = 6,	/* memfd: contents in FILEDATA, seals in fflags */
+	CKPT_FD_PIPE     = 7,	/* an end of an anonymous pipe: ckpt_fd_pipe */
+	CKPT_FD_FIFO     = 8,	/* named FIFO, reopened by path: ckpt_fd_pipe */
+	CKPT_FD_EVENTFD  = 9,	/* ckpt_fd_eventfd */
+	CKPT_FD_SIGNALFD = 10,	/* ckpt_fd_signalfd */
+	CKPT_FD_TIMERFD  = 11,	/* ckpt_fd_timerfd */
+	CKPT_FD_EPOLL    = 12,	/* ckpt_fd_epoll + ckpt_epoll_entry[n] */
+	CKPT_FD_INOTIFY  = 13,	/* ckpt_fd_inotify + watches */
+	CKPT_FD_FANOTIFY = 14,	/* ckpt_fd_fanotify + marks */
+	CKPT_FD_PIDFD    = 15,	/* ckpt_fd_pidfd */
+	CKPT_FD_PATH     = 16,	/* O_PATH, reopened by path (on a symlink: O_NOFOLLOW) */
+	CKPT_FD_PROC     = 17,	/* a file of the process's own /proc/PID
+				   (path): opened by the restored process
+				   itself, naming it; ckpt_fd_proc */
+	/* Named, not restored yet: only INHERIT or LOST. */
+	CKPT_FD_SOCKET   = 32,
+	CKPT_FD_TTY      = 33,	/* a terminal (pty slave, console, tty) */
+	CKPT_FD_PTMX     = 34,	/* a pseudo-terminal master */
+	CKPT_FD_USERFAULTFD = 35,
+	CKPT_FD_IO_URING = 36,
+};
+
+enum ckpt_file_policy {
+	CKPT_FPOL_EXACT   = 0,	/* restored exactly */
+	CKPT_FPOL_INHERIT = 1,	/* outside the image, on fd 0, 1 or 2: gets
+				   ckpt restore's own fd of that number */
+	CKPT_FPOL_LOST    = 2,	/* not restorable, accepted at dump
+				   (--allow-lost-fds, --lose-fd): /dev/null
+				   takes its place */
+	CKPT_FPOL_OUTSIDE = 3,	/* names something outside the image (a
+				   process): reconnected to it if it is still
+				   there, as the kind says */
+};
+
+#define CKPT_FILEF_DELETED	1u	/* FIFO: the path was deleted while open */
+#define CKPT_FILEF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
+
+/*
+ * Kind state.  Each kind has a fixed struct; EPOLL, INOTIFY, FANOTIFY and
+ * an O_DIRECT PIPE add arrays whose counts are in it.  state_len is the
+ * exact sum.
+ */
+struct ckpt_fd_pipe {		/* PIPE, FIFO */
+	uint64_t pipe;		/* the pipe's inode: files with the same value
+				   are ends of one pipe (or opens of one FIFO) */
+	uint32_t pipe_size;	/* F_GETPIPE_SZ, bytes */
+	uint32_t npackets;	/* u32 lengths that follow: the buffered data
+				   is that many packets (O_DIRECT writes) */
+	uint32_t pflags;	/* CKPT_PIPE_* */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_pipe) == 24, "ckpt_fd_pipe size");
+#define CKPT_PIPE_DATA	1u	/* this file carries the pipe's buffered bytes
+				   (data_len; one file per pipe) */
+
+struct ckpt_fd_eventfd {
+	uint64_t count;
+	uint32_t semaphore;	/* EFD_SEMAPHORE */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_eventfd) == 16, "ckpt_fd_eventfd size");
+
+struct ckpt_fd_signalfd {
+	uint64_t sigmask;	/* bit n-1 = signal n */
+};
+static_assert(sizeof(struct ckpt_fd_signalfd) == 8, "ckpt_fd_signalfd size");
+
+struct ckpt_fd_timerfd {
+	int32_t  clockid;
+	uint32_t settime_flags;	/* TFD_TIMER_ABSTIME 1, TFD_TIMER_CANCEL_ON_SET 2 */
+	uint64_t ticks;		/* expirations not read yet */
+	int64_t  interval_ns;
+	int64_t  value_ns;	/* time left; 0: disarmed */
+	int64_t  now_ns;	/* the clock's time when value_ns was read */
+};
+static_assert(sizeof(struct ckpt_fd_timerfd) == 40, "ckpt_fd_timerfd size");
+
+struct ckpt_fd_epoll {
+	uint32_t nentries;	/* struct ckpt_epoll_entry that follow */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_epoll) == 8, "ckpt_fd_epoll size");
+struct ckpt_epoll_entry {
+	int32_t  tfd;		/* the registered descriptor number */
+	uint32_t events;	/* EPOLL* as the kernel holds them (EPOLLERR,
+				   EPOLLHUP added; a fired EPOLLONESHOT: only
+				   the flag bits left) */
+	uint64_t data;
+	uint32_t file;		/* FILE id of the registered file */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_epoll_entry) == 24, "ckpt_epoll_entry size");
+
+struct ckpt_fd_inotify {
+	uint32_t nwatches;	/* struct ckpt_inotify_watch + path, each */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_inotify) == 8, "ckpt_fd_inotify size");
+struct ckpt_inotify_watch {
+	int32_t  wd;		/* watch descriptor, kept */
+	uint32_t mask;		/* IN_* with IN_ONESHOT, IN_EXCL_UNLINK */
+	uint64_t dev, ino;	/* the watched inode */
+	uint32_t path_len;	/* bytes of its path that follow */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_inotify_watch) == 32, "ckpt_inotify_watch size");
+
+struct ckpt_fd_fanotify {
+	uint32_t init_flags;	/* fanotify_init() flags */
+	uint32_t event_flags;	/* fanotify_init() event_f_flags */
+	uint32_t nmarks;	/* struct ckpt_fanotify_mark + path, each */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_fanotify) == 16, "ckpt_fd_fanotify size");
+struct ckpt_fanotify_mark {
+	uint32_t type;		/* FAN_MARK_INODE 0, FAN_MARK_MOUNT 0x10,
+				   FAN_MARK_FILESYSTEM 0x100 */
+	uint32_t mflags;	/* FAN_MARK_IGNORED_SURV_MODIFY, _EVICTABLE... */
+	uint64_t mask;
+	uint64_t ignored_mask;
+	uint64_t dev, ino;	/* the marked inode (mount: the mount point's) */
+	uint32_t path_len;
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fanotify_mark) == 48, "ckpt_fanotify_mark size");
+
+struct ckpt_fd_pidfd {
+	int32_t  pid;		/* as the dumping process saw it; -1: exited */
+	uint32_t pflags;	/* CKPT_PIDFD_* */
+	uint64_t start_time;	/* /proc/PID/stat starttime: the same process */
+};
+static_assert(sizeof(struct ckpt_fd_pidfd) == 16, "ckpt_fd_pidfd size");
+#define CKPT_PIDFD_SELF	1u	/* of the process itself */
+
+struct ckpt_fd_proc {
+	int32_t  pid;		/* the process whose /proc/PID the path names */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_proc) == 8, "ckpt_fd_proc size");
+
+/* CKPT_SEC_FD, version 2: one descriptor of a process. */
 struct ckpt_fd {
 	int32_t  fd;
-	uint32_t kind;		/* CKPT_FD_* */
+	uint32_t fdflags;	/* FD_CLOEXEC */
+	uint32_t file;		/* id of its FILE */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd) == 16, "ckpt_fd size");
+
+/* CKPT_SEC_FD in version-1 images (read, never written): descriptor and
+ * file in one, followed by the path (the link). */
+struct ckpt_fd_v1 {
+	int32_t  fd;
+	uint32_t kind;		/* CKPT_FD_* 1-6 */
 	uint32_t flags;		/* open(2) flags, from /proc/PID/fdinfo */
 	uint32_t fdflags;	/* FD_CLOEXEC */
 	uint64_t pos;		/* file offset */
@@ -366,23 +573,13 @@ struct ckpt_fd {
 				   open file description (same offset, flags) */
 	uint32_t fflags;	/* CKPT_FDF_* */
 };
-static_assert(sizeof(struct ckpt_fd) == 72, "ckpt_fd size");
+static_assert(sizeof(struct ckpt_fd_v1) == 72, "ckpt_fd_v1 size");
 
-enum ckpt_fd_kind {
-	CKPT_FD_FILE   = 1,	/* regular file, reopened by path */
-	CKPT_FD_DIR    = 2,	/* directory, reopened by path */
-	CKPT_FD_DEVICE = 3,	/* character device that can be reopened */
-	CKPT_FD_GHOST  = 4,	/* deleted regular file: contents in FILEDATA */
-	CKPT_FD_OTHER  = 5,	/* tty, pipe, socket...: substituted at restore */
-	CKPT_FD_MEMFD  = 6,	/* memfd: contents in FILEDATA, seals in fflags */
-};
+#define CKPT_FDF_DUP	1u	/* version 1: a dup of fd dup_of */
 
-#define CKPT_FDF_DUP	1u	/* a dup of fd dup_of: restored with dup() */
-#define CKPT_FDF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
-
-/* CKPT_SEC_FILEDATA: bytes of a ghost file (CKPT_FD_GHOST) at offset. */
+/* CKPT_SEC_FILEDATA: bytes a file carries, at offset. */
 struct ckpt_filedata {
-	int32_t  fd;
+	uint32_t id;		/* the FILE (version 1: the fd of a GHOST or MEMFD) */
 	uint32_t reserved;
 	uint64_t offset;
 };

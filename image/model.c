@@ -1,6 +1,8 @@
 /* Freeing and querying the in-memory image model (model.h). */
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/util.h"
 #include "image/model.h"
 
 void img_free(struct img *img)
@@ -18,10 +20,6 @@ void img_free(struct img *img)
 		}
 		for (uint32_t k = 0; p->vmas && k < p->d.nvmas; k++)
 			free(p->vmas[k].path);
-		for (uint32_t k = 0; p->fds && k < p->d.nfds; k++) {
-			free(p->fds[k].path);
-			free(p->fds[k].data);
-		}
 		free(p->threads);
 		free(p->vmas);
 		free(p->fds);
@@ -45,6 +43,15 @@ void img_free(struct img *img)
 	img->ntasks = 0;
 	free(img->procs);
 	img->procs = NULL;
+	for (uint32_t i = 0; img->files && i < img->nfiles; i++) {
+		free(img->files[i].path);
+		free(img->files[i].state);
+		free(img->files[i].what);
+		free(img->files[i].data);
+	}
+	free(img->files);
+	img->files = NULL;
+	img->nfiles = 0;
 	free(img->parent);
 	img->parent = NULL;
 }
@@ -73,4 +80,30 @@ const struct ckpt_task *img_task_of(const struct img *img, uint32_t proc)
 		if (img->tasks[i].proc == (int32_t)proc)
 			return &img->tasks[i];
 	return NULL;
+}
+
+struct img_file *img_file(const struct img *img, uint32_t id)
+{
+	return id && id <= img->nfiles ? &img->files[id - 1] : NULL;
+}
+
+struct img_file *img_add_file(struct img *img)
+{
+	struct img_file *f;
+
+	/* Grown by powers of two: nfiles is the only count kept. */
+	if (!(img->nfiles & (img->nfiles - 1)) || !img->files)
+		img->files = xrealloc(img->files, (img->nfiles ? 2 * img->nfiles : 1) * sizeof(*f));
+	f = &img->files[img->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->d.id = img->nfiles;
+	return f;
+}
+
+int img_file_fd(const struct img_proc *p, uint32_t id)
+{
+	for (uint32_t i = 0; i < p->d.nfds; i++)
+		if (p->fds[i].d.file == id)
+			return p->fds[i].d.fd;
+	return -1;
 }

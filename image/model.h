@@ -29,10 +29,18 @@ struct img_vma {
 	char *path;			/* NUL-terminated copy */
 };
 
+/* An open file description (FILE section); img->files[id - 1]. */
+struct img_file {
+	struct ckpt_file d;
+	char *path;			/* NUL-terminated copy */
+	uint8_t *state;			/* d.state_len bytes, the kind's layout */
+	char *what;			/* NUL-terminated description, may be "" */
+	uint8_t *data;			/* d.data_len bytes (FILEDATA) */
+};
+
+/* A descriptor of a process (FD section). */
 struct img_fd {
 	struct ckpt_fd d;
-	char *path;
-	uint8_t *data;			/* CKPT_FD_GHOST contents (d.size bytes) */
 };
 
 struct img_seccomp {
@@ -61,7 +69,7 @@ struct img_proc {
 	uint32_t nseccomp;
 	struct img_thread *threads;
 	struct img_vma *vmas;
-	struct img_fd *fds;
+	struct img_fd *fds;		/* d.nfds, in fd order */
 	struct ckpt_cow_run *cow;	/* ncow runs shared with the parent task */
 	uint32_t ncow;
 	int subreaper;			/* dump only: PR_GET_CHILD_SUBREAPER (to the task's flags) */
@@ -75,6 +83,8 @@ struct img {
 	 * made up by the reader from procs[0] (parent -1, proc 0). */
 	struct ckpt_task *tasks;
 	uint32_t ntasks;
+	struct img_file *files;		/* nfiles, shared by the fds of every process */
+	uint32_t nfiles;
 };
 
 /* The task of process i (its PROC index), or NULL. */
@@ -82,5 +92,11 @@ const struct ckpt_task *img_task_of(const struct img *img, uint32_t proc);
 
 void img_free(struct img *img);
 const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr);
+/* The file with that id, or NULL. */
+struct img_file *img_file(const struct img *img, uint32_t id);
+/* A new file at the end of img->files (id nfiles), zeroed; fill it in. */
+struct img_file *img_add_file(struct img *img);
+/* The lowest fd of p with that file, or -1. */
+int img_file_fd(const struct img_proc *p, uint32_t id);
 
 #endif

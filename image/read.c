@@ -17,13 +17,14 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "image/crc32c.h"
+#include "image/fdkind.h"
 #include "image/image.h"
 
 static const char *const section_names[] = {
 	[CKPT_SEC_PROC] = "process", [CKPT_SEC_SIGACTS] = "signal actions",
 	[CKPT_SEC_THREAD] = "thread", [CKPT_SEC_VMA] = "mapping",
 	[CKPT_SEC_FD] = "file descriptor", [CKPT_SEC_FILEDATA] = "file data",
-	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_TIMERS] = "timers", [CKPT_SEC_PAGES] = "page data",
+	[CKPT_SEC_PARENT] = "parent", [CKPT_SEC_TIMERS] = "timers", [CKPT_SEC_FILE] = "file", [CKPT_SEC_PAGES] = "page data",
 	[CKPT_SEC_HASHES] = "page hashes", [CKPT_SEC_TREE] = "process tree",
 	[CKPT_SEC_COW] = "shared pages", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
 	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout", [CKPT_SEC_ATTRS] = "attributes",
@@ -349,9 +350,10 @@ static void *try_zalloc(size_t n)
  * The THREAD, VMA and FD sections counted here must still fit in it, so
  * the arrays allocated for them are never larger than the file itself.
  */
-static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left)
+static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left, uint32_t version)
 {
 	const void *d = take(c, sizeof(p->d));
+	uint64_t fd_size = version < 2 ? sizeof(struct ckpt_fd_v1) : sizeof(struct ckpt_fd);
 
 	if (!d)
 		return -1;
@@ -361,7 +363,7 @@ static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left)
 		return -1;
 	if (p->d.nthreads * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_thread)) +
 	    p->d.nvmas * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_vma)) +
-	    p->d.nfds * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_fd)) > left)
+	    p->d.nfds * (uint64_t)(sizeof(struct ckpt_section) + fd_size) > left)
 		return BEYOND_EOF;
 	if (!(p->groups = take_dup(c, p->d.ngroups * sizeof(uint32_t))) ||
 	    !(p->exe = take_str(c, p->d.exe_len)) ||
@@ -422,47 +424,113 @@ static int parse_vma(struct img_vma *v, struct cur *c, uint32_t page_size)
 	return c->left ? -1 : 0;
 }
 
-/* left as for parse_proc: a ghost file's data must still be to come. */
-static int parse_fd(struct img_fd *f, struct cur *c, uint64_t left)
+/* The data a file carries (data_len), to come in FILEDATA sections:
+ * bounded by the format and by what is left of the file. */
+static int alloc_data(struct img_file *f, uint64_t left)
 {
-	const void *d = take(c, sizeof(f->d));
+	if (!f->d.data_len)
+		return 0;
+	if (f->d.data_len > CKPT_MAX_FILEDATA)
+		return -1;
+	if (f->d.data_len > left)
+		return BEYOND_EOF;
+	return (f->data = try_zalloc((size_t)f->d.data_len)) ? 0 : NO_MEMORY;
+}
+
+/* left as for parse_proc: a file's data must still be to come. */
+static int parse_file(struct img *img, struct cur *c, uint64_t left)
+{
+	const void *p = take(c, sizeof(struct ckpt_file));
+	struct ckpt_file d;
+	struct img_file *f;
+
+	if (!p)
+		return -1;
+	memcpy(&d, p, sizeof(d));
+	if (d.id != img->nfiles + 1 || img->nfiles >= CKPT_MAX_FILES ||
+	    d.path_len > CKPT_MAX_PATH || d.what_len > CKPT_MAX_WHAT || d.policy > CKPT_FPOL_OUTSIDE)
+		return -1;
+	f = img_add_file(img);
+	f->d = d;
+	if (!(f->path = take_str(c, d.path_len)) || !(f->state = take_dup(c, d.state_len)) ||
+	    !(f->what = take_str(c, d.what_len)) || c->left || fd_kind_check(f) < 0)
+		return -1;
+	return alloc_data(f, left);
+}
+
+static int parse_fd(const struct img *img, struct img_fd *f, struct cur *c)
+{
+	if (c->left != sizeof(f->d))
+		return -1;
+	memcpy(&f->d, c->p, sizeof(f->d));
+	return f->d.fd < 0 || !img_file(img, f->d.file) ? -1 : 0;
+}
+
+/*
+ * A version-1 FD section: descriptor and file in one.  It becomes a file
+ * of its own, or the file of the earlier fd it is a dup of.  What
+ * version 1 substituted (OTHER) is now said: fds 0-2 get ckpt restore's
+ * own, others are lost.
+ */
+static int parse_fd_v1(struct img *img, struct img_proc *p, uint32_t n, struct cur *c,
+		       uint64_t left)
+{
+	const void *d = take(c, sizeof(struct ckpt_fd_v1));
+	struct ckpt_fd_v1 v;
+	struct img_file *f;
 
 	if (!d)
 		return -1;
-	memcpy(&f->d, d, sizeof(f->d));
-	if (f->d.fd < 0 || f->d.path_len > CKPT_MAX_PATH || !(f->path = take_str(c, f->d.path_len)))
+	memcpy(&v, d, sizeof(v));
+	if (v.fd < 0 || v.kind < CKPT_FD_FILE || v.kind > CKPT_FD_MEMFD ||
+	    v.path_len > CKPT_MAX_PATH || v.path_len != c->left || img->nfiles >= CKPT_MAX_FILES)
 		return -1;
-	if (f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) {
-		if (f->d.size > (1ull << 32))
-			return -1;
-		if (f->d.size > left)
-			return BEYOND_EOF;
-		if (!(f->data = try_zalloc((size_t)f->d.size)))
-			return NO_MEMORY;
-	}
-	return c->left ? -1 : 0;
+	p->fds[n].d = (struct ckpt_fd){ .fd = v.fd, .fdflags = v.fdflags };
+	for (uint32_t i = 0; (v.fflags & CKPT_FDF_DUP) && i < n; i++)
+		if (p->fds[i].d.fd == v.dup_of)
+			p->fds[n].d.file = p->fds[i].d.file;
+	if (p->fds[n].d.file)
+		return 0;
+	f = img_add_file(img);
+	f->d.kind = v.kind;
+	f->d.flags = v.flags;
+	f->d.policy = v.kind != CKPT_FD_OTHER ? CKPT_FPOL_EXACT :
+		      v.fd <= 2 ? CKPT_FPOL_INHERIT : CKPT_FPOL_LOST;
+	f->d.pos = v.pos;
+	f->d.size = v.size;
+	f->d.dev = v.dev;
+	f->d.ino = v.ino;
+	f->d.mtime_ns = v.mtime_ns;
+	f->d.mode = v.mode;
+	f->d.path_len = v.path_len;
+	f->d.fflags = v.fflags & 0xff00;	/* memfd seals, where they were */
+	if (v.kind == CKPT_FD_GHOST || v.kind == CKPT_FD_MEMFD)
+		f->d.data_len = v.size;
+	p->fds[n].d.file = f->d.id;
+	f->path = take_str(c, v.path_len);
+	f->what = xstrdup("");
+	return alloc_data(f, left);
 }
 
-static int parse_filedata(struct img_proc *p, struct cur *c)
+static int parse_filedata(struct img *img, const struct img_proc *p, uint32_t nfds,
+			  uint32_t version, struct cur *c)
 {
 	struct ckpt_filedata fdd;
 	const void *d = take(c, sizeof(fdd));
+	struct img_file *f = NULL;
 
 	if (!d)
 		return -1;
 	memcpy(&fdd, d, sizeof(fdd));
-	for (uint32_t i = 0; i < p->d.nfds; i++) {
-		struct img_fd *f = &p->fds[i];
-
-		if (f->path && f->d.fd == fdd.fd &&
-		    (f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD)) {
-			if (fdd.offset > f->d.size || c->left > f->d.size - fdd.offset)
-				return -1;
-			memcpy(f->data + fdd.offset, c->p, c->left);
-			return 0;
-		}
-	}
-	return -1;
+	if (version >= 2)
+		f = img_file(img, fdd.id);
+	for (uint32_t i = 0; version < 2 && i < nfds; i++)
+		if (p->fds[i].d.fd == (int32_t)fdd.id)
+			f = img_file(img, p->fds[i].d.file);
+	if (!f || !f->data || fdd.offset > f->d.data_len || c->left > f->d.data_len - fdd.offset)
+		return -1;
+	memcpy(f->data + fdd.offset, c->p, c->left);
+	return 0;
 }
 
 /* One ckpt_thread_attrs per thread of the PROC before it. */
@@ -540,6 +608,7 @@ struct meta_pos {
 	uint32_t thread, vma, fd;
 	int sigacts, timers, cow, xfeat, attrs, guards, seccomp;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
+	uint32_t version;	/* of the image */
 };
 
 /* The tree: counts bounded here, relations checked once all is read. */
@@ -601,7 +670,7 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 			return -1;
 		memset(m, 0, offsetof(struct meta_pos, left));
 		m->proc = s->proc + 1;
-		return parse_proc(&img->procs[s->proc], c, m->left);
+		return parse_proc(&img->procs[s->proc], c, m->left, m->version);
 	}
 	if (m->proc == 0 || s->proc != m->proc - 1)
 		return -1;
@@ -651,11 +720,15 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 			return -1;
 		m->vma++;
 		return 0;
+	case CKPT_SEC_FILE:
+		return m->version < 2 ? -1 : parse_file(img, c, m->left);
 	case CKPT_SEC_FD:
 		if (m->fd >= p->d.nfds)
 			return -1;
 		/* Parsed first: the payload may be shorter than a ckpt_fd. */
-		if ((ret = parse_fd(&p->fds[m->fd], c, m->left)) < 0)
+		ret = m->version < 2 ? parse_fd_v1(img, p, m->fd, c, m->left) :
+				       parse_fd(img, &p->fds[m->fd], c);
+		if (ret < 0)
 			return ret;
 		/* In fd order, without duplicates. */
 		if (m->fd && p->fds[m->fd - 1].d.fd >= p->fds[m->fd].d.fd)
@@ -667,7 +740,7 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 			return -1;
 		return parse_cow(p, c, img->h.page_size);
 	case CKPT_SEC_FILEDATA:
-		return parse_filedata(p, c);
+		return parse_filedata(img, p, m->fd, m->version, c);
 	}
 	return -1;
 }
@@ -679,7 +752,7 @@ static int complete(const struct img *img, uint32_t nproc)
 
 		if (i >= nproc || !p->threads[p->d.nthreads - 1].regsets ||
 		    (p->d.nvmas && !p->vmas[p->d.nvmas - 1].path) ||
-		    (p->d.nfds && !p->fds[p->d.nfds - 1].path))
+		    (p->d.nfds && !p->fds[p->d.nfds - 1].d.file))
 			return 0;
 	}
 	return 1;
@@ -745,7 +818,7 @@ static const char *check_tree(struct img *img)
 
 int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload)
 {
-	struct meta_pos m = { 0 };
+	struct meta_pos m = { .version = r->version };
 	uint64_t size = UINT64_MAX;
 	struct stat st;
 	int ret;

@@ -224,6 +224,28 @@ static int write_thread(struct img_writer *w, uint32_t idx, const struct img_thr
 	return ret;
 }
 
+/* A FILE section, then what it carries, in blocks a reader may hold at once. */
+static int write_file(struct img_writer *w, uint32_t idx, const struct img_file *f)
+{
+	struct iovec iov[] = {
+		{ (void *)&f->d, sizeof(f->d) },
+		{ f->path, f->d.path_len },
+		{ f->state, f->d.state_len },
+		{ f->what, f->d.what_len },
+	};
+	int ret = img_write_section(w, CKPT_SEC_FILE, idx, iov, ARRAY_SIZE(iov));
+
+	for (uint64_t off = 0; !ret && off < f->d.data_len; off += CKPT_MAX_BLOCK / 2) {
+		struct ckpt_filedata fd = { .id = f->d.id, .offset = off };
+		struct iovec fiov[] = {
+			{ &fd, sizeof(fd) },
+			{ f->data + off, MIN(f->d.data_len - off, (uint64_t)CKPT_MAX_BLOCK / 2) },
+		};
+		ret = img_write_section(w, CKPT_SEC_FILEDATA, idx, fiov, 2);
+	}
+	return ret;
+}
+
 int img_write_meta(struct img_writer *w, const struct img *img)
 {
 	int ret = 0;
@@ -260,24 +282,14 @@ int img_write_meta(struct img_writer *w, const struct img *img)
 
 			ret = img_write_section(w, CKPT_SEC_COW, i, &iov, 1);
 		}
+		/* The files first (every one, with the first process, for now:
+		 * an FD names a FILE that came before it), then the fds. */
+		for (uint32_t k = 0; i == 0 && k < img->nfiles && !ret; k++)
+			ret = write_file(w, i, &img->files[k]);
 		for (uint32_t k = 0; k < p->d.nfds && !ret; k++) {
-			const struct img_fd *f = &p->fds[k];
-			struct iovec iov[] = {
-				{ (void *)&f->d, sizeof(f->d) },
-				{ f->path, f->d.path_len },
-			};
-			ret = img_write_section(w, CKPT_SEC_FD, i, iov, 2);
-			/* Ghost file contents, in blocks a reader may hold at once. */
-			for (uint64_t off = 0; !ret && (f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) &&
-			     off < f->d.size;
-			     off += CKPT_MAX_BLOCK / 2) {
-				struct ckpt_filedata fd = { .fd = f->d.fd, .offset = off };
-				struct iovec fiov[] = {
-					{ &fd, sizeof(fd) },
-					{ f->data + off, MIN(f->d.size - off, (uint64_t)CKPT_MAX_BLOCK / 2) },
-				};
-				ret = img_write_section(w, CKPT_SEC_FILEDATA, i, fiov, 2);
-			}
+			struct iovec iov = { (void *)&p->fds[k].d, sizeof(p->fds[k].d) };
+
+			ret = img_write_section(w, CKPT_SEC_FD, i, &iov, 1);
 		}
 	}
 	return ret;

@@ -48,16 +48,6 @@ int insp_open_file(const char *path)
 	return fd;
 }
 
-const char *insp_fd_kind(uint32_t kind)
-{
-	static const char *const names[] = {
-		[CKPT_FD_FILE] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_DEVICE] = "device",
-		[CKPT_FD_GHOST] = "deleted", [CKPT_FD_OTHER] = "other",
-	};
-
-	return kind < ARRAY_SIZE(names) && names[kind] ? names[kind] : "unknown";
-}
-
 void insp_vma_perm(const struct img_vma *v, char perm[5])
 {
 	perm[0] = v->d.prot & 1 ? 'r' : '-';

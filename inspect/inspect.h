@@ -101,7 +101,6 @@ void insp_tree_json(struct json *j, const struct insp *in);
 
 /* Shared wording. */
 const char *insp_signal_name(int sig);
-const char *insp_fd_kind(uint32_t kind);
 void insp_vma_flags(const struct img_vma *v, char *buf, size_t len);
 /* "r-xp" as in /proc/PID/maps. */
 void insp_vma_perm(const struct img_vma *v, char perm[5]);

@@ -8,6 +8,7 @@
 
 #include "arch/arch.h"
 #include "inspect/inspect.h"
+#include "image/fdkind.h"
 #include "common/json.h"
 #include "common/util.h"
 
@@ -262,28 +263,41 @@ static void mappings(struct json *j, const struct insp_proc *ip, uint64_t ps)
 	json_close(j);
 }
 
-static void files(struct json *j, const struct img_proc *p)
+static void files(struct json *j, const struct img *img, const struct img_proc *p)
 {
 	static const char *const acc[] = { "r", "w", "rw", "?" };
 
 	json_array(j, "files");
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
-		const struct img_fd *f = &p->fds[i];
+		const struct img_file *f = img_file(img, p->fds[i].d.file);
+		const struct fd_kind_info *k = fd_kind(f->d.kind);
+		int first = img_file_fd(p, f->d.id);
 
 		json_object(j, NULL);
-		json_i64(j, "fd", f->d.fd);
-		json_str(j, "kind", insp_fd_kind(f->d.kind));
+		json_i64(j, "fd", p->fds[i].d.fd);
+		json_str(j, "kind", fd_kind_name(f->d.kind));
 		json_str(j, "path", f->path);
 		json_str(j, "access", acc[f->d.flags & 3]);
 		json_hex(j, "flags", f->d.flags);
-		json_bool(j, "cloexec", f->d.fdflags & 1);
-		if (f->d.fflags & CKPT_FDF_DUP)
-			json_i64(j, "dup_of", f->d.dup_of);
+		json_bool(j, "cloexec", p->fds[i].d.fdflags & 1);
+		if (first != p->fds[i].d.fd)
+			json_i64(j, "dup_of", first);
 		else
 			json_null(j, "dup_of");
 		json_u64(j, "pos", f->d.pos);
 		json_u64(j, "size", f->d.size);
 		json_u64(j, "mode", f->d.mode);
+		json_u64(j, "file", f->d.id);
+		json_str(j, "policy", fd_policy_name(f->d.policy));
+		json_str(j, "what", fd_file_what(f));
+		json_u64(j, "data_bytes", f->d.data_len);
+		if (k && k->json && f->d.state_len >= k->state_size && f->d.state_len) {
+			json_object(j, "state");
+			k->json(f, j);
+			json_close(j);
+		} else {
+			json_null(j, "state");
+		}
 		json_close(j);
 	}
 	json_close(j);
@@ -355,7 +369,7 @@ static void proc_members(struct json *j, const struct insp *in, const struct ins
 		thread(j, &ip->threads[k]);
 	json_close(j);
 	mappings(j, ip, in->img.h.page_size);
-	files(j, ip->p);
+	files(j, &in->img, ip->p);
 	signals(j, ip);
 }
 

@@ -5,6 +5,7 @@
 
 #include "arch/arch.h"
 #include "inspect/inspect.h"
+#include "image/fdkind.h"
 #include "common/util.h"
 
 static void hex(FILE *f, const uint8_t *p, size_t n)
@@ -191,18 +192,38 @@ static void print_mappings(FILE *f, const struct insp_proc *ip, uint64_t ps)
 	}
 }
 
-static void print_files(FILE *f, const struct img_proc *p)
+static void print_files(FILE *f, const struct img *img, const struct img_proc *p)
 {
-	fprintf(f, "\nfiles     %u\n", p->d.nfds);
+	static const char *const acc[] = { "r", "w", "rw", "?" };
+	uint32_t nfiles = 0;
+
+	for (uint32_t i = 0; i < p->d.nfds; i++)
+		nfiles += img_file_fd(p, p->fds[i].d.file) == p->fds[i].d.fd;
+	fprintf(f, "\nfiles     %u descriptors, %u open files\n", p->d.nfds, nfiles);
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
 		const struct img_fd *fd = &p->fds[i];
-		static const char *const acc[] = { "r", "w", "rw", "?" };
+		const struct img_file *fl = img_file(img, fd->d.file);
+		const struct fd_kind_info *k = fd_kind(fl->d.kind);
+		int first = img_file_fd(p, fl->d.id);
+		char state[512] = "";
 
-		fprintf(f, "  %3d %-7s %-2s pos %-10llu %s%s", fd->d.fd, insp_fd_kind(fd->d.kind),
-			acc[fd->d.flags & 3], (unsigned long long)fd->d.pos, fd->path,
+		fprintf(f, "  %3d %-8s %-2s pos %-10llu %s%s", fd->d.fd, fd_kind_name(fl->d.kind),
+			acc[fl->d.flags & 3], (unsigned long long)fl->d.pos, fl->path,
 			fd->d.fdflags & 1 /* FD_CLOEXEC */ ? " (cloexec)" : "");
-		if (fd->d.fflags & CKPT_FDF_DUP)
-			fprintf(f, " (dup of %d)", fd->d.dup_of);
+		if (first != fd->d.fd) {
+			fprintf(f, " (dup of %d)\n", first);
+			continue;
+		}
+		if (k && k->text && fl->d.state_len >= k->state_size && fl->d.state_len)
+			k->text(fl, state, sizeof(state));
+		if (fl->what[0] || state[0])
+			fprintf(f, "\n        %s%s%s", fl->what, fl->what[0] && state[0] ? "; " : "", state);
+		if (fl->d.policy == CKPT_FPOL_INHERIT)
+			fprintf(f, "\n        outside the image: restore gives it its own fd %d", fd->d.fd);
+		else if (fl->d.policy == CKPT_FPOL_LOST)
+			fprintf(f, "\n        not saved (dump --allow-lost-fds, --lose-fd): /dev/null at restore");
+		else if (fl->d.policy == CKPT_FPOL_OUTSIDE)
+			fprintf(f, "\n        outside the image: restore reconnects it if it is still there");
 		fputc('\n', f);
 	}
 }
@@ -265,7 +286,7 @@ void insp_print_text(const struct insp *in, FILE *f)
 		print_proc(f, ip->p);
 		print_threads(f, ip);
 		print_mappings(f, ip, in->img.h.page_size);
-		print_files(f, ip->p);
+		print_files(f, &in->img, ip->p);
 		print_signals(f, ip);
 	}
 	print_stats(f, in);

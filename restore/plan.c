@@ -70,15 +70,7 @@ static void vwhat(struct plan *pl, uint32_t ti, const char *fmt, va_list ap)
 	t->what[t->nops - 1] = s;
 }
 
-__attribute__((format(printf, 3, 4)))
-static void what(struct plan *pl, uint32_t ti, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vwhat(pl, ti, fmt, ap);
-	va_end(ap);
-}
+#define what(...) plan_what(__VA_ARGS__)
 
 #define SYS(pl, ti, nr, ...)		emit(pl, ti, STUB_OP_SYSCALL, 0, nr, 0, __VA_ARGS__)
 #define SYSF(pl, ti, fl, nr, ...)	emit(pl, ti, STUB_OP_SYSCALL, fl, nr, 0, __VA_ARGS__)
@@ -532,9 +524,7 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 		if (sig == SIGTRAP)
 			pl->trap_action = pl->t[pl->base].ops[pl->t[pl->base].nops - 1].a[1];
 	}
-	for (int i = 0; i < sf->nfds; i++)
-		if (sf->cloexec[i])
-			SYS(pl, 0, SYS_fcntl, (uint64_t)sf->target[i], F_SETFD, FD_CLOEXEC, 0, 0, 0);
+	fd_plan(pl, sf);
 	plan_attrs_process(pl, p);
 	/* Stub thread 0 is the leader: image thread 0, unless the leader had
 	 * exited (then every image thread is a new one, see plan_build). */
@@ -961,6 +951,17 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 	}
 	pl->base = 0;
 	return 0;
+}
+
+struct stub_op *plan_syscall(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr,
+			     const uint64_t a[6])
+{
+	return emit(pl, ti, STUB_OP_SYSCALL, flags, nr, reloc, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+uint64_t plan_blob(struct plan *pl, const void *p, size_t len)
+{
+	return blob(pl, p, len);
 }
 
 /* Offsets of thread ti's ops, of the stacks, and the home size. */

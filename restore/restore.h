@@ -15,7 +15,8 @@ struct restore_opts {
 	int pid_ns;			/* into a new PID namespace */
 	int rollback_files;		/* truncate grown files back */
 	int ignore_file_changes;
-	uint8_t fd_open_at_start[1024];	/* fds ckpt restore itself was given */
+	uint8_t fd_open_at_start[3];	/* which of 0-2 ckpt restore was given: an fd
+					   that led outside the image gets it */
 };
 
 int restore_run(const char *path, const struct restore_opts *o);
@@ -114,15 +115,25 @@ void plan_seccomp(struct plan *pl, const struct img_proc *p);
 
 /* Pick a home address: a hole free in every process's image and in the stub. */
 int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps);
+/* For other modules' parts of the plan (restore/fd.c): a syscall op on
+ * thread ti (a[i] a home offset where reloc bit i is set), a blob in the
+ * data area (its home offset), what the last op does (for messages). */
+#define PLAN_R(i)	(1u << (i))
+struct stub_op *plan_syscall(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr,
+			     const uint64_t a[6]);
+uint64_t plan_blob(struct plan *pl, const void *p, size_t len);
+/* restore/fd.c: the process's own part of its fds */
+void fd_plan(struct plan *pl, const struct spawn_fds *sf);
 /* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */
 int plan_serialise(const struct plan *pl, uint8_t **out, size_t *len);
 void plan_free(struct plan *pl);
 
 /* files.c: the fd table, opened by ckpt before it forks */
 struct spawn_fds {
-	int nfds;			/* entries */
+	int nfds;			/* entries, as img_proc.fds */
 	int *target;			/* fd number in the restored process */
-	int *src;			/* fd in ckpt to dup there */
+	int *src;			/* fd in ckpt to dup there; -1: the process
+					   opens it itself (fd_plan) */
 	int *cloexec;			/* FD_CLOEXEC wanted */
 	int nmaps;			/* files to mmap: opened here too */
 	int *map_src;			/* per image VMA index: fd in ckpt, -1 */
@@ -138,9 +149,11 @@ struct spawn_fds {
 	int extra_base;			/* 0: no tree */
 	int nextra, *extra_src;		/* the root's: ckpt's fds for those slots */
 	int *slot;			/* another process's: per fd, its slot */
+	struct fd_restore *fr;		/* restore/fd.h: the files behind the fds */
 };
 
-int files_open(const struct img_proc *p, const struct restore_opts *o, struct spawn_fds *sf);
+int files_open(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
+	       struct spawn_fds *sf);
 /* In the forked child: install the table (async-signal-safe only).
  * Returns the fd of the stub ELF to exec, or -1. */
 int files_install_child(struct spawn_fds *sf);

@@ -78,25 +78,47 @@ static void vma(struct img_vma *v, uint64_t start, uint64_t end, uint32_t prot, 
 	v->path = str(path);
 }
 
-static void fd(struct img_fd *f, int32_t n, uint32_t kind, const char *path, uint64_t size)
+/* fd n of p, naming file `file` (1...) of img: a new one when it is
+ * img->nfiles + 1, made of the rest. */
+static void fd(struct img *img, struct img_fd *f, int32_t n, uint32_t file, uint32_t kind,
+	       const char *path, uint64_t size)
 {
 	memset(f, 0, sizeof(*f));
 	f->d.fd = n;
-	f->d.kind = kind;
-	f->d.flags = 02;
 	f->d.fdflags = n > 2;
-	f->d.size = size;
-	f->d.mode = 0100600;
-	f->d.path_len = (uint32_t)strlen(path);
-	f->path = str(path);
+	f->d.file = file;
+	if (file <= img->nfiles)
+		return;
+	struct img_file *x = img_add_file(img);
+
+	x->d.kind = kind;
+	x->d.flags = 02;
+	x->d.size = size;
+	x->d.mode = 0100600;
+	x->d.path_len = (uint32_t)strlen(path);
+	x->path = str(path);
+	x->what = str("");
+	if (kind == CKPT_FD_OTHER)
+		x->d.policy = n <= 2 ? CKPT_FPOL_INHERIT : CKPT_FPOL_LOST;
 	if (kind == CKPT_FD_GHOST) {
-		f->data = xmalloc(size);
-		fill(f->data, size, (uint32_t)n);
+		x->data = xmalloc(size);
+		x->d.data_len = size;
+		fill(x->data, size, (uint32_t)n);
+	}
+	if (kind == CKPT_FD_PIPE) {
+		struct ckpt_fd_pipe st = { .pipe = 99, .pipe_size = 65536, .pflags = CKPT_PIPE_DATA };
+
+		x->d.mode = 010600;
+		x->d.state_len = sizeof(st);
+		x->state = xmemdup(&st, sizeof(st));
+		x->data = xmalloc(size);
+		x->d.data_len = size;
+		fill(x->data, size, 7);
 	}
 }
 
 /* One process: nthreads threads, code, heap, stack and a few others. */
-static void proc(struct img_proc *p, int32_t pid, uint32_t nthreads, int files)
+static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthreads, int files)
 {
 	static const char cmdline[] = "seed\0--fuzz";
 	static const uint64_t auxv[] = { 6, PS, 0, 0 };
@@ -162,15 +184,17 @@ static void proc(struct img_proc *p, int32_t pid, uint32_t nthreads, int files)
 	vma(&p->vmas[p->d.nvmas - 1], STACK, STACK + 0x21000, PROT_READ | PROT_WRITE,
 	    CKPT_VMA_ANON | CKPT_VMA_STACK | CKPT_VMA_GROWSDOWN, "[stack]");
 	if (files) {
-		p->d.nfds = 5;
-		p->fds = xzalloc(5 * sizeof(*p->fds));
-		fd(&p->fds[0], 0, CKPT_FD_DEVICE, "/dev/null", 0);
-		fd(&p->fds[1], 1, CKPT_FD_OTHER, "pipe:[1234]", 0);
-		fd(&p->fds[2], 2, CKPT_FD_OTHER, "pipe:[1234]", 0);
-		p->fds[2].d.fflags = CKPT_FDF_DUP;
-		p->fds[2].d.dup_of = 1;
-		fd(&p->fds[3], 3, CKPT_FD_FILE, "/etc/hostname", 10);
-		fd(&p->fds[4], 5, CKPT_FD_GHOST, "/tmp/gone (deleted)", 300);
+		uint32_t f = img->nfiles;
+
+		p->d.nfds = 7;
+		p->fds = xzalloc(7 * sizeof(*p->fds));
+		fd(img, &p->fds[0], 0, f + 1, CKPT_FD_DEVICE, "/dev/null", 0);
+		fd(img, &p->fds[1], 1, f + 2, CKPT_FD_OTHER, "pipe:[1234]", 0);
+		fd(img, &p->fds[2], 2, f + 2, 0, NULL, 0);
+		fd(img, &p->fds[3], 3, f + 3, CKPT_FD_FILE, "/etc/hostname", 10);
+		fd(img, &p->fds[4], 5, f + 4, CKPT_FD_GHOST, "/tmp/gone (deleted)", 300);
+		fd(img, &p->fds[5], 6, f + 5, CKPT_FD_PIPE, "pipe:[99]", 40);
+		fd(img, &p->fds[6], 7, f + 5, 0, NULL, 0);
 	}
 }
 
@@ -264,7 +288,7 @@ static int seed_full(void)
 	int ret;
 
 	header(&img, 1, 1);
-	proc(&img.procs[0], 100, 3, 1);
+	proc(&img, &img.procs[0], 100, 3, 1);
 	ret = open_seed(&w, "crafted-full.img", &img);
 	if (!ret)
 		ret = pages(&w, 0, CODE, 1, CKPT_CODEC_LZ4);
@@ -291,7 +315,7 @@ static int seed_child(void)
 	header(&img, 1, 2);
 	img.h.parent_id[0] = 1;
 	img.parent = str("crafted-full.img");
-	proc(&img.procs[0], 100, 2, 0);
+	proc(&img, &img.procs[0], 100, 2, 0);
 	/* Its leader has exited: the plan gets a thread of its own for it. */
 	img.procs[0].d.flags |= CKPT_PROC_LEADER_GONE;
 	ret = open_seed(&w, "crafted-child.img", &img);
@@ -314,8 +338,8 @@ static int seed_two(void)
 	int ret;
 
 	header(&img, 2, 3);
-	proc(&img.procs[0], 200, 1, 0);
-	proc(&img.procs[1], 300, 2, 1);
+	proc(&img, &img.procs[0], 200, 1, 0);
+	proc(&img, &img.procs[1], 300, 2, 1);
 	ret = open_seed(&w, "crafted-two.img", &img);
 	if (!ret)
 		ret = pages(&w, 1, CODE, 1, CKPT_CODEC_ZLIB);
@@ -333,7 +357,7 @@ static int seed_bare(void)
 	struct img img;
 
 	header(&img, 1, 4);
-	proc(&img.procs[0], 400, 1, 0);
+	proc(&img, &img.procs[0], 400, 1, 0);
 	return finish(&w, &img, open_seed(&w, "crafted-bare.img", &img));
 }
 

@@ -22,12 +22,14 @@
  *                 after GO the thread gets SIGUSR1, and once sigsuspend
  *                 returns its mask must block SIGUSR1 again (the kernel
  *                 keeps the real mask aside while the thread waits)
- * In the stdin modes the target makes its stdin an empty pipe (it keeps
- * the write end open, so reads block), as a job in a pipeline has: ckpt
- * cannot reopen a pipe and gives the restored process its own stdin,
- * which the test makes bring "hello-ckpt\n".
+ * In the stdin modes the target makes its stdin an empty pipe whose write
+ * end another process keeps open (so reads block), as a job in a pipeline
+ * has, fed by a process outside the image: ckpt gives the restored
+ * process its own stdin for it, which the test makes bring
+ * "hello-ckpt\n".  (That process goes once the target's PID is gone.)
  */
 #include <poll.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -267,12 +269,26 @@ static void do_mutex(int i)
 /* An empty pipe as stdin; the write end out of the way at fd 100. */
 static void stdin_pipe(void)
 {
+	pid_t parent = getpid(), child;
 	int p[2];
 
-	if (pipe(p) < 0 || dup2(p[0], 0) < 0 || dup2(p[1], 100) < 0) {
+	if (pipe(p) < 0 || dup2(p[0], 0) < 0 || (child = fork()) < 0) {
 		perror("stdin pipe");
 		exit(1);
 	}
+	if (child == 0) {
+		/* Not a child of the target's: a process of its own that a
+		 * dump of the target (and of its children) leaves outside.
+		 * It goes when the target (or the restored one) is gone. */
+		if (fork() != 0)
+			_exit(0);
+		close(0);
+		close(p[0]);
+		while (kill(parent, 0) == 0)
+			usleep(100000);
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
 	close(p[0]);
 	close(p[1]);
 }

@@ -94,10 +94,12 @@ static void make_vma(struct img_vma *v, uint64_t start, uint64_t end, uint32_t f
 	v->path = dupmem(path, strlen(path));
 }
 
-static void make_fd(struct img_fd *f, int32_t fd, uint32_t kind, const char *path, uint64_t size)
+/* A file in img (id nfiles) and fd `fd` of the process naming it. */
+static void make_fd(struct img *img, struct img_fd *fd_out, int32_t fd, uint32_t kind,
+		    const char *path, uint64_t size)
 {
-	memset(f, 0, sizeof(*f));
-	f->d.fd = fd;
+	struct img_file *f = img_add_file(img);
+
 	f->d.kind = kind;
 	f->d.flags = 02;	/* O_RDWR */
 	f->d.pos = size / 2;
@@ -105,8 +107,33 @@ static void make_fd(struct img_fd *f, int32_t fd, uint32_t kind, const char *pat
 	f->d.mode = 0100644;
 	f->d.path_len = (uint32_t)strlen(path);
 	f->path = dupmem(path, strlen(path));
-	if (kind == CKPT_FD_GHOST)
+	f->what = dupmem("", 0);
+	if (kind == CKPT_FD_GHOST) {
 		f->data = filled((size_t)size, (uint32_t)fd);
+		f->d.data_len = size;
+	}
+	if (kind == CKPT_FD_PIPE) {
+		/* two packets, 10 and size - 10 bytes */
+		struct ckpt_fd_pipe st = { .pipe = 77, .pipe_size = 65536, .npackets = 2,
+					   .pflags = CKPT_PIPE_DATA };
+		uint32_t len[2] = { 10, (uint32_t)size - 10 };
+
+		f->d.mode = 010600;
+		f->d.size = 0;
+		f->d.pos = 0;
+		f->d.state_len = sizeof(st) + sizeof(len);
+		f->state = malloc(f->d.state_len);
+		memcpy(f->state, &st, sizeof(st));
+		memcpy(f->state + sizeof(st), len, sizeof(len));
+		f->what = dupmem("the read end of a pipe", 22);
+		f->d.what_len = 22;
+		f->data = filled((size_t)size, 55);
+		f->d.data_len = size;
+	}
+	memset(fd_out, 0, sizeof(*fd_out));
+	fd_out->d.fd = fd;
+	fd_out->d.fdflags = fd & 1;
+	fd_out->d.file = f->d.id;
 }
 
 /* The made-up process: every variable-length part non-empty. */
@@ -129,7 +156,7 @@ static void make_img(struct img *img)
 	p->d.pgid = p->d.sid = 4321;
 	p->d.nthreads = 2;
 	p->d.nvmas = 3;
-	p->d.nfds = 3;
+	p->d.nfds = 5;
 	p->d.npending = 2;
 	p->d.umask = 022;
 	p->d.uid[0] = p->d.uid[1] = 1000;
@@ -160,10 +187,13 @@ static void make_img(struct img *img)
 	make_vma(&p->vmas[1], 0x600000, 0x603000, CKPT_VMA_ANON | CKPT_VMA_HEAP, "[heap]");
 	make_vma(&p->vmas[2], 0x7ff000000000, 0x7ff000021000,
 		 CKPT_VMA_ANON | CKPT_VMA_STACK | CKPT_VMA_GROWSDOWN, "[stack]");
-	p->fds = calloc(3, sizeof(*p->fds));
-	make_fd(&p->fds[0], 0, CKPT_FD_DEVICE, "/dev/null", 0);
-	make_fd(&p->fds[1], 3, CKPT_FD_GHOST, "/tmp/scratch (deleted)", GHOST_LEN);
-	make_fd(&p->fds[2], 7, CKPT_FD_FILE, "/var/log/job.log", 123456);
+	p->fds = calloc(5, sizeof(*p->fds));
+	make_fd(img, &p->fds[0], 0, CKPT_FD_DEVICE, "/dev/null", 0);
+	make_fd(img, &p->fds[1], 3, CKPT_FD_GHOST, "/tmp/scratch (deleted)", GHOST_LEN);
+	make_fd(img, &p->fds[2], 7, CKPT_FD_FILE, "/var/log/job.log", 123456);
+	make_fd(img, &p->fds[3], 8, CKPT_FD_PIPE, "pipe:[77]", 40);
+	/* fd 9: a dup of fd 7 */
+	p->fds[4].d = (struct ckpt_fd){ .fd = 9, .file = 3 };
 }
 
 /* Page runs the image carries, in order. */
@@ -375,11 +405,20 @@ TEST(round_trip_keeps_every_field)
 	for (int i = 0; i < 3; i++) {
 		ASSERT_MEMEQ(&a->vmas[i].d, &b->vmas[i].d, sizeof(a->vmas[i].d));
 		ASSERT_STREQ(a->vmas[i].path, b->vmas[i].path);
-		ASSERT_MEMEQ(&a->fds[i].d, &b->fds[i].d, sizeof(a->fds[i].d));
-		ASSERT_STREQ(a->fds[i].path, b->fds[i].path);
 	}
-	ASSERT_TRUE(b->fds[1].data != NULL);
-	ASSERT_MEMEQ(a->fds[1].data, b->fds[1].data, GHOST_LEN);
+	for (int i = 0; i < 5; i++)
+		ASSERT_MEMEQ(&a->fds[i].d, &b->fds[i].d, sizeof(a->fds[i].d));
+	ASSERT_EQ(want.nfiles, got.nfiles);
+	for (uint32_t i = 0; i < want.nfiles; i++) {
+		const struct img_file *x = &want.files[i], *y = &got.files[i];
+
+		ASSERT_MEMEQ(&x->d, &y->d, sizeof(x->d));
+		ASSERT_STREQ(x->path, y->path);
+		ASSERT_STREQ(x->what, y->what);
+		ASSERT_MEMEQ(x->state, y->state, x->d.state_len);
+		ASSERT_MEMEQ(x->data, y->data, x->d.data_len);
+	}
+	ASSERT_EQ(GHOST_LEN, got.files[1].d.data_len);
 
 	/* The page runs, in order, then END. */
 	for (size_t i = 0; i < ARRAY_SIZE(runs); i++) {
@@ -661,8 +700,28 @@ static void craft_thread(struct crafted *c, const struct img_thread *t)
 	craft_section(c, CKPT_SEC_THREAD, buf, n, NULL, 0);
 }
 
-/* After craft_proc: threads from the first'th, every mapping, nfds fds
- * (with a ghost file's data). */
+static void craft_file(struct crafted *c, const struct img_file *f)
+{
+	uint8_t buf[16384];
+	size_t n = sizeof(f->d);
+
+	memcpy(buf, &f->d, sizeof(f->d));
+	memcpy(buf + n, f->path, f->d.path_len);
+	n += f->d.path_len;
+	memcpy(buf + n, f->state, f->d.state_len);
+	n += f->d.state_len;
+	memcpy(buf + n, f->what, f->d.what_len);
+	n += f->d.what_len;
+	craft_section(c, CKPT_SEC_FILE, buf, n, NULL, 0);
+	if (f->d.data_len) {
+		struct ckpt_filedata fdd = { .id = f->d.id };
+
+		craft_section(c, CKPT_SEC_FILEDATA, &fdd, sizeof(fdd), f->data, f->d.data_len);
+	}
+}
+
+/* After craft_proc: threads from the first'th, every mapping, every
+ * file (with its data), nfds fds. */
 static void craft_rest(struct crafted *c, int first, int nfds)
 {
 	const struct img_proc *p = &c->img.procs[0];
@@ -672,16 +731,10 @@ static void craft_rest(struct crafted *c, int first, int nfds)
 	for (int i = 0; i < 3; i++)
 		craft_section(c, CKPT_SEC_VMA, &p->vmas[i].d, sizeof(p->vmas[i].d), p->vmas[i].path,
 			      p->vmas[i].d.path_len);
-	for (int i = 0; i < nfds; i++) {
-		const struct img_fd *f = &p->fds[i];
-
-		craft_section(c, CKPT_SEC_FD, &f->d, sizeof(f->d), f->path, f->d.path_len);
-		if (f->d.kind == CKPT_FD_GHOST) {
-			struct ckpt_filedata fdd = { .fd = f->d.fd };
-
-			craft_section(c, CKPT_SEC_FILEDATA, &fdd, sizeof(fdd), f->data, f->d.size);
-		}
-	}
+	for (uint32_t i = 0; i < c->img.nfiles; i++)
+		craft_file(c, &c->img.files[i]);
+	for (int i = 0; i < nfds; i++)
+		craft_section(c, CKPT_SEC_FD, &p->fds[i].d, sizeof(p->fds[i].d), NULL, 0);
 }
 
 /* END, then read it back: refused, with want in its one line. */
@@ -714,7 +767,7 @@ TEST(crafted_baseline_is_accepted)
 
 	craft_begin(&c);
 	craft_proc(&c);
-	craft_rest(&c, 0, 3);
+	craft_rest(&c, 0, 5);
 	if (img_writer_finish(&c.w) < 0)
 		_exit(1);
 	img_writer_close(&c.w);
@@ -785,11 +838,12 @@ TEST(descriptors_out_of_order_are_refused)
 	craft_end_and_expect(&c, "file descriptor section at offset");
 }
 
-/* FILEDATA: past the end of its ghost file, and for a fd (7) that is none. */
+/* FILEDATA: past the end of its ghost file, for a file (3) that carries
+ * no data, and for one (7) that is not there. */
 TEST(misplaced_file_data_is_refused)
 {
 	static const struct ckpt_filedata bad[] = {
-		{ .fd = 3, .offset = GHOST_LEN - 10 }, { .fd = 7, .offset = 0 },
+		{ .id = 2, .offset = GHOST_LEN - 10 }, { .id = 3, .offset = 0 }, { .id = 7, .offset = 0 },
 	};
 	uint8_t data[11] = { 0 };
 
@@ -824,7 +878,7 @@ TEST(unknown_section_type_is_refused)
 	craft_begin(&c);
 	craft_proc(&c);
 	craft_section(&c, 99, junk, sizeof(junk), NULL, 0);
-	craft_rest(&c, 0, 3);
+	craft_rest(&c, 0, 5);
 	craft_end_and_expect(&c, "unknown section at offset");
 }
 
@@ -1041,7 +1095,7 @@ TEST(huge_counts_are_refused_without_allocating)
 	craft_proc(&c);
 	d->nthreads = 2;
 	d->nvmas = 3;
-	d->nfds = 3;
+	d->nfds = 5;
 	limit_memory();
 	craft_end_and_expect(&c, "image is truncated: process section at offset 256 describes more");
 }
@@ -1049,17 +1103,110 @@ TEST(huge_counts_are_refused_without_allocating)
 TEST(ghost_file_larger_than_the_image_is_refused)
 {
 	struct crafted c;
-	struct img_fd *f;
+	struct img_file *f;
 
 	craft_begin(&c);
 	craft_proc(&c);
-	craft_rest(&c, 0, 1);
-	f = &c.img.procs[0].fds[1];
-	f->d.size = 3ull << 30;	/* 3 GiB said, 5000 bytes present */
-	craft_section(&c, CKPT_SEC_FD, &f->d, sizeof(f->d), f->path, f->d.path_len);
-	f->d.size = GHOST_LEN;
+	for (int i = 0; i < 2; i++)
+		craft_thread(&c, &c.img.procs[0].threads[i]);
+	craft_file(&c, &c.img.files[0]);
+	f = &c.img.files[1];
+	f->d.data_len = f->d.size = 3ull << 30;	/* 3 GiB said, 5000 bytes present */
+	{
+		uint8_t buf[256];
+
+		memcpy(buf, &f->d, sizeof(f->d));
+		memcpy(buf + sizeof(f->d), f->path, f->d.path_len);
+		craft_section(&c, CKPT_SEC_FILE, buf, sizeof(f->d) + f->d.path_len, NULL, 0);
+	}
+	f->d.data_len = f->d.size = GHOST_LEN;
 	limit_memory();
-	craft_end_and_expect(&c, "image is truncated: file descriptor section at offset");
+	craft_end_and_expect(&c, "image is truncated: file section at offset");
+}
+
+/* A file's state that does not fit its kind, and an fd naming no file. */
+TEST(bad_file_state_and_dangling_fd_are_refused)
+{
+	for (int t = 0; t < 3; t++) {
+		struct crafted c;
+
+		craft_begin(&c);
+		if (t == 0)
+			c.img.files[3].d.state_len -= 4;	/* one packet length short */
+		else if (t == 1)
+			c.img.files[3].d.data_len = 0;		/* packets add up to more */
+		else
+			c.img.procs[0].fds[4].d.file = 9;
+		craft_proc(&c);
+		craft_rest(&c, 0, 5);
+		craft_end_and_expect(&c, t < 2 ? "file section at offset" :
+				     "file descriptor section at offset");
+	}
+}
+
+/* Version 1 wrote one FD section per fd, file and descriptor in one:
+ * read into the same model, dups sharing their file, what was
+ * substituted now said (fd 0-2 inherit, others lost). */
+TEST(version_1_descriptors_are_read)
+{
+	static const struct { int32_t fd; uint32_t kind, fflags; int32_t dup_of; const char *path; }
+	v1[] = {
+		{ 0, CKPT_FD_DEVICE, 0, 0, "/dev/null" }, { 1, CKPT_FD_OTHER, 0, 0, "pipe:[5]" },
+		{ 3, CKPT_FD_GHOST, 0, 0, "/tmp/gone" }, { 4, CKPT_FD_OTHER, 0, 0, "socket:[6]" },
+		{ 5, CKPT_FD_GHOST, CKPT_FDF_DUP, 3, "/tmp/gone" },
+	};
+	struct ckpt_header h;
+	struct crafted c;
+	struct img got = { 0 };
+	struct img_reader r;
+	struct ckpt_section s;
+	void *payload;
+	int fd;
+
+	craft_begin(&c);
+	c.img.procs[0].d.nfds = 5;
+	craft_proc(&c);
+	for (int i = 0; i < 2; i++)
+		craft_thread(&c, &c.img.procs[0].threads[i]);
+	for (int i = 0; i < 3; i++)
+		craft_section(&c, CKPT_SEC_VMA, &c.img.procs[0].vmas[i].d, sizeof(struct ckpt_vma),
+			      c.img.procs[0].vmas[i].path, c.img.procs[0].vmas[i].d.path_len);
+	for (size_t i = 0; i < ARRAY_SIZE(v1); i++) {
+		struct ckpt_fd_v1 d = { .fd = v1[i].fd, .kind = v1[i].kind, .fflags = v1[i].fflags,
+					.dup_of = v1[i].dup_of, .flags = 2,
+					.size = v1[i].kind == CKPT_FD_GHOST ? 10 : 0,
+					.path_len = (uint32_t)strlen(v1[i].path) };
+		struct ckpt_filedata fdd = { .id = 3 };
+
+		craft_section(&c, CKPT_SEC_FD, &d, sizeof(d), v1[i].path, d.path_len);
+		if (v1[i].fd == 3)
+			craft_section(&c, CKPT_SEC_FILEDATA, &fdd, sizeof(fdd), "0123456789", 10);
+	}
+	if (img_writer_finish(&c.w) < 0)
+		_exit(1);
+	img_writer_close(&c.w);
+	img_free(&c.img);
+	/* the header says version 1 */
+	fd = open(path_of("t.img"), O_RDWR);
+	ASSERT_EQ(sizeof(h), pread(fd, &h, sizeof(h), 0));
+	h.version = 1;
+	h.crc = 0;
+	h.crc = crc32c(0, &h, sizeof(h));
+	ASSERT_EQ(sizeof(h), pwrite(fd, &h, sizeof(h), 0));
+	close(fd);
+	ASSERT_EQ(0, img_reader_open(&r, path_of("t.img"), &got.h));
+	ASSERT_EQ(0, img_read_meta(&r, &got, &s, &payload));
+	ASSERT_EQ(5, got.procs[0].d.nfds);
+	ASSERT_EQ(4, got.nfiles);
+	ASSERT_EQ(got.procs[0].fds[2].d.file, got.procs[0].fds[4].d.file);
+	ASSERT_EQ(CKPT_FPOL_INHERIT, img_file(&got, got.procs[0].fds[1].d.file)->d.policy);
+	ASSERT_EQ(CKPT_FPOL_LOST, img_file(&got, got.procs[0].fds[3].d.file)->d.policy);
+	ASSERT_EQ(CKPT_FPOL_EXACT, img_file(&got, got.procs[0].fds[0].d.file)->d.policy);
+	ASSERT_EQ(10, img_file(&got, got.procs[0].fds[2].d.file)->d.data_len);
+	ASSERT_MEMEQ("0123456789", img_file(&got, got.procs[0].fds[2].d.file)->data, 10);
+	img_reader_close(&r);
+	img_free(&got);
+	cleanup();
 }
 
 /* ARG_MAX allows megabytes of arguments; /proc/PID/cmdline has them all. */

@@ -1,0 +1,78 @@
+/*
+ * Reading a process's open files, without running anything in it
+ * (dump/fd.c): each descriptor is listed from /proc/PID/fd, descriptors
+ * sharing one open file description are grouped (kcmp), and each file is
+ * read through a duplicate ckpt takes with pidfd_getfd(2) and through
+ * /proc/PID/fdinfo.  What each kind of file holds is read by its hooks
+ * (dump/fd-*.c, one family a file), listed in fd_kinds[] (dump/fd.c).
+ */
+#ifndef CKPT_DUMP_FD_H
+#define CKPT_DUMP_FD_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "dump/dump.h"
+
+/* One open file description while it is read. */
+struct dfile {
+	struct img_file *f;	/* what goes into the image */
+	int fd;			/* its lowest fd in the process */
+	int copy;		/* ckpt's duplicate (pidfd_getfd) */
+	int reopened;		/* copy is a new open of the inode, not the
+				   process's own open file description */
+	char *link;		/* /proc/PID/fd/N */
+	char *fdinfo;		/* /proc/PID/fdinfo/N */
+	struct stat st;		/* of the copy */
+	/* Set by the kind when the file cannot be restored exactly: why
+	 * ("sockets are not supported yet"), and whether what it connects
+	 * to lies outside the image (then fds 0-2 may inherit). */
+	const char *cannot;
+	int outside;
+	char what[256];		/* the file in words, for every message */
+};
+
+struct fd_dump {
+	pid_t pid;		/* a live thread of the process */
+	int pidfd, pidfd_thread;	/* of the process, of that thread */
+	struct img *img;
+	struct img_proc *p;
+	struct dfile *files;	/* by id - 1, as img->files */
+	uint32_t nfiles;
+};
+
+struct fd_kind_dump {
+	uint32_t kind;
+	/* Fill d->f (state, data, policy) for one file: 0, or -errno after
+	 * a message.  A file that cannot be restored sets d->cannot. */
+	int (*collect)(struct fd_dump *c, struct dfile *d);
+	/* Once all files are read: what ties files together (the ends of
+	 * a pipe, epoll registrations).  Called once per kind. */
+	int (*link)(struct fd_dump *c);
+};
+
+extern const struct fd_kind_dump fd_dump_file, fd_dump_pipe, fd_dump_event, fd_dump_epoll,
+	fd_dump_notify, fd_dump_pidfd, fd_dump_proc, fd_dump_unsupported;
+
+/* fd.c: for the kinds */
+/* A field of d->fdinfo ("eventfd-count:"), parsed in base: 0 or -ENOENT. */
+int fdinfo_u64(const struct dfile *d, const char *key, int base, uint64_t *v);
+/* Set (replace) or add to the file's kind state. */
+void dfile_set_state(struct dfile *d, const void *st, size_t len);
+void dfile_add_state(struct dfile *d, const void *st, size_t len);
+__attribute__((format(printf, 2, 3)))
+void dfile_what(struct dfile *d, const char *fmt, ...);
+/* The file with that kind of each file, in id order: for link hooks. */
+#define for_each_dfile(c, d, k) \
+	for (struct dfile *d = (c)->files; d < (c)->files + (c)->nfiles; d++) \
+		if (d->f->d.kind == (k))
+
+/* fd-outside.c: the first process outside the image holding each inode
+ * (an fd link prefix"ino]", prefix "pipe:["), 0 where none does:
+ * holder[i] for ino[i]. */
+int fd_find_holders(const struct fd_dump *c, const char *prefix, const uint64_t *ino, size_t n,
+		    pid_t *holder);
+/* "cat (PID 123)" */
+void fd_proc_name(pid_t pid, char *buf, size_t len);
+
+#endif

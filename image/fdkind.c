@@ -1,0 +1,430 @@
+/*
+ * The image layer's table of fd kinds (fdkind.h): names, state checks,
+ * and the state in words and JSON for inspect.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "image/fdkind.h"
+
+void fd_state(const struct img_file *f, void *out, size_t size)
+{
+	memset(out, 0, size);
+	memcpy(out, f->state, MIN(size, (size_t)f->d.state_len));
+}
+
+/* Walk n records of `rec` bytes, each followed by path_len bytes of path
+ * (its u32 at path_off): they must fill the state after `fixed` exactly. */
+static int check_records(const struct img_file *f, uint32_t fixed, uint32_t n, uint32_t rec,
+			 uint32_t path_off)
+{
+	uint64_t at = fixed;
+
+	if (n > (1u << 20))
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len;
+
+		if (at + rec > f->d.state_len)
+			return -1;
+		memcpy(&len, f->state + at + path_off, sizeof(len));
+		if (len > CKPT_MAX_PATH)
+			return -1;
+		at += rec + len;
+	}
+	return at == f->d.state_len ? 0 : -1;
+}
+
+/* ---- pipes and FIFOs ---- */
+
+static int pipe_check(const struct img_file *f)
+{
+	struct ckpt_fd_pipe s;
+	uint64_t sum = 0;
+
+	fd_state(f, &s, sizeof(s));
+	if (s.npackets > 65536 || f->d.state_len != sizeof(s) + 4ull * s.npackets ||
+	    (!(s.pflags & CKPT_PIPE_DATA) && f->d.data_len))
+		return -1;
+	for (uint32_t i = 0; i < s.npackets; i++) {
+		uint32_t len;
+
+		memcpy(&len, f->state + sizeof(s) + 4 * i, sizeof(len));
+		sum += len;
+	}
+	return s.npackets && sum != f->d.data_len ? -1 : 0;
+}
+
+static void pipe_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_pipe s;
+
+	fd_state(f, &s, sizeof(s));
+	snprintf(buf, len, "pipe %llu, %u bytes, %s end%s", (unsigned long long)s.pipe, s.pipe_size,
+		 (f->d.flags & 3) == 0 ? "read" : (f->d.flags & 3) == 1 ? "write" : "read-write",
+		 f->d.fflags & CKPT_FILEF_DELETED ? ", deleted" : "");
+	if (s.pflags & CKPT_PIPE_DATA)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", %llu bytes buffered",
+			 (unsigned long long)f->d.data_len);
+	if (s.npackets)
+		snprintf(buf + strlen(buf), len - strlen(buf), " in %u packets", s.npackets);
+}
+
+static void pipe_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_pipe s;
+
+	fd_state(f, &s, sizeof(s));
+	json_u64(j, "pipe", s.pipe);
+	json_u64(j, "pipe_size", s.pipe_size);
+	json_bool(j, "carries_data", s.pflags & CKPT_PIPE_DATA);
+	json_u64(j, "buffered", f->d.data_len);
+	json_u64(j, "packets", s.npackets);
+	json_bool(j, "deleted", f->d.fflags & CKPT_FILEF_DELETED);
+}
+
+/* ---- eventfd, signalfd, timerfd ---- */
+
+static void eventfd_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_eventfd s;
+
+	fd_state(f, &s, sizeof(s));
+	snprintf(buf, len, "count %llu%s", (unsigned long long)s.count,
+		 s.semaphore ? ", semaphore" : "");
+}
+
+static void eventfd_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_eventfd s;
+
+	fd_state(f, &s, sizeof(s));
+	json_u64(j, "count", s.count);
+	json_bool(j, "semaphore", s.semaphore);
+}
+
+static void signalfd_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_signalfd s;
+
+	fd_state(f, &s, sizeof(s));
+	snprintf(buf, len, "mask %#llx", (unsigned long long)s.sigmask);
+}
+
+static void signalfd_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_signalfd s;
+
+	fd_state(f, &s, sizeof(s));
+	json_hex(j, "sigmask", s.sigmask);
+}
+
+static void timerfd_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_timerfd s;
+
+	fd_state(f, &s, sizeof(s));
+	snprintf(buf, len, "clock %d, %s %.9f s, interval %.9f s, %llu expirations unread%s",
+		 s.clockid, s.value_ns ? "left" : "disarmed", s.value_ns / 1e9, s.interval_ns / 1e9,
+		 (unsigned long long)s.ticks, s.settime_flags & 1 ? ", absolute" : "");
+}
+
+static void timerfd_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_timerfd s;
+
+	fd_state(f, &s, sizeof(s));
+	json_i64(j, "clockid", s.clockid);
+	json_hex(j, "settime_flags", s.settime_flags);
+	json_u64(j, "ticks", s.ticks);
+	json_i64(j, "interval_ns", s.interval_ns);
+	json_i64(j, "value_ns", s.value_ns);
+}
+
+/* ---- epoll ---- */
+
+static int epoll_check(const struct img_file *f)
+{
+	struct ckpt_fd_epoll s;
+
+	fd_state(f, &s, sizeof(s));
+	return s.nentries <= (1u << 20) &&
+	       f->d.state_len == sizeof(s) + (uint64_t)s.nentries * sizeof(struct ckpt_epoll_entry) ? 0 : -1;
+}
+
+static struct ckpt_epoll_entry epoll_entry(const struct img_file *f, uint32_t i)
+{
+	struct ckpt_epoll_entry e;
+
+	memcpy(&e, f->state + sizeof(struct ckpt_fd_epoll) + i * sizeof(e), sizeof(e));
+	return e;
+}
+
+static void epoll_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_epoll s;
+	size_t n;
+
+	fd_state(f, &s, sizeof(s));
+	n = (size_t)snprintf(buf, len, "%u registered", s.nentries);
+	for (uint32_t i = 0; i < s.nentries && n < len; i++) {
+		struct ckpt_epoll_entry e = epoll_entry(f, i);
+
+		n += (size_t)snprintf(buf + n, len - n, "%s fd %d events %#x data %#llx",
+				      i ? "," : ":", e.tfd, e.events, (unsigned long long)e.data);
+	}
+}
+
+static void epoll_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_epoll s;
+
+	fd_state(f, &s, sizeof(s));
+	json_array(j, "registered");
+	for (uint32_t i = 0; i < s.nentries; i++) {
+		struct ckpt_epoll_entry e = epoll_entry(f, i);
+
+		json_object(j, NULL);
+		json_i64(j, "fd", e.tfd);
+		json_hex(j, "events", e.events);
+		json_hex(j, "data", e.data);
+		json_u64(j, "file", e.file);
+		json_close(j);
+	}
+	json_close(j);
+}
+
+/* ---- inotify, fanotify ---- */
+
+static int inotify_check(const struct img_file *f)
+{
+	struct ckpt_fd_inotify s;
+
+	fd_state(f, &s, sizeof(s));
+	return check_records(f, sizeof(s), s.nwatches, sizeof(struct ckpt_inotify_watch),
+			     offsetof(struct ckpt_inotify_watch, path_len));
+}
+
+static void inotify_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_inotify s;
+	size_t n, at = sizeof(s);
+
+	fd_state(f, &s, sizeof(s));
+	n = (size_t)snprintf(buf, len, "%u watches", s.nwatches);
+	for (uint32_t i = 0; i < s.nwatches && n < len; i++) {
+		struct ckpt_inotify_watch w;
+
+		memcpy(&w, f->state + at, sizeof(w));
+		n += (size_t)snprintf(buf + n, len - n, "%s %d \"%.*s\" mask %#x", i ? "," : ":", w.wd,
+				      (int)w.path_len, (const char *)f->state + at + sizeof(w), w.mask);
+		at += sizeof(w) + w.path_len;
+	}
+}
+
+static void inotify_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_inotify s;
+	size_t at = sizeof(s);
+
+	fd_state(f, &s, sizeof(s));
+	json_array(j, "watches");
+	for (uint32_t i = 0; i < s.nwatches; i++) {
+		struct ckpt_inotify_watch w;
+
+		memcpy(&w, f->state + at, sizeof(w));
+		json_object(j, NULL);
+		json_i64(j, "wd", w.wd);
+		json_hex(j, "mask", w.mask);
+		json_strn(j, "path", (const char *)f->state + at + sizeof(w), w.path_len);
+		json_close(j);
+		at += sizeof(w) + w.path_len;
+	}
+	json_close(j);
+}
+
+static int fanotify_check(const struct img_file *f)
+{
+	struct ckpt_fd_fanotify s;
+
+	fd_state(f, &s, sizeof(s));
+	return check_records(f, sizeof(s), s.nmarks, sizeof(struct ckpt_fanotify_mark),
+			     offsetof(struct ckpt_fanotify_mark, path_len));
+}
+
+static void fanotify_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_fanotify s;
+	size_t n, at = sizeof(s);
+
+	fd_state(f, &s, sizeof(s));
+	n = (size_t)snprintf(buf, len, "flags %#x, event flags %#x, %u marks", s.init_flags,
+			     s.event_flags, s.nmarks);
+	for (uint32_t i = 0; i < s.nmarks && n < len; i++) {
+		struct ckpt_fanotify_mark m;
+
+		memcpy(&m, f->state + at, sizeof(m));
+		n += (size_t)snprintf(buf + n, len - n, "%s \"%.*s\" type %#x mask %#llx", i ? "," : ":",
+				      (int)m.path_len, (const char *)f->state + at + sizeof(m), m.type,
+				      (unsigned long long)m.mask);
+		at += sizeof(m) + m.path_len;
+	}
+}
+
+static void fanotify_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_fanotify s;
+	size_t at = sizeof(s);
+
+	fd_state(f, &s, sizeof(s));
+	json_hex(j, "init_flags", s.init_flags);
+	json_hex(j, "event_flags", s.event_flags);
+	json_array(j, "marks");
+	for (uint32_t i = 0; i < s.nmarks; i++) {
+		struct ckpt_fanotify_mark m;
+
+		memcpy(&m, f->state + at, sizeof(m));
+		json_object(j, NULL);
+		json_hex(j, "type", m.type);
+		json_hex(j, "flags", m.mflags);
+		json_hex(j, "mask", m.mask);
+		json_hex(j, "ignored_mask", m.ignored_mask);
+		json_strn(j, "path", (const char *)f->state + at + sizeof(m), m.path_len);
+		json_close(j);
+		at += sizeof(m) + m.path_len;
+	}
+	json_close(j);
+}
+
+/* ---- pidfd, /proc ---- */
+
+static void pidfd_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_pidfd s;
+
+	fd_state(f, &s, sizeof(s));
+	if (s.pid < 0)
+		snprintf(buf, len, "of a process that has exited");
+	else
+		snprintf(buf, len, "of PID %d%s", s.pid, s.pflags & CKPT_PIDFD_SELF ? " (itself)" : "");
+}
+
+static void pidfd_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_pidfd s;
+
+	fd_state(f, &s, sizeof(s));
+	json_i64(j, "pid", s.pid);
+	json_bool(j, "self", s.pflags & CKPT_PIDFD_SELF);
+	json_u64(j, "start_time", s.start_time);
+}
+
+static void proc_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_proc s;
+
+	fd_state(f, &s, sizeof(s));
+	snprintf(buf, len, "of PID %d itself: opened again by the restored process", s.pid);
+}
+
+static void proc_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_proc s;
+
+	fd_state(f, &s, sizeof(s));
+	json_i64(j, "pid", s.pid);
+}
+
+#define STATE(k, n, a, st, chk, t, js) { k, n, a, sizeof(st), chk, t, js }
+
+static const struct fd_kind_info kinds[] = {
+	{ CKPT_FD_FILE, "file", "a file", 0, NULL, NULL, NULL },
+	{ CKPT_FD_DIR, "dir", "a directory", 0, NULL, NULL, NULL },
+	{ CKPT_FD_DEVICE, "device", "a device", 0, NULL, NULL, NULL },
+	{ CKPT_FD_GHOST, "deleted", "a deleted file", 0, NULL, NULL, NULL },
+	{ CKPT_FD_OTHER, "other", "an unsupported file", 0, NULL, NULL, NULL },
+	{ CKPT_FD_MEMFD, "memfd", "a memfd", 0, NULL, NULL, NULL },
+	STATE(CKPT_FD_PIPE, "pipe", "a pipe", struct ckpt_fd_pipe, pipe_check, pipe_text, pipe_json),
+	STATE(CKPT_FD_FIFO, "fifo", "a FIFO", struct ckpt_fd_pipe, pipe_check, pipe_text, pipe_json),
+	STATE(CKPT_FD_EVENTFD, "eventfd", "an eventfd", struct ckpt_fd_eventfd, NULL, eventfd_text,
+	      eventfd_json),
+	STATE(CKPT_FD_SIGNALFD, "signalfd", "a signalfd", struct ckpt_fd_signalfd, NULL,
+	      signalfd_text, signalfd_json),
+	STATE(CKPT_FD_TIMERFD, "timerfd", "a timerfd", struct ckpt_fd_timerfd, NULL, timerfd_text,
+	      timerfd_json),
+	STATE(CKPT_FD_EPOLL, "epoll", "an epoll instance", struct ckpt_fd_epoll, epoll_check,
+	      epoll_text, epoll_json),
+	STATE(CKPT_FD_INOTIFY, "inotify", "an inotify instance", struct ckpt_fd_inotify,
+	      inotify_check, inotify_text, inotify_json),
+	STATE(CKPT_FD_FANOTIFY, "fanotify", "a fanotify instance", struct ckpt_fd_fanotify,
+	      fanotify_check, fanotify_text, fanotify_json),
+	STATE(CKPT_FD_PIDFD, "pidfd", "a pidfd", struct ckpt_fd_pidfd, NULL, pidfd_text, pidfd_json),
+	{ CKPT_FD_PATH, "path", "an O_PATH descriptor", 0, NULL, NULL, NULL },
+	STATE(CKPT_FD_PROC, "proc", "a file of its own /proc", struct ckpt_fd_proc, NULL, proc_text,
+	      proc_json),
+	{ CKPT_FD_SOCKET, "socket", "a socket", 0, NULL, NULL, NULL },
+	{ CKPT_FD_TTY, "tty", "a terminal", 0, NULL, NULL, NULL },
+	{ CKPT_FD_PTMX, "ptmx", "a pseudo-terminal master", 0, NULL, NULL, NULL },
+	{ CKPT_FD_USERFAULTFD, "userfaultfd", "a userfaultfd", 0, NULL, NULL, NULL },
+	{ CKPT_FD_IO_URING, "io_uring", "an io_uring instance", 0, NULL, NULL, NULL },
+};
+
+const struct fd_kind_info *fd_kind(uint32_t kind)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (kinds[i].kind == kind)
+			return &kinds[i];
+	return NULL;
+}
+
+const char *fd_kind_name(uint32_t kind)
+{
+	const struct fd_kind_info *k = fd_kind(kind);
+
+	return k ? k->name : "unknown";
+}
+
+int fd_kind_restorable(uint32_t kind)
+{
+	return fd_kind(kind) && kind != CKPT_FD_OTHER && kind < CKPT_FD_SOCKET;
+}
+
+int fd_kind_check(const struct img_file *f)
+{
+	const struct fd_kind_info *k = fd_kind(f->d.kind);
+
+	/* A kind this ckpt cannot make carries state it cannot read: a
+	 * newer ckpt's, which restore refuses by name; not damage. */
+	if (!fd_kind_restorable(f->d.kind))
+		return 0;
+	/* What restore does not make from its state may go without it. */
+	if (f->d.policy == CKPT_FPOL_INHERIT || f->d.policy == CKPT_FPOL_LOST)
+		return f->d.state_len && f->d.state_len < k->state_size ? -1 : 0;
+	if (f->d.state_len < k->state_size || (!k->check && f->d.state_len != k->state_size))
+		return -1;
+	if ((f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) ? f->d.data_len != f->d.size :
+	    f->d.kind != CKPT_FD_PIPE && f->d.kind != CKPT_FD_FIFO && f->d.data_len)
+		return -1;
+	return k->check ? k->check(f) : 0;
+}
+
+const char *fd_file_what(const struct img_file *f)
+{
+	const struct fd_kind_info *k = fd_kind(f->d.kind);
+
+	if (f->what && f->what[0])
+		return f->what;
+	return k ? k->a : "a file of a kind this ckpt does not know";
+}
+
+const char *fd_policy_name(uint32_t policy)
+{
+	static const char *const names[] = {
+		[CKPT_FPOL_EXACT] = "exact", [CKPT_FPOL_INHERIT] = "inherit",
+		[CKPT_FPOL_LOST] = "lost", [CKPT_FPOL_OUTSIDE] = "outside",
+	};
+
+	return policy < ARRAY_SIZE(names) ? names[policy] : "unknown";
+}

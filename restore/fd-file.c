@@ -1,0 +1,196 @@
+/*
+ * Files reopened by path (regular files, directories, devices, O_PATH),
+ * and files made again from the image (a file deleted while open, a
+ * memfd).  When root restores another user's process, ckpt has taken
+ * that user's filesystem credentials for this (restore/files.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "restore/fd.h"
+
+/* open(2) flags to open again what the image's flags describe.  A file
+ * made with O_TMPFILE (__O_TMPFILE | O_DIRECTORY, still in its flags) is
+ * reopened as the regular file it is: open() would take them as "create
+ * one more", and glibc aborts when that comes without a mode. */
+static int reopen_flags(uint32_t flags)
+{
+	int f = (int)flags & ~REOPEN_DROP;
+
+	if ((f & O_TMPFILE) == O_TMPFILE)
+		f &= ~O_TMPFILE;
+	return f | O_CLOEXEC;
+}
+
+static int reopen_file(const struct img_file *f, int fd0, const struct restore_opts *o)
+{
+	int acc = (int)f->d.flags & O_ACCMODE, fd;
+	struct stat sb;
+
+	if (stat(f->path, &sb) < 0)
+		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened", f->path, fd0);
+	if (acc != O_RDONLY && (uint64_t)sb.st_size != f->d.size && !o->ignore_file_changes &&
+	    !o->rollback_files)
+		return error("file \"%s\" (fd %d) has changed size since the dump (%llu, now %llu bytes): "
+			     "use --rollback-files to truncate it back or --ignore-file-changes",
+			     f->path, fd0, (unsigned long long)f->d.size, (unsigned long long)sb.st_size);
+	fd = open(f->path, reopen_flags(f->d.flags));
+	if (fd < 0 && errno == EACCES && geteuid() == 0)
+		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened with the process's own "
+				   "credentials (it may have been opened for it by a more privileged parent)",
+				   f->path, fd0);
+	if (fd < 0)
+		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened", f->path, fd0);
+	if (acc != O_RDONLY && o->rollback_files && (uint64_t)sb.st_size > f->d.size &&
+	    ftruncate(fd, (off_t)f->d.size) < 0) {
+		int err = errno;
+
+		close(fd);
+		return error_errno(err, "cannot truncate \"%s\" back to %llu bytes", f->path,
+				   (unsigned long long)f->d.size);
+	}
+	if (S_ISREG(sb.st_mode) && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0) {
+		int err = errno;
+
+		close(fd);
+		return error_errno(err, "cannot seek in \"%s\"", f->path);
+	}
+	return fd;
+}
+
+/* A file deleted while open: recreate it from the image, open it, and
+ * delete it again, so the process sees "path (deleted)" as before. */
+static int recreate_ghost(const struct img_file *f, int fd0)
+{
+	char *path = NULL;
+	int wfd = -1, fd;
+
+	if (asprintf(&path, "%s", f->path) >= 0)
+		wfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->d.mode & 07777);
+	if (wfd < 0) {
+		free(path);
+		path = NULL;
+		if (asprintf(&path, "%s.ckpt-ghost-XXXXXX", f->path) >= 0)
+			wfd = mkostemp(path, O_CLOEXEC);
+	}
+	if (wfd < 0) {
+		free(path);
+		path = NULL;
+		if (asprintf(&path, "/tmp/ckpt-ghost-XXXXXX") >= 0)
+			wfd = mkostemp(path, O_CLOEXEC);
+	}
+	if (wfd < 0) {
+		free(path);
+		return error_errno(errno, "cannot recreate deleted file \"%s\" (fd %d)", f->path, fd0);
+	}
+	/* Its own mode, not one our umask or mkostemp chose. */
+	if (fchmod(wfd, f->d.mode & 07777) < 0)
+		warn("deleted file \"%s\" (fd %d): cannot restore its mode", f->path, fd0);
+	fd = write_all(wfd, f->data, (size_t)f->d.data_len);
+	if (fd == 0) {
+		char self[64];
+
+		/* Reopen through /proc for the original access mode. */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", wfd);
+		fd = open(self, reopen_flags(f->d.flags));
+		if (fd < 0)
+			fd = -errno;
+	}
+	unlink(path);
+	close(wfd);
+	if (fd >= 0 && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0) {
+		close(fd);
+		fd = -errno;
+	}
+	if (fd < 0)
+		error_errno(fd, "cannot recreate deleted file \"%s\" (fd %d)", f->path, fd0);
+	free(path);
+	return fd;
+}
+
+/* A memfd: made again with its name, contents, offset and seals. */
+static int recreate_memfd(const struct img_file *f, int fd0)
+{
+	const char *name = !strncmp(f->path, "/memfd:", 7) ? f->path + 7 : f->path;
+	unsigned seals = CKPT_FILEF_SEALS(f->d.fflags);
+	int fd = memfd_create(name, MFD_CLOEXEC | (seals ? MFD_ALLOW_SEALING : 0));
+	int ret;
+
+	if (fd < 0)
+		return error_errno(errno, "cannot recreate memfd \"%s\" (fd %d)", name, fd0);
+	ret = write_all(fd, f->data, (size_t)f->d.data_len);
+	if (ret == 0 && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0)
+		ret = -errno;
+	/* F_SEAL_SEAL last: it forbids adding the others. */
+	if (ret == 0 && seals && fcntl(fd, F_ADD_SEALS, seals & ~F_SEAL_SEAL) < 0)
+		ret = -errno;
+	if (ret == 0 && (seals & F_SEAL_SEAL) && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		close(fd);
+		return error_errno(ret, "cannot recreate memfd \"%s\" (fd %d)", name, fd0);
+	}
+	/* The open file description's own flags (O_RDONLY reopen, O_APPEND)
+	 * cannot be had on a memfd without /proc: reopen it with them. */
+	if (((int)f->d.flags & O_ACCMODE) != O_RDWR || (f->d.flags & O_APPEND)) {
+		char self[64];
+		int re;
+
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		re = open(self, reopen_flags(f->d.flags));
+		if (re >= 0) {
+			lseek(re, (off_t)f->d.pos, SEEK_SET);
+			close(fd);
+			fd = re;
+		}
+	}
+	return fd;
+}
+
+/* A directory, a device or an O_PATH descriptor: by path, checked to be
+ * the same kind of thing (and the same device). */
+static int reopen_other(const struct img_file *f, int fd0)
+{
+	int fd = open(f->path, reopen_flags(f->d.flags));
+	struct stat st;
+
+	if (fd < 0)
+		return error_errno(errno, "\"%s\" (fd %d) cannot be reopened", f->path, fd0);
+	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != (f->d.mode & S_IFMT) ||
+	    (f->d.kind == CKPT_FD_DEVICE && st.st_rdev != f->d.rdev)) {
+		close(fd);
+		return error("\"%s\" (fd %d) is not the same %s as at the dump", f->path, fd0,
+			     f->d.kind == CKPT_FD_DEVICE ? "device" : "kind of file");
+	}
+	/* A directory read partway goes on where it was (the position
+	 * is the filesystem's cookie, valid for the same directory). */
+	if (f->d.kind == CKPT_FD_DIR && f->d.pos && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0)
+		warn("directory \"%s\" (fd %d): cannot restore its position", f->path, fd0);
+	if (f->d.kind == CKPT_FD_DEVICE && S_ISBLK(st.st_mode) && f->d.pos &&
+	    lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0)
+		warn("device \"%s\" (fd %d): cannot restore its position", f->path, fd0);
+	return fd;
+}
+
+static int file_open(struct fd_restore *r, const struct img_file *f, int fd)
+{
+	switch (f->d.kind) {
+	case CKPT_FD_MEMFD:
+		return recreate_memfd(f, fd);
+	case CKPT_FD_FILE:
+		return reopen_file(f, fd, r->o);
+	case CKPT_FD_GHOST:
+		return recreate_ghost(f, fd);
+	}
+	return reopen_other(f, fd);
+}
+
+const struct fd_kind_restore fd_restore_file = { .open = file_open };

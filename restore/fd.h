@@ -1,0 +1,53 @@
+/*
+ * Making a process's open files again (restore/fd.c) and each kind of
+ * file (restore/fd-*.c, one family a file, listed in fd_kinds[] in
+ * restore/fd.c).  Most files are made here in ckpt, before the fork, so
+ * that whatever is missing is a clear error while nothing exists yet;
+ * the forked child moves them to their numbers (files_install_child).
+ * Files that must name the restored process (its /proc, a pidfd of
+ * itself) are opened by the process itself, in the stub's plan, as is
+ * what needs every fd in place first (epoll registrations).
+ */
+#ifndef CKPT_RESTORE_FD_H
+#define CKPT_RESTORE_FD_H
+
+#include "restore/restore.h"
+
+struct fd_pipes;
+
+struct fd_restore {
+	const struct img *img;
+	const struct img_proc *p;
+	const struct restore_opts *o;
+	int *src;		/* by file id - 1: its fd in ckpt, -1: none */
+	uint8_t *late;		/* by file id - 1: made by the process itself */
+	struct fd_pipes *pipes;	/* fd-pipe.c: the pipes and FIFOs made */
+};
+
+struct fd_kind_restore {
+	/* Make the file in ckpt: a close-on-exec fd, or -errno after a
+	 * message.  fd: its lowest number in the process (for messages). */
+	int (*open)(struct fd_restore *r, const struct img_file *f, int fd);
+	/* Instead of open: the process opens it itself, at fd target. */
+	void (*plan_open)(struct plan *pl, const struct fd_restore *r, const struct img_file *f,
+			  int target);
+	/* Once every fd is in place, in the process (at its lowest fd). */
+	void (*plan_after)(struct plan *pl, const struct fd_restore *r, const struct img_file *f,
+			   int target);
+	/* After every file is made, before the fork: drop what only the
+	 * making needed (a pipe end the process does not hold). */
+	void (*done)(struct fd_restore *r);
+};
+
+extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe;
+
+/* fd.c */
+int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf);
+void fd_restore_free(struct fd_restore *r);
+/* "fd 5" or "fds 5, 7, 9": every fd of the process with file id */
+void fd_numbers(const struct img_proc *p, uint32_t id, char *buf, size_t len);
+
+/* fd-file.c: reopen flags */
+#define REOPEN_DROP (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)
+
+#endif
