@@ -26,6 +26,8 @@ static const struct {
 	{ CKPT_FD_DEVICE, &fd_restore_file }, { CKPT_FD_GHOST, &fd_restore_file },
 	{ CKPT_FD_MEMFD, &fd_restore_file }, { CKPT_FD_PATH, &fd_restore_file },
 	{ CKPT_FD_PIPE, &fd_restore_pipe }, { CKPT_FD_FIFO, &fd_restore_pipe },
+	{ CKPT_FD_EVENTFD, &fd_restore_event }, { CKPT_FD_SIGNALFD, &fd_restore_event },
+	{ CKPT_FD_TIMERFD, &fd_restore_event }, { CKPT_FD_EPOLL, &fd_restore_epoll },
 };
 
 static const struct fd_kind_restore *hooks(uint32_t kind)

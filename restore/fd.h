@@ -39,7 +39,8 @@ struct fd_kind_restore {
 	void (*done)(struct fd_restore *r);
 };
 
-extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe;
+extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore_event,
+	fd_restore_epoll;
 
 /* fd.c */
 int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf);
