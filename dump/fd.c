@@ -14,6 +14,7 @@
 #include <string.h>
 #include <linux/kcmp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ static const struct {
 	{ CKPT_FD_MEMFD, &fd_dump_file }, { CKPT_FD_PATH, &fd_dump_file },
 	{ CKPT_FD_PIPE, &fd_dump_pipe }, { CKPT_FD_FIFO, &fd_dump_pipe },
 	{ CKPT_FD_OTHER, &fd_dump_unsupported }, { CKPT_FD_SOCKET, &fd_dump_unsupported },
+	{ CKPT_FD_UNIX, &fd_dump_unix },
 	{ CKPT_FD_TTY, &fd_dump_unsupported }, { CKPT_FD_PTMX, &fd_dump_unsupported },
 	{ CKPT_FD_USERFAULTFD, &fd_dump_unsupported }, { CKPT_FD_IO_URING, &fd_dump_unsupported },
 	{ CKPT_FD_EVENTFD, &fd_dump_event }, { CKPT_FD_SIGNALFD, &fd_dump_event },
@@ -276,8 +278,13 @@ static uint32_t classify(const struct fd_dump *c, const struct dfile *d)
 	if (!strncmp(d->link, "/proc/", 6) && d->link[6] >= '1' && d->link[6] <= '9')
 		return CKPT_FD_OTHER;	/* another process's */
 	switch (m & S_IFMT) {
-	case S_IFSOCK:
-		return CKPT_FD_SOCKET;
+	case S_IFSOCK: {
+		int dom = -1;
+		socklen_t len = sizeof(dom);
+
+		getsockopt(d->copy, SOL_SOCKET, SO_DOMAIN, &dom, &len);
+		return dom == AF_UNIX ? CKPT_FD_UNIX : CKPT_FD_SOCKET;
+	}
 	case S_IFIFO:
 		return !strncmp(d->link, "pipe:[", 6) ? CKPT_FD_PIPE : CKPT_FD_FIFO;
 	case S_IFCHR:
@@ -398,6 +405,8 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 
 		if (named_lost(c, f->d.id, o) && !d->cannot)
 			d->cannot = "--lose-fd names it";
+		if (!d->cannot && f->d.policy == CKPT_FPOL_OUTSIDE)
+			debug("fd %d (%s, %s): restore connects it to it again", d->fd, d->link, d->what);
 		if (!d->cannot)
 			continue;
 		if (d->outside && d->fd <= 2 && !named_lost(c, f->d.id, o)) {

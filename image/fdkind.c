@@ -337,6 +337,106 @@ static void proc_json(const struct img_file *f, struct json *j)
 	json_i64(j, "pid", s.pid);
 }
 
+/* ---- unix sockets ---- */
+
+static int unix_check(const struct img_file *f)
+{
+	struct ckpt_fd_unix s;
+	uint64_t sum = 0, at;
+
+	fd_state(f, &s, sizeof(s));
+	/* sun_path is 108 bytes (unix(7)) */
+	if (s.name_len > 108 || s.peer_name_len > 108 || s.nmsgs > (1u << 20) ||
+	    f->d.state_len != sizeof(s) + (uint64_t)s.name_len + s.peer_name_len + 4ull * s.nmsgs)
+		return -1;
+	at = sizeof(s) + s.name_len + s.peer_name_len;
+	for (uint32_t i = 0; i < s.nmsgs; i++) {
+		uint32_t len;
+
+		memcpy(&len, f->state + at + 4 * i, sizeof(len));
+		sum += len;
+	}
+	return s.nmsgs && sum != f->d.data_len ? -1 : 0;
+}
+
+/* A sun_path for people: an abstract name as "@name". */
+static void unix_name(const uint8_t *p, uint32_t len, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	/* a path's trailing NUL (bind(2) counts it) is not part of it */
+	while (len && p[0] && !p[len - 1])
+		len--;
+	for (uint32_t i = 0; i < len && n + 5 < size; i++) {
+		if (i == 0 && p[0] == 0)
+			buf[n++] = '@';
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			buf[n++] = (char)p[i];
+		else
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", p[i]);
+	}
+	buf[n] = 0;
+}
+
+void fd_unix_names(const struct img_file *f, char *name, char *peer, size_t size)
+{
+	struct ckpt_fd_unix s;
+
+	fd_state(f, &s, sizeof(s));
+	name[0] = peer[0] = 0;
+	if (f->d.state_len < sizeof(s) + (uint64_t)s.name_len + s.peer_name_len)
+		return;
+	unix_name(f->state + sizeof(s), s.name_len, name, size);
+	unix_name(f->state + sizeof(s) + s.name_len, s.peer_name_len, peer, size);
+}
+
+static const char *unix_type(uint32_t type)
+{
+	return type == 1 ? "stream" : type == 2 ? "datagram" : type == 5 ? "seqpacket" : "?";
+}
+
+static void unix_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_unix s;
+	char name[512], peer[512];
+
+	fd_state(f, &s, sizeof(s));
+	fd_unix_names(f, name, peer, sizeof(name));
+	snprintf(buf, len, "%s %s, socket %llu%s%s%s, peer %llu%s%s%s, %llu bytes queued",
+		 unix_type(s.type), s.state == 10 ? "listening" : s.state == 1 ? "connected" :
+		 "unconnected", (unsigned long long)s.sock, name[0] ? " \"" : "", name,
+		 name[0] ? "\"" : "", (unsigned long long)s.peer, peer[0] ? " \"" : "", peer,
+		 peer[0] ? "\"" : "", (unsigned long long)f->d.data_len);
+	if (s.nmsgs)
+		snprintf(buf + strlen(buf), len - strlen(buf), " in %u messages", s.nmsgs);
+	if (s.shutdown)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", shut down %s",
+			 s.shutdown == 3 ? "both ways" : s.shutdown == 1 ? "for reading" : "for writing");
+}
+
+static void unix_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_unix s;
+	char name[512], peer[512];
+
+	fd_state(f, &s, sizeof(s));
+	fd_unix_names(f, name, peer, sizeof(name));
+	json_str(j, "type", unix_type(s.type));
+	json_u64(j, "state", s.state);
+	json_u64(j, "socket", s.sock);
+	json_u64(j, "peer", s.peer);
+	json_str(j, "name", name);
+	json_str(j, "peer_name", peer);
+	json_u64(j, "shutdown", s.shutdown);
+	json_u64(j, "backlog", s.backlog);
+	json_u64(j, "rcvbuf", s.rcvbuf);
+	json_u64(j, "sndbuf", s.sndbuf);
+	json_i64(j, "peek_off", s.peek_off);
+	json_bool(j, "passcred", s.uflags & CKPT_UNIX_PASSCRED);
+	json_u64(j, "queued", f->d.data_len);
+	json_u64(j, "messages", s.nmsgs);
+}
+
 #define STATE(k, n, a, st, chk, t, js) { k, n, a, sizeof(st), chk, t, js }
 
 static const struct fd_kind_info kinds[] = {
@@ -364,6 +464,8 @@ static const struct fd_kind_info kinds[] = {
 	{ CKPT_FD_PATH, "path", "an O_PATH descriptor", 0, NULL, NULL, NULL },
 	STATE(CKPT_FD_PROC, "proc", "a file of its own /proc", struct ckpt_fd_proc, NULL, proc_text,
 	      proc_json),
+	STATE(CKPT_FD_UNIX, "unix", "a unix socket", struct ckpt_fd_unix, unix_check, unix_text,
+	      unix_json),
 	{ CKPT_FD_SOCKET, "socket", "a socket", 0, NULL, NULL, NULL },
 	{ CKPT_FD_TTY, "tty", "a terminal", 0, NULL, NULL, NULL },
 	{ CKPT_FD_PTMX, "ptmx", "a pseudo-terminal master", 0, NULL, NULL, NULL },
@@ -405,7 +507,8 @@ int fd_kind_check(const struct img_file *f)
 	if (f->d.state_len < k->state_size || (!k->check && f->d.state_len != k->state_size))
 		return -1;
 	if ((f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) ? f->d.data_len != f->d.size :
-	    f->d.kind != CKPT_FD_PIPE && f->d.kind != CKPT_FD_FIFO && f->d.data_len)
+	    f->d.kind != CKPT_FD_PIPE && f->d.kind != CKPT_FD_FIFO && f->d.kind != CKPT_FD_UNIX &&
+	    f->d.data_len)
 		return -1;
 	return k->check ? k->check(f) : 0;
 }

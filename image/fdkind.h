@@ -38,6 +38,9 @@ int fd_kind_check(const struct img_file *f);
 void fd_state(const struct img_file *f, void *out, size_t size);
 /* What the file is, in words: its what, else "a pipe" from the kind. */
 const char *fd_file_what(const struct img_file *f);
+/* A unix socket's name and its peer's, for people ("@abstract", "" if
+ * none), each in size bytes. */
+void fd_unix_names(const struct img_file *f, char *name, char *peer, size_t size);
 /* "exact", "inherit", "lost", "outside" */
 const char *fd_policy_name(uint32_t policy);
 

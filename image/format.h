@@ -421,6 +421,7 @@ enum ckpt_fd_kind {
 	CKPT_FD_PROC     = 17,	/* a file of the process's own /proc/PID
 				   (path): opened by the restored process
 				   itself, naming it; ckpt_fd_proc */
+	CKPT_FD_UNIX     = 18,	/* a unix socket: ckpt_fd_unix */
 	/* Named, not restored yet: only INHERIT or LOST. */
 	CKPT_FD_SOCKET   = 32,
 	CKPT_FD_TTY      = 33,	/* a terminal (pty slave, console, tty) */
@@ -546,6 +547,37 @@ struct ckpt_fd_proc {
 	uint32_t reserved;
 };
 static_assert(sizeof(struct ckpt_fd_proc) == 8, "ckpt_fd_proc size");
+
+/*
+ * A unix socket (unix(7)).  Sockets of one connection name each other's
+ * inode (peer).  The bytes queued for reading (FILEDATA, data_len) are
+ * nmsgs messages (u32 lengths after the names) for datagram and
+ * seqpacket sockets, one byte stream for stream sockets (nmsgs 0).
+ */
+struct ckpt_fd_unix {
+	uint64_t sock;		/* its inode */
+	uint64_t peer;		/* the peer's inode; 0: none, or the peer is closed */
+	uint32_t type;		/* SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5 */
+	uint32_t state;		/* TCP_ESTABLISHED 1 (connected), TCP_CLOSE 7
+				   (not connected), TCP_LISTEN 10 (include/net/tcp_states.h) */
+	uint32_t shutdown;	/* its own: 1 receive side, 2 send side */
+	uint32_t backlog;	/* listen(2) backlog */
+	uint32_t rcvbuf;	/* SO_RCVBUF as getsockopt reads it */
+	uint32_t sndbuf;	/* SO_SNDBUF as getsockopt reads it */
+	int32_t  peek_off;	/* SO_PEEK_OFF; -1: off */
+	uint32_t uflags;	/* CKPT_UNIX_* */
+	uint32_t name_len;	/* bytes of its sun_path after this struct
+				   (abstract: starts with a NUL; 0: unbound) */
+	uint32_t peer_name_len;	/* bytes of the peer's sun_path after it */
+	uint32_t nmsgs;		/* u32 message lengths after the names */
+	uint32_t file_mode;	/* a path name: its socket file's permission bits */
+	uint32_t file_uid, file_gid;	/* and owner */
+};
+static_assert(sizeof(struct ckpt_fd_unix) == 72, "ckpt_fd_unix size");
+#define CKPT_UNIX_PASSCRED	1u	/* SO_PASSCRED */
+#define CKPT_UNIX_PASSSEC	2u	/* SO_PASSSEC */
+#define CKPT_UNIX_DELETED	4u	/* its socket file was deleted: bound, then
+				   unlinked again */
 
 /* CKPT_SEC_FD, version 2: one descriptor of a process. */
 struct ckpt_fd {

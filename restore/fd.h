@@ -14,6 +14,7 @@
 #include "restore/restore.h"
 
 struct fd_pipes;
+struct fd_socks;
 
 struct fd_restore {
 	const struct img *img;
@@ -22,6 +23,7 @@ struct fd_restore {
 	int *src;		/* by file id - 1: its fd in ckpt, -1: none */
 	uint8_t *late;		/* by file id - 1: made by the process itself */
 	struct fd_pipes *pipes;	/* fd-pipe.c: the pipes and FIFOs made */
+	struct fd_socks *socks;	/* fd-unix.c: sockets made with their peers */
 };
 
 struct fd_kind_restore {
@@ -40,7 +42,7 @@ struct fd_kind_restore {
 };
 
 extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore_event,
-	fd_restore_epoll;
+	fd_restore_epoll, fd_restore_unix;
 
 /* fd.c */
 int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf);

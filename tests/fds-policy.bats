@@ -90,17 +90,36 @@ running() {
 	[ ! -s "$T/five" ]
 }
 
-@test "a socketpair: dump refuses, naming both fds; --lose-fd for each lets it go on, and restore says so" {
+# start_stream_server: a python3 unix stream server at $T/srv.sock
+# outside the image, holding every connection it accepts.
+start_stream_server() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+open(sys.argv[1] + ".ready", "w").close()
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$T/srv.sock" </dev/null >/dev/null 2>&1 &
+	PIDS+=("$!")
+	wait_file "$T/srv.sock.ready"
+}
+
+@test "unix sockets connected to a process outside: dump refuses, naming both fds; --lose-fd for each lets it go on, and restore says so" {
 	skip_unless_ptrace
-	start_held "" "" -s 5 6
+	command -v python3 >/dev/null || skip "no python3"
+	start_stream_server
+	start_target fd_unix_client stream "$T/srv.sock" 5 6
 	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
 	echo "status $status, stderr: $stderr"
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
-	[[ "$stderr" == *"fd 5 (socket:["*"], a unix stream socket): cannot be restored: sockets are not supported yet; --lose-fd 5 or --allow-lost-fds dumps without it (so do fds 6)" ]]
+	[[ "$stderr" == *"fd 5 (socket:["*"], a unix stream socket connected to \"$T/srv.sock\" of python3 (PID "*"), outside the image): cannot be restored: its peer is outside the image; --lose-fd 5 or --allow-lost-fds dumps without it (so do fds 6)" ]]
 	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill --lose-fd 5
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"fd 6 (socket:["*"], a unix stream socket): cannot be restored"* ]]
+	[[ "$stderr" == *"fd 6 (socket:["*"], a unix stream socket connected to "*"): cannot be restored"* ]]
 	running "$TPID"
 	dump_kill --lose-fd 5 --lose-fd 6
 	touch "$T/go"
@@ -108,7 +127,7 @@ running() {
 	echo "status $status, stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[ "${#stderr_lines[@]}" -eq 2 ]
-	[[ "${stderr_lines[0]}" == *"fd 5 (socket:["*"], a unix stream socket) was not saved by the dump"*"it is /dev/null" ]]
+	[[ "${stderr_lines[0]}" == *"fd 5 (socket:["*"], a unix stream socket connected to "*", outside the image) was not saved by the dump"*"it is /dev/null" ]]
 	[[ "${stderr_lines[1]}" == *"fd 6 (socket:["*"]"* ]]
 }
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env bats
-# Real programs whose event loops hold pipes, eventfds and epoll
-# instances, dumped mid-work, killed, restored: the same result as an
-# uninterrupted run.  (Programs built on sockets - redis, python's
-# asyncio, whose self-pipe is a socketpair - come with sockets.)
+# Real programs whose event loops hold pipes, eventfds, epoll instances
+# and unix sockets, dumped mid-work, killed, restored: the same result as
+# an uninterrupted run.
 
 load test_helper
 
@@ -33,4 +32,11 @@ program_mid_work() {
 	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
 	program_mid_work "python selector loop: 400 jobs, sum 64240200, alarms ok" \
 		/usr/bin/python3 "$CKPT_TOP/tests/targets/loop_selector.py"
+}
+
+@test "python3: asyncio (its self-pipe a socketpair, streams over a unix socketpair, threads), dumped mid-work" {
+	skip_unless_ptrace
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+	program_mid_work "python asyncio: 300 lines, sum 45150, 400 thread results, sum 21413400" \
+		/usr/bin/python3 "$CKPT_TOP/tests/targets/loop_asyncio.py"
 }

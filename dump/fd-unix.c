@@ -1,0 +1,339 @@
+/*
+ * Unix sockets (unix(7)): what getsockopt says of ckpt's copy, what only
+ * sock_diag says (the peer's inode, a listener's pending connections),
+ * the bytes queued for reading (peeked at with SO_PEEK_OFF, so the
+ * socket keeps them), and where the peer is: in the process, closed, or
+ * in a process outside the image.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/fd.h"
+#include "dump/sockdiag.h"
+#include "image/fdkind.h"
+
+#define TCP_ESTABLISHED	1	/* include/net/tcp_states.h */
+#define TCP_CLOSE	7
+#define TCP_LISTEN	10
+#define QUEUE_MAX	(1u << 20)	/* one message peeked at a time */
+
+static struct ckpt_fd_unix ustate(const struct dfile *d)
+{
+	struct ckpt_fd_unix s;
+
+	fd_state(d->f, &s, sizeof(s));
+	return s;
+}
+
+static int opt(int fd, int name, int dflt)
+{
+	int v = dflt;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, name, &v, &len) < 0 ? dflt : v;
+}
+
+static const char *type_name(uint32_t type)
+{
+	return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" : "seqpacket";
+}
+
+/* The socket's file, for a path name: its owner and mode, or deleted. */
+static void name_file(struct dfile *d, struct ckpt_fd_unix *s, const uint8_t *name,
+		      const struct unix_diag_vfs *vfs)
+{
+	char path[112];
+	struct stat st;
+
+	memcpy(path, name, s->name_len);
+	path[s->name_len] = 0;
+	if (path[0] != '/') {
+		d->cannot = "it is bound to a relative path, which ckpt cannot resolve";
+		return;
+	}
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (vfs && st.st_ino != vfs->udiag_vfs_ino)) {
+		if (lstat(path, &st) == 0) {
+			d->cannot = "its socket file was replaced by another file";
+			return;
+		}
+		s->uflags |= CKPT_UNIX_DELETED;
+		return;
+	}
+	s->file_mode = st.st_mode & 07777;
+	s->file_uid = st.st_uid;
+	s->file_gid = st.st_gid;
+}
+
+/* What the kernel's unix_diag says of the socket. */
+static int ask_kernel(struct dfile *d, struct ckpt_fd_unix *s, uint8_t *name, uint32_t *pending)
+{
+	struct unix_diag_req req = {
+		.sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (uint32_t)d->st.st_ino,
+		.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN,
+		.udiag_cookie = { ~0u, ~0u },	/* INET_DIAG_NOCOOKIE: any */
+	};
+	const struct unix_diag_msg *m;
+	const struct unix_diag_rqlen *rq;
+	const struct unix_diag_vfs *vfs;
+	struct sock_diag_reply r;
+	const uint8_t *sd;
+	const void *a;
+	size_t len;
+	int ret = sock_diag_get(&req, sizeof(req), &r);
+
+	if (ret < 0)
+		return ret;
+	m = r.msg;
+	if (r.len < sizeof(*m) || m->udiag_ino != req.udiag_ino) {
+		free(r.buf);
+		return -EIO;
+	}
+	s->type = m->udiag_type;
+	s->state = m->udiag_state;
+	if ((a = sock_diag_attr(&r, sizeof(*m), UNIX_DIAG_NAME, &len)) && len <= 108) {
+		memcpy(name, a, len);
+		s->name_len = (uint32_t)len;
+	}
+	if ((a = sock_diag_attr(&r, sizeof(*m), UNIX_DIAG_PEER, &len)) && len == 4)
+		s->peer = *(const uint32_t *)a;
+	if ((rq = sock_diag_attr(&r, sizeof(*m), UNIX_DIAG_RQLEN, &len)) && len == sizeof(*rq) &&
+	    s->state == TCP_LISTEN) {
+		*pending = rq->udiag_rqueue;
+		s->backlog = rq->udiag_wqueue;
+	}
+	if ((sd = sock_diag_attr(&r, sizeof(*m), UNIX_DIAG_SHUTDOWN, &len)) && len == 1)
+		s->shutdown = *sd;
+	vfs = sock_diag_attr(&r, sizeof(*m), UNIX_DIAG_VFS, &len);
+	if (s->name_len && name[0])
+		name_file(d, s, name, vfs && len == sizeof(*vfs) ? vfs : NULL);
+	free(r.buf);
+	return 0;
+}
+
+/* Control messages of a peeked message: fds in flight are not restored
+ * (the peek gave ckpt duplicates of them: closed at once). */
+static void check_cmsgs(struct dfile *d, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int *fds = (int *)CMSG_DATA(cm);
+			size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < n; i++)
+				close(fds[i]);
+			d->cannot = "file descriptors in flight (SCM_RIGHTS) are queued on it";
+		}
+	if (mh->msg_flags & MSG_CTRUNC)
+		d->cannot = "file descriptors in flight (SCM_RIGHTS) are queued on it";
+}
+
+/*
+ * The queue, message by message, with MSG_PEEK from offset 0 on
+ * (SO_PEEK_OFF: each peek moves it on; socket(7)); the socket's own
+ * offset is put back after.  A stream's bytes are one run.
+ */
+static int read_queue(struct dfile *d, struct ckpt_fd_unix *s)
+{
+	int zero = 0, ret = 0;
+	uint8_t *buf = xmalloc(QUEUE_MAX);
+	char cbuf[CMSG_SPACE(sizeof(int) * 253)];	/* SCM_MAX_FD */
+	uint32_t *lens = NULL;
+	size_t got = 0;
+
+	if (setsockopt(d->copy, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
+		free(buf);
+		return error_errno(errno, "fd %d (%s): cannot peek at its queue (SO_PEEK_OFF)", d->fd,
+				   d->link);
+	}
+	for (;;) {
+		struct iovec iov = { buf, QUEUE_MAX };
+		struct sockaddr_un from;
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(d->copy, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno != EAGAIN)
+			ret = error_errno(errno, "fd %d (%s): cannot peek at its queue", d->fd, d->link);
+		if (n <= 0)	/* empty; a stream's end of file */
+			break;
+		check_cmsgs(d, &mh);
+		if (mh.msg_flags & MSG_TRUNC)
+			d->cannot = "a message of more than 1 MiB is queued on it";
+		if (s->type == SOCK_DGRAM && mh.msg_namelen > sizeof(sa_family_t))
+			d->cannot = "datagrams from a named sender are queued on it (the sender's "
+				    "address would be lost)";
+		if (d->cannot || got + (size_t)n > (64u << 20))
+			break;
+		d->f->data = xrealloc(d->f->data, got + (size_t)n);
+		memcpy(d->f->data + got, buf, (size_t)n);
+		got += (size_t)n;
+		if (s->type != SOCK_STREAM) {
+			lens = xrealloc(lens, (s->nmsgs + 1) * sizeof(*lens));
+			lens[s->nmsgs++] = (uint32_t)n;
+		}
+	}
+	setsockopt(d->copy, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off, sizeof(s->peek_off));
+	d->f->d.data_len = got;
+	dfile_add_state(d, lens, s->nmsgs * sizeof(*lens));
+	memcpy(d->f->state, s, sizeof(*s));
+	free(lens);
+	free(buf);
+	return ret;
+}
+
+static int unix_collect(struct fd_dump *c, struct dfile *d)
+{
+	struct ckpt_fd_unix s = { .sock = d->st.st_ino };
+	uint8_t name[108], peer[sizeof(struct sockaddr_un)];
+	struct sockaddr_un pa;
+	socklen_t plen = sizeof(pa);
+	uint32_t pending = 0;
+	int ret;
+
+	(void)c;
+	dfile_what(d, "a unix socket");
+	if ((ret = ask_kernel(d, &s, name, &pending)) < 0) {
+		d->cannot = "the kernel does not describe it (unix_diag: CONFIG_UNIX_DIAG)";
+		return 0;
+	}
+	s.rcvbuf = (uint32_t)opt(d->copy, SO_RCVBUF, 0);
+	s.sndbuf = (uint32_t)opt(d->copy, SO_SNDBUF, 0);
+	s.peek_off = opt(d->copy, SO_PEEK_OFF, -1);
+	s.uflags |= opt(d->copy, SO_PASSCRED, 0) ? CKPT_UNIX_PASSCRED : 0;
+	s.uflags |= opt(d->copy, SO_PASSSEC, 0) ? CKPT_UNIX_PASSSEC : 0;
+	if (getpeername(d->copy, (struct sockaddr *)&pa, &plen) == 0) {
+		/* a datagram socket others connected to reads ESTABLISHED
+		 * too (unix_dgram_connect): its own peer says */
+		if (s.type == SOCK_DGRAM)
+			s.state = TCP_ESTABLISHED;
+		if (plen > sizeof(sa_family_t) && plen <= sizeof(pa)) {
+			s.peer_name_len = (uint32_t)(plen - sizeof(sa_family_t));
+			memcpy(peer, pa.sun_path, s.peer_name_len);
+		}
+	} else if (s.type == SOCK_DGRAM) {
+		s.state = TCP_CLOSE;
+	}
+	dfile_set_state(d, &s, sizeof(s));
+	dfile_add_state(d, name, s.name_len);
+	dfile_add_state(d, peer, s.peer_name_len);
+	if (s.type != SOCK_STREAM && s.type != SOCK_DGRAM && s.type != SOCK_SEQPACKET)
+		d->cannot = "unix sockets of this type are not supported";
+	else if (pending)
+		d->cannot = "connections wait to be accepted on it (they would be lost)";
+	else if (s.state != TCP_LISTEN)
+		return read_queue(d, &s);
+	return 0;
+}
+
+static struct dfile *by_sock(struct fd_dump *c, uint64_t sock)
+{
+	for_each_dfile(c, d, CKPT_FD_UNIX)
+		if (ustate(d).sock == sock)
+			return d;
+	return NULL;
+}
+
+static void names(const struct dfile *d, char *name, char *peer, size_t size)
+{
+	fd_unix_names(d->f, name, peer, size);
+}
+
+/* A connected socket: its peer in the process, closed, or outside. */
+static void connected(struct fd_dump *c, struct dfile *d, pid_t holder)
+{
+	struct ckpt_fd_unix s = ustate(d);
+	struct dfile *p = s.peer ? by_sock(c, s.peer) : NULL;
+	char name[512], peer[512], who[64];
+
+	names(d, name, peer, sizeof(name));
+	if (!s.peer) {
+		dfile_what(d, "a unix %s socket whose peer is closed", type_name(s.type));
+		if (name[0] || peer[0])
+			d->cannot = "it was connected through a listener (names of connections are not "
+				    "restored yet)";
+		return;
+	}
+	if (p) {
+		struct ckpt_fd_unix ps = ustate(p);
+
+		dfile_what(d, "a unix %s socket connected to fd %d of the process", type_name(s.type),
+			   p->fd);
+		if (ps.peer == s.sock && (name[0] || peer[0]))
+			d->cannot = "it was connected through a listener (names of connections are not "
+				    "restored yet)";
+		else if (ps.peer != s.sock && (!peer[0] || d->f->d.data_len))
+			d->cannot = "it is connected one way to a socket of the process";
+		return;
+	}
+	if (holder)
+		fd_proc_name(holder, who, sizeof(who));
+	else
+		snprintf(who, sizeof(who), "no process ckpt can see");
+	dfile_what(d, "a unix %s socket connected to %s%s%s of %s, outside the image",
+		   type_name(s.type), peer[0] ? "\"" : "socket ", peer[0] ? peer : "",
+		   peer[0] ? "\"" : "", who);
+	if (s.type == SOCK_DGRAM && peer[0]) {
+		/* a datagram socket sends to a name: connected again to it */
+		d->f->d.policy = CKPT_FPOL_OUTSIDE;
+		return;
+	}
+	d->cannot = "its peer is outside the image";
+	d->outside = 1;
+}
+
+static void describe(struct fd_dump *c, struct dfile *d, pid_t holder)
+{
+	struct ckpt_fd_unix s = ustate(d);
+	const char *cannot = d->cannot;	/* what collect found comes first */
+	char name[512], peer[512];
+
+	names(d, name, peer, sizeof(name));
+	if (s.state == TCP_ESTABLISHED)
+		connected(c, d, holder);
+	else if (s.state == TCP_LISTEN)
+		dfile_what(d, "a unix %s socket listening on \"%s\"", type_name(s.type), name);
+	else
+		dfile_what(d, "a unix %s socket%s%s%s", type_name(s.type), name[0] ? " bound to \"" : "",
+			   name, name[0] ? "\"" : "");
+	if (cannot) {
+		d->cannot = cannot;
+		d->f->d.policy = CKPT_FPOL_EXACT;
+	}
+}
+
+static int unix_link(struct fd_dump *c)
+{
+	uint64_t *ino = xzalloc((c->nfiles + 1) * sizeof(*ino));
+	pid_t *holder = xzalloc((c->nfiles + 1) * sizeof(*holder));
+	size_t n = 0;
+	int ret;
+
+	/* the peers of this process's sockets that it does not hold */
+	for_each_dfile(c, d, CKPT_FD_UNIX)
+		ino[n++] = d->f->state && ustate(d).peer && !by_sock(c, ustate(d).peer) ?
+			   ustate(d).peer : 0;
+	if ((ret = fd_find_holders(c, "socket:[", ino, n, holder)) < 0)
+		ret = error_errno(ret, "cannot list the other processes' open files");
+	n = 0;
+	for_each_dfile(c, d, CKPT_FD_UNIX) {
+		pid_t h = holder[n++];
+
+		if (ret == 0 && d->f->state)
+			describe(c, d, h);
+	}
+	free(ino);
+	free(holder);
+	return ret;
+}
+
+const struct fd_kind_dump fd_dump_unix = { .collect = unix_collect, .link = unix_link };

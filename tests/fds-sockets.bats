@@ -1,0 +1,110 @@
+#!/usr/bin/env bats
+# Unix sockets across dump and restore: socketpairs of every type with
+# their queues, listeners on paths and abstract names serving again,
+# datagram sockets bound and connected, options; a socket whose peer is
+# outside the image refused by name, one connected to a name outside
+# connected to it again.
+
+load test_helper
+
+@test "unix sockets: queues, messages, shutdowns, closed peers, listeners, bound and connected datagram sockets, options" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_unix "$T/d"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "unix sockets: a dump that does not kill leaves every queue and peek offset as it was" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_unix "$T/d"
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+	# the image restores the same state once the names are free again
+	rm "$T/go"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "inspect: each unix socket, its peer, names, queue and policy" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_unix "$T/d"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"a unix stream socket connected to fd 11 of the process; stream connected"*", 13 bytes queued"* ]]
+	[[ "$output" == *"a unix datagram socket connected to fd 13 of the process; datagram connected"*", 3105 bytes queued in 3 messages"* ]]
+	[[ "$output" == *"a unix stream socket whose peer is closed;"*"shut down both ways"* ]]
+	[[ "$output" == *"a unix stream socket listening on \"@ckpt-fd-unix-"* ]]
+	[[ "$output" == *"a unix datagram socket bound to \"$T/d/dgram.sock\"; "*"11 bytes queued in 2 messages"* ]]
+	run "$CKPT" inspect --json "$T/img"
+	[ "$status" -eq 0 ]
+	python3 -c '
+import json, sys
+fds = {f["fd"]: f for f in json.load(sys.stdin)["files"]}
+s = fds[12]
+assert s["kind"] == "unix" and s["policy"] == "exact", s
+assert s["state"]["type"] == "datagram" and s["state"]["messages"] == 3 and s["state"]["passcred"], s
+assert s["data_bytes"] == 3105, s
+assert fds[18]["state"]["name"].endswith("/listen.sock"), fds[18]
+' <<<"$output"
+}
+
+# start_server NAME: a python3 datagram server at $T/NAME outside the
+# image, which logs each message it gets to $T/NAME.log.
+start_server() {
+	python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[1] + ".ready", "w").close()
+with open(sys.argv[2], "a") as log:
+    while True:
+        log.write(s.recv(100).decode() + "\n")
+        log.flush()
+' "$T/$1" "$T/$1.log" </dev/null >/dev/null 2>&1 &
+	SPID=$!
+	PIDS+=("$SPID")
+	wait_file "$T/$1.ready"
+}
+
+@test "a datagram socket connected to a name outside the image is connected to it again (and said so if gone)" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "no python3"
+	start_server log.sock
+	start_target fd_unix_client dgram "$T/log.sock" 5
+	run "$CKPT" -v dump "$TPID" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"fd 5 (socket:["*"], a unix datagram socket connected to \"$T/log.sock\" of python3 (PID $SPID), outside the image)"* ]]
+	reap "$TPID"
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"socket:["*"outside"* ]]
+	# the server restarted meanwhile at the same name: the restored
+	# client sends to the new one
+	kill "$SPID"
+	wait "$SPID" 2>/dev/null || true
+	rm -f "$T/log.sock" "$T/log.sock.ready" "$T/log.sock.log"
+	start_server log.sock
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "fd 5: sent" ]
+	for i in $(seq 100); do [ -s "$T/log.sock.log" ] && break; sleep 0.1; done
+	[ "$(cat "$T/log.sock.log")" = "after restore" ]
+	# and with nobody at that name: restore says so, the client is unconnected
+	kill "$SPID"
+	wait "$SPID" 2>/dev/null || true
+	rm -f "$T/log.sock"
+	run --separate-stderr timeout 120 "$CKPT" restore "$T/img" --ignore-file-changes
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"fd 5 (socket:["*"): cannot connect it to \"$T/log.sock\" again: "*"; it is left unconnected" ]]
+	[ "$(tail -1 "$T/out")" = "fd 5: send: Transport endpoint is not connected" ]
+}
