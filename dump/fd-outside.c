@@ -61,13 +61,23 @@ static void scan_process(pid_t pid, const char *prefix, const uint64_t *ino, siz
 	closedir(dir);
 }
 
+/* A live process of the image being dumped (a tree: its tasks). */
+static int in_image(const struct fd_dump *c, pid_t pid)
+{
+	for (uint32_t i = 0; c->img->tasks && i < c->img->ntasks; i++)
+		if (c->img->tasks[i].pid == pid && c->img->tasks[i].proc >= 0)
+			return 1;
+	return 0;
+}
+
 int fd_find_holders(const struct fd_dump *c, const char *prefix, const uint64_t *ino, size_t n,
-		    pid_t *holder)
+		    pid_t *holder, pid_t *mate)
 {
 	struct dirent *de;
 	DIR *proc;
 
 	memset(holder, 0, n * sizeof(*holder));
+	memset(mate, 0, n * sizeof(*mate));
 	if (!n)
 		return 0;
 	if (!(proc = opendir("/proc")))
@@ -80,7 +90,7 @@ int fd_find_holders(const struct fd_dump *c, const char *prefix, const uint64_t 
 		/* The process itself, and any that shares its fd table. */
 		if (syscall(SYS_kcmp, c->pid, pid, KCMP_FILES, 0, 0) == 0)
 			continue;
-		scan_process(pid, prefix, ino, n, holder);
+		scan_process(pid, prefix, ino, n, in_image(c, pid) ? mate : holder);
 	}
 	closedir(proc);
 	return 0;

@@ -130,13 +130,19 @@ static int ends(struct fd_dump *c, uint64_t pipe)
 	return e;
 }
 
-static void describe(struct fd_dump *c, struct dfile *d, pid_t holder)
+static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mate)
 {
 	const char *end = (d->f->d.flags & O_ACCMODE) == O_WRONLY ? "write" : "read";
 	const char *other = (d->f->d.flags & O_ACCMODE) == O_WRONLY ? "read" : "write";
 	char who[64];
 
-	if (holder) {
+	if (mate) {
+		/* each process would get a pipe of its own: not the same */
+		fd_proc_name(mate, who, sizeof(who));
+		dfile_what(d, "the %s end of a pipe shared with %s, another process of the image",
+			   end, who);
+		d->cannot = "pipes between processes of the image are not restored yet";
+	} else if (holder) {
 		fd_proc_name(holder, who, sizeof(who));
 		dfile_what(d, "the %s end of a pipe shared with %s, outside the image", end, who);
 		d->cannot = "the pipe is shared with a process outside the image";
@@ -152,6 +158,7 @@ static int pipe_link(struct fd_dump *c)
 {
 	uint64_t *ino = xzalloc((c->nfiles + 1) * sizeof(*ino));
 	pid_t *holder = xzalloc((c->nfiles + 1) * sizeof(*holder));
+	pid_t *mate = xzalloc((c->nfiles + 1) * sizeof(*mate));
 	size_t n = 0;
 	int ret = 0;
 
@@ -175,14 +182,17 @@ static int pipe_link(struct fd_dump *c)
 	n = 0;
 	for_each_dfile(c, d, CKPT_FD_PIPE)
 		ino[n++] = pipe_state(d).pipe;
-	if (ret == 0 && (ret = fd_find_holders(c, "pipe:[", ino, n, holder)) < 0)
+	if (ret == 0 && (ret = fd_find_holders(c, "pipe:[", ino, n, holder, mate)) < 0)
 		ret = error_errno(ret, "cannot list the other processes' open files");
 	n = 0;
-	for_each_dfile(c, d, CKPT_FD_PIPE)
+	for_each_dfile(c, d, CKPT_FD_PIPE) {
 		if (ret == 0)
-			describe(c, d, holder[n++]);
+			describe(c, d, holder[n], mate[n]);
+		n++;
+	}
 	free(ino);
 	free(holder);
+	free(mate);
 	return ret;
 }
 

@@ -291,14 +291,24 @@ static void connected(struct fd_dump *c, struct dfile *d, pid_t holder)
 	d->outside = 1;
 }
 
-static void describe(struct fd_dump *c, struct dfile *d, pid_t holder)
+/* holder: of its peer, outside; mate: another process of the image
+ * holding it (shared), or its peer (peer_mate) */
+static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mate, pid_t peer_mate)
 {
 	struct ckpt_fd_unix s = ustate(d);
 	const char *cannot = d->cannot;	/* what collect found comes first */
 	char name[512], peer[512];
 
 	names(d, name, peer, sizeof(name));
-	if (s.state == TCP_ESTABLISHED)
+	if (mate || peer_mate) {
+		/* each process would get a socket of its own: not the same */
+		char who[64];
+
+		fd_proc_name(mate ? mate : peer_mate, who, sizeof(who));
+		dfile_what(d, "a unix %s socket %s %s, another process of the image",
+			   type_name(s.type), mate ? "shared with" : "connected to", who);
+		d->cannot = "sockets between processes of the image are not restored yet";
+	} else if (s.state == TCP_ESTABLISHED)
 		connected(c, d, holder);
 	else if (s.state == TCP_LISTEN)
 		dfile_what(d, "a unix %s socket listening on \"%s\"", type_name(s.type), name);
@@ -313,26 +323,31 @@ static void describe(struct fd_dump *c, struct dfile *d, pid_t holder)
 
 static int unix_link(struct fd_dump *c)
 {
-	uint64_t *ino = xzalloc((c->nfiles + 1) * sizeof(*ino));
-	pid_t *holder = xzalloc((c->nfiles + 1) * sizeof(*holder));
+	uint64_t *ino = xzalloc((2 * c->nfiles + 1) * sizeof(*ino));
+	pid_t *holder = xzalloc((2 * c->nfiles + 1) * sizeof(*holder));
+	pid_t *mate = xzalloc((2 * c->nfiles + 1) * sizeof(*mate));
 	size_t n = 0;
 	int ret;
 
-	/* the peers of this process's sockets that it does not hold */
-	for_each_dfile(c, d, CKPT_FD_UNIX)
-		ino[n++] = d->f->state && ustate(d).peer && !by_sock(c, ustate(d).peer) ?
-			   ustate(d).peer : 0;
-	if ((ret = fd_find_holders(c, "socket:[", ino, n, holder)) < 0)
+	/* the sockets, and their peers this process does not hold: in
+	 * another process of the image (a tree), each would be made apart */
+	for_each_dfile(c, d, CKPT_FD_UNIX) {
+		uint64_t p = d->f->state ? ustate(d).peer : 0;
+
+		ino[n++] = d->f->state ? ustate(d).sock : 0;
+		ino[n++] = p && !by_sock(c, p) ? p : 0;
+	}
+	if ((ret = fd_find_holders(c, "socket:[", ino, n, holder, mate)) < 0)
 		ret = error_errno(ret, "cannot list the other processes' open files");
 	n = 0;
 	for_each_dfile(c, d, CKPT_FD_UNIX) {
-		pid_t h = holder[n++];
-
 		if (ret == 0 && d->f->state)
-			describe(c, d, h);
+			describe(c, d, holder[n + 1], mate[n], mate[n + 1]);
+		n += 2;
 	}
 	free(ino);
 	free(holder);
+	free(mate);
 	return ret;
 }
 

@@ -69,9 +69,10 @@ void dfile_what(struct dfile *d, const char *fmt, ...);
 
 /* fd-outside.c: the first process outside the image holding each inode
  * (an fd link prefix"ino]", prefix "pipe:["), 0 where none does:
- * holder[i] for ino[i]. */
+ * holder[i] for ino[i]; mate[i]: the first other process of the image
+ * (a tree) holding it. */
 int fd_find_holders(const struct fd_dump *c, const char *prefix, const uint64_t *ino, size_t n,
-		    pid_t *holder);
+		    pid_t *holder, pid_t *mate);
 /* "cat (PID 123)" */
 void fd_proc_name(pid_t pid, char *buf, size_t len);
 
