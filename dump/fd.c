@@ -14,6 +14,7 @@
 #include <string.h>
 #include <linux/kcmp.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -33,7 +34,7 @@ static const struct {
 	{ CKPT_FD_MEMFD, &fd_dump_file }, { CKPT_FD_PATH, &fd_dump_file },
 	{ CKPT_FD_PIPE, &fd_dump_pipe }, { CKPT_FD_FIFO, &fd_dump_pipe },
 	{ CKPT_FD_OTHER, &fd_dump_unsupported }, { CKPT_FD_SOCKET, &fd_dump_unsupported },
-	{ CKPT_FD_UNIX, &fd_dump_unix },
+	{ CKPT_FD_UNIX, &fd_dump_unix }, { CKPT_FD_INET, &fd_dump_inet },
 	{ CKPT_FD_TTY, &fd_dump_unsupported }, { CKPT_FD_PTMX, &fd_dump_unsupported },
 	{ CKPT_FD_USERFAULTFD, &fd_dump_unsupported }, { CKPT_FD_IO_URING, &fd_dump_unsupported },
 	{ CKPT_FD_EVENTFD, &fd_dump_event }, { CKPT_FD_SIGNALFD, &fd_dump_event },
@@ -282,8 +283,15 @@ static uint32_t classify(const struct fd_dump *c, const struct dfile *d)
 		int dom = -1;
 		socklen_t len = sizeof(dom);
 
+		int proto = -1;
+
 		getsockopt(d->copy, SOL_SOCKET, SO_DOMAIN, &dom, &len);
-		return dom == AF_UNIX ? CKPT_FD_UNIX : CKPT_FD_SOCKET;
+		getsockopt(d->copy, SOL_SOCKET, SO_PROTOCOL, &proto, &len);
+		if (dom == AF_UNIX)
+			return CKPT_FD_UNIX;
+		if ((dom == AF_INET || dom == AF_INET6) && (proto == IPPROTO_TCP || proto == IPPROTO_UDP))
+			return CKPT_FD_INET;
+		return CKPT_FD_SOCKET;
 	}
 	case S_IFIFO:
 		return !strncmp(d->link, "pipe:[", 6) ? CKPT_FD_PIPE : CKPT_FD_FIFO;

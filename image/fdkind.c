@@ -4,6 +4,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "common/json.h"
 #include "common/util.h"
@@ -437,6 +439,50 @@ static void unix_json(const struct img_file *f, struct json *j)
 	json_u64(j, "messages", s.nmsgs);
 }
 
+/* ---- TCP and UDP sockets ---- */
+
+void fd_inet_addr(uint32_t family, const uint8_t *a, uint16_t port, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, ip, sizeof(ip));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+static void inet_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_inet s;
+	char a[64], p[64];
+
+	fd_state(f, &s, sizeof(s));
+	fd_inet_addr(s.family, s.addr, s.port, a, sizeof(a));
+	fd_inet_addr(s.family, s.peer_addr, s.peer_port, p, sizeof(p));
+	snprintf(buf, len, "%s %s%s%s%s, options %#x", s.protocol == IPPROTO_TCP ? "TCP" : "UDP",
+		 s.state == 10 ? "listening on " : s.port ? "bound to " : "not bound", s.port ? a : "",
+		 s.peer_port ? ", connected to " : "", s.peer_port ? p : "", s.opts);
+	if (s.state == 10)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", backlog %u", s.backlog);
+}
+
+static void inet_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_inet s;
+	char a[64];
+
+	fd_state(f, &s, sizeof(s));
+	json_str(j, "protocol", s.protocol == IPPROTO_TCP ? "tcp" : "udp");
+	json_u64(j, "family", s.family);
+	json_u64(j, "state", s.state);
+	fd_inet_addr(s.family, s.addr, s.port, a, sizeof(a));
+	json_str(j, "address", s.port ? a : "");
+	fd_inet_addr(s.family, s.peer_addr, s.peer_port, a, sizeof(a));
+	json_str(j, "peer", s.peer_port ? a : "");
+	json_u64(j, "backlog", s.backlog);
+	json_hex(j, "options", s.opts);
+	json_u64(j, "rcvbuf", s.rcvbuf);
+	json_u64(j, "sndbuf", s.sndbuf);
+}
+
 #define STATE(k, n, a, st, chk, t, js) { k, n, a, sizeof(st), chk, t, js }
 
 static const struct fd_kind_info kinds[] = {
@@ -466,6 +512,8 @@ static const struct fd_kind_info kinds[] = {
 	      proc_json),
 	STATE(CKPT_FD_UNIX, "unix", "a unix socket", struct ckpt_fd_unix, unix_check, unix_text,
 	      unix_json),
+	STATE(CKPT_FD_INET, "inet", "a TCP or UDP socket", struct ckpt_fd_inet, NULL, inet_text,
+	      inet_json),
 	{ CKPT_FD_SOCKET, "socket", "a socket", 0, NULL, NULL, NULL },
 	{ CKPT_FD_TTY, "tty", "a terminal", 0, NULL, NULL, NULL },
 	{ CKPT_FD_PTMX, "ptmx", "a pseudo-terminal master", 0, NULL, NULL, NULL },

@@ -41,6 +41,8 @@ const char *fd_file_what(const struct img_file *f);
 /* A unix socket's name and its peer's, for people ("@abstract", "" if
  * none), each in size bytes. */
 void fd_unix_names(const struct img_file *f, char *name, char *peer, size_t size);
+/* "127.0.0.1:80", "[::1]:80" */
+void fd_inet_addr(uint32_t family, const uint8_t *a, uint16_t port, char *buf, size_t len);
 /* "exact", "inherit", "lost", "outside" */
 const char *fd_policy_name(uint32_t policy);
 

@@ -422,6 +422,7 @@ enum ckpt_fd_kind {
 				   (path): opened by the restored process
 				   itself, naming it; ckpt_fd_proc */
 	CKPT_FD_UNIX     = 18,	/* a unix socket: ckpt_fd_unix */
+	CKPT_FD_INET     = 19,	/* a TCP or UDP socket over IPv4 or IPv6: ckpt_fd_inet */
 	/* Named, not restored yet: only INHERIT or LOST. */
 	CKPT_FD_SOCKET   = 32,
 	CKPT_FD_TTY      = 33,	/* a terminal (pty slave, console, tty) */
@@ -578,6 +579,36 @@ static_assert(sizeof(struct ckpt_fd_unix) == 72, "ckpt_fd_unix size");
 #define CKPT_UNIX_PASSSEC	2u	/* SO_PASSSEC */
 #define CKPT_UNIX_DELETED	4u	/* its socket file was deleted: bound, then
 				   unlinked again */
+
+/*
+ * A TCP or UDP socket (ip(7), ipv6(7)): its address and its peer's, and
+ * the options programs set.  This ckpt restores TCP sockets that are
+ * listening or not connected, and UDP sockets with an empty queue.
+ */
+struct ckpt_fd_inet {
+	uint32_t family;	/* AF_INET 2, AF_INET6 10 */
+	uint32_t type;		/* SOCK_STREAM 1, SOCK_DGRAM 2 */
+	uint32_t protocol;	/* IPPROTO_TCP 6, IPPROTO_UDP 17 */
+	uint32_t state;		/* TCP: its state (include/net/tcp_states.h:
+				   10 listening, 7 closed); UDP: 1 connected, 7 not */
+	uint8_t  addr[16];	/* bound address (IPv4: the first 4 bytes) */
+	uint8_t  peer_addr[16];	/* connected to (UDP) */
+	uint16_t port;		/* bound port, host order; 0: not bound */
+	uint16_t peer_port;
+	uint32_t backlog;	/* listen(2) backlog */
+	uint32_t opts;		/* CKPT_INET_* options set */
+	uint32_t rcvbuf;	/* SO_RCVBUF, if the program set it; 0: default */
+	uint32_t sndbuf;	/* SO_SNDBUF, if the program set it; 0: default */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_inet) == 72, "ckpt_fd_inet size");
+#define CKPT_INET_REUSEADDR	0x01u	/* SO_REUSEADDR */
+#define CKPT_INET_REUSEPORT	0x02u	/* SO_REUSEPORT */
+#define CKPT_INET_KEEPALIVE	0x04u	/* SO_KEEPALIVE */
+#define CKPT_INET_BROADCAST	0x08u	/* SO_BROADCAST */
+#define CKPT_INET_NODELAY	0x10u	/* TCP_NODELAY */
+#define CKPT_INET_V6ONLY	0x20u	/* IPV6_V6ONLY */
+#define CKPT_INET_FREEBIND	0x40u	/* IP_FREEBIND */
 
 /* CKPT_SEC_FD, version 2: one descriptor of a process. */
 struct ckpt_fd {

@@ -28,7 +28,7 @@ static const struct {
 	{ CKPT_FD_PIPE, &fd_restore_pipe }, { CKPT_FD_FIFO, &fd_restore_pipe },
 	{ CKPT_FD_EVENTFD, &fd_restore_event }, { CKPT_FD_SIGNALFD, &fd_restore_event },
 	{ CKPT_FD_TIMERFD, &fd_restore_event }, { CKPT_FD_EPOLL, &fd_restore_epoll },
-	{ CKPT_FD_UNIX, &fd_restore_unix },
+	{ CKPT_FD_UNIX, &fd_restore_unix }, { CKPT_FD_INET, &fd_restore_inet },
 };
 
 static const struct fd_kind_restore *hooks(uint32_t kind)

@@ -42,7 +42,7 @@ struct fd_kind_restore {
 };
 
 extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore_event,
-	fd_restore_epoll, fd_restore_unix;
+	fd_restore_epoll, fd_restore_unix, fd_restore_inet;
 
 /* fd.c */
 int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf);

@@ -40,3 +40,52 @@ program_mid_work() {
 	program_mid_work "python asyncio: 300 lines, sum 45150, 400 thread results, sum 21413400" \
 		/usr/bin/python3 "$CKPT_TOP/tests/targets/loop_asyncio.py"
 }
+
+# get URL: the body, or nothing (the server does not answer)
+get() {
+	python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(), end="")' "$1" 2>/dev/null
+}
+
+@test "python3 http.server: dumped while serving, killed, restored: it answers again on its port" {
+	skip_unless_ptrace
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+	mkdir "$T/www"
+	echo "hello from ckpt" >"$T/www/index.txt"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec /usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/www" \
+			</dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	local port="" body="" i
+	for i in $(seq 300); do
+		port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/out")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ]
+	[ "$(get "http://127.0.0.1:$port/index.txt")" = "hello from ckpt" ]
+	# its handler thread done with that connection: the listener alone
+	for i in $(seq 100); do
+		[ "$(ls -l /proc/$TPID/fd | grep -c 'socket:')" -eq 1 ] && break
+		sleep 0.1
+	done
+	dump_kill
+	[ -z "$(get "http://127.0.0.1:$port/index.txt")" ]	# nobody serves
+	"$CKPT" restore "$T/img" >"$T/restore.out" 2>&1 &
+	local rpid=$!
+	PIDS+=("$rpid")
+	for i in $(seq 100); do
+		body=$(get "http://127.0.0.1:$port/index.txt") && [ -n "$body" ] && break
+		sleep 0.2
+	done
+	cat "$T/restore.out"
+	[ "$body" = "hello from ckpt" ]
+	kill "$TPID"
+	wait "$rpid" || true
+}

@@ -108,3 +108,42 @@ with open(sys.argv[2], "a") as log:
 	[[ "$stderr" == *"fd 5 (socket:["*"): cannot connect it to \"$T/log.sock\" again: "*"; it is left unconnected" ]]
 	[ "$(tail -1 "$T/out")" = "fd 5: send: Transport endpoint is not connected" ]
 }
+
+@test "TCP and UDP sockets: listeners accept again on their ports, bound and connected UDP sockets, options" {
+	skip_unless_ptrace
+	start_target fd_inet
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"a IPv4 TCP socket listening on 127.0.0.1:"*", backlog 5"* ]]
+	[[ "$output" == *"a IPv4 UDP socket bound to 127.0.0.1:"*" connected to 127.0.0.1:"* ]]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "a TCP connection: dump refuses by name (not restored yet)" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "no python3"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec python3 -c '
+import socket, sys, time
+l = socket.create_server(("127.0.0.1", 0))
+c = socket.create_connection(l.getsockname())
+a, _ = l.accept()
+open(sys.argv[1], "w").close()
+time.sleep(600)
+' "$T/ready" </dev/null >/dev/null 2>&1
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/ready"
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"fd "*" (socket:["*"], a IPv4 TCP connection 127.0.0.1:"*" to 127.0.0.1:"*"): cannot be restored: TCP connections are not restored yet; --lose-fd "* ]]
+	kill -0 "$TPID"
+}

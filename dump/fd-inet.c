@@ -1,0 +1,176 @@
+/*
+ * TCP and UDP sockets: the address bound and connected to, the options
+ * programs set (getsockopt on ckpt's copy), a listener's backlog and
+ * pending connections (inet_diag: getsockopt has neither).  Listening
+ * and unconnected TCP sockets and UDP sockets with nothing queued are
+ * restored; a TCP connection is not yet (refused by name, or inherited
+ * on fds 0-2: its peer is outside).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "dump/fd.h"
+#include "dump/sockdiag.h"
+#include "image/fdkind.h"
+
+#define TCP_LISTEN	10	/* include/net/tcp_states.h */
+#define TCP_CLOSE	7
+
+static int opt(int fd, int level, int name)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, level, name, &v, &len) < 0 ? 0 : v;
+}
+
+/* An address as the image keeps it: 16 bytes and a port. */
+static int name_of(int fd, int peer, struct ckpt_fd_inet *s, uint8_t *a, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
+		    getsockname(fd, (struct sockaddr *)&ss, &len)) < 0)
+		return -errno;
+	if (s->family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		memcpy(a, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+		memcpy(a, &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+	}
+	return 0;
+}
+
+/* A listener's backlog and pending connections (tcp_diag_get_info:
+ * rqueue is the accept queue, wqueue its maximum). */
+static int backlog(const struct dfile *d, struct ckpt_fd_inet *s, uint32_t *pending)
+{
+	struct inet_diag_req_v2 req = {
+		.sdiag_family = (uint8_t)s->family, .sdiag_protocol = IPPROTO_TCP,
+		.idiag_states = 1u << TCP_LISTEN,
+		.id = { .idiag_sport = htons(s->port), .idiag_cookie = { INET_DIAG_NOCOOKIE,
+									 INET_DIAG_NOCOOKIE } },
+	};
+	const struct inet_diag_msg *m;
+	struct sock_diag_reply r;
+	int ret;
+
+	memcpy(req.id.idiag_src, s->addr, s->family == AF_INET6 ? 16 : 4);
+	if ((ret = sock_diag_get(&req, sizeof(req), &r)) < 0)
+		return ret;
+	m = r.msg;
+	if (r.len < sizeof(*m) || m->idiag_inode != d->st.st_ino) {
+		free(r.buf);
+		return -ENOENT;
+	}
+	*pending = m->idiag_rqueue;
+	s->backlog = m->idiag_wqueue;
+	free(r.buf);
+	return 0;
+}
+
+/* SO_RCVBUF/SO_SNDBUF only if the program set them: a new socket's
+ * defaults otherwise (setting them turns TCP's autotuning off). */
+static void buffers(const struct dfile *d, struct ckpt_fd_inet *s)
+{
+	int fresh = socket((int)s->family, (int)s->type | SOCK_CLOEXEC, (int)s->protocol);
+	int rcv = opt(d->copy, SOL_SOCKET, SO_RCVBUF), snd = opt(d->copy, SOL_SOCKET, SO_SNDBUF);
+
+	if (fresh < 0)
+		return;
+	if (rcv != opt(fresh, SOL_SOCKET, SO_RCVBUF))
+		s->rcvbuf = (uint32_t)rcv;
+	if (snd != opt(fresh, SOL_SOCKET, SO_SNDBUF))
+		s->sndbuf = (uint32_t)snd;
+	close(fresh);
+}
+
+static void options(const struct dfile *d, struct ckpt_fd_inet *s)
+{
+	int ip = s->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+
+	s->opts |= opt(d->copy, SOL_SOCKET, SO_REUSEADDR) ? CKPT_INET_REUSEADDR : 0;
+	s->opts |= opt(d->copy, SOL_SOCKET, SO_REUSEPORT) ? CKPT_INET_REUSEPORT : 0;
+	s->opts |= opt(d->copy, SOL_SOCKET, SO_KEEPALIVE) ? CKPT_INET_KEEPALIVE : 0;
+	s->opts |= opt(d->copy, SOL_SOCKET, SO_BROADCAST) ? CKPT_INET_BROADCAST : 0;
+	if (s->protocol == IPPROTO_TCP)
+		s->opts |= opt(d->copy, IPPROTO_TCP, TCP_NODELAY) ? CKPT_INET_NODELAY : 0;
+	if (s->family == AF_INET6)
+		s->opts |= opt(d->copy, IPPROTO_IPV6, IPV6_V6ONLY) ? CKPT_INET_V6ONLY : 0;
+	s->opts |= opt(d->copy, ip, s->family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND) ?
+		   CKPT_INET_FREEBIND : 0;
+	buffers(d, s);
+}
+
+static void describe(struct dfile *d, const struct ckpt_fd_inet *s)
+{
+	const char *fam = s->family == AF_INET6 ? "IPv6" : "IPv4";
+	char a[64], p[64];
+
+	fd_inet_addr(s->family, s->addr, s->port, a, sizeof(a));
+	fd_inet_addr(s->family, s->peer_addr, s->peer_port, p, sizeof(p));
+	if (s->protocol == IPPROTO_UDP)
+		dfile_what(d, "a %s UDP socket%s%s%s%s", fam, s->port ? " bound to " : "",
+			   s->port ? a : "", s->peer_port ? " connected to " : "",
+			   s->peer_port ? p : "");
+	else if (s->state == TCP_LISTEN)
+		dfile_what(d, "a %s TCP socket listening on %s", fam, a);
+	else if (s->state == TCP_CLOSE)
+		dfile_what(d, "a %s TCP socket%s%s", fam, s->port ? " bound to " : "", s->port ? a : "");
+	else
+		dfile_what(d, "a %s TCP connection %s to %s", fam, a, p);
+}
+
+static int inet_collect(struct fd_dump *c, struct dfile *d)
+{
+	struct ckpt_fd_inet s = { .family = (uint32_t)opt(d->copy, SOL_SOCKET, SO_DOMAIN),
+				  .type = (uint32_t)opt(d->copy, SOL_SOCKET, SO_TYPE),
+				  .protocol = (uint32_t)opt(d->copy, SOL_SOCKET, SO_PROTOCOL) };
+	uint32_t pending = 0;
+	char byte;
+
+	(void)c;
+	name_of(d->copy, 0, &s, s.addr, &s.port);
+	if (name_of(d->copy, 1, &s, s.peer_addr, &s.peer_port) < 0)
+		s.peer_port = 0;
+	if (s.protocol == IPPROTO_TCP) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		s.state = getsockopt(d->copy, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : 0;
+	} else {
+		s.state = s.peer_port ? 1 : TCP_CLOSE;
+	}
+	options(d, &s);
+	describe(d, &s);
+	dfile_set_state(d, &s, sizeof(s));
+	if (s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN && backlog(d, &s, &pending) < 0)
+		d->cannot = "the kernel does not describe the listener (inet_diag: CONFIG_INET_DIAG)";
+	else if (pending)
+		d->cannot = "connections wait to be accepted on it (they would be lost)";
+	else if (s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE)
+		d->cannot = "TCP connections are not restored yet";
+	else if (s.protocol == IPPROTO_UDP && recv(d->copy, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
+		d->cannot = "datagrams are queued on it (their senders' addresses would be lost)";
+	d->outside = s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE;
+	memcpy(d->f->state, &s, sizeof(s));
+	return 0;
+}
+
+const struct fd_kind_dump fd_dump_inet = { .collect = inet_collect };
