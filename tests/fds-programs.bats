@@ -64,7 +64,7 @@ print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(), end="")' 
 	PIDS+=("$TPID")
 	local port="" body="" i
 	for i in $(seq 300); do
-		port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/out")
+		port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/out" 2>/dev/null || true)
 		[ -n "$port" ] && break
 		sleep 0.1
 	done
