@@ -89,6 +89,11 @@ static void set_flags(struct img_vma *v, uint32_t vmflags, const struct dump_opt
 	v->d.madv = madv_of(vmflags);
 	if (vmflags & PM_GROWSDOWN)
 		v->d.flags |= CKPT_VMA_GROWSDOWN;
+	/* A shared file mapping made read-only from a file opened for
+	 * writing may be made writable again (mprotect(2) EACCES otherwise). */
+	if ((vmflags & PM_MAYWRITE) && !(v->d.prot & PROT_WRITE) &&
+	    (v->d.flags & (CKPT_VMA_SHARED | CKPT_VMA_FILE)) == (CKPT_VMA_SHARED | CKPT_VMA_FILE))
+		v->d.flags |= CKPT_VMA_MAYWRITE;
 	if ((vmflags & (PM_IO | PM_PFNMAP)) && !(v->d.flags & NAMED_SPECIAL)) {
 		warn("mapping %#lx-%#lx (%s) is device memory: not saved",
 		     (unsigned long)v->d.start, (unsigned long)v->d.end, v->path);

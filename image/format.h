@@ -337,6 +337,9 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 						   data is the fd's FILEDATA */
 #define CKPT_VMA_EXCLUDED	(1u << 11)	/* contents not saved (MADV_DONTDUMP,
 						   --exclude-mapping): restored as zeros */
+#define CKPT_VMA_MAYWRITE	(1u << 13)	/* SHARED and FILE, not writable now but
+						   may be made so (smaps "mw", VM_MAYWRITE:
+						   the file was opened for writing) */
 #define CKPT_VMA_SHM_ALIAS	(1u << 16)	/* shared anonymous memory (or a deleted
 						   file) that an earlier mapping of the
 						   image maps too (same dev/ino): one

@@ -236,7 +236,7 @@ static const struct { char name[3]; uint32_t bit; } vmflag_bits[] = {
 	{ "wf", PM_WIPEONFORK }, { "nr", PM_NORESERVE },
 	{ "lo", PM_LOCKED }, { "mg", PM_MERGEABLE },
 	{ "sr", PM_SEQUENTIAL }, { "rr", PM_RANDOM },
-	{ "lf", PM_LOCKONFAULT }, { "gu", PM_MAYBE_GUARD },
+	{ "lf", PM_LOCKONFAULT }, { "gu", PM_MAYBE_GUARD }, { "mw", PM_MAYWRITE },
 	{ "gd", PM_GROWSDOWN }, { "io", PM_IO }, { "pf", PM_PFNMAP },
 };
 

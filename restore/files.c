@@ -31,13 +31,21 @@ static uint64_t mtime_ns(const struct stat *sb)
 	return (uint64_t)sb->st_mtim.tv_sec * 1000000000ull + (uint64_t)sb->st_mtim.tv_nsec;
 }
 
+/* A shared mapping that writes to its file, or may be made to (MAYWRITE):
+ * its file is opened for writing. */
+static int map_writes(const struct img_vma *v)
+{
+	return (v->d.flags & CKPT_VMA_SHARED) &&
+	       ((v->d.prot & PROT_WRITE) || (v->d.flags & CKPT_VMA_MAYWRITE));
+}
+
 /* Files behind mappings: one fd per distinct path, checked unchanged. */
 static int open_maps(const struct img *img, const struct img_proc *p, struct spawn_fds *sf,
 		     int *next_slot)
 {
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
-		int wr = (v->d.flags & CKPT_VMA_SHARED) && (v->d.prot & PROT_WRITE);
+		int wr = map_writes(v);
 		struct stat sb;
 		uint32_t k;
 
@@ -58,13 +66,22 @@ static int open_maps(const struct img *img, const struct img_proc *p, struct spa
 			continue;
 		for (k = 0; k < i; k++)
 			if (sf->map_src[k] >= 0 && !strcmp(p->vmas[k].path, v->path) &&
-			    (!wr || (p->vmas[k].d.flags & CKPT_VMA_SHARED && p->vmas[k].d.prot & PROT_WRITE)))
+			    (!wr || map_writes(&p->vmas[k])))
 				break;
 		if (k < i) {
 			sf->map_slot[i] = sf->map_slot[k];
 			continue;
 		}
 		sf->map_src[i] = open(v->path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		/* Only mprotect(PROT_WRITE) needed it: the mapping itself can be
+		 * had without, and ckpt says what the process loses. */
+		if (sf->map_src[i] < 0 && wr && !(v->d.prot & PROT_WRITE) &&
+		    (errno == EACCES || errno == EROFS || errno == EPERM)) {
+			warn("mapped file \"%s\" cannot be opened for writing (%s): its read-only "
+			     "shared mapping %#lx-%#lx can no longer be made writable", v->path,
+			     strerror(errno), (unsigned long)v->d.start, (unsigned long)v->d.end);
+			sf->map_src[i] = open(v->path, O_RDONLY | O_CLOEXEC);
+		}
 		if (sf->map_src[i] < 0)
 			return error_errno(errno, "mapped file \"%s\" cannot be opened", v->path);
 		if (fstat(sf->map_src[i], &sb) == 0 && !(v->d.flags & CKPT_VMA_SHARED) &&

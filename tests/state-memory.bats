@@ -168,3 +168,12 @@ load test_helper
 	wait "$TPID"
 	grep -qx 'sysv_shm: ok' "$T/out"
 }
+
+@test "MAP_SHARED read-only mapping of a file opened read-write: mprotect(PROT_WRITE) still works after restore, stores reach the file" {
+	skip_unless_ptrace
+	start_target mem_maywrite "$T"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_maywrite: ok' "$T/out"
+}
