@@ -46,6 +46,8 @@ int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct 
  * process (remote.c), with the result of PR_GET_DUMPABLE */
 int dump_collect_attrs(pid_t live, struct img_proc *p);
 int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, long dumpable);
+/* sysv.c: the SYSV_SHM section, after the VMAs (page: the page size) */
+int dump_collect_sysv(struct img_proc *p, uint64_t page);
 /* seccomp.c: the SECCOMP section, or a refusal by name */
 int dump_collect_seccomp(struct img_proc *p, const struct tracee_set *ts);
 /* remote.c: syscall nr run in thread t; 0 with *res its result, or -errno

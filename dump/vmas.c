@@ -135,6 +135,12 @@ static void classify(pid_t pid, const struct map_entry *m, struct img_vma *v)
 		v->d.flags |= CKPT_VMA_ANON;
 		return;
 	}
+	/* ipc/shm.c names a segment's file "SYSV" and its key (%08x); its
+	 * inode number is the segment's id (dump/sysv.c). */
+	if (m->shared && !strncmp(m->path, "/SYSV", 5)) {
+		v->d.flags |= CKPT_VMA_SYSV;
+		return;
+	}
 	if (m->shared && is_shmem_path(m->path) && !m->ino) {
 		v->d.flags |= CKPT_VMA_ANON;
 		return;
@@ -171,13 +177,6 @@ int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *map
 		struct img_vma *v = &p->vmas[i];
 
 		classify(pid, &maps[i], v);
-		/* ipc/shm.c names a segment's file "SYSV" and its key (%08x),
-		 * its inode number is the segment's id.  Restored as plain
-		 * shared memory it would no longer be the segment. */
-		if ((v->d.flags & CKPT_VMA_SHARED) && !strncmp(v->path, "/SYSV", 5))
-			return error("SysV shared memory segment key %#lx (id %lu) attached at %#lx: "
-				     "cannot be restored yet", strtoul(v->path + 5, NULL, 16),
-				     (unsigned long)v->d.ino, (unsigned long)v->d.start);
 		v->d.path_len = (uint32_t)strlen(v->path);
 		set_flags(v, maps[i].vmflags, o);
 		if (v->d.flags & CKPT_VMA_VDSO) {

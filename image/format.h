@@ -70,6 +70,7 @@ enum ckpt_section_type {
 	CKPT_SEC_COW      = 33,	/* struct ckpt_cow_run[] */
 	CKPT_SEC_ATTRS    = 18,	/* struct ckpt_attrs + ckpt_thread_attrs[nthreads] */
 	CKPT_SEC_SECCOMP  = 19,	/* (struct ckpt_seccomp + ckpt_bpf_insn[len])... */
+	CKPT_SEC_SYSV_SHM = 20,	/* struct ckpt_shm[]: SysV segments attached */
 	CKPT_SEC_XSAVE_LAYOUT = 21,	/* struct ckpt_xfeat[]: x86-64 only */
 	CKPT_SEC_GUARDS   = 22,	/* struct ckpt_range[]: guard regions */
 	CKPT_SEC_FILE     = 11,	/* struct ckpt_file + path + state + what (version 2) */
@@ -257,6 +258,24 @@ static_assert(sizeof(struct ckpt_bpf_insn) == 8, "ckpt_bpf_insn size");
 #define CKPT_MAX_SECCOMP_INSNS	32768	/* all filters, +4 each (kernel MAX_INSNS_PER_PATH) */
 
 /*
+ * CKPT_SEC_SYSV_SHM (at most one per process, after SECCOMP): the SysV
+ * shared memory segments it has attached (its SYSV mappings), as
+ * /proc/sysvipc/shm shows them.  Restore attaches the segment when it
+ * still exists (same id, key and size, attached by no one), else makes
+ * it again with its key, its id when it can (shm_next_id), owner, mode
+ * and the image's contents, and removes it again when it had been.
+ */
+struct ckpt_shm {
+	int32_t  key;		/* IPC key; 0: IPC_PRIVATE, or a removed segment's */
+	int32_t  id;		/* shmid at dump: the SYSV mappings' ino */
+	uint64_t size;		/* shm_segsz, bytes */
+	uint32_t mode;		/* shm_perm.mode: permissions, SHM_DEST 01000 (removed), SHM_LOCKED 02000 */
+	uint32_t uid, gid;	/* owner */
+	uint32_t reserved;	/* zero */
+};
+static_assert(sizeof(struct ckpt_shm) == 32, "ckpt_shm size");
+
+/*
  * CKPT_SEC_XSAVE_LAYOUT (x86-64, at most one per process, after TIMERS):
  * where the dumping CPU keeps each extended feature of the XSAVE area in
  * the NT_X86_XSTATE register sets (standard format), one record per user
@@ -340,6 +359,10 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_VMA_MAYWRITE	(1u << 13)	/* SHARED and FILE, not writable now but
 						   may be made so (smaps "mw", VM_MAYWRITE:
 						   the file was opened for writing) */
+#define CKPT_VMA_SYSV		(1u << 14)	/* SHARED: a SysV shared memory attach
+						   (shmat) of the segment whose id is
+						   ino (SYSV_SHM); its pages are the
+						   segment's from pgoff */
 #define CKPT_VMA_SHM_ALIAS	(1u << 16)	/* shared anonymous memory (or a deleted
 						   file) that an earlier mapping of the
 						   image maps too (same dev/ino): one

@@ -37,6 +37,7 @@ void img_free(struct img *img)
 		for (uint32_t k = 0; p->seccomp && k < p->nseccomp; k++)
 			free(p->seccomp[k].insns);
 		free(p->seccomp);
+		free(p->shms);
 	}
 	free(img->tasks);
 	img->tasks = NULL;

@@ -67,6 +67,8 @@ struct img_proc {
 	uint32_t nguards;
 	struct img_seccomp *seccomp;		/* filters, oldest first */
 	uint32_t nseccomp;
+	struct ckpt_shm *shms;			/* SysV segments attached, nshms */
+	uint32_t nshms;
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;		/* d.nfds, in fd order */

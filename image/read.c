@@ -29,6 +29,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_COW] = "shared pages", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
 	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout", [CKPT_SEC_ATTRS] = "attributes",
 	[CKPT_SEC_GUARDS] = "guard regions", [CKPT_SEC_SECCOMP] = "seccomp filters",
+	[CKPT_SEC_SYSV_SHM] = "SysV shared memory",
 };
 
 const char *img_section_name(uint32_t type)
@@ -606,7 +607,7 @@ static int parse_seccomp(struct img_proc *p, struct cur *c)
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts, timers, cow, xfeat, attrs, guards, seccomp;
+	int sigacts, timers, cow, xfeat, attrs, guards, seccomp, shms;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 	uint32_t version;	/* of the image */
 };
@@ -694,6 +695,16 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		return m->guards++ ? -1 : parse_guards(p, c, img->h.page_size);
 	case CKPT_SEC_SECCOMP:
 		return m->seccomp++ ? -1 : parse_seccomp(p, c);
+	case CKPT_SEC_SYSV_SHM:
+		if (m->shms++ || !c->left || c->left % sizeof(*p->shms) ||
+		    c->left / sizeof(*p->shms) > 4096)
+			return -1;
+		p->nshms = (uint32_t)(c->left / sizeof(*p->shms));
+		p->shms = take_dup(c, c->left);
+		for (uint32_t i = 0; i < p->nshms; i++)
+			if (p->shms[i].id < 0 || !p->shms[i].size)
+				return -1;
+		return 0;
 	case CKPT_SEC_XSAVE_LAYOUT:
 		if (m->xfeat++ || !c->left || c->left % sizeof(*p->xfeat) ||
 		    c->left > CKPT_MAX_XFEAT * sizeof(*p->xfeat))

@@ -202,6 +202,9 @@ static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc 
 		ret = img_write_section(w, CKPT_SEC_GUARDS, idx, &gu, 1);
 	if (ret == 0 && p->nseccomp)
 		ret = write_seccomp(w, idx, p);
+	if (ret == 0 && p->nshms)
+		ret = img_write_section(w, CKPT_SEC_SYSV_SHM, idx,
+					&(struct iovec){ p->shms, p->nshms * sizeof(*p->shms) }, 1);
 	return ret;
 }
 

@@ -211,6 +211,8 @@ static int restored(const struct img_vma *v)
 /* Pages get written into the VMA before its final protection is set. */
 static uint32_t initial_prot(const struct img_vma *v)
 {
+	if (v->d.flags & CKPT_VMA_SYSV)	/* attached writable (restore/sysv.c) */
+		return v->d.prot | PROT_READ | PROT_WRITE;
 	if (v->d.npages && !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD))))
 		return v->d.prot | PROT_READ | PROT_WRITE;
 	return v->d.prot;
@@ -335,6 +337,10 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 
 		if (!restored(v))
 			continue;
+		if (v->d.flags & CKPT_VMA_SYSV) {
+			plan_sysv_attach(pl, p, v, sf);
+			continue;
+		}
 		np = pieces(v->d.start, v->d.end, keep, nkeep, pc);
 		for (size_t k = 0; k < np; k++) {
 			SYS(pl, 0, SYS_mmap, pc[k].start, pc[k].end - pc[k].start, initial_prot(v),

@@ -150,6 +150,8 @@ struct spawn_fds {
 	int nextra, *extra_src;		/* the root's: ckpt's fds for those slots */
 	int *slot;			/* another process's: per fd, its slot */
 	struct fd_restore *fr;		/* restore/fd.h: the files behind the fds */
+	int *shm_id;			/* per SYSV_SHM segment: its id here (sysv.c) */
+	uint8_t *shm_made;		/* per segment: made by this restore */
 };
 
 int files_open(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
@@ -158,6 +160,14 @@ int files_open(const struct img *img, const struct img_proc *p, const struct res
  * Returns the fd of the stub ELF to exec, or -1. */
 int files_install_child(struct spawn_fds *sf);
 void files_close(struct spawn_fds *sf);
+/* sysv.c: each SysV segment of process k of img found or made again, or
+ * taken from an earlier process of the image (0 or -errno after a
+ * message; sf: every process's); the ops attaching it at each of its
+ * attaches; and, when the restore failed, the segments it made removed. */
+int sysv_open(const struct img *img, struct spawn_fds *sf, uint32_t k);
+void plan_sysv_attach(struct plan *pl, const struct img_proc *p, const struct img_vma *v,
+		      const struct spawn_fds *sf);
+void sysv_close(const struct img_proc *p, struct spawn_fds *sf, int failed);
 /* tree.c: each shared anonymous object several mappings map made once
  * (0 or -errno after a message); then the slots of every process's
  * descriptors in the root stub (sf: one per process of img, files_open()

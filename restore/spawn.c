@@ -837,7 +837,8 @@ static int open_files(struct ctx *c)
 	c->sf = xzalloc(c->img->h.nprocs * sizeof(*c->sf));
 	for (uint32_t i = 0; i < c->img->h.nprocs; i++) {
 		c->sf[i].plan_src = c->sf[i].stub_src = c->sf[i].exe_src = -1;
-		if ((ret = files_open(c->img, &c->img->procs[i], c->o, &c->sf[i])) < 0)
+		if ((ret = files_open(c->img, &c->img->procs[i], c->o, &c->sf[i])) < 0 ||
+		    (ret = sysv_open(c->img, c->sf, i)) < 0)
 			return ret;
 	}
 	if ((ret = tree_shm(c->sf, c->img)) < 0)
@@ -885,8 +886,10 @@ int restore_spawn(struct restore_job *j)
 	j->pid = c.pid;
 out:
 	plan_free(&c.pl);
-	for (uint32_t i = 0; c.sf && i < c.img->h.nprocs; i++)
+	for (uint32_t i = 0; c.sf && i < c.img->h.nprocs; i++) {
+		sysv_close(&c.img->procs[i], &c.sf[i], ret < 0);
 		files_close(&c.sf[i]);
+	}
 	free(c.sf);
 	free(c.th);
 	free(c.rt);
