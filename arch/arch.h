@@ -95,6 +95,9 @@ int arch_check_regset(const struct img_regset *rs);
 
 /* CRC32C with the CPU's instruction; -ENOSYS when there is none. */
 int arch_crc32c_hw(uint32_t *crc, const void *buf, size_t len);
+/* SHA-256 compression of nblocks 64-byte blocks into h with the CPU's
+ * instructions (image/sha256.c); -ENOSYS when there are none. */
+int arch_sha256_hw(uint32_t h[8], const uint8_t *p, size_t nblocks);
 
 /*
  * Describing a thread (ckpt inspect).  The general registers to print,
