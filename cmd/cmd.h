@@ -40,6 +40,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_core(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 #endif

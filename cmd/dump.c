@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "dump/dump.h"
 #include "image/codec.h"
+#include "image/key.h"
 
 /* See README.md, "Compression", for the measurements behind it. */
 #define DEFAULT_CODEC CKPT_CODEC_LZ4
@@ -142,6 +143,15 @@ int cmd_dump(int argc, char **argv)
 		o.out = defout;
 	}
 	log_set_context("dump %ld", pid);
+	/* Root's images carry a MAC with this machine's key (made on first
+	 * use), so that root's restore knows them from forged ones. */
+	if (geteuid() == 0) {
+		static struct img_key key;
+
+		if (img_key_load(&key, 1) < 0)
+			return EXIT_FAIL;
+		img_key_set_signing(&key);
+	}
 	c = dump_run((pid_t)pid, &o) < 0 ? EXIT_FAIL : EXIT_OK;
 	free(o.exclude);
 	free(o.exclude_maps);

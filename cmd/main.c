@@ -38,11 +38,13 @@ const struct cmd cmds[] = {
 	  "      --lose-fd N     do not save fd N (it becomes /dev/null at restore)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
-	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes]\n"
+	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes] [--trust]\n"
 	  "  -d, --detach              print the PID and return at once\n"
 	  "      --pid-ns              restore into a new PID namespace (original PIDs always free)\n"
 	  "      --rollback-files      truncate files the process was writing back to their size at dump\n"
-	  "      --ignore-file-changes restore even if such files changed since the dump\n",
+	  "      --ignore-file-changes restore even if such files changed since the dump\n"
+	  "      --trust               root: take the image's credentials as they are, signed by this\n"
+	  "                            machine's key or not (you vouch for it; see ckpt help sign)\n",
 	  "bring a checkpointed process back to life" },
 	{ "merge", cmd_merge,
 	  "ckpt merge IMAGE -o FILE [--no-sync]\n"
@@ -57,9 +59,16 @@ const struct cmd cmds[] = {
 	  "show what an image holds: process, threads, code, mappings, files" },
 	{ "verify", cmd_verify,
 	  "ckpt verify FILE\n"
-	  "  check every checksum and the structure of an image without restoring it;\n"
-	  "  FILE may be - for stdin.\n",
+	  "  check every checksum and the structure of an image without restoring it, and\n"
+	  "  say whether this machine's key signed it (root); FILE may be - for stdin.\n",
 	  "check an image's integrity; exit 0 if intact, 1 if not" },
+	{ "sign", cmd_sign,
+	  "ckpt sign IMAGE...\n"
+	  "  root: check each image as verify does, then sign it with this machine's key\n"
+	  "  ($CKPT_KEY_FILE, default /var/lib/ckpt/key), so that root's restore takes its\n"
+	  "  credentials as they are.  Root's dumps are signed already; sign an image made\n"
+	  "  elsewhere (or before signing existed) only if you trust whoever made it.\n",
+	  "vouch for images: sign them with this machine's key (root)" },
 	{ "check", cmd_check,
 	  "ckpt check\n",
 	  "report what this kernel and these privileges allow ckpt to do" },

@@ -15,6 +15,7 @@ int cmd_restore(int argc, char **argv)
 		{ "pid-ns", no_argument, NULL, 'P' },
 		{ "rollback-files", no_argument, NULL, 'R' },
 		{ "ignore-file-changes", no_argument, NULL, 'I' },
+		{ "trust", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("restore");
@@ -38,6 +39,9 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case 'I':
 			o.ignore_file_changes = 1;
+			break;
+		case 'T':
+			o.vouched = 1;
 			break;
 		case -2:
 			return status;

@@ -2,7 +2,7 @@
 _ckpt() {
 	local cur prev words cword
 	_init_completion || return
-	local cmds="dump restore inspect verify check core merge help"
+	local cmds="dump restore inspect verify sign check core merge help"
 	local i cmd=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
@@ -25,7 +25,7 @@ _ckpt() {
 		fi ;;
 	restore)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-d --detach --pid-ns --rollback-files --ignore-file-changes -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-d --detach --pid-ns --rollback-files --ignore-file-changes --trust -v --verbose -h --help" -- "$cur"))
 		else
 			_filedir
 		fi ;;
@@ -48,7 +48,7 @@ _ckpt() {
 		else
 			_filedir
 		fi ;;
-	inspect|verify)
+	inspect|verify|sign)
 		if [[ $cur == -* ]]; then
 			local o="-v --verbose -h --help"
 			[[ $cmd == inspect ]] && o="--json $o"

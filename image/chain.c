@@ -37,7 +37,7 @@ char *chain_parent_path(const char *child, const char *ref)
 
 int chain_open_parent(const char *child_path, const struct img *child, char **path,
 		       struct img_reader *r, struct img *par, struct ckpt_section *s,
-		       void **payload)
+		       void **payload, const struct chain_hold *hold, int verify)
 {
 	int ret;
 
@@ -52,6 +52,8 @@ int chain_open_parent(const char *child_path, const struct img *child, char **pa
 	log_pop_context();
 	if (ret < 0)
 		return ret;
+	if (hold && (ret = hold->opened(hold->arg, r, *path, verify)) < 0)
+		return ret;
 	if (memcmp(par->h.image_id, child->h.parent_id, sizeof(par->h.image_id)))
 		return error("parent image \"%s\" is not the one \"%s\" was made from (replaced or changed?)",
 			     *path, child_path);
@@ -63,7 +65,8 @@ int chain_open_parent(const char *child_path, const struct img *child, char **pa
 	return ret;
 }
 
-int chain_check(const char *path, const struct img *img, unsigned flags)
+int chain_check(const char *path, const struct img *img, unsigned flags,
+		const struct chain_hold *hold)
 {
 	char *cur_path = xstrdup(path);
 	struct img cur = { 0 }, par;
@@ -82,7 +85,7 @@ int chain_check(const char *path, const struct img *img, unsigned flags)
 			ret = error("chain of parent images longer than %d", MAX_CHAIN);
 			break;
 		}
-		have = chain_open_parent(cur_path, &cur, &ppath, &r, &par, &s, &payload);
+		have = chain_open_parent(cur_path, &cur, &ppath, &r, &par, &s, &payload, hold, 1);
 		ret = have < 0 ? have : 0;
 		/* Verify it all, as for the image itself, before anything is made. */
 		if (ret == 0) {
@@ -92,6 +95,8 @@ int chain_check(const char *path, const struct img *img, unsigned flags)
 			ret = img_check_rest(&r, &par, &s, payload, have, flags, &st, NULL, NULL);
 			log_pop_context();
 		}
+		if (ret == 0 && hold)
+			ret = hold->read(hold->arg, &r, ppath);
 		img_reader_close(&r);
 		img_free(&cur);
 		cur = par;

@@ -207,6 +207,8 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 		return have;
 	/* img_read_section has checked END against the sections before it. */
 	st->nsections = r->nsections;
+	st->mac = r->mac_meta != IMG_MAC_OK ? r->mac_meta : r->mac_all;
+	memcpy(st->key_id, r->mac_key_id, sizeof(st->key_id));
 	return check_eof(r);
 }
 
@@ -223,14 +225,22 @@ int img_verify_file(const char *path, struct img_stats *st)
 		ret = img_check_rest(&r, &img, &s, payload, ret, IMG_CHECK_DECODE, st, NULL, NULL);
 	/* Its parents too, as restore checks them (and decoded). */
 	if (ret >= 0 && img.parent)
-		ret = chain_check(path, &img, IMG_CHECK_DECODE);
+		ret = chain_check(path, &img, IMG_CHECK_DECODE, NULL);
 	img_reader_close(&r);
 	img_free(&img);
 	return ret < 0 ? ret : 0;
 }
 
-int img_check_rewind(struct img_reader *r, const struct img *img, const struct ckpt_section *s,
-		     void *payload, int have, unsigned flags)
+int img_check_whole_mac(const struct img_reader *r)
+{
+	if (r->mac_meta != IMG_MAC_OK || r->mac_all == IMG_MAC_OK)
+		return 0;
+	return bad("image does not match its MAC as a whole (%s): its page data was changed after it was signed",
+		   img_mac_status_text(r->mac_all));
+}
+
+int img_check_rewind(struct img_reader *r, const struct img *img, struct ckpt_section *s,
+		     void **payload, int have, unsigned flags)
 {
 	struct ckpt_section cur = *s;
 	struct img_stats st;
@@ -240,9 +250,15 @@ int img_check_rewind(struct img_reader *r, const struct img *img, const struct c
 	if (!img_reader_seekable(r))
 		return 0;
 	img_reader_mark(r, &m);
-	if ((ret = img_check_rest(r, img, &cur, payload, have, flags, &st, NULL, NULL)) < 0)
+	if ((ret = img_check_rest(r, img, &cur, *payload, have, flags, &st, NULL, NULL)) < 0 ||
+	    (ret = img_check_whole_mac(r)) < 0)
 		return ret;
+	if (!have)
+		return 0;	/* END was in hand: nothing to read again */
 	if ((ret = img_reader_rewind(r, &m)) < 0)
 		return error_errno(ret, "cannot go back in the image");
+	/* Read with read(2): the section in hand is read again. */
+	if (ret == 1 && (ret = img_read_section(r, s, payload)) != 1)
+		return ret < 0 ? ret : bad("image is corrupted: it changed while it was read");
 	return 0;
 }

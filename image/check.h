@@ -34,6 +34,9 @@ struct img_stats {
 	uint64_t codec_blocks[CKPT_CODEC_LZ4 + 1];	/* PAGES sections per codec */
 	uint64_t codec_raw[CKPT_CODEC_LZ4 + 1];		/* their raw bytes */
 	uint64_t codec_stored[CKPT_CODEC_LZ4 + 1];	/* their encoded bytes */
+	enum img_mac_status mac;	/* its MACs, as far as this machine can tell
+					   (the reader's key: img_key_default()) */
+	uint8_t key_id[16];		/* the key that signed (mac != IMG_MAC_NONE) */
 };
 
 /* Decode every compressed block to see that it decodes to its pages
@@ -79,13 +82,17 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 
 /*
  * Verify everything, then rewind: img_check_rest() over the rest of a
- * file, then the reader is back where it was, at *s and payload (which
- * stay valid), with every payload CRC known good.  On a stream it does
+ * file (and img_check_whole_mac), then the reader is back where it was,
+ * at *s and *payload (read again when the file is read with read(2),
+ * img_reader_rewind), with every payload CRC known good.  On a stream it does
  * nothing (the sections are checked as they are applied).  0 or -errno
  * after one message.
  */
-int img_check_rewind(struct img_reader *r, const struct img *img, const struct ckpt_section *s,
-		     void *payload, int have, unsigned flags);
+int img_check_rewind(struct img_reader *r, const struct img *img, struct ckpt_section *s,
+		     void **payload, int have, unsigned flags);
+/* An image whose metadata MAC holds (with the reader's key) must hold as
+ * a whole, once read to its end: 0, or -EBADMSG after one message. */
+int img_check_whole_mac(const struct img_reader *r);
 
 /* The whole image at path ("-": stdin), as ckpt verify checks it, its
  * parent images included (image/chain.h): 0 with *st filled, or -errno

@@ -15,8 +15,9 @@
  * one TREE (images of a process tree), then for each process in turn one
  * PROC, one SIGACTS, its THREAD, VMA, COW, FILE (each followed by its
  * FILEDATA) and FD sections, a FILE always before the FDs that name it;
- * then all PAGES, PAGES_ALIGNED and HASHES sections (in process order:
- * none of a process after one of a later process); then exactly one END.
+ * (signed images) one MAC_META; then all PAGES, PAGES_ALIGNED and HASHES
+ * sections (in process order: none of a process after one of a later
+ * process); (signed) one MAC_ALL; then exactly one END.
  * Everything a restore must
  * know before creating the process therefore comes before the first PAGES
  * section, which is what lets an image be written and read as a stream.
@@ -25,6 +26,14 @@
  * themselves (computed with the crc field zero / over the first 20 bytes),
  * and every section a CRC32C of its payload.  END counts the sections
  * before it, so truncation at a section boundary is detected too.
+ *
+ * Authenticity (CKPT_HDR_MAC): CRCs are no proof of who wrote an image.
+ * Root's dumps carry two MAC sections made with a key only root can read
+ * (docs/security.md): MAC_META right after the metadata (before the
+ * first PAGES, HASHES, MAC_ALL or END section), MAC_ALL right before END.
+ * Each is an HMAC-SHA256 of the header and of every section before it
+ * (struct ckpt_mac says exactly how), so a stream's metadata can be
+ * authenticated before anything is made from it.
  */
 #ifndef CKPT_IMAGE_FORMAT_H
 #define CKPT_IMAGE_FORMAT_H
@@ -43,7 +52,7 @@ struct ckpt_header {
 	uint32_t header_size;	/* sizeof(struct ckpt_header) */
 	uint32_t machine;	/* ELF e_machine: 62 = x86-64, 183 = aarch64 */
 	uint32_t page_size;	/* of the dumping kernel */
-	uint64_t flags;		/* CKPT_HDR_*, none defined yet */
+	uint64_t flags;		/* CKPT_HDR_* */
 	uint64_t xfeatures;	/* x86-64: XCR0 at dump; aarch64: AT_HWCAP */
 	uint32_t xstate_size;	/* largest extended register set stored */
 	uint32_t nprocs;	/* PROC sections in the image */
@@ -57,6 +66,9 @@ struct ckpt_header {
 };
 static_assert(sizeof(struct ckpt_header) == 256, "ckpt_header size");
 
+#define CKPT_HDR_MAC	(1ull << 0)	/* carries MAC_META and MAC_ALL sections;
+					   without it, neither may appear */
+
 enum ckpt_section_type {
 	CKPT_SEC_PROC     = 1,	/* struct ckpt_proc + variable data */
 	CKPT_SEC_SIGACTS  = 2,	/* struct ckpt_sigaction[64], signals 1..64 */
@@ -66,6 +78,8 @@ enum ckpt_section_type {
 	CKPT_SEC_FILEDATA = 6,	/* struct ckpt_filedata + bytes */
 	CKPT_SEC_PARENT   = 7,	/* path of the parent image (incremental) */
 	CKPT_SEC_TIMERS   = 8,	/* struct ckpt_timers + ckpt_posix_timer[ntimers] */
+	CKPT_SEC_MAC_META = 9,	/* struct ckpt_mac: everything before the page data */
+	CKPT_SEC_MAC_ALL  = 10,	/* struct ckpt_mac: everything before END */
 	CKPT_SEC_TREE     = 32,	/* struct ckpt_tree + ckpt_task[ntasks] */
 	CKPT_SEC_COW      = 33,	/* struct ckpt_cow_run[] */
 	CKPT_SEC_ATTRS    = 18,	/* struct ckpt_attrs + ckpt_thread_attrs[nthreads] */
@@ -786,6 +800,32 @@ enum ckpt_dirty_method {
 	CKPT_DIRTY_SOFTDIRTY = 2,	/* pagemap soft-dirty bits */
 	CKPT_DIRTY_HASH      = 3,	/* page contents compared by hash */
 };
+
+/*
+ * CKPT_SEC_MAC_META, CKPT_SEC_MAC_ALL (section proc 0): an HMAC-SHA256
+ * (RFC 2104, FIPS 180-4) with the signing machine's key K of
+ *
+ *   "ckpt image MAC 1"                  16 bytes, no NUL
+ *   the header                          256 bytes, as stored
+ *   for each section before this one:   its 24-byte section header as stored,
+ *                                       then SHA-256 of its payload (32 bytes)
+ *   type of this section                u32
+ *   nsections                           u64, as below
+ *
+ * MAC_ALL's input includes MAC_META's section; neither covers END, whose
+ * counts the reader checks against what it read.
+ */
+struct ckpt_mac {
+	uint32_t alg;		/* CKPT_MAC_HMAC_SHA256 */
+	uint32_t reserved;	/* zero */
+	uint64_t nsections;	/* sections before this one (all covered) */
+	uint8_t  key_id[16];	/* first 16 bytes of HMAC-SHA256(K, "ckpt key id"):
+				   which key signed, revealing nothing of it */
+	uint8_t  mac[32];
+};
+static_assert(sizeof(struct ckpt_mac) == 64, "ckpt_mac size");
+
+#define CKPT_MAC_HMAC_SHA256	1
 
 /* CKPT_SEC_END: the last section. */
 struct ckpt_end {

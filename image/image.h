@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "image/format.h"
+#include "image/mac.h"
 #include "image/model.h"
 
 struct img_writer {
@@ -32,9 +33,20 @@ struct img_writer {
 	int reserved;		/* space allocated past the end (fallocate) */
 	char *buf;		/* small sections are batched here */
 	size_t buflen;
+	struct img_mac mac;	/* signing (img_writer_sign), else key NULL */
+	int meta_mac;		/* MAC_META written */
+	uint64_t meta_end;	/* offset after it: a file's MAC_ALL is computed
+				   from here at finish, from the file itself */
 };
 
 int img_writer_open(struct img_writer *w, const char *path, int no_sync);
+/* Sign what is written with key (before the header): MAC_META goes in
+ * before the first page data section (or at the end of img_write_meta),
+ * MAC_ALL before END. */
+void img_writer_sign(struct img_writer *w, const struct img_key *key);
+/* The metadata is complete: write MAC_META now, if signing (the next
+ * PAGES, HASHES or END section would do it anyway). */
+int img_writer_meta_done(struct img_writer *w);
 int img_write_header(struct img_writer *w, struct ckpt_header *h);
 int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 		      const struct iovec *iov, int iovcnt);
@@ -80,15 +92,33 @@ struct img_reader {
 	const uint8_t *map;	/* a regular file is read through a mapping */
 	size_t mapsize;
 	uint64_t pos;		/* of the next byte in the mapping */
+	int fd_seekable;	/* a regular file read with read(2) */
+	struct ckpt_header hdr;	/* as read */
+	struct img_mac mac;	/* running MAC (with img_key_default(), or none) */
+	struct img_mac mac_mark;	/* its state after MAC_META (key and h only) */
+	enum img_mac_status mac_meta, mac_all;	/* what the MAC sections said */
+	uint8_t mac_key_id[16];	/* the key MAC_META names */
+	int after_meta_mac, after_all_mac;	/* read past them */
+	uint64_t mac_mark_off;	/* the offset right after MAC_META */
+	uint64_t sec_nsections, sec_npages;	/* the counts before the
+						   section in hand */
 };
 
-/* Open path ("-" = stdin), read and check the header. */
+/* Open path ("-" = stdin), read and check the header.  MACs are checked
+ * with img_key_default() when there is one. */
 int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *h);
+/* Check MACs with key instead (NULL: none); before any section is read. */
+void img_reader_use_key(struct img_reader *r, const struct img_key *key);
+/* Read a mapped file with read(2) from here on: every payload is then a
+ * private copy, which a file that others may write needs (the bytes the
+ * MAC covers must be the ones used).  0 or -errno. */
+int img_reader_unmap(struct img_reader *r);
 void img_reader_close(struct img_reader *r);
 /* Next section: 1 with *s and *payload set (valid until the next call),
  * 0 after END (checked), or -errno after printing why.  A PAGES_ALIGNED
  * section comes out as the PAGES section it holds (type, size, payload);
- * r->at is where the section began. */
+ * r->at is where the section began.  MAC sections are checked and passed
+ * over (mac_meta, mac_all say what they held). */
 int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload);
 /*
  * Read the metadata of every process into img.  Stops at the first PAGES
@@ -107,11 +137,20 @@ struct img_stream {
 
 /* Whether it can go back (a file) to a section boundary it has passed. */
 int img_reader_seekable(const struct img_reader *r);
-/* Where the reader is, to come back to after reading on (a file only:
- * the payloads read before stay valid), with the payload CRCs read in
- * between counted as checked.  Rewind: 0, or -ESPIPE on a stream. */
+/*
+ * Where the reader is, to come back to after reading on (a file only),
+ * with the payload CRCs read in between counted as checked.  Rewind: 0
+ * when the payloads read before stay valid (a mapping); 1 when they do
+ * not (a file read with read(2), img_reader_unmap): the reader is then
+ * back before the section in hand, to be read again, and when a key
+ * checked MAC_META and that section is the first after it, the page data
+ * is MAC'd again as it is read (what the second pass reads must be what
+ * was signed); -errno (-ESPIPE on a stream).  A rewind without that
+ * recheck computes no MAC on the second pass.
+ */
 struct img_mark {
 	uint64_t off, at, pos, nsections, npages;
+	uint64_t sec_nsections, sec_npages;
 	int done;
 };
 void img_reader_mark(const struct img_reader *r, struct img_mark *m);

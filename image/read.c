@@ -19,6 +19,7 @@
 #include "image/crc32c.h"
 #include "image/fdkind.h"
 #include "image/image.h"
+#include "image/key.h"
 
 static const char *const section_names[] = {
 	[CKPT_SEC_PROC] = "process", [CKPT_SEC_SIGACTS] = "signal actions",
@@ -30,6 +31,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout", [CKPT_SEC_ATTRS] = "attributes",
 	[CKPT_SEC_GUARDS] = "guard regions", [CKPT_SEC_SECCOMP] = "seccomp filters",
 	[CKPT_SEC_SYSV_SHM] = "SysV shared memory",
+	[CKPT_SEC_MAC_META] = "metadata MAC", [CKPT_SEC_MAC_ALL] = "image MAC",
 };
 
 const char *img_section_name(uint32_t type)
@@ -84,7 +86,7 @@ static int fetch_payload(struct img_reader *r, size_t len, const uint8_t **out)
 
 int img_reader_seekable(const struct img_reader *r)
 {
-	return r->map != NULL;
+	return r->map != NULL || r->fd_seekable;
 }
 
 void img_reader_mark(const struct img_reader *r, struct img_mark *m)
@@ -94,11 +96,45 @@ void img_reader_mark(const struct img_reader *r, struct img_mark *m)
 	m->pos = r->pos;
 	m->nsections = r->nsections;
 	m->npages = r->npages;
+	m->sec_nsections = r->sec_nsections;
+	m->sec_npages = r->sec_npages;
 	m->done = r->done;
+}
+
+/* The second pass computes no MAC, unless it must check it again. */
+static void mac_rewind(struct img_reader *r, int recheck)
+{
+	r->after_all_mac = 0;
+	r->mac_all = IMG_MAC_NONE;
+	img_mac_free(&r->mac);
+	if (recheck) {
+		r->mac.key = r->mac_mark.key;
+		r->mac.h = r->mac_mark.h;
+	}
+}
+
+/* A file read with read(2): back before the section in hand. */
+static int rewind_unmapped(struct img_reader *r, const struct img_mark *m)
+{
+	int recheck = r->mac_mark.key != NULL;
+
+	if (m->done || (recheck && m->at != r->mac_mark_off))
+		return -EINVAL;
+	if (lseek(r->fd, (off_t)m->at, SEEK_SET) < 0)
+		return -errno;
+	r->off = m->at;
+	r->nsections = m->sec_nsections;
+	r->npages = m->sec_npages;
+	r->done = 0;
+	r->checked = 1;
+	mac_rewind(r, recheck);
+	return 1;
 }
 
 int img_reader_rewind(struct img_reader *r, const struct img_mark *m)
 {
+	if (!r->map && r->fd_seekable)
+		return rewind_unmapped(r, m);
 	if (!r->map || m->pos > r->mapsize)
 		return -ESPIPE;
 	r->off = m->off;
@@ -106,9 +142,12 @@ int img_reader_rewind(struct img_reader *r, const struct img_mark *m)
 	r->pos = m->pos;
 	r->nsections = m->nsections;
 	r->npages = m->npages;
+	r->sec_nsections = m->sec_nsections;
+	r->sec_npages = m->sec_npages;
 	r->done = m->done;
 	/* Every payload's CRC has been checked on the way: not twice. */
 	r->checked = 1;
+	mac_rewind(r, 0);
 	return 0;
 }
 
@@ -186,11 +225,34 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 		return error("image header is corrupted: page size %u", h->page_size);
 	r->page_size = h->page_size;
 	r->version = h->version;
+	r->hdr = *h;
+	img_reader_use_key(r, img_key_default());
+	return 0;
+}
+
+void img_reader_use_key(struct img_reader *r, const struct img_key *key)
+{
+	memset(&r->mac_mark, 0, sizeof(r->mac_mark));	/* another key's */
+	/* An image without MACs has nothing to check them against. */
+	img_mac_start(&r->mac, r->hdr.flags & CKPT_HDR_MAC ? key : NULL, &r->hdr);
+}
+
+int img_reader_unmap(struct img_reader *r)
+{
+	if (!r->map)
+		return 0;
+	if (lseek(r->fd, (off_t)r->pos, SEEK_SET) < 0)
+		return -errno;
+	munmap((void *)r->map, r->mapsize);
+	r->map = NULL;
+	r->fd_seekable = 1;
 	return 0;
 }
 
 void img_reader_close(struct img_reader *r)
 {
+	img_mac_free(&r->mac);
+	memset(&r->mac_mark, 0, sizeof(r->mac_mark));
 	if (r->map)
 		munmap((void *)r->map, r->mapsize);
 	r->map = NULL;
@@ -219,7 +281,74 @@ static int unalign(struct ckpt_section *s, const uint8_t **data)
 	return 0;
 }
 
-int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload)
+static int is_page_data(uint32_t type)
+{
+	return type == CKPT_SEC_PAGES || type == CKPT_SEC_PAGES_ALIGNED || type == CKPT_SEC_HASHES;
+}
+
+/*
+ * Where MAC sections may be (format.h), and what they say: 0 for any
+ * other section (fed to the running MAC), 1 for a MAC section (checked,
+ * recorded, fed, passed over), or -EBADMSG after a message.
+ */
+static int mac_section(struct img_reader *r, const struct ckpt_section *s, const void *data,
+		       uint64_t at)
+{
+	const unsigned long long o = (unsigned long long)at;
+	struct iovec iov = { (void *)data, (size_t)s->size };
+	int is_mac = s->type == CKPT_SEC_MAC_META || s->type == CKPT_SEC_MAC_ALL;
+	const char *name = img_section_name(s->type);
+	struct ckpt_mac mac;
+
+	if (!(r->hdr.flags & CKPT_HDR_MAC)) {
+		if (is_mac)
+			return bad("image is corrupted: %s section at offset %llu in an image not marked as signed",
+				   name, o);
+	} else if (r->after_all_mac && s->type != CKPT_SEC_END) {
+		return bad("image is corrupted: %s section at offset %llu after the image MAC", name, o);
+	} else if (!r->after_meta_mac && (is_page_data(s->type) || s->type == CKPT_SEC_MAC_ALL ||
+					  s->type == CKPT_SEC_END)) {
+		return bad("image is corrupted: the metadata MAC is missing before the %s section at offset %llu",
+			   name, o);
+	} else if (r->after_meta_mac && !is_page_data(s->type) && s->type != CKPT_SEC_MAC_ALL &&
+		   s->type != CKPT_SEC_END) {
+		return bad("image is corrupted: %s section at offset %llu after the metadata MAC", name, o);
+	} else if (s->type == CKPT_SEC_END && !r->after_all_mac) {
+		return bad("image is corrupted: the image MAC is missing before the end section at offset %llu",
+			   o);
+	}
+	if (s->type == CKPT_SEC_END)
+		return 0;
+	if (!is_mac) {
+		/* A mapping's payloads stay put: hashed later, in parallel. */
+		img_mac_section(&r->mac, s, &iov, 1, r->map != NULL);
+		return 0;
+	}
+	if (s->size != sizeof(mac) || s->proc)
+		return bad("image is corrupted: %s section at offset %llu is malformed", name, o);
+	memcpy(&mac, data, sizeof(mac));
+	if (mac.alg != CKPT_MAC_HMAC_SHA256 || mac.reserved || mac.nsections != r->nsections)
+		return bad("image is corrupted: %s section at offset %llu is malformed", name, o);
+	if (s->type == CKPT_SEC_MAC_META) {
+		r->mac_meta = img_mac_check(&r->mac, s->type, &mac);
+		r->after_meta_mac = 1;
+		memcpy(r->mac_key_id, mac.key_id, sizeof(r->mac_key_id));
+	} else {
+		r->mac_all = img_mac_check(&r->mac, s->type, &mac);
+		r->after_all_mac = 1;
+	}
+	img_mac_section(&r->mac, s, &iov, 1, 0);
+	if (s->type == CKPT_SEC_MAC_META) {
+		/* where a second pass over the page data starts (rewind) */
+		r->mac_mark.key = r->mac.key;
+		r->mac_mark.h = r->mac.h;
+		r->mac_mark_off = r->off;
+	}
+	r->nsections++;
+	return 1;
+}
+
+static int read_one(struct img_reader *r, struct ckpt_section *s, void **payload)
 {
 	uint64_t at = r->off, max;
 	const uint8_t *data;
@@ -249,9 +378,14 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 		return bad("image is corrupted: %s section at offset %llu: checksum mismatch", img_section_name(s->type), (unsigned long long)at);
 	r->at = at;
 	r->off += sizeof(*s) + s->size;
+	/* The MAC covers the section as stored: before unalign(). */
+	if ((ret = mac_section(r, s, data, at)) != 0)
+		return ret < 0 ? ret : 2;
 	if (s->type == CKPT_SEC_PAGES_ALIGNED && unalign(s, &data) < 0)
 		return bad("image is corrupted: %s section at offset %llu is malformed", "aligned page data", (unsigned long long)at);
 	*payload = (void *)data;
+	r->sec_nsections = r->nsections;
+	r->sec_npages = r->npages;
 	if (s->type == CKPT_SEC_END) {
 		struct ckpt_end e;
 
@@ -281,6 +415,16 @@ int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payloa
 	}
 	r->nsections++;
 	return 1;
+}
+
+int img_read_section(struct img_reader *r, struct ckpt_section *s, void **payload)
+{
+	int ret;
+
+	/* MAC sections are the reader's own business: passed over. */
+	while ((ret = read_one(r, s, payload)) == 2)
+		;
+	return ret;
 }
 
 void img_reader_swap_buf(struct img_reader *r, uint8_t **buf, size_t *cap)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "common/util.h"
 #include "image/crc32c.h"
 #include "image/image.h"
+#include "image/key.h"
 
 #define WBUF_SIZE (1u << 20)
 
@@ -36,6 +38,7 @@ int img_writer_open(struct img_writer *w, const char *path, int no_sync)
 {
 	memset(w, 0, sizeof(*w));
 	w->no_sync = no_sync;
+	w->mac.key = img_key_signing();	/* started at the header */
 	w->buf = xmalloc(WBUF_SIZE);
 	if (!strcmp(path, "-")) {
 		w->fd = STDOUT_FILENO;
@@ -101,13 +104,22 @@ static int put(struct img_writer *w, const void *p, size_t len)
 	return 0;
 }
 
+void img_writer_sign(struct img_writer *w, const struct img_key *key)
+{
+	w->mac.key = key;	/* started at the header */
+}
+
 int img_write_header(struct img_writer *w, struct ckpt_header *h)
 {
+	const struct img_key *key = w->mac.key;
+
 	memcpy(h->magic, CKPT_MAGIC, sizeof(h->magic));
 	h->version = CKPT_VERSION;
 	h->header_size = sizeof(*h);
+	h->flags = key ? h->flags | CKPT_HDR_MAC : h->flags & ~CKPT_HDR_MAC;
 	h->crc = 0;
 	h->crc = crc32c(0, h, sizeof(*h));
+	img_mac_start(&w->mac, key, h);
 	return put(w, h, sizeof(*h));
 }
 
@@ -121,6 +133,28 @@ static struct ckpt_section section_header(uint32_t type, uint32_t proc, uint64_t
 	return s;
 }
 
+/*
+ * Signing: before a section of this type, MAC_META must be written; and
+ * whether its payload is fed to the MAC as it is written (metadata, and
+ * all of a stream's) or read back at img_writer_finish() (a file's page
+ * data: hashed there on all CPUs, after a dump let the process go).
+ */
+static int before_section(struct img_writer *w, uint32_t type)
+{
+	if (!w->mac.key || w->meta_mac || type == CKPT_SEC_MAC_META)
+		return 0;
+	if (type == CKPT_SEC_PAGES || type == CKPT_SEC_HASHES || type == CKPT_SEC_MAC_ALL ||
+	    type == CKPT_SEC_END)
+		return img_writer_meta_done(w);
+	return 0;
+}
+
+static int mac_now(const struct img_writer *w, uint32_t type)
+{
+	return w->mac.key && (w->is_stream || !w->meta_mac) && type != CKPT_SEC_MAC_ALL &&
+	       type != CKPT_SEC_END;
+}
+
 static int write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 			 const struct iovec *iov, int iovcnt, const uint32_t *crc)
 {
@@ -129,12 +163,16 @@ static int write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 	uint32_t pcrc = crc ? *crc : 0;
 	int i, ret;
 
+	if ((ret = before_section(w, type)) < 0)
+		return ret;
 	for (i = 0; i < iovcnt; i++) {
 		size += iov[i].iov_len;
 		if (!crc)
 			pcrc = crc32c(pcrc, iov[i].iov_base, iov[i].iov_len);
 	}
 	s = section_header(type, proc, size, pcrc);
+	if (mac_now(w, type))
+		img_mac_section(&w->mac, &s, iov, iovcnt, 0);
 	ret = put(w, &s, sizeof(s));
 	for (i = 0; i < iovcnt && ret == 0; i++)
 		ret = put(w, iov[i].iov_base, iov[i].iov_len);
@@ -147,6 +185,22 @@ int img_write_section(struct img_writer *w, uint32_t type, uint32_t proc,
 		      const struct iovec *iov, int iovcnt)
 {
 	return write_section(w, type, proc, iov, iovcnt, NULL);
+}
+
+int img_writer_meta_done(struct img_writer *w)
+{
+	struct ckpt_mac mac;
+	struct iovec iov = { &mac, sizeof(mac) };
+	int ret;
+
+	if (!w->mac.key || w->meta_mac)
+		return 0;
+	img_mac_tag(&w->mac, CKPT_SEC_MAC_META, w->nsections, &mac);
+	if ((ret = write_section(w, CKPT_SEC_MAC_META, 0, &iov, 1, NULL)) < 0)
+		return ret;
+	w->meta_mac = 1;
+	w->meta_end = w->written + w->buflen;
+	return 0;
 }
 
 static const uint8_t zeros[8];
@@ -408,10 +462,22 @@ static void add_block(struct img_writer *w, struct batch *bt, uint32_t proc,
 		add_iov(bt, &bt->hdr[bt->nhdr].s, hs + sizeof(*a));
 		add_iov(bt, skip_zeros, a->skip);
 		add_iov(bt, &bt->hdr[bt->nhdr].pg, sizeof(b->pg));
+		if (mac_now(w, CKPT_SEC_PAGES_ALIGNED)) {
+			struct iovec piov[] = { { a, sizeof(*a) }, { (void *)skip_zeros, a->skip },
+						{ (void *)&b->pg, sizeof(b->pg) }, { (void *)b->data, b->len } };
+
+			img_mac_section(&w->mac, &bt->hdr[bt->nhdr].s, piov, 4, 0);
+		}
 	} else {
 		bt->hdr[bt->nhdr].s = section_header(CKPT_SEC_PAGES, proc, sizeof(b->pg) + b->len, crc);
 		add_iov(bt, &bt->hdr[bt->nhdr].s, hs);
 		add_iov(bt, &bt->hdr[bt->nhdr].pg, sizeof(b->pg));
+		if (mac_now(w, CKPT_SEC_PAGES)) {
+			struct iovec piov[] = { { (void *)&b->pg, sizeof(b->pg) },
+						{ (void *)b->data, b->len } };
+
+			img_mac_section(&w->mac, &bt->hdr[bt->nhdr].s, piov, 2, 0);
+		}
 	}
 	add_iov(bt, b->data, b->len);
 	bt->nhdr++;
@@ -424,12 +490,19 @@ int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block
 
 	static_assert(offsetof(typeof(bt.hdr[0]), a) == sizeof(struct ckpt_section),
 		      "no padding between a section header and its ckpt_align");
+	if ((ret = before_section(w, CKPT_SEC_PAGES)) < 0)
+		return ret;
 	for (size_t k = 0; k < n && ret == 0; k++, b++) {
 		if (b->len < DIRECT_MIN) {
 			/* Small (IN_PARENT, compressed well): through the buffer,
 			 * after what is waiting. */
 			struct ckpt_section s = section_header(CKPT_SEC_PAGES, proc,
 							       sizeof(b->pg) + b->len, b->crc);
+			struct iovec piov[] = { { (void *)&b->pg, sizeof(b->pg) },
+						{ (void *)b->data, b->len } };
+
+			if (mac_now(w, CKPT_SEC_PAGES))
+				img_mac_section(&w->mac, &s, piov, 2, 0);
 
 			if (bt.niov && (ret = batch_out(w, &bt)) < 0)
 				break;
@@ -466,15 +539,87 @@ void img_writer_reserve(struct img_writer *w, uint64_t len)
 		w->reserved = 1;
 }
 
+/* Feed what was written after MAC_META to the MAC, from the file. */
+static int mac_file_rest(struct img_writer *w)
+{
+	uint8_t *map = NULL, *buf = NULL;
+	uint64_t off = w->meta_end;
+	size_t maplen;
+	int ret;
+
+	if ((ret = flush(w)) < 0)
+		return ret;
+	maplen = (size_t)w->written;
+	if (maplen > off)
+		map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, w->fd, 0);
+	if (map == MAP_FAILED)
+		map = NULL;
+	while (off + sizeof(struct ckpt_section) <= maplen) {
+		struct ckpt_section s;
+		struct iovec iov;
+
+		if (map)
+			memcpy(&s, map + off, sizeof(s));
+		else if ((ret = pread_all(w->fd, &s, sizeof(s), (off_t)off)) < 0)
+			break;
+		off += sizeof(s);
+		if (s.size > maplen - off) {
+			ret = -EIO;
+			break;
+		}
+		iov.iov_len = (size_t)s.size;
+		if (map) {
+			iov.iov_base = map + off;
+		} else {
+			buf = xrealloc(buf, iov.iov_len + 1);
+			iov.iov_base = buf;
+			if ((ret = pread_all(w->fd, buf, iov.iov_len, (off_t)off)) < 0)
+				break;
+		}
+		img_mac_section(&w->mac, &s, &iov, 1, map != NULL);
+		off += s.size;
+	}
+	if (ret == 0) {
+		struct ckpt_mac mac;
+		struct iovec iov = { &mac, sizeof(mac) };
+
+		/* The tag hashes what was left for it (from the mapping). */
+		img_mac_tag(&w->mac, CKPT_SEC_MAC_ALL, w->nsections, &mac);
+		ret = write_section(w, CKPT_SEC_MAC_ALL, 0, &iov, 1, NULL);
+	}
+	if (map)
+		munmap(map, maplen);
+	free(buf);
+	return ret < 0 ? error_errno(ret, "cannot read back \"%s\" to sign it", w->path) : 0;
+}
+
+static int write_mac_all(struct img_writer *w)
+{
+	struct ckpt_mac mac;
+	struct iovec iov = { &mac, sizeof(mac) };
+	int ret;
+
+	if (!w->mac.key)
+		return 0;
+	if ((ret = img_writer_meta_done(w)) < 0)
+		return ret;
+	if (!w->is_stream)
+		return mac_file_rest(w);
+	img_mac_tag(&w->mac, CKPT_SEC_MAC_ALL, w->nsections, &mac);
+	return write_section(w, CKPT_SEC_MAC_ALL, 0, &iov, 1, NULL);
+}
+
 int img_writer_finish(struct img_writer *w)
 {
-	struct ckpt_end end = {
-		.nsections = w->nsections,
-		.npages = w->npages,
-		.raw_bytes = w->raw_bytes,
-	};
+	struct ckpt_end end = { 0 };
 	struct iovec iov = { &end, sizeof(end) };
-	int ret = img_write_section(w, CKPT_SEC_END, 0, &iov, 1);
+	int ret = write_mac_all(w);
+
+	end.nsections = w->nsections;
+	end.npages = w->npages;
+	end.raw_bytes = w->raw_bytes;
+	if (ret == 0)
+		ret = img_write_section(w, CKPT_SEC_END, 0, &iov, 1);
 
 	if (ret == 0)
 		ret = flush(w);
@@ -514,4 +659,5 @@ void img_writer_close(struct img_writer *w)
 	w->buf = NULL;
 	free(w->path);
 	w->path = NULL;
+	img_mac_free(&w->mac);
 }

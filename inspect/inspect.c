@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "image/key.h"
 #include "inspect/inspect.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -184,6 +185,8 @@ int inspect_run(const char *path, const struct inspect_opts *o)
 	void *payload = NULL;
 	int ret;
 
+	if ((ret = img_key_use_for_reading()) < 0)
+		return ret;
 	ret = img_load_meta(&r, path, &in.img, &s, &payload);
 	if (ret >= 0) {
 		prepare(&in);

@@ -96,6 +96,18 @@ static void header(struct json *j, const struct insp *in)
 	json_close(j);
 }
 
+static void signature(struct json *j, const struct insp *in)
+{
+	json_object(j, "signature");
+	json_str(j, "status", img_mac_status_word(in->st.mac));
+	json_str(j, "text", img_mac_status_text(in->st.mac));
+	if (in->st.mac == IMG_MAC_NONE)
+		json_null(j, "key_id");
+	else
+		hexstr(j, "key_id", in->st.key_id, sizeof(in->st.key_id));
+	json_close(j);
+}
+
 static void process(struct json *j, const struct img_proc *p)
 {
 	const struct ckpt_proc *d = &p->d;
@@ -381,6 +393,7 @@ void insp_print_json(const struct insp *in, FILE *f)
 	json_u64(&j, "schema", SCHEMA_VERSION);
 	json_str(&j, "image", in->path);
 	header(&j, in);
+	signature(&j, in);
 	proc_members(&j, in, &in->procs[0]);
 	stats(&j, in);
 	/* A tree: its tasks, then its other processes, in the same order. */

@@ -80,6 +80,12 @@ static void print_header(FILE *f, const struct insp *in)
 		fprintf(f, "none");
 	else
 		hex(f, h->parent_id, sizeof(h->parent_id));
+	fprintf(f, "\nsignature %s", img_mac_status_text(in->st.mac));
+	if (in->st.mac != IMG_MAC_NONE) {
+		fprintf(f, " (key ");
+		hex(f, in->st.key_id, sizeof(in->st.key_id));
+		fputc(')', f);
+	}
 	fputc('\n', f);
 }
 

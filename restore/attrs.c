@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
 #define IOPRIO_WHO_PROCESS	1	/* include/uapi/linux/ioprio.h */
 #define IOPRIO_CLASS_RT		1
@@ -44,10 +45,15 @@ static long long own_number(const char *name, long long def)
 	return v;
 }
 
-static int loginuid_differs(const struct img_proc *p)
+/* The login id differs from ckpt's, and (root, an image only its owner's)
+ * from the owner's own uid, which its login session gives it. */
+static int loginuid_differs(const struct img_proc *p, const struct trust *t)
 {
-	return (p->attrs.flags & CKPT_ATTR_LOGINUID) &&
-	       (uint32_t)own_number("loginuid", -1) != p->attrs.loginuid;
+	if (!(p->attrs.flags & CKPT_ATTR_LOGINUID))
+		return 0;
+	if (trust_owner_rules(t) && p->attrs.loginuid == trust_owner(t))
+		return 0;
+	return (uint32_t)own_number("loginuid", -1) != p->attrs.loginuid;
 }
 
 static int guards_fit(const struct img_proc *p)
@@ -63,26 +69,28 @@ static int guards_fit(const struct img_proc *p)
 	return 0;
 }
 
-int attrs_check(const struct img_proc *p)
+int attrs_check(const struct img_proc *p, const struct trust *t)
 {
 	const struct ckpt_attrs *a = &p->attrs;
-	int root = geteuid() == 0;
+	/* root restoring an image only its owner's: what its owner may set */
+	const char *note = trust_owner_rules(t) ? ", and the image is not signed by this machine's key" : "";
 
-	if (guards_fit(p) < 0 || caps_check(p) < 0 || seccomp_check(p) < 0)
+	if (guards_fit(p) < 0 || caps_check(p, t) < 0 || seccomp_check(p, t) < 0)
 		return -1;
-	if (!p->has_attrs || root)
+	if (!p->has_attrs || trust_as_root(t))
 		return 0;
-	if (loginuid_differs(p))
+	if (loginuid_differs(p, t))
 		return error("the process's audit login id (loginuid) was %u, ckpt's is %lld: only root "
-			     "(CAP_AUDIT_CONTROL) can set it", a->loginuid, own_number("loginuid", -1));
+			     "(CAP_AUDIT_CONTROL) can set it%s", a->loginuid, own_number("loginuid", -1),
+			     note);
 	if (a->oom_score_adj < own_number("oom_score_adj", 0))
 		return error("the process's oom_score_adj was %d, below ckpt's own %lld: only root "
-			     "(CAP_SYS_RESOURCE) can lower it", a->oom_score_adj,
-			     own_number("oom_score_adj", 0));
+			     "(CAP_SYS_RESOURCE) can lower it%s", a->oom_score_adj,
+			     own_number("oom_score_adj", 0), note);
 	for (uint32_t i = 0; i < a->nthreads; i++)
 		if (IOPRIO_CLASS(p->tattrs[i].ioprio) == IOPRIO_CLASS_RT)
-			return error("thread %d had a real-time I/O priority: only root can set it",
-				     p->tattrs[i].tid);
+			return error("thread %d had a real-time I/O priority: only root can set it%s",
+				     p->tattrs[i].tid, note);
 	return 0;
 }
 
@@ -132,7 +140,7 @@ void plan_attrs_process(struct plan *pl, const struct img_proc *p)
 		return;
 	/* Per task, inherited by the threads made after it (and only the
 	 * task itself may write its own: fs/proc/base.c loginuid_write). */
-	if (loginuid_differs(p)) {
+	if (loginuid_differs(p, NULL)) {
 		snprintf(text, sizeof(text), "%u", a->loginuid);
 		write_self(pl, "loginuid", text, "the audit login id");
 	}

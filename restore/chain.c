@@ -11,14 +11,18 @@
 #include "image/chain.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
-int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted)
+int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted,
+	       const struct trust *t)
 {
 	char *cur_path = xstrdup(path);
 	struct img cur = { 0 }, par;
 	struct ranges later = { 0 };
+	struct chain_hold hold;
 	int ret = 0;
 
+	trust_hold(t, &hold);
 	cur.h = img->h;
 	cur.parent = img->parent ? xstrdup(img->parent) : NULL;
 	while (ret == 0 && wanted->n && cur.parent) {
@@ -27,11 +31,14 @@ int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges
 		char *ppath = NULL;
 
 		ranges_finish(wanted);
-		in.have = chain_open_parent(cur_path, &cur, &ppath, &r, &par, &in.s, &in.payload);
+		in.have = chain_open_parent(cur_path, &cur, &ppath, &r, &par, &in.s, &in.payload,
+					    &hold, 0);
 		/* chain_check() verified every parent before anything was made;
 		 * (the header and metadata CRCs above were checked again) */
 		r.checked = 1;
 		ret = in.have < 0 ? in.have : pages_fill(&in, &par, pid, 0, wanted, &later);
+		if (ret == 0)
+			ret = hold.read(hold.arg, &r, ppath);
 		img_reader_close(&r);
 		img_free(&cur);
 		cur = par;

@@ -42,13 +42,14 @@ static int reopen_file(const struct img_file *f, int fd0, const struct restore_o
 		return error("file \"%s\" (fd %d) has changed size since the dump (%llu, now %llu bytes): "
 			     "use --rollback-files to truncate it back or --ignore-file-changes",
 			     f->path, fd0, (unsigned long long)f->d.size, (unsigned long long)sb.st_size);
-	fd = open(f->path, reopen_flags(f->d.flags));
-	if (fd < 0 && errno == EACCES && geteuid() == 0)
-		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened with the process's own "
-				   "credentials (it may have been opened for it by a more privileged parent)",
+	fd = files_open_path(f->path, reopen_flags(f->d.flags));
+	if (fd == -EACCES && geteuid() == 0)
+		return error_errno(-fd, "file \"%s\" (fd %d) cannot be reopened with the process's own "
+				   "credentials (it may have been opened for it by a more privileged parent, "
+				   "which only an image signed by this machine's key may say)",
 				   f->path, fd0);
 	if (fd < 0)
-		return error_errno(errno, "file \"%s\" (fd %d) cannot be reopened", f->path, fd0);
+		return error_errno(-fd, "file \"%s\" (fd %d) cannot be reopened", f->path, fd0);
 	if (acc != O_RDONLY && o->rollback_files && (uint64_t)sb.st_size > f->d.size &&
 	    ftruncate(fd, (off_t)f->d.size) < 0) {
 		int err = errno;
@@ -159,11 +160,11 @@ static int recreate_memfd(const struct img_file *f, int fd0)
  * the same kind of thing (and the same device). */
 static int reopen_other(const struct img_file *f, int fd0)
 {
-	int fd = open(f->path, reopen_flags(f->d.flags));
+	int fd = files_open_path(f->path, reopen_flags(f->d.flags));
 	struct stat st;
 
 	if (fd < 0)
-		return error_errno(errno, "\"%s\" (fd %d) cannot be reopened", f->path, fd0);
+		return error_errno(-fd, "\"%s\" (fd %d) cannot be reopened", f->path, fd0);
 	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != (f->d.mode & S_IFMT) ||
 	    (f->d.kind == CKPT_FD_DEVICE && st.st_rdev != f->d.rdev)) {
 		close(fd);

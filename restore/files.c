@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -25,6 +26,7 @@
 #include "common/util.h"
 #include "restore/fd.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
 static uint64_t mtime_ns(const struct stat *sb)
 {
@@ -37,6 +39,23 @@ static int map_writes(const struct img_vma *v)
 {
 	return (v->d.flags & CKPT_VMA_SHARED) &&
 	       ((v->d.prot & PROT_WRITE) || (v->d.flags & CKPT_VMA_MAYWRITE));
+}
+
+/* An open of path with flags under the credentials in force: the fd,
+ * or -errno. */
+typedef int open_fn(const char *path, int flags);
+static int as_process_or_vouched(open_fn *fn, const char *path, int flags);
+
+static int plain_open(const char *path, int flags)
+{
+	int fd = open(path, flags);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int files_open_path(const char *path, int flags)
+{
+	return as_process_or_vouched(plain_open, path, flags);
 }
 
 /* Files behind mappings: one fd per distinct path, checked unchanged. */
@@ -72,18 +91,18 @@ static int open_maps(const struct img *img, const struct img_proc *p, struct spa
 			sf->map_slot[i] = sf->map_slot[k];
 			continue;
 		}
-		sf->map_src[i] = open(v->path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		sf->map_src[i] = files_open_path(v->path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 		/* Only mprotect(PROT_WRITE) needed it: the mapping itself can be
 		 * had without, and ckpt says what the process loses. */
 		if (sf->map_src[i] < 0 && wr && !(v->d.prot & PROT_WRITE) &&
-		    (errno == EACCES || errno == EROFS || errno == EPERM)) {
+		    (sf->map_src[i] == -EACCES || sf->map_src[i] == -EROFS || sf->map_src[i] == -EPERM)) {
 			warn("mapped file \"%s\" cannot be opened for writing (%s): its read-only "
 			     "shared mapping %#lx-%#lx can no longer be made writable", v->path,
-			     strerror(errno), (unsigned long)v->d.start, (unsigned long)v->d.end);
-			sf->map_src[i] = open(v->path, O_RDONLY | O_CLOEXEC);
+			     strerror(-sf->map_src[i]), (unsigned long)v->d.start, (unsigned long)v->d.end);
+			sf->map_src[i] = files_open_path(v->path, O_RDONLY | O_CLOEXEC);
 		}
 		if (sf->map_src[i] < 0)
-			return error_errno(errno, "mapped file \"%s\" cannot be opened", v->path);
+			return error_errno(-sf->map_src[i], "mapped file \"%s\" cannot be opened", v->path);
 		if (fstat(sf->map_src[i], &sb) == 0 && !(v->d.flags & CKPT_VMA_SHARED) &&
 		    ((uint64_t)sb.st_size != v->d.fsize || mtime_ns(&sb) != v->d.mtime_ns))
 			return error("mapped file \"%s\" has changed since the dump: the process would see other code or data",
@@ -93,11 +112,209 @@ static int open_maps(const struct img *img, const struct img_proc *p, struct spa
 	return 0;
 }
 
+/*
+ * Whether the file open at fd may be executed with this thread's
+ * credentials: faccessat2(2) AT_EACCESS checks with the fsuid and the
+ * effective capabilities (glibc's faccessat would use the euid when the
+ * kernel has no faccessat2, so the syscall itself).  0 or -errno.
+ */
+static int may_exec(int fd)
+{
+	long r = syscall(SYS_faccessat2, fd, "", X_OK, AT_EACCESS | AT_EMPTY_PATH);
+	uid_t fsuid = (uid_t)setfsuid((uid_t)-1);
+	gid_t g[NGROUPS_MAX];
+	struct stat st;
+	int n;
+
+	if (r == 0 || errno != ENOSYS)
+		return r < 0 ? -errno : 0;
+	/* Before Linux 5.8: the permission bits, as the kernel reads them
+	 * (fs/namei.c acl_permission_check; no ACLs). */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (fsuid == 0 && geteuid() == 0)
+		return S_ISDIR(st.st_mode) || (st.st_mode & 0111) ? 0 : -EACCES;
+	if (st.st_uid == fsuid)
+		return st.st_mode & S_IXUSR ? 0 : -EACCES;
+	n = (int)syscall(SYS_getgroups, NGROUPS_MAX, g);
+	if (st.st_gid == (gid_t)setfsgid((gid_t)-1))
+		return st.st_mode & S_IXGRP ? 0 : -EACCES;
+	for (int i = 0; i < n; i++)
+		if (g[i] == st.st_gid)
+			return st.st_mode & S_IXGRP ? 0 : -EACCES;
+	return st.st_mode & S_IXOTH ? 0 : -EACCES;
+}
+
+/* path opened with flags, and executable (searchable) by the credentials
+ * in force: the fd, or -errno. */
+static int open_exec(const char *path, int flags)
+{
+	int fd = plain_open(path, flags), err;
+
+	if (fd < 0 || (err = may_exec(fd)) == 0)
+		return fd;
+	close(fd);
+	return err;
+}
+
+/* The working directory, walked with the process's credentials. */
+static int open_cwd(const struct img_proc *p, struct spawn_fds *sf)
+{
+	char *cwd = xstrndup(p->cwd, p->d.cwd_len);
+	int ret = 0;
+
+	sf->cwd_src = as_process_or_vouched(open_exec, cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (sf->cwd_src < 0)
+		ret = error_errno(-sf->cwd_src,
+				  "working directory \"%s\" cannot be entered with the process's credentials",
+				  cwd);
+	free(cwd);
+	return ret;
+}
+
+/* What files_open() changes of this thread's credentials, to put back. */
+struct fs_creds {
+	uid_t fsuid;
+	gid_t fsgid;
+	int ngroups;
+	gid_t *groups;		/* NGROUPS_MAX */
+	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+};
+
+static int capget_self(struct __user_cap_data_struct *d)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+	return syscall(SYS_capget, &h, d) < 0 ? -errno : 0;
+}
+
+static int capset_self(const struct __user_cap_data_struct *d)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+/*
+ * Take the process's filesystem credentials in this thread (raw
+ * syscalls: only this thread changes): its groups, fsgid and fsuid, and
+ * no effective capability unless its effective uid is 0 (then what the
+ * kernel leaves a root with that fsuid, capabilities(7)).  Every step is
+ * read back: a file is never opened with anything but these.
+ */
+static int creds_save(struct fs_creds *saved)
+{
+	int ret;
+
+	saved->fsuid = (uid_t)setfsuid((uid_t)-1);	/* -1: only reads it */
+	saved->fsgid = (gid_t)setfsgid((gid_t)-1);
+	saved->groups = xmalloc(NGROUPS_MAX * sizeof(gid_t));
+	saved->ngroups = (int)syscall(SYS_getgroups, NGROUPS_MAX, saved->groups);
+	if (saved->ngroups < 0 || (ret = capget_self(saved->caps)) < 0) {
+		free(saved->groups);
+		return error_errno(errno, "cannot read ckpt's own credentials");
+	}
+	return 0;
+}
+
+static int creds_enter(const struct img_proc *p, const struct fs_creds *saved)
+{
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3], now[_LINUX_CAPABILITY_U32S_3];
+	gid_t *g = xmalloc(NGROUPS_MAX * sizeof(gid_t));
+	int ret = 0;
+
+	if (p->d.ngroups > NGROUPS_MAX || syscall(SYS_setgroups, p->d.ngroups, p->groups) < 0 ||
+	    syscall(SYS_getgroups, NGROUPS_MAX, g) != (long)p->d.ngroups ||
+	    (p->d.ngroups && memcmp(g, p->groups, p->d.ngroups * sizeof(gid_t))))
+		ret = error("cannot take the process's groups to open its files");
+	free(g);
+	if (ret < 0)
+		return ret;
+	setfsgid(p->d.gid[3]);
+	setfsuid(p->d.uid[3]);
+	if ((gid_t)setfsgid((gid_t)-1) != p->d.gid[3] || (uid_t)setfsuid((uid_t)-1) != p->d.uid[3])
+		return error("cannot take the process's filesystem ids (uid %u, gid %u) to open its files",
+			     p->d.uid[3], p->d.gid[3]);
+	if (p->d.uid[1] == 0)
+		return 0;
+	memcpy(none, saved->caps, sizeof(none));
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		none[i].effective = 0;
+	if ((ret = capset_self(none)) < 0 || (ret = capget_self(now)) < 0 ||
+	    now[0].effective || now[1].effective)
+		return error_errno(ret ? ret : EPERM, "cannot drop ckpt's capabilities to open the process's files");
+	return 0;
+}
+
+static int creds_restore(const struct fs_creds *saved)
+{
+	int ret = 0;
+
+	/* fsuid first: back at 0 the kernel raises the fs capabilities again. */
+	setfsuid(saved->fsuid);
+	setfsgid(saved->fsgid);
+	if ((uid_t)setfsuid((uid_t)-1) != saved->fsuid || (gid_t)setfsgid((gid_t)-1) != saved->fsgid ||
+	    (ret = capset_self(saved->caps)) < 0 ||
+	    syscall(SYS_setgroups, saved->ngroups, saved->groups) < 0)
+		ret = error_errno(ret ? ret : errno, "cannot return to ckpt's own credentials");
+	return ret;
+}
+
+static int creds_leave(struct fs_creds *saved)
+{
+	int ret = creds_restore(saved);
+
+	free(saved->groups);
+	saved->groups = NULL;
+	return ret;
+}
+
+/* While files_open() runs as the process (root restoring): whose
+ * credentials, ckpt's own to go back to, and whether the image's word is
+ * taken (trust.h). */
+static struct {
+	const struct img_proc *p;
+	struct fs_creds *saved;
+	int vouched;
+} as;
+
+/*
+ * fn with the process's credentials; when they do not allow it (EACCES,
+ * EPERM) and the image's word is taken, once more with ckpt's own: a
+ * file the process holds but could no longer open (a daemon opens what
+ * it needs as root, then becomes a user) is given back as it had it, on
+ * root's word only (its ckpt signed the image, or the caller vouches);
+ * an image that is only its owner's gets the owner's rights.
+ */
+static int as_process_or_vouched(open_fn *fn, const char *path, int flags)
+{
+	int fd = fn(path, flags), ret;
+
+	if ((fd != -EACCES && fd != -EPERM) || !as.saved || !as.vouched)
+		return fd;
+	if ((ret = creds_restore(as.saved)) < 0)
+		return ret;
+	fd = fn(path, flags);
+	/* Back to the process's: nothing else is opened with ckpt's. */
+	if ((ret = creds_enter(as.p, as.saved)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	if (fd >= 0)
+		debug("\"%s\": opened with ckpt's credentials (the process's own no longer allow it)",
+		      path);
+	return fd;
+}
+
 static int open_all(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
 		    struct spawn_fds *sf)
 {
 	int next, ret, maxfd = 2;
 
+	/* First: a refusal comes before any line about the fds. */
+	if ((ret = open_cwd(p, sf)) < 0)
+		return ret;
 	sf->fr = xzalloc(sizeof(*sf->fr));
 	*sf->fr = (struct fd_restore){ .img = img, .p = p, .o = o };
 	if ((ret = fd_restore_open(sf->fr, sf)) < 0)
@@ -109,13 +326,17 @@ static int open_all(const struct img *img, const struct img_proc *p, const struc
 		return ret;
 	sf->exe_src = sf->exe_slot = -1;
 	if (!(p->d.flags & CKPT_PROC_NO_EXE)) {
-		sf->exe_src = open(p->exe, O_RDONLY | O_CLOEXEC);
-		if (sf->exe_src < 0)
+		/* Only a file the process could have executed. */
+		sf->exe_src = as_process_or_vouched(open_exec, p->exe, O_RDONLY | O_CLOEXEC);
+		if (sf->exe_src < 0) {
 			warn("executable \"%s\": %s; /proc/PID/exe will not point to it", p->exe,
-			     strerror(errno));
-		else
+			     strerror(-sf->exe_src));
+			sf->exe_src = -1;
+		} else {
 			sf->exe_slot = next++;
+		}
 	}
+	sf->cwd_slot = next++;
 	sf->plan_slot = next++;
 	return 0;
 }
@@ -123,9 +344,8 @@ static int open_all(const struct img *img, const struct img_proc *p, const struc
 int files_open(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
 	       struct spawn_fds *sf)
 {
-	int root = geteuid() == 0 && p->d.uid[3] != 0;
-	gid_t saved_groups[NGROUPS_MAX];
-	int nsaved = 0, ret;
+	int root = geteuid() == 0, ret, ret2;
+	struct fs_creds saved;
 
 	memset(sf, 0, sizeof(*sf));
 	sf->target = xzalloc((p->d.nfds + 1) * sizeof(int));
@@ -134,25 +354,41 @@ int files_open(const struct img *img, const struct img_proc *p, const struct res
 	sf->map_src = xzalloc((p->d.nvmas + 1) * sizeof(int));
 	sf->map_slot = xzalloc((p->d.nvmas + 1) * sizeof(int));
 	sf->nmaps = (int)p->d.nvmas;
-	sf->plan_src = sf->stub_src = sf->exe_src = -1;
-	sf->ntmp = (int)(p->d.nfds + p->d.nvmas + 3);
+	sf->plan_src = sf->stub_src = sf->exe_src = sf->cwd_src = -1;
+	sf->exe_slot = sf->cwd_slot = -1;
+	sf->ntmp = (int)(p->d.nfds + p->d.nvmas + 4);
 	sf->tmp = xzalloc((size_t)sf->ntmp * sizeof(int));
 	for (uint32_t i = 0; i < p->d.nvmas; i++)
 		sf->map_src[i] = sf->map_slot[i] = -1;
-	if (root) {
-		/* Raw syscalls: only this thread's credentials change. */
-		nsaved = getgroups(NGROUPS_MAX, saved_groups);
-		syscall(SYS_setgroups, p->d.ngroups, p->groups);
-		setfsgid(p->d.gid[3]);
-		setfsuid(p->d.uid[3]);
+	/* Root opens them as the process (whose ids trust.c checked). */
+	if (root && (ret = creds_save(&saved)) < 0)
+		return ret;
+	if (root && (ret = creds_enter(p, &saved)) < 0) {
+		creds_leave(&saved);
+		return ret;
 	}
+	as.p = p;
+	as.saved = root ? &saved : NULL;
+	as.vouched = trust_vouched(o->trust);
 	ret = open_all(img, p, o, sf);
-	if (root) {
-		setfsuid(0);
-		setfsgid(0);
-		syscall(SYS_setgroups, nsaved > 0 ? nsaved : 0, saved_groups);
-	}
+	memset(&as, 0, sizeof(as));
+	if (root && (ret2 = creds_leave(&saved)) < 0)
+		ret = ret2;
 	return ret;
+}
+
+/* The highest number the child fills (async-signal-safe). */
+static int slots_top(const struct spawn_fds *sf)
+{
+	int top = MAX(MAX(sf->exe_slot, sf->cwd_slot), sf->plan_slot);
+
+	for (int i = 0; i < sf->nfds; i++)
+		top = MAX(top, sf->target[i]);
+	for (int i = 0; i < sf->nmaps; i++)
+		top = MAX(top, sf->map_slot[i]);
+	if (sf->nextra)
+		top = MAX(top, sf->extra_base + sf->nextra - 1);
+	return top;
 }
 
 /*
@@ -160,9 +396,14 @@ int files_open(const struct img *img, const struct img_proc *p, const struct res
  * Every source fd is first copied above everything (so no dup2 clobbers
  * another source), then to its place; everything else is closed.
  */
+/*
+ * In the child, between fork and exec: async-signal-safe syscalls only.
+ * Every source fd is first copied above everything (so no dup2 clobbers
+ * another source), then to its place; everything else is closed.
+ */
 int files_install_child(struct spawn_fds *sf)
 {
-	int *tmp = sf->tmp, n = 0, high, i;
+	int *tmp = sf->tmp, n = 0, high, i, top;
 	struct rlimit rl;
 
 	high = sf->base + sf->nmaps + 4;
@@ -176,6 +417,7 @@ int files_install_child(struct spawn_fds *sf)
 	for (i = 0; i < sf->nmaps; i++)
 		high = MAX(high, sf->map_slot[i] + 1);
 	high = MAX(high, MAX(sf->exe_slot, sf->plan_slot) + 1);
+	high = MAX(high, MAX(sf->cwd_src, slots_top(sf) + 1) + 1);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
 		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)(high + sf->ntmp + 1));
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -190,6 +432,7 @@ int files_install_child(struct spawn_fds *sf)
 	for (i = 0; i < sf->nmaps; i++)
 		tmp[n++] = UP(sf->map_src[i]);
 	tmp[n++] = UP(sf->exe_src);
+	tmp[n++] = UP(sf->cwd_src);
 	tmp[n++] = UP(sf->plan_src);
 	if ((tmp[n++] = UP(sf->stub_src)) < 0)
 		return -1;
@@ -210,13 +453,25 @@ int files_install_child(struct spawn_fds *sf)
 	if (tmp[n] >= 0 && dup2(tmp[n], sf->exe_slot) < 0)
 		return -1;
 	n++;
+	if (tmp[n] >= 0 && dup2(tmp[n], sf->cwd_slot) < 0)
+		return -1;
+	n++;
 	if (dup2(tmp[n++], sf->plan_slot) < 0)
 		return -1;
-	/* The stub ELF: close-on-exec is fine for execveat of an ELF file. */
 	for (i = 0; i < sf->nextra; i++)
 		if (dup2(tmp[n + 1 + i], sf->extra_base + i) < 0)
 			return -1;
-	return tmp[n];
+	/*
+	 * The stub ELF right above the last slot (close-on-exec is fine for
+	 * execveat of an ELF file), then nothing else of ckpt's: every
+	 * other descriptor, whatever its number (one ckpt restore was given
+	 * at 300, say), is closed here, not only those below high.
+	 */
+	top = slots_top(sf) + 1;
+	if ((tmp[n] != top && dup3(tmp[n], top, O_CLOEXEC) < 0) ||
+	    close_range((unsigned)top + 1, ~0u, 0) < 0)
+		return -1;
+	return top;
 }
 
 void files_close(struct spawn_fds *sf)
@@ -233,6 +488,8 @@ void files_close(struct spawn_fds *sf)
 			close(sf->map_src[i]);
 	if (sf->exe_src >= 0)
 		close(sf->exe_src);
+	if (sf->cwd_src >= 0)
+		close(sf->cwd_src);
 	if (sf->plan_src >= 0)
 		close(sf->plan_src);
 	if (sf->stub_src >= 0)

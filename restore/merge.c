@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -16,6 +17,7 @@
 #include "image/codec.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
 static int copy_block(struct img_writer *w, const struct ckpt_section *s, const void *payload)
 {
@@ -112,24 +114,55 @@ static int copy_pages(struct img_reader *r, struct img_writer *w, const struct i
 	return ret < 0 ? ret : have;
 }
 
+/*
+ * The merged image is signed (root) only if every image it is made of is
+ * signed by this machine's key: merge must not turn what anyone wrote
+ * into what root's restore honours.  Each one is checked as it is read.
+ */
+static int check_signed(const struct trust *t, const struct img_reader *r, const char *path)
+{
+	if (t->basis != TRUST_MAC || r->mac_all == IMG_MAC_OK)
+		return 0;
+	return error("image \"%s\" does not match its MAC as a whole (%s): not merged", path,
+		     img_mac_status_text(r->mac_all));
+}
+
 int merge_run(const char *path, const char *out, int no_sync)
 {
 	struct img_reader r;
 	struct img_writer w = { .fd = -1 };
 	struct img img = { 0 };
 	struct ranges wanted = { 0 }, later = { 0 };
+	struct restore_opts mo = { 0 };
 	struct ckpt_section s;
+	struct trust t;
+	struct chain_hold hold;
 	char *cur_path = xstrdup(path);
 	void *payload;
 	int have, ret;
 
-	if ((ret = img_reader_open(&r, path, &img.h)) < 0)
+	memset(&r, 0, sizeof(r));
+	r.fd = -1;
+	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = trust_open(&t, &r, &mo)) < 0)
 		goto out;
 	have = img_read_meta(&r, &img, &s, &payload);
-	if ((ret = have) < 0 || (img.parent && (ret = chain_check(path, &img, 0)) < 0))
+	if ((ret = have) < 0)
+		goto out;
+	if (t.have_key && r.mac_meta == IMG_MAC_OK) {
+		t.basis = TRUST_MAC;
+	} else {
+		if (geteuid() == 0)
+			warn("\"%s\" is %s: the merged image is not signed either (ckpt sign it, if you trust it)",
+			     path, t.have_key ? img_mac_status_text(r.mac_meta) : "not checked (no key)");
+		t.basis = TRUST_VOUCHED;
+		img_reader_use_key(&r, NULL);
+	}
+	trust_hold(&t, &hold);
+	if (img.parent && (ret = chain_check(path, &img, 0, &hold)) < 0)
 		goto out;
 	if ((ret = img_writer_open(&w, out, no_sync)) < 0)
 		goto out;
+	img_writer_sign(&w, t.basis == TRUST_MAC ? &t.key : NULL);
 	{
 		struct img flat = img;
 		char *parent = img.parent;
@@ -148,6 +181,8 @@ int merge_run(const char *path, const char *out, int no_sync)
 	}
 	if (ret == 0)
 		ret = copy_pages(&r, &w, &img, NULL, &wanted, &s, payload, have, img.h.page_size);
+	if (ret == 0)
+		ret = check_signed(&t, &r, path);
 	img_reader_close(&r);
 	while (ret == 0 && wanted.n && img.parent) {
 		struct img par = { 0 };
@@ -155,9 +190,13 @@ int merge_run(const char *path, const char *out, int no_sync)
 
 		ranges_finish(&wanted);
 		ret = img_reader_open(&r, ppath, &par.h);
+		if (ret == 0)
+			ret = hold.opened(hold.arg, &r, ppath, 1);
 		have = ret < 0 ? ret : img_read_meta(&r, &par, &s, &payload);
 		ret = have < 0 ? have : copy_pages(&r, &w, &par, &wanted, &later, &s, payload, have,
 						   img.h.page_size);
+		if (ret == 0)
+			ret = hold.read(hold.arg, &r, ppath);
 		img_reader_close(&r);
 		ranges_free(&wanted);
 		wanted = later;
@@ -170,6 +209,7 @@ int merge_run(const char *path, const char *out, int no_sync)
 	if (ret == 0)
 		ret = img_writer_finish(&w);
 out:
+	img_key_set_default(NULL);	/* it was t's */
 	img_writer_close(&w);
 	img_reader_close(&r);
 	ranges_free(&wanted);

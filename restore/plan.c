@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "image/crc32c.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
 #define STACK_SIZE	(16u << 10)
 #define R0 1u		/* reloc bits: a[i] is a home offset */
@@ -222,6 +223,17 @@ struct range {
 	uint64_t start, end;
 };
 
+/* mlock: as root, beyond RLIMIT_MEMLOCK (CAP_IPC_LOCK, mlock(2)). */
+static void plan_lock(struct plan *pl, uint32_t ti, const struct img_vma *v)
+{
+	if (!(v->d.madv & CKPT_MADV_LOCKED) || !restored(v))
+		return;
+	/* mlock2(MLOCK_ONFAULT): only what is or will be faulted in. */
+	SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_mlock2, v->d.start, v->d.end - v->d.start,
+	     v->d.madv & CKPT_MADV_LOCKONFAULT ? MLOCK_ONFAULT : 0, 0, 0, 0);
+	what(pl, ti, "lock %#lx-%#lx in memory", (unsigned long)v->d.start, (unsigned long)v->d.end);
+}
+
 static int cmp_range(const void *a, const void *b)
 {
 	const struct range *x = a, *y = b;
@@ -396,13 +408,8 @@ static void plan_settle(struct plan *pl, const struct img_proc *p, const struct 
 			if (v->d.madv & adv[k].bit)
 				SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, len,
 				     (uint64_t)adv[k].advice, 0, 0, 0);
-		if (v->d.madv & CKPT_MADV_LOCKED) {
-			/* mlock2(MLOCK_ONFAULT): only what is or will be faulted in. */
-			SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_mlock2, v->d.start, len,
-			     v->d.madv & CKPT_MADV_LOCKONFAULT ? MLOCK_ONFAULT : 0, 0, 0, 0);
-			what(pl, 0, "lock %#lx-%#lx in memory", (unsigned long)v->d.start,
-			     (unsigned long)v->d.end);
-		}
+		if (!pl->owner_rules)
+			plan_lock(pl, 0, v);
 	}
 	plan_attrs_guards(pl, p);
 	/* Specials to where the image had them. */
@@ -498,7 +505,13 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	}
 	SYS(pl, 0, SYS_personality, p->d.personality, 0, 0, 0, 0, 0);
 	SYS(pl, 0, SYS_umask, p->d.umask, 0, 0, 0, 0, 0);
-	{
+	/* The directory files.c opened with the process's credentials: a
+	 * path walked by the stub, as root, could lead anywhere. */
+	if (sf->cwd_slot >= 0) {
+		SYS(pl, 0, SYS_fchdir, (uint64_t)sf->cwd_slot, 0, 0, 0, 0, 0);
+		what(pl, 0, "change directory to \"%s\"", p->cwd);
+		SYS(pl, 0, SYS_close, (uint64_t)sf->cwd_slot, 0, 0, 0, 0, 0);
+	} else {
 		char *cwd = xstrndup(p->cwd, p->d.cwd_len);
 
 		SYSR(pl, 0, 0, R0, SYS_chdir, blob(pl, cwd, strlen(cwd) + 1), 0, 0, 0, 0, 0);
@@ -508,16 +521,30 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	for (int i = 0; i < CKPT_NRLIMIT; i++) {
 		struct rlimit64 want = { p->d.rlim[i].cur, p->d.rlim[i].max }, have;
 
-		/* A hard limit above ours needs CAP_SYS_RESOURCE: try, and
-		 * fall back to the most we can give (ckpt warns, see spawn.c). */
+		/* A hard limit above ours needs CAP_SYS_RESOURCE: try (unless
+		 * the image is only its owner's), and fall back to the most we
+		 * can give (ckpt warns, see spawn.c). */
 		getrlimit64(i, &have);
-		SYSR(pl, 0, STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0, (uint64_t)i,
-		     blob(pl, &want, sizeof(want)), 0, 0, 0);
-		what(pl, 0, "restore resource limit %d (hard limit above ckpt's own needs CAP_SYS_RESOURCE)", i);
+		if (!pl->owner_rules) {
+			SYSR(pl, 0, STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0, (uint64_t)i,
+			     blob(pl, &want, sizeof(want)), 0, 0, 0);
+			what(pl, 0, "restore resource limit %d (hard limit above ckpt's own needs CAP_SYS_RESOURCE)", i);
+		}
+		if (pl->owner_rules && want.rlim_max > have.rlim_max) {
+			char v[24] = "unlimited";
+
+			if (want.rlim_max != RLIM64_INFINITY)
+				snprintf(v, sizeof(v), "%llu", (unsigned long long)want.rlim_max);
+			warn("resource limit %d: hard limit %s lowered to ckpt's own, %llu, since the "
+			     "image is not signed by this machine's key", i, v,
+			     (unsigned long long)have.rlim_max);
+		}
 		want.rlim_max = MIN(want.rlim_max, have.rlim_max);
 		want.rlim_cur = MIN(want.rlim_cur, want.rlim_max);
-		SYSR(pl, 0, STUB_OPF_IFFAILED | STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0,
-		     (uint64_t)i, blob(pl, &want, sizeof(want)), 0, 0, 0);
+		SYSR(pl, 0, (pl->owner_rules ? 0 : STUB_OPF_IFFAILED) | STUB_OPF_MAYFAIL, R2,
+		     SYS_prlimit64, 0, (uint64_t)i, blob(pl, &want, sizeof(want)), 0, 0, 0);
+		if (pl->owner_rules)
+			what(pl, 0, "restore resource limit %d", i);
 	}
 	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
 		const struct ckpt_sigaction *sa = &p->sigacts[sig - 1];
@@ -571,6 +598,30 @@ static void plan_deadline(struct plan *pl, uint32_t ti, const struct img_thread 
 	     (unsigned long long)a->dl_period, t->d.tid);
 }
 
+/* A CPU the image names may not exist here: then ckpt warns. */
+static void plan_sched(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k)
+{
+	const struct img_thread *t = &p->threads[k];
+
+	if (t->d.ncpus) {
+		SYSR(pl, ti, STUB_OPF_MAYFAIL, R2, SYS_sched_setaffinity, 0, sizeof(t->d.cpus),
+		     blob(pl, t->d.cpus, sizeof(t->d.cpus)), 0, 0, 0);
+		what(pl, ti, "set the CPU affinity of thread %d", t->d.tid);
+	}
+	if (p->has_attrs && p->tattrs[k].dl_period) {
+		plan_deadline(pl, ti, t, &p->tattrs[k]);
+	} else {
+		struct sched_param sp = { .sched_priority = (int)t->d.sched_priority };
+
+		SYSR(pl, ti, STUB_OPF_MAYFAIL, R2, SYS_sched_setscheduler, 0, t->d.sched_policy,
+		     blob(pl, &sp, sizeof(sp)), 0, 0, 0);
+		what(pl, ti, "set the scheduling policy %u of thread %d", t->d.sched_policy, t->d.tid);
+	}
+	SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_setpriority, PRIO_PROCESS, 0, (uint64_t)(int64_t)t->d.nice,
+	     0, 0, 0);
+	what(pl, ti, "set the nice value %d of thread %d", t->d.nice, t->d.tid);
+}
+
 /* What each thread does for itself, last: stub thread ti is image thread k. */
 static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k)
 {
@@ -599,28 +650,15 @@ static void plan_thread_tail(struct plan *pl, uint32_t ti, const struct img_proc
 		pl->t[pl->base + ti].pending = blob(pl, t->pending, t->d.npending * (size_t)CKPT_SIGINFO_SIZE);
 		pl->t[pl->base + ti].npending = t->d.npending;
 	}
-	/* Scheduling, before credentials: raising priority may need root.
-	 * A CPU the image names may not exist here: then ckpt warns. */
-	if (t->d.ncpus) {
-		SYSR(pl, ti, STUB_OPF_MAYFAIL, R2, SYS_sched_setaffinity, 0, sizeof(t->d.cpus),
-		     blob(pl, t->d.cpus, sizeof(t->d.cpus)), 0, 0, 0);
-		what(pl, ti, "set the CPU affinity of thread %d", t->d.tid);
-	}
-	if (p->has_attrs && p->tattrs[k].dl_period) {
-		plan_deadline(pl, ti, t, &p->tattrs[k]);
-	} else {
-		struct sched_param sp = { .sched_priority = (int)t->d.sched_priority };
-
-		SYSR(pl, ti, STUB_OPF_MAYFAIL, R2, SYS_sched_setscheduler, 0, t->d.sched_policy,
-		     blob(pl, &sp, sizeof(sp)), 0, 0, 0);
-		what(pl, ti, "set the scheduling policy %u of thread %d", t->d.sched_policy, t->d.tid);
-	}
-	SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_setpriority, PRIO_PROCESS, 0, (uint64_t)(int64_t)t->d.nice,
-	     0, 0, 0);
-	what(pl, ti, "set the nice value %d of thread %d", t->d.nice, t->d.tid);
+	/* Scheduling before credentials: raising priority may need root;
+	 * but only an image root vouches for gets what only root may set. */
+	if (!pl->owner_rules)
+		plan_sched(pl, ti, p, k);
 	plan_attrs_thread(pl, ti, p, k);
 	plan_creds(pl, ti, p);
 	plan_attrs_thread_late(pl, ti, p, k);
+	if (pl->owner_rules)
+		plan_sched(pl, ti, p, k);
 }
 
 /* Credentials are per thread at the syscall level; the process's own
@@ -883,19 +921,24 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 		 * forget_original_parent): drop the one spawn.c gave it.  ckpt
 		 * sets the process's on a live thread (spawn.c finish). */
 		SYS(pl, 0, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0);
-		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
 	}
+	/* Locked within the process's own RLIMIT_MEMLOCK, once its ids are set. */
+	for (uint32_t i = 0; pl->owner_rules && i < p->d.nvmas; i++)
+		plan_lock(pl, 0, &p->vmas[i]);
+	if (pl->leader_gone)
+		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
 	return 0;
 }
 
 int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
-	       const struct spawn_fds *sf, uint64_t stub_size)
+	       const struct spawn_fds *sf, uint64_t stub_size, const struct trust *tr)
 {
 	uint64_t specials = 0;
 	char why[256];
 	int ret;
 
 	memset(pl, 0, sizeof(*pl));
+	pl->owner_rules = trust_owner_rules(tr);
 	free(dreloc);
 	dreloc = NULL;
 	ndreloc = 0;

@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "image/check.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
 static const char *machine_name(uint32_t m)
 {
@@ -30,23 +31,6 @@ static int check_header(const struct ckpt_header *h)
 		return error("image is for %s, this machine is %s", machine_name(h->machine), ARCH_NAME);
 	if (h->page_size != (uint32_t)getpagesize())
 		return error("image has %u-byte pages, this kernel uses %d", h->page_size, getpagesize());
-	return 0;
-}
-
-/* Without privileges, only a process with exactly our credentials. */
-static int check_creds(const struct img_proc *p)
-{
-	uid_t r, e, s;
-	gid_t gr, ge, gs;
-
-	if (geteuid() == 0)
-		return 0;
-	getresuid(&r, &e, &s);
-	getresgid(&gr, &ge, &gs);
-	if (p->d.uid[0] != r || p->d.uid[1] != e || p->d.uid[2] != s ||
-	    p->d.gid[0] != gr || p->d.gid[1] != ge || p->d.gid[2] != gs)
-		return error("the process ran as uid %u gid %u: only root can restore it as that user",
-			     p->d.uid[1], p->d.gid[1]);
 	return 0;
 }
 
@@ -112,34 +96,41 @@ static int wait_child(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
-int restore_run(const char *path, const struct restore_opts *o)
+int restore_run(const char *path, const struct restore_opts *opts)
 {
 	struct img_reader r;
 	struct img img = { 0 };
 	struct ckpt_section s;
 	void *payload = NULL;
 	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
+	struct restore_opts ro = *opts, *o = &ro;
+	struct trust t;
+	struct chain_hold hold;
 	pid_t pid = -1;
 	int ret, have;
 
+	ro.trust = &t;
 	/* Until the process runs, ^C and kill mean: undo and go; what ckpt
 	 * says about the process's descriptors only stands if it does. */
 	sigguard_install();
 	log_hold_info();
-	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = check_header(&img.h)) < 0)
+	if ((ret = img_reader_open(&r, path, &img.h)) < 0 || (ret = check_header(&img.h)) < 0 ||
+	    (ret = trust_open(&t, &r, o)) < 0)
 		goto out;
 	have = img_read_meta(&r, &img, &s, &payload);
-	if ((ret = have) < 0)
+	if ((ret = have) < 0 || (ret = trust_decide(&t, &r, &img, o)) < 0)
 		goto out;
 	for (uint32_t i = 0; i < img.h.nprocs; i++)
-		if ((ret = check_creds(&img.procs[i])) < 0 || (ret = attrs_check(&img.procs[i])) < 0 ||
+		if ((ret = attrs_check(&img.procs[i], &t)) < 0 ||
 		    (ret = check_regsets(&img.procs[i])) < 0)
 			goto out;
-	/* A file is checked from end to end as ckpt verify checks it, before
-	 * anything is created; a stream block by block as it is applied.
-	 * Every parent must be there, be the right one, and be intact. */
-	if ((ret = img_check_rewind(&r, &img, &s, payload, have, 0)) < 0 ||
-	    (img.parent && (ret = chain_check(path, &img, 0)) < 0))
+	/* A file is checked from end to end as ckpt verify checks it (its
+	 * MAC too), before anything is created; a stream block by block as
+	 * it is applied.  Every parent must be there, be the right one, be
+	 * intact, and be held to the same trust. */
+	trust_hold(&t, &hold);
+	if ((ret = img_check_rewind(&r, &img, &s, &payload, have, 0)) < 0 ||
+	    (img.parent && (ret = chain_check(path, &img, 0, &hold)) < 0))
 		goto out;
 	{
 		struct restore_job j = { .path = path, .o = o, .img = &img, .ns = &ns,
@@ -161,6 +152,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 	}
 	img_reader_close(&r);
 	img_free(&img);
+	img_key_set_default(NULL);	/* it was t's */
 	ret = wait_child(pid);
 	pidns_release(&ns, 1);
 	return ret;
@@ -169,6 +161,7 @@ out:
 	pidns_release(&ns, 1);
 	img_reader_close(&r);
 	img_free(&img);
+	img_key_set_default(NULL);
 	if (ret < 0 && sigguard_fired())
 		sigguard_reraise();
 	return ret < 0 ? -1 : ret;

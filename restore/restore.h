@@ -10,11 +10,15 @@
 #include "image/tree.h"
 #include "image/stub-abi.h"
 
+struct trust;
+
 struct restore_opts {
 	int detach;			/* print the PID and return */
 	int pid_ns;			/* into a new PID namespace */
 	int rollback_files;		/* truncate grown files back */
 	int ignore_file_changes;
+	int vouched;			/* --trust: the caller answers for the image */
+	const struct trust *trust;	/* set by restore_run (restore/trust.h) */
 	uint8_t fd_open_at_start[3];	/* which of 0-2 ckpt restore was given: an fd
 					   that led outside the image gets it */
 };
@@ -66,6 +70,9 @@ struct plan {
 	uint64_t size;			/* total home size */
 	uint32_t fill_op;		/* while building: index of thread 0's fill trap */
 	uint64_t trap_action;		/* while building: home offset of SIGTRAP's action, 0 */
+	int owner_rules;		/* an unsigned image restored by root
+					   (trust.h): what needs privilege runs
+					   once the ids are the owner's */
 };
 
 /* A mapping of the stub process before it starts (from /proc/PID/maps). */
@@ -77,9 +84,10 @@ struct stub_map {
 struct spawn_fds;
 
 /* The plan of every task of img (sf: each process's descriptors, by PROC
- * index); maps: the root stub's mappings as it starts. */
+ * index); maps: the root stub's mappings as it starts; t: the trust
+ * basis the image was held to (trust.h; NULL: none). */
 int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
-	       const struct spawn_fds *sf, uint64_t stub_size);
+	       const struct spawn_fds *sf, uint64_t stub_size, const struct trust *tr);
 /* One syscall op on stub thread ti (reloc: bit i = a[i] is a home offset,
  * as plan_data() returns), its data, and what it does for messages. */
 void plan_op(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr, uint64_t a0,
@@ -92,10 +100,11 @@ void plan_what(struct plan *pl, uint32_t ti, const char *fmt, ...);
 
 /* attrs.c: the ATTRS and GUARDS sections.  attrs_check() refuses, before
  * anything is made, what this restore may not give (one place to decide
- * what an image may ask for); the plan_attrs_*() add the ops, at the
+ * what an image may ask for: root's rights only when the image's word is
+ * taken, trust.h trust_as_root); the plan_attrs_*() add the ops, at the
  * start of the plan (mm), in the process's part before its threads are
  * made, and in each thread's part before and after its credentials. */
-int attrs_check(const struct img_proc *p);
+int attrs_check(const struct img_proc *p, const struct trust *t);
 void plan_attrs_mm(struct plan *pl, const struct img_proc *p);
 void plan_attrs_guards(struct plan *pl, const struct img_proc *p);
 void plan_attrs_process(struct plan *pl, const struct img_proc *p);
@@ -104,13 +113,13 @@ void plan_attrs_thread_late(struct plan *pl, uint32_t ti, const struct img_proc 
 
 /* caps.c: capabilities and securebits, per thread around its ids (called
  * by the plan_attrs_thread*() above), and what may be asked (attrs_check) */
-int caps_check(const struct img_proc *p);
+int caps_check(const struct img_proc *p, const struct trust *t);
 void plan_caps_pre(struct plan *pl, uint32_t ti, const struct img_proc *p);
 void plan_caps_post(struct plan *pl, uint32_t ti, const struct img_proc *p);
 
 /* seccomp.c: the SECCOMP section, installed once every thread is made;
  * only root may (seccomp_check, from attrs_check) */
-int seccomp_check(const struct img_proc *p);
+int seccomp_check(const struct img_proc *p, const struct trust *t);
 void plan_seccomp(struct plan *pl, const struct img_proc *p);
 
 /* Pick a home address: a hole free in every process's image and in the stub. */
@@ -139,6 +148,7 @@ struct spawn_fds {
 	int *map_src;			/* per image VMA index: fd in ckpt, -1 */
 	int *map_slot;			/* per VMA: fd number in the stub, -1 */
 	int exe_src, exe_slot;		/* exe for PR_SET_MM_MAP, -1 */
+	int cwd_src, cwd_slot;		/* working directory (O_PATH), -1 */
 	int plan_src, plan_slot;	/* the plan memfd */
 	int stub_src;			/* the stub ELF memfd (exec'd) */
 	int base;			/* first helper fd number in the stub */
@@ -156,6 +166,10 @@ struct spawn_fds {
 
 int files_open(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
 	       struct spawn_fds *sf);
+/* While files_open() runs: open path with the process's credentials (or,
+ * for an image whose word is taken, ckpt's when theirs do not reach): the
+ * fd, or -errno.  Every file of the process is opened through it. */
+int files_open_path(const char *path, int flags);
 /* In the forked child: install the table (async-signal-safe only).
  * Returns the fd of the stub ELF to exec, or -1. */
 int files_install_child(struct spawn_fds *sf);
@@ -219,7 +233,9 @@ int pages_check(const struct img *img, const struct ckpt_section *s, const void 
 /* merge.c: flatten a chain into one full image */
 int merge_run(const char *path, const char *out, int no_sync);
 /* chain.c: the pages an incremental image leaves to its parents, from
- * them (image/chain.h finds and checks them) */
-int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted);
+ * them (image/chain.h finds and checks them), each held to the trust
+ * basis t (NULL: none) */
+int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted,
+	       const struct trust *t);
 
 #endif

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
 #ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
 #define SECCOMP_FILTER_FLAG_TSYNC_ESRCH	(1UL << 4)	/* Linux 5.7 */
@@ -23,11 +24,17 @@
 
 static_assert(sizeof(struct sock_filter) == sizeof(struct ckpt_bpf_insn), "sock_filter size");
 
-int seccomp_check(const struct img_proc *p)
+int seccomp_check(const struct img_proc *p, const struct trust *t)
 {
 	if (p->nseccomp && geteuid() != 0)
 		return error("the process has seccomp filters: only root can restore them "
 			     "(CAP_SYS_ADMIN, for PTRACE_O_SUSPEND_SECCOMP)");
+	/* Installed by root's stub, without no_new_privs, a filter binds a
+	 * setuid program the process runs later (seccomp(2): why an
+	 * unprivileged process must set no_new_privs first). */
+	if (p->nseccomp && !trust_as_root(t))
+		return error("the process has seccomp filters, and the image is not signed by this "
+			     "machine's key: root's restore installs them only on root's word");
 	return 0;
 }
 

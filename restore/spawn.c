@@ -34,6 +34,7 @@
 #include "ptrace/tracee.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
+#include "restore/trust.h"
 
 extern const char ckpt_stub_elf[], ckpt_stub_elf_end[];
 
@@ -355,7 +356,7 @@ static int fill_ready(struct ctx *c, struct restore_job *j)
 			return 0;
 		ret = pages_fill(&j->in, c->img, c->th[t0].tid, (uint32_t)t->proc, NULL, &later);
 		if (ret == 0 && later.n)
-			ret = chain_fill(j->path, c->img, c->th[t0].tid, &later);
+			ret = chain_fill(j->path, c->img, c->th[t0].tid, &later, c->o->trust);
 		ranges_free(&later);
 		if (ret == 0)
 			ret = resume_after_trap(c->th[t0].tid);
@@ -755,7 +756,7 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 	}
 	if ((ret = read_stub_maps(c->pid, &maps, &nmaps)) < 0)
 		return error_errno(ret, "cannot read the restore stub's mappings");
-	if ((ret = plan_build(&c->pl, c->img, maps, nmaps, c->sf, stub_size)) < 0 ||
+	if ((ret = plan_build(&c->pl, c->img, maps, nmaps, c->sf, stub_size, c->o->trust)) < 0 ||
 	    (ret = plan_place(&c->pl, c->img, maps, nmaps)) < 0 ||
 	    (ret = plan_serialise(&c->pl, &buf, &len)) < 0)
 		goto out;
@@ -878,8 +879,9 @@ int restore_spawn(struct restore_job *j)
 		kill_all(&c);
 		goto out;
 	}
+	/* A stream's MAC as a whole, once all is read, before anything runs. */
 	if ((ret = setup_stub(&c, stub_size)) < 0 || (ret = run_stubs(&c, j)) < 0 ||
-	    (ret = finish(&c)) < 0) {
+	    (ret = trust_check_filled(o->trust, j->in.r)) < 0 || (ret = finish(&c)) < 0) {
 		kill_all(&c);
 		goto out;
 	}

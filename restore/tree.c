@@ -31,7 +31,7 @@ static void add_extra(struct spawn_fds *root, int src)
 	root->extra_src[root->nextra++] = src;
 }
 
-/* The root's own helper slots (mapped files, exe, plan) above every
+/* The root's own helper slots (mapped files, exe, cwd, plan) above every
  * descriptor number of the tree: a child's fd must not land on one. */
 static void raise_base(struct spawn_fds *sf, int floor)
 {
@@ -44,6 +44,8 @@ static void raise_base(struct spawn_fds *sf, int floor)
 			sf->map_slot[i] += delta;
 	if (sf->exe_slot >= 0)
 		sf->exe_slot += delta;
+	if (sf->cwd_slot >= 0)
+		sf->cwd_slot += delta;
 	sf->plan_slot += delta;
 	sf->base = floor;
 }
@@ -73,6 +75,11 @@ static void assign(struct spawn_fds *root, struct spawn_fds *sf, int *next)
 	if (sf->exe_src >= 0) {
 		sf->exe_slot = (*next)++;
 		add_extra(root, sf->exe_src);
+	}
+	/* Its working directory, opened with its own credentials. */
+	if (sf->cwd_src >= 0) {
+		sf->cwd_slot = (*next)++;
+		add_extra(root, sf->cwd_src);
 	}
 }
 

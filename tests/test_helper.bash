@@ -6,6 +6,9 @@ bats_require_minimum_version 1.5.0
 : "${CKPT_TOP:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
 : "${CKPT:=$CKPT_TOP/ckpt}"
 : "${CKPT_TARGETS:=$CKPT_TOP/build/$(uname -m | sed 's/arm64/aarch64/')/targets}"
+# Root's images are signed with a key of this run's, not the machine's
+# /var/lib/ckpt/key (docs/security.md).
+export CKPT_KEY_FILE=${CKPT_KEY_FILE:-${BATS_RUN_TMPDIR:-/tmp}/ckpt.key}
 
 setup() {
 	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ckpt-test.XXXXXX")

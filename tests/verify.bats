@@ -97,7 +97,7 @@ expect_bad() {
 	run --separate-stderr "$CKPT" verify "$T/img"
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
-	[[ "$output" =~ ^"$T/img: ok ("[0-9]+" sections, "[0-9]+" pages)"$ ]]
+	[[ "$output" =~ ^"$T/img: ok ("[0-9]+" sections, "[0-9]+" pages; signed by this machine's key)"$ ]]
 	want=${output#"$T/img"}
 	run --separate-stderr "$CKPT" verify - <"$T/img"
 	[ "$status" -eq 0 ]
@@ -121,7 +121,7 @@ expect_bad() {
 	run "$CKPT" verify "$T/inc"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" =~ ^"$T/inc: ok ("[0-9]+" sections, "[0-9]+" pages, "[0-9]+" in the parent image)"$ ]]
+	[[ "$output" =~ ^"$T/inc: ok ("[0-9]+" sections, "[0-9]+" pages, "[0-9]+" in the parent image; signed by this machine's key)"$ ]]
 }
 
 @test "verify: a flipped byte in page data is found" {

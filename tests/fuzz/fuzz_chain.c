@@ -185,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(out, sizeof(out), "%s/merged", dir);
 	if (img_reader_open(&r, path, &img.h) == 0 && img_read_meta(&r, &img, &s, &payload) >= 0 &&
 	    img.parent)
-		ok = chain_check(path, &img, 0) == 0;
+		ok = chain_check(path, &img, 0, NULL) == 0;
 	img_reader_close(&r);
 	img_free(&img);
 	if (raw <= MAX_RAW && merge_run(path, out, 1) == 0) {

@@ -167,6 +167,7 @@ static void fake_fds(const struct img_proc *p, struct spawn_fds *sf)
 		sf->exe_src = 999;
 		sf->exe_slot = next++;
 	}
+	sf->cwd_src = sf->cwd_slot = -1;
 	sf->plan_src = sf->stub_src = -1;
 	sf->plan_slot = next++;
 }
@@ -249,7 +250,7 @@ static void plan(const struct img *img)
 		sf[i].tmp = calloc(1, sizeof(int));
 	}
 	tree_fds(sf, img);
-	if (plan_build(&pl, img, stub_maps, nstub_maps, sf, 0x3000) == 0 &&
+	if (plan_build(&pl, img, stub_maps, nstub_maps, sf, 0x3000, NULL) == 0 &&
 	    plan_place(&pl, img, stub_maps, nstub_maps) == 0 &&
 	    plan_serialise(&pl, &buf, &len) == 0)
 		check_plan(&pl, img, buf, len);

@@ -17,6 +17,26 @@
  *       every NT_X86_XSTATE register set grows to hold it (zeros) and says
  *       so in its XCR0 (bytes 464..471), the XSAVE_LAYOUT section gets its
  *       record; checksums fixed
+ *   imgtool set FILE KEY=VALUE...
+ *       forge, the way an attacker who knows the format would (the privilege
+ *       tests, tests/security.bats): edit fields of process 0 (or of the one
+ *       a proc=N before them names) by name, resize
+ *       what holds them, and write the image back with every length, count
+ *       and checksum made right (END's section count too), so that only the
+ *       MAC, which needs a key, can tell.  KEY is one of
+ *         proc=N                 the process the keys after it edit
+ *         zombie.uid=N           every zombie's uid (TREE section)
+ *         uid, gid=R[,E,S,F]     the four ids (one value: all four)
+ *         euid, fsuid, egid, fsgid, ...=N        one of them
+ *         groups=G1,G2,...       supplementary groups ("" for none)
+ *         cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb=HEX
+ *         exe=PATH, cwd=PATH
+ *         rlimit.N=CUR,MAX       resource limit N (-1: infinity)
+ *         sched=POLICY,PRIO      every thread's scheduling policy, priority
+ *         fd.N.kind=K, fd.N.path=PATH, fd.N.fd=M     descriptor N
+ *         vma.add=START,END,PROT a new anonymous private mapping
+ *         mac=strip              no MAC sections, and the header says so
+ *         pagedata=flip          the last byte of the largest page data changed
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -259,6 +279,326 @@ static int cmd_xfeature(unsigned feature, uint32_t offset, uint32_t size)
 	return 0;
 }
 
+/* --- imgtool set: the image as a list of sections ------------------------ */
+
+#define SEC_PROC	1
+#define SEC_VMA		4
+#define SEC_FD		5
+#define SEC_MAC_META	9
+#define SEC_MAC_ALL	10
+#define SEC_END		255
+#define PROC_SIZE	560
+#define VMA_SIZE	88
+#define FD_SIZE		72
+
+struct sec {
+	uint32_t type, proc;
+	uint8_t *p;
+	size_t len;
+};
+
+static struct sec *secs;
+static size_t nsecs;
+
+static void parse_sections(void)
+{
+	size_t off = HDR_SIZE;
+	struct section s;
+
+	while (section_at(off, &s)) {
+		if (s.size > img_len - off - SEC_SIZE)
+			die("%s", "section beyond the end of the file");
+		secs = realloc(secs, (nsecs + 1) * sizeof(*secs));
+		if (!secs)
+			die("%s", "out of memory");
+		secs[nsecs] = (struct sec){ s.type, s.proc, malloc(s.size + 1), s.size };
+		memcpy(secs[nsecs].p, img + off + SEC_SIZE, s.size);
+		nsecs++;
+		off += SEC_SIZE + s.size;
+		if (s.type == SEC_END)
+			return;
+	}
+	die("%s", "no end section");
+}
+
+static void serialise(void)
+{
+	size_t len = HDR_SIZE, off = HDR_SIZE;
+	uint8_t *buf;
+
+	for (size_t i = 0; i < nsecs; i++)
+		len += SEC_SIZE + secs[i].len;
+	buf = calloc(1, len);
+	if (!buf)
+		die("%s", "out of memory");
+	memcpy(buf, img, HDR_SIZE);
+	for (size_t i = 0; i < nsecs; i++) {
+		uint8_t *h = buf + off;
+
+		/* sections before it: END's and a MAC's count (the MAC itself
+		 * cannot be made without the key) */
+		if (secs[i].type == SEC_END ||
+		    ((secs[i].type == SEC_MAC_META || secs[i].type == SEC_MAC_ALL) && secs[i].len >= 16))
+			put_le(secs[i].p + (secs[i].type == SEC_END ? 0 : 8), i, 8);
+		put_le(h, secs[i].type, 4);
+		put_le(h + 4, secs[i].proc, 4);
+		put_le(h + 8, secs[i].len, 8);
+		memcpy(h + SEC_SIZE, secs[i].p, secs[i].len);
+		put_le(h + 16, crc32c(h + SEC_SIZE, secs[i].len), 4);
+		put_le(h + SEC_CRC_OFF, crc32c(h, SEC_CRC_OFF), 4);
+		off += SEC_SIZE + secs[i].len;
+	}
+	put_le(buf + HDR_CRC_OFF, 0, 4);
+	put_le(buf + HDR_CRC_OFF, crc32c(buf, HDR_SIZE), 4);
+	free(img);
+	img = buf;
+	img_len = len;
+}
+
+static uint32_t cur_proc;	/* the process set's keys edit (proc=N) */
+
+static struct sec *find(uint32_t type, size_t from)
+{
+	for (size_t i = from; i < nsecs; i++)
+		if (secs[i].type == type && secs[i].proc == cur_proc)
+			return &secs[i];
+	die("no section of type %u", type);
+}
+
+/* Replace n bytes at off of a section's payload with len new ones. */
+static void splice_payload(struct sec *s, size_t off, size_t n, const void *p, size_t len)
+{
+	uint8_t *q = malloc(s->len - n + len + 1);
+
+	if (!q || off + n > s->len)
+		die("%s", "bad splice");
+	memcpy(q, s->p, off);
+	memcpy(q + off, p, len);
+	memcpy(q + off + len, s->p + off + n, s->len - off - n);
+	free(s->p);
+	s->p = q;
+	s->len = s->len - n + len;
+}
+
+/* The PROC payload's variable parts: groups, exe, cwd (format.h). */
+static size_t proc_var(const struct sec *pr, int which, size_t *len)
+{
+	size_t off = PROC_SIZE, ngroups = get_le(pr->p + 72, 4);
+	size_t lens[3] = { ngroups * 4, get_le(pr->p + 76, 4), get_le(pr->p + 80, 4) };
+
+	for (int i = 0; i < which; i++)
+		off += lens[i];
+	*len = lens[which];
+	return off;
+}
+
+static struct sec *fd_sec(int fd)
+{
+	for (size_t i = 0; i < nsecs; i++)
+		if (secs[i].type == SEC_FD && (int)get_le(secs[i].p, 4) == fd)
+			return &secs[i];
+	die("no fd %d in the image", fd);
+}
+
+/* The reader wants FD sections in fd order: sort them where they are
+ * (an image with ghost file data between them is not handled). */
+static void sort_fds(void)
+{
+	size_t first = nsecs, last = 0;
+
+	for (size_t i = 0; i < nsecs; i++)
+		if (secs[i].type == SEC_FD) {
+			first = first < i ? first : i;
+			last = i;
+		}
+	for (size_t i = first; i <= last && first < nsecs; i++)
+		if (secs[i].type != SEC_FD)
+			die("%s", "cannot renumber: other sections among the fds");
+	for (size_t i = first + 1; i <= last && first < nsecs; i++)
+		for (size_t k = i; k > first && get_le(secs[k - 1].p, 4) > get_le(secs[k].p, 4); k--) {
+			struct sec t = secs[k];
+
+			secs[k] = secs[k - 1];
+			secs[k - 1] = t;
+		}
+}
+
+static void set_ids(struct sec *pr, size_t at, const char *v)
+{
+	unsigned long x[4];
+	int n = sscanf(v, "%lu,%lu,%lu,%lu", &x[0], &x[1], &x[2], &x[3]);
+
+	if (n != 1 && n != 4)
+		die("want N or R,E,S,F: %s", v);
+	for (int i = 0; i < 4; i++)
+		put_le(pr->p + at + 4 * i, x[n == 1 ? 0 : i], 4);
+}
+
+static void add_vma(const char *v)
+{
+	unsigned long long start, end;
+	unsigned prot;
+	uint8_t d[VMA_SIZE] = { 0 };
+	struct sec *pr = find(SEC_PROC, 0), n = { SEC_VMA, 0, NULL, VMA_SIZE };
+	size_t at = 0;
+
+	if (sscanf(v, "%lli,%lli,%u", &start, &end, &prot) != 3)
+		die("want START,END,PROT: %s", v);
+	put_le(d, start, 8);
+	put_le(d + 8, end, 8);
+	put_le(d + 56, prot, 4);
+	put_le(d + 60, 1u << 1, 4);	/* CKPT_VMA_ANON */
+	/* before the first mapping above it, or after the last one */
+	for (size_t i = 0; i < nsecs; i++)
+		if (secs[i].type == SEC_VMA && secs[i].proc == 0) {
+			at = i + 1;
+			if (get_le(secs[i].p, 8) > start) {
+				at = i;
+				break;
+			}
+		}
+	if (!at)
+		die("%s", "no mappings to put it among");
+	n.p = malloc(VMA_SIZE);
+	memcpy(n.p, d, VMA_SIZE);
+	secs = realloc(secs, (nsecs + 1) * sizeof(*secs));
+	memmove(&secs[at + 1], &secs[at], (nsecs - at) * sizeof(*secs));
+	secs[at] = n;
+	nsecs++;
+	pr = find(SEC_PROC, 0);
+	put_le(pr->p + 20, get_le(pr->p + 20, 4) + 1, 4);	/* nvmas */
+}
+
+static void set_one(const char *kv)
+{
+	static const char *const ids[] = { "uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid" };
+	static const char *const caps[] = { "cap_inh", "cap_prm", "cap_eff", "cap_bnd", "cap_amb" };
+	const char *eq = strchr(kv, '='), *v;
+	struct sec *pr = find(SEC_PROC, 0);
+	char key[64];
+	size_t off, len;
+	int n, fd;
+
+	if (!eq || eq - kv >= (int)sizeof(key))
+		die("want KEY=VALUE: %s", kv);
+	memcpy(key, kv, eq - kv);
+	key[eq - kv] = 0;
+	v = eq + 1;
+	if (!strcmp(key, "proc")) {
+		cur_proc = (uint32_t)strtoul(v, NULL, 0);
+		find(SEC_PROC, 0);	/* it must exist */
+		return;
+	}
+	if (!strcmp(key, "uid") || !strcmp(key, "gid"))
+		return set_ids(pr, key[0] == 'u' ? 40 : 56, v);
+	if (!strcmp(key, "zombie.uid")) {
+		/* every zombie of the TREE section (proc -1): its uid */
+		for (size_t i = 0; i < nsecs; i++)
+			for (size_t at = 8; secs[i].type == 32 && at + 80 <= secs[i].len; at += 80)
+				if ((int32_t)get_le(secs[i].p + at + 20, 4) == -1)
+					put_le(secs[i].p + at + 44, strtoul(v, NULL, 0), 4);
+		return;
+	}
+	for (int i = 0; i < 8; i++)
+		if (!strcmp(key, ids[i]))
+			return put_le(pr->p + 40 + 4 * (i % 4) + 16 * (i / 4), strtoul(v, NULL, 0), 4);
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(key, caps[i]))
+			return put_le(pr->p + 96 + 8 * i, strtoull(v, NULL, 16), 8);
+	if (!strcmp(key, "groups")) {
+		uint32_t g[256];
+		uint8_t b[1024];
+		char *dup = strdup(v), *tok, *save;
+
+		n = 0;
+		for (tok = strtok_r(dup, ",", &save); tok && n < 256; tok = strtok_r(NULL, ",", &save))
+			g[n++] = (uint32_t)strtoul(tok, NULL, 0);
+		free(dup);
+		for (int i = 0; i < n; i++)
+			put_le(b + 4 * i, g[i], 4);
+		off = proc_var(pr, 0, &len);
+		splice_payload(pr, off, len, b, 4 * (size_t)n);
+		return put_le(pr->p + 72, n, 4);
+	}
+	if (!strcmp(key, "exe") || !strcmp(key, "cwd")) {
+		off = proc_var(pr, key[0] == 'e' ? 1 : 2, &len);
+		splice_payload(pr, off, len, v, strlen(v));
+		return put_le(pr->p + (key[0] == 'e' ? 76 : 80), strlen(v), 4);
+	}
+	if (sscanf(key, "rlimit.%d", &n) == 1 && n >= 0 && n < 16) {
+		long long cur, max;
+
+		if (sscanf(v, "%lli,%lli", &cur, &max) != 2)
+			die("want CUR,MAX: %s", v);
+		put_le(pr->p + 224 + 16 * n, (uint64_t)cur, 8);
+		return put_le(pr->p + 232 + 16 * n, (uint64_t)max, 8);
+	}
+	if (!strcmp(key, "sched")) {
+		unsigned pol, prio;
+
+		if (sscanf(v, "%u,%u", &pol, &prio) != 2)
+			die("want POLICY,PRIO: %s", v);
+		for (size_t i = 0; i < nsecs; i++)
+			if (secs[i].type == SEC_THREAD) {
+				put_le(secs[i].p + 100, pol, 4);
+				put_le(secs[i].p + 104, prio, 4);
+			}
+		return;
+	}
+	if (sscanf(key, "fd.%d.%n", &fd, &n) == 1) {
+		struct sec *f = fd_sec(fd);
+		const char *field = key + n;
+
+		if (!strcmp(field, "kind"))
+			return put_le(f->p + 4, strtoul(v, NULL, 0), 4);
+		if (!strcmp(field, "path")) {
+			splice_payload(f, FD_SIZE, get_le(f->p + 60, 4), v, strlen(v));
+			return put_le(f->p + 60, strlen(v), 4);
+		}
+		if (!strcmp(field, "fd")) {
+			put_le(f->p, (uint64_t)strtol(v, NULL, 0), 4);
+			return sort_fds();
+		}
+	}
+	if (!strcmp(key, "vma.add"))
+		return add_vma(v);
+	if (!strcmp(key, "pagedata") && !strcmp(v, "flip")) {
+		/* the last byte of the largest page data section (one with
+		 * pages in it; uncompressed: a page's byte) */
+		struct sec *big = NULL;
+
+		for (size_t i = 0; i < nsecs; i++)
+			if ((secs[i].type == 16 || secs[i].type == 40) && (!big || secs[i].len > big->len))
+				big = &secs[i];
+		if (!big || big->len < 4096)
+			die("%s", "no page data");
+		big->p[big->len - 1] ^= 0x5a;
+		return;
+	}
+	if (!strcmp(key, "mac") && !strcmp(v, "strip")) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < nsecs; i++)
+			if (secs[i].type != SEC_MAC_META && secs[i].type != SEC_MAC_ALL)
+				secs[k++] = secs[i];
+		nsecs = k;
+		img[24] &= (uint8_t)~1u;	/* CKPT_HDR_MAC, in flags at 24 */
+		return;
+	}
+	die("unknown field: %s", key);
+}
+
+static int cmd_set(int argc, char **argv)
+{
+	if (img_len < HDR_SIZE)
+		die("%s", "file is shorter than a header");
+	parse_sections();
+	for (int i = 0; i < argc; i++)
+		set_one(argv[i]);
+	serialise();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "sections")) {
@@ -288,7 +628,13 @@ int main(int argc, char **argv)
 		save(argv[2]);
 		return 0;
 	}
+	if (argc >= 4 && !strcmp(argv[1], "set")) {
+		load(argv[2]);
+		cmd_set(argc - 3, argv + 3);
+		save(argv[2]);
+		return 0;
+	}
 	fprintf(stderr, "usage: imgtool sections FILE | setfield FILE OFFSET SIZE VALUE | flip FILE BIT"
-		" | xfeature FILE FEATURE OFFSET SIZE\n");
+		" | xfeature FILE FEATURE OFFSET SIZE | set FILE KEY=VALUE...\n");
 	return 2;
 }

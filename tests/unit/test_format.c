@@ -292,7 +292,7 @@ static int read_img(const char *path)
 	if (ret == 0) {
 		ret = img_read_meta(&r, &img, &s, &payload);
 		if (ret > 0)
-			ret = img_check_rewind(&r, &img, &s, payload, ret, 0);
+			ret = img_check_rewind(&r, &img, &s, &payload, ret, 0);
 	}
 	img_reader_close(&r);
 	img_free(&img);
