@@ -95,7 +95,7 @@ forge() {
 no_leftover() {
 	local comm
 	comm=$(cat "/proc/$IMGPID/comm" 2>/dev/null) || return 0
-	case $comm in counter|creds|ckpt-stub|fd_other_high|tree_basic)
+	case $comm in counter|creds|ckpt-stub|fd_other_high|fd_setuid|tree_basic)
 		echo "process $IMGPID ($comm) was left behind"
 		kill -KILL "$IMGPID"
 		return 1 ;;
@@ -441,6 +441,52 @@ COUNTER_SUM='counter: 4499798217088'
 	run --separate-stderr env CKPT_KEY_FILE="$T/k" "$CKPT" restore "$T/img"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"may be read or written by others"* ]]
+}
+
+# --- files opened with credentials the process no longer has -------------
+
+# fd_setuid, started by root: opens $T/secret (root's, mode 600) at fd 50,
+# maps it, then becomes the test user (a daemon's way).  $T/out and $T/err
+# are the user's, its ready file is in $T/u.
+start_setuid() {
+	printf 'secret: only root may read this\n' >"$T/secret"
+	chmod 600 "$T/secret"
+	mkdir -p "$T/u"
+	touch "$T/out" "$T/err"
+	chown "$SEC_UID:$SEC_GID" "$T/u" "$T/out" "$T/err"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/u/ready CKPT_GO=$T/go
+		exec "$CKPT_TARGETS/fd_setuid" "$T/secret" "$SEC_UID" "$SEC_GID" \
+			>>"$T/out" 2>>"$T/err" </dev/null
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/u/ready"
+}
+
+@test "a file opened as root before setuid: given back on root's word (signed, --trust), not on the owner's" {
+	need_user
+	start_setuid
+	dump_kill
+	IMGPID=$TPID
+	cp "$T/img" "$T/signed"
+	# only the user's word: the MAC stripped, the file the user's
+	"$CKPT_TARGETS/imgtool" set "$T/img" mac=strip
+	chown "$SEC_UID:$SEC_GID" "$T/img"
+	refused "file \"$T/secret\" (fd 50) cannot be reopened with the process's own credentials (*"
+	# root's word: its signed image, or --trust
+	rm -f "$T/img"
+	cp "$T/signed" "$T/img"
+	restore_go
+	[ "$status" -eq 0 ]
+	"$CKPT_TARGETS/imgtool" set "$T/img" mac=strip
+	refused "image is not signed by this machine's key (not signed) and its file is root's, *"
+	restore_go --trust
+	[ "$status" -eq 0 ]
 }
 
 # --- ckpt restore's own descriptors ---------------------------------------
