@@ -305,6 +305,28 @@ NOT_SIGNED="and the image is not signed by this machine's key"
 	[ "$status" -eq 0 ]
 }
 
+@test "a user's image: securebits, a login id, a lower oom_score_adj are what only root may set" {
+	# restore/attrs.c and caps.c give them as root would, on root's word only
+	need_user
+	start_as_user counter
+	user_image
+	cp "$T/img" "$T/good"
+	forge attrs.securebits=1
+	refused "the process's securebits (0x1) differ from ckpt's (0*): only root can set them"
+	cp "$T/good" "$T/img"
+	forge attrs.loginuid=12345
+	refused "the process's audit login id (loginuid) was 12345, ckpt's is *: only root (CAP_AUDIT_CONTROL) can set it, $NOT_SIGNED"
+	cp "$T/good" "$T/img"
+	forge attrs.oom=-1000
+	refused "the process's oom_score_adj was -1000, below ckpt's own *: only root (CAP_SYS_RESOURCE) can lower it, $NOT_SIGNED"
+	# its own login id (its login session's) is no spoof
+	cp "$T/good" "$T/img"
+	forge attrs.loginuid="$SEC_UID"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx "$COUNTER_SUM" "$T/out"
+}
+
 @test "a user's process tree: every process and every zombie held to its owner's rights" {
 	# The tree restore (restore/plan.c, tree.c) makes each process from the
 	# root stub: each must be checked, not only the first.

@@ -35,6 +35,7 @@
  *         sched=POLICY,PRIO      every thread's scheduling policy, priority
  *         fd.N.kind=K, fd.N.path=PATH, fd.N.fd=M     descriptor N
  *         vma.add=START,END,PROT a new anonymous private mapping
+ *         attrs.oom=N, attrs.loginuid=N, attrs.securebits=N   (ATTRS)
  *         mac=strip              no MAC sections, and the header says so
  *         pagedata=flip          the last byte of the largest page data changed
  */
@@ -559,6 +560,22 @@ static void set_one(const char *kv)
 			put_le(f->p, (uint64_t)strtol(v, NULL, 0), 4);
 			return sort_fds();
 		}
+	}
+	if (!strncmp(key, "attrs.", 6)) {
+		/* struct ckpt_attrs (ATTRS, 18): flags 0, oom_score_adj 4,
+		 * loginuid 8 (with flag 1 << 1), securebits 24 */
+		struct sec *a = find(18, 0);
+		const char *f = key + 6;
+		uint64_t x = (uint64_t)strtoll(v, NULL, 0);
+
+		if (!strcmp(f, "oom"))
+			return put_le(a->p + 4, x, 4);
+		if (!strcmp(f, "loginuid")) {
+			put_le(a->p, get_le(a->p, 4) | 2, 4);
+			return put_le(a->p + 8, x, 4);
+		}
+		if (!strcmp(f, "securebits"))
+			return put_le(a->p + 24, x, 4);
 	}
 	if (!strcmp(key, "vma.add"))
 		return add_vma(v);
