@@ -1,10 +1,11 @@
 /*
  * Writing and reading image files and streams (format.h).
  *
- * Writer: to a temporary file beside the destination, fsync'd and renamed
- * over it at img_writer_finish(), mode 0600; or to stdout ("-"), where no
- * atomicity is possible and the END section is what tells a reader the
- * stream is complete.
+ * Writer: to a file with no name beside the destination, named, fsync'd
+ * and renamed over it at img_writer_finish(), mode 0600 (dest.c: a device
+ * or FIFO is written as a stream, never replaced); or to stdout ("-"),
+ * where no atomicity is possible and the END section is what tells a
+ * reader the stream is complete.
  *
  * Reader: sequential, so it works on pipes; every length is bounds-checked
  * and every checksum verified before a payload is handed out.
@@ -13,6 +14,7 @@
 #define CKPT_IMAGE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "image/format.h"
@@ -22,9 +24,11 @@
 struct img_writer {
 	int fd;
 	int is_stream;
+	int owns_fd;		/* a stream to a device or FIFO we opened */
 	int no_sync;
 	char *path;		/* destination */
-	char *tmp;		/* temporary file, renamed to path */
+	char *tmp;		/* named temporary file, renamed to path; NULL
+				 * while it has no name (O_TMPFILE) */
 	uint64_t nsections;
 	uint64_t npages;
 	uint64_t raw_bytes;
@@ -75,6 +79,14 @@ void img_writer_reserve(struct img_writer *w, uint64_t len);
 int img_writer_finish(struct img_writer *w);
 /* Free the writer; removes the temporary file unless finish succeeded. */
 void img_writer_close(struct img_writer *w);
+/* dest.c: the destination's file, given its name at the end; the name of
+ * the temporary file ckpt `owner` writes for dest (malloc'd); removing
+ * those of ckpts that are gone. */
+int img_dest_open(struct img_writer *w, const char *path);
+int img_dest_commit(struct img_writer *w);
+void img_dest_abandon(struct img_writer *w);
+char *img_tmp_name(const char *dest, pid_t owner);
+void img_remove_stale_tmp(const char *dest);
 
 struct img_reader {
 	int fd;

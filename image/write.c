@@ -19,21 +19,6 @@
 
 #define WBUF_SIZE (1u << 20)
 
-static int fsync_dir_of(const char *path)
-{
-	char *copy = xstrdup(path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret = 0;
-
-	free(copy);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 int img_writer_open(struct img_writer *w, const char *path, int no_sync)
 {
 	memset(w, 0, sizeof(*w));
@@ -46,21 +31,7 @@ int img_writer_open(struct img_writer *w, const char *path, int no_sync)
 		w->path = xstrdup("-");
 		return 0;
 	}
-	w->path = xstrdup(path);
-	if (asprintf(&w->tmp, "%s.tmpXXXXXX", path) < 0)
-		w->tmp = NULL;
-	if (!w->tmp)
-		return -ENOMEM;
-	/* mkostemp creates the file with mode 0600. */
-	w->fd = mkostemp(w->tmp, O_CLOEXEC);
-	if (w->fd < 0) {
-		int err = -errno;
-
-		free(w->tmp);
-		w->tmp = NULL;
-		return error_errno(err, "cannot create \"%s\"", path);
-	}
-	return 0;
+	return img_dest_open(w, path);	/* dest.c: beside FILE, or a stream */
 }
 
 static int flush(struct img_writer *w)
@@ -633,28 +604,12 @@ int img_writer_finish(struct img_writer *w)
 		return error_errno(errno, "cannot fsync \"%s\"", w->path);
 	if (w->is_stream)
 		return 0;
-	if (close(w->fd) < 0)
-		return error_errno(errno, "cannot write \"%s\"", w->path);
-	w->fd = -1;
-	if (rename(w->tmp, w->path) < 0)
-		return error_errno(errno, "cannot rename \"%s\" to \"%s\"", w->tmp, w->path);
-	free(w->tmp);
-	w->tmp = NULL;
-	if (!w->no_sync && (ret = fsync_dir_of(w->path)) < 0)
-		return error_errno(ret, "cannot fsync the directory of \"%s\"", w->path);
-	return 0;
+	return img_dest_commit(w);
 }
 
 void img_writer_close(struct img_writer *w)
 {
-	if (w->tmp) {
-		unlink(w->tmp);
-		free(w->tmp);
-		w->tmp = NULL;
-	}
-	if (w->fd >= 0 && !w->is_stream)
-		close(w->fd);
-	w->fd = -1;
+	img_dest_abandon(w);
 	free(w->buf);
 	w->buf = NULL;
 	free(w->path);
