@@ -82,6 +82,68 @@ long arch_syscall_nr(const arch_regs_t *r);
  */
 void arch_fixup_restart(arch_regs_t *r);
 
+/*
+ * Code of the process that borrowing a thread safely needs
+ * (ptrace/borrow.c, docs/kill-safety.md), found in its read-only
+ * executable mappings (no byte of it is ever written):
+ *  - gadget: an instruction sequence that makes the rt_sigreturn syscall
+ *    (x86-64 `mov $15,%rax` or %eax, then `syscall`: glibc's and musl's
+ *    __restore_rt, Go's runtime.sigreturn; aarch64 `mov x8, #139` then
+ *    `svc #0`: the vdso's __kernel_rt_sigreturn);
+ *  - resume: where an injected syscall returns to.  It must lead to the
+ *    gadget both when the syscall completes and when the kernel restarts
+ *    it (after a signal or stop: x86-64 goes back 2 bytes with rax set to
+ *    the syscall again, aarch64 4 bytes with x0 as it was).  x86-64: the
+ *    `ret` right after some `syscall`: ret pops the gadget's address from
+ *    the frame's return slot (as a signal handler returns to its
+ *    restorer), and a restart runs the syscall again first.  aarch64: the
+ *    gadget itself, when a nop precedes it (the vdso's does): a restart
+ *    lands on the nop and rt_sigreturns without redoing the syscall.
+ */
+struct arch_code {
+	uint64_t gadget, gadget_syscall, resume;
+};
+/* Search code[0..len), loaded at addr, for what c still lacks (0). */
+void arch_find_code(const uint8_t *code, size_t len, uint64_t addr, struct arch_code *c);
+/* Bytes around c's addresses that arch_find_code needs to see to find
+ * them again: [addr - before, addr + after). */
+#define ARCH_CODE_BEFORE	4
+#define ARCH_CODE_AFTER		12
+
+/*
+ * A signal frame written below a thread's stack pointer, which the
+ * gadget's rt_sigreturn turns back into registers r and signal mask
+ * `mask`, with the thread's FP/SIMD state read from tid's regsets (tid 0:
+ * the initial FP state) and a uc_stack that sigaltstack rejects, so the
+ * alternate signal stack stays as it is.  It occupies [lo, hi) with
+ * hi <= below; bytes (hi - lo, malloc'd) are what to write at lo.  sp is
+ * the stack pointer with which the gadget's rt_sigreturn reads it;
+ * entry_sp the one to give an injected syscall that returns to `resume`
+ * (x86-64: 8 bytes lower, the frame's return slot holding `gadget`).
+ * 0 or -errno (-E2BIG: the FP state does not fit a frame here).
+ */
+struct arch_sigframe {
+	uint64_t lo, hi, sp, entry_sp;
+	uint8_t *bytes;
+};
+int arch_sigframe_build(struct arch_sigframe *f, pid_t tid, uint64_t below, const arch_regs_t *r,
+			uint64_t mask, uint64_t gadget);
+/* Registers that make a thread resting at a ptrace stop run the gadget at
+ * `gadget` with stack pointer sp (no syscall restart applied to them). */
+void arch_prep_gadget(arch_regs_t *r, uint64_t gadget, uint64_t sp);
+/*
+ * At a syscall-entry stop: make the syscall about to run nr(a[]) and the
+ * thread return to ret_ip with stack pointer sp after it.  x86-64 keeps
+ * the number in orig_rax (set here); aarch64 apart from the registers:
+ * arch_set_entry_nr(), after the registers are set.
+ */
+void arch_prep_entry(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t ret_ip, uint64_t sp);
+int arch_set_entry_nr(pid_t tid, long nr);
+/* A thread stopped on its way out of a syscall the kernel is about to
+ * restart (x86-64: after the stop): have it return instead.  aarch64
+ * rewinds before the stop (to the nop before the gadget, for ours). */
+void arch_forget_restart(arch_regs_t *r);
+
 /* Address of the first syscall instruction in code (a function body
  * loaded at addr), found by disassembly.  0, or -ENOENT. */
 int arch_find_syscall_insn(const uint8_t *code, size_t len, uint64_t addr, uint64_t *insn);

@@ -20,10 +20,12 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/sigguard.h"
 #include "common/util.h"
 #include "dump/dump.h"
+#include "dump/guard.h"
 
 static int check_target(pid_t pid)
 {
@@ -97,7 +99,7 @@ struct dproc {
 	pid_t child;			/* --fork: the copy memory is read from */
 	pid_t pid;
 	pid_t live;			/* a thread that stands for it (the leader may be gone) */
-	uint64_t insn;			/* its syscall instruction, for after the release */
+	struct tracee_code code;	/* its syscall instruction and gadget, for after the release */
 	int tracking;
 	int late;			/* --fork: VmFlags and page plan after the release */
 	struct proc_status status;	/* read once, while frozen */
@@ -196,9 +198,17 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	    (ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
 	    (ret = dump_collect_attrs(pid, p)) < 0 ||
 	    (ret = dump_collect_seccomp(p, ts)) < 0 ||
-	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0 ||
-	    (ret = dump_collect_remote(p, ts, &dp->status)) < 0 ||
-	    (ret = interrupted()) < 0)
+	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0)
+		goto out;
+	/* Threads are borrowed through a sigreturn gadget of the process's
+	 * own code (ptrace/borrow.c); none: the old way, -v says so. */
+	if (tracee_find_gadget(pid, &ts->code) < 0)
+		ts->code.arch.gadget = 0;
+	if (guard && dp->tracking) {
+		guard->live = pid;
+		guard->code = ts->code;
+	}
+	if ((ret = dump_collect_remote(p, ts, &dp->status)) < 0 || (ret = interrupted()) < 0)
 		goto out;
 	phase("registers, signals, injected syscalls");
 	/*
@@ -298,8 +308,8 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		if (ret < 0)
 			return ret;
 	}
-	if ((ret = img_writer_open(&d->w, o->out, o->no_sync)) < 0 ||
-	    (ret = img_write_header(&d->w, &d->img.h)) < 0 ||
+	killpoint("dump: frozen, planned");
+	if ((ret = img_write_header(&d->w, &d->img.h)) < 0 ||
 	    (ret = img_write_meta(&d->w, &d->img)) < 0)
 		return ret;
 	for (uint32_t i = 0; i < n && ret == 0; i++) {
@@ -312,10 +322,11 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 					    o->fork ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
 		    (ret = interrupted()) < 0)
 			return ret;
+		killpoint("dump: written while frozen");
 		/* Written pages count from now on: the image is complete, or
 		 * (with --fork) its memory is about to be copied as it is. */
 		if (dp->tracking)
-			ret = track_arm(dp->p, &dp->tr);
+			ret = track_arm(dp->ts, dp->p, &dp->tr);
 		if (ret == 0 && o->fork && !dp->child)
 			ret = fork_copy(dp->ts, &dp->child);
 	}
@@ -346,7 +357,6 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 			ret = error("the forked copy's mappings changed");
 		if (ret < 0 || (ret = dump_vmas_set_flags(p, maps, o)) < 0 ||
 		    (ret = dump_plan_vmas(dp->child, p, dp->vp, o, &dp->tr, PLAN_FORKED)) < 0 ||
-		    (ret = img_writer_open(&d->w, o->out, o->no_sync)) < 0 ||
 		    (ret = img_write_header(&d->w, &d->img.h)) < 0 ||
 		    (ret = img_write_meta(&d->w, &d->img)) < 0) {
 			proc_free_maps(maps, nmaps);
@@ -505,7 +515,8 @@ static int setup_procs(struct dump *d, const struct dump_opts *o)
 		dp->p = &d->img.procs[k++];
 		dp->pid = t->pid;
 		dp->live = t->ts.t[0].tid;
-		dp->tr = (struct track){ .uffd = -1, .fresh = -1, .pmfd = -1 };
+		dp->tr = (struct track){ .uffd = -1, .fresh = -1, .pmfd = -1,
+					 .undo = { .tmp = -1, .slot = -1, .old = -1 } };
 		dp->tracking = (o->track || o->parent) && !o->kill;
 	}
 	if (n > 1 && (o->track || o->parent))
@@ -519,9 +530,43 @@ static void reap_copies(struct dump *d)
 {
 	for (uint32_t i = 0; d->pr && i < d->img.h.nprocs; i++)
 		if (d->pr[i].child > 0) {
-			fork_reap(d->pr[i].pid, d->pr[i].live, d->pr[i].child, d->pr[i].insn);
+			fork_reap(d->pr[i].pid, d->pr[i].live, d->pr[i].child, &d->pr[i].code);
 			d->pr[i].child = 0;
 		}
+}
+
+/* Before the freeze: the destination opened (an impossible one fails
+ * with nothing touched) and the guardian started where a killed ckpt
+ * could leave something behind (guard.c). */
+static int prepare(pid_t pid, struct dump *d, const struct dump_opts *o)
+{
+	int ret = img_writer_open(&d->w, o->out, o->no_sync);
+
+	if (ret < 0)
+		return ret;
+	if ((o->fork || o->track || o->parent || !d->w.is_stream) &&
+	    (ret = guard_start(pid, d->w.is_stream ? "-" : d->w.path)) < 0)
+		warn("cannot start a guardian (%s): a kill -9 of ckpt could leave things behind",
+		     strerror(-ret));
+	return 0;
+}
+
+/* A dump that failed after tracking was set up (one process): its uffd
+ * out again, in the process still frozen or with one thread frozen. */
+static void untrack(struct dump *d, int frozen)
+{
+	struct dproc *dp = d->pr;
+
+	if (dp && d->img.h.nprocs == 1 && dp->tracking)
+		track_abandon(&dp->tr, dp->pid, dp->live, &dp->code, frozen ? dp->ts : NULL);
+}
+
+/* It succeeded: the uffds stay. */
+static void track_keep(struct dump *d)
+{
+	for (uint32_t i = 0; d->pr && i < d->img.h.nprocs; i++)
+		if (d->pr[i].tracking)
+			track_commit(&d->pr[i].tr);
 }
 
 int dump_run(pid_t pid, const struct dump_opts *o)
@@ -535,6 +580,8 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		return seccomp;
 	sigguard_install();
 	fill_header(&d.img.h);
+	if ((ret = prepare(pid, &d, o)) < 0)
+		goto out;
 	ret = o->single ? freeze_single(pid, &d.tt, seccomp) : tracee_freeze_tree(pid, &d.tt);
 	if (ret < 0)
 		goto out;
@@ -542,8 +589,9 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	if ((ret = setup_procs(&d, o)) == 0)
 		ret = collect_and_write(&d, o);
 	for (uint32_t i = 0; i < d.img.h.nprocs; i++)
-		d.pr[i].insn = d.pr[i].ts->syscall_insn;
+		d.pr[i].code = d.pr[i].ts->code;
 	if (ret < 0) {
+		untrack(&d, 1);
 		tracee_release_tree(&d.tt, 0);
 		goto out;
 	}
@@ -553,6 +601,8 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		t_released = now_ns();
 		ret = write_forked_idle(&d, o);
 		reap_copies(&d);
+		if (ret < 0)
+			untrack(&d, 0);
 		for (uint32_t i = 0; ret == 0 && o->stop && i < d.img.h.nprocs; i++)
 			kill(d.pr[i].pid, SIGSTOP);
 	} else if (!o->kill && !o->stop) {
@@ -561,13 +611,19 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		tracee_release_tree(&d.tt, 0);
 		t_released = now_ns();
 		ret = img_writer_finish(&d.w);
+		if (ret < 0)
+			untrack(&d, 0);
 	} else {
 		/* Killed, or left stopped, only once the image is safely on
 		 * disk; if it is not, the processes run on as before. */
 		ret = img_writer_finish(&d.w);
+		if (ret < 0)
+			untrack(&d, 1);
 		tracee_release_tree(&d.tt, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
 		t_released = now_ns();
 	}
+	if (ret == 0)
+		track_keep(&d);
 	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,
 	      (now_ns() - t0) / 1e6);
 out:
@@ -579,6 +635,9 @@ out:
 	free(d.pr);
 	img_writer_close(&d.w);
 	img_free(&d.img);
+	if (log_verbose > 1)
+		debug("kill points passed: %ld", killpoints_passed());
+	guard_stop();
 	if (ret < 0 && sigguard_fired())
 		sigguard_reraise();
 	return ret;

@@ -85,6 +85,16 @@ struct vma_pages {
 };
 
 /* track.c: pages written since the parent; tracking for the next dump */
+/* Where this dump's uffd may be in the process, to take it out again if
+ * the dump does not complete (also in the guardian's journal, guard.h). */
+struct track_undo {
+	int tmp;		/* a new uffd: the fd userfaultfd() gave it, -1 */
+	int slot;		/* the fd it goes to when armed, -1: none */
+	int old;		/* --parent: the fd the parent's is at, -1 */
+	int armed;		/* re-protecting: what it knew of the parent is gone */
+	uint64_t ino;		/* its inode, 0: not known yet */
+	uint64_t slot_had;	/* inode of an earlier dump's uffd at slot, 0 */
+};
 struct track {
 	int method;			/* CKPT_DIRTY_* */
 	int uffd;			/* our copy of the process's uffd, -1 */
@@ -93,19 +103,29 @@ struct track {
 	int pmfd;			/* /proc/PID/pagemap */
 	struct { uint64_t addr, hash; } *hashes;	/* the parent's, by address */
 	size_t nhashes;
+	struct track_undo undo;
 };
 int track_begin(pid_t pid, const struct img *parent, struct track *tr);
 /* Written regions of v since the parent, or -EPERM/-ENOENT when unknown. */
 int track_written(struct track *tr, const struct img_vma *v, struct page_run **out, size_t *n);
-/* Before the metadata is written: the process's uffd at its new fd
- * (p->d.track_fd).  Then, once the image is complete and the process
- * still frozen, protect again: the next dump counts from here. */
+/* Before the metadata is written: the uffd for the next dump (the parent's
+ * or a new one) and its fd to be, p->d.track_fd.  Then, once the image is
+ * complete and the process still frozen, the uffd goes to that fd and
+ * protects again: the next dump counts from here.  Nothing an earlier
+ * dump left is touched before track_arm(). */
 int track_prepare(struct tracee_set *ts, struct img_proc *p, struct track *tr);
-int track_arm(struct img_proc *p, struct track *tr);
+int track_arm(struct tracee_set *ts, struct img_proc *p, struct track *tr);
 int track_fd_base(const struct img_proc *p);
 /* fd is a tracking uffd ckpt left in the process (not the program's). */
 int track_is_ours(const struct img_proc *p, int fd, const char *link);
 void track_end(struct track *tr);
+/* The dump failed: its uffd out of the process again (in `frozen`, or
+ * with one thread frozen for it); or it succeeded: the uffd stays. */
+void track_abandon(struct track *tr, pid_t pid, pid_t live, const struct tracee_code *code,
+		   struct tracee_set *frozen);
+void track_commit(struct track *tr);
+void track_undo(pid_t pid, pid_t live, const struct tracee_code *code, struct tracee_set *frozen,
+		const struct track_undo *u);
 /* parent.c: the parent image (metadata and page hashes) */
 int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now,
 		struct img *parent, struct track *tr, char **ref);
@@ -153,6 +173,8 @@ int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_page
 void dump_shm_aliases(struct img *img, struct vma_pages **vp);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);
-void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn);
+void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *code);
+/* Wait (up to 5 s) until pid is a zombie: 0, or -ESRCH/-ETIMEDOUT. */
+int fork_until_zombie(pid_t pid);
 
 #endif

@@ -9,53 +9,118 @@
  * instruction.  Afterwards it is killed, and reaped by a wait4(__WALL)
  * run in the process: no stray signal, no zombie; its copies of the fds
  * close with it.
+ *
+ * Should ckpt die first, the copy must never run the program (it would be
+ * a second instance of the job): it starts where the borrowed thread
+ * returns from clone, the sigreturn gadget, with a stack pointer at an
+ * exit frame (tracee_doomed_sp) and every signal blocked (the thread's
+ * mask while borrowed, ptrace/borrow.c), so it sigreturns into
+ * exit_group(0) at once.  The guardian (guard.c) then reaps it.
  */
+#include <elf.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
+#include "dump/guard.h"
+
+/* The copy's registers: exit_group(0) at a syscall instruction. */
+static int doom(const struct tracee_set *ts, pid_t child)
+{
+	uint64_t insn = ts->code.arch.gadget ? ts->code.arch.gadget_syscall : ts->code.syscall_insn;
+	arch_regs_t r;
+	size_t len = sizeof(r);
+	int ret;
+
+	if ((ret = tracee_get_regset(child, NT_PRSTATUS, &r, &len)) < 0)
+		return ret;
+	arch_prep_syscall(&r, SYS_exit_group, (uint64_t[6]){ 0 }, insn);
+	if ((ret = tracee_set_regset(child, NT_PRSTATUS, &r, sizeof(r))) < 0)
+		return ret;
+	return arch_leave_syscall(child);
+}
 
 int fork_copy(struct tracee_set *ts, pid_t *child)
 {
 	struct tracee *t0 = &ts->t[0];
 	long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE, r;
-	uint64_t a[6] = { 0 };	/* clone(flags 0, same stack semantics as fork) */
+	uint64_t a[6] = { 0 };	/* clone(flags 0, newsp): a fork, no exit signal */
 	int st, ret;
 
+	if ((ret = tracee_doomed_sp(ts, t0, &a[1])) < 0) {
+		a[1] = 0;	/* same stack semantics as fork */
+		debug("the forked copy gets no exit frame (%s): a kill of ckpt would let it run the program",
+		      strerror(-ret));
+	}
 	if (ts->suspend_seccomp)
 		opts |= PTRACE_O_SUSPEND_SECCOMP;
 	if ((ret = (int)tracee_call(PTRACE_SETOPTIONS, t0->tid, 0, (void *)opts)) < 0)
 		return error_errno(ret, "cannot trace clone events");
+	guard_note_clone(ts);
+	killpoint("fork: clone next");
 	ret = tracee_syscall(ts, t0, SYS_clone, a, &r);
 	tracee_call(PTRACE_SETOPTIONS, t0->tid, 0, (void *)(opts & ~PTRACE_O_TRACECLONE));
 	if (ret == 0 && r < 0)
 		ret = (int)r;
-	if (ret == 0)
-		ret = tracee_inject_end(t0);
-	if (ret < 0)
+	if (ret < 0) {
+		guard_note_copy(ts->pid, 0, GUARD_COPY_NONE);
 		return error_errno(ret, "cannot fork the process");
+	}
 	*child = (pid_t)r;
+	guard_note_copy(ts->pid, *child, GUARD_COPY_KNOWN);
+	killpoint("fork: copy made");
 	/* Auto-attached: its first stop comes before any user instruction. */
 	if ((ret = tracee_wait(*child, &st, __WALL)) < 0)
 		return error_errno(ret, "cannot wait for the forked copy");
 	if (!WIFSTOPPED(st)) {
+		guard_note_copy(ts->pid, 0, GUARD_COPY_NONE);
 		*child = 0;
 		return error("the forked copy of the process died");
 	}
+	/* Stopped, it is ours: it exits at once if let go (no frame needed
+	 * any more), and its memory, the image's, loses our frames. */
+	if ((ret = doom(ts, *child)) < 0 || (ret = tracee_unlend_in(t0, *child)) < 0)
+		return error_errno(ret, "cannot prepare the forked copy");
+	if ((ret = tracee_inject_end(t0)) < 0)
+		return error_errno(ret, "thread %d: cannot give it its registers back", t0->tid);
 	debug("memory is read from the forked copy %d", *child);
 	return 0;
 }
 
-void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn)
+int fork_until_zombie(pid_t pid)
 {
-	struct tracee_set ts = { .pid = pid, .syscall_insn = syscall_insn };
+	char path[64], *buf, *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (int i = 0; i < 1000; i++) {
+		char st = 0;
+
+		if (read_file(path, &buf, NULL) < 0)
+			return -ESRCH;
+		if ((p = strrchr(buf, ')')) && p[1])
+			st = p[2];
+		free(buf);
+		if (st == 'Z')
+			return 0;
+		usleep(5000);
+	}
+	return -ETIMEDOUT;
+}
+
+void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *code)
+{
+	struct tracee_set ts = { .pid = pid };
 	struct sched_param sp = { 0 };
 	uint64_t t;
 	long r;
@@ -65,18 +130,31 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, uint64_t syscall_insn)
 	 * per GiB: on a CPU the process does not want (dump.c). */
 	sched_setscheduler(child, SCHED_IDLE, &sp);
 	kill(child, SIGKILL);
-	while (tracee_wait(child, &st, __WALL) == -EINTR)
-		;
-	/* We saw it die as its tracer; its parent still holds a zombie.
-	 * Freeze one thread alone for one wait4 of that very child. */
+	/* As its tracer, we see it die (after any stop it had to report); its
+	 * parent still holds a zombie.  The guardian, not its tracer, gets
+	 * ECHILD and waits for the zombie to show. */
+	for (;;) {
+		pid_t w = tracee_wait(child, &st, __WALL);
+
+		if (w < 0 && fork_until_zombie(child) < 0)
+			debug("the forked copy %d is not a zombie yet", child);
+		if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+	}
+	/* Freeze one thread alone for one wait4 of that very child, which
+	 * does not block (WNOHANG): the zombie is there. */
 	t = now_ns();
-	if (tracee_freeze_one(pid, live, &ts) < 0 || !(ts.syscall_insn = syscall_insn)) {
+	if (tracee_freeze_one(pid, live, &ts) < 0 && tracee_freeze_one(pid, pid, &ts) < 0) {
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
 		return;
 	}
+	ts.code = *code;
+	killpoint("fork: reaping");
 	if (tracee_syscall(&ts, &ts.t[0], SYS_wait4,
-			   (uint64_t[6]){ (uint64_t)child, 0, __WALL, 0 }, &r) < 0 || r != child)
+			   (uint64_t[6]){ (uint64_t)child, 0, __WALL | WNOHANG, 0 }, &r) < 0 || r != child)
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
+	else
+		guard_note_copy(pid, 0, GUARD_COPY_NONE);
 	tracee_inject_end(&ts.t[0]);
 	tracee_release(&ts, 0);
 	debug("the forked copy reaped: one thread frozen again for %.1f ms", (now_ns() - t) / 1e6);

@@ -2,8 +2,11 @@
  * State only the target itself can ask the kernel for: signal handlers
  * (rt_sigaction), each thread's alternate signal stack (sigaltstack) and
  * the current program break (brk(0)).  These syscalls run inside the
- * target (ptrace/inject.c), using a syscall instruction we find in its
- * vdso or libc by disassembly, and a scratch page we map and unmap.
+ * target (ptrace/inject.c), each thread borrowed so that a kill of ckpt
+ * meanwhile leaves it running as before (ptrace/borrow.c); their outputs
+ * go to a few bytes of the thread's dead stack (tracee_scratch), so the
+ * process's mappings are never touched.  Every syscall run here only
+ * reads, and is harmless if it completes without ckpt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -111,17 +114,28 @@ static int from_file(pid_t pid, const struct map_entry *m, uint64_t *insn)
 
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n)
 {
+	/* The sigreturn gadget (found before the freeze) holds a syscall
+	 * instruction, and makes a killed ckpt harmless: no other needed. */
+	if (ts->code.arch.gadget && (tracee_check_gadget(ts->t[0].tid, &ts->code) == 0 ||
+				     tracee_find_gadget(ts->t[0].tid, &ts->code) == 0)) {
+		ts->code.syscall_insn = ts->code.arch.gadget_syscall;
+		return 0;
+	}
+	ts->code.arch.gadget = 0;
+	debug("no sigreturn gadget in the process: syscalls run in it the old way, and a kill -9 "
+	      "of ckpt while one runs would harm it (docs/kill-safety.md)");
 	elf_version(EV_CURRENT);
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(maps[i].path, "[vdso]") && from_vdso(ts->t[0].tid, &maps[i], &ts->syscall_insn) == 0)
+		if (!strcmp(maps[i].path, "[vdso]") &&
+		    from_vdso(ts->t[0].tid, &maps[i], &ts->code.syscall_insn) == 0)
 			goto found;
 	for (size_t i = 0; i < n; i++)
 		if ((maps[i].prot & PROT_EXEC) && strstr(maps[i].path, "/libc") &&
-		    from_file(ts->t[0].tid, &maps[i], &ts->syscall_insn) == 0)
+		    from_file(ts->t[0].tid, &maps[i], &ts->code.syscall_insn) == 0)
 			goto found;
 	return error("found no syscall instruction in the vdso or libc of the process");
 found:
-	debug("syscall instruction at %#lx", (unsigned long)ts->syscall_insn);
+	debug("syscall instruction at %#lx", (unsigned long)ts->code.syscall_insn);
 	return 0;
 }
 
@@ -194,11 +208,15 @@ static void parse_timers(pid_t pid, struct img_proc *p)
 }
 
 /* The interval timers and POSIX timers, with the time each has left. */
-static int collect_timers(struct img_proc *p, struct tracee_set *ts, uint64_t scratch)
+static int collect_timers(struct img_proc *p, struct tracee_set *ts)
 {
 	struct tracee *t0 = &ts->t[0];
+	uint64_t scratch;
 	long r;
 	int ret;
+
+	if ((ret = tracee_scratch(ts, t0, &scratch)) < 0)
+		return error_errno(ret, "thread %d: cannot borrow it", t0->tid);
 
 	for (int which = 0; which < 3; which++) {
 		struct { int64_t isec, iusec, vsec, vusec; } it;
@@ -223,12 +241,15 @@ static int collect_timers(struct img_proc *p, struct tracee_set *ts, uint64_t sc
 	return 0;
 }
 
-static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st,
-		   uint64_t scratch)
+static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st)
 {
 	struct tracee *t0 = &ts->t[0];
+	uint64_t scratch;
 	long r, dumpable;
 	int ret;
+
+	if ((ret = tracee_scratch(ts, t0, &scratch)) < 0)
+		return error_errno(ret, "thread %d: cannot borrow it", t0->tid);
 
 	/*
 	 * One injected rt_sigaction costs a ptrace round trip (about 0.1 ms,
@@ -259,29 +280,36 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 	}
 	for (size_t i = 0; i < ts->n; i++) {
 		struct kstack ks;
-		uint64_t tidaddr = 0;
+		uint64_t tidaddr = 0, at;
 
+		if ((ret = tracee_scratch(ts, &ts->t[i], &at)) < 0)
+			return error_errno(ret, "thread %d: cannot borrow it", ts->t[i].tid);
 		/* clear_child_tid: how pthread_join learns a thread ended. */
-		if ((ret = rcall(ts, &ts->t[i], SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &r)) < 0)
+		if ((ret = rcall(ts, &ts->t[i], SYS_prctl, PR_GET_TID_ADDRESS, at, 0, 0, &r)) < 0)
 			return ret;
-		if (r == 0 && (ret = mem_read(ts->t[0].tid, scratch, &tidaddr, sizeof(tidaddr))) < 0)
+		if (r == 0 && (ret = mem_read(ts->t[0].tid, at, &tidaddr, sizeof(tidaddr))) < 0)
 			return error_errno(ret, "cannot read the tid address of %d", ts->t[i].tid);
 		p->threads[i].d.clear_tid = tidaddr;
 
-		if ((ret = rcall(ts, &ts->t[i], SYS_sigaltstack, 0, scratch, 0, 0, &r)) < 0)
+		if ((ret = rcall(ts, &ts->t[i], SYS_sigaltstack, 0, at, 0, 0, &r)) < 0)
 			return ret;
 		if (r < 0)
 			return error_errno((int)r, "thread %d: sigaltstack failed", ts->t[i].tid);
-		if ((ret = mem_read(ts->t[0].tid, scratch, &ks, sizeof(ks))) < 0)
+		if ((ret = mem_read(ts->t[0].tid, at, &ks, sizeof(ks))) < 0)
 			return error_errno(ret, "cannot read the signal stack of %d", ts->t[i].tid);
 		p->threads[i].d.altstack_sp = ks.sp;
 		p->threads[i].d.altstack_size = ks.size;
 		p->threads[i].d.altstack_flags = (uint32_t)ks.flags;
+		/* Given back at once: one thread borrowed at a time (t[0]'s
+		 * scratch is still needed below). */
+		if (i && (ret = tracee_inject_end(&ts->t[i])) < 0)
+			return error_errno(ret, "thread %d: cannot give it its registers back",
+					   ts->t[i].tid);
 	}
 	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
 		return ret;
 	p->d.brk = (uint64_t)r;
-	if ((ret = collect_timers(p, ts, scratch)) < 0)
+	if ((ret = collect_timers(p, ts)) < 0)
 		return ret;
 	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_PDEATHSIG, scratch, 0, 0, &r)) < 0)
 		return ret;
@@ -332,22 +360,9 @@ static int put_back_regsets(const struct img_proc *p, struct tracee_set *ts)
 
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss)
 {
-	struct tracee *t0 = &ts->t[0];
-	long scratch;
 	int ret, ret2 = 0;
 
-	ret = rcall(ts, t0, SYS_mmap, 0, (uint64_t)getpagesize(), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, &scratch);
-	if (ret == 0 && scratch < 0 && scratch > -4096)
-		ret = error_errno((int)scratch, "cannot map a scratch page in the process");
-	if (ret == 0) {
-		long r;
-
-		ret = collect(p, ts, ss, (uint64_t)scratch);
-		ret2 = rcall(ts, t0, SYS_munmap, (uint64_t)scratch, (uint64_t)getpagesize(), 0, 0, &r);
-		if (ret2 == 0 && r < 0)
-			ret2 = error_errno((int)r, "cannot unmap the scratch page");
-	}
+	ret = collect(p, ts, ss);
 	for (size_t i = 0; i < ts->n; i++) {
 		int e = tracee_inject_end(&ts->t[i]);
 

@@ -26,10 +26,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/uapi-compat.h"
 #include "common/util.h"
 #include "dump/dump.h"
+#include "dump/guard.h"
 
 #define TRACK_FD_SLOTS	32	/* the uffd walks through fds hint .. hint+31 */
 
@@ -138,6 +140,7 @@ int track_begin(pid_t pid, const struct img *parent, struct track *tr)
 
 	memset(tr, 0, sizeof(*tr));
 	tr->uffd = tr->pmfd = tr->fresh = -1;
+	tr->undo = (struct track_undo){ .tmp = -1, .slot = -1, .old = -1 };
 	tr->method = CKPT_DIRTY_NONE;
 	if (!parent)
 		return 0;
@@ -170,37 +173,168 @@ static int uffd_register(int uffd, const struct img_vma *v)
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
 }
 
-/* A new uffd, made by the process, at fd `want` or above; ours is a copy. */
-static int make_uffd(struct tracee_set *ts, int want, int *ours, int *theirs)
+/* Where this dump's uffd may be in the process, for whoever must take it
+ * out again if the dump does not complete (track_abandon, or the guardian
+ * of a killed ckpt): written before each step that moves it. */
+static void note(struct track *tr)
+{
+	if (guard)
+		guard->uffd = tr->undo;
+}
+
+/* The fd a new file gets: the lowest free one (fs/file.c alloc_fd), as
+ * the fd table was collected while frozen. */
+static int lowest_free(const struct img_proc *p)
+{
+	for (int fd = 0;; fd++) {
+		uint32_t i = 0;
+
+		while (i < p->d.nfds && p->fds[i].d.fd != fd)
+			i++;
+		if (i == p->d.nfds)
+			return fd;
+	}
+}
+
+/* A new uffd, made by the process at the lowest free fd; ours is a
+ * copy.  It moves to its slot once the dump arms it (track_arm). */
+static int make_uffd(struct tracee_set *ts, const struct img_proc *p, struct track *tr)
 {
 	struct uffdio_api api = {
 		.api = UFFD_API,
 		.features = CKPT_UFFD_FEATURE_WP_ASYNC | CKPT_UFFD_FEATURE_WP_UNPOPULATED,
 	};
-	long fd, high;
+	struct stat sb;
+	long fd;
 	int ret, pidfd;
 
+	tr->undo.tmp = lowest_free(p);	/* any uffd there is ours: it was free */
+	note(tr);
 	ret = rcall(ts, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, &fd);
 	if (ret < 0)
 		return ret;
-	ret = rcall(ts, SYS_fcntl, (uint64_t)fd, F_DUPFD_CLOEXEC, (uint64_t)want, &high);
-	rcall(ts, SYS_close, (uint64_t)fd, 0, 0, &fd);
-	if (ret < 0)
-		return ret;
+	tr->undo.tmp = (int)fd;
+	note(tr);
+	killpoint("track: uffd made");
 	pidfd = (int)syscall(SYS_pidfd_open, ts->pid, 0);
-	*ours = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)high, 0);
+	tr->fresh = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
 	if (pidfd >= 0)
 		close(pidfd);
-	if (*ours < 0 || ioctl(*ours, UFFDIO_API, &api) < 0) {
-		ret = -errno;
-		if (*ours >= 0)
-			close(*ours);
-		*ours = -1;
-		rcall(ts, SYS_close, (uint64_t)high, 0, 0, &fd);
-		return ret;
-	}
-	*theirs = (int)high;
+	if (tr->fresh < 0 || fstat(tr->fresh, &sb) < 0 || ioctl(tr->fresh, UFFDIO_API, &api) < 0)
+		return -errno;
+	tr->undo.ino = sb.st_ino;
+	note(tr);
 	return 0;
+}
+
+/* The inode of pid's fd if it is a userfaultfd, else 0. */
+static uint64_t uffd_ino(pid_t pid, int fd)
+{
+	char path[64], *link = NULL;
+	struct stat sb;
+	uint64_t ino = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (fd >= 0 && xreadlink(path, &link) == 0 && !strcmp(link, "anon_inode:[userfaultfd]") &&
+	    stat(path, &sb) == 0)
+		ino = sb.st_ino ? sb.st_ino : 1;
+	free(link);
+	return ino;
+}
+
+/*
+ * Take this dump's uffd out of the process: the fds it may be at are
+ * closed, and a uffd of the parent image moved for this dump goes back
+ * to its fd (free again) unless it was re-protected (armed: what it knew
+ * is gone, so the next dump must compare pages).  In `frozen` (its t[0]
+ * borrowed), or one thread of pid frozen for it.
+ */
+/* Close pid's fd if it holds the uffd of this dump (ino; 0: any uffd). */
+static void close_ours(struct tracee_set *ts, pid_t pid, int fd, uint64_t ino)
+{
+	uint64_t at = fd >= 0 ? uffd_ino(pid, fd) : 0;
+	long r;
+
+	if (at && (!ino || at == ino))
+		rcall(ts, SYS_close, (uint64_t)fd, 0, 0, &r);
+}
+
+static int fd_free(pid_t pid, int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/* The parent's uffd, moved or being moved from old to slot: back to old
+ * while it still knows what the parent image needs; once re-protecting,
+ * never findable at old again, and gone unless it took an earlier
+ * dump's place at slot. */
+static void undo_move(struct tracee_set *ts, pid_t pid, const struct track_undo *u)
+{
+	int at_old = uffd_ino(pid, u->old) == u->ino, at_slot = uffd_ino(pid, u->slot) == u->ino;
+	long r;
+
+	if (!u->armed && at_slot) {
+		if (!at_old && fd_free(pid, u->old))
+			rcall(ts, SYS_dup3, (uint64_t)u->slot, (uint64_t)u->old, O_CLOEXEC, &r);
+		rcall(ts, SYS_close, (uint64_t)u->slot, 0, 0, &r);
+	} else if (u->armed) {
+		if (at_old)
+			rcall(ts, SYS_close, (uint64_t)u->old, 0, 0, &r);
+		if (at_slot && !u->slot_had)
+			rcall(ts, SYS_close, (uint64_t)u->slot, 0, 0, &r);
+	}
+}
+
+/*
+ * Take this dump's uffd out of the process: a new uffd is closed wherever
+ * it is, unless, re-protecting already, it took the place of an earlier
+ * dump's at slot (which is gone: the next dump compares pages); the
+ * parent's goes back (undo_move).  The process never has more fds than
+ * before; only ckpt's own uffd may be gone.  In `frozen` (its t[0]
+ * borrowed), or one thread of pid frozen for it.
+ */
+void track_undo(pid_t pid, pid_t live, const struct tracee_code *code, struct tracee_set *frozen,
+		const struct track_undo *u)
+{
+	struct tracee_set own = { .pid = pid }, *ts = frozen;
+
+	if (!ts) {
+		if (tracee_freeze_one(pid, live, &own) < 0 && tracee_freeze_one(pid, pid, &own) < 0) {
+			warn("cannot take the userfaultfd out of %d: it stays at fd %d", pid, u->slot);
+			return;
+		}
+		own.code = *code;
+		ts = &own;
+	}
+	if (u->tmp >= 0 && u->tmp != u->slot)
+		close_ours(ts, pid, u->tmp, u->ino);
+	killpoint("track: undo");
+	if (u->old < 0 && u->ino && !u->slot_had)
+		close_ours(ts, pid, u->slot, u->ino);
+	if (u->old >= 0 && u->ino)
+		undo_move(ts, pid, u);
+	tracee_inject_end(&ts->t[0]);
+	if (!frozen)
+		tracee_release(&own, 0);
+	debug("the userfaultfd of this dump taken out of the process");
+}
+
+void track_abandon(struct track *tr, pid_t pid, pid_t live, const struct tracee_code *code,
+		   struct tracee_set *frozen)
+{
+	if (tr->undo.slot < 0)
+		return;
+	track_undo(pid, live, code, frozen, &tr->undo);
+	track_commit(tr);
+}
+
+void track_commit(struct track *tr)
+{
+	tr->undo = (struct track_undo){ .tmp = -1, .slot = -1, .old = -1 };
+	note(tr);
 }
 
 int track_fd_base(const struct img_proc *p)
@@ -260,42 +394,72 @@ int track_prepare(struct tracee_set *ts, struct img_proc *p, struct track *tr)
 	int slot = next_slot(p, tr->method == CKPT_DIRTY_UFFD ? tr->old_fd : track_fd_base(p) - 1);
 	int ret = slot < 0 ? slot : 0;
 	struct stat sb;
-	long r;
 
 	p->d.track_fd = -1;
-	close_strays(ts, p, tr->method == CKPT_DIRTY_UFFD ? tr->old_fd : -1);
+	tr->undo.slot = slot;
+	/* Our own fds are not in p->fds: an earlier dump's uffd can be there. */
+	tr->undo.slot_had = slot < 0 ? 0 : uffd_ino(ts->pid, slot);
 	if (ret == 0 && tr->method == CKPT_DIRTY_UFFD) {
-		/* Same uffd, next fd: only an image made from now on finds it. */
-		ret = rcall(ts, SYS_dup3, (uint64_t)tr->old_fd, (uint64_t)slot, O_CLOEXEC, &r);
-		if (ret == 0)
-			rcall(ts, SYS_close, (uint64_t)tr->old_fd, 0, 0, &r);
+		/* The parent's uffd goes to the next fd when armed: only an
+		 * image made from now on finds it. */
+		tr->undo.old = tr->old_fd;
+		tr->undo.ino = fstat(tr->uffd, &sb) == 0 ? sb.st_ino : 0;
+		note(tr);
 	} else if (ret == 0) {
-		int theirs = -1;
-
-		ret = make_uffd(ts, slot, &tr->fresh, &theirs);
-		if (ret == 0 && theirs != slot) {
-			rcall(ts, SYS_dup3, (uint64_t)theirs, (uint64_t)slot, O_CLOEXEC, &r);
-			rcall(ts, SYS_close, (uint64_t)theirs, 0, 0, &r);
-		}
+		ret = make_uffd(ts, p, tr);
 	}
 	for (size_t i = 0; i < ts->n; i++)
 		tracee_inject_end(&ts->t[i]);
 	if (ret < 0) {
 		warn("cannot keep track of written pages (%s): the next incremental dump compares page contents",
 		     strerror(-ret));
+		track_abandon(tr, ts->pid, ts->t[0].tid, &ts->code, ts);
 		if (tr->fresh >= 0)
 			close(tr->fresh);
 		tr->fresh = -1;
 		return 0;
 	}
 	p->d.track_fd = slot;
-	p->d.track_ino = fstat(tr->fresh >= 0 ? tr->fresh : tr->uffd, &sb) == 0 ? sb.st_ino : 0;
+	p->d.track_ino = tr->undo.ino;
 	debug("written pages will be tracked with a uffd at fd %d of the process", slot);
 	return 0;
 }
 
-int track_arm(struct img_proc *p, struct track *tr)
+/* The uffd to its slot, replacing one an earlier dump left there; the
+ * other uffds of earlier dumps closed (close_strays). */
+static int to_slot(struct tracee_set *ts, const struct img_proc *p, struct track *tr)
 {
+	int from = tr->method == CKPT_DIRTY_UFFD ? tr->old_fd : tr->undo.tmp;
+	long r;
+	int ret = 0;
+
+	if (from != tr->undo.slot) {
+		ret = rcall(ts, SYS_dup3, (uint64_t)from, (uint64_t)tr->undo.slot, O_CLOEXEC, &r);
+		killpoint("track: uffd at its slot");
+		if (ret == 0)
+			ret = rcall(ts, SYS_close, (uint64_t)from, 0, 0, &r);
+		killpoint("track: uffd moved");
+	}
+	if (ret == 0)
+		close_strays(ts, p, tr->undo.slot);
+	tracee_inject_end(&ts->t[0]);
+	return ret;
+}
+
+int track_arm(struct tracee_set *ts, struct img_proc *p, struct track *tr)
+{
+	int ret;
+
+	if (p->d.track_fd < 0)
+		return 0;
+	if ((ret = to_slot(ts, p, tr)) < 0)
+		return error_errno(ret, "cannot move the userfaultfd to fd %d of the process",
+				   tr->undo.slot);
+	/* From here on what the uffd knew of the parent image is gone: it
+	 * must not go back to the parent's fd (track_undo). */
+	tr->undo.armed = 1;
+	note(tr);
+	killpoint("track: re-protecting");
 	/* Re-protect what the scans saw written: the next dump starts here. */
 	for (uint32_t i = 0; tr->method == CKPT_DIRTY_UFFD && i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
@@ -323,4 +487,5 @@ void track_end(struct track *tr)
 	free(tr->hashes);
 	memset(tr, 0, sizeof(*tr));
 	tr->uffd = tr->pmfd = tr->fresh = -1;
+	tr->undo = (struct track_undo){ .tmp = -1, .slot = -1, .old = -1 };
 }

@@ -1,30 +1,58 @@
 /*
- * Running syscalls inside a frozen thread.  We point the thread at an
- * existing syscall instruction (ts->syscall_insn, found by disassembly in
- * the vdso or libc) and step it with PTRACE_SYSCALL: it stops at syscall
- * entry and at syscall exit, and never executes the instruction after.
- * No byte of the target is written.
+ * Running syscalls inside a frozen thread, stepped with PTRACE_SYSCALL:
+ * it stops at syscall entry and exit and never runs an instruction of
+ * the process but a syscall instruction.  How the thread is lent and
+ * given back, so that ckpt may die at any instant without harm to it, is
+ * borrow.c's.  Safely borrowed, it rests at the gadget, whose
+ * rt_sigreturn each injected syscall replaces at its entry stop; the old
+ * way, it is pointed at a syscall instruction (ts->code.syscall_insn,
+ * found by disassembly in the vdso or libc) each time.  No byte of the
+ * process's code is written.
  */
 #include <elf.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "common/killpoint.h"
 #include "common/log.h"
-#include "ptrace/tracee.h"
+#include "ptrace/borrow.h"
 
-
-/* Resume with PTRACE_SYSCALL until the next syscall stop; signals that
- * arrive meanwhile are held back (delivering one now would build a signal
- * frame from our borrowed registers) and sent again with tgkill after. */
-static int step_to_syscall_stop(struct tracee *t, int *held)
+/* A signal the thread raised itself by running something (a fault), as
+ * opposed to one sent to it: ours to answer for, never to deliver. */
+static int self_inflicted(pid_t tid, int sig)
 {
+	siginfo_t si;
+
+	if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGTRAP &&
+	    sig != SIGSYS)
+		return 0;
+	return ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0 && si.si_code > 0;
+}
+
+/*
+ * Resume t with PTRACE_SYSCALL until its next syscall stop.  A signal
+ * dequeued meanwhile: borrowed safely, every signal is blocked, so it is
+ * passed back and the kernel queues it again with its siginfo
+ * (kernel/signal.c ptrace_signal: "If the (new) signal is now blocked,
+ * requeue it"), all but SIGSTOP, which starts a group stop as it would
+ * have.  The old way it is held back (delivering it would build a signal
+ * frame from our borrowed registers) and sent again with tgkill after.
+ */
+static int step(struct tracee *t, int *held)
+{
+	int pass = 0;
+
 	for (;;) {
-		int st;
+		int st, sig;
 		pid_t r;
 
-		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, (void *)(long)pass) < 0)
 			return -errno;
+		pass = 0;
 		do
 			r = waitpid(t->tid, &st, __WALL);
 		while (r < 0 && errno == EINTR);
@@ -34,78 +62,152 @@ static int step_to_syscall_stop(struct tracee *t, int *held)
 			return -ESRCH;
 		if (WSTOPSIG(st) == (SIGTRAP | 0x80))
 			return 0;
-		if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
-			*held = WSTOPSIG(st);
+		if ((st >> 16) != 0)	/* a group stop or other event */
+			continue;
+		sig = WSTOPSIG(st);
+		if (self_inflicted(t->tid, sig))
+			return -EFAULT;	/* it stays in this stop, undelivered */
+		if (t->loan && t->loan->blocked)
+			pass = sig;
+		else
+			*held = sig;
 	}
+}
+
+static int syscall_info(pid_t tid, int op, struct __ptrace_syscall_info *info)
+{
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(*info), info) < 0)
+		return -errno;
+	return info->op == op ? 0 : -EPROTO;
+}
+
+/* A syscall cut short by a signal or stop: the kernel restarts it (see
+ * arch.h, arch_code.resume).  include/linux/errno.h, kernel-internal. */
+static int restarting(long r)
+{
+	return r == -512 || r == -513 || r == -514 || r == -516;
+}
+
+/*
+ * Resting at the gadget (or back at it after a syscall): its rt_sigreturn
+ * entry comes next, and becomes nr(a[]), returning to the gadget through
+ * arch_code.resume.  Cut short, the syscall is restarted by the kernel
+ * (x86-64: its entry comes again) or the thread goes round the gadget
+ * (aarch64: rt_sigreturn's entry again, made ours once more).
+ */
+static int call_safe(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6],
+		     long *ret, int *held)
+{
+	struct __ptrace_syscall_info info;
+	int err, tries = 0;
+
+	do {
+		killpoint("inject: to the next entry");
+		if ((err = step(t, held)) < 0)
+			return err;
+		t->at = TRACEE_AT_ENTRY;
+		if ((err = syscall_info(t->tid, PTRACE_SYSCALL_INFO_ENTRY, &info)) < 0)
+			return err;
+		if (info.entry.nr == SYS_rt_sigreturn) {
+			arch_regs_t r = t->loan->gadget_regs;
+
+			killpoint("inject: at the gadget's entry");
+			arch_prep_entry(&r, nr, a, ts->code.arch.resume, t->loan->entry_sp);
+			if ((err = tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r))) < 0)
+				return err;
+			killpoint("inject: arguments set");
+			if ((err = arch_set_entry_nr(t->tid, nr)) < 0)
+				return err;
+			killpoint("inject: syscall set");
+		} else if ((long)info.entry.nr != nr) {
+			return -EPROTO;
+		}
+		if ((err = step(t, held)) < 0)
+			return err;
+		t->at = TRACEE_AT_EXIT;
+		if ((err = syscall_info(t->tid, PTRACE_SYSCALL_INFO_EXIT, &info)) < 0)
+			return err;
+		killpoint("inject: at the exit");
+	} while (restarting((long)info.exit.rval) && ++tries < 100);
+	*ret = (long)info.exit.rval;
+	return 0;
+}
+
+/* The old way: point it at the syscall instruction with nr(a[]) set. */
+static int call_bare(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6],
+		     long *ret, int *held)
+{
+	struct __ptrace_syscall_info info;
+	arch_regs_t r = t->regs;
+	size_t len = sizeof(r);
+	int err;
+
+	if (!ts->code.syscall_insn)
+		return -ENOEXEC;
+	arch_prep_syscall(&r, nr, a, ts->code.syscall_insn);
+	err = tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r));
+	if (err == 0)
+		err = arch_leave_syscall(t->tid);
+	if (err == 0)
+		err = step(t, held);
+	if (err < 0)
+		return err;
+	t->at = TRACEE_AT_ENTRY;
+	if ((err = syscall_info(t->tid, PTRACE_SYSCALL_INFO_ENTRY, &info)) < 0 ||
+	    (err = step(t, held)) < 0)
+		return err;
+	t->at = TRACEE_AT_EXIT;
+	if ((err = tracee_get_regset(t->tid, NT_PRSTATUS, &r, &len)) < 0)
+		return err;
+	*ret = arch_retval(&r);
+	return 0;
 }
 
 int tracee_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6], long *ret)
 {
-	arch_regs_t r = t->regs;
-	struct __ptrace_syscall_info info;
 	int held = 0, err;
-	size_t len;
 
-	if (!ts->syscall_insn)
-		return -ENOEXEC;
-	arch_prep_syscall(&r, nr, a, ts->syscall_insn);
-	err = tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r));
-	if (err == 0)
-		err = arch_leave_syscall(t->tid);
-	if (err < 0)
+	if (!t->injecting && (err = tracee_borrow(ts, t)) < 0)
 		return err;
-	t->injecting = 1;
-	err = step_to_syscall_stop(t, &held);
-	if (err == 0 && (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) < 0 ||
-			 info.op != PTRACE_SYSCALL_INFO_ENTRY))
-		err = -EPROTO;
-	if (err == 0)
-		err = step_to_syscall_stop(t, &held);
-	if (err == 0) {
-		len = sizeof(r);
-		err = tracee_get_regset(t->tid, NT_PRSTATUS, &r, &len);
-		*ret = arch_retval(&r);
-	}
+	if (t->loan && t->loan->safe)
+		err = call_safe(ts, t, nr, a, ret, &held);
+	else
+		err = call_bare(ts, t, nr, a, ret, &held);
 	if (held)
 		tgkill(ts->pid, t->tid, held);
 	return err;
 }
 
+/* Left at a syscall-entry stop (a failure between the two stops): the
+ * syscall there is skipped (number -1) and it goes on to the exit stop. */
+static int skip_entry(struct tracee *t)
+{
+	arch_regs_t r;
+	size_t len = sizeof(r);
+	int held = 0, err;
+
+	if (t->loan && t->loan->safe) {
+		r = t->loan->gadget_regs;
+	} else if ((err = tracee_get_regset(t->tid, NT_PRSTATUS, &r, &len)) < 0) {
+		return err;
+	}
+	arch_prep_entry(&r, -1, (uint64_t[6]){ 0 }, arch_ip(&r), arch_sp(&r));
+	if ((err = tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r))) < 0 ||
+	    (err = arch_set_entry_nr(t->tid, -1)) < 0 || (err = step(t, &held)) < 0)
+		return err;
+	if (held)
+		syscall(SYS_tkill, t->tid, held);
+	t->at = TRACEE_AT_EXIT;
+	return 0;
+}
+
 int tracee_inject_end(struct tracee *t)
 {
-	int err, st;
-	pid_t r;
+	int err;
 
 	if (!t->injecting)
 		return 0;
-	/* Our registers back first, then route the thread through the
-	 * signal path into an interrupt stop: when it is later let go, the
-	 * kernel's restart handling sees the original registers, exactly as
-	 * if we had never run anything (where the kernel keeps "in a
-	 * syscall" apart from them, as arm64 does, that is "not in one",
-	 * as it was at the freeze stop). */
-	err = tracee_set_regset(t->tid, NT_PRSTATUS, &t->regs, sizeof(t->regs));
-	if (err == 0)
-		err = arch_leave_syscall(t->tid);
-	if (err < 0)
+	if (t->at == TRACEE_AT_ENTRY && (err = skip_entry(t)) < 0)
 		return err;
-	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
-		return -errno;
-	for (;;) {
-		do
-			r = waitpid(t->tid, &st, __WALL);
-		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return -errno;
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return -ESRCH;
-		if ((st >> 16) == PTRACE_EVENT_STOP)
-			break;
-		/* A signal got in first: it is delivered with the thread's
-		 * own registers now, as it would have been. */
-		if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)((st >> 16) ? 0 : WSTOPSIG(st))) < 0)
-			return -errno;
-	}
-	t->injecting = 0;
-	return 0;
+	return tracee_give_back(t);
 }

@@ -13,12 +13,22 @@
 
 #include "arch/arch.h"
 
+struct tracee_loan;
+
 struct tracee {
 	pid_t tid;
 	int group_stop;		/* was in (or entered) a job-control stop */
-	int injecting;		/* registers currently not the thread's own */
+	int injecting;		/* borrowed: registers not the thread's own */
+	int at;			/* while borrowed: the stop it waits in (borrow.h) */
 	char wchan[48];		/* where it waited before we stopped it */
 	arch_regs_t regs;	/* as frozen */
+	struct tracee_loan *loan;	/* while borrowed (borrow.c) */
+};
+
+/* Code of the process that injection uses (found by the caller). */
+struct tracee_code {
+	uint64_t syscall_insn;	/* a syscall instruction, 0 = none */
+	struct arch_code arch;	/* for safe borrowing (arch.h); gadget 0 = none */
 };
 
 /* Tasks attached to us by fork and clone events (PTRACE_O_TRACEFORK...)
@@ -36,7 +46,7 @@ struct tracee_set {
 	size_t n, cap;
 	int suspend_seccomp;	/* PTRACE_O_SUSPEND_SECCOMP was needed */
 	int leader_gone;	/* the leader exited (pthread_exit): t[0] is another */
-	uint64_t syscall_insn;	/* address of a syscall instruction, 0 = none yet */
+	struct tracee_code code;
 	/* Trees (ptrace/tree.c): more PTRACE_O_* to seize with; where the
 	 * tasks their fork events attach go; a vfork that got in the way
 	 * (the freeze then fails with -EAGAIN). */
@@ -74,15 +84,37 @@ int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len);
 int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len);
 
 /*
- * Run syscall nr(a[]) in thread t at ts->syscall_insn, stepping it with
- * PTRACE_SYSCALL so no code after the instruction runs.  *ret gets the
- * raw result (-errno on failure).  The thread is left at syscall exit
- * with foreign registers until tracee_inject_end(), which puts its own
- * registers back and returns it to the stop it was frozen in (so the
- * kernel's syscall-restart logic sees exactly the original state).
+ * Run syscall nr(a[]) in thread t, stepping it with PTRACE_SYSCALL so no
+ * code of the process runs.  *ret gets the raw result (-errno on
+ * failure).  The first call borrows the thread (borrow.c): with a
+ * sigreturn gadget (ts->code.arch) it rests, until tracee_inject_end(),
+ * "about to sigreturn into itself", so that ckpt dying at any instant
+ * leaves it running its own code; without one, at ts->code.syscall_insn
+ * with foreign registers (not safe).  tracee_inject_end() gives it its
+ * own registers, mask and stack bytes back and returns it to an
+ * interrupt stop, so that the kernel's syscall-restart logic sees the
+ * state it was frozen in.
  */
 int tracee_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6], long *ret);
 int tracee_inject_end(struct tracee *t);
+
+/* borrow.c */
+/* Where the code for safe borrowing is in pid (arch.h struct arch_code,
+ * in read-only executable mappings); -ENOENT if not all of it is. */
+int tracee_find_gadget(pid_t pid, struct tracee_code *code);
+/* It is still there (the process is frozen). */
+int tracee_check_gadget(pid_t pid, const struct tracee_code *code);
+/* TRACEE_SCRATCH bytes of borrowed thread t's dead stack, for syscalls'
+ * outputs (valid until tracee_inject_end); borrows it if needed. */
+#define TRACEE_SCRATCH	256
+int tracee_scratch(struct tracee_set *ts, struct tracee *t, uint64_t *addr);
+/* A stack pointer for a task cloned from borrowed thread t: it starts at
+ * the gadget, whose rt_sigreturn then makes it call exit_group(0) with
+ * every signal blocked.  -ENOEXEC without a gadget. */
+int tracee_doomed_sp(struct tracee_set *ts, struct tracee *t, uint64_t *sp);
+/* Put the stack bytes borrowed thread t lent back in process `other` too
+ * (a fork of the process made while it was borrowed). */
+int tracee_unlend_in(const struct tracee *t, pid_t other);
 
 /* Memory of another process: process_vm_readv, falling back to
  * /proc/PID/mem (which also reads PROT_NONE mappings). */

@@ -401,7 +401,7 @@ static void kill_tree(struct tracee_tree *tt)
 
 		if (!t->zombie)
 			kill_task(t);
-		if (par->n && par->syscall_insn &&
+		if (par->n && par->code.syscall_insn &&
 		    tracee_syscall(par, &par->t[0], SYS_wait4,
 				   (uint64_t[6]){ (uint64_t)t->pid, 0, __WALL, 0 }, &r) == 0 && r == t->pid)
 			continue;

@@ -650,7 +650,7 @@ static int finish_proc(struct ctx *c, uint32_t k)
 		return ret;
 	if ((ret = mem_read(c->th[off].tid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
 		return error_errno(ret, "cannot read the restore stub's plan");
-	ts.syscall_insn = sp.syscall_insn;
+	ts.code.syscall_insn = sp.syscall_insn;
 	if ((ret = stub_tracee(c, k, off, &t0)) < 0 || (ret = signals_after_traps(c, k, &ts, &t0)) < 0)
 		return ret;
 	/* The parent-death signal the child got from us (or from its

@@ -28,6 +28,15 @@ typedef struct user_pt_regs arch_regs_t;
  * fp_user_discard; Documentation/arm64/sve.rst, "System call behaviour"). */
 #define ARCH_SYSCALL_KEEPS_EXT_REGS	0
 
+/* No red zone (AAPCS64): the kernel's signal frames start right below sp
+ * (arch/arm64/kernel/signal.c get_sigframe), and so do ours. */
+#define ARCH_RED_ZONE		0
+/* do_signal() rewinds an interrupted syscall before get_signal(), that is
+ * before the ptrace stop, and forgets it (forget_syscall): a thread given
+ * back its frozen registers restarts from them, not from the kernel's
+ * restart decision (restart_syscall is not chosen again). */
+#define ARCH_RESTART_AFTER_STOP	0
+
 static inline uint64_t arch_ip(const arch_regs_t *r) { return r->pc; }
 static inline uint64_t arch_sp(const arch_regs_t *r) { return r->sp; }
 static inline int64_t arch_retval(const arch_regs_t *r) { return (int64_t)r->regs[0]; }

@@ -87,16 +87,49 @@ void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t in
 	 * arch_leave_syscall() clears it once they are set. */
 }
 
-int arch_leave_syscall(pid_t tid)
-{
-	int nr = -1;
-	struct iovec iov = { &nr, sizeof(nr) };
+#ifndef PSR_BTYPE_MASK
+#define PSR_BTYPE_MASK	0x00000c00	/* arch/arm64/include/uapi/asm/ptrace.h */
+#endif
 
-	/* arch/arm64/kernel/ptrace.c system_call_set: syscallno = -1 makes
-	 * in_syscall() false, so do_signal() leaves x0 and pc alone. */
+void arch_prep_gadget(arch_regs_t *r, uint64_t gadget, uint64_t sp)
+{
+	r->pc = gadget;
+	r->sp = sp;
+	/* Reached by no branch: no BTI landing-pad check pending. */
+	r->pstate &= ~(uint64_t)PSR_BTYPE_MASK;
+}
+
+void arch_prep_entry(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t ret_ip, uint64_t sp)
+{
+	(void)nr;	/* arch_set_entry_nr(): not in these registers */
+	for (int i = 0; i < 6; i++)
+		r->regs[i] = a[i];
+	r->pc = ret_ip;
+	r->sp = sp;
+}
+
+void arch_forget_restart(arch_regs_t *r)
+{
+	(void)r;
+}
+
+int arch_set_entry_nr(pid_t tid, long nr)
+{
+	int v = (int)nr;
+	struct iovec iov = { &v, sizeof(v) };
+
+	/* arch/arm64/kernel/ptrace.c system_call_set; the syscall run after
+	 * an entry stop is regs->syscallno (syscall_trace_enter). */
 	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_ARM_SYSTEM_CALL, &iov) < 0)
 		return -errno;
 	return 0;
+}
+
+int arch_leave_syscall(pid_t tid)
+{
+	/* syscallno = -1 makes in_syscall() false, so do_signal() leaves x0
+	 * and pc alone. */
+	return arch_set_entry_nr(tid, -1);
 }
 
 /* Whether the instruction at pc is svc #0. */

@@ -19,6 +19,16 @@ typedef struct user_regs_struct arch_regs_t;
 /* A syscall leaves the extended (XSAVE) register state alone. */
 #define ARCH_SYSCALL_KEEPS_EXT_REGS	1
 
+/* Bytes below the stack pointer that code may use without moving it (the
+ * System V x86-64 ABI's red zone); the kernel's signal frames go below
+ * them (arch/x86/kernel/signal.c get_sigframe), and so do ours. */
+#define ARCH_RED_ZONE		128
+/* The kernel decides on restarting an interrupted syscall after the
+ * ptrace stop (arch/x86/kernel/signal.c arch_do_signal_or_restart, after
+ * get_signal): a thread given back its frozen registers restarts it
+ * exactly as it would have, restart_block included. */
+#define ARCH_RESTART_AFTER_STOP	1
+
 static inline uint64_t arch_ip(const arch_regs_t *r) { return r->rip; }
 static inline uint64_t arch_sp(const arch_regs_t *r) { return r->rsp; }
 static inline int64_t arch_retval(const arch_regs_t *r) { return (int64_t)r->rax; }

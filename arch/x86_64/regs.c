@@ -72,19 +72,55 @@ unsigned arch_xsave_layout(const struct img_regset *rs, unsigned nrs, struct arc
 	return n;
 }
 
-void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn)
+static void set_args(arch_regs_t *r, const uint64_t a[6])
 {
-	r->rax = (uint64_t)nr;
 	r->rdi = a[0];
 	r->rsi = a[1];
 	r->rdx = a[2];
 	r->r10 = a[3];
 	r->r8 = a[4];
 	r->r9 = a[5];
+}
+
+void arch_prep_syscall(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t insn)
+{
+	r->rax = (uint64_t)nr;
+	set_args(r, a);
 	r->rip = insn;
 	/* Not in a syscall: the kernel must not apply restart logic to
 	 * these registers when the thread leaves its current stop. */
 	r->orig_rax = (uint64_t)-1;
+}
+
+void arch_prep_gadget(arch_regs_t *r, uint64_t gadget, uint64_t sp)
+{
+	r->rip = gadget;
+	r->rsp = sp;
+	/* Not in a syscall: no restart logic on the way out of the stop. */
+	r->orig_rax = (uint64_t)-1;
+}
+
+void arch_prep_entry(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t ret_ip, uint64_t sp)
+{
+	/* At syscall entry the kernel takes the number from orig_ax after the
+	 * ptrace stop (kernel/entry/common.c syscall_trace_enter) and the
+	 * arguments from the registers; it returns to rip with rsp. */
+	r->rsp = sp;
+	r->orig_rax = (uint64_t)nr;
+	set_args(r, a);
+	r->rip = ret_ip;
+}
+
+void arch_forget_restart(arch_regs_t *r)
+{
+	r->orig_rax = (uint64_t)-1;
+}
+
+int arch_set_entry_nr(pid_t tid, long nr)
+{
+	(void)tid;
+	(void)nr;
+	return 0;
 }
 
 int arch_leave_syscall(pid_t tid)

@@ -1,0 +1,313 @@
+/*
+ * The guardian: a fork of ckpt dump, made before anything is frozen, that
+ * outlives ckpt however it dies and undoes what it left in the process it
+ * was dumping.  A borrowed thread needs no one (ptrace/borrow.c: it
+ * sigreturns into itself); what does:
+ *  - the --fork copy: its exit frame makes it exit at once (fork.c), but
+ *    with no exit signal it stays a zombie of the process, which never
+ *    waits for it: reaped by a wait4 run in the process;
+ *  - the userfaultfd --track put in the process: closed, or moved back to
+ *    the fd its parent image names (track.c);
+ *  - a named temporary image file: removed.
+ * It learns what to undo from a journal in memory shared with ckpt (ckpt
+ * writes each entry before the step it describes), waits for ckpt on a
+ * pipe whose end of file means ckpt is gone, lives in a session of its
+ * own (a Ctrl-C for ckpt's process group does not reach it), holds none
+ * of ckpt's descriptors but stderr, and exits at once when ckpt is done.
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+#include "dump/guard.h"
+#include "image/image.h"
+
+volatile struct guard_journal *guard;
+static pid_t guardian;
+static int guard_pipe = -1;
+
+/* /proc/<pid>/stat field 38, the exit signal; -1 if it is gone. */
+static int exit_signal_of(pid_t pid, char *state)
+{
+	char path[64], *buf, *p;
+	int sig = -1, field = 3;	/* the state, right after the comm */
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, &buf, NULL) < 0)
+		return -1;
+	if ((p = strrchr(buf, ')')) && p[1] == ' ') {
+		*state = p[2];
+		for (p += 2; *p && field < 38; p++)
+			if (*p == ' ')
+				field++;
+		if (field == 38)
+			sig = atoi(p);
+	}
+	free(buf);
+	return sig;
+}
+
+/* Children of pid with no exit signal (a clone(2) without SIGCHLD): the
+ * kind the --fork copy is.  Up to max of them; how many there are. */
+static int quiet_children(pid_t pid, pid_t *out, int max)
+{
+	char path[320], *buf, *save, *tok;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		if (atoi(de->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", pid, de->d_name);
+		if (read_file(path, &buf, NULL) < 0)
+			continue;
+		for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			char st;
+
+			if (exit_signal_of(atoi(tok), &st) == 0) {
+				if (n < max)
+					out[n] = atoi(tok);
+				n++;
+			}
+		}
+		free(buf);
+	}
+	closedir(d);
+	return n;
+}
+
+/* The journal entry of process pid's copy; a new one if add. */
+static volatile struct guard_fork *entry(pid_t pid, int add)
+{
+	int n = guard ? guard->ncopies : 0;
+
+	for (int i = 0; i < n; i++)
+		if (guard->copies[i].pid == pid)
+			return &guard->copies[i];
+	if (!add || n == GUARD_COPIES_MAX)
+		return NULL;
+	guard->copies[n].pid = pid;
+	guard->copies[n].state = GUARD_COPY_NONE;
+	guard->ncopies = n + 1;	/* the entry is whole before it counts */
+	return &guard->copies[n];
+}
+
+void guard_note_clone(const struct tracee_set *ts)
+{
+	volatile struct guard_fork *c = entry(ts->pid, 1);
+
+	if (!c)
+		return;
+	c->live = ts->t[0].tid;
+	c->code = ts->code;
+	c->nbefore = quiet_children(ts->pid, (pid_t *)c->before, GUARD_BEFORE_MAX);
+	c->state = GUARD_COPY_CLONING;
+}
+
+void guard_note_copy(pid_t pid, pid_t copy, int state)
+{
+	volatile struct guard_fork *c = entry(pid, 0);
+
+	if (!c)
+		return;
+	c->copy = copy;
+	c->state = state;
+}
+
+/* A seize fails while the dead ckpt's exit_ptrace() has not run yet. */
+static int freeze_one(pid_t pid, pid_t live, struct tracee_set *ts)
+{
+	for (int i = 0; i < 500; i++) {
+		int ret = tracee_freeze_one(pid, live, ts);
+
+		if (ret == -ESRCH && live != pid)
+			ret = tracee_freeze_one(pid, pid, ts);
+		if (ret != -EPERM)
+			return ret;
+		usleep(10000);
+	}
+	return -EPERM;
+}
+
+/* The copies a killed ckpt left in one process: the one the journal
+ * names, or while the clone was under way, children with no exit signal
+ * that were not there before (the copy exits at once by itself; nothing
+ * else is killed). */
+static void undo_copy(const volatile struct guard_fork *c, struct tracee_code *code)
+{
+	pid_t now[GUARD_BEFORE_MAX];
+	int n;
+
+	if (c->state == GUARD_COPY_KNOWN) {
+		char st;
+
+		if (exit_signal_of(c->copy, &st) == 0)
+			fork_reap(c->pid, c->live, c->copy, code);
+		return;
+	}
+	n = MIN(quiet_children(c->pid, now, GUARD_BEFORE_MAX), GUARD_BEFORE_MAX);
+	for (int i = 0; i < n; i++) {
+		int known = 0;
+
+		for (int k = 0; k < c->nbefore && k < GUARD_BEFORE_MAX; k++)
+			known |= c->before[k] == now[i];
+		if (!known && fork_until_zombie(now[i]) == 0)
+			fork_reap(c->pid, c->live, now[i], code);
+	}
+}
+
+/*
+ * Our interrupt may have cut the injected clone short before it copied
+ * anything: the kernel would run it again once we let go, making the copy
+ * after we looked for it.  Have it return instead (the thread then
+ * sigreturns into itself through the gadget).
+ */
+static void no_second_clone(struct tracee *t, const struct tracee_code *code)
+{
+	arch_regs_t r = t->regs;
+	long rv = arch_retval(&r);
+
+	if (arch_ip(&r) == code->arch.resume && arch_syscall_nr(&r) == SYS_clone &&
+	    (rv == -512 || rv == -513 || rv == -514)) {
+		arch_forget_restart(&r);
+		if (tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r)) == 0)
+			debug("guardian: the clone cut short by our stop will not run again");
+	}
+}
+
+/* Freezing one thread waits out ckpt's detach, and a clone it had under
+ * way: a copy is then made, or will never be. */
+static void undo_copies(const volatile struct guard_journal *j)
+{
+	for (int i = 0; i < j->ncopies && i < GUARD_COPIES_MAX; i++) {
+		const volatile struct guard_fork *c = &j->copies[i];
+		struct tracee_code code = c->code;
+		struct tracee_set ts = { 0 };
+
+		if (c->state == GUARD_COPY_NONE)
+			continue;
+		if (freeze_one(c->pid, c->live, &ts) < 0) {
+			warn("guardian: cannot attach to %d: left as the killed dump left it", c->pid);
+			continue;
+		}
+		if (c->state == GUARD_COPY_CLONING)
+			no_second_clone(&ts.t[0], &code);
+		tracee_release(&ts, 0);
+		undo_copy(c, &code);
+	}
+}
+
+static void undo(const volatile struct guard_journal *j)
+{
+	struct tracee_code code = j->code;
+	struct tracee_set ts = { 0 };
+	struct track_undo u = j->uffd;
+	char *tmp;
+
+	if (j->out[0] && (tmp = img_tmp_name((const char *)j->out, j->ckpt))) {
+		if (unlink(tmp) == 0)
+			debug("guardian: removed \"%s\"", tmp);
+		free(tmp);
+	}
+	undo_copies(j);
+	if (u.slot < 0)
+		return;
+	if (freeze_one(j->pid, j->live, &ts) < 0) {
+		warn("guardian: cannot attach to %d: left as the killed dump left it", j->pid);
+		return;
+	}
+	tracee_release(&ts, 0);
+	track_undo(j->pid, j->live, &code, NULL, &u);
+}
+
+static void run(int rfd)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGTSTP };
+	char c;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(sigs); i++)
+		signal(sigs[i], SIG_IGN);
+	setsid();
+	while (read(rfd, &c, 1) < 0 && errno == EINTR)
+		;
+	if (!guard->done)
+		undo(guard);
+	_exit(0);
+}
+
+int guard_start(pid_t pid, const char *out)
+{
+	volatile struct guard_journal *j;
+	int p[2], null;
+	pid_t child;
+
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (j == MAP_FAILED)
+		return -errno;
+	memset((void *)j, 0, sizeof(*j));
+	j->ckpt = getpid();
+	j->pid = j->live = pid;
+	j->uffd.tmp = j->uffd.slot = j->uffd.old = -1;
+	snprintf((char *)j->out, sizeof(j->out), "%s", strcmp(out, "-") ? out : "");
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		munmap((void *)j, sizeof(*j));
+		return -errno;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		close(p[0]);
+		close(p[1]);
+		munmap((void *)j, sizeof(*j));
+		return -errno;
+	}
+	if (child == 0) {
+		int rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
+
+		guard = j;
+		/* Nothing of ckpt's kept open but stderr: a reader of its
+		 * stdout (a pipe, `-o -`) must see its end with it. */
+		close(p[1]);
+		if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+		}
+		if (rfd > 3)
+			syscall(SYS_close_range, 3, rfd - 1, 0);
+		syscall(SYS_close_range, rfd + 1, ~0u, 0);
+		run(rfd);
+	}
+	close(p[0]);
+	guard = j;
+	guardian = child;
+	guard_pipe = p[1];
+	return 0;
+}
+
+void guard_stop(void)
+{
+	if (!guard)
+		return;
+	guard->done = 1;
+	close(guard_pipe);
+	while (waitpid(guardian, NULL, 0) < 0 && errno == EINTR)
+		;
+	munmap((void *)guard, sizeof(*guard));
+	guard = NULL;
+}

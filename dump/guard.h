@@ -1,0 +1,67 @@
+/*
+ * The guardian (guard.c): a process of ckpt's own that outlives a killed
+ * ckpt dump and undoes what it left in the process it was dumping, as told
+ * by a journal ckpt keeps in memory they share.  ckpt writes each entry
+ * before the step it describes, and clears it once the step is undone or
+ * kept for good.
+ */
+#ifndef CKPT_GUARD_H
+#define CKPT_GUARD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dump/dump.h"
+#include "ptrace/tracee.h"
+
+#define GUARD_BEFORE_MAX	64
+/* --fork copies journaled, one per process of a tree; past that a copy is
+ * not undone by the guardian (it still exits at once by its exit frame,
+ * a zombie of its process). */
+#define GUARD_COPIES_MAX	1024
+
+enum guard_copy {
+	GUARD_COPY_NONE,
+	GUARD_COPY_CLONING,	/* clone injected: a copy may exist, pid unknown */
+	GUARD_COPY_KNOWN,	/* copy is the --fork copy, to reap */
+};
+
+/* The --fork copy of one process. */
+struct guard_fork {
+	pid_t pid;		/* the process */
+	pid_t live;		/* a thread of it to run syscalls in */
+	struct tracee_code code;
+	int state;		/* enum guard_copy */
+	pid_t copy;
+	int nbefore;		/* its children with no exit signal before */
+	pid_t before[GUARD_BEFORE_MAX];
+};
+
+struct guard_journal {
+	pid_t ckpt;		/* the ckpt that writes it */
+	pid_t pid;		/* the process dumped (the root of a tree) */
+	char out[4096];		/* the image's path, "" for a stream */
+	/* --track (one process): where the dump's uffd may be in it */
+	pid_t live;		/* a thread of it to run syscalls in */
+	struct tracee_code code;
+	struct track_undo uffd;
+	/* --fork: a copy per process, in the order they were made */
+	int ncopies;
+	struct guard_fork copies[GUARD_COPIES_MAX];
+	int done;		/* ckpt is done: nothing to undo */
+};
+
+/* NULL when there is no guardian (streams, or it could not be started). */
+extern volatile struct guard_journal *guard;
+
+/* A clone for --fork is about to be injected in the process of ts; in
+ * process pid it made copy (state GUARD_COPY_KNOWN), or none is left. */
+void guard_note_clone(const struct tracee_set *ts);
+void guard_note_copy(pid_t pid, pid_t copy, int state);
+
+/* Before the freeze: the journal and the guardian for process pid. */
+int guard_start(pid_t pid, const char *out);
+/* ckpt is done, by success or a failure it cleaned up after. */
+void guard_stop(void);
+
+#endif

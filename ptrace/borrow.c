@@ -1,0 +1,325 @@
+/*
+ * Borrowing a frozen thread to run syscalls in it, so that ckpt dying at
+ * any instant (an error, Ctrl-C, kill -9) leaves the thread running its
+ * own code exactly as before.  docs/kill-safety.md has the whole argument;
+ * the facts it rests on:
+ *
+ *  - When a tracer dies, exit_ptrace() (kernel/ptrace.c) detaches every
+ *    tracee: __ptrace_unlink() clears its syscall tracing and pending
+ *    traps and wakes it from whatever ptrace stop it is in (it stops again
+ *    only if a group stop is in effect, as it then should).  It runs on
+ *    with the registers it has at that instant.  Nothing kills it: we never
+ *    set PTRACE_O_EXITKILL.  A syscall stop's exit code (SIGTRAP|0x80 with
+ *    PTRACE_O_TRACESYSGOOD) is no valid signal, so none is sent
+ *    (ptrace_report_syscall -> send_sig -> EINVAL); a signal-delivery stop
+ *    delivers its signal, as it would have without us.
+ *
+ *  - So a borrowed thread must never hold registers whose continuation is
+ *    harmful.  Before borrowing it we write below its stack pointer (below
+ *    the red zone, in the dead stack the kernel itself puts signal frames
+ *    in) a real rt_sigframe (arch_sigframe_build) holding its registers as
+ *    it would resume them (an interrupted syscall restarted as after a
+ *    signal without handler: arch_fixup_restart; an rseq critical section
+ *    aborted, as the kernel does after a preemption), its own signal mask
+ *    (PTRACE_GETSIGMASK returns saved_sigmask while a ppoll/pselect/
+ *    sigsuspend has its temporary mask in place), its FP state, and a
+ *    uc_stack that do_sigaltstack() rejects, which restore_altstack()
+ *    ignores (kernel/signal.c): the alternate stack stays as it is.
+ *
+ *  - The thread then rests at a sigreturn gadget of its own code with its
+ *    stack pointer at that frame: resumed as is, it sigreturns into itself
+ *    (arch/x86/kernel/signal_64.c and arch/arm64/kernel/signal.c
+ *    rt_sigreturn: registers, mask, FP state from the frame; orig_ax / the
+ *    syscall number set to "none", so no restart logic applies to them).
+ *    Each injected syscall replaces the gadget's rt_sigreturn at its
+ *    syscall-entry stop, returning to the gadget: resumed at the entry or
+ *    the exit stop, the thread runs that syscall (every one injected is
+ *    harmless to complete unsupervised) and then sigreturns into itself.
+ *
+ *  - Every signal is blocked while it is borrowed (PTRACE_SETSIGMASK, set
+ *    after the gadget registers): a signal that comes stays pending with
+ *    its siginfo and is delivered with its own registers afterwards.
+ *
+ *  - Giving it back: its mask first (while it would still sigreturn), then
+ *    PTRACE_INTERRUPT (so TIF_SIGPENDING sends it through the signal path),
+ *    then its own registers: on x86-64 the kernel's restart logic then sees
+ *    the frozen state (restart_block intact); arm64 gets them resolved, as
+ *    its kernel rewound the syscall before the stop.  Last, the stack bytes
+ *    we wrote over are put back, while it is stopped with its own
+ *    registers; if ckpt dies before, they are dead stack.
+ *
+ * What it costs the thread when ckpt dies while it is borrowed: a
+ * syscall it was in restarts as after a signal, which the kernel cannot
+ * do for restart_syscall: a relative sleep asks for the time left, other
+ * waits on a timeout start it again (arch_fixup_restart).  Without a
+ * gadget, or when the frame cannot be had, the thread is borrowed the old
+ * way (foreign registers, not safe), and -v says so.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "common/killpoint.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ptrace/borrow.h"
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+/* Every signal; the kernel leaves SIGKILL and SIGSTOP out itself. */
+static const uint64_t all_blocked = ~0ull;
+
+/*
+ * A thread stopped inside an rseq critical section is aborted by the
+ * kernel on its way back to user space, since it was preempted
+ * (kernel/rseq.c rseq_ip_fixup): give it the abort handler's address, as
+ * our own stops in between would have the kernel forget the section.
+ */
+static void rseq_abort(pid_t tid, arch_regs_t *r)
+{
+	struct { uint64_t ptr; uint32_t size, sig, flags, pad; } conf = { 0 };
+	struct { uint32_t cpu_id_start, cpu_id; uint64_t rseq_cs; } area;
+	struct { uint32_t version, flags; uint64_t start_ip, post_commit_offset, abort_ip; } cs;
+	uint64_t ip = arch_ip(r);
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(conf), &conf) < 0 || !conf.ptr ||
+	    mem_read(tid, conf.ptr, &area, sizeof(area)) < 0 || !area.rseq_cs ||
+	    mem_read(tid, area.rseq_cs, &cs, sizeof(cs)) < 0)
+		return;
+	if (ip >= cs.start_ip && ip - cs.start_ip < cs.post_commit_offset)
+		arch_set_ip(r, cs.abort_ip);
+}
+
+/* Remember the bytes of [lo, hi) of t's memory before we write there. */
+static int lend(struct tracee *t, uint64_t lo, uint64_t hi)
+{
+	struct tracee_loan *l = t->loan;
+	size_t len = hi - lo;
+	uint8_t *buf = xmalloc(len);
+	int ret = mem_read(t->tid, lo, buf, len);
+
+	if (ret < 0) {
+		free(buf);
+		return ret;
+	}
+	l->lent[l->nlent].lo = lo;
+	l->lent[l->nlent].len = len;
+	l->lent[l->nlent].bytes = buf;
+	l->nlent++;
+	return 0;
+}
+
+static void unlend(struct tracee *t)
+{
+	struct tracee_loan *l = t->loan;
+
+	while (l->nlent > 0) {
+		l->nlent--;
+		if (mem_write(t->tid, l->lent[l->nlent].lo, l->lent[l->nlent].bytes,
+			      l->lent[l->nlent].len) < 0)
+			debug("thread %d: cannot put back the stack bytes it lent", t->tid);
+		free(l->lent[l->nlent].bytes);
+	}
+}
+
+int tracee_unlend_in(const struct tracee *t, pid_t other)
+{
+	const struct tracee_loan *l = t->loan;
+
+	for (int i = l ? l->nlent - 1 : -1; i >= 0; i--) {
+		int ret = mem_write(other, l->lent[i].lo, l->lent[i].bytes, l->lent[i].len);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void drop_loan(struct tracee *t)
+{
+	if (!t->loan)
+		return;
+	for (int i = 0; i < t->loan->nlent; i++)
+		free(t->loan->lent[i].bytes);
+	free(t->loan);
+	t->loan = NULL;
+}
+
+/* The frame and the gadget registers; 0, or why not (then the old way). */
+static int lend_safely(struct tracee_set *ts, struct tracee *t, const arch_regs_t *resolved)
+{
+	struct tracee_loan *l = t->loan;
+	struct arch_sigframe f = { 0 };
+	uint64_t below = arch_sp(&t->regs) - ARCH_RED_ZONE;
+	int ret;
+
+	if (!ts->code.arch.gadget)
+		return -ENOEXEC;
+	if ((ret = arch_sigframe_build(&f, t->tid, below, resolved, l->mask, ts->code.arch.gadget)) < 0)
+		return ret;
+	l->entry_sp = f.entry_sp;
+	l->scratch = (f.lo - TRACEE_SCRATCH) & ~15ull;
+	ret = lend(t, l->scratch, f.hi);
+	if (ret == 0)
+		ret = mem_write(t->tid, f.lo, f.bytes, f.hi - f.lo);
+	free(f.bytes);
+	if (ret < 0)
+		return ret;
+	killpoint("borrow: frame written");
+	l->gadget_regs = t->regs;
+	arch_prep_gadget(&l->gadget_regs, ts->code.arch.gadget, f.sp);
+	if ((ret = tracee_set_regset(t->tid, NT_PRSTATUS, &l->gadget_regs, sizeof(l->gadget_regs))) < 0)
+		return ret;
+	l->safe = 1;
+	killpoint("borrow: at the gadget");
+	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(uint64_t), &all_blocked) < 0)
+		return -errno;
+	l->blocked = 1;
+	killpoint("borrow: signals blocked");
+	return 0;
+}
+
+int tracee_borrow(struct tracee_set *ts, struct tracee *t)
+{
+	struct tracee_loan *l = xzalloc(sizeof(*l));
+	arch_regs_t resolved = t->regs;
+	int ret;
+
+	t->loan = l;
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &l->mask) < 0) {
+		ret = -errno;
+		drop_loan(t);
+		return ret;
+	}
+	/* Inside an rseq critical section a thread is in no syscall: either
+	 * fixup applies, not both. */
+	rseq_abort(t->tid, &resolved);
+	l->back = resolved;
+	arch_resolve_restart(t->tid, &resolved, t->wchan);
+	arch_fixup_restart(&resolved);
+	if (!ARCH_RESTART_AFTER_STOP)
+		l->back = resolved;
+	ret = lend_safely(ts, t, &resolved);
+	t->injecting = 1;
+	t->at = TRACEE_AT_STOP;
+	/* Failed at the gadget: safe as it is, the caller gives it back. */
+	if (ret == 0 || l->safe)
+		return ret;
+	if (ts->code.arch.gadget)
+		debug("thread %d: borrowed without a frame to return to (%s): a kill of ckpt now would harm it",
+		      t->tid, strerror(-ret));
+	/* The old way: nothing written that matters (put back anyway). */
+	unlend(t);
+	drop_loan(t);
+	return 0;
+}
+
+int tracee_scratch(struct tracee_set *ts, struct tracee *t, uint64_t *addr)
+{
+	int ret;
+
+	if (!t->injecting && (ret = tracee_borrow(ts, t)) < 0)
+		return ret;
+	if (!t->loan) {
+		/* Borrowed the old way: dead stack below the red zone. */
+		uint64_t hi = arch_sp(&t->regs) - ARCH_RED_ZONE;
+
+		t->loan = xzalloc(sizeof(*t->loan));
+		t->loan->back = t->regs;
+		if ((ret = lend(t, (hi - TRACEE_SCRATCH) & ~15ull, hi)) < 0)
+			return ret;
+		t->loan->scratch = (hi - TRACEE_SCRATCH) & ~15ull;
+	}
+	*addr = t->loan->scratch;
+	return 0;
+}
+
+int tracee_doomed_sp(struct tracee_set *ts, struct tracee *t, uint64_t *sp)
+{
+	struct tracee_loan *l;
+	struct arch_sigframe f = { 0 };
+	arch_regs_t r;
+	int ret;
+
+	if (!t->injecting && (ret = tracee_borrow(ts, t)) < 0)
+		return ret;
+	l = t->loan;
+	if (!l || !l->safe)
+		return -ENOEXEC;
+	if (!l->doomed_sp) {
+		r = l->gadget_regs;
+		arch_prep_syscall(&r, SYS_exit_group, (uint64_t[6]){ 0 }, ts->code.arch.gadget_syscall);
+		if ((ret = arch_sigframe_build(&f, 0, l->scratch, &r, all_blocked, ts->code.arch.gadget)) < 0)
+			return ret;
+		ret = lend(t, f.lo, f.hi);
+		if (ret == 0)
+			ret = mem_write(t->tid, f.lo, f.bytes, f.hi - f.lo);
+		free(f.bytes);
+		if (ret < 0)
+			return ret;
+		l->doomed_sp = f.entry_sp;	/* the copy starts at resume */
+	}
+	*sp = l->doomed_sp;
+	return 0;
+}
+
+/* Wait for t's interrupt stop; a signal that gets in first is delivered
+ * with its own registers, as it would have been. */
+static int wait_interrupt(struct tracee *t)
+{
+	for (;;) {
+		int st;
+		pid_t r = waitpid(t->tid, &st, __WALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return -ESRCH;
+		if ((st >> 16) == PTRACE_EVENT_STOP)
+			return 0;
+		if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)((st >> 16) ? 0 : WSTOPSIG(st))) < 0)
+			return -errno;
+	}
+}
+
+int tracee_give_back(struct tracee *t)
+{
+	struct tracee_loan *l = t->loan;
+	const arch_regs_t *back = l ? &l->back : &t->regs;
+	int ret;
+
+	/* Safe: each step leaves a thread that, resumed, sigreturns into
+	 * itself, until its own registers go in (see the top comment). */
+	if (l && l->blocked && ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(uint64_t), &l->mask) < 0)
+		return -errno;
+	killpoint("give back: mask");
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+		return -errno;
+	killpoint("give back: interrupt");
+	if ((ret = arch_leave_syscall(t->tid)) < 0)
+		return ret;
+	killpoint("give back: out of the syscall");
+	if ((ret = tracee_set_regset(t->tid, NT_PRSTATUS, back, sizeof(*back))) < 0)
+		return ret;
+	killpoint("give back: registers");
+	if (ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
+		return -errno;
+	if ((ret = wait_interrupt(t)) < 0)
+		return ret;
+	if (l)
+		unlend(t);
+	killpoint("give back: stack");
+	drop_loan(t);
+	t->injecting = 0;
+	t->at = TRACEE_AT_STOP;
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* Between inject.c (stepping) and borrow.c (lending and giving back). */
+#ifndef CKPT_BORROW_H
+#define CKPT_BORROW_H
+
+#include "ptrace/tracee.h"
+
+/* Where a borrowed thread waits (struct tracee.at). */
+enum { TRACEE_AT_STOP, TRACEE_AT_ENTRY, TRACEE_AT_EXIT };
+
+struct tracee_loan {
+	int safe;		/* resting at the gadget, a frame below it */
+	int blocked;		/* every signal blocked while borrowed */
+	uint64_t mask;		/* its own signal mask */
+	arch_regs_t gadget_regs;	/* the registers it rests with */
+	uint64_t entry_sp;	/* its stack pointer for injected syscalls */
+	arch_regs_t back;	/* the registers it gets back */
+	uint64_t scratch;	/* TRACEE_SCRATCH bytes of dead stack */
+	uint64_t doomed_sp;	/* tracee_doomed_sp(), 0 = not made yet */
+	struct {
+		uint64_t lo;
+		size_t len;
+		uint8_t *bytes;	/* what was there */
+	} lent[2];		/* stack bytes written over, in order */
+	int nlent;
+};
+
+/* Lend t: safely when ts has a gadget and the frame fits, else only
+ * marked borrowed (the old way: foreign registers until given back). */
+int tracee_borrow(struct tracee_set *ts, struct tracee *t);
+/* At a stop other than syscall entry: registers, mask, stack bytes back,
+ * the thread in an interrupt stop. */
+int tracee_give_back(struct tracee *t);
+
+#endif
