@@ -9,25 +9,38 @@
 #include "common/log.h"
 
 static atomic_long passed;
+static atomic_int off;
 
 void killpoint(const char *where)
 {
 	static const char *spec;
+	static int sig = SIGKILL;
 	static atomic_int read;
 	long n = atomic_fetch_add(&passed, 1) + 1;
 
 	if (!atomic_load(&read)) {
+		const char *s = getenv("CKPT_KILLSIG");
+
 		spec = getenv("CKPT_KILLPOINT");
+		if (s && atoi(s) > 0)
+			sig = atoi(s);
 		atomic_store(&read, 1);
 	}
-	if (!spec || !*spec)
+	if (!spec || !*spec || atomic_load(&off))
 		return;
-	/* A number: the Nth point passed; else the first named so. */
-	if (*spec >= '0' && *spec <= '9' ? n == atol(spec) : !strncmp(where, spec, strlen(spec))) {
+	/* A number: the Nth point passed; else the first named so (once:
+	 * ckpt goes on after a SIGTERM). */
+	if (*spec >= '0' && *spec <= '9' ? n == atol(spec) :
+	    !strncmp(where, spec, strlen(spec)) && !atomic_exchange(&off, 1)) {
 		if (log_verbose > 1)
-			debug("killed at kill point %ld: %s", n, where);
-		kill(getpid(), SIGKILL);
+			debug("killed at kill point %ld: %s (signal %d)", n, where, sig);
+		kill(getpid(), sig);
 	}
+}
+
+void killpoints_off(void)
+{
+	atomic_store(&off, 1);
 }
 
 long killpoints_passed(void)

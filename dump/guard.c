@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
@@ -243,6 +244,7 @@ static void run(int rfd)
 
 	for (unsigned i = 0; i < ARRAY_SIZE(sigs); i++)
 		signal(sigs[i], SIG_IGN);
+	killpoints_off();
 	setsid();
 	while (read(rfd, &c, 1) < 0 && errno == EINTR)
 		;

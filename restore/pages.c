@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/killpoint.h"
 #include "common/sigguard.h"
 #include "common/util.h"
 #include "image/check.h"
@@ -174,6 +175,7 @@ int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, uint32_t
 			in->have = img_read_section(r, s, &in->payload);
 			continue;
 		}
+		killpoint("restore: a block of pages");
 		pthread_mutex_lock(&f.lock);
 		while (!f.err && sl->busy)
 			pthread_cond_wait(&f.free_cv, &f.lock);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/sigguard.h"
 #include "common/util.h"
@@ -141,6 +142,9 @@ int restore_run(const char *path, const struct restore_opts *opts)
 	}
 	if (ret < 0)
 		goto out;
+	killpoint("restore: running");
+	if (log_verbose > 1)
+		debug("kill points passed: %ld", killpoints_passed());
 	log_release_info(1);
 	if (o->detach) {
 		/* init stays to wait for it: the namespace lives as long. */

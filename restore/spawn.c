@@ -28,6 +28,7 @@
 
 #include "arch/arch.h"
 #include "common/log.h"
+#include "common/killpoint.h"
 #include "common/sigguard.h"
 #include "common/util.h"
 #include "ptrace/proc.h"
@@ -354,12 +355,15 @@ static int fill_ready(struct ctx *c, struct restore_job *j)
 		}
 		if (c->th[t0].state != STUB_ST_TRAP)
 			return 0;
+		killpoint("restore: mapped");
 		ret = pages_fill(&j->in, c->img, c->th[t0].tid, (uint32_t)t->proc, NULL, &later);
 		if (ret == 0 && later.n)
 			ret = chain_fill(j->path, c->img, c->th[t0].tid, &later, c->o->trust);
 		ranges_free(&later);
-		if (ret == 0)
+		if (ret == 0) {
+			killpoint("restore: filled");
 			ret = resume_after_trap(c->th[t0].tid);
+		}
 		if (ret < 0)
 			return ret;
 		c->rt[k].filled = 1;
@@ -656,6 +660,7 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	/* The parent-death signal the child got from us (or from its
 	 * parent's stub) goes; the original one comes back, unless we are
 	 * about to leave the root (--detach). */
+	killpoint("restore: finishing");
 	if ((ret = stub_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_PDEATHSIG,
 				c->o->detach && k == 0 ? 0 : p->d.pdeathsig }, NULL,
 				"restore the parent-death signal")) < 0 ||
@@ -667,6 +672,7 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	    (ret = stub_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, NULL,
 				"unmap the restore stub")) < 0)
 		return ret;
+	killpoint("restore: stub unmapped");
 	for (uint32_t i = off; i < pp->t0 + pp->nthreads; i++) {
 		const struct img_thread *it = &p->threads[i - off];
 		arch_regs_t regs;
@@ -686,6 +692,7 @@ static int finish_proc(struct ctx *c, uint32_t k)
 				       &it->d.sigmask);
 		if (ret < 0)
 			return error_errno(ret, "thread %d: cannot set its signal mask", it->d.tid);
+		killpoint("restore: registers set");
 	}
 	return 0;
 }
@@ -705,13 +712,17 @@ static int finish(struct ctx *c)
 	/* Signals for the root must reach it from the moment it runs. */
 	if (!c->o->detach)
 		restore_forward_signals(c->pid);
+	/* Killed between two of these, ckpt leaves traced threads whose
+	 * PTRACE_O_EXITKILL kills their process: never half of one. */
 	for (uint32_t k = 0; k < c->img->ntasks; k++) {
 		const struct plan_proc *pp = &c->pl.procs[k];
 
 		if (!proc_of(c, k))
 			continue;
-		for (uint32_t i = pp->t0 + pp->leader_gone; i < pp->t0 + pp->nthreads; i++)
+		for (uint32_t i = pp->t0 + pp->leader_gone; i < pp->t0 + pp->nthreads; i++) {
 			tracee_call(PTRACE_DETACH, c->th[i].tid, 0, 0);
+			killpoint("restore: thread let go");
+		}
 	}
 	return 0;
 }
@@ -875,13 +886,16 @@ int restore_spawn(struct restore_job *j)
 		ret = c.img->ntasks > 1 ? -EEXIST : error_errno(errno, "cannot fork");
 		goto out;
 	}
+	killpoint("restore: forked");
 	if (o->pid_ns && (ret = pidns_started(ns, c.pid)) < 0) {
 		kill_all(&c);
 		goto out;
 	}
 	/* A stream's MAC as a whole, once all is read, before anything runs. */
-	if ((ret = setup_stub(&c, stub_size)) < 0 || (ret = run_stubs(&c, j)) < 0 ||
-	    (ret = trust_check_filled(o->trust, j->in.r)) < 0 || (ret = finish(&c)) < 0) {
+	if ((ret = setup_stub(&c, stub_size)) < 0 ||
+	    (killpoint("restore: stub started"), ret = run_stubs(&c, j)) < 0 ||
+	    (ret = trust_check_filled(o->trust, j->in.r)) < 0 ||
+	    (killpoint("restore: threads made"), ret = finish(&c)) < 0) {
 		kill_all(&c);
 		goto out;
 	}
