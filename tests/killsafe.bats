@@ -34,6 +34,19 @@ snapshot() {
 	cat /proc/$p/task/*/children
 }
 
+# tree_snapshot PID: snapshot of PID and of each of its children, and
+# whether each child runs (neither stopped nor traced).
+tree_snapshot() {
+	local c st tr
+	snapshot "$1"
+	for c in $(cat /proc/$1/task/*/children); do
+		st=$(awk '/^State:/{print $2}' "/proc/$c/status")
+		tr=$(awk '/^TracerPid:/{print $2}' "/proc/$c/status")
+		echo "child $c: state ${st/[RSD]/runs}, tracer $tr"
+		snapshot "$c"
+	done
+}
+
 uffds() {
 	local f n=0
 	for f in /proc/$1/fd/*; do
@@ -65,7 +78,7 @@ settled() {
 running_as() {
 	ST=$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null) || true
 	TR=$(awk '/^TracerPid:/{print $2}' "/proc/$1/status" 2>/dev/null) || true
-	NOW=$(snapshot "$1" 2>/dev/null) || true
+	NOW=$(${SNAPSHOT:-snapshot} "$1" 2>/dev/null) || true
 	[ "$TR" = 0 ] && [ "$ST" != T ] && [ "$ST" != t ] && [ "$ST" != Z ] && [ "$NOW" = "$2" ]
 }
 
@@ -95,7 +108,7 @@ kill_trials() {
 	total=$(sed -n 's/.*kill points passed: //p' "$T/cal")
 	ms=$(sed -n 's/.*dump took \([0-9]*\).*/\1/p' "$T/cal")
 	[ -n "$ms" ] || { cat "$T/cal"; return 1; }
-	base=$(snapshot "$TPID")
+	base=$(${SNAPSHOT:-snapshot} "$TPID")
 	BASE_UFFDS=$(uffds "$TPID")
 	signr=$(kill -l "$sig")
 	# One kill point trial in two is aimed at a step that changes the
@@ -140,8 +153,8 @@ kill_trials() {
 			mv "$T/imgs/img1" "$T/imgs/img0"
 			finished=$((finished + 1))
 			BASE_UFFDS=$(uffds "$TPID")
-			settled "$TPID" "$(snapshot "$TPID")" >/dev/null
-			base=$(snapshot "$TPID")
+			settled "$TPID" "$(${SNAPSHOT:-snapshot} "$TPID")" >/dev/null
+			base=$(${SNAPSHOT:-snapshot} "$TPID")
 			continue
 		fi
 		if ! settled "$TPID" "$base"; then
@@ -209,6 +222,15 @@ job_held() {
 	# emulated guest: 100 there.
 	start_target steady "$([ -n "${CKPT_ARM64:-}" ] && echo 100 || echo 1000)"
 	kill_trials "$(trials 12)"
+	job_held
+}
+
+@test "killsafe: killed dumps of a tree of three processes: every one of them runs on as before" {
+	skip_unless_ptrace
+	start_target steady 0 2
+	SNAPSHOT=tree_snapshot kill_trials "$(trials 10)" --compress none
+	SNAPSHOT=tree_snapshot kill_trials "$(trials 10)" --fork
+	SNAPSHOT=tree_snapshot KILLSIG=TERM kill_trials "$(trials 6)" --fork
 	job_held
 }
 

@@ -12,6 +12,9 @@
  *    the main thread, whose handler must run once per wakeup;
  *  - a poller in ppoll() with SIGUSR2 let in only there;
  *  - with an argument N, N more sleepers on small stacks.
+ * With a second argument K, K children forked first do all the same: a
+ * tree of K + 1 such processes (the parent also waits for each child to
+ * exit 0 after $CKPT_GO).
  * Every thread checks its signal mask and a canary on its stack at every
  * turn; the main thread watches that each one keeps making progress.
  * After $CKPT_READY it makes no mapping, fd, thread or child, so that the
@@ -24,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "target.h"
 
@@ -317,8 +321,20 @@ int main(int argc, char **argv)
 	pthread_attr_t small;
 	struct sigaction sa = { .sa_handler = on_usr1 };
 
-	if (extra < 0 || n > MAXT)
+	int kids = argc > 2 ? atoi(argv[2]) : 0, rp[2] = { -1, -1 }, child = 0;
+	pid_t kid[64];
+	int st = 0;
+	char c = 0;
+
+	if (extra < 0 || n > MAXT || kids < 0 || kids > 64 || (kids && pipe(rp) < 0))
 		return 2;
+	for (int i = 0; i < kids && !child; i++)
+		if ((kid[i] = fork()) < 0)
+			return 2;
+		else if (kid[i] == 0)
+			child = 1;
+	if (child)
+		kids = 0;
 	for (unsigned ch = 0; ch < CHUNKS; ch++)
 		for (unsigned i = 0; i < CHUNK_WORDS; i++)
 			mem[ch][i] = word(ch, i, 0);
@@ -339,7 +355,18 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		while (!atomic_load(&progress[i]))
 			poke(1);
-	target_ready();
+	/* Children say they are ready through rp; the parent, once all are. */
+	if (child && write(rp[1], &c, 1) != 1)
+		return 2;
+	for (int i = 0; i < kids; i++)
+		if (read(rp[0], &c, 1) != 1)
+			return 2;
+	if (rp[0] >= 0) {
+		close(rp[0]);
+		close(rp[1]);
+	}
+	if (!child)
+		target_ready();
 	for (uint64_t k = 0; !target_go(); k++) {
 		poke(k);
 		if (k % 16 == 0)
@@ -356,6 +383,9 @@ int main(int argc, char **argv)
 				target_fail("memory: chunk %u changed", ch);
 				break;
 			}
+	for (int i = 0; i < kids; i++)
+		CHECK(waitpid(kid[i], &st, 0) == kid[i] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "child %d did not end well (status %#x)", (int)kid[i], st);
 	printf("steady: %d threads; %lu wakeups of the waiter; %lu ppoll handlers\n", n,
 	       atomic_load(&usr1_handled), atomic_load(&usr2_handled));
 	return target_exit();
