@@ -201,8 +201,12 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0)
 		goto out;
 	/* Threads are borrowed through a sigreturn gadget of the process's
-	 * own code (ptrace/borrow.c); none: the old way, -v says so. */
-	if (tracee_find_gadget(pid, &ts->code) < 0)
+	 * own code (ptrace/borrow.c); none: the old way, -v says so.  The
+	 * processes of a tree mostly have their C library at one address:
+	 * the last one's, checked here, saves a search. */
+	if (dp != d->pr && tracee_check_gadget(pid, &dp[-1].ts->code) == 0)
+		ts->code.arch = dp[-1].ts->code.arch;
+	else if (tracee_find_gadget(pid, &ts->code) < 0)
 		ts->code.arch.gadget = 0;
 	if (guard && dp->tracking) {
 		guard->live = pid;
