@@ -112,3 +112,73 @@ xargs_want() {
 	emulated && n=3000
 	run_tree xargs.sh "$(xargs_want $n)" stop "$n"
 }
+
+# seq 1 N | awk: "N sum of i % 7"
+pipeline_want() {
+	printf '%s %s' "$1" "$(sum_mod7 "$1")"
+}
+
+@test "programs: bash -c 'seq | awk', dumped --kill with bytes in the pipe: every number counted once" {
+	skip_unless_ptrace
+	skip_unless_root
+	local n=2000000
+	emulated && n=200000
+	run_tree pipeline.sh "$(pipeline_want $n)" kill "$n"
+}
+
+@test "programs: bash -c 'seq | awk', dumped --stop with bytes in the pipe, killed: every number counted once" {
+	skip_unless_ptrace
+	skip_unless_root
+	local n=2000000
+	emulated && n=200000
+	run_tree pipeline.sh "$(pipeline_want $n)" stop "$n"
+}
+
+# sortgz_input DIR LINES: lines of random keys, the same every time
+sortgz_input() {
+	mkdir -p "$1"
+	awk -v n="$2" 'BEGIN { srand(7); for (i = 0; i < n; i++) printf "%09d line %d\n", int(rand() * 1e9), i }' >"$1/in"
+}
+
+@test "programs: sort of a big file piping into gzip, dumped --kill mid-stream: output byte-identical" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ -x /usr/bin/gzip ] || skip "no /usr/bin/gzip"
+	local n=600000
+	emulated && n=60000
+	sortgz_input "$T/w" "$n"
+	run_tree sortgz.sh "$(LC_ALL=C sort "$T/w/in" | gzip -n -1 | cksum)" kill
+}
+
+@test "programs: make -j2 of a small C project, dumped --kill with compilers running: the build finishes, every object right" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v make >/dev/null && command -v gcc >/dev/null || skip "no make or gcc"
+	mkdir -p "$T/w"
+	CKPT_TARGETS=$CKPT_TOP/tests/targets start_target make.sh "$T/w" 4 80
+	track_tree "$TPID"
+	"$CKPT" dump "$TPID" -o "$T/img" --kill
+	reap "$TPID"
+	"$CKPT" inspect "$T/img" | grep -q 'cc1' || echo "note: no compiler was running at the dump"
+	restore_go
+	[ "$status" -eq 0 ]
+	diff <("$T/w/ref/prog") "$T/out"
+}
+
+@test "programs: python3 multiprocessing Pool, dumped --kill mid-work: the known sum" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v python3 >/dev/null || skip "no python3"
+	local n=6400000
+	emulated && n=320000
+	run_tree pool.py "$(python3 -c "print(sum(i * i % 1000 for i in range($n)))")" kill "$n"
+}
+
+@test "programs: python3 multiprocessing Pool, dumped --stop mid-work, killed: the known sum" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v python3 >/dev/null || skip "no python3"
+	local n=6400000
+	emulated && n=320000
+	run_tree pool.py "$(python3 -c "print(sum(i * i % 1000 for i in range($n)))")" stop "$n"
+}

@@ -245,3 +245,14 @@ track_children() {
 	[ "$st" -eq 0 ]
 	grep -qx 'tree_intr: ok' "$T/out"
 }
+
+@test "tree: pipes and socketpairs between parent and child with bytes in flight, and a file shared after fork (one offset, one set of flags)" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_fds "$T"
+	track_children "$TPID"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_fds: ok' "$T/out"
+}
