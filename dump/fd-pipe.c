@@ -136,22 +136,39 @@ static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mat
 	const char *other = (d->f->d.flags & O_ACCMODE) == O_WRONLY ? "read" : "write";
 	char who[64];
 
-	if (mate) {
-		/* each process would get a pipe of its own: not the same */
-		fd_proc_name(mate, who, sizeof(who));
-		dfile_what(d, "the %s end of a pipe shared with %s, another process of the image",
-			   end, who);
-		d->cannot = "pipes between processes of the image are not restored yet";
-	} else if (holder) {
+	if (holder) {
 		fd_proc_name(holder, who, sizeof(who));
 		dfile_what(d, "the %s end of a pipe shared with %s, outside the image", end, who);
 		d->cannot = "the pipe is shared with a process outside the image";
 		d->outside = 1;
+	} else if (mate) {
+		/* made once for the tree (restore/fd-pipe.c, one fd_restore) */
+		fd_proc_name(mate, who, sizeof(who));
+		dfile_what(d, "the %s end of a pipe shared with %s, another process of the image",
+			   end, who);
 	} else if (ends(c, pipe_state(d).pipe) == 3) {
 		dfile_what(d, "the %s end of a pipe with both ends in the process", end);
 	} else {
 		dfile_what(d, "the %s end of a pipe whose %s end is closed", end, other);
 	}
+}
+
+/* The bytes of pipe are in the image already: read with a file of
+ * another process of the tree, dumped before this one. */
+static int carried(const struct fd_dump *c, uint64_t pipe)
+{
+	for (uint32_t i = 0; c->nfiles && &c->img->files[i] < c->files[0].f; i++) {
+		const struct img_file *f = &c->img->files[i];
+		struct ckpt_fd_pipe s;
+
+		if ((f->d.kind != CKPT_FD_PIPE && f->d.kind != CKPT_FD_FIFO) || !f->state ||
+		    f->d.state_len < sizeof(s))
+			continue;
+		memcpy(&s, f->state, sizeof(s));
+		if (s.pipe == pipe && (s.pflags & CKPT_PIPE_DATA))
+			return 1;
+	}
+	return 0;
 }
 
 static int pipe_link(struct fd_dump *c)
@@ -174,7 +191,8 @@ static int pipe_link(struct fd_dump *c)
 			k++;
 		if (k == n) {
 			ino[n++] = pipe;
-			ret = read_buffered(c, d);
+			if (!carried(c, pipe))
+				ret = read_buffered(c, d);
 		}
 	}
 	/* Named FIFOs are opened again by path: their other side is

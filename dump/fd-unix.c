@@ -300,14 +300,21 @@ static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mat
 	char name[512], peer[512];
 
 	names(d, name, peer, sizeof(name));
-	if (mate || peer_mate) {
-		/* each process would get a socket of its own: not the same */
+	(void)mate;	/* shared with another process of the tree: one FILE (fd-tree.c) */
+	if (s.state == TCP_ESTABLISHED && peer_mate && !holder) {
+		/* its peer in another process of the tree: the two are made
+		 * as one socketpair (restore/fd-unix.c, one fd_restore) */
 		char who[64];
 
-		fd_proc_name(mate ? mate : peer_mate, who, sizeof(who));
-		dfile_what(d, "a unix %s socket %s %s, another process of the image",
-			   type_name(s.type), mate ? "shared with" : "connected to", who);
-		d->cannot = "sockets between processes of the image are not restored yet";
+		fd_proc_name(peer_mate, who, sizeof(who));
+		dfile_what(d, "a unix %s socket connected to %s, another process of the image",
+			   type_name(s.type), who);
+		/* a socketpair's ends have no names; one connected through a
+		 * listener does (and a datagram socket may be connected one
+		 * way to a named one): not restored across processes yet */
+		if (name[0] || peer[0])
+			d->cannot = "it was connected through a listener or to a name (such connections "
+				    "between processes of the image are not restored yet)";
 	} else if (s.state == TCP_ESTABLISHED)
 		connected(c, d, holder);
 	else if (s.state == TCP_LISTEN)

@@ -500,34 +500,48 @@ static void raise_nofile(size_t n)
 
 static int collect_all(struct fd_dump *c, struct rawfd *r, size_t n, const struct dump_opts *o)
 {
-	uint32_t *file = xzalloc((n + 1) * sizeof(*file)), nfiles = 0;
+	uint32_t *file = xzalloc((n + 1) * sizeof(*file)), nfiles = 0, nnew = 0;
+	/* per file of the process: the id of the same open file description
+	 * in another process of the tree (fd-tree.c), else 0 and its index
+	 * among the files new to the image */
+	uint32_t *shared = NULL, *idx = NULL;
 	int ret;
 
 	if ((ret = group(c->pid, r, n, file, &nfiles)) < 0)
 		goto out;
+	shared = xzalloc((nfiles + 1) * sizeof(*shared));
+	idx = xzalloc((nfiles + 1) * sizeof(*idx));
+	/* r is in fd order: the first fd of a file met is its lowest */
+	for (size_t i = 0; i < n; i++)
+		if (!idx[file[i] - 1] && !shared[file[i] - 1] &&
+		    !(shared[file[i] - 1] = fd_tree_shared(c->img, c->p, c->pid, r[i].fd, r[i].link)))
+			idx[file[i] - 1] = ++nnew;
 	c->p->fds = xzalloc((n + 1) * sizeof(*c->p->fds));
 	c->p->d.nfds = (uint32_t)n;
-	c->files = xzalloc((nfiles + 1) * sizeof(*c->files));
-	c->nfiles = nfiles;
+	c->files = xzalloc((nnew + 1) * sizeof(*c->files));
+	c->nfiles = nnew;
 	for (size_t i = 0; i < n; i++)
 		c->p->fds[i].d = (struct ckpt_fd){
 			.fd = r[i].fd, .fdflags = (r[i].flags & O_CLOEXEC) ? FD_CLOEXEC : 0,
-			.file = c->img->nfiles + file[i],
+			.file = shared[file[i] - 1] ? shared[file[i] - 1] :
+				c->img->nfiles + idx[file[i] - 1],
 		};
-	for (uint32_t i = 0; i < nfiles; i++)
+	for (uint32_t i = 0; i < nnew; i++)
 		img_add_file(c->img);
 	/* after the last img_add_file: img->files does not move again */
-	for (uint32_t i = 0; i < nfiles; i++) {
-		c->files[i].f = &c->img->files[c->img->nfiles - nfiles + i];
+	for (uint32_t i = 0; i < nnew; i++) {
+		c->files[i].f = &c->img->files[c->img->nfiles - nnew + i];
 		c->files[i].copy = -1;
 	}
-	raise_nofile(nfiles);
+	raise_nofile(nnew);
 	/* of the thread group: c->pid may be another thread (leader gone) */
 	c->pidfd = (int)syscall(SYS_pidfd_open, tgid_of(c->pid), 0);
-	/* r is in fd order: the first fd of a file met is its lowest */
 	for (size_t i = 0; i < n; i++) {
-		struct dfile *d = &c->files[file[i] - 1];
+		struct dfile *d;
 
+		if (shared[file[i] - 1])
+			continue;
+		d = &c->files[idx[file[i] - 1] - 1];
 		if (!d->link && (ret = collect_file(c, d, &r[i])) < 0)
 			goto out;
 	}
@@ -547,6 +561,8 @@ out:
 	if (c->pidfd_thread >= 0)
 		close(c->pidfd_thread);
 	free(file);
+	free(shared);
+	free(idx);
 	return ret;
 }
 

@@ -68,6 +68,11 @@ void dfile_what(struct dfile *d, const char *fmt, ...);
 	for (struct dfile *d = (c)->files; d < (c)->files + (c)->nfiles; d++) \
 		if (d->f->d.kind == (k))
 
+/* fd-tree.c: the id of the file of another process of the image (a
+ * tree) that fd of pid is the same open file description as, else 0. */
+uint32_t fd_tree_shared(const struct img *img, const struct img_proc *p, pid_t pid, int fd,
+			const char *link);
+
 /* fd-outside.c: the first process outside the image holding each inode
  * (an fd link prefix"ino]", prefix "pipe:["), 0 where none does:
  * holder[i] for ino[i]; mate[i]: the first other process of the image

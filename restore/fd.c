@@ -127,16 +127,20 @@ int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf)
 {
 	const struct img_proc *p = r->p;
 
-	r->src = xmalloc((r->img->nfiles + 1) * sizeof(*r->src));
-	r->late = xzalloc(r->img->nfiles + 1);
-	for (uint32_t i = 0; i < r->img->nfiles; i++)
-		r->src[i] = -1;
+	if (!r->src) {
+		r->src = xmalloc((r->img->nfiles + 1) * sizeof(*r->src));
+		r->late = xzalloc(r->img->nfiles + 1);
+		r->maker = xzalloc((r->img->nfiles + 1) * sizeof(*r->maker));
+		for (uint32_t i = 0; i < r->img->nfiles; i++)
+			r->src[i] = -1;
+	}
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
 		const struct ckpt_fd *d = &p->fds[i].d;
 		const struct img_file *f = img_file(r->img, d->file);
 		int k = (int)d->file - 1;
 
 		if (r->src[k] < 0 && !r->late[k]) {
+			r->maker[k] = p;
 			r->src[k] = make(r, f, d->fd);
 			if (r->src[k] < 0 && !r->late[k])
 				return r->src[k];
@@ -145,10 +149,14 @@ int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf)
 		sf->cloexec[sf->nfds] = !!(d->fdflags & FD_CLOEXEC);
 		sf->src[sf->nfds++] = r->src[k];
 	}
+	return 0;
+}
+
+void fd_restore_done(struct fd_restore *r)
+{
 	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++)
 		if (fd_kinds[i].h->done && (i == 0 || fd_kinds[i - 1].h != fd_kinds[i].h))
 			fd_kinds[i].h->done(r);
-	return 0;
 }
 
 void fd_restore_free(struct fd_restore *r)
@@ -158,8 +166,10 @@ void fd_restore_free(struct fd_restore *r)
 			fd_kinds[i].h->done(r);
 	free(r->src);
 	free(r->late);
+	free(r->maker);
 	r->src = NULL;
 	r->late = NULL;
+	r->maker = NULL;
 }
 
 /*
@@ -169,7 +179,11 @@ void fd_restore_free(struct fd_restore *r)
  */
 void fd_plan(struct plan *pl, const struct spawn_fds *sf)
 {
-	const struct fd_restore *r = sf->fr;
+	/* A tree's processes share one fd_restore: this process's view. */
+	struct fd_restore view = sf->fr ? *sf->fr : (struct fd_restore){ 0 };
+	const struct fd_restore *r = sf->fr ? &view : NULL;
+
+	view.p = sf->p;
 
 	for (int i = 0; r && i < sf->nfds; i++) {
 		const struct img_file *f = img_file(r->img, r->p->fds[i].d.file);
@@ -189,8 +203,10 @@ void fd_plan(struct plan *pl, const struct spawn_fds *sf)
 		const struct img_file *f = img_file(r->img, r->p->fds[i].d.file);
 		const struct fd_kind_restore *h = hooks(f->d.kind);
 
+		/* once, by the process it was made for (an epoll set shared
+		 * after fork has its registrations once) */
 		if (f->d.policy == CKPT_FPOL_EXACT && h && h->plan_after &&
-		    img_file_fd(r->p, f->d.id) == sf->target[i])
+		    img_file_fd(r->p, f->d.id) == sf->target[i] && r->maker[f->d.id - 1] == r->p)
 			h->plan_after(pl, r, f, sf->target[i]);
 	}
 	for (int i = 0; i < sf->nfds; i++)

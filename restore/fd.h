@@ -22,6 +22,8 @@ struct fd_restore {
 	const struct restore_opts *o;
 	int *src;		/* by file id - 1: its fd in ckpt, -1: none */
 	uint8_t *late;		/* by file id - 1: made by the process itself */
+	const struct img_proc **maker;	/* by file id - 1: the process of a tree
+					   it was made for first (NULL: none) */
 	struct fd_pipes *pipes;	/* fd-pipe.c: the pipes and FIFOs made */
 	struct fd_socks *socks;	/* fd-unix.c: sockets made with their peers */
 };
@@ -45,7 +47,10 @@ extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore
 	fd_restore_epoll, fd_restore_unix, fd_restore_inet;
 
 /* fd.c */
+/* The files of process r->p (the files it shares with a process of the
+ * tree opened before are made already); then, once for all, done. */
 int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf);
+void fd_restore_done(struct fd_restore *r);
 void fd_restore_free(struct fd_restore *r);
 /* "fd 5" or "fds 5, 7, 9": every fd of the process with file id */
 void fd_numbers(const struct img_proc *p, uint32_t id, char *buf, size_t len);

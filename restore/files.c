@@ -308,15 +308,22 @@ static int as_process_or_vouched(open_fn *fn, const char *path, int flags)
 }
 
 static int open_all(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
-		    struct spawn_fds *sf)
+		    struct spawn_fds *sf, struct fd_restore *share)
 {
 	int next, ret, maxfd = 2;
 
 	/* First: a refusal comes before any line about the fds. */
 	if ((ret = open_cwd(p, sf)) < 0)
 		return ret;
-	sf->fr = xzalloc(sizeof(*sf->fr));
-	*sf->fr = (struct fd_restore){ .img = img, .p = p, .o = o };
+	sf->p = p;
+	if (share) {
+		sf->fr = share;
+		sf->fr->p = p;
+	} else {
+		sf->fr = xzalloc(sizeof(*sf->fr));
+		*sf->fr = (struct fd_restore){ .img = img, .p = p, .o = o };
+		sf->fr_own = 1;
+	}
 	if ((ret = fd_restore_open(sf->fr, sf)) < 0)
 		return ret;
 	for (int i = 0; i < sf->nfds; i++)
@@ -342,7 +349,7 @@ static int open_all(const struct img *img, const struct img_proc *p, const struc
 }
 
 int files_open(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
-	       struct spawn_fds *sf)
+	       struct spawn_fds *sf, struct fd_restore *share)
 {
 	int root = geteuid() == 0, ret, ret2;
 	struct fs_creds saved;
@@ -370,7 +377,7 @@ int files_open(const struct img *img, const struct img_proc *p, const struct res
 	as.p = p;
 	as.saved = root ? &saved : NULL;
 	as.vouched = trust_vouched(o->trust);
-	ret = open_all(img, p, o, sf);
+	ret = open_all(img, p, o, sf, share);
 	memset(&as, 0, sizeof(as));
 	if (root && (ret2 = creds_leave(&saved)) < 0)
 		ret = ret2;
@@ -474,15 +481,24 @@ int files_install_child(struct spawn_fds *sf)
 	return top;
 }
 
+void files_opened(struct spawn_fds *sf)
+{
+	if (sf->fr)
+		fd_restore_done(sf->fr);
+}
+
 void files_close(struct spawn_fds *sf)
 {
-	/* the sources are the files' (one per file, shared by its fds) */
-	for (uint32_t i = 0; sf->fr && sf->fr->src && i < sf->fr->img->nfiles; i++)
+	/* the sources are the files' (one per file, shared by its fds and
+	 * by the processes of a tree): closed by the fd_restore's owner */
+	for (uint32_t i = 0; sf->fr_own && sf->fr->src && i < sf->fr->img->nfiles; i++)
 		if (sf->fr->src[i] >= 0)
 			close(sf->fr->src[i]);
-	if (sf->fr)
+	if (sf->fr_own) {
 		fd_restore_free(sf->fr);
-	free(sf->fr);
+		free(sf->fr);
+	}
+	sf->fr = NULL;
 	for (int i = 0; i < sf->nmaps; i++)
 		if (sf->map_src[i] >= 0)
 			close(sf->map_src[i]);

@@ -159,13 +159,20 @@ struct spawn_fds {
 	int extra_base;			/* 0: no tree */
 	int nextra, *extra_src;		/* the root's: ckpt's fds for those slots */
 	int *slot;			/* another process's: per fd, its slot */
-	struct fd_restore *fr;		/* restore/fd.h: the files behind the fds */
+	struct fd_restore *fr;		/* restore/fd.h: the files behind the fds,
+					   one for every process of a tree */
+	int fr_own;			/* fr is this one's to free */
+	const struct img_proc *p;	/* the process */
 	int *shm_id;			/* per SYSV_SHM segment: its id here (sysv.c) */
 	uint8_t *shm_made;		/* per segment: made by this restore */
 };
 
+/* share: the fd_restore of the tree's processes opened before (NULL: the
+ * first); a file several processes hold is made once, by the first. */
 int files_open(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
-	       struct spawn_fds *sf);
+	       struct spawn_fds *sf, struct fd_restore *share);
+/* Once every process's files are open: drop what only the making needed. */
+void files_opened(struct spawn_fds *sf);
 /* While files_open() runs: open path with the process's credentials (or,
  * for an image whose word is taken, ckpt's when theirs do not reach): the
  * fd, or -errno.  Every file of the process is opened through it. */

@@ -849,10 +849,12 @@ static int open_files(struct ctx *c)
 	c->sf = xzalloc(c->img->h.nprocs * sizeof(*c->sf));
 	for (uint32_t i = 0; i < c->img->h.nprocs; i++) {
 		c->sf[i].plan_src = c->sf[i].stub_src = c->sf[i].exe_src = -1;
-		if ((ret = files_open(c->img, &c->img->procs[i], c->o, &c->sf[i])) < 0 ||
+		if ((ret = files_open(c->img, &c->img->procs[i], c->o, &c->sf[i],
+				      i ? c->sf[0].fr : NULL)) < 0 ||
 		    (ret = sysv_open(c->img, c->sf, i)) < 0)
 			return ret;
 	}
+	files_opened(&c->sf[0]);
 	if ((ret = tree_shm(c->sf, c->img)) < 0)
 		return ret;
 	tree_fds(c->sf, c->img);
