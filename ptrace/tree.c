@@ -377,9 +377,17 @@ static void kill_task(struct tree_task *t)
 	int st;
 
 	kill(t->pid, SIGKILL);
+	/* The other threads first: a thread group leader is not reported
+	 * (delay_group_leader, kernel/exit.c) while any traced thread of its
+	 * group is still a zombie waiting for us. */
 	for (size_t k = 0; k < t->ts.n; k++)
-		while (tracee_wait(t->ts.t[k].tid, &st, __WALL) == -EINTR)
-			;
+		if (t->ts.t[k].tid != t->pid)
+			while (tracee_wait(t->ts.t[k].tid, &st, __WALL) == -EINTR)
+				;
+	for (size_t k = 0; k < t->ts.n; k++)
+		if (t->ts.t[k].tid == t->pid)
+			while (tracee_wait(t->ts.t[k].tid, &st, __WALL) == -EINTR)
+				;
 	free(t->ts.t);
 	memset(&t->ts, 0, sizeof(t->ts));
 	t->zombie = 1;
