@@ -149,6 +149,8 @@ void pidns_release(struct pidns *ns, int kill_init)
 		kill(ns->init, SIGKILL);
 		while (waitpid(ns->init, &st, 0) < 0 && errno == EINTR)
 			;
-		ns->init = 0;
 	}
+	/* Either way it is not ours any more: after --detach, init lives on
+	 * (a later release must not kill it, and the namespace with it). */
+	ns->init = 0;
 }

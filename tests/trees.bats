@@ -256,3 +256,24 @@ track_children() {
 	[ "$status" -eq 0 ]
 	grep -qx 'tree_fds: ok' "$T/out"
 }
+
+@test "tree: restore --detach --pid-ns returns and the tree runs on to its end in its namespace" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_basic
+	track_children "$TPID"
+	dump_kill
+	touch "$T/go"
+	run timeout 120 "$CKPT" restore --detach --pid-ns "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	PIDS+=("${lines[-1]}")
+	local i
+	# (init used to be killed right after the detach: the namespace with it)
+	for i in $(seq 600); do
+		grep -qx 'tree_basic: ok' "$T/out" && break
+		sleep 0.05
+	done
+	cat "$T/err"
+	grep -qx 'tree_basic: ok' "$T/out"
+}
