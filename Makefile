@@ -63,7 +63,7 @@ LIBS	= $(PKG_LIBS) -lpthread
 # Everything but the command line is libckpt.a, which ckpt, the unit tests
 # and the fuzzers link: cmd/ only parses options and dispatches.
 CMD_SRCS := $(wildcard cmd/*.c)
-LIB_SRCS := $(wildcard common/*.c ptrace/*.c image/*.c dump/*.c restore/*.c inspect/*.c check/*.c) \
+LIB_SRCS := $(wildcard common/*.c ptrace/*.c image/*.c dump/*.c restore/*.c inspect/*.c check/*.c run/*.c) \
 	   $(wildcard arch/$(ARCH)/*.c)
 SRCS	:= $(CMD_SRCS) $(LIB_SRCS)
 CMD_OBJS := $(CMD_SRCS:%.c=$(O)/%.o)

@@ -2,7 +2,8 @@
 #ifndef CKPT_CMD_H
 #define CKPT_CMD_H
 
-/* Exit statuses, documented in README.md and ckpt --help. */
+/* Exit statuses, documented in README.md, ckpt.1 and ckpt --help (ckpt
+ * run's own: run/run.h). */
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
@@ -42,5 +43,7 @@ int cmd_core(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

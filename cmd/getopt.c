@@ -18,16 +18,21 @@ int cmd_getopt(const struct cmd *self, int argc, char **argv, const char *shorto
 	size_t n = 0;
 	int c;
 
-	for (; longopts && longopts[n].name && n < ARRAY_SIZE(all) - 3; n++)
+	for (; longopts && longopts[n].name && n < ARRAY_SIZE(all) - 4; n++)
 		all[n] = longopts[n];
 	all[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
+	all[n++] = (struct option){ "quiet", no_argument, NULL, 'q' };
 	all[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	all[n] = (struct option){ NULL, 0, NULL, 0 };
-	snprintf(shorts, sizeof(shorts), "%svh", shortopts);
+	snprintf(shorts, sizeof(shorts), "%svqh", shortopts);
 	for (;;) {
 		c = getopt_long(argc, argv, shorts, all, NULL);
 		if (c == 'v') {
 			log_verbose++;
+			continue;
+		}
+		if (c == 'q') {
+			log_quiet = 1;
 			continue;
 		}
 		if (c == 'h') {

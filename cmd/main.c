@@ -78,6 +78,53 @@ const struct cmd cmds[] = {
 	  "  -p, --pid PID       the process to write, if the image holds several\n"
 	  "  FILE may be - for stdin.  Then: gdb PROGRAM OUT\n",
 	  "write an ELF core file of a checkpointed process, for gdb" },
+	{ "run", cmd_run,
+	  "ckpt run [--every DURATION] [--dir DIR] [--keep N] [--grace SECONDS] [--on SIGNAL]...\n"
+	  "         [--restarts N] [--restart-on LIST] [--rollback-files] [--json] [--log FILE]\n"
+	  "         -- COMMAND [ARGS...]\n"
+	  "  Runs COMMAND as a child, checkpoints it every DURATION into DIR and exits\n"
+	  "  with its exit status.  When DIR holds a checkpoint of COMMAND already, the\n"
+	  "  newest one that verifies is restored instead (without COMMAND: whatever job\n"
+	  "  DIR holds).  SIGTERM (to ckpt run or to the job) means preemption: a final\n"
+	  "  checkpoint, the job is killed, and ckpt run exits with status 85, \"run the\n"
+	  "  same command again to go on\"; a second SIGTERM, or the grace running out,\n"
+	  "  kills the job at once.\n"
+	  "      --every DURATION  time between checkpoints: 90s, 10m, 1h30m (default 10m)\n"
+	  "      --dir DIR         where checkpoints go (default ckpt.d); one job per DIR\n"
+	  "      --keep N          complete checkpoints kept (default 2), with the images\n"
+	  "                        they need; older ones go once a newer one is verified\n"
+	  "      --grace SECONDS   time for the final checkpoint after SIGTERM (default 20)\n"
+	  "      --on SIGNAL       this signal means preemption too (SIGUSR1: a batch\n"
+	  "                        system's warning); SIGTERM always does\n"
+	  "      --restarts N      when the job crashes, roll it back to its last checkpoint\n"
+	  "                        and go on, up to N times (default 0)\n"
+	  "      --restart-on LIST which ends are crashes: signal (any), signal names,\n"
+	  "                        exit statuses and ranges, comma-separated (default signal)\n"
+	  "      --rollback-files  truncate files the job was writing back to their size at\n"
+	  "                        the checkpoint when restoring it (resume, restarts)\n"
+	  "      --json            log lines as JSON objects, one a line (docs/json.md)\n"
+	  "      --log FILE        append log lines to FILE instead of stderr\n"
+	  "  -q, --quiet           log errors and warnings only\n"
+	  "  SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 go on to the job.  Exit status:\n"
+	  "  the job's (128+N if killed by signal N), 85 after a preemption, 126/127 if\n"
+	  "  COMMAND cannot be run, 1 if ckpt run itself failed.\n",
+	  "run a command, checkpointing it periodically and on preemption" },
+	{ "watch", cmd_watch,
+	  "ckpt watch PID [--every DURATION] [--dir DIR] [--keep N] [--grace SECONDS]\n"
+	  "               [--on SIGNAL]... [--json] [--log FILE]\n"
+	  "  Checkpoints a running process started without ckpt every DURATION into DIR,\n"
+	  "  until it ends; exits with its exit status.  The options are ckpt run's; on\n"
+	  "  SIGTERM, a final checkpoint, the process is killed, and the status is 85.\n"
+	  "  ckpt run --dir DIR resumes it later.\n"
+	  "      --every DURATION  time between checkpoints (default 10m)\n"
+	  "      --dir DIR         where checkpoints go (default ckpt.d)\n"
+	  "      --keep N          complete checkpoints kept (default 2)\n"
+	  "      --grace SECONDS   time for the final checkpoint after SIGTERM (default 20)\n"
+	  "      --on SIGNAL       this signal means preemption too\n"
+	  "      --json            log lines as JSON objects, one a line\n"
+	  "      --log FILE        append log lines to FILE instead of stderr\n"
+	  "  -q, --quiet           log errors and warnings only\n",
+	  "checkpoint a running process periodically until it ends" },
 	{ "help", cmd_help,
 	  "ckpt help [COMMAND]\n",
 	  "show help for ckpt or one of its commands" },
@@ -102,16 +149,18 @@ int cmd_usage(const struct cmd *c, int to_stdout)
 
 static void main_usage(FILE *f)
 {
-	fprintf(f, "usage: ckpt [-v] [--version] [--help] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: ckpt [-v | -q] [--version] [--help] COMMAND [ARGS]\n\n"
 		   "Checkpoint and restore Linux processes.\n\ncommands:\n");
 	for (const struct cmd *c = cmds; c->name; c++)
 		fprintf(f, "  %-8s %s\n", c->name, c->summary);
 	fprintf(f, "\noptions:\n"
 		   "  -v, --verbose   more messages (twice: with source locations)\n"
+		   "  -q, --quiet     no notes and no progress line: errors and warnings only\n"
 		   "  -V, --version   print the version\n"
 		   "  -h, --help      this help\n\n"
 		   "exit status: 0 success, 1 failure, 2 usage error;\n"
-		   "  ckpt restore: the restored process's exit status (128+N if killed by signal N)\n\n"
+		   "  ckpt restore: the restored process's exit status (128+N if killed by signal N)\n"
+		   "  ckpt run, watch: the job's; 85 after a preemption (checkpointed: run again)\n\n"
 		   "Run 'ckpt help COMMAND' for a command's options.\n");
 }
 
@@ -136,6 +185,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -144,10 +194,13 @@ int main(int argc, char **argv)
 	int o;
 
 	/* '+': stop at the subcommand; its options are its own. */
-	while ((o = getopt_long(argc, argv, "+vVh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "+vqVh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'v':
 			log_verbose++;
+			break;
+		case 'q':
+			log_quiet = 1;
 			break;
 		case 'V':
 			printf("ckpt %s\n", CKPT_VERSION_STR);

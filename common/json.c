@@ -12,11 +12,11 @@ static void member(struct json *j, const char *key)
 {
 	if (j->count[j->depth]++)
 		fputc(',', j->f);
-	if (j->depth)
+	if (j->depth && !j->compact)
 		fprintf(j->f, "\n%*s", 2 * j->depth, "");
 	if (key) {
 		put_string(j, key, strlen(key));
-		fputs(": ", j->f);
+		fputs(j->compact ? ":" : ": ", j->f);
 	}
 }
 
@@ -35,6 +35,14 @@ void json_begin(struct json *j, FILE *f)
 {
 	memset(j, 0, sizeof(*j));
 	j->f = f;
+	open_level(j, NULL, '{', '}');
+}
+
+void json_begin_line(struct json *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	j->compact = 1;
 	open_level(j, NULL, '{', '}');
 }
 
@@ -59,7 +67,7 @@ void json_close(struct json *j)
 {
 	if (!j->depth)
 		return;
-	if (j->count[j->depth])
+	if (j->count[j->depth] && !j->compact)
 		fprintf(j->f, "\n%*s", 2 * (j->depth - 1), "");
 	fputc(j->close[j->depth], j->f);
 	j->depth--;

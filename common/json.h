@@ -17,9 +17,11 @@ struct json {
 	int depth;
 	int count[JSON_MAX_DEPTH];	/* members written at each level */
 	char close[JSON_MAX_DEPTH];	/* '}' or ']' to end each level */
+	int compact;			/* all on one line */
 };
 
 void json_begin(struct json *j, FILE *f);	/* the top-level object */
+void json_begin_line(struct json *j, FILE *f);	/* the same, all on one line (JSON Lines) */
 void json_end(struct json *j);
 void json_object(struct json *j, const char *key);
 void json_array(struct json *j, const char *key);

@@ -8,6 +8,7 @@
 #include "common/log.h"
 
 int log_verbose;
+int log_quiet;
 static char context[256], saved_context[256];
 static int holding;		/* info lines go to held until released */
 static char *held;
@@ -101,6 +102,11 @@ static void emit(const char *kind, int err, const char *fmt, va_list ap)
 	emit_line(kind, err, 0, fmt, ap);
 }
 
+const char *log_context(void)
+{
+	return context;
+}
+
 int error(const char *fmt, ...)
 {
 	va_list ap;
@@ -136,6 +142,8 @@ void info(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (log_quiet)
+		return;
 	va_start(ap, fmt);
 	emit_line("", 0, 1, fmt, ap);
 	va_end(ap);

@@ -11,6 +11,7 @@
 #include <errno.h>
 
 extern int log_verbose;		/* -v: 1, -vv: 2 */
+extern int log_quiet;		/* -q: no notes (info()), no progress line */
 
 void log_set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Until log_pop_context(), lines say "<context>: <what>: ..." (one level:
@@ -22,6 +23,7 @@ void log_pop_context(void);
  * was done that only stand if the whole operation does. */
 void log_hold_info(void);
 void log_release_info(int print);
+const char *log_context(void);
 
 /* Print "ckpt: ctx: msg" and return -EIO, so "return error(...)" works. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -5,6 +5,7 @@
 #include "common/sigguard.h"
 
 static volatile sig_atomic_t fired;
+static int left_to_caller;
 
 static void on_signal(int sig)
 {
@@ -16,6 +17,8 @@ void sigguard_install(void)
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa;
 
+	if (left_to_caller)
+		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -37,4 +40,9 @@ void sigguard_reraise(void)
 		return;
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+void sigguard_leave_to_caller(void)
+{
+	left_to_caller = 1;
 }

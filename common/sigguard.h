@@ -9,4 +9,8 @@ int sigguard_fired(void);
 /* After cleanup: die of the signal that interrupted us (exit status 128+N). */
 void sigguard_reraise(void);
 
+/* ckpt run and watch handle these signals themselves, around the dumps
+ * and restores they make: sigguard_install() then does nothing. */
+void sigguard_leave_to_caller(void);
+
 #endif

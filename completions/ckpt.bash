@@ -2,13 +2,13 @@
 _ckpt() {
 	local cur prev words cword
 	_init_completion || return
-	local cmds="dump restore inspect verify sign check core merge help"
+	local cmds="dump restore inspect verify sign check core merge run watch help"
 	local i cmd=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
 	done
 	if [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W "$cmds -v --verbose -V --version -h --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "$cmds -v --verbose -q --quiet -V --version -h --help" -- "$cur"))
 		return
 	fi
 	case $cmd in
@@ -55,6 +55,25 @@ _ckpt() {
 			COMPREPLY=($(compgen -W "$o" -- "$cur"))
 		else
 			_filedir
+		fi ;;
+	run|watch)
+		case $prev in
+		--dir) _filedir -d; return ;;
+		--log) _filedir; return ;;
+		--on) COMPREPLY=($(compgen -W "SIGTERM SIGUSR1 SIGUSR2 SIGINT SIGHUP SIGXCPU" -- "$cur")); return ;;
+		--restart-on) COMPREPLY=($(compgen -W "signal SIGSEGV SIGBUS SIGABRT SIGKILL" -- "$cur")); return ;;
+		--every|--keep|--grace|--restarts) return ;;
+		esac
+		# after "--", COMMAND and its arguments
+		for ((i = 2; i < cword; i++)); do
+			[[ ${words[i]} == -- ]] && { _command_offset $((i + 1)) 2>/dev/null || _filedir; return; }
+		done
+		if [[ $cur == -* ]]; then
+			local o="--every --dir --keep --grace --on --json --log -q --quiet -v --verbose -h --help"
+			[[ $cmd == run ]] && o="$o --restarts --restart-on --rollback-files"
+			COMPREPLY=($(compgen -W "$o" -- "$cur"))
+		elif [[ $cmd == watch ]]; then
+			_pids
 		fi ;;
 	check)
 		COMPREPLY=($(compgen -W "-v --verbose -h --help" -- "$cur")) ;;

@@ -48,7 +48,8 @@ static int check_target(pid_t pid)
 		return error("process is a kernel thread");
 	if ((ret = proc_read_status(pid, &ss)) < 0)
 		return error_errno(ret, "cannot read /proc/%d/status", pid);
-	if (ss.tracer)
+	/* ckpt run and watch hold the job seized between dumps (held.c). */
+	if (ss.tracer && !tracee_held_by_us(pid, ss.tracer))
 		return error("process is already traced by PID %d (a debugger?)", ss.tracer);
 	return ss.seccomp;
 }
@@ -440,6 +441,33 @@ static void leave_idle(void)
 	closedir(dir);
 }
 
+/*
+ * pthread_timedjoin_np() (until NULL: pthread_join()), serving a held
+ * process meanwhile (ckpt run): it runs again, still seized by this
+ * thread, and each signal it gets stops it until we let it go on.
+ */
+static int held_join(pthread_t t, const struct timespec *until)
+{
+	for (;;) {
+		struct timespec step;
+		int ret;
+
+		if (tracee_held_poll(NULL) != 0)	/* none held, or it ended */
+			return until ? pthread_timedjoin_np(t, NULL, until) : pthread_join(t, NULL);
+		clock_gettime(CLOCK_REALTIME, &step);
+		step.tv_nsec += 20 * 1000000L;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
+		if (until && (step.tv_sec > until->tv_sec ||
+			      (step.tv_sec == until->tv_sec && step.tv_nsec >= until->tv_nsec)))
+			return pthread_timedjoin_np(t, NULL, until);
+		if ((ret = pthread_timedjoin_np(t, NULL, &step)) != ETIMEDOUT)
+			return ret;
+	}
+}
+
 /* write_forked() in a thread of its own, of the lowest priority while the
  * machine has CPU time to spare. */
 static int write_forked_idle(struct dump *d, const struct dump_opts *o)
@@ -452,12 +480,12 @@ static int write_forked_idle(struct dump *d, const struct dump_opts *o)
 		return write_forked(d, o);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += IDLE_GRACE_S;
-	if (pthread_timedjoin_np(t, NULL, &until) == 0)
+	if (held_join(t, &until) == 0)
 		return d->ret;
 	debug("still writing after %d s as SCHED_IDLE: nice 10 now", IDLE_GRACE_S);
 	/* Threads the writer starts later inherit its new policy. */
 	leave_idle();
-	pthread_join(t, NULL);
+	held_join(t, NULL);
 	return d->ret;
 }
 
@@ -630,6 +658,10 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		track_keep(&d);
 	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,
 	      (now_ns() - t0) / 1e6);
+	if (o->result) {
+		o->result->frozen_ns = t_released - t_frozen;
+		o->result->total_ns = now_ns() - t0;
+	}
 out:
 	reap_copies(&d);	/* failed after a fork */
 	for (uint32_t i = 0; d.pr && i < d.img.h.nprocs; i++) {

@@ -29,6 +29,13 @@ struct dump_opts {
 	int allow_lost_fds;	/* --allow-lost-fds: what cannot be restored is lost */
 	int *lose_fds;		/* --lose-fd N: these are lost */
 	int nlose_fds;
+	struct dump_result *result;	/* filled in when not NULL */
+};
+
+/* What a dump took (ckpt run's log, dump --json). */
+struct dump_result {
+	uint64_t frozen_ns;	/* the process was frozen this long (--fork: up to the fork) */
+	uint64_t total_ns;	/* the whole dump, durable image included */
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/sigguard.h"
 #include "common/util.h"
 #include "dump/dump.h"
@@ -382,6 +383,7 @@ static void *writer(void *arg)
 		ret = img_write_blocks(pp->w, pp->proc, s->outs, s->nouts);
 		if (ret == 0 && pp->hashes)
 			ret = write_hashes(pp, s);
+		progress_add(s->npages * pp->ps);
 		pthread_mutex_lock(&pp->lock);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
@@ -393,17 +395,22 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-/* Without a codec the image is about as big as the pages: have the file
- * allocate that at once rather than a block at each write (ext4 spent 15%
- * of a plain dump's CPU time on delayed allocation, write by write). */
-static void reserve(struct img_writer *w, const struct img_proc *p, const struct vma_pages *vp,
-		    enum page_pass pass, size_t ps)
+/* Pages a pass writes. */
+static uint64_t pass_pages(const struct img_proc *p, const struct vma_pages *vp, enum page_pass pass)
 {
 	uint64_t npages = 0;
 
 	for (uint32_t i = 0; i < p->d.nvmas; i++)
 		for (size_t k = 0; in_pass(&vp[i], pass) && k < vp[i].nruns; k++)
 			npages += vp[i].runs[k].npages;
+	return npages;
+}
+
+/* Without a codec the image is about as big as the pages: have the file
+ * allocate that at once rather than a block at each write (ext4 spent 15%
+ * of a plain dump's CPU time on delayed allocation, write by write). */
+static void reserve(struct img_writer *w, uint64_t npages, size_t ps)
+{
 	/* each block's data starts at a page boundary (PAGES_ALIGNED) */
 	img_writer_reserve(w, npages * ps + (npages / BLOCK_PAGES + 1) * ps);
 }
@@ -495,8 +502,11 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	pthread_t *workers, wr;
 	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, ret;
 
+	uint64_t npages = pass_pages(p, vp, pass);
+
 	if (codec->codec == CKPT_CODEC_NONE)
-		reserve(w, p, vp, pass, pp.ps);
+		reserve(w, npages, pp.ps);
+	progress_begin(npages * pp.ps);
 	pp.nslots = (size_t)nw * 2 + 2;
 	pp.slots = xzalloc(pp.nslots * sizeof(*pp.slots));
 	for (size_t i = 0; i < pp.nslots; i++) {
@@ -522,6 +532,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	if (ret == 0 && pass != PASS_NOT_FORKED)
 		ret = write_same(w, idx, p, vp);
 out:
+	progress_end();
 	for (size_t i = 0; i < pp.nslots; i++) {
 		free(pp.slots[i].raw);
 		free(pp.slots[i].enc);

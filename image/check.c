@@ -5,10 +5,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/util.h"
 #include "image/chain.h"
 #include "image/check.h"
@@ -32,6 +34,14 @@ int img_load_meta(struct img_reader *r, const char *path, struct img *img,
 		return error("image is for %s: this ckpt reads %s images",
 			     machine_name(img->h.machine), ARCH_NAME);
 	return img_read_meta(r, img, s, payload);
+}
+
+static int count_block(void *arg, uint32_t proc, const struct ckpt_pages *pg, const void *data,
+		       size_t len)
+{
+	(void)arg, (void)proc, (void)pg, (void)data;
+	progress_add(len + sizeof(struct ckpt_section) + sizeof(*pg));
+	return 0;
 }
 
 static int has_parent(const struct ckpt_header *h)
@@ -212,23 +222,32 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 	return check_eof(r);
 }
 
-int img_verify_file(const char *path, struct img_stats *st)
+int img_verify_image(const char *path, struct img_stats *st, int parents)
 {
 	struct img_reader r;
 	struct img img = { 0 };
 	struct ckpt_section s;
 	void *payload = NULL;
+	struct stat sb;
 	int ret;
 
 	ret = img_load_meta(&r, path, &img, &s, &payload);
+	progress_begin(ret >= 0 && fstat(r.fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
 	if (ret >= 0)
-		ret = img_check_rest(&r, &img, &s, payload, ret, IMG_CHECK_DECODE, st, NULL, NULL);
+		ret = img_check_rest(&r, &img, &s, payload, ret, IMG_CHECK_DECODE, st, count_block,
+				     NULL);
+	progress_end();
 	/* Its parents too, as restore checks them (and decoded). */
-	if (ret >= 0 && img.parent)
+	if (ret >= 0 && parents && img.parent)
 		ret = chain_check(path, &img, IMG_CHECK_DECODE, NULL);
 	img_reader_close(&r);
 	img_free(&img);
 	return ret < 0 ? ret : 0;
+}
+
+int img_verify_file(const char *path, struct img_stats *st)
+{
+	return img_verify_image(path, st, 1);
 }
 
 int img_check_whole_mac(const struct img_reader *r)

@@ -99,4 +99,8 @@ int img_check_whole_mac(const struct img_reader *r);
  * after one message. */
 int img_verify_file(const char *path, struct img_stats *st);
 
+/* The same, its parents only with parents (ckpt run verifies each new
+ * checkpoint alone: its parents were verified when they were written). */
+int img_verify_image(const char *path, struct img_stats *st, int parents);
+
 #endif

@@ -282,11 +282,16 @@ static int wait_interrupt(struct tracee *t)
 			continue;
 		if (r < 0)
 			return -errno;
-		if (WIFEXITED(st) || WIFSIGNALED(st))
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			tracee_note_exit(t->tid, st);
 			return -ESRCH;
+		}
 		if ((st >> 16) == PTRACE_EVENT_STOP)
 			return 0;
-		if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)((st >> 16) ? 0 : WSTOPSIG(st))) < 0)
+		/* A signal got in first: it is delivered with the thread's own
+		 * registers (or dropped by ckpt run's filter, held.c). */
+		if (ptrace(PTRACE_CONT, t->tid, 0,
+			   (void *)(long)((st >> 16) ? 0 : tracee_pass_signal(t->tid, WSTOPSIG(st)))) < 0)
 			return -errno;
 	}
 }

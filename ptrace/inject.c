@@ -58,8 +58,10 @@ static int step(struct tracee *t, int *held)
 		while (r < 0 && errno == EINTR);
 		if (r < 0)
 			return -errno;
-		if (WIFEXITED(st) || WIFSIGNALED(st))
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			tracee_note_exit(t->tid, st);
 			return -ESRCH;
+		}
 		if (WSTOPSIG(st) == (SIGTRAP | 0x80))
 			return 0;
 		if ((st >> 16) != 0)	/* a group stop or other event */

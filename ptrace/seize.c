@@ -85,8 +85,10 @@ static int wait_interrupt_stop(struct tracee_set *ts, struct tracee *t)
 				continue;
 			return -errno;
 		}
-		if (WIFEXITED(st) || WIFSIGNALED(st))
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			tracee_note_exit(t->tid, st);
 			return -ESRCH;
+		}
 		if (!WIFSTOPPED(st))
 			continue;
 		sig = WSTOPSIG(st);
@@ -109,6 +111,8 @@ static int wait_interrupt_stop(struct tracee_set *ts, struct tracee *t)
 		}
 		if (event)	/* other events are not enabled; resume */
 			sig = 0;
+		else
+			sig = tracee_pass_signal(t->tid, sig);
 		/* Any ptrace stop clears a pending interrupt (kernel/signal.c
 		 * ptrace_stop: "any trap clears pending STOP trap"): ask again. */
 		if ((ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 ||
@@ -135,9 +139,12 @@ static int seize_one(struct tracee_set *ts, pid_t tid)
 	if (ts->suspend_seccomp)
 		opts |= PTRACE_O_SUSPEND_SECCOMP;
 	/* One a fork event attached is ours already, and on its way to its
-	 * first stop (PTRACE_EVENT_STOP): no seize, no interrupt. */
+	 * first stop (PTRACE_EVENT_STOP): no seize, no interrupt.  A held
+	 * process is ours already: interrupted, not seized. */
 	born = tracee_born_take(ts->born, tid);
-	if (!born && ptrace(PTRACE_SEIZE, tid, 0, (void *)(opts | ts->options)) < 0)
+	if (tracee_is_held(ts->pid))
+		opts |= tracee_held_opts();
+	else if (!born && ptrace(PTRACE_SEIZE, tid, 0, (void *)(opts | ts->options)) < 0)
 		return -errno;
 	if (ts->n == ts->cap) {
 		ts->cap = ts->cap ? ts->cap * 2 : 16;
@@ -152,6 +159,9 @@ static int seize_one(struct tracee_set *ts, pid_t tid)
 	ret = wait_interrupt_stop(ts, t);
 	if (ret < 0)
 		return ret;
+	if (tracee_is_held(ts->pid) &&
+	    ptrace(PTRACE_SETOPTIONS, tid, 0, (void *)(opts | ts->options)) < 0)
+		return -errno;
 	len = sizeof(t->regs);
 	return tracee_get_regset(tid, NT_PRSTATUS, &t->regs, &len);
 }
@@ -279,7 +289,14 @@ void tracee_release(struct tracee_set *ts, int sig)
 
 		if (sig != SIGKILL && t->injecting && tracee_inject_end(t) < 0)
 			warn("thread %d: cannot put its registers back", t->tid);
-		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+		if (!tracee_is_held(ts->pid)) {
+			ptrace(PTRACE_DETACH, t->tid, 0, 0);
+			continue;
+		}
+		/* Held: on, still seized, with the held options (no seccomp
+		 * suspension); in its job-control stop if it was in one. */
+		ptrace(PTRACE_SETOPTIONS, t->tid, 0, (void *)tracee_held_opts());
+		ptrace(t->group_stop ? PTRACE_LISTEN : PTRACE_CONT, t->tid, 0, 0);
 	}
 	free(ts->t);
 	ts->t = NULL;

@@ -80,6 +80,38 @@ long tracee_call(int req, pid_t tid, const void *addr, const void *data);
  * on arrived (sigguard): the pid (0 with WNOHANG), or -errno. */
 pid_t tracee_wait(pid_t pid, int *status, int flags);
 
+/*
+ * Held processes (held.c; ckpt run and watch): every thread seized and
+ * running between checkpoints, so that signals sent to the job reach ckpt
+ * first.  tracee_freeze() interrupts the threads of a held process rather
+ * than seizing them, tracee_release() lets them run on still seized, and
+ * every signal those waits see goes through filter (which returns the
+ * signal to deliver, or 0 to keep it from the process).
+ */
+typedef int tracee_filter_fn(pid_t tid, int sig);
+/* Seize every thread of pid, running; -errno (-EBUSY: one is held). */
+int tracee_hold(pid_t pid, tracee_filter_fn *filter);
+/* Forget it (once it has ended; a live one is detached by our exit). */
+void tracee_unhold(pid_t pid);
+int tracee_is_held(pid_t pid);
+/* Held, and by this thread of ours (TracerPid of /proc/PID/status). */
+int tracee_held_by_us(pid_t pid, pid_t tracer);
+/* The ptrace options a held thread runs with. */
+long tracee_held_opts(void);
+/* The signal to deliver to thread tid: sig, or, when tid is a thread of
+ * the held process, what the filter says. */
+int tracee_pass_signal(pid_t tid, int sig);
+/* A wait saw tid end with waitpid status st: kept when it is the held
+ * process, whose end only one wait can see. */
+void tracee_note_exit(pid_t tid, int st);
+/*
+ * Handle every pending stop of the held process without blocking: new
+ * threads and job-control stops go on as without a tracer, signals pass
+ * the filter.  1 once the process has ended (*status as waitpid gives
+ * it), 0 while it runs, -ESRCH when none is held.
+ */
+int tracee_held_poll(int *status);
+
 int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len);
 int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len);
 

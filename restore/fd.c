@@ -100,11 +100,49 @@ static int inherit(struct fd_restore *r, const struct img_file *f, int fd)
 	return ret < 0 ? error_errno(errno, "cannot duplicate fd %d", fd) : ret;
 }
 
+/* The file of fd n in process p, or NULL. */
+static const struct img_file *file_at(const struct img *img, const struct img_proc *p, int n)
+{
+	for (uint32_t i = 0; i < p->d.nfds; i++)
+		if (p->fds[i].d.fd == n)
+			return img_file(img, p->fds[i].d.file);
+	return NULL;
+}
+
+/*
+ * ckpt run: the root's fd n (0-2) was ckpt run's own at the checkpoint
+ * (a terminal, a pipe, the batch system's output file): n when f is that
+ * file, for ckpt's own fd n now; -1 otherwise.  In another process of the
+ * tree, f is that file when it is its fd n too and has the same kind and
+ * path (the image's files are per process; "pipe:[ino]" names one pipe).
+ */
+static int own_fd(const struct fd_restore *r, const struct img_file *f)
+{
+	for (int n = 0; n < 3; n++) {
+		const struct img_file *rf = file_at(r->img, &r->img->procs[0], n);
+
+		if (!(r->o->own_fds & (1u << n)) || !r->o->fd_open_at_start[n] || !rf)
+			continue;
+		if (rf == f)
+			return n;
+		if (file_at(r->img, r->p, n) == f && rf->d.kind == f->d.kind && rf->path && f->path &&
+		    !strcmp(rf->path, f->path))
+			return n;
+	}
+	return -1;
+}
+
 static int make(struct fd_restore *r, const struct img_file *f, int fd)
 {
 	const struct fd_kind_restore *h = hooks(f->d.kind);
 	char fds[64];
+	int own = own_fd(r, f);
 
+	if (own >= 0) {
+		debug("fd %d (%s): ckpt's own fd %d", fd, f->path, own);
+		fd = fcntl(own, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? error_errno(errno, "cannot duplicate fd %d", own) : fd;
+	}
 	if (f->d.policy == CKPT_FPOL_INHERIT)
 		return inherit(r, f, fd);
 	if (f->d.policy == CKPT_FPOL_LOST) {

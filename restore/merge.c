@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/util.h"
 #include "image/check.h"
 #include "image/codec.h"
@@ -105,10 +106,10 @@ static int copy_pages(struct img_reader *r, struct img_writer *w, const struct i
 			}
 			continue;
 		}
-		if (!only)
-			ret = copy_block(w, s, payload);
-		else if (ranges_next(only, pg.addr, end, &rg))
-			ret = copy_wanted(w, s, payload, only, ps, &raw);
+		if (!only || ranges_next(only, pg.addr, end, &rg)) {
+			ret = only ? copy_wanted(w, s, payload, only, ps, &raw) : copy_block(w, s, payload);
+			progress_add(end - pg.addr);
+		}
 	}
 	free(raw);
 	return ret < 0 ? ret : have;
@@ -179,8 +180,14 @@ int merge_run(const char *path, const char *out, int no_sync)
 			ret = img_write_meta(&w, &flat);
 		img.parent = parent;
 	}
-	if (ret == 0)
+	if (ret == 0) {
+		uint64_t total = 0;
+
+		for (uint32_t i = 0; i < img.procs[0].d.nvmas; i++)
+			total += img.procs[0].vmas[i].d.npages * img.h.page_size;
+		progress_begin(total);
 		ret = copy_pages(&r, &w, &img, NULL, &wanted, &s, payload, have, img.h.page_size);
+	}
 	if (ret == 0)
 		ret = check_signed(&t, &r, path);
 	img_reader_close(&r);
@@ -206,6 +213,7 @@ int merge_run(const char *path, const char *out, int no_sync)
 		free(cur_path);
 		cur_path = ppath;
 	}
+	progress_end();
 	if (ret == 0)
 		ret = img_writer_finish(&w);
 out:

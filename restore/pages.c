@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/killpoint.h"
+#include "common/progress.h"
 #include "common/sigguard.h"
 #include "common/util.h"
 #include "image/check.h"
@@ -144,6 +145,22 @@ int pages_check(const struct img *img, const struct ckpt_section *s, const void 
 	return 0;
 }
 
+/* What a checked block puts into the process (for a parent: what only wants). */
+static uint64_t block_bytes(const void *payload, const struct ranges *only, uint32_t ps)
+{
+	struct ckpt_pages pg;
+	uint64_t n = 0, end;
+	struct range rg;
+
+	memcpy(&pg, payload, sizeof(pg));
+	end = pg.addr + (uint64_t)pg.npages * ps;
+	if (!only)
+		return end - pg.addr;
+	for (uint64_t a = pg.addr; ranges_next(only, a, end, &rg); a = rg.end)
+		n += rg.end - rg.start;
+	return n;
+}
+
 int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, uint32_t proc,
 	       const struct ranges *only, struct ranges *later)
 {
@@ -202,6 +219,7 @@ int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, uint32_t
 		}
 		sl->payload = in->payload;
 		sl->len = (size_t)s->size;
+		progress_add(block_bytes(in->payload, only, f.ps));
 		pthread_mutex_lock(&f.lock);
 		sl->busy = 1;
 		f.filled++;

@@ -15,6 +15,7 @@
 #include "arch/arch.h"
 #include "common/killpoint.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/sigguard.h"
 #include "common/util.h"
 #include "image/check.h"
@@ -97,13 +98,23 @@ static int wait_child(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
-int restore_run(const char *path, const struct restore_opts *opts)
+/* The memory restore writes (all zero pages aside): the progress line's total. */
+static uint64_t present_bytes(const struct img *img)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < img->procs[0].d.nvmas; i++)
+		n += img->procs[0].vmas[i].d.npages * img->h.page_size;
+	return n;
+}
+
+/* Read, check and create: the process runs when it returns 0. */
+static int start(const char *path, const struct restore_opts *opts, pid_t *pidp, struct pidns *ns)
 {
 	struct img_reader r;
 	struct img img = { 0 };
 	struct ckpt_section s;
 	void *payload = NULL;
-	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
 	struct restore_opts ro = *opts, *o = &ro;
 	struct trust t;
 	struct chain_hold hold;
@@ -133,40 +144,63 @@ int restore_run(const char *path, const struct restore_opts *opts)
 	if ((ret = img_check_rewind(&r, &img, &s, &payload, have, 0)) < 0 ||
 	    (img.parent && (ret = chain_check(path, &img, 0, &hold)) < 0))
 		goto out;
+	progress_begin(present_bytes(&img));
 	{
-		struct restore_job j = { .path = path, .o = o, .img = &img, .ns = &ns,
+		struct restore_job j = { .path = path, .o = o, .img = &img, .ns = ns,
 					 .in = { .r = &r, .s = s, .payload = payload, .have = have } };
 
 		ret = restore_spawn(&j);
 		pid = j.pid;
 	}
+	progress_end();
 	if (ret < 0)
 		goto out;
 	killpoint("restore: running");
 	if (log_verbose > 1)
 		debug("kill points passed: %ld", killpoints_passed());
 	log_release_info(1);
-	if (o->detach) {
-		/* init stays to wait for it: the namespace lives as long. */
-		pidns_release(&ns, 0);
-		printf("%d\n", pid);
-		fflush(stdout);
-		ret = 0;
-		goto out;
-	}
+	*pidp = pid;
 	img_reader_close(&r);
 	img_free(&img);
 	img_key_set_default(NULL);	/* it was t's */
-	ret = wait_child(pid);
-	pidns_release(&ns, 1);
-	return ret;
+	return 0;
 out:
 	log_release_info(ret == 0);
-	pidns_release(&ns, 1);
+	pidns_release(ns, 1);
 	img_reader_close(&r);
 	img_free(&img);
 	img_key_set_default(NULL);
 	if (ret < 0 && sigguard_fired())
 		sigguard_reraise();
-	return ret < 0 ? -1 : ret;
+	return ret < 0 ? ret : -EIO;
+}
+
+int restore_start(const char *path, const struct restore_opts *o, pid_t *pid)
+{
+	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
+	int ret = start(path, o, pid, &ns);
+
+	/* With --pid-ns, init stays to wait for it: the namespace lives as long. */
+	if (ret == 0)
+		pidns_release(&ns, 0);
+	return ret;
+}
+
+int restore_run(const char *path, const struct restore_opts *o)
+{
+	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
+	pid_t pid;
+	int ret;
+
+	if (start(path, o, &pid, &ns) < 0)
+		return -1;
+	if (o->detach) {
+		pidns_release(&ns, 0);
+		printf("%d\n", pid);
+		fflush(stdout);
+		return 0;
+	}
+	ret = wait_child(pid);
+	pidns_release(&ns, 1);
+	return ret;
 }

@@ -19,11 +19,18 @@ struct restore_opts {
 	int ignore_file_changes;
 	int vouched;			/* --trust: the caller answers for the image */
 	const struct trust *trust;	/* set by restore_run (restore/trust.h) */
+	int supervised;			/* ckpt run: it forwards the process's signals itself */
+	unsigned own_fds;		/* bit n: fd n (0-2) was ckpt run's own at the
+					   dump, and is ckpt's own fd n again */
 	uint8_t fd_open_at_start[3];	/* which of 0-2 ckpt restore was given: an fd
 					   that led outside the image gets it */
 };
 
 int restore_run(const char *path, const struct restore_opts *o);
+/* The same up to the moment the process runs, as a child of ours (ckpt
+ * run); nothing printed, nobody waited for.  0 and *pid, or -errno after
+ * a message. */
+int restore_start(const char *path, const struct restore_opts *o, pid_t *pid);
 /* From the moment the process runs: SIGINT, SIGTERM, SIGHUP, SIGUSR1 and
  * SIGUSR2 to ckpt restore go to it. */
 void restore_forward_signals(pid_t pid);

@@ -710,7 +710,7 @@ static int finish(struct ctx *c)
 		if (proc_of(c, k) && (proc_of(c, k)->d.flags & CKPT_PROC_STOPPED))
 			kill(k ? c->rt[k].pid : c->pid, SIGSTOP);
 	/* Signals for the root must reach it from the moment it runs. */
-	if (!c->o->detach)
+	if (!c->o->detach && !c->o->supervised)
 		restore_forward_signals(c->pid);
 	/* Killed between two of these, ckpt leaves traced threads whose
 	 * PTRACE_O_EXITKILL kills their process: never half of one. */

@@ -1,0 +1,383 @@
+#!/usr/bin/env bats
+# ckpt run and ckpt watch: periodic checkpoints, resume, preemption,
+# restarts.  The job is tests/targets/steps.c: numbered steps, a state in
+# memory, and a result that is a function of the step count alone.
+
+load test_helper
+
+# Long (40 s) until a test creates $T/fast, then quick (STEPS_FAST_FILE):
+# a busy machine has time for every checkpoint a test waits for.
+STEPS_N=400
+STEPS_MS=100
+
+setup() {
+	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ckpt-test.XXXXXX")
+	PIDS=()
+	export STEPS_FAST_FILE=$T/fast
+}
+
+# The result of an uninterrupted run of N steps.
+want_result() {
+	"$CKPT_TARGETS/steps" "${1:-$STEPS_N}" 0 | sed -n 's/^result //p'
+}
+
+# ckpt ARGS...: ckpt with fds 0-2 only, as a job script would run it: the
+# descriptors bats keeps must not become the job's.  In the background its
+# PID is $! (the subshell execs ckpt).
+ckpt() {
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec "$CKPT" "$@"
+	)
+}
+# exec_clean CMD...: exec CMD with fds 0-2 only (in a subshell: ( ... ) &).
+exec_clean() {
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	done
+	exec "$@"
+}
+
+# start_run OUT ARGS...: ckpt run ARGS in the background, its stdout (and
+# the job's) in OUT, its log in $T/log; sets RPID and, once the job runs,
+# JOB.  Both go into PIDS for teardown.
+start_run() {
+	local out=$1 n
+	shift
+	n=$(grep -c "PID [0-9]*$" "$T/log" 2>/dev/null || true)
+	(exec_clean "$CKPT" run "$@") >"$out" 2>>"$T/log" &
+	RPID=$!
+	PIDS+=("$RPID")
+	until [ "$(grep -c "PID [0-9]*$" "$T/log" 2>/dev/null || true)" -gt "${n:-0}" ]; do
+		kill -0 "$RPID" 2>/dev/null || { cat "$T/log" >&2; return 1; }
+		sleep 0.02
+	done
+	JOB=$(sed -n 's/.*, PID \([0-9]*\)$/\1/p' "$T/log" | tail -n 1)
+	PIDS+=("$JOB")
+}
+
+# wait_log PATTERN [SECONDS]: until the log has a line matching PATTERN.
+wait_log() {
+	local i=0 max=$(( ${2:-60} * 50 ))
+	until grep -q -- "$1" "$T/log" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt $max ] || { echo "timed out waiting for \"$1\" in the log:" >&2; cat "$T/log" >&2; return 1; }
+		sleep 0.02
+	done
+}
+
+# until_step FILE N: until a step >= N is printed in FILE.
+until_step() {
+	local i=0
+	until [ "$(last_step "$1")" -ge "$2" ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 3000 ] || { echo "timed out waiting for step $2 in $1" >&2; return 1; }
+		sleep 0.02
+	done
+}
+
+# wait_status PID: its exit status in $st (it is our child).
+wait_status() {
+	st=0
+	wait "$1" || st=$?
+}
+
+# last_step FILE / first_step FILE: the step numbers a run printed.
+last_step() {
+	sed -n 's/^step \([0-9]*\) .*/\1/p' "$1" | tail -n 1
+}
+first_step() {
+	sed -n 's/^step \([0-9]*\) .*/\1/p' "$1" | head -n 1
+}
+result_of() {
+	sed -n 's/^result //p' "$1"
+}
+
+@test "run: the job runs to its end, checkpointed; ckpt run exits with its status" {
+	skip_unless_ptrace
+	run ckpt run --every 0.3s --dir "$T/d" -- "$CKPT_TARGETS/steps" 20 "$STEPS_MS"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep '^result ' <<<"$output")" = "result $(want_result 20)" ]
+	# one line per checkpoint: time, image, size, kind, pause
+	grep -qE '^ckpt run: [0-9-]+ [0-9:]+ checkpoint 1 .*/ckpt-000001\.img: [0-9.]+ [KMG]iB full, job paused [0-9.]+ ms$' <<<"$output"
+	grep -qE '^ckpt run: .* checkpoint [0-9]+ .*: [0-9.]+ [KMG]iB incremental, job paused [0-9.]+ ms$' <<<"$output"
+	grep -q 'the job exited with status 0$' <<<"$output"
+	ls "$T/d"/ckpt-*.img
+}
+
+@test "run: the job's exit status, and death by a signal as 128+N" {
+	skip_unless_ptrace
+	run ckpt run --dir "$T/d" -- sh -c 'exit 7'
+	[ "$status" -eq 7 ]
+	run ckpt run --dir "$T/d2" -- sh -c 'kill -USR1 $$'
+	echo "$output"
+	[ "$status" -eq 138 ]
+	[[ "$output" == *"the job was killed by SIGUSR1"* ]]
+}
+
+@test "run: a command that cannot be run: 127, saying why" {
+	run -127 ckpt run --dir "$T/d" -- "$T/no-such-command"
+	echo "$output"
+	[ "$status" -eq 127 ]
+	[[ "$output" == *"cannot run \"$T/no-such-command\": No such file or directory"* ]]
+}
+
+@test "run: killed with SIGKILL, job and all (a node crash), a new ckpt run resumes from the last checkpoint" {
+	skip_unless_ptrace
+	start_run "$T/out1" --every 0.3s --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	wait_log "checkpoint 3 "
+	kill -KILL "$RPID" "$JOB"
+	reap "$RPID"
+	before=$(last_step "$T/out1")
+	touch "$T/fast"
+	run ckpt run --every 0.3s --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"resumed from checkpoint "* ]]
+	# it went on from the checkpoint, not from the start
+	first=$(grep '^step ' <<<"$output" | head -n 1 | cut -d' ' -f2)
+	echo "before the crash: step $before; after: from step $first"
+	[ "$first" -gt 1 ] && [ "$first" -le $((before + 1)) ]
+	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
+}
+
+@test "run: SIGTERM to the job and to ckpt run: a final checkpoint, exit 85, and the resumed job loses no step" {
+	skip_unless_ptrace
+	start_run "$T/out1" --every 0.3s --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	wait_log "checkpoint 2 "
+	# a batch system signals every process of the job
+	kill -TERM "$JOB" "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	cat "$T/log"
+	grep -q 'SIGTERM.*: final checkpoint, then the job stops$' "$T/log"
+	grep -q 'final checkpoint [0-9]* .*incremental' "$T/log"
+	grep -q 'exit status 85' "$T/log"
+	before=$(last_step "$T/out1")
+	touch "$T/fast"
+	run ckpt run --every 0.3s --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	first=$(grep '^step ' <<<"$output" | head -n 1 | cut -d' ' -f2)
+	echo "before: step $before; after: from step $first"
+	[ "$first" -eq $((before + 1)) ]
+	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
+}
+
+@test "run: --on SIGUSR1 preempts as SIGTERM does; other signals go on to the job" {
+	skip_unless_ptrace
+	start_run "$T/out1" --every 1h --on SIGUSR1 --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	wait_file "$T/out1"
+	kill -USR1 "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	grep -q 'SIGUSR1: final checkpoint' "$T/log"
+	grep -q 'final checkpoint 1 .*full' "$T/log"
+	# resumed, a SIGUSR2 to ckpt run kills the job as it would without ckpt
+	start_run "$T/out2" --every 1h --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	kill -USR2 "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 140 ]
+	grep -q 'the job was killed by SIGUSR2' "$T/log"
+}
+
+@test "run: a second SIGTERM, or the grace running out, kills the job without a checkpoint; the last one stays intact" {
+	skip_unless_ptrace
+	# 256 MiB that do not compress: a full final checkpoint takes a while
+	export STEPS_MIB=256
+	job=("$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS")
+	start_run "$T/out1" --every 1h --dir "$T/d" -- "${job[@]}"
+	until_step "$T/out1" 1
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	grep -q 'final checkpoint 1 ' "$T/log"
+	# resumed from it: the final checkpoint is full again (a new process)
+	: >"$T/log"
+	start_run "$T/out2" --every 1h --grace 0.01s --dir "$T/d" -- "${job[@]}"
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	cat "$T/log"
+	grep -q 'killed without a final checkpoint (the grace ran out); the last complete checkpoint is .*ckpt-000001.img$' "$T/log"
+	: >"$T/log"
+	start_run "$T/out3" --every 1h --dir "$T/d" -- "${job[@]}"
+	kill -TERM "$RPID"
+	wait_log "final checkpoint, then the job stops"
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	cat "$T/log"
+	grep -q 'killed without a final checkpoint (a second signal came)' "$T/log"
+	[ "$(ls "$T/d"/*.img)" = "$T/d/ckpt-000001.img" ]
+	"$CKPT" verify "$T/d/ckpt-000001.img"
+	unset STEPS_MIB
+	touch "$T/fast"
+	run ckpt run --dir "$T/d" -- "${job[@]}"
+	[ "$status" -eq 0 ]
+	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
+}
+
+@test "run: --keep 1 keeps the newest checkpoint and the images it needs; full ones now and then" {
+	skip_unless_ptrace
+	start_run "$T/out1" --every 0.2s --keep 1 --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	wait_log "checkpoint 12 "
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	cat "$T/log"
+	[ "$(grep -c ' full, job paused' "$T/log")" -ge 2 ]
+	# far fewer images than checkpoints: a chain back to one full image
+	n=$(ls "$T/d"/*.img | wc -l)
+	echo "$n images"
+	[ "$n" -lt 9 ]
+	for f in "$T/d"/*.img; do "$CKPT" verify "$f"; done
+	touch "$T/fast"
+	run ckpt run --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	[ "$status" -eq 0 ]
+	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
+}
+
+@test "run: a damaged newest checkpoint is passed over, saying so, for the one before" {
+	skip_unless_ptrace
+	start_run "$T/out1" --every 0.3s --keep 3 --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	wait_log "checkpoint 3 "
+	kill -KILL "$RPID" "$JOB"
+	reap "$RPID"
+	newest=$(ls "$T/d"/*.img | tail -n 1)
+	# cut it short, as a disk that lost its tail would
+	truncate -s 1000 "$newest"
+	touch "$T/fast"
+	run ckpt run --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"($newest) cannot be used: falling back to the one before"* ]]
+	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
+}
+
+@test "run: --restarts rolls a crashed job back to its last checkpoint, files too with --rollback-files" {
+	skip_unless_ptrace
+	export STEPS_CRASH_AT=2 STEPS_CRASH_FILE=$T/crash
+	start_run "$T/out" --every 0.3s --dir "$T/d" --restarts 1 --rollback-files -- \
+		"$CKPT_TARGETS/steps" 30 "$STEPS_MS" "$T/data"
+	# a crash once a checkpoint exists: it dies at its next step
+	wait_log "checkpoint 1 "
+	touch "$T/crash"
+	wait_log "rolled back to checkpoint "
+	touch "$T/fast"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 0 ]
+	grep -q "the job was killed by SIGSEGV: restart 1 of 1$" "$T/log"
+	[ "$(result_of "$T/out")" = "$(want_result 30)" ]
+	# the steps the rollback undid were cut from the file, then done again
+	seq 1 30 | sed 's/^/step /' | diff - "$T/data"
+}
+
+@test "run: without --rollback-files a file the job went on writing stops the restart, saying which" {
+	skip_unless_ptrace
+	export STEPS_CRASH_AT=2 STEPS_CRASH_FILE=$T/crash
+	start_run "$T/out" --every 0.3s --dir "$T/d" --restarts 1 -- \
+		"$CKPT_TARGETS/steps" 30 "$STEPS_MS" "$T/data"
+	wait_log "checkpoint 1 "
+	touch "$T/crash"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 139 ]
+	grep -q "file \"$T/data\" (fd 3) has changed size since the dump" "$T/log"
+	grep -q "the job could not be restarted" "$T/log"
+}
+
+@test "run: --json: one JSON object per line, every checkpoint with its numbers" {
+	skip_unless_ptrace
+	run ckpt run --every 0.3s --json --log "$T/log.json" --dir "$T/d" -- \
+		"$CKPT_TARGETS/steps" 12 "$STEPS_MS"
+	[ "$status" -eq 0 ]
+	cat "$T/log.json"
+	! grep -qv '^{"time":"[0-9T:.-]*Z","event":"[a-z-]*",.*"message":".*"}$' "$T/log.json"
+	grep -qE '"event":"checkpoint","pid":[0-9]+,"checkpoint":1,"image":"[^"]*ckpt-000001.img","kind":"full","bytes":[0-9]+,"pause_ms":[0-9.e-]+,"took_ms":[0-9.e-]+' "$T/log.json"
+	grep -q '"event":"exit",.*"status":0' "$T/log.json"
+	if command -v python3 >/dev/null; then
+		python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/log.json"
+	fi
+}
+
+@test "run: a DIR belongs to one job, and to one ckpt run at a time" {
+	skip_unless_ptrace
+	start_run "$T/out1" --every 1h --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	run ckpt run --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"\"$T/d\" is in use by another ckpt run or watch"* ]]
+	# (not SIGINT: "&" has the job ignore it)
+	kill -HUP "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 129 ]
+	run ckpt run --dir "$T/d" -- "$CKPT_TARGETS/steps" 5 0
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"\"$T/d\" holds the checkpoints of another job"* ]]
+	run ckpt run --dir "$T/empty"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"holds no checkpoint to resume, and no COMMAND was given"* ]]
+}
+
+@test "run, watch: usage errors" {
+	for args in "--every 10x -- true" "--every 0 -- true" "--keep 0 -- true" "--on SIGNOPE -- true" \
+		"--on SIGKILL -- true" "--restart-on bogus -- true"; do
+		run ckpt run $args
+		echo "$args: $output"
+		[ "$status" -eq 2 ]
+	done
+	run ckpt watch
+	[ "$status" -eq 2 ]
+	run ckpt watch 1 --restarts 2
+	[ "$status" -eq 2 ]
+	run ckpt watch notapid
+	[ "$status" -eq 2 ]
+}
+
+@test "watch: a job started without ckpt, checkpointed from outside; preempted, then resumed by ckpt run" {
+	skip_unless_ptrace
+	(exec_clean "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/wout"
+	(exec_clean "$CKPT" watch "$TPID" --every 0.3s --dir "$T/d") 2>"$T/log" &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_log "checkpoint 2 "
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	cat "$T/log"
+	grep -q 'final checkpoint 3 .*incremental' "$T/log"
+	# killed once its final checkpoint was on disk
+	wait_status "$TPID"
+	[ "$st" -eq 137 ]
+	before=$(last_step "$T/wout")
+	touch "$T/fast"
+	run ckpt run --dir "$T/d"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# its stdout was its own file: it goes on writing there
+	sed -n 's/^step \([0-9]*\) .*/\1/p' "$T/wout" | diff - <(seq 1 "$STEPS_N")
+	[ "$(result_of "$T/wout")" = "$(want_result)" ]
+}
+
+@test "watch: ends when the job ends, with its status" {
+	skip_unless_ptrace
+	(exec_clean "$CKPT_TARGETS/steps" 10 "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/wout"
+	run ckpt watch "$TPID" --every 0.3s --dir "$T/d"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"the job exited with status 0"* ]]
+	[ "$(result_of "$T/wout")" = "$(want_result 10)" ]
+}
