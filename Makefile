@@ -170,13 +170,15 @@ deps-build:
 	tests/deps.sh build
 
 install: $(O)/ckpt
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(O)/ckpt $(DESTDIR)$(BINDIR)/ckpt
 	install -m 644 completions/ckpt.bash $(DESTDIR)$(BASHCOMPDIR)/ckpt
 	install -m 644 completions/_ckpt $(DESTDIR)$(ZSHCOMPDIR)/_ckpt
+	install -m 644 ckpt.1 $(DESTDIR)$(MANDIR)/man1/ckpt.1
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/ckpt $(DESTDIR)$(BASHCOMPDIR)/ckpt $(DESTDIR)$(ZSHCOMPDIR)/_ckpt
+	rm -f $(DESTDIR)$(BINDIR)/ckpt $(DESTDIR)$(BASHCOMPDIR)/ckpt $(DESTDIR)$(ZSHCOMPDIR)/_ckpt \
+		$(DESTDIR)$(MANDIR)/man1/ckpt.1
 
 clean:
 	rm -rf build ckpt

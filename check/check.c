@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check/check.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -155,13 +156,30 @@ static void run_probe(const struct feature *f, struct probe_result *r)
 	r->note[sizeof(r->note) - 1] = 0;
 }
 
+/* What ckpt does without the feature, as far as the probe found it; NULL if it is there. */
+static const char *effect(const struct feature *f, const struct probe_result *r)
+{
+	if (r->state == PROBE_OK || r->state == PROBE_ERROR)
+		return NULL;
+	return r->state == PROBE_LIMITED && f->limited ? f->limited : f->missing;
+}
+
+static void print_json(const struct feature *f, const struct probe_result *r, struct json *j)
+{
+	json_object(j, NULL);
+	json_str(j, "name", f->name);
+	json_str(j, "state", state_names[r->state]);
+	json_str(j, "note", r->note[0] ? r->note : NULL);
+	json_str(j, "effect", effect(f, r));
+	json_bool(j, "essential", f->essential);
+	json_close(j);
+}
+
 static void print_line(const struct feature *f, const struct probe_result *r)
 {
-	const char *what = r->state == PROBE_LIMITED && f->limited ? f->limited : f->missing;
+	const char *what = effect(f, r);
 	const char *state = state_names[r->state];
 
-	if (r->state == PROBE_OK || r->state == PROBE_ERROR)
-		what = NULL;
 	if (what && r->note[0])
 		printf("%-22s %-8s %s (%s)\n", f->name, state, what, r->note);
 	else if (what || r->note[0])
@@ -170,23 +188,30 @@ static void print_line(const struct feature *f, const struct probe_result *r)
 		printf("%-22s %s\n", f->name, state);
 }
 
-int check_run(void)
+int check_run(struct json *j)
 {
 	char failed[256] = "";
 	size_t n = 0;
 
+	if (j)
+		json_array(j, "features");
 	for (size_t i = 0; i < ARRAY_SIZE(features); i++) {
 		const struct feature *f = &features[i];
 		struct probe_result r;
 
 		run_probe(f, &r);
-		print_line(f, &r);
+		if (j)
+			print_json(f, &r, j);
+		else
+			print_line(f, &r);
 		/* Limited memory access and mm map still let dump+restore work. */
 		if (f->essential && (r.state == PROBE_MISSING || r.state == PROBE_ERROR) &&
 		    n < sizeof(failed))
 			n += (size_t)snprintf(failed + n, sizeof(failed) - n, "%s%s",
 					      n ? ", " : "", f->name);
 	}
+	if (j)
+		json_close(j);
 	fflush(stdout);
 	if (n)
 		return error("dump and restore cannot work here without: %s", failed);

@@ -36,8 +36,10 @@ int probe_cap_sys_admin(struct probe_result *r);
 int probe_cap_checkpoint_restore(struct probe_result *r);
 int probe_cap_sys_resource(struct probe_result *r);
 
-/* Run every probe, one line each on stdout: 0, or -1 after a message
- * when dump or restore cannot work here. */
-int check_run(void);
+struct json;
+/* Run every probe, one line each on stdout (with j, a "features" array
+ * of objects in it instead): 0, or -1 after a message when dump or
+ * restore cannot work here. */
+int check_run(struct json *j);
 
 #endif

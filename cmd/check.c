@@ -4,18 +4,24 @@
 
 #include "check/check.h"
 #include "cmd/cmd.h"
+#include "common/json.h"
 #include "common/log.h"
 
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("check");
-	int c, status;
+	struct json j;
+	int c, status, json = 0, ret;
 
 	while ((c = cmd_getopt(self, argc, argv, "", opts, &status)) != -1) {
 		switch (c) {
+		case 'J':
+			json = 1;
+			break;
 		case -2:
 			return status;
 		}
@@ -25,5 +31,10 @@ int cmd_check(int argc, char **argv)
 		return cmd_usage(self, 0);
 	}
 	log_set_context("check");
-	return check_run() < 0 ? EXIT_FAIL : EXIT_OK;
+	if (json)
+		cmd_json_begin(&j, "check", NULL);
+	ret = check_run(json ? &j : NULL);
+	if (json)
+		cmd_json_end(&j, ret == 0);
+	return ret < 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -34,6 +34,13 @@ int cmd_getopt(const struct cmd *self, int argc, char **argv, const char *shorto
  * error: returns 0 or EXIT_USAGE. */
 int cmd_one_operand(const struct cmd *self, int argc, char **argv, const char *what);
 
+/* --json (docs/json.md): one object on stdout, begun with the schema, the
+ * command and the image; the command's own members; then "ok" and, when
+ * it failed, "error": the line it printed on stderr, without "ckpt: ". */
+struct json;
+void cmd_json_begin(struct json *j, const char *what, const char *image);
+void cmd_json_end(struct json *j, int ok);
+
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);

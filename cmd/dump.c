@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
@@ -14,6 +16,24 @@
 
 /* See README.md, "Compression", for the measurements behind it. */
 #define DEFAULT_CODEC CKPT_CODEC_LZ4
+
+static void print_json(const struct dump_opts *o, pid_t pid, const struct dump_result *res, int ok)
+{
+	struct json j;
+	struct stat sb;
+
+	cmd_json_begin(&j, "dump", o->out);
+	json_i64(&j, "pid", pid);
+	if (ok) {
+		json_u64(&j, "bytes", stat(o->out, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+		json_str(&j, "kind", o->parent ? "incremental" : "full");
+		json_str(&j, "parent", o->parent);
+		json_double(&j, "frozen_ms", res->frozen_ns / 1e6);
+		json_double(&j, "took_ms", res->total_ns / 1e6);
+		json_str(&j, "process", o->kill ? "killed" : o->stop ? "stopped" : "running");
+	}
+	cmd_json_end(&j, ok);
+}
 
 int cmd_dump(int argc, char **argv)
 {
@@ -33,13 +53,15 @@ int cmd_dump(int argc, char **argv)
 		{ "per-process-pages", no_argument, NULL, 'C' },
 		{ "allow-lost-fds", no_argument, NULL, 'A' },
 		{ "lose-fd", required_argument, NULL, 'L' },
+		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("dump");
 	struct dump_opts o = { 0 };
+	struct dump_result res = { 0 };
 	char defout[64], *end;
 	long pid;
-	int c, status;
+	int c, status, json = 0;
 
 	o.codec.codec = DEFAULT_CODEC;
 	o.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -112,6 +134,9 @@ int cmd_dump(int argc, char **argv)
 			o.lose_fds[o.nlose_fds++] = (int)fd;
 			break;
 		}
+		case 'J':
+			json = 1;
+			break;
 		case 'j':
 			o.jobs = (int)strtol(optarg, &end, 10);
 			if (*end || o.jobs < 1 || o.jobs > 1024) {
@@ -142,6 +167,10 @@ int cmd_dump(int argc, char **argv)
 		snprintf(defout, sizeof(defout), "ckpt-%ld.img", pid);
 		o.out = defout;
 	}
+	if (json && !strcmp(o.out, "-")) {
+		fprintf(stderr, "ckpt: dump: --json prints on stdout: not with -o -\n");
+		return EXIT_USAGE;
+	}
 	log_set_context("dump %ld", pid);
 	/* Root's images carry a MAC with this machine's key (made on first
 	 * use), so that root's restore knows them from forged ones. */
@@ -152,7 +181,15 @@ int cmd_dump(int argc, char **argv)
 			return EXIT_FAIL;
 		img_key_set_signing(&key);
 	}
+	/* An image is binary: a terminal gets garbage and the job is lost. */
+	if (!strcmp(o.out, "-") && isatty(STDOUT_FILENO)) {
+		error("refusing to write an image to a terminal: use -o FILE, or a pipe");
+		return EXIT_FAIL;
+	}
+	o.result = &res;
 	c = dump_run((pid_t)pid, &o) < 0 ? EXIT_FAIL : EXIT_OK;
+	if (json)
+		print_json(&o, (pid_t)pid, &res, c == EXIT_OK);
 	free(o.exclude);
 	free(o.exclude_maps);
 	free(o.lose_fds);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cmd/cmd.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -56,4 +57,22 @@ int cmd_one_operand(const struct cmd *self, int argc, char **argv, const char *w
 	fprintf(stderr, "ckpt: %s: %s%s\n", self->name, optind >= argc ? "missing " : "too many arguments",
 		optind >= argc ? what : "");
 	return cmd_usage(self, 0);
+}
+
+void cmd_json_begin(struct json *j, const char *what, const char *image)
+{
+	json_begin(j, stdout);
+	json_u64(j, "schema", 1);
+	json_str(j, "command", what);
+	if (image)
+		json_str(j, "image", image);
+}
+
+void cmd_json_end(struct json *j, int ok)
+{
+	json_bool(j, "ok", ok);
+	if (!ok)
+		json_str(j, "error", log_last_error());
+	json_end(j);
+	fflush(stdout);
 }

@@ -13,8 +13,10 @@ const struct cmd cmds[] = {
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
 	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV] [--fork]\n"
 	  "          [--single] [--per-process-pages] [--allow-lost-fds] [--lose-fd N]...\n"
+	  "          [--json]\n"
 	  "  PID and all its descendants are dumped as one image (a process tree, frozen as one).\n"
-	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout)\n"
+	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout,\n"
+	  "                      which must not be a terminal)\n"
 	  "      --kill          kill the process once the image is safely written\n"
 	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
 	  "      --no-sync       do not fsync the image\n"
@@ -35,16 +37,22 @@ const struct cmd cmds[] = {
 	  "                      restore puts /dev/null in their place and says so; without it\n"
 	  "                      dump refuses, naming them (fds 0-2 that lead outside the image\n"
 	  "                      get ckpt restore's own 0-2 instead)\n"
-	  "      --lose-fd N     do not save fd N (it becomes /dev/null at restore)\n",
+	  "      --lose-fd N     do not save fd N (it becomes /dev/null at restore)\n"
+	  "      --json          print what was done as a JSON object (docs/json.md)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
 	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes] [--trust]\n"
+	  "             [--json]\n"
 	  "  -d, --detach              print the PID and return at once\n"
 	  "      --pid-ns              restore into a new PID namespace (original PIDs always free)\n"
 	  "      --rollback-files      truncate files the process was writing back to their size at dump\n"
 	  "      --ignore-file-changes restore even if such files changed since the dump\n"
 	  "      --trust               root: take the image's credentials as they are, signed by this\n"
-	  "                            machine's key or not (you vouch for it; see ckpt help sign)\n",
+	  "                            machine's key or not (you vouch for it; see ckpt help sign)\n"
+	  "      --json                a JSON object (docs/json.md): with --detach once the\n"
+	  "                            process runs, else once it has ended\n"
+	  "  The restored process is a child of ckpt restore, which forwards SIGINT, SIGTERM,\n"
+	  "  SIGHUP, SIGUSR1 and SIGUSR2 to it and exits with its exit status.\n",
 	  "bring a checkpointed process back to life" },
 	{ "merge", cmd_merge,
 	  "ckpt merge IMAGE -o FILE [--no-sync]\n"
@@ -58,9 +66,11 @@ const struct cmd cmds[] = {
 	  "  FILE may be - for stdin.\n",
 	  "show what an image holds: process, threads, code, mappings, files" },
 	{ "verify", cmd_verify,
-	  "ckpt verify FILE\n"
-	  "  check every checksum and the structure of an image without restoring it, and\n"
-	  "  say whether this machine's key signed it (root); FILE may be - for stdin.\n",
+	  "ckpt verify FILE [--json]\n"
+	  "      --json          print the verdict as a JSON object (docs/json.md)\n"
+	  "  Checks every checksum and the structure of an image without restoring it, and\n"
+	  "  says whether this machine's key signed it (root); FILE may be - for stdin.\n"
+	  "  Exit status 0 if intact, 1 if not.\n",
 	  "check an image's integrity; exit 0 if intact, 1 if not" },
 	{ "sign", cmd_sign,
 	  "ckpt sign IMAGE...\n"
@@ -70,7 +80,12 @@ const struct cmd cmds[] = {
 	  "  elsewhere (or before signing existed) only if you trust whoever made it.\n",
 	  "vouch for images: sign them with this machine's key (root)" },
 	{ "check", cmd_check,
-	  "ckpt check\n",
+	  "ckpt check [--json]\n"
+	  "      --json          print the features as a JSON object (docs/json.md)\n"
+	  "  One line per feature ckpt uses (ptrace, process_vm_readv, PR_SET_MM_MAP,\n"
+	  "  clone3 set_tid, PAGEMAP_SCAN, userfaultfd, capabilities...): ok, limited,\n"
+	  "  missing or error, and what ckpt does without it.  Exit status 1 if dump or\n"
+	  "  restore cannot work here.\n",
 	  "report what this kernel and these privileges allow ckpt to do" },
 	{ "core", cmd_core,
 	  "ckpt core FILE [-o OUT] [--pid PID]\n"
@@ -126,7 +141,10 @@ const struct cmd cmds[] = {
 	  "  -q, --quiet           log errors and warnings only\n",
 	  "checkpoint a running process periodically until it ends" },
 	{ "help", cmd_help,
-	  "ckpt help [COMMAND]\n",
+	  "ckpt help [COMMAND]\n"
+	  "  Without COMMAND, the list of commands; with one, its synopsis and every option\n"
+	  "  explained.  Every command also takes the common options that ckpt help\n"
+	  "  lists.\n",
 	  "show help for ckpt or one of its commands" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -13,6 +13,7 @@ static char context[256], saved_context[256];
 static int holding;		/* info lines go to held until released */
 static char *held;
 static size_t held_len;
+static char last_error[1024];	/* the latest error line, without "ckpt: " */
 
 void log_set_context(const char *fmt, ...)
 {
@@ -71,7 +72,9 @@ static void hold(const char *line, size_t n)
 
 /* Build the whole line first and write it with one write(2), as strace does,
  * so lines from concurrent processes never interleave. */
-static void emit_line(const char *kind, int err, int holdable, const char *fmt, va_list ap)
+enum { LINE_HOLDABLE = 1, LINE_ERROR = 2 };
+
+static void emit_line(const char *kind, int err, unsigned flags, const char *fmt, va_list ap)
 {
 	char buf[2048];
 	size_t n;
@@ -85,8 +88,10 @@ static void emit_line(const char *kind, int err, int holdable, const char *fmt, 
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err));
 	if (n >= sizeof(buf) - 1)
 		n = sizeof(buf) - 2;
+	if (flags & LINE_ERROR)
+		snprintf(last_error, sizeof(last_error), "%.*s", (int)n - 6, buf + 6);
 	buf[n++] = '\n';
-	if (holdable && holding) {
+	if ((flags & LINE_HOLDABLE) && holding) {
 		hold(buf, n);
 		errno = saved;
 		return;
@@ -97,9 +102,9 @@ static void emit_line(const char *kind, int err, int holdable, const char *fmt, 
 	errno = saved;
 }
 
-static void emit(const char *kind, int err, const char *fmt, va_list ap)
+static void emit(const char *kind, int err, const char *fmt, va_list ap, int is_error)
 {
-	emit_line(kind, err, 0, fmt, ap);
+	emit_line(kind, err, is_error ? LINE_ERROR : 0, fmt, ap);
 }
 
 const char *log_context(void)
@@ -107,12 +112,17 @@ const char *log_context(void)
 	return context;
 }
 
+const char *log_last_error(void)
+{
+	return last_error[0] ? last_error : NULL;
+}
+
 int error(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit("", 0, fmt, ap);
+	emit("", 0, fmt, ap, 1);
 	va_end(ap);
 	return -EIO;
 }
@@ -124,7 +134,7 @@ int error_errno(int err, const char *fmt, ...)
 	if (err < 0)
 		err = -err;
 	va_start(ap, fmt);
-	emit("", err, fmt, ap);
+	emit("", err, fmt, ap, 1);
 	va_end(ap);
 	return err ? -err : -EIO;
 }
@@ -134,7 +144,7 @@ void warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit("warning: ", 0, fmt, ap);
+	emit("warning: ", 0, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -145,7 +155,7 @@ void info(const char *fmt, ...)
 	if (log_quiet)
 		return;
 	va_start(ap, fmt);
-	emit_line("", 0, 1, fmt, ap);
+	emit_line("", 0, LINE_HOLDABLE, fmt, ap);
 	va_end(ap);
 }
 
@@ -157,6 +167,6 @@ void debug_at(const char *file, int line, const char *fmt, ...)
 	if (log_verbose > 1)
 		snprintf(where, sizeof(where), "(%s:%d) ", file, line);
 	va_start(ap, fmt);
-	emit(where, 0, fmt, ap);
+	emit(where, 0, fmt, ap, 0);
 	va_end(ap);
 }

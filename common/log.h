@@ -24,6 +24,8 @@ void log_pop_context(void);
 void log_hold_info(void);
 void log_release_info(int print);
 const char *log_context(void);
+/* The latest error()'s line without "ckpt: " (for --json), or NULL. */
+const char *log_last_error(void);
 
 /* Print "ckpt: ctx: msg" and return -EIO, so "return error(...)" works. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

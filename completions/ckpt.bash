@@ -19,13 +19,13 @@ _ckpt() {
 		-j|--jobs|--exclude|--exclude-mapping|--lose-fd) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --single --per-process-pages --allow-lost-fds --lose-fd -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --single --per-process-pages --allow-lost-fds --lose-fd --json -q --quiet -v --verbose -h --help" -- "$cur"))
 		else
 			_pids
 		fi ;;
 	restore)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-d --detach --pid-ns --rollback-files --ignore-file-changes --trust -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-d --detach --pid-ns --rollback-files --ignore-file-changes --trust --json -q --quiet -v --verbose -h --help" -- "$cur"))
 		else
 			_filedir
 		fi ;;
@@ -35,7 +35,7 @@ _ckpt() {
 		-p|--pid) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output -p --pid -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output -p --pid -q --quiet -v --verbose -h --help" -- "$cur"))
 		else
 			_filedir
 		fi ;;
@@ -44,14 +44,14 @@ _ckpt() {
 		-o|--output) _filedir; return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --no-sync -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --no-sync -q --quiet -v --verbose -h --help" -- "$cur"))
 		else
 			_filedir
 		fi ;;
 	inspect|verify|sign)
 		if [[ $cur == -* ]]; then
-			local o="-v --verbose -h --help"
-			[[ $cmd == inspect ]] && o="--json $o"
+			local o="--json -q --quiet -v --verbose -h --help"
+			[[ $cmd == sign ]] && o="-v --verbose -h --help"
 			COMPREPLY=($(compgen -W "$o" -- "$cur"))
 		else
 			_filedir
@@ -76,7 +76,7 @@ _ckpt() {
 			_pids
 		fi ;;
 	check)
-		COMPREPLY=($(compgen -W "-v --verbose -h --help" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -h --help" -- "$cur")) ;;
 	help)
 		COMPREPLY=($(compgen -W "$cmds" -- "$cur")) ;;
 	esac

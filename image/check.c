@@ -222,32 +222,34 @@ int img_check_rest(struct img_reader *r, const struct img *img, struct ckpt_sect
 	return check_eof(r);
 }
 
-int img_verify_image(const char *path, struct img_stats *st, int parents)
+int img_verify_image(const char *path, struct img *img, struct img_stats *st, int parents)
 {
 	struct img_reader r;
-	struct img img = { 0 };
 	struct ckpt_section s;
 	void *payload = NULL;
 	struct stat sb;
 	int ret;
 
-	ret = img_load_meta(&r, path, &img, &s, &payload);
+	ret = img_load_meta(&r, path, img, &s, &payload);
 	progress_begin(ret >= 0 && fstat(r.fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
 	if (ret >= 0)
-		ret = img_check_rest(&r, &img, &s, payload, ret, IMG_CHECK_DECODE, st, count_block,
+		ret = img_check_rest(&r, img, &s, payload, ret, IMG_CHECK_DECODE, st, count_block,
 				     NULL);
 	progress_end();
 	/* Its parents too, as restore checks them (and decoded). */
-	if (ret >= 0 && parents && img.parent)
-		ret = chain_check(path, &img, IMG_CHECK_DECODE, NULL);
+	if (ret >= 0 && parents && img->parent)
+		ret = chain_check(path, img, IMG_CHECK_DECODE, NULL);
 	img_reader_close(&r);
-	img_free(&img);
 	return ret < 0 ? ret : 0;
 }
 
 int img_verify_file(const char *path, struct img_stats *st)
 {
-	return img_verify_image(path, st, 1);
+	struct img img = { 0 };
+	int ret = img_verify_image(path, &img, st, 1);
+
+	img_free(&img);
+	return ret;
 }
 
 int img_check_whole_mac(const struct img_reader *r)

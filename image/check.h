@@ -100,7 +100,8 @@ int img_check_whole_mac(const struct img_reader *r);
 int img_verify_file(const char *path, struct img_stats *st);
 
 /* The same, its parents only with parents (ckpt run verifies each new
- * checkpoint alone: its parents were verified when they were written). */
-int img_verify_image(const char *path, struct img_stats *st, int parents);
+ * checkpoint alone: its parents were verified when they were written);
+ * img keeps the image's metadata (img_free() it either way). */
+int img_verify_image(const char *path, struct img *img, struct img_stats *st, int parents);
 
 #endif

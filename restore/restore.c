@@ -86,13 +86,15 @@ void restore_forward_signals(pid_t pid)
 		kill(pid, sigguard_fired());
 }
 
-static int wait_child(pid_t pid)
+static int wait_child(pid_t pid, struct restore_result *res)
 {
 	int st;
 
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return error_errno(errno, "cannot wait for process %d", pid);
+	if (res)
+		res->status = st;
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
@@ -194,13 +196,17 @@ int restore_run(const char *path, const struct restore_opts *o)
 
 	if (start(path, o, &pid, &ns) < 0)
 		return -1;
+	if (o->result)
+		o->result->pid = pid;
 	if (o->detach) {
 		pidns_release(&ns, 0);
-		printf("%d\n", pid);
-		fflush(stdout);
+		if (!o->result) {
+			printf("%d\n", pid);
+			fflush(stdout);
+		}
 		return 0;
 	}
-	ret = wait_child(pid);
+	ret = wait_child(pid, o->result);
 	pidns_release(&ns, 1);
 	return ret;
 }

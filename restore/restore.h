@@ -24,6 +24,13 @@ struct restore_opts {
 					   dump, and is ckpt's own fd n again */
 	uint8_t fd_open_at_start[3];	/* which of 0-2 ckpt restore was given: an fd
 					   that led outside the image gets it */
+	struct restore_result *result;	/* filled in when not NULL (--detach: no PID printed) */
+};
+
+/* restore --json */
+struct restore_result {
+	pid_t pid;
+	int status;			/* as waitpid() gives it (not --detach) */
 };
 
 int restore_run(const char *path, const struct restore_opts *o);

@@ -294,9 +294,12 @@ void store_close(struct store *st)
 /* The image end to end, and with chain its parents too. */
 static int verify_one(const char *path, int chain)
 {
+	struct img img = { 0 };
 	struct img_stats stats;
+	int ret = img_verify_image(path, &img, &stats, chain);
 
-	return img_verify_image(path, &stats, chain);
+	img_free(&img);
+	return ret;
 }
 
 int store_add(struct store *st, unsigned seq, unsigned parent)

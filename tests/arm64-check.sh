@@ -45,7 +45,7 @@ fi
 rm -rf "$stage" "$foreign"
 mkdir -p "$stage/build/aarch64/targets" "$stage/build/aarch64/unit" "$stage/bin" \
 	"$stage/build/foreign" "$foreign"
-cp -R "$top/tests" "$top/completions" "$top/README.md" "$stage/"
+cp -R "$top/tests" "$top/completions" "$top/README.md" "$top/ckpt.1" "$stage/"
 rm -rf "$stage/tests/unit" "$stage/tests/targets"/*.c "$stage/tests/targets/aarch64"
 ln -s build/aarch64/ckpt "$stage/ckpt"
 for f in "$top"/build/aarch64/ckpt "$top"/build/aarch64/targets/* "$top"/build/aarch64/unit/test_*; do
