@@ -18,6 +18,8 @@
 #define TICK_MS		50
 
 static const int forwarded[] = { SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+/* ckpt watch: the job is not ours to signal; these end the watch. */
+static const int leaving[] = { SIGINT, SIGHUP, SIGQUIT };
 
 static struct {
 	uint64_t on;
@@ -34,6 +36,8 @@ static struct {
 	atomic_ullong preempt_at;	/* CLOCK_MONOTONIC ns */
 	atomic_int ours;		/* preemption signals ckpt got itself */
 	atomic_int killed;		/* enum sig_kill */
+	atomic_int leave;		/* watch: the signal that ends it */
+	int watch;
 	atomic_int stop;
 } S = { .wake = { -1, -1 } };
 
@@ -111,6 +115,9 @@ static void *thread_main(void *arg)
 			preempt(sig, 0);
 			if (atomic_fetch_add(&S.ours, 1) >= 1)
 				kill_job(KILLED_SECOND);
+		} else if (sig > 0 && S.watch) {
+			atomic_store(&S.leave, sig);
+			wake();
 		} else if (sig > 0) {
 			forward(sig, &si);
 		}
@@ -119,7 +126,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-int sig_start(uint64_t on, uint64_t grace_ns)
+int sig_start(uint64_t on, uint64_t grace_ns, int watch)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
 	sigset_t old;
@@ -128,8 +135,11 @@ int sig_start(uint64_t on, uint64_t grace_ns)
 	S.grace_ns = grace_ns;
 	sigemptyset(&S.set);
 	sigaddset(&S.set, SIGCHLD);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+	S.watch = watch;
+	for (size_t i = 0; !watch && i < ARRAY_SIZE(forwarded); i++)
 		sigaddset(&S.set, forwarded[i]);
+	for (size_t i = 0; watch && i < ARRAY_SIZE(leaving); i++)
+		sigaddset(&S.set, leaving[i]);
 	for (int sig = 1; sig <= 64; sig++)
 		if (S.on & BIT(sig))
 			sigaddset(&S.set, sig);
@@ -176,6 +186,11 @@ int sig_preempted(int *to_job)
 	if (to_job)
 		*to_job = atomic_load(&S.preempt_to_job);
 	return atomic_load(&S.preempt_sig);
+}
+
+int sig_leave(void)
+{
+	return atomic_load(&S.leave);
 }
 
 enum sig_kill sig_killed(void)

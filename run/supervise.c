@@ -469,6 +469,18 @@ static int ended(struct sup *s, int st)
 	return status;
 }
 
+/* ckpt watch, asked to stop: the job goes on, no longer held (our exit
+ * detaches it: ptrace(2), "the tracer dies"); 128+N as if N had ended us. */
+static int leave(struct sup *s)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%s: no longer watching; the job runs on", signame(sig_leave()));
+	runlog_emit(&s->log, &(struct run_event){ .event = "exit", .pid = s->pid,
+			.status = 128 + sig_leave(), .signal = signame(sig_leave()), .message = msg });
+	return 128 + sig_leave();
+}
+
 static int loop(struct sup *s)
 {
 	for (;;) {
@@ -482,6 +494,8 @@ static int loop(struct sup *s)
 		}
 		if (sig_preempted(NULL))
 			return preempt(s);
+		if (sig_leave())
+			return leave(s);
 		now = mono_ns();
 		if (now >= s->next_ns) {
 			checkpoint(s, 0);
@@ -546,7 +560,7 @@ int run_main(const struct run_opts *o)
 	 * the checkpoints are background work: no progress line. */
 	sigguard_leave_to_caller();
 	progress_disable();
-	if (sig_start(o->on, o->grace_ns) < 0) {
+	if (sig_start(o->on, o->grace_ns, o->watch != 0) < 0) {
 		ret = EXIT_FAIL;
 		goto out;
 	}

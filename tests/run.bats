@@ -381,3 +381,25 @@ result_of() {
 	[[ "$output" == *"the job exited with status 0"* ]]
 	[ "$(result_of "$T/wout")" = "$(want_result 10)" ]
 }
+
+@test "watch: SIGINT or SIGHUP ends the watch, not the job, which runs on untraced" {
+	skip_unless_ptrace
+	(exec_clean "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/wout"
+	(exec_clean "$CKPT" watch "$TPID" --every 0.3s --dir "$T/d") 2>"$T/log" &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_log "checkpoint 1 "
+	kill -HUP "$RPID"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 129 ]
+	grep -q 'SIGHUP: no longer watching; the job runs on$' "$T/log"
+	grep -q '^TracerPid:	0$' "/proc/$TPID/status"
+	touch "$T/fast"
+	wait_status "$TPID"
+	[ "$st" -eq 0 ]
+	[ "$(result_of "$T/wout")" = "$(want_result)" ]
+}

@@ -53,6 +53,14 @@ until_true() {
 		sleep 0.2
 	done
 	echo "timed out after $((max / 5)) s: $*" >&2
+	# what there is to see
+	for f in "$W/out" "$W/run.log"; do
+		echo "--- $f:" >&2
+		cat "$f" >&2
+	done
+	squeue >&2
+	scontrol show job -o "$JOBID" >&2
+	tail -n 30 "$SLURM_DIR/log/slurmctld.log" "$SLURM_DIR/log/slurmd.log" >&2
 	return 1
 }
 
