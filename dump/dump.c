@@ -165,6 +165,31 @@ static int fork_frozen(struct dproc *dp, const struct dump_opts *o, const struct
 	return 0;
 }
 
+/* Keep only the pending signals not in mask (siginfo's si_signo first). */
+static void drop_from(uint8_t (*q)[CKPT_SIGINFO_SIZE], uint32_t *n, uint64_t mask)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < *n; i++) {
+		int32_t sig;
+
+		memcpy(&sig, q[i], sizeof(sig));
+		if (sig >= 1 && sig <= 64 && (mask & (1ull << (sig - 1))))
+			continue;
+		memmove(q[k++], q[i], CKPT_SIGINFO_SIZE);
+	}
+	*n = k;
+}
+
+static void drop_pending(struct img_proc *p, uint64_t mask)
+{
+	if (!mask)
+		return;
+	drop_from(p->pending, &p->d.npending, mask);
+	for (uint32_t i = 0; i < p->d.nthreads; i++)
+		drop_from(p->threads[i].pending, &p->threads[i].d.npending, mask);
+}
+
 /*
  * One process, frozen: everything up to its page plan.  late (--fork of a
  * single process): VmFlags, the page plan and the metadata may wait for
@@ -215,6 +240,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	}
 	if ((ret = dump_collect_remote(p, ts, &dp->status)) < 0 || (ret = interrupted()) < 0)
 		goto out;
+	drop_pending(p, o->drop_pending);
 	phase("registers, signals, injected syscalls");
 	/*
 	 * Read the maps again: the injected scratch page is gone now.  With

@@ -30,6 +30,9 @@ struct dump_opts {
 	int *lose_fds;		/* --lose-fd N: these are lost */
 	int nlose_fds;
 	struct dump_result *result;	/* filled in when not NULL */
+	/* bit n-1: signal n pending in the process is not saved (ckpt run: its
+	 * preemption signals were ckpt's, not the job's to get on restore) */
+	uint64_t drop_pending;
 };
 
 /* What a dump took (ckpt run's log, dump --json). */

@@ -188,6 +188,11 @@ int sig_preempted(int *to_job)
 	return atomic_load(&S.preempt_sig);
 }
 
+uint64_t sig_preemption_set(void)
+{
+	return S.on;
+}
+
 int sig_leave(void)
 {
 	return atomic_load(&S.leave);

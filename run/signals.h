@@ -29,6 +29,9 @@ void sig_set_job(pid_t pid);
 /* The preemption signal that came first (0: none yet), and to whom. */
 int sig_preempted(int *to_job);
 enum sig_kill sig_killed(void);
+/* The preemption signals (bit n-1: signal n): pending in the job at a
+ * checkpoint, they were for ckpt, and are not saved in it. */
+uint64_t sig_preemption_set(void);
 /* ckpt watch: the signal that asked it to stop watching, or 0. */
 int sig_leave(void);
 /* The filter for ptrace/held.c: keeps preemption signals from the job. */

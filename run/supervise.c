@@ -367,6 +367,7 @@ static int checkpoint(struct sup *s, int final)
 	struct dump_opts o = {
 		.out = path, .codec = { .codec = CKPT_CODEC_LZ4 }, .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
 		.fork = !final, .track = !final, .kill = final, .parent = ppath, .result = &res,
+		.drop_pending = sig_preemption_set(),
 	};
 	int ret;
 

@@ -188,8 +188,8 @@ result_of() {
 
 @test "run: a second SIGTERM, or the grace running out, kills the job without a checkpoint; the last one stays intact" {
 	skip_unless_ptrace
-	# 256 MiB that do not compress: a full final checkpoint takes a while
-	export STEPS_MIB=256
+	# 128 MiB that do not compress: a full final checkpoint takes a while
+	export STEPS_MIB=128
 	job=("$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS")
 	start_run "$T/out1" --every 1h --dir "$T/d" -- "${job[@]}"
 	until_step "$T/out1" 1
@@ -221,6 +221,31 @@ result_of() {
 	run ckpt run --dir "$T/d" -- "${job[@]}"
 	[ "$status" -eq 0 ]
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
+}
+
+@test "run: a preemption signal pending in the job at its checkpoint is not restored with it" {
+	skip_unless_ptrace
+	start_run "$T/out1" --every 1h --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	until_step "$T/out1" 2
+	# stopped, it keeps a SIGTERM pending (it acts on signals once continued)
+	kill -STOP "$JOB"
+	until grep -q '^State:	[tT]' "/proc/$JOB/status"; do sleep 0.02; done
+	kill -TERM "$JOB"
+	sleep 0.2
+	grep -q '^ShdPnd:	0*4000$' "/proc/$JOB/status"
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	grep -q 'final checkpoint 1 ' "$T/log"
+	# resumed, stopped as it was, then continued: it runs to its end
+	start_run "$T/out2" --every 1h --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	until grep -q '^State:	[tT]' "/proc/$JOB/status"; do sleep 0.02; done
+	touch "$T/fast"
+	kill -CONT "$JOB"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 0 ]
+	[ "$(result_of "$T/out2")" = "$(want_result)" ]
 }
 
 @test "run: --keep 1 keeps the newest checkpoint and the images it needs; full ones now and then" {
