@@ -35,12 +35,16 @@ need_slurm() {
 	skip_unless_ptrace
 }
 
-# submit OUT ARGS...: the example job script in partition low, alone on
-# the node (a higher partition's job then has to preempt it); JOBID.
+# submit OUT [SBATCH_OPTION...] -- ARGS...: the example job script in
+# partition low, alone on the node (a higher partition's job then has to
+# preempt it); JOBID.
 submit() {
-	local out=$1
+	local out=$1 opts=()
 	shift
-	JOBID=$(sbatch --parsable --exclusive -p low -o "$out" "$CKPT_TOP/examples/slurm/job.sbatch" "$@")
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	JOBID=$(sbatch --parsable --exclusive -p low -o "$out" "${opts[@]}" \
+		"$CKPT_TOP/examples/slurm/job.sbatch" "$@")
 	[ -n "$JOBID" ]
 }
 
@@ -127,7 +131,7 @@ figures() {
 	cd "$W"
 	export CKPT CKPT_DIR=$W/ckpt CKPT_EVERY=5s CKPT_GRACE=8 CKPT_OPTS="--json --log $W/run.log"
 	t0=$SECONDS
-	submit "$W/out" "$CKPT_TARGETS/steps" 60 1000
+	submit "$W/out" -- "$CKPT_TARGETS/steps" 60 1000
 	# Requeued only once the script runs for real (SLURM-NOTES: a requeue
 	# during the launch is lost) and a periodic checkpoint exists.
 	until_true 120 run_reached 0 12
@@ -154,28 +158,35 @@ figures() {
 	[ "$status" -eq 0 ]
 }
 
-@test "slurm: the time limit's warning (SIGUSR1 to the batch shell): checkpointed, requeued by the job itself, resumed" {
+@test "slurm: a job that reaches its time limit is warned (--signal=B:USR1), checkpointed, requeues itself and resumes" {
 	need_slurm
 	W=$T/job
 	mkdir -p "$W"
 	cd "$W"
-	export CKPT CKPT_DIR=$W/ckpt CKPT_EVERY=1h CKPT_GRACE=8 CKPT_OPTS="--json --log $W/run.log"
-	submit "$W/out" "$CKPT_TARGETS/steps" 20 500
-	until_true 120 run_reached 0 5
-	# what --signal=B:USR1@60 sends before the limit
-	scancel --signal=USR1 --batch "$JOBID"
+	# Long enough to meet its limit; fast once the test has seen the resume.
+	export CKPT CKPT_DIR=$W/ckpt CKPT_EVERY=1h CKPT_GRACE=8 CKPT_OPTS="--json --log $W/run.log" \
+		STEPS_FAST_FILE=$W/fast
+	t0=$SECONDS
+	# The shortest limit Slurm has (1 min), the warning 50 s before it:
+	# due 10 s in, sent up to ~30 s late (the controller checks limits
+	# every 30 s), so it comes 20 s before the limit at the latest.
+	submit "$W/out" --time=1 --signal=B:USR1@50 -- "$CKPT_TARGETS/steps" 400 500
+	until_true 120 run_reached 0 3
 	until_true 120 log_has resume 1
+	touch "$W/fast"
 	until_true 180 job_done
 	cat "$W/out"
 	cat "$W/run.log"
 	[ "$(job_state)" = COMPLETED ]
 	grep -q '"event":"preempt",.*SIGUSR1' "$W/run.log"
 	grep -q '"event":"final"' "$W/run.log"
+	scontrol show job -o "$JOBID" | grep -q 'Restarts=1 '
 	[ "$(grep '^ckpt job ' "$W/out" | tail -n 1 | cut -d' ' -f5)" = 1 ]
-	[ "$(result_of "$W/out")" = "$(want_result 20)" ]
+	[ "$(result_of "$W/out")" = "$(want_result 400)" ]
 	last=$(awk '/^ckpt job .*run 1/ { exit } $1 == "step" { s = $2 } END { print s }' "$W/out")
 	first=$(awk '/^ckpt job .*run 1/ { f = 1; next } f && $1 == "step" { print $2; exit }' "$W/out")
 	echo "before: step $last, after: from step $first"
+	echo "# slurm: warned at step $last of 400 (0.5 s each), $((SECONDS - t0)) s from sbatch to the end" >&3
 	[ "$first" -eq $((last + 1)) ]
 }
 
