@@ -104,6 +104,9 @@ static int wait_interrupt_stop(struct tracee_set *ts, struct tracee *t)
 
 			if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) == 0 && msg && ts->born)
 				born_add(ts->born, (pid_t)msg);
+			/* a child of a held process is held from birth */
+			if (msg)
+				tracee_held_born(t->tid, (pid_t)msg);
 			if (event == PTRACE_EVENT_VFORK) {
 				ts->vfork_child = (pid_t)msg;
 				return -EAGAIN;

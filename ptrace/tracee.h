@@ -89,26 +89,38 @@ pid_t tracee_wait(pid_t pid, int *status, int flags);
  * signal to deliver, or 0 to keep it from the process).
  */
 typedef int tracee_filter_fn(pid_t tid, int sig);
-/* Seize every thread of pid, running; -errno (-EBUSY: one is held). */
+/* Seize every thread of pid and of every descendant, running; new
+ * processes they make are held from birth.  -errno (-EBUSY: one is held). */
 int tracee_hold(pid_t pid, tracee_filter_fn *filter);
-/* Forget it (once it has ended; a live one is detached by our exit). */
+/* Forget them (once the root has ended; live ones are detached by our
+ * exit). */
 void tracee_unhold(pid_t pid);
+/* pid is the held root or one of its held descendants. */
 int tracee_is_held(pid_t pid);
+/* How many processes are held (the root included). */
+size_t tracee_held_count(void);
+/* A fork, vfork or clone event of parent attached child: held too when
+ * parent is and child is a process (not a thread). */
+void tracee_held_born(pid_t parent, pid_t child);
+/* SIGKILL to every held process; returns once all but the root have
+ * ended (their ends seen, so that their parents can reap them). */
+void tracee_held_kill(void);
 /* Held, and by this thread of ours (TracerPid of /proc/PID/status). */
 int tracee_held_by_us(pid_t pid, pid_t tracer);
 /* The ptrace options a held thread runs with. */
 long tracee_held_opts(void);
 /* The signal to deliver to thread tid: sig, or, when tid is a thread of
- * the held process, what the filter says. */
+ * a held process, what the filter says. */
 int tracee_pass_signal(pid_t tid, int sig);
 /* A wait saw tid end with waitpid status st: kept when it is the held
- * process, whose end only one wait can see. */
+ * root, whose end only one wait can see; another held process is held
+ * no more. */
 void tracee_note_exit(pid_t tid, int st);
 /*
- * Handle every pending stop of the held process without blocking: new
- * threads and job-control stops go on as without a tracer, signals pass
- * the filter.  1 once the process has ended (*status as waitpid gives
- * it), 0 while it runs, -ESRCH when none is held.
+ * Handle every pending stop of the held processes without blocking: new
+ * threads and processes and job-control stops go on as without a tracer,
+ * signals pass the filter.  1 once the root has ended (*status as waitpid
+ * gives it), 0 while it runs, -ESRCH when none is held.
  */
 int tracee_held_poll(int *status);
 

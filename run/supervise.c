@@ -5,9 +5,8 @@
  * after rolling it back when it crashes (--restarts).
  *
  * Every dump goes through run_dump() and every restore through
- * run_restore(): a single process today; with process trees (issue 12)
- * those two take the tree under the job's PID and nothing else here
- * changes but holding every process of the tree.
+ * run_restore(), each of the whole tree under the job's PID; every
+ * process of the tree is held (ptrace/held.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +81,7 @@ static const char *describe_end(int st, int *status, char buf[64])
 	return buf;
 }
 
-/* The one call into dump/ (process trees: the tree under pid). */
+/* The one call into dump/: the tree under pid. */
 static int run_dump(pid_t pid, const struct dump_opts *o)
 {
 	return dump_run(pid, o);
@@ -361,12 +360,15 @@ static void log_checkpoint(struct sup *s, unsigned seq, unsigned parent, int fin
  */
 static int checkpoint(struct sup *s, int final)
 {
-	unsigned seq = s->st.next, parent = choose_parent(s, final);
+	/* Incremental dumps take one process (dump/dump.c): a job that is a
+	 * tree of processes gets full checkpoints. */
+	int tree = tracee_held_count() > 1;
+	unsigned seq = s->st.next, parent = tree ? 0 : choose_parent(s, final);
 	char *path = store_path(&s->st, seq), *ppath = parent ? store_path(&s->st, parent) : NULL;
 	struct dump_result res = { 0 };
 	struct dump_opts o = {
 		.out = path, .codec = { .codec = CKPT_CODEC_LZ4 }, .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
-		.fork = !final, .track = !final, .kill = final, .parent = ppath, .result = &res,
+		.fork = !final, .track = !final && !tree, .kill = final, .parent = ppath, .result = &res,
 		.drop_pending = sig_preemption_set(),
 	};
 	int ret;
@@ -410,7 +412,7 @@ static int preempt(struct sup *s)
 			.signal = signame(sig), .message = msg });
 	if (sig_killed() == KILLED_NONE)
 		ret = checkpoint(s, 1);
-	kill(s->pid, SIGKILL);
+	tracee_held_kill();
 	st = reap(s);
 	/* It ended by itself before it could be stopped: its own status. */
 	if (ret < 0 && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) {
@@ -446,8 +448,6 @@ static int ended(struct sup *s, int st)
 	int status, again;
 	struct run_event e = { .event = "exit", .pid = s->pid, .message = msg };
 
-	tracee_unhold(s->pid);
-	sig_set_job(0);
 	describe_end(st, &status, why);
 	e.status = status;
 	e.signal = WIFSIGNALED(st) ? signame(WTERMSIG(st)) : NULL;
@@ -462,6 +462,12 @@ static int ended(struct sup *s, int st)
 		snprintf(msg, sizeof(msg), "the job %s", why);
 	}
 	runlog_emit(&s->log, &e);
+	/* The rest of its tree: rolled back with it, or left to run on
+	 * untraced once we exit (ptrace(2), "the tracer dies"). */
+	if (again)
+		tracee_held_kill();
+	tracee_unhold(s->pid);
+	sig_set_job(0);
 	if (!again)
 		return status;
 	if (s->st.n ? resume(s, "restart") == 0 : (o->argv && start_command(s) == 0))
