@@ -202,6 +202,27 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 	grep -q '^worker status 0$' <<<"$output"
 }
 
+@test "run: a tree's process whose stdout is a file of its own keeps it after a resume; the shell keeps ckpt run's" {
+	skip_unless_ptrace
+	job='"$@" >"$OTHER" & wait $!; echo "worker status $?"'
+	export OTHER=$T/other
+	start_run "$T/out1" --every 0.3s --dir "$T/d" -- sh -c "$job" sh "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
+	until_step "$OTHER" 2
+	wait_log "checkpoint 2 "
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	touch "$T/fast"
+	run ckpt run --dir "$T/d"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the worker went on writing its own file, the shell to ckpt run's stdout
+	sed -n 's/^step \([0-9]*\) .*/\1/p' "$OTHER" | diff - <(seq 1 "$STEPS_N")
+	[ "$(result_of "$OTHER")" = "$(want_result)" ]
+	! grep -q '^step ' <<<"$output"
+	grep -q '^worker status 0$' <<<"$output"
+}
+
 @test "run: --on SIGUSR1 preempts as SIGTERM does; other signals go on to the job" {
 	skip_unless_ptrace
 	start_run "$T/out1" --every 1h --on SIGUSR1 --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
