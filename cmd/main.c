@@ -10,7 +10,7 @@
 
 const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
-	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress CODEC[:LEVEL]] [-j N]\n"
+	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress auto|CODEC[:LEVEL]] [-j N]\n"
 	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV] [--fork]\n"
 	  "          [--single] [--per-process-pages] [--allow-lost-fds] [--lose-fd N]...\n"
 	  "          [--json]\n"
@@ -20,7 +20,8 @@ const struct cmd cmds[] = {
 	  "      --kill          kill the process once the image is safely written\n"
 	  "      --stop          leave the process stopped (SIGSTOP) after the dump\n"
 	  "      --no-sync       do not fsync the image\n"
-	  "      --compress C    page data codec: none, zlib, zstd or lz4 (default), :LEVEL optional\n"
+	  "      --compress C    page data codec: auto (default: lz4 where it does not slow\n"
+	  "                      the dump down), none, zlib, zstd or lz4, :LEVEL optional\n"
 	  "  -j, --jobs N        compression threads (default: number of CPUs)\n"
 	  "      --exclude A-B   do not save memory in [A, B) (hex); it reads as zero after restore\n"
 	  "      --exclude-mapping NAME  do not save mappings of this file or name ([heap], libfoo.so)\n"

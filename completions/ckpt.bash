@@ -15,7 +15,7 @@ _ckpt() {
 	dump)
 		case $prev in
 		-o|--output|--parent) _filedir; return ;;
-		--compress) COMPREPLY=($(compgen -W "none zlib zstd lz4" -- "$cur")); return ;;
+		--compress) COMPREPLY=($(compgen -W "auto none zlib zstd lz4" -- "$cur")); return ;;
 		-j|--jobs|--exclude|--exclude-mapping|--lose-fd) return ;;
 		esac
 		if [[ $cur == -* ]]; then

@@ -397,6 +397,9 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 		debug("after the release: smaps, page map and metadata from the copy in %.1f ms",
 		      (now_ns() - t) / 1e6);
 	}
+	/* The processes run: nothing is gained by writing faster than the
+	 * disk, and --compress auto then sees how fast the disk is. */
+	d->w.writebehind = 1;
 	for (uint32_t i = 0; i < d->img.h.nprocs; i++) {
 		dp = &d->pr[i];
 		ret = dump_write_pages(&(struct page_src){ dp->child, 1, dp->idx, dp->p, dp->vp, &dp->tr },

@@ -12,8 +12,15 @@
  *                              listed, one writev per slot, from the slot
  *
  * Slots go round a ring; each is handed on under one mutex.  Output is
- * deterministic whatever the number of workers.  A block that does not
- * shrink is stored raw, so restore spends no time on incompressible data.
+ * deterministic whatever the number of workers (but with --compress auto,
+ * whose choices depend on timing).  A block that does not shrink is
+ * stored raw, so restore spends no time on incompressible data.
+ *
+ * --compress auto: a worker compresses its slot only if the slots ahead
+ * of it keep the writer busy for longer than compressing takes (rates
+ * measured as it goes), so compression never makes the writer wait: on a
+ * fast disk most blocks go raw, on a slow one (or a writer held back by
+ * write-behind, image.h) most are compressed.
  *
  * Reading in the workers spreads the first copy (out of the process) over
  * the CPUs, and the second (into the page cache) has the writer to
@@ -53,6 +60,7 @@ enum { FREE, WORKING, DONE };
 struct slot {
 	int state;
 	int keep_zero;			/* file mapping: a zero page is not "absent" */
+	int plain;			/* no codec for this slot's runs */
 	size_t npages;
 	size_t done;			/* pages looked at so far */
 	int run_kind;			/* of the open run [run, done), or -1 */
@@ -94,6 +102,9 @@ struct pipe {
 	size_t ps;
 	uint32_t proc;
 	const struct codec_spec *codec;
+	/* --compress auto: ns per page, smoothed, of a worker compressing
+	 * and of the writer; pages listed and not yet written */
+	uint64_t c_ns, w_ns, pending;
 	struct img_writer *w;
 	const struct track *tr;		/* HASH method: the parent's hashes */
 	int hashes;			/* write HASHES sections */
@@ -168,7 +179,7 @@ static int close_run(struct pipe *pp, struct slot *s, size_t end)
 		o->data = NULL;
 		o->len = 0;
 		o->crc = crc32c(0, &o->pg, sizeof(o->pg));
-	} else if (what == DATA && pp->codec->codec == CKPT_CODEC_NONE) {
+	} else if (what == DATA && s->plain) {
 		plain_run(pp, s, first, n);
 	} else if (what == DATA) {
 		return encode_run(pp, s, first, n);
@@ -202,7 +213,7 @@ static int process(struct pipe *pp, struct slot *s, size_t upto)
 	}
 	s->done = upto;
 	/* Checksum what is read of the open run now, while it is in cache. */
-	if (s->run_kind == DATA && pp->codec->codec == CKPT_CODEC_NONE) {
+	if (s->run_kind == DATA && s->plain) {
 		s->run_crc = crc32c(s->run_crc, s->raw + s->summed * pp->ps, (upto - s->summed) * pp->ps);
 		s->summed = upto;
 	}
@@ -322,6 +333,26 @@ static void plan(struct pipe *pp, struct slot *s)
 	pp->listed += s->npages;
 }
 
+static void smooth(uint64_t *avg, uint64_t v)
+{
+	*avg = *avg ? (*avg * 7 + v) / 8 : v;
+}
+
+/* Whether slot s (just listed, not yet counted in pp->pending) is stored
+ * raw.  Adaptive: unless the pages ahead of it keep the writer busy
+ * longer than compressing it would take.  Under the lock. */
+static int store_raw(struct pipe *pp, const struct slot *s)
+{
+	if (pp->codec->codec == CKPT_CODEC_NONE)
+		return 1;
+	if (!pp->codec->adaptive || pp->c_ns * s->npages <= pp->w_ns * pp->pending)
+		return 0;
+	/* A slow estimate (a busy moment) must not rule compression out for
+	 * good: it fades, by a thousandth a slot, until it is tried again. */
+	pp->c_ns -= pp->c_ns / 1024;
+	return 1;
+}
+
 /* Take the next free slot in the ring, list its pages and read them;
  * until all are listed, or an error.  The caller's thread is one. */
 static void *worker(void *arg)
@@ -331,6 +362,7 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
 		struct slot *s = &pp->slots[pp->filled % pp->nslots];
+		uint64_t t;
 		int ret = 0;
 
 		while (!pp->err && !pp->eof && s->state != FREE) {
@@ -351,11 +383,17 @@ static void *worker(void *arg)
 			break;
 		}
 		s->state = WORKING;
+		s->plain = store_raw(pp, s);
 		pp->filled++;
+		pp->pending += s->npages;
 		pthread_mutex_unlock(&pp->lock);
+		t = now_ns();
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
 			ret = read_piece(pp, s, k, MIN(k + READ_PAGES, s->npages));
+		t = now_ns() - t;
 		pthread_mutex_lock(&pp->lock);
+		if (!s->plain)
+			smooth(&pp->c_ns, t / s->npages);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
 		s->state = DONE;
@@ -372,6 +410,7 @@ static void *writer(void *arg)
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
 		struct slot *s = &pp->slots[pp->written % pp->nslots];
+		uint64_t t;
 		int ret = 0;
 
 		while (!pp->err && !(pp->written < pp->filled && s->state == DONE) &&
@@ -380,13 +419,18 @@ static void *writer(void *arg)
 		if (pp->err || pp->written == pp->filled)
 			break;
 		pthread_mutex_unlock(&pp->lock);
+		t = now_ns();
 		ret = img_write_blocks(pp->w, pp->proc, s->outs, s->nouts);
 		if (ret == 0 && pp->hashes)
 			ret = write_hashes(pp, s);
+		img_writer_push(pp->w);
+		t = now_ns() - t;
 		progress_add(s->npages * pp->ps);
 		pthread_mutex_lock(&pp->lock);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
+		smooth(&pp->w_ns, t / s->npages);
+		pp->pending -= s->npages;
 		s->state = FREE;
 		pp->written++;
 		wake(pp, &pp->free_cv);
@@ -504,10 +548,11 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 
 	uint64_t npages = pass_pages(p, vp, pass);
 
-	if (codec->codec == CKPT_CODEC_NONE)
+	if (codec->codec == CKPT_CODEC_NONE || codec->adaptive)
 		reserve(w, npages, pp.ps);
 	progress_begin(npages * pp.ps);
-	pp.nslots = (size_t)nw * 2 + 2;
+	/* Adaptive: room for a backlog that compression can hide behind. */
+	pp.nslots = (size_t)nw * (codec->adaptive ? 4 : 2) + 2;
 	pp.slots = xzalloc(pp.nslots * sizeof(*pp.slots));
 	for (size_t i = 0; i < pp.nslots; i++) {
 		pp.slots[i].raw = xmalloc(SLOT_PAGES * pp.ps);

@@ -29,6 +29,12 @@ int codec_parse(const char *s, struct codec_spec *out)
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 
 	out->level = 0;
+	out->adaptive = 0;
+	if (!strcmp(s, "auto")) {
+		out->codec = CKPT_CODEC_LZ4;
+		out->adaptive = 1;
+		return 0;
+	}
 	for (uint16_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char *end;
 		long lv;

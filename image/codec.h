@@ -8,9 +8,12 @@
 struct codec_spec {
 	uint16_t codec;		/* CKPT_CODEC_* */
 	int level;		/* codec's own scale; 0 = its default */
+	int adaptive;		/* compress a block only if that does not slow
+				   the dump down, else store it raw */
 };
 
-/* "none", "zlib", "zstd", "lz4", each optionally ":LEVEL".  0 or -EINVAL. */
+/* "none", "zlib", "zstd", "lz4", each optionally ":LEVEL"; "auto" (lz4,
+ * adaptive).  0 or -EINVAL. */
 int codec_parse(const char *s, struct codec_spec *out);
 const char *codec_name(uint16_t codec);
 /* Worst-case encoded size of len bytes. */

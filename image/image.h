@@ -35,6 +35,8 @@ struct img_writer {
 	uint64_t stored_bytes;	/* page data bytes after encoding */
 	uint64_t written;
 	int reserved;		/* space allocated past the end (fallocate) */
+	int writebehind;	/* push data to the disk as it is written */
+	uint64_t pushed;	/* bytes pushed so far (writebehind) */
 	char *buf;		/* small sections are batched here */
 	size_t buflen;
 	struct img_mac mac;	/* signing (img_writer_sign), else key NULL */
@@ -75,6 +77,10 @@ int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block
 /* About len bytes are coming: allocate them in the file at once, if it
  * can (what is not used goes at img_writer_finish()). */
 void img_writer_reserve(struct img_writer *w, uint64_t len);
+/* With w->writebehind (a regular file, synced at the end): start writing
+ * out what was written so far and wait for all but the last few MiB, so
+ * that the caller goes at the disk's pace and the final fsync is short. */
+void img_writer_push(struct img_writer *w);
 /* Write END, flush, fsync, rename.  0 or -errno. */
 int img_writer_finish(struct img_writer *w);
 /* Free the writer; removes the temporary file unless finish succeeded. */

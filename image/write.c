@@ -580,6 +580,24 @@ static int write_mac_all(struct img_writer *w)
 	return write_section(w, CKPT_SEC_MAC_ALL, 0, &iov, 1, NULL);
 }
 
+#define PUSH_CHUNK (8ull << 20)
+
+void img_writer_push(struct img_writer *w)
+{
+	/* Best effort: errors show at the fsync.  Two chunks in flight at
+	 * most, the older waited for (sync_file_range(2), "write-behind"). */
+	if (!w->writebehind || w->is_stream || w->no_sync)
+		return;
+	while (w->written - w->pushed >= PUSH_CHUNK) {
+		sync_file_range(w->fd, (off_t)w->pushed, (off_t)PUSH_CHUNK, SYNC_FILE_RANGE_WRITE);
+		if (w->pushed >= PUSH_CHUNK)
+			sync_file_range(w->fd, (off_t)(w->pushed - PUSH_CHUNK), (off_t)PUSH_CHUNK,
+					SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					SYNC_FILE_RANGE_WAIT_AFTER);
+		w->pushed += PUSH_CHUNK;
+	}
+}
+
 int img_writer_finish(struct img_writer *w)
 {
 	struct ckpt_end end = { 0 };

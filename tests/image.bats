@@ -10,7 +10,7 @@ stopped() {
 
 @test "every codec round-trips text-like, random and zero pages" {
 	skip_unless_ptrace
-	for c in none zlib zstd lz4 zstd:3 lz4:8 zlib:6; do
+	for c in none zlib zstd lz4 zstd:3 lz4:8 zlib:6 auto; do
 		rm -f "$T/ready" "$T/go"
 		start_target pattern 4
 		dump_kill --compress "$c"
@@ -31,6 +31,28 @@ stopped() {
 	# cannot shrink at all
 	[ "$lz4" -lt $(( none - (4 << 20) )) ]
 	[ "$lz4" -gt $(( 8 << 20 )) ]
+}
+
+@test "--compress auto compresses when the writer cannot keep up (a slow pipe)" {
+	skip_unless_ptrace
+	start_target pattern 8
+	"$CKPT" dump "$TPID" -o "$T/none.img" --compress none
+	# read about 12 MB/s: the writer waits, so compressing costs nothing
+	"$CKPT" dump "$TPID" -o - --kill --compress auto | {
+		while :; do
+			head -c 262144 >"$T/chunk"
+			[ -s "$T/chunk" ] || break
+			cat "$T/chunk" >>"$T/img"
+			sleep 0.02
+		done
+	}
+	reap "$TPID"
+	none=$(stat -c %s "$T/none.img")
+	auto=$(stat -c %s "$T/img")
+	echo "none $none auto $auto"
+	[ "$auto" -lt $(( none - (2 << 20) )) ]
+	restore_go
+	[ "$status" -eq 0 ]
 }
 
 @test "the image does not depend on the number of compression threads" {
