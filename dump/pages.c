@@ -25,6 +25,9 @@
 					   shows as swapped and cannot be read (Linux 6.15) */
 #define CHUNK_PAGES	65536u		/* pagemap entries read at once (512 KiB) */
 
+/* Set once PAGEMAP_SCAN failed as unknown: the page map is read instead. */
+static int pagemap_scan_missing;
+
 /* Which pages of v to save, by how restore recreates v. */
 enum { SAVE_NONE, SAVE_PRESENT, SAVE_PRIVATE, SAVE_ALL };
 
@@ -71,59 +74,175 @@ static int in_regions(const struct page_run *w, size_t n, size_t *cur, uint64_t 
 	return *cur < n && a >= w[*cur].addr;
 }
 
+/* Where a page to save goes: runs, or same (unchanged since the parent). */
+struct planner {
+	struct vma_pages *vp;
+	const struct dump_opts *o;
+	const struct page_run *written;	/* known: written since the parent */
+	size_t nw, cur, cap, scap, gcap;
+	int known;
+};
+
+static void plan_page(struct planner *pn, uint64_t a, uint64_t ps)
+{
+	struct vma_pages *vp = pn->vp;
+
+	if (pn->o->nexclude && excluded(pn->o, a))
+		return;
+	if (pn->known && !in_regions(pn->written, pn->nw, &pn->cur, a, ps))
+		add_run(&vp->same, &vp->nsame, &pn->scap, a, 1);
+	else
+		add_run(&vp->runs, &vp->nruns, &pn->cap, a, 1);
+}
+
+/*
+ * The pages of v to save, from PAGEMAP_SCAN (Linux 6.7): the kernel walks
+ * only the page tables there are and returns runs, so a huge reservation
+ * with little touched costs next to nothing (reading its page map costs
+ * 2 MiB per GiB).  Present or swapped, and for a private file mapping not
+ * a page cache page (PAGE_IS_FILE inverted): what pagemap's bits 63, 62
+ * and 61 say (fs/proc/task_mmu.c, pagemap_page_category).  -ENOTTY or
+ * -EINVAL on the first call: no PAGEMAP_SCAN here.
+ */
+static int plan_scan(int pmfd, const struct img_vma *v, int mode, struct planner *pn)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+	struct ckpt_page_region vec[512];
+	uint64_t at = v->d.start;
+
+	while (at < v->d.end) {
+		struct ckpt_pm_scan_arg a = {
+			.size = sizeof(a), .start = at, .end = v->d.end,
+			.vec = (uint64_t)(uintptr_t)vec, .vec_len = ARRAY_SIZE(vec),
+			.category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
+			.return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
+		};
+		long n;
+
+		if (mode == SAVE_PRIVATE)
+			a.category_mask = a.category_inverted = CKPT_PAGE_IS_FILE;
+		n = ioctl(pmfd, CKPT_PAGEMAP_SCAN, &a);
+		if (n < 0)
+			return -errno;
+		for (long i = 0; i < n; i++)
+			for (uint64_t p = vec[i].start; p < vec[i].end; p += ps)
+				plan_page(pn, p, ps);
+		/* A full vec stops the walk at walk_end: go on from there. */
+		if ((size_t)n < ARRAY_SIZE(vec) || a.walk_end <= at)
+			break;
+		at = a.walk_end;
+	}
+	return 0;
+}
+
+/* A private page another process maps too (a fork's copy-on-write). */
+static int shared_cow(uint64_t pme, const struct img_vma *v)
+{
+	return (pme & PM_PRESENT) && !(pme & (PM_EXCLUSIVE | PM_FILE)) &&
+	       !(v->d.flags & CKPT_VMA_SHARED);
+}
+
+/*
+ * PAGEMAP_SCAN has no category for a page mapped by this process alone:
+ * the page map's entries of [s, e), pages PAGEMAP_SCAN found present,
+ * tell (pagemap bit 56), until the first that is not.  Unreadable: as
+ * if not (unpinned reads are slower, never wrong).
+ */
+static void check_cow(int pmfd, uint64_t *pm, const struct img_vma *v, struct vma_pages *vp,
+		      uint64_t s, uint64_t e)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+
+	for (uint64_t a = s; a < e && !vp->cow && !(v->d.flags & CKPT_VMA_SHARED);
+	     a += CHUNK_PAGES * ps) {
+		uint64_t n = MIN((uint64_t)CHUNK_PAGES, (e - a) / ps);
+
+		if (pread_all(pmfd, pm, n * sizeof(*pm), (off_t)(a / ps * sizeof(*pm))) < 0) {
+			vp->cow = 1;
+			return;
+		}
+		for (uint64_t i = 0; i < n && !vp->cow; i++)
+			vp->cow = shared_cow(pm[i], v);
+	}
+}
+
+/* The same from /proc/PID/pagemap, read a chunk at a time (before 6.7). */
+static int plan_read(int pmfd, const struct img_vma *v, int mode, struct planner *pn,
+		     uint64_t *pm)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+
+	for (uint64_t a = v->d.start; a < v->d.end; a += CHUNK_PAGES * ps) {
+		uint64_t n = MIN((uint64_t)CHUNK_PAGES, (v->d.end - a) / ps);
+		int ret = pread_all(pmfd, pm, n * sizeof(*pm), (off_t)(a / ps * sizeof(*pm)));
+
+		if (ret < 0)
+			return error_errno(ret, "cannot read the page map at %#lx", (unsigned long)a);
+		for (uint64_t i = 0; i < n; i++) {
+			if (pm[i] & PM_GUARD) {
+				add_run(&pn->vp->guards, &pn->vp->nguards, &pn->gcap, a + i * ps, 1);
+				continue;
+			}
+			if (mode == SAVE_ALL) {
+				add_run(&pn->vp->runs, &pn->vp->nruns, &pn->cap, a + i * ps, 1);
+				continue;
+			}
+			if (mode == SAVE_NONE || !(pm[i] & (PM_PRESENT | PM_SWAP)) ||
+			    (mode == SAVE_PRIVATE && (pm[i] & PM_FILE)))
+				continue;
+			if (shared_cow(pm[i], v))
+				pn->vp->cow = 1;
+			plan_page(pn, a + i * ps, ps);
+		}
+	}
+	return 0;
+}
+
 static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 		    const struct dump_opts *o, struct track *tr, uint64_t *pm)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
-	size_t cap = 0, scap = 0, gcap = 0, nw = 0, cur = 0;
 	struct page_run *written = NULL;
-	int mode = save_mode(v), known;
+	struct planner pn = { .vp = vp, .o = o };
+	int mode = save_mode(v), ret = 0;
 	/* smaps' "gu": the mapping may have guard regions, whose pages no
 	 * one can read; they are found in the page map, whatever is saved. */
 	int guards = !!(v->d.madv & CKPT_MADV_GUARD) && !(v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL));
 
 	vp->nguards = 0;
+	if (mode == SAVE_NONE && !guards)
+		return 0;
+	if (mode == SAVE_ALL && !guards) {
+		for (uint64_t a = v->d.start; a < v->d.end; a += CHUNK_PAGES * ps)
+			add_run(&vp->runs, &vp->nruns, &pn.cap, a,
+				MIN((uint64_t)CHUNK_PAGES, (v->d.end - a) / ps));
+		return 0;
+	}
 	/* With the kernel's word on what was written since the parent, the
 	 * other present pages are not even read. */
-	known = mode != SAVE_NONE && track_written(tr, v, &written, &nw) == 0;
-	for (uint64_t a = v->d.start; (mode != SAVE_NONE || guards) && a < v->d.end;
-	     a += CHUNK_PAGES * ps) {
-		uint64_t n = MIN((uint64_t)CHUNK_PAGES, (v->d.end - a) / ps);
-		int ret;
-
-		if (mode == SAVE_ALL && !guards) {
-			add_run(&vp->runs, &vp->nruns, &cap, a, n);
-			continue;
-		}
-		ret = pread_all(pmfd, pm, n * sizeof(*pm), (off_t)(a / ps * sizeof(*pm)));
-		if (ret < 0) {
-			free(written);
-			return error_errno(ret, "cannot read the page map at %#lx", (unsigned long)a);
-		}
-		for (uint64_t i = 0; i < n; i++) {
-			if (pm[i] & PM_GUARD) {
-				add_run(&vp->guards, &vp->nguards, &gcap, a + i * ps, 1);
-				continue;
-			}
-			if (mode == SAVE_ALL) {
-				add_run(&vp->runs, &vp->nruns, &cap, a + i * ps, 1);
-				continue;
-			}
-			if (mode == SAVE_NONE || !(pm[i] & (PM_PRESENT | PM_SWAP)) ||
-			    (mode == SAVE_PRIVATE && (pm[i] & PM_FILE)) ||
-			    (o->nexclude && excluded(o, a + i * ps)))
-				continue;
-			if ((pm[i] & PM_PRESENT) && !(pm[i] & (PM_EXCLUSIVE | PM_FILE)) &&
-			    !(v->d.flags & CKPT_VMA_SHARED))
-				vp->cow = 1;
-			if (known && !in_regions(written, nw, &cur, a + i * ps, ps))
-				add_run(&vp->same, &vp->nsame, &scap, a + i * ps, 1);
-			else
-				add_run(&vp->runs, &vp->nruns, &cap, a + i * ps, 1);
-		}
+	pn.known = mode != SAVE_NONE && track_written(tr, v, &written, &pn.nw) == 0;
+	pn.written = written;
+	/* Guard regions are read from the page map (PM_GUARD): PAGEMAP_SCAN
+	 * names them only from Linux 6.15 (PAGE_IS_GUARD). */
+	if (!guards && !pagemap_scan_missing)
+		ret = plan_scan(pmfd, v, mode, &pn);
+	if (guards) {
+		ret = plan_read(pmfd, v, mode, &pn, pm);
+	} else if (pagemap_scan_missing || ret == -ENOTTY ||
+		   (ret == -EINVAL && !vp->nruns && !vp->nsame)) {
+		/* Not one page was planned: the first call failed. */
+		pagemap_scan_missing = 1;
+		ret = plan_read(pmfd, v, mode, &pn, pm);
+	} else if (ret < 0) {
+		ret = error_errno(ret, "cannot scan the page map at %#lx", (unsigned long)v->d.start);
+	} else {
+		for (size_t k = 0; k < vp->nruns; k++)
+			check_cow(pmfd, pm, v, vp, vp->runs[k].addr, vp->runs[k].addr + vp->runs[k].npages * ps);
+		for (size_t k = 0; k < vp->nsame; k++)
+			check_cow(pmfd, pm, v, vp, vp->same[k].addr, vp->same[k].addr + vp->same[k].npages * ps);
 	}
 	free(written);
-	return 0;
+	return ret;
 }
 
 static void free_one(struct vma_pages *vp)
