@@ -95,46 +95,6 @@ static void plan_page(struct planner *pn, uint64_t a, uint64_t ps)
 		add_run(&vp->runs, &vp->nruns, &pn->cap, a, 1);
 }
 
-/*
- * The pages of v to save, from PAGEMAP_SCAN (Linux 6.7): the kernel walks
- * only the page tables there are and returns runs, so a huge reservation
- * with little touched costs next to nothing (reading its page map costs
- * 2 MiB per GiB).  Present or swapped, and for a private file mapping not
- * a page cache page (PAGE_IS_FILE inverted): what pagemap's bits 63, 62
- * and 61 say (fs/proc/task_mmu.c, pagemap_page_category).  -ENOTTY or
- * -EINVAL on the first call: no PAGEMAP_SCAN here.
- */
-static int plan_scan(int pmfd, const struct img_vma *v, int mode, struct planner *pn)
-{
-	const uint64_t ps = (uint64_t)getpagesize();
-	struct ckpt_page_region vec[512];
-	uint64_t at = v->d.start;
-
-	while (at < v->d.end) {
-		struct ckpt_pm_scan_arg a = {
-			.size = sizeof(a), .start = at, .end = v->d.end,
-			.vec = (uint64_t)(uintptr_t)vec, .vec_len = ARRAY_SIZE(vec),
-			.category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
-			.return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
-		};
-		long n;
-
-		if (mode == SAVE_PRIVATE)
-			a.category_mask = a.category_inverted = CKPT_PAGE_IS_FILE;
-		n = ioctl(pmfd, CKPT_PAGEMAP_SCAN, &a);
-		if (n < 0)
-			return -errno;
-		for (long i = 0; i < n; i++)
-			for (uint64_t p = vec[i].start; p < vec[i].end; p += ps)
-				plan_page(pn, p, ps);
-		/* A full vec stops the walk at walk_end: go on from there. */
-		if ((size_t)n < ARRAY_SIZE(vec) || a.walk_end <= at)
-			break;
-		at = a.walk_end;
-	}
-	return 0;
-}
-
 /* A private page another process maps too (a fork's copy-on-write). */
 static int shared_cow(uint64_t pme, const struct img_vma *v)
 {
@@ -163,6 +123,72 @@ static void check_cow(int pmfd, uint64_t *pm, const struct img_vma *v, struct vm
 		}
 		for (uint64_t i = 0; i < n && !vp->cow; i++)
 			vp->cow = shared_cow(pm[i], v);
+	}
+}
+
+/* The present or swapped pages of [start, end) of a process, as runs. */
+struct regions {
+	struct ckpt_page_region *r;
+	size_t n, cur;		/* cur: where the next mapping's runs begin */
+};
+
+/*
+ * From PAGEMAP_SCAN (Linux 6.7), once for all the mappings planned: the
+ * kernel walks only the page tables there are and returns runs, so a huge
+ * reservation with little touched costs next to nothing (reading its
+ * page map costs 2 MiB per GiB), and 60,000 mappings cost one call, not
+ * one each.  Runs are split where PAGE_IS_FILE changes: a private file
+ * mapping saves only its private copies (pagemap_page_category(),
+ * fs/proc/task_mmu.c: what pagemap's bits 63, 62 and 61 say).  -ENOTTY
+ * or -EINVAL: no PAGEMAP_SCAN here.
+ */
+static int scan_regions(int pmfd, uint64_t start, uint64_t end, struct regions *rg)
+{
+	size_t cap = 0;
+
+	while (start < end) {
+		struct ckpt_pm_scan_arg a = {
+			.size = sizeof(a), .start = start, .end = end,
+			.category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
+			.return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED | CKPT_PAGE_IS_FILE,
+		};
+		long n;
+
+		if (cap - rg->n < 256)
+			rg->r = xrealloc(rg->r, (cap = cap ? cap * 2 : 1024) * sizeof(*rg->r));
+		a.vec = (uint64_t)(uintptr_t)(rg->r + rg->n);
+		a.vec_len = cap - rg->n;
+		n = ioctl(pmfd, CKPT_PAGEMAP_SCAN, &a);
+		if (n < 0)
+			return -errno;
+		rg->n += (size_t)n;
+		/* A full vec stops the walk at walk_end: go on from there. */
+		if ((uint64_t)n < a.vec_len || a.walk_end <= start)
+			break;
+		start = a.walk_end;
+	}
+	return 0;
+}
+
+/* v's pages from the runs (mappings come in address order); pm: a
+ * buffer for check_cow. */
+static void plan_regions(struct regions *rg, int pmfd, uint64_t *pm, const struct img_vma *v,
+			 int mode, struct planner *pn)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+
+	while (rg->cur < rg->n && rg->r[rg->cur].end <= v->d.start)
+		rg->cur++;
+	for (size_t i = rg->cur; i < rg->n && rg->r[i].start < v->d.end; i++) {
+		uint64_t s = MAX(rg->r[i].start, v->d.start), e = MIN(rg->r[i].end, v->d.end);
+
+		if (mode == SAVE_PRIVATE && (rg->r[i].categories & CKPT_PAGE_IS_FILE))
+			continue;
+		if ((rg->r[i].categories & (CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_FILE)) ==
+		    CKPT_PAGE_IS_PRESENT)
+			check_cow(pmfd, pm, v, pn->vp, s, e);
+		for (uint64_t p = s; p < e; p += ps)
+			plan_page(pn, p, ps);
 	}
 }
 
@@ -199,7 +225,7 @@ static int plan_read(int pmfd, const struct img_vma *v, int mode, struct planner
 }
 
 static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
-		    const struct dump_opts *o, struct track *tr, uint64_t *pm)
+		    const struct dump_opts *o, struct track *tr, uint64_t *pm, struct regions *rg)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
 	struct page_run *written = NULL;
@@ -224,23 +250,10 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 	pn.written = written;
 	/* Guard regions are read from the page map (PM_GUARD): PAGEMAP_SCAN
 	 * names them only from Linux 6.15 (PAGE_IS_GUARD). */
-	if (!guards && !pagemap_scan_missing)
-		ret = plan_scan(pmfd, v, mode, &pn);
-	if (guards) {
+	if (rg && !guards)
+		plan_regions(rg, pmfd, pm, v, mode, &pn);
+	else
 		ret = plan_read(pmfd, v, mode, &pn, pm);
-	} else if (pagemap_scan_missing || ret == -ENOTTY ||
-		   (ret == -EINVAL && !vp->nruns && !vp->nsame)) {
-		/* Not one page was planned: the first call failed. */
-		pagemap_scan_missing = 1;
-		ret = plan_read(pmfd, v, mode, &pn, pm);
-	} else if (ret < 0) {
-		ret = error_errno(ret, "cannot scan the page map at %#lx", (unsigned long)v->d.start);
-	} else {
-		for (size_t k = 0; k < vp->nruns; k++)
-			check_cow(pmfd, pm, v, vp, vp->runs[k].addr, vp->runs[k].addr + vp->runs[k].npages * ps);
-		for (size_t k = 0; k < vp->nsame; k++)
-			check_cow(pmfd, pm, v, vp, vp->same[k].addr, vp->same[k].addr + vp->same[k].npages * ps);
-	}
 	free(written);
 	return ret;
 }
@@ -275,10 +288,35 @@ static void collect_guards(struct img_proc *p, const struct vma_pages *vp)
 				vp[i].guards[k].addr + vp[i].guards[k].npages * ps };
 }
 
+/* Is mapping i planned in this pass? */
+static int selected(const struct vma_pages *vp, uint32_t i, enum plan_which which)
+{
+	return which == PLAN_ALL || (which == PLAN_FROZEN) == vp[i].frozen;
+}
+
+/* One scan from the first mapping planned whose pages the page map
+ * decides to the end of the last. */
+static int scan_planned(int pmfd, const struct img_proc *p, const struct vma_pages *vp,
+			enum plan_which which, struct regions *rg)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		int mode = save_mode(&p->vmas[i]);
+
+		if (!selected(vp, i, which) || (mode != SAVE_PRESENT && mode != SAVE_PRIVATE))
+			continue;
+		lo = MIN(lo, p->vmas[i].d.start);
+		hi = MAX(hi, p->vmas[i].d.end);
+	}
+	return lo < hi ? scan_regions(pmfd, lo, hi, rg) : 0;
+}
+
 /* Plan the mappings `which` selects, reading pid's page map. */
 int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,
 		   struct track *tr, enum plan_which which)
 {
+	struct regions rg = { 0 };
 	uint64_t *pm;
 	char path[64];
 	int pmfd, ret = 0;
@@ -288,8 +326,17 @@ int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const st
 	if (pmfd < 0)
 		return error_errno(errno, "cannot open %s", path);
 	pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
+	if (!pagemap_scan_missing) {
+		ret = scan_planned(pmfd, p, vp, which, &rg);
+		if (ret == -ENOTTY || ret == -EINVAL) {
+			pagemap_scan_missing = 1;
+			ret = 0;
+		} else if (ret < 0) {
+			ret = error_errno(ret, "cannot scan the page map of process %d", pid);
+		}
+	}
 	for (uint32_t i = 0; i < p->d.nvmas && !ret; i++) {
-		if (which != PLAN_ALL && (which == PLAN_FROZEN) != vp[i].frozen) {
+		if (!selected(vp, i, which)) {
 			/* Read while frozen; VmFlags known only now (MADV_DONTDUMP...). */
 			if (which == PLAN_FORKED && save_mode(&p->vmas[i]) == SAVE_NONE) {
 				free_one(&vp[i]);
@@ -298,7 +345,7 @@ int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const st
 			}
 			continue;
 		}
-		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o, tr, pm);
+		ret = plan_vma(pmfd, &p->vmas[i], &vp[i], o, tr, pm, pagemap_scan_missing ? NULL : &rg);
 		p->vmas[i].d.npages = 0;
 		for (size_t k = 0; k < vp[i].nruns; k++)
 			p->vmas[i].d.npages += vp[i].runs[k].npages;
@@ -306,6 +353,7 @@ int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const st
 			p->vmas[i].d.npages += vp[i].same[k].npages;
 	}
 	free(pm);
+	free(rg.r);
 	close(pmfd);
 	collect_guards(p, vp);
 	return ret;

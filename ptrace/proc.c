@@ -3,6 +3,7 @@
  * fs/proc/array.c (stat, status), fs/proc/base.c (limits),
  * fs/proc/task_mmu.c (maps, smaps VmFlags).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -204,27 +205,67 @@ int proc_read_limits(pid_t pid, uint64_t rlim[][2], int n)
 	return found == n ? 0 : -EINVAL;
 }
 
+/* A number in base 16 or 10 at *p, at least one digit; *p moves past it. */
+static int number(char **p, int base, uint64_t *v)
+{
+	char *s = *p, *e;
+
+	if (!(base == 16 ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, &e, base);
+	if (errno)
+		return -EINVAL;
+	*p = e;
+	return 0;
+}
+
+static char *skip_blanks(char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/*
+ * "START-END PERMS OFFSET MAJOR:MINOR INODE   PATH", as show_map_vma()
+ * prints it (fs/proc/task_mmu.c).  By hand, not sscanf: smaps has some
+ * 25 lines per mapping, and with 60,000 mappings sscanf was most of the
+ * time ckpt spent on it.
+ */
 int proc_parse_maps_line(char *line, struct map_entry *m)
 {
-	char perms[5];
-	unsigned long long start, end, off, ino;
-	unsigned maj, min;
-	int pos = 0;
+	uint64_t start, end, off, maj, min, ino;
+	char *p = line, perms[4] = { 0 };
+	size_t np = 0;
 
 	memset(m, 0, sizeof(*m));
-	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &off,
-		   &maj, &min, &ino, &pos) < 7 || pos == 0)
+	if (number(&p, 16, &start) < 0 || *p++ != '-' || number(&p, 16, &end) < 0)
 		return -EINVAL;
+	p = skip_blanks(p);
+	while (np < sizeof(perms) && *p && *p != ' ' && *p != '\t' && *p != '\n')
+		perms[np++] = *p++;
+	p = skip_blanks(p);
+	if (!np || number(&p, 16, &off) < 0)
+		return -EINVAL;
+	p = skip_blanks(p);
+	if (number(&p, 16, &maj) < 0 || *p++ != ':' || number(&p, 16, &min) < 0)
+		return -EINVAL;
+	p = skip_blanks(p);
+	if (number(&p, 10, &ino) < 0 || maj > UINT32_MAX || min > UINT32_MAX)
+		return -EINVAL;
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
 	m->start = start;
 	m->end = end;
 	m->pgoff = off;
-	m->dev_major = maj;
-	m->dev_minor = min;
+	m->dev_major = (uint32_t)maj;
+	m->dev_minor = (uint32_t)min;
 	m->ino = ino;
 	m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
 		  (perms[2] == 'x' ? PROT_EXEC : 0);
 	m->shared = perms[3] == 's';
-	m->path = line + pos;
+	m->path = p;
 	m->path[strcspn(m->path, "\n")] = 0;
 	return 0;
 }
@@ -281,12 +322,15 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = 0;
-		/* smaps: a maps line, then "Key: value" lines ending in VmFlags. */
+		/* smaps: a maps line (lowercase hex first), then "Key: value"
+		 * lines (a capital first) ending in VmFlags. */
 		if (!strncmp(line, "VmFlags:", 8)) {
 			if (cnt)
 				m[cnt - 1].vmflags = parse_vmflags(line + 8);
 			continue;
 		}
+		if (*line >= 'A' && *line <= 'Z')
+			continue;
 		if (proc_parse_maps_line(line, &e) < 0)
 			continue;
 		if (cnt == cap)
