@@ -501,7 +501,13 @@ flip_refused() {
 @test "SIGTERM or SIGINT to ckpt restore before the process runs: nothing is left" {
 	skip_unless_ptrace
 	env --default-signal=INT true 2>/dev/null || skip "env has no --default-signal here (busybox)"
-	start_target pattern 64
+	# Not with SIGINT ignored, as bats starts background jobs: restored
+	# so, the process would ignore a forwarded SIGINT too (as it should),
+	# and a restore done before the signal came would wait for it forever.
+	printf '#!/bin/sh\nexec env --default-signal %s "$@"\n' "$CKPT_TARGETS/pattern" >"$T/pattern"
+	chmod +x "$T/pattern"
+	CKPT_TARGETS=$T start_target pattern 64
+	[ "$(grep SigIgn "/proc/$TPID/status" | cut -f2)" = 0000000000000000 ]
 	dump_kill
 	# No go file: the restored process waits for it, so it dies only of
 	# the forwarded signal (a fast restore used to let it finish first).
