@@ -28,19 +28,6 @@
 #include "restore/restore.h"
 #include "restore/trust.h"
 
-static uint64_t mtime_ns(const struct stat *sb)
-{
-	return (uint64_t)sb->st_mtim.tv_sec * 1000000000ull + (uint64_t)sb->st_mtim.tv_nsec;
-}
-
-/* A shared mapping that writes to its file, or may be made to (MAYWRITE):
- * its file is opened for writing. */
-static int map_writes(const struct img_vma *v)
-{
-	return (v->d.flags & CKPT_VMA_SHARED) &&
-	       ((v->d.prot & PROT_WRITE) || (v->d.flags & CKPT_VMA_MAYWRITE));
-}
-
 /* An open of path with flags under the credentials in force: the fd,
  * or -errno. */
 typedef int open_fn(const char *path, int flags);
@@ -56,60 +43,6 @@ static int plain_open(const char *path, int flags)
 int files_open_path(const char *path, int flags)
 {
 	return as_process_or_vouched(plain_open, path, flags);
-}
-
-/* Files behind mappings: one fd per distinct path, checked unchanged. */
-static int open_maps(const struct img *img, const struct img_proc *p, struct spawn_fds *sf,
-		     int *next_slot)
-{
-	for (uint32_t i = 0; i < p->d.nvmas; i++) {
-		const struct img_vma *v = &p->vmas[i];
-		int wr = map_writes(v);
-		struct stat sb;
-		uint32_t k;
-
-		sf->map_src[i] = sf->map_slot[i] = -1;
-		if (v->d.flags & CKPT_VMA_MEMFD) {
-			/* the memfd recreated for the file with the same identity */
-			for (uint32_t j = 0; j < img->nfiles && sf->map_src[i] < 0; j++)
-				if (img->files[j].d.kind == CKPT_FD_MEMFD && img->files[j].d.dev == v->d.dev &&
-				    img->files[j].d.ino == v->d.ino && sf->fr->src[j] >= 0)
-					sf->map_src[i] = fcntl(sf->fr->src[j], F_DUPFD_CLOEXEC, 0);
-			if (sf->map_src[i] < 0)
-				return error("memfd mapping %#lx-%#lx: its memfd is not in the image",
-					     (unsigned long)v->d.start, (unsigned long)v->d.end);
-			sf->map_slot[i] = (*next_slot)++;
-			continue;
-		}
-		if (!(v->d.flags & CKPT_VMA_FILE) || (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL)))
-			continue;
-		for (k = 0; k < i; k++)
-			if (sf->map_src[k] >= 0 && !strcmp(p->vmas[k].path, v->path) &&
-			    (!wr || map_writes(&p->vmas[k])))
-				break;
-		if (k < i) {
-			sf->map_slot[i] = sf->map_slot[k];
-			continue;
-		}
-		sf->map_src[i] = files_open_path(v->path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-		/* Only mprotect(PROT_WRITE) needed it: the mapping itself can be
-		 * had without, and ckpt says what the process loses. */
-		if (sf->map_src[i] < 0 && wr && !(v->d.prot & PROT_WRITE) &&
-		    (sf->map_src[i] == -EACCES || sf->map_src[i] == -EROFS || sf->map_src[i] == -EPERM)) {
-			warn("mapped file \"%s\" cannot be opened for writing (%s): its read-only "
-			     "shared mapping %#lx-%#lx can no longer be made writable", v->path,
-			     strerror(-sf->map_src[i]), (unsigned long)v->d.start, (unsigned long)v->d.end);
-			sf->map_src[i] = files_open_path(v->path, O_RDONLY | O_CLOEXEC);
-		}
-		if (sf->map_src[i] < 0)
-			return error_errno(-sf->map_src[i], "mapped file \"%s\" cannot be opened", v->path);
-		if (fstat(sf->map_src[i], &sb) == 0 && !(v->d.flags & CKPT_VMA_SHARED) &&
-		    ((uint64_t)sb.st_size != v->d.fsize || mtime_ns(&sb) != v->d.mtime_ns))
-			return error("mapped file \"%s\" has changed since the dump: the process would see other code or data",
-				     v->path);
-		sf->map_slot[i] = (*next_slot)++;
-	}
-	return 0;
 }
 
 /*
@@ -329,7 +262,7 @@ static int open_all(const struct img *img, const struct img_proc *p, const struc
 	for (int i = 0; i < sf->nfds; i++)
 		maxfd = MAX(maxfd, sf->target[i]);
 	sf->base = next = maxfd + 1;
-	if ((ret = open_maps(img, p, sf, &next)) < 0)
+	if ((ret = mapfiles_open(img, p, sf, &next)) < 0)
 		return ret;
 	sf->exe_src = sf->exe_slot = -1;
 	if (!(p->d.flags & CKPT_PROC_NO_EXE)) {
@@ -358,15 +291,16 @@ int files_open(const struct img *img, const struct img_proc *p, const struct res
 	sf->target = xzalloc((p->d.nfds + 1) * sizeof(int));
 	sf->src = xzalloc((p->d.nfds + 1) * sizeof(int));
 	sf->cloexec = xzalloc((p->d.nfds + 1) * sizeof(int));
+	sf->map_fd = xzalloc((p->d.nvmas + 1) * sizeof(int));
 	sf->map_src = xzalloc((p->d.nvmas + 1) * sizeof(int));
-	sf->map_slot = xzalloc((p->d.nvmas + 1) * sizeof(int));
+	sf->map_msg = xzalloc((p->d.nvmas + 1) * sizeof(int));
+	sf->map_pos = xzalloc((p->d.nvmas + 1) * sizeof(int));
 	sf->nmaps = (int)p->d.nvmas;
-	sf->plan_src = sf->stub_src = sf->exe_src = sf->cwd_src = -1;
+	sf->plan_src = sf->stub_src = sf->exe_src = sf->cwd_src = sf->sock_src = sf->sock_slot = -1;
 	sf->exe_slot = sf->cwd_slot = -1;
-	sf->ntmp = (int)(p->d.nfds + p->d.nvmas + 4);
-	sf->tmp = xzalloc((size_t)sf->ntmp * sizeof(int));
+	sf->ntmp = (int)(p->d.nfds + 5);
 	for (uint32_t i = 0; i < p->d.nvmas; i++)
-		sf->map_src[i] = sf->map_slot[i] = -1;
+		sf->map_fd[i] = sf->map_src[i] = sf->map_msg[i] = -1;
 	/* Root opens them as the process (whose ids trust.c checked). */
 	if (root && (ret = creds_save(&saved)) < 0)
 		return ret;
@@ -381,18 +315,21 @@ int files_open(const struct img *img, const struct img_proc *p, const struct res
 	memset(&as, 0, sizeof(as));
 	if (root && (ret2 = creds_leave(&saved)) < 0)
 		ret = ret2;
+	/* scratch for files_install_child: one per descriptor it installs */
+	sf->tmp = xzalloc((size_t)sf->ntmp * sizeof(int));
 	return ret;
 }
 
 /* The highest number the child fills (async-signal-safe). */
 static int slots_top(const struct spawn_fds *sf)
 {
-	int top = MAX(MAX(sf->exe_slot, sf->cwd_slot), sf->plan_slot);
+	int top = MAX(MAX(sf->exe_slot, sf->cwd_slot), MAX(sf->sock_slot, sf->plan_slot));
 
 	for (int i = 0; i < sf->nfds; i++)
 		top = MAX(top, sf->target[i]);
 	for (int i = 0; i < sf->nmaps; i++)
-		top = MAX(top, sf->map_slot[i]);
+		if (sf->map_src[i] >= 0)
+			top = MAX(top, sf->map_fd[i]);
 	if (sf->nextra)
 		top = MAX(top, sf->extra_base + sf->nextra - 1);
 	return top;
@@ -403,46 +340,44 @@ static int slots_top(const struct spawn_fds *sf)
  * Every source fd is first copied above everything (so no dup2 clobbers
  * another source), then to its place; everything else is closed.
  */
-/*
- * In the child, between fork and exec: async-signal-safe syscalls only.
- * Every source fd is first copied above everything (so no dup2 clobbers
- * another source), then to its place; everything else is closed.
- */
 int files_install_child(struct spawn_fds *sf)
 {
-	int *tmp = sf->tmp, n = 0, high, i, top;
+	int *tmp = sf->tmp, n = 0, high, i, stub, top;
 	struct rlimit rl;
 
-	high = sf->base + sf->nmaps + 4;
+	/* Above every slot and every source (the mapped files are not among
+	 * them: they come on the socket). */
+	high = MAX(sf->base, MAX(sf->exe_slot, MAX(sf->sock_slot, sf->plan_slot)) + 1);
 	for (i = 0; i < sf->nfds; i++)
 		high = MAX(high, sf->src[i] + 1);
+	high = MAX(high, MAX(MAX(sf->exe_src, sf->sock_src), MAX(sf->plan_src, sf->stub_src)) + 1);
 	for (i = 0; i < sf->nmaps; i++)
-		high = MAX(high, sf->map_src[i] + 1);
-	high = MAX(high, MAX(sf->exe_src, MAX(sf->plan_src, sf->stub_src)) + 1);
+		if (sf->map_src[i] >= 0)
+			high = MAX(high, MAX(sf->map_src[i], sf->map_fd[i]) + 1);
 	for (i = 0; i < sf->nextra; i++)
 		high = MAX(high, MAX(sf->extra_src[i], sf->extra_base + i) + 1);
-	for (i = 0; i < sf->nmaps; i++)
-		high = MAX(high, sf->map_slot[i] + 1);
-	high = MAX(high, MAX(sf->exe_slot, sf->plan_slot) + 1);
 	high = MAX(high, MAX(sf->cwd_src, slots_top(sf) + 1) + 1);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
 		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)(high + sf->ntmp + 1));
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* tmp: targets' sources, mapping files, exe, plan, stub (in order),
-	 * all close-on-exec, above every number we are about to fill.  A
-	 * target without a source is opened by the process itself (plan). */
+	/* tmp: targets' sources, exe, socket, plan, stub, the memfds and
+	 * shared objects mapped, the other processes' (in order), all
+	 * close-on-exec, above every number we are about to fill.  A target
+	 * without a source is opened by the process itself (plan). */
 #define UP(fd) ((fd) < 0 ? -1 : fcntl((fd), F_DUPFD_CLOEXEC, high))
 	for (i = 0; i < sf->nfds; i++)
 		if ((tmp[n++] = UP(sf->src[i])) < 0 && sf->src[i] >= 0)
 			return -1;
-	for (i = 0; i < sf->nmaps; i++)
-		tmp[n++] = UP(sf->map_src[i]);
 	tmp[n++] = UP(sf->exe_src);
 	tmp[n++] = UP(sf->cwd_src);
+	tmp[n++] = UP(sf->sock_src);
 	tmp[n++] = UP(sf->plan_src);
 	if ((tmp[n++] = UP(sf->stub_src)) < 0)
 		return -1;
+	for (i = 0; i < sf->nmaps; i++)
+		if (sf->map_src[i] >= 0 && (tmp[n++] = UP(sf->map_src[i])) < 0)
+			return -1;
 	for (i = 0; i < sf->nextra; i++)
 		if ((tmp[n++] = UP(sf->extra_src[i])) < 0)
 			return -1;
@@ -454,19 +389,23 @@ int files_install_child(struct spawn_fds *sf)
 	for (i = 0; i < sf->nfds; i++, n++)
 		if (tmp[n] >= 0 && dup2(tmp[n], sf->target[i]) < 0)
 			return -1;
-	for (i = 0; i < sf->nmaps; i++, n++)
-		if (tmp[n] >= 0 && dup2(tmp[n], sf->map_slot[i]) < 0)
-			return -1;
 	if (tmp[n] >= 0 && dup2(tmp[n], sf->exe_slot) < 0)
 		return -1;
 	n++;
 	if (tmp[n] >= 0 && dup2(tmp[n], sf->cwd_slot) < 0)
 		return -1;
 	n++;
+	if (tmp[n] >= 0 && dup2(tmp[n], sf->sock_slot) < 0)
+		return -1;
+	n++;
 	if (dup2(tmp[n++], sf->plan_slot) < 0)
 		return -1;
+	stub = tmp[n++];
+	for (i = 0; i < sf->nmaps; i++)
+		if (sf->map_src[i] >= 0 && dup2(tmp[n++], sf->map_fd[i]) < 0)
+			return -1;
 	for (i = 0; i < sf->nextra; i++)
-		if (dup2(tmp[n + 1 + i], sf->extra_base + i) < 0)
+		if (dup2(tmp[n++], sf->extra_base + i) < 0)
 			return -1;
 	/*
 	 * The stub ELF right above the last slot (close-on-exec is fine for
@@ -475,7 +414,7 @@ int files_install_child(struct spawn_fds *sf)
 	 * at 300, say), is closed here, not only those below high.
 	 */
 	top = slots_top(sf) + 1;
-	if ((tmp[n] != top && dup3(tmp[n], top, O_CLOEXEC) < 0) ||
+	if ((stub != top && dup3(stub, top, O_CLOEXEC) < 0) ||
 	    close_range((unsigned)top + 1, ~0u, 0) < 0)
 		return -1;
 	return top;
@@ -500,12 +439,14 @@ void files_close(struct spawn_fds *sf)
 	}
 	sf->fr = NULL;
 	for (int i = 0; i < sf->nmaps; i++)
-		if (sf->map_src[i] >= 0)
+		if (sf->map_src && sf->map_src[i] >= 0)
 			close(sf->map_src[i]);
 	if (sf->exe_src >= 0)
 		close(sf->exe_src);
 	if (sf->cwd_src >= 0)
 		close(sf->cwd_src);
+	if (sf->sock_src >= 0)
+		close(sf->sock_src);
 	if (sf->plan_src >= 0)
 		close(sf->plan_src);
 	if (sf->stub_src >= 0)
@@ -513,8 +454,11 @@ void files_close(struct spawn_fds *sf)
 	free(sf->target);
 	free(sf->src);
 	free(sf->cloexec);
+	free(sf->map_fd);
 	free(sf->map_src);
-	free(sf->map_slot);
+	free(sf->map_msg);
+	free(sf->map_pos);
+	free(sf->msg_files);
 	free(sf->tmp);
 	free(sf->extra_src);
 	free(sf->slot);

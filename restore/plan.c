@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "common/uapi-compat.h"
 #include "common/util.h"
 #include "image/crc32c.h"
+#include "ptrace/tracee.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
 
@@ -320,6 +322,147 @@ static void plan_kept(struct plan *pl, const struct img_proc *p, const struct ra
 	}
 }
 
+/* A pointer at data offset at (home-relative) to relocate. */
+static void data_reloc(struct plan *pl, uint64_t at)
+{
+	dreloc = xrealloc(dreloc, (ndreloc + 1) * sizeof(*dreloc));
+	dreloc[ndreloc++] = at - pl->data_off;
+}
+
+/* recvmsg() of message k of the socket: one byte and n descriptors. */
+static void plan_receive(struct plan *pl, const struct spawn_fds *sf, int k, int n)
+{
+	const size_t ctl = CMSG_SPACE(MAP_FDS_PER_MSG * sizeof(int));
+	struct iovec iov = { 0 };
+	struct msghdr m = { 0 };
+	uint64_t byte, ctl_off, iov_off, msg_off;
+	static const uint8_t zeros[CMSG_SPACE(MAP_FDS_PER_MSG * sizeof(int))];
+
+	byte = blob(pl, zeros, 8);
+	ctl_off = blob(pl, zeros, ctl);
+	iov.iov_base = (void *)(uintptr_t)byte;
+	iov.iov_len = 1;
+	iov_off = blob(pl, &iov, sizeof(iov));
+	data_reloc(pl, iov_off + offsetof(struct iovec, iov_base));
+	m.msg_iov = (void *)(uintptr_t)iov_off;
+	m.msg_iovlen = 1;
+	m.msg_control = (void *)(uintptr_t)ctl_off;
+	m.msg_controllen = ctl;
+	msg_off = blob(pl, &m, sizeof(m));
+	data_reloc(pl, msg_off + offsetof(struct msghdr, msg_iov));
+	data_reloc(pl, msg_off + offsetof(struct msghdr, msg_control));
+	SYSR(pl, 0, 0, R1, SYS_recvmsg, (uint64_t)sf->sock_slot, msg_off, MSG_CMSG_CLOEXEC, 0, 0, 0);
+	what(pl, 0, "receive mapped files %d to %d", k * MAP_FDS_PER_MSG, k * MAP_FDS_PER_MSG + n - 1);
+	pl->recv_ctl = xrealloc(pl->recv_ctl, (pl->nrecv + 1) * sizeof(*pl->recv_ctl));
+	pl->recv_ctl[pl->nrecv++] = ctl_off;
+}
+
+/* One mapping, from fd (-1: anonymous), but for the parts of it a forked
+ * child keeps (pc: room for nkeep + 1 pieces). */
+static void map_vma(struct plan *pl, const struct img_vma *v, int fd, const struct range *keep,
+		    size_t nkeep, struct range *pc)
+{
+	size_t np = pieces(v->d.start, v->d.end, keep, nkeep, pc);
+
+	for (size_t k = 0; k < np; k++) {
+		SYS(pl, 0, SYS_mmap, pc[k].start, pc[k].end - pc[k].start, initial_prot(v),
+		    vma_mmap_flags(v, fd), (uint64_t)(int64_t)fd,
+		    fd >= 0 ? v->d.pgoff + (pc[k].start - v->d.start) : 0);
+		what(pl, 0, "map %#lx-%#lx %s", (unsigned long)pc[k].start, (unsigned long)pc[k].end,
+		     v->path[0] ? v->path : "(anonymous)");
+	}
+	/* Mostly to be filled: fault it all in at once here, not page by
+	 * page under process_vm_writev (a third of a restore).  Not what is
+	 * kept from the parent: that would copy what is shared. */
+	if (np == 1 && pc[0].start == v->d.start && pc[0].end == v->d.end &&
+	    v->d.npages * 4096 >= (v->d.end - v->d.start) / 2 && (initial_prot(v) & PROT_WRITE) &&
+	    !(v->d.flags & CKPT_VMA_FILE))
+		SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, v->d.end - v->d.start,
+		     23 /* MADV_POPULATE_WRITE, Linux 5.14 */, 0, 0, 0);
+}
+
+/* A slot of the process's own to close once its mappings are made: not
+ * one of a tree's slots, which it holds until its children are made (they
+ * inherit them, and tree.c tree_recv_slots counts on every one). */
+static void close_own(struct plan *pl, const struct spawn_fds *sf, int fd)
+{
+	if (fd >= 0 && (!sf->extra_base || fd < sf->extra_base))
+		SYS(pl, 0, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+}
+
+/*
+ * Every mapping at its place: anonymous ones, those of the process's
+ * memfds and shared objects first, then the files, message by message
+ * (mapfiles.c): receive one, map what needs its files, close them, so
+ * that the stub never holds more than one message's worth.
+ */
+static void plan_maps(struct plan *pl, const struct img_proc *p, const struct spawn_fds *sf,
+		      const struct range *keep, size_t nkeep)
+{
+	uint32_t *order = xmalloc((p->d.nvmas + 1) * sizeof(*order));
+	uint32_t *start = xzalloc(((size_t)sf->nmsgs + 1) * sizeof(*start)), *next;
+	struct range *pc = xmalloc((nkeep + 1) * sizeof(*pc));
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		if (!restored(&p->vmas[i]))
+			continue;
+		if (p->vmas[i].d.flags & CKPT_VMA_SYSV)
+			plan_sysv_attach(pl, p, &p->vmas[i], sf);
+		else if (sf->map_msg[i] < 0)
+			map_vma(pl, &p->vmas[i], sf->map_fd[i], keep, nkeep, pc);
+		else
+			start[sf->map_msg[i] + 1]++;
+	}
+	/* The mappings of each message, in address order (a counting sort). */
+	for (int k = 0; k < sf->nmsgs; k++)
+		start[k + 1] += start[k];
+	next = xmemdup(start, ((size_t)sf->nmsgs + 1) * sizeof(*start));
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		if (restored(&p->vmas[i]) && sf->map_msg[i] >= 0)
+			order[next[sf->map_msg[i]]++] = i;
+	for (int k = 0; k < sf->nmsgs; k++) {
+		plan_receive(pl, sf, k, sf->msg_files[k]);
+		for (uint32_t j = start[k]; j < start[k + 1]; j++)
+			map_vma(pl, &p->vmas[order[j]], sf->recv_fd[sf->map_pos[order[j]]], keep, nkeep,
+				pc);
+		for (int f = 0; f < sf->msg_files[k]; f++)
+			SYS(pl, 0, SYS_close, (uint64_t)sf->recv_fd[f], 0, 0, 0, 0, 0);
+	}
+	close_own(pl, sf, sf->sock_slot);
+	for (uint32_t i = 0; i < p->d.nvmas; i++)
+		if (sf->map_src[i] >= 0)
+			close_own(pl, sf, sf->map_fd[i]);
+	free(pc);
+	free(next);
+	free(start);
+	free(order);
+}
+
+int plan_check_received(const struct plan *pl, uint32_t k, const struct spawn_fds *sf, pid_t pid)
+{
+	union {
+		uint8_t buf[CMSG_SPACE(MAP_FDS_PER_MSG * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct cmsghdr *c = &u.align;
+
+	for (uint32_t m = 0; m < pl->procs[k].nrecv; m++) {
+		size_t n = (size_t)sf->msg_files[m];
+		int ret = mem_read(pid, pl->home + pl->recv_ctl[pl->procs[k].recv_first + m], u.buf,
+				   sizeof(u.buf));
+
+		if (ret < 0)
+			return error_errno(ret, "cannot read what the restore stub received");
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len != CMSG_LEN(n * sizeof(int)) ||
+		    memcmp(CMSG_DATA(c), sf->recv_fd, n * sizeof(int)))
+			return error("the restore stub received mapped files %u to %zu at other "
+				     "descriptors than it mapped them from", m * MAP_FDS_PER_MSG,
+				     m * MAP_FDS_PER_MSG + n - 1);
+	}
+	return 0;
+}
+
 /* The mappings, from those the process starts with (m: the stub's, or its
  * parent's for a forked child) to the image's, then the fill trap.  keep:
  * parts of m a forked child keeps (plan_keep), mapped already. */
@@ -342,39 +485,9 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 		for (size_t k = 0, np = is_special(m[i].name) ? 0 : pieces(m[i].start, m[i].end, keep, nkeep, pc);
 		     k < np; k++)
 			SYS(pl, 0, SYS_munmap, pc[k].start, pc[k].end - pc[k].start, 0, 0, 0, 0);
-	for (uint32_t i = 0; i < p->d.nvmas; i++) {
-		const struct img_vma *v = &p->vmas[i];
-		int fd = sf->map_slot[i];
-		size_t np;
-
-		if (!restored(v))
-			continue;
-		if (v->d.flags & CKPT_VMA_SYSV) {
-			plan_sysv_attach(pl, p, v, sf);
-			continue;
-		}
-		np = pieces(v->d.start, v->d.end, keep, nkeep, pc);
-		for (size_t k = 0; k < np; k++) {
-			SYS(pl, 0, SYS_mmap, pc[k].start, pc[k].end - pc[k].start, initial_prot(v),
-			    vma_mmap_flags(v, fd), (uint64_t)(int64_t)fd,
-			    fd >= 0 ? v->d.pgoff + (pc[k].start - v->d.start) : 0);
-			what(pl, 0, "map %#lx-%#lx %s", (unsigned long)pc[k].start, (unsigned long)pc[k].end,
-			     v->path[0] ? v->path : "(anonymous)");
-		}
-		/* Mostly to be filled: fault it all in at once here, not page
-		 * by page under process_vm_writev (a third of a restore).  Not
-		 * what is kept from the parent: that would copy what is shared. */
-		if (np == 1 && pc[0].start == v->d.start && pc[0].end == v->d.end &&
-		    v->d.npages * 4096 >= (v->d.end - v->d.start) / 2 && (initial_prot(v) & PROT_WRITE) &&
-		    !(v->d.flags & CKPT_VMA_FILE))
-			SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, v->d.end - v->d.start,
-			     23 /* MADV_POPULATE_WRITE, Linux 5.14 */, 0, 0, 0);
-	}
 	free(pc);
+	plan_maps(pl, p, sf, keep, nkeep);
 	plan_kept(pl, p, keep, nkeep);
-	for (uint32_t i = 0; i < p->d.nvmas; i++)
-		if (sf->map_slot[i] >= 0 && sf->map_src[i] >= 0)
-			SYS(pl, 0, SYS_close, (uint64_t)sf->map_slot[i], 0, 0, 0, 0, 0);
 
 	pl->fill_op = pl->t[pl->base].nops;
 	emit(pl, 0, STUB_OP_TRAP, 0, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -749,6 +862,8 @@ static void plan_child_start(struct plan *pl, const struct img *img, const struc
 	plan_own_group(pl, img, t);
 	SYS(pl, 0, SYS_close_range, 0, (uint64_t)sf->extra_base - 1, 0, 0, 0, 0);
 	what(pl, 0, "close the descriptors process %d inherited", t->pid);
+	/* and whatever the root stub was given above the slots */
+	SYS(pl, 0, SYS_close_range, (uint64_t)sf->extra_end, ~0u, 0, 0, 0, 0);
 	for (int i = 0; i < sf->nfds; i++) {
 		SYS(pl, 0, SYS_dup3, (uint64_t)sf->slot[i], (uint64_t)sf->target[i],
 		    sf->cloexec[i] ? O_CLOEXEC : 0, 0, 0, 0);
@@ -981,6 +1096,7 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 		pl->base = pl->procs[i].t0;
 		pl->fill_op = 0;
 		pl->trap_action = 0;
+		pl->procs[i].recv_first = pl->nrecv;
 		pl->leader_gone = t->proc >= 0 && (img->procs[t->proc].d.flags & CKPT_PROC_LEADER_GONE);
 		if (t->proc < 0)
 			plan_zombie(pl, img, t);
@@ -989,6 +1105,7 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 		pl->procs[i].leader_gone = pl->leader_gone;
 		pl->procs[i].fill_op = pl->fill_op;
 		pl->procs[i].trap_action = pl->trap_action;
+		pl->procs[i].nrecv = pl->nrecv - pl->procs[i].recv_first;
 	}
 	for (uint32_t h = img->ntasks; h < img->ntasks + pl->nhelpers; h++) {
 		uint32_t ci = (uint32_t)pl->procs[h].helps;
@@ -1128,6 +1245,7 @@ void plan_free(struct plan *pl)
 	free(pl->procs);
 	free(pl->ways);
 	free(pl->data);
+	free(pl->recv_ctl);
 	free(dreloc);
 	dreloc = NULL;
 	ndreloc = 0;

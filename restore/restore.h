@@ -64,6 +64,7 @@ struct plan_proc {
 	uint32_t fill_op;		/* index of thread t0's fill trap (live tasks) */
 	uint64_t trap_action;		/* home offset of its SIGTRAP action, set again
 					 * after the stub's traps (spawn.c); 0: none */
+	uint32_t recv_first, nrecv;	/* its messages of mapped files (plan.recv_ctl) */
 };
 
 struct plan {
@@ -87,6 +88,8 @@ struct plan {
 	int owner_rules;		/* an unsigned image restored by root
 					   (trust.h): what needs privilege runs
 					   once the ids are the owner's */
+	uint64_t *recv_ctl;		/* per message received: home offset of its control data */
+	uint32_t nrecv;
 };
 
 /* A mapping of the stub process before it starts (from /proc/PID/maps). */
@@ -138,6 +141,10 @@ void plan_seccomp(struct plan *pl, const struct img_proc *p);
 
 /* Pick a home address: a hole free in every process's image and in the stub. */
 int plan_place(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps);
+/* At a process's fill trap: its stub received every mapped file at the
+ * fd number the plan mapped it from (sf->recv_fd).  k: its task index.
+ * 0 or -errno after a message. */
+int plan_check_received(const struct plan *pl, uint32_t k, const struct spawn_fds *sf, pid_t pid);
 /* For other modules' parts of the plan (restore/fd.c): a syscall op on
  * thread ti (a[i] a home offset where reloc bit i is set), a blob in the
  * data area (its home offset), what the last op does (for messages). */
@@ -151,6 +158,11 @@ void fd_plan(struct plan *pl, const struct spawn_fds *sf);
 int plan_serialise(const struct plan *pl, uint8_t **out, size_t *len);
 void plan_free(struct plan *pl);
 
+/* The files behind mappings reach the stub in messages (SCM_RIGHTS) of
+ * at most this many, on a socket: restore never needs a descriptor per
+ * mapped file at once (SCM_MAX_FD, include/net/scm.h). */
+#define MAP_FDS_PER_MSG	253
+
 /* files.c: the fd table, opened by ckpt before it forks */
 struct spawn_fds {
 	int nfds;			/* entries, as img_proc.fds */
@@ -158,9 +170,18 @@ struct spawn_fds {
 	int *src;			/* fd in ckpt to dup there; -1: the process
 					   opens it itself (fd_plan) */
 	int *cloexec;			/* FD_CLOEXEC wanted */
-	int nmaps;			/* files to mmap: opened here too */
-	int *map_src;			/* per image VMA index: fd in ckpt, -1 */
-	int *map_slot;			/* per VMA: fd number in the stub, -1 */
+	int nmaps;			/* image VMAs */
+	int *map_fd;			/* per VMA: fd number to map it from in the stub
+					   (its memfd's, a tree's shared object's), -1 */
+	int *map_src;			/* per VMA: ckpt's fd for map_fd, -1 */
+	int *map_msg;			/* per VMA: message bringing its file, -1 */
+	int *map_pos;			/* per VMA: its file's place in that message */
+	int nmsgs;			/* messages queued on the socket */
+	int *msg_files;			/* files in each */
+	int sock_src, sock_slot;	/* the socket's end for the stub, -1 */
+	int recv_fd[MAP_FDS_PER_MSG];	/* fd numbers a message's files get in the
+					   stub: the lowest free (mapfiles_recv_slots,
+					   tree_recv_slots) */
 	int exe_src, exe_slot;		/* exe for PR_SET_MM_MAP, -1 */
 	int cwd_src, cwd_slot;		/* working directory (O_PATH), -1 */
 	int plan_src, plan_slot;	/* the plan memfd */
@@ -171,6 +192,7 @@ struct spawn_fds {
 	 * process's descriptors, at slots from extra_base on, which the
 	 * processes forked from it take theirs from. */
 	int extra_base;			/* 0: no tree */
+	int extra_end;			/* past the last slot */
 	int nextra, *extra_src;		/* the root's: ckpt's fds for those slots */
 	int *slot;			/* another process's: per fd, its slot */
 	struct fd_restore *fr;		/* restore/fd.h: the files behind the fds,
@@ -191,6 +213,15 @@ void files_opened(struct spawn_fds *sf);
  * for an image whose word is taken, ckpt's when theirs do not reach): the
  * fd, or -errno.  Every file of the process is opened through it. */
 int files_open_path(const char *path, int flags);
+/* mapfiles.c: the files behind the mappings, one per distinct path (and
+ * write access), queued on a socket for the stub (sock_src, map_msg,
+ * map_pos); a memfd mapping maps its memfd from a slot of its own
+ * (map_src, map_fd, numbered from *next_slot). */
+int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_fds *sf,
+		  int *next_slot);
+/* recv_fd[] from the stub's fd table (/proc/PID/fd) as it will be when
+ * it receives the files: after exec, before it closes the plan. */
+int mapfiles_recv_slots(pid_t pid, struct spawn_fds *sf);
 /* In the forked child: install the table (async-signal-safe only).
  * Returns the fd of the stub ELF to exec, or -1. */
 int files_install_child(struct spawn_fds *sf);
@@ -209,6 +240,9 @@ void sysv_close(const struct img_proc *p, struct spawn_fds *sf, int failed);
  * done). */
 int tree_shm(struct spawn_fds *sf, const struct img *img);
 void tree_fds(struct spawn_fds *sf, const struct img *img);
+/* recv_fd[] of a process forked by its parent's stub: the lowest numbers
+ * free in it when it receives its files (plan.c plan_child_start). */
+void tree_recv_slots(struct spawn_fds *sf);
 
 /* pidns.c: --pid-ns */
 struct pidns {

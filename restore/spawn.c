@@ -356,7 +356,9 @@ static int fill_ready(struct ctx *c, struct restore_job *j)
 		if (c->th[t0].state != STUB_ST_TRAP)
 			return 0;
 		killpoint("restore: mapped");
-		ret = pages_fill(&j->in, c->img, c->th[t0].tid, (uint32_t)t->proc, NULL, &later);
+		ret = plan_check_received(&c->pl, k, &c->sf[t->proc], c->th[t0].tid);
+		if (ret == 0)
+			ret = pages_fill(&j->in, c->img, c->th[t0].tid, (uint32_t)t->proc, NULL, &later);
 		if (ret == 0 && later.n)
 			ret = chain_fill(j->path, c->img, c->th[t0].tid, &later, c->o->trust);
 		ranges_free(&later);
@@ -767,7 +769,8 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 	}
 	if ((ret = read_stub_maps(c->pid, &maps, &nmaps)) < 0)
 		return error_errno(ret, "cannot read the restore stub's mappings");
-	if ((ret = plan_build(&c->pl, c->img, maps, nmaps, c->sf, stub_size, c->o->trust)) < 0 ||
+	if ((ret = mapfiles_recv_slots(c->pid, &c->sf[0])) < 0 ||
+	    (ret = plan_build(&c->pl, c->img, maps, nmaps, c->sf, stub_size, c->o->trust)) < 0 ||
 	    (ret = plan_place(&c->pl, c->img, maps, nmaps)) < 0 ||
 	    (ret = plan_serialise(&c->pl, &buf, &len)) < 0)
 		goto out;

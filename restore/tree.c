@@ -31,8 +31,9 @@ static void add_extra(struct spawn_fds *root, int src)
 	root->extra_src[root->nextra++] = src;
 }
 
-/* The root's own helper slots (mapped files, exe, cwd, plan) above every
- * descriptor number of the tree: a child's fd must not land on one. */
+/* The root's own helper slots (memfds mapped, exe, cwd, the socket of its
+ * mapped files, plan) above every descriptor number of the tree: a child's
+ * fd must not land on one. */
 static void raise_base(struct spawn_fds *sf, int floor)
 {
 	int delta = floor - sf->base;
@@ -40,17 +41,21 @@ static void raise_base(struct spawn_fds *sf, int floor)
 	if (delta <= 0)
 		return;
 	for (int i = 0; i < sf->nmaps; i++)
-		if (sf->map_slot[i] >= 0)
-			sf->map_slot[i] += delta;
+		if (sf->map_src[i] >= 0)
+			sf->map_fd[i] += delta;
 	if (sf->exe_slot >= 0)
 		sf->exe_slot += delta;
 	if (sf->cwd_slot >= 0)
 		sf->cwd_slot += delta;
+	if (sf->sock_slot >= 0)
+		sf->sock_slot += delta;
 	sf->plan_slot += delta;
 	sf->base = floor;
 }
 
-/* Process sf's slots, numbered from *next in the root's table. */
+/* Process sf's slots, numbered from *next in the root's table: its fds,
+ * its shared objects, the socket its mapped files come on (mapfiles.c:
+ * one slot, however many files), its exe. */
 static void assign(struct spawn_fds *root, struct spawn_fds *sf, int *next)
 {
 	sf->slot = xmalloc((size_t)(sf->nfds + 1) * sizeof(int));
@@ -58,20 +63,15 @@ static void assign(struct spawn_fds *root, struct spawn_fds *sf, int *next)
 		sf->slot[i] = (*next)++;
 		add_extra(root, sf->src[i]);
 	}
-	/* Its mapped files were numbered from its own base (files.c),
-	 * several mappings of one file sharing a number: renumbered. */
-	int *old = xmemdup(sf->map_slot, (size_t)(sf->nmaps + 1) * sizeof(int));
-
-	for (int i = 0; i < sf->nmaps; i++) {
-		if (old[i] < 0 || sf->map_src[i] < 0)
-			continue;
-		for (int k = i; k < sf->nmaps; k++)
-			if (old[k] == old[i])
-				sf->map_slot[k] = *next;
-		add_extra(root, sf->map_src[i]);
-		(*next)++;
+	for (int i = 0; i < sf->nmaps; i++)
+		if (sf->map_src[i] >= 0) {
+			sf->map_fd[i] = (*next)++;
+			add_extra(root, sf->map_src[i]);
+		}
+	if (sf->sock_src >= 0) {
+		sf->sock_slot = (*next)++;
+		add_extra(root, sf->sock_src);
 	}
-	free(old);
 	if (sf->exe_src >= 0) {
 		sf->exe_slot = (*next)++;
 		add_extra(root, sf->exe_src);
@@ -116,7 +116,7 @@ static int shm_make(uint64_t size)
 }
 
 /* Every mapping of an object more than one mapping maps gets a descriptor
- * of the one object (map_src), its slot to come (map_slot: a number of its
+ * of the one object (map_src), its slot to come (map_fd: a number of its
  * own for now, renumbered with the others). */
 int tree_shm(struct spawn_fds *sf, const struct img *img)
 {
@@ -153,7 +153,7 @@ int tree_shm(struct spawn_fds *sf, const struct img *img)
 					if (!shm_mapping(w) || w->d.dev != v->d.dev || w->d.ino != v->d.ino)
 						continue;
 					sf[kk].map_src[ii] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-					sf[kk].map_slot[ii] = tmp++;
+					sf[kk].map_fd[ii] = tmp++;
 				}
 			close(fd);
 		}
@@ -164,8 +164,10 @@ int tree_shm(struct spawn_fds *sf, const struct img *img)
 static int root_shm_slots(struct spawn_fds *root, const struct img_proc *p, int next)
 {
 	for (int i = 0; i < root->nmaps; i++)
-		if (root->map_slot[i] >= (1 << 24) && shm_mapping(&p->vmas[i]))
-			root->map_slot[i] = next++;
+		if (root->map_src[i] >= 0 && shm_mapping(&p->vmas[i])) {
+			root->map_fd[i] = next++;
+			root->ntmp++;
+		}
 	return next;
 }
 
@@ -180,14 +182,38 @@ void tree_fds(struct spawn_fds *sf, const struct img *img)
 	if (n > 1)
 		raise_base(&sf[0], maxfd + 1);
 	next = root_shm_slots(&sf[0], &img->procs[0], sf[0].plan_slot + 1);
-	if (n < 2)
-		return;
-	sf[0].extra_base = next;
+	sf[0].extra_base = n > 1 ? next : 0;
 	for (uint32_t k = 1; k < n; k++) {
 		sf[k].extra_base = sf[0].extra_base;
 		assign(&sf[0], &sf[k], &next);
 	}
+	for (uint32_t k = 0; k < n; k++)
+		sf[k].extra_end = next;
+	for (uint32_t k = 1; k < n; k++)
+		tree_recv_slots(&sf[k]);
 	/* files_install_child() moves them all through its scratch array. */
 	sf[0].ntmp += sf[0].nextra;
 	sf[0].tmp = xrealloc(sf[0].tmp, (size_t)sf[0].ntmp * sizeof(int));
+}
+
+/*
+ * When a forked process receives its mapped files (plan.c: plan_memory,
+ * after plan_child_start), it holds its own fds and every slot from
+ * extra_base to extra_end, nothing else: it closed the rest, and no
+ * process closes a slot before its children are made (plan_maps).  The
+ * kernel gives received files the lowest free numbers (fs/file.c
+ * alloc_fd, from receive_fd in scm_detach_fds).
+ */
+void tree_recv_slots(struct spawn_fds *sf)
+{
+	int fd = 0;
+
+	for (int n = 0; n < MAP_FDS_PER_MSG; fd++) {
+		int used = fd >= sf->extra_base && fd < sf->extra_end;
+
+		for (int i = 0; i < sf->nfds && !used; i++)
+			used = sf->target[i] == fd;
+		if (!used)
+			sf->recv_fd[n++] = fd;
+	}
 }

@@ -145,39 +145,57 @@ static void fake_fds(const struct img_proc *p, struct spawn_fds *sf)
 	sf->nfds = (int)p->d.nfds;
 	sf->target = xzalloc((p->d.nfds + 1) * sizeof(int));
 	sf->cloexec = xzalloc((p->d.nfds + 1) * sizeof(int));
+	sf->map_fd = xzalloc((p->d.nvmas + 1) * sizeof(int));
 	sf->map_src = xzalloc((p->d.nvmas + 1) * sizeof(int));
-	sf->map_slot = xzalloc((p->d.nvmas + 1) * sizeof(int));
+	sf->map_msg = xzalloc((p->d.nvmas + 1) * sizeof(int));
+	sf->map_pos = xzalloc((p->d.nvmas + 1) * sizeof(int));
+	sf->msg_files = xzalloc((p->d.nvmas / MAP_FDS_PER_MSG + 1) * sizeof(int));
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
 		sf->target[i] = p->fds[i].d.fd;
 		sf->cloexec[i] = p->fds[i].d.fdflags & 1;
 		next = MAX(next, p->fds[i].d.fd + 1);
 	}
+	/* Every file mapping its own file, sent on the socket in messages. */
 	sf->nmaps = (int)p->d.nvmas;
-	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+	for (uint32_t i = 0, n = 0; i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
 
-		sf->map_src[i] = sf->map_slot[i] = -1;
-		if ((v->d.flags & CKPT_VMA_FILE) && !(v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL))) {
-			sf->map_src[i] = 1000 + (int)i;
-			sf->map_slot[i] = next++;
+		sf->map_fd[i] = sf->map_src[i] = sf->map_msg[i] = -1;
+		if (v->d.flags & CKPT_VMA_MEMFD) {
+			sf->map_fd[i] = 3;
+		} else if ((v->d.flags & CKPT_VMA_FILE) &&
+			   !(v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL))) {
+			sf->map_msg[i] = (int)(n / MAP_FDS_PER_MSG);
+			sf->map_pos[i] = (int)(n++ % MAP_FDS_PER_MSG);
+			sf->msg_files[sf->map_msg[i]] = sf->map_pos[i] + 1;
+			sf->nmsgs = sf->map_msg[i] + 1;
 		}
 	}
-	sf->exe_src = sf->exe_slot = -1;
+	sf->exe_src = sf->exe_slot = sf->sock_src = sf->sock_slot = -1;
 	if (!(p->d.flags & CKPT_PROC_NO_EXE)) {
 		sf->exe_src = 999;
 		sf->exe_slot = next++;
 	}
 	sf->cwd_src = sf->cwd_slot = -1;
+	if (sf->nmsgs) {
+		sf->sock_src = 998;
+		sf->sock_slot = next++;
+	}
 	sf->plan_src = sf->stub_src = -1;
 	sf->plan_slot = next++;
+	for (int i = 0; i < MAP_FDS_PER_MSG; i++)
+		sf->recv_fd[i] = next + i;
 }
 
 static void free_fds(struct spawn_fds *sf)
 {
 	free(sf->target);
 	free(sf->cloexec);
+	free(sf->map_fd);
 	free(sf->map_src);
-	free(sf->map_slot);
+	free(sf->map_msg);
+	free(sf->map_pos);
+	free(sf->msg_files);
 	free(sf->src);
 	free(sf->tmp);
 	free(sf->extra_src);

@@ -1,0 +1,62 @@
+#!/usr/bin/env bats
+# Processes with more mappings, and more mapped files, than restore may
+# have descriptors open (tests/targets/mem_many.c), alone and as a tree.  vm.max_map_count is
+# 65530 by default: the process, and the restore stub in its place, stay
+# below it.  Restore runs with a descriptor limit of its own (4096; 256
+# in the arm64 guest), whatever this machine's is.
+
+load test_helper
+
+# Fewer in the emulated arm64 guest, where each mapping costs far more.
+many() {
+	if [ -n "${CKPT_ARM64:-}" ]; then echo "$2"; else echo "$1"; fi
+}
+
+# timed CMD...: run it, and say how long it took on the TAP stream.
+timed() {
+	local t0=$SECONDS
+	"$@"
+	echo "# $*: $((SECONDS - t0)) s" >&3
+}
+
+LIMIT=$(many 4096 256)
+
+restore_limited() {
+	touch "$T/go"
+	run timeout 600 bash -c 'ulimit -n "$0" && ulimit -Hn "$0" && exec "$@"' "$LIMIT" \
+		"$CKPT" restore "$T/img"
+	echo "$output"
+	echo "--- target stderr:"
+	cat "$T/err"
+}
+
+@test "mappings: 60,000 anonymous ones, every other read-only, restored under a descriptor limit of 4096" {
+	skip_unless_ptrace
+	n=$(many 60000 4000)
+	start_target mem_many "$n" 0 0 "$T"
+	[ "$(wc -l </proc/"$TPID"/maps)" -gt "$n" ]
+	timed dump_kill
+	timed restore_limited
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_many: ok' "$T/out"
+}
+
+@test "mappings: 5,000 files and 55,000 mappings of one more, restored under a descriptor limit of 4096" {
+	skip_unless_ptrace
+	files=$(many 5000 400) same=$(many 55000 3000)
+	start_target mem_many 0 "$files" "$same" "$T"
+	timed dump_kill
+	timed restore_limited
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_many: ok' "$T/out"
+}
+
+@test "mappings: a tree, parent and child each with 5,000 files and 55,000 mappings of one more, under a descriptor limit of 4096" {
+	skip_unless_ptrace
+	files=$(many 5000 400) same=$(many 55000 3000)
+	start_target mem_many 0 "$files" "$same" "$T" 1
+	timed dump_kill
+	timed restore_limited
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_many: ok' "$T/out"
+}

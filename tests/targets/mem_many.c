@@ -1,0 +1,169 @@
+/*
+ * More mappings than a process may have open descriptors.
+ * Usage: mem_many ANON FILES SAME DIR [FORK]
+ *   ANON   anonymous pages, every other one read-only: ANON mappings
+ *          (mprotect splits one mapping), each page holding its index
+ *   FILES  files DIR/f<i> of one page, each mapped privately, read-only,
+ *          and closed: FILES mappings of as many files
+ *   SAME   mappings of one file, DIR/same (16 pages), in descending
+ *          page order so that no two merge
+ * After GO every page must hold what it held, every mapping must still
+ * be there with its protection (counted in /proc/self/maps), and the
+ * read-write pages must still be writable.
+ * FORK 1: a child forked after the setup, holding the same mappings,
+ * checks them too (a tree: each process's mapped files reach its own
+ * stub); the parent fails if the child does.
+ */
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "target.h"
+
+#define PAGE	4096ul
+
+static unsigned long nanon, nfiles, nsame;
+static unsigned char *anon, *files, *same;
+
+/* Lines of /proc/self/maps that start inside [lo, hi), by protection. */
+static void count_maps(unsigned long lo, unsigned long hi, unsigned long *ro, unsigned long *rw)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	*ro = *rw = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long start;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%*x %7s", &start, perms) != 2 || start < lo || start >= hi)
+			continue;
+		if (perms[1] == 'w')
+			(*rw)++;
+		else
+			(*ro)++;
+	}
+	if (f)
+		fclose(f);
+}
+
+static int make_file(const char *path, unsigned long npages, unsigned long tag)
+{
+	static unsigned long buf[PAGE / sizeof(unsigned long)];
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	for (unsigned long p = 0; fd >= 0 && p < npages; p++) {
+		buf[0] = tag;
+		buf[1] = p;
+		if (write(fd, buf, PAGE) != (ssize_t)PAGE) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static int setup(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	/* Between two PROT_NONE pages: no neighbour merges with the first or last. */
+	anon = mmap(NULL, (nanon + 2) * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (anon == MAP_FAILED || mprotect(anon, PAGE, PROT_NONE) < 0 ||
+	    mprotect(anon + (nanon + 1) * PAGE, PAGE, PROT_NONE) < 0)
+		return -1;
+	anon += PAGE;
+	for (unsigned long i = 0; i < nanon; i++) {
+		*(unsigned long *)(anon + i * PAGE) = i;
+		if (i % 2 && mprotect(anon + i * PAGE, PAGE, PROT_READ) < 0)
+			return -1;
+	}
+	/* One reservation for the file mappings: they go side by side. */
+	files = mmap(NULL, (nfiles + nsame) * PAGE + 1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (files == MAP_FAILED)
+		return -1;
+	same = files + nfiles * PAGE;
+	for (unsigned long i = 0; i < nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/f%lu", dir, i);
+		if ((fd = make_file(path, 1, i)) < 0 ||
+		    mmap(files + i * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED)
+			return -1;
+		close(fd);
+	}
+	if (nsame) {
+		snprintf(path, sizeof(path), "%s/same", dir);
+		if ((fd = make_file(path, 16, ~0ul)) < 0)
+			return -1;
+		for (unsigned long i = 0; i < nsame; i++)
+			if (mmap(same + i * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd,
+				 (off_t)((15 - i % 16) * PAGE)) == MAP_FAILED)
+				return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+static void check(void)
+{
+	unsigned long ro, rw, bad = 0;
+
+	for (unsigned long i = 0; i < nanon; i++)
+		bad += *(unsigned long *)(anon + i * PAGE) != i;
+	CHECK(!bad, "%lu of %lu anonymous pages differ", bad, nanon);
+	count_maps((unsigned long)anon, (unsigned long)anon + nanon * PAGE, &ro, &rw);
+	CHECK(ro == nanon / 2 && rw == nanon - nanon / 2,
+	      "anonymous pages: %lu read-only and %lu writable mappings, want %lu and %lu", ro, rw,
+	      nanon / 2, nanon - nanon / 2);
+	for (unsigned long i = 0; i < nanon; i += 2)
+		*(unsigned long *)(anon + i * PAGE) += 1;
+	bad = 0;
+	for (unsigned long i = 0; i < nfiles; i++) {
+		unsigned long *p = (unsigned long *)(files + i * PAGE);
+
+		bad += p[0] != i || p[1] != 0;
+	}
+	CHECK(!bad, "%lu of %lu mapped files differ", bad, nfiles);
+	bad = 0;
+	for (unsigned long i = 0; i < nsame; i++) {
+		unsigned long *p = (unsigned long *)(same + i * PAGE);
+
+		bad += p[0] != ~0ul || p[1] != 15 - i % 16;
+	}
+	CHECK(!bad, "%lu of %lu mappings of one file differ", bad, nsame);
+	count_maps((unsigned long)files, (unsigned long)files + (nfiles + nsame) * PAGE, &ro, &rw);
+	CHECK(ro == nfiles + nsame && !rw, "file mappings: %lu read-only and %lu writable, want %lu",
+	      ro, rw, nfiles + nsame);
+}
+
+int main(int argc, char **argv)
+{
+	pid_t child = -1;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: mem_many ANON FILES SAME DIR [FORK]\n");
+		return 2;
+	}
+	nanon = strtoul(argv[1], NULL, 10);
+	nfiles = strtoul(argv[2], NULL, 10);
+	nsame = strtoul(argv[3], NULL, 10);
+	if (setup(argv[4]) < 0) {
+		target_fail("cannot make the mappings: %s", strerror(errno));
+		return target_exit();
+	}
+	if (argc > 5 && atoi(argv[5]) && (child = fork()) == 0) {
+		while (!target_go())
+			target_sleep_ms(5);
+		check();
+		_exit(target_failures ? 1 : 0);
+	}
+	target_wait();
+	check();
+	if (child > 0) {
+		int st = 0;
+
+		CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "the child's mappings differ (status %#x)", st);
+	}
+	printf("mem_many: ok\n");
+	return target_exit();
+}
