@@ -569,6 +569,12 @@ static int parse_vma(struct img_vma *v, struct cur *c, uint32_t page_size)
 	return c->left ? -1 : 0;
 }
 
+/* No descriptor number reaches the kernel's largest fs.nr_open
+ * (sysctl_nr_open_max, fs/file.c: INT_MAX rounded down to a multiple of
+ * BITS_PER_LONG): above it, restore's fd + 1 arithmetic would overflow
+ * (found by tests/fuzz). */
+#define MAX_FD_NUMBER	(0x7fffffff & ~63)
+
 /* The data a file carries (data_len), to come in FILEDATA sections:
  * bounded by the format and by what is left of the file. */
 static int alloc_data(struct img_file *f, uint64_t left)
@@ -608,7 +614,7 @@ static int parse_fd(const struct img *img, struct img_fd *f, struct cur *c)
 	if (c->left != sizeof(f->d))
 		return -1;
 	memcpy(&f->d, c->p, sizeof(f->d));
-	return f->d.fd < 0 || !img_file(img, f->d.file) ? -1 : 0;
+	return f->d.fd < 0 || f->d.fd > MAX_FD_NUMBER || !img_file(img, f->d.file) ? -1 : 0;
 }
 
 /*
@@ -627,7 +633,7 @@ static int parse_fd_v1(struct img *img, struct img_proc *p, uint32_t n, struct c
 	if (!d)
 		return -1;
 	memcpy(&v, d, sizeof(v));
-	if (v.fd < 0 || v.kind < CKPT_FD_FILE || v.kind > CKPT_FD_MEMFD ||
+	if (v.fd < 0 || v.fd > MAX_FD_NUMBER || v.kind < CKPT_FD_FILE || v.kind > CKPT_FD_MEMFD ||
 	    v.path_len > CKPT_MAX_PATH || v.path_len != c->left || img->nfiles >= CKPT_MAX_FILES)
 		return -1;
 	p->fds[n].d = (struct ckpt_fd){ .fd = v.fd, .fdflags = v.fdflags };
@@ -971,9 +977,40 @@ static const char *check_tree(struct img *img)
 	return NULL;
 }
 
+/*
+ * After an error: the counts of the process being read become what was
+ * read of it (and the entry being parsed), so that img_free() does not
+ * walk the 2^24 entries a stream may announce and not send (found by
+ * tests/fuzz: seconds per input under ASan).
+ */
+static void trim(struct img *img, const struct meta_pos *m)
+{
+	struct img_proc *p;
+
+	if (!img->procs || m->proc == 0)
+		return;
+	p = &img->procs[m->proc - 1];
+	p->d.nthreads = MIN(p->d.nthreads, m->thread);
+	p->d.nvmas = MIN(p->d.nvmas, m->vma + 1);
+	p->d.nfds = MIN(p->d.nfds, m->fd + 1);
+}
+
+static int read_meta(struct img_reader *r, struct img *img, struct meta_pos *mp,
+		     struct ckpt_section *s, void **payload);
+
 int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s, void **payload)
 {
 	struct meta_pos m = { .version = r->version };
+	int ret = read_meta(r, img, &m, s, payload);
+
+	if (ret < 0)
+		trim(img, &m);
+	return ret;
+}
+
+static int read_meta(struct img_reader *r, struct img *img, struct meta_pos *mp,
+		     struct ckpt_section *s, void **payload)
+{
 	uint64_t size = UINT64_MAX;
 	struct stat st;
 	int ret;
@@ -993,7 +1030,7 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 		if (ret == 0 || s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_HASHES) {
 			const char *bad;
 
-			if (!complete(img, m.proc))
+			if (!complete(img, mp->proc))
 				return error("image is %s: metadata incomplete before offset %llu",
 					     ret == 0 ? "corrupted" : "corrupted",
 					     (unsigned long long)at);
@@ -1003,8 +1040,8 @@ int img_read_meta(struct img_reader *r, struct img *img, struct ckpt_section *s,
 		}
 		c.p = *payload;
 		c.left = (size_t)s->size;
-		m.left = size == UINT64_MAX ? size : size > r->off ? size - r->off : 0;
-		ret = parse_one(img, &m, s, &c);
+		mp->left = size == UINT64_MAX ? size : size > r->off ? size - r->off : 0;
+		ret = parse_one(img, mp, s, &c);
 		if (ret == NO_MEMORY)
 			return error_errno(ENOMEM, "cannot hold what the %s section at offset %llu describes",
 					   img_section_name(s->type), (unsigned long long)at);

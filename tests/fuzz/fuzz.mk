@@ -25,7 +25,7 @@ FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-l
 		   -Wno-format-nonliteral
 
 # These are made by the sub-make only (O = $(FUZZ_O), CC = clang).
-$(O)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/mutator.o $(O)/tests/fuzz/common.o $(LIB)
+$(O)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/mutator.o $(O)/tests/fuzz/fields.o $(O)/tests/fuzz/common.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)

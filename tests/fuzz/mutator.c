@@ -11,6 +11,10 @@
  *     (metadata sections are picked more often than page data);
  *   - of the header or of one section header (type, proc, size);
  *   - a section deleted, duplicated or moved;
+ *   - one field of a section set to a value chosen for what it is, or a
+ *     thread's register set header (fields.c: structure-aware);
+ *   - a THREAD, VMA or FD section deleted or duplicated with its
+ *     process's count following, so that the counts still agree;
  *
  * then, most of the time, every checksum is recomputed, and the END
  * section's counts too, so that the reader's structure checks, not its
@@ -25,6 +29,7 @@
 
 #include "image/crc32c.h"
 #include "image/format.h"
+#include "tests/fuzz/fields.h"
 
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
@@ -230,23 +235,104 @@ static size_t reorder(uint8_t *d, size_t size, size_t max, const struct sec *v, 
 	return size;
 }
 
+static size_t edit_field(uint8_t *d, size_t size, const struct sec *v, size_t n, uint32_t *st)
+{
+	static struct img_sec is[MAXSEC];
+	struct ckpt_header h;
+	struct img_view iv = { .header = d, .sec = is };
+
+	memcpy(&h, d, HDR);
+	iv.page_size = h.page_size;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].whole)
+			continue;
+		memcpy(&is[iv.n].type, d + v[i].off, sizeof(uint32_t));
+		is[iv.n].payload = d + v[i].off + SEC;
+		is[iv.n++].len = v[i].len;
+	}
+	if (iv.n && !(rnd(st) % 8 ? fields_edit(&iv, st) : fields_edit_regset(&iv, st)))
+		fields_edit(&iv, st);
+	return size;
+}
+
+/* The PROC section of the process a section belongs to: the last one
+ * before it. */
+static long proc_of(const uint8_t *d, const struct sec *v, long i)
+{
+	for (long k = i - 1; k >= 0 && v[k].hdr == v[i].hdr; k--) {
+		uint32_t type;
+
+		memcpy(&type, d + v[k].off, sizeof(type));
+		if (type == CKPT_SEC_PROC && v[k].len >= sizeof(struct ckpt_proc))
+			return k;
+	}
+	return -1;
+}
+
+/* A THREAD, VMA or FD section deleted or duplicated in place, and its
+ * process's count of them changed to match. */
+static size_t recount(uint8_t *d, size_t size, size_t max, const struct sec *v, size_t n,
+		      uint32_t *st)
+{
+	for (int tries = 0; tries < 16 && n; tries++) {
+		long i = (long)(rnd(st) % n), p;
+		size_t len, cnt_off;
+		uint32_t type, cnt;
+		uint8_t *copy;
+
+		memcpy(&type, d + v[i].off, sizeof(type));
+		if (!v[i].whole || (p = proc_of(d, v, i)) < 0)
+			continue;
+		if (type == CKPT_SEC_THREAD)
+			cnt_off = offsetof(struct ckpt_proc, nthreads);
+		else if (type == CKPT_SEC_VMA)
+			cnt_off = offsetof(struct ckpt_proc, nvmas);
+		else if (type == CKPT_SEC_FD)
+			cnt_off = offsetof(struct ckpt_proc, nfds);
+		else
+			continue;
+		cnt_off += v[p].off + SEC;
+		memcpy(&cnt, d + cnt_off, sizeof(cnt));
+		len = SEC + v[i].len;
+		if (rnd(st) % 2) {
+			cnt--;
+			memcpy(d + cnt_off, &cnt, sizeof(cnt));
+			return splice(d, size, max, v[i].off, len, NULL, 0);
+		}
+		if (size + len > max)
+			return size;
+		cnt++;
+		memcpy(d + cnt_off, &cnt, sizeof(cnt));
+		copy = malloc(len);
+		memcpy(copy, d + v[i].off, len);
+		size = splice(d, size, max, v[i].off, 0, copy, len);
+		free(copy);
+		return size;
+	}
+	return size;
+}
+
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
 {
 	static struct sec v[MAXSEC];
 	uint32_t st = seed;
 	size_t n = scan(data, size, v);
-	uint32_t how = rnd(&st) % 16;
+	uint32_t how = rnd(&st) % 32;
 
 	if (size < HDR || memcmp(data, CKPT_MAGIC, 8))
 		return LLVMFuzzerMutate(data, size, max_size);
-	if (how < 3)
+	if (how < 4)
 		size = LLVMFuzzerMutate(data, size, max_size);
-	else if (how < 11)
+	else if (how < 12)
 		size = mutate_payload(data, size, max_size, v, n, &st);
-	else if (how < 13)
+	else if (how < 15)
 		size = mutate_fixed(data, size, v, n, &st);
-	else
+	else if (how < 18)
 		size = reorder(data, size, max_size, v, n, &st);
+	else if (how < 20)
+		size = recount(data, size, max_size, v, n, &st);
+	else
+		size = edit_field(data, size, v, n, &st);
 	/* Now and then a wrong checksum or END, for the checks of those. */
 	if (rnd(&st) % 32)
 		fixup(data, size, rnd(&st) % 8 != 0);

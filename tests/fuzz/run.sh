@@ -29,7 +29,7 @@ count() { ls "$crashes" | grep -cE "^($1)-" ; }
 before=$(count 'crash|leak')
 start=$(date +%s)
 "$BIN" -fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-	-max_total_time="$SECONDS_" -max_len="$MAXLEN" -timeout=20 -rss_limit_mb=4096 \
+	-max_total_time="$SECONDS_" -max_len="$MAXLEN" -timeout=20 -rss_limit_mb=4096 -malloc_limit_mb=512 \
 	-close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$crashes/" \
 	"$corpus" "$seeds" >"$log" 2>&1
 status=$?
