@@ -340,6 +340,14 @@ static int slots_top(const struct spawn_fds *sf)
  * Every source fd is first copied above everything (so no dup2 clobbers
  * another source), then to its place; everything else is closed.
  */
+/* In the child: what failed, for ckpt's message; errno is kept. */
+static int failed(struct spawn_fds *sf, const char *what, int fd)
+{
+	sf->fail = what;
+	sf->fail_fd = fd;
+	return -1;
+}
+
 int files_install_child(struct spawn_fds *sf)
 {
 	int *tmp = sf->tmp, n = 0, high, i, stub, top;
@@ -360,6 +368,14 @@ int files_install_child(struct spawn_fds *sf)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
 		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)(high + sf->ntmp + 1));
 		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
+			int last = 0;
+
+			for (i = 0; i < sf->nfds; i++)
+				last = MAX(last, sf->target[i]);
+			errno = EMFILE;
+			return failed(sf, "it and the stub's own need a higher descriptor limit", last);
+		}
 	}
 	/* tmp: targets' sources, exe, socket, plan, stub, the memfds and
 	 * shared objects mapped, the other processes' (in order), all
@@ -368,19 +384,22 @@ int files_install_child(struct spawn_fds *sf)
 #define UP(fd) ((fd) < 0 ? -1 : fcntl((fd), F_DUPFD_CLOEXEC, high))
 	for (i = 0; i < sf->nfds; i++)
 		if ((tmp[n++] = UP(sf->src[i])) < 0 && sf->src[i] >= 0)
-			return -1;
+			return failed(sf, "cannot set its file aside above every descriptor to install",
+				      sf->target[i]);
 	tmp[n++] = UP(sf->exe_src);
 	tmp[n++] = UP(sf->cwd_src);
 	tmp[n++] = UP(sf->sock_src);
 	tmp[n++] = UP(sf->plan_src);
 	if ((tmp[n++] = UP(sf->stub_src)) < 0)
-		return -1;
+		return failed(sf, "cannot set the stub's executable aside above every descriptor to install",
+			      -1);
 	for (i = 0; i < sf->nmaps; i++)
 		if (sf->map_src[i] >= 0 && (tmp[n++] = UP(sf->map_src[i])) < 0)
-			return -1;
+			return failed(sf, "cannot set a memfd or shared memory object aside", sf->map_fd[i]);
 	for (i = 0; i < sf->nextra; i++)
 		if ((tmp[n++] = UP(sf->extra_src[i])) < 0)
-			return -1;
+			return failed(sf, "cannot set another process's descriptor aside",
+				      sf->extra_base + i);
 #undef UP
 	close_range(0, (unsigned)high - 1, 0);
 	/* and whatever ckpt was given above that goes at the exec (5.11) */
@@ -388,25 +407,27 @@ int files_install_child(struct spawn_fds *sf)
 	n = 0;
 	for (i = 0; i < sf->nfds; i++, n++)
 		if (tmp[n] >= 0 && dup2(tmp[n], sf->target[i]) < 0)
-			return -1;
+			return failed(sf, "cannot put its file in place", sf->target[i]);
 	if (tmp[n] >= 0 && dup2(tmp[n], sf->exe_slot) < 0)
-		return -1;
+		return failed(sf, "cannot pass the executable to the stub", sf->exe_slot);
 	n++;
 	if (tmp[n] >= 0 && dup2(tmp[n], sf->cwd_slot) < 0)
-		return -1;
+		return failed(sf, "cannot pass the working directory to the stub", sf->cwd_slot);
 	n++;
 	if (tmp[n] >= 0 && dup2(tmp[n], sf->sock_slot) < 0)
-		return -1;
+		return failed(sf, "cannot pass the socket of the mapped files to the stub", sf->sock_slot);
 	n++;
 	if (dup2(tmp[n++], sf->plan_slot) < 0)
-		return -1;
+		return failed(sf, "cannot pass the plan to the stub", sf->plan_slot);
 	stub = tmp[n++];
 	for (i = 0; i < sf->nmaps; i++)
 		if (sf->map_src[i] >= 0 && dup2(tmp[n++], sf->map_fd[i]) < 0)
-			return -1;
+			return failed(sf, "cannot pass a memfd or shared memory object to the stub",
+				      sf->map_fd[i]);
 	for (i = 0; i < sf->nextra; i++)
 		if (dup2(tmp[n++], sf->extra_base + i) < 0)
-			return -1;
+			return failed(sf, "cannot pass another process's descriptor to the stub",
+				      sf->extra_base + i);
 	/*
 	 * The stub ELF right above the last slot (close-on-exec is fine for
 	 * execveat of an ELF file), then nothing else of ckpt's: every
@@ -414,9 +435,10 @@ int files_install_child(struct spawn_fds *sf)
 	 * at 300, say), is closed here, not only those below high.
 	 */
 	top = slots_top(sf) + 1;
-	if ((stub != top && dup3(stub, top, O_CLOEXEC) < 0) ||
-	    close_range((unsigned)top + 1, ~0u, 0) < 0)
-		return -1;
+	if (stub != top && dup3(stub, top, O_CLOEXEC) < 0)
+		return failed(sf, "cannot move the stub's program above its descriptors", top);
+	if (close_range((unsigned)top + 1, ~0u, 0) < 0)
+		return failed(sf, "cannot close ckpt's other descriptors", -1);
 	return top;
 }
 

@@ -186,6 +186,8 @@ struct spawn_fds {
 	int cwd_src, cwd_slot;		/* working directory (O_PATH), -1 */
 	int plan_src, plan_slot;	/* the plan memfd */
 	int stub_src;			/* the stub ELF memfd (exec'd) */
+	const char *fail;		/* files_install_child: what failed (a literal) */
+	int fail_fd;			/* and the fd number it concerns, -1 */
 	int base;			/* first helper fd number in the stub */
 	int *tmp, ntmp;			/* scratch for the child */
 	/* A tree (restore/tree.c): the root stub also gets every other
@@ -223,7 +225,8 @@ int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_
  * it receives the files: after exec, before it closes the plan. */
 int mapfiles_recv_slots(pid_t pid, struct spawn_fds *sf);
 /* In the forked child: install the table (async-signal-safe only).
- * Returns the fd of the stub ELF to exec, or -1. */
+ * Returns the fd of the stub ELF to exec, or -1 with errno, fail and
+ * fail_fd set. */
 int files_install_child(struct spawn_fds *sf);
 void files_close(struct spawn_fds *sf);
 /* sysv.c: each SysV segment of process k of img found or made again, or

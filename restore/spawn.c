@@ -44,6 +44,18 @@ struct rthread {
 	uint32_t state;		/* enum stub_state, as last read */
 };
 
+/*
+ * Why the forked child gave up before the exec.  It writes here, in a
+ * page it shares with ckpt (a MAP_SHARED mapping stays shared across
+ * fork, fork(2)), rather than on a pipe, whose descriptor would have to
+ * be kept out of the way of those the child installs.
+ */
+struct child_why {
+	const char *what;	/* a string literal: the same address in ckpt */
+	int fd;			/* the fd number it concerns, -1 */
+	int err;		/* errno */
+};
+
 /* One task of the tree while it is made. */
 struct rtask {
 	pid_t pid;		/* as ckpt sees it (its fork event), 0: not made yet */
@@ -53,6 +65,7 @@ struct rtask {
 
 struct ctx {
 	pid_t ckpt_pid;
+	struct child_why *why;
 	const struct img *img;
 	const struct img_proc *p;	/* the root's */
 	const struct restore_opts *o;
@@ -116,11 +129,20 @@ static void utoa(char *buf, unsigned v)
 	*buf = 0;
 }
 
+static __attribute__((noreturn)) void child_fail(struct ctx *c, const char *what, int fd, int err)
+{
+	c->why->what = what;
+	c->why->fd = fd;
+	c->why->err = err;
+	_exit(126);
+}
+
 /* The child, between fork and exec: async-signal-safe calls only. */
 static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 {
 	char fdarg[16], *argv[] = { "ckpt-stub", fdarg, NULL }, *envp[] = { NULL };
 	sigset_t all;
+	long ret;
 	int stubfd;
 
 	/* Until ckpt lets it go, the child dies with ckpt: no stopped
@@ -130,9 +152,9 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 	 * namespace (--pid-ns) a parent outside it reads as 0, ckpt's death
 	 * gives us the namespace's init, 1 (pid_namespaces(7)). */
 	if (getppid() != (c->o->pid_ns ? 0 : c->ckpt_pid))
-		_exit(126);
-	if (c->o->pid_ns && pidns_child_mounts() < 0)
-		_exit(126);
+		child_fail(c, "its parent is no longer ckpt", -1, 0);
+	if (c->o->pid_ns && (ret = pidns_child_mounts()) < 0)
+		child_fail(c, "cannot mount its own /proc in the new PID namespace", -1, (int)-ret);
 	if (same_pid && c->p->d.sid == c->p->d.pid)
 		setsid();
 	else if (same_pid && c->p->d.pgid == c->p->d.pid)
@@ -144,14 +166,17 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 		signal(sig, SIG_DFL);
 	stubfd = files_install_child(&c->sf[0]);
 	if (stubfd < 0)
-		_exit(126);
+		child_fail(c, c->sf[0].fail, c->sf[0].fail_fd, errno);
 	utoa(fdarg, (unsigned)c->sf[0].plan_slot);
 	/* Traced, and stopped so that ckpt can ask for an exec event: the
 	 * legacy post-exec SIGTRAP would stay pending under our full mask. */
-	if (tracee_call(PTRACE_TRACEME, 0, 0, 0) < 0 ||
-	    syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP) < 0)
-		_exit(126);
+	if ((ret = tracee_call(PTRACE_TRACEME, 0, 0, 0)) < 0)
+		child_fail(c, "cannot be traced by ckpt (PTRACE_TRACEME)", -1, (int)-ret);
+	if (syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP) < 0)
+		child_fail(c, "cannot stop itself for ckpt", -1, errno);
 	syscall(SYS_execveat, stubfd, "", argv, envp, AT_EMPTY_PATH);
+	c->why->what = "cannot execute the stub (execveat)";
+	c->why->err = errno;
 	_exit(127);
 }
 
@@ -738,6 +763,30 @@ static int any_seccomp(const struct img *img)
 	return 0;
 }
 
+/* The child exited, or stopped otherwise than it should have: why, as
+ * it said (child_why), else its status. */
+static int did_not_start(const struct ctx *c, int st)
+{
+	const struct child_why *w = c->why;
+	char limit[64] = "";
+	struct rlimit rl;
+
+	if (!WIFEXITED(st) || !w->what)
+		return error("the restore stub did not start (%s %d)",
+			     WIFEXITED(st) ? "exit status" : "status",
+			     WIFEXITED(st) ? WEXITSTATUS(st) : st);
+	/* EBADF from dup2, EINVAL from F_DUPFD, EMFILE: a number at or over
+	 * RLIMIT_NOFILE (dup(2), fcntl(2)), which the child raised to the
+	 * hard limit at most. */
+	if (w->fd >= 0 && (w->err == EBADF || w->err == EINVAL || w->err == EMFILE) &&
+	    getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		snprintf(limit, sizeof(limit), " (ulimit -Hn %llu)", (unsigned long long)rl.rlim_max);
+	if (w->fd >= 0)
+		return error_errno(w->err, "the restore stub did not start: fd %d: %s%s", w->fd,
+				   w->what, limit);
+	return error_errno(w->err, "the restore stub did not start: %s", w->what);
+}
+
 static int setup_stub(struct ctx *c, uint64_t stub_size)
 {
 	struct stub_map *maps = NULL;
@@ -751,9 +800,7 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 		if (ret < 0)
 			return error_errno(ret, "waiting for the restore stub");
 		if (!WIFSTOPPED(st) || (st >> 8) != want)
-			return error("the restore stub did not start (%s %d)",
-				     WIFEXITED(st) ? "exit status" : "status",
-				     WIFEXITED(st) ? WEXITSTATUS(st) : st);
+			return did_not_start(c, st);
 		if (want != SIGSTOP)
 			break;
 		/* Seccomp filters act once ckpt lets go (seccomp.c); threads
@@ -884,6 +931,12 @@ int restore_spawn(struct restore_job *j)
 		ret = error_errno(fd, "cannot create a memfd");
 		goto out;
 	}
+	c.why = mmap(NULL, sizeof(*c.why), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (c.why == MAP_FAILED) {
+		c.why = NULL;
+		ret = error_errno(errno, "cannot map a page to share with the restore stub");
+		goto out;
+	}
 	if (o->pid_ns && (ret = pidns_enter(ns)) < 0)
 		goto out;
 	c.pid = spawn(&c);
@@ -915,5 +968,7 @@ out:
 	free(c.th);
 	free(c.rt);
 	free(c.early);
+	if (c.why)
+		munmap(c.why, sizeof(*c.why));
 	return ret;
 }

@@ -532,3 +532,20 @@ flip_refused() {
 		done
 	done
 }
+
+@test "restore under a descriptor limit below the process's fds: the stub's failure names the fd and the limit" {
+	skip_unless_ptrace
+	start_target fd_high 1000 "$T/file"
+	dump_kill
+	touch "$T/go"
+	run timeout 120 bash -c 'ulimit -n 64 && ulimit -Hn 64 && exec "$@"' - "$CKPT" restore "$T/img"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == "ckpt: restore $T/img: the restore stub did not start: fd 1000: "*"(ulimit -Hn 64): Too many open files" ]]
+	# and under no lower limit than the process had, it is restored
+	run timeout 120 "$CKPT" restore "$T/img"
+	echo "$output"
+	cat "$T/err"
+	[ "$status" -eq 0 ]
+}
