@@ -395,7 +395,8 @@ int files_install_child(struct spawn_fds *sf)
 			      -1);
 	for (i = 0; i < sf->nmaps; i++)
 		if (sf->map_src[i] >= 0 && (tmp[n++] = UP(sf->map_src[i])) < 0)
-			return failed(sf, "cannot set a memfd or shared memory object aside", sf->map_fd[i]);
+			return failed(sf, "cannot set a memfd or shared memory object aside",
+				      sf->map_fd[i]);
 	for (i = 0; i < sf->nextra; i++)
 		if ((tmp[n++] = UP(sf->extra_src[i])) < 0)
 			return failed(sf, "cannot set another process's descriptor aside",

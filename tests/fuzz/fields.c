@@ -34,10 +34,16 @@ struct field {
 	uint32_t sec;		/* section type, 0: the image header */
 	uint16_t off, len;	/* in the fixed struct at the payload's start */
 	uint8_t kind;
+	uint16_t base, elsize;	/* elsize: in any element of an array of such
+				   structs from base on, not only the first */
 };
 
 #define F(sec, type, member, kind) \
-	{ sec, offsetof(struct type, member), sizeof(((struct type *)0)->member), kind }
+	{ sec, offsetof(struct type, member), sizeof(((struct type *)0)->member), kind, 0, 0 }
+/* A field of every element of an array after a header of hdr bytes. */
+#define A(sec, hdr, type, member, kind) \
+	{ sec, offsetof(struct type, member), sizeof(((struct type *)0)->member), kind, hdr, \
+	  sizeof(struct type) }
 
 static const struct field fields[] = {
 	F(0, ckpt_header, version, K_ENUM), F(0, ckpt_header, header_size, K_LEN),
@@ -63,9 +69,20 @@ static const struct field fields[] = {
 	F(CKPT_SEC_PROC, ckpt_proc, track_fd, K_ID), F(CKPT_SEC_PROC, ckpt_proc, dirty_method, K_ENUM),
 	F(CKPT_SEC_PROC, ckpt_proc, pdeathsig, K_ENUM),
 
-	F(CKPT_SEC_SIGACTS, ckpt_sigaction, handler, K_ADDR),
-	F(CKPT_SEC_SIGACTS, ckpt_sigaction, flags, K_FLAGS),
-	F(CKPT_SEC_SIGACTS, ckpt_sigaction, mask, K_FLAGS),
+	A(CKPT_SEC_SIGACTS, 0, ckpt_sigaction, handler, K_ADDR),
+	A(CKPT_SEC_SIGACTS, 0, ckpt_sigaction, flags, K_FLAGS),
+	A(CKPT_SEC_SIGACTS, 0, ckpt_sigaction, mask, K_FLAGS),
+
+	F(CKPT_SEC_TREE, ckpt_tree, ntasks, K_COUNT), F(CKPT_SEC_TREE, ckpt_tree, flags, K_FLAGS),
+#define T(member, kind) A(CKPT_SEC_TREE, sizeof(struct ckpt_tree), ckpt_task, member, kind)
+	T(pid, K_ID), T(ppid, K_ID), T(pgid, K_ID), T(sid, K_ID), T(parent, K_ID), T(proc, K_ID),
+	T(files_of, K_ID), T(fs_of, K_ID), T(exit_signal, K_ENUM), T(exit_status, K_FLAGS),
+	T(flags, K_FLAGS), T(uid, K_ID), T(gid, K_ID), T(start_time, K_SIZE),
+#undef T
+
+	A(CKPT_SEC_COW, 0, ckpt_cow_run, addr, K_ADDR), A(CKPT_SEC_COW, 0, ckpt_cow_run, npages, K_COUNT),
+
+	F(CKPT_SEC_PAGES_ALIGNED, ckpt_align, skip, K_LEN),
 
 	F(CKPT_SEC_TIMERS, ckpt_timers, itimer, K_SIZE), F(CKPT_SEC_TIMERS, ckpt_timers, ntimers, K_COUNT),
 
@@ -139,8 +156,8 @@ static uint64_t other_value(const struct img_view *iv, const struct field *f, ui
 	for (int tries = 0; tries < 8; tries++) {
 		const struct img_sec *s = &iv->sec[rnd(st) % iv->n];
 
-		if (s->type == f->sec && s->len >= (size_t)f->off + f->len)
-			return get(s->payload + f->off, f->len);
+		if (s->type == f->sec && s->len >= (size_t)f->base + f->off + f->len)
+			return get(s->payload + f->base + f->off, f->len);
 	}
 	return 0;
 }
@@ -237,8 +254,8 @@ int fields_edit(struct img_view *iv, uint32_t *st)
 			p = iv->header;
 			len = sizeof(struct ckpt_header);
 		} else {
-			/* A section of the field's type; SIGACTS and TIMERS
-			 * hold arrays: any element. */
+			/* A section of the field's type; in one holding an
+			 * array (SIGACTS, TREE, COW), any element. */
 			const struct img_sec *s = NULL;
 
 			for (int k = 0; k < 32 && !s; k++) {
@@ -251,11 +268,11 @@ int fields_edit(struct img_view *iv, uint32_t *st)
 				continue;
 			p = s->payload;
 			len = s->len;
-			if (f->sec == CKPT_SEC_SIGACTS && len >= sizeof(struct ckpt_sigaction)) {
-				size_t k = rnd(st) % (len / sizeof(struct ckpt_sigaction));
+			if (f->elsize && len >= (size_t)f->base + f->elsize) {
+				size_t k = rnd(st) % ((len - f->base) / f->elsize);
 
-				p += k * sizeof(struct ckpt_sigaction);
-				len -= k * sizeof(struct ckpt_sigaction);
+				p += f->base + k * f->elsize;
+				len -= f->base + k * f->elsize;
 			}
 		}
 		if (len < (size_t)f->off + f->len)
@@ -265,7 +282,7 @@ int fields_edit(struct img_view *iv, uint32_t *st)
 			size_t el = f->kind == K_ID ? 4 : 8, k = rnd(st) % (f->len / el);
 
 			put(p + f->off + k * el, (unsigned)el,
-			    new_value(iv, &(struct field){ f->sec, f->off, (uint16_t)el, f->kind },
+			    new_value(iv, &(struct field){ f->sec, f->off, (uint16_t)el, f->kind, f->base, 0 },
 				      get(p + f->off + k * el, (unsigned)el), st));
 			return 1;
 		}

@@ -77,6 +77,11 @@ start signals && dump signals && made=$((made + 1))
 mkdir -p "$work/ghost"
 start fd_deleted "$work/ghost" && dump fd-deleted && made=$((made + 1))
 start spin && dump spin --compress zlib && made=$((made + 1))
+# Trees (TREE and COW sections, a zombie, shared memory): dumped with
+# --kill, which ends and reaps every process of the tree.
+for t in tree_basic tree_shm; do
+	start "$t" && dump "${t/_/-}" --kill && made=$((made + 1))
+done
 # Chains for fuzz_chain: the newest image first, then its parents.
 cat "$OUT/crafted-child.img" "$OUT/crafted-full.img" >"$CHAIN/crafted-chain"
 [ -e "$OUT/chain-1.img" ] && cat "$OUT/chain-1.img" "$OUT/chain-0.img" >"$CHAIN/chain"
