@@ -119,6 +119,19 @@ static int send_files(int sock, int *fds, int n)
 	return r < 0 ? error_errno(errno, "cannot pass the mapped files to the restore stub") : 0;
 }
 
+/* The message being made sent, and the next one begun (msg_files[nmsgs]
+ * counts its files). */
+static int flush(int sock, int *fds, int *n, struct spawn_fds *sf)
+{
+	int ret = send_files(sock, fds, *n);
+
+	sf->nmsgs++;
+	sf->msg_files = xrealloc(sf->msg_files, ((size_t)sf->nmsgs + 1) * sizeof(int));
+	sf->msg_files[sf->nmsgs] = 0;
+	*n = 0;
+	return ret;
+}
+
 /* A seqpacket socketpair: one message per batch, read whole.  Room for
  * every message queued at once (SO_SNDBUFFORCE with privileges).  Files
  * in flight count against the sender's RLIMIT_NOFILE unless it has
@@ -157,7 +170,7 @@ int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_
 
 	for (uint32_t i = 0; i < p->d.nvmas; i++)
 		nfiles += is_map_file(&p->vmas[i]) && owner[i] == i;
-	sf->msg_files = xzalloc((nfiles / MAP_FDS_PER_MSG + 1) * sizeof(int));
+	sf->msg_files = xzalloc(sizeof(int));
 	if (nfiles && (ret = open_socket(sf, nfiles, &sock)) < 0)
 		nfiles = 0;
 	for (uint32_t i = 0; i < p->d.nvmas && ret == 0; i++) {
@@ -191,6 +204,13 @@ int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_
 		}
 		/* With the process's credentials (files.c's window). */
 		fds[n] = files_open_path(v->path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		/* ckpt itself at RLIMIT_NOFILE: the message so far goes now,
+		 * which closes its files here */
+		if (fds[n] == -EMFILE && n > 0) {
+			if ((ret = flush(sock, fds, &n, sf)) < 0)
+				break;
+			fds[n] = files_open_path(v->path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		}
 		/* Only mprotect(PROT_WRITE) needed it: the mapping itself can be
 		 * had without, and ckpt says what the process loses. */
 		if (fds[n] < 0 && wr && !(v->d.prot & PROT_WRITE) &&
@@ -211,17 +231,11 @@ int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_
 		sf->map_msg[i] = sf->nmsgs;
 		sf->map_pos[i] = n++;
 		sf->msg_files[sf->nmsgs] = n;
-		if (ret == 0 && n == MAP_FDS_PER_MSG) {
-			ret = send_files(sock, fds, n);
-			sf->nmsgs++;
-			n = 0;
-		}
+		if (ret == 0 && n == MAP_FDS_PER_MSG)
+			ret = flush(sock, fds, &n, sf);
 	}
-	if (ret == 0 && n) {
-		ret = send_files(sock, fds, n);
-		sf->nmsgs++;
-		n = 0;
-	}
+	if (ret == 0 && n)
+		ret = flush(sock, fds, &n, sf);
 	while (n > 0)
 		close(fds[--n]);
 	if (sock >= 0)

@@ -352,7 +352,7 @@ static void plan_receive(struct plan *pl, const struct spawn_fds *sf, int k, int
 	data_reloc(pl, msg_off + offsetof(struct msghdr, msg_iov));
 	data_reloc(pl, msg_off + offsetof(struct msghdr, msg_control));
 	SYSR(pl, 0, 0, R1, SYS_recvmsg, (uint64_t)sf->sock_slot, msg_off, MSG_CMSG_CLOEXEC, 0, 0, 0);
-	what(pl, 0, "receive mapped files %d to %d", k * MAP_FDS_PER_MSG, k * MAP_FDS_PER_MSG + n - 1);
+	what(pl, 0, "receive message %d of the mapped files (%d files)", k + 1, n);
 	pl->recv_ctl = xrealloc(pl->recv_ctl, (pl->nrecv + 1) * sizeof(*pl->recv_ctl));
 	pl->recv_ctl[pl->nrecv++] = ctl_off;
 }
@@ -456,9 +456,8 @@ int plan_check_received(const struct plan *pl, uint32_t k, const struct spawn_fd
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
 		    c->cmsg_len != CMSG_LEN(n * sizeof(int)) ||
 		    memcmp(CMSG_DATA(c), sf->recv_fd, n * sizeof(int)))
-			return error("the restore stub received mapped files %u to %zu at other "
-				     "descriptors than it mapped them from", m * MAP_FDS_PER_MSG,
-				     m * MAP_FDS_PER_MSG + n - 1);
+			return error("the restore stub received the mapped files of message %u at "
+				     "other descriptors than it mapped them from", m + 1);
 	}
 	return 0;
 }
