@@ -153,7 +153,7 @@ int img_dest_open(struct img_writer *w, const char *path)
 	img_remove_stale_tmp(dest);
 	dir = xstrdup(dest);
 	w->fd = getenv("CKPT_NO_O_TMPFILE") ? -1 :
-		open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	free(dir);
 	if (w->fd >= 0)
 		return 0;
@@ -163,7 +163,7 @@ int img_dest_open(struct img_writer *w, const char *path)
 	if (!(w->tmp = img_tmp_name(dest, getpid())))
 		return -ENOMEM;
 	unlink(w->tmp);
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		ret = -errno;
 		free(w->tmp);
