@@ -1,7 +1,7 @@
 /*
  * A pipe at a high descriptor number (300, the read end; 301, the write
- * end), which restore cannot give back yet: it must never get ckpt
- * restore's own descriptor of that number instead (tests/security.bats
+ * end): restore makes it again, and it must never get ckpt restore's own
+ * descriptor of that number instead (tests/security.bats
  * gives ckpt restore a file at 300).  After GO: neither fd is a regular
  * file, and reading fd 300 gives nothing of ckpt's.
  */

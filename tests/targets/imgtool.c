@@ -33,7 +33,8 @@
  *         exe=PATH, cwd=PATH
  *         rlimit.N=CUR,MAX       resource limit N (-1: infinity)
  *         sched=POLICY,PRIO      every thread's scheduling policy, priority
- *         fd.N.kind=K, fd.N.path=PATH, fd.N.fd=M     descriptor N
+ *         fd.N.kind=K, fd.N.path=PATH, fd.N.fd=M     descriptor N (version 2:
+ *         fd.N.policy=P too; kind, policy and path are those of its FILE)
  *         vma.add=START,END,PROT a new anonymous private mapping
  *         attrs.oom=N, attrs.loginuid=N, attrs.securebits=N   (ATTRS)
  *         mac=strip              no MAC sections, and the header says so
@@ -290,7 +291,10 @@ static int cmd_xfeature(unsigned feature, uint32_t offset, uint32_t size)
 #define SEC_END		255
 #define PROC_SIZE	560
 #define VMA_SIZE	88
-#define FD_SIZE		72
+#define FD_SIZE		72	/* version 1: struct ckpt_fd_v1 + path */
+#define SEC_FILE	11
+#define FD2_SIZE	16	/* version 2: struct ckpt_fd (fd, fdflags, file id) */
+#define FILE_SIZE	96	/* struct ckpt_file + path + state + what */
 
 struct sec {
 	uint32_t type, proc;
@@ -399,6 +403,17 @@ static struct sec *fd_sec(int fd)
 		if (secs[i].type == SEC_FD && (int)get_le(secs[i].p, 4) == fd)
 			return &secs[i];
 	die("no fd %d in the image", fd);
+}
+
+/* Version 2: the FILE an FD section names (its id at offset 8). */
+static struct sec *file_of(const struct sec *fd)
+{
+	uint32_t id = (uint32_t)get_le(fd->p + 8, 4);
+
+	for (size_t i = 0; i < nsecs; i++)
+		if (secs[i].type == SEC_FILE && (uint32_t)get_le(secs[i].p, 4) == id)
+			return &secs[i];
+	die("no file %u in the image", id);
 }
 
 /* The reader wants FD sections in fd order: sort them where they are
@@ -550,6 +565,20 @@ static void set_one(const char *kv)
 		struct sec *f = fd_sec(fd);
 		const char *field = key + n;
 
+		/* Version 2: kind, policy and path are the FILE's (struct
+		 * ckpt_file: kind 4, policy 12, path_len 76, path at 96). */
+		if (f->len == FD2_SIZE && strcmp(field, "fd")) {
+			struct sec *file = file_of(f);
+
+			if (!strcmp(field, "kind"))
+				return put_le(file->p + 4, strtoul(v, NULL, 0), 4);
+			if (!strcmp(field, "policy"))
+				return put_le(file->p + 12, strtoul(v, NULL, 0), 4);
+			if (!strcmp(field, "path")) {
+				splice_payload(file, FILE_SIZE, get_le(file->p + 76, 4), v, strlen(v));
+				return put_le(file->p + 76, strlen(v), 4);
+			}
+		}
 		if (!strcmp(field, "kind"))
 			return put_le(f->p + 4, strtoul(v, NULL, 0), 4);
 		if (!strcmp(field, "path")) {
