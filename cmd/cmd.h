@@ -49,6 +49,10 @@ int cmd_verify(int argc, char **argv);
 int cmd_core(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+/* Run by root: what this command writes is signed with this machine's key
+ * (made on first use), so that root's restore knows it from a forged
+ * image.  0, or -1 said. */
+int cmd_root_signs(void);
 int cmd_help(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_watch(int argc, char **argv);

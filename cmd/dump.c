@@ -12,7 +12,6 @@
 #include "common/util.h"
 #include "dump/dump.h"
 #include "image/codec.h"
-#include "image/key.h"
 
 /* See README.md, "Compression", for the measurements behind it: lz4
  * where it does not slow the dump down (--compress auto). */
@@ -173,15 +172,8 @@ int cmd_dump(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_set_context("dump %ld", pid);
-	/* Root's images carry a MAC with this machine's key (made on first
-	 * use), so that root's restore knows them from forged ones. */
-	if (geteuid() == 0) {
-		static struct img_key key;
-
-		if (img_key_load(&key, 1) < 0)
-			return EXIT_FAIL;
-		img_key_set_signing(&key);
-	}
+	if (cmd_root_signs() < 0)
+		return EXIT_FAIL;
 	/* An image is binary: a terminal gets garbage and the job is lost. */
 	if (!strcmp(o.out, "-") && isatty(STDOUT_FILENO)) {
 		error("refusing to write an image to a terminal: use -o FILE, or a pipe");

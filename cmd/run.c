@@ -197,6 +197,9 @@ int cmd_run(int argc, char **argv)
 	/* Without COMMAND: resume whatever job DIR holds. */
 	o.argv = optind < argc ? argv + optind : NULL;
 	o.quiet = log_quiet;
+	/* Its checkpoints are root's dumps like any other: signed. */
+	if (cmd_root_signs() < 0)
+		return EXIT_FAIL;
 	return run_main(&o);
 }
 
@@ -218,5 +221,7 @@ int cmd_watch(int argc, char **argv)
 	}
 	o.watch = (pid_t)pid;
 	o.quiet = log_quiet;
+	if (cmd_root_signs() < 0)
+		return EXIT_FAIL;
 	return run_main(&o);
 }

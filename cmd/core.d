@@ -1,0 +1,14 @@
+/work/wt/int-robust/cmd/core.o: cmd/core.c cmd/cmd.h common/log.h \
+ image/core.h image/image.h image/format.h image/mac.h image/key.h \
+ image/sha256.h image/model.h arch/arch.h arch/x86_64/arch-defs.h
+cmd/cmd.h:
+common/log.h:
+image/core.h:
+image/image.h:
+image/format.h:
+image/mac.h:
+image/key.h:
+image/sha256.h:
+image/model.h:
+arch/arch.h:
+arch/x86_64/arch-defs.h:

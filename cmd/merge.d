@@ -1,0 +1,18 @@
+/work/wt/int-robust/cmd/merge.o: cmd/merge.c cmd/cmd.h common/log.h \
+ restore/restore.h image/chain.h image/image.h image/format.h image/mac.h \
+ image/key.h image/sha256.h image/model.h arch/arch.h \
+ arch/x86_64/arch-defs.h image/tree.h image/stub-abi.h
+cmd/cmd.h:
+common/log.h:
+restore/restore.h:
+image/chain.h:
+image/image.h:
+image/format.h:
+image/mac.h:
+image/key.h:
+image/sha256.h:
+image/model.h:
+arch/arch.h:
+arch/x86_64/arch-defs.h:
+image/tree.h:
+image/stub-abi.h:
