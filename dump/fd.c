@@ -35,7 +35,7 @@ static const struct {
 	{ CKPT_FD_PIPE, &fd_dump_pipe }, { CKPT_FD_FIFO, &fd_dump_pipe },
 	{ CKPT_FD_OTHER, &fd_dump_unsupported }, { CKPT_FD_SOCKET, &fd_dump_unsupported },
 	{ CKPT_FD_UNIX, &fd_dump_unix }, { CKPT_FD_INET, &fd_dump_inet },
-	{ CKPT_FD_TTY, &fd_dump_unsupported }, { CKPT_FD_PTMX, &fd_dump_unsupported },
+	{ CKPT_FD_TTY, &fd_dump_tty }, { CKPT_FD_PTMX, &fd_dump_tty },
 	{ CKPT_FD_USERFAULTFD, &fd_dump_unsupported }, { CKPT_FD_IO_URING, &fd_dump_unsupported },
 	{ CKPT_FD_EVENTFD, &fd_dump_event }, { CKPT_FD_SIGNALFD, &fd_dump_event },
 	{ CKPT_FD_TIMERFD, &fd_dump_event }, { CKPT_FD_EPOLL, &fd_dump_epoll },

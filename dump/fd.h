@@ -52,7 +52,7 @@ struct fd_kind_dump {
 };
 
 extern const struct fd_kind_dump fd_dump_file, fd_dump_pipe, fd_dump_event, fd_dump_epoll,
-	fd_dump_notify, fd_dump_pidfd, fd_dump_proc, fd_dump_unix, fd_dump_inet,
+	fd_dump_notify, fd_dump_pidfd, fd_dump_proc, fd_dump_unix, fd_dump_inet, fd_dump_tty,
 	fd_dump_unsupported;
 
 /* fd.c: for the kinds */

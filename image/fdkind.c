@@ -483,6 +483,59 @@ static void inet_json(const struct img_file *f, struct json *j)
 	json_u64(j, "sndbuf", s.sndbuf);
 }
 
+/* ---- terminals ---- */
+
+static int tty_check(const struct img_file *f)
+{
+	struct ckpt_fd_tty s;
+
+	fd_state(f, &s, sizeof(s));
+	if (f->d.state_len != sizeof(s))
+		return -1;
+	/* only a master carries bytes; a restored slave is a pty's */
+	if (f->d.kind == CKPT_FD_PTMX)
+		return (uint64_t)s.to_master + s.to_slave == f->d.data_len && s.index != ~0u ? 0 : -1;
+	return !s.to_master && !s.to_slave && !f->d.data_len ? 0 : -1;
+}
+
+static void tty_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_tty s;
+
+	fd_state(f, &s, sizeof(s));
+	if (s.index != ~0u)
+		snprintf(buf, len, "pty %u, ", s.index);
+	else
+		buf[0] = 0;
+	snprintf(buf + strlen(buf), len - strlen(buf), "%ux%u, %s%s, lflag %#x iflag %#x oflag %#x",
+		 s.cols, s.rows, s.lflag & 2 /* ICANON */ ? "canonical" : "raw",
+		 s.lflag & 8 /* ECHO */ ? " echo" : "", s.lflag, s.iflag, s.oflag);
+	if (f->d.kind == CKPT_FD_PTMX)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s%s, %u bytes for the master, %u for the slave",
+			 s.tflags & CKPT_TTY_LOCKED ? ", locked" : "",
+			 s.tflags & CKPT_TTY_PACKET ? ", packet mode" : "",
+			 s.tflags & CKPT_TTY_HUP ? ", slave closed" : "", s.to_master, s.to_slave);
+}
+
+static void tty_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_tty s;
+
+	fd_state(f, &s, sizeof(s));
+	json_i64(j, "index", s.index == ~0u ? -1 : (int64_t)s.index);
+	json_hex(j, "iflag", s.iflag);
+	json_hex(j, "oflag", s.oflag);
+	json_hex(j, "cflag", s.cflag);
+	json_hex(j, "lflag", s.lflag);
+	json_u64(j, "rows", s.rows);
+	json_u64(j, "cols", s.cols);
+	json_bool(j, "locked", s.tflags & CKPT_TTY_LOCKED);
+	json_bool(j, "packet", s.tflags & CKPT_TTY_PACKET);
+	json_bool(j, "slave_closed", s.tflags & CKPT_TTY_HUP);
+	json_u64(j, "to_master", s.to_master);
+	json_u64(j, "to_slave", s.to_slave);
+}
+
 #define STATE(k, n, a, st, chk, t, js) { k, n, a, sizeof(st), chk, t, js }
 
 static const struct fd_kind_info kinds[] = {
@@ -515,8 +568,9 @@ static const struct fd_kind_info kinds[] = {
 	STATE(CKPT_FD_INET, "inet", "a TCP or UDP socket", struct ckpt_fd_inet, NULL, inet_text,
 	      inet_json),
 	{ CKPT_FD_SOCKET, "socket", "a socket", 0, NULL, NULL, NULL },
-	{ CKPT_FD_TTY, "tty", "a terminal", 0, NULL, NULL, NULL },
-	{ CKPT_FD_PTMX, "ptmx", "a pseudo-terminal master", 0, NULL, NULL, NULL },
+	STATE(CKPT_FD_TTY, "tty", "a terminal", struct ckpt_fd_tty, tty_check, tty_text, tty_json),
+	STATE(CKPT_FD_PTMX, "ptmx", "a pseudo-terminal master", struct ckpt_fd_tty, tty_check,
+	      tty_text, tty_json),
 	{ CKPT_FD_USERFAULTFD, "userfaultfd", "a userfaultfd", 0, NULL, NULL, NULL },
 	{ CKPT_FD_IO_URING, "io_uring", "an io_uring instance", 0, NULL, NULL, NULL },
 };
@@ -538,7 +592,8 @@ const char *fd_kind_name(uint32_t kind)
 
 int fd_kind_restorable(uint32_t kind)
 {
-	return fd_kind(kind) && kind != CKPT_FD_OTHER && kind < CKPT_FD_SOCKET;
+	return fd_kind(kind) && kind != CKPT_FD_OTHER &&
+	       (kind < CKPT_FD_SOCKET || kind == CKPT_FD_TTY || kind == CKPT_FD_PTMX);
 }
 
 int fd_kind_check(const struct img_file *f)
@@ -556,7 +611,7 @@ int fd_kind_check(const struct img_file *f)
 		return -1;
 	if ((f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) ? f->d.data_len != f->d.size :
 	    f->d.kind != CKPT_FD_PIPE && f->d.kind != CKPT_FD_FIFO && f->d.kind != CKPT_FD_UNIX &&
-	    f->d.data_len)
+	    f->d.kind != CKPT_FD_PTMX && f->d.data_len)
 		return -1;
 	return k->check ? k->check(f) : 0;
 }

@@ -465,8 +465,10 @@ enum ckpt_fd_kind {
 	CKPT_FD_INET     = 19,	/* a TCP or UDP socket over IPv4 or IPv6: ckpt_fd_inet */
 	/* Named, not restored yet: only INHERIT or LOST. */
 	CKPT_FD_SOCKET   = 32,
-	CKPT_FD_TTY      = 33,	/* a terminal (pty slave, console, tty) */
-	CKPT_FD_PTMX     = 34,	/* a pseudo-terminal master */
+	/* A terminal (pty slave, console, tty): ckpt_fd_tty.  Restored (a
+	 * pty slave whose master the image holds); others INHERIT or LOST. */
+	CKPT_FD_TTY      = 33,
+	CKPT_FD_PTMX     = 34,	/* a pseudo-terminal master: ckpt_fd_tty */
 	CKPT_FD_USERFAULTFD = 35,
 	CKPT_FD_IO_URING = 36,
 };
@@ -649,6 +651,36 @@ static_assert(sizeof(struct ckpt_fd_inet) == 72, "ckpt_fd_inet size");
 #define CKPT_INET_NODELAY	0x10u	/* TCP_NODELAY */
 #define CKPT_INET_V6ONLY	0x20u	/* IPV6_V6ONLY */
 #define CKPT_INET_FREEBIND	0x40u	/* IP_FREEBIND */
+
+/*
+ * A terminal: a pseudo-terminal master (PTMX) or a terminal (TTY: a pty
+ * slave /dev/pts/N, ...).  The two files of one pty name its number; a
+ * pty's master and slave share one termios and window size (both files
+ * carry them).  The master carries the bytes buffered in the pty
+ * (FILEDATA, data_len = to_master + to_slave): first those the master
+ * has to read, then those the slave has to read, as they are typed again
+ * (in canonical mode: its lines, an end-of-file line ending with VEOF,
+ * then the line not finished yet).
+ */
+struct ckpt_fd_tty {
+	uint32_t index;		/* a pty's number N (/dev/pts/N); ~0: not a pty */
+	uint32_t tflags;	/* CKPT_TTY_* */
+	uint32_t iflag, oflag, cflag, lflag;	/* termios(3) c_*flag */
+	uint32_t ispeed, ospeed;	/* B* speed codes (cfgetispeed) */
+	uint8_t  line;		/* c_line, the line discipline: 0 N_TTY */
+	uint8_t  reserved8[3];
+	uint8_t  cc[32];	/* c_cc as glibc's struct termios holds it (the
+				   kernel's 19 first, the rest _POSIX_VDISABLE) */
+	uint16_t rows, cols, xpixel, ypixel;	/* TIOCGWINSZ */
+	uint32_t to_master;	/* master: bytes buffered for the master's reads */
+	uint32_t to_slave;	/* master: bytes typed again for the slave's reads */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ckpt_fd_tty) == 88, "ckpt_fd_tty size");
+#define CKPT_TTY_LOCKED	1u	/* master: the slave is locked (TIOCGPTLCK) */
+#define CKPT_TTY_PACKET	2u	/* master: packet mode (TIOCGPKT) */
+#define CKPT_TTY_HUP	4u	/* master: its slave was opened and is closed
+				   now (reads give EIO, poll POLLHUP) */
 
 /* CKPT_SEC_FD, version 2: one descriptor of a process. */
 struct ckpt_fd {

@@ -25,14 +25,6 @@
 #define TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
 #endif
 
-static int set_flags(int fd, const struct img_file *f, int fd0)
-{
-	if (fcntl(fd, F_SETFL, f->d.flags & ~(uint32_t)O_ACCMODE) == 0)
-		return fd;
-	close(fd);
-	return error_errno(errno, "fd %d (%s): cannot set its flags %#o", fd0, f->path, f->d.flags);
-}
-
 static int make_eventfd(const struct img_file *f, int fd0)
 {
 	struct ckpt_fd_eventfd s;
@@ -47,7 +39,7 @@ static int make_eventfd(const struct img_file *f, int fd0)
 		return error_errno(errno, "fd %d (%s): cannot give the eventfd its count %llu", fd0,
 				   f->path, (unsigned long long)s.count);
 	}
-	return set_flags(fd, f, fd0);
+	return fd_set_status(fd, f, fd0);
 }
 
 static int make_signalfd(const struct img_file *f, int fd0)
@@ -60,7 +52,7 @@ static int make_signalfd(const struct img_file *f, int fd0)
 	fd = (int)syscall(SYS_signalfd4, -1, &s.sigmask, sizeof(s.sigmask), SFD_CLOEXEC);
 	if (fd < 0)
 		return error_errno(errno, "fd %d (%s): cannot make a signalfd", fd0, f->path);
-	return set_flags(fd, f, fd0);
+	return fd_set_status(fd, f, fd0);
 }
 
 static struct timespec ts(int64_t ns)
@@ -116,7 +108,7 @@ static int make_timerfd(const struct img_file *f, int fd0)
 		close(fd);
 		return ret;
 	}
-	return set_flags(fd, f, fd0);
+	return fd_set_status(fd, f, fd0);
 }
 
 static int event_open(struct fd_restore *r, const struct img_file *f, int fd)

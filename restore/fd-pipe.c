@@ -223,11 +223,7 @@ static int pipe_open(struct fd_restore *r, const struct img_file *f, int fd0)
 	}
 	if (fd < 0)
 		return error_errno(errno, "fd %d (%s) cannot be made again", fd0, f->path);
-	if (fcntl(fd, F_SETFL, f->d.flags & ~(uint32_t)O_ACCMODE) < 0) {
-		close(fd);
-		return error_errno(errno, "fd %d (%s): cannot set its flags %#o", fd0, f->path, f->d.flags);
-	}
-	return fd;
+	return fd_set_status(fd, f, fd0);
 }
 
 /* The ends the process does not hold, the keepers, the names made for

@@ -29,6 +29,7 @@ static const struct {
 	{ CKPT_FD_EVENTFD, &fd_restore_event }, { CKPT_FD_SIGNALFD, &fd_restore_event },
 	{ CKPT_FD_TIMERFD, &fd_restore_event }, { CKPT_FD_EPOLL, &fd_restore_epoll },
 	{ CKPT_FD_UNIX, &fd_restore_unix }, { CKPT_FD_INET, &fd_restore_inet },
+	{ CKPT_FD_TTY, &fd_restore_tty }, { CKPT_FD_PTMX, &fd_restore_tty },
 };
 
 static const struct fd_kind_restore *hooks(uint32_t kind)
@@ -51,6 +52,14 @@ void fd_numbers(const struct img_proc *p, uint32_t id, char *buf, size_t len)
 	for (uint32_t i = 0, k = 0; i < p->d.nfds && n < len; i++)
 		if (p->fds[i].d.file == id)
 			n += (size_t)snprintf(buf + n, len - n, "%s %d", k++ ? "," : "", p->fds[i].d.fd);
+}
+
+int fd_set_status(int fd, const struct img_file *f, int fd0)
+{
+	if (fcntl(fd, F_SETFL, f->d.flags & ~(uint32_t)O_ACCMODE) == 0)
+		return fd;
+	close(fd);
+	return error_errno(errno, "fd %d (%s): cannot set its flags %#o", fd0, f->path, f->d.flags);
 }
 
 /* What ckpt restore's own fd is, in words. */

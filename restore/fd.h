@@ -15,6 +15,7 @@
 
 struct fd_pipes;
 struct fd_socks;
+struct fd_ptys;
 
 struct fd_restore {
 	const struct img *img;
@@ -26,6 +27,7 @@ struct fd_restore {
 					   it was made for first (NULL: none) */
 	struct fd_pipes *pipes;	/* fd-pipe.c: the pipes and FIFOs made */
 	struct fd_socks *socks;	/* fd-unix.c: sockets made with their peers */
+	struct fd_ptys *ptys;	/* fd-tty.c: the ptys made */
 };
 
 struct fd_kind_restore {
@@ -44,7 +46,7 @@ struct fd_kind_restore {
 };
 
 extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore_event,
-	fd_restore_epoll, fd_restore_unix, fd_restore_inet;
+	fd_restore_epoll, fd_restore_unix, fd_restore_inet, fd_restore_tty;
 
 /* fd.c */
 /* The files of process r->p (the files it shares with a process of the
@@ -54,6 +56,10 @@ void fd_restore_done(struct fd_restore *r);
 void fd_restore_free(struct fd_restore *r);
 /* "fd 5" or "fds 5, 7, 9": every fd of the process with file id */
 void fd_numbers(const struct img_proc *p, uint32_t id, char *buf, size_t len);
+
+/* fd, its status flags (O_NONBLOCK...) set to f's; else closed, and
+ * -errno after a message (fd0: the file's fd in the process). */
+int fd_set_status(int fd, const struct img_file *f, int fd0);
 
 /* fd-file.c: reopen flags */
 #define REOPEN_DROP (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)

@@ -115,6 +115,22 @@ static void fd(struct img *img, struct img_fd *f, int32_t n, uint32_t file, uint
 		x->d.data_len = size;
 		fill(x->data, size, 7);
 	}
+	if (kind == CKPT_FD_PTMX || kind == CKPT_FD_TTY) {
+		/* a pty pair: the master carries bytes both ways */
+		struct ckpt_fd_tty st = { .index = 3, .lflag = 0x8a3b, .rows = 24, .cols = 80 };
+
+		x->d.mode = 020620;
+		if (kind == CKPT_FD_PTMX) {
+			st.to_master = (uint32_t)size / 2;
+			st.to_slave = (uint32_t)(size - size / 2);
+			st.tflags = CKPT_TTY_PACKET;
+			x->data = xmalloc(size);
+			x->d.data_len = size;
+			fill(x->data, size, 9);
+		}
+		x->d.state_len = sizeof(st);
+		x->state = xmemdup(&st, sizeof(st));
+	}
 }
 
 /* One process: nthreads threads, code, heap, stack and a few others. */
@@ -186,8 +202,8 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 	if (files) {
 		uint32_t f = img->nfiles;
 
-		p->d.nfds = 7;
-		p->fds = xzalloc(7 * sizeof(*p->fds));
+		p->d.nfds = 9;
+		p->fds = xzalloc(9 * sizeof(*p->fds));
 		fd(img, &p->fds[0], 0, f + 1, CKPT_FD_DEVICE, "/dev/null", 0);
 		fd(img, &p->fds[1], 1, f + 2, CKPT_FD_OTHER, "pipe:[1234]", 0);
 		fd(img, &p->fds[2], 2, f + 2, 0, NULL, 0);
@@ -195,6 +211,8 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 		fd(img, &p->fds[4], 5, f + 4, CKPT_FD_GHOST, "/tmp/gone (deleted)", 300);
 		fd(img, &p->fds[5], 6, f + 5, CKPT_FD_PIPE, "pipe:[99]", 40);
 		fd(img, &p->fds[6], 7, f + 5, 0, NULL, 0);
+		fd(img, &p->fds[7], 8, f + 6, CKPT_FD_PTMX, "/dev/ptmx", 12);
+		fd(img, &p->fds[8], 9, f + 7, CKPT_FD_TTY, "/dev/pts/3", 0);
 	}
 }
 
