@@ -268,7 +268,8 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	phase("maps, parent");
 	if ((ret = dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
 	    (ret = dump_collect_sysv(p, img->h.page_size)) < 0 ||
-	    (ret = dump_collect_fds(pid, img, p, o)) < 0)
+	    (ret = dump_collect_fds(pid, img, p, o)) < 0 ||
+	    (ret = dump_collect_ctty(pid, img, p)) < 0)
 		goto out;
 	phase("mappings, files");
 	if (late) {

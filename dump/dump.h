@@ -71,6 +71,8 @@ int dump_collect_vmas(pid_t pid, struct img_proc *p, const struct map_entry *map
 int dump_vmas_set_flags(struct img_proc *p, const struct map_entry *maps, const struct dump_opts *o);
 /* fd.c: the open files (fd.h) */
 int dump_collect_fds(pid_t pid, struct img *img, struct img_proc *p, const struct dump_opts *o);
+/* ctty.c: the CTTY section, once the files are read */
+int dump_collect_ctty(pid_t pid, const struct img *img, struct img_proc *p);
 /* pages.c: which pages to save (pagemap), then stream them into w */
 struct page_run {
 	uint64_t addr;

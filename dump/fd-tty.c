@@ -41,7 +41,7 @@ static struct ckpt_fd_tty tty_state(const struct dfile *d)
 	return s;
 }
 
-static void set_termios(struct ckpt_fd_tty *s, const struct termios *t)
+void dump_tty_termios(struct ckpt_fd_tty *s, const struct termios *t)
 {
 	s->iflag = t->c_iflag;
 	s->oflag = t->c_oflag;
@@ -90,7 +90,7 @@ static int tty_collect(struct fd_dump *c, struct dfile *d)
 	}
 	if (tcgetattr(d->copy, &t) < 0)
 		return error_errno(errno, "fd %d (%s): cannot read its termios", d->fd, d->link);
-	set_termios(&s, &t);
+	dump_tty_termios(&s, &t);
 	if (ioctl(d->copy, TIOCGWINSZ, &ws) == 0) {
 		s.rows = ws.ws_row;
 		s.cols = ws.ws_col;

@@ -87,6 +87,7 @@ enum ckpt_section_type {
 	CKPT_SEC_SYSV_SHM = 20,	/* struct ckpt_shm[]: SysV segments attached */
 	CKPT_SEC_XSAVE_LAYOUT = 21,	/* struct ckpt_xfeat[]: x86-64 only */
 	CKPT_SEC_GUARDS   = 22,	/* struct ckpt_range[]: guard regions */
+	CKPT_SEC_CTTY     = 13,	/* struct ckpt_ctty + ckpt_fd_tty: its terminal */
 	CKPT_SEC_FILE     = 11,	/* struct ckpt_file + path + state + what (version 2) */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
@@ -681,6 +682,24 @@ static_assert(sizeof(struct ckpt_fd_tty) == 88, "ckpt_fd_tty size");
 #define CKPT_TTY_PACKET	2u	/* master: packet mode (TIOCGPKT) */
 #define CKPT_TTY_HUP	4u	/* master: its slave was opened and is closed
 				   now (reads give EIO, poll POLLHUP) */
+
+/*
+ * CKPT_SEC_CTTY (at most one per process, after SYSV_SHM): the process's
+ * controlling terminal (/proc/PID/stat tty_nr, tpgid), followed by a
+ * struct ckpt_fd_tty: the terminal's termios and window size when a
+ * descriptor of the process was that terminal (CKPT_CTTY_TERMIOS), and
+ * its pty number when it is a pty whose master the image holds.
+ */
+struct ckpt_ctty {
+	uint64_t rdev;		/* the terminal's device number (tty_nr) */
+	int32_t  tpgid;		/* its foreground process group at dump */
+	uint32_t cflags;	/* CKPT_CTTY_* */
+};
+static_assert(sizeof(struct ckpt_ctty) == 16, "ckpt_ctty size");
+#define CKPT_CTTY_TERMIOS	1u	/* the ckpt_fd_tty after it holds the
+					   terminal's termios and window size */
+#define CKPT_CTTY_PTY		2u	/* a pty of the image: ckpt_fd_tty.index
+					   names it (a PTMX file's index) */
 
 /* CKPT_SEC_FD, version 2: one descriptor of a process. */
 struct ckpt_fd {

@@ -69,6 +69,9 @@ struct img_proc {
 	uint32_t nseccomp;
 	struct ckpt_shm *shms;			/* SysV segments attached, nshms */
 	uint32_t nshms;
+	int has_ctty;				/* a CTTY section: ctty, ctty_tty */
+	struct ckpt_ctty ctty;
+	struct ckpt_fd_tty ctty_tty;
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;		/* d.nfds, in fd order */

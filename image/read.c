@@ -30,7 +30,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_COW] = "shared pages", [CKPT_SEC_PAGES_ALIGNED] = "aligned page data",
 	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout", [CKPT_SEC_ATTRS] = "attributes",
 	[CKPT_SEC_GUARDS] = "guard regions", [CKPT_SEC_SECCOMP] = "seccomp filters",
-	[CKPT_SEC_SYSV_SHM] = "SysV shared memory",
+	[CKPT_SEC_SYSV_SHM] = "SysV shared memory", [CKPT_SEC_CTTY] = "controlling terminal",
 	[CKPT_SEC_MAC_META] = "metadata MAC", [CKPT_SEC_MAC_ALL] = "image MAC",
 };
 
@@ -757,7 +757,7 @@ static int parse_seccomp(struct img_proc *p, struct cur *c)
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts, timers, cow, xfeat, attrs, guards, seccomp, shms;
+	int sigacts, timers, cow, xfeat, attrs, guards, seccomp, shms, ctty;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 	uint32_t version;	/* of the image */
 };
@@ -855,6 +855,16 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 			if (p->shms[i].id < 0 || !p->shms[i].size)
 				return -1;
 		return 0;
+	case CKPT_SEC_CTTY:
+		if (m->ctty++ || c->left != sizeof(p->ctty) + sizeof(p->ctty_tty))
+			return -1;
+		memcpy(&p->ctty, take(c, sizeof(p->ctty)), sizeof(p->ctty));
+		memcpy(&p->ctty_tty, take(c, sizeof(p->ctty_tty)), sizeof(p->ctty_tty));
+		p->has_ctty = 1;
+		/* a terminal has a device number; a pty of the image a number */
+		return !p->ctty.rdev || (p->ctty.cflags & ~(CKPT_CTTY_TERMIOS | CKPT_CTTY_PTY)) ||
+		       ((p->ctty.cflags & CKPT_CTTY_PTY) && p->ctty_tty.index == ~0u) ||
+		       p->ctty_tty.to_master || p->ctty_tty.to_slave ? -1 : 0;
 	case CKPT_SEC_XSAVE_LAYOUT:
 		if (m->xfeat++ || !c->left || c->left % sizeof(*p->xfeat) ||
 		    c->left > CKPT_MAX_XFEAT * sizeof(*p->xfeat))

@@ -230,6 +230,10 @@ static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc 
 	if (ret == 0 && p->nshms)
 		ret = img_write_section(w, CKPT_SEC_SYSV_SHM, idx,
 					&(struct iovec){ p->shms, p->nshms * sizeof(*p->shms) }, 1);
+	if (ret == 0 && p->has_ctty)
+		ret = img_write_section(w, CKPT_SEC_CTTY, idx, (struct iovec[]){
+			{ (void *)&p->ctty, sizeof(p->ctty) },
+			{ (void *)&p->ctty_tty, sizeof(p->ctty_tty) } }, 2);
 	return ret;
 }
 

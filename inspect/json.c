@@ -119,6 +119,17 @@ static void process(struct json *j, const struct img_proc *p)
 	json_i64(j, "ppid", d->ppid);
 	json_i64(j, "pgid", d->pgid);
 	json_i64(j, "sid", d->sid);
+	if (p->has_ctty) {
+		json_object(j, "terminal");
+		json_u64(j, "rdev", p->ctty.rdev);
+		json_i64(j, "foreground_pgid", p->ctty.tpgid);
+		json_bool(j, "pty_of_image", p->ctty.cflags & CKPT_CTTY_PTY);
+		json_bool(j, "termios_known", p->ctty.cflags & CKPT_CTTY_TERMIOS);
+		json_hex(j, "lflag", p->ctty_tty.lflag);
+		json_u64(j, "rows", p->ctty_tty.rows);
+		json_u64(j, "cols", p->ctty_tty.cols);
+		json_close(j);
+	}
 	fixstr(j, "comm", d->comm, sizeof(d->comm));
 	json_str(j, "exe", d->flags & CKPT_PROC_NO_EXE ? NULL : p->exe);
 	json_str(j, "cwd", p->cwd);

@@ -97,6 +97,12 @@ static void print_proc(FILE *f, const struct img_proc *p)
 		(int)sizeof(d->comm), d->comm, d->ppid, d->pgid, d->sid,
 		d->flags & CKPT_PROC_STOPPED ? ", stopped (job control)" : "",
 		d->flags & CKPT_PROC_UNDUMPABLE ? ", not dumpable" : "");
+	if (p->has_ctty)
+		fprintf(f, "terminal  device %u:%u, foreground group %d%s%s\n",
+			(unsigned)(p->ctty.rdev >> 8) & 0xfff,
+			(unsigned)((p->ctty.rdev & 0xff) | ((p->ctty.rdev >> 12) & 0xfff00)), p->ctty.tpgid,
+			p->ctty.cflags & CKPT_CTTY_PTY ? ", a pty of the image" : "",
+			p->ctty.cflags & CKPT_CTTY_TERMIOS ? "" : ", termios unknown");
 	fprintf(f, "command   ");
 	print_cmdline(f, p->cmdline, d->cmdline_len);
 	fprintf(f, "\nexe       %s\ncwd       %s\n", p->exe, p->cwd);

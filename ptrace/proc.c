@@ -52,6 +52,8 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->ppid = (int)v[3];
 	st->pgrp = (int)v[4];
 	st->session = (int)v[5];
+	st->tty_nr = (unsigned)v[6];
+	st->tpgid = (int)v[7];
 	st->flags = (unsigned long)v[8];
 	st->start_time = v[21];
 	st->start_code = v[25];

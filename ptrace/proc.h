@@ -8,6 +8,8 @@
 struct proc_stat {
 	char state;		/* R S D T t Z X I ... */
 	int ppid, pgrp, session;
+	unsigned tty_nr;	/* field 7: the controlling terminal's device number, 0: none */
+	int tpgid;		/* field 8: its foreground process group, -1: none */
 	unsigned long flags;	/* PF_* */
 	uint64_t start_time;	/* clock ticks after boot */
 	uint64_t start_code, end_code, start_stack;

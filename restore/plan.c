@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "image/crc32c.h"
 #include "ptrace/tracee.h"
+#include "restore/fd.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
 
@@ -670,6 +671,8 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 			pl->trap_action = pl->t[pl->base].ops[pl->t[pl->base].nops - 1].a[1];
 	}
 	fd_plan(pl, sf);
+	if (sf->fr)
+		ctty_plan(pl, sf->fr->img, p);
 	plan_attrs_process(pl, p);
 	/* Stub thread 0 is the leader: image thread 0, unless the leader had
 	 * exited (then every image thread is a new one, see plan_build). */

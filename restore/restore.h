@@ -152,6 +152,20 @@ int plan_check_received(const struct plan *pl, uint32_t k, const struct spawn_fd
 struct stub_op *plan_syscall(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr,
 			     const uint64_t a[6]);
 uint64_t plan_blob(struct plan *pl, const void *p, size_t len);
+/* ctty.c: the controlling terminal (CTTY) */
+struct ctty {
+	int fd;		/* ckpt restore's terminal (/dev/tty), -1: none or not used */
+	int fg;		/* ckpt restore is its foreground job */
+	int steal;	/* the root leads a new session and takes the terminal */
+	int skip;	/* --detach, ckpt run: the terminal is left as it is */
+};
+void ctty_open(struct ctty *ct, const struct img_proc *p, const struct restore_opts *o);
+void ctty_close(struct ctty *ct);
+void ctty_child(const struct ctty *ct);
+void ctty_plan(struct plan *pl, const struct img *img, const struct img_proc *p);
+void ctty_finish(const struct ctty *ct, const struct img_proc *p, pid_t pid);
+void ctty_report(const struct img_proc *p, pid_t pid);
+
 /* restore/fd.c: the process's own part of its fds */
 void fd_plan(struct plan *pl, const struct spawn_fds *sf);
 /* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */

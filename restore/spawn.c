@@ -77,6 +77,7 @@ struct ctx {
 	uint32_t next_fill;		/* the next task to fill, in image order */
 	struct early *early;		/* ends seen before their fork event */
 	uint32_t nearly;
+	struct ctty ct;			/* the root's terminal outside the image */
 };
 
 /* A forked task may end (a zombie) before ckpt has seen its parent's fork
@@ -155,8 +156,10 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 		child_fail(c, "its parent is no longer ckpt", -1, 0);
 	if (c->o->pid_ns && (ret = pidns_child_mounts()) < 0)
 		child_fail(c, "cannot mount its own /proc in the new PID namespace", -1, (int)-ret);
-	if (same_pid && c->p->d.sid == c->p->d.pid)
+	if (same_pid && c->p->d.sid == c->p->d.pid) {
 		setsid();
+		ctty_child(&c->ct);
+	}
 	else if (same_pid && c->p->d.pgid == c->p->d.pid)
 		setpgid(0, 0);
 	sigfillset(&all);
@@ -736,6 +739,11 @@ static int finish(struct ctx *c)
 	for (uint32_t k = 0; k < c->img->ntasks; k++)
 		if (proc_of(c, k) && (proc_of(c, k)->d.flags & CKPT_PROC_STOPPED))
 			kill(k ? c->rt[k].pid : c->pid, SIGSTOP);
+	/* Its terminal, before it runs; who had one and has none is said. */
+	ctty_finish(&c->ct, c->p, c->pid);
+	for (uint32_t k = 0; k < c->img->ntasks; k++)
+		if (proc_of(c, k))
+			ctty_report(proc_of(c, k), k ? c->rt[k].pid : c->pid);
 	/* Signals for the root must reach it from the moment it runs. */
 	if (!c->o->detach && !c->o->supervised)
 		restore_forward_signals(c->pid);
@@ -915,7 +923,8 @@ int restore_spawn(struct restore_job *j)
 {
 	const struct restore_opts *o = j->o;
 	struct pidns *ns = j->ns;
-	struct ctx c = { .img = j->img, .p = &j->img->procs[0], .o = o, .ckpt_pid = getpid() };
+	struct ctx c = { .img = j->img, .p = &j->img->procs[0], .o = o, .ckpt_pid = getpid(),
+			 .ct = { .fd = -1 } };
 	uint64_t stub_size = 0;
 	int ret, fd;
 
@@ -939,6 +948,7 @@ int restore_spawn(struct restore_job *j)
 	}
 	if (o->pid_ns && (ret = pidns_enter(ns)) < 0)
 		goto out;
+	ctty_open(&c.ct, c.p, o);
 	c.pid = spawn(&c);
 	if (c.pid < 0) {
 		ret = c.img->ntasks > 1 ? -EEXIST : error_errno(errno, "cannot fork");
@@ -964,6 +974,7 @@ out:
 		sysv_close(&c.img->procs[i], &c.sf[i], ret < 0);
 		files_close(&c.sf[i]);
 	}
+	ctty_close(&c.ct);
 	free(c.sf);
 	free(c.th);
 	free(c.rt);

@@ -57,3 +57,130 @@ load test_helper
 	touch "$T/go"
 	wait "$TPID" || { cat "$T/err"; false; }
 }
+
+# start_in_pty NAME: target NAME as the session leader of a new pty made
+# by script(1) (the pty's master outside the image), its input a FIFO
+# that stays open; sets SPID (script) and TPID (the target).
+start_in_pty() {
+	command -v script >/dev/null || skip "no script(1) (Debian package bsdutils)"
+	mkfifo "$T/in"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/ready CKPT_GO=$T/go SHELL=/bin/sh
+		exec script -qfec "exec $CKPT_TARGETS/$1" /dev/null <>"$T/in" >"$T/out1" 2>&1
+	) &
+	SPID=$!
+	PIDS+=("$SPID")
+	wait_file "$T/ready" || { cat "$T/out1" >&2; return 1; }
+	TPID=$(pgrep -P "$SPID")
+	PIDS+=("$TPID")
+}
+
+@test "controlling terminal outside the image: restored from another terminal, a session leader leads a new session on it, foreground, in the raw mode it set, and gets SIGWINCH" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_in_pty tty_ctty
+	run "$CKPT" dump "$TPID" -o "$T/img" --kill -v
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"controlling terminal 136:"*", foreground group $TPID"* ]]
+	wait "$SPID" || true	# script ends with its child: the PID is free
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"terminal  device 136:"*", foreground group $TPID"* ]]
+	touch "$T/go"
+	# the restoring terminal: another pty of script's
+	run timeout 300 script -qfec "exec $CKPT restore -v $T/img" /dev/null <>"$T/in"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"the terminal has its termios again (raw, no echo)"* ]]
+	[[ "$output" == *"tty_ctty: now on /dev/pts/"* ]]
+	[[ "$output" != *FAIL* ]]
+}
+
+@test "controlling terminal outside the image: restored without a terminal, it has none, and restore says so" {
+	skip_unless_ptrace
+	start_in_pty tty_ctty
+	dump_kill
+	wait "$SPID" || true
+	touch "$T/go"
+	run --separate-stderr timeout 300 "$CKPT" restore "$T/img" </dev/null
+	echo "status $status, stderr: $stderr"
+	# the target finds no terminal: it fails, and restore said why
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"process $TPID had a controlling terminal; ckpt restore has none: it has none now"* ]]
+}
+
+# tmux on a server of this test's; the panes' shells get ckpt's key.
+tm() {
+	tmux -S "$T/tmux.sock" "$@"
+}
+
+# pane_shows PANE TEXT: the pane's screen has a line TEXT
+pane_shows() {
+	tm capture-pane -p -t "$1" | grep -qxF -- "$2"
+}
+
+@test "python3 REPL in tmux: dumped in one pane, restored in another by ckpt restore run there; no double echo, its variables kept" {
+	skip_unless_ptrace
+	command -v tmux >/dev/null || skip "no tmux (Debian package tmux; tests/deps.sh test installs it)"
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+	local sh="env -i PATH=/usr/bin:/bin TERM=xterm HOME=$T CKPT_KEY_FILE=$CKPT_KEY_FILE PS1=ckpt$ /bin/bash --norc --noprofile"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec tmux -S "$T/tmux.sock" new-session -d -x 120 -y 30 -s ckpt "$sh"
+	)
+	PIDS+=("$(tm display -p '#{pid}')")
+	local p1 p2 py rs
+	p1=$(tm display -p -t ckpt:0 '#{pane_pid}')
+	tm send-keys -t ckpt:0 '/usr/bin/python3 -q' Enter
+	wait_for 60 pane_shows ckpt:0 '>>>'
+	tm send-keys -t ckpt:0 'x = 1234' Enter
+	wait_for 60 pane_shows ckpt:0 '>>> x = 1234'
+	py=$(pgrep -P "$p1")
+	[ -n "$py" ]
+	run "$CKPT" dump "$py" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the first pane's shell takes its terminal back
+	wait_for 60 pane_shows ckpt:0 'ckpt$'
+	tm new-window -t ckpt -n two "$sh"
+	p2=$(tm display -p -t ckpt:two '#{pane_pid}')
+	tm send-keys -t ckpt:two "$CKPT restore $T/img" Enter
+	# ckpt restore, and python3 its child again
+	wait_for 60 eval '[ -n "$(pgrep -P "$p2")" ] && [ -n "$(pgrep -P "$(pgrep -P "$p2")")" ]'
+	rs=$(pgrep -P "$p2")
+	PIDS+=("$rs" "$py")
+	tm send-keys -t ckpt:two 'print(x * 2)' Enter
+	wait_for 60 pane_shows ckpt:two '2468' || { tm capture-pane -p -t ckpt:two; false; }
+	tm send-keys -t ckpt:two 'print(6 * 7)' Enter
+	wait_for 60 pane_shows ckpt:two '42' || { tm capture-pane -p -t ckpt:two; false; }
+	run tm capture-pane -p -t ckpt:two
+	echo "$output"
+	# each line typed shows once (the terminal did not echo it besides
+	# readline), each answer once
+	[ "$(grep -c 'print(x \* 2)' <<<"$output")" -eq 1 ]
+	[ "$(grep -c 'print(6 \* 7)' <<<"$output")" -eq 1 ]
+	[ "$(grep -cx '2468' <<<"$output")" -eq 1 ]
+	[ "$(grep -cx '42' <<<"$output")" -eq 1 ]
+	tm send-keys -t ckpt:two 'exit()' Enter
+	wait_for 60 eval '[ -z "$(pgrep -P "$p2")" ]'
+	tm send-keys -t ckpt:two 'echo "restore said $?"' Enter
+	wait_for 60 pane_shows ckpt:two 'restore said 0'
+	tm kill-server
+}
+
+@test "controlling terminal a pty of the image: the session leader takes the new pty's slave as its terminal again, and leads its foreground group" {
+	skip_unless_ptrace
+	start_target tty_ctty own
+	dump_kill -v
+	[[ "$output" == *"a pty of the image"* ]]
+	restore_go -v
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"is not restored"* ]]
+}

@@ -213,6 +213,11 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 		fd(img, &p->fds[6], 7, f + 5, 0, NULL, 0);
 		fd(img, &p->fds[7], 8, f + 6, CKPT_FD_PTMX, "/dev/ptmx", 12);
 		fd(img, &p->fds[8], 9, f + 7, CKPT_FD_TTY, "/dev/pts/3", 0);
+		/* its controlling terminal: that pty */
+		p->has_ctty = 1;
+		p->ctty = (struct ckpt_ctty){ .rdev = (136 << 8) | 3, .tpgid = pid,
+					      .cflags = CKPT_CTTY_TERMIOS | CKPT_CTTY_PTY };
+		p->ctty_tty = (struct ckpt_fd_tty){ .index = 3, .lflag = 0x8a3b, .rows = 24, .cols = 80 };
 	}
 }
 

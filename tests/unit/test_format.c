@@ -1144,6 +1144,37 @@ TEST(bad_file_state_and_dangling_fd_are_refused)
 	}
 }
 
+/* CTTY: a device number, known flags, a pty's number when it names one. */
+TEST(controlling_terminal_section_is_checked)
+{
+	for (int t = 0; t < 4; t++) {
+		struct ckpt_ctty ct = { .rdev = 0x8800, .tpgid = 100, .cflags = CKPT_CTTY_TERMIOS };
+		struct ckpt_fd_tty tt = { .index = ~0u, .lflag = 0x8a3b, .rows = 24, .cols = 80 };
+		struct crafted c;
+
+		if (t == 1)
+			ct.cflags |= 0x80;		/* a flag this reader does not know */
+		else if (t == 2)
+			ct.rdev = 0;			/* no terminal */
+		else if (t == 3)
+			ct.cflags |= CKPT_CTTY_PTY;	/* a pty of the image, without its number */
+		craft_begin(&c);
+		craft_proc(&c);
+		craft_section(&c, CKPT_SEC_CTTY, &ct, sizeof(ct), &tt, sizeof(tt));
+		craft_rest(&c, 0, 5);
+		if (t) {
+			craft_end_and_expect(&c, "controlling terminal section at offset");
+			continue;
+		}
+		if (img_writer_finish(&c.w) < 0)
+			_exit(1);
+		img_writer_close(&c.w);
+		img_free(&c.img);
+		ASSERT_EQ(0, read_img(path_of("t.img")));
+		cleanup();
+	}
+}
+
 /* Version 1 wrote one FD section per fd, file and descriptor in one:
  * read into the same model, dups sharing their file, what was
  * substituted now said (fd 0-2 inherit, others lost). */
