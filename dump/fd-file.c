@@ -16,10 +16,14 @@
 #include "common/util.h"
 #include "dump/fd.h"
 
-/* Character devices without state: reopening one gives the same thing. */
-static const char *const reopenable_devices[] = {
-	"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
-};
+/* Character devices without state, reopening one gives the same thing:
+ * null, zero, full, random, urandom (major 1, devices.txt). */
+static int reopenable_device(dev_t rdev)
+{
+	unsigned m = minor(rdev);
+
+	return major(rdev) == 1 && (m == 3 || m == 5 || m == 7 || m == 8 || m == 9);
+}
 
 /* "path (deleted)" -> "path" */
 static void strip_deleted(char *path)
@@ -69,10 +73,8 @@ static int file_collect(struct fd_dump *c, struct dfile *d)
 		strip_deleted(f->path);
 		return read_contents(d);
 	case CKPT_FD_DEVICE:
-		for (size_t i = 0; i < ARRAY_SIZE(reopenable_devices); i++)
-			if (!strcmp(f->path, reopenable_devices[i]))
-				return 0;
-		if (S_ISBLK(f->d.mode))
+		fd_dump_node_deleted(d);
+		if (reopenable_device(d->st.st_rdev) || S_ISBLK(f->d.mode))
 			return 0;
 		dfile_what(d, "a character device (%u:%u)", major(d->st.st_rdev), minor(d->st.st_rdev));
 		d->cannot = "ckpt does not know what state this device keeps";
@@ -88,6 +90,17 @@ static int file_collect(struct fd_dump *c, struct dfile *d)
 		return 0;
 	}
 	return 0;
+}
+
+void fd_dump_node_deleted(struct dfile *d)
+{
+	if (d->st.st_nlink)
+		return;
+	/* made again where it was, then deleted again (restore/fd-file.c) */
+	strip_deleted(d->f->path);
+	d->f->d.fflags |= CKPT_FILEF_NODE_DELETED;
+	dfile_what(d, "a device node (%u:%u) deleted while open", major(d->st.st_rdev),
+		   minor(d->st.st_rdev));
 }
 
 const struct fd_kind_dump fd_dump_file = { .collect = file_collect };

@@ -24,6 +24,7 @@
 #include "common/ptyq.h"
 #include "common/util.h"
 #include "dump/fd.h"
+#include "ptrace/proc.h"
 
 /* Unix98 pty slaves: majors 136-143 (Documentation/admin-guide/devices.txt) */
 static uint32_t pty_index(dev_t rdev)
@@ -76,15 +77,19 @@ static int tty_collect(struct fd_dump *c, struct dfile *d)
 		dfile_what(d, "the master of pty %u", s.index);
 	} else {
 		s.index = pty_index(d->st.st_rdev);
-		if (s.index == ~0u) {
-			dfile_what(d, "a terminal");
-			d->cannot = "terminals other than a pty whose master the image holds are not "
-				    "restored yet";
-			d->outside = 1;
-		}
+		fd_dump_node_deleted(d);
+		/* A terminal of the system (/dev/console, /dev/ttyN,
+		 * /dev/ttyS*) is reopened by path, checked to be the same
+		 * device; /dev/tty is the controlling terminal, whichever
+		 * the process has when it opens it (restore/fd-tty.c). */
+		if (d->st.st_rdev == makedev(5, 0))
+			dfile_what(d, "the controlling terminal (/dev/tty)");
+		else if (s.index == ~0u && !(d->f->d.fflags & CKPT_FILEF_NODE_DELETED))
+			dfile_what(d, "the terminal %u:%u, reopened by path", major(d->st.st_rdev),
+				   minor(d->st.st_rdev));
 	}
 	/* restore makes the pty with the default N_TTY (tty_ldisc.h) */
-	if (ioctl(d->copy, TIOCGETD, &v) == 0 && v != 0 && !d->cannot) {
+	if (s.index != ~0u && ioctl(d->copy, TIOCGETD, &v) == 0 && v != 0 && !d->cannot) {
 		d->cannot = "its line discipline is not N_TTY (TIOCGETD): not restored";
 		d->outside = s.index == ~0u;
 	}
@@ -160,6 +165,16 @@ static int take_bytes(struct dfile *d, int slave_open)
 	return 0;
 }
 
+/* The process's controlling terminal is a pty whose master the image
+ * holds: /dev/tty would name it, which ckpt cannot open for it. */
+static int ctty_in_image(const struct fd_dump *c)
+{
+	struct proc_stat st;
+
+	return proc_read_stat(c->pid, &st) == 0 && pty_index(st.tty_nr) != ~0u &&
+	       master_of(c, pty_index(st.tty_nr));
+}
+
 static int tty_link(struct fd_dump *c)
 {
 	size_t n = 0, k = 0;
@@ -171,6 +186,11 @@ static int tty_link(struct fd_dump *c)
 	for_each_dfile(c, d, CKPT_FD_TTY) {
 		uint32_t index = tty_state(d).index;
 
+		if (d->st.st_rdev == makedev(5, 0) && ctty_in_image(c)) {
+			d->cannot = "/dev/tty of a process whose controlling terminal is a pty of the "
+				    "image is not restored yet";
+			continue;
+		}
 		if (index == ~0u)
 			continue;
 		if (!master_of(c, index)) {

@@ -82,6 +82,9 @@ int fd_find_holders(const struct fd_dump *c, const char *prefix, const uint64_t 
 /* "cat (PID 123)" */
 void fd_proc_name(pid_t pid, char *buf, size_t len);
 
+/* fd-file.c: a device node deleted while open: its path without
+ * " (deleted)", CKPT_FILEF_NODE_DELETED */
+void fd_dump_node_deleted(struct dfile *d);
 /* fd-tty.c: termios into a terminal's state */
 struct termios;
 void dump_tty_termios(struct ckpt_fd_tty *s, const struct termios *t);

@@ -604,6 +604,10 @@ int fd_kind_check(const struct img_file *f)
 	 * newer ckpt's, which restore refuses by name; not damage. */
 	if (!fd_kind_restorable(f->d.kind))
 		return 0;
+	/* only a device node is made again with mknod */
+	if ((f->d.fflags & CKPT_FILEF_NODE_DELETED) && f->d.kind != CKPT_FD_DEVICE &&
+	    f->d.kind != CKPT_FD_TTY)
+		return -1;
 	/* What restore does not make from its state may go without it. */
 	if (f->d.policy == CKPT_FPOL_INHERIT || f->d.policy == CKPT_FPOL_LOST)
 		return f->d.state_len && f->d.state_len < k->state_size ? -1 : 0;

@@ -488,6 +488,8 @@ enum ckpt_file_policy {
 
 #define CKPT_FILEF_DELETED	1u	/* FIFO: the path was deleted while open */
 #define CKPT_FILEF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
+#define CKPT_FILEF_NODE_DELETED	0x10000u	/* DEVICE, TTY: a device node deleted
+						   while open: made again (mknod) */
 
 /*
  * Kind state.  Each kind has a fixed struct; EPOLL, INOTIFY, FANOTIFY and

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -156,20 +157,56 @@ static int recreate_memfd(const struct img_file *f, int fd0)
 	return fd;
 }
 
+/* A device node deleted while open: made again where it was (beside it
+ * if its name is taken now), opened, deleted again.  mknod(2) of a
+ * device needs CAP_MKNOD: without it, refused by name. */
+static int remake_node(const struct img_file *f, int fd0, int flags)
+{
+	mode_t mode = (mode_t)(f->d.mode & (S_IFMT | 0777));
+	char *path = xstrdup(f->path);
+	int fd = -1, err = mknod(path, mode, (dev_t)f->d.rdev) < 0 ? errno : 0;
+
+	if (err == EEXIST) {
+		free(path);
+		path = NULL;
+		if (asprintf(&path, "%s.ckpt-node-%d", f->path, getpid()) < 0)
+			return -ENOMEM;
+		err = mknod(path, mode, (dev_t)f->d.rdev) < 0 ? errno : 0;
+	}
+	/* only what this made is opened and removed */
+	if (!err) {
+		fd = open(path, flags);
+		err = fd < 0 ? errno : 0;
+		unlink(path);
+	}
+	if (fd < 0)
+		error_errno(err, "fd %d (\"%s\", a device node %u:%u deleted while open) cannot be made "
+			    "again%s", fd0, f->path, major(f->d.rdev), minor(f->d.rdev),
+			    err == EPERM ? " (mknod needs CAP_MKNOD)" : "");
+	free(path);
+	return fd < 0 ? -err : fd;
+}
+
 /* A directory, a device or an O_PATH descriptor: by path, checked to be
- * the same kind of thing (and the same device). */
+ * the same kind of thing (and the same device).  No terminal reopened
+ * becomes ckpt's controlling terminal (O_NOCTTY). */
 static int reopen_other(const struct img_file *f, int fd0)
 {
-	int fd = files_open_path(f->path, reopen_flags(f->d.flags));
+	int flags = reopen_flags(f->d.flags) | (S_ISCHR(f->d.mode) ? O_NOCTTY : 0);
+	int dev = f->d.kind == CKPT_FD_DEVICE || f->d.kind == CKPT_FD_TTY;
+	int fd = (f->d.fflags & CKPT_FILEF_NODE_DELETED) ? remake_node(f, fd0, flags) :
+		 files_open_path(f->path, flags);
 	struct stat st;
 
+	if (fd < 0 && (f->d.fflags & CKPT_FILEF_NODE_DELETED))
+		return fd;
 	if (fd < 0)
 		return error_errno(-fd, "\"%s\" (fd %d) cannot be reopened", f->path, fd0);
 	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != (f->d.mode & S_IFMT) ||
-	    (f->d.kind == CKPT_FD_DEVICE && st.st_rdev != f->d.rdev)) {
+	    (dev && st.st_rdev != f->d.rdev)) {
 		close(fd);
 		return error("\"%s\" (fd %d) is not the same %s as at the dump", f->path, fd0,
-			     f->d.kind == CKPT_FD_DEVICE ? "device" : "kind of file");
+			     dev ? "device" : "kind of file");
 	}
 	/* A directory read partway goes on where it was (the position
 	 * is the filesystem's cookie, valid for the same directory). */

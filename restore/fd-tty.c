@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -134,6 +135,24 @@ static struct made_pty *make_pty(struct fd_restore *r, const struct img_file *mf
 	return &ps->p[ps->n++];
 }
 
+/* /dev/tty: the controlling terminal of whoever opens it; ckpt restore's
+ * is the one the process gets (restore/ctty.c).  Without one: /dev/null,
+ * said. */
+static int open_dev_tty(const struct img_file *f, int fd0)
+{
+	int acc = (int)f->d.flags & O_ACCMODE;
+	int fd = open("/dev/tty", acc | O_NOCTTY | O_CLOEXEC);
+	char fds[64];
+
+	if (fd >= 0)
+		return fd_set_status(fd, f, fd0);
+	snprintf(fds, sizeof(fds), "fd %d", fd0);
+	warn("%s (/dev/tty): ckpt restore has no controlling terminal to give it: it is /dev/null",
+	     fds);
+	fd = open("/dev/null", (acc == O_ACCMODE ? O_RDWR : acc) | O_CLOEXEC);
+	return fd < 0 ? error_errno(errno, "cannot open /dev/null") : fd;
+}
+
 static int tty_open(struct fd_restore *r, const struct img_file *f, int fd0)
 {
 	struct ckpt_fd_tty s = state(f);
@@ -141,6 +160,11 @@ static int tty_open(struct fd_restore *r, const struct img_file *f, int fd0)
 	struct made_pty *p = find(r, s.index);
 	int acc = (int)f->d.flags & O_ACCMODE, fd;
 
+	/* a terminal of the system, by path, as a device (fd-file.c) */
+	if (f->d.kind == CKPT_FD_TTY && f->d.rdev == makedev(5, 0))
+		return open_dev_tty(f, fd0);
+	if (f->d.kind == CKPT_FD_TTY && s.index == ~0u)
+		return fd_restore_file.open(r, f, fd0);
 	if (!mf)
 		return error("fd %d (%s, %s): its pty's master is not in the image", fd0, f->path,
 			     fd_file_what(f));

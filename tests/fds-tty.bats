@@ -184,3 +184,34 @@ pane_shows() {
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"is not restored"* ]]
 }
+
+@test "device nodes: /dev/console and /dev/ttyS0 reopened by path as the same devices; device nodes deleted while open made again (mknod) and deleted again" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ -c /dev/console ] && [ -c /dev/ttyS0 ] || skip "no /dev/console or /dev/ttyS0 here"
+	mkdir "$T/nodes"
+	start_target fd_devnode "$T/nodes"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"$T/nodes/null-node"* ]]
+	[[ "$output" == *"a device node (1:3) deleted while open"* ]]
+	restore_go
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -A "$T/nodes")" ]
+}
+
+@test "device nodes: a deleted device node cannot be made again without CAP_MKNOD: restore refuses, naming it" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v setpriv >/dev/null || skip "no setpriv (util-linux)"
+	[ -c /dev/console ] && [ -c /dev/ttyS0 ] || skip "no /dev/console or /dev/ttyS0 here"
+	mkdir "$T/nodes"
+	start_target fd_devnode "$T/nodes"
+	dump_kill
+	run --separate-stderr setpriv --bounding-set -mknod -- "$CKPT" restore "$T/img"
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"fd 12 (\"$T/nodes/null-node\", a device node 1:3 deleted while open) cannot be made again (mknod needs CAP_MKNOD): Operation not permitted"* ]]
+	[ -z "$(ls -A "$T/nodes")" ]
+}
