@@ -26,7 +26,6 @@
 #include "common/util.h"
 #include "image/crc32c.h"
 #include "ptrace/tracee.h"
-#include "restore/fd.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
 
@@ -671,8 +670,6 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 			pl->trap_action = pl->t[pl->base].ops[pl->t[pl->base].nops - 1].a[1];
 	}
 	fd_plan(pl, sf);
-	if (sf->fr)
-		ctty_plan(pl, sf->fr->img, p);
 	plan_attrs_process(pl, p);
 	/* Stub thread 0 is the leader: image thread 0, unless the leader had
 	 * exited (then every image thread is a new one, see plan_build). */
@@ -1022,6 +1019,9 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 		SYS(pl, 0, SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0);
 		what(pl, 0, "make process %d a child subreaper", t->pid);
 	}
+	/* Its terminal before its children: they inherit it at fork (a
+	 * controlling terminal is the caller's, TIOCSCTTY). */
+	ctty_plan(pl, img, p);
 	plan_children(pl, img, t);
 	plan_settle(pl, p, maps, nmaps, pl->stub_size);
 	plan_process(pl, p, sf);

@@ -215,3 +215,42 @@ pane_shows() {
 	[[ "$stderr" == *"fd 12 (\"$T/nodes/null-node\", a device node 1:3 deleted while open) cannot be made again (mknod needs CAP_MKNOD): Operation not permitted"* ]]
 	[ -z "$(ls -A "$T/nodes")" ]
 }
+
+@test "script(1) running cat, dumped as a tree and restored: the new pty carries bytes both ways, and cat has it as its controlling terminal again" {
+	skip_unless_ptrace
+	command -v script >/dev/null || skip "no script(1) (Debian package bsdutils)"
+	mkfifo "$T/in"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export SHELL=/bin/sh
+		exec script -qfec cat /dev/null <>"$T/in" >"$T/out" 2>&1
+	) &
+	local spid=$! sh cat
+	PIDS+=("$spid")
+	exec 5>"$T/in"
+	echo one >&5
+	wait_for 60 eval '[ "$(grep -c one "$T/out")" -eq 2 ]'	# the pty's echo, then cat's
+	sh=$(pgrep -P "$spid")
+	cat=$(pgrep -P "$sh")
+	PIDS+=("$sh" "$cat")
+	run "$CKPT" dump "$spid" -o "$T/img" --kill -v
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"dump $cat: controlling terminal 136:"*", a pty of the image"* ]]
+	wait "$spid" || true
+	"$CKPT" restore -v "$T/img" >"$T/restore.out" 2>&1 &
+	PIDS+=("$!")
+	wait_for 60 eval '[ -n "$(pgrep -P "$sh")" ]'
+	echo two >&5
+	wait_for 60 eval '[ "$(grep -c two "$T/out")" -eq 2 ]' || { cat -v "$T/out" "$T/restore.out"; false; }
+	exec 5>&-
+	cat "$T/restore.out"
+	! grep -q "is not restored" "$T/restore.out"
+	# cat's terminal is the new pty, its group the foreground one
+	read -r -a st < <(sed 's/.*) //' /proc/$cat/stat)
+	[ "${st[4]}" -ne 0 ]
+	[ "${st[5]}" -eq "$sh" ]
+}
