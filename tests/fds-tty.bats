@@ -58,6 +58,15 @@ load test_helper
 	wait "$TPID" || { cat "$T/err"; false; }
 }
 
+# In a subshell about to exec: only 0-2, bats's own descriptors closed.
+only_std_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	done
+}
+
 # start_in_pty NAME: target NAME as the session leader of a new pty made
 # by script(1) (the pty's master outside the image), its input a FIFO
 # that stays open; sets SPID (script) and TPID (the target).
@@ -65,10 +74,7 @@ start_in_pty() {
 	command -v script >/dev/null || skip "no script(1) (Debian package bsdutils)"
 	mkfifo "$T/in"
 	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
+		only_std_fds
 		export CKPT_READY=$T/ready CKPT_GO=$T/go SHELL=/bin/sh
 		exec script -qfec "exec $CKPT_TARGETS/$1" /dev/null <>"$T/in" >"$T/out1" 2>&1
 	) &
@@ -129,10 +135,7 @@ pane_shows() {
 	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
 	local sh="env -i PATH=/usr/bin:/bin TERM=xterm HOME=$T CKPT_KEY_FILE=$CKPT_KEY_FILE PS1=ckpt$ /bin/bash --norc --noprofile"
 	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
+		only_std_fds
 		exec tmux -S "$T/tmux.sock" new-session -d -x 120 -y 30 -s ckpt "$sh"
 	)
 	PIDS+=("$(tm display -p '#{pid}')")
@@ -221,10 +224,7 @@ pane_shows() {
 	command -v script >/dev/null || skip "no script(1) (Debian package bsdutils)"
 	mkfifo "$T/in"
 	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
+		only_std_fds
 		export SHELL=/bin/sh
 		exec script -qfec cat /dev/null <>"$T/in" >"$T/out" 2>&1
 	) &
