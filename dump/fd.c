@@ -554,7 +554,15 @@ static int collect_all(struct fd_dump *c, struct rawfd *r, size_t n, const struc
 		if (k == i && fd_kinds[i].h->link && (ret = fd_kinds[i].h->link(c)) < 0)
 			goto out;
 	}
-	ret = decide(c, o);
+	for (size_t i = 0; i < n; i++) {
+		struct dfile *d = shared[file[i] - 1] ? NULL : &c->files[idx[file[i] - 1] - 1];
+
+		if ((ret = fd_collect_locks(c, r[i].fd, c->p->fds[i].d.file,
+					    r[i].fdinfo ? r[i].fdinfo : d->fdinfo, d)) < 0)
+			goto out;
+	}
+	if ((ret = decide(c, o)) == 0)
+		fd_drop_lost_locks(c->img, c->p);
 out:
 	if (c->pidfd >= 0)
 		close(c->pidfd);

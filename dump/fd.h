@@ -68,6 +68,14 @@ void dfile_what(struct dfile *d, const char *fmt, ...);
 	for (struct dfile *d = (c)->files; d < (c)->files + (c)->nfiles; d++) \
 		if (d->f->d.kind == (k))
 
+/* fd-lock.c: the locks fd (of file, d its dfile or NULL for a file of
+ * another process of the tree) shows in its fdinfo, into c->p->locks once
+ * per file; one restore cannot take sets d->cannot.  0 or -errno. */
+int fd_collect_locks(struct fd_dump *c, int fd, uint32_t file, const char *fdinfo,
+		     struct dfile *d);
+/* Once policies are decided: the locks of files not restored exactly go. */
+void fd_drop_lost_locks(const struct img *img, struct img_proc *p);
+
 /* fd-tree.c: the id of the file of another process of the image (a
  * tree) that fd of pid is the same open file description as, else 0. */
 uint32_t fd_tree_shared(const struct img *img, const struct img_proc *p, pid_t pid, int fd,

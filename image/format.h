@@ -89,6 +89,7 @@ enum ckpt_section_type {
 	CKPT_SEC_GUARDS   = 22,	/* struct ckpt_range[]: guard regions */
 	CKPT_SEC_CTTY     = 13,	/* struct ckpt_ctty + ckpt_fd_tty: its terminal */
 	CKPT_SEC_FILE     = 11,	/* struct ckpt_file + path + state + what (version 2) */
+	CKPT_SEC_LOCKS    = 12,	/* struct ckpt_lock[]: file locks the process holds */
 	CKPT_SEC_PAGES    = 16,	/* struct ckpt_pages + page data */
 	CKPT_SEC_HASHES   = 17,	/* struct ckpt_hashes + u64 per page */
 	CKPT_SEC_PAGES_ALIGNED = 40,	/* struct ckpt_align + zeros + what PAGES holds */
@@ -732,6 +733,32 @@ struct ckpt_fd_v1 {
 static_assert(sizeof(struct ckpt_fd_v1) == 72, "ckpt_fd_v1 size");
 
 #define CKPT_FDF_DUP	1u	/* version 1: a dup of fd dup_of */
+
+/*
+ * CKPT_SEC_LOCKS (at most one per process, after its FD sections): the
+ * file locks it holds, as /proc/PID/fdinfo/N shows them (fs/locks.c
+ * show_fd_locks: flock(2) and OFD locks of that open file description,
+ * POSIX locks of the process taken through it, leases).  Each names the
+ * FILE it was taken through, one of the process's descriptors; restore
+ * has the process take it again through that descriptor.
+ */
+struct ckpt_lock {
+	uint32_t file;		/* FILE id: a file one of the process's FDs names */
+	uint32_t type;		/* CKPT_LOCK_* */
+	uint32_t mode;		/* F_RDLCK 0, F_WRLCK 1 (asm-generic/fcntl.h) */
+	uint32_t reserved;	/* zero */
+	uint64_t start;		/* POSIX, OFD: first byte; flock, lease: 0 */
+	uint64_t end;		/* last byte (inclusive), >= start;
+				   CKPT_LOCK_EOF: up to any end of file */
+};
+static_assert(sizeof(struct ckpt_lock) == 32, "ckpt_lock size");
+
+#define CKPT_LOCK_FLOCK	1	/* flock(2): owned by the open file description */
+#define CKPT_LOCK_POSIX	2	/* fcntl(F_SETLK): owned by the process */
+#define CKPT_LOCK_OFD	3	/* fcntl(F_OFD_SETLK): owned by the open file description */
+#define CKPT_LOCK_LEASE	4	/* fcntl(F_SETLEASE), mode the lease type */
+#define CKPT_LOCK_EOF	0xffffffffffffffffull	/* UINT64_MAX */
+#define CKPT_MAX_LOCKS	65536	/* per process */
 
 /* CKPT_SEC_FILEDATA: bytes a file carries, at offset. */
 struct ckpt_filedata {

@@ -1,4 +1,5 @@
 /* Freeing and querying the in-memory image model (model.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ void img_free(struct img *img)
 			free(p->seccomp[k].insns);
 		free(p->seccomp);
 		free(p->shms);
+		free(p->locks);
 	}
 	free(img->tasks);
 	img->tasks = NULL;
@@ -107,4 +109,22 @@ int img_file_fd(const struct img_proc *p, uint32_t id)
 		if (p->fds[i].d.file == id)
 			return p->fds[i].d.fd;
 	return -1;
+}
+
+void img_lock_text(const struct ckpt_lock *l, char *buf, size_t len)
+{
+	const char *type = l->type == CKPT_LOCK_FLOCK ? "flock" : l->type == CKPT_LOCK_POSIX ? "POSIX" :
+			   l->type == CKPT_LOCK_OFD ? "OFD" : "lease";
+	const char *mode = l->mode == 1 /* F_WRLCK */ ? "write" : "read";
+
+	if (l->type == CKPT_LOCK_LEASE)
+		snprintf(buf, len, "%s lease", mode);
+	else if (l->start == 0 && l->end == CKPT_LOCK_EOF)
+		snprintf(buf, len, "%s %s lock on the whole file", type, mode);
+	else if (l->end == CKPT_LOCK_EOF)
+		snprintf(buf, len, "%s %s lock on bytes %llu to the end", type, mode,
+			 (unsigned long long)l->start);
+	else
+		snprintf(buf, len, "%s %s lock on bytes %llu-%llu", type, mode,
+			 (unsigned long long)l->start, (unsigned long long)l->end);
 }

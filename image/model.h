@@ -75,6 +75,8 @@ struct img_proc {
 	struct img_thread *threads;
 	struct img_vma *vmas;
 	struct img_fd *fds;		/* d.nfds, in fd order */
+	struct ckpt_lock *locks;	/* file locks it holds (LOCKS), nlocks */
+	uint32_t nlocks;
 	struct ckpt_cow_run *cow;	/* ncow runs shared with the parent task */
 	uint32_t ncow;
 	int subreaper;			/* dump only: PR_GET_CHILD_SUBREAPER (to the task's flags) */
@@ -101,6 +103,8 @@ const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr);
 struct img_file *img_file(const struct img *img, uint32_t id);
 /* A new file at the end of img->files (id nfiles), zeroed; fill it in. */
 struct img_file *img_add_file(struct img *img);
+/* "POSIX write lock on bytes 10-29", "flock read lock on the whole file" */
+void img_lock_text(const struct ckpt_lock *l, char *buf, size_t len);
 /* The lowest fd of p with that file, or -1. */
 int img_file_fd(const struct img_proc *p, uint32_t id);
 

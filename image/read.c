@@ -31,6 +31,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_XSAVE_LAYOUT] = "XSAVE layout", [CKPT_SEC_ATTRS] = "attributes",
 	[CKPT_SEC_GUARDS] = "guard regions", [CKPT_SEC_SECCOMP] = "seccomp filters",
 	[CKPT_SEC_SYSV_SHM] = "SysV shared memory", [CKPT_SEC_CTTY] = "controlling terminal",
+	[CKPT_SEC_LOCKS] = "file locks",
 	[CKPT_SEC_MAC_META] = "metadata MAC", [CKPT_SEC_MAC_ALL] = "image MAC",
 };
 
@@ -753,11 +754,35 @@ static int parse_seccomp(struct img_proc *p, struct cur *c)
 	return 0;
 }
 
+/* After all its FDs: each lock through a file the process holds, of a
+ * known type and mode, over a range that is one. */
+static int parse_locks(const struct img *img, struct img_proc *p, struct cur *c)
+{
+	size_t n = c->left / sizeof(*p->locks);
+
+	if (!n || n > CKPT_MAX_LOCKS || c->left % sizeof(*p->locks) ||
+	    !(p->locks = take_dup(c, c->left)))
+		return -1;
+	p->nlocks = (uint32_t)n;
+	for (size_t i = 0; i < n; i++) {
+		const struct ckpt_lock *l = &p->locks[i];
+		int whole = l->type == CKPT_LOCK_FLOCK || l->type == CKPT_LOCK_LEASE;
+
+		if (!img_file(img, l->file) || img_file_fd(p, l->file) < 0 || l->mode > 1 ||
+		    l->reserved || l->type < CKPT_LOCK_FLOCK || l->type > CKPT_LOCK_LEASE ||
+		    l->start > l->end || l->start > INT64_MAX ||
+		    (l->end != CKPT_LOCK_EOF && l->end > INT64_MAX) ||
+		    (whole && (l->start || l->end != CKPT_LOCK_EOF)))
+			return -1;
+	}
+	return 0;
+}
+
 /* Where the next section of each kind goes, to check the order. */
 struct meta_pos {
 	uint32_t proc;		/* procs read so far */
 	uint32_t thread, vma, fd;
-	int sigacts, timers, cow, xfeat, attrs, guards, seccomp, shms, ctty;
+	int sigacts, timers, cow, xfeat, attrs, guards, seccomp, shms, ctty, locks;
 	uint64_t left;		/* bytes after the current section, or UINT64_MAX */
 	uint32_t version;	/* of the image */
 };
@@ -910,6 +935,10 @@ static int parse_one(struct img *img, struct meta_pos *m, const struct ckpt_sect
 		if (m->cow++ || m->vma != p->d.nvmas)
 			return -1;
 		return parse_cow(p, c, img->h.page_size);
+	case CKPT_SEC_LOCKS:
+		if (m->version < 2 || m->locks++ || m->fd != p->d.nfds)
+			return -1;
+		return parse_locks(img, p, c);
 	case CKPT_SEC_FILEDATA:
 		return parse_filedata(img, p, m->fd, m->version, c);
 	}

@@ -323,6 +323,11 @@ int img_write_meta(struct img_writer *w, const struct img *img)
 
 			ret = img_write_section(w, CKPT_SEC_FD, i, &iov, 1);
 		}
+		if (!ret && p->nlocks) {
+			struct iovec iov = { p->locks, p->nlocks * sizeof(*p->locks) };
+
+			ret = img_write_section(w, CKPT_SEC_LOCKS, i, &iov, 1);
+		}
 	}
 	return ret;
 }

@@ -286,6 +286,30 @@ static void mappings(struct json *j, const struct insp_proc *ip, uint64_t ps)
 	json_close(j);
 }
 
+/* The locks the process holds through file id (on its lowest fd only). */
+static void locks(struct json *j, const struct img_proc *p, uint32_t id)
+{
+	static const char *const type[] = { "?", "flock", "posix", "ofd", "lease" };
+
+	json_array(j, "locks");
+	for (uint32_t i = 0; id && i < p->nlocks; i++) {
+		const struct ckpt_lock *l = &p->locks[i];
+
+		if (l->file != id)
+			continue;
+		json_object(j, NULL);
+		json_str(j, "type", type[l->type <= CKPT_LOCK_LEASE ? l->type : 0]);
+		json_str(j, "mode", l->mode == 1 ? "write" : "read");
+		json_u64(j, "start", l->start);
+		if (l->end == CKPT_LOCK_EOF)
+			json_null(j, "end");
+		else
+			json_u64(j, "end", l->end);
+		json_close(j);
+	}
+	json_close(j);
+}
+
 static void files(struct json *j, const struct img *img, const struct img_proc *p)
 {
 	static const char *const acc[] = { "r", "w", "rw", "?" };
@@ -321,6 +345,7 @@ static void files(struct json *j, const struct img *img, const struct img_proc *
 		} else {
 			json_null(j, "state");
 		}
+		locks(j, p, first == p->fds[i].d.fd ? f->d.id : 0);
 		json_close(j);
 	}
 	json_close(j);

@@ -236,6 +236,14 @@ static void print_files(FILE *f, const struct img *img, const struct img_proc *p
 			fprintf(f, "\n        not saved (dump --allow-lost-fds, --lose-fd): /dev/null at restore");
 		else if (fl->d.policy == CKPT_FPOL_OUTSIDE)
 			fprintf(f, "\n        outside the image: restore reconnects it if it is still there");
+		for (uint32_t n = 0; n < p->nlocks; n++) {
+			char lk[96];
+
+			if (p->locks[n].file != fl->d.id)
+				continue;
+			img_lock_text(&p->locks[n], lk, sizeof(lk));
+			fprintf(f, "\n        locked: %s", lk);
+		}
 		fputc('\n', f);
 	}
 }

@@ -196,7 +196,7 @@ int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf)
 		sf->cloexec[sf->nfds] = !!(d->fdflags & FD_CLOEXEC);
 		sf->src[sf->nfds++] = r->src[k];
 	}
-	return 0;
+	return fd_locks_check(r);
 }
 
 void fd_restore_done(struct fd_restore *r)

@@ -61,6 +61,10 @@ void fd_numbers(const struct img_proc *p, uint32_t id, char *buf, size_t len);
  * -errno after a message (fd0: the file's fd in the process). */
 int fd_set_status(int fd, const struct img_file *f, int fd0);
 
+/* fd-lock.c: before anything is made, whether another process holds a
+ * lock in the way of one of r->p's (an error naming the file) */
+int fd_locks_check(const struct fd_restore *r);
+
 /* fd-file.c: reopen flags */
 #define REOPEN_DROP (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)
 

@@ -1028,6 +1028,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	/* The other processes' descriptors, once its children have theirs. */
 	if (sf->extra_base)
 		SYS(pl, 0, SYS_close_range, (uint64_t)sf->extra_base, ~0u, 0, 0, 0, 0);
+	fd_plan_locks(pl, img, p);
 	for (uint32_t k = 0; k < p->d.nthreads; k++)
 		plan_thread_tail(pl, k + pl->leader_gone, p, k);
 	if (pl->leader_gone) {

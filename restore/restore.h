@@ -168,6 +168,9 @@ void ctty_report(const struct img_proc *p, pid_t pid);
 
 /* restore/fd.c: the process's own part of its fds */
 void fd_plan(struct plan *pl, const struct spawn_fds *sf);
+/* restore/fd-lock.c: the process takes its file locks again (LOCKS), once
+ * every fd is in place and none is closed any more */
+void fd_plan_locks(struct plan *pl, const struct img *img, const struct img_proc *p);
 /* Serialise: struct stub_plan, threads, data, ops; relocated to pl->home. */
 int plan_serialise(const struct plan *pl, uint8_t **out, size_t *len);
 void plan_free(struct plan *pl);

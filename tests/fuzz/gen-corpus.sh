@@ -82,6 +82,9 @@ start spin && dump spin --compress zlib && made=$((made + 1))
 for t in tree_basic tree_shm; do
 	start "$t" && dump "${t/_/-}" --kill && made=$((made + 1))
 done
+# file locks of every kind: a LOCKS section
+mkdir -p "$work/locks"
+start fd_locks "$work/locks" && dump fd-locks && made=$((made + 1))
 # Chains for fuzz_chain: the newest image first, then its parents.
 cat "$OUT/crafted-child.img" "$OUT/crafted-full.img" >"$CHAIN/crafted-chain"
 [ -e "$OUT/chain-1.img" ] && cat "$OUT/chain-1.img" "$OUT/chain-0.img" >"$CHAIN/chain"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bats
+# File locks across dump and restore: flock, POSIX and OFD locks and a
+# lease are held again by the restored process itself (another process
+# finds them held, F_GETLK names the restored process) and it can unlock
+# them; a dump leaves them held; a lock someone else took meanwhile makes
+# restore fail by name and leave nothing behind.
+
+load test_helper
+
+# The lease needs root (or the file's owner: the target runs as us).
+lease_arg() {
+	[ "$(id -u)" = 0 ] && echo lease
+}
+
+@test "file locks: flock, POSIX ranges, OFD and a lease are taken again by the restored process, which can unlock them" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_locks "$T/d" $(lease_arg)
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"locked: flock write lock on the whole file"* ]]
+	[[ "$output" == *"locked: POSIX write lock on bytes 10-29"*"locked: POSIX read lock on bytes 100 to the end"* ]]
+	[[ "$output" == *"locked: OFD write lock on bytes 0-4"* ]]
+	[[ "$output" == *"locked: flock read lock on the whole file"* ]]
+	[ -z "$(lease_arg)" ] || [[ "$output" == *"locked: read lease"* ]]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "file locks: a dump that does not kill leaves every lock held" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_locks "$T/d" $(lease_arg)
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+}
+
+# restore_refused PATTERN: restore fails with one line matching PATTERN,
+# and no process of the image is left (its PID is free, nothing stopped).
+restore_refused() {
+	touch "$T/go"
+	run --separate-stderr timeout 300 "$CKPT" restore "$T/img"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == $1 ]]
+	! kill -0 "$TPID" 2>/dev/null
+}
+
+@test "file locks: a flock lock another process took meanwhile makes restore fail naming the file" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_locks "$T/d"
+	dump_kill
+	# one process (no fork), without bats's fd 3 (bats would wait for it)
+	flock -n -F "$T/d/flock" sleep 600 3>&- &
+	PIDS+=($!)
+	wait_for 60 sh -c "! flock -n '$T/d/flock' true"
+	restore_refused "ckpt: restore $T/img: fd 10 (\"$T/d/flock\"): cannot take its flock write lock on the whole file again: another open of the file holds a flock lock on it"
+}
+
+@test "file locks: a POSIX lock another process took meanwhile makes restore fail naming the file and the process" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "needs python3"
+	mkdir "$T/d"
+	start_target fd_locks "$T/d"
+	dump_kill
+	python3 -c '
+import fcntl, os, sys, time
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 20)
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(600)
+' "$T/d/posix" 3>&- &
+	local holder=$!
+	PIDS+=($holder)
+	wait_file "$T/d/posix.held"
+	restore_refused "ckpt: restore $T/img: fd 11 (\"$T/d/posix\"): cannot take its POSIX write lock on bytes 10-29 again: process $holder holds a read lock there"
+}
+
+@test "file locks: a LOCKS section naming a file the process does not hold, or an unknown type, is a damaged image" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_locks "$T/d"
+	dump_kill
+	# the LOCKS section (type 12): its first lock's file, then its type
+	local off
+	off=$("$CKPT_TARGETS/imgtool" sections "$T/img" | awk '$2 == 12 { print $1; exit }')
+	[ -n "$off" ]
+	for field in "0 999" "4 7"; do
+		cp "$T/img" "$T/bad"
+		"$CKPT_TARGETS/imgtool" setfield "$T/bad" $((off + 24 + ${field% *})) 4 "${field#* }"
+		run "$CKPT" restore "$T/bad"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "ckpt: restore $T/bad: image is corrupted: file locks section at offset $off is malformed" ]
+	done
+}
