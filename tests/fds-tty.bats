@@ -133,7 +133,9 @@ pane_shows() {
 	skip_unless_ptrace
 	command -v tmux >/dev/null || skip "no tmux (Debian package tmux; tests/deps.sh test installs it)"
 	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
-	local sh="env -i PATH=/usr/bin:/bin TERM=xterm HOME=$T CKPT_KEY_FILE=$CKPT_KEY_FILE PS1=ckpt$ /bin/bash --norc --noprofile"
+	# (no history file: a shell ending with the server wrote $T/.bash_history
+	# while teardown removed $T)
+	local sh="env -i PATH=/usr/bin:/bin TERM=xterm HOME=$T HISTFILE=/dev/null CKPT_KEY_FILE=$CKPT_KEY_FILE PS1=ckpt$ /bin/bash --norc --noprofile"
 	(
 		only_std_fds
 		exec tmux -S "$T/tmux.sock" new-session -d -x 120 -y 30 -s ckpt "$sh"
@@ -175,7 +177,10 @@ pane_shows() {
 	wait_for 60 eval '[ -z "$(pgrep -P "$p2")" ]'
 	tm send-keys -t ckpt:two 'echo "restore said $?"' Enter
 	wait_for 60 pane_shows ckpt:two 'restore said 0'
+	local server
+	server=$(tm display -p '#{pid}')
 	tm kill-server
+	wait_for 60 eval '! kill -0 "$server" 2>/dev/null && ! kill -0 "$p1" 2>/dev/null && ! kill -0 "$p2" 2>/dev/null'
 }
 
 @test "controlling terminal a pty of the image: the session leader takes the new pty's slave as its terminal again, and leads its foreground group" {
