@@ -551,11 +551,25 @@ static void plan_settle(struct plan *pl, const struct img_proc *p, const struct 
 static void plan_timers(struct plan *pl, const struct img_proc *p)
 {
 	for (int which = 0; which < 3; which++) {
-		const struct ckpt_itimer *it = &p->timers.itimer[which];
+		struct ckpt_itimer it = p->timers.itimer[which];
 
-		if (!it->value_sec && !it->value_usec)
+		/*
+		 * ITIMER_REAL that expired while the process was stopped has
+		 * no time left (getitimer says 0) but keeps its interval: the
+		 * kernel arms it again when the SIGALRM is taken
+		 * (dequeue_signal, kernel/signal.c).  setitimer cannot set an
+		 * interval without a value: one interval left, which the
+		 * pending SIGALRM (restored with the other pending signals)
+		 * finds armed, as the kernel would have armed it.
+		 */
+		if (which == 0 /* ITIMER_REAL */ && !it.value_sec && !it.value_usec &&
+		    (it.interval_sec || it.interval_usec)) {
+			it.value_sec = it.interval_sec;
+			it.value_usec = it.interval_usec;
+		}
+		if (!it.value_sec && !it.value_usec)
 			continue;
-		SYSR(pl, 0, 0, R1, SYS_setitimer, (uint64_t)which, blob(pl, it, sizeof(*it)), 0, 0, 0, 0);
+		SYSR(pl, 0, 0, R1, SYS_setitimer, (uint64_t)which, blob(pl, &it, sizeof(it)), 0, 0, 0, 0);
 		what(pl, 0, "set interval timer %d", which);
 	}
 	if (!p->timers.ntimers)
