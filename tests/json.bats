@@ -98,7 +98,8 @@ valid_json() {
 	grep -qE '^  "pages": [1-9][0-9]*,$' <<<"$output"
 	grep -q '^  "parent": null,$' <<<"$output"
 	grep -q '^  "ok": true$' <<<"$output"
-	truncate -s -100 "$T/img"
+	# (busybox truncate, in the arm64 guest, takes no relative size)
+	truncate -s $(($(stat -c %s "$T/img") - 100)) "$T/img"
 	run --separate-stderr "$CKPT" verify "$T/img" --json
 	echo "$output"
 	[ "$status" -eq 1 ]
