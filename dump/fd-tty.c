@@ -166,7 +166,7 @@ static int take_bytes(struct dfile *d, int slave_open)
 }
 
 /* The process's controlling terminal is a pty whose master the image
- * holds: /dev/tty would name it, which ckpt cannot open for it. */
+ * holds: /dev/tty names it, which only the restored process can open. */
 static int ctty_in_image(const struct fd_dump *c)
 {
 	struct proc_stat st;
@@ -186,9 +186,9 @@ static int tty_link(struct fd_dump *c)
 	for_each_dfile(c, d, CKPT_FD_TTY) {
 		uint32_t index = tty_state(d).index;
 
+		/* the process opens it itself once it has its pty again */
 		if (d->st.st_rdev == makedev(5, 0) && ctty_in_image(c)) {
-			d->cannot = "/dev/tty of a process whose controlling terminal is a pty of the "
-				    "image is not restored yet";
+			dfile_what(d, "the controlling terminal (/dev/tty), a pty of the image");
 			continue;
 		}
 		if (index == ~0u)

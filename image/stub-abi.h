@@ -36,6 +36,8 @@ enum stub_op_kind {
 #define STUB_OPF_A0_PID		8u	/* a[0] = the process's pid, as it sees it */
 #define STUB_OPF_KEEP		16u	/* keep the result (an fd, an id) in kept */
 #define STUB_OPF_A0_KEPT	32u	/* a[0] = the result kept last */
+#define STUB_OPF_IFOK		64u	/* run only if the previous op succeeded
+					   (skipped: ret 0) */
 
 struct stub_op {
 	uint32_t kind;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
@@ -153,6 +154,35 @@ static int open_dev_tty(const struct img_file *f, int fd0)
 	return fd < 0 ? error_errno(errno, "cannot open /dev/null") : fd;
 }
 
+/* /dev/tty of a process whose terminal is a pty of the image: it names
+ * the new pty only once the process has it (restore/ctty.c), so the
+ * process opens it itself, after. */
+static int tty_late(const struct fd_restore *r, const struct img_file *f)
+{
+	return f->d.kind == CKPT_FD_TTY && f->d.rdev == makedev(5, 0) && r->p->has_ctty &&
+	       (r->p->ctty.cflags & CKPT_CTTY_PTY);
+}
+
+static void tty_plan_open(struct plan *pl, const struct fd_restore *r, const struct img_file *f,
+			  int target)
+{
+	static const char dev_tty[] = "/dev/tty";
+	uint64_t fl = (f->d.flags & ~(uint32_t)O_CLOEXEC) | O_NOCTTY;
+
+	(void)r;
+	plan_syscall(pl, 0, STUB_OPF_KEEP, PLAN_R(1), SYS_openat,
+		     (uint64_t[6]){ (uint64_t)(int64_t)AT_FDCWD, plan_blob(pl, dev_tty, sizeof(dev_tty)),
+				    fl });
+	plan_what(pl, 0, "open /dev/tty (its new pty) for fd %d", target);
+	/* it may have come at target itself (the lowest free fd): dup3
+	 * then says EINVAL, and there is nothing to close */
+	plan_syscall(pl, 0, STUB_OPF_A0_KEPT | STUB_OPF_MAYFAIL, 0, SYS_dup3,
+		     (uint64_t[6]){ 0, (uint64_t)target, 0 });
+	plan_what(pl, 0, "put /dev/tty at fd %d", target);
+	plan_syscall(pl, 0, STUB_OPF_A0_KEPT | STUB_OPF_IFOK, 0, SYS_close, (uint64_t[6]){ 0 });
+	plan_what(pl, 0, "close the first open of /dev/tty");
+}
+
 static int tty_open(struct fd_restore *r, const struct img_file *f, int fd0)
 {
 	struct ckpt_fd_tty s = state(f);
@@ -198,4 +228,5 @@ static void tty_done(struct fd_restore *r)
 	r->ptys = NULL;
 }
 
-const struct fd_kind_restore fd_restore_tty = { .open = tty_open, .done = tty_done };
+const struct fd_kind_restore fd_restore_tty = { .open = tty_open, .late = tty_late,
+						 .plan_open = tty_plan_open, .done = tty_done };

@@ -163,7 +163,7 @@ static int make(struct fd_restore *r, const struct img_file *f, int fd)
 	if (!h || (!h->open && !h->plan_open))
 		return error("fd %d (%s) is %s, which this ckpt cannot restore (kind %u: made by a newer ckpt?)",
 			     fd, f->path, fd_file_what(f), f->d.kind);
-	if (!h->open) {
+	if (!h->open || (h->late && h->late(r, f))) {
 		r->late[f->d.id - 1] = 1;
 		return -1;
 	}

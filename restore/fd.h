@@ -34,6 +34,8 @@ struct fd_kind_restore {
 	/* Make the file in ckpt: a close-on-exec fd, or -errno after a
 	 * message.  fd: its lowest number in the process (for messages). */
 	int (*open)(struct fd_restore *r, const struct img_file *f, int fd);
+	/* When set and true for f: plan_open instead of open. */
+	int (*late)(const struct fd_restore *r, const struct img_file *f);
 	/* Instead of open: the process opens it itself, at fd target. */
 	void (*plan_open)(struct plan *pl, const struct fd_restore *r, const struct img_file *f,
 			  int target);

@@ -114,7 +114,8 @@ static void thread_main(void *arg)
 		long r = 0;
 
 		t->cur = i;
-		if ((op->flags & STUB_OPF_IFFAILED) && (i == 0 || !is_err(ops[i - 1].ret))) {
+		if (((op->flags & STUB_OPF_IFFAILED) && (i == 0 || !is_err(ops[i - 1].ret))) ||
+		    ((op->flags & STUB_OPF_IFOK) && i && is_err(ops[i - 1].ret))) {
 			op->ret = 0;
 			continue;
 		}

@@ -8,11 +8,13 @@
  * mode it set, and it got SIGWINCH (its new window's size is to be asked
  * for).  Prints its terminal's name at start and after GO.
  * With "own": it makes its session and terminal itself, a pty whose
- * master it holds (fd 10, the slave fd 11); after GO its controlling
- * terminal is that pty's slave, and it is the foreground group.
+ * master it holds (fd 10, the slave fd 11), and opens /dev/tty (fd 12);
+ * after GO its controlling terminal is that pty's slave, it is the
+ * foreground group, and what it writes to fd 12 reaches the master.
  * Usage: tty_ctty [own]
  */
 #include <sys/stat.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -53,9 +55,20 @@ static int own(void)
 	int tty;
 
 	if (dup2(posix_openpt(O_RDWR | O_NOCTTY), 10) != 10 || unlockpt(10) < 0 ||
-	    !(name = ptsname(10)) || setsid() < 0 || dup2(open(name, O_RDWR), 11) != 11)
+	    !(name = ptsname(10)) || setsid() < 0 || dup2(open(name, O_RDWR), 11) != 11 ||
+	    dup2(open("/dev/tty", O_RDWR), 12) != 12)
 		return 2;
 	target_wait();
+	{
+		char buf[64] = "";
+		struct pollfd p = { .fd = 10, .events = POLLIN };
+		ssize_t n;
+
+		CHECK(write(12, "via /dev/tty", 12) == 12, "fd 12: cannot write: %s", strerror(errno));
+		n = poll(&p, 1, 5000) == 1 ? read(10, buf, sizeof(buf) - 1) : -1;
+		buf[n > 0 ? n : 0] = 0;
+		CHECK(!strcmp(buf, "via /dev/tty"), "fd 12 (/dev/tty) does not reach its pty: \"%s\"", buf);
+	}
 	tty = open("/dev/tty", O_RDWR | O_NOCTTY);
 	CHECK(tty >= 0, "no controlling terminal after restore: %s", strerror(errno));
 	CHECK(fstat(11, &b) == 0 && ctty_dev() == b.st_rdev,
