@@ -61,12 +61,9 @@ void ctty_child(const struct ctty *ct)
 		ioctl(ct->fd, TIOCSCTTY, 1);
 }
 
-/* In the plan of p, a session leader whose terminal is a pty of the
- * image: TIOCSCTTY on the first of its fds on that pty's slave. */
-void ctty_plan(struct plan *pl, const struct img *img, const struct img_proc *p)
+/* The first fd of p on the slave of pty index of the image, or -1. */
+static int slave_fd(const struct img *img, const struct img_proc *p, uint32_t index)
 {
-	if (!p->has_ctty || !(p->ctty.cflags & CKPT_CTTY_PTY) || p->d.sid != p->d.pid)
-		return;
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
 		const struct img_file *f = img_file(img, p->fds[i].d.file);
 		struct ckpt_fd_tty s;
@@ -74,15 +71,44 @@ void ctty_plan(struct plan *pl, const struct img *img, const struct img_proc *p)
 		if (!f || f->d.kind != CKPT_FD_TTY || f->d.policy != CKPT_FPOL_EXACT)
 			continue;
 		fd_state(f, &s, sizeof(s));
-		if (s.index != p->ctty_tty.index)
-			continue;
-		/* may fail (not a session leader after all): said at the end */
-		plan_syscall(pl, 0, STUB_OPF_MAYFAIL, 0, SYS_ioctl,
-			     (uint64_t[6]){ (uint64_t)p->fds[i].d.fd, TIOCSCTTY, 0 });
-		plan_what(pl, 0, "take pty %u's slave (fd %d) as its controlling terminal", s.index,
-			  p->fds[i].d.fd);
-		return;
+		if (s.index == index)
+			return p->fds[i].d.fd;
 	}
+	return -1;
+}
+
+/* The leader of the group that had the pty's foreground, not the
+ * session's leader (whose TIOCSCTTY gave it its own group): it takes the
+ * foreground back itself, in its session by then (its terminal inherited
+ * from its parent).  Its stub blocks every signal, so TIOCSPGRP from the
+ * background raises no SIGTTOU (tty_check_change). */
+void ctty_plan_fg(struct plan *pl, const struct img *img, const struct img_proc *p)
+{
+	int fd;
+
+	if (!p->has_ctty || !(p->ctty.cflags & CKPT_CTTY_PTY) || p->d.sid == p->d.pid ||
+	    p->ctty.tpgid != p->d.pid || p->d.pgid != p->d.pid ||
+	    (fd = slave_fd(img, p, p->ctty_tty.index)) < 0)
+		return;
+	plan_syscall(pl, 0, STUB_OPF_MAYFAIL, PLAN_R(2), SYS_ioctl,
+		     (uint64_t[6]){ (uint64_t)fd, TIOCSPGRP,
+				    plan_blob(pl, &p->ctty.tpgid, sizeof(p->ctty.tpgid)) });
+	plan_what(pl, 0, "make its group %d its terminal's foreground group", p->ctty.tpgid);
+}
+
+/* In the plan of p, a session leader whose terminal is a pty of the
+ * image: TIOCSCTTY on the first of its fds on that pty's slave. */
+void ctty_plan(struct plan *pl, const struct img *img, const struct img_proc *p)
+{
+	int fd;
+
+	if (!p->has_ctty || !(p->ctty.cflags & CKPT_CTTY_PTY) || p->d.sid != p->d.pid ||
+	    (fd = slave_fd(img, p, p->ctty_tty.index)) < 0)
+		return;
+	/* may fail (not a session leader after all): said at the end */
+	plan_syscall(pl, 0, STUB_OPF_MAYFAIL, 0, SYS_ioctl, (uint64_t[6]){ (uint64_t)fd, TIOCSCTTY, 0 });
+	plan_what(pl, 0, "take pty %u's slave (fd %d) as its controlling terminal", p->ctty_tty.index,
+		  fd);
 }
 
 static void set_termios(const struct ctty *ct, const struct img_proc *p)
@@ -159,7 +185,14 @@ void ctty_report(const struct img_proc *p, pid_t pid)
 {
 	struct proc_stat st;
 
-	if (!p->has_ctty || proc_read_stat(pid, &st) < 0 || st.tty_nr)
+	if (!p->has_ctty || proc_read_stat(pid, &st) < 0)
+		return;
+	if ((p->ctty.cflags & CKPT_CTTY_PTY) && st.tty_nr && p->ctty.tpgid > 0 &&
+	    st.tpgid != p->ctty.tpgid && p->d.sid == p->d.pid)
+		info("process %d: its terminal's foreground group is %d, it was %d (that group's "
+		     "leader is not in the image, or holds no fd on the terminal)", p->d.pid, st.tpgid,
+		     p->ctty.tpgid);
+	if (st.tty_nr)
 		return;
 	if (p->ctty.cflags & CKPT_CTTY_PTY)
 		info("process %d: its controlling terminal, pty %u of the image, is not restored (%s)",

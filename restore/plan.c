@@ -1036,6 +1036,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	/* Its terminal before its children: they inherit it at fork (a
 	 * controlling terminal is the caller's, TIOCSCTTY). */
 	ctty_plan(pl, img, p);
+	ctty_plan_fg(pl, img, p);
 	plan_children(pl, img, t);
 	plan_settle(pl, p, maps, nmaps, pl->stub_size);
 	plan_process(pl, p, sf);

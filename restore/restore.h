@@ -163,6 +163,7 @@ void ctty_open(struct ctty *ct, const struct img_proc *p, const struct restore_o
 void ctty_close(struct ctty *ct);
 void ctty_child(const struct ctty *ct);
 void ctty_plan(struct plan *pl, const struct img *img, const struct img_proc *p);
+void ctty_plan_fg(struct plan *pl, const struct img *img, const struct img_proc *p);
 void ctty_finish(const struct ctty *ct, const struct img_proc *p, pid_t pid);
 void ctty_report(const struct img_proc *p, pid_t pid);
 

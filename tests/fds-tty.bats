@@ -224,33 +224,57 @@ pane_shows() {
 	[ -z "$(ls -A "$T/nodes")" ]
 }
 
-@test "script(1) running cat, dumped as a tree and restored: the new pty carries bytes both ways, and cat has it as its controlling terminal again" {
-	skip_unless_ptrace
+# start_script CMD: script(1) running CMD (through sh -c) on a new pty,
+# its input the FIFO $T/in, which fd 5 of the test writes; output in
+# $T/out.  Sets SPID.
+start_script() {
 	command -v script >/dev/null || skip "no script(1) (Debian package bsdutils)"
 	mkfifo "$T/in"
 	(
 		only_std_fds
 		export SHELL=/bin/sh
-		exec script -qfec cat /dev/null <>"$T/in" >"$T/out" 2>&1
+		exec script -qfec "$1" /dev/null <>"$T/in" >"$T/out" 2>&1
 	) &
-	local spid=$! sh cat
-	PIDS+=("$spid")
+	SPID=$!
+	PIDS+=("$SPID")
 	exec 5>"$T/in"
-	echo one >&5
-	wait_for 60 eval '[ "$(grep -c one "$T/out")" -eq 2 ]'	# the pty's echo, then cat's
-	sh=$(pgrep -P "$spid")
-	cat=$(pgrep -P "$sh")
-	PIDS+=("$sh" "$cat")
-	run "$CKPT" dump "$spid" -o "$T/img" --kill -v
+}
+
+# dump_restore_script LEAF: dump script's tree with --kill, restore it in
+# the background (-v to $T/restore.out), once LEAF's parent has it again.
+dump_restore_script() {
+	local parent
+	parent=$(ps -o ppid= -p "$1" | tr -d ' ')
+	[ -n "$parent" ]
+	run "$CKPT" dump "$SPID" -o "$T/img" --kill -v
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"dump $cat: controlling terminal 136:"*", a pty of the image"* ]]
-	wait "$spid" || true
+	wait "$SPID" || true
 	"$CKPT" restore -v "$T/img" >"$T/restore.out" 2>&1 &
 	PIDS+=("$!")
-	wait_for 60 eval '[ -n "$(pgrep -P "$sh")" ]'
-	echo two >&5
-	wait_for 60 eval '[ "$(grep -c two "$T/out")" -eq 2 ]' || { cat -v "$T/out" "$T/restore.out"; false; }
+	wait_for 60 eval '[ -n "$(pgrep -P "$parent")" ]'
+}
+
+# written LINE: it shows twice in script's output (the pty's echo, then
+# cat's copy)
+written() {
+	local line=$1
+	echo "$line" >&5
+	wait_for 60 eval '[ "$(grep -c "$line" "$T/out")" -eq 2 ]' ||
+		{ cat -v "$T/out" "$T/restore.out"; false; }
+}
+
+@test "script(1) running cat, dumped as a tree and restored: the new pty carries bytes both ways, and cat has it as its controlling terminal again" {
+	skip_unless_ptrace
+	start_script cat
+	local sh cat
+	written one
+	sh=$(pgrep -P "$SPID")
+	cat=$(pgrep -P "$sh")
+	PIDS+=("$sh" "$cat")
+	dump_restore_script "$cat"
+	[[ "$output" == *"dump $cat: controlling terminal 136:"*", a pty of the image"* ]]
+	written two
 	exec 5>&-
 	cat "$T/restore.out"
 	! grep -q "is not restored" "$T/restore.out"
@@ -258,4 +282,28 @@ pane_shows() {
 	read -r -a st < <(sed 's/.*) //' /proc/$cat/stat)
 	[ "${st[4]}" -ne 0 ]
 	[ "${st[5]}" -eq "$sh" ]
+}
+
+@test "script(1) running an interactive bash with cat as its foreground job, dumped as a tree and restored: cat is the new pty's foreground job again" {
+	skip_unless_ptrace
+	start_script "env -i PATH=/usr/bin:/bin PS1='ckpt$ ' /bin/bash --norc --noprofile -i"
+	local sh bash cat
+	wait_for 60 eval 'grep -q "ckpt\\$" "$T/out"'
+	# script's sh -c runs bash (not a session leader: sh is), bash runs cat
+	sh=$(pgrep -P "$SPID")
+	bash=$(pgrep -P "$sh")
+	echo cat >&5
+	wait_for 60 eval '[ -n "$(pgrep -P "$bash")" ]'
+	cat=$(pgrep -P "$bash")
+	PIDS+=("$sh" "$bash" "$cat")
+	written one
+	dump_restore_script "$cat"
+	# cat leads its own group, the terminal's foreground one
+	[[ "$output" == *"dump $cat: controlling terminal 136:"*", foreground group $cat, a pty of the image"* ]]
+	written two
+	exec 5>&-
+	cat "$T/restore.out"
+	! grep -q "is not restored\|foreground group is" "$T/restore.out"
+	read -r -a st < <(sed 's/.*) //' /proc/$cat/stat)
+	[ "${st[5]}" -eq "$cat" ]
 }
