@@ -65,7 +65,10 @@ int main(int argc, char **argv)
 	same(12, makedev(1, 3), O_RDWR, 1);
 	same(13, makedev(4, 1), O_RDONLY, 1);
 	CHECK(write(12, "x", 1) == 1, "fd 12: /dev/null takes no write");
-	CHECK(isatty(10) && isatty(11) && isatty(13), "not terminals");
+	/* a serial port without its hardware answers EIO (TCGETS) */
+	for (int fd = 10; fd <= 13; fd++)
+		CHECK(fd == 12 || isatty(fd) || errno == EIO, "fd %d: not a terminal: %s", fd,
+		      strerror(errno));
 	snprintf(path, sizeof(path), "%s/null-node", argv[1]);
 	CHECK(access(path, F_OK) < 0, "%s is there again", path);
 	snprintf(path, sizeof(path), "%s/tty1-node", argv[1]);
