@@ -34,7 +34,7 @@ const struct cmd cmds[] = {
 	  "      --single        dump PID alone, not its descendants (says which it leaves out)\n"
 	  "      --per-process-pages  store each process's memory in full, also the pages it\n"
 	  "                      still shares copy-on-write with its parent\n"
-	  "      --allow-lost-fds  dump even if some fds cannot be restored (sockets, terminals...):\n"
+	  "      --allow-lost-fds  dump even if some fds cannot be restored (TCP connections...):\n"
 	  "                      restore puts /dev/null in their place and says so; without it\n"
 	  "                      dump refuses, naming them (fds 0-2 that lead outside the image\n"
 	  "                      get ckpt restore's own 0-2 instead)\n"
