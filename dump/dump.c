@@ -25,6 +25,7 @@
 #include "common/sigguard.h"
 #include "common/util.h"
 #include "dump/dump.h"
+#include "dump/fd.h"
 #include "dump/guard.h"
 
 static int check_target(pid_t pid)
@@ -679,6 +680,10 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		/* Killed, or left stopped, only once the image is safely on
 		 * disk; if it is not, the processes run on as before. */
 		ret = img_writer_finish(&d.w);
+		/* TCP connections dropped silently by the kill, unless one
+		 * received what the image misses: then not killed at all */
+		if (ret == 0 && o->kill && (ret = fd_tcp_before_kill(1)) < 0 && !d.w.is_stream && d.w.path)
+			unlink(d.w.path);
 		if (ret < 0)
 			untrack(&d, 1);
 		tracee_release_tree(&d.tt, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
@@ -693,6 +698,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		o->result->total_ns = now_ns() - t0;
 	}
 out:
+	fd_tcp_before_kill(0);
 	reap_copies(&d);	/* failed after a fork */
 	for (uint32_t i = 0; d.pr && i < d.img.h.nprocs; i++) {
 		dump_free_pages(d.pr[i].vp, d.pr[i].p->d.nvmas);

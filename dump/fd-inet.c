@@ -3,8 +3,7 @@
  * programs set (getsockopt on ckpt's copy), a listener's backlog and
  * pending connections (inet_diag: getsockopt has neither).  Listening
  * and unconnected TCP sockets and UDP sockets with nothing queued are
- * restored; a TCP connection is not yet (refused by name, or inherited
- * on fds 0-2: its peer is outside).
+ * restored; an established TCP connection is read by fd-tcp.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -164,12 +163,14 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 		d->cannot = "the kernel does not describe the listener (inet_diag: CONFIG_INET_DIAG)";
 	else if (pending)
 		d->cannot = "connections wait to be accepted on it (they would be lost)";
-	else if (s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE)
-		d->cannot = "TCP connections are not restored yet";
 	else if (s.protocol == IPPROTO_UDP && recv(d->copy, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
 		d->cannot = "datagrams are queued on it (their senders' addresses would be lost)";
-	d->outside = s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE;
 	memcpy(d->f->state, &s, sizeof(s));
+	if (s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE) {
+		/* its peer may be outside: on fds 0-2 it goes to ckpt restore's own */
+		d->outside = 1;
+		return fd_tcp_collect(d, &s);
+	}
 	return 0;
 }
 

@@ -76,6 +76,16 @@ int fd_collect_locks(struct fd_dump *c, int fd, uint32_t file, const char *fdinf
 /* Once policies are decided: the locks of files not restored exactly go. */
 void fd_drop_lost_locks(const struct img *img, struct img_proc *p);
 
+/* fd-tcp.c: an established TCP connection's state, read with TCP_REPAIR
+ * (after the ckpt_fd_inet in d's state; the kind becomes CKPT_FD_TCP):
+ * 0, or -errno after a message; what cannot be restored sets d->cannot. */
+int fd_tcp_collect(struct dfile *d, const struct ckpt_fd_inet *s);
+/* The image is on disk: killing, put the connections read into repair
+ * mode so that the kill drops them silently (an error if one received
+ * bytes the image does not hold: then nothing is changed); not killing,
+ * forget them.  0 or -1 after a message. */
+int fd_tcp_before_kill(int killing);
+
 /* fd-tree.c: the id of the file of another process of the image (a
  * tree) that fd of pid is the same open file description as, else 0. */
 uint32_t fd_tree_shared(const struct img *img, const struct img_proc *p, pid_t pid, int fd,

@@ -483,6 +483,51 @@ static void inet_json(const struct img_file *f, struct json *j)
 	json_u64(j, "sndbuf", s.sndbuf);
 }
 
+/* An established connection: ckpt_fd_inet, then ckpt_fd_tcp. */
+static void tcp_state(const struct img_file *f, struct ckpt_fd_tcp *t)
+{
+	memcpy(t, f->state + sizeof(struct ckpt_fd_inet), sizeof(*t));
+}
+
+static int tcp_check(const struct img_file *f)
+{
+	struct ckpt_fd_inet s;
+	struct ckpt_fd_tcp t;
+
+	fd_state(f, &s, sizeof(s));
+	tcp_state(f, &t);
+	return f->d.state_len == sizeof(s) + sizeof(t) && s.protocol == IPPROTO_TCP &&
+	       (s.family == AF_INET || s.family == AF_INET6) && s.port && s.peer_port &&
+	       (uint64_t)t.inq_len + t.outq_len == f->d.data_len && t.unsent_len <= t.outq_len ?
+	       0 : -1;
+}
+
+static void tcp_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_tcp t;
+
+	inet_text(f, buf, len);
+	tcp_state(f, &t);
+	snprintf(buf + strlen(buf), len - strlen(buf),
+		 "; %u bytes to read, %u written not acknowledged (%u not sent), mss %u", t.inq_len,
+		 t.outq_len, t.unsent_len, t.mss);
+}
+
+static void tcp_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_tcp t;
+
+	inet_json(f, j);
+	tcp_state(f, &t);
+	json_u64(j, "snd_seq", t.snd_seq);
+	json_u64(j, "rcv_seq", t.rcv_seq);
+	json_u64(j, "inq", t.inq_len);
+	json_u64(j, "outq", t.outq_len);
+	json_u64(j, "unsent", t.unsent_len);
+	json_u64(j, "mss", t.mss);
+	json_hex(j, "tcp_options", t.topts);
+}
+
 /* ---- terminals ---- */
 
 static int tty_check(const struct img_file *f)
@@ -567,6 +612,8 @@ static const struct fd_kind_info kinds[] = {
 	      unix_json),
 	STATE(CKPT_FD_INET, "inet", "a TCP or UDP socket", struct ckpt_fd_inet, NULL, inet_text,
 	      inet_json),
+	{ CKPT_FD_TCP, "tcp", "a TCP connection", sizeof(struct ckpt_fd_inet) + sizeof(struct ckpt_fd_tcp),
+	  tcp_check, tcp_text, tcp_json },
 	{ CKPT_FD_SOCKET, "socket", "a socket", 0, NULL, NULL, NULL },
 	STATE(CKPT_FD_TTY, "tty", "a terminal", struct ckpt_fd_tty, tty_check, tty_text, tty_json),
 	STATE(CKPT_FD_PTMX, "ptmx", "a pseudo-terminal master", struct ckpt_fd_tty, tty_check,
@@ -593,7 +640,8 @@ const char *fd_kind_name(uint32_t kind)
 int fd_kind_restorable(uint32_t kind)
 {
 	return fd_kind(kind) && kind != CKPT_FD_OTHER &&
-	       (kind < CKPT_FD_SOCKET || kind == CKPT_FD_TTY || kind == CKPT_FD_PTMX);
+	       (kind < CKPT_FD_SOCKET || kind == CKPT_FD_TTY || kind == CKPT_FD_PTMX ||
+		kind == CKPT_FD_TCP);
 }
 
 int fd_kind_check(const struct img_file *f)
@@ -615,7 +663,7 @@ int fd_kind_check(const struct img_file *f)
 		return -1;
 	if ((f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) ? f->d.data_len != f->d.size :
 	    f->d.kind != CKPT_FD_PIPE && f->d.kind != CKPT_FD_FIFO && f->d.kind != CKPT_FD_UNIX &&
-	    f->d.kind != CKPT_FD_PTMX && f->d.data_len)
+	    f->d.kind != CKPT_FD_PTMX && f->d.kind != CKPT_FD_TCP && f->d.data_len)
 		return -1;
 	return k->check ? k->check(f) : 0;
 }

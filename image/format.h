@@ -465,6 +465,8 @@ enum ckpt_fd_kind {
 				   itself, naming it; ckpt_fd_proc */
 	CKPT_FD_UNIX     = 18,	/* a unix socket: ckpt_fd_unix */
 	CKPT_FD_INET     = 19,	/* a TCP or UDP socket over IPv4 or IPv6: ckpt_fd_inet */
+	CKPT_FD_TCP      = 40,	/* an established TCP connection: ckpt_fd_inet +
+				   ckpt_fd_tcp, its queues in FILEDATA */
 	/* Named, not restored yet: only INHERIT or LOST. */
 	CKPT_FD_SOCKET   = 32,
 	/* A terminal (pty slave, console, tty): ckpt_fd_tty.  Restored (a
@@ -703,6 +705,37 @@ static_assert(sizeof(struct ckpt_ctty) == 16, "ckpt_ctty size");
 					   terminal's termios and window size */
 #define CKPT_CTTY_PTY		2u	/* a pty of the image: ckpt_fd_tty.index
 					   names it (a PTMX file's index) */
+
+/*
+ * An established TCP connection (TCP): a struct ckpt_fd_inet (its
+ * addresses and options, state 1) and then this, what TCP_REPAIR reads
+ * (tcp(7); net/ipv4/tcp.c): the sequence numbers, the queues, window
+ * and options.  FILEDATA holds inq_len bytes of the receive queue (come
+ * in, not read by the process), then outq_len of the send queue (written
+ * by it, not acknowledged by the peer), the last unsent_len of which had
+ * not been sent.
+ */
+struct ckpt_fd_tcp {
+	uint32_t snd_seq;	/* TCP_QUEUE_SEQ of the send queue: the sequence
+				   number of the next byte written */
+	uint32_t rcv_seq;	/* of the receive queue: the next byte expected */
+	uint32_t inq_len;	/* receive queue bytes (FILEDATA, first) */
+	uint32_t outq_len;	/* send queue bytes (FILEDATA, after them) */
+	uint32_t unsent_len;	/* of those, not sent yet (SIOCOUTQNSD) */
+	uint32_t mss;		/* TCP_MAXSEG */
+	uint32_t topts;		/* tcpi_options: CKPT_TCP_* */
+	uint8_t  snd_wscale;	/* window scale the peer uses / we use */
+	uint8_t  rcv_wscale;
+	uint16_t reserved;
+	uint32_t timestamp;	/* TCP_TIMESTAMP: our clock for TCP timestamps */
+	/* TCP_REPAIR_WINDOW (struct tcp_repair_window) */
+	uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup;
+	uint32_t reserved2;
+};
+static_assert(sizeof(struct ckpt_fd_tcp) == 60, "ckpt_fd_tcp size");
+#define CKPT_TCP_TIMESTAMPS	1u	/* TCPI_OPT_TIMESTAMPS */
+#define CKPT_TCP_SACK		2u	/* TCPI_OPT_SACK */
+#define CKPT_TCP_WSCALE		4u	/* TCPI_OPT_WSCALE */
 
 /* CKPT_SEC_FD, version 2: one descriptor of a process. */
 struct ckpt_fd {

@@ -23,8 +23,8 @@
 
 #define TCP_LISTEN	10	/* include/net/tcp_states.h */
 
-static socklen_t sockaddr_of(const struct ckpt_fd_inet *s, const uint8_t *a, uint16_t port,
-			     struct sockaddr_storage *ss)
+socklen_t fd_inet_sockaddr(const struct ckpt_fd_inet *s, const uint8_t *a, uint16_t port,
+			   struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (s->family == AF_INET6) {
@@ -49,7 +49,7 @@ static int setopt(int fd, int level, int name, int v)
 }
 
 /* The options, each from its bit: 0 or -errno after a message. */
-static int options(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)
+int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)
 {
 	static const struct { uint32_t bit; int level, name; const char *what; } o[] = {
 		{ CKPT_INET_REUSEPORT, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT" },
@@ -80,7 +80,7 @@ static int options(int fd, const struct ckpt_fd_inet *s, const struct img_file *
 static int bind_again(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sockaddr_of(s, s->addr, s->port, &ss);
+	socklen_t len = fd_inet_sockaddr(s, s->addr, s->port, &ss);
 	char a[64];
 
 	if (!s->port)
@@ -108,13 +108,13 @@ static int inet_open(struct fd_restore *r, const struct img_file *f, int fd0)
 	fd = socket((int)s.family, (int)s.type | SOCK_CLOEXEC, (int)s.protocol);
 	if (fd < 0)
 		return error_errno(errno, "fd %d (%s): cannot make %s", fd0, f->path, fd_file_what(f));
-	ret = options(fd, &s, f, fd0);
+	ret = fd_inet_options(fd, &s, f, fd0);
 	if (ret == 0)
 		ret = bind_again(fd, &s, f, fd0);
 	if (ret == 0 && s.state == TCP_LISTEN && listen(fd, (int)s.backlog) < 0)
 		ret = error_errno(errno, "fd %d (%s): cannot listen again", fd0, f->path);
 	if (ret == 0 && s.protocol == IPPROTO_UDP && s.peer_port &&
-	    connect(fd, (struct sockaddr *)&ss, sockaddr_of(&s, s.peer_addr, s.peer_port, &ss)) < 0) {
+	    connect(fd, (struct sockaddr *)&ss, fd_inet_sockaddr(&s, s.peer_addr, s.peer_port, &ss)) < 0) {
 		fd_inet_addr(s.family, s.peer_addr, s.peer_port, a, sizeof(a));
 		ret = error_errno(errno, "fd %d (%s): cannot connect it to %s again", fd0, f->path, a);
 	}

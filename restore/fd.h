@@ -11,6 +11,8 @@
 #ifndef CKPT_RESTORE_FD_H
 #define CKPT_RESTORE_FD_H
 
+#include <sys/socket.h>
+
 #include "restore/restore.h"
 
 struct fd_pipes;
@@ -48,7 +50,7 @@ struct fd_kind_restore {
 };
 
 extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore_event,
-	fd_restore_epoll, fd_restore_unix, fd_restore_inet, fd_restore_tty;
+	fd_restore_epoll, fd_restore_unix, fd_restore_inet, fd_restore_tty, fd_restore_tcp;
 
 /* fd.c */
 /* The files of process r->p (the files it shares with a process of the
@@ -62,6 +64,13 @@ void fd_numbers(const struct img_proc *p, uint32_t id, char *buf, size_t len);
 /* fd, its status flags (O_NONBLOCK...) set to f's; else closed, and
  * -errno after a message (fd0: the file's fd in the process). */
 int fd_set_status(int fd, const struct img_file *f, int fd0);
+
+/* fd-inet.c, for fd-tcp.c: an address of s as a sockaddr; the options
+ * the program set, on fd (0 or -errno after a message) */
+struct sockaddr_storage;
+socklen_t fd_inet_sockaddr(const struct ckpt_fd_inet *s, const uint8_t *a, uint16_t port,
+			   struct sockaddr_storage *ss);
+int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0);
 
 /* fd-lock.c: before anything is made, whether another process holds a
  * lock in the way of one of r->p's (an error naming the file) */

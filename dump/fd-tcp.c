@@ -1,0 +1,209 @@
+/*
+ * Established TCP connections, read with TCP_REPAIR (tcp(7), Linux 3.5;
+ * net/ipv4/tcp.c): on ckpt's copy of the socket (the same socket), repair
+ * mode lets ckpt read the sequence numbers of both queues (TCP_QUEUE_SEQ),
+ * peek at their bytes (recv MSG_PEEK with TCP_REPAIR_QUEUE: the receive
+ * queue, or the send queue, written and not acknowledged), the window
+ * (TCP_REPAIR_WINDOW) and the timestamp clock, without sending anything.
+ * The process is frozen meanwhile; repair mode is left at once
+ * (TCP_REPAIR_OFF_NO_WP: no window probe), so a dump that does not kill
+ * changes nothing.
+ *
+ * A dump with --kill puts the connections back into repair mode right
+ * before the kill (fd_tcp_before_kill): a socket closed in repair mode
+ * is dropped silently (tcp_close -> tcp_disconnect sends no FIN and no
+ * RST), so the peer sees a pause, not an end, and restore connects a new
+ * socket in repair mode to the same four addresses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/fd.h"
+
+#ifndef SIOCOUTQNSD
+#define SIOCOUTQNSD	0x894B	/* linux/sockios.h: output queue, not sent */
+#endif
+
+/* Copies of the connections a --kill closes, to repair first, and the
+ * receive sequence number the image has for each. */
+static struct { int fd; uint32_t rcv_seq; } *to_repair;
+static size_t nrepair;
+
+static int repair(int fd, int on)
+{
+	return setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0 ? -errno : 0;
+}
+
+static int getint(int fd, int name, uint32_t *v)
+{
+	int x = 0;
+	socklen_t len = sizeof(x);
+
+	if (getsockopt(fd, IPPROTO_TCP, name, &x, &len) < 0)
+		return -errno;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static int queue_seq(int fd, int q, uint32_t *seq)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0)
+		return -errno;
+	return getint(fd, TCP_QUEUE_SEQ, seq);
+}
+
+/*
+ * Queue q's bytes, peeked into buf (at most *len: the queue only shrinks
+ * or grows as said below), their number in *len, and its sequence number.
+ * The kernel goes on taking the peer's packets: the receive queue grows
+ * (its sequence number, the next byte expected, with it: read until it
+ * holds still across the peek) and the send queue loses what the peer
+ * acknowledges (the sequence number of the send queue is the next byte
+ * the process writes, which holds still: the peek returns what is left).
+ */
+static int read_queue(int fd, int q, uint32_t *seq, uint8_t **buf, uint32_t *len)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t again = 0;
+		int avail = 0, ret;
+		ssize_t n = 0;
+
+		if ((ret = queue_seq(fd, q, seq)) < 0)
+			return ret;
+		if (ioctl(fd, q == TCP_RECV_QUEUE ? FIONREAD : TIOCOUTQ, &avail) < 0)
+			return -errno;
+		*buf = xrealloc(*buf, (size_t)avail + 1);
+		/* One peek from the start of the queue returns all that fits. */
+		if (avail && (n = recv(fd, *buf, (size_t)avail, MSG_PEEK | MSG_DONTWAIT)) < 0)
+			return -errno;
+		if ((ret = queue_seq(fd, q, &again)) < 0)
+			return ret;
+		if (again == *seq && (q == TCP_SEND_QUEUE || n == avail)) {
+			*len = (uint32_t)n;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+/* Everything but the queues' bytes, in repair mode: 0 or -errno. */
+static int read_state(int fd, struct ckpt_fd_tcp *t)
+{
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getint(fd, TCP_MAXSEG, &t->mss) < 0 ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return -errno;
+	t->topts = ti.tcpi_options & (CKPT_TCP_TIMESTAMPS | CKPT_TCP_SACK | CKPT_TCP_WSCALE);
+	t->snd_wscale = ti.tcpi_snd_wscale;
+	t->rcv_wscale = ti.tcpi_rcv_wscale;
+	if ((t->topts & CKPT_TCP_TIMESTAMPS) && getint(fd, TCP_TIMESTAMP, &t->timestamp) < 0)
+		return -errno;
+	len = sizeof(w);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &len) < 0)
+		return -errno;
+	t->snd_wl1 = w.snd_wl1;
+	t->snd_wnd = w.snd_wnd;
+	t->max_window = w.max_window;
+	t->rcv_wnd = w.rcv_wnd;
+	t->rcv_wup = w.rcv_wup;
+	return 0;
+}
+
+int fd_tcp_collect(struct dfile *d, const struct ckpt_fd_inet *s)
+{
+	struct ckpt_fd_tcp t = { 0 };
+	uint8_t *rq = NULL, *sq = NULL;
+	int ret, q, unsent = 0;
+
+	if (s->state != 1 /* TCP_ESTABLISHED, include/net/tcp_states.h */) {
+		d->cannot = "a TCP connection that is closing (not ESTABLISHED) is not restored";
+		return 0;
+	}
+	if ((ret = repair(d->copy, TCP_REPAIR_ON)) < 0) {
+		d->cannot = ret == -EPERM ? "TCP connections are restored with TCP_REPAIR, which needs "
+					    "CAP_NET_ADMIN: dump and restore as root" :
+					    "TCP_REPAIR failed on it";
+		return 0;
+	}
+	ret = read_state(d->copy, &t);
+	if (ret == 0)
+		ret = read_queue(d->copy, TCP_RECV_QUEUE, &t.rcv_seq, &rq, &t.inq_len);
+	if (ret == 0)
+		ret = read_queue(d->copy, TCP_SEND_QUEUE, &t.snd_seq, &sq, &t.outq_len);
+	/* What is not sent yet, after the peek: some may have gone out
+	 * meanwhile; restore sends what the image calls unsent again, with
+	 * its sequence numbers (a peer drops what it has already). */
+	if (ret == 0 && ioctl(d->copy, SIOCOUTQNSD, &unsent) < 0)
+		ret = -errno;
+	t.unsent_len = MIN((uint32_t)unsent, t.outq_len);
+	q = TCP_NO_QUEUE;
+	setsockopt(d->copy, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	if (repair(d->copy, TCP_REPAIR_OFF_NO_WP) < 0)
+		warn("fd %d (%s): cannot leave TCP repair mode: %s", d->fd, d->link, strerror(errno));
+	if (ret < 0) {
+		free(rq);
+		free(sq);
+		return error_errno(-ret, "fd %d (%s, %s): cannot read the connection's state "
+				   "(TCP_REPAIR)", d->fd, d->link, d->what);
+	}
+	dfile_add_state(d, &t, sizeof(t));
+	d->f->d.kind = CKPT_FD_TCP;
+	d->f->data = xmalloc((size_t)t.inq_len + t.outq_len + 1);
+	memcpy(d->f->data, rq, t.inq_len);
+	memcpy(d->f->data + t.inq_len, sq, t.outq_len);
+	d->f->d.data_len = (uint64_t)t.inq_len + t.outq_len;
+	free(rq);
+	free(sq);
+	to_repair = xrealloc(to_repair, (nrepair + 1) * sizeof(*to_repair));
+	to_repair[nrepair].rcv_seq = t.rcv_seq;
+	if ((to_repair[nrepair].fd = fcntl(d->copy, F_DUPFD_CLOEXEC, 0)) >= 0)
+		nrepair++;
+	return 0;
+}
+
+int fd_tcp_before_kill(int killing)
+{
+	size_t i;
+	uint32_t seq = 0;
+	int ret = 0;
+
+	for (i = 0; killing && i < nrepair && ret == 0; i++) {
+		/* In repair mode the kernel still takes the peer's bytes
+		 * (and acknowledges them): bytes that came after the image
+		 * read the queue would be lost.  Refused: the process runs
+		 * on, a new dump takes them. */
+		if ((ret = repair(to_repair[i].fd, TCP_REPAIR_ON)) < 0)
+			ret = error_errno(-ret, "cannot put a TCP connection into repair mode before "
+					  "the kill");
+		else if ((ret = queue_seq(to_repair[i].fd, TCP_RECV_QUEUE, &seq)) < 0)
+			ret = error_errno(-ret, "cannot read a TCP connection's sequence number");
+		else if (seq != to_repair[i].rcv_seq)
+			ret = error("a TCP connection received %u more bytes while the image was "
+				    "written, which it does not hold: not killed, dump again",
+				    seq - to_repair[i].rcv_seq);
+	}
+	for (size_t k = 0; k < nrepair; k++) {
+		int q = TCP_NO_QUEUE;
+
+		setsockopt(to_repair[k].fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+		if (ret < 0 && k < i)
+			repair(to_repair[k].fd, TCP_REPAIR_OFF_NO_WP);
+		close(to_repair[k].fd);
+	}
+	free(to_repair);
+	to_repair = NULL;
+	nrepair = 0;
+	return ret;
+}

@@ -1,0 +1,223 @@
+/*
+ * Established TCP connections, made again with TCP_REPAIR (tcp(7);
+ * net/ipv4/tcp.c do_tcp_setsockopt): ckpt makes a socket in repair mode,
+ * gives both queues their sequence numbers (TCP_QUEUE_SEQ, only before
+ * the connect), binds it to its address and connects it to its peer (in
+ * repair mode connect sends nothing: the socket is ESTABLISHED at once;
+ * repair mode lets the bind share the port: sk_reuse = SK_FORCE_REUSE),
+ * then sets the options the handshake had agreed (TCP_REPAIR_OPTIONS),
+ * the timestamp clock (TCP_TIMESTAMP, so that the peer's PAWS check takes
+ * our next segments) and the window (TCP_REPAIR_WINDOW), and fills the
+ * queues: the receive queue with what had come in (a send on
+ * TCP_RECV_QUEUE puts bytes there), the send queue with what had been
+ * sent and not acknowledged (a send on TCP_SEND_QUEUE counts as sent,
+ * nothing goes out: it is retransmitted when the peer does not
+ * acknowledge it).
+ *
+ * The socket stays in repair mode, sending nothing, until the process
+ * itself, in its plan once all its fds are in place, turns repair off
+ * (which sends a window probe: the peer answers with where it is) and
+ * writes what had not been sent yet.  A restore that fails before closes
+ * sockets still in repair mode: the peer sees nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "image/fdkind.h"
+#include "restore/fd.h"
+
+/* TCPOPT_* (include/net/tcp.h), the codes of TCP_REPAIR_OPTIONS */
+#define OPT_MSS		2
+#define OPT_WINDOW	3
+#define OPT_SACK_PERM	4
+#define OPT_TIMESTAMP	8
+
+static void state_of(const struct img_file *f, struct ckpt_fd_inet *s, struct ckpt_fd_tcp *t)
+{
+	fd_state(f, s, sizeof(*s));
+	memcpy(t, f->state + sizeof(*s), sizeof(*t));
+}
+
+static int tcpopt(int fd, int name, const void *v, socklen_t len)
+{
+	return setsockopt(fd, IPPROTO_TCP, name, v, len) < 0 ? -errno : 0;
+}
+
+static int intopt(int fd, int name, int v)
+{
+	return tcpopt(fd, name, &v, sizeof(v));
+}
+
+/* Bytes into queue q (in repair mode), a piece at a time. */
+static int fill(int fd, int q, const uint8_t *p, uint32_t len)
+{
+	int ret = intopt(fd, TCP_REPAIR_QUEUE, q);
+
+	for (uint32_t off = 0; ret == 0 && off < len;) {
+		ssize_t n = send(fd, p + off, MIN(len - off, 65536u), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		off += (uint32_t)n;
+	}
+	return ret;
+}
+
+/* Buffers the queues fit in: the kernel's defaults may be smaller than
+ * what the connection had grown to (autotuning). */
+static void room(int fd, const struct ckpt_fd_tcp *t)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 && (uint32_t)v / 2 < t->outq_len)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE,
+			   &(int){ (int)MIN(t->outq_len * 2ull, 1u << 30) }, sizeof(int));
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 && (uint32_t)v / 2 < t->inq_len)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE,
+			   &(int){ (int)MIN(t->inq_len * 2ull, 1u << 30) }, sizeof(int));
+}
+
+/* Sequence numbers, address, connection: 0 or -errno after a message. */
+static int connect_again(int fd, const struct ckpt_fd_inet *s, const struct ckpt_fd_tcp *t,
+			 const struct img_file *f, int fd0)
+{
+	struct sockaddr_storage ss;
+	char a[64], p[64];
+	int ret;
+
+	fd_inet_addr(s->family, s->addr, s->port, a, sizeof(a));
+	fd_inet_addr(s->family, s->peer_addr, s->peer_port, p, sizeof(p));
+	if ((ret = intopt(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE)) < 0 ||
+	    (ret = intopt(fd, TCP_QUEUE_SEQ, (int)(t->rcv_seq - t->inq_len))) < 0 ||
+	    (ret = intopt(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)) < 0 ||
+	    (ret = intopt(fd, TCP_QUEUE_SEQ, (int)(t->snd_seq - t->outq_len))) < 0)
+		return error_errno(-ret, "fd %d (%s): cannot set its sequence numbers (TCP_QUEUE_SEQ)",
+				   fd0, f->path);
+	if (bind(fd, (struct sockaddr *)&ss, fd_inet_sockaddr(s, s->addr, s->port, &ss)) < 0)
+		return error_errno(errno, "fd %d (%s): cannot bind it to %s again%s", fd0, f->path, a,
+				   errno == EADDRNOTAVAIL ? " (the address is not on this machine)" : "");
+	if (connect(fd, (struct sockaddr *)&ss, fd_inet_sockaddr(s, s->peer_addr, s->peer_port, &ss)) < 0)
+		return error_errno(errno, "fd %d (%s): cannot connect it from %s to %s again%s", fd0,
+				   f->path, a, p, errno == EADDRNOTAVAIL ?
+				   " (that connection exists: does the dumped process still run?)" : "");
+	return 0;
+}
+
+/* What the handshake agreed, and the timestamp clock. */
+static int agreed(int fd, const struct ckpt_fd_tcp *t, const struct img_file *f, int fd0)
+{
+	struct tcp_repair_opt o[4];
+	unsigned n = 0;
+	int ret;
+
+	o[n++] = (struct tcp_repair_opt){ OPT_MSS, t->mss };
+	if (t->topts & CKPT_TCP_WSCALE)
+		o[n++] = (struct tcp_repair_opt){ OPT_WINDOW,
+						  t->snd_wscale | (uint32_t)t->rcv_wscale << 16 };
+	if (t->topts & CKPT_TCP_SACK)
+		o[n++] = (struct tcp_repair_opt){ OPT_SACK_PERM, 0 };
+	if (t->topts & CKPT_TCP_TIMESTAMPS)
+		o[n++] = (struct tcp_repair_opt){ OPT_TIMESTAMP, 0 };
+	if ((ret = tcpopt(fd, TCP_REPAIR_OPTIONS, o, n * sizeof(o[0]))) < 0)
+		return error_errno(-ret, "fd %d (%s): cannot set its TCP options (TCP_REPAIR_OPTIONS)",
+				   fd0, f->path);
+	if ((t->topts & CKPT_TCP_TIMESTAMPS) && (ret = intopt(fd, TCP_TIMESTAMP, (int)t->timestamp)) < 0)
+		return error_errno(-ret, "fd %d (%s): cannot set its timestamp clock", fd0, f->path);
+	return 0;
+}
+
+/* Once the receive queue is back (the kernel checks the window against
+ * the next byte expected, tcp_repair_set_window). */
+static int window(int fd, const struct ckpt_fd_tcp *t, const struct img_file *f, int fd0)
+{
+	struct tcp_repair_window w = {
+		.snd_wl1 = t->snd_wl1, .snd_wnd = t->snd_wnd, .max_window = t->max_window,
+		.rcv_wnd = t->rcv_wnd, .rcv_wup = t->rcv_wup,
+	};
+	int ret = tcpopt(fd, TCP_REPAIR_WINDOW, &w, sizeof(w));
+
+	return ret < 0 ? error_errno(-ret, "fd %d (%s): cannot set its window (TCP_REPAIR_WINDOW)",
+				     fd0, f->path) : 0;
+}
+
+static int tcp_open(struct fd_restore *r, const struct img_file *f, int fd0)
+{
+	struct ckpt_fd_inet s;
+	struct ckpt_fd_tcp t;
+	int fd, ret;
+
+	(void)r;
+	state_of(f, &s, &t);
+	fd = socket((int)s.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return error_errno(errno, "fd %d (%s): cannot make %s", fd0, f->path, fd_file_what(f));
+	if ((ret = intopt(fd, TCP_REPAIR, TCP_REPAIR_ON)) < 0) {
+		ret = error_errno(-ret, "fd %d (%s, %s): cannot restore it: TCP_REPAIR%s", fd0, f->path,
+				  fd_file_what(f), ret == -EPERM ? " needs CAP_NET_ADMIN (restore as root)" : "");
+		goto fail;
+	}
+	if ((ret = fd_inet_options(fd, &s, f, fd0)) < 0 || (ret = connect_again(fd, &s, &t, f, fd0)) < 0 ||
+	    (ret = agreed(fd, &t, f, fd0)) < 0)
+		goto fail;
+	room(fd, &t);
+	if ((ret = fill(fd, TCP_RECV_QUEUE, f->data, t.inq_len)) < 0) {
+		ret = error_errno(-ret, "fd %d (%s): cannot put back the bytes it had to read", fd0,
+				  f->path);
+		goto fail;
+	}
+	if ((ret = window(fd, &t, f, fd0)) < 0)
+		goto fail;
+	if ((ret = fill(fd, TCP_SEND_QUEUE, f->data + t.inq_len, t.outq_len - t.unsent_len)) < 0) {
+		ret = error_errno(-ret, "fd %d (%s): cannot put back the bytes it had sent", fd0,
+				  f->path);
+		goto fail;
+	}
+	intopt(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	/* O_NONBLOCK once the process has written its unsent bytes (plan) */
+	if (fcntl(fd, F_SETFL, f->d.flags & ~(uint32_t)(O_ACCMODE | O_NONBLOCK)) < 0) {
+		ret = error_errno(errno, "fd %d (%s): cannot set its flags %#o", fd0, f->path, f->d.flags);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);	/* in repair mode: the peer sees nothing */
+	return ret;
+}
+
+/* In the process, all its fds in place: the connection goes live. */
+static void tcp_resume(struct plan *pl, const struct fd_restore *r, const struct img_file *f,
+		       int target)
+{
+	struct ckpt_fd_inet s;
+	struct ckpt_fd_tcp t;
+	int off = TCP_REPAIR_OFF;
+
+	(void)r;
+	state_of(f, &s, &t);
+	plan_syscall(pl, 0, 0, PLAN_R(3), SYS_setsockopt, (uint64_t[6]){ (uint64_t)target, IPPROTO_TCP,
+		     TCP_REPAIR, plan_blob(pl, &off, sizeof(off)), sizeof(off) });
+	plan_what(pl, 0, "take fd %d (%s) out of TCP repair mode", target, fd_file_what(f));
+	if (t.unsent_len) {
+		plan_syscall(pl, 0, 0, PLAN_R(1), SYS_sendto, (uint64_t[6]){ (uint64_t)target,
+			     plan_blob(pl, f->data + t.inq_len + t.outq_len - t.unsent_len, t.unsent_len),
+			     t.unsent_len, MSG_NOSIGNAL });
+		plan_what(pl, 0, "send the %u bytes fd %d (%s) had not sent", t.unsent_len, target,
+			  fd_file_what(f));
+	}
+	if (f->d.flags & O_NONBLOCK)
+		plan_syscall(pl, 0, 0, 0, SYS_fcntl, (uint64_t[6]){ (uint64_t)target, F_SETFL,
+			     f->d.flags & ~(uint32_t)O_ACCMODE });
+}
+
+const struct fd_kind_restore fd_restore_tcp = { .open = tcp_open, .plan_after = tcp_resume };

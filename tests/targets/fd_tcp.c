@@ -1,0 +1,202 @@
+/*
+ * Established TCP connections with bytes in flight, two ways:
+ *
+ *   fd_tcp loop
+ *     10  a listener on 127.0.0.1, 11 a client connected to it (O_NONBLOCK,
+ *     TCP_NODELAY), 12 the connection accepted: the client writes until
+ *     the kernel takes no more (the server's receive queue full, its own
+ *     send queue full, part of it not sent), the server up to 100000
+ *     bytes the client does not read.  After GO each end reads every byte
+ *     the other wrote, in order, then they talk both ways, and the
+ *     listener takes a new client.
+ *
+ *   fd_tcp peer PORT
+ *     10  a connection to 127.0.0.1:PORT, a peer outside that echoes what
+ *     it gets; 65536 bytes written and their echo waiting to be read at
+ *     READY.  After GO: the echo read and checked, 3 x 65536 more written
+ *     and their echo checked, then the connection is closed (the peer
+ *     checks the whole stream, in tests/fds-tcp.bats).
+ *
+ * The stream's byte i is pattern(i), in both directions.
+ */
+#include <poll.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "target.h"
+
+static unsigned char pattern(uint64_t i)
+{
+	return (unsigned char)(i * 7 + i / 251);
+}
+
+static void at(int fd, int want)
+{
+	if (fd < 0 || dup2(fd, want) != want) {
+		target_fail("cannot make fd %d: %s", want, strerror(errno));
+		exit(target_exit());
+	}
+	close(fd);
+}
+
+/* Write the stream from *off as far as the kernel takes (nonblocking),
+ * or exactly len bytes (blocking). */
+static uint64_t put(int fd, uint64_t *off, uint64_t len, int all)
+{
+	unsigned char buf[4096];
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t n = (size_t)(len - done < sizeof(buf) ? len - done : sizeof(buf));
+		ssize_t w;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(*off + i);
+		w = send(fd, buf, n, MSG_NOSIGNAL | (all ? 0 : MSG_DONTWAIT));
+		if (w < 0 && !all && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w < 0 && errno == EAGAIN) {
+			poll(&(struct pollfd){ fd, POLLOUT, 0 }, 1, 1000);
+			continue;
+		}
+		if (w <= 0) {
+			target_fail("fd %d: write: %s", fd, strerror(errno));
+			break;
+		}
+		*off += (uint64_t)w;
+		done += (uint64_t)w;
+	}
+	return done;
+}
+
+/* Read exactly len bytes of the stream from *off, checking each. */
+static void get(int fd, uint64_t *off, uint64_t len)
+{
+	unsigned char buf[4096];
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t n = (size_t)(len - done < sizeof(buf) ? len - done : sizeof(buf));
+		ssize_t r;
+
+		if (poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, 120000) != 1) {
+			target_fail("fd %d: nothing to read after %llu of %llu bytes", fd,
+				    (unsigned long long)done, (unsigned long long)len);
+			return;
+		}
+		r = recv(fd, buf, n, MSG_DONTWAIT);
+		if (r < 0 && errno == EAGAIN)
+			continue;
+		if (r <= 0) {
+			target_fail("fd %d: read after %llu of %llu bytes: %s", fd,
+				    (unsigned long long)done, (unsigned long long)len,
+				    r ? strerror(errno) : "end of stream");
+			return;
+		}
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != pattern(*off + (uint64_t)i)) {
+				target_fail("fd %d: byte %llu is %u, not %u", fd,
+					    (unsigned long long)(*off + (uint64_t)i), buf[i],
+					    pattern(*off + (uint64_t)i));
+				return;
+			}
+		*off += (uint64_t)r;
+		done += (uint64_t)r;
+	}
+}
+
+static int inq(int fd)
+{
+	int n = 0;
+
+	ioctl(fd, FIONREAD, &n);
+	return n;
+}
+
+static int loop(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	uint64_t c_out = 0, s_out = 0, c_in = 0, s_in = 0, sent;
+	int one = 1, c;
+
+	at(socket(AF_INET, SOCK_STREAM, 0), 10);
+	if (bind(10, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(10, 4) < 0 ||
+	    getsockname(10, (struct sockaddr *)&a, &len) < 0)
+		target_fail("listener: %s", strerror(errno));
+	at(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), 11);
+	setsockopt(11, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	connect(11, (struct sockaddr *)&a, sizeof(a));
+	at(accept(10, NULL, NULL), 12);
+	poll(&(struct pollfd){ 11, POLLOUT, 0 }, 1, 10000);
+	fcntl(12, F_SETFL, O_NONBLOCK);
+	/* until the kernel takes no more: then some is not even sent */
+	for (int i = 0; i < 50; i++) {
+		put(11, &c_out, ~0ull, 0);
+		if (s_out < 100000)
+			put(12, &s_out, 100000 - s_out, 0);
+		target_sleep_ms(20);
+	}
+	/* and nothing moves any more */
+	for (int prev = -1; inq(11) + inq(12) != prev;) {
+		prev = inq(11) + inq(12);
+		target_sleep_ms(100);
+	}
+	fcntl(12, F_SETFL, 0);
+	sent = c_out;
+	target_wait();
+	get(12, &s_in, sent);
+	get(11, &c_in, s_out);
+	CHECK(s_in == sent && c_in == s_out, "read %llu of %llu and %llu of %llu",
+	      (unsigned long long)s_in, (unsigned long long)sent, (unsigned long long)c_in,
+	      (unsigned long long)s_out);
+	/* and on, both ways */
+	put(11, &c_out, 5000, 1);
+	put(12, &s_out, 7000, 1);
+	get(12, &s_in, 5000);
+	get(11, &c_in, 7000);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&a, sizeof(a)) == 0 && accept(10, NULL, NULL) >= 0,
+	      "the listener does not take a new client: %s", strerror(errno));
+	fprintf(stderr, "fd_tcp: %llu bytes client to server, %llu back\n", (unsigned long long)s_in,
+		(unsigned long long)c_in);
+	return target_exit();
+}
+
+static int peer(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port) };
+	uint64_t out = 0, in = 0;
+
+	at(socket(AF_INET, SOCK_STREAM, 0), 10);
+	if (connect(10, (struct sockaddr *)&a, sizeof(a)) < 0)
+		target_fail("cannot connect to port %d: %s", port, strerror(errno));
+	put(10, &out, 65536, 1);
+	/* the echo all in: nothing moves while the process is away */
+	while (inq(10) < 65536)
+		target_sleep_ms(5);
+	target_wait();
+	get(10, &in, 65536);
+	for (int i = 0; i < 3; i++) {
+		put(10, &out, 65536, 1);
+		get(10, &in, 65536);
+	}
+	printf("%llu\n", (unsigned long long)out);
+	fflush(stdout);
+	close(10);
+	return target_exit();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "loop"))
+		return loop();
+	if (argc == 3 && !strcmp(argv[1], "peer"))
+		return peer(atoi(argv[2]));
+	fprintf(stderr, "usage: fd_tcp loop | fd_tcp peer PORT\n");
+	return 2;
+}
