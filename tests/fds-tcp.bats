@@ -25,6 +25,18 @@ setup_file() {
 	grep -q "bytes client to server" "$T/err"
 }
 
+@test "tcp: the same over IPv6 (::1)" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ -e /proc/net/if_inet6 ] && grep -q '^0\{31\}1 ' /proc/net/if_inet6 || skip "no IPv6 loopback here"
+	start_target fd_tcp loop6
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"a IPv6 TCP connection [::1]:"* ]]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
 @test "tcp: a dump that does not kill leaves the connections as they were" {
 	skip_unless_ptrace
 	skip_unless_root

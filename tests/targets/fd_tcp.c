@@ -1,8 +1,8 @@
 /*
  * Established TCP connections with bytes in flight, two ways:
  *
- *   fd_tcp loop
- *     10  a listener on 127.0.0.1, 11 a client connected to it (O_NONBLOCK,
+ *   fd_tcp loop | loop6
+ *     10  a listener on 127.0.0.1 (loop6: ::1), 11 a client connected to it (O_NONBLOCK,
  *     TCP_NODELAY), 12 the connection accepted: the client writes until
  *     the kernel takes no more (the server's receive queue full, its own
  *     send queue full, part of it not sent), the server up to 100000
@@ -116,20 +116,26 @@ static int inq(int fd)
 	return n;
 }
 
-static int loop(void)
+static int loop(int family)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
+	struct sockaddr_storage a = { .ss_family = (sa_family_t)family };
+	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	uint64_t c_out = 0, s_out = 0, c_in = 0, s_in = 0, sent;
 	int one = 1, c;
 
-	at(socket(AF_INET, SOCK_STREAM, 0), 10);
-	if (bind(10, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(10, 4) < 0 ||
-	    getsockname(10, (struct sockaddr *)&a, &len) < 0)
+	if (family == AF_INET6)
+		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
+	else
+		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	at(socket(family, SOCK_STREAM, 0), 10);
+	if (bind(10, (struct sockaddr *)&a, len) < 0 || listen(10, 4) < 0 ||
+	    getsockname(10, (struct sockaddr *)&a, &len) < 0) {
 		target_fail("listener: %s", strerror(errno));
-	at(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), 11);
+		return target_exit();
+	}
+	at(socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0), 11);
 	setsockopt(11, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	connect(11, (struct sockaddr *)&a, sizeof(a));
+	connect(11, (struct sockaddr *)&a, len);
 	at(accept(10, NULL, NULL), 12);
 	poll(&(struct pollfd){ 11, POLLOUT, 0 }, 1, 10000);
 	fcntl(12, F_SETFL, O_NONBLOCK);
@@ -158,8 +164,8 @@ static int loop(void)
 	put(12, &s_out, 7000, 1);
 	get(12, &s_in, 5000);
 	get(11, &c_in, 7000);
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK(connect(c, (struct sockaddr *)&a, sizeof(a)) == 0 && accept(10, NULL, NULL) >= 0,
+	c = socket(family, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&a, len) == 0 && accept(10, NULL, NULL) >= 0,
 	      "the listener does not take a new client: %s", strerror(errno));
 	fprintf(stderr, "fd_tcp: %llu bytes client to server, %llu back\n", (unsigned long long)s_in,
 		(unsigned long long)c_in);
@@ -194,9 +200,11 @@ static int peer(int port)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "loop"))
-		return loop();
+		return loop(AF_INET);
+	if (argc == 2 && !strcmp(argv[1], "loop6"))
+		return loop(AF_INET6);
 	if (argc == 3 && !strcmp(argv[1], "peer"))
 		return peer(atoi(argv[2]));
-	fprintf(stderr, "usage: fd_tcp loop | fd_tcp peer PORT\n");
+	fprintf(stderr, "usage: fd_tcp loop | loop6 | peer PORT\n");
 	return 2;
 }
