@@ -65,6 +65,8 @@ static const struct feature features[] = {
 	  "PIDs and /proc/PID/exe are restored through CAP_SYS_ADMIN", 0 },
 	{ "CAP_SYS_RESOURCE", probe_cap_sys_resource,
 	  "hard resource limits above ckpt's own cannot be restored", NULL, 0 },
+	{ "TCP_REPAIR", probe_tcp_repair,
+	  "established TCP connections are refused by dump (they need CAP_NET_ADMIN)", NULL, 0 },
 };
 
 static const char *const state_names[] = {

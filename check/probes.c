@@ -6,6 +6,9 @@
  * from kernel versions.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
@@ -520,4 +523,22 @@ int probe_cap_checkpoint_restore(struct probe_result *r)
 int probe_cap_sys_resource(struct probe_result *r)
 {
 	return probe_cap(r, CHECK_CAP_SYS_RESOURCE);
+}
+
+/* tcp(7) TCP_REPAIR (Linux 3.5): needs CAP_NET_ADMIN in the socket's
+ * network namespace (net/ipv4/tcp.c tcp_can_repair_sock). */
+int probe_tcp_repair(struct probe_result *r)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP), on = 1;
+
+	if (fd < 0)
+		return probe_set(r, PROBE_ERROR, "socket: %s", strerror(errno));
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0) {
+		probe_set(r, errno == EPERM ? PROBE_MISSING : PROBE_ERROR, "%s",
+			  errno == EPERM ? "needs CAP_NET_ADMIN" : strerror(errno));
+		close(fd);
+		return r->state;
+	}
+	close(fd);
+	return probe_set(r, PROBE_OK, "%s", "");
 }
