@@ -144,7 +144,6 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 	uint32_t pending = 0;
 	char byte;
 
-	(void)c;
 	name_of(d->copy, 0, &s, s.addr, &s.port);
 	if (name_of(d->copy, 1, &s, s.peer_addr, &s.peer_port) < 0)
 		s.peer_port = 0;
@@ -169,7 +168,7 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 	if (s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE) {
 		/* its peer may be outside: on fds 0-2 it goes to ckpt restore's own */
 		d->outside = 1;
-		return fd_tcp_collect(d, &s);
+		return fd_tcp_collect(c, d, &s);
 	}
 	return 0;
 }

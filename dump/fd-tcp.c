@@ -25,9 +25,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/fd.h"
+#include "dump/guard.h"
 
 #ifndef SIOCOUTQNSD
 #define SIOCOUTQNSD	0x894B	/* linux/sockios.h: output queue, not sent */
@@ -35,7 +37,7 @@
 
 /* Copies of the connections a --kill closes, to repair first, and the
  * receive sequence number the image has for each. */
-static struct { int fd; uint32_t rcv_seq; } *to_repair;
+static struct { int fd; uint32_t rcv_seq; pid_t pid; int pfd; } *to_repair;
 static size_t nrepair;
 
 static int repair(int fd, int on)
@@ -121,7 +123,7 @@ static int read_state(int fd, struct ckpt_fd_tcp *t)
 	return 0;
 }
 
-int fd_tcp_collect(struct dfile *d, const struct ckpt_fd_inet *s)
+int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet *s)
 {
 	struct ckpt_fd_tcp t = { 0 };
 	uint8_t *rq = NULL, *sq = NULL;
@@ -131,12 +133,19 @@ int fd_tcp_collect(struct dfile *d, const struct ckpt_fd_inet *s)
 		d->cannot = "a TCP connection that is closing (not ESTABLISHED) is not restored";
 		return 0;
 	}
+	/* the guardian takes it out of repair mode if ckpt dies meanwhile */
+	if (guard_note_tcp(c->pid, d->fd, 1) < 0) {
+		d->cannot = "the process has more TCP connections than ckpt's guardian keeps track of";
+		return 0;
+	}
 	if ((ret = repair(d->copy, TCP_REPAIR_ON)) < 0) {
+		guard_note_tcp(c->pid, d->fd, 0);
 		d->cannot = ret == -EPERM ? "TCP connections are restored with TCP_REPAIR, which needs "
 					    "CAP_NET_ADMIN: dump and restore as root" :
 					    "TCP_REPAIR failed on it";
 		return 0;
 	}
+	killpoint("tcp: in repair mode");
 	ret = read_state(d->copy, &t);
 	if (ret == 0)
 		ret = read_queue(d->copy, TCP_RECV_QUEUE, &t.rcv_seq, &rq, &t.inq_len);
@@ -152,6 +161,8 @@ int fd_tcp_collect(struct dfile *d, const struct ckpt_fd_inet *s)
 	setsockopt(d->copy, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
 	if (repair(d->copy, TCP_REPAIR_OFF_NO_WP) < 0)
 		warn("fd %d (%s): cannot leave TCP repair mode: %s", d->fd, d->link, strerror(errno));
+	else
+		guard_note_tcp(c->pid, d->fd, 0);
 	if (ret < 0) {
 		free(rq);
 		free(sq);
@@ -168,6 +179,8 @@ int fd_tcp_collect(struct dfile *d, const struct ckpt_fd_inet *s)
 	free(sq);
 	to_repair = xrealloc(to_repair, (nrepair + 1) * sizeof(*to_repair));
 	to_repair[nrepair].rcv_seq = t.rcv_seq;
+	to_repair[nrepair].pid = c->pid;
+	to_repair[nrepair].pfd = d->fd;
 	if ((to_repair[nrepair].fd = fcntl(d->copy, F_DUPFD_CLOEXEC, 0)) >= 0)
 		nrepair++;
 	return 0;
@@ -184,7 +197,9 @@ int fd_tcp_before_kill(int killing)
 		 * (and acknowledges them): bytes that came after the image
 		 * read the queue would be lost.  Refused: the process runs
 		 * on, a new dump takes them. */
-		if ((ret = repair(to_repair[i].fd, TCP_REPAIR_ON)) < 0)
+		if (guard_note_tcp(to_repair[i].pid, to_repair[i].pfd, 1) < 0)
+			ret = error("cannot keep track of the TCP connections to put into repair mode");
+		else if ((ret = repair(to_repair[i].fd, TCP_REPAIR_ON)) < 0)
 			ret = error_errno(-ret, "cannot put a TCP connection into repair mode before "
 					  "the kill");
 		else if ((ret = queue_seq(to_repair[i].fd, TCP_RECV_QUEUE, &seq)) < 0)
@@ -194,12 +209,14 @@ int fd_tcp_before_kill(int killing)
 				    "written, which it does not hold: not killed, dump again",
 				    seq - to_repair[i].rcv_seq);
 	}
+	if (ret == 0 && killing && nrepair)
+		killpoint("tcp: repaired for the kill");
 	for (size_t k = 0; k < nrepair; k++) {
 		int q = TCP_NO_QUEUE;
 
 		setsockopt(to_repair[k].fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
-		if (ret < 0 && k < i)
-			repair(to_repair[k].fd, TCP_REPAIR_OFF_NO_WP);
+		if (ret < 0 && k < i && repair(to_repair[k].fd, TCP_REPAIR_OFF_NO_WP) == 0)
+			guard_note_tcp(to_repair[k].pid, to_repair[k].pfd, 0);
 		close(to_repair[k].fd);
 	}
 	free(to_repair);

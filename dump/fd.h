@@ -79,7 +79,7 @@ void fd_drop_lost_locks(const struct img *img, struct img_proc *p);
 /* fd-tcp.c: an established TCP connection's state, read with TCP_REPAIR
  * (after the ckpt_fd_inet in d's state; the kind becomes CKPT_FD_TCP):
  * 0, or -errno after a message; what cannot be restored sets d->cannot. */
-int fd_tcp_collect(struct dfile *d, const struct ckpt_fd_inet *s);
+int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet *s);
 /* The image is on disk: killing, put the connections read into repair
  * mode so that the kill drops them silently (an error if one received
  * bytes the image does not hold: then nothing is changed); not killing,

@@ -8,7 +8,9 @@
  *    waits for it: reaped by a wait4 run in the process;
  *  - the userfaultfd --track put in the process: closed, or moved back to
  *    the fd its parent image names (track.c);
- *  - a named temporary image file: removed.
+ *  - a named temporary image file: removed;
+ *  - a TCP connection ckpt put into repair mode (fd-tcp.c), which would
+ *    send nothing more: taken out of it (TCP_REPAIR_OFF_NO_WP).
  * It learns what to undo from a journal in memory shared with ckpt (ckpt
  * writes each entry before the step it describes), waits for ckpt on a
  * pipe whose end of file means ckpt is gone, lives in a session of its
@@ -23,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -214,6 +219,55 @@ static void undo_copies(const volatile struct guard_journal *j)
 	}
 }
 
+int guard_note_tcp(pid_t pid, int fd, int on)
+{
+	int i;
+
+	if (!guard)
+		return 0;
+	for (i = 0; i < guard->ntcp; i++)
+		if (guard->tcp[i].pid == pid && guard->tcp[i].fd == fd)
+			break;
+	if (!on) {
+		if (i < guard->ntcp)
+			guard->tcp[i].fd = -1;
+		return 0;
+	}
+	if (i == guard->ntcp) {
+		if (i == GUARD_TCP_MAX)
+			return -1;
+		guard->tcp[i].pid = pid;
+		guard->tcp[i].fd = fd;
+		guard->ntcp = i + 1;
+	}
+	guard->tcp[i].fd = fd;
+	return 0;
+}
+
+/* Through a copy of the socket (pidfd_getfd): the process need not stop. */
+static void undo_tcp(const volatile struct guard_journal *j)
+{
+	for (int i = 0; i < j->ntcp; i++) {
+		int pfd, s, off = TCP_REPAIR_OFF_NO_WP, q = TCP_NO_QUEUE;
+
+		if (j->tcp[i].fd < 0)
+			continue;
+		pfd = (int)syscall(SYS_pidfd_open, j->tcp[i].pid, 0);
+		if (pfd < 0)
+			pfd = (int)syscall(SYS_pidfd_open, j->tcp[i].pid, 0x80 /* PIDFD_THREAD */);
+		s = pfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pfd, j->tcp[i].fd, 0);
+		if (s >= 0) {
+			setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+			if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)) == 0)
+				debug("guardian: fd %d of %d out of TCP repair mode", j->tcp[i].fd,
+				      j->tcp[i].pid);
+			close(s);
+		}
+		if (pfd >= 0)
+			close(pfd);
+	}
+}
+
 static void undo(const volatile struct guard_journal *j)
 {
 	struct tracee_code code = j->code;
@@ -226,6 +280,7 @@ static void undo(const volatile struct guard_journal *j)
 			debug("guardian: removed \"%s\"", tmp);
 		free(tmp);
 	}
+	undo_tcp(j);
 	undo_copies(j);
 	if (u.slot < 0)
 		return;

@@ -19,6 +19,8 @@
  * not undone by the guardian (it still exits at once by its exit frame,
  * a zombie of its process). */
 #define GUARD_COPIES_MAX	1024
+/* TCP connections ckpt may leave in repair mode (fd-tcp.c) */
+#define GUARD_TCP_MAX		1024
 
 enum guard_copy {
 	GUARD_COPY_NONE,
@@ -48,6 +50,9 @@ struct guard_journal {
 	/* --fork: a copy per process, in the order they were made */
 	int ncopies;
 	struct guard_fork copies[GUARD_COPIES_MAX];
+	/* TCP connections in repair mode: taken out of it */
+	int ntcp;
+	struct { pid_t pid; int fd; } tcp[GUARD_TCP_MAX];
 	int done;		/* ckpt is done: nothing to undo */
 };
 
@@ -58,6 +63,11 @@ extern volatile struct guard_journal *guard;
  * process pid it made copy (state GUARD_COPY_KNOWN), or none is left. */
 void guard_note_clone(const struct tracee_set *ts);
 void guard_note_copy(pid_t pid, pid_t copy, int state);
+
+/* The TCP connection at fd of process pid goes into repair mode (on) or
+ * is out of it again (off); 0, or -1 when the journal is full (then
+ * ckpt must not put it into repair mode). */
+int guard_note_tcp(pid_t pid, int fd, int on);
 
 /* Before the freeze: the journal and the guardian for process pid. */
 int guard_start(pid_t pid, const char *out);

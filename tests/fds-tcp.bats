@@ -181,3 +181,23 @@ print("100 keys read back on the same connection")
 	cat "$T/client.out"
 	grep -q "100 keys read back on the same connection" "$T/client.out"
 }
+
+@test "tcp: a dump killed while a connection is in repair mode leaves it live (the guardian takes it out)" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v python3 >/dev/null || skip "needs python3"
+	local point
+	for point in "tcp: in repair mode" "tcp: repaired for the kill"; do
+		rm -f "$T/ready" "$T/go" "$T/peer.result"*
+		start_peer
+		start_target fd_tcp peer "$PORT"
+		run env CKPT_KILLPOINT="$point" "$CKPT" dump "$TPID" -o "$T/img" --kill
+		echo "$point: status $status: $output"
+		[ "$status" -eq 137 ]
+		# the guardian is done once the process runs on: it sends and gets its echo
+		touch "$T/go"
+		wait "$TPID" || { cat "$T/err"; false; }
+		wait_file "$T/peer.result"
+		[ "$(cat "$T/peer.result")" = "262144 ok" ]
+	done
+}
