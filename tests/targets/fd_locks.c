@@ -5,8 +5,9 @@
  *                     from byte 100 to the end
  *   12  DIR/ofd       OFD (F_OFD_SETLK) write lock on bytes 0-4; 13 a dup
  *   14  DIR/shared    flock(LOCK_SH)
- *   15  DIR/lease     opened read-only, a read lease (F_SETLEASE), with
- *                     the argument "lease" only (root or the file's owner)
+ *   15  DIR/lease     opened read-only, a read lease (F_SETLEASE), and
+ *   16  DIR/wlease    opened read-write, a write lease: with the argument
+ *                     "lease" only (root or the file's owner)
  * After GO: a child forked now finds every lock held, by this process
  * (F_GETLK names its PID), and nothing more; the lease is there
  * (F_GETLEASE); then this process unlocks each, and a second child finds
@@ -64,6 +65,9 @@ static void setup(void)
 		open_at("lease", O_RDONLY, 15);
 		if (fcntl(15, F_SETLEASE, F_RDLCK) < 0)
 			target_fail("cannot take a lease: %s", strerror(errno));
+		open_at("wlease", O_RDWR, 16);
+		if (fcntl(16, F_SETLEASE, F_WRLCK) < 0)
+			target_fail("cannot take a write lease: %s", strerror(errno));
 	}
 }
 
@@ -137,15 +141,18 @@ static void in_child(int held)
 static void check(void)
 {
 	in_child(1);
-	if (lease)
+	if (lease) {
 		CHECK(fcntl(15, F_GETLEASE) == F_RDLCK, "lease: F_GETLEASE %d", fcntl(15, F_GETLEASE));
+		CHECK(fcntl(16, F_GETLEASE) == F_WRLCK, "wlease: F_GETLEASE %d", fcntl(16, F_GETLEASE));
+	}
 	/* the process can still unlock what it holds */
 	CHECK(flock(10, LOCK_UN) == 0 && flock(14, LOCK_UN) == 0, "flock: cannot unlock");
 	CHECK(setlk(11, F_SETLK, F_UNLCK, 0, 0) == 0, "posix: cannot unlock");
 	CHECK(setlk(13, F_OFD_SETLK, F_UNLCK, 0, 0) == 0, "ofd: cannot unlock through the dup");
 	in_child(0);
 	if (lease)
-		CHECK(fcntl(15, F_SETLEASE, F_UNLCK) == 0, "lease: cannot give it up: %s", strerror(errno));
+		CHECK(fcntl(15, F_SETLEASE, F_UNLCK) == 0 && fcntl(16, F_SETLEASE, F_UNLCK) == 0,
+		      "lease: cannot give it up: %s", strerror(errno));
 }
 
 int main(int argc, char **argv)
