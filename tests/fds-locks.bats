@@ -100,3 +100,52 @@ time.sleep(600)
 		[ "$output" = "ckpt: restore $T/bad: image is corrupted: file locks section at offset $off is malformed" ]
 	done
 }
+
+@test "file locks in a tree: flock(1) holding a lock for its command, which holds a POSIX lock, both held again after restore" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "needs python3"
+	mkdir "$T/d"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		# flock(1) forks its command, which inherits the locked open file
+		exec flock "$T/d/flock" python3 -c '
+import fcntl, os, sys, time
+d = sys.argv[1]
+fd = os.open(d + "/posix", os.O_RDWR | os.O_CREAT)
+fcntl.lockf(fd, fcntl.LOCK_EX, 5, 10)	# bytes 10-14
+open(d + "/ready", "w").close()
+while not os.path.exists(d + "/go"):
+    time.sleep(0.05)
+fcntl.lockf(fd, fcntl.LOCK_UN, 5, 10)
+print("unlocked")
+' "$T/d" </dev/null >"$T/out" 2>&1
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/d/ready"
+	local child
+	child=$(pgrep -P "$TPID")
+	[ -n "$child" ]
+	dump_kill
+	run "$CKPT" restore --detach "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	PIDS+=("$TPID" "$child")
+	# another process finds both held, the POSIX one by the restored child
+	! flock -n "$T/d/flock" true
+	run python3 -c '
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+r = struct.unpack("hhqqi", fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi", fcntl.F_RDLCK, 0, 12, 1, 0)))
+print(r[0], r[4])
+' "$T/d/posix"
+	echo "$output"
+	[ "$output" = "1 $child" ]	# F_WRLCK, the child
+	touch "$T/d/go"
+	wait_for 60 sh -c "! kill -0 $TPID 2>/dev/null"
+	flock -n "$T/d/flock" true
+	grep -q unlocked "$T/out"
+}
