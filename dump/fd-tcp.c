@@ -30,6 +30,7 @@
 #include "common/util.h"
 #include "dump/fd.h"
 #include "dump/guard.h"
+#include "image/fdkind.h"
 
 #ifndef SIOCOUTQNSD
 #define SIOCOUTQNSD	0x894B	/* linux/sockios.h: output queue, not sent */
@@ -37,7 +38,7 @@
 
 /* Copies of the connections a --kill closes, to repair first, and the
  * receive sequence number the image has for each. */
-static struct { int fd; uint32_t rcv_seq; pid_t pid; int pfd; } *to_repair;
+static struct { int fd; uint32_t rcv_seq; pid_t pid; int pfd; uint32_t file; } *to_repair;
 static size_t nrepair;
 
 static int repair(int fd, int on)
@@ -181,12 +182,45 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	to_repair[nrepair].rcv_seq = t.rcv_seq;
 	to_repair[nrepair].pid = c->pid;
 	to_repair[nrepair].pfd = d->fd;
+	to_repair[nrepair].file = d->f->d.id;
 	if ((to_repair[nrepair].fd = fcntl(d->copy, F_DUPFD_CLOEXEC, 0)) >= 0)
 		nrepair++;
 	return 0;
 }
 
-int fd_tcp_before_kill(int killing)
+/* Whether the other end of TCP file f is a file of the image too. */
+static int peer_inside(const struct img *img, const struct img_file *f)
+{
+	struct ckpt_fd_inet a, b;
+
+	fd_state(f, &a, sizeof(a));
+	for (uint32_t i = 0; i < img->nfiles; i++) {
+		const struct img_file *g = &img->files[i];
+
+		if (g == f || g->d.kind != CKPT_FD_TCP || g->d.state_len < sizeof(b))
+			continue;
+		fd_state(g, &b, sizeof(b));
+		if (b.family == a.family && b.port == a.peer_port && b.peer_port == a.port &&
+		    !memcmp(b.addr, a.peer_addr, 16) && !memcmp(b.peer_addr, a.addr, 16))
+			return 1;
+	}
+	return 0;
+}
+
+/* Said once the kill is sure: what the peer outside must not do. */
+static void note_outside(const struct img *img)
+{
+	for (size_t i = 0; i < nrepair; i++) {
+		const struct img_file *f = img_file(img, to_repair[i].file);
+
+		if (f && !peer_inside(img, f))
+			info("fd %d of process %d (%s): its peer is outside the image: until the restore "
+			     "it sees a pause if it sends nothing, and a reset if it sends",
+			     to_repair[i].pfd, to_repair[i].pid, f->what);
+	}
+}
+
+int fd_tcp_before_kill(const struct img *img, int killing)
 {
 	size_t i;
 	uint32_t seq = 0;
@@ -209,8 +243,10 @@ int fd_tcp_before_kill(int killing)
 				    "written, which it does not hold: not killed, dump again",
 				    seq - to_repair[i].rcv_seq);
 	}
-	if (ret == 0 && killing && nrepair)
+	if (ret == 0 && killing && nrepair) {
 		killpoint("tcp: repaired for the kill");
+		note_outside(img);
+	}
 	for (size_t k = 0; k < nrepair; k++) {
 		int q = TCP_NO_QUEUE;
 

@@ -83,8 +83,9 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 /* The image is on disk: killing, put the connections read into repair
  * mode so that the kill drops them silently (an error if one received
  * bytes the image does not hold: then nothing is changed); not killing,
- * forget them.  0 or -1 after a message. */
-int fd_tcp_before_kill(int killing);
+ * forget them; says which connections have a peer outside the image.
+ * 0 or -1 after a message. */
+int fd_tcp_before_kill(const struct img *img, int killing);
 
 /* fd-tree.c: the id of the file of another process of the image (a
  * tree) that fd of pid is the same open file description as, else 0. */

@@ -17,6 +17,8 @@ setup_file() {
 	skip_unless_root
 	start_target fd_tcp loop
 	dump_kill
+	# both ends are in the image: nothing to say of a peer outside
+	[[ "$output" != *"peer is outside"* ]]
 	run "$CKPT" inspect "$T/img"
 	echo "$output"
 	[[ "$output" == *" tcp "*"a IPv4 TCP connection 127.0.0.1:"*"bytes to read"*"not sent"* ]]
@@ -88,6 +90,7 @@ os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 	start_peer
 	start_target fd_tcp peer "$PORT"
 	dump_kill
+	[[ "$output" == *"ckpt: dump $TPID: fd 10 of process $TPID (a IPv4 TCP connection 127.0.0.1:"*" to 127.0.0.1:$PORT): its peer is outside the image: until the restore it sees a pause if it sends nothing, and a reset if it sends"* ]]
 	# the peer runs on meanwhile, its connection not reset
 	kill -0 "$PEER"
 	restore_go
