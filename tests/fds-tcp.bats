@@ -204,3 +204,39 @@ print("100 keys read back on the same connection")
 		[ "$(cat "$T/peer.result")" = "262144 ok" ]
 	done
 }
+
+@test "tcp: a TCP file whose queues do not add up to its data, or whose unsent bytes exceed its send queue, is a damaged image" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v python3 >/dev/null || skip "needs python3"
+	start_target fd_tcp loop
+	dump_kill
+	# the first FILE section (type 11) of kind TCP (40): where its
+	# ckpt_fd_tcp starts (after ckpt_file, the path and ckpt_fd_inet)
+	local off sec
+	read -r sec off < <("$CKPT_TARGETS/imgtool" sections "$T/img" | python3 -c '
+import struct, sys
+img = open(sys.argv[1], "rb").read()
+for line in sys.stdin:
+    f = line.split()
+    if f[0] == "eof" or f[1] != "11":
+        continue
+    p = int(f[0]) + 24
+    kind, path_len = struct.unpack_from("<I", img, p + 4)[0], struct.unpack_from("<I", img, p + 76)[0]
+    if kind == 40:
+        print(f[0], p + 96 + path_len + 72)
+        break
+' "$T/img")
+	[ -n "$off" ]
+	# inq_len (+8) one more; unsent_len (+16) past outq_len
+	for field in "8 1" "16 4294967295"; do
+		cp "$T/img" "$T/bad"
+		local at=$((off + ${field% *})) v=${field#* }
+		[ "${field% *}" = 8 ] && v=$(( $(od -An -tu4 -j "$at" -N4 "$T/img") + 1 ))
+		"$CKPT_TARGETS/imgtool" setfield "$T/bad" "$at" 4 "$v"
+		run "$CKPT" restore "$T/bad"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "ckpt: restore $T/bad: image is corrupted: file section at offset $sec is malformed" ]
+	done
+}
