@@ -1,8 +1,9 @@
 /*
  * Established TCP connections with bytes in flight, two ways:
  *
- *   fd_tcp loop | loop6
- *     10  a listener on 127.0.0.1 (loop6: ::1), 11 a client connected to it (O_NONBLOCK,
+ *   fd_tcp loop | loop6 | small
+ *     10  a listener on 127.0.0.1 (loop6: ::1; small: 3000 and 1000
+ *     bytes only, for a fuzz seed), 11 a client connected to it (O_NONBLOCK,
  *     TCP_NODELAY), 12 the connection accepted: the client writes until
  *     the kernel takes no more (the server's receive queue full, its own
  *     send queue full, part of it not sent), the server up to 100000
@@ -116,7 +117,7 @@ static int inq(int fd)
 	return n;
 }
 
-static int loop(int family)
+static int loop(int family, int small)
 {
 	struct sockaddr_storage a = { .ss_family = (sa_family_t)family };
 	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -141,10 +142,10 @@ static int loop(int family)
 	fcntl(12, F_SETFL, O_NONBLOCK);
 	/* until the kernel takes no more: then some is not even sent */
 	for (int i = 0; i < 50; i++) {
-		put(11, &c_out, ~0ull, 0);
-		if (s_out < 100000)
-			put(12, &s_out, 100000 - s_out, 0);
-		target_sleep_ms(20);
+		put(11, &c_out, small ? 3000 - c_out : ~0ull, 0);
+		if (s_out < (small ? 1000u : 100000u))
+			put(12, &s_out, (small ? 1000u : 100000u) - s_out, 0);
+		target_sleep_ms(small ? 1 : 20);
 	}
 	/* and nothing moves any more */
 	for (int prev = -1; inq(11) + inq(12) != prev;) {
@@ -200,11 +201,13 @@ static int peer(int port)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "loop"))
-		return loop(AF_INET);
+		return loop(AF_INET, 0);
 	if (argc == 2 && !strcmp(argv[1], "loop6"))
-		return loop(AF_INET6);
+		return loop(AF_INET6, 0);
+	if (argc == 2 && !strcmp(argv[1], "small"))
+		return loop(AF_INET, 1);
 	if (argc == 3 && !strcmp(argv[1], "peer"))
 		return peer(atoi(argv[2]));
-	fprintf(stderr, "usage: fd_tcp loop | loop6 | peer PORT\n");
+	fprintf(stderr, "usage: fd_tcp loop | loop6 | small | peer PORT\n");
 	return 2;
 }
