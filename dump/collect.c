@@ -139,6 +139,9 @@ int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts,
 	snprintf(path, sizeof(path), "/proc/%d/cwd", live);
 	if ((ret = xreadlink(path, &p->cwd)) < 0)
 		return error_errno(ret, "cannot read the working directory");
+	/* removed (rmdir) while it was the cwd: restore makes one to enter */
+	if (stat(path, &sb) == 0 && path_was_removed(p->cwd, &sb))
+		p->d.flags |= CKPT_PROC_CWD_DELETED;
 	p->d.cwd_len = (uint32_t)strlen(p->cwd);
 
 	if ((ret = read_proc_file(live, "cmdline", &p->cmdline, &len)) < 0)

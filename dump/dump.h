@@ -2,6 +2,7 @@
 #ifndef CKPT_DUMP_H
 #define CKPT_DUMP_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "image/codec.h"
@@ -73,6 +74,10 @@ int dump_vmas_set_flags(struct img_proc *p, const struct map_entry *maps, const 
 int dump_collect_fds(pid_t pid, struct img *img, struct img_proc *p, const struct dump_opts *o);
 /* ctty.c: the CTTY section, once the files are read */
 int dump_collect_ctty(pid_t pid, const struct img *img, struct img_proc *p);
+/* fd-file.c: whether link (a /proc/PID/fd or cwd link) names a file or
+ * directory that was removed, st being the inode's; then its " (deleted)"
+ * is cut off. */
+int path_was_removed(char *link, const struct stat *st);
 /* pages.c: which pages to save (pagemap), then stream them into w */
 struct page_run {
 	uint64_t addr;

@@ -410,7 +410,10 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 
 	for (struct dfile *d = c->files; d < c->files + c->nfiles; d++) {
 		struct img_file *f = d->f;
+		int ret;
 
+		if (!d->cannot && (ret = fd_ghost_recheck(c, d)) < 0)
+			return ret;
 		if (named_lost(c, f->d.id, o) && !d->cannot)
 			d->cannot = "--lose-fd names it";
 		if (!d->cannot && f->d.policy == CKPT_FPOL_OUTSIDE)
@@ -453,23 +456,35 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 	return 0;
 }
 
-/* Shared mappings of a memfd an fd holds: one memory, as before. */
+/* The file of the image that recreates inode dev/ino and carries its
+ * data (a memfd, or a deleted file not naming another), or NULL. */
+static const struct img_file *recreated(const struct img *img, uint64_t dev, uint64_t ino)
+{
+	for (uint32_t k = 0; k < img->nfiles; k++) {
+		const struct img_file *f = &img->files[k];
+		struct ckpt_fd_ghost g = { 0 };
+
+		if (f->d.kind == CKPT_FD_GHOST && f->d.state_len >= sizeof(g))
+			memcpy(&g, f->state, sizeof(g));
+		if ((f->d.kind == CKPT_FD_MEMFD || (f->d.kind == CKPT_FD_GHOST && f->d.state_len && !g.inode_of)) &&
+		    f->d.policy == CKPT_FPOL_EXACT && f->d.dev == dev && f->d.ino == ino)
+			return f;
+	}
+	return NULL;
+}
+
+/* Shared mappings of a memfd or a deleted file an fd holds: mapped from
+ * the file restore makes again, one memory with the fd as before
+ * (CKPT_VMA_MEMFD).  A deleted file only mapped stays anonymous memory
+ * with its data (no fd to read it through but /proc/PID/map_files). */
 static void link_memfd_vmas(const struct img *img, struct img_proc *p)
 {
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
 		struct img_vma *v = &p->vmas[i];
 
-		if (!(v->d.flags & CKPT_VMA_SHARED) || strncmp(v->path, "/memfd:", 7))
-			continue;
-		for (uint32_t k = 0; k < img->nfiles; k++) {
-			const struct img_file *f = &img->files[k];
-
-			if (f->d.kind == CKPT_FD_MEMFD && f->d.policy == CKPT_FPOL_EXACT &&
-			    f->d.dev == v->d.dev && f->d.ino == v->d.ino) {
-				v->d.flags = (v->d.flags & ~(CKPT_VMA_DELETED | CKPT_VMA_ANON)) | CKPT_VMA_MEMFD;
-				break;
-			}
-		}
+		if ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_DELETED) &&
+		    recreated(img, v->d.dev, v->d.ino))
+			v->d.flags = (v->d.flags & ~(CKPT_VMA_DELETED | CKPT_VMA_ANON)) | CKPT_VMA_MEMFD;
 	}
 }
 

@@ -86,6 +86,10 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
  * forget them; says which connections have a peer outside the image.
  * 0 or -1 after a message. */
 int fd_tcp_before_kill(const struct img *img, int killing);
+/* fd-file.c: a further open of a deleted inode (ckpt_fd_ghost.inode_of)
+ * whose first one will not be restored (decided before it: lost, or
+ * outside) carries the inode itself, read now: 0 or -errno. */
+int fd_ghost_recheck(struct fd_dump *c, struct dfile *d);
 
 /* fd-tree.c: the id of the file of another process of the image (a
  * tree) that fd of pid is the same open file description as, else 0. */

@@ -87,6 +87,60 @@ static void pipe_json(const struct img_file *f, struct json *j)
 	json_bool(j, "deleted", f->d.fflags & CKPT_FILEF_DELETED);
 }
 
+/* ---- deleted files ---- */
+
+/* With its state: the extents fit state_len, ascend without overlaps
+ * inside the size, and add up to the data; without (older images, a
+ * further open of an inode): every byte stored, or none. */
+static int ghost_check(const struct img_file *f)
+{
+	struct ckpt_fd_ghost s;
+	uint64_t sum = 0, end = 0;
+
+	if (!f->d.state_len)
+		return f->d.data_len == f->d.size ? 0 : -1;
+	fd_state(f, &s, sizeof(s));
+	if (f->d.state_len < sizeof(s) || s.nextents > CKPT_MAX_EXTENTS ||
+	    f->d.state_len != sizeof(s) + (uint64_t)s.nextents * sizeof(struct ckpt_extent))
+		return -1;
+	for (uint32_t i = 0; i < s.nextents; i++) {
+		struct ckpt_extent e;
+
+		memcpy(&e, f->state + sizeof(s) + i * sizeof(e), sizeof(e));
+		if (!e.len || e.offset < end || e.offset > f->d.size || e.len > f->d.size - e.offset)
+			return -1;
+		end = e.offset + e.len;
+		sum += e.len;
+	}
+	/* a further open carries nothing: read.c checks what it names */
+	return sum == f->d.data_len && (!s.inode_of || !s.nextents) ? 0 : -1;
+}
+
+static void ghost_text(const struct img_file *f, char *buf, size_t len)
+{
+	struct ckpt_fd_ghost s;
+
+	fd_state(f, &s, sizeof(s));
+	if (s.inode_of)
+		snprintf(buf, len, "owner %u:%u, the inode of file %u", s.uid, s.gid, s.inode_of);
+	else
+		snprintf(buf, len, "owner %u:%u, %llu bytes of data in %u extents", s.uid, s.gid,
+			 (unsigned long long)f->d.data_len, s.nextents);
+}
+
+static void ghost_json(const struct img_file *f, struct json *j)
+{
+	struct ckpt_fd_ghost s;
+
+	fd_state(f, &s, sizeof(s));
+	json_u64(j, "uid", s.uid);
+	json_u64(j, "gid", s.gid);
+	json_u64(j, "atime_ns", s.atime_ns);
+	json_u64(j, "mtime_ns", f->d.mtime_ns);
+	json_u64(j, "extents", s.nextents);
+	json_u64(j, "inode_of", s.inode_of);
+}
+
 /* ---- eventfd, signalfd, timerfd ---- */
 
 static void eventfd_text(const struct img_file *f, char *buf, size_t len)
@@ -587,7 +641,8 @@ static const struct fd_kind_info kinds[] = {
 	{ CKPT_FD_FILE, "file", "a file", 0, NULL, NULL, NULL },
 	{ CKPT_FD_DIR, "dir", "a directory", 0, NULL, NULL, NULL },
 	{ CKPT_FD_DEVICE, "device", "a device", 0, NULL, NULL, NULL },
-	{ CKPT_FD_GHOST, "deleted", "a deleted file", 0, NULL, NULL, NULL },
+	/* state_size 0: older images have none (ghost_check) */
+	{ CKPT_FD_GHOST, "deleted", "a deleted file", 0, ghost_check, ghost_text, ghost_json },
 	{ CKPT_FD_OTHER, "other", "an unsupported file", 0, NULL, NULL, NULL },
 	{ CKPT_FD_MEMFD, "memfd", "a memfd", 0, NULL, NULL, NULL },
 	STATE(CKPT_FD_PIPE, "pipe", "a pipe", struct ckpt_fd_pipe, pipe_check, pipe_text, pipe_json),
@@ -661,9 +716,15 @@ int fd_kind_check(const struct img_file *f)
 		return f->d.state_len && f->d.state_len < k->state_size ? -1 : 0;
 	if (f->d.state_len < k->state_size || (!k->check && f->d.state_len != k->state_size))
 		return -1;
-	if ((f->d.kind == CKPT_FD_GHOST || f->d.kind == CKPT_FD_MEMFD) ? f->d.data_len != f->d.size :
+	if (f->d.kind == CKPT_FD_MEMFD ? f->d.data_len != f->d.size :
 	    f->d.kind != CKPT_FD_PIPE && f->d.kind != CKPT_FD_FIFO && f->d.kind != CKPT_FD_UNIX &&
-	    f->d.kind != CKPT_FD_PTMX && f->d.kind != CKPT_FD_TCP && f->d.data_len)
+	    f->d.kind != CKPT_FD_PTMX && f->d.kind != CKPT_FD_TCP && f->d.kind != CKPT_FD_GHOST &&
+	    f->d.data_len)
+		return -1;
+	/* Each flag only on the kinds it is defined for (format.h). */
+	if (((f->d.fflags & CKPT_FILEF_RELINKED) && f->d.kind != CKPT_FD_FILE) ||
+	    ((f->d.fflags & CKPT_FILEF_DELETED) && f->d.kind != CKPT_FD_FIFO &&
+	     f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH))
 		return -1;
 	return k->check ? k->check(f) : 0;
 }

@@ -160,6 +160,10 @@ static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
 #define CKPT_PROC_LEADER_GONE	8u	/* the leader had exited (pthread_exit): no
 					   THREAD section has tid == pid; restore
 					   makes a leader that exits again */
+#define CKPT_PROC_CWD_DELETED	(1u << 30)	/* its working directory had been
+						   removed (rmdir): cwd is the path it
+						   had; restore makes an empty one,
+						   enters it and removes it again */
 
 struct ckpt_sigaction {
 	uint64_t handler;	/* SIG_DFL = 0, SIG_IGN = 1, or an address */
@@ -489,10 +493,45 @@ enum ckpt_file_policy {
 				   there, as the kind says */
 };
 
-#define CKPT_FILEF_DELETED	1u	/* FIFO: the path was deleted while open */
+#define CKPT_FILEF_DELETED	1u	/* FIFO, DIR, PATH (of a directory): the path
+					   was deleted while open: restore makes an
+					   empty one, opens it, removes it again */
+#define CKPT_FILEF_RELINKED	2u	/* FILE: its path said "(deleted)" but the
+					   inode kept another link: path is that
+					   one (found in the same directory or
+					   among the process's other files) */
 #define CKPT_FILEF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
 #define CKPT_FILEF_NODE_DELETED	0x10000u	/* DEVICE, TTY: a device node deleted
 						   while open: made again (mknod) */
+
+/*
+ * GHOST state (optional: images before it have state_len 0, and then
+ * data_len == size, every byte stored).  What the recreated file gets:
+ * its owner (given back only where the restoring credentials may, the
+ * setuid/setgid bits of mode after it) and times (mtime is
+ * ckpt_file.mtime_ns); its data is nextents ranges (SEEK_DATA/SEEK_HOLE
+ * at dump) that follow as struct ckpt_extent, in ascending order without
+ * overlaps, inside size; the FILEDATA bytes are theirs one after the
+ * other (data_len = the sum of their lengths), the rest are holes.
+ * A further open of an inode another GHOST carries (two opens of one
+ * deleted file, or of two of its names) names that one in inode_of and
+ * carries nothing: restore opens the same inode again.
+ */
+struct ckpt_fd_ghost {
+	uint32_t uid, gid;	/* st_uid, st_gid */
+	uint64_t atime_ns;	/* st_atime, nanoseconds */
+	uint32_t nextents;	/* ckpt_extent[] that follow */
+	uint32_t inode_of;	/* 0, or the id of an earlier GHOST with the
+				   same dev and ino and inode_of 0: then
+				   nextents and data_len are 0 */
+};
+static_assert(sizeof(struct ckpt_fd_ghost) == 24, "ckpt_fd_ghost size");
+
+struct ckpt_extent {
+	uint64_t offset, len;	/* bytes of the file with data */
+};
+static_assert(sizeof(struct ckpt_extent) == 16, "ckpt_extent size");
+#define CKPT_MAX_EXTENTS	(1u << 20)
 
 /*
  * Kind state.  Each kind has a fixed struct; EPOLL, INOTIFY, FANOTIFY and

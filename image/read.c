@@ -589,6 +589,26 @@ static int alloc_data(struct img_file *f, uint64_t left)
 	return (f->data = try_zalloc((size_t)f->d.data_len)) ? 0 : NO_MEMORY;
 }
 
+/* A further open of a deleted file's inode names an earlier file that
+ * carries it (format.h ckpt_fd_ghost.inode_of): 1 when it does or need not. */
+static int same_inode_named(const struct img *img, const struct img_file *f)
+{
+	struct ckpt_fd_ghost s, o;
+	const struct img_file *of;
+
+	if (f->d.kind != CKPT_FD_GHOST || f->d.policy != CKPT_FPOL_EXACT || !f->d.state_len)
+		return 1;
+	fd_state(f, &s, sizeof(s));
+	if (!s.inode_of)
+		return 1;
+	of = s.inode_of < f->d.id ? img_file(img, s.inode_of) : NULL;
+	if (!of || of->d.kind != CKPT_FD_GHOST || of->d.policy != CKPT_FPOL_EXACT ||
+	    !of->d.state_len || of->d.dev != f->d.dev || of->d.ino != f->d.ino)
+		return 0;
+	fd_state(of, &o, sizeof(o));
+	return !o.inode_of;
+}
+
 /* left as for parse_proc: a file's data must still be to come. */
 static int parse_file(struct img *img, struct cur *c, uint64_t left)
 {
@@ -605,7 +625,8 @@ static int parse_file(struct img *img, struct cur *c, uint64_t left)
 	f = img_add_file(img);
 	f->d = d;
 	if (!(f->path = take_str(c, d.path_len)) || !(f->state = take_dup(c, d.state_len)) ||
-	    !(f->what = take_str(c, d.what_len)) || c->left || fd_kind_check(f) < 0)
+	    !(f->what = take_str(c, d.what_len)) || c->left || fd_kind_check(f) < 0 ||
+	    !same_inode_named(img, f))
 		return -1;
 	return alloc_data(f, left);
 }

@@ -22,7 +22,7 @@
  * made with O_TMPFILE (__O_TMPFILE | O_DIRECTORY, still in its flags) is
  * reopened as the regular file it is: open() would take them as "create
  * one more", and glibc aborts when that comes without a mode. */
-static int reopen_flags(uint32_t flags)
+int fd_reopen_flags(uint32_t flags)
 {
 	int f = (int)flags & ~REOPEN_DROP;
 
@@ -43,7 +43,7 @@ static int reopen_file(const struct img_file *f, int fd0, const struct restore_o
 		return error("file \"%s\" (fd %d) has changed size since the dump (%llu, now %llu bytes): "
 			     "use --rollback-files to truncate it back or --ignore-file-changes",
 			     f->path, fd0, (unsigned long long)f->d.size, (unsigned long long)sb.st_size);
-	fd = files_open_path(f->path, reopen_flags(f->d.flags));
+	fd = files_open_path(f->path, fd_reopen_flags(f->d.flags));
 	if (fd == -EACCES && geteuid() == 0)
 		return error_errno(-fd, "file \"%s\" (fd %d) cannot be reopened with the process's own "
 				   "credentials (it may have been opened for it by a more privileged parent, "
@@ -68,56 +68,6 @@ static int reopen_file(const struct img_file *f, int fd0, const struct restore_o
 	return fd;
 }
 
-/* A file deleted while open: recreate it from the image, open it, and
- * delete it again, so the process sees "path (deleted)" as before. */
-static int recreate_ghost(const struct img_file *f, int fd0)
-{
-	char *path = NULL;
-	int wfd = -1, fd;
-
-	if (asprintf(&path, "%s", f->path) >= 0)
-		wfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->d.mode & 07777);
-	if (wfd < 0) {
-		free(path);
-		path = NULL;
-		if (asprintf(&path, "%s.ckpt-ghost-XXXXXX", f->path) >= 0)
-			wfd = mkostemp(path, O_CLOEXEC);
-	}
-	if (wfd < 0) {
-		free(path);
-		path = NULL;
-		if (asprintf(&path, "/tmp/ckpt-ghost-XXXXXX") >= 0)
-			wfd = mkostemp(path, O_CLOEXEC);
-	}
-	if (wfd < 0) {
-		free(path);
-		return error_errno(errno, "cannot recreate deleted file \"%s\" (fd %d)", f->path, fd0);
-	}
-	/* Its own mode, not one our umask or mkostemp chose. */
-	if (fchmod(wfd, f->d.mode & 07777) < 0)
-		warn("deleted file \"%s\" (fd %d): cannot restore its mode", f->path, fd0);
-	fd = write_all(wfd, f->data, (size_t)f->d.data_len);
-	if (fd == 0) {
-		char self[64];
-
-		/* Reopen through /proc for the original access mode. */
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", wfd);
-		fd = open(self, reopen_flags(f->d.flags));
-		if (fd < 0)
-			fd = -errno;
-	}
-	unlink(path);
-	close(wfd);
-	if (fd >= 0 && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0) {
-		close(fd);
-		fd = -errno;
-	}
-	if (fd < 0)
-		error_errno(fd, "cannot recreate deleted file \"%s\" (fd %d)", f->path, fd0);
-	free(path);
-	return fd;
-}
-
 /* A memfd: made again with its name, contents, offset and seals. */
 static int recreate_memfd(const struct img_file *f, int fd0)
 {
@@ -131,6 +81,10 @@ static int recreate_memfd(const struct img_file *f, int fd0)
 	ret = write_all(fd, f->data, (size_t)f->d.data_len);
 	if (ret == 0 && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0)
 		ret = -errno;
+	/* memfd_create(2) makes it 0777 whatever the umask */
+	if (ret == 0 && fchmod(fd, f->d.mode & 07777) < 0)
+		warn("memfd \"%s\" (fd %d): cannot restore its mode %04o (%s)", name, fd0,
+		     f->d.mode & 07777, strerror(errno));
 	/* F_SEAL_SEAL last: it forbids adding the others. */
 	if (ret == 0 && seals && fcntl(fd, F_ADD_SEALS, seals & ~F_SEAL_SEAL) < 0)
 		ret = -errno;
@@ -147,7 +101,7 @@ static int recreate_memfd(const struct img_file *f, int fd0)
 		int re;
 
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		re = open(self, reopen_flags(f->d.flags));
+		re = open(self, fd_reopen_flags(f->d.flags));
 		if (re >= 0) {
 			lseek(re, (off_t)f->d.pos, SEEK_SET);
 			close(fd);
@@ -192,12 +146,15 @@ static int remake_node(const struct img_file *f, int fd0, int flags)
  * becomes ckpt's controlling terminal (O_NOCTTY). */
 static int reopen_other(const struct img_file *f, int fd0)
 {
-	int flags = reopen_flags(f->d.flags) | (S_ISCHR(f->d.mode) ? O_NOCTTY : 0);
+	int flags = fd_reopen_flags(f->d.flags) | (S_ISCHR(f->d.mode) ? O_NOCTTY : 0);
 	int dev = f->d.kind == CKPT_FD_DEVICE || f->d.kind == CKPT_FD_TTY;
-	int fd = (f->d.fflags & CKPT_FILEF_NODE_DELETED) ? remake_node(f, fd0, flags) :
-		 files_open_path(f->path, flags);
+	int fd;
 	struct stat st;
 
+	if (f->d.fflags & CKPT_FILEF_DELETED)
+		return fd_removed_dir(f->path, f->d.mode, flags, "directory");
+	fd = (f->d.fflags & CKPT_FILEF_NODE_DELETED) ? remake_node(f, fd0, flags) :
+	     files_open_path(f->path, flags);
 	if (fd < 0 && (f->d.fflags & CKPT_FILEF_NODE_DELETED))
 		return fd;
 	if (fd < 0)
@@ -226,7 +183,7 @@ static int file_open(struct fd_restore *r, const struct img_file *f, int fd)
 	case CKPT_FD_FILE:
 		return reopen_file(f, fd, r->o);
 	case CKPT_FD_GHOST:
-		return recreate_ghost(f, fd);
+		return fd_ghost_open(r, f, fd);
 	}
 	return reopen_other(f, fd);
 }

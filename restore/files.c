@@ -96,6 +96,12 @@ static int open_cwd(const struct img_proc *p, struct spawn_fds *sf)
 	char *cwd = xstrndup(p->cwd, p->d.cwd_len);
 	int ret = 0;
 
+	if (p->d.flags & CKPT_PROC_CWD_DELETED) {
+		/* removed while it was the cwd: an empty one, entered, removed */
+		sf->cwd_src = fd_removed_dir(cwd, 0, O_PATH, "working directory");
+		free(cwd);
+		return sf->cwd_src < 0 ? sf->cwd_src : 0;
+	}
 	sf->cwd_src = as_process_or_vouched(open_exec, cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sf->cwd_src < 0)
 		ret = error_errno(-sf->cwd_src,

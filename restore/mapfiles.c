@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "image/fdkind.h"
 #include "restore/fd.h"
 #include "restore/restore.h"
 
@@ -41,6 +42,33 @@ static int writes_file(const struct img_vma *v)
 {
 	return (v->d.flags & CKPT_VMA_SHARED) &&
 	       ((v->d.prot & PROT_WRITE) || (v->d.flags & CKPT_VMA_MAYWRITE));
+}
+
+/* f is the memfd or deleted file (the one carrying the inode) that
+ * mapping v maps. */
+static int recreates(const struct img_file *f, const struct img_vma *v)
+{
+	struct ckpt_fd_ghost g = { 0 };
+
+	if (f->d.dev != v->d.dev || f->d.ino != v->d.ino || f->d.policy != CKPT_FPOL_EXACT)
+		return 0;
+	if (f->d.kind == CKPT_FD_GHOST && f->d.state_len)
+		fd_state(f, &g, sizeof(g));
+	return f->d.kind == CKPT_FD_MEMFD || (f->d.kind == CKPT_FD_GHOST && !g.inode_of);
+}
+
+/* The recreated file src for a mapping: opened again for writing when
+ * the mapping writes (the process's own fd may be read-only), else for
+ * reading; a duplicate if /proc will not. */
+static int open_recreated(int src, int wr)
+{
+	char self[64];
+	int fd;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", src);
+	if ((fd = open(self, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC)) >= 0)
+		return fd;
+	return fcntl(src, F_DUPFD_CLOEXEC, 0);
 }
 
 static int by_path(const void *a, const void *b, void *arg)
@@ -180,15 +208,14 @@ int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_
 
 		sf->map_fd[i] = sf->map_msg[i] = -1;
 		if (v->d.flags & CKPT_VMA_MEMFD) {
-			/* the memfd recreated for the file with the same
-			 * identity (restore/fd.c), at a slot of its own */
+			/* the memfd or deleted file recreated for the inode
+			 * (restore/fd-file.c, fd-ghost.c), at a slot of its own */
 			for (uint32_t j = 0; j < img->nfiles && sf->map_src[i] < 0; j++)
-				if (img->files[j].d.kind == CKPT_FD_MEMFD && img->files[j].d.dev == v->d.dev &&
-				    img->files[j].d.ino == v->d.ino && sf->fr->src[j] >= 0)
-					sf->map_src[i] = fcntl(sf->fr->src[j], F_DUPFD_CLOEXEC, 0);
+				if (recreates(&img->files[j], v) && sf->fr->src[j] >= 0)
+					sf->map_src[i] = open_recreated(sf->fr->src[j], wr);
 			if (sf->map_src[i] < 0) {
-				ret = error("memfd mapping %#lx-%#lx: its memfd is not in the image",
-					    (unsigned long)v->d.start, (unsigned long)v->d.end);
+				ret = error("mapping %#lx-%#lx of \"%s\": the file it maps is not in the image",
+					    (unsigned long)v->d.start, (unsigned long)v->d.end, v->path);
 				break;
 			}
 			sf->map_fd[i] = (*next_slot)++;

@@ -54,8 +54,8 @@ as_user() {
 	setpriv --reuid="$SEC_UID" --regid="$SEC_GID" --groups="$SEC_GID2" "$@"
 }
 
-# start_as_user NAME: a target run by the test user; $T/out and $T/err
-# are its, its ready file is in $T/u.
+# start_as_user NAME [ARGS]: a target run by the test user; $T/out and
+# $T/err are its, its ready file is in $T/u.
 start_as_user() {
 	mkdir -p "$T/u"
 	touch "$T/out" "$T/err"
@@ -67,7 +67,8 @@ start_as_user() {
 		done
 		export CKPT_READY=$T/u/ready CKPT_GO=$T/go
 		exec setpriv --reuid="$SEC_UID" --regid="$SEC_GID" --groups="$SEC_GID2" sh -c \
-			'exec "$0" >>"$1/out" 2>>"$1/err" </dev/null' "$CKPT_TARGETS/$1" "$T"
+			't=$0 d=$1; shift; exec "$t" "$@" >>"$d/out" 2>>"$d/err" </dev/null' \
+			"$CKPT_TARGETS/$1" "$T" "${@:2}"
 	) &
 	TPID=$!
 	PIDS+=("$TPID")
@@ -565,4 +566,20 @@ start_setuid() {
 	detached </dev/zero
 	[[ "$stderr" == *"fd 0 (pipe:"*") led outside the image: it gets ckpt restore's own fd 0"* ]]
 	[ "$(readlink "/proc/$RPID/fd/0")" = /dev/zero ]
+}
+
+@test "forged owner 0:0 of a deleted setuid file: made again as the user's, never a setuid root file" {
+	# The GHOST state's owner (docs/image-format.md 5.17) is the image's
+	# word: root restoring the user's unsigned image makes the file with
+	# the user's credentials, which cannot give it to root (fchown needs
+	# CAP_CHOWN): a setuid root file of the image's contents, reachable
+	# through /proc/PID/fd, would be root for the user.
+	need_user
+	start_as_user fd_removed "$T/u" owner "$SEC_UID" "$SEC_GID"
+	user_image
+	forge fd.10.state32.0=0 fd.10.state32.4=0
+	# the target checks its file is still the user's, mode 04755
+	restore_go
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cannot give it back its owner 0:0"*"it is $SEC_UID:$SEC_GID"* ]]
 }

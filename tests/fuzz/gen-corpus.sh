@@ -76,6 +76,12 @@ start threads && dump threads --compress zstd && made=$((made + 1))
 start signals && dump signals && made=$((made + 1))
 mkdir -p "$work/ghost"
 start fd_deleted "$work/ghost" && dump fd-deleted && made=$((made + 1))
+# Removed files (GHOST state: extents, a further open by inode_of, a
+# deleted file mapped as MEMFD; a removed directory and cwd)
+for c in holes twonames dir cwd; do
+	mkdir -p "$work/removed-$c"
+	start fd_removed "$work/removed-$c" "$c" && dump "removed-$c" && made=$((made + 1))
+done
 start spin && dump spin --compress zlib && made=$((made + 1))
 # Trees (TREE and COW sections, a zombie, shared memory): dumped with
 # --kill, which ends and reaps every process of the tree.

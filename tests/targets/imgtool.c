@@ -34,7 +34,9 @@
  *         rlimit.N=CUR,MAX       resource limit N (-1: infinity)
  *         sched=POLICY,PRIO      every thread's scheduling policy, priority
  *         fd.N.kind=K, fd.N.path=PATH, fd.N.fd=M     descriptor N (version 2:
- *         fd.N.policy=P too; kind, policy and path are those of its FILE)
+ *         fd.N.policy=P too; kind, policy and path are those of its FILE;
+ *         fd.N.mode=M, its st_mode; fd.N.state32.OFF=V, the u32 at OFF
+ *         of its kind state)
  *         vma.add=START,END,PROT a new anonymous private mapping
  *         attrs.oom=N, attrs.loginuid=N, attrs.securebits=N   (ATTRS)
  *         mac=strip              no MAC sections, and the header says so
@@ -578,6 +580,13 @@ static void set_one(const char *kv)
 				splice_payload(file, FILE_SIZE, get_le(file->p + 76, 4), v, strlen(v));
 				return put_le(file->p + 76, strlen(v), 4);
 			}
+			if (!strcmp(field, "mode"))
+				return put_le(file->p + 72, strtoul(v, NULL, 0), 4);
+			/* a u32 of the kind state (after the path), at offset */
+			if (sscanf(field, "state32.%d", &n) == 1 && n >= 0 &&
+			    (uint64_t)n + 4 <= get_le(file->p + 80, 4))
+				return put_le(file->p + FILE_SIZE + get_le(file->p + 76, 4) + n,
+					      strtoul(v, NULL, 0), 4);
 		}
 		if (!strcmp(field, "kind"))
 			return put_le(f->p + 4, strtoul(v, NULL, 0), 4);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# What was removed while the process held it (tests/targets/fd_removed.c):
+# deleted files with holes, with several opens or names, still linked
+# elsewhere, with their owner, mode and times; memfds; a removed working
+# directory and removed open directories.  Each target checks its own
+# state after dump --kill and restore.
+
+load test_helper
+
+# case NAME [ARGS]: the target's case NAME, dumped, killed, restored.
+removed_case() {
+	skip_unless_ptrace
+	start_target fd_removed "$T" "$@"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "deleted 1 GiB file with 4 KiB written: holes kept, small image, sparse again" {
+	removed_case holes
+	# the image holds the data, not the gigabyte
+	[ "$(stat -c %s "$T/img")" -lt $((8 << 20)) ]
+}
+
+@test "deleted file opened twice and mapped MAP_SHARED: one inode again, mapping included" {
+	removed_case twofds
+}
+
+@test "file with two names, each open, both removed: one inode again" {
+	removed_case twonames
+}
+
+@test "file removed under the name it was opened by, still linked under another: reopened there" {
+	removed_case otherlink
+	[ "$(cat "$T/otherlink.2")" = abcXY ]
+}
+
+@test "deleted setuid file owned by another user: owner, mode 04755 and times kept (root)" {
+	skip_unless_root
+	removed_case owner 65534 65534
+}
+
+@test "deleted setuid file of the process's own: mode 04755 and times kept" {
+	removed_case owner "$(id -u)" "$(id -g)"
+}
+
+@test "memfd: name, mode 0640, seals, and its MAP_SHARED mapping one memory with it" {
+	removed_case memfd
+}
+
+@test "removed working directory: made again, entered and removed (\" (deleted)\")" {
+	removed_case cwd
+}
+
+@test "removed open directories (O_RDONLY and O_PATH): made again, open, removed" {
+	removed_case dir
+}
+
+@test "inspect: a deleted file's owner and extents" {
+	skip_unless_ptrace
+	start_target fd_removed "$T" holes
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"4096 bytes of data in 1 extents"* ]]
+}
+
+@test "deleted file opened twice, the first open given up (--lose-fd): the second carries the data" {
+	skip_unless_ptrace
+	start_target fd_removed "$T" twofds
+	dump_kill --lose-fd 10
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *" 11 deleted "*"4096 bytes of data in 1 extents"* ]]
+}
