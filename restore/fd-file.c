@@ -101,7 +101,7 @@ static int recreate_memfd(const struct img_file *f, int fd0)
 		int re;
 
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		re = open(self, fd_reopen_flags(f->d.flags));
+		re = open(self, fd_reopen_flags(f->d.flags) & ~O_NOFOLLOW);
 		if (re >= 0) {
 			lseek(re, (off_t)f->d.pos, SEEK_SET);
 			close(fd);

@@ -72,8 +72,10 @@ static int reopen_at(int fd, uint32_t flags, uint64_t pos)
 	char self[64];
 	int re;
 
+	/* O_NOFOLLOW was for the path it was opened by (Python's
+	 * TemporaryFile has it): the magic link is one, ELOOP. */
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	re = open(self, fd_reopen_flags(flags));
+	re = open(self, fd_reopen_flags(flags) & ~O_NOFOLLOW);
 	if (re < 0)
 		return -errno;
 	if (lseek(re, (off_t)pos, SEEK_SET) < 0 && errno != ESPIPE) {
@@ -188,7 +190,7 @@ static void open_other_names(struct fd_restore *r, const struct img_file *f, con
 		fd_state(o, &g, sizeof(g));
 		if (g.inode_of != f->d.id || link(made, o->path) < 0)
 			continue;	/* reopened through the first name in its turn */
-		fd = open(o->path, fd_reopen_flags(o->d.flags));
+		fd = open(o->path, fd_reopen_flags(o->d.flags) & ~O_NOFOLLOW);
 		unlink(o->path);
 		if (fd >= 0 && lseek(fd, (off_t)o->d.pos, SEEK_SET) < 0) {
 			close(fd);

@@ -73,3 +73,29 @@ removed_case() {
 	echo "$output"
 	[[ "$output" == *" 11 deleted "*"4096 bytes of data in 1 extents"* ]]
 }
+
+@test "python3: a sparse tempfile.TemporaryFile (O_TMPFILE) and a removed cwd, dumped, killed, restored" {
+	skip_unless_ptrace
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+	CKPT_TARGETS=/usr/bin start_target python3 "$CKPT_TOP/tests/targets/removed_files.py" "$T"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "python: sparse line, size 1073741824, hole True, sparse True, no file in the removed cwd, cwd True" ]
+}
+
+@test "bash in a removed working directory: restored there, still removed" {
+	skip_unless_ptrace
+	CKPT_TARGETS=/bin start_target bash -c '
+		mkdir "$1/wd" && cd "$1/wd" && rmdir "$1/wd" && : >"$CKPT_READY"
+		while [ ! -e "$CKPT_GO" ]; do sleep 0.05; done
+		[ -d . ] && echo "in a directory"
+		echo x >f 2>/dev/null || echo "cannot make a file here"
+		readlink /proc/self/cwd' bash "$T"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "in a directory
+cannot make a file here
+$T/wd (deleted)" ]
+}
