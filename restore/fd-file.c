@@ -152,7 +152,7 @@ static int reopen_other(const struct img_file *f, int fd0)
 	struct stat st;
 
 	if (f->d.fflags & CKPT_FILEF_DELETED)
-		return fd_removed_dir(f->path, f->d.mode, flags, "directory");
+		return fd_removed_dir(f->path, f->d.mode, f->d.mtime_ns, flags, "directory");
 	fd = (f->d.fflags & CKPT_FILEF_NODE_DELETED) ? remake_node(f, fd0, flags) :
 	     files_open_path(f->path, flags);
 	if (fd < 0 && (f->d.fflags & CKPT_FILEF_NODE_DELETED))

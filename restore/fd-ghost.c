@@ -226,8 +226,10 @@ int fd_ghost_open(struct fd_restore *r, const struct img_file *f, int fd0)
 	return fd < 0 ? error_errno(-fd, "cannot recreate deleted file \"%s\" (fd %d)", f->path, fd0) : fd;
 }
 
-int fd_removed_dir(const char *path, uint32_t mode, int flags, const char *what)
+int fd_removed_dir(const char *path, uint32_t mode, uint64_t mtime_ns, int flags, const char *what)
 {
+	struct timespec t[2] = { { 0, UTIME_OMIT },
+				 { (time_t)(mtime_ns / 1000000000ull), (long)(mtime_ns % 1000000000ull) } };
 	char *made = NULL;
 	int fd, err;
 
@@ -237,6 +239,8 @@ int fd_removed_dir(const char *path, uint32_t mode, int flags, const char *what)
 	err = errno;
 	if (fd >= 0 && mode)
 		chmod(made, mode & 07777);
+	if (fd >= 0 && mtime_ns)
+		utimensat(AT_FDCWD, made, t, 0);
 	if (rmdir(made) < 0 && fd >= 0) {
 		err = errno;
 		close(fd);

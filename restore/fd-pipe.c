@@ -154,6 +154,19 @@ static char *remake_fifo(const struct img_file *f, int fd0)
 	return NULL;
 }
 
+/* A FIFO made again gets its mode (mkfifo's goes through the umask) and
+ * mtime (after the bytes put back into it, which move it). */
+static void fifo_attrs(int fd, const struct img_file *f, int fd0)
+{
+	struct timespec t[2] = { { 0, UTIME_OMIT },
+				 { (time_t)(f->d.mtime_ns / 1000000000ull),
+				   (long)(f->d.mtime_ns % 1000000000ull) } };
+
+	if (fchmod(fd, f->d.mode & 07777) < 0 || futimens(fd, t) < 0)
+		warn("deleted FIFO \"%s\" (fd %d): cannot restore its mode and time (%s)", f->path, fd0,
+		     strerror(errno));
+}
+
 static int make_fifo(struct fd_restore *r, const struct img_file *f, int fd0)
 {
 	const struct img_file *c = carrier(r, state(f).pipe);
@@ -176,6 +189,8 @@ static int make_fifo(struct fd_restore *r, const struct img_file *f, int fd0)
 		ret = resize(keep, f, fd0);
 	if (ret == 0 && c && !held)
 		ret = fill(keep, c, fd0);
+	if (ret == 0 && tmp)
+		fifo_attrs(keep, f, fd0);
 	if (ret < 0) {
 		if (keep >= 0)
 			close(keep);

@@ -84,8 +84,9 @@ int fd_reopen_flags(uint32_t flags);
 /* fd-ghost.c: a deleted file made again (FILE id r->src, by its state) */
 int fd_ghost_open(struct fd_restore *r, const struct img_file *f, int fd0);
 /* A removed directory made again, empty, opened with flags and removed
- * again (mode: its permission bits, 0 for 0700): the fd, or -errno after
- * a message naming it as what ("directory", "working directory"). */
-int fd_removed_dir(const char *path, uint32_t mode, int flags, const char *what);
+ * again (mode: its permission bits, 0 for 0700; mtime_ns: 0 for now):
+ * the fd, or -errno after a message naming it as what ("directory",
+ * "working directory"). */
+int fd_removed_dir(const char *path, uint32_t mode, uint64_t mtime_ns, int flags, const char *what);
 
 #endif

@@ -98,7 +98,7 @@ static int open_cwd(const struct img_proc *p, struct spawn_fds *sf)
 
 	if (p->d.flags & CKPT_PROC_CWD_DELETED) {
 		/* removed while it was the cwd: an empty one, entered, removed */
-		sf->cwd_src = fd_removed_dir(cwd, 0, O_PATH, "working directory");
+		sf->cwd_src = fd_removed_dir(cwd, 0, 0, O_PATH, "working directory");
 		free(cwd);
 		return sf->cwd_src < 0 ? sf->cwd_src : 0;
 	}

@@ -52,7 +52,7 @@ removed_case() {
 	removed_case cwd
 }
 
-@test "removed open directories (O_RDONLY and O_PATH): made again, open, removed" {
+@test "removed open directories (O_RDONLY and O_PATH): made again with mode and mtime, open, removed" {
 	removed_case dir
 }
 
@@ -98,4 +98,8 @@ removed_case() {
 	[ "$(cat "$T/out")" = "in a directory
 cannot make a file here
 $T/wd (deleted)" ]
+}
+
+@test "removed FIFO: made again with its mode (not what ckpt's umask leaves) and mtime, its bytes in it" {
+	removed_case fifo
 }

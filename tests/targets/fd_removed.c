@@ -21,8 +21,12 @@
  *             mapped MAP_SHARED: name, mode, seals, one memory
  *   cwd       the working directory removed: still a directory, "(deleted)",
  *             where creating a file fails (ENOENT) as it did
- *   dir       a directory open (fd 12) and by O_PATH (fd 13), removed:
- *             both directories, "(deleted)", nothing can be made in them
+ *   dir       a directory of mode 0750 and mtime 2001-09-09 open (fd 12)
+ *             and by O_PATH (fd 13), removed: both directories, that mode
+ *             and mtime, "(deleted)", nothing can be made in them
+ *   fifo      a FIFO of mode 0620 open O_RDWR with "abc" in it, mtime
+ *             2001-09-09, removed: a FIFO with that mode (not what a
+ *             umask left of it) and mtime, "abc" to read, "(deleted)"
  * Nothing restore made may be left in DIR.
  * Usage: fd_removed DIR CASE [ARGS]
  */
@@ -110,8 +114,21 @@ static int setup(const char *c, char **argv)
 			return fail_setup(c);
 		return 0;
 	}
+	if (!strcmp(c, "fifo")) {
+		struct timespec t[2] = { { T_ATIME, 0 }, { T_MTIME, 0 } };
+
+		umask(0);
+		if (mkfifo(path, 0620) < 0 || at(open(path, O_RDWR), 10) < 0 || write(10, "abc", 3) != 3 ||
+		    futimens(10, t) < 0 || unlink(path) < 0)
+			return fail_setup(c);
+		return 0;
+	}
 	if (!strcmp(c, "dir")) {
-		if (mkdir(path, 0750) < 0 || at(open(path, O_RDONLY | O_DIRECTORY), 12) < 0 ||
+		struct timespec t[2] = { { T_ATIME, 0 }, { T_MTIME, 0 } };
+
+		umask(0);
+		if (mkdir(path, 0750) < 0 || utimensat(AT_FDCWD, path, t, 0) < 0 ||
+		    at(open(path, O_RDONLY | O_DIRECTORY), 12) < 0 ||
 		    at(open(path, O_PATH | O_DIRECTORY), 13) < 0 || rmdir(path) < 0)
 			return fail_setup(c);
 		return 0;
@@ -211,9 +228,18 @@ static void check(const char *c, char **argv)
 		link_deleted("/proc/self/cwd", -1, path);
 		CHECK(open("new", O_RDWR | O_CREAT, 0600) < 0 && errno == ENOENT,
 		      "a file could be made in the removed cwd (or %s)", strerror(errno));
+	} else if (!strcmp(c, "fifo")) {
+		CHECK(fstat(10, &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 07777) == 0620,
+		      "fd 10 is not a FIFO of mode 0620 (%o)", st.st_mode);
+		CHECK(st.st_mtim.tv_sec == T_MTIME, "fd 10: mtime %ld, want %ld", (long)st.st_mtim.tv_sec,
+		      T_MTIME);
+		CHECK(read(10, buf, sizeof(buf)) == 3 && !memcmp(buf, "abc", 3), "the FIFO lost its bytes");
+		link_deleted(NULL, 10, path);
 	} else if (!strcmp(c, "dir")) {
 		CHECK(fstat(12, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0750,
 		      "fd 12 is not a directory of mode 0750 (%o)", st.st_mode);
+		CHECK(st.st_mtim.tv_sec == T_MTIME, "fd 12: mtime %ld, want %ld", (long)st.st_mtim.tv_sec,
+		      T_MTIME);
 		CHECK(fstat(13, &st) == 0 && S_ISDIR(st.st_mode), "fd 13 is not a directory");
 		CHECK((fcntl(13, F_GETFL) & O_PATH), "fd 13 is not O_PATH");
 		link_deleted(NULL, 12, path);
