@@ -473,17 +473,17 @@ static const struct img_file *recreated(const struct img *img, uint64_t dev, uin
 	return NULL;
 }
 
-/* Shared mappings of a memfd or a deleted file an fd holds: mapped from
- * the file restore makes again, one memory with the fd as before
- * (CKPT_VMA_MEMFD).  A deleted file only mapped stays anonymous memory
+/* Mappings of a memfd or a deleted file an fd holds: mapped from the
+ * file restore makes again (CKPT_VMA_MEMFD): a shared one is one memory
+ * with the fd as before, a private one sees the file where it has no
+ * copy of its own.  A deleted file only mapped stays anonymous memory
  * with its data (no fd to read it through but /proc/PID/map_files). */
 static void link_memfd_vmas(const struct img *img, struct img_proc *p)
 {
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
 		struct img_vma *v = &p->vmas[i];
 
-		if ((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_DELETED) &&
-		    recreated(img, v->d.dev, v->d.ino))
+		if ((v->d.flags & CKPT_VMA_DELETED) && recreated(img, v->d.dev, v->d.ino))
 			v->d.flags = (v->d.flags & ~(CKPT_VMA_DELETED | CKPT_VMA_ANON)) | CKPT_VMA_MEMFD;
 	}
 }

@@ -33,8 +33,12 @@ enum { SAVE_NONE, SAVE_PRESENT, SAVE_PRIVATE, SAVE_ALL };
 
 static int save_mode(const struct img_vma *v)
 {
-	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED | CKPT_VMA_MEMFD))
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED))
 		return SAVE_NONE;
+	/* A file the image makes again: shared, its data is the file's;
+	 * private, mapped from it as a file is, and only its copies saved. */
+	if (v->d.flags & CKPT_VMA_MEMFD)
+		return (v->d.flags & CKPT_VMA_SHARED) ? SAVE_NONE : SAVE_PRIVATE;
 	if (v->d.flags & CKPT_VMA_DELETED)
 		return SAVE_ALL;
 	/* A shared file mapping's data is the file itself. */

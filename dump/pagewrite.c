@@ -309,7 +309,7 @@ static void plan(struct pipe *pp, struct slot *s)
 	v = &pp->vp[pp->vi];
 	/* Restore fills a private file mapping from the file: a page the
 	 * process zeroed must be stored, zeros and all. */
-	s->keep_zero = !!(pp->p->vmas[pp->vi].d.flags & CKPT_VMA_FILE);
+	s->keep_zero = !!(pp->p->vmas[pp->vi].d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD));
 	/* A copy taken while frozen holds the runs back to back. */
 	s->copy = v->copy ? v->copy + pp->listed * pp->ps : NULL;
 	s->unpinned = v->cow && !pp->from_copy;

@@ -52,9 +52,9 @@ static int has_parent(const struct ckpt_header *h)
 /* Whether restore puts page data into v: see dump/pages.c save_mode(). */
 static int keeps_pages(const struct img_vma *v)
 {
-	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_MEMFD))
+	if (v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL))
 		return 0;
-	return !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_FILE));
+	return !((v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)));
 }
 
 /* Decoded in full: a block that does not decode to exactly its pages is

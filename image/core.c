@@ -40,11 +40,14 @@
 #include "image/codec.h"
 #include "image/core.h"
 #include "image/crc32c.h"
+#include "image/fdkind.h"
 
 enum fill {
 	FILL_NONE,		/* zeros where the image holds nothing */
 	FILL_FILE,		/* the mapped file's contents */
 	FILL_VDSO,		/* ckpt's own vdso, found identical */
+	FILL_RECREATED,		/* the data of the memfd or deleted file the
+				   image makes again (CKPT_VMA_MEMFD) */
 };
 
 struct seg {
@@ -54,6 +57,7 @@ struct seg {
 };
 
 struct core {
+	const struct img *img;
 	const struct img_proc *p;
 	uint32_t proc;
 	uint64_t ps;
@@ -96,6 +100,8 @@ static void plan(struct core *c, struct seg *sg, const struct img_vma *v)
 	} else if ((v->d.flags & (CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED)) ||
 		   (v->d.madv & CKPT_MADV_DONTDUMP)) {
 		sg->filesz = 0;
+	} else if (v->d.flags & CKPT_VMA_MEMFD) {
+		sg->fill = FILL_RECREATED;
 	} else if (v->d.flags & CKPT_VMA_FILE) {
 		if (!(v->d.prot & PROT_WRITE) && !v->d.npages)
 			sg->filesz = 0;
@@ -221,6 +227,44 @@ static int fill_file(struct core *c, const struct seg *sg, const struct img_vma 
 	return ret;
 }
 
+/*
+ * A mapping of a memfd or deleted file the image carries: its bytes from
+ * the FILE's data (one extent from 0, or a GHOST's extents: holes stay
+ * zeros), the process's own copies laid over them afterwards.
+ */
+static int fill_recreated(struct core *c, const struct seg *sg, const struct img_vma *v)
+{
+	const uint64_t lo = v->d.pgoff, hi = v->d.pgoff + sg->filesz;
+
+	for (uint32_t k = 0; k < c->img->nfiles; k++) {
+		const struct img_file *f = &c->img->files[k];
+		struct ckpt_fd_ghost g = { 0 };
+		uint64_t at = 0;
+
+		if (f->d.kind == CKPT_FD_GHOST && f->d.state_len)
+			fd_state(f, &g, sizeof(g));
+		if ((f->d.kind != CKPT_FD_MEMFD && f->d.kind != CKPT_FD_GHOST) || g.inode_of ||
+		    f->d.dev != v->d.dev || f->d.ino != v->d.ino || !f->data)
+			continue;
+		for (uint32_t e = 0; e < (f->d.state_len ? g.nextents : 1); e++) {
+			struct ckpt_extent x = { 0, f->d.data_len };
+			uint64_t a, b;
+			int ret;
+
+			if (f->d.state_len)
+				memcpy(&x, f->state + sizeof(g) + e * sizeof(x), sizeof(x));
+			a = MAX(x.offset, lo);
+			b = MIN(x.offset + x.len, hi);
+			if (a < b && (ret = put_at(c, f->data + at + (a - x.offset), (size_t)(b - a),
+						   sg->off + (a - lo))) < 0)
+				return ret;
+			at += x.len;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* Memory that is not in the image: mapped files, the vdso. */
 static int fill_unstored(struct core *c)
 {
@@ -232,6 +276,8 @@ static int fill_unstored(struct core *c)
 
 		if (sg->fill == FILL_FILE)
 			ret = fill_file(c, sg, v);
+		else if (sg->fill == FILL_RECREATED)
+			ret = fill_recreated(c, sg, v);
 		else if (sg->fill == FILL_VDSO)
 			ret = put_at(c, own_vdso(v, c->ps), sg->filesz, sg->off);
 	}
@@ -341,7 +387,7 @@ static int finish(struct core *c)
 int core_write(struct img_reader *r, const struct img *img, uint32_t proc, const char *out,
 	       struct ckpt_section *s, void *payload, int have)
 {
-	struct core c = { .p = &img->procs[proc], .proc = proc, .ps = img->h.page_size,
+	struct core c = { .img = img, .p = &img->procs[proc], .proc = proc, .ps = img->h.page_size,
 			  .fd = -1, .out = out };
 	uint8_t *notes = NULL;
 	uint64_t notes_off, size;

@@ -371,9 +371,10 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_VMA_VVAR_VCLOCK	(1u << 8)	/* [vvar_vclock] (Linux >= 6.13) */
 #define CKPT_VMA_DELETED	(1u << 9)	/* file gone: all data stored */
 #define CKPT_VMA_SKIP		(1u << 10)	/* not restored ([vsyscall], VM_IO) */
-#define CKPT_VMA_MEMFD		(1u << 12)	/* MAP_SHARED of a memfd an fd holds too
-						   (same dev/ino): mapped from it, its
-						   data is the fd's FILEDATA */
+#define CKPT_VMA_MEMFD		(1u << 12)	/* of a memfd or deleted file an fd
+						   holds too (same dev/ino): mapped from
+						   it; SHARED: its data is the fd's
+						   FILEDATA; private: only its copies */
 #define CKPT_VMA_EXCLUDED	(1u << 11)	/* contents not saved (MADV_DONTDUMP,
 						   --exclude-mapping): restored as zeros */
 #define CKPT_VMA_MAYWRITE	(1u << 13)	/* SHARED and FILE, not writable now but

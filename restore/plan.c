@@ -376,7 +376,7 @@ static void map_vma(struct plan *pl, const struct img_vma *v, int fd, const stru
 	 * kept from the parent: that would copy what is shared. */
 	if (np == 1 && pc[0].start == v->d.start && pc[0].end == v->d.end &&
 	    v->d.npages * 4096 >= (v->d.end - v->d.start) / 2 && (initial_prot(v) & PROT_WRITE) &&
-	    !(v->d.flags & CKPT_VMA_FILE))
+	    !(v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)))
 		SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, v->d.end - v->d.start,
 		     23 /* MADV_POPULATE_WRITE, Linux 5.14 */, 0, 0, 0);
 }

@@ -103,3 +103,35 @@ $T/wd (deleted)" ]
 @test "removed FIFO: made again with its mode (not what ckpt's umask leaves) and mtime, its bytes in it" {
 	removed_case fifo
 }
+
+@test "deleted file open and mapped MAP_PRIVATE: still a private mapping of that file, its own copies kept" {
+	removed_case private
+}
+
+# core_bytes CORE ADDR LEN: LEN bytes of memory at ADDR (hex) in an ELF
+# core file, from its PT_LOAD segments, in hex.
+core_bytes() {
+	python3 - "$@" <<'PY'
+import struct, sys
+core, addr, n = open(sys.argv[1], "rb").read(), int(sys.argv[2], 16), int(sys.argv[3])
+phoff, = struct.unpack_from("<Q", core, 32)
+phentsize, phnum = struct.unpack_from("<HH", core, 54)
+for i in range(phnum):
+    t, _, off, va, _, fsz, _, _ = struct.unpack_from("<IIQQQQQQ", core, phoff + i * phentsize)
+    if t == 1 and va <= addr < va + fsz:
+        print(core[off + addr - va:off + addr - va + n].hex())
+PY
+}
+
+@test "core of a deleted file's private mapping: the file's bytes where the process has no copy" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "no python3"
+	start_target fd_removed "$T" private
+	dump_kill
+	run "$CKPT" core "$T/img" -o "$T/core"
+	[ "$status" -eq 0 ]
+	a=$(sed -n 's/^map //p' "$T/out")
+	[ "$(core_bytes "$T/core" "$a" 4)" = 6f776e68 ]			# "ownh": its copy
+	[ "$(core_bytes "$T/core" "$(printf %x $((0x$a + 4096)))" 2)" = 6868 ]	# "hh": the file's
+	[ "$(core_bytes "$T/core" "$(printf %x $((0x$a + 8192)))" 2)" = 0000 ]	# its zeroed copy
+}

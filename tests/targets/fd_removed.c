@@ -13,6 +13,11 @@
  *   otherlink a file with two names opened by the first, which is then
  *             removed: the fd is the file still linked under the second
  *             (a write through the fd shows there, st_nlink 1)
+ *   private   a deleted file of 3 pages of 'h' open (fd 10) and mapped
+ *             MAP_PRIVATE: page 0 written ("own"), page 2 zeroed, page 1
+ *             untouched: still a mapping of that file (maps names its
+ *             inode), each page as it was, a write through the fd seen in
+ *             page 1 (not copied yet) and not in page 0
  *   owner UID GID  a deleted file given to UID:GID, mode 04755, times
  *             2001-09-09 (mtime) and 2002-02-02 (atime): all kept; given
  *             UID:GID 0:0 by a forged image the test expects the file to
@@ -81,6 +86,19 @@ static int setup(const char *c, char **argv)
 		    (map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 10, 0)) == MAP_FAILED ||
 		    unlink(path) < 0 || (two && unlink(path2) < 0))
 			return fail_setup(c);
+		return 0;
+	}
+	if (!strcmp(c, "private")) {
+		char pages[3 * 4096];
+
+		memset(pages, 'h', sizeof(pages));
+		if (at(open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), 10) < 0 ||
+		    write(10, pages, sizeof(pages)) != sizeof(pages) ||
+		    (map = mmap(NULL, sizeof(pages), PROT_READ | PROT_WRITE, MAP_PRIVATE, 10, 0)) == MAP_FAILED ||
+		    unlink(path) < 0)
+			return fail_setup(c);
+		memcpy(map, "own", 3);
+		memset(map + 2 * 4096, 0, 4096);
 		return 0;
 	}
 	if (!strcmp(c, "otherlink")) {
@@ -171,6 +189,24 @@ static void check_one_inode(void)
 	link_deleted(NULL, 10, path);
 }
 
+/* The inode /proc/self/maps gives for the mapping at addr, or 0. */
+static unsigned long maps_inode(const void *addr)
+{
+	char line[4400];
+	unsigned long lo, hi, ino = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 &&
+		    lo == (unsigned long)addr)
+			break;
+		else
+			ino = 0;
+	if (f)
+		fclose(f);
+	return ino;
+}
+
 static void check(const char *c, char **argv)
 {
 	struct stat st;
@@ -192,6 +228,18 @@ static void check(const char *c, char **argv)
 		check_one_inode();
 		if (!strcmp(c, "twonames"))
 			link_deleted(NULL, 11, path2);
+	} else if (!strcmp(c, "private")) {
+		CHECK(fstat(10, &st) == 0 && maps_inode(map) == st.st_ino,
+		      "the mapping is not of fd 10's file (maps inode %lu, fd %lu)", maps_inode(map),
+		      (unsigned long)st.st_ino);
+		CHECK(!memcmp(map, "own", 3) && map[3] == 'h', "page 0 is not the process's copy");
+		CHECK(map[4096] == 'h' && map[2 * 4096] == 0 && map[3 * 4096 - 1] == 0,
+		      "page 1 or 2 differs (%c, %d)", map[4096], map[2 * 4096]);
+		CHECK(pwrite(10, "fd", 2, 4096) == 2 && pwrite(10, "fd", 2, 0) == 2,
+		      "write through fd 10: %s", strerror(errno));
+		CHECK(!memcmp(map + 4096, "fd", 2), "a write through the fd is not seen in page 1");
+		CHECK(!memcmp(map, "own", 3), "a write through the fd reached the copied page 0");
+		CHECK(pread(10, buf, 3, 0) == 3 && !memcmp(buf, "fdh", 3), "the mapping's copy reached the file");
 	} else if (!strcmp(c, "otherlink")) {
 		int fd;
 
@@ -263,6 +311,10 @@ int main(int argc, char **argv)
 	snprintf(path2, sizeof(path2), "%s/%s.2", dir, argv[2]);
 	if (setup(argv[2], argv) < 0)
 		return target_exit();
+	if (map) {	/* for tests that read the mapping elsewhere (a core) */
+		printf("map %lx\n", (unsigned long)map);
+		fflush(stdout);
+	}
 	target_wait();
 	check(argv[2], argv);
 	d = opendir(dir);
