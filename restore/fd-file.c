@@ -144,13 +144,39 @@ static int remake_node(const struct img_file *f, int fd0, int flags)
 /* A directory, a device or an O_PATH descriptor: by path, checked to be
  * the same kind of thing (and the same device).  No terminal reopened
  * becomes ckpt's controlling terminal (O_NOCTTY). */
-static int reopen_other(const struct img_file *f, int fd0)
+/* A removed directory an earlier file of the image made again already
+ * (the same dev and ino: opened twice, or once by O_PATH): opened again
+ * from it, one directory as before: 1 and *fd (or -errno after a
+ * message), 0 if none. */
+static int removed_dir_again(const struct fd_restore *r, const struct img_file *f, int flags, int fd0,
+			     int *fd)
+{
+	for (uint32_t j = 0; j + 1 < f->d.id; j++) {
+		const struct img_file *o = &r->img->files[j];
+		char self[64];
+
+		if (!(o->d.fflags & CKPT_FILEF_DELETED) || (o->d.kind != CKPT_FD_DIR && o->d.kind != CKPT_FD_PATH) ||
+		    o->d.dev != f->d.dev || o->d.ino != f->d.ino || r->src[j] < 0)
+			continue;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", r->src[j]);
+		*fd = open(self, (flags & ~O_NOFOLLOW) | O_DIRECTORY | O_CLOEXEC);
+		if (*fd < 0)
+			*fd = error_errno(errno, "cannot open removed directory \"%s\" (fd %d) again",
+					  f->path, fd0);
+		return 1;
+	}
+	return 0;
+}
+
+static int reopen_other(const struct fd_restore *r, const struct img_file *f, int fd0)
 {
 	int flags = fd_reopen_flags(f->d.flags) | (S_ISCHR(f->d.mode) ? O_NOCTTY : 0);
 	int dev = f->d.kind == CKPT_FD_DEVICE || f->d.kind == CKPT_FD_TTY;
 	int fd;
 	struct stat st;
 
+	if ((f->d.fflags & CKPT_FILEF_DELETED) && removed_dir_again(r, f, flags, fd0, &fd))
+		return fd;
 	if (f->d.fflags & CKPT_FILEF_DELETED)
 		return fd_removed_dir(f->path, f->d.mode, f->d.mtime_ns, flags, "directory");
 	fd = (f->d.fflags & CKPT_FILEF_NODE_DELETED) ? remake_node(f, fd0, flags) :
@@ -185,7 +211,7 @@ static int file_open(struct fd_restore *r, const struct img_file *f, int fd)
 	case CKPT_FD_GHOST:
 		return fd_ghost_open(r, f, fd);
 	}
-	return reopen_other(f, fd);
+	return reopen_other(r, f, fd);
 }
 
 const struct fd_kind_restore fd_restore_file = { .open = file_open };

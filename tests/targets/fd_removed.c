@@ -27,8 +27,8 @@
  *   cwd       the working directory removed: still a directory, "(deleted)",
  *             where creating a file fails (ENOENT) as it did
  *   dir       a directory of mode 0750 and mtime 2001-09-09 open (fd 12)
- *             and by O_PATH (fd 13), removed: both directories, that mode
- *             and mtime, "(deleted)", nothing can be made in them
+ *             and by O_PATH (fd 13), removed: one directory, that mode
+ *             and mtime, "(deleted)", nothing can be made in it
  *   fifo      a FIFO of mode 0620 open O_RDWR with "abc" in it, mtime
  *             2001-09-09, removed: a FIFO with that mode (not what a
  *             umask left of it) and mtime, "abc" to read, "(deleted)"
@@ -209,7 +209,7 @@ static unsigned long maps_inode(const void *addr)
 
 static void check(const char *c, char **argv)
 {
-	struct stat st;
+	struct stat st, sb;
 	char buf[4096];
 
 	if (!strcmp(c, "holes")) {
@@ -290,6 +290,8 @@ static void check(const char *c, char **argv)
 		      T_MTIME);
 		CHECK(fstat(13, &st) == 0 && S_ISDIR(st.st_mode), "fd 13 is not a directory");
 		CHECK((fcntl(13, F_GETFL) & O_PATH), "fd 13 is not O_PATH");
+		CHECK(fstat(12, &st) == 0 && fstat(13, &sb) == 0 && st.st_ino == sb.st_ino &&
+		      st.st_dev == sb.st_dev, "fds 12 and 13 are not one directory");
 		link_deleted(NULL, 12, path);
 		link_deleted(NULL, 13, path);
 		CHECK(openat(12, "new", O_RDWR | O_CREAT, 0600) < 0 && errno == ENOENT,
