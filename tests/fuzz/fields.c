@@ -114,6 +114,10 @@ static const struct field fields[] = {
 
 	F(CKPT_SEC_FILEDATA, ckpt_filedata, id, K_ID), F(CKPT_SEC_FILEDATA, ckpt_filedata, offset, K_SIZE),
 
+	A(CKPT_SEC_LOCKS, 0, ckpt_lock, file, K_ID), A(CKPT_SEC_LOCKS, 0, ckpt_lock, type, K_ENUM),
+	A(CKPT_SEC_LOCKS, 0, ckpt_lock, mode, K_ENUM), A(CKPT_SEC_LOCKS, 0, ckpt_lock, start, K_SIZE),
+	A(CKPT_SEC_LOCKS, 0, ckpt_lock, end, K_SIZE),
+
 	F(CKPT_SEC_PAGES, ckpt_pages, addr, K_ADDR), F(CKPT_SEC_PAGES, ckpt_pages, npages, K_COUNT),
 	F(CKPT_SEC_PAGES, ckpt_pages, codec, K_ENUM), F(CKPT_SEC_PAGES, ckpt_pages, flags, K_FLAGS),
 

@@ -238,7 +238,7 @@ static void header(struct img *img, uint32_t nprocs, uint8_t id)
  * not smaller, as dump does). */
 static int pages(struct img_writer *w, uint32_t p, uint64_t addr, uint32_t npages, uint16_t codec)
 {
-	struct codec_spec c = { codec, 0 };
+	struct codec_spec c = { .codec = codec };
 	size_t len = npages * (size_t)PS, cap = codec_bound(codec, len);
 	uint8_t *raw = xmalloc(len), *enc = xmalloc(cap);
 	long n;
