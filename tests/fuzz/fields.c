@@ -117,6 +117,13 @@ static const struct field fields[] = {
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, file, K_ID), A(CKPT_SEC_LOCKS, 0, ckpt_lock, type, K_ENUM),
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, mode, K_ENUM), A(CKPT_SEC_LOCKS, 0, ckpt_lock, start, K_SIZE),
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, end, K_SIZE),
+	/* the controlling terminal, then its ckpt_fd_tty */
+	F(CKPT_SEC_CTTY, ckpt_ctty, rdev, K_ID), F(CKPT_SEC_CTTY, ckpt_ctty, tpgid, K_ID),
+	F(CKPT_SEC_CTTY, ckpt_ctty, cflags, K_FLAGS),
+#define TTY(member, kind) A(CKPT_SEC_CTTY, sizeof(struct ckpt_ctty), ckpt_fd_tty, member, kind)
+	TTY(index, K_ID), TTY(tflags, K_FLAGS), TTY(lflag, K_FLAGS), TTY(cc, K_ANY),
+	TTY(rows, K_SIZE), TTY(to_master, K_LEN), TTY(to_slave, K_LEN),
+#undef TTY
 
 	F(CKPT_SEC_PAGES, ckpt_pages, addr, K_ADDR), F(CKPT_SEC_PAGES, ckpt_pages, npages, K_COUNT),
 	F(CKPT_SEC_PAGES, ckpt_pages, codec, K_ENUM), F(CKPT_SEC_PAGES, ckpt_pages, flags, K_FLAGS),
