@@ -53,6 +53,7 @@ restore_refused() {
 
 @test "file locks: a flock lock another process took meanwhile makes restore fail naming the file" {
 	skip_unless_ptrace
+	flock -n -F /dev/null true 2>/dev/null || skip "flock(1) without -F (--no-fork): busybox's"
 	mkdir "$T/d"
 	start_target fd_locks "$T/d"
 	dump_kill
@@ -104,6 +105,7 @@ time.sleep(600)
 @test "file locks in a tree: flock(1) holding a lock for its command, which holds a POSIX lock, both held again after restore" {
 	skip_unless_ptrace
 	command -v python3 >/dev/null || skip "needs python3"
+	command -v pgrep >/dev/null || skip "needs pgrep"
 	mkdir "$T/d"
 	(
 		for fd in /proc/$BASHPID/fd/*; do
