@@ -213,6 +213,8 @@ pane_shows() {
 	skip_unless_ptrace
 	skip_unless_root
 	command -v setpriv >/dev/null || skip "no setpriv (util-linux)"
+	setpriv --bounding-set -mknod -- true 2>/dev/null ||
+		skip "setpriv cannot drop a capability from the bounding set here (busybox's)"
 	[ -c /dev/console ] && [ -c /dev/ttyS0 ] || skip "no /dev/console or /dev/ttyS0 here"
 	mkdir "$T/nodes"
 	start_target fd_devnode "$T/nodes"
