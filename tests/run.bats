@@ -112,6 +112,12 @@ resume_goes_on() {
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
 
+# The PIDs of pid's children, one per line, from /proc (busybox's ps, in
+# the arm64 guest, has no --ppid).
+children_of() {
+	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep .
+}
+
 @test "run: the job runs to its end, checkpointed; ckpt run exits with its status" {
 	skip_unless_ptrace
 	run ckpt run --every 0.3s --dir "$T/d" -- "$CKPT_TARGETS/steps" 20 "$STEPS_MS"
@@ -185,7 +191,7 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 	start_run "$T/out1" --every 0.3s --dir "$T/d" -- sh -c "$TREE_JOB" sh "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
 	until_step "$T/out1" 2
 	wait_log "checkpoint 2 "
-	worker=$(ps -o pid= --ppid "$JOB" | tr -d ' ')
+	worker=$(children_of "$JOB")
 	[ -n "$worker" ]
 	PIDS+=("$worker")
 	# a batch system signals every process of the job
@@ -460,7 +466,7 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 	TPID=$!
 	PIDS+=("$TPID")
 	until_step "$T/wout" 2
-	worker=$(ps -o pid= --ppid "$TPID" | tr -d ' ')
+	worker=$(children_of "$TPID")
 	[ -n "$worker" ]
 	PIDS+=("$worker")
 	(exec_clean "$CKPT" watch "$TPID" --every 0.3s --dir "$T/d") 2>"$T/log" &
