@@ -330,11 +330,7 @@ static int unix_open(struct fd_restore *r, const struct img_file *f, int fd0)
 		return fd;
 	if (!made(r, ustate(f).sock))
 		stash(r, ustate(f).sock, -1);
-	if (fcntl(fd, F_SETFL, f->d.flags & ~(uint32_t)O_ACCMODE) < 0) {
-		close(fd);
-		return error_errno(errno, "fd %d (%s): cannot set its flags %#o", fd0, f->path, f->d.flags);
-	}
-	return fd;
+	return fd_set_status(fd, f, fd0);
 }
 
 static void unix_done(struct fd_restore *r)
