@@ -105,7 +105,7 @@ unoffered() {
 	has_word --kill <<<"$output"
 	run global_options
 	has_word --verbose <<<"$output"
-	! has_word - <<<"$output"
+	! has_word - <<<"$output" || false
 }
 
 @test "completions: bash offers every command, after ckpt and after ckpt help" {
@@ -272,7 +272,7 @@ explained() {
 	run complete ckpt dump ""
 	[ "$status" -eq 0 ]
 	has_word "$$" <<<"$output"
-	! grep -qvE '^[0-9]+$' <<<"$output"
+	! grep -qvE '^[0-9]+$' <<<"$output" || false
 }
 
 @test "completions: global options before the command do not hide it" {

@@ -50,5 +50,5 @@ start_target_as_nobody() {
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ "$stderr" == *"only root can restore it"* ]]
-	! kill -0 "$TPID" 2>/dev/null
+	! kill -0 "$TPID" 2>/dev/null || false
 }

@@ -48,7 +48,7 @@ restore_refused() {
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ "$stderr" == $1 ]]
-	! kill -0 "$TPID" 2>/dev/null
+	! kill -0 "$TPID" 2>/dev/null || false
 }
 
 @test "file locks: a flock lock another process took meanwhile makes restore fail naming the file" {
@@ -137,7 +137,7 @@ print("unlocked")
 	[ "$status" -eq 0 ]
 	PIDS+=("$TPID" "$child")
 	# another process finds both held, the POSIX one by the restored child
-	! flock -n "$T/d/flock" true
+	! flock -n "$T/d/flock" true || false
 	run python3 -c '
 import fcntl, os, struct, sys
 fd = os.open(sys.argv[1], os.O_RDWR)

@@ -279,7 +279,7 @@ written() {
 	written two
 	exec 5>&-
 	cat "$T/restore.out"
-	! grep -q "is not restored" "$T/restore.out"
+	! grep -q "is not restored" "$T/restore.out" || false
 	# cat's terminal is the new pty, its group the foreground one
 	read -r -a st < <(sed 's/.*) //' /proc/$cat/stat)
 	[ "${st[4]}" -ne 0 ]
@@ -305,7 +305,7 @@ written() {
 	written two
 	exec 5>&-
 	cat "$T/restore.out"
-	! grep -q "is not restored\|foreground group is" "$T/restore.out"
+	! grep -q "is not restored\|foreground group is" "$T/restore.out" || false
 	read -r -a st < <(sed 's/.*) //' /proc/$cat/stat)
 	[ "${st[5]}" -eq "$cat" ]
 }

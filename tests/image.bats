@@ -100,7 +100,7 @@ stopped() {
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -ge 1 ]
 	[[ "${stderr_lines[-1]}" == *truncated* ]]
-	! kill -0 "$TPID" 2>/dev/null
+	! kill -0 "$TPID" 2>/dev/null || false
 }
 
 @test "dump --compress rejects unknown codecs and bad levels (usage, exit 2)" {

@@ -142,7 +142,7 @@ dump_chain() {
 	echo "$stderr"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"parent image"*"b.img"*"missing"* ]]
-	! kill -0 "$TPID" 2>/dev/null
+	! kill -0 "$TPID" 2>/dev/null || false
 }
 
 @test "a replaced parent: restore refuses it" {

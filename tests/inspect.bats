@@ -30,7 +30,7 @@ dump_spin() {
 	[ "$(grep -c '^  thread [0-9]* (spin): pc 0x[0-9a-f]* in spin_here+0x' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^    => 0x[0-9a-f]* <spin_here+0x[0-9a-f]*>:' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^    => 0x[0-9a-f]*:  ' <<<"$output")" -eq 1 ]
-	! grep -q 'no code' <<<"$output"
+	! grep -q 'no code' <<<"$output" || false
 	# The main thread sleeps in the kernel.
 	grep -q '^    in syscall clock_nanosleep ([0-9]*)$' <<<"$output"
 	grep -q '^mappings  [0-9]*: pages [0-9]* stored, [0-9]* present, [0-9]* total$' <<<"$output"

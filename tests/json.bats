@@ -76,7 +76,7 @@ valid_json() {
 	pid=$(sed -n 's/^  "pid": \([0-9]*\),$/\1/p' <<<"$output")
 	[ -n "$pid" ]
 	PIDS+=("$pid")
-	! grep -q exit_status <<<"$output"
+	! grep -q exit_status <<<"$output" || false
 	kill -KILL "$pid"
 	run "$CKPT" restore "$T/nothing" --json
 	[ "$status" -eq 1 ]

@@ -320,7 +320,7 @@ job_held() {
 	run "$CKPT" dump "$TPID" -o "$T/null"
 	[ "$status" = 0 ]
 	[ -c "$T/null" ]
-	! ls "$T" | grep -q ckpt-tmp
+	! ls "$T" | grep -q ckpt-tmp || false
 	mkfifo "$T/fifo"
 	cat "$T/fifo" >"$T/streamed" &
 	run "$CKPT" dump "$TPID" -o "$T/fifo"

@@ -202,7 +202,7 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 	[ "$st" -eq 85 ]
 	grep -q 'final checkpoint [0-9]* .*full' "$T/log"
 	# neither the shell nor its worker saw the SIGTERM
-	! grep -q 'worker status' "$T/out1"
+	! grep -q 'worker status' "$T/out1" || false
 	before=$(last_step "$T/out1")
 	resume_goes_on "$before" sh -c "$TREE_JOB" sh "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
 	grep -q '^worker status 0$' <<<"$output"
@@ -225,7 +225,7 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 	# the worker went on writing its own file, the shell to ckpt run's stdout
 	sed -n 's/^step \([0-9]*\) .*/\1/p' "$OTHER" | diff - <(seq 1 "$STEPS_N")
 	[ "$(result_of "$OTHER")" = "$(want_result)" ]
-	! grep -q '^step ' <<<"$output"
+	! grep -q '^step ' <<<"$output" || false
 	grep -q '^worker status 0$' <<<"$output"
 }
 
@@ -387,7 +387,7 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 		"$CKPT_TARGETS/steps" 12 "$STEPS_MS"
 	[ "$status" -eq 0 ]
 	cat "$T/log.json"
-	! grep -qv '^{"time":"[0-9T:.-]*Z","event":"[a-z-]*",.*"message":".*"}$' "$T/log.json"
+	! grep -qv '^{"time":"[0-9T:.-]*Z","event":"[a-z-]*",.*"message":".*"}$' "$T/log.json" || false
 	grep -qE '"event":"checkpoint","pid":[0-9]+,"checkpoint":1,"image":"[^"]*ckpt-000001.img","kind":"full","bytes":[0-9]+,"pause_ms":[0-9.e-]+,"took_ms":[0-9.e-]+' "$T/log.json"
 	grep -q '"event":"exit",.*"status":0' "$T/log.json"
 	if command -v python3 >/dev/null; then
@@ -480,7 +480,7 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 	grep -q 'final checkpoint [0-9]* .*full' "$T/log"
 	wait_status "$TPID"
 	[ "$st" -eq 137 ]
-	! grep -q 'worker status' "$T/wout"
+	! grep -q 'worker status' "$T/wout" || false
 	touch "$T/fast"
 	run ckpt run --dir "$T/d"
 	echo "$output"

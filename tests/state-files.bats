@@ -42,7 +42,7 @@ restore_fail() {
 	[[ "$stderr" == *"\"$T/file\""* ]]
 	[ -z "$output" ]
 	# No restored process, and the file is as the test left it.
-	! kill -0 "$TPID" 2>/dev/null
+	! kill -0 "$TPID" 2>/dev/null || false
 	[ "$(stat -c %s "$T/file")" -eq 3006 ]
 }
 
@@ -83,7 +83,7 @@ grown_file_restore() {
 		[ "${#stderr_lines[@]}" -eq 1 ]
 		[[ "$stderr" == *"\"$T/file\""* ]]
 		[ -z "$output" ]
-		! kill -0 "$TPID" 2>/dev/null
+		! kill -0 "$TPID" 2>/dev/null || false
 		[ ! -e "$T/file" ]
 	done
 }

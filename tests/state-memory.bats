@@ -162,7 +162,7 @@ teardown() {
 		[ "$status" -eq 1 ]
 		[ "${#stderr_lines[@]}" -eq 1 ]
 		[[ "$stderr" == *"\"$T/filepriv.dat\""* ]]
-		! kill -0 "$TPID" 2>/dev/null
+		! kill -0 "$TPID" 2>/dev/null || false
 	done
 	# Unchanged, it restores and the job is fine.
 	cp -p "$T/saved" "$T/filepriv.dat"

@@ -182,7 +182,7 @@ expect_both_refuse() {
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[ "$stderr" = "ckpt: restore $1: $v" ]
-	! kill -0 "$TPID" 2>/dev/null
+	! kill -0 "$TPID" 2>/dev/null || false
 }
 
 @test "verify and restore agree: unknown page flags or codec, a wrong END byte count, behind good checksums" {
