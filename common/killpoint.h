@@ -3,7 +3,8 @@
  * it was dumping (tests/killsafe.bats, docs/kill-safety.md): with
  * CKPT_KILLPOINT=N in the environment, ckpt kills itself with SIGKILL at
  * the Nth kill point it passes; with CKPT_KILLPOINT=NAME, at the first one
- * whose name starts so ("track: uffd moved").  CKPT_KILLSIG=N sends
+ * whose name starts so ("track: uffd moved"); with NAME#K, at the Kth
+ * ("restore: thread let go#2").  CKPT_KILLSIG=N sends
  * signal N there instead (SIGINT or SIGTERM: ckpt is to undo what it did
  * and exit).  Kill points sit between the steps that change the process
  * (borrowing a thread, each injected syscall, the fork, the userfaultfd,

@@ -465,8 +465,7 @@ restore_trials() {
 		# ckpt is gone: whatever it made is the reaper's child now, and
 		# must be whole or going (it normally has the PID $TPID).
 		made=gone
-		for p in $(cat /proc/$PPID/task/*/children); do
-			[ "$p" != $$ ] || continue
+		for p in $(below "$PPID" $$ | cut -d' ' -f1); do
 			if ! whole_or_gone "$p" "$base"; then
 				echo "half-restored after SIG$sig (at ${k:-?}) of: ckpt restore ${detach[*]}"
 				harms=$((harms + 1))
@@ -491,11 +490,167 @@ restore_trials() {
 	start_target threads
 	dump_kill
 	export T CKPT TPID
-	export -f restore_trials whole_or_gone running_as gone exits_within snapshot
+	export -f restore_trials whole_or_gone running_as gone exits_within snapshot below
 	# Orphans of a killed ckpt come to the reaper, which frees their
 	# PIDs at once (PID 1 may take seconds, or never in the arm64 guest).
 	"$CKPT_TARGETS/reaper" bash -c "restore_trials $(trials 32)"
 	# And a restore after all that is whole: the process checks itself.
 	restore_go
 	[ "$status" -eq 0 ]
+}
+
+# below PID EXCEPT: the processes below PID (its children, theirs...), but
+# not EXCEPT nor what is below it, one "PID COMM STATE TRACER" line each,
+# STATE "runs" for R, S, D.  From /proc/PID/stat (ppid), which every
+# kernel has (/proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN).
+below() {
+	local f line rest pid ppid p q tr
+	local -A parent state comm
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line <"$f"; } 2>/dev/null || continue
+		pid=${line%% *} rest=${line##*) }
+		p=${line#*(}
+		comm[$pid]=${p%)*}
+		state[$pid]=${rest%% *}
+		rest=${rest#* }
+		parent[$pid]=${rest%% *}
+	done
+	local -a todo=("$1")
+	while [ ${#todo[@]} -gt 0 ]; do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		for q in "${!parent[@]}"; do
+			[ "${parent[$q]}" = "$p" ] && [ "$q" != "$2" ] || continue
+			todo+=("$q")
+			tr=gone
+			{ while read -r line rest; do
+				[ "$line" != TracerPid: ] || { tr=$rest; break; }
+			done <"/proc/$q/status"; } 2>/dev/null || true
+			echo "$q ${comm[$q]} ${state[$q]/[RSD]/runs} $tr"
+		done
+	done
+}
+
+# tree_now: what the restore of the trials made, as it is: the processes
+# below the reaper but this shell, without their PIDs (a tree in a PID
+# namespace has new ones here), sorted.
+tree_now() {
+	below "$PPID" $$ | cut -d' ' -f2- | sort
+}
+
+# tree_settles BASE: within 10 s of the killed ckpt restore's end, what it
+# made is either nothing (OUTCOME=gone) or the whole tree as BASE says,
+# every process running and untraced, the guardian gone (OUTCOME=whole).
+tree_settles() {
+	local end=$((SECONDS + 10))
+	while [ "$SECONDS" -le "$end" ]; do
+		NOW=$(tree_now)
+		[ -n "$NOW" ] || { OUTCOME=gone; return 0; }
+		[ "$NOW" != "$1" ] || { OUTCOME=whole; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# tree_ends: the restored tree, told to go, ends by itself within 60 s and
+# says it held (tree_basic: its sums, its parents, its children's exit
+# statuses); else it is killed.
+tree_ends() {
+	local p end=$((SECONDS + 60))
+	touch "$T/go"
+	while [ "$SECONDS" -le "$end" ] && [ -n "$(tree_now)" ]; do
+		sleep 0.05
+	done
+	rm -f "$T/go"
+	for p in $(below "$PPID" $$ | cut -d' ' -f1); do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	grep -qx 'tree_basic: ok' "$T/out" || { echo "the tree did not end well:"; cat "$T/out" "$T/err"; return 1; }
+	: >"$T/out"
+}
+
+# tree_trials N [RESTORE ARGS]: N restores of the tree image $T/img, each
+# killed: at a random kill point, at one of the detaches that let the
+# processes go, or after a delay; SIGKILL, or SIGTERM with --detach.
+# After each, what ckpt made must be all of the tree, which then ends
+# well, or nothing.  Run under targets/reaper (orphans come to it).
+tree_trials() {
+	local n=$1 i k r sig detach whole=0 none=0 harms=0 t0 ms total base aims t1=$SECONDS
+	local where=() tally
+	shift
+	t0=$EPOCHREALTIME
+	"$CKPT" -vv restore --detach "$@" "$T/img" >/dev/null 2>"$T/cal"
+	ms=$(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 ))
+	total=$(sed -n 's/.*kill points passed: //p' "$T/cal")
+	[ -n "$total" ] || { cat "$T/cal"; return 1; }
+	base=$(tree_now)
+	echo "$base"
+	tree_ends || return 1
+	# The detaches of three processes of one thread each; the last
+	# register set before them.
+	aims=("restore: thread let go#1" "restore: thread let go#2" "restore: thread let go#3"
+	      "restore: registers set#3")
+	for i in $(seq "$n"); do
+		detach=() sig=KILL
+		[ $((i % 2)) = 0 ] || detach=(--detach)
+		[ $((i % 4)) != 3 ] || sig=TERM
+		case $((i % 3)) in
+		0) k="a delay" ;;
+		1) k=${aims[RANDOM % ${#aims[@]}]} ;;
+		*) k=$(( (RANDOM * 32768 + RANDOM) % total + 1 )) ;;
+		esac
+		if [ "$k" = "a delay" ]; then
+			"$CKPT" restore "${detach[@]}" "$@" "$T/img" >/dev/null 2>&1 &
+			r=$!
+			sleep "$(printf '0.%03d' $(( RANDOM % (ms + 10) % 1000 )))"
+			kill -"$sig" "$r" 2>/dev/null || true
+		else
+			CKPT_KILLPOINT=$k CKPT_KILLSIG=$(kill -l $sig) \
+				"$CKPT" -vv restore "${detach[@]}" "$@" "$T/img" >/dev/null 2>"$T/kerr" &
+			r=$!
+		fi
+		exits_within 60 "$r" || kill -KILL "$r" 2>/dev/null || true
+		wait "$r" 2>/dev/null || true
+		[ "$k" = "a delay" ] || k=$(sed -n 's/.*killed at kill point \([0-9]*: .*\) (signal.*/\1/p' "$T/kerr")
+		[ -z "$k" ] || where+=("${k#*: }")
+		if ! tree_settles "$base"; then
+			echo "half a tree after SIG$sig (at ${k:-?}) of: ckpt restore ${detach[*]} $*"
+			diff <(echo "$base") <(echo "$NOW")
+			harms=$((harms + 1))
+			for p in $(below "$PPID" $$ | cut -d' ' -f1); do
+				kill -KILL "$p" 2>/dev/null || true
+			done
+			tree_settles "$base" || true
+		elif [ "$OUTCOME" = whole ]; then
+			whole=$((whole + 1))
+			tree_ends || harms=$((harms + 1))
+		else
+			none=$((none + 1))
+		fi
+	done
+	tally=$(printf '%s\n' "${where[@]}" | sort | uniq -c | sed 's/^ *\([0-9]*\) \(.*\)/\2 \1/' | paste -sd ,)
+	echo "# killsafe: ckpt restore $* of a tree: $n trials killed (at ${tally:-none}): $whole whole and ended well," \
+		"$none not there, $harms half a tree ($((SECONDS - t1)) s)" >&3
+	[ "$harms" = 0 ]
+}
+
+@test "killsafe: ckpt restore of a tree killed at random points and while it lets the processes go: all of the tree runs and ends well, or none of it is there" {
+	skip_unless_ptrace
+	skip_unless_root	# a tree is restored with its own PIDs
+	start_target tree_basic
+	dump_kill
+	export T CKPT
+	export -f tree_trials tree_settles tree_ends tree_now below exits_within
+	"$CKPT_TARGETS/reaper" bash -c "tree_trials $(trials 24)"
+}
+
+@test "killsafe: ckpt restore --pid-ns of a tree killed the same way: the namespace's init and all in it gone, or all of it runs and ends well" {
+	skip_unless_ptrace
+	skip_unless_root
+	unshare -p true 2>/dev/null || skip "no PID namespaces here"
+	start_target tree_basic
+	dump_kill
+	export T CKPT
+	export -f tree_trials tree_settles tree_ends tree_now below exits_within
+	"$CKPT_TARGETS/reaper" bash -c "tree_trials $(trials 12) --pid-ns"
 }
