@@ -12,10 +12,8 @@
  *  - a TCP connection ckpt put into repair mode (fd-tcp.c), which would
  *    send nothing more: taken out of it (TCP_REPAIR_OFF_NO_WP).
  * It learns what to undo from a journal in memory shared with ckpt (ckpt
- * writes each entry before the step it describes), waits for ckpt on a
- * pipe whose end of file means ckpt is gone, lives in a session of its
- * own (a Ctrl-C for ckpt's process group does not reach it), holds none
- * of ckpt's descriptors but stderr, and exits at once when ckpt is done.
+ * writes each entry before the step it describes), waits for ckpt
+ * (common/guardian.c), and exits at once when ckpt is done.
  */
 #include <dirent.h>
 #include <elf.h>
@@ -33,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/killpoint.h"
+#include "common/guardian.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
@@ -292,26 +290,9 @@ static void undo(const volatile struct guard_journal *j)
 	track_undo(j->pid, j->live, &code, NULL, &u);
 }
 
-static void run(int rfd)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGTSTP };
-	char c;
-
-	for (unsigned i = 0; i < ARRAY_SIZE(sigs); i++)
-		signal(sigs[i], SIG_IGN);
-	killpoints_off();
-	setsid();
-	while (read(rfd, &c, 1) < 0 && errno == EINTR)
-		;
-	if (!guard->done)
-		undo(guard);
-	_exit(0);
-}
-
 int guard_start(pid_t pid, const char *out)
 {
 	volatile struct guard_journal *j;
-	int p[2], null;
 	pid_t child;
 
 	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -322,38 +303,19 @@ int guard_start(pid_t pid, const char *out)
 	j->pid = j->live = pid;
 	j->uffd.tmp = j->uffd.slot = j->uffd.old = -1;
 	snprintf((char *)j->out, sizeof(j->out), "%s", strcmp(out, "-") ? out : "");
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		munmap((void *)j, sizeof(*j));
-		return -errno;
-	}
-	fflush(NULL);
-	child = fork();
+	child = guardian_fork(&guard_pipe);
 	if (child < 0) {
-		close(p[0]);
-		close(p[1]);
 		munmap((void *)j, sizeof(*j));
-		return -errno;
+		return (int)child;
 	}
 	if (child == 0) {
-		int rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
-
 		guard = j;
-		/* Nothing of ckpt's kept open but stderr: a reader of its
-		 * stdout (a pipe, `-o -`) must see its end with it. */
-		close(p[1]);
-		if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-		}
-		if (rfd > 3)
-			syscall(SYS_close_range, 3, rfd - 1, 0);
-		syscall(SYS_close_range, rfd + 1, ~0u, 0);
-		run(rfd);
+		if (!j->done)
+			undo(j);
+		_exit(0);
 	}
-	close(p[0]);
 	guard = j;
 	guardian = child;
-	guard_pipe = p[1];
 	return 0;
 }
 

@@ -1,0 +1,16 @@
+/*
+ * A guardian (guardian.c): a fork of ckpt that outlives it however it
+ * dies and undoes, or finishes, what a killed ckpt left half done
+ * (dump/guard.c, restore/guard.c).
+ */
+#ifndef CKPT_GUARDIAN_H
+#define CKPT_GUARDIAN_H
+
+#include <sys/types.h>
+
+/* Fork the guardian.  In ckpt: its PID, with *wfd the end of a pipe to
+ * close once ckpt is done (its death closes it too).  In the guardian: 0,
+ * once that end is closed everywhere: ckpt is done or gone.  -errno. */
+pid_t guardian_fork(int *wfd);
+
+#endif
