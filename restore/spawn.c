@@ -33,6 +33,7 @@
 #include "common/util.h"
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
+#include "restore/guard.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
@@ -739,6 +740,14 @@ static int finish(struct ctx *c)
 	for (uint32_t k = 0; k < c->img->ntasks; k++)
 		if (proc_of(c, k) && (proc_of(c, k)->d.flags & CKPT_PROC_STOPPED))
 			kill(k ? c->rt[k].pid : c->pid, SIGSTOP);
+	/* Killed between two of the detaches below, ckpt leaves traced
+	 * threads whose PTRACE_O_EXITKILL kills their process: never half of
+	 * one.  Never half of a tree either: the guardian kills the processes
+	 * already let go (guard.c). */
+	for (uint32_t k = 0; k < c->img->ntasks; k++)
+		if (proc_of(c, k) && (ret = rguard_note(k ? c->rt[k].pid : c->pid)) < 0)
+			return error_errno(ret, "cannot journal process %d for the restore guardian",
+					   c->img->tasks[k].pid);
 	/* Its terminal, before it runs; who had one and has none is said. */
 	ctty_finish(&c->ct, c->p, c->pid);
 	for (uint32_t k = 0; k < c->img->ntasks; k++)
@@ -747,8 +756,6 @@ static int finish(struct ctx *c)
 	/* Signals for the root must reach it from the moment it runs. */
 	if (!c->o->detach && !c->o->supervised)
 		restore_forward_signals(c->pid);
-	/* Killed between two of these, ckpt leaves traced threads whose
-	 * PTRACE_O_EXITKILL kills their process: never half of one. */
 	for (uint32_t k = 0; k < c->img->ntasks; k++) {
 		const struct plan_proc *pp = &c->pl.procs[k];
 
@@ -759,6 +766,8 @@ static int finish(struct ctx *c)
 			killpoint("restore: thread let go");
 		}
 	}
+	killpoint("restore: all let go");
+	rguard_stop();
 	return 0;
 }
 
@@ -879,6 +888,9 @@ static void kill_all(struct ctx *c)
 	for (uint32_t k = 1; c->rt && k < nmade(c); k++)
 		if (c->rt[k].pid > 0)
 			kill(c->rt[k].pid, SIGKILL);
+	/* All are killed for good: the guardian has nothing left to do (and
+	 * is a child to wait for, below). */
+	rguard_stop();
 	for (;;) {
 		pid_t r = tracee_wait(-1, &st, __WALL);
 
@@ -946,8 +958,20 @@ int restore_spawn(struct restore_job *j)
 		ret = error_errno(errno, "cannot map a page to share with the restore stub");
 		goto out;
 	}
+	/* A tree is let go one thread at a time: all or nothing, by the
+	 * guardian, should ckpt die meanwhile.  Forked before the PID
+	 * namespace is entered: the guardian is none of its processes. */
+	if (c.img->ntasks > 1 && (ret = rguard_start(c.img->ntasks + 1)) < 0) {
+		ret = error_errno(ret, "cannot start the restore guardian");
+		goto out;
+	}
 	if (o->pid_ns && (ret = pidns_enter(ns)) < 0)
 		goto out;
+	/* Its init's end ends the namespace and all in it (pid_namespaces(7)). */
+	if (o->pid_ns && (ret = rguard_note(ns->init)) < 0) {
+		ret = error_errno(ret, "cannot journal the PID namespace's init for the restore guardian");
+		goto out;
+	}
 	ctty_open(&c.ct, c.p, o);
 	c.pid = spawn(&c);
 	if (c.pid < 0) {
@@ -969,6 +993,7 @@ int restore_spawn(struct restore_job *j)
 	}
 	j->pid = c.pid;
 out:
+	rguard_stop();
 	plan_free(&c.pl);
 	for (uint32_t i = 0; c.sf && i < c.img->h.nprocs; i++) {
 		sysv_close(&c.img->procs[i], &c.sf[i], ret < 0);
