@@ -28,6 +28,7 @@ int probe_memfd_exec(struct probe_result *r);
 int probe_set_tid(struct probe_result *r);
 int probe_pagemap_scan(struct probe_result *r);
 int probe_uffd_wp(struct probe_result *r);
+int probe_uffd_fill(struct probe_result *r);
 int probe_soft_dirty(struct probe_result *r);
 int probe_vdso(struct probe_result *r);
 int probe_yama(struct probe_result *r);

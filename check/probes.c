@@ -389,6 +389,26 @@ int probe_uffd_wp(struct probe_result *r)
 	return probe_set(r, PROBE_OK, "features %#llx", (unsigned long long)api.features);
 }
 
+/* What restore fills memory through (restore/lazy.c): a uffd that serves
+ * the kernel's accesses too (no UFFD_USER_MODE_ONLY: with
+ * vm.unprivileged_userfaultfd=0 that needs CAP_SYS_PTRACE), and the
+ * events that tell a lazy restore what the process does to its memory. */
+int probe_uffd_fill(struct probe_result *r)
+{
+	const uint64_t want = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+			      UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
+	struct uffdio_api api = { .api = UFFD_API, .features = want };
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return probe_set(r, PROBE_MISSING, "userfaultfd: %s (vm.unprivileged_userfaultfd=0?)",
+				 strerror(errno));
+	if (ioctl(fd, UFFDIO_API, &api) < 0)
+		return probe_set(r, PROBE_MISSING, "UFFDIO_API with fork/remap/remove/unmap events: %s",
+				 strerror(errno));
+	return probe_set(r, PROBE_OK, "lazy and eager");
+}
+
 static int pagemap_entry(int fd, const void *addr, uint64_t *e)
 {
 	off_t off = (off_t)((uintptr_t)addr / (uintptr_t)sysconf(_SC_PAGESIZE) * sizeof(*e));

@@ -42,9 +42,12 @@ const struct cmd cmds[] = {
 	  "      --json          print what was done as a JSON object (docs/json.md)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
-	  "ckpt restore FILE [--detach] [--pid-ns] [--rollback-files | --ignore-file-changes] [--trust]\n"
+	  "ckpt restore FILE [--detach] [--lazy | --no-lazy] [--pid-ns] [--rollback-files | --ignore-file-changes] [--trust]\n"
 	  "             [--json]\n"
 	  "  -d, --detach              print the PID and return at once\n"
+	  "      --lazy                run the process at once, its memory filled as it runs\n"
+	  "                            (from a file, when userfaultfd is allowed)\n"
+	  "      --no-lazy             fill all its memory before it runs (default)\n"
 	  "      --pid-ns              restore into a new PID namespace (original PIDs always free)\n"
 	  "      --rollback-files      truncate files the process was writing back to their size at dump\n"
 	  "      --ignore-file-changes restore even if such files changed since the dump\n"

@@ -41,6 +41,8 @@ int cmd_restore(int argc, char **argv)
 		{ "ignore-file-changes", no_argument, NULL, 'I' },
 		{ "trust", no_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "lazy", no_argument, NULL, 'L' },
+		{ "no-lazy", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd *self = cmd_find("restore");
@@ -72,6 +74,12 @@ int cmd_restore(int argc, char **argv)
 		case 'J':
 			json = 1;
 			o.result = &res;
+			break;
+		case 'L':
+			o.fill = FILL_LAZY;
+			break;
+		case 'E':
+			o.fill = FILL_EAGER;
 			break;
 		case -2:
 			return status;

@@ -9,6 +9,7 @@
 
 int log_verbose;
 int log_quiet;
+__thread int log_mute;
 static char context[256], saved_context[256];
 static int holding;		/* info lines go to held until released */
 static char *held;
@@ -80,6 +81,8 @@ static void emit_line(const char *kind, int err, unsigned flags, const char *fmt
 	size_t n;
 	int saved = errno;
 
+	if (log_mute)
+		return;
 	n = (size_t)snprintf(buf, sizeof(buf), "ckpt: %s%s%s", context,
 			     context[0] ? ": " : "", kind);
 	if (n < sizeof(buf))

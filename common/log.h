@@ -12,6 +12,9 @@
 
 extern int log_verbose;		/* -v: 1, -vv: 2 */
 extern int log_quiet;		/* -q: no notes (info()), no progress line */
+/* Nonzero: this thread's error() and warn() say nothing (a check tried
+ * first, whose message another may take precedence over). */
+extern __thread int log_mute;
 
 void log_set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Until log_pop_context(), lines say "<context>: <what>: ..." (one level:

@@ -25,7 +25,7 @@ _ckpt() {
 		fi ;;
 	restore)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-d --detach --pid-ns --rollback-files --ignore-file-changes --trust --json -q --quiet -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-d --detach --lazy --no-lazy --pid-ns --rollback-files --ignore-file-changes --trust --json -q --quiet -v --verbose -h --help" -- "$cur"))
 		else
 			_filedir
 		fi ;;

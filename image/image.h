@@ -104,7 +104,8 @@ struct img_reader {
 	uint32_t page_size;
 	uint32_t version;	/* of the image: section layouts may depend on it */
 	int done;		/* END seen */
-	int checked;		/* payload CRCs already verified (a second pass) */
+	int checked;		/* page data CRCs checked elsewhere (a second
+				   pass, or restore/lazy.c block by block) */
 	uint8_t *buf;
 	size_t cap;
 	const uint8_t *map;	/* a regular file is read through a mapping */

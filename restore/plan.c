@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "image/crc32c.h"
 #include "ptrace/tracee.h"
+#include "restore/lazy.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
 
@@ -373,10 +374,11 @@ static void map_vma(struct plan *pl, const struct img_vma *v, int fd, const stru
 	}
 	/* Mostly to be filled: fault it all in at once here, not page by
 	 * page under process_vm_writev (a third of a restore).  Not what is
-	 * kept from the parent: that would copy what is shared. */
+	 * kept from the parent: that would copy what is shared; not what
+	 * userfaultfd fills (a page there must be missing). */
 	if (np == 1 && pc[0].start == v->d.start && pc[0].end == v->d.end &&
 	    v->d.npages * 4096 >= (v->d.end - v->d.start) / 2 && (initial_prot(v) & PROT_WRITE) &&
-	    !(v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)))
+	    !(v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD)) && !(pl->uffd && lazy_vma(v)))
 		SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, v->d.end - v->d.start,
 		     23 /* MADV_POPULATE_WRITE, Linux 5.14 */, 0, 0, 0);
 }
@@ -488,8 +490,20 @@ static void plan_memory(struct plan *pl, const struct img_proc *p, const struct 
 	plan_maps(pl, p, sf, keep, nkeep);
 	plan_kept(pl, p, keep, nkeep);
 
+	/* Its uffd, for ckpt to take (pidfd_getfd) at the fill trap; the
+	 * process's own copy is closed right after: only ckpt holds it. */
+	if (pl->uffd) {
+		pl->uffd_op = pl->t[pl->base].nops;
+		SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
+		what(pl, 0, "create a userfaultfd");
+	}
 	pl->fill_op = pl->t[pl->base].nops;
 	emit(pl, 0, STUB_OP_TRAP, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	if (pl->uffd) {
+		/* a[0]: the fd, written in by ckpt at the trap */
+		pl->uffd_close_op = pl->t[pl->base].nops;
+		SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_close, (uint64_t)-1, 0, 0, 0, 0, 0);
+	}
 }
 
 /* After the fill: protections, advice, and the vdso where it belongs.  m:
@@ -1064,7 +1078,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 }
 
 int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
-	       const struct spawn_fds *sf, uint64_t stub_size, const struct trust *tr)
+	       const struct spawn_fds *sf, uint64_t stub_size, const struct trust *tr, int uffd)
 {
 	uint64_t specials = 0;
 	char why[256];
@@ -1072,6 +1086,7 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 
 	memset(pl, 0, sizeof(*pl));
 	pl->owner_rules = trust_owner_rules(tr);
+	pl->uffd = uffd;
 	free(dreloc);
 	dreloc = NULL;
 	ndreloc = 0;
@@ -1156,6 +1171,11 @@ static uint64_t ops_offset(const struct plan *pl, uint32_t ti)
 	for (uint32_t i = 0; i < ti; i++)
 		off += pl->t[i].nops * sizeof(struct stub_op);
 	return off;
+}
+
+uint64_t plan_op_addr(const struct plan *pl, uint32_t ti, uint32_t k)
+{
+	return pl->home + ops_offset(pl, ti) + k * sizeof(struct stub_op);
 }
 
 static uint64_t stacks_offset(const struct plan *pl)

@@ -5,6 +5,8 @@
  * the original.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,10 @@
 #include "common/progress.h"
 #include "common/sigguard.h"
 #include "common/util.h"
+#include "image/chain.h"
 #include "image/check.h"
+#include "restore/guard.h"
+#include "restore/lazy.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
 
@@ -110,8 +115,129 @@ static uint64_t present_bytes(const struct img *img)
 	return n;
 }
 
+/* How to fill the process's memory (README, "restore"). */
+static enum fill_how choose_fill(const struct restore_opts *o, const struct img_reader *r,
+				 const struct img *img, int have)
+{
+	const char *why = NULL;
+
+	if (have <= 0)
+		return HOW_CLASSIC;
+	if (!img_reader_seekable(r))
+		why = "the image is a stream";
+	/* trust.c reads a signed file others may write into private copies:
+	 * the bytes its MAC covers are the bytes restored, not a mapping's. */
+	else if (!img_reader_payloads_stable(r))
+		why = "the image is read into a private copy (signed, and others may write its file)";
+	/* A tree: each process is filled at its own trap, in image order,
+	 * before it forks its children (spawn.c), and children keep pages
+	 * they share with their parent (plan_keep): lazy.c fills one
+	 * process, so a tree is filled as it is read. */
+	else if (img->ntasks > 1)
+		why = "it is a tree of processes";
+	else if (!lazy_possible())
+		why = "userfaultfd is not allowed here (see /proc/sys/vm/unprivileged_userfaultfd)";
+	if (why) {
+		if (o->fill == FILL_LAZY)
+			warn("cannot restore lazily: %s", why);
+		return HOW_CLASSIC;
+	}
+	/* Lazy only when asked: the process then runs before every block of
+	 * the image is checked (a damaged one kills it then), and its
+	 * mappings show userfaultfd (VmFlags "um") until the fill is done. */
+	if (o->fill != FILL_LAZY)
+		return HOW_EAGER;
+	if (o->pid_ns)
+		why = "not with --pid-ns";
+	else if (img->procs[0].d.flags & CKPT_PROC_LEADER_GONE)
+		why = "its main thread had exited";
+	if (why) {
+		warn("cannot restore lazily: %s", why);
+		return HOW_EAGER;
+	}
+	return HOW_LAZY;
+}
+
+/*
+ * --detach with a lazy fill: the server that fills the process must be
+ * its parent (guard.h), and must outlive this command.  The command
+ * forks the server, which does the restore; the command learns the PID
+ * the server reports through a pipe (or exits as the server did).
+ * Returns 0 in the server (*report set), 1 in the command (*pid set), or
+ * -errno.
+ */
+static int fork_server(int *report, pid_t *pidp)
+{
+	int pfd[2], st;
+	pid_t srv, pid;
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return error_errno(errno, "cannot make a pipe");
+	fflush(NULL);
+	srv = fork();
+	if (srv < 0)
+		return error_errno(errno, "cannot fork");
+	if (srv == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		close(pfd[0]);
+		*report = pfd[1];
+		/* The command prints the PID: a caller reading our stdout
+		 * must not wait for the server too. */
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			close(null);
+		}
+		/* It lives on after the command: a terminal's ^C or hangup is
+		 * for the process, not for the server it would die with. */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		return 0;
+	}
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &pid, sizeof(pid));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == sizeof(pid)) {
+		*pidp = pid;
+		return 1;
+	}
+	/* It failed and said why; nothing runs. */
+	while (waitpid(srv, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* Lazy: until every page is in; the process keeps running after. */
+static int finish_lazy(struct guard *g, struct lazy *lz, pid_t pid)
+{
+	int ret = guard_wait(g, lz);
+
+	if (ret < 0) {
+		/* A damaged block, or the kernel refused: it must not run on. */
+		guard_kill(g);
+		debug("the process %d was killed: its memory could not be filled", pid);
+	}
+	guard_end(g);
+	lazy_end(lz);
+	return ret < 0 ? ret : 0;
+}
+
+/* What start() leaves to its caller: a lazy fill still going on. */
+struct started {
+	pid_t pid;
+	struct spawn_fill sf;
+	struct guard g;
+	int report;		/* the server of --detach --lazy: its pipe to the command */
+	int command;		/* 1: this is the command; the server restores */
+};
+
 /* Read, check and create: the process runs when it returns 0. */
-static int start(const char *path, const struct restore_opts *opts, pid_t *pidp, struct pidns *ns)
+static int start(const char *path, const struct restore_opts *opts, struct started *st,
+		 struct pidns *ns)
 {
 	struct img_reader r;
 	struct img img = { 0 };
@@ -124,6 +250,9 @@ static int start(const char *path, const struct restore_opts *opts, pid_t *pidp,
 	int ret, have;
 
 	ro.trust = &t;
+	st->report = -1;
+	st->sf.g = &st->g;
+	st->g.sigfd = -1;
 	/* Until the process runs, ^C and kill mean: undo and go; what ckpt
 	 * says about the process's descriptors only stands if it does. */
 	sigguard_install();
@@ -138,18 +267,40 @@ static int start(const char *path, const struct restore_opts *opts, pid_t *pidp,
 		if ((ret = attrs_check(&img.procs[i], &t)) < 0 ||
 		    (ret = check_regsets(&img.procs[i])) < 0)
 			goto out;
-	/* A file is checked from end to end as ckpt verify checks it (its
+	st->sf.how = choose_fill(o, &r, &img, have);
+	if (st->sf.how == HOW_LAZY) {
+		sigset_t chld;
+
+		/* For guard.c's signalfd, in every thread from the start. */
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		pthread_sigmask(SIG_BLOCK, &chld, NULL);
+		if (o->detach && (ret = fork_server(&st->report, &st->pid)) != 0) {
+			st->command = ret == 1;
+			goto out;
+		}
+	}
+	/*
+	 * A file is checked from end to end as ckpt verify checks it (its
 	 * MAC too), before anything is created; a stream block by block as
 	 * it is applied.  Every parent must be there, be the right one, be
-	 * intact, and be held to the same trust. */
+	 * intact, and be held to the same trust.  Through userfaultfd,
+	 * lazy.c makes the same checks of each section as it indexes it,
+	 * and of a block's CRC before its pages are used: the pass is left
+	 * out, unless the image's MAC is what its credentials rest on: a
+	 * MAC holds only for the image as a whole, so it is checked, every
+	 * byte of it, before the process runs (lazily filled or not).
+	 */
 	trust_hold(&t, &hold);
-	if ((ret = img_check_rewind(&r, &img, &s, &payload, have, 0)) < 0 ||
-	    (img.parent && (ret = chain_check(path, &img, 0, &hold)) < 0))
+	if ((st->sf.how == HOW_CLASSIC || trust_vouched_by_mac(&t)) &&
+	    ((ret = img_check_rewind(&r, &img, &s, &payload, have, 0)) < 0 ||
+	     (img.parent && (ret = chain_check(path, &img, 0, &hold)) < 0)))
 		goto out;
-	progress_begin(present_bytes(&img));
+	progress_begin(st->sf.how == HOW_LAZY ? 0 : present_bytes(&img));
 	{
 		struct restore_job j = { .path = path, .o = o, .img = &img, .ns = ns,
-					 .in = { .r = &r, .s = s, .payload = payload, .have = have } };
+					 .in = { .r = &r, .s = s, .payload = payload, .have = have },
+					 .fill = &st->sf };
 
 		ret = restore_spawn(&j);
 		pid = j.pid;
@@ -161,7 +312,7 @@ static int start(const char *path, const struct restore_opts *opts, pid_t *pidp,
 	if (log_verbose > 1)
 		debug("kill points passed: %ld", killpoints_passed());
 	log_release_info(1);
-	*pidp = pid;
+	st->pid = pid;
 	img_reader_close(&r);
 	img_free(&img);
 	img_key_set_default(NULL);	/* it was t's */
@@ -172,6 +323,10 @@ out:
 	img_reader_close(&r);
 	img_free(&img);
 	img_key_set_default(NULL);
+	if (st->report >= 0)
+		_exit(1);	/* the server: the command says it failed */
+	if (st->command)
+		return 0;
 	if (ret < 0 && sigguard_fired())
 		sigguard_reraise();
 	return ret < 0 ? ret : -EIO;
@@ -180,33 +335,60 @@ out:
 int restore_start(const char *path, const struct restore_opts *o, pid_t *pid)
 {
 	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
-	int ret = start(path, o, pid, &ns);
+	struct restore_opts eager = *o;
+	struct started st = { 0 };
+	int ret;
 
+	/* Nobody here would serve a lazy fill after we return. */
+	if (eager.fill == FILL_LAZY)
+		eager.fill = FILL_AUTO;
+	ret = start(path, &eager, &st, &ns);
 	/* With --pid-ns, init stays to wait for it: the namespace lives as long. */
-	if (ret == 0)
+	if (ret == 0) {
+		*pid = st.pid;
 		pidns_release(&ns, 0);
+	}
 	return ret;
 }
 
 int restore_run(const char *path, const struct restore_opts *o)
 {
 	struct pidns ns = { .init = 0, .wfd = -1, .own = -1 };
-	pid_t pid;
+	struct started st = { 0 };
 	int ret;
 
-	if (start(path, o, &pid, &ns) < 0)
+	if (start(path, o, &st, &ns) < 0)
 		return -1;
 	if (o->result)
-		o->result->pid = pid;
+		o->result->pid = st.pid;
+	if (st.report >= 0) {
+		/* The server of --detach --lazy: the command prints the PID. */
+		ret = write(st.report, &st.pid, sizeof(st.pid)) == sizeof(st.pid) ? 0 : -EIO;
+		close(st.report);
+		pidns_release(&ns, 0);
+		ret = finish_lazy(&st.g, st.sf.lz, st.pid);
+		_exit(ret < 0 ? 1 : 0);
+	}
 	if (o->detach) {
 		pidns_release(&ns, 0);
 		if (!o->result) {
-			printf("%d\n", pid);
+			printf("%d\n", st.pid);
 			fflush(stdout);
 		}
 		return 0;
 	}
-	ret = wait_child(pid, o->result);
+	if (st.sf.how == HOW_LAZY && finish_lazy(&st.g, st.sf.lz, st.pid) < 0) {
+		pidns_release(&ns, 1);
+		return -1;
+	}
+	if (st.g.exited) {
+		if (o->result)
+			o->result->status = st.g.status;
+		ret = WIFSIGNALED(st.g.status) ? 128 + WTERMSIG(st.g.status) :
+						 WEXITSTATUS(st.g.status);
+	} else {
+		ret = wait_child(st.pid, o->result);
+	}
 	pidns_release(&ns, 1);
 	return ret;
 }

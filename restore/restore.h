@@ -12,8 +12,15 @@
 
 struct trust;
 
+enum restore_fill {
+	FILL_AUTO,			/* lazy where it can be */
+	FILL_LAZY,			/* --lazy: the process runs at once */
+	FILL_EAGER,			/* --no-lazy: every page before it runs */
+};
+
 struct restore_opts {
 	int detach;			/* print the PID and return */
+	enum restore_fill fill;
 	int pid_ns;			/* into a new PID namespace */
 	int rollback_files;		/* truncate grown files back */
 	int ignore_file_changes;
@@ -90,6 +97,8 @@ struct plan {
 					   once the ids are the owner's */
 	uint64_t *recv_ctl;		/* per message received: home offset of its control data */
 	uint32_t nrecv;
+	int uffd;			/* the stub makes a userfaultfd (lazy.c) */
+	uint32_t uffd_op, uffd_close_op;	/* thread 0's ops that make and close it */
 };
 
 /* A mapping of the stub process before it starts (from /proc/PID/maps). */
@@ -102,9 +111,12 @@ struct spawn_fds;
 
 /* The plan of every task of img (sf: each process's descriptors, by PROC
  * index); maps: the root stub's mappings as it starts; t: the trust
- * basis the image was held to (trust.h; NULL: none). */
+ * basis the image was held to (trust.h; NULL: none); uffd: the root stub
+ * makes a userfaultfd before its fill trap (one process: lazy.c). */
 int plan_build(struct plan *pl, const struct img *img, const struct stub_map *maps, size_t nmaps,
-	       const struct spawn_fds *sf, uint64_t stub_size, const struct trust *tr);
+	       const struct spawn_fds *sf, uint64_t stub_size, const struct trust *tr, int uffd);
+/* Address of thread ti's op k in the stub (once placed). */
+uint64_t plan_op_addr(const struct plan *pl, uint32_t ti, uint32_t k);
 /* One syscall op on stub thread ti (reloc: bit i = a[i] is a home offset,
  * as plan_data() returns), its data, and what it does for messages. */
 void plan_op(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr, uint64_t a0,
@@ -277,6 +289,21 @@ int pidns_started(struct pidns *ns, pid_t pid);
 int pidns_child_mounts(void);
 void pidns_release(struct pidns *ns, int kill_init);
 
+/* How spawn.c fills the process's memory. */
+enum fill_how {
+	HOW_CLASSIC,		/* process_vm_writev, as the image is read */
+	HOW_EAGER,		/* through userfaultfd, before the process runs */
+	HOW_LAZY,		/* through userfaultfd, while it runs */
+};
+
+struct lazy;
+struct guard;
+struct spawn_fill {
+	enum fill_how how;
+	struct guard *g;	/* HOW_LAZY: keeps the running process traced */
+	struct lazy *lz;	/* HOW_LAZY: out, still filling */
+};
+
 /* One restore, from the image to the running process. */
 struct restore_job {
 	const char *path;		/* the image (its parents are beside it) */
@@ -284,6 +311,7 @@ struct restore_job {
 	const struct img *img;		/* its metadata */
 	struct img_stream in;		/* the page data after the metadata */
 	struct pidns *ns;		/* --pid-ns */
+	struct spawn_fill *fill;	/* how its memory is filled */
 	pid_t pid;			/* the restored process */
 };
 
@@ -313,5 +341,15 @@ int merge_run(const char *path, const char *out, int no_sync);
  * basis t (NULL: none) */
 int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted,
 	       const struct trust *t);
+/* For each parent in turn with the pages still wanted (only) of it,
+ * opened and held as hold says (image/chain.h; NULL: nothing more):
+ * fn(arg, its path, in: its reader at its first page section as
+ * img_read_meta left it, its metadata, only, later: what it leaves to
+ * its own parent).  fn returns 0, 1 to keep the reader open (it then
+ * owns it and closes it), or -errno. */
+typedef int chain_fn(void *arg, const char *ppath, struct img_stream *in, struct img *par,
+		     const struct ranges *only, struct ranges *later);
+int chain_walk(const char *path, const struct img *img, struct ranges *wanted,
+	       const struct chain_hold *hold, chain_fn *fn, void *arg);
 
 #endif

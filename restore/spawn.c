@@ -34,6 +34,8 @@
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
 #include "restore/guard.h"
+#include "restore/fillguard.h"
+#include "restore/lazy.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
@@ -67,6 +69,9 @@ struct rtask {
 struct ctx {
 	pid_t ckpt_pid;
 	struct child_why *why;
+	enum fill_how how;
+	struct lazy *lz;	/* HOW_EAGER, HOW_LAZY */
+	struct guard *g;	/* HOW_LAZY: the process from the moment it runs */
 	const struct img *img;
 	const struct img_proc *p;	/* the root's */
 	const struct restore_opts *o;
@@ -370,6 +375,8 @@ static int all_done(const struct ctx *c)
 /* Page data of the next processes in image order whose stubs wait at
  * their fill trap: a stream holds them in that order, parent first, and
  * a parent forks its children only once it is filled. */
+static int fill_uffd(struct ctx *c, struct restore_job *j);
+
 static int fill_ready(struct ctx *c, struct restore_job *j)
 {
 	while (c->next_fill < c->img->ntasks) {
@@ -386,10 +393,13 @@ static int fill_ready(struct ctx *c, struct restore_job *j)
 			return 0;
 		killpoint("restore: mapped");
 		ret = plan_check_received(&c->pl, k, &c->sf[t->proc], c->th[t0].tid);
-		if (ret == 0)
+		if (ret == 0 && c->how != HOW_CLASSIC) {	/* one process (choose_fill) */
+			ret = fill_uffd(c, j);
+		} else if (ret == 0) {
 			ret = pages_fill(&j->in, c->img, c->th[t0].tid, (uint32_t)t->proc, NULL, &later);
-		if (ret == 0 && later.n)
-			ret = chain_fill(j->path, c->img, c->th[t0].tid, &later, c->o->trust);
+			if (ret == 0 && later.n)
+				ret = chain_fill(j->path, c->img, c->th[t0].tid, &later, c->o->trust);
+		}
 		ranges_free(&later);
 		if (ret == 0) {
 			killpoint("restore: filled");
@@ -756,6 +766,28 @@ static int finish(struct ctx *c)
 	/* Signals for the root must reach it from the moment it runs. */
 	if (!c->o->detach && !c->o->supervised)
 		restore_forward_signals(c->pid);
+	if (c->how == HOW_LAZY) {
+		/* One process (choose_fill), traced until every page is in:
+		 * it must die with ckpt. */
+		const struct plan_proc *pp = &c->pl.procs[0];
+		uint32_t first = pp->t0 + pp->leader_gone, n = pp->nthreads - pp->leader_gone;
+		pid_t *tids = xmalloc(n * sizeof(*tids));
+
+		for (uint32_t i = 0; i < n; i++)
+			tids[i] = c->th[first + i].tid;
+		ret = guard_begin(c->g, c->pid, tids, n);
+		free(tids);
+		if (ret < 0)
+			return ret;
+		/* Killed between two of these, ckpt leaves threads traced
+		 * with EXITKILL (and the keeper, fillguard.c): the process dies. */
+		for (uint32_t i = 0; i < n; i++) {
+			tracee_call(PTRACE_CONT, c->th[first + i].tid, 0, 0);
+			killpoint("restore: thread let go");
+		}
+		rguard_stop();
+		return 0;
+	}
 	for (uint32_t k = 0; k < c->img->ntasks; k++) {
 		const struct plan_proc *pp = &c->pl.procs[k];
 
@@ -834,7 +866,8 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 	if ((ret = read_stub_maps(c->pid, &maps, &nmaps)) < 0)
 		return error_errno(ret, "cannot read the restore stub's mappings");
 	if ((ret = mapfiles_recv_slots(c->pid, &c->sf[0])) < 0 ||
-	    (ret = plan_build(&c->pl, c->img, maps, nmaps, c->sf, stub_size, c->o->trust)) < 0 ||
+	    (ret = plan_build(&c->pl, c->img, maps, nmaps, c->sf, stub_size, c->o->trust,
+			      c->how != HOW_CLASSIC)) < 0 ||
 	    (ret = plan_place(&c->pl, c->img, maps, nmaps)) < 0 ||
 	    (ret = plan_serialise(&c->pl, &buf, &len)) < 0)
 		goto out;
@@ -899,6 +932,40 @@ static void kill_all(struct ctx *c)
 	}
 }
 
+/* Through the uffd the stub made just before its fill trap: ckpt takes
+ * it (pidfd_getfd), has the stub close its own copy, and copies the pages
+ * in, now (eager) or from threads while the process runs (lazy). */
+static int fill_uffd(struct ctx *c, struct restore_job *j)
+{
+	struct stub_op op;
+	uint64_t a0;
+	int pidfd, fd, ret;
+
+	ret = mem_read(c->th[0].tid, plan_op_addr(&c->pl, 0, c->pl.uffd_op), &op, sizeof(op));
+	if (ret < 0)
+		return error_errno(ret, "cannot read the restore stub's results");
+	if (op.ret < 0)
+		return error_errno((int)op.ret, "cannot make a userfaultfd in the process");
+	pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)op.ret, 0);
+	if (fd < 0)
+		ret = error_errno(errno, "cannot take the process's userfaultfd");
+	if (pidfd >= 0)
+		close(pidfd);
+	a0 = (uint64_t)op.ret;
+	if (ret == 0 && (ret = mem_write(c->th[0].tid, plan_op_addr(&c->pl, 0, c->pl.uffd_close_op) +
+					 offsetof(struct stub_op, a), &a0, sizeof(a0))) < 0)
+		ret = error_errno(ret, "cannot write the restore stub's plan");
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	ret = lazy_begin(&c->lz, j->path, &j->in, c->img, c->pid, fd, c->how == HOW_EAGER,
+			 c->o->trust);
+	return ret == 0 && c->how == HOW_LAZY ? lazy_serve(c->lz) : ret;
+}
+
 /* ckpt holds every descriptor of every process of a tree at once. */
 static void raise_nofile(const struct img *img)
 {
@@ -936,7 +1003,7 @@ int restore_spawn(struct restore_job *j)
 	const struct restore_opts *o = j->o;
 	struct pidns *ns = j->ns;
 	struct ctx c = { .img = j->img, .p = &j->img->procs[0], .o = o, .ckpt_pid = getpid(),
-			 .ct = { .fd = -1 } };
+			 .ct = { .fd = -1 }, .how = j->fill->how, .g = j->fill->g };
 	uint64_t stub_size = 0;
 	int ret, fd;
 
@@ -989,9 +1056,15 @@ int restore_spawn(struct restore_job *j)
 	    (ret = trust_check_filled(o->trust, j->in.r)) < 0 ||
 	    (killpoint("restore: threads made"), ret = finish(&c)) < 0) {
 		kill_all(&c);
+		lazy_end(c.lz);
+		c.lz = NULL;
 		goto out;
 	}
 	j->pid = c.pid;
+	if (c.how == HOW_EAGER)
+		lazy_end(c.lz);
+	else
+		j->fill->lz = c.lz;
 out:
 	rguard_stop();
 	plan_free(&c.pl);

@@ -333,6 +333,11 @@ int trust_as_root(const struct trust *t)
 	return t ? trust_vouched(t) : geteuid() == 0;
 }
 
+int trust_vouched_by_mac(const struct trust *t)
+{
+	return t && t->basis == TRUST_MAC;
+}
+
 uid_t trust_owner(const struct trust *t)
 {
 	return t->owner;

@@ -54,6 +54,10 @@ int trust_vouched(const struct trust *t);
  * taken); else what the caller, or the owner, could set alone.  t NULL:
  * whether ckpt is root. */
 int trust_as_root(const struct trust *t);
+/* The image's MAC is what its credentials rest on (root, signed by this
+ * machine's key): a MAC holds only for the image as a whole, so every
+ * byte must be read and checked before the process runs. */
+int trust_vouched_by_mac(const struct trust *t);
 /* TRUST_OWNER: the owner's uid. */
 uid_t trust_owner(const struct trust *t);
 /* Only what the owner could have: privileged plan steps after the ids. */

@@ -25,14 +25,6 @@ wait_rpid() {
 	cat "$T/err"
 }
 
-# proc_state PID: the state letter in /proc/PID/stat (empty when gone).
-proc_state() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-	s=${s##*) }
-	echo "${s%% *}"
-}
-
 # is_restored PID NAME: ckpt no longer traces the process, and it has its
 # own name again.
 is_restored() {

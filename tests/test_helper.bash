@@ -101,3 +101,11 @@ restore_go() {
 	echo "--- target stderr:"
 	cat "$T/err"
 }
+
+# proc_state PID: the state letter in /proc/PID/stat (empty when gone).
+proc_state() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	echo "${s%% *}"
+}

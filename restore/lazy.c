@@ -1,0 +1,1048 @@
+/*
+ * Restore through userfaultfd (lazy.h).
+ *
+ * Blocks: each run of pages the process's private anonymous memory gets
+ * from the image chain (a PAGES section of the newest image, or the part
+ * of a parent's that the newer images left to it), sorted by address.
+ * Each address space served (the process, and any child it forks before
+ * the fill is done, whose uffd the kernel hands us with UFFD_EVENT_FORK)
+ * has a state per block: to do, being copied, done.
+ *
+ * Threads (lazy): copiers take the blocks in order, those around each
+ * thread's stack first, and UFFDIO_COPY them; the reader polls the uffds,
+ * serves page faults (the faulting block at once; a page no block has
+ * gets the zero page) and follows what the process does to its memory:
+ * mremap moves pages not yet copied (UFFD_EVENT_REMAP), munmap and
+ * MADV_DONTNEED drop them (UNMAP, REMOVE).  From an event until it is
+ * read the kernel refuses copies (EAGAIN), and the process goes on only
+ * once it has been read: the reader reads with the lock held for writing
+ * and copies hold it for reading, so no copy lands in a range after the
+ * process dropped it (Documentation/admin-guide/mm/userfaultfd.rst,
+ * "Non-cooperative userfaultfd"; fs/userfaultfd.c mmap_changing).
+ *
+ * When every block is in, the uffds are closed: the registrations go,
+ * and a page no image has is an ordinary zero-filled page from then on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/util.h"
+#include "image/codec.h"
+#include "image/crc32c.h"
+#include "ptrace/tracee.h"
+#include "restore/lazy.h"
+#include "restore/ranges.h"
+#include "restore/restore.h"
+#include "restore/trust.h"
+
+enum { TODO, BUSY, DONE };
+
+struct lblock {
+	uint64_t addr;		/* image address of the first page wanted */
+	uint32_t npages;	/* pages wanted */
+	uint32_t first;		/* their index in the block */
+	uint32_t bpages;	/* pages of the whole block */
+	uint16_t codec;
+	const uint8_t *data;	/* encoded block, in a mapped image */
+	size_t len;
+	const uint8_t *sec;	/* its section as written (header + payload) */
+	uint64_t at;		/* offset of that section in its image */
+	uint32_t src;		/* which image (lazy.paths) */
+	uint8_t verified;	/* its section's CRC checked */
+};
+
+struct remap {
+	uint64_t from, to, len;
+};
+
+/* One address space being filled. */
+struct lmm {
+	int uffd;
+	uint8_t *state;		/* per block */
+	size_t left;		/* blocks not DONE */
+	struct remap *remaps;	/* in the order they happened */
+	size_t nremaps;
+	struct ranges gone;	/* image addresses it dropped */
+	int dead;		/* exited, or exec'd */
+};
+
+struct lazy {
+	size_t ps;
+	pid_t pid;
+	struct lblock *b;
+	size_t n, cap;
+	size_t *order;		/* block indexes, most wanted first */
+	struct img_reader *rd;	/* images the blocks point into, kept open */
+	char **paths;
+	size_t nrd;
+	struct lmm *mm;		/* [0]: the process */
+	size_t nmm;
+	pthread_rwlock_t lock;	/* reading uffd messages vs copying */
+	pthread_mutex_t mu;	/* block states, nmm, err, stop */
+	size_t next;		/* copiers: next in order (of mm[mmi]) */
+	size_t mmi;
+	int err, stop, finished;
+	size_t nverified;	/* blocks whose CRC is checked; all of them:
+				   no page is missing from the index */
+	int done_fd;		/* eventfd: written when finished or failed */
+	pthread_t *threads;
+	int nthreads;
+	uint64_t t0;
+	uint64_t faults, zero, copied;
+	uint64_t copied_direct;	/* pages copied in while indexing */
+};
+
+static __thread uint8_t *decode_buf;
+
+int lazy_possible(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+int lazy_vma(const struct img_vma *v)
+{
+	return (v->d.flags & CKPT_VMA_ANON) &&
+	       !(v->d.flags & (CKPT_VMA_SHARED | CKPT_VMA_FILE | CKPT_VMA_MEMFD | CKPT_VMA_SPECIAL |
+			       CKPT_VMA_SKIP)) &&
+	       !(v->d.madv & CKPT_MADV_LOCKED) && v->d.npages;
+}
+
+/* ---------------------------------------------------------------- index */
+
+static void add_block(struct lazy *lz, const struct ckpt_pages *pg, const uint8_t *data, size_t len,
+		      const struct img_reader *r, uint64_t addr, uint64_t end, uint32_t src)
+{
+	struct lblock *b;
+
+	if (lz->n == lz->cap)
+		lz->b = xrealloc(lz->b, (lz->cap = lz->cap ? lz->cap * 2 : 1024) * sizeof(*lz->b));
+	b = &lz->b[lz->n++];
+	*b = (struct lblock){
+		.addr = addr, .npages = (uint32_t)((end - addr) / lz->ps),
+		.first = (uint32_t)((addr - pg->addr) / lz->ps), .bpages = pg->npages,
+		.codec = pg->codec, .data = data, .len = len, .sec = r->map + r->at, .at = r->at,
+		.src = src,
+	};
+}
+
+/* The CRC of a section's payload as written (an aligned section's skip
+ * included), at sec, the section header in a mapped image. */
+static int section_crc_ok(const uint8_t *sec)
+{
+	struct ckpt_section s;
+
+	memcpy(&s, sec, sizeof(s));
+	return crc32c(0, sec + sizeof(s), (size_t)s.size) == s.payload_crc;
+}
+
+static int crc_error(const struct lazy *lz, uint32_t src, uint64_t at)
+{
+	if (src)
+		return error("parent image \"%s\" is corrupted: page data section at offset %llu: checksum mismatch",
+			     lz->paths[src], (unsigned long long)at);
+	return error("image is corrupted: page data section at offset %llu: checksum mismatch",
+		     (unsigned long long)at);
+}
+
+/* Block bi's section CRC, once: then its place in the index is sure too. */
+static int check_crc(struct lazy *lz, size_t bi)
+{
+	struct lblock *b = &lz->b[bi];
+
+	if (__atomic_load_n(&b->verified, __ATOMIC_ACQUIRE))
+		return 0;
+	if (!section_crc_ok(b->sec))
+		return crc_error(lz, b->src, b->at);
+	pthread_mutex_lock(&lz->mu);
+	if (!b->verified) {
+		__atomic_store_n(&b->verified, 1, __ATOMIC_RELEASE);
+		lz->nverified++;
+	}
+	pthread_mutex_unlock(&lz->mu);
+	return 0;
+}
+
+/* The block's pages, decoded: in the image, or in this thread's buffer. */
+static const uint8_t *block_pages(struct lazy *lz, size_t bi)
+{
+	const struct lblock *b = &lz->b[bi];
+	size_t raw = (size_t)b->bpages * lz->ps;
+
+	if (check_crc(lz, bi) < 0)
+		return NULL;
+	if (b->codec == CKPT_CODEC_NONE)
+		return b->data + (size_t)b->first * lz->ps;
+	if (!decode_buf)
+		decode_buf = xmalloc(CKPT_MAX_BLOCK);
+	if (codec_decode(b->codec, b->data, b->len, decode_buf, raw) < 0) {
+		error("image \"%s\" is corrupted: %s page data at offset %llu does not decode",
+		      lz->paths[b->src], codec_name(b->codec), (unsigned long long)b->at);
+		return NULL;
+	}
+	return decode_buf + (size_t)b->first * lz->ps;
+}
+
+/* Pages of a block that are not private anonymous memory: written now. */
+static int write_now(struct lazy *lz, size_t bi)
+{
+	const struct lblock *b = &lz->b[bi];
+	const uint8_t *p = block_pages(lz, bi);
+	int ret;
+
+	if (!p)
+		return -EBADMSG;
+	ret = mem_write(lz->pid, b->addr, p, (size_t)b->npages * lz->ps);
+	return ret < 0 ? error_errno(ret, "cannot write memory at %#lx", (unsigned long)b->addr) : 0;
+}
+
+static int uffd_copy(int uffd, uint64_t dst, const uint8_t *src, uint64_t len, size_t ps);
+
+/* Pages [addr, end) of a block read into a private copy (its CRC checked
+ * by the reader), before the process runs: copied in now. */
+static int copy_direct(struct lazy *lz, const struct ckpt_pages *pg, const uint8_t *data, size_t len,
+		       uint64_t addr, uint64_t end, int uffd, const char *path, uint64_t at)
+{
+	const uint8_t *p = data;
+	int ret;
+
+	if (pg->codec != CKPT_CODEC_NONE) {
+		if (!decode_buf)
+			decode_buf = xmalloc(CKPT_MAX_BLOCK);
+		if (codec_decode(pg->codec, data, len, decode_buf, (size_t)pg->npages * lz->ps) < 0)
+			return error("image \"%s\" is corrupted: %s page data at offset %llu does not decode",
+				     path, codec_name(pg->codec), (unsigned long long)at);
+		p = decode_buf;
+	}
+	p += addr - pg->addr;
+	ret = uffd ? uffd_copy(lz->mm[0].uffd, addr, p, end - addr, lz->ps) :
+		     mem_write(lz->pid, addr, p, (size_t)(end - addr));
+	if (ret < 0)
+		return error_errno(ret, "cannot write memory at %#lx", (unsigned long)addr);
+	lz->copied_direct += (end - addr) / lz->ps;
+	return 0;
+}
+
+/*
+ * pages_check() reads the struct at the head of a payload whose CRC is
+ * not checked yet (that is left to when the block is used): when it
+ * finds fault, the CRC decides what to say, as the reader would have
+ * checked it first.  IN_PARENT runs (no data) are checked here: the
+ * pages they leave to the parents must be the right ones.
+ */
+static int check_section(struct lazy *lz, const struct img *img, struct img_reader *r,
+			 const struct ckpt_section *s, const void *payload,
+			 const struct ranges *only, struct ranges *later, uint32_t src)
+{
+	struct ckpt_pages pg;
+	int ret;
+
+	if (!r->map)	/* read into a private copy: the reader checked its CRC */
+		return pages_check(img, s, payload, r->at, only, later);
+	log_mute++;
+	ret = pages_check(img, s, payload, r->at, only, later);
+	log_mute--;
+	if (s->type == CKPT_SEC_PAGES) {
+		memcpy(&pg, payload, sizeof(pg));
+		if ((ret < 0 || (pg.flags & CKPT_PAGES_IN_PARENT)) && !section_crc_ok(r->map + r->at))
+			return crc_error(lz, src, r->at);
+	}
+	return ret < 0 ? pages_check(img, s, payload, r->at, only, later) : ret;
+}
+
+struct index_arg {
+	struct lazy *lz;
+	const struct img *newest;
+	int eager;
+};
+
+/* One image's page sections (checked as restore checks them: pages.c). */
+static int index_image(struct index_arg *ia, struct img_reader *r, const struct img *img,
+		       struct img_stream *in, const struct ranges *only, struct ranges *later,
+		       uint32_t src)
+{
+	struct lazy *lz = ia->lz;
+	const struct img_proc *p = &ia->newest->procs[0];
+	struct ckpt_section *s = &in->s;
+	void *payload = in->payload;
+	int have = in->have;
+
+	/* Each block's CRC is checked when it is used; a reader that reads
+	 * into a private copy checks it itself, and its blocks are copied in
+	 * at once (nothing may point into that copy). */
+	r->checked = r->map != NULL;
+	for (; have > 0; have = img_read_section(r, s, &payload)) {
+		struct ckpt_pages pg;
+		const struct img_vma *v;
+		uint64_t end;
+		int ret = check_section(lz, img, r, s, payload, only, later, src);
+
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			continue;
+		memcpy(&pg, payload, sizeof(pg));
+		end = pg.addr + (uint64_t)pg.npages * lz->ps;
+		for (uint64_t a = pg.addr; a < end;) {
+			struct range w = { a, end };
+			size_t n0 = lz->n;
+
+			if (only && !ranges_next(only, a, end, &w))
+				break;
+			/* A run may span mappings (a parent's did): split at them. */
+			v = img_find_vma(p, w.start);
+			if (!v) {
+				a = w.end;
+				continue;
+			}
+			w.end = MIN(w.end, v->d.end);
+			if (!r->map) {
+				ret = copy_direct(lz, &pg, (const uint8_t *)payload + sizeof(pg),
+						  (size_t)s->size - sizeof(pg), w.start, w.end, lazy_vma(v),
+						  lz->paths[src], r->at);
+				if (ret < 0)
+					return ret;
+				a = w.end;
+				continue;
+			}
+			add_block(lz, &pg, (const uint8_t *)payload + sizeof(pg), (size_t)s->size - sizeof(pg),
+				  r, w.start, w.end, src);
+			if (!lazy_vma(v)) {
+				ret = write_now(lz, n0);
+				lz->n = n0;
+				if (ret < 0)
+					return ret;
+			}
+			a = w.end;
+		}
+	}
+	/* As img_check_rest() ends: nothing may follow END. */
+	if (have == 0 && (have = img_reader_at_eof(r)) >= 0)
+		have = have ? 0 : error("%simage is corrupted: data after the end section at offset %llu",
+					src ? "parent " : "", (unsigned long long)r->off);
+	return have;
+}
+
+static uint32_t keep_reader(struct lazy *lz, struct img_reader *r, const char *path)
+{
+	lz->rd = xrealloc(lz->rd, (lz->nrd + 1) * sizeof(*lz->rd));
+	lz->paths = xrealloc(lz->paths, (lz->nrd + 1) * sizeof(*lz->paths));
+	lz->rd[lz->nrd] = *r;
+	lz->paths[lz->nrd] = xstrdup(path);
+	return (uint32_t)lz->nrd++;
+}
+
+static int index_parent(void *arg, const char *ppath, struct img_stream *in, struct img *par,
+			const struct ranges *only, struct ranges *later)
+{
+	struct img_reader *r = in->r;
+	struct index_arg *ia = arg;
+	uint32_t src;
+	int ret;
+
+	if (!img_reader_seekable(r))
+		return error("parent image \"%s\" is not a regular file", ppath);
+	src = keep_reader(ia->lz, r, ppath);
+	in->r = &ia->lz->rd[src];	/* for the hold's look at it (chain_walk) */
+	ret = index_image(ia, in->r, par, in, only, later, src);
+	if (!img_reader_payloads_stable(r)) {
+		/* Read into a private copy (trust.c): copied in already,
+		 * nothing points into it; chain_walk closes it. */
+		ia->lz->nrd--;
+		free(ia->lz->paths[src]);
+		*r = ia->lz->rd[src];
+		in->r = r;
+		return ret;
+	}
+	/* The reader is ours now (kept open: the blocks point into it). */
+	return ret < 0 ? ret : 1;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+	const struct lblock *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Blocks around a thread's stack pointer first: what it touches first. */
+static void order_blocks(struct lazy *lz, const struct img_proc *p)
+{
+	size_t k = 0;
+	uint8_t *taken = xzalloc(lz->n);
+
+	lz->order = xmalloc(lz->n * sizeof(*lz->order));
+	for (uint32_t t = 0; t < p->d.nthreads; t++) {
+		uint64_t sp = arch_sp((const arch_regs_t *)p->threads[t].regsets[0].data);
+
+		for (size_t i = 0; i < lz->n; i++) {
+			const struct lblock *b = &lz->b[i];
+			uint64_t end = b->addr + (uint64_t)b->npages * lz->ps;
+
+			if (!taken[i] && end + (64u << 10) > sp && b->addr < sp + (64u << 10)) {
+				taken[i] = 1;
+				lz->order[k++] = i;
+			}
+		}
+	}
+	for (size_t i = 0; i < lz->n; i++)
+		if (!taken[i])
+			lz->order[k++] = i;
+	free(taken);
+}
+
+/* ---------------------------------------------------------------- copying */
+
+static int uffd_register(int uffd, uint64_t start, uint64_t end)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+		return -errno;
+	return (reg.ioctls & (1ull << _UFFDIO_COPY)) ? 0 : -ENOTSUP;
+}
+
+/* len bytes to dst (current address) from src; pages already there are
+ * left.  0, -EAGAIN (an event is to be read first), -ESRCH (the address
+ * space is gone), or -errno. */
+static int uffd_copy(int uffd, uint64_t dst, const uint8_t *src, uint64_t len, size_t ps)
+{
+	while (len) {
+		struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src, .len = len };
+		uint64_t done;
+
+		if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
+			return 0;
+		done = c.copy > 0 ? (uint64_t)c.copy : 0;
+		if (errno == EEXIST)	/* that page is there (faulted in, or forked) */
+			done += ps;
+		else if (errno == ENOENT)	/* unmapped: an UNMAP event is coming */
+			return 0;
+		else if (!done)
+			return -errno;
+		dst += done;
+		src += done;
+		len -= MIN(done, len);
+	}
+	return 0;
+}
+
+/* Where image address a is now in m (after its mremaps), for len bytes
+ * at most: *cur, and the bytes that move together. */
+static uint64_t now_at(const struct lmm *m, uint64_t a, uint64_t len, uint64_t *cur)
+{
+	for (size_t i = 0; i < m->nremaps; i++) {
+		const struct remap *r = &m->remaps[i];
+
+		if (a >= r->from && a < r->from + r->len) {
+			len = MIN(len, r->from + r->len - a);
+			a = r->to + (a - r->from);
+		} else if (a < r->from) {
+			len = MIN(len, r->from - a);
+		}
+	}
+	*cur = a;
+	return len;
+}
+
+/* The image address that current address a of m holds, or 0 for none
+ * known (a page that came after). */
+static uint64_t image_at(const struct lmm *m, uint64_t a)
+{
+	for (size_t i = m->nremaps; i-- > 0;) {
+		const struct remap *r = &m->remaps[i];
+
+		if (a >= r->to && a < r->to + r->len)
+			a = r->from + (a - r->to);
+		else if (a >= r->from && a < r->from + r->len)
+			return 0;	/* moved away: something new is here */
+	}
+	return a;
+}
+
+/* Copy block bi into m, but what m dropped.  Under the lock, read side. */
+static int copy_block(struct lazy *lz, struct lmm *m, size_t bi)
+{
+	const struct lblock *b = &lz->b[bi];
+	const uint8_t *p = block_pages(lz, bi);
+	uint64_t a = b->addr, end = b->addr + (uint64_t)b->npages * lz->ps;
+
+	if (!p)
+		return -EBADMSG;
+	while (a < end) {
+		struct range g;
+		uint64_t stop = end, cur, n;
+		int ret;
+
+		if (ranges_next(&m->gone, a, end, &g)) {
+			if (g.start == a) {
+				a = g.end;
+				continue;
+			}
+			stop = g.start;
+		}
+		n = now_at(m, a, stop - a, &cur);
+		ret = uffd_copy(m->uffd, cur, p + (a - b->addr), n, lz->ps);
+		if (ret < 0)
+			return ret;
+		a += n;
+	}
+	return 0;
+}
+
+static void set_err(struct lazy *lz, int err)
+{
+	pthread_mutex_lock(&lz->mu);
+	if (!lz->err)
+		lz->err = err;
+	pthread_mutex_unlock(&lz->mu);
+}
+
+/* A block of m done (or given up with its address space): count it; when
+ * every block of every address space is in, close them all.  Under mu. */
+static void block_done(struct lazy *lz, struct lmm *m, size_t bi)
+{
+	uint64_t one = 1;
+
+	if (m->state[bi] == DONE)
+		return;
+	m->state[bi] = DONE;
+	m->left--;
+	for (size_t i = 0; i < lz->nmm; i++)
+		if (lz->mm[i].left)
+			return;
+	lz->finished = 1;
+	if (write(lz->done_fd, &one, sizeof(one)) < 0)
+		lz->err = lz->err ? lz->err : -errno;
+}
+
+/* Claim block bi of m, copy it, mark it done.  1: done by us, 0: someone
+ * else has it, -EAGAIN: retry after the next event, or -errno. */
+static int take_block(struct lazy *lz, size_t mi, size_t bi)
+{
+	struct lmm *m;
+	int ret;
+
+	pthread_mutex_lock(&lz->mu);
+	m = &lz->mm[mi];
+	if (m->state[bi] != TODO || m->dead) {
+		pthread_mutex_unlock(&lz->mu);
+		return 0;
+	}
+	m->state[bi] = BUSY;
+	pthread_mutex_unlock(&lz->mu);
+	pthread_rwlock_rdlock(&lz->lock);
+	/* m may have moved (a fork grew mm): look it up again under the lock */
+	ret = copy_block(lz, &lz->mm[mi], bi);
+	pthread_rwlock_unlock(&lz->lock);
+	pthread_mutex_lock(&lz->mu);
+	m = &lz->mm[mi];
+	if (ret == -ESRCH) {	/* it exited: nothing more to fill there */
+		m->dead = 1;
+		for (size_t i = 0; i < lz->n; i++)
+			block_done(lz, m, i);
+		ret = 1;
+	} else if (ret == 0) {
+		block_done(lz, m, bi);
+		lz->copied++;
+		progress_add((uint64_t)lz->b[bi].npages * lz->ps);
+		ret = 1;
+	} else {
+		m->state[bi] = TODO;
+	}
+	pthread_mutex_unlock(&lz->mu);
+	return ret;
+}
+
+/* The next block some address space still needs, in order; -1: none. */
+static int next_job(struct lazy *lz, size_t *mi, size_t *bi)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&lz->mu);
+	while (!found && lz->mmi < lz->nmm) {
+		struct lmm *m = &lz->mm[lz->mmi];
+
+		while (lz->next < lz->n && m->state[lz->order[lz->next]] != TODO)
+			lz->next++;
+		if (lz->next < lz->n && !m->dead) {
+			*mi = lz->mmi;
+			*bi = lz->order[lz->next++];
+			found = 1;
+		} else {
+			lz->mmi++;
+			lz->next = 0;
+		}
+	}
+	pthread_mutex_unlock(&lz->mu);
+	return found ? 0 : -1;
+}
+
+static int stopping(struct lazy *lz)
+{
+	int stop;
+
+	pthread_mutex_lock(&lz->mu);
+	stop = lz->stop || lz->err || lz->finished;
+	pthread_mutex_unlock(&lz->mu);
+	return stop;
+}
+
+static void *copier(void *arg)
+{
+	struct lazy *lz = arg;
+	size_t mi, bi;
+
+	while (!stopping(lz)) {
+		int ret;
+
+		if (next_job(lz, &mi, &bi) < 0) {
+			/* A fork may add work; a block given back (EAGAIN) too. */
+			pthread_mutex_lock(&lz->mu);
+			lz->mmi = 0;
+			lz->next = 0;
+			pthread_mutex_unlock(&lz->mu);
+			usleep(1000);
+			continue;
+		}
+		ret = take_block(lz, mi, bi);
+		if (ret == -EAGAIN) {
+			usleep(100);
+			pthread_mutex_lock(&lz->mu);
+			lz->mmi = 0;
+			lz->next = 0;
+			pthread_mutex_unlock(&lz->mu);
+		} else if (ret < 0) {
+			set_err(lz, ret);
+		}
+	}
+	free(decode_buf);
+	decode_buf = NULL;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- faults */
+
+static ssize_t find_block(const struct lazy *lz, uint64_t a)
+{
+	size_t lo = 0, hi = lz->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (lz->b[mid].addr + (uint64_t)lz->b[mid].npages * lz->ps <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < lz->n && lz->b[lo].addr <= a ? (ssize_t)lo : -1;
+}
+
+static int zero_or_wake(int uffd, uint64_t page, size_t ps)
+{
+	struct uffdio_zeropage z = { .range = { page, ps } };
+	struct uffdio_range w = { page, ps };
+
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0)
+		return 0;
+	if (errno == EEXIST || errno == ENOENT)
+		return ioctl(uffd, UFFDIO_WAKE, &w) < 0 && errno != ENOENT ? -errno : 0;
+	return -errno;
+}
+
+/* Every block's CRC checked: a page in none of them has no data. */
+static int all_verified(struct lazy *lz)
+{
+	int all;
+
+	pthread_mutex_lock(&lz->mu);
+	all = lz->nverified == lz->n;
+	pthread_mutex_unlock(&lz->mu);
+	return all;
+}
+
+/* Lazy: check every block's CRC ahead of the copies (a fault on a page
+ * no block has waits for it: the block holding it might be damaged). */
+static void *verifier(void *arg)
+{
+	struct lazy *lz = arg;
+
+	for (size_t i = 0; i < lz->n && !stopping(lz); i++) {
+		int ret = check_crc(lz, lz->order[i]);
+
+		if (ret < 0) {
+			set_err(lz, ret);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* A page fault at current address addr of mm[mi]: 0 served, -EAGAIN to
+ * try again later (an event first, or its block is being copied). */
+static int serve_fault(struct lazy *lz, size_t mi, uint64_t addr)
+{
+	uint64_t page = addr & ~(uint64_t)(lz->ps - 1), img;
+	ssize_t bi;
+	int ret, state, uffd;
+	struct range g;
+
+	pthread_rwlock_rdlock(&lz->lock);
+	img = image_at(&lz->mm[mi], page);
+	uffd = lz->mm[mi].uffd;
+	bi = img ? find_block(lz, img) : -1;
+	if (bi >= 0 && ranges_next(&lz->mm[mi].gone, img, img + lz->ps, &g))
+		bi = -1;
+	pthread_rwlock_unlock(&lz->lock);
+	if (bi < 0 && !all_verified(lz))
+		return -EAGAIN;	/* the block it is in may be one not read yet */
+	if (bi >= 0) {
+		pthread_mutex_lock(&lz->mu);
+		state = lz->mm[mi].state[bi];
+		pthread_mutex_unlock(&lz->mu);
+		if (state == BUSY)
+			return -EAGAIN;
+		if (state == TODO) {
+			ret = take_block(lz, mi, (size_t)bi);
+			if (ret < 0)
+				return ret;
+			if (ret == 0)
+				return -EAGAIN;
+		}
+	}
+	/* Not in any image (or dropped since, or copied: then just wake it). */
+	pthread_rwlock_rdlock(&lz->lock);
+	ret = zero_or_wake(uffd, page, lz->ps);
+	pthread_rwlock_unlock(&lz->lock);
+	if (bi < 0)
+		lz->zero++;
+	return ret == -ESRCH ? 0 : ret;
+}
+
+struct fault {
+	size_t mi;
+	uint64_t addr;
+};
+
+/* An event of mm[mi], under the write lock. */
+static int on_event(struct lazy *lz, size_t mi, const struct uffd_msg *msg)
+{
+	struct lmm *m = &lz->mm[mi];
+
+	switch (msg->event) {
+	case UFFD_EVENT_FORK: {
+		struct lmm *c;
+
+		pthread_mutex_lock(&lz->mu);
+		lz->mm = xrealloc(lz->mm, (lz->nmm + 1) * sizeof(*lz->mm));
+		m = &lz->mm[mi];
+		c = &lz->mm[lz->nmm];
+		/* What the parent had is in the child too (copied by fork). */
+		*c = (struct lmm){ .uffd = (int)msg->arg.fork.ufd, .left = 0 };
+		c->state = xmalloc(lz->n);
+		for (size_t i = 0; i < lz->n; i++) {
+			c->state[i] = m->state[i] == DONE ? DONE : TODO;
+			c->left += c->state[i] != DONE;
+		}
+		c->remaps = xmemdup(m->remaps, m->nremaps * sizeof(*m->remaps));
+		c->nremaps = m->nremaps;
+		for (size_t i = 0; i < m->gone.n; i++)
+			ranges_add(&c->gone, m->gone.r[i].start, m->gone.r[i].end);
+		ranges_finish(&c->gone);
+		lz->nmm++;
+		pthread_mutex_unlock(&lz->mu);
+		debug("lazy restore: the process forked: its child is filled too");
+		return 0;
+	}
+	case UFFD_EVENT_REMAP:
+		m->remaps = xrealloc(m->remaps, (m->nremaps + 1) * sizeof(*m->remaps));
+		m->remaps[m->nremaps++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to,
+							  msg->arg.remap.len };
+		return 0;
+	case UFFD_EVENT_REMOVE:
+	case UFFD_EVENT_UNMAP:
+		/* Image addresses of what it drops: page by page (it may have
+		 * been put together from moved pieces). */
+		for (uint64_t a = msg->arg.remove.start; a < msg->arg.remove.end; a += lz->ps) {
+			uint64_t img = image_at(m, a);
+
+			if (img)
+				ranges_add(&m->gone, img, img + lz->ps);
+		}
+		ranges_finish(&m->gone);
+		return 0;
+	}
+	return 0;
+}
+
+/* Read what the uffds have: events applied at once, faults queued. */
+static int read_msgs(struct lazy *lz, struct fault **q, size_t *nq)
+{
+	pthread_rwlock_wrlock(&lz->lock);
+	for (size_t mi = 0; mi < lz->nmm; mi++) {
+		struct uffd_msg msg[32];
+		ssize_t n;
+
+		if (lz->mm[mi].dead)
+			continue;
+		while ((n = read(lz->mm[mi].uffd, msg, sizeof(msg))) > 0) {
+			for (ssize_t k = 0; k < n / (ssize_t)sizeof(msg[0]); k++) {
+				if (msg[k].event == UFFD_EVENT_PAGEFAULT) {
+					*q = xrealloc(*q, (*nq + 1) * sizeof(**q));
+					(*q)[(*nq)++] = (struct fault){ mi, msg[k].arg.pagefault.address };
+					lz->faults++;
+				} else {
+					on_event(lz, mi, &msg[k]);
+				}
+			}
+		}
+	}
+	pthread_rwlock_unlock(&lz->lock);
+	return 0;
+}
+
+static void *reader(void *arg)
+{
+	struct lazy *lz = arg;
+	struct fault *q = NULL;
+	size_t nq = 0;
+
+	while (!stopping(lz)) {
+		struct pollfd *pfd;
+		size_t n, k = 0;
+
+		pthread_mutex_lock(&lz->mu);
+		n = lz->nmm;
+		pfd = xmalloc(n * sizeof(*pfd));
+		for (size_t i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ .fd = lz->mm[i].dead ? -1 : lz->mm[i].uffd,
+						  .events = POLLIN };
+		pthread_mutex_unlock(&lz->mu);
+		/* Faults waiting for a block or an event: look again soon. */
+		poll(pfd, n, nq ? 1 : 50);
+		free(pfd);
+		read_msgs(lz, &q, &nq);
+		for (size_t i = 0; i < nq; i++) {
+			int ret = serve_fault(lz, q[i].mi, q[i].addr);
+
+			if (ret == -EAGAIN)
+				q[k++] = q[i];
+			else if (ret < 0)
+				set_err(lz, ret);
+		}
+		nq = k;
+	}
+	free(q);
+	free(decode_buf);
+	decode_buf = NULL;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- api */
+
+static void close_uffds(struct lazy *lz)
+{
+	for (size_t i = 0; i < lz->nmm; i++)
+		if (lz->mm[i].uffd >= 0) {
+			close(lz->mm[i].uffd);
+			lz->mm[i].uffd = -1;
+		}
+}
+
+/* Register every private anonymous mapping that gets page data. */
+static int register_all(struct lazy *lz, const struct img_proc *p, int uffd)
+{
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		const struct img_vma *v = &p->vmas[i];
+		int ret;
+
+		if (!lazy_vma(v))
+			continue;
+		ret = uffd_register(uffd, v->d.start, v->d.end);
+		if (ret < 0)
+			return error_errno(ret, "cannot register %#lx-%#lx with userfaultfd",
+					   (unsigned long)v->d.start, (unsigned long)v->d.end);
+	}
+	(void)lz;
+	return 0;
+}
+
+/* copiers copier threads; lazy: the reader and the verifier too. */
+static int start_threads(struct lazy *lz, int copiers, int lazy)
+{
+	void *(*fn[2])(void *) = { reader, verifier };
+
+	lz->threads = xmalloc((size_t)(copiers + 2) * sizeof(*lz->threads));
+	for (int i = 0; i < copiers + 2 * lazy; i++) {
+		if (pthread_create(&lz->threads[lz->nthreads], NULL, i < 2 * lazy ? fn[i] : copier, lz))
+			return lz->nthreads > 2 * lazy ? 0 : error("cannot start threads");
+		lz->nthreads++;
+	}
+	return 0;
+}
+
+static void join_threads(struct lazy *lz)
+{
+	pthread_mutex_lock(&lz->mu);
+	lz->stop = 1;
+	pthread_mutex_unlock(&lz->mu);
+	for (int i = 0; i < lz->nthreads; i++)
+		pthread_join(lz->threads[i], NULL);
+	lz->nthreads = 0;
+	free(lz->threads);
+	lz->threads = NULL;
+}
+
+int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const struct img *img,
+	       pid_t pid, int uffd, int eager, const struct trust *t)
+{
+	struct chain_hold hold;
+	struct lazy *lz = xzalloc(sizeof(*lz));
+	struct uffdio_api api = { .api = UFFD_API };
+	struct index_arg ia = { .lz = lz, .newest = img, .eager = eager };
+	struct ranges later = { 0 };
+	pthread_rwlockattr_t ra;
+	int ret, ncpu = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN)));
+
+	*out = lz;
+	lz->t0 = now_ns();
+	lz->ps = img->h.page_size;
+	lz->pid = pid;
+	lz->done_fd = eventfd(0, EFD_CLOEXEC);
+	pthread_rwlockattr_init(&ra);
+	/* The reader must get in between copies: an event waits for it. */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&lz->lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&lz->mu, NULL);
+	lz->mm = xzalloc(sizeof(*lz->mm));
+	lz->nmm = 1;
+	lz->mm[0].uffd = uffd;
+	if (!eager)
+		api.features = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+			       UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
+	if (ioctl(uffd, UFFDIO_API, &api) < 0)
+		return error_errno(errno, "cannot set up userfaultfd");
+	if (!img_reader_payloads_stable(in->r))
+		return error("the image is not a regular file: it cannot be read lazily");
+	/* Registered first: a parent read into a private copy is copied in
+	 * as it is indexed. */
+	if ((ret = register_all(lz, &img->procs[0], uffd)) < 0)
+		return ret;
+	keep_reader(lz, in->r, path);
+	ret = index_image(&ia, in->r, img, in, NULL, &later, 0);
+	trust_hold(t, &hold);
+	if (ret == 0 && later.n)
+		ret = chain_walk(path, img, &later, &hold, index_parent, &ia);
+	ranges_free(&later);
+	if (ret < 0)
+		return ret;
+	qsort(lz->b, lz->n, sizeof(*lz->b), cmp_block);
+	order_blocks(lz, &img->procs[0]);
+	lz->mm[0].state = xzalloc(lz->n ? lz->n : 1);
+	lz->mm[0].left = lz->n;
+	debug("%s: %zu blocks to copy through userfaultfd, indexed in %.1f ms",
+	      eager ? "restore" : "lazy restore", lz->n, (now_ns() - lz->t0) / 1e6);
+	if (!lz->n) {
+		lz->finished = 1;
+		close_uffds(lz);
+		return 0;
+	}
+	if (!eager)
+		return 0;
+	/* Eager: nothing runs in the process; no events, no faults. */
+	if ((ret = start_threads(lz, ncpu, 0)) < 0)
+		return ret;
+	{
+		struct pollfd pfd = { .fd = lz->done_fd, .events = POLLIN };
+
+		while (!lz->err && !lz->finished)
+			poll(&pfd, 1, 100);
+	}
+	join_threads(lz);
+	ret = lz->err;
+	if (ret == 0) {
+		close_uffds(lz);
+		debug("restore: %llu blocks copied in %.1f ms", (unsigned long long)lz->copied,
+		      (now_ns() - lz->t0) / 1e6);
+	}
+	return ret;
+}
+
+int lazy_serve(struct lazy *lz)
+{
+	int ncpu = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN)));
+
+	lz->t0 = now_ns();
+	if (lz->finished)
+		return 0;
+	return start_threads(lz, ncpu, 1);
+}
+
+int lazy_done_fd(const struct lazy *lz)
+{
+	return lz->done_fd;
+}
+
+int lazy_status(struct lazy *lz)
+{
+	int ret;
+
+	pthread_mutex_lock(&lz->mu);
+	ret = lz->err ? lz->err : lz->finished;
+	pthread_mutex_unlock(&lz->mu);
+	if (ret == 1 && lz->nthreads) {
+		join_threads(lz);
+		close_uffds(lz);
+		debug("lazy restore: every page in after %.1f ms (%llu faults, %llu zero pages, %llu blocks copied)",
+		      (now_ns() - lz->t0) / 1e6, (unsigned long long)lz->faults,
+		      (unsigned long long)lz->zero, (unsigned long long)lz->copied);
+	}
+	return ret;
+}
+
+void lazy_end(struct lazy *lz)
+{
+	if (!lz)
+		return;
+	if (lz->nthreads)
+		join_threads(lz);
+	close_uffds(lz);
+	for (size_t i = 0; i < lz->nmm; i++) {
+		free(lz->mm[i].state);
+		free(lz->mm[i].remaps);
+		ranges_free(&lz->mm[i].gone);
+	}
+	/* rd[0] is the caller's reader: the caller closes it. */
+	for (size_t i = 1; i < lz->nrd; i++)
+		img_reader_close(&lz->rd[i]);
+	for (size_t i = 0; i < lz->nrd; i++)
+		free(lz->paths[i]);
+	free(lz->rd);
+	free(lz->paths);
+	free(lz->mm);
+	free(lz->b);
+	free(lz->order);
+	if (lz->done_fd >= 0)
+		close(lz->done_fd);
+	pthread_rwlock_destroy(&lz->lock);
+	pthread_mutex_destroy(&lz->mu);
+	free(lz);
+}

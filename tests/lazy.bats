@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# Restore through userfaultfd: lazy (the process runs at once, its memory
+# filled as it runs) and eager (--no-lazy: every page before it runs).
+
+load test_helper
+
+skip_unless_uffd() {
+	"$CKPT" check | grep -q "^userfaultfd restore *ok" || skip "no userfaultfd restore here"
+}
+
+# restore -v IMG [options]: the verdict of the target, and what ckpt said
+restore_v() {
+	touch "$T/go"
+	run timeout 120 "$CKPT" -v restore "$T/img" "$@"
+	echo "$output"
+	echo "--- target stderr:"
+	cat "$T/err"
+}
+
+@test "lazy: every page right, with threads faulting at once, mremap, MADV_DONTNEED, munmap and fork during the fill" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_target lazy 64 8
+	dump_kill --compress none
+	restore_v --lazy
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"lazy restore: every page in"* ]]
+}
+
+@test "lazy: compressed blocks too" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_target lazy 32 4
+	dump_kill --compress lz4
+	restore_v --lazy
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"lazy restore: every page in"* ]]
+}
+
+@test "by default (--no-lazy) every page goes in through userfaultfd before the process runs" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_target lazy 32 4
+	dump_kill --compress zstd
+	restore_v
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"blocks copied in"* ]]
+	[[ "$output" != *"lazy restore"* ]]
+}
+
+@test "lazy: pages of every image of an incremental chain" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_target dirty 32 1
+	"$CKPT" dump "$TPID" --track -o "$T/a.img"
+	sleep 0.2
+	"$CKPT" dump "$TPID" --parent "$T/a.img" -o "$T/b.img"
+	sleep 0.2
+	run "$CKPT" dump "$TPID" --parent "$T/b.img" -o "$T/img" --kill
+	[ "$status" -eq 0 ]
+	reap "$TPID"
+	restore_v --lazy
+	[ "$status" -eq 0 ]
+	# (it may check out and exit before every page is in)
+	[[ "$output" == *"lazy restore: "*" blocks to copy"* ]]
+}
+
+@test "lazy --detach: a server of ckpt's fills the process and exits; the process checks out" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_target lazy 64 8
+	dump_kill
+	touch "$T/go"
+	run --separate-stderr timeout 60 "$CKPT" restore --detach --lazy "$T/img"
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^[0-9]+$ ]]
+	local pid=$output i
+	PIDS+=("$pid")
+	for i in $(seq 1200); do
+		[ -d "/proc/$pid" ] && [ "$(proc_state "$pid")" != Z ] || break
+		sleep 0.05
+	done
+	cat "$T/err"
+	[ -z "$(grep FAIL "$T/err")" ]
+	# and no ckpt is left serving it
+	[ -z "$(pgrep -f "restore --detach --lazy $T/img")" ]
+}
+
+# One try: restore lazily, and kill -9 ckpt once the process runs its own
+# code but ckpt still fills it.  0: caught in that window (the process must
+# then die with ckpt, never run on); 1: the fill was done first.
+kill_ckpt_while_filling() {
+	local ck pid="" i
+	"$CKPT" restore --lazy "$T/img" &
+	ck=$!
+	for i in $(seq 1000); do
+		pid=$(pgrep -P "$ck" | head -1)
+		[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = lazy ] && break
+		sleep 0.01
+	done
+	[ -n "$pid" ] && PIDS+=("$pid")
+	if [ -z "$pid" ] || ! grep -q "^TracerPid:[[:space:]]*$ck\$" "/proc/$pid/status"; then
+		wait "$ck" || true
+		return 1
+	fi
+	kill -9 "$ck"
+	wait "$ck" || true
+	for i in $(seq 400); do
+		[ -d "/proc/$pid" ] && [ "$(proc_state "$pid")" != Z ] || break
+		sleep 0.05
+	done
+	KILLED_PID=$pid
+}
+
+@test "lazy: a ckpt killed while it fills takes the process with it (never zeros)" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_target lazy 256 2
+	dump_kill --compress zstd
+	touch "$T/go"
+	local n
+	for n in 1 2 3; do
+		kill_ckpt_while_filling && break
+		[ "$n" -lt 3 ] || skip "every fill was done before ckpt could be killed in it"
+		: >"$T/err"
+	done
+	cat "$T/err"
+	# killed with ckpt: never ran on to find a zero page
+	[ -z "$(grep FAIL "$T/err")" ]
+	[ ! -d "/proc/$KILLED_PID" ] || [ "$(proc_state "$KILLED_PID")" = Z ]
+}
+
+@test "lazy: a damaged block kills the process with one line; never a wrong page" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_target lazy 32 4
+	dump_kill --compress none
+	# one bit in the middle of the page data
+	local size off
+	size=$(stat -c %s "$T/img")
+	off=$(( size / 2 ))
+	printf '\x55' | dd of="$T/img" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	touch "$T/go"
+	run --separate-stderr timeout 120 "$CKPT" restore --lazy "$T/img"
+	echo "$status: $stderr"
+	cat "$T/err"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"checksum mismatch"* ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ -z "$(grep 'is wrong' "$T/err")" ]
+}
