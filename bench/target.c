@@ -21,6 +21,10 @@
  *     STATE.restored "NS PID" once, when it finds it has been restored:
  *                    NS is its first CLOCK_REALTIME reading after the
  *                    restore, comparable with the benchmark's wall clock
+ *     STATE.swept    "NS SUM" right after that: it has read one word of
+ *                    every page of its mapping, in order (its first work
+ *                    after a restore: what a lazy restore makes slower),
+ *                    NS the CLOCK_REALTIME reading when it was done
  *
  * Restored is told apart from merely paused by the parent: after a gap of
  * more than 2 ms on either clock it compares getppid() with the parent it
@@ -96,6 +100,16 @@ static void put(const char *suffix, const char *fmt, ...)
 		fprintf(stderr, "bench-target: cannot write '%s': %s\n", path, strerror(errno));
 		exit(1);
 	}
+}
+
+/* Read one word of every page: the sum, so the reads are not dropped. */
+static uint64_t sweep(const unsigned char *mem, size_t len)
+{
+	uint64_t sum = 0;
+
+	for (size_t o = 0; o < len; o += BENCH_PAGE)
+		sum += *(const volatile uint64_t *)(mem + o);
+	return sum;
 }
 
 /* Page i of npages is written iff the evenly spread fraction f picks it. */
@@ -218,6 +232,14 @@ int main(int argc, char **argv)
 		if ((gap > 2000000 || wall_gap) && !restored && getppid() != ppid0) {
 			restored = 1;
 			put(".restored", "%llu %d\n", (unsigned long long)wall, getpid());
+			uint64_t sum = sweep(mem, len);
+
+			put(".swept", "%llu %llu\n", (unsigned long long)clock_ns(CLOCK_REALTIME),
+			    (unsigned long long)sum);
+			last = now_ns();
+			wall_last = clock_ns(CLOCK_REALTIME);
+			max_gap = 0;
+			continue;
 		}
 		if (want_gap) {
 			/* A fresh reading first: a freeze that fell between
