@@ -3,6 +3,7 @@
  * tight clock loop and reports what it sees.
  *
  *   bench-target -m MIB -s STATE [-d text|random] [-t FRAC] [-r FRAC] [-T MS] [-H] [-p]
+ *                [-n THREADS] [-M MAPPINGS] [-R GIB]
  *
  *   -m MIB     size of its one anonymous mapping
  *   -d KIND    page contents (data.h): text (compressible, default) or random
@@ -11,6 +12,12 @@
  *   -T MS      also rewrite every MS milliseconds
  *   -H         transparent huge pages (MADV_HUGEPAGE); 4 KiB pages otherwise
  *   -p         die with the parent (PR_SET_PDEATHSIG)
+ *   -n N       also N threads, each asleep in pause() (what a dump must
+ *              stop, read and inject into one by one)
+ *   -M N       also N one-page mappings, every other one written, their
+ *              protections alternating so that none merge
+ *   -R GIB     also a MAP_NORESERVE reservation of GIB GiB with one page
+ *              written in every 64 MiB: a big heap with little touched
  *   -s STATE   prefix of the files it writes (each by write+rename):
  *     STATE          "pid ADDR LEN TOUCHED" once the data is in place
  *     STATE.gap      "SEQ NS AT" on SIGUSR1: the largest gap between two
@@ -45,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +110,55 @@ static void put(const char *suffix, const char *fmt, ...)
 	}
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* The scale options: threads, mappings, a reservation.  0 or -1. */
+static int scale(unsigned long nthreads, unsigned long nmaps, unsigned long gib)
+{
+	pthread_attr_t at;
+
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 64 << 10);
+	for (unsigned long i = 0; i < nthreads; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, &at, sleeper, NULL)) {
+			fprintf(stderr, "bench-target: thread %lu of %lu: cannot create it\n", i, nthreads);
+			return -1;
+		}
+	}
+	for (unsigned long i = 0; i < nmaps; i++) {
+		unsigned char *m = mmap(NULL, BENCH_PAGE, i & 1 ? PROT_READ : PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED) {
+			perror("bench-target: mmap");
+			return -1;
+		}
+		if (!(i & 1))
+			m[0] = 1;
+	}
+	if (gib) {
+		size_t len = (size_t)gib << 30;
+		unsigned char *r = mmap(NULL, len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (r == MAP_FAILED) {
+			perror("bench-target: mmap of the reservation");
+			return -1;
+		}
+		for (size_t o = 0; o < len; o += 64u << 20)
+			r[o + BENCH_PAGE] = 1;
+	}
+	return 0;
+}
+
 /* Read one word of every page: the sum, so the reads are not dropped. */
 static uint64_t sweep(const unsigned char *mem, size_t len)
 {
@@ -137,11 +194,21 @@ int main(int argc, char **argv)
 	unsigned gap_seq = 0, rw_seq = 0;
 	pid_t ppid0 = getppid();
 	int restored = 0, huge = 0, pdeath = 0, forks = 0, c;
+	unsigned long nthreads = 0, nmaps = 0, gib = 0;
 	unsigned char *mem;
 	size_t len;
 
-	while ((c = getopt(argc, argv, "m:d:t:r:T:s:Hpf:")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:t:r:T:s:Hpf:n:M:R:")) != -1) {
 		switch (c) {
+		case 'n':
+			nthreads = strtoul(optarg, NULL, 10);
+			break;
+		case 'M':
+			nmaps = strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			gib = strtoul(optarg, NULL, 10);
+			break;
 		case 'm':
 			mib = strtoull(optarg, NULL, 10);
 			break;
@@ -182,7 +249,7 @@ int main(int argc, char **argv)
 	}
 	if (!mib || !state) {
 		fprintf(stderr, "usage: bench-target -m MIB -s STATE [-d text|random] [-t FRAC]"
-				" [-r FRAC] [-T MS] [-H] [-p] [-f N]\n");
+				" [-r FRAC] [-T MS] [-H] [-p] [-f N] [-n THREADS] [-M MAPPINGS] [-R GIB]\n");
 		return 2;
 	}
 	if (pdeath && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ppid0))
@@ -214,6 +281,8 @@ int main(int argc, char **argv)
 			for (;;)
 				pause();
 		}
+	if (scale(nthreads, nmaps, gib) < 0)
+		return 1;
 	put("", "%d %#lx %zu %llu\n", getpid(), (unsigned long)mem, len, (unsigned long long)touched);
 
 	uint64_t last = now_ns(), next_rw = every_ns ? last + every_ns : UINT64_MAX;
