@@ -13,8 +13,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -198,4 +200,100 @@ void guard_kill(struct guard *g)
 {
 	for (size_t i = 0; i < g->n; i++)
 		syscall(SYS_tkill, g->tids[i], SIGKILL);
+}
+
+/* The keeper: hold what comes over sock, forever (ckpt gone: still). */
+static __attribute__((noreturn)) void keep(int sock)
+{
+	for (;;) {
+		char byte, cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &byte, 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+
+		if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) <= 0 && errno != EINTR)
+			for (;;)
+				pause();
+	}
+}
+
+int guard_keeper(struct keeper *k, int uffd)
+{
+	pid_t parent = getpid(), pid;
+	int sv[2];
+
+	k->pidfd = k->sock = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return error_errno(errno, "cannot make a socket pair");
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return error_errno(errno, "cannot fork");
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		/* Nothing but the uffd and its end of the socket (close_range(2),
+		 * Linux 5.9). */
+		int lo = MIN(uffd, sv[1]), hi = MAX(uffd, sv[1]);
+
+		if (lo > 0)
+			syscall(SYS_close_range, 0u, (unsigned)lo - 1, 0);
+		if (hi > lo + 1)
+			syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0);
+		syscall(SYS_close_range, (unsigned)hi + 1, ~0u, 0);
+		keep(sv[1]);
+	}
+	close(sv[1]);
+	k->sock = sv[0];
+	k->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (k->pidfd < 0) {
+		int err = errno;
+
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, __WALL);
+		close(k->sock);
+		k->sock = -1;
+		return error_errno(err, "cannot open a pidfd");
+	}
+	return 0;
+}
+
+int guard_keeper_add(const struct keeper *k, int fd)
+{
+	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	if (k->sock < 0)
+		return 0;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	while (sendmsg(k->sock, &mh, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+void guard_keeper_end(struct keeper *k)
+{
+	siginfo_t si;
+
+	if (k->sock >= 0)
+		close(k->sock);
+	if (k->pidfd >= 0) {
+		/* By pidfd: guard_wait may have reaped it, its PID be reused. */
+		syscall(SYS_pidfd_send_signal, k->pidfd, SIGKILL, NULL, 0);
+		while (waitid((idtype_t)3 /* P_PIDFD, Linux 5.4 */, (id_t)k->pidfd, &si,
+			      WEXITED | __WALL) < 0 && errno == EINTR)
+			;
+		close(k->pidfd);
+	}
+	k->pidfd = k->sock = -1;
 }

@@ -38,4 +38,25 @@ void guard_end(struct guard *g);
 /* Kill every tracee (the fill failed: none may run on). */
 void guard_kill(struct guard *g);
 
+/*
+ * EXITKILL alone leaves a window: a dying ckpt closes its files
+ * (exit_files) before the kernel kills its tracees (exit_notify, then
+ * exit_ptrace), and a fault woken by the uffd's release in between maps
+ * a zero page the process may read before its SIGKILL.  So a keeper
+ * process of ckpt's holds the uffds too, and dies only of
+ * PR_SET_PDEATHSIG, which forget_original_parent() (kernel/exit.c) sends
+ * after exit_ptrace() has sent the tracees theirs: the uffds outlive
+ * them.  It must be forked by the tracing thread.  guard_keeper(): a
+ * keeper holding uffd; k->sock takes more (guard_keeper_add: the uffd of
+ * a forked child, passed with SCM_RIGHTS: in flight it is held already).
+ * 0 or -errno.  guard_keeper_end() kills and reaps it.
+ */
+struct keeper {
+	int pidfd;		/* -1: none */
+	int sock;		/* ours of a socketpair with it */
+};
+int guard_keeper(struct keeper *k, int uffd);
+int guard_keeper_add(const struct keeper *k, int fd);
+void guard_keeper_end(struct keeper *k);
+
 #endif

@@ -42,6 +42,7 @@
 #include "image/codec.h"
 #include "image/crc32c.h"
 #include "ptrace/tracee.h"
+#include "restore/fillguard.h"
 #include "restore/lazy.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
@@ -102,6 +103,7 @@ struct lazy {
 	uint64_t t0;
 	uint64_t faults, zero, copied;
 	uint64_t copied_direct;	/* pages copied in while indexing */
+	struct keeper keeper;	/* lazy: holds the uffds too (fillguard.h) */
 };
 
 static __thread uint8_t *decode_buf;
@@ -750,6 +752,9 @@ static int on_event(struct lazy *lz, size_t mi, const struct uffd_msg *msg)
 	case UFFD_EVENT_FORK: {
 		struct lmm *c;
 
+		/* First of all, the keeper holds the child's uffd too. */
+		if (guard_keeper_add(&lz->keeper, (int)msg->arg.fork.ufd) < 0)
+			set_err(lz, error_errno(errno, "cannot pass a forked child's userfaultfd on"));
 		pthread_mutex_lock(&lz->mu);
 		lz->mm = xrealloc(lz->mm, (lz->nmm + 1) * sizeof(*lz->mm));
 		m = &lz->mm[mi];
@@ -922,6 +927,7 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 	int ret, ncpu = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN)));
 
 	*out = lz;
+	lz->keeper.pidfd = lz->keeper.sock = -1;
 	lz->t0 = now_ns();
 	lz->ps = img->h.page_size;
 	lz->pid = pid;
@@ -940,6 +946,9 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 			       UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
 	if (ioctl(uffd, UFFDIO_API, &api) < 0)
 		return error_errno(errno, "cannot set up userfaultfd");
+	/* Lazy: the process will run before every page is in. */
+	if (!eager && (ret = guard_keeper(&lz->keeper, uffd)) < 0)
+		return ret;
 	if (!img_reader_payloads_stable(in->r))
 		return error("the image is not a regular file: it cannot be read lazily");
 	/* Registered first: a parent read into a private copy is copied in
@@ -1040,6 +1049,7 @@ void lazy_end(struct lazy *lz)
 	free(lz->mm);
 	free(lz->b);
 	free(lz->order);
+	guard_keeper_end(&lz->keeper);
 	if (lz->done_fd >= 0)
 		close(lz->done_fd);
 	pthread_rwlock_destroy(&lz->lock);

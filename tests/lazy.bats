@@ -150,3 +150,14 @@ kill_ckpt_while_filling() {
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[ -z "$(grep 'is wrong' "$T/err")" ]
 }
+
+@test "lazy: a tree of processes is restored as it is read, with a warning that says so" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_basic
+	dump_kill
+	restore_go --lazy
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cannot restore lazily: it is a tree of processes"* ]]
+	grep -qx 'tree_basic: ok' "$T/out"
+}
