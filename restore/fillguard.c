@@ -170,15 +170,18 @@ void guard_end(struct guard *g)
 			drop(g, i);
 			continue;
 		}
-		/* Its SIGSTOP, or a group stop; pass on everything else. */
+		/* Its SIGSTOP, or a group stop; pass on everything else.  From
+		 * any tracee: a zombie leader is reported only once every
+		 * other thread is reaped, and one we never saw may be left. */
 		while (!g->stopped[i]) {
 			int st;
-			pid_t t = tracee_wait(tid, &st, __WALL);
+			pid_t t = tracee_wait(-1, &st, __WALL);
 
 			if (t == -EINTR)
 				continue;
-			if (t < 0 || on_stop(g, t, st, 1) == 1 || find(g, tid) < 0)
+			if (t < 0 || on_stop(g, t, st, t == tid) == 1 || find(g, tid) < 0)
 				break;
+			i = (size_t)find(g, tid);
 		}
 		if ((i = (size_t)find(g, tid)) < g->n) {
 			tracee_call(PTRACE_DETACH, tid, 0, 0);

@@ -83,19 +83,33 @@ restore_v() {
 	done
 	cat "$T/err"
 	[ -z "$(grep FAIL "$T/err")" ]
-	# and no ckpt is left serving it
-	[ -z "$(pgrep -f "restore --detach --lazy $T/img")" ]
+	# and no ckpt is left serving it (from /proc: no pgrep on arm64)
+	local f
+	for f in /proc/[0-9]*/cmdline; do
+		[[ "$(tr '\0' ' ' <"$f" 2>/dev/null)" != *"restore --detach --lazy $T/img"* ]]
+	done
 }
 
 # One try: restore lazily, and kill -9 ckpt once the process runs its own
 # code but ckpt still fills it.  0: caught in that window (the process must
 # then die with ckpt, never run on); 1: the fill was done first.
+# child_of PID: one child of PID, from /proc (the arm64 guest has no pgrep;
+# comm has no spaces in our targets: field 4 is the ppid).
+child_of() {
+	local f st
+	for f in /proc/[0-9]*/stat; do
+		read -r -a st <"$f" 2>/dev/null || continue
+		[ "${st[3]}" = "$1" ] && { echo "${st[0]}"; return 0; }
+	done
+	return 0
+}
+
 kill_ckpt_while_filling() {
 	local ck pid="" i
 	"$CKPT" restore --lazy "$T/img" &
 	ck=$!
 	for i in $(seq 1000); do
-		pid=$(pgrep -P "$ck" | head -1)
+		pid=$(child_of "$ck")
 		[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = lazy ] && break
 		sleep 0.01
 	done
