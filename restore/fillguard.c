@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ptrace/tracee.h"
@@ -144,6 +145,8 @@ int guard_wait(struct guard *g, struct lazy *lz)
 {
 	int ret;
 
+	/* After "restore: running": CKPT_KILLPOINT reaches it by name only. */
+	killpoint("restore: lazily filling, the process running");
 	while ((ret = lazy_status(lz)) == 0 && g->n) {
 		struct pollfd pfd[2] = {
 			{ .fd = g->sigfd, .events = POLLIN },

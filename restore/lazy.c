@@ -1020,6 +1020,12 @@ int lazy_status(struct lazy *lz)
 	if (ret == 1 && lz->nthreads) {
 		join_threads(lz);
 		close_uffds(lz);
+		/* The keeper's copies too, now: an event the process raised
+		 * after the reader stopped (a fork) completes only once the
+		 * last copy is closed, and until then the process sleeps
+		 * where no SIGSTOP reaches it (guard_end would wait forever;
+		 * fs/userfaultfd.c userfaultfd_event_wait_completion). */
+		guard_keeper_end(&lz->keeper);
 		debug("lazy restore: every page in after %.1f ms (%llu faults, %llu zero pages, %llu blocks copied)",
 		      (now_ns() - lz->t0) / 1e6, (unsigned long long)lz->faults,
 		      (unsigned long long)lz->zero, (unsigned long long)lz->copied);

@@ -211,29 +211,34 @@ static int fork_server(int *report, pid_t *pidp)
 	_exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1);
 }
 
-/* Lazy: until every page is in; the process keeps running after. */
-static int finish_lazy(struct guard *g, struct lazy *lz, pid_t pid)
-{
-	int ret = guard_wait(g, lz);
-
-	if (ret < 0) {
-		/* A damaged block, or the kernel refused: it must not run on. */
-		guard_kill(g);
-		debug("the process %d was killed: its memory could not be filled", pid);
-	}
-	guard_end(g);
-	lazy_end(lz);
-	return ret < 0 ? ret : 0;
-}
-
 /* What start() leaves to its caller: a lazy fill still going on. */
 struct started {
 	pid_t pid;
+	struct img_reader r;	/* the image, and its metadata: kept open */
+	struct img img;		/* while a lazy fill goes on (lazy.c maps it) */
 	struct spawn_fill sf;
 	struct guard g;
 	int report;		/* the server of --detach --lazy: its pipe to the command */
 	int command;		/* 1: this is the command; the server restores */
 };
+
+/* Lazy: until every page is in; the process keeps running after. */
+static int finish_lazy(struct started *st)
+{
+	int ret = guard_wait(&st->g, st->sf.lz);
+
+	if (ret < 0) {
+		/* A damaged block, or the kernel refused: it must not run on. */
+		guard_kill(&st->g);
+		debug("the process %d was killed: its memory could not be filled", st->pid);
+	}
+	guard_end(&st->g);
+	lazy_end(st->sf.lz);
+	st->sf.lz = NULL;
+	img_reader_close(&st->r);
+	img_free(&st->img);
+	return ret < 0 ? ret : 0;
+}
 
 /* Read, check and create: the process runs when it returns 0. */
 static int start(const char *path, const struct restore_opts *opts, struct started *st,
@@ -313,8 +318,14 @@ static int start(const char *path, const struct restore_opts *opts, struct start
 		debug("kill points passed: %ld", killpoints_passed());
 	log_release_info(1);
 	st->pid = pid;
-	img_reader_close(&r);
-	img_free(&img);
+	if (st->sf.how == HOW_LAZY) {
+		/* lazy.c copies from the mapped image until it is done */
+		st->r = r;
+		st->img = img;
+	} else {
+		img_reader_close(&r);
+		img_free(&img);
+	}
 	img_key_set_default(NULL);	/* it was t's */
 	return 0;
 out:
@@ -366,7 +377,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 		ret = write(st.report, &st.pid, sizeof(st.pid)) == sizeof(st.pid) ? 0 : -EIO;
 		close(st.report);
 		pidns_release(&ns, 0);
-		ret = finish_lazy(&st.g, st.sf.lz, st.pid);
+		ret = finish_lazy(&st);
 		_exit(ret < 0 ? 1 : 0);
 	}
 	if (o->detach) {
@@ -377,7 +388,7 @@ int restore_run(const char *path, const struct restore_opts *o)
 		}
 		return 0;
 	}
-	if (st.sf.how == HOW_LAZY && finish_lazy(&st.g, st.sf.lz, st.pid) < 0) {
+	if (st.sf.how == HOW_LAZY && finish_lazy(&st) < 0) {
 		pidns_release(&ns, 1);
 		return -1;
 	}

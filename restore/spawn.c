@@ -961,9 +961,14 @@ static int fill_uffd(struct ctx *c, struct restore_job *j)
 			close(fd);
 		return ret;
 	}
+	killpoint("restore: userfaultfd taken");
 	ret = lazy_begin(&c->lz, j->path, &j->in, c->img, c->pid, fd, c->how == HOW_EAGER,
 			 c->o->trust);
-	return ret == 0 && c->how == HOW_LAZY ? lazy_serve(c->lz) : ret;
+	if (ret == 0 && c->how == HOW_LAZY) {
+		killpoint("restore: lazily filling, the process not yet running");
+		ret = lazy_serve(c->lz);
+	}
+	return ret;
 }
 
 /* ckpt holds every descriptor of every process of a tree at once. */

@@ -5,9 +5,13 @@
  * tests/killsafe.bats, which kills `ckpt restore` and then needs the
  * restored process's PID free again: PID 1 (a container's init, the
  * arm64 guest's /init) may reap late or never.  Exits with CMD's status
- * once CMD and every process reparented to us have ended.
+ * once CMD and every process reparented to us have ended.  With
+ * REAPER_LOG=FILE, how each of those others ended goes to FILE, one line
+ * each: "PID signal N" or "PID exit N" (tests/lazy.bats: a process must
+ * die of ckpt's death, SIGKILL, not of what it found in its memory).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -36,8 +40,17 @@ int main(int argc, char **argv)
 		perror("reaper: exec");
 		_exit(127);
 	}
-	while ((p = wait(&st)) > 0 || errno == EINTR)
+	const char *logpath = getenv("REAPER_LOG");
+	FILE *log = logpath ? fopen(logpath, "a") : NULL;
+
+	while ((p = wait(&st)) > 0 || errno == EINTR) {
 		if (p == cmd)
 			ret = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		else if (p > 0 && log) {
+			fprintf(log, "%d %s %d\n", (int)p, WIFSIGNALED(st) ? "signal" : "exit",
+				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			fflush(log);
+		}
+	}
 	return ret;
 }
