@@ -428,14 +428,16 @@ gone() {
 	return 1
 }
 
-# restore_trials N: N restores of $T/img of $TPID, each killed; the
-# process must be whole or gone after each.  Run under targets/reaper.
+# restore_trials N [RESTORE ARGS]: N restores of $T/img of $TPID, each
+# killed; the process must be whole or gone after each.  Run under
+# targets/reaper.
 restore_trials() {
 	local n=$1 i k r p made sig detach whole=0 none=0 moved=0 harms=0 t0 ms total base
+	shift
 	# A whole restore first: its kill points, how long it takes, and
 	# what the process looks like.
 	t0=$EPOCHREALTIME
-	"$CKPT" -vv restore --detach "$T/img" >"$T/pid" 2>"$T/cal"
+	"$CKPT" -vv restore --detach "$@" "$T/img" >"$T/pid" 2>"$T/cal"
 	ms=$(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 ))
 	total=$(sed -n 's/.*kill points passed: //p' "$T/cal")
 	[ "$(cat "$T/pid")" = "$TPID" ] && [ -n "$total" ] || { cat "$T/cal"; return 1; }
@@ -450,10 +452,10 @@ restore_trials() {
 		if [ $((i % 4)) -lt 2 ]; then
 			k=$(( (RANDOM * 32768 + RANDOM) % total + 1 ))
 			CKPT_KILLPOINT=$k CKPT_KILLSIG=$(kill -l $sig) \
-				"$CKPT" -vv restore "${detach[@]}" "$T/img" >/dev/null 2>"$T/kerr" &
+				"$CKPT" -vv restore "${detach[@]}" "$@" "$T/img" >/dev/null 2>"$T/kerr" &
 			r=$!
 		else
-			"$CKPT" restore "${detach[@]}" "$T/img" >/dev/null 2>&1 &
+			"$CKPT" restore "${detach[@]}" "$@" "$T/img" >/dev/null 2>&1 &
 			r=$! k=delay
 			sleep "$(printf '0.%03d' $(( RANDOM % (ms + 10) % 1000 )))"
 			kill -"$sig" "$r" 2>/dev/null || true
@@ -467,7 +469,7 @@ restore_trials() {
 		made=gone
 		for p in $(below "$PPID" $$ | cut -d' ' -f1); do
 			if ! whole_or_gone "$p" "$base"; then
-				echo "half-restored after SIG$sig (at ${k:-?}) of: ckpt restore ${detach[*]}"
+				echo "half-restored after SIG$sig (at ${k:-?}) of: ckpt restore ${detach[*]} $*"
 				harms=$((harms + 1))
 			elif [ "$OUTCOME" = whole ]; then
 				made=whole
@@ -477,7 +479,7 @@ restore_trials() {
 		done
 		[ "$made" = whole ] && whole=$((whole + 1)) || none=$((none + 1))
 	done
-	echo "# killsafe: ckpt restore: $n trials killed: $whole whole ($moved with a new PID)," \
+	echo "# killsafe: ckpt restore $*: $n trials killed: $whole whole ($moved with a new PID)," \
 		"$none not there, $harms half-restored ($SECONDS s)" >&3
 	[ "$harms" = 0 ]
 }
@@ -653,4 +655,23 @@ tree_trials() {
 	export T CKPT
 	export -f tree_trials tree_settles tree_ends tree_now below exits_within
 	"$CKPT_TARGETS/reaper" bash -c "tree_trials $(trials 12) --pid-ns"
+}
+
+# The same with --lazy (restore/fillguard.h): at the kill points before the
+# process runs (its userfaultfd taken, the fill begun), at random delays
+# (the command of --detach --lazy, or ckpt staying the parent that fills
+# it), and with --detach the server killed at those points.  A process
+# killed with ckpt mid-fill dies of EXITKILL (never runs on with zeros:
+# tests/lazy.bats checks how it dies); whole means its fill was done.
+@test "killsafe: ckpt restore --lazy killed at random points: the process is whole and runs, or is not there at all" {
+	skip_unless_ptrace
+	skip_unless_root
+	"$CKPT" check | grep -q "^userfaultfd restore *ok" || skip "no userfaultfd restore here"
+	start_target threads
+	dump_kill
+	export T CKPT TPID
+	export -f restore_trials whole_or_gone running_as gone exits_within snapshot below
+	"$CKPT_TARGETS/reaper" bash -c "restore_trials $(trials 32) --lazy"
+	restore_go --lazy
+	[ "$status" -eq 0 ]
 }

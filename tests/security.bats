@@ -407,6 +407,44 @@ COUNTER_SUM='counter: 4499798217088'
 	grep -qx "$COUNTER_SUM" "$T/out"
 }
 
+# restore/lazy.c: through userfaultfd the image is checked block by block as
+# it is copied in; a MAC holds only for the whole image, so one root
+# restores on its MAC's word is read to its end first, --lazy or not.
+@test "--lazy of root's signed images: the MAC of the whole image and of every parent holds before the process runs" {
+	skip_unless_root
+	skip_unless_ptrace
+	"$CKPT" check | grep -q "^userfaultfd restore *ok" || skip "no userfaultfd restore here"
+	start_target counter
+	run "$CKPT" dump "$TPID" -o "$T/base" --track
+	[ "$status" -eq 0 ] || skip "dump --track: $output"
+	dump_kill --parent "$T/base"
+	IMGPID=$TPID
+	cp "$T/img" "$T/img.good"
+	cp "$T/base" "$T/base.good"
+	# a page changed, its checksums made again: only the MAC tells
+	"$CKPT_TARGETS/imgtool" set "$T/base" pagedata=flip
+	refused "parent image \"$T/base\" is signed by this machine's key, but changed since: an image signed by this machine's key takes pages only from parents signed by it" --lazy
+	refused "parent image \"$T/base\" is signed by this machine's key, but changed since: an image signed by this machine's key takes pages only from parents signed by it"
+	cp "$T/base" "$T/img"
+	refused "image does not match its MAC as a whole (signed by this machine's key, but changed since): its page data was changed after it was signed" --lazy
+	refused "image does not match its MAC as a whole (signed by this machine's key, but changed since): its page data was changed after it was signed" --lazy --detach
+	# a file others may write is read into private copies: not lazily
+	cp "$T/base.good" "$T/base"
+	cp "$T/img.good" "$T/img"
+	chmod 666 "$T/img"
+	restore_go --lazy
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cannot restore lazily: the image is read into a private copy"* ]]
+	grep -qx "$COUNTER_SUM" "$T/out"
+	# root's own files: lazily (the parent's pages through userfaultfd)
+	chmod 600 "$T/img"
+	: >"$T/out"
+	restore_go --lazy
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"cannot restore lazily"* ]]
+	grep -qx "$COUNTER_SUM" "$T/out"
+}
+
 @test "an image signed on another machine: refused until ckpt sign here, or --trust" {
 	skip_unless_root
 	skip_unless_ptrace
