@@ -125,10 +125,11 @@ static enum fill_how choose_fill(const struct restore_opts *o, const struct img_
 		return HOW_CLASSIC;
 	if (!img_reader_seekable(r))
 		why = "the image is a stream";
-	/* trust.c reads a signed file others may write into private copies:
-	 * the bytes its MAC covers are the bytes restored, not a mapping's. */
+	/* Root reads a file that is not root's alone into private copies
+	 * (trust.c: the bytes a MAC covers are the bytes restored, not a
+	 * mapping's), before it knows whether the image is signed. */
 	else if (!img_reader_payloads_stable(r))
-		why = "the image is read into a private copy (signed, and others may write its file)";
+		why = "the image is read into a private copy (root reads a file others own or may write so)";
 	/* A tree: each process is filled at its own trap, in image order,
 	 * before it forks its children (spawn.c), and children keep pages
 	 * they share with their parent (plan_keep): lazy.c fills one
