@@ -154,13 +154,18 @@ static int section_crc_ok(const uint8_t *sec)
 	return crc32c(0, sec + sizeof(s), (size_t)s.size) == s.payload_crc;
 }
 
-static int crc_error(const struct lazy *lz, uint32_t src, uint64_t at)
+/* Said as the reader says it (image/read.c), the section named by the
+ * type it has in the file (PAGES_ALIGNED is read as PAGES). */
+static int crc_error(const struct lazy *lz, uint32_t src, const uint8_t *sec, uint64_t at)
 {
+	struct ckpt_section s;
+
+	memcpy(&s, sec, sizeof(s));
 	if (src)
-		return error("parent image \"%s\" is corrupted: page data section at offset %llu: checksum mismatch",
-			     lz->paths[src], (unsigned long long)at);
-	return error("image is corrupted: page data section at offset %llu: checksum mismatch",
-		     (unsigned long long)at);
+		return error("parent image \"%s\" is corrupted: %s section at offset %llu: checksum mismatch",
+			     lz->paths[src], img_section_name(s.type), (unsigned long long)at);
+	return error("image is corrupted: %s section at offset %llu: checksum mismatch",
+		     img_section_name(s.type), (unsigned long long)at);
 }
 
 /* Block bi's section CRC, once: then its place in the index is sure too. */
@@ -171,7 +176,7 @@ static int check_crc(struct lazy *lz, size_t bi)
 	if (__atomic_load_n(&b->verified, __ATOMIC_ACQUIRE))
 		return 0;
 	if (!section_crc_ok(b->sec))
-		return crc_error(lz, b->src, b->at);
+		return crc_error(lz, b->src, b->sec, b->at);
 	pthread_mutex_lock(&lz->mu);
 	if (!b->verified) {
 		__atomic_store_n(&b->verified, 1, __ATOMIC_RELEASE);
@@ -263,7 +268,7 @@ static int check_section(struct lazy *lz, const struct img *img, struct img_read
 	if (s->type == CKPT_SEC_PAGES) {
 		memcpy(&pg, payload, sizeof(pg));
 		if ((ret < 0 || (pg.flags & CKPT_PAGES_IN_PARENT)) && !section_crc_ok(r->map + r->at))
-			return crc_error(lz, src, r->at);
+			return crc_error(lz, src, r->map + r->at, r->at);
 	}
 	return ret < 0 ? pages_check(img, s, payload, r->at, only, later) : ret;
 }
