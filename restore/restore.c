@@ -22,7 +22,7 @@
 #include "common/util.h"
 #include "image/chain.h"
 #include "image/check.h"
-#include "restore/guard.h"
+#include "restore/fillguard.h"
 #include "restore/lazy.h"
 #include "restore/restore.h"
 #include "restore/trust.h"
@@ -161,7 +161,7 @@ static enum fill_how choose_fill(const struct restore_opts *o, const struct img_
 
 /*
  * --detach with a lazy fill: the server that fills the process must be
- * its parent (guard.h), and must outlive this command.  The command
+ * its parent (fillguard.h), and must outlive this command.  The command
  * forks the server, which does the restore; the command learns the PID
  * the server reports through a pipe (or exits as the server did).
  * Returns 0 in the server (*report set), 1 in the command (*pid set), or
