@@ -41,8 +41,15 @@ start() {
 	local name=$1
 	shift
 	rm -f "$work/ready"
-	CKPT_READY=$work/ready CKPT_GO=$work/go "$TARGETS/$name" "$@" \
-		</dev/null >/dev/null 2>&1 &
+	(
+		# only 0-2: a pipe the caller inherited would make dump refuse
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		CKPT_READY=$work/ready CKPT_GO=$work/go exec "$TARGETS/$name" "$@" \
+			</dev/null >/dev/null 2>&1
+	) &
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 100); do
