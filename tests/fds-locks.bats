@@ -151,3 +151,48 @@ print(r[0], r[4])
 	flock -n "$T/d/flock" true
 	grep -q unlocked "$T/out"
 }
+
+@test "file locks: a process blocked waiting for a lock (F_SETLKW) its child holds waits again after restore, and gets it when the child lets go" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "needs python3"
+	mkdir "$T/d"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec python3 -c '
+import fcntl, os, sys, time
+d = sys.argv[1]
+fd = os.open(d + "/w", os.O_RDWR | os.O_CREAT)
+pid = os.fork()
+if pid == 0:
+    f2 = os.open(d + "/w", os.O_RDWR)
+    fcntl.lockf(f2, fcntl.LOCK_EX)
+    open(d + "/held", "w").close()
+    while not os.path.exists(d + "/go"):
+        time.sleep(0.05)
+    os._exit(0)
+while not os.path.exists(d + "/held"):
+    time.sleep(0.01)
+open(d + "/ready", "w").close()
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("got the lock", flush=True)
+os.waitpid(pid, 0)
+' "$T/d" </dev/null >"$T/out" 2>&1
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/d/ready"
+	# until the parent sleeps in fcntl(F_SETLKW)
+	wait_for 60 grep -q '^State:.*S (sleeping)' "/proc/$TPID/status"
+	sleep 0.2
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"locked: POSIX write lock on the whole file"* ]]
+	touch "$T/d/go"
+	run timeout 120 "$CKPT" restore "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "got the lock" ]
+}
