@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "restore/fd.h"
+#include "restore/trust.h"
 
 static struct flock range_of(const struct ckpt_lock *l)
 {
@@ -60,6 +62,30 @@ static int in_the_way(int fd, const struct ckpt_lock *l, char *who, size_t len)
 	return 0;
 }
 
+/*
+ * The stub takes locks before it drops root, but a lease is more than a
+ * lock: only the file's owner may take one (or CAP_LEASE, fcntl(2)), and
+ * an image restored with its owner's rights only (restore/trust.h) gets
+ * no more from ckpt than that owner could take.
+ */
+static int lease_allowed(const struct fd_restore *r, const struct ckpt_lock *l, int src,
+			 const struct img_file *f)
+{
+	const struct trust *t = r->o ? r->o->trust : NULL;
+	struct stat st;
+
+	if (l->type != CKPT_LOCK_LEASE || !trust_owner_rules(t))
+		return 0;
+	if (fstat(src, &st) < 0)
+		return error_errno(errno, "fd %d (\"%s\"): cannot stat it", img_file_fd(r->p, l->file),
+				   f->path);
+	if (st.st_uid == trust_owner(t))
+		return 0;
+	return error("fd %d (\"%s\"): cannot take its lease again: the file is not the image "
+		     "owner's (uid %u), and the image is not signed by this machine's key",
+		     img_file_fd(r->p, l->file), f->path, (unsigned)trust_owner(t));
+}
+
 int fd_locks_check(const struct fd_restore *r)
 {
 	const struct img_proc *p = r->p;
@@ -72,6 +98,8 @@ int fd_locks_check(const struct fd_restore *r)
 
 		if (src < 0)
 			continue;	/* opened by the process itself: its op says */
+		if ((ret = lease_allowed(r, l, src, f)) < 0)
+			return ret;
 		img_lock_text(l, what, sizeof(what));
 		if ((ret = in_the_way(src, l, who, sizeof(who))) < 0)
 			return error_errno(-ret, "fd %d (\"%s\"): cannot test whether its %s is free",

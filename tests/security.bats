@@ -179,6 +179,20 @@ NOT_SIGNED="and the image is not signed by this machine's key"
 	refused "file \"$T/secret\" (fd 1) cannot be reopened with the process's own credentials*: Permission denied"
 }
 
+@test "a lease forged onto a file that is not the owner's: refused (only a file's owner may take a lease)" {
+	# Before: the stub, still root, took the lease on root's file (it can
+	# hold back every writer of that file for lease-break-time).
+	need_user
+	mkdir -p "$T/u/d"
+	chown "$SEC_UID:$SEC_GID" "$T/u/d"
+	: >"$T/rootfile"	# as long as the user's leased file: empty
+	chmod 644 "$T/rootfile"
+	start_as_user fd_locks "$T/u/d" lease
+	user_image
+	forge fd.15.path="$T/rootfile"
+	refused "fd 15 (\"$T/rootfile\"): cannot take its lease again: the file is not the image owner's (uid $SEC_UID), $NOT_SIGNED"
+}
+
 @test "forged gid 0 and forged supplementary groups: refused" {
 	# Before: restored with gid 0, and with any group (setgroups by root).
 	need_user
