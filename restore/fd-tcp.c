@@ -151,20 +151,29 @@ static int window(int fd, const struct ckpt_fd_tcp *t, const struct img_file *f,
 				     fd0, f->path) : 0;
 }
 
-static int tcp_open(struct fd_restore *r, const struct img_file *f, int fd0)
+struct making {
+	const struct img_file *f;
+	int fd0;
+};
+
+static int make(void *arg)
 {
+	const struct img_file *f = ((struct making *)arg)->f;
+	int fd0 = ((struct making *)arg)->fd0;
 	struct ckpt_fd_inet s;
 	struct ckpt_fd_tcp t;
 	int fd, ret;
 
-	(void)r;
 	state_of(f, &s, &t);
 	fd = socket((int)s.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return error_errno(errno, "fd %d (%s): cannot make %s", fd0, f->path, fd_file_what(f));
 	if ((ret = intopt(fd, TCP_REPAIR, TCP_REPAIR_ON)) < 0) {
 		ret = error_errno(-ret, "fd %d (%s, %s): cannot restore it: TCP_REPAIR%s", fd0, f->path,
-				  fd_file_what(f), ret == -EPERM ? " needs CAP_NET_ADMIN (restore as root)" : "");
+				  fd_file_what(f), ret != -EPERM ? "" : geteuid() ?
+				  " needs CAP_NET_ADMIN (restore as root)" :
+				  " needs CAP_NET_ADMIN, which ckpt lends only to an image signed by "
+				  "this machine's key or restored with --trust");
 		goto fail;
 	}
 	if ((ret = fd_inet_options(fd, &s, f, fd0)) < 0 || (ret = connect_again(fd, &s, &t, f, fd0)) < 0 ||
@@ -193,6 +202,17 @@ static int tcp_open(struct fd_restore *r, const struct img_file *f, int fd0)
 fail:
 	close(fd);	/* in repair mode: the peer sees nothing */
 	return ret;
+}
+
+/* With ckpt's capabilities where the image's word is taken: TCP_REPAIR
+ * needs CAP_NET_ADMIN, which files_open() drops for a process that is not
+ * root. */
+static int tcp_open(struct fd_restore *r, const struct img_file *f, int fd0)
+{
+	struct making m = { f, fd0 };
+
+	(void)r;
+	return files_with_ckpt_creds(make, &m);
 }
 
 /* In the process, all its fds in place: the connection goes live. */

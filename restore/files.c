@@ -246,6 +246,23 @@ static int as_process_or_vouched(open_fn *fn, const char *path, int flags)
 	return fd;
 }
 
+int files_with_ckpt_creds(int (*fn)(void *arg), void *arg)
+{
+	int fd, ret;
+
+	if (!as.saved || !as.vouched)
+		return fn(arg);
+	if ((ret = creds_restore(as.saved)) < 0)
+		return ret;
+	fd = fn(arg);
+	if ((ret = creds_enter(as.p, as.saved)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 static int open_all(const struct img *img, const struct img_proc *p, const struct restore_opts *o,
 		    struct spawn_fds *sf, struct fd_restore *share)
 {

@@ -245,6 +245,12 @@ void files_opened(struct spawn_fds *sf);
  * for an image whose word is taken, ckpt's when theirs do not reach): the
  * fd, or -errno.  Every file of the process is opened through it. */
 int files_open_path(const char *path, int flags);
+/* While files_open() runs: fn(arg) with ckpt's own credentials when the
+ * image's word is taken, else with the process's, as every file is made:
+ * for what only ckpt's capabilities make (a TCP connection: TCP_REPAIR
+ * needs CAP_NET_ADMIN, which a process that is not root lacks).  What fn
+ * returns (an fd, or -errno). */
+int files_with_ckpt_creds(int (*fn)(void *arg), void *arg);
 /* mapfiles.c: the files behind the mappings, one per distinct path (and
  * write access), queued on a socket for the stub (sock_src, map_msg,
  * map_pos); a memfd mapping maps its memfd from a slot of its own

@@ -39,6 +39,29 @@ setup_file() {
 	[ "$status" -eq 0 ]
 }
 
+@test "tcp: a process that is not root (nobody): root's signed image brings its connections back (ckpt lends CAP_NET_ADMIN to make them)" {
+	skip_unless_ptrace
+	skip_unless_root
+	setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null || skip "no setpriv"
+	chmod 1777 "$T"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT_TARGETS/fd_tcp" loop \
+			</dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/ready"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -q "bytes client to server" "$T/err"
+}
+
 @test "tcp: a dump that does not kill leaves the connections as they were" {
 	skip_unless_ptrace
 	skip_unless_root
