@@ -488,6 +488,29 @@ static void link_memfd_vmas(const struct img *img, struct img_proc *p)
 	}
 }
 
+/* A removed cwd the process also holds open (a DIR or PATH of it,
+ * removed too, same inode): restore enters that one (CKPT_PROC_CWD_OPEN). */
+static void cwd_among_files(pid_t pid, const struct img *img, struct img_proc *p)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (!(p->d.flags & CKPT_PROC_CWD_DELETED) || stat(path, &st) < 0)
+		return;
+	for (uint32_t i = 0; i < p->d.nfds; i++) {
+		const struct img_file *f = img_file(img, p->fds[i].d.file);
+
+		if (f && (f->d.fflags & CKPT_FILEF_DELETED) && f->d.policy == CKPT_FPOL_EXACT &&
+		    (f->d.kind == CKPT_FD_DIR || f->d.kind == CKPT_FD_PATH) && f->d.dev == st.st_dev &&
+		    f->d.ino == st.st_ino && strlen(f->path) == p->d.cwd_len &&
+		    !memcmp(f->path, p->cwd, p->d.cwd_len)) {
+			p->d.flags |= CKPT_PROC_CWD_OPEN;
+			return;
+		}
+	}
+}
+
 static pid_t tgid_of(pid_t tid)
 {
 	char path[64], *buf, *t;
@@ -619,5 +642,7 @@ int dump_collect_fds(pid_t pid, struct img *img, struct img_proc *p, const struc
 	free(c.files);
 	if (ret == 0)
 		link_memfd_vmas(img, p);
+	if (ret == 0)
+		cwd_among_files(pid, img, p);
 	return ret;
 }

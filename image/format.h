@@ -164,6 +164,11 @@ static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
 						   removed (rmdir): cwd is the path it
 						   had; restore makes an empty one,
 						   enters it and removes it again */
+#define CKPT_PROC_CWD_OPEN	(1u << 31)	/* with CWD_DELETED: the removed cwd
+						   is the directory a DIR or PATH file
+						   of the process with the same path and
+						   DELETED names (same dev/ino at dump):
+						   entered through that one */
 
 struct ckpt_sigaction {
 	uint64_t handler;	/* SIG_DFL = 0, SIG_IGN = 1, or an address */

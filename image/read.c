@@ -509,7 +509,8 @@ static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left, uint32_t
 		return -1;
 	memcpy(&p->d, d, sizeof(p->d));
 	if (p->d.ngroups > 65536 || p->d.npending > 4096 || p->d.nthreads == 0 ||
-	    p->d.nthreads > 1u << 20 || p->d.nvmas > 1u << 24 || p->d.nfds > 1u << 24)
+	    p->d.nthreads > 1u << 20 || p->d.nvmas > 1u << 24 || p->d.nfds > 1u << 24 ||
+	    ((p->d.flags & CKPT_PROC_CWD_OPEN) && !(p->d.flags & CKPT_PROC_CWD_DELETED)))
 		return -1;
 	if (p->d.nthreads * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_thread)) +
 	    p->d.nvmas * (uint64_t)(sizeof(struct ckpt_section) + sizeof(struct ckpt_vma)) +

@@ -96,6 +96,8 @@ static int open_cwd(const struct img_proc *p, struct spawn_fds *sf)
 	char *cwd = xstrndup(p->cwd, p->d.cwd_len);
 	int ret = 0;
 
+	if (p->d.flags & CKPT_PROC_CWD_OPEN)
+		return 0;	/* cwd_of_files, once the fds are made */
 	if (p->d.flags & CKPT_PROC_CWD_DELETED) {
 		/* removed while it was the cwd: an empty one, entered, removed */
 		sf->cwd_src = fd_removed_dir(cwd, 0, 0, O_PATH, "working directory");
@@ -109,6 +111,30 @@ static int open_cwd(const struct img_proc *p, struct spawn_fds *sf)
 				  cwd);
 	free(cwd);
 	return ret;
+}
+
+/* A removed cwd the process held open too (CKPT_PROC_CWD_OPEN): the
+ * directory made again for that fd, entered through it. */
+static int cwd_of_files(const struct img_proc *p, struct spawn_fds *sf)
+{
+	char self[64];
+
+	if (!(p->d.flags & CKPT_PROC_CWD_OPEN))
+		return 0;
+	for (int i = 0; i < sf->nfds; i++) {
+		const struct img_file *f = img_file(sf->fr->img, p->fds[i].d.file);
+
+		if (!f || !(f->d.fflags & CKPT_FILEF_DELETED) || sf->src[i] < 0 ||
+		    (f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH) ||
+		    strlen(f->path) != p->d.cwd_len || memcmp(f->path, p->cwd, p->d.cwd_len))
+			continue;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", sf->src[i]);
+		sf->cwd_src = open(self, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		return sf->cwd_src < 0 ? error_errno(errno, "cannot enter removed working directory \"%s\" again",
+						     f->path) : 0;
+	}
+	return error("removed working directory \"%.*s\": no descriptor of the process names it, as the "
+		     "image says", (int)p->d.cwd_len, p->cwd);
 }
 
 /* What files_open() changes of this thread's credentials, to put back. */
@@ -280,7 +306,7 @@ static int open_all(const struct img *img, const struct img_proc *p, const struc
 		*sf->fr = (struct fd_restore){ .img = img, .p = p, .o = o };
 		sf->fr_own = 1;
 	}
-	if ((ret = fd_restore_open(sf->fr, sf)) < 0)
+	if ((ret = fd_restore_open(sf->fr, sf)) < 0 || (ret = cwd_of_files(p, sf)) < 0)
 		return ret;
 	for (int i = 0; i < sf->nfds; i++)
 		maxfd = MAX(maxfd, sf->target[i]);

@@ -135,3 +135,7 @@ PY
 	[ "$(core_bytes "$T/core" "$(printf %x $((0x$a + 4096)))" 2)" = 6868 ]	# "hh": the file's
 	[ "$(core_bytes "$T/core" "$(printf %x $((0x$a + 8192)))" 2)" = 0000 ]	# its zeroed copy
 }
+
+@test "removed working directory held open as an fd too: one directory again" {
+	removed_case cwdfd
+}

@@ -26,6 +26,8 @@
  *             mapped MAP_SHARED: name, mode, seals, one memory
  *   cwd       the working directory removed: still a directory, "(deleted)",
  *             where creating a file fails (ENOENT) as it did
+ *   cwdfd     the working directory, held open at fd 12 too, removed: one
+ *             directory still (st_ino), "(deleted)"
  *   dir       a directory of mode 0750 and mtime 2001-09-09 open (fd 12)
  *             and by O_PATH (fd 13), removed: one directory, that mode
  *             and mtime, "(deleted)", nothing can be made in it
@@ -124,6 +126,12 @@ static int setup(const char *c, char **argv)
 		if (fd < 0 || write(fd, page, 4096) != 4096 || fchmod(fd, 0640) < 0 ||
 		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 || at(fd, 10) < 0 ||
 		    (map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 10, 0)) == MAP_FAILED)
+			return fail_setup(c);
+		return 0;
+	}
+	if (!strcmp(c, "cwdfd")) {
+		if (mkdir(path, 0750) < 0 || chdir(path) < 0 || at(open(".", O_RDONLY | O_DIRECTORY), 12) < 0 ||
+		    rmdir(path) < 0)
 			return fail_setup(c);
 		return 0;
 	}
@@ -283,6 +291,11 @@ static void check(const char *c, char **argv)
 		      T_MTIME);
 		CHECK(read(10, buf, sizeof(buf)) == 3 && !memcmp(buf, "abc", 3), "the FIFO lost its bytes");
 		link_deleted(NULL, 10, path);
+	} else if (!strcmp(c, "cwdfd")) {
+		CHECK(stat(".", &st) == 0 && fstat(12, &sb) == 0 && st.st_ino == sb.st_ino &&
+		      st.st_dev == sb.st_dev, "the cwd and fd 12 are not one directory");
+		link_deleted("/proc/self/cwd", -1, path);
+		link_deleted(NULL, 12, path);
 	} else if (!strcmp(c, "dir")) {
 		CHECK(fstat(12, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0750,
 		      "fd 12 is not a directory of mode 0750 (%o)", st.st_mode);
