@@ -5,8 +5,8 @@
  * restore's session (a child of it) and so has that terminal; it gets it
  * as its foreground process group when it was the foreground job, with
  * its termios (the raw mode of a REPL or an editor, which the program
- * set once and does not set again), and SIGWINCH to learn the size of
- * its new window (readline and curses redraw).  A root that led its
+ * set once and does not set again), and SIGWINCH when its new window's
+ * size is not the old one's (readline and curses ask and redraw).  A root that led its
  * session leads a new one: it takes the terminal from ckpt restore's
  * session (TIOCSCTTY with force, CAP_SYS_ADMIN; tty_ioctl(4)) when ckpt
  * restore is the foreground job, else it has none.  A pty of the image is
@@ -166,12 +166,15 @@ static void handover(const struct ctty *ct, const struct img_proc *p, pid_t pid)
 		info("process %d was its terminal's foreground job; ckpt restore runs in the "
 		     "background: it is in the background", p->d.pid);
 	}
-	if (ioctl(ct->fd, TIOCGWINSZ, &ws) == 0 && (ws.ws_row != p->ctty_tty.rows ||
-						    ws.ws_col != p->ctty_tty.cols))
-		debug("process %d: its window was %ux%u, it is %ux%u now", p->d.pid, p->ctty_tty.cols,
-		      p->ctty_tty.rows, ws.ws_col, ws.ws_row);
-	/* a new terminal: the program asks for its size again, and redraws */
-	kill(was_fg && p->d.pgid == p->d.pid ? -pid : pid, SIGWINCH);
+	/* Another window: the program asks for its size again (and
+	 * redraws), as the kernel would tell it on a resize (tiocswinsz);
+	 * the same size, nothing to tell. */
+	if (ioctl(ct->fd, TIOCGWINSZ, &ws) == 0 && (p->ctty.cflags & CKPT_CTTY_TERMIOS) &&
+	    (ws.ws_row != p->ctty_tty.rows || ws.ws_col != p->ctty_tty.cols)) {
+		debug("process %d: its window was %ux%u, it is %ux%u now: SIGWINCH", p->d.pid,
+		      p->ctty_tty.cols, p->ctty_tty.rows, ws.ws_col, ws.ws_row);
+		kill(was_fg && p->d.pgid == p->d.pid ? -pid : pid, SIGWINCH);
+	}
 }
 
 void ctty_finish(const struct ctty *ct, const struct img_proc *p, pid_t pid)

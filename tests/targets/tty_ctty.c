@@ -5,8 +5,8 @@
  * tty_ctty' /dev/null).  After GO, restored from another terminal: it
  * has a controlling terminal, leads its session on it as before, its
  * group is the terminal's foreground group, the terminal is in the raw
- * mode it set, and it got SIGWINCH (its new window's size is to be asked
- * for).  Prints its terminal's name at start and after GO.
+ * mode it set, and it got SIGWINCH (its window was 100x50, the new one
+ * is not: its size is to be asked for).  Prints its terminal's name at start and after GO.
  * With "own": it makes its session and terminal itself, a pty whose
  * master it holds (fd 10, the slave fd 11), and opens /dev/tty (fd 12);
  * after GO its controlling terminal is that pty's slave, it is the
@@ -96,6 +96,10 @@ int main(int argc, char **argv)
 	signal(SIGWINCH, on_winch);
 	cfmakeraw(&t);
 	tcsetattr(0, TCSANOW, &t);
+	/* a window of its own: the restoring terminal's differs */
+	ioctl(0, TIOCSWINSZ, &(struct winsize){ 50, 100, 0, 0 });
+	target_sleep_ms(50);
+	winch = 0;	/* that resize's own */
 	fprintf(stderr, "tty_ctty: on %s\r\n", ttyname(0));
 	target_wait();
 	tty = open("/dev/tty", O_RDWR | O_NOCTTY);
