@@ -191,7 +191,8 @@ void dump_shm_aliases(struct img *img, struct vma_pages **vp);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);
 void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *code);
-/* Wait (up to 5 s) until pid is a zombie: 0, or -ESRCH/-ETIMEDOUT. */
+/* Wait (up to 10 minutes, fork.c) until pid is a zombie: 0, or
+ * -ESRCH/-ETIMEDOUT. */
 int fork_until_zombie(pid_t pid);
 
 #endif

@@ -66,11 +66,12 @@ uffds() {
 }
 
 # settled PID BASE: the process is as BASE says, untraced, not stopped, and
-# no temporary image file is left, within 10 s (the guardian of a killed
-# dump needs a moment).  On failure it says what differs.
+# no temporary image file is left, within 60 s (the guardian of a killed
+# dump needs a moment, and more on a busy machine: the --fork copy it
+# waits for exits at SCHED_IDLE).  On failure it says what differs.
 settled() {
 	local p=$1 base=$2 left i u
-	for i in $(seq 200); do
+	for i in $(seq 1200); do
 		left=$(ls "$T/imgs" | grep -v '^img[0-9]*$') || true
 		u=$(uffds "$p" 2>/dev/null) || true
 		if running_as "$p" "$base" && [ -z "$left" ] && [ "${u:-0}" -le "${BASE_UFFDS:-0}" ]; then
