@@ -89,3 +89,55 @@ print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(), end="")' 
 	kill "$TPID"
 	wait "$rpid" || true
 }
+
+# node's HTTP server (libuv: epoll, an eventfd, its signal pipe, a thread
+# pool) keeps a count in memory: the answer after restore is the next one.
+@test "node http server: dumped while serving, killed, restored: it answers on its port, its count goes on" {
+	skip_unless_ptrace
+	[ -x /usr/bin/node ] || skip "no /usr/bin/node"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec /usr/bin/node -e '
+let n = 0;
+const s = require("http").createServer((req, res) => {
+	n++;
+	res.setHeader("Connection", "close");
+	res.end("request " + n + "\n");
+});
+s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));' \
+			</dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	local port="" body="" i
+	for i in $(seq 300); do
+		port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$T/out" 2>/dev/null || true)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ]
+	[ "$(get "http://127.0.0.1:$port/")" = "request 1" ]
+	[ "$(get "http://127.0.0.1:$port/")" = "request 2" ]
+	# the connections closed on its side too: the listener alone
+	for i in $(seq 100); do
+		[ "$(ls -l /proc/$TPID/fd | grep -c 'socket:')" -eq 1 ] && break
+		sleep 0.1
+	done
+	dump_kill
+	[ -z "$(get "http://127.0.0.1:$port/")" ]	# nobody serves
+	"$CKPT" restore "$T/img" >"$T/restore.out" 2>&1 &
+	local rpid=$!
+	PIDS+=("$rpid")
+	for i in $(seq 100); do
+		body=$(get "http://127.0.0.1:$port/") && [ -n "$body" ] && break
+		sleep 0.2
+	done
+	cat "$T/restore.out" "$T/err"
+	[ "$body" = "request 3" ]
+	[ "$(get "http://127.0.0.1:$port/")" = "request 4" ]
+	kill "$TPID"
+	wait "$rpid" || true
+}
