@@ -58,6 +58,22 @@ void insp_vma_perm(const struct img_vma *v, char perm[5])
 	perm[4] = 0;
 }
 
+int insp_file_sharer(const struct img *img, const struct img_proc *self, uint32_t id, uint32_t k,
+		     int32_t *pid, int *fd)
+{
+	for (uint32_t i = 0; i < img->h.nprocs; i++) {
+		const struct img_proc *q = &img->procs[i];
+		int n = q == self ? -1 : img_file_fd(q, id);
+
+		if (n >= 0 && k-- == 0) {
+			*pid = q->d.pid;
+			*fd = n;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* The mapping's CKPT_VMA_* and CKPT_MADV_* flags as words, comma-separated. */
 void insp_vma_flags(const struct img_vma *v, char *buf, size_t len)
 {

@@ -104,5 +104,9 @@ const char *insp_signal_name(int sig);
 void insp_vma_flags(const struct img_vma *v, char *buf, size_t len);
 /* "r-xp" as in /proc/PID/maps. */
 void insp_vma_perm(const struct img_vma *v, char perm[5]);
+/* The k-th other process of the image (from 0) holding open file id, and
+ * its lowest fd of it: 0, or -1 when there are no more. */
+int insp_file_sharer(const struct img *img, const struct img_proc *self, uint32_t id, uint32_t k,
+		     int32_t *pid, int *fd);
 
 #endif

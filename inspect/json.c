@@ -318,7 +318,8 @@ static void files(struct json *j, const struct img *img, const struct img_proc *
 	for (uint32_t i = 0; i < p->d.nfds; i++) {
 		const struct img_file *f = img_file(img, p->fds[i].d.file);
 		const struct fd_kind_info *k = fd_kind(f->d.kind);
-		int first = img_file_fd(p, f->d.id);
+		int first = img_file_fd(p, f->d.id), other;
+		int32_t pid;
 
 		json_object(j, NULL);
 		json_i64(j, "fd", p->fds[i].d.fd);
@@ -346,6 +347,14 @@ static void files(struct json *j, const struct img *img, const struct img_proc *
 			json_null(j, "state");
 		}
 		locks(j, p, first == p->fds[i].d.fd ? f->d.id : 0);
+		json_array(j, "shared_with");
+		for (uint32_t n = 0; insp_file_sharer(img, p, f->d.id, n, &pid, &other) == 0; n++) {
+			json_object(j, NULL);
+			json_i64(j, "pid", pid);
+			json_i64(j, "fd", other);
+			json_close(j);
+		}
+		json_close(j);
 		json_close(j);
 	}
 	json_close(j);

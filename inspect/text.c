@@ -216,8 +216,9 @@ static void print_files(FILE *f, const struct img *img, const struct img_proc *p
 		const struct img_fd *fd = &p->fds[i];
 		const struct img_file *fl = img_file(img, fd->d.file);
 		const struct fd_kind_info *k = fd_kind(fl->d.kind);
-		int first = img_file_fd(p, fl->d.id);
+		int first = img_file_fd(p, fl->d.id), other;
 		char state[512] = "";
+		int32_t pid;
 
 		fprintf(f, "  %3d %-8s %-2s pos %-10llu %s%s", fd->d.fd, fd_kind_name(fl->d.kind),
 			acc[fl->d.flags & 3], (unsigned long long)fl->d.pos, fl->path,
@@ -230,6 +231,11 @@ static void print_files(FILE *f, const struct img *img, const struct img_proc *p
 			k->text(fl, state, sizeof(state));
 		if (fl->what[0] || state[0])
 			fprintf(f, "\n        %s%s%s", fl->what, fl->what[0] && state[0] ? "; " : "", state);
+		/* One open file description in several processes of a tree
+		 * (fork, SCM_RIGHTS): one offset, one set of status flags. */
+		for (uint32_t n = 0; insp_file_sharer(img, p, fl->d.id, n, &pid, &other) == 0; n++)
+			fprintf(f, "%s PID %d (its fd %d)", n ? "," : "\n        open file shared with",
+				pid, other);
 		if (fl->d.policy == CKPT_FPOL_INHERIT)
 			fprintf(f, "\n        outside the image: restore gives it its own fd %d", fd->d.fd);
 		else if (fl->d.policy == CKPT_FPOL_LOST)

@@ -251,7 +251,17 @@ track_children() {
 	skip_unless_root
 	start_target tree_fds "$T"
 	track_children "$TPID"
+	local child
+	child=$(cat /proc/$TPID/task/*/children | tr -d " \n")
 	dump_kill
+	# inspect names the other process holding the same open file
+	"$CKPT" inspect "$T/img" >"$T/insp"
+	grep -A3 "$T/shared\$" "$T/insp" | grep -q "open file shared with PID $child (its fd [0-9]*)"
+	"$CKPT" inspect --json "$T/img" | CHILD=$child python3 -c '
+import json, os, sys
+o = json.load(sys.stdin)
+f = [f for f in o["files"] if f["path"].endswith("/shared")][0]
+assert [s["pid"] for s in f["shared_with"]] == [int(os.environ["CHILD"])], f["shared_with"]'
 	restore_go
 	[ "$status" -eq 0 ]
 	grep -qx 'tree_fds: ok' "$T/out"
