@@ -123,7 +123,7 @@ static int open_inode(struct dfile *d)
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->copy);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? error_errno(errno, "fd %d (%s): cannot read its contents", d->fd, d->link) : fd;
+	return fd < 0 ? error_errno(errno, "%s: cannot read its contents", d->name) : fd;
 }
 
 static int read_contents(struct dfile *d)
@@ -141,7 +141,7 @@ static int read_contents(struct dfile *d)
 	f->d.data_len = f->d.size;
 	ret = pread_all(fd, f->data, (size_t)f->d.size, 0);
 	close(fd);
-	return ret < 0 ? error_errno(ret, "fd %d (%s): cannot read its contents", d->fd, d->link) : 0;
+	return ret < 0 ? error_errno(ret, "%s: cannot read its contents", d->name) : 0;
 }
 
 /*
@@ -235,7 +235,7 @@ static int collect_ghost(struct fd_dump *c, struct dfile *d)
 		done += e[i].len;
 	}
 	if (ret < 0) {
-		ret = error_errno(ret, "fd %d (%s): cannot read its contents", d->fd, d->link);
+		ret = error_errno(ret, "%s: cannot read its contents", d->name);
 		goto out;
 	}
 	dfile_set_state(d, &g, sizeof(g));

@@ -360,6 +360,8 @@ static int collect_file(struct fd_dump *c, struct dfile *d, struct rawfd *r)
 	d->link = r->link;
 	d->fdinfo = r->fdinfo;
 	r->link = r->fdinfo = NULL;
+	d->name = xmalloc(strlen(d->link) + 32);
+	sprintf(d->name, "fd %d (%s)", d->fd, d->link);
 	if ((ret = take_copy(c, d)) < 0)
 		return ret;
 	if (fstat(d->copy, &d->st) < 0)
@@ -454,38 +456,6 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 			warn("--lose-fd %d: the process has no fd %d", o->lose_fds[i], o->lose_fds[i]);
 	}
 	return 0;
-}
-
-/* The file of the image that recreates inode dev/ino and carries its
- * data (a memfd, or a deleted file not naming another), or NULL. */
-static const struct img_file *recreated(const struct img *img, uint64_t dev, uint64_t ino)
-{
-	for (uint32_t k = 0; k < img->nfiles; k++) {
-		const struct img_file *f = &img->files[k];
-		struct ckpt_fd_ghost g = { 0 };
-
-		if (f->d.kind == CKPT_FD_GHOST && f->d.state_len >= sizeof(g))
-			memcpy(&g, f->state, sizeof(g));
-		if ((f->d.kind == CKPT_FD_MEMFD || (f->d.kind == CKPT_FD_GHOST && f->d.state_len && !g.inode_of)) &&
-		    f->d.policy == CKPT_FPOL_EXACT && f->d.dev == dev && f->d.ino == ino)
-			return f;
-	}
-	return NULL;
-}
-
-/* Mappings of a memfd or a deleted file an fd holds: mapped from the
- * file restore makes again (CKPT_VMA_MEMFD): a shared one is one memory
- * with the fd as before, a private one sees the file where it has no
- * copy of its own.  A deleted file only mapped stays anonymous memory
- * with its data (no fd to read it through but /proc/PID/map_files). */
-static void link_memfd_vmas(const struct img *img, struct img_proc *p)
-{
-	for (uint32_t i = 0; i < p->d.nvmas; i++) {
-		struct img_vma *v = &p->vmas[i];
-
-		if ((v->d.flags & CKPT_VMA_DELETED) && recreated(img, v->d.dev, v->d.ino))
-			v->d.flags = (v->d.flags & ~(CKPT_VMA_DELETED | CKPT_VMA_ANON)) | CKPT_VMA_MEMFD;
-	}
 }
 
 /* A removed cwd the process also holds open (a DIR or PATH of it,
@@ -632,6 +602,7 @@ int dump_collect_fds(pid_t pid, struct img *img, struct img_proc *p, const struc
 		if (!d->f->path)
 			d->f->path = xstrdup("");
 		free(d->link);
+		free(d->name);
 		free(d->fdinfo);
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -641,7 +612,7 @@ int dump_collect_fds(pid_t pid, struct img *img, struct img_proc *p, const struc
 	free(r);
 	free(c.files);
 	if (ret == 0)
-		link_memfd_vmas(img, p);
+		ret = fd_dump_mapped(pid, img, p);
 	if (ret == 0)
 		cwd_among_files(pid, img, p);
 	return ret;

@@ -22,6 +22,8 @@ struct dfile {
 	int reopened;		/* copy is a new open of the inode, not the
 				   process's own open file description */
 	char *link;		/* /proc/PID/fd/N */
+	char *name;		/* for messages: "fd 5 (LINK)", or for a file
+				   only mapped "mapping START-END (PATH)" */
 	char *fdinfo;		/* /proc/PID/fdinfo/N */
 	struct stat st;		/* of the copy */
 	/* Set by the kind when the file cannot be restored exactly: why
@@ -104,6 +106,14 @@ int fd_find_holders(const struct fd_dump *c, const char *prefix, const uint64_t 
 		    pid_t *holder, pid_t *mate);
 /* "cat (PID 123)" */
 void fd_proc_name(pid_t pid, char *buf, size_t len);
+
+/* fd-mapped.c: the mappings of memfds and deleted files: mapped from the
+ * file the image makes again, the FILE of an fd of the image with the
+ * same inode, else (no fd holds it) one of its own no FD names
+ * (CKPT_FILEF_MAPPED), read through /proc/PID/map_files; what cannot be
+ * stays anonymous memory with its contents, said by name.  0 or -errno
+ * after a message. */
+int fd_dump_mapped(pid_t pid, struct img *img, struct img_proc *p);
 
 /* fd-file.c: a device node deleted while open: its path without
  * " (deleted)", CKPT_FILEF_NODE_DELETED */

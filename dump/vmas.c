@@ -90,9 +90,11 @@ static void set_flags(struct img_vma *v, uint32_t vmflags, const struct dump_opt
 	if (vmflags & PM_GROWSDOWN)
 		v->d.flags |= CKPT_VMA_GROWSDOWN;
 	/* A shared file mapping made read-only from a file opened for
-	 * writing may be made writable again (mprotect(2) EACCES otherwise). */
-	if ((vmflags & PM_MAYWRITE) && !(v->d.prot & PROT_WRITE) &&
-	    (v->d.flags & (CKPT_VMA_SHARED | CKPT_VMA_FILE)) == (CKPT_VMA_SHARED | CKPT_VMA_FILE))
+	 * writing may be made writable again (mprotect(2) EACCES otherwise);
+	 * so may one of a memfd or deleted file that restore makes again
+	 * (fd-mapped.c: DELETED becomes MEMFD). */
+	if ((vmflags & PM_MAYWRITE) && !(v->d.prot & PROT_WRITE) && (v->d.flags & CKPT_VMA_SHARED) &&
+	    (v->d.flags & (CKPT_VMA_FILE | CKPT_VMA_DELETED | CKPT_VMA_MEMFD)))
 		v->d.flags |= CKPT_VMA_MAYWRITE;
 	if ((vmflags & (PM_IO | PM_PFNMAP)) && !(v->d.flags & NAMED_SPECIAL)) {
 		warn("mapping %#lx-%#lx (%s) is device memory: not saved",

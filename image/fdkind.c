@@ -112,8 +112,10 @@ static int ghost_check(const struct img_file *f)
 		end = e.offset + e.len;
 		sum += e.len;
 	}
-	/* a further open carries nothing: read.c checks what it names */
-	return sum == f->d.data_len && (!s.inode_of || !s.nextents) ? 0 : -1;
+	/* a further open carries nothing: read.c checks what it names; a
+	 * file only mapped carries its inode */
+	return sum == f->d.data_len && (!s.inode_of || !s.nextents) &&
+	       (!s.inode_of || !(f->d.fflags & CKPT_FILEF_MAPPED)) ? 0 : -1;
 }
 
 static void ghost_text(const struct img_file *f, char *buf, size_t len)
@@ -710,6 +712,11 @@ int fd_kind_check(const struct img_file *f)
 	/* only a device node is made again with mknod */
 	if ((f->d.fflags & CKPT_FILEF_NODE_DELETED) && f->d.kind != CKPT_FD_DEVICE &&
 	    f->d.kind != CKPT_FD_TTY)
+		return -1;
+	/* No fd names a file only mapped: it is made for its mappings,
+	 * exactly, or they are anonymous memory (format.h). */
+	if ((f->d.fflags & CKPT_FILEF_MAPPED) &&
+	    ((f->d.kind != CKPT_FD_GHOST && f->d.kind != CKPT_FD_MEMFD) || f->d.policy != CKPT_FPOL_EXACT))
 		return -1;
 	/* What restore does not make from its state may go without it. */
 	if (f->d.policy == CKPT_FPOL_INHERIT || f->d.policy == CKPT_FPOL_LOST)

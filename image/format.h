@@ -376,13 +376,14 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_VMA_VVAR_VCLOCK	(1u << 8)	/* [vvar_vclock] (Linux >= 6.13) */
 #define CKPT_VMA_DELETED	(1u << 9)	/* file gone: all data stored */
 #define CKPT_VMA_SKIP		(1u << 10)	/* not restored ([vsyscall], VM_IO) */
-#define CKPT_VMA_MEMFD		(1u << 12)	/* of a memfd or deleted file an fd
-						   holds too (same dev/ino): mapped from
-						   it; SHARED: its data is the fd's
-						   FILEDATA; private: only its copies */
+#define CKPT_VMA_MEMFD		(1u << 12)	/* of a memfd or deleted file the image
+						   makes again (a GHOST or MEMFD FILE with
+						   the same dev/ino, an fd's or MAPPED):
+						   mapped from it; SHARED: its data is the
+						   FILE's FILEDATA; private: only its copies */
 #define CKPT_VMA_EXCLUDED	(1u << 11)	/* contents not saved (MADV_DONTDUMP,
 						   --exclude-mapping): restored as zeros */
-#define CKPT_VMA_MAYWRITE	(1u << 13)	/* SHARED and FILE, not writable now but
+#define CKPT_VMA_MAYWRITE	(1u << 13)	/* SHARED and FILE or MEMFD, not writable now but
 						   may be made so (smaps "mw", VM_MAYWRITE:
 						   the file was opened for writing) */
 #define CKPT_VMA_SYSV		(1u << 14)	/* SHARED: a SysV shared memory attach
@@ -506,6 +507,11 @@ enum ckpt_file_policy {
 					   inode kept another link: path is that
 					   one (found in the same directory or
 					   among the process's other files) */
+#define CKPT_FILEF_MAPPED	4u	/* GHOST (carrying its inode: inode_of 0) or
+					   MEMFD, EXACT, that no FD names: the file
+					   of mappings (VMA MEMFD, same dev/ino) the
+					   process held no descriptor of; restore
+					   makes it for them (flags O_RDWR, pos 0) */
 #define CKPT_FILEF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
 #define CKPT_FILEF_NODE_DELETED	0x10000u	/* DEVICE, TTY: a device node deleted
 						   while open: made again (mknod) */

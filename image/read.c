@@ -638,10 +638,15 @@ static int parse_file(struct img *img, struct cur *c, uint64_t left)
 
 static int parse_fd(const struct img *img, struct img_fd *f, struct cur *c)
 {
+	const struct img_file *file;
+
 	if (c->left != sizeof(f->d))
 		return -1;
 	memcpy(&f->d, c->p, sizeof(f->d));
-	return f->d.fd < 0 || f->d.fd > MAX_FD_NUMBER || !img_file(img, f->d.file) ? -1 : 0;
+	file = img_file(img, f->d.file);
+	/* a file only mapped has no descriptor (format.h CKPT_FILEF_MAPPED) */
+	return f->d.fd < 0 || f->d.fd > MAX_FD_NUMBER || !file ||
+	       (file->d.fflags & CKPT_FILEF_MAPPED) ? -1 : 0;
 }
 
 /*

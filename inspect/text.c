@@ -204,6 +204,28 @@ static void print_mappings(FILE *f, const struct insp_proc *ip, uint64_t ps)
 	}
 }
 
+/* The files the process maps and holds no fd of (CKPT_FILEF_MAPPED). */
+static void print_mapped_files(FILE *f, const struct img *img, const struct img_proc *p)
+{
+	for (uint32_t k = 0; k < img->nfiles; k++) {
+		const struct img_file *fl = &img->files[k];
+		const struct fd_kind_info *kd = fd_kind(fl->d.kind);
+		char state[512] = "";
+		uint32_t i = 0;
+
+		while (i < p->d.nvmas && (!(p->vmas[i].d.flags & CKPT_VMA_MEMFD) ||
+					  p->vmas[i].d.dev != fl->d.dev || p->vmas[i].d.ino != fl->d.ino))
+			i++;
+		if (!(fl->d.fflags & CKPT_FILEF_MAPPED) || i == p->d.nvmas)
+			continue;
+		if (kd && kd->text && fl->d.state_len >= kd->state_size && fl->d.state_len)
+			kd->text(fl, state, sizeof(state));
+		fprintf(f, "    - %-8s mode %04o, %llu bytes %s\n        only mapped (no fd): made "
+			"again for its mappings%s%s\n", fd_kind_name(fl->d.kind), fl->d.mode & 07777,
+			(unsigned long long)fl->d.size, fl->path, state[0] ? "; " : "", state);
+	}
+}
+
 static void print_files(FILE *f, const struct img *img, const struct img_proc *p)
 {
 	static const char *const acc[] = { "r", "w", "rw", "?" };
@@ -252,6 +274,7 @@ static void print_files(FILE *f, const struct img *img, const struct img_proc *p
 		}
 		fputc('\n', f);
 	}
+	print_mapped_files(f, img, p);
 }
 
 static void print_signals(FILE *f, const struct insp_proc *ip)

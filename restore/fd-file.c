@@ -77,13 +77,13 @@ static int recreate_memfd(const struct img_file *f, int fd0)
 	int ret;
 
 	if (fd < 0)
-		return error_errno(errno, "cannot recreate memfd \"%s\" (fd %d)", name, fd0);
+		return error_errno(errno, "cannot recreate memfd \"%s\" (%s)", name, fd_label(fd0).s);
 	ret = write_all(fd, f->data, (size_t)f->d.data_len);
 	if (ret == 0 && lseek(fd, (off_t)f->d.pos, SEEK_SET) < 0)
 		ret = -errno;
 	/* memfd_create(2) makes it 0777 whatever the umask */
 	if (ret == 0 && fchmod(fd, f->d.mode & 07777) < 0)
-		warn("memfd \"%s\" (fd %d): cannot restore its mode %04o (%s)", name, fd0,
+		warn("memfd \"%s\" (%s): cannot restore its mode %04o (%s)", name, fd_label(fd0).s,
 		     f->d.mode & 07777, strerror(errno));
 	/* F_SEAL_SEAL last: it forbids adding the others. */
 	if (ret == 0 && seals && fcntl(fd, F_ADD_SEALS, seals & ~F_SEAL_SEAL) < 0)
@@ -92,7 +92,7 @@ static int recreate_memfd(const struct img_file *f, int fd0)
 		ret = -errno;
 	if (ret < 0) {
 		close(fd);
-		return error_errno(ret, "cannot recreate memfd \"%s\" (fd %d)", name, fd0);
+		return error_errno(ret, "cannot recreate memfd \"%s\" (%s)", name, fd_label(fd0).s);
 	}
 	/* The open file description's own flags (O_RDONLY reopen, O_APPEND)
 	 * cannot be had on a memfd without /proc: reopen it with them. */

@@ -134,20 +134,20 @@ static void set_attrs(int wfd, const struct img_file *f, const struct ckpt_fd_gh
 	if (f->d.state_len && fstat(wfd, &st) == 0 && (st.st_uid != g->uid || st.st_gid != g->gid) &&
 	    fchown(wfd, st.st_uid != g->uid ? g->uid : (uid_t)-1,
 		   st.st_gid != g->gid ? g->gid : (gid_t)-1) < 0)
-		warn("deleted file \"%s\" (fd %d): cannot give it back its owner %u:%u (%s): it is %u:%u",
-		     f->path, fd0, g->uid, g->gid, strerror(errno), st.st_uid, st.st_gid);
+		warn("deleted file \"%s\" (%s): cannot give it back its owner %u:%u (%s): it is %u:%u",
+		     f->path, fd_label(fd0).s, g->uid, g->gid, strerror(errno), st.st_uid, st.st_gid);
 	if (fchmod(wfd, want) < 0 || fstat(wfd, &st) < 0)
-		warn("deleted file \"%s\" (fd %d): cannot restore its mode %04o (%s)", f->path, fd0, want,
-		     strerror(errno));
+		warn("deleted file \"%s\" (%s): cannot restore its mode %04o (%s)", f->path,
+		     fd_label(fd0).s, want, strerror(errno));
 	else if ((st.st_mode & 07777) != want)
-		warn("deleted file \"%s\" (fd %d): mode %04o, not %04o (the restoring credentials may "
-		     "not set the rest)", f->path, fd0, st.st_mode & 07777, want);
+		warn("deleted file \"%s\" (%s): mode %04o, not %04o (the restoring credentials may "
+		     "not set the rest)", f->path, fd_label(fd0).s, st.st_mode & 07777, want);
 	if (f->d.state_len) {
 		struct timespec t[2] = { ts_of(g->atime_ns), ts_of(f->d.mtime_ns) };
 
 		if (futimens(wfd, t) < 0)
-			warn("deleted file \"%s\" (fd %d): cannot restore its times (%s)", f->path, fd0,
-			     strerror(errno));
+			warn("deleted file \"%s\" (%s): cannot restore its times (%s)", f->path,
+			     fd_label(fd0).s, strerror(errno));
 	}
 }
 
@@ -160,15 +160,15 @@ static int reopen_inode(struct fd_restore *r, const struct img_file *f, uint32_t
 	struct stat st;
 
 	if (src < 0)
-		return error("deleted file \"%s\" (fd %d): the file whose inode it is (file %u) was "
-			     "not made", f->path, fd0, inode_of);
+		return error("deleted file \"%s\" (%s): the file whose inode it is (file %u) was "
+			     "not made", f->path, fd_label(fd0).s, inode_of);
 	fd = reopen_at(src, f->d.flags, f->d.pos);
 	if (fd == -EACCES && fstat(src, &st) == 0 && fchmod(src, (st.st_mode & 07777) | 0600) == 0) {
 		fd = reopen_at(src, f->d.flags, f->d.pos);
 		fchmod(src, st.st_mode & 07777);
 	}
-	return fd < 0 ? error_errno(-fd, "cannot open deleted file \"%s\" (fd %d) again", f->path, fd0)
-		      : fd;
+	return fd < 0 ? error_errno(-fd, "cannot open deleted file \"%s\" (%s) again", f->path,
+				    fd_label(fd0).s) : fd;
 }
 
 /*
@@ -211,7 +211,7 @@ int fd_ghost_open(struct fd_restore *r, const struct img_file *f, int fd0)
 	if (g.inode_of)
 		return reopen_inode(r, f, g.inode_of, fd0);
 	if (make_named(f->path, mk_file, &made, &wfd) < 0)
-		return error_errno(errno, "cannot recreate deleted file \"%s\" (fd %d)", f->path, fd0);
+		return error_errno(errno, "cannot recreate deleted file \"%s\" (%s)", f->path, fd_label(fd0).s);
 	fd = write_data(wfd, f, &g);
 	/* Opened as the process had it while its mode is still ours. */
 	if (fd == 0)
@@ -223,7 +223,8 @@ int fd_ghost_open(struct fd_restore *r, const struct img_file *f, int fd0)
 	if (fd >= 0)
 		set_attrs(wfd, f, &g, fd0);
 	close(wfd);
-	return fd < 0 ? error_errno(-fd, "cannot recreate deleted file \"%s\" (fd %d)", f->path, fd0) : fd;
+	return fd < 0 ? error_errno(-fd, "cannot recreate deleted file \"%s\" (%s)", f->path,
+				    fd_label(fd0).s) : fd;
 }
 
 int fd_removed_dir(const char *path, uint32_t mode, uint64_t mtime_ns, int flags, const char *what)

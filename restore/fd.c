@@ -200,6 +200,26 @@ int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf)
 	return fd_locks_check(r);
 }
 
+int fd_restore_mapped(struct fd_restore *r, const struct img_file *f)
+{
+	int k = (int)f->d.id - 1;
+
+	if (r->src[k] < 0) {
+		r->maker[k] = r->p;
+		r->src[k] = make(r, f, -1);
+	}
+	return r->src[k];
+}
+
+struct fd_label fd_label(int fd0)
+{
+	struct fd_label l = { "mapped only" };
+
+	if (fd0 >= 0)
+		snprintf(l.s, sizeof(l.s), "fd %d", fd0);
+	return l;
+}
+
 void fd_restore_done(struct fd_restore *r)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++)

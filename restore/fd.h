@@ -53,6 +53,16 @@ extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore
 	fd_restore_epoll, fd_restore_unix, fd_restore_inet, fd_restore_tty, fd_restore_tcp;
 
 /* fd.c */
+/* A file that no FD names (CKPT_FILEF_MAPPED), made once for the
+ * mappings of its inode (restore/mapfiles.c): its fd in ckpt (r->src),
+ * or -errno after a message. */
+int fd_restore_mapped(struct fd_restore *r, const struct img_file *f);
+/* For messages about a file made for fd0, its lowest fd: "fd 5", or
+ * for a file no fd names (fd0 -1) "mapped only". */
+struct fd_label {
+	char s[24];
+};
+struct fd_label fd_label(int fd0);
 /* The files of process r->p (the files it shares with a process of the
  * tree opened before are made already); then, once for all, done. */
 int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf);

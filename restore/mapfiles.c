@@ -209,10 +209,22 @@ int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_
 		sf->map_fd[i] = sf->map_msg[i] = -1;
 		if (v->d.flags & CKPT_VMA_MEMFD) {
 			/* the memfd or deleted file recreated for the inode
-			 * (restore/fd-file.c, fd-ghost.c), at a slot of its own */
-			for (uint32_t j = 0; j < img->nfiles && sf->map_src[i] < 0; j++)
-				if (recreates(&img->files[j], v) && sf->fr->src[j] >= 0)
-					sf->map_src[i] = open_recreated(sf->fr->src[j], wr);
+			 * (restore/fd-file.c, fd-ghost.c): an fd's, or made
+			 * now for the mappings alone; at a slot of its own */
+			for (uint32_t j = 0; j < img->nfiles && sf->map_src[i] < 0 && ret == 0; j++) {
+				const struct img_file *f = &img->files[j];
+				int src = sf->fr->src[j];
+
+				if (!recreates(f, v))
+					continue;
+				if (src < 0 && (f->d.fflags & CKPT_FILEF_MAPPED) &&
+				    (src = ret = fd_restore_mapped(sf->fr, f)) >= 0)
+					ret = 0;
+				if (src >= 0)
+					sf->map_src[i] = open_recreated(src, wr);
+			}
+			if (ret < 0)
+				break;
 			if (sf->map_src[i] < 0) {
 				ret = error("mapping %#lx-%#lx of \"%s\": the file it maps is not in the image",
 					    (unsigned long)v->d.start, (unsigned long)v->d.end, v->path);

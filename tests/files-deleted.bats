@@ -139,3 +139,24 @@ PY
 @test "removed working directory held open as an fd too: one directory again" {
 	removed_case cwdfd
 }
+
+# mapped_case CASE [DUMP ARGS]: tests/targets/fd_mapped.c's case, its
+# files only mapped (no fd left), dumped, killed, restored.
+mapped_case() {
+	skip_unless_ptrace
+	start_target fd_mapped "$T" "$1"
+	shift
+	dump_kill "$@"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "memfd only mapped (MAP_SHARED twice, no fd): one memfd again, name, mode, seals, may write (root)" {
+	skip_unless_root
+	mapped_case memfd
+}
+
+@test "deleted file only mapped (MAP_SHARED and MAP_PRIVATE, no fd): one file again, holes, mode, mtime (root)" {
+	skip_unless_root
+	mapped_case deleted
+}

@@ -89,6 +89,10 @@ for c in holes twonames dir cwd; do
 	mkdir -p "$work/removed-$c"
 	start fd_removed "$work/removed-$c" "$c" && dump "removed-$c" && made=$((made + 1))
 done
+# Files only mapped (no fd): a memfd and a deleted file as FILEs no FD
+# names (CKPT_FILEF_MAPPED), their mappings MEMFD (root; else anonymous)
+mkdir -p "$work/mapped"
+start fd_mapped "$work/mapped" both && dump fd-mapped && made=$((made + 1))
 start spin && dump spin --compress zlib && made=$((made + 1))
 # Trees (TREE and COW sections, a zombie, shared memory): dumped with
 # --kill, which ends and reaps every process of the tree.

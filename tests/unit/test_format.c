@@ -1124,10 +1124,12 @@ TEST(ghost_file_larger_than_the_image_is_refused)
 	craft_end_and_expect(&c, "image is truncated: file section at offset");
 }
 
-/* A file's state that does not fit its kind, and an fd naming no file. */
+/* A file's state that does not fit its kind, an fd naming no file, a
+ * file only mapped (CKPT_FILEF_MAPPED) of a kind other than a deleted
+ * file or memfd, and an fd naming a file only mapped. */
 TEST(bad_file_state_and_dangling_fd_are_refused)
 {
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < 5; t++) {
 		struct crafted c;
 
 		craft_begin(&c);
@@ -1135,11 +1137,15 @@ TEST(bad_file_state_and_dangling_fd_are_refused)
 			c.img.files[3].d.state_len -= 4;	/* one packet length short */
 		else if (t == 1)
 			c.img.files[3].d.data_len = 0;		/* packets add up to more */
-		else
+		else if (t == 2)
 			c.img.procs[0].fds[4].d.file = 9;
+		else if (t == 3)
+			c.img.files[3].d.fflags |= CKPT_FILEF_MAPPED;	/* a pipe */
+		else
+			c.img.files[1].d.fflags |= CKPT_FILEF_MAPPED;	/* fd 3's GHOST */
 		craft_proc(&c);
 		craft_rest(&c, 0, 5);
-		craft_end_and_expect(&c, t < 2 ? "file section at offset" :
+		craft_end_and_expect(&c, t < 2 || t == 3 ? "file section at offset" :
 				     "file descriptor section at offset");
 	}
 }
