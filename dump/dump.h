@@ -147,6 +147,9 @@ void track_undo(pid_t pid, pid_t live, const struct tracee_code *code, struct tr
 int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now,
 		struct img *parent, struct track *tr, char **ref);
 int parent_hash(const struct track *tr, uint64_t addr, uint64_t *hash);
+/* cnt pages at addr appended to runs (n of them, room for cap), merged
+ * with the last run when they follow it. */
+void dump_add_run(struct page_run **runs, size_t *n, size_t *cap, uint64_t addr, uint64_t cnt);
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		    const struct dump_opts *o, struct track *tr);
 /* PLAN_FORKED also drops the frozen mappings that smaps now says not to save. */
@@ -186,7 +189,8 @@ int dump_tree_tasks(const struct tracee_tree *tt, struct img *img);
  * vp[i]'s runs into img->procs[i].cow (vp: each process's page plan). */
 int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_pages **vp);
 /* Mappings of one shared anonymous object after its first: marked
- * CKPT_VMA_SHM_ALIAS, their pages left out of vp. */
+ * CKPT_VMA_SHM_ALIAS, their pages an earlier mapping maps too (the same
+ * offsets in the object) left out of vp. */
 void dump_shm_aliases(struct img *img, struct vma_pages **vp);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);

@@ -59,7 +59,7 @@ static int excluded(const struct dump_opts *o, uint64_t a)
 	return 0;
 }
 
-static void add_run(struct page_run **runs, size_t *n, size_t *cap, uint64_t addr, uint64_t cnt)
+void dump_add_run(struct page_run **runs, size_t *n, size_t *cap, uint64_t addr, uint64_t cnt)
 {
 	if (*n && (*runs)[*n - 1].addr + (*runs)[*n - 1].npages * (uint64_t)getpagesize() == addr) {
 		(*runs)[*n - 1].npages += cnt;
@@ -94,9 +94,9 @@ static void plan_page(struct planner *pn, uint64_t a, uint64_t ps)
 	if (pn->o->nexclude && excluded(pn->o, a))
 		return;
 	if (pn->known && !in_regions(pn->written, pn->nw, &pn->cur, a, ps))
-		add_run(&vp->same, &vp->nsame, &pn->scap, a, 1);
+		dump_add_run(&vp->same, &vp->nsame, &pn->scap, a, 1);
 	else
-		add_run(&vp->runs, &vp->nruns, &pn->cap, a, 1);
+		dump_add_run(&vp->runs, &vp->nruns, &pn->cap, a, 1);
 }
 
 /* A private page another process maps too (a fork's copy-on-write). */
@@ -210,11 +210,11 @@ static int plan_read(int pmfd, const struct img_vma *v, int mode, struct planner
 			return error_errno(ret, "cannot read the page map at %#lx", (unsigned long)a);
 		for (uint64_t i = 0; i < n; i++) {
 			if (pm[i] & PM_GUARD) {
-				add_run(&pn->vp->guards, &pn->vp->nguards, &pn->gcap, a + i * ps, 1);
+				dump_add_run(&pn->vp->guards, &pn->vp->nguards, &pn->gcap, a + i * ps, 1);
 				continue;
 			}
 			if (mode == SAVE_ALL) {
-				add_run(&pn->vp->runs, &pn->vp->nruns, &pn->cap, a + i * ps, 1);
+				dump_add_run(&pn->vp->runs, &pn->vp->nruns, &pn->cap, a + i * ps, 1);
 				continue;
 			}
 			if (mode == SAVE_NONE || !(pm[i] & (PM_PRESENT | PM_SWAP)) ||
@@ -244,7 +244,7 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 		return 0;
 	if (mode == SAVE_ALL && !guards) {
 		for (uint64_t a = v->d.start; a < v->d.end; a += CHUNK_PAGES * ps)
-			add_run(&vp->runs, &vp->nruns, &pn.cap, a,
+			dump_add_run(&vp->runs, &vp->nruns, &pn.cap, a,
 				MIN((uint64_t)CHUNK_PAGES, (v->d.end - a) / ps));
 		return 0;
 	}

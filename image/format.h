@@ -393,7 +393,8 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_VMA_SHM_ALIAS	(1u << 16)	/* shared anonymous memory (or a deleted
 						   file) that an earlier mapping of the
 						   image maps too (same dev/ino): one
-						   object, its pages stored with that one */
+						   object, its pages stored with that one
+						   where it maps the same offsets */
 #define CKPT_VMA_SPECIAL	(CKPT_VMA_VDSO | CKPT_VMA_VVAR | CKPT_VMA_VVAR_VCLOCK)
 
 #define CKPT_MADV_DONTFORK	(1u << 0)	/* dc */

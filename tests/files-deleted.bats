@@ -160,3 +160,39 @@ mapped_case() {
 	skip_unless_root
 	mapped_case deleted
 }
+
+@test "memfd and deleted file only mapped, dumped by a user (no CAP_CHECKPOINT_RESTORE): anonymous memory with their bytes, dump names them" {
+	skip_unless_ptrace
+	skip_unless_root
+	# A path: busybox's timeout would run its own setpriv applet.
+	SETPRIV=$(command -v setpriv) || skip "no setpriv"
+	chmod 1777 "$T"
+	# the user's, for restore to reopen them as the user
+	touch "$T/out" "$T/err"
+	chown 65534:65534 "$T/out" "$T/err"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		exec "$SETPRIV" --reuid=65534 --regid=65534 --clear-groups \
+			"$CKPT_TARGETS/fd_mapped" "$T" both anon </dev/null >>"$T/out" 2>>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/ready"
+	run "$SETPRIV" --reuid=65534 --regid=65534 --clear-groups "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	reap "$TPID"
+	# once per file, by name, saying why
+	[ "$(grep -c 'restored as anonymous memory' <<<"$output")" -eq 2 ]
+	[[ "$output" == *"of \"/memfd:ckpt-mapped (deleted)\" (no fd of the process holds it): restored as anonymous memory"*"CAP_CHECKPOINT_RESTORE"* ]]
+	[[ "$output" == *"of \"$T/gone (deleted)\" (no fd of the process holds it): restored as anonymous memory"* ]]
+	touch "$T/go"
+	run timeout 300 "$SETPRIV" --reuid=65534 --regid=65534 --clear-groups "$CKPT" restore "$T/img"
+	echo "$output"
+	cat "$T/err"
+	[ "$status" -eq 0 ]
+}
