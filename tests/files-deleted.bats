@@ -196,3 +196,11 @@ mapped_case() {
 	cat "$T/err"
 	[ "$status" -eq 0 ]
 }
+
+@test "memfd only mapped, by a parent and its child (a tree): one memfd again, a store by the child seen by the parent (root)" {
+	skip_unless_root
+	mapped_case fork
+	# made once, for the parent's mappings; the child's map it too
+	run "$CKPT" inspect "$T/img"
+	[ "$(grep -c 'memfd /memfd:ckpt-mapped (deleted)$' <<<"$output")" -eq 4 ]
+}

@@ -17,6 +17,10 @@
  *            file (and a store through S) elsewhere; nothing restore made
  *            is left in DIR
  *   both     the two at once
+ *   fork     memfd, then a child forked (it maps the memfd too, no fd):
+ *            after GO the child stores 'C' at A[2 * 4096 + 1] and ends; the
+ *            parent, once it has, must see it (one memfd in both), then
+ *            checks as memfd
  * With a third argument "anon": dumped without the right to read them
  * (not root), the mappings are anonymous memory with the same bytes, the
  * two memfd mappings still one memory; only that is checked.
@@ -30,6 +34,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "target.h"
 
@@ -196,7 +201,7 @@ static void check_deleted(void)
 
 int main(int argc, char **argv)
 {
-	int mem, del;
+	int mem, del, kid, st = -1;
 	DIR *d;
 	struct dirent *de;
 
@@ -207,11 +212,23 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s", argv[1]);
 	snprintf(path, sizeof(path), "%s/gone", dir);
 	anon = argc > 3 && !strcmp(argv[3], "anon");
-	mem = !strcmp(argv[2], "memfd") || !strcmp(argv[2], "both");
+	kid = !strcmp(argv[2], "fork");
+	mem = !strcmp(argv[2], "memfd") || !strcmp(argv[2], "both") || kid;
 	del = !strcmp(argv[2], "deleted") || !strcmp(argv[2], "both");
 	if ((!mem && !del) || (mem && setup_memfd() < 0) || (del && setup_deleted() < 0))
 		return target_fail("no case %s", argv[2]), target_exit();
+	if (kid && (kid = fork()) == 0) {
+		while (!target_go())
+			target_sleep_ms(5);
+		ma[2 * PG + 1] = 'C';
+		_exit(0);
+	}
+	if (kid < 0)
+		return target_fail("fork: %s", strerror(errno)), target_exit();
 	target_wait();
+	if (kid > 0)
+		CHECK(waitpid(kid, &st, 0) == kid && st == 0 && ma[2 * PG + 1] == 'C',
+		      "fork: the child's store is not in the parent's mapping (%c)", ma[2 * PG + 1]);
 	if (mem)
 		check_memfd();
 	if (del)
