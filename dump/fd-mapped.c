@@ -106,7 +106,9 @@ static int open_mapped(pid_t pid, const struct img_vma *v, struct dfile *d, cons
 	if (fstat(d->copy, &d->st) < 0 || fstatfs(d->copy, &sfs) < 0)
 		return error_errno(errno, "mapping %#lx-%#lx (%s): cannot stat it",
 				   (unsigned long)v->d.start, (unsigned long)v->d.end, v->path);
-	if (d->st.st_dev != v->d.dev || d->st.st_ino != v->d.ino || !S_ISREG(d->st.st_mode))
+	/* Not st_dev: btrfs gives maps the superblock's device and stat a
+	 * subvolume's; the file of map_files is the mapping's anyway. */
+	if (d->st.st_ino != v->d.ino || !S_ISREG(d->st.st_mode))
 		*why = "it is not the regular file its mapping names";
 	else if (sfs.f_type == HUGETLBFS_MAGIC)
 		*why = "it is on hugetlbfs, which ckpt does not make files on";
@@ -133,7 +135,7 @@ static int add_mapped(pid_t pid, struct img *img, struct img_proc *p, uint32_t i
 		f->d.kind = !strncmp(v->path, "/memfd:", 7) ? CKPT_FD_MEMFD : CKPT_FD_GHOST;
 		f->d.flags = O_RDWR;
 		f->d.size = (uint64_t)d.st.st_size;
-		f->d.dev = d.st.st_dev;
+		f->d.dev = v->d.dev;	/* what its mappings name (above) */
 		f->d.ino = d.st.st_ino;
 		f->d.mtime_ns = (uint64_t)d.st.st_mtim.tv_sec * 1000000000ull +
 				(uint64_t)d.st.st_mtim.tv_nsec;

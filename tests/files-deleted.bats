@@ -204,3 +204,14 @@ mapped_case() {
 	run "$CKPT" inspect "$T/img"
 	[ "$(grep -c 'memfd /memfd:ckpt-mapped (deleted)$' <<<"$output")" -eq 4 ]
 }
+
+@test "python3: a multiprocessing.Lock held (a POSIX semaphore only mapped: sem_open, sem_unlink), dumped, killed, restored (root)" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+	CKPT_TARGETS=/usr/bin start_target python3 "$CKPT_TOP/tests/targets/mapped_sem.py"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = "python: lock held True, taken again once released True, still a mapping of its deleted file True" ]
+}
