@@ -81,6 +81,10 @@ void sha256_update(struct sha256 *c, const void *data, size_t n)
 {
 	const uint8_t *p = data;
 
+	/* An empty payload may come as NULL: p + 0 on NULL is undefined (C11
+	 * 6.5.6; UBSan, tests/fuzz: a section of size 0). */
+	if (!n)
+		return;
 	c->len += n;
 	if (c->nbuf) {
 		size_t k = SHA256_BLOCK - c->nbuf < n ? SHA256_BLOCK - c->nbuf : n;
