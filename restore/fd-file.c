@@ -68,13 +68,39 @@ static int reopen_file(const struct img_file *f, int fd0, const struct restore_o
 	return fd;
 }
 
-/* A memfd: made again with its name, contents, offset and seals. */
-static int recreate_memfd(const struct img_file *f, int fd0)
+/* A mapping of the image that writes to memfd f, or may be made to: a
+ * shared one, writable or MAYWRITE. */
+static int mapped_for_writing(const struct img *img, const struct img_file *f)
+{
+	for (uint32_t k = 0; k < img->h.nprocs; k++)
+		for (uint32_t i = 0; i < img->procs[k].d.nvmas; i++) {
+			const struct img_vma *v = &img->procs[k].vmas[i];
+
+			if ((v->d.flags & (CKPT_VMA_MEMFD | CKPT_VMA_SHARED)) ==
+				    (CKPT_VMA_MEMFD | CKPT_VMA_SHARED) &&
+			    ((v->d.prot & PROT_WRITE) || (v->d.flags & CKPT_VMA_MAYWRITE)) &&
+			    v->d.dev == f->d.dev && v->d.ino == f->d.ino)
+				return 1;
+		}
+	return 0;
+}
+
+/* A memfd: made again with its name, contents, offset and seals.
+ * F_SEAL_FUTURE_WRITE refuses new writable shared mappings but keeps
+ * those made before it (memfd_create(2)): with such a mapping in the
+ * image, it (and F_SEAL_SEAL, which must come after it) is added only
+ * once every process has made its mappings (fd_restore_seal). */
+static int recreate_memfd(struct fd_restore *r, const struct img_file *f, int fd0)
 {
 	const char *name = !strncmp(f->path, "/memfd:", 7) ? f->path + 7 : f->path;
-	unsigned seals = CKPT_FILEF_SEALS(f->d.fflags);
+	unsigned seals = CKPT_FILEF_SEALS(f->d.fflags), later = 0;
 	int fd = memfd_create(name, MFD_CLOEXEC | (seals ? MFD_ALLOW_SEALING : 0));
 	int ret;
+
+	if ((seals & F_SEAL_FUTURE_WRITE) && mapped_for_writing(r->img, f))
+		later = seals & (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+	seals &= ~later;
+	r->seals_later[f->d.id - 1] = later;
 
 	if (fd < 0)
 		return error_errno(errno, "cannot recreate memfd \"%s\" (%s)", name, fd_label(fd0).s);
@@ -205,7 +231,7 @@ static int file_open(struct fd_restore *r, const struct img_file *f, int fd)
 {
 	switch (f->d.kind) {
 	case CKPT_FD_MEMFD:
-		return recreate_memfd(f, fd);
+		return recreate_memfd(r, f, fd);
 	case CKPT_FD_FILE:
 		return reopen_file(f, fd, r->o);
 	case CKPT_FD_GHOST:

@@ -178,6 +178,7 @@ int fd_restore_open(struct fd_restore *r, struct spawn_fds *sf)
 	if (!r->src) {
 		r->src = xmalloc((r->img->nfiles + 1) * sizeof(*r->src));
 		r->late = xzalloc(r->img->nfiles + 1);
+		r->seals_later = xzalloc((r->img->nfiles + 1) * sizeof(*r->seals_later));
 		r->maker = xzalloc((r->img->nfiles + 1) * sizeof(*r->maker));
 		for (uint32_t i = 0; i < r->img->nfiles; i++)
 			r->src[i] = -1;
@@ -211,6 +212,22 @@ int fd_restore_mapped(struct fd_restore *r, const struct img_file *f)
 	return r->src[k];
 }
 
+int fd_restore_seal(struct fd_restore *r)
+{
+	for (uint32_t i = 0; r && r->seals_later && i < r->img->nfiles; i++) {
+		const struct img_file *f = &r->img->files[i];
+		unsigned later = r->seals_later[i];
+
+		/* F_SEAL_SEAL last: it forbids adding the others. */
+		if (later && r->src[i] >= 0 &&
+		    (fcntl(r->src[i], F_ADD_SEALS, later & ~F_SEAL_SEAL) < 0 ||
+		     ((later & F_SEAL_SEAL) && fcntl(r->src[i], F_ADD_SEALS, F_SEAL_SEAL) < 0)))
+			return error_errno(errno, "memfd \"%s\": cannot seal it (%#x) once mapped",
+					   f->path, later);
+	}
+	return 0;
+}
+
 struct fd_label fd_label(int fd0)
 {
 	struct fd_label l = { "mapped only" };
@@ -234,9 +251,11 @@ void fd_restore_free(struct fd_restore *r)
 			fd_kinds[i].h->done(r);
 	free(r->src);
 	free(r->late);
+	free(r->seals_later);
 	free(r->maker);
 	r->src = NULL;
 	r->late = NULL;
+	r->seals_later = NULL;
 	r->maker = NULL;
 }
 

@@ -25,6 +25,8 @@ struct fd_restore {
 	const struct restore_opts *o;
 	int *src;		/* by file id - 1: its fd in ckpt, -1: none */
 	uint8_t *late;		/* by file id - 1: made by the process itself */
+	uint32_t *seals_later;	/* by file id - 1: memfd seals to add once
+				   every mapping is made (fd_restore_seal) */
 	const struct img_proc **maker;	/* by file id - 1: the process of a tree
 					   it was made for first (NULL: none) */
 	struct fd_pipes *pipes;	/* fd-pipe.c: the pipes and FIFOs made */
@@ -57,6 +59,10 @@ extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore
  * mappings of its inode (restore/mapfiles.c): its fd in ckpt (r->src),
  * or -errno after a message. */
 int fd_restore_mapped(struct fd_restore *r, const struct img_file *f);
+/* The memfd seals that would have refused the process's own writable
+ * shared mappings (F_SEAL_FUTURE_WRITE), added now that every process of
+ * the image has made them: 0 or -errno after a message. */
+int fd_restore_seal(struct fd_restore *r);
 /* For messages about a file made for fd0, its lowest fd: "fd 5", or
  * for a file no fd names (fd0 -1) "mapped only". */
 struct fd_label {

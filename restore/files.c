@@ -498,6 +498,11 @@ void files_opened(struct spawn_fds *sf)
 		fd_restore_done(sf->fr);
 }
 
+int files_seal(struct spawn_fds *sf)
+{
+	return sf->fr ? fd_restore_seal(sf->fr) : 0;
+}
+
 void files_close(struct spawn_fds *sf)
 {
 	/* the sources are the files' (one per file, shared by its fds and

@@ -241,6 +241,10 @@ int files_open(const struct img *img, const struct img_proc *p, const struct res
 	       struct spawn_fds *sf, struct fd_restore *share);
 /* Once every process's files are open: drop what only the making needed. */
 void files_opened(struct spawn_fds *sf);
+/* Every process of the image has made its mappings: the memfd seals that
+ * would have refused them, added (restore/fd.c fd_restore_seal); sf is
+ * the first process's.  0 or -errno after a message. */
+int files_seal(struct spawn_fds *sf);
 /* While files_open() runs: open path with the process's credentials (or,
  * for an image whose word is taken, ckpt's when theirs do not reach): the
  * fd, or -errno.  Every file of the process is opened through it. */

@@ -1059,6 +1059,8 @@ int restore_spawn(struct restore_job *j)
 	if ((ret = setup_stub(&c, stub_size)) < 0 ||
 	    (killpoint("restore: stub started"), ret = run_stubs(&c, j)) < 0 ||
 	    (ret = trust_check_filled(o->trust, j->in.r)) < 0 ||
+	    /* every mapping made: the seals that would have refused them */
+	    (ret = files_seal(&c.sf[0])) < 0 ||
 	    (killpoint("restore: threads made"), ret = finish(&c)) < 0) {
 		kill_all(&c);
 		lazy_end(c.lz);

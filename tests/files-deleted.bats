@@ -161,6 +161,15 @@ mapped_case() {
 	mapped_case deleted
 }
 
+@test "memfd sealed F_SEAL_FUTURE_WRITE after a writable MAP_SHARED mapping, only mapped: still writable there, the seals hold (root)" {
+	skip_unless_root
+	mapped_case future
+}
+
+@test "memfd sealed F_SEAL_FUTURE_WRITE after a writable MAP_SHARED mapping, held at fd 10: still writable there, the seals hold" {
+	mapped_case futurefd
+}
+
 @test "memfd and deleted file only mapped, dumped by a user (no CAP_CHECKPOINT_RESTORE): anonymous memory with their bytes, dump names them" {
 	skip_unless_ptrace
 	skip_unless_root

@@ -17,6 +17,12 @@
  *            file (and a store through S) elsewhere; nothing restore made
  *            is left in DIR
  *   both     the two at once
+ *   future   a memfd "ckpt-future" of a page of 'f' mapped MAP_SHARED
+ *            read-write (F), then sealed F_SEAL_FUTURE_WRITE | F_SEAL_SEAL
+ *            (which keep mappings made before them) and closed.  After:
+ *            F can still be written; the seals hold: no write(2), no new
+ *            writable shared mapping, a read-only one allowed
+ *   futurefd the same, the memfd kept open at fd 10
  *   fork     memfd, then a child forked (it maps the memfd too, no fd):
  *            after GO the child stores 'C' at A[2 * 4096 + 1] and ends; the
  *            parent, once it has, must see it (one memfd in both), then
@@ -43,7 +49,7 @@
 #define SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 static char dir[4096], path[4200];
-static char *ma, *mb, *ms, *mp;
+static char *ma, *mb, *ms, *mp, *mf;
 static int anon;	/* expected as anonymous memory, not the files */
 
 static int fail_setup(const char *what)
@@ -66,6 +72,20 @@ static int setup_memfd(void)
 	    (ma = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED ||
 	    (mb = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, PG)) == MAP_FAILED || close(fd) < 0)
 		return fail_setup("memfd");
+	return 0;
+}
+
+static int setup_future(int keep)
+{
+	int fd = memfd_create("ckpt-future", MFD_ALLOW_SEALING);
+	char page[PG];
+
+	memset(page, 'f', PG);
+	if (fd < 0 || write(fd, page, PG) != PG ||
+	    (mf = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0 ||
+	    (keep ? dup2(fd, 10) != 10 : 0) || close(fd) < 0)
+		return fail_setup("future");
 	return 0;
 }
 
@@ -169,6 +189,32 @@ static void check_memfd(void)
 	      mb[PG]);
 }
 
+static void check_future(int keep)
+{
+	const int want = F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
+	int fd = keep ? 10 : -1;
+	void *m;
+
+	if (!anon)
+		same_file("future", mf, mf, "/memfd:ckpt-future (deleted)");
+	CHECK(mf[0] == 'f', "future: contents differ (%c)", mf[0]);
+	mf[0] = 'g';
+	if (!keep && geteuid() == 0)
+		fd = open_mapped(mf, PG);
+	if (fd < 0)
+		return;
+	CHECK(fcntl(fd, F_GET_SEALS) == want, "future: seals %#x, want %#x", fcntl(fd, F_GET_SEALS),
+	      want);
+	CHECK(pwrite(fd, "h", 1, 1) < 0 && errno == EPERM, "future: written despite its seal");
+	CHECK(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED &&
+	      errno == EPERM, "future: mapped writable anew despite its seal");
+	m = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(m != MAP_FAILED && ((char *)m)[0] == 'g',
+	      "future: a new read-only mapping is not the memfd F maps");
+	if (!keep)
+		close(fd);
+}
+
 static void check_deleted(void)
 {
 	char want[4300];
@@ -201,7 +247,7 @@ static void check_deleted(void)
 
 int main(int argc, char **argv)
 {
-	int mem, del, kid, st = -1;
+	int mem, del, kid, fut, st = -1;
 	DIR *d;
 	struct dirent *de;
 
@@ -213,9 +259,11 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/gone", dir);
 	anon = argc > 3 && !strcmp(argv[3], "anon");
 	kid = !strcmp(argv[2], "fork");
+	fut = !strcmp(argv[2], "future") ? 1 : !strcmp(argv[2], "futurefd") ? 2 : 0;
 	mem = !strcmp(argv[2], "memfd") || !strcmp(argv[2], "both") || kid;
 	del = !strcmp(argv[2], "deleted") || !strcmp(argv[2], "both");
-	if ((!mem && !del) || (mem && setup_memfd() < 0) || (del && setup_deleted() < 0))
+	if ((!mem && !del && !fut) || (mem && setup_memfd() < 0) || (del && setup_deleted() < 0) ||
+	    (fut && setup_future(fut == 2) < 0))
 		return target_fail("no case %s", argv[2]), target_exit();
 	if (kid && (kid = fork()) == 0) {
 		while (!target_go())
@@ -233,6 +281,8 @@ int main(int argc, char **argv)
 		check_memfd();
 	if (del)
 		check_deleted();
+	if (fut)
+		check_future(fut == 2);
 	d = opendir(dir);
 	while (d && (de = readdir(d)))
 		CHECK(strncmp(de->d_name, "gone", 4) && !strstr(de->d_name, "ckpt-"),
