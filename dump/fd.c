@@ -39,7 +39,7 @@ static const struct {
 	{ CKPT_FD_USERFAULTFD, &fd_dump_unsupported }, { CKPT_FD_IO_URING, &fd_dump_unsupported },
 	{ CKPT_FD_EVENTFD, &fd_dump_event }, { CKPT_FD_SIGNALFD, &fd_dump_event },
 	{ CKPT_FD_TIMERFD, &fd_dump_event }, { CKPT_FD_EPOLL, &fd_dump_epoll },
-	{ CKPT_FD_INOTIFY, &fd_dump_unsupported }, { CKPT_FD_FANOTIFY, &fd_dump_unsupported },
+	{ CKPT_FD_INOTIFY, &fd_dump_notify }, { CKPT_FD_FANOTIFY, &fd_dump_unsupported },
 	{ CKPT_FD_PIDFD, &fd_dump_unsupported }, { CKPT_FD_PROC, &fd_dump_unsupported },
 };
 

@@ -256,13 +256,30 @@ static void epoll_json(const struct img_file *f, struct json *j)
 
 /* ---- inotify, fanotify ---- */
 
+/* Watches in ascending wd order, 1 to CKPT_MAX_WD (restore adds up to
+ * that many), each on an absolute path without a NUL. */
 static int inotify_check(const struct img_file *f)
 {
 	struct ckpt_fd_inotify s;
+	size_t at = sizeof(s);
+	int32_t last = 0;
 
 	fd_state(f, &s, sizeof(s));
-	return check_records(f, sizeof(s), s.nwatches, sizeof(struct ckpt_inotify_watch),
-			     offsetof(struct ckpt_inotify_watch, path_len));
+	if (check_records(f, sizeof(s), s.nwatches, sizeof(struct ckpt_inotify_watch),
+			  offsetof(struct ckpt_inotify_watch, path_len)) < 0)
+		return -1;
+	for (uint32_t i = 0; i < s.nwatches; i++) {
+		struct ckpt_inotify_watch w;
+		const char *path = (const char *)f->state + at + sizeof(w);
+
+		memcpy(&w, f->state + at, sizeof(w));
+		if (w.wd <= last || w.wd > CKPT_MAX_WD || !w.path_len || path[0] != '/' ||
+		    memchr(path, 0, w.path_len))
+			return -1;
+		last = w.wd;
+		at += sizeof(w) + w.path_len;
+	}
+	return 0;
 }
 
 static void inotify_text(const struct img_file *f, char *buf, size_t len)
@@ -271,7 +288,7 @@ static void inotify_text(const struct img_file *f, char *buf, size_t len)
 	size_t n, at = sizeof(s);
 
 	fd_state(f, &s, sizeof(s));
-	n = (size_t)snprintf(buf, len, "%u watches", s.nwatches);
+	n = (size_t)snprintf(buf, len, "%u watch%s", s.nwatches, s.nwatches == 1 ? "" : "es");
 	for (uint32_t i = 0; i < s.nwatches && n < len; i++) {
 		struct ckpt_inotify_watch w;
 

@@ -608,13 +608,17 @@ struct ckpt_fd_inotify {
 };
 static_assert(sizeof(struct ckpt_fd_inotify) == 8, "ckpt_fd_inotify size");
 struct ckpt_inotify_watch {
-	int32_t  wd;		/* watch descriptor, kept */
+	int32_t  wd;		/* watch descriptor, kept: 1 to CKPT_MAX_WD,
+				   ascending */
 	uint32_t mask;		/* IN_* with IN_ONESHOT, IN_EXCL_UNLINK */
 	uint64_t dev, ino;	/* the watched inode */
 	uint32_t path_len;	/* bytes of its path that follow */
 	uint32_t reserved;
 };
 static_assert(sizeof(struct ckpt_inotify_watch) == 32, "ckpt_inotify_watch size");
+/* Restore hands watch descriptors out again by adding and removing
+ * watches up to each one: it adds at most this many. */
+#define CKPT_MAX_WD	(1 << 20)
 
 struct ckpt_fd_fanotify {
 	uint32_t init_flags;	/* fanotify_init() flags */

@@ -36,14 +36,24 @@ struct field {
 	uint8_t kind;
 	uint16_t base, elsize;	/* elsize: in any element of an array of such
 				   structs from base on, not only the first */
+	uint32_t fkind;		/* base STATE: in the kind state of a FILE of
+				   this CKPT_FD_* kind, at base2 in it */
+	uint16_t base2;
 };
 
+/* The field lies in a FILE's kind state (after its path), not at base. */
+#define STATE	0xffffu
+
 #define F(sec, type, member, kind) \
-	{ sec, offsetof(struct type, member), sizeof(((struct type *)0)->member), kind, 0, 0 }
+	{ sec, offsetof(struct type, member), sizeof(((struct type *)0)->member), kind, 0, 0, 0, 0 }
 /* A field of every element of an array after a header of hdr bytes. */
 #define A(sec, hdr, type, member, kind) \
 	{ sec, offsetof(struct type, member), sizeof(((struct type *)0)->member), kind, hdr, \
-	  sizeof(struct type) }
+	  sizeof(struct type), 0, 0 }
+/* A field of the kind state of a FILE of kind fk, at `at` in that state. */
+#define S(fk, at, type, member, kind) \
+	{ CKPT_SEC_FILE, offsetof(struct type, member), sizeof(((struct type *)0)->member), kind, \
+	  STATE, 0, fk, at }
 
 static const struct field fields[] = {
 	F(0, ckpt_header, version, K_ENUM), F(0, ckpt_header, header_size, K_LEN),
@@ -114,6 +124,12 @@ static const struct field fields[] = {
 
 	F(CKPT_SEC_FILEDATA, ckpt_filedata, id, K_ID), F(CKPT_SEC_FILEDATA, ckpt_filedata, offset, K_SIZE),
 
+	/* kind state: an inotify instance and its first watch */
+	S(CKPT_FD_INOTIFY, 0, ckpt_fd_inotify, nwatches, K_COUNT),
+#define W(member, kind) S(CKPT_FD_INOTIFY, sizeof(struct ckpt_fd_inotify), ckpt_inotify_watch, member, kind)
+	W(wd, K_ID), W(mask, K_FLAGS), W(dev, K_ID), W(ino, K_ID), W(path_len, K_LEN),
+#undef W
+
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, file, K_ID), A(CKPT_SEC_LOCKS, 0, ckpt_lock, type, K_ENUM),
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, mode, K_ENUM), A(CKPT_SEC_LOCKS, 0, ckpt_lock, start, K_SIZE),
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, end, K_SIZE),
@@ -134,6 +150,7 @@ static const struct field fields[] = {
 	F(CKPT_SEC_END, ckpt_end, raw_bytes, K_SIZE),
 };
 
+#define MIN_LEN(a, b) ((a) < (b) ? (a) : (b))
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static uint32_t rnd(uint32_t *st)
@@ -164,7 +181,7 @@ static void put(uint8_t *p, unsigned len, uint64_t v)
  * another address field): values that mean something in this image. */
 static uint64_t other_value(const struct img_view *iv, const struct field *f, uint32_t *st)
 {
-	for (int tries = 0; tries < 8; tries++) {
+	for (int tries = 0; tries < 8 && f->base != STATE; tries++) {
 		const struct img_sec *s = &iv->sec[rnd(st) % iv->n];
 
 		if (s->type == f->sec && s->len >= (size_t)f->base + f->off + f->len)
@@ -279,7 +296,19 @@ int fields_edit(struct img_view *iv, uint32_t *st)
 				continue;
 			p = s->payload;
 			len = s->len;
-			if (f->elsize && len >= (size_t)f->base + f->elsize) {
+			if (f->base == STATE) {
+				struct ckpt_file d;
+				size_t at;
+
+				if (len < sizeof(d))
+					continue;
+				memcpy(&d, p, sizeof(d));
+				at = sizeof(d) + (size_t)d.path_len + f->base2;
+				if (d.kind != f->fkind || d.state_len < f->base2 || at > len)
+					continue;
+				p += at;
+				len = MIN_LEN(len - at, (size_t)d.state_len - f->base2);
+			} else if (f->elsize && len >= (size_t)f->base + f->elsize) {
 				size_t k = rnd(st) % ((len - f->base) / f->elsize);
 
 				p += f->base + k * f->elsize;
@@ -293,7 +322,7 @@ int fields_edit(struct img_view *iv, uint32_t *st)
 			size_t el = f->kind == K_ID ? 4 : 8, k = rnd(st) % (f->len / el);
 
 			put(p + f->off + k * el, (unsigned)el,
-			    new_value(iv, &(struct field){ f->sec, f->off, (uint16_t)el, f->kind, f->base, 0 },
+			    new_value(iv, &(struct field){ f->sec, f->off, (uint16_t)el, f->kind, f->base, 0, f->fkind, f->base2 },
 				      get(p + f->off + k * el, (unsigned)el), st));
 			return 1;
 		}

@@ -115,6 +115,27 @@ static void fd(struct img *img, struct img_fd *f, int32_t n, uint32_t file, uint
 		x->d.data_len = size;
 		fill(x->data, size, 7);
 	}
+	if (kind == CKPT_FD_INOTIFY) {
+		/* two watches, wd 1 and 3 (a gap) */
+		static const char *const paths[] = { "/tmp", "/etc/hostname" };
+		struct ckpt_fd_inotify st = { .nwatches = 2 };
+		size_t len = sizeof(st);
+
+		x->d.mode = 0600;
+		x->d.flags = 04000;	/* O_NONBLOCK */
+		x->state = xmemdup(&st, sizeof(st));
+		for (int i = 0; i < 2; i++) {
+			struct ckpt_inotify_watch w = { .wd = 1 + 2 * i, .mask = 0x300, .dev = 0xfe00,
+							.ino = 100 + (uint64_t)i,
+							.path_len = (uint32_t)strlen(paths[i]) };
+
+			x->state = xrealloc(x->state, len + sizeof(w) + w.path_len);
+			memcpy(x->state + len, &w, sizeof(w));
+			memcpy(x->state + len + sizeof(w), paths[i], w.path_len);
+			len += sizeof(w) + w.path_len;
+		}
+		x->d.state_len = (uint32_t)len;
+	}
 	if (kind == CKPT_FD_PTMX || kind == CKPT_FD_TTY) {
 		/* a pty pair: the master carries bytes both ways */
 		struct ckpt_fd_tty st = { .index = 3, .lflag = 0x8a3b, .rows = 24, .cols = 80 };
@@ -202,8 +223,8 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 	if (files) {
 		uint32_t f = img->nfiles;
 
-		p->d.nfds = 9;
-		p->fds = xzalloc(9 * sizeof(*p->fds));
+		p->d.nfds = 10;
+		p->fds = xzalloc(10 * sizeof(*p->fds));
 		fd(img, &p->fds[0], 0, f + 1, CKPT_FD_DEVICE, "/dev/null", 0);
 		fd(img, &p->fds[1], 1, f + 2, CKPT_FD_OTHER, "pipe:[1234]", 0);
 		fd(img, &p->fds[2], 2, f + 2, 0, NULL, 0);
@@ -213,6 +234,7 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 		fd(img, &p->fds[6], 7, f + 5, 0, NULL, 0);
 		fd(img, &p->fds[7], 8, f + 6, CKPT_FD_PTMX, "/dev/ptmx", 12);
 		fd(img, &p->fds[8], 9, f + 7, CKPT_FD_TTY, "/dev/pts/3", 0);
+		fd(img, &p->fds[9], 10, f + 8, CKPT_FD_INOTIFY, "anon_inode:inotify", 0);
 		/* its controlling terminal: that pty */
 		p->has_ctty = 1;
 		p->ctty = (struct ckpt_ctty){ .rdev = (136 << 8) | 3, .tpgid = pid,

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# inotify instances (and pidfds) across dump and restore.
+
+load test_helper
+
+@test "inotify: every watch comes back with its wd (a gap kept), mask and flags; events arrive with the original wds" {
+	skip_unless_ptrace
+	start_target fd_inotify "$T/watched"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "inotify: a dump that does not kill changes no watch and consumes no event" {
+	skip_unless_ptrace
+	start_target fd_inotify "$T/watched"
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+}
+
+@test "inotify: events queued unread at the dump: dump refuses, naming the fd" {
+	skip_unless_ptrace
+	start_target fd_inotify "$T/watched" pending
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: dump $TPID: fd 10 (anon_inode:inotify, an inotify instance with 96 bytes of events not read yet): cannot be restored: the kernel cannot queue its unread events again; --lose-fd 10 or --allow-lost-fds dumps without it" ]]
+	[ ! -e "$T/img" ]
+	kill -0 "$TPID"
+}
+
+@test "inspect: each inotify watch with its wd, path and mask" {
+	skip_unless_ptrace
+	start_target fd_inotify "$T/watched"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"4 watches: 1 \"$T/watched\" mask 0x300, 3 \"$T/watched/b\" mask 0xfff, 4 \"$T/watched/c\" mask 0x8, 5 \"$T/watched/f\" mask 0x80000002"* ]]
+	[[ "$output" == *"1 watch: 1 \"$T/watched\" mask 0x4000100"* ]]
+	run "$CKPT" inspect --json "$T/img"
+	[[ "$output" == *'"kind": "inotify"'* ]]
+	[[ "$output" == *'"watches": ['* ]]
+}
+
+@test "inotifywait -m (inotify-tools): dumped while watching, killed, restored: it reports a file made after the restore" {
+	skip_unless_ptrace
+	command -v inotifywait >/dev/null || skip "no inotifywait (apt-get install inotify-tools; tests/deps.sh)"
+	mkdir "$T/w"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec inotifywait -m -e create --format '%w%f %e' "$T/w" </dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	local i
+	for i in $(seq 300); do
+		grep -q "Watches established" "$T/err" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q "Watches established" "$T/err"
+	touch "$T/w/before"
+	for i in $(seq 100); do
+		[ -s "$T/out" ] && break
+		sleep 0.1
+	done
+	[ "$(cat "$T/out")" = "$T/w/before CREATE" ]
+	dump_kill
+	"$CKPT" restore "$T/img" >"$T/restore.out" 2>&1 &
+	local rpid=$!
+	PIDS+=("$rpid")
+	# restored once its process is there again
+	for i in $(seq 300); do
+		[ -e "/proc/$TPID" ] && [ "$(readlink "/proc/$TPID/fd/3" 2>/dev/null)" = "anon_inode:inotify" ] && break
+		sleep 0.1
+	done
+	touch "$T/w/after"
+	for i in $(seq 100); do
+		[ "$(wc -l <"$T/out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	cat "$T/restore.out"
+	cat "$T/out"
+	[ "$(cat "$T/out")" = "$T/w/before CREATE
+$T/w/after CREATE" ]
+	kill "$TPID"
+	wait "$rpid" || true
+}
