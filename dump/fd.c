@@ -40,7 +40,7 @@ static const struct {
 	{ CKPT_FD_EVENTFD, &fd_dump_event }, { CKPT_FD_SIGNALFD, &fd_dump_event },
 	{ CKPT_FD_TIMERFD, &fd_dump_event }, { CKPT_FD_EPOLL, &fd_dump_epoll },
 	{ CKPT_FD_INOTIFY, &fd_dump_notify }, { CKPT_FD_FANOTIFY, &fd_dump_unsupported },
-	{ CKPT_FD_PIDFD, &fd_dump_unsupported }, { CKPT_FD_PROC, &fd_dump_unsupported },
+	{ CKPT_FD_PIDFD, &fd_dump_pidfd }, { CKPT_FD_PROC, &fd_dump_unsupported },
 };
 
 static const struct fd_kind_dump *hooks(uint32_t kind)

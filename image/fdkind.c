@@ -2,6 +2,7 @@
  * The image layer's table of fd kinds (fdkind.h): names, state checks,
  * and the state in words and JSON for inspect.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -375,6 +376,19 @@ static void fanotify_json(const struct img_file *f, struct json *j)
 
 /* ---- pidfd, /proc ---- */
 
+/* A process (pid > 0), or one that had exited (-1, not itself); flags
+ * only those pidfd_open(2) takes besides the access mode. */
+static int pidfd_check(const struct img_file *f)
+{
+	struct ckpt_fd_pidfd s;
+
+	fd_state(f, &s, sizeof(s));
+	if (f->d.state_len != sizeof(s) || (s.pflags & ~CKPT_PIDFD_SELF) || s.pid == 0 ||
+	    s.pid < -1 || (s.pid == -1 && s.pflags))
+		return -1;
+	return f->d.flags & ~(uint32_t)(O_ACCMODE | O_NONBLOCK | O_EXCL) ? -1 : 0;
+}
+
 static void pidfd_text(const struct img_file *f, char *buf, size_t len)
 {
 	struct ckpt_fd_pidfd s;
@@ -678,7 +692,8 @@ static const struct fd_kind_info kinds[] = {
 	      inotify_check, inotify_text, inotify_json),
 	STATE(CKPT_FD_FANOTIFY, "fanotify", "a fanotify instance", struct ckpt_fd_fanotify,
 	      fanotify_check, fanotify_text, fanotify_json),
-	STATE(CKPT_FD_PIDFD, "pidfd", "a pidfd", struct ckpt_fd_pidfd, NULL, pidfd_text, pidfd_json),
+	STATE(CKPT_FD_PIDFD, "pidfd", "a pidfd", struct ckpt_fd_pidfd, pidfd_check, pidfd_text,
+	      pidfd_json),
 	{ CKPT_FD_PATH, "path", "an O_PATH descriptor", 0, NULL, NULL, NULL },
 	STATE(CKPT_FD_PROC, "proc", "a file of its own /proc", struct ckpt_fd_proc, NULL, proc_text,
 	      proc_json),

@@ -892,6 +892,8 @@ static void plan_child_start(struct plan *pl, const struct img *img, const struc
 	/* and whatever the root stub was given above the slots */
 	SYS(pl, 0, SYS_close_range, (uint64_t)sf->extra_end, ~0u, 0, 0, 0, 0);
 	for (int i = 0; i < sf->nfds; i++) {
+		if (sf->slot[i] < 0)	/* it opens it itself (fd_plan) */
+			continue;
 		SYS(pl, 0, SYS_dup3, (uint64_t)sf->slot[i], (uint64_t)sf->target[i],
 		    sf->cloexec[i] ? O_CLOEXEC : 0, 0, 0, 0);
 		what(pl, 0, "install fd %d of process %d", sf->target[i], t->pid);

@@ -60,8 +60,10 @@ static void assign(struct spawn_fds *root, struct spawn_fds *sf, int *next)
 {
 	sf->slot = xmalloc((size_t)(sf->nfds + 1) * sizeof(int));
 	for (int i = 0; i < sf->nfds; i++) {
-		sf->slot[i] = (*next)++;
-		add_extra(root, sf->src[i]);
+		/* none for what the process opens itself (fd_plan: a pidfd) */
+		sf->slot[i] = sf->src[i] < 0 ? -1 : (*next)++;
+		if (sf->src[i] >= 0)
+			add_extra(root, sf->src[i]);
 	}
 	for (int i = 0; i < sf->nmaps; i++)
 		if (sf->map_src[i] >= 0) {

@@ -92,3 +92,108 @@ $T/w/after CREATE" ]
 	kill "$TPID"
 	wait "$rpid" || true
 }
+
+@test "pidfd: of itself (non-blocking, blocking) and of a reaped child: the same process after restore, signals go through, poll and ESRCH as before" {
+	skip_unless_ptrace
+	start_target fd_pidfd
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_pidfd: ok' "$T/out"
+}
+
+@test "pidfd of itself: restored under another PID (its own in use), it names the new PID" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_pidfd
+	dump_kill
+	# the first restore takes the PID and waits for GO
+	run "$CKPT" restore --detach "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	kill -0 "$TPID"
+	# both write their verdict to the one $T/out
+	restore_go --ignore-file-changes
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"PID $TPID is in use: the process gets a new PID"* ]]
+	grep -qx 'fd_pidfd: ok' "$T/out"
+}
+
+@test "pidfd in a tree: the parent's of its child and the child's of its parent name them again; kill and waitid through it" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_pidfd tree
+	local c
+	for c in $(cat "/proc/$TPID/task/$TPID/children"); do PIDS+=("$c"); done
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_pidfd: ok' "$T/out"
+}
+
+@test "pidfd in a tree restored into a new PID namespace (--pid-ns): the same; restore says a pidfd of an exited process now gives EINVAL" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_pidfd tree pidns
+	local c
+	for c in $(cat "/proc/$TPID/task/$TPID/children"); do PIDS+=("$c"); done
+	dump_kill
+	restore_go --pid-ns
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_pidfd: ok' "$T/out"
+	[[ "$output" == *"fd 12 (anon_inode:[pidfd], a pidfd of a process that has exited): with --pid-ns, signals sent through it give EINVAL, not ESRCH (the exited process is made outside the new PID namespace)"* ]]
+}
+
+@test "pidfd of a process outside the image: dump refuses, naming it" {
+	skip_unless_ptrace
+	start_target fd_pidfd outside
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: dump $TPID: fd 15 ("*", a pidfd of PID "*", outside the image): cannot be restored: the process it names is not dumped with it (it may not exist at restore); --lose-fd 15 or --allow-lost-fds dumps without it" ]]
+	[ ! -e "$T/img" ]
+	kill -0 "$TPID"
+}
+
+@test "inspect: each pidfd, of itself or of a process that has exited" {
+	skip_unless_ptrace
+	start_target fd_pidfd
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"of PID $TPID (itself)"* ]]
+	[[ "$output" == *"of a process that has exited"* ]]
+	run "$CKPT" inspect --json "$T/img"
+	[[ "$output" == *'"kind": "pidfd"'* ]]
+	[[ "$output" == *'"self": true'* ]]
+}
+
+@test "a forged image: inotify watch descriptors out of order are refused as damage" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_inotify "$T/watched"
+	dump_kill
+	# the second watch's wd (after the 8-byte state and the first watch)
+	local at=$((8 + 32 + ${#T} + 8))
+	"$CKPT_TARGETS/imgtool" set "$T/img" "fd.10.state32.$at=1"
+	run --separate-stderr "$CKPT" restore --trust "$T/img"
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: restore $T/img: image is corrupted: "*"malformed" ]]
+}
+
+@test "a forged image: a pidfd naming a process not in the image (PID 1) is refused by name, not opened" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_pidfd
+	dump_kill
+	"$CKPT_TARGETS/imgtool" set "$T/img" fd.10.state32.0=1
+	run --separate-stderr "$CKPT" restore --trust "$T/img"
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: restore $T/img: fd 10 ("*") is a pidfd of PID 1, which is not a process of the image" ]]
+	! kill -0 "$TPID" 2>/dev/null || false
+}

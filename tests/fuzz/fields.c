@@ -124,11 +124,13 @@ static const struct field fields[] = {
 
 	F(CKPT_SEC_FILEDATA, ckpt_filedata, id, K_ID), F(CKPT_SEC_FILEDATA, ckpt_filedata, offset, K_SIZE),
 
-	/* kind state: an inotify instance and its first watch */
+	/* kind state: an inotify instance and its first watch, a pidfd */
 	S(CKPT_FD_INOTIFY, 0, ckpt_fd_inotify, nwatches, K_COUNT),
 #define W(member, kind) S(CKPT_FD_INOTIFY, sizeof(struct ckpt_fd_inotify), ckpt_inotify_watch, member, kind)
 	W(wd, K_ID), W(mask, K_FLAGS), W(dev, K_ID), W(ino, K_ID), W(path_len, K_LEN),
 #undef W
+	S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, pid, K_ID), S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, pflags, K_FLAGS),
+	S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, start_time, K_SIZE),
 
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, file, K_ID), A(CKPT_SEC_LOCKS, 0, ckpt_lock, type, K_ENUM),
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, mode, K_ENUM), A(CKPT_SEC_LOCKS, 0, ckpt_lock, start, K_SIZE),

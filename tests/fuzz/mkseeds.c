@@ -136,6 +136,18 @@ static void fd(struct img *img, struct img_fd *f, int32_t n, uint32_t file, uint
 		}
 		x->d.state_len = (uint32_t)len;
 	}
+	if (kind == CKPT_FD_PIDFD) {
+		/* size: the PID it names, 0 for one that has exited */
+		struct ckpt_fd_pidfd st = { .pid = size ? (int32_t)size : -1,
+					    .pflags = size ? CKPT_PIDFD_SELF : 0,
+					    .start_time = size ? 12345 : 0 };
+
+		x->d.size = 0;
+		x->d.mode = 0600;
+		x->d.flags = size ? 04002 : 02;	/* O_RDWR, PIDFD_NONBLOCK */
+		x->d.state_len = sizeof(st);
+		x->state = xmemdup(&st, sizeof(st));
+	}
 	if (kind == CKPT_FD_PTMX || kind == CKPT_FD_TTY) {
 		/* a pty pair: the master carries bytes both ways */
 		struct ckpt_fd_tty st = { .index = 3, .lflag = 0x8a3b, .rows = 24, .cols = 80 };
@@ -223,8 +235,8 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 	if (files) {
 		uint32_t f = img->nfiles;
 
-		p->d.nfds = 10;
-		p->fds = xzalloc(10 * sizeof(*p->fds));
+		p->d.nfds = 12;
+		p->fds = xzalloc(12 * sizeof(*p->fds));
 		fd(img, &p->fds[0], 0, f + 1, CKPT_FD_DEVICE, "/dev/null", 0);
 		fd(img, &p->fds[1], 1, f + 2, CKPT_FD_OTHER, "pipe:[1234]", 0);
 		fd(img, &p->fds[2], 2, f + 2, 0, NULL, 0);
@@ -235,6 +247,9 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 		fd(img, &p->fds[7], 8, f + 6, CKPT_FD_PTMX, "/dev/ptmx", 12);
 		fd(img, &p->fds[8], 9, f + 7, CKPT_FD_TTY, "/dev/pts/3", 0);
 		fd(img, &p->fds[9], 10, f + 8, CKPT_FD_INOTIFY, "anon_inode:inotify", 0);
+		/* pidfds: of itself (its plan opens it), of an exited process */
+		fd(img, &p->fds[10], 11, f + 9, CKPT_FD_PIDFD, "anon_inode:[pidfd]", (uint64_t)pid);
+		fd(img, &p->fds[11], 12, f + 10, CKPT_FD_PIDFD, "anon_inode:[pidfd]", 0);
 		/* its controlling terminal: that pty */
 		p->has_ctty = 1;
 		p->ctty = (struct ckpt_ctty){ .rdev = (136 << 8) | 3, .tpgid = pid,

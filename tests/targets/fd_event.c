@@ -59,26 +59,10 @@ static uint64_t rd(int fd)
 	return read(fd, &v, 8) == 8 ? v : (uint64_t)-1;
 }
 
-/* /proc/self/fdinfo/FD */
-static const char *fdinfo(int fd)
-{
-	static char buf[1024];
-	char path[64];
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY);
-	n = f < 0 ? -1 : read(f, buf, sizeof(buf) - 1);
-	close(f);
-	buf[n > 0 ? n : 0] = 0;
-	return buf;
-}
-
 /* fdinfo's "sigmask:" of one of our fds */
 static unsigned long long sigmask_of(int fd)
 {
-	const char *p = strstr(fdinfo(fd), "sigmask:");
+	const char *p = strstr(target_fdinfo(fd), "sigmask:");
 
 	return p ? strtoull(p + 8, NULL, 16) : 0;
 }
@@ -139,7 +123,7 @@ int main(void)
 		left = (double)its.it_value.tv_sec + its.it_value.tv_nsec / 1e9;
 		CHECK(left > want - 0.5 && left < want + 0.5,
 		      "timerfd 16 (absolute): due in %.3f s, want %.3f s", left, want);
-		CHECK(strstr(fdinfo(16), "settime flags: 01"), "timerfd 16 is no longer TFD_TIMER_ABSTIME");
+		CHECK(strstr(target_fdinfo(16), "settime flags: 01"), "timerfd 16 is no longer TFD_TIMER_ABSTIME");
 	}
 	CHECK(timerfd_gettime(17, &its) == 0 && !its.it_value.tv_sec && !its.it_value.tv_nsec,
 	      "timerfd 17 is armed again");

@@ -35,15 +35,10 @@ static const char *in(const char *name)
  * first), into buf. */
 static void watches(int fd, char *buf, size_t len)
 {
-	char path[64], all[4096], *lines[16], *save = NULL;
-	ssize_t n;
-	int f, k = 0;
+	char all[4096], *lines[16], *save = NULL;
+	int k = 0;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY);
-	n = f < 0 ? -1 : read(f, all, sizeof(all) - 1);
-	close(f);
-	all[n > 0 ? n : 0] = 0;
+	snprintf(all, sizeof(all), "%s", target_fdinfo(fd));
 	for (char *l = strtok_r(all, "\n", &save); l && k < 16; l = strtok_r(NULL, "\n", &save))
 		if (!strncmp(l, "inotify ", 8))
 			lines[k++] = l;
