@@ -39,8 +39,8 @@ static const struct {
 	{ CKPT_FD_USERFAULTFD, &fd_dump_unsupported }, { CKPT_FD_IO_URING, &fd_dump_unsupported },
 	{ CKPT_FD_EVENTFD, &fd_dump_event }, { CKPT_FD_SIGNALFD, &fd_dump_event },
 	{ CKPT_FD_TIMERFD, &fd_dump_event }, { CKPT_FD_EPOLL, &fd_dump_epoll },
-	{ CKPT_FD_INOTIFY, &fd_dump_notify }, { CKPT_FD_FANOTIFY, &fd_dump_unsupported },
-	{ CKPT_FD_PIDFD, &fd_dump_pidfd }, { CKPT_FD_PROC, &fd_dump_unsupported },
+	{ CKPT_FD_INOTIFY, &fd_dump_notify }, { CKPT_FD_FANOTIFY, &fd_dump_notify },
+	{ CKPT_FD_PIDFD, &fd_dump_pidfd }, { CKPT_FD_PROC, &fd_dump_proc },
 };
 
 static const struct fd_kind_dump *hooks(uint32_t kind)
@@ -269,13 +269,14 @@ static uint32_t classify(const struct fd_dump *c, const struct dfile *d)
 {
 	mode_t m = d->st.st_mode;
 
+	/* /proc/PID of the process itself, or one of its namespaces: also
+	 * by O_PATH (reopened by path, it would name a dead PID) */
+	if (names_own_proc(c->pid, d->link) || is_nsfs_link(d->link, m))
+		return CKPT_FD_PROC;
 	if (d->f->d.flags & O_PATH)
 		return CKPT_FD_PATH;
 	if (!(m & S_IFMT) || !strncmp(d->link, "anon_inode:", 11) || !strncmp(d->link, "pidfd:", 6))
 		return classify_anon(d->link);
-	/* /proc/PID of the process itself, or one of its namespaces */
-	if (names_own_proc(c->pid, d->link) || is_nsfs_link(d->link, m))
-		return CKPT_FD_PROC;
 	if (!strncmp(d->link, "/proc/", 6) && d->link[6] >= '1' && d->link[6] <= '9')
 		return CKPT_FD_OTHER;	/* another process's */
 	switch (m & S_IFMT) {

@@ -321,13 +321,29 @@ static void inotify_json(const struct img_file *f, struct json *j)
 	json_close(j);
 }
 
+/* Marks of a file (0), a mount (0x10) or a filesystem (0x100), with
+ * only FAN_MARK_IGNORED_SURV_MODIFY, _EVICTABLE and _IGNORE among their
+ * flags (include/uapi/linux/fanotify.h), each on an absolute path. */
 static int fanotify_check(const struct img_file *f)
 {
 	struct ckpt_fd_fanotify s;
+	size_t at = sizeof(s);
 
 	fd_state(f, &s, sizeof(s));
-	return check_records(f, sizeof(s), s.nmarks, sizeof(struct ckpt_fanotify_mark),
-			     offsetof(struct ckpt_fanotify_mark, path_len));
+	if (check_records(f, sizeof(s), s.nmarks, sizeof(struct ckpt_fanotify_mark),
+			  offsetof(struct ckpt_fanotify_mark, path_len)) < 0)
+		return -1;
+	for (uint32_t i = 0; i < s.nmarks; i++) {
+		struct ckpt_fanotify_mark m;
+		const char *path = (const char *)f->state + at + sizeof(m);
+
+		memcpy(&m, f->state + at, sizeof(m));
+		if ((m.type != 0 && m.type != 0x10 && m.type != 0x100) || (m.mflags & ~0x640u) ||
+		    !m.path_len || path[0] != '/' || memchr(path, 0, m.path_len))
+			return -1;
+		at += sizeof(m) + m.path_len;
+	}
+	return 0;
 }
 
 static void fanotify_text(const struct img_file *f, char *buf, size_t len)
@@ -408,6 +424,43 @@ static void pidfd_json(const struct img_file *f, struct json *j)
 	json_i64(j, "pid", s.pid);
 	json_bool(j, "self", s.pflags & CKPT_PIDFD_SELF);
 	json_u64(j, "start_time", s.start_time);
+}
+
+int fd_proc_rest(const char *rest)
+{
+	static const char *const no_deeper[] = { "root", "cwd", "exe", "fd", "map_files", "task" };
+	const char *c1, *c2;
+	size_t n1, n2;
+
+	if (!*rest)
+		return 0;
+	if (rest[0] != '/')
+		return -1;
+	c1 = rest + 1;
+	n1 = strcspn(c1, "/");
+	c2 = c1[n1] ? c1 + n1 + 1 : NULL;
+	n2 = c2 ? strcspn(c2, "/") : 0;
+	if (!n1 || (c1[0] == '.' && (n1 == 1 || (n1 == 2 && c1[1] == '.'))) ||
+	    (c2 && (!n2 || c2[n2] || (c2[0] == '.' && (n2 == 1 || (n2 == 2 && c2[1] == '.'))))))
+		return -1;
+	for (size_t i = 0; c2 && i < ARRAY_SIZE(no_deeper); i++)
+		if (n1 == strlen(no_deeper[i]) && !strncmp(c1, no_deeper[i], n1))
+			return -1;
+	return 0;
+}
+
+/* The path names its pid's /proc and a file restore may open again. */
+static int proc_check(const struct img_file *f)
+{
+	struct ckpt_fd_proc s;
+	char pre[32];
+	size_t n;
+
+	fd_state(f, &s, sizeof(s));
+	if (f->d.state_len != sizeof(s) || s.pid <= 0 || strlen(f->path) != f->d.path_len)
+		return -1;
+	n = (size_t)snprintf(pre, sizeof(pre), "/proc/%d", s.pid);
+	return strncmp(f->path, pre, n) ? -1 : fd_proc_rest(f->path + n);
 }
 
 static void proc_text(const struct img_file *f, char *buf, size_t len)
@@ -695,8 +748,8 @@ static const struct fd_kind_info kinds[] = {
 	STATE(CKPT_FD_PIDFD, "pidfd", "a pidfd", struct ckpt_fd_pidfd, pidfd_check, pidfd_text,
 	      pidfd_json),
 	{ CKPT_FD_PATH, "path", "an O_PATH descriptor", 0, NULL, NULL, NULL },
-	STATE(CKPT_FD_PROC, "proc", "a file of its own /proc", struct ckpt_fd_proc, NULL, proc_text,
-	      proc_json),
+	STATE(CKPT_FD_PROC, "proc", "a file of its own /proc", struct ckpt_fd_proc, proc_check,
+	      proc_text, proc_json),
 	STATE(CKPT_FD_UNIX, "unix", "a unix socket", struct ckpt_fd_unix, unix_check, unix_text,
 	      unix_json),
 	STATE(CKPT_FD_INET, "inet", "a TCP or UDP socket", struct ckpt_fd_inet, NULL, inet_text,

@@ -43,6 +43,11 @@ const char *fd_file_what(const struct img_file *f);
 void fd_unix_names(const struct img_file *f, char *name, char *peer, size_t size);
 /* "127.0.0.1:80", "[::1]:80" */
 void fd_inet_addr(uint32_t family, const uint8_t *a, uint16_t port, char *buf, size_t len);
+/* A PROC file's path after "/proc/PID": 0 when restore may open it again
+ * as "/proc/self" + rest: "", or one or two components (no "." or "..",
+ * no NUL), the first not a link out of /proc (root, cwd, exe) nor a
+ * directory of links (fd, map_files) when a second follows, nor task. */
+int fd_proc_rest(const char *rest);
 /* "exact", "inherit", "lost", "outside" */
 const char *fd_policy_name(uint32_t policy);
 

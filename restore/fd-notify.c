@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -116,10 +117,75 @@ static int make_inotify(const struct img_file *f, int fd0)
 	return fd_set_status(fd, f, fd0);
 }
 
+/*
+ * fanotify: fanotify_init with the flags it had, each mark added again
+ * by its path: its
+ * events, then its ignore mask (FAN_MARK_IGNORE when it was one of those,
+ * Linux 6.0, else FAN_MARK_IGNORED_MASK; FAN_MARK_IGNORED_SURV_MODIFY
+ * with it as it was).  include/uapi/linux/fanotify.h.
+ */
+#define FAN_CLOEXEC_	0x1u
+#define MARK_ADD	0x1u
+#define MARK_IGNORED	0x20u	/* FAN_MARK_IGNORED_MASK */
+#define MARK_SURV	0x40u	/* FAN_MARK_IGNORED_SURV_MODIFY */
+#define MARK_EVICTABLE	0x200u	/* FAN_MARK_EVICTABLE */
+#define MARK_IGNORE	0x400u	/* FAN_MARK_IGNORE */
+
+static int add_mark(int fd, const struct ckpt_fanotify_mark *m, const char *path,
+		    const struct img_file *f, int fd0)
+{
+	uint32_t ign = (m->mflags & MARK_IGNORE ? MARK_IGNORE : MARK_IGNORED) | (m->mflags & MARK_SURV);
+
+	if (m->mask && syscall(SYS_fanotify_mark, fd, MARK_ADD | m->type | (m->mflags & MARK_EVICTABLE),
+			       m->mask, AT_FDCWD, path) < 0)
+		return error_errno(errno, "fd %d (%s): cannot mark %s again (events %#llx)", fd0,
+				   f->path, path, (unsigned long long)m->mask);
+	if (m->ignored_mask && syscall(SYS_fanotify_mark, fd, MARK_ADD | m->type | ign,
+				       m->ignored_mask, AT_FDCWD, path) < 0)
+		return error_errno(errno, "fd %d (%s): cannot mark %s again (ignoring %#llx)", fd0,
+				   f->path, path, (unsigned long long)m->ignored_mask);
+	return 0;
+}
+
+static int make_fanotify(const struct img_file *f, int fd0)
+{
+	struct ckpt_fd_fanotify s;
+	size_t at = sizeof(s);
+	int fd, ret = 0;
+
+	fd_state(f, &s, sizeof(s));
+	/* its flags as they were, which fdinfo shows (FAN_CLOEXEC too:
+	 * close-on-exec in ckpt is set apart) */
+	fd = (int)syscall(SYS_fanotify_init, s.init_flags, s.event_flags);
+	if (fd < 0)
+		return error_errno(errno, "fd %d (%s): cannot make a fanotify instance (flags %#x, "
+				   "event flags %#x; it needs CAP_SYS_ADMIN)", fd0, f->path,
+				   s.init_flags, s.event_flags);
+	if (!(s.init_flags & FAN_CLOEXEC_) && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		close(fd);
+		return error_errno(errno, "fd %d (%s): cannot mark it close-on-exec", fd0, f->path);
+	}
+	for (uint32_t i = 0; i < s.nmarks && ret == 0; i++) {
+		struct ckpt_fanotify_mark m;
+		char *path;
+
+		memcpy(&m, f->state + at, sizeof(m));
+		path = xstrndup((const char *)f->state + at + sizeof(m), m.path_len);
+		ret = add_mark(fd, &m, path, f, fd0);
+		free(path);
+		at += sizeof(m) + m.path_len;
+	}
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd_set_status(fd, f, fd0);
+}
+
 static int notify_open(struct fd_restore *r, const struct img_file *f, int fd)
 {
 	(void)r;
-	return make_inotify(f, fd);
+	return f->d.kind == CKPT_FD_FANOTIFY ? make_fanotify(f, fd) : make_inotify(f, fd);
 }
 
 const struct fd_kind_restore fd_restore_notify = { .open = notify_open };

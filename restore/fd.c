@@ -31,7 +31,8 @@ static const struct {
 	{ CKPT_FD_UNIX, &fd_restore_unix }, { CKPT_FD_INET, &fd_restore_inet },
 	{ CKPT_FD_TTY, &fd_restore_tty }, { CKPT_FD_PTMX, &fd_restore_tty },
 	{ CKPT_FD_TCP, &fd_restore_tcp }, { CKPT_FD_INOTIFY, &fd_restore_notify },
-	{ CKPT_FD_PIDFD, &fd_restore_pidfd },
+	{ CKPT_FD_FANOTIFY, &fd_restore_notify },
+	{ CKPT_FD_PIDFD, &fd_restore_pidfd }, { CKPT_FD_PROC, &fd_restore_proc },
 };
 
 static const struct fd_kind_restore *hooks(uint32_t kind)

@@ -53,7 +53,7 @@ struct fd_kind_restore {
 
 extern const struct fd_kind_restore fd_restore_file, fd_restore_pipe, fd_restore_event,
 	fd_restore_epoll, fd_restore_unix, fd_restore_inet, fd_restore_tty, fd_restore_tcp,
-	fd_restore_notify, fd_restore_pidfd;
+	fd_restore_notify, fd_restore_pidfd, fd_restore_proc;
 
 /* fd.c */
 /* A file that no FD names (CKPT_FILEF_MAPPED), made once for the

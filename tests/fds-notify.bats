@@ -1,7 +1,42 @@
 #!/usr/bin/env bats
-# inotify instances (and pidfds) across dump and restore.
+# inotify and fanotify instances, pidfds and files of its own /proc
+# across dump and restore.
 
 load test_helper
+
+# A filesystem of the test's own (fanotify's mount and filesystem marks
+# see nobody else's events there), unmounted after the test's processes
+# are gone.
+eval "helper_$(declare -f teardown)"
+teardown() {
+	[ -z "${MNT:-}" ] || umount -l "$MNT" 2>/dev/null || true
+	helper_teardown
+}
+
+mount_tmpfs() {
+	MNT=$T/mnt
+	mkdir "$MNT"
+	mount -t tmpfs -o size=1m none "$MNT" || skip "cannot mount a tmpfs here"
+}
+
+# restore_under_new_pid TARGET: dump TARGET, restore it once (it takes its
+# PID and waits for GO), then again: the second gets a new PID and must
+# pass its own checks (TARGET prints "TARGET: ok").
+restore_under_new_pid() {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target "$1"
+	dump_kill
+	run "$CKPT" restore --detach "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	kill -0 "$TPID"
+	# both write their verdict to the one $T/out
+	restore_go --ignore-file-changes
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"PID $TPID is in use: the process gets a new PID"* ]]
+	grep -qx "$1: ok" "$T/out"
+}
 
 @test "inotify: every watch comes back with its wd (a gap kept), mask and flags; events arrive with the original wds" {
 	skip_unless_ptrace
@@ -103,20 +138,7 @@ $T/w/after CREATE" ]
 }
 
 @test "pidfd of itself: restored under another PID (its own in use), it names the new PID" {
-	skip_unless_ptrace
-	skip_unless_root
-	start_target fd_pidfd
-	dump_kill
-	# the first restore takes the PID and waits for GO
-	run "$CKPT" restore --detach "$T/img"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	kill -0 "$TPID"
-	# both write their verdict to the one $T/out
-	restore_go --ignore-file-changes
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"PID $TPID is in use: the process gets a new PID"* ]]
-	grep -qx 'fd_pidfd: ok' "$T/out"
+	restore_under_new_pid fd_pidfd
 }
 
 @test "pidfd in a tree: the parent's of its child and the child's of its parent name them again; kill and waitid through it" {
@@ -196,4 +218,65 @@ $T/w/after CREATE" ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ "$stderr" == "ckpt: restore $T/img: fd 10 ("*") is a pidfd of PID 1, which is not a process of the image" ]]
 	! kill -0 "$TPID" 2>/dev/null || false
+}
+
+@test "its own /proc files (status at an offset, maps by PID, ns/net, /proc/self, fdinfo/N): opened again by the restored process, naming it" {
+	skip_unless_ptrace
+	start_target fd_proc
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_proc: ok' "$T/out"
+}
+
+@test "its own /proc files: restored under another PID (its own in use), they name the new PID" {
+	restore_under_new_pid fd_proc
+}
+
+@test "a file of one of its threads' /proc/PID/task/TID: dump refuses, naming it" {
+	skip_unless_ptrace
+	start_target fd_proc task
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: dump $TPID: fd 15 (/proc/$TPID/task/"*"/stat, its own /proc/$TPID/task/"*"/stat): cannot be restored: a file of one of its threads' /proc/PID/task/TID is not restored yet; --lose-fd 15 or --allow-lost-fds dumps without it" ]]
+	kill -0 "$TPID"
+}
+
+@test "fanotify: file, mount and filesystem marks with their masks, an ignore mask and flags come back; events arrive as before" {
+	skip_unless_ptrace
+	skip_unless_root
+	mount_tmpfs
+	start_target fd_fanotify "$MNT"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_fanotify: ok' "$T/out"
+}
+
+@test "fanotify: a dump that does not kill changes no mark and consumes no event" {
+	skip_unless_ptrace
+	skip_unless_root
+	mount_tmpfs
+	start_target fd_fanotify "$MNT"
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+}
+
+@test "inspect: each fanotify mark with its type, path and masks" {
+	skip_unless_ptrace
+	skip_unless_root
+	mount_tmpfs
+	start_target fd_fanotify "$MNT"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"flags 0x2, event flags "*", 4 marks:"* ]]
+	[[ "$output" == *"\"$MNT/d\" type 0 mask 0x8000008"* ]]
+	[[ "$output" == *"\"$MNT\" type 0x10 mask 0x10"* ]]
+	[[ "$output" == *"\"$MNT\" type 0x100 mask 0x1"* ]]
 }

@@ -124,13 +124,22 @@ static const struct field fields[] = {
 
 	F(CKPT_SEC_FILEDATA, ckpt_filedata, id, K_ID), F(CKPT_SEC_FILEDATA, ckpt_filedata, offset, K_SIZE),
 
-	/* kind state: an inotify instance and its first watch, a pidfd */
+	/* kind state: an inotify instance and its first watch, a pidfd, a
+	 * file of its own /proc, a fanotify instance and its first mark */
 	S(CKPT_FD_INOTIFY, 0, ckpt_fd_inotify, nwatches, K_COUNT),
 #define W(member, kind) S(CKPT_FD_INOTIFY, sizeof(struct ckpt_fd_inotify), ckpt_inotify_watch, member, kind)
 	W(wd, K_ID), W(mask, K_FLAGS), W(dev, K_ID), W(ino, K_ID), W(path_len, K_LEN),
 #undef W
 	S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, pid, K_ID), S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, pflags, K_FLAGS),
 	S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, start_time, K_SIZE),
+	S(CKPT_FD_PROC, 0, ckpt_fd_proc, pid, K_ID),
+	S(CKPT_FD_FANOTIFY, 0, ckpt_fd_fanotify, init_flags, K_FLAGS),
+	S(CKPT_FD_FANOTIFY, 0, ckpt_fd_fanotify, event_flags, K_FLAGS),
+	S(CKPT_FD_FANOTIFY, 0, ckpt_fd_fanotify, nmarks, K_COUNT),
+#define M(member, kind) S(CKPT_FD_FANOTIFY, sizeof(struct ckpt_fd_fanotify), ckpt_fanotify_mark, member, kind)
+	M(type, K_ENUM), M(mflags, K_FLAGS), M(mask, K_FLAGS), M(ignored_mask, K_FLAGS),
+	M(path_len, K_LEN),
+#undef M
 
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, file, K_ID), A(CKPT_SEC_LOCKS, 0, ckpt_lock, type, K_ENUM),
 	A(CKPT_SEC_LOCKS, 0, ckpt_lock, mode, K_ENUM), A(CKPT_SEC_LOCKS, 0, ckpt_lock, start, K_SIZE),

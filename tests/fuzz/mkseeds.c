@@ -78,6 +78,17 @@ static void vma(struct img_vma *v, uint64_t start, uint64_t end, uint32_t prot, 
 	v->path = str(path);
 }
 
+/* A record of kind state (a watch, a mark) and its path after the len
+ * bytes x's state has. */
+static void add_record(struct img_file *x, size_t *len, const void *rec, size_t size,
+		       const char *path)
+{
+	x->state = xrealloc(x->state, *len + size + strlen(path));
+	memcpy(x->state + *len, rec, size);
+	memcpy(x->state + *len + size, path, strlen(path));
+	*len += size + strlen(path);
+}
+
 /* fd n of p, naming file `file` (1...) of img: a new one when it is
  * img->nfiles + 1, made of the rest. */
 static void fd(struct img *img, struct img_fd *f, int32_t n, uint32_t file, uint32_t kind,
@@ -129,10 +140,7 @@ static void fd(struct img *img, struct img_fd *f, int32_t n, uint32_t file, uint
 							.ino = 100 + (uint64_t)i,
 							.path_len = (uint32_t)strlen(paths[i]) };
 
-			x->state = xrealloc(x->state, len + sizeof(w) + w.path_len);
-			memcpy(x->state + len, &w, sizeof(w));
-			memcpy(x->state + len + sizeof(w), paths[i], w.path_len);
-			len += sizeof(w) + w.path_len;
+			add_record(x, &len, &w, sizeof(w), paths[i]);
 		}
 		x->d.state_len = (uint32_t)len;
 	}
@@ -145,6 +153,36 @@ static void fd(struct img *img, struct img_fd *f, int32_t n, uint32_t file, uint
 		x->d.size = 0;
 		x->d.mode = 0600;
 		x->d.flags = size ? 04002 : 02;	/* O_RDWR, PIDFD_NONBLOCK */
+		x->d.state_len = sizeof(st);
+		x->state = xmemdup(&st, sizeof(st));
+	}
+	if (kind == CKPT_FD_FANOTIFY) {
+		/* a file mark with an ignore mask, a mount mark */
+		static const char *const paths[] = { "/tmp", "/" };
+		struct ckpt_fd_fanotify st = { .init_flags = 2, .event_flags = 0x8000, .nmarks = 2 };
+		size_t len = sizeof(st);
+
+		x->d.mode = 0600;
+		x->d.flags = 04002;
+		x->state = xmemdup(&st, sizeof(st));
+		for (int i = 0; i < 2; i++) {
+			struct ckpt_fanotify_mark m = { .type = i ? 0x10 : 0, .mflags = i ? 0 : 0x40,
+							.mask = 0x8000008, .ignored_mask = i ? 0 : 0x10,
+							.dev = 0xfe00, .ino = 2 + (uint64_t)i,
+							.path_len = (uint32_t)strlen(paths[i]) };
+
+			add_record(x, &len, &m, sizeof(m), paths[i]);
+		}
+		x->d.state_len = (uint32_t)len;
+	}
+	if (kind == CKPT_FD_PROC) {
+		/* size: the PID its path names */
+		struct ckpt_fd_proc st = { .pid = (int32_t)size };
+
+		x->d.size = 0;
+		x->d.flags = 0;
+		x->d.pos = 10;
+		x->d.mode = 0100444;
 		x->d.state_len = sizeof(st);
 		x->state = xmemdup(&st, sizeof(st));
 	}
@@ -235,8 +273,8 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 	if (files) {
 		uint32_t f = img->nfiles;
 
-		p->d.nfds = 12;
-		p->fds = xzalloc(12 * sizeof(*p->fds));
+		p->d.nfds = 14;
+		p->fds = xzalloc(14 * sizeof(*p->fds));
 		fd(img, &p->fds[0], 0, f + 1, CKPT_FD_DEVICE, "/dev/null", 0);
 		fd(img, &p->fds[1], 1, f + 2, CKPT_FD_OTHER, "pipe:[1234]", 0);
 		fd(img, &p->fds[2], 2, f + 2, 0, NULL, 0);
@@ -250,6 +288,13 @@ static void proc(struct img *img, struct img_proc *p, int32_t pid, uint32_t nthr
 		/* pidfds: of itself (its plan opens it), of an exited process */
 		fd(img, &p->fds[10], 11, f + 9, CKPT_FD_PIDFD, "anon_inode:[pidfd]", (uint64_t)pid);
 		fd(img, &p->fds[11], 12, f + 10, CKPT_FD_PIDFD, "anon_inode:[pidfd]", 0);
+		{
+			char own[64];
+
+			snprintf(own, sizeof(own), "/proc/%d/status", pid);
+			fd(img, &p->fds[12], 13, f + 11, CKPT_FD_PROC, own, (uint64_t)pid);
+		}
+		fd(img, &p->fds[13], 14, f + 12, CKPT_FD_FANOTIFY, "anon_inode:[fanotify]", 0);
 		/* its controlling terminal: that pty */
 		p->has_ctty = 1;
 		p->ctty = (struct ckpt_ctty){ .rdev = (136 << 8) | 3, .tpgid = pid,

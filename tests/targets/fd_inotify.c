@@ -23,37 +23,9 @@ static char dir[3000];
 
 static const char *in(const char *name)
 {
-	static char buf[4][3100];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
-	return buf[k];
+	return target_path(dir, name);
 }
 
-/* The watch lines of fdinfo of fd, sorted (the kernel lists them newest
- * first), into buf. */
-static void watches(int fd, char *buf, size_t len)
-{
-	char all[4096], *lines[16], *save = NULL;
-	int k = 0;
-
-	snprintf(all, sizeof(all), "%s", target_fdinfo(fd));
-	for (char *l = strtok_r(all, "\n", &save); l && k < 16; l = strtok_r(NULL, "\n", &save))
-		if (!strncmp(l, "inotify ", 8))
-			lines[k++] = l;
-	for (int i = 0; i < k; i++)
-		for (int j = i + 1; j < k; j++)
-			if (strcmp(lines[i], lines[j]) > 0) {
-				char *t = lines[i];
-
-				lines[i] = lines[j];
-				lines[j] = t;
-			}
-	buf[0] = 0;
-	for (int i = 0; i < k; i++)
-		snprintf(buf + strlen(buf), len - strlen(buf), "%s\n", lines[i]);
-}
 
 /* The next event of fd (waiting up to 10 s), one at a time from what
  * one read gives (it gives every event that fits): 0, or -1. */
@@ -146,13 +118,13 @@ int main(int argc, char **argv)
 	drain(10);	/* wd 2's IN_IGNORED */
 	if (argc > 2 && !strcmp(argv[2], "pending"))
 		close(open(in("b/pending"), O_WRONLY | O_CREAT, 0644));
-	watches(10, before10, sizeof(before10));
-	watches(11, before11, sizeof(before11));
+	target_fdinfo_lines(10, "inotify ", before10, sizeof(before10));
+	target_fdinfo_lines(11, "inotify ", before11, sizeof(before11));
 	target_wait();
 
-	watches(10, after, sizeof(after));
+	target_fdinfo_lines(10, "inotify ", after, sizeof(after));
 	CHECK(!strcmp(before10, after), "fd 10: watches\n%swant\n%s", after, before10);
-	watches(11, after, sizeof(after));
+	target_fdinfo_lines(11, "inotify ", after, sizeof(after));
 	CHECK(!strcmp(before11, after), "fd 11: watches\n%swant\n%s", after, before11);
 	CHECK(fcntl(10, F_GETFL) & O_NONBLOCK, "fd 10 is no longer O_NONBLOCK");
 	CHECK(!(fcntl(11, F_GETFL) & O_NONBLOCK), "fd 11 is O_NONBLOCK");

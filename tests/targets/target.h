@@ -96,6 +96,43 @@ static const char *target_fdinfo(int fd)
 	return buf;
 }
 
+/* The lines of fd's fdinfo starting with prefix, sorted (the kernel
+ * lists inotify watches and fanotify marks newest first), into buf. */
+__attribute__((unused))
+static void target_fdinfo_lines(int fd, const char *prefix, char *buf, size_t len)
+{
+	char all[4096], *lines[32], *save = NULL;
+	int k = 0;
+
+	snprintf(all, sizeof(all), "%s", target_fdinfo(fd));
+	for (char *l = strtok_r(all, "\n", &save); l && k < 32; l = strtok_r(NULL, "\n", &save))
+		if (!strncmp(l, prefix, strlen(prefix)))
+			lines[k++] = l;
+	for (int i = 0; i < k; i++)
+		for (int j = i + 1; j < k; j++)
+			if (strcmp(lines[i], lines[j]) > 0) {
+				char *t = lines[i];
+
+				lines[i] = lines[j];
+				lines[j] = t;
+			}
+	buf[0] = 0;
+	for (int i = 0; i < k; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s\n", lines[i]);
+}
+
+/* dir/name, in one of four static buffers (four may be used at once). */
+__attribute__((unused))
+static const char *target_path(const char *dir, const char *name)
+{
+	static char buf[4][4200];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
+	return buf[k];
+}
+
 __attribute__((unused))
 static int target_exit(void)
 {
