@@ -247,7 +247,7 @@ static int inotify_collect(struct fd_dump *c, struct dfile *d)
 	 * inotify_ioctl); the kernel has no call to queue them again */
 	if (!d->cannot && ioctl(d->copy, FIONREAD, &queued) == 0 && queued > 0) {
 		dfile_what(d, "an inotify instance with %d bytes of events not read yet", queued);
-		d->cannot = "the kernel cannot queue its unread events again";
+		d->lossy = "the kernel cannot queue its unread events again";
 	}
 	return 0;
 }
@@ -387,7 +387,7 @@ static int fanotify_collect(struct fd_dump *c, struct dfile *d)
 	 * events waiting for an answer count too */
 	if (!d->cannot && ioctl(d->copy, FIONREAD, &queued) == 0 && queued > 0) {
 		dfile_what(d, "a fanotify instance with %d bytes of events not read yet", queued);
-		d->cannot = "the kernel cannot queue its unread events again";
+		d->lossy = "the kernel cannot queue its unread events again";
 	}
 	return 0;
 }

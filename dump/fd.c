@@ -421,6 +421,15 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 			d->cannot = "--lose-fd names it";
 		if (!d->cannot && f->d.policy == CKPT_FPOL_OUTSIDE)
 			debug("fd %d (%s, %s): restore connects it to it again", d->fd, d->link, d->what);
+		/* restored without what it held that cannot be: if allowed */
+		if (!d->cannot && d->lossy && o->allow_lost_fds) {
+			f->d.fflags |= CKPT_FILEF_EVENTS_LOST;
+			debug("fd %d (%s, %s): restored without its events (%s)", d->fd, d->link,
+			      d->what, d->lossy);
+			continue;
+		}
+		if (!d->cannot && d->lossy)
+			d->cannot = d->lossy;
 		if (!d->cannot)
 			continue;
 		if (d->outside && d->fd <= 2 && !named_lost(c, f->d.id, o)) {
@@ -444,6 +453,11 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 		f->data = NULL;
 		f->d.data_len = 0;
 	}
+	if (first && first->cannot == first->lossy)
+		return error("fd %d (%s, %s): cannot be restored: %s; --allow-lost-fds dumps it "
+			     "without its events, --lose-fd %d without it%s%s%s", first->fd, first->link,
+			     first->what, first->cannot, first->fd, more[0] ? " (so do fds " : "", more,
+			     more[0] ? ")" : "");
 	if (first)
 		return error("fd %d (%s, %s): cannot be restored: %s; --lose-fd %d or --allow-lost-fds "
 			     "dumps without it%s%s%s", first->fd, first->link, first->what, first->cannot,

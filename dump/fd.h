@@ -31,6 +31,10 @@ struct dfile {
 	 * to lies outside the image (then fds 0-2 may inherit). */
 	const char *cannot;
 	int outside;
+	/* Set by the kind when the file can be restored but not all it
+	 * holds (an inotify instance's unread events): why.  The dump
+	 * refuses it unless --allow-lost-fds (then CKPT_FILEF_EVENTS_LOST). */
+	const char *lossy;
 	char what[256];		/* the file in words, for every message */
 };
 

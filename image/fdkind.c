@@ -289,7 +289,9 @@ static void inotify_text(const struct img_file *f, char *buf, size_t len)
 	size_t n, at = sizeof(s);
 
 	fd_state(f, &s, sizeof(s));
-	n = (size_t)snprintf(buf, len, "%u watch%s", s.nwatches, s.nwatches == 1 ? "" : "es");
+	n = (size_t)snprintf(buf, len, "%s%u watch%s", f->d.fflags & CKPT_FILEF_EVENTS_LOST ?
+			     "its unread events lost at the dump, " : "", s.nwatches,
+			     s.nwatches == 1 ? "" : "es");
 	for (uint32_t i = 0; i < s.nwatches && n < len; i++) {
 		struct ckpt_inotify_watch w;
 
@@ -352,8 +354,9 @@ static void fanotify_text(const struct img_file *f, char *buf, size_t len)
 	size_t n, at = sizeof(s);
 
 	fd_state(f, &s, sizeof(s));
-	n = (size_t)snprintf(buf, len, "flags %#x, event flags %#x, %u marks", s.init_flags,
-			     s.event_flags, s.nmarks);
+	n = (size_t)snprintf(buf, len, "%sflags %#x, event flags %#x, %u marks",
+			     f->d.fflags & CKPT_FILEF_EVENTS_LOST ? "its unread events lost at the dump, " :
+			     "", s.init_flags, s.event_flags, s.nmarks);
 	for (uint32_t i = 0; i < s.nmarks && n < len; i++) {
 		struct ckpt_fanotify_mark m;
 
@@ -815,6 +818,8 @@ int fd_kind_check(const struct img_file *f)
 		return -1;
 	/* Each flag only on the kinds it is defined for (format.h). */
 	if (((f->d.fflags & CKPT_FILEF_RELINKED) && f->d.kind != CKPT_FD_FILE) ||
+	    ((f->d.fflags & CKPT_FILEF_EVENTS_LOST) && f->d.kind != CKPT_FD_INOTIFY &&
+	     f->d.kind != CKPT_FD_FANOTIFY) ||
 	    ((f->d.fflags & CKPT_FILEF_DELETED) && f->d.kind != CKPT_FD_FIFO &&
 	     f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH))
 		return -1;

@@ -516,6 +516,10 @@ enum ckpt_file_policy {
 #define CKPT_FILEF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
 #define CKPT_FILEF_NODE_DELETED	0x10000u	/* DEVICE, TTY: a device node deleted
 						   while open: made again (mknod) */
+#define CKPT_FILEF_EVENTS_LOST	0x100000u	/* INOTIFY, FANOTIFY: it had events
+						   queued, not read, that the
+						   dump did not keep
+						   (--allow-lost-fds) */
 
 /*
  * GHOST state (optional: images before it have state_len 0, and then

@@ -184,7 +184,13 @@ static int make_fanotify(const struct img_file *f, int fd0)
 
 static int notify_open(struct fd_restore *r, const struct img_file *f, int fd)
 {
-	(void)r;
+	char fds[64];
+
+	if (f->d.fflags & CKPT_FILEF_EVENTS_LOST) {
+		fd_numbers(r->p, f->d.id, fds, sizeof(fds));
+		warn("%s (%s, %s): the events it had not read at the dump were not saved "
+		     "(--allow-lost-fds): they are lost", fds, f->path, fd_file_what(f));
+	}
 	return f->d.kind == CKPT_FD_FANOTIFY ? make_fanotify(f, fd) : make_inotify(f, fd);
 }
 

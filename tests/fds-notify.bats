@@ -63,9 +63,20 @@ restore_under_new_pid() {
 	echo "status $status, stderr: $stderr"
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
-	[[ "$stderr" == "ckpt: dump $TPID: fd 10 (anon_inode:inotify, an inotify instance with 96 bytes of events not read yet): cannot be restored: the kernel cannot queue its unread events again; --lose-fd 10 or --allow-lost-fds dumps without it" ]]
+	[[ "$stderr" == "ckpt: dump $TPID: fd 10 (anon_inode:inotify, an inotify instance with 96 bytes of events not read yet): cannot be restored: the kernel cannot queue its unread events again; --allow-lost-fds dumps it without its events, --lose-fd 10 without it" ]]
 	[ ! -e "$T/img" ]
 	kill -0 "$TPID"
+}
+
+@test "inotify: events queued unread, --allow-lost-fds: restored with its watches, without those events, and restore says so" {
+	skip_unless_ptrace
+	start_target fd_inotify "$T/watched" pending
+	dump_kill --allow-lost-fds
+	restore_go
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"fd 10 (anon_inode:inotify, an inotify instance with 96 bytes of events not read yet): the events it had not read at the dump were not saved (--allow-lost-fds): they are lost"* ]]
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"its unread events lost at the dump, 4 watches: 1 "* ]]
 }
 
 @test "inspect: each inotify watch with its wd, path and mask" {
