@@ -13,6 +13,18 @@ teardown() {
 	helper_teardown
 }
 
+# W: the directory an inotify test watches: in $T, or on a tmpfs where
+# $T's filesystem cannot open a file from its handle (ramfs, as the arm64
+# guest's root may be): dump finds watched files' paths that way, as root.
+watched_dir() {
+	skip_unless_root
+	W=$T/watched
+	if [ "$(stat -f -c %T "$T" 2>/dev/null)" = ramfs ]; then
+		mount_tmpfs
+		W=$MNT/watched
+	fi
+}
+
 mount_tmpfs() {
 	MNT=$T/mnt
 	mkdir "$MNT"
@@ -40,7 +52,8 @@ restore_under_new_pid() {
 
 @test "inotify: every watch comes back with its wd (a gap kept), mask and flags; events arrive with the original wds" {
 	skip_unless_ptrace
-	start_target fd_inotify "$T/watched"
+	watched_dir
+	start_target fd_inotify "$W"
 	dump_kill
 	restore_go
 	[ "$status" -eq 0 ]
@@ -48,7 +61,8 @@ restore_under_new_pid() {
 
 @test "inotify: a dump that does not kill changes no watch and consumes no event" {
 	skip_unless_ptrace
-	start_target fd_inotify "$T/watched"
+	watched_dir
+	start_target fd_inotify "$W"
 	run "$CKPT" dump "$TPID" -o "$T/img"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -58,7 +72,8 @@ restore_under_new_pid() {
 
 @test "inotify: events queued unread at the dump: dump refuses, naming the fd" {
 	skip_unless_ptrace
-	start_target fd_inotify "$T/watched" pending
+	watched_dir
+	start_target fd_inotify "$W" pending
 	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
 	echo "status $status, stderr: $stderr"
 	[ "$status" -eq 1 ]
@@ -70,7 +85,8 @@ restore_under_new_pid() {
 
 @test "inotify: events queued unread, --allow-lost-fds: restored with its watches, without those events, and restore says so" {
 	skip_unless_ptrace
-	start_target fd_inotify "$T/watched" pending
+	watched_dir
+	start_target fd_inotify "$W" pending
 	dump_kill --allow-lost-fds
 	restore_go
 	[ "$status" -eq 0 ]
@@ -81,12 +97,13 @@ restore_under_new_pid() {
 
 @test "inspect: each inotify watch with its wd, path and mask" {
 	skip_unless_ptrace
-	start_target fd_inotify "$T/watched"
+	watched_dir
+	start_target fd_inotify "$W"
 	dump_kill
 	run "$CKPT" inspect "$T/img"
 	echo "$output"
-	[[ "$output" == *"4 watches: 1 \"$T/watched\" mask 0x300, 3 \"$T/watched/b\" mask 0xfff, 4 \"$T/watched/c\" mask 0x8, 5 \"$T/watched/f\" mask 0x80000002"* ]]
-	[[ "$output" == *"1 watch: 1 \"$T/watched\" mask 0x4000100"* ]]
+	[[ "$output" == *"4 watches: 1 \"$W\" mask 0x300, 3 \"$W/b\" mask 0xfff, 4 \"$W/c\" mask 0x8, 5 \"$W/f\" mask 0x80000002"* ]]
+	[[ "$output" == *"1 watch: 1 \"$W\" mask 0x4000100"* ]]
 	run "$CKPT" inspect --json "$T/img"
 	[[ "$output" == *'"kind": "inotify"'* ]]
 	[[ "$output" == *'"watches": ['* ]]
@@ -95,13 +112,14 @@ restore_under_new_pid() {
 @test "inotifywait -m (inotify-tools): dumped while watching, killed, restored: it reports a file made after the restore" {
 	skip_unless_ptrace
 	command -v inotifywait >/dev/null || skip "no inotifywait (apt-get install inotify-tools; tests/deps.sh)"
-	mkdir "$T/w"
+	watched_dir
+	mkdir "$W"
 	(
 		for fd in /proc/$BASHPID/fd/*; do
 			fd=${fd##*/}
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 		done
-		exec inotifywait -m -e create --format '%w%f %e' "$T/w" </dev/null >"$T/out" 2>"$T/err"
+		exec inotifywait -m -e create --format '%w%f %e' "$W" </dev/null >"$T/out" 2>"$T/err"
 	) &
 	TPID=$!
 	PIDS+=("$TPID")
@@ -111,12 +129,12 @@ restore_under_new_pid() {
 		sleep 0.1
 	done
 	grep -q "Watches established" "$T/err"
-	touch "$T/w/before"
+	touch "$W/before"
 	for i in $(seq 100); do
 		[ -s "$T/out" ] && break
 		sleep 0.1
 	done
-	[ "$(cat "$T/out")" = "$T/w/before CREATE" ]
+	[ "$(cat "$T/out")" = "$W/before CREATE" ]
 	dump_kill
 	"$CKPT" restore "$T/img" >"$T/restore.out" 2>&1 &
 	local rpid=$!
@@ -126,15 +144,15 @@ restore_under_new_pid() {
 		[ -e "/proc/$TPID" ] && [ "$(readlink "/proc/$TPID/fd/3" 2>/dev/null)" = "anon_inode:inotify" ] && break
 		sleep 0.1
 	done
-	touch "$T/w/after"
+	touch "$W/after"
 	for i in $(seq 100); do
 		[ "$(wc -l <"$T/out")" -ge 2 ] && break
 		sleep 0.1
 	done
 	cat "$T/restore.out"
 	cat "$T/out"
-	[ "$(cat "$T/out")" = "$T/w/before CREATE
-$T/w/after CREATE" ]
+	[ "$(cat "$T/out")" = "$W/before CREATE
+$W/after CREATE" ]
 	kill "$TPID"
 	wait "$rpid" || true
 }
@@ -205,10 +223,11 @@ $T/w/after CREATE" ]
 @test "a forged image: inotify watch descriptors out of order are refused as damage" {
 	skip_unless_ptrace
 	skip_unless_root
-	start_target fd_inotify "$T/watched"
+	watched_dir
+	start_target fd_inotify "$W"
 	dump_kill
 	# the second watch's wd (after the 8-byte state and the first watch)
-	local at=$((8 + 32 + ${#T} + 8))
+	local at=$((8 + 32 + ${#W}))
 	"$CKPT_TARGETS/imgtool" set "$T/img" "fd.10.state32.$at=1"
 	run --separate-stderr "$CKPT" restore --trust "$T/img"
 	echo "status $status, stderr: $stderr"
