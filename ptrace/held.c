@@ -245,6 +245,63 @@ int tracee_hold(pid_t pid, tracee_filter_fn *filter)
 	return 0;
 }
 
+/*
+ * Nothing of the job runs untraced between the restore and the hold: a
+ * signal sent to it then would reach it unseen, a fork escape the hold,
+ * and a short job could end before ckpt run saw it (then PTRACE_SEIZE
+ * fails with EPERM, kernel/ptrace.c ptrace_attach() on an exiting task).
+ * First every thread gets our options while all are stopped, so that
+ * what any of them forks once running is held from birth
+ * (PTRACE_O_TRACEFORK); then all run.  A thread that is gone (a leader
+ * that exited before its process, a zombie of the tree) says ESRCH.
+ */
+int tracee_adopt(pid_t pid, tracee_filter_fn *filter)
+{
+	pid_t *run = NULL;
+	size_t nrun = 0;
+	int ret = 0;
+
+	if (held.pid)
+		return -EBUSY;
+	held.n = 0;
+	add(pid);
+	for (size_t i = 0; i < held.n && ret >= 0; i++) {
+		pid_t *kids, *tids;
+		size_t nk = proc_children(held.procs[i], &kids), n;
+
+		for (size_t k = 0; k < nk; k++)
+			add(kids[k]);
+		free(kids);
+		if ((ret = list_tasks(held.procs[i], &tids, &n)) < 0)
+			break;
+		for (size_t k = 0; k < n && ret >= 0; k++) {
+			if (ptrace(PTRACE_SETOPTIONS, tids[k], 0, (void *)(long)HELD_OPTS) < 0) {
+				if (errno != ESRCH)
+					ret = -errno;
+				continue;
+			}
+			run = xrealloc(run, (nrun + 1) * sizeof(*run));
+			run[nrun++] = tids[k];
+		}
+		free(tids);
+	}
+	if (ret >= 0 && !nrun)
+		ret = -ESRCH;
+	if (ret < 0) {
+		free(run);
+		held.n = 0;
+		return ret == -ENOENT ? -ESRCH : ret;
+	}
+	held.pid = pid;
+	held.tracer = (pid_t)syscall(SYS_gettid);
+	held.filter = filter;
+	held.ended = 0;
+	for (size_t i = 0; i < nrun; i++)
+		ptrace(PTRACE_CONT, run[i], 0, 0);
+	free(run);
+	return 0;
+}
+
 static int is_stop_signal(int sig)
 {
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;

@@ -92,6 +92,11 @@ typedef int tracee_filter_fn(pid_t tid, int sig);
 /* Seize every thread of pid and of every descendant, running; new
  * processes they make are held from birth.  -errno (-EBUSY: one is held). */
 int tracee_hold(pid_t pid, tracee_filter_fn *filter);
+/* The same for a process a supervised restore made (restore_start):
+ * every thread of it and of its descendants seized by this thread
+ * already and in a ptrace stop, its report consumed.  Each gets the
+ * options of a held thread, then all run.  -errno: the caller kills it. */
+int tracee_adopt(pid_t pid, tracee_filter_fn *filter);
 /* Forget them (once the root has ended; live ones are detached by our
  * exit). */
 void tracee_unhold(pid_t pid);

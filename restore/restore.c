@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "image/chain.h"
 #include "image/check.h"
+#include "restore/guard.h"
 #include "restore/fillguard.h"
 #include "restore/lazy.h"
 #include "restore/restore.h"
@@ -361,6 +362,11 @@ int restore_start(const char *path, const struct restore_opts *o, pid_t *pid)
 		pidns_release(&ns, 0);
 	}
 	return ret;
+}
+
+void restore_held(void)
+{
+	rguard_stop();
 }
 
 int restore_run(const char *path, const struct restore_opts *o)

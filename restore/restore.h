@@ -26,7 +26,9 @@ struct restore_opts {
 	int ignore_file_changes;
 	int vouched;			/* --trust: the caller answers for the image */
 	const struct trust *trust;	/* set by restore_run (restore/trust.h) */
-	int supervised;			/* ckpt run: it forwards the process's signals itself */
+	int supervised;			/* ckpt run: it forwards the process's signals itself,
+					   and gets the process still stopped, seized by the
+					   calling thread (tracee_adopt) */
 	unsigned own_fds;		/* bit n: fd n (0-2) was ckpt run's own at the
 					   dump, and is ckpt's own fd n again */
 	uint8_t fd_open_at_start[3];	/* which of 0-2 ckpt restore was given: an fd
@@ -43,8 +45,14 @@ struct restore_result {
 int restore_run(const char *path, const struct restore_opts *o);
 /* The same up to the moment the process runs, as a child of ours (ckpt
  * run); nothing printed, nobody waited for.  0 and *pid, or -errno after
- * a message. */
+ * a message.  With o->supervised it has not run yet: every thread of it
+ * (and of the processes of its tree) stays in a ptrace stop of this
+ * thread's, for tracee_adopt(). */
 int restore_start(const char *path, const struct restore_opts *o, pid_t *pid);
+/* ckpt run holds what restore_start made (tracee_adopt): the restore
+ * guardian of a tree, which until then kills it whole should ckpt die
+ * (restore/guard.c), goes. */
+void restore_held(void);
 /* From the moment the process runs: SIGINT, SIGTERM, SIGHUP, SIGUSR1 and
  * SIGUSR2 to ckpt restore go to it. */
 void restore_forward_signals(pid_t pid);

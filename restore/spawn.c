@@ -13,6 +13,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@ struct child_why {
 	const char *what;	/* a string literal: the same address in ckpt */
 	int fd;			/* the fd number it concerns, -1 */
 	int err;		/* errno */
+	int seized;		/* ckpt run: ckpt seized it, it may exec (a futex) */
 };
 
 /* One task of the tree while it is made. */
@@ -177,12 +179,18 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 	if (stubfd < 0)
 		child_fail(c, c->sf[0].fail, c->sf[0].fail_fd, errno);
 	utoa(fdarg, (unsigned)c->sf[0].plan_slot);
-	/* Traced, and stopped so that ckpt can ask for an exec event: the
-	 * legacy post-exec SIGTRAP would stay pending under our full mask. */
-	if ((ret = tracee_call(PTRACE_TRACEME, 0, 0, 0)) < 0)
-		child_fail(c, "cannot be traced by ckpt (PTRACE_TRACEME)", -1, (int)-ret);
-	if (syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP) < 0)
-		child_fail(c, "cannot stop itself for ckpt", -1, errno);
+	if (c->o->supervised) {
+		/* ckpt run seizes it (seize_child) before the exec. */
+		while (!__atomic_load_n(&c->why->seized, __ATOMIC_ACQUIRE))
+			syscall(SYS_futex, &c->why->seized, FUTEX_WAIT, 0, NULL, NULL, 0);
+	} else {
+		/* Traced, and stopped so that ckpt can ask for an exec event: the
+		 * legacy post-exec SIGTRAP would stay pending under our full mask. */
+		if ((ret = tracee_call(PTRACE_TRACEME, 0, 0, 0)) < 0)
+			child_fail(c, "cannot be traced by ckpt (PTRACE_TRACEME)", -1, (int)-ret);
+		if (syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP) < 0)
+			child_fail(c, "cannot stop itself for ckpt", -1, errno);
+	}
 	syscall(SYS_execveat, stubfd, "", argv, envp, AT_EMPTY_PATH);
 	c->why->what = "cannot execute the stub (execveat)";
 	c->why->err = errno;
@@ -524,7 +532,9 @@ static int run_stubs(struct ctx *c, struct restore_job *j)
 			tracee_call(PTRACE_CONT, tid, 0, 0);
 			continue;
 		}
-		if (sig == SIGSTOP) {	/* a new thread's or process's first stop */
+		/* A new thread's or process's first stop (seized ones: a
+		 * PTRACE_EVENT_STOP, above). */
+		if (sig == SIGSTOP) {
 			tracee_call(PTRACE_CONT, tid, 0, 0);
 			continue;
 		}
@@ -788,6 +798,12 @@ static int finish(struct ctx *c)
 		rguard_stop();
 		return 0;
 	}
+	/* ckpt run holds the processes as they are, stopped here, every
+	 * report consumed (tracee_adopt): nothing of them runs untraced. */
+	if (c->o->supervised)
+		return 0;
+	/* Killed between two of these, ckpt leaves traced threads whose
+	 * PTRACE_O_EXITKILL kills their process: never half of one. */
 	for (uint32_t k = 0; k < c->img->ntasks; k++) {
 		const struct plan_proc *pp = &c->pl.procs[k];
 
@@ -836,14 +852,54 @@ static int did_not_start(const struct ctx *c, int st)
 	return error_errno(w->err, "the restore stub did not start: %s", w->what);
 }
 
+/* Seccomp filters act once ckpt lets go (seccomp.c); threads and
+ * children inherit the options (PTRACE_O_TRACECLONE, PTRACE_O_TRACEFORK). */
+static long stub_ptrace_opts(const struct ctx *c)
+{
+	return PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL |
+	       PTRACE_O_TRACESYSGOOD | (any_seccomp(c->img) ? PTRACE_O_SUSPEND_SECCOMP : 0);
+}
+
+/*
+ * ckpt run: the child is seized (PTRACE_SEIZE), not traced by
+ * PTRACE_TRACEME, so that ckpt run can hold the process from the restore
+ * on without ever letting it go (finish(), tracee_adopt()): held
+ * processes are seized ones (PTRACE_INTERRUPT, PTRACE_LISTEN work only
+ * on those, ptrace(2)).  The child waits at a futex until then; the
+ * threads and processes its stub makes are seized too (auto-attached
+ * tracees inherit it).
+ */
+static int seize_child(struct ctx *c)
+{
+	int st, err;
+
+	if (ptrace(PTRACE_SEIZE, c->pid, 0, (void *)stub_ptrace_opts(c)) < 0) {
+		err = errno;
+		/* It gave up before (child_fail): its reason, not ours. */
+		kill(c->pid, SIGKILL);
+		if (tracee_wait(c->pid, &st, __WALL) == c->pid && c->why->what)
+			return did_not_start(c, st);
+		return error_errno(err, "cannot trace the restore stub (PTRACE_SEIZE)");
+	}
+	__atomic_store_n(&c->why->seized, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &c->why->seized, FUTEX_WAKE, 1, NULL, NULL, 0);
+	return 0;
+}
+
 static int setup_stub(struct ctx *c, uint64_t stub_size)
 {
+	const int exec_stop = SIGTRAP | (PTRACE_EVENT_EXEC << 8);
 	struct stub_map *maps = NULL;
 	uint8_t *buf = NULL;
 	size_t nmaps = 0, len = 0;
-	int st, ret;
+	int st, ret, want = SIGSTOP;
 
-	for (int want = SIGSTOP;; want = SIGTRAP | (PTRACE_EVENT_EXEC << 8)) {
+	if (c->o->supervised) {
+		if ((ret = seize_child(c)) < 0)
+			return ret;
+		want = exec_stop;
+	}
+	for (;; want = exec_stop) {
 		if ((ret = tracee_wait(c->pid, &st, __WALL)) == -EINTR)
 			return error("interrupted by signal %d: nothing was restored", sigguard_fired());
 		if (ret < 0)
@@ -852,14 +908,7 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 			return did_not_start(c, st);
 		if (want != SIGSTOP)
 			break;
-		/* Seccomp filters act once ckpt lets go (seccomp.c); threads
-		 * and children inherit the options (PTRACE_O_TRACECLONE,
-		 * PTRACE_O_TRACEFORK). */
-		if ((ret = (int)tracee_call(PTRACE_SETOPTIONS, c->pid, 0,
-					    (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
-						     PTRACE_O_TRACEEXEC |
-						     PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD |
-						     (any_seccomp(c->img) ? PTRACE_O_SUSPEND_SECCOMP : 0)))) < 0 ||
+		if ((ret = (int)tracee_call(PTRACE_SETOPTIONS, c->pid, 0, (void *)stub_ptrace_opts(c))) < 0 ||
 		    (ret = (int)tracee_call(PTRACE_CONT, c->pid, 0, 0)) < 0)
 			return error_errno(ret, "cannot trace the restore stub");
 	}
@@ -1073,7 +1122,10 @@ int restore_spawn(struct restore_job *j)
 	else
 		j->fill->lz = c.lz;
 out:
-	rguard_stop();
+	/* ckpt run holds a tree stopped as finish() left it: the guardian
+	 * goes once it is held (restore_held), or it is killed whole. */
+	if (ret < 0 || !o->supervised)
+		rguard_stop();
 	plan_free(&c.pl);
 	for (uint32_t i = 0; c.sf && i < c.img->h.nprocs; i++) {
 		sysv_close(&c.img->procs[i], &c.sf[i], ret < 0);

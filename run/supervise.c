@@ -145,9 +145,10 @@ static int run_restore(struct sup *s, unsigned seq, const char *path, pid_t *pid
 	return restore_start(path, &ro, pid);
 }
 
-static int hold(struct sup *s, pid_t pid)
+/* adopt: a process run_restore made, not running yet (tracee_adopt). */
+static int hold(struct sup *s, pid_t pid, int adopt)
 {
-	int ret = tracee_hold(pid, sig_filter);
+	int ret = adopt ? tracee_adopt(pid, sig_filter) : tracee_hold(pid, sig_filter);
 
 	if (ret < 0)
 		return error_errno(ret, "cannot hold the job (PID %d) with ptrace%s", pid,
@@ -207,7 +208,7 @@ static int start_command(struct sup *s)
 	}
 	close(go[0]);
 	close(err[1]);
-	if (hold(s, pid) < 0) {
+	if (hold(s, pid, 0) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		close(go[1]);
@@ -299,12 +300,13 @@ static int resume(struct sup *s, const char *why)
 			free(path);
 			return -1;
 		}
-		if (hold(s, pid) < 0) {
+		if (hold(s, pid, 1) < 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			free(path);
 			return -1;
 		}
+		restore_held();
 		snprintf(msg, sizeof(msg), "%s checkpoint %u %s, PID %d", verb, seq, path, pid);
 		runlog_emit(&s->log, &(struct run_event){ .event = why, .pid = pid, .seq = seq,
 				.image = path, .status = -1, .restart = s->restarts, .message = msg });
@@ -521,7 +523,7 @@ static int begin(struct sup *s)
 	char msg[64];
 
 	if (o->watch) {
-		if (hold(s, o->watch) < 0)
+		if (hold(s, o->watch, 0) < 0)
 			return EXIT_FAIL;
 		snprintf(msg, sizeof(msg), "watching PID %d", o->watch);
 		runlog_emit(&s->log, &(struct run_event){ .event = "watch", .pid = o->watch,

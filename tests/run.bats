@@ -279,6 +279,50 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 	unset STEPS_MIB
 	touch "$T/fast"
 	run ckpt run --dir "$T/d" -- "${job[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
+}
+
+@test "run: a resumed job runs only once held: a SIGTERM sent to it as the restore ends is a final checkpoint" {
+	skip_unless_ptrace
+	job=("$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS")
+	start_run "$T/out1" --every 1h --dir "$T/d" -- "${job[@]}"
+	until_step "$T/out1" 1
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	[ "$st" -eq 85 ]
+	# ckpt run stops itself (SIGSTOP at a kill point) once the restore
+	# has made the job, before anything else: the job must not run
+	# untraced meanwhile (a short one ended there in the arm64 guest, and
+	# ckpt run could not hold it: "cannot hold the job ... Operation not
+	# permitted")
+	: >"$T/log"
+	(export CKPT_KILLPOINT="restore: running" CKPT_KILLSIG=19
+	 exec_clean "$CKPT" run --every 1h --dir "$T/d" -- "${job[@]}") >"$T/out2" 2>>"$T/log" &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_for 300 grep -q '^State:	T' "/proc/$RPID/status"
+	JOB=
+	for p in $(children_of "$RPID"); do
+		grep -q '^Name:	steps$' "/proc/$p/status" && JOB=$p
+	done
+	[ -n "$JOB" ]
+	PIDS+=("$JOB")
+	grep -E '^(State|TracerPid):' "/proc/$JOB/status"
+	grep -q "^TracerPid:	$RPID$" "/proc/$JOB/status"
+	# A batch system's SIGTERM to the job now reaches ckpt run first
+	kill -TERM "$JOB"
+	sleep 0.2
+	kill -CONT "$RPID"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 85 ]
+	grep -q 'SIGTERM to the job: final checkpoint, then the job stops' "$T/log"
+	grep -q 'final checkpoint 2 ' "$T/log"
+	touch "$T/fast"
+	run ckpt run --dir "$T/d" -- "${job[@]}"
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
