@@ -358,6 +358,28 @@ static void plan_receive(struct plan *pl, const struct spawn_fds *sf, int k, int
 	pl->recv_ctl[pl->nrecv++] = ctl_off;
 }
 
+/*
+ * Huge-page advice as soon as the mapping is made, not with the rest after
+ * the fill: the populate below and the fill fault pages in, and a fault
+ * in a mapping that may have transparent huge pages (THP "always", or
+ * MADV_HUGEPAGE) takes a whole 2 MiB page (do_huge_pmd_anonymous_page,
+ * mm/huge_memory.c), which advice given later does not undo.  A mapping
+ * the process kept to small pages (MADV_NOHUGEPAGE) would come back 512
+ * times as resident where it had one page written, and one it asked huge
+ * pages for would come back without.  (PR_SET_THP_DISABLE likewise comes
+ * first, restore/attrs.c.)  A forked child inherits its parent's advice
+ * on what it keeps of the parent's mappings.
+ */
+static void plan_thp_advice(struct plan *pl, const struct img_vma *v)
+{
+	int advice = (v->d.madv & CKPT_MADV_HUGEPAGE) ? MADV_HUGEPAGE :
+		     (v->d.madv & CKPT_MADV_NOHUGEPAGE) ? MADV_NOHUGEPAGE : 0;
+
+	if (advice)
+		SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_madvise, v->d.start, v->d.end - v->d.start,
+		     (uint64_t)advice, 0, 0, 0);
+}
+
 /* One mapping, from fd (-1: anonymous), but for the parts of it a forked
  * child keeps (pc: room for nkeep + 1 pieces). */
 static void map_vma(struct plan *pl, const struct img_vma *v, int fd, const struct range *keep,
@@ -372,6 +394,7 @@ static void map_vma(struct plan *pl, const struct img_vma *v, int fd, const stru
 		what(pl, 0, "map %#lx-%#lx %s", (unsigned long)pc[k].start, (unsigned long)pc[k].end,
 		     v->path[0] ? v->path : "(anonymous)");
 	}
+	plan_thp_advice(pl, v);
 	/* Mostly to be filled: fault it all in at once here, not page by
 	 * page under process_vm_writev (a third of a restore).  Not what is
 	 * kept from the parent: that would copy what is shared; not what
@@ -518,7 +541,7 @@ static void plan_settle(struct plan *pl, const struct img_proc *p, const struct 
 		const struct img_vma *v = &p->vmas[i];
 		static const struct { uint32_t bit; int advice; } adv[] = {
 			{ CKPT_MADV_DONTFORK, MADV_DONTFORK }, { CKPT_MADV_DONTDUMP, MADV_DONTDUMP },
-			{ CKPT_MADV_HUGEPAGE, MADV_HUGEPAGE }, { CKPT_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
+			/* huge-page advice: as the mapping is made (plan_thp_advice) */
 			{ CKPT_MADV_WIPEONFORK, MADV_WIPEONFORK }, { CKPT_MADV_MERGEABLE, MADV_MERGEABLE },
 			{ CKPT_MADV_SEQUENTIAL, MADV_SEQUENTIAL }, { CKPT_MADV_RANDOM, MADV_RANDOM },
 		};

@@ -55,6 +55,21 @@ teardown() {
 	[ "$status" -eq 0 ]
 }
 
+@test "transparent huge pages: a MADV_NOHUGEPAGE mapping comes back without, a MADV_HUGEPAGE one with them (advice before the fill)" {
+	skip_unless_ptrace
+	start_target mem_thp
+	dump_kill
+	# From a stream: the pages are written in as the image is read
+	# (process_vm_writev, where a fault may take a huge page), not copied
+	# through userfaultfd (small pages only, UFFDIO_COPY)
+	touch "$T/go"
+	run timeout 300 bash -c 'cat "$1" | "$2" restore -' restore "$T/img" "$CKPT"
+	echo "$output"
+	echo "--- target stderr:"
+	cat "$T/err"
+	[ "$status" -eq 0 ]
+}
+
 @test "mprotect: ranges and perms as before, read-only and PROT_NONE enforced, data kept" {
 	skip_unless_ptrace
 	start_target mem_prot
