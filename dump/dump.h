@@ -156,6 +156,9 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 enum plan_which { PLAN_ALL, PLAN_FROZEN, PLAN_FORKED };
 int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,
 		   struct track *tr, enum plan_which which);
+/* ioctl(PAGEMAP_SCAN), or -1 and ENOTTY under CKPT_NO_PAGEMAP_SCAN (tests). */
+struct ckpt_pm_scan_arg;
+long dump_pagemap_scan(int pmfd, struct ckpt_pm_scan_arg *a);
 /* --fork: set vp[i].frozen for the mappings whose pages the forked child
  * does not have; 1 when that cannot be told without smaps. */
 int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struct vma_pages *vp);

@@ -56,7 +56,7 @@ static int scan(int pmfd, uint64_t start, uint64_t end, uint64_t flags,
 		/* exactly this mask: the fast path, exact on all 6.7+ kernels */
 		.category_mask = CKPT_PAGE_IS_WRITTEN, .return_mask = CKPT_PAGE_IS_WRITTEN,
 	};
-	long n = ioctl(pmfd, CKPT_PAGEMAP_SCAN, &a);
+	long n = dump_pagemap_scan(pmfd, &a);
 
 	if (n < 0)
 		return -errno;
