@@ -517,6 +517,8 @@ flip_refused() {
 	# and no libc call can set them back)
 	[ $((0x$(grep SigIgn "/proc/$TPID/status" | cut -f2) & 0x7fffffff)) -eq 0 ]
 	dump_kill
+	local ckpt i
+	ckpt=$(readlink -f "$CKPT")
 	# No go file: the restored process waits for it, so it dies only of
 	# the forwarded signal (a fast restore used to let it finish first).
 	for ms in 0 5 10 20 40 80 120; do
@@ -524,8 +526,27 @@ flip_refused() {
 			# background jobs of a script start with SIGINT ignored
 			env --default-signal=INT "$CKPT" restore "$T/img" 2>"$T/restore.err" &
 			r=$!
+			# The signal is for ckpt: not for the shell's child
+			# before env has run (SIGINT ignored there: lost, and
+			# the restored process then waited forever for go)
+			for i in $(seq 600); do
+				[ "$(readlink "/proc/$r/exe" 2>/dev/null)" != "$ckpt" ] || break
+				sleep 0.01
+			done
 			sleep "$(printf '0.%03d' "$ms")"
 			kill -"$sig" "$r"
+			# bounded: a signal lost would leave ckpt waiting for
+			# its process, and the process for go, forever
+			for i in $(seq 1200); do
+				kill -0 "$r" 2>/dev/null || break
+				sleep 0.05
+			done
+			if kill -0 "$r" 2>/dev/null; then
+				echo "after SIG$sig at $ms ms: ckpt restore still runs after 60 s"
+				cat "$T/restore.err"
+				kill -KILL "$TPID" 2>/dev/null || true
+				false
+			fi
 			wait "$r" && st=0 || st=$?
 			# either it was already running the process (then it was
 			# forwarded the signal and died of it), or it undid all
