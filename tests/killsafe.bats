@@ -525,10 +525,12 @@ below() {
 		for q in "${!parent[@]}"; do
 			[ "${parent[$q]}" = "$p" ] && [ "$q" != "$2" ] || continue
 			todo+=("$q")
-			tr=gone
+			tr=
 			{ while read -r line rest; do
 				[ "$line" != TracerPid: ] || { tr=$rest; break; }
 			done <"/proc/$q/status"; } 2>/dev/null || true
+			# gone (and reaped) since its stat was read: not there
+			[ -n "$tr" ] || continue
 			echo "$q ${comm[$q]} ${state[$q]/[RSD]/runs} $tr"
 		done
 	done
@@ -541,11 +543,11 @@ tree_now() {
 	below "$PPID" $$ | cut -d' ' -f2- | sort
 }
 
-# tree_settles BASE: within 10 s of the killed ckpt restore's end, what it
+# tree_settles BASE: within 30 s of the killed ckpt restore's end, what it
 # made is either nothing (OUTCOME=gone) or the whole tree as BASE says,
 # every process running and untraced, the guardian gone (OUTCOME=whole).
 tree_settles() {
-	local end=$((SECONDS + 10))
+	local end=$((SECONDS + 30))
 	while [ "$SECONDS" -le "$end" ]; do
 		NOW=$(tree_now)
 		[ -n "$NOW" ] || { OUTCOME=gone; return 0; }
@@ -586,7 +588,13 @@ tree_trials() {
 	ms=$(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 ))
 	total=$(sed -n 's/.*kill points passed: //p' "$T/cal")
 	[ -n "$total" ] || { cat "$T/cal"; return 1; }
-	base=$(tree_now)
+	# what a whole restore leaves, once it stays so for 0.2 s (a process
+	# seen as it went would make every later comparison fail)
+	for i in $(seq 100); do
+		base=$(tree_now)
+		sleep 0.2
+		[ "$base" != "$(tree_now)" ] || break
+	done
 	echo "$base"
 	tree_ends || return 1
 	# The detaches of three processes of one thread each; the last
