@@ -348,6 +348,8 @@ int probe_pagemap_scan(struct probe_result *r)
 	char *m;
 	int fd, n;
 
+	if (no_pagemap_scan())
+		return probe_set(r, PROBE_MISSING, "CKPT_NO_PAGEMAP_SCAN is set (tests only)");
 	m = mmap(NULL, 4 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (m == MAP_FAILED || fd < 0)
@@ -376,6 +378,8 @@ int probe_uffd_wp(struct probe_result *r)
 	const uint64_t want = CHECK_UFFD_FEATURE_WP_ASYNC | CHECK_UFFD_FEATURE_WP_UNPOPULATED;
 	int fd;
 
+	if (no_pagemap_scan())
+		return probe_set(r, PROBE_MISSING, "CKPT_NO_PAGEMAP_SCAN is set (tests only)");
 	/* User-mode-only needs no privilege even with
 	 * vm.unprivileged_userfaultfd=0 (Linux >= 5.11). */
 	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);

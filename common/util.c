@@ -197,3 +197,15 @@ int is_all_zero(const void *p, size_t len)
 			return 0;
 	return 1;
 }
+
+int no_pagemap_scan(void)
+{
+	static int off = -1;
+
+	if (off < 0) {
+		const char *e = getenv("CKPT_NO_PAGEMAP_SCAN");
+
+		off = e && *e;
+	}
+	return off;
+}

@@ -36,4 +36,10 @@ int pread_all(int fd, void *buf, size_t len, off_t off);
 uint64_t now_ns(void);
 int is_all_zero(const void *p, size_t len);
 
+/* CKPT_NO_PAGEMAP_SCAN set (not empty), for tests only (README,
+ * "Building"): ckpt acts as on a kernel before 6.7, the arm64 guest's,
+ * with neither PAGEMAP_SCAN nor userfaultfd's WP_ASYNC (both came in 6.7):
+ * dump reads the page map, --track compares page hashes, check says so. */
+int no_pagemap_scan(void);
+
 #endif

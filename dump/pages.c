@@ -28,22 +28,11 @@
 /* Set once PAGEMAP_SCAN failed as unknown: the page map is read instead. */
 static int pagemap_scan_missing;
 
-/*
- * ioctl(PAGEMAP_SCAN).  For tests only, CKPT_NO_PAGEMAP_SCAN (set, not
- * empty) makes it fail as before Linux 6.7 (ENOTTY, as the arm64 guest's
- * 6.1 does), so that the host tests the page map reads too
- * (tests/state-memory.bats).
- */
+/* ioctl(PAGEMAP_SCAN), failing as before Linux 6.7 (ENOTTY) under
+ * CKPT_NO_PAGEMAP_SCAN (tests only, no_pagemap_scan()). */
 long dump_pagemap_scan(int pmfd, struct ckpt_pm_scan_arg *a)
 {
-	static int off = -1;
-
-	if (off < 0) {
-		const char *e = getenv("CKPT_NO_PAGEMAP_SCAN");
-
-		off = e && *e;
-	}
-	if (off) {
+	if (no_pagemap_scan()) {
 		errno = ENOTTY;
 		return -1;
 	}

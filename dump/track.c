@@ -208,6 +208,10 @@ static int make_uffd(struct tracee_set *ts, const struct img_proc *p, struct tra
 	long fd;
 	int ret, pidfd;
 
+	/* UFFDIO_API refuses WP_ASYNC before Linux 6.7 (EINVAL): so it does
+	 * under CKPT_NO_PAGEMAP_SCAN, before anything is made. */
+	if (no_pagemap_scan())
+		return -EINVAL;
 	tr->undo.tmp = lowest_free(p);	/* any uffd there is ours: it was free */
 	note(tr);
 	ret = rcall(ts, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, &fd);
