@@ -218,9 +218,9 @@ int mapfiles_open(const struct img *img, const struct img_proc *p, struct spawn_
 				if (!recreates(f, v))
 					continue;
 				if (src < 0 && (f->d.fflags & CKPT_FILEF_MAPPED) &&
-				    (src = ret = fd_restore_mapped(sf->fr, f)) >= 0)
-					ret = 0;
-				if (src >= 0)
+				    (src = fd_restore_mapped(sf->fr, f)) < 0)
+					ret = src;
+				else if (src >= 0)
 					sf->map_src[i] = open_recreated(src, wr);
 			}
 			if (ret < 0)
