@@ -137,6 +137,39 @@ static int recreate_memfd(struct fd_restore *r, const struct img_file *f, int fd
 	return fd;
 }
 
+/*
+ * A further memfd file of an inode an earlier one made (the same dev and
+ * ino at dump: in a tree, a memfd one process only maps and another
+ * holds an fd of; or /proc/self/fd/N opened again): one more open of
+ * that memfd, with its own flags and offset.  *fd: it, or -errno after a
+ * message; 0 when there is none.
+ */
+static int memfd_again(const struct fd_restore *r, const struct img_file *f, int fd0, int *fd)
+{
+	for (uint32_t j = 0; j + 1 < f->d.id; j++) {
+		const struct img_file *o = &r->img->files[j];
+		char self[64];
+
+		if (o->d.kind != CKPT_FD_MEMFD || o->d.policy != CKPT_FPOL_EXACT || o->d.dev != f->d.dev ||
+		    o->d.ino != f->d.ino || r->src[j] < 0)
+			continue;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", r->src[j]);
+		*fd = open(self, fd_reopen_flags(f->d.flags) & ~O_NOFOLLOW);
+		if (*fd >= 0 && lseek(*fd, (off_t)f->d.pos, SEEK_SET) < 0) {
+			int err = errno;
+
+			close(*fd);
+			*fd = -1;
+			errno = err;
+		}
+		if (*fd < 0)
+			*fd = error_errno(errno, "cannot open memfd \"%s\" (%s) again", f->path,
+					  fd_label(fd0).s);
+		return 1;
+	}
+	return 0;
+}
+
 /* A device node deleted while open: made again where it was (beside it
  * if its name is taken now), opened, deleted again.  mknod(2) of a
  * device needs CAP_MKNOD: without it, refused by name. */
@@ -229,9 +262,11 @@ static int reopen_other(const struct fd_restore *r, const struct img_file *f, in
 
 static int file_open(struct fd_restore *r, const struct img_file *f, int fd)
 {
+	int again;
+
 	switch (f->d.kind) {
 	case CKPT_FD_MEMFD:
-		return recreate_memfd(r, f, fd);
+		return memfd_again(r, f, fd, &again) ? again : recreate_memfd(r, f, fd);
 	case CKPT_FD_FILE:
 		return reopen_file(f, fd, r->o);
 	case CKPT_FD_GHOST:

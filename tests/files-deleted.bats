@@ -224,3 +224,8 @@ mapped_case() {
 	[ "$status" -eq 0 ]
 	[ "$(cat "$T/out")" = "python: lock held True, taken again once released True, still a mapping of its deleted file True" ]
 }
+
+@test "memfd only mapped by a parent, held at fd 10 by its child (a tree): one memfd again, a write through the child's fd seen in the parent's mapping (root)" {
+	skip_unless_root
+	mapped_case forkfd
+}

@@ -27,6 +27,9 @@
  *            after GO the child stores 'C' at A[2 * 4096 + 1] and ends; the
  *            parent, once it has, must see it (one memfd in both), then
  *            checks as memfd
+ *   forkfd   the same, but the child keeps the memfd open at fd 10 (the
+ *            parent only maps it): the child writes 'D' at offset 5
+ *            through its fd, which the parent must see in A
  * With a third argument "anon": dumped without the right to read them
  * (not root), the mappings are anonymous memory with the same bytes, the
  * two memfd mappings still one memory; only that is checked.
@@ -58,7 +61,7 @@ static int fail_setup(const char *what)
 	return -1;
 }
 
-static int setup_memfd(void)
+static int setup_memfd(int keep)
 {
 	int fd = memfd_create("ckpt-mapped", MFD_ALLOW_SEALING);
 	char page[PG];
@@ -70,7 +73,8 @@ static int setup_memfd(void)
 	}
 	if (fchmod(fd, 0640) < 0 || fcntl(fd, F_ADD_SEALS, SEALS) < 0 ||
 	    (ma = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED ||
-	    (mb = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, PG)) == MAP_FAILED || close(fd) < 0)
+	    (mb = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, PG)) == MAP_FAILED ||
+	    (keep ? dup2(fd, 10) != 10 : 0) || close(fd) < 0)
 		return fail_setup("memfd");
 	return 0;
 }
@@ -250,7 +254,7 @@ static void check_deleted(void)
 
 int main(int argc, char **argv)
 {
-	int mem, del, kid, fut, st = -1;
+	int mem, del, kid, kidfd, fut, st = -1;
 	DIR *d;
 	struct dirent *de;
 
@@ -261,25 +265,30 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s", argv[1]);
 	snprintf(path, sizeof(path), "%s/gone", dir);
 	anon = argc > 3 && !strcmp(argv[3], "anon");
-	kid = !strcmp(argv[2], "fork");
+	kid = !strcmp(argv[2], "fork") ? 1 : !strcmp(argv[2], "forkfd") ? 2 : 0;
+	kidfd = kid == 2;
 	fut = !strcmp(argv[2], "future") ? 1 : !strcmp(argv[2], "futurefd") ? 2 : 0;
 	mem = !strcmp(argv[2], "memfd") || !strcmp(argv[2], "both") || kid;
 	del = !strcmp(argv[2], "deleted") || !strcmp(argv[2], "both");
-	if ((!mem && !del && !fut) || (mem && setup_memfd() < 0) || (del && setup_deleted() < 0) ||
+	if ((!mem && !del && !fut) || (mem && setup_memfd(kidfd) < 0) || (del && setup_deleted() < 0) ||
 	    (fut && setup_future(fut == 2) < 0))
 		return target_fail("no case %s", argv[2]), target_exit();
 	if (kid && (kid = fork()) == 0) {
 		while (!target_go())
 			target_sleep_ms(5);
-		ma[2 * PG + 1] = 'C';
-		_exit(0);
+		if (!kidfd)
+			ma[2 * PG + 1] = 'C';
+		_exit(kidfd && (fcntl(10, F_GET_SEALS) != SEALS || pwrite(10, "D", 1, 5) != 1));
 	}
 	if (kid < 0)
 		return target_fail("fork: %s", strerror(errno)), target_exit();
+	if (kidfd)
+		close(10);
 	target_wait();
 	if (kid > 0)
-		CHECK(waitpid(kid, &st, 0) == kid && st == 0 && ma[2 * PG + 1] == 'C',
-		      "fork: the child's store is not in the parent's mapping (%c)", ma[2 * PG + 1]);
+		CHECK(waitpid(kid, &st, 0) == kid && st == 0 && ma[kidfd ? 5 : 2 * PG + 1] == "CD"[kidfd],
+		      "fork: the child's store is not in the parent's mapping (%c, status %#x)",
+		      ma[kidfd ? 5 : 2 * PG + 1], st);
 	if (mem)
 		check_memfd();
 	if (del)
