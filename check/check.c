@@ -64,7 +64,8 @@ static const struct feature features[] = {
 	{ "CAP_SYS_ADMIN", probe_cap_sys_admin,
 	  "restore --pid-ns cannot create a PID namespace", NULL, 0 },
 	{ "CAP_CHECKPOINT_RESTORE", probe_cap_checkpoint_restore,
-	  "restored processes get new PIDs and show the stub as /proc/PID/exe",
+	  "restored processes get new PIDs and show the stub as /proc/PID/exe; dump makes a memfd "
+	  "or deleted file a process only maps (no fd) anonymous memory",
 	  "PIDs and /proc/PID/exe are restored through CAP_SYS_ADMIN", 0 },
 	{ "CAP_SYS_RESOURCE", probe_cap_sys_resource,
 	  "hard resource limits above ckpt's own cannot be restored", NULL, 0 },
