@@ -74,6 +74,15 @@ int insp_file_sharer(const struct img *img, const struct img_proc *self, uint32_
 	return -1;
 }
 
+int insp_maps_only(const struct img_proc *p, const struct img_file *f)
+{
+	for (uint32_t i = 0; (f->d.fflags & CKPT_FILEF_MAPPED) && i < p->d.nvmas; i++)
+		if ((p->vmas[i].d.flags & CKPT_VMA_MEMFD) && p->vmas[i].d.dev == f->d.dev &&
+		    p->vmas[i].d.ino == f->d.ino)
+			return 1;
+	return 0;
+}
+
 /* The mapping's CKPT_VMA_* and CKPT_MADV_* flags as words, comma-separated. */
 void insp_vma_flags(const struct img_vma *v, char *buf, size_t len)
 {

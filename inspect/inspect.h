@@ -101,6 +101,8 @@ void insp_tree_json(struct json *j, const struct insp *in);
 
 /* Shared wording. */
 const char *insp_signal_name(int sig);
+/* f is a file only mapped (CKPT_FILEF_MAPPED) that one of p's mappings maps. */
+int insp_maps_only(const struct img_proc *p, const struct img_file *f);
 void insp_vma_flags(const struct img_vma *v, char *buf, size_t len);
 /* "r-xp" as in /proc/PID/maps. */
 void insp_vma_perm(const struct img_vma *v, char perm[5]);

@@ -360,6 +360,36 @@ static void files(struct json *j, const struct img *img, const struct img_proc *
 	json_close(j);
 }
 
+/* The files the process maps and holds no fd of (CKPT_FILEF_MAPPED). */
+static void mapped_files(struct json *j, const struct img *img, const struct img_proc *p)
+{
+	json_array(j, "mapped_files");
+	for (uint32_t k = 0; k < img->nfiles; k++) {
+		const struct img_file *f = &img->files[k];
+		const struct fd_kind_info *kd = fd_kind(f->d.kind);
+
+		if (!insp_maps_only(p, f))
+			continue;
+		json_object(j, NULL);
+		json_u64(j, "file", f->d.id);
+		json_str(j, "kind", fd_kind_name(f->d.kind));
+		json_str(j, "path", f->path);
+		json_u64(j, "size", f->d.size);
+		json_u64(j, "mode", f->d.mode);
+		json_hex(j, "seals", CKPT_FILEF_SEALS(f->d.fflags));
+		json_u64(j, "data_bytes", f->d.data_len);
+		if (kd && kd->json && f->d.state_len >= kd->state_size && f->d.state_len) {
+			json_object(j, "state");
+			kd->json(f, j);
+			json_close(j);
+		} else {
+			json_null(j, "state");
+		}
+		json_close(j);
+	}
+	json_close(j);
+}
+
 static void signals(struct json *j, const struct insp_proc *ip)
 {
 	const struct img_proc *p = ip->p;
@@ -427,6 +457,7 @@ static void proc_members(struct json *j, const struct insp *in, const struct ins
 	json_close(j);
 	mappings(j, ip, in->img.h.page_size);
 	files(j, &in->img, ip->p);
+	mapped_files(j, &in->img, ip->p);
 	signals(j, ip);
 }
 

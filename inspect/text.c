@@ -211,12 +211,8 @@ static void print_mapped_files(FILE *f, const struct img *img, const struct img_
 		const struct img_file *fl = &img->files[k];
 		const struct fd_kind_info *kd = fd_kind(fl->d.kind);
 		char state[512] = "";
-		uint32_t i = 0;
 
-		while (i < p->d.nvmas && (!(p->vmas[i].d.flags & CKPT_VMA_MEMFD) ||
-					  p->vmas[i].d.dev != fl->d.dev || p->vmas[i].d.ino != fl->d.ino))
-			i++;
-		if (!(fl->d.fflags & CKPT_FILEF_MAPPED) || i == p->d.nvmas)
+		if (!insp_maps_only(p, fl))
 			continue;
 		if (kd && kd->text && fl->d.state_len >= kd->state_size && fl->d.state_len)
 			kd->text(fl, state, sizeof(state));

@@ -154,6 +154,12 @@ mapped_case() {
 @test "memfd only mapped (MAP_SHARED twice, no fd): one memfd again, name, mode, seals, may write (root)" {
 	skip_unless_root
 	mapped_case memfd
+	# inspect names it among the files it maps and holds no fd of
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"- memfd    mode 0640, 12288 bytes /memfd:ckpt-mapped"*"only mapped (no fd)"* ]]
+	run "$CKPT" inspect --json "$T/img"
+	grep -A8 '"mapped_files"' <<<"$output" | tr -d ' \n' |
+		grep -q '"kind":"memfd","path":"/memfd:ckpt-mapped","size":12288,"mode":33184,"seals":"0x7","data_bytes":12288,'
 }
 
 @test "deleted file only mapped (MAP_SHARED and MAP_PRIVATE, no fd): one file again, holes, mode, mtime (root)" {
