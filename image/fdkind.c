@@ -308,6 +308,7 @@ static void inotify_json(const struct img_file *f, struct json *j)
 	size_t at = sizeof(s);
 
 	fd_state(f, &s, sizeof(s));
+	json_bool(j, "events_lost", f->d.fflags & CKPT_FILEF_EVENTS_LOST);
 	json_array(j, "watches");
 	for (uint32_t i = 0; i < s.nwatches; i++) {
 		struct ckpt_inotify_watch w;
@@ -374,6 +375,7 @@ static void fanotify_json(const struct img_file *f, struct json *j)
 	size_t at = sizeof(s);
 
 	fd_state(f, &s, sizeof(s));
+	json_bool(j, "events_lost", f->d.fflags & CKPT_FILEF_EVENTS_LOST);
 	json_hex(j, "init_flags", s.init_flags);
 	json_hex(j, "event_flags", s.event_flags);
 	json_array(j, "marks");

@@ -93,6 +93,8 @@ restore_under_new_pid() {
 	[[ "$output" == *"fd 10 (anon_inode:inotify, an inotify instance with 96 bytes of events not read yet): the events it had not read at the dump were not saved (--allow-lost-fds): they are lost"* ]]
 	run "$CKPT" inspect "$T/img"
 	[[ "$output" == *"its unread events lost at the dump, 4 watches: 1 "* ]]
+	run "$CKPT" inspect --json "$T/img"
+	[[ "$output" == *'"events_lost": true'* ]]
 }
 
 @test "inspect: each inotify watch with its wd, path and mask" {
