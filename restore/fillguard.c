@@ -105,7 +105,7 @@ static int on_stop(struct guard *g, pid_t tid, int st, int want_stop)
 	sig = WSTOPSIG(st);
 	ev = st >> 16;
 	if (ev) {	/* fork, vfork, clone, exec: the new one is traced already */
-		unsigned long msg;
+		unsigned long msg = 0;
 
 		if (ev != PTRACE_EVENT_EXEC && tracee_call(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 &&
 		    find(g, (pid_t)msg) < 0)
