@@ -159,6 +159,48 @@ $W/after CREATE" ]
 	wait "$rpid" || true
 }
 
+@test "tail -f (coreutils, which follows with inotify): dumped while following a file, killed, restored: it prints a line appended after the restore" {
+	skip_unless_ptrace
+	watched_dir
+	mkdir "$W"
+	echo "before" >"$W/log"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec tail -f "$W/log" </dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	local i
+	for i in $(seq 300); do
+		ls -l "/proc/$TPID/fd" 2>/dev/null | grep -q "anon_inode:inotify" && [ -s "$T/out" ] && break
+		sleep 0.1
+	done
+	ls -l "/proc/$TPID/fd" | grep -q "anon_inode:inotify" ||
+		skip "this tail does not follow with inotify"
+	dump_kill
+	"$CKPT" restore "$T/img" >"$T/restore.out" 2>&1 &
+	local rpid=$!
+	PIDS+=("$rpid")
+	for i in $(seq 300); do
+		[ "$(readlink "/proc/$TPID/fd/3" 2>/dev/null)" = "$W/log" ] &&
+			ls -l "/proc/$TPID/fd" 2>/dev/null | grep -q "anon_inode:inotify" && break
+		sleep 0.1
+	done
+	echo "after" >>"$W/log"
+	for i in $(seq 100); do
+		[ "$(wc -l <"$T/out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	cat "$T/restore.out"
+	[ "$(cat "$T/out")" = "before
+after" ]
+	kill "$TPID"
+	wait "$rpid" || true
+}
+
 @test "pidfd: of itself (non-blocking, blocking) and of a reaped child: the same process after restore, signals go through, poll and ESRCH as before" {
 	skip_unless_ptrace
 	start_target fd_pidfd
