@@ -165,7 +165,10 @@ static int cow_child(pid_t child, struct img_proc *c, struct vma_pages *cvp, pid
 	for (uint32_t i = 0; i < c->d.nvmas && ret == 0; i++) {
 		struct img_vma *v = &c->vmas[i];
 
-		if (!cvp[i].nruns || cvp[i].frozen || cvp[i].copy || cvp[i].nsame)
+		/* Pages left IN_PARENT (same) stay so: a COW run is taken only
+		 * from the pages to store (the parent image's own COW runs are
+		 * among those, track.h). */
+		if (!cvp[i].nruns || cvp[i].frozen || cvp[i].copy)
 			continue;
 		for (uint32_t k = 0; k < p->d.nvmas && ret == 0; k++) {
 			const struct img_vma *u = &p->vmas[k];

@@ -235,9 +235,9 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		ts->code.arch = dp[-1].ts->code.arch;
 	else if (tracee_find_gadget(pid, &ts->code) < 0)
 		ts->code.arch.gadget = 0;
-	if (guard && dp->tracking) {
-		guard->live = pid;
-		guard->code = ts->code;
+	if (guard && dp->tracking && (dp->tr.gslot = guard_note_uffd(dp->pid, pid, &ts->code)) < 0) {
+		warn("too many processes to keep track of: the written pages of this one are not tracked");
+		dp->tracking = 0;
 	}
 	if ((ret = dump_collect_remote(p, ts, &dp->status)) < 0 || (ret = interrupted()) < 0)
 		goto out;
@@ -258,9 +258,18 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		goto out;
 	}
 	if (o->parent) {
-		ret = parent_load(o->parent, o->out, pid, p, &parent, tr, &img->parent);
+		char *ref = NULL;
+
+		/* Each process of a tree is found in the parent image by its
+		 * PID and start time; one new since is stored in full. */
+		ret = parent_load(o->parent, o->out, pid, p, dp == d->pr, &parent, tr, &ref);
 		if (ret < 0)
 			goto out;
+		ret = 0;
+		if (!img->parent)
+			img->parent = ref;
+		else
+			free(ref);
 		memcpy(img->h.parent_id, parent.h.image_id, sizeof(img->h.parent_id));
 		p->d.dirty_method = (uint32_t)tr->method;
 	} else {
@@ -578,13 +587,10 @@ static int setup_procs(struct dump *d, const struct dump_opts *o)
 		dp->p = &d->img.procs[k++];
 		dp->pid = t->pid;
 		dp->live = t->ts.t[0].tid;
-		dp->tr = (struct track){ .uffd = -1, .fresh = -1, .pmfd = -1,
+		dp->tr = (struct track){ .uffd = -1, .fresh = -1, .pmfd = -1, .gslot = -1, .tree = n > 1,
 					 .undo = { .tmp = -1, .slot = -1, .old = -1 } };
 		dp->tracking = (o->track || o->parent) && !o->kill;
 	}
-	if (n > 1 && (o->track || o->parent))
-		return error("--track and --parent do not take a tree of %u processes yet: dump with --single",
-			     n);
 	return o->single ? 0 : dump_tree_tasks(&d->tt, &d->img);
 }
 
@@ -614,14 +620,16 @@ static int prepare(pid_t pid, struct dump *d, const struct dump_opts *o)
 	return 0;
 }
 
-/* A dump that failed after tracking was set up (one process): its uffd
- * out again, in the process still frozen or with one thread frozen. */
+/* A dump that failed after tracking was set up: each process's uffd out
+ * again, in the process still frozen or with one thread frozen. */
 static void untrack(struct dump *d, int frozen)
 {
-	struct dproc *dp = d->pr;
+	for (uint32_t i = 0; d->pr && i < d->img.h.nprocs; i++) {
+		struct dproc *dp = &d->pr[i];
 
-	if (dp && d->img.h.nprocs == 1 && dp->tracking)
-		track_abandon(&dp->tr, dp->pid, dp->live, &dp->code, frozen ? dp->ts : NULL);
+		if (dp->tracking)
+			track_abandon(&dp->tr, dp->pid, dp->live, &dp->code, frozen ? dp->ts : NULL);
+	}
 }
 
 /* It succeeded: the uffds stay. */

@@ -120,9 +120,21 @@ struct track {
 	int pmfd;			/* /proc/PID/pagemap */
 	struct { uint64_t addr, hash; } *hashes;	/* the parent's, by address */
 	size_t nhashes;
+	/* The process's COW runs in the parent image: not stored for it
+	 * there, so never left IN_PARENT to it (pages.c), whatever the
+	 * kernel says was written. */
+	struct page_run *cow;
+	size_t ncow;
+	/* A tree (this image or the parent's): shared anonymous memory is
+	 * written through other processes' page tables, which this uffd does
+	 * not see, and is stored with whichever process maps it first: its
+	 * pages are all stored (track_written says it does not know). */
+	int tree;
+	int gslot;			/* its entry in the guardian's journal, -1 */
 	struct track_undo undo;
 };
-int track_begin(pid_t pid, const struct img *parent, struct track *tr);
+/* pp: the process in the parent image, NULL for none (all stored). */
+int track_begin(pid_t pid, const struct img_proc *pp, struct track *tr);
 /* Written regions of v since the parent, or -EPERM/-ENOENT when unknown. */
 int track_written(struct track *tr, const struct img_vma *v, struct page_run **out, size_t *n);
 /* Before the metadata is written: the uffd for the next dump (the parent's
@@ -143,8 +155,10 @@ void track_abandon(struct track *tr, pid_t pid, pid_t live, const struct tracee_
 void track_commit(struct track *tr);
 void track_undo(pid_t pid, pid_t live, const struct tracee_code *code, struct tracee_set *frozen,
 		const struct track_undo *u);
-/* parent.c: the parent image (metadata and page hashes) */
-int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now,
+/* parent.c: the parent image (metadata and page hashes).  root: now is
+ * the dumped tree's root, which must be the parent image's.  0, or 1 when
+ * the process is not in the parent image (new since: stored in full). */
+int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now, int root,
 		struct img *parent, struct track *tr, char **ref);
 int parent_hash(const struct track *tr, uint64_t addr, uint64_t *hash);
 /* cnt pages at addr appended to runs (n of them, room for cap), merged

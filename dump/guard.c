@@ -266,11 +266,48 @@ static void undo_tcp(const volatile struct guard_journal *j)
 	}
 }
 
+int guard_note_uffd(pid_t pid, pid_t live, const struct tracee_code *code)
+{
+	int n;
+
+	if (!guard)
+		return -1;
+	for (n = 0; n < guard->nuffd; n++)
+		if (guard->uffds[n].pid == pid)
+			break;
+	if (n == GUARD_UFFD_MAX)
+		return -1;
+	guard->uffds[n].pid = pid;
+	guard->uffds[n].live = live;
+	guard->uffds[n].code = *code;
+	guard->uffds[n].u = (struct track_undo){ .tmp = -1, .slot = -1, .old = -1 };
+	if (n == guard->nuffd)
+		guard->nuffd = n + 1;	/* the entry is whole before it counts */
+	return n;
+}
+
+/* Each process's uffd out again (or back to its parent image's fd). */
+static void undo_uffds(const volatile struct guard_journal *j)
+{
+	for (int i = 0; i < j->nuffd && i < GUARD_UFFD_MAX; i++) {
+		const volatile struct guard_uffd *g = &j->uffds[i];
+		struct tracee_code code = g->code;
+		struct tracee_set ts = { 0 };
+		struct track_undo u = g->u;
+
+		if (u.slot < 0)
+			continue;
+		if (freeze_one(g->pid, g->live, &ts) < 0) {
+			warn("guardian: cannot attach to %d: left as the killed dump left it", g->pid);
+			continue;
+		}
+		tracee_release(&ts, 0);
+		track_undo(g->pid, g->live, &code, NULL, &u);
+	}
+}
+
 static void undo(const volatile struct guard_journal *j)
 {
-	struct tracee_code code = j->code;
-	struct tracee_set ts = { 0 };
-	struct track_undo u = j->uffd;
 	char *tmp;
 
 	if (j->out[0] && (tmp = img_tmp_name((const char *)j->out, j->ckpt))) {
@@ -280,14 +317,7 @@ static void undo(const volatile struct guard_journal *j)
 	}
 	undo_tcp(j);
 	undo_copies(j);
-	if (u.slot < 0)
-		return;
-	if (freeze_one(j->pid, j->live, &ts) < 0) {
-		warn("guardian: cannot attach to %d: left as the killed dump left it", j->pid);
-		return;
-	}
-	tracee_release(&ts, 0);
-	track_undo(j->pid, j->live, &code, NULL, &u);
+	undo_uffds(j);
 }
 
 int guard_start(pid_t pid, const char *out)
@@ -300,8 +330,7 @@ int guard_start(pid_t pid, const char *out)
 		return -errno;
 	memset((void *)j, 0, sizeof(*j));
 	j->ckpt = getpid();
-	j->pid = j->live = pid;
-	j->uffd.tmp = j->uffd.slot = j->uffd.old = -1;
+	j->pid = pid;
 	snprintf((char *)j->out, sizeof(j->out), "%s", strcmp(out, "-") ? out : "");
 	child = guardian_fork(&guard_pipe);
 	if (child < 0) {

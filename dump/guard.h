@@ -19,6 +19,9 @@
  * not undone by the guardian (it still exits at once by its exit frame,
  * a zombie of its process). */
 #define GUARD_COPIES_MAX	1024
+/* --track: processes of a tree whose uffd is journaled; past that one
+ * does not track (it warns, and its next dump compares pages). */
+#define GUARD_UFFD_MAX		256
 /* TCP connections ckpt may leave in repair mode (fd-tcp.c) */
 #define GUARD_TCP_MAX		1024
 
@@ -39,14 +42,21 @@ struct guard_fork {
 	pid_t before[GUARD_BEFORE_MAX];
 };
 
+/* --track: where the dump's uffd may be in one process. */
+struct guard_uffd {
+	pid_t pid;
+	pid_t live;		/* a thread of it to run syscalls in */
+	struct tracee_code code;
+	struct track_undo u;
+};
+
 struct guard_journal {
 	pid_t ckpt;		/* the ckpt that writes it */
 	pid_t pid;		/* the process dumped (the root of a tree) */
 	char out[4096];		/* the image's path, "" for a stream */
-	/* --track (one process): where the dump's uffd may be in it */
-	pid_t live;		/* a thread of it to run syscalls in */
-	struct tracee_code code;
-	struct track_undo uffd;
+	/* --track: each process's uffd, in the order they were set up */
+	int nuffd;
+	struct guard_uffd uffds[GUARD_UFFD_MAX];
 	/* --fork: a copy per process, in the order they were made */
 	int ncopies;
 	struct guard_fork copies[GUARD_COPIES_MAX];
@@ -63,6 +73,11 @@ extern volatile struct guard_journal *guard;
  * process pid it made copy (state GUARD_COPY_KNOWN), or none is left. */
 void guard_note_clone(const struct tracee_set *ts);
 void guard_note_copy(pid_t pid, pid_t copy, int state);
+
+/* Process pid (live: a thread of it, code: its syscall instruction) is
+ * about to get a uffd: its journal entry (track.gslot), or -1 when the
+ * journal is full or there is no guardian. */
+int guard_note_uffd(pid_t pid, pid_t live, const struct tracee_code *code);
 
 /* The TCP connection at fd of process pid goes into repair mode (on) or
  * is out of it again (off); 0, or -1 when the journal is full (then

@@ -96,6 +96,8 @@ struct planner {
 	const struct page_run *written;	/* known: written since the parent */
 	size_t nw, cur, cap, scap, gcap;
 	int known;
+	const struct page_run *cow;	/* the parent image's COW runs (track.h) */
+	size_t ncow, ccur;
 };
 
 static void plan_page(struct planner *pn, uint64_t a, uint64_t ps)
@@ -104,7 +106,8 @@ static void plan_page(struct planner *pn, uint64_t a, uint64_t ps)
 
 	if (pn->o->nexclude && excluded(pn->o, a))
 		return;
-	if (pn->known && !in_regions(pn->written, pn->nw, &pn->cur, a, ps))
+	if (pn->known && !in_regions(pn->written, pn->nw, &pn->cur, a, ps) &&
+	    !in_regions(pn->cow, pn->ncow, &pn->ccur, a, ps))
 		dump_add_run(&vp->same, &vp->nsame, &pn->scap, a, 1);
 	else
 		dump_add_run(&vp->runs, &vp->nruns, &pn->cap, a, 1);
@@ -244,7 +247,7 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 {
 	const uint64_t ps = (uint64_t)getpagesize();
 	struct page_run *written = NULL;
-	struct planner pn = { .vp = vp, .o = o };
+	struct planner pn = { .vp = vp, .o = o, .cow = tr->cow, .ncow = tr->ncow };
 	int mode = save_mode(v), ret = 0;
 	/* smaps' "gu": the mapping may have guard regions, whose pages no
 	 * one can read; they are found in the page map, whatever is saved. */

@@ -1,7 +1,10 @@
 /*
  * The parent of an incremental dump: it must be an image of this same
- * process (PID and start time), and its page hashes are loaded when the
- * kernel cannot tell us which pages were written.
+ * process, or tree of processes, whose root has the same PID and start
+ * time.  Each process is found in it by its PID and start time (a tree's
+ * processes come and go: one not there is new since, and dumped in full),
+ * and its page hashes are loaded when the kernel cannot tell us which
+ * pages were written.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -43,6 +46,9 @@ struct chain_hashes {
 	uint32_t ps;
 	size_t first, nsorted;		/* this image's hashes: tr->hashes[first..],
 					   the first nsorted of them in order */
+	int32_t pid;			/* the process, in every image of the chain */
+	uint64_t start_time;
+	uint32_t idx;			/* its index in the image being read */
 };
 
 static int wanted(const struct chain_hashes *c, uint64_t a)
@@ -99,7 +105,10 @@ static int hash_block(struct chain_hashes *c, size_t *cap, const uint8_t *payloa
 static int one_section(struct chain_hashes *c, size_t *cap, const struct ckpt_section *s,
 		       const uint8_t *payload, int stable)
 {
-	if (s->type == CKPT_SEC_HASHES && !s->proc) {
+	/* Only this process's pages: a tree's image has every process's. */
+	if (s->proc != c->idx)
+		return 0;
+	if (s->type == CKPT_SEC_HASHES) {
 		struct ckpt_hashes h;
 
 		if (s->size < sizeof(h))
@@ -114,7 +123,7 @@ static int one_section(struct chain_hashes *c, size_t *cap, const struct ckpt_se
 			if (wanted(c, a))
 				add_hash(c->tr, cap, a, v);
 		}
-	} else if (s->type == CKPT_SEC_PAGES && !s->proc) {
+	} else if (s->type == CKPT_SEC_PAGES) {
 		struct ckpt_pages pg;
 
 		if (s->size < sizeof(pg))
@@ -221,14 +230,16 @@ static int open_older(const char *path, const struct img *img, char **ppath, str
  * or stored pages, and for the pages it left to its parent without a
  * hash, from that parent, and so on up the chain.
  */
-static int load_hashes(const char *path, struct img_reader *r, struct img *parent,
+static int load_hashes(const char *path, struct img_reader *r, struct img *parent, uint32_t idx,
 		       struct ckpt_section *s, void *payload, int have, struct track *tr)
 {
-	struct chain_hashes c = { .tr = tr, .ps = parent->h.page_size };
+	struct chain_hashes c = { .tr = tr, .ps = parent->h.page_size, .idx = idx,
+				  .pid = parent->procs[idx].d.pid,
+				  .start_time = parent->procs[idx].d.start_time };
 	struct ranges want = { 0 };
 	char *cur_path = xstrdup(path);
 	struct img cur = { 0 };
-	int ret, depth = 0;
+	int ret, depth = 0, gone = 0;
 
 	c.raw = xmalloc(CKPT_MAX_BLOCK);
 	ret = image_hashes(r, &c, s, payload, have);
@@ -241,12 +252,22 @@ static int load_hashes(const char *path, struct img_reader *r, struct img *paren
 
 		ranges_free(&want);
 		without_known(&c, &want);
-		if (!want.n || !cur.parent || ++depth > MAX_CHAIN)
+		if (!want.n || !cur.parent || gone || ++depth > MAX_CHAIN)
 			break;
 		c.want = &want;
 		ret = open_older(cur_path, &cur, &opath, &pr, &older, s, &payload, &have);
-		if (ret == 0)
-			ret = image_hashes(&pr, &c, s, payload, have);
+		if (ret == 0) {
+			/* Not there: an image made wrong; the pages it should
+			 * have have no hash, so they are stored (never wrong). */
+			int i = img_find_proc(&older, c.pid, c.start_time);
+
+			if (i < 0)
+				gone = 1;
+			else {
+				c.idx = (uint32_t)i;
+				ret = image_hashes(&pr, &c, s, payload, have);
+			}
+		}
 		img_reader_close(&pr);
 		img_free(&cur);
 		cur = older;
@@ -286,13 +307,26 @@ static char *parent_ref(const char *parent, const char *child)
 	return ref;
 }
 
-int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now,
+/* The process's COW runs in the parent image: pages it did not store for
+ * the process (restore gave them from its parent process), so never
+ * "the same as in the parent" for it (track.h). */
+static void parent_cow(const struct img_proc *pp, struct track *tr)
+{
+	if (!pp->ncow)
+		return;
+	tr->cow = xmalloc(pp->ncow * sizeof(*tr->cow));
+	for (uint32_t i = 0; i < pp->ncow; i++)
+		tr->cow[i] = (struct page_run){ pp->cow[i].addr, pp->cow[i].npages };
+	tr->ncow = pp->ncow;
+}
+
+int parent_load(const char *path, const char *child, pid_t live, struct img_proc *now, int root,
 		struct img *parent, struct track *tr, char **ref)
 {
 	struct img_reader r;
 	struct ckpt_section s;
 	void *payload;
-	int ret, have;
+	int ret, have, idx;
 
 	log_set_context("dump %d: parent %s", now->d.pid, path);
 	if ((ret = img_reader_open(&r, path, &parent->h)) < 0)
@@ -301,18 +335,30 @@ int parent_load(const char *path, const char *child, pid_t live, struct img_proc
 	if ((ret = have) < 0)
 		goto out;
 	ret = -EINVAL;
-	if (parent->h.machine != ARCH_ELF_MACHINE || parent->h.nprocs != 1) {
+	if (parent->h.machine != ARCH_ELF_MACHINE) {
 		error("not an image of this process");
 		goto out;
 	}
-	if (parent->procs[0].d.pid != now->d.pid || parent->procs[0].d.start_time != now->d.start_time) {
+	/* Its shared memory may have been stored with another process. */
+	tr->tree = tr->tree || parent->h.nprocs > 1;
+	idx = img_find_proc(parent, now->d.pid, now->d.start_time);
+	/* The root must be the parent image's root: its first process. */
+	if (root && idx != 0) {
 		error("the image is of another process (PID %d)", parent->procs[0].d.pid);
 		goto out;
 	}
-	ret = track_begin(live, parent, tr);
+	if (idx < 0) {
+		/* A process of the tree new since the parent: stored in full. */
+		debug("process %d is not in the parent image: its pages are all stored", now->d.pid);
+		track_begin(live, NULL, tr);
+		ret = 1;
+	} else {
+		ret = track_begin(live, &parent->procs[idx], tr);
+		parent_cow(&parent->procs[idx], tr);
+	}
 	if (ret == 0 && tr->method == CKPT_DIRTY_HASH)
-		ret = load_hashes(path, &r, parent, &s, payload, have, tr);
-	if (ret == 0)
+		ret = load_hashes(path, &r, parent, (uint32_t)idx, &s, payload, have, tr);
+	if (ret >= 0)
 		*ref = parent_ref(path, child);
 out:
 	img_reader_close(&r);

@@ -75,6 +75,8 @@ int track_written(struct track *tr, const struct img_vma *v, struct page_run **o
 	*n = 0;
 	if (tr->method != CKPT_DIRTY_UFFD || !trackable(v))
 		return -ENOENT;
+	if (tr->tree && (v->d.flags & CKPT_VMA_SHARED))
+		return -ENOENT;
 	while (at < v->d.end) {
 		uint64_t walk_end = v->d.end;
 		int r = scan(tr->pmfd, at, v->d.end, CKPT_PM_SCAN_CHECK_WPASYNC, vec, 256, &walk_end);
@@ -134,21 +136,24 @@ static int find_uffd(pid_t pid, const struct img_proc *parent, int *ours)
 	return 0;
 }
 
-int track_begin(pid_t pid, const struct img *parent, struct track *tr)
+int track_begin(pid_t pid, const struct img_proc *pp, struct track *tr)
 {
 	char path[64];
+	int tree = tr->tree, gslot = tr->gslot;
 
 	memset(tr, 0, sizeof(*tr));
 	tr->uffd = tr->pmfd = tr->fresh = -1;
 	tr->undo = (struct track_undo){ .tmp = -1, .slot = -1, .old = -1 };
 	tr->method = CKPT_DIRTY_NONE;
-	if (!parent)
+	tr->tree = tree;
+	tr->gslot = gslot;
+	if (!pp)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	tr->pmfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (tr->pmfd >= 0 && find_uffd(pid, &parent->procs[0], &tr->uffd) == 0) {
+	if (tr->pmfd >= 0 && find_uffd(pid, pp, &tr->uffd) == 0) {
 		tr->method = CKPT_DIRTY_UFFD;
-		tr->old_fd = parent->procs[0].d.track_fd;
+		tr->old_fd = pp->d.track_fd;
 		debug("written pages: PAGEMAP_SCAN with the uffd at fd %d", tr->old_fd);
 		return 0;
 	}
@@ -178,8 +183,8 @@ static int uffd_register(int uffd, const struct img_vma *v)
  * of a killed ckpt): written before each step that moves it. */
 static void note(struct track *tr)
 {
-	if (guard)
-		guard->uffd = tr->undo;
+	if (guard && tr->gslot >= 0 && tr->gslot < GUARD_UFFD_MAX)
+		guard->uffds[tr->gslot].u = tr->undo;
 }
 
 /* The fd a new file gets: the lowest free one (fs/file.c alloc_fd), as
@@ -489,7 +494,8 @@ void track_end(struct track *tr)
 	if (tr->pmfd >= 0)
 		close(tr->pmfd);
 	free(tr->hashes);
+	free(tr->cow);
 	memset(tr, 0, sizeof(*tr));
-	tr->uffd = tr->pmfd = tr->fresh = -1;
+	tr->uffd = tr->pmfd = tr->fresh = tr->gslot = -1;
 	tr->undo = (struct track_undo){ .tmp = -1, .slot = -1, .old = -1 };
 }

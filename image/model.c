@@ -85,6 +85,14 @@ const struct ckpt_task *img_task_of(const struct img *img, uint32_t proc)
 	return NULL;
 }
 
+int img_find_proc(const struct img *img, int32_t pid, uint64_t start_time)
+{
+	for (uint32_t i = 0; img->procs && i < img->h.nprocs; i++)
+		if (img->procs[i].d.pid == pid && img->procs[i].d.start_time == start_time)
+			return (int)i;
+	return -1;
+}
+
 struct img_file *img_file(const struct img *img, uint32_t id)
 {
 	return id && id <= img->nfiles ? &img->files[id - 1] : NULL;

@@ -99,6 +99,9 @@ const struct ckpt_task *img_task_of(const struct img *img, uint32_t proc);
 
 void img_free(struct img *img);
 const struct img_vma *img_find_vma(const struct img_proc *p, uint64_t addr);
+/* The index of the process with that PID and start time (an incremental
+ * image's process in its parent image), or -1. */
+int img_find_proc(const struct img *img, int32_t pid, uint64_t start_time);
 /* The file with that id, or NULL. */
 struct img_file *img_file(const struct img *img, uint32_t id);
 /* A new file at the end of img->files (id nfiles), zeroed; fill it in. */

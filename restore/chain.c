@@ -2,7 +2,9 @@
  * Restoring from an incremental image (image/chain.c finds and checks
  * its parents): each page is written once, from the newest image that
  * has it: the newest image first, then each parent for just the ranges
- * still wanted.
+ * still wanted.  In a tree's images a process is found by its PID and
+ * start time: its index may differ from one image to the next (processes
+ * come and go), and only its own sections fill it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,21 +66,55 @@ int chain_walk(const char *path, const struct img *img, struct ranges *wanted,
 	return ret;
 }
 
+/* The process being filled, found again in each parent image. */
+struct fill_arg {
+	pid_t pid;
+	const struct img_proc *me;
+};
+
+/* Past the sections of the processes before idx. */
+static int skip_to(struct img_stream *in, uint32_t idx)
+{
+	while (in->have > 0 && in->s.proc < idx)
+		in->have = img_read_section(in->r, &in->s, &in->payload);
+	return in->have < 0 ? in->have : 0;
+}
+
+/* The rest of a parent read, where its MAC over the whole image is to be
+ * checked (trust.c parent_read): the later processes' sections too. */
+static int drain(struct img_stream *in)
+{
+	while (in->have > 0 && in->r->mac.key)
+		in->have = img_read_section(in->r, &in->s, &in->payload);
+	return in->have < 0 ? in->have : 0;
+}
+
 static int fill_one(void *arg, const char *ppath, struct img_stream *in, struct img *par,
 		    const struct ranges *only, struct ranges *later)
 {
-	(void)ppath;
+	const struct fill_arg *fa = arg;
+	int idx = img_find_proc(par, fa->me->d.pid, fa->me->d.start_time), ret;
+
 	/* chain_check() verified every parent before anything was made;
 	 * (the header and metadata CRCs above were checked again) */
 	in->r->checked = 1;
-	return pages_fill(in, par, *(pid_t *)arg, 0, only, later);
+	/* A process new since its parent image has no page there: pages
+	 * left to it are an image made wrong, not zeros. */
+	if (idx < 0)
+		return error("image is corrupted: process %d has pages in the parent image \"%s\", which has no such process",
+			     fa->me->d.pid, ppath);
+	if ((ret = skip_to(in, (uint32_t)idx)) < 0 ||
+	    (ret = pages_fill(in, par, fa->pid, (uint32_t)idx, only, later)) < 0)
+		return ret;
+	return drain(in);
 }
 
-int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted,
-	       const struct trust *t)
+int chain_fill(const char *path, const struct img *img, uint32_t proc, pid_t pid,
+	       struct ranges *wanted, const struct trust *t)
 {
+	struct fill_arg fa = { pid, &img->procs[proc] };
 	struct chain_hold hold;
 
 	trust_hold(t, &hold);
-	return chain_walk(path, img, wanted, &hold, fill_one, &pid);
+	return chain_walk(path, img, wanted, &hold, fill_one, &fa);
 }

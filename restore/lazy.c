@@ -289,6 +289,13 @@ static int index_image(struct index_arg *ia, struct img_reader *r, const struct 
 	struct ckpt_section *s = &in->s;
 	void *payload = in->payload;
 	int have = in->have;
+	/* A parent image may be a tree's (the job had more processes then):
+	 * only the sections of this process, found by PID and start time. */
+	int idx = src ? img_find_proc(img, p->d.pid, p->d.start_time) : 0;
+
+	if (idx < 0)
+		return error("image is corrupted: process %d has pages in a parent image, which has no such process",
+			     p->d.pid);
 
 	/* Each block's CRC is checked when it is used; a reader that reads
 	 * into a private copy checks it itself, and its blocks are copied in
@@ -298,7 +305,11 @@ static int index_image(struct index_arg *ia, struct img_reader *r, const struct 
 		struct ckpt_pages pg;
 		const struct img_vma *v;
 		uint64_t end;
-		int ret = check_section(lz, img, r, s, payload, only, later, src);
+		int ret;
+
+		if ((s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_HASHES) && s->proc != (uint32_t)idx)
+			continue;
+		ret = check_section(lz, img, r, s, payload, only, later, src);
 
 		if (ret < 0)
 			return ret;

@@ -356,9 +356,9 @@ int pages_check(const struct img *img, const struct ckpt_section *s, const void 
 int merge_run(const char *path, const char *out, int no_sync);
 /* chain.c: the pages an incremental image leaves to its parents, from
  * them (image/chain.h finds and checks them), each held to the trust
- * basis t (NULL: none) */
-int chain_fill(const char *path, const struct img *img, pid_t pid, struct ranges *wanted,
-	       const struct trust *t);
+ * basis t (NULL: none); proc: the process of img being filled (pid). */
+int chain_fill(const char *path, const struct img *img, uint32_t proc, pid_t pid,
+	       struct ranges *wanted, const struct trust *t);
 /* For each parent in turn with the pages still wanted (only) of it,
  * opened and held as hold says (image/chain.h; NULL: nothing more):
  * fn(arg, its path, in: its reader at its first page section as

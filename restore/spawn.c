@@ -406,7 +406,8 @@ static int fill_ready(struct ctx *c, struct restore_job *j)
 		} else if (ret == 0) {
 			ret = pages_fill(&j->in, c->img, c->th[t0].tid, (uint32_t)t->proc, NULL, &later);
 			if (ret == 0 && later.n)
-				ret = chain_fill(j->path, c->img, c->th[t0].tid, &later, c->o->trust);
+				ret = chain_fill(j->path, c->img, (uint32_t)t->proc, c->th[t0].tid,
+						 &later, c->o->trust);
 		}
 		ranges_free(&later);
 		if (ret == 0) {
