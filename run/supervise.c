@@ -246,8 +246,8 @@ static int start_command(struct sup *s)
 	return 0;
 }
 
-/* The process an image was made of, if it still runs: two of one job
- * would each write where the other does. */
+/* A process an image was made of (any of a tree's), if it still runs:
+ * two of one job would each write where the other does. */
 static pid_t still_running(const char *path)
 {
 	struct img_reader r;
@@ -257,10 +257,12 @@ static pid_t still_running(const char *path)
 	struct proc_stat ps;
 	pid_t pid = 0;
 
-	if (img_load_meta(&r, path, &img, &s, &payload) >= 0 && img.h.nprocs &&
-	    proc_read_stat(img.procs[0].d.pid, &ps) == 0 && ps.start_time == img.procs[0].d.start_time &&
-	    ps.state != 'Z' && ps.state != 'X')
-		pid = img.procs[0].d.pid;
+	if (img_load_meta(&r, path, &img, &s, &payload) >= 0)
+		for (uint32_t i = 0; i < img.h.nprocs && !pid; i++)
+			if (proc_read_stat(img.procs[i].d.pid, &ps) == 0 &&
+			    ps.start_time == img.procs[i].d.start_time && ps.state != 'Z' &&
+			    ps.state != 'X')
+				pid = img.procs[i].d.pid;
 	img_reader_close(&r);
 	img_free(&img);
 	return pid;
@@ -362,15 +364,14 @@ static void log_checkpoint(struct sup *s, unsigned seq, unsigned parent, int fin
  */
 static int checkpoint(struct sup *s, int final)
 {
-	/* Incremental dumps take one process (dump/dump.c): a job that is a
-	 * tree of processes gets full checkpoints. */
-	int tree = tracee_held_count() > 1;
-	unsigned seq = s->st.next, parent = tree ? 0 : choose_parent(s, final);
+	/* A tree too: each process is found in the parent by its PID and
+	 * start time, one new since is stored in full (dump/parent.c). */
+	unsigned seq = s->st.next, parent = choose_parent(s, final);
 	char *path = store_path(&s->st, seq), *ppath = parent ? store_path(&s->st, parent) : NULL;
 	struct dump_result res = { 0 };
 	struct dump_opts o = {
 		.out = path, .codec = { .codec = CKPT_CODEC_LZ4 }, .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
-		.fork = !final, .track = !final && !tree, .kill = final, .parent = ppath, .result = &res,
+		.fork = !final, .track = !final, .kill = final, .parent = ppath, .result = &res,
 		.drop_pending = sig_preemption_set(),
 	};
 	int ret;
