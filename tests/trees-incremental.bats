@@ -7,9 +7,10 @@
 load test_helper
 
 # tree_incr's two phases: a --track dump of the first, then (the tree
-# changed: E gone, B new) $1 the incremental dump of the second.
+# changed: E gone, B new) the incremental dump of the second with ARGS.
+# TREE_INCR_MODE=alone: A exits too and no B is made.
 two_dumps() {
-	start_target tree_incr "$T"
+	start_target tree_incr "$T" ${TREE_INCR_MODE:-}
 	"$CKPT" dump "$TPID" --track -o "$T/img1"
 	touch "$T/step2"
 	wait_file "$T/ready2"
@@ -64,6 +65,25 @@ track_tree() {
 	rm "$T/img"
 	mv "$T/img3" "$T/img"
 	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_incr: ok' "$T/out"
+}
+
+@test "tree incremental: a single process whose parent image is a tree's: only its own pages of the parent" {
+	skip_unless_ptrace
+	TREE_INCR_MODE=alone two_dumps --kill
+	reap "$TPID"
+	run "$CKPT" inspect "$T/img"
+	[ "$(grep -c '^process ' <<<"$output")" -eq 1 ]
+	# the default fill (userfaultfd, eager) and --lazy
+	cp "$T/img" "$T/img.keep"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_incr: ok' "$T/out"
+	: >"$T/out"
+	run timeout 300 "$CKPT" restore --lazy --ignore-file-changes "$T/img.keep"
+	echo "$output"
+	cat "$T/err"
 	[ "$status" -eq 0 ]
 	grep -qx 'tree_incr: ok' "$T/out"
 }

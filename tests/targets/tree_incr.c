@@ -10,8 +10,11 @@
  * DIR/ready2.  After GO each process checks every page of both regions
  * (word 0 the value, word 1 the page number: zeros or another process's
  * page both show), a child says what failed in DIR/NAME.result, and the
- * parent prints "tree_incr: ok" once A and B exited 0.
- * Usage: tree_incr DIR
+ * parent prints "tree_incr: ok" once A and B exited 0.  With "alone", A
+ * exits after its writes of step 2 and no B is made (the parent writes
+ * B's shared page): the second dump is of the parent alone, its parent
+ * image a tree's.
+ * Usage: tree_incr DIR [alone]
  */
 #include <signal.h>
 #include <stdint.h>
@@ -28,10 +31,18 @@ enum who { PARENT, A, B };
 
 static uint32_t *region, *shm;
 static const char *dir;
+static int alone;
 
-/* Word 0 of private page i in process w, once everything was written. */
+/* Word 0 of private page i in process w, once everything was written.
+ * Pages from ZERO on the parent only reads (present, all zero: never
+ * stored for it); A writes some of them. */
+#define ZERO	1000u
 static uint32_t want(unsigned i, enum who w)
 {
+	if (w == A && i >= ZERO && i < ZERO + 10)
+		return 7000 + i;		/* A, where the parent has zeros */
+	if (i >= ZERO)
+		return 0;
 	if (w == A && i < 10)
 		return 1000 + i;		/* A, before the first dump */
 	if (w == A && i >= 20 && i < 30)
@@ -66,7 +77,7 @@ static int check(enum who w, char *why, size_t len)
 	size_t at = 0;
 
 	for (unsigned i = 0; i < NPAGES; i++)
-		if (region[i * PS / 4] != want(i, w) || region[i * PS / 4 + 1] != i) {
+		if (region[i * PS / 4] != want(i, w) || region[i * PS / 4 + 1] != (want(i, w) ? i : 0)) {
 			/* the first few, enough to tell which kind of page */
 			if (bad++ < 2 || (i % 10 == 0 && at < len - 80))
 				at += (size_t)snprintf(why + at, len - at, "%sprivate page %u: %u/%u, want %u/%u",
@@ -128,6 +139,8 @@ static int child_a(void)
 {
 	for (unsigned i = 0; i < 10; i++)
 		put(region, i, 1000 + i);
+	for (unsigned i = ZERO; i < ZERO + 10; i++)
+		put(region, i, 7000 + i);
 	put(shm, 1, 20);
 	create("a1");
 	wait_file("step2");
@@ -136,7 +149,7 @@ static int child_a(void)
 	put(shm, 1, 21);
 	put(shm, 5, 77);		/* the parent wrote 99 there before */
 	create("a2");
-	return child_check(A, "A");
+	return alone ? 0 : child_check(A, "A");
 }
 
 static int child_e(void)
@@ -171,21 +184,26 @@ static void reaped(pid_t pid, const char *name)
 
 int main(int argc, char **argv)
 {
-	pid_t a, e, b;
+	pid_t a, e, b = -1;
+	uint32_t zeros = 0;
 	char why[400] = "";
 	int st, n;
 
 	if (argc < 2)
 		return 2;
 	dir = argv[1];
+	alone = argc > 2 && !strcmp(argv[2], "alone");
 	region = mmap(NULL, NPAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	shm = mmap(NULL, NSHM * PS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED || shm == MAP_FAILED)
 		return 2;
+	(void)zeros;
 	/* 4 KiB pages: the copy-on-write sharing is page by page */
 	madvise(region, NPAGES * PS, MADV_NOHUGEPAGE);
-	for (unsigned i = 0; i < NPAGES; i++)
+	for (unsigned i = 0; i < ZERO; i++)
 		put(region, i, i * 7 + 1);
+	for (unsigned i = ZERO; i < NPAGES; i++)
+		zeros += *(volatile uint32_t *)&region[i * PS / 4];
 	if (!(a = fork()))
 		return child_a();
 	if (!(e = fork()))
@@ -203,17 +221,25 @@ int main(int argc, char **argv)
 	for (unsigned i = 200; i < 220; i++)
 		put(region, i, 3000 + i);
 	put(shm, 0, 12);
-	if (!(b = fork()))
+	if (alone) {
+		put(shm, 3, 41);
+		st = -1;
+		CHECK(waitpid(a, &st, 0) == a && WIFEXITED(st) && !WEXITSTATUS(st), "A: status %#x", st);
+	} else if (!(b = fork())) {
 		return child_b();
+	}
 	wait_file("a2");
-	wait_file("b2");
+	if (!alone)
+		wait_file("b2");
 	create("ready2");
 	while (!target_go())
 		target_sleep_ms(5);
 	n = check(PARENT, why, sizeof(why));
 	CHECK(!n, "parent: %d pages differ, first %s", n, why);
-	reaped(a, "A");
-	reaped(b, "B");
+	if (!alone) {
+		reaped(a, "A");
+		reaped(b, "B");
+	}
 	if (!target_failures)
 		printf("tree_incr: ok\n");
 	return target_exit();
