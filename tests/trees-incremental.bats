@@ -120,7 +120,10 @@ track_tree() {
 	[[ "$output" == *"in the parent image"* ]]
 	run "$CKPT" inspect --json "$T/img"
 	[ "$status" -eq 0 ]
-	python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["tree"]) == 3, d["tree"]' <<<"$output"
+	# (no python3 in the arm64 guest: there the JSON goes unparsed)
+	if command -v python3 >/dev/null; then
+		python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["tree"]) == 3, d["tree"]' <<<"$output"
+	fi
 	touch "$T/go"
 	wait "$TPID"
 	grep -qx 'tree_incr: ok' "$T/out"
