@@ -88,6 +88,47 @@ track_tree() {
 	grep -qx 'tree_incr: ok' "$T/out"
 }
 
+# uffds PID: how many userfaultfds PID holds
+uffds() {
+	local f n=0
+	for f in /proc/$1/fd/*; do
+		[ "$(readlink "$f")" != "anon_inode:[userfaultfd]" ] || n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# each_has_one_uffd PID...: every PID holds exactly one userfaultfd
+each_has_one_uffd() {
+	local p
+	for p in "$@"; do
+		[ "$(uffds "$p")" -eq 1 ] || return 1
+	done
+}
+
+@test "tree incremental: a --track dump killed in its second process: the guardian takes every process's new uffd out; the chain is still right" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_incr "$T"
+	track_tree
+	"$CKPT" dump "$TPID" --track -o "$T/img1"
+	local procs=("${PIDS[@]}")
+	each_has_one_uffd "${procs[@]}"
+	# killed when the second process's new uffd is made: the first has one
+	# more too by then (the guardian journals each process's)
+	CKPT_KILLPOINT="track: uffd made#2" run "$CKPT" dump "$TPID" --track -o "$T/imgx"
+	[ "$status" -eq 137 ]
+	wait_for 60 each_has_one_uffd "${procs[@]}"
+	touch "$T/step2"
+	wait_file "$T/ready2"
+	run "$CKPT" -v dump "$TPID" --parent "$T/img1" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	reap "$TPID"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_incr: ok' "$T/out"
+}
+
 @test "tree incremental: merged into one full image, which restores the same and is larger" {
 	skip_unless_ptrace
 	skip_unless_root
