@@ -5,7 +5,10 @@
  * children each add 1000 to a counter in the region under the semaphore
  * and write their mark; the parent, once they have ended, must see every
  * increment and both marks: one object again after restore, not a copy
- * per process.  Output: "tree_shm: ok".
+ * per process.  Before the dump each child also writes a page of the
+ * region the parent never touches (present in the child's page table
+ * alone): the parent must read it after restore.
+ * Output: "tree_shm: ok".
  */
 #include <semaphore.h>
 #include <stdint.h>
@@ -19,6 +22,12 @@ struct shared {
 	volatile uint64_t mark[2];
 	volatile uint64_t ready;
 };
+
+/* A page of the region only child k writes before the dump. */
+static volatile uint64_t *own_page(struct shared *sh, int k)
+{
+	return (volatile uint64_t *)((char *)sh + (size_t)(16 + 8 * k) * 4096);
+}
 
 int main(void)
 {
@@ -38,6 +47,7 @@ int main(void)
 	for (int k = 0; k < 2; k++) {
 		if ((kid[k] = fork()))
 			continue;
+		*own_page(sh, k) = 0x5eed0 + (unsigned)k;
 		__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
 		while (!target_go())
 			target_sleep_ms(5);
@@ -58,6 +68,9 @@ int main(void)
 	CHECK(sh->counter == 2005, "counter %llu, want 2005", (unsigned long long)sh->counter);
 	CHECK(sh->mark[0] == 0xabc0 && sh->mark[1] == 0xabc1, "marks %#llx %#llx",
 	      (unsigned long long)sh->mark[0], (unsigned long long)sh->mark[1]);
+	for (int k = 0; k < 2; k++)
+		CHECK(*own_page(sh, k) == 0x5eed0 + (unsigned)k, "child %d's own page: %#llx", k,
+		      (unsigned long long)*own_page(sh, k));
 	if (!target_failures)
 		printf("tree_shm: ok\n");
 	return target_exit();
