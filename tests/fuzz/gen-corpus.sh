@@ -24,8 +24,22 @@ CKPT=$top/$O/ckpt
 TARGETS=$top/$O/targets
 work=$(mktemp -d)
 pids=()
+# descendants PID: its children, theirs..., by PID (a tree target whose
+# dump failed is not ended by --kill: its children must go too).
+descendants() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
 cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	local p all
+	for p in "${pids[@]}"; do
+		all=$(descendants "$p")
+		kill -9 "$p" $all 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
