@@ -161,6 +161,9 @@ pane_shows() {
 	wait_for 60 eval '[ -n "$(pgrep -P "$p2")" ] && [ -n "$(pgrep -P "$(pgrep -P "$p2")")" ]'
 	rs=$(pgrep -P "$p2")
 	PIDS+=("$rs" "$py")
+	# and it runs: ckpt has let go of it (its terminal's modes are set
+	# before that; keys typed earlier met a terminal still echoing)
+	wait_for 60 eval '[ "$(awk "/^TracerPid:/{print \$2}" /proc/$py/status)" = 0 ]'
 	tm send-keys -t ckpt:two 'print(x * 2)' Enter
 	wait_for 60 pane_shows ckpt:two '2468' || { tm capture-pane -p -t ckpt:two; false; }
 	tm send-keys -t ckpt:two 'print(6 * 7)' Enter
