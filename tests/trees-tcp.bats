@@ -143,6 +143,54 @@ forksrv_case() {
 	[ ! -s "$T/err" ]
 }
 
+@test "trees-tcp: socat TCP-LISTEN,fork EXEC:cat (a real forking server, its child relaying to cat)" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v python3 >/dev/null || skip "needs python3"
+	command -v socat >/dev/null || skip "needs socat"
+	local port=$((20000 + RANDOM % 20000)) c
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork EXEC:cat </dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_for 120 grep -qi ":$(printf %04X $port) 00000000:0000 0A" /proc/net/tcp
+	start_client "$port"
+	# socat's child and its cat
+	wait_for 120 test -n "$(children "$(children "$TPID")")"
+	for c in $(children "$TPID") $(children "$(children "$TPID")"); do PIDS+=("$c"); done
+	# cat echoes at once: dump only once the whole echo waits in the
+	# client's receive queue (/proc/net/tcp rx_queue 50000), every byte
+	# acknowledged; an ACK the client sent after the kill would get a
+	# reset (README: a peer outside that sends before the restore)
+	wait_for 120 grep -qi ":$(printf %04X $port) 01 00000000:0000C350 " /proc/net/tcp
+	# and socat's side has nothing unacknowledged (a delayed ACK due)
+	wait_for 120 grep -qi "^ *[0-9]*: 0100007F:$(printf %04X $port) 0100007F:[0-9A-F]* 01 00000000:" /proc/net/tcp
+	local kid
+	kid=$(children "$TPID")
+	dump_kill
+	restore_bg
+	# the echo already waits at the client: it must not send before the
+	# restored socat child runs (its socket out of repair mode)
+	wait_for 120 grep -q "^TracerPid:[[:space:]]*0$" "/proc/$kid/status"
+	touch "$T/go2"
+	wait_file "$T/result" || true
+	cat "$T/client.out" "$T/result" || true
+	[ "$(cat "$T/result")" = ok ]
+	# a new child served the new client: socat's parent is still there
+	kill -0 "$TPID"
+	kill -TERM "$TPID"
+	local st=0
+	wait "$RPID" || st=$?
+	cat "$T/rout"
+	# socat dies of the SIGTERM: ckpt restore says so as a shell would
+	[ "$st" -eq 143 ]
+}
+
 @test "trees-tcp: a dump that does not kill leaves the server, its child and the client's connection as they were" {
 	skip_unless_ptrace
 	skip_unless_root
