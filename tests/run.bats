@@ -42,6 +42,16 @@ exec_clean() {
 	exec "$@"
 }
 
+# wait_exec PID PROGRAM: PID runs PROGRAM (its output file exists from the
+# fork on, before the exec: ckpt watch started then met the subshell, or a
+# process in the middle of its execve whose command line reads empty:
+# "no such process")
+wait_exec() {
+	local pid=$1 want
+	want=$(readlink -f "$2")
+	wait_for 120 eval '[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$want" ]'
+}
+
 # start_run OUT ARGS...: ckpt run ARGS in the background, its stdout (and
 # the job's) in OUT, its log in $T/log; sets RPID and, once the job runs,
 # JOB.  Both go into PIDS for teardown.
@@ -527,7 +537,7 @@ EOF
 	(exec_clean "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
 	TPID=$!
 	PIDS+=("$TPID")
-	wait_file "$T/wout"
+	wait_exec "$TPID" "$CKPT_TARGETS/steps"
 	(exec_clean "$CKPT" watch "$TPID" --every 0.3s --dir "$T/d") 2>"$T/log" &
 	RPID=$!
 	PIDS+=("$RPID")
@@ -589,7 +599,7 @@ EOF
 	(exec_clean "$CKPT_TARGETS/steps" 10 "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
 	TPID=$!
 	PIDS+=("$TPID")
-	wait_file "$T/wout"
+	wait_exec "$TPID" "$CKPT_TARGETS/steps"
 	run ckpt watch "$TPID" --every 0.3s --dir "$T/d"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -602,7 +612,7 @@ EOF
 	(exec_clean "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
 	TPID=$!
 	PIDS+=("$TPID")
-	wait_file "$T/wout"
+	wait_exec "$TPID" "$CKPT_TARGETS/steps"
 	(exec_clean "$CKPT" watch "$TPID" --every 0.3s --dir "$T/d") 2>"$T/log" &
 	RPID=$!
 	PIDS+=("$RPID")
