@@ -95,6 +95,7 @@ struct lazy {
 	size_t next;		/* copiers: next in order (of mm[mmi]) */
 	size_t mmi;
 	int err, stop, finished;
+	int said;		/* a damaged block was said (say_first) */
 	size_t nverified;	/* blocks whose CRC is checked; all of them:
 				   no page is missing from the index */
 	int done_fd;		/* eventfd: written when finished or failed */
@@ -154,18 +155,31 @@ static int section_crc_ok(const uint8_t *sec)
 	return crc32c(0, sec + sizeof(s), (size_t)s.size) == s.payload_crc;
 }
 
+/* Several threads can meet one damaged block at once (the one serving a
+ * fault, the verifier, a copier): one line, said by the first of them (in
+ * the arm64 guest two said it).  1 for the first, then 0. */
+static int say_first(struct lazy *lz)
+{
+	return !__atomic_exchange_n(&lz->said, 1, __ATOMIC_ACQ_REL);
+}
+
 /* Said as the reader says it (image/read.c), the section named by the
  * type it has in the file (PAGES_ALIGNED is read as PAGES). */
-static int crc_error(const struct lazy *lz, uint32_t src, const uint8_t *sec, uint64_t at)
+static int crc_error(struct lazy *lz, uint32_t src, const uint8_t *sec, uint64_t at)
 {
 	struct ckpt_section s;
+	int mute = !say_first(lz), ret;
 
 	memcpy(&s, sec, sizeof(s));
+	log_mute += mute;
 	if (src)
-		return error("parent image \"%s\" is corrupted: %s section at offset %llu: checksum mismatch",
-			     lz->paths[src], img_section_name(s.type), (unsigned long long)at);
-	return error("image is corrupted: %s section at offset %llu: checksum mismatch",
-		     img_section_name(s.type), (unsigned long long)at);
+		ret = error("parent image \"%s\" is corrupted: %s section at offset %llu: checksum mismatch",
+			    lz->paths[src], img_section_name(s.type), (unsigned long long)at);
+	else
+		ret = error("image is corrupted: %s section at offset %llu: checksum mismatch",
+			    img_section_name(s.type), (unsigned long long)at);
+	log_mute -= mute;
+	return ret;
 }
 
 /* Block bi's section CRC, once: then its place in the index is sure too. */
@@ -199,8 +213,12 @@ static const uint8_t *block_pages(struct lazy *lz, size_t bi)
 	if (!decode_buf)
 		decode_buf = xmalloc(CKPT_MAX_BLOCK);
 	if (codec_decode(b->codec, b->data, b->len, decode_buf, raw) < 0) {
+		int mute = !say_first(lz);
+
+		log_mute += mute;
 		error("image \"%s\" is corrupted: %s page data at offset %llu does not decode",
 		      lz->paths[b->src], codec_name(b->codec), (unsigned long long)b->at);
+		log_mute -= mute;
 		return NULL;
 	}
 	return decode_buf + (size_t)b->first * lz->ps;
