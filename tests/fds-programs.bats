@@ -47,47 +47,65 @@ get() {
 print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(), end="")' "$1" 2>/dev/null
 }
 
-@test "python3 http.server: dumped while serving, killed, restored: it answers again on its port" {
-	skip_unless_ptrace
-	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
-	mkdir "$T/www"
-	echo "hello from ckpt" >"$T/www/index.txt"
+# serve SED CMD...: start the server CMD as our child with fds 0-2 only
+# (out and err in $T), and wait for the port SED finds in its output;
+# sets TPID and PORT.
+serve() {
+	local sed=$1 i
+	shift
 	(
 		for fd in /proc/$BASHPID/fd/*; do
 			fd=${fd##*/}
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 		done
-		exec /usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/www" \
-			</dev/null >"$T/out" 2>"$T/err"
+		exec "$@" </dev/null >"$T/out" 2>"$T/err"
 	) &
 	TPID=$!
 	PIDS+=("$TPID")
-	local port="" body="" i
+	PORT=
 	for i in $(seq 300); do
-		port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/out" 2>/dev/null || true)
-		[ -n "$port" ] && break
+		PORT=$(sed -n "$sed" "$T/out" 2>/dev/null || true)
+		[ -n "$PORT" ] && break
 		sleep 0.1
 	done
-	[ -n "$port" ]
-	[ "$(get "http://127.0.0.1:$port/index.txt")" = "hello from ckpt" ]
-	# its handler thread done with that connection: the listener alone
+	[ -n "$PORT" ]
+}
+
+# dump_kill_restore URL: once TPID holds its listener alone (the
+# connections it served closed on its side too), dump it with --kill,
+# check nobody serves URL, restore it in the background (RPID) and wait
+# for URL to answer again; BODY is what it answered.
+dump_kill_restore() {
+	local i
 	for i in $(seq 100); do
 		[ "$(ls -l /proc/$TPID/fd | grep -c 'socket:')" -eq 1 ] && break
 		sleep 0.1
 	done
 	dump_kill
-	[ -z "$(get "http://127.0.0.1:$port/index.txt")" ]	# nobody serves
+	[ -z "$(get "$1")" ]	# nobody serves
 	"$CKPT" restore "$T/img" >"$T/restore.out" 2>&1 &
-	local rpid=$!
-	PIDS+=("$rpid")
+	RPID=$!
+	PIDS+=("$RPID")
+	BODY=
 	for i in $(seq 100); do
-		body=$(get "http://127.0.0.1:$port/index.txt") && [ -n "$body" ] && break
+		BODY=$(get "$1") && [ -n "$BODY" ] && break
 		sleep 0.2
 	done
-	cat "$T/restore.out"
-	[ "$body" = "hello from ckpt" ]
+	cat "$T/restore.out" "$T/err"
+}
+
+@test "python3 http.server: dumped while serving, killed, restored: it answers again on its port" {
+	skip_unless_ptrace
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+	mkdir "$T/www"
+	echo "hello from ckpt" >"$T/www/index.txt"
+	serve 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' \
+		/usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/www"
+	[ "$(get "http://127.0.0.1:$PORT/index.txt")" = "hello from ckpt" ]
+	dump_kill_restore "http://127.0.0.1:$PORT/index.txt"
+	[ "$BODY" = "hello from ckpt" ]
 	kill "$TPID"
-	wait "$rpid" || true
+	wait "$RPID" || true
 }
 
 # node's HTTP server (libuv: epoll, an eventfd, its signal pipe, a thread
@@ -95,49 +113,19 @@ print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(), end="")' 
 @test "node http server: dumped while serving, killed, restored: it answers on its port, its count goes on" {
 	skip_unless_ptrace
 	[ -x /usr/bin/node ] || skip "no /usr/bin/node"
-	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
-		exec /usr/bin/node -e '
+	serve 's/^port \([0-9]*\)$/\1/p' /usr/bin/node -e '
 let n = 0;
 const s = require("http").createServer((req, res) => {
 	n++;
 	res.setHeader("Connection", "close");
 	res.end("request " + n + "\n");
 });
-s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));' \
-			</dev/null >"$T/out" 2>"$T/err"
-	) &
-	TPID=$!
-	PIDS+=("$TPID")
-	local port="" body="" i
-	for i in $(seq 300); do
-		port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$T/out" 2>/dev/null || true)
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ]
-	[ "$(get "http://127.0.0.1:$port/")" = "request 1" ]
-	[ "$(get "http://127.0.0.1:$port/")" = "request 2" ]
-	# the connections closed on its side too: the listener alone
-	for i in $(seq 100); do
-		[ "$(ls -l /proc/$TPID/fd | grep -c 'socket:')" -eq 1 ] && break
-		sleep 0.1
-	done
-	dump_kill
-	[ -z "$(get "http://127.0.0.1:$port/")" ]	# nobody serves
-	"$CKPT" restore "$T/img" >"$T/restore.out" 2>&1 &
-	local rpid=$!
-	PIDS+=("$rpid")
-	for i in $(seq 100); do
-		body=$(get "http://127.0.0.1:$port/") && [ -n "$body" ] && break
-		sleep 0.2
-	done
-	cat "$T/restore.out" "$T/err"
-	[ "$body" = "request 3" ]
-	[ "$(get "http://127.0.0.1:$port/")" = "request 4" ]
+s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));'
+	[ "$(get "http://127.0.0.1:$PORT/")" = "request 1" ]
+	[ "$(get "http://127.0.0.1:$PORT/")" = "request 2" ]
+	dump_kill_restore "http://127.0.0.1:$PORT/"
+	[ "$BODY" = "request 3" ]
+	[ "$(get "http://127.0.0.1:$PORT/")" = "request 4" ]
 	kill "$TPID"
-	wait "$rpid" || true
+	wait "$RPID" || true
 }

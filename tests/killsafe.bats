@@ -57,14 +57,6 @@ tree_snapshot() {
 	done
 }
 
-uffds() {
-	local f n=0
-	for f in /proc/$1/fd/*; do
-		[ "$(readlink "$f")" != "anon_inode:[userfaultfd]" ] || n=$((n + 1))
-	done
-	echo "$n"
-}
-
 # settled PID BASE: the process is as BASE says, untraced, not stopped, and
 # no temporary image file is left, within 60 s (the guardian of a killed
 # dump needs a moment, and more on a busy machine: the --fork copy it

@@ -55,6 +55,15 @@ wait_for() {
 	return 1
 }
 
+# uffds PID: how many userfaultfds PID holds
+uffds() {
+	local f n=0
+	for f in /proc/$1/fd/*; do
+		[ "$(readlink "$f")" != "anon_inode:[userfaultfd]" ] || n=$((n + 1))
+	done
+	echo "$n"
+}
+
 # wait_file FILE [SECONDS]
 wait_file() {
 	wait_for "${2:-120}" test -e "$1"

@@ -88,15 +88,6 @@ track_tree() {
 	grep -qx 'tree_incr: ok' "$T/out"
 }
 
-# uffds PID: how many userfaultfds PID holds
-uffds() {
-	local f n=0
-	for f in /proc/$1/fd/*; do
-		[ "$(readlink "$f")" != "anon_inode:[userfaultfd]" ] || n=$((n + 1))
-	done
-	echo "$n"
-}
-
 # each_has_one_uffd PID...: every PID holds exactly one userfaultfd
 each_has_one_uffd() {
 	local p
