@@ -188,6 +188,29 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	return 0;
 }
 
+/* An address as IPv6 would name it: an IPv4 one as ::ffff:a.b.c.d, so
+ * that the two ends of a connection between an IPv6 socket (a JVM's,
+ * dual-stack) and an IPv4 one name each other alike. */
+static void as_v6(uint32_t family, const uint8_t *addr, uint8_t out[16])
+{
+	if (family == AF_INET6) {
+		memcpy(out, addr, 16);
+		return;
+	}
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, addr, 4);
+}
+
+static int same_end(uint32_t fa, const uint8_t *a, uint32_t fb, const uint8_t *b)
+{
+	uint8_t x[16], y[16];
+
+	as_v6(fa, a, x);
+	as_v6(fb, b, y);
+	return !memcmp(x, y, 16);
+}
+
 /* Whether the other end of TCP file f is a file of the image too. */
 static int peer_inside(const struct img *img, const struct img_file *f)
 {
@@ -200,8 +223,9 @@ static int peer_inside(const struct img *img, const struct img_file *f)
 		if (g == f || g->d.kind != CKPT_FD_TCP || g->d.state_len < sizeof(b))
 			continue;
 		fd_state(g, &b, sizeof(b));
-		if (b.family == a.family && b.port == a.peer_port && b.peer_port == a.port &&
-		    !memcmp(b.addr, a.peer_addr, 16) && !memcmp(b.peer_addr, a.addr, 16))
+		if (b.port == a.peer_port && b.peer_port == a.port &&
+		    same_end(b.family, b.addr, a.family, a.peer_addr) &&
+		    same_end(b.family, b.peer_addr, a.family, a.addr))
 			return 1;
 	}
 	return 0;

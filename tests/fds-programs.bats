@@ -129,3 +129,42 @@ s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));'
 	kill "$TPID"
 	wait "$RPID" || true
 }
+
+@test "jshell: the shell and its agent JVM (a tree) talking over TCP, an IPv6 socket to an IPv4 one, dumped mid-script: the script ends with its result" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v jshell >/dev/null || skip "no jshell (apt-get install openjdk-17-jdk-headless; tests/deps.sh)"
+	cat >"$T/s.jsh" <<'JSH'
+long t = 0;
+for (int n = 0; n < 40; n++) { for (int i = 0; i < 3000000; i++) t += i % 5; System.out.println(n + " " + t); Thread.sleep(200); }
+System.out.println("done " + t);
+/exit
+JSH
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		HOME=$T exec jshell -q <"$T/s.jsh" >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	# the JVM and its agent start slowly on a busy machine
+	wait_for 600 grep -q "^5 " "$T/out"
+	PIDS+=($(cat /proc/$TPID/task/*/children))
+	dump_kill
+	# jshell's end is IPv6 (::ffff:127.0.0.1), the agent's IPv4: one
+	# connection, both ends in the image
+	[[ "$output" != *"peer is outside"* ]]
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"tree      2 processes"* ]]
+	run grep -q "done 2" "$T/out"
+	[ "$status" -ne 0 ]	# dumped before its end
+	restore_go
+	[ "$status" -eq 0 ]
+	cat "$T/out"
+	grep -qx "jshell> done 240000000" "$T/out"
+	# every step once, none lost or done twice
+	[ "$(grep -oE '(^|> )[0-9]+ [0-9]+$' "$T/out" | sed 's/.*> //' | sort -u | wc -l)" = 40 ]
+	[ "$(grep -cE '[0-9]+ [0-9]+$' "$T/out")" = 40 ]
+}

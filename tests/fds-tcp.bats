@@ -39,6 +39,23 @@ setup_file() {
 	[ "$status" -eq 0 ]
 }
 
+@test "tcp: an IPv6 listener on ::ffff:127.0.0.1 and its IPv4 client (a JVM's way): one connection within the image, not a peer outside" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ -e /proc/net/if_inet6 ] || skip "no IPv6 here"
+	start_target fd_tcp mixed
+	dump_kill
+	# the two ends name each other in two families (::ffff:127.0.0.1
+	# and 127.0.0.1): still one connection, both ends in the image
+	[[ "$output" != *"peer is outside"* ]]
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"a IPv6 TCP connection [::ffff:127.0.0.1]:"* ]]
+	[[ "$output" == *"a IPv4 TCP connection 127.0.0.1:"* ]]
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -q "bytes client to server" "$T/err"
+}
+
 @test "tcp: a process that is not root (nobody): root's signed image brings its connections back (ckpt lends CAP_NET_ADMIN to make them)" {
 	skip_unless_ptrace
 	skip_unless_root

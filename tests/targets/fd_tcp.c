@@ -1,9 +1,10 @@
 /*
  * Established TCP connections with bytes in flight, two ways:
  *
- *   fd_tcp loop | loop6 | small
- *     10  a listener on 127.0.0.1 (loop6: ::1; small: 3000 and 1000
- *     bytes only, for a fuzz seed), 11 a client connected to it (O_NONBLOCK,
+ *   fd_tcp loop | loop6 | mixed | small
+ *     10  a listener on 127.0.0.1 (loop6: ::1; mixed: an IPv6 socket on
+ *     ::ffff:127.0.0.1 taking an IPv4 client, as a JVM does; small: 3000 and
+ *     1000 bytes only, for a fuzz seed), 11 a client connected to it (O_NONBLOCK,
  *     TCP_NODELAY), 12 the connection accepted: the client writes until
  *     the kernel takes no more (the server's receive queue full, its own
  *     send queue full, part of it not sent), the server up to 100000
@@ -117,14 +118,20 @@ static int inq(int fd)
 	return n;
 }
 
-static int loop(int family, int small)
+/* mixed: the listener is IPv6 on ::ffff:127.0.0.1, its clients IPv4 */
+static int loop(int family, int small, int mixed)
 {
 	struct sockaddr_storage a = { .ss_family = (sa_family_t)family };
+	struct sockaddr_in ca = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	uint64_t c_out = 0, s_out = 0, c_in = 0, s_in = 0, sent;
-	int one = 1, c;
+	int one = 1, c, cfamily = mixed ? AF_INET : family;
+	struct sockaddr *cto = mixed ? (struct sockaddr *)&ca : (struct sockaddr *)&a;
+	socklen_t clen = mixed ? sizeof(ca) : len;
 
-	if (family == AF_INET6)
+	if (family == AF_INET6 && mixed)
+		inet_pton(AF_INET6, "::ffff:127.0.0.1", &((struct sockaddr_in6 *)&a)->sin6_addr);
+	else if (family == AF_INET6)
 		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
 	else
 		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -134,9 +141,10 @@ static int loop(int family, int small)
 		target_fail("listener: %s", strerror(errno));
 		return target_exit();
 	}
-	at(socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0), 11);
+	ca.sin_port = ((struct sockaddr_in6 *)&a)->sin6_port;
+	at(socket(cfamily, SOCK_STREAM | SOCK_NONBLOCK, 0), 11);
 	setsockopt(11, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	connect(11, (struct sockaddr *)&a, len);
+	connect(11, cto, clen);
 	at(accept(10, NULL, NULL), 12);
 	poll(&(struct pollfd){ 11, POLLOUT, 0 }, 1, 10000);
 	fcntl(12, F_SETFL, O_NONBLOCK);
@@ -165,8 +173,8 @@ static int loop(int family, int small)
 	put(12, &s_out, 7000, 1);
 	get(12, &s_in, 5000);
 	get(11, &c_in, 7000);
-	c = socket(family, SOCK_STREAM, 0);
-	CHECK(connect(c, (struct sockaddr *)&a, len) == 0 && accept(10, NULL, NULL) >= 0,
+	c = socket(cfamily, SOCK_STREAM, 0);
+	CHECK(connect(c, cto, clen) == 0 && accept(10, NULL, NULL) >= 0,
 	      "the listener does not take a new client: %s", strerror(errno));
 	fprintf(stderr, "fd_tcp: %llu bytes client to server, %llu back\n", (unsigned long long)s_in,
 		(unsigned long long)c_in);
@@ -201,13 +209,15 @@ static int peer(int port)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "loop"))
-		return loop(AF_INET, 0);
+		return loop(AF_INET, 0, 0);
 	if (argc == 2 && !strcmp(argv[1], "loop6"))
-		return loop(AF_INET6, 0);
+		return loop(AF_INET6, 0, 0);
+	if (argc == 2 && !strcmp(argv[1], "mixed"))
+		return loop(AF_INET6, 0, 1);
 	if (argc == 2 && !strcmp(argv[1], "small"))
-		return loop(AF_INET, 1);
+		return loop(AF_INET, 1, 0);
 	if (argc == 3 && !strcmp(argv[1], "peer"))
 		return peer(atoi(argv[2]));
-	fprintf(stderr, "usage: fd_tcp loop | loop6 | small | peer PORT\n");
+	fprintf(stderr, "usage: fd_tcp loop | loop6 | mixed | small | peer PORT\n");
 	return 2;
 }
