@@ -132,6 +132,8 @@ $(O)/targets/%: tests/targets/%.c tests/targets/target.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm $(STATIC)
 
+$(O)/targets/fd_pidfd $(O)/targets/fd_pidfd_rel: tests/targets/pidfd.h
+
 $(O)/unit/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

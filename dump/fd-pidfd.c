@@ -3,11 +3,10 @@
  * the process has exited and been reaped: kernel/pid.c pidfd_show_fdinfo),
  * its flags (PIDFD_NONBLOCK = O_NONBLOCK, PIDFD_THREAD = O_EXCL,
  * include/uapi/linux/pidfd.h) in the file's.  Restored (restore/fd-pidfd.c):
- * a pidfd of the process itself, of its parent or an ancestor, or of a
- * child of it in the image (opened by the restored process, by PID: a
- * tree keeps its PIDs), and of a process that has exited.  Refused by
- * name: a process outside the image (it may not exist at restore), and
- * a thread other than the main one.
+ * a pidfd of the process itself, of any other process of the image, of a
+ * thread of one (PIDFD_THREAD, Linux 6.9: its Pid: is the thread's id),
+ * and of a process that has exited.  Refused by name: a process or thread
+ * outside the image (it may not exist at restore).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -28,19 +27,6 @@ static int task_of(const struct img *img, pid_t pid)
 	return -1;
 }
 
-/* Whether task a is b's parent or an ancestor of it. */
-static int is_ancestor(const struct img *img, int a, int b)
-{
-	for (uint32_t n = 0; n < img->ntasks; n++) {
-		b = img->tasks[b].parent;
-		if (b < 0 || b >= (int)img->ntasks)
-			return 0;
-		if (b == a)
-			return 1;
-	}
-	return 0;
-}
-
 /* /proc/PID/stat field 22, starttime (proc(5)); 0 if unknown. */
 static uint64_t start_time(pid_t pid)
 {
@@ -59,22 +45,33 @@ static uint64_t start_time(pid_t pid)
 	return v;
 }
 
-/* Whether tid is a thread of process pid. */
+/* Whether tid is a thread of process pid other than its main one. */
 static int thread_of(pid_t pid, pid_t tid)
 {
 	char path[64];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
-	return stat(path, &st) == 0;
+	return tid != pid && stat(path, &st) == 0;
+}
+
+/* The process of the image (frozen: its threads stay) tid is a thread
+ * of, the holder first; 0 if none. */
+static pid_t thread_owner(const struct img *img, pid_t self, pid_t tid)
+{
+	if (thread_of(self, tid))
+		return self;
+	for (uint32_t i = 0; img->tasks && i < img->ntasks; i++)
+		if (thread_of(img->tasks[i].pid, tid))
+			return img->tasks[i].pid;
+	return 0;
 }
 
 static int pidfd_collect(struct fd_dump *c, struct dfile *d)
 {
 	struct ckpt_fd_pidfd s = { 0 };
-	pid_t self = c->p->d.pid;
+	pid_t self = c->p->d.pid, owner;
 	char *v = strstr(d->fdinfo ? d->fdinfo : "", "\nPid:");
-	int held, named;
 
 	if (!v)
 		return error("fd %d (%s): /proc/PID/fdinfo shows no Pid (Linux 5.3 has it)", d->fd,
@@ -98,26 +95,17 @@ static int pidfd_collect(struct fd_dump *c, struct dfile *d)
 		dfile_what(d, "a pidfd of the process itself");
 		return 0;
 	}
-	if (thread_of(self, s.pid)) {
-		dfile_what(d, "a pidfd of its thread %d", s.pid);
-		d->cannot = "a pidfd of a thread other than the main one is not restored yet";
+	if ((owner = thread_owner(c->img, self, s.pid))) {
+		/* fdinfo names a thread only for PIDFD_THREAD (pidfd_open
+		 * gives others EINVAL or ENOENT) */
+		s.pflags = CKPT_PIDFD_THREAD;
+		dfile_set_state(d, &s, sizeof(s));
+		dfile_what(d, "a pidfd of thread %d of PID %d", s.pid, owner);
 		return 0;
 	}
-	held = task_of(c->img, self);
-	named = task_of(c->img, s.pid);
-	if (named < 0 || held < 0) {
+	if (task_of(c->img, s.pid) < 0) {
 		dfile_what(d, "a pidfd of PID %d, outside the image", s.pid);
 		d->cannot = "the process it names is not dumped with it (it may not exist at restore)";
-		return 0;
-	}
-	/* The process opens it again itself, after its parent made it and
-	 * after it made its own children: a sibling's or a grandchild's
-	 * may not be there yet. */
-	if (!is_ancestor(c->img, named, held) && c->img->tasks[named].parent != held) {
-		dfile_what(d, "a pidfd of PID %d of the image, not its parent, ancestor or child",
-			   s.pid);
-		d->cannot = "a pidfd of a process of the image other than itself, an ancestor or a "
-			    "child is not restored yet";
 	}
 	return 0;
 }

@@ -398,14 +398,17 @@ static void fanotify_json(const struct img_file *f, struct json *j)
 /* ---- pidfd, /proc ---- */
 
 /* A process (pid > 0), or one that had exited (-1, not itself); flags
- * only those pidfd_open(2) takes besides the access mode. */
+ * only those pidfd_open(2) takes besides the access mode; a thread's only
+ * with PIDFD_THREAD (O_EXCL), which pidfd_open needs for one. */
 static int pidfd_check(const struct img_file *f)
 {
 	struct ckpt_fd_pidfd s;
 
 	fd_state(f, &s, sizeof(s));
-	if (f->d.state_len != sizeof(s) || (s.pflags & ~CKPT_PIDFD_SELF) || s.pid == 0 ||
-	    s.pid < -1 || (s.pid == -1 && s.pflags))
+	if (f->d.state_len != sizeof(s) || (s.pflags & ~(CKPT_PIDFD_SELF | CKPT_PIDFD_THREAD)) ||
+	    s.pid == 0 || s.pid < -1 || (s.pid == -1 && s.pflags) ||
+	    s.pflags == (CKPT_PIDFD_SELF | CKPT_PIDFD_THREAD) ||
+	    ((s.pflags & CKPT_PIDFD_THREAD) && !(f->d.flags & O_EXCL)))
 		return -1;
 	return f->d.flags & ~(uint32_t)(O_ACCMODE | O_NONBLOCK | O_EXCL) ? -1 : 0;
 }
@@ -418,7 +421,8 @@ static void pidfd_text(const struct img_file *f, char *buf, size_t len)
 	if (s.pid < 0)
 		snprintf(buf, len, "of a process that has exited");
 	else
-		snprintf(buf, len, "of PID %d%s", s.pid, s.pflags & CKPT_PIDFD_SELF ? " (itself)" : "");
+		snprintf(buf, len, "of %s %d%s", s.pflags & CKPT_PIDFD_THREAD ? "thread" : "PID", s.pid,
+			 s.pflags & CKPT_PIDFD_SELF ? " (itself)" : "");
 }
 
 static void pidfd_json(const struct img_file *f, struct json *j)
@@ -428,6 +432,7 @@ static void pidfd_json(const struct img_file *f, struct json *j)
 	fd_state(f, &s, sizeof(s));
 	json_i64(j, "pid", s.pid);
 	json_bool(j, "self", s.pflags & CKPT_PIDFD_SELF);
+	json_bool(j, "thread", s.pflags & CKPT_PIDFD_THREAD);
 	json_u64(j, "start_time", s.start_time);
 }
 

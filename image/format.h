@@ -650,6 +650,8 @@ struct ckpt_fd_pidfd {
 };
 static_assert(sizeof(struct ckpt_fd_pidfd) == 16, "ckpt_fd_pidfd size");
 #define CKPT_PIDFD_SELF	1u	/* of the process itself */
+#define CKPT_PIDFD_THREAD	2u	/* pid is a thread's id, not its process's
+				   (PIDFD_THREAD, Linux 6.9) */
 
 struct ckpt_fd_proc {
 	int32_t  pid;		/* the process whose /proc/PID the path names */

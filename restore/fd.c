@@ -278,7 +278,7 @@ void fd_plan(struct plan *pl, const struct spawn_fds *sf)
 		const struct img_file *f = img_file(r->img, r->p->fds[i].d.file);
 		int first = img_file_fd(r->p, f->d.id);
 
-		if (!r->late[f->d.id - 1])
+		if (!r->late[f->d.id - 1] || fd_pidfd_at_finish(r->img, r->p, &r->p->fds[i].d))
 			continue;
 		if (first == sf->target[i]) {
 			hooks(f->d.kind)->plan_open(pl, r, f, sf->target[i]);
@@ -298,8 +298,9 @@ void fd_plan(struct plan *pl, const struct spawn_fds *sf)
 		    img_file_fd(r->p, f->d.id) == sf->target[i] && r->maker[f->d.id - 1] == r->p)
 			h->plan_after(pl, r, f, sf->target[i]);
 	}
+	/* (a pidfd ckpt opens at the end gets its flag then) */
 	for (int i = 0; i < sf->nfds; i++)
-		if (sf->cloexec[i])
+		if (sf->cloexec[i] && !(r && fd_pidfd_at_finish(r->img, r->p, &r->p->fds[i].d)))
 			plan_syscall(pl, 0, 0, 0, SYS_fcntl, (uint64_t[6]){ (uint64_t)sf->target[i],
 				     F_SETFD, FD_CLOEXEC });
 }

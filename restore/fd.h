@@ -82,6 +82,19 @@ void fd_numbers(const struct img_proc *p, uint32_t id, char *buf, size_t len);
  * -errno after a message (fd0: the file's fd in the process). */
 int fd_set_status(int fd, const struct img_file *f, int fd0);
 
+/* pidfds of another process or of a thread (restore/fd-pidfd.c): ckpt
+ * opens them in the process through its stub once all are made. */
+struct pidfd_finish {
+	void *arg;
+	/* an image PID or thread id as the restored processes see it now;
+	 * -1: not made */
+	pid_t (*now)(void *arg, pid_t id);
+	/* one syscall in the process: 0 and its result, or -errno said */
+	int (*syscall)(void *arg, long nr, const uint64_t a[6], long *res, const char *what);
+};
+int fd_pidfd_at_finish(const struct img *img, const struct img_proc *p, const struct ckpt_fd *d);
+int fd_pidfd_finish(const struct img *img, const struct img_proc *p, const struct pidfd_finish *o);
+
 /* fd-inet.c, for fd-tcp.c: an address of s as a sockaddr; the options
  * the program set, on fd (0 or -errno after a message) */
 struct sockaddr_storage;

@@ -35,6 +35,7 @@
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
 #include "restore/guard.h"
+#include "restore/fd.h"
 #include "restore/fillguard.h"
 #include "restore/lazy.h"
 #include "restore/ranges.h"
@@ -689,6 +690,37 @@ static int signals_after_traps(struct ctx *c, uint32_t k, struct tracee_set *ts,
 	return 0;
 }
 
+/* fd_pidfd_finish's view of the made processes (struct pidfd_finish). */
+struct finish_arg {
+	struct ctx *c;
+	struct tracee_set *ts;
+	struct tracee *t;
+};
+
+static pid_t id_now(void *arg, pid_t id)
+{
+	const struct ctx *c = ((struct finish_arg *)arg)->c;
+
+	for (uint32_t k = 0; k < c->img->ntasks; k++) {
+		const struct plan_proc *pp = &c->pl.procs[k];
+		const struct img_proc *p = proc_of(c, k);
+
+		if (c->img->tasks[k].pid == id)
+			return inner_tid(c, k ? c->rt[k].pid : c->pid);
+		for (uint32_t i = 0; p && i < p->d.nthreads; i++)
+			if (p->threads[i].d.tid == id)
+				return inner_tid(c, c->th[pp->t0 + pp->leader_gone + i].tid);
+	}
+	return -1;
+}
+
+static int finish_syscall(void *arg, long nr, const uint64_t a[6], long *res, const char *what)
+{
+	struct finish_arg *fa = arg;
+
+	return stub_syscall(fa->ts, fa->t, nr, a, res, what);
+}
+
 /* Task k, a live process, made: its signals after the stub's traps, its
  * parent-death signal and dumpable flag, its home unmapped, every
  * thread's registers and signal mask.  It stays stopped until all are. */
@@ -699,6 +731,8 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	const uint32_t off = pp->t0 + pp->leader_gone;
 	struct tracee_set ts = { .pid = c->th[off].tid };
 	struct tracee t0 = { 0 };
+	struct finish_arg fa = { c, &ts, &t0 };
+	struct pidfd_finish pf = { &fa, id_now, finish_syscall };
 	struct stub_plan sp;
 	int ret;
 
@@ -707,7 +741,11 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	if ((ret = mem_read(c->th[off].tid, c->pl.home + c->pl.plan_off, &sp, sizeof(sp))) < 0)
 		return error_errno(ret, "cannot read the restore stub's plan");
 	ts.code.syscall_insn = sp.syscall_insn;
-	if ((ret = stub_tracee(c, k, off, &t0)) < 0 || (ret = signals_after_traps(c, k, &ts, &t0)) < 0)
+	if ((ret = stub_tracee(c, k, off, &t0)) < 0)
+		return ret;
+	/* Its pidfds of other processes and of threads: all are made now. */
+	if ((ret = fd_pidfd_finish(c->img, p, &pf)) < 0 ||
+	    (ret = signals_after_traps(c, k, &ts, &t0)) < 0)
 		return ret;
 	/* The parent-death signal the child got from us (or from its
 	 * parent's stub) goes; the original one comes back, unless we are

@@ -31,25 +31,6 @@ mount_tmpfs() {
 	mount -t tmpfs -o size=1m none "$MNT" || skip "cannot mount a tmpfs here"
 }
 
-# restore_under_new_pid TARGET: dump TARGET, restore it once (it takes its
-# PID; stopped, so that it neither sees GO nor ends and frees the PID),
-# then again: the second gets a new PID and must pass its own checks
-# (TARGET prints "TARGET: ok").
-restore_under_new_pid() {
-	skip_unless_ptrace
-	skip_unless_root
-	start_target "$1"
-	dump_kill
-	run "$CKPT" restore --detach "$T/img"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	kill -STOP "$TPID"
-	restore_go
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"PID $TPID is in use: the process gets a new PID"* ]]
-	grep -qx "$1: ok" "$T/out"
-}
-
 @test "inotify: every watch comes back with its wd (a gap kept), mask and flags; events arrive with the original wds" {
 	skip_unless_ptrace
 	watched_dir

@@ -111,6 +111,25 @@ restore_go() {
 	cat "$T/err"
 }
 
+# restore_under_new_pid TARGET [ARGS]: dump TARGET, restore it once (it takes its
+# PID; stopped, so that it neither sees GO nor ends and frees the PID),
+# then again: the second gets a new PID and must pass its own checks
+# (TARGET prints "TARGET: ok").
+restore_under_new_pid() {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target "$@"
+	dump_kill
+	run "$CKPT" restore --detach "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	kill -STOP "$TPID"
+	restore_go
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"PID $TPID is in use: the process gets a new PID"* ]]
+	grep -qx "$1: ok" "$T/out"
+}
+
 # proc_state PID: the state letter in /proc/PID/stat (empty when gone).
 proc_state() {
 	local s

@@ -20,11 +20,11 @@
  * namespace (docs/image-format.md 5.23).
  * Output: "fd_pidfd: ok".  Usage: fd_pidfd [tree|outside] [pidns]
  */
-#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "pidfd.h"
 #include "target.h"
 
 #ifndef P_PIDFD
@@ -39,39 +39,6 @@ static void on_signal(int sig)
 		got_usr1 = 1;
 	else
 		got_usr2 = 1;
-}
-
-static int pidfd_open(pid_t pid, unsigned flags)
-{
-	return (int)syscall(SYS_pidfd_open, pid, flags);
-}
-
-static int send_signal(int fd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
-}
-
-/* fdinfo's Pid: of fd; -2 if there is none */
-static long pid_of(int fd)
-{
-	const char *p = strstr(target_fdinfo(fd), "\nPid:");
-
-	return p ? strtol(p + 5, NULL, 10) : -2;
-}
-
-static int readable(int fd, int ms)
-{
-	struct pollfd p = { fd, POLLIN, 0 };
-
-	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
-
-static int at(int fd, int n)
-{
-	if (fd < 0 || dup2(fd, n) != n)
-		return -1;
-	close(fd);
-	return n;
 }
 
 /* The tree's child: checks its pidfd of its parent and signals it. */

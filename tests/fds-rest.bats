@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# What was left of issue 10's fds: pidfds of threads and of any process
+# of a tree, a terminal's foreground group led from outside the image,
+# fanotify groups that report file ids.
+
+load test_helper
+
+# skip_unless_pidfd_thread: pidfds of threads need Linux 6.9 (PIDFD_THREAD)
+skip_unless_pidfd_thread() {
+	"$CKPT_TARGETS/fd_pidfd_rel" probe || skip "no PIDFD_THREAD here (Linux 6.9 has it)"
+}
+
+# start_tree: fd_pidfd_rel tree, its children and grandchild in PIDS
+start_tree() {
+	start_target fd_pidfd_rel tree
+	local c g
+	for c in $(cat "/proc/$TPID/task/$TPID/children"); do
+		PIDS+=("$c")
+		for g in $(cat "/proc/$c/task/$c/children"); do PIDS+=("$g"); done
+	done
+	[ "${#PIDS[@]}" -eq 4 ]
+}
+
+@test "pidfds of two threads (PIDFD_THREAD, one non-blocking, one copied): each names its thread after restore, signals reach that thread, poll tells its end" {
+	skip_unless_ptrace
+	skip_unless_pidfd_thread
+	start_target fd_pidfd_rel thread
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_pidfd_rel: ok' "$T/out"
+}
+
+@test "pidfds of threads: restored under another PID (its own in use), they name the new threads" {
+	skip_unless_pidfd_thread
+	restore_under_new_pid fd_pidfd_rel thread
+}
+
+@test "pidfds in a tree: of a later sibling, of a grandchild (and a copy), of a grandchild's thread: the same processes after restore, signals and poll work" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_tree
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_pidfd_rel: ok' "$T/out"
+}
+
+@test "pidfds in a tree restored into a new PID namespace (--pid-ns): they name the same processes and thread" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_tree
+	dump_kill
+	restore_go --pid-ns
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_pidfd_rel: ok' "$T/out"
+}
+
+@test "inspect: a pidfd of a thread says so" {
+	skip_unless_ptrace
+	skip_unless_pidfd_thread
+	start_target fd_pidfd_rel thread
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"of thread "* ]]
+	run "$CKPT" inspect --json "$T/img"
+	[[ "$output" == *'"thread": true'* ]]
+}
+
+@test "a forged image: a pidfd of a thread not in the image is refused by name, not opened" {
+	skip_unless_ptrace
+	skip_unless_root
+	skip_unless_pidfd_thread
+	start_target fd_pidfd_rel thread
+	dump_kill
+	"$CKPT_TARGETS/imgtool" set "$T/img" fd.10.state32.0=1
+	run --separate-stderr "$CKPT" restore --trust "$T/img"
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: restore $T/img: fd 10 ("*") is a pidfd of thread 1, which is not a thread of the image" ]]
+	! kill -0 "$TPID" 2>/dev/null || false
+}
