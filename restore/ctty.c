@@ -96,6 +96,28 @@ void ctty_plan_fg(struct plan *pl, const struct img *img, const struct img_proc 
 	plan_what(pl, 0, "make its group %d its terminal's foreground group", p->ctty.tpgid);
 }
 
+/*
+ * A session leader whose terminal is a pty of the image, when another
+ * group had its foreground: that group's id in its plan's data, which it
+ * gives the pty once every process is made (spawn.c finish_proc), with
+ * every signal blocked (no SIGTTOU).  Whoever leads that group may be
+ * gone (a pipeline's first command, `true | cat`: the group is made again
+ * by a helper, restore/plan.c) or hold no fd on the pty; the session
+ * leader holds one (its TIOCSCTTY) and the group is in its session.
+ */
+uint64_t ctty_session_fg(struct plan *pl, const struct img *img, const struct img_proc *p)
+{
+	if (!p->has_ctty || !(p->ctty.cflags & CKPT_CTTY_PTY) || p->d.sid != p->d.pid ||
+	    p->ctty.tpgid <= 0 || p->ctty.tpgid == p->d.pgid || ctty_slave_fd(img, p) < 0)
+		return 0;
+	return plan_blob(pl, &p->ctty.tpgid, sizeof(p->ctty.tpgid));
+}
+
+int ctty_slave_fd(const struct img *img, const struct img_proc *p)
+{
+	return p->has_ctty ? slave_fd(img, p, p->ctty_tty.index) : -1;
+}
+
 /* In the plan of p, a session leader whose terminal is a pty of the
  * image: TIOCSCTTY on the first of its fds on that pty's slave. */
 void ctty_plan(struct plan *pl, const struct img *img, const struct img_proc *p)
@@ -132,8 +154,31 @@ static void set_termios(const struct ctty *ct, const struct img_proc *p)
 		      s->lflag & ICANON ? "canonical" : "raw", s->lflag & ECHO ? ", echo" : ", no echo");
 }
 
+/*
+ * A root in a process group it did not lead (a command of a shell without
+ * job control, `sh -c 'prog; ...'`, a pipeline's later command): that
+ * group's leader is not made (image/tree.c: the root is in ckpt restore's
+ * group), so it is in ckpt restore's group, the foreground or background
+ * job that ckpt restore is on the terminal: what a shell's job control
+ * sees and stops (^Z) together.  Said once.
+ */
+static void in_restore_group(const struct ctty *ct, const struct img *img,
+			     const struct img_proc *p, int was_fg)
+{
+	const char *now = ct->fg ? "the terminal's foreground job" : "in the background";
+	char leader[64] = "whose leader is not in the image";
+
+	for (uint32_t i = 0; img->tasks && i < img->ntasks; i++)
+		if (img->tasks[i].pid == p->d.pgid)
+			snprintf(leader, sizeof(leader), "led by process %d of the image", p->d.pgid);
+	info("process %d was in process group %d, %s: it is in ckpt restore's group, %s%s",
+	     p->d.pid, p->d.pgid, leader, now,
+	     was_fg == ct->fg ? "" : was_fg ? " (it was the foreground job)" : " (it was in the background)");
+}
+
 /* Once the root (pid) is made, before it runs: its terminal outside. */
-static void handover(const struct ctty *ct, const struct img_proc *p, pid_t pid)
+static void handover(const struct ctty *ct, const struct img *img, const struct img_proc *p,
+		     pid_t pid)
 {
 	int was_fg = p->ctty.tpgid == p->d.pgid, leader = p->d.sid == p->d.pid;
 	struct winsize ws = { 0 };
@@ -155,6 +200,8 @@ static void handover(const struct ctty *ct, const struct img_proc *p, pid_t pid)
 	}
 	if (was_fg && ct->fg && (p->ctty.cflags & CKPT_CTTY_TERMIOS))
 		set_termios(ct, p);
+	if (!leader && p->d.pgid != p->d.pid)
+		in_restore_group(ct, img, p, was_fg);
 	if (was_fg && ct->fg && !leader && p->d.pgid == p->d.pid) {
 		/* ckpt restore's output after this is a background job's:
 		 * TOSTOP in the restored termios must not stop it */
@@ -177,10 +224,10 @@ static void handover(const struct ctty *ct, const struct img_proc *p, pid_t pid)
 	}
 }
 
-void ctty_finish(const struct ctty *ct, const struct img_proc *p, pid_t pid)
+void ctty_finish(const struct ctty *ct, const struct img *img, const struct img_proc *p, pid_t pid)
 {
 	if (p->has_ctty && !(p->ctty.cflags & CKPT_CTTY_PTY))
-		handover(ct, p, pid);
+		handover(ct, img, p, pid);
 }
 
 /* Once every process runs: which of them had a terminal and has none. */
@@ -192,9 +239,8 @@ void ctty_report(const struct img_proc *p, pid_t pid)
 		return;
 	if ((p->ctty.cflags & CKPT_CTTY_PTY) && st.tty_nr && p->ctty.tpgid > 0 &&
 	    st.tpgid != p->ctty.tpgid && p->d.sid == p->d.pid)
-		info("process %d: its terminal's foreground group is %d, it was %d (that group's "
-		     "leader is not in the image, or holds no fd on the terminal)", p->d.pid, st.tpgid,
-		     p->ctty.tpgid);
+		info("process %d: its terminal's foreground group is %d, it was %d (that group "
+		     "could not be given the terminal again)", p->d.pid, st.tpgid, p->ctty.tpgid);
 	if (st.tty_nr)
 		return;
 	if (p->ctty.cflags & CKPT_CTTY_PTY)

@@ -1076,6 +1076,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	 * controlling terminal is the caller's, TIOCSCTTY). */
 	ctty_plan(pl, img, p);
 	ctty_plan_fg(pl, img, p);
+	pl->procs[t - img->tasks].fg_group = ctty_session_fg(pl, img, p);
 	plan_children(pl, img, t);
 	plan_settle(pl, p, maps, nmaps, pl->stub_size);
 	plan_process(pl, p, sf);

@@ -80,6 +80,9 @@ struct plan_proc {
 	uint64_t trap_action;		/* home offset of its SIGTRAP action, set again
 					 * after the stub's traps (spawn.c); 0: none */
 	uint32_t recv_first, nrecv;	/* its messages of mapped files (plan.recv_ctl) */
+	uint64_t fg_group;		/* home offset of its pty's foreground group,
+					 * which it gives the pty at the end (ctty.c
+					 * ctty_session_fg); 0: none */
 };
 
 struct plan {
@@ -184,7 +187,9 @@ void ctty_close(struct ctty *ct);
 void ctty_child(const struct ctty *ct);
 void ctty_plan(struct plan *pl, const struct img *img, const struct img_proc *p);
 void ctty_plan_fg(struct plan *pl, const struct img *img, const struct img_proc *p);
-void ctty_finish(const struct ctty *ct, const struct img_proc *p, pid_t pid);
+uint64_t ctty_session_fg(struct plan *pl, const struct img *img, const struct img_proc *p);
+int ctty_slave_fd(const struct img *img, const struct img_proc *p);
+void ctty_finish(const struct ctty *ct, const struct img *img, const struct img_proc *p, pid_t pid);
 void ctty_report(const struct img_proc *p, pid_t pid);
 
 /* restore/fd.c: the process's own part of its fds */

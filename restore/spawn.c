@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -747,6 +748,17 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	if ((ret = fd_pidfd_finish(c->img, p, &pf)) < 0 ||
 	    (ret = signals_after_traps(c, k, &ts, &t0)) < 0)
 		return ret;
+	/* Its pty's foreground group, made by now (every signal blocked:
+	 * no SIGTTOU); if it cannot, ctty_report says what it is. */
+	if (pp->fg_group) {
+		long r = 0;
+		uint64_t a[6] = { (uint64_t)ctty_slave_fd(c->img, p), TIOCSPGRP,
+				  c->pl.home + pp->fg_group };
+
+		if (tracee_syscall(&ts, &t0, SYS_ioctl, a, &r) < 0 || r < 0)
+			debug("process %d: TIOCSPGRP %d on fd %d: %ld", p->d.pid, p->ctty.tpgid,
+			      (int)a[0], r);
+	}
 	/* The parent-death signal the child got from us (or from its
 	 * parent's stub) goes; the original one comes back, unless we are
 	 * about to leave the root (--detach). */
@@ -808,7 +820,7 @@ static int finish(struct ctx *c)
 			return error_errno(ret, "cannot journal process %d for the restore guardian",
 					   c->img->tasks[k].pid);
 	/* Its terminal, before it runs; who had one and has none is said. */
-	ctty_finish(&c->ct, c->p, c->pid);
+	ctty_finish(&c->ct, c->img, c->p, c->pid);
 	for (uint32_t k = 0; k < c->img->ntasks; k++)
 		if (proc_of(c, k))
 			ctty_report(proc_of(c, k), k ? c->rt[k].pid : c->pid);

@@ -67,21 +67,30 @@ only_std_fds() {
 	done
 }
 
-# start_in_pty NAME: target NAME as the session leader of a new pty made
-# by script(1) (the pty's master outside the image), its input a FIFO
-# that stays open; sets SPID (script) and TPID (the target).
+# start_in_pty NAME [sh]: target NAME as the session leader of a new pty
+# made by script(1) (the pty's master outside the image), its input a
+# FIFO that stays open; sets SPID (script) and TPID (the target).  With
+# "sh": run by script's sh -c, which stays (SH) and leads the target's
+# process group, the terminal's foreground one.
 start_in_pty() {
 	command -v script >/dev/null || skip "no script(1) (Debian package bsdutils)"
+	local cmd="exec $CKPT_TARGETS/$1"
+	[ "${2:-}" != sh ] || cmd="$CKPT_TARGETS/$1; :"
 	mkfifo "$T/in"
 	(
 		only_std_fds
 		export CKPT_READY=$T/ready CKPT_GO=$T/go SHELL=/bin/sh
-		exec script -qfec "exec $CKPT_TARGETS/$1" /dev/null <>"$T/in" >"$T/out1" 2>&1
+		exec script -qfec "$cmd" /dev/null <>"$T/in" >"$T/out1" 2>&1
 	) &
 	SPID=$!
 	PIDS+=("$SPID")
 	wait_file "$T/ready" || { cat "$T/out1" >&2; return 1; }
 	TPID=$(pgrep -P "$SPID")
+	if [ "${2:-}" = sh ]; then
+		SH=$TPID
+		TPID=$(pgrep -P "$SH")
+		PIDS+=("$SH")
+	fi
 	PIDS+=("$TPID")
 }
 
@@ -311,4 +320,53 @@ written() {
 	! grep -q "is not restored\|foreground group is" "$T/restore.out" || false
 	read -r -a st < <(sed 's/.*) //' /proc/$cat/stat)
 	[ "${st[5]}" -eq "$cat" ]
+}
+
+@test "controlling terminal outside the image, its foreground group led by a process outside (sh -c without job control): in ckpt restore's group, the foreground job, and restore says so" {
+	skip_unless_ptrace
+	start_in_pty tty_fg sh
+	run "$CKPT" dump "$TPID" -o "$T/img" --kill -v
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"controlling terminal 136:"*", foreground group $SH"* ]]
+	wait "$SPID" || true
+	touch "$T/go"
+	exec 5<>"$T/in"
+	echo typed >&5
+	# the restoring terminal: another pty of script's, ckpt restore its
+	# session's leader and foreground job
+	run timeout 300 script -qfec "exec $CKPT restore -v $T/img" /dev/null <&5
+	exec 5>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"process $TPID was in process group $SH, whose leader is not in the image: it is in ckpt restore's group, the terminal's foreground job"* ]]
+	[[ "$output" == *"tty_fg: read typed"* ]]
+	[[ "$output" != *FAIL* ]]
+}
+
+@test "script(1) running an interactive bash whose foreground job is a pipeline whose first command has ended (true | cat <&2): cat's group is the new pty's foreground again" {
+	skip_unless_ptrace
+	start_script "env -i PATH=/usr/bin:/bin PS1='ckpt$ ' /bin/bash --norc --noprofile -i"
+	local sh bash cat pgid
+	wait_for 60 eval 'grep -q "ckpt\\$" "$T/out"'
+	sh=$(pgrep -P "$SPID")
+	bash=$(pgrep -P "$sh")
+	echo 'true | cat <&2' >&5
+	wait_for 60 eval '[ "$(pgrep -P "$bash" | wc -l)" -eq 1 ] && pgrep -P "$bash" -x cat >/dev/null'
+	cat=$(pgrep -P "$bash")
+	PIDS+=("$sh" "$bash" "$cat")
+	pgid=$(ps -o pgid= -p "$cat" | tr -d ' ')
+	# the group's leader (true) has ended: cat alone is in it
+	[ "$pgid" -ne "$cat" ]
+	! kill -0 "$pgid" 2>/dev/null || false
+	written one
+	dump_restore_script "$cat"
+	[[ "$output" == *"dump $cat: controlling terminal 136:"*", foreground group $pgid, a pty of the image"* ]]
+	written two
+	exec 5>&-
+	cat "$T/restore.out"
+	! grep -q "is not restored\|foreground group is" "$T/restore.out" || false
+	read -r -a st < <(sed 's/.*) //' /proc/$cat/stat)
+	[ "${st[2]}" -eq "$pgid" ]
+	[ "${st[5]}" -eq "$pgid" ]
 }
