@@ -349,15 +349,39 @@ static int fanotify_check(const struct img_file *f)
 	return 0;
 }
 
+/* What a group reports besides a descriptor, by its fanotify_init(2) flags
+ * (include/uapi/linux/fanotify.h): " (FAN_REPORT_...|...)", or "". */
+static void fanotify_reports(uint32_t fl, char *buf, size_t len)
+{
+	static const struct { uint32_t bits; const char *name; } r[] = {
+		{ 0xc00, "FAN_REPORT_DFID_NAME" }, { 0x80, "FAN_REPORT_PIDFD" },
+		{ 0x100, "FAN_REPORT_TID" }, { 0x200, "FAN_REPORT_FID" },
+		{ 0x400, "FAN_REPORT_DIR_FID" }, { 0x800, "FAN_REPORT_NAME" },
+		{ 0x1000, "FAN_REPORT_TARGET_FID" },
+	};
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(r) && n < len; i++)
+		if ((fl & r[i].bits) == r[i].bits) {
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "|" : " (", r[i].name);
+			fl &= ~r[i].bits;
+		}
+	if (n && n < len)
+		snprintf(buf + n, len - n, ")");
+}
+
 static void fanotify_text(const struct img_file *f, char *buf, size_t len)
 {
 	struct ckpt_fd_fanotify s;
 	size_t n, at = sizeof(s);
+	char reports[160];
 
 	fd_state(f, &s, sizeof(s));
-	n = (size_t)snprintf(buf, len, "%sflags %#x, event flags %#x, %u marks",
+	fanotify_reports(s.init_flags, reports, sizeof(reports));
+	n = (size_t)snprintf(buf, len, "%sflags %#x%s, event flags %#x, %u marks",
 			     f->d.fflags & CKPT_FILEF_EVENTS_LOST ? "its unread events lost at the dump, " :
-			     "", s.init_flags, s.event_flags, s.nmarks);
+			     "", s.init_flags, reports, s.event_flags, s.nmarks);
 	for (uint32_t i = 0; i < s.nmarks && n < len; i++) {
 		struct ckpt_fanotify_mark m;
 

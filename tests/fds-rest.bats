@@ -5,6 +5,12 @@
 
 load test_helper
 
+eval "helper_$(declare -f teardown)"
+teardown() {
+	[ -z "${MNT:-}" ] || umount -l "$MNT" 2>/dev/null || true
+	helper_teardown
+}
+
 # skip_unless_pidfd_thread: pidfds of threads need Linux 6.9 (PIDFD_THREAD)
 skip_unless_pidfd_thread() {
 	"$CKPT_TARGETS/fd_pidfd_rel" probe || skip "no PIDFD_THREAD here (Linux 6.9 has it)"
@@ -81,4 +87,39 @@ start_tree() {
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ "$stderr" == "ckpt: restore $T/img: fd 10 ("*") is a pidfd of thread 1, which is not a thread of the image" ]]
 	! kill -0 "$TPID" 2>/dev/null || false
+}
+
+# mount_fid_fs: a tmpfs of the test's own at $MNT (fanotify's filesystem
+# marks see nobody else's events there), unmounted in teardown; skips
+# where fanotify cannot report file ids on it (tmpfs gives file handles
+# since Linux 6.6).
+mount_fid_fs() {
+	skip_unless_root
+	MNT=$T/mnt
+	mkdir "$MNT"
+	mount -t tmpfs -o size=1m none "$MNT" || skip "cannot mount a tmpfs here"
+	"$CKPT_TARGETS/fd_fanotify_fid" probe "$MNT" ||
+		skip "fanotify cannot report file ids on a tmpfs here"
+	rm -rf "${MNT:?}"/*
+}
+
+@test "fanotify groups reporting file ids (FAN_REPORT_FID, FAN_REPORT_DFID_NAME): flags and marks come back; events arrive with the directory's handle and name, the file's handle" {
+	skip_unless_ptrace
+	mount_fid_fs
+	start_target fd_fanotify_fid "$MNT"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_fanotify_fid: ok' "$T/out"
+}
+
+@test "inspect: a fanotify group reporting file ids shows its flags" {
+	skip_unless_ptrace
+	mount_fid_fs
+	start_target fd_fanotify_fid "$MNT"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"FAN_REPORT_DFID_NAME"* ]]
+	[[ "$output" == *"FAN_REPORT_FID"* ]]
 }
