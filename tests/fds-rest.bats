@@ -123,3 +123,25 @@ mount_fid_fs() {
 	[[ "$output" == *"FAN_REPORT_DFID_NAME"* ]]
 	[[ "$output" == *"FAN_REPORT_FID"* ]]
 }
+
+@test "O_PATH descriptors of a file, a symbolic link (O_NOFOLLOW), a directory, a FIFO and a socket file: the same inodes after restore, each usable as before" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_opath "$T/d"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'fd_opath: ok' "$T/out"
+}
+
+@test "an O_PATH descriptor of a deleted file: dump refuses, naming it" {
+	skip_unless_ptrace
+	mkdir "$T/d"
+	start_target fd_opath "$T/d" deleted
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: dump $TPID: fd 14 ("*"gone (deleted)"*"): cannot be restored: the file it names was deleted; --lose-fd 14 or --allow-lost-fds dumps without it" ]]
+	kill -0 "$TPID"
+}
