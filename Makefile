@@ -128,7 +128,7 @@ $(O)/targets/%: tests/targets/$(ARCH)/%.c tests/targets/target.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm $(STATIC)
 
-$(O)/targets/%: tests/targets/%.c tests/targets/target.h
+$(O)/targets/%: tests/targets/%.c $(wildcard tests/targets/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lm $(STATIC)
 

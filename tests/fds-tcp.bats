@@ -60,19 +60,7 @@ setup_file() {
 	skip_unless_ptrace
 	skip_unless_root
 	setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null || skip "no setpriv"
-	chmod 1777 "$T"
-	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
-		export CKPT_READY=$T/ready CKPT_GO=$T/go
-		exec setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT_TARGETS/fd_tcp" loop \
-			</dev/null >"$T/out" 2>"$T/err"
-	) &
-	TPID=$!
-	PIDS+=("$TPID")
-	wait_file "$T/ready"
+	start_target_as_nobody fd_tcp loop
 	dump_kill
 	restore_go
 	[ "$status" -eq 0 ]
@@ -253,21 +241,10 @@ print("100 keys read back on the same connection")
 	dump_kill
 	# the first FILE section (type 11) of kind TCP (40): where its
 	# ckpt_fd_tcp starts (after ckpt_file, the path and ckpt_fd_inet)
-	local off sec
-	read -r sec off < <("$CKPT_TARGETS/imgtool" sections "$T/img" | python3 -c '
-import struct, sys
-img = open(sys.argv[1], "rb").read()
-for line in sys.stdin:
-    f = line.split()
-    if f[0] == "eof" or f[1] != "11":
-        continue
-    p = int(f[0]) + 24
-    kind, path_len = struct.unpack_from("<I", img, p + 4)[0], struct.unpack_from("<I", img, p + 76)[0]
-    if kind == 40:
-        print(f[0], p + 96 + path_len + 72)
-        break
-' "$T/img")
-	[ -n "$off" ]
+	local off sec file state
+	read -r sec file state < <(file_of_kind 40 "$T/img")
+	[ -n "$state" ]
+	off=$((state + 72))
 	# inq_len (+8) one more; unsent_len (+16) past outq_len
 	for field in "8 1" "16 4294967295"; do
 		cp "$T/img" "$T/bad"

@@ -93,6 +93,26 @@ reap() {
 	wait "$1" 2>/dev/null || true
 }
 
+# start_target_as_nobody NAME [ARGS...]: start_target, the target run as
+# uid and gid 65534 (setpriv; $T open to it).
+start_target_as_nobody() {
+	local name=$1
+	shift
+	chmod 1777 "$T"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT_TARGETS/$name" "$@" \
+			</dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/ready"
+}
+
 # dump_kill: dump $TPID with --kill into $T/img and reap it.
 dump_kill() {
 	run "$CKPT" dump "$TPID" -o "$T/img" --kill "$@"
@@ -136,4 +156,22 @@ proc_state() {
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
 	s=${s##*) }
 	echo "${s%% *}"
+}
+
+# file_of_kind KIND IMG: the first FILE section (type 11) of kind KIND
+# in IMG, as "SEC FILE STATE": the offsets of the section, of its struct
+# ckpt_file and of the kind's state after the path (needs python3).
+file_of_kind() {
+	"$CKPT_TARGETS/imgtool" sections "$2" | python3 -c '
+import struct, sys
+kind, img = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+for line in sys.stdin:
+    f = line.split()
+    if f[0] == "eof" or f[1] != "11":
+        continue
+    p = int(f[0]) + 24
+    if struct.unpack_from("<I", img, p + 4)[0] == kind:
+        print(f[0], p, p + 96 + struct.unpack_from("<I", img, p + 76)[0])
+        break
+' "$1" "$2"
 }

@@ -19,7 +19,7 @@
  *     and their echo checked, then the connection is closed (the peer
  *     checks the whole stream, in tests/fds-tcp.bats).
  *
- * The stream's byte i is pattern(i), in both directions.
+ * The streams are tcp_stream.h's.
  */
 #include <poll.h>
 #include <arpa/inet.h>
@@ -28,119 +28,36 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "target.h"
+#include "tcp_stream.h"
 
-static unsigned char pattern(uint64_t i)
+/* An IPv6 listener on ::ffff:127.0.0.1 at fd 10: IPv4 clients reach it. */
+static socklen_t listen_mapped(struct sockaddr_storage *a)
 {
-	return (unsigned char)(i * 7 + i / 251);
-}
+	socklen_t len = sizeof(struct sockaddr_in6);
 
-static void at(int fd, int want)
-{
-	if (fd < 0 || dup2(fd, want) != want) {
-		target_fail("cannot make fd %d: %s", want, strerror(errno));
+	memset(a, 0, sizeof(*a));
+	a->ss_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &((struct sockaddr_in6 *)a)->sin6_addr);
+	at(socket(AF_INET6, SOCK_STREAM, 0), 10);
+	if (bind(10, (struct sockaddr *)a, len) < 0 || listen(10, 4) < 0 ||
+	    getsockname(10, (struct sockaddr *)a, &len) < 0) {
+		target_fail("listener: %s", strerror(errno));
 		exit(target_exit());
 	}
-	close(fd);
-}
-
-/* Write the stream from *off as far as the kernel takes (nonblocking),
- * or exactly len bytes (blocking). */
-static uint64_t put(int fd, uint64_t *off, uint64_t len, int all)
-{
-	unsigned char buf[4096];
-	uint64_t done = 0;
-
-	while (done < len) {
-		size_t n = (size_t)(len - done < sizeof(buf) ? len - done : sizeof(buf));
-		ssize_t w;
-
-		for (size_t i = 0; i < n; i++)
-			buf[i] = pattern(*off + i);
-		w = send(fd, buf, n, MSG_NOSIGNAL | (all ? 0 : MSG_DONTWAIT));
-		if (w < 0 && !all && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (w < 0 && errno == EAGAIN) {
-			poll(&(struct pollfd){ fd, POLLOUT, 0 }, 1, 1000);
-			continue;
-		}
-		if (w <= 0) {
-			target_fail("fd %d: write: %s", fd, strerror(errno));
-			break;
-		}
-		*off += (uint64_t)w;
-		done += (uint64_t)w;
-	}
-	return done;
-}
-
-/* Read exactly len bytes of the stream from *off, checking each. */
-static void get(int fd, uint64_t *off, uint64_t len)
-{
-	unsigned char buf[4096];
-	uint64_t done = 0;
-
-	while (done < len) {
-		size_t n = (size_t)(len - done < sizeof(buf) ? len - done : sizeof(buf));
-		ssize_t r;
-
-		if (poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, 120000) != 1) {
-			target_fail("fd %d: nothing to read after %llu of %llu bytes", fd,
-				    (unsigned long long)done, (unsigned long long)len);
-			return;
-		}
-		r = recv(fd, buf, n, MSG_DONTWAIT);
-		if (r < 0 && errno == EAGAIN)
-			continue;
-		if (r <= 0) {
-			target_fail("fd %d: read after %llu of %llu bytes: %s", fd,
-				    (unsigned long long)done, (unsigned long long)len,
-				    r ? strerror(errno) : "end of stream");
-			return;
-		}
-		for (ssize_t i = 0; i < r; i++)
-			if (buf[i] != pattern(*off + (uint64_t)i)) {
-				target_fail("fd %d: byte %llu is %u, not %u", fd,
-					    (unsigned long long)(*off + (uint64_t)i), buf[i],
-					    pattern(*off + (uint64_t)i));
-				return;
-			}
-		*off += (uint64_t)r;
-		done += (uint64_t)r;
-	}
-}
-
-static int inq(int fd)
-{
-	int n = 0;
-
-	ioctl(fd, FIONREAD, &n);
-	return n;
+	return len;
 }
 
 /* mixed: the listener is IPv6 on ::ffff:127.0.0.1, its clients IPv4 */
 static int loop(int family, int small, int mixed)
 {
-	struct sockaddr_storage a = { .ss_family = (sa_family_t)family };
+	struct sockaddr_storage a;
 	struct sockaddr_in ca = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	socklen_t len = mixed ? listen_mapped(&a) : listen_loopback(family, &a);
 	uint64_t c_out = 0, s_out = 0, c_in = 0, s_in = 0, sent;
 	int one = 1, c, cfamily = mixed ? AF_INET : family;
 	struct sockaddr *cto = mixed ? (struct sockaddr *)&ca : (struct sockaddr *)&a;
 	socklen_t clen = mixed ? sizeof(ca) : len;
 
-	if (family == AF_INET6 && mixed)
-		inet_pton(AF_INET6, "::ffff:127.0.0.1", &((struct sockaddr_in6 *)&a)->sin6_addr);
-	else if (family == AF_INET6)
-		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
-	else
-		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	at(socket(family, SOCK_STREAM, 0), 10);
-	if (bind(10, (struct sockaddr *)&a, len) < 0 || listen(10, 4) < 0 ||
-	    getsockname(10, (struct sockaddr *)&a, &len) < 0) {
-		target_fail("listener: %s", strerror(errno));
-		return target_exit();
-	}
 	ca.sin_port = ((struct sockaddr_in6 *)&a)->sin6_port;
 	at(socket(cfamily, SOCK_STREAM | SOCK_NONBLOCK, 0), 11);
 	setsockopt(11, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -163,16 +80,16 @@ static int loop(int family, int small, int mixed)
 	fcntl(12, F_SETFL, 0);
 	sent = c_out;
 	target_wait();
-	get(12, &s_in, sent);
-	get(11, &c_in, s_out);
+	get(12, &s_in, sent, 0);
+	get(11, &c_in, s_out, 0);
 	CHECK(s_in == sent && c_in == s_out, "read %llu of %llu and %llu of %llu",
 	      (unsigned long long)s_in, (unsigned long long)sent, (unsigned long long)c_in,
 	      (unsigned long long)s_out);
 	/* and on, both ways */
 	put(11, &c_out, 5000, 1);
 	put(12, &s_out, 7000, 1);
-	get(12, &s_in, 5000);
-	get(11, &c_in, 7000);
+	get(12, &s_in, 5000, 0);
+	get(11, &c_in, 7000, 0);
 	c = socket(cfamily, SOCK_STREAM, 0);
 	CHECK(connect(c, cto, clen) == 0 && accept(10, NULL, NULL) >= 0,
 	      "the listener does not take a new client: %s", strerror(errno));
@@ -195,10 +112,10 @@ static int peer(int port)
 	while (inq(10) < 65536)
 		target_sleep_ms(5);
 	target_wait();
-	get(10, &in, 65536);
+	get(10, &in, 65536, 0);
 	for (int i = 0; i < 3; i++) {
 		put(10, &out, 65536, 1);
-		get(10, &in, 65536);
+		get(10, &in, 65536, 0);
 	}
 	printf("%llu\n", (unsigned long long)out);
 	fflush(stdout);
