@@ -1,9 +1,11 @@
 /*
- * Established TCP connections, read with TCP_REPAIR (tcp(7), Linux 3.5;
- * net/ipv4/tcp.c): on ckpt's copy of the socket (the same socket), repair
- * mode lets ckpt read the sequence numbers of both queues (TCP_QUEUE_SEQ),
- * peek at their bytes (recv MSG_PEEK with TCP_REPAIR_QUEUE: the receive
- * queue, or the send queue, written and not acknowledged), the window
+ * TCP connections, established or half closed (after a FIN one way or
+ * both: CLOSE_WAIT, FIN_WAIT1/2, LAST_ACK, CLOSING), read with TCP_REPAIR
+ * (tcp(7), Linux 3.5; net/ipv4/tcp.c): on ckpt's copy of the socket (the
+ * same socket), repair mode lets ckpt read the sequence numbers of both
+ * queues (TCP_QUEUE_SEQ), peek at their bytes (recv MSG_PEEK with
+ * TCP_REPAIR_QUEUE: the receive queue, or the send queue, written and not
+ * acknowledged), the window
  * (TCP_REPAIR_WINDOW) and the timestamp clock, without sending anything.
  * The process is frozen meanwhile; repair mode is left at once
  * (TCP_REPAIR_OFF_NO_WP: no window probe), so a dump that does not kill
@@ -128,10 +130,13 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 {
 	struct ckpt_fd_tcp t = { 0 };
 	uint8_t *rq = NULL, *sq = NULL;
+	uint32_t fins = fd_tcp_fins(s->state), rcv_nxt;
 	int ret, q, unsent = 0;
 
-	if (s->state != 1 /* TCP_ESTABLISHED, include/net/tcp_states.h */) {
-		d->cannot = "a TCP connection that is closing (not ESTABLISHED) is not restored";
+	if (fins == ~0u) {
+		d->cannot = s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECV ?
+			    "a TCP connection still being opened (SYN_SENT, SYN_RECV) is not restored" :
+			    "a TCP connection in this state is not restored";
 		return 0;
 	}
 	/* the guardian takes it out of repair mode if ckpt dies meanwhile */
@@ -157,6 +162,22 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	 * its sequence numbers (a peer drops what it has already). */
 	if (ret == 0 && ioctl(d->copy, SIOCOUTQNSD, &unsent) < 0)
 		ret = -errno;
+	/*
+	 * A FIN takes a sequence number (RFC 793 3.3): the peer's is in
+	 * rcv_nxt (TCP_QUEUE_SEQ of the receive queue; not in FIONREAD:
+	 * tcp_inq), the process's own in write_seq (TCP_QUEUE_SEQ of the
+	 * send queue) and, until acknowledged or sent, in TIOCOUTQ and
+	 * SIOCOUTQNSD (write_seq - snd_una, - snd_nxt), where it is the last
+	 * (tcp_send_fin).  The image counts bytes only: restore makes the
+	 * FINs again (restore/fd-tcp.c).
+	 */
+	rcv_nxt = t.rcv_seq;
+	if (fins & CKPT_FILEF_FIN_IN)
+		t.rcv_seq--;
+	if (fins & CKPT_FILEF_FIN_OUT) {
+		t.snd_seq--;
+		unsent -= unsent > 0;
+	}
 	t.unsent_len = MIN((uint32_t)unsent, t.outq_len);
 	q = TCP_NO_QUEUE;
 	setsockopt(d->copy, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
@@ -172,6 +193,7 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	}
 	dfile_add_state(d, &t, sizeof(t));
 	d->f->d.kind = CKPT_FD_TCP;
+	d->f->d.fflags |= fins;
 	d->f->data = xmalloc((size_t)t.inq_len + t.outq_len + 1);
 	memcpy(d->f->data, rq, t.inq_len);
 	memcpy(d->f->data + t.inq_len, sq, t.outq_len);
@@ -179,55 +201,12 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	free(rq);
 	free(sq);
 	to_repair = xrealloc(to_repair, (nrepair + 1) * sizeof(*to_repair));
-	to_repair[nrepair].rcv_seq = t.rcv_seq;
+	to_repair[nrepair].rcv_seq = rcv_nxt;
 	to_repair[nrepair].pid = c->pid;
 	to_repair[nrepair].pfd = d->fd;
 	to_repair[nrepair].file = d->f->d.id;
 	if ((to_repair[nrepair].fd = fcntl(d->copy, F_DUPFD_CLOEXEC, 0)) >= 0)
 		nrepair++;
-	return 0;
-}
-
-/* An address as IPv6 would name it: an IPv4 one as ::ffff:a.b.c.d, so
- * that the two ends of a connection between an IPv6 socket (a JVM's,
- * dual-stack) and an IPv4 one name each other alike. */
-static void as_v6(uint32_t family, const uint8_t *addr, uint8_t out[16])
-{
-	if (family == AF_INET6) {
-		memcpy(out, addr, 16);
-		return;
-	}
-	memset(out, 0, 10);
-	out[10] = out[11] = 0xff;
-	memcpy(out + 12, addr, 4);
-}
-
-static int same_end(uint32_t fa, const uint8_t *a, uint32_t fb, const uint8_t *b)
-{
-	uint8_t x[16], y[16];
-
-	as_v6(fa, a, x);
-	as_v6(fb, b, y);
-	return !memcmp(x, y, 16);
-}
-
-/* Whether the other end of TCP file f is a file of the image too. */
-static int peer_inside(const struct img *img, const struct img_file *f)
-{
-	struct ckpt_fd_inet a, b;
-
-	fd_state(f, &a, sizeof(a));
-	for (uint32_t i = 0; i < img->nfiles; i++) {
-		const struct img_file *g = &img->files[i];
-
-		if (g == f || g->d.kind != CKPT_FD_TCP || g->d.state_len < sizeof(b))
-			continue;
-		fd_state(g, &b, sizeof(b));
-		if (b.port == a.peer_port && b.peer_port == a.port &&
-		    same_end(b.family, b.addr, a.family, a.peer_addr) &&
-		    same_end(b.family, b.peer_addr, a.family, a.addr))
-			return 1;
-	}
 	return 0;
 }
 
@@ -237,7 +216,7 @@ static void note_outside(const struct img *img)
 	for (size_t i = 0; i < nrepair; i++) {
 		const struct img_file *f = img_file(img, to_repair[i].file);
 
-		if (f && !peer_inside(img, f))
+		if (f && !fd_tcp_peer(img, f))
 			info("fd %d of process %d (%s): its peer is outside the image: until the restore "
 			     "it sees a pause if it sends nothing, and a reset if it sends",
 			     to_repair[i].pfd, to_repair[i].pid, f->what);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "common/json.h"
 #include "common/util.h"
@@ -657,7 +658,41 @@ static void inet_json(const struct img_file *f, struct json *j)
 	json_u64(j, "sndbuf", s.sndbuf);
 }
 
-/* An established connection: ckpt_fd_inet, then ckpt_fd_tcp. */
+/*
+ * A FIN counts one in the sequence numbers (RFC 793 3.3): the peer's
+ * comes after the bytes it sent, the process's own after what it wrote
+ * (shutdown(SHUT_WR), or close(2) of the last fd, which leaves no fd).
+ */
+uint32_t fd_tcp_fins(uint32_t state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+		return 0;
+	case TCP_CLOSE_WAIT:
+		return CKPT_FILEF_FIN_IN;
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+		return CKPT_FILEF_FIN_OUT;
+	case TCP_LAST_ACK:
+	case TCP_CLOSING:
+		return CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT;
+	default:
+		return ~0u;
+	}
+}
+
+const char *fd_tcp_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+		"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+	};
+
+	return state < ARRAY_SIZE(names) ? names[state] : "?";
+}
+
+/* A connection: ckpt_fd_inet, then ckpt_fd_tcp; its state one that
+ * fd_tcp_fins knows, its FIN flags the state's. */
 static void tcp_state(const struct img_file *f, struct ckpt_fd_tcp *t)
 {
 	memcpy(t, f->state + sizeof(struct ckpt_fd_inet), sizeof(*t));
@@ -672,8 +707,60 @@ static int tcp_check(const struct img_file *f)
 	tcp_state(f, &t);
 	return f->d.state_len == sizeof(s) + sizeof(t) && s.protocol == IPPROTO_TCP &&
 	       (s.family == AF_INET || s.family == AF_INET6) && s.port && s.peer_port &&
-	       (uint64_t)t.inq_len + t.outq_len == f->d.data_len && t.unsent_len <= t.outq_len ?
+	       (uint64_t)t.inq_len + t.outq_len == f->d.data_len && t.unsent_len <= t.outq_len &&
+	       fd_tcp_fins(s.state) == (f->d.fflags & (CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT)) ?
 	       0 : -1;
+}
+
+/* An address as IPv6 would name it: an IPv4 one as ::ffff:a.b.c.d, so
+ * that the two ends of a connection between an IPv6 socket (a JVM's,
+ * dual-stack) and an IPv4 one name each other alike. */
+static void as_v6(uint32_t family, const uint8_t *addr, uint8_t out[16])
+{
+	if (family == AF_INET6) {
+		memcpy(out, addr, 16);
+		return;
+	}
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, addr, 4);
+}
+
+static int same_end(uint32_t fa, const uint8_t *a, uint32_t fb, const uint8_t *b)
+{
+	uint8_t x[16], y[16];
+
+	as_v6(fa, a, x);
+	as_v6(fb, b, y);
+	return !memcmp(x, y, 16);
+}
+
+const struct img_file *fd_tcp_peer(const struct img *img, const struct img_file *f)
+{
+	struct ckpt_fd_inet a, b;
+
+	fd_state(f, &a, sizeof(a));
+	for (uint32_t i = 0; i < img->nfiles; i++) {
+		const struct img_file *g = &img->files[i];
+
+		if (g == f || g->d.kind != CKPT_FD_TCP || g->d.policy != CKPT_FPOL_EXACT ||
+		    g->d.state_len < sizeof(b))
+			continue;
+		fd_state(g, &b, sizeof(b));
+		if (b.port == a.peer_port && b.peer_port == a.port &&
+		    same_end(b.family, b.addr, a.family, a.peer_addr) &&
+		    same_end(b.family, b.peer_addr, a.family, a.addr))
+			return g;
+	}
+	return NULL;
+}
+
+static uint32_t s_state(const struct img_file *f)
+{
+	struct ckpt_fd_inet s;
+
+	fd_state(f, &s, sizeof(s));
+	return s.state;
 }
 
 static void tcp_text(const struct img_file *f, char *buf, size_t len)
@@ -683,8 +770,10 @@ static void tcp_text(const struct img_file *f, char *buf, size_t len)
 	inet_text(f, buf, len);
 	tcp_state(f, &t);
 	snprintf(buf + strlen(buf), len - strlen(buf),
-		 "; %u bytes to read, %u written not acknowledged (%u not sent), mss %u", t.inq_len,
-		 t.outq_len, t.unsent_len, t.mss);
+		 "; %s, %u bytes to read%s, %u written not acknowledged (%u not sent)%s, mss %u",
+		 fd_tcp_state_name(s_state(f)), t.inq_len,
+		 f->d.fflags & CKPT_FILEF_FIN_IN ? " then the end" : "", t.outq_len, t.unsent_len,
+		 f->d.fflags & CKPT_FILEF_FIN_OUT ? " then its FIN" : "", t.mss);
 }
 
 static void tcp_json(const struct img_file *f, struct json *j)
@@ -700,6 +789,9 @@ static void tcp_json(const struct img_file *f, struct json *j)
 	json_u64(j, "unsent", t.unsent_len);
 	json_u64(j, "mss", t.mss);
 	json_hex(j, "tcp_options", t.topts);
+	json_str(j, "tcp_state", fd_tcp_state_name(s_state(f)));
+	json_bool(j, "fin_in", f->d.fflags & CKPT_FILEF_FIN_IN);
+	json_bool(j, "fin_out", f->d.fflags & CKPT_FILEF_FIN_OUT);
 }
 
 /* ---- terminals ---- */
@@ -852,7 +944,8 @@ int fd_kind_check(const struct img_file *f)
 	    ((f->d.fflags & CKPT_FILEF_EVENTS_LOST) && f->d.kind != CKPT_FD_INOTIFY &&
 	     f->d.kind != CKPT_FD_FANOTIFY) ||
 	    ((f->d.fflags & CKPT_FILEF_DELETED) && f->d.kind != CKPT_FD_FIFO &&
-	     f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH))
+	     f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH) ||
+	    ((f->d.fflags & (CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT)) && f->d.kind != CKPT_FD_TCP))
 		return -1;
 	return k->check ? k->check(f) : 0;
 }

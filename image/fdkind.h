@@ -41,6 +41,15 @@ const char *fd_file_what(const struct img_file *f);
 /* A unix socket's name and its peer's, for people ("@abstract", "" if
  * none), each in size bytes. */
 void fd_unix_names(const struct img_file *f, char *name, char *peer, size_t size);
+/* The CKPT_FILEF_FIN_* bits a TCP connection in state (tcpi_state,
+ * include/net/tcp_states.h) carries, or ~0u for a state ckpt does not
+ * restore (SYN_SENT, SYN_RECV, TIME_WAIT, CLOSE, LISTEN). */
+uint32_t fd_tcp_fins(uint32_t state);
+/* The TCP file of img at the other end of TCP file f (restored exactly
+ * too), or NULL: the peer is outside the image. */
+const struct img_file *fd_tcp_peer(const struct img *img, const struct img_file *f);
+/* "CLOSE_WAIT" */
+const char *fd_tcp_state_name(uint32_t state);
 /* "127.0.0.1:80", "[::1]:80" */
 void fd_inet_addr(uint32_t family, const uint8_t *a, uint16_t port, char *buf, size_t len);
 /* A PROC file's path after "/proc/PID": 0 when restore may open it again

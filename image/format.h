@@ -520,6 +520,13 @@ enum ckpt_file_policy {
 						   queued, not read, that the
 						   dump did not keep
 						   (--allow-lost-fds) */
+#define CKPT_FILEF_FIN_IN	0x4000000u	/* TCP: the peer's FIN had come (CLOSE_WAIT,
+						   LAST_ACK, CLOSING): after the bytes
+						   queued the process reads the end */
+#define CKPT_FILEF_FIN_OUT	0x8000000u	/* TCP: the process had shut its
+						   sending side (FIN_WAIT1, FIN_WAIT2,
+						   LAST_ACK, CLOSING): its FIN follows
+						   the send queue */
 
 /*
  * GHOST state (optional: images before it have state_len 0, and then

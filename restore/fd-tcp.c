@@ -1,5 +1,5 @@
 /*
- * Established TCP connections, made again with TCP_REPAIR (tcp(7);
+ * TCP connections, made again with TCP_REPAIR (tcp(7);
  * net/ipv4/tcp.c do_tcp_setsockopt): ckpt makes a socket in repair mode,
  * gives both queues their sequence numbers (TCP_QUEUE_SEQ, only before
  * the connect), binds it to its address and connects it to its peer (in
@@ -19,6 +19,13 @@
  * (which sends a window probe: the peer answers with where it is) and
  * writes what had not been sent yet.  A restore that fails before closes
  * sockets still in repair mode: the peer sees nothing.
+ *
+ * A connection after a FIN is made as an established one with the bytes
+ * before the FINs (the image counts bytes only, dump/fd-tcp.c), then
+ * given its FINs: the peer's by a segment made to come from the peer
+ * (fin_in), the process's own as sent and acknowledged (fin_acked,
+ * FIN_WAIT2) or, not acknowledged, sent again by the process after its
+ * unsent bytes (tcp_resume).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -138,20 +145,132 @@ static int agreed(int fd, const struct ckpt_fd_tcp *t, const struct img_file *f,
 }
 
 /* Once the receive queue is back (the kernel checks the window against
- * the next byte expected, tcp_repair_set_window). */
+ * the next byte expected, tcp_repair_set_window).  The peer's FIN is not
+ * in yet (fin_in): a window last updated after it starts at the FIN's own
+ * number, its right edge where it was. */
 static int window(int fd, const struct ckpt_fd_tcp *t, const struct img_file *f, int fd0)
 {
 	struct tcp_repair_window w = {
 		.snd_wl1 = t->snd_wl1, .snd_wnd = t->snd_wnd, .max_window = t->max_window,
 		.rcv_wnd = t->rcv_wnd, .rcv_wup = t->rcv_wup,
 	};
-	int ret = tcpopt(fd, TCP_REPAIR_WINDOW, &w, sizeof(w));
+	int ret;
+
+	if ((int32_t)(w.rcv_wup - t->rcv_seq) > 0) {
+		w.rcv_wnd += w.rcv_wup - t->rcv_seq;
+		w.rcv_wup = t->rcv_seq;
+	}
+	ret = tcpopt(fd, TCP_REPAIR_WINDOW, &w, sizeof(w));
 
 	return ret < 0 ? error_errno(-ret, "fd %d (%s): cannot set its window (TCP_REPAIR_WINDOW)",
 				     fd0, f->path) : 0;
 }
 
+/* The state the kernel gives fd, once it has taken what came in (a
+ * segment to a local address is taken in softirq, at once as a rule: a
+ * busy machine may leave it to ksoftirqd). */
+static int reaches(int fd, uint8_t state, uint8_t *now)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+			return 0;
+		*now = ti.tcpi_state;
+		if (ti.tcpi_state == state)
+			return 1;
+		usleep(5000);
+	}
+	return 0;
+}
+
+/* The window the peer had offered, as its segments say it (scaled). */
+static uint16_t peer_window(const struct ckpt_fd_tcp *t)
+{
+	uint32_t w = t->snd_wnd >> ((t->topts & CKPT_TCP_WSCALE) ? t->snd_wscale : 0);
+
+	return (uint16_t)MIN(w, 0xffffu);
+}
+
+/*
+ * FIN_WAIT2: the process had shut its side and the peer had acknowledged
+ * the FIN.  shutdown(2) in repair mode on the send queue queues the FIN
+ * as sent, not sending it (tcp_write_xmit skips the network for
+ * repair_queue TCP_SEND_QUEUE): FIN_WAIT1; then the peer's ACK of it,
+ * made here (fd-tcp-segment.c): FIN_WAIT2, and nothing reached the peer.
+ * An unacknowledged FIN (FIN_WAIT1, LAST_ACK, CLOSING) is sent again by
+ * the process itself once out of repair mode, after its unsent bytes
+ * (tcp_resume).
+ */
+static int fin_acked(int fd, const struct ckpt_fd_inet *s, const struct ckpt_fd_tcp *t,
+		     const struct img_file *f, int fd0)
+{
+	uint8_t now = 0;
+	int ret;
+
+	if ((ret = intopt(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)) < 0 ||
+	    (shutdown(fd, SHUT_WR) < 0 && (ret = -errno)) ||
+	    (ret = intopt(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE)) < 0)
+		return error_errno(-ret, "fd %d (%s): cannot queue the FIN it had sent", fd0, f->path);
+	if ((ret = fd_tcp_segment(s, t->rcv_seq, t->snd_seq + 1, 0, peer_window(t))) < 0)
+		return error_errno(-ret, "fd %d (%s): cannot give it the acknowledgement of its FIN "
+				   "(a raw socket)", fd0, f->path);
+	if (!reaches(fd, TCP_FIN_WAIT2, &now))
+		return error("fd %d (%s): the acknowledgement of its FIN did not bring it to "
+			     "FIN_WAIT2: it is in %s", fd0, f->path, fd_tcp_state_name(now));
+	return 0;
+}
+
+/*
+ * The peer's FIN, which had come (CLOSE_WAIT, LAST_ACK, CLOSING), made to
+ * come again from the peer's address (fd-tcp-segment.c) after the bytes
+ * queued: the kernel takes it as any FIN (tcp_fin: CLOSE_WAIT, the end
+ * after the bytes) and acknowledges it, in repair mode too.  So it waits
+ * for the socket at the other end when that is in the image too: an
+ * acknowledgement to a connection nobody holds would be answered with a
+ * reset.  A peer outside that has forgotten the connection answers so
+ * too: the process reads its bytes and the end, and its writes fail
+ * (EPIPE), as they would have once it wrote.
+ */
+static int fin_in(const struct img_file *f, int fd, const char *who)
+{
+	struct ckpt_fd_inet s;
+	struct ckpt_fd_tcp t;
+	uint8_t now = 0;
+	int ret;
+
+	state_of(f, &s, &t);
+	if ((ret = fd_tcp_segment(&s, t.rcv_seq, t.snd_seq - t.outq_len, 1, peer_window(&t))) < 0)
+		return error_errno(-ret, "%s: cannot give it the FIN its peer had sent (a raw socket)",
+				   who);
+	if (!reaches(fd, TCP_CLOSE_WAIT, &now))
+		return error("%s: the FIN its peer had sent did not bring it to CLOSE_WAIT: it is in "
+			     "%s%s", who, fd_tcp_state_name(now),
+			     now == TCP_CLOSE ? " (the peer reset it)" : "");
+	return 0;
+}
+
+/* After f is made (at fd): the peer FINs that can come now, its own and
+ * that of the other end when that was made first and waited for it. */
+static int fins_in(const struct fd_restore *r, const struct img_file *f, int fd, int fd0)
+{
+	const struct img_file *g = fd_tcp_peer(r->img, f);
+	int gfd = g ? r->src[g->d.id - 1] : -1, ret = 0;
+	char who[160];
+
+	snprintf(who, sizeof(who), "fd %d (%s)", fd0, f->path);
+	if ((f->d.fflags & CKPT_FILEF_FIN_IN) && (!g || gfd >= 0) && (ret = fin_in(f, fd, who)) < 0)
+		return ret;
+	if (g && gfd >= 0 && (g->d.fflags & CKPT_FILEF_FIN_IN)) {
+		snprintf(who, sizeof(who), "the other end of fd %d (%s)", fd0, g->path);
+		ret = fin_in(g, gfd, who);
+	}
+	return ret;
+}
+
 struct making {
+	const struct fd_restore *r;
 	const struct img_file *f;
 	int fd0;
 };
@@ -193,6 +312,10 @@ static int make(void *arg)
 		goto fail;
 	}
 	intopt(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	if (s.state == TCP_FIN_WAIT2 && (ret = fin_acked(fd, &s, &t, f, fd0)) < 0)
+		goto fail;
+	if ((ret = fins_in(((struct making *)arg)->r, f, fd, fd0)) < 0)
+		goto fail;
 	/* O_NONBLOCK once the process has written its unsent bytes (plan) */
 	if (fcntl(fd, F_SETFL, f->d.flags & ~(uint32_t)(O_ACCMODE | O_NONBLOCK)) < 0) {
 		ret = error_errno(errno, "fd %d (%s): cannot set its flags %#o", fd0, f->path, f->d.flags);
@@ -209,9 +332,8 @@ fail:
  * root. */
 static int tcp_open(struct fd_restore *r, const struct img_file *f, int fd0)
 {
-	struct making m = { f, fd0 };
+	struct making m = { r, f, fd0 };
 
-	(void)r;
 	return files_with_ckpt_creds(make, &m);
 }
 
@@ -234,6 +356,11 @@ static void tcp_resume(struct plan *pl, const struct fd_restore *r, const struct
 			     t.unsent_len, MSG_NOSIGNAL });
 		plan_what(pl, 0, "send the %u bytes fd %d (%s) had not sent", t.unsent_len, target,
 			  fd_file_what(f));
+	}
+	/* an unacknowledged FIN after them (fin_acked) */
+	if ((f->d.fflags & CKPT_FILEF_FIN_OUT) && s.state != TCP_FIN_WAIT2) {
+		plan_syscall(pl, 0, 0, 0, SYS_shutdown, (uint64_t[6]){ (uint64_t)target, SHUT_WR });
+		plan_what(pl, 0, "send the FIN of fd %d (%s) again", target, fd_file_what(f));
 	}
 	if (f->d.flags & O_NONBLOCK)
 		plan_syscall(pl, 0, 0, 0, SYS_fcntl, (uint64_t[6]){ (uint64_t)target, F_SETFL,

@@ -102,6 +102,11 @@ socklen_t fd_inet_sockaddr(const struct ckpt_fd_inet *s, const uint8_t *a, uint1
 			   struct sockaddr_storage *ss);
 int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0);
 
+/* fd-tcp-segment.c, for fd-tcp.c: a bare segment (ACK, with fin a FIN
+ * too) from s's peer to s, through a raw socket: 0 or -errno */
+int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int fin,
+		   uint16_t window);
+
 /* fd-lock.c: before anything is made, whether another process holds a
  * lock in the way of one of r->p's (an error naming the file) */
 int fd_locks_check(const struct fd_restore *r);

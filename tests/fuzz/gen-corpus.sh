@@ -118,6 +118,9 @@ mkdir -p "$work/locks"
 start fd_locks "$work/locks" && dump fd-locks && made=$((made + 1))
 # an established TCP connection with bytes in flight (kind TCP; root only)
 start fd_tcp small && dump fd-tcp && made=$((made + 1))
+# TCP connections after a FIN: CLOSE_WAIT, FIN_WAIT1/2, LAST_ACK, CLOSING
+# (CKPT_FILEF_FIN_IN, FIN_OUT; root only)
+start fd_tcp_fin loop && dump fd-tcp-fin && made=$((made + 1))
 # Chains for fuzz_chain: the newest image first, then its parents.
 cat "$OUT/crafted-child.img" "$OUT/crafted-full.img" >"$CHAIN/crafted-chain"
 [ -e "$OUT/chain-1.img" ] && cat "$OUT/chain-1.img" "$OUT/chain-0.img" >"$CHAIN/chain"

@@ -1,0 +1,112 @@
+/*
+ * A bare TCP segment (no data, no options) that comes, as far as this
+ * machine's TCP can tell, from a restored connection's peer: how restore
+ * gives a connection back a FIN the peer had sent, or the ACK the peer
+ * had sent for the process's own FIN.  TCP_REPAIR has no way to put
+ * either into a socket (tcp(7): it sets sequence numbers and queues of
+ * bytes, not a state), but a socket in repair mode takes the segments
+ * that come in as any other (tcp_rcv_state_process), so ckpt sends one
+ * through a raw socket (raw(7), IP_HDRINCL; ipv6(7), IPV6_HDRINCL, Linux
+ * 4.5) with the peer's address as its source and the connection's address
+ * as its destination: an address of this machine, so the segment goes to
+ * the local TCP and no further.  No timestamp option: a segment without
+ * one is not checked against PAWS (tcp_validate_incoming: saw_tstamp).
+ * Needs CAP_NET_RAW (ckpt's own, as TCP_REPAIR's CAP_NET_ADMIN).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "restore/fd.h"
+
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL	36	/* include/uapi/linux/in6.h */
+#endif
+
+/* RFC 793 3.1, without options: 20 bytes */
+struct tcph {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t off;		/* data offset in words, << 4 */
+	uint8_t flags;
+	uint16_t window, sum, urg;
+};
+
+#define TH_FIN	0x01
+#define TH_ACK	0x10
+
+/* The Internet checksum (RFC 1071) of a, then b, as one sum. */
+static uint16_t sum(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < alen; i += 2)
+		s += (uint32_t)a[i] << 8 | a[i + 1];
+	for (size_t i = 0; i + 1 < blen; i += 2)
+		s += (uint32_t)b[i] << 8 | b[i + 1];
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return htons((uint16_t)~s);
+}
+
+int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int fin,
+		   uint16_t window)
+{
+	int v6 = s->family == AF_INET6, one = 1, fd, ret = 0;
+	size_t alen = v6 ? 16 : 4, hlen = v6 ? 40 : 20;
+	uint8_t pkt[60] = { 0 }, pseudo[40] = { 0 };
+	struct tcph th = {
+		.sport = htons(s->peer_port), .dport = htons(s->port), .seq = htonl(seq),
+		.ack = htonl(ack), .off = 5 << 4, .flags = (uint8_t)(TH_ACK | (fin ? TH_FIN : 0)),
+		.window = htons(window),
+	};
+	struct sockaddr_storage to = { .ss_family = (sa_family_t)s->family };
+	socklen_t tolen;
+
+	/* the pseudo-header: source, destination, protocol, length (RFC
+	 * 793 3.1; RFC 8200 8.1 for IPv6) */
+	memcpy(pseudo, s->peer_addr, alen);
+	memcpy(pseudo + alen, s->addr, alen);
+	if (v6) {
+		pseudo[35] = sizeof(th);
+		pseudo[39] = IPPROTO_TCP;
+	} else {
+		pseudo[9] = IPPROTO_TCP;
+		pseudo[11] = sizeof(th);
+	}
+	th.sum = sum(pseudo, v6 ? 40 : 12, (const uint8_t *)&th, sizeof(th));
+	if (v6) {
+		pkt[0] = 0x60;			/* version 6 */
+		pkt[5] = sizeof(th);		/* payload length */
+		pkt[6] = IPPROTO_TCP;		/* next header */
+		pkt[7] = 64;			/* hop limit */
+		memcpy(pkt + 8, s->peer_addr, 16);
+		memcpy(pkt + 24, s->addr, 16);
+		memcpy(&((struct sockaddr_in6 *)&to)->sin6_addr, s->addr, 16);
+		tolen = sizeof(struct sockaddr_in6);
+	} else {
+		pkt[0] = 0x45;			/* version 4, 5 words */
+		pkt[3] = (uint8_t)(20 + sizeof(th));	/* total length */
+		pkt[8] = 64;			/* time to live */
+		pkt[9] = IPPROTO_TCP;
+		memcpy(pkt + 12, s->peer_addr, 4);
+		memcpy(pkt + 16, s->addr, 4);
+		memcpy(&((struct sockaddr_in *)&to)->sin_addr, s->addr, 4);
+		tolen = sizeof(struct sockaddr_in);
+		/* the kernel fills the IPv4 header's checksum (raw(7)) */
+	}
+	memcpy(pkt + hlen, &th, sizeof(th));
+	fd = socket((int)s->family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_HDRINCL : IP_HDRINCL, &one,
+		       sizeof(one)) < 0 ||
+	    sendto(fd, pkt, hlen + sizeof(th), 0, (struct sockaddr *)&to, tolen) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
