@@ -160,8 +160,16 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 	dfile_set_state(d, &s, sizeof(s));
 	if (s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN && backlog(d, &s, &pending) < 0)
 		d->cannot = "the kernel does not describe the listener (inet_diag: CONFIG_INET_DIAG)";
-	else if (pending)
-		d->cannot = "connections wait to be accepted on it (they would be lost)";
+	else if (pending) {
+		/* There is no way to put a connection back into an accept
+		 * queue (no TCP_REPAIR for listeners: tcp_can_repair_sock),
+		 * and ckpt cannot accept it for the process, which would
+		 * never see it.  With --allow-lost-fds the listener comes
+		 * back without them: the kill resets them (closing a listener
+		 * disconnects its queue: inet_csk_listen_stop). */
+		d->lossy = "connections wait to be accepted on it (they would be lost)";
+		d->lossy_what = "the connections waiting (their clients get a reset)";
+	}
 	else if (s.protocol == IPPROTO_UDP && recv(d->copy, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
 		d->cannot = "datagrams are queued on it (their senders' addresses would be lost)";
 	memcpy(d->f->state, &s, sizeof(s));

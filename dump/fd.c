@@ -424,8 +424,8 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 		/* restored without what it held that cannot be: if allowed */
 		if (!d->cannot && d->lossy && o->allow_lost_fds) {
 			f->d.fflags |= CKPT_FILEF_EVENTS_LOST;
-			debug("fd %d (%s, %s): restored without its events (%s)", d->fd, d->link,
-			      d->what, d->lossy);
+			debug("fd %d (%s, %s): restored without %s (%s)", d->fd, d->link, d->what,
+			      d->lossy_what ? d->lossy_what : "its events", d->lossy);
 			continue;
 		}
 		if (!d->cannot && d->lossy)
@@ -455,8 +455,9 @@ static int decide(struct fd_dump *c, const struct dump_opts *o)
 	}
 	if (first && first->cannot == first->lossy)
 		return error("fd %d (%s, %s): cannot be restored: %s; --allow-lost-fds dumps it "
-			     "without its events, --lose-fd %d without it%s%s%s", first->fd, first->link,
-			     first->what, first->cannot, first->fd, more[0] ? " (so do fds " : "", more,
+			     "without %s, --lose-fd %d without it%s%s%s", first->fd, first->link,
+			     first->what, first->cannot, first->lossy_what ? first->lossy_what :
+			     "its events", first->fd, more[0] ? " (so do fds " : "", more,
 			     more[0] ? ")" : "");
 	if (first)
 		return error("fd %d (%s, %s): cannot be restored: %s; --lose-fd %d or --allow-lost-fds "

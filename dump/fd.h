@@ -35,6 +35,8 @@ struct dfile {
 	 * holds (an inotify instance's unread events): why.  The dump
 	 * refuses it unless --allow-lost-fds (then CKPT_FILEF_EVENTS_LOST). */
 	const char *lossy;
+	const char *lossy_what;	/* what --allow-lost-fds leaves out ("its
+				   events" when not set) */
 	char what[256];		/* the file in words, for every message */
 };
 

@@ -624,6 +624,17 @@ void fd_inet_addr(uint32_t family, const uint8_t *a, uint16_t port, char *buf, s
 	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
+/* A TCP listener (an INET file whose state is LISTEN). */
+static int fd_inet_listener(const struct img_file *f)
+{
+	struct ckpt_fd_inet s;
+
+	if (f->d.kind != CKPT_FD_INET || f->d.state_len < sizeof(s))
+		return 0;
+	fd_state(f, &s, sizeof(s));
+	return s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN;
+}
+
 static void inet_text(const struct img_file *f, char *buf, size_t len)
 {
 	struct ckpt_fd_inet s;
@@ -636,7 +647,9 @@ static void inet_text(const struct img_file *f, char *buf, size_t len)
 		 s.state == 10 ? "listening on " : s.port ? "bound to " : "not bound", s.port ? a : "",
 		 s.peer_port ? ", connected to " : "", s.peer_port ? p : "", s.opts);
 	if (s.state == 10)
-		snprintf(buf + strlen(buf), len - strlen(buf), ", backlog %u", s.backlog);
+		snprintf(buf + strlen(buf), len - strlen(buf), ", backlog %u%s", s.backlog,
+			 f->d.fflags & CKPT_FILEF_EVENTS_LOST ?
+			 ", the connections that waited to be accepted lost" : "");
 }
 
 static void inet_json(const struct img_file *f, struct json *j)
@@ -656,6 +669,7 @@ static void inet_json(const struct img_file *f, struct json *j)
 	json_hex(j, "options", s.opts);
 	json_u64(j, "rcvbuf", s.rcvbuf);
 	json_u64(j, "sndbuf", s.sndbuf);
+	json_bool(j, "events_lost", f->d.fflags & CKPT_FILEF_EVENTS_LOST);
 }
 
 /*
@@ -942,7 +956,7 @@ int fd_kind_check(const struct img_file *f)
 	/* Each flag only on the kinds it is defined for (format.h). */
 	if (((f->d.fflags & CKPT_FILEF_RELINKED) && f->d.kind != CKPT_FD_FILE) ||
 	    ((f->d.fflags & CKPT_FILEF_EVENTS_LOST) && f->d.kind != CKPT_FD_INOTIFY &&
-	     f->d.kind != CKPT_FD_FANOTIFY) ||
+	     f->d.kind != CKPT_FD_FANOTIFY && !fd_inet_listener(f)) ||
 	    ((f->d.fflags & CKPT_FILEF_DELETED) && f->d.kind != CKPT_FD_FIFO &&
 	     f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH) ||
 	    ((f->d.fflags & (CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT)) && f->d.kind != CKPT_FD_TCP))

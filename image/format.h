@@ -519,7 +519,9 @@ enum ckpt_file_policy {
 #define CKPT_FILEF_EVENTS_LOST	0x100000u	/* INOTIFY, FANOTIFY: it had events
 						   queued, not read, that the
 						   dump did not keep
-						   (--allow-lost-fds) */
+						   (--allow-lost-fds); INET, a
+						   TCP listener: connections
+						   waiting to be accepted, so */
 #define CKPT_FILEF_FIN_IN	0x4000000u	/* TCP: the peer's FIN had come (CLOSE_WAIT,
 						   LAST_ACK, CLOSING): after the bytes
 						   queued the process reads the end */

@@ -101,10 +101,16 @@ static int inet_open(struct fd_restore *r, const struct img_file *f, int fd0)
 	struct ckpt_fd_inet s;
 	struct sockaddr_storage ss;
 	char a[64];
+	char fds[64];
 	int fd, ret;
 
-	(void)r;
 	fd_state(f, &s, sizeof(s));
+	if (f->d.fflags & CKPT_FILEF_EVENTS_LOST) {
+		fd_numbers(r->p, f->d.id, fds, sizeof(fds));
+		warn("%s (%s, %s): the connections that waited to be accepted at the dump were not "
+		     "saved (--allow-lost-fds): they are lost, their clients got a reset", fds, f->path,
+		     fd_file_what(f));
+	}
 	fd = socket((int)s.family, (int)s.type | SOCK_CLOEXEC, (int)s.protocol);
 	if (fd < 0)
 		return error_errno(errno, "fd %d (%s): cannot make %s", fd0, f->path, fd_file_what(f));
