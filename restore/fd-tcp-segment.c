@@ -53,10 +53,22 @@ static uint16_t sum(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen
 	return htons((uint16_t)~s);
 }
 
+/* An IPv6 address that is an IPv4 one (::ffff:a.b.c.d, RFC 4291 2.5.5.2) */
+static int mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, 12);
+}
+
 int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int fin,
 		   uint16_t window)
 {
-	int v6 = s->family == AF_INET6, one = 1, fd, ret = 0;
+	/* an IPv6 socket talking to an IPv4 address (dual stack) does
+	 * so over IPv4: its segments are IPv4 ones */
+	int v4in6 = s->family == AF_INET6 && mapped(s->addr) && mapped(s->peer_addr);
+	int v6 = s->family == AF_INET6 && !v4in6, one = 1, fd, ret = 0;
+	const uint8_t *src = s->peer_addr + (v4in6 ? 12 : 0), *dst = s->addr + (v4in6 ? 12 : 0);
 	size_t alen = v6 ? 16 : 4, hlen = v6 ? 40 : 20;
 	uint8_t pkt[60] = { 0 }, pseudo[40] = { 0 };
 	struct tcph th = {
@@ -64,13 +76,13 @@ int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int
 		.ack = htonl(ack), .off = 5 << 4, .flags = (uint8_t)(TH_ACK | (fin ? TH_FIN : 0)),
 		.window = htons(window),
 	};
-	struct sockaddr_storage to = { .ss_family = (sa_family_t)s->family };
+	struct sockaddr_storage to = { .ss_family = (sa_family_t)(v6 ? AF_INET6 : AF_INET) };
 	socklen_t tolen;
 
 	/* the pseudo-header: source, destination, protocol, length (RFC
 	 * 793 3.1; RFC 8200 8.1 for IPv6) */
-	memcpy(pseudo, s->peer_addr, alen);
-	memcpy(pseudo + alen, s->addr, alen);
+	memcpy(pseudo, src, alen);
+	memcpy(pseudo + alen, dst, alen);
 	if (v6) {
 		pseudo[35] = sizeof(th);
 		pseudo[39] = IPPROTO_TCP;
@@ -84,23 +96,23 @@ int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int
 		pkt[5] = sizeof(th);		/* payload length */
 		pkt[6] = IPPROTO_TCP;		/* next header */
 		pkt[7] = 64;			/* hop limit */
-		memcpy(pkt + 8, s->peer_addr, 16);
-		memcpy(pkt + 24, s->addr, 16);
-		memcpy(&((struct sockaddr_in6 *)&to)->sin6_addr, s->addr, 16);
+		memcpy(pkt + 8, src, 16);
+		memcpy(pkt + 24, dst, 16);
+		memcpy(&((struct sockaddr_in6 *)&to)->sin6_addr, dst, 16);
 		tolen = sizeof(struct sockaddr_in6);
 	} else {
 		pkt[0] = 0x45;			/* version 4, 5 words */
 		pkt[3] = (uint8_t)(20 + sizeof(th));	/* total length */
 		pkt[8] = 64;			/* time to live */
 		pkt[9] = IPPROTO_TCP;
-		memcpy(pkt + 12, s->peer_addr, 4);
-		memcpy(pkt + 16, s->addr, 4);
-		memcpy(&((struct sockaddr_in *)&to)->sin_addr, s->addr, 4);
+		memcpy(pkt + 12, src, 4);
+		memcpy(pkt + 16, dst, 4);
+		memcpy(&((struct sockaddr_in *)&to)->sin_addr, dst, 4);
 		tolen = sizeof(struct sockaddr_in);
 		/* the kernel fills the IPv4 header's checksum (raw(7)) */
 	}
 	memcpy(pkt + hlen, &th, sizeof(th));
-	fd = socket((int)s->family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_HDRINCL : IP_HDRINCL, &one,

@@ -50,6 +50,17 @@ start_peer() {
 	grep -q "fd_tcp_fin: 3000 and [0-9]* bytes read to the end" "$T/err"
 }
 
+@test "tcp fin: the same between IPv6 sockets on ::ffff:127.0.0.1 (dual stack: their segments are IPv4)" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_tcp_fin mapped
+	dump_kill
+	[[ "$output" != *"peer is outside"* ]]
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -q "fd_tcp_fin: 3000 and [0-9]* bytes read to the end" "$T/err"
+}
+
 @test "tcp fin: a process that is not root (nobody): root's signed image brings its half-closed connections back (ckpt lends its CAP_NET_ADMIN and CAP_NET_RAW)" {
 	skip_unless_ptrace
 	skip_unless_root

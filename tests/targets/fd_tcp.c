@@ -30,29 +30,12 @@
 
 #include "tcp_stream.h"
 
-/* An IPv6 listener on ::ffff:127.0.0.1 at fd 10: IPv4 clients reach it. */
-static socklen_t listen_mapped(struct sockaddr_storage *a)
-{
-	socklen_t len = sizeof(struct sockaddr_in6);
-
-	memset(a, 0, sizeof(*a));
-	a->ss_family = AF_INET6;
-	inet_pton(AF_INET6, "::ffff:127.0.0.1", &((struct sockaddr_in6 *)a)->sin6_addr);
-	at(socket(AF_INET6, SOCK_STREAM, 0), 10);
-	if (bind(10, (struct sockaddr *)a, len) < 0 || listen(10, 4) < 0 ||
-	    getsockname(10, (struct sockaddr *)a, &len) < 0) {
-		target_fail("listener: %s", strerror(errno));
-		exit(target_exit());
-	}
-	return len;
-}
-
 /* mixed: the listener is IPv6 on ::ffff:127.0.0.1, its clients IPv4 */
 static int loop(int family, int small, int mixed)
 {
 	struct sockaddr_storage a;
 	struct sockaddr_in ca = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = mixed ? listen_mapped(&a) : listen_loopback(family, &a);
+	socklen_t len = mixed ? listen_on(AF_INET6, "::ffff:127.0.0.1", &a) : listen_loopback(family, &a);
 	uint64_t c_out = 0, s_out = 0, c_in = 0, s_in = 0, sent;
 	int one = 1, c, cfamily = mixed ? AF_INET : family;
 	struct sockaddr *cto = mixed ? (struct sockaddr *)&ca : (struct sockaddr *)&a;

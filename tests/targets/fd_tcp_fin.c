@@ -1,8 +1,9 @@
 /*
  * TCP connections half closed, in the states after a FIN (RFC 793 3.5):
  *
- *   fd_tcp_fin loop | loop6
- *     10 a listener on 127.0.0.1 (loop6: ::1); 11 a client that wrote 3000 bytes and
+ *   fd_tcp_fin loop | loop6 | mapped
+ *     10 a listener on 127.0.0.1 (loop6: ::1; mapped: IPv6 sockets on
+ *     ::ffff:127.0.0.1, which talk IPv4); 11 a client that wrote 3000 bytes and
  *     shut its side (FIN_WAIT2), 12 its server end, which has not read
  *     them (CLOSE_WAIT) and wrote 2000 the client has not read; 13 a
  *     client that wrote until the kernel took no more (the server's
@@ -115,10 +116,10 @@ static void pair(int family, const struct sockaddr_storage *a, socklen_t len, in
 	at(accept(10, NULL, NULL), server);
 }
 
-static int loop(int family)
+static int loop(int family, int mapped)
 {
 	struct sockaddr_storage a;
-	socklen_t len = listen_loopback(family, &a);
+	socklen_t len = mapped ? listen_on(AF_INET6, "::ffff:127.0.0.1", &a) : listen_loopback(family, &a);
 	uint64_t c_out = 0, s_out = 0, c_in = 0, s_in = 0, b_out = 0, b_in = 0, b_back = 0, b_got = 0;
 	uint64_t d_out = 0, d_in = 0, d_back = 0, d_got = 0, e_out = 0, e_in = 0, f_out = 0, f_in = 0;
 	uint64_t g_out = 0, g_in = 0, g_got = 0;
@@ -285,16 +286,18 @@ static int peer(const char *portfile, const char *mode, const char *go)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "loop"))
-		return loop(AF_INET);
+		return loop(AF_INET, 0);
 	if (argc == 2 && !strcmp(argv[1], "loop6"))
-		return loop(AF_INET6);
+		return loop(AF_INET6, 0);
+	if (argc == 2 && !strcmp(argv[1], "mapped"))
+		return loop(AF_INET6, 1);
 	if (argc == 3 && !strcmp(argv[1], "closewait"))
 		return closewait(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "finwait"))
 		return finwait(atoi(argv[2]), argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "peer"))
 		return peer(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: fd_tcp_fin loop | loop6 | closewait PORT | finwait PORT GOFILE | "
+	fprintf(stderr, "usage: fd_tcp_fin loop | loop6 | mapped | closewait PORT | finwait PORT GOFILE | "
 		"peer PORTFILE closewait|finwait GOFILE\n");
 	return 2;
 }

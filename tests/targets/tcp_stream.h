@@ -31,19 +31,17 @@ static void at(int fd, int want)
 	close(fd);
 }
 
-/* fd 10: a listener on the loopback address of family, any port; its
- * address in *a and its length (a failure ends the target). */
+/* fd 10: a listener on ip (of family), any port; its address in *a and
+ * its length (a failure ends the target). */
 __attribute__((unused))
-static socklen_t listen_loopback(int family, struct sockaddr_storage *a)
+static socklen_t listen_on(int family, const char *ip, struct sockaddr_storage *a)
 {
 	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
 	memset(a, 0, sizeof(*a));
 	a->ss_family = (sa_family_t)family;
-	if (family == AF_INET6)
-		((struct sockaddr_in6 *)a)->sin6_addr = in6addr_loopback;
-	else
-		((struct sockaddr_in *)a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	inet_pton(family, ip, family == AF_INET6 ? (void *)&((struct sockaddr_in6 *)a)->sin6_addr :
+						   (void *)&((struct sockaddr_in *)a)->sin_addr);
 	at(socket(family, SOCK_STREAM, 0), 10);
 	if (bind(10, (struct sockaddr *)a, len) < 0 || listen(10, 4) < 0 ||
 	    getsockname(10, (struct sockaddr *)a, &len) < 0) {
@@ -51,6 +49,13 @@ static socklen_t listen_loopback(int family, struct sockaddr_storage *a)
 		exit(target_exit());
 	}
 	return len;
+}
+
+/* The same on the loopback address of family. */
+__attribute__((unused))
+static socklen_t listen_loopback(int family, struct sockaddr_storage *a)
+{
+	return listen_on(family, family == AF_INET6 ? "::1" : "127.0.0.1", a);
 }
 
 /* Bytes to read on fd (FIONREAD). */
