@@ -1,11 +1,8 @@
 /*
- * Memory processes share.  Shared anonymous memory (or of a deleted file)
- * that several mappings map is one object, known by its dev/ino: stored
- * with its first mapping, the others marked CKPT_VMA_SHM_ALIAS and storing
- * only what no earlier mapping maps (other offsets of one memfd).  And pages
- * a process still shares copy-on-write with its parent (docs/trees.md,
- * 2.4): the same physical page at the same address, in private mappings
- * of the same kind in both.  /proc/PID/pagemap gives each page's frame
+ * Pages a process still shares copy-on-write with its parent
+ * (docs/trees.md, 2.4): the same physical page at the same address, in
+ * private mappings of the same kind in both.  (Shared memory several
+ * mappings map: dump/shmobj.c.)  /proc/PID/pagemap gives each page's frame
  * number (bits 0-54, root only: without CAP_SYS_ADMIN they read as 0) and
  * whether it is present (bit 63; Documentation/admin-guide/mm/pagemap.rst).
  * Such pages leave the child's page plan for its COW runs: stored once,
@@ -211,86 +208,4 @@ int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_page
 			return ret;
 	}
 	return 0;
-}
-
-/* One object of shared anonymous memory (dev/ino of the maps line). */
-static int shm_object(const struct img_vma *v)
-{
-	return (v->d.flags & CKPT_VMA_SHARED) && (v->d.flags & CKPT_VMA_ANON) && v->d.ino &&
-	       !(v->d.flags & (CKPT_VMA_SKIP | CKPT_VMA_SPECIAL | CKPT_VMA_EXCLUDED));
-}
-
-/* Object offsets an earlier mapping of one object covers: [lo, hi). */
-struct shm_seen {
-	uint64_t dev, ino;
-	struct { uint64_t lo, hi; } *cov;
-	size_t ncov;
-};
-
-static int covered(const struct shm_seen *o, uint64_t off)
-{
-	for (size_t k = 0; k < o->ncov; k++)
-		if (off >= o->cov[k].lo && off < o->cov[k].hi)
-			return 1;
-	return 0;
-}
-
-/* The runs of v's pages an earlier mapping of its object does not cover
- * (two mappings of one memfd at other offsets): kept, the rest dropped. */
-static void keep_uncovered(const struct shm_seen *o, struct img_vma *v, struct vma_pages *vp)
-{
-	const uint64_t ps = (uint64_t)getpagesize();
-	struct page_run *kept = NULL;
-	size_t n = 0, cap = 0;
-
-	v->d.npages = 0;
-	for (size_t r = 0; r < vp->nruns; r++) {
-		uint64_t end = vp->runs[r].addr + vp->runs[r].npages * ps;
-
-		for (uint64_t a = vp->runs[r].addr; a < end; a += ps) {
-			if (covered(o, v->d.pgoff + (a - v->d.start)))
-				continue;
-			dump_add_run(&kept, &n, &cap, a, 1);
-			v->d.npages++;
-		}
-	}
-	free(vp->runs);
-	vp->runs = kept;
-	vp->nruns = n;
-	for (size_t r = 0; r < vp->nsame; r++)
-		v->d.npages += vp->same[r].npages;
-}
-
-void dump_shm_aliases(struct img *img, struct vma_pages **vp)
-{
-	struct shm_seen *seen = NULL;
-	size_t n = 0;
-
-	for (uint32_t k = 0; k < img->h.nprocs; k++)
-		for (uint32_t i = 0; i < img->procs[k].d.nvmas; i++) {
-			struct img_vma *v = &img->procs[k].vmas[i];
-			struct shm_seen *o;
-			size_t j;
-
-			if (!shm_object(v))
-				continue;
-			for (j = 0; j < n && (seen[j].dev != v->d.dev || seen[j].ino != v->d.ino); j++)
-				;
-			if (j == n) {
-				seen = xrealloc(seen, (n + 1) * sizeof(*seen));
-				seen[n++] = (struct shm_seen){ v->d.dev, v->d.ino, NULL, 0 };
-			} else {
-				/* Its pages are the earlier mappings' where they map
-				 * the object too: not stored again. */
-				v->d.flags |= CKPT_VMA_SHM_ALIAS;
-				keep_uncovered(&seen[j], v, &vp[k][i]);
-			}
-			o = &seen[j];
-			o->cov = xrealloc(o->cov, (o->ncov + 1) * sizeof(*o->cov));
-			o->cov[o->ncov].lo = v->d.pgoff;
-			o->cov[o->ncov++].hi = v->d.pgoff + (v->d.end - v->d.start);
-		}
-	for (size_t j = 0; j < n; j++)
-		free(seen[j].cov);
-	free(seen);
 }

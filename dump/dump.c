@@ -344,8 +344,9 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 
 		for (uint32_t i = 0; i < n; i++)
 			vp[i] = d->pr[i].vp;
-		dump_shm_aliases(&d->img, vp);
-		ret = n > 1 && !o->no_cow ? dump_tree_cow(&d->tt, &d->img, vp) : 0;
+		ret = dump_shm_aliases(&d->img, vp);
+		if (ret == 0 && n > 1 && !o->no_cow)
+			ret = dump_tree_cow(&d->tt, &d->img, vp);
 		free(vp);
 		if (ret < 0)
 			return ret;

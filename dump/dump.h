@@ -59,6 +59,8 @@ int dump_collect_attrs(pid_t live, struct img_proc *p);
 int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, long dumpable);
 /* sysv.c: the SYSV_SHM section, after the VMAs (page: the page size) */
 int dump_collect_sysv(struct img_proc *p, uint64_t page);
+/* The bytes segment id holds now, resident or swapped: 0, or -errno. */
+int dump_sysv_held(int id, uint64_t *bytes);
 /* seccomp.c: the SECCOMP section, or a refusal by name */
 int dump_collect_seccomp(struct img_proc *p, const struct tracee_set *ts);
 /* remote.c: syscall nr run in thread t; 0 with *res its result, or -errno
@@ -205,10 +207,12 @@ int dump_tree_tasks(const struct tracee_tree *tt, struct img *img);
 /* cow.c: pages shared copy-on-write with the parent process, out of
  * vp[i]'s runs into img->procs[i].cow (vp: each process's page plan). */
 int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_pages **vp);
-/* Mappings of one shared anonymous object after its first: marked
- * CKPT_VMA_SHM_ALIAS, their pages an earlier mapping maps too (the same
- * offsets in the object) left out of vp. */
-void dump_shm_aliases(struct img *img, struct vma_pages **vp);
+/* shmobj.c: mappings of one shared object (anonymous, a deleted file, a
+ * SysV segment) after its first: marked CKPT_VMA_SHM_ALIAS, their pages an
+ * earlier mapping stores (the same offsets in the object) left out of vp.
+ * A SysV segment holding pages no mapping of the image has present is
+ * stored whole with its first attach.  0, or -errno after a message. */
+int dump_shm_aliases(struct img *img, struct vma_pages **vp);
 /* fork.c: --fork */
 int fork_copy(struct tracee_set *ts, pid_t *child);
 void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *code);

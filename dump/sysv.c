@@ -14,8 +14,10 @@
 #include "common/util.h"
 #include "dump/dump.h"
 
-/* Segment id's line of /proc/sysvipc/shm into s; 0, or -ENOENT. */
-static int read_segment(int id, struct ckpt_shm *s)
+/* Segment id's line of /proc/sysvipc/shm into s, and its resident and
+ * swapped bytes into *held (ipc/shm.c shm_add_rss_swap: the pages the
+ * segment has, wherever they are mapped); 0, or -ENOENT. */
+static int read_segment(int id, struct ckpt_shm *s, uint64_t *held)
 {
 	FILE *f = fopen("/proc/sysvipc/shm", "re");
 	char line[512];
@@ -25,18 +27,28 @@ static int read_segment(int id, struct ckpt_shm *s)
 		return -errno;
 	while (ret && fgets(line, sizeof(line), f)) {
 		long long key, shmid, size;
+		unsigned long long rss, swap;
 		unsigned perms, uid, gid;
 
-		/* key shmid perms size cpid lpid nattch uid gid ... */
-		if (sscanf(line, "%lld %lld %o %lld %*d %*d %*d %u %u", &key, &shmid, &perms, &size,
-			   &uid, &gid) != 6 || shmid != id)
+		/* key shmid perms size cpid lpid nattch uid gid cuid cgid
+		 * atime dtime ctime rss swap */
+		if (sscanf(line, "%lld %lld %o %lld %*d %*d %*d %u %u %*u %*u %*d %*d %*d %llu %llu",
+			   &key, &shmid, &perms, &size, &uid, &gid, &rss, &swap) != 8 || shmid != id)
 			continue;
 		*s = (struct ckpt_shm){ .key = (int32_t)key, .id = id, .size = (uint64_t)size,
 					.mode = perms, .uid = uid, .gid = gid };
+		*held = rss + swap;
 		ret = 0;
 	}
 	fclose(f);
 	return ret;
+}
+
+int dump_sysv_held(int id, uint64_t *bytes)
+{
+	struct ckpt_shm s;
+
+	return read_segment(id, &s, bytes);
 }
 
 /* Each attach: mappings of one segment, each one going on where the one
@@ -73,6 +85,7 @@ int dump_collect_sysv(struct img_proc *p, uint64_t page)
 	for (uint32_t i = 0; i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
 		struct ckpt_shm *s;
+		uint64_t held;
 		uint32_t k;
 		int ret;
 
@@ -84,7 +97,7 @@ int dump_collect_sysv(struct img_proc *p, uint64_t page)
 			continue;
 		p->shms = xrealloc(p->shms, (p->nshms + 1) * sizeof(*p->shms));
 		s = &p->shms[p->nshms];
-		if ((ret = read_segment((int)v->d.ino, s)) < 0)
+		if ((ret = read_segment((int)v->d.ino, s, &held)) < 0)
 			return error_errno(ret, "SysV shared memory segment %lu attached at %#lx: cannot "
 					   "read it in /proc/sysvipc/shm", (unsigned long)v->d.ino,
 					   (unsigned long)v->d.start);

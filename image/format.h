@@ -392,9 +392,11 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 						   segment's from pgoff */
 #define CKPT_VMA_SHM_ALIAS	(1u << 16)	/* shared anonymous memory (or a deleted
 						   file) that an earlier mapping of the
-						   image maps too (same dev/ino): one
-						   object, its pages stored with that one
-						   where it maps the same offsets */
+						   image maps too (same dev/ino), or a
+						   SYSV attach of a segment an earlier
+						   attach maps (same ino): one object,
+						   its pages stored with that one where
+						   it stores the same offsets */
 #define CKPT_VMA_SPECIAL	(CKPT_VMA_VDSO | CKPT_VMA_VVAR | CKPT_VMA_VVAR_VCLOCK)
 
 #define CKPT_MADV_DONTFORK	(1u << 0)	/* dc */

@@ -4,6 +4,12 @@
 
 load test_helper
 
+eval "$(declare -f teardown | sed '1s/teardown/common_teardown/')"
+teardown() {
+	[ -z "${SHM_KEY:-}" ] || ipcrm -M "$SHM_KEY" 2>/dev/null || true
+	common_teardown
+}
+
 # children PID: the PIDs of PID's children, one per line (from /proc: this
 # kernel has no /proc/PID/task/TID/children).
 children() {
@@ -292,3 +298,51 @@ assert [s["pid"] for s in f["shared_with"]] == [int(os.environ["CHILD"])], f["sh
 	cat "$T/err"
 	grep -qx 'tree_basic: ok' "$T/out"
 }
+
+# stored_pages IMAGE_INSPECT PATH: the pages the image stores for every
+# mapping of PATH (inspect's stored/present/total column), summed.
+stored_pages() {
+	awk -v path="$2" '$NF == "(deleted)" && $(NF-1) == path { split($(NF-3), n, "/"); s += n[1] }
+		END { print s + 0 }' <<<"$1"
+}
+
+@test "tree: SysV shared memory attached by two processes (one segment removed with IPC_RMID): one segment each again, each page stored once" {
+	skip_unless_ptrace
+	skip_unless_root
+	SHM_KEY=$(printf '0x%x' $((0x0c5d0000 + $$ % 65536)))
+	start_target tree_sysv "$SHM_KEY"
+	track_children "$TPID"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	[ "$status" -eq 0 ]
+	# three pages each: the keyed one's are present in the parent (0, 1)
+	# and the child (0, 2); the removed one's page 2 in no page table:
+	# that segment is stored whole, once; the child's three attaches are
+	# aliases
+	[ "$(stored_pages "$output" "$(printf '/SYSV%08x' "$SHM_KEY")")" -eq 3 ]
+	[ "$(stored_pages "$output" /SYSV00000000)" -eq 3 ]
+	[ "$(grep -c 'shm-alias,sysv' <<<"$output")" -eq 3 ]
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_sysv: ok' "$T/out"
+}
+
+@test "tree: SysV shared memory attached by two processes, removed after the dump: made again once, with its key, id and every page" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v ipcrm >/dev/null || skip "no ipcrm here"
+	SHM_KEY=$(printf '0x%x' $((0x0c5e0000 + $$ % 65536)))
+	start_target tree_sysv "$SHM_KEY"
+	track_children "$TPID"
+	id=$(awk -v key="$((SHM_KEY))" '$1 == key { print $2 }' /proc/sysvipc/shm)
+	[ -n "$id" ]
+	dump_kill
+	ipcrm -M "$SHM_KEY"
+	restore_go
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -qx 'tree_sysv: ok' "$T/out"
+	# the same id again (root sets shm_next_id), still there after the job
+	[ "$(awk -v key="$((SHM_KEY))" '$1 == key { print $2 }' /proc/sysvipc/shm)" = "$id" ]
+}
+
