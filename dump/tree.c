@@ -68,7 +68,10 @@ static int find_shared(const struct tracee_tree *tt, struct ckpt_task *tasks)
 			if (kcmp_tasks(x, y, KCMP_VM) == 0)
 				return error("processes %d and %d share their memory (clone with CLONE_VM, as a vfork child before exec): a restore could not make that again",
 					     b->pid, a->pid);
-			if (tasks[i].files_of < 0 && kcmp_tasks(x, y, KCMP_FILES) == 0)
+			/* the parent's, if it is the parent's (plan.c forks the
+			 * child sharing it), else the first sharer's */
+			if (kcmp_tasks(x, y, KCMP_FILES) == 0 &&
+			    (tasks[i].files_of < 0 || (int32_t)j == tasks[i].parent))
 				tasks[i].files_of = (int32_t)j;
 			if (tasks[i].fs_of < 0 && kcmp_tasks(x, y, KCMP_FS) == 0)
 				tasks[i].fs_of = (int32_t)j;
@@ -105,11 +108,8 @@ int dump_tree_tasks(const struct tracee_tree *tt, struct img *img)
 		const struct ckpt_task *t = &img->tasks[i];
 
 		/* A restore forks each process from its parent: it can share
-		 * the parent's fs (CLONE_FS); an fd table shared by processes
-		 * (CLONE_FILES) is not made again yet. */
-		if (t->files_of >= 0)
-			return error("processes %d and %d share one fd table (clone with CLONE_FILES): "
-				     "not supported yet", img->tasks[t->files_of].pid, t->pid);
+		 * the parent's fs (CLONE_FS) and fd table (CLONE_FILES; the
+		 * latter checked with the ways, image/tree.c). */
 		if (t->fs_of >= 0 && t->fs_of != t->parent)
 			return error("process %d shares its cwd and umask (CLONE_FS) with %d, which is "
 				     "not its parent: not supported yet", t->pid, img->tasks[t->fs_of].pid);

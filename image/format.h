@@ -894,7 +894,8 @@ struct ckpt_task {
 				   whose parent is outside the image */
 	int32_t  proc;		/* index of its PROC section; -1: a zombie */
 	int32_t  files_of;	/* an earlier task whose fd table it shares
-				   (CLONE_FILES), -1: its own */
+				   (CLONE_FILES), -1: its own; restore
+				   makes only its parent's */
 	int32_t  fs_of;		/* the same for its fs (cwd, root, umask:
 				   CLONE_FS), -1: its own */
 	uint32_t exit_signal;	/* sent to its parent when it ends (stat 38) */

@@ -21,7 +21,8 @@
 
 enum stub_op_kind {
 	STUB_OP_SYSCALL = 1,	/* ret = syscall(nr, a[0..5]) */
-	STUB_OP_TRAP    = 2,	/* stop; ckpt resumes us */
+	STUB_OP_TRAP    = 2,	/* stop; ckpt resumes us (a[0] is ckpt's:
+				   restore/plan.c plan_children) */
 	STUB_OP_CLONE   = 3,	/* start thread a[0] (index), wanted tid a[1] */
 	STUB_OP_FORK    = 4,	/* a new process (clone3 without CLONE_VM: a copy
 				   of this one) whose thread runs stub thread at

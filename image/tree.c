@@ -98,10 +98,37 @@ static int way_of(const struct img *img, struct tree_way *w, uint32_t k, char *w
 	return 0;
 }
 
+/*
+ * An fd table shared with another process (CLONE_FILES) is made again by
+ * the parent's stub forking the child with CLONE_FILES: only a table
+ * shared with the parent, by a child the parent forks itself (a helper's
+ * clone would share the helper's table, a copy).
+ */
+static int files_way(const struct img *img, const struct tree_way *w, uint32_t k, char *why,
+		     size_t len)
+{
+	const struct ckpt_task *t = &img->tasks[k];
+
+	if (t->files_of < 0)
+		return 0;
+	if (t->files_of != t->parent) {
+		snprintf(why, len, "processes %d and %d share one fd table (clone with CLONE_FILES) and "
+			 "%d is not %d's parent: not supported", img->tasks[t->files_of].pid, t->pid,
+			 img->tasks[t->files_of].pid, t->pid);
+		return -1;
+	}
+	if (w[k].sid == WAY_HELPER || w[k].pgid == WAY_HELPER) {
+		snprintf(why, len, "process %d shares its parent's fd table (CLONE_FILES) and its "
+			 "group's or session's leader has exited: not supported", t->pid);
+		return -1;
+	}
+	return 0;
+}
+
 int img_tree_ways(const struct img *img, struct tree_way *w, char *why, size_t len)
 {
 	for (uint32_t k = 0; k < img->ntasks; k++)
-		if (way_of(img, w, k, why, len) < 0)
+		if (way_of(img, w, k, why, len) < 0 || files_way(img, w, k, why, len) < 0)
 			return -1;
 	return 0;
 }

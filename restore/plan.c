@@ -664,7 +664,8 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 		SYSR(pl, 0, STUB_OPF_IFFAILED, R2, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, mm2,
 		     sizeof(mm), 0, 0);
 		what(pl, 0, "set the memory layout (prctl PR_SET_MM_MAP)");
-		SYS(pl, 0, SYS_close, (uint64_t)sf->exe_slot, 0, 0, 0, 0, 0);
+		if (!sf->files_shared)	/* a slot its parent closes (plan_live) */
+			SYS(pl, 0, SYS_close, (uint64_t)sf->exe_slot, 0, 0, 0, 0, 0);
 	}
 	SYS(pl, 0, SYS_personality, p->d.personality, 0, 0, 0, 0, 0);
 	SYS(pl, 0, SYS_umask, p->d.umask, 0, 0, 0, 0, 0);
@@ -673,7 +674,8 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 	if (sf->cwd_slot >= 0) {
 		SYS(pl, 0, SYS_fchdir, (uint64_t)sf->cwd_slot, 0, 0, 0, 0, 0);
 		what(pl, 0, "change directory to \"%s\"", p->cwd);
-		SYS(pl, 0, SYS_close, (uint64_t)sf->cwd_slot, 0, 0, 0, 0, 0);
+		if (!sf->files_shared)
+			SYS(pl, 0, SYS_close, (uint64_t)sf->cwd_slot, 0, 0, 0, 0, 0);
 	} else {
 		char *cwd = xstrndup(p->cwd, p->d.cwd_len);
 
@@ -910,6 +912,8 @@ static void plan_child_start(struct plan *pl, const struct img *img, const struc
 {
 	SYS(pl, 0, SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
 	plan_own_group(pl, img, t);
+	if (sf->files_shared)	/* its parent's fds are its own */
+		return;
 	SYS(pl, 0, SYS_close_range, 0, (uint64_t)sf->extra_base - 1, 0, 0, 0, 0);
 	what(pl, 0, "close the descriptors process %d inherited", t->pid);
 	/* and whatever the root stub was given above the slots */
@@ -937,7 +941,7 @@ static void plan_children(struct plan *pl, const struct img *img, const struct c
 	for (uint32_t i = 0; i < img->ntasks; i++) {
 		const struct ckpt_task *c = &img->tasks[i];
 		const struct tree_way *w = &pl->ways[i];
-		uint64_t fs = c->fs_of == me ? CLONE_FS : 0;
+		uint64_t fs = (c->fs_of == me ? CLONE_FS : 0) | (c->files_of == me ? CLONE_FILES : 0);
 
 		if (c->parent != me)
 			continue;
@@ -961,6 +965,15 @@ static void plan_children(struct plan *pl, const struct img *img, const struct c
 			SYSF(pl, 0, c->proc < 0 ? STUB_OPF_MAYFAIL : 0, SYS_setpgid, (uint64_t)c->pid,
 			     (uint64_t)c->pgid, 0, 0, 0, 0);
 			what(pl, 0, "put process %d in process group %d", c->pid, c->pgid);
+		}
+		if (c->files_of == me) {
+			/* One fd table: the child uses slots of it (its own, its
+			 * children's) until it is made, and nothing here may
+			 * close or open a descriptor meanwhile (spawn.c lets
+			 * this trap go once the child is at its last). */
+			emit(pl, 0, STUB_OP_TRAP, 0, 0, 0, i + 1, 0, 0, 0, 0, 0);
+			what(pl, 0, "wait until process %d, which shares this fd table, is made",
+			     c->pid);
 		}
 		if (c->exit_signal && !pending_in(p, (int)c->exit_signal) &&
 		    (c->proc < 0 || w->sid == WAY_HELPER || w->pgid == WAY_HELPER))
@@ -1081,7 +1094,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	plan_settle(pl, p, maps, nmaps, pl->stub_size);
 	plan_process(pl, p, sf);
 	/* The other processes' descriptors, once its children have theirs. */
-	if (sf->extra_base)
+	if (sf->extra_base && !sf->files_shared)
 		SYS(pl, 0, SYS_close_range, (uint64_t)sf->extra_base, ~0u, 0, 0, 0, 0);
 	fd_plan_locks(pl, img, p);
 	for (uint32_t k = 0; k < p->d.nthreads; k++)

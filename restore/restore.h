@@ -240,6 +240,9 @@ struct spawn_fds {
 	int extra_end;			/* past the last slot */
 	int nextra, *extra_src;		/* the root's: ckpt's fds for those slots */
 	int *slot;			/* another process's: per fd, its slot */
+	int files_shared;		/* it shares its parent's fd table (CLONE_FILES):
+					   it installs no fd and closes no slot, its
+					   parent's are its own (plan.c) */
 	struct fd_restore *fr;		/* restore/fd.h: the files behind the fds,
 					   one for every process of a tree */
 	int fr_own;			/* fr is this one's to free */
@@ -298,7 +301,7 @@ int tree_shm(struct spawn_fds *sf, const struct img *img);
 void tree_fds(struct spawn_fds *sf, const struct img *img);
 /* recv_fd[] of a process forked by its parent's stub: the lowest numbers
  * free in it when it receives its files (plan.c plan_child_start). */
-void tree_recv_slots(struct spawn_fds *sf);
+void tree_recv_slots(struct spawn_fds *sf, const struct spawn_fds *root_table);
 
 /* pidns.c: --pid-ns */
 struct pidns {

@@ -48,6 +48,7 @@ extern const char ckpt_stub_elf[], ckpt_stub_elf_end[];
 struct rthread {
 	pid_t tid;
 	uint32_t state;		/* enum stub_state, as last read */
+	uint32_t cur;		/* its op then */
 };
 
 /*
@@ -345,6 +346,7 @@ static int trapped(struct ctx *c, pid_t tid, int *idx)
 		*idx = (int)i;
 		c->th[i].tid = tid;
 		c->th[i].state = st[i].state;
+		c->th[i].cur = st[i].cur;
 		if (st[i].state == STUB_ST_ERROR)
 			ret = describe_failure(c, i, &st[i]);
 		break;
@@ -363,23 +365,54 @@ static const struct img_proc *proc_of(const struct ctx *c, uint32_t k)
 	return k >= c->img->ntasks || t->proc < 0 ? NULL : &c->img->procs[t->proc];
 }
 
-/* Every thread of every live process at its last trap, every zombie ended.
- * An exiting leader (see plan_build) never reaches DONE. */
+/* Every thread of live process k at its last trap.  An exiting leader
+ * (see plan_build) never reaches DONE. */
+static int proc_done(const struct ctx *c, uint32_t k)
+{
+	const struct plan_proc *pp = &c->pl.procs[k];
+
+	for (uint32_t i = pp->t0 + pp->leader_gone; i < pp->t0 + pp->nthreads; i++)
+		if (c->th[i].state != STUB_ST_DONE)
+			return 0;
+	return 1;
+}
+
+/* Every thread of every live process at its last trap, every zombie ended. */
 static int all_done(const struct ctx *c)
 {
 	for (uint32_t k = 0; k < nmade(c); k++) {
-		const struct plan_proc *pp = &c->pl.procs[k];
-
 		if (!proc_of(c, k)) {
 			if (!c->rt[k].ended)
 				return 0;
 			continue;
 		}
-		for (uint32_t i = pp->t0 + pp->leader_gone; i < pp->t0 + pp->nthreads; i++)
-			if (c->th[i].state != STUB_ST_DONE)
-				return 0;
+		if (!proc_done(c, k))
+			return 0;
 	}
 	return 1;
+}
+
+/* A parent waits at a trap (a[0]: 1 + the task) while the child that
+ * shares its fd table is made (plan.c plan_children): let it go once
+ * that child is at its last trap. */
+static int release_holds(struct ctx *c)
+{
+	for (uint32_t i = 0; i < c->pl.nthreads; i++) {
+		const struct stub_op *op;
+		int ret;
+
+		if (c->th[i].state != STUB_ST_TRAP || c->th[i].cur >= c->pl.t[i].nops)
+			continue;
+		op = &c->pl.t[i].ops[c->th[i].cur];
+		if (op->kind != STUB_OP_TRAP || !op->a[0] || op->a[0] > c->img->ntasks ||
+		    !proc_done(c, (uint32_t)op->a[0] - 1))
+			continue;
+		if ((ret = resume_after_trap(c->th[i].tid)) < 0)
+			return error_errno(ret, "cannot resume the restore stub (thread %d)",
+					   c->th[i].tid);
+		c->th[i].state = STUB_ST_RUN;
+	}
+	return 0;
 }
 
 /* Page data of the next processes in image order whose stubs wait at
@@ -510,7 +543,7 @@ static int run_stubs(struct ctx *c, struct restore_job *j)
 {
 	int ret;
 
-	while ((ret = fill_ready(c, j)) == 0 && !all_done(c)) {
+	while ((ret = fill_ready(c, j)) == 0 && (ret = release_holds(c)) == 0 && !all_done(c)) {
 		int st, sig, idx;
 		pid_t tid = tracee_wait(-1, &st, __WALL);
 

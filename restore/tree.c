@@ -191,8 +191,13 @@ void tree_fds(struct spawn_fds *sf, const struct img *img)
 	}
 	for (uint32_t k = 0; k < n; k++)
 		sf[k].extra_end = next;
-	for (uint32_t k = 1; k < n; k++)
-		tree_recv_slots(&sf[k]);
+	for (uint32_t k = 1; k < n; k++) {
+		const struct ckpt_task *t = img_task_of(img, k);
+
+		sf[k].files_shared = t->files_of >= 0;
+		tree_recv_slots(&sf[k], sf[k].files_shared && img->tasks[t->files_of].proc == 0 ?
+					&sf[0] : NULL);
+	}
 	/* files_install_child() moves them all through its scratch array. */
 	sf[0].ntmp += sf[0].nextra;
 	sf[0].tmp = xrealloc(sf[0].tmp, (size_t)sf[0].ntmp * sizeof(int));
@@ -204,14 +209,20 @@ void tree_fds(struct spawn_fds *sf, const struct img *img)
  * extra_base to extra_end, nothing else: it closed the rest, and no
  * process closes a slot before its children are made (plan_maps).  The
  * kernel gives received files the lowest free numbers (fs/file.c
- * alloc_fd, from receive_fd in scm_detach_fds).
+ * alloc_fd, from receive_fd in scm_detach_fds).  One that shares its
+ * parent's table (CLONE_FILES) holds the same fds (the table was one at
+ * dump), and the parent, which waits meanwhile (plan.c plan_children),
+ * has closed nothing of its own before its children are made but its
+ * mapped files' socket and memfds (plan_maps): the root (root_table)
+ * still has its executable and working directory slots.
  */
-void tree_recv_slots(struct spawn_fds *sf)
+void tree_recv_slots(struct spawn_fds *sf, const struct spawn_fds *root_table)
 {
 	int fd = 0;
 
 	for (int n = 0; n < MAP_FDS_PER_MSG; fd++) {
-		int used = fd >= sf->extra_base && fd < sf->extra_end;
+		int used = (fd >= sf->extra_base && fd < sf->extra_end) ||
+			   (root_table && (fd == root_table->exe_slot || fd == root_table->cwd_slot));
 
 		for (int i = 0; i < sf->nfds && !used; i++)
 			used = sf->target[i] == fd;

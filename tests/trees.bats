@@ -346,3 +346,44 @@ stored_pages() {
 	[ "$(awk -v key="$((SHM_KEY))" '$1 == key { print $2 }' /proc/sysvipc/shm)" = "$id" ]
 }
 
+
+@test "tree: a helper made with clone(CLONE_FILES) shares its parent's fd table again: fds opened and closed after restore are seen by both; a sibling keeps its own" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_files
+	track_children "$TPID"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c "shares the fd table of $TPID\$" <<<"$output")" -eq 1 ]
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_files: ok' "$T/out"
+}
+
+@test "tree: an fd table shared by a grandchild and its parent (CLONE_FILES), restored into a new PID namespace" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_files nested
+	track_children "$TPID"
+	dump_kill
+	restore_go --pid-ns
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_files: ok' "$T/out"
+}
+
+@test "tree: two children sharing an fd table their parent no longer shares: the dump says so in one line; the tree runs on" {
+	skip_unless_ptrace
+	start_target tree_files siblings
+	track_children "$TPID"
+	local kids
+	kids=($(children "$TPID" | sort -n))
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: dump $TPID: processes ${kids[0]} and ${kids[1]} share one fd table (clone with CLONE_FILES) and ${kids[0]} is not ${kids[1]}'s parent: not supported" ]]
+	[ ! -e "$T/img" ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_files: ok' "$T/out"
+}
