@@ -192,11 +192,13 @@ void tree_fds(struct spawn_fds *sf, const struct img *img)
 	for (uint32_t k = 0; k < n; k++)
 		sf[k].extra_end = next;
 	for (uint32_t k = 1; k < n; k++) {
-		const struct ckpt_task *t = img_task_of(img, k);
+		const struct ckpt_task *t = img_task_of(img, k), *owner = t;
 
+		/* whose table it is: up the chain of parents sharing it */
+		while (owner->files_of >= 0)
+			owner = &img->tasks[owner->files_of];
 		sf[k].files_shared = t->files_of >= 0;
-		tree_recv_slots(&sf[k], sf[k].files_shared && img->tasks[t->files_of].proc == 0 ?
-					&sf[0] : NULL);
+		tree_recv_slots(&sf[k], sf[k].files_shared && owner->proc == 0 ? &sf[0] : NULL);
 	}
 	/* files_install_child() moves them all through its scratch array. */
 	sf[0].ntmp += sf[0].nextra;

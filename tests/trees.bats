@@ -372,6 +372,20 @@ stored_pages() {
 	grep -qx 'tree_files: ok' "$T/out"
 }
 
+@test "tree: a CLONE_FILES helper with a CLONE_FILES helper of its own: one table for the three again" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_files chain
+	track_children "$TPID"
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c "shares the fd table of" <<<"$output")" -eq 2 ]
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_files: ok' "$T/out"
+}
+
 @test "tree: two children sharing an fd table their parent no longer shares: the dump says so in one line; the tree runs on" {
 	skip_unless_ptrace
 	start_target tree_files siblings

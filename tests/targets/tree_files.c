@@ -10,10 +10,13 @@
  * table.  The sibling still has the /dev/null of its copy.
  *   tree_files          the parent is the tree's root
  *   tree_files nested   the parent is a child of the root (which waits)
+ *   tree_files chain    the helper has a helper of its own, sharing the
+ *                       same table (kcmp KCMP_FILES says so after restore)
  *   tree_files siblings two children share a table the parent no longer
  *                       does (it unshared it): what a restore cannot make
  * Output: "tree_files: ok".
  */
+#include <linux/kcmp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -22,7 +25,13 @@
 
 #include "target.h"
 
-static int ctl[2], back[2];
+static int ctl[2], back[2], chain;
+
+/* 0: this process shares its parent's fd table (kcmp(2)). */
+static long same_table(void)
+{
+	return syscall(SYS_kcmp, getpid(), getppid(), KCMP_FILES, 0, 0);
+}
 
 static int get(int fd)
 {
@@ -39,9 +48,17 @@ static void put(int fd, int v)
 
 static int helper(void)
 {
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC), p, e;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC), p, e, st = -1;
+	pid_t sub = 0;
 	char word[16] = "";
 
+	if (chain && !(sub = (pid_t)syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0))) {
+		while (!target_go())
+			target_sleep_ms(5);
+		CHECK(same_table() == 0, "the helper's helper: not its parent's table: %s",
+		      strerror(errno));
+		_exit(target_exit());
+	}
 	put(back[1], null);
 	while (!target_go())
 		target_sleep_ms(5);
@@ -53,6 +70,9 @@ static int helper(void)
 	CHECK(close(null) == 0, "helper: close %d: %s", null, strerror(errno));
 	put(back[1], e);
 	CHECK(get(ctl[0]) == 1, "helper: the parent's last word");
+	CHECK(same_table() == 0, "helper: not its parent's table: %s", strerror(errno));
+	CHECK(!sub || (waitpid(sub, &st, 0) == sub && WIFEXITED(st) && !WEXITSTATUS(st)),
+	      "the helper's helper: status %#x", st);
 	return target_exit();
 }
 
@@ -125,6 +145,7 @@ int main(int argc, char **argv)
 	pid_t mid;
 	int st = -1;
 
+	chain = argc > 1 && !strcmp(argv[1], "chain");
 	if (argc > 1 && !strcmp(argv[1], "siblings")) {
 		if ((st = siblings()) == 0)
 			printf("tree_files: ok\n");
