@@ -8,6 +8,7 @@
 #define CKPT_UAPI_COMPAT_H
 
 #include <linux/ioctl.h>
+#include <sys/mman.h>
 #include <linux/types.h>
 
 struct ckpt_pm_scan_arg {
@@ -34,6 +35,12 @@ struct ckpt_page_region {
 #define CKPT_PAGE_IS_PRESENT	(1ull << 3)
 #define CKPT_PAGE_IS_SWAPPED	(1ull << 4)
 #define CKPT_PAGE_IS_PFNZERO	(1ull << 5)
+
+/* include/uapi/asm-generic/mman-common.h, Linux 6.1; glibc's sys/mman.h
+ * has it from 2.37 (Debian 12 has 2.36). */
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
 
 #define CKPT_UFFD_FEATURE_WP_UNPOPULATED	(1ull << 13)
 #define CKPT_UFFD_FEATURE_WP_ASYNC		(1ull << 15)

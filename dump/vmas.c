@@ -104,6 +104,14 @@ static void set_flags(struct img_vma *v, uint32_t vmflags, const struct dump_opt
 	}
 	if (is_excluded(v, o))
 		v->d.flags |= CKPT_VMA_EXCLUDED;
+	/* Private anonymous memory with transparent huge pages: restore fills
+	 * it with small pages (UFFDIO_COPY makes no huge page) and collapses
+	 * them again (restore/thp.c).  Not where the process asked for small
+	 * pages (a THP made before MADV_NOHUGEPAGE stays until split, but it
+	 * must not come back: MADV_COLLAPSE refuses VM_NOHUGEPAGE anyway). */
+	if ((vmflags & PM_ANONHUGE) && !(vmflags & PM_NOHUGEPAGE) && (v->d.flags & CKPT_VMA_ANON) &&
+	    !(v->d.flags & ~(CKPT_VMA_ANON | CKPT_VMA_GROWSDOWN | CKPT_VMA_HEAP | CKPT_VMA_STACK)))
+		v->d.flags |= CKPT_VMA_THP;
 }
 
 static void set_identity(struct img_vma *v, const struct stat *sb)

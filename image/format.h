@@ -397,6 +397,11 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 						   attach maps (same ino): one object,
 						   its pages stored with that one where
 						   it stores the same offsets */
+#define CKPT_VMA_THP		(1u << 17)	/* private anonymous, not NOHUGEPAGE: had
+						   transparent huge pages at dump (smaps
+						   AnonHugePages); restore makes the 2 MiB
+						   ranges holding its stored pages huge
+						   again (MADV_COLLAPSE) */
 #define CKPT_VMA_SPECIAL	(CKPT_VMA_VDSO | CKPT_VMA_VVAR | CKPT_VMA_VVAR_VCLOCK)
 
 #define CKPT_MADV_DONTFORK	(1u << 0)	/* dc */

@@ -572,6 +572,12 @@ static int parse_vma(struct img_vma *v, struct cur *c, uint32_t page_size)
 	if (v->d.start >= v->d.end || (v->d.start | v->d.end) & (page_size - 1) ||
 	    v->d.path_len > CKPT_MAX_PATH || !(v->path = take_str(c, v->d.path_len)))
 		return -1;
+	/* THP: private anonymous memory that did not refuse huge pages (5.6). */
+	if ((v->d.flags & CKPT_VMA_THP) &&
+	    (!(v->d.flags & CKPT_VMA_ANON) || (v->d.madv & CKPT_MADV_NOHUGEPAGE) ||
+	     (v->d.flags & ~(CKPT_VMA_THP | CKPT_VMA_ANON | CKPT_VMA_GROWSDOWN | CKPT_VMA_HEAP |
+			     CKPT_VMA_STACK))))
+		return -1;
 	return c->left ? -1 : 0;
 }
 

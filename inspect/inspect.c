@@ -95,6 +95,7 @@ void insp_vma_flags(const struct img_vma *v, char *buf, size_t len)
 		{ CKPT_VMA_SKIP, "skip" }, { CKPT_VMA_EXCLUDED, "excluded" },
 		{ CKPT_VMA_SHM_ALIAS, "shm-alias" }, { CKPT_VMA_MAYWRITE, "maywrite" },
 		{ CKPT_VMA_SYSV, "sysv" }, { CKPT_VMA_MEMFD, "memfd" },
+		{ CKPT_VMA_THP, "thp" },
 	}, mf[] = {
 		{ CKPT_MADV_DONTFORK, "dontfork" }, { CKPT_MADV_DONTDUMP, "dontdump" },
 		{ CKPT_MADV_HUGEPAGE, "hugepage" }, { CKPT_MADV_NOHUGEPAGE, "nohugepage" },

@@ -328,7 +328,14 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags
 		 * lines (a capital first) ending in VmFlags. */
 		if (!strncmp(line, "VmFlags:", 8)) {
 			if (cnt)
-				m[cnt - 1].vmflags = parse_vmflags(line + 8);
+				m[cnt - 1].vmflags |= parse_vmflags(line + 8);
+			continue;
+		}
+		/* "AnonHugePages:   2048 kB" (fs/proc/task_mmu.c
+		 * __show_smap): the mapping has transparent huge pages. */
+		if (!strncmp(line, "AnonHugePages:", 14)) {
+			if (cnt && strtoull(line + 14, NULL, 10))
+				m[cnt - 1].vmflags |= PM_ANONHUGE;
 			continue;
 		}
 		if (*line >= 'A' && *line <= 'Z')

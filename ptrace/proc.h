@@ -58,6 +58,7 @@ struct map_entry {
 #define PM_GROWSDOWN	(1u << 16)	/* gd */
 #define PM_IO		(1u << 17)	/* io: VM_IO, never read */
 #define PM_PFNMAP	(1u << 18)	/* pf */
+#define PM_ANONHUGE	(1u << 24)	/* not a VmFlag: smaps AnonHugePages > 0 */
 
 #define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
 

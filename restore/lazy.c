@@ -46,6 +46,7 @@
 #include "restore/lazy.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
+#include "restore/thp.h"
 #include "restore/trust.h"
 
 enum { TODO, BUSY, DONE };
@@ -105,6 +106,8 @@ struct lazy {
 	uint64_t faults, zero, copied;
 	uint64_t copied_direct;	/* pages copied in while indexing */
 	struct keeper keeper;	/* lazy: holds the uffds too (fillguard.h) */
+	struct ranges huge;	/* to be huge pages again once filled (thp.h) */
+	uint64_t hs;		/* their size */
 };
 
 static __thread uint8_t *decode_buf;
@@ -415,6 +418,49 @@ static int cmp_block(const void *a, const void *b)
 	const struct lblock *x = a, *y = b;
 
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The huge pages the process had (CKPT_VMA_THP) that hold stored pages:
+ * blocks and mappings are both in address order. */
+static void huge_ranges(struct lazy *lz, const struct img_proc *p)
+{
+	size_t bi = 0;
+
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		const struct img_vma *v = &p->vmas[i];
+
+		if (!(v->d.flags & CKPT_VMA_THP) || !lazy_vma(v))
+			continue;
+		if (!lz->hs && !(lz->hs = thp_size()))
+			return;
+		while (bi < lz->n && lz->b[bi].addr < v->d.start)
+			bi++;
+		for (; bi < lz->n && lz->b[bi].addr < v->d.end; bi++)
+			thp_add(&lz->huge, v, lz->b[bi].addr, lz->b[bi].npages, lz->ps, lz->hs);
+	}
+}
+
+const struct ranges *lazy_huge(const struct lazy *lz, uint64_t *hs)
+{
+	*hs = lz->hs;
+	return &lz->huge;
+}
+
+/* Lazy: the process runs; from outside (process_madvise).  Quiet about
+ * failures where it moved or dropped memory since: the ranges are the
+ * image's. */
+static void huge_again(struct lazy *lz)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, lz->pid, 0);
+
+	if (pidfd < 0) {
+		warn("transparent huge pages not made again: pidfd_open %d: %s", (int)lz->pid,
+		     strerror(errno));
+		return;
+	}
+	thp_collapse(&lz->huge, lz->hs, thp_process_madvise, &pidfd,
+		     lz->mm[0].nremaps || lz->mm[0].gone.n);
+	close(pidfd);
 }
 
 /* Blocks around a thread's stack pointer first: what it touches first. */
@@ -999,6 +1045,7 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 		return ret;
 	qsort(lz->b, lz->n, sizeof(*lz->b), cmp_block);
 	order_blocks(lz, &img->procs[0]);
+	huge_ranges(lz, &img->procs[0]);
 	lz->mm[0].state = xzalloc(lz->n ? lz->n : 1);
 	lz->mm[0].left = lz->n;
 	debug("%s: %zu blocks to copy through userfaultfd, indexed in %.1f ms",
@@ -1060,6 +1107,11 @@ int lazy_status(struct lazy *lz)
 		 * where no SIGSTOP reaches it (guard_end would wait forever;
 		 * fs/userfaultfd.c userfaultfd_event_wait_completion). */
 		guard_keeper_end(&lz->keeper);
+		/* Only now: MADV_COLLAPSE refuses a range with a missing
+		 * page while a uffd is registered (mm/khugepaged.c
+		 * __collapse_huge_page_isolate, userfaultfd_armed). */
+		if (lz->huge.n && !lz->mm[0].dead)
+			huge_again(lz);
 		debug("lazy restore: every page in after %.1f ms (%llu faults, %llu zero pages, %llu blocks copied)",
 		      (now_ns() - lz->t0) / 1e6, (unsigned long long)lz->faults,
 		      (unsigned long long)lz->zero, (unsigned long long)lz->copied);
@@ -1079,6 +1131,7 @@ void lazy_end(struct lazy *lz)
 		free(lz->mm[i].remaps);
 		ranges_free(&lz->mm[i].gone);
 	}
+	ranges_free(&lz->huge);
 	/* rd[0] is the caller's reader: the caller closes it. */
 	for (size_t i = 1; i < lz->nrd; i++)
 		img_reader_close(&lz->rd[i]);

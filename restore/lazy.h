@@ -42,6 +42,10 @@ int lazy_done_fd(const struct lazy *lz);
 /* 1: every page is in (the uffds are closed); 0: not yet; -errno: failed
  * (the process must not run on: the caller kills it). */
 int lazy_status(struct lazy *lz);
+/* Eager: the huge-page ranges to collapse once the process's own uffd is
+ * closed (thp.h; hs: their size). */
+struct ranges;
+const struct ranges *lazy_huge(const struct lazy *lz, uint64_t *hs);
 /* Stop the threads, close everything. */
 void lazy_end(struct lazy *lz);
 

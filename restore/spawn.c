@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/killpoint.h"
 #include "common/sigguard.h"
+#include "common/uapi-compat.h"
 #include "common/util.h"
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
@@ -41,6 +42,7 @@
 #include "restore/lazy.h"
 #include "restore/ranges.h"
 #include "restore/restore.h"
+#include "restore/thp.h"
 #include "restore/trust.h"
 
 extern const char ckpt_stub_elf[], ckpt_stub_elf_end[];
@@ -643,6 +645,23 @@ static int stub_tracee(const struct ctx *c, uint32_t k, uint32_t i, struct trace
 	return 0;
 }
 
+/* thp_madvise_fn (thp.h) in a stub thread: before the process runs, as
+ * itself (no CAP_SYS_NICE needed, unlike process_madvise). */
+struct collapse_arg {
+	struct tracee_set *ts;
+	struct tracee *t;
+};
+
+static int collapse_in(void *arg, uint64_t start, uint64_t len)
+{
+	struct collapse_arg *ca = arg;
+	long r;
+	int ret = tracee_syscall(ca->ts, ca->t, SYS_madvise,
+				 (uint64_t[6]){ start, len, MADV_COLLAPSE }, &r);
+
+	return ret < 0 ? ret : r < 0 && r > -4096 ? (int)r : 0;
+}
+
 /* One syscall in a stub thread; its result, or the error said for what. */
 static int stub_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6],
 			long *res, const char *what)
@@ -758,6 +777,22 @@ static int finish_syscall(void *arg, long nr, const uint64_t a[6], long *res, co
 /* Task k, a live process, made: its signals after the stub's traps, its
  * parent-death signal and dumpable flag, its home unmapped, every
  * thread's registers and signal mask.  It stays stopped until all are. */
+/* Eager: the huge pages it had, now that every page is in and no uffd is
+ * left (the stub closed its own after the fill trap; thp.h). */
+static int huge_again(struct ctx *c, uint32_t k, struct tracee_set *ts, struct tracee *t)
+{
+	struct collapse_arg ca = { ts, t };
+	const struct ranges *rs;
+	uint64_t hs;
+
+	if (k || c->how != HOW_EAGER || !c->lz)
+		return 0;
+	rs = lazy_huge(c->lz, &hs);
+	if (rs->n)
+		thp_collapse(rs, hs, collapse_in, &ca, 0);
+	return 0;
+}
+
 static int finish_proc(struct ctx *c, uint32_t k)
 {
 	const struct img_proc *p = proc_of(c, k);
@@ -804,6 +839,7 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	    (ret = stub_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_DUMPABLE,
 				!(p->d.flags & CKPT_PROC_UNDUMPABLE) }, NULL,
 				"restore the dumpable flag")) < 0 ||
+	    (ret = huge_again(c, k, &ts, &t0)) < 0 ||
 	    (ret = stub_syscall(&ts, &t0, SYS_munmap, (uint64_t[6]){ c->pl.home, c->pl.size }, NULL,
 				"unmap the restore stub")) < 0)
 		return ret;

@@ -151,3 +151,36 @@ restore_v() {
 	[[ "$output" == *"cannot restore lazily: it is a tree of processes"* ]]
 	grep -qx 'tree_basic: ok' "$T/out"
 }
+
+# UFFDIO_COPY makes small pages only: huge pages come back through
+# MADV_COLLAPSE after the fill (restore/thp.h); the target checks its
+# AnonHugePages and every byte.
+start_thp() {
+	start_target thp "$@"
+	grep -q "^no huge pages here" "$T/err" && skip "no transparent huge pages for the target here: $(cat "$T/err")"
+	return 0
+}
+
+@test "transparent huge pages come back after the userfaultfd fill (eager), never where MADV_NOHUGEPAGE" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_thp
+	dump_kill
+	# one mapping flagged: the MADV_HUGEPAGE one, not the NOHUGEPAGE one
+	[ "$("$CKPT" inspect "$T/img" | grep -cE '[ ,]thp(,| |$)')" -eq 1 ]
+	"$CKPT" inspect "$T/img" | grep -E '[ ,]thp(,| |$)' | grep -q hugepage
+	restore_v
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"blocks copied in"* ]]
+	[[ "$output" == *"transparent huge pages: 32 of 32 made again"* ]]
+}
+
+@test "lazy: transparent huge pages come back once every page is in" {
+	skip_unless_ptrace
+	skip_unless_uffd
+	start_thp wait
+	dump_kill
+	restore_v --lazy
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"transparent huge pages: 32 of 32 made again"* ]]
+}

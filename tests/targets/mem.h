@@ -56,6 +56,30 @@ static long first_nonzero(const void *p, size_t len)
 	return -1;
 }
 
+/* A field of the smaps entry whose mapping starts at addr, in KiB. */
+__attribute__((unused))
+static long smaps_kib(const void *addr, const char *field)
+{
+	unsigned long a = (unsigned long)addr, s, e;
+	char line[512];
+	size_t n = strlen(field);
+	long kib = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') > strchr(line, '-'))
+			in = s == a;
+		else if (in && !strncmp(line, field, n) && line[n] == ':') {
+			kib = atol(line + n + 1);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 struct map_line {
 	unsigned long start, end;
 	char perms[5];

@@ -22,29 +22,6 @@ struct region {
 	long huge_kib, rss_kib;	/* before the dump */
 };
 
-/* A field of the smaps entry whose mapping starts at addr, in KiB. */
-static long smaps_kib(const void *addr, const char *field)
-{
-	unsigned long a = (unsigned long)addr, s, e;
-	char line[512];
-	size_t n = strlen(field);
-	long kib = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-	int in = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') > strchr(line, '-'))
-			in = s == a;
-		else if (in && !strncmp(line, field, n) && line[n] == ':') {
-			kib = atol(line + n + 1);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 /* The PMD huge page size, 0 without THP (CONFIG_TRANSPARENT_HUGEPAGE). */
 static unsigned long huge_size(void)
 {

@@ -760,20 +760,27 @@ static void craft_end_and_expect(struct crafted *c, const char *want)
 		TH_LOG("\"%s\" does not say \"%s\"", msg, want);
 	}
 }
+/* The rest of a hand-built image after c's process, then read back:
+ * accepted. */
+static void craft_rest_and_accept(struct crafted *c)
+{
+	craft_proc(c);
+	craft_rest(c, 0, 5);
+	if (img_writer_finish(&c->w) < 0)
+		_exit(1);
+	img_writer_close(&c->w);
+	img_free(&c->img);
+	ASSERT_EQ(0, read_img(path_of("t.img")));
+	cleanup();
+}
+
 /* The hand-built image, undamaged, is accepted: the helpers are right. */
 TEST(crafted_baseline_is_accepted)
 {
 	struct crafted c;
 
 	craft_begin(&c);
-	craft_proc(&c);
-	craft_rest(&c, 0, 5);
-	if (img_writer_finish(&c.w) < 0)
-		_exit(1);
-	img_writer_close(&c.w);
-	img_free(&c.img);
-	ASSERT_EQ(0, read_img(path_of("t.img")));
-	cleanup();
+	craft_rest_and_accept(&c);
 }
 
 TEST(zero_threads_is_refused)
@@ -826,6 +833,39 @@ TEST(unaligned_mapping_is_refused)
 	c.img.procs[0].vmas[2].d.end += 1;
 	craft_meta(&c);
 	craft_end_and_expect(&c, "mapping section at offset");
+}
+
+/* THP (format.h CKPT_VMA_THP) only on private anonymous memory that did
+ * not refuse huge pages. */
+static void thp_refused(int vma, uint32_t madv)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	c.img.procs[0].vmas[vma].d.flags |= CKPT_VMA_THP;
+	c.img.procs[0].vmas[vma].d.madv |= madv;
+	craft_meta(&c);
+	craft_end_and_expect(&c, "mapping section at offset");
+}
+
+TEST(huge_page_flag_on_a_file_mapping_is_refused)
+{
+	thp_refused(0, 0);
+}
+
+TEST(huge_page_flag_with_nohugepage_is_refused)
+{
+	thp_refused(1, CKPT_MADV_NOHUGEPAGE);
+}
+
+TEST(huge_page_flag_on_the_heap_is_accepted)
+{
+	struct crafted c;
+
+	craft_begin(&c);
+	c.img.procs[0].vmas[1].d.flags |= CKPT_VMA_THP;
+	c.img.procs[0].vmas[1].d.madv |= CKPT_MADV_HUGEPAGE;
+	craft_rest_and_accept(&c);
 }
 
 TEST(descriptors_out_of_order_are_refused)
