@@ -45,21 +45,6 @@ static int read_number(pid_t id, const char *name, long long *v)
 	return ret;
 }
 
-/* "Key:\tvalue" of /proc/PID/task/TID/status, or -1. */
-static long status_field(pid_t pid, pid_t tid, const char *key)
-{
-	char path[80], *buf, *at;
-	long v = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	if (read_file(path, &buf, NULL) < 0)
-		return -1;
-	if ((at = strstr(buf, key)) && (at == buf || at[-1] == '\n'))
-		v = strtol(at + strlen(key), NULL, 10);
-	free(buf);
-	return v;
-}
-
 static int read_deadline(struct ckpt_thread_attrs *t)
 {
 	struct ckpt_sched_attr sa = { 0 };
@@ -97,8 +82,8 @@ int dump_collect_attrs(pid_t live, struct img_proc *p)
 		long r;
 
 		t->tid = p->threads[i].d.tid;
-		if (status_field(p->d.pid, t->tid, "NoNewPrivs:") > 0)
-			t->flags |= CKPT_TATTR_NO_NEW_PRIVS;
+		/* NoNewPrivs: with the seccomp mode, from the one read of each
+		 * thread's status (seccomp.c dump_collect_seccomp). */
 		/* Any thread's, through /proc/TID: CAP_SYS_NICE for another
 		 * process's (fs/proc/base.c timerslack_ns_show); or asked
 		 * from inside (dump_attrs_remote). */

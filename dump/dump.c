@@ -222,9 +222,9 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/maps", pid);
 	if ((ret = dump_collect_proc(pid, p, ts, &dp->status)) < 0 ||
-	    (ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
-	    (ret = dump_collect_attrs(pid, p)) < 0 ||
-	    (ret = dump_collect_seccomp(p, ts)) < 0 ||
+	    (phase("process"), ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
+	    (phase("threads: registers, signals"), ret = dump_collect_attrs(pid, p)) < 0 ||
+	    (phase("attributes"), ret = dump_collect_seccomp(p, ts)) < 0 ||
 	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0)
 		goto out;
 	/* Threads are borrowed through a sigreturn gadget of the process's
@@ -239,10 +239,11 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		warn("too many processes to keep track of: the written pages of this one are not tracked");
 		dp->tracking = 0;
 	}
+	phase("seccomp, syscall instruction, gadget");
 	if ((ret = dump_collect_remote(p, ts, &dp->status)) < 0 || (ret = interrupted()) < 0)
 		goto out;
 	drop_pending(p, o->drop_pending);
-	phase("registers, signals, injected syscalls");
+	phase("injected syscalls");
 	/*
 	 * Read the maps again: the injected scratch page is gone now.  With
 	 * --fork (and no tracking, which protects mappings by their VmFlags

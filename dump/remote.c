@@ -241,6 +241,78 @@ static int collect_timers(struct img_proc *p, struct tracee_set *ts)
 	return 0;
 }
 
+/*
+ * Per thread, what only the thread itself can be asked: its
+ * clear_child_tid (how pthread_join learns a thread ended) and its
+ * alternate signal stack, for threads [lo, lo + n).  All of them are
+ * borrowed first and each syscall runs in all at once
+ * (tracee_syscall_each): with 1,000 threads, one thread after another
+ * was some 5 ptrace round trips each, most of the freeze.  Then given
+ * back together, but t[0] (its scratch is needed after).
+ */
+static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, size_t n)
+{
+	struct tracee **tv = xmalloc(n * sizeof(*tv));
+	uint64_t (*a)[6] = xzalloc(n * sizeof(*a)), *at = xmalloc(n * sizeof(*at));
+	long *r = xmalloc(n * sizeof(*r));
+	int ret = 0;
+
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		tv[i] = &ts->t[lo + i];
+		if ((ret = tracee_scratch(ts, tv[i], &at[i])) < 0)
+			ret = error_errno(ret, "thread %d: cannot borrow it", tv[i]->tid);
+		a[i][0] = PR_GET_TID_ADDRESS;
+		a[i][1] = at[i];
+	}
+	if (ret == 0 && (ret = tracee_syscall_each(ts, tv, n, SYS_prctl, a, r)) < 0)
+		ret = error_errno(ret, "cannot run prctl(PR_GET_TID_ADDRESS) in the threads");
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		uint64_t tidaddr = 0;
+
+		if (r[i] == 0 &&
+		    (ret = mem_read(ts->t[0].tid, at[i], &tidaddr, sizeof(tidaddr))) < 0)
+			ret = error_errno(ret, "cannot read the tid address of %d", tv[i]->tid);
+		p->threads[lo + i].d.clear_tid = tidaddr;
+		a[i][0] = 0;
+		a[i][1] = at[i];
+	}
+	if (ret == 0 && (ret = tracee_syscall_each(ts, tv, n, SYS_sigaltstack, a, r)) < 0)
+		ret = error_errno(ret, "cannot run sigaltstack in the threads");
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct kstack ks;
+
+		if (r[i] < 0)
+			ret = error_errno((int)r[i], "thread %d: sigaltstack failed", tv[i]->tid);
+		else if ((ret = mem_read(ts->t[0].tid, at[i], &ks, sizeof(ks))) < 0)
+			ret = error_errno(ret, "cannot read the signal stack of %d", tv[i]->tid);
+		else {
+			p->threads[lo + i].d.altstack_sp = ks.sp;
+			p->threads[lo + i].d.altstack_size = ks.size;
+			p->threads[lo + i].d.altstack_flags = (uint32_t)ks.flags;
+		}
+	}
+	/* On failure dump_collect_remote gives back what is left. */
+	if (ret == 0 && (ret = tracee_inject_end_each(tv + !lo, n - !lo)) < 0)
+		ret = error_errno(ret, "cannot give the threads their registers back");
+	free(tv);
+	free(a);
+	free(at);
+	free(r);
+	return ret;
+}
+
+/* Without a sigreturn gadget a borrowed thread is not safe (borrow.c):
+ * then one thread at a time, as few at risk as can be. */
+static int collect_threads(struct img_proc *p, struct tracee_set *ts)
+{
+	size_t step = ts->code.arch.gadget ? ts->n : 1;
+	int ret = 0;
+
+	for (size_t lo = 0; lo < ts->n && ret == 0; lo += step)
+		ret = thread_calls(p, ts, lo, MIN(step, ts->n - lo));
+	return ret;
+}
+
 static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st)
 {
 	struct tracee *t0 = &ts->t[0];
@@ -278,34 +350,8 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 			return error_errno(ret, "cannot read signal action %d", sig);
 		p->sigacts[sig - 1] = (struct ckpt_sigaction){ ka.handler, ka.flags, ka.restorer, ka.mask };
 	}
-	for (size_t i = 0; i < ts->n; i++) {
-		struct kstack ks;
-		uint64_t tidaddr = 0, at;
-
-		if ((ret = tracee_scratch(ts, &ts->t[i], &at)) < 0)
-			return error_errno(ret, "thread %d: cannot borrow it", ts->t[i].tid);
-		/* clear_child_tid: how pthread_join learns a thread ended. */
-		if ((ret = rcall(ts, &ts->t[i], SYS_prctl, PR_GET_TID_ADDRESS, at, 0, 0, &r)) < 0)
-			return ret;
-		if (r == 0 && (ret = mem_read(ts->t[0].tid, at, &tidaddr, sizeof(tidaddr))) < 0)
-			return error_errno(ret, "cannot read the tid address of %d", ts->t[i].tid);
-		p->threads[i].d.clear_tid = tidaddr;
-
-		if ((ret = rcall(ts, &ts->t[i], SYS_sigaltstack, 0, at, 0, 0, &r)) < 0)
-			return ret;
-		if (r < 0)
-			return error_errno((int)r, "thread %d: sigaltstack failed", ts->t[i].tid);
-		if ((ret = mem_read(ts->t[0].tid, at, &ks, sizeof(ks))) < 0)
-			return error_errno(ret, "cannot read the signal stack of %d", ts->t[i].tid);
-		p->threads[i].d.altstack_sp = ks.sp;
-		p->threads[i].d.altstack_size = ks.size;
-		p->threads[i].d.altstack_flags = (uint32_t)ks.flags;
-		/* Given back at once: one thread borrowed at a time (t[0]'s
-		 * scratch is still needed below). */
-		if (i && (ret = tracee_inject_end(&ts->t[i])) < 0)
-			return error_errno(ret, "thread %d: cannot give it its registers back",
-					   ts->t[i].tid);
-	}
+	if ((ret = collect_threads(p, ts)) < 0)
+		return ret;
 	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
 		return ret;
 	p->d.brk = (uint64_t)r;

@@ -296,7 +296,8 @@ static int wait_interrupt(struct tracee *t)
 	}
 }
 
-int tracee_give_back(struct tracee *t)
+/* Up to the interrupt stop it is resumed towards (tracee_give_back). */
+int tracee_give_back_start(struct tracee *t)
 {
 	struct tracee_loan *l = t->loan;
 	const arch_regs_t *back = l ? &l->back : &t->regs;
@@ -318,13 +319,28 @@ int tracee_give_back(struct tracee *t)
 	killpoint("give back: registers");
 	if (ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
 		return -errno;
+	return 0;
+}
+
+/* In that stop, with its own registers: its stack bytes back. */
+int tracee_give_back_finish(struct tracee *t)
+{
+	int ret;
+
 	if ((ret = wait_interrupt(t)) < 0)
 		return ret;
-	if (l)
+	if (t->loan)
 		unlend(t);
 	killpoint("give back: stack");
 	drop_loan(t);
 	t->injecting = 0;
 	t->at = TRACEE_AT_STOP;
 	return 0;
+}
+
+int tracee_give_back(struct tracee *t)
+{
+	int ret = tracee_give_back_start(t);
+
+	return ret < 0 ? ret : tracee_give_back_finish(t);
 }

@@ -30,5 +30,9 @@ int tracee_borrow(struct tracee_set *ts, struct tracee *t);
 /* At a stop other than syscall entry: registers, mask, stack bytes back,
  * the thread in an interrupt stop. */
 int tracee_give_back(struct tracee *t);
+/* The same in two halves, so that many threads' interrupt stops overlap:
+ * _start resumes it towards the stop, _finish waits for it. */
+int tracee_give_back_start(struct tracee *t);
+int tracee_give_back_finish(struct tracee *t);
 
 #endif

@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 
 #include "common/killpoint.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "ptrace/borrow.h"
 
 /* A signal the thread raised itself by running something (a fault), as
@@ -42,17 +44,12 @@ static int self_inflicted(pid_t tid, int sig)
  * have.  The old way it is held back (delivering it would build a signal
  * frame from our borrowed registers) and sent again with tgkill after.
  */
-static int step(struct tracee *t, int *held)
+static int step_wait(struct tracee *t, int *held)
 {
-	int pass = 0;
-
 	for (;;) {
-		int st, sig;
+		int st, sig, pass = 0;
 		pid_t r;
 
-		if (ptrace(PTRACE_SYSCALL, t->tid, 0, (void *)(long)pass) < 0)
-			return -errno;
-		pass = 0;
 		do
 			r = waitpid(t->tid, &st, __WALL);
 		while (r < 0 && errno == EINTR);
@@ -64,16 +61,25 @@ static int step(struct tracee *t, int *held)
 		}
 		if (WSTOPSIG(st) == (SIGTRAP | 0x80))
 			return 0;
-		if ((st >> 16) != 0)	/* a group stop or other event */
-			continue;
-		sig = WSTOPSIG(st);
-		if (self_inflicted(t->tid, sig))
-			return -EFAULT;	/* it stays in this stop, undelivered */
-		if (t->loan && t->loan->blocked)
-			pass = sig;
-		else
-			*held = sig;
+		if ((st >> 16) == 0) {	/* not a group stop or other event */
+			sig = WSTOPSIG(st);
+			if (self_inflicted(t->tid, sig))
+				return -EFAULT;	/* it stays in this stop, undelivered */
+			if (t->loan && t->loan->blocked)
+				pass = sig;
+			else
+				*held = sig;
+		}
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, (void *)(long)pass) < 0)
+			return -errno;
 	}
+}
+
+static int step(struct tracee *t, int *held)
+{
+	if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
+		return -errno;
+	return step_wait(t, held);
 }
 
 static int syscall_info(pid_t tid, int op, struct __ptrace_syscall_info *info)
@@ -88,6 +94,31 @@ static int syscall_info(pid_t tid, int op, struct __ptrace_syscall_info *info)
 static int restarting(long r)
 {
 	return r == -512 || r == -513 || r == -514 || r == -516;
+}
+
+/* At a syscall-entry stop: the gadget's rt_sigreturn becomes nr(a[]). */
+static int make_entry(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6])
+{
+	struct __ptrace_syscall_info info;
+	int err;
+
+	if ((err = syscall_info(t->tid, PTRACE_SYSCALL_INFO_ENTRY, &info)) < 0)
+		return err;
+	if (info.entry.nr == SYS_rt_sigreturn) {
+		arch_regs_t r = t->loan->gadget_regs;
+
+		killpoint("inject: at the gadget's entry");
+		arch_prep_entry(&r, nr, a, ts->code.arch.resume, t->loan->entry_sp);
+		if ((err = tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r))) < 0)
+			return err;
+		killpoint("inject: arguments set");
+		if ((err = arch_set_entry_nr(t->tid, nr)) < 0)
+			return err;
+		killpoint("inject: syscall set");
+	} else if ((long)info.entry.nr != nr) {
+		return -EPROTO;
+	}
+	return 0;
 }
 
 /*
@@ -108,23 +139,7 @@ static int call_safe(struct tracee_set *ts, struct tracee *t, long nr, const uin
 		if ((err = step(t, held)) < 0)
 			return err;
 		t->at = TRACEE_AT_ENTRY;
-		if ((err = syscall_info(t->tid, PTRACE_SYSCALL_INFO_ENTRY, &info)) < 0)
-			return err;
-		if (info.entry.nr == SYS_rt_sigreturn) {
-			arch_regs_t r = t->loan->gadget_regs;
-
-			killpoint("inject: at the gadget's entry");
-			arch_prep_entry(&r, nr, a, ts->code.arch.resume, t->loan->entry_sp);
-			if ((err = tracee_set_regset(t->tid, NT_PRSTATUS, &r, sizeof(r))) < 0)
-				return err;
-			killpoint("inject: arguments set");
-			if ((err = arch_set_entry_nr(t->tid, nr)) < 0)
-				return err;
-			killpoint("inject: syscall set");
-		} else if ((long)info.entry.nr != nr) {
-			return -EPROTO;
-		}
-		if ((err = step(t, held)) < 0)
+		if ((err = make_entry(ts, t, nr, a)) < 0 || (err = step(t, held)) < 0)
 			return err;
 		t->at = TRACEE_AT_EXIT;
 		if ((err = syscall_info(t->tid, PTRACE_SYSCALL_INFO_EXIT, &info)) < 0)
@@ -180,6 +195,90 @@ int tracee_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint6
 	return err;
 }
 
+/*
+ * The same syscall in n borrowed threads at once: each stop of one thread
+ * is waited for while the others run to theirs, instead of one round trip
+ * after another (with 1,000 threads those were most of the freeze).  Each
+ * thread goes through exactly the states call_safe() takes it through, so
+ * ckpt dying at any point leaves each as safe as one at a time would.
+ * After a failure no thread is started again: each is left stopped (at
+ * an entry or exit stop, t->at says which) for tracee_inject_end().
+ */
+int tracee_syscall_each(struct tracee_set *ts, struct tracee **tv, size_t n, long nr,
+			const uint64_t (*a)[6], long *ret)
+{
+	enum { IDLE, TO_ENTRY, TO_EXIT };
+	struct __ptrace_syscall_info info;
+	uint8_t *state;
+	int *held, err = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!tv[i]->injecting || !tv[i]->loan || !tv[i]->loan->safe)
+			break;
+	if (i < n) {	/* not all borrowed safely: one at a time */
+		for (i = 0; i < n && err == 0; i++)
+			err = tracee_syscall(ts, tv[i], nr, a[i], &ret[i]);
+		return err;
+	}
+	state = xzalloc(n);
+	held = xzalloc(n * sizeof(*held));
+	/* To the gadget's rt_sigreturn entry, all at once. */
+	for (i = 0; i < n && err == 0; i++) {
+		killpoint("inject: to the next entry");
+		if (ptrace(PTRACE_SYSCALL, tv[i]->tid, 0, 0) < 0)
+			err = -errno;
+		else
+			state[i] = TO_ENTRY;
+	}
+	/* Made ours, and on to the exit. */
+	for (i = 0; i < n; i++) {
+		int e;
+
+		if (state[i] != TO_ENTRY)
+			continue;
+		state[i] = IDLE;
+		if ((e = step_wait(tv[i], &held[i])) == 0) {
+			tv[i]->at = TRACEE_AT_ENTRY;
+			if (err)
+				continue;
+			if ((e = make_entry(ts, tv[i], nr, a[i])) == 0) {
+				if (ptrace(PTRACE_SYSCALL, tv[i]->tid, 0, 0) == 0)
+					state[i] = TO_EXIT;
+				else
+					e = -errno;
+			}
+		}
+		if (e < 0 && !err)
+			err = e;
+	}
+	for (i = 0; i < n; i++) {
+		int e;
+
+		if (state[i] != TO_EXIT)
+			continue;
+		if ((e = step_wait(tv[i], &held[i])) == 0) {
+			tv[i]->at = TRACEE_AT_EXIT;
+			e = syscall_info(tv[i]->tid, PTRACE_SYSCALL_INFO_EXIT, &info);
+		}
+		if (e == 0) {
+			killpoint("inject: at the exit");
+			ret[i] = (long)info.exit.rval;
+			/* Cut short: again, on its own, as call_safe() does. */
+			if (err == 0 && restarting(ret[i]))
+				e = call_safe(ts, tv[i], nr, a[i], &ret[i], &held[i]);
+		}
+		if (e < 0 && !err)
+			err = e;
+	}
+	for (i = 0; i < n; i++)
+		if (held[i])
+			tgkill(ts->pid, tv[i]->tid, held[i]);
+	free(held);
+	free(state);
+	return err;
+}
+
 /* Left at a syscall-entry stop (a failure between the two stops): the
  * syscall there is skipped (number -1) and it goes on to the exit stop. */
 static int skip_entry(struct tracee *t)
@@ -212,4 +311,28 @@ int tracee_inject_end(struct tracee *t)
 	if (t->at == TRACEE_AT_ENTRY && (err = skip_entry(t)) < 0)
 		return err;
 	return tracee_give_back(t);
+}
+
+int tracee_inject_end_each(struct tracee **tv, size_t n)
+{
+	uint8_t *started = xzalloc(n ? n : 1);
+	int err = 0;
+
+	/* Those left at an entry stop (after a failure): one at a time. */
+	for (size_t i = 0; i < n && err == 0; i++) {
+		if (!tv[i]->injecting)
+			continue;
+		if (tv[i]->at == TRACEE_AT_ENTRY)
+			err = tracee_inject_end(tv[i]);
+		else if ((err = tracee_give_back_start(tv[i])) == 0)
+			started[i] = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int e = started[i] ? tracee_give_back_finish(tv[i]) : 0;
+
+		if (e < 0 && !err)
+			err = e;
+	}
+	free(started);
+	return err;
 }

@@ -118,6 +118,8 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 			st->tgid = atoi(val);
 		else if (!strcmp(line, "Seccomp"))
 			st->seccomp = atoi(val);
+		else if (!strcmp(line, "NoNewPrivs"))
+			st->no_new_privs = atoi(val);
 		else if (!strcmp(line, "VmLck"))
 			st->vmlck_kb = strtoull(val, NULL, 10);
 		else if (!strcmp(line, "CapInh"))

@@ -28,6 +28,7 @@ struct proc_status {
 	uint32_t umask;
 	int tracer;
 	int seccomp;
+	int no_new_privs;	/* NoNewPrivs (a thread's own) */
 	uint64_t vmlck_kb;	/* VmLck: memory under mlock */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint64_t sig_ign, sig_cgt;	/* SigIgn, SigCgt: bit sig-1 */

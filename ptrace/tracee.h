@@ -146,6 +146,13 @@ int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len);
  */
 int tracee_syscall(struct tracee_set *ts, struct tracee *t, long nr, const uint64_t a[6], long *ret);
 int tracee_inject_end(struct tracee *t);
+/* The same syscall nr(a[i]) in each of n threads, their stops overlapped
+ * (inject.c); ret[i] as tracee_syscall's.  Threads not all borrowed
+ * safely yet (tracee_scratch borrows): one after another. */
+int tracee_syscall_each(struct tracee_set *ts, struct tracee **tv, size_t n, long nr,
+			const uint64_t (*a)[6], long *ret);
+/* tracee_inject_end of n threads, their interrupt stops overlapped. */
+int tracee_inject_end_each(struct tracee **tv, size_t n);
 
 /* borrow.c */
 /* Where the code for safe borrowing is in pid (arch.h struct arch_code,
