@@ -548,6 +548,9 @@ static int freeze_single(pid_t pid, struct tracee_tree *tt, int seccomp)
 			error_errno(ret, "cannot attach (are you root or its owner? see also /proc/sys/kernel/yama/ptrace_scope)");
 		else if (ret == -ESRCH)
 			error("cannot attach: the process exited");
+		else if (ret == -EAGAIN && t->ts.vfork_child)
+			error("the process is in vfork(): its child %d has not called exec or _exit in %d s",
+			      t->ts.vfork_child, TRACEE_VFORK_MS / 1000);
 		else
 			error_errno(ret, "cannot attach");
 		free(t);

@@ -319,13 +319,27 @@ void tracee_held_born(pid_t parent, pid_t child)
 	add(child);
 }
 
-/* A fork, vfork or clone event of held thread tid: a new process is held. */
-static void born(pid_t tid)
+static void handle(pid_t tid, int st);
+
+/*
+ * A fork, vfork or clone event of held thread tid: a new process is held.
+ * A vfork child is let go on at once, from its first stop (due now): its
+ * parent, continued after this event, waits in the kernel until the child
+ * execs, and could not be stopped by a checkpoint before (vfork.c).
+ */
+static void born(pid_t tid, int event)
 {
 	unsigned long msg = 0;
+	pid_t child;
+	int st;
 
-	if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 && msg)
-		tracee_held_born(tid, (pid_t)msg);
+	if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) < 0 || !msg)
+		return;
+	child = (pid_t)msg;
+	tracee_held_born(tid, child);
+	if (event == PTRACE_EVENT_VFORK && tracee_is_held(child) &&
+	    tracee_wait(child, &st, __WALL) == child)
+		handle(child, st);
 }
 
 /* One report of a held thread: let it go on as if nobody watched, but
@@ -351,7 +365,7 @@ static void handle(pid_t tid, int st)
 	}
 	if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
 	    event == PTRACE_EVENT_VFORK)
-		born(tid);
+		born(tid, event);
 	if (event || sig == (SIGTRAP | 0x80)) {
 		ptrace(PTRACE_CONT, tid, 0, 0);
 		return;
@@ -376,6 +390,12 @@ static int poll_proc(pid_t pid)
 	}
 	free(tids);
 	return 0;
+}
+
+void tracee_held_serve(pid_t pid)
+{
+	if (tracee_is_held(pid) && poll_proc(pid) < 0)
+		drop(pid);
 }
 
 int tracee_held_poll(int *status)

@@ -8,12 +8,14 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -67,24 +69,95 @@ static void born_add(struct tracee_born *b, pid_t pid)
 }
 
 /*
+ * A vfork child that a fork event attached to us, in its first stop (or
+ * about to be): let it run on to its exec, held (continued) or not
+ * (detached: once it has exec'd, a pass of the tree finds it as any child).
+ */
+static void vfork_child_go(struct tracee_set *ts, pid_t child)
+{
+	int st;
+
+	if (!tracee_born_take(ts->born, child)) {
+		tracee_held_serve(child);	/* born held between two polls */
+		return;
+	}
+	if (tracee_wait(child, &st, __WALL) != child)
+		return;
+	if (WIFEXITED(st) || WIFSIGNALED(st))
+		tracee_note_exit(child, st);
+	else if (tracee_is_held(child))
+		ptrace(PTRACE_CONT, child, 0, 0);
+	else
+		ptrace(PTRACE_DETACH, child, 0, 0);
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * The next report of thread t: its waitpid status in *st, 0 or -errno.
+ * A thread in vfork() reports nothing before its child has exec'd or
+ * exited (vfork.c): that child (vchild, if its vfork event was seen; else
+ * found once the thread does not stop at once) is let run on if it is
+ * ours, and the wait is bounded: -EAGAIN after TRACEE_VFORK_MS, the child
+ * in ts->vfork_child (t keeps our interrupt pending: it stops once its
+ * child lets it go).
+ */
+static int wait_report(struct tracee_set *ts, struct tracee *t, int *st, pid_t vchild)
+{
+	struct timespec t0;
+	int timed = 0;
+
+	for (int tries = 0;; tries++) {
+		pid_t r = waitpid(t->tid, st, __WALL | (tries < 8 || vchild ? WNOHANG : 0));
+
+		if (r == t->tid)
+			return 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (vchild && !tracee_vfork_shares(ts->pid, vchild))
+			vchild = 0, tries = 0;	/* exec'd or exited: t is on its way */
+		if (!vchild && tries < 7) {
+			sched_yield();
+			continue;
+		}
+		if (!vchild && !(vchild = tracee_vfork_child(ts->pid, t->tid)))
+			continue;	/* the next wait blocks */
+		if (!timed++)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+		vfork_child_go(ts, vchild);
+		if (elapsed_ms(&t0) >= TRACEE_VFORK_MS) {
+			ts->vfork_child = vchild;
+			return -EAGAIN;
+		}
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
+/*
  * Wait until t is in its interrupt (or group) stop.  Signals that arrive
  * first are passed on; the pending PTRACE_INTERRUPT then stops the thread
  * before it returns to user space.  Returns -ESRCH if the thread died.
  * A fork or clone it reports (trees only) attached the new task to us:
- * noted in ts->born.  A vfork is not let on: the parent would wait for a
- * child we hold (-EAGAIN).
+ * noted in ts->born.  A vfork child is let run on to its exec: the thread
+ * waits for that in the kernel, and stops after (wait_report).
  */
 static int wait_interrupt_stop(struct tracee_set *ts, struct tracee *t)
 {
-	for (;;) {
-		int st, sig, event;
-		pid_t r = waitpid(t->tid, &st, __WALL);
+	pid_t vchild = 0;
 
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+	for (;;) {
+		int st, sig, event, ret;
+
+		if ((ret = wait_report(ts, t, &st, vchild)) < 0)
+			return ret;
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {
 			tracee_note_exit(t->tid, st);
 			return -ESRCH;
@@ -107,10 +180,8 @@ static int wait_interrupt_stop(struct tracee_set *ts, struct tracee *t)
 			/* a child of a held process is held from birth */
 			if (msg)
 				tracee_held_born(t->tid, (pid_t)msg);
-			if (event == PTRACE_EVENT_VFORK) {
-				ts->vfork_child = (pid_t)msg;
-				return -EAGAIN;
-			}
+			if (event == PTRACE_EVENT_VFORK && msg)
+				vfork_child_go(ts, vchild = (pid_t)msg);
 		}
 		if (event)	/* other events are not enabled; resume */
 			sig = 0;
@@ -218,7 +289,8 @@ int tracee_seize_new(struct tracee_set *ts)
 		}
 		if (ret < 0) {
 			closedir(d);
-			if (find(ts, tid))
+			/* A held thread stays ours: tracee_release lets it on. */
+			if (find(ts, tid) && !tracee_is_held(ts->pid))
 				drop(ts, tid), ptrace(PTRACE_DETACH, tid, 0, 0);
 			return ret;
 		}

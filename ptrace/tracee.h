@@ -48,12 +48,15 @@ struct tracee_set {
 	int leader_gone;	/* the leader exited (pthread_exit): t[0] is another */
 	struct tracee_code code;
 	/* Trees (ptrace/tree.c): more PTRACE_O_* to seize with; where the
-	 * tasks their fork events attach go; a vfork that got in the way
-	 * (the freeze then fails with -EAGAIN). */
+	 * tasks their fork events attach go; a vfork child that did not exec
+	 * in time (the freeze then fails with -EAGAIN). */
 	long options;
 	struct tracee_born *born;
 	pid_t vfork_child;
 };
+
+/* How long a freeze waits for a thread in vfork() (its child's exec). */
+#define TRACEE_VFORK_MS	2000
 
 /* Seize and interrupt every thread of pid until no new ones appear; fills
  * ts and reads each thread's registers.  t[0] is the leader, or another
@@ -128,6 +131,14 @@ void tracee_note_exit(pid_t tid, int st);
  * gives it), 0 while it runs, -ESRCH when none is held.
  */
 int tracee_held_poll(int *status);
+/* The same for held process pid alone (a vfork child, whose parent
+ * waits for it): its pending stops handled, without blocking. */
+void tracee_held_serve(pid_t pid);
+/* Thread tid of pid is in vfork(), waiting in the kernel for a child that
+ * shares pid's memory: that child's PID; else 0 (vfork.c). */
+pid_t tracee_vfork_child(pid_t pid, pid_t tid);
+/* child still shares pid's memory (kcmp(2) KCMP_VM): not exec'd yet. */
+int tracee_vfork_shares(pid_t pid, pid_t child);
 
 int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len);
 int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len);

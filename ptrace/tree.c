@@ -29,8 +29,6 @@
 
 #define TREE_OPTIONS	(PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE)
 #define MAX_ROUNDS	1000	/* passes before a tree that keeps growing is refused */
-#define VFORK_WAIT_MS	20	/* between tries while a vfork is under way */
-#define VFORK_TRIES	100	/* 2 s of them */
 
 static int find_task(const struct tracee_tree *tt, pid_t pid)
 {
@@ -71,6 +69,22 @@ static const char *name_of(pid_t pid)
 	return buf;
 }
 
+/*
+ * A zombie of the tree that is our tracee (held from birth, ckpt run; or
+ * attached by a fork event): its end is reported to us first, and until we
+ * have seen it its parent cannot reap it (the table of docs/trees.md 1,
+ * kernel/exit.c wait_task_zombie): a wait4 of a dump --kill would block in
+ * the parent, and the zombie keep its PID from a restore.  Seen now, it is
+ * its parent's zombie alone.
+ */
+static void see_end(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, __WALL | WNOHANG) == pid && (WIFEXITED(st) || WIFSIGNALED(st)))
+		tracee_note_exit(pid, st);
+}
+
 /* Before its first thread is seized: what it is, and whether it may be.
  * -ESRCH: it is gone. */
 static int check_task(struct tree_task *t)
@@ -85,6 +99,8 @@ static int check_task(struct tree_task *t)
 		return error_errno(ret, "cannot read /proc/%d/stat", t->pid);
 	if ((t->st.state == 'Z' || t->st.state == 'X') && !proc_has_live_thread(t->pid)) {
 		t->zombie = 1;
+		if (t->parent >= 0)
+			see_end(t->pid);
 		return 0;
 	}
 	if (t->st.flags & PF_KTHREAD)
@@ -101,13 +117,14 @@ static int check_task(struct tree_task *t)
 }
 
 /* A task auto-attached by a fork event that is not ours after all (its
- * parent left the tree): let it go once it has stopped. */
+ * parent left the tree, or the freeze failed): let it go once it has
+ * stopped; on, still ours, if it is held (ckpt run: held from birth). */
 static void let_go(pid_t pid)
 {
 	int st;
 
 	if (tracee_wait(pid, &st, __WALL) == pid && WIFSTOPPED(st))
-		tracee_call(PTRACE_DETACH, pid, 0, 0);
+		tracee_call(tracee_is_held(pid) ? PTRACE_CONT : PTRACE_DETACH, pid, 0, 0);
 }
 
 /* Tasks the fork events brought: a new process whose parent is a task
@@ -241,6 +258,8 @@ static void end_task(struct tree_task *t)
 
 	for (size_t k = 0; k < t->ts.n; k++)
 		tracee_wait(t->ts.t[k].tid, &st, __WALL | WNOHANG);
+	if (t->parent >= 0)
+		see_end(t->pid);
 	free(t->ts.t);
 	memset(&t->ts, 0, sizeof(t->ts));
 }
@@ -349,23 +368,11 @@ int tracee_freeze_tree(pid_t root, struct tracee_tree *tt)
 {
 	int ret;
 
-	for (int tries = 0;; tries++) {
-		struct timespec ts = { 0, VFORK_WAIT_MS * 1000000L };
-		pid_t vp, vc;
-
-		memset(tt, 0, sizeof(*tt));
-		ret = freeze_once(root, tt);
-		if (ret != -EAGAIN)
-			break;
-		vp = tt->vfork[0];
-		vc = tt->vfork[1];
-		tracee_release_tree(tt, 0);
-		if (tries == VFORK_TRIES)
-			return error("process %s is in vfork(): its child %d has not called exec or _exit in %d s",
-				     name_of(vp), vc, VFORK_TRIES * VFORK_WAIT_MS / 1000);
-		debug("process %d is in vfork() (child %d): trying again", vp, vc);
-		nanosleep(&ts, NULL);
-	}
+	memset(tt, 0, sizeof(*tt));
+	ret = freeze_once(root, tt);
+	if (ret == -EAGAIN)
+		error("process %s is in vfork(): its child %d has not called exec or _exit in %d s",
+		      name_of(tt->vfork[0]), tt->vfork[1], TRACEE_VFORK_MS / 1000);
 	if (ret < 0)
 		tracee_release_tree(tt, 0);
 	return ret;

@@ -29,8 +29,7 @@ struct tracee_tree {
 /*
  * Freeze root and every descendant; 0, or -errno after a message naming the
  * process it could not freeze (everything released then).  -EAGAIN: a
- * vfork was under way (tt->vfork): tracee_freeze_tree retries that for a
- * while itself, so the caller sees it only when it lasts.
+ * process stayed in vfork() (tt->vfork) longer than TRACEE_VFORK_MS.
  */
 int tracee_freeze_tree(pid_t root, struct tracee_tree *tt);
 /* Release every task (sig: 0, SIGSTOP or SIGKILL, as tracee_release) and

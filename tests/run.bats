@@ -222,9 +222,8 @@ TREE_JOB='"$@" & wait $!; s=$?; echo "worker status $s"; exit $s'
 }
 
 # A pipeline whose awk works slowly (a loop every 50 numbers) until
-# $T/fast exists, saying where it is every 1000 numbers.  Not sleep(1)
-# from system(): awk's children would vfork, and a checkpoint of a held
-# tree with a process in vfork hangs (docs/trees.md 4: not yet fixed).
+# $T/fast exists, saying where it is every 1000 numbers.  (The test of
+# awk's system(), whose children vfork, is further down.)
 pipeline_job() {
 	cat >"$T/sum.awk" <<'EOF'
 { s += $1 % 7 }
@@ -278,6 +277,82 @@ EOF
 	echo "before: at $before; after: from $first"
 	[ "$first" -eq $((before + 1000)) ]
 	[ "$(grep -E '^[0-9]+ [0-9]+$' <<<"$output")" = "$(seq 1 40000 | awk '{ s += $1 % 7 } END { print NR, s }')" ]
+}
+
+# Processes in vfork() (docs/trees.md 2.1, step 4): the parent waits in
+# the kernel for its child, held from birth, to exec; a checkpoint lets
+# that child run on and waits for the parent (before: it waited forever).
+@test "run: a job that vforks all the time gets its checkpoints, none hangs; preempted, resumed, it goes on (vforker)" {
+	skip_unless_ptrace
+	export CKPT_GO=$T/go VFORKER_FAST_FILE=$T/fast
+	start_run "$T/out1" --every 0.2s --dir "$T/d" -- "$CKPT_TARGETS/vforker" 0
+	wait_log "checkpoint 8 " 120
+	kill -TERM "$RPID"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 85 ]
+	! grep -q 'failed' "$T/log"
+	local before after
+	before=$(sed -n 's/^round //p' "$T/out1" | tail -n 1)
+	touch "$T/fast" "$T/go"
+	run ckpt run --every 0.2s --dir "$T/d" -- "$CKPT_TARGETS/vforker" 0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"resumed from checkpoint "* ]]
+	grep '^result ' <<<"$output" >"$T/out2"
+	vforker_ok "$T/out2"
+	after=$(cut -d' ' -f2 "$T/out2")
+	echo "before: round ${before:-0}; at the end: $after"
+	[ "$after" -ge "${before:-0}" ]
+}
+
+@test "run: a pipeline whose awk calls system() (sh -c: vfork, exec) is checkpointed throughout and ends with the right result" {
+	skip_unless_ptrace
+	# system() for every number until $T/fast exists; each child's status
+	# checked
+	cat >"$T/sys.awk" <<'EOF'
+{ s += $1 }
+!quick {
+	r = system("exit " (NR % 5))
+	if (r != NR % 5)
+		print "bad status", r, "at", NR
+	if ((getline x < fast) > 0)
+		quick = 1
+	close(fast)
+	if (NR % 20 == 0) { print "at", NR; fflush() }
+}
+END { print NR, s }
+EOF
+	start_run "$T/out1" --every 0.2s --dir "$T/d" -- sh -c 'seq 1 2000 | awk -v fast="$1" -f "$2"' sh "$T/fast" "$T/sys.awk"
+	wait_log "checkpoint 6 " 120
+	touch "$T/fast"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 0 ]
+	! grep -q 'failed' "$T/log"
+	! grep -q '^bad' "$T/out1"
+	grep -qx '2000 2001000' "$T/out1"
+}
+
+@test "run: a vfork child that does not exec for long: those checkpoints are skipped, one line each saying why; the job runs on untouched" {
+	skip_unless_ptrace
+	export CKPT_GO=$T/go
+	# round 1's child waits 8 s before its exec
+	start_run "$T/out1" --every 0.2s --dir "$T/d" -- "$CKPT_TARGETS/vforker" 0 8000
+	wait_log "checkpoint 1 failed: the job runs on" 120
+	grep -q "^ckpt: run: checkpoint 1: process vforker (PID $JOB) is in vfork(): its child [0-9]* has not called exec or _exit in 2 s$" "$T/log"
+	# waiting for its child, as without ckpt: not stopped
+	[ "$(proc_state "$JOB")" = D ]
+	# after the exec, checkpoints again
+	wait_log "checkpoint [0-9]* /.*, job paused" 120
+	touch "$T/go"
+	wait_status "$RPID"
+	cat "$T/log"
+	[ "$st" -eq 0 ]
+	# every failed checkpoint said why, in one line before
+	[ "$(grep -c 'is in vfork(): its child' "$T/log")" -eq "$(grep -c 'failed: the job runs on' "$T/log")" ]
+	[ "$(grep -c '^ckpt: ' "$T/log")" -eq "$(grep -c 'failed: the job runs on' "$T/log")" ]
+	vforker_ok "$T/out1"
 }
 
 @test "run: a tree's process whose stdout is a file of its own keeps it after a resume; the shell keeps ckpt run's" {

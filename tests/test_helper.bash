@@ -175,3 +175,12 @@ for line in sys.stdin:
         break
 ' "$1" "$2"
 }
+
+# vforker_ok FILE: tests/targets/vforker.c's last line "result N SUM" holds
+# (SUM: the sum of i % 100 for i = 1..N, each a child's exit status), N >= 1.
+vforker_ok() {
+	local n sum
+	read -r _ n sum < <(grep '^result ' "$1" | tail -n 1)
+	echo "vforker: $n rounds, sum $sum"
+	[ "$n" -ge 1 ] && [ "$sum" -eq $(((n / 100) * 4950 + (n % 100) * (n % 100 + 1) / 2)) ]
+}
