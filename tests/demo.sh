@@ -52,11 +52,16 @@ fi
 say "starting a long job: a sum of squares that checks itself at the end"
 # In a subshell that waits for it: the job's death by the dump's SIGKILL is
 # reported (a shell's "Killed") to that subshell's stderr, not to ours.
+# With job control (set -m) the job leads a process group of its own, as
+# one started with & from an interactive shell: in the script's group,
+# whose leader is not in the image, ckpt restore would put it in its own
+# group and say so.
 (
 	for fd in /proc/$BASHPID/fd/*; do
 		fd=${fd##*/}
 		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 	done
+	set -m
 	"$O/targets/longjob" "$N" </dev/null >"$log" 2>&1 &
 	echo $! >"$dir/pid"
 	wait $! || true
