@@ -131,13 +131,39 @@ int fork_until_zombie(pid_t pid)
 	}
 }
 
+/* The state letter of /proc/PID/stat, '-' if gone (for debug lines). */
+static char proc_state_of(pid_t pid)
+{
+	struct proc_stat st;
+
+	return proc_read_stat(pid, &st) == 0 ? st.state : '-';
+}
+
+/*
+ * The process exited after the release (a short one of a tree: sh -c of
+ * awk's system(), seq at its end of input): its children, the copy among
+ * them, went to its reaper when it did (kernel/exit.c
+ * forget_original_parent), which reaps them; nothing stays with it.  1
+ * if the copy is still pid's child.
+ */
+static int copy_left_with(pid_t child, pid_t pid)
+{
+	struct proc_stat st;
+
+	if (proc_read_stat(child, &st) < 0 || st.ppid != pid) {
+		debug("process %d has exited: its forked copy %d is its reaper's", pid, child);
+		return 0;
+	}
+	return 1;
+}
+
 void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *code)
 {
 	struct tracee_set ts = { .pid = pid };
 	struct sched_param sp = { 0 };
+	int st, ret, ret2 = 0;
 	uint64_t t;
-	long r;
-	int st;
+	long r = 0;
 
 	/* Its exit unmaps a copy of all the process's memory, tens of ms
 	 * per GiB: on a CPU the process does not want (dump.c). */
@@ -157,17 +183,26 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 	/* Freeze one thread alone for one wait4 of that very child, which
 	 * does not block (WNOHANG): the zombie is there. */
 	t = now_ns();
-	if (tracee_freeze_one(pid, live, &ts) < 0 && tracee_freeze_one(pid, pid, &ts) < 0) {
+	if ((ret = tracee_freeze_one(pid, live, &ts)) < 0 &&
+	    (ret2 = tracee_freeze_one(pid, pid, &ts)) < 0) {
+		debug("cannot stop thread %d (%s) or %d (%s) of %d to reap the forked copy", live,
+		      strerror(-ret), pid, strerror(-ret2), pid);
+		if (!copy_left_with(child, pid))
+			return;
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
 		return;
 	}
 	ts.code = *code;
 	killpoint("fork: reaping");
-	if (tracee_syscall(&ts, &ts.t[0], SYS_wait4,
-			   (uint64_t[6]){ (uint64_t)child, 0, __WALL | WNOHANG, 0 }, &r) < 0 || r != child)
+	if ((ret = tracee_syscall(&ts, &ts.t[0], SYS_wait4,
+				 (uint64_t[6]){ (uint64_t)child, 0, __WALL | WNOHANG, 0 }, &r)) < 0 ||
+	    r != child) {
+		debug("wait4 of the forked copy %d in thread %d: %s, returned %ld (state %c)", child,
+		      ts.t[0].tid, ret < 0 ? strerror(-ret) : "run", r, proc_state_of(child));
 		r = -1;
-	else
+	} else {
 		guard_note_copy(pid, 0, GUARD_COPY_NONE);
+	}
 	tracee_inject_end(&ts.t[0]);
 	tracee_release(&ts, 0);
 	if (r != child)
