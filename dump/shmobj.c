@@ -24,18 +24,12 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
-
-/* A set of object offsets, [lo, hi) ranges, sorted and merged by settle(). */
-struct offsets {
-	struct range { uint64_t lo, hi; } *r;
-	size_t n, cap;
-	int messy;
-};
+#include "restore/ranges.h"
 
 struct object {
 	uint64_t dev, ino;
 	int sysv;
-	struct offsets stored;
+	struct ranges stored;	/* object offsets planned, [start, end) */
 };
 
 static int shm_object(const struct img_vma *v)
@@ -51,67 +45,18 @@ static int same_object(const struct object *o, const struct img_vma *v)
 	return o->dev == v->d.dev && o->ino == v->d.ino && o->sysv == !!(v->d.flags & CKPT_VMA_SYSV);
 }
 
-static void add(struct offsets *s, uint64_t lo, uint64_t hi)
-{
-	if (s->n == s->cap)
-		s->r = xrealloc(s->r, (s->cap = s->cap ? s->cap * 2 : 16) * sizeof(*s->r));
-	s->r[s->n++] = (struct range){ lo, hi };
-	s->messy = 1;
-}
-
-static int by_lo(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-static void settle(struct offsets *s)
-{
-	size_t m = 0;
-
-	if (!s->messy || !s->n)
-		return;
-	qsort(s->r, s->n, sizeof(*s->r), by_lo);
-	for (size_t i = 1; i < s->n; i++) {
-		if (s->r[i].lo <= s->r[m].hi)
-			s->r[m].hi = MAX(s->r[m].hi, s->r[i].hi);
-		else
-			s->r[++m] = s->r[i];
-	}
-	s->n = m + 1;
-	s->messy = 0;
-}
-
-static int has(const struct offsets *s, uint64_t off)
-{
-	size_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (off < s->r[mid].lo)
-			hi = mid;
-		else if (off >= s->r[mid].hi)
-			lo = mid + 1;
-		else
-			return 1;
-	}
-	return 0;
-}
-
-static uint64_t total(const struct offsets *s)
+static uint64_t total(const struct ranges *s)
 {
 	uint64_t t = 0;
 
 	for (size_t i = 0; i < s->n; i++)
-		t += s->r[i].hi - s->r[i].lo;
+		t += s->r[i].end - s->r[i].start;
 	return t;
 }
 
 /* The object offsets of v's pages planned (stored, or left in the parent
  * image: "same") into s. */
-static void add_planned(struct offsets *s, const struct img_vma *v, const struct vma_pages *vp)
+static void add_planned(struct ranges *s, const struct img_vma *v, const struct vma_pages *vp)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
 	const struct page_run *sets[2] = { vp->runs, vp->same };
@@ -121,12 +66,13 @@ static void add_planned(struct offsets *s, const struct img_vma *v, const struct
 		for (size_t r = 0; r < counts[k]; r++) {
 			uint64_t off = v->d.pgoff + (sets[k][r].addr - v->d.start);
 
-			add(s, off, off + sets[k][r].npages * ps);
+			ranges_add(s, off, off + sets[k][r].npages * ps);
 		}
 }
 
-/* v's runs at offsets s does not have: kept, the rest dropped. */
-static void keep_unstored(const struct offsets *s, struct img_vma *v, struct vma_pages *vp)
+/* v's runs at offsets s (finished) does not have: kept, the rest dropped;
+ * a run at a time, cut where s has a part of it. */
+static void keep_unstored(const struct ranges *s, struct img_vma *v, struct vma_pages *vp)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
 	struct page_run *kept = NULL;
@@ -134,13 +80,18 @@ static void keep_unstored(const struct offsets *s, struct img_vma *v, struct vma
 
 	v->d.npages = 0;
 	for (size_t r = 0; r < vp->nruns; r++) {
-		uint64_t end = vp->runs[r].addr + vp->runs[r].npages * ps;
+		uint64_t a = vp->runs[r].addr, end = a + vp->runs[r].npages * ps;
+		uint64_t to_off = v->d.pgoff - v->d.start;	/* address + to_off: offset */
 
-		for (uint64_t a = vp->runs[r].addr; a < end; a += ps) {
-			if (has(s, v->d.pgoff + (a - v->d.start)))
-				continue;
-			dump_add_run(&kept, &n, &cap, a, 1);
-			v->d.npages++;
+		while (a < end) {
+			struct range got = { end + to_off, end + to_off };
+
+			ranges_next(s, a + to_off, end + to_off, &got);
+			if (got.start - to_off > a) {
+				dump_add_run(&kept, &n, &cap, a, (got.start - to_off - a) / ps);
+				v->d.npages += (got.start - to_off - a) / ps;
+			}
+			a = got.end - to_off;
 		}
 	}
 	free(vp->runs);
@@ -173,7 +124,7 @@ static void store_whole(struct img_vma *v, struct vma_pages *vp)
 static int sysv_whole(struct img *img, struct vma_pages **vp, uint32_t k, uint32_t i)
 {
 	const struct img_vma *first = &img->procs[k].vmas[i];
-	struct offsets s = { 0 };
+	struct ranges s = { 0 };
 	uint64_t held, planned;
 	int ret;
 
@@ -184,9 +135,9 @@ static int sysv_whole(struct img *img, struct vma_pages **vp, uint32_t k, uint32
 			if ((w->d.flags & CKPT_VMA_SYSV) && w->d.ino == first->d.ino && shm_object(w))
 				add_planned(&s, w, &vp[kk][ii]);
 		}
-	settle(&s);
+	ranges_finish(&s);
 	planned = total(&s);
-	free(s.r);
+	ranges_free(&s);
 	if ((ret = dump_sysv_held((int)first->d.ino, &held)) < 0)
 		return error_errno(ret, "SysV shared memory segment %lu: cannot read it in "
 				   "/proc/sysvipc/shm", (unsigned long)first->d.ino);
@@ -229,14 +180,14 @@ int dump_shm_aliases(struct img *img, struct vma_pages **vp)
 					break;
 			} else {
 				v->d.flags |= CKPT_VMA_SHM_ALIAS;
-				settle(&seen[j].stored);
+				ranges_finish(&seen[j].stored);
 				keep_unstored(&seen[j].stored, v, &vp[k][i]);
 			}
 			o = &seen[j];
 			add_planned(&o->stored, v, &vp[k][i]);
 		}
 	for (size_t j = 0; j < n; j++)
-		free(seen[j].stored.r);
+		ranges_free(&seen[j].stored);
 	free(seen);
 	return ret;
 }
