@@ -56,5 +56,6 @@ int cmd_root_signs(void);
 int cmd_help(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_unlock(int argc, char **argv);
 
 #endif

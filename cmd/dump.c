@@ -53,6 +53,7 @@ int cmd_dump(int argc, char **argv)
 		{ "per-process-pages", no_argument, NULL, 'C' },
 		{ "allow-lost-fds", no_argument, NULL, 'A' },
 		{ "lose-fd", required_argument, NULL, 'L' },
+		{ "network-lock", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -134,6 +135,14 @@ int cmd_dump(int argc, char **argv)
 			o.lose_fds[o.nlose_fds++] = (int)fd;
 			break;
 		}
+		case 'N':
+			if (strcmp(optarg, "nftables") && strcmp(optarg, "skip")) {
+				fprintf(stderr, "ckpt: dump: bad --network-lock \"%s\" (nftables or skip)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.no_network_lock = !strcmp(optarg, "skip");
+			break;
 		case 'J':
 			json = 1;
 			break;

@@ -13,7 +13,7 @@ const struct cmd cmds[] = {
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress auto|CODEC[:LEVEL]] [-j N]\n"
 	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV] [--fork]\n"
 	  "          [--single] [--per-process-pages] [--allow-lost-fds] [--lose-fd N]...\n"
-	  "          [--json]\n"
+	  "          [--network-lock nftables|skip] [--json]\n"
 	  "  PID and all its descendants are dumped as one image (a process tree, frozen as one).\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout,\n"
 	  "                      which must not be a terminal)\n"
@@ -39,6 +39,10 @@ const struct cmd cmds[] = {
 	  "                      dump refuses, naming them (fds 0-2 that lead outside the image\n"
 	  "                      get ckpt restore's own 0-2 instead)\n"
 	  "      --lose-fd N     do not save fd N (it becomes /dev/null at restore)\n"
+	  "      --network-lock nftables|skip  with --kill, TCP connections to a peer outside the\n"
+	  "                      image are held (their segments dropped, nftables) until the\n"
+	  "                      restore, so the peer sees a pause (default; without nft the\n"
+	  "                      dump refuses); skip: not held, a peer that sends gets a reset\n"
 	  "      --json          print what was done as a JSON object (docs/json.md)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,
@@ -83,6 +87,12 @@ const struct cmd cmds[] = {
 	  "  credentials as they are.  Root's dumps are signed already; sign an image made\n"
 	  "  elsewhere (or before signing existed) only if you trust whoever made it.\n",
 	  "vouch for images: sign them with this machine's key (root)" },
+	{ "unlock", cmd_unlock,
+	  "ckpt unlock IMAGE\n"
+	  "  Remove the network lock a dump that killed the process left for the image's TCP\n"
+	  "  connections (their segments are dropped until the restore, which removes it): for\n"
+	  "  an image that will not be restored on this machine.  Their peers then get a reset.\n",
+	  "remove the network lock of a dumped image's TCP connections (root)" },
 	{ "check", cmd_check,
 	  "ckpt check [--json]\n"
 	  "      --json          print the features as a JSON object (docs/json.md)\n"

@@ -2,7 +2,7 @@
 _ckpt() {
 	local cur prev words cword
 	_init_completion || return
-	local cmds="dump restore inspect verify sign check core merge run watch help"
+	local cmds="dump restore inspect verify sign unlock check core merge run watch help"
 	local i cmd=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in -*) ;; *) cmd=${words[i]}; break ;; esac
@@ -16,10 +16,11 @@ _ckpt() {
 		case $prev in
 		-o|--output|--parent) _filedir; return ;;
 		--compress) COMPREPLY=($(compgen -W "auto none zlib zstd lz4" -- "$cur")); return ;;
+		--network-lock) COMPREPLY=($(compgen -W "nftables skip" -- "$cur")); return ;;
 		-j|--jobs|--exclude|--exclude-mapping|--lose-fd) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --single --per-process-pages --allow-lost-fds --lose-fd --json -q --quiet -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --single --per-process-pages --allow-lost-fds --lose-fd --network-lock --json -q --quiet -v --verbose -h --help" -- "$cur"))
 		else
 			_pids
 		fi ;;
@@ -48,10 +49,10 @@ _ckpt() {
 		else
 			_filedir
 		fi ;;
-	inspect|verify|sign)
+	inspect|verify|sign|unlock)
 		if [[ $cur == -* ]]; then
 			local o="--json -q --quiet -v --verbose -h --help"
-			[[ $cmd == sign ]] && o="-v --verbose -h --help"
+			[[ $cmd == sign || $cmd == unlock ]] && o="-v --verbose -h --help"
 			COMPREPLY=($(compgen -W "$o" -- "$cur"))
 		else
 			_filedir

@@ -695,11 +695,15 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		ret = img_writer_finish(&d.w);
 		/* TCP connections dropped silently by the kill, unless one
 		 * received what the image misses: then not killed at all */
-		if (ret == 0 && o->kill && (ret = fd_tcp_before_kill(&d.img, 1)) < 0 && !d.w.is_stream && d.w.path)
+		if (ret == 0 && o->kill &&
+		    (ret = fd_tcp_before_kill(&d.img, 1, o->no_network_lock)) < 0 && !d.w.is_stream &&
+		    d.w.path)
 			unlink(d.w.path);
 		if (ret < 0)
 			untrack(&d, 1);
 		tracee_release_tree(&d.tt, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
+		if (ret == 0 && o->kill)
+			fd_tcp_lock_kept();
 		t_released = now_ns();
 	}
 	if (ret == 0)
@@ -711,7 +715,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		o->result->total_ns = now_ns() - t0;
 	}
 out:
-	fd_tcp_before_kill(&d.img, 0);
+	fd_tcp_before_kill(&d.img, 0, 0);
 	reap_copies(&d);	/* failed after a fork */
 	for (uint32_t i = 0; d.pr && i < d.img.h.nprocs; i++) {
 		dump_free_pages(d.pr[i].vp, d.pr[i].p->d.nvmas);

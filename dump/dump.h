@@ -30,6 +30,8 @@ struct dump_opts {
 	int allow_lost_fds;	/* --allow-lost-fds: what cannot be restored is lost */
 	int *lose_fds;		/* --lose-fd N: these are lost */
 	int nlose_fds;
+	int no_network_lock;	/* --network-lock=skip: connections to peers
+				   outside are not locked until the restore */
 	struct dump_result *result;	/* filled in when not NULL */
 	/* bit n-1: signal n pending in the process is not saved (ckpt run: its
 	 * preemption signals were ckpt's, not the job's to get on restore) */

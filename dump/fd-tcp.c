@@ -29,6 +29,7 @@
 
 #include "common/killpoint.h"
 #include "common/log.h"
+#include "common/netlock.h"
 #include "common/util.h"
 #include "dump/fd.h"
 #include "dump/guard.h"
@@ -210,25 +211,119 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	return 0;
 }
 
-/* Said once the kill is sure: what the peer outside must not do. */
-static void note_outside(const struct img *img)
+/* The connections about to be closed whose peer is outside the image,
+ * into c (room for nrepair); how many; the first's index in *first. */
+static size_t outside(const struct img *img, struct netlock_conn *c, size_t *first)
 {
+	size_t n = 0;
+
 	for (size_t i = 0; i < nrepair; i++) {
 		const struct img_file *f = img_file(img, to_repair[i].file);
+		struct ckpt_fd_inet s;
 
-		if (f && !fd_tcp_peer(img, f))
-			info("fd %d of process %d (%s): its peer is outside the image: until the restore "
-			     "it sees a pause if it sends nothing, and a reset if it sends",
-			     to_repair[i].pfd, to_repair[i].pid, f->what);
+		if (!f || fd_tcp_peer(img, f))
+			continue;
+		fd_state(f, &s, sizeof(s));
+		if (!n)
+			*first = i;
+		c[n] = (struct netlock_conn){ .family = (int)s.family, .port = s.port,
+					      .peer_port = s.peer_port };
+		memcpy(c[n].addr, s.addr, sizeof(s.addr));
+		memcpy(c[n].peer, s.peer_addr, sizeof(s.peer_addr));
+		n++;
 	}
+	return n;
 }
 
-int fd_tcp_before_kill(const struct img *img, int killing)
+/* The lock netlock.h describes, named in the guardian's journal first: a
+ * ckpt that dies before the kill leaves the process running and its
+ * connections free (guard.c). */
+static char locked[NETLOCK_NAME_MAX];
+
+/*
+ * Before the kill, connections to a peer outside are locked (their
+ * segments dropped both ways until the restore removes the lock), or with
+ * skip left as they are: a peer that sends meanwhile gets a reset.  As
+ * CRIU does (--network-lock), a dump that cannot lock refuses.
+ */
+static int lock(const struct img *img, int skip)
 {
-	size_t i;
+	struct netlock_conn *c = xmalloc((nrepair + 1) * sizeof(*c));
+	size_t first = 0, n = outside(img, c, &first);
+	const struct img_file *f = n ? img_file(img, to_repair[first].file) : NULL;
+	char why[256];
+	int ret = 0;
+
+	for (size_t i = 0; skip && i < nrepair; i++) {
+		const struct img_file *g = img_file(img, to_repair[i].file);
+
+		if (g && !fd_tcp_peer(img, g))
+			info("fd %d of process %d (%s): its peer is outside the image and the network is "
+			     "not locked (--network-lock=skip): until the restore it sees a pause if it "
+			     "sends nothing, and a reset if it sends", to_repair[i].pfd,
+			     to_repair[i].pid, g->what);
+	}
+	if (!n || skip)
+		goto out;
+	netlock_name(img->h.image_id, locked);
+	guard_note_netlock(locked);
+	ret = netlock_install(locked, c, n, why, sizeof(why));
+	if (ret < 0) {
+		guard_note_netlock(NULL);
+		locked[0] = 0;
+		ret = error("fd %d of process %d (%s): its peer is outside the image, and its segments "
+			    "cannot be held back until the restore (%s): a peer that sent meanwhile "
+			    "would get a reset; not killed (--network-lock=skip kills it anyway)",
+			    to_repair[first].pfd, to_repair[first].pid, f ? f->what : "TCP",
+			    ret == -ENOENT ? "nft not found: the network lock needs Debian's nftables" :
+			    ret == -EIO ? why : strerror(-ret));
+		goto out;
+	}
+	killpoint("netlock: locked");
+	for (size_t i = 0; i < nrepair; i++) {
+		const struct img_file *g = img_file(img, to_repair[i].file);
+
+		if (g && !fd_tcp_peer(img, g))
+			info("fd %d of process %d (%s): its peer is outside the image: its segments are "
+			     "held back until the restore (nftables table inet %s): it sees a pause",
+			     to_repair[i].pfd, to_repair[i].pid, g->what, locked);
+	}
+out:
+	free(c);
+	return ret;
+}
+
+/* The dump failed after the lock: the process runs on, its peers too. */
+static void unlock(void)
+{
+	char why[256];
+
+	if (!locked[0])
+		return;
+	if (netlock_remove(locked, why, sizeof(why)) < 0)
+		warn("cannot remove the network lock (nftables table inet %s): %s: `ckpt unlock` the "
+		     "image's path, or nft delete table inet %s", locked, why[0] ? why : "nft failed",
+		     locked);
+	guard_note_netlock(NULL);
+	locked[0] = 0;
+}
+
+void fd_tcp_lock_kept(void)
+{
+	if (locked[0])
+		guard_note_netlock(NULL);
+	locked[0] = 0;
+}
+
+int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock)
+{
+	size_t i = 0;
 	uint32_t seq = 0;
 	int ret = 0;
 
+	/* Locked first: then nothing comes in after the check below. */
+	if (killing && nrepair)
+		ret = lock(img, skip_lock);
 	for (i = 0; killing && i < nrepair && ret == 0; i++) {
 		/* In repair mode the kernel still takes the peer's bytes
 		 * (and acknowledges them): bytes that came after the image
@@ -246,10 +341,8 @@ int fd_tcp_before_kill(const struct img *img, int killing)
 				    "written, which it does not hold: not killed, dump again",
 				    seq - to_repair[i].rcv_seq);
 	}
-	if (ret == 0 && killing && nrepair) {
+	if (ret == 0 && killing && nrepair)
 		killpoint("tcp: repaired for the kill");
-		note_outside(img);
-	}
 	for (size_t k = 0; k < nrepair; k++) {
 		int q = TCP_NO_QUEUE;
 
@@ -258,6 +351,8 @@ int fd_tcp_before_kill(const struct img *img, int killing)
 			guard_note_tcp(to_repair[k].pid, to_repair[k].pfd, 0);
 		close(to_repair[k].fd);
 	}
+	if (ret < 0)
+		unlock();
 	free(to_repair);
 	to_repair = NULL;
 	nrepair = 0;

@@ -91,9 +91,12 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 /* The image is on disk: killing, put the connections read into repair
  * mode so that the kill drops them silently (an error if one received
  * bytes the image does not hold: then nothing is changed); not killing,
- * forget them; says which connections have a peer outside the image.
- * 0 or -1 after a message. */
-int fd_tcp_before_kill(const struct img *img, int killing);
+ * forget them.  Killing, connections to a peer outside the image are
+ * locked first (common/netlock.h), unless skip_lock (--network-lock=skip):
+ * each is named.  0 or -1 after a message (then the lock is gone). */
+int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock);
+/* The kill is done: the lock stays for the restore (out of the journal). */
+void fd_tcp_lock_kept(void);
 /* fd-file.c: a further open of a deleted inode (ckpt_fd_ghost.inode_of)
  * whose first one will not be restored (decided before it: lost, or
  * outside) carries the inode itself, read now: 0 or -errno. */

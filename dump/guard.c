@@ -10,7 +10,10 @@
  *    the fd its parent image names (track.c);
  *  - a named temporary image file: removed;
  *  - a TCP connection ckpt put into repair mode (fd-tcp.c), which would
- *    send nothing more: taken out of it (TCP_REPAIR_OFF_NO_WP).
+ *    send nothing more: taken out of it (TCP_REPAIR_OFF_NO_WP);
+ *  - the network lock of a --kill (common/netlock.h), while the process
+ *    still runs (ckpt died before the kill): removed, else its peers
+ *    would wait for segments that never come.
  * It learns what to undo from a journal in memory shared with ckpt (ckpt
  * writes each entry before the step it describes), waits for ckpt
  * (common/guardian.c), and exits at once when ckpt is done.
@@ -266,6 +269,33 @@ static void undo_tcp(const volatile struct guard_journal *j)
 	}
 }
 
+void guard_note_netlock(const char *name)
+{
+	if (guard)
+		snprintf((char *)guard->netlock, sizeof(guard->netlock), "%s", name ? name : "");
+}
+
+/* Unless the kill got the process (dead, or a zombie of it): then the
+ * lock holds its connections until the restore. */
+static void undo_netlock(const volatile struct guard_journal *j)
+{
+	char name[NETLOCK_NAME_MAX], why[256], st = 0;
+
+	if (!j->netlock[0])
+		return;
+	if (exit_signal_of(j->pid, &st) < 0 || st == 'Z' || st == 'X') {
+		debug("guardian: the process was killed: the network lock stays");
+		return;
+	}
+	memcpy(name, (const char *)j->netlock, sizeof(name));
+	name[sizeof(name) - 1] = 0;
+	if (netlock_remove(name, why, sizeof(why)) < 0)
+		warn("guardian: cannot remove the network lock (nftables table inet %s): %s", name,
+		     why[0] ? why : "nft not found");
+	else
+		debug("guardian: network lock %s removed", name);
+}
+
 int guard_note_uffd(pid_t pid, pid_t live, const struct tracee_code *code)
 {
 	int n;
@@ -316,6 +346,7 @@ static void undo(const volatile struct guard_journal *j)
 		free(tmp);
 	}
 	undo_tcp(j);
+	undo_netlock(j);
 	undo_copies(j);
 	undo_uffds(j);
 }

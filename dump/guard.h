@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/netlock.h"
 #include "dump/dump.h"
 #include "ptrace/tracee.h"
 
@@ -63,6 +64,9 @@ struct guard_journal {
 	/* TCP connections in repair mode: taken out of it */
 	int ntcp;
 	struct { pid_t pid; int fd; } tcp[GUARD_TCP_MAX];
+	/* the network lock (common/netlock.h) of a --kill: removed while the
+	 * process runs on, kept once it is killed; "" none */
+	char netlock[NETLOCK_NAME_MAX];
 	int done;		/* ckpt is done: nothing to undo */
 };
 
@@ -83,6 +87,10 @@ int guard_note_uffd(pid_t pid, pid_t live, const struct tracee_code *code);
  * is out of it again (off); 0, or -1 when the journal is full (then
  * ckpt must not put it into repair mode). */
 int guard_note_tcp(pid_t pid, int fd, int on);
+
+/* The network lock name is about to be installed (before the kill), or
+ * NULL: there is none to remove, as it is gone or kept for good. */
+void guard_note_netlock(const char *name);
 
 /* Before the freeze: the journal and the guardian for process pid. */
 int guard_start(pid_t pid, const char *out);

@@ -11,7 +11,9 @@
  * as its destination: an address of this machine, so the segment goes to
  * the local TCP and no further.  No timestamp option: a segment without
  * one is not checked against PAWS (tcp_validate_incoming: saw_tstamp).
- * Needs CAP_NET_RAW (ckpt's own, as TCP_REPAIR's CAP_NET_ADMIN).
+ * Needs CAP_NET_RAW (ckpt's own, as TCP_REPAIR's CAP_NET_ADMIN).  Marked
+ * (SO_MARK, CAP_NET_ADMIN) so that the network lock of the dump lets it
+ * through (common/netlock.h).
  */
 #include <errno.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/netlock.h"
 #include "restore/fd.h"
 
 #ifndef IPV6_HDRINCL
@@ -115,7 +118,8 @@ int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int
 	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_HDRINCL : IP_HDRINCL, &one,
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &(uint32_t){ NETLOCK_MARK }, sizeof(uint32_t)) < 0 ||
+	    setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_HDRINCL : IP_HDRINCL, &one,
 		       sizeof(one)) < 0 ||
 	    sendto(fd, pkt, hlen + sizeof(th), 0, (struct sockaddr *)&to, tolen) < 0)
 		ret = -errno;

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/netlock.h"
 #include "common/util.h"
 #include "image/fdkind.h"
 #include "restore/fd.h"
@@ -365,6 +366,28 @@ static void tcp_resume(struct plan *pl, const struct fd_restore *r, const struct
 	if (f->d.flags & O_NONBLOCK)
 		plan_syscall(pl, 0, 0, 0, SYS_fcntl, (uint64_t[6]){ (uint64_t)target, F_SETFL,
 			     f->d.flags & ~(uint32_t)O_ACCMODE });
+}
+
+void fd_tcp_unlock(const struct img *img, const char *path)
+{
+	char name[NETLOCK_NAME_MAX], why[256];
+	int outside = 0, ret;
+
+	for (uint32_t i = 0; i < img->nfiles && !outside; i++)
+		outside = img->files[i].d.kind == CKPT_FD_TCP &&
+			  img->files[i].d.policy == CKPT_FPOL_EXACT && !fd_tcp_peer(img, &img->files[i]);
+	if (!outside)
+		return;
+	netlock_name(img->h.image_id, name);
+	ret = netlock_remove(name, why, sizeof(why));
+	if (ret == -ENOENT)
+		debug("no nft here: no network lock to remove");	/* dumped elsewhere */
+	else if (ret < 0)
+		warn("cannot remove the network lock (nftables table inet %s): %s: the connections "
+		     "to peers outside stay silent until `ckpt unlock %s`", name,
+		     ret == -EIO ? why : strerror(-ret), path);
+	else
+		debug("network lock %s removed", name);
 }
 
 const struct fd_kind_restore fd_restore_tcp = { .open = tcp_open, .plan_after = tcp_resume };

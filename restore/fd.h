@@ -104,6 +104,10 @@ int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file 
 
 /* fd-tcp-segment.c, for fd-tcp.c: a bare segment (ACK, with fin a FIN
  * too) from s's peer to s, through a raw socket: 0 or -errno */
+/* fd-tcp.c: the process runs: the network lock of its image's
+ * connections to peers outside (common/netlock.h) goes, their segments
+ * flow again.  A failed restore leaves it, for the next. */
+void fd_tcp_unlock(const struct img *img, const char *path);
 int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int fin,
 		   uint16_t window);
 

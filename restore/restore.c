@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "image/chain.h"
 #include "image/check.h"
+#include "restore/fd.h"
 #include "restore/guard.h"
 #include "restore/fillguard.h"
 #include "restore/lazy.h"
@@ -315,6 +316,8 @@ static int start(const char *path, const struct restore_opts *opts, struct start
 	progress_end();
 	if (ret < 0)
 		goto out;
+	/* before anything that could stop ckpt with the process running */
+	fd_tcp_unlock(&img, path);
 	killpoint("restore: running");
 	if (log_verbose > 1)
 		debug("kill points passed: %ld", killpoints_passed());

@@ -77,7 +77,7 @@ start_peer() {
 	skip_unless_root
 	start_peer closewait
 	start_target fd_tcp_fin closewait "$PORT"
-	dump_kill
+	dump_kill $(netlock_or_skip)
 	[[ "$output" == *"its peer is outside the image"* ]]
 	# the peer goes on, its connection not reset
 	kill -0 "$PEER"
@@ -94,7 +94,7 @@ start_peer() {
 	skip_unless_root
 	start_peer finwait
 	start_target fd_tcp_fin finwait "$PORT" "$T/peer.go"
-	dump_kill
+	dump_kill $(netlock_or_skip)
 	kill -0 "$PEER"
 	restore_go
 	[ "$status" -eq 0 ]
@@ -121,7 +121,7 @@ start_peer() {
 	command -v python3 >/dev/null || skip "needs python3"
 	start_peer closewait
 	start_target fd_tcp_fin closewait "$PORT"
-	dump_kill
+	dump_kill $(netlock_or_skip)
 	# the FILE section (type 11) of kind TCP (40): its fflags (+88)
 	local sec file state at
 	read -r sec file state < <(file_of_kind 40 "$T/img")

@@ -118,7 +118,7 @@ os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 	start_peer
 	start_target fd_tcp peer "$PORT"
 	dump_kill
-	[[ "$output" == *"ckpt: dump $TPID: fd 10 of process $TPID (a IPv4 TCP connection 127.0.0.1:"*" to 127.0.0.1:$PORT): its peer is outside the image: until the restore it sees a pause if it sends nothing, and a reset if it sends"* ]]
+	[[ "$output" == *"ckpt: dump $TPID: fd 10 of process $TPID (a IPv4 TCP connection 127.0.0.1:"*" to 127.0.0.1:$PORT): its peer is outside the image: its segments are held back until the restore (nftables table inet ckpt_"*"): it sees a pause"* ]]
 	# the peer runs on meanwhile, its connection not reset
 	kill -0 "$PEER"
 	restore_go

@@ -114,6 +114,12 @@ start_target_as_nobody() {
 }
 
 # dump_kill: dump $TPID with --kill into $T/img and reap it.
+# The option dump --kill needs where it cannot lock the network (no nft,
+# as in the arm64 guest): for tests whose peer outside sends nothing while
+# the process is down (tests/fds-tcp-lock.bats tests the lock itself).
+netlock_or_skip() {
+	nft list tables >/dev/null 2>&1 || echo --network-lock=skip
+}
 dump_kill() {
 	run "$CKPT" dump "$TPID" -o "$T/img" --kill "$@"
 	echo "$output"
