@@ -16,6 +16,7 @@
  * through (common/netlock.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -62,6 +63,64 @@ static int mapped(const uint8_t *a)
 	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
 
 	return !memcmp(a, prefix, 12);
+}
+
+/* net.ipv4/ipv6.ip_nonlocal_bind (ip-sysctl.rst): binds take any address. */
+static int nonlocal_bind(int v6)
+{
+	char c = '0';
+	int fd = open(v6 ? "/proc/sys/net/ipv6/ip_nonlocal_bind" : "/proc/sys/net/ipv4/ip_nonlocal_bind",
+		      O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = '0';
+		close(fd);
+	}
+	return c != '0';
+}
+
+/*
+ * Whether a is an address of this machine.  An image names the address a
+ * raw segment goes to: anything else, and ckpt, as root, would send forged
+ * segments into the network (an image's IP_FREEBIND lets the connection's
+ * bind take any address).  bind(2) of a plain UDP socket takes only a
+ * local one (inet_bind: inet_addr_type must be RTN_LOCAL, 127.0.0.53 too;
+ * ipv6_chk_addr), unless ip_nonlocal_bind says otherwise: then the source
+ * the kernel picks for a datagram to a (connect(2) sends nothing) must be
+ * a itself, as it is for an address of a local route's own ("src" in ip
+ * route show table local; RFC 6724 rule 1 for IPv6).
+ */
+static int local(int v6, const uint8_t *a)
+{
+	struct sockaddr_storage to = { .ss_family = (sa_family_t)(v6 ? AF_INET6 : AF_INET) }, me;
+	socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), mlen = len;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), yes = 0;
+
+	if (v6)
+		memcpy(&((struct sockaddr_in6 *)&to)->sin6_addr, a, 16);
+	else
+		memcpy(&((struct sockaddr_in *)&to)->sin_addr, a, 4);
+	if (fd < 0)
+		return 0;
+	if (!nonlocal_bind(v6)) {
+		yes = bind(fd, (struct sockaddr *)&to, len) == 0;
+	} else {
+		((struct sockaddr_in *)&to)->sin_port = htons(9);	/* same place in both */
+		if (connect(fd, (struct sockaddr *)&to, len) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&me, &mlen) == 0)
+			yes = v6 ? !memcmp(&((struct sockaddr_in6 *)&me)->sin6_addr, a, 16) :
+				   !memcmp(&((struct sockaddr_in *)&me)->sin_addr, a, 4);
+	}
+	close(fd);
+	return yes;
+}
+
+int fd_tcp_local(const struct ckpt_fd_inet *s)
+{
+	int v4in6 = s->family == AF_INET6 && mapped(s->addr) && mapped(s->peer_addr);
+
+	return local(s->family == AF_INET6 && !v4in6, s->addr + (v4in6 ? 12 : 0));
 }
 
 int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int fin,
@@ -115,6 +174,8 @@ int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int
 		/* the kernel fills the IPv4 header's checksum (raw(7)) */
 	}
 	memcpy(pkt + hlen, &th, sizeof(th));
+	if (!local(v6, dst))	/* make() said so by name; never sent */
+		return -EADDRNOTAVAIL;
 	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return -errno;

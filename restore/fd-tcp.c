@@ -285,6 +285,14 @@ static int make(void *arg)
 	int fd, ret;
 
 	state_of(f, &s, &t);
+	if (((f->d.fflags & CKPT_FILEF_FIN_IN) || s.state == TCP_FIN_WAIT2) && !fd_tcp_local(&s)) {
+		char a[64];
+
+		fd_inet_addr(s.family, s.addr, s.port, a, sizeof(a));
+		return error("fd %d (%s): its address %s is not one of this machine's: restore gives "
+			     "its FIN segments from its peer's address only to a local one (a raw "
+			     "socket)", fd0, f->path, a);
+	}
 	fd = socket((int)s.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return error_errno(errno, "fd %d (%s): cannot make %s", fd0, f->path, fd_file_what(f));

@@ -108,6 +108,9 @@ int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file 
  * connections to peers outside (common/netlock.h) goes, their segments
  * flow again.  A failed restore leaves it, for the next. */
 void fd_tcp_unlock(const struct img *img, const char *path);
+/* fd-tcp-segment.c: whether the connection's own address is one of this
+ * machine's, where fd_tcp_segment may send to (1 or 0). */
+int fd_tcp_local(const struct ckpt_fd_inet *s);
 int fd_tcp_segment(const struct ckpt_fd_inet *s, uint32_t seq, uint32_t ack, int fin,
 		   uint16_t window);
 

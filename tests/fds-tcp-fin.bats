@@ -115,13 +115,19 @@ start_peer() {
 	wait "$TPID" || { cat "$T/err"; false; }
 }
 
-@test "tcp fin: a TCP file whose FIN flags do not match its state is a damaged image" {
+# closewait_image: $T/img of fd_tcp_fin closewait, its peer outside (for
+# the tests that forge it; file_of_kind uses python3).
+closewait_image() {
 	skip_unless_ptrace
 	skip_unless_root
 	command -v python3 >/dev/null || skip "needs python3"
 	start_peer closewait
 	start_target fd_tcp_fin closewait "$PORT"
 	dump_kill $(netlock_or_skip)
+}
+
+@test "tcp fin: a TCP file whose FIN flags do not match its state is a damaged image" {
+	closewait_image
 	# the FILE section (type 11) of kind TCP (40): its fflags (+88)
 	local sec file state at
 	read -r sec file state < <(file_of_kind 40 "$T/img")
@@ -136,5 +142,24 @@ start_peer() {
 		[ "$status" -eq 1 ]
 		[ "$output" = "ckpt: restore $T/bad: image is corrupted: file section at offset $sec is malformed" ]
 	done
+	kill "$PEER" 2>/dev/null || true
+}
+
+@test "tcp fin: an image whose connection's own address is not this machine's is refused by name before a raw segment is sent there" {
+	closewait_image
+	# the TCP file's ckpt_fd_inet: addr (+16), peer_addr (+32), opts (+56)
+	# forged to 192.0.2.77 -> 192.0.2.78 (TEST-NET-1, RFC 5737: on this
+	# test machine's own link, so the connect works) with IP_FREEBIND,
+	# which lets the bind take an address not on this machine
+	local sec file state
+	read -r sec file state < <(file_of_kind 40 "$T/img")
+	[ -n "$state" ]
+	"$CKPT_TARGETS/imgtool" setfield "$T/img" $((state + 16)) 4 $((0x4d0200c0))
+	"$CKPT_TARGETS/imgtool" setfield "$T/img" $((state + 32)) 4 $((0x4e0200c0))
+	"$CKPT_TARGETS/imgtool" setfield "$T/img" $((state + 56)) 4 $((0x40))
+	run --separate-stderr "$CKPT" restore --trust "$T/img"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"ckpt: restore $T/img: fd 10 (socket:["*"]): its address 192.0.2.77:"*" is not one of this machine's: restore gives its FIN segments from its peer's address only to a local one (a raw socket)" ]]
 	kill "$PEER" 2>/dev/null || true
 }

@@ -8,13 +8,6 @@
 
 load test_helper
 
-# A test that failed half way leaves no lock behind: its image names it.
-eval "helper_$(declare -f teardown)"
-teardown() {
-	[ -e "$T/img" ] && "$CKPT" unlock "$T/img" >/dev/null 2>&1
-	helper_teardown
-}
-
 skip_unless_nft() {
 	command -v nft >/dev/null || [ -x /usr/sbin/nft ] ||
 		skip "nft is not installed (Debian's nftables, tests/deps.sh installs it)"

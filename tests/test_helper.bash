@@ -17,6 +17,9 @@ setup() {
 
 teardown() {
 	local p
+	# A network lock a test's dump left (a restore refused, a test failed
+	# half way: tests/fds-tcp-lock.bats); its image names it.
+	[ -e "$T/img" ] && command -v nft >/dev/null && "$CKPT" unlock "$T/img" >/dev/null 2>&1
 	# Every process this test started, by PID; then reap our children.
 	for p in "${PIDS[@]}"; do
 		kill -CONT "$p" 2>/dev/null
