@@ -3,7 +3,8 @@
  * programs set (getsockopt on ckpt's copy), a listener's backlog and
  * pending connections (inet_diag: getsockopt has neither).  Listening
  * and unconnected TCP sockets and UDP sockets with nothing queued are
- * restored; an established TCP connection is read by fd-tcp.c.
+ * restored; a TCP connection (established, closing, or being opened) is
+ * read by fd-tcp.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +55,44 @@ static int name_of(int fd, int peer, struct ckpt_fd_inet *s, uint8_t *a, uint16_
 		*port = ntohs(s4->sin_port);
 	}
 	return 0;
+}
+
+/*
+ * The peer a connect(2) in progress goes to: getpeername(2) says ENOTCONN
+ * in SYN_SENT (inet_getname), so from /proc/net/tcp or tcp6 (proc(5)),
+ * the line of its inode: "sl local rem st ... inode", an address as the
+ * hex of each 32-bit word in host order, the port in hex.
+ */
+static int connecting_to(const struct dfile *d, struct ckpt_fd_inet *s)
+{
+	char *buf, *line, *save;
+	int v6 = s->family == AF_INET6, ret = -ENOENT;
+
+	if (read_file(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", &buf, NULL) < 0)
+		return -errno;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char rem[40];
+		unsigned port, st;
+		unsigned long long ino;
+
+		if (sscanf(line, "%*s %*s %39[0-9A-Fa-f]:%x %x %*s %*s %*s %*s %*s %llu", rem, &port,
+			   &st, &ino) != 4 || ino != (unsigned long long)d->st.st_ino)
+			continue;
+		for (int w = 0; w < (v6 ? 4 : 1); w++) {
+			char word[9];
+			uint32_t x;
+
+			memcpy(word, rem + 8 * w, 8);
+			word[8] = 0;
+			x = (uint32_t)strtoul(word, NULL, 16);
+			memcpy(s->peer_addr + 4 * w, &x, 4);	/* host order: the bytes as in memory */
+		}
+		s->peer_port = (uint16_t)port;
+		ret = 0;
+		break;
+	}
+	free(buf);
+	return ret;
 }
 
 /* A listener's backlog and pending connections (tcp_diag_get_info:
@@ -132,6 +171,8 @@ static void describe(struct dfile *d, const struct ckpt_fd_inet *s)
 		dfile_what(d, "a %s TCP socket listening on %s", fam, a);
 	else if (s->state == TCP_CLOSE)
 		dfile_what(d, "a %s TCP socket%s%s", fam, s->port ? " bound to " : "", s->port ? a : "");
+	else if (s->state == TCP_SYN_SENT)
+		dfile_what(d, "a %s TCP connection %s to %s, being opened (SYN_SENT)", fam, a, p);
 	else
 		dfile_what(d, "a %s TCP connection %s to %s", fam, a, p);
 }
@@ -152,6 +193,8 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 		socklen_t len = sizeof(ti);
 
 		s.state = getsockopt(d->copy, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : 0;
+		if (s.state == TCP_SYN_SENT && connecting_to(d, &s) < 0)
+			s.state = 0;	/* no peer to name: refused as a state not restored */
 	} else {
 		s.state = s.peer_port ? 1 : TCP_CLOSE;
 	}

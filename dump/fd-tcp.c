@@ -41,7 +41,14 @@
 
 /* Copies of the connections a --kill closes, to repair first, and the
  * receive sequence number the image has for each. */
-static struct { int fd; uint32_t rcv_seq; pid_t pid; int pfd; uint32_t file; } *to_repair;
+static struct {
+	int fd;
+	uint32_t rcv_seq;
+	pid_t pid;
+	int pfd;
+	uint32_t file;
+	uint8_t state;
+} *to_repair;
 static size_t nrepair;
 
 static int repair(int fd, int on)
@@ -101,6 +108,15 @@ static int read_queue(int fd, int q, uint32_t *seq, uint8_t **buf, uint32_t *len
 	return -EAGAIN;
 }
 
+/* tcp_info's state, 0 if unknown. */
+static uint32_t state(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : 0;
+}
+
 /* Everything but the queues' bytes, in repair mode: 0 or -errno. */
 static int read_state(int fd, struct ckpt_fd_tcp *t)
 {
@@ -135,8 +151,8 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	int ret, q, unsent = 0;
 
 	if (fins == ~0u) {
-		d->cannot = s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECV ?
-			    "a TCP connection still being opened (SYN_SENT, SYN_RECV) is not restored" :
+		d->cannot = s->state == TCP_SYN_RECV ?
+			    "a TCP connection opened by both ends at once (SYN_RECV) is not restored" :
 			    "a TCP connection in this state is not restored";
 		return 0;
 	}
@@ -206,6 +222,7 @@ int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet
 	to_repair[nrepair].pid = c->pid;
 	to_repair[nrepair].pfd = d->fd;
 	to_repair[nrepair].file = d->f->d.id;
+	to_repair[nrepair].state = (uint8_t)s->state;
 	if ((to_repair[nrepair].fd = fcntl(d->copy, F_DUPFD_CLOEXEC, 0)) >= 0)
 		nrepair++;
 	return 0;
@@ -318,7 +335,7 @@ void fd_tcp_lock_kept(void)
 int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock)
 {
 	size_t i = 0;
-	uint32_t seq = 0;
+	uint32_t seq = 0, now;
 	int ret = 0;
 
 	/* Locked first: then nothing comes in after the check below. */
@@ -336,6 +353,10 @@ int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock)
 					  "the kill");
 		else if ((ret = queue_seq(to_repair[i].fd, TCP_RECV_QUEUE, &seq)) < 0)
 			ret = error_errno(-ret, "cannot read a TCP connection's sequence number");
+		else if ((now = state(to_repair[i].fd)) != to_repair[i].state)
+			ret = error("a TCP connection went from %s to %s while the image was written: "
+				    "not killed, dump again", fd_tcp_state_name(to_repair[i].state),
+				    fd_tcp_state_name(now));
 		else if (seq != to_repair[i].rcv_seq)
 			ret = error("a TCP connection received %u more bytes while the image was "
 				    "written, which it does not hold: not killed, dump again",

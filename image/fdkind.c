@@ -681,6 +681,7 @@ uint32_t fd_tcp_fins(uint32_t state)
 {
 	switch (state) {
 	case TCP_ESTABLISHED:
+	case TCP_SYN_SENT:	/* a connect(2) in progress (5.28) */
 		return 0;
 	case TCP_CLOSE_WAIT:
 		return CKPT_FILEF_FIN_IN;
@@ -722,6 +723,7 @@ static int tcp_check(const struct img_file *f)
 	return f->d.state_len == sizeof(s) + sizeof(t) && s.protocol == IPPROTO_TCP &&
 	       (s.family == AF_INET || s.family == AF_INET6) && s.port && s.peer_port &&
 	       (uint64_t)t.inq_len + t.outq_len == f->d.data_len && t.unsent_len <= t.outq_len &&
+	       (s.state != TCP_SYN_SENT || !f->d.data_len) &&
 	       fd_tcp_fins(s.state) == (f->d.fflags & (CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT)) ?
 	       0 : -1;
 }

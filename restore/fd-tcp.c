@@ -96,29 +96,74 @@ static void room(int fd, const struct ckpt_fd_tcp *t)
 			   &(int){ (int)MIN(t->inq_len * 2ull, 1u << 30) }, sizeof(int));
 }
 
+/* Bound to its address and connected to its peer again (in repair mode:
+ * nothing sent; out of it, with connecting: the SYN goes, EINPROGRESS):
+ * 0 or -errno after a message. */
+static int bind_connect(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0,
+			int connecting)
+{
+	struct sockaddr_storage ss;
+	char a[64], p[64];
+	int ret = 0;
+
+	fd_inet_addr(s->family, s->addr, s->port, a, sizeof(a));
+	fd_inet_addr(s->family, s->peer_addr, s->peer_port, p, sizeof(p));
+	if (bind(fd, (struct sockaddr *)&ss, fd_inet_sockaddr(s, s->addr, s->port, &ss)) < 0)
+		return error_errno(errno, "fd %d (%s): cannot bind it to %s again%s", fd0, f->path, a,
+				   errno == EADDRNOTAVAIL ? " (the address is not on this machine)" : "");
+	if (connecting && (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ||
+			   (ret = intopt(fd, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP)) < 0))
+		return error_errno(ret < 0 ? -ret : errno, "fd %d (%s): cannot leave repair mode to "
+				   "connect it", fd0, f->path);
+	if (connect(fd, (struct sockaddr *)&ss, fd_inet_sockaddr(s, s->peer_addr, s->peer_port, &ss)) < 0 &&
+	    (!connecting || errno != EINPROGRESS))
+		return error_errno(errno, "fd %d (%s): cannot connect it from %s to %s again%s", fd0,
+				   f->path, a, p, errno == EADDRNOTAVAIL ?
+				   " (that connection exists: does the dumped process still run?)" : "");
+	return 0;
+}
+
 /* Sequence numbers, address, connection: 0 or -errno after a message. */
 static int connect_again(int fd, const struct ckpt_fd_inet *s, const struct ckpt_fd_tcp *t,
 			 const struct img_file *f, int fd0)
 {
-	struct sockaddr_storage ss;
-	char a[64], p[64];
 	int ret;
 
-	fd_inet_addr(s->family, s->addr, s->port, a, sizeof(a));
-	fd_inet_addr(s->family, s->peer_addr, s->peer_port, p, sizeof(p));
 	if ((ret = intopt(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE)) < 0 ||
 	    (ret = intopt(fd, TCP_QUEUE_SEQ, (int)(t->rcv_seq - t->inq_len))) < 0 ||
 	    (ret = intopt(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)) < 0 ||
 	    (ret = intopt(fd, TCP_QUEUE_SEQ, (int)(t->snd_seq - t->outq_len))) < 0)
 		return error_errno(-ret, "fd %d (%s): cannot set its sequence numbers (TCP_QUEUE_SEQ)",
 				   fd0, f->path);
-	if (bind(fd, (struct sockaddr *)&ss, fd_inet_sockaddr(s, s->addr, s->port, &ss)) < 0)
-		return error_errno(errno, "fd %d (%s): cannot bind it to %s again%s", fd0, f->path, a,
-				   errno == EADDRNOTAVAIL ? " (the address is not on this machine)" : "");
-	if (connect(fd, (struct sockaddr *)&ss, fd_inet_sockaddr(s, s->peer_addr, s->peer_port, &ss)) < 0)
-		return error_errno(errno, "fd %d (%s): cannot connect it from %s to %s again%s", fd0,
-				   f->path, a, p, errno == EADDRNOTAVAIL ?
-				   " (that connection exists: does the dumped process still run?)" : "");
+	return bind_connect(fd, s, f, fd0, 0);
+}
+
+/*
+ * A connect(2) in progress (SYN_SENT, 5.28): no handshake agreed on
+ * anything yet, so the connection is opened again for real.  In repair
+ * mode the send queue's sequence number becomes the one of the SYN
+ * (TCP_QUEUE_SEQ sets write_seq, which tcp_v4_connect keeps when it is
+ * not 0), the bind takes the port; out of repair mode a non-blocking
+ * connect sends the SYN again, with its old number, as a retransmission
+ * would (the network lock of the dump drops it until the process runs;
+ * the kernel sends it again after its timeout: RFC 6298 5.7, 1 s, then
+ * doubled); and back into repair mode until the process takes it out.
+ * CRIU's soccr restores SYN_SENT the same way (for the facts).
+ */
+static int connect_in_progress(int fd, const struct ckpt_fd_inet *s, const struct ckpt_fd_tcp *t,
+			       const struct img_file *f, int fd0)
+{
+	int ret;
+
+	if ((ret = intopt(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)) < 0 ||
+	    (ret = intopt(fd, TCP_QUEUE_SEQ, (int)(t->snd_seq - 1))) < 0)
+		return error_errno(-ret, "fd %d (%s): cannot set the sequence number of its SYN "
+				   "(TCP_QUEUE_SEQ)", fd0, f->path);
+	intopt(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	if ((ret = bind_connect(fd, s, f, fd0, 1)) < 0)
+		return ret;
+	if ((ret = intopt(fd, TCP_REPAIR, TCP_REPAIR_ON)) < 0)
+		return error_errno(-ret, "fd %d (%s): cannot put it back into repair mode", fd0, f->path);
 	return 0;
 }
 
@@ -304,8 +349,14 @@ static int make(void *arg)
 				  "this machine's key or restored with --trust");
 		goto fail;
 	}
-	if ((ret = fd_inet_options(fd, &s, f, fd0)) < 0 || (ret = connect_again(fd, &s, &t, f, fd0)) < 0 ||
-	    (ret = agreed(fd, &t, f, fd0)) < 0)
+	if ((ret = fd_inet_options(fd, &s, f, fd0)) < 0)
+		goto fail;
+	if (s.state == TCP_SYN_SENT) {
+		if ((ret = connect_in_progress(fd, &s, &t, f, fd0)) < 0)
+			goto fail;
+		goto flags;
+	}
+	if ((ret = connect_again(fd, &s, &t, f, fd0)) < 0 || (ret = agreed(fd, &t, f, fd0)) < 0)
 		goto fail;
 	room(fd, &t);
 	if ((ret = fill(fd, TCP_RECV_QUEUE, f->data, t.inq_len)) < 0) {
@@ -325,6 +376,7 @@ static int make(void *arg)
 		goto fail;
 	if ((ret = fins_in(((struct making *)arg)->r, f, fd, fd0)) < 0)
 		goto fail;
+flags:
 	/* O_NONBLOCK once the process has written its unsent bytes (plan) */
 	if (fcntl(fd, F_SETFL, f->d.flags & ~(uint32_t)(O_ACCMODE | O_NONBLOCK)) < 0) {
 		ret = error_errno(errno, "fd %d (%s): cannot set its flags %#o", fd0, f->path, f->d.flags);

@@ -248,8 +248,6 @@ static int peer(const char *portfile, const char *mode, const char *go)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	uint64_t in = 0, out = 0;
-	char tmp[4200];
-	FILE *f;
 	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -258,12 +256,8 @@ static int peer(const char *portfile, const char *mode, const char *go)
 		target_fail("peer: listener: %s", strerror(errno));
 		return target_exit();
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
-	if (!(f = fopen(tmp, "w")) || fprintf(f, "%u\n", ntohs(a.sin_port)) < 0 || fclose(f) ||
-	    rename(tmp, portfile) < 0) {
-		target_fail("peer: %s: %s", portfile, strerror(errno));
+	if (put_port(portfile, ntohs(a.sin_port)) < 0)
 		return target_exit();
-	}
 	if ((c = accept(l, NULL, NULL)) < 0) {
 		target_fail("peer: accept: %s", strerror(errno));
 		return target_exit();

@@ -78,21 +78,12 @@ static int peer(const char *portfile, const char *how, const char *pause, const 
 {
 	struct sockaddr_storage a;
 	uint64_t in = 0, out = 0;
-	char tmp[4200];
-	socklen_t len;
-	FILE *f;
 	int c;
 
 	signal(SIGPIPE, SIG_IGN);
-	len = listen_loopback(strcmp(how, "6") ? AF_INET : AF_INET6, &a);
-	(void)len;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
-	if (!(f = fopen(tmp, "w")) ||
-	    fprintf(f, "%u\n", ntohs(((struct sockaddr_in *)&a)->sin_port)) < 0 || fclose(f) ||
-	    rename(tmp, portfile) < 0) {
-		target_fail("peer: %s: %s", portfile, strerror(errno));
+	listen_loopback(strcmp(how, "6") ? AF_INET : AF_INET6, &a);
+	if (put_port(portfile, ntohs(((struct sockaddr_in *)&a)->sin_port)) < 0)
 		return target_exit();
-	}
 	if ((c = accept(10, NULL, NULL)) < 0) {
 		target_fail("peer: accept: %s", strerror(errno));
 		return target_exit();

@@ -58,6 +58,23 @@ static socklen_t listen_loopback(int family, struct sockaddr_storage *a)
 	return listen_on(family, family == AF_INET6 ? "::1" : "127.0.0.1", a);
 }
 
+/* port into portfile, whole or not at all (written aside, renamed):
+ * 0, or -1 after a failure. */
+__attribute__((unused))
+static int put_port(const char *portfile, unsigned port)
+{
+	char tmp[4200];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
+	if (!(f = fopen(tmp, "w")) || fprintf(f, "%u\n", port) < 0 || fclose(f) ||
+	    rename(tmp, portfile) < 0) {
+		target_fail("peer: %s: %s", portfile, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Bytes to read on fd (FIONREAD). */
 __attribute__((unused))
 static int inq(int fd)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bats
+# A TCP connection being opened (SYN_SENT: a non-blocking connect(2) whose
+# SYNs a listener with a full accept queue drops) across dump and restore:
+# restore connects it again with the same port and the SYN's sequence
+# number, and once the peer accepts, the process's connect completes and
+# the two talk.  Target tests/targets/fd_tcp_syn.c (its peer is C).
+
+load test_helper
+
+# start_peer: the listener outside, its queue full; its port in PORT.
+start_peer() {
+	"$CKPT_TARGETS/fd_tcp_syn" peer "$T/peer.port" "$T/accept" \
+		</dev/null >"$T/peer.out" 2>"$T/peer.err" 3>&- &
+	PEER=$!
+	PIDS+=("$PEER")
+	wait_file "$T/peer.port"
+	PORT=$(cat "$T/peer.port")
+}
+
+peer_ok() {
+	wait "$PEER" || true
+	cat "$T/peer.out" "$T/peer.err"
+	[ "$(cat "$T/peer.out")" = ok ]
+}
+
+@test "syn: a connect in progress (SYN_SENT) to a peer outside: after restore it completes once the peer accepts, same port, and the two talk" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_peer
+	start_target fd_tcp_syn dial "$PORT"
+	dump_kill $(netlock_or_skip)
+	[[ "$output" == *"fd 10 of process $TPID (a IPv4 TCP connection 127.0.0.1:"*" to 127.0.0.1:$PORT, being opened (SYN_SENT)): its peer is outside the image"* ]]
+	run "$CKPT" inspect "$T/img"
+	[[ "$output" == *"being opened (SYN_SENT)"* ]]
+	touch "$T/accept"
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = ok ]
+	peer_ok
+}
+
+@test "syn: a dump that does not kill leaves the connect in progress as it was" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_peer
+	start_target fd_tcp_syn dial "$PORT"
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/accept" "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+	[ "$(cat "$T/out")" = ok ]
+	peer_ok
+}
