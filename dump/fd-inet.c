@@ -7,6 +7,7 @@
  * read by fd-tcp.c.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -139,6 +140,21 @@ static void buffers(const struct dfile *d, struct ckpt_fd_inet *s)
 	close(fresh);
 }
 
+/*
+ * A TCP socket in CLOSE whose connection ended (the process still holds
+ * it), not one never connected: the end of a connection shuts both ways
+ * (tcp_done: sk_shutdown = SHUTDOWN_MASK) or leaves an error, and
+ * tcp_poll says so with POLLRDHUP or POLLERR; a socket never connected
+ * has neither (POLLHUP and POLLOUT only).  Asked without reading: a read
+ * or SO_ERROR would take the error from the process (sock_error).
+ */
+static int ended(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLERR));
+}
+
 static void options(const struct dfile *d, struct ckpt_fd_inet *s)
 {
 	int ip = s->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
@@ -213,6 +229,12 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 		d->lossy = "connections wait to be accepted on it (they would be lost)";
 		d->lossy_what = "the connections waiting (their clients get a reset)";
 	}
+	else if (s.protocol == IPPROTO_TCP && s.state == TCP_CLOSE && ended(d->copy))
+		/* restore would make an unconnected socket: reads giving
+		 * ENOTCONN (tcp_recvmsg) where they gave the bytes left and
+		 * then the end, or the error */
+		d->cannot = "its connection has ended (its reads give the bytes left, then the end "
+			    "or an error), and ckpt would restore it as a socket never connected";
 	else if (s.protocol == IPPROTO_UDP && recv(d->copy, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
 		d->cannot = "datagrams are queued on it (their senders' addresses would be lost)";
 	memcpy(d->f->state, &s, sizeof(s));

@@ -163,3 +163,16 @@ closewait_image() {
 	[[ "$stderr" == *"ckpt: restore $T/img: fd 10 (socket:["*"]): its address 192.0.2.77:"*" is not one of this machine's: restore gives its FIN segments from its peer's address only to a local one (a raw socket)" ]]
 	kill "$PEER" 2>/dev/null || true
 }
+
+@test "tcp fin: a connection that has ended (CLOSE, the fd held, bytes unread) is refused by name, not restored unconnected; the process runs on" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_tcp_fin ended
+	run --separate-stderr "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "ckpt: dump $TPID: fd 11 (socket:["*"], a IPv4 TCP socket bound to 127.0.0.1:"*"): cannot be restored: its connection has ended (its reads give the bytes left, then the end or an error), and ckpt would restore it as a socket never connected; --lose-fd 11 or --allow-lost-fds dumps without it (so do fds 12)" ]]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+	[ "$(cat "$T/out")" = "100 0" ]
+}

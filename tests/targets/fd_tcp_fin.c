@@ -26,6 +26,12 @@
  *     as LAST_ACK: the FIN of the peer first, its own after; to the
  *     process the two are one.)
  *
+ *   fd_tcp_fin ended
+ *     11 a client that wrote 100 bytes and shut its side, 12 its server
+ *     end, which then shut its own without reading: both CLOSE, the
+ *     connection over, the fds held.  After GO: 12 reads the 100 bytes
+ *     and the end, 11 the end; writes fail with EPIPE.
+ *
  *   fd_tcp_fin closewait PORT
  *     10 a connection to a peer outside (fd_tcp_fin peer) that sent 5000
  *     bytes and shut its side: CLOSE_WAIT, nothing read.  After GO: the
@@ -195,6 +201,31 @@ static int loop(int family, int mapped)
 	return target_exit();
 }
 
+/* 11 and 12 through the listener: 11 wrote 100 bytes and shut its side,
+ * then 12 shut its own without reading: both ends CLOSE (11 by way of
+ * TIME_WAIT, 12 of LAST_ACK), the fds held, 12 with the 100 bytes. */
+static int ended(void)
+{
+	struct sockaddr_storage a;
+	socklen_t len = listen_loopback(AF_INET, &a);
+	uint64_t out = 0, in = 0, in11 = 0;
+
+	pair(AF_INET, &a, len, 11, 12);
+	put(11, &out, 100, 1);
+	shutdown(11, SHUT_WR);
+	wait_state(12, TCP_CLOSE_WAIT, "CLOSE_WAIT");
+	shutdown(12, SHUT_WR);
+	wait_state(12, TCP_CLOSE, "CLOSE");
+	wait_state(11, TCP_CLOSE, "CLOSE");
+	target_wait();
+	get(12, &in, 100, 1);
+	get(11, &in11, 0, 1);
+	write_fails(11);
+	write_fails(12);
+	printf("%llu %llu\n", (unsigned long long)in, (unsigned long long)in11);
+	return target_exit();
+}
+
 static void dial(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -285,13 +316,15 @@ int main(int argc, char **argv)
 		return loop(AF_INET6, 0);
 	if (argc == 2 && !strcmp(argv[1], "mapped"))
 		return loop(AF_INET6, 1);
+	if (argc == 2 && !strcmp(argv[1], "ended"))
+		return ended();
 	if (argc == 3 && !strcmp(argv[1], "closewait"))
 		return closewait(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "finwait"))
 		return finwait(atoi(argv[2]), argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "peer"))
 		return peer(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: fd_tcp_fin loop | loop6 | mapped | closewait PORT | finwait PORT GOFILE | "
+	fprintf(stderr, "usage: fd_tcp_fin loop | loop6 | mapped | ended | closewait PORT | finwait PORT GOFILE | "
 		"peer PORTFILE closewait|finwait GOFILE\n");
 	return 2;
 }
