@@ -71,6 +71,9 @@ static const struct feature features[] = {
 	  "hard resource limits above ckpt's own cannot be restored", NULL, 0 },
 	{ "TCP_REPAIR", probe_tcp_repair,
 	  "established TCP connections are refused by dump (they need CAP_NET_ADMIN)", NULL, 0 },
+	{ "nftables", probe_netlock,
+	  "dump --kill refuses TCP connections to peers outside the image (no network lock) "
+	  "unless --network-lock=skip", NULL, 0 },
 };
 
 static const char *const state_names[] = {

@@ -37,6 +37,7 @@ int probe_cap_sys_admin(struct probe_result *r);
 int probe_cap_checkpoint_restore(struct probe_result *r);
 int probe_cap_sys_resource(struct probe_result *r);
 int probe_tcp_repair(struct probe_result *r);
+int probe_netlock(struct probe_result *r);
 
 struct json;
 /* Run every probe, one line each on stdout (with j, a "features" array

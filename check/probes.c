@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "check/check.h"
+#include "common/netlock.h"
 #include "common/util.h"
 #include "ptrace/proc.h"
 #include "ptrace/tracee.h"
@@ -564,5 +565,20 @@ int probe_tcp_repair(struct probe_result *r)
 		return r->state;
 	}
 	close(fd);
+	return probe_set(r, PROBE_OK, "%s", "");
+}
+
+/* The network lock of dump --kill (common/netlock.c): nft(8), Debian's
+ * nftables, able to list the tables (nf_tables in the kernel, and
+ * CAP_NET_ADMIN). */
+int probe_netlock(struct probe_result *r)
+{
+	char why[160];
+	int ret = netlock_probe(why, sizeof(why));
+
+	if (ret == -ENOENT)
+		return probe_set(r, PROBE_MISSING, "nft not found (Debian: nftables)");
+	if (ret < 0)
+		return probe_set(r, PROBE_MISSING, "nft: %s", ret == -EIO ? why : strerror(-ret));
 	return probe_set(r, PROBE_OK, "%s", "");
 }

@@ -192,3 +192,10 @@ int netlock_remove(const char *name, char *why, size_t whylen)
 
 	return nft(script, (size_t)len, why, whylen);
 }
+
+int netlock_probe(char *why, size_t whylen)
+{
+	static const char script[] = "list tables\n";
+
+	return nft(script, sizeof(script) - 1, why, whylen);
+}

@@ -36,6 +36,10 @@ void netlock_name(const uint8_t image_id[16], char name[NETLOCK_NAME_MAX]);
 int netlock_install(const char *name, const struct netlock_conn *c, size_t n,
 		    char *why, size_t whylen);
 
+/* Whether nft runs here and may list the tables (CAP_NET_ADMIN): 0, or
+ * as netlock_install (ckpt check). */
+int netlock_probe(char *why, size_t whylen);
+
 /* The table gone (there or not): 0, or as netlock_install. */
 int netlock_remove(const char *name, char *why, size_t whylen);
 

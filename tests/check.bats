@@ -7,7 +7,7 @@ FEATURES=(
 	"ptrace attach" "process_vm_readv" "PR_SET_MM_MAP" "memfd exec"
 	"clone3 set_tid" "PAGEMAP_SCAN" "userfaultfd WP async" "userfaultfd restore" "soft-dirty"
 	"vdso layout" "yama ptrace_scope" "CAP_SYS_PTRACE" "CAP_SYS_ADMIN"
-	"CAP_CHECKPOINT_RESTORE" "CAP_SYS_RESOURCE" "TCP_REPAIR"
+	"CAP_CHECKPOINT_RESTORE" "CAP_SYS_RESOURCE" "TCP_REPAIR" "nftables"
 )
 
 # The line of feature $1 in $output: "NAME  STATE  [what/why]".
