@@ -2,8 +2,9 @@
  * Unix sockets (unix(7)): what getsockopt says of ckpt's copy, what only
  * sock_diag says (the peer's inode, a listener's pending connections),
  * the bytes queued for reading (peeked at with SO_PEEK_OFF, so the
- * socket keeps them), and where the peer is: in the process, closed, or
- * in a process outside the image.
+ * socket keeps them), and where the peer is: in the process, in another
+ * process of the image, closed, or in a process outside the image; for a
+ * connection made through a listener, which end was accepted (5.24).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -268,9 +269,9 @@ static void connected(struct fd_dump *c, struct dfile *d, pid_t holder)
 
 		dfile_what(d, "a unix %s socket connected to fd %d of the process", type_name(s.type),
 			   p->fd);
-		if (ps.peer == s.sock && (name[0] || peer[0]))
-			d->cannot = "it was connected through a listener (names of connections are not "
-				    "restored yet)";
+		if (ps.peer == s.sock && !name[0] != !peer[0])
+			d->cannot = "it is connected to a socket without a name and has one itself, "
+				    "or the other way round (not restored)";
 		else if (ps.peer != s.sock && (!peer[0] || d->f->d.data_len))
 			d->cannot = "it is connected one way to a socket of the process";
 		return;
@@ -291,30 +292,197 @@ static void connected(struct fd_dump *c, struct dfile *d, pid_t holder)
 	d->outside = 1;
 }
 
-/* holder: of its peer, outside; mate: another process of the image
- * holding it (shared), or its peer (peer_mate) */
-static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mate, pid_t peer_mate)
+/* A connection between sockets with names: through a listener. */
+static int via_names(const struct ckpt_fd_unix *s)
+{
+	return s->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM &&
+	       (s->name_len || s->peer_name_len);
+}
+
+struct listener_lookup {
+	const uint8_t *name;
+	uint32_t len, type;
+	uint64_t vfs;		/* a path: the inode of its socket file now */
+	uint64_t found;
+	int n;
+};
+
+static int one_listener(const struct sock_diag_reply *r, void *arg)
+{
+	struct listener_lookup *l = arg;
+	const struct unix_diag_msg *m = r->msg;
+	const struct unix_diag_vfs *vfs;
+	const void *a;
+	size_t len;
+
+	if (r->len < sizeof(*m) || m->udiag_type != l->type)
+		return 0;
+	a = sock_diag_attr(r, sizeof(*m), UNIX_DIAG_NAME, &len);
+	if (!a || len != l->len || memcmp(a, l->name, len))
+		return 0;
+	vfs = sock_diag_attr(r, sizeof(*m), UNIX_DIAG_VFS, &len);
+	/* udiag_vfs_ino is the low 32 bits of the inode (unix_diag.h) */
+	if (l->vfs && (!vfs || len != sizeof(*vfs) || vfs->udiag_vfs_ino != (uint32_t)l->vfs))
+		return 0;
+	l->found = m->udiag_ino;
+	l->n++;
+	return 0;
+}
+
+/*
+ * The listening socket of that type bound to name (a path: to the socket
+ * file at the path now, not to one deleted since), by its inode; 0: none
+ * (or more than one, which no restore could tell apart).
+ */
+static uint64_t listener_named(const uint8_t *name, uint32_t len, uint32_t type)
+{
+	struct unix_diag_req req = {
+		.sdiag_family = AF_UNIX, .udiag_states = 1u << TCP_LISTEN,
+		.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS,
+	};
+	struct listener_lookup l = { .name = name, .len = len, .type = type };
+	char path[112];
+	struct stat st;
+
+	if (!len || len > 108)
+		return 0;
+	if (name[0]) {
+		memcpy(path, name, len);
+		path[len] = 0;
+		if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+			return 0;
+		l.vfs = st.st_ino;
+	}
+	if (sock_diag_each(&req, sizeof(req), one_listener, &l) < 0)
+		return 0;
+	return l.n == 1 ? l.found : 0;
+}
+
+/* The listener restore would connect d's connection through: the one
+ * bound to its own name (it was accepted there: *acc), or, its peer
+ * closed, to its peer's (it connected there). */
+static uint64_t listener_of(const struct dfile *d, int *acc)
 {
 	struct ckpt_fd_unix s = ustate(d);
-	const char *cannot = d->cannot;	/* what collect found comes first */
+	const uint8_t *name = d->f->state + sizeof(s);
+	uint64_t l;
+
+	*acc = 0;
+	if (!via_names(&s))
+		return 0;
+	if ((l = listener_named(name, s.name_len, s.type)) || s.peer) {
+		*acc = l != 0;
+		return l;
+	}
+	return listener_named(name + s.name_len, s.peer_name_len, s.type);
+}
+
+/* The peer of another socket, as the kernel says (0: none, or unknown). */
+static uint64_t peer_of(uint64_t sock)
+{
+	struct unix_diag_req req = {
+		.sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (uint32_t)sock,
+		.udiag_show = UDIAG_SHOW_PEER, .udiag_cookie = { ~0u, ~0u },
+	};
+	struct sock_diag_reply r;
+	const void *a;
+	uint64_t peer = 0;
+	size_t len;
+
+	if (sock_diag_get(&req, sizeof(req), &r) < 0)
+		return 0;
+	if (r.len >= sizeof(struct unix_diag_msg) &&
+	    (a = sock_diag_attr(&r, sizeof(struct unix_diag_msg), UNIX_DIAG_PEER, &len)) && len == 4)
+		peer = *(const uint32_t *)a;
+	free(r.buf);
+	return peer;
+}
+
+/*
+ * A stream or seqpacket connection whose ends have names was made
+ * through a listener: connect(2) to its name, accept(2) on it.  The
+ * accepted end has the listener's name (unix_stream_connect() hands the
+ * new socket the listener's address), the connecting end has it as its
+ * peer's, and a name of its own if it bound one.  Restore connects them
+ * again through the listener of the image (5.24), so that each end has
+ * the names it had; the end that was accepted says so (ACCEPTED), and a
+ * connecting end whose accepted peer is closed too (CONNECTED).  peer_in:
+ * where its peer is, for messages; lis: the listener bound to its name
+ * (acc) or, its peer closed, to its peer's; lis_in: 1 if in the image.
+ */
+static void via_listener(struct dfile *d, const char *peer_in, uint64_t lis, int acc, int lis_in)
+{
+	struct ckpt_fd_unix s = ustate(d);
 	char name[512], peer[512];
 
 	names(d, name, peer, sizeof(name));
-	(void)mate;	/* shared with another process of the tree: one FILE (fd-tree.c) */
-	if (s.state == TCP_ESTABLISHED && peer_mate && !holder) {
-		/* its peer in another process of the tree: the two are made
-		 * as one socketpair (restore/fd-unix.c, one fd_restore) */
-		char who[64];
+	if (acc) {
+		dfile_what(d, "a unix %s socket accepted from the listener \"%s\", connected to %s",
+			   type_name(s.type), name, peer_in);
+		if (!lis_in)
+			d->cannot = "the listener it was accepted from is not in the image";
+		else if (!s.peer && s.peer_name_len)
+			d->cannot = "its peer, closed now, had a name of its own (not restored)";
+		else
+			d->f->d.fflags |= CKPT_FILEF_ACCEPTED;
+		return;
+	}
+	dfile_what(d, "a unix %s socket connected to \"%s\", %s", type_name(s.type), peer,
+		   peer_in);
+	if (!s.peer_name_len)
+		d->cannot = "it was bound to a name and connected to a socket without one (not "
+			    "restored)";
+	else if (s.peer)	/* its peer, accepted, says how (it is in the image) */
+		return;
+	else if (!lis || !lis_in)
+		d->cannot = "its peer is closed, and no listener of the image has its peer's name "
+			    "(the listener it connected to is closed, or not in the image)";
+	else
+		d->f->d.fflags |= CKPT_FILEF_CONNECTED;
+}
 
+/* holder: of its peer, outside; mate: another process of the image
+ * holding it (shared), or its peer (peer_mate) */
+static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mate, pid_t peer_mate,
+		     uint64_t lis, int acc, int lis_in)
+{
+	struct ckpt_fd_unix s = ustate(d);
+	const char *cannot = d->cannot;	/* what collect found comes first */
+	char name[512], peer[512], who[64], in[128];
+	struct dfile *p = s.peer ? by_sock(c, s.peer) : NULL;
+
+	names(d, name, peer, sizeof(name));
+	(void)mate;	/* shared with another process of the tree: one FILE (fd-tree.c) */
+	if (peer_mate)
 		fd_proc_name(peer_mate, who, sizeof(who));
-		dfile_what(d, "a unix %s socket connected to %s, another process of the image",
-			   type_name(s.type), who);
-		/* a socketpair's ends have no names; one connected through a
-		 * listener does (and a datagram socket may be connected one
-		 * way to a named one): not restored across processes yet */
-		if (name[0] || peer[0])
-			d->cannot = "it was connected through a listener or to a name (such connections "
-				    "between processes of the image are not restored yet)";
+	if (via_names(&s)) {
+		if (holder)
+			fd_proc_name(holder, who, sizeof(who));
+		if (p)
+			snprintf(in, sizeof(in), "fd %d of the process", p->fd);
+		else if (holder)
+			snprintf(in, sizeof(in), "%s, outside the image", who);
+		else if (peer_mate)
+			snprintf(in, sizeof(in), "%s, another process of the image", who);
+		else
+			snprintf(in, sizeof(in), "a socket closed since");
+		via_listener(d, in, lis, acc, lis_in);
+		if (holder) {
+			d->f->d.fflags &= ~(CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED);
+			d->cannot = "its peer is outside the image";
+			d->outside = 1;
+		}
+	} else if (s.state == TCP_ESTABLISHED && peer_mate && !holder) {
+		/* its peer in another process of the tree: the two are made
+		 * as one socketpair (restore/fd-unix.c, one fd_restore); a
+		 * datagram socket connected to a name is connected to it again */
+		dfile_what(d, "a unix %s socket connected to %s%s%s%s, another process of the image",
+			   type_name(s.type), peer[0] ? "\"" : "", peer, peer[0] ? "\" of " : "", who);
+		/* both ends named: bound and connected to each other's name
+		 * again; neither: a socketpair; one only: neither way */
+		if (!name[0] != !peer[0] && (s.type != SOCK_DGRAM || peer_of(s.peer) == s.sock))
+			d->cannot = "it is connected to a socket without a name and has one itself, "
+				    "or the other way round (not restored)";
 	} else if (s.state == TCP_ESTABLISHED)
 		connected(c, d, holder);
 	else if (s.state == TCP_LISTEN)
@@ -330,29 +498,39 @@ static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mat
 
 static int unix_link(struct fd_dump *c)
 {
-	uint64_t *ino = xzalloc((2 * c->nfiles + 1) * sizeof(*ino));
-	pid_t *holder = xzalloc((2 * c->nfiles + 1) * sizeof(*holder));
-	pid_t *mate = xzalloc((2 * c->nfiles + 1) * sizeof(*mate));
-	size_t n = 0;
+	uint64_t *ino = xzalloc((3 * c->nfiles + 1) * sizeof(*ino));
+	uint64_t *lis = xzalloc((c->nfiles + 1) * sizeof(*lis));
+	int *acc = xzalloc((c->nfiles + 1) * sizeof(*acc));
+	pid_t *holder = xzalloc((3 * c->nfiles + 1) * sizeof(*holder));
+	pid_t *mate = xzalloc((3 * c->nfiles + 1) * sizeof(*mate));
+	size_t n = 0, k = 0;
 	int ret;
 
-	/* the sockets, and their peers this process does not hold: in
-	 * another process of the image (a tree), each would be made apart */
+	/* the sockets, their peers this process does not hold (in another
+	 * process of the image, a tree, each would be made apart), and the
+	 * listeners of connections made through one (in the image?) */
 	for_each_dfile(c, d, CKPT_FD_UNIX) {
 		uint64_t p = d->f->state ? ustate(d).peer : 0;
 
+		lis[k] = d->f->state ? listener_of(d, &acc[k]) : 0;
 		ino[n++] = d->f->state ? ustate(d).sock : 0;
 		ino[n++] = p && !by_sock(c, p) ? p : 0;
+		ino[n++] = lis[k] && !by_sock(c, lis[k]) ? lis[k] : 0;
+		k++;
 	}
 	if ((ret = fd_find_holders(c, "socket:[", ino, n, holder, mate)) < 0)
 		ret = error_errno(ret, "cannot list the other processes' open files");
-	n = 0;
+	n = k = 0;
 	for_each_dfile(c, d, CKPT_FD_UNIX) {
 		if (ret == 0 && d->f->state)
-			describe(c, d, holder[n + 1], mate[n], mate[n + 1]);
-		n += 2;
+			describe(c, d, holder[n + 1], mate[n], mate[n + 1], lis[k], acc[k],
+				 lis[k] && (by_sock(c, lis[k]) || mate[n + 2]));
+		n += 3;
+		k++;
 	}
 	free(ino);
+	free(lis);
+	free(acc);
 	free(holder);
 	free(mate);
 	return ret;

@@ -1,8 +1,9 @@
 /*
- * One question to the kernel's socket diagnostics (sock_diag(7)): a
+ * Questions to the kernel's socket diagnostics (sock_diag(7)): a
  * request for one socket by inode, answered with one message whose
  * attributes say what getsockopt cannot (a unix socket's peer, its
- * pending connections).  Netlink in ckpt's own network namespace.
+ * pending connections); or a dump of every socket a request matches (the
+ * listeners bound to a name).  Netlink in ckpt's own network namespace.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,13 +16,13 @@
 #include "common/util.h"
 #include "dump/sockdiag.h"
 
-static int ask(int nl, const void *req, size_t len)
+static int ask(int nl, const void *req, size_t len, uint16_t flags)
 {
 	struct {
 		struct nlmsghdr h;
 		uint8_t body[128];
 	} msg = { .h = { .nlmsg_len = (uint32_t)NLMSG_LENGTH(len), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 } };
+			 .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | flags), .nlmsg_seq = 1 } };
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 
 	if (len > sizeof(msg.body))
@@ -40,7 +41,7 @@ int sock_diag_get(const void *req, size_t req_len, struct sock_diag_reply *out)
 	memset(out, 0, sizeof(*out));
 	if (nl < 0)
 		return -errno;
-	if ((ret = ask(nl, req, req_len)) < 0)
+	if ((ret = ask(nl, req, req_len, 0)) < 0)
 		goto out;
 	out->buf = xmalloc(SOCK_DIAG_BUF);
 	n = recv(nl, out->buf, SOCK_DIAG_BUF, 0);
@@ -88,4 +89,47 @@ const void *sock_diag_attr(const struct sock_diag_reply *r, size_t hdr, unsigned
 	}
 	*len = 0;
 	return NULL;
+}
+
+int sock_diag_each(const void *req, size_t req_len,
+		   int (*fn)(const struct sock_diag_reply *r, void *arg), void *arg)
+{
+	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), ret;
+	void *buf = NULL;
+
+	if (nl < 0)
+		return -errno;
+	if ((ret = ask(nl, req, req_len, NLM_F_DUMP)) < 0)
+		goto out;
+	buf = xmalloc(SOCK_DIAG_BUF);
+	/* replies come in batches until NLMSG_DONE (netlink(7)) */
+	for (;;) {
+		ssize_t got = recv(nl, buf, SOCK_DIAG_BUF, 0);
+		struct nlmsghdr *h = buf;
+		size_t n = got > 0 ? (size_t)got : 0;
+
+		if (got <= 0) {
+			ret = got < 0 ? -errno : -EIO;
+			goto out;
+		}
+		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			struct sock_diag_reply r = { .msg = NLMSG_DATA(h),
+						     .len = h->nlmsg_len - NLMSG_LENGTH(0) };
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				ret = e->error ? e->error : -EIO;
+				goto out;
+			}
+			if ((ret = fn(&r, arg)) != 0)
+				goto out;
+		}
+	}
+out:
+	free(buf);
+	close(nl);
+	return ret < 0 ? ret : 0;
 }

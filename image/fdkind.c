@@ -533,7 +533,20 @@ static int unix_check(const struct img_file *f)
 		memcpy(&len, f->state + at + 4 * i, sizeof(len));
 		sum += len;
 	}
-	return s.nmsgs && sum != f->d.data_len ? -1 : 0;
+	if (s.nmsgs && sum != f->d.data_len)
+		return -1;
+	/* through a listener (5.24): a connection of stream or seqpacket
+	 * sockets; the accepted end has its listener's name (and a closed
+	 * peer of it had none: restore makes that peer without), the
+	 * connecting end with a closed peer has it as its peer's */
+	if ((f->d.fflags & (CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED)) &&
+	    (s.state != 1 || (s.type != 1 && s.type != 5) || f->d.policy != CKPT_FPOL_EXACT))
+		return -1;
+	if ((f->d.fflags & CKPT_FILEF_ACCEPTED) &&
+	    ((f->d.fflags & CKPT_FILEF_CONNECTED) || !s.name_len || (s.uflags & CKPT_UNIX_DELETED) ||
+	     (!s.peer && s.peer_name_len)))
+		return -1;
+	return (f->d.fflags & CKPT_FILEF_CONNECTED) && (s.peer || !s.peer_name_len) ? -1 : 0;
 }
 
 /* A sun_path for people: an abstract name as "@name". */
@@ -589,6 +602,10 @@ static void unix_text(const struct img_file *f, char *buf, size_t len)
 	if (s.shutdown)
 		snprintf(buf + strlen(buf), len - strlen(buf), ", shut down %s",
 			 s.shutdown == 3 ? "both ways" : s.shutdown == 1 ? "for reading" : "for writing");
+	if (f->d.fflags & CKPT_FILEF_ACCEPTED)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", accepted from its listener");
+	if (f->d.fflags & CKPT_FILEF_CONNECTED)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", connected through its peer's listener");
 }
 
 static void unix_json(const struct img_file *f, struct json *j)
@@ -612,6 +629,8 @@ static void unix_json(const struct img_file *f, struct json *j)
 	json_bool(j, "passcred", s.uflags & CKPT_UNIX_PASSCRED);
 	json_u64(j, "queued", f->d.data_len);
 	json_u64(j, "messages", s.nmsgs);
+	json_bool(j, "accepted", f->d.fflags & CKPT_FILEF_ACCEPTED);
+	json_bool(j, "connected_via_listener", f->d.fflags & CKPT_FILEF_CONNECTED);
 }
 
 /* ---- TCP and UDP sockets ---- */
@@ -961,7 +980,9 @@ int fd_kind_check(const struct img_file *f)
 	     f->d.kind != CKPT_FD_FANOTIFY && !fd_inet_listener(f)) ||
 	    ((f->d.fflags & CKPT_FILEF_DELETED) && f->d.kind != CKPT_FD_FIFO &&
 	     f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH) ||
-	    ((f->d.fflags & (CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT)) && f->d.kind != CKPT_FD_TCP))
+	    ((f->d.fflags & (CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT)) && f->d.kind != CKPT_FD_TCP) ||
+	    ((f->d.fflags & (CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED)) &&
+	     f->d.kind != CKPT_FD_UNIX))
 		return -1;
 	return k->check ? k->check(f) : 0;
 }

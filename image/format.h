@@ -520,6 +520,11 @@ enum ckpt_file_policy {
 					   of mappings (VMA MEMFD, same dev/ino) the
 					   process held no descriptor of; restore
 					   makes it for them (flags O_RDWR, pos 0) */
+#define CKPT_FILEF_ACCEPTED	8u	/* UNIX stream or seqpacket, connected:
+					   accepted from the listener of the
+					   image bound to its name (5.24):
+					   made again by connecting its peer
+					   to that listener */
 #define CKPT_FILEF_SEALS(f)	(((f) >> 8) & 0xff)	/* memfd: F_SEAL_* bits */
 #define CKPT_FILEF_NODE_DELETED	0x10000u	/* DEVICE, TTY: a device node deleted
 						   while open: made again (mknod) */
@@ -529,6 +534,11 @@ enum ckpt_file_policy {
 						   (--allow-lost-fds); INET, a
 						   TCP listener: connections
 						   waiting to be accepted, so */
+#define CKPT_FILEF_CONNECTED	0x1000000u	/* UNIX stream or seqpacket,
+						   connected, its peer closed:
+						   it had connected to the
+						   listener of the image bound
+						   to its peer's name (5.24) */
 #define CKPT_FILEF_FIN_IN	0x4000000u	/* TCP: the peer's FIN had come (CLOSE_WAIT,
 						   LAST_ACK, CLOSING): after the bytes
 						   queued the process reads the end */

@@ -5,7 +5,10 @@
  * closed again; a datagram socket is then bound and connected to its
  * peer's name, or disconnected).  The queued bytes go back through the
  * other end, message by message.  A listener is bound to its name again
- * (a stale socket file nobody listens on is replaced) and listens.
+ * (a stale socket file nobody listens on is replaced) and listens.  A
+ * connection made through a listener is made again through it (5.24):
+ * ckpt connects the one end to the listener of the image and accepts the
+ * other there, so each has the names it had.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +33,8 @@ struct fd_socks {
 	struct {
 		uint64_t sock;
 		int fd;		/* made with its peer, not handed out yet */
-	} *s;
-	size_t n;
+	} *s, *lis;		/* lis: a copy of each listener made, to accept on */
+	size_t n, nlis;
 };
 
 static struct ckpt_fd_unix ustate(const struct img_file *f)
@@ -42,13 +45,46 @@ static struct ckpt_fd_unix ustate(const struct img_file *f)
 	return s;
 }
 
+static struct fd_socks *socks(struct fd_restore *r)
+{
+	return r->socks ? r->socks : (r->socks = xzalloc(sizeof(*r->socks)));
+}
+
+/* fd: made, to be handed out; -1: handed out, or being made (a datagram
+ * socket connected to a name whose owner connects to its own) */
 static void stash(struct fd_restore *r, uint64_t sock, int fd)
 {
-	struct fd_socks *t = r->socks ? r->socks : (r->socks = xzalloc(sizeof(*t)));
+	struct fd_socks *t = socks(r);
 
+	for (size_t i = 0; i < t->n; i++)
+		if (t->s[i].sock == sock && t->s[i].fd < 0) {
+			t->s[i].fd = fd;
+			return;
+		}
 	t->s = xrealloc(t->s, (t->n + 1) * sizeof(*t->s));
 	t->s[t->n].sock = sock;
 	t->s[t->n++].fd = fd;
+}
+
+static int keep_listener(struct fd_restore *r, uint64_t sock, int fd, int fd0)
+{
+	struct fd_socks *t = socks(r);
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (copy < 0)
+		return error_errno(errno, "fd %d: cannot duplicate a listener", fd0);
+	t->lis = xrealloc(t->lis, (t->nlis + 1) * sizeof(*t->lis));
+	t->lis[t->nlis].sock = sock;
+	t->lis[t->nlis++].fd = copy;
+	return 0;
+}
+
+static int listener_fd(const struct fd_restore *r, uint64_t sock)
+{
+	for (size_t i = 0; r->socks && i < r->socks->nlis; i++)
+		if (r->socks->lis[i].sock == sock)
+			return r->socks->lis[i].fd;
+	return -1;
 }
 
 static int unstash(struct fd_restore *r, uint64_t sock)
@@ -188,9 +224,13 @@ static int finish(int fd, const struct img_file *f, int fd0)
 
 	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, s.sndbuf);
 	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, s.rcvbuf);
-	if ((s.uflags & CKPT_UNIX_PASSCRED) && setopt(fd, SO_PASSCRED, 1) < 0)
+	/* set either way: an accepted socket inherits its listener's
+	 * (unix_sock_inherit_flags) */
+	if (setopt(fd, SO_PASSCRED, !!(s.uflags & CKPT_UNIX_PASSCRED)) < 0 &&
+	    (s.uflags & CKPT_UNIX_PASSCRED))
 		return error_errno(errno, "fd %d (%s): cannot set SO_PASSCRED", fd0, f->path);
-	if ((s.uflags & CKPT_UNIX_PASSSEC) && setopt(fd, SO_PASSSEC, 1) < 0)
+	if (setopt(fd, SO_PASSSEC, !!(s.uflags & CKPT_UNIX_PASSSEC)) < 0 &&
+	    (s.uflags & CKPT_UNIX_PASSSEC))
 		return error_errno(errno, "fd %d (%s): cannot set SO_PASSSEC", fd0, f->path);
 	if (s.peek_off >= 0 && setopt(fd, SO_PEEK_OFF, s.peek_off) < 0)
 		return error_errno(errno, "fd %d (%s): cannot set SO_PEEK_OFF", fd0, f->path);
@@ -259,6 +299,8 @@ static int make_bound(struct fd_restore *r, const struct img_file *f, int fd0, i
 	ret = bind_name(fd, f, fd0);
 	if (ret == 0 && s.state == TCP_LISTEN && listen(fd, (int)s.backlog) < 0)
 		ret = error_errno(errno, "fd %d (%s): cannot listen again", fd0, f->path);
+	if (ret == 0 && s.state == TCP_LISTEN)
+		ret = keep_listener(r, s.sock, fd, fd0);
 	if (ret == 0 && f->d.data_len && s.type == SOCK_DGRAM && s.name_len && !(s.uflags & CKPT_UNIX_DELETED)) {
 		if ((tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 			ret = error_errno(errno, "cannot make a unix socket");
@@ -269,8 +311,12 @@ static int make_bound(struct fd_restore *r, const struct img_file *f, int fd0, i
 	} else if (ret == 0 && f->d.data_len) {
 		ret = error("fd %d (%s): its queued bytes have no way back in", fd0, f->path);
 	}
-	if (ret == 0 && s.type == SOCK_DGRAM && s.state == TCP_ESTABLISHED)
+	if (ret == 0 && s.type == SOCK_DGRAM && s.state == TCP_ESTABLISHED) {
+		/* bound: a peer connected to it in turn finds its name */
+		if (!made(r, s.sock))
+			stash(r, s.sock, -1);
 		ret = connect_peer(r, fd, f, fd0, depth);
+	}
 	if (ret == 0)
 		ret = finish(fd, f, fd0);
 	if (ret < 0) {
@@ -311,14 +357,131 @@ static int make_pair(struct fd_restore *r, const struct img_file *f, int fd0)
 	return sv[0];
 }
 
+/* The listener of the image a connection was made through: of its type,
+ * listening, bound to that name (and not deleted since: a connect by name
+ * would not find it). */
+static const struct img_file *listener_named(const struct fd_restore *r, uint32_t type,
+					     const uint8_t *name, uint32_t len)
+{
+	for (uint32_t i = 0; i < r->img->nfiles; i++) {
+		const struct img_file *f = &r->img->files[i];
+		struct ckpt_fd_unix s;
+
+		if (f->d.kind != CKPT_FD_UNIX || f->d.policy != CKPT_FPOL_EXACT)
+			continue;
+		s = ustate(f);
+		if (s.state == TCP_LISTEN && s.type == type && !(s.uflags & CKPT_UNIX_DELETED) &&
+		    s.name_len == len && !memcmp(f->state + sizeof(s), name, len))
+			return f;
+	}
+	return NULL;
+}
+
+/* The connection a accepted is ckpt's own, not one a process outside
+ * made meanwhile (the listener listens from its bind on). */
+static int ours(int a)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return getsockopt(a, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == getpid();
+}
+
+/*
+ * A connection made through a listener (5.24), made so again: a socket
+ * for the connecting end (bound to its own name, if it had one) connects
+ * to the listener of the image, and ckpt accepts the other end there:
+ * the accepted socket has the listener's name again, the connecting one
+ * it as its peer's.  An end closed since is closed again once its queue
+ * is in the other.  f: the file to make; pf: its peer (NULL: closed).
+ */
+static int via_listener(struct fd_restore *r, const struct img_file *f, const struct img_file *pf,
+			int fd0, int depth)
+{
+	const struct img_file *acc = (f->d.fflags & CKPT_FILEF_ACCEPTED) ? f :
+				     pf && (pf->d.fflags & CKPT_FILEF_ACCEPTED) ? pf : NULL;
+	const struct img_file *cli = acc == f ? pf : f;
+	struct ckpt_fd_unix s = ustate(f);
+	const uint8_t *name = acc ? acc->state + sizeof(s) :
+			      cli->state + sizeof(s) + ustate(cli).name_len;
+	uint32_t len = acc ? ustate(acc).name_len : ustate(cli).peer_name_len;
+	const struct img_file *lf = listener_named(r, s.type, name, len);
+	char lname[512], peer[512];
+	struct sockaddr_un sa;
+	socklen_t salen = addr(&sa, name, len);
+	int c = -1, a = -1, lfd = -1, ret;
+
+	fd_unix_names(acc ? acc : cli, lname, peer, sizeof(lname));
+	if (!acc)
+		memcpy(lname, peer, sizeof(lname));
+	if (!lf) {
+		warn("fd %d (%s, %s): the listener \"%s\" it was connected through is not restored: "
+		     "made without the names of its ends", fd0, f->path, fd_file_what(f), lname);
+		return make_pair(r, f, fd0);
+	}
+	if ((ret = make_peer(r, lf, fd0, depth)) < 0)
+		return ret;
+	if ((lfd = listener_fd(r, ustate(lf).sock)) < 0)
+		return error("fd %d (%s): its listener \"%s\" was not made", fd0, f->path, lname);
+	if ((c = socket(AF_UNIX, (int)s.type | SOCK_CLOEXEC, 0)) < 0)
+		return error_errno(errno, "fd %d (%s): cannot make a unix socket", fd0, f->path);
+	ret = cli ? bind_name(c, cli, fd0) : 0;
+	if (ret == 0 && connect(c, (struct sockaddr *)&sa, salen) < 0)
+		ret = error_errno(errno, "fd %d (%s): cannot connect to the listener \"%s\" again", fd0,
+				  f->path, lname);
+	if (ret == 0 && (a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		ret = error_errno(errno, "fd %d (%s): cannot accept on the listener \"%s\" again", fd0,
+				  f->path, lname);
+	if (ret == 0 && !ours(a))
+		ret = error("fd %d (%s): another process connected to the listener \"%s\" while it "
+			    "was restored", fd0, f->path, lname);
+	if (ret == 0 && acc)
+		ret = fill(c, acc, NULL, 0, fd0);
+	if (ret == 0 && cli)
+		ret = fill(a, cli, NULL, 0, fd0);
+	if (ret == 0 && !acc) {
+		close(a);
+		a = -1;
+	}
+	if (ret == 0 && !cli) {
+		close(c);
+		c = -1;
+	}
+	if (ret == 0 && acc)
+		ret = finish(a, acc, fd0);
+	if (ret == 0 && cli)
+		ret = finish(c, cli, fd0);
+	if (ret < 0) {
+		if (a >= 0)
+			close(a);
+		if (c >= 0)
+			close(c);
+		return ret;
+	}
+	if (f == acc) {
+		if (cli)
+			stash(r, ustate(cli).sock, c);
+		return a;
+	}
+	if (acc)
+		stash(r, ustate(acc).sock, a);
+	return c;
+}
+
 static int make(struct fd_restore *r, const struct img_file *f, int fd0, int depth)
 {
 	struct ckpt_fd_unix s = ustate(f);
 	const struct img_file *pf = s.peer ? by_sock(r, s.peer) : NULL;
+	/* a datagram socket connected to a name is connected to it again,
+	 * also when its peer is connected to its own name in turn */
 	int pair = s.state == TCP_ESTABLISHED &&
-		   (s.type != SOCK_DGRAM || (pf && ustate(pf).peer == s.sock) ||
+		   (s.type != SOCK_DGRAM || (pf && ustate(pf).peer == s.sock && !s.peer_name_len) ||
 		    (!s.peer && f->d.policy == CKPT_FPOL_EXACT));
 
+	if (s.state == TCP_ESTABLISHED && s.type != SOCK_DGRAM &&
+	    ((f->d.fflags & (CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED)) ||
+	     (pf && (pf->d.fflags & CKPT_FILEF_ACCEPTED))))
+		return via_listener(r, f, pf, fd0, depth);
 	return pair ? make_pair(r, f, fd0) : make_bound(r, f, fd0, depth);
 }
 
@@ -338,8 +501,12 @@ static void unix_done(struct fd_restore *r)
 	for (size_t i = 0; r->socks && i < r->socks->n; i++)
 		if (r->socks->s[i].fd >= 0)
 			close(r->socks->s[i].fd);
-	if (r->socks)
+	for (size_t i = 0; r->socks && i < r->socks->nlis; i++)
+		close(r->socks->lis[i].fd);
+	if (r->socks) {
 		free(r->socks->s);
+		free(r->socks->lis);
+	}
 	free(r->socks);
 	r->socks = NULL;
 }

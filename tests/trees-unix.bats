@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# Unix sockets between processes of a tree connected through a listener,
+# and datagram sockets connected to a name (issue 12, docs/trees.md 2.3):
+# restored connected to the right process's socket, with the names each
+# side saw and the bytes in flight, the listener still listening.
+
+load test_helper
+
+# track_children PID: every child of PID into PIDS, so teardown kills them.
+track_children() {
+	local f st
+	for f in /proc/[0-9]*/stat; do
+		read -r -a st 2>/dev/null <"$f" || continue
+		[ "${st[3]}" = "$1" ] && PIDS+=("${st[0]}")
+	done
+	return 0
+}
+
+@test "tree unix: a server and its client connected through listeners (stream on a path, seqpacket on an abstract name) and a datagram socket connected to the server's name, bytes in flight: back connected, names and bytes exact, listeners listening" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_unix "$T"
+	track_children "$TPID"
+	dump_kill
+	"$CKPT" inspect "$T/img" >"$T/insp"
+	grep -q "accepted from the listener" "$T/insp"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_unix: ok' "$T/out"
+}
+
+@test "tree unix: dumped without --kill, the server and its client run on untouched" {
+	skip_unless_ptrace
+	start_target tree_unix "$T"
+	track_children "$TPID"
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_unix: ok' "$T/out"
+}
+
+@test "tree unix: --single of the server refuses its accepted sockets by name: their peers are outside the image" {
+	skip_unless_ptrace
+	start_target tree_unix "$T"
+	track_children "$TPID"
+	run "$CKPT" dump "$TPID" --single -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"accepted from the listener \"$T/s.sock\", connected to"*"outside the image): cannot be restored: its peer is outside the image"* ]]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_unix: ok' "$T/out"
+}
