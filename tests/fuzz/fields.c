@@ -125,7 +125,8 @@ static const struct field fields[] = {
 	F(CKPT_SEC_FILEDATA, ckpt_filedata, id, K_ID), F(CKPT_SEC_FILEDATA, ckpt_filedata, offset, K_SIZE),
 
 	/* kind state: an inotify instance and its first watch, a pidfd, a
-	 * file of its own /proc, a fanotify instance and its first mark */
+	 * file of its own /proc, a unix socket, a fanotify instance and its
+	 * first mark */
 	S(CKPT_FD_INOTIFY, 0, ckpt_fd_inotify, nwatches, K_COUNT),
 #define W(member, kind) S(CKPT_FD_INOTIFY, sizeof(struct ckpt_fd_inotify), ckpt_inotify_watch, member, kind)
 	W(wd, K_ID), W(mask, K_FLAGS), W(dev, K_ID), W(ino, K_ID), W(path_len, K_LEN),
@@ -133,6 +134,14 @@ static const struct field fields[] = {
 	S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, pid, K_ID), S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, pflags, K_FLAGS),
 	S(CKPT_FD_PIDFD, 0, ckpt_fd_pidfd, start_time, K_SIZE),
 	S(CKPT_FD_PROC, 0, ckpt_fd_proc, pid, K_ID),
+	/* a unix socket: its peer, names and messages (with fflags' ACCEPTED
+	 * and CONNECTED, 5.24) */
+	S(CKPT_FD_UNIX, 0, ckpt_fd_unix, sock, K_ID), S(CKPT_FD_UNIX, 0, ckpt_fd_unix, peer, K_ID),
+	S(CKPT_FD_UNIX, 0, ckpt_fd_unix, type, K_ENUM), S(CKPT_FD_UNIX, 0, ckpt_fd_unix, state, K_ENUM),
+	S(CKPT_FD_UNIX, 0, ckpt_fd_unix, uflags, K_FLAGS),
+	S(CKPT_FD_UNIX, 0, ckpt_fd_unix, name_len, K_LEN),
+	S(CKPT_FD_UNIX, 0, ckpt_fd_unix, peer_name_len, K_LEN),
+	S(CKPT_FD_UNIX, 0, ckpt_fd_unix, nmsgs, K_COUNT),
 	S(CKPT_FD_FANOTIFY, 0, ckpt_fd_fanotify, init_flags, K_FLAGS),
 	S(CKPT_FD_FANOTIFY, 0, ckpt_fd_fanotify, event_flags, K_FLAGS),
 	S(CKPT_FD_FANOTIFY, 0, ckpt_fd_fanotify, nmarks, K_COUNT),

@@ -113,6 +113,11 @@ start spin && dump spin --compress zlib && made=$((made + 1))
 for t in tree_basic tree_shm; do
 	start "$t" && dump "${t/_/-}" --kill && made=$((made + 1))
 done
+# unix connections made through listeners between two processes, one
+# end of two of them closed (CKPT_FILEF_ACCEPTED, CONNECTED), named
+# datagram sockets connected to each other
+mkdir -p "$work/unix"
+start tree_unix "$work/unix" && dump tree-unix --kill && made=$((made + 1))
 # file locks of every kind: a LOCKS section
 mkdir -p "$work/locks"
 start fd_locks "$work/locks" && dump fd-locks && made=$((made + 1))
