@@ -54,3 +54,51 @@ track_children() {
 	wait "$TPID"
 	grep -qx 'tree_unix: ok' "$T/out"
 }
+
+# pool MODE: unix_pool.py (a master and 3 workers connected to its
+# multiprocessing.connection Listener) dumped mid-work, with
+#   kill:  ckpt dump --kill, restored with the same PIDs
+#   stop:  ckpt dump --stop, killed by us, restored in a new PID namespace
+# and its total compared with the known one.
+pool() {
+	local n=6400000 p
+	mkdir -p "$T/w"
+	CKPT_TARGETS=$CKPT_TOP/tests/targets start_target unix_pool.py "$T/w" "$n"
+	track_children "$TPID"
+	if [ "$1" = kill ]; then
+		dump_kill
+		restore_go
+	else
+		run "$CKPT" dump "$TPID" -o "$T/img" --stop
+		echo "$output"
+		[ "$status" -eq 0 ]
+		for p in "${PIDS[@]}"; do
+			kill -KILL "$p" 2>/dev/null || true
+		done
+		reap "$TPID"
+		# the workers (orphans now) hold the listener until they are gone
+		for p in "${PIDS[@]}"; do
+			for _ in $(seq 600); do
+				[ -e "/proc/$p" ] && [ "$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null)" != Z ] || break
+				sleep 0.05
+			done
+		done
+		restore_go --pid-ns
+	fi
+	[ "$status" -eq 0 ]
+	diff <(python3 -c "print(sum(i * i % 1000 for i in range($n)))") "$T/out"
+}
+
+@test "tree unix: python3 workers connected to their master's multiprocessing Listener, dumped --kill mid-work: the known total, and a late worker connects after restore" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v python3 >/dev/null || skip "no python3"
+	pool kill
+}
+
+@test "tree unix: python3 workers connected to their master's multiprocessing Listener, dumped --stop mid-work, killed, restored in a PID namespace: the known total" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v python3 >/dev/null || skip "no python3"
+	pool stop
+}
