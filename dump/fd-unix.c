@@ -430,8 +430,8 @@ static void via_listener(struct dfile *d, const char *peer_in, uint64_t lis, int
 	dfile_what(d, "a unix %s socket connected to \"%s\", %s", type_name(s.type), peer,
 		   peer_in);
 	if (!s.peer_name_len)
-		d->cannot = "it was bound to a name and connected to a socket without one (not "
-			    "restored)";
+		d->cannot = "it has a name no listener of the image has (its listener is closed, or "
+			    "its socket file deleted), and its peer has none (not restored)";
 	else if (s.peer)	/* its peer, accepted, says how (it is in the image) */
 		return;
 	else if (!lis || !lis_in)
