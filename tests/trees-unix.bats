@@ -29,6 +29,16 @@ track_children() {
 	grep -qx 'tree_unix: ok' "$T/out"
 }
 
+@test "unix: the same connections between two threads of one process (a server and its client thread): back connected, names and bytes exact, listeners listening" {
+	skip_unless_ptrace
+	start_target tree_unix "$T" thread
+	dump_kill
+	[ "$("$CKPT" inspect "$T/img" | grep -c 'accepted from the listener')" -eq 3 ]
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'tree_unix: ok' "$T/out"
+}
+
 @test "tree unix: dumped without --kill, the server and its client run on untouched" {
 	skip_unless_ptrace
 	start_target tree_unix "$T"

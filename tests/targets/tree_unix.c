@@ -14,9 +14,12 @@
  * After GO each side reads exactly what was in flight, checks the names
  * each socket sees (getsockname/getpeername: an accepted socket has its
  * listener's name), talks once more over every connection, and the
- * client connects again to both listeners: they still listen.
- * Output: "tree_unix: ok".  Usage: tree_unix DIR
+ * client connects again to both listeners: they still listen.  With
+ * "thread", the client is a thread of the server's process: every
+ * connection is between two sockets of one process.
+ * Output: "tree_unix: ok".  Usage: tree_unix DIR [thread]
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -202,6 +205,12 @@ static int client(int hs)
 	return target_failures ? 1 : 0;
 }
 
+static void *client_thread(void *hs)
+{
+	client(*(int *)hs);
+	return NULL;
+}
+
 static int listener(int type, const struct sockaddr_un *sa, socklen_t len)
 {
 	int fd = sock(type);
@@ -228,7 +237,9 @@ int main(int argc, char **argv)
 	struct sockaddr_un from;
 	socklen_t flen = sizeof(from);
 	char buf[16] = "";
-	pid_t kid;
+	int threaded = argc > 2 && !strcmp(argv[2], "thread");
+	pthread_t th;
+	pid_t kid = 0;
 
 	if (argc < 2 || strlen(argv[1]) + 8 > sizeof(path))
 		return 2;
@@ -251,15 +262,19 @@ int main(int argc, char **argv)
 	if (bind(ds, (struct sockaddr *)&dg_path, dg_path_len) < 0 ||
 	    bind(ds2, (struct sockaddr *)&srv_dg, srv_dg_len) < 0 || pipe(hs) < 0)
 		return 2;
-	if (!(kid = fork())) {
+	if (threaded) {
+		if (pthread_create(&th, NULL, client_thread, &hs[1]))
+			return 2;
+	} else if (!(kid = fork())) {
 		close(ls);
 		close(lq);
 		close(ds);
 		close(ds2);
 		close(hs[0]);
 		_exit(client(hs[1]));
+	} else {
+		close(hs[1]);
 	}
-	close(hs[1]);
 	as = accept(ls, NULL, NULL);
 	aq = accept(lq, NULL, NULL);
 	as2 = accept(ls, NULL, NULL);
@@ -301,8 +316,11 @@ int main(int argc, char **argv)
 	expect_from(ds2, "c-dg", &cli_dg, cli_dg_len, "server named dgram");
 	welcome(ls, "server, new stream");
 	welcome(lq, "server, new seqpacket");
-	CHECK(waitpid(kid, &status, 0) == kid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "client: status %#x", status);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		CHECK(waitpid(kid, &status, 0) == kid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0, "client: status %#x", status);
 	if (!target_failures)
 		printf("tree_unix: ok\n");
 	return target_exit();
