@@ -148,8 +148,9 @@ static int read_queue(struct dfile *d, struct ckpt_fd_unix *s)
 	int zero = 0, ret = 0;
 	uint8_t *buf = xmalloc(QUEUE_MAX);
 	char cbuf[CMSG_SPACE(sizeof(int) * 253)];	/* SCM_MAX_FD */
-	uint32_t *lens = NULL;
-	size_t got = 0;
+	uint32_t *lens = NULL, *slens = NULL;
+	uint8_t *snames = NULL;	/* datagrams: their senders' names (5.24) */
+	size_t got = 0, sgot = 0;
 
 	if (setsockopt(d->copy, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
 		free(buf);
@@ -170,11 +171,18 @@ static int read_queue(struct dfile *d, struct ckpt_fd_unix *s)
 		check_cmsgs(d, &mh);
 		if (mh.msg_flags & MSG_TRUNC)
 			d->cannot = "a message of more than 1 MiB is queued on it";
-		if (s->type == SOCK_DGRAM && mh.msg_namelen > sizeof(sa_family_t))
-			d->cannot = "datagrams from a named sender are queued on it (the sender's "
-				    "address would be lost)";
 		if (d->cannot || got + (size_t)n > (64u << 20))
 			break;
+		if (s->type == SOCK_DGRAM) {
+			uint32_t sl = mh.msg_namelen > sizeof(sa_family_t) && mh.msg_namelen <= sizeof(from) ?
+				      (uint32_t)(mh.msg_namelen - sizeof(sa_family_t)) : 0;
+
+			slens = xrealloc(slens, (s->nmsgs + 1) * sizeof(*slens));
+			slens[s->nmsgs] = sl;
+			snames = xrealloc(snames, sgot + sl + 1);
+			memcpy(snames + sgot, from.sun_path, sl);
+			sgot += sl;
+		}
 		d->f->data = xrealloc(d->f->data, got + (size_t)n);
 		memcpy(d->f->data + got, buf, (size_t)n);
 		got += (size_t)n;
@@ -186,8 +194,16 @@ static int read_queue(struct dfile *d, struct ckpt_fd_unix *s)
 	setsockopt(d->copy, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off, sizeof(s->peek_off));
 	d->f->d.data_len = got;
 	dfile_add_state(d, lens, s->nmsgs * sizeof(*lens));
+	if (sgot) {
+		/* a named sender: each datagram's sender's name follows */
+		d->f->d.fflags |= CKPT_FILEF_SENDERS;
+		dfile_add_state(d, slens, s->nmsgs * sizeof(*slens));
+		dfile_add_state(d, snames, sgot);
+	}
 	memcpy(d->f->state, s, sizeof(*s));
 	free(lens);
+	free(slens);
+	free(snames);
 	free(buf);
 	return ret;
 }
@@ -272,7 +288,7 @@ static void connected(struct fd_dump *c, struct dfile *d, pid_t holder)
 		if (ps.peer == s.sock && !name[0] != !peer[0])
 			d->cannot = "it is connected to a socket without a name and has one itself, "
 				    "or the other way round (not restored)";
-		else if (ps.peer != s.sock && (!peer[0] || d->f->d.data_len))
+		else if (ps.peer != s.sock && !peer[0])
 			d->cannot = "it is connected one way to a socket of the process";
 		return;
 	}

@@ -521,10 +521,12 @@ static int unix_check(const struct img_file *f)
 	struct ckpt_fd_unix s;
 	uint64_t sum = 0, at;
 
+	uint64_t names = 0;
+
 	fd_state(f, &s, sizeof(s));
 	/* sun_path is 108 bytes (unix(7)) */
 	if (s.name_len > 108 || s.peer_name_len > 108 || s.nmsgs > (1u << 20) ||
-	    f->d.state_len != sizeof(s) + (uint64_t)s.name_len + s.peer_name_len + 4ull * s.nmsgs)
+	    f->d.state_len < sizeof(s) + (uint64_t)s.name_len + s.peer_name_len + 4ull * s.nmsgs)
 		return -1;
 	at = sizeof(s) + s.name_len + s.peer_name_len;
 	for (uint32_t i = 0; i < s.nmsgs; i++) {
@@ -534,6 +536,24 @@ static int unix_check(const struct img_file *f)
 		sum += len;
 	}
 	if (s.nmsgs && sum != f->d.data_len)
+		return -1;
+	/* the senders' names of datagrams (5.24): a length each, at most a
+	 * sun_path, then the names */
+	at += 4ull * s.nmsgs;
+	if (f->d.fflags & CKPT_FILEF_SENDERS) {
+		if (s.type != 2 || !s.nmsgs || f->d.state_len < at + 4ull * s.nmsgs)
+			return -1;
+		for (uint32_t i = 0; i < s.nmsgs; i++) {
+			uint32_t len;
+
+			memcpy(&len, f->state + at + 4 * i, sizeof(len));
+			if (len > 108)
+				return -1;
+			names += len;
+		}
+		at += 4ull * s.nmsgs + names;
+	}
+	if (f->d.state_len != at)
 		return -1;
 	/* through a listener (5.24): a connection of stream or seqpacket
 	 * sockets; the accepted end has its listener's name (and a closed
@@ -606,6 +626,8 @@ static void unix_text(const struct img_file *f, char *buf, size_t len)
 		snprintf(buf + strlen(buf), len - strlen(buf), ", accepted from its listener");
 	if (f->d.fflags & CKPT_FILEF_CONNECTED)
 		snprintf(buf + strlen(buf), len - strlen(buf), ", connected through its peer's listener");
+	if (f->d.fflags & CKPT_FILEF_SENDERS)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", from named senders");
 }
 
 static void unix_json(const struct img_file *f, struct json *j)
@@ -631,6 +653,7 @@ static void unix_json(const struct img_file *f, struct json *j)
 	json_u64(j, "messages", s.nmsgs);
 	json_bool(j, "accepted", f->d.fflags & CKPT_FILEF_ACCEPTED);
 	json_bool(j, "connected_via_listener", f->d.fflags & CKPT_FILEF_CONNECTED);
+	json_bool(j, "named_senders", f->d.fflags & CKPT_FILEF_SENDERS);
 }
 
 /* ---- TCP and UDP sockets ---- */
@@ -981,7 +1004,7 @@ int fd_kind_check(const struct img_file *f)
 	    ((f->d.fflags & CKPT_FILEF_DELETED) && f->d.kind != CKPT_FD_FIFO &&
 	     f->d.kind != CKPT_FD_DIR && f->d.kind != CKPT_FD_PATH) ||
 	    ((f->d.fflags & (CKPT_FILEF_FIN_IN | CKPT_FILEF_FIN_OUT)) && f->d.kind != CKPT_FD_TCP) ||
-	    ((f->d.fflags & (CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED)) &&
+	    ((f->d.fflags & (CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED | CKPT_FILEF_SENDERS)) &&
 	     f->d.kind != CKPT_FD_UNIX))
 		return -1;
 	return k->check ? k->check(f) : 0;

@@ -539,6 +539,10 @@ enum ckpt_file_policy {
 						   it had connected to the
 						   listener of the image bound
 						   to its peer's name (5.24) */
+#define CKPT_FILEF_SENDERS	0x2000000u	/* UNIX datagram: a queued datagram
+						   came from a named sender; each
+						   one's sender's name follows the
+						   message lengths (5.24) */
 #define CKPT_FILEF_FIN_IN	0x4000000u	/* TCP: the peer's FIN had come (CLOSE_WAIT,
 						   LAST_ACK, CLOSING): after the bytes
 						   queued the process reads the end */

@@ -33,8 +33,10 @@ struct fd_socks {
 	struct {
 		uint64_t sock;
 		int fd;		/* made with its peer, not handed out yet */
-	} *s, *lis;		/* lis: a copy of each listener made, to accept on */
-	size_t n, nlis;
+	} *s, *kept;		/* kept: a copy of each listener made, to accept
+				   on, and of each named datagram socket, to
+				   send its datagrams from (5.24) */
+	size_t n, nkept;
 };
 
 static struct ckpt_fd_unix ustate(const struct img_file *f)
@@ -66,24 +68,24 @@ static void stash(struct fd_restore *r, uint64_t sock, int fd)
 	t->s[t->n++].fd = fd;
 }
 
-static int keep_listener(struct fd_restore *r, uint64_t sock, int fd, int fd0)
+static int keep(struct fd_restore *r, uint64_t sock, int fd, int fd0)
 {
 	struct fd_socks *t = socks(r);
 	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 	if (copy < 0)
-		return error_errno(errno, "fd %d: cannot duplicate a listener", fd0);
-	t->lis = xrealloc(t->lis, (t->nlis + 1) * sizeof(*t->lis));
-	t->lis[t->nlis].sock = sock;
-	t->lis[t->nlis++].fd = copy;
+		return error_errno(errno, "fd %d: cannot duplicate a unix socket", fd0);
+	t->kept = xrealloc(t->kept, (t->nkept + 1) * sizeof(*t->kept));
+	t->kept[t->nkept].sock = sock;
+	t->kept[t->nkept++].fd = copy;
 	return 0;
 }
 
-static int listener_fd(const struct fd_restore *r, uint64_t sock)
+static int kept_fd(const struct fd_restore *r, uint64_t sock)
 {
-	for (size_t i = 0; r->socks && i < r->socks->nlis; i++)
-		if (r->socks->lis[i].sock == sock)
-			return r->socks->lis[i].fd;
+	for (size_t i = 0; r->socks && i < r->socks->nkept; i++)
+		if (r->socks->kept[i].sock == sock)
+			return r->socks->kept[i].fd;
 	return -1;
 }
 
@@ -287,10 +289,113 @@ static int connect_peer(struct fd_restore *r, int fd, const struct img_file *f, 
 /* A socket of its own: a listener, a stream or seqpacket socket never
  * connected, a datagram socket not connected or connected to a name
  * (its queue sent to its name from a socket of ckpt's). */
+/* A datagram socket of the image bound to that name (and not deleted
+ * since), or NULL. */
+static const struct img_file *dgram_named(const struct fd_restore *r, const uint8_t *name,
+					  uint32_t len)
+{
+	for (uint32_t i = 0; len && i < r->img->nfiles; i++) {
+		const struct img_file *f = &r->img->files[i];
+		struct ckpt_fd_unix s;
+
+		if (f->d.kind != CKPT_FD_UNIX || f->d.policy != CKPT_FPOL_EXACT)
+			continue;
+		s = ustate(f);
+		if (s.type == SOCK_DGRAM && !(s.uflags & CKPT_UNIX_DELETED) && s.name_len == len &&
+		    !memcmp(f->state + sizeof(s), name, len))
+			return f;
+	}
+	return NULL;
+}
+
+/* One datagram to `to` from `from` (a socket of the image: its send
+ * buffer made room for it, then set back). */
+static int send_one(int from, const void *buf, uint32_t len, const struct sockaddr_un *to,
+		    socklen_t tolen)
+{
+	int v = 0;
+	socklen_t vl = sizeof(v);
+	ssize_t n;
+
+	getsockopt(from, SOL_SOCKET, SO_SNDBUF, &v, &vl);
+	set_buf(from, SO_SNDBUFFORCE, SO_SNDBUF, (uint32_t)v + len * 4 + 65536);
+	n = sendto(from, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)to, tolen);
+	set_buf(from, SO_SNDBUFFORCE, SO_SNDBUF, (uint32_t)v);
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+/*
+ * The datagrams queued on f (bound to to), each sent to it again from
+ * its sender's name (CKPT_FILEF_SENDERS, 5.24): from the socket of the
+ * image bound to that name (made first; self: f's own socket), else
+ * from one bound to it for the while; unnamed senders' from an unnamed
+ * socket.  f is not connected yet: any socket may send to it.
+ */
+static int fill_dgrams(struct fd_restore *r, const struct img_file *f, int self,
+		       const struct sockaddr_un *to, socklen_t tolen, int fd0, int depth)
+{
+	struct ckpt_fd_unix s = ustate(f);
+	const uint8_t *lens = f->state + sizeof(s) + s.name_len + s.peer_name_len;
+	const uint8_t *slens = lens + 4ull * s.nmsgs, *sname = slens + 4ull * s.nmsgs;
+	int anon = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+	uint64_t at = 0;
+
+	if (anon < 0)
+		return error_errno(errno, "cannot make a unix socket");
+	if (!(f->d.fflags & CKPT_FILEF_SENDERS)) {
+		ret = fill(anon, f, to, tolen, fd0);
+		close(anon);
+		return ret;
+	}
+	for (uint32_t i = 0; ret == 0 && i < s.nmsgs; i++) {
+		const struct img_file *sf;
+		uint32_t len, slen;
+		struct sockaddr_un sa;
+		socklen_t salen;
+		int from = anon, tmp = -1;
+
+		memcpy(&len, lens + 4 * i, sizeof(len));
+		memcpy(&slen, slens + 4 * i, sizeof(slen));
+		salen = addr(&sa, sname, slen);
+		if (slen && (sf = dgram_named(r, sname, slen)) == f) {
+			from = self;
+		} else if (slen && sf) {
+			if ((ret = make_peer(r, sf, fd0, depth)) < 0)
+				break;
+			from = kept_fd(r, ustate(sf).sock);
+		} else if (slen) {
+			/* a sender closed since, or outside the image */
+			tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (tmp >= 0 && bind(tmp, (struct sockaddr *)&sa, salen) == 0) {
+				from = tmp;
+			} else {
+				warn("fd %d (%s, %s): a datagram queued from a name that is in use now "
+				     "comes back from no name", fd0, f->path, fd_file_what(f));
+			}
+		}
+		ret = from < 0 ? -EBADF : send_one(from, f->data + at, len, to, tolen);
+		if (ret < 0)
+			error_errno(-ret, "fd %d (%s): cannot queue its %u datagrams again", fd0,
+				    f->path, s.nmsgs);
+		if (tmp >= 0) {
+			if (from == tmp && sa.sun_path[0])
+				unlink(sa.sun_path);
+			close(tmp);
+		}
+		at += len;
+		sname += slen;
+	}
+	close(anon);
+	return ret;
+}
+
+/* A socket of its own: a listener, a stream or seqpacket socket never
+ * connected, a datagram socket not connected or connected to a name
+ * (its queue sent to its name, from its senders' names). */
 static int make_bound(struct fd_restore *r, const struct img_file *f, int fd0, int depth)
 {
 	struct ckpt_fd_unix s = ustate(f);
-	int fd = socket(AF_UNIX, (int)s.type | SOCK_CLOEXEC, 0), ret, tmp;
+	int fd = socket(AF_UNIX, (int)s.type | SOCK_CLOEXEC, 0), ret;
 	struct sockaddr_un sa;
 	socklen_t len = addr(&sa, f->state + sizeof(s), s.name_len);
 
@@ -299,24 +404,19 @@ static int make_bound(struct fd_restore *r, const struct img_file *f, int fd0, i
 	ret = bind_name(fd, f, fd0);
 	if (ret == 0 && s.state == TCP_LISTEN && listen(fd, (int)s.backlog) < 0)
 		ret = error_errno(errno, "fd %d (%s): cannot listen again", fd0, f->path);
-	if (ret == 0 && s.state == TCP_LISTEN)
-		ret = keep_listener(r, s.sock, fd, fd0);
-	if (ret == 0 && f->d.data_len && s.type == SOCK_DGRAM && s.name_len && !(s.uflags & CKPT_UNIX_DELETED)) {
-		if ((tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-			ret = error_errno(errno, "cannot make a unix socket");
-		else
-			ret = fill(tmp, f, &sa, len, fd0);
-		if (tmp >= 0)
-			close(tmp);
-	} else if (ret == 0 && f->d.data_len) {
+	/* a listener is accepted on, a named datagram socket sent from */
+	if (ret == 0 && (s.state == TCP_LISTEN || (s.type == SOCK_DGRAM && s.name_len)))
+		ret = keep(r, s.sock, fd, fd0);
+	/* bound: a peer connected to it, or sending to it, in turn finds it */
+	if (ret == 0 && s.type == SOCK_DGRAM && !made(r, s.sock))
+		stash(r, s.sock, -1);
+	if (ret == 0 && f->d.data_len && s.type == SOCK_DGRAM && s.name_len &&
+	    !(s.uflags & CKPT_UNIX_DELETED))
+		ret = fill_dgrams(r, f, fd, &sa, len, fd0, depth);
+	else if (ret == 0 && f->d.data_len)
 		ret = error("fd %d (%s): its queued bytes have no way back in", fd0, f->path);
-	}
-	if (ret == 0 && s.type == SOCK_DGRAM && s.state == TCP_ESTABLISHED) {
-		/* bound: a peer connected to it in turn finds its name */
-		if (!made(r, s.sock))
-			stash(r, s.sock, -1);
+	if (ret == 0 && s.type == SOCK_DGRAM && s.state == TCP_ESTABLISHED)
 		ret = connect_peer(r, fd, f, fd0, depth);
-	}
 	if (ret == 0)
 		ret = finish(fd, f, fd0);
 	if (ret < 0) {
@@ -421,7 +521,7 @@ static int via_listener(struct fd_restore *r, const struct img_file *f, const st
 	}
 	if ((ret = make_peer(r, lf, fd0, depth)) < 0)
 		return ret;
-	if ((lfd = listener_fd(r, ustate(lf).sock)) < 0)
+	if ((lfd = kept_fd(r, ustate(lf).sock)) < 0)
 		return error("fd %d (%s): its listener \"%s\" was not made", fd0, f->path, lname);
 	if ((c = socket(AF_UNIX, (int)s.type | SOCK_CLOEXEC, 0)) < 0)
 		return error_errno(errno, "fd %d (%s): cannot make a unix socket", fd0, f->path);
@@ -501,11 +601,11 @@ static void unix_done(struct fd_restore *r)
 	for (size_t i = 0; r->socks && i < r->socks->n; i++)
 		if (r->socks->s[i].fd >= 0)
 			close(r->socks->s[i].fd);
-	for (size_t i = 0; r->socks && i < r->socks->nlis; i++)
-		close(r->socks->lis[i].fd);
+	for (size_t i = 0; r->socks && i < r->socks->nkept; i++)
+		close(r->socks->kept[i].fd);
 	if (r->socks) {
 		free(r->socks->s);
-		free(r->socks->lis);
+		free(r->socks->kept);
 	}
 	free(r->socks);
 	r->socks = NULL;

@@ -10,7 +10,11 @@
  * dumped.  Two more stream connections through the path listener have
  * one end closed: the client's (the server has "bye" to read, then the
  * end) and the server's ("closing" for the client).  And two named
- * datagram sockets, one in each process, are connected to each other.
+ * datagram sockets, one in each process, are connected to each other,
+ * a datagram queued on each from the other; the server's named datagram
+ * socket also has datagrams queued from a named socket of the client's
+ * and from one the client closed since (their names come back with
+ * them).
  * After GO each side reads exactly what was in flight, checks the names
  * each socket sees (getsockname/getpeername: an accepted socket has its
  * listener's name), talks once more over every connection, and the
@@ -32,8 +36,9 @@
 #define TO_SERVER	40000
 #define TO_CLIENT	20000
 
-static struct sockaddr_un srv_path, srv_abs, cli_abs, dg_path, srv_dg, cli_dg;
-static socklen_t srv_path_len, srv_abs_len, cli_abs_len, dg_path_len, srv_dg_len, cli_dg_len;
+static struct sockaddr_un srv_path, srv_abs, cli_abs, dg_path, srv_dg, cli_dg, cli_n, cli_gone;
+static socklen_t srv_path_len, srv_abs_len, cli_abs_len, dg_path_len, srv_dg_len, cli_dg_len,
+	cli_n_len, cli_gone_len;
 
 static socklen_t set_name(struct sockaddr_un *sa, const char *name, size_t len)
 {
@@ -152,7 +157,8 @@ static int dial(int type, const struct sockaddr_un *to, socklen_t len, const cha
 static int client(int hs)
 {
 	int cs = dial(SOCK_STREAM, &srv_path, srv_path_len, "client stream");
-	int cq = sock(SOCK_SEQPACKET), cd, cd2 = sock(SOCK_DGRAM), gone, cs3, n1, n2;
+	int cq = sock(SOCK_SEQPACKET), cd, cd2 = sock(SOCK_DGRAM), cn = sock(SOCK_DGRAM);
+	int cg = sock(SOCK_DGRAM), gone, cs3, n1, n2;
 
 	if (bind(cq, (struct sockaddr *)&cli_abs, cli_abs_len) < 0 ||
 	    connect(cq, (struct sockaddr *)&srv_abs, srv_abs_len) < 0)
@@ -170,6 +176,13 @@ static int client(int hs)
 	send(cq, "c2s msg 2", 9, 0);
 	send(cd, "dg 1", 4, 0);
 	send(cd, "dg 2", 4, 0);
+	if (bind(cn, (struct sockaddr *)&cli_n, cli_n_len) < 0 ||
+	    bind(cg, (struct sockaddr *)&cli_gone, cli_gone_len) < 0 ||
+	    sendto(cn, "named 1", 7, 0, (struct sockaddr *)&dg_path, dg_path_len) != 7 ||
+	    sendto(cg, "gone 1", 6, 0, (struct sockaddr *)&dg_path, dg_path_len) != 6 ||
+	    send(cd2, "c-dg 0", 6, 0) != 6)
+		target_fail("client, named senders: %s", strerror(errno));
+	close(cg);
 	CHECK(write(hs, "x", 1) == 1, "client: handshake");
 	close(hs);
 	while (!target_go())
@@ -193,6 +206,7 @@ static int client(int hs)
 	send(cq, "ping", 4, 0);
 	expect(cq, "pong", "client seqpacket");
 	CHECK(send(cd, "dg 3", 4, 0) == 4, "client dgram: send: %s", strerror(errno));
+	expect_from(cd2, "s-dg 0", &srv_dg, srv_dg_len, "client named dgram");
 	expect_from(cd2, "s-dg", &srv_dg, srv_dg_len, "client named dgram");
 	CHECK(send(cd2, "c-dg", 4, 0) == 4, "client named dgram: send: %s", strerror(errno));
 	/* the listeners still listen */
@@ -255,6 +269,10 @@ int main(int argc, char **argv)
 	srv_dg_len = set_name(&srv_dg, abs_name, 1 + strlen(abs_name + 1));
 	snprintf(abs_name, sizeof(abs_name), "%cckpt-tree-unix-cdg-%d", 0, (int)getpid());
 	cli_dg_len = set_name(&cli_dg, abs_name, 1 + strlen(abs_name + 1));
+	snprintf(abs_name, sizeof(abs_name), "%cckpt-tree-unix-cn-%d", 0, (int)getpid());
+	cli_n_len = set_name(&cli_n, abs_name, 1 + strlen(abs_name + 1));
+	snprintf(abs_name, sizeof(abs_name), "%cckpt-tree-unix-cg-%d", 0, (int)getpid());
+	cli_gone_len = set_name(&cli_gone, abs_name, 1 + strlen(abs_name + 1));
 	ls = listener(SOCK_STREAM, &srv_path, srv_path_len);
 	lq = listener(SOCK_SEQPACKET, &srv_abs, srv_abs_len);
 	ds = sock(SOCK_DGRAM);
@@ -290,12 +308,16 @@ int main(int argc, char **argv)
 	/* the client's is bound now */
 	CHECK(connect(ds2, (struct sockaddr *)&cli_dg, cli_dg_len) == 0, "server named dgram: "
 	      "connect: %s", strerror(errno));
+	CHECK(send(ds2, "s-dg 0", 6, 0) == 6, "server named dgram: send: %s", strerror(errno));
 	target_wait();
 	drain(as, TO_SERVER, 1, "server stream");
 	expect(aq, "c2s msg 1", "server seqpacket");
 	expect(aq, "c2s msg 2", "server seqpacket");
 	expect(ds, "dg 1", "server dgram");
 	expect(ds, "dg 2", "server dgram");
+	expect_from(ds, "named 1", &cli_n, cli_n_len, "server dgram");
+	expect_from(ds, "gone 1", &cli_gone, cli_gone_len, "server dgram");
+	expect_from(ds2, "c-dg 0", &cli_dg, cli_dg_len, "server named dgram");
 	name_is(as, 0, &srv_path, srv_path_len, "server stream");
 	unnamed(as, 1, "server stream");
 	name_is(aq, 0, &srv_abs, srv_abs_len, "server seqpacket");
