@@ -297,7 +297,7 @@ static void connected(struct fd_dump *c, struct dfile *d, pid_t holder)
 	else
 		snprintf(who, sizeof(who), "no process ckpt can see");
 	dfile_what(d, "a unix %s socket connected to %s%s%s of %s, outside the image",
-		   type_name(s.type), peer[0] ? "\"" : "socket ", peer[0] ? peer : "",
+		   type_name(s.type), peer[0] ? "\"" : "a socket without a name", peer,
 		   peer[0] ? "\"" : "", who);
 	if (s.type == SOCK_DGRAM && peer[0]) {
 		/* a datagram socket sends to a name: connected again to it */
@@ -471,23 +471,14 @@ static void describe(struct fd_dump *c, struct dfile *d, pid_t holder, pid_t mat
 	(void)mate;	/* shared with another process of the tree: one FILE (fd-tree.c) */
 	if (peer_mate)
 		fd_proc_name(peer_mate, who, sizeof(who));
-	if (via_names(&s)) {
-		if (holder)
-			fd_proc_name(holder, who, sizeof(who));
+	if (via_names(&s) && !holder) {	/* (a peer outside: connected() says so) */
 		if (p)
 			snprintf(in, sizeof(in), "fd %d of the process", p->fd);
-		else if (holder)
-			snprintf(in, sizeof(in), "%s, outside the image", who);
 		else if (peer_mate)
 			snprintf(in, sizeof(in), "%s, another process of the image", who);
 		else
 			snprintf(in, sizeof(in), "a socket closed since");
 		via_listener(d, in, lis, acc, lis_in);
-		if (holder) {
-			d->f->d.fflags &= ~(CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED);
-			d->cannot = "its peer is outside the image";
-			d->outside = 1;
-		}
 	} else if (s.state == TCP_ESTABLISHED && peer_mate && !holder) {
 		/* its peer in another process of the tree: the two are made
 		 * as one socketpair (restore/fd-unix.c, one fd_restore); a
