@@ -230,7 +230,9 @@ int img_verify_image(const char *path, struct img *img, struct img_stats *st, in
 	struct stat sb;
 	int ret;
 
+	img_reader_want_digests(1);
 	ret = img_load_meta(&r, path, img, &s, &payload);
+	img_reader_want_digests(0);
 	progress_begin(ret >= 0 && fstat(r.fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
 	if (ret >= 0)
 		ret = img_check_rest(&r, img, &s, payload, ret, IMG_CHECK_DECODE, st, count_block,

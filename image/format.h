@@ -68,6 +68,8 @@ static_assert(sizeof(struct ckpt_header) == 256, "ckpt_header size");
 
 #define CKPT_HDR_MAC	(1ull << 0)	/* carries MAC_META and MAC_ALL sections;
 					   without it, neither may appear */
+#define CKPT_HDR_DIGESTS (1ull << 1)	/* with MAC only: a DIGESTS section right
+					   before MAC_ALL (struct ckpt_digests) */
 
 enum ckpt_section_type {
 	CKPT_SEC_PROC     = 1,	/* struct ckpt_proc + variable data */
@@ -87,6 +89,7 @@ enum ckpt_section_type {
 	CKPT_SEC_SYSV_SHM = 20,	/* struct ckpt_shm[]: SysV segments attached */
 	CKPT_SEC_XSAVE_LAYOUT = 21,	/* struct ckpt_xfeat[]: x86-64 only */
 	CKPT_SEC_GUARDS   = 22,	/* struct ckpt_range[]: guard regions */
+	CKPT_SEC_DIGESTS  = 23,	/* struct ckpt_digests + ckpt_digest[count] */
 	CKPT_SEC_CTTY     = 13,	/* struct ckpt_ctty + ckpt_fd_tty: its terminal */
 	CKPT_SEC_FILE     = 11,	/* struct ckpt_file + path + state + what (version 2) */
 	CKPT_SEC_LOCKS    = 12,	/* struct ckpt_lock[]: file locks the process holds */
@@ -1032,6 +1035,46 @@ struct ckpt_mac {
 static_assert(sizeof(struct ckpt_mac) == 64, "ckpt_mac size");
 
 #define CKPT_MAC_HMAC_SHA256	1
+
+/*
+ * CKPT_SEC_DIGESTS (with CKPT_HDR_DIGESTS, which needs CKPT_HDR_MAC;
+ * section proc 0): exactly one, after the page data, right before
+ * MAC_ALL.  One entry per section between MAC_META and it (every PAGES,
+ * PAGES_ALIGNED and HASHES section, in order): its section header as
+ * stored, the struct ckpt_pages its payload holds (zero for HASHES), and
+ * the SHA-256 of its payload as stored.  MAC_ALL's input names each of
+ * those sections by exactly that header and digest, so a reader that
+ * checks MAC_ALL over this table instead of over the page data has
+ * authenticated the table at a cost that does not grow with the data,
+ * and then checks each block against its digest when it reads it
+ * (restore --lazy: restore/lazy.c).
+ */
+struct ckpt_digests {
+	uint32_t alg;		/* CKPT_DIGEST_SHA256 */
+	uint32_t reserved;	/* zero */
+	uint64_t count;		/* entries that follow */
+};
+static_assert(sizeof(struct ckpt_digests) == 16, "ckpt_digests size");
+
+struct ckpt_digest {
+	uint32_t type;		/* the section header, as stored */
+	uint32_t proc;
+	uint64_t size;
+	uint32_t payload_crc;
+	uint32_t crc;
+	uint64_t addr;		/* its struct ckpt_pages (PAGES, PAGES_ALIGNED
+				   after its skip); zero for HASHES */
+	uint32_t npages;
+	uint16_t codec;
+	uint16_t pflags;
+	uint8_t  sha256[32];	/* of the payload as stored */
+};
+static_assert(sizeof(struct ckpt_digest) == 72, "ckpt_digest size");
+
+#define CKPT_DIGEST_SHA256	1
+/* Entries of a DIGESTS section (37.7 MB; 512 GiB of 1 MiB blocks). */
+#define CKPT_MAX_DIGESTS	(1u << 19)
+static_assert(16 + (uint64_t)CKPT_MAX_DIGESTS * 72 <= CKPT_MAX_META, "DIGESTS fits");
 
 /* CKPT_SEC_END: the last section. */
 struct ckpt_end {

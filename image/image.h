@@ -121,11 +121,35 @@ struct img_reader {
 	uint64_t mac_mark_off;	/* the offset right after MAC_META */
 	uint64_t sec_nsections, sec_npages;	/* the counts before the
 						   section in hand */
+	/* CKPT_HDR_DIGESTS (format.h): the sections after MAC_META, checked
+	 * against the DIGESTS table and fed to the MAC when it comes. */
+	struct img_dsec *dsec;
+	size_t ndsec, dcap;
+	int trust_digests;	/* the caller checks each large payload against
+				   its digest before it uses it (restore/lazy.c):
+				   MAC_ALL is checked over the table alone */
+	int want_digests;	/* hash the payloads even without a key (verify) */
+	int after_digests;	/* read past DIGESTS */
+	int digests_differ;	/* a section is not what the table says: with a
+				   key, MAC_ALL then says MISMATCH */
+	struct ckpt_digest *digests;	/* the table, once read (ndsec entries) */
+};
+
+/* A section after MAC_META, as the reader saw it (DIGESTS). */
+struct img_dsec {
+	struct ckpt_digest e;	/* sha256 set when known */
+	const uint8_t *p;	/* payload, in the mapping (stable) */
+	size_t len;
+	uint64_t at;
+	int known;
 };
 
 /* Open path ("-" = stdin), read and check the header.  MACs are checked
  * with img_key_default() when there is one. */
 int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *h);
+/* Readers opened from now on hash every payload a DIGESTS table names
+ * and check it against the table, key or not (ckpt verify). */
+void img_reader_want_digests(int on);
 /* Check MACs with key instead (NULL: none); before any section is read. */
 void img_reader_use_key(struct img_reader *r, const struct img_key *key);
 /* Read a mapped file with read(2) from here on: every payload is then a
@@ -170,6 +194,8 @@ int img_reader_seekable(const struct img_reader *r);
 struct img_mark {
 	uint64_t off, at, pos, nsections, npages;
 	uint64_t sec_nsections, sec_npages;
+	size_t ndsec, sec_ndsec;	/* DIGESTS entries so far, and before the
+					   section in hand */
 	int done;
 };
 void img_reader_mark(const struct img_reader *r, struct img_mark *m);
@@ -177,6 +203,18 @@ int img_reader_rewind(struct img_reader *r, const struct img_mark *m);
 /* After END: 1 if nothing follows (as it must), 0 if something does, or
  * -errno. */
 int img_reader_at_eof(struct img_reader *r);
+/*
+ * DIGESTS: which entry of the table the section in hand is (-1: none;
+ * the table is read only at its end), and its digest once the table has
+ * been read and MAC_ALL checked over it (NULL before, or out of range).
+ */
+int64_t img_reader_digest_index(const struct img_reader *r);
+const uint8_t *img_reader_digest(const struct img_reader *r, int64_t idx);
+/* With trust_digests: the section in hand is used before the table comes
+ * (written into a process not yet running): hash it now, so that the
+ * table is checked against it. */
+void img_reader_hash_current(struct img_reader *r);
+
 /* Payloads stay valid until close (mapped file), not just until the next
  * read: they can be handed to other threads as they are. */
 int img_reader_payloads_stable(const struct img_reader *r);

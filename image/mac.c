@@ -18,9 +18,8 @@
 
 struct mac_pend {
 	struct ckpt_section s;
-	const uint8_t *p;
-	size_t len;
-	uint8_t d[SHA256_LEN];
+	struct img_hash_job j;
+	struct ckpt_digest e;	/* record: what the DIGESTS entry says */
 };
 
 void img_mac_start(struct img_mac *m, const struct img_key *key, const struct ckpt_header *h)
@@ -34,14 +33,31 @@ void img_mac_start(struct img_mac *m, const struct img_key *key, const struct ck
 	hmac_sha256_update(&m->h, h, sizeof(*h));
 }
 
-static void feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[SHA256_LEN])
+static void feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[SHA256_LEN],
+		 const struct ckpt_digest *e)
 {
-	hmac_sha256_update(&m->h, s, sizeof(*s));
-	hmac_sha256_update(&m->h, d, SHA256_LEN);
+	if (m->key) {
+		hmac_sha256_update(&m->h, s, sizeof(*s));
+		hmac_sha256_update(&m->h, d, SHA256_LEN);
+	}
+	if (!m->record || !e)
+		return;
+	if (m->nrec == m->rcap) {
+		m->rcap = m->rcap ? m->rcap * 2 : 256;
+		m->rec = xrealloc(m->rec, m->rcap * sizeof(*m->rec));
+	}
+	m->rec[m->nrec] = *e;
+	memcpy(m->rec[m->nrec++].sha256, d, SHA256_LEN);
+}
+
+void img_mac_feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[SHA256_LEN])
+{
+	if (m->key)
+		feed(m, s, d, NULL);
 }
 
 struct par {
-	struct mac_pend *pend;
+	struct img_hash_job *j;
 	size_t n, next;
 	pthread_mutex_t lock;
 };
@@ -58,54 +74,125 @@ static void *hash_worker(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		if (i >= w->n)
 			return NULL;
-		sha256(w->pend[i].p, w->pend[i].len, w->pend[i].d);
+		sha256(w->j[i].p, w->j[i].len, w->j[i].d);
 	}
 }
 
-/* Hash what was deferred (in parallel when it is worth it), feed it. */
-static void flush(struct img_mac *m)
+void img_hash_many(struct img_hash_job *j, size_t n, uint64_t bytes)
 {
-	struct par w = { .pend = m->pend, .n = m->npend, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct par w = { .j = j, .n = n, .lock = PTHREAD_MUTEX_INITIALIZER };
 	static long ncpu;
 	pthread_t t[MAX_THREADS];
 	int nt = 0;
 
-	/* Called for every section signed: nothing deferred is the rule, and
-	 * sysconf reads /sys/devices/system/cpu/online each time (glibc),
+	/* sysconf reads /sys/devices/system/cpu/online each time (glibc),
 	 * which with 1,000 threads was 3,000 opens in the freeze. */
-	if (!m->npend)
+	if (!n)
 		return;
 	if (!ncpu)
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (m->pend_bytes >= PAR_BYTES && m->npend > 1)
-		for (; nt < MIN(ncpu, MAX_THREADS) - 1 && (size_t)nt < m->npend - 1; nt++)
+	if (bytes >= PAR_BYTES && n > 1)
+		for (; nt < MIN(ncpu, MAX_THREADS) - 1 && (size_t)nt < n - 1; nt++)
 			if (pthread_create(&t[nt], NULL, hash_worker, &w))
 				break;
 	hash_worker(&w);	/* this thread too, or alone */
 	for (int i = 0; i < nt; i++)
 		pthread_join(t[i], NULL);
+}
+
+/* Hash what was deferred (in parallel when it is worth it), feed it. */
+static void flush(struct img_mac *m)
+{
+	struct img_hash_job *j;
+
+	/* Called for every section signed: nothing deferred is the rule. */
+	if (!m->npend)
+		return;
+	j = xmalloc(m->npend * sizeof(*j));
 	for (size_t i = 0; i < m->npend; i++)
-		feed(m, &m->pend[i].s, m->pend[i].d);
+		j[i] = m->pend[i].j;
+	img_hash_many(j, m->npend, m->pend_bytes);
+	for (size_t i = 0; i < m->npend; i++)
+		feed(m, &m->pend[i].s, j[i].d, &m->pend[i].e);
+	free(j);
 	m->npend = 0;
 	m->pend_bytes = 0;
+}
+
+void img_mac_flush(struct img_mac *m)
+{
+	flush(m);
+}
+
+/* The bytes [off, off + len) of a payload in pieces; 0 if it is shorter. */
+static int gather(const struct iovec *iov, int iovcnt, uint64_t off, void *dst, size_t len)
+{
+	uint8_t *d = dst;
+
+	for (int i = 0; i < iovcnt && len; i++) {
+		size_t l = iov[i].iov_len, n;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		n = MIN(len, l - (size_t)off);
+		memcpy(d, (const uint8_t *)iov[i].iov_base + off, n);
+		d += n;
+		len -= n;
+		off = 0;
+	}
+	return len == 0;
+}
+
+void img_digest_entry(struct ckpt_digest *e, const struct ckpt_section *s, const struct iovec *iov,
+		      int iovcnt)
+{
+	struct ckpt_pages pg = { 0 };
+	struct ckpt_align a;
+	uint64_t off = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->type = s->type;
+	e->proc = s->proc;
+	e->size = s->size;
+	e->payload_crc = s->payload_crc;
+	e->crc = s->crc;
+	if (s->type == CKPT_SEC_PAGES_ALIGNED) {
+		if (!gather(iov, iovcnt, 0, &a, sizeof(a)))
+			return;
+		off = sizeof(a) + (uint64_t)a.skip;
+	}
+	if ((s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_PAGES_ALIGNED) &&
+	    gather(iov, iovcnt, off, &pg, sizeof(pg))) {
+		e->addr = pg.addr;
+		e->npages = pg.npages;
+		e->codec = pg.codec;
+		e->pflags = pg.flags;
+	}
 }
 
 void img_mac_section(struct img_mac *m, const struct ckpt_section *s, const struct iovec *iov,
 		     int iovcnt, int defer)
 {
 	uint8_t d[SHA256_LEN];
+	struct ckpt_digest e;
 	struct sha256 c;
 
-	if (!m->key)
+	if (!m->key && !m->record)
 		return;
+	if (m->record)
+		img_digest_entry(&e, s, iov, iovcnt);
 	if (defer && iovcnt == 1) {
 		if (m->npend == m->cap) {
 			m->cap = m->cap ? m->cap * 2 : 256;
 			m->pend = xrealloc(m->pend, m->cap * sizeof(*m->pend));
 		}
-		m->pend[m->npend++] = (struct mac_pend){ .s = *s, .p = iov[0].iov_base,
-							 .len = iov[0].iov_len };
+		m->pend[m->npend++] = (struct mac_pend){
+			.s = *s, .j = { .p = iov[0].iov_base, .len = iov[0].iov_len },
+		};
+		if (m->record)
+			m->pend[m->npend - 1].e = e;
 		m->pend_bytes += iov[0].iov_len;
 		return;
 	}
@@ -114,7 +201,7 @@ void img_mac_section(struct img_mac *m, const struct ckpt_section *s, const stru
 	for (int i = 0; i < iovcnt; i++)
 		sha256_update(&c, iov[i].iov_base, iov[i].iov_len);
 	sha256_final(&c, d);
-	feed(m, s, d);
+	feed(m, s, d, m->record ? &e : NULL);
 }
 
 static void put_le(uint8_t *p, uint64_t v, int n)
@@ -158,6 +245,7 @@ enum img_mac_status img_mac_check(struct img_mac *m, uint32_t type, const struct
 void img_mac_free(struct img_mac *m)
 {
 	free(m->pend);
+	free(m->rec);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -35,6 +35,9 @@ struct img_mac {
 	struct mac_pend *pend;		/* payloads to hash at the next tag */
 	size_t npend, cap;
 	uint64_t pend_bytes;
+	int record;			/* keep each section's digest in rec */
+	struct ckpt_digest *rec;	/* (a DIGESTS table, format.h) */
+	size_t nrec, rcap;
 };
 
 /* Start over with the header (as stored, crc included).  key NULL: off. */
@@ -46,11 +49,26 @@ void img_mac_start(struct img_mac *m, const struct img_key *key, const struct ck
  */
 void img_mac_section(struct img_mac *m, const struct ckpt_section *s, const struct iovec *iov,
 		     int iovcnt, int defer);
+/* One section whose payload's SHA-256 is d (a DIGESTS table's word). */
+void img_mac_feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[SHA256_LEN]);
+/* Hash what was deferred now (rec is complete after it). */
+void img_mac_flush(struct img_mac *m);
 /* The MAC section of this type that would come next, after nsections. */
 void img_mac_tag(struct img_mac *m, uint32_t type, uint64_t nsections, struct ckpt_mac *out);
 /* Check one that was read (its nsections already checked by the reader). */
 enum img_mac_status img_mac_check(struct img_mac *m, uint32_t type, const struct ckpt_mac *in);
 void img_mac_free(struct img_mac *m);
+
+/* SHA-256 of n payloads, on several threads when bytes make it worth it. */
+struct img_hash_job {
+	const uint8_t *p;
+	size_t len;
+	uint8_t d[SHA256_LEN];
+};
+void img_hash_many(struct img_hash_job *j, size_t n, uint64_t bytes);
+/* A DIGESTS entry for section s (payload in iov): all but its sha256. */
+void img_digest_entry(struct ckpt_digest *e, const struct ckpt_section *s, const struct iovec *iov,
+		      int iovcnt);
 
 /* "signed by this machine's key", ... for messages. */
 const char *img_mac_status_text(enum img_mac_status st);

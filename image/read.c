@@ -33,6 +33,7 @@ static const char *const section_names[] = {
 	[CKPT_SEC_SYSV_SHM] = "SysV shared memory", [CKPT_SEC_CTTY] = "controlling terminal",
 	[CKPT_SEC_LOCKS] = "file locks",
 	[CKPT_SEC_MAC_META] = "metadata MAC", [CKPT_SEC_MAC_ALL] = "image MAC",
+	[CKPT_SEC_DIGESTS] = "digest table",
 };
 
 const char *img_section_name(uint32_t type)
@@ -43,6 +44,8 @@ const char *img_section_name(uint32_t type)
 		return section_names[type];
 	return "unknown";
 }
+
+static int want_digests;	/* img_reader_want_digests() */
 
 /* A damaged image: print why and fail with -EBADMSG. */
 #define bad(...) (error(__VA_ARGS__), -EBADMSG)
@@ -99,12 +102,34 @@ void img_reader_mark(const struct img_reader *r, struct img_mark *m)
 	m->npages = r->npages;
 	m->sec_nsections = r->sec_nsections;
 	m->sec_npages = r->sec_npages;
+	m->ndsec = r->ndsec;
+	m->sec_ndsec = img_reader_digest_index(r) >= 0 ? r->ndsec - 1 : r->ndsec;
 	m->done = r->done;
 }
 
-/* The second pass computes no MAC, unless it must check it again. */
-static void mac_rewind(struct img_reader *r, int recheck)
+static void digests_reset(struct img_reader *r)
 {
+	free(r->dsec);
+	free(r->digests);
+	r->dsec = NULL;
+	r->digests = NULL;
+	r->ndsec = r->dcap = 0;
+	r->after_digests = r->digests_differ = 0;
+}
+
+/* Back to the first n entries (a rewind): the table is to be read again. */
+static void digests_back(struct img_reader *r, size_t n)
+{
+	free(r->digests);
+	r->digests = NULL;
+	r->ndsec = MIN(r->ndsec, n);
+	r->after_digests = r->digests_differ = 0;
+}
+
+/* The second pass computes no MAC, unless it must check it again. */
+static void mac_rewind(struct img_reader *r, int recheck, size_t ndsec)
+{
+	digests_back(r, ndsec);
 	r->after_all_mac = 0;
 	r->mac_all = IMG_MAC_NONE;
 	img_mac_free(&r->mac);
@@ -128,7 +153,7 @@ static int rewind_unmapped(struct img_reader *r, const struct img_mark *m)
 	r->npages = m->sec_npages;
 	r->done = 0;
 	r->checked = 1;
-	mac_rewind(r, recheck);
+	mac_rewind(r, recheck, m->sec_ndsec);
 	return 1;
 }
 
@@ -148,7 +173,7 @@ int img_reader_rewind(struct img_reader *r, const struct img_mark *m)
 	r->done = m->done;
 	/* Every payload's CRC has been checked on the way: not twice. */
 	r->checked = 1;
-	mac_rewind(r, 0);
+	mac_rewind(r, 0, m->ndsec);
 	return 0;
 }
 
@@ -224,11 +249,19 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 		return error("image header is corrupted: header size %u", h->header_size);
 	if (h->page_size < 4096 || h->page_size > (1u << 16) || (h->page_size & (h->page_size - 1)))
 		return error("image header is corrupted: page size %u", h->page_size);
+	if ((h->flags & CKPT_HDR_DIGESTS) && !(h->flags & CKPT_HDR_MAC))
+		return error("image header is corrupted: a digest table without MACs");
 	r->page_size = h->page_size;
 	r->version = h->version;
 	r->hdr = *h;
+	r->want_digests = want_digests;
 	img_reader_use_key(r, img_key_default());
 	return 0;
+}
+
+void img_reader_want_digests(int on)
+{
+	want_digests = on;
 }
 
 void img_reader_use_key(struct img_reader *r, const struct img_key *key)
@@ -252,6 +285,7 @@ int img_reader_unmap(struct img_reader *r)
 
 void img_reader_close(struct img_reader *r)
 {
+	digests_reset(r);
 	img_mac_free(&r->mac);
 	memset(&r->mac_mark, 0, sizeof(r->mac_mark));
 	if (r->map)
@@ -287,10 +321,131 @@ static int is_page_data(uint32_t type)
 	return type == CKPT_SEC_PAGES || type == CKPT_SEC_PAGES_ALIGNED || type == CKPT_SEC_HASHES;
 }
 
+/* Payloads up to this size are hashed as they are read, even when the
+ * caller checks digests itself: IN_PARENT runs (16 bytes), HASHES and
+ * small compressed blocks cost nothing, and are then authenticated
+ * before anything uses them. */
+#define DSEC_SMALL	4096
+
+/* A section after MAC_META in an image with a digest table: kept for it. */
+static void dsec_add(struct img_reader *r, const struct ckpt_section *s, const void *data,
+		     uint64_t at)
+{
+	struct iovec iov = { (void *)data, (size_t)s->size };
+	struct img_dsec *d;
+
+	if (r->ndsec == r->dcap) {
+		r->dcap = r->dcap ? r->dcap * 2 : 1024;
+		r->dsec = xrealloc(r->dsec, r->dcap * sizeof(*r->dsec));
+	}
+	d = &r->dsec[r->ndsec++];
+	memset(d, 0, sizeof(*d));
+	img_digest_entry(&d->e, s, &iov, 1);
+	d->at = at;
+	d->len = (size_t)s->size;
+	/* A read(2) buffer is reused: hashed now, or never. */
+	if ((r->mac.key || r->want_digests) && (!r->map || d->len <= DSEC_SMALL)) {
+		sha256(data, d->len, d->e.sha256);
+		d->known = 1;
+	} else if (r->map) {
+		d->p = data;
+	}
+}
+
+int64_t img_reader_digest_index(const struct img_reader *r)
+{
+	if (!(r->hdr.flags & CKPT_HDR_DIGESTS) || !r->after_meta_mac || !r->ndsec ||
+	    r->after_digests || r->dsec[r->ndsec - 1].at != r->at)
+		return -1;
+	return (int64_t)r->ndsec - 1;
+}
+
+void img_reader_hash_current(struct img_reader *r)
+{
+	int64_t i = img_reader_digest_index(r);
+	struct img_dsec *d = i >= 0 ? &r->dsec[i] : NULL;
+
+	if (d && !d->known && d->p) {
+		sha256(d->p, d->len, d->e.sha256);
+		d->known = 1;
+	}
+}
+
+const uint8_t *img_reader_digest(const struct img_reader *r, int64_t idx)
+{
+	if (!r->digests || idx < 0 || (uint64_t)idx >= r->ndsec || r->digests_differ)
+		return NULL;
+	return r->digests[idx].sha256;
+}
+
+/*
+ * The digest table: the entries must be the sections read since MAC_META,
+ * header and page run as they are; their payloads are hashed (on all
+ * CPUs) unless the caller checks them itself, and fed to the MAC with
+ * the digest computed or, where none was, the table's.  Then MAC_ALL
+ * holds only if the table is what was signed, and every payload hashed
+ * is what was signed.
+ */
+static int digests_section(struct img_reader *r, const struct ckpt_section *s, const void *data,
+			   uint64_t at)
+{
+	const unsigned long long o = (unsigned long long)at;
+	struct img_hash_job *j;
+	struct ckpt_digests t;
+	size_t nj = 0;
+	uint64_t bytes = 0;
+	int hash = r->mac.key || r->want_digests;
+
+	if (s->size < sizeof(t) || s->proc)
+		return bad("image is corrupted: %s section at offset %llu is malformed", "digest table", o);
+	memcpy(&t, data, sizeof(t));
+	if (t.alg != CKPT_DIGEST_SHA256 || t.reserved || t.count != r->ndsec ||
+	    t.count > CKPT_MAX_DIGESTS || s->size != sizeof(t) + t.count * sizeof(struct ckpt_digest))
+		return bad("image is corrupted: %s section at offset %llu is malformed", "digest table", o);
+	r->digests = xmalloc(r->ndsec ? r->ndsec * sizeof(*r->digests) : 1);
+	memcpy(r->digests, (const uint8_t *)data + sizeof(t), r->ndsec * sizeof(*r->digests));
+
+	j = xmalloc((r->ndsec ? r->ndsec : 1) * sizeof(*j));
+	for (size_t i = 0; hash && i < r->ndsec; i++) {
+		struct img_dsec *d = &r->dsec[i];
+
+		if (d->known || !d->p || (r->trust_digests && d->len > DSEC_SMALL))
+			continue;
+		j[nj++] = (struct img_hash_job){ .p = d->p, .len = d->len };
+		bytes += d->len;
+	}
+	img_hash_many(j, nj, bytes);
+	nj = 0;
+	for (size_t i = 0; i < r->ndsec; i++) {
+		struct img_dsec *d = &r->dsec[i];
+		const struct ckpt_digest *e = &r->digests[i];
+		struct ckpt_section sh = { .type = d->e.type, .proc = d->e.proc, .size = d->e.size,
+					   .payload_crc = d->e.payload_crc, .crc = d->e.crc };
+
+		if (hash && !d->known && d->p && !(r->trust_digests && d->len > DSEC_SMALL)) {
+			memcpy(d->e.sha256, j[nj++].d, SHA256_LEN);
+			d->known = 1;
+		}
+		if (memcmp(&d->e, e, offsetof(struct ckpt_digest, sha256)) ||
+		    (d->known && !ct_equal(d->e.sha256, e->sha256, SHA256_LEN))) {
+			r->digests_differ = 1;
+			if (!r->mac.key) {
+				free(j);
+				return bad("image is corrupted: %s section at offset %llu is not what the digest table at offset %llu says",
+					   img_section_name(d->e.type), (unsigned long long)d->at, o);
+			}
+		}
+		img_mac_feed(&r->mac, &sh, d->known ? d->e.sha256 : e->sha256);
+	}
+	free(j);
+	r->after_digests = 1;
+	return 0;
+}
+
 /*
  * Where MAC sections may be (format.h), and what they say: 0 for any
- * other section (fed to the running MAC), 1 for a MAC section (checked,
- * recorded, fed, passed over), or -EBADMSG after a message.
+ * other section (fed to the running MAC), 1 for a MAC or DIGESTS section
+ * (checked, recorded, fed, passed over), or -EBADMSG after a message.
  */
 static int mac_section(struct img_reader *r, const struct ckpt_section *s, const void *data,
 		       uint64_t at)
@@ -298,28 +453,49 @@ static int mac_section(struct img_reader *r, const struct ckpt_section *s, const
 	const unsigned long long o = (unsigned long long)at;
 	struct iovec iov = { (void *)data, (size_t)s->size };
 	int is_mac = s->type == CKPT_SEC_MAC_META || s->type == CKPT_SEC_MAC_ALL;
+	int has_dig = !!(r->hdr.flags & CKPT_HDR_DIGESTS);
 	const char *name = img_section_name(s->type);
 	struct ckpt_mac mac;
+	int ret;
 
 	if (!(r->hdr.flags & CKPT_HDR_MAC)) {
-		if (is_mac)
+		if (is_mac || s->type == CKPT_SEC_DIGESTS)
 			return bad("image is corrupted: %s section at offset %llu in an image not marked as signed",
 				   name, o);
 	} else if (r->after_all_mac && s->type != CKPT_SEC_END) {
 		return bad("image is corrupted: %s section at offset %llu after the image MAC", name, o);
 	} else if (!r->after_meta_mac && (is_page_data(s->type) || s->type == CKPT_SEC_MAC_ALL ||
-					  s->type == CKPT_SEC_END)) {
+					  s->type == CKPT_SEC_DIGESTS || s->type == CKPT_SEC_END)) {
 		return bad("image is corrupted: the metadata MAC is missing before the %s section at offset %llu",
 			   name, o);
 	} else if (r->after_meta_mac && !is_page_data(s->type) && s->type != CKPT_SEC_MAC_ALL &&
-		   s->type != CKPT_SEC_END) {
+		   s->type != CKPT_SEC_DIGESTS && s->type != CKPT_SEC_END) {
 		return bad("image is corrupted: %s section at offset %llu after the metadata MAC", name, o);
+	} else if (s->type == CKPT_SEC_DIGESTS && !has_dig) {
+		return bad("image is corrupted: %s section at offset %llu in an image not marked as having one",
+			   name, o);
+	} else if (r->after_digests && s->type != CKPT_SEC_MAC_ALL && s->type != CKPT_SEC_END) {
+		return bad("image is corrupted: %s section at offset %llu after the digest table", name, o);
+	} else if (has_dig && s->type == CKPT_SEC_MAC_ALL && !r->after_digests) {
+		return bad("image is corrupted: the digest table is missing before the image MAC at offset %llu",
+			   o);
 	} else if (s->type == CKPT_SEC_END && !r->after_all_mac) {
 		return bad("image is corrupted: the image MAC is missing before the end section at offset %llu",
 			   o);
 	}
 	if (s->type == CKPT_SEC_END)
 		return 0;
+	if (has_dig && r->after_meta_mac && is_page_data(s->type)) {
+		dsec_add(r, s, data, at);
+		return 0;
+	}
+	if (s->type == CKPT_SEC_DIGESTS) {
+		if ((ret = digests_section(r, s, data, at)) < 0)
+			return ret;
+		img_mac_section(&r->mac, s, &iov, 1, 0);
+		r->nsections++;
+		return 1;
+	}
 	if (!is_mac) {
 		/* A mapping's payloads stay put: hashed later, in parallel. */
 		img_mac_section(&r->mac, s, &iov, 1, r->map != NULL);
@@ -336,6 +512,9 @@ static int mac_section(struct img_reader *r, const struct ckpt_section *s, const
 		memcpy(r->mac_key_id, mac.key_id, sizeof(r->mac_key_id));
 	} else {
 		r->mac_all = img_mac_check(&r->mac, s->type, &mac);
+		/* A section not as its entry says, though the table holds. */
+		if (r->digests_differ && r->mac_all == IMG_MAC_OK)
+			r->mac_all = IMG_MAC_MISMATCH;
 		r->after_all_mac = 1;
 	}
 	img_mac_section(&r->mac, s, &iov, 1, 0);

@@ -87,7 +87,8 @@ int img_write_header(struct img_writer *w, struct ckpt_header *h)
 	memcpy(h->magic, CKPT_MAGIC, sizeof(h->magic));
 	h->version = CKPT_VERSION;
 	h->header_size = sizeof(*h);
-	h->flags = key ? h->flags | CKPT_HDR_MAC : h->flags & ~CKPT_HDR_MAC;
+	h->flags = key ? h->flags | CKPT_HDR_MAC | CKPT_HDR_DIGESTS :
+			 h->flags & ~(CKPT_HDR_MAC | CKPT_HDR_DIGESTS);
 	h->crc = 0;
 	h->crc = crc32c(0, h, sizeof(*h));
 	img_mac_start(&w->mac, key, h);
@@ -122,8 +123,8 @@ static int before_section(struct img_writer *w, uint32_t type)
 
 static int mac_now(const struct img_writer *w, uint32_t type)
 {
-	return w->mac.key && (w->is_stream || !w->meta_mac) && type != CKPT_SEC_MAC_ALL &&
-	       type != CKPT_SEC_END;
+	return w->mac.key && (w->is_stream || !w->meta_mac || type == CKPT_SEC_DIGESTS) &&
+	       type != CKPT_SEC_MAC_ALL && type != CKPT_SEC_END;
 }
 
 static int write_section(struct img_writer *w, uint32_t type, uint32_t proc,
@@ -171,6 +172,8 @@ int img_writer_meta_done(struct img_writer *w)
 		return ret;
 	w->meta_mac = 1;
 	w->meta_end = w->written + w->buflen;
+	/* From here on each section's digest goes into DIGESTS too. */
+	w->mac.record = 1;
 	return 0;
 }
 
@@ -519,13 +522,34 @@ void img_writer_reserve(struct img_writer *w, uint64_t len)
 		w->reserved = 1;
 }
 
+/*
+ * The table of what came after MAC_META (format.h, struct ckpt_digest),
+ * right before MAC_ALL: fed to the MAC like any section, so MAC_ALL
+ * vouches for it, and a lazy restore checks MAC_ALL over it alone.
+ */
+static int write_digests(struct img_writer *w)
+{
+	struct ckpt_digests d = { .alg = CKPT_DIGEST_SHA256 };
+	struct iovec iov[2];
+
+	img_mac_flush(&w->mac);
+	w->mac.record = 0;
+	d.count = w->mac.nrec;
+	if (d.count > CKPT_MAX_DIGESTS)
+		return error("\"%s\": too many page data sections to sign (%llu, at most %u)", w->path,
+			     (unsigned long long)d.count, CKPT_MAX_DIGESTS);
+	iov[0] = (struct iovec){ &d, sizeof(d) };
+	iov[1] = (struct iovec){ w->mac.rec, w->mac.nrec * sizeof(*w->mac.rec) };
+	return write_section(w, CKPT_SEC_DIGESTS, 0, iov, 2, NULL);
+}
+
 /* Feed what was written after MAC_META to the MAC, from the file. */
 static int mac_file_rest(struct img_writer *w)
 {
 	uint8_t *map = NULL, *buf = NULL;
 	uint64_t off = w->meta_end;
 	size_t maplen;
-	int ret;
+	int ret, said = 0;
 
 	if ((ret = flush(w)) < 0)
 		return ret;
@@ -563,13 +587,20 @@ static int mac_file_rest(struct img_writer *w)
 		struct ckpt_mac mac;
 		struct iovec iov = { &mac, sizeof(mac) };
 
-		/* The tag hashes what was left for it (from the mapping). */
+		/* The table hashes what was left for it (from the mapping). */
+		if ((ret = write_digests(w)) < 0) {
+			said = 1;
+			goto out;
+		}
 		img_mac_tag(&w->mac, CKPT_SEC_MAC_ALL, w->nsections, &mac);
 		ret = write_section(w, CKPT_SEC_MAC_ALL, 0, &iov, 1, NULL);
 	}
+out:
 	if (map)
 		munmap(map, maplen);
 	free(buf);
+	if (said)
+		return ret;
 	return ret < 0 ? error_errno(ret, "cannot read back \"%s\" to sign it", w->path) : 0;
 }
 
@@ -585,6 +616,8 @@ static int write_mac_all(struct img_writer *w)
 		return ret;
 	if (!w->is_stream)
 		return mac_file_rest(w);
+	if ((ret = write_digests(w)) < 0)
+		return ret;
 	img_mac_tag(&w->mac, CKPT_SEC_MAC_ALL, w->nsections, &mac);
 	return write_section(w, CKPT_SEC_MAC_ALL, 0, &iov, 1, NULL);
 }

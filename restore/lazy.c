@@ -40,7 +40,9 @@
 #include "common/progress.h"
 #include "common/util.h"
 #include "image/codec.h"
+#include "image/check.h"
 #include "image/crc32c.h"
+#include "image/sha256.h"
 #include "ptrace/tracee.h"
 #include "restore/fillguard.h"
 #include "restore/lazy.h"
@@ -62,7 +64,10 @@ struct lblock {
 	const uint8_t *sec;	/* its section as written (header + payload) */
 	uint64_t at;		/* offset of that section in its image */
 	uint32_t src;		/* which image (lazy.paths) */
-	uint8_t verified;	/* its section's CRC checked */
+	uint8_t verified;	/* its section's CRC checked (and digest) */
+	uint8_t has_digest;	/* digest: what MAC_ALL vouches its payload is */
+	int64_t dig;		/* its entry in its image's DIGESTS table, or -1 */
+	uint8_t digest[SHA256_LEN];
 };
 
 struct remap {
@@ -99,6 +104,8 @@ struct lazy {
 	int said;		/* a damaged block was said (say_first) */
 	size_t nverified;	/* blocks whose CRC is checked; all of them:
 				   no page is missing from the index */
+	int signed_index;	/* the index is authenticated (DIGESTS under
+				   MAC_ALL): a page in no block has no data */
 	int done_fd;		/* eventfd: written when finished or failed */
 	pthread_t *threads;
 	int nthreads;
@@ -144,7 +151,7 @@ static void add_block(struct lazy *lz, const struct ckpt_pages *pg, const uint8_
 		.addr = addr, .npages = (uint32_t)((end - addr) / lz->ps),
 		.first = (uint32_t)((addr - pg->addr) / lz->ps), .bpages = pg->npages,
 		.codec = pg->codec, .data = data, .len = len, .sec = r->map + r->at, .at = r->at,
-		.src = src,
+		.src = src, .dig = img_reader_digest_index(r),
 	};
 }
 
@@ -185,7 +192,37 @@ static int crc_error(struct lazy *lz, uint32_t src, const uint8_t *sec, uint64_t
 	return ret;
 }
 
-/* Block bi's section CRC, once: then its place in the index is sure too. */
+/*
+ * A block of a signed image whose payload is not what was signed (its
+ * digest, under MAC_ALL): said by name, once.  Its pages never reach the
+ * process: the caller stops it (restore.c finish_lazy kills it).
+ */
+static int digest_error(struct lazy *lz, const struct lblock *b)
+{
+	struct ckpt_section s;
+	int mute = !say_first(lz), ret;
+
+	memcpy(&s, b->sec, sizeof(s));
+	log_mute += mute;
+	ret = error("image was changed after it was signed: %s section at offset %llu (memory %#llx-%#llx) does not match its signed digest; the process was killed before it could use those pages",
+		    img_section_name(s.type), (unsigned long long)b->at, (unsigned long long)b->addr,
+		    (unsigned long long)(b->addr + (uint64_t)b->npages * lz->ps));
+	log_mute -= mute;
+	return ret;
+}
+
+static int digest_ok(const struct lblock *b)
+{
+	struct ckpt_section s;
+	uint8_t d[SHA256_LEN];
+
+	memcpy(&s, b->sec, sizeof(s));
+	sha256(b->sec + sizeof(s), (size_t)s.size, d);
+	return ct_equal(d, b->digest, SHA256_LEN);
+}
+
+/* Block bi's section CRC, once: then its place in the index is sure too;
+ * and its digest, where MAC_ALL vouches for one. */
 static int check_crc(struct lazy *lz, size_t bi)
 {
 	struct lblock *b = &lz->b[bi];
@@ -194,6 +231,8 @@ static int check_crc(struct lazy *lz, size_t bi)
 		return 0;
 	if (!section_crc_ok(b->sec))
 		return crc_error(lz, b->src, b->sec, b->at);
+	if (b->has_digest && !digest_ok(b))
+		return digest_error(lz, b);
 	pthread_mutex_lock(&lz->mu);
 	if (!b->verified) {
 		__atomic_store_n(&b->verified, 1, __ATOMIC_RELEASE);
@@ -363,6 +402,9 @@ static int index_image(struct index_arg *ia, struct img_reader *r, const struct 
 			add_block(lz, &pg, (const uint8_t *)payload + sizeof(pg), (size_t)s->size - sizeof(pg),
 				  r, w.start, w.end, src);
 			if (!lazy_vma(v)) {
+				/* Used before the table comes: checked against it
+				 * then, before the process runs (image/read.c). */
+				img_reader_hash_current(r);
 				ret = write_now(lz, n0);
 				lz->n = n0;
 				if (ret < 0)
@@ -749,11 +791,14 @@ static int zero_or_wake(int uffd, uint64_t page, size_t ps)
 	return -errno;
 }
 
-/* Every block's CRC checked: a page in none of them has no data. */
+/* Every block's CRC checked, or the index signed: a page in none of them
+ * has no data. */
 static int all_verified(struct lazy *lz)
 {
 	int all;
 
+	if (lz->signed_index)
+		return 1;
 	pthread_mutex_lock(&lz->mu);
 	all = lz->nverified == lz->n;
 	pthread_mutex_unlock(&lz->mu);
@@ -995,9 +1040,42 @@ static void join_threads(struct lazy *lz)
 	lz->threads = NULL;
 }
 
+/*
+ * A signed image read without its page data hashed (restore.c: the
+ * reader's trust_digests): the walk has read the DIGESTS table and
+ * MAC_ALL over it; it must hold, and then each block is checked against
+ * its entry before a page of it is used, and the index (every entry's
+ * page run, compared with the table) is sure: a fault on a page no block
+ * has need not wait for every block to be checked.
+ */
+static int take_digests(struct lazy *lz, const struct img_reader *r)
+{
+	int ret = img_check_whole_mac(r);
+
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < lz->n; i++) {
+		struct lblock *b = &lz->b[i];
+		const uint8_t *d = b->src ? NULL : img_reader_digest(r, b->dig);
+
+		if (b->src)
+			continue;	/* parents: checked whole (restore.c) */
+		if (!d)
+			return error("image is corrupted: %s section at offset %llu has no signed digest",
+				     "page data", (unsigned long long)b->at);
+		memcpy(b->digest, d, SHA256_LEN);
+		b->has_digest = 1;
+	}
+	lz->signed_index = 1;
+	debug("image MAC checked over its digest table (%zu entries): each block is checked as it is read",
+	      r->ndsec);
+	return 0;
+}
+
 int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const struct img *img,
 	       pid_t pid, int uffd, int eager, const struct trust *t)
 {
+	struct img_reader *r0;
 	struct chain_hold hold;
 	struct lazy *lz = xzalloc(sizeof(*lz));
 	struct uffdio_api api = { .api = UFFD_API };
@@ -1036,11 +1114,14 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 	if ((ret = register_all(lz, &img->procs[0], uffd)) < 0)
 		return ret;
 	keep_reader(lz, in->r, path);
-	ret = index_image(&ia, in->r, img, in, NULL, &later, 0);
+	r0 = in->r;
+	ret = index_image(&ia, r0, img, in, NULL, &later, 0);
 	trust_hold(t, &hold);
 	if (ret == 0 && later.n)
 		ret = chain_walk(path, img, &later, &hold, index_parent, &ia);
 	ranges_free(&later);
+	if (ret == 0 && r0->trust_digests)
+		ret = take_digests(lz, r0);
 	if (ret < 0)
 		return ret;
 	qsort(lz->b, lz->n, sizeof(*lz->b), cmp_block);

@@ -1231,9 +1231,11 @@ int restore_spawn(struct restore_job *j)
 	    /* every mapping made: the seals that would have refused them */
 	    (ret = files_seal(&c.sf[0])) < 0 ||
 	    (killpoint("restore: threads made"), ret = finish(&c)) < 0) {
-		kill_all(&c);
+		/* The fill's keeper first: a child of ours too, it would wait
+		 * for lazy_end while kill_all waits for every child. */
 		lazy_end(c.lz);
 		c.lz = NULL;
+		kill_all(&c);
 		goto out;
 	}
 	j->pid = c.pid;

@@ -129,9 +129,10 @@ restore_v() {
 	off=$(( size / 2 ))
 	printf '\x55' | dd of="$T/img" bs=1 seek="$off" conv=notrunc 2>/dev/null
 	touch "$T/go"
-	# --trust: root's image is signed, and a signed image is read whole
-	# for its MAC before the process runs (the damage would be found
-	# then); vouched for, it runs at once and lazy.c finds the damage
+	# --trust: root's image is signed, and its MAC would find the damage
+	# before the process runs (the whole image, or the DIGESTS table that
+	# no longer names this block's header); vouched for, it runs at once
+	# and lazy.c finds the damage by the block's CRC
 	run --separate-stderr timeout 120 "$CKPT" restore --lazy --trust "$T/img"
 	echo "$status: $stderr"
 	cat "$T/err"

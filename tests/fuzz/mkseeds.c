@@ -363,7 +363,8 @@ static int hashes(struct img_writer *w, uint32_t p, uint64_t addr, uint32_t npag
 	return ret;
 }
 
-static int open_seed(struct img_writer *w, const char *name, struct img *img)
+static int open_signed(struct img_writer *w, const char *name, struct img *img,
+		       const struct img_key *key)
 {
 	char path[4096];
 	int ret;
@@ -371,9 +372,15 @@ static int open_seed(struct img_writer *w, const char *name, struct img *img)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((ret = img_writer_open(w, path, 1)) < 0)
 		return ret;
+	img_writer_sign(w, key);
 	if ((ret = img_write_header(w, &img->h)) < 0 || (ret = img_write_meta(w, img)) < 0)
 		return ret;
 	return 0;
+}
+
+static int open_seed(struct img_writer *w, const char *name, struct img *img)
+{
+	return open_signed(w, name, img, NULL);
 }
 
 static int finish(struct img_writer *w, struct img *img, int ret)
@@ -455,6 +462,27 @@ static int seed_two(void)
 	return finish(&w, &img, ret);
 }
 
+/* Signed (a made-up key, not the fuzzer's: MACs are checked for their
+ * structure only): MAC_META, page data, the DIGESTS table, MAC_ALL. */
+static int seed_signed(void)
+{
+	static const struct img_key key = { .k = { 1, 2, 3 }, .id = { 9 } };
+	struct img_writer w;
+	struct img img;
+	int ret;
+
+	header(&img, 1, 5);
+	proc(&img, &img.procs[0], 500, 1, 0);
+	ret = open_signed(&w, "crafted-signed.img", &img, &key);
+	if (!ret)
+		ret = pages(&w, 0, CODE, 1, CKPT_CODEC_LZ4);
+	if (!ret)
+		ret = pages(&w, 0, HEAP, 2, CKPT_CODEC_NONE);
+	if (!ret)
+		ret = hashes(&w, 0, HEAP, 2);
+	return finish(&w, &img, ret);
+}
+
 /* The least an image can be: metadata, no page data. */
 static int seed_bare(void)
 {
@@ -473,7 +501,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	if (seed_full() < 0 || seed_child() < 0 || seed_two() < 0 || seed_bare() < 0) {
+	if (seed_full() < 0 || seed_child() < 0 || seed_two() < 0 || seed_bare() < 0 ||
+	    seed_signed() < 0) {
 		fprintf(stderr, "mkseeds: cannot write the seeds in %s\n", dir);
 		return 1;
 	}

@@ -41,6 +41,10 @@
  *         attrs.oom=N, attrs.loginuid=N, attrs.securebits=N   (ATTRS)
  *         mac=strip              no MAC sections, and the header says so
  *         pagedata=flip          the last byte of the largest page data changed
+ *         digests=flip           a byte of the last digest of the DIGESTS table
+ *         pagedata=forge         the same, and the 4 bytes before it so that
+ *                                the section's CRC stays what it was (a
+ *                                forger who keeps every checksum)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -290,6 +294,7 @@ static int cmd_xfeature(unsigned feature, uint32_t offset, uint32_t size)
 #define SEC_FD		5
 #define SEC_MAC_META	9
 #define SEC_MAC_ALL	10
+#define SEC_DIGESTS	23
 #define SEC_END		255
 #define PROC_SIZE	560
 #define VMA_SIZE	88
@@ -630,14 +635,44 @@ static void set_one(const char *kv)
 		big->p[big->len - 1] ^= 0x5a;
 		return;
 	}
+	if (!strcmp(key, "digests") && !strcmp(v, "flip")) {
+		struct sec *d = find(SEC_DIGESTS, 0);
+
+		if (d->len < 16 + 72)
+			die("%s", "an empty digest table");
+		d->p[d->len - 1] ^= 0x5a;
+		return;
+	}
+	if (!strcmp(key, "pagedata") && !strcmp(v, "forge")) {
+		/* CRC32C is linear: a change d of the 5 last bytes leaves the
+		 * CRC as it was when the raw CRC of d (register 0, no final
+		 * xor) is 0.  Its last byte 0x5a: the 4 before must bring the
+		 * register to 0x5a, i.e. be the 32 steps back from it
+		 * (c = (c >> 1) ^ (P & -(c & 1)) forward; P has bit 31 set). */
+		struct sec *big = NULL;
+		uint32_t c = 0x5a;
+
+		for (size_t i = 0; i < nsecs; i++)
+			if ((secs[i].type == 16 || secs[i].type == 40) && (!big || secs[i].len > big->len))
+				big = &secs[i];
+		if (!big || big->len < 4096)
+			die("%s", "no page data");
+		for (int k = 0; k < 32; k++)
+			c = c & 0x80000000u ? ((c ^ 0x82F63B78u) << 1) | 1 : c << 1;
+		for (int k = 0; k < 4; k++)
+			big->p[big->len - 5 + k] ^= (uint8_t)(c >> (8 * k));
+		big->p[big->len - 1] ^= 0x5a;
+		return;
+	}
 	if (!strcmp(key, "mac") && !strcmp(v, "strip")) {
 		size_t k = 0;
 
 		for (size_t i = 0; i < nsecs; i++)
-			if (secs[i].type != SEC_MAC_META && secs[i].type != SEC_MAC_ALL)
+			if (secs[i].type != SEC_MAC_META && secs[i].type != SEC_MAC_ALL &&
+			    secs[i].type != SEC_DIGESTS)
 				secs[k++] = secs[i];
 		nsecs = k;
-		img[24] &= (uint8_t)~1u;	/* CKPT_HDR_MAC, in flags at 24 */
+		img[24] &= (uint8_t)~3u;	/* CKPT_HDR_MAC, _DIGESTS, in flags at 24 */
 		return;
 	}
 	die("unknown field: %s", key);

@@ -7,6 +7,7 @@
  * correct checksums, must fail cleanly: a negative return, one
  * "ckpt: ..." line on stderr, no crash (each test runs in its own child).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "image/crc32c.h"
 #include "image/check.h"
 #include "image/image.h"
+#include "image/sha256.h"
 #include "harness.h"
 
 #define PS		4096u
@@ -201,14 +203,17 @@ static const struct { uint64_t addr; uint32_t npages; } runs[] = {
 	{ 0x600000, 2 }, { 0x7ff000020000, 1 },
 };
 
-/* An image of img with the page runs rs[0..n), data filled(seed 100 + i). */
-static int write_runs(const char *path, struct img *img, const typeof(runs[0]) *rs, size_t n)
+/* An image of img with the page runs rs[0..n), data filled(seed 100 + i),
+ * signed with key (NULL: not signed). */
+static int write_runs_key(const char *path, struct img *img, const typeof(runs[0]) *rs, size_t n,
+			  const struct img_key *key)
 {
 	struct img_writer w;
 	int ret;
 
 	if ((ret = img_writer_open(&w, path, 1)) < 0)
 		return ret;
+	img_writer_sign(&w, key);
 	ret = img_write_header(&w, &img->h);
 	if (!ret)
 		ret = img_write_meta(&w, img);
@@ -224,6 +229,11 @@ static int write_runs(const char *path, struct img *img, const typeof(runs[0]) *
 		ret = img_writer_finish(&w);
 	img_writer_close(&w);
 	return ret;
+}
+
+static int write_runs(const char *path, struct img *img, const typeof(runs[0]) *rs, size_t n)
+{
+	return write_runs_key(path, img, rs, n, NULL);
 }
 
 static int write_img(const char *path, struct img *img)
@@ -1380,6 +1390,212 @@ TEST(random_metadata_values_behind_good_checksums)
 	ASSERT_GT(refused, 0);
 	free(buf);
 	free(good);
+	cleanup();
+}
+
+/* --- signed images: the DIGESTS table (docs/image-format.md 5.29) ------ */
+
+static const struct img_key test_key = { .k = { 7, 7, 7 }, .id = { 1, 2, 3 } };
+
+/* make_img's image with runs, signed with test_key; stream: through "-"
+ * (stdout moved onto the file), as `dump -o -` writes it. */
+static int write_signed(const char *path, int stream)
+{
+	struct img img;
+	int ret, out = -1, fd = -1;
+
+	make_img(&img);
+	if (stream) {
+		out = dup(STDOUT_FILENO);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (out < 0 || fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			_exit(1);
+	}
+	ret = write_runs_key(stream ? "-" : path, &img, runs, ARRAY_SIZE(runs), &test_key);
+	if (stream) {
+		dup2(out, STDOUT_FILENO);
+		close(out);
+		close(fd);
+	}
+	img_free(&img);
+	return ret;
+}
+
+/* Read path to its end with test_key; trust: as restore --lazy does. */
+static int read_signed(const char *path, int trust, struct img_reader *r)
+{
+	struct img img = { 0 };
+	struct ckpt_section s;
+	void *payload;
+	int ret;
+
+	if ((ret = img_reader_open(r, path, &img.h)) < 0)
+		return ret;
+	img_reader_use_key(r, &test_key);
+	ret = img_read_meta(r, &img, &s, &payload);
+	r->trust_digests = trust;
+	while (ret > 0)
+		ret = img_read_section(r, &s, &payload);
+	img_free(&img);
+	return ret;
+}
+
+/* Offset of the k-th section of type in an image's bytes, or 0. */
+static size_t sec_at(const uint8_t *b, size_t n, uint32_t type, int k)
+{
+	for (size_t off = sizeof(struct ckpt_header); off + sizeof(struct ckpt_section) <= n;) {
+		struct ckpt_section s;
+
+		memcpy(&s, b + off, sizeof(s));
+		if (s.type == type && k-- == 0)
+			return off;
+		off += sizeof(s) + s.size;
+	}
+	return 0;
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+	struct stat st;
+	uint8_t *b;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		_exit(1);
+	*n = (size_t)st.st_size;
+	b = malloc(*n);
+	if (pread(fd, b, *n, 0) != (ssize_t)*n)
+		_exit(1);
+	close(fd);
+	return b;
+}
+
+TEST(signed_images_carry_a_digest_table_right_before_mac_all)
+{
+	setup();
+	for (int stream = 0; stream < 2; stream++) {
+		struct img_reader r;
+		uint8_t *b, d[32];
+		size_t n, at, pg;
+		struct ckpt_digests t;
+
+		ASSERT_EQ(0, write_signed(path_of("s.img"), stream));
+		b = slurp(path_of("s.img"), &n);
+		ASSERT_EQ(CKPT_HDR_MAC | CKPT_HDR_DIGESTS, ((const struct ckpt_header *)b)->flags);
+		at = sec_at(b, n, CKPT_SEC_DIGESTS, 0);
+		ASSERT_NE(0, at);
+		memcpy(&t, b + at + sizeof(struct ckpt_section), sizeof(t));
+		ASSERT_EQ(ARRAY_SIZE(runs), t.count);
+		/* the next section is MAC_ALL, and entry 0 is the first block */
+		ASSERT_EQ(sec_at(b, n, CKPT_SEC_MAC_ALL, 0),
+			  at + sizeof(struct ckpt_section) + 16 + 72 * t.count);
+		pg = sec_at(b, n, CKPT_SEC_PAGES_ALIGNED, 0);
+		if (!pg)
+			pg = sec_at(b, n, CKPT_SEC_PAGES, 0);
+		ASSERT_NE(0, pg);
+		ASSERT_EQ(0, memcmp(b + pg, b + at + sizeof(struct ckpt_section) + 16, 24));
+		sha256(b + pg + sizeof(struct ckpt_section),
+		       ((const struct ckpt_section *)(b + pg))->size, d);
+		ASSERT_EQ(0, memcmp(d, b + at + sizeof(struct ckpt_section) + 16 + 40, 32));
+		free(b);
+		/* read back, both ways: the MAC holds */
+		for (int trust = 0; trust < 2; trust++) {
+			ASSERT_EQ(0, read_signed(path_of("s.img"), trust, &r));
+			ASSERT_EQ(IMG_MAC_OK, r.mac_meta);
+			ASSERT_EQ(IMG_MAC_OK, r.mac_all);
+			ASSERT_EQ(0, memcmp(d, img_reader_digest(&r, 0), 32));
+			img_reader_close(&r);
+		}
+	}
+	cleanup();
+}
+
+TEST(a_block_changed_behind_its_crc_shows_in_the_mac_or_at_its_digest)
+{
+	struct img_reader r;
+	uint8_t *b, d[32];
+	size_t n, pg;
+	struct ckpt_section s;
+
+	setup();
+	ASSERT_EQ(0, write_signed(path_of("s.img"), 0));
+	b = slurp(path_of("s.img"), &n);
+	pg = sec_at(b, n, CKPT_SEC_PAGES_ALIGNED, 0);
+	if (!pg)
+		pg = sec_at(b, n, CKPT_SEC_PAGES, 0);
+	memcpy(&s, b + pg, sizeof(s));
+	/* its last byte (a page's), CRCs made again: the header changes */
+	b[pg + sizeof(s) + s.size - 1] ^= 1;
+	fix_checksums(b, pg);
+	put_file(path_of("f.img"), b, n);
+	ASSERT_EQ(0, read_signed(path_of("f.img"), 0, &r));
+	ASSERT_EQ(IMG_MAC_MISMATCH, r.mac_all);
+	img_reader_close(&r);
+	/* lazy: the header is not the table's, so MAC_ALL says it too */
+	ASSERT_EQ(0, read_signed(path_of("f.img"), 1, &r));
+	ASSERT_EQ(IMG_MAC_MISMATCH, r.mac_all);
+	img_reader_close(&r);
+	/* the last 5 bytes changed so that the CRC stays as it was (CRC32C
+	 * is linear: tests/targets/imgtool.c pagedata=forge), the header
+	 * unchanged: the table holds, the block's digest does not (what
+	 * restore/lazy.c checks before it uses the block) */
+	b[pg + sizeof(s) + s.size - 1] ^= 1;
+	memcpy(b + pg, &s, sizeof(s));
+	{
+		uint8_t *e = b + pg + sizeof(s) + s.size;
+		uint32_t c = 0x5a;
+
+		for (int k = 0; k < 32; k++)
+			c = c & 0x80000000u ? ((c ^ 0x82F63B78u) << 1) | 1 : c << 1;
+		for (int k = 0; k < 4; k++)
+			e[-5 + k] ^= (uint8_t)(c >> (8 * k));
+		e[-1] ^= 0x5a;
+		ASSERT_EQ(s.payload_crc, crc32c(0, b + pg + sizeof(s), (size_t)s.size));
+	}
+	put_file(path_of("f.img"), b, n);
+	ASSERT_EQ(0, read_signed(path_of("f.img"), 1, &r));
+	ASSERT_EQ(IMG_MAC_OK, r.mac_all);
+	sha256(b + pg + sizeof(s), s.size, d);
+	ASSERT_NE(0, memcmp(d, img_reader_digest(&r, 0), 32));
+	img_reader_close(&r);
+	/* read whole (eager, verify): the payload is hashed, MAC_ALL fails */
+	ASSERT_EQ(0, read_signed(path_of("f.img"), 0, &r));
+	ASSERT_EQ(IMG_MAC_MISMATCH, r.mac_all);
+	img_reader_close(&r);
+	free(b);
+	cleanup();
+}
+
+TEST(a_digest_table_that_does_not_fit_is_refused)
+{
+	struct img_reader r;
+	uint8_t *b;
+	size_t n, at;
+
+	setup();
+	capture_stderr();
+	ASSERT_EQ(0, write_signed(path_of("s.img"), 0));
+	b = slurp(path_of("s.img"), &n);
+	at = sec_at(b, n, CKPT_SEC_DIGESTS, 0);
+	/* one entry less than the sections it follows */
+	b[at + sizeof(struct ckpt_section) + 8] -= 1;
+	fix_checksums(b, at);
+	put_file(path_of("f.img"), b, n);
+	clear_stderr();
+	ASSERT_EQ(-EBADMSG, read_signed(path_of("f.img"), 1, &r));
+	img_reader_close(&r);
+	ASSERT_TRUE(one_ckpt_line(said())) { TH_LOG("%s", said()); }
+	ASSERT_TRUE(strstr(said(), "digest table section at offset") != NULL) { TH_LOG("%s", said()); }
+	/* the flag without the MAC flag */
+	b[24] = 2;
+	((struct ckpt_header *)b)->crc = 0;
+	((struct ckpt_header *)b)->crc = crc32c(0, b, sizeof(struct ckpt_header));
+	put_file(path_of("f.img"), b, n);
+	clear_stderr();
+	ASSERT_GT(0, read_signed(path_of("f.img"), 0, &r));
+	img_reader_close(&r);
+	ASSERT_TRUE(strstr(said(), "a digest table without MACs") != NULL) { TH_LOG("%s", said()); }
+	free(b);
 	cleanup();
 }
 
