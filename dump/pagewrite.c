@@ -68,6 +68,7 @@ struct slot {
 	size_t summed;			/* DATA run, no codec: pages in run_crc */
 	uint32_t run_crc;		/* crc32c of pages [run, summed) */
 	uint64_t addr[SLOT_PAGES];
+	uint8_t brk[SLOT_PAGES];		/* a page of the next mapping comes first */
 	uint64_t hash[SLOT_PAGES];	/* when hashes are kept */
 	const uint8_t *copy;		/* the pages as copied while frozen, or NULL */
 	int unpinned;			/* read without pinning (vma_pages.cow) */
@@ -201,7 +202,7 @@ static int process(struct pipe *pp, struct slot *s, size_t upto)
 		int what = kind(pp, s, i);
 
 		if (s->run_kind >= 0 &&
-		    (what != s->run_kind || s->addr[i] != s->addr[i - 1] + pp->ps ||
+		    (what != s->run_kind || s->addr[i] != s->addr[i - 1] + pp->ps || s->brk[i] ||
 		     (what != SAME && i - s->run >= BLOCK_PAGES)) &&
 		    (ret = close_run(pp, s, i)) < 0)
 			return ret;
@@ -230,7 +231,8 @@ static int write_hashes(struct pipe *pp, struct slot *s)
 		size_t k;
 		int ret;
 
-		for (k = i + 1; k < s->npages && s->addr[k] == s->addr[k - 1] + pp->ps; k++)
+		for (k = i + 1; k < s->npages && s->addr[k] == s->addr[k - 1] + pp->ps && !s->brk[k];
+		     k++)
 			;
 		h.npages = (uint32_t)(k - i);
 		{
@@ -264,7 +266,7 @@ static int read_piece(struct pipe *pp, struct slot *s, size_t from, size_t to)
 	int niov = 0, ret = 0;
 
 	for (size_t k = from; k < to; k++) {
-		if (k > from && s->addr[k] == s->addr[k - 1] + pp->ps) {
+		if (k > from && s->addr[k] == s->addr[k - 1] + pp->ps && !s->brk[k]) {
 			local[niov - 1].iov_len += pp->ps;
 			remote[niov - 1].iov_len += pp->ps;
 			continue;
@@ -289,14 +291,9 @@ static int in_pass(const struct vma_pages *vp, enum page_pass pass)
 	return pass == PASS_ALL || (pass == PASS_NOT_FORKED) == vp->frozen;
 }
 
-/* List the next pages in slot s, in order: up to SLOT_PAGES of one
- * mapping's runs; none when all are listed.  Under the lock. */
-static void plan(struct pipe *pp, struct slot *s)
+/* Skip to the next mapping with pages to write in this pass. */
+static void next_vma(struct pipe *pp)
 {
-	const struct vma_pages *v;
-
-	s->npages = s->done = s->nouts = s->encoff = 0;
-	s->run_kind = -1;
 	while (pp->vi < pp->p->d.nvmas &&
 	       (!in_pass(&pp->vp[pp->vi], pp->pass) || pp->r == pp->vp[pp->vi].nruns)) {
 		pp->vi++;
@@ -304,33 +301,69 @@ static void plan(struct pipe *pp, struct slot *s)
 		pp->off = 0;
 		pp->listed = 0;
 	}
-	if (pp->vi == pp->p->d.nvmas)
-		return;
-	v = &pp->vp[pp->vi];
+}
+
+/* How slot s reads and stores the pages of mapping vi. */
+static void slot_kind(const struct pipe *pp, uint32_t vi, int *keep_zero, int *unpinned)
+{
 	/* Restore fills a private file mapping from the file: a page the
 	 * process zeroed must be stored, zeros and all. */
-	s->keep_zero = !!(pp->p->vmas[pp->vi].d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD));
-	/* A copy taken while frozen holds the runs back to back. */
-	s->copy = v->copy ? v->copy + pp->listed * pp->ps : NULL;
-	s->unpinned = v->cow && !pp->from_copy;
-	while (pp->r < v->nruns && s->npages < SLOT_PAGES) {
-		const struct page_run *run = &v->runs[pp->r];
-		uint64_t take = MIN(run->npages - pp->off, (uint64_t)(SLOT_PAGES - s->npages));
-		uint64_t a = run->addr + pp->off * pp->ps;
+	*keep_zero = !!(pp->p->vmas[vi].d.flags & (CKPT_VMA_FILE | CKPT_VMA_MEMFD));
+	*unpinned = pp->vp[vi].cow && !pp->from_copy;
+}
 
-		/* A run that does not fit starts a slot of its own: cut where
-		 * it would be anyway, every block. */
-		if (s->npages && take < run->npages - pp->off)
-			break;
-		for (uint64_t k = 0; k < take; k++)
-			s->addr[s->npages++] = a + k * pp->ps;
-		pp->off += take;
-		if (pp->off == run->npages) {
-			pp->r++;
-			pp->off = 0;
+/*
+ * List the next pages in slot s, in order: up to SLOT_PAGES of the runs of
+ * one mapping, and of the mappings after it that are read and stored the
+ * same way (many small mappings would otherwise cost a slot, two handoffs
+ * between threads, each: 60,000 one-page mappings spent most of their
+ * dump there).  Pages of another mapping start a new run (s->brk), so the
+ * sections are the same as with a slot per mapping.  None when all are
+ * listed.  Under the lock.
+ */
+static void plan(struct pipe *pp, struct slot *s)
+{
+	s->npages = s->done = s->nouts = s->encoff = 0;
+	s->run_kind = -1;
+	next_vma(pp);
+	if (pp->vi == pp->p->d.nvmas)
+		return;
+	slot_kind(pp, pp->vi, &s->keep_zero, &s->unpinned);
+	/* A copy taken while frozen holds the runs back to back. */
+	s->copy = pp->vp[pp->vi].copy ? pp->vp[pp->vi].copy + pp->listed * pp->ps : NULL;
+	for (;;) {
+		const struct vma_pages *v = &pp->vp[pp->vi];
+		int kz, up;
+
+		while (pp->r < v->nruns && s->npages < SLOT_PAGES) {
+			const struct page_run *run = &v->runs[pp->r];
+			uint64_t take = MIN(run->npages - pp->off, (uint64_t)(SLOT_PAGES - s->npages));
+			uint64_t a = run->addr + pp->off * pp->ps;
+
+			/* A run that does not fit starts a slot of its own: cut
+			 * where it would be anyway, every block. */
+			if (s->npages && take < run->npages - pp->off)
+				break;
+			for (uint64_t k = 0; k < take; k++) {
+				s->brk[s->npages] = k == 0 && pp->r == 0 && pp->off == 0;
+				s->addr[s->npages++] = a + k * pp->ps;
+			}
+			pp->off += take;
+			pp->listed += take;
+			if (pp->off == run->npages) {
+				pp->r++;
+				pp->off = 0;
+			}
 		}
+		if (pp->r < v->nruns || s->copy)
+			return;
+		next_vma(pp);
+		if (pp->vi == pp->p->d.nvmas || s->npages == SLOT_PAGES || pp->vp[pp->vi].copy)
+			return;
+		slot_kind(pp, pp->vi, &kz, &up);
+		if (kz != s->keep_zero || up != s->unpinned)
+			return;
 	}
-	pp->listed += s->npages;
 }
 
 static void smooth(uint64_t *avg, uint64_t v)
