@@ -141,7 +141,7 @@ static int fork_frozen(struct dproc *dp, const struct dump_opts *o, const struct
 		debug("the process has locked memory: VmFlags read while it is frozen");
 		return 1;
 	}
-	ret = proc_read_maps_how(dp->child, &cm, &ncm, 0);
+	ret = proc_read_maps_how(dp->child, &cm, &ncm, PROC_MAPS);
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/maps", dp->child);
 	for (same = 0; same < ncm && same < nmaps; same++)
@@ -217,8 +217,10 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	}
 	late = late && !dp->tracking;
 	phase(NULL);
-	/* Just where the vdso and libc are, to find a syscall instruction. */
-	ret = proc_read_maps_how(pid, &maps, &nmaps, 0);
+	/* Just where the vdso and libc are, to find a syscall instruction
+	 * and a gadget: the executable mappings (60,000 mappings: most of
+	 * the cost of reading maps is parsing it). */
+	ret = proc_read_maps_how(pid, &maps, &nmaps, PROC_MAPS_EXEC);
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/maps", pid);
 	if ((ret = dump_collect_proc(pid, p, ts, &dp->status)) < 0 ||
@@ -233,7 +235,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	 * the last one's, checked here, saves a search. */
 	if (dp != d->pr && tracee_check_gadget(pid, &dp[-1].ts->code) == 0)
 		ts->code.arch = dp[-1].ts->code.arch;
-	else if (tracee_find_gadget(pid, &ts->code) < 0)
+	else if (tracee_find_gadget_in(pid, maps, nmaps, &ts->code) < 0)
 		ts->code.arch.gadget = 0;
 	if (guard && dp->tracking && (dp->tr.gslot = guard_note_uffd(dp->pid, pid, &ts->code)) < 0) {
 		warn("too many processes to keep track of: the written pages of this one are not tracked");
@@ -253,7 +255,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	 */
 	proc_free_maps(maps, nmaps);
 	maps = NULL;
-	ret = proc_read_maps_how(pid, &maps, &nmaps, !late);
+	ret = proc_read_maps_how(pid, &maps, &nmaps, late ? PROC_MAPS : PROC_SMAPS);
 	if (ret < 0) {
 		ret = error_errno(ret, "cannot read /proc/%d/%s", pid, late ? "maps" : "smaps");
 		goto out;

@@ -45,20 +45,14 @@ static int rank(const struct map_entry *m)
 	return strstr(m->path, "/libc") || strstr(m->path, "/ld-musl") ? 1 : 2;
 }
 
-int tracee_find_gadget(pid_t pid, struct tracee_code *code)
+int tracee_find_gadget_in(pid_t pid, const struct map_entry *maps, size_t n,
+			  struct tracee_code *code)
 {
-	struct map_entry *maps = NULL;
-	size_t n = 0;
-	int ret = proc_read_maps_how(pid, &maps, &n, 0);
-
-	if (ret < 0)
-		return ret;
 	memset(&code->arch, 0, sizeof(code->arch));
 	for (int want = 0; want <= 2 && !complete(code); want++)
 		for (size_t i = 0; i < n && !complete(code); i++)
 			if (rank(&maps[i]) == want)
 				search(pid, &maps[i], code);
-	proc_free_maps(maps, n);
 	if (!complete(code)) {
 		memset(&code->arch, 0, sizeof(code->arch));
 		return -ENOENT;
@@ -66,6 +60,20 @@ int tracee_find_gadget(pid_t pid, struct tracee_code *code)
 	debug("sigreturn gadget at %#lx, syscalls return to %#lx", (unsigned long)code->arch.gadget,
 	      (unsigned long)code->arch.resume);
 	return 0;
+}
+
+int tracee_find_gadget(pid_t pid, struct tracee_code *code)
+{
+	struct map_entry *maps = NULL;
+	size_t n = 0;
+	/* Only executable mappings are searched (rank()). */
+	int ret = proc_read_maps_how(pid, &maps, &n, PROC_MAPS_EXEC);
+
+	if (ret < 0)
+		return ret;
+	ret = tracee_find_gadget_in(pid, maps, n, code);
+	proc_free_maps(maps, n);
+	return ret;
 }
 
 /* The same bytes are still at a; found again in a window around it. */

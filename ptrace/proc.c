@@ -304,10 +304,19 @@ static uint32_t parse_vmflags(const char *s)
 
 int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n)
 {
-	return proc_read_maps_how(pid, out, n, 1);
+	return proc_read_maps_how(pid, out, n, PROC_SMAPS);
 }
 
-int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags)
+/* The permissions of a maps line ("START-END PERMS ..."): is its third
+ * letter the x of an executable mapping? */
+static int exec_line(const char *line)
+{
+	const char *p = strchr(line, ' ');
+
+	return p && p[1] && p[2] && p[3] == 'x';
+}
+
+int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 {
 	char path[64], *buf, *line, *next;
 	struct map_entry *m = NULL;
@@ -316,7 +325,7 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags
 
 	/* smaps walks every page table for its counters: much slower than
 	 * maps on a big process, and only it has VmFlags. */
-	snprintf(path, sizeof(path), vmflags ? "/proc/%d/smaps" : "/proc/%d/maps", pid);
+	snprintf(path, sizeof(path), how == PROC_SMAPS ? "/proc/%d/smaps" : "/proc/%d/maps", pid);
 	ret = read_file(path, &buf, NULL);
 	if (ret < 0)
 		return ret;
@@ -328,19 +337,17 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags
 			*next++ = 0;
 		/* smaps: a maps line (lowercase hex first), then "Key: value"
 		 * lines (a capital first) ending in VmFlags. */
-		if (!strncmp(line, "VmFlags:", 8)) {
-			if (cnt)
+		if (*line >= 'A' && *line <= 'Z') {
+			if (!strncmp(line, "VmFlags:", 8) && cnt)
 				m[cnt - 1].vmflags |= parse_vmflags(line + 8);
-			continue;
-		}
-		/* "AnonHugePages:   2048 kB" (fs/proc/task_mmu.c
-		 * __show_smap): the mapping has transparent huge pages. */
-		if (!strncmp(line, "AnonHugePages:", 14)) {
-			if (cnt && strtoull(line + 14, NULL, 10))
+			/* "AnonHugePages:   2048 kB" (fs/proc/task_mmu.c
+			 * __show_smap): the mapping has transparent huge pages. */
+			else if (!strncmp(line, "AnonHugePages:", 14) && cnt &&
+				 strtoull(line + 14, NULL, 10))
 				m[cnt - 1].vmflags |= PM_ANONHUGE;
 			continue;
 		}
-		if (*line >= 'A' && *line <= 'Z')
+		if (how == PROC_MAPS_EXEC && !exec_line(line))
 			continue;
 		if (proc_parse_maps_line(line, &e) < 0)
 			continue;

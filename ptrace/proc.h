@@ -72,8 +72,10 @@ int proc_has_live_thread(pid_t pid);
 int proc_read_limits(pid_t pid, uint64_t rlim[][2], int n);
 /* smaps of pid (VMAs with VmFlags); free with proc_free_maps. */
 int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n);
-/* vmflags 0: /proc/PID/maps, fast, no VmFlags. */
-int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int vmflags);
+/* how: PROC_MAPS (/proc/PID/maps, fast, no VmFlags), PROC_SMAPS (with
+ * VmFlags), PROC_MAPS_EXEC (maps, only the executable mappings). */
+enum { PROC_MAPS, PROC_SMAPS, PROC_MAPS_EXEC };
+int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how);
 void proc_free_maps(struct map_entry *m, size_t n);
 /* Parse one maps line; 0 or -EINVAL.  m->path points into line. */
 int proc_parse_maps_line(char *line, struct map_entry *m);

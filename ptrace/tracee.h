@@ -169,6 +169,11 @@ int tracee_inject_end_each(struct tracee **tv, size_t n);
 /* Where the code for safe borrowing is in pid (arch.h struct arch_code,
  * in read-only executable mappings); -ENOENT if not all of it is. */
 int tracee_find_gadget(pid_t pid, struct tracee_code *code);
+/* The same, searching the mappings given (proc_read_maps_how: the
+ * executable ones are enough). */
+struct map_entry;
+int tracee_find_gadget_in(pid_t pid, const struct map_entry *maps, size_t n,
+			  struct tracee_code *code);
 /* It is still there (the process is frozen). */
 int tracee_check_gadget(pid_t pid, const struct tracee_code *code);
 /* TRACEE_SCRATCH bytes of borrowed thread t's dead stack, for syscalls'
