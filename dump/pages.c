@@ -120,35 +120,62 @@ static int shared_cow(uint64_t pme, const struct img_vma *v)
 	       !(v->d.flags & CKPT_VMA_SHARED);
 }
 
-/*
- * PAGEMAP_SCAN has no category for a page mapped by this process alone:
- * the page map's entries of [s, e), pages PAGEMAP_SCAN found present,
- * tell (pagemap bit 56), until the first that is not.  Unreadable: as
- * if not (unpinned reads are slower, never wrong).
- */
-static void check_cow(int pmfd, uint64_t *pm, const struct img_vma *v, struct vma_pages *vp,
-		      uint64_t s, uint64_t e)
-{
-	const uint64_t ps = (uint64_t)getpagesize();
-
-	for (uint64_t a = s; a < e && !vp->cow && !(v->d.flags & CKPT_VMA_SHARED);
-	     a += CHUNK_PAGES * ps) {
-		uint64_t n = MIN((uint64_t)CHUNK_PAGES, (e - a) / ps);
-
-		if (pread_all(pmfd, pm, n * sizeof(*pm), (off_t)(a / ps * sizeof(*pm))) < 0) {
-			vp->cow = 1;
-			return;
-		}
-		for (uint64_t i = 0; i < n && !vp->cow; i++)
-			vp->cow = shared_cow(pm[i], v);
-	}
-}
-
 /* The present or swapped pages of [start, end) of a process, as runs. */
 struct regions {
 	struct ckpt_page_region *r;
 	size_t n, cur;		/* cur: where the next mapping's runs begin */
+	uint64_t *pm;		/* check_cow: page map entries of [lo, hi) */
+	uint64_t lo, hi;
 };
+
+/* Runs at most this many pages apart share one read of the page map. */
+#define COW_GAP_PAGES	64u
+
+/*
+ * Read the page map from a, for the runs from rg->r[i] (which holds a) on
+ * that lie close together, up to CHUNK_PAGES entries: 60,000 small
+ * mappings, each with a page or two, are one read, not one each; runs
+ * far apart (a big reservation, little touched) are still read alone.
+ */
+static int cow_window(int pmfd, struct regions *rg, size_t i, uint64_t a, uint64_t e)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+	uint64_t lim = a + CHUNK_PAGES * ps, hi = MIN(e, lim);
+
+	for (size_t j = i + 1; j < rg->n && rg->r[j].start <= rg->r[j - 1].end + COW_GAP_PAGES * ps &&
+			       rg->r[j].start < lim; j++)
+		hi = MIN(rg->r[j].end, lim);
+	if (!rg->pm)
+		rg->pm = xmalloc(CHUNK_PAGES * sizeof(*rg->pm));
+	rg->lo = rg->hi = 0;
+	if (pread_all(pmfd, rg->pm, (hi - a) / ps * sizeof(*rg->pm), (off_t)(a / ps * sizeof(*rg->pm))) < 0)
+		return -1;
+	rg->lo = a;
+	rg->hi = hi;
+	return 0;
+}
+
+/*
+ * PAGEMAP_SCAN has no category for a page mapped by this process alone:
+ * the page map's entries of [s, e) (in rg->r[i]), pages PAGEMAP_SCAN found
+ * present, tell (pagemap bit 56), until the first that is not.
+ * Unreadable: as if not (unpinned reads are slower, never wrong).
+ */
+static void check_cow(int pmfd, struct regions *rg, size_t i, const struct img_vma *v,
+		      struct vma_pages *vp, uint64_t s, uint64_t e)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+
+	for (uint64_t a = s; a < e && !vp->cow && !(v->d.flags & CKPT_VMA_SHARED); a += ps) {
+		if ((a < rg->lo || a >= rg->hi) && cow_window(pmfd, rg, i, a, e) < 0 &&
+		    /* A read that failed past e: this run alone, as before. */
+		    cow_window(pmfd, rg, rg->n, a, e) < 0) {
+			vp->cow = 1;
+			return;
+		}
+		vp->cow = shared_cow(rg->pm[(a - rg->lo) / ps], v);
+	}
+}
 
 /*
  * From PAGEMAP_SCAN (Linux 6.7), once for all the mappings planned: the
@@ -188,10 +215,9 @@ static int scan_regions(int pmfd, uint64_t start, uint64_t end, struct regions *
 	return 0;
 }
 
-/* v's pages from the runs (mappings come in address order); pm: a
- * buffer for check_cow. */
-static void plan_regions(struct regions *rg, int pmfd, uint64_t *pm, const struct img_vma *v,
-			 int mode, struct planner *pn)
+/* v's pages from the runs (mappings come in address order). */
+static void plan_regions(struct regions *rg, int pmfd, const struct img_vma *v, int mode,
+			 struct planner *pn)
 {
 	const uint64_t ps = (uint64_t)getpagesize();
 
@@ -204,7 +230,7 @@ static void plan_regions(struct regions *rg, int pmfd, uint64_t *pm, const struc
 			continue;
 		if ((rg->r[i].categories & (CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_FILE)) ==
 		    CKPT_PAGE_IS_PRESENT)
-			check_cow(pmfd, pm, v, pn->vp, s, e);
+			check_cow(pmfd, rg, i, v, pn->vp, s, e);
 		for (uint64_t p = s; p < e; p += ps)
 			plan_page(pn, p, ps);
 	}
@@ -269,7 +295,7 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 	/* Guard regions are read from the page map (PM_GUARD): PAGEMAP_SCAN
 	 * names them only from Linux 6.15 (PAGE_IS_GUARD). */
 	if (rg && !guards)
-		plan_regions(rg, pmfd, pm, v, mode, &pn);
+		plan_regions(rg, pmfd, v, mode, &pn);
 	else
 		ret = plan_read(pmfd, v, mode, &pn, pm);
 	free(written);
@@ -372,6 +398,7 @@ int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const st
 	}
 	free(pm);
 	free(rg.r);
+	free(rg.pm);
 	close(pmfd);
 	collect_guards(p, vp);
 	return ret;
