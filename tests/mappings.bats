@@ -41,6 +41,16 @@ restore_limited() {
 	grep -qx 'mem_many: ok' "$T/out"
 }
 
+@test "mappings: MADV_DONTDUMP, MADV_WIPEONFORK and MADV_HUGEPAGE on three of 60,000 are honoured" {
+	skip_unless_ptrace
+	n=$(many 60000 4000)
+	start_target mem_many "$n" 0 0 "$T" 0 1
+	timed dump_kill
+	timed restore_limited
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_many: ok' "$T/out"
+}
+
 @test "mappings: 5,000 files and 55,000 mappings of one more, restored under a descriptor limit of 4096" {
 	skip_unless_ptrace
 	files=$(many 5000 400) same=$(many 55000 3000)

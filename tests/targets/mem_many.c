@@ -1,6 +1,6 @@
 /*
  * More mappings than a process may have open descriptors.
- * Usage: mem_many ANON FILES SAME DIR [FORK]
+ * Usage: mem_many ANON FILES SAME DIR [FORK [MADV]]
  *   ANON   anonymous pages, every other one read-only: ANON mappings
  *          (mprotect splits one mapping), each page holding its index
  *   FILES  files DIR/f<i> of one page, each mapped privately, read-only,
@@ -13,6 +13,11 @@
  * FORK 1: a child forked after the setup, holding the same mappings,
  * checks them too (a tree: each process's mapped files reach its own
  * stub); the parent fails if the child does.
+ * MADV 1: three anonymous pages in the middle, one mapping each, get
+ * MADV_DONTDUMP, MADV_WIPEONFORK and MADV_HUGEPAGE: after restore their
+ * VmFlags (smaps) must say so again and the DONTDUMP page must be zeros
+ * (the program opted out of checkpointing it): among 60,000 mappings,
+ * the flags of one must not be lost.
  */
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -23,6 +28,43 @@
 
 static unsigned long nanon, nfiles, nsame;
 static unsigned char *anon, *files, *same;
+
+/* MADV 1: advice on three pages, and the VmFlag each must show. */
+static const struct { int advice; const char *flag; } madv[] = {
+	{ MADV_DONTDUMP, "dd" }, { MADV_WIPEONFORK, "wf" }, { MADV_HUGEPAGE, "hg" },
+};
+static int advised;
+
+/* Page index of advice k: even (writable) pages around the middle. */
+static unsigned long madv_page(int k)
+{
+	return ((nanon / 2) & ~1ul) + 2ul * (unsigned long)k;
+}
+
+/* Whether the VmFlags of the mapping at page i of anon have flag. */
+static int has_flag(unsigned long i, const char *flag)
+{
+	unsigned long a = (unsigned long)anon + i * PAGE, s, e;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0, found = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') > strchr(line, '-')) {
+			in = a >= s && a < e;
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			char want[8];
+
+			snprintf(want, sizeof(want), " %s", flag);
+			for (char *p = line + 8; (p = strstr(p, want)); p += 3)
+				found |= p[3] == ' ' || p[3] == '\n';
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
 
 /* Lines of /proc/self/maps that start inside [lo, hi), by protection. */
 static void count_maps(unsigned long lo, unsigned long hi, unsigned long *ro, unsigned long *rw)
@@ -78,6 +120,10 @@ static int setup(const char *dir)
 		if (i % 2 && mprotect(anon + i * PAGE, PAGE, PROT_READ) < 0)
 			return -1;
 	}
+	for (int k = 0; advised && k < (int)(sizeof(madv) / sizeof(madv[0])); k++)
+		if (madvise(anon + madv_page(k) * PAGE, PAGE, madv[k].advice) < 0 ||
+		    !has_flag(madv_page(k), madv[k].flag))
+			return -1;
 	/* One reservation for the file mappings: they go side by side. */
 	files = mmap(NULL, (nfiles + nsame) * PAGE + 1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (files == MAP_FAILED)
@@ -108,8 +154,12 @@ static void check(void)
 	unsigned long ro, rw, bad = 0;
 
 	for (unsigned long i = 0; i < nanon; i++)
-		bad += *(unsigned long *)(anon + i * PAGE) != i;
+		bad += *(unsigned long *)(anon + i * PAGE) != (advised && i == madv_page(0) ? 0 : i);
 	CHECK(!bad, "%lu of %lu anonymous pages differ", bad, nanon);
+	for (int k = 0; advised && k < (int)(sizeof(madv) / sizeof(madv[0])); k++)
+		CHECK(has_flag(madv_page(k), madv[k].flag),
+		      "the mapping of page %lu of %lu lost its VmFlag %s", madv_page(k), nanon,
+		      madv[k].flag);
 	count_maps((unsigned long)anon, (unsigned long)anon + nanon * PAGE, &ro, &rw);
 	CHECK(ro == nanon / 2 && rw == nanon - nanon / 2,
 	      "anonymous pages: %lu read-only and %lu writable mappings, want %lu and %lu", ro, rw,
@@ -140,12 +190,13 @@ int main(int argc, char **argv)
 	pid_t child = -1;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: mem_many ANON FILES SAME DIR [FORK]\n");
+		fprintf(stderr, "usage: mem_many ANON FILES SAME DIR [FORK [MADV]]\n");
 		return 2;
 	}
 	nanon = strtoul(argv[1], NULL, 10);
 	nfiles = strtoul(argv[2], NULL, 10);
 	nsame = strtoul(argv[3], NULL, 10);
+	advised = argc > 6 && atoi(argv[6]) && nanon >= 16;
 	if (setup(argv[4]) < 0) {
 		target_fail("cannot make the mappings: %s", strerror(errno));
 		return target_exit();
