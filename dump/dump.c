@@ -114,6 +114,7 @@ struct dump {
 	struct tracee_tree tt;	/* the frozen tree (one task with --single) */
 	struct dproc *pr;	/* img.h.nprocs */
 	int late;		/* --fork: the metadata too after the release (one process) */
+	struct smaps_ahead *ahead;	/* a tree's smaps, read ahead (ahead.c), or NULL */
 	int ret;		/* late: what the writing thread came to */
 };
 
@@ -255,7 +256,10 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	 */
 	proc_free_maps(maps, nmaps);
 	maps = NULL;
-	ret = proc_read_maps_how(pid, &maps, &nmaps, late ? PROC_MAPS : PROC_SMAPS);
+	if (late)
+		ret = proc_read_maps_how(pid, &maps, &nmaps, PROC_MAPS);
+	else
+		ret = smaps_ahead_take(d->ahead, (size_t)(dp - d->pr), pid, &maps, &nmaps);
 	if (ret < 0) {
 		ret = error_errno(ret, "cannot read /proc/%d/%s", pid, late ? "maps" : "smaps");
 		goto out;
@@ -326,11 +330,23 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	int ret = 0;
 
 	/* A single process's VmFlags and page plan can come from its --fork
-	 * copy after the release; a tree's are read while it is frozen. */
+	 * copy after the release; a tree's are read while it is frozen, its
+	 * smaps ahead of the rest (not with tracking, whose injected
+	 * userfaultfd registrations change VmFlags). */
+	if (n > 1 && !o->track && !o->parent) {
+		pid_t *pids = xmalloc(n * sizeof(*pids));
+
+		for (uint32_t i = 0; i < n; i++)
+			pids[i] = d->pr[i].live;
+		d->ahead = smaps_ahead_start(pids, n);
+		free(pids);
+	}
 	for (uint32_t i = 0; i < n && ret == 0; i++) {
 		log_set_context("dump %d", d->pr[i].p->d.pid ? d->pr[i].p->d.pid : d->pr[i].ts->pid);
 		ret = collect_proc(d, &d->pr[i], o, o->fork && n == 1);
 	}
+	smaps_ahead_end(d->ahead);
+	d->ahead = NULL;
 	log_set_context("dump %d", d->tt.t[0].pid);
 	for (uint32_t i = 0; ret == 0 && i < d->img.ntasks; i++) {
 		struct ckpt_task *t = &d->img.tasks[i];

@@ -168,6 +168,15 @@ int parent_hash(const struct track *tr, uint64_t addr, uint64_t *hash);
 /* cnt pages at addr appended to runs (n of them, room for cap), merged
  * with the last run when they follow it. */
 void dump_add_run(struct page_run **runs, size_t *n, size_t *cap, uint64_t addr, uint64_t cnt);
+/* ahead.c: a tree's smaps read by a thread of its own while it is frozen */
+struct smaps_ahead;
+/* Read the smaps of pids[0..n) in turn; NULL if no thread could start. */
+struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n);
+/* The smaps of process i (pid), once read; read now if it cannot be told
+ * to hold the mappings pid has now, or a is NULL.  As proc_read_maps_how. */
+int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, struct map_entry **out, size_t *n);
+void smaps_ahead_end(struct smaps_ahead *a);
+
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 		    const struct dump_opts *o, struct track *tr);
 /* PLAN_FORKED also drops the frozen mappings that smaps now says not to save. */
