@@ -18,6 +18,15 @@
  *   bench-limits fork MIB [huge]
  *       fork() of a process with MIB MiB of 4 KiB (or huge) pages written:
  *       what a --fork dump cannot avoid while the process is frozen
+ *   bench-limits snapshot MIB [huge]
+ *       the pieces of a snapshot without fork, on MIB MiB written in this
+ *       process (the costs are the mm's, whoever asks): mremap
+ *       MREMAP_DONTUNMAP of the mapping to a shadow plus UFFDIO_REGISTER
+ *       MISSING of the original (the pause), 4096 faults served by a copy
+ *       out and UFFDIO_COPY back (the job's wait per write), the rest put
+ *       back in 2 MiB pieces (the background: half by UFFDIO_COPY, half by
+ *       UFFDIO_MOVE), the shadow unmapped, then the alternatives on the
+ *       same mapping: UFFDIO_WRITEPROTECT of all of it, and fork()
  *   bench-limits compress KIND MIB CODEC LEVEL THREADS
  *       compress MIB MiB of the target's data (data.h) in 1 MiB blocks, as
  *       ckpt does, on THREADS threads; LEVEL 0 is ckpt's default (1)
@@ -30,8 +39,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/userfaultfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,6 +227,175 @@ static int cmd_fork(size_t len, int huge)
 	return 0;
 }
 
+/* Linux 6.8 include/uapi/linux/userfaultfd.h (bookworm's 6.1 headers lack
+ * them): _UFFDIO_MOVE is 0x05, struct uffdio_move is 5 x 64 bits. */
+struct bench_uffdio_move {
+	uint64_t dst, src, len, mode;
+	int64_t move;
+};
+#define BENCH_UFFDIO_MOVE		_IOWR(UFFDIO, 0x05, struct bench_uffdio_move)
+#define BENCH_UFFD_FEATURE_MOVE		(1ull << 16)
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP		4	/* Linux 5.7, include/uapi/linux/mman.h */
+#endif
+#define SNAP_FAULTS			4096
+
+static int uffd_new(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		die("userfaultfd");
+	if (ioctl(fd, UFFDIO_API, &api) < 0)
+		die("UFFDIO_API");
+	return fd;
+}
+
+static void uffd_register(int fd, void *p, size_t len, uint64_t mode)
+{
+	struct uffdio_register reg = { .range = { (uintptr_t)p, len }, .mode = mode };
+
+	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+		die("UFFDIO_REGISTER");
+}
+
+static void uffd_move(int fd, unsigned char *dst, unsigned char *src, size_t len)
+{
+	struct bench_uffdio_move m = { (uintptr_t)dst, (uintptr_t)src, len, 0, 0 };
+
+	if (ioctl(fd, BENCH_UFFDIO_MOVE, &m) < 0 || (size_t)m.move != len)
+		die("UFFDIO_MOVE");
+}
+
+static void uffd_copy(int fd, unsigned char *dst, const unsigned char *src, size_t len)
+{
+	struct uffdio_copy c = { (uintptr_t)dst, (uintptr_t)src, len, 0, 0 };
+
+	if (ioctl(fd, UFFDIO_COPY, &c) < 0 || (size_t)c.copy != len)
+		die("UFFDIO_COPY");
+}
+
+struct toucher {
+	volatile unsigned char *p;
+	double s;
+};
+
+/* The job: writes one byte to each page of the last SNAP_FAULTS pages. */
+static void *touch_pages(void *arg)
+{
+	struct toucher *t = arg;
+	double t0 = now();
+
+	for (size_t i = 0; i < SNAP_FAULTS; i++)
+		t->p[i * BENCH_PAGE] ^= 0;
+	t->s = now() - t0;
+	return NULL;
+}
+
+/* The server: each fault's page copied out of the shadow (for the image),
+ * then into the hole from that copy, the job woken (UFFDIO_COPY wakes
+ * unless told not to).  UFFDIO_COPY, not UFFDIO_MOVE: a move must be
+ * asked by the mm itself (fs/userfaultfd.c userfaultfd_move: "Do not
+ * allow cross-mm moves", EINVAL from ckpt), and gets EBUSY for a page
+ * shared with a child since its last write (checked on 6.18). */
+static void serve_faults(int fd, unsigned char *p, unsigned char *shadow, unsigned char *out)
+{
+	for (size_t served = 0; served < SNAP_FAULTS;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		struct uffd_msg msg;
+		size_t off;
+
+		if (poll(&pfd, 1, -1) < 0 || read(fd, &msg, sizeof(msg)) != sizeof(msg)) {
+			if (errno == EAGAIN)
+				continue;
+			die("reading the userfaultfd");
+		}
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		off = ((uintptr_t)msg.arg.pagefault.address & ~(uintptr_t)(BENCH_PAGE - 1)) -
+		      (uintptr_t)p;
+		memcpy(out + served * BENCH_PAGE, shadow + off, BENCH_PAGE);
+		uffd_copy(fd, p + off, out + served * BENCH_PAGE, BENCH_PAGE);
+		served++;
+	}
+}
+
+static int cmd_snapshot(size_t len, int huge)
+{
+	unsigned char *p = map_huge(len, 1, huge), *shadow, *out = map(SNAP_FAULTS * BENCH_PAGE, 1);
+	size_t tail = len - SNAP_FAULTS * BENCH_PAGE;
+	struct uffdio_writeprotect wp = { .range = { 0, len }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	struct uffdio_api probe = { .api = UFFD_API };
+	struct toucher tc;
+	pthread_t th;
+	double t0, t1, t2, t3;
+	pid_t child;
+	int fd;
+
+	if (len < 2 * SNAP_FAULTS * BENCH_PAGE)
+		die("snapshot needs at least 32 MiB");
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || ioctl(fd, UFFDIO_API, &probe) < 0)
+		die("userfaultfd");
+	close(fd);
+	if (!(probe.features & BENCH_UFFD_FEATURE_MOVE)) {
+		printf("move_absent=1\n");
+		return 0;
+	}
+	fd = uffd_new(BENCH_UFFD_FEATURE_MOVE);
+	t0 = now();
+	/* new_address 0: with MREMAP_DONTUNMAP the kernel reads it (a hint),
+	 * and glibc passes whatever is in the register when not given. */
+	shadow = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+	if (shadow == MAP_FAILED)
+		die("mremap MREMAP_DONTUNMAP");
+	t1 = now();
+	uffd_register(fd, p, len, UFFDIO_REGISTER_MODE_MISSING);
+	t2 = now();
+	printf("mremap_s=%.6f\nregister_s=%.6f\npause_s=%.6f\n", t1 - t0, t2 - t1, t2 - t0);
+	tc.p = p + tail;
+	if (pthread_create(&th, NULL, touch_pages, &tc))
+		die("pthread_create");
+	serve_faults(fd, p, shadow, out);
+	pthread_join(th, NULL);
+	printf("fault_us=%.3f\n", tc.s / SNAP_FAULTS * 1e6);
+	/* The background: half copied back (what ckpt can do), half moved
+	 * (what only a thread of the process itself could), 2 MiB a call;
+	 * each figure scaled to the whole mapping. */
+	t3 = now();
+	for (size_t off = 0; off < tail / 2; off += 2u << 20)
+		uffd_copy(fd, p + off, shadow + off, 2u << 20);
+	t2 = now();
+	printf("copy_s=%.6f\n", (t2 - t3) * len / (tail / 2));
+	for (size_t off = tail / 2; off < tail; off += 2u << 20)
+		uffd_move(fd, p + off, shadow + off, tail - off < (2u << 20) ? tail - off : 2u << 20);
+	printf("move_s=%.6f\n", (now() - t2) * len / (tail - tail / 2));
+	for (size_t i = 0; i < len; i += BENCH_PAGE)
+		if (p[i] != (unsigned char)(i >> 12 | 1))
+			die("a page came back wrong");
+	close(fd);
+	t0 = now();
+	munmap(shadow, len);
+	printf("unmap_shadow_s=%.6f\n", now() - t0);
+	fd = uffd_new(0);
+	uffd_register(fd, p, len, UFFDIO_REGISTER_MODE_WP);
+	wp.range.start = (uintptr_t)p;
+	t0 = now();
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) < 0)
+		die("UFFDIO_WRITEPROTECT");
+	printf("writeprotect_s=%.6f\n", now() - t0);
+	close(fd);
+	t0 = now();
+	if ((child = fork()) < 0)
+		die("fork");
+	if (!child)
+		_exit(0);
+	printf("fork_s=%.6f\nbytes=%zu\n", now() - t0, len);
+	waitpid(child, NULL, 0);
+	return 0;
+}
+
 struct job {
 	const unsigned char *src;
 	size_t nblocks;
@@ -307,10 +490,12 @@ int main(int argc, char **argv)
 		return cmd_writev(strtoull(argv[2], NULL, 10) << 20, argv[3]);
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "fork"))
 		return cmd_fork(strtoull(argv[2], NULL, 10) << 20, argc == 4 && !strcmp(argv[3], "huge"));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "snapshot"))
+		return cmd_snapshot(strtoull(argv[2], NULL, 10) << 20, argc == 4 && !strcmp(argv[3], "huge"));
 	if (argc == 7 && !strcmp(argv[1], "compress"))
 		return cmd_compress(argv[2], strtoull(argv[3], NULL, 10) << 20, argv[4],
 				    atoi(argv[5]), atoi(argv[6]));
 	fprintf(stderr, "usage: bench-limits memcpy MIB | readv PID ADDR LEN FILE |"
-			" writev MIB FILE | fork MIB [huge] | compress KIND MIB CODEC LEVEL THREADS\n");
+			" writev MIB FILE | fork MIB [huge] | snapshot MIB [huge] | compress KIND MIB CODEC LEVEL THREADS\n");
 	return 2;
 }
