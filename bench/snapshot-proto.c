@@ -18,6 +18,7 @@
  * already) once read.  The image must be the cut: pages before the one the
  * job was at hold generation g, the others g-1.
  *
+ * PROTO_RA=N (1-64): a fault gives back the N pages from the one touched.
  * With "fork" the job forks at the cut instead and the server reads the
  * copy (what --fork does).  PROTO_WRONG=1 reads each block from the job
  * 2 ms after giving it back: the cut check must then fail.
@@ -215,20 +216,25 @@ static void read_cut(void *buf, uint64_t off, uint64_t len)
 
 static void *serve(void *arg)
 {
-	static char page[PG];
+	static char page[64 * PG];
+	/* PROTO_RA=N: a fault gives back N pages from the one touched (1-64) */
+	const char *ra_env = getenv("PROTO_RA");
+	uint64_t ra = ra_env ? strtoul(ra_env, NULL, 10) : 1;
 
 	(void)arg;
+	ra = ra < 1 ? 1 : ra > 64 ? 64 : ra;
 	while (!stop) {
 		struct pollfd p = { uf, POLLIN, 0 };
 		struct uffd_msg msg;
-		uint64_t off;
+		uint64_t off, n;
 
 		if (poll(&p, 1, 10) <= 0 || read(uf, &msg, sizeof(msg)) != sizeof(msg) ||
 		    msg.event != UFFD_EVENT_PAGEFAULT)
 			continue;
 		off = (msg.arg.pagefault.address & ~(PG - 1)) - ct.orig;
-		read_cut(page, off, PG);
-		give_back(off, page, PG);
+		n = ct.len - off < ra * PG ? ct.len - off : ra * PG;
+		read_cut(page, off, n);
+		give_back(off, page, n);
 		faults++;
 	}
 	return NULL;
