@@ -204,8 +204,10 @@ static int digest_error(struct lazy *lz, const struct lblock *b)
 
 	memcpy(&s, b->sec, sizeof(s));
 	log_mute += mute;
-	ret = error("image was changed after it was signed: %s section at offset %llu (memory %#llx-%#llx) does not match its signed digest; the process was killed before it could use those pages",
-		    img_section_name(s.type), (unsigned long long)b->at, (unsigned long long)b->addr,
+	ret = error("%s%s%s was changed after it was signed: %s section at offset %llu (memory %#llx-%#llx) does not match its signed digest; the process was killed before it could use those pages",
+		    b->src ? "parent image \"" : "image", b->src ? lz->paths[b->src] : "",
+		    b->src ? "\"" : "", img_section_name(s.type), (unsigned long long)b->at,
+		    (unsigned long long)b->addr,
 		    (unsigned long long)(b->addr + (uint64_t)b->npages * lz->ps));
 	log_mute -= mute;
 	return ret;
@@ -1056,13 +1058,19 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 		return ret;
 	for (size_t i = 0; i < lz->n; i++) {
 		struct lblock *b = &lz->b[i];
-		const uint8_t *d = b->src ? NULL : img_reader_digest(r, b->dig);
+		/* A parent's reader: its MACs held (trust.c parent_read). */
+		const struct img_reader *br = b->src ? &lz->rd[b->src] : r;
+		const uint8_t *d = img_reader_digest(br, b->dig);
 
-		if (b->src)
-			continue;	/* parents: checked whole (restore.c) */
+		/* A parent signed before DIGESTS was hashed whole for its
+		 * MAC_ALL as it was indexed: its blocks are those. */
+		if (!(br->hdr.flags & CKPT_HDR_DIGESTS))
+			continue;
 		if (!d)
-			return error("image is corrupted: %s section at offset %llu has no signed digest",
-				     "page data", (unsigned long long)b->at);
+			return error("%s%s%s is corrupted: %s section at offset %llu has no signed digest",
+				     b->src ? "parent image \"" : "image",
+				     b->src ? lz->paths[b->src] : "", b->src ? "\"" : "", "page data",
+				     (unsigned long long)b->at);
 		memcpy(b->digest, d, SHA256_LEN);
 		b->has_digest = 1;
 	}

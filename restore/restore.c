@@ -301,15 +301,16 @@ static int start(const char *path, const struct restore_opts *opts, struct start
 	 */
 	trust_hold(&t, &hold);
 	/*
-	 * Lazy, of a signed image with a digest table (format.h DIGESTS) and
-	 * no parent: MAC_ALL is checked over the table as lazy.c indexes the
-	 * image (a cost that does not grow with the page data), and each
-	 * block against its digest before a page of it is used, so the
-	 * process runs at once and never gets a page nobody vouched for.
+	 * Lazy, of a signed image with a digest table (format.h DIGESTS):
+	 * MAC_ALL is checked over the table as lazy.c indexes the image (a
+	 * cost that does not grow with the page data), each parent's as it
+	 * indexes that (trust.c parent_open), and each block against its
+	 * digest before a page of it is used, so the process runs at once
+	 * and never gets a page nobody vouched for.
 	 */
-	if (st->sf.how == HOW_LAZY && trust_vouched_by_mac(&t) && !img.parent &&
+	if (st->sf.how == HOW_LAZY && trust_vouched_by_mac(&t) &&
 	    (img.h.flags & CKPT_HDR_DIGESTS) && img_reader_payloads_stable(&r))
-		r.trust_digests = 1;
+		r.trust_digests = t.lazy_digests = 1;
 	else if ((st->sf.how == HOW_CLASSIC || trust_vouched_by_mac(&t)) &&
 	    ((ret = img_check_rewind(&r, &img, &s, &payload, have, 0)) < 0 ||
 	     (img.parent && (ret = chain_check(path, &img, 0, &hold)) < 0)))

@@ -288,8 +288,19 @@ static int parent_open(const void *arg, struct img_reader *r, const char *path, 
 				     t->owner);
 		return 0;
 	}
-	/* TRUST_MAC: the parent must be signed too.  Read once more for the
-	 * fill, it needs no checking again if nobody but root could change it. */
+	/* TRUST_MAC: the parent must be signed too.  Lazily, not checked
+	 * before: its MACs now, over its DIGESTS table where it has one (the
+	 * blocks of a mapping root alone may write are checked as lazy.c
+	 * reads them), else over all of it. */
+	if (!verify && t->lazy_digests) {
+		img_reader_use_key(r, &t->key);
+		if (!root_only(st.st_uid, st.st_mode) && (ret = img_reader_unmap(r)) < 0)
+			return error_errno(ret, "cannot read parent image \"%s\"", path);
+		r->trust_digests = img_reader_payloads_stable(r);
+		return 0;
+	}
+	/* Read once more for the fill, it needs no checking again if nobody
+	 * but root could change it. */
 	if (!verify && root_only(st.st_uid, st.st_mode)) {
 		img_reader_use_key(r, NULL);
 		return 0;

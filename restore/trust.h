@@ -26,6 +26,9 @@ struct trust {
 	uid_t owner;		/* TRUST_OWNER: the image file's owner */
 	int fill_mac;		/* the page data's MAC is checked as it is filled
 				   (a stream): before the process is let go */
+	int lazy_digests;	/* restore --lazy checks each parent's MAC over
+				   its DIGESTS table as it indexes it, and each
+				   block's digest as it reads it (restore/lazy.c) */
 	int have_key;
 	struct img_key key;
 	int is_file;		/* the image is a regular file (stdin too) */
