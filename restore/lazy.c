@@ -808,13 +808,18 @@ static int all_verified(struct lazy *lz)
 }
 
 /* Lazy: check every block's CRC ahead of the copies (a fault on a page
- * no block has waits for it: the block holding it might be damaged). */
+ * no block has waits for it: the block holding it might be damaged).
+ * With a signed index no fault waits, but a block that is not what was
+ * signed must still be found even if the process never needs it (it
+ * unmapped it): every block's SHA-256 is checked here too, from the
+ * other end of the copiers' order, so that a block is hashed once. */
 static void *verifier(void *arg)
 {
 	struct lazy *lz = arg;
 
 	for (size_t i = 0; i < lz->n && !stopping(lz); i++) {
-		int ret = check_crc(lz, lz->order[i]);
+		size_t bi = lz->order[lz->signed_index ? lz->n - 1 - i : i];
+		int ret = check_crc(lz, bi);
 
 		if (ret < 0) {
 			set_err(lz, ret);
