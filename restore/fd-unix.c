@@ -1,6 +1,6 @@
 /*
  * Unix sockets.  A connected socket is made as one end of a socketpair:
- * with its peer, when the process holds the peer too, else with a helper
+ * with its peer, when the image holds the peer too, else with a helper
  * end that fills its queue and is closed (a peer that was closed is
  * closed again; a datagram socket is then bound and connected to its
  * peer's name, or disconnected).  The queued bytes go back through the
@@ -8,7 +8,8 @@
  * (a stale socket file nobody listens on is replaced) and listens.  A
  * connection made through a listener is made again through it (5.24):
  * ckpt connects the one end to the listener of the image and accepts the
- * other there, so each has the names it had.
+ * other there, so each has the names it had.  A named datagram socket's
+ * queue is sent to its name again, each datagram from its sender's name.
  */
 #include <errno.h>
 #include <fcntl.h>
