@@ -1200,6 +1200,100 @@ TEST(bad_file_state_and_dangling_fd_are_refused)
 	}
 }
 
+/*
+ * The pipe of the model (file 3, 40 bytes queued) made a unix socket of
+ * type with those fflags: named "/l" (name 0: unnamed), its peer's inode
+ * peer, its peer's name "@p"; a datagram socket's queue two messages,
+ * 10 and 30 bytes, the first from a sender whose name has slen0 bytes
+ * (SENDERS), the second from an unnamed one; trim: bytes more (or less)
+ * state_len says than the state holds.
+ */
+static void as_unix(struct img_file *f, uint32_t type, uint32_t fflags, int name, uint64_t peer,
+		    uint32_t slen0, int trim)
+{
+	struct ckpt_fd_unix s = { .sock = 5, .peer = peer, .type = type, .state = 1,
+				  .name_len = name ? 3 : 0, .peer_name_len = 2, .peek_off = -1,
+				  .nmsgs = type == 2 ? 2 : 0 };
+	uint32_t lens[2] = { 10, 30 }, slens[2] = { slen0, 0 };
+	size_t n = 0;
+
+	free(f->state);
+	f->state = calloc(1, 512);
+	memcpy(f->state, &s, sizeof(s));
+	n = sizeof(s);
+	memcpy(f->state + n, "/l\0", s.name_len);
+	n += s.name_len;
+	memcpy(f->state + n, "\0p", 2);
+	n += 2;
+	memcpy(f->state + n, lens, 4 * s.nmsgs);
+	n += 4 * s.nmsgs;
+	if (fflags & CKPT_FILEF_SENDERS) {
+		memcpy(f->state + n, slens, sizeof(slens));
+		n += sizeof(slens);
+		if (slen0 > 1)
+			memset(f->state + n + 1, 's', slen0 - 1);	/* "\0sss...": abstract */
+		n += slen0;
+	}
+	f->d.kind = CKPT_FD_UNIX;
+	f->d.mode = 0140777;
+	f->d.fflags = fflags;
+	f->d.state_len = (uint32_t)((int)n + trim);
+}
+
+/* Connections through a listener and datagrams' senders (5.24): each
+ * flag only where it is defined, its state exact. */
+TEST(unix_listener_and_sender_flags_are_checked)
+{
+	static const struct {
+		uint32_t type, fflags;
+		int name;
+		uint64_t peer;
+		uint32_t slen0;
+		int trim, ok;
+	} t[] = {
+		{ 1, CKPT_FILEF_ACCEPTED, 1, 6, 0, 0, 1 },	/* accepted from "/l" */
+		{ 5, CKPT_FILEF_CONNECTED, 0, 0, 0, 0, 1 },	/* its accepted peer closed */
+		{ 2, CKPT_FILEF_SENDERS, 1, 0, 2, 0, 1 },	/* from "@s" and no name */
+		{ 2, CKPT_FILEF_SENDERS, 1, 0, 108, 0, 1 },	/* a whole sun_path */
+		{ 1, CKPT_FILEF_ACCEPTED, 0, 6, 0, 0, 0 },	/* accepted without a name */
+		{ 2, CKPT_FILEF_ACCEPTED, 1, 6, 0, 0, 0 },	/* a datagram socket */
+		{ 1, CKPT_FILEF_ACCEPTED, 1, 0, 0, 0, 0 },	/* closed peer with a name */
+		{ 1, CKPT_FILEF_ACCEPTED | CKPT_FILEF_CONNECTED, 1, 0, 0, 0, 0 },
+		{ 1, CKPT_FILEF_CONNECTED, 0, 6, 0, 0, 0 },	/* its peer is there */
+		{ 2, CKPT_FILEF_SENDERS, 1, 0, 109, 0, 0 },	/* a name past sun_path */
+		{ 2, CKPT_FILEF_SENDERS, 1, 0, 2, 1, 0 },	/* a byte after the names */
+		{ 2, CKPT_FILEF_SENDERS, 1, 0, 2, -1, 0 },	/* a byte short of them */
+		{ 1, CKPT_FILEF_SENDERS, 1, 6, 0, 0, 0 },	/* a stream */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct crafted c;
+
+		craft_begin(&c);
+		as_unix(&c.img.files[3], t[i].type, t[i].fflags, t[i].name, t[i].peer, t[i].slen0,
+			t[i].trim);
+		if (t[i].ok) {
+			craft_rest_and_accept(&c);
+			continue;
+		}
+		craft_proc(&c);
+		craft_rest(&c, 0, 5);
+		craft_end_and_expect(&c, "file section at offset");
+	}
+	/* and none of them on a pipe */
+	for (int k = 0; k < 3; k++) {
+		static const uint32_t fl[3] = { CKPT_FILEF_ACCEPTED, CKPT_FILEF_CONNECTED,
+						CKPT_FILEF_SENDERS };
+		struct crafted c;
+
+		craft_begin(&c);
+		c.img.files[3].d.fflags |= fl[k];
+		craft_proc(&c);
+		craft_rest(&c, 0, 5);
+		craft_end_and_expect(&c, "file section at offset");
+	}
+}
+
 /* CTTY: a device number, known flags, a pty's number when it names one. */
 TEST(controlling_terminal_section_is_checked)
 {
