@@ -23,6 +23,15 @@ peer_ok() {
 	[ "$(cat "$T/peer.out")" = ok ]
 }
 
+# The peer accepts, the restored process's connect completes, they talk.
+completes_after_restore() {
+	touch "$T/accept"
+	restore_go
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/out")" = ok ]
+	peer_ok
+}
+
 @test "syn: a connect in progress (SYN_SENT) to a peer outside: after restore it completes once the peer accepts, same port, and the two talk" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -32,11 +41,17 @@ peer_ok() {
 	[[ "$output" == *"fd 10 of process $TPID (a IPv4 TCP connection 127.0.0.1:"*" to 127.0.0.1:$PORT, being opened (SYN_SENT)): its peer is outside the image"* ]]
 	run "$CKPT" inspect "$T/img"
 	[[ "$output" == *"being opened (SYN_SENT)"* ]]
-	touch "$T/accept"
-	restore_go
-	[ "$status" -eq 0 ]
-	[ "$(cat "$T/out")" = ok ]
-	peer_ok
+	completes_after_restore
+}
+
+@test "syn: a thread blocked in connect (a blocking socket in SYN_SENT): after restore its connect returns 0 once the peer accepts" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_peer
+	start_target fd_tcp_syn dialblock "$PORT"
+	dump_kill $(netlock_or_skip)
+	[[ "$output" == *"being opened (SYN_SENT)"* ]]
+	completes_after_restore
 }
 
 @test "syn: a dump that does not kill leaves the connect in progress as it was" {

@@ -9,12 +9,19 @@
  *     peer accepts, writable with no error (SO_ERROR 0); writes "hello",
  *     reads "world".  Prints "ok".
  *
+ *   fd_tcp_syn dialblock PORT
+ *     the same with a blocking socket, a thread blocked in connect(2):
+ *     after GO the connect returns 0 once the peer accepts (the restored
+ *     thread runs the call again: inet_stream_connect waits on a socket
+ *     SS_CONNECTING), then the same exchange.
+ *
  *   fd_tcp_syn peer PORTFILE ACCEPTFILE
  *     not dumped: the peer.  A listener on 127.0.0.1 with backlog 0 and a
  *     connection of its own to it that fills its accept queue; its port
  *     in PORTFILE.  Once ACCEPTFILE exists, accepts that connection, then
  *     the next one: reads "hello", writes "world".  Prints "ok".
  */
+#include <pthread.h>
 #include <netinet/tcp.h>
 
 #include "tcp_stream.h"
@@ -56,12 +63,23 @@ static int expect(int fd, const char *want, size_t n)
 	return memcmp(buf, want, n) ? -1 : 0;
 }
 
-static int dial(int port)
+static struct sockaddr_in to;
+static int connected = -1;
+
+static void *connector(void *arg)
+{
+	(void)arg;
+	connected = connect(10, (struct sockaddr *)&to, sizeof(to)) == 0 ? 0 : errno;
+	return NULL;
+}
+
+static int dial(int port, int block)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | (block ? 0 : SOCK_NONBLOCK), 0), err = 0;
 	socklen_t len = sizeof(err);
+	pthread_t th;
 	uint16_t lport;
 
 	if (fd < 0 || dup2(fd, 10) != 10) {
@@ -69,7 +87,12 @@ static int dial(int port)
 		return target_exit();
 	}
 	close(fd);
-	if (connect(10, (struct sockaddr *)&a, sizeof(a)) == 0 || errno != EINPROGRESS) {
+	to = a;
+	if (block && pthread_create(&th, NULL, connector, NULL) != 0) {
+		target_fail("pthread_create failed");
+		return target_exit();
+	}
+	if (!block && (connect(10, (struct sockaddr *)&a, sizeof(a)) == 0 || errno != EINPROGRESS)) {
 		target_fail("connect: not in progress (%s)", strerror(errno));
 		return target_exit();
 	}
@@ -80,8 +103,14 @@ static int dial(int port)
 	target_wait();
 	CHECK(state(10) == TCP_SYN_SENT || state(10) == TCP_ESTABLISHED,
 	      "fd 10: state %d after restore, not SYN_SENT or ESTABLISHED", state(10));
-	CHECK(fcntl(10, F_GETFL) & O_NONBLOCK, "fd 10: not non-blocking after restore");
+	CHECK(!!(fcntl(10, F_GETFL) & O_NONBLOCK) == !block, "fd 10: O_NONBLOCK changed by restore");
 	CHECK(local_port(10) == lport, "fd 10: local port %u, not %u", local_port(10), lport);
+	if (block) {
+		pthread_join(th, NULL);
+		if (connected)
+			target_fail("fd 10: the blocking connect failed: %s", strerror(connected));
+		fcntl(10, F_SETFL, O_NONBLOCK);
+	}
 	if (poll(&(struct pollfd){ 10, POLLOUT, 0 }, 1, 120000) != 1)
 		target_fail("fd 10: not connected after 2 minutes (state %d)", state(10));
 	else if (getsockopt(10, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
@@ -126,9 +155,11 @@ static int peer(const char *portfile, const char *go)
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "dial"))
-		return dial(atoi(argv[2]));
+		return dial(atoi(argv[2]), 0);
+	if (argc == 3 && !strcmp(argv[1], "dialblock"))
+		return dial(atoi(argv[2]), 1);
 	if (argc == 4 && !strcmp(argv[1], "peer"))
 		return peer(argv[2], argv[3]);
-	fprintf(stderr, "usage: fd_tcp_syn dial PORT | peer PORTFILE ACCEPTFILE\n");
+	fprintf(stderr, "usage: fd_tcp_syn dial PORT | dialblock PORT | peer PORTFILE ACCEPTFILE\n");
 	return 2;
 }
