@@ -221,18 +221,15 @@ static int process(struct pipe *pp, struct slot *s, size_t upto)
 	return upto == s->npages && s->run_kind >= 0 ? close_run(pp, s, upto) : 0;
 }
 
-/* The hashes of every page of the slot, one section per contiguous run. */
-static int write_hashes(struct pipe *pp, struct slot *s)
+/* The hashes of pages [i, end) of the slot, one section per contiguous run. */
+static int write_hashes(struct pipe *pp, struct slot *s, size_t i, size_t end)
 {
-	size_t i = 0;
-
-	while (i < s->npages) {
+	while (i < end) {
 		struct ckpt_hashes h = { .addr = s->addr[i] };
 		size_t k;
 		int ret;
 
-		for (k = i + 1; k < s->npages && s->addr[k] == s->addr[k - 1] + pp->ps && !s->brk[k];
-		     k++)
+		for (k = i + 1; k < end && s->addr[k] == s->addr[k - 1] + pp->ps && !s->brk[k]; k++)
 			;
 		h.npages = (uint32_t)(k - i);
 		{
@@ -243,6 +240,34 @@ static int write_hashes(struct pipe *pp, struct slot *s)
 		if (ret < 0)
 			return ret;
 		i = k;
+	}
+	return 0;
+}
+
+/*
+ * The slot's sections: its blocks, and (when hashes are kept) after each
+ * mapping's blocks that mapping's hashes, in the order a slot per mapping
+ * wrote them.  Mappings and their blocks come in address order.
+ */
+static int write_slot(struct pipe *pp, struct slot *s)
+{
+	size_t b = 0;
+
+	if (!pp->hashes)
+		return img_write_blocks(pp->w, pp->proc, s->outs, s->nouts);
+	for (size_t i = 0; i < s->npages;) {
+		size_t end = i + 1, nb = b;
+		int ret;
+
+		while (end < s->npages && !s->brk[end])
+			end++;
+		while (nb < s->nouts && s->outs[nb].pg.addr <= s->addr[end - 1])
+			nb++;
+		if ((nb > b && (ret = img_write_blocks(pp->w, pp->proc, s->outs + b, nb - b)) < 0) ||
+		    (ret = write_hashes(pp, s, i, end)) < 0)
+			return ret;
+		b = nb;
+		i = end;
 	}
 	return 0;
 }
@@ -453,9 +478,7 @@ static void *writer(void *arg)
 			break;
 		pthread_mutex_unlock(&pp->lock);
 		t = now_ns();
-		ret = img_write_blocks(pp->w, pp->proc, s->outs, s->nouts);
-		if (ret == 0 && pp->hashes)
-			ret = write_hashes(pp, s);
+		ret = write_slot(pp, s);
 		img_writer_push(pp->w);
 		t = now_ns() - t;
 		progress_add(s->npages * pp->ps);
