@@ -14,8 +14,7 @@
 # A build or harness failure is one failed test.
 # Usage: tests/arm64-check.sh [BATS_FILE...]   (files for the guest)
 #   environment: ARM64_DIR (the harness), MAKE, JOBS, CKPT_ARM64_TIMEOUT (all
-#   of the guest's run, 4 h), CKPT_ARM64_IDLE (its console silent, 10 min),
-#   CKPT_ARM64_SHARDS (guests at once, 2)
+#   of the guest's run, 4 h), CKPT_ARM64_IDLE (its console silent, 10 min)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 ARM64=${ARM64_DIR:-$top/../shared/arm64}
@@ -67,48 +66,17 @@ fi
 	"$stage/build/foreign/$host.img" >"$log.foreign" 2>&1 ||
 	{ sed 's/^/# /' "$log.foreign"; echo "not ok 1 aarch64: cannot dump a $host process for the guest"; }
 
-# The bats files go to CKPT_ARM64_SHARDS guests (2) that run at once: a
-# guest runs one test at a time, mostly on one host CPU, so two of them
-# use a 2-CPU host fully (the suite: ~31 min in one guest on an idle host).
-# Files are dealt out heaviest first (tests/arm64-weights: seconds each
-# took in one guest; a file not listed weighs 10 s a test) to the lightest
-# shard.
-# Shard 1 also runs the unit tests and makes the guest's image.
-nshard=${CKPT_ARM64_SHARDS:-2}
-[ "$nshard" -ge 1 ] 2>/dev/null || nshard=1
-if [ $# -eq 0 ]; then
-	set -- $(cd "$top" && ls tests/*.bats)
-fi
-[ "$#" -ge "$nshard" ] || nshard=$#
-[ "$nshard" -ge 1 ] || nshard=1
-declare -a files load
-for ((k = 1; k <= nshard; k++)); do files[k]='' load[k]=0; done
-load[1]=${CKPT_ARM64_UNIT_WEIGHT:-400}	# the unit tests, in the same seconds
-while read -r w f; do
-	k=1
-	for ((j = 2; j <= nshard; j++)); do ((load[j] < load[k])) && k=$j; done
-	files[k]+=" $(printf '%q' "$f")" load[k]=$((load[k] + w))
-done < <(for f; do
-	w=$(awk -v f="${f#"$top"/}" '$2 == f { print $1 }' "$top/tests/arm64-weights" 2>/dev/null)
-	[ -n "$w" ] || w=$((10 * $(grep -c '^@test' "$top/${f#"$top"/}")))
-	echo "$w ${f#"$top"/}"
-done | sort -rn)
-for ((k = 1; k <= nshard; k++)); do
-	{
-		# As on any system, /root is for root only (tests/targets/creds.c).
-		echo 'mkdir -p /root && chmod 700 /root'
-		echo 'PATH=/test/bin:$PATH CKPT_FOREIGN=/test/build/foreign CKPT_UNIT_TIMEOUT=900 \'
-		[ "$k" = 1 ] || echo 'CKPT_CHECK_UNITS=0 \'
-		[ -n "${files[k]}" ] || echo 'CKPT_CHECK_BATS=0 \'
-		printf '\tbash tests/run-checks.sh build/aarch64%s\n' "${files[k]}"
-		echo 'st=$?'
-		[ "$k" = 1 ] && {
-			echo 'sh tests/arm64-guest/foreign-image build/aarch64/ckpt build/aarch64/targets/counter /tmp/aarch64.img >/tmp/foreign.log 2>&1 &&'
-			echo '	{ echo "--- ckpt aarch64 image"; base64 /tmp/aarch64.img; echo "--- end"; }'
-		}
-		echo 'exit $st'
-	} >"$stage/check$k.sh"
-done
+{
+	# As on any system, /root is for root only (tests/targets/creds.c).
+	echo 'mkdir -p /root && chmod 700 /root'
+	echo 'PATH=/test/bin:$PATH CKPT_FOREIGN=/test/build/foreign CKPT_UNIT_TIMEOUT=900 \'
+	printf '\tbash tests/run-checks.sh build/aarch64'
+	[ $# -eq 0 ] || printf ' %q' "$@"
+	printf '\nst=$?\n'
+	echo 'sh tests/arm64-guest/foreign-image build/aarch64/ckpt build/aarch64/targets/counter /tmp/aarch64.img >/tmp/foreign.log 2>&1 &&'
+	echo '	{ echo "--- ckpt aarch64 image"; base64 /tmp/aarch64.img; echo "--- end"; }'
+	echo 'exit $st'
+} >"$stage/check.sh"
 
 # A hang shows as silence, not as a long run: on a busy host the whole
 # suite may take hours under emulation (a 40-minute limit stopped it at
@@ -118,59 +86,40 @@ done
 # is reported by the test, and a guest that hangs elsewhere stops well
 # inside CI's 30 minutes), or after CKPT_ARM64_TIMEOUT in all (4 hours).
 idle=${CKPT_ARM64_IDLE:-600}
-# A guest whose console is silent that long is stopped (per guest).
-watchdog() {	# watchdog PIDFILE CONSOLE
+pidfile=$top/build/arm64-run.pid
+rm -f "$pidfile" "$out"
+watchdog() {
 	local size=-1 now last=$SECONDS
 	while sleep 10; do
-		[ -s "$1" ] || continue
-		kill -0 "$(cat "$1")" 2>/dev/null || return 0
-		now=$(stat -c %s "$2" 2>/dev/null || echo 0)
+		[ -s "$pidfile" ] || continue
+		kill -0 "$(cat "$pidfile")" 2>/dev/null || return 0
+		now=$(stat -c %s "$out" 2>/dev/null || echo 0)
 		if [ "$now" != "$size" ]; then
 			size=$now last=$SECONDS
 		elif ((SECONDS - last >= idle)); then
-			kill -TERM "$(cat "$1")"
+			kill -TERM "$(cat "$pidfile")"
 			return 0
 		fi
 	done
 }
+watchdog &
+wd=$!
+# The guest's own summary lines are left out: run-checks.sh counts.
 # sock_diag for unix and TCP sockets (dump/fd-unix.c, dump/fd-inet.c):
 # modules in Debian's kernel, which the guest loads only when asked.
 export CKPT_ARM64_MODULES="${CKPT_ARM64_MODULES:-} unix_diag inet_diag tcp_diag"
-guest() {	# guest K: run shard K, its console in $out.K, its status in $out.K.st
-	local pidfile=$top/build/arm64-run.$1.pid wd st
-	rm -f "$pidfile" "$out.$1" "$out.$1.st"
-	watchdog "$pidfile" "$out.$1" &
-	wd=$!
-	( "$ARM64/run" "$stage" "check$1.sh" "${CKPT_ARM64_TIMEOUT:-14400}" & echo $! >"$pidfile"; wait $! ) >"$out.$1" 2>&1
-	st=$?
-	kill "$wd" 2>/dev/null
-	wait "$wd" 2>/dev/null
-	echo "$st" >"$out.$1.st"
-}
-rm -f "$out".*
-pids=
-for ((k = 1; k <= nshard; k++)); do
-	# A guest with nothing to run is not started (but the first).
-	[ "$k" = 1 ] || [ -n "${files[k]}" ] || { echo 0 >"$out.$k.st"; : >"$out.$k"; continue; }
-	guest "$k" &
-	pids+=" $!"
-done
-# shellcheck disable=SC2086
-wait $pids
-: >"$out"
-for ((k = 1; k <= nshard; k++)); do
-	cat "$out.$k" >>"$out"
-	# The guest's own summary lines are left out: run-checks.sh counts.
-	sed '/^--- ckpt aarch64 image$/,/^--- end$/d' "$out.$k" |
-		grep -Ev '^[0-9]+ skipped$|^[0-9]+ passed, [0-9]+ failed$'
-	st=$(cat "$out.$k.st" 2>/dev/null || echo 125)
-	case $st in
-	0|1) ;;
-	124) echo "not ok 1 aarch64: guest $k of $nshard timed out (../shared/arm64/run status 124)" ;;
-	143) echo "not ok 1 aarch64: guest $k of $nshard said nothing for $idle s: stopped (a test hangs?)" ;;
-	*) echo "not ok 1 aarch64: guest $k of $nshard failed (../shared/arm64/run status $st)" ;;
-	esac
-done
+( "$ARM64/run" "$stage" check.sh "${CKPT_ARM64_TIMEOUT:-14400}" & echo $! >"$pidfile"; wait $! ) |
+	tee "$out" | sed -u '/^--- ckpt aarch64 image$/,/^--- end$/d' |
+	grep --line-buffered -Ev '^[0-9]+ skipped$|^[0-9]+ passed, [0-9]+ failed$'
+st=${PIPESTATUS[0]}
+kill "$wd" 2>/dev/null
+wait "$wd" 2>/dev/null
+case $st in
+0|1) ;;
+124) echo "not ok 1 aarch64: the guest timed out (../shared/arm64/run status 124)" ;;
+143) echo "not ok 1 aarch64: the guest said nothing for $idle s: stopped (a test hangs?)" ;;
+*) echo "not ok 1 aarch64: the guest run failed (../shared/arm64/run status $st)" ;;
+esac
 
 # The guest's image, here.
 sed -n '/^--- ckpt aarch64 image$/,/^--- end$/p' "$out" | sed '1d;$d' | base64 -d >"$foreign/aarch64.img" 2>/dev/null

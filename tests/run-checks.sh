@@ -23,17 +23,15 @@ count() {	# count a TAP stream from stdin
 }
 
 # CKPT_CHECK_HOST=0 (make check-arm64): only the aarch64 part below.
-# CKPT_CHECK_UNITS=0: not the unit tests (the arm64 guests but the first).
 if [ "${CKPT_CHECK_HOST:-1}" = 1 ]; then
-	[ "${CKPT_CHECK_UNITS:-1}" = 1 ] && for u in "$top/$O"/unit/test_*; do
+	for u in "$top/$O"/unit/test_*; do
 		[ -x "$u" ] || continue
 		count < <("$u" 2>&1)
 	done
 
 	export CKPT="$top/$O/ckpt" CKPT_TARGETS="$top/$O/targets" CKPT_TOP="$top"
 	if [ $# -eq 0 ]; then set -- "$top"/tests/*.bats; fi
-	# CKPT_CHECK_BATS=0: not the bats files (an arm64 guest with units only).
-	[ "${CKPT_CHECK_BATS:-1}" = 1 ] && count < <(bats --tap "$@" 2>&1)
+	count < <(bats --tap "$@" 2>&1)
 fi
 
 # CKPT_CHECK_ARM64=1 (make check-arm64, make check CHECK_ARM64=1): the
