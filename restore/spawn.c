@@ -868,11 +868,48 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	return 0;
 }
 
+/*
+ * An exiting leader (plan.c: a process whose main thread had ended) runs
+ * its last syscalls (its credentials, dropping the parent-death signal
+ * child_main gave it, exit) while its other threads go to their last trap,
+ * and nothing reports its end to ckpt: a leader with live threads cannot
+ * be waited for (delay_group_leader, kernel/exit.c), and all_done does not
+ * count it.  Until it is exiting it is ckpt's tracee with
+ * PTRACE_O_EXITKILL, and may still have that parent-death signal: a ckpt
+ * that exits first (restore --detach) kills the whole process, silently
+ * (seen: lifecycle.bats's --detach leader_exit test, 1 run in 28 in a
+ * loaded arm64 guest).  So the process is let go only once its leader is
+ * exiting (PF_EXITING: a SIGKILL to it no longer reaches the others) or
+ * a zombie.
+ */
+static int leaders_exited(const struct ctx *c)
+{
+	for (uint32_t k = 0; k < c->img->ntasks; k++) {
+		pid_t pid = k ? c->rt[k].pid : c->pid;
+		struct proc_stat st;
+
+		if (!proc_of(c, k) || !c->pl.procs[k].leader_gone)
+			continue;
+		/* Running its last syscalls (R, S, D); a leader stopped at a
+		 * trap (t) would never get there: not waited for, as before. */
+		while (proc_read_stat(pid, &st) == 0 && strchr("RSD", st.state) &&
+		       !(st.flags & 0x4 /* PF_EXITING */)) {
+			if (sigguard_fired())
+				return error("interrupted by signal %d: nothing was restored",
+					     sigguard_fired());
+			usleep(1000);
+		}
+	}
+	return 0;
+}
+
 /* Every process made: all of them let go together. */
 static int finish(struct ctx *c)
 {
 	int ret;
 
+	if ((ret = leaders_exited(c)) < 0)
+		return ret;
 	for (uint32_t k = 0; k < c->img->ntasks; k++)
 		if (proc_of(c, k) && (ret = finish_proc(c, k)) < 0)
 			return ret;
