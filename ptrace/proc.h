@@ -61,6 +61,7 @@ struct map_entry {
 #define PM_PFNMAP	(1u << 18)	/* pf */
 #define PM_ANONHUGE	(1u << 24)	/* not a VmFlag: smaps AnonHugePages > 0 */
 
+#define PF_EXITING	0x00000004	/* include/linux/sched.h */
 #define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
 
 int proc_read_stat(pid_t pid, struct proc_stat *st);

@@ -893,7 +893,7 @@ static int leaders_exited(const struct ctx *c)
 		/* Running its last syscalls (R, S, D); a leader stopped at a
 		 * trap (t) would never get there: not waited for, as before. */
 		while (proc_read_stat(pid, &st) == 0 && strchr("RSD", st.state) &&
-		       !(st.flags & 0x4 /* PF_EXITING */)) {
+		       !(st.flags & PF_EXITING)) {
 			if (sigguard_fired())
 				return error("interrupted by signal %d: nothing was restored",
 					     sigguard_fired());
