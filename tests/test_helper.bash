@@ -130,6 +130,32 @@ dump_kill() {
 	reap "$TPID"
 }
 
+# dump_stop_kill: dump the tree of $TPID with --stop (left as it was,
+# stopped: what it writes after the dump would be written twice), then
+# kill every process the test tracks and wait until none runs (the root
+# reaped; orphans, which PID 1 reaps late, at least zombies): they would
+# still hold what the restore must take again (a listener's name, say).
+dump_stop_kill() {
+	local p
+	run "$CKPT" dump "$TPID" -o "$T/img" --stop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for p in "${PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	reap "$TPID"
+	for p in "${PIDS[@]}"; do
+		wait_for 30 not_running "$p"
+	done
+}
+
+# not_running PID: gone, or a zombie.
+not_running() {
+	local s
+	s=$(proc_state "$1")
+	[ -z "$s" ] || [ "$s" = Z ] || [ "$s" = X ]
+}
+
 # restore_go [ARGS]: let the restored target check itself; its verdict is
 # ckpt restore's exit status.
 restore_go() {

@@ -41,7 +41,7 @@ emulated() {
 #          us; restore in a new PID namespace
 # and its output compared with WANT.
 run_tree() {
-	local script=$1 want=$2 mode=$3 p
+	local script=$1 want=$2 mode=$3
 	shift 3
 	mkdir -p "$T/w"
 	CKPT_TARGETS=$CKPT_TOP/tests/targets start_target "$script" "$T/w" "$@"
@@ -50,13 +50,7 @@ run_tree() {
 		dump_kill
 		restore_go
 	else
-		run "$CKPT" dump "$TPID" -o "$T/img" --stop
-		echo "$output"
-		[ "$status" -eq 0 ]
-		for p in "${PIDS[@]}"; do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-		reap "$TPID"
+		dump_stop_kill
 		restore_go --pid-ns
 	fi
 	[ "$status" -eq 0 ]

@@ -71,7 +71,7 @@ track_children() {
 #   stop:  ckpt dump --stop, killed by us, restored in a new PID namespace
 # and its total compared with the known one.
 pool() {
-	local n=6400000 p
+	local n=6400000
 	mkdir -p "$T/w"
 	CKPT_TARGETS=$CKPT_TOP/tests/targets start_target unix_pool.py "$T/w" "$n"
 	track_children "$TPID"
@@ -79,20 +79,7 @@ pool() {
 		dump_kill
 		restore_go
 	else
-		run "$CKPT" dump "$TPID" -o "$T/img" --stop
-		echo "$output"
-		[ "$status" -eq 0 ]
-		for p in "${PIDS[@]}"; do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-		reap "$TPID"
-		# the workers (orphans now) hold the listener until they are gone
-		for p in "${PIDS[@]}"; do
-			for _ in $(seq 600); do
-				[ -e "/proc/$p" ] && [ "$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null)" != Z ] || break
-				sleep 0.05
-			done
-		done
+		dump_stop_kill
 		restore_go --pid-ns
 	fi
 	[ "$status" -eq 0 ]
