@@ -15,6 +15,11 @@
  * is final for the packet (nft(8) "VERDICT STATEMENT").  Segments with
  * NETLOCK_MARK pass: restore's own (the mark stays with a packet from
  * output to input on loopback; CRIU's lock lets its packets pass so).
+ * A listener's rule is in input only: the SYN of a new client, dropped,
+ * is sent again by the client's kernel (tcp_retransmit_timer: 1 s, then
+ * twice as long each time, net.ipv4.tcp_syn_retries times, 6 by default:
+ * about 2 minutes), where a port nobody listens on would answer it with
+ * a reset: connect(2) fails with ECONNREFUSED at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -59,6 +65,42 @@ static void match(char *buf, size_t len, int family, const uint8_t *a, uint16_t 
 	inet_ntop(family, a, sa, sizeof(sa));
 	inet_ntop(family, b, sb, sizeof(sb));
 	snprintf(buf, len, "%s saddr %s tcp sport %u %s daddr %s tcp dport %u", ip, sa, pa, ip, sb, pb);
+}
+
+static int zero(const uint8_t *a, size_t n)
+{
+	while (n--)
+		if (*a++)
+			return 0;
+	return 1;
+}
+
+/*
+ * "... tcp dport P tcp flags & (syn | ack) == syn" for the SYNs that open
+ * a connection to listener l: only those (a SYN-ACK or a segment of a
+ * connection made through it is no business of the listener's; the
+ * job's own connections have their rules).  The unspecified address is
+ * every local one: 0.0.0.0 of IPv4 only, :: of IPv6 and, unless
+ * IPV6_V6ONLY, of IPv4 too (ipv6(7)); ::ffff:a.b.c.d is IPv4 a.b.c.d.
+ */
+static void listen_match(char *buf, size_t len, const struct netlock_conn *l)
+{
+	char sa[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN + 16];
+	const uint8_t *a = l->addr;
+	int family = l->family;
+
+	if (family == AF_INET6 && !memcmp(a, v4mapped, 12)) {
+		a += 12;
+		family = AF_INET;
+	}
+	if (zero(a, family == AF_INET ? 4 : 16)) {
+		snprintf(dst, sizeof(dst), "%s", family == AF_INET ? "meta nfproto ipv4 " :
+			 l->v6only ? "meta nfproto ipv6 " : "");
+	} else {
+		inet_ntop(family, a, sa, sizeof(sa));
+		snprintf(dst, sizeof(dst), "%s daddr %s ", family == AF_INET ? "ip" : "ip6", sa);
+	}
+	snprintf(buf, len, "%stcp dport %u tcp flags & (syn | ack) == syn", dst, l->port);
 }
 
 /* A table that may or may not be there is made sure of, then deleted:
@@ -164,7 +206,11 @@ int netlock_install(const char *name, const struct netlock_conn *c, size_t n,
 		fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority -150; policy accept;\n",
 			chains[k][0], chains[k][1]);
 		for (size_t i = 0; i < n; i++) {
-			if (k == 0)
+			if (c[i].listener && k == 1)
+				continue;	/* a SYN comes in */
+			if (c[i].listener)
+				listen_match(rule, sizeof(rule), &c[i]);
+			else if (k == 0)
 				match(rule, sizeof(rule), c[i].family, c[i].peer, c[i].peer_port,
 				      c[i].addr, c[i].port);
 			else
@@ -191,6 +237,14 @@ int netlock_remove(const char *name, char *why, size_t whylen)
 			   name);
 
 	return nft(script, (size_t)len, why, whylen);
+}
+
+int netlock_capable(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	return syscall(SYS_capget, &h, d) == 0 && (d[0].effective & (1u << CAP_NET_ADMIN));
 }
 
 int netlock_probe(char *why, size_t whylen)

@@ -252,6 +252,42 @@ static size_t outside(const struct img *img, struct netlock_conn *c, size_t *fir
 	return n;
 }
 
+/* The TCP listeners restore makes again, into c from n on, each address
+ * and port once (a listener the processes of a tree share is one file);
+ * the new count. */
+static size_t listeners(const struct img *img, struct netlock_conn *c, size_t n)
+{
+	for (uint32_t i = 0; i < img->nfiles; i++) {
+		const struct img_file *f = &img->files[i];
+		struct ckpt_fd_inet s;
+		size_t k;
+
+		if (f->d.kind != CKPT_FD_INET || f->d.policy != CKPT_FPOL_EXACT)
+			continue;
+		fd_state(f, &s, sizeof(s));
+		if (s.protocol != IPPROTO_TCP || s.state != TCP_LISTEN)
+			continue;
+		for (k = 0; k < n; k++)
+			if (c[k].listener && c[k].family == (int)s.family && c[k].port == s.port &&
+			    !memcmp(c[k].addr, s.addr, sizeof(s.addr)))
+				break;
+		if (k < n)
+			continue;
+		c[n] = (struct netlock_conn){ .family = (int)s.family, .port = s.port, .listener = 1,
+					      .v6only = !!(s.opts & CKPT_INET_V6ONLY) };
+		memcpy(c[n].addr, s.addr, sizeof(s.addr));
+		n++;
+	}
+	return n;
+}
+
+/* "0.0.0.0:8080" for listener l */
+static const char *listen_addr(const struct netlock_conn *l, char *buf, size_t len)
+{
+	fd_inet_addr((uint32_t)l->family, l->addr, l->port, buf, len);
+	return buf;
+}
+
 /* The lock netlock.h describes, named in the guardian's journal first: a
  * ckpt that dies before the kill leaves the process running and its
  * connections free (guard.c). */
@@ -261,14 +297,17 @@ static char locked[NETLOCK_NAME_MAX];
  * Before the kill, connections to a peer outside are locked (their
  * segments dropped both ways until the restore removes the lock), or with
  * skip left as they are: a peer that sends meanwhile gets a reset.  As
- * CRIU does (--network-lock), a dump that cannot lock refuses.
+ * CRIU does (--network-lock), a dump that cannot lock them refuses.
+ * Listeners are locked too (the SYNs of new clients dropped), but where
+ * that cannot be done (no nft, not CAP_NET_ADMIN) the dump goes on: a
+ * client that connects meanwhile is refused, as without the lock.
  */
 static int lock(const struct img *img, int skip)
 {
-	struct netlock_conn *c = xmalloc((nrepair + 1) * sizeof(*c));
-	size_t first = 0, n = outside(img, c, &first);
+	struct netlock_conn *c = xmalloc((nrepair + img->nfiles + 1) * sizeof(*c));
+	size_t first = 0, n = outside(img, c, &first), all = listeners(img, c, n);
 	const struct img_file *f = n ? img_file(img, to_repair[first].file) : NULL;
-	char why[256];
+	char why[256], a[64];
 	int ret = 0;
 
 	for (size_t i = 0; skip && i < nrepair; i++) {
@@ -280,11 +319,33 @@ static int lock(const struct img *img, int skip)
 			     "sends nothing, and a reset if it sends", to_repair[i].pfd,
 			     to_repair[i].pid, g->what);
 	}
-	if (!n || skip)
+	for (size_t i = n; skip && i < all; i++)
+		debug("the TCP listener on %s is not locked (--network-lock=skip): a client that "
+		     "connects before the restore is refused", listen_addr(&c[i], a, sizeof(a)));
+	if (!all || skip)
 		goto out;
 	netlock_name(img->h.image_id, locked);
 	guard_note_netlock(locked);
-	ret = netlock_install(locked, c, n, why, sizeof(why));
+	/* a dump by its owner, not root: no nft run for nothing */
+	ret = n || netlock_capable() ? netlock_install(locked, c, all, why, sizeof(why)) : -EPERM;
+	if (ret < 0 && !n) {
+		/* listeners only: not worth refusing the dump for */
+		for (size_t i = 0; i < all; i++) {
+			listen_addr(&c[i], a, sizeof(a));
+			if (ret == -ENOENT || ret == -EPERM)
+				debug("the TCP listener on %s is not locked (%s): a client that connects "
+				      "before the restore is refused", a, ret == -EPERM ?
+				      "the network lock needs CAP_NET_ADMIN" :
+				      "nft not found: the network lock needs Debian's nftables");
+			else
+				info("the TCP listener on %s is not locked (%s): a client that connects "
+				     "before the restore is refused", a, ret == -EIO ? why : strerror(-ret));
+		}
+		guard_note_netlock(NULL);
+		locked[0] = 0;
+		ret = 0;
+		goto out;
+	}
 	if (ret < 0) {
 		guard_note_netlock(NULL);
 		locked[0] = 0;
@@ -305,6 +366,10 @@ static int lock(const struct img *img, int skip)
 			     "held back until the restore (nftables table inet %s): it sees a pause",
 			     to_repair[i].pfd, to_repair[i].pid, g->what, locked);
 	}
+	for (size_t i = n; i < all; i++)
+		debug("the TCP listener on %s is locked until the restore (nftables table inet %s): "
+		     "a client that connects meanwhile waits (its SYNs are dropped, and it sends them "
+		     "again)", listen_addr(&c[i], a, sizeof(a)), locked);
 out:
 	free(c);
 	return ret;
@@ -339,7 +404,7 @@ int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock)
 	int ret = 0;
 
 	/* Locked first: then nothing comes in after the check below. */
-	if (killing && nrepair)
+	if (killing && img)
 		ret = lock(img, skip_lock);
 	for (i = 0; killing && i < nrepair && ret == 0; i++) {
 		/* In repair mode the kernel still takes the peer's bytes

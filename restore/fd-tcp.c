@@ -428,20 +428,35 @@ static void tcp_resume(struct plan *pl, const struct fd_restore *r, const struct
 			     f->d.flags & ~(uint32_t)O_ACCMODE });
 }
 
+/* A TCP listener restore made (its SYNs may be locked). */
+static int listener(const struct img_file *f)
+{
+	struct ckpt_fd_inet s;
+
+	if (f->d.kind != CKPT_FD_INET || f->d.policy != CKPT_FPOL_EXACT)
+		return 0;
+	fd_state(f, &s, sizeof(s));
+	return s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN;
+}
+
 void fd_tcp_unlock(const struct img *img, const char *path)
 {
 	char name[NETLOCK_NAME_MAX], why[256];
-	int outside = 0, ret;
+	int outside = 0, listening = 0, ret;
 
-	for (uint32_t i = 0; i < img->nfiles && !outside; i++)
+	for (uint32_t i = 0; i < img->nfiles && !outside; i++) {
 		outside = img->files[i].d.kind == CKPT_FD_TCP &&
 			  img->files[i].d.policy == CKPT_FPOL_EXACT && !fd_tcp_peer(img, &img->files[i]);
-	if (!outside)
+		listening |= listener(&img->files[i]);
+	}
+	/* a dump without CAP_NET_ADMIN locked no listener (dump/fd-tcp.c) */
+	if (!outside && (!listening || !netlock_capable()))
 		return;
 	netlock_name(img->h.image_id, name);
 	ret = netlock_remove(name, why, sizeof(why));
-	if (ret == -ENOENT)
-		debug("no nft here: no network lock to remove");	/* dumped elsewhere */
+	if (ret == -ENOENT || (ret < 0 && !outside))
+		debug("no network lock removed (%s)", ret == -ENOENT ? "no nft here" :
+		      ret == -EIO ? why : strerror(-ret));	/* dumped elsewhere, or not locked */
 	else if (ret < 0)
 		warn("cannot remove the network lock (nftables table inet %s): %s: the connections "
 		     "to peers outside stay silent until `ckpt unlock %s`", name,

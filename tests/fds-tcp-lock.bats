@@ -8,12 +8,6 @@
 
 load test_helper
 
-skip_unless_nft() {
-	command -v nft >/dev/null || [ -x /usr/sbin/nft ] ||
-		skip "nft is not installed (Debian's nftables, tests/deps.sh installs it)"
-	nft list tables >/dev/null 2>&1 || skip "nft cannot list tables here (no nf_tables?)"
-}
-
 # start_peer 4|6: the peer outside, its port in PORT.
 start_peer() {
 	"$CKPT_TARGETS/fd_tcp_lock" peer "$T/peer.port" "$1" "$T/pause" "$T/sent" \
@@ -22,12 +16,6 @@ start_peer() {
 	PIDS+=("$PEER")
 	wait_file "$T/peer.port"
 	PORT=$(cat "$T/peer.port")
-}
-
-# The table of the image at $T/img: its name, from ckpt unlock's message
-# format (ckpt_ and the image_id in hex); listed or not.
-lock_tables() {
-	nft list tables 2>/dev/null | grep -o 'ckpt_[0-9a-f]*' || true
 }
 
 # The peer sends while the process is down; a while for a reset to come.

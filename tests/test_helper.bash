@@ -123,6 +123,19 @@ start_target_as_nobody() {
 netlock_or_skip() {
 	nft list tables >/dev/null 2>&1 || echo --network-lock=skip
 }
+
+# The tests of the network lock itself need nft (the arm64 guest has none).
+skip_unless_nft() {
+	command -v nft >/dev/null || [ -x /usr/sbin/nft ] ||
+		skip "nft is not installed (Debian's nftables, tests/deps.sh installs it)"
+	nft list tables >/dev/null 2>&1 || skip "nft cannot list tables here (no nf_tables?)"
+}
+
+# The network lock tables there are (ckpt_ and an image_id in hex, the
+# name ckpt unlock prints), one a line.
+lock_tables() {
+	nft list tables 2>/dev/null | grep -o 'ckpt_[0-9a-f]*' || true
+}
 dump_kill() {
 	run "$CKPT" dump "$TPID" -o "$T/img" --kill "$@"
 	echo "$output"
