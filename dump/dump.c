@@ -628,16 +628,16 @@ static void reap_copies(struct dump *d)
 }
 
 /* Before the freeze: the destination opened (an impossible one fails
- * with nothing touched) and the guardian started where a killed ckpt
- * could leave something behind (guard.c). */
+ * with nothing touched) and the guardian started (guard.c): whatever the
+ * destination, a killed ckpt can leave a TCP connection in repair mode
+ * or --kill's network lock behind. */
 static int prepare(pid_t pid, struct dump *d, const struct dump_opts *o)
 {
 	int ret = img_writer_open(&d->w, o->out, o->no_sync);
 
 	if (ret < 0)
 		return ret;
-	if ((o->fork || o->track || o->parent || !d->w.is_stream) &&
-	    (ret = guard_start(pid, d->w.is_stream ? "-" : d->w.path)) < 0)
+	if ((ret = guard_start(pid, d->w.is_stream ? "-" : d->w.path)) < 0)
 		warn("cannot start a guardian (%s): a kill -9 of ckpt could leave things behind",
 		     strerror(-ret));
 	return 0;

@@ -130,3 +130,21 @@ listen_test() {
 	client c "$PORT" 4
 	[ "$(result c)" = "refused" ]
 }
+
+@test "listener lock: dump -o - killed once the lock is in: its guardian removes the lock and the server runs on" {
+	skip_unless_ptrace
+	skip_unless_root
+	skip_unless_nft
+	serve 4
+	run bash -c "CKPT_KILLPOINT='netlock: locked' '$CKPT' dump $TPID -o - --kill >'$T/stream'"
+	echo "status $status: $output"
+	[ "$status" -eq 137 ]
+	# the guardian is done once the table is gone (it removes it first thing)
+	wait_for 60 no_new_lock
+	kill -0 "$TPID"
+	client c "$PORT" 4
+	touch "$T/go"
+	[ "$(result c)" = "answer hello" ]
+	wait "$TPID"
+	[ "$(cat "$T/out")" = "served" ]
+}

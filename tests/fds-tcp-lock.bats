@@ -163,3 +163,13 @@ lock_test() {
 	peer_result
 	[[ "$(cat "$T/peer.err")" == *"Connection reset by peer"* ]]
 }
+
+@test "netlock: dump -o - killed with its connection in repair mode: the guardian takes it out and the process and its peer go on" {
+	skip_unless_ptrace
+	skip_unless_root
+	pair 4 4
+	run bash -c "CKPT_KILLPOINT='tcp: in repair mode' '$CKPT' dump $TPID -o - >'$T/stream'"
+	echo "status $status: $output"
+	[ "$status" -eq 137 ]
+	runs_on
+}
