@@ -16,10 +16,17 @@ setup() {
 }
 
 teardown() {
-	local p
-	# A network lock a test's dump left (a restore refused, a test failed
-	# half way: tests/fds-tcp-lock.bats); its image names it.
-	[ -e "$T/img" ] && command -v nft >/dev/null && "$CKPT" unlock "$T/img" >/dev/null 2>&1
+	local p m
+	# A network lock a test's dump --kill left (a restore refused, an image
+	# not restored, a test failed half way): it would hold a listener's
+	# port for good, and a later test may be given that port.  Its image
+	# names it: each image of the test's (two levels, by its magic).
+	if command -v nft >/dev/null && [ -n "$(lock_tables)" ]; then
+		for p in "$T"/* "$T"/*/*; do
+			[ -f "$p" ] && LC_ALL=C read -r -n 5 m <"$p" 2>/dev/null && [[ "$m" == *CKPT ]] &&
+				{ "$CKPT" unlock "$p" >/dev/null 2>&1 || true; }
+		done
+	fi
 	# Every process this test started, by PID; then reap our children.
 	for p in "${PIDS[@]}"; do
 		kill -CONT "$p" 2>/dev/null
