@@ -73,7 +73,8 @@ static const struct feature features[] = {
 	  "established TCP connections are refused by dump (they need CAP_NET_ADMIN)", NULL, 0 },
 	{ "nftables", probe_netlock,
 	  "dump --kill refuses TCP connections to peers outside the image (no network lock) "
-	  "unless --network-lock=skip", NULL, 0 },
+	  "unless --network-lock=skip; a client connecting to a killed job's listener before "
+	  "its restore is refused", NULL, 0 },
 };
 
 static const char *const state_names[] = {

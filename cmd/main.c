@@ -42,7 +42,9 @@ const struct cmd cmds[] = {
 	  "      --network-lock nftables|skip  with --kill, TCP connections to a peer outside the\n"
 	  "                      image are held (their segments dropped, nftables) until the\n"
 	  "                      restore, so the peer sees a pause (default; without nft the\n"
-	  "                      dump refuses); skip: not held, a peer that sends gets a reset\n"
+	  "                      dump refuses), and new clients' SYNs to its TCP listeners\n"
+	  "                      are dropped (they send them again); skip: not held, a peer\n"
+	  "                      that sends gets a reset, a client that connects is refused\n"
 	  "      --json          print what was done as a JSON object (docs/json.md)\n",
 	  "checkpoint a running process into an image file" },
 	{ "restore", cmd_restore,

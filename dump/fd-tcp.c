@@ -15,7 +15,9 @@
  * before the kill (fd_tcp_before_kill): a socket closed in repair mode
  * is dropped silently (tcp_close -> tcp_disconnect sends no FIN and no
  * RST), so the peer sees a pause, not an end, and restore connects a new
- * socket in repair mode to the same four addresses.
+ * socket in repair mode to the same four addresses.  Before that the
+ * network lock (common/netlock.h) holds the segments of connections to
+ * peers outside and the SYNs of new clients of the job's listeners.
  */
 #include <errno.h>
 #include <fcntl.h>
