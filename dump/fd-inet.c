@@ -96,9 +96,8 @@ static int connecting_to(const struct dfile *d, struct ckpt_fd_inet *s)
 	return ret;
 }
 
-/* A listener's backlog and pending connections (tcp_diag_get_info:
- * rqueue is the accept queue, wqueue its maximum). */
-static int backlog(const struct dfile *d, struct ckpt_fd_inet *s, uint32_t *pending)
+int fd_inet_accept_queue(const struct ckpt_fd_inet *s, ino_t ino, uint32_t *pending,
+			 uint32_t *max)
 {
 	struct inet_diag_req_v2 req = {
 		.sdiag_family = (uint8_t)s->family, .sdiag_protocol = IPPROTO_TCP,
@@ -114,12 +113,12 @@ static int backlog(const struct dfile *d, struct ckpt_fd_inet *s, uint32_t *pend
 	if ((ret = sock_diag_get(&req, sizeof(req), &r)) < 0)
 		return ret;
 	m = r.msg;
-	if (r.len < sizeof(*m) || m->idiag_inode != d->st.st_ino) {
+	if (r.len < sizeof(*m) || m->idiag_inode != ino) {
 		free(r.buf);
 		return -ENOENT;
 	}
 	*pending = m->idiag_rqueue;
-	s->backlog = m->idiag_wqueue;
+	*max = m->idiag_wqueue;
 	free(r.buf);
 	return 0;
 }
@@ -217,7 +216,8 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 	options(d, &s);
 	describe(d, &s);
 	dfile_set_state(d, &s, sizeof(s));
-	if (s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN && backlog(d, &s, &pending) < 0)
+	if (s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN &&
+	    fd_inet_accept_queue(&s, d->st.st_ino, &pending, &s.backlog) < 0)
 		d->cannot = "the kernel does not describe the listener (inet_diag: CONFIG_INET_DIAG)";
 	else if (pending) {
 		/* There is no way to put a connection back into an accept
@@ -238,6 +238,8 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 	else if (s.protocol == IPPROTO_UDP && recv(d->copy, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
 		d->cannot = "datagrams are queued on it (their senders' addresses would be lost)";
 	memcpy(d->f->state, &s, sizeof(s));
+	if (s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN && !d->cannot)
+		fd_tcp_note_listener(c, d, &s, pending);
 	if (s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE) {
 		/* its peer may be outside: on fds 0-2 it goes to ckpt restore's own */
 		d->outside = 1;

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -52,6 +53,30 @@ static struct {
 	uint8_t state;
 } *to_repair;
 static size_t nrepair;
+
+/* The listeners read, and how many connections waited on each then. */
+static struct {
+	struct ckpt_fd_inet s;
+	ino_t ino;
+	uint32_t pending;
+	pid_t pid;
+	int pfd;
+	char what[256];		/* dfile's */
+} *lsn;
+static size_t nlsn;
+
+void fd_tcp_note_listener(const struct fd_dump *c, const struct dfile *d,
+			  const struct ckpt_fd_inet *s, uint32_t pending)
+{
+	lsn = xrealloc(lsn, (nlsn + 1) * sizeof(*lsn));
+	lsn[nlsn].s = *s;
+	lsn[nlsn].ino = d->st.st_ino;
+	lsn[nlsn].pending = pending;
+	lsn[nlsn].pid = c->pid;
+	lsn[nlsn].pfd = d->fd;
+	snprintf(lsn[nlsn].what, sizeof(lsn[nlsn].what), "%s", d->what);
+	nlsn++;
+}
 
 static int repair(int fd, int on)
 {
@@ -294,6 +319,7 @@ static const char *listen_addr(const struct netlock_conn *l, char *buf, size_t l
  * ckpt that dies before the kill leaves the process running and its
  * connections free (guard.c). */
 static char locked[NETLOCK_NAME_MAX];
+static int listeners_locked;
 
 /*
  * Before the kill, connections to a peer outside are locked (their
@@ -359,6 +385,7 @@ static int lock(const struct img *img, int skip)
 			    ret == -EIO ? why : strerror(-ret));
 		goto out;
 	}
+	listeners_locked = all > n;
 	killpoint("netlock: locked");
 	for (size_t i = 0; i < nrepair; i++) {
 		const struct img_file *g = img_file(img, to_repair[i].file);
@@ -390,6 +417,7 @@ static void unlock(void)
 		     locked);
 	guard_note_netlock(NULL);
 	locked[0] = 0;
+	listeners_locked = 0;
 }
 
 void fd_tcp_lock_kept(void)
@@ -397,6 +425,32 @@ void fd_tcp_lock_kept(void)
 	if (locked[0])
 		guard_note_netlock(NULL);
 	locked[0] = 0;
+	listeners_locked = 0;
+}
+
+/*
+ * Locked, no new client reaches a listener; one that connected after the
+ * image read it waits in its accept queue, and the kill would reset it
+ * (inet_csk_listen_stop).  Refused as a connection that received bytes
+ * is: the process runs on and accepts it, a new dump takes the rest.
+ * (A handshake under way at the lock still completes: its last ACK is
+ * no SYN.)
+ */
+static int listeners_still(void)
+{
+	for (size_t i = 0; i < nlsn; i++) {
+		uint32_t pending = 0, max = 0;
+		int ret = fd_inet_accept_queue(&lsn[i].s, lsn[i].ino, &pending, &max);
+
+		if (ret < 0)
+			return error_errno(-ret, "fd %d of process %d (%s): cannot read its accept queue "
+					   "again (inet_diag)", lsn[i].pfd, lsn[i].pid, lsn[i].what);
+		if (pending > lsn[i].pending)
+			return error("fd %d of process %d (%s): a client connected while the image was "
+				     "written, which the image does not hold (the kill would reset it): "
+				     "not killed, dump again", lsn[i].pfd, lsn[i].pid, lsn[i].what);
+	}
+	return 0;
 }
 
 int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock)
@@ -429,6 +483,8 @@ int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock)
 				    "written, which it does not hold: not killed, dump again",
 				    seq - to_repair[i].rcv_seq);
 	}
+	if (ret == 0 && killing && listeners_locked)
+		ret = listeners_still();
 	if (ret == 0 && killing && nrepair)
 		killpoint("tcp: repaired for the kill");
 	for (size_t k = 0; k < nrepair; k++) {
@@ -444,5 +500,8 @@ int fd_tcp_before_kill(const struct img *img, int killing, int skip_lock)
 	free(to_repair);
 	to_repair = NULL;
 	nrepair = 0;
+	free(lsn);
+	lsn = NULL;
+	nlsn = 0;
 	return ret;
 }

@@ -88,6 +88,16 @@ void fd_drop_lost_locks(const struct img *img, struct img_proc *p);
  * (after the ckpt_fd_inet in d's state; the kind becomes CKPT_FD_TCP):
  * 0, or -errno after a message; what cannot be restored sets d->cannot. */
 int fd_tcp_collect(struct fd_dump *c, struct dfile *d, const struct ckpt_fd_inet *s);
+/* fd-tcp.c: a TCP listener read, with pending connections waiting to be
+ * accepted: checked again once locked (a client that connected after it
+ * was read would be reset by the kill). */
+void fd_tcp_note_listener(const struct fd_dump *c, const struct dfile *d,
+			  const struct ckpt_fd_inet *s, uint32_t pending);
+/* fd-inet.c: a listener's accept queue (connections waiting) and its
+ * maximum (the listen(2) backlog), by inet_diag: 0 or -errno (-ENOENT:
+ * not the socket of inode ino). */
+int fd_inet_accept_queue(const struct ckpt_fd_inet *s, ino_t ino, uint32_t *pending,
+			 uint32_t *max);
 /* The image is on disk: killing, put the connections read into repair
  * mode so that the kill drops them silently (an error if one received
  * bytes the image does not hold: then nothing is changed); not killing,

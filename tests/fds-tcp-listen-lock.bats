@@ -131,6 +131,37 @@ listen_test() {
 	[ "$(result c)" = "refused" ]
 }
 
+# True once process $1 is stopped (state T).
+stopped() {
+	[ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" = T ]
+}
+
+@test "listener lock: a client that connected while the image was written makes dump --kill refuse (the kill would reset it); the server runs on and answers it" {
+	skip_unless_ptrace
+	skip_unless_root
+	skip_unless_nft
+	serve 4
+	# ckpt stops itself once the image is written, before the lock
+	CKPT_KILLSIG=19 CKPT_KILLPOINT="image: renamed" "$CKPT" dump "$TPID" -o "$T/img" --kill \
+		>"$T/dump.out" 2>"$T/dump.err" &
+	local dpid=$! st=0
+	PIDS+=("$dpid")
+	wait_for 120 stopped "$dpid"
+	# the kernel completes its handshake: it waits in the accept queue
+	client c "$PORT" 4
+	sleep 1
+	kill -CONT "$dpid"
+	wait "$dpid" || st=$?
+	cat "$T/dump.err"
+	[ "$st" -eq 1 ]
+	[[ "$(cat "$T/dump.err")" == "ckpt: dump $TPID: fd 10 of process $TPID (a IPv4 TCP socket listening on 127.0.0.1:$PORT): a client connected while the image was written, which the image does not hold (the kill would reset it): not killed, dump again" ]]
+	no_new_lock
+	touch "$T/go"
+	[ "$(result c)" = "answer hello" ]
+	wait "$TPID"
+	[ "$(cat "$T/out")" = "served" ]
+}
+
 @test "listener lock: dump -o - killed once the lock is in: its guardian removes the lock and the server runs on" {
 	skip_unless_ptrace
 	skip_unless_root
