@@ -349,7 +349,7 @@ static int lock(const struct img *img, int skip)
 	}
 	for (size_t i = n; skip && i < all; i++)
 		debug("the TCP listener on %s is not locked (--network-lock=skip): a client that "
-		     "connects before the restore is refused", listen_addr(&c[i], a, sizeof(a)));
+		      "connects before the restore is refused", listen_addr(&c[i], a, sizeof(a)));
 	if (!all || skip)
 		goto out;
 	netlock_name(img->h.image_id, locked);
@@ -397,8 +397,8 @@ static int lock(const struct img *img, int skip)
 	}
 	for (size_t i = n; i < all; i++)
 		debug("the TCP listener on %s is locked until the restore (nftables table inet %s): "
-		     "a client that connects meanwhile waits (its SYNs are dropped, and it sends them "
-		     "again)", listen_addr(&c[i], a, sizeof(a)), locked);
+		      "a client that connects meanwhile waits (its SYNs are dropped, and it sends "
+		      "them again)", listen_addr(&c[i], a, sizeof(a)), locked);
 out:
 	free(c);
 	return ret;
