@@ -57,20 +57,89 @@ tree_snapshot() {
 	done
 }
 
-# settled PID BASE: the process is as BASE says, untraced, not stopped, and
-# no temporary image file is left, within 60 s (the guardian of a killed
-# dump needs a moment, and more on a busy machine: the --fork copy it
-# waits for exits at SCHED_IDLE).  On failure it says what differs.
+# How long the test waits for what must end or settle before it calls it a
+# hang and says where everything is (where_is): minutes, for a busy
+# machine and the emulated arm64 guest, where one round of settled() alone
+# takes 10-20 s.  Waits are bounded by time, not by rounds.  A wait that
+# fails says so on fd 3 at once: the guest's console must not stay silent
+# for 600 s (tests/arm64-check.sh stops it then, naming no test).
+HANG_S=300
+if [ -n "${CKPT_ARM64:-}" ]; then SETTLE_S=300; else SETTLE_S=120; fi
+
+# where_is PID: each thread of PID and of its children (state, tracer,
+# signals pending and blocked, wchan), and each ckpt (or its guardian)
+# still there for PID: what a wait that does not end waits for.
+where_is() {
+	local p t k v line c
+	for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		for t in /proc/"$p"/task/*; do
+			line=
+			while read -r k v; do
+				case $k in
+				Name: | State: | TracerPid: | SigPnd: | ShdPnd: | SigBlk:) line+="$k ${v%% *} " ;;
+				esac
+			done <"$t/status" 2>/dev/null || continue
+			v=
+			read -r v <"$t/wchan" 2>/dev/null	# no newline: read says EOF
+			echo "  ${p}/${t##*/}: ${line}wchan ${v:-?}"
+		done
+	done
+	for p in /proc/[0-9]*; do
+		read -r c <"$p/comm" 2>/dev/null || continue
+		case $c in ckpt | ckpt-guardian) ;; *) continue ;; esac
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q " $1 " || continue
+		v=
+		read -r v <"$p/wchan" 2>/dev/null
+		echo "  ${p#/proc/} $c: $(grep -E '^(State|PPid|TracerPid):' "$p/status" | tr '\t\n' '  ')wchan ${v:-?}"
+	done
+}
+
+# progress WHAT: in the guest, where one case can take minutes on a busy
+# machine, each step says when it is done (on fd 3: the console is not
+# silent while the test works; a wait that never ends is hung()'s).
+progress() {
+	[ -z "${CKPT_ARM64:-}" ] || echo "# killsafe: $* ($((SECONDS - t0)) s)" >&3
+}
+
+# hung WHAT: WHAT did not end or settle within its bound: said on fd 3 now
+# (the console hears of it), and here with where everything is.
+hung() {
+	echo "# killsafe: $1" >&3
+	echo "$1; where the job ($TPID) and ckpt are:"
+	where_is "$TPID"
+}
+
+# all_running PID: no thread of PID stopped, traced or a zombie (the
+# test's own job: its main thread may be the one a dump left so).
+all_running() {
+	local t k v st tr
+	for t in /proc/"$1"/task/*; do
+		st= tr=
+		while read -r k v; do
+			case $k in State:) st=$v ;; TracerPid:) tr=$v ;; esac
+		done <"$t/status" 2>/dev/null || continue
+		[ "$tr" = 0 ] && [[ $st != [TtZ]* ]] || return 1
+	done
+}
+
+# settled PID BASE: the process is as BASE says, untraced, not stopped
+# (no thread of it), and no temporary image file is left, within SETTLE_S
+# (the guardian of a killed dump needs a moment, and more on a busy
+# machine: the --fork copy it waits for exits at SCHED_IDLE).  On failure
+# it says what differs and where everything is.
 settled() {
-	local p=$1 base=$2 left i u
-	for i in $(seq 1200); do
+	local p=$1 base=$2 left u end=$((SECONDS + SETTLE_S))
+	while :; do
 		left=$(ls "$T/imgs" | grep -v '^img[0-9]*$') || true
 		u=$(uffds "$p" 2>/dev/null) || true
-		if running_as "$p" "$base" && [ -z "$left" ] && [ "${u:-0}" -le "${BASE_UFFDS:-0}" ]; then
+		if running_as "$p" "$base" && all_running "$p" && [ -z "$left" ] &&
+		   [ "${u:-0}" -le "${BASE_UFFDS:-0}" ]; then
 			return 0
 		fi
+		[ "$SECONDS" -lt "$end" ] || break
 		sleep 0.05
 	done
+	hung "the job did not settle within $SETTLE_S s"
 	echo "state ${ST:-gone}, tracer ${TR:-?}, files left: ${left:-none}, uffds $u (was $BASE_UFFDS)"
 	diff <(echo "$base") <(echo "$NOW") | head -8
 	return 1
@@ -85,14 +154,14 @@ running_as() {
 	[ "$TR" = 0 ] && [ "$ST" != T ] && [ "$ST" != t ] && [ "$ST" != Z ] && [ "$NOW" = "$2" ]
 }
 
-# exits_within SECONDS PID
+# exits_within SECONDS PID (by the clock: a round can take seconds in the
+# guest)
 exits_within() {
-	local i
-	for i in $(seq $(($1 * 20))); do
-		kill -0 "$2" 2>/dev/null || return 0
+	local end=$((SECONDS + $1))
+	while kill -0 "$2" 2>/dev/null; do
+		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.05
 	done
-	return 1
 }
 
 # kill_trials N [DUMP ARGS]: N dumps of $TPID, each killed; counts harms.
@@ -106,11 +175,20 @@ kill_trials() {
 	mkdir -p "$T/imgs"
 	args=("$@")
 	[ "${1:-}" = --parent ] && args=(--parent "$T/imgs/img0" "${@:2}")
-	"$CKPT" -vv dump "$TPID" "${args[@]}" -o "$T/imgs/img1" 2>"$T/cal"
+	"$CKPT" -vv dump "$TPID" "${args[@]}" -o "$T/imgs/img1" 2>"$T/cal" &
+	k=$!
+	if ! exits_within "$HANG_S" "$k"; then
+		hung "the whole dump (ckpt dump ${args[*]}) did not end within $HANG_S s"
+		kill -KILL "$k"
+		wait "$k" || true
+		return 1
+	fi
+	wait "$k" || { cat "$T/cal"; return 1; }
 	mv "$T/imgs/img1" "$T/imgs/img0"
 	total=$(sed -n 's/.*kill points passed: //p' "$T/cal")
 	ms=$(sed -n 's/.*dump took \([0-9]*\).*/\1/p' "$T/cal")
 	[ -n "$ms" ] || { cat "$T/cal"; return 1; }
+	progress "ckpt dump $*: the whole dump done"
 	base=$(${SNAPSHOT:-snapshot} "$TPID")
 	BASE_UFFDS=$(uffds "$TPID")
 	signr=$(kill -l "$sig")
@@ -158,12 +236,14 @@ kill_trials() {
 			BASE_UFFDS=$(uffds "$TPID")
 			settled "$TPID" "$(${SNAPSHOT:-snapshot} "$TPID")" >/dev/null
 			base=$(${SNAPSHOT:-snapshot} "$TPID")
+			progress "ckpt dump $*: trial $i of $n done before the kill"
 			continue
 		fi
 		if ! settled "$TPID" "$base"; then
 			echo "harm after a kill (at $k) of: ckpt dump ${args[*]}"
 			harms=$((harms + 1))
 		fi
+		progress "ckpt dump $*: trial $i of $n killed (at ${k:-?}): $harms harmed so far"
 		rm -f "$T/imgs/img1"
 		BASE_UFFDS=$(uffds "$TPID")	# one may have gone, never to come back
 	done
@@ -177,6 +257,11 @@ kill_trials() {
 job_held() {
 	touch "$T/go"
 	local st=0
+	if ! exits_within "$HANG_S" "$TPID"; then
+		hung "the job did not end within $HANG_S s of being told to"
+		cat "$T/out" "$T/err"
+		return 1
+	fi
 	wait "$TPID" || st=$?
 	cat "$T/out" "$T/err"
 	[ "$st" = 0 ]
