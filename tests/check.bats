@@ -1,5 +1,8 @@
 #!/usr/bin/env bats
 # ckpt check: one line per feature, exit 0 when dump and restore can work.
+#
+# Tests tagged arch-independent (usage errors) run on the host only: the arm64
+# guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -83,6 +86,7 @@ run_unprivileged() {
 	[ "$got" = "$want" ]
 }
 
+# bats test_tags=arch-independent
 @test "check: usage errors exit 2" {
 	run "$CKPT" check extra
 	[ "$status" -eq 2 ]

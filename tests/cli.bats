@@ -1,5 +1,10 @@
 #!/usr/bin/env bats
 # The command line: help, version, usage errors and exit codes.
+#
+# Arch-independent (command-line parsing and usage text: the same C on both):
+# the host runs it; the arm64 guest leaves this file out
+# (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

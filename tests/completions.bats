@@ -5,6 +5,11 @@
 # ckpt.1 documents no other), and is completed by bash (run for real) and
 # zsh (read).  A command or option added to the table and not everywhere
 # fails these tests, with a message saying what to add where.
+#
+# Arch-independent (the command table against help, man page and completions):
+# the host runs it; the arm64 guest leaves this file out
+# (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

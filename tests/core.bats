@@ -1,5 +1,8 @@
 #!/usr/bin/env bats
 # ckpt core: ELF core files from images, read back with gdb.
+#
+# Tests tagged arch-independent (a damaged image, usage errors) run on the
+# host only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -123,6 +126,7 @@ gdb_core() {
 	[[ $output == *'"a string on the heap"'* ]]
 }
 
+# bats test_tags=arch-independent
 @test "core: a damaged image fails with one line and leaves no file" {
 	skip_unless_ptrace
 	start_target core_target
@@ -138,6 +142,7 @@ gdb_core() {
 	[ "$(ls "$T" | grep -c tmp)" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "core: usage errors exit 2" {
 	run "$CKPT" core
 	[ "$status" -eq 2 ]

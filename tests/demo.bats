@@ -2,6 +2,11 @@
 # make demo (tests/demo.sh) whatever its output is: a file, a pipe, a
 # terminal.  It must finish with the job's right result and show a newcomer
 # no line that looks like an error ("Killed", "cannot be restored", ...).
+#
+# Arch-independent (tests/demo.sh's output; what it dumps and restores, the
+# guest's other tests cover): the host runs it; the arm64 guest leaves this
+# file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -5,6 +5,11 @@
 # process left behind half-restored, never a target left stopped or
 # harmed: after a refused dump the counter target still finishes with
 # the right sum.
+#
+# Tests tagged arch-independent (refusals, image damage and forgery: checks in
+# C; the guest keeps the dump interrupted at any moment (injection undone) and
+# the stub's own failure) run on the host only: the arm64 guest leaves them
+# out (tests/run-checks.sh).
 
 load test_helper
 
@@ -95,6 +100,7 @@ target_unharmed() {
 
 # --- dump ----------------------------------------------------------------
 
+# bats test_tags=arch-independent
 @test "dump of a PID that does not exist: one line, exit 1, no image" {
 	true &
 	pid=$!
@@ -106,6 +112,7 @@ target_unharmed() {
 	[ ! -e "$T/img" ]
 }
 
+# bats test_tags=arch-independent
 @test "dump of a kernel thread (kthreadd, PID 2): one line, exit 1" {
 	[ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ] || skip "PID 2 is not kthreadd here"
 	run --separate-stderr "$CKPT" dump 2 -o "$T/img"
@@ -114,6 +121,7 @@ target_unharmed() {
 	[ ! -e "$T/img" ]
 }
 
+# bats test_tags=arch-independent
 @test "dump of a zombie: one line, exit 1" {
 	# The child of a shell that then execs sleep: nobody reaps it.  It
 	# exits after the exec, or bash would reap it first.
@@ -129,6 +137,7 @@ target_unharmed() {
 	[ ! -e "$T/img" ]
 }
 
+# bats test_tags=arch-independent
 @test "dump of a process already traced: one line, exit 1, tracer and target unharmed" {
 	skip_unless_ptrace
 	start_target counter
@@ -147,6 +156,7 @@ target_unharmed() {
 	target_unharmed
 }
 
+# bats test_tags=arch-independent
 @test "dump of another user's process without privileges: one line, exit 1, target unharmed" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -163,6 +173,7 @@ target_unharmed() {
 	target_unharmed
 }
 
+# bats test_tags=arch-independent
 @test "dump to a directory that does not exist: one line, exit 1, target unharmed" {
 	skip_unless_ptrace
 	start_target counter
@@ -179,6 +190,7 @@ target_unharmed() {
 # ENOSPC while the target is frozen (uncompressed: while writing pages)
 # and at the end (compressed, all in the write buffer).  A private mount
 # namespace holds the small tmpfs, so nothing is left mounted.
+# bats test_tags=arch-independent
 @test "dump to a full filesystem: one line, exit 1, no file left, target unharmed" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -199,6 +211,7 @@ target_unharmed() {
 	target_unharmed
 }
 
+# bats test_tags=arch-independent
 @test "a stopped process stays stopped after a failed and after a good dump" {
 	skip_unless_ptrace
 	start_target counter
@@ -248,6 +261,7 @@ target_unharmed() {
 	target_unharmed
 }
 
+# bats test_tags=arch-independent
 @test "dump usage errors: exit 2" {
 	run --separate-stderr "$CKPT" dump 12ab
 	[ "$status" -eq 2 ]
@@ -261,12 +275,14 @@ target_unharmed() {
 
 # --- restore: not an image at all ----------------------------------------
 
+# bats test_tags=arch-independent
 @test "restore of a missing file: one line, exit 1" {
 	run --separate-stderr "$CKPT" restore "$T/none.img"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "ckpt: restore $T/none.img: cannot open image: No such file or directory" ]
 }
 
+# bats test_tags=arch-independent
 @test "restore of an empty file: one line, exit 1" {
 	: >"$T/empty.img"
 	run --separate-stderr "$CKPT" restore "$T/empty.img"
@@ -274,6 +290,7 @@ target_unharmed() {
 	[ "$stderr" = "ckpt: restore $T/empty.img: not a checkpoint image: too short" ]
 }
 
+# bats test_tags=arch-independent
 @test "restore of a text file: not a checkpoint image" {
 	echo "hello" >"$T/short.txt"
 	run --separate-stderr "$CKPT" restore "$T/short.txt"
@@ -286,12 +303,14 @@ target_unharmed() {
 	[ "$stderr" = "ckpt: restore $T/long.txt: not a checkpoint image: bad magic" ]
 }
 
+# bats test_tags=arch-independent
 @test "restore of a directory: one line, exit 1" {
 	run --separate-stderr "$CKPT" restore "$T"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "ckpt: restore $T: cannot read image: Is a directory" ]
 }
 
+# bats test_tags=arch-independent
 @test "restore usage errors: exit 2" {
 	run --separate-stderr "$CKPT" restore
 	[ "$status" -eq 2 ]
@@ -305,6 +324,7 @@ target_unharmed() {
 
 # --- restore: a damaged or foreign image ---------------------------------
 
+# bats test_tags=arch-independent
 @test "restore of an image truncated at every section boundary and inside every section" {
 	need_image
 	size=$(stat -c %s "$IMG")
@@ -337,6 +357,7 @@ flip_refused() {
 	imgtool flip "$IMG" "$bit"
 }
 
+# bats test_tags=arch-independent
 @test "restore with single bits flipped in the header: one line, exit 1" {
 	need_image
 	flip_refused 0 3 "not a checkpoint image: bad magic"
@@ -354,6 +375,7 @@ flip_refused() {
 	cmp "$IMG" "$BATS_FILE_TMPDIR/good.img"
 }
 
+# bats test_tags=arch-independent
 @test "restore with single bits flipped in section headers: one line, exit 1" {
 	need_image
 	# The first section (PROC at 256) and the last (END).
@@ -367,6 +389,7 @@ flip_refused() {
 	flip_refused $((256 + 15)) 7 "image is corrupted: *"
 }
 
+# bats test_tags=arch-independent
 @test "restore with single bits flipped in metadata and page data: one line, exit 1" {
 	need_image
 	while read -r off type proc len; do
@@ -388,6 +411,7 @@ flip_refused() {
 	cmp "$IMG" "$BATS_FILE_TMPDIR/good.img"
 }
 
+# bats test_tags=arch-independent
 @test "restore with one bit flipped at 200 random places: one line, exit 1, no process" {
 	need_image
 	bits=$(( $(stat -c %s "$IMG") * 8 ))
@@ -401,24 +425,28 @@ flip_refused() {
 	cmp "$IMG" "$BATS_FILE_TMPDIR/good.img"
 }
 
+# bats test_tags=arch-independent
 @test "restore of an image with a wrong magic: not a checkpoint image" {
 	need_image
 	imgtool setfield "$IMG" 0 8 0x0a0d54504b434b89	# "\x89KCKPT\r\n"
 	refused "$IMG" "not a checkpoint image: bad magic"
 }
 
+# bats test_tags=arch-independent
 @test "restore of an image from a newer ckpt: says so" {
 	need_image
 	imgtool setfield "$IMG" 8 4 3
 	refused "$IMG" "image format version 3 is newer than this ckpt understands (2): upgrade ckpt"
 }
 
+# bats test_tags=arch-independent
 @test "restore of an image of format version 0: not supported" {
 	need_image
 	imgtool setfield "$IMG" 8 4 0
 	refused "$IMG" "image format version 0 is not supported (this ckpt reads 1 to 2)"
 }
 
+# bats test_tags=arch-independent
 @test "restore of an image from another architecture: names it" {
 	need_image
 	case $(uname -m) in
@@ -430,6 +458,7 @@ flip_refused() {
 	refused "$IMG" "image is for $name, this machine is $here"
 }
 
+# bats test_tags=arch-independent
 @test "restore of an image with another page size, or more processes than it holds: says which" {
 	need_image
 	imgtool setfield "$IMG" 20 4 65536
@@ -441,6 +470,7 @@ flip_refused() {
 	refused "$IMG" "image is corrupted: metadata incomplete before offset *"
 }
 
+# bats test_tags=arch-independent
 @test "restore of an image with impossible counts behind good checksums: malformed" {
 	need_image
 	# struct ckpt_proc at 280: nthreads at +16; checksums fixed by imgtool.
@@ -455,6 +485,7 @@ flip_refused() {
 	 refused "$IMG" "image is truncated: process section at offset 256 describes more than the rest of the file holds")
 }
 
+# bats test_tags=arch-independent
 @test "restore of another user's image without privileges: one line, exit 1" {
 	need_image
 	skip_unless_root
@@ -475,6 +506,7 @@ flip_refused() {
 
 # A stream cannot be checked before the process is created: damage found
 # while filling its memory must still leave nothing behind.
+# bats test_tags=arch-independent
 @test "restore - of a stream damaged in its page data: one line, exit 1, no process" {
 	need_image
 	pages=$(awk '$2 == 16 { print $1 + 24 + 100; exit }' "$BATS_FILE_TMPDIR/sections")
@@ -494,6 +526,7 @@ flip_refused() {
 }
 
 # The reader once refused command lines over 256 KiB as damage.
+# bats test_tags=arch-independent
 @test "a process with a 300 KiB command line is not mistaken for a damaged image" {
 	skip_unless_ptrace
 	arg=$(head -c 100000 /dev/zero | tr '\0' x)
@@ -504,6 +537,7 @@ flip_refused() {
 	grep -qx "$COUNTER_SUM" "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "SIGTERM or SIGINT to ckpt restore before the process runs: nothing is left" {
 	skip_unless_ptrace
 	env --default-signal=INT true 2>/dev/null || skip "env has no --default-signal here (busybox)"

@@ -1,5 +1,10 @@
 #!/usr/bin/env bats
 # Memory exclusion and what is stored by reference.
+#
+# Arch-independent (which pages dump leaves out (smaps flags, ranges) is the
+# same C on both): the host runs it; the arm64 guest leaves this file out
+# (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -1,5 +1,9 @@
 #!/usr/bin/env bats
 # eventfd, signalfd, timerfd and epoll across dump and restore.
+#
+# Tests tagged arch-independent (dumps without --kill, refusals and inspect;
+# the guest dumps and restores each kind) run on the host only: the arm64
+# guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -14,6 +18,7 @@ load test_helper
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "eventfd, signalfd, timerfd: a dump that does not kill changes none of them" {
 	skip_unless_ptrace
 	start_target fd_event
@@ -32,6 +37,7 @@ load test_helper
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "epoll: a dump that does not kill changes no registration and consumes no event" {
 	skip_unless_ptrace
 	start_target fd_epoll
@@ -42,6 +48,7 @@ load test_helper
 	wait "$TPID" || { cat "$T/err"; false; }
 }
 
+# bats test_tags=arch-independent
 @test "epoll watching a file no longer open at the fd it was registered under: dump refuses, naming it" {
 	skip_unless_ptrace
 	start_target fd_epoll stale
@@ -53,6 +60,7 @@ load test_helper
 	[ ! -e "$T/img" ]
 }
 
+# bats test_tags=arch-independent
 @test "inspect: each epoll registration, counts, masks and timers" {
 	skip_unless_ptrace
 	start_target fd_epoll

@@ -4,6 +4,10 @@
 # finds them held, F_GETLK names the restored process) and it can unlock
 # them; a dump leaves them held; a lock someone else took meanwhile makes
 # restore fail by name and leave nothing behind.
+#
+# Tests tagged arch-independent (dumps without --kill, conflicts, damaged
+# images, trees; the guest retakes every lock type) run on the host only: the
+# arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -28,6 +32,7 @@ lease_arg() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "file locks: a dump that does not kill leaves every lock held" {
 	skip_unless_ptrace
 	mkdir "$T/d"
@@ -51,6 +56,7 @@ restore_refused() {
 	! kill -0 "$TPID" 2>/dev/null || false
 }
 
+# bats test_tags=arch-independent
 @test "file locks: a flock lock another process took meanwhile makes restore fail naming the file" {
 	skip_unless_ptrace
 	flock -n -F /dev/null true 2>/dev/null || skip "flock(1) without -F (--no-fork): busybox's"
@@ -64,6 +70,7 @@ restore_refused() {
 	restore_refused "ckpt: restore $T/img: fd 10 (\"$T/d/flock\"): cannot take its flock write lock on the whole file again: another open of the file holds a flock lock on it"
 }
 
+# bats test_tags=arch-independent
 @test "file locks: a POSIX lock another process took meanwhile makes restore fail naming the file and the process" {
 	skip_unless_ptrace
 	command -v python3 >/dev/null || skip "needs python3"
@@ -83,6 +90,7 @@ time.sleep(600)
 	restore_refused "ckpt: restore $T/img: fd 11 (\"$T/d/posix\"): cannot take its POSIX write lock on bytes 10-29 again: process $holder holds a read lock there"
 }
 
+# bats test_tags=arch-independent
 @test "file locks: a LOCKS section naming a file the process does not hold, or an unknown type, is a damaged image" {
 	skip_unless_ptrace
 	mkdir "$T/d"
@@ -102,6 +110,7 @@ time.sleep(600)
 	done
 }
 
+# bats test_tags=arch-independent
 @test "file locks in a tree: flock(1) holding a lock for its command, which holds a POSIX lock, both held again after restore" {
 	skip_unless_ptrace
 	command -v python3 >/dev/null || skip "needs python3"

@@ -1,6 +1,11 @@
 #!/usr/bin/env bats
 # inotify and fanotify instances, pidfds and files of its own /proc
 # across dump and restore.
+#
+# Tests tagged arch-independent (variants, refusals, forged images, inspect
+# and programs; the guest dumps and restores inotify, fanotify, a pidfd and
+# /proc files) run on the host only: the arm64 guest leaves them out
+# (tests/run-checks.sh).
 
 load test_helper
 
@@ -40,6 +45,7 @@ mount_tmpfs() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "inotify: a dump that does not kill changes no watch and consumes no event" {
 	skip_unless_ptrace
 	watched_dir
@@ -51,6 +57,7 @@ mount_tmpfs() {
 	wait "$TPID" || { cat "$T/err"; false; }
 }
 
+# bats test_tags=arch-independent
 @test "inotify: events queued unread at the dump: dump refuses, naming the fd" {
 	skip_unless_ptrace
 	watched_dir
@@ -64,6 +71,7 @@ mount_tmpfs() {
 	kill -0 "$TPID"
 }
 
+# bats test_tags=arch-independent
 @test "inotify: events queued unread, --allow-lost-fds: restored with its watches, without those events, and restore says so" {
 	skip_unless_ptrace
 	watched_dir
@@ -78,6 +86,7 @@ mount_tmpfs() {
 	[[ "$output" == *'"events_lost": true'* ]]
 }
 
+# bats test_tags=arch-independent
 @test "inspect: each inotify watch with its wd, path and mask" {
 	skip_unless_ptrace
 	watched_dir
@@ -92,6 +101,7 @@ mount_tmpfs() {
 	[[ "$output" == *'"watches": ['* ]]
 }
 
+# bats test_tags=arch-independent
 @test "inotifywait -m (inotify-tools): dumped while watching, killed, restored: it reports a file made after the restore" {
 	skip_unless_ptrace
 	command -v inotifywait >/dev/null || skip "no inotifywait (apt-get install inotify-tools; tests/deps.sh)"
@@ -140,6 +150,7 @@ $W/after CREATE" ]
 	wait "$rpid" || true
 }
 
+# bats test_tags=arch-independent
 @test "tail -f (coreutils, which follows with inotify): dumped while following a file, killed, restored: it prints a line appended after the restore" {
 	skip_unless_ptrace
 	watched_dir
@@ -191,10 +202,12 @@ after" ]
 	grep -qx 'fd_pidfd: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "pidfd of itself: restored under another PID (its own in use), it names the new PID" {
 	restore_under_new_pid fd_pidfd
 }
 
+# bats test_tags=arch-independent
 @test "pidfd in a tree: the parent's of its child and the child's of its parent name them again; kill and waitid through it" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -207,6 +220,7 @@ after" ]
 	grep -qx 'fd_pidfd: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "pidfd in a tree restored into a new PID namespace (--pid-ns): the same; restore says a pidfd of an exited process now gives EINVAL" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -220,6 +234,7 @@ after" ]
 	[[ "$output" == *"fd 12 (anon_inode:[pidfd], a pidfd of a process that has exited): with --pid-ns, signals sent through it give EINVAL, not ESRCH (the exited process is made outside the new PID namespace)"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "pidfd of a process outside the image: dump refuses, naming it" {
 	skip_unless_ptrace
 	start_target fd_pidfd outside
@@ -232,6 +247,7 @@ after" ]
 	kill -0 "$TPID"
 }
 
+# bats test_tags=arch-independent
 @test "inspect: each pidfd, of itself or of a process that has exited" {
 	skip_unless_ptrace
 	start_target fd_pidfd
@@ -245,6 +261,7 @@ after" ]
 	[[ "$output" == *'"self": true'* ]]
 }
 
+# bats test_tags=arch-independent
 @test "a forged image: inotify watch descriptors out of order are refused as damage" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -261,6 +278,7 @@ after" ]
 	[[ "$stderr" == "ckpt: restore $T/img: image is corrupted: "*"malformed" ]]
 }
 
+# bats test_tags=arch-independent
 @test "a forged image: a pidfd naming a process not in the image (PID 1) is refused by name, not opened" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -284,10 +302,12 @@ after" ]
 	grep -qx 'fd_proc: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "its own /proc files: restored under another PID (its own in use), they name the new PID" {
 	restore_under_new_pid fd_proc
 }
 
+# bats test_tags=arch-independent
 @test "a file of one of its threads' /proc/PID/task/TID: dump refuses, naming it" {
 	skip_unless_ptrace
 	start_target fd_proc task
@@ -310,6 +330,7 @@ after" ]
 	grep -qx 'fd_fanotify: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "fanotify: a dump that does not kill changes no mark and consumes no event" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -322,6 +343,7 @@ after" ]
 	wait "$TPID" || { cat "$T/err"; false; }
 }
 
+# bats test_tags=arch-independent
 @test "inspect: each fanotify mark with its type, path and masks" {
 	skip_unless_ptrace
 	skip_unless_root

@@ -2,6 +2,9 @@
 # Pipes and FIFOs across dump and restore: buffered bytes, sizes, flags,
 # packets, closed ends, FIFOs reopened by path; and a job whose threads
 # talk through a pipe, dumped mid-work.
+#
+# Tests tagged arch-independent (a dump without --kill, inspect) run on the
+# host only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -13,6 +16,7 @@ load test_helper
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "pipes: a dump that does not kill leaves every pipe holding exactly what it held" {
 	skip_unless_ptrace
 	start_target fd_pipe
@@ -37,6 +41,7 @@ load test_helper
 	[ "$(ls "$T/d")" = "$(printf 'one\nrw\nwait')" ]
 }
 
+# bats test_tags=arch-independent
 @test "inspect: each end of each pipe, its buffered bytes, and what lies where" {
 	skip_unless_ptrace
 	start_target fd_pipe

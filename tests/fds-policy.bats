@@ -3,6 +3,11 @@
 # that lead outside the image get ckpt restore's own, saying so; other
 # such fds make dump refuse by name unless the loss is accepted
 # (--allow-lost-fds, --lose-fd), and then restore says what was lost.
+#
+# Arch-independent (which fds are refused, lost or replaced is policy in C;
+# fds-*.bats dump and restore each kind in the guest): the host runs it; the
+# arm64 guest leaves this file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -2,6 +2,11 @@
 # What was left of issue 10's fds: pidfds of threads and of any process
 # of a tree, a terminal's foreground group led from outside the image,
 # fanotify groups that report file ids.
+#
+# Tests tagged arch-independent (variants, refusals, forged images and
+# inspect; the guest restores pidfds in a tree, fanotify with file ids and
+# O_PATH fds) run on the host only: the arm64 guest leaves them out
+# (tests/run-checks.sh).
 
 load test_helper
 
@@ -37,6 +42,7 @@ start_tree() {
 	grep -qx 'fd_pidfd_rel: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "pidfds of threads: restored under another PID (its own in use), they name the new threads" {
 	skip_unless_pidfd_thread
 	restore_under_new_pid fd_pidfd_rel thread
@@ -52,6 +58,7 @@ start_tree() {
 	grep -qx 'fd_pidfd_rel: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "pidfds in a tree restored into a new PID namespace (--pid-ns): they name the same processes and thread" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -62,6 +69,7 @@ start_tree() {
 	grep -qx 'fd_pidfd_rel: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "inspect: a pidfd of a thread says so" {
 	skip_unless_ptrace
 	skip_unless_pidfd_thread
@@ -74,6 +82,7 @@ start_tree() {
 	[[ "$output" == *'"thread": true'* ]]
 }
 
+# bats test_tags=arch-independent
 @test "a forged image: a pidfd of a thread not in the image is refused by name, not opened" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -113,6 +122,7 @@ mount_fid_fs() {
 	grep -qx 'fd_fanotify_fid: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "inspect: a fanotify group reporting file ids shows its flags" {
 	skip_unless_ptrace
 	mount_fid_fs
@@ -134,6 +144,7 @@ mount_fid_fs() {
 	grep -qx 'fd_opath: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "an O_PATH descriptor of a deleted file: dump refuses, naming it" {
 	skip_unless_ptrace
 	mkdir "$T/d"

@@ -5,6 +5,11 @@
 # listener by name; with --allow-lost-fds the listener comes back without
 # them: the kill resets them (their clients get ECONNRESET) and restore
 # says so, naming the listener.
+#
+# Arch-independent (a listener's accept queue is refused or dropped in C;
+# fds-sockets.bats restores TCP listeners in the guest): the host runs it; the
+# arm64 guest leaves this file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

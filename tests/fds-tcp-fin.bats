@@ -6,6 +6,11 @@
 # (fd_tcp_fin peer, a process that keeps running): after restore the
 # process reads the bytes queued and then the end, writes where it still
 # may, and a write on a side it shut fails with EPIPE.
+#
+# Tests tagged arch-independent (variants of the half-closed states, peers
+# outside, refusals; the guest restores every half-closed state within the
+# process) run on the host only: the arm64 guest leaves them out
+# (tests/run-checks.sh).
 
 load test_helper
 
@@ -37,6 +42,7 @@ start_peer() {
 	grep -q "fd_tcp_fin: 3000 and [0-9]* bytes read to the end" "$T/err"
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: the same over IPv6 (::1)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -50,6 +56,7 @@ start_peer() {
 	grep -q "fd_tcp_fin: 3000 and [0-9]* bytes read to the end" "$T/err"
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: the same between IPv6 sockets on ::ffff:127.0.0.1 (dual stack: their segments are IPv4)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -61,6 +68,7 @@ start_peer() {
 	grep -q "fd_tcp_fin: 3000 and [0-9]* bytes read to the end" "$T/err"
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: a process that is not root (nobody): root's signed image brings its half-closed connections back (ckpt lends its CAP_NET_ADMIN and CAP_NET_RAW)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -72,6 +80,7 @@ start_peer() {
 	grep -q "fd_tcp_fin: 3000 and [0-9]* bytes read to the end" "$T/err"
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: CLOSE_WAIT with the peer outside (it sent its bytes and shut its side): the process reads them and the end after restore, then writes and closes; the peer gets every byte" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -89,6 +98,7 @@ start_peer() {
 	[ "$(cat "$T/peer.out")" = "7000 ok" ]
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: FIN_WAIT2 with the peer outside: after restore the peer still sends and the process reads to the end; its own writes fail with EPIPE" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -104,6 +114,7 @@ start_peer() {
 	[ "$(cat "$T/peer.out")" = "4000 ok" ]
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: a dump that does not kill leaves the half-closed connections as they were" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -126,6 +137,7 @@ closewait_image() {
 	dump_kill $(netlock_or_skip)
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: a TCP file whose FIN flags do not match its state is a damaged image" {
 	closewait_image
 	# the FILE section (type 11) of kind TCP (40): its fflags (+88)
@@ -145,6 +157,7 @@ closewait_image() {
 	kill "$PEER" 2>/dev/null || true
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: an image whose connection's own address is not this machine's is refused by name before a raw segment is sent there" {
 	closewait_image
 	# the TCP file's ckpt_fd_inet: addr (+16), peer_addr (+32), opts (+56)
@@ -164,6 +177,7 @@ closewait_image() {
 	kill "$PEER" 2>/dev/null || true
 }
 
+# bats test_tags=arch-independent
 @test "tcp fin: a connection that has ended (CLOSE, the fd held, bytes unread) is refused by name, not restored unconnected; the process runs on" {
 	skip_unless_ptrace
 	skip_unless_root

@@ -5,6 +5,11 @@
 # that sends while the process is down sees a pause, not a reset.  The
 # peer (fd_tcp_lock peer, C) sends 3000 bytes after the kill; after the
 # restore the process reads them and answers on the same connection.
+#
+# Arch-independent (the network lock is nftables rules made in C; fds-tcp.bats
+# runs TCP repair in the guest): the host runs it; the arm64 guest leaves this
+# file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -4,6 +4,10 @@
 # restore connects it again with the same port and the SYN's sequence
 # number, and once the peer accepts, the process's connect completes and
 # the two talk.  Target tests/targets/fd_tcp_syn.c (its peer is C).
+#
+# Tests tagged arch-independent (a blocked connect, a dump without --kill; the
+# guest restores a connect in progress) run on the host only: the arm64 guest
+# leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -44,6 +48,7 @@ completes_after_restore() {
 	completes_after_restore
 }
 
+# bats test_tags=arch-independent
 @test "syn: a thread blocked in connect (a blocking socket in SYN_SENT): after restore its connect returns 0 once the peer accepts" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -54,6 +59,7 @@ completes_after_restore() {
 	completes_after_restore
 }
 
+# bats test_tags=arch-independent
 @test "syn: a dump that does not kill leaves the connect in progress as it was" {
 	skip_unless_ptrace
 	skip_unless_root

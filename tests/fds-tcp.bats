@@ -5,6 +5,11 @@
 # keeps running and sees the stream go on with no byte lost or doubled,
 # and redis-server dumped with a client connected, which goes on using
 # the same connection after the restore.
+#
+# Tests tagged arch-independent (IPv6 and dual-stack variants, credentials,
+# refusals, damaged images, redis; the guest repairs a connection within the
+# process and one to a peer outside) run on the host only: the arm64 guest
+# leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -27,6 +32,7 @@ setup_file() {
 	grep -q "bytes client to server" "$T/err"
 }
 
+# bats test_tags=arch-independent
 @test "tcp: the same over IPv6 (::1)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -39,6 +45,7 @@ setup_file() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "tcp: an IPv6 listener on ::ffff:127.0.0.1 and its IPv4 client (a JVM's way): one connection within the image, not a peer outside" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -56,6 +63,7 @@ setup_file() {
 	grep -q "bytes client to server" "$T/err"
 }
 
+# bats test_tags=arch-independent
 @test "tcp: a process that is not root (nobody): root's signed image brings its connections back (ckpt lends CAP_NET_ADMIN to make them)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -67,6 +75,7 @@ setup_file() {
 	grep -q "bytes client to server" "$T/err"
 }
 
+# bats test_tags=arch-independent
 @test "tcp: a dump that does not kill leaves the connections as they were" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -129,6 +138,7 @@ os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 	[ "$(cat "$T/out")" = 262144 ]
 }
 
+# bats test_tags=arch-independent
 @test "tcp: restore needs the connection's addresses free: with the dumped process still running it fails by name" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -149,6 +159,7 @@ os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 	[ "$(cat "$T/peer.result")" = "262144 ok" ]
 }
 
+# bats test_tags=arch-independent
 @test "tcp: redis-server dumped with a client connected answers on the same connection after restore, with its data" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -213,6 +224,7 @@ print("100 keys read back on the same connection")
 	grep -q "100 keys read back on the same connection" "$T/client.out"
 }
 
+# bats test_tags=arch-independent
 @test "tcp: a dump killed while a connection is in repair mode leaves it live (the guardian takes it out)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -233,6 +245,7 @@ print("100 keys read back on the same connection")
 	done
 }
 
+# bats test_tags=arch-independent
 @test "tcp: a TCP file whose queues do not add up to its data, or whose unsent bytes exceed its send queue, is a damaged image" {
 	skip_unless_ptrace
 	skip_unless_root

@@ -1,5 +1,10 @@
 #!/usr/bin/env bats
 # Terminals across dump and restore: pty pairs a process holds.
+#
+# Tests tagged arch-independent (a dump without --kill, inspect, refusals,
+# controlling terminals outside and script/tmux sessions; the guest restores
+# pty pairs, a pty of the image as controlling terminal and device nodes) run
+# on the host only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -14,6 +19,7 @@ load test_helper
 	[[ "$output" == *"pty "*" is pty "*" now: its slave /dev/pts/"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "pty pairs: a dump that does not kill leaves every queue, mode and line being typed as it was" {
 	skip_unless_ptrace
 	start_target fd_pty
@@ -24,6 +30,7 @@ load test_helper
 	wait "$TPID" || { cat "$T/err"; false; }
 }
 
+# bats test_tags=arch-independent
 @test "pty pairs: inspect shows each master and slave with its pty, mode and queues" {
 	skip_unless_ptrace
 	start_target fd_pty
@@ -38,6 +45,7 @@ load test_helper
 	[[ "$output" == *"9 bytes for the master, 8 for the slave"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "pty pairs: a pty whose slave a process outside the image holds is refused by name" {
 	skip_unless_ptrace
 	start_target fd_pty
@@ -94,6 +102,7 @@ start_in_pty() {
 	PIDS+=("$TPID")
 }
 
+# bats test_tags=arch-independent
 @test "controlling terminal outside the image: restored from another terminal, a session leader leads a new session on it, foreground, in the raw mode it set, and gets SIGWINCH" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -115,6 +124,7 @@ start_in_pty() {
 	[[ "$output" != *FAIL* ]]
 }
 
+# bats test_tags=arch-independent
 @test "controlling terminal outside the image: restored without a terminal, it has none, and restore says so" {
 	skip_unless_ptrace
 	start_in_pty tty_ctty
@@ -138,6 +148,7 @@ pane_shows() {
 	tm capture-pane -p -t "$1" | grep -qxF -- "$2"
 }
 
+# bats test_tags=arch-independent
 @test "python3 REPL in tmux: dumped in one pane, restored in another by ckpt restore run there; no double echo, its variables kept" {
 	skip_unless_ptrace
 	command -v tmux >/dev/null || skip "no tmux (Debian package tmux; tests/deps.sh test installs it)"
@@ -221,6 +232,7 @@ pane_shows() {
 	[ -z "$(ls -A "$T/nodes")" ]
 }
 
+# bats test_tags=arch-independent
 @test "device nodes: a deleted device node cannot be made again without CAP_MKNOD: restore refuses, naming it" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -278,6 +290,7 @@ written() {
 		{ cat -v "$T/out" "$T/restore.out"; false; }
 }
 
+# bats test_tags=arch-independent
 @test "script(1) running cat, dumped as a tree and restored: the new pty carries bytes both ways, and cat has it as its controlling terminal again" {
 	skip_unless_ptrace
 	start_script cat
@@ -298,6 +311,7 @@ written() {
 	[ "${st[5]}" -eq "$sh" ]
 }
 
+# bats test_tags=arch-independent
 @test "script(1) running an interactive bash with cat as its foreground job, dumped as a tree and restored: cat is the new pty's foreground job again" {
 	skip_unless_ptrace
 	start_script "env -i PATH=/usr/bin:/bin PS1='ckpt$ ' /bin/bash --norc --noprofile -i"
@@ -322,6 +336,7 @@ written() {
 	[ "${st[5]}" -eq "$cat" ]
 }
 
+# bats test_tags=arch-independent
 @test "controlling terminal outside the image, its foreground group led by a process outside (sh -c without job control): in ckpt restore's group, the foreground job, and restore says so" {
 	skip_unless_ptrace
 	start_in_pty tty_fg sh
@@ -344,6 +359,7 @@ written() {
 	[[ "$output" != *FAIL* ]]
 }
 
+# bats test_tags=arch-independent
 @test "script(1) running an interactive bash whose foreground job is a pipeline whose first command has ended (true | cat <&2): cat's group is the new pty's foreground again" {
 	skip_unless_ptrace
 	start_script "env -i PATH=/usr/bin:/bin PS1='ckpt$ ' /bin/bash --norc --noprofile -i"

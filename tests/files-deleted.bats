@@ -4,6 +4,11 @@
 # elsewhere, with their owner, mode and times; memfds; a removed working
 # directory and removed open directories.  Each target checks its own
 # state after dump --kill and restore.
+#
+# Tests tagged arch-independent (variants of deleted files, memfds and
+# directories made again in C; the guest restores a sparse deleted file,
+# memfds (open and only mapped), a deleted file only mapped and a removed cwd)
+# run on the host only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -22,24 +27,29 @@ removed_case() {
 	[ "$(stat -c %s "$T/img")" -lt $((8 << 20)) ]
 }
 
+# bats test_tags=arch-independent
 @test "deleted file opened twice and mapped MAP_SHARED: one inode again, mapping included" {
 	removed_case twofds
 }
 
+# bats test_tags=arch-independent
 @test "file with two names, each open, both removed: one inode again" {
 	removed_case twonames
 }
 
+# bats test_tags=arch-independent
 @test "file removed under the name it was opened by, still linked under another: reopened there" {
 	removed_case otherlink
 	[ "$(cat "$T/otherlink.2")" = abcXY ]
 }
 
+# bats test_tags=arch-independent
 @test "deleted setuid file owned by another user: owner, mode 04755 and times kept (root)" {
 	skip_unless_root
 	removed_case owner 65534 65534
 }
 
+# bats test_tags=arch-independent
 @test "deleted setuid file of the process's own: mode 04755 and times kept" {
 	removed_case owner "$(id -u)" "$(id -g)"
 }
@@ -52,10 +62,12 @@ removed_case() {
 	removed_case cwd
 }
 
+# bats test_tags=arch-independent
 @test "removed open directories (O_RDONLY and O_PATH): made again with mode and mtime, open, removed" {
 	removed_case dir
 }
 
+# bats test_tags=arch-independent
 @test "inspect: a deleted file's owner and extents" {
 	skip_unless_ptrace
 	start_target fd_removed "$T" holes
@@ -65,6 +77,7 @@ removed_case() {
 	[[ "$output" == *"4096 bytes of data in 1 extents"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "deleted file opened twice, the first open given up (--lose-fd): the second carries the data" {
 	skip_unless_ptrace
 	start_target fd_removed "$T" twofds
@@ -74,6 +87,7 @@ removed_case() {
 	[[ "$output" == *" 11 deleted "*"4096 bytes of data in 1 extents"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "python3: a sparse tempfile.TemporaryFile (O_TMPFILE) and a removed cwd, dumped, killed, restored" {
 	skip_unless_ptrace
 	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
@@ -84,6 +98,7 @@ removed_case() {
 	[ "$(cat "$T/out")" = "python: sparse line, size 1073741824, hole True, sparse True, no file in the removed cwd, cwd True" ]
 }
 
+# bats test_tags=arch-independent
 @test "bash in a removed working directory: restored there, still removed" {
 	skip_unless_ptrace
 	CKPT_TARGETS=/bin start_target bash -c '
@@ -100,10 +115,12 @@ cannot make a file here
 $T/wd (deleted)" ]
 }
 
+# bats test_tags=arch-independent
 @test "removed FIFO: made again with its mode (not what ckpt's umask leaves) and mtime, its bytes in it" {
 	removed_case fifo
 }
 
+# bats test_tags=arch-independent
 @test "deleted file open and mapped MAP_PRIVATE: still a private mapping of that file, its own copies kept" {
 	removed_case private
 }
@@ -123,6 +140,7 @@ for i in range(phnum):
 PY
 }
 
+# bats test_tags=arch-independent
 @test "core of a deleted file's private mapping: the file's bytes where the process has no copy" {
 	skip_unless_ptrace
 	command -v python3 >/dev/null || skip "no python3"
@@ -136,6 +154,7 @@ PY
 	[ "$(core_bytes "$T/core" "$(printf %x $((0x$a + 8192)))" 2)" = 0000 ]	# its zeroed copy
 }
 
+# bats test_tags=arch-independent
 @test "removed working directory held open as an fd too: one directory again" {
 	removed_case cwdfd
 }
@@ -167,15 +186,18 @@ mapped_case() {
 	mapped_case deleted
 }
 
+# bats test_tags=arch-independent
 @test "memfd sealed F_SEAL_FUTURE_WRITE after a writable MAP_SHARED mapping, only mapped: still writable there, the seals hold (root)" {
 	skip_unless_root
 	mapped_case future
 }
 
+# bats test_tags=arch-independent
 @test "memfd sealed F_SEAL_FUTURE_WRITE after a writable MAP_SHARED mapping, held at fd 10: still writable there, the seals hold" {
 	mapped_case futurefd
 }
 
+# bats test_tags=arch-independent
 @test "memfd and deleted file only mapped, dumped by a user (no CAP_CHECKPOINT_RESTORE): anonymous memory with their bytes, dump names them" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -212,6 +234,7 @@ mapped_case() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "memfd only mapped, by a parent and its child (a tree): one memfd again, a store by the child seen by the parent (root)" {
 	skip_unless_root
 	mapped_case fork
@@ -220,6 +243,7 @@ mapped_case() {
 	[ "$(grep -c 'memfd /memfd:ckpt-mapped (deleted)$' <<<"$output")" -eq 4 ]
 }
 
+# bats test_tags=arch-independent
 @test "python3: a multiprocessing.Lock held (a POSIX semaphore only mapped: sem_open, sem_unlink), dumped, killed, restored (root)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -231,6 +255,7 @@ mapped_case() {
 	[ "$(cat "$T/out")" = "python: lock held True, taken again once released True, still a mapping of its deleted file True" ]
 }
 
+# bats test_tags=arch-independent
 @test "memfd only mapped by a parent, held at fd 10 by its child (a tree): one memfd again, a write through the child's fd seen in the parent's mapping (root)" {
 	skip_unless_root
 	mapped_case forkfd

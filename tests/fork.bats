@@ -1,6 +1,11 @@
 #!/usr/bin/env bats
 # dump --fork: the process runs on while its image is written from a
 # copy-on-write child; nothing of that shows in the process.
+#
+# Tests tagged arch-independent (usage errors, shared memory copied at the
+# fork and madvise state as read without --fork: the same C on both; the guest
+# dumps from copies made by an injected clone) run on the host only: the arm64
+# guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -49,11 +54,13 @@ fork_dump_restore() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "--fork with --kill is a usage error" {
 	run "$CKPT" dump 1 --fork --kill
 	[ "$status" -eq 2 ]
 }
 
+# bats test_tags=arch-independent
 @test "--fork: shared memory is stored as it was at the fork, not as the process went on writing it" {
 	skip_unless_ptrace
 	fork_dump_restore forkshared
@@ -68,6 +75,7 @@ fork_dump_restore() {
 	fi
 }
 
+# bats test_tags=arch-independent
 @test "--fork: madvise and mlock state (DONTFORK, WIPEONFORK, DONTDUMP...) as without --fork" {
 	skip_unless_ptrace
 	fork_dump_restore mem_madv

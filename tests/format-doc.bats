@@ -1,6 +1,10 @@
 #!/usr/bin/env bats
 # docs/image-format.md against image/format.h (tools/format-doc.py): every
 # struct's table and every constant, so that the document cannot drift.
+#
+# Arch-independent (docs/image-format.md against image/format.h): the host
+# runs it; the arm64 guest leaves this file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -1,5 +1,10 @@
 #!/usr/bin/env bats
 # The image: codecs, parallel compression, streaming.
+#
+# Arch-independent (codecs, compression threads and streaming: the same C and
+# libraries on both): the host runs it; the arm64 guest leaves this file out
+# (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -1,5 +1,9 @@
 #!/usr/bin/env bats
 # Incremental checkpoints: --track, --parent, chains, fallbacks.
+#
+# Tests tagged arch-independent (chains, parents and merge: image logic in C;
+# the guest tracks and restores chains) run on the host only: the arm64 guest
+# leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -35,6 +39,7 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "a parent that is not the latest image: page hashes are compared instead" {
 	skip_unless_ptrace
 	start_target dirty 32
@@ -69,6 +74,7 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "a parent that left its unchanged pages to its own parent: their hashes come from there" {
 	skip_unless_ptrace
 	start_target dirty 32 1 4
@@ -99,6 +105,7 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "only the latest image's tracking is trusted, whatever order parents are used in" {
 	skip_unless_ptrace
 	start_target dirty 32 1
@@ -132,6 +139,7 @@ dump_chain() {
 	[[ "$output" != *userfaultfd* ]]
 }
 
+# bats test_tags=arch-independent
 @test "a missing parent: restore fails naming it, nothing is created" {
 	skip_unless_ptrace
 	start_target dirty 8
@@ -145,6 +153,7 @@ dump_chain() {
 	! kill -0 "$TPID" 2>/dev/null || false
 }
 
+# bats test_tags=arch-independent
 @test "a replaced parent: restore refuses it" {
 	skip_unless_ptrace
 	start_target dirty 8
@@ -157,6 +166,7 @@ dump_chain() {
 	[[ "$stderr" == *"is not the one"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "parent of another process is refused at dump" {
 	skip_unless_ptrace
 	start_target dirty 8
@@ -171,6 +181,7 @@ dump_chain() {
 	[ ! -e "$T/b.img" ]
 }
 
+# bats test_tags=arch-independent
 @test "images in one directory can be moved together" {
 	skip_unless_ptrace
 	start_target dirty 8
@@ -183,6 +194,7 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "merge flattens a chain into one full image that restores alone" {
 	skip_unless_ptrace
 	start_target dirty 16 2
@@ -196,6 +208,7 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "merge without -o is a usage error" {
 	run "$CKPT" merge foo
 	[ "$status" -eq 2 ]

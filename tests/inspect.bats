@@ -3,6 +3,10 @@
 # target (targets/spin.c) has three threads spinning in spin_here(), one
 # in a copy of it in anonymous memory (its code is only in the image's
 # page data), and a main thread asleep in clock_nanosleep.
+#
+# Tests tagged arch-independent (JSON, streams, damaged images and usage; the
+# guest inspects registers, syscall and code of its own image) run on the host
+# only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -80,6 +84,7 @@ assert [f["fd"] for f in d["files"]][:3] == [0, 1, 2], d["files"]
 PY
 }
 
+# bats test_tags=arch-independent
 @test "inspect --json: valid JSON, one object per thread, mappings with page counts" {
 	command -v python3 >/dev/null || skip "needs python3 (the arm64 guest has none)"
 	skip_unless_ptrace
@@ -93,6 +98,7 @@ PY
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "inspect - reads a stream once and says the same as for the file" {
 	command -v python3 >/dev/null || skip "needs python3 (the arm64 guest has none)"
 	skip_unless_ptrace
@@ -103,6 +109,7 @@ PY
 	check_json "$T/stream.json" "$TPID" "$TIDS"
 }
 
+# bats test_tags=arch-independent
 @test "inspect of a damaged image: exit 1, one line" {
 	skip_unless_ptrace
 	dump_spin
@@ -114,6 +121,7 @@ PY
 	[[ "$stderr" == "ckpt: inspect $T/bad: image is truncated: "* ]]
 }
 
+# bats test_tags=arch-independent
 @test "inspect: usage errors exit 2" {
 	run "$CKPT" inspect
 	[ "$status" -eq 2 ]

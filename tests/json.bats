@@ -1,6 +1,10 @@
 #!/usr/bin/env bats
 # --json of dump, restore, verify and check (docs/json.md): one object on
 # stdout with "schema", "command", "ok", and "error" when it failed.
+#
+# Arch-independent (--json output): the host runs it; the arm64 guest leaves
+# this file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -4,6 +4,11 @@
 # runs at once; each block is checked against its signed digest before a
 # page of it reaches the process, and a block that is not what was signed
 # stops the job, by name.
+#
+# Arch-independent (the MAC and digest checks are C; lazy.bats runs the
+# userfaultfd fill in the guest): the host runs it; the arm64 guest leaves
+# this file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

@@ -1,6 +1,12 @@
 #!/usr/bin/env bats
 # Restore through userfaultfd: lazy (the process runs at once, its memory
 # filled as it runs) and eager (--no-lazy: every page before it runs).
+#
+# Tests tagged arch-independent (compressed blocks, chains, damaged blocks,
+# trees, and the process ending with a killed ckpt (EXITKILL): the same C on
+# both; the guest fills through userfaultfd, lazily and eagerly, with huge
+# pages) run on the host only: the arm64 guest leaves them out
+# (tests/run-checks.sh).
 
 load test_helper
 
@@ -27,6 +33,7 @@ restore_v() {
 	[[ "$output" == *"lazy restore: every page in"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "lazy: compressed blocks too" {
 	skip_unless_ptrace
 	skip_unless_uffd
@@ -48,6 +55,7 @@ restore_v() {
 	[[ "$output" != *"lazy restore"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "lazy: pages of every image of an incremental chain" {
 	skip_unless_ptrace
 	skip_unless_uffd
@@ -95,6 +103,7 @@ restore_v() {
 # not a race to win.  The process must die with ckpt (EXITKILL, and the
 # keeper holds the uffd until then: guard.h), never run on to see a zero
 # where the image had data.
+# bats test_tags=arch-independent
 @test "lazy: a ckpt killed while it fills takes the process with it (never zeros)" {
 	skip_unless_ptrace
 	skip_unless_uffd
@@ -118,6 +127,7 @@ restore_v() {
 	[ -z "$(grep -E 'FAIL|is wrong' "$T/err")" ]
 }
 
+# bats test_tags=arch-independent
 @test "lazy: a damaged block kills the process with one line; never a wrong page" {
 	skip_unless_ptrace
 	skip_unless_uffd
@@ -142,6 +152,7 @@ restore_v() {
 	[ -z "$(grep 'is wrong' "$T/err")" ]
 }
 
+# bats test_tags=arch-independent
 @test "lazy: a tree of processes is restored as it is read, with a warning that says so" {
 	skip_unless_ptrace
 	skip_unless_root

@@ -1,6 +1,11 @@
 #!/usr/bin/env bats
 # A restored process's life: restored twice, dumped again, detached,
 # stopped, signalled through ckpt restore, and its exit status.
+#
+# Tests tagged arch-independent (restore twice, --detach, dump --stop, signal
+# forwarding and exit statuses: the same C on both; the guest dumps a restored
+# process again and restores a stopped one) run on the host only: the arm64
+# guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -37,6 +42,7 @@ wait_restored() {
 	wait_for 120 is_restored "$1" "$2" || { echo "process $1 ($2) not restored" >&2; return 1; }
 }
 
+# bats test_tags=arch-independent
 @test "one image restored twice in a row gives the same result both times" {
 	skip_unless_ptrace
 	start_target counter
@@ -92,6 +98,7 @@ wait_out() {
 	grep -qx "$1" "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "restore --detach prints the PID and returns; the process finishes on its own" {
 	skip_unless_ptrace
 	start_target counter
@@ -105,6 +112,7 @@ wait_out() {
 	[ "$(cat "$T/out")" = "$COUNTER" ]
 }
 
+# bats test_tags=arch-independent
 @test "restore --detach of a process whose main thread has exited: it runs on after ckpt returns" {
 	skip_unless_ptrace
 	start_target leader_exit
@@ -125,6 +133,7 @@ all_stopped() {
 	done
 }
 
+# bats test_tags=arch-independent
 @test "dump --stop leaves all threads stopped; after SIGCONT they finish correctly" {
 	skip_unless_ptrace
 	start_target threads
@@ -173,6 +182,7 @@ all_stopped() {
 	grep -q '^threads: [0-9]* items$' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "ckpt restore forwards SIGTERM, SIGUSR1, SIGUSR2, SIGHUP and SIGINT to the restored process" {
 	skip_unless_ptrace
 	start_target lifecycle record "$T/resumed"
@@ -190,6 +200,7 @@ all_stopped() {
 	done
 }
 
+# bats test_tags=arch-independent
 @test "a signal sent to ckpt restore the moment the process runs again is forwarded, 100 times out of 100" {
 	skip_unless_ptrace
 	# 100 restores of 65 threads take well over ten minutes in the
@@ -206,6 +217,7 @@ all_stopped() {
 	done
 }
 
+# bats test_tags=arch-independent
 @test "ckpt restore exits with the restored process's exit status" {
 	skip_unless_ptrace
 	start_target lifecycle exit 42 "$T/resumed"
@@ -215,6 +227,7 @@ all_stopped() {
 	[ -e "$T/resumed" ]
 }
 
+# bats test_tags=arch-independent
 @test "ckpt restore exits with 128+N when the process kills itself with signal N" {
 	skip_unless_ptrace
 	start_target lifecycle raise 15 "$T/resumed"
@@ -224,6 +237,7 @@ all_stopped() {
 	[ -e "$T/resumed" ]
 }
 
+# bats test_tags=arch-independent
 @test "ckpt restore exits with 137 when the restored process is killed with SIGKILL" {
 	skip_unless_ptrace
 	skip_unless_root	# to know the restored process's PID: the original's

@@ -4,6 +4,10 @@
 # 65530 by default: the process, and the restore stub in its place, stay
 # below it.  Restore runs with a descriptor limit of its own (4096; 256
 # in the arm64 guest), whatever this machine's is.
+#
+# Tests tagged arch-independent (madvise flags among many mappings, a tree of
+# them; the guest restores 60,000 mappings and 5,000 files) run on the host
+# only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -41,6 +45,7 @@ restore_limited() {
 	grep -qx 'mem_many: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "mappings: MADV_DONTDUMP, MADV_WIPEONFORK and MADV_HUGEPAGE on three of 60,000 are honoured" {
 	skip_unless_ptrace
 	n=$(many 60000 4000)
@@ -61,6 +66,7 @@ restore_limited() {
 	grep -qx 'mem_many: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "mappings: a tree, parent and child each with 5,000 files and 55,000 mappings of one more, under a descriptor limit of 4096" {
 	skip_unless_ptrace
 	files=$(many 5000 400) same=$(many 55000 3000)

@@ -2,6 +2,10 @@
 # restore --pid-ns: a new PID namespace (and a /proc of its own), where
 # the process gets its original PID and thread IDs even while the
 # original still has them.
+#
+# Tests tagged arch-independent (threads and signal forwarding in the
+# namespace; the guest restores into one) run on the host only: the arm64
+# guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -40,6 +44,7 @@ skip_unless_pidns() {
 	grep -q '^State:.*stopped' /proc/"$TPID"/status
 }
 
+# bats test_tags=arch-independent
 @test "pid-ns: 8 threads at work, dumped and killed, restored in a namespace" {
 	skip_unless_pidns
 	start_target threads
@@ -49,6 +54,7 @@ skip_unless_pidns() {
 	grep -q '^threads: [0-9]* items$' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "pid-ns: ckpt restore forwards SIGTERM, SIGUSR1, SIGUSR2, SIGHUP and SIGINT; nothing of the namespace is left" {
 	skip_unless_pidns
 	start_target lifecycle record "$T/resumed"

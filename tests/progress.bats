@@ -2,6 +2,10 @@
 # The progress line of long work: on a terminal (a pty from python3) one
 # line redrawn in place with bytes done, rate and time left, cleared at
 # the end; nothing with -q, nothing into a file or a pipe.
+#
+# Arch-independent (the progress line): the host runs it; the arm64 guest
+# leaves this file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

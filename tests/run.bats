@@ -2,6 +2,11 @@
 # ckpt run and ckpt watch: periodic checkpoints, resume, preemption,
 # restarts.  The job is tests/targets/steps.c: numbered steps, a state in
 # memory, and a result that is a function of the step count alone.
+#
+# Tests tagged arch-independent (ckpt run's and watch's supervision is the
+# same C on both (run/, no arch code); the guest runs a job to its end,
+# preempts and resumes one, and a tree) run on the host only: the arm64 guest
+# leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -141,6 +146,7 @@ children_of() {
 	ls "$T/d"/ckpt-*.img
 }
 
+# bats test_tags=arch-independent
 @test "run: the job's exit status, and death by a signal as 128+N" {
 	skip_unless_ptrace
 	run ckpt run --dir "$T/d" -- sh -c 'exit 7'
@@ -151,6 +157,7 @@ children_of() {
 	[[ "$output" == *"the job was killed by SIGUSR1"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "run: a command that cannot be run: 127, saying why" {
 	run -127 ckpt run --dir "$T/d" -- "$T/no-such-command"
 	echo "$output"
@@ -158,6 +165,7 @@ children_of() {
 	[[ "$output" == *"cannot run \"$T/no-such-command\": No such file or directory"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "run: killed with SIGKILL, job and all (a node crash), a new ckpt run resumes from the last checkpoint" {
 	skip_unless_ptrace
 	start_run "$T/out1" --every 0.3s --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
@@ -245,6 +253,7 @@ EOF
 	PIPELINE=(sh -c 'seq 1 "$1" | awk -v fast="$2" -v spin="$4" -f "$3"' sh 40000 "$T/fast" "$T/sum.awk" "$spin")
 }
 
+# bats test_tags=arch-independent
 @test "run: a pipeline (seq | awk) gets incremental checkpoints; preempted, resumed, it goes on where it was and counts every number once" {
 	skip_unless_ptrace
 	pipeline_job
@@ -274,6 +283,7 @@ EOF
 # Processes in vfork() (docs/trees.md 2.1, step 4): the parent waits in
 # the kernel for its child, held from birth, to exec; a checkpoint lets
 # that child run on and waits for the parent (before: it waited forever).
+# bats test_tags=arch-independent
 @test "run: a job that vforks all the time gets its checkpoints, none hangs; preempted, resumed, it goes on (vforker)" {
 	skip_unless_ptrace
 	export CKPT_GO=$T/go VFORKER_FAST_FILE=$T/fast
@@ -298,6 +308,7 @@ EOF
 	[ "$after" -ge "${before:-0}" ]
 }
 
+# bats test_tags=arch-independent
 @test "run: a pipeline whose awk calls system() (sh -c: vfork, exec) is checkpointed throughout and ends with the right result" {
 	skip_unless_ptrace
 	# system() for every number until $T/fast exists; each child's status
@@ -330,6 +341,7 @@ EOF
 	grep -qx '2000 2001000' "$T/out1"
 }
 
+# bats test_tags=arch-independent
 @test "run: a vfork child that does not exec for long: those checkpoints are skipped, one line each saying why; the job runs on untouched" {
 	skip_unless_ptrace
 	export CKPT_GO=$T/go
@@ -355,6 +367,7 @@ EOF
 	vforker_ok "$T/out1"
 }
 
+# bats test_tags=arch-independent
 @test "run: a tree's process whose stdout is a file of its own keeps it after a resume; the shell keeps ckpt run's" {
 	skip_unless_ptrace
 	job='"$@" >"$OTHER" & wait $!; echo "worker status $?"'
@@ -376,6 +389,7 @@ EOF
 	grep -q '^worker status 0$' <<<"$output"
 }
 
+# bats test_tags=arch-independent
 @test "run: --on SIGUSR1 preempts as SIGTERM does; other signals go on to the job" {
 	skip_unless_ptrace
 	start_run "$T/out1" --every 1h --on SIGUSR1 --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
@@ -393,6 +407,7 @@ EOF
 	grep -q 'the job was killed by SIGUSR2' "$T/log"
 }
 
+# bats test_tags=arch-independent
 @test "run: a second SIGTERM, or the grace running out, kills the job without a checkpoint; the last one stays intact" {
 	skip_unless_ptrace
 	# 128 MiB that do not compress: a full final checkpoint takes a while
@@ -431,6 +446,7 @@ EOF
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
 
+# bats test_tags=arch-independent
 @test "run: a resumed job runs only once held: a SIGTERM sent to it as the restore ends is a final checkpoint" {
 	skip_unless_ptrace
 	job=("$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS")
@@ -474,6 +490,7 @@ EOF
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
 
+# bats test_tags=arch-independent
 @test "run: a preemption signal pending in the job at its checkpoint is not restored with it" {
 	skip_unless_ptrace
 	start_run "$T/out1" --every 1h --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
@@ -499,6 +516,7 @@ EOF
 	[ "$(result_of "$T/out2")" = "$(want_result)" ]
 }
 
+# bats test_tags=arch-independent
 @test "run: --keep 1 keeps the newest checkpoint and the images it needs; full ones now and then" {
 	skip_unless_ptrace
 	start_run "$T/out1" --every 0.2s --keep 1 --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
@@ -522,6 +540,7 @@ EOF
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
 
+# bats test_tags=arch-independent
 @test "run: a damaged newest checkpoint is passed over, saying so, for the one before" {
 	skip_unless_ptrace
 	start_run "$T/out1" --every 0.3s --keep 3 --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
@@ -539,6 +558,7 @@ EOF
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
 
+# bats test_tags=arch-independent
 @test "run: --restarts rolls a crashed job back to its last checkpoint, files too with --rollback-files" {
 	skip_unless_ptrace
 	export STEPS_CRASH_AT=2 STEPS_CRASH_FILE=$T/crash
@@ -558,6 +578,7 @@ EOF
 	seq 1 30 | sed 's/^/step /' | diff - "$T/data"
 }
 
+# bats test_tags=arch-independent
 @test "run: without --rollback-files a file the job went on writing stops the restart, saying which" {
 	skip_unless_ptrace
 	export STEPS_CRASH_AT=2 STEPS_CRASH_FILE=$T/crash
@@ -572,6 +593,7 @@ EOF
 	grep -q "the job could not be restarted" "$T/log"
 }
 
+# bats test_tags=arch-independent
 @test "run: --json: one JSON object per line, every checkpoint with its numbers" {
 	skip_unless_ptrace
 	run ckpt run --every 0.3s --json --log "$T/log.json" --dir "$T/d" -- \
@@ -586,6 +608,7 @@ EOF
 	fi
 }
 
+# bats test_tags=arch-independent
 @test "run: a DIR belongs to one job, and to one ckpt run at a time" {
 	skip_unless_ptrace
 	start_run "$T/out1" --every 1h --dir "$T/d" -- "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS"
@@ -605,6 +628,7 @@ EOF
 	[[ "$output" == *"holds no checkpoint to resume, and no COMMAND was given"* ]]
 }
 
+# bats test_tags=arch-independent
 @test "run, watch: usage errors" {
 	for args in "--every 10x -- true" "--every 0 -- true" "--keep 0 -- true" "--on SIGNOPE -- true" \
 		"--on SIGKILL -- true" "--restart-on bogus -- true"; do
@@ -620,6 +644,7 @@ EOF
 	[ "$status" -eq 2 ]
 }
 
+# bats test_tags=arch-independent
 @test "watch: a job started without ckpt, checkpointed from outside; preempted, then resumed by ckpt run" {
 	skip_unless_ptrace
 	(exec_clean "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
@@ -649,6 +674,7 @@ EOF
 	[ "$(result_of "$T/wout")" = "$(want_result)" ]
 }
 
+# bats test_tags=arch-independent
 @test "watch: a tree started without ckpt: its processes held from outside, checkpointed whole; resumed by ckpt run" {
 	skip_unless_ptrace
 	# Appending: the shell and its worker share one open file (one offset),
@@ -682,6 +708,7 @@ EOF
 	grep -q '^worker status 0$' "$T/wout"
 }
 
+# bats test_tags=arch-independent
 @test "watch: ends when the job ends, with its status" {
 	skip_unless_ptrace
 	(exec_clean "$CKPT_TARGETS/steps" 10 "$STEPS_MS") >"$T/wout" 2>"$T/werr" &
@@ -695,6 +722,7 @@ EOF
 	[ "$(result_of "$T/wout")" = "$(want_result 10)" ]
 }
 
+# bats test_tags=arch-independent
 @test "watch: SIGINT or SIGHUP ends the watch, not the job, which runs on untraced" {
 	skip_unless_ptrace
 	(exec_clean "$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS") >"$T/wout" 2>"$T/werr" &

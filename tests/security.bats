@@ -7,6 +7,12 @@
 # only.  Root's own images (signed with this machine's key) restore as
 # they are; moved to another machine they need `ckpt sign` or --trust.
 # And no descriptor of ckpt restore's own reaches the restored process.
+#
+# Arch-independent (refusals of forged images and trust checks, made in C
+# before anything is restored; creds.bats and unpriv.bats run the credential
+# paths in the guest): the host runs it; the arm64 guest leaves this file out
+# (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 

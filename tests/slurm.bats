@@ -3,6 +3,10 @@
 # through examples/slurm/job.sbatch: a computation of about a minute is
 # requeued and preempted and must end with exactly the result of an
 # uninterrupted run, resumed each time from where it was stopped.
+#
+# Arch-independent (ckpt run under Slurm): the host runs it; the arm64 guest
+# leaves this file out (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 load slurm-cluster

@@ -1,6 +1,11 @@
 #!/usr/bin/env bats
 # Open files across dump --kill and restore: offsets, flags, directories,
 # devices, deleted files, and files that changed or vanished meanwhile.
+#
+# Tests tagged arch-independent (what restore does with files that changed,
+# modes and names: C; the guest restores offsets, flags, deleted and O_TMPFILE
+# files) run on the host only: the arm64 guest leaves them out
+# (tests/run-checks.sh).
 
 load test_helper
 
@@ -31,6 +36,7 @@ restore_fail() {
 	echo "stderr: $stderr"
 }
 
+# bats test_tags=arch-independent
 @test "a written file grew after the dump: restore refuses in one line naming it" {
 	skip_unless_ptrace
 	start_target fd_changed "$T/file"
@@ -62,16 +68,19 @@ grown_file_restore() {
 	[ "$(tail -c 6 "$T/file")" = after ]
 }
 
+# bats test_tags=arch-independent
 @test "a written file grew after the dump: --rollback-files truncates it back, the job goes on" {
 	skip_unless_ptrace
 	grown_file_restore --rollback-files 3000
 }
 
+# bats test_tags=arch-independent
 @test "a written file grew after the dump: --ignore-file-changes carries on with it" {
 	skip_unless_ptrace
 	grown_file_restore --ignore-file-changes 3006
 }
 
+# bats test_tags=arch-independent
 @test "an open file deleted after the dump: restore fails in one line naming it, no process left" {
 	skip_unless_ptrace
 	start_target fd_changed "$T/file"
@@ -88,6 +97,7 @@ grown_file_restore() {
 	done
 }
 
+# bats test_tags=arch-independent
 @test "deleted open file whose path was taken meanwhile: the new file is left alone" {
 	skip_unless_ptrace
 	start_target fd_deleted "$T" 0600 replaced
@@ -99,6 +109,7 @@ grown_file_restore() {
 	[ -z "$(ls "$T" | grep -vx -e img -e out -e err -e ready -e go -e ghost)" ]
 }
 
+# bats test_tags=arch-independent
 @test "deleted open file with mode 0666: recreated with that mode whatever ckpt's umask" {
 	skip_unless_ptrace
 	start_target fd_deleted "$T" 0666
@@ -107,6 +118,7 @@ grown_file_restore() {
 	[ "$status" -eq 0 ]
 }
 
+# bats test_tags=arch-independent
 @test "deleted open file (0640) whose path was taken meanwhile: mode kept under another name" {
 	skip_unless_ptrace
 	start_target fd_deleted "$T" 0640 replaced

@@ -3,6 +3,10 @@
 # 2.5): --track and --parent of a tree whose processes come and go, the
 # chain restored, merged, verified and inspected; ckpt run of a pipeline
 # with periodic incremental checkpoints.
+#
+# Tests tagged arch-independent (chains of trees: image logic in C; the guest
+# tracks and restores one) run on the host only: the arm64 guest leaves them
+# out (tests/run-checks.sh).
 
 load test_helper
 
@@ -50,6 +54,7 @@ track_tree() {
 	[ "$incr" -lt $((full / 2)) ]
 }
 
+# bats test_tags=arch-independent
 @test "tree incremental: a parent that is not the latest image: each process compares page hashes with its own" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -69,6 +74,7 @@ track_tree() {
 	grep -qx 'tree_incr: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree incremental: a single process whose parent image is a tree's: only its own pages of the parent" {
 	skip_unless_ptrace
 	TREE_INCR_MODE=alone two_dumps --kill
@@ -96,6 +102,7 @@ each_has_one_uffd() {
 	done
 }
 
+# bats test_tags=arch-independent
 @test "tree incremental: a --track dump killed in its second process: the guardian takes every process's new uffd out; the chain is still right" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -123,6 +130,7 @@ each_has_one_uffd() {
 	grep -qx 'tree_incr: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree incremental: merged into one full image, which restores the same and is larger" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -139,6 +147,7 @@ each_has_one_uffd() {
 	grep -qx 'tree_incr: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree incremental: without --kill the tree runs on; verify and inspect cover every process of the chain" {
 	skip_unless_ptrace
 	two_dumps
@@ -164,6 +173,7 @@ each_has_one_uffd() {
 	grep -qx 'tree_incr: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree incremental: a damaged parent is named at restore; nothing is restored with zeros" {
 	skip_unless_ptrace
 	skip_unless_root

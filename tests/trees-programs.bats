@@ -3,6 +3,10 @@
 # --kill and without (then killed), restored, and its output compared with
 # what an uninterrupted run prints.  Sized for a busy machine; lighter
 # under arm64 emulation.
+#
+# Tests tagged arch-independent (--stop variants and further programs; the
+# guest restores bash jobs and a pipeline with bytes in flight) run on the
+# host only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -81,6 +85,7 @@ xargs_want() {
 	run_tree jobs.sh "$(jobs_want $n)" kill "$n"
 }
 
+# bats test_tags=arch-independent
 @test "programs: a bash script with two background jobs and wait, dumped --stop at work, killed: both totals" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -89,6 +94,7 @@ xargs_want() {
 	run_tree jobs.sh "$(jobs_want $n)" stop "$n"
 }
 
+# bats test_tags=arch-independent
 @test "programs: xargs -P2 of six sh jobs, dumped --kill mid-way: every result" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -98,6 +104,7 @@ xargs_want() {
 	run_tree xargs.sh "$(xargs_want $n)" kill "$n"
 }
 
+# bats test_tags=arch-independent
 @test "programs: xargs -P2 of six sh jobs, dumped --stop mid-way, killed: every result" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -120,6 +127,7 @@ pipeline_want() {
 	run_tree pipeline.sh "$(pipeline_want $n)" kill "$n"
 }
 
+# bats test_tags=arch-independent
 @test "programs: bash -c 'seq | awk', dumped --stop with bytes in the pipe, killed: every number counted once" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -134,6 +142,7 @@ sortgz_input() {
 	awk -v n="$2" 'BEGIN { srand(7); for (i = 0; i < n; i++) printf "%09d line %d\n", int(rand() * 1e9), i }' >"$1/in"
 }
 
+# bats test_tags=arch-independent
 @test "programs: sort of a big file piping into gzip, dumped --kill mid-stream: output byte-identical" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -144,6 +153,7 @@ sortgz_input() {
 	run_tree sortgz.sh "$(LC_ALL=C sort "$T/w/in" | gzip -n -1 | cksum)" kill
 }
 
+# bats test_tags=arch-independent
 @test "programs: make -j2 of a small C project, dumped --kill with compilers running: the build finishes, every object right" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -159,6 +169,7 @@ sortgz_input() {
 	diff <("$T/w/ref/prog") "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "programs: python3 multiprocessing Pool, dumped --kill mid-work: the known sum" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -168,6 +179,7 @@ sortgz_input() {
 	run_tree pool.py "$(python3 -c "print(sum(i * i % 1000 for i in range($n)))")" kill "$n"
 }
 
+# bats test_tags=arch-independent
 @test "programs: python3 multiprocessing Pool, dumped --stop mid-work, killed: the known sum" {
 	skip_unless_ptrace
 	skip_unless_root

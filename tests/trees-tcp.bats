@@ -8,6 +8,10 @@
 # of a conversation with bytes in flight; after the restore the same client
 # connection goes on with the same child and a new client is served by a
 # new child.  Root only (TCP_REPAIR).
+#
+# Tests tagged arch-independent (forking servers (python3) and a dump without
+# --kill; the guest restores a tree holding both ends) run on the host only:
+# the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -111,14 +115,17 @@ forksrv_case() {
 	finish
 }
 
+# bats test_tags=arch-independent
 @test "trees-tcp: a server forking a child per client: the client's connection goes on with the same child, a new client gets a new child" {
 	forksrv_case
 }
 
+# bats test_tags=arch-independent
 @test "trees-tcp: the same when the parent keeps its copy of each connection (one socket held by parent and child)" {
 	forksrv_case keep
 }
 
+# bats test_tags=arch-independent
 @test "trees-tcp: a preforking server (every child holds the listener too, the parent its copy of the connection)" {
 	forksrv_case prefork keep
 }
@@ -143,6 +150,7 @@ forksrv_case() {
 	[ ! -s "$T/err" ]
 }
 
+# bats test_tags=arch-independent
 @test "trees-tcp: socat TCP-LISTEN,fork EXEC:cat (a real forking server, its child relaying to cat)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -191,6 +199,7 @@ forksrv_case() {
 	[ "$st" -eq 143 ]
 }
 
+# bats test_tags=arch-independent
 @test "trees-tcp: a dump that does not kill leaves the server, its child and the client's connection as they were" {
 	skip_unless_ptrace
 	skip_unless_root

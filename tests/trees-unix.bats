@@ -3,6 +3,10 @@
 # and datagram sockets connected to a name (issue 12, docs/trees.md 2.3):
 # restored connected to the right process's socket, with the names each
 # side saw and the bytes in flight, the listener still listening.
+#
+# Tests tagged arch-independent (threads, dumps without --kill, --single,
+# python3 pools; the guest restores a tree connected through listeners) run on
+# the host only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -29,6 +33,7 @@ track_children() {
 	grep -qx 'tree_unix: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "unix: the same connections between two threads of one process (a server and its client thread): back connected, names and bytes exact, listeners listening" {
 	skip_unless_ptrace
 	start_target tree_unix "$T" thread
@@ -39,6 +44,7 @@ track_children() {
 	grep -qx 'tree_unix: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree unix: dumped without --kill, the server and its client run on untouched" {
 	skip_unless_ptrace
 	start_target tree_unix "$T"
@@ -52,6 +58,7 @@ track_children() {
 	grep -qx 'tree_unix: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree unix: --single of the server refuses its accepted sockets by name: their peers are outside the image" {
 	skip_unless_ptrace
 	start_target tree_unix "$T"
@@ -86,6 +93,7 @@ pool() {
 	diff <(python3 -c "print(sum(i * i % 1000 for i in range($n)))") "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree unix: python3 workers connected to their master's multiprocessing Listener, dumped --kill mid-work: the known total, and a late worker connects after restore" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -93,6 +101,7 @@ pool() {
 	pool kill
 }
 
+# bats test_tags=arch-independent
 @test "tree unix: python3 workers connected to their master's multiprocessing Listener, dumped --stop mid-work, killed, restored in a PID namespace: the known total" {
 	skip_unless_ptrace
 	skip_unless_root

@@ -6,6 +6,11 @@
 # on untouched.  The target is tests/targets/vforker.c (vfork + execve in
 # a loop, as shells, awk's system() and posix_spawn do).  ckpt run's side
 # is in run.bats.
+#
+# Tests tagged arch-independent (a dump refused within its bound:
+# ptrace/vfork.c reads /proc, the same C on both; the guest dumps a process
+# that vforks all the time) run on the host only: the arm64 guest leaves them
+# out (tests/run-checks.sh).
 
 load test_helper
 
@@ -35,6 +40,7 @@ vfork_child() {
 	vforker_ok "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "vfork: a vfork child that does not exec: the dump fails within the bound naming parent and child; the tree runs on, neither stopped nor traced" {
 	skip_unless_ptrace
 	# round 1's child waits 10 s before its exec
@@ -65,6 +71,7 @@ vfork_child() {
 	echo "dump refused after $((SECONDS - start)) s"
 }
 
+# bats test_tags=arch-independent
 @test "vfork: --single of a process in vfork is refused the same way" {
 	skip_unless_ptrace
 	start_target vforker 0 10000

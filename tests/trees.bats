@@ -1,6 +1,12 @@
 #!/usr/bin/env bats
 # Process trees (issue 12, docs/trees.md): PID and all its descendants
 # dumped as one cut and restored together.
+#
+# Tests tagged arch-independent (tree logic in C (--single, refusals,
+# sessions, full pages, --detach, SysV, shared fd tables' variants, ^C); the
+# guest restores trees with --kill, through a pipe into a PID namespace,
+# --fork, COW and shared memory, pipes, CLONE_FILES and a fork storm) run on
+# the host only: the arm64 guest leaves them out (tests/run-checks.sh).
 
 load test_helper
 
@@ -46,6 +52,7 @@ track_children() {
 	grep -qx 'tree_basic: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: dumped without --kill, the whole tree runs on untouched" {
 	skip_unless_ptrace
 	start_target tree_basic
@@ -59,6 +66,7 @@ track_children() {
 	grep -qx 'tree_basic: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: --single dumps the process alone and names every child it leaves out" {
 	skip_unless_ptrace
 	start_target tree_basic
@@ -76,6 +84,7 @@ track_children() {
 	grep -qx 'tree_basic: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: a child that cannot be dumped fails the dump in one line naming it; the tree runs on" {
 	skip_unless_ptrace
 	start_target tree_basic
@@ -95,6 +104,7 @@ track_children() {
 	grep -qx 'tree_basic: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: sessions and groups, also those whose leader has exited, a zombie-led group and a subreaper: all as they were" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -166,6 +176,7 @@ track_children() {
 	grep -qx 'tree_cow: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: an image with every process's pages in full restores too (no page shared: the target says so)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -194,6 +205,7 @@ track_children() {
 	grep -qx 'tree_shm: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: a dump without --kill leaves pages shared copy-on-write shared (read without pinning them)" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -233,6 +245,7 @@ track_children() {
 	grep -qx 'tree_storm: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: a SIGINT to ckpt restore reaches the restored job's whole process group, as a terminal's ^C" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -278,6 +291,7 @@ assert [s["pid"] for s in f["shared_with"]] == [int(os.environ["CHILD"])], f["sh
 	grep -qx 'tree_fds: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: restore --detach --pid-ns returns and the tree runs on to its end in its namespace" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -306,6 +320,7 @@ stored_pages() {
 		END { print s + 0 }' <<<"$1"
 }
 
+# bats test_tags=arch-independent
 @test "tree: SysV shared memory attached by two processes (one segment removed with IPC_RMID): one segment each again, each page stored once" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -327,6 +342,7 @@ stored_pages() {
 	grep -qx 'tree_sysv: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: SysV shared memory attached by two processes, removed after the dump: made again once, with its key, id and every page" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -361,6 +377,7 @@ stored_pages() {
 	grep -qx 'tree_files: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: an fd table shared by a grandchild and its parent (CLONE_FILES), restored into a new PID namespace" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -372,6 +389,7 @@ stored_pages() {
 	grep -qx 'tree_files: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: a CLONE_FILES helper with a CLONE_FILES helper of its own: one table for the three again" {
 	skip_unless_ptrace
 	skip_unless_root
@@ -386,6 +404,7 @@ stored_pages() {
 	grep -qx 'tree_files: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
 @test "tree: two children sharing an fd table their parent no longer shares: the dump says so in one line; the tree runs on" {
 	skip_unless_ptrace
 	start_target tree_files siblings
