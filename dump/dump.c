@@ -663,6 +663,15 @@ static void track_keep(struct dump *d)
 			track_commit(&d->pr[i].tr);
 }
 
+/* The tree let go (tracee_release_tree); when, for "frozen for". */
+static uint64_t release(struct dump *d, int sig)
+{
+	phase(NULL);
+	tracee_release_tree(&d->tt, sig);
+	phase("release");
+	return now_ns();
+}
+
 int dump_run(pid_t pid, const struct dump_opts *o)
 {
 	struct dump d = { .w = { .fd = -1 } };
@@ -676,9 +685,11 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	fill_header(&d.img.h);
 	if ((ret = prepare(pid, &d, o)) < 0)
 		goto out;
+	phase(NULL);
 	ret = o->single ? freeze_single(pid, &d.tt, seccomp) : tracee_freeze_tree(pid, &d.tt);
 	if (ret < 0)
 		goto out;
+	phase("freeze (before \"frozen for\")");
 	t_frozen = now_ns();
 	if ((ret = setup_procs(&d, o)) == 0)
 		ret = collect_and_write(&d, o);
@@ -691,8 +702,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	}
 	if (o->fork) {
 		/* The copies hold the memory: the processes go on at once. */
-		tracee_release_tree(&d.tt, 0);
-		t_released = now_ns();
+		t_released = release(&d, 0);
 		ret = write_forked_idle(&d, o);
 		reap_copies(&d);
 		if (ret < 0)
@@ -702,8 +712,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	} else if (!o->kill && !o->stop) {
 		/* The image is complete in the page cache: let the processes go
 		 * before the fsync, which may take long. */
-		tracee_release_tree(&d.tt, 0);
-		t_released = now_ns();
+		t_released = release(&d, 0);
 		ret = img_writer_finish(&d.w);
 		if (ret < 0)
 			untrack(&d, 0);
@@ -719,10 +728,9 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 			unlink(d.w.path);
 		if (ret < 0)
 			untrack(&d, 1);
-		tracee_release_tree(&d.tt, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
+		t_released = release(&d, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
 		if (ret == 0 && o->kill)
 			fd_tcp_lock_kept();
-		t_released = now_ns();
 	}
 	if (ret == 0)
 		track_keep(&d);
