@@ -8,6 +8,7 @@
  * remote.c calls while it is set up to run syscalls in the process.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +30,13 @@
 #endif
 #define SLACK_UNKNOWN	UINT64_MAX
 
-/* A number from /proc/ID/NAME, or -errno. */
-static int read_number(pid_t id, const char *name, long long *v)
+/* A number from the file at path (relative to dirfd), or -errno. */
+static int read_number(int dirfd, const char *path, long long *v)
 {
-	char path[64], *buf, *end;
+	char *buf, *end;
 	int ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", id, name);
-	if ((ret = read_file(path, &buf, NULL)) < 0)
+	if ((ret = read_file_at(dirfd, path, &buf, NULL)) < 0)
 		return ret;
 	errno = 0;
 	*v = strtoll(buf, &end, 10);
@@ -60,35 +60,26 @@ static int read_deadline(struct ckpt_thread_attrs *t)
 	return 0;
 }
 
-int dump_collect_attrs(pid_t live, struct img_proc *p)
+/* Each thread's attributes readable from outside; procfd: /proc. */
+static int thread_attrs(struct img_proc *p, int procfd)
 {
-	struct ckpt_attrs *a = &p->attrs;
+	char path[32];
 	long long v;
 	int ret;
 
-	p->has_attrs = 1;
-	a->nthreads = p->d.nthreads;
-	p->tattrs = xzalloc(a->nthreads * sizeof(*p->tattrs));
-	if ((ret = read_number(live, "oom_score_adj", &v)) < 0)
-		return error_errno(ret, "cannot read /proc/%d/oom_score_adj", live);
-	a->oom_score_adj = (int32_t)v;
-	/* Only with audit (CONFIG_AUDIT): nothing to restore without it. */
-	if (read_number(live, "loginuid", &v) == 0) {
-		a->loginuid = (uint32_t)v;
-		a->flags |= CKPT_ATTR_LOGINUID;
-	}
-	for (uint32_t i = 0; i < a->nthreads; i++) {
+	for (uint32_t i = 0; i < p->attrs.nthreads; i++) {
 		struct ckpt_thread_attrs *t = &p->tattrs[i];
 		long r;
 
 		t->tid = p->threads[i].d.tid;
-		/* NoNewPrivs: with the seccomp mode, from the one read of each
-		 * thread's status (seccomp.c dump_collect_seccomp). */
+		/* From the one read of each thread's status (collect.c). */
+		if (p->threads[i].no_new_privs > 0)
+			t->flags |= CKPT_TATTR_NO_NEW_PRIVS;
 		/* Any thread's, through /proc/TID: CAP_SYS_NICE for another
 		 * process's (fs/proc/base.c timerslack_ns_show); or asked
 		 * from inside (dump_attrs_remote). */
-		t->timer_slack_ns = read_number(t->tid, "timerslack_ns", &v) == 0 ? (uint64_t)v :
-				    SLACK_UNKNOWN;
+		snprintf(path, sizeof(path), "%d/timerslack_ns", t->tid);
+		t->timer_slack_ns = read_number(procfd, path, &v) == 0 ? (uint64_t)v : SLACK_UNKNOWN;
 		errno = 0;
 		r = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, t->tid);
 		if (r < 0)
@@ -99,6 +90,35 @@ int dump_collect_attrs(pid_t live, struct img_proc *p)
 			return ret;
 	}
 	return 0;
+}
+
+int dump_collect_attrs(pid_t live, struct img_proc *p)
+{
+	struct ckpt_attrs *a = &p->attrs;
+	char path[64];
+	long long v;
+	int ret, procfd;
+
+	p->has_attrs = 1;
+	a->nthreads = p->d.nthreads;
+	p->tattrs = xzalloc(a->nthreads * sizeof(*p->tattrs));
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", live);
+	if ((ret = read_number(AT_FDCWD, path, &v)) < 0)
+		return error_errno(ret, "cannot read %s", path);
+	a->oom_score_adj = (int32_t)v;
+	/* Only with audit (CONFIG_AUDIT): nothing to restore without it. */
+	snprintf(path, sizeof(path), "/proc/%d/loginuid", live);
+	if (read_number(AT_FDCWD, path, &v) == 0) {
+		a->loginuid = (uint32_t)v;
+		a->flags |= CKPT_ATTR_LOGINUID;
+	}
+	/* timerslack_ns is in /proc/TID only, not in /proc/PID/task/TID
+	 * (fs/proc/base.c: tgid_base_stuff). */
+	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return error_errno(errno, "cannot open /proc");
+	ret = thread_attrs(p, procfd);
+	close(procfd);
+	return ret;
 }
 
 int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, long dumpable)

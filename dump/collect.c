@@ -5,6 +5,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -211,10 +212,17 @@ static void rseq_fixup(struct img_thread *t, pid_t tid)
 	}
 }
 
-static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid, uint32_t *xstate_size)
+/*
+ * taskfd: /proc/PID/task.  One read of the thread's status gives its
+ * name, seccomp mode and NoNewPrivs (with 1,000 threads each /proc file
+ * read is some 20-40 us of the freeze).
+ */
+static int collect_thread(struct img_thread *t, struct tracee *tr, int taskfd,
+			  uint32_t *xstate_size)
 {
 	struct __ptrace_rseq_configuration rseq;
-	char path[64], *buf;
+	struct proc_status st;
+	char path[32];
 	int ret;
 
 	t->d.tid = tr->tid;
@@ -263,25 +271,35 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, pid_t pid, ui
 		t->d.rseq_flags = rseq.flags;
 		rseq_fixup(t, tr->tid);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tr->tid);
-	if (read_file(path, &buf, NULL) == 0) {
-		buf[strcspn(buf, "\n")] = 0;
-		strncpy(t->d.comm, buf, sizeof(t->d.comm) - 1);
-		free(buf);
+	snprintf(path, sizeof(path), "%d/status", tr->tid);
+	t->seccomp = t->no_new_privs = -1;
+	if (proc_read_status_at(taskfd, path, &st) == 0) {
+		memcpy(t->d.comm, st.name, sizeof(t->d.comm) - 1);
+		t->seccomp = st.seccomp;
+		t->no_new_privs = st.no_new_privs;
 	}
 	return 0;
 }
 
 int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xstate_size)
 {
+	char path[32];
+	int taskfd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", ts->pid);
+	if ((taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return error_errno(errno, "cannot open %s", path);
 	p->d.nthreads = (uint32_t)ts->n;
 	p->threads = xzalloc(ts->n * sizeof(*p->threads));
 	for (size_t i = 0; i < ts->n; i++) {
-		int ret = collect_thread(&p->threads[i], &ts->t[i], ts->pid, xstate_size);
+		int ret = collect_thread(&p->threads[i], &ts->t[i], taskfd, xstate_size);
 
-		if (ret < 0)
+		if (ret < 0) {
+			close(taskfd);
 			return ret;
+		}
 	}
+	close(taskfd);
 	/* Where the CPU keeps what the extended register sets hold: the same
 	 * for every thread (one XCR0 per process, Linux's fpu_user_cfg). */
 	p->xfeat = xzalloc(CKPT_MAX_XFEAT * sizeof(*p->xfeat));

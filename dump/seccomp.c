@@ -107,20 +107,12 @@ int dump_collect_seccomp(struct img_proc *p, const struct tracee_set *ts)
 {
 	int any = 0, ret = 0;
 
-	for (size_t i = 0; i < ts->n; i++) {
-		struct proc_status st;
-
-		/* One read of each thread's status for both (with 1,000
-		 * threads each read is some 30 us of the freeze). */
-		if (proc_read_status(ts->t[i].tid, &st) < 0)
-			continue;	/* exited meanwhile: the freeze saw it */
-		if (st.no_new_privs > 0 && p->tattrs && i < p->attrs.nthreads &&
-		    p->tattrs[i].tid == ts->t[i].tid)
-			p->tattrs[i].flags |= CKPT_TATTR_NO_NEW_PRIVS;
-		if (st.seccomp == SECCOMP_MODE_STRICT)
+	/* Each thread's mode from its status, read by dump_collect_threads. */
+	for (size_t i = 0; i < ts->n && i < p->d.nthreads; i++) {
+		if (p->threads[i].seccomp == SECCOMP_MODE_STRICT)
 			return error("thread %d is in seccomp strict mode: cannot be restored",
 				     ts->t[i].tid);
-		any |= st.seccomp == SECCOMP_MODE_FILTER;
+		any |= p->threads[i].seccomp == SECCOMP_MODE_FILTER;
 	}
 	if (!any)
 		return 0;

@@ -22,6 +22,9 @@ struct img_thread {
 	struct ckpt_thread d;
 	struct img_regset *regsets;	/* d.nregsets; [0] is NT_PRSTATUS */
 	uint8_t (*pending)[CKPT_SIGINFO_SIZE];	/* d.npending */
+	/* dump only, from its /proc status (-1: not read, it exited): the
+	 * seccomp mode and NoNewPrivs, for dump/seccomp.c and dump/attrs.c */
+	int seccomp, no_new_privs;
 };
 
 struct img_vma {

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,13 +77,35 @@ static uint64_t hex64(const char *s)
 	return strtoull(s, NULL, 16);
 }
 
+/* "Name:": fs/proc/array.c proc_task_name() escapes only a newline and
+ * a backslash in it (seq_escape_str with "\n\\"), as \n and \\. */
+static void unescape_name(char *out, size_t size, const char *val)
+{
+	size_t n = 0;
+
+	for (; *val && n + 1 < size; val++) {
+		if (val[0] == '\\' && (val[1] == 'n' || val[1] == '\\'))
+			out[n++] = *++val == 'n' ? '\n' : '\\';
+		else
+			out[n++] = *val;
+	}
+	out[n] = 0;
+}
+
 int proc_read_status(pid_t pid, struct proc_status *st)
 {
-	char path[64], *buf, *line, *save;
-	int ret;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	ret = read_file(path, &buf, NULL);
+	return proc_read_status_at(AT_FDCWD, path, st);
+}
+
+int proc_read_status_at(int dirfd, const char *path, struct proc_status *st)
+{
+	char *buf, *line, *save;
+	int ret;
+
+	ret = read_file_at(dirfd, path, &buf, NULL);
 	if (ret < 0)
 		return ret;
 	memset(st, 0, sizeof(*st));
@@ -93,6 +116,10 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 		if (!val)
 			continue;
 		*val++ = 0;
+		if (!strcmp(line, "Name")) {	/* "Name:\t", then the name as it is */
+			unescape_name(st->name, sizeof(st->name), val + (*val == '\t'));
+			continue;
+		}
 		while (*val == ' ' || *val == '\t')
 			val++;
 		if (!strcmp(line, "Uid"))

@@ -21,6 +21,7 @@ struct proc_stat {
 };
 
 struct proc_status {
+	char name[16];		/* Name: the comm, unescaped */
 	int tgid;
 	uint32_t uid[4], gid[4];
 	uint32_t ngroups;
@@ -66,6 +67,9 @@ struct map_entry {
 
 int proc_read_stat(pid_t pid, struct proc_stat *st);
 int proc_read_status(pid_t pid, struct proc_status *st);
+/* The same from path relative to dirfd ("TID/status" in /proc/PID/task:
+ * a shorter walk than /proc/TID/status, which counts with 1,000 threads). */
+int proc_read_status_at(int dirfd, const char *path, struct proc_status *st);
 /* Whether a thread of pid other than its leader is alive (a zombie leader
  * with live threads is a process whose main thread called pthread_exit). */
 int proc_has_live_thread(pid_t pid);

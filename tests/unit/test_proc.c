@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "image/format.h"
@@ -269,6 +270,28 @@ TEST(status_of_self)
 	ASSERT_EQ(027, st.umask);
 	ASSERT_EQ(getgroups(0, NULL), st.ngroups);
 	ASSERT_EQ(0, st.tracer);
+}
+
+/* A thread's name in status as /proc/TID/comm has it: the kernel escapes
+ * a newline and a backslash there (proc_task_name), nothing else. */
+TEST(status_name_of_a_thread_with_a_tricky_name)
+{
+	static const char *names[] = { " a\\b\nc d\te:", "\tx", "\\\\\\\\\\\\\\\\", "plain" };
+	char path[64], old[16];
+	struct proc_status st;
+	int dirfd;
+
+	ASSERT_EQ(0, prctl(PR_GET_NAME, old));
+	dirfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
+	ASSERT_GE(dirfd, 0);
+	snprintf(path, sizeof(path), "%ld/status", (long)syscall(SYS_gettid));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ASSERT_EQ(0, prctl(PR_SET_NAME, names[i]));
+		ASSERT_EQ(0, proc_read_status_at(dirfd, path, &st));
+		EXPECT_STREQ(names[i], st.name);
+	}
+	prctl(PR_SET_NAME, old);
+	close(dirfd);
 }
 
 /* Two mappings we make, found in our own smaps with path and VmFlags. */
