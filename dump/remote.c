@@ -241,6 +241,26 @@ static int collect_timers(struct img_proc *p, struct tracee_set *ts)
 	return 0;
 }
 
+/* size bytes at each of at[0..n) into out (n * size bytes): one
+ * process_vm_readv for up to 512 of them, not one each. */
+static int read_each(pid_t pid, const uint64_t *at, void *out, size_t size, size_t n)
+{
+	struct iovec l[512], r[512];
+
+	for (size_t lo = 0; lo < n; lo += 512) {
+		size_t k = MIN((size_t)512, n - lo);
+		int ret;
+
+		for (size_t i = 0; i < k; i++) {
+			l[i] = (struct iovec){ (char *)out + (lo + i) * size, size };
+			r[i] = (struct iovec){ (void *)(uintptr_t)at[lo + i], size };
+		}
+		if ((ret = mem_readv(pid, l, (int)k, r, (int)k)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * Per thread, what only the thread itself can be asked: its
  * clear_child_tid (how pthread_join learns a thread ended) and its
@@ -254,6 +274,8 @@ static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, si
 {
 	struct tracee **tv = xmalloc(n * sizeof(*tv));
 	uint64_t (*a)[6] = xzalloc(n * sizeof(*a)), *at = xmalloc(n * sizeof(*at));
+	uint64_t *tidaddr = xzalloc(n * sizeof(*tidaddr));
+	struct kstack *ks = xzalloc(n * sizeof(*ks));
 	long *r = xmalloc(n * sizeof(*r));
 	int ret = 0;
 
@@ -266,30 +288,24 @@ static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, si
 	}
 	if (ret == 0 && (ret = tracee_syscall_each(ts, tv, n, SYS_prctl, a, r)) < 0)
 		ret = error_errno(ret, "cannot run prctl(PR_GET_TID_ADDRESS) in the threads");
+	if (ret == 0 && (ret = read_each(ts->t[0].tid, at, tidaddr, sizeof(*tidaddr), n)) < 0)
+		ret = error_errno(ret, "cannot read the tid addresses of the threads");
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		uint64_t tidaddr = 0;
-
-		if (r[i] == 0 &&
-		    (ret = mem_read(ts->t[0].tid, at[i], &tidaddr, sizeof(tidaddr))) < 0)
-			ret = error_errno(ret, "cannot read the tid address of %d", tv[i]->tid);
-		p->threads[lo + i].d.clear_tid = tidaddr;
+		p->threads[lo + i].d.clear_tid = r[i] == 0 ? tidaddr[i] : 0;
 		a[i][0] = 0;
 		a[i][1] = at[i];
 	}
 	if (ret == 0 && (ret = tracee_syscall_each(ts, tv, n, SYS_sigaltstack, a, r)) < 0)
 		ret = error_errno(ret, "cannot run sigaltstack in the threads");
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		struct kstack ks;
-
+	for (size_t i = 0; i < n && ret == 0; i++)
 		if (r[i] < 0)
 			ret = error_errno((int)r[i], "thread %d: sigaltstack failed", tv[i]->tid);
-		else if ((ret = mem_read(ts->t[0].tid, at[i], &ks, sizeof(ks))) < 0)
-			ret = error_errno(ret, "cannot read the signal stack of %d", tv[i]->tid);
-		else {
-			p->threads[lo + i].d.altstack_sp = ks.sp;
-			p->threads[lo + i].d.altstack_size = ks.size;
-			p->threads[lo + i].d.altstack_flags = (uint32_t)ks.flags;
-		}
+	if (ret == 0 && (ret = read_each(ts->t[0].tid, at, ks, sizeof(*ks), n)) < 0)
+		ret = error_errno(ret, "cannot read the signal stacks of the threads");
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		p->threads[lo + i].d.altstack_sp = ks[i].sp;
+		p->threads[lo + i].d.altstack_size = ks[i].size;
+		p->threads[lo + i].d.altstack_flags = (uint32_t)ks[i].flags;
 	}
 	/* On failure dump_collect_remote gives back what is left. */
 	if (ret == 0 && (ret = tracee_inject_end_each(tv + !lo, n - !lo)) < 0)
@@ -297,6 +313,8 @@ static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, si
 	free(tv);
 	free(a);
 	free(at);
+	free(tidaddr);
+	free(ks);
 	free(r);
 	return ret;
 }
