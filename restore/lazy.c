@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,6 +107,10 @@ struct lazy {
 				   no page is missing from the index */
 	int signed_index;	/* the index is authenticated (DIGESTS under
 				   MAC_ALL): a page in no block has no data */
+	int background;		/* lazy: the fill yields the CPUs to the process
+				   and to the faults it takes */
+	int go;			/* lazy: the process runs, the fill may start */
+	pthread_cond_t gate;	/* go or stop (under mu) */
 	int done_fd;		/* eventfd: written when finished or failed */
 	pthread_t *threads;
 	int nthreads;
@@ -731,11 +736,44 @@ static int stopping(struct lazy *lz)
 	return stop;
 }
 
+/*
+ * Lazy: the background fill (copiers, checker) at a lower priority than
+ * the process and the thread serving its faults, so that on busy CPUs the
+ * process runs its first instructions, and its faults are served, before
+ * blocks it has not asked for are hashed and copied.  The nice value is
+ * per thread on Linux (setpriority(2) with a TID, sched(7) "The nice
+ * value"); best effort.
+ */
+static void yield_to_process(struct lazy *lz)
+{
+	if (!lz->background)
+		return;
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* And not before the process runs (lazy_go): until then only the
+	 * faults the restore itself takes are served (the reader thread),
+	 * and the CPUs are ckpt's last steps', not the fill's. */
+	pthread_mutex_lock(&lz->mu);
+	while (!lz->go && !lz->stop && !lz->err)
+		pthread_cond_wait(&lz->gate, &lz->mu);
+	pthread_mutex_unlock(&lz->mu);
+}
+
+void lazy_go(struct lazy *lz)
+{
+	if (!lz)
+		return;
+	pthread_mutex_lock(&lz->mu);
+	lz->go = 1;
+	pthread_cond_broadcast(&lz->gate);
+	pthread_mutex_unlock(&lz->mu);
+}
+
 static void *copier(void *arg)
 {
 	struct lazy *lz = arg;
 	size_t mi, bi;
 
+	yield_to_process(lz);
 	while (!stopping(lz)) {
 		int ret;
 
@@ -817,6 +855,7 @@ static void *verifier(void *arg)
 {
 	struct lazy *lz = arg;
 
+	yield_to_process(lz);
 	for (size_t i = 0; i < lz->n && !stopping(lz); i++) {
 		size_t bi = lz->order[lz->signed_index ? lz->n - 1 - i : i];
 		int ret = check_crc(lz, bi);
@@ -1026,6 +1065,7 @@ static int start_threads(struct lazy *lz, int copiers, int lazy)
 {
 	void *(*fn[2])(void *) = { reader, verifier };
 
+	lz->background = lazy;
 	lz->threads = xmalloc((size_t)(copiers + 2) * sizeof(*lz->threads));
 	for (int i = 0; i < copiers + 2 * lazy; i++) {
 		if (pthread_create(&lz->threads[lz->nthreads], NULL, i < 2 * lazy ? fn[i] : copier, lz))
@@ -1039,6 +1079,7 @@ static void join_threads(struct lazy *lz)
 {
 	pthread_mutex_lock(&lz->mu);
 	lz->stop = 1;
+	pthread_cond_broadcast(&lz->gate);
 	pthread_mutex_unlock(&lz->mu);
 	for (int i = 0; i < lz->nthreads; i++)
 		pthread_join(lz->threads[i], NULL);
@@ -1109,6 +1150,7 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 	pthread_rwlock_init(&lz->lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&lz->mu, NULL);
+	pthread_cond_init(&lz->gate, NULL);
 	lz->mm = xzalloc(sizeof(*lz->mm));
 	lz->nmm = 1;
 	lz->mm[0].uffd = uffd;
@@ -1241,5 +1283,6 @@ void lazy_end(struct lazy *lz)
 		close(lz->done_fd);
 	pthread_rwlock_destroy(&lz->lock);
 	pthread_mutex_destroy(&lz->mu);
+	pthread_cond_destroy(&lz->gate);
 	free(lz);
 }

@@ -37,6 +37,9 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 	       pid_t pid, int uffd, int eager, const struct trust *t);
 /* Lazy: serve faults and fill the rest from threads of ckpt's. */
 int lazy_serve(struct lazy *lz);
+/* Lazy: the process runs now: the background fill may start (until then
+ * only faults are served). */
+void lazy_go(struct lazy *lz);
 /* Readable once every page is in, or the fill failed. */
 int lazy_done_fd(const struct lazy *lz);
 /* 1: every page is in (the uffds are closed); 0: not yet; -errno: failed

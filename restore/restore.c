@@ -329,6 +329,8 @@ static int start(const char *path, const struct restore_opts *opts, struct start
 		goto out;
 	/* before anything that could stop ckpt with the process running */
 	fd_tcp_unlock(&img, path);
+	if (st->sf.how == HOW_LAZY)
+		lazy_go(st->sf.lz);
 	killpoint("restore: running");
 	if (log_verbose > 1)
 		debug("kill points passed: %ld", killpoints_passed());
