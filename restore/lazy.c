@@ -110,7 +110,9 @@ struct lazy {
 	int background;		/* lazy: the fill yields the CPUs to the process
 				   and to the faults it takes */
 	int go;			/* lazy: the process runs, the fill may start */
-	pthread_cond_t gate;	/* go or stop (under mu) */
+	int check_now;		/* a fault waits for every block's CRC: the
+				   checker may start before go */
+	pthread_cond_t gate;	/* go, check_now or stop (under mu) */
 	int done_fd;		/* eventfd: written when finished or failed */
 	pthread_t *threads;
 	int nthreads;
@@ -744,17 +746,31 @@ static int stopping(struct lazy *lz)
  * per thread on Linux (setpriority(2) with a TID, sched(7) "The nice
  * value"); best effort.
  */
-static void yield_to_process(struct lazy *lz)
+static void yield_to_process(struct lazy *lz, int checker)
 {
 	if (!lz->background)
 		return;
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	/* And not before the process runs (lazy_go): until then only the
 	 * faults the restore itself takes are served (the reader thread),
-	 * and the CPUs are ckpt's last steps', not the fill's. */
+	 * and the CPUs are ckpt's last steps', not the fill's.  But a fault
+	 * on a page no block has waits for the checker (all_verified): if
+	 * the restore itself takes one, the checker must not wait for a
+	 * release that waits for that fault (serve_fault, open_checker). */
 	pthread_mutex_lock(&lz->mu);
-	while (!lz->go && !lz->stop && !lz->err)
+	while (!lz->go && !(checker && lz->check_now) && !lz->stop && !lz->err)
 		pthread_cond_wait(&lz->gate, &lz->mu);
+	pthread_mutex_unlock(&lz->mu);
+}
+
+/* A fault waits for every block's CRC: the checker starts now. */
+static void open_checker(struct lazy *lz)
+{
+	pthread_mutex_lock(&lz->mu);
+	if (!lz->check_now) {
+		lz->check_now = 1;
+		pthread_cond_broadcast(&lz->gate);
+	}
 	pthread_mutex_unlock(&lz->mu);
 }
 
@@ -773,7 +789,7 @@ static void *copier(void *arg)
 	struct lazy *lz = arg;
 	size_t mi, bi;
 
-	yield_to_process(lz);
+	yield_to_process(lz, 0);
 	while (!stopping(lz)) {
 		int ret;
 
@@ -855,7 +871,7 @@ static void *verifier(void *arg)
 {
 	struct lazy *lz = arg;
 
-	yield_to_process(lz);
+	yield_to_process(lz, 1);
 	for (size_t i = 0; i < lz->n && !stopping(lz); i++) {
 		size_t bi = lz->order[lz->signed_index ? lz->n - 1 - i : i];
 		int ret = check_crc(lz, bi);
@@ -884,8 +900,10 @@ static int serve_fault(struct lazy *lz, size_t mi, uint64_t addr)
 	if (bi >= 0 && ranges_next(&lz->mm[mi].gone, img, img + lz->ps, &g))
 		bi = -1;
 	pthread_rwlock_unlock(&lz->lock);
-	if (bi < 0 && !all_verified(lz))
+	if (bi < 0 && !all_verified(lz)) {
+		open_checker(lz);
 		return -EAGAIN;	/* the block it is in may be one not read yet */
+	}
 	if (bi >= 0) {
 		pthread_mutex_lock(&lz->mu);
 		state = lz->mm[mi].state[bi];
