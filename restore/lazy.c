@@ -32,7 +32,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -107,8 +106,7 @@ struct lazy {
 				   no page is missing from the index */
 	int signed_index;	/* the index is authenticated (DIGESTS under
 				   MAC_ALL): a page in no block has no data */
-	int background;		/* lazy: the fill yields the CPUs to the process
-				   and to the faults it takes */
+	int background;		/* lazy: the fill waits for the release */
 	int go;			/* lazy: the process runs, the fill may start */
 	int check_now;		/* a fault waits for every block's CRC: the
 				   checker may start before go */
@@ -739,24 +737,23 @@ static int stopping(struct lazy *lz)
 }
 
 /*
- * Lazy: the background fill (copiers, checker) at a lower priority than
- * the process and the thread serving its faults, so that on busy CPUs the
- * process runs its first instructions, and its faults are served, before
- * blocks it has not asked for are hashed and copied.  The nice value is
- * per thread on Linux (setpriority(2) with a TID, sched(7) "The nice
- * value"); best effort.
+ * Lazy: the background fill (copiers, checker) starts once the process
+ * runs (lazy_go): until then only the faults the restore itself takes are
+ * served (the reader thread), and the CPUs are ckpt's last steps', not
+ * the fill's (its hashing there made a signed image's time to running
+ * several times longer on a busy machine: bench/README.md).  But a
+ * fault on a page no block has waits for the checker (all_verified): if
+ * the restore itself takes one, the checker must not wait for a release
+ * that waits for that fault (serve_fault, open_checker).  At the
+ * process's priority, not below
+ * (nice 10 was tried): a lower one yields to every process on the
+ * machine, not only to this one, and a process that exits before its
+ * fill is done leaves it unfinished (tests/lazy.bats "every page right").
  */
-static void yield_to_process(struct lazy *lz, int checker)
+static void wait_for_release(struct lazy *lz, int checker)
 {
 	if (!lz->background)
 		return;
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-	/* And not before the process runs (lazy_go): until then only the
-	 * faults the restore itself takes are served (the reader thread),
-	 * and the CPUs are ckpt's last steps', not the fill's.  But a fault
-	 * on a page no block has waits for the checker (all_verified): if
-	 * the restore itself takes one, the checker must not wait for a
-	 * release that waits for that fault (serve_fault, open_checker). */
 	pthread_mutex_lock(&lz->mu);
 	while (!lz->go && !(checker && lz->check_now) && !lz->stop && !lz->err)
 		pthread_cond_wait(&lz->gate, &lz->mu);
@@ -789,7 +786,7 @@ static void *copier(void *arg)
 	struct lazy *lz = arg;
 	size_t mi, bi;
 
-	yield_to_process(lz, 0);
+	wait_for_release(lz, 0);
 	while (!stopping(lz)) {
 		int ret;
 
@@ -871,7 +868,7 @@ static void *verifier(void *arg)
 {
 	struct lazy *lz = arg;
 
-	yield_to_process(lz, 1);
+	wait_for_release(lz, 1);
 	for (size_t i = 0; i < lz->n && !stopping(lz); i++) {
 		size_t bi = lz->order[lz->signed_index ? lz->n - 1 - i : i];
 		int ret = check_crc(lz, bi);
