@@ -153,9 +153,10 @@ check: deps
 	$(MAKE) all targets units
 	CKPT_CHECK_ARM64=$(CHECK_ARM64) tests/run-checks.sh $(O)
 
-# The suite on aarch64, in the emulated guest of ../shared/arm64.  make check
-# runs it too on an x86-64 host (about 15 minutes more; CHECK_ARM64=0 for
-# the host's suite alone).  Same summary as make check.
+# The suite on aarch64, in the emulated guest of ../shared/arm64: the tests
+# of what depends on the architecture (those tagged arch-independent are the
+# host's: tests/run-checks.sh).  make check runs it too on an x86-64 host
+# (CHECK_ARM64=0 for the host's suite alone).  Same summary as make check.
 CHECK_ARM64 ?= $(if $(filter x86_64,$(HOST_ARCH)),1,0)
 check-arm64:
 	tests/arm64-deps.sh
