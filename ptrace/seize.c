@@ -353,6 +353,10 @@ int tracee_seize_new(struct tracee_set *ts)
 	for (size_t i = 0; i < nlater && !err; i++) {
 		int ret;
 
+		/* readdir of a task/ whose threads come and go may give a TID
+		 * twice (proc_task_readdir falls back to an index). */
+		if (find(ts, later[i]))
+			continue;
 		first = ts->n;
 		if ((ret = seize_start(ts, dirfd(d), later[i])) < 0 && !exited(ts, later[i], ret))
 			err = ret;
