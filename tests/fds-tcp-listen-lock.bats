@@ -6,6 +6,11 @@
 # retransmission, tcp_syn_retries) and connects to the restored server,
 # where without the lock a port nobody listens on answers with a reset
 # (connection refused).  Server and client: fd_tcp_listen_lock (C).
+#
+# Arch-independent (the network lock is nftables rules made in C; the guest
+# has no nft): the host runs it; the arm64 guest leaves this file out
+# (tests/run-checks.sh).
+# bats file_tags=arch-independent
 
 load test_helper
 
