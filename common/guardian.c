@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -17,9 +18,16 @@
 
 #include "common/guardian.h"
 #include "common/killpoint.h"
+#include "common/log.h"
 #include "common/util.h"
 
-static void wait_for_ckpt(int rfd)
+/* A pidfd of ckpt for guardian_wait_gone(), opened right after the fork:
+ * ckpt is alive, or a zombie its parent has not reaped yet, so the PID is
+ * still its own (-1 if it is reaped already: nothing to wait for). */
+static int ckpt_fd = -1;
+static pid_t ckpt_pid;
+
+static void wait_for_ckpt(int rfd, pid_t ckpt)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGTSTP };
 	int null;
@@ -32,6 +40,8 @@ static void wait_for_ckpt(int rfd)
 	if (rfd > 3)
 		syscall(SYS_close_range, 3, rfd - 1, 0);
 	syscall(SYS_close_range, rfd + 1, ~0u, 0);
+	ckpt_pid = ckpt;
+	ckpt_fd = (int)syscall(SYS_pidfd_open, ckpt, 0);
 	for (unsigned i = 0; i < ARRAY_SIZE(sigs); i++)
 		signal(sigs[i], SIG_IGN);
 	killpoints_off();
@@ -42,10 +52,44 @@ static void wait_for_ckpt(int rfd)
 	close(rfd);
 }
 
+/*
+ * The pipe's end of file comes from ckpt's last close (exit_files(), the
+ * release itself in exit_task_work()), but its tracees are let go only
+ * later, in exit_notify() -> forget_original_parent() -> exit_ptrace()
+ * (kernel/exit.c do_exit()): until then a seize of them gets EPERM.  In
+ * between, the rest of do_exit() runs, the release of the image among it
+ * (the pages of a tmpfs O_TMPFILE freed), at the pace a busy machine gives
+ * it: seconds in the emulated arm64 guest.  A pidfd polls readable once
+ * the leader has exited and the thread group is empty (kernel/pid.c
+ * pidfd_poll()), that is once every thread of ckpt is past its
+ * exit_ptrace().  Bounded: a ckpt stuck in D state must not keep the undo
+ * from running at all (a seize then fails as before, and says so).
+ */
+#define GUARDIAN_GONE_S 300
+
+void guardian_wait_gone(void)
+{
+	struct pollfd p = { .fd = ckpt_fd, .events = POLLIN };
+	uint64_t t0 = now_ns();
+	int r;
+
+	if (ckpt_fd < 0)
+		return;
+	while ((r = poll(&p, 1, GUARDIAN_GONE_S * 1000)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		warn("guardian: the exit of ckpt (PID %d) is not over after %d s: going on", ckpt_pid,
+		     GUARDIAN_GONE_S);
+	else if (now_ns() - t0 > 100000000ull)
+		debug("guardian: waited %.1f s for ckpt's exit to be over", (now_ns() - t0) / 1e9);
+	close(ckpt_fd);
+	ckpt_fd = -1;
+}
+
 pid_t guardian_fork(int *wfd)
 {
 	int p[2], err;
-	pid_t child;
+	pid_t child, ckpt = getpid();
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
@@ -55,7 +99,7 @@ pid_t guardian_fork(int *wfd)
 		int rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
 
 		close(p[1]);
-		wait_for_ckpt(rfd);
+		wait_for_ckpt(rfd, ckpt);
 		return 0;
 	}
 	err = errno;

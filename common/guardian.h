@@ -13,4 +13,8 @@
  * once that end is closed everywhere: ckpt is done or gone.  -errno. */
 pid_t guardian_fork(int *wfd);
 
+/* In the guardian of a ckpt that died: wait until every thread of it has
+ * let go of what it traced (its exit is over), 300 s at most. */
+void guardian_wait_gone(void);
+
 #endif

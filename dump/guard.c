@@ -137,16 +137,24 @@ void guard_note_copy(pid_t pid, pid_t copy, int state)
 	c->state = state;
 }
 
-/* A seize fails while the dead ckpt's exit_ptrace() has not run yet. */
+/* ckpt's exit is over (guardian_wait_gone): a seize that fails with EPERM
+ * now has another tracer in the way, or a ckpt still exiting after
+ * GUARDIAN_GONE_S; a few more tries, then the undo says it could not. */
 static int freeze_one(pid_t pid, pid_t live, struct tracee_set *ts)
 {
+	uint64_t t0 = now_ns();
+
 	for (int i = 0; i < 500; i++) {
 		int ret = tracee_freeze_one(pid, live, ts);
 
 		if (ret == -ESRCH && live != pid)
 			ret = tracee_freeze_one(pid, pid, ts);
-		if (ret != -EPERM)
+		if (ret != -EPERM) {
+			if (i)
+				debug("guardian: attached to %d after %d tries (%.1f ms)", pid, i + 1,
+				      (now_ns() - t0) / 1e6);
 			return ret;
+		}
 		usleep(10000);
 	}
 	return -EPERM;
@@ -370,8 +378,10 @@ int guard_start(pid_t pid, const char *out)
 	}
 	if (child == 0) {
 		guard = j;
-		if (!j->done)
+		if (!j->done) {
+			guardian_wait_gone();
 			undo(j);
+		}
 		_exit(0);
 	}
 	guard = j;
