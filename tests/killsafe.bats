@@ -32,16 +32,31 @@ host_only() {
 # What a dump must leave as it was: threads, fds (with what they are),
 # mappings, children (zombies included).  The userfaultfds ckpt keeps in
 # the process for --track are counted apart: a killed dump may take one
-# away (docs/kill-safety.md), never add one.
+# away (docs/kill-safety.md), never add one.  Three programs, not one per
+# fd: settled() takes one of these per round, and in the loaded arm64
+# guest, where the job keeps both CPUs busy, each program a round starts
+# costs a second or more (a round of 30 took 15-300 s there).  A /proc
+# file is read by one program, whole: the read builtin reads it in pieces,
+# and status is made anew for each (lines shift between them).
 snapshot() {
-	local p=$1 f l
-	ls "/proc/$p/task" | wc -l
-	for f in /proc/$p/fd/*; do
-		l=$(readlink "$f")
-		[ "$l" = "anon_inode:[userfaultfd]" ] || echo "${f##*/} $l"
+	local p=$1 t m
+	t=(/proc/"$p"/task/*)
+	echo "${#t[@]}"
+	fd_links "$p" | while read -r t m; do
+		[ "$m" = "anon_inode:[userfaultfd]" ] || echo "$t $m"
 	done
 	cat "/proc/$p/maps"
-	cat /proc/$p/task/*/children
+	cat /proc/"$p"/task/*/children
+}
+
+# fd_links PID: "FD TARGET" for each fd of PID, from one ls -l.
+fd_links() {
+	local line name
+	ls -l "/proc/$1/fd/" 2>/dev/null | while IFS= read -r line; do
+		[[ $line == *" -> "* ]] || continue
+		name=${line%% -> *}
+		echo "${name##* } ${line#* -> }"
+	done
 }
 
 # tree_snapshot PID: snapshot of PID and of each of its children, and
@@ -78,7 +93,8 @@ where_is() {
 				case $k in
 				Name: | State: | TracerPid: | SigPnd: | ShdPnd: | SigBlk:) line+="$k ${v%% *} " ;;
 				esac
-			done <"$t/status" 2>/dev/null || continue
+			done < <(cat "$t/status" 2>/dev/null)
+			[ -n "$line" ] || continue
 			v=
 			read -r v <"$t/wchan" 2>/dev/null	# no newline: read says EOF
 			echo "  ${p}/${t##*/}: ${line}wchan ${v:-?}"
@@ -110,16 +126,16 @@ hung() {
 }
 
 # all_running PID: no thread of PID stopped, traced or a zombie (the
-# test's own job: its main thread may be the one a dump left so).
+# test's own job: its main thread may be the one a dump left so).  One cat
+# for all (State comes before TracerPid in each).
 all_running() {
-	local t k v st tr
-	for t in /proc/"$1"/task/*; do
-		st= tr=
-		while read -r k v; do
-			case $k in State:) st=$v ;; TracerPid:) tr=$v ;; esac
-		done <"$t/status" 2>/dev/null || continue
-		[ "$tr" = 0 ] && [[ $st != [TtZ]* ]] || return 1
-	done
+	local k v st=
+	while read -r k v; do
+		case $k in
+		State:) st=$v ;;
+		TracerPid:) [ "$v" = 0 ] && [[ $st != [TtZ]* ]] || return 1 ;;
+		esac
+	done < <(cat /proc/"$1"/task/*/status 2>/dev/null)
 }
 
 # settled PID BASE: the process is as BASE says, untraced, not stopped
@@ -128,10 +144,13 @@ all_running() {
 # machine: the --fork copy it waits for exits at SCHED_IDLE).  On failure
 # it says what differs and where everything is.
 settled() {
-	local p=$1 base=$2 left u end=$((SECONDS + SETTLE_S))
+	local p=$1 base=$2 left u f end=$((SECONDS + SETTLE_S))
 	while :; do
-		left=$(ls "$T/imgs" | grep -v '^img[0-9]*$') || true
-		u=$(uffds "$p" 2>/dev/null) || true
+		left=
+		for f in "$T"/imgs/*; do
+			if [ -e "$f" ] && [[ ! ${f##*/} =~ ^img[0-9]*$ ]]; then left+="${f##*/} "; fi
+		done
+		u=$(fd_links "$p" | grep -c ' anon_inode:\[userfaultfd\]$') || true
 		if running_as "$p" "$base" && all_running "$p" && [ -z "$left" ] &&
 		   [ "${u:-0}" -le "${BASE_UFFDS:-0}" ]; then
 			return 0
@@ -148,8 +167,11 @@ settled() {
 # running_as PID BASE: the process runs (neither stopped, traced nor a
 # zombie) and is as BASE says; ST, TR and NOW are what was seen.
 running_as() {
-	ST=$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null) || true
-	TR=$(awk '/^TracerPid:/{print $2}' "/proc/$1/status" 2>/dev/null) || true
+	local k v
+	ST= TR=
+	while read -r k v; do
+		case $k in State:) ST=${v%% *} ;; TracerPid:) TR=$v ;; esac
+	done < <(cat "/proc/$1/status" 2>/dev/null)
 	NOW=$(${SNAPSHOT:-snapshot} "$1" 2>/dev/null) || true
 	[ "$TR" = 0 ] && [ "$ST" != T ] && [ "$ST" != t ] && [ "$ST" != Z ] && [ "$NOW" = "$2" ]
 }
