@@ -126,8 +126,9 @@ hung() {
 }
 
 # all_running PID: no thread of PID stopped, traced or a zombie (the
-# test's own job: its main thread may be the one a dump left so).  One cat
-# for all (State comes before TracerPid in each).
+# test's own job: its main thread may be the one a dump left so).  One grep
+# for all, of the two lines wanted (State comes before TracerPid in each):
+# the read builtin is slow on 1,000 threads' whole status files (1.9 s).
 all_running() {
 	local k v st=
 	while read -r k v; do
@@ -135,7 +136,7 @@ all_running() {
 		State:) st=$v ;;
 		TracerPid:) [ "$v" = 0 ] && [[ $st != [TtZ]* ]] || return 1 ;;
 		esac
-	done < <(cat /proc/"$1"/task/*/status 2>/dev/null)
+	done < <(grep -h '^State:\|^TracerPid:' /proc/"$1"/task/*/status 2>/dev/null)
 }
 
 # settled PID BASE: the process is as BASE says, untraced, not stopped
