@@ -289,10 +289,7 @@ static size_t listeners(const struct img *img, struct netlock_conn *c, size_t n)
 		struct ckpt_fd_inet s;
 		size_t k;
 
-		if (f->d.kind != CKPT_FD_INET || f->d.policy != CKPT_FPOL_EXACT)
-			continue;
-		fd_state(f, &s, sizeof(s));
-		if (s.protocol != IPPROTO_TCP || s.state != TCP_LISTEN)
+		if (!fd_tcp_listener(f, &s))
 			continue;
 		for (k = 0; k < n; k++)
 			if (c[k].listener && c[k].family == (int)s.family && c[k].port == s.port &&

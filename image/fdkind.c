@@ -813,6 +813,14 @@ const struct img_file *fd_tcp_peer(const struct img *img, const struct img_file 
 	return NULL;
 }
 
+int fd_tcp_listener(const struct img_file *f, struct ckpt_fd_inet *s)
+{
+	if (f->d.policy != CKPT_FPOL_EXACT || !fd_inet_listener(f))
+		return 0;
+	fd_state(f, s, sizeof(*s));
+	return 1;
+}
+
 static uint32_t s_state(const struct img_file *f)
 {
 	struct ckpt_fd_inet s;

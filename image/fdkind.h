@@ -48,6 +48,9 @@ uint32_t fd_tcp_fins(uint32_t state);
 /* The TCP file of img at the other end of TCP file f (restored exactly
  * too), or NULL: the peer is outside the image. */
 const struct img_file *fd_tcp_peer(const struct img *img, const struct img_file *f);
+/* 1 if f is a TCP listener restore makes again (its state into *s), else
+ * 0: what the network lock holds (dump/fd-tcp.c) and unlocks (restore). */
+int fd_tcp_listener(const struct img_file *f, struct ckpt_fd_inet *s);
 /* "CLOSE_WAIT" */
 const char *fd_tcp_state_name(uint32_t state);
 /* "127.0.0.1:80", "[::1]:80" */

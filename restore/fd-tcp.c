@@ -428,26 +428,16 @@ static void tcp_resume(struct plan *pl, const struct fd_restore *r, const struct
 			     f->d.flags & ~(uint32_t)O_ACCMODE });
 }
 
-/* A TCP listener restore made (its SYNs may be locked). */
-static int listener(const struct img_file *f)
-{
-	struct ckpt_fd_inet s;
-
-	if (f->d.kind != CKPT_FD_INET || f->d.policy != CKPT_FPOL_EXACT)
-		return 0;
-	fd_state(f, &s, sizeof(s));
-	return s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN;
-}
-
 void fd_tcp_unlock(const struct img *img, const char *path)
 {
 	char name[NETLOCK_NAME_MAX], why[256];
 	int outside = 0, listening = 0, ret;
+	struct ckpt_fd_inet s;
 
 	for (uint32_t i = 0; i < img->nfiles && !outside; i++) {
 		outside = img->files[i].d.kind == CKPT_FD_TCP &&
 			  img->files[i].d.policy == CKPT_FPOL_EXACT && !fd_tcp_peer(img, &img->files[i]);
-		listening |= listener(&img->files[i]);
+		listening |= fd_tcp_listener(&img->files[i], &s);
 	}
 	/* a dump without CAP_NET_ADMIN locked no listener (dump/fd-tcp.c) */
 	if (!outside && (!listening || !netlock_capable()))
