@@ -25,9 +25,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -178,21 +180,28 @@ static int say_first(struct lazy *lz)
 	return !__atomic_exchange_n(&lz->said, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Which image a block's error names, as the reader names it: "image" or
+ * "parent image \"P\"" (image/read.c). */
+static const char *source(const struct lazy *lz, uint32_t src, char *buf, size_t len)
+{
+	if (!src)
+		return "image";
+	snprintf(buf, len, "parent image \"%s\"", lz->paths[src]);
+	return buf;
+}
+
 /* Said as the reader says it (image/read.c), the section named by the
  * type it has in the file (PAGES_ALIGNED is read as PAGES). */
 static int crc_error(struct lazy *lz, uint32_t src, const uint8_t *sec, uint64_t at)
 {
 	struct ckpt_section s;
 	int mute = !say_first(lz), ret;
+	char who[PATH_MAX + 16];
 
 	memcpy(&s, sec, sizeof(s));
 	log_mute += mute;
-	if (src)
-		ret = error("parent image \"%s\" is corrupted: %s section at offset %llu: checksum mismatch",
-			    lz->paths[src], img_section_name(s.type), (unsigned long long)at);
-	else
-		ret = error("image is corrupted: %s section at offset %llu: checksum mismatch",
-			    img_section_name(s.type), (unsigned long long)at);
+	ret = error("%s is corrupted: %s section at offset %llu: checksum mismatch",
+		    source(lz, src, who, sizeof(who)), img_section_name(s.type), (unsigned long long)at);
 	log_mute -= mute;
 	return ret;
 }
@@ -206,13 +215,13 @@ static int digest_error(struct lazy *lz, const struct lblock *b)
 {
 	struct ckpt_section s;
 	int mute = !say_first(lz), ret;
+	char who[PATH_MAX + 16];
 
 	memcpy(&s, b->sec, sizeof(s));
 	log_mute += mute;
-	ret = error("%s%s%s was changed after it was signed: %s section at offset %llu (memory %#llx-%#llx) does not match its signed digest; the process was killed before it could use those pages",
-		    b->src ? "parent image \"" : "image", b->src ? lz->paths[b->src] : "",
-		    b->src ? "\"" : "", img_section_name(s.type), (unsigned long long)b->at,
-		    (unsigned long long)b->addr,
+	ret = error("%s was changed after it was signed: %s section at offset %llu (memory %#llx-%#llx) does not match its signed digest; the process was killed before it could use those pages",
+		    source(lz, b->src, who, sizeof(who)), img_section_name(s.type),
+		    (unsigned long long)b->at, (unsigned long long)b->addr,
 		    (unsigned long long)(b->addr + (uint64_t)b->npages * lz->ps));
 	log_mute -= mute;
 	return ret;
@@ -744,9 +753,8 @@ static int stopping(struct lazy *lz)
  * several times longer on a busy machine: bench/README.md).  But a
  * fault on a page no block has waits for the checker (all_verified): if
  * the restore itself takes one, the checker must not wait for a release
- * that waits for that fault (serve_fault, open_checker).  At the
- * process's priority, not below
- * (nice 10 was tried): a lower one yields to every process on the
+ * that waits for that fault (serve_fault opens its gate).  At the
+ * process's priority, not below (nice 10 was tried): a lower one yields to every process on the
  * machine, not only to this one, and a process that exits before its
  * fill is done leaves it unfinished (tests/lazy.bats "every page right").
  */
@@ -760,25 +768,19 @@ static void wait_for_release(struct lazy *lz, int checker)
 	pthread_mutex_unlock(&lz->mu);
 }
 
-/* A fault waits for every block's CRC: the checker starts now. */
-static void open_checker(struct lazy *lz)
+/* *flag (go or check_now) set, under mu, and the waiters told. */
+static void open_gate(struct lazy *lz, int *flag)
 {
 	pthread_mutex_lock(&lz->mu);
-	if (!lz->check_now) {
-		lz->check_now = 1;
-		pthread_cond_broadcast(&lz->gate);
-	}
+	*flag = 1;
+	pthread_cond_broadcast(&lz->gate);
 	pthread_mutex_unlock(&lz->mu);
 }
 
 void lazy_go(struct lazy *lz)
 {
-	if (!lz)
-		return;
-	pthread_mutex_lock(&lz->mu);
-	lz->go = 1;
-	pthread_cond_broadcast(&lz->gate);
-	pthread_mutex_unlock(&lz->mu);
+	if (lz)
+		open_gate(lz, &lz->go);
 }
 
 static void *copier(void *arg)
@@ -898,7 +900,8 @@ static int serve_fault(struct lazy *lz, size_t mi, uint64_t addr)
 		bi = -1;
 	pthread_rwlock_unlock(&lz->lock);
 	if (bi < 0 && !all_verified(lz)) {
-		open_checker(lz);
+		/* it waits for every block's CRC: the checker starts now */
+		open_gate(lz, &lz->check_now);
 		return -EAGAIN;	/* the block it is in may be one not read yet */
 	}
 	if (bi >= 0) {
@@ -1114,6 +1117,7 @@ static void join_threads(struct lazy *lz)
 static int take_digests(struct lazy *lz, const struct img_reader *r)
 {
 	int ret = img_check_whole_mac(r);
+	char who[PATH_MAX + 16];
 
 	if (ret < 0)
 		return ret;
@@ -1128,10 +1132,8 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 		if (!(br->hdr.flags & CKPT_HDR_DIGESTS))
 			continue;
 		if (!d)
-			return error("%s%s%s is corrupted: %s section at offset %llu has no signed digest",
-				     b->src ? "parent image \"" : "image",
-				     b->src ? lz->paths[b->src] : "", b->src ? "\"" : "", "page data",
-				     (unsigned long long)b->at);
+			return error("%s is corrupted: page data section at offset %llu has no signed digest",
+				     source(lz, b->src, who, sizeof(who)), (unsigned long long)b->at);
 		memcpy(b->digest, d, SHA256_LEN);
 		b->has_digest = 1;
 	}
