@@ -204,9 +204,16 @@ static int wait_interrupt_stop(struct tracee_set *ts, struct tracee *t)
  * another (1,000 threads: a few ms instead of most of the freeze).  A
  * failure after the seize leaves it out of ts, detached.
  */
+/* The options every thread of ts is traced with (a held process's own
+ * are added to them: seize_finish). */
+static long seize_opts(const struct tracee_set *ts)
+{
+	return PTRACE_O_TRACESYSGOOD | (ts->suspend_seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0) |
+	       ts->options;
+}
+
 static int seize_start(struct tracee_set *ts, int taskfd, pid_t tid)
 {
-	long opts = PTRACE_O_TRACESYSGOOD;
 	char path[64], wchan[48] = "", *w;
 	struct tracee *t;
 	int born;
@@ -222,14 +229,12 @@ static int seize_start(struct tracee_set *ts, int taskfd, pid_t tid)
 		snprintf(wchan, sizeof(wchan), "%s", w);
 		free(w);
 	}
-	if (ts->suspend_seccomp)
-		opts |= PTRACE_O_SUSPEND_SECCOMP;
 	/* One a fork event attached is ours already, and on its way to its
 	 * first stop (PTRACE_EVENT_STOP): no seize, no interrupt.  A held
 	 * process is ours already: interrupted, not seized. */
 	born = tracee_born_take(ts->born, tid);
 	if (!born && !tracee_is_held(ts->pid) &&
-	    ptrace(PTRACE_SEIZE, tid, 0, (void *)(opts | ts->options)) < 0)
+	    ptrace(PTRACE_SEIZE, tid, 0, (void *)seize_opts(ts)) < 0)
 		return -errno;
 	if (!born && ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
 		int err = errno;
@@ -252,14 +257,13 @@ static int seize_start(struct tracee_set *ts, int taskfd, pid_t tid)
 /* The second half: t in its interrupt stop, its registers read. */
 static int seize_finish(struct tracee_set *ts, struct tracee *t)
 {
-	long opts = PTRACE_O_TRACESYSGOOD | (ts->suspend_seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0);
 	size_t len = sizeof(t->regs);
 	int ret;
 
 	if ((ret = wait_interrupt_stop(ts, t)) < 0)
 		return ret;
 	if (tracee_is_held(ts->pid) &&
-	    ptrace(PTRACE_SETOPTIONS, t->tid, 0, (void *)(opts | tracee_held_opts() | ts->options)) < 0)
+	    ptrace(PTRACE_SETOPTIONS, t->tid, 0, (void *)(seize_opts(ts) | tracee_held_opts())) < 0)
 		return -errno;
 	return tracee_get_regset(t->tid, NT_PRSTATUS, &t->regs, &len);
 }
