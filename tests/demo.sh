@@ -64,7 +64,8 @@ say "starting a long job: a sum of squares that checks itself at the end"
 	set -m
 	"$O/targets/longjob" "$N" </dev/null >"$log" 2>&1 &
 	echo $! >"$dir/pid"
-	wait $! || true
+	st=0; wait $! || st=$?
+	echo "$st" >"$dir/job-status"
 ) 2>/dev/null &
 sub=$!
 while [ ! -s "$dir/pid" ]; do sleep 0.05; done
@@ -78,7 +79,14 @@ for ((i = 0; i < 600; i++)); do
 done
 
 say "ckpt dump $job -o $dir/job.ckpt --kill   (save it, then kill it)"
-"$CKPT" dump "$job" -o "$dir/job.ckpt" --kill
+if ! "$CKPT" dump "$job" -o "$dir/job.ckpt" --kill; then
+	# Say what became of the job (a job that ended before its dump, or was
+	# killed by something else, would otherwise leave only ckpt's line).
+	wait "$sub"
+	echo "demo: the dump failed; the job's wait status was $(cat "$dir/job-status" 2>/dev/null || echo "not known")" >&2
+	tail -n 3 "$log" >&2
+	exit 1
+fi
 wait "$sub"
 show
 ls -l "$dir/job.ckpt"
