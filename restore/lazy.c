@@ -14,11 +14,13 @@
  * gets the zero page) and follows what the process does to its memory:
  * mremap moves pages not yet copied (UFFD_EVENT_REMAP), munmap and
  * MADV_DONTNEED drop them (UNMAP, REMOVE).  From an event until it is
- * read the kernel refuses copies (EAGAIN), and the process goes on only
- * once it has been read: the reader reads with the lock held for writing
- * and copies hold it for reading, so no copy lands in a range after the
- * process dropped it (Documentation/admin-guide/mm/userfaultfd.rst,
- * "Non-cooperative userfaultfd"; fs/userfaultfd.c mmap_changing).
+ * read the kernel refuses copies (EAGAIN; or ENOENT where the range just
+ * moved away: uffd_copy asks which), and the process goes on only once it
+ * has been read: the reader reads with the lock held for writing and
+ * copies hold it for reading, so no copy lands in a range after the
+ * process dropped it, and none is lost to a range that moved
+ * (Documentation/admin-guide/mm/userfaultfd.rst, "Non-cooperative
+ * userfaultfd"; fs/userfaultfd.c mmap_changing).
  *
  * When every block is in, the uffds are closed: the registrations go,
  * and a page no image has is an ordinary zero-filled page from then on.
@@ -559,24 +561,65 @@ static int uffd_register(int uffd, uint64_t start, uint64_t end)
 	return (reg.ioctls & (1ull << _UFFDIO_COPY)) ? 0 : -ENOTSUP;
 }
 
+/*
+ * Whether an event of uffd's address space is not read yet (the kernel's
+ * mmap_changing, set under the mmap lock by the change that raises it,
+ * cleared once it is read).  A copy meant to say so (EAGAIN), but it looks
+ * its mapping up first (mm/userfaultfd.c mfill_atomic, since it takes
+ * per-VMA locks): one into a range the process has just moved or unmapped
+ * says ENOENT while the event is still on its way, and the range's pages
+ * are then elsewhere, not gone.  UFFDIO_WRITEPROTECT tests mmap_changing
+ * before anything else (mwriteprotect_range); asked to un-protect a page
+ * of memory registered for missing pages only, it changes nothing (ENOENT).
+ * Asked under the lock's read side: the reader cannot read the event in
+ * between.
+ */
+static int event_pending(int uffd, uint64_t page, size_t ps)
+{
+	struct uffdio_writeprotect wp = { .range = { page, ps },
+					  .mode = UFFDIO_WRITEPROTECT_MODE_DONTWAKE };
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 && errno == EAGAIN;
+}
+
 /* len bytes to dst (current address) from src; pages already there are
- * left.  0, -EAGAIN (an event is to be read first), -ESRCH (the address
- * space is gone), or -errno. */
+ * left, and pages with no mapping of the uffd's (nor an event coming about
+ * them: a forked child that did not inherit it, MADV_DONTFORK) are skipped.
+ * 0, -EAGAIN (an event is to be read first), -ESRCH (the address space is
+ * gone), or -errno. */
 static int uffd_copy(int uffd, uint64_t dst, const uint8_t *src, uint64_t len, size_t ps)
 {
-	while (len) {
-		struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src, .len = len };
-		uint64_t done;
+	/* less where one copy would span mappings (mprotect split one: no
+	 * event says so), and doubled again past the split */
+	uint64_t chunk = len;
 
-		if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
-			return 0;
-		done = c.copy > 0 ? (uint64_t)c.copy : 0;
-		if (errno == EEXIST)	/* that page is there (faulted in, or forked) */
-			done += ps;
-		else if (errno == ENOENT)	/* unmapped: an UNMAP event is coming */
-			return 0;
-		else if (!done)
-			return -errno;
+	while (len) {
+		struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src,
+					 .len = MIN(chunk, len) };
+		uint64_t done = c.len;
+
+		if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
+			chunk = MIN(chunk * 2, len);
+		} else {
+			done = c.copy > 0 ? (uint64_t)c.copy : 0;
+			if (errno == EEXIST) {	/* that page is there (faulted in, or forked) */
+				done += ps;
+			} else if (errno == ENOENT) {
+				/* moved or unmapped, its event not read yet:
+				 * never "done" (the moved pages would get
+				 * zeros); or more than one mapping (a split
+				 * one); or truly none there */
+				if (event_pending(uffd, dst, ps))
+					return -EAGAIN;
+				if (chunk > ps) {
+					chunk = MAX(ps, (chunk / 2) & ~(uint64_t)(ps - 1));
+					continue;
+				}
+				done = ps;
+			} else if (!done) {
+				return -errno;
+			}
+		}
 		dst += done;
 		src += done;
 		len -= MIN(done, len);
@@ -1265,9 +1308,10 @@ int lazy_status(struct lazy *lz)
 		 * __collapse_huge_page_isolate, userfaultfd_armed). */
 		if (lz->huge.n && !lz->mm[0].dead)
 			huge_again(lz);
-		debug("lazy restore: every page in after %.1f ms (%llu faults, %llu zero pages, %llu blocks copied)",
+		debug("lazy restore: every page in after %.1f ms (%llu faults, %llu zero pages, %llu blocks copied, %zu moves followed)",
 		      (now_ns() - lz->t0) / 1e6, (unsigned long long)lz->faults,
-		      (unsigned long long)lz->zero, (unsigned long long)lz->copied);
+		      (unsigned long long)lz->zero, (unsigned long long)lz->copied,
+		      lz->mm[0].nremaps);
 	}
 	return ret;
 }
