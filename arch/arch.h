@@ -102,6 +102,10 @@ void arch_fixup_restart(arch_regs_t *r);
  */
 struct arch_code {
 	uint64_t gadget, gadget_syscall, resume;
+	/* A syscall instruction that returns at once: x86-64 the `syscall`
+	 * of resume's `syscall; ret`; aarch64 none yet (0).  A trip
+	 * (ptrace/trip.c) runs its syscalls there without ptrace stops. */
+	uint64_t call;
 };
 /* Search code[0..len), loaded at addr, for what c still lacks (0). */
 void arch_find_code(const uint8_t *code, size_t len, uint64_t addr, struct arch_code *c);
@@ -128,6 +132,23 @@ struct arch_sigframe {
 };
 int arch_sigframe_build(struct arch_sigframe *f, pid_t tid, uint64_t below, const arch_regs_t *r,
 			uint64_t mask, uint64_t gadget);
+/*
+ * Registers that make a thread, resumed, run nr(a[]) at c->call and then
+ * the gadget, whose rt_sigreturn reads frame f (x86-64: the `ret` after
+ * the syscall pops f's return slot; aarch64: returns to x30).  No
+ * restart logic applies to them.
+ */
+void arch_prep_call(arch_regs_t *r, long nr, const uint64_t a[6], const struct arch_code *c,
+		    const struct arch_sigframe *f);
+/*
+ * A thread frozen with registers r needs its restart_block when it runs on
+ * (x86-64: cut short in a syscall the kernel restarts with
+ * restart_syscall, or about to call restart_syscall), which an
+ * rt_sigreturn forgets (restore_sigcontext sets it to
+ * do_no_restart_syscall).  aarch64 never: its restart is decided before
+ * the ptrace stop, and a thread given back issues its syscall anew.
+ */
+int arch_needs_restart_block(const arch_regs_t *r);
 /* Registers that make a thread resting at a ptrace stop run the gadget at
  * `gadget` with stack pointer sp (no syscall restart applied to them). */
 void arch_prep_gadget(arch_regs_t *r, uint64_t gadget, uint64_t sp);

@@ -13,6 +13,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,23 +265,24 @@ static int read_each(pid_t pid, const uint64_t *at, void *out, size_t size, size
 /*
  * Per thread, what only the thread itself can be asked: its
  * clear_child_tid (how pthread_join learns a thread ended) and its
- * alternate signal stack, for threads [lo, lo + n).  All of them are
+ * alternate signal stack, for threads ts->t[idx[0..n)].  All of them are
  * borrowed first and each syscall runs in all at once
  * (tracee_syscall_each): with 1,000 threads, one thread after another
  * was some 5 ptrace round trips each, most of the freeze.  Then given
  * back together, but t[0] (its scratch is needed after).
  */
-static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, size_t n)
+static int borrowed_calls(struct img_proc *p, struct tracee_set *ts, const size_t *idx, size_t n)
 {
 	struct tracee **tv = xmalloc(n * sizeof(*tv));
 	uint64_t (*a)[6] = xzalloc(n * sizeof(*a)), *at = xmalloc(n * sizeof(*at));
 	uint64_t *tidaddr = xzalloc(n * sizeof(*tidaddr));
 	struct kstack *ks = xzalloc(n * sizeof(*ks));
 	long *r = xmalloc(n * sizeof(*r));
+	size_t k = 0;
 	int ret = 0;
 
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		tv[i] = &ts->t[lo + i];
+		tv[i] = &ts->t[idx[i]];
 		if ((ret = tracee_scratch(ts, tv[i], &at[i])) < 0)
 			ret = error_errno(ret, "thread %d: cannot borrow it", tv[i]->tid);
 		a[i][0] = PR_GET_TID_ADDRESS;
@@ -291,7 +293,7 @@ static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, si
 	if (ret == 0 && (ret = read_each(ts->t[0].tid, at, tidaddr, sizeof(*tidaddr), n)) < 0)
 		ret = error_errno(ret, "cannot read the tid addresses of the threads");
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		p->threads[lo + i].d.clear_tid = r[i] == 0 ? tidaddr[i] : 0;
+		p->threads[idx[i]].d.clear_tid = r[i] == 0 ? tidaddr[i] : 0;
 		a[i][0] = 0;
 		a[i][1] = at[i];
 	}
@@ -303,12 +305,15 @@ static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, si
 	if (ret == 0 && (ret = read_each(ts->t[0].tid, at, ks, sizeof(*ks), n)) < 0)
 		ret = error_errno(ret, "cannot read the signal stacks of the threads");
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		p->threads[lo + i].d.altstack_sp = ks[i].sp;
-		p->threads[lo + i].d.altstack_size = ks[i].size;
-		p->threads[lo + i].d.altstack_flags = (uint32_t)ks[i].flags;
+		p->threads[idx[i]].d.altstack_sp = ks[i].sp;
+		p->threads[idx[i]].d.altstack_size = ks[i].size;
+		p->threads[idx[i]].d.altstack_flags = (uint32_t)ks[i].flags;
 	}
 	/* On failure dump_collect_remote gives back what is left. */
-	if (ret == 0 && (ret = tracee_inject_end_each(tv + !lo, n - !lo)) < 0)
+	for (size_t i = 0; i < n; i++)
+		if (tv[i] != &ts->t[0])
+			tv[k++] = tv[i];
+	if (ret == 0 && (ret = tracee_inject_end_each(tv, k)) < 0)
 		ret = error_errno(ret, "cannot give the threads their registers back");
 	free(tv);
 	free(a);
@@ -319,15 +324,86 @@ static int thread_calls(struct img_proc *p, struct tracee_set *ts, size_t lo, si
 	return ret;
 }
 
+/* What a trip's syscalls leave in a thread's scratch.  Marked first with
+ * what neither writes: a tid address of ~0 (prctl failed: none known, as
+ * borrowed_calls takes a failure) and ss_flags -1 (no sigaltstack). */
+struct trip_out {
+	uint64_t tidaddr;
+	struct kstack ks;
+};
+
+/*
+ * The same for threads t[1..] in one trip each (tracee_trip_each: one
+ * ptrace stop a thread instead of six); the threads it could not take go
+ * to *left, for borrowed_calls.  sigs: the signals the process ignores.
+ */
+static int trip_calls(struct img_proc *p, struct tracee_set *ts, uint64_t sigs, size_t *left,
+		      size_t *nleft)
+{
+	static const struct tracee_tcall calls[] = {
+		{ SYS_prctl, { PR_GET_TID_ADDRESS }, 1, offsetof(struct trip_out, tidaddr) },
+		{ SYS_sigaltstack, { 0 }, 1, offsetof(struct trip_out, ks) },
+	};
+	size_t n = ts->n - 1;
+	struct tracee **tv = xmalloc((n ? n : 1) * sizeof(*tv));
+	struct trip_out in, *out = xmalloc((n ? n : 1) * sizeof(*out));
+	uint8_t *done = xmalloc(n ? n : 1);
+	int ret;
+
+	memset(&in, 0xff, sizeof(in));
+	for (size_t i = 0; i < n; i++)
+		tv[i] = &ts->t[i + 1];
+	ret = tracee_trip_each(ts, tv, n, sigs, calls, 2, &in, sizeof(in), out, done);
+	if (ret < 0)
+		ret = error_errno(ret, "cannot run prctl(PR_GET_TID_ADDRESS) and sigaltstack in the threads");
+	if (ret == 0)
+		debug("%zu of %zu threads asked in one trip each", n + 1 - *nleft, ts->n);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct img_thread *t = &p->threads[i + 1];
+
+		if (!done[i]) {
+			left[(*nleft)++] = i + 1;
+			continue;
+		}
+		if (out[i].ks.flags == -1)
+			ret = error("thread %d: sigaltstack failed", tv[i]->tid);
+		t->d.clear_tid = out[i].tidaddr == ~0ull ? 0 : out[i].tidaddr;
+		t->d.altstack_sp = out[i].ks.sp;
+		t->d.altstack_size = out[i].ks.size;
+		t->d.altstack_flags = (uint32_t)out[i].ks.flags;
+	}
+	free(tv);
+	free(out);
+	free(done);
+	return ret;
+}
+
+/* Signals whose delivery does nothing: ignored, or caught by no handler
+ * with a default action of ignoring (signal(7)). */
+static uint64_t ignored_signals(const struct proc_status *st)
+{
+	uint64_t dfl_ign = 1ull << (SIGCHLD - 1) | 1ull << (SIGURG - 1) | 1ull << (SIGWINCH - 1);
+
+	return st->sig_ign | (dfl_ign & ~st->sig_cgt);
+}
+
 /* Without a sigreturn gadget a borrowed thread is not safe (borrow.c):
  * then one thread at a time, as few at risk as can be. */
-static int collect_threads(struct img_proc *p, struct tracee_set *ts)
+static int collect_threads(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st)
 {
-	size_t step = ts->code.arch.gadget ? ts->n : 1;
+	size_t *left = xmalloc(ts->n * sizeof(*left)), n = 0, step;
 	int ret = 0;
 
-	for (size_t lo = 0; lo < ts->n && ret == 0; lo += step)
-		ret = thread_calls(p, ts, lo, MIN(step, ts->n - lo));
+	left[n++] = 0;
+	if (ts->code.arch.gadget)
+		ret = trip_calls(p, ts, ignored_signals(st), left, &n);
+	else
+		for (size_t i = 1; i < ts->n; i++)
+			left[n++] = i;
+	step = ts->code.arch.gadget ? n : 1;
+	for (size_t lo = 0; lo < n && ret == 0; lo += step)
+		ret = borrowed_calls(p, ts, left + lo, MIN(step, n - lo));
+	free(left);
 	return ret;
 }
 
@@ -368,7 +444,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 			return error_errno(ret, "cannot read signal action %d", sig);
 		p->sigacts[sig - 1] = (struct ckpt_sigaction){ ka.handler, ka.flags, ka.restorer, ka.mask };
 	}
-	if ((ret = collect_threads(p, ts)) < 0)
+	if ((ret = collect_threads(p, ts, st)) < 0)
 		return ret;
 	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
 		return ret;

@@ -186,10 +186,23 @@ static int lend_safely(struct tracee_set *ts, struct tracee *t, const arch_regs_
 	return 0;
 }
 
+void tracee_loan_regs(const struct tracee *t, arch_regs_t *resolved, arch_regs_t *back)
+{
+	*resolved = t->regs;
+	/* Inside an rseq critical section a thread is in no syscall: either
+	 * fixup applies, not both. */
+	rseq_abort(t->tid, resolved);
+	*back = *resolved;
+	arch_resolve_restart(t->tid, resolved, t->wchan);
+	arch_fixup_restart(resolved);
+	if (!ARCH_RESTART_AFTER_STOP)
+		*back = *resolved;
+}
+
 int tracee_borrow(struct tracee_set *ts, struct tracee *t)
 {
 	struct tracee_loan *l = xzalloc(sizeof(*l));
-	arch_regs_t resolved = t->regs;
+	arch_regs_t resolved;
 	int ret;
 
 	t->loan = l;
@@ -198,14 +211,7 @@ int tracee_borrow(struct tracee_set *ts, struct tracee *t)
 		drop_loan(t);
 		return ret;
 	}
-	/* Inside an rseq critical section a thread is in no syscall: either
-	 * fixup applies, not both. */
-	rseq_abort(t->tid, &resolved);
-	l->back = resolved;
-	arch_resolve_restart(t->tid, &resolved, t->wchan);
-	arch_fixup_restart(&resolved);
-	if (!ARCH_RESTART_AFTER_STOP)
-		l->back = resolved;
+	tracee_loan_regs(t, &resolved, &l->back);
 	ret = lend_safely(ts, t, &resolved);
 	t->injecting = 1;
 	t->at = TRACEE_AT_STOP;

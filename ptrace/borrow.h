@@ -24,6 +24,10 @@ struct tracee_loan {
 	int nlent;
 };
 
+/* The registers frozen thread t runs on with: *resolved when it
+ * sigreturns into itself (an rseq critical section aborted, a restart
+ * applied), *back when it gets them at a stop in the signal path. */
+void tracee_loan_regs(const struct tracee *t, arch_regs_t *resolved, arch_regs_t *back);
 /* Lend t: safely when ts has a gadget and the frame fits, else only
  * marked borrowed (the old way: foreign registers until given back). */
 int tracee_borrow(struct tracee_set *ts, struct tracee *t);

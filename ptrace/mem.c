@@ -66,6 +66,11 @@ int mem_readv_unpinned(pid_t pid, const struct iovec *local, const struct iovec 
 	return 0;
 }
 
+int mem_rw_plain(pid_t pid, const struct iovec *l, const struct iovec *r, int n, int wr)
+{
+	return vm_rw(pid, l, n, r, n, wr);
+}
+
 int mem_readv(pid_t pid, const struct iovec *local, int nlocal,
 	      const struct iovec *remote, int nremote)
 {

@@ -437,14 +437,19 @@ void tracee_release(struct tracee_set *ts, int sig)
 
 		if (sig != SIGKILL && t->injecting && tracee_inject_end(t) < 0)
 			warn("thread %d: cannot put its registers back", t->tid);
+		/* A thread a trip left in a signal-delivery stop: the signal
+		 * the process had sent it goes on (trip.c); ckpt's does not. */
 		if (!tracee_is_held(ts->pid)) {
-			ptrace(PTRACE_DETACH, t->tid, 0, 0);
+			ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)t->deliver);
 			continue;
 		}
 		/* Held: on, still seized, with the held options (no seccomp
 		 * suspension); in its job-control stop if it was in one. */
 		ptrace(PTRACE_SETOPTIONS, t->tid, 0, (void *)tracee_held_opts());
-		ptrace(t->group_stop ? PTRACE_LISTEN : PTRACE_CONT, t->tid, 0, 0);
+		if (t->deliver)
+			ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)tracee_pass_signal(t->tid, t->deliver));
+		else
+			ptrace(t->group_stop ? PTRACE_LISTEN : PTRACE_CONT, t->tid, 0, 0);
 	}
 	free(ts->t);
 	ts->t = NULL;

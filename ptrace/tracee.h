@@ -23,6 +23,9 @@ struct tracee {
 	char wchan[48];		/* where it waited before we stopped it */
 	arch_regs_t regs;	/* as frozen */
 	struct tracee_loan *loan;	/* while borrowed (borrow.c) */
+	/* Kept in a signal-delivery stop of this signal of the process, to
+	 * be delivered at the release (trip.c); 0 = none. */
+	int deliver;
 };
 
 /* Code of the process that injection uses (found by the caller). */
@@ -165,6 +168,30 @@ int tracee_syscall_each(struct tracee_set *ts, struct tracee **tv, size_t n, lon
 /* tracee_inject_end of n threads, their interrupt stops overlapped. */
 int tracee_inject_end_each(struct tracee **tv, size_t n);
 
+/*
+ * A trip (trip.c): syscalls calls[0..ncalls) run in each thread tv[i]
+ * that can take one, all threads at once, with one ptrace stop each and
+ * no stepping.  Argument `out` of a call (-1: none) is given the address
+ * of byte out_off of the thread's scratch, whose len bytes are `in`
+ * before and are read into out + i * len after (the return values are
+ * not seen).  sigs: the signals (bit sig-1) whose delivery to a thread of
+ * the process does nothing (ignored), one of which ends each trip.
+ * done[i]: 1 when tv[i] took it (its outputs read; it is stopped with its
+ * own registers, mask and stack bytes), 0 when it was left as it was, for
+ * borrowing.  0 or -errno (the first failure; the threads that failed are
+ * given back too).
+ */
+struct tracee_tcall {
+	long nr;
+	uint64_t a[6];
+	int out;
+	uint32_t out_off;
+};
+#define TRACEE_TRIP_MAX	4
+int tracee_trip_each(struct tracee_set *ts, struct tracee **tv, size_t n, uint64_t sigs,
+		     const struct tracee_tcall *calls, size_t ncalls, const void *in, size_t len,
+		     void *out, uint8_t *done);
+
 /* borrow.c */
 /* Where the code for safe borrowing is in pid (arch.h struct arch_code,
  * in read-only executable mappings); -ENOENT if not all of it is. */
@@ -201,6 +228,10 @@ int mem_readv(pid_t pid, const struct iovec *local, int nlocal,
  * mm/gup.c): read that way, the pages a forked child shares with its
  * parent would each be copied.  local and remote iovecs of one shape. */
 int mem_readv_unpinned(pid_t pid, const struct iovec *local, const struct iovec *remote, int n);
+/* n transfers of local l[i] and remote r[i] (write: wr 1) in one
+ * process_vm_readv/writev, never through /proc/PID/mem: only pages the
+ * process itself could read or write.  0, or -errno (-EFAULT: partly). */
+int mem_rw_plain(pid_t pid, const struct iovec *l, const struct iovec *r, int n, int wr);
 int mem_writev(pid_t pid, const struct iovec *local, int nlocal,
 	       const struct iovec *remote, int nremote);
 

@@ -22,6 +22,21 @@ load test_helper
 	grep -q '^threads: [0-9]* items$' "$T/out"
 }
 
+# A thread caught running (not in a syscall: no restart state) is asked
+# in one trip (ptrace/trip.c), whose last rt_sigreturn gives it its
+# registers from the signal frame ckpt wrote: x87, SSE, AVX (AVX-512)
+# state included.  The thread checks them itself once it is let go.
+@test "threads: a second thread's x87, SSE, AVX registers are as before after a dump without --kill" {
+	skip_unless_ptrace
+	start_target fpu_regs spin thread
+	run "$CKPT" -v dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"1 of 2 threads asked in one trip each"* ]]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/out" "$T/err"; return 1; }
+}
+
 @test "rseq: every thread's rseq area stays registered; sched_getcpu and getcpu agree" {
 	skip_unless_ptrace
 	start_target rseq

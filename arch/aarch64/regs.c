@@ -99,6 +99,24 @@ void arch_prep_gadget(arch_regs_t *r, uint64_t gadget, uint64_t sp)
 	r->pstate &= ~(uint64_t)PSR_BTYPE_MASK;
 }
 
+void arch_prep_call(arch_regs_t *r, long nr, const uint64_t a[6], const struct arch_code *c,
+		    const struct arch_sigframe *f)
+{
+	r->regs[8] = (uint64_t)nr;
+	for (int i = 0; i < 6; i++)
+		r->regs[i] = a[i];
+	r->regs[30] = c->gadget;	/* the `ret` after the svc */
+	r->pc = c->call;
+	r->sp = f->sp;
+	r->pstate &= ~(uint64_t)PSR_BTYPE_MASK;
+}
+
+int arch_needs_restart_block(const arch_regs_t *r)
+{
+	(void)r;
+	return 0;
+}
+
 void arch_prep_entry(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t ret_ip, uint64_t sp)
 {
 	(void)nr;	/* arch_set_entry_nr(): not in these registers */

@@ -111,6 +111,23 @@ void arch_prep_entry(arch_regs_t *r, long nr, const uint64_t a[6], uint64_t ret_
 	r->rip = ret_ip;
 }
 
+void arch_prep_call(arch_regs_t *r, long nr, const uint64_t a[6], const struct arch_code *c,
+		    const struct arch_sigframe *f)
+{
+	r->rax = (uint64_t)nr;
+	set_args(r, a);
+	r->rip = c->call;
+	/* The return slot below the frame holds the gadget's address. */
+	r->rsp = f->entry_sp;
+	r->orig_rax = (uint64_t)-1;
+}
+
+int arch_needs_restart_block(const arch_regs_t *r)
+{
+	return (long)r->rax == -ERESTART_RESTARTBLOCK || (long)r->rax == SYS_restart_syscall ||
+	       (long)r->orig_rax == SYS_restart_syscall;
+}
+
 void arch_forget_restart(arch_regs_t *r)
 {
 	r->orig_rax = (uint64_t)-1;

@@ -95,8 +95,10 @@ void arch_find_code(const uint8_t *code, size_t len, uint64_t addr, struct arch_
 		c->gadget_syscall = c->gadget + (*at == 0xb8 ? 5 : 7);
 	}
 	/* any syscall wrapper that returns at once */
-	if (!c->resume && (at = memmem(code, len, syscall_ret, sizeof(syscall_ret))))
-		c->resume = addr + (uint64_t)(at - code) + 2;
+	if (!c->resume && (at = memmem(code, len, syscall_ret, sizeof(syscall_ret)))) {
+		c->call = addr + (uint64_t)(at - code);
+		c->resume = c->call + 2;
+	}
 }
 
 /*
