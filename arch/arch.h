@@ -124,11 +124,15 @@ void arch_find_code(const uint8_t *code, size_t len, uint64_t addr, struct arch_
  * the stack pointer with which the gadget's rt_sigreturn reads it;
  * entry_sp the one to give an injected syscall that returns to `resume`
  * (x86-64: 8 bytes lower, the frame's return slot holding `gadget`).
- * 0 or -errno (-E2BIG: the FP state does not fit a frame here).
+ * 0 or -errno (-E2BIG: the FP state does not fit a frame here).  fp,
+ * fplen (in, optional): tid's ARCH_FRAME_FP_NOTE regset as read already
+ * (x86-64; aarch64 has none and reads its records from tid).
  */
 struct arch_sigframe {
 	uint64_t lo, hi, sp, entry_sp;
 	uint8_t *bytes;
+	const void *fp;
+	size_t fplen;
 };
 int arch_sigframe_build(struct arch_sigframe *f, pid_t tid, uint64_t below, const arch_regs_t *r,
 			uint64_t mask, uint64_t gadget);

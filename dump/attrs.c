@@ -61,34 +61,39 @@ static int read_deadline(struct ckpt_thread_attrs *t)
 }
 
 /* Each thread's attributes readable from outside; procfd: /proc. */
-static int thread_attrs(struct img_proc *p, int procfd)
+struct attrs_work {
+	struct img_proc *p;
+	int procfd;
+};
+
+/* Thread i's, shared by two threads of ours (dump/twin.c). */
+static int thread_attrs(void *arg, size_t i)
 {
+	struct img_proc *p = ((struct attrs_work *)arg)->p;
+	int procfd = ((struct attrs_work *)arg)->procfd;
 	char path[32];
+	struct ckpt_thread_attrs *t = &p->tattrs[i];
 	long long v;
+	long r;
 	int ret;
 
-	for (uint32_t i = 0; i < p->attrs.nthreads; i++) {
-		struct ckpt_thread_attrs *t = &p->tattrs[i];
-		long r;
-
-		t->tid = p->threads[i].d.tid;
-		/* From the one read of each thread's status (collect.c). */
-		if (p->threads[i].no_new_privs > 0)
-			t->flags |= CKPT_TATTR_NO_NEW_PRIVS;
-		/* Any thread's, through /proc/TID: CAP_SYS_NICE for another
-		 * process's (fs/proc/base.c timerslack_ns_show); or asked
-		 * from inside (dump_attrs_remote). */
-		snprintf(path, sizeof(path), "%d/timerslack_ns", t->tid);
-		t->timer_slack_ns = read_number(procfd, path, &v) == 0 ? (uint64_t)v : SLACK_UNKNOWN;
-		errno = 0;
-		r = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, t->tid);
-		if (r < 0)
-			return error_errno(errno, "thread %d: cannot read its I/O priority", t->tid);
-		t->ioprio = (uint32_t)r;
-		if ((p->threads[i].d.sched_policy & ~(uint32_t)SCHED_RESET_ON_FORK) == SCHED_DEADLINE &&
-		    (ret = read_deadline(t)) < 0)
-			return ret;
-	}
+	t->tid = p->threads[i].d.tid;
+	/* From the one read of each thread's status (collect.c). */
+	if (p->threads[i].no_new_privs > 0)
+		t->flags |= CKPT_TATTR_NO_NEW_PRIVS;
+	/* Any thread's, through /proc/TID: CAP_SYS_NICE for another
+	 * process's (fs/proc/base.c timerslack_ns_show); or asked
+	 * from inside (dump_attrs_remote). */
+	snprintf(path, sizeof(path), "%d/timerslack_ns", t->tid);
+	t->timer_slack_ns = read_number(procfd, path, &v) == 0 ? (uint64_t)v : SLACK_UNKNOWN;
+	errno = 0;
+	r = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, t->tid);
+	if (r < 0)
+		return error_errno(errno, "thread %d: cannot read its I/O priority", t->tid);
+	t->ioprio = (uint32_t)r;
+	if ((p->threads[i].d.sched_policy & ~(uint32_t)SCHED_RESET_ON_FORK) == SCHED_DEADLINE &&
+	    (ret = read_deadline(t)) < 0)
+		return ret;
 	return 0;
 }
 
@@ -116,7 +121,7 @@ int dump_collect_attrs(pid_t live, struct img_proc *p)
 	 * (fs/proc/base.c: tgid_base_stuff). */
 	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return error_errno(errno, "cannot open /proc");
-	ret = thread_attrs(p, procfd);
+	ret = twin_finish(twin_start(a->nthreads, thread_attrs, &(struct attrs_work){ p, procfd }));
 	close(procfd);
 	return ret;
 }

@@ -164,12 +164,15 @@ int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts,
 
 /*
  * Each register set is read into buf (the largest any may be: x86-64's
- * XSAVE area is given 16 KiB) and kept at the size the kernel gave: a
- * zeroed 16 KiB per thread was 4 page faults each, 4,000 with 1,000
- * threads.
+ * XSAVE area is given 16 KiB) and kept at the size the kernel gave (the
+ * kernel fills all of that): a zeroed 16 KiB per thread was 4 page faults
+ * each, 4,000 with 1,000 threads.
  */
-static int collect_regsets(struct img_thread *t, pid_t tid, uint32_t *xstate_size, uint8_t *buf)
+static int collect_regsets(struct img_thread *t, const struct tracee *tr, uint32_t *xstate_size,
+			   uint8_t *buf)
 {
+	pid_t tid = tr->tid;
+
 	t->regsets = xzalloc(arch_nregsets * sizeof(*t->regsets));
 	for (unsigned i = 0; i < arch_nregsets; i++) {
 		const struct arch_regset_desc *d = &arch_regsets[i];
@@ -177,8 +180,14 @@ static int collect_regsets(struct img_thread *t, pid_t tid, uint32_t *xstate_siz
 		size_t len = d->maxlen;
 		int ret;
 
-		memset(buf, 0, len);
-		ret = tracee_get_regset(tid, d->type, buf, &len);
+		/* NT_PRSTATUS (arch_regsets[0]) was read at the freeze. */
+		if (i == 0) {
+			memcpy(buf, &tr->regs, sizeof(tr->regs));
+			len = sizeof(tr->regs);
+			ret = 0;
+		} else {
+			ret = tracee_get_regset(tid, d->type, buf, &len);
+		}
 		if (ret < 0) {
 			if (d->optional && (ret == -ENODEV || ret == -EINVAL))
 				continue;
@@ -200,8 +209,9 @@ static int collect_regsets(struct img_thread *t, pid_t tid, uint32_t *xstate_siz
  * store it as resuming at the abort handler, since a restored thread may
  * run on another CPU and the kernel will not know to abort it.
  */
-static void rseq_fixup(struct img_thread *t, pid_t tid)
+static void rseq_fixup(struct img_thread *t, struct tracee *tr)
 {
+	pid_t tid = tr->tid;
 	struct { uint32_t cpu_id_start, cpu_id; uint64_t rseq_cs; } area;
 	struct { uint32_t version, flags; uint64_t start_ip, post_commit_offset, abort_ip; } cs;
 	arch_regs_t *regs = (arch_regs_t *)t->regsets[0].data;
@@ -214,27 +224,20 @@ static void rseq_fixup(struct img_thread *t, pid_t tid)
 		debug("thread %d: in an rseq critical section, resumes at %#lx", tid,
 		      (unsigned long)cs.abort_ip);
 		arch_set_ip(regs, cs.abort_ip);
+		arch_set_ip(&tr->rseq_regs, cs.abort_ip);
 	}
 }
 
-/*
- * taskfd: /proc/PID/task.  One read of the thread's status gives its
- * name, seccomp mode and NoNewPrivs (with 1,000 threads each /proc file
- * read is some 20-40 us of the freeze).
- */
-static int collect_thread(struct img_thread *t, struct tracee *tr, int taskfd,
-			  uint32_t *xstate_size, uint8_t *buf)
+/* What ptrace tells of a thread: registers, signals, rseq. */
+static int collect_thread(struct img_thread *t, struct tracee *tr, uint32_t *xstate_size,
+			  uint8_t *buf)
 {
 	struct __ptrace_rseq_configuration rseq;
-	struct proc_status st;
-	char path[32];
 	int ret;
 
 	t->d.tid = tr->tid;
-	if ((ret = collect_regsets(t, tr->tid, xstate_size, buf)) < 0)
+	if ((ret = collect_regsets(t, tr, xstate_size, buf)) < 0)
 		return ret;
-	/* regsets[0] was read at freeze time too; they must agree. */
-	memcpy(t->regsets[0].data, &tr->regs, sizeof(tr->regs));
 	arch_resolve_restart(tr->tid, (arch_regs_t *)t->regsets[0].data, tr->wchan);
 	if (arch_in_syscall(tr->tid, &tr->regs))
 		t->d.flags |= CKPT_THREAD_IN_SYSCALL;
@@ -244,45 +247,80 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, int taskfd,
 	ret = peek_pending(tr->tid, 0, &t->pending, &t->d.npending);
 	if (ret < 0)
 		return error_errno(ret, "thread %d: cannot read pending signals", tr->tid);
-	{
-		uint64_t head = 0;
-		size_t len = 0;
-
-		/* Readable from outside with ptrace rights (get_robust_list(2)). */
-		if (syscall(SYS_get_robust_list, tr->tid, &head, &len) == 0)
-			t->d.robust_list = head;
-	}
-	/* Scheduling: what the user or the program set per thread. */
-	{
-		struct sched_param sp = { 0 };
-		int pol;
-
-		errno = 0;
-		t->d.nice = getpriority(PRIO_PROCESS, (id_t)tr->tid);
-		if (errno)
-			t->d.nice = 0;
-		pol = sched_getscheduler(tr->tid);
-		t->d.sched_policy = pol < 0 ? SCHED_OTHER : (uint32_t)pol;
-		if (sched_getparam(tr->tid, &sp) == 0)
-			t->d.sched_priority = (uint32_t)sp.sched_priority;
-		if (sched_getaffinity(tr->tid, sizeof(t->d.cpus), (cpu_set_t *)t->d.cpus) == 0)
-			t->d.ncpus = sizeof(t->d.cpus) * 8;
-	}
+	tr->rseq_regs = tr->regs;
 	memset(&rseq, 0, sizeof(rseq));
 	if (tracee_call(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, (void *)sizeof(rseq), &rseq) >= 0) {
 		t->d.rseq_addr = rseq.rseq_abi_pointer;
 		t->d.rseq_len = rseq.rseq_abi_size;
 		t->d.rseq_sig = rseq.signature;
 		t->d.rseq_flags = rseq.flags;
-		rseq_fixup(t, tr->tid);
+		rseq_fixup(t, tr);
 	}
-	snprintf(path, sizeof(path), "%d/status", tr->tid);
+	/* For borrowing and trips (ptrace/tracee.h). */
+	tr->sigmask = t->d.sigmask;
+	for (uint32_t k = 1; k < t->d.nregsets; k++)
+		if (ARCH_FRAME_FP_NOTE && t->regsets[k].type == ARCH_FRAME_FP_NOTE) {
+			tr->fp = t->regsets[k].data;
+			tr->fplen = t->regsets[k].len;
+		}
+	tr->known = 1;
+	return 0;
+}
+
+/*
+ * What the rest of the kernel tells of thread tid, no ptrace needed: its
+ * robust list, scheduling, and from one read of its status (taskfd:
+ * /proc/PID/task) its name, seccomp mode and NoNewPrivs.
+ */
+static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
+{
+	struct sched_param sp = { 0 };
+	struct proc_status st;
+	uint64_t head = 0;
+	size_t len = 0;
+	char path[32];
+	int pol;
+
+	/* Readable from outside with ptrace rights (get_robust_list(2)). */
+	if (syscall(SYS_get_robust_list, tid, &head, &len) == 0)
+		t->d.robust_list = head;
+	/* Scheduling: what the user or the program set per thread. */
+	errno = 0;
+	t->d.nice = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (errno)
+		t->d.nice = 0;
+	pol = sched_getscheduler(tid);
+	t->d.sched_policy = pol < 0 ? SCHED_OTHER : (uint32_t)pol;
+	if (sched_getparam(tid, &sp) == 0)
+		t->d.sched_priority = (uint32_t)sp.sched_priority;
+	if (sched_getaffinity(tid, sizeof(t->d.cpus), (cpu_set_t *)t->d.cpus) == 0)
+		t->d.ncpus = sizeof(t->d.cpus) * 8;
+	snprintf(path, sizeof(path), "%d/status", tid);
 	t->seccomp = t->no_new_privs = -1;
 	if (proc_read_status_at(taskfd, path, &st) == 0) {
 		memcpy(t->d.comm, st.name, sizeof(t->d.comm) - 1);
 		t->seccomp = st.seccomp;
 		t->no_new_privs = st.no_new_privs;
 	}
+}
+
+/*
+ * The two halves run side by side: thread_side() of every thread shared
+ * by a second thread of ours (dump/twin.c) and this one once its ptrace
+ * requests are made (those work only from the tracing thread).  With
+ * 1,000 threads the status reads alone are some 25-50 ms of the pause.
+ */
+struct side {
+	struct img_proc *p;
+	const struct tracee_set *ts;
+	int taskfd;
+};
+
+static int side_one(void *arg, size_t i)
+{
+	struct side *s = arg;
+
+	thread_side(&s->p->threads[i], s->ts->t[i].tid, s->taskfd);
 	return 0;
 }
 
@@ -292,6 +330,8 @@ int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xs
 	uint8_t *buf;
 	char path[32];
 	int taskfd, ret = 0;
+	struct side side;
+	struct twin *twin;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", ts->pid);
 	if ((taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -301,8 +341,11 @@ int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xs
 	buf = xmalloc(maxlen);
 	p->d.nthreads = (uint32_t)ts->n;
 	p->threads = xzalloc(ts->n * sizeof(*p->threads));
+	side = (struct side){ p, ts, taskfd };
+	twin = twin_start(ts->n, side_one, &side);
 	for (size_t i = 0; i < ts->n && ret == 0; i++)
-		ret = collect_thread(&p->threads[i], &ts->t[i], taskfd, xstate_size, buf);
+		ret = collect_thread(&p->threads[i], &ts->t[i], xstate_size, buf);
+	twin_finish(twin);
 	free(buf);
 	close(taskfd);
 	if (ret < 0)

@@ -52,6 +52,12 @@ int dump_collect_proc(pid_t pid, struct img_proc *p, struct tracee_set *ts,
 		      struct proc_status *ss);
 /* xstate_size: the largest extended register set seen (header field) */
 int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xstate_size);
+/* twin.c: fn(arg, i) for every i < n, by a second thread of ours started
+ * here and by the caller in twin_finish, which returns the first failure
+ * (fn: 0 or -errno).  fn makes no ptrace request. */
+struct twin;
+struct twin *twin_start(size_t n, int (*fn)(void *arg, size_t i), void *arg);
+int twin_finish(struct twin *w);
 /* remote.c: state only a syscall inside the target can read */
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss);

@@ -188,10 +188,11 @@ static int lend_safely(struct tracee_set *ts, struct tracee *t, const arch_regs_
 
 void tracee_loan_regs(const struct tracee *t, arch_regs_t *resolved, arch_regs_t *back)
 {
-	*resolved = t->regs;
+	*resolved = t->known ? t->rseq_regs : t->regs;
 	/* Inside an rseq critical section a thread is in no syscall: either
 	 * fixup applies, not both. */
-	rseq_abort(t->tid, resolved);
+	if (!t->known)
+		rseq_abort(t->tid, resolved);
 	*back = *resolved;
 	arch_resolve_restart(t->tid, resolved, t->wchan);
 	arch_fixup_restart(resolved);

@@ -26,6 +26,15 @@ struct tracee {
 	/* Kept in a signal-delivery stop of this signal of the process, to
 	 * be delivered at the release (trip.c); 0 = none. */
 	int deliver;
+	/* Read for the image while frozen (dump/collect.c), reused by
+	 * borrowing and trips (known 0: they ask): its signal mask, its
+	 * registers with an rseq critical section aborted, its
+	 * ARCH_FRAME_FP_NOTE regset (valid while the image is). */
+	int known;
+	uint64_t sigmask;
+	arch_regs_t rseq_regs;
+	const void *fp;
+	size_t fplen;
 };
 
 /* Code of the process that injection uses (found by the caller). */

@@ -115,6 +115,8 @@ static int plan(struct tracee_set *ts, struct leg *g, const struct tracee_tcall 
 	}
 	tracee_loan_regs(t, &resolved, &g->back);
 	/* f[k] is what the rt_sigreturn after syscall k reads. */
+	f[ncalls - 1].fp = t->fp;
+	f[ncalls - 1].fplen = t->fplen;
 	ret = arch_sigframe_build(&f[ncalls - 1], t->tid, g->scratch, &resolved, g->mask, c->gadget);
 	for (size_t k = ncalls - 1; ret == 0 && k-- > 0;) {
 		arch_regs_t r = t->regs;
@@ -301,9 +303,13 @@ int tracee_trip_each(struct tracee_set *ts, struct tracee **tv, size_t n, uint64
 		struct tracee *t = tv[i];
 
 		g[i].t = t;
-		if (t->injecting || t->group_stop || t->deliver || arch_needs_restart_block(&t->regs) ||
-		    ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &g[i].mask) < 0 ||
-		    !(g[i].sig = pick_signal(sigs, g[i].mask)))
+		if (t->injecting || t->group_stop || t->deliver || arch_needs_restart_block(&t->regs))
+			continue;
+		if (t->known)
+			g[i].mask = t->sigmask;
+		else if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &g[i].mask) < 0)
+			continue;
+		if (!(g[i].sig = pick_signal(sigs, g[i].mask)))
 			continue;
 		if (plan(ts, &g[i], calls, ncalls, in, len) == 0)
 			g[i].state = PLANNED;

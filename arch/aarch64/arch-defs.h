@@ -36,6 +36,8 @@ typedef struct user_pt_regs arch_regs_t;
  * back its frozen registers restarts from them, not from the kernel's
  * restart decision (restart_syscall is not chosen again). */
 #define ARCH_RESTART_AFTER_STOP	0
+/* None: the frame's records are read from the thread (arch_sigframe.fp). */
+#define ARCH_FRAME_FP_NOTE	0
 
 static inline uint64_t arch_ip(const arch_regs_t *r) { return r->pc; }
 static inline uint64_t arch_sp(const arch_regs_t *r) { return r->sp; }

@@ -28,6 +28,9 @@ typedef struct user_regs_struct arch_regs_t;
  * get_signal): a thread given back its frozen registers restarts it
  * exactly as it would have, restart_block included. */
 #define ARCH_RESTART_AFTER_STOP	1
+/* The regset a signal frame's FP state is made of (arch_sigframe.fp):
+ * NT_X86_XSTATE. */
+#define ARCH_FRAME_FP_NOTE	0x202
 
 static inline uint64_t arch_ip(const arch_regs_t *r) { return r->rip; }
 static inline uint64_t arch_sp(const arch_regs_t *r) { return r->rsp; }

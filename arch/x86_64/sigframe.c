@@ -132,8 +132,9 @@ static uint32_t xstate_used(uint64_t xstate_bv)
 }
 
 /* The thread's FP state as an XSAVE area with the sigframe's markers;
- * *len 0 when the thread has none to give (tid 0). */
-static int read_fpstate(pid_t tid, uint8_t *buf, uint32_t *len)
+ * *len 0 when the thread has none to give (tid 0).  From f->fp when the
+ * caller has read it already. */
+static int read_fpstate(pid_t tid, const struct arch_sigframe *f, uint8_t *buf, uint32_t *len)
 {
 	struct iovec iov = { buf, XSAVE_MAX };
 	struct fpx_sw_bytes sw = { 0 };
@@ -142,7 +143,10 @@ static int read_fpstate(pid_t tid, uint8_t *buf, uint32_t *len)
 	*len = 0;
 	if (!tid)
 		return 0;
-	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0) {
+	if (f->fp && f->fplen >= XSAVE_MIN && f->fplen <= XSAVE_MAX) {
+		memcpy(buf, f->fp, f->fplen);
+		iov.iov_len = f->fplen;
+	} else if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0) {
 		/* A CPU without XSAVE: the FXSAVE area alone, marked as such
 		 * (magic1 0: the kernel restores x87 and SSE only). */
 		iov.iov_len = FXSAVE_SIZE;
@@ -193,7 +197,7 @@ int arch_sigframe_build(struct arch_sigframe *f, pid_t tid, uint64_t below, cons
 		free(fp);
 		return -EOPNOTSUPP;
 	}
-	if ((ret = read_fpstate(tid, fp, &fplen)) < 0) {
+	if ((ret = read_fpstate(tid, f, fp, &fplen)) < 0) {
 		free(fp);
 		return ret;
 	}
