@@ -278,8 +278,11 @@ static int finish(struct leg *g)
 			killpoint("trip: registers back");
 			/* A fault: no outputs, only the stack bytes to put back. */
 			g->state = fault ? LENT : BACK;
-			if (!fault && sig != g->sig)
+			if (!fault && sig != g->sig) {
+				debug("thread %d: its signal %d came before ours: kept in that stop "
+				      "until the release", tid, sig);
 				g->t->deliver = sig;
+			}
 			return fault ? -EFAULT : 0;
 		}
 		if ((st >> 16) == 0)
