@@ -52,7 +52,8 @@ load test_helper
 		[[ $output != *"its signal 10 came before ours"* ]] || seen=$((seen + 1))
 	done
 	echo "the case arose in $seen of 5 dumps" >&3
-	[ "$seen" -gt 0 ]
+	# aarch64 has no trip yet (no arch_code.call): its threads are borrowed.
+	[ "$seen" -gt 0 ] || [ -n "${CKPT_ARM64:-}" ]
 	touch "$T/go"
 	wait "$TPID" || { cat "$T/err"; return 1; }
 	grep -qx "sigrace: ok" "$T/out"
