@@ -11,7 +11,8 @@
  *  - a waiter in sigsuspend() with SIGUSR1 blocked outside it, woken by
  *    the main thread, whose handler must run once per wakeup;
  *  - a poller in ppoll() with SIGUSR2 let in only there;
- *  - with an argument N, N more sleepers on small stacks.
+ *  - with an argument N, N more sleepers on small stacks (half of them in
+ *    nanosleep, half in select).
  * With a second argument K, K children forked first do all the same: a
  * tree of K + 1 such processes (the parent also waits for each child to
  * exit 0 after $CKPT_GO).
@@ -26,6 +27,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -118,8 +120,18 @@ static void *sleeper(void *arg)
 		struct timespec ts = { 0, ms * 1000000 };
 		uint64_t t = now_ns();
 
-		while (nanosleep(&ts, &ts) < 0)
-			CHECK(errno == EINTR, "thread %d: nanosleep: %s", id, strerror(errno));
+		struct timeval tv = { 0, ms * 1000 };
+
+		/* Every other extra sleeper in select(), which writes the
+		 * time left back and restarts without restart_syscall: ckpt
+		 * asks those in one trip each (ptrace/trip.c), and borrows
+		 * the ones in nanosleep (which need their restart_block). */
+		if (id >= FIXED && id % 2)
+			while (select(0, NULL, NULL, NULL, &tv) < 0)
+				CHECK(errno == EINTR, "thread %d: select: %s", id, strerror(errno));
+		else
+			while (nanosleep(&ts, &ts) < 0)
+				CHECK(errno == EINTR, "thread %d: nanosleep: %s", id, strerror(errno));
 		CHECK(now_ns() - t >= (uint64_t)ms * 1000000, "thread %d: slept %llu ns of %ld ms", id,
 		      (unsigned long long)(now_ns() - t), ms);
 		turn(c, id, 0);
