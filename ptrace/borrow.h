@@ -38,5 +38,9 @@ int tracee_give_back(struct tracee *t);
  * _start resumes it towards the stop, _finish waits for it. */
 int tracee_give_back_start(struct tracee *t);
 int tracee_give_back_finish(struct tracee *t);
+/* Signal sig, at tid's signal-delivery stop, is one the thread raised
+ * itself by running something (a fault), as opposed to one sent to it:
+ * ours to answer for, never to deliver (inject.c). */
+int tracee_self_inflicted(pid_t tid, int sig);
 
 #endif

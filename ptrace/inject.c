@@ -23,9 +23,7 @@
 #include "common/util.h"
 #include "ptrace/borrow.h"
 
-/* A signal the thread raised itself by running something (a fault), as
- * opposed to one sent to it: ours to answer for, never to deliver. */
-static int self_inflicted(pid_t tid, int sig)
+int tracee_self_inflicted(pid_t tid, int sig)
 {
 	siginfo_t si;
 
@@ -63,7 +61,7 @@ static int step_wait(struct tracee *t, int *held)
 			return 0;
 		if ((st >> 16) == 0) {	/* not a group stop or other event */
 			sig = WSTOPSIG(st);
-			if (self_inflicted(t->tid, sig))
+			if (tracee_self_inflicted(t->tid, sig))
 				return -EFAULT;	/* it stays in this stop, undelivered */
 			if (t->loan && t->loan->blocked)
 				pass = sig;

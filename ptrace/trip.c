@@ -227,17 +227,6 @@ static int start(pid_t pid, struct leg *g)
 	return 0;
 }
 
-/* A signal the thread raised itself by running something (a fault). */
-static int self_inflicted(pid_t tid, int sig)
-{
-	siginfo_t si;
-
-	if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGTRAP &&
-	    sig != SIGSYS)
-		return 0;
-	return ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0 && si.si_code > 0;
-}
-
 /*
  * Up to the signal-delivery stop that ends the trip, then its own
  * registers.  On the way: a SIGSTOP (which no mask blocks) is passed on,
@@ -263,7 +252,7 @@ static int finish(struct leg *g)
 		}
 		sig = WSTOPSIG(st);
 		if ((st >> 16) == 0 && sig != SIGSTOP) {
-			int fault = self_inflicted(tid, sig);
+			int fault = tracee_self_inflicted(tid, sig);
 
 			/* Here with its own registers; a fault leaves it in the
 			 * chain: its mask back too.  The release discards ours
