@@ -281,6 +281,23 @@ static int finish(struct leg *g)
 	}
 }
 
+#define TRIP_CHUNK	64
+
+/* Thread t's leg planned (state PLANNED), if it can take a trip. */
+static void prepare(struct tracee_set *ts, struct leg *g, struct tracee *t, uint64_t sigs,
+		    const struct tracee_tcall *calls, size_t ncalls, const void *in, size_t len)
+{
+	g->t = t;
+	if (t->injecting || t->group_stop || t->deliver || arch_needs_restart_block(&t->regs))
+		return;
+	if (t->known)
+		g->mask = t->sigmask;
+	else if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &g->mask) < 0)
+		return;
+	if ((g->sig = pick_signal(sigs, g->mask)) && plan(ts, g, calls, ncalls, in, len) == 0)
+		g->state = PLANNED;
+}
+
 int tracee_trip_each(struct tracee_set *ts, struct tracee **tv, size_t n, uint64_t sigs,
 		     const struct tracee_tcall *calls, size_t ncalls, const void *in, size_t len,
 		     void *out, uint8_t *done)
@@ -291,28 +308,21 @@ int tracee_trip_each(struct tracee_set *ts, struct tracee **tv, size_t n, uint64
 	memset(done, 0, n);
 	if (!ts->code.arch.gadget || !ts->code.arch.call || !ncalls || ncalls > TRACEE_TRIP_MAX)
 		n = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct tracee *t = tv[i];
+	/* TRIP_CHUNK threads at a time, so that those started run their
+	 * trips (on the other CPU) while the next ones are prepared. */
+	for (size_t lo = 0; lo < n && !err; lo += TRIP_CHUNK) {
+		size_t k = MIN((size_t)TRIP_CHUNK, n - lo);
 
-		g[i].t = t;
-		if (t->injecting || t->group_stop || t->deliver || arch_needs_restart_block(&t->regs))
-			continue;
-		if (t->known)
-			g[i].mask = t->sigmask;
-		else if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &g[i].mask) < 0)
-			continue;
-		if (!(g[i].sig = pick_signal(sigs, g[i].mask)))
-			continue;
-		if (plan(ts, &g[i], calls, ncalls, in, len) == 0)
-			g[i].state = PLANNED;
+		for (size_t i = lo; i < lo + k; i++)
+			prepare(ts, &g[i], tv[i], sigs, calls, ncalls, in, len);
+		/* What was there, then the frames. */
+		move(ts->pid, g + lo, k, ORIG_IN, PLANNED, LENT, NULL, 0);
+		move(ts->pid, g + lo, k, BYTES_OUT, LENT, WRITTEN, NULL, 0);
+		killpoint("trip: frames written");
+		for (size_t i = lo; i < lo + k && !err; i++)
+			if (g[i].state == WRITTEN)
+				err = start(ts->pid, &g[i]);
 	}
-	/* What was there, then the frames. */
-	move(ts->pid, g, n, ORIG_IN, PLANNED, LENT, NULL, 0);
-	move(ts->pid, g, n, BYTES_OUT, LENT, WRITTEN, NULL, 0);
-	killpoint("trip: frames written");
-	for (size_t i = 0; i < n && !err; i++)
-		if (g[i].state == WRITTEN)
-			err = start(ts->pid, &g[i]);
 	for (size_t i = 0; i < n; i++) {
 		int e = g[i].state == RUNNING ? finish(&g[i]) : 0;
 
