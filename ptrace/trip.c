@@ -318,6 +318,10 @@ int tracee_trip_each(struct tracee_set *ts, struct tracee **tv, size_t n, uint64
 		/* What was there, then the frames. */
 		move(ts->pid, g + lo, k, ORIG_IN, PLANNED, LENT, NULL, 0);
 		move(ts->pid, g + lo, k, BYTES_OUT, LENT, WRITTEN, NULL, 0);
+		for (size_t i = lo; i < lo + k; i++) {
+			free(g[i].bytes);	/* its heap serves the next ones */
+			g[i].bytes = NULL;
+		}
 		killpoint("trip: frames written");
 		for (size_t i = lo; i < lo + k && !err; i++)
 			if (g[i].state == WRITTEN)
