@@ -25,7 +25,7 @@
  * stops there (signal-delivery stop) with its own registers; untraced, it
  * drops the signal (kernel/signal.c get_signal: the action is to ignore).
  * Signals are dequeued from the thread's own queue before the process's,
- * lowest number first: the lowest such signal is used.  In that stop,
+ * lowest number first (pick_signal says which is used).  In that stop,
  * inside get_signal as a freeze's interrupt stop is, the thread gets its
  * frozen registers (x86-64: the kernel's restart logic then sees the state
  * it was frozen in, as borrow.c's give-back arranges) and its stack
@@ -89,10 +89,18 @@ static const uint64_t all_blocked = ~0ull;
 static const uint64_t never = BIT(SIGKILL) | BIT(SIGSTOP) | BIT(SIGCONT) | BIT(SIGTSTP) |
 			      BIT(SIGTTIN) | BIT(SIGTTOU) | ~0ull << 31;
 
+/*
+ * SIGCHLD where it can be: should a signal of the process come first and
+ * ours stay pending (see the top), that is the one signal `ckpt run`
+ * never takes for a preemption (run/signals.c), when the process is held.
+ * Else the lowest: it comes before more of the process's own.
+ */
 static int pick_signal(uint64_t sigs, uint64_t mask)
 {
 	uint64_t ok = sigs & ~mask & ~never;
 
+	if (ok & BIT(SIGCHLD))
+		return SIGCHLD;
 	return ok ? __builtin_ctzll(ok) + 1 : 0;
 }
 
