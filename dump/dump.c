@@ -207,6 +207,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	struct track *tr = &dp->tr;
 	struct map_entry *maps = NULL;
 	struct img parent = { 0 };
+	struct present_scan pre = { 0 };
 	size_t nmaps = 0;
 	int ret;
 
@@ -227,17 +228,19 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	if ((ret = dump_collect_proc(pid, p, ts, &dp->status)) < 0 ||
 	    (phase("process"), ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
 	    (phase("threads: registers, signals"), ret = dump_collect_attrs(pid, p)) < 0 ||
-	    (phase("attributes"), ret = dump_collect_seccomp(p, ts)) < 0 ||
-	    (ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0)
+	    (phase("attributes"), ret = dump_collect_seccomp(p, ts)) < 0)
 		goto out;
 	/* Threads are borrowed through a sigreturn gadget of the process's
 	 * own code (ptrace/borrow.c); none: the old way, -v says so.  The
 	 * processes of a tree mostly have their C library at one address:
-	 * the last one's, checked here, saves a search. */
+	 * the last one's, checked here, saves a search.  Found first: its
+	 * syscall instruction spares dump_find_syscall_insn a disassembly. */
 	if (dp != d->pr && tracee_check_gadget(pid, &dp[-1].ts->code) == 0)
 		ts->code.arch = dp[-1].ts->code.arch;
 	else if (tracee_find_gadget_in(pid, maps, nmaps, &ts->code) < 0)
 		ts->code.arch.gadget = 0;
+	if ((ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0)
+		goto out;
 	if (guard && dp->tracking && (dp->tr.gslot = guard_note_uffd(dp->pid, pid, &ts->code)) < 0) {
 		warn("too many processes to keep track of: the written pages of this one are not tracked");
 		dp->tracking = 0;
@@ -248,22 +251,15 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	drop_pending(p, o->drop_pending);
 	phase("injected syscalls");
 	/*
-	 * Read the maps again: the injected scratch page is gone now.  With
-	 * --fork (and no tracking, which protects mappings by their VmFlags
-	 * while frozen) smaps, which walks every page table, is read from
-	 * the copy after the release; its VmFlags are the process's at the
-	 * fork.
+	 * A single process read while frozen: its smaps by a thread of its
+	 * own (ahead.c) while this one loads the parent image and finds its
+	 * present pages, two page-table walks on two CPUs (smaps of 1 GiB of
+	 * small pages: 20 ms, most of an incremental dump).  After the
+	 * injected syscalls: brk(2) would wait for the walk.  Its own
+	 * userfaultfd is registered only after the page plan.
 	 */
-	proc_free_maps(maps, nmaps);
-	maps = NULL;
-	if (late)
-		ret = proc_read_maps_how(pid, &maps, &nmaps, PROC_MAPS);
-	else
-		ret = smaps_ahead_take(d->ahead, (size_t)(dp - d->pr), pid, &maps, &nmaps);
-	if (ret < 0) {
-		ret = error_errno(ret, "cannot read /proc/%d/%s", pid, late ? "maps" : "smaps");
-		goto out;
-	}
+	if (!late && !d->ahead && img->h.nprocs == 1)
+		d->ahead = smaps_ahead_start(&pid, 1);
 	if (o->parent) {
 		char *ref = NULL;
 
@@ -281,6 +277,31 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		p->d.dirty_method = (uint32_t)tr->method;
 	} else {
 		track_begin(pid, NULL, tr);
+	}
+	if (d->ahead && img->h.nprocs == 1) {
+		struct map_entry *now = NULL;
+		size_t nnow = 0;
+
+		if (proc_read_maps_how(pid, &now, &nnow, PROC_MAPS) == 0)
+			dump_scan_present(pid, now, nnow, &pre);
+		proc_free_maps(now, nnow);
+	}
+	/*
+	 * Read the maps again: the injected scratch page is gone now.  With
+	 * --fork (and no tracking, which protects mappings by their VmFlags
+	 * while frozen) smaps, which walks every page table, is read from
+	 * the copy after the release; its VmFlags are the process's at the
+	 * fork.
+	 */
+	proc_free_maps(maps, nmaps);
+	maps = NULL;
+	if (late)
+		ret = proc_read_maps_how(pid, &maps, &nmaps, PROC_MAPS);
+	else
+		ret = smaps_ahead_take(d->ahead, (size_t)(dp - d->pr), pid, &maps, &nmaps);
+	if (ret < 0) {
+		ret = error_errno(ret, "cannot read /proc/%d/%s", pid, late ? "maps" : "smaps");
+		goto out;
 	}
 	phase("maps, parent");
 	if ((ret = dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
@@ -313,11 +334,12 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 			goto out;
 		phase("smaps");
 	}
-	if ((ret = dump_plan_pages(pid, p, &dp->vp, o, tr)) < 0 ||
+	if ((ret = dump_plan_pages(pid, p, &dp->vp, o, tr, maps, &pre)) < 0 ||
 	    (dp->tracking && (ret = track_prepare(ts, p, tr)) < 0))
 		goto out;
 	phase("page map");
 out:
+	free(pre.r);
 	img_free(&parent);
 	proc_free_maps(maps, nmaps);
 	return ret;

@@ -109,6 +109,9 @@ struct vma_pages {
 	 * read from the process itself without pinning them, or reading
 	 * them would copy them (mem_readv_unpinned). */
 	int cow;
+	/* smaps counted no page of it as mapped elsewhere (PM_SMAPS without
+	 * PM_SHARED_PAGES): cow is 0 without a look at the page map. */
+	int unshared;
 };
 
 /* track.c: pages written since the parent; tracking for the next dump */
@@ -183,8 +186,21 @@ struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n);
 int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, struct map_entry **out, size_t *n);
 void smaps_ahead_end(struct smaps_ahead *a);
 
+/* The present or swapped pages of a process's mappings (PAGEMAP_SCAN),
+ * found before its VmFlags (smaps) are: the two page-table walks on two
+ * CPUs.  r: NULL when not scanned (no PAGEMAP_SCAN: before Linux 6.7). */
+struct present_scan {
+	struct ckpt_page_region *r;
+	size_t n;
+	uint64_t lo, hi;	/* the range scanned */
+};
+/* Of every mapping of maps but [vsyscall]: what any plan of them needs. */
+void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, struct present_scan *ps);
+/* maps: p's mappings as read (one per VMA, in order), or NULL; pre: a
+ * dump_scan_present of them (its regions are taken), or NULL. */
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
-		    const struct dump_opts *o, struct track *tr);
+		    const struct dump_opts *o, struct track *tr, const struct map_entry *maps,
+		    struct present_scan *pre);
 /* PLAN_FORKED also drops the frozen mappings that smaps now says not to save. */
 enum plan_which { PLAN_ALL, PLAN_FROZEN, PLAN_FORKED };
 int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,

@@ -343,6 +343,16 @@ static int exec_line(const char *line)
 	return p && p[1] && p[2] && p[3] == 'x';
 }
 
+/* After "Shared_" in smaps: a counter of pages mapped elsewhere too, not
+ * zero ("Clean:", "Dirty:", "Hugetlb:"; fs/proc/task_mmu.c __show_smap). */
+static int shared_line(const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	return colon && (!strncmp(s, "Clean:", 6) || !strncmp(s, "Dirty:", 6) ||
+			 !strncmp(s, "Hugetlb:", 8)) && strtoull(colon + 1, NULL, 10) != 0;
+}
+
 int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 {
 	char path[64], *buf, *line, *next;
@@ -372,6 +382,10 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 			else if (!strncmp(line, "AnonHugePages:", 14) && cnt &&
 				 strtoull(line + 14, NULL, 10))
 				m[cnt - 1].vmflags |= PM_ANONHUGE;
+			/* "Shared_Dirty:   4 kB": pages whose mapcount is 2 or
+			 * more (smaps_account), a fork's copy-on-write among them. */
+			else if (!strncmp(line, "Shared_", 7) && cnt && shared_line(line + 7))
+				m[cnt - 1].vmflags |= PM_SHARED_PAGES;
 			continue;
 		}
 		if (how == PROC_MAPS_EXEC && !exec_line(line))
@@ -381,6 +395,8 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 		if (cnt == cap)
 			m = xrealloc(m, (cap = cap ? cap * 2 : 64) * sizeof(*m));
 		e.path = xstrdup(e.path);
+		if (how == PROC_SMAPS)
+			e.vmflags |= PM_SMAPS;
 		m[cnt++] = e;
 	}
 	free(buf);

@@ -61,6 +61,9 @@ struct map_entry {
 #define PM_IO		(1u << 17)	/* io: VM_IO, never read */
 #define PM_PFNMAP	(1u << 18)	/* pf */
 #define PM_ANONHUGE	(1u << 24)	/* not a VmFlag: smaps AnonHugePages > 0 */
+#define PM_SHARED_PAGES	(1u << 25)	/* not a VmFlag: smaps Shared_Clean, Shared_Dirty or
+					   Shared_Hugetlb > 0 (a page mapped elsewhere too) */
+#define PM_SMAPS	(1u << 26)	/* not a VmFlag: read from smaps (the two above are known) */
 
 #define PF_EXITING	0x00000004	/* include/linux/sched.h */
 #define PF_KTHREAD	0x00200000	/* include/linux/sched.h */

@@ -221,6 +221,22 @@ track_children() {
 	grep -qx 'tree_cow: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
+@test "tree: --single of the parent, then of a worker, leaves the pages they share copy-on-write shared (smaps says which mappings to look at)" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_cow "$T"
+	track_children "$TPID"
+	run "$CKPT" dump "$TPID" -o "$T/img" --single
+	[ "$status" -eq 0 ]
+	run "$CKPT" dump "${PIDS[-1]}" -o "$T/img2" --single
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID"
+	cat "$T/err"
+	grep -qx 'tree_cow: ok' "$T/out"
+}
+
 @test "tree: a fork storm (hundreds of processes born and ending): each dump a whole cut or one line; --kill, then it restores and ends well" {
 	skip_unless_ptrace
 	skip_unless_root

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "image/format.h"
@@ -333,6 +334,66 @@ TEST(maps_of_self_find_our_mappings)
 	unlink(file);
 	rmdir(dir);
 	ASSERT_EQ(3, found);
+}
+
+/* The flags of the mapping at a in pid's smaps, or ~0 if none starts there. */
+static uint32_t smaps_flags(pid_t pid, const void *a)
+{
+	struct map_entry *maps;
+	size_t n;
+	uint32_t f = ~0u;
+
+	if (proc_read_maps(pid, &maps, &n) < 0)
+		return f;
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].start == (uintptr_t)a)
+			f = maps[i].vmflags;
+	proc_free_maps(maps, n);
+	return f;
+}
+
+/* dump/pages.c reads no page map for a mapping smaps counts no shared
+ * page in: written, alone; shared with a forked child; alone again once
+ * the child wrote its own copies. */
+TEST(smaps_says_when_pages_are_shared_copy_on_write)
+{
+	char *anon = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int go[2], done[2];
+	pid_t child;
+	char c = 0;
+
+	ASSERT_TRUE(anon != MAP_FAILED);
+	memset(anon, 1, 4 * 4096);
+	ASSERT_EQ(PM_SMAPS, smaps_flags(getpid(), anon) & (PM_SMAPS | PM_SHARED_PAGES));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		close(go[1]);	/* the parent's close ends its last read */
+		if (read(go[0], &c, 1) == 1)
+			memset(anon, 2, 4 * 4096);
+		/* Held until the parent is done with its smaps. */
+		_exit(write(done[1], &c, 1) == 1 && read(go[0], &c, 1) >= 0 ? 0 : 1);
+	}
+	close(go[0]);
+	ASSERT_EQ(PM_SMAPS | PM_SHARED_PAGES, smaps_flags(getpid(), anon) & (PM_SMAPS | PM_SHARED_PAGES));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	ASSERT_EQ(1, read(done[0], &c, 1));
+	ASSERT_EQ(PM_SMAPS, smaps_flags(getpid(), anon) & (PM_SMAPS | PM_SHARED_PAGES));
+	close(go[1]);
+	waitpid(child, NULL, 0);
+	/* From plain maps nothing is known. */
+	{
+		struct map_entry *maps;
+		size_t n;
+
+		ASSERT_EQ(0, proc_read_maps_how(getpid(), &maps, &n, PROC_MAPS));
+		for (size_t i = 0; i < n; i++)
+			ASSERT_EQ(0, maps[i].vmflags & (PM_SMAPS | PM_SHARED_PAGES));
+		proc_free_maps(maps, n);
+	}
+	munmap(anon, 4 * 4096);
 }
 
 TEST_HARNESS_MAIN
