@@ -55,6 +55,7 @@
 #include "restore/restore.h"
 #include "restore/thp.h"
 #include "restore/trust.h"
+#include "restore/uspace.h"
 
 enum { TODO, BUSY, DONE };
 
@@ -75,19 +76,11 @@ struct lblock {
 	uint8_t digest[SHA256_LEN];
 };
 
-struct remap {
-	uint64_t from, to, len;
-};
-
 /* One address space being filled. */
 struct lmm {
-	int uffd;
+	struct uspace u;	/* its uffd, mremaps, what it dropped */
 	uint8_t *state;		/* per block */
 	size_t left;		/* blocks not DONE */
-	struct remap *remaps;	/* in the order they happened */
-	size_t nremaps;
-	struct ranges gone;	/* image addresses it dropped */
-	int dead;		/* exited, or exec'd */
 };
 
 struct lazy {
@@ -309,7 +302,6 @@ static int write_now(struct lazy *lz, size_t bi)
 	return ret < 0 ? error_errno(ret, "cannot write memory at %#lx", (unsigned long)b->addr) : 0;
 }
 
-static int uffd_copy(int uffd, uint64_t dst, const uint8_t *src, uint64_t len, size_t ps);
 
 /* Pages [addr, end) of a block read into a private copy (its CRC checked
  * by the reader), before the process runs: copied in now. */
@@ -328,7 +320,7 @@ static int copy_direct(struct lazy *lz, const struct ckpt_pages *pg, const uint8
 		p = decode_buf;
 	}
 	p += addr - pg->addr;
-	ret = uffd ? uffd_copy(lz->mm[0].uffd, addr, p, end - addr, lz->ps) :
+	ret = uffd ? uspace_copy(lz->mm[0].u.uffd, addr, p, end - addr, lz->ps) :
 		     mem_write(lz->pid, addr, p, (size_t)(end - addr));
 	if (ret < 0)
 		return error_errno(ret, "cannot write memory at %#lx", (unsigned long)addr);
@@ -540,7 +532,7 @@ static void huge_again(struct lazy *lz)
 		return;
 	}
 	thp_collapse(&lz->huge, lz->hs, thp_process_madvise, &pidfd,
-		     lz->mm[0].nremaps || lz->mm[0].gone.n);
+		     lz->mm[0].u.nremaps || lz->mm[0].u.gone.n);
 	close(pidfd);
 }
 
@@ -572,143 +564,15 @@ static void order_blocks(struct lazy *lz, const struct img_proc *p)
 
 /* ---------------------------------------------------------------- copying */
 
-static int uffd_register(int uffd, uint64_t start, uint64_t end)
-{
-	struct uffdio_register reg = { .range = { start, end - start },
-				       .mode = UFFDIO_REGISTER_MODE_MISSING };
-
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
-		return -errno;
-	return (reg.ioctls & (1ull << _UFFDIO_COPY)) ? 0 : -ENOTSUP;
-}
-
-/*
- * Whether an event of uffd's address space is not read yet (the kernel's
- * mmap_changing, set under the mmap lock by the change that raises it,
- * cleared once it is read).  A copy meant to say so (EAGAIN), but it looks
- * its mapping up first (mm/userfaultfd.c mfill_atomic, since it takes
- * per-VMA locks): one into a range the process has just moved or unmapped
- * says ENOENT while the event is still on its way, and the range's pages
- * are then elsewhere, not gone.  UFFDIO_WRITEPROTECT tests mmap_changing
- * before anything else (mwriteprotect_range); asked to un-protect a page
- * of memory registered for missing pages only, it changes nothing (ENOENT).
- * Asked under the lock's read side: the reader cannot read the event in
- * between.
- */
-static int event_pending(int uffd, uint64_t page, size_t ps)
-{
-	struct uffdio_writeprotect wp = { .range = { page, ps },
-					  .mode = UFFDIO_WRITEPROTECT_MODE_DONTWAKE };
-
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 && errno == EAGAIN;
-}
-
-/* len bytes to dst (current address) from src; pages already there are
- * left, and pages with no mapping of the uffd's (nor an event coming about
- * them: a forked child that did not inherit it, MADV_DONTFORK) are skipped.
- * 0, -EAGAIN (an event is to be read first), -ESRCH (the address space is
- * gone), or -errno. */
-static int uffd_copy(int uffd, uint64_t dst, const uint8_t *src, uint64_t len, size_t ps)
-{
-	/* less where one copy would span mappings (mprotect split one: no
-	 * event says so), and doubled again past the split */
-	uint64_t chunk = len;
-
-	while (len) {
-		struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src,
-					 .len = MIN(chunk, len) };
-		uint64_t done = c.len;
-
-		if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
-			chunk = MIN(chunk * 2, len);
-		} else {
-			done = c.copy > 0 ? (uint64_t)c.copy : 0;
-			if (errno == EEXIST) {	/* that page is there (faulted in, or forked) */
-				done += ps;
-			} else if (errno == ENOENT) {
-				/* moved or unmapped, its event not read yet:
-				 * never "done" (the moved pages would get
-				 * zeros); or more than one mapping (a split
-				 * one); or truly none there */
-				if (event_pending(uffd, dst, ps))
-					return -EAGAIN;
-				if (chunk > ps) {
-					chunk = MAX(ps, (chunk / 2) & ~(uint64_t)(ps - 1));
-					continue;
-				}
-				done = ps;
-			} else if (!done) {
-				return -errno;
-			}
-		}
-		dst += done;
-		src += done;
-		len -= MIN(done, len);
-	}
-	return 0;
-}
-
-/* Where image address a is now in m (after its mremaps), for len bytes
- * at most: *cur, and the bytes that move together. */
-static uint64_t now_at(const struct lmm *m, uint64_t a, uint64_t len, uint64_t *cur)
-{
-	for (size_t i = 0; i < m->nremaps; i++) {
-		const struct remap *r = &m->remaps[i];
-
-		if (a >= r->from && a < r->from + r->len) {
-			len = MIN(len, r->from + r->len - a);
-			a = r->to + (a - r->from);
-		} else if (a < r->from) {
-			len = MIN(len, r->from - a);
-		}
-	}
-	*cur = a;
-	return len;
-}
-
-/* The image address that current address a of m holds, or 0 for none
- * known (a page that came after). */
-static uint64_t image_at(const struct lmm *m, uint64_t a)
-{
-	for (size_t i = m->nremaps; i-- > 0;) {
-		const struct remap *r = &m->remaps[i];
-
-		if (a >= r->to && a < r->to + r->len)
-			a = r->from + (a - r->to);
-		else if (a >= r->from && a < r->from + r->len)
-			return 0;	/* moved away: something new is here */
-	}
-	return a;
-}
-
 /* Copy block bi into m, but what m dropped.  Under the lock, read side. */
 static int copy_block(struct lazy *lz, struct lmm *m, size_t bi)
 {
 	const struct lblock *b = &lz->b[bi];
 	const uint8_t *p = block_pages(lz, bi);
-	uint64_t a = b->addr, end = b->addr + (uint64_t)b->npages * lz->ps;
 
 	if (!p)
 		return -EBADMSG;
-	while (a < end) {
-		struct range g;
-		uint64_t stop = end, cur, n;
-		int ret;
-
-		if (ranges_next(&m->gone, a, end, &g)) {
-			if (g.start == a) {
-				a = g.end;
-				continue;
-			}
-			stop = g.start;
-		}
-		n = now_at(m, a, stop - a, &cur);
-		ret = uffd_copy(m->uffd, cur, p + (a - b->addr), n, lz->ps);
-		if (ret < 0)
-			return ret;
-		a += n;
-	}
-	return 0;
+	return uspace_fill(&m->u, b->addr, p, (uint64_t)b->npages * lz->ps, lz->ps);
 }
 
 static void set_err(struct lazy *lz, int err)
@@ -746,7 +610,7 @@ static int take_block(struct lazy *lz, size_t mi, size_t bi)
 
 	pthread_mutex_lock(&lz->mu);
 	m = &lz->mm[mi];
-	if (m->state[bi] != TODO || m->dead) {
+	if (m->state[bi] != TODO || m->u.dead) {
 		pthread_mutex_unlock(&lz->mu);
 		return 0;
 	}
@@ -759,7 +623,7 @@ static int take_block(struct lazy *lz, size_t mi, size_t bi)
 	pthread_mutex_lock(&lz->mu);
 	m = &lz->mm[mi];
 	if (ret == -ESRCH) {	/* it exited: nothing more to fill there */
-		m->dead = 1;
+		m->u.dead = 1;
 		for (size_t i = 0; i < lz->n; i++)
 			block_done(lz, m, i);
 		ret = 1;
@@ -786,7 +650,7 @@ static int next_job(struct lazy *lz, size_t *mi, size_t *bi)
 
 		while (lz->next < lz->n && m->state[lz->order[lz->next]] != TODO)
 			lz->next++;
-		if (lz->next < lz->n && !m->dead) {
+		if (lz->next < lz->n && !m->u.dead) {
 			*mi = lz->mmi;
 			*bi = lz->order[lz->next++];
 			found = 1;
@@ -898,18 +762,6 @@ static ssize_t find_block(const struct lazy *lz, uint64_t a)
 	return lo < lz->n && lz->b[lo].addr <= a ? (ssize_t)lo : -1;
 }
 
-static int zero_or_wake(int uffd, uint64_t page, size_t ps)
-{
-	struct uffdio_zeropage z = { .range = { page, ps } };
-	struct uffdio_range w = { page, ps };
-
-	if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0)
-		return 0;
-	if (errno == EEXIST || errno == ENOENT)
-		return ioctl(uffd, UFFDIO_WAKE, &w) < 0 && errno != ENOENT ? -errno : 0;
-	return -errno;
-}
-
 /* Every block's CRC checked, or the index signed: a page in none of them
  * has no data. */
 static int all_verified(struct lazy *lz)
@@ -957,10 +809,10 @@ static int serve_fault(struct lazy *lz, size_t mi, uint64_t addr)
 	struct range g;
 
 	pthread_rwlock_rdlock(&lz->lock);
-	img = image_at(&lz->mm[mi], page);
-	uffd = lz->mm[mi].uffd;
+	img = uspace_image_at(&lz->mm[mi].u, page);
+	uffd = lz->mm[mi].u.uffd;
 	bi = img ? find_block(lz, img) : -1;
-	if (bi >= 0 && ranges_next(&lz->mm[mi].gone, img, img + lz->ps, &g))
+	if (bi >= 0 && ranges_next(&lz->mm[mi].u.gone, img, img + lz->ps, &g))
 		bi = -1;
 	pthread_rwlock_unlock(&lz->lock);
 	if (bi < 0 && !all_verified(lz)) {
@@ -984,7 +836,7 @@ static int serve_fault(struct lazy *lz, size_t mi, uint64_t addr)
 	}
 	/* Not in any image (or dropped since, or copied: then just wake it). */
 	pthread_rwlock_rdlock(&lz->lock);
-	ret = zero_or_wake(uffd, page, lz->ps);
+	ret = uspace_zero_or_wake(uffd, page, lz->ps);
 	pthread_rwlock_unlock(&lz->lock);
 	if (bi < 0)
 		lz->zero++;
@@ -1013,39 +865,20 @@ static int on_event(struct lazy *lz, size_t mi, const struct uffd_msg *msg)
 		m = &lz->mm[mi];
 		c = &lz->mm[lz->nmm];
 		/* What the parent had is in the child too (copied by fork). */
-		*c = (struct lmm){ .uffd = (int)msg->arg.fork.ufd, .left = 0 };
+		*c = (struct lmm){ .left = 0 };
+		uspace_fork(&c->u, &m->u, (int)msg->arg.fork.ufd);
 		c->state = xmalloc(lz->n);
 		for (size_t i = 0; i < lz->n; i++) {
 			c->state[i] = m->state[i] == DONE ? DONE : TODO;
 			c->left += c->state[i] != DONE;
 		}
-		c->remaps = xmemdup(m->remaps, m->nremaps * sizeof(*m->remaps));
-		c->nremaps = m->nremaps;
-		for (size_t i = 0; i < m->gone.n; i++)
-			ranges_add(&c->gone, m->gone.r[i].start, m->gone.r[i].end);
-		ranges_finish(&c->gone);
 		lz->nmm++;
 		pthread_mutex_unlock(&lz->mu);
 		debug("lazy restore: the process forked: its child is filled too");
 		return 0;
 	}
-	case UFFD_EVENT_REMAP:
-		m->remaps = xrealloc(m->remaps, (m->nremaps + 1) * sizeof(*m->remaps));
-		m->remaps[m->nremaps++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to,
-							  msg->arg.remap.len };
-		return 0;
-	case UFFD_EVENT_REMOVE:
-	case UFFD_EVENT_UNMAP:
-		/* Image addresses of what it drops: page by page (it may have
-		 * been put together from moved pieces). */
-		for (uint64_t a = msg->arg.remove.start; a < msg->arg.remove.end; a += lz->ps) {
-			uint64_t img = image_at(m, a);
-
-			if (img)
-				ranges_add(&m->gone, img, img + lz->ps);
-		}
-		ranges_finish(&m->gone);
-		return 0;
+	default:
+		uspace_event(&m->u, msg, lz->ps);
 	}
 	return 0;
 }
@@ -1058,9 +891,9 @@ static int read_msgs(struct lazy *lz, struct fault **q, size_t *nq)
 		struct uffd_msg msg[32];
 		ssize_t n;
 
-		if (lz->mm[mi].dead)
+		if (lz->mm[mi].u.dead)
 			continue;
-		while ((n = read(lz->mm[mi].uffd, msg, sizeof(msg))) > 0) {
+		while ((n = read(lz->mm[mi].u.uffd, msg, sizeof(msg))) > 0) {
 			for (ssize_t k = 0; k < n / (ssize_t)sizeof(msg[0]); k++) {
 				if (msg[k].event == UFFD_EVENT_PAGEFAULT) {
 					*q = xrealloc(*q, (*nq + 1) * sizeof(**q));
@@ -1090,7 +923,7 @@ static void *reader(void *arg)
 		n = lz->nmm;
 		pfd = xmalloc(n * sizeof(*pfd));
 		for (size_t i = 0; i < n; i++)
-			pfd[i] = (struct pollfd){ .fd = lz->mm[i].dead ? -1 : lz->mm[i].uffd,
+			pfd[i] = (struct pollfd){ .fd = lz->mm[i].u.dead ? -1 : lz->mm[i].u.uffd,
 						  .events = POLLIN };
 		pthread_mutex_unlock(&lz->mu);
 		/* Faults waiting for a block or an event: look again soon. */
@@ -1118,9 +951,9 @@ static void *reader(void *arg)
 static void close_uffds(struct lazy *lz)
 {
 	for (size_t i = 0; i < lz->nmm; i++)
-		if (lz->mm[i].uffd >= 0) {
-			close(lz->mm[i].uffd);
-			lz->mm[i].uffd = -1;
+		if (lz->mm[i].u.uffd >= 0) {
+			close(lz->mm[i].u.uffd);
+			lz->mm[i].u.uffd = -1;
 		}
 }
 
@@ -1133,7 +966,7 @@ static int register_all(struct lazy *lz, const struct img_proc *p, int uffd)
 
 		if (!lazy_vma(v))
 			continue;
-		ret = uffd_register(uffd, v->d.start, v->d.end);
+		ret = uspace_register(uffd, v->d.start, v->d.end);
 		if (ret < 0)
 			return error_errno(ret, "cannot register %#lx-%#lx with userfaultfd",
 					   (unsigned long)v->d.start, (unsigned long)v->d.end);
@@ -1234,7 +1067,7 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 	pthread_cond_init(&lz->gate, NULL);
 	lz->mm = xzalloc(sizeof(*lz->mm));
 	lz->nmm = 1;
-	lz->mm[0].uffd = uffd;
+	lz->mm[0].u.uffd = uffd;
 	if (!eager)
 		api.features = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
 			       UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
@@ -1331,12 +1164,12 @@ int lazy_status(struct lazy *lz)
 		/* Only now: MADV_COLLAPSE refuses a range with a missing
 		 * page while a uffd is registered (mm/khugepaged.c
 		 * __collapse_huge_page_isolate, userfaultfd_armed). */
-		if (lz->huge.n && !lz->mm[0].dead)
+		if (lz->huge.n && !lz->mm[0].u.dead)
 			huge_again(lz);
 		debug("lazy restore: every page in after %.1f ms (%llu faults, %llu zero pages, %llu blocks copied, %zu moves followed)",
 		      (now_ns() - lz->t0) / 1e6, (unsigned long long)lz->faults,
 		      (unsigned long long)lz->zero, (unsigned long long)lz->copied,
-		      lz->mm[0].nremaps);
+		      lz->mm[0].u.nremaps);
 	}
 	return ret;
 }
@@ -1350,8 +1183,7 @@ void lazy_end(struct lazy *lz)
 	close_uffds(lz);
 	for (size_t i = 0; i < lz->nmm; i++) {
 		free(lz->mm[i].state);
-		free(lz->mm[i].remaps);
-		ranges_free(&lz->mm[i].gone);
+		uspace_free(&lz->mm[i].u);
 	}
 	ranges_free(&lz->huge);
 	/* rd[0] is the caller's reader: the caller closes it. */
