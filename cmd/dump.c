@@ -48,6 +48,7 @@ int cmd_dump(int argc, char **argv)
 		{ "parent", required_argument, NULL, 'p' },
 		{ "track", no_argument, NULL, 't' },
 		{ "fork", no_argument, NULL, 'f' },
+		{ "snapshot", no_argument, NULL, 'P' },
 		{ "exclude-mapping", required_argument, NULL, 'X' },
 		{ "single", no_argument, NULL, 'S' },
 		{ "per-process-pages", no_argument, NULL, 'C' },
@@ -110,6 +111,9 @@ int cmd_dump(int argc, char **argv)
 		case 'f':
 			o.fork = 1;
 			break;
+		case 'P':
+			o.snapshot = 1;
+			break;
 		case 'S':
 			o.single = 1;
 			break;
@@ -170,6 +174,11 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (o.kill && o.fork) {
 		fprintf(stderr, "ckpt: dump: --fork lets the process run on; with --kill it has no use\n");
+		return EXIT_USAGE;
+	}
+	if (o.snapshot && (o.kill || o.fork || o.track || o.parent)) {
+		fprintf(stderr, "ckpt: dump: --snapshot lets the process run on, its memory given back by a userfaultfd: not with --%s\n",
+			o.kill ? "kill" : o.fork ? "fork" : o.track ? "track" : "parent");
 		return EXIT_USAGE;
 	}
 	if (!o.out) {

@@ -4,7 +4,7 @@
  * terminal sends, passes no kill point (it is not a subject of the test,
  * killpoint.h), and holds none of ckpt's descriptors but stderr: a reader
  * of ckpt's stdout (`dump -o -`, the PID `restore --detach` prints) sees
- * its end with ckpt.  It waits for end of file on a pipe, which comes
+ * its end with ckpt.  It waits for end of file on a socket (ckpt may hand it files there), which comes
  * however ckpt ends (do_exit() closes its files).
  */
 #include <errno.h>
@@ -12,7 +12,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,11 +29,83 @@
 static int ckpt_fd = -1;
 static pid_t ckpt_pid;
 
+/* Files ckpt handed over (guardian_send_fd), in the order it sent them. */
+static int held[GUARDIAN_FDS_MAX];
+static int nheld;
+
+/* One message from ckpt: 'F' with an fd to hold, 'C' to close them all
+ * (then 'c' back), or 0 at its end. */
+static int take_msg(int rfd)
+{
+	char c = 0, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	while ((n = recvmsg(rfd, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n <= 0)
+		return 0;
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+			if (nheld < GUARDIAN_FDS_MAX)
+				held[nheld++] = fd;
+			else
+				close(fd);
+		}
+	if (c == 'C') {
+		for (int i = 0; i < nheld; i++)
+			close(held[i]);
+		nheld = 0;
+		while (write(rfd, "c", 1) < 0 && errno == EINTR)
+			;
+	}
+	return c;
+}
+
+int guardian_fds(const int **fds)
+{
+	*fds = held;
+	return nheld;
+}
+
+int guardian_send_fd(int wfd, int fd)
+{
+	char c = 'F', cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &c, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	/* Once sent it is held: in flight, the socket's queue holds it. */
+	return sendmsg(wfd, &m, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+int guardian_drop_fds(int wfd)
+{
+	char c;
+
+	if (send(wfd, "C", 1, MSG_NOSIGNAL) != 1)
+		return -errno;
+	while (read(wfd, &c, 1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
 static void wait_for_ckpt(int rfd, pid_t ckpt)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGTSTP };
 	int null;
-	char c;
 
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		dup2(null, 0);
@@ -47,7 +121,7 @@ static void wait_for_ckpt(int rfd, pid_t ckpt)
 	killpoints_off();
 	setsid();
 	prctl(PR_SET_NAME, "ckpt-guardian");
-	while (read(rfd, &c, 1) < 0 && errno == EINTR)
+	while (take_msg(rfd))
 		;
 	close(rfd);
 }
@@ -91,7 +165,8 @@ pid_t guardian_fork(int *wfd)
 	int p[2], err;
 	pid_t child, ckpt = getpid();
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	/* A socket, not a pipe: ckpt hands files over to it (SCM_RIGHTS). */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 		return -errno;
 	fflush(NULL);
 	child = fork();

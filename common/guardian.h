@@ -9,9 +9,19 @@
 #include <sys/types.h>
 
 /* Fork the guardian.  In ckpt: its PID, with *wfd the end of a pipe to
- * close once ckpt is done (its death closes it too).  In the guardian: 0,
+ * close once ckpt is done (its death closes it too), a socket.  In the guardian: 0,
  * once that end is closed everywhere: ckpt is done or gone.  -errno. */
 pid_t guardian_fork(int *wfd);
+
+/* ckpt: have the guardian hold a copy of fd from now on (--snapshot's
+ * userfaultfds: the process's memory is lost if they close with holes);
+ * guardian_drop_fds: it closes every one, and has when this returns.
+ * 0 or -errno. */
+#define GUARDIAN_FDS_MAX	256
+int guardian_send_fd(int wfd, int fd);
+int guardian_drop_fds(int wfd);
+/* In the guardian: the files it holds, in the order they were sent. */
+int guardian_fds(const int **fds);
 
 /* In the guardian of a ckpt that died: wait until every thread of it has
  * let go of what it traced (its exit is over), 300 s at most. */

@@ -27,6 +27,7 @@
 #include "dump/dump.h"
 #include "dump/fd.h"
 #include "dump/guard.h"
+#include "dump/snapshot.h"
 
 static int check_target(pid_t pid)
 {
@@ -99,6 +100,7 @@ struct dproc {
 	struct track tr;
 	struct vma_pages *vp;
 	pid_t child;			/* --fork: the copy memory is read from */
+	struct snap *snap;		/* --snapshot: the mappings moved aside */
 	pid_t pid;
 	pid_t live;			/* a thread that stands for it (the leader may be gone) */
 	struct tracee_code code;	/* its syscall instruction and gadget, for after the release */
@@ -351,6 +353,9 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	uint32_t n = d->img.h.nprocs;
 	int ret = 0;
 
+	if (o->snapshot && n > 1)
+		return error("--snapshot dumps one process, and this is a tree of %u (--single dumps the process alone, --fork a tree)",
+			     n);
 	/* A single process's VmFlags and page plan can come from its --fork
 	 * copy after the release; a tree's are read while it is frozen, its
 	 * smaps ahead of the rest (not with tracking, whose injected
@@ -392,6 +397,9 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		if (ret < 0)
 			return ret;
 	}
+	/* --snapshot: the mappings not moved aside are written while frozen */
+	if (o->snapshot)
+		d->pr[0].snap = snap_choose(d->pr[0].p, d->pr[0].vp);
 	killpoint("dump: frozen, planned");
 	if ((ret = img_write_header(&d->w, &d->img.h)) < 0 ||
 	    (ret = img_write_meta(&d->w, &d->img)) < 0)
@@ -400,10 +408,10 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		struct dproc *dp = &d->pr[i];
 
 		if ((ret = interrupted()) < 0 ||
-		    (ret = dump_write_pages(&(struct page_src){ dp->live, 0, dp->idx, dp->p, dp->vp,
-							       &dp->tr },
+		    (ret = dump_write_pages(&(struct page_src){ .pid = dp->live, .idx = dp->idx,
+							       .p = dp->p, .vp = dp->vp, .tr = &dp->tr },
 					    &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
-					    o->fork ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
+					    o->fork || o->snapshot ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
 		    (ret = interrupted()) < 0)
 			return ret;
 		killpoint("dump: written while frozen");
@@ -413,6 +421,8 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 			ret = track_arm(dp->ts, dp->p, &dp->tr);
 		if (ret == 0 && o->fork && !dp->child)
 			ret = fork_copy(dp->ts, &dp->child);
+		if (ret == 0 && dp->snap && (ret = snap_begin(dp->snap, dp->ts, dp->p)) < 0)
+			dp->snap = NULL;	/* undone and freed */
 	}
 	phase("metadata and memory written, tracking armed, forked");
 	return ret;
@@ -455,13 +465,37 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 	d->w.writebehind = 1;
 	for (uint32_t i = 0; i < d->img.h.nprocs; i++) {
 		dp = &d->pr[i];
-		ret = dump_write_pages(&(struct page_src){ dp->child, 1, dp->idx, dp->p, dp->vp, &dp->tr },
+		ret = dump_write_pages(&(struct page_src){ .pid = dp->child, .copy = 1, .idx = dp->idx,
+							   .p = dp->p, .vp = dp->vp, .tr = &dp->tr },
 				       &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
 				       d->late ? PASS_ALL : PASS_FORKED);
 		if (ret < 0)
 			return ret;
 	}
 	return img_writer_finish(&d->w);
+}
+
+/*
+ * --snapshot after the release: the pages moved aside, read from there
+ * and each piece given back as it is read; then the rest given back, the
+ * shadows unmapped (snapshot.c), and only then the image finished.
+ */
+static int write_snapshot(struct dump *d, const struct dump_opts *o)
+{
+	struct dproc *dp = &d->pr[0];
+	int ret, ret2;
+
+	snap_serve_ready(dp->snap);
+	d->w.writebehind = 1;
+	ret = dump_write_pages(&(struct page_src){ dp->live, 0, dp->idx, dp->p, dp->vp, &dp->tr,
+						   snap_shift(dp->snap), snap_read_hook, dp->snap },
+			       &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
+			       PASS_FORKED);
+	ret2 = snap_end(dp->snap, NULL);
+	dp->snap = NULL;
+	if (ret == 0)
+		ret = ret2;
+	return ret < 0 ? ret : img_writer_finish(&d->w);
 }
 
 struct forked_job {
@@ -722,11 +756,15 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		tracee_release_tree(&d.tt, 0);
 		goto out;
 	}
-	if (o->fork) {
+	if (o->fork || o->snapshot) {
 		/* The copies hold the memory: the processes go on at once. */
 		t_released = release(&d, 0);
-		ret = write_forked_idle(&d, o);
-		reap_copies(&d);
+		if (o->snapshot) {
+			ret = write_snapshot(&d, o);
+		} else {
+			ret = write_forked_idle(&d, o);
+			reap_copies(&d);
+		}
 		if (ret < 0)
 			untrack(&d, 0);
 		for (uint32_t i = 0; ret == 0 && o->stop && i < d.img.h.nprocs; i++)
@@ -766,6 +804,8 @@ out:
 	fd_tcp_before_kill(&d.img, 0, 0);
 	reap_copies(&d);	/* failed after a fork */
 	for (uint32_t i = 0; d.pr && i < d.img.h.nprocs; i++) {
+		if (d.pr[i].snap)	/* chosen, not begun */
+			snap_end(d.pr[i].snap, NULL);
 		dump_free_pages(d.pr[i].vp, d.pr[i].p->d.nvmas);
 		track_end(&d.pr[i].tr);
 	}

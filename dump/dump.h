@@ -24,6 +24,7 @@ struct dump_opts {
 	int nexclude_maps;
 	const char *parent;	/* --parent: incremental against this image */
 	int fork;		/* --fork: read memory from a copy-on-write child */
+	int snapshot;		/* --snapshot: memory moved aside, given back by uffd (snapshot.c) */
 	int track;		/* --track: keep track of written pages for later */
 	int single;		/* --single: PID alone, not its descendants */
 	int no_cow;		/* --per-process-pages: pages shared with a parent stored again */
@@ -227,6 +228,12 @@ struct page_src {
 	const struct img_proc *p;
 	const struct vma_pages *vp;	/* per mapping of p */
 	const struct track *tr;
+	/* --snapshot: mapping i's pages are read at their address + shift[i]
+	 * (its shadow), and each piece read is handed to read_hook (given
+	 * back to the process) before it is stored; NULL: none */
+	const int64_t *shift;
+	int (*read_hook)(void *arg, const uint64_t *addr, const uint8_t *raw, size_t n);
+	void *hook_arg;
 };
 struct page_dest {
 	struct img_writer *w;

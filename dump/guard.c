@@ -344,7 +344,17 @@ static void undo_uffds(const volatile struct guard_journal *j)
 	}
 }
 
-static void undo(const volatile struct guard_journal *j)
+int guard_hand_fd(int fd)
+{
+	return guard ? guardian_send_fd(guard_pipe, fd) : -ENOSYS;
+}
+
+int guard_drop_fds(void)
+{
+	return guard ? guardian_drop_fds(guard_pipe) : 0;
+}
+
+static void undo(volatile struct guard_journal *j)
 {
 	char *tmp;
 
@@ -353,6 +363,7 @@ static void undo(const volatile struct guard_journal *j)
 			debug("guardian: removed \"%s\"", tmp);
 		free(tmp);
 	}
+	snap_rescue(&j->snap);
 	undo_tcp(j);
 	undo_netlock(j);
 	undo_copies(j);
@@ -367,7 +378,8 @@ int guard_start(pid_t pid, const char *out)
 	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (j == MAP_FAILED)
 		return -errno;
-	memset((void *)j, 0, sizeof(*j));
+	/* fresh anonymous memory is zeros: not touched here (the --snapshot
+	 * journal is most of it) */
 	j->ckpt = getpid();
 	j->pid = pid;
 	snprintf((char *)j->out, sizeof(j->out), "%s", strcmp(out, "-") ? out : "");
@@ -393,7 +405,9 @@ void guard_stop(void)
 {
 	if (!guard)
 		return;
-	guard->done = 1;
+	/* --snapshot memory not all given back (snapshot.c failed to): the
+	 * guardian does, once ckpt has exited. */
+	guard->done = guard->snap.state == GUARD_SNAP_NONE;
 	close(guard_pipe);
 	while (waitpid(guardian, NULL, 0) < 0 && errno == EINTR)
 		;

@@ -8,6 +8,7 @@
 #ifndef CKPT_GUARD_H
 #define CKPT_GUARD_H
 
+#include <linux/userfaultfd.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -51,6 +52,42 @@ struct guard_uffd {
 	struct track_undo u;
 };
 
+/* --snapshot (snapshot.c): mappings moved aside at most (the rest is read
+ * while frozen), and the memory map events the journal can hold. */
+#define GUARD_SNAP_SHADOWS	1024
+#define GUARD_SNAP_EVENTS	8192
+
+enum guard_snap_state {
+	GUARD_SNAP_NONE,
+	GUARD_SNAP_ON,		/* shadows may exist: fill the holes, unmap them */
+	GUARD_SNAP_FILLED,	/* every page is back, the uffds closed: unmap */
+};
+
+/* One mapping moved aside: its pages at shadow, its range at orig left
+ * empty (len 0: the shadow is unmapped already). */
+struct guard_shadow {
+	uint64_t orig, shadow, len;
+};
+
+/* A message read from the uffd of address space mm (0: the process; n:
+ * the child of its nth UFFD_EVENT_FORK), read into the journal itself. */
+struct guard_snapev {
+	int32_t mm;
+	int32_t pad;
+	struct uffd_msg msg;
+};
+
+struct guard_snap {
+	pid_t pid, live;
+	struct tracee_code code;
+	int state;		/* enum guard_snap_state */
+	int job_fd;		/* a uffd of ours may be at this fd of the process; -1 */
+	int nsh;
+	struct guard_shadow sh[GUARD_SNAP_SHADOWS];
+	uint32_t nev;		/* events (all but page faults) */
+	struct guard_snapev ev[GUARD_SNAP_EVENTS];
+};
+
 struct guard_journal {
 	pid_t ckpt;		/* the ckpt that writes it */
 	pid_t pid;		/* the process dumped (the root of a tree) */
@@ -67,6 +104,7 @@ struct guard_journal {
 	/* the network lock (common/netlock.h) of a --kill: removed while the
 	 * process runs on, kept once it is killed; "" none */
 	char netlock[NETLOCK_NAME_MAX];
+	struct guard_snap snap;	/* --snapshot of one process */
 	int done;		/* ckpt is done: nothing to undo */
 };
 
@@ -91,6 +129,13 @@ int guard_note_tcp(pid_t pid, int fd, int on);
 /* The network lock name is about to be installed (before the kill), or
  * NULL: there is none to remove, as it is gone or kept for good. */
 void guard_note_netlock(const char *name);
+
+/* --snapshot: the guardian holds a copy of fd from now on; drop: it
+ * closes every copy it holds (and has when this returns).  0 or -errno. */
+int guard_hand_fd(int fd);
+int guard_drop_fds(void);
+/* In the guardian (snapshot.c): what the journal says is left, undone. */
+void snap_rescue(volatile struct guard_snap *j);
 
 /* Before the freeze: the journal and the guardian for process pid. */
 int guard_start(pid_t pid, const char *out);

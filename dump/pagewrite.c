@@ -68,6 +68,7 @@ struct slot {
 	size_t summed;			/* DATA run, no codec: pages in run_crc */
 	uint32_t run_crc;		/* crc32c of pages [run, summed) */
 	uint64_t addr[SLOT_PAGES];
+	uint64_t from[SLOT_PAGES];	/* where it is read (--snapshot: the shadow) */
 	uint8_t brk[SLOT_PAGES];		/* a page of the next mapping comes first */
 	uint64_t hash[SLOT_PAGES];	/* when hashes are kept */
 	const uint8_t *copy;		/* the pages as copied while frozen, or NULL */
@@ -100,6 +101,7 @@ struct pipe {
 	enum page_pass pass;
 	pid_t pid;
 	int from_copy;			/* pid is a --fork copy (page_src.copy) */
+	const struct page_src *src;	/* shift and read hook (--snapshot) */
 	size_t ps;
 	uint32_t proc;
 	const struct codec_spec *codec;
@@ -297,7 +299,7 @@ static int read_piece(struct pipe *pp, struct slot *s, size_t from, size_t to)
 			continue;
 		}
 		local[niov] = (struct iovec){ s->raw + k * pp->ps, pp->ps };
-		remote[niov++] = (struct iovec){ (void *)(uintptr_t)s->addr[k], pp->ps };
+		remote[niov++] = (struct iovec){ (void *)(uintptr_t)s->from[k], pp->ps };
 	}
 	if (s->copy)
 		memcpy(s->raw + from * pp->ps, s->copy + from * pp->ps, (to - from) * pp->ps);
@@ -307,6 +309,11 @@ static int read_piece(struct pipe *pp, struct slot *s, size_t from, size_t to)
 		ret = mem_readv(pp->pid, local, niov, remote, niov);
 	if (ret < 0)
 		return error_errno(ret, "cannot read memory at %#lx", (unsigned long)s->addr[from]);
+	/* --snapshot: the pages just read go back to the process from here */
+	if (pp->src->read_hook && !s->copy &&
+	    (ret = pp->src->read_hook(pp->src->hook_arg, s->addr + from, s->raw + from * pp->ps,
+				      to - from)) < 0)
+		return ret;
 	ret = process(pp, s, to);
 	return ret < 0 ? error_errno(ret, "cannot compress page data") : 0;
 }
@@ -371,6 +378,8 @@ static void plan(struct pipe *pp, struct slot *s)
 				break;
 			for (uint64_t k = 0; k < take; k++) {
 				s->brk[s->npages] = k == 0 && pp->r == 0 && pp->off == 0;
+				s->from[s->npages] = a + k * pp->ps +
+						     (pp->src->shift ? (uint64_t)pp->src->shift[pp->vi] : 0);
 				s->addr[s->npages++] = a + k * pp->ps;
 			}
 			pp->off += take;
@@ -597,7 +606,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		.free_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
-		.tr = src->tr, .hashes = dst->hashes,
+		.tr = src->tr, .hashes = dst->hashes, .src = src,
 	};
 	pthread_t *workers, wr;
 	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, ret;

@@ -1,0 +1,32 @@
+/*
+ * dump --snapshot (snapshot.c): the process's large private anonymous
+ * mappings moved aside while it is frozen, the image written from there
+ * and every page given back to it by userfaultfd while it runs.
+ */
+#ifndef CKPT_SNAPSHOT_H
+#define CKPT_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "dump/dump.h"
+
+struct snap;
+
+/* Frozen, planned: which mappings move aside (vp[i].frozen clear), the
+ * others read while frozen (set).  Nothing is done to the process yet. */
+struct snap *snap_choose(const struct img_proc *p, struct vma_pages *vp);
+/* Per mapping of p: where its pages are read (page_src.shift). */
+const int64_t *snap_shift(const struct snap *s);
+/* Still frozen (ts), last: the uffd, the guardian's copy, the moves.  On
+ * failure everything is given back and undone (s is freed). */
+int snap_begin(struct snap *s, struct tracee_set *ts, const struct img_proc *p);
+/* Released: which pages each shadow holds, for the faults' read-ahead. */
+void snap_serve_ready(struct snap *s);
+/* page_src.read_hook: pages just read, given back (arg: the snap). */
+int snap_read_hook(void *arg, const uint64_t *addr, const uint8_t *raw, size_t n);
+/* Every page back, the uffds closed, the shadows unmapped (in frozen, or
+ * one thread frozen for it); s is freed.  0 or -errno (then what is left
+ * is the guardian's, once ckpt exits). */
+int snap_end(struct snap *s, struct tracee_set *frozen);
+
+#endif

@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# dump --snapshot: the process's memory moved aside while it is frozen,
+# the image written from there while it runs, every page given back by
+# userfaultfd (dump/snapshot.c, docs/snapshot.md).  The image must be the
+# cut, and the process must never read a page that is not what it wrote.
+
+load test_helper
+
+# snap_dump TARGET [ARGS]: start it, dump it with -v --snapshot --single
+# (its short-lived children are left out), the output in $dumped.
+snap_dump() {
+	start_target "$@"
+	run "$CKPT" -vv dump "$TPID" --snapshot --single -o "$T/img"
+	echo "$output" | grep -v "dump.c:91" | tail -20
+	[ "$status" -eq 0 ]
+	dumped=$output
+	[[ "$dumped" == *"mappings moved aside"* ]]
+}
+
+# The original, told to stop, checks what it read meanwhile and its memory.
+original_held() {
+	touch "$T/go"
+	local st=0
+	wait "$TPID" || st=$?
+	cat "$T/out" "$T/err"
+	[ "$st" -eq 0 ]
+}
+
+@test "--snapshot: the image is one instant of memory written as fast as it can, and the process read nothing wrong meanwhile" {
+	skip_unless_ptrace
+	snap_dump snapcheck 64
+	[[ "$dumped" == *"pages given back"* ]]
+	original_held
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "--snapshot: the process's own munmap, MADV_DONTNEED, mremap and fork during the dump" {
+	skip_unless_ptrace
+	snap_dump snapcheck 32 1
+	original_held
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "--snapshot: forkcheck's memory, changing at random, is one instant in the image" {
+	skip_unless_ptrace
+	snap_dump forkcheck
+	kill -KILL "$TPID"
+	reap "$TPID"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "--snapshot: nothing of it is left in the process (mappings, fds)" {
+	skip_unless_ptrace
+	start_target snapcheck 16
+	before=$(cat /proc/$TPID/maps; ls /proc/$TPID/fd)
+	"$CKPT" dump "$TPID" --snapshot -o "$T/img"
+	after=$(cat /proc/$TPID/maps; ls /proc/$TPID/fd)
+	[ "$before" = "$after" ]
+	original_held
+}
+
+# bats test_tags=arch-independent
+@test "--snapshot: a tree is refused by name, and --kill, --fork, --track, --parent with it are usage errors" {
+	skip_unless_ptrace
+	start_target forkcheck
+	sh -c 'sleep 100' &
+	local kid=$!
+	PIDS+=("$kid")
+	run "$CKPT" dump "$$" --snapshot -o "$T/img"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"--snapshot dumps one process"* ]]
+	for o in --kill --fork --track "--parent $T/x"; do
+		run "$CKPT" dump "$TPID" --snapshot $o -o "$T/img"
+		[ "$status" -eq 2 ]
+	done
+	kill "$kid"
+	original_held
+}
