@@ -814,8 +814,9 @@ int snap_end(struct snap *s, struct tracee_set *frozen)
 		unmap_shadows(s->pid, s->live, &s->code, frozen, j->sh, (int)s->nsh, moved);
 	j->state = GUARD_SNAP_NONE;
 	if (s->nmm)
-		debug("snapshot: %lu faults served, %lu pages given back; the end took %.1f ms",
-		      (unsigned long)s->faults, (unsigned long)s->given, (now_ns() - t) / 1e6);
+		debug("snapshot: %lu faults served, %lu pages given back, %u memory map events; the end took %.1f ms",
+		      (unsigned long)s->faults, (unsigned long)s->given,
+		      j->nev - (uint32_t)s->nsh, (now_ns() - t) / 1e6);
 	ret = s->err;
 	snap_free(s);
 	return ret;

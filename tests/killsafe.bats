@@ -220,6 +220,10 @@ kill_trials() {
 	aims=("dump: frozen" "dump: written" "image: renamed" "give back: registers" "trip: signals blocked"
 		"trip: signal sent" "trip: registers back")
 	case " $* " in *" --fork "*) aims+=("fork: clone next" "fork: copy made" "fork: reaping") ;; esac
+	case " $* " in *" --snapshot "*)
+		aims+=("snapshot: uffd made" "snapshot: uffd taken" "snapshot: mremap next" "snapshot: moved"
+		       "snapshot: filling" "snapshot: filled" "snapshot: uffd closed" "snapshot: unmapping") ;;
+	esac
 	case " $* " in *" --track "* | *" --parent "*)
 		aims+=("track: uffd made" "track: uffd at its slot" "track: uffd moved" "track: re-protecting") ;;
 	esac
@@ -302,6 +306,15 @@ job_held() {
 	skip_unless_ptrace
 	start_target steady
 	kill_trials "$(trials 32)" --fork
+	job_held
+}
+
+# The guardian holds the userfaultfd and fills every page left in the
+# shadows: the job (which checks every chunk it rewrites) reads no zero.
+@test "killsafe: killed --snapshot dumps: every page given back, no shadow or userfaultfd left" {
+	skip_unless_ptrace
+	start_target steady
+	kill_trials "$(trials 32)" --snapshot
 	job_held
 }
 
