@@ -12,7 +12,7 @@ const struct cmd cmds[] = {
 	{ "dump", cmd_dump,
 	  "ckpt dump PID [-o FILE] [--kill | --stop] [--no-sync] [--compress auto|CODEC[:LEVEL]] [-j N]\n"
 	  "          [--exclude START-END]... [--exclude-mapping NAME]... [--track] [--parent PREV] [--fork]\n"
-	  "          [--single] [--per-process-pages] [--allow-lost-fds] [--lose-fd N]...\n"
+	  "          [--snapshot] [--single] [--per-process-pages] [--allow-lost-fds] [--lose-fd N]...\n"
 	  "          [--network-lock nftables|skip] [--json]\n"
 	  "  PID and all its descendants are dumped as one image (a process tree, frozen as one).\n"
 	  "  -o, --output FILE   write the image to FILE (default: ckpt-PID.img; - for stdout,\n"
@@ -31,6 +31,9 @@ const struct cmd cmds[] = {
 	  "      --parent PREV   incremental: store only what changed since image PREV (also tracks)\n"
 	  "      --fork          let the process run on while its image is written (from a\n"
 	  "                      copy-on-write copy of it): it pauses only for a moment\n"
+	  "      --snapshot      the same for one process without a fork: its memory moved aside\n"
+	  "                      and given back through a userfaultfd as the image is written\n"
+	  "                      (a pause of a few ms, whatever its size; needs CAP_SYS_PTRACE)\n"
 	  "      --single        dump PID alone, not its descendants (says which it leaves out)\n"
 	  "      --per-process-pages  store each process's memory in full, also the pages it\n"
 	  "                      still shares copy-on-write with its parent\n"
