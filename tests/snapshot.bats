@@ -85,3 +85,33 @@ original_held() {
 	kill $(cat /proc/"$tree"/task/*/children) "$tree" || true
 	original_held
 }
+
+# The uffd is made by the process (with its credentials); ckpt, root, asks
+# for the fork events itself (UFFDIO_API checks the caller: it may).
+# bats test_tags=arch-independent
+@test "--snapshot: a process that may not make a full userfaultfd is refused by name, and runs on untouched" {
+	skip_unless_ptrace
+	skip_unless_root
+	[ "$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null)" = 0 ] ||
+		skip "vm.unprivileged_userfaultfd is not 0: any process may"
+	chmod 777 "$T"	# the job, nobody, says it is ready there
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT_TARGETS/snapcheck" 16 \
+			</dev/null >"$T/out" 2>"$T/err"
+	) &
+	TPID=$!
+	PIDS+=("$TPID")
+	wait_file "$T/ready"
+	before=$(cat /proc/$TPID/maps; ls /proc/$TPID/fd)
+	run "$CKPT" dump "$TPID" --snapshot -o "$T/img"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"may not make a userfaultfd that serves its kernel accesses"* ]]
+	[ "$before" = "$(cat /proc/$TPID/maps; ls /proc/$TPID/fd)" ]
+	original_held
+}
