@@ -311,8 +311,11 @@ job_held() {
 
 # The guardian holds the userfaultfd and fills every page left in the
 # shadows: the job (which checks every chunk it rewrites) reads no zero.
+# The injected syscalls are --fork's and --track's (the guest runs those);
+# what is new here is the same C on both: host only.
 @test "killsafe: killed --snapshot dumps: every page given back, no shadow or userfaultfd left" {
 	skip_unless_ptrace
+	host_only
 	start_target steady
 	kill_trials "$(trials 32)" --snapshot
 	job_held
