@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -521,10 +522,17 @@ static long max_map_count(void)
 	return n;
 }
 
+/* Below a stack: room for it to grow to its limit (1 GiB at most), and
+ * the kernel's guard gap (1 MiB) and a margin. */
+static uint64_t stack_room(const struct img_proc *p)
+{
+	return MIN(p->d.rlim[RLIMIT_STACK].cur, 1ull << 30) + (2u << 20);
+}
+
 /* Room for a shadow of len bytes below *top, in the gaps between the
  * mappings (sorted), top down: the process's next mmap would go there
- * too, far from its heap's growth; a page free on each side, and none in
- * the guard gap under a stack.  0 if none. */
+ * too, far from its heap's growth; a page free on each side, and none
+ * where a stack may grow.  0 if none. */
 static uint64_t place(const struct img_proc *p, uint64_t len, uint64_t *top, size_t ps)
 {
 	for (uint32_t i = p->d.nvmas; i-- > 0;) {
@@ -534,7 +542,7 @@ static uint64_t place(const struct img_proc *p, uint64_t len, uint64_t *top, siz
 		if (!hi || hi > *top)
 			hi = *top;
 		if (i + 1 < p->d.nvmas && (p->vmas[i + 1].d.flags & CKPT_VMA_GROWSDOWN))
-			hi = hi > (2u << 20) ? hi - (2u << 20) : 0;
+			hi = hi > stack_room(p) ? hi - stack_room(p) : 0;
 		if (v->d.flags & CKPT_VMA_HEAP)
 			lo += 1ull << 30;	/* its brk grows there */
 		if (hi < ps || hi - ps < lo || hi - ps - lo < len)
