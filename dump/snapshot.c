@@ -448,54 +448,75 @@ static int inject(struct tracee_set *ts, long nr, uint64_t a0, uint64_t a1, uint
 	return ret;
 }
 
-/* Whether [start, start + len) is one mapping of pid, as a shadow is. */
-static int is_mapping(pid_t pid, uint64_t start, uint64_t len)
+/* What is left of the shadow [start, start + len) in pid: one mapping
+ * that ends where it does and starts in it (it is unmapped from its start
+ * up); its start, or 0 for none (then nothing is unmapped: better left
+ * than a mapping of the process's own taken for it). */
+static uint64_t shadow_left(pid_t pid, uint64_t start, uint64_t len)
 {
 	struct map_entry *m = NULL;
 	size_t n = 0;
-	int yes = 0;
+	uint64_t at = 0;
 
 	if (proc_read_maps_how(pid, &m, &n, PROC_MAPS) < 0)
 		return 0;
-	for (size_t i = 0; i < n && !yes; i++)
-		yes = m[i].start == start && m[i].end == start + len;
+	for (size_t i = 0; i < n && !at; i++)
+		if (m[i].end == start + len && m[i].start >= start && m[i].start < start + len)
+			at = m[i].start;
 	proc_free_maps(m, n);
-	return yes;
+	return at;
 }
 
-/* The shadows unmapped in the process: in ts (frozen) or one thread
- * frozen for it.  sh: the journal's entries, cleared as they go. */
+/*
+ * The shadows unmapped in the process: in ts (frozen), or a piece at a
+ * time with one thread frozen for each: a munmap frees the shadow's pages,
+ * about 0.1-0.2 s per GiB, which a process with one thread would see as a
+ * pause; SNAP_UNMAP_BYTES (a few ms) at a time it sees short ones.  sh:
+ * the journal's entries, cleared once gone.
+ */
+#define SNAP_UNMAP_BYTES	(8u << 20)
+
 static void unmap_shadows(pid_t pid, pid_t live, const struct tracee_code *code,
 			  struct tracee_set *frozen, volatile struct guard_shadow *sh, int nsh,
 			  const int *moved)
 {
-	struct tracee_set own = { .pid = pid }, *ts = frozen;
-	uint64_t t = now_ns();
+	uint64_t t = now_ns(), most = 0;
 	int done = 0;
 
-	if (!ts) {
-		if (tracee_freeze_one(pid, live, &own) < 0 && tracee_freeze_one(pid, pid, &own) < 0) {
-			warn("cannot stop the process to unmap the copies of its memory: they stay mapped");
-			return;
-		}
-		own.code = *code;
-		ts = &own;
-	}
 	killpoint("snapshot: unmapping");
 	for (int k = 0; k < nsh; k++) {
-		long r;
+		uint64_t end = sh[k].shadow + sh[k].len, a;
 
-		if (!moved[k] || !sh[k].len || !is_mapping(pid, sh[k].shadow, sh[k].len))
+		if (!moved[k] || !sh[k].len || !(a = shadow_left(pid, sh[k].shadow, sh[k].len)))
 			continue;
-		if (inject(ts, SYS_munmap, sh[k].shadow, sh[k].len, 0, 0, 0, &r) == 0)
-			done++;
+		while (a < end) {
+			struct tracee_set own = { .pid = pid }, *ts = frozen;
+			uint64_t n = frozen ? end - a : MIN(end - a, (uint64_t)SNAP_UNMAP_BYTES), t1;
+			long r;
+
+			if (!ts) {
+				if (tracee_freeze_one(pid, live, &own) < 0 &&
+				    tracee_freeze_one(pid, pid, &own) < 0) {
+					warn("cannot stop the process to unmap the copies of its memory: they stay mapped");
+					return;
+				}
+				own.code = *code;
+				ts = &own;
+			}
+			t1 = now_ns();
+			if (inject(ts, SYS_munmap, a, n, 0, 0, 0, &r) < 0)
+				a = end;	/* left as it is */
+			tracee_inject_end(&ts->t[0]);
+			if (!frozen)
+				tracee_release(&own, 0);
+			most = MAX(most, now_ns() - t1);
+			a += n;
+		}
 		sh[k].len = 0;
+		done++;
 	}
-	tracee_inject_end(&ts->t[0]);
-	if (!frozen)
-		tracee_release(&own, 0);
-	debug("snapshot: %d copies of memory unmapped, one thread frozen %.1f ms", done,
-	      (now_ns() - t) / 1e6);
+	debug("snapshot: %d copies of memory unmapped in %.1f ms, a thread frozen %.1f ms at most at a time",
+	      done, (now_ns() - t) / 1e6, most / 1e6);
 }
 
 /* ---------------------------------------------------------------- choice */
