@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -32,6 +33,16 @@ static uint64_t *mem;
 static volatile uint64_t npages, gen, idx, bad, firstbad = ~0ull;
 static uint64_t *reg[NREG];
 static volatile int done;	/* regions changed so far */
+
+/* The test says the dump is under way. */
+static int churn_now(void)
+{
+	const char *go = getenv("CKPT_GO");
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s.churn", go ? go : "");
+	return go && access(path, F_OK) == 0;
+}
 
 static uint64_t now_ms(void)
 {
@@ -122,7 +133,7 @@ static void change(int r)
 int main(int argc, char **argv)
 {
 	uint64_t mib = argc > 1 ? strtoull(argv[1], NULL, 10) : 64, next = 0;
-	int churn = argc > 2 && atoi(argv[2]);
+	int churn = argc > 2 && atoi(argv[2]), churning = 0;
 
 	npages = mib * 256;
 	mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -142,7 +153,6 @@ int main(int argc, char **argv)
 			reg[r][o] = (uint64_t)r + 1;
 	}
 	target_ready();
-	next = now_ms() + 5;
 	for (;;) {
 		for (int k = 0; k < 4096; k++) {
 			uint64_t *pg = mem + idx * W;
@@ -159,9 +169,11 @@ int main(int argc, char **argv)
 				gen++;
 			}
 		}
-		if (churn && done < NREG && now_ms() >= next) {
+		if (churn && !churning && (churning = churn_now()))
+			next = now_ms();
+		if (churning && done < NREG && now_ms() >= next) {
 			change(done);
-			next = now_ms() + 5;
+			next = now_ms() + 1;
 		}
 		if (target_go())
 			break;
