@@ -49,6 +49,7 @@ int cmd_dump(int argc, char **argv)
 		{ "track", no_argument, NULL, 't' },
 		{ "fork", no_argument, NULL, 'f' },
 		{ "snapshot", no_argument, NULL, 'P' },
+		{ "no-fork", no_argument, NULL, 'F' },
 		{ "exclude-mapping", required_argument, NULL, 'X' },
 		{ "single", no_argument, NULL, 'S' },
 		{ "per-process-pages", no_argument, NULL, 'C' },
@@ -66,6 +67,8 @@ int cmd_dump(int argc, char **argv)
 	int c, status, json = 0;
 
 	o.codec = default_codec;
+	/* Fork when it keeps every promise of the frozen path (choose.c). */
+	o.fork = DUMP_FORK_AUTO;
 	o.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	while ((c = cmd_getopt(self, argc, argv, "o:j:", opts, &status)) != -1) {
 		switch (c) {
@@ -109,7 +112,10 @@ int cmd_dump(int argc, char **argv)
 			o.track = 1;
 			break;
 		case 'f':
-			o.fork = 1;
+			o.fork = DUMP_FORK_ALWAYS;
+			break;
+		case 'F':
+			o.fork = DUMP_FORK_NEVER;
 			break;
 		case 'P':
 			o.snapshot = 1;
@@ -172,15 +178,17 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "ckpt: dump: --kill and --stop exclude each other\n");
 		return EXIT_USAGE;
 	}
-	if (o.kill && o.fork) {
+	if (o.kill && o.fork == DUMP_FORK_ALWAYS) {
 		fprintf(stderr, "ckpt: dump: --fork lets the process run on; with --kill it has no use\n");
 		return EXIT_USAGE;
 	}
-	if (o.snapshot && (o.kill || o.fork || o.track || o.parent)) {
+	if (o.snapshot && (o.kill || o.fork == DUMP_FORK_ALWAYS || o.track || o.parent)) {
 		fprintf(stderr, "ckpt: dump: --snapshot lets the process run on, its memory given back by a userfaultfd: not with --%s\n",
-			o.kill ? "kill" : o.fork ? "fork" : o.track ? "track" : "parent");
+			o.kill ? "kill" : o.fork == DUMP_FORK_ALWAYS ? "fork" : o.track ? "track" : "parent");
 		return EXIT_USAGE;
 	}
+	if (o.snapshot)		/* the snapshot instead of the default's fork */
+		o.fork = DUMP_FORK_NEVER;
 	if (!o.out) {
 		snprintf(defout, sizeof(defout), "ckpt-%ld.img", pid);
 		o.out = defout;

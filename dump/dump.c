@@ -115,14 +115,11 @@ struct dump {
 	struct img_writer w;
 	struct tracee_tree tt;	/* the frozen tree (one task with --single) */
 	struct dproc *pr;	/* img.h.nprocs */
+	int fork;		/* DUMP_FORK_ALWAYS: from copies (choose.c), or NEVER */
 	int late;		/* --fork: the metadata too after the release (one process) */
 	struct smaps_ahead *ahead;	/* a tree's smaps, read ahead (ahead.c), or NULL */
 	int ret;		/* late: what the writing thread came to */
 };
-
-/* --fork: the most memory kept, while frozen, of mappings a fork does not
- * copy (shared ones); beyond it they are written while frozen instead. */
-#define FROZEN_COPY_MAX	(256ull << 20)
 
 /*
  * --fork without tracking, frozen and forked: read from the process only
@@ -313,14 +310,19 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		goto out;
 	phase("mappings, files");
 	if (late) {
-		if ((ret = fork_copy(ts, &dp->child)) < 0)
+		/* By default a fork the kernel refuses means the frozen path. */
+		if ((ret = fork_copy(ts, &dp->child, o->fork == DUMP_FORK_AUTO)) < 0)
 			goto out;
-		phase("fork");
-		ret = fork_frozen(dp, o, maps, nmaps);
-		phase("memory the fork did not copy");
-		if (ret <= 0) {
-			dp->late = ret == 0;
-			goto out;
+		if (ret == 0) {
+			phase("fork");
+			ret = fork_frozen(dp, o, maps, nmaps);
+			phase("memory the fork did not copy");
+			if (ret <= 0) {
+				dp->late = ret == 0;
+				goto out;
+			}
+		} else {
+			d->fork = DUMP_FORK_NEVER;
 		}
 		proc_free_maps(maps, nmaps);
 		maps = NULL;
@@ -370,7 +372,7 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	}
 	for (uint32_t i = 0; i < n && ret == 0; i++) {
 		log_set_context("dump %d", d->pr[i].p->d.pid ? d->pr[i].p->d.pid : d->pr[i].ts->pid);
-		ret = collect_proc(d, &d->pr[i], o, o->fork && n == 1);
+		ret = collect_proc(d, &d->pr[i], o, d->fork && n == 1);
 	}
 	smaps_ahead_end(d->ahead);
 	d->ahead = NULL;
@@ -411,7 +413,7 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		    (ret = dump_write_pages(&(struct page_src){ .pid = dp->live, .idx = dp->idx,
 							       .p = dp->p, .vp = dp->vp, .tr = &dp->tr },
 					    &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
-					    o->fork || o->snapshot ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
+					    d->fork || o->snapshot ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
 		    (ret = interrupted()) < 0)
 			return ret;
 		killpoint("dump: written while frozen");
@@ -419,8 +421,15 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		 * (with --fork) its memory is about to be copied as it is. */
 		if (dp->tracking)
 			ret = track_arm(dp->ts, dp->p, &dp->tr);
-		if (ret == 0 && o->fork && !dp->child)
-			ret = fork_copy(dp->ts, &dp->child);
+		if (ret == 0 && d->fork && !dp->child &&
+		    (ret = fork_copy(dp->ts, &dp->child, o->fork == DUMP_FORK_AUTO)) == 1)
+			/* Refused (the default only): the rest of its pages
+			 * now, from the process itself, frozen. */
+			ret = dump_write_pages(&(struct page_src){ .pid = dp->live, .idx = dp->idx,
+								  .p = dp->p, .vp = dp->vp, .tr = &dp->tr },
+					       &(struct page_dest){ &d->w, &o->codec, o->jobs,
+								    dp->tracking },
+					       PASS_FORKED);
 		if (ret == 0 && dp->snap && (ret = snap_begin(dp->snap, dp->ts, dp->p)) < 0)
 			dp->snap = NULL;	/* undone and freed */
 	}
@@ -465,6 +474,8 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 	d->w.writebehind = 1;
 	for (uint32_t i = 0; i < d->img.h.nprocs; i++) {
 		dp = &d->pr[i];
+		if (!dp->child)		/* its fork was refused: written while frozen */
+			continue;
 		ret = dump_write_pages(&(struct page_src){ .pid = dp->child, .copy = 1, .idx = dp->idx,
 							   .p = dp->p, .vp = dp->vp, .tr = &dp->tr },
 				       &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
@@ -673,6 +684,19 @@ static int setup_procs(struct dump *d, const struct dump_opts *o)
 	return o->single ? 0 : dump_tree_tasks(&d->tt, &d->img);
 }
 
+/* Fork or not (choose.c), for the processes frozen. */
+static int choose(const struct dump *d, const struct dump_opts *o)
+{
+	pid_t *pids = xmalloc(d->img.h.nprocs * sizeof(*pids));
+	int how;
+
+	for (uint32_t i = 0; i < d->img.h.nprocs; i++)
+		pids[i] = d->pr[i].live;
+	how = dump_choose(o, pids, d->img.h.nprocs);
+	free(pids);
+	return how;
+}
+
 /* --fork: the copies go, each reaped in its process. */
 static void reap_copies(struct dump *d)
 {
@@ -747,8 +771,10 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		goto out;
 	phase("freeze (before \"frozen for\")");
 	t_frozen = now_ns();
-	if ((ret = setup_procs(&d, o)) == 0)
+	if ((ret = setup_procs(&d, o)) == 0) {
+		d.fork = choose(&d, o);
 		ret = collect_and_write(&d, o);
+	}
 	for (uint32_t i = 0; i < d.img.h.nprocs; i++)
 		d.pr[i].code = d.pr[i].ts->code;
 	if (ret < 0) {
@@ -756,7 +782,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		tracee_release_tree(&d.tt, 0);
 		goto out;
 	}
-	if (o->fork || o->snapshot) {
+	if (d.fork || o->snapshot) {
 		/* The copies hold the memory: the processes go on at once. */
 		t_released = release(&d, 0);
 		if (o->snapshot) {

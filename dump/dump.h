@@ -23,7 +23,7 @@ struct dump_opts {
 	char **exclude_maps;	/* --exclude-mapping names */
 	int nexclude_maps;
 	const char *parent;	/* --parent: incremental against this image */
-	int fork;		/* --fork: read memory from a copy-on-write child */
+	int fork;		/* DUMP_FORK_*: read memory from a copy-on-write child */
 	int snapshot;		/* --snapshot: memory moved aside, given back by uffd (snapshot.c) */
 	int track;		/* --track: keep track of written pages for later */
 	int single;		/* --single: PID alone, not its descendants */
@@ -38,6 +38,26 @@ struct dump_opts {
 	 * preemption signals were ckpt's, not the job's to get on restore) */
 	uint64_t drop_pending;
 };
+
+/* dump_opts.fork: --no-fork, --fork, neither (choose.c decides). */
+enum { DUMP_FORK_NEVER = 0, DUMP_FORK_ALWAYS = 1, DUMP_FORK_AUTO = 2 };
+
+/* --fork: the most memory kept, while frozen, of mappings a fork does not
+ * copy (shared ones); beyond it they are written while frozen instead. */
+#define FROZEN_COPY_MAX	(256ull << 20)
+
+/* choose.c: DUMP_FORK_ALWAYS or DUMP_FORK_NEVER for the frozen processes
+ * pids (o->fork's own unless it is DUMP_FORK_AUTO); -v says why. */
+int dump_choose(const struct dump_opts *o, const pid_t *pids, size_t n);
+/* cgroup.c: what forks of a dump's processes may add to their cgroups */
+struct fork_charge {
+	pid_t pid;
+	uint64_t bytes;		/* memory charged to pid's memory cgroup */
+	int tasks;		/* processes added to its pids cgroup */
+};
+/* 1: room under every memory and pids limit above each pid; 0: not, or
+ * -errno: not known (why says which limit, or why). */
+int cgroup_fork_room(const struct fork_charge *fc, size_t n, char *why, size_t len);
 
 /* What a dump took (ckpt run's log, dump --json). */
 struct dump_result {
@@ -253,8 +273,9 @@ int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_page
  * A SysV segment holding pages no mapping of the image has present is
  * stored whole with its first attach.  0, or -errno after a message. */
 int dump_shm_aliases(struct img *img, struct vma_pages **vp);
-/* fork.c: --fork */
-int fork_copy(struct tracee_set *ts, pid_t *child);
+/* fork.c: --fork.  fork_copy: 0 with *child the stopped copy, -errno
+ * after a message, or (refusal_ok) 1 if the kernel refused the fork. */
+int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok);
 void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *code);
 /* Wait (up to 10 minutes, fork.c) until pid is a zombie: 0, or
  * -ESRCH/-ETIMEDOUT. */

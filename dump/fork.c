@@ -51,7 +51,7 @@ static int doom(const struct tracee_set *ts, pid_t child)
 	return arch_leave_syscall(child);
 }
 
-int fork_copy(struct tracee_set *ts, pid_t *child)
+int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok)
 {
 	struct tracee *t0 = &ts->t[0];
 	long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE, r;
@@ -71,6 +71,16 @@ int fork_copy(struct tracee_set *ts, pid_t *child)
 	killpoint("fork: clone next");
 	ret = tracee_syscall(ts, t0, SYS_clone, a, &r);
 	tracee_call(PTRACE_SETOPTIONS, t0->tid, 0, (void *)(opts & ~PTRACE_O_TRACECLONE));
+	if (ret == 0 && r < 0 && refusal_ok) {
+		/* The clone ran and failed (RLIMIT_NPROC, pids.max, strict
+		 * overcommit): nothing was made, the thread is given back. */
+		guard_note_copy(ts->pid, 0, GUARD_COPY_NONE);
+		debug("the kernel refused the fork (%s): the process stays frozen while its memory is written",
+		      strerror((int)-r));
+		if ((ret = tracee_inject_end(t0)) < 0)
+			return error_errno(ret, "thread %d: cannot give it its registers back", t0->tid);
+		return 1;
+	}
 	if (ret == 0 && r < 0)
 		ret = (int)r;
 	if (ret < 0) {

@@ -358,7 +358,8 @@ static void log_checkpoint(struct sup *s, unsigned seq, unsigned parent, int fin
 
 /*
  * One checkpoint: periodic ones from a copy-on-write fork, the job paused
- * only for the fork, tracking its writes for the next; the final one with
+ * only for the fork, when its cgroups have the memory a fork may take
+ * (dump/choose.c; frozen otherwise), tracking its writes for the next; the final one with
  * the job frozen throughout and killed once it is on disk.  Kept only once
  * complete, durable and verified; then older ones it does not need go.
  */
@@ -371,7 +372,7 @@ static int checkpoint(struct sup *s, int final)
 	struct dump_result res = { 0 };
 	struct dump_opts o = {
 		.out = path, .codec = { .codec = CKPT_CODEC_LZ4 }, .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
-		.fork = !final, .track = !final, .kill = final, .parent = ppath, .result = &res,
+		.fork = final ? DUMP_FORK_NEVER : DUMP_FORK_AUTO, .track = !final, .kill = final, .parent = ppath, .result = &res,
 		.drop_pending = sig_preemption_set(),
 	};
 	int ret;
