@@ -281,7 +281,7 @@ explained() {
 }
 
 @test "completions: global options before the command do not hide it" {
-	run complete ckpt -v dump --no-
+	run complete ckpt -v dump --no-s
 	[ "$output" = --no-sync ]
 }
 
