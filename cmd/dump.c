@@ -29,6 +29,7 @@ static void print_json(const struct dump_opts *o, pid_t pid, const struct dump_r
 		json_str(&j, "kind", o->parent ? "incremental" : "full");
 		json_str(&j, "parent", o->parent);
 		json_double(&j, "frozen_ms", res->frozen_ns / 1e6);
+		json_str(&j, "memory", res->forked ? "forked" : "frozen");
 		json_double(&j, "took_ms", res->total_ns / 1e6);
 		json_str(&j, "process", o->kill ? "killed" : o->stop ? "stopped" : "running");
 	}

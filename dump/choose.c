@@ -73,7 +73,7 @@ static int fork_fits(const struct dump_opts *o, const pid_t *pids, size_t n, cha
 {
 	static const char *const avail_name[] = { "MemAvailable" };
 	struct fork_charge *fc;
-	uint64_t total = 0, shmem = 0, avail;
+	uint64_t total = 0, shmem = 0, avail = 0;
 	int ret;
 
 	if (o->kill) {
@@ -116,7 +116,9 @@ static int fork_fits(const struct dump_opts *o, const pid_t *pids, size_t n, cha
 }
 
 /* The ways of reading memory while the processes run on, best first.  A
- * way whose fits() says no is passed over, saying why. */
+ * way whose fits() says no is passed over, saying why.  Another way (a
+ * snapshot without fork, docs/snapshot.md) becomes the default by a line
+ * of its own here, ahead of the fork, once dump_run() knows its how. */
 static const struct way {
 	int how;
 	const char *name;

@@ -825,6 +825,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	if (o->result) {
 		o->result->frozen_ns = t_released - t_frozen;
 		o->result->total_ns = now_ns() - t0;
+		o->result->forked = d.fork == DUMP_FORK_ALWAYS;
 	}
 out:
 	fd_tcp_before_kill(&d.img, 0, 0);

@@ -63,6 +63,7 @@ int cgroup_fork_room(const struct fork_charge *fc, size_t n, char *why, size_t l
 struct dump_result {
 	uint64_t frozen_ns;	/* the process was frozen this long (--fork: up to the fork) */
 	uint64_t total_ns;	/* the whole dump, durable image included */
+	int forked;		/* memory read from fork copies (choose.c) */
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);

@@ -31,6 +31,7 @@ valid_json() {
 	grep -q "^  \"bytes\": $(stat -c %s "$T/a.img"),$" <<<"$output"
 	grep -q '^  "kind": "full",$' <<<"$output"
 	grep -qE '^  "frozen_ms": [0-9.e+-]+,$' <<<"$output"
+	grep -q '^  "memory": "forked",$' <<<"$output"
 	grep -q '^  "process": "running",$' <<<"$output"
 	grep -q '^  "ok": true$' <<<"$output"
 	run "$CKPT" dump "$TPID" -o "$T/b.img" --parent "$T/a.img" --kill --json
@@ -38,6 +39,7 @@ valid_json() {
 	[ "$status" -eq 0 ]
 	grep -q '^  "kind": "incremental",$' <<<"$output"
 	grep -q "^  \"parent\": \"$T/a.img\",$" <<<"$output"
+	grep -q '^  "memory": "frozen",$' <<<"$output"
 	grep -q '^  "process": "killed",$' <<<"$output"
 	reap "$TPID"
 }

@@ -295,10 +295,10 @@ job_held() {
 	[ "$st" = 0 ]
 }
 
-@test "killsafe: ckpt killed at random points of plain dumps: the process runs on as before" {
+@test "killsafe: ckpt killed at random points of plain (frozen, --no-fork) dumps: the process runs on as before" {
 	skip_unless_ptrace
 	start_target steady
-	kill_trials "$(trials 32)" --compress none
+	kill_trials "$(trials 32)" --no-fork --compress none
 	job_held
 }
 
@@ -338,11 +338,11 @@ job_held() {
 	job_held
 }
 
-@test "killsafe: killed compressed dumps (zstd on two threads)" {
+@test "killsafe: killed compressed dumps (zstd on two threads, frozen)" {
 	skip_unless_ptrace
 	host_only
 	start_target steady
-	kill_trials "$(trials 16)" --compress zstd -j 2
+	kill_trials "$(trials 16)" --no-fork --compress zstd -j 2
 	job_held
 }
 
@@ -358,7 +358,7 @@ job_held() {
 	skip_unless_ptrace
 	host_only
 	start_target steady 0 2
-	SNAPSHOT=tree_snapshot kill_trials "$(trials 10)" --compress none
+	SNAPSHOT=tree_snapshot kill_trials "$(trials 10)" --no-fork --compress none
 	SNAPSHOT=tree_snapshot kill_trials "$(trials 10)" --fork
 	SNAPSHOT=tree_snapshot KILLSIG=TERM kill_trials "$(trials 6)" --fork
 	job_held
@@ -369,7 +369,7 @@ job_held() {
 	host_only
 	start_target steady
 	for sig in TERM INT; do
-		for opts in "--compress none" --fork --track; do
+		for opts in "--no-fork --compress none" --fork --track; do
 			# shellcheck disable=SC2086
 			KILLSIG=$sig kill_trials "$(trials 10)" $opts
 		done
@@ -414,7 +414,8 @@ job_held() {
 	# A tmpfs of its own for each dump, in a mount namespace that ends
 	# with it; the image (4.2-4.5 MB) fails in the metadata, in the
 	# pages, or near the end.
-	for opts in "--compress none" "--fork --compress none" "--track" "--compress zstd -j 2" \
+	for opts in "--no-fork --compress none" "--fork --compress none" "--track" \
+		    "--no-fork --compress zstd -j 2" \
 		    "--fork --compress zstd"; do
 		for size in 16k 1m 4m; do
 			run unshare -m sh -c 'mount -t tmpfs -o size=$1 none "$2" &&
