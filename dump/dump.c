@@ -773,6 +773,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	t_frozen = now_ns();
 	if ((ret = setup_procs(&d, o)) == 0) {
 		d.fork = choose(&d, o);
+		phase("fork or not (choose.c)");
 		ret = collect_and_write(&d, o);
 	}
 	for (uint32_t i = 0; i < d.img.h.nprocs; i++)
