@@ -39,6 +39,17 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+@test "a chain of three images dumped frozen (--no-fork: tracking armed while frozen) restores exactly" {
+	skip_unless_ptrace
+	"$CKPT" check | grep -q '^PAGEMAP_SCAN *ok' || skip "no PAGEMAP_SCAN here"
+	start_target dirty 32 1 4
+	dump_chain --no-fork
+	[[ "$output" == *"PAGEMAP_SCAN"* ]]
+	smaller_than_quarter "$T/a.img" "$T/b.img"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
 # bats test_tags=arch-independent
 @test "a parent that is not the latest image: page hashes are compared instead" {
 	skip_unless_ptrace
