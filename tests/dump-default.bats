@@ -159,6 +159,12 @@ pause_of() {
 	skip_unless_ptrace
 	skip_unless_root
 	start_target tree_basic
+	# its children too, for the teardown, should the test fail half way
+	local f st
+	for f in /proc/[0-9]*/stat; do
+		read -r -a st <"$f" 2>/dev/null || continue
+		[ "${st[3]}" != "$TPID" ] || PIDS+=("${st[0]}")
+	done
 	run "$CKPT" -v dump "$TPID" -o "$T/img"
 	echo "$output"
 	[ "$status" -eq 0 ]
