@@ -253,6 +253,15 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, uint32_t *xst
 	ret = peek_pending(tr->tid, 0, &t->pending, &t->d.npending);
 	if (ret < 0)
 		return error_errno(ret, "thread %d: cannot read pending signals", tr->tid);
+	for (uint32_t k = 0; k < t->d.npending; k++) {
+		siginfo_t si;
+
+		memcpy(&si, t->pending[k], sizeof(si));
+		if ((si.si_signo == SIGSEGV || si.si_signo == SIGBUS || si.si_signo == SIGILL ||
+		     si.si_signo == SIGFPE || si.si_signo == SIGTRAP || si.si_signo == SIGSYS) &&
+		    si.si_code > 0)
+			tr->fault_pending = 1;
+	}
 	tr->rseq_regs = tr->regs;
 	memset(&rseq, 0, sizeof(rseq));
 	if (tracee_call(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, (void *)sizeof(rseq), &rseq) >= 0) {

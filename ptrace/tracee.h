@@ -35,6 +35,9 @@ struct tracee {
 	arch_regs_t rseq_regs;
 	const void *fp;
 	size_t fplen;
+	/* A signal the thread raised itself (a fault, a seccomp trap) was
+	 * pending at the freeze: a trip's end would take it for its own. */
+	int fault_pending;
 };
 
 /* Code of the process that injection uses (found by the caller). */

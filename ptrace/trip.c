@@ -265,8 +265,15 @@ static int finish(struct leg *g)
 			/* Here with its own registers; a fault leaves it in the
 			 * chain: its mask back too.  The release discards ours
 			 * and a fault, delivers another. */
-			if (fault)
+			if (fault) {
 				ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &g->mask);
+				/* The frames before the last carry no FP state
+				 * (their rt_sigreturn reset it), and a last one
+				 * that failed to restore clears it: its own back. */
+				if (ARCH_FRAME_FP_NOTE && g->t->fp &&
+				    tracee_set_regset(tid, ARCH_FRAME_FP_NOTE, g->t->fp, g->t->fplen) < 0)
+					debug("thread %d: cannot put back its FP state", tid);
+			}
 			killpoint("trip: at the stop");
 			if (tracee_set_regset(tid, NT_PRSTATUS, &g->back, sizeof(g->back)) < 0) {
 				g->state = GONE;
@@ -296,7 +303,11 @@ static void prepare(struct tracee_set *ts, struct leg *g, struct tracee *t, uint
 		    const struct tracee_tcall *calls, size_t ncalls, const void *in, size_t len)
 {
 	g->t = t;
-	if (t->injecting || t->group_stop || t->deliver || arch_needs_restart_block(&t->regs))
+	/* A fault of its own pending (caught in the freeze between raising
+	 * it and its delivery): dequeued first at the chain's end, finish()
+	 * would take it for one of the chain's and the release discard it. */
+	if (t->injecting || t->group_stop || t->deliver || t->fault_pending ||
+	    arch_needs_restart_block(&t->regs))
 		return;
 	if (t->known)
 		g->mask = t->sigmask;
