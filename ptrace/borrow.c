@@ -148,6 +148,7 @@ static void drop_loan(struct tracee *t)
 		return;
 	for (int i = 0; i < t->loan->nlent; i++)
 		free(t->loan->lent[i].bytes);
+	free(t->loan->ext);
 	free(t->loan);
 	t->loan = NULL;
 }
@@ -200,6 +201,43 @@ void tracee_loan_regs(const struct tracee *t, arch_regs_t *resolved, arch_regs_t
 		*back = *resolved;
 }
 
+/*
+ * Where a syscall discards part of the register state (arm64: SVE beyond
+ * v0-v31 on every syscall entry, arch/arm64/kernel/syscall.c
+ * fp_user_discard), a thread that runs our syscalls would lose it: that
+ * regset is read as it is when the thread is lent and written back once
+ * it has its own registers again.  Every injection comes through here:
+ * the freeze's, a --fork copy's clone and its reaping after the release,
+ * --snapshot's and --track's (the freeze's own syscalls are also put back
+ * from the image, dump/remote.c).  A CPU without the set: nothing read.
+ */
+static void save_ext(struct tracee *t)
+{
+	size_t len = 0;
+
+	for (unsigned i = 0; i < arch_nregsets; i++)
+		if (ARCH_SYSCALL_DISCARDS_NOTE && arch_regsets[i].type == ARCH_SYSCALL_DISCARDS_NOTE)
+			len = arch_regsets[i].maxlen;
+	if (!len)
+		return;
+	t->loan->ext = xmalloc(len);
+	if (tracee_get_regset(t->tid, ARCH_SYSCALL_DISCARDS_NOTE, t->loan->ext, &len) < 0) {
+		free(t->loan->ext);
+		t->loan->ext = NULL;
+		return;
+	}
+	t->loan->extlen = len;
+}
+
+static void put_ext(struct tracee *t)
+{
+	const struct tracee_loan *l = t->loan;
+
+	if (l->ext && tracee_set_regset(t->tid, ARCH_SYSCALL_DISCARDS_NOTE, l->ext, l->extlen) < 0)
+		debug("thread %d: cannot put back its registers (note type %#x)", t->tid,
+		      ARCH_SYSCALL_DISCARDS_NOTE);
+}
+
 int tracee_borrow(struct tracee_set *ts, struct tracee *t)
 {
 	struct tracee_loan *l = xzalloc(sizeof(*l));
@@ -213,6 +251,7 @@ int tracee_borrow(struct tracee_set *ts, struct tracee *t)
 		return ret;
 	}
 	tracee_loan_regs(t, &resolved, &l->back);
+	save_ext(t);
 	ret = lend_safely(ts, t, &resolved);
 	t->injecting = 1;
 	t->at = TRACEE_AT_STOP;
@@ -336,8 +375,10 @@ int tracee_give_back_finish(struct tracee *t)
 
 	if ((ret = wait_interrupt(t)) < 0)
 		return ret;
-	if (t->loan)
+	if (t->loan) {
+		put_ext(t);
 		unlend(t);
+	}
 	killpoint("give back: stack");
 	drop_loan(t);
 	t->injecting = 0;

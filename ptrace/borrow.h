@@ -22,6 +22,11 @@ struct tracee_loan {
 		uint8_t *bytes;	/* what was there */
 	} lent[2];		/* stack bytes written over, in order */
 	int nlent;
+	/* The regset a syscall discards (ARCH_SYSCALL_DISCARDS_NOTE: arm64's
+	 * SVE state beyond v0-v31) as it was when the thread was lent, put
+	 * back when it is given back; NULL where none was read. */
+	uint8_t *ext;
+	size_t extlen;
 };
 
 /* The registers frozen thread t runs on with: *resolved when it

@@ -23,14 +23,26 @@ load test_helper
 
 @test "vector registers of a process left running after a dump are as they were" {
 	# The syscalls ckpt runs in the process must not cost it register
-	# state: on arm64 a syscall discards SVE state beyond v0-v31.
+	# state: on arm64 a syscall discards SVE state beyond v0-v31.  Every
+	# way a dump runs syscalls in it: frozen, the default (a fork: the
+	# clone, then the copy reaped by a wait4 after the release), --fork,
+	# --snapshot (its userfaultfd and mremaps, the shadows unmapped after).
+	# Before ptrace/borrow.c put the SVE set back after each, --fork lost
+	# the Z registers above bit 128 (guest, 512-bit vectors).
 	skip_unless_ptrace
-	start_target fpu_regs spin
-	run "$CKPT" dump "$TPID" -o "$T/img"
-	[ "$status" -eq 0 ]
-	touch "$T/go"
-	wait "$TPID"
-	cat "$T/out" "$T/err"
+	local how st
+	for how in --no-fork "" --fork --snapshot; do
+		start_target fpu_regs spin
+		run "$CKPT" dump "$TPID" -o "$T/img" $how
+		echo "dump $how: $status $output"
+		[ "$status" -eq 0 ] || [[ $how == --snapshot && $output == *"userfaultfd"* ]]
+		touch "$T/go"
+		st=0
+		wait "$TPID" || st=$?
+		cat "$T/out" "$T/err"
+		[ "$st" -eq 0 ]
+		rm -f "$T/go" "$T/ready" "$T/out" "$T/err"
+	done
 }
 
 @test "pointer authentication: return addresses signed before the dump authenticate after restore" {

@@ -27,6 +27,8 @@ typedef struct user_pt_regs arch_regs_t;
 /* A syscall discards SVE state beyond v0-v31 (arch/arm64/kernel/syscall.c
  * fp_user_discard; Documentation/arm64/sve.rst, "System call behaviour"). */
 #define ARCH_SYSCALL_KEEPS_EXT_REGS	0
+/* Which: NT_ARM_SVE (ptrace/borrow.c puts it back after our syscalls). */
+#define ARCH_SYSCALL_DISCARDS_NOTE	0x405
 
 /* No red zone (AAPCS64): the kernel's signal frames start right below sp
  * (arch/arm64/kernel/signal.c get_sigframe), and so do ours. */

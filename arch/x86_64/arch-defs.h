@@ -18,6 +18,8 @@ typedef struct user_regs_struct arch_regs_t;
 #define ARCH_SYSCALL_STOP_KEEPS_REGS	1
 /* A syscall leaves the extended (XSAVE) register state alone. */
 #define ARCH_SYSCALL_KEEPS_EXT_REGS	1
+/* None (ptrace/borrow.c). */
+#define ARCH_SYSCALL_DISCARDS_NOTE	0
 
 /* Bytes below the stack pointer that code may use without moving it (the
  * System V x86-64 ABI's red zone); the kernel's signal frames go below
