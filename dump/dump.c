@@ -116,6 +116,7 @@ struct dump {
 	struct tracee_tree tt;	/* the frozen tree (one task with --single) */
 	struct dproc *pr;	/* img.h.nprocs */
 	int fork;		/* DUMP_FORK_ALWAYS: from copies (choose.c), or NEVER */
+	int refused;		/* processes whose fork the kernel refused: written frozen */
 	int late;		/* --fork: the metadata too after the release (one process) */
 	struct smaps_ahead *ahead;	/* a tree's smaps, read ahead (ahead.c), or NULL */
 	int ret;		/* late: what the writing thread came to */
@@ -422,14 +423,16 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		if (dp->tracking)
 			ret = track_arm(dp->ts, dp->p, &dp->tr);
 		if (ret == 0 && d->fork && !dp->child &&
-		    (ret = fork_copy(dp->ts, &dp->child, o->fork == DUMP_FORK_AUTO)) == 1)
+		    (ret = fork_copy(dp->ts, &dp->child, o->fork == DUMP_FORK_AUTO)) == 1) {
 			/* Refused (the default only): the rest of its pages
 			 * now, from the process itself, frozen. */
+			d->refused++;
 			ret = dump_write_pages(&(struct page_src){ .pid = dp->live, .idx = dp->idx,
 								  .p = dp->p, .vp = dp->vp, .tr = &dp->tr },
 					       &(struct page_dest){ &d->w, &o->codec, o->jobs,
 								    dp->tracking },
 					       PASS_FORKED);
+		}
 		if (ret == 0 && dp->snap && (ret = snap_begin(dp->snap, dp->ts, dp->p)) < 0)
 			dp->snap = NULL;	/* undone and freed */
 	}
@@ -826,7 +829,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	if (o->result) {
 		o->result->frozen_ns = t_released - t_frozen;
 		o->result->total_ns = now_ns() - t0;
-		o->result->forked = d.fork == DUMP_FORK_ALWAYS;
+		o->result->forked = d.fork == DUMP_FORK_ALWAYS && !d.refused;
 	}
 out:
 	fd_tcp_before_kill(&d.img, 0, 0);

@@ -169,6 +169,9 @@ struct track {
 	struct track_undo undo;
 };
 /* pp: the process in the parent image, NULL for none (all stored). */
+/* The fd a new file gets in frozen process p: the lowest free one (fs/file.c
+ * alloc_fd), from the fd table collected while frozen (track.c). */
+int dump_lowest_free_fd(const struct img_proc *p);
 int track_begin(pid_t pid, const struct img_proc *pp, struct track *tr);
 /* Written regions of v since the parent, or -EPERM/-ENOENT when unknown. */
 int track_written(struct track *tr, const struct img_vma *v, struct page_run **out, size_t *n);

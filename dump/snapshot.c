@@ -621,18 +621,6 @@ const int64_t *snap_shift(const struct snap *s)
 
 /* ---------------------------------------------------------------- frozen */
 
-/* The fd a new file gets in the process: the lowest free one. */
-static int lowest_free(const struct img_proc *p)
-{
-	for (int fd = 0;; fd++) {
-		uint32_t i = 0;
-
-		while (i < p->d.nfds && p->fds[i].d.fd != fd)
-			i++;
-		if (i == p->d.nfds)
-			return fd;
-	}
-}
 
 /* A full uffd (kernel accesses fault too) made in the process, ours a
  * copy of it, the guardian's another; the process keeps none. */
@@ -646,7 +634,7 @@ static int make_uffd(struct snap *s, struct tracee_set *ts, const struct img_pro
 	long fd, r;
 	int pidfd, ret, u;
 
-	s->j->job_fd = lowest_free(p);	/* a uffd there is ours: it was free */
+	s->j->job_fd = dump_lowest_free_fd(p);	/* a uffd there is ours: it was free */
 	ret = inject(ts, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, &fd);
 	if (ret == -EPERM || ret == -EACCES)
 		return error("--snapshot: the process may not make a userfaultfd that serves its kernel accesses (it needs CAP_SYS_PTRACE, or vm.unprivileged_userfaultfd=1)");

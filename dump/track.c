@@ -187,9 +187,8 @@ static void note(struct track *tr)
 		guard->uffds[tr->gslot].u = tr->undo;
 }
 
-/* The fd a new file gets: the lowest free one (fs/file.c alloc_fd), as
- * the fd table was collected while frozen. */
-static int lowest_free(const struct img_proc *p)
+/* dump.h */
+int dump_lowest_free_fd(const struct img_proc *p)
 {
 	for (int fd = 0;; fd++) {
 		uint32_t i = 0;
@@ -217,7 +216,7 @@ static int make_uffd(struct tracee_set *ts, const struct img_proc *p, struct tra
 	 * under CKPT_NO_PAGEMAP_SCAN, before anything is made. */
 	if (no_pagemap_scan())
 		return -EINVAL;
-	tr->undo.tmp = lowest_free(p);	/* any uffd there is ours: it was free */
+	tr->undo.tmp = dump_lowest_free_fd(p);	/* any uffd there is ours: it was free */
 	note(tr);
 	ret = rcall(ts, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, &fd);
 	if (ret < 0)

@@ -50,20 +50,17 @@ cg_make() {
 # start_in_cgroup DIR TARGET [ARGS]: start_target, the target born in DIR
 # (so that its memory is charged there, as a job's in its cgroup).
 start_in_cgroup() {
-	local cg=$1 name=$2
-	shift 2
-	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
-		echo "$BASHPID" >"$cg/cgroup.procs"
-		export CKPT_READY=$T/ready CKPT_GO=$T/go
-		exec "$CKPT_TARGETS/$name" "$@" </dev/null >"$T/out" 2>"$T/err"
-	) &
-	TPID=$!
-	PIDS+=("$TPID")
-	wait_file "$T/ready" || { cat "$T/err" >&2; return 1; }
+	TARGET_PREP="echo \$BASHPID >'$1/cgroup.procs'" start_target "${@:2}"
+}
+
+# children_to_clean: $TPID's children in PIDS too, for the teardown,
+# should the test fail half way (a tree target's workers).
+children_to_clean() {
+	local f st
+	for f in /proc/[0-9]*/stat; do
+		read -r -a st <"$f" 2>/dev/null || continue
+		[ "${st[3]}" != "$TPID" ] || PIDS+=("${st[0]}")
+	done
 }
 
 # pause_of CMD...: run CMD (a dump of $TPID, a pausing target) and print
@@ -159,12 +156,7 @@ pause_of() {
 	skip_unless_ptrace
 	skip_unless_root
 	start_target tree_basic
-	# its children too, for the teardown, should the test fail half way
-	local f st
-	for f in /proc/[0-9]*/stat; do
-		read -r -a st <"$f" 2>/dev/null || continue
-		[ "${st[3]}" != "$TPID" ] || PIDS+=("${st[0]}")
-	done
+	children_to_clean
 	run "$CKPT" -v dump "$TPID" -o "$T/img"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -233,22 +225,9 @@ pause_of() {
 @test "default dump: a fork the kernel refuses (RLIMIT_NPROC) means the frozen path, not a failed dump" {
 	skip_unless_ptrace
 	skip_unless_root
-	chmod 1777 "$T"
-	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-		done
-		export CKPT_READY=$T/ready CKPT_GO=$T/go
-		# one process of its user at most: itself (a fork is refused
-		# whatever else uid 65534 runs)
-		ulimit -u 1
-		exec setpriv --reuid=65534 --regid=65534 --clear-groups \
-			"$CKPT_TARGETS/pausing" 4 </dev/null >"$T/out" 2>"$T/err"
-	) &
-	TPID=$!
-	PIDS+=("$TPID")
-	wait_file "$T/ready" || { cat "$T/err"; return 1; }
+	# one process of its user at most: itself (a fork is refused
+	# whatever else uid 65534 runs)
+	TARGET_PREP='ulimit -u 1' start_target_as_nobody pausing 4
 	run "$CKPT" -v dump "$TPID" -o "$T/img"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -258,4 +237,21 @@ pause_of() {
 	reap "$TPID"
 	restore_go --ignore-file-changes
 	[ "$status" -eq 0 ]
+}
+
+@test "default dump of a tree whose forks the kernel refuses: written frozen, and --json says frozen" {
+	skip_unless_ptrace
+	skip_unless_root
+	# four processes of its user at most: the tree itself (parent, two
+	# workers, a zombie), so each copy's fork is refused
+	TARGET_PREP='ulimit -u 4' start_target_as_nobody tree_basic
+	children_to_clean
+	run --separate-stderr "$CKPT" -v dump "$TPID" -o "$T/img" --json
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"the kernel refused the fork"* ]]
+	grep -q '^  "memory": "frozen",$' <<<"$output"
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx "tree_basic: ok" "$T/out"
 }

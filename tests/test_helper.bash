@@ -81,6 +81,9 @@ wait_file() {
 
 # start_target NAME [ARGS...]: run a test target in the background as
 # our child (so we can reap it), wait until it is ready; sets TPID.
+# TARGET_PREP (here and in start_target_as_nobody): shell code the
+# target's subshell runs just before the exec (a cgroup to be born in, a
+# ulimit).
 start_target() {
 	local name=$1
 	shift
@@ -91,6 +94,7 @@ start_target() {
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 		done
 		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		eval "${TARGET_PREP:-}"
 		exec "$CKPT_TARGETS/$name" "$@" </dev/null >"$T/out" 2>"$T/err"
 	) &
 	TPID=$!
@@ -115,6 +119,7 @@ start_target_as_nobody() {
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 		done
 		export CKPT_READY=$T/ready CKPT_GO=$T/go
+		eval "${TARGET_PREP:-}"
 		exec setpriv --reuid=65534 --regid=65534 --clear-groups "$CKPT_TARGETS/$name" "$@" \
 			</dev/null >"$T/out" 2>"$T/err"
 	) &
