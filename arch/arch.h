@@ -177,8 +177,11 @@ int arch_find_syscall_insn(const uint8_t *code, size_t len, uint64_t addr, uint6
  * Whether this CPU can take a dumped register set back (restore checks
  * every thread's before it creates anything): 0, or the reason printed
  * (error()) and its -errno, e.g. an image that used SVE on a CPU without.
+ * xf[0..nxf) is the process's layout as the image recorded it (x86-64:
+ * XSAVE_LAYOUT); a set the dumping CPU laid out otherwise is rewritten in
+ * place (rs->data reallocated) into this CPU's layout.
  */
-int arch_check_regset(const struct img_regset *rs);
+int arch_check_regset(struct img_regset *rs, const struct arch_xfeat *xf, unsigned nxf);
 
 /* CRC32C with the CPU's instruction; -ENOSYS when there is none. */
 int arch_crc32c_hw(uint32_t *crc, const void *buf, size_t len);

@@ -43,12 +43,13 @@ static int check_header(const struct ckpt_header *h)
 	return 0;
 }
 
-/* Every thread's register sets against this CPU, before anything is made. */
-static int check_regsets(const struct img_proc *p)
+/* Every thread's register sets against this CPU, before anything is made
+ * (those another CPU laid out otherwise rewritten for this one). */
+static int check_regsets(struct img_proc *p)
 {
 	for (uint32_t i = 0; i < p->d.nthreads; i++)
 		for (uint32_t k = 0; k < p->threads[i].d.nregsets; k++) {
-			int ret = arch_check_regset(&p->threads[i].regsets[k]);
+			int ret = arch_check_regset(&p->threads[i].regsets[k], p->xfeat, p->nxfeat);
 
 			if (ret < 0)
 				return ret;

@@ -42,10 +42,12 @@ static int check_sve(const struct img_regset *rs, unsigned long hwcap)
 	return 0;
 }
 
-int arch_check_regset(const struct img_regset *rs)
+int arch_check_regset(struct img_regset *rs, const struct arch_xfeat *xf, unsigned nxf)
 {
 	unsigned long hwcap = getauxval(AT_HWCAP);
 
+	(void)xf;	/* no layout on arm64: each note is one feature */
+	(void)nxf;
 	switch (rs->type) {
 	case NT_ARM_SVE:
 		return check_sve(rs, hwcap);

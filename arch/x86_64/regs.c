@@ -147,13 +147,6 @@ int arch_leave_syscall(pid_t tid)
 	return 0;
 }
 
-int arch_check_regset(const struct img_regset *rs)
-{
-	/* An XSAVE area this CPU cannot take fails at PTRACE_SETREGSET. */
-	(void)rs;
-	return 0;
-}
-
 int arch_in_syscall(pid_t tid, const arch_regs_t *r)
 {
 	(void)tid;

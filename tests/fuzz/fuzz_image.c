@@ -283,18 +283,18 @@ static void plan(const struct img *img)
 }
 
 /* restore.c's checks of the metadata before anything is created. */
-static int restorable(const struct img *img)
+static int restorable(struct img *img)
 {
 	if (img->h.machine != ARCH_ELF_MACHINE || img->h.page_size != (uint32_t)getpagesize())
 		return 0;
 	for (uint32_t n = 0; n < img->h.nprocs; n++) {
-		const struct img_proc *p = &img->procs[n];
+		struct img_proc *p = &img->procs[n];
 
 		for (uint32_t i = 0; i < p->d.nthreads; i++) {
 			arch_regs_t regs;
 
 			for (uint32_t k = 0; k < p->threads[i].d.nregsets; k++)
-				if (arch_check_regset(&p->threads[i].regsets[k]) < 0)
+				if (arch_check_regset(&p->threads[i].regsets[k], p->xfeat, p->nxfeat) < 0)
 					return 0;
 			/* spawn.c finish(): its registers, restart rules applied. */
 			memcpy(&regs, p->threads[i].regsets[0].data, sizeof(regs));

@@ -17,6 +17,11 @@
  *       every NT_X86_XSTATE register set grows to hold it (zeros) and says
  *       so in its XCR0 (bytes 464..471), the XSAVE_LAYOUT section gets its
  *       record; checksums fixed
+ *   imgtool xmove FILE FEATURE FROM TO SIZE
+ *       as if the dumping CPU kept XSAVE feature FEATURE (SIZE bytes) at TO
+ *       instead of FROM (another CPU's layout): in every NT_X86_XSTATE set
+ *       its bytes move there (the set grows if it must, FROM is zeroed) and
+ *       its XSAVE_LAYOUT record says TO; checksums fixed
  *   imgtool set FILE KEY=VALUE...
  *       forge, the way an attacker who knows the format would (the privilege
  *       tests, tests/security.bats): edit fields of process 0 (or of the one
@@ -212,7 +217,12 @@ static uint64_t get_le(const uint8_t *p, int size)
 	return v;
 }
 
-/* A THREAD payload with its XSAVE set grown to end at least at `end`. */
+/* xmove: the feature's place before and after, and its size (move_size
+ * 0: xfeature, a feature added) */
+static uint32_t move_from, move_to, move_size;
+
+/* A THREAD payload with its XSAVE set grown to end at least at `end`,
+ * the feature's bytes moved there from move_from when that is set. */
 static void grow_thread(const uint8_t *p, size_t len, unsigned feature, size_t end)
 {
 	uint32_t n = (uint32_t)get_le(p + 4, 4);
@@ -243,6 +253,16 @@ static void grow_thread(const uint8_t *p, size_t len, unsigned feature, size_t e
 			for (uint32_t k = rlen; k < nlen; k++)
 				emit(zeros, 1);
 			put_le(out + x, get_le(out + x, 8) | 1ull << feature, 8);
+			if (move_size) {
+				uint8_t *set = out + out_len - nlen, *tmp = malloc(move_size);
+
+				if (!tmp || (size_t)move_from + move_size > rlen)
+					die("%s", "xmove: the feature is not in the set");
+				memcpy(tmp, set + move_from, move_size);
+				memset(set + move_from, 0, move_size);
+				memcpy(set + move_to, tmp, move_size);
+				free(tmp);
+			}
 		}
 		emit(zeros, (8 - nlen % 8) % 8);
 		at += 8 + rlen + (8 - rlen % 8) % 8;
@@ -266,7 +286,13 @@ static int cmd_xfeature(unsigned feature, uint32_t offset, uint32_t size)
 			grow_thread(p, (size_t)s.size, feature, (size_t)offset + size);
 		} else {
 			emit(p, (size_t)s.size);
-			if (s.type == SEC_XSAVE_LAYOUT) {
+			if (s.type == SEC_XSAVE_LAYOUT && move_size) {
+				uint8_t *r = out + out_len - s.size;
+
+				for (size_t k = 0; k + 16 <= s.size; k += 16)
+					if (get_le(r + k, 4) == feature)
+						put_le(r + k + 8, offset, 4);
+			} else if (s.type == SEC_XSAVE_LAYOUT) {
 				put_le(rec, feature, 4);
 				put_le(rec + 4, size, 4);
 				put_le(rec + 8, offset, 4);
@@ -718,6 +744,17 @@ int main(int argc, char **argv)
 		save(argv[2]);
 		return 0;
 	}
+	if (argc == 7 && !strcmp(argv[1], "xmove")) {
+		load(argv[2]);
+		move_from = (uint32_t)strtoul(argv[4], NULL, 0);
+		move_to = (uint32_t)strtoul(argv[5], NULL, 0);
+		move_size = (uint32_t)strtoul(argv[6], NULL, 0);
+		if (!move_size || move_from < 576 || move_to < 576)
+			die("%s", "xmove: bad place");
+		cmd_xfeature((unsigned)atoi(argv[3]) & 63, move_to, move_size);
+		save(argv[2]);
+		return 0;
+	}
 	if (argc >= 4 && !strcmp(argv[1], "set")) {
 		load(argv[2]);
 		cmd_set(argc - 3, argv + 3);
@@ -725,6 +762,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: imgtool sections FILE | setfield FILE OFFSET SIZE VALUE | flip FILE BIT"
-		" | xfeature FILE FEATURE OFFSET SIZE | set FILE KEY=VALUE...\n");
+		" | xfeature FILE FEATURE OFFSET SIZE | xmove FILE FEATURE FROM TO SIZE"
+		" | set FILE KEY=VALUE...\n");
 	return 2;
 }
