@@ -74,7 +74,7 @@ static void fill_header(struct ckpt_header *h)
 		memset(h->image_id, 0, sizeof(h->image_id));
 }
 
-static int interrupted(void)
+int dump_interrupted(void)
 {
 	if (!sigguard_fired())
 		return 0;
@@ -246,7 +246,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		dp->tracking = 0;
 	}
 	phase("seccomp, syscall instruction, gadget");
-	if ((ret = dump_collect_remote(p, ts, &dp->status)) < 0 || (ret = interrupted()) < 0)
+	if ((ret = dump_collect_remote(p, ts, &dp->status)) < 0 || (ret = dump_interrupted()) < 0)
 		goto out;
 	drop_pending(p, o->drop_pending);
 	phase("injected syscalls");
@@ -410,12 +410,12 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	for (uint32_t i = 0; i < n && ret == 0; i++) {
 		struct dproc *dp = &d->pr[i];
 
-		if ((ret = interrupted()) < 0 ||
+		if ((ret = dump_interrupted()) < 0 ||
 		    (ret = dump_write_pages(&(struct page_src){ .pid = dp->live, .idx = dp->idx,
 							       .p = dp->p, .vp = dp->vp, .tr = &dp->tr },
 					    &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
 					    d->fork || o->snapshot ? PASS_NOT_FORKED : PASS_ALL)) < 0 ||
-		    (ret = interrupted()) < 0)
+		    (ret = dump_interrupted()) < 0)
 			return ret;
 		killpoint("dump: written while frozen");
 		/* Written pages count from now on: the image is complete, or

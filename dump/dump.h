@@ -67,6 +67,9 @@ struct dump_result {
 };
 
 int dump_run(pid_t pid, const struct dump_opts *o);
+/* 0, or, once SIGINT/TERM/HUP arrived (common/sigguard.h), the one line
+ * that says so, printed, and -1. */
+int dump_interrupted(void);
 
 /* collect.c: state read from /proc and ptrace, no injection */
 /* ss: /proc/PID/status as it was while frozen, for the steps after */
