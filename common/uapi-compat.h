@@ -36,6 +36,24 @@ struct ckpt_page_region {
 #define CKPT_PAGE_IS_SWAPPED	(1ull << 4)
 #define CKPT_PAGE_IS_PFNZERO	(1ull << 5)
 
+/* include/uapi/linux/fs.h struct procmap_query (Linux 6.11): one mapping
+ * of /proc/PID/maps per ioctl, binary, filtered by the kernel. */
+struct ckpt_procmap_query {
+	__u64 size;		/* sizeof(struct ckpt_procmap_query) = 104 */
+	__u64 query_flags, query_addr;
+	__u64 vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;	/* out */
+	__u32 dev_major, dev_minor;	/* out */
+	__u32 vma_name_size, build_id_size;	/* in: buffer sizes; out: lengths */
+	__u64 vma_name_addr, build_id_addr;
+};
+
+#define CKPT_PROCMAP_QUERY	_IOWR('f', 17, struct ckpt_procmap_query)	/* 0xc0686611 */
+#define CKPT_PROCMAP_QUERY_VMA_READABLE		0x01
+#define CKPT_PROCMAP_QUERY_VMA_WRITABLE		0x02
+#define CKPT_PROCMAP_QUERY_VMA_EXECUTABLE	0x04
+#define CKPT_PROCMAP_QUERY_VMA_SHARED		0x08
+#define CKPT_PROCMAP_QUERY_COVERING_OR_NEXT_VMA	0x10
+
 /* include/uapi/asm-generic/mman-common.h, Linux 6.1; glibc's sys/mman.h
  * has it from 2.37 (Debian 12 has 2.36). */
 #ifndef MADV_COLLAPSE

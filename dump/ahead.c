@@ -11,7 +11,10 @@
  * smaps read before a process's injected syscalls may not be its layout
  * after them (a scratch mapping the old way, a stack grown by a signal
  * frame): it is used only if /proc/PID/maps read after them names the
- * same mappings, else smaps is read again, as without read-ahead.
+ * same mappings, else smaps is read again, as without read-ahead.  A
+ * single process's is read after its injected syscalls ("settled"): it is
+ * the layout, and checking it would read all of maps once more, after
+ * smaps (60,000 mappings: 20-40 ms of the freeze).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,7 +35,7 @@ struct smaps_ahead {
 	pthread_cond_t cv;
 	pid_t *pids;
 	size_t n, done;		/* results ready for [0, done) */
-	int stop;
+	int stop, settled;
 	struct ahead_one *r;
 };
 
@@ -63,10 +66,11 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n)
+struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n, int settled)
 {
 	struct smaps_ahead *a = xzalloc(sizeof(*a));
 
+	a->settled = settled;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	a->pids = xmemdup(pids, n * sizeof(*pids));
@@ -109,6 +113,11 @@ int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, struct map_entr
 		one = a->r[i];
 		a->r[i] = (struct ahead_one){ 0 };
 		pthread_mutex_unlock(&a->lock);
+		if (one.ret == 0 && one.maps && a->settled) {
+			*out = one.maps;
+			*n = one.n;
+			return 0;
+		}
 		if (one.ret == 0 && one.maps &&
 		    (ret = proc_read_maps_how(pid, &now, &nnow, PROC_MAPS)) == 0 &&
 		    same_layout(one.maps, one.n, now, nnow)) {

@@ -208,7 +208,9 @@ void dump_add_run(struct page_run **runs, size_t *n, size_t *cap, uint64_t addr,
 /* ahead.c: a tree's smaps read by a thread of its own while it is frozen */
 struct smaps_ahead;
 /* Read the smaps of pids[0..n) in turn; NULL if no thread could start. */
-struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n);
+/* settled: ckpt changes no mapping of theirs before taking the result (a
+ * single process, after its injected syscalls), so it needs no check. */
+struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n, int settled);
 /* The smaps of process i (pid), once read; read now if it cannot be told
  * to hold the mappings pid has now, or a is NULL.  As proc_read_maps_how. */
 int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, struct map_entry **out, size_t *n);

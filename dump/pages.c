@@ -524,29 +524,94 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 	return 0;
 }
 
-/* Has pid a page in v: present or swapped, with nonzero not the zero page?
- * 1, 0, or -errno (-ENOTTY before Linux 6.7: no PAGEMAP_SCAN). */
-static int any_page(int pmfd, const struct img_vma *v, int nonzero)
+/* pmfd's pages in [start, end), present or swapped; with nonzero, not the
+ * zero page (inverted: the zero page does not count).  max: stop at the
+ * first (1) or not (0).  The regions found, or -errno (-ENOTTY before
+ * Linux 6.7: no PAGEMAP_SCAN). */
+static long scan_any(int pmfd, uint64_t start, uint64_t end, int nonzero, uint64_t max,
+		     struct ckpt_page_region *r, size_t nr, uint64_t *walk_end)
 {
-	struct ckpt_page_region r;
 	struct ckpt_pm_scan_arg a = {
-		.size = sizeof(a), .start = v->d.start, .end = v->d.end,
-		.vec = (uint64_t)(uintptr_t)&r, .vec_len = 1, .max_pages = 1,
+		.size = sizeof(a), .start = start, .end = end,
+		.vec = (uint64_t)(uintptr_t)r, .vec_len = nr, .max_pages = max,
 		.category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
 		.return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
 	};
 	long n;
 
-	if (nonzero)	/* inverted: the zero page does not count */
+	if (nonzero)
 		a.category_mask = a.category_inverted = CKPT_PAGE_IS_PFNZERO;
 	n = dump_pagemap_scan(pmfd, &a);
-	return n < 0 ? -errno : n > 0;
+	if (walk_end)
+		*walk_end = a.walk_end;
+	return n < 0 ? -errno : n;
+}
+
+/* Has pid a page in v (scan_any)?  1, 0 or -errno. */
+static int any_page(int pmfd, const struct img_vma *v, int nonzero)
+{
+	struct ckpt_page_region r;
+	long n = scan_any(pmfd, v->d.start, v->d.end, nonzero, 1, &r, 1, NULL);
+
+	return n < 0 ? (int)n : n > 0;
+}
+
+/*
+ * Mappings of at most this many pages go into runs scanned at once: one
+ * PAGEMAP_SCAN for 60,000 one-page mappings instead of one or two each
+ * (90,000 ioctls, 230 ms of the freeze at load 5).  A run's walk visits
+ * every page table of it, where a scan of one mapping stops at its first
+ * page: bigger mappings are still scanned alone.
+ */
+#define RUN_VMA_PAGES	64u
+
+/* Set has[k - i] for each mapping k in [i, j) that a page of pmfd's in
+ * [vmas[i].start, vmas[j - 1].end) lies in (scan_any). */
+static int mark_run(int pmfd, const struct img_vma *vmas, uint32_t i, uint32_t j, int nonzero,
+		    uint8_t *has)
+{
+	struct ckpt_page_region r[512];
+	uint64_t start = vmas[i].d.start, end = vmas[j - 1].d.end;
+	uint32_t k = i;
+
+	while (start < end) {
+		uint64_t walk_end = 0;
+		long n = scan_any(pmfd, start, end, nonzero, 0, r, ARRAY_SIZE(r), &walk_end);
+
+		if (n < 0)
+			return (int)n;
+		/* Regions in address order; one may span mappings. */
+		for (long x = 0; x < n; x++) {
+			while (k < j && vmas[k].d.end <= r[x].start)
+				k++;
+			for (uint32_t m = k; m < j && vmas[m].d.start < r[x].end; m++)
+				has[m - i] = 1;
+		}
+		/* A full vec stops the walk at walk_end: go on from there. */
+		if ((size_t)n < ARRAY_SIZE(r) || walk_end <= start)
+			break;
+		start = walk_end;
+	}
+	return 0;
+}
+
+/* Private anonymous memory to save: what a fork copies, or wipes. */
+static int forkable(const struct img_vma *v)
+{
+	return save_mode(v) != SAVE_NONE && !(v->d.flags & CKPT_VMA_SHARED) &&
+	       (v->d.flags & CKPT_VMA_ANON);
+}
+
+static int small(const struct img_vma *v)
+{
+	return v->d.end - v->d.start <= (uint64_t)RUN_VMA_PAGES * (uint64_t)getpagesize();
 }
 
 int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struct vma_pages *vp)
 {
 	char path[64];
 	int pmfd, cmfd = -1, ret = 0;
+	uint8_t *cp = NULL, *pp = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	pmfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -556,16 +621,16 @@ int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struc
 	}
 	if (cmfd < 0)
 		ret = error_errno(errno, "cannot open %s", path);
-	for (uint32_t i = 0; i < p->d.nvmas && ret >= 0; i++) {
+	for (uint32_t i = 0, j; i < p->d.nvmas && ret >= 0; i = j) {
 		const struct img_vma *v = &p->vmas[i];
 
-		if (save_mode(v) == SAVE_NONE)
-			continue;
+		j = i + 1;
 		if (v->d.flags & CKPT_VMA_SHARED) {
-			vp[i].frozen = 1;
+			if (save_mode(v) != SAVE_NONE)
+				vp[i].frozen = 1;
 			continue;
 		}
-		if (!(v->d.flags & CKPT_VMA_ANON))
+		if (!forkable(v))
 			continue;
 		/*
 		 * MADV_WIPEONFORK (private anonymous memory only): the copy
@@ -574,14 +639,32 @@ int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struc
 		 * entry of a private anonymous mapping that has pages of its
 		 * own: one with none in the copy but some in the process
 		 * (the zero page aside, which the fork need not copy) was
-		 * wiped.  Either scan stops at the first page it finds.
+		 * wiped.  A mapping alone stops at the first page it finds.
 		 */
-		ret = any_page(cmfd, v, 0);
-		if (ret == 0) {
-			ret = any_page(pmfd, v, 1);
-			vp[i].frozen = ret > 0;
+		if (!small(v)) {
+			ret = any_page(cmfd, v, 0);
+			if (ret == 0) {
+				ret = any_page(pmfd, v, 1);
+				vp[i].frozen = ret > 0;
+			}
+			continue;
 		}
+		while (j < p->d.nvmas && forkable(&p->vmas[j]) && small(&p->vmas[j]))
+			j++;
+		cp = xrealloc(cp, j - i);
+		pp = xrealloc(pp, j - i);
+		memset(cp, 0, j - i);
+		memset(pp, 0, j - i);
+		if ((ret = mark_run(cmfd, p->vmas, i, j, 0, cp)) < 0)
+			break;
+		/* The process's pages only where the copy has none. */
+		if (memchr(cp, 0, j - i) && (ret = mark_run(pmfd, p->vmas, i, j, 1, pp)) < 0)
+			break;
+		for (uint32_t k = i; k < j; k++)
+			vp[k].frozen = !cp[k - i] && pp[k - i];
 	}
+	free(cp);
+	free(pp);
 	if (pmfd >= 0)
 		close(pmfd);
 	if (cmfd >= 0)

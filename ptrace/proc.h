@@ -31,6 +31,7 @@ struct proc_status {
 	int seccomp;
 	int no_new_privs;	/* NoNewPrivs (a thread's own) */
 	uint64_t vmlck_kb;	/* VmLck: memory under mlock */
+	uint64_t vmsize_kb;	/* VmSize: every mapping's size (mm->total_vm) */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint64_t sig_ign, sig_cgt;	/* SigIgn, SigCgt: bit sig-1 */
 };

@@ -82,6 +82,18 @@ fork_dump_restore() {
 	[ "$status" -eq 0 ]
 }
 
+# Without mlock, the copy's VmSize (status) tells that the DONTFORK
+# mapping is missing from it (dump/dump.c fork_frozen): VmFlags are read
+# while frozen; were it missed, the copy's smaps after the release would
+# lack a mapping and the dump fail.
+# bats test_tags=arch-independent
+@test "--fork: a MADV_DONTFORK mapping without mlock is seen (VmSize) and every madvise state honoured" {
+	skip_unless_ptrace
+	fork_dump_restore mem_madv nolock
+	[ "$status" -eq 0 ]
+	[[ "$dumped" == *"a mapping is not in the forked copy"* ]]
+}
+
 @test "--fork: MAP_SHARED anonymous memory kept and still shared" {
 	skip_unless_ptrace
 	fork_dump_restore mem_shared

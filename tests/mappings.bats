@@ -56,6 +56,27 @@ restore_limited() {
 	grep -qx 'mem_many: ok' "$T/out"
 }
 
+# The default dump forks: which of the 60,000 one-page mappings the copy
+# lacks pages of (the MADV_WIPEONFORK one) is found by one page-map scan of
+# all of them (dump/pages.c dump_mark_not_forked), and that page is read
+# from the process; the copy's VmFlags (smaps after the release) give the
+# rest.
+# bats test_tags=arch-independent
+@test "mappings: the default (forked) dump of 60,000 with MADV_DONTDUMP, MADV_WIPEONFORK and MADV_HUGEPAGE on three honours them" {
+	skip_unless_ptrace
+	n=$(many 60000 4000)
+	start_target mem_many "$n" 0 0 "$T" 0 1
+	run "$CKPT" -v dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"memory is read from the forked copy"* ]]
+	kill -KILL "$TPID"
+	reap "$TPID"
+	timed restore_limited
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_many: ok' "$T/out"
+}
+
 @test "mappings: 5,000 files and 55,000 mappings of one more, restored under a descriptor limit of 4096" {
 	skip_unless_ptrace
 	files=$(many 5000 400) same=$(many 55000 3000)

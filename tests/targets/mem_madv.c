@@ -8,6 +8,8 @@
  * out of checkpointing, it comes back as zeros, image/format.h), and a
  * child forked after restore must not see the DONTFORK mapping and must
  * see the WIPEONFORK one as zeros.
+ * Usage: mem_madv [nolock]: nolock leaves out mlock and MLOCK_ONFAULT (a
+ * locked process has its VmFlags read while frozen whatever else it has).
  */
 #include <sys/wait.h>
 
@@ -45,7 +47,7 @@ static void vmflags(const void *addr, char *out, size_t len)
 		fclose(f);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 #define R(name, advice) { name, advice, NULL, "" }
 	struct region r[] = {
@@ -61,6 +63,9 @@ int main(void)
 	pid_t pid;
 	int st;
 
+	for (int i = 0; argc > 1 && !strcmp(argv[1], "nolock") && i < n; i++)
+		if (r[i].advice == -1 || r[i].advice == -3)
+			r[i].advice = -5;	/* none */
 	for (int i = 0; i < n; i++) {
 		/* PROT_EXEC differs from the neighbours': no two get merged. */
 		int prot = PROT_READ | PROT_WRITE | (i & 1 ? PROT_EXEC : 0);
