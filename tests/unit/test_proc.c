@@ -336,6 +336,54 @@ TEST(maps_of_self_find_our_mappings)
 	ASSERT_EQ(3, found);
 }
 
+/* PROC_MAPS_EXEC (PROCMAP_QUERY on 6.11+, ptrace/proc.c) names the same
+ * executable mappings, with the same fields, as the text of /proc/self/maps
+ * ([vsyscall] aside: not in the process's tree); one of a file of ours
+ * among them. */
+TEST(exec_maps_match_the_text)
+{
+	char dir[] = "/tmp/ckpt-proc.XXXXXX", file[128];
+	struct map_entry *all, *ex;
+	size_t nall, nex, k = 0;
+	void *code;
+	int fd, ours = 0;
+
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	snprintf(file, sizeof(file), "%s/code", dir);
+	fd = open(file, O_RDWR | O_CREAT, 0700);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, 3 * 4096));
+	code = mmap(NULL, 2 * 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 4096);
+	ASSERT_TRUE(code != MAP_FAILED);
+	close(fd);
+	ASSERT_EQ(0, proc_read_maps_how(getpid(), &ex, &nex, PROC_MAPS_EXEC));
+	ASSERT_EQ(0, proc_read_maps_how(getpid(), &all, &nall, PROC_MAPS));
+	for (size_t i = 0; i < nall; i++) {
+		if (!(all[i].prot & PROT_EXEC) || !strcmp(all[i].path, "[vsyscall]"))
+			continue;
+		ASSERT_LT(k, nex);
+		EXPECT_EQ(all[i].start, ex[k].start);
+		EXPECT_EQ(all[i].end, ex[k].end);
+		EXPECT_EQ(all[i].pgoff, ex[k].pgoff);
+		EXPECT_EQ(all[i].prot, ex[k].prot);
+		EXPECT_EQ(all[i].shared, ex[k].shared);
+		EXPECT_EQ(all[i].dev_major, ex[k].dev_major);
+		EXPECT_EQ(all[i].dev_minor, ex[k].dev_minor);
+		EXPECT_EQ(all[i].ino, ex[k].ino);
+		EXPECT_STREQ(all[i].path, ex[k].path);
+		ours |= ex[k].start == (uintptr_t)code && ex[k].pgoff == 4096 &&
+			!strcmp(ex[k].path, file);
+		k++;
+	}
+	EXPECT_EQ(nex, k);
+	EXPECT_EQ(1, ours);
+	proc_free_maps(all, nall);
+	proc_free_maps(ex, nex);
+	munmap(code, 2 * 4096);
+	unlink(file);
+	rmdir(dir);
+}
+
 /* The flags of the mapping at a in pid's smaps, or ~0 if none starts there. */
 static uint32_t smaps_flags(pid_t pid, const void *a)
 {
