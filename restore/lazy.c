@@ -234,17 +234,19 @@ static int digest_ok(const struct lblock *b)
 }
 
 /* Block bi's section CRC, once: then its place in the index is sure too;
- * and its digest, where MAC_ALL vouches for one. */
+ * or its digest, where MAC_ALL vouches for one: a payload that matches
+ * it is the one signed, whose CRC the signer made (and MAC_ALL covers
+ * the section header that holds it), so the CRC is only worked out to
+ * say which of the two errors it is when the digest does not match. */
 static int check_crc(struct lazy *lz, size_t bi)
 {
 	struct lblock *b = &lz->b[bi];
 
 	if (__atomic_load_n(&b->verified, __ATOMIC_ACQUIRE))
 		return 0;
-	if (!section_crc_ok(b->sec))
-		return crc_error(lz, b->src, b->sec, b->at);
-	if (b->has_digest && !digest_ok(b))
-		return digest_error(lz, b);
+	if (b->has_digest ? !digest_ok(b) : !section_crc_ok(b->sec))
+		return !section_crc_ok(b->sec) ? crc_error(lz, b->src, b->sec, b->at) :
+						 digest_error(lz, b);
 	pthread_mutex_lock(&lz->mu);
 	if (!b->verified) {
 		__atomic_store_n(&b->verified, 1, __ATOMIC_RELEASE);

@@ -302,14 +302,18 @@ static int start(const char *path, const struct restore_opts *opts, struct start
 	 */
 	trust_hold(&t, &hold);
 	/*
-	 * Lazy, of a signed image with a digest table (format.h DIGESTS):
-	 * MAC_ALL is checked over the table as lazy.c indexes the image (a
-	 * cost that does not grow with the page data), each parent's as it
-	 * indexes that (trust.c parent_open), and each block against its
-	 * digest before a page of it is used, so the process runs at once
-	 * and never gets a page nobody vouched for.
+	 * Through userfaultfd (lazy or eager), a signed image with a digest
+	 * table (format.h DIGESTS): MAC_ALL is checked over the table as
+	 * lazy.c indexes the image (a cost that does not grow with the page
+	 * data), each parent's as it indexes that (trust.c parent_open), and
+	 * each block against its digest before a page of it is used.  Lazy,
+	 * the process runs at once and never gets a page nobody vouched for;
+	 * eager, every block is checked by the threads that copy it, as they
+	 * copy it (the page data is read once, not once for the MAC and again
+	 * for the copy), and the process runs only once all of them passed:
+	 * one that fails kills it before it ever ran.
 	 */
-	if (st->sf.how == HOW_LAZY && trust_vouched_by_mac(&t) &&
+	if (st->sf.how != HOW_CLASSIC && trust_vouched_by_mac(&t) &&
 	    (img.h.flags & CKPT_HDR_DIGESTS) && img_reader_payloads_stable(&r))
 		r.trust_digests = t.lazy_digests = 1;
 	else if ((st->sf.how == HOW_CLASSIC || trust_vouched_by_mac(&t)) &&
