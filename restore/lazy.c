@@ -339,7 +339,7 @@ static int copy_direct(struct lazy *lz, const struct ckpt_pages *pg, const uint8
  */
 static int check_section(struct lazy *lz, const struct img *img, struct img_reader *r,
 			 const struct ckpt_section *s, const void *payload,
-			 const struct ranges *only, struct ranges *later, uint32_t src)
+			 const struct ranges *only, struct ranges *later)
 {
 	struct ckpt_pages pg;
 	int ret;
@@ -351,8 +351,9 @@ static int check_section(struct lazy *lz, const struct img *img, struct img_read
 	log_mute--;
 	if (s->type == CKPT_SEC_PAGES) {
 		memcpy(&pg, payload, sizeof(pg));
+		/* a parent's is named by the context index_parent set */
 		if ((ret < 0 || (pg.flags & CKPT_PAGES_IN_PARENT)) && !section_crc_ok(r->map + r->at))
-			return crc_error(lz, src, r->map + r->at, r->at);
+			return crc_error(lz, 0, r->map + r->at, r->at);
 	}
 	return ret < 0 ? pages_check(img, s, payload, r->at, only, later) : ret;
 }
@@ -400,7 +401,7 @@ static int index_image(struct index_arg *ia, struct img_reader *r, const struct 
 
 		if ((s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_HASHES) && s->proc != (uint32_t)idx)
 			continue;
-		ret = check_section(lz, img, r, s, payload, only, later, src);
+		ret = check_section(lz, img, r, s, payload, only, later);
 
 		if (ret < 0)
 			return ret;
@@ -448,8 +449,8 @@ static int index_image(struct index_arg *ia, struct img_reader *r, const struct 
 	}
 	/* As img_check_rest() ends: nothing may follow END. */
 	if (have == 0 && (have = img_reader_at_eof(r)) >= 0)
-		have = have ? 0 : error("%simage is corrupted: data after the end section at offset %llu",
-					src ? "parent " : "", (unsigned long long)r->off);
+		have = have ? 0 : error("image is corrupted: data after the end section at offset %llu",
+					(unsigned long long)r->off);
 	return have;
 }
 
@@ -474,10 +475,14 @@ static int index_parent(void *arg, const char *ppath, struct img_stream *in, str
 		return error("parent image \"%s\" is not a regular file", ppath);
 	src = keep_reader(ia->lz, r, ppath);
 	in->r = &ia->lz->rd[src];	/* for the hold's look at it (chain_walk) */
+	/* What is wrong in it is said as chain_check says it (image/chain.c) */
+	log_push_context("parent image \"%s\"", ppath);
 	ret = index_image(ia, in->r, par, in, only, later, src);
-	if (!img_reader_payloads_stable(r)) {
+	log_pop_context();
+	if (ret < 0 || !img_reader_payloads_stable(r)) {
 		/* Read into a private copy (trust.c): copied in already,
-		 * nothing points into it; chain_walk closes it. */
+		 * nothing points into it; or refused, nothing will use it.
+		 * chain_walk closes it (not lazy_end again: a double free). */
 		ia->lz->nrd--;
 		free(ia->lz->paths[src]);
 		*r = ia->lz->rd[src];
