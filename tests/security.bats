@@ -429,8 +429,8 @@ COUNTER_SUM='counter: 4499798217088'
 
 # restore/lazy.c: through userfaultfd the image is checked block by block as
 # it is copied in; a MAC holds only for the whole image, so one root
-# restores on its MAC's word is read to its end first, or, --lazy with a
-# DIGESTS table and no parent, checked over that table (docs/image-format.md
+# restores on its MAC's word is read to its end first, or, with a DIGESTS
+# table (eager or --lazy), checked over that table (docs/image-format.md
 # 5.29): a block whose CRCs were made again is then not the block the
 # table names, and MAC_ALL fails before the process runs (one changed with
 # its CRC kept is found when it is read: lazy-signed.bats).
