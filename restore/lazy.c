@@ -48,6 +48,7 @@
 #include "image/check.h"
 #include "image/crc32c.h"
 #include "image/sha256.h"
+#include "image/table.h"
 #include "ptrace/tracee.h"
 #include "restore/fillguard.h"
 #include "restore/lazy.h"
@@ -70,6 +71,9 @@ struct lblock {
 	const uint8_t *sec;	/* its section as written (header + payload) */
 	uint64_t at;		/* offset of that section in its image */
 	uint32_t src;		/* which image (lazy.paths) */
+	const struct ckpt_digest *ent;	/* indexed from the digest table
+				   (image/table.h): data and len are found at
+				   its first use, its section checked then */
 	uint8_t verified;	/* its section's CRC checked (and digest) */
 	uint8_t has_digest;	/* digest: what MAC_ALL vouches its payload is */
 	int64_t dig;		/* its entry in its image's DIGESTS table, or -1 */
@@ -118,6 +122,7 @@ struct lazy {
 	struct keeper keeper;	/* lazy: holds the uffds too (fillguard.h) */
 	struct ranges huge;	/* to be huge pages again once filled (thp.h) */
 	uint64_t hs;		/* their size */
+	struct img_table tab;	/* the newest image's, when indexed from it */
 };
 
 static __thread uint8_t *decode_buf;
@@ -142,7 +147,18 @@ int lazy_vma(const struct img_vma *v)
 
 /* ---------------------------------------------------------------- index */
 
-static void add_block(struct lazy *lz, const struct ckpt_pages *pg, const uint8_t *data, size_t len,
+/* Where a block's section is: the reader's section in hand, or (ent) a
+ * digest table's entry, the section at offset at. */
+struct where {
+	const uint8_t *data;
+	size_t len;
+	uint64_t at;
+	int64_t dig;
+	const struct ckpt_digest *ent;
+	const uint8_t *digest;	/* what MAC_ALL vouches its payload is */
+};
+
+static void add_block(struct lazy *lz, const struct ckpt_pages *pg, const struct where *w,
 		      const struct img_reader *r, uint64_t addr, uint64_t end, uint32_t src)
 {
 	struct lblock *b;
@@ -153,9 +169,11 @@ static void add_block(struct lazy *lz, const struct ckpt_pages *pg, const uint8_
 	*b = (struct lblock){
 		.addr = addr, .npages = (uint32_t)((end - addr) / lz->ps),
 		.first = (uint32_t)((addr - pg->addr) / lz->ps), .bpages = pg->npages,
-		.codec = pg->codec, .data = data, .len = len, .sec = r->map + r->at, .at = r->at,
-		.src = src, .dig = img_reader_digest_index(r),
+		.codec = pg->codec, .data = w->data, .len = w->len, .sec = r->map + w->at,
+		.at = w->at, .src = src, .ent = w->ent, .dig = w->dig, .has_digest = !!w->digest,
 	};
+	if (w->digest)
+		memcpy(b->digest, w->digest, SHA256_LEN);
 }
 
 /* The CRC of a section's payload as written (an aligned section's skip
@@ -233,6 +251,64 @@ static int digest_ok(const struct lblock *b)
 	return ct_equal(d, b->digest, SHA256_LEN);
 }
 
+/* A table entry begins with its section's header (format.h). */
+static_assert(offsetof(struct ckpt_digest, addr) == sizeof(struct ckpt_section) &&
+	      offsetof(struct ckpt_digest, crc) == offsetof(struct ckpt_section, crc),
+	      "ckpt_digest starts with a ckpt_section");
+
+/* Said as the reader says a section that is not its table entry. */
+static int entry_error(struct lazy *lz, const struct lblock *b)
+{
+	int mute = !say_first(lz), ret;
+	char who[PATH_MAX + 16];
+
+	log_mute += mute;
+	ret = error("%s is corrupted: %s section at offset %llu is not what the digest table says",
+		    source(lz, b->src, who, sizeof(who)), img_section_name(b->ent->type),
+		    (unsigned long long)b->at);
+	log_mute -= mute;
+	return ret;
+}
+
+/*
+ * A block indexed from the digest table (ent), its payload checked: its
+ * section must be the entry (header, and the run its payload names), as
+ * the walk would have found it (image/read.c read_one, unalign;
+ * image/check.c img_check_pages, whose other checks index_table made on
+ * the entry).  Its page data then: *data, *len.
+ */
+static int resolve(struct lazy *lz, const struct lblock *b, const uint8_t **data, size_t *len)
+{
+	const struct ckpt_digest *e = b->ent;
+	struct ckpt_section s;
+	struct ckpt_align a = { 0 };
+	struct ckpt_pages pg;
+	const uint8_t *p = b->sec + sizeof(s);
+	uint64_t size;
+
+	memcpy(&s, b->sec, sizeof(s));
+	size = s.size;
+	if (s.type == CKPT_SEC_PAGES_ALIGNED) {
+		if (size < sizeof(a))
+			return entry_error(lz, b);
+		memcpy(&a, p, sizeof(a));
+		if (a.skip >= CKPT_MAX_ALIGN_SKIP || a.skip > size - sizeof(a))
+			return entry_error(lz, b);
+		p += sizeof(a) + a.skip;
+		size -= sizeof(a) + a.skip;
+	}
+	if (size < sizeof(pg))
+		return entry_error(lz, b);
+	memcpy(&pg, p, sizeof(pg));
+	*data = p + sizeof(pg);
+	*len = (size_t)(size - sizeof(pg));
+	if (pg.addr != e->addr || pg.npages != e->npages || pg.codec != e->codec ||
+	    pg.flags != e->pflags || !*len || *len > CKPT_MAX_BLOCK + 64 ||
+	    (pg.codec == CKPT_CODEC_NONE && *len != (size_t)pg.npages * lz->ps))
+		return entry_error(lz, b);
+	return 0;
+}
+
 /* Block bi's section CRC, once: then its place in the index is sure too;
  * or its digest, where MAC_ALL vouches for one: a payload that matches
  * it is the one signed, whose CRC the signer made (and MAC_ALL covers
@@ -241,14 +317,26 @@ static int digest_ok(const struct lblock *b)
 static int check_crc(struct lazy *lz, size_t bi)
 {
 	struct lblock *b = &lz->b[bi];
+	const uint8_t *data = NULL;
+	size_t len = 0;
 
 	if (__atomic_load_n(&b->verified, __ATOMIC_ACQUIRE))
 		return 0;
+	/* From the table: the header in the file is the entry's, whose
+	 * CRC image/table.c checked (read_one checks the header first). */
+	if (b->ent && memcmp(b->sec, b->ent, sizeof(struct ckpt_section)))
+		return entry_error(lz, b);
 	if (b->has_digest ? !digest_ok(b) : !section_crc_ok(b->sec))
 		return !section_crc_ok(b->sec) ? crc_error(lz, b->src, b->sec, b->at) :
 						 digest_error(lz, b);
+	if (b->ent && resolve(lz, b, &data, &len) < 0)
+		return -EBADMSG;
 	pthread_mutex_lock(&lz->mu);
 	if (!b->verified) {
+		if (b->ent) {
+			b->data = data;
+			b->len = len;
+		}
 		__atomic_store_n(&b->verified, 1, __ATOMIC_RELEASE);
 		lz->nverified++;
 	}
@@ -286,7 +374,9 @@ static const uint8_t *block_pages(struct lazy *lz, size_t bi)
 static void read_ahead(const struct lblock *b)
 {
 	uintptr_t mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
-	uintptr_t start = (uintptr_t)b->sec & ~mask, end = (uintptr_t)(b->data + b->len);
+	uintptr_t start = (uintptr_t)b->sec & ~mask;
+	uintptr_t end = b->ent ? (uintptr_t)(b->sec + sizeof(struct ckpt_section) + b->ent->size) :
+				 (uintptr_t)(b->data + b->len);
 
 	madvise((void *)start, end - start, MADV_WILLNEED);
 }
@@ -364,6 +454,57 @@ struct index_arg {
 	int eager;
 };
 
+/* The blocks of one run of pages pg (at w) of process p's memory (only:
+ * the part a newer image left to it): private anonymous memory is
+ * indexed, the rest written now. */
+static int index_run(struct lazy *lz, struct img_reader *r, const struct img_proc *p,
+		     const struct ckpt_pages *pg, const struct where *w, const struct ranges *only,
+		     uint32_t src)
+{
+	uint64_t end = pg->addr + (uint64_t)pg->npages * lz->ps;
+	int ret;
+
+	for (uint64_t a = pg->addr; a < end;) {
+		struct range rg = { a, end };
+		const struct img_vma *v;
+		size_t n0 = lz->n;
+
+		if (only && !ranges_next(only, a, end, &rg))
+			break;
+		/* A run may span mappings (a parent's did): split at them. */
+		v = img_find_vma(p, rg.start);
+		if (!v) {
+			a = rg.end;
+			continue;
+		}
+		rg.end = MIN(rg.end, v->d.end);
+		if (!r->map) {
+			ret = copy_direct(lz, pg, w->data, w->len, rg.start, rg.end, lazy_vma(v),
+					  lz->paths[src], w->at);
+			if (ret < 0)
+				return ret;
+			a = rg.end;
+			continue;
+		}
+		add_block(lz, pg, w, r, rg.start, rg.end, src);
+		if (!lazy_vma(v)) {
+			/* Read whole now: in one go, not a page a fault */
+			read_ahead(&lz->b[n0]);
+			/* Walked: used before the table comes, checked against
+			 * it then, before the process runs (image/read.c);
+			 * from the table: against its digest now. */
+			if (!w->ent)
+				img_reader_hash_current(r);
+			ret = write_now(lz, n0);
+			lz->n = n0;
+			if (ret < 0)
+				return ret;
+		}
+		a = rg.end;
+	}
+	return 0;
+}
+
 /* One image's page sections (checked as restore checks them: pages.c). */
 static int index_image(struct index_arg *ia, struct img_reader *r, const struct img *img,
 		       struct img_stream *in, const struct ranges *only, struct ranges *later,
@@ -395,8 +536,6 @@ static int index_image(struct index_arg *ia, struct img_reader *r, const struct 
 		madvise((void *)(uintptr_t)r->map, r->mapsize, MADV_RANDOM);
 	for (; have > 0; have = img_read_section(r, s, &payload)) {
 		struct ckpt_pages pg;
-		const struct img_vma *v;
-		uint64_t end;
 		int ret;
 
 		if ((s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_HASHES) && s->proc != (uint32_t)idx)
@@ -408,50 +547,63 @@ static int index_image(struct index_arg *ia, struct img_reader *r, const struct 
 		if (ret == 0)
 			continue;
 		memcpy(&pg, payload, sizeof(pg));
-		end = pg.addr + (uint64_t)pg.npages * lz->ps;
-		for (uint64_t a = pg.addr; a < end;) {
-			struct range w = { a, end };
-			size_t n0 = lz->n;
-
-			if (only && !ranges_next(only, a, end, &w))
-				break;
-			/* A run may span mappings (a parent's did): split at them. */
-			v = img_find_vma(p, w.start);
-			if (!v) {
-				a = w.end;
-				continue;
-			}
-			w.end = MIN(w.end, v->d.end);
-			if (!r->map) {
-				ret = copy_direct(lz, &pg, (const uint8_t *)payload + sizeof(pg),
-						  (size_t)s->size - sizeof(pg), w.start, w.end, lazy_vma(v),
-						  lz->paths[src], r->at);
-				if (ret < 0)
-					return ret;
-				a = w.end;
-				continue;
-			}
-			add_block(lz, &pg, (const uint8_t *)payload + sizeof(pg), (size_t)s->size - sizeof(pg),
-				  r, w.start, w.end, src);
-			if (!lazy_vma(v)) {
-				/* Read whole now: in one go, not a page a fault */
-				read_ahead(&lz->b[n0]);
-				/* Used before the table comes: checked against it
-				 * then, before the process runs (image/read.c). */
-				img_reader_hash_current(r);
-				ret = write_now(lz, n0);
-				lz->n = n0;
-				if (ret < 0)
-					return ret;
-			}
-			a = w.end;
-		}
+		ret = index_run(lz, r, p, &pg, &(struct where){
+					.data = (const uint8_t *)payload + sizeof(pg),
+					.len = (size_t)s->size - sizeof(pg), .at = r->at,
+					.dig = img_reader_digest_index(r) }, only, src);
+		if (ret < 0)
+			return ret;
 	}
 	/* As img_check_rest() ends: nothing may follow END. */
 	if (have == 0 && (have = img_reader_at_eof(r)) >= 0)
 		have = have ? 0 : error("image is corrupted: data after the end section at offset %llu",
 					(unsigned long long)r->off);
 	return have;
+}
+
+/*
+ * The newest image, indexed from its digest table (image/table.h): not a
+ * page of its page data is touched before the process runs.  Each entry
+ * is checked as pages_check checks a section it walks, but for the
+ * length of a block's data (the skip of an aligned one is in its
+ * payload): resolve() checks that at the block's first use.
+ */
+static int index_table(struct index_arg *ia, struct img_reader *r, const struct img *img,
+		       struct ranges *later)
+{
+	struct lazy *lz = ia->lz;
+	const struct img_table *t = &lz->tab;
+	int ret;
+
+	/* Signed: the table holds before a block is used (write_now). */
+	if (r->trust_digests && (ret = img_check_whole_mac(r)) < 0)
+		return ret;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ckpt_digest *e = &t->e[i];
+		const struct ckpt_pages pg = { .addr = e->addr, .npages = e->npages, .codec = e->codec,
+					       .flags = e->pflags };
+		uint64_t hdr = sizeof(pg) + (e->type == CKPT_SEC_PAGES_ALIGNED ? sizeof(struct ckpt_align) : 0);
+		struct ckpt_section s = { .type = CKPT_SEC_PAGES, .proc = e->proc, .size = sizeof(pg) };
+		/* Signed: each block against its digest before it is used. */
+		struct where w = { .at = t->off[i], .dig = (int64_t)i, .ent = e,
+				   .digest = r->trust_digests ? e->sha256 : NULL };
+
+		if (e->type == CKPT_SEC_HASHES || e->proc)
+			continue;
+		if (!(e->pflags & CKPT_PAGES_IN_PARENT))
+			s.size += e->codec == CKPT_CODEC_NONE ? (uint64_t)e->npages * lz->ps :
+				  e->size > hdr ? e->size - hdr : 0;
+		else if (e->type == CKPT_SEC_PAGES)
+			s.size = e->size;
+		if ((ret = pages_check(img, &s, &pg, w.at, NULL, later)) <= 0) {
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		if ((ret = index_run(lz, r, &img->procs[0], &pg, &w, NULL, 0)) < 0)
+			return ret;
+	}
+	return 0;
 }
 
 static uint32_t keep_reader(struct lazy *lz, struct img_reader *r, const char *path)
@@ -1032,8 +1184,9 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 		const uint8_t *d = img_reader_digest(br, b->dig);
 
 		/* A parent signed before DIGESTS was hashed whole for its
-		 * MAC_ALL as it was indexed: its blocks are those. */
-		if (!(br->hdr.flags & CKPT_HDR_DIGESTS))
+		 * MAC_ALL as it was indexed: its blocks are those.  Indexed
+		 * from the table: its digest is set already. */
+		if (!(br->hdr.flags & CKPT_HDR_DIGESTS) || b->has_digest)
 			continue;
 		if (!d)
 			return error("%s is corrupted: page data section at offset %llu has no signed digest",
@@ -1043,7 +1196,7 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 	}
 	lz->signed_index = 1;
 	debug("image MAC checked over its digest table (%zu entries): each block is checked as it is read",
-	      r->ndsec);
+	      lz->tab.n ? lz->tab.n : r->ndsec);
 	return 0;
 }
 
@@ -1091,7 +1244,12 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 		return ret;
 	keep_reader(lz, in->r, path);
 	r0 = in->r;
-	ret = index_image(&ia, r0, img, in, NULL, &later, 0);
+	/* Lazy: from the digest table if the image has one (eager reads all
+	 * of it before the process runs anyway). */
+	ret = eager || in->have <= 0 ? 0 : img_table_read(r0, &lz->tab);
+	if (ret < 0)
+		return error_errno(ret, "cannot read image");
+	ret = ret ? index_table(&ia, r0, img, &later) : index_image(&ia, r0, img, in, NULL, &later, 0);
 	trust_hold(t, &hold);
 	if (ret == 0 && later.n)
 		ret = chain_walk(path, img, &later, &hold, index_parent, &ia);
@@ -1109,8 +1267,9 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 	huge_ranges(lz, &img->procs[0]);
 	lz->mm[0].state = xzalloc(lz->n ? lz->n : 1);
 	lz->mm[0].left = lz->n;
-	debug("%s: %zu blocks to copy through userfaultfd, indexed in %.1f ms",
-	      eager ? "restore" : "lazy restore", lz->n, (now_ns() - lz->t0) / 1e6);
+	debug("%s: %zu blocks to copy through userfaultfd, indexed in %.1f ms%s",
+	      eager ? "restore" : "lazy restore", lz->n, (now_ns() - lz->t0) / 1e6,
+	      lz->tab.n ? " (from its digest table)" : "");
 	if (!lz->n) {
 		lz->finished = 1;
 		close_uffds(lz);
@@ -1193,6 +1352,7 @@ void lazy_end(struct lazy *lz)
 		uspace_free(&lz->mm[i].u);
 	}
 	ranges_free(&lz->huge);
+	img_table_free(&lz->tab);
 	/* rd[0] is the caller's reader: the caller closes it. */
 	for (size_t i = 1; i < lz->nrd; i++)
 		img_reader_close(&lz->rd[i]);

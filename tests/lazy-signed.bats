@@ -162,3 +162,39 @@ refused_block() {
 	refused_block "parent image \"$T/base\""
 	refused_block "parent image \"$T/base\"" --no-lazy
 }
+
+# Lazily, the newest image is indexed from its digest table (restore/lazy.c
+# index_table): no section header of the page data is read before the
+# process runs.  Each block's header in the file is still checked (against
+# its entry, whose CRC was checked) before a page of it is used, signed or
+# --trust, as the walk of the sections checked it before.
+@test "lazy: indexed from the digest table; a block whose section header is damaged is refused by name" {
+	need_signed
+	start_target lazy 32 4
+	dump_kill --compress none
+	touch "$T/go"
+	run --separate-stderr timeout 120 "$CKPT" -vv restore --lazy "$T/img"
+	echo "status $status"
+	grep -E "digest|blocks to copy" <<<"$stderr" || true
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"lazy restore: "*" blocks to copy through userfaultfd, indexed in "*" ms (from its digest table)"* ]]
+	# the CRC of the header of the middle page data section, its payload
+	# as it was: only the header says it is damaged
+	local secs off
+	secs=$("$CKPT_TARGETS/imgtool" sections "$T/img" | awk '$2 == 16 || $2 == 40 { print $1 }')
+	off=$(sed -n "$(( $(wc -l <<<"$secs") / 2 ))p" <<<"$secs")
+	"$CKPT_TARGETS/imgtool" flip "$T/img" $(( (off + 20) * 8 ))
+	local trust
+	for trust in "" --trust; do
+		: >"$T/err"
+		touch "$T/go"
+		run --separate-stderr timeout 120 "$CKPT" restore --lazy $trust "$T/img"
+		echo "$trust: status $status, stderr: $stderr"
+		cat "$T/err"
+		[ "$status" -eq 1 ]
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ "$stderr" =~ ^"ckpt: restore $T/img: image is corrupted: "(aligned\ )?"page data section at offset $off is not what the digest table says"$ ]]
+		[ -z "$(grep -E 'is wrong|FAIL' "$T/err")" ]
+		gone "$TPID"
+	done
+}
