@@ -54,7 +54,13 @@ ifdef STATIC
 # A sysroot's headers are system headers too (no warnings from them).
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(PKG_CFLAGS))
 endif
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lcapstone -lz -lzstd -llz4) $(STATIC)
+# Capstone is loaded when first used (common/capstone.h): linked only where
+# nothing can be loaded, in a static build.
+LINK_PKGS  := $(if $(STATIC),$(PKGS),$(filter-out capstone,$(PKGS)))
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || echo -lelf $(if $(STATIC),-lcapstone) -lz -lzstd -llz4) $(STATIC)
+ifdef STATIC
+PKG_CFLAGS += -DCKPT_CAPSTONE_LINKED
+endif
 # User flags come last so they win (musl's rule).
 ALL_CFLAGS = $(BASE_CFLAGS) $(FORTIFY) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)

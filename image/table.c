@@ -125,6 +125,7 @@ int img_table_read(struct img_reader *r, struct img_table *t)
 	t->off = xmalloc(count * sizeof(*t->off));
 	memcpy(t->e, buf + sizeof(dh) + sizeof(d), count * sizeof(*t->e));
 	if (!layout_ok(r, t, &tl.end, dig_off)) {
+		free(t->e);
 		img_table_free(t);
 		goto out;
 	}
@@ -139,6 +140,12 @@ int img_table_read(struct img_reader *r, struct img_table *t)
 	}
 	img_mac_section(&r->mac, &dh, &(struct iovec){ buf + sizeof(dh), (size_t)dsize }, 1, 0);
 	r->mac_all = img_mac_check(&r->mac, CKPT_SEC_MAC_ALL, &tl.mac);
+	/* The reader's table, as digests_section would have left it (for
+	 * img_reader_digest); its dsec stays the first section's alone:
+	 * nothing reads one past the table (after_digests). */
+	free(r->digests);
+	r->digests = t->e;
+	r->ndsec = count;
 	r->nsections = tl.end.nsections;
 	r->npages = tl.end.npages;
 	r->after_digests = r->after_all_mac = r->done = 1;
@@ -151,7 +158,6 @@ out:
 
 void img_table_free(struct img_table *t)
 {
-	free(t->e);
 	free(t->off);
 	memset(t, 0, sizeof(*t));
 }

@@ -13,7 +13,8 @@
 #include "image/image.h"
 
 struct img_table {
-	struct ckpt_digest *e;	/* one per page data section, in file order */
+	struct ckpt_digest *e;	/* one per page data section, in file order:
+				   the reader's (r->digests), freed with it */
 	uint64_t *off;		/* where each section's header is */
 	size_t n;
 };

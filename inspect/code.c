@@ -7,7 +7,7 @@
  * image's page data where a page is stored, else from the mapped file,
  * else (anonymous memory not stored) they were zero.
  */
-#include <capstone/capstone.h>
+#include "common/capstone.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

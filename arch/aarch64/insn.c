@@ -1,5 +1,5 @@
 /* aarch64: find a syscall instruction by disassembly (capstone). */
-#include <capstone/capstone.h>
+#include "common/capstone.h"
 #include <errno.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* x86-64: find a syscall instruction by disassembly (capstone). */
-#include <capstone/capstone.h>
+#include "common/capstone.h"
 #include <errno.h>
 
 #include "arch/arch.h"
