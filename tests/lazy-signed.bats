@@ -177,7 +177,7 @@ refused_block() {
 	echo "status $status"
 	grep -E "digest|blocks to copy" <<<"$stderr" || true
 	[ "$status" -eq 0 ]
-	[[ "$stderr" == *"lazy restore: "*" blocks to copy through userfaultfd, indexed in "*" ms (from its digest table)"* ]]
+	[[ "$stderr" == *"lazy restore: "*" blocks to copy through userfaultfd, indexed in "*" ms of CPU) (from its digest table)"* ]]
 	# the CRC of the header of the middle page data section, its payload
 	# as it was: only the header says it is damaged
 	local secs off
