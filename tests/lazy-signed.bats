@@ -198,3 +198,24 @@ refused_block() {
 		gone "$TPID"
 	done
 }
+
+# The table is found from the end of the file: an image with a byte after
+# its END is not laid out as the writer lays it out, and is walked as
+# before, which names what is wrong; nothing runs.
+@test "lazy: an image with data after its end is walked, refused with one line, and nothing runs" {
+	need_signed
+	start_target lazy 32 4
+	dump_kill --compress none
+	local size
+	size=$(stat -c %s "$T/img")
+	printf 'x' >>"$T/img"
+	touch "$T/go"
+	local trust
+	for trust in "" --trust; do
+		run --separate-stderr timeout 120 "$CKPT" restore --lazy $trust "$T/img"
+		echo "$trust: status $status, stderr: $stderr"
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "ckpt: restore $T/img: image is corrupted: data after the end section at offset $size" ]
+		gone "$TPID"
+	done
+}
