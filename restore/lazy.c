@@ -241,10 +241,11 @@ static int digest_error(struct lazy *lz, const struct lblock *b)
 	int mute = !say_first(lz), ret;
 	char who[PATH_MAX + 16];
 
+	/* From the table: its type as signed (the file's may be forged). */
 	memcpy(&s, b->sec, sizeof(s));
 	log_mute += mute;
 	ret = error("%s was changed after it was signed: %s section at offset %llu (memory %#llx-%#llx) does not match its signed digest; the process was killed before it could use those pages",
-		    source(lz, b->src, who, sizeof(who)), img_section_name(s.type),
+		    source(lz, b->src, who, sizeof(who)), img_section_name(b->ent ? b->ent->type : s.type),
 		    (unsigned long long)b->at, (unsigned long long)b->addr,
 		    (unsigned long long)(b->addr + (uint64_t)b->npages * lz->ps));
 	log_mute -= mute;
@@ -266,12 +267,16 @@ static_assert(offsetof(struct ckpt_digest, addr) == sizeof(struct ckpt_section) 
 	      offsetof(struct ckpt_digest, crc) == offsetof(struct ckpt_section, crc),
 	      "ckpt_digest starts with a ckpt_section");
 
-/* Said as the reader says a section that is not its table entry. */
+/* Said as the reader says a section that is not its table entry; of a
+ * signed table, what it is: a block changed after it was signed. */
 static int entry_error(struct lazy *lz, const struct lblock *b)
 {
-	int mute = !say_first(lz), ret;
+	int mute, ret;
 	char who[PATH_MAX + 16];
 
+	if (b->has_digest)
+		return digest_error(lz, b);
+	mute = !say_first(lz);
 	log_mute += mute;
 	ret = error("%s is corrupted: %s section at offset %llu is not what the digest table says",
 		    source(lz, b->src, who, sizeof(who)), img_section_name(b->ent->type),

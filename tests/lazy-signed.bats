@@ -193,7 +193,12 @@ refused_block() {
 		cat "$T/err"
 		[ "$status" -eq 1 ]
 		[ "${#stderr_lines[@]}" -eq 1 ]
-		[[ "$stderr" =~ ^"ckpt: restore $T/img: image is corrupted: "(aligned\ )?"page data section at offset $off is not what the digest table says"$ ]]
+		# signed: a block not as signed; --trust: damage
+		if [ -z "$trust" ]; then
+			[[ "$stderr" =~ ^"ckpt: restore $T/img: image was changed after it was signed: "(aligned\ )?"page data section at offset $off (memory 0x"[0-9a-f]+-0x[0-9a-f]+") does not match its signed digest; the process was killed before it could use those pages"$ ]]
+		else
+			[[ "$stderr" =~ ^"ckpt: restore $T/img: image is corrupted: "(aligned\ )?"page data section at offset $off is not what the digest table says"$ ]]
+		fi
 		[ -z "$(grep -E 'is wrong|FAIL' "$T/err")" ]
 		gone "$TPID"
 	done
