@@ -176,3 +176,37 @@ many_threads() {
 	[ "$status" -eq 0 ]
 	grep -qx "threads_many: ok $n" "$T/out"
 }
+
+# Threads on stacks carved next to each other (user-level threads,
+# goroutines: stack pointers 1 KiB apart here), closer than the signal
+# frames a dump writes below a thread's stack pointer to run syscalls in
+# it (ptrace/trip.c, borrow.c): written at once, one thread's frames would
+# overwrite another's, which would then run them and come back with the
+# other's registers, or a thread's saved "original" bytes would be
+# another's frames, left in its stack at the end.  Each way of dumping
+# runs code in the threads; the threads check their registers, stack
+# bytes and identity after GO.
+@test "threads: 80 threads on adjacent 1 KiB stacks keep their registers and stacks through dumps" {
+	skip_unless_ptrace
+	local mode i
+	start_target adjacent_stacks
+	for mode in "" --no-fork --fork; do
+		for i in 1 2 3; do
+			run "$CKPT" -v dump "$TPID" $mode -o "$T/img"
+			[ "$status" -eq 0 ] || { echo "dump $mode: $output"; return 1; }
+			kill -0 "$TPID"
+		done
+	done
+	touch "$T/go"
+	wait "$TPID" || { echo "exit $?"; cat "$T/err"; return 1; }
+	grep -qx "adjacent_stacks: ok" "$T/out"
+}
+
+@test "threads: 80 threads on adjacent 1 KiB stacks restored from dump --kill check themselves" {
+	skip_unless_ptrace
+	start_target adjacent_stacks
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx "adjacent_stacks: ok" "$T/out"
+}
