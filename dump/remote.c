@@ -271,22 +271,31 @@ static int read_each(pid_t pid, const uint64_t *at, void *out, size_t size, size
  * was some 5 ptrace round trips each, most of the freeze.  Then given
  * back together, but t[0] (its scratch is needed after).
  */
-static int borrowed_calls(struct img_proc *p, struct tracee_set *ts, const size_t *idx, size_t n)
+static int borrowed_calls(struct img_proc *p, struct tracee_set *ts, const size_t *all, size_t nall,
+			  size_t *later, size_t *nlater)
 {
-	struct tracee **tv = xmalloc(n * sizeof(*tv));
-	uint64_t (*a)[6] = xzalloc(n * sizeof(*a)), *at = xmalloc(n * sizeof(*at));
-	uint64_t *tidaddr = xzalloc(n * sizeof(*tidaddr));
-	struct kstack *ks = xzalloc(n * sizeof(*ks));
-	long *r = xmalloc(n * sizeof(*r));
-	size_t k = 0;
+	struct tracee **tv = xmalloc(nall * sizeof(*tv));
+	uint64_t (*a)[6] = xzalloc(nall * sizeof(*a)), *at = xmalloc(nall * sizeof(*at));
+	uint64_t *tidaddr = xzalloc(nall * sizeof(*tidaddr));
+	struct kstack *ks = xzalloc(nall * sizeof(*ks));
+	long *r = xmalloc(nall * sizeof(*r));
+	size_t *idx = xmalloc(nall * sizeof(*idx)), n = 0, k = 0;
 	int ret = 0;
 
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		tv[i] = &ts->t[idx[i]];
-		if ((ret = tracee_scratch(ts, tv[i], &at[i])) < 0)
-			ret = error_errno(ret, "thread %d: cannot borrow it", tv[i]->tid);
-		a[i][0] = PR_GET_TID_ADDRESS;
-		a[i][1] = at[i];
+	/* A thread whose stack is too close to one borrowed already: in a
+	 * later round (tracee_crowded). */
+	for (size_t i = 0; i < nall && ret == 0; i++) {
+		tv[n] = &ts->t[all[i]];
+		if ((ret = tracee_scratch(ts, tv[n], &at[n])) == -EBUSY) {
+			later[(*nlater)++] = all[i];
+			ret = 0;
+			continue;
+		}
+		if (ret < 0)
+			ret = error_errno(ret, "thread %d: cannot borrow it", tv[n]->tid);
+		a[n][0] = PR_GET_TID_ADDRESS;
+		a[n][1] = at[n];
+		idx[n++] = all[i];
 	}
 	if (ret == 0 && (ret = tracee_syscall_each(ts, tv, n, SYS_prctl, a, r)) < 0)
 		ret = error_errno(ret, "cannot run prctl(PR_GET_TID_ADDRESS) in the threads");
@@ -321,6 +330,7 @@ static int borrowed_calls(struct img_proc *p, struct tracee_set *ts, const size_
 	free(tidaddr);
 	free(ks);
 	free(r);
+	free(idx);
 	return ret;
 }
 
@@ -356,8 +366,6 @@ static int trip_calls(struct img_proc *p, struct tracee_set *ts, uint64_t sigs, 
 	ret = tracee_trip_each(ts, tv, n, sigs, calls, 2, &in, sizeof(in), out, done);
 	if (ret < 0)
 		ret = error_errno(ret, "cannot run prctl(PR_GET_TID_ADDRESS) and sigaltstack in the threads");
-	if (ret == 0)
-		debug("%zu of %zu threads asked in one trip each", n + 1 - *nleft, ts->n);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		struct img_thread *t = &p->threads[i + 1];
 
@@ -372,6 +380,8 @@ static int trip_calls(struct img_proc *p, struct tracee_set *ts, uint64_t sigs, 
 		t->d.altstack_size = out[i].ks.size;
 		t->d.altstack_flags = (uint32_t)out[i].ks.flags;
 	}
+	if (ret == 0)	/* t[0] is always borrowed */
+		debug("%zu of %zu threads asked in one trip each", ts->n - *nleft, ts->n);
 	free(tv);
 	free(out);
 	free(done);
@@ -391,7 +401,8 @@ static uint64_t ignored_signals(const struct proc_status *st)
  * then one thread at a time, as few at risk as can be. */
 static int collect_threads(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st)
 {
-	size_t *left = xmalloc(ts->n * sizeof(*left)), n = 0, step;
+	size_t *left = xmalloc(ts->n * sizeof(*left)), *later = xmalloc(ts->n * sizeof(*later));
+	size_t n = 0, nlater = 0, step;
 	int ret = 0;
 
 	left[n++] = 0;
@@ -402,8 +413,22 @@ static int collect_threads(struct img_proc *p, struct tracee_set *ts, const stru
 			left[n++] = i;
 	step = ts->code.arch.gadget ? n : 1;
 	for (size_t lo = 0; lo < n && ret == 0; lo += step)
-		ret = borrowed_calls(p, ts, left + lo, MIN(step, n - lo));
+		ret = borrowed_calls(p, ts, left + lo, MIN(step, n - lo), later, &nlater);
+	/* Rounds of those whose stacks were too close to others' (t[0]
+	 * stays borrowed: one too close to it never gets a turn). */
+	while (ret == 0 && nlater > 0) {
+		n = nlater;
+		memcpy(left, later, n * sizeof(*left));
+		nlater = 0;
+		debug("%zu threads too close to another's stack: borrowed in a later round", n);
+		ret = borrowed_calls(p, ts, left, n, later, &nlater);
+		if (ret == 0 && nlater == n)
+			ret = error("thread %d: its stack is too close to thread %d's to run syscalls in it "
+				    "(signal frames below both stack pointers would meet)",
+				    ts->t[left[0]].tid, ts->t[0].tid);
+	}
 	free(left);
+	free(later);
 	return ret;
 }
 

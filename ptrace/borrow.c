@@ -97,13 +97,46 @@ static void rseq_abort(pid_t tid, arch_regs_t *r)
 		arch_set_ip(r, cs.abort_ip);
 }
 
-/* Remember the bytes of [lo, hi) of t's memory before we write there. */
-static int lend(struct tracee *t, uint64_t lo, uint64_t hi)
+int tracee_lent_span(const struct tracee *t, uint64_t *lo, uint64_t *hi)
+{
+	const struct tracee_loan *l = t->loan;
+
+	if (!l || !l->nlent)
+		return 0;
+	*lo = l->lent[0].lo;
+	for (int i = 1; i < l->nlent; i++)
+		*lo = MIN(*lo, l->lent[i].lo);
+	*hi = arch_sp(&t->regs);
+	return 1;
+}
+
+const struct tracee *tracee_crowded(const struct tracee_set *ts, const struct tracee *t, uint64_t lo)
+{
+	uint64_t sp = arch_sp(&t->regs), ulo, uhi;
+
+	for (size_t i = 0; i < ts->n; i++)
+		if (&ts->t[i] != t && tracee_lent_span(&ts->t[i], &ulo, &uhi) && lo <= uhi && ulo <= sp)
+			return &ts->t[i];
+	return NULL;
+}
+
+/*
+ * Remember the bytes of [lo, hi) of t's memory before we write there;
+ * -EBUSY, nothing written, when [lo, t's stack pointer] meets what
+ * another thread lent (tracee_crowded): its frame would be overwritten,
+ * or its "original" bytes be our frame.
+ */
+static int lend(struct tracee_set *ts, struct tracee *t, uint64_t lo, uint64_t hi)
 {
 	struct tracee_loan *l = t->loan;
 	size_t len = hi - lo;
-	uint8_t *buf = xmalloc(len);
-	int ret = mem_read(t->tid, lo, buf, len);
+	uint8_t *buf;
+	int ret;
+
+	if (tracee_crowded(ts, t, lo))
+		return -EBUSY;
+	buf = xmalloc(len);
+	ret = mem_read(t->tid, lo, buf, len);
 
 	if (ret < 0) {
 		free(buf);
@@ -167,7 +200,7 @@ static int lend_safely(struct tracee_set *ts, struct tracee *t, const arch_regs_
 		return ret;
 	l->entry_sp = f.entry_sp;
 	l->scratch = (f.lo - TRACEE_SCRATCH) & ~15ull;
-	ret = lend(t, l->scratch, f.hi);
+	ret = lend(ts, t, l->scratch, f.hi);
 	if (ret == 0)
 		ret = mem_write(t->tid, f.lo, f.bytes, f.hi - f.lo);
 	free(f.bytes);
@@ -253,6 +286,10 @@ int tracee_borrow(struct tracee_set *ts, struct tracee *t)
 	tracee_loan_regs(t, &resolved, &l->back);
 	save_ext(t);
 	ret = lend_safely(ts, t, &resolved);
+	if (ret == -EBUSY) {	/* nothing written: as it was */
+		drop_loan(t);
+		return ret;
+	}
 	t->injecting = 1;
 	t->at = TRACEE_AT_STOP;
 	/* Failed at the gadget: safe as it is, the caller gives it back. */
@@ -279,8 +316,10 @@ int tracee_scratch(struct tracee_set *ts, struct tracee *t, uint64_t *addr)
 
 		t->loan = xzalloc(sizeof(*t->loan));
 		t->loan->back = t->regs;
-		if ((ret = lend(t, (hi - TRACEE_SCRATCH) & ~15ull, hi)) < 0)
+		if ((ret = lend(ts, t, (hi - TRACEE_SCRATCH) & ~15ull, hi)) < 0) {
+			drop_loan(t);	/* nothing lent: asked again later */
 			return ret;
+		}
 		t->loan->scratch = (hi - TRACEE_SCRATCH) & ~15ull;
 	}
 	*addr = t->loan->scratch;
@@ -304,7 +343,7 @@ int tracee_doomed_sp(struct tracee_set *ts, struct tracee *t, uint64_t *sp)
 		arch_prep_syscall(&r, SYS_exit_group, (uint64_t[6]){ 0 }, ts->code.arch.gadget_syscall);
 		if ((ret = arch_sigframe_build(&f, 0, l->scratch, &r, all_blocked, ts->code.arch.gadget)) < 0)
 			return ret;
-		ret = lend(t, f.lo, f.hi);
+		ret = lend(ts, t, f.lo, f.hi);
 		if (ret == 0)
 			ret = mem_write(t->tid, f.lo, f.bytes, f.hi - f.lo);
 		free(f.bytes);

@@ -216,7 +216,10 @@ int tracee_find_gadget_in(pid_t pid, const struct map_entry *maps, size_t n,
 /* It is still there (the process is frozen). */
 int tracee_check_gadget(pid_t pid, const struct tracee_code *code);
 /* TRACEE_SCRATCH bytes of borrowed thread t's dead stack, for syscalls'
- * outputs (valid until tracee_inject_end); borrows it if needed. */
+ * outputs (valid until tracee_inject_end); borrows it if needed.
+ * -EBUSY, t as it was: its stack is too close to that of another
+ * borrowed thread (borrow.h tracee_crowded): ask it once that one is
+ * given back. */
 #define TRACEE_SCRATCH	256
 int tracee_scratch(struct tracee_set *ts, struct tracee *t, uint64_t *addr);
 /* A stack pointer for a task cloned from borrowed thread t: it starts at

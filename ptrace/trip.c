@@ -317,6 +317,74 @@ static void prepare(struct tracee_set *ts, struct leg *g, struct tracee *t, uint
 		g->state = PLANNED;
 }
 
+/* What a thread's stack holds of ours, [lo, hi] (hi: its stack
+ * pointer); leg: its leg, or NULL. */
+struct span {
+	uint64_t lo, hi;
+	struct leg *leg;
+};
+
+static int by_lo(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void crowded(struct leg *g, const struct span *other)
+{
+	if (!g || g->state != PLANNED)
+		return;
+	debug("thread %d: its frames would meet %s %#llx: left to borrowing", g->t->tid,
+	      other->leg ? "another's, at" : "a thread's stack or lent bytes, at",
+	      (unsigned long long)other->lo);
+	g->state = NOT_TAKEN;
+	free(g->bytes);
+	free(g->orig);
+	g->bytes = g->orig = NULL;
+}
+
+/*
+ * Legs whose frames, from their lowest byte up to the thread's stack
+ * pointer, meet those of another leg, or another thread's stack pointer
+ * or lent bytes (ts->t[0] is borrowed while the trip runs), are left to
+ * borrowing, which writes one thread's frames at a time (borrow.c
+ * tracee_crowded).  Stacks that close are user-level threads' or
+ * goroutines' (8 KiB, next to each other), and written at once, frames
+ * would overwrite each other: a thread would sigreturn with another's
+ * registers, and an ORIG_IN read another's frames as "what was there",
+ * which ORIG_OUT would leave in place.
+ */
+static void uncrowd(const struct tracee_set *ts, struct leg *g, size_t n)
+{
+	struct span *s = xmalloc((ts->n + n + 1) * sizeof(*s));
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (g[i].state == PLANNED)
+			s[m++] = (struct span){ g[i].lo, arch_sp(&g[i].t->regs), &g[i] };
+	for (size_t j = 0; j < ts->n; j++) {
+		const struct tracee *u = &ts->t[j];
+		uint64_t lo, hi = arch_sp(&u->regs);
+		int leg = 0;
+
+		for (size_t i = 0; i < n && !leg; i++)
+			leg = g[i].state == PLANNED && g[i].t == u;
+		if (leg)
+			continue;
+		if (!tracee_lent_span(u, &lo, &hi))
+			lo = hi;
+		s[m++] = (struct span){ lo, hi, NULL };
+	}
+	qsort(s, m, sizeof(*s), by_lo);
+	for (size_t j = 0; j < m; j++)
+		for (size_t k = j + 1; k < m && s[k].lo <= s[j].hi; k++) {
+			crowded(s[j].leg, &s[k]);
+			crowded(s[k].leg, &s[j]);
+		}
+	free(s);
+}
+
 int tracee_trip_each(struct tracee_set *ts, struct tracee **tv, size_t n, uint64_t sigs,
 		     const struct tracee_tcall *calls, size_t ncalls, const void *in, size_t len,
 		     void *out, uint8_t *done)
@@ -327,13 +395,14 @@ int tracee_trip_each(struct tracee_set *ts, struct tracee **tv, size_t n, uint64
 	memset(done, 0, n);
 	if (!ts->code.arch.gadget || !ts->code.arch.call || !ncalls || ncalls > TRACEE_TRIP_MAX)
 		n = 0;
+	for (size_t i = 0; i < n; i++)
+		prepare(ts, &g[i], tv[i], sigs, calls, ncalls, in, len);
+	uncrowd(ts, g, n);
 	/* TRIP_CHUNK threads at a time, so that those started run their
-	 * trips (on the other CPU) while the next ones are prepared. */
+	 * trips (on the other CPU) while the next ones are written. */
 	for (size_t lo = 0; lo < n && !err; lo += TRIP_CHUNK) {
 		size_t k = MIN((size_t)TRIP_CHUNK, n - lo);
 
-		for (size_t i = lo; i < lo + k; i++)
-			prepare(ts, &g[i], tv[i], sigs, calls, ncalls, in, len);
 		/* What was there, then the frames. */
 		move(ts->pid, g + lo, k, ORIG_IN, PLANNED, LENT, NULL, 0);
 		move(ts->pid, g + lo, k, BYTES_OUT, LENT, WRITTEN, NULL, 0);
