@@ -16,11 +16,10 @@
  * whose choices depend on timing).  A block that does not shrink is
  * stored raw, so restore spends no time on incompressible data.
  *
- * --compress auto: a worker compresses its slot only if the slots ahead
- * of it keep the writer busy for longer than compressing takes (rates
- * measured as it goes), so compression never makes the writer wait: on a
- * fast disk most blocks go raw, on a slow one (or a writer held back by
- * write-behind, image.h) most are compressed.
+ * --compress auto: whether a slot is compressed is decided when it is
+ * listed, by who waited for whom (dump/autocodec.c): on a fast disk most
+ * blocks go raw, on a slow one (or a writer held back by write-behind,
+ * image.h) most are compressed.
  *
  * Reading in the workers spreads the first copy (out of the process) over
  * the CPUs, and the second (into the page cache) has the writer to
@@ -40,6 +39,7 @@
 #include "common/progress.h"
 #include "common/sigguard.h"
 #include "common/util.h"
+#include "dump/autocodec.h"
 #include "dump/dump.h"
 #include "image/codec.h"
 #include "image/crc32c.h"
@@ -61,6 +61,7 @@ struct slot {
 	int state;
 	int keep_zero;			/* file mapping: a zero page is not "absent" */
 	int plain;			/* no codec for this slot's runs */
+	int sample;			/* --compress auto: plain, a sample compressed */
 	size_t npages;
 	size_t done;			/* pages looked at so far */
 	int run_kind;			/* of the open run [run, done), or -1 */
@@ -89,6 +90,7 @@ struct pipe {
 	struct slot *slots;
 	size_t nslots;
 	uint64_t filled, written;	/* sequence counters */
+	size_t ready;			/* slots DONE */
 	int eof, err;
 	/* Where the listing of pages has got to: run r of mapping vi, off
 	 * pages into it. */
@@ -105,9 +107,7 @@ struct pipe {
 	size_t ps;
 	uint32_t proc;
 	const struct codec_spec *codec;
-	/* --compress auto: ns per page, smoothed, of a worker compressing
-	 * and of the writer; pages listed and not yet written */
-	uint64_t c_ns, w_ns, pending;
+	struct autocodec ac;		/* --compress auto */
 	struct img_writer *w;
 	const struct track *tr;		/* HASH method: the parent's hashes */
 	int hashes;			/* write HASHES sections */
@@ -400,24 +400,50 @@ static void plan(struct pipe *pp, struct slot *s)
 	}
 }
 
-static void smooth(uint64_t *avg, uint64_t v)
+/* Whether slot s, just listed, is stored raw (and --compress auto's
+ * sample taken of it).  Under the lock. */
+static int store_raw(struct pipe *pp, struct slot *s)
 {
-	*avg = *avg ? (*avg * 7 + v) / 8 : v;
-}
+	enum auto_choice c;
 
-/* Whether slot s (just listed, not yet counted in pp->pending) is stored
- * raw.  Adaptive: unless the pages ahead of it keep the writer busy
- * longer than compressing it would take.  Under the lock. */
-static int store_raw(struct pipe *pp, const struct slot *s)
-{
+	s->sample = 0;
 	if (pp->codec->codec == CKPT_CODEC_NONE)
 		return 1;
-	if (!pp->codec->adaptive || pp->c_ns * s->npages <= pp->w_ns * pp->pending)
+	if (!pp->codec->adaptive)
 		return 0;
-	/* A slow estimate (a busy moment) must not rule compression out for
-	 * good: it fades, by a thousandth a slot, until it is tried again. */
-	pp->c_ns -= pp->c_ns / 1024;
-	return 1;
+	c = autocodec_choose(&pp->ac, pp->ready, pp->nslots, s->brk[0]);
+	s->sample = c == AUTO_SAMPLE;
+	return c != AUTO_COMPRESS;
+}
+
+#define SAMPLE_PAGES	16u
+
+/* --compress auto: what a compressed slot's data came to (blocks that did
+ * not shrink count as stored raw), in bytes raw and stored; for a sampled
+ * one, what the first SAMPLE_PAGES of its first data run would (into
+ * s->enc, which a plain slot does not use).  Not under the lock. */
+static void outcome(const struct pipe *pp, struct slot *s, size_t *raw, size_t *stored)
+{
+	*raw = *stored = 0;
+	for (size_t i = 0; i < s->nouts; i++) {
+		const struct img_block *o = &s->outs[i];
+		size_t len;
+		long r;
+
+		if (!o->data)
+			continue;
+		if (!s->sample) {
+			*raw += o->pg.npages * pp->ps;
+			*stored += o->len;
+			continue;
+		}
+		len = MIN(o->len, SAMPLE_PAGES * pp->ps);
+		r = codec_encode(pp->codec, o->data, len, s->enc,
+				 codec_bound(pp->codec->codec, SLOT_PAGES * pp->ps));
+		*raw = len;
+		*stored = r >= 0 ? (size_t)r : len;
+		return;
+	}
 }
 
 /* Take the next free slot in the ring, list its pages and read them;
@@ -429,10 +455,13 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
 		struct slot *s = &pp->slots[pp->filled % pp->nslots];
-		uint64_t t;
-		int ret = 0;
+		size_t raw = 0, stored = 0;
+		int ret = 0, waited = 0;
 
 		while (!pp->err && !pp->eof && s->state != FREE) {
+			/* behind the writer only if the slot waits to be written */
+			if (!waited++ && s->state == DONE)
+				autocodec_worker_waited(&pp->ac);
 			pthread_cond_wait(&pp->free_cv, &pp->lock);
 			s = &pp->slots[pp->filled % pp->nslots];
 		}
@@ -452,18 +481,17 @@ static void *worker(void *arg)
 		s->state = WORKING;
 		s->plain = store_raw(pp, s);
 		pp->filled++;
-		pp->pending += s->npages;
 		pthread_mutex_unlock(&pp->lock);
-		t = now_ns();
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
 			ret = read_piece(pp, s, k, MIN(k + READ_PAGES, s->npages));
-		t = now_ns() - t;
+		if (ret == 0 && pp->codec->adaptive && (!s->plain || s->sample))
+			outcome(pp, s, &raw, &stored);
 		pthread_mutex_lock(&pp->lock);
-		if (!s->plain)
-			smooth(&pp->c_ns, t / s->npages);
+		autocodec_outcome(&pp->ac, raw, stored);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
 		s->state = DONE;
+		pp->ready++;
 		wake(pp, &pp->done_cv);
 	}
 	pthread_mutex_unlock(&pp->lock);
@@ -477,26 +505,26 @@ static void *writer(void *arg)
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
 		struct slot *s = &pp->slots[pp->written % pp->nslots];
-		uint64_t t;
-		int ret = 0;
+		int ret = 0, waited = 0;
 
 		while (!pp->err && !(pp->written < pp->filled && s->state == DONE) &&
-		       !(pp->eof && pp->written == pp->filled))
+		       !(pp->eof && pp->written == pp->filled)) {
+			/* (the first slot is waited for whatever the codec) */
+			if (!waited++ && pp->written)
+				autocodec_writer_waited(&pp->ac);
 			pthread_cond_wait(&pp->done_cv, &pp->lock);
+		}
 		if (pp->err || pp->written == pp->filled)
 			break;
 		pthread_mutex_unlock(&pp->lock);
-		t = now_ns();
 		ret = write_slot(pp, s);
 		img_writer_push(pp->w);
-		t = now_ns() - t;
 		progress_add(s->npages * pp->ps);
 		pthread_mutex_lock(&pp->lock);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
-		smooth(&pp->w_ns, t / s->npages);
-		pp->pending -= s->npages;
 		s->state = FREE;
+		pp->ready--;
 		pp->written++;
 		wake(pp, &pp->free_cv);
 	}
@@ -613,6 +641,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 
 	uint64_t npages = pass_pages(p, vp, pass);
 
+	autocodec_init(&pp.ac);
+
 	if (codec->codec == CKPT_CODEC_NONE || codec->adaptive)
 		reserve(w, npages, pp.ps);
 	progress_begin(npages * pp.ps);
@@ -639,6 +669,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	pthread_join(wr, NULL);
 	free(workers);
 	ret = pp.err;
+	if (codec->adaptive)
+		autocodec_report(&pp.ac);
 	if (ret == 0 && pass != PASS_NOT_FORKED)
 		ret = write_same(w, idx, p, vp);
 out:
