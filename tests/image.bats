@@ -85,8 +85,10 @@ lz4_bytes() {
 	[ "$status" -eq 0 ]
 	lz=$(lz4_bytes "$T/img")
 	echo "of 16 MiB of text, $lz bytes compressed"
-	# a few blocks may be, when the writer lost its CPU for a while
-	[ "$lz" -le $(( 4 << 20 )) ]
+	# Some blocks may be, when the writer lost its CPU for a while (a
+	# busy machine: a descheduled writer looks slow); a policy that
+	# compresses whatever the writer does stores all 16 MiB compressed.
+	[ "$lz" -le $(( 12 << 20 )) ]
 	restore_go
 	[ "$status" -eq 0 ]
 }
