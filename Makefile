@@ -16,7 +16,7 @@ Q	:= @
 endif
 
 PKG_CONFIG ?= pkg-config
-PKGS	:= libelf capstone zlib libzstd liblz4
+PKGS	:= libelf capstone zlib libzstd liblz4 libcrypto
 NM	?= nm
 READELF	?= readelf
 AR	?= ar
@@ -57,7 +57,7 @@ endif
 # Capstone is loaded when first used (common/capstone.h): linked only where
 # nothing can be loaded, in a static build.
 LINK_PKGS  := $(if $(STATIC),$(PKGS),$(filter-out capstone,$(PKGS)))
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || echo -lelf $(if $(STATIC),-lcapstone) -lz -lzstd -llz4) $(STATIC)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || echo -lelf $(if $(STATIC),-lcapstone) -lz -lzstd -llz4 -lcrypto) $(STATIC)
 ifdef STATIC
 PKG_CFLAGS += -DCKPT_CAPSTONE_LINKED
 endif

@@ -68,6 +68,7 @@ struct slot {
 	size_t run;
 	size_t summed;			/* DATA run, no codec: pages in run_crc */
 	uint32_t run_crc;		/* crc32c of pages [run, summed) */
+	struct img_block_hash bh;	/* signing: Poly1305_r of them (blockmac.h) */
 	uint64_t addr[SLOT_PAGES];
 	uint64_t from[SLOT_PAGES];	/* where it is read (--snapshot: the shadow) */
 	uint8_t brk[SLOT_PAGES];		/* a page of the next mapping comes first */
@@ -110,6 +111,7 @@ struct pipe {
 	struct autocodec ac;		/* --compress auto */
 	struct img_writer *w;
 	const struct track *tr;		/* HASH method: the parent's hashes */
+	const struct img_block_key *bk;	/* signing: blocks are hashed here */
 	int hashes;			/* write HASHES sections */
 };
 
@@ -136,7 +138,27 @@ static int encode_run(struct pipe *pp, struct slot *s, size_t first, size_t n)
 		o->len = len;
 	}
 	o->crc = crc32c(crc32c(0, &o->pg, sizeof(o->pg)), o->data, o->len);
+	o->hashed = pp->bk != NULL;
+	if (o->hashed) {
+		img_block_hash_start(&s->bh);
+		img_block_hash_update(&s->bh, o->data, o->len);
+		img_block_hash_update(&s->bh, &o->pg, sizeof(o->pg));
+		img_block_hash_end(&s->bh, o->hash);
+	}
 	return 0;
+}
+
+/* Pages [s->summed, upto) of the open run, no codec: into its CRC and,
+ * signing, its block hash (data first, blockmac.h), while in cache. */
+static void sum_run(struct pipe *pp, struct slot *s, size_t upto)
+{
+	const uint8_t *p = s->raw + s->summed * pp->ps;
+	size_t len = (upto - s->summed) * pp->ps;
+
+	s->run_crc = crc32c(s->run_crc, p, len);
+	if (pp->bk)
+		img_block_hash_update(&s->bh, p, len);
+	s->summed = upto;
 }
 
 /* No codec: the run's pages are checksummed already, up to s->summed;
@@ -146,12 +168,16 @@ static void plain_run(struct pipe *pp, struct slot *s, size_t first, size_t n)
 	struct img_block *o = &s->outs[s->nouts++];
 	size_t len = n * pp->ps;
 
-	s->run_crc = crc32c(s->run_crc, s->raw + s->summed * pp->ps, (first + n - s->summed) * pp->ps);
-	s->summed = first + n;
+	sum_run(pp, s, first + n);
 	o->pg = (struct ckpt_pages){ .addr = s->addr[first], .npages = (uint32_t)n };
 	o->data = s->raw + first * pp->ps;
 	o->len = len;
 	o->crc = crc32c_combine(crc32c(0, &o->pg, sizeof(o->pg)), s->run_crc, len);
+	o->hashed = pp->bk != NULL;
+	if (o->hashed) {
+		img_block_hash_update(&s->bh, &o->pg, sizeof(o->pg));
+		img_block_hash_end(&s->bh, o->hash);
+	}
 }
 
 enum { DATA, ZERO, SAME };
@@ -182,6 +208,7 @@ static int close_run(struct pipe *pp, struct slot *s, size_t end)
 		o->data = NULL;
 		o->len = 0;
 		o->crc = crc32c(0, &o->pg, sizeof(o->pg));
+		o->hashed = 0;	/* 16 bytes: the writer hashes them */
 	} else if (what == DATA && s->plain) {
 		plain_run(pp, s, first, n);
 	} else if (what == DATA) {
@@ -212,14 +239,14 @@ static int process(struct pipe *pp, struct slot *s, size_t upto)
 			s->run_kind = what;
 			s->run = s->summed = i;
 			s->run_crc = 0;
+			if (what == DATA && s->plain && pp->bk)
+				img_block_hash_start(&s->bh);
 		}
 	}
 	s->done = upto;
 	/* Checksum what is read of the open run now, while it is in cache. */
-	if (s->run_kind == DATA && s->plain) {
-		s->run_crc = crc32c(s->run_crc, s->raw + s->summed * pp->ps, (upto - s->summed) * pp->ps);
-		s->summed = upto;
-	}
+	if (s->run_kind == DATA && s->plain)
+		sum_run(pp, s, upto);
 	return upto == s->npages && s->run_kind >= 0 ? close_run(pp, s, upto) : 0;
 }
 
@@ -634,7 +661,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		.free_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
-		.tr = src->tr, .hashes = dst->hashes, .src = src,
+		.tr = src->tr, .hashes = dst->hashes, .src = src, .bk = img_writer_block_key(w),
 	};
 	pthread_t *workers, wr;
 	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, ret;
@@ -653,6 +680,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		pp.slots[i].raw = xmalloc(SLOT_PAGES * pp.ps);
 		if (codec->codec != CKPT_CODEC_NONE)
 			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, SLOT_PAGES * pp.ps));
+		if (pp.bk)
+			img_block_hash_new(&pp.slots[i].bh, pp.bk);
 	}
 	if (pthread_create(&wr, NULL, writer, &pp)) {
 		ret = error("cannot start threads");
@@ -678,6 +707,8 @@ out:
 	for (size_t i = 0; i < pp.nslots; i++) {
 		free(pp.slots[i].raw);
 		free(pp.slots[i].enc);
+		if (pp.bk)
+			img_block_hash_free(&pp.slots[i].bh);
 	}
 	free(pp.slots);
 	return ret;

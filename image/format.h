@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #define CKPT_MAGIC	"\x89" "CKPT\r\n\x1a"	/* 8 bytes; catches text-mode mangling */
-#define CKPT_VERSION	2	/* written; see docs/image-format.md "Versioning" */
+#define CKPT_VERSION	3	/* written; see docs/image-format.md "Versioning" */
 #define CKPT_MIN_VERSION 1	/* oldest a reader still takes */
 
 struct ckpt_header {
@@ -61,7 +61,9 @@ struct ckpt_header {
 	uint8_t  parent_id[16];	/* image_id of the parent image, or zeros */
 	char     kernel[64];	/* uname -r of the dumping machine, NUL-padded */
 	char     host[64];	/* uname -n of the dumping machine */
-	uint8_t  reserved[36];	/* zero */
+	uint8_t  sign_nonce[16];	/* version 3, CKPT_HDR_BLOCK_MAC: random, drawn
+				   afresh by each signing write (blockmac.h) */
+	uint8_t  reserved[20];	/* zero */
 	uint32_t crc;		/* CRC32C of this struct with crc = 0 */
 };
 static_assert(sizeof(struct ckpt_header) == 256, "ckpt_header size");
@@ -70,6 +72,8 @@ static_assert(sizeof(struct ckpt_header) == 256, "ckpt_header size");
 					   without it, neither may appear */
 #define CKPT_HDR_DIGESTS (1ull << 1)	/* with MAC only: a DIGESTS section right
 					   before MAC_ALL (struct ckpt_digests) */
+#define CKPT_HDR_BLOCK_MAC (1ull << 2)	/* version 3, with DIGESTS only: its entries
+					   are Poly1305-AES tags (blockmac.h) */
 
 enum ckpt_section_type {
 	CKPT_SEC_PROC     = 1,	/* struct ckpt_proc + variable data */
@@ -1017,7 +1021,9 @@ enum ckpt_dirty_method {
  *   "ckpt image MAC 1"                  16 bytes, no NUL
  *   the header                          256 bytes, as stored
  *   for each section before this one:   its 24-byte section header as stored,
- *                                       then SHA-256 of its payload (32 bytes)
+ *                                       then SHA-256 of its payload (32 bytes);
+ *                                       a page data section of a version-3
+ *                                       image: its DIGESTS entry's digest
  *   type of this section                u32
  *   nsections                           u64, as below
  *
@@ -1042,7 +1048,9 @@ static_assert(sizeof(struct ckpt_mac) == 64, "ckpt_mac size");
  * MAC_ALL.  One entry per section between MAC_META and it (every PAGES,
  * PAGES_ALIGNED and HASHES section, in order): its section header as
  * stored, the struct ckpt_pages its payload holds (zero for HASHES), and
- * the SHA-256 of its payload as stored.  MAC_ALL's input names each of
+ * its digest: the SHA-256 of its payload as stored, or (version 3,
+ * CKPT_HDR_BLOCK_MAC, root's dumps since) a Poly1305-AES tag made with
+ * the signing key (image/blockmac.h).  MAC_ALL's input names each of
  * those sections by exactly that header and digest, so a reader that
  * checks MAC_ALL over this table instead of over the page data has
  * authenticated the table at a cost that does not grow with the data,
@@ -1050,7 +1058,8 @@ static_assert(sizeof(struct ckpt_mac) == 64, "ckpt_mac size");
  * (restore --lazy: restore/lazy.c).
  */
 struct ckpt_digests {
-	uint32_t alg;		/* CKPT_DIGEST_SHA256 */
+	uint32_t alg;		/* CKPT_DIGEST_POLY1305_AES with CKPT_HDR_BLOCK_MAC,
+				   else CKPT_DIGEST_SHA256 */
 	uint32_t reserved;	/* zero */
 	uint64_t count;		/* entries that follow */
 };
@@ -1067,11 +1076,14 @@ struct ckpt_digest {
 	uint32_t npages;
 	uint16_t codec;
 	uint16_t pflags;
-	uint8_t  sha256[32];	/* of the payload as stored */
+	uint8_t  digest[32];	/* SHA256: of the payload as stored;
+				   POLY1305_AES: its 16-byte tag, then zeros */
 };
 static_assert(sizeof(struct ckpt_digest) == 72, "ckpt_digest size");
 
-#define CKPT_DIGEST_SHA256	1
+#define CKPT_DIGEST_SHA256	1	/* images before version 3 */
+#define CKPT_DIGEST_POLY1305_AES 2	/* keyed, per block (image/blockmac.h) */
+#define CKPT_DIGEST_LEN		32
 /* Entries of a DIGESTS section (37.7 MB; 512 GiB of 1 MiB blocks). */
 #define CKPT_MAX_DIGESTS	(1u << 19)
 static_assert(16 + (uint64_t)CKPT_MAX_DIGESTS * 72 <= CKPT_MAX_META, "DIGESTS fits");

@@ -41,8 +41,6 @@ struct img_writer {
 	size_t buflen;
 	struct img_mac mac;	/* signing (img_writer_sign), else key NULL */
 	int meta_mac;		/* MAC_META written */
-	uint64_t meta_end;	/* offset after it: a file's MAC_ALL is computed
-				   from here at finish, from the file itself */
 };
 
 int img_writer_open(struct img_writer *w, const char *path, int no_sync);
@@ -70,7 +68,12 @@ struct img_block {
 	const void *data;	/* len bytes, after pg in the payload */
 	size_t len;
 	uint32_t crc;		/* crc32c over pg, then data */
+	int hashed;		/* hash is its Poly1305_r(data, then pg) */
+	uint8_t hash[IMG_BLOCK_HASH_LEN];	/* (blockmac.h, with the writer's key) */
 };
+/* Signing with a block MAC: the key of the page blocks' digests, which
+ * page workers may compute (img_block.hash); NULL when not. */
+const struct img_block_key *img_writer_block_key(const struct img_writer *w);
 /* n PAGES sections, written with as few writev calls as it takes,
  * straight from where their data is. */
 int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n);
@@ -137,7 +140,7 @@ struct img_reader {
 
 /* A section after MAC_META, as the reader saw it (DIGESTS). */
 struct img_dsec {
-	struct ckpt_digest e;	/* sha256 set when known */
+	struct ckpt_digest e;	/* digest set when known */
 	const uint8_t *p;	/* payload, in the mapping (stable) */
 	size_t len;
 	uint64_t at;
@@ -210,6 +213,14 @@ int img_reader_at_eof(struct img_reader *r);
  */
 int64_t img_reader_digest_index(const struct img_reader *r);
 const uint8_t *img_reader_digest(const struct img_reader *r, int64_t idx);
+/*
+ * 1 if payload (len bytes: the section's payload as stored, an aligned
+ * section's skip included: what follows its 24-byte header) is what entry
+ * idx of r's DIGESTS table vouches for; 0 if not, or no such entry (as
+ * img_reader_digest).  SHA-256 tables and block MACs alike (blockmac.h);
+ * the one check of a block before its pages are used.  Thread-safe.
+ */
+int img_reader_block_ok(const struct img_reader *r, int64_t idx, const void *payload, size_t len);
 /* With trust_digests: the section in hand is used before the table comes
  * (written into a process not yet running): hash it now, so that the
  * table is checked against it. */

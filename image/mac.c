@@ -1,6 +1,7 @@
 /*
  * The running MAC of an image (mac.h).  Hash-then-MAC: each payload is
- * reduced to its SHA-256 and only the 56 bytes of section header and
+ * reduced to its SHA-256 (metadata) or its block digest (page data after
+ * MAC_META, blockmac.h) and only the 56 bytes of section header and
  * digest go through the HMAC, which is what lets the payloads be hashed
  * on several threads and still be fed in their order.
  */
@@ -19,13 +20,13 @@
 struct mac_pend {
 	struct ckpt_section s;
 	struct img_hash_job j;
-	struct ckpt_digest e;	/* record: what the DIGESTS entry says */
 };
 
 void img_mac_start(struct img_mac *m, const struct img_key *key, const struct ckpt_header *h)
 {
 	img_mac_free(m);
 	m->key = key;
+	img_block_key_init(&m->bk, key, h);
 	if (!key)
 		return;
 	hmac_sha256_init(&m->h, key->k, sizeof(key->k));
@@ -33,12 +34,12 @@ void img_mac_start(struct img_mac *m, const struct img_key *key, const struct ck
 	hmac_sha256_update(&m->h, h, sizeof(*h));
 }
 
-static void feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[SHA256_LEN],
+static void feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[CKPT_DIGEST_LEN],
 		 const struct ckpt_digest *e)
 {
 	if (m->key) {
 		hmac_sha256_update(&m->h, s, sizeof(*s));
-		hmac_sha256_update(&m->h, d, SHA256_LEN);
+		hmac_sha256_update(&m->h, d, CKPT_DIGEST_LEN);
 	}
 	if (!m->record || !e)
 		return;
@@ -47,10 +48,10 @@ static void feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t 
 		m->rec = xrealloc(m->rec, m->rcap * sizeof(*m->rec));
 	}
 	m->rec[m->nrec] = *e;
-	memcpy(m->rec[m->nrec++].sha256, d, SHA256_LEN);
+	memcpy(m->rec[m->nrec++].digest, d, CKPT_DIGEST_LEN);
 }
 
-void img_mac_feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[SHA256_LEN])
+void img_mac_feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[CKPT_DIGEST_LEN])
 {
 	if (m->key)
 		feed(m, s, d, NULL);
@@ -74,7 +75,14 @@ static void *hash_worker(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		if (i >= w->n)
 			return NULL;
-		sha256(w->j[i].p, w->j[i].len, w->j[i].d);
+		if (w->j[i].bk) {
+			struct iovec iov = { (void *)w->j[i].p, w->j[i].len };
+
+			w->j[i].ok = img_block_digest(w->j[i].bk, w->j[i].idx, w->j[i].type, &iov, 1,
+						      w->j[i].d) == 0;
+		} else {
+			sha256(w->j[i].p, w->j[i].len, w->j[i].d);
+		}
 	}
 }
 
@@ -113,7 +121,7 @@ static void flush(struct img_mac *m)
 		j[i] = m->pend[i].j;
 	img_hash_many(j, m->npend, m->pend_bytes);
 	for (size_t i = 0; i < m->npend; i++)
-		feed(m, &m->pend[i].s, j[i].d, &m->pend[i].e);
+		feed(m, &m->pend[i].s, j[i].d, NULL);
 	free(j);
 	m->npend = 0;
 	m->pend_bytes = 0;
@@ -175,7 +183,7 @@ void img_digest_entry(struct ckpt_digest *e, const struct ckpt_section *s, const
 void img_mac_section(struct img_mac *m, const struct ckpt_section *s, const struct iovec *iov,
 		     int iovcnt, int defer)
 {
-	uint8_t d[SHA256_LEN];
+	uint8_t d[CKPT_DIGEST_LEN];
 	struct ckpt_digest e;
 	struct sha256 c;
 
@@ -183,7 +191,8 @@ void img_mac_section(struct img_mac *m, const struct ckpt_section *s, const stru
 		return;
 	if (m->record)
 		img_digest_entry(&e, s, iov, iovcnt);
-	if (defer && iovcnt == 1) {
+	/* deferred: a reader's mapping, never a numbered page block */
+	if (defer && iovcnt == 1 && !m->record) {
 		if (m->npend == m->cap) {
 			m->cap = m->cap ? m->cap * 2 : 256;
 			m->pend = xrealloc(m->pend, m->cap * sizeof(*m->pend));
@@ -191,17 +200,39 @@ void img_mac_section(struct img_mac *m, const struct ckpt_section *s, const stru
 		m->pend[m->npend++] = (struct mac_pend){
 			.s = *s, .j = { .p = iov[0].iov_base, .len = iov[0].iov_len },
 		};
-		if (m->record)
-			m->pend[m->npend - 1].e = e;
 		m->pend_bytes += iov[0].iov_len;
 		return;
 	}
 	flush(m);
+	if (m->record) {
+		/* after MAC_META: a page data section, numbered */
+		img_block_digest(&m->bk, m->nrec, s->type, iov, iovcnt, d);
+		feed(m, s, d, &e);
+		return;
+	}
 	sha256_init(&c);
 	for (int i = 0; i < iovcnt; i++)
 		sha256_update(&c, iov[i].iov_base, iov[i].iov_len);
 	sha256_final(&c, d);
-	feed(m, s, d, m->record ? &e : NULL);
+	feed(m, s, d, NULL);
+}
+
+void img_mac_block(struct img_mac *m, const struct ckpt_section *s, const struct iovec *iov,
+		   int iovcnt, const uint8_t *h)
+{
+	uint8_t d[CKPT_DIGEST_LEN];
+	struct ckpt_digest e;
+
+	if (!m->key)
+		return;
+	if (!h || !m->record || m->bk.alg != CKPT_DIGEST_POLY1305_AES) {
+		img_mac_section(m, s, iov, iovcnt, 0);
+		return;
+	}
+	flush(m);
+	img_digest_entry(&e, s, iov, iovcnt);
+	img_block_tag(&m->bk, m->nrec, h, d);
+	feed(m, s, d, &e);
 }
 
 static void put_le(uint8_t *p, uint64_t v, int n)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "image/blockmac.h"
 #include "image/format.h"
 #include "image/key.h"
 #include "image/sha256.h"
@@ -32,6 +33,7 @@ struct mac_pend;
 struct img_mac {
 	const struct img_key *key;	/* NULL: nothing is computed */
 	struct hmac_sha256 h;
+	struct img_block_key bk;	/* the page blocks' digests (blockmac.h) */
 	struct mac_pend *pend;		/* payloads to hash at the next tag */
 	size_t npend, cap;
 	uint64_t pend_bytes;
@@ -49,8 +51,15 @@ void img_mac_start(struct img_mac *m, const struct img_key *key, const struct ck
  */
 void img_mac_section(struct img_mac *m, const struct ckpt_section *s, const struct iovec *iov,
 		     int iovcnt, int defer);
-/* One section whose payload's SHA-256 is d (a DIGESTS table's word). */
-void img_mac_feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[SHA256_LEN]);
+/* One section whose payload's digest is d (a DIGESTS table's word). */
+void img_mac_feed(struct img_mac *m, const struct ckpt_section *s, const uint8_t d[CKPT_DIGEST_LEN]);
+/*
+ * Writing, after MAC_META: one page data section (payload in iov), its
+ * DIGESTS entry the next, with h its Poly1305_r(M) when a page worker
+ * computed it already (blockmac.h), else NULL (computed here).
+ */
+void img_mac_block(struct img_mac *m, const struct ckpt_section *s, const struct iovec *iov,
+		   int iovcnt, const uint8_t *h);
 /* Hash what was deferred now (rec is complete after it). */
 void img_mac_flush(struct img_mac *m);
 /* The MAC section of this type that would come next, after nsections. */
@@ -59,14 +68,19 @@ void img_mac_tag(struct img_mac *m, uint32_t type, uint64_t nsections, struct ck
 enum img_mac_status img_mac_check(struct img_mac *m, uint32_t type, const struct ckpt_mac *in);
 void img_mac_free(struct img_mac *m);
 
-/* SHA-256 of n payloads, on several threads when bytes make it worth it. */
+/* Digests of n payloads, on several threads when bytes make it worth it:
+ * SHA-256, or with bk the idx-th page data section's (blockmac.h). */
 struct img_hash_job {
 	const uint8_t *p;
 	size_t len;
-	uint8_t d[SHA256_LEN];
+	const struct img_block_key *bk;
+	uint64_t idx;
+	uint32_t type;
+	int ok;			/* bk: 0 when it cannot be computed */
+	uint8_t d[CKPT_DIGEST_LEN];
 };
 void img_hash_many(struct img_hash_job *j, size_t n, uint64_t bytes);
-/* A DIGESTS entry for section s (payload in iov): all but its sha256. */
+/* A DIGESTS entry for section s (payload in iov): all but its digest. */
 void img_digest_entry(struct ckpt_digest *e, const struct ckpt_section *s, const struct iovec *iov,
 		      int iovcnt);
 

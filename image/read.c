@@ -251,6 +251,8 @@ int img_reader_open(struct img_reader *r, const char *path, struct ckpt_header *
 		return error("image header is corrupted: page size %u", h->page_size);
 	if ((h->flags & CKPT_HDR_DIGESTS) && !(h->flags & CKPT_HDR_MAC))
 		return error("image header is corrupted: a digest table without MACs");
+	if ((h->flags & CKPT_HDR_BLOCK_MAC) && (!(h->flags & CKPT_HDR_DIGESTS) || h->version < 3))
+		return error("image header is corrupted: block MACs without a digest table");
 	r->page_size = h->page_size;
 	r->version = h->version;
 	r->hdr = *h;
@@ -327,6 +329,27 @@ static int is_page_data(uint32_t type)
  * before anything uses them. */
 #define DSEC_SMALL	4096
 
+/* Whether this reader can compute the table's digests: SHA-256 ones
+ * with a key or for verify; block MACs only with the signing key. */
+static int can_digest(const struct img_reader *r)
+{
+	if (r->mac.bk.alg == CKPT_DIGEST_SHA256)
+		return r->mac.key || r->want_digests;
+	return r->mac.bk.keyed;
+}
+
+/* Entry idx's digest of the payload data (as stored).  One that cannot
+ * be (an aligned block's padding not zero) is one no entry can hold:
+ * a block MAC's last 16 bytes are zero. */
+static void digest_now(struct img_reader *r, struct img_dsec *d, size_t idx, const void *data)
+{
+	struct iovec iov = { (void *)data, d->len };
+
+	if (img_block_digest(&r->mac.bk, idx, d->e.type, &iov, 1, d->e.digest) < 0)
+		memset(d->e.digest, 0xff, sizeof(d->e.digest));
+	d->known = 1;
+}
+
 /* A section after MAC_META in an image with a digest table: kept for it. */
 static void dsec_add(struct img_reader *r, const struct ckpt_section *s, const void *data,
 		     uint64_t at)
@@ -344,12 +367,10 @@ static void dsec_add(struct img_reader *r, const struct ckpt_section *s, const v
 	d->at = at;
 	d->len = (size_t)s->size;
 	/* A read(2) buffer is reused: hashed now, or never. */
-	if ((r->mac.key || r->want_digests) && (!r->map || d->len <= DSEC_SMALL)) {
-		sha256(data, d->len, d->e.sha256);
-		d->known = 1;
-	} else if (r->map) {
+	if (can_digest(r) && (!r->map || d->len <= DSEC_SMALL))
+		digest_now(r, d, r->ndsec - 1, data);
+	else if (r->map)
 		d->p = data;
-	}
 }
 
 int64_t img_reader_digest_index(const struct img_reader *r)
@@ -365,17 +386,23 @@ void img_reader_hash_current(struct img_reader *r)
 	int64_t i = img_reader_digest_index(r);
 	struct img_dsec *d = i >= 0 ? &r->dsec[i] : NULL;
 
-	if (d && !d->known && d->p) {
-		sha256(d->p, d->len, d->e.sha256);
-		d->known = 1;
-	}
+	if (d && !d->known && d->p && can_digest(r))
+		digest_now(r, d, (size_t)i, d->p);
 }
 
 const uint8_t *img_reader_digest(const struct img_reader *r, int64_t idx)
 {
 	if (!r->digests || idx < 0 || (uint64_t)idx >= r->ndsec || r->digests_differ)
 		return NULL;
-	return r->digests[idx].sha256;
+	return r->digests[idx].digest;
+}
+
+int img_reader_block_ok(const struct img_reader *r, int64_t idx, const void *payload, size_t len)
+{
+	const uint8_t *want = img_reader_digest(r, idx);
+
+	return want && img_block_ok(&r->mac.bk, (uint64_t)idx, r->digests[idx].type, payload, len,
+				    want);
 }
 
 /*
@@ -394,12 +421,12 @@ static int digests_section(struct img_reader *r, const struct ckpt_section *s, c
 	struct ckpt_digests t;
 	size_t nj = 0;
 	uint64_t bytes = 0;
-	int hash = r->mac.key || r->want_digests;
+	int hash = can_digest(r);
 
 	if (s->size < sizeof(t) || s->proc)
 		return bad("image is corrupted: %s section at offset %llu is malformed", "digest table", o);
 	memcpy(&t, data, sizeof(t));
-	if (t.alg != CKPT_DIGEST_SHA256 || t.reserved || t.count != r->ndsec ||
+	if (t.alg != r->mac.bk.alg || t.reserved || t.count != r->ndsec ||
 	    t.count > CKPT_MAX_DIGESTS || s->size != sizeof(t) + t.count * sizeof(struct ckpt_digest))
 		return bad("image is corrupted: %s section at offset %llu is malformed", "digest table", o);
 	r->digests = xmalloc(r->ndsec ? r->ndsec * sizeof(*r->digests) : 1);
@@ -411,7 +438,8 @@ static int digests_section(struct img_reader *r, const struct ckpt_section *s, c
 
 		if (d->known || !d->p || (r->trust_digests && d->len > DSEC_SMALL))
 			continue;
-		j[nj++] = (struct img_hash_job){ .p = d->p, .len = d->len };
+		j[nj++] = (struct img_hash_job){ .p = d->p, .len = d->len, .bk = &r->mac.bk, .idx = i,
+						 .type = d->e.type };
 		bytes += d->len;
 	}
 	img_hash_many(j, nj, bytes);
@@ -423,11 +451,15 @@ static int digests_section(struct img_reader *r, const struct ckpt_section *s, c
 					   .payload_crc = d->e.payload_crc, .crc = d->e.crc };
 
 		if (hash && !d->known && d->p && !(r->trust_digests && d->len > DSEC_SMALL)) {
-			memcpy(d->e.sha256, j[nj++].d, SHA256_LEN);
+			if (j[nj].ok)
+				memcpy(d->e.digest, j[nj].d, CKPT_DIGEST_LEN);
+			else
+				memset(d->e.digest, 0xff, CKPT_DIGEST_LEN);
+			nj++;
 			d->known = 1;
 		}
-		if (memcmp(&d->e, e, offsetof(struct ckpt_digest, sha256)) ||
-		    (d->known && !ct_equal(d->e.sha256, e->sha256, SHA256_LEN))) {
+		if (memcmp(&d->e, e, offsetof(struct ckpt_digest, digest)) ||
+		    (d->known && !ct_equal(d->e.digest, e->digest, CKPT_DIGEST_LEN))) {
 			r->digests_differ = 1;
 			if (!r->mac.key) {
 				free(j);
@@ -435,7 +467,7 @@ static int digests_section(struct img_reader *r, const struct ckpt_section *s, c
 					   img_section_name(d->e.type), (unsigned long long)d->at, o);
 			}
 		}
-		img_mac_feed(&r->mac, &sh, d->known ? d->e.sha256 : e->sha256);
+		img_mac_feed(&r->mac, &sh, d->known ? d->e.digest : e->digest);
 	}
 	free(j);
 	r->after_digests = 1;

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -84,11 +84,21 @@ int img_write_header(struct img_writer *w, struct ckpt_header *h)
 {
 	const struct img_key *key = w->mac.key;
 
+	/* Tests of older images: signed as format 2 was, SHA-256 digests. */
+	int v2 = key && getenv("CKPT_SIGN_V2");
+
 	memcpy(h->magic, CKPT_MAGIC, sizeof(h->magic));
-	h->version = CKPT_VERSION;
+	h->version = v2 ? 2 : CKPT_VERSION;
 	h->header_size = sizeof(*h);
-	h->flags = key ? h->flags | CKPT_HDR_MAC | CKPT_HDR_DIGESTS :
-			 h->flags & ~(CKPT_HDR_MAC | CKPT_HDR_DIGESTS);
+	h->flags = key ? h->flags | CKPT_HDR_MAC | CKPT_HDR_DIGESTS | CKPT_HDR_BLOCK_MAC :
+			 h->flags & ~(CKPT_HDR_MAC | CKPT_HDR_DIGESTS | CKPT_HDR_BLOCK_MAC);
+	if (v2)
+		h->flags &= ~CKPT_HDR_BLOCK_MAC;
+	/* Fresh for each signing write, never the one of an image read: the
+	 * page blocks' keys (blockmac.h) must not be those of another image. */
+	memset(h->sign_nonce, 0, sizeof(h->sign_nonce));
+	if (key && !v2 && getrandom(h->sign_nonce, sizeof(h->sign_nonce), 0) != sizeof(h->sign_nonce))
+		return error_errno(errno, "cannot draw random bytes to sign \"%s\"", w->path);
 	h->crc = 0;
 	h->crc = crc32c(0, h, sizeof(*h));
 	img_mac_start(&w->mac, key, h);
@@ -106,10 +116,10 @@ static struct ckpt_section section_header(uint32_t type, uint32_t proc, uint64_t
 }
 
 /*
- * Signing: before a section of this type, MAC_META must be written; and
- * whether its payload is fed to the MAC as it is written (metadata, and
- * all of a stream's) or read back at img_writer_finish() (a file's page
- * data: hashed there on all CPUs, after a dump let the process go).
+ * Signing: before a section of this type, MAC_META must be written.
+ * Every payload is fed to the MAC as it is written: page data by its
+ * block digest (blockmac.h), which the page workers have mostly computed
+ * already, while the data was in their cache.
  */
 static int before_section(struct img_writer *w, uint32_t type)
 {
@@ -123,8 +133,12 @@ static int before_section(struct img_writer *w, uint32_t type)
 
 static int mac_now(const struct img_writer *w, uint32_t type)
 {
-	return w->mac.key && (w->is_stream || !w->meta_mac || type == CKPT_SEC_DIGESTS) &&
-	       type != CKPT_SEC_MAC_ALL && type != CKPT_SEC_END;
+	return w->mac.key && type != CKPT_SEC_MAC_ALL && type != CKPT_SEC_END;
+}
+
+const struct img_block_key *img_writer_block_key(const struct img_writer *w)
+{
+	return w->mac.key && w->mac.bk.alg == CKPT_DIGEST_POLY1305_AES ? &w->mac.bk : NULL;
 }
 
 static int write_section(struct img_writer *w, uint32_t type, uint32_t proc,
@@ -171,7 +185,6 @@ int img_writer_meta_done(struct img_writer *w)
 	if ((ret = write_section(w, CKPT_SEC_MAC_META, 0, &iov, 1, NULL)) < 0)
 		return ret;
 	w->meta_mac = 1;
-	w->meta_end = w->written + w->buflen;
 	/* From here on each section's digest goes into DIGESTS too. */
 	w->mac.record = 1;
 	return 0;
@@ -449,7 +462,7 @@ static void add_block(struct img_writer *w, struct batch *bt, uint32_t proc,
 			struct iovec piov[] = { { a, sizeof(*a) }, { (void *)skip_zeros, a->skip },
 						{ (void *)&b->pg, sizeof(b->pg) }, { (void *)b->data, b->len } };
 
-			img_mac_section(&w->mac, &bt->hdr[bt->nhdr].s, piov, 4, 0);
+			img_mac_block(&w->mac, &bt->hdr[bt->nhdr].s, piov, 4, b->hashed ? b->hash : NULL);
 		}
 	} else {
 		bt->hdr[bt->nhdr].s = section_header(CKPT_SEC_PAGES, proc, sizeof(b->pg) + b->len, crc);
@@ -459,7 +472,7 @@ static void add_block(struct img_writer *w, struct batch *bt, uint32_t proc,
 			struct iovec piov[] = { { (void *)&b->pg, sizeof(b->pg) },
 						{ (void *)b->data, b->len } };
 
-			img_mac_section(&w->mac, &bt->hdr[bt->nhdr].s, piov, 2, 0);
+			img_mac_block(&w->mac, &bt->hdr[bt->nhdr].s, piov, 2, b->hashed ? b->hash : NULL);
 		}
 	}
 	add_iov(bt, b->data, b->len);
@@ -485,7 +498,7 @@ int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block
 						{ (void *)b->data, b->len } };
 
 			if (mac_now(w, CKPT_SEC_PAGES))
-				img_mac_section(&w->mac, &s, piov, 2, 0);
+				img_mac_block(&w->mac, &s, piov, 2, b->hashed ? b->hash : NULL);
 
 			if (bt.niov && (ret = batch_out(w, &bt)) < 0)
 				break;
@@ -529,7 +542,7 @@ void img_writer_reserve(struct img_writer *w, uint64_t len)
  */
 static int write_digests(struct img_writer *w)
 {
-	struct ckpt_digests d = { .alg = CKPT_DIGEST_SHA256 };
+	struct ckpt_digests d = { .alg = w->mac.bk.alg };
 	struct iovec iov[2];
 
 	img_mac_flush(&w->mac);
@@ -543,67 +556,6 @@ static int write_digests(struct img_writer *w)
 	return write_section(w, CKPT_SEC_DIGESTS, 0, iov, 2, NULL);
 }
 
-/* Feed what was written after MAC_META to the MAC, from the file. */
-static int mac_file_rest(struct img_writer *w)
-{
-	uint8_t *map = NULL, *buf = NULL;
-	uint64_t off = w->meta_end;
-	size_t maplen;
-	int ret, said = 0;
-
-	if ((ret = flush(w)) < 0)
-		return ret;
-	maplen = (size_t)w->written;
-	if (maplen > off)
-		map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, w->fd, 0);
-	if (map == MAP_FAILED)
-		map = NULL;
-	while (off + sizeof(struct ckpt_section) <= maplen) {
-		struct ckpt_section s;
-		struct iovec iov;
-
-		if (map)
-			memcpy(&s, map + off, sizeof(s));
-		else if ((ret = pread_all(w->fd, &s, sizeof(s), (off_t)off)) < 0)
-			break;
-		off += sizeof(s);
-		if (s.size > maplen - off) {
-			ret = -EIO;
-			break;
-		}
-		iov.iov_len = (size_t)s.size;
-		if (map) {
-			iov.iov_base = map + off;
-		} else {
-			buf = xrealloc(buf, iov.iov_len + 1);
-			iov.iov_base = buf;
-			if ((ret = pread_all(w->fd, buf, iov.iov_len, (off_t)off)) < 0)
-				break;
-		}
-		img_mac_section(&w->mac, &s, &iov, 1, map != NULL);
-		off += s.size;
-	}
-	if (ret == 0) {
-		struct ckpt_mac mac;
-		struct iovec iov = { &mac, sizeof(mac) };
-
-		/* The table hashes what was left for it (from the mapping). */
-		if ((ret = write_digests(w)) < 0) {
-			said = 1;
-			goto out;
-		}
-		img_mac_tag(&w->mac, CKPT_SEC_MAC_ALL, w->nsections, &mac);
-		ret = write_section(w, CKPT_SEC_MAC_ALL, 0, &iov, 1, NULL);
-	}
-out:
-	if (map)
-		munmap(map, maplen);
-	free(buf);
-	if (said)
-		return ret;
-	return ret < 0 ? error_errno(ret, "cannot read back \"%s\" to sign it", w->path) : 0;
-}
-
 static int write_mac_all(struct img_writer *w)
 {
 	struct ckpt_mac mac;
@@ -614,8 +566,6 @@ static int write_mac_all(struct img_writer *w)
 		return 0;
 	if ((ret = img_writer_meta_done(w)) < 0)
 		return ret;
-	if (!w->is_stream)
-		return mac_file_rest(w);
 	if ((ret = write_digests(w)) < 0)
 		return ret;
 	img_mac_tag(&w->mac, CKPT_SEC_MAC_ALL, w->nsections, &mac);

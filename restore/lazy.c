@@ -78,7 +78,7 @@ struct lblock {
 	uint8_t verified;	/* its section's CRC checked (and digest) */
 	uint8_t has_digest;	/* digest: what MAC_ALL vouches its payload is */
 	int64_t dig;		/* its entry in its image's DIGESTS table, or -1 */
-	uint8_t digest[SHA256_LEN];
+	uint8_t digest[CKPT_DIGEST_LEN];
 };
 
 /* One address space being filled. */
@@ -95,6 +95,7 @@ struct lazy {
 	size_t n, cap;
 	size_t *order;		/* block indexes, most wanted first */
 	struct img_reader *rd;	/* images the blocks point into, kept open */
+	struct img_block_key *bkey;	/* each one's key of its blocks' digests */
 	char **paths;
 	size_t nrd;
 	struct lmm *mm;		/* [0]: the process */
@@ -252,14 +253,15 @@ static int digest_error(struct lazy *lz, const struct lblock *b)
 	return ret;
 }
 
-static int digest_ok(const struct lblock *b)
+/* As img_reader_block_ok() checks it (image.h), with what take_digests()
+ * kept of the reader: its key of the blocks and the block's entry. */
+static int digest_ok(struct lazy *lz, const struct lblock *b)
 {
 	struct ckpt_section s;
-	uint8_t d[SHA256_LEN];
 
 	memcpy(&s, b->sec, sizeof(s));
-	sha256(b->sec + sizeof(s), (size_t)s.size, d);
-	return ct_equal(d, b->digest, SHA256_LEN);
+	return img_block_ok(&lz->bkey[b->src], (uint64_t)b->dig, s.type, b->sec + sizeof(s),
+			    (size_t)s.size, b->digest);
 }
 
 /* A table entry begins with its section's header (format.h). */
@@ -341,7 +343,7 @@ static int check_crc(struct lazy *lz, size_t bi)
 	 * CRC image/table.c checked (read_one checks the header first). */
 	if (b->ent && memcmp(b->sec, b->ent, sizeof(struct ckpt_section)))
 		return entry_error(lz, b);
-	if (b->has_digest ? !digest_ok(b) : !section_crc_ok(b->sec))
+	if (b->has_digest ? !digest_ok(lz, b) : !section_crc_ok(b->sec))
 		return !section_crc_ok(b->sec) ? crc_error(lz, b->src, b->sec, b->at) :
 						 digest_error(lz, b);
 	if (b->ent && resolve(lz, b, &data, &len) < 0)
@@ -1192,6 +1194,9 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 
 	if (ret < 0)
 		return ret;
+	lz->bkey = xzalloc(lz->nrd * sizeof(*lz->bkey));
+	for (size_t i = 0; i < lz->nrd; i++)
+		lz->bkey[i] = (i ? &lz->rd[i] : r)->mac.bk;
 	for (size_t i = 0; i < lz->n; i++) {
 		struct lblock *b = &lz->b[i];
 		/* A parent's reader: its MACs held (trust.c parent_read). */
@@ -1206,7 +1211,7 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 		if (!d)
 			return error("%s is corrupted: page data section at offset %llu has no signed digest",
 				     source(lz, b->src, who, sizeof(who)), (unsigned long long)b->at);
-		memcpy(b->digest, d, SHA256_LEN);
+		memcpy(b->digest, d, CKPT_DIGEST_LEN);
 		b->has_digest = 1;
 	}
 	lz->signed_index = 1;
@@ -1376,6 +1381,7 @@ void lazy_end(struct lazy *lz)
 	for (size_t i = 0; i < lz->nrd; i++)
 		free(lz->paths[i]);
 	free(lz->rd);
+	free(lz->bkey);
 	free(lz->paths);
 	free(lz->mm);
 	free(lz->b);

@@ -698,7 +698,7 @@ static void set_one(const char *kv)
 			    secs[i].type != SEC_DIGESTS)
 				secs[k++] = secs[i];
 		nsecs = k;
-		img[24] &= (uint8_t)~3u;	/* CKPT_HDR_MAC, _DIGESTS, in flags at 24 */
+		img[24] &= (uint8_t)~7u;	/* CKPT_HDR_MAC, _DIGESTS, _BLOCK_MAC, in flags at 24 */
 		return;
 	}
 	die("unknown field: %s", key);
