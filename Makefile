@@ -51,8 +51,10 @@ BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -I. -Iarch/$(ARCH) \
 FORTIFY	:= -D_FORTIFY_SOURCE=2
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 ifdef STATIC
-# A sysroot's headers are system headers too (no warnings from them).
-PKG_CFLAGS := $(patsubst -I%,-isystem %,$(PKG_CFLAGS))
+# A sysroot's headers are system headers too (no warnings from them); its
+# multiarch ones too (OpenSSL's opensslconf.h), which pkg-config omits.
+PKG_CFLAGS := $(patsubst -I%,-isystem %,$(PKG_CFLAGS)) \
+	$(if $(CROSS_SYSROOT),-isystem $(CROSS_SYSROOT)/usr/include/$(ARCH)-linux-gnu)
 endif
 # Capstone is loaded when first used (common/capstone.h): linked only where
 # nothing can be loaded, in a static build.

@@ -2,10 +2,11 @@
 # Prepare this x86-64 Debian host for `make ARCH=aarch64` and
 # `make check-arm64`: ../shared/arm64/setup (cross compiler, qemu, the
 # arm64 kernel, busybox, bash, and arm64 libelf/zlib/zstd/capstone), plus
-# liblz4, which ckpt needs and setup does not provide, the same way setup
-# provides the others: installed as liblz4-dev:arm64 (multiarch), or
-# unpacked into its sysroot (sysroot mode).  Idempotent; exit status 0 when
-# the toolchain is ready.
+# liblz4 and libcrypto (OpenSSL), which ckpt needs and setup does not
+# provide, the same way setup provides the others: installed as
+# liblz4-dev:arm64 and libssl-dev:arm64 (multiarch), or unpacked into its
+# sysroot (sysroot mode).  Idempotent; exit status 0 when the toolchain is
+# ready.
 # Usage: tests/arm64-deps.sh [DIR]   (the harness: DIR, $ARM64_DIR or ../shared/arm64)
 set -euo pipefail
 # Unless told otherwise, the arm64 -dev packages go into setup's sysroot
@@ -16,7 +17,9 @@ export CKPT_ARM64_SYSROOT=${CKPT_ARM64_SYSROOT:-1}
 top=$(cd "$(dirname "$0")/.." && pwd)
 ARM64=${1:-${ARM64_DIR:-$top/../shared/arm64}}
 CACHE=${CKPT_ARM64_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckpt-arm64}
-PKG=liblz4-dev:arm64
+# each package, and the static library it leaves in the sysroot
+PKGS=(liblz4-dev:arm64 libssl-dev:arm64)
+LIBS=(liblz4.a libcrypto.a)
 
 [ -x "$ARM64/setup" ] || { echo "arm64-deps: no $ARM64/setup" >&2; exit 1; }
 "$ARM64/setup"
@@ -27,17 +30,23 @@ as_root() {
 
 if [ "$(cat "$CACHE/libmode")" = sysroot ]; then
 	S=$CACHE/sysroot
-	[ -f "$S/usr/lib/aarch64-linux-gnu/liblz4.a" ] && exit 0
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
-	chmod 755 "$tmp"
-	opts=()
-	[ "$(id -u)" -eq 0 ] && opts=(-o APT::Sandbox::User=root)
-	(cd "$tmp" && apt-get -q "${opts[@]}" download "$PKG") >&2
-	dpkg-deb -x "$tmp"/liblz4-dev_*.deb "$S"
-	echo "arm64-deps: unpacked $PKG into $S" >&2
+	for i in "${!PKGS[@]}"; do
+		[ -f "$S/usr/lib/aarch64-linux-gnu/${LIBS[$i]}" ] && continue
+		tmp=$(mktemp -d)
+		chmod 755 "$tmp"
+		opts=()
+		[ "$(id -u)" -eq 0 ] && opts=(-o APT::Sandbox::User=root)
+		(cd "$tmp" && apt-get -q "${opts[@]}" download "${PKGS[$i]}") >&2
+		dpkg-deb -x "$tmp"/"${PKGS[$i]%%:*}"_*.deb "$S"
+		rm -rf "$tmp"
+		echo "arm64-deps: unpacked ${PKGS[$i]} into $S" >&2
+	done
 else
-	dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null | grep -qx installed && exit 0
+	missing=()
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && exit 0
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y \
-		--no-install-recommends --no-remove "$PKG" >&2
+		--no-install-recommends --no-remove "${missing[@]}" >&2
 fi

@@ -6,7 +6,7 @@ set -e
 pkgs=""
 for group in "$@"; do
 	case $group in
-	build) pkgs="$pkgs gcc make pkg-config libc6-dev libelf-dev libcapstone-dev zlib1g-dev libzstd-dev liblz4-dev" ;;
+	build) pkgs="$pkgs gcc make pkg-config libc6-dev libelf-dev libcapstone-dev zlib1g-dev libzstd-dev liblz4-dev libssl-dev" ;;
 	test)  pkgs="$pkgs bats bash-completion python3 perl procps gdb util-linux bsdutils tmux nodejs redis-server inotify-tools socat nftables openjdk-17-jdk-headless slurmctld slurmd slurm-client munge" ;;
 	*) echo "deps.sh: unknown group $group" >&2; exit 2 ;;
 	esac

@@ -97,7 +97,7 @@ static const struct field fields[] = {
 	F(CKPT_SEC_DIGESTS, ckpt_digests, alg, K_ENUM), F(CKPT_SEC_DIGESTS, ckpt_digests, count, K_COUNT),
 #define D(member, kind) A(CKPT_SEC_DIGESTS, sizeof(struct ckpt_digests), ckpt_digest, member, kind)
 	D(type, K_ENUM), D(size, K_LEN), D(payload_crc, K_ANY), D(addr, K_ADDR), D(npages, K_COUNT),
-	D(codec, K_ENUM), D(pflags, K_FLAGS), D(sha256, K_ANY),
+	D(codec, K_ENUM), D(pflags, K_FLAGS), D(digest, K_ANY),
 #undef D
 
 	F(CKPT_SEC_TIMERS, ckpt_timers, itimer, K_SIZE), F(CKPT_SEC_TIMERS, ckpt_timers, ntimers, K_COUNT),
