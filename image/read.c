@@ -129,10 +129,14 @@ static void digests_back(struct img_reader *r, size_t n)
 /* The second pass computes no MAC, unless it must check it again. */
 static void mac_rewind(struct img_reader *r, int recheck, size_t ndsec)
 {
+	/* the image's, whatever is computed: its table's algorithm */
+	struct img_block_key bk = r->mac.bk;
+
 	digests_back(r, ndsec);
 	r->after_all_mac = 0;
 	r->mac_all = IMG_MAC_NONE;
 	img_mac_free(&r->mac);
+	r->mac.bk = bk;
 	if (recheck) {
 		r->mac.key = r->mac_mark.key;
 		r->mac.h = r->mac_mark.h;
@@ -329,13 +333,13 @@ static int is_page_data(uint32_t type)
  * before anything uses them. */
 #define DSEC_SMALL	4096
 
-/* Whether this reader can compute the table's digests: SHA-256 ones
- * with a key or for verify; block MACs only with the signing key. */
+/* Whether this reader computes the table's digests: with a key (not on
+ * a second pass that computes no MAC) or for verify; block MACs only
+ * with the signing key. */
 static int can_digest(const struct img_reader *r)
 {
-	if (r->mac.bk.alg == CKPT_DIGEST_SHA256)
-		return r->mac.key || r->want_digests;
-	return r->mac.bk.keyed;
+	return (r->mac.key || r->want_digests) &&
+	       (r->mac.bk.alg == CKPT_DIGEST_SHA256 || r->mac.bk.keyed);
 }
 
 /* Entry idx's digest of the payload data (as stored).  One that cannot

@@ -24,6 +24,11 @@ need_signed() {
 	skip_unless_uffd
 }
 
+# The u32 at byte offset $2 of image $1's header (8: version, 24: flags).
+header_u32() {
+	od -An -tu4 -j "$2" -N 4 "$1" | tr -d ' '
+}
+
 # The process restore kept the PID of must be gone (killed, reaped).
 gone() {
 	local i
@@ -77,6 +82,9 @@ refused_block() {
 	dump_kill --compress none
 	run "$CKPT" verify "$T/img"
 	[[ "$output" == *"; signed by this machine's key)" ]]
+	# format 3: each block signed with Poly1305-AES (image-format.md 5.29)
+	[ "$(header_u32 "$T/img" 8)" = 3 ]
+	[ $(( $(header_u32 "$T/img" 24) & 7 )) = 7 ]
 	# the last bytes of the largest block, the 4 before them chosen so
 	# that its CRC32C stays as it was: only its digest tells
 	local crc0 crc1
@@ -121,6 +129,39 @@ refused_block() {
 	[[ "$stderr" =~ ^"ckpt: restore $T/img: image is corrupted: "(aligned\ )?"page data section at offset $off: checksum mismatch"$ ]]
 	[ -z "$(grep -E 'is wrong|FAIL' "$T/err")" ]
 	gone "$TPID"
+}
+
+@test "lazy, signed: an image signed as format 2 did (SHA-256 digests) still restores; a block of it forged is refused" {
+	# Format 2's signed images (root's dumps before 2026-12-07) carry a
+	# SHA-256 per block: CKPT_SIGN_V2 makes ckpt write one (checked
+	# against main's at c0e08e8: a stopped process dumped by both gives
+	# the same sections in the same order, and main's verify says this
+	# one is signed by this machine's key, as ours says of main's).
+	need_signed
+	start_target lazy 32 4
+	CKPT_SIGN_V2=1 dump_kill --compress none
+	[ "$(header_u32 "$T/img" 8)" = 2 ]
+	[ $(( $(header_u32 "$T/img" 24) & 7 )) = 3 ]
+	run "$CKPT" verify "$T/img"
+	[[ "$output" == *"; signed by this machine's key)" ]]
+	cp "$T/img" "$T/img.good"
+	"$CKPT_TARGETS/imgtool" set "$T/img" pagedata=forge
+	touch "$T/go"
+	refused_block "image"
+	# eager: each block checked against its digest as it is copied in
+	# (restorefast), nothing run
+	run --separate-stderr timeout 120 "$CKPT" restore "$T/img"
+	echo "eager: status $status, stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "ckpt: restore $T/img: image was changed after it was signed: "* ]]
+	gone "$TPID"
+	run --separate-stderr "$CKPT" verify "$T/img"
+	[ "$status" -eq 1 ]
+	# the image as signed: restored lazily, every block checked
+	mv "$T/img.good" "$T/img"
+	: >"$T/err"
+	lazy_ok
 }
 
 @test "lazy, signed: the image MAC is checked over the digest table and the process checks out" {
