@@ -12,11 +12,39 @@
 #define LABEL	"ckpt block MAC 1"	/* 16 bytes */
 
 static EVP_MAC *poly1305;
+static EVP_CIPHER *aes128;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t tls_key;
 
-static void fetch_poly1305(void)
+/*
+ * Each thread's contexts, made once: a block's mask and a small block's
+ * hash cost 3 us each with contexts made for them (OpenSSL 3 fetches the
+ * algorithm at each init), as much as the SHA-256 of a page, which 60,000
+ * one-page mappings would pay in the freeze.
+ */
+struct tls {
+	EVP_CIPHER_CTX *aes;
+	uint8_t a[16];		/* the key aes has, when keyed */
+	int keyed;
+	EVP_MAC_CTX *mac;
+};
+
+static void tls_free(void *p)
+{
+	struct tls *t = p;
+
+	EVP_CIPHER_CTX_free(t->aes);
+	EVP_MAC_CTX_free(t->mac);
+	memset(t, 0, sizeof(*t));
+	free(t);
+}
+
+static void fetch_algorithms(void)
 {
 	poly1305 = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+	aes128 = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
+	if (pthread_key_create(&tls_key, tls_free))
+		poly1305 = NULL;
 }
 
 /* libcrypto fails only without memory (or broken): like xmalloc, give up. */
@@ -51,9 +79,25 @@ void img_block_key_init(struct img_block_key *bk, const struct img_key *key,
 	memset(&m, 0, sizeof(m));
 }
 
+static struct tls *tls(void)
+{
+	struct tls *t;
+
+	pthread_once(&once, fetch_algorithms);
+	need(poly1305 && aes128, "Poly1305-AES");
+	t = pthread_getspecific(tls_key);
+	if (t)
+		return t;
+	t = xzalloc(sizeof(*t));
+	t->aes = EVP_CIPHER_CTX_new();
+	t->mac = EVP_MAC_CTX_new(poly1305);
+	need(t->aes && t->mac && !pthread_setspecific(tls_key, t), "Poly1305-AES");
+	return t;
+}
+
 void img_block_hash_new(struct img_block_hash *bh, const struct img_block_key *bk)
 {
-	pthread_once(&once, fetch_poly1305);
+	pthread_once(&once, fetch_algorithms);
 	need(poly1305 != NULL, "Poly1305");
 	bh->bk = bk;
 	bh->ctx = EVP_MAC_CTX_new(poly1305);
@@ -88,15 +132,18 @@ void img_block_mask(const uint8_t a[16], const uint8_t n[16], const uint8_t h[IM
 		    uint8_t out[16])
 {
 	uint8_t mask[16 + 16];
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	struct tls *t = tls();
 	unsigned carry = 0;
 	int len = 0;
 
-	need(c != NULL, "AES");
-	need(EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, a, NULL) &&
-	     EVP_CIPHER_CTX_set_padding(c, 0) && EVP_EncryptUpdate(c, mask, &len, n, 16) && len == 16,
-	     "AES");
-	EVP_CIPHER_CTX_free(c);
+	/* ECB on one block, no padding: nothing carries from call to call */
+	if (!t->keyed || memcmp(t->a, a, 16)) {
+		need(EVP_EncryptInit_ex2(t->aes, aes128, a, NULL, NULL) &&
+		     EVP_CIPHER_CTX_set_padding(t->aes, 0), "AES");
+		memcpy(t->a, a, 16);
+		t->keyed = 1;
+	}
+	need(EVP_EncryptUpdate(t->aes, mask, &len, n, 16) && len == 16, "AES");
 	/* Poly1305's last step with s = AES_a(n): h + s mod 2^128, little-endian */
 	for (int i = 0; i < 16; i++) {
 		carry += (unsigned)h[i] + mask[i];
@@ -203,22 +250,19 @@ int img_block_digest(const struct img_block_key *bk, uint64_t idx, uint32_t type
 		return -1;
 	if (type == CKPT_SEC_PAGES_ALIGNED && (start = aligned_start(iov, iovcnt, size)) < 0)
 		return -1;
-	img_block_hash_new(&bh, bk);
+	bh = (struct img_block_hash){ .ctx = tls()->mac, .bk = bk };
 	img_block_hash_start(&bh);
 	if (type == CKPT_SEC_PAGES || type == CKPT_SEC_PAGES_ALIGNED) {
 		const uint64_t pg = sizeof(struct ckpt_pages);
 
-		if (size - (uint64_t)start < pg) {
-			img_block_hash_free(&bh);
+		if (size - (uint64_t)start < pg)
 			return -1;
-		}
 		feed_range(&bh, iov, iovcnt, (uint64_t)start + pg, size - (uint64_t)start - pg);
 		feed_range(&bh, iov, iovcnt, (uint64_t)start, pg);
 	} else {
 		feed_range(&bh, iov, iovcnt, 0, size);
 	}
 	img_block_hash_end(&bh, h);
-	img_block_hash_free(&bh);
 	img_block_tag(bk, idx, h, out);
 	return 0;
 }
