@@ -59,7 +59,7 @@ static int layout_ok(const struct img_reader *r, struct img_table *t, const stru
 {
 	uint64_t off = r->at, npages = 0;
 
-	if (memcmp(&r->dsec[0].e, &t->e[0], offsetof(struct ckpt_digest, sha256)))
+	if (memcmp(&r->dsec[0].e, &t->e[0], offsetof(struct ckpt_digest, digest)))
 		return 0;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ckpt_digest *e = &t->e[i];
@@ -117,7 +117,7 @@ int img_table_read(struct img_reader *r, struct img_table *t)
 	memcpy(&d, buf + sizeof(dh), sizeof(d));
 	ret = 0;
 	if (!header_ok(&dh, CKPT_SEC_DIGESTS, dsize) ||
-	    crc32c(0, buf + sizeof(dh), dsize) != dh.payload_crc || d.alg != CKPT_DIGEST_SHA256 ||
+	    crc32c(0, buf + sizeof(dh), dsize) != dh.payload_crc || d.alg != r->mac.bk.alg ||
 	    d.reserved || d.count != count)
 		goto out;
 	t->n = count;
@@ -136,7 +136,7 @@ int img_table_read(struct img_reader *r, struct img_table *t)
 		struct ckpt_section s = { .type = e->type, .proc = e->proc, .size = e->size,
 					  .payload_crc = e->payload_crc, .crc = e->crc };
 
-		img_mac_feed(&r->mac, &s, e->sha256);
+		img_mac_feed(&r->mac, &s, e->digest);
 	}
 	img_mac_section(&r->mac, &dh, &(struct iovec){ buf + sizeof(dh), (size_t)dsize }, 1, 0);
 	r->mac_all = img_mac_check(&r->mac, CKPT_SEC_MAC_ALL, &tl.mac);

@@ -184,7 +184,7 @@ static void add_block(struct lazy *lz, const struct ckpt_pages *pg, const struct
 		.at = w->at, .src = src, .ent = w->ent, .dig = w->dig, .has_digest = !!w->digest,
 	};
 	if (w->digest)
-		memcpy(b->digest, w->digest, SHA256_LEN);
+		memcpy(b->digest, w->digest, CKPT_DIGEST_LEN);
 }
 
 /* The CRC of a section's payload as written (an aligned section's skip
@@ -603,7 +603,7 @@ static int index_table(struct index_arg *ia, struct img_reader *r, const struct 
 		struct ckpt_section s = { .type = CKPT_SEC_PAGES, .proc = e->proc, .size = sizeof(pg) };
 		/* Signed: each block against its digest before it is used. */
 		struct where w = { .at = t->off[i], .dig = (int64_t)i, .ent = e,
-				   .digest = r->trust_digests ? e->sha256 : NULL };
+				   .digest = r->trust_digests ? e->digest : NULL };
 
 		if (e->type == CKPT_SEC_HASHES || e->proc)
 			continue;
@@ -629,6 +629,10 @@ static uint32_t keep_reader(struct lazy *lz, struct img_reader *r, const char *p
 	lz->paths = xrealloc(lz->paths, (lz->nrd + 1) * sizeof(*lz->paths));
 	lz->rd[lz->nrd] = *r;
 	lz->paths[lz->nrd] = xstrdup(path);
+	/* Its blocks' key now: a block the index writes at once (write_now)
+	 * is checked before take_digests() runs. */
+	lz->bkey = xrealloc(lz->bkey, (lz->nrd + 1) * sizeof(*lz->bkey));
+	lz->bkey[lz->nrd] = r->mac.bk;
 	return (uint32_t)lz->nrd++;
 }
 
@@ -1194,7 +1198,8 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 
 	if (ret < 0)
 		return ret;
-	lz->bkey = xzalloc(lz->nrd * sizeof(*lz->bkey));
+	/* keep_reader() gave each its key; refreshed from the readers whose
+	 * MACs now held */
 	for (size_t i = 0; i < lz->nrd; i++)
 		lz->bkey[i] = (i ? &lz->rd[i] : r)->mac.bk;
 	for (size_t i = 0; i < lz->n; i++) {
