@@ -121,6 +121,8 @@ struct dump {
 	int late;		/* --fork: the metadata too after the release (one process) */
 	struct smaps_ahead *ahead;	/* a tree's smaps, read ahead (ahead.c), or NULL */
 	int ret;		/* late: what the writing thread came to */
+	struct map_entry *pre;	/* --snapshot: smaps read before the freeze */
+	size_t npre;
 };
 
 /*
@@ -166,6 +168,78 @@ static int fork_frozen(struct dproc *dp, const struct dump_opts *o)
 		dp->vp = NULL;
 		if (ret > 0)
 			debug("the page map or the memory not forked is read while the process is frozen");
+		return ret;
+	}
+	return 0;
+}
+
+/* The same mappings, as /proc/PID/maps tells them (not VmFlags)? */
+static int same_maps(const struct map_entry *a, size_t na, const struct map_entry *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].start != b[i].start || a[i].end != b[i].end || a[i].pgoff != b[i].pgoff ||
+		    a[i].prot != b[i].prot || a[i].shared != b[i].shared ||
+		    a[i].dev_major != b[i].dev_major || a[i].dev_minor != b[i].dev_minor ||
+		    a[i].ino != b[i].ino || strcmp(a[i].path, b[i].path))
+			return 0;
+	return 1;
+}
+
+/*
+ * --snapshot of a single process, frozen: only what the image cannot get
+ * later as it was at this instant.
+ * - /proc/PID/maps (read by the caller): which mappings there are; cheap,
+ *   no page-table walk.
+ * - The pages of the mappings not moved aside, and their page plan: the
+ *   process writes them again once released (copied into ckpt now,
+ *   FROZEN_COPY_MAX at most).
+ * - Not the VmFlags: smaps walks every page table (about 20 ms per GiB of
+ *   small pages, the whole of the old pause).  They are those of smaps
+ *   read just before the freeze, for mappings maps shows unchanged; after
+ *   the release snap_check_flags() reads smaps again: a shadow's are the
+ *   cut's (nothing of the process changes it; the MADV_DONTFORK is ours),
+ *   and a mapping not moved that is still there must show the same, or
+ *   the dump fails.  What this cannot see: a madvise that changed a whole
+ *   mapping's flags between that read and the freeze and was undone (or
+ *   the mapping gone) before the check, and the MADV_DONTFORK of a
+ *   shadowed mapping (docs/snapshot.md 3).  Locked memory reads smaps now
+ *   (mlock moves to the shadow; `lo` must be the freeze's).
+ * - Not the page plan of the moved mappings: their shadows hold exactly
+ *   the pages of this instant, planned from there after the release
+ *   (dump_plan_moved).
+ * 0: the rest waits for the release; 1: smaps is read now, as before.
+ */
+static int snap_frozen(struct dump *d, struct dproc *dp, const struct dump_opts *o,
+		       const struct map_entry *maps, size_t nmaps)
+{
+	struct img_proc *p = dp->p;
+	pid_t pid = dp->live;
+	int ret;
+
+	if (dp->status.vmlck_kb) {
+		debug("the process has locked memory: VmFlags read while it is frozen");
+		return 1;
+	}
+	if (!d->pre || !same_maps(d->pre, d->npre, maps, nmaps)) {
+		debug("the mappings changed since smaps was read: VmFlags read while the process is frozen");
+		return 1;
+	}
+	if ((ret = dump_vmas_set_flags(p, d->pre, o)) < 0)
+		return ret;
+	dp->vp = xzalloc(p->d.nvmas * sizeof(*dp->vp));
+	dp->snap = snap_choose(p, dp->vp, pid);
+	if ((ret = dump_plan_vmas(pid, p, dp->vp, o, &dp->tr, PLAN_FROZEN)) < 0 ||
+	    (ret = dump_shm_aliases(&d->img, &dp->vp)) < 0 ||
+	    (ret = dump_copy_pages(pid, p, dp->vp, FROZEN_COPY_MAX)) != 0) {
+		snap_end(dp->snap, NULL);
+		dp->snap = NULL;
+		dump_free_pages(dp->vp, p->d.nvmas);
+		dp->vp = NULL;
+		if (ret > 0)
+			debug("more than %llu MiB not moved aside: smaps and the page map read while the process is frozen",
+			      FROZEN_COPY_MAX >> 20);
 		return ret;
 	}
 	return 0;
@@ -314,7 +388,14 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	    (ret = dump_collect_ctty(pid, img, p)) < 0)
 		goto out;
 	phase("mappings, files");
-	if (late) {
+	if (late && o->snapshot) {
+		ret = snap_frozen(d, dp, o, maps, nmaps);
+		phase("memory not moved aside");
+		if (ret <= 0) {
+			dp->late = ret == 0;
+			goto out;
+		}
+	} else if (late) {
 		/* By default a fork the kernel refuses means the frozen path. */
 		if ((ret = fork_copy(ts, &dp->child, o->fork == DUMP_FORK_AUTO)) < 0)
 			goto out;
@@ -329,6 +410,8 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		} else {
 			d->fork = DUMP_FORK_NEVER;
 		}
+	}
+	if (late) {
 		proc_free_maps(maps, nmaps);
 		maps = NULL;
 		if ((ret = proc_read_maps(pid, &maps, &nmaps)) < 0) {
@@ -377,7 +460,7 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	}
 	for (uint32_t i = 0; i < n && ret == 0; i++) {
 		log_set_context("dump %d", d->pr[i].p->d.pid ? d->pr[i].p->d.pid : d->pr[i].ts->pid);
-		ret = collect_proc(d, &d->pr[i], o, d->fork && n == 1);
+		ret = collect_proc(d, &d->pr[i], o, (d->fork || (o->snapshot && d->pre)) && n == 1);
 	}
 	smaps_ahead_end(d->ahead);
 	d->ahead = NULL;
@@ -390,6 +473,13 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	}
 	if (ret < 0 || (n == 1 && d->pr[0].late)) {
 		d->late = ret == 0;
+		/* --snapshot: the moves, last before the release */
+		if (ret == 0 && d->pr[0].snap) {
+			killpoint("dump: frozen, planned");
+			if ((ret = snap_begin(d->pr[0].snap, d->pr[0].ts, d->pr[0].p)) < 0)
+				d->pr[0].snap = NULL;	/* undone and freed */
+			phase("moved aside");
+		}
 		return ret;
 	}
 	{
@@ -406,7 +496,7 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	}
 	/* --snapshot: the mappings not moved aside are written while frozen */
 	if (o->snapshot)
-		d->pr[0].snap = snap_choose(d->pr[0].p, d->pr[0].vp);
+		d->pr[0].snap = snap_choose(d->pr[0].p, d->pr[0].vp, 0);
 	killpoint("dump: frozen, planned");
 	if ((ret = img_write_header(&d->w, &d->img.h)) < 0 ||
 	    (ret = img_write_meta(&d->w, &d->img)) < 0)
@@ -501,14 +591,28 @@ static int write_forked(struct dump *d, const struct dump_opts *o)
 static int write_snapshot(struct dump *d, const struct dump_opts *o)
 {
 	struct dproc *dp = &d->pr[0];
-	int ret, ret2;
+	int ret = 0, ret2;
 
 	snap_serve_ready(dp->snap);
 	d->w.writebehind = 1;
-	ret = dump_write_pages(&(struct page_src){ dp->live, 0, dp->idx, dp->p, dp->vp, &dp->tr,
-						   snap_shift(dp->snap), snap_read_hook, dp->snap },
-			       &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
-			       PASS_FORKED);
+	if (d->late) {
+		/* What waited for the release: the VmFlags checked, the moved
+		 * mappings planned from their shadows, the metadata. */
+		uint64_t t = now_ns();
+
+		if ((ret = snap_check_flags(dp->snap, dp->p, d->pre, dp->live)) == 0 &&
+		    (ret = dump_plan_moved(dp->live, dp->p, dp->vp, o, &dp->tr,
+					   snap_shift(dp->snap))) == 0 &&
+		    (ret = img_write_header(&d->w, &d->img.h)) == 0)
+			ret = img_write_meta(&d->w, &d->img);
+		debug("after the release: smaps checked, page map of the copies and metadata in %.1f ms",
+		      (now_ns() - t) / 1e6);
+	}
+	if (ret == 0)
+		ret = dump_write_pages(&(struct page_src){ dp->live, 0, dp->idx, dp->p, dp->vp, &dp->tr,
+							   snap_shift(dp->snap), snap_read_hook, dp->snap },
+				       &(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking },
+				       d->late ? PASS_ALL : PASS_FORKED);
 	ret2 = snap_end(dp->snap, NULL);
 	dp->snap = NULL;
 	if (ret == 0)
@@ -772,6 +876,13 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	fill_header(&d.img.h);
 	if ((ret = prepare(pid, &d, o)) < 0)
 		goto out;
+	/* --snapshot: the VmFlags, read while the process runs (snap_frozen) */
+	phase(NULL);
+	if (o->snapshot && proc_read_maps(pid, &d.pre, &d.npre) < 0) {
+		d.pre = NULL;
+		d.npre = 0;
+	}
+	phase("smaps before the freeze");
 	phase(NULL);
 	ret = o->single ? freeze_single(pid, &d.tt, seccomp) : tracee_freeze_tree(pid, &d.tt);
 	if (ret < 0)
@@ -845,6 +956,7 @@ out:
 		track_end(&d.pr[i].tr);
 	}
 	free(d.pr);
+	proc_free_maps(d.pre, d.npre);
 	img_writer_close(&d.w);
 	img_free(&d.img);
 	if (log_verbose > 1)

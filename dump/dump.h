@@ -235,6 +235,12 @@ int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
 enum plan_which { PLAN_ALL, PLAN_FROZEN, PLAN_FORKED };
 int dump_plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,
 		   struct track *tr, enum plan_which which);
+/* --snapshot after the release: the mappings not frozen planned from
+ * their shadows (mapping i read at its address + shift[i]). */
+int dump_plan_moved(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,
+		    struct track *tr, const int64_t *shift);
+/* Has pid a present or swapped page in v: 1, 0 or -errno (-ENOTTY: no PAGEMAP_SCAN). */
+int dump_has_pages(pid_t pid, const struct img_vma *v);
 /* ioctl(PAGEMAP_SCAN), or -1 and ENOTTY under CKPT_NO_PAGEMAP_SCAN (tests). */
 struct ckpt_pm_scan_arg;
 long dump_pagemap_scan(int pmfd, struct ckpt_pm_scan_arg *a);

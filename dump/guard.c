@@ -409,7 +409,12 @@ void guard_stop(void)
 	 * guardian does, once ckpt has exited. */
 	guard->done = guard->snap.state == GUARD_SNAP_NONE;
 	close(guard_pipe);
-	while (waitpid(guardian, NULL, 0) < 0 && errno == EINTR)
+	/* Not done, the guardian waits for ckpt's exit to be over first
+	 * (guardian_wait_gone): waiting for it here, ckpt hung until its
+	 * GUARDIAN_GONE_S (300 s) ran out, after every --snapshot dump that
+	 * failed after the moves (a job killed during the dump, say).  It
+	 * is left to finish on its own, reparented. */
+	while (guard->done && waitpid(guardian, NULL, 0) < 0 && errno == EINTR)
 		;
 	munmap((void *)guard, sizeof(*guard));
 	guard = NULL;

@@ -67,6 +67,8 @@ enum guard_snap_state {
  * empty (len 0: the shadow is unmapped already). */
 struct guard_shadow {
 	uint64_t orig, shadow, len;
+	uint64_t freed;		/* bytes from the shadow's start unmapped (or about
+				   to be): every page there is back or was never there */
 };
 
 /* A message read from the uffd of address space mm (0: the process; n:

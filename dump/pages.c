@@ -169,6 +169,7 @@ static int shared_cow(uint64_t pme, const struct img_vma *v)
 struct regions {
 	struct ckpt_page_region *r;
 	size_t n, cur;		/* cur: where the next mapping's runs begin */
+	size_t cap;		/* r's room (scan_regions appends) */
 	uint64_t *pm;		/* check_cow: page map entries of [lo, hi) */
 	uint64_t lo, hi;
 };
@@ -234,7 +235,7 @@ static void check_cow(int pmfd, struct regions *rg, size_t i, const struct img_v
  */
 static int scan_regions(int pmfd, uint64_t start, uint64_t end, struct regions *rg)
 {
-	size_t cap = 0;
+	size_t cap = rg->cap;
 
 	while (start < end) {
 		struct ckpt_pm_scan_arg a = {
@@ -252,6 +253,7 @@ static int scan_regions(int pmfd, uint64_t start, uint64_t end, struct regions *
 		if (n < 0)
 			return -errno;
 		rg->n += (size_t)n;
+		rg->cap = cap;
 		/* A full vec stops the walk at walk_end: go on from there. */
 		if ((uint64_t)n < a.vec_len || a.walk_end <= start)
 			break;
@@ -402,6 +404,36 @@ static void planned_range(const struct img_proc *p, const struct vma_pages *vp,
 	}
 }
 
+/*
+ * PAGEMAP_SCAN of the mappings planned, from the first to the last, but
+ * not across one this pass leaves whose pages the scan would walk: with
+ * --snapshot the frozen pass leaves the big mappings (1 GiB: about as
+ * long as the rest of the pause).  A single range when none is left.
+ */
+static int scan_planned(int pmfd, const struct img_proc *p, const struct vma_pages *vp,
+			enum plan_which which, struct regions *rg)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int ret = 0;
+
+	for (uint32_t i = 0; i <= p->d.nvmas && ret == 0; i++) {
+		int mode = i < p->d.nvmas ? save_mode(&p->vmas[i]) : SAVE_NONE;
+		int walked = mode == SAVE_PRESENT || mode == SAVE_PRIVATE;
+
+		if (i < p->d.nvmas && walked && selected(vp, i, which)) {
+			lo = MIN(lo, p->vmas[i].d.start);
+			hi = MAX(hi, p->vmas[i].d.end);
+			continue;
+		}
+		if ((i == p->d.nvmas || walked) && lo < hi) {
+			ret = scan_regions(pmfd, lo, hi, rg);
+			lo = UINT64_MAX;
+			hi = 0;
+		}
+	}
+	return ret;
+}
+
 static int open_pagemap(pid_t pid)
 {
 	char path[64];
@@ -457,7 +489,8 @@ static int plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const 
 		rg.n = pre->n;
 		pre->r = NULL;
 	} else if (!pagemap_scan_missing) {
-		ret = lo < hi ? scan_regions(pmfd, lo, hi, &rg) : 0;
+		ret = lo >= hi ? 0 : which == PLAN_ALL ? scan_regions(pmfd, lo, hi, &rg) :
+				 scan_planned(pmfd, p, vp, which, &rg);
 		if (ret == -ENOTTY || ret == -EINVAL) {
 			pagemap_scan_missing = 1;
 			ret = 0;
@@ -487,6 +520,94 @@ static int plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const 
 	free(rg.pm);
 	close(pmfd);
 	collect_guards(p, vp);
+	return ret;
+}
+
+/*
+ * --snapshot, after the release: the mappings not planned while frozen
+ * (!vp[i].frozen) planned from their shadows, mapping i's pages read at
+ * its address + shift[i]: the shadow holds exactly the pages of the
+ * frozen instant (nothing of the process writes there), so its page map
+ * is the cut's.  The runs are moved back to the image's addresses; the
+ * --exclude ranges, given in the process's addresses, are moved to the
+ * shadow's for the plan.  Every mapping's guard regions are collected
+ * again afterwards.
+ */
+int dump_plan_moved(pid_t pid, struct img_proc *p, struct vma_pages *vp, const struct dump_opts *o,
+		    struct track *tr, const int64_t *shift)
+{
+	uint64_t *pm = xmalloc(CHUNK_PAGES * sizeof(*pm));
+	int pmfd = open_pagemap(pid), ret = 0;
+
+	if (pmfd < 0) {
+		free(pm);
+		return pmfd;
+	}
+	for (uint32_t i = 0; i < p->d.nvmas && ret == 0; i++) {
+		struct img_vma v = p->vmas[i];
+		struct dump_opts so = *o;
+		__typeof__(*o->exclude) *ex = NULL;
+		struct regions rg = { 0 }, *rgp = NULL;
+		int64_t d = shift[i];
+
+		if (vp[i].frozen)
+			continue;
+		v.d.start += (uint64_t)d;
+		v.d.end += (uint64_t)d;
+		if (o->nexclude) {
+			ex = xmalloc((size_t)o->nexclude * sizeof(*ex));
+			for (int k = 0; k < o->nexclude; k++) {
+				ex[k].start = o->exclude[k].start + (uint64_t)d;
+				ex[k].end = o->exclude[k].end + (uint64_t)d;
+			}
+			so.exclude = ex;
+		}
+		if (!pagemap_scan_missing) {
+			ret = scan_regions(pmfd, v.d.start, v.d.end, &rg);
+			if (ret == -ENOTTY || ret == -EINVAL) {
+				pagemap_scan_missing = 1;
+				ret = 0;
+			} else if (ret < 0) {
+				ret = error_errno(ret, "cannot scan the page map of process %d", pid);
+			} else {
+				rgp = &rg;
+			}
+		}
+		if (ret == 0)
+			ret = plan_vma(pmfd, &v, &vp[i], &so, tr, pm, rgp);
+		free(rg.r);
+		free(rg.pm);
+		free(ex);
+		p->vmas[i].d.npages = 0;
+		for (size_t k = 0; k < vp[i].nruns; k++) {
+			vp[i].runs[k].addr -= (uint64_t)d;
+			p->vmas[i].d.npages += vp[i].runs[k].npages;
+		}
+		for (size_t k = 0; k < vp[i].nsame; k++) {
+			vp[i].same[k].addr -= (uint64_t)d;
+			p->vmas[i].d.npages += vp[i].same[k].npages;
+		}
+		for (size_t k = 0; k < vp[i].nguards; k++)
+			vp[i].guards[k].addr -= (uint64_t)d;
+	}
+	free(pm);
+	close(pmfd);
+	collect_guards(p, vp);
+	return ret;
+}
+
+static int any_page(int pmfd, const struct img_vma *v, int nonzero);
+
+/* Has pid a page in v (present or swapped)?  1, 0, or -errno: -ENOTTY
+ * before Linux 6.7 (no PAGEMAP_SCAN), when the caller assumes it has. */
+int dump_has_pages(pid_t pid, const struct img_vma *v)
+{
+	int pmfd = open_pagemap(pid), ret;
+
+	if (pmfd < 0)
+		return pmfd;
+	ret = any_page(pmfd, v, 0);
+	close(pmfd);
 	return ret;
 }
 

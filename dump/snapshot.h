@@ -12,14 +12,21 @@
 
 struct snap;
 
-/* Frozen, planned: which mappings move aside (vp[i].frozen clear), the
- * others read while frozen (set).  Nothing is done to the process yet. */
-struct snap *snap_choose(const struct img_proc *p, struct vma_pages *vp);
+/* Frozen: which mappings move aside (vp[i].frozen clear), the others read
+ * while frozen (set).  Planned already (late 0: a mapping with no run
+ * stays), or late: the PID whose page map says which have pages.
+ * Nothing is done to the process yet. */
+struct snap *snap_choose(const struct img_proc *p, struct vma_pages *vp, pid_t late);
 /* Per mapping of p: where its pages are read (page_src.shift). */
 const int64_t *snap_shift(const struct snap *s);
 /* Still frozen (ts), last: the uffd, the guardian's copy, the moves.  On
  * failure everything is given back and undone (s is freed). */
 int snap_begin(struct snap *s, struct tracee_set *ts, const struct img_proc *p);
+/* Released, late: the VmFlags of p (pre: smaps read before the freeze, one
+ * entry per mapping) checked against smaps now, the shadows' (the cut's)
+ * and the other mappings' still there; -errno if one changed. */
+int snap_check_flags(const struct snap *s, const struct img_proc *p, const struct map_entry *pre,
+		     pid_t pid);
 /* Released: which pages each shadow holds, for the faults' read-ahead. */
 void snap_serve_ready(struct snap *s);
 /* page_src.read_hook: pages just read, given back (arg: the snap). */

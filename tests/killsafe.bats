@@ -222,7 +222,8 @@ kill_trials() {
 	case " $* " in *" --fork "*) aims+=("fork: clone next" "fork: copy made" "fork: reaping") ;; esac
 	case " $* " in *" --snapshot "*)
 		aims+=("snapshot: uffd made" "snapshot: uffd taken" "snapshot: mremap next" "snapshot: moved"
-		       "snapshot: filling" "snapshot: filled" "snapshot: uffd closed" "snapshot: unmapping") ;;
+		       "snapshot: filling" "snapshot: filled" "snapshot: uffd closed" "snapshot: unmapping"
+		       "snapshot: freeing behind") ;;
 	esac
 	case " $* " in *" --track "* | *" --parent "*)
 		aims+=("track: uffd made" "track: uffd at its slot" "track: uffd moved" "track: re-protecting") ;;

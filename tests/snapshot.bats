@@ -129,3 +129,102 @@ original_held() {
 	[ "$before" = "$(cat /proc/$TPID/maps; ls /proc/$TPID/fd)" ]
 	original_held
 }
+
+# The late path: VmFlags read before the freeze (nothing locked, the
+# mappings as maps shows them at the freeze), checked after the release,
+# the moved mappings planned from their shadows.  mem_madv's madvised
+# mappings (DONTFORK and WIPEONFORK moved aside among them) must come back
+# with the VmFlags they had, and its forked child must not see them.
+@test "--snapshot: VmFlags read before the freeze are the process's (madvise state, DONTFORK, WIPEONFORK)" {
+	skip_unless_ptrace
+	start_target mem_madv nolock
+	run "$CKPT" -vv dump "$TPID" --snapshot -o "$T/img"
+	echo "$output" | grep -v "dump.c:91" | grep -v "kill point" | tail -12
+	[ "$status" -eq 0 ]
+	# the late path was taken, and mappings were moved
+	[[ "$output" == *"after the release: smaps checked, page map of the copies and metadata"* ]]
+	echo "$output" | grep -Eq "snapshot: [1-9][0-9]* mappings moved aside"
+	kill -KILL "$TPID"
+	reap "$TPID"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+# The shadow's pages are freed behind the writer, not held until the end:
+# while the dump runs, the copy of the memory (the one mapping more than
+# before the dump) is seen shrinking from its start while less than half
+# of the image is written yet (without the freeing it stays whole until
+# every page is written: the end unmaps it, 2 MiB at a time); the image
+# must still be the cut, and nothing be left.
+@test "--snapshot: the copy of the memory is freed behind the writer (not held twice until the end)" {
+	skip_unless_ptrace
+	# 32 MiB in the arm64 guest (emulated: slow enough to be seen, and
+	# its memory is 1 GiB)
+	local mib=128 before dpid st=0 seen size full
+	[ "$(uname -m)" != aarch64 ] || mib=32
+	full=$((mib << 20))
+	start_target snapcheck "$mib"
+	before=$(cut -d' ' -f1 /proc/$TPID/maps)
+	# the image written under a name (img.ckpt-tmp-PID), not O_TMPFILE:
+	# how much of it is written can be seen
+	CKPT_NO_O_TMPFILE=1 "$CKPT" -vv dump "$TPID" --snapshot --single -o "$T/img" 2>"$T/dumped" &
+	dpid=$!
+	PIDS+=("$dpid")
+	# the length of each mapping not there before, and how much of the
+	# image was written just before, as long as the dump runs
+	while kill -0 "$dpid" 2>/dev/null; do
+		size=$(stat -c %s "$T/img.ckpt-tmp-$dpid" 2>/dev/null || echo 0)
+		cut -d' ' -f1 /proc/$TPID/maps | grep -vxF "$before" |
+			while IFS=- read -r lo hi; do echo "$((0x$hi - 0x$lo)) $size"; done
+	done >"$T/lengths"
+	wait "$dpid" || st=$?
+	grep -v "dump.c:91" "$T/dumped" | grep -v "kill point" | tail -6
+	[ "$st" -eq 0 ]
+	awk '{ printf "%d MiB (image %d MiB), ", $1 / 1048576, $2 / 1048576 } END { print "" }' "$T/lengths" | head -c 2000
+	# the copy (all of it) was seen smaller, not gone, with less than half
+	# of the image written
+	seen=$(awk -v f="$full" -v h="$(($(stat -c %s "$T/img") / 2))" '$1 > 0 && $1 < f && $2 < h' "$T/lengths" | wc -l)
+	[ "$seen" -ge 1 ]
+	grep -Eq "snapshot: [0-9.]+ MiB of the copies freed behind the writer" "$T/dumped"
+	# nothing of it left
+	[ "$(cut -d' ' -f1 /proc/$TPID/maps)" = "$before" ]
+	original_held
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+# A job that dies while its memory is written: the dump fails, at once
+# (ckpt waited for its guardian, which waits for ckpt's exit to be over
+# before it takes over: both hung until the guardian's 300 s ran out),
+# and neither ckpt nor its guardian warns about copies it could not unmap
+# (the job and its copies are gone with it).
+@test "--snapshot: the process killed during the dump: the dump fails at once, no warning about copies left" {
+	skip_unless_ptrace
+	start_target snapcheck 128
+	local n0 dpid end guardian
+	n0=$(wc -l <"/proc/$TPID/maps")
+	"$CKPT" dump "$TPID" --snapshot --single -o "$T/img" 2>"$T/dumped" >/dev/null &
+	dpid=$!
+	PIDS+=("$dpid")
+	# once its memory is moved aside (the shadow: a mapping more)
+	while kill -0 "$dpid" 2>/dev/null && [ "$(wc -l <"/proc/$TPID/maps")" -le "$n0" ]; do
+		sleep 0.005
+	done
+	guardian=$(cat /proc/"$dpid"/task/*/children 2>/dev/null | head -n 1)
+	echo "ckpt $dpid, its guardian ${guardian:-?}"
+	[ -n "$guardian" ]
+	PIDS+=("$guardian")
+	kill -KILL "$TPID"
+	reap "$TPID"
+	# ckpt and its guardian both gone, well within the guardian's 300 s
+	end=$((SECONDS + 120))
+	while { kill -0 "$dpid" || kill -0 "$guardian"; } 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+		sleep 0.1
+	done
+	wait "$dpid" || true
+	echo "ckpt and its guardian gone $((SECONDS - end + 120)) s after the kill"
+	[ "$SECONDS" -lt "$end" ]
+	! kill -0 "$guardian" 2>/dev/null
+	cat "$T/dumped"
+	! grep -q "cannot stop the process" "$T/dumped"
+}
