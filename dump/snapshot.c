@@ -505,11 +505,12 @@ static int gone(pid_t pid)
 	return proc_read_stat(pid, &st) < 0 || st.state == 'Z' || st.state == 'X';
 }
 
-/* munmap(a, n) injected in the process: in frozen, or with one thread
- * frozen for it (*most: the longest such stop, ns).  -ESRCH: it could
- * not be stopped. */
+/* munmap(a, n) injected in the process, or with drop madvise(a, n,
+ * MADV_DONTNEED) (the pages freed, the mapping kept): in frozen, or with
+ * one thread frozen for it (*most: the longest such stop, ns).  -ESRCH: it
+ * could not be stopped. */
 static int unmap_in(pid_t pid, pid_t live, const struct tracee_code *code,
-		    struct tracee_set *frozen, uint64_t a, uint64_t n, uint64_t *most)
+		    struct tracee_set *frozen, uint64_t a, uint64_t n, uint64_t *most, int drop)
 {
 	struct tracee_set own = { .pid = pid }, *ts = frozen;
 	uint64_t t1;
@@ -523,7 +524,8 @@ static int unmap_in(pid_t pid, pid_t live, const struct tracee_code *code,
 		ts = &own;
 	}
 	t1 = now_ns();
-	ret = inject(ts, SYS_munmap, a, n, 0, 0, 0, &r);
+	ret = drop ? inject(ts, SYS_madvise, a, n, MADV_DONTNEED, 0, 0, &r) :
+		     inject(ts, SYS_munmap, a, n, 0, 0, 0, &r);
 	tracee_inject_end(&ts->t[0]);
 	if (!frozen)
 		tracee_release(&own, 0);
@@ -546,7 +548,7 @@ static void unmap_shadows(pid_t pid, pid_t live, const struct tracee_code *code,
 			continue;
 		while (a < end) {
 			uint64_t n = frozen ? end - a : MIN(end - a, (uint64_t)SNAP_UNMAP_BYTES);
-			int ret = unmap_in(pid, live, code, frozen, a, n, &most);
+			int ret = unmap_in(pid, live, code, frozen, a, n, &most, 0);
 
 			if (ret == -ESRCH) {
 				/* Exited, or exec'd (a new memory map, no
@@ -572,12 +574,18 @@ static void unmap_shadows(pid_t pid, pid_t live, const struct tracee_code *code,
  * writer has not passed yet, not for the whole dump.  From the shadow's
  * start up, a piece at a time once every page in it was
  * never there, or is both written and back (a page the writer leaves,
- * an --exclude range, waits for the end's fill); unmapped from the start up,
- * what is left is still one mapping that ends where the shadow does
- * (shadow_left(): the end and the guardian unmap the rest).  The journal
- * says first how much is gone (a page there is back or was never there:
- * the guardian gives nothing from it), then the munmap, injected with one
- * thread frozen for it as at the end.  The last piece is left for the end.
+ * an --exclude range, waits for the end's fill).  Freed with
+ * MADV_DONTNEED, not unmapped: the uffd reader and the read-ahead may be
+ * reading a page of the piece (they test freed, then read, with no lock
+ * against this); a read of a freed page finds zeros, right for a page the
+ * process never had and harmless for one given back already (its copy
+ * fails with EEXIST), where an unmapped piece gave EFAULT (a failed dump)
+ * or, once the process had mapped something of its own there, that
+ * memory's bytes.  The shadow stays one mapping (shadow_left(): the end
+ * and the guardian unmap it whole).  The journal says first how much is
+ * gone (a page there is back or was never there: the guardian gives
+ * nothing from it), then the madvise, injected with one thread frozen for
+ * it as at the end.  The last piece is left for the end.
  */
 static void free_behind(struct snap *s, struct sshadow *h)
 {
@@ -601,7 +609,7 @@ static void free_behind(struct snap *s, struct sshadow *h)
 		s->j->sh[k].freed = (h->freed + piece) * s->ps;
 		__atomic_store_n(&h->freed, h->freed + piece, __ATOMIC_RELEASE);
 		killpoint("snapshot: freeing behind");
-		ret = unmap_in(s->pid, s->live, &s->code, NULL, a, len, &s->unmap_most);
+		ret = unmap_in(s->pid, s->live, &s->code, NULL, a, len, &s->unmap_most, 1);
 		if (ret < 0) {
 			/* Left mapped (the end unmaps what is left). */
 			h->nofree = 1;

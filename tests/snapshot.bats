@@ -152,10 +152,11 @@ original_held() {
 
 # The shadow's pages are freed behind the writer, not held until the end:
 # while the dump runs, the copy of the memory (the one mapping more than
-# before the dump) is seen shrinking from its start while less than half
-# of the image is written yet (without the freeing it stays whole until
-# every page is written: the end unmaps it, 2 MiB at a time); the image
-# must still be the cut, and nothing be left.
+# before the dump) is seen holding less memory (its Rss: the pieces are
+# freed with MADV_DONTNEED, the mapping kept) while less than half of the
+# image is written yet (without the freeing it stays whole until every
+# page is written: the end unmaps it, 2 MiB at a time); the image must
+# still be the cut, and nothing be left.
 @test "--snapshot: the copy of the memory is freed behind the writer (not held twice until the end)" {
 	skip_unless_ptrace
 	# 32 MiB in the arm64 guest (emulated: slow enough to be seen, and
@@ -165,24 +166,26 @@ original_held() {
 	full=$((mib << 20))
 	start_target snapcheck "$mib"
 	before=$(cut -d' ' -f1 /proc/$TPID/maps)
+	echo "$before" >"$T/before"
 	# the image written under a name (img.ckpt-tmp-PID), not O_TMPFILE:
 	# how much of it is written can be seen
 	CKPT_NO_O_TMPFILE=1 "$CKPT" -vv dump "$TPID" --snapshot --single -o "$T/img" 2>"$T/dumped" &
 	dpid=$!
 	PIDS+=("$dpid")
-	# the length of each mapping not there before, and how much of the
-	# image was written just before, as long as the dump runs
+	# the memory (Rss) of each mapping not there before, and how much of
+	# the image was written just before, as long as the dump runs
 	while kill -0 "$dpid" 2>/dev/null; do
 		size=$(stat -c %s "$T/img.ckpt-tmp-$dpid" 2>/dev/null || echo 0)
-		cut -d' ' -f1 /proc/$TPID/maps | grep -vxF "$before" |
-			while IFS=- read -r lo hi; do echo "$((0x$hi - 0x$lo)) $size"; done
+		awk -v size="$size" 'NR == FNR { b[$1]; next }
+			/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, " "); new = !(r[1] in b) }
+			/^Rss:/ && new { print $2 * 1024, size }' "$T/before" /proc/$TPID/smaps 2>/dev/null
 	done >"$T/lengths"
 	wait "$dpid" || st=$?
 	grep -v "dump.c:91" "$T/dumped" | grep -v "kill point" | tail -6
 	[ "$st" -eq 0 ]
 	awk '{ printf "%d MiB (image %d MiB), ", $1 / 1048576, $2 / 1048576 } END { print "" }' "$T/lengths" | head -c 2000
-	# the copy (all of it) was seen smaller, not gone, with less than half
-	# of the image written
+	# the copy (all of its memory) was seen smaller, not gone, with less
+	# than half of the image written
 	seen=$(awk -v f="$full" -v h="$(($(stat -c %s "$T/img") / 2))" '$1 > 0 && $1 < f && $2 < h' "$T/lengths" | wc -l)
 	[ "$seen" -ge 1 ]
 	grep -Eq "snapshot: [0-9.]+ MiB of the copies freed behind the writer" "$T/dumped"
