@@ -428,8 +428,11 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 	size_t cnt = 0, cap = 0;
 	int ret;
 
+	/* The query, where it works; the text for any other failure than
+	 * the process's (a kernel without it, ENOTTY/EINVAL; a name longer
+	 * than the query's buffer, ENAMETOOLONG, which the text has). */
 	if (how == PROC_MAPS_EXEC &&
-	    ((ret = query_exec_maps(pid, out, n)) == 0 || (ret != -ENOTTY && ret != -EINVAL)))
+	    ((ret = query_exec_maps(pid, out, n)) == 0 || ret == -ESRCH || ret == -ENOENT))
 		return ret;
 
 	/* smaps walks every page table for its counters: much slower than
