@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "image/check.h"
+#include "image/crc32c.h"
 #include "image/key.h"
 
 /* The checks of ckpt verify; *mac: what the image's MACs said. */
@@ -49,8 +50,12 @@ static int copy(const char *path, struct img_writer *w)
 	ret = img_write_header(w, &h);
 	while (ret == 0 && (have = img_read_section(&r, &s, &payload)) > 0) {
 		if (s.type == CKPT_SEC_PAGES) {
+			/* Its CRC again: an aligned section (PAGES_ALIGNED, read
+			 * back as the PAGES it holds) had its CRC over the
+			 * alignment too, which the copy places anew. */
 			struct img_block b = { .data = (uint8_t *)payload + sizeof(b.pg),
-					       .len = (size_t)s.size - sizeof(b.pg), .crc = s.payload_crc };
+					       .len = (size_t)s.size - sizeof(b.pg),
+					       .crc = crc32c(0, payload, (size_t)s.size) };
 
 			memcpy(&b.pg, payload, sizeof(b.pg));
 			ret = img_write_blocks(w, s.proc, &b, 1);

@@ -265,3 +265,23 @@ refused_block() {
 		gone "$TPID"
 	done
 }
+
+@test "signed: every signing write draws its own nonce, and so its own block keys" {
+	# Poly1305-AES's masks are one-time pads per (image key, block index):
+	# an image signed again (ckpt sign of an edited copy) with the same
+	# nonce would give out a second tag set under the same masks.
+	need_signed
+	start_target lazy 32 4
+	dump_kill --compress none
+	local n1 n2
+	n1=$(od -An -tx1 -j 216 -N 16 "$T/img" | tr -d ' \n')
+	"$CKPT" sign "$T/img"
+	n2=$(od -An -tx1 -j 216 -N 16 "$T/img" | tr -d ' \n')
+	echo "nonce $n1, signed again $n2"
+	[ "$n1" != 00000000000000000000000000000000 ]
+	[ "$n2" != 00000000000000000000000000000000 ]
+	[ "$n1" != "$n2" ]
+	run "$CKPT" verify "$T/img"
+	[[ "$output" == *"; signed by this machine's key)" ]]
+	lazy_ok
+}
