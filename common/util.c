@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -208,4 +209,24 @@ int no_pagemap_scan(void)
 		off = e && *e;
 	}
 	return off;
+}
+
+int iov_gather(const struct iovec *iov, int iovcnt, uint64_t off, void *dst, size_t len)
+{
+	uint8_t *d = dst;
+
+	for (int i = 0; i < iovcnt && len; i++) {
+		size_t l = iov[i].iov_len, n;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		n = MIN(len, l - (size_t)off);
+		memcpy(d, (const uint8_t *)iov[i].iov_base + off, n);
+		d += n;
+		len -= n;
+		off = 0;
+	}
+	return len == 0;
 }

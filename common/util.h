@@ -42,4 +42,9 @@ int is_all_zero(const void *p, size_t len);
  * dump reads the page map, --track compares page hashes, check says so. */
 int no_pagemap_scan(void);
 
+/* Bytes [off, off + len) of what iov[0..iovcnt) holds end to end, copied
+ * to dst: 1, or 0 if it holds fewer. */
+struct iovec;
+int iov_gather(const struct iovec *iov, int iovcnt, uint64_t off, void *dst, size_t len);
+
 #endif

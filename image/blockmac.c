@@ -182,27 +182,6 @@ static void feed_range(struct img_block_hash *bh, const struct iovec *iov, int i
 	}
 }
 
-/* Bytes [off, off + len) of the payload, copied out; 0 if it is shorter. */
-static int gather(const struct iovec *iov, int iovcnt, uint64_t off, void *dst, size_t len)
-{
-	uint8_t *d = dst;
-
-	for (int i = 0; i < iovcnt && len; i++) {
-		size_t l = iov[i].iov_len, n;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		n = MIN(len, l - (size_t)off);
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, n);
-		d += n;
-		len -= n;
-		off = 0;
-	}
-	return len == 0;
-}
-
 /* An aligned block's padding is all zero but its skip: then the payload
  * follows from M and the size.  Where the PAGES payload it holds starts,
  * or -1. */
@@ -211,13 +190,13 @@ static int64_t aligned_start(const struct iovec *iov, int iovcnt, uint64_t size)
 	struct ckpt_align a;
 	uint8_t z[256];
 
-	if (!gather(iov, iovcnt, 0, &a, sizeof(a)) || a.reserved || a.skip >= CKPT_MAX_ALIGN_SKIP ||
+	if (!iov_gather(iov, iovcnt, 0, &a, sizeof(a)) || a.reserved || a.skip >= CKPT_MAX_ALIGN_SKIP ||
 	    sizeof(a) + (uint64_t)a.skip + sizeof(struct ckpt_pages) > size)
 		return -1;
 	for (uint32_t off = 0; off < a.skip; off += sizeof(z)) {
 		size_t n = MIN(sizeof(z), (size_t)(a.skip - off));
 
-		if (!gather(iov, iovcnt, sizeof(a) + off, z, n))
+		if (!iov_gather(iov, iovcnt, sizeof(a) + off, z, n))
 			return -1;
 		for (size_t i = 0; i < n; i++)
 			if (z[i])

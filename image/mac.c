@@ -132,27 +132,6 @@ void img_mac_flush(struct img_mac *m)
 	flush(m);
 }
 
-/* The bytes [off, off + len) of a payload in pieces; 0 if it is shorter. */
-static int gather(const struct iovec *iov, int iovcnt, uint64_t off, void *dst, size_t len)
-{
-	uint8_t *d = dst;
-
-	for (int i = 0; i < iovcnt && len; i++) {
-		size_t l = iov[i].iov_len, n;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		n = MIN(len, l - (size_t)off);
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, n);
-		d += n;
-		len -= n;
-		off = 0;
-	}
-	return len == 0;
-}
-
 void img_digest_entry(struct ckpt_digest *e, const struct ckpt_section *s, const struct iovec *iov,
 		      int iovcnt)
 {
@@ -167,12 +146,12 @@ void img_digest_entry(struct ckpt_digest *e, const struct ckpt_section *s, const
 	e->payload_crc = s->payload_crc;
 	e->crc = s->crc;
 	if (s->type == CKPT_SEC_PAGES_ALIGNED) {
-		if (!gather(iov, iovcnt, 0, &a, sizeof(a)))
+		if (!iov_gather(iov, iovcnt, 0, &a, sizeof(a)))
 			return;
 		off = sizeof(a) + (uint64_t)a.skip;
 	}
 	if ((s->type == CKPT_SEC_PAGES || s->type == CKPT_SEC_PAGES_ALIGNED) &&
-	    gather(iov, iovcnt, off, &pg, sizeof(pg))) {
+	    iov_gather(iov, iovcnt, off, &pg, sizeof(pg))) {
 		e->addr = pg.addr;
 		e->npages = pg.npages;
 		e->codec = pg.codec;

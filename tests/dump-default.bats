@@ -197,12 +197,7 @@ pause_of() {
 	[ ! -e "$CG/memory.failcnt" ] || [ "$(cat "$CG/memory.failcnt")" -eq 0 ]
 	kill -0 "$TPID"
 	echo $((cur + (256 << 20))) >"$CG/$lim"
-	run "$CKPT" -v dump "$TPID" -o "$T/img"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"memory is read from the forked copy"* ]]
-	kill -KILL "$TPID"
-	reap "$TPID"
+	dump_forked_kill
 	restore_go --ignore-file-changes
 	[ "$status" -eq 0 ]
 }

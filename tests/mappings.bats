@@ -66,12 +66,7 @@ restore_limited() {
 	skip_unless_ptrace
 	n=$(many 60000 4000)
 	start_target mem_many "$n" 0 0 "$T" 0 1
-	run "$CKPT" -v dump "$TPID" -o "$T/img"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"memory is read from the forked copy"* ]]
-	kill -KILL "$TPID"
-	reap "$TPID"
+	dump_forked_kill
 	timed restore_limited
 	[ "$status" -eq 0 ]
 	grep -qx 'mem_many: ok' "$T/out"

@@ -155,6 +155,18 @@ dump_kill() {
 	reap "$TPID"
 }
 
+# dump_forked_kill: the default dump of $TPID, which must read its memory
+# from a forked copy (-v says so), then the job killed and reaped (the
+# image restores it).
+dump_forked_kill() {
+	run "$CKPT" -v dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"memory is read from the forked copy"* ]]
+	kill -KILL "$TPID"
+	reap "$TPID"
+}
+
 # dump_stop_kill: dump the tree of $TPID with --stop (left as it was,
 # stopped: what it writes after the dump would be written twice), then
 # kill every process the test tracks and wait until none runs (the root
