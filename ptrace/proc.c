@@ -421,12 +421,115 @@ static int query_exec_maps(pid_t pid, struct map_entry **out, size_t *n)
 	return 0;
 }
 
+/* The mappings parsed so far from maps or smaps text. */
+struct maps_text {
+	struct map_entry *m;
+	size_t cnt, cap;
+	int how;
+};
+
+/*
+ * One line of maps or smaps.  smaps: a maps line (lowercase hex first),
+ * then "Key: value" lines (a capital first) ending in VmFlags; only three
+ * of those keys matter, told apart by their first letter before any
+ * string compare (some 25 lines per mapping).
+ */
+static void parse_text_line(struct maps_text *t, char *line)
+{
+	struct map_entry e, *last = t->cnt ? &t->m[t->cnt - 1] : NULL;
+
+	if (*line >= 'A' && *line <= 'Z') {
+		if (!last)
+			return;
+		if (*line == 'V' && !strncmp(line, "VmFlags:", 8))
+			last->vmflags |= parse_vmflags(line + 8);
+		/* "AnonHugePages:   2048 kB" (fs/proc/task_mmu.c
+		 * __show_smap): the mapping has transparent huge pages. */
+		else if (*line == 'A' && !strncmp(line, "AnonHugePages:", 14) &&
+			 strtoull(line + 14, NULL, 10))
+			last->vmflags |= PM_ANONHUGE;
+		/* "Shared_Dirty:   4 kB": pages whose mapcount is 2 or
+		 * more (smaps_account), a fork's copy-on-write among them. */
+		else if (*line == 'S' && !strncmp(line, "Shared_", 7) && shared_line(line + 7))
+			last->vmflags |= PM_SHARED_PAGES;
+		return;
+	}
+	if (t->how == PROC_MAPS_EXEC && !exec_line(line))
+		return;
+	if (proc_parse_maps_line(line, &e) < 0)
+		return;
+	if (t->cnt == t->cap)
+		t->m = xrealloc(t->m, (t->cap = t->cap ? t->cap * 2 : 64) * sizeof(*t->m));
+	e.path = xstrdup(e.path);
+	if (t->how == PROC_SMAPS)
+		e.vmflags |= PM_SMAPS;
+	t->m[t->cnt++] = e;
+}
+
+/*
+ * The text parsed as it is read, through one small buffer: smaps of
+ * 60,000 mappings is 43 MB of text, and holding it whole cost more than
+ * parsing it (a fresh buffer faulted in page by page: about 130 ms of
+ * CPU on top of the kernel's 160 ms for printing it, under load).
+ * seq_file returns at most a page per read(2) whatever is asked.
+ */
+#define MAPS_CHUNK	(64u << 10)
+
+static int read_maps_text(int fd, struct maps_text *t, size_t chunk)
+{
+	size_t cap = chunk ? chunk : MAPS_CHUNK, have = 0;
+	char *buf = xmalloc(cap + 1);
+
+	for (;;) {
+		ssize_t r = read(fd, buf + have, cap - have);
+		char *line = buf, *nl;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			r = -errno;
+			free(buf);
+			return (int)r;
+		}
+		if (r == 0)
+			break;
+		have += (size_t)r;
+		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			*nl = 0;
+			parse_text_line(t, line);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == cap)	/* a line longer than the buffer */
+			buf = xrealloc(buf, (cap *= 2) + 1);
+	}
+	if (have) {		/* a last line without its newline */
+		buf[have] = 0;
+		parse_text_line(t, buf);
+	}
+	free(buf);
+	return 0;
+}
+
+int proc_parse_maps_fd(int fd, int how, size_t chunk, struct map_entry **out, size_t *n)
+{
+	struct maps_text t = { .how = how };
+	int ret = read_maps_text(fd, &t, chunk);
+
+	if (ret < 0) {
+		proc_free_maps(t.m, t.cnt);
+		return ret;
+	}
+	*out = t.m;
+	*n = t.cnt;
+	return 0;
+}
+
 int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 {
-	char path[64], *buf, *line, *next;
-	struct map_entry *m = NULL;
-	size_t cnt = 0, cap = 0;
-	int ret;
+	char path[64];
+	int fd, ret;
 
 	/* The query, where it works; the text for any other failure than
 	 * the process's (a kernel without it, ENOTTY/EINVAL; a name longer
@@ -438,46 +541,11 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 	/* smaps walks every page table for its counters: much slower than
 	 * maps on a big process, and only it has VmFlags. */
 	snprintf(path, sizeof(path), how == PROC_SMAPS ? "/proc/%d/smaps" : "/proc/%d/maps", pid);
-	ret = read_file(path, &buf, NULL);
-	if (ret < 0)
-		return ret;
-	for (line = buf; line && *line; line = next) {
-		struct map_entry e;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		/* smaps: a maps line (lowercase hex first), then "Key: value"
-		 * lines (a capital first) ending in VmFlags. */
-		if (*line >= 'A' && *line <= 'Z') {
-			if (!strncmp(line, "VmFlags:", 8) && cnt)
-				m[cnt - 1].vmflags |= parse_vmflags(line + 8);
-			/* "AnonHugePages:   2048 kB" (fs/proc/task_mmu.c
-			 * __show_smap): the mapping has transparent huge pages. */
-			else if (!strncmp(line, "AnonHugePages:", 14) && cnt &&
-				 strtoull(line + 14, NULL, 10))
-				m[cnt - 1].vmflags |= PM_ANONHUGE;
-			/* "Shared_Dirty:   4 kB": pages whose mapcount is 2 or
-			 * more (smaps_account), a fork's copy-on-write among them. */
-			else if (!strncmp(line, "Shared_", 7) && cnt && shared_line(line + 7))
-				m[cnt - 1].vmflags |= PM_SHARED_PAGES;
-			continue;
-		}
-		if (how == PROC_MAPS_EXEC && !exec_line(line))
-			continue;
-		if (proc_parse_maps_line(line, &e) < 0)
-			continue;
-		if (cnt == cap)
-			m = xrealloc(m, (cap = cap ? cap * 2 : 64) * sizeof(*m));
-		e.path = xstrdup(e.path);
-		if (how == PROC_SMAPS)
-			e.vmflags |= PM_SMAPS;
-		m[cnt++] = e;
-	}
-	free(buf);
-	*out = m;
-	*n = cnt;
-	return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	ret = proc_parse_maps_fd(fd, how, 0, out, n);
+	close(fd);
+	return ret;
 }
 
 void proc_free_maps(struct map_entry *m, size_t n)

@@ -86,6 +86,10 @@ int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n);
 enum { PROC_MAPS, PROC_SMAPS, PROC_MAPS_EXEC };
 int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how);
 void proc_free_maps(struct map_entry *m, size_t n);
+/* The maps or smaps text (how: PROC_MAPS, PROC_SMAPS) read from fd to its
+ * end, parsed through a buffer of chunk bytes (0: the default; it grows
+ * for a longer line). */
+int proc_parse_maps_fd(int fd, int how, size_t chunk, struct map_entry **out, size_t *n);
 /* Parse one maps line; 0 or -EINVAL.  m->path points into line. */
 int proc_parse_maps_line(char *line, struct map_entry *m);
 

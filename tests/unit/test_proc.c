@@ -444,4 +444,66 @@ TEST(smaps_says_when_pages_are_shared_copy_on_write)
 	munmap(anon, 4 * 4096);
 }
 
+/*
+ * smaps text parsed as it is read (ptrace/proc.c read_maps_text): the same
+ * mappings and flags whatever the buffer, a line longer than the buffer
+ * (it grows) and lines cut across reads (a 7-byte buffer cuts every one)
+ * among them, and a last line without its newline.
+ */
+static const char smaps_text[] =
+	"7f0000000000-7f0000002000 rw-p 00000000 00:00 0 \n"
+	"Size:                  8 kB\n"
+	"Shared_Clean:          0 kB\n"
+	"Shared_Dirty:          4 kB\n"
+	"AnonHugePages:         0 kB\n"
+	"VmFlags: rd wr mr mw me dd wf \n"
+	"7f0000002000-7f0000003000 r--s 00001000 fe:01 42                         "
+	"/a/very/long/path/of/a/file/that/is/mapped/somewhere/in/the/process/x\n"
+	"AnonHugePages:      2048 kB\n"
+	"Shared_Hugetlb:        0 kB\n"
+	"VmFlags: rd mr me hg lo\n"
+	"7f0000003000-7f0000004000 ---p 00000000 00:00 0";
+
+static size_t parse_text(size_t chunk, struct map_entry **m)
+{
+	int p[2];
+	size_t n = 0;
+
+	if (pipe(p) < 0 || write(p[1], smaps_text, sizeof(smaps_text) - 1) != sizeof(smaps_text) - 1)
+		return 0;
+	close(p[1]);
+	if (proc_parse_maps_fd(p[0], PROC_SMAPS, chunk, m, &n) < 0)
+		n = 0;
+	close(p[0]);
+	return n;
+}
+
+TEST(smaps_text_parsed_the_same_whatever_the_buffer)
+{
+	static const size_t chunks[] = { 0, 7, 64, 100 };
+
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct map_entry *m;
+		size_t n = parse_text(chunks[c], &m);
+
+		ASSERT_EQ(3, n) {
+			TH_LOG("a buffer of %zu bytes", chunks[c]);
+		}
+		ASSERT_EQ(0x7f0000000000ull, m[0].start);
+		ASSERT_EQ(PM_SMAPS | PM_DONTDUMP | PM_WIPEONFORK | PM_MAYWRITE | PM_SHARED_PAGES,
+			  m[0].vmflags);
+		ASSERT_STREQ("", m[0].path);
+		ASSERT_EQ(0x1000, m[1].pgoff);
+		ASSERT_EQ(1, m[1].shared);
+		ASSERT_EQ(42, m[1].ino);
+		ASSERT_EQ(PM_SMAPS | PM_HUGEPAGE | PM_LOCKED | PM_ANONHUGE, m[1].vmflags);
+		ASSERT_STREQ("/a/very/long/path/of/a/file/that/is/mapped/somewhere/in/the/process/x",
+			     m[1].path);
+		ASSERT_EQ(0x7f0000004000ull, m[2].end);
+		ASSERT_EQ(0, m[2].prot);
+		ASSERT_EQ(PM_SMAPS, m[2].vmflags);
+		proc_free_maps(m, n);
+	}
+}
+
 TEST_HARNESS_MAIN
