@@ -6,15 +6,17 @@
  * one thread reads the smaps of every process in turn, ahead of the
  * main thread, which meanwhile runs ptrace requests (they must come from
  * the thread that seized) and the page map of the processes before:
- * two processes' page tables walked at once, on two CPUs.
+ * two processes' page tables walked at once, on two CPUs.  A single
+ * process's is read from the freeze on, while the main thread reads its
+ * registers, runs its injected syscalls and scans its page map.
  *
  * smaps read before a process's injected syscalls may not be its layout
  * after them (a scratch mapping the old way, a stack grown by a signal
  * frame): it is used only if /proc/PID/maps read after them names the
- * same mappings, else smaps is read again, as without read-ahead.  A
- * single process's is read after its injected syscalls ("settled"): it is
- * the layout, and checking it would read all of maps once more, after
- * smaps (60,000 mappings: 20-40 ms of the freeze).
+ * same mappings, else smaps is read again, as without read-ahead.  The
+ * caller may hand that maps in (a single process's: read anyway for its
+ * page map scan), else it is read here.  Nothing those syscalls run
+ * changes a mapping's VmFlags (remote.c: they only read).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -35,7 +37,7 @@ struct smaps_ahead {
 	pthread_cond_t cv;
 	pid_t *pids;
 	size_t n, done;		/* results ready for [0, done) */
-	int stop, settled;
+	int stop;
 	struct ahead_one *r;
 };
 
@@ -66,11 +68,10 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n, int settled)
+struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n)
 {
 	struct smaps_ahead *a = xzalloc(sizeof(*a));
 
-	a->settled = settled;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	a->pids = xmemdup(pids, n * sizeof(*pids));
@@ -99,12 +100,12 @@ static int same_layout(const struct map_entry *a, size_t na, const struct map_en
 	return 1;
 }
 
-int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, struct map_entry **out, size_t *n)
+int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, const struct map_entry *now,
+		     size_t nnow, struct map_entry **out, size_t *n)
 {
 	struct ahead_one one;
-	struct map_entry *now = NULL;
-	size_t nnow = 0;
-	int ret;
+	struct map_entry *read = NULL;
+	int same = 0;
 
 	if (a && i < a->n) {
 		pthread_mutex_lock(&a->lock);
@@ -113,20 +114,17 @@ int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, struct map_entr
 		one = a->r[i];
 		a->r[i] = (struct ahead_one){ 0 };
 		pthread_mutex_unlock(&a->lock);
-		if (one.ret == 0 && one.maps && a->settled) {
+		if (one.ret == 0 && one.maps && !now &&
+		    proc_read_maps_how(pid, &read, &nnow, PROC_MAPS) == 0)
+			now = read;
+		same = one.ret == 0 && one.maps && now && same_layout(one.maps, one.n, now, nnow);
+		if (read)
+			proc_free_maps(read, nnow);
+		if (same) {
 			*out = one.maps;
 			*n = one.n;
 			return 0;
 		}
-		if (one.ret == 0 && one.maps &&
-		    (ret = proc_read_maps_how(pid, &now, &nnow, PROC_MAPS)) == 0 &&
-		    same_layout(one.maps, one.n, now, nnow)) {
-			proc_free_maps(now, nnow);
-			*out = one.maps;
-			*n = one.n;
-			return 0;
-		}
-		proc_free_maps(now, nnow);
 		proc_free_maps(one.maps, one.n);
 	}
 	return proc_read_maps_how(pid, out, n, PROC_SMAPS);

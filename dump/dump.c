@@ -283,10 +283,10 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	struct img *img = &d->img;
 	struct img_proc *p = dp->p;
 	struct track *tr = &dp->tr;
-	struct map_entry *maps = NULL;
+	struct map_entry *maps = NULL, *now = NULL;
 	struct img parent = { 0 };
 	struct present_scan pre = { 0 };
-	size_t nmaps = 0;
+	size_t nmaps = 0, nnow = 0;
 	int ret;
 
 	if (dp->tracking && ts->leader_gone) {
@@ -296,6 +296,18 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		dp->tracking = 0;
 	}
 	late = late && !dp->tracking;
+	/*
+	 * A single process read while frozen: its smaps by a thread of its
+	 * own (ahead.c) from now on, while this one reads its registers,
+	 * runs the injected syscalls, loads the parent image and finds its
+	 * present pages, two page-table walks on two CPUs (smaps of 60,000
+	 * mappings: some 150 ms of the kernel's time; of 1 GiB of small
+	 * pages: 20 ms, most of an incremental dump).  An injected brk(2)
+	 * may wait for the walk of one mapping.  Its own userfaultfd is
+	 * registered only after the page plan.
+	 */
+	if (!late && !d->ahead && img->h.nprocs == 1)
+		d->ahead = smaps_ahead_start(&pid, 1);
 	phase(NULL);
 	/* Just where the vdso and libc are, to find a syscall instruction
 	 * and a gadget: the executable mappings (60,000 mappings: most of
@@ -328,16 +340,6 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		goto out;
 	drop_pending(p, o->drop_pending);
 	phase("injected syscalls");
-	/*
-	 * A single process read while frozen: its smaps by a thread of its
-	 * own (ahead.c) while this one loads the parent image and finds its
-	 * present pages, two page-table walks on two CPUs (smaps of 1 GiB of
-	 * small pages: 20 ms, most of an incremental dump).  After the
-	 * injected syscalls: brk(2) would wait for the walk.  Its own
-	 * userfaultfd is registered only after the page plan.
-	 */
-	if (!late && !d->ahead && img->h.nprocs == 1)
-		d->ahead = smaps_ahead_start(&pid, 1, 1);
 	if (o->parent) {
 		char *ref = NULL;
 
@@ -356,13 +358,16 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	} else {
 		track_begin(pid, NULL, tr);
 	}
-	if (d->ahead && img->h.nprocs == 1) {
-		struct map_entry *now = NULL;
-		size_t nnow = 0;
-
-		if (proc_read_maps_how(pid, &now, &nnow, PROC_MAPS) == 0)
-			dump_scan_present(pid, now, nnow, &pre);
-		proc_free_maps(now, nnow);
+	/*
+	 * A single process's layout while its smaps is read: the present
+	 * pages found and the mappings classified (what maps tells: files
+	 * stat'ed, the vdso read) meanwhile; smaps adds the VmFlags.
+	 */
+	if (d->ahead && img->h.nprocs == 1 &&
+	    proc_read_maps_how(pid, &now, &nnow, PROC_MAPS) == 0) {
+		dump_scan_present(pid, now, nnow, &pre);
+		if ((ret = dump_collect_vmas(pid, p, now, nnow, o)) < 0)
+			goto out;
 	}
 	/*
 	 * Read the maps again: the injected scratch page is gone now.  With
@@ -376,13 +381,16 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	if (late)
 		ret = proc_read_maps_how(pid, &maps, &nmaps, PROC_MAPS);
 	else
-		ret = smaps_ahead_take(d->ahead, (size_t)(dp - d->pr), pid, &maps, &nmaps);
+		ret = smaps_ahead_take(d->ahead, (size_t)(dp - d->pr), pid, now, nnow, &maps, &nmaps);
 	if (ret < 0) {
 		ret = error_errno(ret, "cannot read /proc/%d/%s", pid, late ? "maps" : "smaps");
 		goto out;
 	}
 	phase("maps, parent");
-	if ((ret = dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
+	if (now && nmaps != p->d.nvmas)
+		ret = error("the mappings changed during the dump");
+	if (ret < 0 || (ret = now ? dump_vmas_set_flags(p, maps, o) :
+				    dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
 	    (ret = dump_collect_sysv(p, img->h.page_size)) < 0 ||
 	    (ret = dump_collect_fds(pid, img, p, o)) < 0 ||
 	    (ret = dump_collect_ctty(pid, img, p)) < 0)
@@ -433,6 +441,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 out:
 	free(pre.r);
 	img_free(&parent);
+	proc_free_maps(now, nnow);
 	proc_free_maps(maps, nmaps);
 	return ret;
 }
@@ -455,7 +464,7 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 
 		for (uint32_t i = 0; i < n; i++)
 			pids[i] = d->pr[i].live;
-		d->ahead = smaps_ahead_start(pids, n, 0);
+		d->ahead = smaps_ahead_start(pids, n);
 		free(pids);
 	}
 	for (uint32_t i = 0; i < n && ret == 0; i++) {

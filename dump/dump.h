@@ -208,12 +208,12 @@ void dump_add_run(struct page_run **runs, size_t *n, size_t *cap, uint64_t addr,
 /* ahead.c: a tree's smaps read by a thread of its own while it is frozen */
 struct smaps_ahead;
 /* Read the smaps of pids[0..n) in turn; NULL if no thread could start. */
-/* settled: ckpt changes no mapping of theirs before taking the result (a
- * single process, after its injected syscalls), so it needs no check. */
-struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n, int settled);
-/* The smaps of process i (pid), once read; read now if it cannot be told
- * to hold the mappings pid has now, or a is NULL.  As proc_read_maps_how. */
-int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, struct map_entry **out, size_t *n);
+struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n);
+/* The smaps of process i (pid), once read; read now if it does not hold
+ * the mappings pid has now (now[0..nnow): its maps read after ckpt's last
+ * change to them; NULL: read here), or a is NULL.  As proc_read_maps_how. */
+int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, const struct map_entry *now,
+		     size_t nnow, struct map_entry **out, size_t *n);
 void smaps_ahead_end(struct smaps_ahead *a);
 
 /* The present or swapped pages of a process's mappings (PAGEMAP_SCAN),
