@@ -142,6 +142,12 @@ $(O)/targets/%: tests/targets/%.c $(wildcard tests/targets/*.h)
 
 $(O)/targets/fd_pidfd $(O)/targets/fd_pidfd_rel: tests/targets/pidfd.h
 
+# A test tool that writes what ckpt's writer once wrote: it links libckpt.
+$(O)/targets/sign_format2: tests/targets/sign_format2.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
 $(O)/unit/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

@@ -41,6 +41,8 @@ struct img_writer {
 	size_t buflen;
 	struct img_mac mac;	/* signing (img_writer_sign), else key NULL */
 	int meta_mac;		/* MAC_META written */
+	int sign_format2;	/* sign as format 2 did: tests of older
+				 * images only (image/sign.h) */
 };
 
 int img_writer_open(struct img_writer *w, const char *path, int no_sync);

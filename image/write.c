@@ -85,7 +85,7 @@ int img_write_header(struct img_writer *w, struct ckpt_header *h)
 	const struct img_key *key = w->mac.key;
 
 	/* Tests of older images: signed as format 2 was, SHA-256 digests. */
-	int v2 = key && getenv("CKPT_SIGN_V2");
+	int v2 = key && w->sign_format2;
 
 	memcpy(h->magic, CKPT_MAGIC, sizeof(h->magic));
 	h->version = v2 ? 2 : CKPT_VERSION;

@@ -133,13 +133,19 @@ refused_block() {
 
 @test "lazy, signed: an image signed as format 2 did (SHA-256 digests) still restores; a block of it forged is refused" {
 	# Format 2's signed images (root's dumps before 2026-12-07) carry a
-	# SHA-256 per block: CKPT_SIGN_V2 makes ckpt write one (checked
-	# against main's at c0e08e8: a stopped process dumped by both gives
-	# the same sections in the same order, and main's verify says this
-	# one is signed by this machine's key, as ours says of main's).
+	# SHA-256 per block: sign_format2 re-signs an image as format 2 did
+	# (the writer's format-2 signing checked against main's at c0e08e8:
+	# a stopped process dumped by both gives the same sections in the
+	# same order, and main's verify says this one is signed by this
+	# machine's key, as ours says of main's).  ckpt itself writes only
+	# format 3, whatever its environment says: CKPT_SIGN_V2, the test
+	# hook that once made it write format 2, does nothing now.
 	need_signed
 	start_target lazy 32 4
 	CKPT_SIGN_V2=1 dump_kill --compress none
+	[ "$(header_u32 "$T/img" 8)" = 3 ]
+	[ $(( $(header_u32 "$T/img" 24) & 7 )) = 7 ]
+	"$CKPT_TARGETS/sign_format2" "$T/img"
 	[ "$(header_u32 "$T/img" 8)" = 2 ]
 	[ $(( $(header_u32 "$T/img" 24) & 7 )) = 3 ]
 	run "$CKPT" verify "$T/img"

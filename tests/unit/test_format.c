@@ -205,8 +205,9 @@ static const struct { uint64_t addr; uint32_t npages; } runs[] = {
 
 /* An image of img with the page runs rs[0..n), data filled(seed 100 + i),
  * signed with key (NULL: not signed). */
+/* format2: signed as format 2 did (image/sign.h), for the older readers */
 static int write_runs_key(const char *path, struct img *img, const typeof(runs[0]) *rs, size_t n,
-			  const struct img_key *key)
+			  const struct img_key *key, int format2)
 {
 	struct img_writer w;
 	int ret;
@@ -214,6 +215,7 @@ static int write_runs_key(const char *path, struct img *img, const typeof(runs[0
 	if ((ret = img_writer_open(&w, path, 1)) < 0)
 		return ret;
 	img_writer_sign(&w, key);
+	w.sign_format2 = format2;
 	ret = img_write_header(&w, &img->h);
 	if (!ret)
 		ret = img_write_meta(&w, img);
@@ -233,7 +235,7 @@ static int write_runs_key(const char *path, struct img *img, const typeof(runs[0
 
 static int write_runs(const char *path, struct img *img, const typeof(runs[0]) *rs, size_t n)
 {
-	return write_runs_key(path, img, rs, n, NULL);
+	return write_runs_key(path, img, rs, n, NULL, 0);
 }
 
 static int write_img(const char *path, struct img *img)
@@ -1493,7 +1495,7 @@ static const struct img_key test_key = { .k = { 7, 7, 7 }, .id = { 1, 2, 3 } };
 
 /* make_img's image with runs, signed with test_key; stream: through "-"
  * (stdout moved onto the file), as `dump -o -` writes it. */
-static int write_signed(const char *path, int stream)
+static int write_signed(const char *path, int stream, int format2)
 {
 	struct img img;
 	int ret, out = -1, fd = -1;
@@ -1505,7 +1507,8 @@ static int write_signed(const char *path, int stream)
 		if (out < 0 || fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
 			_exit(1);
 	}
-	ret = write_runs_key(stream ? "-" : path, &img, runs, ARRAY_SIZE(runs), &test_key);
+	ret = write_runs_key(stream ? "-" : path, &img, runs, ARRAY_SIZE(runs), &test_key,
+			     format2);
 	if (stream) {
 		dup2(out, STDOUT_FILENO);
 		close(out);
@@ -1576,10 +1579,7 @@ TEST(signed_images_carry_a_digest_table_right_before_mac_all)
 		size_t n, at, pg;
 		struct ckpt_digests t;
 
-		if (v2)
-			setenv("CKPT_SIGN_V2", "1", 1);
-		ASSERT_EQ(0, write_signed(path_of("s.img"), stream));
-		unsetenv("CKPT_SIGN_V2");
+		ASSERT_EQ(0, write_signed(path_of("s.img"), stream, v2));
 		b = slurp(path_of("s.img"), &n);
 		ASSERT_EQ(CKPT_HDR_MAC | CKPT_HDR_DIGESTS | (v2 ? 0 : CKPT_HDR_BLOCK_MAC),
 			  ((const struct ckpt_header *)b)->flags);
@@ -1630,7 +1630,7 @@ TEST(a_block_changed_behind_its_crc_shows_in_the_mac_or_at_its_digest)
 	struct ckpt_section s;
 
 	setup();
-	ASSERT_EQ(0, write_signed(path_of("s.img"), 0));
+	ASSERT_EQ(0, write_signed(path_of("s.img"), 0, 0));
 	b = slurp(path_of("s.img"), &n);
 	pg = sec_at(b, n, CKPT_SEC_PAGES_ALIGNED, 0);
 	if (!pg)
@@ -1685,7 +1685,7 @@ TEST(a_digest_table_that_does_not_fit_is_refused)
 
 	setup();
 	capture_stderr();
-	ASSERT_EQ(0, write_signed(path_of("s.img"), 0));
+	ASSERT_EQ(0, write_signed(path_of("s.img"), 0, 0));
 	b = slurp(path_of("s.img"), &n);
 	at = sec_at(b, n, CKPT_SEC_DIGESTS, 0);
 	/* one entry less than the sections it follows */
