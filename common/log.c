@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sigguard.h"
 
 int log_verbose;
 int log_quiet;
@@ -15,6 +16,7 @@ static int holding;		/* info lines go to held until released */
 static char *held;
 static size_t held_len;
 static char last_error[1024];	/* the latest error line, without "ckpt: " */
+static unsigned long errors_said;	/* error lines written or held */
 
 void log_set_context(const char *fmt, ...)
 {
@@ -91,8 +93,10 @@ static void emit_line(const char *kind, int err, unsigned flags, const char *fmt
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err));
 	if (n >= sizeof(buf) - 1)
 		n = sizeof(buf) - 2;
-	if (flags & LINE_ERROR)
+	if (flags & LINE_ERROR) {
 		snprintf(last_error, sizeof(last_error), "%.*s", (int)n - 6, buf + 6);
+		__atomic_add_fetch(&errors_said, 1, __ATOMIC_RELAXED);
+	}
 	buf[n++] = '\n';
 	if ((flags & LINE_HOLDABLE) && holding) {
 		hold(buf, n);
@@ -120,6 +124,11 @@ const char *log_last_error(void)
 	return last_error[0] ? last_error : NULL;
 }
 
+unsigned long log_errors_said(void)
+{
+	return __atomic_load_n(&errors_said, __ATOMIC_RELAXED);
+}
+
 int error(const char *fmt, ...)
 {
 	va_list ap;
@@ -136,6 +145,11 @@ int error_errno(int err, const char *fmt, ...)
 
 	if (err < 0)
 		err = -err;
+	/* A wait or call that a signal ckpt acts on (sigguard: ^C, kill)
+	 * broke off failed of the interruption, which the command's error
+	 * path says once, whichever call it was (dump_run, restore). */
+	if (err == EINTR && sigguard_fired())
+		return -EINTR;
 	va_start(ap, fmt);
 	emit("", err, fmt, ap, 1);
 	va_end(ap);

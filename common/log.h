@@ -29,10 +29,14 @@ void log_release_info(int print);
 const char *log_context(void);
 /* The latest error()'s line without "ckpt: " (for --json), or NULL. */
 const char *log_last_error(void);
+/* How many error lines were said so far (muted ones are not): an error
+ * path that says its own line only if no other was said compares two. */
+unsigned long log_errors_said(void);
 
 /* Print "ckpt: ctx: msg" and return -EIO, so "return error(...)" works. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print "ckpt: ctx: msg: strerror(err)" and return -err (err > 0 or < 0). */
+/* Print "ckpt: ctx: msg: strerror(err)" and return -err (err > 0 or < 0);
+ * EINTR after a signal sigguard acts on prints nothing (log.c). */
 int error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

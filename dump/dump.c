@@ -876,6 +876,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 {
 	struct dump d = { .w = { .fd = -1 } };
 	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
+	unsigned long said = log_errors_said();
 	int ret, seccomp;
 
 	seccomp = check_target(pid);
@@ -971,7 +972,12 @@ out:
 	if (log_verbose > 1)
 		debug("kill points passed: %ld", killpoints_passed());
 	guard_stop();
-	if (ret < 0 && sigguard_fired())
+	if (ret < 0 && sigguard_fired()) {
+		/* Whatever call the signal broke off (EINTR says nothing,
+		 * log.c), the one line is the interruption's. */
+		if (log_errors_said() == said)
+			dump_interrupted();
 		sigguard_reraise();
+	}
 	return ret;
 }

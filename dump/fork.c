@@ -94,8 +94,7 @@ int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok)
 	if ((ret = tracee_wait(*child, &st, __WALL)) < 0)
 		/* A SIGINT/TERM/HUP (sigguard) ends the wait: the copy is
 		 * the guardian's to kill, as for any interruption. */
-		return ret == -EINTR && dump_interrupted() < 0 ? ret
-		       : error_errno(ret, "cannot wait for the forked copy");
+		return error_errno(ret, "cannot wait for the forked copy");
 	if (!WIFSTOPPED(st)) {
 		guard_note_copy(ts->pid, 0, GUARD_COPY_NONE);
 		*child = 0;

@@ -256,6 +256,7 @@ static int start(const char *path, const struct restore_opts *opts, struct start
 	struct trust t;
 	struct chain_hold hold;
 	pid_t pid = -1;
+	unsigned long said = log_errors_said();
 	int ret, have;
 
 	ro.trust = &t;
@@ -361,8 +362,12 @@ out:
 		_exit(1);	/* the server: the command says it failed */
 	if (st->command)
 		return 0;
-	if (ret < 0 && sigguard_fired())
+	if (ret < 0 && sigguard_fired()) {
+		/* A call the signal broke off said nothing (log.c) */
+		if (log_errors_said() == said)
+			error("interrupted by signal %d: nothing was restored", sigguard_fired());
 		sigguard_reraise();
+	}
 	return ret < 0 ? ret : -EIO;
 }
 
