@@ -187,6 +187,13 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 	for (;;) {
 		pid_t w = tracee_wait(child, &st, __WALL);
 
+		/* Not cut short by a ^C or kill (sigguard): a zombie still
+		 * traced is its tracer's alone to see, and the wait4 below in
+		 * its parent would not find it (kernel/exit.c
+		 * wait_consider_task): it would stay a zombie of the process
+		 * once we are gone.  The copy has SIGKILL: the wait ends. */
+		if (w == -EINTR)
+			continue;
 		if (w < 0 && fork_until_zombie(child) < 0)
 			debug("the forked copy %d is not a zombie yet", child);
 		if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st))
