@@ -358,16 +358,16 @@ out:
 	img_reader_close(&r);
 	img_free(&img);
 	img_key_set_default(NULL);
+	/* A call the signal broke off said nothing (log.c); the server
+	 * (--detach) says it too: its stderr is the command's. */
+	if (ret < 0 && sigguard_fired() && !st->command && log_errors_said() == said)
+		error("interrupted by signal %d: nothing was restored", sigguard_fired());
 	if (st->report >= 0)
 		_exit(1);	/* the server: the command says it failed */
 	if (st->command)
 		return 0;
-	if (ret < 0 && sigguard_fired()) {
-		/* A call the signal broke off said nothing (log.c) */
-		if (log_errors_said() == said)
-			error("interrupted by signal %d: nothing was restored", sigguard_fired());
+	if (ret < 0 && sigguard_fired())
 		sigguard_reraise();
-	}
 	return ret < 0 ? ret : -EIO;
 }
 
