@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/sigguard.h"
@@ -55,7 +56,7 @@
 #define BLOCK_PAGES	256u		/* pages per PAGES section at most */
 #define SLOT_IOV	256		/* runs per process_vm_readv (dump_copy_pages) */
 
-enum { FREE, WORKING, DONE };
+enum { FREE, WORKING, DONE, WRITTEN };
 
 struct slot {
 	int state;
@@ -80,6 +81,9 @@ struct slot {
 	size_t encoff;
 	size_t nouts;
 	struct img_block outs[SLOT_PAGES];
+	uint64_t seq;			/* in the order slots are listed */
+	struct img_batch *bt;		/* direct: its blocks as placed */
+	uint64_t end;			/* direct: where they end in the file */
 };
 
 struct pipe {
@@ -88,6 +92,7 @@ struct pipe {
 	 * can use it, not all of them (broadcasts cost 15% of a dump). */
 	pthread_cond_t done_cv;		/* writer: the next slot in order */
 	pthread_cond_t free_cv;		/* workers: a slot to fill */
+	pthread_cond_t place_cv;	/* direct: the slot before placed */
 	struct slot *slots;
 	size_t nslots;
 	uint64_t filled, written;	/* sequence counters */
@@ -113,6 +118,18 @@ struct pipe {
 	const struct track *tr;		/* HASH method: the parent's hashes */
 	const struct img_block_key *bk;	/* signing: blocks are hashed here */
 	int hashes;			/* write HASHES sections */
+	/* Direct: each worker writes its own slot at the place in the file
+	 * the slots before leave it (pwrite), no writer thread. */
+	int direct;
+	uint64_t placed;		/* slots placed so far, in order */
+	uint64_t wdone;			/* slots before this one all written */
+	uint64_t upto;			/* and where they end */
+	int pushing;			/* a worker is in img_writer_push_to */
+	uint64_t ahead;			/* slots written before an earlier one */
+	/* CKPT_PAGES_ORDER=swapped (tests): each even slot is written only
+	 * after the odd one after it (2 workers or more) */
+	int swap;
+	uint64_t odd_written;		/* the last odd slot written */
 };
 
 /* Encode one run of contiguous non-zero pages into the slot. */
@@ -307,6 +324,9 @@ static void wake(struct pipe *pp, pthread_cond_t *cv)
 	if (pp->err || pp->eof) {
 		pthread_cond_broadcast(&pp->done_cv);
 		pthread_cond_broadcast(&pp->free_cv);
+		pthread_cond_broadcast(&pp->place_cv);
+	} else if (pp->direct) {
+		pthread_cond_broadcast(cv);	/* a few workers, each for its own slot */
 	} else {
 		pthread_cond_signal(cv);
 	}
@@ -473,6 +493,62 @@ static void outcome(const struct pipe *pp, struct slot *s, size_t *raw, size_t *
 	}
 }
 
+/*
+ * Direct: place the slot's blocks right after those of the slot listed
+ * before it, then write them from this thread, while they are in its
+ * cache, and alongside the other workers' reading (a writer thread took
+ * them from another CPU's cache: its copy into the page cache cost twice
+ * process_vm_readv's).  Slots are freed in order, once every slot before
+ * them is written too: up to there the file is complete (write-behind).
+ * Under the lock, dropped for the write.
+ */
+static void place_and_write(struct pipe *pp, struct slot *s)
+{
+	int ret = 0;
+
+	while (!pp->err && pp->placed != s->seq)
+		pthread_cond_wait(&pp->place_cv, &pp->lock);
+	if (!pp->err)
+		ret = img_place_blocks(pp->w, pp->proc, s->outs, s->nouts, s->bt);
+	s->end = pp->w->written;
+	pp->placed++;
+	pthread_cond_broadcast(&pp->place_cv);
+	while (pp->swap && s->seq % 2 == 0 && !pp->err && pp->odd_written != s->seq + 1 &&
+	       !(pp->eof && pp->filled == s->seq + 1))
+		pthread_cond_wait(&pp->place_cv, &pp->lock);
+	if (ret == 0 && !pp->err) {
+		pthread_mutex_unlock(&pp->lock);
+		killpoint("dump: a slot placed");
+		ret = img_batch_write(pp->w, s->bt);
+		progress_add(s->npages * pp->ps);
+		pthread_mutex_lock(&pp->lock);
+	}
+	if (ret < 0 && !pp->err)
+		pp->err = ret;
+	pp->ahead += pp->wdone < s->seq;
+	if (pp->swap && s->seq % 2) {
+		pp->odd_written = s->seq;
+		pthread_cond_broadcast(&pp->place_cv);
+	}
+	s->state = WRITTEN;
+	for (struct slot *d; (d = &pp->slots[pp->wdone % pp->nslots])->state == WRITTEN &&
+			     pp->wdone < pp->placed;
+	     pp->wdone++) {
+		pp->upto = d->end;
+		d->state = FREE;
+	}
+	wake(pp, &pp->free_cv);
+	if (!pp->pushing && !pp->err) {
+		uint64_t upto = pp->upto;
+
+		pp->pushing = 1;
+		pthread_mutex_unlock(&pp->lock);
+		img_writer_push_to(pp->w, upto);
+		pthread_mutex_lock(&pp->lock);
+		pp->pushing = 0;
+	}
+}
+
 /* Take the next free slot in the ring, list its pages and read them;
  * until all are listed, or an error.  The caller's thread is one. */
 static void *worker(void *arg)
@@ -507,7 +583,7 @@ static void *worker(void *arg)
 		}
 		s->state = WORKING;
 		s->plain = store_raw(pp, s);
-		pp->filled++;
+		s->seq = pp->filled++;
 		pthread_mutex_unlock(&pp->lock);
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
 			ret = read_piece(pp, s, k, MIN(k + READ_PAGES, s->npages));
@@ -517,6 +593,10 @@ static void *worker(void *arg)
 		autocodec_outcome(&pp->ac, raw, stored);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
+		if (pp->direct) {
+			place_and_write(pp, s);
+			continue;
+		}
 		s->state = DONE;
 		pp->ready++;
 		wake(pp, &pp->done_cv);
@@ -658,17 +738,25 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	uint32_t idx = src->idx;
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER,
-		.free_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
+		.free_cv = PTHREAD_COND_INITIALIZER, .place_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
 		.tr = src->tr, .hashes = dst->hashes, .src = src, .bk = img_writer_block_key(w),
 	};
 	pthread_t *workers, wr;
-	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, ret;
+	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, ret, err;
+	const char *order;
 
 	uint64_t npages = pass_pages(p, vp, pass);
 
 	autocodec_init(&pp.ac);
+	/* Out of order where nothing needs the order: raw blocks (compressed
+	 * ones keep the CPUs busy anyway, and --compress auto reads the
+	 * writer's waits), no HASHES sections between them, a regular file. */
+	order = getenv("CKPT_PAGES_ORDER");
+	pp.direct = codec->codec == CKPT_CODEC_NONE && !dst->hashes && !w->is_stream &&
+		    !(order && !strcmp(order, "in-order"));
+	pp.swap = pp.direct && nw > 1 && order && !strcmp(order, "swapped");
 
 	if (codec->codec == CKPT_CODEC_NONE || codec->adaptive)
 		reserve(w, npages, pp.ps);
@@ -678,12 +766,16 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	pp.slots = xzalloc(pp.nslots * sizeof(*pp.slots));
 	for (size_t i = 0; i < pp.nslots; i++) {
 		pp.slots[i].raw = xmalloc(SLOT_PAGES * pp.ps);
+		if (pp.direct)
+			pp.slots[i].bt = xmalloc(sizeof(*pp.slots[i].bt));
 		if (codec->codec != CKPT_CODEC_NONE)
 			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, SLOT_PAGES * pp.ps));
 		if (pp.bk)
 			img_block_hash_new(&pp.slots[i].bh, pp.bk);
 	}
-	if (pthread_create(&wr, NULL, writer, &pp)) {
+	if (pp.direct && (ret = img_writer_place(w, 1)) < 0)
+		goto out;
+	if (!pp.direct && pthread_create(&wr, NULL, writer, &pp)) {
 		ret = error("cannot start threads");
 		goto out;
 	}
@@ -695,9 +787,16 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	worker(&pp);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
-	pthread_join(wr, NULL);
+	if (!pp.direct)
+		pthread_join(wr, NULL);
 	free(workers);
 	ret = pp.err;
+	/* (the file offset to the end of the blocks, whatever came of them) */
+	if (pp.direct && (err = img_writer_place(w, 0)) < 0 && ret == 0)
+		ret = err;
+	if (pp.direct)
+		debug("page data: %llu slots of up to %u pages, each written in place by the thread that read it (%d), %llu ahead of an earlier one",
+		      (unsigned long long)pp.placed, SLOT_PAGES, nw, (unsigned long long)pp.ahead);
 	if (codec->adaptive)
 		autocodec_report(&pp.ac);
 	if (ret == 0 && pass != PASS_NOT_FORKED)
@@ -707,6 +806,7 @@ out:
 	for (size_t i = 0; i < pp.nslots; i++) {
 		free(pp.slots[i].raw);
 		free(pp.slots[i].enc);
+		free(pp.slots[i].bt);
 		if (pp.bk)
 			img_block_hash_free(&pp.slots[i].bh);
 	}

@@ -43,6 +43,7 @@ struct img_writer {
 	int meta_mac;		/* MAC_META written */
 	int sign_format2;	/* sign as format 2 did: tests of older
 				 * images only (image/sign.h) */
+	int placing;		/* img_writer_place: written is what is placed */
 };
 
 int img_writer_open(struct img_writer *w, const char *path, int no_sync);
@@ -79,6 +80,33 @@ const struct img_block_key *img_writer_block_key(const struct img_writer *w);
 /* n PAGES sections, written with as few writev calls as it takes,
  * straight from where their data is. */
 int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n);
+/*
+ * Page blocks written out of order (a regular file only): while placing,
+ * the writer hands out offsets instead of writing.  img_place_blocks lays
+ * blocks out, in the image's order, one caller at a time, at the end of
+ * what is placed so far (signing, counts and section numbers as
+ * img_write_blocks); img_batch_write writes a placed batch there, from
+ * any thread, in any order (pwritev).  img_writer_place(w, 1) writes
+ * MAC_META (signing) and the buffer first; img_writer_place(w, 0), once
+ * every batch is written, moves the file offset to the end of them.
+ */
+#define IMG_BATCH_MAX	256	/* blocks a batch holds */
+struct img_batch {
+	struct {
+		struct ckpt_section s;
+		struct ckpt_align a;	/* PAGES_ALIGNED only */
+		struct ckpt_pages pg;
+	} hdr[IMG_BATCH_MAX];
+	struct iovec iov[4 * IMG_BATCH_MAX + 1];
+	int nhdr, niov;
+	int with_buf;		/* iov[0] is the writer's buffer */
+	uint64_t at;		/* offset in the file of its first byte */
+	uint64_t bytes;
+};
+int img_writer_place(struct img_writer *w, int on);
+int img_place_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n,
+		     struct img_batch *bt);
+int img_batch_write(struct img_writer *w, const struct img_batch *bt);
 /* About len bytes are coming: allocate them in the file at once, if it
  * can (what is not used goes at img_writer_finish()). */
 void img_writer_reserve(struct img_writer *w, uint64_t len);
@@ -86,6 +114,9 @@ void img_writer_reserve(struct img_writer *w, uint64_t len);
  * out what was written so far and wait for all but the last few MiB, so
  * that the caller goes at the disk's pace and the final fsync is short. */
 void img_writer_push(struct img_writer *w);
+/* The same for the first upto bytes, written (placing: up to where every
+ * batch is written). */
+void img_writer_push_to(struct img_writer *w, uint64_t upto);
 /* Write END, flush, fsync, rename.  0 or -errno. */
 int img_writer_finish(struct img_writer *w);
 /* Free the writer; removes the temporary file unless finish succeeded. */

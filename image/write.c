@@ -57,6 +57,10 @@ static int put(struct img_writer *w, const void *p, size_t len)
 {
 	int ret;
 
+	/* placing, the file offset is not where the next byte goes */
+	if (w->placing)
+		return error("\"%s\": a section written while page blocks are placed", w->path);
+
 	if (w->buflen + len > WBUF_SIZE || len >= DIRECT_MIN) {
 		ret = flush(w);
 		if (ret < 0)
@@ -392,19 +396,7 @@ static int writev_all(int fd, struct iovec *iov, int n)
 /* Zeros for the skip of aligned sections (< one page). */
 static const uint8_t skip_zeros[CKPT_MAX_ALIGN_SKIP];
 
-struct batch {
-	struct {
-		struct ckpt_section s;
-		struct ckpt_align a;
-		struct ckpt_pages pg;
-	} hdr[BATCH];
-	struct iovec iov[4 * BATCH + 1];
-	int nhdr, niov;
-	int with_buf;		/* iov[0] is the buffer */
-	uint64_t bytes;
-};
-
-static int batch_out(struct img_writer *w, struct batch *bt)
+static int batch_out(struct img_writer *w, struct img_batch *bt)
 {
 	int ret = writev_all(w->fd, bt->iov, bt->niov);
 
@@ -418,7 +410,7 @@ static int batch_out(struct img_writer *w, struct batch *bt)
 	return 0;
 }
 
-static void add_iov(struct batch *bt, const void *p, size_t len)
+static void add_iov(struct img_batch *bt, const void *p, size_t len)
 {
 	if (len) {
 		bt->iov[bt->niov++] = (struct iovec){ (void *)p, len };
@@ -431,7 +423,7 @@ static void add_iov(struct batch *bt, const void *p, size_t len)
  * page boundary of the file (whole pages into the page cache, and a
  * restore can use them in place); compressed data as PAGES.
  */
-static void add_block(struct img_writer *w, struct batch *bt, uint32_t proc,
+static void add_block(struct img_writer *w, struct img_batch *bt, uint32_t proc,
 		      const struct img_block *b)
 {
 	const size_t hs = sizeof(struct ckpt_section), ps = (size_t)getpagesize();
@@ -439,11 +431,14 @@ static void add_block(struct img_writer *w, struct batch *bt, uint32_t proc,
 	uint32_t crc = b->crc;
 	int aligned = b->pg.codec == CKPT_CODEC_NONE;
 
-	if (!bt->niov && w->buflen) {
-		add_iov(bt, w->buf, w->buflen);
-		bt->with_buf = 1;
+	if (!bt->niov) {
+		bt->at = w->written;
+		if (w->buflen) {
+			add_iov(bt, w->buf, w->buflen);
+			bt->with_buf = 1;
+		}
 	}
-	at = w->written + bt->bytes;
+	at = bt->at + bt->bytes;
 	bt->hdr[bt->nhdr].pg = b->pg;
 	if (aligned) {
 		struct ckpt_align *a = &bt->hdr[bt->nhdr].a;
@@ -481,7 +476,7 @@ static void add_block(struct img_writer *w, struct batch *bt, uint32_t proc,
 
 int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n)
 {
-	struct batch bt = { .nhdr = 0 };
+	struct img_batch bt = { .nhdr = 0 };
 	int ret = 0;
 
 	static_assert(offsetof(typeof(bt.hdr[0]), a) == sizeof(struct ckpt_section),
@@ -518,6 +513,97 @@ int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block
 		}
 	}
 	return ret == 0 && bt.niov ? batch_out(w, &bt) : ret;
+}
+
+/* A small block (compressed, or a few pages): PAGES, not aligned, as
+ * img_write_blocks puts it through the buffer. */
+static void add_small(struct img_writer *w, struct img_batch *bt, uint32_t proc,
+		      const struct img_block *b)
+{
+	struct ckpt_section *s = &bt->hdr[bt->nhdr].s;
+
+	*s = section_header(CKPT_SEC_PAGES, proc, sizeof(b->pg) + b->len, b->crc);
+	bt->hdr[bt->nhdr].pg = b->pg;
+	if (mac_now(w, CKPT_SEC_PAGES)) {
+		struct iovec piov[] = { { (void *)&b->pg, sizeof(b->pg) },
+					{ (void *)b->data, b->len } };
+
+		img_mac_block(&w->mac, s, piov, 2, b->hashed ? b->hash : NULL);
+	}
+	add_iov(bt, s, sizeof(*s));
+	add_iov(bt, &bt->hdr[bt->nhdr].pg, sizeof(b->pg));
+	add_iov(bt, b->data, b->len);
+	bt->nhdr++;
+}
+
+int img_writer_place(struct img_writer *w, int on)
+{
+	int ret;
+
+	if (!on) {
+		w->placing = 0;
+		if (lseek(w->fd, (off_t)w->written, SEEK_SET) < 0)
+			return error_errno(errno, "cannot seek in \"%s\"", w->path);
+		return 0;
+	}
+	if (w->is_stream)
+		return error("\"%s\": page blocks placed in a stream", w->path);
+	if ((ret = img_writer_meta_done(w)) < 0 || (ret = flush(w)) < 0)
+		return ret;
+	w->placing = 1;
+	return 0;
+}
+
+int img_place_blocks(struct img_writer *w, uint32_t proc, const struct img_block *b, size_t n,
+		     struct img_batch *bt)
+{
+	bt->nhdr = bt->niov = bt->with_buf = 0;
+	bt->at = w->written;
+	bt->bytes = 0;
+	if (!w->placing || n > IMG_BATCH_MAX)
+		return error("\"%s\": %zu page blocks placed at once", w->path, n);
+	for (size_t k = 0; k < n; k++, b++) {
+		if (b->len < DIRECT_MIN)
+			add_small(w, bt, proc, b);
+		else
+			add_block(w, bt, proc, b);
+		w->nsections++;
+		if (!(b->pg.flags & CKPT_PAGES_IN_PARENT)) {
+			w->npages += b->pg.npages;
+			w->raw_bytes += (uint64_t)b->pg.npages * (uint64_t)getpagesize();
+			w->stored_bytes += b->len;
+		}
+	}
+	w->written += bt->bytes;
+	return 0;
+}
+
+int img_batch_write(struct img_writer *w, const struct img_batch *bt)
+{
+	struct iovec iov[4 * IMG_BATCH_MAX + 1];
+	struct iovec *v = iov;
+	int n = bt->niov;
+	uint64_t at = bt->at;
+
+	memcpy(iov, bt->iov, (size_t)n * sizeof(*iov));
+	while (n > 0) {
+		ssize_t r = pwritev(w->fd, v, MIN(n, IOV_MAX), (off_t)at);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return error_errno(errno, "cannot write \"%s\"", w->path);
+		if (r == 0)
+			return error("cannot write \"%s\": nothing written", w->path);
+		at += (uint64_t)r;
+		for (; n > 0 && (size_t)r >= v->iov_len; v++, n--)
+			r -= (ssize_t)v->iov_len;
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + r;
+			v->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
 }
 
 void img_writer_reserve(struct img_writer *w, uint64_t len)
@@ -574,13 +660,13 @@ static int write_mac_all(struct img_writer *w)
 
 #define PUSH_CHUNK (8ull << 20)
 
-void img_writer_push(struct img_writer *w)
+void img_writer_push_to(struct img_writer *w, uint64_t upto)
 {
 	/* Best effort: errors show at the fsync.  Two chunks in flight at
 	 * most, the older waited for (sync_file_range(2), "write-behind"). */
 	if (!w->writebehind || w->is_stream || w->no_sync)
 		return;
-	while (w->written - w->pushed >= PUSH_CHUNK) {
+	while (upto >= w->pushed + PUSH_CHUNK) {
 		sync_file_range(w->fd, (off_t)w->pushed, (off_t)PUSH_CHUNK, SYNC_FILE_RANGE_WRITE);
 		if (w->pushed >= PUSH_CHUNK)
 			sync_file_range(w->fd, (off_t)(w->pushed - PUSH_CHUNK), (off_t)PUSH_CHUNK,
@@ -588,6 +674,11 @@ void img_writer_push(struct img_writer *w)
 					SYNC_FILE_RANGE_WAIT_AFTER);
 		w->pushed += PUSH_CHUNK;
 	}
+}
+
+void img_writer_push(struct img_writer *w)
+{
+	img_writer_push_to(w, w->written);
 }
 
 int img_writer_finish(struct img_writer *w)

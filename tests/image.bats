@@ -113,6 +113,68 @@ lz4_bytes() {
 	cmp <(tail -c +257 "$T/a.img") <(tail -c +257 "$T/b.img")
 }
 
+# A plain dump to a file writes each block of page data from the thread
+# that read it, at the place the blocks before it leave (pwrite), in
+# whatever order the threads finish (dump/pagewrite.c, direct);
+# CKPT_PAGES_ORDER=in-order takes the one writer thread of streams and
+# codecs, CKPT_PAGES_ORDER=swapped writes every other block after the one
+# after it.
+@test "page data written out of order makes the image the in-order writer makes, and restores" {
+	skip_unless_ptrace
+	start_target pattern 4
+	taskset -a -p -c 0 "$TPID" >/dev/null
+	kill -STOP "$TPID"
+	wait_for 60 stopped "$TPID"
+	CKPT_PAGES_ORDER=in-order "$CKPT" dump "$TPID" -o "$T/a.img" --compress none --no-fork
+	run --separate-stderr env CKPT_PAGES_ORDER=swapped "$CKPT" -v dump "$TPID" -o "$T/b.img" \
+		--compress none --no-fork -j 2
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	# 12 MiB, a third of it zero pages: some 40 blocks, 8 written first
+	# by the same thread
+	n=$(sed -n 's/.* pages, each written in place .*, \([0-9]*\) ahead of an earlier one$/\1/p' <<<"$stderr")
+	echo "written ahead: $n"
+	[ "${n:-0}" -ge 8 ]
+	"$CKPT_TARGETS/imgtool" set "$T/a.img" mac=strip
+	"$CKPT_TARGETS/imgtool" set "$T/b.img" mac=strip
+	cmp <(tail -c +257 "$T/a.img") <(tail -c +257 "$T/b.img")
+	kill -CONT "$TPID"
+	CKPT_PAGES_ORDER=swapped dump_kill --compress none --no-fork -j 2
+	run "$CKPT" verify "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+# released PID: PID runs (not stopped) and nothing traces it.
+released() {
+	local s
+	s=$(proc_state "$1")
+	[ "$s" = S ] || [ "$s" = R ] || return 1
+	grep -qx 'TracerPid:[[:space:]]*0' "/proc/$1/status"
+}
+
+@test "a dump killed while its threads write page data leaves the job running and no file" {
+	skip_unless_ptrace
+	start_target pattern 4
+	maps=$(cat "/proc/$TPID/maps")
+	for at in "dump: a slot placed#1" "dump: a slot placed#7"; do
+		run env CKPT_KILLPOINT="$at" "$CKPT" -vv dump "$TPID" -o "$T/img" --compress none --no-fork -j 2
+		echo "$output"
+		[ "$status" -eq 137 ]
+		[[ "$output" == *"killed at kill point"*"dump: a slot placed"* ]]
+		# the guardian lets it go (dump/guard.c)
+		wait_for 60 released "$TPID"
+		[ "$(cat "/proc/$TPID/maps")" = "$maps" ]
+		[ ! -e "$T/img" ]
+		! ls "$T" | grep -q ckpt-tmp || false
+	done
+	# and it is whole: it checks its memory and exits 0
+	touch "$T/go"
+	wait "$TPID"
+}
+
 @test "dump -o - | restore -: streaming both ways" {
 	skip_unless_ptrace
 	start_target pattern 4
