@@ -756,6 +756,11 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	order = getenv("CKPT_PAGES_ORDER");
 	pp.direct = codec->codec == CKPT_CODEC_NONE && !dst->hashes && !w->is_stream &&
 		    !(order && !strcmp(order, "in-order"));
+	/* The writer thread's place goes to one more worker: as many threads
+	 * as before, each reading, then writing (one at a time: a file's
+	 * buffered writes hold its inode lock). */
+	if (pp.direct)
+		nw++;
 	pp.swap = pp.direct && nw > 1 && order && !strcmp(order, "swapped");
 
 	if (codec->codec == CKPT_CODEC_NONE || codec->adaptive)
