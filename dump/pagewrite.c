@@ -10,6 +10,9 @@
  *                              each run of contiguous pages
  *   writer (one thread)        writes slots in the order they were
  *                              listed, one writev per slot, from the slot
+ *   or, direct (no codec, a    each worker places its slot after the one
+ *   regular file, no HASHES)   listed before it and writes it there itself
+ *                              (pwritev), from its own cache; no writer
  *
  * Slots go round a ring; each is handed on under one mutex.  Output is
  * deterministic whatever the number of workers (but with --compress auto,
@@ -57,6 +60,8 @@
 #define SLOT_IOV	256		/* runs per process_vm_readv (dump_copy_pages) */
 
 enum { FREE, WORKING, DONE, WRITTEN };
+
+static_assert(SLOT_PAGES <= IMG_BATCH_MAX, "a slot's blocks fit in one placed batch");
 
 struct slot {
 	int state;
