@@ -559,6 +559,10 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 static void *worker(void *arg)
 {
 	struct pipe *pp = arg;
+	/* Direct: the pages are read into the same MiB each time (this
+	 * thread's, in its cache), as a slot needs them only until this
+	 * thread has written them; a ring of slots' buffers was cold. */
+	uint8_t *own = pp->direct ? xmalloc(SLOT_PAGES * pp->ps) : NULL;
 
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
@@ -588,6 +592,8 @@ static void *worker(void *arg)
 		}
 		s->state = WORKING;
 		s->plain = store_raw(pp, s);
+		if (own)
+			s->raw = own;
 		s->seq = pp->filled++;
 		pthread_mutex_unlock(&pp->lock);
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
@@ -607,6 +613,7 @@ static void *worker(void *arg)
 		wake(pp, &pp->done_cv);
 	}
 	pthread_mutex_unlock(&pp->lock);
+	free(own);
 	return NULL;
 }
 
@@ -775,9 +782,10 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	pp.nslots = (size_t)nw * (codec->adaptive ? 4 : 2) + 2;
 	pp.slots = xzalloc(pp.nslots * sizeof(*pp.slots));
 	for (size_t i = 0; i < pp.nslots; i++) {
-		pp.slots[i].raw = xmalloc(SLOT_PAGES * pp.ps);
 		if (pp.direct)
 			pp.slots[i].bt = xmalloc(sizeof(*pp.slots[i].bt));
+		else
+			pp.slots[i].raw = xmalloc(SLOT_PAGES * pp.ps);
 		if (codec->codec != CKPT_CODEC_NONE)
 			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, SLOT_PAGES * pp.ps));
 		if (pp.bk)
@@ -814,7 +822,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 out:
 	progress_end();
 	for (size_t i = 0; i < pp.nslots; i++) {
-		free(pp.slots[i].raw);
+		if (!pp.direct)	/* (else the workers' own, freed by them) */
+			free(pp.slots[i].raw);
 		free(pp.slots[i].enc);
 		free(pp.slots[i].bt);
 		if (pp.bk)
