@@ -513,8 +513,8 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 
 	while (!pp->err && pp->placed != s->seq)
 		pthread_cond_wait(&pp->place_cv, &pp->lock);
-	if (!pp->err)
-		ret = img_place_blocks(pp->w, pp->proc, s->outs, s->nouts, s->bt);
+	if (!pp->err && (ret = img_place_blocks(pp->w, pp->proc, s->outs, s->nouts, s->bt)) < 0)
+		pp->err = ret;
 	s->end = pp->w->written;
 	pp->placed++;
 	pthread_cond_broadcast(&pp->place_cv);
@@ -527,9 +527,9 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 		ret = img_batch_write(pp->w, s->bt);
 		progress_add(s->npages * pp->ps);
 		pthread_mutex_lock(&pp->lock);
+		if (ret < 0 && !pp->err)	/* (the first to fail says it) */
+			pp->err = error_errno(ret, "cannot write \"%s\"", pp->w->path);
 	}
-	if (ret < 0 && !pp->err)
-		pp->err = ret;
 	pp->ahead += pp->wdone < s->seq;
 	if (pp->swap && s->seq % 2) {
 		pp->odd_written = s->seq;

@@ -86,7 +86,8 @@ int img_write_blocks(struct img_writer *w, uint32_t proc, const struct img_block
  * blocks out, in the image's order, one caller at a time, at the end of
  * what is placed so far (signing, counts and section numbers as
  * img_write_blocks); img_batch_write writes a placed batch there, from
- * any thread, in any order (pwritev).  img_writer_place(w, 1) writes
+ * any thread, in any order (pwritev; 0 or -errno, and it says nothing:
+ * when the disk is full every thread fails, and one should say so).  img_writer_place(w, 1) writes
  * MAC_META (signing) and the buffer first; img_writer_place(w, 0), once
  * every batch is written, moves the file offset to the end of them.
  */

@@ -592,9 +592,9 @@ int img_batch_write(struct img_writer *w, const struct img_batch *bt)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return error_errno(errno, "cannot write \"%s\"", w->path);
+			return -errno;
 		if (r == 0)
-			return error("cannot write \"%s\": nothing written", w->path);
+			return -EIO;
 		at += (uint64_t)r;
 		for (; n > 0 && (size_t)r >= v->iov_len; v++, n--)
 			r -= (ssize_t)v->iov_len;

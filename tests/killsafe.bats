@@ -219,8 +219,8 @@ kill_trials() {
 	signr=$(kill -l "$sig")
 	# One kill point trial in two is aimed at a step that changes the
 	# process other than the many injected syscalls.
-	aims=("dump: frozen" "dump: written" "image: renamed" "give back: registers" "trip: signals blocked"
-		"trip: signal sent" "trip: registers back")
+	aims=("dump: frozen" "dump: a slot placed" "dump: written" "image: renamed" "give back: registers"
+		"trip: signals blocked" "trip: signal sent" "trip: registers back")
 	case " $* " in *" --fork "*) aims+=("fork: clone next" "fork: copy made" "fork: reaping") ;; esac
 	case " $* " in *" --snapshot "*)
 		aims+=("snapshot: uffd made" "snapshot: uffd taken" "snapshot: mremap next" "snapshot: moved"
