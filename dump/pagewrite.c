@@ -134,7 +134,6 @@ struct pipe {
 	/* CKPT_PAGES_ORDER=swapped (tests): each even slot is written only
 	 * after the odd one after it (2 workers or more) */
 	int swap;
-	uint64_t odd_written;		/* the last odd slot written */
 };
 
 /* Encode one run of contiguous non-zero pages into the slot. */
@@ -509,6 +508,9 @@ static void outcome(const struct pipe *pp, struct slot *s, size_t *raw, size_t *
  */
 static void place_and_write(struct pipe *pp, struct slot *s)
 {
+	/* (swapped: the slot after this one, written; it stays so until
+	 * this one is, slots being freed in order) */
+	const struct slot *next = &pp->slots[(s->seq + 1) % pp->nslots];
 	int ret = 0;
 
 	while (!pp->err && pp->placed != s->seq)
@@ -518,8 +520,8 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 	s->end = pp->w->written;
 	pp->placed++;
 	pthread_cond_broadcast(&pp->place_cv);
-	while (pp->swap && s->seq % 2 == 0 && !pp->err && pp->odd_written != s->seq + 1 &&
-	       !(pp->eof && pp->filled == s->seq + 1))
+	while (pp->swap && s->seq % 2 == 0 && !pp->err && !(pp->eof && pp->filled == s->seq + 1) &&
+	       !(next->seq == s->seq + 1 && next->state == WRITTEN))
 		pthread_cond_wait(&pp->place_cv, &pp->lock);
 	if (ret == 0 && !pp->err) {
 		pthread_mutex_unlock(&pp->lock);
@@ -531,11 +533,9 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 			pp->err = error_errno(ret, "cannot write \"%s\"", pp->w->path);
 	}
 	pp->ahead += pp->wdone < s->seq;
-	if (pp->swap && s->seq % 2) {
-		pp->odd_written = s->seq;
-		pthread_cond_broadcast(&pp->place_cv);
-	}
 	s->state = WRITTEN;
+	if (pp->swap)
+		pthread_cond_broadcast(&pp->place_cv);
 	for (struct slot *d; (d = &pp->slots[pp->wdone % pp->nslots])->state == WRITTEN &&
 			     pp->wdone < pp->placed;
 	     pp->wdone++) {
