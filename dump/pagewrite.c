@@ -19,10 +19,12 @@
  * whose choices depend on timing).  A block that does not shrink is
  * stored raw, so restore spends no time on incompressible data.
  *
- * --compress auto: whether a slot is compressed is decided when it is
- * listed, by who waited for whom (dump/autocodec.c): on a fast disk most
- * blocks go raw, on a slow one (or a writer held back by write-behind,
- * image.h) most are compressed.
+ * --compress auto (dump/autocodec.c): the workers store every slot raw;
+ * compressor threads (dump/pagepack.c), at the lowest priority, compress
+ * slots that wait to be written into a second form beside the raw one,
+ * and the writer takes whichever is complete when it gets there, never
+ * waiting: on a fast disk most blocks go raw, on a slow one (or a writer
+ * held back by write-behind, image.h) most are compressed.
  *
  * Reading in the workers spreads the first copy (out of the process) over
  * the CPUs, and the second (into the page cache) has the writer to
@@ -45,107 +47,21 @@
 #include "common/util.h"
 #include "dump/autocodec.h"
 #include "dump/dump.h"
+#include "dump/pagepipe.h"
 #include "image/codec.h"
 #include "image/crc32c.h"
 #include "image/hash.h"
 
-/*
- * A slot is one block (a MiB), read a quarter at a time: a quarter stays
- * in the L2 cache from process_vm_readv to the zero check and the
- * checksum, where whole MiBs were partly read again from memory.
- */
-#define SLOT_PAGES	256u		/* pages per slot and handoff */
-#define READ_PAGES	64u		/* pages per process_vm_readv */
-#define BLOCK_PAGES	256u		/* pages per PAGES section at most */
-#define SLOT_IOV	256		/* runs per process_vm_readv (dump_copy_pages) */
-
-enum { FREE, WORKING, DONE, WRITTEN };
-
-static_assert(SLOT_PAGES <= IMG_BATCH_MAX, "a slot's blocks fit in one placed batch");
-
-struct slot {
-	int state;
-	int keep_zero;			/* file mapping: a zero page is not "absent" */
-	int plain;			/* no codec for this slot's runs */
-	int sample;			/* --compress auto: plain, a sample compressed */
-	size_t npages;
-	size_t done;			/* pages looked at so far */
-	int run_kind;			/* of the open run [run, done), or -1 */
-	size_t run;
-	size_t summed;			/* DATA run, no codec: pages in run_crc */
-	uint32_t run_crc;		/* crc32c of pages [run, summed) */
-	struct img_block_hash bh;	/* signing: Poly1305_r of them (blockmac.h) */
-	uint64_t addr[SLOT_PAGES];
-	uint64_t from[SLOT_PAGES];	/* where it is read (--snapshot: the shadow) */
-	uint8_t brk[SLOT_PAGES];		/* a page of the next mapping comes first */
-	uint64_t hash[SLOT_PAGES];	/* when hashes are kept */
-	const uint8_t *copy;		/* the pages as copied while frozen, or NULL */
-	int unpinned;			/* read without pinning (vma_pages.cow) */
-	uint8_t *raw;			/* npages pages */
-	uint8_t *enc;			/* encoded runs, back to back */
-	size_t encoff;
-	size_t nouts;
-	struct img_block outs[SLOT_PAGES];
-	uint64_t seq;			/* in the order slots are listed */
-	struct img_batch *bt;		/* direct: its blocks as placed */
-	uint64_t end;			/* direct: where they end in the file */
-};
-
-struct pipe {
-	pthread_mutex_t lock;
-	/* One wait queue per kind of waiter: a handoff wakes one thread that
-	 * can use it, not all of them (broadcasts cost 15% of a dump). */
-	pthread_cond_t done_cv;		/* writer: the next slot in order */
-	pthread_cond_t free_cv;		/* workers: a slot to fill */
-	pthread_cond_t place_cv;	/* direct: the slot before placed */
-	struct slot *slots;
-	size_t nslots;
-	uint64_t filled, written;	/* sequence counters */
-	size_t ready;			/* slots DONE */
-	int eof, err;
-	/* Where the listing of pages has got to: run r of mapping vi, off
-	 * pages into it. */
-	uint32_t vi;
-	size_t r;
-	uint64_t off;
-	uint64_t listed;		/* pages of mapping vi listed so far */
-	const struct img_proc *p;
-	const struct vma_pages *vp;
-	enum page_pass pass;
-	pid_t pid;
-	int from_copy;			/* pid is a --fork copy (page_src.copy) */
-	const struct page_src *src;	/* shift and read hook (--snapshot) */
-	size_t ps;
-	uint32_t proc;
-	const struct codec_spec *codec;
-	struct autocodec ac;		/* --compress auto */
-	struct img_writer *w;
-	const struct track *tr;		/* HASH method: the parent's hashes */
-	const struct img_block_key *bk;	/* signing: blocks are hashed here */
-	int hashes;			/* write HASHES sections */
-	/* Direct: each worker writes its own slot at the place in the file
-	 * the slots before leave it (pwrite), no writer thread. */
-	int direct;
-	uint64_t placed;		/* slots placed so far, in order */
-	uint64_t wdone;			/* slots before this one all written */
-	uint64_t upto;			/* and where they end */
-	int pushing;			/* a worker is in img_writer_push_to */
-	uint64_t ahead;			/* slots written before an earlier one */
-	/* CKPT_PAGES_ORDER=swapped (tests): each even slot is written only
-	 * after the odd one after it (2 workers or more) */
-	int swap;
-};
-
-/* Encode one run of contiguous non-zero pages into the slot. */
-static int encode_run(struct pipe *pp, struct slot *s, size_t first, size_t n)
+/* Encode n contiguous pages of the slot's, at raw (addr in the process),
+ * into block o, with the slot's encoding room. */
+int page_encode_block(struct pipe *pp, struct slot *s, struct img_block *o, const uint8_t *raw,
+		      uint64_t addr, size_t n)
 {
-	struct img_block *o = &s->outs[s->nouts++];
-	const uint8_t *raw = s->raw + first * pp->ps;
 	size_t len = n * pp->ps;
 	long r = codec_encode(pp->codec, raw, len, s->enc + s->encoff,
 			      codec_bound(pp->codec->codec, SLOT_PAGES * pp->ps) - s->encoff);
 
-	o->pg = (struct ckpt_pages){ .addr = s->addr[first], .npages = (uint32_t)n };
+	o->pg = (struct ckpt_pages){ .addr = addr, .npages = (uint32_t)n };
 	if (r >= 0) {
 		o->pg.codec = pp->codec->codec;
 		o->data = s->enc + s->encoff;
@@ -167,6 +83,12 @@ static int encode_run(struct pipe *pp, struct slot *s, size_t first, size_t n)
 		img_block_hash_end(&s->bh, o->hash);
 	}
 	return 0;
+}
+
+/* Encode one run of contiguous non-zero pages into the slot. */
+static int encode_run(struct pipe *pp, struct slot *s, size_t first, size_t n)
+{
+	return page_encode_block(pp, s, &s->outs[s->nouts++], s->raw + first * pp->ps, s->addr[first], n);
 }
 
 /* Pages [s->summed, upto) of the open run, no codec: into its CRC and,
@@ -301,19 +223,21 @@ static int write_hashes(struct pipe *pp, struct slot *s, size_t i, size_t end)
  */
 static int write_slot(struct pipe *pp, struct slot *s)
 {
-	size_t b = 0;
+	/* (s->packed does not change once the writer has the slot) */
+	const struct img_block *outs = s->packed ? s->couts : s->outs;
+	size_t nouts = s->packed ? s->ncouts : s->nouts, b = 0;
 
 	if (!pp->hashes)
-		return img_write_blocks(pp->w, pp->proc, s->outs, s->nouts);
+		return img_write_blocks(pp->w, pp->proc, outs, nouts);
 	for (size_t i = 0; i < s->npages;) {
 		size_t end = i + 1, nb = b;
 		int ret;
 
 		while (end < s->npages && !s->brk[end])
 			end++;
-		while (nb < s->nouts && s->outs[nb].pg.addr <= s->addr[end - 1])
+		while (nb < nouts && outs[nb].pg.addr <= s->addr[end - 1])
 			nb++;
-		if ((nb > b && (ret = img_write_blocks(pp->w, pp->proc, s->outs + b, nb - b)) < 0) ||
+		if ((nb > b && (ret = img_write_blocks(pp->w, pp->proc, outs + b, nb - b)) < 0) ||
 		    (ret = write_hashes(pp, s, i, end)) < 0)
 			return ret;
 		b = nb;
@@ -329,6 +253,8 @@ static void wake(struct pipe *pp, pthread_cond_t *cv)
 		pthread_cond_broadcast(&pp->done_cv);
 		pthread_cond_broadcast(&pp->free_cv);
 		pthread_cond_broadcast(&pp->place_cv);
+		if (pp->err)
+			pthread_cond_broadcast(&pp->comp_cv);
 	} else if (pp->direct) {
 		pthread_cond_broadcast(cv);	/* a few workers, each for its own slot */
 	} else {
@@ -408,6 +334,7 @@ static void plan(struct pipe *pp, struct slot *s)
 {
 	s->npages = s->done = s->nouts = s->encoff = 0;
 	s->run_kind = -1;
+	s->comp = s->tried = s->taken = s->packed = s->orphan = 0;
 	next_vma(pp);
 	if (pp->vi == pp->p->d.nvmas)
 		return;
@@ -451,52 +378,6 @@ static void plan(struct pipe *pp, struct slot *s)
 	}
 }
 
-/* Whether slot s, just listed, is stored raw (and --compress auto's
- * sample taken of it).  Under the lock. */
-static int store_raw(struct pipe *pp, struct slot *s)
-{
-	enum auto_choice c;
-
-	s->sample = 0;
-	if (pp->codec->codec == CKPT_CODEC_NONE)
-		return 1;
-	if (!pp->codec->adaptive)
-		return 0;
-	c = autocodec_choose(&pp->ac, pp->ready, pp->nslots, s->brk[0]);
-	s->sample = c == AUTO_SAMPLE;
-	return c != AUTO_COMPRESS;
-}
-
-#define SAMPLE_PAGES	16u
-
-/* --compress auto: what a compressed slot's data came to (blocks that did
- * not shrink count as stored raw), in bytes raw and stored; for a sampled
- * one, what the first SAMPLE_PAGES of its first data run would (into
- * s->enc, which a plain slot does not use).  Not under the lock. */
-static void outcome(const struct pipe *pp, struct slot *s, size_t *raw, size_t *stored)
-{
-	*raw = *stored = 0;
-	for (size_t i = 0; i < s->nouts; i++) {
-		const struct img_block *o = &s->outs[i];
-		size_t len;
-		long r;
-
-		if (!o->data)
-			continue;
-		if (!s->sample) {
-			*raw += o->pg.npages * pp->ps;
-			*stored += o->len;
-			continue;
-		}
-		len = MIN(o->len, SAMPLE_PAGES * pp->ps);
-		r = codec_encode(pp->codec, o->data, len, s->enc,
-				 codec_bound(pp->codec->codec, SLOT_PAGES * pp->ps));
-		*raw = len;
-		*stored = r >= 0 ? (size_t)r : len;
-		return;
-	}
-}
-
 /*
  * Direct: place the slot's blocks right after those of the slot listed
  * before it, then write them from this thread, while they are in its
@@ -510,7 +391,7 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 {
 	/* (swapped: the slot after this one, written; it stays so until
 	 * this one is, slots being freed in order) */
-	const struct slot *next = &pp->slots[(s->seq + 1) % pp->nslots];
+	const struct slot *next = pp->ring[(s->seq + 1) % pp->nslots];
 	int ret = 0;
 
 	while (!pp->err && pp->placed != s->seq)
@@ -536,7 +417,7 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 	s->state = WRITTEN;
 	if (pp->swap)
 		pthread_cond_broadcast(&pp->place_cv);
-	for (struct slot *d; (d = &pp->slots[pp->wdone % pp->nslots])->state == WRITTEN &&
+	for (struct slot *d; (d = pp->ring[pp->wdone % pp->nslots])->state == WRITTEN &&
 			     pp->wdone < pp->placed;
 	     pp->wdone++) {
 		pp->upto = d->end;
@@ -566,16 +447,12 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
-		struct slot *s = &pp->slots[pp->filled % pp->nslots];
-		size_t raw = 0, stored = 0;
-		int ret = 0, waited = 0;
+		struct slot *s = pp->ring[pp->filled % pp->nslots];
+		int ret = 0;
 
 		while (!pp->err && !pp->eof && s->state != FREE) {
-			/* behind the writer only if the slot waits to be written */
-			if (!waited++ && s->state == DONE)
-				autocodec_worker_waited(&pp->ac);
 			pthread_cond_wait(&pp->free_cv, &pp->lock);
-			s = &pp->slots[pp->filled % pp->nslots];
+			s = pp->ring[pp->filled % pp->nslots];
 		}
 		if (pp->err || pp->eof)
 			break;
@@ -591,17 +468,15 @@ static void *worker(void *arg)
 			break;
 		}
 		s->state = WORKING;
-		s->plain = store_raw(pp, s);
+		/* --compress auto: raw here; compressors may pack it later */
+		s->plain = pp->codec->codec == CKPT_CODEC_NONE || pp->codec->adaptive;
 		if (own)
 			s->raw = own;
 		s->seq = pp->filled++;
 		pthread_mutex_unlock(&pp->lock);
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
 			ret = read_piece(pp, s, k, MIN(k + READ_PAGES, s->npages));
-		if (ret == 0 && pp->codec->adaptive && (!s->plain || s->sample))
-			outcome(pp, s, &raw, &stored);
 		pthread_mutex_lock(&pp->lock);
-		autocodec_outcome(&pp->ac, raw, stored);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
 		if (pp->direct) {
@@ -609,8 +484,9 @@ static void *worker(void *arg)
 			continue;
 		}
 		s->state = DONE;
-		pp->ready++;
 		wake(pp, &pp->done_cv);
+		if (pp->codec->adaptive && pagepack_pick(pp))
+			pthread_cond_signal(&pp->comp_cv);
 	}
 	pthread_mutex_unlock(&pp->lock);
 	free(own);
@@ -623,18 +499,19 @@ static void *writer(void *arg)
 
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
-		struct slot *s = &pp->slots[pp->written % pp->nslots];
-		int ret = 0, waited = 0;
+		size_t at = pp->written % pp->nslots;
+		struct slot *s = pp->ring[at];
+		int ret = 0;
 
 		while (!pp->err && !(pp->written < pp->filled && s->state == DONE) &&
-		       !(pp->eof && pp->written == pp->filled)) {
-			/* (the first slot is waited for whatever the codec) */
-			if (!waited++ && pp->written)
-				autocodec_writer_waited(&pp->ac);
+		       !(pp->eof && pp->written == pp->filled))
 			pthread_cond_wait(&pp->done_cv, &pp->lock);
-		}
 		if (pp->err || pp->written == pp->filled)
 			break;
+		/* a compressor at it stops at its next chunk: raw it is */
+		__atomic_store_n(&s->taken, 1, __ATOMIC_RELAXED);
+		if (s->packed)
+			pp->ac.packed++;
 		pthread_mutex_unlock(&pp->lock);
 		ret = write_slot(pp, s);
 		img_writer_push(pp->w);
@@ -642,11 +519,19 @@ static void *writer(void *arg)
 		pthread_mutex_lock(&pp->lock);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
-		s->state = FREE;
-		pp->ready--;
+		if (s->comp) {
+			/* still reading it: the workers get a spare instead */
+			s->orphan = 1;
+			pp->ring[at] = pp->spare[--pp->nspare];
+			pp->ring[at]->state = FREE;
+		} else {
+			s->state = FREE;
+		}
 		pp->written++;
 		wake(pp, &pp->free_cv);
 	}
+	pp->closed = 1;
+	pthread_cond_broadcast(&pp->comp_cv);
 	pthread_mutex_unlock(&pp->lock);
 	return NULL;
 }
@@ -750,21 +635,26 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	uint32_t idx = src->idx;
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER,
-		.free_cv = PTHREAD_COND_INITIALIZER, .place_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
+		.free_cv = PTHREAD_COND_INITIALIZER, .place_cv = PTHREAD_COND_INITIALIZER,
+		.comp_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
 		.tr = src->tr, .hashes = dst->hashes, .src = src, .bk = img_writer_block_key(w),
 	};
-	pthread_t *workers, wr;
-	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, ret, err;
+	pthread_t *workers, *comps, wr;
+	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, cstarted = 0, ret, err;
+	/* --compress auto: a compressor per job, and a spare slot for each */
+	size_t ncomp = codec->adaptive ? (size_t)nw : 0, nall;
+	struct slot *all;
 	const char *order;
 
 	uint64_t npages = pass_pages(p, vp, pass);
 
 	autocodec_init(&pp.ac);
 	/* Out of order where nothing needs the order: raw blocks (compressed
-	 * ones keep the CPUs busy anyway, and --compress auto reads the
-	 * writer's waits), no HASHES sections between them, a regular file. */
+	 * ones keep the CPUs busy anyway; --compress auto's compressors work
+	 * on slots waiting for the in-order writer), no HASHES sections
+	 * between them, a regular file. */
 	order = getenv("CKPT_PAGES_ORDER");
 	pp.direct = codec->codec == CKPT_CODEC_NONE && !dst->hashes && !w->is_stream &&
 		    !(order && !strcmp(order, "in-order"));
@@ -778,18 +668,28 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	if (codec->codec == CKPT_CODEC_NONE || codec->adaptive)
 		reserve(w, npages, pp.ps);
 	progress_begin(npages * pp.ps);
-	/* Adaptive: room for a backlog that compression can hide behind. */
-	pp.nslots = (size_t)nw * (codec->adaptive ? 4 : 2) + 2;
-	pp.slots = xzalloc(pp.nslots * sizeof(*pp.slots));
-	for (size_t i = 0; i < pp.nslots; i++) {
-		if (pp.direct)
-			pp.slots[i].bt = xmalloc(sizeof(*pp.slots[i].bt));
+	/* (--compress auto too: the compressors work on the backlog a slow
+	 * writer leaves, whatever its length) */
+	pp.nslots = (size_t)nw * 2 + 2;
+	nall = pp.nslots + ncomp;
+	all = xzalloc(nall * sizeof(*all));
+	pp.ring = xmalloc(pp.nslots * sizeof(*pp.ring));
+	pp.spare = xmalloc((ncomp + 1) * sizeof(*pp.spare));
+	for (size_t i = 0; i < nall; i++) {
+		if (pp.direct)	/* (its pages are read into its worker's own) */
+			all[i].bt = xmalloc(sizeof(*all[i].bt));
 		else
-			pp.slots[i].raw = xmalloc(SLOT_PAGES * pp.ps);
+			all[i].raw = xmalloc(SLOT_PAGES * pp.ps);
 		if (codec->codec != CKPT_CODEC_NONE)
-			pp.slots[i].enc = xmalloc(codec_bound(codec->codec, SLOT_PAGES * pp.ps));
+			all[i].enc = xmalloc(codec_bound(codec->codec, SLOT_PAGES * pp.ps));
+		if (codec->adaptive)
+			all[i].couts = xmalloc(COUTS * sizeof(*all[i].couts));
 		if (pp.bk)
-			img_block_hash_new(&pp.slots[i].bh, pp.bk);
+			img_block_hash_new(&all[i].bh, pp.bk);
+		if (i < pp.nslots)
+			pp.ring[i] = &all[i];
+		else
+			pp.spare[pp.nspare++] = &all[i];
 	}
 	if (pp.direct && (ret = img_writer_place(w, 1)) < 0)
 		goto out;
@@ -797,6 +697,11 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		ret = error("cannot start threads");
 		goto out;
 	}
+	/* (none started: every block raw, as the writer finds them) */
+	comps = xmalloc((ncomp + 1) * sizeof(*comps));
+	for (; (size_t)cstarted < ncomp; cstarted++)
+		if (pthread_create(&comps[cstarted], NULL, pagepack_thread, &pp))
+			break;
 	/* This thread is a worker too; fewer helpers if some fail to start. */
 	workers = xmalloc((size_t)nw * sizeof(*workers));
 	for (; started < nw - 1; started++)
@@ -807,7 +712,10 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		pthread_join(workers[i], NULL);
 	if (!pp.direct)
 		pthread_join(wr, NULL);
+	for (int i = 0; i < cstarted; i++)
+		pthread_join(comps[i], NULL);
 	free(workers);
+	free(comps);
 	ret = pp.err;
 	/* (the file offset to the end of the blocks, whatever came of them) */
 	if (pp.direct && (err = img_writer_place(w, 0)) < 0 && ret == 0)
@@ -816,19 +724,22 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		debug("page data: %llu slots of up to %u pages, each written in place by the thread that read it (%d), %llu ahead of an earlier one",
 		      (unsigned long long)pp.placed, SLOT_PAGES, nw, (unsigned long long)pp.ahead);
 	if (codec->adaptive)
-		autocodec_report(&pp.ac);
+		autocodec_report(&pp.ac, pp.filled);
 	if (ret == 0 && pass != PASS_NOT_FORKED)
 		ret = write_same(w, idx, p, vp);
 out:
 	progress_end();
-	for (size_t i = 0; i < pp.nslots; i++) {
+	for (size_t i = 0; i < nall; i++) {
 		if (!pp.direct)	/* (else the workers' own, freed by them) */
-			free(pp.slots[i].raw);
-		free(pp.slots[i].enc);
-		free(pp.slots[i].bt);
+			free(all[i].raw);
+		free(all[i].enc);
+		free(all[i].couts);
+		free(all[i].bt);
 		if (pp.bk)
-			img_block_hash_free(&pp.slots[i].bh);
+			img_block_hash_free(&all[i].bh);
 	}
-	free(pp.slots);
+	free(all);
+	free(pp.ring);
+	free(pp.spare);
 	return ret;
 }

@@ -93,6 +93,36 @@ lz4_bytes() {
 	[ "$status" -eq 0 ]
 }
 
+@test "--compress auto: a writer in bursts writes whole blocks, raw and compressed" {
+	skip_unless_ptrace
+	start_target pattern 16
+	# A reader in bursts: while it sleeps the compressor packs the blocks
+	# waiting in the ring; then it takes 4 MiB at once, and the writer
+	# reaches blocks the compressor has not finished (or not reached):
+	# those it writes raw at once (-v: "reached by the writer first",
+	# when the timing has it), the compressor's half-done form left.
+	"$CKPT" -v dump "$TPID" -o - --kill --no-fork --compress auto -j 1 2>"$T/log" | {
+		while :; do
+			dd bs=65536 count=64 iflag=fullblock of="$T/chunk" 2>/dev/null
+			[ -s "$T/chunk" ] || break
+			cat "$T/chunk" >>"$T/img"
+			sleep 0.01
+		done
+	}
+	reap "$TPID"
+	cat "$T/log"
+	grep -q 'blocks written compressed' "$T/log"
+	lz=$(lz4_bytes "$T/img")
+	echo "$lz bytes compressed"
+	# a mix: some blocks compressed, the first at least raw (the writer
+	# takes it at once); every page where it belongs
+	[ "$lz" -gt 0 ]
+	[ "$lz" -lt $(( 32 << 20 )) ]
+	"$CKPT" verify "$T/img"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
 @test "the image does not depend on the number of compression threads" {
 	skip_unless_ptrace
 	start_target pattern 4
