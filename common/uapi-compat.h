@@ -59,6 +59,10 @@ struct ckpt_procmap_query {
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
 #endif
+/* The same header, Linux 5.14 */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
 
 #define CKPT_UFFD_FEATURE_WP_UNPOPULATED	(1ull << 13)
 #define CKPT_UFFD_FEATURE_WP_ASYNC		(1ull << 15)

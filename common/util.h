@@ -19,6 +19,11 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
+/* heapwarm.c: bytes of heap in memory before a freeze, kept by the heap
+ * from then on (every thread of ours allocating from it); heap_cool()
+ * lets it give memory back again. */
+void heap_warm(size_t bytes);
+void heap_cool(void);
 
 /* Read a whole (small, /proc) file; NUL-terminated; *len without the NUL.
  * Returns 0 or -errno. */

@@ -60,24 +60,15 @@ static int read_deadline(struct ckpt_thread_attrs *t)
 	return 0;
 }
 
-/* Each thread's attributes readable from outside; procfd: /proc. */
-struct attrs_work {
-	struct img_proc *p;
-	int procfd;
-};
-
-/* Thread i's, shared by two threads of ours (dump/twin.c). */
-static int thread_attrs(void *arg, size_t i)
+int dump_thread_attrs(struct img_proc *p, size_t i, pid_t tid, int procfd)
 {
-	struct img_proc *p = ((struct attrs_work *)arg)->p;
-	int procfd = ((struct attrs_work *)arg)->procfd;
 	char path[32];
 	struct ckpt_thread_attrs *t = &p->tattrs[i];
 	long long v;
 	long r;
 	int ret;
 
-	t->tid = p->threads[i].d.tid;
+	t->tid = tid;
 	/* From the one read of each thread's status (collect.c). */
 	if (p->threads[i].no_new_privs > 0)
 		t->flags |= CKPT_TATTR_NO_NEW_PRIVS;
@@ -97,15 +88,15 @@ static int thread_attrs(void *arg, size_t i)
 	return 0;
 }
 
-int dump_collect_attrs(pid_t live, struct img_proc *p)
+int dump_collect_attrs(pid_t live, struct img_proc *p, size_t nthreads)
 {
 	struct ckpt_attrs *a = &p->attrs;
 	char path[64];
 	long long v;
-	int ret, procfd;
+	int ret;
 
 	p->has_attrs = 1;
-	a->nthreads = p->d.nthreads;
+	a->nthreads = (uint32_t)nthreads;
 	p->tattrs = xzalloc(a->nthreads * sizeof(*p->tattrs));
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", live);
 	if ((ret = read_number(AT_FDCWD, path, &v)) < 0)
@@ -117,13 +108,7 @@ int dump_collect_attrs(pid_t live, struct img_proc *p)
 		a->loginuid = (uint32_t)v;
 		a->flags |= CKPT_ATTR_LOGINUID;
 	}
-	/* timerslack_ns is in /proc/TID only, not in /proc/PID/task/TID
-	 * (fs/proc/base.c: tgid_base_stuff). */
-	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return error_errno(errno, "cannot open /proc");
-	ret = twin_finish(twin_start(a->nthreads, thread_attrs, &(struct attrs_work){ p, procfd }));
-	close(procfd);
-	return ret;
+	return 0;
 }
 
 int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, long dumpable)

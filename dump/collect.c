@@ -15,6 +15,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -213,18 +214,22 @@ static int collect_regsets(struct img_thread *t, const struct tracee *tr, uint32
  * A thread stopped inside an rseq critical section would be aborted by the
  * kernel on its way back to user space (kernel/rseq.c, rseq_ip_fixup):
  * store it as resuming at the abort handler, since a restored thread may
- * run on another CPU and the kernel will not know to abort it.
+ * run on another CPU and the kernel will not know to abort it.  area: its
+ * struct rseq as read (rseq_fixups).
  */
-static void rseq_fixup(struct img_thread *t, struct tracee *tr)
+struct rseq_area {
+	uint32_t cpu_id_start, cpu_id;
+	uint64_t rseq_cs;
+};
+
+static void rseq_fixup(struct img_thread *t, struct tracee *tr, const struct rseq_area *area)
 {
 	pid_t tid = tr->tid;
-	struct { uint32_t cpu_id_start, cpu_id; uint64_t rseq_cs; } area;
 	struct { uint32_t version, flags; uint64_t start_ip, post_commit_offset, abort_ip; } cs;
 	arch_regs_t *regs = (arch_regs_t *)t->regsets[0].data;
 	uint64_t ip = arch_ip(regs);
 
-	if (!t->d.rseq_addr || mem_read(tid, t->d.rseq_addr, &area, sizeof(area)) < 0 ||
-	    !area.rseq_cs || mem_read(tid, area.rseq_cs, &cs, sizeof(cs)) < 0)
+	if (!area->rseq_cs || mem_read(tid, area->rseq_cs, &cs, sizeof(cs)) < 0)
 		return;
 	if (ip >= cs.start_ip && ip - cs.start_ip < cs.post_commit_offset) {
 		debug("thread %d: in an rseq critical section, resumes at %#lx", tid,
@@ -234,7 +239,48 @@ static void rseq_fixup(struct img_thread *t, struct tracee *tr)
 	}
 }
 
-/* What ptrace tells of a thread: registers, signals, rseq. */
+/*
+ * Every thread's struct rseq (glibc registers one per thread) read with
+ * one process_vm_readv per 512 threads, not one each; where a batch
+ * fails, one by one (mem_read, /proc/PID/mem too), an unreadable one
+ * skipped as before.  Only a thread inside a critical section (rseq_cs
+ * set: rare) costs a read more.
+ */
+static void rseq_fixups(struct img_proc *p, struct tracee_set *ts)
+{
+	size_t n = ts->n, *idx = xmalloc(n * sizeof(*idx)), k = 0;
+	struct rseq_area *area = xzalloc(n * sizeof(*area));
+	struct iovec *l = xmalloc(n * sizeof(*l)), *r = xmalloc(n * sizeof(*r));
+	uint8_t *ok = xmalloc(n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!p->threads[i].d.rseq_addr)
+			continue;
+		l[k] = (struct iovec){ &area[k], sizeof(area[k]) };
+		r[k] = (struct iovec){ (void *)(uintptr_t)p->threads[i].d.rseq_addr, sizeof(area[k]) };
+		idx[k++] = i;
+	}
+	for (size_t lo = 0; lo < k; lo += 512) {
+		int m = (int)MIN((size_t)512, k - lo);
+
+		memset(ok + lo, 1, (size_t)m);
+		if (mem_rw_plain(ts->t[0].tid, l + lo, r + lo, m, 0) == 0)
+			continue;
+		for (int j = 0; j < m; j++)
+			ok[lo + j] = mem_read(ts->t[0].tid, (uint64_t)(uintptr_t)r[lo + j].iov_base,
+					      &area[lo + j], sizeof(area[lo + j])) == 0;
+	}
+	for (size_t j = 0; j < k; j++)
+		if (ok[j])
+			rseq_fixup(&p->threads[idx[j]], &ts->t[idx[j]], &area[j]);
+	free(idx);
+	free(area);
+	free(l);
+	free(r);
+	free(ok);
+}
+
+/* What ptrace tells of a thread: registers, rseq registration. */
 static int collect_thread(struct img_thread *t, struct tracee *tr, uint32_t *xstate_size,
 			  uint8_t *buf)
 {
@@ -247,11 +293,96 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, uint32_t *xst
 	arch_resolve_restart(tr->tid, (arch_regs_t *)t->regsets[0].data, tr->wchan);
 	if (arch_in_syscall(tr->tid, &tr->regs))
 		t->d.flags |= CKPT_THREAD_IN_SYSCALL;
-	if ((ret = (int)tracee_call(PTRACE_GETSIGMASK, tr->tid, (void *)sizeof(uint64_t),
-				    &t->d.sigmask)) < 0)
+	tr->rseq_regs = tr->regs;
+	memset(&rseq, 0, sizeof(rseq));
+	if (tracee_call(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, (void *)sizeof(rseq), &rseq) >= 0) {
+		t->d.rseq_addr = rseq.rseq_abi_pointer;
+		t->d.rseq_len = rseq.rseq_abi_size;
+		t->d.rseq_sig = rseq.signature;
+		t->d.rseq_flags = rseq.flags;
+	}
+	for (uint32_t k = 1; k < t->d.nregsets; k++)
+		if (ARCH_FRAME_FP_NOTE && t->regsets[k].type == ARCH_FRAME_FP_NOTE) {
+			tr->fp = t->regsets[k].data;
+			tr->fplen = t->regsets[k].len;
+		}
+	return 0;
+}
+
+/* What a thread's status said of its signals (thread_side); ok 0: it
+ * could not be read. */
+struct side_sig {
+	uint64_t blk, pnd;
+	int ok;
+};
+
+/*
+ * Syscalls that never change the signal mask, the waits threads are most
+ * often frozen in.  A thread inside any other may be in one that runs
+ * with a mask of its own and puts the thread's back only on its way out
+ * (sigsuspend, and pselect6, ppoll, epoll_pwait, io_pgetevents and
+ * io_uring_enter with a mask: TIF_RESTORE_SIGMASK, kernel/signal.c
+ * set_user_sigmask; or a driver's ioctl doing the same): there SigBlk
+ * shows the syscall's mask, and PTRACE_GETSIGMASK the thread's own
+ * (kernel/ptrace.c: saved_sigmask when it is to be restored).
+ */
+static const long mask_neutral[] = {
+	SYS_futex, SYS_nanosleep, SYS_clock_nanosleep, SYS_read, SYS_readv, SYS_write,
+	SYS_writev, SYS_recvfrom, SYS_recvmsg, SYS_sendto, SYS_sendmsg, SYS_accept4, SYS_connect,
+	SYS_wait4, SYS_waitid, SYS_sched_yield, SYS_msgrcv, SYS_semtimedop,
+#ifdef SYS_pause
+	SYS_pause,
+#endif
+#ifdef SYS_poll
+	SYS_poll,
+#endif
+#ifdef SYS_select
+	SYS_select,
+#endif
+#ifdef SYS_epoll_wait
+	SYS_epoll_wait,
+#endif
+#ifdef SYS_accept
+	SYS_accept,
+#endif
+#ifdef SYS_futex_waitv
+	SYS_futex_waitv,
+#endif
+};
+
+/* Its status's SigBlk is the mask PTRACE_GETSIGMASK would give. */
+static int sigblk_is_mask(const struct img_thread *t, const struct tracee *tr)
+{
+	long nr;
+
+	if (!(t->d.flags & CKPT_THREAD_IN_SYSCALL))
+		return 1;
+	nr = arch_syscall_nr(&tr->regs);
+	for (size_t i = 0; i < ARRAY_SIZE(mask_neutral); i++)
+		if (nr == mask_neutral[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * A thread's signal mask and pending signals.  From its status where it
+ * was read: SigBlk is task->blocked, what PTRACE_GETSIGMASK gives but in
+ * the syscalls above, and an empty SigPnd is an empty queue (a queued
+ * siginfo always has its bit set: kernel/signal.c __send_signal_locked
+ * sets it with the queue lock held, collect_signal clears it with the
+ * last one), nothing to peek.  Two ptrace requests a thread were 2,000
+ * with 1,000 threads.
+ */
+static int collect_signals(struct img_thread *t, struct tracee *tr, const struct side_sig *s)
+{
+	int ret;
+
+	if (s->ok && sigblk_is_mask(t, tr))
+		t->d.sigmask = s->blk;
+	else if ((ret = (int)tracee_call(PTRACE_GETSIGMASK, tr->tid, (void *)sizeof(uint64_t),
+					 &t->d.sigmask)) < 0)
 		return error_errno(ret, "thread %d: cannot read the signal mask", tr->tid);
-	ret = peek_pending(tr->tid, 0, &t->pending, &t->d.npending);
-	if (ret < 0)
+	if ((!s->ok || s->pnd) && (ret = peek_pending(tr->tid, 0, &t->pending, &t->d.npending)) < 0)
 		return error_errno(ret, "thread %d: cannot read pending signals", tr->tid);
 	for (uint32_t k = 0; k < t->d.npending; k++) {
 		siginfo_t si;
@@ -262,22 +393,8 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, uint32_t *xst
 		    si.si_code > 0)
 			tr->fault_pending = 1;
 	}
-	tr->rseq_regs = tr->regs;
-	memset(&rseq, 0, sizeof(rseq));
-	if (tracee_call(PTRACE_GET_RSEQ_CONFIGURATION, tr->tid, (void *)sizeof(rseq), &rseq) >= 0) {
-		t->d.rseq_addr = rseq.rseq_abi_pointer;
-		t->d.rseq_len = rseq.rseq_abi_size;
-		t->d.rseq_sig = rseq.signature;
-		t->d.rseq_flags = rseq.flags;
-		rseq_fixup(t, tr);
-	}
 	/* For borrowing and trips (ptrace/tracee.h). */
 	tr->sigmask = t->d.sigmask;
-	for (uint32_t k = 1; k < t->d.nregsets; k++)
-		if (ARCH_FRAME_FP_NOTE && t->regsets[k].type == ARCH_FRAME_FP_NOTE) {
-			tr->fp = t->regsets[k].data;
-			tr->fplen = t->regsets[k].len;
-		}
 	tr->known = 1;
 	return 0;
 }
@@ -287,7 +404,7 @@ static int collect_thread(struct img_thread *t, struct tracee *tr, uint32_t *xst
  * robust list, scheduling, and from one read of its status (taskfd:
  * /proc/PID/task) its name, seccomp mode and NoNewPrivs.
  */
-static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
+static void thread_side(struct img_thread *t, pid_t tid, int taskfd, struct side_sig *sig)
 {
 	struct sched_param sp = { 0 };
 	struct proc_status st;
@@ -316,27 +433,32 @@ static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
 		memcpy(t->d.comm, st.name, sizeof(t->d.comm) - 1);
 		t->seccomp = st.seccomp;
 		t->no_new_privs = st.no_new_privs;
+		*sig = (struct side_sig){ st.sig_blk, st.sig_pnd, 1 };
 	}
 }
 
 /*
- * The two halves run side by side: thread_side() of every thread shared
- * by a second thread of ours (dump/twin.c) and this one once its ptrace
- * requests are made (those work only from the tracing thread).  With
- * 1,000 threads the status reads alone are some 25-50 ms of the pause.
+ * The two halves run side by side: thread_side() and the thread's
+ * attributes (attrs.c) of every thread shared by a second thread of ours
+ * (dump/twin.c) and this one once its ptrace requests are made (those
+ * work only from the tracing thread).  With 1,000 threads the status
+ * reads alone are some 25-50 ms of the pause, the attributes 8-25 more
+ * (they were a step of their own after this one).  The signals come
+ * after both, from what the status said.
  */
 struct side {
 	struct img_proc *p;
 	const struct tracee_set *ts;
-	int taskfd;
+	int taskfd, procfd;
+	struct side_sig *sig;
 };
 
 static int side_one(void *arg, size_t i)
 {
 	struct side *s = arg;
 
-	thread_side(&s->p->threads[i], s->ts->t[i].tid, s->taskfd);
-	return 0;
+	thread_side(&s->p->threads[i], s->ts->t[i].tid, s->taskfd, &s->sig[i]);
+	return dump_thread_attrs(s->p, i, s->ts->t[i].tid, s->procfd);
 }
 
 int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xstate_size)
@@ -344,27 +466,41 @@ int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xs
 	size_t maxlen = 0;
 	uint8_t *buf;
 	char path[32];
-	int taskfd, ret = 0;
+	int taskfd, procfd, ret = 0, ret2;
 	struct side side;
 	struct twin *twin;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", ts->pid);
 	if ((taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return error_errno(errno, "cannot open %s", path);
+	/* timerslack_ns is in /proc/TID only, not in /proc/PID/task/TID
+	 * (fs/proc/base.c: tgid_base_stuff). */
+	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		ret = error_errno(errno, "cannot open /proc");
+		close(taskfd);
+		return ret;
+	}
 	for (unsigned i = 0; i < arch_nregsets; i++)
 		maxlen = MAX(maxlen, (size_t)arch_regsets[i].maxlen);
 	buf = xmalloc(maxlen);
 	p->d.nthreads = (uint32_t)ts->n;
 	p->threads = xzalloc(ts->n * sizeof(*p->threads));
-	side = (struct side){ p, ts, taskfd };
+	side = (struct side){ p, ts, taskfd, procfd, xzalloc(ts->n * sizeof(*side.sig)) };
 	twin = twin_start(ts->n, side_one, &side);
 	for (size_t i = 0; i < ts->n && ret == 0; i++)
 		ret = collect_thread(&p->threads[i], &ts->t[i], xstate_size, buf);
-	twin_finish(twin);
+	ret2 = twin_finish(twin);
+	if (ret == 0)
+		ret = ret2;
+	for (size_t i = 0; i < ts->n && ret == 0; i++)
+		ret = collect_signals(&p->threads[i], &ts->t[i], &side.sig[i]);
+	free(side.sig);
 	free(buf);
 	close(taskfd);
+	close(procfd);
 	if (ret < 0)
 		return ret;
+	rseq_fixups(p, ts);
 	/* Where the CPU keeps what the extended register sets hold: the same
 	 * for every thread (one XCR0 per process, Linux's fpu_user_cfg). */
 	p->xfeat = xzalloc(CKPT_MAX_XFEAT * sizeof(*p->xfeat));

@@ -316,9 +316,10 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	if (ret < 0)
 		return error_errno(ret, "cannot read /proc/%d/maps", pid);
 	if ((ret = dump_collect_proc(pid, p, ts, &dp->status)) < 0 ||
+	    (ret = dump_collect_attrs(pid, p, ts->n)) < 0 ||
 	    (phase("process"), ret = dump_collect_threads(p, ts, &img->h.xstate_size)) < 0 ||
-	    (phase("threads: registers, signals"), ret = dump_collect_attrs(pid, p)) < 0 ||
-	    (phase("attributes"), ret = dump_collect_seccomp(p, ts)) < 0)
+	    (phase("threads: registers, signals, attributes"),
+	     ret = dump_collect_seccomp(p, ts)) < 0)
 		goto out;
 	/* Threads are borrowed through a sigreturn gadget of the process's
 	 * own code (ptrace/borrow.c); none: the old way, -v says so.  The
@@ -863,6 +864,28 @@ static void track_keep(struct dump *d)
 			track_commit(&d->pr[i].tr);
 }
 
+/*
+ * What the dump allocates while frozen, per thread of the job: register
+ * sets (x86-64's XSAVE area: some 3 KiB), a trip's frames and the stack
+ * bytes they cover (twice that), the thread's part of the metadata and
+ * of the text of smaps, with room for the growth of their buffers.
+ * Measured with 1,000 threads: some 3,800 page faults (15 MiB) in the
+ * pause without it (perf record -e page-faults).
+ */
+#define WARM_PER_THREAD	(24u << 10)
+
+/* The heap, touched for the job's threads before the freeze (heapwarm.c);
+ * a job of a few threads allocates too little to be worth it. */
+static void warm_heap(pid_t pid, struct dump *d)
+{
+	struct proc_stat st;
+
+	if (proc_read_stat(pid, &st) < 0 || st.nthreads < 16)
+		return;
+	heap_warm((size_t)st.nthreads * WARM_PER_THREAD);
+	img_writer_touch(&d->w);	/* the metadata goes through it */
+}
+
 /* The tree let go (tracee_release_tree); when, for "frozen for". */
 static uint64_t release(struct dump *d, int sig)
 {
@@ -893,6 +916,8 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		d.npre = 0;
 	}
 	phase("smaps before the freeze");
+	warm_heap(pid, &d);
+	phase("heap warmed");
 	phase(NULL);
 	ret = o->single ? freeze_single(pid, &d.tt, seccomp) : tracee_freeze_tree(pid, &d.tt);
 	if (ret < 0)
@@ -969,6 +994,7 @@ out:
 	proc_free_maps(d.pre, d.npre);
 	img_writer_close(&d.w);
 	img_free(&d.img);
+	heap_cool();
 	if (log_verbose > 1)
 		debug("kill points passed: %ld", killpoints_passed());
 	guard_stop();

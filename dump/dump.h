@@ -86,9 +86,13 @@ int twin_finish(struct twin *w);
 /* remote.c: state only a syscall inside the target can read */
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss);
-/* attrs.c: the ATTRS section; dump_attrs_remote() from inside the
- * process (remote.c), with the result of PR_GET_DUMPABLE */
-int dump_collect_attrs(pid_t live, struct img_proc *p);
+/* attrs.c: the ATTRS section: the process's and room for nthreads
+ * threads' (before dump_collect_threads); each thread's, thread i's of p
+ * (tid) once collect.c has read its status (procfd: /proc), by either
+ * twin; dump_attrs_remote() from inside the process (remote.c), with the
+ * result of PR_GET_DUMPABLE */
+int dump_collect_attrs(pid_t live, struct img_proc *p, size_t nthreads);
+int dump_thread_attrs(struct img_proc *p, size_t i, pid_t tid, int procfd);
 int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, long dumpable);
 /* sysv.c: the SYSV_SHM section, after the VMAs (page: the page size) */
 int dump_collect_sysv(struct img_proc *p, uint64_t page);

@@ -122,6 +122,9 @@ void img_writer_push_to(struct img_writer *w, uint64_t upto);
 int img_writer_finish(struct img_writer *w);
 /* Free the writer; removes the temporary file unless finish succeeded. */
 void img_writer_close(struct img_writer *w);
+/* Its buffer's pages in memory now (before a freeze, after any fork:
+ * pages touched before a fork are copied at our next write). */
+void img_writer_touch(struct img_writer *w);
 /* dest.c: the destination's file, given its name at the end; the name of
  * the temporary file ckpt `owner` writes for dest (malloc'd); removing
  * those of ckpts that are gone. */

@@ -34,6 +34,12 @@ int img_writer_open(struct img_writer *w, const char *path, int no_sync)
 	return img_dest_open(w, path);	/* dest.c: beside FILE, or a stream */
 }
 
+void img_writer_touch(struct img_writer *w)
+{
+	if (w->buf)
+		memset(w->buf, 0, WBUF_SIZE);
+}
+
 static int flush(struct img_writer *w)
 {
 	int ret;

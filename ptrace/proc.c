@@ -59,6 +59,7 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->tty_nr = (unsigned)v[6];
 	st->tpgid = (int)v[7];
 	st->flags = (unsigned long)v[8];
+	st->nthreads = (int)v[19];
 	st->start_time = v[21];
 	st->start_code = v[25];
 	st->end_code = v[26];
@@ -168,6 +169,10 @@ int proc_read_status_at(int dirfd, const char *path, struct proc_status *st)
 			st->sig_ign = hex64(val);
 		else if (!strcmp(line, "SigCgt"))
 			st->sig_cgt = hex64(val);
+		else if (!strcmp(line, "SigPnd"))
+			st->sig_pnd = hex64(val);
+		else if (!strcmp(line, "SigBlk"))
+			st->sig_blk = hex64(val);
 	}
 	free(buf);
 	return 0;

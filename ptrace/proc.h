@@ -11,6 +11,7 @@ struct proc_stat {
 	unsigned tty_nr;	/* field 7: the controlling terminal's device number, 0: none */
 	int tpgid;		/* field 8: its foreground process group, -1: none */
 	unsigned long flags;	/* PF_* */
+	int nthreads;		/* field 20: num_threads */
 	uint64_t start_time;	/* clock ticks after boot */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
@@ -34,6 +35,7 @@ struct proc_status {
 	uint64_t vmsize_kb;	/* VmSize: every mapping's size (mm->total_vm) */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint64_t sig_ign, sig_cgt;	/* SigIgn, SigCgt: bit sig-1 */
+	uint64_t sig_pnd, sig_blk;	/* SigPnd (the thread's own queue), SigBlk */
 };
 
 struct map_entry {

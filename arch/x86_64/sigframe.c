@@ -172,13 +172,23 @@ static int read_fpstate(pid_t tid, const struct arch_sigframe *f, uint8_t *buf, 
 
 /* With a user shadow stack (CET), rt_sigreturn wants a restore token on
  * it (arch/x86/kernel/shstk.c restore_signal_shadow_stack), which our
- * frame has not: its regset exists only while one is enabled. */
+ * frame has not: its regset answers only while one is enabled (ENODEV
+ * else, arch/x86/kernel/fpu/regset.c ssp_get).  EINVAL: the kernel has
+ * no such regset (no CONFIG_X86_USER_SHADOW_STACK, kernel/ptrace.c
+ * ptrace_regset), for no thread: not asked again (a request a thread,
+ * 1,000 in a trip of 1,000 threads). */
 static int shadow_stack(pid_t tid)
 {
+	static int no_regset;
 	uint64_t ssp;
 	struct iovec iov = { &ssp, sizeof(ssp) };
 
-	return ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_SHSTK, &iov) == 0;
+	if (no_regset)
+		return 0;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_SHSTK, &iov) == 0)
+		return 1;
+	no_regset = errno == EINVAL;
+	return 0;
 }
 
 int arch_sigframe_build(struct arch_sigframe *f, pid_t tid, uint64_t below, const arch_regs_t *r,
