@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -293,6 +294,55 @@ TEST(status_name_of_a_thread_with_a_tricky_name)
 	}
 	prctl(PR_SET_NAME, old);
 	close(dirfd);
+}
+
+/*
+ * What dump/collect.c takes from a thread's status instead of ptrace:
+ * SigBlk as the thread's mask (a real-time signal too: all 64 bits) and
+ * SigPnd as its own queue only (a signal sent to the process is in
+ * ShdPnd); and num_threads from stat, which sizes the heap warmed
+ * before a freeze.
+ */
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+TEST(status_signals_of_a_thread_and_stat_threads)
+{
+	int rt = SIGRTMIN + 5;
+	uint64_t blk = 1ull << (SIGUSR1 - 1) | 1ull << (SIGUSR2 - 1) | 1ull << (rt - 1);
+	struct proc_status st;
+	struct proc_stat pst;
+	pthread_t th;
+	sigset_t set;
+	char path[64];
+	int dirfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, rt);
+	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &set, NULL));
+	ASSERT_EQ(0, (int)syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR1));
+	ASSERT_EQ(0, (int)syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), rt));
+	ASSERT_EQ(0, kill(getpid(), SIGUSR2));	/* the process's: not SigPnd */
+	dirfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
+	ASSERT_GE(dirfd, 0);
+	snprintf(path, sizeof(path), "%ld/status", (long)syscall(SYS_gettid));
+	ASSERT_EQ(0, proc_read_status_at(dirfd, path, &st));
+	close(dirfd);
+	EXPECT_EQ(blk, st.sig_blk);
+	EXPECT_EQ(1ull << (SIGUSR1 - 1) | 1ull << (rt - 1), st.sig_pnd);
+
+	ASSERT_EQ(0, proc_read_stat(getpid(), &pst));
+	EXPECT_EQ(1, pst.nthreads);
+	ASSERT_EQ(0, pthread_create(&th, NULL, sleeper, NULL));
+	ASSERT_EQ(0, proc_read_stat(getpid(), &pst));
+	EXPECT_EQ(2, pst.nthreads);
 }
 
 /* Two mappings we make, found in our own smaps with path and VmFlags. */
