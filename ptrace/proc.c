@@ -169,10 +169,6 @@ int proc_read_status_at(int dirfd, const char *path, struct proc_status *st)
 			st->sig_ign = hex64(val);
 		else if (!strcmp(line, "SigCgt"))
 			st->sig_cgt = hex64(val);
-		else if (!strcmp(line, "SigPnd"))
-			st->sig_pnd = hex64(val);
-		else if (!strcmp(line, "SigBlk"))
-			st->sig_blk = hex64(val);
 	}
 	free(buf);
 	return 0;

@@ -35,7 +35,6 @@ struct proc_status {
 	uint64_t vmsize_kb;	/* VmSize: every mapping's size (mm->total_vm) */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint64_t sig_ign, sig_cgt;	/* SigIgn, SigCgt: bit sig-1 */
-	uint64_t sig_pnd, sig_blk;	/* SigPnd (the thread's own queue), SigBlk */
 };
 
 struct map_entry {

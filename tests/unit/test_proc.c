@@ -296,13 +296,8 @@ TEST(status_name_of_a_thread_with_a_tricky_name)
 	close(dirfd);
 }
 
-/*
- * What dump/collect.c takes from a thread's status instead of ptrace:
- * SigBlk as the thread's mask (a real-time signal too: all 64 bits) and
- * SigPnd as its own queue only (a signal sent to the process is in
- * ShdPnd); and num_threads from stat, which sizes the heap warmed
- * before a freeze.
- */
+/* num_threads from stat, which sizes the heap dump.c warms before a
+ * freeze (heapwarm.c). */
 static void *sleeper(void *arg)
 {
 	(void)arg;
@@ -311,32 +306,10 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-TEST(status_signals_of_a_thread_and_stat_threads)
+TEST(stat_counts_the_threads)
 {
-	int rt = SIGRTMIN + 5;
-	uint64_t blk = 1ull << (SIGUSR1 - 1) | 1ull << (SIGUSR2 - 1) | 1ull << (rt - 1);
-	struct proc_status st;
 	struct proc_stat pst;
 	pthread_t th;
-	sigset_t set;
-	char path[64];
-	int dirfd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, rt);
-	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &set, NULL));
-	ASSERT_EQ(0, (int)syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR1));
-	ASSERT_EQ(0, (int)syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), rt));
-	ASSERT_EQ(0, kill(getpid(), SIGUSR2));	/* the process's: not SigPnd */
-	dirfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
-	ASSERT_GE(dirfd, 0);
-	snprintf(path, sizeof(path), "%ld/status", (long)syscall(SYS_gettid));
-	ASSERT_EQ(0, proc_read_status_at(dirfd, path, &st));
-	close(dirfd);
-	EXPECT_EQ(blk, st.sig_blk);
-	EXPECT_EQ(1ull << (SIGUSR1 - 1) | 1ull << (rt - 1), st.sig_pnd);
 
 	ASSERT_EQ(0, proc_read_stat(getpid(), &pst));
 	EXPECT_EQ(1, pst.nthreads);
