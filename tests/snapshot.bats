@@ -100,6 +100,42 @@ original_held() {
 	original_held
 }
 
+# Each mapping's shadow at the same offset as it in a PMD (2 MiB with
+# 4 KiB pages), and in a PUD (1 GiB) when it covers a whole one: the
+# mremap then moves whole page tables, not 262,144 entries per GiB one by
+# one (7 ms per GiB, most of the pause).  snapalign's mappings start and
+# end anywhere in those blocks (off a PMD boundary with or without a
+# mapping below it in its PMD, across one, inside one, on boundaries,
+# around a whole PUD); each must come back byte-exact, in the process and
+# in the image, and read right while the dump runs.
+@test "--snapshot: each shadow at its mapping's offset in a PMD (a PUD when it covers one), every byte back" {
+	skip_unless_ptrace
+	local ps pmd pud name start end orig shadow moved=0
+	ps=$(getconf PAGESIZE)
+	pmd=$((ps * ps / 8))
+	pud=$((pmd * ps / 8))
+	snap_dump snapalign
+	while read -r _ name start end; do
+		# its shadow, as -vv says: "ORIG (N MiB) to SHADOW"
+		shadow=$(echo "$dumped" | sed -n "s/.*snapshot: $start ([0-9]* MiB) to \(0x[0-9a-f]*\) .*/\1/p")
+		echo "$name $start-$end: shadow ${shadow:-none}"
+		case $name in
+		below-neighbour) continue ;;	# small: read while frozen
+		esac
+		[ -n "$shadow" ]
+		moved=$((moved + 1))
+		orig=$((start))
+		shadow=$((shadow))
+		# a mapping inside one PMD: anywhere will do
+		[ "$name" = small-inside ] || [ $(((orig ^ shadow) & (pmd - 1))) -eq 0 ]
+		[ "$name" != covers-a-pud ] || [ $(((orig ^ shadow) & (pud - 1))) -eq 0 ]
+	done < <(grep '^region ' "$T/out")
+	[ "$moved" -eq 6 ]
+	original_held
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
 # The uffd is made by the process (with its credentials); ckpt, root, asks
 # for the fork events itself (UFFDIO_API checks the caller: it may).
 # bats test_tags=arch-independent
