@@ -1095,14 +1095,15 @@ int snap_end(struct snap *s, struct tracee_set *frozen)
 	j->state = GUARD_SNAP_FILLED;
 	killpoint("snapshot: uffd closed");
 	for (size_t k = 0; k < s->nsh; k++)
-		any |= moved[k] = s->sh[k].moved;
+		any += moved[k] = s->sh[k].moved;
 	if (any)
 		unmap_shadows(s->pid, s->live, &s->code, frozen, j->sh, (int)s->nsh, moved);
 	j->state = GUARD_SNAP_NONE;
+	/* the events less our own REMAPs (one per move) */
 	if (s->nmm)
 		debug("snapshot: %lu faults served, %lu pages given back, %u memory map events; the end took %.1f ms",
 		      (unsigned long)s->faults, (unsigned long)s->given,
-		      j->nev - (uint32_t)s->nsh, (now_ns() - t) / 1e6);
+		      j->nev - (uint32_t)any, (now_ns() - t) / 1e6);
 	if (s->unmaps)
 		debug("snapshot: %.1f MiB of the copies freed behind the writer in %zu pieces, a thread frozen %.1f ms at most at a time",
 		      s->unmapped / 1048576.0, s->unmaps, s->unmap_most / 1e6);
