@@ -102,6 +102,29 @@ int guardian_drop_fds(int wfd)
 	return 0;
 }
 
+/* A file the next guardian keeps to its end (guardian_keep), or -1. */
+static int keep_fd = -1;
+
+void guardian_keep(int fd)
+{
+	keep_fd = fd;
+}
+
+/* Every descriptor from 3 up closed but a and b (-1: none). */
+static void close_but(int a, int b)
+{
+	int keep[2] = { MIN(a, b), MAX(a, b) }, lo = 3;
+
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			syscall(SYS_close_range, lo, keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0u, 0);
+}
+
 static void wait_for_ckpt(int rfd, pid_t ckpt)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGTSTP };
@@ -111,9 +134,7 @@ static void wait_for_ckpt(int rfd, pid_t ckpt)
 		dup2(null, 0);
 		dup2(null, 1);
 	}
-	if (rfd > 3)
-		syscall(SYS_close_range, 3, rfd - 1, 0);
-	syscall(SYS_close_range, rfd + 1, ~0u, 0);
+	close_but(rfd, keep_fd);
 	ckpt_pid = ckpt;
 	ckpt_fd = (int)syscall(SYS_pidfd_open, ckpt, 0);
 	for (unsigned i = 0; i < ARRAY_SIZE(sigs); i++)

@@ -23,6 +23,11 @@ int guardian_drop_fds(int wfd);
 /* In the guardian: the files it holds, in the order they were sent. */
 int guardian_fds(const int **fds);
 
+/* ckpt, before guardian_fork: the guardian keeps fd (-1: none) open until
+ * it exits, when it closes every other one of ckpt's (--snapshot's lock,
+ * dump/snaplock.c). */
+void guardian_keep(int fd);
+
 /* In the guardian of a ckpt that died: wait until every thread of it has
  * let go of what it traced (its exit is over), 300 s at most. */
 void guardian_wait_gone(void);

@@ -905,6 +905,9 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	seccomp = check_target(pid);
 	if (seccomp < 0)
 		return seccomp;
+	/* Before the guardian's fork: it inherits a --snapshot's lock. */
+	if ((ret = snap_lock(pid, o->snapshot)) < 0)
+		return ret;
 	sigguard_install();
 	fill_header(&d.img.h);
 	if ((ret = prepare(pid, &d, o)) < 0)
@@ -998,6 +1001,7 @@ out:
 	if (log_verbose > 1)
 		debug("kill points passed: %ld", killpoints_passed());
 	guard_stop();
+	snap_unlock();
 	if (ret < 0 && sigguard_fired()) {
 		/* Whatever call the signal broke off (EINTR says nothing,
 		 * log.c), the one line is the interruption's. */

@@ -943,6 +943,12 @@ int snap_begin(struct snap *s, struct tracee_set *ts, const struct img_proc *p)
 	s->nmm = 1;
 	for (size_t k = 0; k < s->nsh; k++)
 		if ((ret = uspace_register(uffd, s->sh[k].orig, s->sh[k].orig + s->sh[k].len)) < 0) {
+			if (ret == -EBUSY) {
+				ret = error("--snapshot: %#lx-%#lx is registered with another userfaultfd (a lazy restore still giving the process its memory, or the process's own): dump again once it is done, or without --snapshot",
+					    (unsigned long)s->sh[k].orig,
+					    (unsigned long)(s->sh[k].orig + s->sh[k].len));
+				goto fail;
+			}
 			ret = error_errno(ret, "--snapshot: cannot register %#lx-%#lx with userfaultfd",
 					  (unsigned long)s->sh[k].orig,
 					  (unsigned long)(s->sh[k].orig + s->sh[k].len));

@@ -36,4 +36,10 @@ int snap_read_hook(void *arg, const uint64_t *addr, const uint8_t *raw, size_t n
  * is the guardian's, once ckpt exits). */
 int snap_end(struct snap *s, struct tracee_set *frozen);
 
+/* snaplock.c: a --snapshot's lock on pid (hold), or only whether another
+ * holds it (a dump meanwhile is refused by name): 0 or -errno, said. */
+int snap_lock(pid_t pid, int hold);
+/* Ours let go (the guardian's copy lives on until it exits). */
+void snap_unlock(void);
+
 #endif

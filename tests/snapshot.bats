@@ -267,3 +267,64 @@ original_held() {
 	cat "$T/dumped"
 	! grep -q "cannot stop the process" "$T/dumped"
 }
+
+# One --snapshot at a time, and no dump of a process whose memory a
+# --snapshot still gives back (dump/snaplock.c): its shadows would be
+# dumped as mappings of the process, a --snapshot's registration refused,
+# and a dump holding the process frozen would keep the guardian from
+# unmapping the shadows.  A dump under way (its image stuck in a pipe no
+# one reads yet, the process released), then its guardian (stopped so
+# that it has not given everything back yet, ckpt killed): the dumps
+# meanwhile are refused by name; once the guardian is done the process
+# has all its memory and a dump goes through.  The same C on both
+# architectures: host only.
+# bats test_tags=arch-independent
+@test "--snapshot: a dump while a --snapshot (or its guardian) still gives the memory back is refused by name" {
+	skip_unless_ptrace
+	start_target snapcheck 64
+	local n0 dpid guardian end
+	n0=$(wc -l <"/proc/$TPID/maps")
+	mkfifo "$T/fifo"
+	exec 7<>"$T/fifo"
+	"$CKPT" dump "$TPID" --snapshot --compress none -o - >"$T/fifo" 2>"$T/dumped" &
+	dpid=$!
+	PIDS+=("$dpid")
+	while kill -0 "$dpid" 2>/dev/null && [ "$(wc -l <"/proc/$TPID/maps")" -le "$n0" ]; do
+		sleep 0.01
+	done
+	guardian=$(cat /proc/"$dpid"/task/*/children 2>/dev/null | head -n 1)
+	echo "ckpt $dpid, its guardian ${guardian:-?}"
+	[ -n "$guardian" ]
+	PIDS+=("$guardian")
+	for o in --snapshot "--fork" "--no-fork --compress none"; do
+		run "$CKPT" dump "$TPID" $o -o "$T/img2"
+		echo "$o: $output"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"a ckpt dump --snapshot of this process is under way, or its guardian"* ]]
+	done
+	# ckpt killed, its guardian stopped before it gave everything back
+	kill -STOP "$guardian"
+	kill -KILL "$dpid"
+	wait "$dpid" 2>/dev/null || true
+	exec 7>&-
+	cat "$T/fifo" >/dev/null &
+	PIDS+=("$!")
+	run "$CKPT" dump "$TPID" --snapshot -o "$T/img2"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is still giving the process its memory back"* ]]
+	# the guardian goes on, gives every page back, unmaps the shadow, ends
+	kill -CONT "$guardian"
+	end=$((SECONDS + 120))
+	while kill -0 "$guardian" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+		sleep 0.1
+	done
+	! kill -0 "$guardian" 2>/dev/null
+	[ "$(wc -l <"/proc/$TPID/maps")" -eq "$n0" ]
+	run "$CKPT" dump "$TPID" --snapshot -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	original_held
+	restore_go
+	[ "$status" -eq 0 ]
+}
