@@ -902,12 +902,16 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	unsigned long said = log_errors_said();
 	int ret, seccomp;
 
-	seccomp = check_target(pid);
-	if (seccomp < 0)
-		return seccomp;
-	/* Before the guardian's fork: it inherits a --snapshot's lock. */
+	/* Before the guardian's fork: it keeps a --snapshot's lock.  Before
+	 * the target's checks: a --snapshot under way has it traced now and
+	 * then (a thread stopped to free memory), which says less. */
 	if ((ret = snap_lock(pid, o->snapshot)) < 0)
 		return ret;
+	seccomp = check_target(pid);
+	if (seccomp < 0) {
+		snap_unlock();
+		return seccomp;
+	}
 	sigguard_install();
 	fill_header(&d.img.h);
 	if ((ret = prepare(pid, &d, o)) < 0)
