@@ -21,8 +21,10 @@
 #include "common/uapi-compat.h"
 #include "common/util.h"
 
-#define WARM_MAX	(64u << 20)	/* what a huge job gets at most */
 #define MMAP_MAX	(32 << 20)	/* glibc's largest M_MMAP_THRESHOLD */
+/* What a huge job gets at most: under MMAP_MAX, as a bigger block would
+ * be an mmap that free() unmaps, leaving nothing warm. */
+#define WARM_MAX	((size_t)MMAP_MAX - (1u << 20))
 
 static int warm;
 
@@ -37,7 +39,7 @@ void heap_warm(size_t bytes)
 	/* Set before our other threads start: they share this arena. */
 	mallopt(M_ARENA_MAX, 1);
 	mallopt(M_MMAP_THRESHOLD, MMAP_MAX);
-	mallopt(M_TRIM_THRESHOLD, (int)WARM_MAX * 2);
+	mallopt(M_TRIM_THRESHOLD, (int)(WARM_MAX * 2));
 	warm = 1;
 	if (!(p = malloc(bytes)))
 		return;
