@@ -802,6 +802,11 @@ static int setup_procs(struct dump *d, const struct dump_opts *o)
 					 .undo = { .tmp = -1, .slot = -1, .old = -1 } };
 		dp->tracking = (o->track || o->parent) && !o->kill;
 	}
+	/* A child under a --snapshot of its own: its memory is in shadows
+	 * its guardian gives back (snap_lock looked at the root). */
+	for (uint32_t i = 1; i < n; i++)
+		if (snap_check(d->pr[i].pid) < 0)
+			return -EBUSY;
 	return o->single ? 0 : dump_tree_tasks(&d->tt, &d->img);
 }
 

@@ -68,46 +68,85 @@ static int holder_counts(const struct sockaddr_un *a, socklen_t len, pid_t *pid)
 	return ok;
 }
 
+/* Bind pid's name: 0 with *fd bound (free), else -errno; < 0 not EADDRINUSE
+ * said nothing. */
+static int try_bind(pid_t pid, struct sockaddr_un *a, socklen_t *len, int *fd)
+{
+	struct proc_stat st;
+	int ret;
+
+	*fd = -1;
+	if (proc_read_stat(pid, &st) < 0)
+		return -ESRCH;	/* (check_target says why, or will) */
+	*len = lock_addr(pid, st.start_time, a);
+	if ((*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (bind(*fd, (const struct sockaddr *)a, *len) == 0)
+		return 0;
+	ret = -errno;
+	close(*fd);
+	*fd = -1;
+	return ret;
+}
+
+/* The name taken (-EADDRINUSE): whether the holder counts, said by name. */
+static int taken(pid_t pid, int root, const struct sockaddr_un *a, socklen_t len)
+{
+	char who[32];
+	pid_t by = 0;
+
+	/* (the dump's line names the process it was asked for) */
+	snprintf(who, sizeof(who), root ? "this process" : "process %d", (int)pid);
+
+	if (!holder_counts(a, len, &by)) {
+		warn("the name of %s's --snapshot lock is taken by something else than a ckpt of this user or root (PID %d): not counted",
+		     who, (int)by);
+		return 0;
+	}
+	if (by > 0)
+		return error("a ckpt dump --snapshot of %s is under way, or its guardian (the dump was killed) is still giving the process its memory back (its lock taken by ckpt PID %d): dump again once it is done",
+			     who, (int)by);
+	return error("a ckpt dump --snapshot of %s is under way, or its guardian (the dump was killed) is still giving the process its memory back: dump again once it is done",
+		     who);
+}
+
 int snap_lock(pid_t pid, int hold)
 {
 	struct sockaddr_un a;
-	struct proc_stat st;
 	socklen_t len;
-	pid_t by = 0;
 	int fd, ret;
 
 	if (held >= 0)
 		return 0;	/* ours already */
-	if ((ret = proc_read_stat(pid, &st)) < 0)
-		return 0;	/* check_target said why not, or will */
-	len = lock_addr(pid, st.start_time, &a);
 	/* Only a --snapshot needs the lock: another dump that cannot look
-	 * goes on as before. */
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return hold ? error_errno(errno, "--snapshot: cannot make a socket for its lock") : 0;
-	if (bind(fd, (const struct sockaddr *)&a, len) == 0) {
+	 * goes on as before (no process: check_target says why not). */
+	ret = try_bind(pid, &a, &len, &fd);
+	if (ret == 0) {
 		if (hold && listen(fd, SOMAXCONN) == 0) {
 			held = fd;
 			guardian_keep(fd);
 			return 0;
 		}
-		ret = -errno;
+		ret = hold ? -errno : 0;
 		close(fd);
-		return hold ? error_errno(ret, "--snapshot: cannot listen on its lock's socket") : 0;
+		return ret < 0 ? error_errno(ret, "--snapshot: cannot listen on its lock's socket") : 0;
 	}
-	ret = -errno;
-	close(fd);
-	if (ret != -EADDRINUSE)
-		return hold ? error_errno(ret, "--snapshot: cannot bind its lock's socket") : 0;
-	if (!holder_counts(&a, len, &by)) {
-		warn("the name of this process's --snapshot lock is taken by something else than a ckpt of this user or root (PID %d): not counted",
-		     (int)by);
+	if (ret == -EADDRINUSE)
+		return taken(pid, 1, &a, len);
+	if (ret == -ESRCH || ret == -ENOENT || !hold)
 		return 0;
-	}
-	if (by > 0)
-		return error("a ckpt dump --snapshot of this process is under way, or its guardian (the dump was killed) is still giving the process its memory back (its lock taken by ckpt PID %d): dump again once it is done",
-			     (int)by);
-	return error("a ckpt dump --snapshot of this process is under way, or its guardian (the dump was killed) is still giving the process its memory back: dump again once it is done");
+	return error_errno(ret, "--snapshot: cannot bind its lock's socket");
+}
+
+int snap_check(pid_t pid)
+{
+	struct sockaddr_un a;
+	socklen_t len;
+	int fd, ret = try_bind(pid, &a, &len, &fd);
+
+	if (ret == 0)
+		close(fd);
+	return ret == -EADDRINUSE ? taken(pid, 0, &a, len) : 0;
 }
 
 void snap_unlock(void)

@@ -39,6 +39,9 @@ int snap_end(struct snap *s, struct tracee_set *frozen);
 /* snaplock.c: a --snapshot's lock on pid (hold), or only whether another
  * holds it (a dump meanwhile is refused by name): 0 or -errno, said. */
 int snap_lock(pid_t pid, int hold);
+/* A process of the tree (not the one named): refused by name, < 0, when a
+ * --snapshot of it is under way; 0 otherwise. */
+int snap_check(pid_t pid);
 /* Ours let go (the guardian's copy lives on until it exits). */
 void snap_unlock(void);
 

@@ -53,16 +53,6 @@ start_in_cgroup() {
 	TARGET_PREP="echo \$BASHPID >'$1/cgroup.procs'" start_target "${@:2}"
 }
 
-# children_to_clean: $TPID's children in PIDS too, for the teardown,
-# should the test fail half way (a tree target's workers).
-children_to_clean() {
-	local f st
-	for f in /proc/[0-9]*/stat; do
-		read -r -a st <"$f" 2>/dev/null || continue
-		[ "${st[3]}" != "$TPID" ] || PIDS+=("${st[0]}")
-	done
-}
-
 # pause_of CMD...: run CMD (a dump of $TPID, a pausing target) and print
 # the longest pause the target saw while it ran (µs).
 pause_of() {

@@ -328,3 +328,47 @@ original_held() {
 	restore_go
 	[ "$status" -eq 0 ]
 }
+
+# The lock is the named process's; a dump of a tree takes its children
+# too, and a child under a --snapshot of its own (its memory in shadows
+# its guardian gives back) must refuse the tree's dump as well, by the
+# child's PID.  The lock's holder stands in here: a root socket listening
+# on the child's name (dump/snaplock.c), which counts as a ckpt's.
+# bats test_tags=arch-independent
+@test "--snapshot lock: a dump of a tree is refused by name when one of its children is under a --snapshot" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target tree_basic
+	children_to_clean
+	local child start hpid o
+	child=$(cat /proc/"$TPID"/task/*/children | tr ' ' '\n' | while read -r c; do
+		[ -n "$c" ] && [ "$(awk '{print $3}' /proc/"$c"/stat 2>/dev/null)" != Z ] && echo "$c"
+	done | head -n 1)
+	[ -n "$child" ]
+	start=$(sed 's/.*) //' /proc/"$child"/stat | awk '{print $20}')
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(b"\0ckpt-snapshot " + sys.argv[1].encode())
+s.listen(8)
+open(sys.argv[2], "w").write("ready\n")
+time.sleep(600)' "$child $start" "$T/held" &
+	hpid=$!
+	PIDS+=("$hpid")
+	while [ ! -s "$T/held" ] && kill -0 "$hpid"; do sleep 0.01; done
+	for o in "" --no-fork; do
+		run "$CKPT" dump "$TPID" $o -o "$T/img"
+		echo "dump $o ($status): $output"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"a ckpt dump --snapshot of process $child is under way"* ]]
+		[ ! -e "$T/img" ]
+	done
+	kill "$hpid"
+	wait "$hpid" 2>/dev/null || true
+	run "$CKPT" dump "$TPID" --no-fork -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'tree_basic: ok' "$T/out"
+}

@@ -256,3 +256,13 @@ vforker_ok() {
 	echo "vforker: $n rounds, sum $sum"
 	[ "$n" -ge 1 ] && [ "$sum" -eq $(((n / 100) * 4950 + (n % 100) * (n % 100 + 1) / 2)) ]
 }
+
+# children_to_clean: $TPID's children in PIDS too, for the teardown,
+# should the test fail half way (a tree target's workers).
+children_to_clean() {
+	local f st
+	for f in /proc/[0-9]*/stat; do
+		read -r -a st <"$f" 2>/dev/null || continue
+		[ "${st[3]}" != "$TPID" ] || PIDS+=("${st[0]}")
+	done
+}
