@@ -371,10 +371,10 @@ static void dsec_add(struct img_reader *r, const struct ckpt_section *s, const v
 	d->at = at;
 	d->len = (size_t)s->size;
 	/* A read(2) buffer is reused: hashed now, or never. */
+	if (r->map)
+		d->p = data;	/* (stays: for its CRC should its digest differ) */
 	if (can_digest(r) && (!r->map || d->len <= DSEC_SMALL))
 		digest_now(r, d, r->ndsec - 1, data);
-	else if (r->map)
-		d->p = data;
 }
 
 int64_t img_reader_digest_index(const struct img_reader *r)
@@ -464,6 +464,14 @@ static int digests_section(struct img_reader *r, const struct ckpt_section *s, c
 		}
 		if (memcmp(&d->e, e, offsetof(struct ckpt_digest, digest)) ||
 		    (d->known && !ct_equal(d->e.digest, e->digest, CKPT_DIGEST_LEN))) {
+			/* Damage, not a forgery, where its own CRC says so (a
+			 * walk that reads only the headers has not checked it):
+			 * said as the reader says it (read_one). */
+			if (r->map && d->p && crc32c(0, d->p, d->len) != d->e.payload_crc) {
+				free(j);
+				return bad("image is corrupted: %s section at offset %llu: checksum mismatch",
+					   img_section_name(d->e.type), (unsigned long long)d->at);
+			}
 			r->digests_differ = 1;
 			if (!r->mac.key) {
 				free(j);
