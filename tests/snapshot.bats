@@ -26,6 +26,19 @@ original_held() {
 	[ "$st" -eq 0 ]
 }
 
+# moved_guardian DPID N0: once dump DPID (--snapshot) has moved $TPID's
+# memory aside (the shadow: a mapping more than N0), its guardian in
+# $guardian (and PIDS).
+moved_guardian() {
+	while kill -0 "$1" 2>/dev/null && [ "$(wc -l <"/proc/$TPID/maps")" -le "$2" ]; do
+		sleep 0.005
+	done
+	guardian=$(cat /proc/"$1"/task/*/children 2>/dev/null | head -n 1)
+	echo "ckpt $1, its guardian ${guardian:-?}"
+	[ -n "$guardian" ]
+	PIDS+=("$guardian")
+}
+
 @test "--snapshot: the image is one instant of memory written as fast as it can, and the process read nothing wrong meanwhile" {
 	skip_unless_ptrace
 	snap_dump snapcheck 64
@@ -245,14 +258,7 @@ original_held() {
 	"$CKPT" dump "$TPID" --snapshot --single -o "$T/img" 2>"$T/dumped" >/dev/null &
 	dpid=$!
 	PIDS+=("$dpid")
-	# once its memory is moved aside (the shadow: a mapping more)
-	while kill -0 "$dpid" 2>/dev/null && [ "$(wc -l <"/proc/$TPID/maps")" -le "$n0" ]; do
-		sleep 0.005
-	done
-	guardian=$(cat /proc/"$dpid"/task/*/children 2>/dev/null | head -n 1)
-	echo "ckpt $dpid, its guardian ${guardian:-?}"
-	[ -n "$guardian" ]
-	PIDS+=("$guardian")
+	moved_guardian "$dpid" "$n0"
 	kill -KILL "$TPID"
 	reap "$TPID"
 	# ckpt and its guardian both gone, well within the guardian's 300 s
@@ -289,13 +295,7 @@ original_held() {
 	"$CKPT" dump "$TPID" --snapshot --compress none -o - >"$T/fifo" 2>"$T/dumped" &
 	dpid=$!
 	PIDS+=("$dpid")
-	while kill -0 "$dpid" 2>/dev/null && [ "$(wc -l <"/proc/$TPID/maps")" -le "$n0" ]; do
-		sleep 0.01
-	done
-	guardian=$(cat /proc/"$dpid"/task/*/children 2>/dev/null | head -n 1)
-	echo "ckpt $dpid, its guardian ${guardian:-?}"
-	[ -n "$guardian" ]
-	PIDS+=("$guardian")
+	moved_guardian "$dpid" "$n0"
 	for o in --snapshot "--fork" "--no-fork --compress none"; do
 		run "$CKPT" dump "$TPID" $o -o "$T/img2"
 		echo "$o: $output"
