@@ -282,8 +282,10 @@ static int borrowed_calls(struct img_proc *p, struct tracee_set *ts, const size_
 	size_t *idx = xmalloc(nall * sizeof(*idx)), n = 0, k = 0;
 	int ret = 0;
 
-	/* A thread whose stack is too close to one borrowed already: in a
-	 * later round (tracee_crowded). */
+	/* A thread whose frames would meet those of one borrowed already:
+	 * in a later round (tracee_crowded; not once check_room passed, as
+	 * spans that hold no other stack pointer cannot meet, but kept as
+	 * the last word). */
 	for (size_t i = 0; i < nall && ret == 0; i++) {
 		tv[n] = &ts->t[all[i]];
 		if ((ret = tracee_scratch(ts, tv[n], &at[n])) == -EBUSY) {
@@ -415,7 +417,9 @@ static int collect_threads(struct img_proc *p, struct tracee_set *ts, const stru
 	for (size_t lo = 0; lo < n && ret == 0; lo += step)
 		ret = borrowed_calls(p, ts, left + lo, MIN(step, n - lo), later, &nlater);
 	/* Rounds of those whose stacks were too close to others' (t[0]
-	 * stays borrowed: one too close to it never gets a turn). */
+	 * stays borrowed: one too close to it never gets a turn).  Not
+	 * reached once check_room() passed; a refusal here would come after
+	 * other threads ran syscalls, all given back. */
 	while (ret == 0 && nlater > 0) {
 		n = nlater;
 		memcpy(left, later, n * sizeof(*left));
@@ -523,10 +527,34 @@ static int put_back_regsets(const struct img_proc *p, struct tracee_set *ts)
 	return 0;
 }
 
+/*
+ * A thread whose stack pointer lies less than what a borrow writes below
+ * another's (user-level threads or goroutines on stacks a few KiB apart)
+ * could not be given syscalls without writing over the top of its live
+ * stack, and a kill of ckpt before the bytes are put back would leave it
+ * corrupted (docs/kill-safety.md 1): the dump refuses, before anything
+ * is written into the process.
+ */
+static int check_room(const struct tracee_set *ts)
+{
+	struct tracee_tight tt;
+	size_t n = tracee_roomy(ts, &tt);
+
+	if (!n)
+		return 0;
+	return error("thread %d: its stack pointer is %llu bytes above thread %d's, less than the %llu "
+		     "bytes ckpt writes below it to run syscalls in it: that would write over thread "
+		     "%d's stack (%zu of the %zu threads are that close)",
+		     tt.tid, (unsigned long long)tt.gap, tt.other, (unsigned long long)tt.need, tt.other,
+		     n, ts->n);
+}
+
 int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss)
 {
 	int ret, ret2 = 0;
 
+	if ((ret = check_room(ts)) < 0)
+		return ret;
 	ret = collect(p, ts, ss);
 	for (size_t i = 0; i < ts->n; i++) {
 		int e = tracee_inject_end(&ts->t[i]);

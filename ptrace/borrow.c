@@ -114,17 +114,27 @@ const struct tracee *tracee_crowded(const struct tracee_set *ts, const struct tr
 {
 	uint64_t sp = arch_sp(&t->regs), ulo, uhi;
 
-	for (size_t i = 0; i < ts->n; i++)
-		if (&ts->t[i] != t && tracee_lent_span(&ts->t[i], &ulo, &uhi) && lo <= uhi && ulo <= sp)
-			return &ts->t[i];
+	for (size_t i = 0; i < ts->n; i++) {
+		const struct tracee *u = &ts->t[i];
+		uint64_t usp = arch_sp(&u->regs);
+
+		if (u == t)
+			continue;
+		if ((lo <= usp && usp <= sp) ||
+		    (tracee_lent_span(u, &ulo, &uhi) && lo <= uhi && ulo <= sp))
+			return u;
+	}
 	return NULL;
 }
 
 /*
  * Remember the bytes of [lo, hi) of t's memory before we write there;
- * -EBUSY, nothing written, when [lo, t's stack pointer] meets what
- * another thread lent (tracee_crowded): its frame would be overwritten,
- * or its "original" bytes be our frame.
+ * -EBUSY, nothing written, when [lo, t's stack pointer] holds another
+ * thread's stack pointer (the top of its live stack would be
+ * overwritten: a kill of ckpt before the bytes are put back leaves it
+ * corrupted) or meets what another thread lent (its frame would be
+ * overwritten, or its "original" bytes be our frame): tracee_crowded.
+ * tracee_roomy() refuses such a set before anything is written.
  */
 static int lend(struct tracee_set *ts, struct tracee *t, uint64_t lo, uint64_t hi)
 {
@@ -353,6 +363,75 @@ int tracee_doomed_sp(struct tracee_set *ts, struct tracee *t, uint64_t *sp)
 	}
 	*sp = l->doomed_sp;
 	return 0;
+}
+
+/*
+ * The lowest byte a borrow of t writes, worked out as lend_safely() and
+ * tracee_doomed_sp() do, nothing written: its frame below the red zone
+ * and the scratch below that, and for t[0] (the thread a --fork copy is
+ * cloned from, dump/fork.c) the copy's exit frame below the scratch; the
+ * scratch alone when the frame cannot be had (borrowed the old way).  The
+ * frame's size does not depend on the register values, only on the
+ * stack pointer and the FP state, read from the thread.
+ */
+static uint64_t lend_lo(const struct tracee_set *ts, const struct tracee *t)
+{
+	struct arch_sigframe f = { 0 };
+	uint64_t below = arch_sp(&t->regs) - ARCH_RED_ZONE, lo;
+
+	if (!ts->code.arch.gadget ||
+	    arch_sigframe_build(&f, t->tid, below, &t->regs, 0, ts->code.arch.gadget) < 0)
+		return (below - TRACEE_SCRATCH) & ~15ull;
+	free(f.bytes);
+	lo = (f.lo - TRACEE_SCRATCH) & ~15ull;
+	if (t != &ts->t[0])
+		return lo;
+	f = (struct arch_sigframe){ 0 };
+	if (arch_sigframe_build(&f, 0, lo, &t->regs, all_blocked, ts->code.arch.gadget) < 0)
+		return lo;	/* tracee_doomed_sp fails the same way, writing nothing */
+	free(f.bytes);
+	return f.lo;
+}
+
+struct by_sp {
+	uint64_t sp;
+	size_t i;
+};
+
+static int by_sp(const void *a, const void *b)
+{
+	const struct by_sp *x = a, *y = b;
+
+	return x->sp < y->sp ? -1 : x->sp > y->sp;
+}
+
+size_t tracee_roomy(const struct tracee_set *ts, struct tracee_tight *tight)
+{
+	struct by_sp *s = xmalloc((ts->n ? ts->n : 1) * sizeof(*s));
+	size_t bad = 0;
+
+	for (size_t i = 0; i < ts->n; i++)
+		s[i] = (struct by_sp){ arch_sp(&ts->t[i].regs), i };
+	qsort(s, ts->n, sizeof(*s), by_sp);
+	for (size_t j = 0; j < ts->n; j++) {
+		/* If any stack pointer is in [lo, sp], the nearest one at or
+		 * below sp is: one equal above in the order, else the one
+		 * just below. */
+		const struct by_sp *u = j + 1 < ts->n && s[j + 1].sp == s[j].sp ? &s[j + 1] :
+					j > 0 ? &s[j - 1] : NULL;
+		uint64_t lo;
+
+		if (!u || s[j].sp - u->sp >= TRACEE_ROOM_MAX)
+			continue;
+		lo = lend_lo(ts, &ts->t[s[j].i]);
+		if (u->sp < lo)
+			continue;
+		if (!bad++)
+			*tight = (struct tracee_tight){ ts->t[s[j].i].tid, ts->t[u->i].tid,
+							s[j].sp - u->sp, s[j].sp - lo };
+	}
+	free(s);
+	return bad;
 }
 
 /* Wait for t's interrupt stop; a signal that gets in first is delivered

@@ -36,15 +36,17 @@ void tracee_loan_regs(const struct tracee *t, arch_regs_t *resolved, arch_regs_t
 /* [*lo, *hi]: from the lowest stack byte thread t lent to its stack
  * pointer; 0 when it lent none. */
 int tracee_lent_span(const struct tracee *t, uint64_t *lo, uint64_t *hi);
-/* Another thread of ts whose lent span meets [lo, t's stack pointer], or
- * NULL: frames of threads whose stacks are that close (user-level
- * threads, goroutines) must not be in memory at the same time. */
+/* Another thread of ts whose stack pointer is in [lo, t's stack
+ * pointer] (its live stack would be written over) or whose lent span
+ * meets it (frames of threads whose stacks are that close must not be in
+ * memory at the same time), or NULL. */
 const struct tracee *tracee_crowded(const struct tracee_set *ts, const struct tracee *t,
 				    uint64_t lo);
 /* Lend t: safely when ts has a gadget and the frame fits, else only
  * marked borrowed (the old way: foreign registers until given back);
- * -EBUSY, t left as it was, when its frame would meet another borrowed
- * thread's lent bytes (tracee_crowded). */
+ * -EBUSY, t left as it was, when its frame would cover another thread's
+ * stack pointer or meet another borrowed thread's lent bytes
+ * (tracee_crowded). */
 int tracee_borrow(struct tracee_set *ts, struct tracee *t);
 /* At a stop other than syscall entry: registers, mask, stack bytes back,
  * the thread in an interrupt stop. */

@@ -217,11 +217,31 @@ int tracee_find_gadget_in(pid_t pid, const struct map_entry *maps, size_t n,
 int tracee_check_gadget(pid_t pid, const struct tracee_code *code);
 /* TRACEE_SCRATCH bytes of borrowed thread t's dead stack, for syscalls'
  * outputs (valid until tracee_inject_end); borrows it if needed.
- * -EBUSY, t as it was: its stack is too close to that of another
- * borrowed thread (borrow.h tracee_crowded): ask it once that one is
- * given back. */
+ * -EBUSY, t as it was: what it would write covers another thread's
+ * stack pointer (never, once tracee_roomy() found none) or meets what
+ * another borrowed thread lent (borrow.h tracee_crowded): ask it once
+ * that one is given back. */
 #define TRACEE_SCRATCH	256
 int tracee_scratch(struct tracee_set *ts, struct tracee *t, uint64_t *addr);
+/*
+ * Threads of ts that borrowing could never take (tracee_crowded at any
+ * time, whatever else is borrowed): the bytes a borrow writes below one's
+ * stack pointer would cover another thread's stack pointer.  Their count
+ * (0: every thread can be borrowed); *tight, the first of them.  Nothing
+ * is written; the FP state of threads with another's stack pointer less
+ * than TRACEE_ROOM_MAX below theirs is read (a frame's size).  Threads
+ * whose spans do not hold each other's stack pointers have spans that do
+ * not meet, so with none, no borrow is ever refused as crowded.
+ */
+struct tracee_tight {
+	pid_t tid, other;	/* thread tid's span holds other's stack pointer */
+	uint64_t gap, need;	/* bytes between the stack pointers; bytes written below tid's */
+};
+/* More than any borrow writes below a stack pointer: the red zone, two
+ * frames (x86-64: at most 16 KiB of FP state each; aarch64: a struct
+ * kucontext, under 5 KiB) and the scratch. */
+#define TRACEE_ROOM_MAX	(64 * 1024)
+size_t tracee_roomy(const struct tracee_set *ts, struct tracee_tight *tight);
 /* A stack pointer for a task cloned from borrowed thread t: it starts at
  * the gadget, whose rt_sigreturn then makes it call exit_group(0) with
  * every signal blocked.  -ENOEXEC without a gadget. */

@@ -186,25 +186,52 @@ many_threads() {
 # another's frames, left in its stack at the end.  Each way of dumping
 # runs code in the threads; the threads check their registers, stack
 # bytes and identity after GO.
-@test "threads: 80 threads on adjacent 1 KiB stacks keep their registers and stacks through dumps" {
+# adjacent_stacks: threads on small stacks next to each other, as
+# user-level threads or goroutines have them.  To run syscalls in a thread
+# ckpt writes signal frames a few KiB below its stack pointer
+# (ptrace/borrow.c): on 1 KiB stacks that is the top of a neighbour's live
+# stack, which a kill of ckpt before the bytes are put back would leave
+# corrupted (docs/kill-safety.md 1).  So the dump refuses, naming two of
+# the threads, before anything is written; the job runs on untouched.
+refused_crowded() {
+	local tid other
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output =~ thread\ ([0-9]+):\ its\ stack\ pointer\ is\ 1024\ bytes\ above\ thread\ ([0-9]+)\'s,\ less\ than\ the\ [0-9]+\ bytes\ ckpt\ writes\ below\ it ]]
+	tid=${BASH_REMATCH[1]} other=${BASH_REMATCH[2]}
+	# Threads of the job, by the ids they have there.
+	[ -d "/proc/$TPID/task/$tid" ] && [ -d "/proc/$TPID/task/$other" ]
+	[[ $output == *"write over thread $other's stack (79 of the 81 threads are that close)"* ]]
+	[ ! -e "$T/img" ]
+	kill -0 "$TPID"
+}
+
+@test "threads: 80 threads on adjacent 1 KiB stacks: every dump refuses by name, and they run on whole" {
 	skip_unless_ptrace
-	local mode i
+	local mode
 	start_target adjacent_stacks
-	for mode in "" --no-fork --fork; do
-		for i in 1 2 3; do
-			run "$CKPT" -v dump "$TPID" $mode -o "$T/img"
-			[ "$status" -eq 0 ] || { echo "dump $mode: $output"; return 1; }
-			kill -0 "$TPID"
-		done
+	for mode in "" --no-fork --fork --snapshot --kill; do
+		run "$CKPT" dump "$TPID" $mode -o "$T/img"
+		echo "dump $mode:"
+		refused_crowded
+		[ "$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$TPID/status")" = 0 ]
 	done
 	touch "$T/go"
 	wait "$TPID" || { echo "exit $?"; cat "$T/err"; return 1; }
 	grep -qx "adjacent_stacks: ok" "$T/out"
 }
 
-@test "threads: 80 threads on adjacent 1 KiB stacks restored from dump --kill check themselves" {
+# Stacks 16 KiB apart: the frames fit between the neighbours (a few KiB),
+# so such threads are dumped, by the trip or borrowed, as before.
+@test "threads: 80 threads on adjacent 16 KiB stacks keep their registers and stacks through dumps and a restore" {
 	skip_unless_ptrace
-	start_target adjacent_stacks
+	local mode
+	start_target adjacent_stacks 80 16384
+	for mode in "" --no-fork --fork --snapshot; do
+		run "$CKPT" -v dump "$TPID" $mode -o "$T/img"
+		[ "$status" -eq 0 ] || { echo "dump $mode: $output"; return 1; }
+		kill -0 "$TPID"
+	done
 	dump_kill
 	restore_go
 	[ "$status" -eq 0 ]

@@ -12,9 +12,13 @@
  * pipe, once a round.  After GO each checks its registers, its stack
  * bytes, that it still runs on its own stack in its own kernel thread,
  * and that it went on counting.  argv[1]: the number of threads (80 by
- * default: more than one trip chunk of 64).
+ * default: more than one trip chunk of 64); argv[2]: the bytes of stack
+ * per thread (SLOT by default; a multiple of 64, at least SLOT); argv[3]
+ * "blocked": the threads block every signal, so that ckpt cannot send
+ * them on a trip (ptrace/trip.c) and borrows each of them instead.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -23,7 +27,7 @@
 
 #include "target.h"
 
-#define SLOT	1024		/* bytes of stack per thread */
+#define SLOT	1024		/* bytes of stack per thread, by default */
 #define GUARD	(256 * 1024)	/* writable room below the lowest */
 #define NMARK	16
 #define MAXT	256
@@ -41,6 +45,8 @@ struct slot {
 static struct slot slots[MAXT];
 static int stop;
 static char *stacks;
+static size_t slot = SLOT;
+static int blocked;
 
 static uint64_t ident(int i)
 {
@@ -141,7 +147,7 @@ static void away(int i)
 			s->bad |= 2;
 	if ((pid_t)syscall(SYS_gettid) != s->tid)
 		s->bad |= 4;
-	if (at < stacks + (size_t)i * SLOT || at >= stacks + (size_t)(i + 1) * SLOT)
+	if (at < stacks + (size_t)i * slot || at >= stacks + (size_t)(i + 1) * slot)
 		s->bad |= 8;
 }
 
@@ -149,11 +155,15 @@ static void *thread(void *arg)
 {
 	int i = (int)(intptr_t)arg;
 	struct slot *s = &slots[i];
+	sigset_t all;
 
+	sigfillset(&all);
+	if (blocked && pthread_sigmask(SIG_BLOCK, &all, NULL) != 0)
+		abort();
 	if (getcontext(&s->away) < 0)
 		abort();
-	s->away.uc_stack.ss_sp = stacks + (size_t)i * SLOT;
-	s->away.uc_stack.ss_size = SLOT;
+	s->away.uc_stack.ss_sp = stacks + (size_t)i * slot;
+	s->away.uc_stack.ss_size = slot;
 	s->away.uc_link = &s->home;
 	makecontext(&s->away, (void (*)(void))away, 1, i);
 	if (swapcontext(&s->home, &s->away) < 0)
@@ -167,9 +177,12 @@ int main(int argc, char **argv)
 	pthread_t th[MAXT];
 	char *map;
 
-	if (n < 2 || n > MAXT || pipe(fds) < 0)
+	if (argc > 2)
+		slot = (size_t)atol(argv[2]);
+	blocked = argc > 3 && !strcmp(argv[3], "blocked");
+	if (n < 2 || n > MAXT || slot < SLOT || slot % 64 || pipe(fds) < 0)
 		return 2;
-	map = mmap(NULL, GUARD + (size_t)n * SLOT, PROT_READ | PROT_WRITE,
+	map = mmap(NULL, GUARD + (size_t)n * slot, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return 2;
