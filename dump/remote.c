@@ -427,9 +427,9 @@ static int collect_threads(struct img_proc *p, struct tracee_set *ts, const stru
 		debug("%zu threads too close to another's stack: borrowed in a later round", n);
 		ret = borrowed_calls(p, ts, left, n, later, &nlater);
 		if (ret == 0 && nlater == n)
-			ret = error("thread %d: its stack is too close to thread %d's to run syscalls in it "
-				    "(signal frames below both stack pointers would meet)",
-				    ts->t[left[0]].tid, ts->t[0].tid);
+			ret = error("thread %d: its stack is too close to another thread's to run syscalls "
+				    "in it (the frames below its stack pointer would meet that thread's "
+				    "stack or frames)", ts->t[left[0]].tid);
 	}
 	free(left);
 	free(later);
