@@ -376,6 +376,17 @@ int img_write_pages_crc(struct img_writer *w, uint32_t proc, const struct ckpt_p
 	return img_write_blocks(w, proc, &b, 1);
 }
 
+/* Past r bytes written of the n iovecs at *iov (a short write). */
+static void iov_advance(struct iovec **iov, int *n, size_t r)
+{
+	for (; *n > 0 && r >= (*iov)->iov_len; (*iov)++, (*n)--)
+		r -= (*iov)->iov_len;
+	if (*n > 0) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + r;
+		(*iov)->iov_len -= r;
+	}
+}
+
 /* All of iov, however many writev calls that takes (iov is used up). */
 static int writev_all(int fd, struct iovec *iov, int n)
 {
@@ -387,12 +398,7 @@ static int writev_all(int fd, struct iovec *iov, int n)
 				continue;
 			return -errno;
 		}
-		for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
-			r -= (ssize_t)iov->iov_len;
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
+		iov_advance(&iov, &n, (size_t)r);
 	}
 	return 0;
 }
@@ -602,12 +608,7 @@ int img_batch_write(struct img_writer *w, const struct img_batch *bt)
 		if (r == 0)
 			return -EIO;
 		at += (uint64_t)r;
-		for (; n > 0 && (size_t)r >= v->iov_len; v++, n--)
-			r -= (ssize_t)v->iov_len;
-		if (n > 0) {
-			v->iov_base = (char *)v->iov_base + r;
-			v->iov_len -= (size_t)r;
-		}
+		iov_advance(&v, &n, (size_t)r);
 	}
 	return 0;
 }
