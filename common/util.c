@@ -66,7 +66,8 @@ void *xmemdup(const void *p, size_t n)
 	return q;
 }
 
-int read_file_at(int dirfd, const char *path, char **buf, size_t *len)
+/* once: the file is made in one piece (see read_file_once_at). */
+static int read_whole(int dirfd, const char *path, char **buf, size_t *len, int once)
 {
 	size_t cap = 4096, n = 0;
 	char *b;
@@ -89,6 +90,10 @@ int read_file_at(int dirfd, const char *path, char **buf, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* Short: all of a one-piece file; the read of its end (0)
+		 * would be one more syscall for nothing. */
+		if (once && n == (size_t)r && n < cap - 1)
+			break;
 		if (cap - n < 2)
 			b = xrealloc(b, cap *= 2);
 	}
@@ -98,6 +103,16 @@ int read_file_at(int dirfd, const char *path, char **buf, size_t *len)
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, char **buf, size_t *len)
+{
+	return read_whole(dirfd, path, buf, len, 0);
+}
+
+int read_file_once_at(int dirfd, const char *path, char **buf, size_t *len)
+{
+	return read_whole(dirfd, path, buf, len, 1);
 }
 
 int read_file(const char *path, char **buf, size_t *len)

@@ -29,6 +29,11 @@ void heap_cool(void);
  * Returns 0 or -errno. */
 int read_file(const char *path, char **buf, size_t *len);
 int read_file_at(int dirfd, const char *path, char **buf, size_t *len);
+/* The same for a /proc file the kernel makes in one piece (single_open:
+ * status, wchan, timerslack_ns; not maps or smaps, which come a record
+ * at a time): a first read shorter than the buffer is all of it, so
+ * open, read, close (a read more per file with 1,000 threads). */
+int read_file_once_at(int dirfd, const char *path, char **buf, size_t *len);
 /* readlink into a fresh string; 0 or -errno. */
 int xreadlink(const char *path, char **out);
 

@@ -30,13 +30,14 @@
 #endif
 #define SLACK_UNKNOWN	UINT64_MAX
 
-/* A number from the file at path (relative to dirfd), or -errno. */
+/* A number from the file at path (relative to dirfd; a /proc file made in
+ * one piece: timerslack_ns, oom_score_adj, loginuid), or -errno. */
 static int read_number(int dirfd, const char *path, long long *v)
 {
 	char *buf, *end;
 	int ret;
 
-	if ((ret = read_file_at(dirfd, path, &buf, NULL)) < 0)
+	if ((ret = read_file_once_at(dirfd, path, &buf, NULL)) < 0)
 		return ret;
 	errno = 0;
 	*v = strtoll(buf, &end, 10);

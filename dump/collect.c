@@ -20,8 +20,11 @@
 
 #include "arch/arch.h"
 #include "common/log.h"
+#include "common/uapi-compat.h"
 #include "common/util.h"
 #include "dump/dump.h"
+
+#define SCHED_FLAG_RESET_ON_FORK	0x01	/* include/uapi/linux/sched.h */
 
 
 static int read_proc_file(pid_t pid, const char *name, char **buf, size_t *len)
@@ -340,23 +343,26 @@ static int collect_signals(struct img_thread *t, struct tracee *tr)
 }
 
 /*
- * What the rest of the kernel tells of thread tid, no ptrace needed: its
- * robust list, scheduling, and from one read of its status (taskfd:
- * /proc/PID/task) its name, seccomp mode and NoNewPrivs.
+ * A thread's policy, RT priority and nice value.  One sched_getattr gives
+ * all three for a normal policy (kernel/sched/syscalls.c get_params: the
+ * nice value, priority 0): two syscalls less a thread than getpriority,
+ * sched_getscheduler and sched_getparam, which an RT or deadline thread
+ * still takes (get_params then gives its priority, not its nice value).
  */
-static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
+static void sched_side(struct img_thread *t, pid_t tid)
 {
+	struct ckpt_sched_attr sa = { 0 };
 	struct sched_param sp = { 0 };
-	struct proc_status st;
-	uint64_t head = 0;
-	size_t len = 0;
-	char path[32];
 	int pol;
 
-	/* Readable from outside with ptrace rights (get_robust_list(2)). */
-	if (syscall(SYS_get_robust_list, tid, &head, &len) == 0)
-		t->d.robust_list = head;
-	/* Scheduling: what the user or the program set per thread. */
+	if (syscall(SYS_sched_getattr, tid, &sa, sizeof(sa), 0) == 0 &&
+	    (sa.policy == SCHED_OTHER || sa.policy == SCHED_BATCH || sa.policy == SCHED_IDLE)) {
+		t->d.sched_policy = sa.policy |
+				    (sa.flags & SCHED_FLAG_RESET_ON_FORK ? (uint32_t)SCHED_RESET_ON_FORK : 0);
+		t->d.nice = sa.nice;
+		t->d.sched_priority = 0;
+		return;
+	}
 	errno = 0;
 	t->d.nice = getpriority(PRIO_PROCESS, (id_t)tid);
 	if (errno)
@@ -365,6 +371,25 @@ static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
 	t->d.sched_policy = pol < 0 ? SCHED_OTHER : (uint32_t)pol;
 	if (sched_getparam(tid, &sp) == 0)
 		t->d.sched_priority = (uint32_t)sp.sched_priority;
+}
+
+/*
+ * What the rest of the kernel tells of thread tid, no ptrace needed: its
+ * robust list, scheduling, and from one read of its status (taskfd:
+ * /proc/PID/task) its name, seccomp mode and NoNewPrivs.
+ */
+static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
+{
+	struct proc_status st;
+	uint64_t head = 0;
+	size_t len = 0;
+	char path[32];
+
+	/* Readable from outside with ptrace rights (get_robust_list(2)). */
+	if (syscall(SYS_get_robust_list, tid, &head, &len) == 0)
+		t->d.robust_list = head;
+	/* Scheduling: what the user or the program set per thread. */
+	sched_side(t, tid);
 	if (sched_getaffinity(tid, sizeof(t->d.cpus), (cpu_set_t *)t->d.cpus) == 0)
 		t->d.ncpus = sizeof(t->d.cpus) * 8;
 	snprintf(path, sizeof(path), "%d/status", tid);

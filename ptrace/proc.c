@@ -109,7 +109,7 @@ int proc_read_status_at(int dirfd, const char *path, struct proc_status *st)
 	char *buf, *line, *save;
 	int ret;
 
-	ret = read_file_at(dirfd, path, &buf, NULL);
+	ret = read_file_once_at(dirfd, path, &buf, NULL);
 	if (ret < 0)
 		return ret;
 	memset(st, 0, sizeof(*st));

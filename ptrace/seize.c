@@ -225,7 +225,7 @@ static int seize_start(struct tracee_set *ts, int taskfd, pid_t tid)
 		snprintf(path, sizeof(path), "%d/wchan", tid);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", ts->pid, tid);
-	if (read_file_at(taskfd >= 0 ? taskfd : AT_FDCWD, path, &w, NULL) == 0) {
+	if (read_file_once_at(taskfd >= 0 ? taskfd : AT_FDCWD, path, &w, NULL) == 0) {
 		snprintf(wchan, sizeof(wchan), "%s", w);
 		free(w);
 	}

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "image/format.h"
 #include "ptrace/proc.h"
 #include "harness.h"
@@ -294,6 +295,34 @@ TEST(status_name_of_a_thread_with_a_tricky_name)
 	}
 	prctl(PR_SET_NAME, old);
 	close(dirfd);
+}
+
+/* read_file_once_at (common/util.c): a /proc file made in one piece comes
+ * whole in one read; a file longer than the first buffer is read on to
+ * its end all the same. */
+TEST(read_once_gives_the_whole_file)
+{
+	char path[] = "/tmp/ckpt-test-once-XXXXXX", *a, *b, big[10000];
+	size_t alen, blen;
+	int fd;
+
+	ASSERT_EQ(0, read_file_at(AT_FDCWD, "/proc/self/limits", &a, &alen));
+	ASSERT_EQ(0, read_file_once_at(AT_FDCWD, "/proc/self/limits", &b, &blen));
+	ASSERT_EQ(alen, blen);
+	EXPECT_EQ(0, memcmp(a, b, alen));
+	free(a);
+	free(b);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ((ssize_t)sizeof(big), write(fd, big, sizeof(big)));
+	close(fd);
+	ASSERT_EQ(0, read_file_once_at(AT_FDCWD, path, &b, &blen));
+	unlink(path);
+	ASSERT_EQ(sizeof(big), blen);
+	EXPECT_EQ(0, memcmp(big, b, blen));
+	free(b);
 }
 
 /* num_threads from stat, which sizes the heap dump.c warms before a
