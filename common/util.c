@@ -66,16 +66,13 @@ void *xmemdup(const void *p, size_t n)
 	return q;
 }
 
-/* once: the file is made in one piece (see read_file_once_at). */
-static int read_whole(int dirfd, const char *path, char **buf, size_t *len, int once)
+/* All of fd, from where it is (a file never read: its start); once: the
+ * file is made in one piece (see read_file_once_at). */
+static int read_fd(int fd, char **buf, size_t *len, int once)
 {
 	size_t cap = 4096, n = 0;
-	char *b;
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	char *b = xmalloc(cap);
 
-	if (fd < 0)
-		return -errno;
-	b = xmalloc(cap);
 	for (;;) {
 		ssize_t r = read(fd, b + n, cap - n - 1);
 
@@ -84,7 +81,6 @@ static int read_whole(int dirfd, const char *path, char **buf, size_t *len, int 
 				continue;
 			r = -errno;
 			free(b);
-			close(fd);
 			return (int)r;
 		}
 		if (r == 0)
@@ -97,12 +93,27 @@ static int read_whole(int dirfd, const char *path, char **buf, size_t *len, int 
 		if (cap - n < 2)
 			b = xrealloc(b, cap *= 2);
 	}
-	close(fd);
 	b[n] = 0;
 	*buf = b;
 	if (len)
 		*len = n;
 	return 0;
+}
+
+static int read_whole(int dirfd, const char *path, char **buf, size_t *len, int once)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = read_fd(fd, buf, len, once);
+	close(fd);
+	return ret;
+}
+
+int read_fd_once(int fd, char **buf, size_t *len)
+{
+	return read_fd(fd, buf, len, 1);
 }
 
 int read_file_at(int dirfd, const char *path, char **buf, size_t *len)

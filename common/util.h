@@ -34,6 +34,8 @@ int read_file_at(int dirfd, const char *path, char **buf, size_t *len);
  * at a time): a first read shorter than the buffer is all of it, so
  * open, read, close (a read more per file with 1,000 threads). */
 int read_file_once_at(int dirfd, const char *path, char **buf, size_t *len);
+/* The same from an open fd never read yet (it stays open). */
+int read_fd_once(int fd, char **buf, size_t *len);
 /* readlink into a fresh string; 0 or -errno. */
 int xreadlink(const char *path, char **out);
 

@@ -30,20 +30,29 @@
 #endif
 #define SLACK_UNKNOWN	UINT64_MAX
 
-/* A number from the file at path (relative to dirfd; a /proc file made in
- * one piece: timerslack_ns, oom_score_adj, loginuid), or -errno. */
-static int read_number(int dirfd, const char *path, long long *v)
+/* The number in buf (freed), or -EINVAL. */
+static int number(char *buf, long long *v)
 {
-	char *buf, *end;
+	char *end;
 	int ret;
 
-	if ((ret = read_file_once_at(dirfd, path, &buf, NULL)) < 0)
-		return ret;
 	errno = 0;
 	*v = strtoll(buf, &end, 10);
 	ret = end == buf || errno ? -EINVAL : 0;
 	free(buf);
 	return ret;
+}
+
+/* A number from the file at path (relative to dirfd; a /proc file made in
+ * one piece: timerslack_ns, oom_score_adj, loginuid), or -errno. */
+static int read_number(int dirfd, const char *path, long long *v)
+{
+	char *buf;
+	int ret;
+
+	if ((ret = read_file_once_at(dirfd, path, &buf, NULL)) < 0)
+		return ret;
+	return number(buf, v);
 }
 
 static int read_deadline(struct ckpt_thread_attrs *t)
@@ -63,7 +72,7 @@ static int read_deadline(struct ckpt_thread_attrs *t)
 
 int dump_thread_attrs(struct img_proc *p, size_t i, pid_t tid, int procfd)
 {
-	char path[32];
+	char path[32], *buf;
 	struct ckpt_thread_attrs *t = &p->tattrs[i];
 	long long v;
 	long r;
@@ -77,7 +86,11 @@ int dump_thread_attrs(struct img_proc *p, size_t i, pid_t tid, int procfd)
 	 * process's (fs/proc/base.c timerslack_ns_show); or asked
 	 * from inside (dump_attrs_remote). */
 	snprintf(path, sizeof(path), "%d/timerslack_ns", t->tid);
-	t->timer_slack_ns = read_number(procfd, path, &v) == 0 ? (uint64_t)v : SLACK_UNKNOWN;
+	if (taskfiles_read(tid, TASKFILE_SLACK, &buf) == 0)
+		ret = number(buf, &v);
+	else
+		ret = read_number(procfd, path, &v);
+	t->timer_slack_ns = ret == 0 ? (uint64_t)v : SLACK_UNKNOWN;
 	errno = 0;
 	r = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, t->tid);
 	if (r < 0)

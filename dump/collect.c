@@ -383,7 +383,6 @@ static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
 	struct proc_status st;
 	uint64_t head = 0;
 	size_t len = 0;
-	char path[32];
 
 	/* Readable from outside with ptrace rights (get_robust_list(2)). */
 	if (syscall(SYS_get_robust_list, tid, &head, &len) == 0)
@@ -392,9 +391,8 @@ static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
 	sched_side(t, tid);
 	if (sched_getaffinity(tid, sizeof(t->d.cpus), (cpu_set_t *)t->d.cpus) == 0)
 		t->d.ncpus = sizeof(t->d.cpus) * 8;
-	snprintf(path, sizeof(path), "%d/status", tid);
 	t->seccomp = t->no_new_privs = -1;
-	if (proc_read_status_at(taskfd, path, &st) == 0) {
+	if (proc_read_task_status(taskfd, tid, &st) == 0) {
 		memcpy(t->d.comm, st.name, sizeof(t->d.comm) - 1);
 		t->seccomp = st.seccomp;
 		t->no_new_privs = st.no_new_privs;

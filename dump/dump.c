@@ -879,8 +879,9 @@ static void track_keep(struct dump *d)
  */
 #define WARM_PER_THREAD	(24u << 10)
 
-/* The heap, touched for the job's threads before the freeze (heapwarm.c);
- * a job of a few threads allocates too little to be worth it. */
+/* Before the freeze, for the job's threads: the heap touched (heapwarm.c)
+ * and their /proc files opened (taskfiles.c); a job of a few threads
+ * allocates and opens too little to be worth it. */
 static void warm_heap(pid_t pid, struct dump *d)
 {
 	struct proc_stat st;
@@ -889,6 +890,9 @@ static void warm_heap(pid_t pid, struct dump *d)
 		return;
 	heap_warm((size_t)st.nthreads * WARM_PER_THREAD);
 	img_writer_touch(&d->w);	/* the metadata goes through it */
+	/* The threads' wchan, status and timer slack: opened now, read
+	 * once frozen (ptrace/taskfiles.c).  The root's threads only. */
+	taskfiles_open(pid, (size_t)st.nthreads);
 }
 
 /* The tree let go (tracee_release_tree); when, for "frozen for". */
@@ -994,6 +998,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		o->result->forked = d.fork == DUMP_FORK_ALWAYS && !d.refused;
 	}
 out:
+	taskfiles_close();
 	fd_tcp_before_kill(&d.img, 0, 0);
 	reap_copies(&d);	/* failed after a fork */
 	for (uint32_t i = 0; d.pr && i < d.img.h.nprocs; i++) {

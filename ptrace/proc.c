@@ -106,12 +106,34 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 
 int proc_read_status_at(int dirfd, const char *path, struct proc_status *st)
 {
-	char *buf, *line, *save;
+	char *buf;
 	int ret;
 
 	ret = read_file_once_at(dirfd, path, &buf, NULL);
 	if (ret < 0)
 		return ret;
+	proc_parse_status(buf, st);
+	free(buf);
+	return 0;
+}
+
+int proc_read_task_status(int taskfd, pid_t tid, struct proc_status *st)
+{
+	char path[32], *buf;
+
+	if (taskfiles_read(tid, TASKFILE_STATUS, &buf) == 0) {
+		proc_parse_status(buf, st);
+		free(buf);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%d/status", tid);
+	return proc_read_status_at(taskfd, path, st);
+}
+
+void proc_parse_status(char *buf, struct proc_status *st)
+{
+	char *line, *save;
+
 	memset(st, 0, sizeof(*st));
 	st->umask = 022;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -170,8 +192,6 @@ int proc_read_status_at(int dirfd, const char *path, struct proc_status *st)
 		else if (!strcmp(line, "SigCgt"))
 			st->sig_cgt = hex64(val);
 	}
-	free(buf);
-	return 0;
 }
 
 int proc_has_live_thread(pid_t pid)

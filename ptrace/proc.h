@@ -75,6 +75,27 @@ int proc_read_status(pid_t pid, struct proc_status *st);
 /* The same from path relative to dirfd ("TID/status" in /proc/PID/task:
  * a shorter walk than /proc/TID/status, which counts with 1,000 threads). */
 int proc_read_status_at(int dirfd, const char *path, struct proc_status *st);
+/* status text as read (buf: parsed in place, kept by the caller). */
+void proc_parse_status(char *buf, struct proc_status *st);
+/* Thread tid's status: its file opened before the freeze (taskfiles),
+ * else TID/status in taskfd (/proc/PID/task). */
+int proc_read_task_status(int taskfd, pid_t tid, struct proc_status *st);
+
+/*
+ * Per-thread /proc files a dump reads while frozen, opened before the
+ * freeze (taskfiles.c): for each thread of pid listed now (as many as
+ * RLIMIT_NOFILE allows), its wchan, status and timerslack_ns.
+ * taskfiles_read reads thread tid's file once and closes it: 0,
+ * -ENOENT when there is none (a thread started since, or read already),
+ * or -errno (-ESRCH: the thread opened for has ended); on any error the
+ * caller opens the file itself.  taskfiles_read may run in two threads
+ * at once for different files.
+ */
+enum { TASKFILE_WCHAN, TASKFILE_STATUS, TASKFILE_SLACK, TASKFILE_N };
+void taskfiles_open(pid_t pid, size_t nthreads);
+int taskfiles_read(pid_t tid, int which, char **buf);
+void taskfiles_close(void);
+
 /* Whether a thread of pid other than its leader is alive (a zombie leader
  * with live threads is a process whose main thread called pthread_exit). */
 int proc_has_live_thread(pid_t pid);

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "ptrace/proc.h"
 #include "ptrace/tracee.h"
 
 int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len)
@@ -225,7 +226,8 @@ static int seize_start(struct tracee_set *ts, int taskfd, pid_t tid)
 		snprintf(path, sizeof(path), "%d/wchan", tid);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", ts->pid, tid);
-	if (read_file_once_at(taskfd >= 0 ? taskfd : AT_FDCWD, path, &w, NULL) == 0) {
+	if (taskfiles_read(tid, TASKFILE_WCHAN, &w) == 0 ||
+	    read_file_once_at(taskfd >= 0 ? taskfd : AT_FDCWD, path, &w, NULL) == 0) {
 		snprintf(wchan, sizeof(wchan), "%s", w);
 		free(w);
 	}

@@ -325,6 +325,52 @@ TEST(read_once_gives_the_whole_file)
 	free(b);
 }
 
+/* taskfiles (ptrace/taskfiles.c): files opened before a freeze say what
+ * the thread is when they are read, not when they were opened; one of a
+ * thread that has ended since is refused, so that the caller opens anew. */
+static void *quick(void *arg)
+{
+	*(pid_t *)arg = (pid_t)syscall(SYS_gettid);
+	return NULL;
+}
+
+TEST(taskfiles_read_what_is_there_at_the_read)
+{
+	pid_t me = (pid_t)syscall(SYS_gettid), gone = 0;
+	struct proc_status st;
+	char old[16], *buf;
+	int slack = prctl(PR_GET_TIMERSLACK);
+	pthread_t th;
+
+	ASSERT_EQ(0, prctl(PR_GET_NAME, old));
+	ASSERT_EQ(0, pthread_create(&th, NULL, quick, &gone));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, prctl(PR_SET_NAME, "before"));
+	ASSERT_EQ(0, prctl(PR_SET_TIMERSLACK, 11000));
+	taskfiles_open(getpid(), 2);
+	ASSERT_EQ(0, prctl(PR_SET_NAME, "after"));
+	ASSERT_EQ(0, prctl(PR_SET_TIMERSLACK, 22000));
+	ASSERT_EQ(0, taskfiles_read(me, TASKFILE_STATUS, &buf));
+	proc_parse_status(buf, &st);
+	free(buf);
+	EXPECT_STREQ("after", st.name);
+	ASSERT_EQ(0, taskfiles_read(me, TASKFILE_SLACK, &buf));
+	EXPECT_EQ(22000, atol(buf));
+	free(buf);
+	/* read once: the next is the caller's to open */
+	EXPECT_EQ(-ENOENT, taskfiles_read(me, TASKFILE_STATUS, &buf));
+	taskfiles_close();
+	/* a thread that has ended: listed (a zombie) or not, never read */
+	ASSERT_NE(0, gone);
+	taskfiles_open(getpid(), 2);
+	buf = NULL;
+	EXPECT_NE(0, taskfiles_read(gone, TASKFILE_STATUS, &buf));
+	free(buf);
+	taskfiles_close();
+	prctl(PR_SET_NAME, old);
+	prctl(PR_SET_TIMERSLACK, slack);
+}
+
 /* num_threads from stat, which sizes the heap dump.c warms before a
  * freeze (heapwarm.c). */
 static void *sleeper(void *arg)
