@@ -3,7 +3,6 @@
  * fs/proc/array.c (stat, status), fs/proc/base.c (limits),
  * fs/proc/task_mmu.c (maps, smaps VmFlags).
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -263,17 +262,33 @@ int proc_read_limits(pid_t pid, uint64_t rlim[][2], int n)
 }
 
 /* A number in base 16 or 10 at *p, at least one digit; *p moves past it. */
+/*
+ * An unsigned number in base 16 or 10, by hand: a maps line has six, and
+ * strtoull (locale, sign, blanks, a 0x prefix the kernel never prints)
+ * was ckpt's biggest share of reading the maps of 60,000 mappings while
+ * frozen.  -EINVAL without a digit or past 64 bits.
+ */
 static int number(char **p, int base, uint64_t *v)
 {
-	char *s = *p, *e;
+	char *s = *p;
+	uint64_t x = 0;
+	unsigned d;
 
-	if (!(base == 16 ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
+	for (;; s++) {
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && (*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
+			d = (unsigned)((*s | 0x20) - 'a' + 10);
+		else
+			break;
+		if (x > (UINT64_MAX - d) / (unsigned)base)
+			return -EINVAL;
+		x = x * (unsigned)base + d;
+	}
+	if (s == *p)
 		return -EINVAL;
-	errno = 0;
-	*v = strtoull(s, &e, base);
-	if (errno)
-		return -EINVAL;
-	*p = e;
+	*v = x;
+	*p = s;
 	return 0;
 }
 

@@ -149,6 +149,44 @@ TEST(maps_malformed_lines_are_refused)
 	}
 }
 
+/* The numbers are parsed by hand (ptrace/proc.c number()): every 64-bit
+ * value, nothing past it, upper-case hex, and no prefix or sign the
+ * kernel never prints. */
+TEST(maps_numbers_at_their_limits)
+{
+	static const char *const bad[] = {
+		/* one bit past 64, in the address, the offset and the inode */
+		"10000000000000000-7f0000001000 rw-p 00000000 00:00 0",
+		"7f0000000000-7f0000001000 rw-p 10000000000000000 00:00 0",
+		"7f0000000000-7f0000001000 rw-p 00000000 00:00 18446744073709551616",
+		"0x7f0000000000-7f0000001000 rw-p 00000000 00:00 0",
+		"7f0000000000-7f0000001000 rw-p 00000000 00:00 -1",
+		"7f0000000000-7f0000001000 rw-p 00000000 00:00 +1",
+		"7f0000000000-7f0000001000 rw-p 00000000 g0:00 0",
+	};
+	struct map_entry m;
+	char path[256];
+
+	ASSERT_EQ(0, parse("ffffffffffffffff-FFFFFFFFFFFFFFFF r--s ffffffffffffffff fFfFfFfF:0 "
+			   "18446744073709551615 /y", &m, path, sizeof(path)));
+	ASSERT_EQ(UINT64_MAX, m.start);
+	ASSERT_EQ(UINT64_MAX, m.end);
+	ASSERT_EQ(UINT64_MAX, m.pgoff);
+	ASSERT_EQ(0xffffffffu, m.dev_major);
+	ASSERT_EQ(0, m.dev_minor);
+	ASSERT_EQ(UINT64_MAX, m.ino);
+	ASSERT_EQ(1, m.shared);
+	ASSERT_STREQ("/y", path);
+	ASSERT_EQ(0, parse("0-1 rw-p 0 0:0 0", &m, path, sizeof(path)));
+	ASSERT_EQ(0, m.start);
+	ASSERT_EQ(1, m.end);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_NE(0, parse(bad[i], &m, path, sizeof(path))) {
+			TH_LOG("accepted \"%s\"", bad[i]);
+		}
+	}
+}
+
 /* Our own limits, some changed first so that they are not all defaults. */
 TEST(limits_of_self_match_getrlimit)
 {
