@@ -96,6 +96,7 @@ struct snap {
 	uint64_t faults, given;
 	pthread_mutex_t unmap_mu;	/* one unmapping at a time (free_behind) */
 	uint64_t unmapped, unmap_most;	/* bytes freed behind the writer; longest stop (ns) */
+	struct snap_stop pause;		/* free_behind's stops (under unmap_mu) */
 	size_t unmaps;
 };
 
@@ -396,6 +397,15 @@ static int stopping(struct snap *s)
 	return stop;
 }
 
+/*
+ * The uffds read and the faults served.  A thread of the process waits in
+ * its fault until this thread has read it and given the page back, so it
+ * runs SCHED_FIFO when it may (as a stop does, snapstop.c): a fault is
+ * served before the page workers' bulk copies get the CPU back, not after
+ * their slices.  It sleeps in poll(); a poll that wakes with nothing to
+ * read (a uffd whose process is gone) sleeps a millisecond, so that an RT
+ * thread never spins.
+ */
 static void *reader(void *arg)
 {
 	struct snap *s = arg;
@@ -403,9 +413,11 @@ static void *reader(void *arg)
 	uint8_t *buf = xmalloc(SNAP_AHEAD * s->ps);
 	size_t nq = 0;
 
+	pthread_setschedparam(pthread_self(), SCHED_FIFO, &(struct sched_param){ .sched_priority = 1 });
 	while (!stopping(s)) {
 		struct pollfd *pfd;
-		size_t n, k = 0;
+		size_t n, k = 0, got = 0;
+		int woke;
 
 		pthread_mutex_lock(&s->mu);
 		n = s->nmm;
@@ -414,13 +426,15 @@ static void *reader(void *arg)
 			pfd[i] = (struct pollfd){ .fd = s->mm[i].dead ? -1 : s->mm[i].uffd,
 						  .events = POLLIN };
 		pthread_mutex_unlock(&s->mu);
-		poll(pfd, n, nq ? 1 : 20);
+		woke = poll(pfd, n, nq ? 1 : 20) > 0;
 		free(pfd);
 		pthread_rwlock_wrlock(&s->lock);
 		for (size_t mi = 0; mi < s->nmm; mi++)
 			while (!s->mm[mi].dead && s->mm[mi].uffd >= 0 && read_one(s, mi, &q, &nq))
-				;
+				got++;
 		pthread_rwlock_unlock(&s->lock);
+		if (woke && !got && !nq)
+			usleep(1000);
 		for (size_t i = 0; i < nq; i++) {
 			int ret = serve_fault(s, q[i].mi, q[i].addr, buf);
 
@@ -510,25 +524,33 @@ static int gone(pid_t pid)
  * one thread frozen for it (*most: the longest such stop, ns).  -ESRCH: it
  * could not be stopped. */
 static int unmap_in(pid_t pid, pid_t live, const struct tracee_code *code,
-		    struct tracee_set *frozen, uint64_t a, uint64_t n, uint64_t *most, int drop)
+		    struct tracee_set *frozen, struct snap_stop *stop, uint64_t a, uint64_t n,
+		    uint64_t *most, int drop)
 {
 	struct tracee_set own = { .pid = pid }, *ts = frozen;
-	uint64_t t1;
+	uint64_t t1 = now_ns();
+	pid_t tid;
 	long r;
 	int ret;
 
 	if (!ts) {
-		if (tracee_freeze_one(pid, live, &own) < 0 && tracee_freeze_one(pid, pid, &own) < 0)
+		snap_stop_begin(stop, pid, live);
+		t1 = now_ns();
+		if (tracee_freeze_one(pid, live, &own) < 0 && tracee_freeze_one(pid, pid, &own) < 0) {
+			snap_stop_end(stop, pid, live);
 			return -ESRCH;
+		}
 		own.code = *code;
 		ts = &own;
 	}
-	t1 = now_ns();
+	tid = ts->t[0].tid;
 	ret = drop ? inject(ts, SYS_madvise, a, n, MADV_DONTNEED, 0, 0, &r) :
 		     inject(ts, SYS_munmap, a, n, 0, 0, 0, &r);
 	tracee_inject_end(&ts->t[0]);
-	if (!frozen)
+	if (!frozen) {
 		tracee_release(&own, 0);
+		snap_stop_end(stop, pid, tid);
+	}
 	*most = MAX(*most, now_ns() - t1);
 	return ret;
 }
@@ -538,17 +560,25 @@ static void unmap_shadows(pid_t pid, pid_t live, const struct tracee_code *code,
 			  const int *moved)
 {
 	uint64_t t = now_ns(), most = 0;
-	int done = 0;
+	struct snap_stop stop = { 0 };
+	int done = 0, stops = 0;
 
 	killpoint("snapshot: unmapping");
 	for (int k = 0; k < nsh; k++) {
-		uint64_t end = sh[k].shadow + sh[k].len, a;
+		uint64_t end = sh[k].shadow + sh[k].len, a, empty;
 
 		if (!moved[k] || !sh[k].len || !(a = shadow_left(pid, sh[k].shadow, sh[k].len)))
 			continue;
+		/* Freed behind the writer (MADV_DONTNEED): no pages there,
+		 * at most their empty page tables: one munmap, not one per
+		 * piece (before: 512 stops more per GiB at the end). */
+		empty = MIN(sh[k].shadow + sh[k].freed, end);
 		while (a < end) {
-			uint64_t n = frozen ? end - a : MIN(end - a, (uint64_t)SNAP_UNMAP_BYTES);
-			int ret = unmap_in(pid, live, code, frozen, a, n, &most, 0);
+			uint64_t n = frozen ? end - a :
+				     a < empty ? empty - a : MIN(end - a, (uint64_t)SNAP_UNMAP_BYTES);
+			int ret = unmap_in(pid, live, code, frozen, &stop, a, n, &most, 0);
+
+			stops++;
 
 			if (ret == -ESRCH) {
 				/* Exited, or exec'd (a new memory map, no
@@ -564,8 +594,8 @@ static void unmap_shadows(pid_t pid, pid_t live, const struct tracee_code *code,
 		sh[k].len = 0;
 		done++;
 	}
-	debug("snapshot: %d copies of memory unmapped in %.1f ms, a thread frozen %.1f ms at most at a time",
-	      done, (now_ns() - t) / 1e6, most / 1e6);
+	debug("snapshot: %d copies of memory unmapped in %.1f ms, %d stops, a thread frozen %.1f ms at most at a time",
+	      done, (now_ns() - t) / 1e6, stops, most / 1e6);
 }
 
 /*
@@ -609,7 +639,7 @@ static void free_behind(struct snap *s, struct sshadow *h)
 		s->j->sh[k].freed = (h->freed + piece) * s->ps;
 		__atomic_store_n(&h->freed, h->freed + piece, __ATOMIC_RELEASE);
 		killpoint("snapshot: freeing behind");
-		ret = unmap_in(s->pid, s->live, &s->code, NULL, a, len, &s->unmap_most, 1);
+		ret = unmap_in(s->pid, s->live, &s->code, NULL, &s->pause, a, len, &s->unmap_most, 1);
 		if (ret < 0) {
 			/* Left mapped (the end unmaps what is left). */
 			h->nofree = 1;

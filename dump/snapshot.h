@@ -6,6 +6,7 @@
 #ifndef CKPT_SNAPSHOT_H
 #define CKPT_SNAPSHOT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "dump/dump.h"
@@ -35,6 +36,22 @@ int snap_read_hook(void *arg, const uint64_t *addr, const uint8_t *raw, size_t n
  * one thread frozen for it); s is freed.  0 or -errno (then what is left
  * is the guardian's, once ckpt exits). */
 int snap_end(struct snap *s, struct tracee_set *frozen);
+
+/* snapstop.c: one thread of the released process stopped for a moment
+ * (an injected madvise or munmap): begin before it is frozen, end once it
+ * runs again.  Zeroed to start. */
+struct snap_stop {
+	int released;		/* a stop ended: tid ran for ran ns by then */
+	pid_t tid;
+	uint64_t ran;
+	int boosted, policy;	/* the caller's scheduling while raised */
+	struct sched_param param;
+};
+/* Waits until the last stop's thread has run (or cannot), then raises
+ * the calling thread to SCHED_FIFO when it may. */
+void snap_stop_begin(struct snap_stop *st, pid_t pid, pid_t tid);
+/* The caller's scheduling back; tid's run time noted. */
+void snap_stop_end(struct snap_stop *st, pid_t pid, pid_t tid);
 
 /* snaplock.c: a --snapshot's lock on pid (hold), or only whether another
  * holds it (a dump meanwhile is refused by name): 0 or -errno, said. */
