@@ -108,6 +108,24 @@ TEST(long_buffers_agree)
 		}
 }
 
+/* Buffers of 256 bytes and more are folded where the CPU has VPCLMULQDQ
+ * (arch/x86_64/crc32c.c): every length across its 256-byte rounds, its
+ * 64-byte tail steps and the bytes after them, at odd offsets. */
+TEST(folded_lengths_agree)
+{
+	static uint8_t buf[1400 + 8];
+
+	srandom(11);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)random();
+	for (size_t off = 0; off < 8; off += 3)
+		for (size_t len = 240; len <= 1400; len++) {
+			ASSERT_EQ(crc32c_ref(0x9e3779b9u, buf + off, len), crc32c(0x9e3779b9u, buf + off, len)) {
+				TH_LOG("offset %zu length %zu", off, len);
+			}
+		}
+}
+
 TEST(paths_agree_on_all_lengths_and_offsets)
 {
 	static uint8_t buf[300 + 16];
