@@ -116,6 +116,8 @@ struct pipe {
 	uint64_t wdone;			/* slots before this one all written */
 	uint64_t upto;			/* and where they end */
 	int pushing;			/* a worker is in img_writer_push_to */
+	uint8_t *own;			/* the workers' own MiBs, or NULL */
+	size_t nown;			/* taken so far, one per worker */
 	uint64_t ahead;			/* slots written before an earlier one */
 	/* CKPT_PAGES_ORDER=swapped (tests): each even slot is written only
 	 * after the odd one after it (2 workers or more) */
