@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <lz4.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -78,17 +79,76 @@ static long zlib_encode(int level, const void *src, size_t len, void *dst, size_
 	return (long)out;
 }
 
+/*
+ * Each thread's zstd contexts, made on first use and reused: making one
+ * costs more than compressing a block.  They go with the thread (the key's
+ * destructor), not with the process: every dump_write_pages() and restore
+ * starts worker threads of its own, so a process that dumps again and again
+ * (dump_run in a loop, as ckpt run's supervisor does, with LZ4 today) would
+ * keep one context per worker per dump, a high level's being tens of MiB.
+ * A __thread pointer has no destructor.
+ */
+struct zctx {
+	ZSTD_CCtx *c;
+	ZSTD_DCtx *d;
+};
+
+static pthread_key_t zkey;
+static pthread_once_t zonce = PTHREAD_ONCE_INIT;
+static int zkey_ok;
+
+static void zctx_free(void *p)
+{
+	struct zctx *z = p;
+
+	ZSTD_freeCCtx(z->c);
+	ZSTD_freeDCtx(z->d);
+	free(z);
+}
+
+static void zkey_make(void)
+{
+	zkey_ok = pthread_key_create(&zkey, zctx_free) == 0;
+}
+
+static struct zctx *zctx_get(void)
+{
+	struct zctx *z;
+
+	pthread_once(&zonce, zkey_make);
+	if (!zkey_ok)
+		return NULL;
+	if ((z = pthread_getspecific(zkey)))
+		return z;
+	if (!(z = calloc(1, sizeof(*z))))
+		return NULL;
+	if (pthread_setspecific(zkey, z)) {
+		free(z);
+		return NULL;
+	}
+	return z;
+}
+
 static long zstd_encode(int level, const void *src, size_t len, void *dst, size_t cap)
 {
-	/* One context per thread, reused: creating one costs more than
-	 * compressing a block. */
-	static __thread ZSTD_CCtx *cctx;
+	struct zctx *z = zctx_get();
 	size_t r;
 
-	if (!cctx && !(cctx = ZSTD_createCCtx()))
+	if (!z || (!z->c && !(z->c = ZSTD_createCCtx())))
 		return -ENOMEM;
-	r = ZSTD_compressCCtx(cctx, dst, cap, src, len, level ? level : 1);
+	r = ZSTD_compressCCtx(z->c, dst, cap, src, len, level ? level : 1);
 	return ZSTD_isError(r) ? -EIO : (long)r;
+}
+
+static int zstd_decode(const void *src, size_t len, void *dst, size_t rawlen)
+{
+	struct zctx *z = zctx_get();
+	size_t r;
+
+	if (!z || (!z->d && !(z->d = ZSTD_createDCtx())))
+		return -ENOMEM;
+	r = ZSTD_decompressDCtx(z->d, dst, rawlen, src, len);
+	return (ZSTD_isError(r) || r != rawlen) ? -EBADMSG : 0;
 }
 
 static long lz4_encode(int level, const void *src, size_t len, void *dst, size_t cap)
@@ -136,15 +196,8 @@ int codec_decode(uint16_t codec, const void *src, size_t len, void *dst, size_t 
 			return -EBADMSG;
 		return 0;
 	}
-	case CKPT_CODEC_ZSTD: {
-		static __thread ZSTD_DCtx *dctx;
-		size_t r;
-
-		if (!dctx && !(dctx = ZSTD_createDCtx()))
-			return -ENOMEM;
-		r = ZSTD_decompressDCtx(dctx, dst, rawlen, src, len);
-		return (ZSTD_isError(r) || r != rawlen) ? -EBADMSG : 0;
-	}
+	case CKPT_CODEC_ZSTD:
+		return zstd_decode(src, len, dst, rawlen);
 	case CKPT_CODEC_LZ4:
 		if (len > INT32_MAX || rawlen > INT32_MAX ||
 		    LZ4_decompress_safe(src, dst, (int)len, (int)rawlen) != (int)rawlen)
