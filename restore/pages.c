@@ -185,9 +185,8 @@ int pages_fill(struct img_stream *in, const struct img *img, pid_t pid, uint32_t
 
 		if (s->proc != proc)
 			break;
-		ret = sigguard_fired() ? error("interrupted by signal %d: nothing was restored",
-					       sigguard_fired()) :
-			pages_check(img, s, in->payload, r->at, only, later);
+		/* (restore.c says the interruption) */
+		ret = sigguard_fired() ? -EINTR : pages_check(img, s, in->payload, r->at, only, later);
 		if (ret == 0) {
 			in->have = img_read_section(r, s, &in->payload);
 			continue;

@@ -549,8 +549,6 @@ static int run_stubs(struct ctx *c, struct restore_job *j)
 		int st, sig, idx;
 		pid_t tid = tracee_wait(-1, &st, __WALL);
 
-		if (tid == -EINTR)
-			return error("interrupted by signal %d: nothing was restored", sigguard_fired());
 		if (tid < 0)
 			return error_errno(tid, "waiting for the restore stub");
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {
@@ -895,8 +893,7 @@ static int leaders_exited(const struct ctx *c)
 		while (proc_read_stat(pid, &st) == 0 && strchr("RSD", st.state) &&
 		       !(st.flags & PF_EXITING)) {
 			if (sigguard_fired())
-				return error("interrupted by signal %d: nothing was restored",
-					     sigguard_fired());
+				return -EINTR;	/* restore.c says it */
 			usleep(1000);
 		}
 	}
@@ -1057,9 +1054,7 @@ static int setup_stub(struct ctx *c, uint64_t stub_size)
 		want = exec_stop;
 	}
 	for (;; want = exec_stop) {
-		if ((ret = tracee_wait(c->pid, &st, __WALL)) == -EINTR)
-			return error("interrupted by signal %d: nothing was restored", sigguard_fired());
-		if (ret < 0)
+		if ((ret = tracee_wait(c->pid, &st, __WALL)) < 0)
 			return error_errno(ret, "waiting for the restore stub");
 		if (!WIFSTOPPED(st) || (st >> 8) != want)
 			return did_not_start(c, st);

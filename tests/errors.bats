@@ -594,7 +594,7 @@ flip_refused() {
 	# and no libc call can set them back)
 	[ $((0x$(grep SigIgn "/proc/$TPID/status" | cut -f2) & 0x7fffffff)) -eq 0 ]
 	dump_kill
-	local ckpt i
+	local ckpt i n said=0
 	ckpt=$(readlink -f "$CKPT")
 	# No go file: the restored process waits for it, so it dies only of
 	# the forwarded signal (a fast restore used to let it finish first).
@@ -635,8 +635,54 @@ flip_refused() {
 				false
 			fi
 			[ "$st" -ge 128 ] || { echo "exit $st after SIG$sig at $ms ms"; cat "$T/restore.err"; false; }
+			# one line, the same wherever the restore was: before
+			# the process ran, the interruption's; after, none (the
+			# process had the signal)
+			n=$(kill -l "$sig")
+			if [ -s "$T/restore.err" ] &&
+			   [ "$(cat "$T/restore.err")" != "ckpt: restore $T/img: interrupted by signal $n: nothing was restored" ]; then
+				echo "after SIG$sig at $ms ms, not the one line:"
+				cat "$T/restore.err"
+				false
+			fi
+			[ -s "$T/restore.err" ] && said=$((said + 1))
 		done
 	done
+	echo "$said of 14 said the interruption"
+	# From a stream the pages are filled as they are read (restore/pages.c),
+	# the process a stub until they all are: ckpt is kept waiting for the
+	# second half of the image, told to stop meanwhile, then given the
+	# rest.  It stops at the next block, undoes everything and says so,
+	# once; nothing of the process is left.
+	local half w
+	half=$(( $(stat -c %s "$T/img") / 2 ))
+	mkfifo "$T/stream"
+	( head -c "$half" "$T/img"; until [ -e "$T/more" ]; do sleep 0.05; done
+	  tail -c +$((half + 1)) "$T/img" ) >"$T/stream" &
+	w=$!
+	PIDS+=("$w")
+	env --default-signal=INT "$CKPT" restore - <"$T/stream" 2>"$T/restore.err" &
+	r=$!
+	PIDS+=("$r")
+	# (rchar: the bytes it has read, the half among them)
+	for i in $(seq 2400); do
+		n=$(sed -n 's/^rchar: //p' "/proc/$r/io" 2>/dev/null)
+		[ "${n:-0}" -lt "$half" ] || break
+		sleep 0.05
+	done
+	kill -TERM "$r"
+	touch "$T/more"
+	wait "$r" && st=0 || st=$?
+	wait "$w" || true
+	cat "$T/restore.err"
+	[ "$st" -eq 143 ]
+	[ "$(cat "$T/restore.err")" = "ckpt: restore -: interrupted by signal 15: nothing was restored" ]
+	sleep 0.1
+	if kill -0 "$TPID" 2>/dev/null; then
+		echo "from a stream: PID $TPID still there"
+		kill -KILL "$TPID"
+		false
+	fi
 }
 
 @test "restore under a descriptor limit below the process's fds: the stub's failure names the fd and the limit" {
