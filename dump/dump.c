@@ -817,10 +817,13 @@ static int setup_procs(struct dump *d, const struct dump_opts *o)
 					 .undo = { .tmp = -1, .slot = -1, .old = -1 } };
 		dp->tracking = (o->track || o->parent) && !o->kill;
 	}
-	/* A child under a --snapshot of its own: its memory is in shadows
-	 * its guardian gives back (snap_lock looked at the root). */
-	for (uint32_t i = 1; i < n; i++)
-		if (snap_check(d->pr[i].pid) < 0)
+	/* A process under another dump's --snapshot: its memory is in
+	 * shadows that dump's guardian gives back.  Looked at now that all
+	 * are frozen, the named one again (snap_lock looked before the
+	 * freeze; a --snapshot that froze, moved and released it since
+	 * listens on its lock by now), but for a --snapshot's own. */
+	for (uint32_t i = o->snapshot ? 1 : 0; i < n; i++)
+		if (snap_check(d->pr[i].pid, i == 0) < 0)
 			return -EBUSY;
 	return o->single ? 0 : dump_tree_tasks(&d->tt, &d->img);
 }
@@ -949,6 +952,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	phase("smaps before the freeze");
 	warm_heap(pid, &d);
 	phase("heap warmed");
+	killpoint("dump: before the freeze");
 	phase(NULL);
 	ret = o->single ? freeze_single(pid, &d.tt, seccomp) : tracee_freeze_tree(pid, &d.tt);
 	if (ret < 0)

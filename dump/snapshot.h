@@ -56,9 +56,9 @@ void snap_stop_end(struct snap_stop *st, pid_t pid, pid_t tid);
 /* snaplock.c: a --snapshot's lock on pid (hold), or only whether another
  * holds it (a dump meanwhile is refused by name): 0 or -errno, said. */
 int snap_lock(pid_t pid, int hold);
-/* A process of the tree (not the one named): refused by name, < 0, when a
- * --snapshot of it is under way; 0 otherwise. */
-int snap_check(pid_t pid);
+/* A process of the tree, frozen (root: the one named): refused by name,
+ * < 0, when another dump's --snapshot of it is under way; 0 otherwise. */
+int snap_check(pid_t pid, int root);
 /* Ours let go (the guardian's copy lives on until it exits). */
 void snap_unlock(void);
 

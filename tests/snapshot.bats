@@ -39,6 +39,29 @@ moved_guardian() {
 	PIDS+=("$guardian")
 }
 
+# lock_listener PID FULL [CMD...]: tests/targets/lockname, run through CMD
+# (setpriv for another user), listening on PID's --snapshot lock name
+# (dump/snaplock.c); FULL 1: its queue full.  Its PID in $hpid (and PIDS)
+# once it listens.
+lock_listener() {
+	local pid=$1 full=$2 start
+	shift 2
+	start=$(sed 's/.*) //' /proc/"$pid"/stat | awk '{print $20}')
+	rm -f "$T/held"
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		export CKPT_READY=$T/held CKPT_GO=$T/held-go
+		exec "$@" "$CKPT_TARGETS/lockname" "$pid $start" "$([ "$full" = 1 ] && echo full)"
+	) &
+	hpid=$!
+	PIDS+=("$hpid")
+	while [ ! -e "$T/held" ] && kill -0 "$hpid" 2>/dev/null; do sleep 0.01; done
+	[ -e "$T/held" ]
+}
+
 @test "--snapshot: the image is one instant of memory written as fast as it can, and the process read nothing wrong meanwhile" {
 	skip_unless_ptrace
 	snap_dump snapcheck 64
@@ -340,22 +363,12 @@ moved_guardian() {
 	skip_unless_root
 	start_target tree_basic
 	children_to_clean
-	local child start hpid o
+	local child hpid o
 	child=$(cat /proc/"$TPID"/task/*/children | tr ' ' '\n' | while read -r c; do
 		[ -n "$c" ] && [ "$(awk '{print $3}' /proc/"$c"/stat 2>/dev/null)" != Z ] && echo "$c"
 	done | head -n 1)
 	[ -n "$child" ]
-	start=$(sed 's/.*) //' /proc/"$child"/stat | awk '{print $20}')
-	python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(b"\0ckpt-snapshot " + sys.argv[1].encode())
-s.listen(8)
-open(sys.argv[2], "w").write("ready\n")
-time.sleep(600)' "$child $start" "$T/held" &
-	hpid=$!
-	PIDS+=("$hpid")
-	while [ ! -s "$T/held" ] && kill -0 "$hpid"; do sleep 0.01; done
+	lock_listener "$child" 0
 	for o in "" --no-fork; do
 		run "$CKPT" dump "$TPID" $o -o "$T/img"
 		echo "dump $o ($status): $output"
@@ -371,4 +384,104 @@ time.sleep(600)' "$child $start" "$T/held" &
 	touch "$T/go"
 	wait "$TPID"
 	grep -qx 'tree_basic: ok' "$T/out"
+}
+
+# Another user may bind a process's lock name (it is public: PID and start
+# time) and fill its listener's queue; a connect to it then fails with
+# EAGAIN and tells nothing of who listens.  The owner comes from the
+# kernel's unix_diag instead: nobody's listener is not counted (a warning,
+# the dump goes through); root's is, its queue full or not.
+# bats test_tags=arch-independent
+@test "--snapshot lock: another user's listener on the name, its queue full, does not block a dump; root's does" {
+	skip_unless_ptrace
+	skip_unless_root
+	command -v setpriv >/dev/null || skip "no setpriv"
+	start_target snapcheck 16
+	local hpid o
+	chmod 1777 "$T"
+	lock_listener "$TPID" 1 setpriv --reuid=65534 --regid=65534 --clear-groups
+	for o in --no-fork --snapshot; do
+		rm -f "$T/img"
+		run "$CKPT" dump "$TPID" $o --compress none -o "$T/img"
+		echo "dump $o ($status): $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"warning: the name of this process's --snapshot lock is taken by a socket of uid 65534, neither root nor ckpt's user: not counted"* ]]
+		"$CKPT" verify "$T/img"
+	done
+	kill "$hpid"
+	wait "$hpid" 2>/dev/null || true
+	# root's, with a full queue: counted (no PID known: the connect failed)
+	lock_listener "$TPID" 1
+	rm -f "$T/img"
+	run "$CKPT" dump "$TPID" --no-fork -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ckpt: dump $TPID: a ckpt dump --snapshot of this process is under way, or its guardian (the dump was killed) is still giving the process its memory back: dump again once it is done" ]
+	[ ! -e "$T/img" ]
+	kill "$hpid"
+	wait "$hpid" 2>/dev/null || true
+	original_held
+}
+
+# A plain dump looks at the lock before it freezes the process, a while
+# before (its preparations: tens of ms under load).  A --snapshot that
+# takes the process in that while, moves its memory aside and lets it run
+# would leave the plain dump to freeze a process whose memory is in
+# shadows: so it looks again once the process is frozen.  The plain dump
+# is stopped here at its kill point before the freeze (SIGSTOP) while the
+# --snapshot goes by.
+# bats test_tags=arch-independent
+@test "--snapshot lock: a --snapshot that overtakes a plain dump between its look and its freeze: the plain dump is refused by name" {
+	skip_unless_ptrace
+	start_target snapcheck 64
+	local n0 dpid ppid guardian st i quiet
+	n0=$(wc -l <"/proc/$TPID/maps")
+	CKPT_KILLSIG=19 CKPT_KILLPOINT="dump: before the freeze" \
+		"$CKPT" dump "$TPID" --no-fork --compress none -o "$T/img2" 2>"$T/plain" &
+	ppid=$!
+	PIDS+=("$ppid")
+	for i in $(seq 1200); do
+		[ "$(sed 's/.*) //' "/proc/$ppid/stat" 2>/dev/null | cut -d' ' -f1)" != T ] || break
+		sleep 0.05
+	done
+	[ "$(sed 's/.*) //' "/proc/$ppid/stat" | cut -d' ' -f1)" = T ]
+	# the --snapshot: frozen, moved aside, released; its image stuck in
+	# a FIFO no one reads yet
+	mkfifo "$T/fifo"
+	exec 7<>"$T/fifo"
+	"$CKPT" dump "$TPID" --snapshot --compress none -o - >"$T/fifo" 2>"$T/dumped" &
+	dpid=$!
+	PIDS+=("$dpid")
+	moved_guardian "$dpid" "$n0"
+	# released: no longer traced by it (once its pipe is full it frees
+	# nothing behind, which stops a thread), for half a second running
+	quiet=0
+	for i in $(seq 2400); do
+		if [ "$(awk '/^TracerPid:/ {print $2}' "/proc/$TPID/status")" = 0 ]; then
+			quiet=$((quiet + 1))
+			[ "$quiet" -lt 10 ] || break
+		else
+			quiet=0
+		fi
+		sleep 0.05
+	done
+	kill -CONT "$ppid"
+	wait "$ppid" && st=0 || st=$?
+	cat "$T/plain"
+	[ "$st" -eq 1 ]
+	[ "$(cat "$T/plain")" = "ckpt: dump $TPID: a ckpt dump --snapshot of this process is under way, or its guardian (the dump was killed) is still giving the process its memory back (its lock taken by ckpt PID $dpid): dump again once it is done" ]
+	[ ! -e "$T/img2" ]
+	# the --snapshot ends well: its image whole, every page back
+	cat "$T/fifo" 7>&- >"$T/img" &
+	PIDS+=("$!")
+	exec 7>&-
+	wait "$dpid" && st=0 || st=$?
+	cat "$T/dumped"
+	[ "$st" -eq 0 ]
+	wait "$!" 2>/dev/null || true
+	"$CKPT" verify "$T/img"
+	[ "$(wc -l <"/proc/$TPID/maps")" -eq "$n0" ]
+	original_held
+	restore_go
+	[ "$status" -eq 0 ]
 }
