@@ -197,12 +197,7 @@ pause_of() {
 	cg_make pids
 	start_in_cgroup "$CG" pausing 4
 	cat "$CG/pids.current" >"$CG/pids.max"
-	run "$CKPT" -v dump "$TPID" -o "$T/img"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"not from a forked copy: $CG/pids.max is 1, pids.current 1: a fork could add 1"* ]]
-	kill -KILL "$TPID"
-	reap "$TPID"
+	dump_default_kill "not from a forked copy: $CG/pids.max is 1, pids.current 1: a fork could add 1"
 	restore_go --ignore-file-changes
 	[ "$status" -eq 0 ]
 }

@@ -155,16 +155,22 @@ dump_kill() {
 	reap "$TPID"
 }
 
-# dump_forked_kill: the default dump of $TPID, which must read its memory
-# from a forked copy (-v says so), then the job killed and reaped (the
-# image restores it).
-dump_forked_kill() {
+# dump_default_kill SAYS: the default dump of $TPID, whose -v output must
+# say SAYS (where it read the memory from: "memory is read from the forked
+# copy", "not from a forked copy: WHY"), then the job killed and reaped
+# (the image restores it).
+dump_default_kill() {
 	run "$CKPT" -v dump "$TPID" -o "$T/img"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"memory is read from the forked copy"* ]]
+	[[ "$output" == *"$1"* ]]
 	kill -KILL "$TPID"
 	reap "$TPID"
+}
+
+# dump_forked_kill: dump_default_kill, the memory read from a forked copy.
+dump_forked_kill() {
+	dump_default_kill "memory is read from the forked copy"
 }
 
 # dump_stop_kill: dump the tree of $TPID with --stop (left as it was,
