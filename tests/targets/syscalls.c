@@ -17,7 +17,8 @@
  *   poll-timeout  poll() on stdin with a 60 s timeout; poll() with no
  *                 fds and a 3 s timeout (must return 0, not early)
  *   read-restart  read() from stdin with an SA_RESTART handler: after GO
- *                 the thread gets the signal, then the data
+ *                 the thread gets the signal, then the data (which the
+ *                 test sends once $SYSCALLS_SIGNALLED exists)
  *   sigsuspend    sigsuspend() with SIGUSR1 unblocked, blocked otherwise:
  *                 after GO the thread gets SIGUSR1, and once sigsuspend
  *                 returns its mask must block SIGUSR1 again (the kernel
@@ -302,6 +303,28 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/*
+ * read-restart, after GO: the signal once the (restored) thread is back in
+ * its read, then $SYSCALLS_SIGNALLED created once the handler has run: the
+ * test sends the data only then, so that the read can return only after the
+ * signal, however long the restore took (a fixed delay let a slow machine's
+ * data arrive first).
+ */
+static void signal_the_read(void)
+{
+	const char *p = getenv("SYSCALLS_SIGNALLED");
+	int fd;
+
+	/* back in read(): its TID kept (the PID was free) */
+	for (int tries = 0; tries < 60000 && blocked_in(wtid[0]) != SYS_read; tries++)
+		target_sleep_ms(1);
+	pthread_kill(wth[0], SIGUSR1);
+	while (!atomic_load(&handled))
+		target_sleep_ms(1);
+	if (p && (fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0)
+		close(fd);
+}
+
 static void start(int i, work_fn fn)
 {
 	wfn[i] = fn;
@@ -360,7 +383,7 @@ int main(int argc, char **argv)
 		int tries = 0;
 
 		while (!wtid[i] || blocked_in(wtid[i]) != want[i]) {
-			if (++tries > 2000) {
+			if (++tries > 60000) {	/* a minute: a busy machine */
 				fprintf(stderr, "thread %d never blocked in syscall %ld\n", i, want[i]);
 				return 1;
 			}
@@ -368,7 +391,9 @@ int main(int argc, char **argv)
 		}
 	}
 	target_wait();
-	if (!strcmp(mode, "read-restart") || !strcmp(mode, "sigsuspend")) {
+	if (!strcmp(mode, "read-restart")) {
+		signal_the_read();
+	} else if (!strcmp(mode, "sigsuspend")) {
 		target_sleep_ms(200);
 		pthread_kill(wth[0], SIGUSR1);
 	} else if (!strcmp(mode, "futex")) {
