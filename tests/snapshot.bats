@@ -39,6 +39,19 @@ moved_guardian() {
 	PIDS+=("$guardian")
 }
 
+# stuck_snapshot N0: a --snapshot dump of $TPID (N0: the lines of its maps
+# before) whose image goes into $T/fifo, which no one reads yet (fd 7 holds
+# it open): the dump stays after the release, the process's memory moved
+# aside.  Its PID in $dpid, its guardian's in $guardian (both in PIDS).
+stuck_snapshot() {
+	mkfifo "$T/fifo"
+	exec 7<>"$T/fifo"
+	"$CKPT" dump "$TPID" --snapshot --compress none -o - >"$T/fifo" 2>"$T/dumped" &
+	dpid=$!
+	PIDS+=("$dpid")
+	moved_guardian "$dpid" "$1"
+}
+
 # lock_listener PID FULL [CMD...]: tests/targets/lockname, run through CMD
 # (setpriv for another user), listening on PID's --snapshot lock name
 # (dump/snaplock.c); FULL 1: its queue full.  Its PID in $hpid (and PIDS)
@@ -313,12 +326,7 @@ lock_listener() {
 	start_target snapcheck 64
 	local n0 dpid guardian end
 	n0=$(wc -l <"/proc/$TPID/maps")
-	mkfifo "$T/fifo"
-	exec 7<>"$T/fifo"
-	"$CKPT" dump "$TPID" --snapshot --compress none -o - >"$T/fifo" 2>"$T/dumped" &
-	dpid=$!
-	PIDS+=("$dpid")
-	moved_guardian "$dpid" "$n0"
+	stuck_snapshot "$n0"
 	for o in --snapshot "--fork" "--no-fork --compress none"; do
 		run "$CKPT" dump "$TPID" $o -o "$T/img2"
 		echo "$o: $output"
@@ -447,12 +455,7 @@ lock_listener() {
 	[ "$(sed 's/.*) //' "/proc/$ppid/stat" | cut -d' ' -f1)" = T ]
 	# the --snapshot: frozen, moved aside, released; its image stuck in
 	# a FIFO no one reads yet
-	mkfifo "$T/fifo"
-	exec 7<>"$T/fifo"
-	"$CKPT" dump "$TPID" --snapshot --compress none -o - >"$T/fifo" 2>"$T/dumped" &
-	dpid=$!
-	PIDS+=("$dpid")
-	moved_guardian "$dpid" "$n0"
+	stuck_snapshot "$n0"
 	# released: no longer traced by it (once its pipe is full it frees
 	# nothing behind, which stops a thread), for half a second running
 	quiet=0
