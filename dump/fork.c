@@ -173,7 +173,7 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 {
 	struct tracee_set ts = { .pid = pid };
 	struct sched_param sp = { 0 };
-	int st, ret, ret2 = 0;
+	int st, ret;
 	uint64_t t;
 	long r = 0;
 
@@ -202,10 +202,9 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 	/* Freeze one thread alone for one wait4 of that very child, which
 	 * does not block (WNOHANG): the zombie is there. */
 	t = now_ns();
-	if ((ret = tracee_freeze_one(pid, live, &ts)) < 0 &&
-	    (ret2 = tracee_freeze_one(pid, pid, &ts)) < 0) {
-		debug("cannot stop thread %d (%s) or %d (%s) of %d to reap the forked copy", live,
-		      strerror(-ret), pid, strerror(-ret2), pid);
+	if ((ret = tracee_freeze_one_patient(pid, live, &ts, 10000)) < 0) {
+		debug("cannot stop thread %d or %d of %d to reap the forked copy: %s", live, pid, pid,
+		      strerror(-ret));
 		if (!copy_left_with(child, pid))
 			return;
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);

@@ -430,6 +430,30 @@ int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts)
 	return ret;
 }
 
+/* tracee_freeze_one of tid, else of pid itself, waiting while another
+ * tracer has the process (PTRACE_SEIZE says EPERM): a debugger attached
+ * for a moment, or a tree dump that froze the process before it was
+ * refused, must not leave what ckpt has to take out again (a shadow of
+ * --snapshot, a forked copy's zombie, a userfaultfd) in it for good.
+ * Gives up after patience_ms; at once when the process is gone (ESRCH). */
+int tracee_freeze_one_patient(pid_t pid, pid_t tid, struct tracee_set *ts,
+			      unsigned patience_ms)
+{
+	unsigned waited = 0, step = 2;
+	int ret;
+
+	for (;;) {
+		if ((ret = tracee_freeze_one(pid, tid, ts)) == 0 ||
+		    (ret = tracee_freeze_one(pid, pid, ts)) == 0)
+			return 0;
+		if (ret != -EPERM || waited >= patience_ms)
+			return ret;
+		usleep(step * 1000u);	/* EINTR (a ^C): one try sooner */
+		waited += step;
+		step = step < 100 ? step * 2 : 100;
+	}
+}
+
 void tracee_release(struct tracee_set *ts, int sig)
 {
 	if (sig && ts->n)

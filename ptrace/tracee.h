@@ -87,6 +87,8 @@ int tracee_seize_new(struct tracee_set *ts);
 int tracee_freeze_done(struct tracee_set *ts);
 /* Seize and interrupt only thread tid of pid (for a short injection). */
 int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts);
+int tracee_freeze_one_patient(pid_t pid, pid_t tid, struct tracee_set *ts,
+			      unsigned patience_ms);
 /* Put back registers, detach every thread.  sig: 0, or SIGSTOP to leave
  * the process stopped, SIGKILL to kill it first. */
 void tracee_release(struct tracee_set *ts, int sig);
