@@ -7,8 +7,10 @@
  * main thread, which meanwhile runs ptrace requests (they must come from
  * the thread that seized) and the page map of the processes before:
  * two processes' page tables walked at once, on two CPUs.  A single
- * process's is read from the freeze on, while the main thread reads its
- * registers, runs its injected syscalls and scans its page map.
+ * process's is read from its injected brk(2) on (which takes the mmap
+ * lock for writing and would wait for the walk of a whole mapping),
+ * while the main thread runs the other injected syscalls and scans its
+ * page map.
  *
  * smaps read before a process's injected syscalls may not be its layout
  * after them (a scratch mapping the old way, a stack grown by a signal

@@ -270,6 +270,15 @@ static void drop_pending(struct img_proc *p, uint64_t mask)
 		drop_from(p->threads[i].pending, &p->threads[i].d.npending, mask);
 }
 
+/* remote_hook: a single process's smaps read ahead (collect_proc). */
+static void start_ahead(void *arg)
+{
+	struct dump *d = arg;
+
+	if (d)
+		d->ahead = smaps_ahead_start(&d->pr[0].live, 1);
+}
+
 /*
  * One process, frozen: everything up to its page plan.  late (--fork of a
  * single process): VmFlags, the page plan and the metadata may wait for
@@ -286,6 +295,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	struct map_entry *maps = NULL, *now = NULL;
 	struct img parent = { 0 };
 	struct present_scan pre = { 0 };
+	struct remote_hook ahead = { .fn = start_ahead };
 	size_t nmaps = 0, nnow = 0;
 	int ret;
 
@@ -298,16 +308,15 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	late = late && !dp->tracking;
 	/*
 	 * A single process read while frozen: its smaps by a thread of its
-	 * own (ahead.c) from now on, while this one reads its registers,
-	 * runs the injected syscalls, loads the parent image and finds its
-	 * present pages, two page-table walks on two CPUs (smaps of 60,000
-	 * mappings: some 150 ms of the kernel's time; of 1 GiB of small
-	 * pages: 20 ms, most of an incremental dump).  An injected brk(2)
-	 * may wait for the walk of one mapping.  Its own userfaultfd is
-	 * registered only after the page plan.
+	 * own (ahead.c) from its injected brk(2) on (start_ahead), while this
+	 * one runs the other injected syscalls, loads the parent image and
+	 * finds its present pages, two page-table walks on two CPUs (smaps
+	 * of 60,000 mappings: some 150 ms of the kernel's time; of 1 GiB of
+	 * small pages: 20 ms, most of an incremental dump).  Not before the
+	 * brk: it waits for the walk of a whole mapping (the mmap lock).
+	 * Its own userfaultfd is registered only after the page plan.
 	 */
-	if (!late && !d->ahead && img->h.nprocs == 1)
-		d->ahead = smaps_ahead_start(&pid, 1);
+	ahead.arg = !late && !d->ahead && img->h.nprocs == 1 ? d : NULL;
 	phase(NULL);
 	/* Just where the vdso and libc are, to find a syscall instruction
 	 * and a gadget: the executable mappings (60,000 mappings: most of
@@ -337,7 +346,8 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		dp->tracking = 0;
 	}
 	phase("seccomp, syscall instruction, gadget");
-	if ((ret = dump_collect_remote(p, ts, &dp->status)) < 0 || (ret = dump_interrupted()) < 0)
+	if ((ret = dump_collect_remote(p, ts, &dp->status, &ahead)) < 0 ||
+	    (ret = dump_interrupted()) < 0)
 		goto out;
 	drop_pending(p, o->drop_pending);
 	phase("injected syscalls");

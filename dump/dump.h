@@ -85,7 +85,14 @@ struct twin *twin_start(size_t n, int (*fn)(void *arg, size_t i), void *arg);
 int twin_finish(struct twin *w);
 /* remote.c: state only a syscall inside the target can read */
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
-int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss);
+/* after_brk (or NULL): called once brk(2), the one syscall run there that
+ * takes the mmap lock for writing, is done (the others only read). */
+struct remote_hook {
+	void (*fn)(void *arg);
+	void *arg;
+};
+int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss,
+			const struct remote_hook *after_brk);
 /* attrs.c: the ATTRS section: the process's and room for nthreads
  * threads' (before dump_collect_threads); each thread's, thread i's of p
  * (tid) once collect.c has read its status (procfd: /proc), by either

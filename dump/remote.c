@@ -436,7 +436,8 @@ static int collect_threads(struct img_proc *p, struct tracee_set *ts, const stru
 	return ret;
 }
 
-static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st)
+static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_status *st,
+		   const struct remote_hook *after_brk)
 {
 	struct tracee *t0 = &ts->t[0];
 	uint64_t scratch;
@@ -445,6 +446,17 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 
 	if ((ret = tracee_scratch(ts, t0, &scratch)) < 0)
 		return error_errno(ret, "thread %d: cannot borrow it", t0->tid);
+	/*
+	 * brk(2) takes the mmap lock for writing, even to read the break:
+	 * first, before anything walks the page tables (smaps holds the
+	 * lock for reading while it walks a whole mapping: 1 GiB of small
+	 * pages kept brk waiting some 16 ms, all of it in the pause).
+	 */
+	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
+		return ret;
+	p->d.brk = (uint64_t)r;
+	if (after_brk && after_brk->fn)
+		after_brk->fn(after_brk->arg);
 
 	/*
 	 * One injected rt_sigaction costs a ptrace round trip (about 0.1 ms,
@@ -475,9 +487,6 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 	}
 	if ((ret = collect_threads(p, ts, st)) < 0)
 		return ret;
-	if ((ret = rcall(ts, t0, SYS_brk, 0, 0, 0, 0, &r)) < 0)
-		return ret;
-	p->d.brk = (uint64_t)r;
 	if ((ret = collect_timers(p, ts)) < 0)
 		return ret;
 	if ((ret = rcall(ts, t0, SYS_prctl, PR_GET_PDEATHSIG, scratch, 0, 0, &r)) < 0)
@@ -549,13 +558,14 @@ static int check_room(const struct tracee_set *ts)
 		     n, ts->n);
 }
 
-int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss)
+int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct proc_status *ss,
+			const struct remote_hook *after_brk)
 {
 	int ret, ret2 = 0;
 
 	if ((ret = check_room(ts)) < 0)
 		return ret;
-	ret = collect(p, ts, ss);
+	ret = collect(p, ts, ss, after_brk);
 	for (size_t i = 0; i < ts->n; i++) {
 		int e = tracee_inject_end(&ts->t[i]);
 
