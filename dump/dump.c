@@ -123,6 +123,7 @@ struct dump {
 	int ret;		/* late: what the writing thread came to */
 	struct map_entry *pre;	/* --snapshot: smaps read before the freeze */
 	size_t npre;
+	uint64_t rss;		/* resident bytes, read before the freeze */
 };
 
 /*
@@ -270,6 +271,11 @@ static void drop_pending(struct img_proc *p, uint64_t mask)
 		drop_from(p->threads[i].pending, &p->threads[i].d.npending, mask);
 }
 
+/* Resident memory from which a single process's smaps is read only after
+ * its injected brk(2) (collect_proc): a mapping's walk can then keep brk
+ * waiting longer than the steps before it take (1 GiB: 16 ms). */
+#define AHEAD_AFTER_BRK	(64ull << 20)
+
 /* remote_hook: a single process's smaps read ahead (collect_proc). */
 static void start_ahead(void *arg)
 {
@@ -308,15 +314,26 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	late = late && !dp->tracking;
 	/*
 	 * A single process read while frozen: its smaps by a thread of its
-	 * own (ahead.c) from its injected brk(2) on (start_ahead), while this
-	 * one runs the other injected syscalls, loads the parent image and
-	 * finds its present pages, two page-table walks on two CPUs (smaps
-	 * of 60,000 mappings: some 150 ms of the kernel's time; of 1 GiB of
-	 * small pages: 20 ms, most of an incremental dump).  Not before the
-	 * brk: it waits for the walk of a whole mapping (the mmap lock).
-	 * Its own userfaultfd is registered only after the page plan.
+	 * own (ahead.c), while this one reads its registers, runs the
+	 * injected syscalls, loads the parent image and finds its present
+	 * pages, two page-table walks on two CPUs (smaps of 60,000 mappings:
+	 * some 150 ms of the kernel's time; of 1 GiB of small pages: 20 ms,
+	 * most of an incremental dump).  The injected brk(2) takes the mmap
+	 * lock for writing and waits for the walk of a whole mapping (1 GiB:
+	 * 16 ms): with that much memory resident smaps starts only after the
+	 * brk (start_ahead); with less, from now on (many small mappings:
+	 * their maps read below and the borrow overlap it).  Its own
+	 * userfaultfd is registered only after the page plan.
 	 */
-	ahead.arg = !late && !d->ahead && img->h.nprocs == 1 ? d : NULL;
+	if (!late && !d->ahead && img->h.nprocs == 1) {
+		if (d->rss >= AHEAD_AFTER_BRK) {
+			debug("%" PRIu64 " MiB resident: smaps read ahead from the injected brk on",
+			      d->rss >> 20);
+			ahead.arg = d;
+		} else {
+			start_ahead(d);
+		}
+	}
 	phase(NULL);
 	/* Just where the vdso and libc are, to find a syscall instruction
 	 * and a gadget: the executable mappings (60,000 mappings: most of
@@ -909,12 +926,16 @@ static void track_keep(struct dump *d)
 
 /* Before the freeze, for the job's threads: the heap touched (heapwarm.c)
  * and their /proc files opened (taskfiles.c); a job of a few threads
- * allocates and opens too little to be worth it. */
+ * allocates and opens too little to be worth it.  Its resident size noted
+ * meanwhile (collect_proc). */
 static void warm_heap(pid_t pid, struct dump *d)
 {
 	struct proc_stat st;
 
-	if (proc_read_stat(pid, &st) < 0 || st.nthreads < 16)
+	if (proc_read_stat(pid, &st) < 0)
+		return;
+	d->rss = st.rss * (uint64_t)getpagesize();
+	if (st.nthreads < 16)
 		return;
 	heap_warm((size_t)st.nthreads * WARM_PER_THREAD);
 	img_writer_touch(&d->w);	/* the metadata goes through it */

@@ -59,6 +59,7 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->tpgid = (int)v[7];
 	st->flags = (unsigned long)v[8];
 	st->nthreads = (int)v[19];
+	st->rss = v[23];
 	st->start_time = v[21];
 	st->start_code = v[25];
 	st->end_code = v[26];

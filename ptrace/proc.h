@@ -12,6 +12,7 @@ struct proc_stat {
 	int tpgid;		/* field 8: its foreground process group, -1: none */
 	unsigned long flags;	/* PF_* */
 	int nthreads;		/* field 20: num_threads */
+	uint64_t rss;		/* field 24: resident pages */
 	uint64_t start_time;	/* clock ticks after boot */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
