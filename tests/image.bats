@@ -70,6 +70,31 @@ lz4_bytes() {
 	[ "$status" -eq 0 ]
 }
 
+@test "--compress auto stores raw when its writer is SCHED_IDLE itself (the forked dump's writing)" {
+	skip_unless_ptrace
+	command -v chrt >/dev/null || skip "no chrt (util-linux)"
+	start_target pattern 16
+	# The slow reader of the test above, whose writer leaves time to
+	# compress everything; but ckpt runs as SCHED_IDLE, as a forked dump
+	# writes (dump/dump.c): no class is left below the writer for the
+	# compressors, which would share its CPU as equals (a forked 1 GiB
+	# dump took 1.5-1.6x none's time).  So: no compressor, every block raw.
+	chrt --idle 0 "$CKPT" dump "$TPID" -o - --kill --no-fork --compress auto | {
+		while :; do
+			dd bs=65536 count=1 of="$T/chunk" 2>/dev/null
+			[ -s "$T/chunk" ] || break
+			cat "$T/chunk" >>"$T/img"
+			sleep 0.005
+		done
+	}
+	reap "$TPID"
+	lz=$(lz4_bytes "$T/img")
+	echo "$lz bytes compressed"
+	[ "$lz" -eq 0 ]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
 @test "--compress auto stores raw what the compressor cannot keep up with" {
 	skip_unless_ptrace
 	[ -d /dev/shm ] || skip "no /dev/shm (tmpfs)"
