@@ -1,8 +1,7 @@
 /*
  * --compress auto: which blocks are compressed (dump/autocodec.c).  The
  * page pipeline (dump/pagewrite.c) asks when a compressor takes a block
- * that waits to be written; everything is called under the pipeline's
- * lock.
+ * that waits to be written; each compressor has its own (no lock).
  */
 #ifndef CKPT_AUTOCODEC_H
 #define CKPT_AUTOCODEC_H

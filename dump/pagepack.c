@@ -4,33 +4,121 @@
  * pipeline's ring (dump/pagewrite.c) into a second form beside the raw
  * one, which the writer takes if it is complete when it gets there.
  */
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "dump/pagepipe.h"
 
-/*
- * --compress auto: the newest slot that waits to be written and no
- * compressor has tried, or NULL.  The newest leaves a compressor the
- * most time before the writer gets there; the one it writes (written)
- * and the next are not even tried, nor a compressor woken for them: a
- * writer that keeps up with the workers finds each slot there, just read.
- * Under the lock.
- */
-struct slot *pagepack_pick(struct pipe *pp)
+static uint64_t cs(uint64_t seq, unsigned state)
 {
-	for (uint64_t q = pp->filled; q > pp->written + 2; q--) {
-		struct slot *s = pp->ring[(q - 1) % pp->nslots];
+	return seq << CS_BITS | state;
+}
 
-		if (s->state == DONE && !s->taken && !s->tried)
+static void futex_wake(uint32_t *addr, int n)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* (under the lock: the worker's; no compressor takes it) */
+void pagepack_ready(struct pipe *pp, struct slot *s)
+{
+	__atomic_store_n(&s->cst, cs(s->seq, CS_READY), __ATOMIC_RELEASE);
+	/* the one it writes (written) and the next are not even tried, nor
+	 * a compressor woken for them: a writer that keeps up with the
+	 * workers finds each slot there, just read */
+	if (s->seq <= pp->written + 1)
+		return;
+	/* seq_cst both sides: a compressor counts itself waiting, then
+	 * sleeps only if comp_gen is unchanged; we bump, then look */
+	__atomic_add_fetch(&pp->comp_gen, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&pp->comp_waiting, __ATOMIC_SEQ_CST))
+		futex_wake(&pp->comp_gen, 1);
+}
+
+void pagepack_stop(struct pipe *pp)
+{
+	__atomic_store_n(&pp->comp_stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&pp->comp_gen, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&pp->comp_gen, 1 << 30);
+}
+
+int pagepack_take(struct pipe *pp, struct slot *s, int *orphan)
+{
+	uint64_t was = __atomic_exchange_n(&s->cst, cs(s->seq, CS_TAKEN), __ATOMIC_ACQ_REL);
+
+	(void)pp;
+	*orphan = was == cs(s->seq, CS_PACKING);
+	return was == cs(s->seq, CS_PACKED);
+}
+
+struct slot *pagepack_spare(struct pipe *pp)
+{
+	for (size_t k = 0; k < pp->nspare; k++) {
+		struct slot *s = __atomic_exchange_n(&pp->spare[k], NULL, __ATOMIC_ACQUIRE);
+
+		if (s)
 			return s;
+	}
+	return NULL;	/* (cannot be: see struct pipe) */
+}
+
+/* A slot left to this compressor goes back among the spares. */
+static void give_back(struct pipe *pp, struct slot *s)
+{
+	for (size_t k = 0; k < pp->nspare; k++) {
+		struct slot *none = NULL;
+
+		if (__atomic_compare_exchange_n(&pp->spare[k], &none, s, 0, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			return;
+	}
+}
+
+/*
+ * Claim the newest slot that waits to be written and no compressor has
+ * tried (CAS READY -> PACKING), or NULL.  The newest leaves a compressor
+ * the most time before the writer gets there.  No lock: the counters and
+ * the ring may move meanwhile, and the slot's cst, which carries its seq,
+ * says whether it is still the one looked for.
+ */
+static struct slot *claim(struct pipe *pp, uint64_t *seq)
+{
+	uint64_t filled = __atomic_load_n(&pp->filled, __ATOMIC_ACQUIRE);
+	uint64_t written = __atomic_load_n(&pp->written, __ATOMIC_ACQUIRE);
+
+	for (uint64_t q = filled; q > written + 2; q--) {
+		struct slot *s = __atomic_load_n(&pp->ring[(q - 1) % pp->nslots], __ATOMIC_ACQUIRE);
+		uint64_t want = cs(q - 1, CS_READY);
+
+		if (__atomic_load_n(&s->cst, __ATOMIC_RELAXED) == want &&
+		    __atomic_compare_exchange_n(&s->cst, &want, cs(q - 1, CS_PACKING), 0,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			*seq = q - 1;
+			return s;
+		}
 	}
 	return NULL;
 }
 
+/* The compressor is done with slot seq: to state (PACKED or RAW) if the
+ * writer has not taken it meanwhile; else it was written raw and left
+ * the ring, and comes back as a spare.  1 if it was too late. */
+static int release(struct pipe *pp, struct slot *s, uint64_t seq, unsigned state)
+{
+	uint64_t mine = cs(seq, CS_PACKING);
+
+	if (__atomic_compare_exchange_n(&s->cst, &mine, cs(seq, state), 0, __ATOMIC_RELEASE,
+					__ATOMIC_ACQUIRE))
+		return 0;
+	give_back(pp, s);
+	return 1;
+}
 /* Whether block o is raw page data (what a compressor works on). */
 static int raw_data(const struct img_block *o)
 {
@@ -38,25 +126,21 @@ static int raw_data(const struct img_block *o)
 }
 
 /*
- * Compress slot s's raw blocks into s->couts, a chunk at a time, until
- * done (s->packed), the writer has it (s->taken: it writes the raw form),
- * or the recent chunks did not shrink (a probe's first).  Called and
- * returns under the lock, which it drops meanwhile: the writer only reads
- * outs and raw, which nobody changes while the slot is DONE.  Between
- * chunks it looks at s->taken without the lock: a thread of the lowest
- * priority that holds the lock can be kept off the CPU holding it, and
- * the workers and the writer would wait for it.
+ * Compress slot seq's raw blocks into s->couts, a chunk at a time, until
+ * done (PACKED), the writer has it (TAKEN: it writes the raw form), or
+ * the recent chunks did not shrink (a probe's first).  The writer only
+ * reads outs and raw, which nobody changes while the slot is DONE; the
+ * couts it reads only once we said PACKED.
  */
-static void pack(struct pipe *pp, struct slot *s)
+static void pack(struct pipe *pp, struct slot *s, uint64_t seq, struct autocodec *ac)
 {
-	struct autocodec ac = pp->ac;	/* gain: this slot's chunks count */
+	uint64_t mine = cs(seq, CS_PACKING);
 	size_t i = 0, off = 0;
 	int ret = 0;
 
-	s->comp = 1;
 	s->ncouts = s->encoff = 0;
-	pthread_mutex_unlock(&pp->lock);
-	while (!__atomic_load_n(&s->taken, __ATOMIC_RELAXED) && i < s->nouts) {
+	while (__atomic_load_n(&s->cst, __ATOMIC_RELAXED) == mine && i < s->nouts &&
+	       !__atomic_load_n(&pp->err, __ATOMIC_RELAXED)) {
 		const struct img_block *o = &s->outs[i];
 		struct img_block *c = &s->couts[s->ncouts];
 		size_t n;
@@ -73,55 +157,60 @@ static void pack(struct pipe *pp, struct slot *s)
 		if (ret < 0)
 			break;		/* (no memory for zstd's context) raw, then */
 		s->ncouts++;
-		autocodec_outcome(&ac, n * pp->ps, c->len);
+		autocodec_outcome(ac, n * pp->ps, c->len);
 		if ((off += n) == o->pg.npages) {
 			i++;
 			off = 0;
 		}
 		/* (a probe, or random data after text): not worth finishing */
-		if (autocodec_poor(&ac))
+		if (autocodec_poor(ac))
 			break;
 	}
-	pthread_mutex_lock(&pp->lock);
-	pp->ac.gain = ac.gain;
-	pp->ac.skipped = autocodec_poor(&ac) ? pp->ac.skipped : 0;
-	s->comp = 0;
-	if (s->taken)
-		pp->ac.late++;
-	else if (i == s->nouts && ret == 0 && !pp->err)
-		s->packed = 1;
-	if (s->orphan) {
-		s->orphan = 0;
-		pp->spare[pp->nspare++] = s;
-	}
+	if (release(pp, s, seq, i == s->nouts && ret == 0 ? CS_PACKED : CS_RAW))
+		ac->late++;
 }
 
 /* --compress auto: compress slots waiting to be written while there are
- * any, until the writer is done. */
+ * any, until pagepack_stop(). */
 void *pagepack_thread(void *arg)
 {
 	struct pipe *pp = arg;
+	struct autocodec ac;
 
 	/* CPU time the workers and the writer do not want, only: they are
 	 * the dump's pace.  A SCHED_IDLE thread is preempted at once when
 	 * one of them wakes (sched(7); a nice 19 one may run out its slice
 	 * first), and an unprivileged thread may enter the class.  (With
 	 * autogroup, the classes rank the threads of this session only.)
+	 * dump_write_pages() starts none when it is SCHED_IDLE itself.
 	 * Failing both, it still never makes the writer wait. */
 	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &(struct sched_param){ 0 }))
 		setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	pthread_mutex_lock(&pp->lock);
+	autocodec_init(&ac);
 	for (;;) {
-		struct slot *s = NULL;
+		uint32_t gen = __atomic_load_n(&pp->comp_gen, __ATOMIC_SEQ_CST);
+		struct slot *s;
+		uint64_t seq;
 
-		while (!pp->err && !pp->closed && !(s = pagepack_pick(pp)))
-			pthread_cond_wait(&pp->comp_cv, &pp->lock);
-		if (!s)
+		if (__atomic_load_n(&pp->comp_stop, __ATOMIC_SEQ_CST) ||
+		    __atomic_load_n(&pp->err, __ATOMIC_RELAXED))
 			break;
-		s->tried = 1;
-		if (autocodec_choose(&pp->ac) != AUTO_PASS)
-			pack(pp, s);
+		if (!(s = claim(pp, &seq))) {
+			__atomic_add_fetch(&pp->comp_waiting, 1, __ATOMIC_SEQ_CST);
+			syscall(SYS_futex, &pp->comp_gen, FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0);
+			__atomic_sub_fetch(&pp->comp_waiting, 1, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		if (autocodec_choose(&ac) == AUTO_PASS)
+			release(pp, s, seq, CS_RAW);
+		else
+			pack(pp, s, seq, &ac);
 	}
-	pthread_mutex_unlock(&pp->lock);
+	/* what it did, for -v (autocodec_report) */
+	__atomic_add_fetch(&pp->ac.taken, ac.taken, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&pp->ac.late, ac.late, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&pp->ac.passed, ac.passed, __ATOMIC_RELAXED);
+	if (ac.gain)
+		__atomic_store_n(&pp->ac.gain, ac.gain, __ATOMIC_RELAXED);
 	return NULL;
 }

@@ -28,6 +28,23 @@
 
 enum { FREE, WORKING, DONE, WRITTEN };
 
+/*
+ * --compress auto: where a slot is between the compressors and the
+ * writer, in its atomic cst with the slot's seq above (seq << CS_BITS | CS_*):
+ * no lock is taken for it, so that no thread of the compressors' lowest
+ * priority ever holds one the writer or a worker waits for (a thread of
+ * ckpt's session, `ckpt run`'s job for one, can keep it off the CPU).
+ */
+enum {
+	CS_READY = 1,	/* DONE: a compressor may claim it (CAS) */
+	CS_PACKING,	/* claimed: a compressor is at it */
+	CS_PACKED,	/* couts complete: the writer writes those */
+	CS_RAW,		/* passed over or given up: raw */
+	CS_TAKEN,	/* the writer has it (exchange): too late to compress */
+};
+#define CS_BITS		3
+#define CS_MASK		((1u << CS_BITS) - 1)
+
 static_assert(SLOT_PAGES <= IMG_BATCH_MAX, "a slot's blocks fit in one placed batch");
 
 struct slot {
@@ -53,11 +70,7 @@ struct slot {
 	size_t nouts;
 	struct img_block outs[SLOT_PAGES];
 	/* --compress auto: the compressed form, beside the raw one (outs) */
-	int comp;			/* a compressor is at it */
-	int tried;			/* a compressor took it or passed it over */
-	int taken;			/* the writer has it: too late to compress */
-	int packed;			/* couts complete: written instead of outs */
-	int orphan;			/* written while comp: the compressor frees it */
+	uint64_t cst;			/* seq << CS_BITS | CS_*, atomic */
 	size_t ncouts;
 	struct img_block *couts;	/* COUTS of them */
 	uint64_t seq;			/* in the order slots are listed */
@@ -77,18 +90,24 @@ struct pipe {
 	 * can use it, not all of them (broadcasts cost 15% of a dump). */
 	pthread_cond_t done_cv;		/* writer: the next slot in order */
 	pthread_cond_t free_cv;		/* workers: a slot to fill */
-	pthread_cond_t comp_cv;		/* compressors: a slot DONE, or the end */
 	pthread_cond_t place_cv;	/* direct: the slot before placed */
 	struct slot **ring;		/* nslots of them, in the order written */
 	size_t nslots;
 	/* --compress auto: a slot the writer is done with while a compressor
-	 * is still at it leaves the ring for the compressor to free, and one
-	 * of these takes its place (one per compressor: each holds one). */
+	 * is still at it leaves the ring for the compressor to give back
+	 * here, and one of these takes its place: nspare (one per
+	 * compressor) entries, NULL or a slot, exchanged atomically.  Spares
+	 * and slots still to give back are nspare in all, and a compressor
+	 * holds one slot at a time: the writer always finds one. */
 	struct slot **spare;
 	size_t nspare;
-	uint64_t filled, written;	/* sequence counters */
+	uint64_t filled, written;	/* sequence counters (atomic stores) */
 	int eof, err;
-	int closed;			/* the writer is done */
+	/* compressors wait on comp_gen (a futex), bumped by a slot made
+	 * ready; comp_waiting of them; comp_stop: the writer is done */
+	uint32_t comp_gen;
+	int comp_waiting;
+	int comp_stop;
 	/* Where the listing of pages has got to: run r of mapping vi, off
 	 * pages into it. */
 	uint32_t vi;
@@ -129,10 +148,18 @@ struct pipe {
 int page_encode_block(struct pipe *pp, struct slot *s, struct img_block *o, const uint8_t *raw,
 		      uint64_t addr, size_t n);
 
-/* --compress auto (pagepack.c): a slot for a compressor, or NULL; under
- * the lock. */
-struct slot *pagepack_pick(struct pipe *pp);
-/* A compressor thread's body, until the writer is done. */
+/* --compress auto (pagepack.c): a compressor thread's body, until
+ * pagepack_stop(). */
 void *pagepack_thread(void *arg);
+/* Slot s (DONE, under the lock) may be compressed now: a waiting
+ * compressor is woken when it is far enough from the writer. */
+void pagepack_ready(struct pipe *pp, struct slot *s);
+/* The writer is done (or failed): compressors stop at their next chunk. */
+void pagepack_stop(struct pipe *pp);
+/* The writer's: which form of slot s to write (1: couts), and whether
+ * a compressor still reads it (*orphan: the slot leaves the ring). */
+int pagepack_take(struct pipe *pp, struct slot *s, int *orphan);
+/* The writer's, under the lock: a spare slot for one left to a compressor. */
+struct slot *pagepack_spare(struct pipe *pp);
 
 #endif

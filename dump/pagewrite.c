@@ -223,11 +223,10 @@ static int write_hashes(struct pipe *pp, struct slot *s, size_t i, size_t end)
  * mapping's blocks that mapping's hashes, in the order a slot per mapping
  * wrote them.  Mappings and their blocks come in address order.
  */
-static int write_slot(struct pipe *pp, struct slot *s)
+static int write_slot(struct pipe *pp, struct slot *s, int packed)
 {
-	/* (s->packed does not change once the writer has the slot) */
-	const struct img_block *outs = s->packed ? s->couts : s->outs;
-	size_t nouts = s->packed ? s->ncouts : s->nouts, b = 0;
+	const struct img_block *outs = packed ? s->couts : s->outs;
+	size_t nouts = packed ? s->ncouts : s->nouts, b = 0;
 
 	if (!pp->hashes)
 		return img_write_blocks(pp->w, pp->proc, outs, nouts);
@@ -255,8 +254,6 @@ static void wake(struct pipe *pp, pthread_cond_t *cv)
 		pthread_cond_broadcast(&pp->done_cv);
 		pthread_cond_broadcast(&pp->free_cv);
 		pthread_cond_broadcast(&pp->place_cv);
-		if (pp->err)
-			pthread_cond_broadcast(&pp->comp_cv);
 	} else if (pp->direct) {
 		pthread_cond_broadcast(cv);	/* a few workers, each for its own slot */
 	} else {
@@ -336,7 +333,6 @@ static void plan(struct pipe *pp, struct slot *s)
 {
 	s->npages = s->done = s->nouts = s->encoff = 0;
 	s->run_kind = -1;
-	s->comp = s->tried = s->taken = s->packed = s->orphan = 0;
 	next_vma(pp);
 	if (pp->vi == pp->p->d.nvmas)
 		return;
@@ -481,7 +477,9 @@ static void *worker(void *arg)
 		s->plain = pp->codec->codec == CKPT_CODEC_NONE || pp->codec->adaptive;
 		if (own)
 			s->raw = own;
-		s->seq = pp->filled++;
+		s->seq = pp->filled;
+		/* (compressors read it without the lock) */
+		__atomic_store_n(&pp->filled, s->seq + 1, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&pp->lock);
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
 			ret = read_piece(pp, s, k, MIN(k + READ_PAGES, s->npages));
@@ -494,8 +492,8 @@ static void *worker(void *arg)
 		}
 		s->state = DONE;
 		wake(pp, &pp->done_cv);
-		if (pp->codec->adaptive && pagepack_pick(pp))
-			pthread_cond_signal(&pp->comp_cv);
+		if (pp->codec->adaptive)
+			pagepack_ready(pp, s);
 	}
 	pthread_mutex_unlock(&pp->lock);
 	free(mine);
@@ -510,37 +508,47 @@ static void *writer(void *arg)
 	for (;;) {
 		size_t at = pp->written % pp->nslots;
 		struct slot *s = pp->ring[at];
-		int ret = 0;
+		int ret = 0, packed = 0, orphan = 0;
+		struct slot *n = NULL;
 
 		while (!pp->err && !(pp->written < pp->filled && s->state == DONE) &&
 		       !(pp->eof && pp->written == pp->filled))
 			pthread_cond_wait(&pp->done_cv, &pp->lock);
 		if (pp->err || pp->written == pp->filled)
 			break;
-		/* a compressor at it stops at its next chunk: raw it is */
-		__atomic_store_n(&s->taken, 1, __ATOMIC_RELAXED);
-		if (s->packed)
-			pp->ac.packed++;
+		/* the compressed form if complete; a compressor still at it
+		 * stops at its next chunk: raw it is, at once */
+		if (pp->codec->adaptive) {
+			packed = pagepack_take(pp, s, &orphan);
+			pp->ac.packed += (uint64_t)packed;
+			/* its spare now, before the compressor may give the
+			 * slot back (the spares have room for it then) */
+			if (orphan && !(n = pagepack_spare(pp)) && !pp->err)
+				pp->err = error("internal: no spare page slot");
+		}
 		pthread_mutex_unlock(&pp->lock);
-		ret = write_slot(pp, s);
+		ret = write_slot(pp, s, packed);
 		img_writer_push(pp->w);
 		progress_add(s->npages * pp->ps);
 		pthread_mutex_lock(&pp->lock);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
-		if (s->comp) {
-			/* still reading it: the workers get a spare instead */
-			s->orphan = 1;
-			pp->ring[at] = pp->spare[--pp->nspare];
-			pp->ring[at]->state = FREE;
+		if (orphan && !n) {
+			wake(pp, &pp->free_cv);
+			break;
+		} else if (orphan) {
+			/* a compressor still reads it: the workers get the
+			 * spare instead, and the compressor gives this one back */
+			n->state = FREE;
+			__atomic_store_n(&pp->ring[at], n, __ATOMIC_RELEASE);
 		} else {
 			s->state = FREE;
 		}
-		pp->written++;
+		__atomic_store_n(&pp->written, pp->written + 1, __ATOMIC_RELEASE);
 		wake(pp, &pp->free_cv);
 	}
-	pp->closed = 1;
-	pthread_cond_broadcast(&pp->comp_cv);
+	if (pp->codec->adaptive)
+		pagepack_stop(pp);
 	pthread_mutex_unlock(&pp->lock);
 	return NULL;
 }
@@ -690,8 +698,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	uint32_t idx = src->idx;
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER,
-		.free_cv = PTHREAD_COND_INITIALIZER, .place_cv = PTHREAD_COND_INITIALIZER,
-		.comp_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
+		.free_cv = PTHREAD_COND_INITIALIZER, .place_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
 		.tr = src->tr, .hashes = dst->hashes, .src = src, .bk = img_writer_block_key(w),

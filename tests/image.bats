@@ -59,6 +59,8 @@ lz4_bytes() {
 			sleep 0.005
 		done
 	}
+	# (a failed dump leaves the target running: reap would wait for good)
+	[ "${PIPESTATUS[0]}" -eq 0 ]
 	reap "$TPID"
 	lz=$(lz4_bytes "$T/img")
 	echo "of 16 MiB of text, $lz bytes compressed"
@@ -87,6 +89,8 @@ lz4_bytes() {
 			sleep 0.005
 		done
 	}
+	# (a failed dump leaves the target running: reap would wait for good)
+	[ "${PIPESTATUS[0]}" -eq 0 ]
 	reap "$TPID"
 	lz=$(lz4_bytes "$T/img")
 	echo "$lz bytes compressed"
@@ -134,8 +138,10 @@ lz4_bytes() {
 			sleep 0.01
 		done
 	}
-	reap "$TPID"
+	st=${PIPESTATUS[0]}
 	cat "$T/log"
+	[ "$st" -eq 0 ]
+	reap "$TPID"
 	grep -q 'blocks written compressed' "$T/log"
 	lz=$(lz4_bytes "$T/img")
 	echo "$lz bytes compressed"
