@@ -20,8 +20,10 @@
  *                                     as far as the CPUs keep up
  *
  * and the compressors run on CPU time that nobody else in ckpt wants
- * (nice 19: the workers and the writer, at the priority ckpt was started
- * with, take their CPU first).
+ * (SCHED_IDLE, else nice 19: the workers and the writer, at the priority
+ * ckpt was started with, take their CPU first).  Where the writer is
+ * SCHED_IDLE itself (a forked dump's writing) no class is lower, and
+ * dump_write_pages() starts no compressor: every block raw.
  *
  * The policies before this one decided when a block was listed, from
  * who had waited for whom (and before that from rates measured with
