@@ -44,21 +44,24 @@ lz4_bytes() {
 	"$CKPT" inspect "$1" | awk '$1 == "lz4" && $3 == "blocks," { n = $4 } END { print n + 0 }'
 }
 
+# slow_reader IMG: stdin appended to IMG 64 KiB at a time, 5 ms apart: a
+# few MB/s (one read(2) at a time: busybox head -c reads ahead and drops it).
+slow_reader() {
+	while :; do
+		dd bs=65536 count=1 of="$T/chunk" 2>/dev/null
+		[ -s "$T/chunk" ] || break
+		cat "$T/chunk" >>"$1"
+		sleep 0.005
+	done
+}
+
 @test "--compress auto compresses the blocks a slow writer waits for" {
 	skip_unless_ptrace
 	# 16 MiB of random data, then 16 MiB of text (mappings are written in
 	# address order, and the target maps the text last)
 	start_target pattern 16
 	# read a few MB/s: the writer waits, so compressing costs nothing
-	# (one read(2) at a time: busybox head -c reads ahead and drops it)
-	"$CKPT" dump "$TPID" -o - --kill --no-fork --compress auto | {
-		while :; do
-			dd bs=65536 count=1 of="$T/chunk" 2>/dev/null
-			[ -s "$T/chunk" ] || break
-			cat "$T/chunk" >>"$T/img"
-			sleep 0.005
-		done
-	}
+	"$CKPT" dump "$TPID" -o - --kill --no-fork --compress auto | slow_reader "$T/img"
 	# (a failed dump leaves the target running: reap would wait for good)
 	[ "${PIPESTATUS[0]}" -eq 0 ]
 	reap "$TPID"
@@ -81,14 +84,7 @@ lz4_bytes() {
 	# writes (dump/dump.c): no class is left below the writer for the
 	# compressors, which would share its CPU as equals (a forked 1 GiB
 	# dump took 1.5-1.6x none's time).  So: no compressor, every block raw.
-	chrt --idle 0 "$CKPT" dump "$TPID" -o - --kill --no-fork --compress auto | {
-		while :; do
-			dd bs=65536 count=1 of="$T/chunk" 2>/dev/null
-			[ -s "$T/chunk" ] || break
-			cat "$T/chunk" >>"$T/img"
-			sleep 0.005
-		done
-	}
+	chrt --idle 0 "$CKPT" dump "$TPID" -o - --kill --no-fork --compress auto | slow_reader "$T/img"
 	# (a failed dump leaves the target running: reap would wait for good)
 	[ "${PIPESTATUS[0]}" -eq 0 ]
 	reap "$TPID"
