@@ -68,15 +68,23 @@ struct slot *pagepack_spare(struct pipe *pp)
 	return NULL;	/* (cannot be: see struct pipe) */
 }
 
-/* A slot left to this compressor goes back among the spares. */
+/* A slot left to this compressor goes back among the spares.  The writer
+ * that left it (TAKEN while PACKING) takes a spare only after its
+ * exchange: until then every entry can be full, and a slot dropped here
+ * would be a spare less for good ("no spare page slot" at a later orphan;
+ * reviewer).  So wait for the entry it frees: the writer is between two
+ * statements, and this thread is SCHED_IDLE, so its yields cost nobody. */
 static void give_back(struct pipe *pp, struct slot *s)
 {
-	for (size_t k = 0; k < pp->nspare; k++) {
-		struct slot *none = NULL;
+	for (;;) {
+		for (size_t k = 0; k < pp->nspare; k++) {
+			struct slot *none = NULL;
 
-		if (__atomic_compare_exchange_n(&pp->spare[k], &none, s, 0, __ATOMIC_RELEASE,
-						__ATOMIC_RELAXED))
-			return;
+			if (__atomic_compare_exchange_n(&pp->spare[k], &none, s, 0,
+							__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				return;
+		}
+		sched_yield();
 	}
 }
 
