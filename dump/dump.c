@@ -716,6 +716,7 @@ static void leave_idle(int nice)
 	struct dirent *de;
 	DIR *dir = opendir("/proc/self/task");
 
+	snap_stop_idle_over(nice);	/* before the look: see there */
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
@@ -765,6 +766,7 @@ static int write_idle(struct dump *d, const struct dump_opts *o,
 	struct timespec until;
 	pthread_t t;
 
+	snap_stop_idle_over(-1);	/* in its grace (ckpt run: a dump before ended it) */
 	if (pthread_create(&t, NULL, forked_thread, &j))
 		return write(d, o);
 	clock_gettime(CLOCK_REALTIME, &until);

@@ -52,6 +52,10 @@ struct snap_stop {
 void snap_stop_begin(struct snap_stop *st, pid_t pid, pid_t tid);
 /* The caller's scheduling back; tid's run time noted. */
 void snap_stop_end(struct snap_stop *st, pid_t pid, pid_t tid);
+/* The writing's SCHED_IDLE grace is over (dump.c leave_idle): a thread
+ * boosted for a stop meanwhile, which leave_idle skipped, ends its stop
+ * at SCHED_OTHER and this nice, not back at SCHED_IDLE. */
+void snap_stop_idle_over(int nice);
 
 /* snaplock.c: a --snapshot's lock on pid (hold), or only whether another
  * holds it (a dump meanwhile is refused by name): 0 or -errno, said. */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,13 +78,33 @@ void snap_stop_begin(struct snap_stop *st, pid_t pid, pid_t tid)
 		      pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt) == 0;
 }
 
+/* The nice a thread that was SCHED_IDLE goes to after its stop, once
+ * the grace is over; -1 before. */
+static int late_nice = -1;
+
+void snap_stop_idle_over(int nice)
+{
+	__atomic_store_n(&late_nice, nice, __ATOMIC_SEQ_CST);
+}
+
 void snap_stop_end(struct snap_stop *st, pid_t pid, pid_t tid)
 {
+	int nice = __atomic_load_n(&late_nice, __ATOMIC_SEQ_CST);
 	int64_t ns;
 	int runnable;
 
-	if (st->boosted)
+	/* leave_idle sets late_nice before it looks at the threads: one
+	 * that was back at SCHED_IDLE by then is moved by it, one still
+	 * boosted moves itself here (reviewer: it stayed SCHED_IDLE for
+	 * the rest of the dump, and slots are freed in order). */
+	if (st->boosted && st->policy == SCHED_IDLE && nice >= 0) {
+		struct sched_param sp = { 0 };
+
+		if (pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp) == 0)
+			setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+	} else if (st->boosted) {
 		pthread_setschedparam(pthread_self(), st->policy, &st->param);
+	}
 	st->boosted = 0;
 	ns = run_time(pid, tid, &runnable);
 	st->released = ns >= 0;
