@@ -36,8 +36,9 @@ int img_writer_open(struct img_writer *w, const char *path, int no_sync)
 
 void img_writer_touch(struct img_writer *w)
 {
+	/* Past what it holds: a header or metadata written already stays. */
 	if (w->buf)
-		memset(w->buf, 0, WBUF_SIZE);
+		memset(w->buf + w->buflen, 0, WBUF_SIZE - w->buflen);
 }
 
 static int flush(struct img_writer *w)

@@ -538,6 +538,38 @@ TEST(writer_leaves_no_temporary_file_and_mode_0600)
 	cleanup();
 }
 
+/* img_writer_touch() (dump.c warms the buffer before the freeze) keeps
+ * what the buffer holds: a header and metadata written before it and
+ * not yet flushed come back intact. */
+TEST(writer_touch_keeps_buffered_bytes)
+{
+	struct img want, got = { 0 };
+	struct img_writer w;
+	struct img_reader r;
+	struct ckpt_section s;
+	void *payload;
+
+	setup();
+	make_img(&want);
+	ASSERT_EQ(0, img_writer_open(&w, path_of("a.img"), 1));
+	ASSERT_EQ(0, img_write_header(&w, &want.h));
+	img_writer_touch(&w);
+	ASSERT_EQ(0, img_write_meta(&w, &want));
+	img_writer_touch(&w);
+	ASSERT_EQ(0, img_writer_finish(&w));
+	img_writer_close(&w);
+	ASSERT_EQ(0, img_reader_open(&r, path_of("a.img"), &got.h));
+	ASSERT_STREQ("6.18.0-test", got.h.kernel);
+	ASSERT_EQ(0, img_read_meta(&r, &got, &s, &payload));
+	ASSERT_EQ(CKPT_SEC_END, s.type);
+	ASSERT_STREQ("/usr/bin/job", got.procs[0].exe);
+	ASSERT_MEMEQ(want.procs[0].auxv, got.procs[0].auxv, 48);
+	img_reader_close(&r);
+	img_free(&got);
+	img_free(&want);
+	cleanup();
+}
+
 TEST(img_find_vma_bounds)
 {
 	struct img img;
