@@ -24,6 +24,11 @@ void *xmemdup(const void *p, size_t n);
  * lets it give memory back again. */
 void heap_warm(size_t bytes);
 void heap_cool(void);
+/* nofile.c: RLIMIT_NOFILE's soft limit raised to want (the hard limit at
+ * most) for a dump; returns the soft limit now, 0 if unknown.
+ * nofile_restore() puts back what it was before the first raise. */
+uint64_t nofile_raise(uint64_t want);
+void nofile_restore(void);
 
 /* Read a whole (small, /proc) file; NUL-terminated; *len without the NUL.
  * Returns 0 or -errno. */

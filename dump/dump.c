@@ -1051,6 +1051,7 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	}
 out:
 	taskfiles_close();
+	nofile_restore();	/* raised by taskfiles.c, fd.c */
 	fd_tcp_before_kill(&d.img, 0, 0);
 	reap_copies(&d);	/* failed after a fork */
 	for (uint32_t i = 0; d.pr && i < d.img.h.nprocs; i++) {

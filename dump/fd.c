@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/kcmp.h>
-#include <sys/resource.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
@@ -511,17 +510,6 @@ static pid_t tgid_of(pid_t tid)
 	return tgid;
 }
 
-static void raise_nofile(size_t n)
-{
-	struct rlimit rl;
-
-	/* a copy of each file is held at once, besides ckpt's own */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 64) {
-		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)n + 64);
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int collect_all(struct fd_dump *c, struct rawfd *r, size_t n, const struct dump_opts *o)
 {
 	uint32_t *file = xzalloc((n + 1) * sizeof(*file)), nfiles = 0, nnew = 0;
@@ -557,7 +545,9 @@ static int collect_all(struct fd_dump *c, struct rawfd *r, size_t n, const struc
 		c->files[i].f = &c->img->files[c->img->nfiles - nnew + i];
 		c->files[i].copy = -1;
 	}
-	raise_nofile(nnew);
+	/* a copy of each file is held at once, besides ckpt's own; the
+	 * soft limit is put back at the dump's end (dump.c) */
+	nofile_raise((uint64_t)nnew + 64);
 	/* of the thread group: c->pid may be another thread (leader gone) */
 	c->pidfd = (int)syscall(SYS_pidfd_open, tgid_of(c->pid), 0);
 	for (size_t i = 0; i < n; i++) {

@@ -19,14 +19,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "ptrace/proc.h"
 
 /* fds left to the rest of the dump (the files of the job's fds are
- * copied later, dump/fd.c raise_nofile) */
+ * copied later, dump/fd.c) */
 #define SPARE_FDS	1024
 
 struct tfiles {
@@ -45,20 +44,12 @@ static int by_tid(const void *a, const void *b)
 }
 
 /* How many threads' files fit under RLIMIT_NOFILE (raised to its hard
- * limit at most), SPARE_FDS left. */
+ * limit at most, until the dump's end: nofile_restore), SPARE_FDS left. */
 static size_t room(size_t want)
 {
-	struct rlimit rl;
-	rlim_t need = (rlim_t)want * TASKFILE_N + SPARE_FDS;
+	uint64_t cur = nofile_raise((uint64_t)want * TASKFILE_N + SPARE_FDS);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 0;
-	if (rl.rlim_cur < need) {
-		rl.rlim_cur = MIN(rl.rlim_max, need);
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
-			return 0;
-	}
-	return rl.rlim_cur <= SPARE_FDS ? 0 : MIN(want, (size_t)(rl.rlim_cur - SPARE_FDS) / TASKFILE_N);
+	return cur <= SPARE_FDS ? 0 : MIN(want, (size_t)(cur - SPARE_FDS) / TASKFILE_N);
 }
 
 static int open_one(int taskfd, int procfd, pid_t tid, int which)

@@ -372,6 +372,36 @@ static void *quick(void *arg)
 	return NULL;
 }
 
+/* The soft limit taskfiles_open() raised for the threads' files is put
+ * back at the dump's end (a `ckpt run` supervisor execs its job later). */
+TEST(taskfiles_limit_is_put_back)
+{
+	struct rlimit rl, was;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &was));
+	if (was.rlim_max < 2000) {
+		printf("# hard limit %lu: skipped\n", (unsigned long)was.rlim_max);
+		return;
+	}
+	rl = (struct rlimit){ .rlim_cur = 1100, .rlim_max = was.rlim_max };
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	taskfiles_open(getpid(), 200);
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_EQ(MIN(was.rlim_max, 200 * TASKFILE_N + 1024), rl.rlim_cur);
+	taskfiles_close();
+	nofile_restore();
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_EQ(1100, rl.rlim_cur);
+	ASSERT_EQ(was.rlim_max, rl.rlim_max);
+	/* and again: the first value is what comes back */
+	nofile_raise(1500);
+	nofile_raise(1600);
+	nofile_restore();
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_EQ(1100, rl.rlim_cur);
+	setrlimit(RLIMIT_NOFILE, &was);
+}
+
 TEST(taskfiles_read_what_is_there_at_the_read)
 {
 	pid_t me = (pid_t)syscall(SYS_gettid), gone = 0;
