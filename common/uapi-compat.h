@@ -77,5 +77,10 @@ struct ckpt_sched_attr {
 	__u32 priority;
 	__u64 runtime, deadline, period;	/* SCHED_DEADLINE, ns */
 };
+/* Its flags: include/uapi/linux/sched.h, which glibc's <sched.h> does
+ * not include. */
+#ifndef SCHED_FLAG_RESET_ON_FORK
+#define SCHED_FLAG_RESET_ON_FORK	0x01
+#endif
 
 #endif

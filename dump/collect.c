@@ -24,9 +24,6 @@
 #include "common/util.h"
 #include "dump/dump.h"
 
-#define SCHED_FLAG_RESET_ON_FORK	0x01	/* include/uapi/linux/sched.h */
-
-
 static int read_proc_file(pid_t pid, const char *name, char **buf, size_t *len)
 {
 	char path[64];
