@@ -1,4 +1,5 @@
 /* See sigguard.h. */
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 
@@ -45,4 +46,12 @@ void sigguard_reraise(void)
 void sigguard_leave_to_caller(void)
 {
 	left_to_caller = 1;
+}
+
+void sigguard_helper_thread(void)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 }

@@ -13,4 +13,9 @@ void sigguard_reraise(void);
  * and restores they make: sigguard_install() then does nothing. */
 void sigguard_leave_to_caller(void);
 
+/* In a helper thread of ours: every signal blocked, so that a SIGINT or
+ * SIGTERM lands on the main thread, whose system calls it interrupts
+ * (EINTR) and which looks at sigguard_fired(). */
+void sigguard_helper_thread(void);
+
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sigguard.h"
 #include "common/uapi-compat.h"
 #include "common/util.h"
 #include "dump/dump.h"
@@ -833,6 +834,12 @@ static void *scan_side(void *arg)
 	return NULL;
 }
 
+static void *side_run(void *arg)
+{
+	sigguard_helper_thread();	/* signals are for the main thread */
+	return scan_side(arg);
+}
+
 int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struct vma_pages *vp)
 {
 	char path[64];
@@ -885,7 +892,7 @@ int dump_mark_not_forked(pid_t pid, pid_t child, const struct img_proc *p, struc
 	}
 	side.pmfd = pmfd;
 	if (ret >= 0 && side.nruns)
-		threaded = pthread_create(&th, NULL, scan_side, &side) == 0;
+		threaded = pthread_create(&th, NULL, side_run, &side) == 0;
 	for (size_t r = 0; r < side.nruns && ret >= 0; r++)
 		ret = mark_run(cmfd, p->vmas, runs[r][0], runs[r][1], 0, cp + runs[r][0]);
 	if (threaded)

@@ -8,10 +8,10 @@
  * here must make none.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "common/sigguard.h"
 #include "common/util.h"
 #include "dump/dump.h"
 
@@ -40,11 +40,7 @@ static void take(struct twin *w)
 
 static void *helper_run(void *arg)
 {
-	sigset_t all;
-
-	/* Signals are for the main thread (sigguard). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	sigguard_helper_thread();	/* signals are for the main thread */
 	take(arg);
 	return NULL;
 }
