@@ -698,7 +698,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	uint32_t idx = src->idx;
 	struct pipe pp = {
 		.lock = PTHREAD_MUTEX_INITIALIZER, .done_cv = PTHREAD_COND_INITIALIZER,
-		.free_cv = PTHREAD_COND_INITIALIZER, .place_cv = PTHREAD_COND_INITIALIZER, .p = p, .vp = vp, .pass = pass,
+		.free_cv = PTHREAD_COND_INITIALIZER, .place_cv = PTHREAD_COND_INITIALIZER,
+		.p = p, .vp = vp, .pass = pass,
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
 		.tr = src->tr, .hashes = dst->hashes, .src = src, .bk = img_writer_block_key(w),
