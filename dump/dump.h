@@ -181,6 +181,10 @@ struct track {
 	int tree;
 	int gslot;			/* its entry in the guardian's journal, -1 */
 	struct track_undo undo;
+	/* Mappings whose scan this dump trusted: registered with our uffd,
+	 * not another one of the process's (track_written). */
+	struct track_range { uint64_t start, end; } *own;
+	size_t nown, ownsorted;
 };
 /* pp: the process in the parent image, NULL for none (all stored). */
 /* The fd a new file gets in frozen process p: the lowest free one (fs/file.c

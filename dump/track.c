@@ -64,6 +64,39 @@ static int scan(int pmfd, uint64_t start, uint64_t end, uint64_t flags,
 	return (int)n;
 }
 
+/*
+ * Is v registered with our uffd?  PAGEMAP_SCAN's CHECK_WPASYNC asks only
+ * whether some async write-protect uffd covers it, and the process may
+ * have one of its own (made by it, perhaps handed to another process, or
+ * given by a parent's fork event): registered before our arm came to the
+ * mapping (EBUSY for us there), or on a mapping made since.  Its
+ * protection is the program's, which may protect a page again after
+ * writing it: trusted, that page would be left in the parent.
+ * UFFDIO_REGISTER of the same range is a no-op for the uffd that has it
+ * already with that mode (mm/userfaultfd.c userfaultfd_register_range
+ * skips it; its bits are kept) and EBUSY for any other (fs/userfaultfd.c):
+ * only a mapping the scan found registered is asked, as the call would
+ * register one that is not.  1.7 us a mapping against 5.2 us for its scan
+ * (a probe of 20,000 mappings on this machine, loaded).
+ */
+static int ours(struct track *tr, const struct img_vma *v)
+{
+	struct uffdio_register reg = {
+		.range = { v->d.start, v->d.end - v->d.start },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	if (ioctl(tr->uffd, UFFDIO_REGISTER, &reg) < 0) {
+		debug("mapping %#llx-%#llx: write-protected by another userfaultfd of the process (%s): its pages compared, not scanned",
+		      (unsigned long long)v->d.start, (unsigned long long)v->d.end, strerror(errno));
+		return 0;
+	}
+	if (tr->nown % 256 == 0)
+		tr->own = xrealloc(tr->own, (tr->nown + 256) * sizeof(*tr->own));
+	tr->own[tr->nown++] = (struct track_range){ v->d.start, v->d.end };
+	return 1;
+}
+
 int track_written(struct track *tr, const struct img_vma *v, struct page_run **out, size_t *n)
 {
 	struct ckpt_page_region vec[256];
@@ -81,6 +114,8 @@ int track_written(struct track *tr, const struct img_vma *v, struct page_run **o
 		uint64_t walk_end = v->d.end;
 		int r = scan(tr->pmfd, at, v->d.end, CKPT_PM_SCAN_CHECK_WPASYNC, vec, 256, &walk_end);
 
+		if (r >= 0 && at == v->d.start && !ours(tr, v))
+			r = -EPERM;
 		if (r < 0) {	/* EPERM: not registered (new since the parent) */
 			free(*out);
 			*out = NULL;
@@ -454,6 +489,29 @@ static int to_slot(struct tracee_set *ts, const struct img_proc *p, struct track
 	return ret;
 }
 
+static int by_addr(const void *a, const void *b)
+{
+	const struct track_range *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Did this dump find v registered with our uffd (track_written)? */
+static int owned(const struct track *tr, const struct img_vma *v)
+{
+	size_t lo = 0, hi = tr->nown;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (tr->own[mid].start < v->d.start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < tr->nown && tr->own[lo].start == v->d.start && tr->own[lo].end == v->d.end;
+}
+
 int track_arm(struct tracee_set *ts, struct img_proc *p, struct track *tr)
 {
 	int ret;
@@ -468,15 +526,27 @@ int track_arm(struct tracee_set *ts, struct img_proc *p, struct track *tr)
 	tr->undo.armed = 1;
 	note(tr);
 	killpoint("track: re-protecting");
-	/* Re-protect what the scans saw written: the next dump starts here. */
+	/* Re-protect what the scans saw written: the next dump starts here.
+	 * Only where our uffd is known to be (track_written): a scan with
+	 * WP_MATCHING of a mapping another uffd of the process has would
+	 * protect the program's pages behind its back.  The others are
+	 * registered and protected whole: new since the parent, or not
+	 * scanned; one another uffd has stays as it is (EBUSY), and the next
+	 * dump does not trust its scan either (ours()). */
+	if (tr->method == CKPT_DIRTY_UFFD && tr->ownsorted < tr->nown) {
+		qsort(tr->own, tr->nown, sizeof(*tr->own), by_addr);
+		tr->ownsorted = tr->nown;
+	}
 	for (uint32_t i = 0; tr->method == CKPT_DIRTY_UFFD && i < p->d.nvmas; i++) {
 		const struct img_vma *v = &p->vmas[i];
 		uint64_t walk_end;
 
-		if (trackable(v) && scan(tr->pmfd, v->d.start, v->d.end,
-					 CKPT_PM_SCAN_WP_MATCHING | CKPT_PM_SCAN_CHECK_WPASYNC,
-					 NULL, 0, &walk_end) == -EPERM)
-			uffd_register(tr->uffd, v);	/* new since the parent */
+		if (!trackable(v))
+			continue;
+		if (!owned(tr, v) || scan(tr->pmfd, v->d.start, v->d.end,
+					  CKPT_PM_SCAN_WP_MATCHING | CKPT_PM_SCAN_CHECK_WPASYNC,
+					  NULL, 0, &walk_end) == -EPERM)
+			uffd_register(tr->uffd, v);
 	}
 	for (uint32_t i = 0; tr->fresh >= 0 && i < p->d.nvmas; i++)
 		if (trackable(&p->vmas[i]))
@@ -494,6 +564,7 @@ void track_end(struct track *tr)
 		close(tr->pmfd);
 	free(tr->hashes);
 	free(tr->cow);
+	free(tr->own);
 	memset(tr, 0, sizeof(*tr));
 	tr->uffd = tr->pmfd = tr->fresh = tr->gslot = -1;
 	tr->undo = (struct track_undo){ .tmp = -1, .slot = -1, .old = -1 };

@@ -138,6 +138,24 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+# The program's own async write-protect uffd over a mapping: ckpt's cannot
+# register it (EBUSY), and PAGEMAP_SCAN's check then passes on the
+# program's uffd, whose protection the program sets again after writing.
+@test "a mapping under the program's own write-protect userfaultfd is compared, not taken from the scan" {
+	skip_unless_ptrace
+	"$CKPT" check | grep -q '^userfaultfd WP async *ok' || skip "no userfaultfd WP async here"
+	start_target uffd_own 64
+	"$CKPT" dump "$TPID" --track --allow-lost-fds -o "$T/a.img"
+	sleep 0.3
+	run "$CKPT" -v dump "$TPID" --parent "$T/a.img" --allow-lost-fds -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"write-protected by another userfaultfd of the process"* ]]
+	reap "$TPID"
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
 @test "the uffd ckpt leaves in the process is not part of its image" {
 	skip_unless_ptrace
 	"$CKPT" check | grep -q '^userfaultfd WP async *ok' || skip "no userfaultfd WP async here"
