@@ -358,6 +358,9 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		ts->code.arch.gadget = 0;
 	if ((ret = dump_find_syscall_insn(ts, maps, nmaps)) < 0)
 		goto out;
+	/* Before the code is copied anywhere: where thread 0 may be borrowed
+	 * alone after the release (ptrace/lone.c). */
+	tracee_lone_note(ts);
 	if (guard && dp->tracking && (dp->tr.gslot = guard_note_uffd(dp->pid, pid, &ts->code)) < 0) {
 		warn("too many processes to keep track of: the written pages of this one are not tracked");
 		dp->tracking = 0;

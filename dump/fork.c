@@ -173,6 +173,7 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 {
 	struct tracee_set ts = { .pid = pid };
 	struct sched_param sp = { 0 };
+	size_t n;
 	int st, ret;
 	uint64_t t;
 	long r = 0;
@@ -202,7 +203,7 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 	/* Freeze one thread alone for one wait4 of that very child, which
 	 * does not block (WNOHANG): the zombie is there. */
 	t = now_ns();
-	if ((ret = tracee_freeze_one_patient(pid, live, &ts, 10000)) < 0) {
+	if ((ret = tracee_freeze_lone(pid, live, code, &ts, 10000)) < 0) {
 		debug("cannot stop thread %d or %d of %d to reap the forked copy: %s", live, pid, pid,
 		      strerror(-ret));
 		if (!copy_left_with(child, pid))
@@ -210,7 +211,6 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
 		return;
 	}
-	ts.code = *code;
 	killpoint("fork: reaping");
 	if ((ret = tracee_syscall(&ts, &ts.t[0], SYS_wait4,
 				 (uint64_t[6]){ (uint64_t)child, 0, __WALL | WNOHANG, 0 }, &r)) < 0 ||
@@ -222,9 +222,11 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 		guard_note_copy(pid, 0, GUARD_COPY_NONE);
 	}
 	tracee_inject_end(&ts.t[0]);
+	n = ts.n;
 	tracee_release(&ts, 0);
 	if (r != child)
 		warn("cannot reap the forked copy %d: it stays a zombie of %d", child, pid);
 	else
-		debug("the forked copy reaped: one thread frozen again for %.1f ms", (now_ns() - t) / 1e6);
+		debug("the forked copy reaped: %zu thread(s) frozen again for %.1f ms", n,
+		      (now_ns() - t) / 1e6);
 }

@@ -133,7 +133,9 @@ const struct tracee *tracee_crowded(const struct tracee_set *ts, const struct tr
  * thread's stack pointer (the top of its live stack would be
  * overwritten: a kill of ckpt before the bytes are put back leaves it
  * corrupted) or meets what another thread lent (its frame would be
- * overwritten, or its "original" bytes be our frame): tracee_crowded.
+ * overwritten, or its "original" bytes be our frame): tracee_crowded;
+ * or, the others running (ts->lone), leaves the mapping tracee_freeze_lone
+ * found room in (never: it checked).
  * tracee_roomy() refuses such a set before anything is written.
  */
 static int lend(struct tracee_set *ts, struct tracee *t, uint64_t lo, uint64_t hi)
@@ -143,7 +145,7 @@ static int lend(struct tracee_set *ts, struct tracee *t, uint64_t lo, uint64_t h
 	uint8_t *buf;
 	int ret;
 
-	if (tracee_crowded(ts, t, lo))
+	if (tracee_crowded(ts, t, lo) || (ts->lone && lo < ts->code.lone_lo))
 		return -EBUSY;
 	buf = xmalloc(len);
 	ret = mem_read(t->tid, lo, buf, len);
@@ -374,7 +376,7 @@ int tracee_doomed_sp(struct tracee_set *ts, struct tracee *t, uint64_t *sp)
  * frame's size does not depend on the register values, only on the
  * stack pointer and the FP state, read from the thread.
  */
-static uint64_t lend_lo(const struct tracee_set *ts, const struct tracee *t)
+uint64_t tracee_lend_lo(const struct tracee_set *ts, const struct tracee *t)
 {
 	struct arch_sigframe f = { 0 };
 	uint64_t below = arch_sp(&t->regs) - ARCH_RED_ZONE, lo;
@@ -423,7 +425,7 @@ size_t tracee_roomy(const struct tracee_set *ts, struct tracee_tight *tight)
 
 		if (!u || s[j].sp - u->sp >= TRACEE_ROOM_MAX)
 			continue;
-		lo = lend_lo(ts, &ts->t[s[j].i]);
+		lo = tracee_lend_lo(ts, &ts->t[s[j].i]);
 		if (u->sp < lo)
 			continue;
 		if (!bad++)

@@ -585,6 +585,54 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 	return ret;
 }
 
+/*
+ * The mapping holding addr, by one PROCMAP_QUERY (Linux 6.11: a lookup in
+ * the process's tree, a few microseconds whatever its size); an older
+ * kernel (ENOTTY, EINVAL): the maps text read through.  -ENOENT: none.
+ * *stack: it is the process's [stack] (a longer name than that, which the
+ * query refuses with ENAMETOOLONG, is not).
+ */
+int proc_vma_of(pid_t pid, uint64_t addr, uint64_t *start, uint64_t *end, int *stack)
+{
+	char path[64], name[16];
+	struct ckpt_procmap_query q = { .size = sizeof(q), .query_addr = addr,
+					.vma_name_size = sizeof(name),
+					.vma_name_addr = (uint64_t)(uintptr_t)name };
+	struct map_entry *m = NULL;
+	size_t n = 0;
+	int fd, ret;
+
+	*stack = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	ret = ioctl(fd, CKPT_PROCMAP_QUERY, &q) < 0 ? -errno : 0;
+	if (ret == -ENAMETOOLONG) {
+		q.vma_name_size = 0;
+		ret = ioctl(fd, CKPT_PROCMAP_QUERY, &q) < 0 ? -errno : 0;
+	} else if (ret == 0) {
+		/* vma_name_size 0: no name; else it counts the NUL */
+		*stack = q.vma_name_size == sizeof("[stack]") && !memcmp(name, "[stack]", sizeof("[stack]"));
+	}
+	if (ret == 0) {
+		*start = q.vma_start;
+		*end = q.vma_end;
+	} else if ((ret == -ENOTTY || ret == -EINVAL) &&
+		   (ret = proc_parse_maps_fd(fd, PROC_MAPS, 0, &m, &n)) == 0) {
+		ret = -ENOENT;
+		for (size_t i = 0; i < n && ret; i++)
+			if (m[i].start <= addr && addr < m[i].end) {
+				*start = m[i].start;
+				*end = m[i].end;
+				*stack = !strcmp(m[i].path, "[stack]");
+				ret = 0;
+			}
+		proc_free_maps(m, n);
+	}
+	close(fd);
+	return ret;
+}
+
 void proc_free_maps(struct map_entry *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -109,6 +109,9 @@ int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n);
 enum { PROC_MAPS, PROC_SMAPS, PROC_MAPS_EXEC };
 int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how);
 void proc_free_maps(struct map_entry *m, size_t n);
+/* The mapping [*start, *end) of pid holding addr, *stack 1 if it is its
+ * [stack]; -ENOENT: none. */
+int proc_vma_of(pid_t pid, uint64_t addr, uint64_t *start, uint64_t *end, int *stack);
 /* The maps or smaps text (how: PROC_MAPS, PROC_SMAPS) read from fd to its
  * end, parsed through a buffer of chunk bytes (0: the default; it grows
  * for a longer line). */

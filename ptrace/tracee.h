@@ -44,6 +44,12 @@ struct tracee {
 struct tracee_code {
 	uint64_t syscall_insn;	/* a syscall instruction, 0 = none */
 	struct arch_code arch;	/* for safe borrowing (arch.h); gadget 0 = none */
+	/* Where thread lone_tid may be borrowed alone while the others run
+	 * (tracee_freeze_lone): its [stack] mapping, which held its stack
+	 * pointer at the freeze and no other thread's (everything when it
+	 * was the only thread); [0, 0): nowhere, every thread is stopped. */
+	uint64_t lone_lo, lone_hi;
+	pid_t lone_tid;
 };
 
 /* Tasks attached to us by fork and clone events (PTRACE_O_TRACEFORK...)
@@ -61,6 +67,7 @@ struct tracee_set {
 	size_t n, cap;
 	int suspend_seccomp;	/* PTRACE_O_SUSPEND_SECCOMP was needed */
 	int leader_gone;	/* the leader exited (pthread_exit): t[0] is another */
+	int lone;		/* t[0] alone is stopped, the others run (lone.c) */
 	struct tracee_code code;
 	/* Trees (ptrace/tree.c): more PTRACE_O_* to seize with; where the
 	 * tasks their fork events attach go; a vfork child that did not exec
@@ -89,6 +96,20 @@ int tracee_freeze_done(struct tracee_set *ts);
 int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts);
 int tracee_freeze_one_patient(pid_t pid, pid_t tid, struct tracee_set *ts,
 			      unsigned patience_ms);
+/*
+ * lone.c: the stops of one thread while the others run (--snapshot's
+ * freeing behind and end, the reaping of a --fork copy, --track's undo,
+ * the guardian's).  tracee_lone_note, while every thread of ts is frozen
+ * (after the freeze, before ts->code is copied anywhere): where its t[0]
+ * may later be borrowed alone.  tracee_freeze_lone: tracee_freeze_one of
+ * live (else of pid: tracee_freeze_one_patient) with ts->code = *code,
+ * when what a borrow of it writes lies where code says; else every thread
+ * is frozen and t[0] is one whose borrow holds no other's stack pointer
+ * (-EBUSY, nothing stopped: none).
+ */
+void tracee_lone_note(struct tracee_set *ts);
+int tracee_freeze_lone(pid_t pid, pid_t live, const struct tracee_code *code,
+		       struct tracee_set *ts, unsigned patience_ms);
 /* Put back registers, detach every thread.  sig: 0, or SIGSTOP to leave
  * the process stopped, SIGKILL to kill it first. */
 void tracee_release(struct tracee_set *ts, int sig);
@@ -244,6 +265,8 @@ struct tracee_tight {
  * kucontext, under 5 KiB) and the scratch. */
 #define TRACEE_ROOM_MAX	(64 * 1024)
 size_t tracee_roomy(const struct tracee_set *ts, struct tracee_tight *tight);
+/* The lowest byte a borrow of t writes (nothing written; its FP state read). */
+uint64_t tracee_lend_lo(const struct tracee_set *ts, const struct tracee *t);
 /* A stack pointer for a task cloned from borrowed thread t: it starts at
  * the gadget, whose rt_sigreturn then makes it call exit_group(0) with
  * every signal blocked.  -ENOEXEC without a gadget. */

@@ -417,6 +417,32 @@ job_held() {
 	[ "$(printf '%s\n' "${killed[@]}" | grep -c "^$roomy\$")" -ge $(( (${#points[@]} + 1) / 2 )) ]
 }
 
+# The first thread on a stack carved right above another thread's live
+# stack (tests/targets/carved_leader.c: an M:N runtime's main thread on a
+# user-level thread's stack).  After the release, --fork's reaping and
+# --snapshot's freeing behind and end stop one thread and borrow it while
+# the others run: a borrow of the first thread alone would write its frame
+# over the worker's live stack and put back stale bytes under it
+# (docs/kill-safety.md 1; ptrace/lone.c stops every thread instead).  The
+# worker writes and reads back its bytes all the time: every word must be
+# as it wrote it.  Three --fork dumps: one reaping stop each, which the
+# worker on a loaded machine may miss; the --snapshot has a dozen stops.
+@test "killsafe: stops after the release never borrow the first thread alone over a running thread's stack" {
+	skip_unless_ptrace
+	local i
+	start_target carved_leader 16
+	for i in 1 2 3; do
+		"$CKPT" dump "$TPID" --fork -v -o "$T/img" 2>"$T/kerr" || { cat "$T/kerr"; return 1; }
+		grep -q "the forked copy reaped" "$T/kerr" || { cat "$T/kerr"; return 1; }
+		rm -f "$T/img"
+	done
+	"$CKPT" dump "$TPID" --snapshot -v -o "$T/img" 2>"$T/kerr" || { cat "$T/kerr"; return 1; }
+	# The stops were made: pieces freed behind the writer, the end's.
+	grep -q "freed behind the writer in [1-9]" "$T/kerr" || { cat "$T/kerr"; return 1; }
+	job_held
+	grep -qx "carved_leader: ok" "$T/out"
+}
+
 @test "killsafe: killed dumps of a tree of three processes: every one of them runs on as before" {
 	skip_unless_ptrace
 	host_only
