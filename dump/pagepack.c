@@ -190,9 +190,13 @@ void *pagepack_thread(void *arg)
 	 * one of them wakes (sched(7); a nice 19 one may run out its slice
 	 * first), and an unprivileged thread may enter the class.  (With
 	 * autogroup, the classes rank the threads of this session only.)
-	 * dump_write_pages() starts none when it is SCHED_IDLE itself.
-	 * Failing both, it still never makes the writer wait. */
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &(struct sched_param){ 0 }))
+	 * Where the writer is SCHED_IDLE itself (a forked dump's first
+	 * seconds) these are its equals: dump_write_pages() starts them
+	 * then only for a pipe or a socket, where the writer sleeps in
+	 * write(2).  Failing both, it still never makes the writer wait. */
+	int idle = !pthread_setschedparam(pthread_self(), SCHED_IDLE, &(struct sched_param){ 0 });
+
+	if (!idle)
 		setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	autocodec_init(&ac);
 	for (;;) {
@@ -200,6 +204,11 @@ void *pagepack_thread(void *arg)
 		struct slot *s;
 		uint64_t seq;
 
+		/* the forked dump's grace over, dump/dump.c leave_idle() moved
+		 * every SCHED_IDLE thread of ckpt to nice 10, this one too:
+		 * back below the writer, which is there now */
+		if (idle && sched_getscheduler(0) != SCHED_IDLE)
+			pthread_setschedparam(pthread_self(), SCHED_IDLE, &(struct sched_param){ 0 });
 		if (__atomic_load_n(&pp->comp_stop, __ATOMIC_SEQ_CST) ||
 		    __atomic_load_n(&pp->err, __ATOMIC_RELAXED))
 			break;

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/killpoint.h"
@@ -676,24 +677,34 @@ static int write_same(struct img_writer *w, uint32_t idx, const struct img_proc 
  * --compress auto's compressors take only CPU time the writer and the
  * workers leave, by being of a lower class (SCHED_IDLE).  When these are
  * SCHED_IDLE themselves (the forked dump's writing, dump/dump.c: the job
- * runs first) no class is lower: the compressors would share ckpt's CPU
- * with them as equals, and a forked 1 GiB text dump took 1.5-1.6x none's
- * time (2026-12-07, 2.03-2.15 s against 1.28-1.35 s).  There auto writes
- * every block raw, by none's path: whatever idle CPU there is goes to
- * writing.
+ * runs first) no class is lower, and the compressors share ckpt's CPU
+ * with them as equals.  To a regular file that CPU is the dump's pace: a
+ * forked 1 GiB text dump took 1.5-1.6x none's time (2026-12-07, 2.03-2.15 s
+ * against 1.28-1.35 s); there auto writes every block raw, by none's
+ * direct path.  To a pipe or a socket the writer sleeps in write(2) until
+ * the reader (ssh, a network) takes the data: equal compressors run in
+ * that time, and the image is about lz4's size where it was 1 GiB
+ * (reviewer).  So they stay there.
  */
-static const struct codec_spec *pass_codec(const struct codec_spec *c)
+static int writes_to_reader(const struct img_writer *w)
+{
+	struct stat st;
+
+	return w->is_stream && fstat(w->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+static const struct codec_spec *pass_codec(const struct codec_spec *c, const struct img_writer *w)
 {
 	static const struct codec_spec none = { .codec = CKPT_CODEC_NONE };
 
-	return c->adaptive && sched_getscheduler(0) == SCHED_IDLE ? &none : c;
+	return c->adaptive && sched_getscheduler(0) == SCHED_IDLE && !writes_to_reader(w) ? &none : c;
 }
 
 int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass)
 {
 	const struct img_proc *p = src->p;
 	const struct vma_pages *vp = src->vp;
-	const struct codec_spec *codec = pass_codec(dst->codec);
+	const struct codec_spec *codec = pass_codec(dst->codec, dst->w);
 	struct img_writer *w = dst->w;
 	uint32_t idx = src->idx;
 	struct pipe pp = {
