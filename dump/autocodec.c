@@ -22,8 +22,21 @@
  * and the compressors run on CPU time that nobody else in ckpt wants
  * (SCHED_IDLE, else nice 19: the workers and the writer, at the priority
  * ckpt was started with, take their CPU first).  Where the writer is
- * SCHED_IDLE itself (a forked dump's writing) no class is lower, and
- * dump_write_pages() starts no compressor: every block raw.
+ * SCHED_IDLE itself (a forked dump's or a --snapshot's first 3 s,
+ * dump/dump.c) no class is lower, and what auto does depends on the
+ * output, as dump_write_pages() finds it when the page data starts:
+ *
+ *   a regular file (or /dev/null)  no compressor: every block raw, by
+ *                                  none's direct path (equal compressors
+ *                                  cost a 1 GiB text dump 1.5-1.6x
+ *                                  none's time); a slow disk too
+ *   a pipe, a FIFO, a socket       the compressors, the writer's equals:
+ *                                  it sleeps in write(2) while the reader
+ *                                  takes the data, and they run then; a
+ *                                  reader as fast as ckpt pays their CPU
+ *
+ * When the 3 s are over ckpt's threads go to nice 10 and the
+ * compressors back to SCHED_IDLE, below them (dump/pagepack.c).
  *
  * The policies before this one decided when a block was listed, from
  * who had waited for whom (and before that from rates measured with
