@@ -540,7 +540,7 @@ static int unmap_in(pid_t pid, pid_t live, const struct tracee_code *code,
 		t1 = now_ns();
 		/* Freeing behind the writer gives up at once (the end
 		 * unmaps what is left); the end waits out another tracer. */
-		if (tracee_freeze_lone(pid, live, code, &own, drop ? 0 : SNAP_PATIENCE_MS) < 0) {
+		if (tracee_freeze_lone(pid, live, code, &own, drop ? 0 : SNAP_PATIENCE_MS, drop) < 0) {
 			snap_stop_end(stop, pid, live);
 			return -ESRCH;
 		}
@@ -1207,7 +1207,7 @@ void snap_rescue(volatile struct guard_snap *j)
 	/* Stopped, the thread ckpt borrowed is past any mremap of ours (the
 	 * reader read its event): which shadows exist is known.  A uffd
 	 * still being made in the process is closed there. */
-	if (tracee_freeze_lone(s->pid, s->live, &s->code, &ts, SNAP_PATIENCE_MS) == 0) {
+	if (tracee_freeze_lone(s->pid, s->live, &s->code, &ts, SNAP_PATIENCE_MS, 0) == 0) {
 		if (j->job_fd >= 0) {
 			char path[64], *link = NULL;
 			long r;

@@ -345,7 +345,7 @@ void track_undo(pid_t pid, pid_t live, const struct tracee_code *code, struct tr
 	struct tracee_set own = { .pid = pid }, *ts = frozen;
 
 	if (!ts) {
-		if (tracee_freeze_lone(pid, live, code, &own, 0) < 0) {
+		if (tracee_freeze_lone(pid, live, code, &own, 0, 0) < 0) {
 			warn("cannot take the userfaultfd out of %d: it stays at fd %d", pid, u->slot);
 			return;
 		}

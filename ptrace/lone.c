@@ -94,7 +94,7 @@ static int pick(struct tracee_set *ts)
 }
 
 int tracee_freeze_lone(pid_t pid, pid_t live, const struct tracee_code *code,
-		       struct tracee_set *ts, unsigned patience_ms)
+		       struct tracee_set *ts, unsigned patience_ms, int lone_only)
 {
 	int ret = tracee_freeze_one_patient(pid, live, ts, patience_ms);
 
@@ -106,8 +106,14 @@ int tracee_freeze_lone(pid_t pid, pid_t live, const struct tracee_code *code,
 		return 0;
 	}
 	debug("thread %d of %d: what a borrow writes below its stack pointer may hold another "
-	      "thread's stack: every thread stopped for it", ts->t[0].tid, pid);
+	      "thread's stack: %s", ts->t[0].tid, pid,
+	      lone_only ? "not stopped for this" : "every thread stopped for it");
 	tracee_release(ts, 0);
+	/* Freeing behind, one stop per 2 MiB: every thread stopped each
+	 * time would be worse for the process than the memory held until
+	 * the end's one stop. */
+	if (lone_only)
+		return -EBUSY;
 	if ((ret = tracee_freeze(pid, ts)) < 0)
 		return ret;
 	ts->code = *code;

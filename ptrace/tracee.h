@@ -105,11 +105,12 @@ int tracee_freeze_one_patient(pid_t pid, pid_t tid, struct tracee_set *ts,
  * live (else of pid: tracee_freeze_one_patient) with ts->code = *code,
  * when what a borrow of it writes lies where code says; else every thread
  * is frozen and t[0] is one whose borrow holds no other's stack pointer
- * (-EBUSY, nothing stopped: none).
+ * (-EBUSY, nothing stopped: none; or, lone_only, where it would have to
+ * stop every thread).
  */
 void tracee_lone_note(struct tracee_set *ts);
 int tracee_freeze_lone(pid_t pid, pid_t live, const struct tracee_code *code,
-		       struct tracee_set *ts, unsigned patience_ms);
+		       struct tracee_set *ts, unsigned patience_ms, int lone_only);
 /* Put back registers, detach every thread.  sig: 0, or SIGSTOP to leave
  * the process stopped, SIGKILL to kill it first. */
 void tracee_release(struct tracee_set *ts, int sig);
