@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,6 +41,7 @@
 #include "dump/dump.h"
 #include "dump/guard.h"
 #include "image/image.h"
+#include "ptrace/proc.h"
 
 volatile struct guard_journal *guard;
 static pid_t guardian;
@@ -160,6 +162,25 @@ static int freeze_one(pid_t pid, pid_t live, struct tracee_set *ts)
 	return -EPERM;
 }
 
+/* A copy born while the guardian held the process seized (ckpt killed
+ * during the injected clone, whose trace-fork the kernel decided at its
+ * start, and our seize before it linked the child: the child then gets
+ * the parent's tracer, us, and a trap stop) waits in that stop before its
+ * first instruction for good, and fork_until_zombie with it (a killsafe
+ * trial hung so, 2026-12-07).  Let it go: it exits by itself. */
+static void let_go_if_ours(pid_t copy)
+{
+	struct proc_status st;
+
+	for (int i = 0; i < 200 && proc_read_status(copy, &st) == 0 && st.tracer == gettid(); i++) {
+		if (ptrace(PTRACE_DETACH, copy, 0, 0) == 0) {
+			debug("guardian: the copy %d was born traced by us: let go", copy);
+			return;
+		}
+		usleep(5000);	/* not in its stop yet */
+	}
+}
+
 /* The copies a killed ckpt left in one process: the one the journal
  * names, or while the clone was under way, children with no exit signal
  * that were not there before (the copy exits at once by itself; nothing
@@ -182,6 +203,8 @@ static void undo_copy(const volatile struct guard_fork *c, struct tracee_code *c
 
 		for (int k = 0; k < c->nbefore && k < GUARD_BEFORE_MAX; k++)
 			known |= c->before[k] == now[i];
+		if (!known)
+			let_go_if_ours(now[i]);
 		if (!known && fork_until_zombie(now[i]) == 0)
 			fork_reap(c->pid, c->live, now[i], code);
 	}
