@@ -366,6 +366,7 @@ lock_listener() {
 # the process for good with exit 0 (the end gave up at its first refusal).
 @test "--snapshot: another tracer holding the process at the end: the copies are unmapped once it lets go" {
 	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "no python3 (the tracer)"
 	start_target snapcheck 64
 	local n0 dpid guardian hold st=0
 	n0=$(wc -l <"/proc/$TPID/maps")
