@@ -10,7 +10,10 @@
  * With VPCLMULQDQ and AVX-512 (crc32c_fold), buffers of 256 bytes and
  * more are folded instead, 64 bytes per carry-less multiply pair: the
  * three streams run ~19 GB/s on the bench's EPYC, a fifth of a plain
- * dump's user time; folding does 3-4x that.
+ * dump's user time; folding does 3-4x that.  On Skylake-SP and Cascade
+ * Lake Xeons 512-bit instructions lower the core's clock for a while
+ * (the AVX-512 licence), which a job sharing the core during a --fork or
+ * --snapshot dump would feel; not measured here (an EPYC).
  */
 #include <errno.h>
 #include <immintrin.h>
