@@ -203,7 +203,7 @@ void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *cod
 	/* Freeze one thread alone for one wait4 of that very child, which
 	 * does not block (WNOHANG): the zombie is there. */
 	t = now_ns();
-	if ((ret = tracee_freeze_lone(pid, live, code, &ts, 10000, 0)) < 0) {
+	if ((ret = tracee_freeze_lone(pid, live, code, &ts, TRACEE_PATIENCE_MS, 0)) < 0) {
 		debug("cannot stop thread %d or %d of %d to reap the forked copy: %s", live, pid, pid,
 		      strerror(-ret));
 		if (!copy_left_with(child, pid))

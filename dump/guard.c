@@ -139,29 +139,6 @@ void guard_note_copy(pid_t pid, pid_t copy, int state)
 	c->state = state;
 }
 
-/* ckpt's exit is over (guardian_wait_gone): a seize that fails with EPERM
- * now has another tracer in the way, or a ckpt still exiting after
- * GUARDIAN_GONE_S; a few more tries, then the undo says it could not. */
-static int freeze_one(pid_t pid, pid_t live, struct tracee_set *ts)
-{
-	uint64_t t0 = now_ns();
-
-	for (int i = 0; i < 500; i++) {
-		int ret = tracee_freeze_one(pid, live, ts);
-
-		if (ret == -ESRCH && live != pid)
-			ret = tracee_freeze_one(pid, pid, ts);
-		if (ret != -EPERM) {
-			if (i)
-				debug("guardian: attached to %d after %d tries (%.1f ms)", pid, i + 1,
-				      (now_ns() - t0) / 1e6);
-			return ret;
-		}
-		usleep(10000);
-	}
-	return -EPERM;
-}
-
 /* A copy born while the guardian held the process seized (ckpt killed
  * during the injected clone, whose trace-fork the kernel decided at its
  * start, and our seize before it linked the child: the child then gets
@@ -240,7 +217,9 @@ static void undo_copies(const volatile struct guard_journal *j)
 
 		if (c->state == GUARD_COPY_NONE)
 			continue;
-		if (freeze_one(c->pid, c->live, &ts) < 0) {
+		/* ckpt's exit is over (guardian_wait_gone): a refused seize
+		 * is another tracer in the way, waited out a while */
+		if (tracee_freeze_one_patient(c->pid, c->live, &ts, TRACEE_PATIENCE_MS) < 0) {
 			warn("guardian: cannot attach to %d: left as the killed dump left it", c->pid);
 			continue;
 		}
@@ -358,7 +337,7 @@ static void undo_uffds(const volatile struct guard_journal *j)
 
 		if (u.slot < 0)
 			continue;
-		if (freeze_one(g->pid, g->live, &ts) < 0) {
+		if (tracee_freeze_one_patient(g->pid, g->live, &ts, TRACEE_PATIENCE_MS) < 0) {
 			warn("guardian: cannot attach to %d: left as the killed dump left it", g->pid);
 			continue;
 		}

@@ -509,8 +509,6 @@ static uint64_t shadow_left(pid_t pid, uint64_t start, uint64_t len)
  * the journal's entries, cleared once gone.
  */
 #define SNAP_UNMAP_BYTES	(2u << 20)
-/* How long the end waits while another tracer has the process. */
-#define SNAP_PATIENCE_MS	10000u
 
 /* Is the process gone (exited, or a zombie)?  Then there is nothing to
  * unmap, and nothing to say. */
@@ -540,7 +538,7 @@ static int unmap_in(pid_t pid, pid_t live, const struct tracee_code *code,
 		t1 = now_ns();
 		/* Freeing behind the writer gives up at once (the end
 		 * unmaps what is left); the end waits out another tracer. */
-		if (tracee_freeze_lone(pid, live, code, &own, drop ? 0 : SNAP_PATIENCE_MS, drop) < 0) {
+		if (tracee_freeze_lone(pid, live, code, &own, drop ? 0 : TRACEE_PATIENCE_MS, drop) < 0) {
 			snap_stop_end(stop, pid, live);
 			return -ESRCH;
 		}
@@ -1207,7 +1205,7 @@ void snap_rescue(volatile struct guard_snap *j)
 	/* Stopped, the thread ckpt borrowed is past any mremap of ours (the
 	 * reader read its event): which shadows exist is known.  A uffd
 	 * still being made in the process is closed there. */
-	if (tracee_freeze_lone(s->pid, s->live, &s->code, &ts, SNAP_PATIENCE_MS, 0) == 0) {
+	if (tracee_freeze_lone(s->pid, s->live, &s->code, &ts, TRACEE_PATIENCE_MS, 0) == 0) {
 		if (j->job_fd >= 0) {
 			char path[64], *link = NULL;
 			long r;

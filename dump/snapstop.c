@@ -31,6 +31,7 @@
 
 #include "common/util.h"
 #include "dump/snapshot.h"
+#include "ptrace/proc.h"
 
 /* Run time the process is given between two stops, and how long ckpt
  * waits for it to get that at most (a loaded machine: it goes on). */
@@ -40,8 +41,9 @@
 /* tid's run time (ns) and whether it is runnable; -1: unreadable. */
 static int64_t run_time(pid_t pid, pid_t tid, int *runnable)
 {
-	char path[64], buf[512], *p;
+	char path[64];
 	unsigned long long ns;
+	struct proc_stat st;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
@@ -50,13 +52,7 @@ static int64_t run_time(pid_t pid, pid_t tid, int *runnable)
 	if (fscanf(f, "%llu", &ns) != 1)
 		ns = ~0ull;
 	fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	*runnable = 0;
-	if ((f = fopen(path, "re"))) {
-		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] && p[2] == 'R')
-			*runnable = 1;
-		fclose(f);
-	}
+	*runnable = proc_read_stat(tid, &st) == 0 && st.state == 'R';
 	return ns == ~0ull ? -1 : (int64_t)ns;
 }
 

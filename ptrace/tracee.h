@@ -94,6 +94,9 @@ int tracee_seize_new(struct tracee_set *ts);
 int tracee_freeze_done(struct tracee_set *ts);
 /* Seize and interrupt only thread tid of pid (for a short injection). */
 int tracee_freeze_one(pid_t pid, pid_t tid, struct tracee_set *ts);
+/* The same, waiting up to patience_ms while another tracer has it (EPERM):
+ * for the stops that take out what ckpt left in the process. */
+#define TRACEE_PATIENCE_MS	10000u
 int tracee_freeze_one_patient(pid_t pid, pid_t tid, struct tracee_set *ts,
 			      unsigned patience_ms);
 /*
