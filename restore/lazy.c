@@ -31,6 +31,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,10 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "common/killpoint.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/sigguard.h"
 #include "common/util.h"
 #include "image/codec.h"
 #include "image/check.h"
@@ -786,7 +789,7 @@ static void block_done(struct lazy *lz, struct lmm *m, size_t bi)
 static int take_block(struct lazy *lz, size_t mi, size_t bi)
 {
 	struct lmm *m;
-	int ret;
+	int ret, half = 0;
 
 	pthread_mutex_lock(&lz->mu);
 	m = &lz->mm[mi];
@@ -809,13 +812,16 @@ static int take_block(struct lazy *lz, size_t mi, size_t bi)
 		ret = 1;
 	} else if (ret == 0) {
 		block_done(lz, m, bi);
-		lz->copied++;
+		half = ++lz->copied == lz->n / 2 + 1 && !lz->background;
 		progress_add((uint64_t)lz->b[bi].npages * lz->ps);
 		ret = 1;
 	} else {
 		m->state[bi] = TODO;
 	}
 	pthread_mutex_unlock(&lz->mu);
+	/* Once per eager restore: a signal in the middle of the copy. */
+	if (half)
+		killpoint("restore: half the pages copied in");
 	return ret;
 }
 
@@ -1155,19 +1161,28 @@ static int register_all(struct lazy *lz, const struct img_proc *p, int uffd)
 	return 0;
 }
 
-/* copiers copier threads; lazy: the reader and the verifier too. */
+/* copiers copier threads; lazy: the reader and the verifier too.  Born
+ * with every signal blocked (sigguard.h): a ^C or SIGTERM is the main
+ * thread's, whose wait it breaks (eager: lazy_begin; lazy: guard.c). */
 static int start_threads(struct lazy *lz, int copiers, int lazy)
 {
 	void *(*fn[2])(void *) = { reader, verifier };
+	sigset_t all, old;
+	int ret = 0;
 
 	lz->background = lazy;
 	lz->threads = xmalloc((size_t)(copiers + 2) * sizeof(*lz->threads));
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (int i = 0; i < copiers + 2 * lazy; i++) {
-		if (pthread_create(&lz->threads[lz->nthreads], NULL, i < 2 * lazy ? fn[i] : copier, lz))
-			return lz->nthreads > 2 * lazy ? 0 : error("cannot start threads");
+		if (pthread_create(&lz->threads[lz->nthreads], NULL, i < 2 * lazy ? fn[i] : copier, lz)) {
+			ret = lz->nthreads > 2 * lazy ? 0 : error("cannot start threads");
+			break;
+		}
 		lz->nthreads++;
 	}
-	return 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
 }
 
 static void join_threads(struct lazy *lz)
@@ -1223,6 +1238,35 @@ static int take_digests(struct lazy *lz, const struct img_reader *r)
 	debug("image MAC checked over its digest table (%zu entries): each block is checked as it is read",
 	      lz->tab.n ? lz->tab.n : r->ndsec);
 	return 0;
+}
+
+/*
+ * Eager: until the copiers are done.  The process has not run yet, so a
+ * ^C or SIGTERM (sigguard) means undo (restore.c): the copy stops at the
+ * blocks in hand, and restore_spawn kills the process.  Checked once more
+ * after the copiers stopped: a signal that broke the wait just as the
+ * last block went in is still one the copy took.
+ */
+static int eager_wait(struct lazy *lz)
+{
+	struct pollfd pfd = { .fd = lz->done_fd, .events = POLLIN };
+	int ret;
+
+	while (!stopping(lz) && !sigguard_fired())
+		poll(&pfd, 1, 100);	/* EINTR: the copiers block signals */
+	join_threads(lz);
+	if (sigguard_fired()) {
+		debug("restore: the copy stopped by signal %d, %llu of %zu blocks in",
+		      sigguard_fired(), (unsigned long long)lz->copied, lz->n);
+		return -EINTR;	/* restore.c says it */
+	}
+	ret = lz->err;
+	if (ret == 0) {
+		close_uffds(lz);
+		debug("restore: %llu blocks copied in %.1f ms", (unsigned long long)lz->copied,
+		      (now_ns() - lz->t0) / 1e6);
+	}
+	return ret;
 }
 
 int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const struct img *img,
@@ -1307,22 +1351,8 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 	/* Eager: nothing runs in the process; no events, no faults. */
 	if ((ret = start_threads(lz, ncpu, 0)) < 0)
 		return ret;
-	{
-		struct pollfd pfd = { .fd = lz->done_fd, .events = POLLIN };
-
-		while (!lz->err && !lz->finished)
-			poll(&pfd, 1, 100);
-	}
-	join_threads(lz);
-	ret = lz->err;
-	if (ret == 0) {
-		close_uffds(lz);
-		debug("restore: %llu blocks copied in %.1f ms", (unsigned long long)lz->copied,
-		      (now_ns() - lz->t0) / 1e6);
-	}
-	return ret;
+	return eager_wait(lz);
 }
-
 int lazy_serve(struct lazy *lz)
 {
 	int ncpu = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN)));

@@ -922,6 +922,13 @@ static int finish(struct ctx *c)
 		if (proc_of(c, k) && (ret = rguard_note(k ? c->rt[k].pid : c->pid)) < 0)
 			return error_errno(ret, "cannot journal process %d for the restore guardian",
 					   c->img->tasks[k].pid);
+	/* The last moment a ^C or SIGTERM means undo (restore.c): from here
+	 * on it is the process's (restore_forward_signals passes on one
+	 * that comes meanwhile).  Said first, for tests that stop ckpt to
+	 * know which side of this a signal lands on. */
+	debug("restore: every process made, letting them go");
+	if (sigguard_fired())
+		return -EINTR;	/* restore.c says it */
 	/* Its terminal, before it runs; who had one and has none is said. */
 	ctty_finish(&c->ct, c->img, c->p, c->pid);
 	for (uint32_t k = 0; k < c->img->ntasks; k++)

@@ -685,6 +685,103 @@ flip_refused() {
 	fi
 }
 
+# undone_by SIG: ckpt restore (exit status $st, -vv stderr $T/restore.err)
+# was told SIG before it let the process go: it died of it, said the one
+# line among its debug lines ("(file.c:N) "), and left no process.
+undone_by() {
+	local n said
+	n=$(kill -l "$1")
+	[ "$st" -eq $((128 + n)) ] || { echo "exit $st, not $((128 + n))"; return 1; }
+	said=$(grep -Ev "^ckpt: restore $T/img: \([a-z0-9_/.-]+\.c:[0-9]+\) " "$T/restore.err" || true)
+	[ "$said" = "ckpt: restore $T/img: interrupted by signal $n: nothing was restored" ] ||
+		{ echo "said, besides debug lines: $said"; return 1; }
+	sleep 0.1
+	if kill -0 "$TPID" 2>/dev/null; then
+		echo "PID $TPID is still there"
+		kill -KILL "$TPID"
+		return 1
+	fi
+}
+
+@test "SIGTERM while a restore copies pages in through userfaultfd: the copy stops, nothing is left" {
+	skip_unless_ptrace
+	# 256 MiB of page data: the copy takes a good part of a second
+	start_target pattern 128
+	[ $(( 0x$(grep SigIgn "/proc/$TPID/status" | cut -f2) & (1 << 14) )) -eq 0 ]
+	dump_kill
+	local r i st phase inside=0 tries=0
+	# At a kill point half way through the copy (the signal from one
+	# of the copiers, which block every signal: the main thread's).  A
+	# process that ran would find go, check itself and end.
+	touch "$T/go"
+	CKPT_KILLSIG=15 CKPT_KILLPOINT="restore: half the pages copied in" \
+		"$CKPT" -vv restore "$T/img" 2>"$T/restore.err" && st=0 || st=$?
+	rm "$T/go"
+	grep -q "blocks to copy through userfaultfd" "$T/restore.err" ||
+		skip "not restored through userfaultfd here"
+	undone_by TERM || { cat "$T/restore.err"; false; }
+	grep -q "the copy stopped by signal 15" "$T/restore.err"
+	! grep -q "blocks copied in" "$T/restore.err" || false
+	# From outside, sent when the copy starts: ckpt is stopped there
+	# (SIGSTOP), so its -vv lines say which side of the copy's end, and
+	# of the last point a signal means undo, it is on; the SIGTERM comes
+	# first when it goes on (a pending one is taken as it leaves the
+	# stop).  Up to 4 tries, until one lands in the copy.
+	while [ "$inside" -eq 0 ] && [ "$tries" -lt 4 ]; do
+		tries=$((tries + 1))
+		"$CKPT" -vv restore "$T/img" 2>"$T/restore.err" &
+		r=$!
+		PIDS+=("$r")
+		for i in $(seq 12000); do
+			[[ "$(<"$T/restore.err")" != *"blocks to copy through userfaultfd"* ]] || break
+			kill -0 "$r" 2>/dev/null || break
+			sleep 0.01
+		done
+		kill -STOP "$r"
+		if [[ "$(<"$T/restore.err")" == *"letting them go"* ]]; then
+			phase=after
+		elif [[ "$(<"$T/restore.err")" == *"blocks copied in"* ]]; then
+			phase=made
+		else
+			phase=copy
+		fi
+		kill -TERM "$r"
+		kill -CONT "$r"
+		# bounded: a copy that ignored it finishes, lets the process
+		# go and passes it on; it ends anyway
+		for i in $(seq 1200); do
+			kill -0 "$r" 2>/dev/null || break
+			sleep 0.05
+		done
+		if kill -0 "$r" 2>/dev/null; then
+			echo "try $tries ($phase): ckpt restore still runs after 60 s"
+			cat "$T/restore.err"
+			kill -KILL "$TPID" 2>/dev/null || true
+			false
+		fi
+		wait "$r" && st=0 || st=$?
+		echo "try $tries: stopped $phase the copy's end, exit $st"
+		case $phase in
+		copy)
+			inside=1
+			undone_by TERM || { cat "$T/restore.err"; false; }
+			grep -q "the copy stopped by signal 15" "$T/restore.err" ||
+				{ cat "$T/restore.err"; false; }
+			;;
+		made)
+			undone_by TERM || { cat "$T/restore.err"; false; }
+			;;
+		after)
+			# the process's now: it died of it, or ckpt undid all
+			[ "$st" -eq 143 ]
+			sleep 0.1
+			! kill -0 "$TPID" 2>/dev/null || { kill -KILL "$TPID"; false; }
+			;;
+		esac
+	done
+	echo "$tries tries, the signal in the copy: $inside"
+}
+
 @test "restore under a descriptor limit below the process's fds: the stub's failure names the fd and the limit" {
 	skip_unless_ptrace
 	start_target fd_high 1000 "$T/file"
