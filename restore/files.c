@@ -17,7 +17,6 @@
 #include <linux/capability.h>
 #include <sys/fsuid.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -400,7 +399,6 @@ static int failed(struct spawn_fds *sf, const char *what, int fd)
 int files_install_child(struct spawn_fds *sf)
 {
 	int *tmp = sf->tmp, n = 0, high, i, stub, top;
-	struct rlimit rl;
 
 	/* Above every slot and every source (the mapped files are not among
 	 * them: they come on the socket). */
@@ -414,17 +412,14 @@ int files_install_child(struct spawn_fds *sf)
 	for (i = 0; i < sf->nextra; i++)
 		high = MAX(high, MAX(sf->extra_src[i], sf->extra_base + i) + 1);
 	high = MAX(high, MAX(sf->cwd_src, slots_top(sf) + 1) + 1);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
-		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)(high + sf->ntmp + 1));
-		setrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur < (rlim_t)(high + sf->ntmp + 1)) {
-			int last = 0;
+	/* In the child: the plan sets the process's own limit later (plan.c). */
+	if (nofile_raise((uint64_t)(high + sf->ntmp + 1)) < (uint64_t)(high + sf->ntmp + 1)) {
+		int last = 0;
 
-			for (i = 0; i < sf->nfds; i++)
-				last = MAX(last, sf->target[i]);
-			errno = EMFILE;
-			return failed(sf, "it and the stub's own need a higher descriptor limit", last);
-		}
+		for (i = 0; i < sf->nfds; i++)
+			last = MAX(last, sf->target[i]);
+		errno = EMFILE;
+		return failed(sf, "it and the stub's own need a higher descriptor limit", last);
 	}
 	/* tmp: targets' sources, exe, socket, plan, stub, the memfds and
 	 * shared objects mapped, the other processes' (in order), all

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,17 +163,12 @@ static int flush(int sock, int *fds, int *n, struct spawn_fds *sf)
  * every message queued at once (SO_SNDBUFFORCE with privileges).  Files
  * in flight count against the sender's RLIMIT_NOFILE unless it has
  * CAP_SYS_RESOURCE (net/unix/scm.c too_many_unix_fds): the soft limit
- * goes up to the hard one. */
+ * goes up to the hard one, for the restore's while. */
 static int open_socket(struct spawn_fds *sf, uint32_t nfiles, int *send_end)
 {
 	int sv[2], size = (int)MIN(64u << 20, 4096u + nfiles * 8u);
-	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-
+	nofile_raise(UINT64_MAX);	/* put back at restore_spawn's end */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return error_errno(errno, "cannot create a socket for the mapped files");
 	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)

@@ -1179,23 +1179,15 @@ static int fill_uffd(struct ctx *c, struct restore_job *j)
 	return ret;
 }
 
-/* ckpt holds every descriptor of every process of a tree at once. */
-static void raise_nofile(const struct img *img)
-{
-	struct rlimit rl;
-
-	if (img->h.nprocs > 1 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 /* Every process's files, opened here; then the slots of a tree's. */
 static int open_files(struct ctx *c)
 {
 	int ret;
 
-	raise_nofile(c->img);
+	/* ckpt holds every descriptor of every process of a tree at once:
+	 * up to the hard limit, until restore_spawn's end (nofile_restore). */
+	if (c->img->h.nprocs > 1)
+		nofile_raise(UINT64_MAX);
 	c->sf = xzalloc(c->img->h.nprocs * sizeof(*c->sf));
 	for (uint32_t i = 0; i < c->img->h.nprocs; i++) {
 		c->sf[i].plan_src = c->sf[i].stub_src = c->sf[i].exe_src = -1;
@@ -1299,5 +1291,8 @@ out:
 	free(c.early);
 	if (c.why)
 		munmap(c.why, sizeof(*c.why));
+	/* Ours only (open_files, mapfiles.c): every process has its own from
+	 * the plan; a `ckpt run` that restored in-process lives on. */
+	nofile_restore();
 	return ret;
 }

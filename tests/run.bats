@@ -490,6 +490,28 @@ EOF
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
 
+@test "run: a resume puts ckpt run's own RLIMIT_NOFILE back (raised for the restore); the job has its own" {
+	skip_unless_ptrace
+	local soft
+	# a soft limit below the hard one, for ckpt run and its job
+	ulimit -Sn 300
+	[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -gt 300 ] || skip "hard limit $(ulimit -Hn)"
+	job=("$CKPT_TARGETS/steps" "$STEPS_N" "$STEPS_MS")
+	start_run "$T/out1" --every 0.3s --dir "$T/d" -- "${job[@]}"
+	wait_log "checkpoint 2 "
+	kill -KILL "$RPID" "$JOB"
+	reap "$RPID"
+	start_run "$T/out2" --every 1h --dir "$T/d" -- "${job[@]}"
+	grep -q "resumed from checkpoint" "$T/log"
+	# the job is held and runs: the restore is over
+	until_step "$T/out2" "$(( $(last_step "$T/out1") + 1 ))"
+	for p in "$RPID" "$JOB"; do
+		soft=$(sed -n 's/^Max open files *\([0-9a-z]*\) .*/\1/p' "/proc/$p/limits")
+		echo "PID $p: soft RLIMIT_NOFILE $soft"
+		[ "$soft" = 300 ]
+	done
+}
+
 # bats test_tags=arch-independent
 @test "run: a preemption signal pending in the job at its checkpoint is not restored with it" {
 	skip_unless_ptrace

@@ -48,3 +48,19 @@ load test_helper
 	[ ! -e "$T/img" ]
 	kill -0 "$TPID"
 }
+
+@test "RLIMIT_NOFILE below its hard limit comes back exactly, to one process and to each of a tree's (not ckpt's raised one)" {
+	skip_unless_ptrace
+	local how
+	# A tree keeps its PIDs only for root.
+	for how in one tree; do
+		[ "$how" = one ] || [ "$(id -u)" = 0 ] || continue
+		rm -f "$T/ready" "$T/go" "$T/out"
+		start_target nofile 300 "$how"
+		grep -q '^Max open files *300 ' "/proc/$TPID/limits"
+		dump_kill
+		restore_go
+		[ "$status" -eq 0 ]
+		grep -qx 'nofile: ok' "$T/out"
+	done
+}
