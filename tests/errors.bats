@@ -26,8 +26,10 @@ setup_file() {
 	if "$CKPT" dump "$TPID" -o "$T/good.img" --kill >"$T/dump.log" 2>&1; then
 		echo "$TPID" >"$T/pid"
 		"$CKPT_TARGETS/imgtool" sections "$T/good.img" >"$T/sections"
+	else
+		kill -KILL "$TPID"	# the dump failed: it runs on
 	fi
-	wait "$TPID" 2>/dev/null || true
+	reap "$TPID" || true
 }
 
 # A private copy of the shared image in $T/x.img; IMGPID its process.
@@ -438,7 +440,7 @@ flip_refused() {
 	local n=0
 	start_target counter
 	"$CKPT" dump "$TPID" -o "$T/lz.img" --kill --compress lz4
-	wait "$TPID" 2>/dev/null || true
+	reap "$TPID"
 	IMG=$T/x.img
 	IMGPID=$TPID
 	cp "$T/lz.img" "$IMG"
@@ -780,6 +782,24 @@ undone_by() {
 		esac
 	done
 	echo "$tries tries, the signal in the copy: $inside"
+}
+
+# The tests' own reap (test_helper.bash): bounded, so that a test whose
+# dump --kill failed does not wait for good for a target that runs on.
+# bats test_tags=arch-independent
+@test "reap: a target a failed dump --kill left running is killed by PID within REAP_S, and reap fails" {
+	skip_unless_ptrace
+	local st
+	start_target counter
+	run "$CKPT" dump "$TPID" -o "$T/nodir/img" --kill
+	[ "$status" -eq 1 ]
+	kill -0 "$TPID"
+	REAP_S=2 reap "$TPID" 2>"$T/reap.err" && st=0 || st=$?
+	cat "$T/reap.err"
+	[ "$st" -eq 1 ]
+	grep -qx "reap: PID $TPID still runs after 2 s (was it killed?): killed now" "$T/reap.err"
+	# (bounded itself: teardown kills it by PID if reap did not)
+	wait_for 30 not_running "$TPID"
 }
 
 @test "restore under a descriptor limit below the process's fds: the stub's failure names the fd and the limit" {

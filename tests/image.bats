@@ -85,7 +85,7 @@ slow_reader() {
 	# dump to a file took 1.5-1.6x none's time).  To a regular file: no
 	# compressor, every block raw, each written by the worker that read it.
 	chrt --idle 0 "$CKPT" -v dump "$TPID" -o "$T/img" --kill --no-fork --compress auto 2>"$T/log" ||
-		{ cat "$T/log"; reap "$TPID"; false; }
+		{ cat "$T/log"; kill -KILL "$TPID"; reap "$TPID"; false; }
 	reap "$TPID"
 	grep 'page data:' "$T/log"
 	grep -q 'page data: .* written in place by the thread that read it' "$T/log"
@@ -126,6 +126,8 @@ slow_reader() {
 	shm=$(mktemp -d /dev/shm/ckpt-test.XXXXXX)
 	run "$CKPT" dump "$TPID" -o "$shm/img" --kill --no-fork --compress auto -j 1
 	echo "$output"
+	# a failed dump leaves it running
+	[ "$status" -eq 0 ] || kill -KILL "$TPID"
 	reap "$TPID"
 	mv "$shm/img" "$T/img"
 	rmdir "$shm"

@@ -55,7 +55,8 @@ export -f stall
 
 @test "progress: dump and restore on a terminal show bytes, rate and time left, then clear the line" {
 	big_job
-	run on_pty bash -c "'$CKPT' dump $TPID -o - --kill | stall >'$T/img'"
+	# (pipefail: a failed dump leaves it running, for reap to wait for)
+	run on_pty bash -c "set -o pipefail; '$CKPT' dump $TPID -o - --kill | stall >'$T/img'"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	reap "$TPID"

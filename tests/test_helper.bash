@@ -103,7 +103,21 @@ start_target() {
 }
 
 # Reap a killed target so its PID is free again (PID 1 reaps late).
+# Bounded (REAP_S, 120 s): a dump --kill that failed leaves the target
+# running, waiting for GO for good; it is then killed here, by PID, and
+# reap fails.
 reap() {
+	local i max=$(( ${REAP_S:-120} * 20 ))
+	for ((i = 0; i < max; i++)); do
+		not_running "$1" && break
+		sleep 0.05
+	done
+	if ! not_running "$1"; then
+		echo "reap: PID $1 still runs after ${REAP_S:-120} s (was it killed?): killed now" >&2
+		kill -KILL "$1" 2>/dev/null || true
+		wait "$1" 2>/dev/null || true
+		return 1
+	fi
 	wait "$1" 2>/dev/null || true
 }
 
