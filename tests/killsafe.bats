@@ -535,6 +535,45 @@ job_held() {
 	[ "$hits" -gt 0 ] || skip "each copy died before the signal could be sent"
 }
 
+# A job's tracer, once ckpt is killed: the guardian (dump/guard.c), not
+# the dead ckpt; 0 until it has seized the job.  Sets GUARDIAN.
+guardian_holds() {
+	GUARDIAN=$(awk '/^TracerPid:/{print $2}' "/proc/$1/status" 2>/dev/null)
+	[ -n "$GUARDIAN" ] && [ "$GUARDIAN" != 0 ] && [ "$GUARDIAN" != "$2" ]
+}
+
+# The guardian's let_go_if_ours (dump/guard.c): ckpt killed while the
+# injected clone of --fork runs, the guardian seizes the job before the
+# kernel links the copy to a tracer, so the copy gets it (the clone's
+# trace decision was made at its start, with ckpt's PTRACE_O_TRACECLONE)
+# and waits in a stop before its first instruction: let go, it exits by
+# itself (before, the guardian waited 600 s for it).  The window is held
+# open here: the job's forks wait for a userfaultfd monitor's read of the
+# fork event (targets/fork_uffd.c), given once the guardian holds the job.
+@test "killsafe: ckpt killed in --fork's clone, the guardian holding the job before the copy is born: the copy is let go, nothing is left" {
+	skip_unless_ptrace
+	host_only
+	local k
+	start_target fork_uffd "$T"
+	PIDS+=("$(cat "$T/monitor.pid")")
+	base=$(snapshot "$TPID")
+	BASE_UFFDS=0
+	"$CKPT" -vv dump "$TPID" --fork -o "$T/img" 2>"$T/dump.err" &
+	k=$!
+	PIDS+=("$k")
+	# the injected clone waits for the monitor: ckpt killed there
+	wait_for 120 test -e "$T/fork-pending" || { cat "$T/dump.err"; false; }
+	kill -KILL "$k"
+	wait "$k" || true
+	wait_for 60 guardian_holds "$TPID" "$k" || { where_is "$TPID"; false; }
+	PIDS+=("$GUARDIAN")
+	touch "$T/release"
+	settled "$TPID" "$base"
+	grep "guardian" "$T/dump.err"
+	grep -q "guardian: the copy [0-9]* was born traced by us: let go" "$T/dump.err"
+	job_held
+}
+
 @test "killsafe: a dump that runs out of space (ENOSPC) says so in one line and leaves the process and the directory as they were" {
 	skip_unless_ptrace
 	host_only
