@@ -582,6 +582,25 @@ flip_refused() {
 	grep -qx "$COUNTER_SUM" "$T/out"
 }
 
+# restore_ended PID WHAT: ckpt restore PID (the restored process $TPID)
+# ends within 60 s, its exit status in st.  Bounded: a signal lost would
+# leave ckpt waiting for its process, and the process for go, for good;
+# then WHAT is said, the process killed, and it fails.
+restore_ended() {
+	local i
+	for i in $(seq 1200); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		echo "$2: ckpt restore still runs after 60 s"
+		cat "$T/restore.err"
+		kill -KILL "$TPID" 2>/dev/null || true
+		return 1
+	fi
+	wait "$1" && st=0 || st=$?
+}
+
 # bats test_tags=arch-independent
 @test "SIGTERM or SIGINT to ckpt restore before the process runs: nothing is left" {
 	skip_unless_ptrace
@@ -614,19 +633,7 @@ flip_refused() {
 			done
 			sleep "$(printf '0.%03d' "$ms")"
 			kill -"$sig" "$r"
-			# bounded: a signal lost would leave ckpt waiting for
-			# its process, and the process for go, forever
-			for i in $(seq 1200); do
-				kill -0 "$r" 2>/dev/null || break
-				sleep 0.05
-			done
-			if kill -0 "$r" 2>/dev/null; then
-				echo "after SIG$sig at $ms ms: ckpt restore still runs after 60 s"
-				cat "$T/restore.err"
-				kill -KILL "$TPID" 2>/dev/null || true
-				false
-			fi
-			wait "$r" && st=0 || st=$?
+			restore_ended "$r" "after SIG$sig at $ms ms"
 			# either it was already running the process (then it was
 			# forwarded the signal and died of it), or it undid all
 			sleep 0.1
@@ -705,6 +712,7 @@ undone_by() {
 	fi
 }
 
+# bats test_tags=arch-independent
 @test "SIGTERM while a restore copies pages in through userfaultfd: the copy stops, nothing is left" {
 	skip_unless_ptrace
 	# 256 MiB of page data: the copy takes a good part of a second
@@ -749,19 +757,7 @@ undone_by() {
 		fi
 		kill -TERM "$r"
 		kill -CONT "$r"
-		# bounded: a copy that ignored it finishes, lets the process
-		# go and passes it on; it ends anyway
-		for i in $(seq 1200); do
-			kill -0 "$r" 2>/dev/null || break
-			sleep 0.05
-		done
-		if kill -0 "$r" 2>/dev/null; then
-			echo "try $tries ($phase): ckpt restore still runs after 60 s"
-			cat "$T/restore.err"
-			kill -KILL "$TPID" 2>/dev/null || true
-			false
-		fi
-		wait "$r" && st=0 || st=$?
+		restore_ended "$r" "try $tries ($phase)"
 		echo "try $tries: stopped $phase the copy's end, exit $st"
 		case $phase in
 		copy)

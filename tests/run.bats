@@ -490,6 +490,7 @@ EOF
 	[ "$(grep '^result ' <<<"$output")" = "result $(want_result)" ]
 }
 
+# bats test_tags=arch-independent
 @test "run: a resume puts ckpt run's own RLIMIT_NOFILE back (raised for the restore); the job has its own" {
 	skip_unless_ptrace
 	local soft

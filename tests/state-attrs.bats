@@ -49,6 +49,7 @@ load test_helper
 	kill -0 "$TPID"
 }
 
+# bats test_tags=arch-independent
 @test "RLIMIT_NOFILE below its hard limit comes back exactly, to one process and to each of a tree's (not ckpt's raised one)" {
 	skip_unless_ptrace
 	local how
