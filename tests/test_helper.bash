@@ -209,7 +209,8 @@ dump_stop_kill() {
 # not_running PID: gone, or a zombie.
 not_running() {
 	local s
-	s=$(proc_state "$1")
+	# (errors.bats has its own proc_state, which fails when it is gone)
+	s=$(proc_state "$1" 2>/dev/null) || s=
 	[ -z "$s" ] || [ "$s" = Z ] || [ "$s" = X ]
 }
 
