@@ -1353,6 +1353,7 @@ int lazy_begin(struct lazy **out, const char *path, struct img_stream *in, const
 		return ret;
 	return eager_wait(lz);
 }
+
 int lazy_serve(struct lazy *lz)
 {
 	int ncpu = (int)MAX(1, MIN(16, sysconf(_SC_NPROCESSORS_ONLN)));
