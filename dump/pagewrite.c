@@ -733,11 +733,14 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	order = getenv("CKPT_PAGES_ORDER");
 	pp.direct = codec->codec == CKPT_CODEC_NONE && !dst->hashes && !w->is_stream &&
 		    !(order && !strcmp(order, "in-order"));
-	/* The writer thread's place goes to one more worker: as many threads
-	 * as before, each reading, then writing (one at a time: a file's
-	 * buffered writes hold its inode lock). */
-	if (pp.direct)
-		nw++;
+	/* Direct: no writer thread, and no worker more in its place either:
+	 * one thread per CPU (--jobs), each reading, then writing (one at a
+	 * time: a file's buffered writes hold its inode lock).  A third on 2
+	 * CPUs was preempted while it held that lock, or took the CPU from
+	 * the one that did, and moved the workers' MiBs out of their L2 at
+	 * each switch: a 1 GiB plain dump was frozen 282-293 ms where 2
+	 * workers took 223-233 ms (the runs that had both CPUs to
+	 * themselves, 2026-12-07, plain3). */
 	pp.swap = pp.direct && nw > 1 && order && !strcmp(order, "swapped");
 	if (pp.direct)
 		pp.own = own_alloc((size_t)nw * SLOT_PAGES * pp.ps, &ownlen);
