@@ -738,9 +738,10 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	 * time: a file's buffered writes hold its inode lock).  A third on 2
 	 * CPUs was preempted while it held that lock, or took the CPU from
 	 * the one that did, and moved the workers' MiBs out of their L2 at
-	 * each switch: a 1 GiB plain dump was frozen 282-293 ms where 2
-	 * workers took 223-233 ms (the runs that had both CPUs to
-	 * themselves, 2026-12-07, plain3). */
+	 * each switch.  A 1 GiB plain dump, 7 interleaved pairs with ckpt at
+	 * nice -20 so that the others on the machine stayed off its CPUs:
+	 * frozen 224-261 ms (median 245) with 2 workers, 270-316 ms (303)
+	 * with 3 (2026-12-07, plain3). */
 	pp.swap = pp.direct && nw > 1 && order && !strcmp(order, "swapped");
 	if (pp.direct)
 		pp.own = own_alloc((size_t)nw * SLOT_PAGES * pp.ps, &ownlen);
