@@ -134,20 +134,20 @@ static int raw_data(const struct img_block *o)
 }
 
 /*
- * Compress slot seq's raw blocks into s->couts, a chunk at a time, until
- * done (PACKED), the writer has it (TAKEN: it writes the raw form), or
- * the recent chunks did not shrink (a probe's first).  The writer only
- * reads outs and raw, which nobody changes while the slot is DONE; the
- * couts it reads only once we said PACKED.
+ * Compress slot s's raw blocks into s->couts, a chunk at a time, until
+ * done, the recent chunks did not shrink (a probe's first), or, with cst,
+ * the word stops being mine (the writer took the slot).  The writer only
+ * reads outs and raw, which nobody changes meanwhile; the couts it reads
+ * only once told they are complete.  1 if they are.
  */
-static void pack(struct pipe *pp, struct slot *s, uint64_t seq, struct autocodec *ac)
+static int encode_chunks(struct pipe *pp, struct slot *s, struct autocodec *ac, const uint64_t *cst,
+			 uint64_t mine)
 {
-	uint64_t mine = cs(seq, CS_PACKING);
 	size_t i = 0, off = 0;
 	int ret = 0;
 
 	s->ncouts = s->encoff = 0;
-	while (__atomic_load_n(&s->cst, __ATOMIC_RELAXED) == mine && i < s->nouts &&
+	while ((!cst || __atomic_load_n(cst, __ATOMIC_RELAXED) == mine) && i < s->nouts &&
 	       !__atomic_load_n(&pp->err, __ATOMIC_RELAXED)) {
 		const struct img_block *o = &s->outs[i];
 		struct img_block *c = &s->couts[s->ncouts];
@@ -174,8 +174,62 @@ static void pack(struct pipe *pp, struct slot *s, uint64_t seq, struct autocodec
 		if (autocodec_poor(ac))
 			break;
 	}
-	if (release(pp, s, seq, i == s->nouts && ret == 0 ? CS_PACKED : CS_RAW))
+	return i == s->nouts && ret == 0;
+}
+
+/* Compress slot seq for the writer: PACKED if complete before it gets
+ * there, else RAW (or too late: it was written raw). */
+static void pack(struct pipe *pp, struct slot *s, uint64_t seq, struct autocodec *ac)
+{
+	uint64_t mine = cs(seq, CS_PACKING);
+	int done = encode_chunks(pp, s, ac, &s->cst, mine);
+
+	if (release(pp, s, seq, done ? CS_PACKED : CS_RAW))
 		ac->late++;
+}
+
+/*
+ * A file's disk is behind when the blocks written (to the page cache)
+ * are this far past what the write-behind saw reach the disk: the
+ * workers write faster than it takes the data, and will wait for it
+ * (at the end's fsync if not before); a CPU compressing meanwhile makes
+ * less for it to take.  On a disk that keeps up (and in the page cache,
+ * --no-sync: nothing pushed) the gap stays under two 8 MiB chunks of the
+ * write-behind, and nothing is compressed: the dump is none's.  Past it,
+ * compressing slows the workers until the gap closes again: the mix of
+ * raw and compressed blocks follows what the CPUs and the disk can do.
+ */
+#define BEHIND_BYTES	(32ull << 20)
+
+void pagepack_direct_report(const struct pipe *pp)
+{
+	debug("--compress auto: the disk was behind the workers by %llu MiB at most (blocks "
+	      "compressed past %llu MiB)", (unsigned long long)(pp->behind_max >> 20),
+	      BEHIND_BYTES >> 20);
+}
+
+int pagepack_direct(struct pipe *pp, struct slot *s, struct autocodec *ac)
+{
+	uint64_t upto = __atomic_load_n(&pp->upto, __ATOMIC_RELAXED);
+	uint64_t done = __atomic_load_n(&pp->disk_done, __ATOMIC_RELAXED);
+	uint64_t gap = done == UINT64_MAX || upto < done ? 0 : upto - done;
+
+	if (gap > __atomic_load_n(&pp->behind_max, __ATOMIC_RELAXED))	/* (for -v) */
+		__atomic_store_n(&pp->behind_max, gap, __ATOMIC_RELAXED);
+	if (gap < BEHIND_BYTES || autocodec_choose(ac) == AUTO_PASS)
+		return 0;
+	return encode_chunks(pp, s, ac, NULL, 0);
+}
+
+void pagepack_count(struct pipe *pp, const struct autocodec *ac)
+{
+	__atomic_add_fetch(&pp->ac.taken, ac->taken, __ATOMIC_RELAXED);
+	if (ac->packed)		/* (the writer counts those of compressors) */
+		__atomic_add_fetch(&pp->ac.packed, ac->packed, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&pp->ac.late, ac->late, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&pp->ac.passed, ac->passed, __ATOMIC_RELAXED);
+	if (ac->gain)
+		__atomic_store_n(&pp->ac.gain, ac->gain, __ATOMIC_RELAXED);
 }
 
 /* --compress auto: compress slots waiting to be written while there are
@@ -224,10 +278,6 @@ void *pagepack_thread(void *arg)
 			pack(pp, s, seq, &ac);
 	}
 	/* what it did, for -v (autocodec_report) */
-	__atomic_add_fetch(&pp->ac.taken, ac.taken, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&pp->ac.late, ac.late, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&pp->ac.passed, ac.passed, __ATOMIC_RELAXED);
-	if (ac.gain)
-		__atomic_store_n(&pp->ac.gain, ac.gain, __ATOMIC_RELAXED);
+	pagepack_count(pp, &ac);
 	return NULL;
 }

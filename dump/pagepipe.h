@@ -73,6 +73,7 @@ struct slot {
 	uint64_t cst;			/* seq << CS_BITS | CS_*, atomic */
 	size_t ncouts;
 	struct img_block *couts;	/* COUTS of them */
+	int packed;			/* direct: couts are what is placed */
 	uint64_t seq;			/* in the order slots are listed */
 	struct img_batch *bt;		/* direct: its blocks as placed */
 	uint64_t end;			/* direct: where they end in the file */
@@ -138,6 +139,12 @@ struct pipe {
 	uint8_t *own;			/* the workers' own MiBs, or NULL */
 	size_t nown;			/* taken so far, one per worker */
 	uint64_t ahead;			/* slots written before an earlier one */
+	/* --compress auto, direct: a worker compresses the slot it read
+	 * while the disk is behind (pagepack_direct); disk_done: bytes the
+	 * write-behind saw on the disk (img_writer_on_disk), atomic */
+	int packing;
+	uint64_t disk_done;
+	uint64_t behind_max;		/* the largest gap seen (-v), atomic */
 	/* CKPT_PAGES_ORDER=swapped (tests): each even slot is written only
 	 * after the odd one after it (2 workers or more) */
 	int swap;
@@ -161,5 +168,13 @@ void pagepack_stop(struct pipe *pp);
 int pagepack_take(struct pipe *pp, struct slot *s, int *orphan);
 /* The writer's, under the lock: a spare slot for one left to a compressor. */
 struct slot *pagepack_spare(struct pipe *pp);
+/* Direct (no writer thread, no compressors): the worker that read slot s
+ * compresses it into couts if the disk is behind and the data shrinks;
+ * 1 if it did (place couts). */
+int pagepack_direct(struct pipe *pp, struct slot *s, struct autocodec *ac);
+/* -v: how far behind the disk was. */
+void pagepack_direct_report(const struct pipe *pp);
+/* A thread's counts, added to pp->ac's for -v. */
+void pagepack_count(struct pipe *pp, const struct autocodec *ac);
 
 #endif

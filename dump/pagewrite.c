@@ -333,6 +333,7 @@ static void slot_kind(const struct pipe *pp, uint32_t vi, int *keep_zero, int *u
 static void plan(struct pipe *pp, struct slot *s)
 {
 	s->npages = s->done = s->nouts = s->encoff = 0;
+	s->packed = 0;
 	s->run_kind = -1;
 	next_vma(pp);
 	if (pp->vi == pp->p->d.nvmas)
@@ -395,7 +396,8 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 
 	while (!pp->err && pp->placed != s->seq)
 		pthread_cond_wait(&pp->place_cv, &pp->lock);
-	if (!pp->err && (ret = img_place_blocks(pp->w, pp->proc, s->outs, s->nouts, s->bt)) < 0)
+	if (!pp->err && (ret = img_place_blocks(pp->w, pp->proc, s->packed ? s->couts : s->outs,
+						s->packed ? s->ncouts : s->nouts, s->bt)) < 0)
 		pp->err = ret;
 	s->end = pp->w->written;
 	pp->placed++;
@@ -423,7 +425,8 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 	for (struct slot *d; (d = pp->ring[pp->wdone % pp->nslots])->state == WRITTEN &&
 			     pp->wdone < pp->placed;
 	     pp->wdone++) {
-		pp->upto = d->end;
+		/* (pagepack_direct reads it without the lock) */
+		__atomic_store_n(&pp->upto, d->end, __ATOMIC_RELAXED);
 		d->state = FREE;
 	}
 	wake(pp, &pp->free_cv);
@@ -435,6 +438,7 @@ static void place_and_write(struct pipe *pp, struct slot *s)
 		img_writer_push_to(pp->w, upto);
 		pthread_mutex_lock(&pp->lock);
 		pp->pushing = 0;
+		__atomic_store_n(&pp->disk_done, img_writer_on_disk(pp->w), __ATOMIC_RELAXED);
 	}
 }
 
@@ -447,7 +451,9 @@ static void *worker(void *arg)
 	 * thread's, in its cache), as a slot needs them only until this
 	 * thread has written them; a ring of slots' buffers was cold. */
 	uint8_t *own = NULL, *mine = NULL;
+	struct autocodec ac;
 
+	autocodec_init(&ac);
 	pthread_mutex_lock(&pp->lock);
 	if (pp->direct)
 		own = pp->own ? pp->own + pp->nown++ * SLOT_PAGES * pp->ps :
@@ -484,6 +490,9 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&pp->lock);
 		for (size_t k = 0; k < s->npages && ret == 0; k += READ_PAGES)
 			ret = read_piece(pp, s, k, MIN(k + READ_PAGES, s->npages));
+		/* --compress auto to a file whose disk is behind */
+		s->packed = ret == 0 && pp->packing && pagepack_direct(pp, s, &ac);
+		ac.packed += (uint64_t)s->packed;
 		pthread_mutex_lock(&pp->lock);
 		if (ret < 0 && !pp->err)
 			pp->err = ret;
@@ -497,6 +506,8 @@ static void *worker(void *arg)
 			pagepack_ready(pp, s);
 	}
 	pthread_mutex_unlock(&pp->lock);
+	if (pp->packing)
+		pagepack_count(pp, &ac);
 	free(mine);
 	return NULL;
 }
@@ -678,13 +689,12 @@ static int write_same(struct img_writer *w, uint32_t idx, const struct img_proc 
  * workers leave, by being of a lower class (SCHED_IDLE).  When these are
  * SCHED_IDLE themselves (the forked dump's writing, dump/dump.c: the job
  * runs first) no class is lower, and the compressors share ckpt's CPU
- * with them as equals.  To a regular file that CPU is the dump's pace: a
- * forked 1 GiB text dump took 1.5-1.6x none's time (2026-12-07, 2.03-2.15 s
- * against 1.28-1.35 s); there auto writes every block raw, by none's
- * direct path.  To a pipe or a socket the writer sleeps in write(2) until
- * the reader (ssh, a network) takes the data: equal compressors run in
- * that time, and the image is about lz4's size where it was 1 GiB
- * (reviewer).  So they stay there.
+ * with them as equals (a forked 1 GiB text dump to a file took 1.5-1.6x
+ * none's time, 2026-12-07).  To a pipe or a socket the writer sleeps in
+ * write(2) until the reader (ssh, a network) takes the data: equal
+ * compressors run in that time, and the image is about lz4's size
+ * (reviewer).  To a regular file there are no compressors anyway (the
+ * workers compress only while the disk is behind: pagepack_direct).
  */
 static int writes_to_reader(const struct img_writer *w)
 {
@@ -697,7 +707,8 @@ static const struct codec_spec *pass_codec(const struct codec_spec *c, const str
 {
 	static const struct codec_spec none = { .codec = CKPT_CODEC_NONE };
 
-	return c->adaptive && sched_getscheduler(0) == SCHED_IDLE && !writes_to_reader(w) ? &none : c;
+	return c->adaptive && w->is_stream && sched_getscheduler(0) == SCHED_IDLE &&
+	       !writes_to_reader(w) ? &none : c;
 }
 
 int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass)
@@ -717,8 +728,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	};
 	pthread_t *workers, *comps, wr;
 	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, cstarted = 0, ret, err;
-	/* --compress auto: a compressor per job, and a spare slot for each */
-	size_t ncomp = codec->adaptive ? (size_t)nw : 0, nall;
+	size_t ncomp, nall;
 	struct slot *all;
 	const char *order;
 
@@ -726,13 +736,19 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	size_t ownlen = 0;
 
 	autocodec_init(&pp.ac);
+	pp.disk_done = img_writer_on_disk(w);
 	/* Out of order where nothing needs the order: raw blocks (compressed
 	 * ones keep the CPUs busy anyway; --compress auto's compressors work
 	 * on slots waiting for the in-order writer), no HASHES sections
 	 * between them, a regular file. */
 	order = getenv("CKPT_PAGES_ORDER");
-	pp.direct = codec->codec == CKPT_CODEC_NONE && !dst->hashes && !w->is_stream &&
-		    !(order && !strcmp(order, "in-order"));
+	pp.direct = (codec->codec == CKPT_CODEC_NONE || codec->adaptive) && !dst->hashes &&
+		    !w->is_stream && !(order && !strcmp(order, "in-order"));
+	/* --compress auto: to a file, the workers compress what they read
+	 * while the disk is behind (pagepack_direct), else none's path as it
+	 * is; to a stream, a compressor per job, and a spare slot for each */
+	pp.packing = pp.direct && codec->adaptive;
+	ncomp = codec->adaptive && !pp.direct ? (size_t)nw : 0;
 	/* Direct: no writer thread, and no worker more in its place either:
 	 * one thread per CPU (--jobs), each reading, then writing (one at a
 	 * time: a file's buffered writes hold its inode lock).  A third on 2
@@ -806,6 +822,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		      (unsigned long long)pp.placed, SLOT_PAGES, nw, (unsigned long long)pp.ahead);
 	if (codec->adaptive)
 		autocodec_report(&pp.ac, pp.filled);
+	if (pp.packing)
+		pagepack_direct_report(&pp);
 	if (ret == 0 && pass != PASS_NOT_FORKED)
 		ret = write_same(w, idx, p, vp);
 out:

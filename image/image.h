@@ -118,6 +118,9 @@ void img_writer_push(struct img_writer *w);
 /* The same for the first upto bytes, written (placing: up to where every
  * batch is written). */
 void img_writer_push_to(struct img_writer *w, uint64_t upto);
+/* Bytes the pushes so far waited for, on the disk now; UINT64_MAX when
+ * nothing is pushed (no write-behind, --no-sync, a stream). */
+uint64_t img_writer_on_disk(const struct img_writer *w);
 /* Write END, flush, fsync, rename.  0 or -errno. */
 int img_writer_finish(struct img_writer *w);
 /* Free the writer; removes the temporary file unless finish succeeded. */

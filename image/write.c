@@ -684,6 +684,15 @@ void img_writer_push_to(struct img_writer *w, uint64_t upto)
 	}
 }
 
+uint64_t img_writer_on_disk(const struct img_writer *w)
+{
+	/* (no write-behind: nothing waits for the disk before the end) */
+	if (!w->writebehind || w->is_stream || w->no_sync)
+		return UINT64_MAX;
+	/* img_writer_push_to waited for all but the last chunk it started */
+	return w->pushed >= PUSH_CHUNK ? w->pushed - PUSH_CHUNK : 0;
+}
+
 void img_writer_push(struct img_writer *w)
 {
 	img_writer_push_to(w, w->written);
