@@ -97,7 +97,7 @@ void autocodec_outcome(struct autocodec *a, size_t raw, size_t stored)
 
 void autocodec_report(const struct autocodec *a, uint64_t blocks)
 {
-	debug("--compress auto: %llu of %llu blocks written compressed; %llu taken by a compressor, "
+	debug("--compress auto: %llu of %llu blocks written compressed; %llu taken to compress, "
 	      "%llu of them reached by the writer first (written raw), %llu passed over (data that "
 	      "did not shrink); recent chunks stored at %u%%",
 	      (unsigned long long)a->packed, (unsigned long long)blocks,
