@@ -109,6 +109,13 @@ struct pipe {
 	uint32_t comp_gen;
 	int comp_waiting;
 	int comp_stop;
+	/* gated: the writer is SCHED_IDLE (a forked dump's first 3 s) and
+	 * the compressors are its equals: they run only while it sleeps in
+	 * write(2) for the reader (pagepack_gate); gate: 1 while it writes a
+	 * slot; writer_stat: its /proc/thread-self/stat, or -1 */
+	int gated;
+	uint32_t gate;
+	int writer_stat;
 	/* Where the listing of pages has got to: run r of mapping vi, off
 	 * pages into it. */
 	uint32_t vi;
@@ -161,6 +168,8 @@ void *pagepack_thread(void *arg);
 /* Slot s (DONE, under the lock) may be compressed now: a waiting
  * compressor is woken when it is far enough from the writer. */
 void pagepack_ready(struct pipe *pp, struct slot *s);
+/* Gated: the writer starts (open 1) or ends (0) writing a slot. */
+void pagepack_gate(struct pipe *pp, int open);
 /* The writer is done (or failed): compressors stop at their next chunk. */
 void pagepack_stop(struct pipe *pp);
 /* The writer's: which form of slot s to write (1: couts), and whether

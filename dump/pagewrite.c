@@ -34,6 +34,7 @@
  * back), where a separate reader made it three times.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -516,6 +517,9 @@ static void *writer(void *arg)
 {
 	struct pipe *pp = arg;
 
+	/* (closed once the compressors are gone: dump_write_pages) */
+	if (pp->gated)
+		pp->writer_stat = open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
 		size_t at = pp->written % pp->nslots;
@@ -539,7 +543,11 @@ static void *writer(void *arg)
 				pp->err = error("internal: no spare page slot");
 		}
 		pthread_mutex_unlock(&pp->lock);
+		if (pp->gated)
+			pagepack_gate(pp, 1);
 		ret = write_slot(pp, s, packed);
+		if (pp->gated)
+			pagepack_gate(pp, 0);
 		img_writer_push(pp->w);
 		progress_add(s->npages * pp->ps);
 		pthread_mutex_lock(&pp->lock);
@@ -691,10 +699,12 @@ static int write_same(struct img_writer *w, uint32_t idx, const struct img_proc 
  * runs first) no class is lower, and the compressors share ckpt's CPU
  * with them as equals (a forked 1 GiB text dump to a file took 1.5-1.6x
  * none's time, 2026-12-07).  To a pipe or a socket the writer sleeps in
- * write(2) until the reader (ssh, a network) takes the data: equal
- * compressors run in that time, and the image is about lz4's size
- * (reviewer).  To a regular file there are no compressors anyway (the
- * workers compress only while the disk is behind: pagepack_direct).
+ * write(2) until the reader (ssh, a network) takes the data: the
+ * compressors run then, and only then (gated, pagepack_gate: a reader as
+ * fast as ckpt had paid their CPU), and the image is about lz4's size
+ * (reviewer).  To a regular file there are no compressors (the workers
+ * compress only while the disk is behind: pagepack_direct); to another
+ * stream (a file as stdout, /dev/null) every block is raw.
  */
 static int writes_to_reader(const struct img_writer *w)
 {
@@ -703,19 +713,24 @@ static int writes_to_reader(const struct img_writer *w)
 	return w->is_stream && fstat(w->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
-static const struct codec_spec *pass_codec(const struct codec_spec *c, const struct img_writer *w)
+static const struct codec_spec *pass_codec(const struct codec_spec *c, const struct img_writer *w,
+					   int *gated)
 {
 	static const struct codec_spec none = { .codec = CKPT_CODEC_NONE };
 
-	return c->adaptive && w->is_stream && sched_getscheduler(0) == SCHED_IDLE &&
-	       !writes_to_reader(w) ? &none : c;
+	*gated = 0;
+	if (!c->adaptive || !w->is_stream || sched_getscheduler(0) != SCHED_IDLE)
+		return c;
+	*gated = writes_to_reader(w);
+	return *gated ? c : &none;
 }
 
 int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass)
 {
 	const struct img_proc *p = src->p;
 	const struct vma_pages *vp = src->vp;
-	const struct codec_spec *codec = pass_codec(dst->codec, dst->w);
+	int gated;
+	const struct codec_spec *codec = pass_codec(dst->codec, dst->w, &gated);
 	struct img_writer *w = dst->w;
 	uint32_t idx = src->idx;
 	struct pipe pp = {
@@ -725,6 +740,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
 		.tr = src->tr, .hashes = dst->hashes, .src = src, .bk = img_writer_block_key(w),
+		.gated = gated, .writer_stat = -1,
 	};
 	pthread_t *workers, *comps, wr;
 	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, cstarted = 0, ret, err;
@@ -811,6 +827,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		pthread_join(wr, NULL);
 	for (int i = 0; i < cstarted; i++)
 		pthread_join(comps[i], NULL);
+	if (pp.writer_stat >= 0)
+		close(pp.writer_stat);
 	free(workers);
 	free(comps);
 	ret = pp.err;
