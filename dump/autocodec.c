@@ -2,48 +2,48 @@
  * --compress auto: compress a block only where that cannot slow the
  * dump down.
  *
- * The page workers store every block raw, as --compress none does, and
- * hand it to the writer.  While a block waits in the ring to be written,
- * a compressor thread (dump/pagewrite.c: one per job, at the lowest
- * priority) may compress it, a chunk at a time, into a form beside the
- * raw one.  When the writer gets to the block it writes whichever form
- * is complete: the compressed one if the compressor finished in time,
- * else the raw one, at once; the writer never waits for a compressor
- * and a compressor never holds a slot the workers need.  So:
+ * To a regular file the page workers write every block themselves, raw,
+ * by none's direct path (dump/pagewrite.c): a writer thread between them
+ * and the page cache had cost frozen dumps 1.12x (text) and 1.19x
+ * (random) none's time there (2026-12-07).  When ckpt pushes the data to
+ * the disk as it goes (write-behind: forked dumps, --snapshot) and the
+ * disk falls behind the workers, a worker compresses the block it read
+ * before it writes it (dump/pagepack.c pagepack_direct): the disk is the
+ * dump's pace then, and less to write is sooner written.
+ *
+ * To a stream the page workers store every block raw and hand it to the
+ * writer thread.  While a block waits in the ring to be written, a
+ * compressor thread (one per job, at the lowest priority) may compress
+ * it, a chunk at a time, into a form beside the raw one.  When the writer
+ * gets to the block it writes whichever form is complete: the compressed
+ * one if the compressor finished in time, else the raw one, at once; the
+ * writer never waits for a compressor and a compressor never holds a slot
+ * the workers need.  So:
  *
  *   a writer faster than the workers  finds each block just read, before
- *   (page cache, tmpfs, a fast disk)  anyone could compress it: raw, as
+ *   (a fast reader)                   anyone could compress it: raw, as
  *                                     with none
  *   a writer slower than the workers  has the ring full of blocks, which
- *   (a slow disk, a pipe to the       the compressors work through while
- *   network, write-behind)            it writes: compressed, as with lz4,
+ *   (a pipe to the network, a slow    the compressors work through while
+ *   reader)                           it writes: compressed, as with lz4,
  *                                     as far as the CPUs keep up
  *
  * and the compressors run on CPU time that nobody else in ckpt wants
  * (SCHED_IDLE, else nice 19: the workers and the writer, at the priority
  * ckpt was started with, take their CPU first).  Where the writer is
  * SCHED_IDLE itself (a forked dump's or a --snapshot's first 3 s,
- * dump/dump.c) no class is lower, and what auto does depends on the
- * output, as dump_write_pages() finds it when the page data starts:
+ * dump/dump.c) no class is lower: to a pipe, a FIFO or a socket the
+ * compressors then work only while the writer sleeps in write(2) for the
+ * reader (pagepack.c, gate_open); to another stream every block is raw.
+ * When the 3 s are over ckpt's threads go to nice 10 and the compressors
+ * back to SCHED_IDLE, below them (dump/pagepack.c).
  *
- *   a regular file (or /dev/null)  no compressor: every block raw, by
- *                                  none's direct path (equal compressors
- *                                  cost a 1 GiB text dump 1.5-1.6x
- *                                  none's time); a slow disk too
- *   a pipe, a FIFO, a socket       the compressors, the writer's equals:
- *                                  it sleeps in write(2) while the reader
- *                                  takes the data, and they run then; a
- *                                  reader as fast as ckpt pays their CPU
- *
- * When the 3 s are over ckpt's threads go to nice 10 and the
- * compressors back to SCHED_IDLE, below them (dump/pagepack.c).
- *
- * The policies before this one decided when a block was listed, from
- * who had waited for whom (and before that from rates measured with
- * clocks); a compressed block made the in-order writer wait for it, and
- * on this machine's disk and page cache that cost text dumps 8% and 20%
- * (bench/README.md, 2026-12-07 10:10).  Here nothing on the writer's
- * path depends on compression.
+ * The policies before these decided when a block was listed, from who
+ * had waited for whom (and before that from rates measured with clocks);
+ * a compressed block made the in-order writer wait for it, and on this
+ * machine's disk and page cache that cost text dumps 8% and 20%
+ * (bench/README.md, 2026-12-07 10:10).  Here nothing on the writer's path
+ * depends on compression.
  *
  * Data that does not shrink (random, already compressed) is stored raw
  * by the codec anyway, but compressing it costs CPU (the job's, too,

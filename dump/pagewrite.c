@@ -10,21 +10,22 @@
  *                              each run of contiguous pages
  *   writer (one thread)        writes slots in the order they were
  *                              listed, one writev per slot, from the slot
- *   or, direct (no codec, a    each worker places its slot after the one
- *   regular file, no HASHES)   listed before it and writes it there itself
- *                              (pwritev), from its own cache; no writer
+ *   or, direct (no codec or    each worker places its slot after the one
+ *   auto, a regular file, no   listed before it and writes it there itself
+ *   HASHES)                    (pwritev), from its own cache; no writer
  *
  * Slots go round a ring; each is handed on under one mutex.  Output is
  * deterministic whatever the number of workers (but with --compress auto,
  * whose choices depend on timing).  A block that does not shrink is
  * stored raw, so restore spends no time on incompressible data.
  *
- * --compress auto (dump/autocodec.c): the workers store every slot raw;
- * compressor threads (dump/pagepack.c), at the lowest priority, compress
- * slots that wait to be written into a second form beside the raw one,
- * and the writer takes whichever is complete when it gets there, never
- * waiting: on a fast disk most blocks go raw, on a slow one (or a writer
- * held back by write-behind, image.h) most are compressed.
+ * --compress auto (dump/autocodec.c): to a regular file, direct, each
+ * worker compresses its slot first only while the disk is behind; to a
+ * stream the workers store every slot raw, compressor threads
+ * (dump/pagepack.c), at the lowest priority, compress slots that wait to
+ * be written into a second form beside the raw one, and the writer takes
+ * whichever is complete when it gets there, never waiting: to a fast
+ * reader most blocks go raw, to a slow one most are compressed.
  *
  * Reading in the workers spreads the first copy (out of the process) over
  * the CPUs, and the second (into the page cache) has the writer to
