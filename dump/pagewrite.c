@@ -714,15 +714,27 @@ static int writes_to_reader(const struct img_writer *w)
 	return w->is_stream && fstat(w->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
-static const struct codec_spec *pass_codec(const struct codec_spec *c, const struct img_writer *w,
-					   int *gated)
+/* Whether blocks may go out of order (direct): raw ones (compressed ones
+ * keep the CPUs busy anyway; --compress auto's compressors work on slots
+ * waiting for the in-order writer), no HASHES sections between them, a
+ * regular file. */
+static int out_of_order(const struct page_dest *dst)
+{
+	const char *order = getenv("CKPT_PAGES_ORDER");
+
+	return (dst->codec->codec == CKPT_CODEC_NONE || dst->codec->adaptive) && !dst->hashes &&
+	       !dst->w->is_stream && !(order && !strcmp(order, "in-order"));
+}
+
+static const struct codec_spec *pass_codec(const struct page_dest *dst, int direct, int *gated)
 {
 	static const struct codec_spec none = { .codec = CKPT_CODEC_NONE };
+	const struct codec_spec *c = dst->codec;
 
 	*gated = 0;
-	if (!c->adaptive || !w->is_stream || sched_getscheduler(0) != SCHED_IDLE)
+	if (!c->adaptive || direct || sched_getscheduler(0) != SCHED_IDLE)
 		return c;
-	*gated = writes_to_reader(w);
+	*gated = writes_to_reader(dst->w);
 	return *gated ? c : &none;
 }
 
@@ -730,8 +742,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 {
 	const struct img_proc *p = src->p;
 	const struct vma_pages *vp = src->vp;
-	int gated;
-	const struct codec_spec *codec = pass_codec(dst->codec, dst->w, &gated);
+	int direct = out_of_order(dst), gated;
+	const struct codec_spec *codec = pass_codec(dst, direct, &gated);
 	struct img_writer *w = dst->w;
 	uint32_t idx = src->idx;
 	struct pipe pp = {
@@ -741,26 +753,19 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		.pid = src->pid, .from_copy = src->copy, .ps = (size_t)getpagesize(), .proc = idx,
 		.codec = codec, .w = w,
 		.tr = src->tr, .hashes = dst->hashes, .src = src, .bk = img_writer_block_key(w),
-		.gated = gated, .writer_stat = -1,
+		.direct = direct, .gated = gated, .writer_stat = -1,
 	};
 	pthread_t *workers, *comps, wr;
 	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, cstarted = 0, ret, err;
 	size_t ncomp, nall;
 	struct slot *all;
-	const char *order;
+	const char *order = getenv("CKPT_PAGES_ORDER");
 
 	uint64_t npages = pass_pages(p, vp, pass);
 	size_t ownlen = 0;
 
 	autocodec_init(&pp.ac);
 	pp.disk_done = img_writer_on_disk(w);
-	/* Out of order where nothing needs the order: raw blocks (compressed
-	 * ones keep the CPUs busy anyway; --compress auto's compressors work
-	 * on slots waiting for the in-order writer), no HASHES sections
-	 * between them, a regular file. */
-	order = getenv("CKPT_PAGES_ORDER");
-	pp.direct = (codec->codec == CKPT_CODEC_NONE || codec->adaptive) && !dst->hashes &&
-		    !w->is_stream && !(order && !strcmp(order, "in-order"));
 	/* --compress auto: to a file, the workers compress what they read
 	 * while the disk is behind (pagepack_direct), else none's path as it
 	 * is; to a stream, a compressor per job, and a spare slot for each */
