@@ -120,6 +120,7 @@ slow_reader() {
 @test "--compress auto: a default (forked) dump to a file whose disk is behind is compressed" {
 	skip_unless_ptrace
 	command -v cc >/dev/null || skip "no cc (the slow disk is an LD_PRELOAD built here)"
+	ldd "$CKPT" >/dev/null 2>&1 || skip "ckpt is linked statically: no LD_PRELOAD"
 	cc -O2 -shared -fPIC -o "$T/slowdisk.so" "$BATS_TEST_DIRNAME/preload/slowdisk.c" -ldl -lpthread
 	# 48 MiB of random data, then 48 MiB of text
 	start_target pattern 48
