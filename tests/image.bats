@@ -133,12 +133,12 @@ slow_reader() {
 	# -j 2: the disk holds up the worker that waits for it; another
 	# writes on meanwhile, whatever the machine's CPU count.  Main's
 	# ckpt wrote every block raw: 0 bytes compressed.
-	SLOWDISK_LAG_MIB=40 LD_PRELOAD="$T/slowdisk.so" "$CKPT" -v dump "$TPID" -o "$T/img" -j 2 2>"$T/log"
-	st=$?
+	SLOWDISK_LAG_MIB=40 LD_PRELOAD="$T/slowdisk.so" "$CKPT" -v dump "$TPID" -o "$T/img" -j 2 \
+		2>"$T/log" && st=0 || st=$?
 	kill -9 "$TPID"
 	reap "$TPID"
 	grep 'forked copy\|--compress auto\|page data:\|slowdisk' "$T/log" || true
-	[ "$st" -eq 0 ]
+	[ "$st" -eq 0 ] || { cat "$T/log"; false; }
 	grep -q 'memory is read from a forked copy' "$T/log"
 	grep -q 'page data: .* written in place by the thread that read it' "$T/log"
 	lz=$(lz4_bytes "$T/img")
