@@ -56,11 +56,12 @@ void pagepack_gate(struct pipe *pp, int open)
 
 /* Whether the writer sleeps: its state in "pid (comm) S ..." (proc(5)),
  * R while it runs or waits for a CPU.  (Unreadable: as if it slept, the
- * compressors' way before the gate.) */
+ * compressors' way before the gate; so is -1, the writer not yet at its
+ * open: writer_stat is published atomically by the writer thread.) */
 static int writer_sleeps(const struct pipe *pp)
 {
 	char b[96];
-	ssize_t n = pread(pp->writer_stat, b, sizeof(b) - 1, 0);
+	ssize_t n = pread(__atomic_load_n(&pp->writer_stat, __ATOMIC_ACQUIRE), b, sizeof(b) - 1, 0);
 	const char *p;
 
 	if (n <= 0)

@@ -112,7 +112,8 @@ struct pipe {
 	/* gated: the writer is SCHED_IDLE (a forked dump's first 3 s) and
 	 * the compressors are its equals: they run only while it sleeps in
 	 * write(2) for the reader (pagepack_gate); gate: 1 while it writes a
-	 * slot; writer_stat: its /proc/thread-self/stat, or -1 */
+	 * slot; writer_stat: its /proc/thread-self/stat, or -1 (opened by
+	 * the writer while compressors may read it: __atomic loads/stores) */
 	int gated;
 	uint32_t gate;
 	int writer_stat;

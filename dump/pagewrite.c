@@ -518,9 +518,12 @@ static void *writer(void *arg)
 {
 	struct pipe *pp = arg;
 
-	/* (closed once the compressors are gone: dump_write_pages) */
+	/* (closed once the compressors are gone: dump_write_pages)  Atomic:
+	 * the compressors may already run and read it (writer_sleeps); they
+	 * see -1 or the open fd, never a torn value. */
 	if (pp->gated)
-		pp->writer_stat = open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC);
+		__atomic_store_n(&pp->writer_stat, open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC),
+				 __ATOMIC_RELEASE);
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
 		size_t at = pp->written % pp->nslots;
