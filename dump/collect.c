@@ -377,7 +377,7 @@ static void sched_side(struct img_thread *t, pid_t tid)
  */
 static void thread_side(struct img_thread *t, pid_t tid, int taskfd)
 {
-	struct proc_status st;
+	struct proc_task_status st;
 	uint64_t head = 0;
 	size_t len = 0;
 

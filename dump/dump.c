@@ -952,10 +952,15 @@ static void warm_heap(pid_t pid, struct dump *d)
 /* The tree let go (tracee_release_tree); when, for "frozen for". */
 static uint64_t release(struct dump *d, int sig)
 {
+	uint64_t t;
+
 	phase(NULL);
 	tracee_release_tree(&d->tt, sig);
 	phase("release");
-	return now_ns();
+	t = now_ns();
+	/* read while frozen, closed only now (ptrace/taskfiles.c) */
+	taskfiles_close();
+	return t;
 }
 
 int dump_run(pid_t pid, const struct dump_opts *o)

@@ -117,17 +117,38 @@ int proc_read_status_at(int dirfd, const char *path, struct proc_status *st)
 	return 0;
 }
 
-int proc_read_task_status(int taskfd, pid_t tid, struct proc_status *st)
+int proc_read_task_status(int taskfd, pid_t tid, struct proc_task_status *st)
 {
 	char path[32], *buf;
+	int ret;
 
-	if (taskfiles_read(tid, TASKFILE_STATUS, &buf) == 0) {
-		proc_parse_status(buf, st);
-		free(buf);
-		return 0;
+	if (taskfiles_read(tid, TASKFILE_STATUS, &buf) < 0) {
+		snprintf(path, sizeof(path), "%d/status", tid);
+		if ((ret = read_file_once_at(taskfd, path, &buf, NULL)) < 0)
+			return ret;
 	}
-	snprintf(path, sizeof(path), "%d/status", tid);
-	return proc_read_status_at(taskfd, path, st);
+	proc_parse_task_status(buf, st);
+	free(buf);
+	return 0;
+}
+
+/* Each line's key compared where the line starts, nothing else parsed
+ * ("Seccomp:" with its colon, not "Seccomp_filters:"). */
+void proc_parse_task_status(char *buf, struct proc_task_status *st)
+{
+	char *line, *nl;
+
+	memset(st, 0, sizeof(*st));
+	for (line = buf; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')))
+			*nl = 0;
+		if (!strncmp(line, "Name:", 5))	/* "Name:\t", then the name as it is */
+			unescape_name(st->name, sizeof(st->name), line + 5 + (line[5] == '\t'));
+		else if (!strncmp(line, "NoNewPrivs:", 11))
+			st->no_new_privs = atoi(line + 11);
+		else if (!strncmp(line, "Seccomp:", 8))
+			st->seccomp = atoi(line + 8);
+	}
 }
 
 void proc_parse_status(char *buf, struct proc_status *st)

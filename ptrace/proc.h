@@ -78,23 +78,34 @@ int proc_read_status(pid_t pid, struct proc_status *st);
 int proc_read_status_at(int dirfd, const char *path, struct proc_status *st);
 /* status text as read (buf: parsed in place, kept by the caller). */
 void proc_parse_status(char *buf, struct proc_status *st);
+/* What a dump keeps of each thread's status (collect.c), parsed alone:
+ * the whole parse (sscanf of Uid and Gid...) cost some 9 us a thread,
+ * more than the kernel's making of the text. */
+struct proc_task_status {
+	char name[16];		/* Name: the comm, unescaped */
+	int seccomp;		/* Seccomp: its mode */
+	int no_new_privs;	/* NoNewPrivs */
+};
+void proc_parse_task_status(char *buf, struct proc_task_status *st);
 /* Thread tid's status: its file opened before the freeze (taskfiles),
  * else TID/status in taskfd (/proc/PID/task). */
-int proc_read_task_status(int taskfd, pid_t tid, struct proc_status *st);
+int proc_read_task_status(int taskfd, pid_t tid, struct proc_task_status *st);
 
 /*
  * Per-thread /proc files a dump reads while frozen, opened before the
  * freeze (taskfiles.c): for each thread of pid listed now (as many as
  * RLIMIT_NOFILE allows), its wchan, status and timerslack_ns.
- * taskfiles_read reads thread tid's file once and closes it: 0,
- * -ENOENT when there is none (a thread started since, or read already),
- * or -errno (-ESRCH: the thread opened for has ended); on any error the
- * caller opens the file itself.  taskfiles_read may run in two threads
- * at once for different files.
+ * taskfiles_read reads thread tid's file once (it stays open until
+ * taskfiles_close, after the pause): 0, -ENOENT when there is none (a
+ * thread started since, or read already), or -errno (-ESRCH: the thread
+ * opened for has ended); on any error the caller opens the file itself.
+ * taskfiles_read may run in two threads at once for different files.
+ * taskfiles_held: how many fds they hold now.
  */
 enum { TASKFILE_WCHAN, TASKFILE_STATUS, TASKFILE_SLACK, TASKFILE_N };
 void taskfiles_open(pid_t pid, size_t nthreads);
 int taskfiles_read(pid_t tid, int which, char **buf);
+size_t taskfiles_held(void);
 void taskfiles_close(void);
 
 /* Whether a thread of pid other than its leader is alive (a zombie leader

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -335,6 +337,67 @@ TEST(status_name_of_a_thread_with_a_tricky_name)
 	close(dirfd);
 }
 
+/* A thread's status parsed for what a dump keeps of it (collect.c): the
+ * same name, seccomp mode and NoNewPrivs as the whole parse, for a thread
+ * with both set (an allow-all filter of its own) and tricky names. */
+static void both_parses(const char *text, struct proc_task_status *t)
+{
+	char *a = strdup(text), *b = strdup(text);
+	struct proc_status st;
+
+	proc_parse_status(a, &st);
+	proc_parse_task_status(b, t);
+	EXPECT_STREQ(st.name, t->name);
+	EXPECT_EQ(st.seccomp, t->seccomp);
+	EXPECT_EQ(st.no_new_privs, t->no_new_privs);
+	free(a);
+	free(b);
+}
+
+static void *filtered(void *arg)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = { 1, &allow };
+	struct proc_task_status *t = arg;
+	char path[64], *text;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ||
+	    prctl(PR_SET_NAME, "f\\il\ntered") < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", (long)syscall(SYS_gettid));
+	if (read_file_once_at(AT_FDCWD, path, &text, NULL) == 0) {
+		both_parses(text, t);
+		free(text);
+	}
+	return NULL;
+}
+
+TEST(task_status_parsed_as_the_whole_status)
+{
+	struct proc_task_status t = { .seccomp = -1 };
+	char path[64], *text;
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, filtered, &t));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_STREQ("f\\il\ntered", t.name);
+	EXPECT_EQ(SECCOMP_MODE_FILTER, t.seccomp);
+	EXPECT_EQ(1, t.no_new_privs);
+	/* and this thread: neither */
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", (long)syscall(SYS_gettid));
+	ASSERT_EQ(0, read_file_once_at(AT_FDCWD, path, &text, NULL));
+	both_parses(text, &t);
+	free(text);
+	EXPECT_EQ(0, t.seccomp);
+	EXPECT_EQ(0, t.no_new_privs);
+	/* keys at a line's start, whole: not Seccomp_filters, not a name's */
+	both_parses("Name:\tSeccomp:\t2\nSeccomp_filters:\t3\nNoNewPrivs:\t1\nSeccomp:\t2\n", &t);
+	EXPECT_STREQ("Seccomp:\t2", t.name);
+	EXPECT_EQ(2, t.seccomp);
+	EXPECT_EQ(1, t.no_new_privs);
+}
+
 /* read_file_once_at (common/util.c): a /proc file made in one piece comes
  * whole in one read; a file longer than the first buffer is read on to
  * its end all the same. */
@@ -408,6 +471,7 @@ TEST(taskfiles_read_what_is_there_at_the_read)
 	struct proc_status st;
 	char old[16], *buf;
 	int slack = prctl(PR_GET_TIMERSLACK);
+	size_t held;
 	pthread_t th;
 
 	ASSERT_EQ(0, prctl(PR_GET_NAME, old));
@@ -416,6 +480,8 @@ TEST(taskfiles_read_what_is_there_at_the_read)
 	ASSERT_EQ(0, prctl(PR_SET_NAME, "before"));
 	ASSERT_EQ(0, prctl(PR_SET_TIMERSLACK, 11000));
 	taskfiles_open(getpid(), 2);
+	held = taskfiles_held();	/* the ended thread's too while listed */
+	ASSERT_GE(held, TASKFILE_N);
 	ASSERT_EQ(0, prctl(PR_SET_NAME, "after"));
 	ASSERT_EQ(0, prctl(PR_SET_TIMERSLACK, 22000));
 	ASSERT_EQ(0, taskfiles_read(me, TASKFILE_STATUS, &buf));
@@ -427,7 +493,10 @@ TEST(taskfiles_read_what_is_there_at_the_read)
 	free(buf);
 	/* read once: the next is the caller's to open */
 	EXPECT_EQ(-ENOENT, taskfiles_read(me, TASKFILE_STATUS, &buf));
+	/* what was read is closed only by taskfiles_close (after the pause) */
+	EXPECT_EQ(held, taskfiles_held());
 	taskfiles_close();
+	EXPECT_EQ(0, taskfiles_held());
 	/* a thread that has ended: listed (a zombie) or not, never read */
 	ASSERT_NE(0, gone);
 	taskfiles_open(getpid(), 2);
