@@ -546,10 +546,12 @@ static int collect_all(struct fd_dump *c, struct rawfd *r, size_t n, const struc
 		c->files[i].copy = -1;
 	}
 	/* a copy of each file is held at once, besides ckpt's own and the
-	 * threads' /proc files read while frozen (closed after the pause:
-	 * ptrace/taskfiles.c); the soft limit is put back at the dump's end
-	 * (dump.c) */
-	nofile_raise((uint64_t)nnew + 64 + taskfiles_held());
+	 * threads' /proc files read while frozen (closed after the pause,
+	 * ptrace/taskfiles.c: now, where the hard limit leaves no room for
+	 * both); the soft limit is put back at the dump's end (dump.c) */
+	if (nofile_raise((uint64_t)nnew + 64 + taskfiles_held()) < (uint64_t)nnew + 64 + taskfiles_held())
+		taskfiles_close();
+	nofile_raise((uint64_t)nnew + 64);
 	/* of the thread group: c->pid may be another thread (leader gone) */
 	c->pidfd = (int)syscall(SYS_pidfd_open, tgid_of(c->pid), 0);
 	for (size_t i = 0; i < n; i++) {

@@ -177,6 +177,22 @@ many_threads() {
 	grep -qx "threads_many: ok $n" "$T/out"
 }
 
+# The threads' /proc files a dump reads while frozen stay open until the
+# release (ptrace/taskfiles.c, 3 a thread), beside the copy dump/fd.c takes
+# of each of the job's files: where RLIMIT_NOFILE's hard limit has no room
+# for both, they are closed before the copies, not the dump refused.
+# bats test_tags=arch-independent
+@test "many: 1,000 threads and 1,200 open files dumped under a hard limit of 4,000 fds" {
+	skip_unless_ptrace
+	command -v prlimit >/dev/null || skip "no prlimit"
+	start_target threads_many 1000 1200
+	run prlimit --nofile=1024:4000 "$CKPT" dump "$TPID" --no-fork -o "$T/img"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; return 1; }
+	grep -qx "threads_many: ok 1000" "$T/out"
+}
+
 # Threads on stacks carved next to each other (user-level threads,
 # goroutines: stack pointers 1 KiB apart here), closer than the signal
 # frames a dump writes below a thread's stack pointer to run syscalls in

@@ -7,10 +7,13 @@
  * wait each, cut by the freeze).  After GO each thread checks its own
  * state and ends; the main thread joins them all, each within 120 s
  * (a thread left stopped by a dump never ends), and prints
- * "threads_many: ok N".
+ * "threads_many: ok N".  A second argument F: F files open besides
+ * (/dev/null, each opened anew), still open at the end.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -85,9 +88,24 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 1000, fails = 0;
+	int n = argc > 1 ? atoi(argv[1]) : 1000, nf = argc > 2 ? atoi(argv[2]) : 0, fails = 0;
 	struct worker *w = calloc((size_t)n, sizeof(*w));
+	int *fds = calloc((size_t)nf + 1, sizeof(*fds));
+	struct rlimit rl;
 	pthread_attr_t at;
+
+	if (nf && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)nf + 64) {
+		rl.rlim_cur = (rlim_t)nf + 64;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			fprintf(stderr, "threads_many: cannot raise RLIMIT_NOFILE to %d\n", nf + 64);
+			return 1;
+		}
+	}
+	for (int i = 0; i < nf; i++)
+		if ((fds[i] = open("/dev/null", O_RDONLY)) < 0) {
+			fprintf(stderr, "threads_many: cannot open file %d\n", i);
+			return 1;
+		}
 
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, 64 << 10);
@@ -120,6 +138,9 @@ int main(int argc, char **argv)
 		}
 		fails += w[i].fails;
 	}
+	for (int i = 0; i < nf; i++)
+		if (fcntl(fds[i], F_GETFD) < 0)
+			fails++, target_fail("file %d (fd %d) is not open", i, fds[i]);
 	if (fails || target_failures)
 		return 1;
 	printf("threads_many: ok %d\n", n);
