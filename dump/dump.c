@@ -396,7 +396,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	 */
 	if (d->ahead && img->h.nprocs == 1 &&
 	    proc_read_maps_how(pid, &now, &nnow, PROC_MAPS) == 0) {
-		dump_scan_present(pid, now, nnow, &pre);
+		dump_scan_present(pid, now, nnow, tr->method == CKPT_DIRTY_UFFD, &pre);
 		if ((ret = dump_collect_vmas(pid, p, now, nnow, o)) < 0)
 			goto out;
 	}

@@ -193,6 +193,9 @@ int dump_lowest_free_fd(const struct img_proc *p);
 int track_begin(pid_t pid, const struct img_proc *pp, struct track *tr);
 /* Written regions of v since the parent, or -EPERM/-ENOENT when unknown. */
 int track_written(struct track *tr, const struct img_vma *v, struct page_run **out, size_t *n);
+/* Would track_written know v's (0), or -EPERM/-ENOENT?  Without its scan:
+ * for a caller that has v's PAGE_IS_WRITTEN from a scan of its own. */
+int track_owns(struct track *tr, const struct img_vma *v);
 /* Before the metadata is written: the uffd for the next dump (the parent's
  * or a new one) and its fd to be, p->d.track_fd.  Then, once the image is
  * complete and the process still frozen, the uffd goes to that fd and
@@ -238,9 +241,13 @@ struct present_scan {
 	struct ckpt_page_region *r;
 	size_t n;
 	uint64_t lo, hi;	/* the range scanned */
+	int written;		/* with PAGE_IS_WRITTEN (tracked by our uffd) */
 };
-/* Of every mapping of maps but [vsyscall]: what any plan of them needs. */
-void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, struct present_scan *ps);
+/* Of every mapping of maps but [vsyscall]: what any plan of them needs;
+ * written: PAGE_IS_WRITTEN too, which the plan takes for track_owns()
+ * mappings instead of a walk of each (track_written's). */
+void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, int written,
+		       struct present_scan *ps);
 /* maps: p's mappings as read (one per VMA, in order), or NULL; pre: a
  * dump_scan_present of them (its regions are taken), or NULL. */
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,

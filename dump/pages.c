@@ -171,6 +171,7 @@ static int shared_cow(uint64_t pme, const struct img_vma *v)
 struct regions {
 	struct ckpt_page_region *r;
 	size_t n, cur;		/* cur: where the next mapping's runs begin */
+	uint64_t more;		/* categories returned besides those asked (WRITTEN) */
 	size_t cap;		/* r's room (scan_regions appends) */
 	uint64_t *pm;		/* check_cow: page map entries of [lo, hi) */
 	uint64_t lo, hi;
@@ -243,7 +244,7 @@ static int scan_mask(int pmfd, uint64_t start, uint64_t end, uint64_t file, stru
 		struct ckpt_pm_scan_arg a = {
 			.size = sizeof(a), .start = start, .end = end,
 			.category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED,
-			.return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED | file,
+			.return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED | file | rg->more,
 		};
 		long n;
 
@@ -285,6 +286,57 @@ struct span {
 	uint64_t start, end;
 };
 
+/*
+ * Big private anonymous mappings are walked DOWN_CHUNK at a time from
+ * their end down: a single process's smaps is read meanwhile (ahead.c),
+ * walking each mapping up from its start and holding each page table's
+ * lock while it looks at its 512 entries; a walk up behind it went at its
+ * pace (1 GiB of small pages: the present-page scan ended with smaps,
+ * 10-20 ms, where alone it takes 3-5), one down meets it once.
+ */
+#define DOWN_CHUNK	(32ull << 20)
+
+/* The n regions at a, appended in ng groups (group g from grp[g]) from
+ * the highest addresses down, back into address order. */
+static void regroup(struct ckpt_page_region *a, size_t n, const size_t *grp, size_t ng)
+{
+	const size_t size = sizeof(*a);
+	uint8_t *tmp, *t;
+
+	if (ng < 2)
+		return;
+	t = tmp = xmalloc(n * size);
+	for (size_t g = ng; g-- > 0;) {
+		size_t from = grp[g], to = g + 1 < ng ? grp[g + 1] : n;
+
+		memcpy(t, (const uint8_t *)(a + from), (to - from) * size);
+		t += (to - from) * size;
+	}
+	memcpy(a, tmp, n * size);
+	free(tmp);
+}
+
+/* [start, end) without PAGE_IS_FILE, DOWN_CHUNK at a time from its end,
+ * its regions in address order all the same. */
+static int scan_down(int pmfd, uint64_t start, uint64_t end, struct regions *rg)
+{
+	size_t base = rg->n, *grp = NULL, ng = 0;
+	int ret = 0;
+
+	for (uint64_t hi = end; hi > start && ret == 0;) {
+		uint64_t lo = hi - start > DOWN_CHUNK ? hi - DOWN_CHUNK : start;
+
+		grp = xrealloc(grp, (ng + 1) * sizeof(*grp));
+		grp[ng++] = rg->n - base;
+		ret = scan_mask(pmfd, lo, hi, 0, rg);
+		hi = lo;
+	}
+	if (ret == 0)
+		regroup(rg->r + base, rg->n - base, grp, ng);
+	free(grp);
+	return ret;
+}
+
 /* [lo, hi) in one walk but the spans in it (sorted, apart), each walked
  * without PAGE_IS_FILE. */
 static int scan_split(int pmfd, uint64_t lo, uint64_t hi, const struct span *anon, size_t n,
@@ -296,7 +348,7 @@ static int scan_split(int pmfd, uint64_t lo, uint64_t hi, const struct span *ano
 		if (lo < anon[i].start)
 			ret = scan_mask(pmfd, lo, anon[i].start, CKPT_PAGE_IS_FILE, rg);
 		if (ret == 0)
-			ret = scan_mask(pmfd, anon[i].start, anon[i].end, 0, rg);
+			ret = scan_down(pmfd, anon[i].start, anon[i].end, rg);
 		lo = anon[i].end;
 	}
 	return ret == 0 && lo < hi ? scan_mask(pmfd, lo, hi, CKPT_PAGE_IS_FILE, rg) : ret;
@@ -365,6 +417,31 @@ static int plan_read(int pmfd, const struct img_vma *v, int mode, struct planner
 	return 0;
 }
 
+/* track_written from the regions found (rg->more: PAGE_IS_WRITTEN):
+ * the written pages are those of them the uffd did not protect, present
+ * or swapped (pagemap_page_category), as its scan of v would say. */
+static int written_in(const struct regions *rg, struct track *tr, const struct img_vma *v,
+		      struct page_run **out, size_t *n)
+{
+	const uint64_t ps = (uint64_t)getpagesize();
+	size_t cap = 0, i = rg->cur;
+	int ret = track_owns(tr, v);
+
+	*out = NULL;
+	*n = 0;
+	if (ret < 0)
+		return ret;
+	while (i < rg->n && rg->r[i].end <= v->d.start)
+		i++;
+	for (; i < rg->n && rg->r[i].start < v->d.end; i++) {
+		uint64_t s = MAX(rg->r[i].start, v->d.start), e = MIN(rg->r[i].end, v->d.end);
+
+		if (rg->r[i].categories & CKPT_PAGE_IS_WRITTEN)
+			dump_add_run(out, n, &cap, s, (e - s) / ps);
+	}
+	return 0;
+}
+
 static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 		    const struct dump_opts *o, struct track *tr, uint64_t *pm, struct regions *rg)
 {
@@ -387,7 +464,10 @@ static int plan_vma(int pmfd, const struct img_vma *v, struct vma_pages *vp,
 	}
 	/* With the kernel's word on what was written since the parent, the
 	 * other present pages are not even read. */
-	pn.known = mode != SAVE_NONE && track_written(tr, v, &written, &pn.nw) == 0;
+	if (rg && (rg->more & CKPT_PAGE_IS_WRITTEN) && !guards)
+		pn.known = mode != SAVE_NONE && written_in(rg, tr, v, &written, &pn.nw) == 0;
+	else
+		pn.known = mode != SAVE_NONE && track_written(tr, v, &written, &pn.nw) == 0;
 	pn.written = written;
 	/* Guard regions are read from the page map (PM_GUARD): PAGEMAP_SCAN
 	 * names them only from Linux 6.15 (PAGE_IS_GUARD). */
@@ -512,9 +592,10 @@ static int open_pagemap(pid_t pid)
 	return pmfd < 0 ? error_errno(errno, "cannot open %s", path) : pmfd;
 }
 
-void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, struct present_scan *ps)
+void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, int written,
+		       struct present_scan *ps)
 {
-	struct regions rg = { 0 };
+	struct regions rg = { .more = written ? CKPT_PAGE_IS_WRITTEN : 0 };
 	struct span *anon = NULL;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	size_t nanon = 0;
@@ -543,6 +624,7 @@ void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, struct
 		ps->n = rg.n;
 		ps->lo = lo;
 		ps->hi = hi;
+		ps->written = written;
 	} else {
 		free(rg.r);
 	}
@@ -565,6 +647,7 @@ static int plan_vmas(pid_t pid, struct img_proc *p, struct vma_pages *vp, const 
 		/* Scanned already, over all the mappings (a superset). */
 		rg.r = pre->r;
 		rg.n = pre->n;
+		rg.more = pre->written ? CKPT_PAGE_IS_WRITTEN : 0;
 		pre->r = NULL;
 	} else if (!pagemap_scan_missing) {
 		ret = lo >= hi ? 0 : which == PLAN_ALL ? scan_all(pmfd, p, lo, hi, &rg) :

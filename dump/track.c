@@ -97,6 +97,25 @@ static int ours(struct track *tr, const struct img_vma *v)
 	return 1;
 }
 
+int track_owns(struct track *tr, const struct img_vma *v)
+{
+	struct ckpt_page_region vec[1];
+	uint64_t walk_end;
+	int r;
+
+	if (tr->method != CKPT_DIRTY_UFFD || !trackable(v))
+		return -ENOENT;
+	if (tr->tree && (v->d.flags & CKPT_VMA_SHARED))
+		return -ENOENT;
+	/* CHECK_WPASYNC asks it of the mapping (fs/proc/task_mmu.c
+	 * pagemap_scan_test_walk): its first page tells */
+	r = scan(tr->pmfd, v->d.start, v->d.start + (uint64_t)getpagesize(), CKPT_PM_SCAN_CHECK_WPASYNC,
+		 vec, 1, &walk_end);
+	if (r >= 0 && !ours(tr, v))
+		r = -EPERM;
+	return r < 0 ? r : 0;
+}
+
 int track_written(struct track *tr, const struct img_vma *v, struct page_run **out, size_t *n)
 {
 	struct ckpt_page_region vec[256];

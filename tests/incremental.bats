@@ -50,6 +50,27 @@ dump_chain() {
 	[ "$status" -eq 0 ]
 }
 
+@test "a frozen incremental dump stores the pages written since its parent, and only those" {
+	skip_unless_ptrace
+	"$CKPT" check | grep -q '^PAGEMAP_SCAN *ok' || skip "no PAGEMAP_SCAN here"
+	start_target dirty 32 1 4
+	"$CKPT" dump "$TPID" --track --no-fork -o "$T/a.img"
+	sleep 0.3
+	run "$CKPT" -v dump "$TPID" --parent "$T/a.img" --no-fork -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	reap "$TPID"
+	run "$CKPT" verify "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the target rewrites pages of its 4 hot MiB all the time: some, not all 8,192
+	[[ "$output" =~ \(([0-9]+)\ sections,\ ([0-9]+)\ pages,\ ([0-9]+)\ in\ the\ parent ]]
+	[ "${BASH_REMATCH[2]}" -gt 0 ]
+	[ "${BASH_REMATCH[3]}" -gt 0 ]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
 # bats test_tags=arch-independent
 @test "a parent that is not the latest image: page hashes are compared instead" {
 	skip_unless_ptrace
