@@ -23,7 +23,7 @@ const struct cmd cmds[] = {
 	  "      --no-sync       do not fsync the image\n"
 	  "      --compress C    page data codec: auto (default: lz4 where it does not slow\n"
 	  "                      the dump down), none, zlib, zstd or lz4, :LEVEL optional\n"
-	  "  -j, --jobs N        compression threads (default: number of CPUs)\n"
+	  "  -j, --jobs N        threads that read, compress and write pages (default: number of CPUs)\n"
 	  "      --exclude A-B   do not save memory in [A, B) (hex); it reads as zero after restore\n"
 	  "      --exclude-mapping NAME  do not save mappings of this file or name ([heap], libfoo.so)\n"
 	  "  Mappings the program marked with madvise(MADV_DONTDUMP) are not saved either.\n"
