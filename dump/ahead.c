@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
 
@@ -40,6 +41,7 @@ struct smaps_ahead {
 	pid_t *pids;
 	size_t n, done;		/* results ready for [0, done) */
 	int stop;
+	int given;		/* smaps_ahead_given: no thread */
 	struct ahead_one *r;
 };
 
@@ -88,6 +90,17 @@ struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n)
 	return a;
 }
 
+struct smaps_ahead *smaps_ahead_given(struct map_entry *maps, size_t n)
+{
+	struct smaps_ahead *a = xzalloc(sizeof(*a));
+
+	a->n = a->done = 1;
+	a->given = 1;
+	a->r = xzalloc(sizeof(*a->r));
+	a->r[0] = (struct ahead_one){ .maps = maps, .n = n };
+	return a;
+}
+
 /* The same mappings, in the same order (VmFlags aside). */
 static int same_layout(const struct map_entry *a, size_t na, const struct map_entry *b, size_t nb)
 {
@@ -110,12 +123,14 @@ int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, const struct ma
 	int same = 0;
 
 	if (a && i < a->n) {
-		pthread_mutex_lock(&a->lock);
+		if (!a->given)
+			pthread_mutex_lock(&a->lock);
 		while (a->done <= i)
 			pthread_cond_wait(&a->cv, &a->lock);
 		one = a->r[i];
 		a->r[i] = (struct ahead_one){ 0 };
-		pthread_mutex_unlock(&a->lock);
+		if (!a->given)
+			pthread_mutex_unlock(&a->lock);
 		if (one.ret == 0 && one.maps && !now &&
 		    proc_read_maps_how(pid, &read, &nnow, PROC_MAPS) == 0)
 			now = read;
@@ -127,6 +142,8 @@ int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, const struct ma
 			*n = one.n;
 			return 0;
 		}
+		if (a->given && one.maps)
+			debug("the mappings changed since smaps was read: VmFlags read while the process is frozen");
 		proc_free_maps(one.maps, one.n);
 	}
 	return proc_read_maps_how(pid, out, n, PROC_SMAPS);
@@ -136,14 +153,16 @@ void smaps_ahead_end(struct smaps_ahead *a)
 {
 	if (!a)
 		return;
-	pthread_mutex_lock(&a->lock);
-	a->stop = 1;
-	pthread_mutex_unlock(&a->lock);
-	pthread_join(a->thread, NULL);
+	if (!a->given) {
+		pthread_mutex_lock(&a->lock);
+		a->stop = 1;
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->thread, NULL);
+		pthread_mutex_destroy(&a->lock);
+		pthread_cond_destroy(&a->cv);
+	}
 	for (size_t i = 0; i < a->n; i++)
 		proc_free_maps(a->r[i].maps, a->r[i].n);
-	pthread_mutex_destroy(&a->lock);
-	pthread_cond_destroy(&a->cv);
 	free(a->pids);
 	free(a->r);
 	free(a);

@@ -123,6 +123,10 @@ struct dump {
 	int ret;		/* late: what the writing thread came to */
 	struct map_entry *pre;	/* --snapshot: smaps read before the freeze */
 	size_t npre;
+	/* --no-fork: smaps read before the freeze, its syscalls counted */
+	struct quiet *quiet;
+	struct map_entry *early;
+	size_t nearly;
 	uint64_t rss;		/* resident bytes, read before the freeze */
 };
 
@@ -490,7 +494,12 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 	 * copy after the release; a tree's are read while it is frozen, its
 	 * smaps ahead of the rest (not with tracking, whose injected
 	 * userfaultfd registrations change VmFlags). */
-	if (n > 1 && !o->track && !o->parent) {
+	if (n == 1 && d->early) {
+		/* read before the freeze, and it made no syscall since */
+		d->ahead = smaps_ahead_given(d->early, d->nearly);
+		d->early = NULL;
+		d->nearly = 0;
+	} else if (n > 1 && !o->track && !o->parent) {
 		pid_t *pids = xmalloc(n * sizeof(*pids));
 
 		for (uint32_t i = 0; i < n; i++)
@@ -949,6 +958,38 @@ static void warm_heap(pid_t pid, struct dump *d)
 	taskfiles_open(pid, (size_t)st.nthreads);
 }
 
+/*
+ * --no-fork of a process alone: its smaps read while it runs, its
+ * syscalls counted from before the read (quiet.c), so that a freeze
+ * after none may take the VmFlags read (smaps of 60,000 mappings: some
+ * 150 ms of the kernel's time, most of the pause).  Only the VmFlags and
+ * what the page plan needs; the counters smaps adds are not for the
+ * freeze: AnonHugePages (khugepaged changes it, frozen or not: a hint to
+ * restore) is kept, and "no page mapped elsewhere" (PM_SMAPS without
+ * PM_SHARED_PAGES: no look at the page map) is dropped for MADV_MERGEABLE
+ * memory, whose pages ksmd may merge meanwhile with no syscall of the
+ * process.  Not with tracking or a parent (incremental dumps: left as
+ * they were).
+ */
+static void read_early(pid_t pid, struct dump *d, const struct dump_opts *o)
+{
+	/* choose.c: --kill and --stop never fork */
+	int frozen = o->fork == DUMP_FORK_NEVER || (o->fork == DUMP_FORK_AUTO && (o->kill || o->stop));
+
+	if (!frozen || o->track || o->parent || !(d->quiet = quiet_watch(pid, !o->single)))
+		return;
+	if (proc_read_maps(pid, &d->early, &d->nearly) < 0) {
+		d->early = NULL;
+		d->nearly = 0;
+		quiet_end(d->quiet);
+		d->quiet = NULL;
+		return;
+	}
+	for (size_t i = 0; i < d->nearly; i++)
+		if (d->early[i].vmflags & PM_MERGEABLE)
+			d->early[i].vmflags &= ~PM_SMAPS;
+}
+
 /* The tree let go (tracee_release_tree); when, for "frozen for". */
 static uint64_t release(struct dump *d, int sig)
 {
@@ -990,6 +1031,8 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		d.pre = NULL;
 		d.npre = 0;
 	}
+	if (!o->snapshot)
+		read_early(pid, &d, o);
 	phase("smaps before the freeze");
 	warm_heap(pid, &d);
 	phase("heap warmed");
@@ -1000,6 +1043,15 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		goto out;
 	phase("freeze (before \"frozen for\")");
 	t_frozen = now_ns();
+	if (d.quiet && !quiet_held(d.quiet)) {
+		proc_free_maps(d.early, d.nearly);
+		d.early = NULL;
+		d.nearly = 0;
+	}
+	quiet_end(d.quiet);
+	d.quiet = NULL;
+	if (d.early)
+		debug("VmFlags read before the freeze: the process made no syscall since");
 	if ((ret = setup_procs(&d, o)) == 0) {
 		d.fork = choose(&d, o);
 		phase("fork or not (choose.c)");
@@ -1070,6 +1122,8 @@ out:
 	}
 	free(d.pr);
 	proc_free_maps(d.pre, d.npre);
+	quiet_end(d.quiet);
+	proc_free_maps(d.early, d.nearly);
 	img_writer_close(&d.w);
 	img_free(&d.img);
 	heap_cool();

@@ -233,6 +233,18 @@ struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n);
 int smaps_ahead_take(struct smaps_ahead *a, size_t i, pid_t pid, const struct map_entry *now,
 		     size_t nnow, struct map_entry **out, size_t *n);
 void smaps_ahead_end(struct smaps_ahead *a);
+/* One process's smaps read before (maps[0..n), handed over): taken as
+ * smaps_ahead_take takes what the thread read. */
+struct smaps_ahead *smaps_ahead_given(struct map_entry *maps, size_t n);
+
+/* quiet.c: a process's syscalls counted from before its smaps is read to
+ * its freeze.  NULL: they cannot be (not root, too many threads, an
+ * io_uring worker, or with alone a child).  quiet_held, once frozen: 1 if
+ * no thread of it entered or left a syscall since, and none came or went. */
+struct quiet;
+struct quiet *quiet_watch(pid_t pid, int alone);
+int quiet_held(struct quiet *q);
+void quiet_end(struct quiet *q);
 
 /* The present or swapped pages of a process's mappings (PAGEMAP_SCAN),
  * found before its VmFlags (smaps) are: the two page-table walks on two

@@ -92,3 +92,66 @@ restore_limited() {
 	[ "$status" -eq 0 ]
 	grep -qx 'mem_many: ok' "$T/out"
 }
+
+# A --no-fork dump may read smaps while the job runs, and keep its VmFlags
+# if no thread of the job made a syscall from before that read to the
+# freeze (dump/quiet.c: perf tracepoint counts, root only).  madv_late
+# spins without syscalls; its LATE mapping goes under MADV_DONTDUMP on
+# SIGUSR1, which the second test sends while ckpt is stopped between the
+# read and the freeze (CKPT_KILLSIG=SIGSTOP at the kill point).
+syscalls_countable() {
+	[ -r /sys/kernel/tracing/events/raw_syscalls/sys_enter/id ] ||
+		[ -r /sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id ] ||
+		skip "no raw_syscalls tracepoint to count syscalls with"
+}
+
+stopped() {
+	[ "$(proc_state "$1")" = T ]
+}
+
+# bats test_tags=arch-independent
+@test "mappings: --no-fork takes VmFlags read before the freeze from a job that made no syscall since, and honours them" {
+	skip_unless_ptrace
+	skip_unless_root
+	syscalls_countable
+	start_target madv_late
+	# The target may still be leaving the syscalls of its setup: a few
+	# dumps, the last one's image restored.
+	for i in 1 2 3 4 5; do
+		run "$CKPT" -v dump "$TPID" -o "$T/img" --no-fork
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ "$output" != *"VmFlags read before the freeze: the process made no syscall since"* ]] || break
+	done
+	[[ "$output" == *"VmFlags read before the freeze: the process made no syscall since"* ]]
+	kill -KILL "$TPID"
+	reap "$TPID"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'madv_late: ok' "$T/out"
+}
+
+# bats test_tags=arch-independent
+@test "mappings: a whole mapping put under MADV_DONTDUMP between the early smaps read and the freeze is dumped as such" {
+	skip_unless_ptrace
+	skip_unless_root
+	syscalls_countable
+	start_target madv_late
+	CKPT_KILLSIG=19 CKPT_KILLPOINT="dump: before the freeze" \
+		"$CKPT" -v dump "$TPID" -o "$T/img" --kill >"$T/dump.out" 2>&1 &
+	ck=$!
+	PIDS+=("$ck")
+	wait_for 120 stopped "$ck"
+	kill -USR1 "$TPID"
+	wait_file "$T/ready.late"
+	kill -CONT "$ck"
+	st=0
+	wait "$ck" || st=$?
+	cat "$T/dump.out"
+	[ "$st" -eq 0 ]
+	grep -q 'a syscall (.*) since smaps was read: VmFlags read while the process is frozen' "$T/dump.out"
+	reap "$TPID"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'madv_late: ok' "$T/out"
+}

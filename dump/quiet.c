@@ -1,0 +1,237 @@
+/*
+ * A process's syscalls counted from before its smaps is read to its
+ * freeze, so that smaps read while it runs can stand for smaps read
+ * frozen (--no-fork; 60,000 mappings: some 150 ms of the kernel's time
+ * taken out of the pause).
+ *
+ * Why a syscall count is the test.  A mapping's VmFlags (MADV_DONTDUMP,
+ * MADV_WIPEONFORK, mlock...) change without its maps line changing, so
+ * /proc/PID/maps read frozen cannot tell a stale smaps; but only the
+ * process's own syscalls change those of a mapping it keeps: madvise,
+ * process_madvise on itself, mlock*, munlock*, prctl(PR_SET_MEMORY_MERGE),
+ * and mmap over a mapping with the same line (MAP_NORESERVE, MAP_LOCKED).
+ * Another process's process_madvise may only give advice that changes no
+ * flag (mm/madvise.c process_madvise_remote_valid: COLD, PAGEOUT,
+ * WILLNEED, COLLAPSE); a userfaultfd passed to one changes only um/uw,
+ * which the image does not record; faults and signals change the layout
+ * (a stack grown), which maps read frozen shows.  So: each thread's
+ * raw_syscalls:sys_enter and sys_exit counted (a perf tracepoint event
+ * per thread, which also counts int 0x80 calls), from before the read;
+ * no syscall entered and none left, in any thread, up to the freeze, and
+ * the same threads then as when the count began, means that the flags
+ * read are the flags frozen.  sys_exit catches a syscall already under
+ * way when the count began (a madvise waiting for the mmap lock the read
+ * holds); a thread asleep in one (nanosleep) leaves it when the freeze
+ * interrupts it, and so fails the test: a job whose threads sleep in
+ * syscalls has its smaps read frozen, as before.  A thread made since
+ * the count began came from a clone, itself a syscall.
+ *
+ * What is not a syscall of theirs: io_uring's workers (PF_IO_WORKER
+ * threads, which run requests such as IORING_OP_MADVISE): a process with
+ * one is not watched.  Processes sharing the memory without being threads
+ * (clone(CLONE_VM) without CLONE_THREAD) are not counted; the frozen read
+ * does not stop those either.
+ *
+ * Root only, in effect: tracepoint events need CAP_PERFMON (or
+ * perf_event_paranoid -1) and the event's id in tracefs.  Without them,
+ * NULL: smaps is read frozen.
+ */
+#include <dirent.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "dump/dump.h"
+
+/* More threads than this: not worth two descriptors each. */
+#define QUIET_MAX_THREADS	64
+#define PF_IO_WORKER		0x00000010	/* include/linux/sched.h */
+
+struct quiet {
+	pid_t pid;
+	pid_t tids[QUIET_MAX_THREADS];
+	size_t n;
+	int fds[QUIET_MAX_THREADS][2];	/* sys_enter, sys_exit */
+};
+
+/* The tracepoint's id (tracefs, or debugfs's tracing where that is). */
+static long tracepoint_id(const char *event)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[128], *buf;
+	long id = -1;
+
+	for (size_t i = 0; i < ARRAY_SIZE(roots) && id < 0; i++) {
+		snprintf(path, sizeof(path), "%s/events/raw_syscalls/%s/id", roots[i], event);
+		if (read_file(path, &buf, NULL) == 0) {
+			id = strtol(buf, NULL, 10);
+			free(buf);
+		}
+	}
+	return id;
+}
+
+static int cmp_tid(const void *a, const void *b)
+{
+	return *(const pid_t *)a - *(const pid_t *)b;
+}
+
+/*
+ * pid's threads, sorted, into tids (room for max); -1 if there are more,
+ * a io_uring worker among them, or /proc cannot say; with alone, also
+ * if a thread has a child (a tree: dumped as more than this process).
+ */
+static long list_threads(pid_t pid, pid_t *tids, size_t max, int alone)
+{
+	char path[96], *buf;
+	struct dirent *e;
+	struct proc_stat st;
+	size_t n = 0;
+	DIR *dir;
+	int bad = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return -1;
+	while (!bad && (e = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+
+		if (tid <= 0)
+			continue;
+		if (n == max || proc_read_stat(tid, &st) < 0 || (st.flags & PF_IO_WORKER)) {
+			bad = 1;
+			break;
+		}
+		if (alone) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+			if (read_file(path, &buf, NULL) < 0)
+				bad = 1;
+			else {
+				bad = buf[0] && buf[0] != '\n';
+				free(buf);
+			}
+		}
+		tids[n++] = tid;
+	}
+	closedir(dir);
+	if (bad)
+		return -1;
+	qsort(tids, n, sizeof(*tids), cmp_tid);
+	return (long)n;
+}
+
+/*
+ * Syscalls not counted: they change no mapping, and a job makes them
+ * without end (the bench target's getppid after a gap, a thread's
+ * clock_gettime without a vdso) or sleeps in them (a freeze interrupts
+ * those: left).  The filter goes by number, and an int 0x80 call of a
+ * 64-bit process is counted by its i386 number: none of these is the
+ * i386 number of one that can change a mapping (madvise 219, mlock
+ * 150-153 and 376, prctl 172, mmap 90 and 192, munmap 91, mprotect 125,
+ * mremap 163, brk 45, clone 120, fork 2, vfork 190, execve 11, ipc 117,
+ * shmat 397, ioctl 54, remap_file_pages 257, mbind 274, pkey_mprotect
+ * 380, execveat 358, io_uring_enter 426, clone3 435, process_madvise
+ * 440, mseal 462).  Other architectures: every syscall counts.
+ */
+#ifdef __x86_64__
+static const int harmless[] = {
+	SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_geteuid, SYS_getgid, SYS_getegid,
+	SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday, SYS_time, SYS_getrusage,
+	SYS_nanosleep, SYS_clock_nanosleep, SYS_sched_yield, SYS_futex, SYS_pause,
+	SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_rt_sigaction, SYS_rt_sigsuspend,
+	SYS_rt_sigtimedwait, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2, SYS_poll,
+	SYS_ppoll, SYS_select, SYS_pselect6, SYS_wait4, SYS_waitid,
+};
+#endif
+
+static int open_count(long id, pid_t tid)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id,
+	};
+	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+#ifdef __x86_64__
+	char filter[1024];
+	size_t len = 0;
+
+	for (size_t i = 0; fd >= 0 && i < ARRAY_SIZE(harmless); i++)
+		len += (size_t)snprintf(filter + len, sizeof(filter) - len, "%sid != %d",
+					i ? " && " : "", harmless[i]);
+	if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0) {
+		close(fd);
+		return -1;
+	}
+#endif
+	return fd;
+}
+
+struct quiet *quiet_watch(pid_t pid, int alone)
+{
+	long enter = tracepoint_id("sys_enter"), leave = tracepoint_id("sys_exit"), n;
+	pid_t again[QUIET_MAX_THREADS];
+	struct quiet *q;
+
+	if (enter < 0 || leave < 0)
+		return NULL;
+	q = xzalloc(sizeof(*q));
+	q->pid = pid;
+	memset(q->fds, -1, sizeof(q->fds));
+	if ((n = list_threads(pid, q->tids, QUIET_MAX_THREADS, alone)) <= 0)
+		goto no;
+	q->n = (size_t)n;
+	for (size_t i = 0; i < q->n; i++)
+		if ((q->fds[i][0] = open_count(enter, q->tids[i])) < 0 ||
+		    (q->fds[i][1] = open_count(leave, q->tids[i])) < 0)
+			goto no;
+	/* A thread made while the counts were opened, by one not yet
+	 * counted, has none: the same threads once all are counted. */
+	if (list_threads(pid, again, QUIET_MAX_THREADS, alone) != n ||
+	    memcmp(again, q->tids, q->n * sizeof(*again)))
+		goto no;
+	return q;
+no:
+	debug("VmFlags read while the process is frozen: its syscalls cannot be counted (%s)",
+	      enter < 0 ? "no tracepoint" : q->n ? "perf_event_open, or its threads changed" :
+	      "more than 64 threads, a child, or an io_uring worker");
+	quiet_end(q);
+	return NULL;
+}
+
+int quiet_held(struct quiet *q)
+{
+	pid_t now[QUIET_MAX_THREADS];
+	long n = list_threads(q->pid, now, QUIET_MAX_THREADS, 0);
+
+	if (n != (long)q->n || memcmp(now, q->tids, q->n * sizeof(*now))) {
+		debug("the threads changed since smaps was read: VmFlags read while the process is frozen");
+		return 0;
+	}
+	for (size_t i = 0; i < q->n; i++)
+		for (int k = 0; k < 2; k++) {
+			uint64_t count = 1;
+
+			if (read(q->fds[i][k], &count, sizeof(count)) != sizeof(count) || count) {
+				debug("thread %d %s a syscall (%llu) since smaps was read: VmFlags read while the process is frozen",
+				      q->tids[i], k ? "left" : "entered", (unsigned long long)count);
+				return 0;
+			}
+		}
+	return 1;
+}
+
+void quiet_end(struct quiet *q)
+{
+	if (!q)
+		return;
+	for (size_t i = 0; i < QUIET_MAX_THREADS; i++)
+		for (int k = 0; k < 2; k++)
+			if (q->fds[i][k] >= 0)
+				close(q->fds[i][k]);
+	free(q);
+}
