@@ -1043,13 +1043,14 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 		goto out;
 	phase("freeze (before \"frozen for\")");
 	t_frozen = now_ns();
+	/* The counts closed only at the end: the last close of a
+	 * tracepoint's events waits for RCU grace periods (perf_trace_event_unreg:
+	 * 50-90 ms here, all of it frozen). */
 	if (d.quiet && !quiet_held(d.quiet)) {
 		proc_free_maps(d.early, d.nearly);
 		d.early = NULL;
 		d.nearly = 0;
 	}
-	quiet_end(d.quiet);
-	d.quiet = NULL;
 	if (d.early)
 		debug("VmFlags read before the freeze: the process made no syscall since");
 	if ((ret = setup_procs(&d, o)) == 0) {
