@@ -109,14 +109,11 @@ stopped() {
 	[ "$(proc_state "$1")" = T ]
 }
 
-# bats test_tags=arch-independent
-@test "mappings: --no-fork takes VmFlags read before the freeze from a job that made no syscall since, and honours them" {
-	skip_unless_ptrace
-	skip_unless_root
-	syscalls_countable
-	start_target madv_late
-	# The target may still be leaving the syscalls of its setup: a few
-	# dumps, the last one's image restored.
+# dump_early: dump $TPID --no-fork until ckpt says it took the VmFlags
+# read before the freeze (the target may still be leaving the syscalls of
+# its setup: at most 5 dumps), then kill it; the last image restores it.
+dump_early() {
+	local i
 	for i in 1 2 3 4 5; do
 		run "$CKPT" -v dump "$TPID" -o "$T/img" --no-fork
 		echo "$output"
@@ -126,9 +123,29 @@ stopped() {
 	[[ "$output" == *"VmFlags read before the freeze: the process made no syscall since"* ]]
 	kill -KILL "$TPID"
 	reap "$TPID"
+}
+
+# bats test_tags=arch-independent
+@test "mappings: --no-fork takes VmFlags read before the freeze from a job that made no syscall since, and honours them" {
+	skip_unless_ptrace
+	skip_unless_root
+	syscalls_countable
+	start_target madv_late
+	dump_early
 	restore_go
 	[ "$status" -eq 0 ]
 	grep -qx 'madv_late: ok' "$T/out"
+}
+
+# bats test_tags=arch-independent
+@test "mappings: every madvise and mlock state taken from smaps read before the freeze comes back (mem_madv)" {
+	skip_unless_ptrace
+	skip_unless_root
+	syscalls_countable
+	start_target mem_madv spin
+	dump_early
+	restore_go
+	[ "$status" -eq 0 ]
 }
 
 # bats test_tags=arch-independent

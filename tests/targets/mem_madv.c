@@ -8,8 +8,11 @@
  * out of checkpointing, it comes back as zeros, image/format.h), and a
  * child forked after restore must not see the DONTFORK mapping and must
  * see the WIPEONFORK one as zeros.
- * Usage: mem_madv [nolock]: nolock leaves out mlock and MLOCK_ONFAULT (a
- * locked process has its VmFlags read while frozen whatever else it has).
+ * Usage: mem_madv [nolock] [spin]: nolock leaves out mlock and
+ * MLOCK_ONFAULT (a locked process has its VmFlags read while frozen
+ * whatever else it has); spin waits without syscalls until restored
+ * (target_wait_spinning: a --no-fork dump may then take smaps read before
+ * the freeze).
  */
 #include <sys/wait.h>
 
@@ -61,9 +64,13 @@ int main(int argc, char **argv)
 	const int n = sizeof(r) / sizeof(r[0]);
 	char now[256];
 	pid_t pid;
-	int st;
+	int st, nolock = 0, spin = 0;
 
-	for (int i = 0; argc > 1 && !strcmp(argv[1], "nolock") && i < n; i++)
+	for (int a = 1; a < argc; a++) {
+		nolock |= !strcmp(argv[a], "nolock");
+		spin |= !strcmp(argv[a], "spin");
+	}
+	for (int i = 0; nolock && i < n; i++)
 		if (r[i].advice == -1 || r[i].advice == -3)
 			r[i].advice = -5;	/* none */
 	for (int i = 0; i < n; i++) {
@@ -88,7 +95,10 @@ int main(int argc, char **argv)
 		pat_fill(r[i].addr, LEN, 50 + i);
 		vmflags(r[i].addr, r[i].flags, sizeof(r[i].flags));
 	}
-	target_wait();
+	if (spin)
+		target_wait_spinning();
+	else
+		target_wait();
 
 	for (int i = 0; i < n; i++) {
 		char *unnamed = strstr(r[i].flags, "?? ");
