@@ -41,6 +41,7 @@ struct smaps_ahead {
 	pid_t *pids;
 	size_t n, done;		/* results ready for [0, done) */
 	int stop;
+	int how;		/* PROC_SMAPS, or PROC_MAPS (maps_ahead_start) */
 	int given;		/* smaps_ahead_given: no thread */
 	struct ahead_one *r;
 };
@@ -58,7 +59,7 @@ static void *reader(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		if (stop)
 			break;
-		one.ret = proc_read_maps_how(a->pids[i], &one.maps, &one.n, PROC_SMAPS);
+		one.ret = proc_read_maps_how(a->pids[i], &one.maps, &one.n, a->how);
 		pthread_mutex_lock(&a->lock);
 		a->r[i] = one;
 		a->done = i + 1;
@@ -72,10 +73,11 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n)
+static struct smaps_ahead *start(const pid_t *pids, size_t n, int how)
 {
 	struct smaps_ahead *a = xzalloc(sizeof(*a));
 
+	a->how = how;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	a->pids = xmemdup(pids, n * sizeof(*pids));
@@ -88,6 +90,40 @@ struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n)
 		return NULL;
 	}
 	return a;
+}
+
+struct smaps_ahead *smaps_ahead_start(const pid_t *pids, size_t n)
+{
+	return start(pids, n, PROC_SMAPS);
+}
+
+struct smaps_ahead *maps_ahead_start(pid_t pid)
+{
+	return start(&pid, 1, PROC_MAPS);
+}
+
+int maps_ahead_take(struct smaps_ahead *a, struct map_entry **out, size_t *n)
+{
+	int ret;
+
+	pthread_mutex_lock(&a->lock);
+	while (a->done < 1)
+		pthread_cond_wait(&a->cv, &a->lock);
+	pthread_mutex_unlock(&a->lock);
+	*out = a->r[0].maps;
+	*n = a->r[0].n;
+	ret = a->r[0].ret;
+	a->r[0] = (struct ahead_one){ 0 };
+	smaps_ahead_end(a);
+	return ret;
+}
+
+const struct map_entry *smaps_ahead_peek(const struct smaps_ahead *a, size_t *n)
+{
+	if (!a || !a->given || !a->r[0].maps)
+		return NULL;
+	*n = a->r[0].n;
+	return a->r[0].maps;
 }
 
 struct smaps_ahead *smaps_ahead_given(struct map_entry *maps, size_t n)

@@ -398,10 +398,32 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	 * pages found and the mappings classified (what maps tells: files
 	 * stat'ed, the vdso read) meanwhile; smaps adds the VmFlags.
 	 */
-	if (d->ahead && img->h.nprocs == 1 &&
-	    proc_read_maps_how(pid, &now, &nnow, PROC_MAPS) == 0) {
-		dump_scan_present(pid, now, nnow, tr->method == CKPT_DIRTY_UFFD, &pre);
-		if ((ret = dump_collect_vmas(pid, p, now, nnow, o)) < 0)
+	if (d->ahead && img->h.nprocs == 1) {
+		int written = tr->method == CKPT_DIRTY_UFFD;
+		size_t nearly = 0;
+		const struct map_entry *early = smaps_ahead_peek(d->ahead, &nearly);
+		struct smaps_ahead *mr = early ? maps_ahead_start(pid) : NULL;
+
+		/* smaps read before the freeze (read_early): its layout scanned
+		 * while another thread reads maps, which must show the same
+		 * (60,000 mappings: 28 and 19 ms of the freeze, one after the
+		 * other before). */
+		if (mr) {
+			dump_scan_present(pid, early, nearly, written, &pre);
+			if (maps_ahead_take(mr, &now, &nnow) < 0) {
+				now = NULL;
+				nnow = 0;
+			}
+			if (!now || !same_maps(early, nearly, now, nnow)) {
+				free(pre.r);
+				memset(&pre, 0, sizeof(pre));
+				if (now)
+					dump_scan_present(pid, now, nnow, written, &pre);
+			}
+		} else if (proc_read_maps_how(pid, &now, &nnow, PROC_MAPS) == 0) {
+			dump_scan_present(pid, now, nnow, written, &pre);
+		}
+		if (now && (ret = dump_collect_vmas(pid, p, now, nnow, o)) < 0)
 			goto out;
 	}
 	/*

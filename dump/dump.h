@@ -236,6 +236,12 @@ void smaps_ahead_end(struct smaps_ahead *a);
 /* One process's smaps read before (maps[0..n), handed over): taken as
  * smaps_ahead_take takes what the thread read. */
 struct smaps_ahead *smaps_ahead_given(struct map_entry *maps, size_t n);
+/* What smaps_ahead_given was handed, not taken yet (n of them), or NULL. */
+const struct map_entry *smaps_ahead_peek(const struct smaps_ahead *a, size_t *n);
+/* /proc/PID/maps (no VmFlags) read by a thread of its own; taken (and
+ * the thread ended) by maps_ahead_take, as proc_read_maps_how. */
+struct smaps_ahead *maps_ahead_start(pid_t pid);
+int maps_ahead_take(struct smaps_ahead *a, struct map_entry **out, size_t *n);
 
 /* quiet.c: a process's syscalls counted from before its smaps is read to
  * its freeze.  NULL: they cannot be (not root, too many threads, an
