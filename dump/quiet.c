@@ -21,10 +21,11 @@
  * the same threads then as when the count began, means that the flags
  * read are the flags frozen.  sys_exit catches a syscall already under
  * way when the count began (a madvise waiting for the mmap lock the read
- * holds); a thread asleep in one (nanosleep) leaves it when the freeze
- * interrupts it, and so fails the test: a job whose threads sleep in
- * syscalls has its smaps read frozen, as before.  A thread made since
- * the count began came from a clone, itself a syscall.
+ * holds).  Syscalls that change no mapping are not counted (x86-64: the
+ * filter below), so a thread asleep in nanosleep, futex or epoll_wait,
+ * which the freeze interrupts, passes; asleep in any other (read, say),
+ * it fails the test and smaps is read frozen, as before.  A thread made
+ * since the count began came from a clone, itself a syscall.
  *
  * What is not a syscall of theirs: io_uring's workers (PF_IO_WORKER
  * threads, which run requests such as IORING_OP_MADVISE): a process with
