@@ -250,6 +250,9 @@ int maps_ahead_take(struct smaps_ahead *a, struct map_entry **out, size_t *n);
 struct quiet;
 struct quiet *quiet_watch(pid_t pid, int alone);
 int quiet_held(struct quiet *q);
+/* Whether a count moved already (q a struct quiet: proc_read_smaps_unless's
+ * stop, so that a job that fails the test costs smaps up to its syscall). */
+int quiet_moved(void *q);
 void quiet_end(struct quiet *q);
 
 /* The present or swapped pages of a process's mappings (PAGEMAP_SCAN),

@@ -39,6 +39,8 @@
  */
 #include <dirent.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +206,27 @@ no:
 	return NULL;
 }
 
+/* Whether a thread entered or left a syscall counted (said, with when). */
+static int counted(const struct quiet *q, const char *when)
+{
+	for (size_t i = 0; i < q->n; i++)
+		for (int k = 0; k < 2; k++) {
+			uint64_t count = 1;
+
+			if (read(q->fds[i][k], &count, sizeof(count)) != sizeof(count) || count) {
+				debug("thread %d %s a syscall (%llu) %s: VmFlags read while the process is frozen",
+				      q->tids[i], k ? "left" : "entered", (unsigned long long)count, when);
+				return 1;
+			}
+		}
+	return 0;
+}
+
+int quiet_moved(void *q)
+{
+	return counted(q, "while smaps was read");
+}
+
 int quiet_held(struct quiet *q)
 {
 	pid_t now[QUIET_MAX_THREADS];
@@ -213,26 +236,43 @@ int quiet_held(struct quiet *q)
 		debug("the threads changed since smaps was read: VmFlags read while the process is frozen");
 		return 0;
 	}
-	for (size_t i = 0; i < q->n; i++)
-		for (int k = 0; k < 2; k++) {
-			uint64_t count = 1;
-
-			if (read(q->fds[i][k], &count, sizeof(count)) != sizeof(count) || count) {
-				debug("thread %d %s a syscall (%llu) since smaps was read: VmFlags read while the process is frozen",
-				      q->tids[i], k ? "left" : "entered", (unsigned long long)count);
-				return 0;
-			}
-		}
-	return 1;
+	return !counted(q, "since smaps was read");
 }
 
-void quiet_end(struct quiet *q)
+static void *closer(void *arg)
 {
-	if (!q)
-		return;
+	struct quiet *q = arg;
+
 	for (size_t i = 0; i < QUIET_MAX_THREADS; i++)
 		for (int k = 0; k < 2; k++)
 			if (q->fds[i][k] >= 0)
 				close(q->fds[i][k]);
 	free(q);
+	return NULL;
+}
+
+/*
+ * Closed by a thread of their own: the last close of a tracepoint's
+ * events waits for RCU grace periods (perf_trace_event_unreg: 46 and 56 ms
+ * for the two here, strace -T), which the dump need not wait for; and
+ * while they are open every task on the machine takes the syscall slow
+ * path, so they close as soon as they have answered.  The thread blocks
+ * every signal: ckpt's go to its main thread.
+ */
+void quiet_end(struct quiet *q)
+{
+	sigset_t all, old;
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (!q)
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, closer, q))
+		closer(q);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

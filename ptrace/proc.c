@@ -484,6 +484,8 @@ struct maps_text {
 	struct map_entry *m;
 	size_t cnt, cap;
 	int how;
+	int (*stop)(void *);	/* asked between chunks: nonzero, give up */
+	void *arg;
 };
 
 /*
@@ -535,7 +537,7 @@ static void parse_text_line(struct maps_text *t, char *line)
 
 static int read_maps_text(int fd, struct maps_text *t, size_t chunk)
 {
-	size_t cap = chunk ? chunk : MAPS_CHUNK, have = 0;
+	size_t cap = chunk ? chunk : MAPS_CHUNK, have = 0, since = 0;
 	char *buf = xmalloc(cap + 1);
 
 	for (;;) {
@@ -552,6 +554,14 @@ static int read_maps_text(int fd, struct maps_text *t, size_t chunk)
 		if (r == 0)
 			break;
 		have += (size_t)r;
+		/* Asked once per MAPS_CHUNK of text, not per read (a page). */
+		if (t->stop && (since += (size_t)r) >= MAPS_CHUNK) {
+			since = 0;
+			if (t->stop(t->arg)) {
+				free(buf);
+				return -ECANCELED;
+			}
+		}
 		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
 			*nl = 0;
 			parse_text_line(t, line);
@@ -570,9 +580,10 @@ static int read_maps_text(int fd, struct maps_text *t, size_t chunk)
 	return 0;
 }
 
-int proc_parse_maps_fd(int fd, int how, size_t chunk, struct map_entry **out, size_t *n)
+static int parse_maps_fd(int fd, struct maps_text *tt, size_t chunk, struct map_entry **out,
+			 size_t *n)
 {
-	struct maps_text t = { .how = how };
+	struct maps_text t = *tt;
 	int ret = read_maps_text(fd, &t, chunk);
 
 	if (ret < 0) {
@@ -584,10 +595,40 @@ int proc_parse_maps_fd(int fd, int how, size_t chunk, struct map_entry **out, si
 	return 0;
 }
 
-int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
+int proc_parse_maps_fd(int fd, int how, size_t chunk, struct map_entry **out, size_t *n)
+{
+	struct maps_text t = { .how = how };
+
+	return parse_maps_fd(fd, &t, chunk, out, n);
+}
+
+/* smaps walks every page table for its counters: much slower than maps
+ * on a big process, and only it has VmFlags. */
+static int read_maps_file(pid_t pid, struct maps_text *t, struct map_entry **out, size_t *n)
 {
 	char path[64];
 	int fd, ret;
+
+	snprintf(path, sizeof(path), t->how == PROC_SMAPS ? "/proc/%d/smaps" : "/proc/%d/maps", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	ret = parse_maps_fd(fd, t, 0, out, n);
+	close(fd);
+	return ret;
+}
+
+int proc_read_smaps_unless(pid_t pid, int (*stop)(void *), void *arg, struct map_entry **out,
+			   size_t *n)
+{
+	struct maps_text t = { .how = PROC_SMAPS, .stop = stop, .arg = arg };
+
+	return read_maps_file(pid, &t, out, n);
+}
+
+int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
+{
+	struct maps_text t = { .how = how };
+	int ret;
 
 	/* The query, where it works; the text for any other failure than
 	 * the process's (a kernel without it, ENOTTY/EINVAL; a name longer
@@ -595,15 +636,7 @@ int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how)
 	if (how == PROC_MAPS_EXEC &&
 	    ((ret = query_exec_maps(pid, out, n)) == 0 || ret == -ESRCH || ret == -ENOENT))
 		return ret;
-
-	/* smaps walks every page table for its counters: much slower than
-	 * maps on a big process, and only it has VmFlags. */
-	snprintf(path, sizeof(path), how == PROC_SMAPS ? "/proc/%d/smaps" : "/proc/%d/maps", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	ret = proc_parse_maps_fd(fd, how, 0, out, n);
-	close(fd);
-	return ret;
+	return read_maps_file(pid, &t, out, n);
 }
 
 /*

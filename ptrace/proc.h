@@ -119,6 +119,10 @@ int proc_read_maps(pid_t pid, struct map_entry **out, size_t *n);
  * VmFlags), PROC_MAPS_EXEC (maps, only the executable mappings). */
 enum { PROC_MAPS, PROC_SMAPS, PROC_MAPS_EXEC };
 int proc_read_maps_how(pid_t pid, struct map_entry **out, size_t *n, int how);
+/* smaps, as proc_read_maps, stop(arg) asked every 64 KiB of text read:
+ * nonzero, -ECANCELED and nothing kept. */
+int proc_read_smaps_unless(pid_t pid, int (*stop)(void *), void *arg, struct map_entry **out,
+			   size_t *n);
 void proc_free_maps(struct map_entry *m, size_t n);
 /* The mapping [*start, *end) of pid holding addr, *stack 1 if it is its
  * [stack]; -ENOENT: none. */
