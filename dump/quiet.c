@@ -153,10 +153,16 @@ static const int harmless[] = {
 };
 #endif
 
+/*
+ * Opened disabled and enabled once filtered: enabled at open, it would
+ * count what the filter leaves out (a futex, a clock read) until the
+ * filter came, and fail the test for nothing.
+ */
 static int open_count(long id, pid_t tid)
 {
 	struct perf_event_attr a = {
 		.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id,
+		.disabled = 1,
 	};
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 #ifdef __x86_64__
@@ -171,6 +177,10 @@ static int open_count(long id, pid_t tid)
 		return -1;
 	}
 #endif
+	if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
