@@ -245,7 +245,8 @@ int maps_ahead_take(struct smaps_ahead *a, struct map_entry **out, size_t *n);
 
 /* quiet.c: a process's syscalls counted from before its smaps is read to
  * its freeze.  NULL: they cannot be (not root, too many threads, an
- * io_uring worker, or with alone a child).  quiet_held, once frozen: 1 if
+ * io_uring worker, with alone a child, or a DAMON kdamond that may
+ * madvise it).  quiet_held, once frozen: 1 if
  * no thread of it entered or left a syscall since, and none came or went. */
 struct quiet;
 struct quiet *quiet_watch(pid_t pid, int alone);
@@ -253,6 +254,9 @@ int quiet_held(struct quiet *q);
 /* Whether a count moved already (q a struct quiet: proc_read_smaps_unless's
  * stop, so that a job that fails the test costs smaps up to its syscall). */
 int quiet_moved(void *q);
+/* Whether a kdamond under root (/sys/kernel/mm/damon/admin/kdamonds) is on
+ * with vaddr or fvaddr operations: DAMON may madvise a process's memory. */
+int quiet_damon_vaddr_on(const char *root);
 void quiet_end(struct quiet *q);
 
 /* The present or swapped pages of a process's mappings (PAGEMAP_SCAN),

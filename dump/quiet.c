@@ -14,7 +14,13 @@
  * flag (mm/madvise.c process_madvise_remote_valid: COLD, PAGEOUT,
  * WILLNEED, COLLAPSE); a userfaultfd passed to one changes only um/uw,
  * which the image does not record; faults and signals change the layout
- * (a stack grown), which maps read frozen shows.  So: each thread's
+ * (a stack grown), which maps read frozen shows.  One kernel thread does
+ * change them: DAMON's, whose DAMOS_HUGEPAGE/NOHUGEPAGE schemes on a
+ * process (vaddr or fvaddr operations) call do_madvise on its memory
+ * (mm/damon/vaddr.c damos_madvise): hg/nh flip with no syscall of the
+ * process.  While a kdamond with those operations is on, the process is
+ * not watched (quiet_damon_vaddr_on); paddr's work on physical memory
+ * (DAMON_RECLAIM, LRU_SORT) changes no VmFlags.  So: each thread's
  * raw_syscalls:sys_enter and sys_exit counted (a perf tracepoint event
  * per thread, which also counts int 0x80 calls), from before the read;
  * no syscall entered and none left, in any thread, up to the freeze, and
@@ -38,6 +44,7 @@
  * NULL: smaps is read frozen.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,6 +62,7 @@
 /* More threads than this: not worth two descriptors each. */
 #define QUIET_MAX_THREADS	64
 #define PF_IO_WORKER		0x00000010	/* include/linux/sched.h */
+#define DAMON_KDAMONDS		"/sys/kernel/mm/damon/admin/kdamonds"
 
 struct quiet {
 	pid_t pid;
@@ -184,6 +192,51 @@ static int open_count(long id, pid_t tid)
 	return fd;
 }
 
+/* The first word of root/rel, into out (len); "" if none. */
+static void read_word(const char *root, const char *rel, char *out, size_t len)
+{
+	char path[PATH_MAX], *buf;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (read_file(path, &buf, NULL) < 0)
+		return;
+	snprintf(out, len, "%.*s", (int)strcspn(buf, " \n"), buf);
+	free(buf);
+}
+
+int quiet_damon_vaddr_on(const char *root)
+{
+	char rel[PATH_MAX], word[16];
+	struct dirent *k, *c;
+	DIR *kd, *cd;
+	int on = 0;
+
+	if (!(kd = opendir(root)))
+		return 0;	/* no DAMON sysfs: no kdamond it made */
+	while (!on && (k = readdir(kd))) {
+		if (k->d_name[0] < '0' || k->d_name[0] > '9')
+			continue;
+		snprintf(rel, sizeof(rel), "%s/state", k->d_name);
+		read_word(root, rel, word, sizeof(word));
+		if (strcmp(word, "on"))
+			continue;
+		snprintf(rel, sizeof(rel), "%s/%s/contexts", root, k->d_name);
+		if (!(cd = opendir(rel)))
+			continue;
+		while (!on && (c = readdir(cd))) {
+			if (c->d_name[0] < '0' || c->d_name[0] > '9')
+				continue;
+			snprintf(rel, sizeof(rel), "%s/contexts/%s/operations", k->d_name, c->d_name);
+			read_word(root, rel, word, sizeof(word));
+			on = !strcmp(word, "vaddr") || !strcmp(word, "fvaddr");
+		}
+		closedir(cd);
+	}
+	closedir(kd);
+	return on;
+}
+
 struct quiet *quiet_watch(pid_t pid, int alone)
 {
 	long enter = tracepoint_id("sys_enter"), leave = tracepoint_id("sys_exit"), n;
@@ -192,6 +245,10 @@ struct quiet *quiet_watch(pid_t pid, int alone)
 
 	if (enter < 0 || leave < 0)
 		return NULL;
+	if (quiet_damon_vaddr_on(DAMON_KDAMONDS)) {
+		debug("VmFlags read while the process is frozen: a DAMON kdamond works on virtual addresses, and may madvise");
+		return NULL;
+	}
 	q = xzalloc(sizeof(*q));
 	q->pid = pid;
 	memset(q->fds, -1, sizeof(q->fds));
