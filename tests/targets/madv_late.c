@@ -5,29 +5,24 @@
  * syscalls, so that the dump does, and holds:
  *   - KEEP: 2 MiB of a pattern, its flags left alone;
  *   - EARLY: 2 MiB under MADV_DONTDUMP from the start;
- *   - LATE: 2 MiB of a pattern, put under MADV_DONTDUMP on SIGUSR1 (the
- *     test sends it while ckpt waits between its read of smaps and the
- *     freeze), then $CKPT_READY.late is made.
+ *   - LATE: 2 MiB of a pattern, put under MADV_DONTDUMP once byte 0 of
+ *     TRIGGER (madv_late TRIGGER: a file of a page or more, mapped shared)
+ *     is 'x'; byte 1 is then set to 'y' (byte 2 is set to 's' once it
+ *     spins, its last syscalls left).  The test writes the 'x' (dd)
+ *     while ckpt waits between its read of smaps and the freeze: the
+ *     madvise is then the one syscall the target makes in that window (no
+ *     signal, no file opened), so the dump must count madvise itself.
  * After the restore (told by a gap in its clock and a new parent) it waits
  * for $CKPT_GO and checks: each mapping's VmFlags as before the dump
  * (LATE's as after its madvise, if it ran), EARLY's and a late-madvised
  * LATE's data not restored (zeros), the rest intact.
  */
-#include <signal.h>
 #include <stdint.h>
 
 #include "target.h"
 #include "mem.h"
 
 #define LEN	(2ul << 20)
-
-static volatile sig_atomic_t madv_now;
-
-static void on_usr1(int sig)
-{
-	(void)sig;
-	madv_now = 1;
-}
 
 static uint64_t now_ns(void)
 {
@@ -59,14 +54,31 @@ static void vmflags(const void *addr, char *out, size_t len)
 		fclose(f);
 }
 
-int main(void)
+/* TRIGGER mapped shared (a page of it), or NULL without one. */
+static volatile char *trigger(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED) {
+		target_fail("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	close(fd);
+	return p;
+}
+
+int main(int argc, char **argv)
 {
 	static const char *const names[] = { "KEEP", "EARLY", "LATE" };
 	unsigned char *m[3];
-	char flags[3][256], now[256], path[4096];
-	const char *ready = getenv("CKPT_READY");
+	char flags[3][256], now[256], late_flags[256];
+	volatile char *trig = argc > 1 ? trigger(argv[1]) : NULL;
 	pid_t ppid0 = getppid();
 	int late = 0;
+
+	if (argc > 1 && !trig)
+		return target_exit();
 
 	for (int i = 0; i < 3; i++) {
 		/* PROT_EXEC on the middle one: no two merge. */
@@ -79,25 +91,36 @@ int main(void)
 		pat_fill(m[i], LEN, 70 + i);
 		vmflags(m[i], flags[i], sizeof(flags[i]));
 	}
-	signal(SIGUSR1, on_usr1);
+	/* LATE's flags once madvised, seen on a mapping like it: read in the
+	 * window, smaps would be syscalls of its own. */
+	void *like = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (like == MAP_FAILED || madvise(like, LEN, MADV_DONTDUMP) < 0) {
+		target_fail("like LATE: %s", strerror(errno));
+		return target_exit();
+	}
+	vmflags(like, late_flags, sizeof(late_flags));
+	munmap(like, LEN);
 	target_ready();
 	/* No syscall while waiting (clock_gettime through the vdso; getppid,
 	 * which the dump does not count, only after a gap of 2 ms). */
 	for (uint64_t last = now_ns();;) {
 		uint64_t t = now_ns();
 
-		if (madv_now && !late) {
+		if (trig && !trig[2])
+			trig[2] = 's';	/* spinning: target_ready's syscalls done */
+		if (trig && trig[0] == 'x' && !late) {
 			if (madvise(m[2], LEN, MADV_DONTDUMP) < 0)
 				target_fail("LATE: %s", strerror(errno));
 			late = 1;
-			vmflags(m[2], flags[2], sizeof(flags[2]));
-			snprintf(path, sizeof(path), "%s.late", ready ? ready : "ready");
-			close(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+			trig[1] = 'y';	/* told without a syscall */
 		}
 		if (t - last > 2000000 && getppid() != ppid0)
 			break;
 		last = t;
 	}
+	if (late)
+		memcpy(flags[2], late_flags, sizeof(late_flags));
 	while (!target_go())
 		target_sleep_ms(5);
 	for (int i = 0; i < 3; i++) {
