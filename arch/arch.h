@@ -206,6 +206,11 @@ void arch_disasm_mode(int *cs_arch, int *cs_mode);
 /* Name of syscall nr on this arch ("clock_nanosleep"), or NULL. */
 const char *arch_syscall_name(long nr);
 
+/* Syscalls that change no mapping, which dump/quiet.c does not count
+ * (arch_quiet_syscalls[0..arch_nquiet_syscalls), by the tracepoint's id). */
+extern const int arch_quiet_syscalls[];
+extern const unsigned arch_nquiet_syscalls;
+
 /*
  * Core files (image/core.c).  The notes that follow a thread's NT_PRSTATUS,
  * made from its dumped register sets (rs[0..nrs), rs[0] = NT_PRSTATUS) and

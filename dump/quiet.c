@@ -27,10 +27,13 @@
  * the same threads then as when the count began, means that the flags
  * read are the flags frozen.  sys_exit catches a syscall already under
  * way when the count began (a madvise waiting for the mmap lock the read
- * holds).  Syscalls that change no mapping are not counted (x86-64: the
- * filter below), so a thread asleep in nanosleep, futex or epoll_wait,
- * which the freeze interrupts, passes; asleep in any other (read, say),
- * it fails the test and smaps is read frozen, as before.  A thread made
+ * holds).  Syscalls that change no mapping are not counted (the arch's
+ * arch_quiet_syscalls; x86-64 has a list, aarch64 none), so on x86-64 a
+ * thread asleep in nanosleep, futex or epoll_wait, which the freeze
+ * interrupts, passes; asleep in any other (read, say), it fails the test
+ * and smaps is read frozen, as before.  Any signal handled in the window
+ * fails it too: rt_sigreturn is in the list, but its sys_exit reports id
+ * -1 (restore_sigcontext resets orig_ax), which is counted.  A thread made
  * since the count began came from a clone, itself a syscall.
  *
  * What is not a syscall of theirs: io_uring's workers (PF_IO_WORKER
@@ -55,6 +58,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/dump.h"
@@ -138,30 +142,6 @@ static long list_threads(pid_t pid, pid_t *tids, size_t max, int alone)
 }
 
 /*
- * Syscalls not counted: they change no mapping, and a job makes them
- * without end (the bench target's getppid after a gap, a thread's
- * clock_gettime without a vdso) or sleeps in them (a freeze interrupts
- * those: left).  The filter goes by number, and an int 0x80 call of a
- * 64-bit process is counted by its i386 number: none of these is the
- * i386 number of one that can change a mapping (madvise 219, mlock
- * 150-153 and 376, prctl 172, mmap 90 and 192, munmap 91, mprotect 125,
- * mremap 163, brk 45, clone 120, fork 2, vfork 190, execve 11, ipc 117,
- * shmat 397, ioctl 54, remap_file_pages 257, mbind 274, pkey_mprotect
- * 380, execveat 358, io_uring_enter 426, clone3 435, process_madvise
- * 440, mseal 462).  Other architectures: every syscall counts.
- */
-#ifdef __x86_64__
-static const int harmless[] = {
-	SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_geteuid, SYS_getgid, SYS_getegid,
-	SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday, SYS_time, SYS_getrusage,
-	SYS_nanosleep, SYS_clock_nanosleep, SYS_sched_yield, SYS_futex, SYS_pause,
-	SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_rt_sigaction, SYS_rt_sigsuspend,
-	SYS_rt_sigtimedwait, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2, SYS_poll,
-	SYS_ppoll, SYS_select, SYS_pselect6, SYS_wait4, SYS_waitid,
-};
-#endif
-
-/*
  * Opened disabled and enabled once filtered: enabled at open, it would
  * count what the filter leaves out (a futex, a clock read) until the
  * filter came, and fail the test for nothing.
@@ -173,18 +153,17 @@ static int open_count(long id, pid_t tid)
 		.disabled = 1,
 	};
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-#ifdef __x86_64__
 	char filter[1024];
 	size_t len = 0;
 
-	for (size_t i = 0; fd >= 0 && i < ARRAY_SIZE(harmless); i++)
+	/* the arch's syscalls that change no mapping (arch_quiet_syscalls) */
+	for (unsigned i = 0; fd >= 0 && i < arch_nquiet_syscalls; i++)
 		len += (size_t)snprintf(filter + len, sizeof(filter) - len, "%sid != %d",
-					i ? " && " : "", harmless[i]);
-	if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0) {
+					i ? " && " : "", arch_quiet_syscalls[i]);
+	if (fd >= 0 && len && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0) {
 		close(fd);
 		return -1;
 	}
-#endif
 	if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
 		close(fd);
 		return -1;

@@ -101,12 +101,14 @@ restore_limited() {
 # test writes while ckpt is stopped between the read and the freeze
 # (CKPT_KILLSIG=SIGSTOP at the kill point).
 #
-# Tagged arch-independent though the counting is not the same everywhere
-# (x86-64 leaves out syscalls that change no mapping, arch/x86_64/quiet.c;
-# aarch64 counts every one): on aarch64 the first two would need the
-# targets' rare getppid (after a 2 ms gap in their clock) not to fall in
-# the window, and the third does not depend on the filter.  Here, on the
-# host, they run against the x86-64 filter, which the third checks.
+# Tagged arch-independent though what is counted is not the same
+# everywhere: x86-64 leaves out syscalls that change no mapping
+# (arch/x86_64/quiet.c), aarch64 counts every one (arch/aarch64/quiet.c).
+# So on aarch64 the first two would take the early path only when the
+# targets' getppid (after a 2 ms gap in their clock: a preemption on a
+# busy guest) falls outside the window, five tries each: flaky there, and
+# not run there.  The third would pass there (madvise counted either way);
+# here it checks the x86-64 filter itself.
 syscalls_countable() {
 	[ -r /sys/kernel/tracing/events/raw_syscalls/sys_enter/id ] ||
 		[ -r /sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id ] ||
