@@ -32,28 +32,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The VmFlags line of the smaps entry covering addr. */
-static void vmflags(const void *addr, char *out, size_t len)
-{
-	unsigned long a = (unsigned long)addr, s, e;
-	char line[512];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	int in = 0;
-
-	snprintf(out, len, "(no mapping)");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') > strchr(line, '-'))
-			in = a >= s && a < e;
-		else if (in && !strncmp(line, "VmFlags:", 8)) {
-			snprintf(out, len, "%s", line + 9);
-			out[strcspn(out, "\n")] = 0;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-}
-
 /* TRIGGER mapped shared (a page of it), or NULL without one. */
 static volatile char *trigger(const char *path)
 {

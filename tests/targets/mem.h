@@ -1,7 +1,8 @@
 /*
  * Helpers for the memory and register targets: a reproducible byte
- * pattern, the /proc/self/maps line covering an address, and probes that
- * tell whether an address can be read or written without dying of it.
+ * pattern, the /proc/self/maps line and the smaps VmFlags covering an
+ * address, and probes that tell whether an address can be read or
+ * written without dying of it.
  * Include after target.h.
  */
 #ifndef CKPT_TEST_MEM_H
@@ -10,6 +11,8 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 
 /* A different 64-bit value for every (seed, index): splitmix64's mixer. */
@@ -159,6 +162,29 @@ static int probe(volatile unsigned char *addr, int write)
 	sigaction(SIGSEGV, &old_segv, NULL);
 	sigaction(SIGBUS, &old_bus, NULL);
 	return ok;
+}
+
+/* The VmFlags line of the smaps entry covering addr. */
+__attribute__((unused))
+static void vmflags(const void *addr, char *out, size_t len)
+{
+	unsigned long a = (unsigned long)addr, s, e;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0;
+
+	snprintf(out, len, "(no mapping)");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') > strchr(line, '-'))
+			in = a >= s && a < e;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(out, len, "%s", line + 9);
+			out[strcspn(out, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
 }
 
 #endif

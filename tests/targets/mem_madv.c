@@ -28,28 +28,6 @@ struct region {
 	char flags[256];	/* VmFlags before the dump */
 };
 
-/* The VmFlags line of the smaps entry covering addr. */
-static void vmflags(const void *addr, char *out, size_t len)
-{
-	unsigned long a = (unsigned long)addr, s, e;
-	char line[512];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	int in = 0;
-
-	snprintf(out, len, "(no mapping)");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') > strchr(line, '-'))
-			in = a >= s && a < e;
-		else if (in && !strncmp(line, "VmFlags:", 8)) {
-			snprintf(out, len, "%s", line + 9);
-			out[strcspn(out, "\n")] = 0;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-}
-
 int main(int argc, char **argv)
 {
 #define R(name, advice) { name, advice, NULL, "" }
