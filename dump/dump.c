@@ -998,7 +998,8 @@ static void read_early(pid_t pid, struct dump *d, const struct dump_opts *o)
 	/* choose.c: --kill and --stop never fork */
 	int frozen = o->fork == DUMP_FORK_NEVER || (o->fork == DUMP_FORK_AUTO && (o->kill || o->stop));
 
-	if (!frozen || o->track || o->parent || !(d->quiet = quiet_watch(pid, !o->single)))
+	if (!frozen || o->track || o->parent || !quiet_worth(pid) ||
+	    !(d->quiet = quiet_watch(pid, !o->single)))
 		return;
 	/* Given up at the first syscall counted: smaps of 60,000 mappings
 	 * read for nothing was 1.6x the whole dump and +50% of its CPU. */

@@ -249,6 +249,8 @@ int maps_ahead_take(struct smaps_ahead *a, struct map_entry **out, size_t *n);
  * madvise it).  quiet_held, once frozen: 1 if
  * no thread of it entered or left a syscall since, and none came or went. */
 struct quiet;
+/* Whether pid has enough mappings for the counts to pay (quiet.c). */
+int quiet_worth(pid_t pid);
 struct quiet *quiet_watch(pid_t pid, int alone);
 int quiet_held(struct quiet *q);
 /* Whether a count moved already (q a struct quiet: proc_read_smaps_unless's
