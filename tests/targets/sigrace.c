@@ -6,8 +6,12 @@
  * pending when ckpt asks the waiter its syscalls: lower than the signal a
  * trip ends with, it comes first.  Each must reach the handler, once the
  * dump is over, with the waiter's mask as it was (SIGUSR2 blocked): one
- * lost stops the exchange for good.  After $CKPT_GO: every one sent was
- * handled, "sigrace: ok".
+ * lost stops the exchange for good.  After $CKPT_GO: the child stopped
+ * (so that "sent" is final: read while it still ran, a signal sent
+ * between the two loads looked lost, 19185 sent and 19184 handled in the
+ * arm64 guest), every one sent was handled, "sigrace: ok".  The waiter
+ * runs on until that is checked: one ending at "stop" could leave the
+ * child's last signal undelivered.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +29,8 @@ static struct shared {
 	atomic_long sent, handled;
 } *sh;
 
+static atomic_int done;		/* the waiter's end, once the counts are checked */
+
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -40,7 +46,7 @@ static void *wait_run(void *arg)
 	sigaddset(&s, SIGUSR2);
 	pthread_sigmask(SIG_SETMASK, &s, NULL);
 	atomic_store(&sh->tid, (int)syscall(SYS_gettid));
-	while (!atomic_load(&sh->stop)) {
+	while (!atomic_load(&done)) {
 		pause();
 		pthread_sigmask(SIG_BLOCK, NULL, &cur);
 		CHECK(sigismember(&cur, SIGUSR2) && !sigismember(&cur, SIGUSR1),
@@ -82,13 +88,14 @@ int main(void)
 	if ((child = fork()) == 0)
 		send_run(getppid());
 	target_wait();
-	/* The one on its way when GO came is handled within moments. */
+	atomic_store(&sh->stop, 1);
+	waitpid(child, NULL, 0);
+	/* The one on its way when the child stopped is handled within moments. */
 	for (i = 0; i < 500 && atomic_load(&sh->handled) != atomic_load(&sh->sent); i++)
 		target_sleep_ms(10);
 	CHECK(atomic_load(&sh->handled) == atomic_load(&sh->sent) && atomic_load(&sh->sent) > 0,
 	      "%ld signals sent, %ld handled", atomic_load(&sh->sent), atomic_load(&sh->handled));
-	atomic_store(&sh->stop, 1);
-	waitpid(child, NULL, 0);
+	atomic_store(&done, 1);
 	pthread_kill(waiter, SIGUSR1);
 	pthread_join(waiter, NULL);
 	if (!target_failures)
