@@ -61,24 +61,27 @@ static void done(void)
 	ASSERT_EQ(0, system(cmd));
 }
 
+/* quiet_damon_vaddr_on of a tree with kdamond 1 (ops, state) */
+static int vaddr_on(const char *ops, const char *state)
+{
+	int on;
+
+	tree(ops, state);
+	on = quiet_damon_vaddr_on(root);
+	done();
+	return on;
+}
+
 TEST(damon_on_virtual_addresses_refuses)
 {
-	tree("vaddr\n", "on\n");
-	EXPECT_EQ(1, quiet_damon_vaddr_on(root));
-	done();
-	tree("fvaddr\n", "on\n");
-	EXPECT_EQ(1, quiet_damon_vaddr_on(root));
-	done();
+	EXPECT_EQ(1, vaddr_on("vaddr\n", "on\n"));
+	EXPECT_EQ(1, vaddr_on("fvaddr\n", "on\n"));
 }
 
 TEST(damon_off_or_on_physical_addresses_does_not)
 {
-	tree("vaddr\n", "off\n");
-	EXPECT_EQ(0, quiet_damon_vaddr_on(root));
-	done();
-	tree("paddr\n", "on\n");
-	EXPECT_EQ(0, quiet_damon_vaddr_on(root));
-	done();
+	EXPECT_EQ(0, vaddr_on("vaddr\n", "off\n"));
+	EXPECT_EQ(0, vaddr_on("paddr\n", "on\n"));
 	EXPECT_EQ(0, quiet_damon_vaddr_on("/nonexistent/kdamonds"));
 }
 
