@@ -142,30 +142,35 @@ static long list_threads(pid_t pid, pid_t *tids, size_t max, int alone)
 	return (long)n;
 }
 
+/* The arch's syscalls that change no mapping (arch_quiet_syscalls), as a
+ * tracepoint filter; "" without any.  Made once for every counter. */
+static void make_filter(char *filter, size_t size)
+{
+	size_t len = 0;
+
+	filter[0] = 0;
+	for (unsigned i = 0; i < arch_nquiet_syscalls && len < size; i++)
+		len += (size_t)snprintf(filter + len, size - len, "%sid != %d",
+					i ? " && " : "", arch_quiet_syscalls[i]);
+}
+
 /*
  * Opened disabled and enabled once filtered: enabled at open, it would
  * count what the filter leaves out (a futex, a clock read) until the
  * filter came, and fail the test for nothing.
  */
-static int open_count(long id, pid_t tid)
+static int open_count(long id, pid_t tid, const char *filter)
 {
 	struct perf_event_attr a = {
 		.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id,
 		.disabled = 1,
 	};
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	char filter[1024];
-	size_t len = 0;
 
-	/* the arch's syscalls that change no mapping (arch_quiet_syscalls) */
-	for (unsigned i = 0; fd >= 0 && i < arch_nquiet_syscalls; i++)
-		len += (size_t)snprintf(filter + len, sizeof(filter) - len, "%sid != %d",
-					i ? " && " : "", arch_quiet_syscalls[i]);
-	if (fd >= 0 && len && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0) {
-		close(fd);
+	if (fd < 0)
 		return -1;
-	}
-	if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+	if ((filter[0] && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0) ||
+	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -257,6 +262,7 @@ struct quiet *quiet_watch(pid_t pid, int alone)
 {
 	long enter = tracepoint_id("sys_enter"), leave = tracepoint_id("sys_exit"), n;
 	pid_t again[QUIET_MAX_THREADS];
+	char filter[1024];
 	struct quiet *q;
 
 	if (enter < 0 || leave < 0)
@@ -271,9 +277,10 @@ struct quiet *quiet_watch(pid_t pid, int alone)
 	if ((n = list_threads(pid, q->tids, QUIET_MAX_THREADS, alone)) <= 0)
 		goto no;
 	q->n = (size_t)n;
+	make_filter(filter, sizeof(filter));
 	for (size_t i = 0; i < q->n; i++)
-		if ((q->fds[i][0] = open_count(enter, q->tids[i])) < 0 ||
-		    (q->fds[i][1] = open_count(leave, q->tids[i])) < 0)
+		if ((q->fds[i][0] = open_count(enter, q->tids[i], filter)) < 0 ||
+		    (q->fds[i][1] = open_count(leave, q->tids[i], filter)) < 0)
 			goto no;
 	/* A thread made while the counts were opened, by one not yet
 	 * counted, has none: the same threads once all are counted. */
