@@ -1029,10 +1029,115 @@ static uint64_t release(struct dump *d, int sig)
 	return t;
 }
 
+/* The frozen part of a dump, on the thread that traces (tracer.c). */
+struct frozen {
+	struct dump *d;
+	const struct dump_opts *o;
+	pid_t pid;
+	int seccomp;
+	int reached;	/* as far as the release: "frozen for" says how long */
+	int finish;	/* the image complete but for img_writer_finish() */
+	uint64_t t_frozen, t_released;	/* t_released 0: by the tracer's exit */
+};
+
+/* Released by the exit of the thread that traces (tracer.c), or 0: the
+ * caller releases. */
+static int release_by_exit(struct dump *d)
+{
+	phase(NULL);
+	if (!tracer_exits() || tracee_forget_tree(&d->tt) < 0)
+		return 0;
+	killpoint("dump: tracer exits");
+	return 1;
+}
+
+static int frozen_run(void *arg)
+{
+	struct frozen *f = arg;
+	struct dump *d = f->d;
+	const struct dump_opts *o = f->o;
+	int ret;
+
+	phase(NULL);
+	ret = o->single ? freeze_single(f->pid, &d->tt, f->seccomp) : tracee_freeze_tree(f->pid, &d->tt);
+	if (ret < 0)
+		return ret;
+	phase("freeze (before \"frozen for\")");
+	f->t_frozen = now_ns();
+	if (d->quiet && !quiet_held(d->quiet)) {
+		proc_free_maps(d->early, d->nearly);
+		d->early = NULL;
+		d->nearly = 0;
+	}
+	quiet_end(d->quiet);	/* not waited for (quiet.c) */
+	d->quiet = NULL;
+	if (d->early)
+		debug("VmFlags read before the freeze: the process made no syscall since");
+	if ((ret = setup_procs(d, o)) == 0) {
+		d->fork = choose(d, o);
+		phase("fork or not (choose.c)");
+		ret = collect_and_write(d, o);
+	}
+	for (uint32_t i = 0; i < d->img.h.nprocs; i++)
+		d->pr[i].code = d->pr[i].ts->code;
+	if (ret < 0) {
+		untrack(d, 1);
+		tracee_release_tree(&d->tt, 0);
+		return ret;
+	}
+	f->reached = 1;
+	if (d->fork || o->snapshot) {
+		/* The copies hold the memory: the processes go on at once. */
+		f->t_released = release(d, 0);
+		if (o->snapshot) {
+			ret = write_idle(d, o, write_snapshot);
+		} else {
+			ret = write_idle(d, o, write_forked);
+			reap_copies(d);
+		}
+		if (ret < 0)
+			untrack(d, 0);
+		for (uint32_t i = 0; ret == 0 && o->stop && i < d->img.h.nprocs; i++)
+			kill(d->pr[i].pid, SIGSTOP);
+	} else if (!o->kill && !o->stop) {
+		/* The image is complete in the page cache: let the processes go
+		 * before the fsync, which may take long. */
+		f->finish = 1;
+		if (!release_by_exit(d))
+			f->t_released = release(d, 0);
+	} else {
+		/* Killed, or left stopped, only once the image is safely on
+		 * disk; if it is not, the processes run on as before. */
+		ret = img_writer_finish(&d->w);
+		/* TCP connections dropped silently by the kill, unless one
+		 * received what the image misses: then not killed at all */
+		if (ret == 0 && o->kill &&
+		    (ret = fd_tcp_before_kill(&d->img, 1, o->no_network_lock)) < 0 && !d->w.is_stream &&
+		    d->w.path)
+			unlink(d->w.path);
+		if (ret < 0)
+			untrack(d, 1);
+		f->t_released = release(d, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
+		if (ret == 0 && o->kill)
+			fd_tcp_lock_kept();
+	}
+	return ret;
+}
+
+/* The frozen part on a thread of its own, whose exit can release: a
+ * --no-fork dump of a process that is let go to run on (not --kill or
+ * --stop; --fork's copies stay traced while the image is written). */
+static int on_tracer(pid_t pid, const struct dump_opts *o)
+{
+	return o->fork == DUMP_FORK_NEVER && !o->snapshot && !o->kill && !o->stop &&
+	       !tracee_is_held(pid);
+}
+
 int dump_run(pid_t pid, const struct dump_opts *o)
 {
 	struct dump d = { .w = { .fd = -1 } };
-	uint64_t t0 = now_ns(), t_frozen, t_released = 0;
+	struct frozen f = { .d = &d, .o = o, .pid = pid };
+	uint64_t t0 = now_ns();
 	unsigned long said = log_errors_said();
 	int ret, seccomp;
 
@@ -1062,75 +1167,27 @@ int dump_run(pid_t pid, const struct dump_opts *o)
 	warm_heap(pid, &d);
 	phase("heap warmed");
 	killpoint("dump: before the freeze");
-	phase(NULL);
-	ret = o->single ? freeze_single(pid, &d.tt, seccomp) : tracee_freeze_tree(pid, &d.tt);
-	if (ret < 0)
+	f.seccomp = seccomp;
+	ret = on_tracer(pid, o) ? tracer_run(frozen_run, &f) : frozen_run(&f);
+	if (!f.reached)
 		goto out;
-	phase("freeze (before \"frozen for\")");
-	t_frozen = now_ns();
-	if (d.quiet && !quiet_held(d.quiet)) {
-		proc_free_maps(d.early, d.nearly);
-		d.early = NULL;
-		d.nearly = 0;
-	}
-	quiet_end(d.quiet);	/* not waited for (quiet.c) */
-	d.quiet = NULL;
-	if (d.early)
-		debug("VmFlags read before the freeze: the process made no syscall since");
-	if ((ret = setup_procs(&d, o)) == 0) {
-		d.fork = choose(&d, o);
-		phase("fork or not (choose.c)");
-		ret = collect_and_write(&d, o);
-	}
-	for (uint32_t i = 0; i < d.img.h.nprocs; i++)
-		d.pr[i].code = d.pr[i].ts->code;
-	if (ret < 0) {
-		untrack(&d, 1);
-		tracee_release_tree(&d.tt, 0);
-		goto out;
-	}
-	if (d.fork || o->snapshot) {
-		/* The copies hold the memory: the processes go on at once. */
-		t_released = release(&d, 0);
-		if (o->snapshot) {
-			ret = write_idle(&d, o, write_snapshot);
-		} else {
-			ret = write_idle(&d, o, write_forked);
-			reap_copies(&d);
+	if (f.finish) {
+		if (!f.t_released) {
+			/* tracer_run returned once the tracing thread was gone */
+			phase("release (the tracing thread's exit)");
+			f.t_released = now_ns();
+			taskfiles_close();
 		}
-		if (ret < 0)
-			untrack(&d, 0);
-		for (uint32_t i = 0; ret == 0 && o->stop && i < d.img.h.nprocs; i++)
-			kill(d.pr[i].pid, SIGSTOP);
-	} else if (!o->kill && !o->stop) {
-		/* The image is complete in the page cache: let the processes go
-		 * before the fsync, which may take long. */
-		t_released = release(&d, 0);
 		ret = img_writer_finish(&d.w);
 		if (ret < 0)
 			untrack(&d, 0);
-	} else {
-		/* Killed, or left stopped, only once the image is safely on
-		 * disk; if it is not, the processes run on as before. */
-		ret = img_writer_finish(&d.w);
-		/* TCP connections dropped silently by the kill, unless one
-		 * received what the image misses: then not killed at all */
-		if (ret == 0 && o->kill &&
-		    (ret = fd_tcp_before_kill(&d.img, 1, o->no_network_lock)) < 0 && !d.w.is_stream &&
-		    d.w.path)
-			unlink(d.w.path);
-		if (ret < 0)
-			untrack(&d, 1);
-		t_released = release(&d, ret < 0 ? 0 : o->kill ? SIGKILL : SIGSTOP);
-		if (ret == 0 && o->kill)
-			fd_tcp_lock_kept();
 	}
 	if (ret == 0)
 		track_keep(&d);
-	debug("frozen for %.1f ms, dump took %.1f ms", (t_released - t_frozen) / 1e6,
+	debug("frozen for %.1f ms, dump took %.1f ms", (f.t_released - f.t_frozen) / 1e6,
 	      (now_ns() - t0) / 1e6);
 	if (o->result) {
-		o->result->frozen_ns = t_released - t_frozen;
+		o->result->frozen_ns = f.t_released - f.t_frozen;
 		o->result->total_ns = now_ns() - t0;
 		o->result->forked = d.fork == DUMP_FORK_ALWAYS && !d.refused;
 	}

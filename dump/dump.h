@@ -83,6 +83,13 @@ int dump_collect_threads(struct img_proc *p, struct tracee_set *ts, uint32_t *xs
 struct twin;
 struct twin *twin_start(size_t n, int (*fn)(void *arg, size_t i), void *arg);
 int twin_finish(struct twin *w);
+/* tracer.c: fn(arg) on a thread of ckpt's own, which makes every ptrace
+ * request of it (SIGINT/TERM/HUP sent on to it); fn's result once the
+ * thread is gone, and with it every task it still traced let go.
+ * tracer_exits(): 1 in fn on such a thread (tracee_forget_tree may leave
+ * the release to its exit); 0 elsewhere (fn could get no thread). */
+int tracer_run(int (*fn)(void *arg), void *arg);
+int tracer_exits(void);
 /* remote.c: state only a syscall inside the target can read */
 int dump_find_syscall_insn(struct tracee_set *ts, const struct map_entry *maps, size_t n);
 /* after_brk (or NULL): called once brk(2), the one syscall run there that

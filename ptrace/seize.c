@@ -454,6 +454,27 @@ int tracee_freeze_one_patient(pid_t pid, pid_t tid, struct tracee_set *ts,
 	}
 }
 
+/* A borrowed thread's own registers, mask and stack bytes back. */
+static void own_back(struct tracee *t)
+{
+	if (t->injecting && tracee_inject_end(t) < 0)
+		warn("thread %d: cannot put its registers back", t->tid);
+}
+
+static void forget_all(struct tracee_set *ts)
+{
+	free(ts->t);
+	ts->t = NULL;
+	ts->n = ts->cap = 0;
+}
+
+void tracee_forget(struct tracee_set *ts)
+{
+	for (size_t i = 0; i < ts->n; i++)
+		own_back(&ts->t[i]);
+	forget_all(ts);
+}
+
 void tracee_release(struct tracee_set *ts, int sig)
 {
 	if (sig && ts->n)
@@ -461,8 +482,8 @@ void tracee_release(struct tracee_set *ts, int sig)
 	for (size_t i = 0; i < ts->n; i++) {
 		struct tracee *t = &ts->t[i];
 
-		if (sig != SIGKILL && t->injecting && tracee_inject_end(t) < 0)
-			warn("thread %d: cannot put its registers back", t->tid);
+		if (sig != SIGKILL)
+			own_back(t);
 		/* A thread a trip left in a signal-delivery stop: the signal
 		 * the process had sent it goes on (trip.c); ckpt's does not. */
 		if (!tracee_is_held(ts->pid)) {
@@ -477,7 +498,5 @@ void tracee_release(struct tracee_set *ts, int sig)
 		else
 			ptrace(t->group_stop ? PTRACE_LISTEN : PTRACE_CONT, t->tid, 0, 0);
 	}
-	free(ts->t);
-	ts->t = NULL;
-	ts->n = ts->cap = 0;
+	forget_all(ts);
 }

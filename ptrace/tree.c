@@ -485,6 +485,19 @@ static void kill_tree(struct tracee_tree *tt)
 	tracee_release(&tt->t[0].ts, SIGKILL);
 }
 
+int tracee_forget_tree(struct tracee_tree *tt)
+{
+	/* A tree lets go tasks born in the freeze (let_go); ckpt run's
+	 * thread keeps a held process. */
+	if (tt->n != 1 || tt->born.n || tt->t[0].zombie || tracee_is_held(tt->t[0].pid))
+		return -1;
+	tracee_forget(&tt->t[0].ts);
+	free(tt->born.pid);
+	free(tt->t);
+	memset(tt, 0, sizeof(*tt));
+	return 0;
+}
+
 void tracee_release_tree(struct tracee_tree *tt, int sig)
 {
 	if (sig == SIGKILL && tt->n > 1)

@@ -35,6 +35,11 @@ int tracee_freeze_tree(pid_t root, struct tracee_tree *tt);
 /* Release every task (sig: 0, SIGSTOP or SIGKILL, as tracee_release) and
  * free the tree. */
 void tracee_release_tree(struct tracee_tree *tt, int sig);
+/* tracee_release_tree(tt, 0) left to the exit of the calling thread
+ * (tracee_forget: registers back, the tree freed, every task still traced
+ * by it) where that is the same: one process, not held, no task born in
+ * the freeze.  0, or -1: nothing done. */
+int tracee_forget_tree(struct tracee_tree *tt);
 /* Children of pid (direct, from every /proc/N/stat): for dump --single's
  * "left out" message.  *out is malloc'd. */
 size_t proc_children(pid_t pid, pid_t **out);

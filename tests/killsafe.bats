@@ -219,7 +219,7 @@ kill_trials() {
 	signr=$(kill -l "$sig")
 	# One kill point trial in two is aimed at a step that changes the
 	# process other than the many injected syscalls.
-	aims=("dump: frozen" "dump: a slot placed" "dump: written" "image: renamed" "give back: registers"
+	aims=("dump: frozen" "dump: tracer exits" "dump: a slot placed" "dump: written" "image: renamed" "give back: registers"
 		"trip: signals blocked" "trip: signal sent" "trip: registers back")
 	case " $* " in *" --fork "*) aims+=("fork: clone next" "fork: copy made" "fork: reaping") ;; esac
 	case " $* " in *" --snapshot "*)
@@ -354,6 +354,42 @@ job_held() {
 	host_only
 	start_target steady 1000
 	kill_trials "$(trials 12)"
+	job_held
+}
+
+# A --no-fork dump's frozen part runs on a thread of ckpt's own, whose
+# exit lets the job's threads go in one loop of the kernel
+# (dump/tracer.c): killed right before that exit, with the threads
+# forgotten but still traced by it, the job runs on; a SIGTERM or SIGINT
+# (which lands on ckpt's main thread, which sends it on) while frozen is
+# undone and ckpt exits of it, and after the release the dump ends either
+# way.  200 threads (the guest: 20), each in its interrupt stop or a
+# trip's end stop there.
+@test "killsafe: killed or interrupted as the tracing thread exits to let the job go (--no-fork)" {
+	skip_unless_ptrace
+	local sig k st base t0=$SECONDS
+	start_target steady "$([ -n "${CKPT_ARM64:-}" ] && echo 20 || echo 200)"
+	mkdir -p "$T/imgs"
+	base=$(snapshot "$TPID")
+	for sig in KILL TERM INT; do
+		for k in "dump: tracer exits" "dump: frozen"; do
+			st=0
+			{ CKPT_KILLPOINT=$k CKPT_KILLSIG=$(kill -l $sig) timeout -s KILL 300 \
+				"$CKPT" -vv dump "$TPID" --no-fork --compress none -o "$T/imgs/img1"; } \
+				2>"$T/kerr" || st=$?
+			grep -q "killed at kill point [0-9]*: $k" "$T/kerr" || { cat "$T/kerr"; false; }
+			# KILL: 137; TERM, INT: ckpt dies of it (undone) once frozen,
+			# or completes when it came after the release
+			case $sig:$k in
+			KILL:*) [ "$st" = 137 ] ;;
+			*:"dump: frozen") [ "$st" = $((128 + $(kill -l $sig))) ] ;;
+			*) [ "$st" = 0 ] || [ "$st" = $((128 + $(kill -l $sig))) ] ;;
+			esac || { echo "SIG$sig at $k: exit status $st"; cat "$T/kerr"; false; }
+			settled "$TPID" "$base"
+			progress "SIG$sig at $k: settled"
+			rm -f "$T/imgs/img1"
+		done
+	done
 	job_held
 }
 
