@@ -15,7 +15,8 @@ void sigguard_leave_to_caller(void);
 
 /* In a helper thread of ours: every signal blocked, so that a SIGINT or
  * SIGTERM lands on the main thread, whose system calls it interrupts
- * (EINTR) and which looks at sigguard_fired(). */
+ * (EINTR) and which looks at sigguard_fired(); the main thread sends it on
+ * to a dump's tracing thread while one runs (dump/tracer.c). */
 void sigguard_helper_thread(void);
 
 #endif
