@@ -470,8 +470,16 @@ static void forget_all(struct tracee_set *ts)
 
 void tracee_forget(struct tracee_set *ts)
 {
-	for (size_t i = 0; i < ts->n; i++)
-		own_back(&ts->t[i]);
+	for (size_t i = 0; i < ts->n; i++) {
+		struct tracee *t = &ts->t[i];
+
+		own_back(t);
+		/* Our wait took the stop's code (wait_task_stopped() clears
+		 * it): the exit would resume it with none, and the signal
+		 * kept for the release would be lost. */
+		if (t->deliver)
+			ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)t->deliver);
+	}
 	forget_all(ts);
 }
 

@@ -119,13 +119,14 @@ int tracee_freeze_lone(pid_t pid, pid_t live, const struct tracee_code *code,
 void tracee_release(struct tracee_set *ts, int sig);
 /*
  * Put back registers and forget every thread, still traced by the caller,
- * whose exit then lets them all go in one loop of the kernel
- * (exit_ptrace(), kernel/ptrace.c: 1,000 PTRACE_DETACH took ~4 ms), as
- * tracee_release(ts, 0) would, for a process that is not held: an
- * interrupt stop's code is ignored, a trip's end stop delivers ckpt's
- * signal, which the thread ignores, and one kept for t->deliver that
- * signal (trip.c).  Only after a dump that did not fail: a thread left in
- * a fault's stop (a trip's chain that faulted) would get its fault.
+ * whose exit then lets them go in one loop of the kernel (exit_ptrace(),
+ * kernel/ptrace.c: 1,000 PTRACE_DETACH took ~4 ms), as
+ * tracee_release(ts, 0) would, for a process that is not held.  The exit
+ * resumes each with the code its stop has left, which our wait for the
+ * stop cleared (wait_task_stopped()): an interrupt stop's is ignored
+ * anyway, a trip's end stop discards ckpt's signal as PTRACE_DETACH with
+ * none does; a thread kept in the stop of a signal of the process
+ * (t->deliver, trip.c) is detached here with it, or it would be lost.
  */
 void tracee_forget(struct tracee_set *ts);
 
