@@ -101,6 +101,7 @@ struct dproc {
 	struct track tr;
 	struct vma_pages *vp;
 	pid_t child;			/* --fork: the copy memory is read from */
+	int settle;			/* --fork: fork_settle() due after the release */
 	struct snap *snap;		/* --snapshot: the mappings moved aside */
 	pid_t pid;
 	pid_t live;			/* a thread that stands for it (the leader may be gone) */
@@ -462,7 +463,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		}
 	} else if (late) {
 		/* By default a fork the kernel refuses means the frozen path. */
-		if ((ret = fork_copy(ts, &dp->child, o->fork == DUMP_FORK_AUTO)) < 0)
+		if ((ret = fork_copy(ts, &dp->child, o->fork == DUMP_FORK_AUTO, &dp->settle)) < 0)
 			goto out;
 		if (ret == 0) {
 			phase("fork");
@@ -588,7 +589,7 @@ static int collect_and_write(struct dump *d, const struct dump_opts *o)
 		if (dp->tracking)
 			ret = track_arm(dp->ts, dp->p, &dp->tr);
 		if (ret == 0 && d->fork && !dp->child &&
-		    (ret = fork_copy(dp->ts, &dp->child, o->fork == DUMP_FORK_AUTO)) == 1) {
+		    (ret = fork_copy(dp->ts, &dp->child, o->fork == DUMP_FORK_AUTO, &dp->settle)) == 1) {
 			/* Refused (the default only): the rest of its pages
 			 * now, from the process itself, frozen. */
 			d->refused++;
@@ -904,6 +905,17 @@ static int choose(const struct dump *d, const struct dump_opts *o)
 	return how;
 }
 
+/* --fork, after the release: each copy's first stop, and its doom. */
+static int settle_copies(struct dump *d)
+{
+	int ret = 0;
+
+	for (uint32_t i = 0; ret == 0 && i < d->img.h.nprocs; i++)
+		if (d->pr[i].settle && d->pr[i].child > 0)
+			ret = fork_settle(d->pr[i].pid, &d->pr[i].child, &d->pr[i].code);
+	return ret;
+}
+
 /* --fork: the copies go, each reaped in its process. */
 static void reap_copies(struct dump *d)
 {
@@ -1092,7 +1104,8 @@ static int frozen_run(void *arg)
 		if (o->snapshot) {
 			ret = write_idle(d, o, write_snapshot);
 		} else {
-			ret = write_idle(d, o, write_forked);
+			if ((ret = settle_copies(d)) == 0)
+				ret = write_idle(d, o, write_forked);
 			reap_copies(d);
 		}
 		if (ret < 0)

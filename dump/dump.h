@@ -344,9 +344,12 @@ int dump_tree_cow(const struct tracee_tree *tt, struct img *img, struct vma_page
  * A SysV segment holding pages no mapping of the image has present is
  * stored whole with its first attach.  0, or -errno after a message. */
 int dump_shm_aliases(struct img *img, struct vma_pages **vp);
-/* fork.c: --fork.  fork_copy: 0 with *child the stopped copy, -errno
- * after a message, or (refusal_ok) 1 if the kernel refused the fork. */
-int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok);
+/* fork.c: --fork.  fork_copy: 0 with *child the copy, -errno after a
+ * message, or (refusal_ok) 1 if the kernel refused the fork.  *settle 1:
+ * the copy is not stopped yet, fork_settle() after the release, from the
+ * same thread (its tracer), waits for its first stop and dooms it. */
+int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok, int *settle);
+int fork_settle(pid_t pid, pid_t *child, const struct tracee_code *code);
 void fork_reap(pid_t pid, pid_t live, pid_t child, const struct tracee_code *code);
 /* Wait (up to 10 minutes, fork.c) until pid is a zombie: 0, or
  * -ESRCH/-ETIMEDOUT. */

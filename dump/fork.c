@@ -36,9 +36,9 @@
 #include "dump/guard.h"
 
 /* The copy's registers: exit_group(0) at a syscall instruction. */
-static int doom(const struct tracee_set *ts, pid_t child)
+static int doom(const struct tracee_code *code, pid_t child)
 {
-	uint64_t insn = ts->code.arch.gadget ? ts->code.arch.gadget_syscall : ts->code.syscall_insn;
+	uint64_t insn = code->arch.gadget ? code->arch.gadget_syscall : code->syscall_insn;
 	arch_regs_t r;
 	size_t len = sizeof(r);
 	int ret;
@@ -51,13 +51,36 @@ static int doom(const struct tracee_set *ts, pid_t child)
 	return arch_leave_syscall(child);
 }
 
-int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok)
+int fork_settle(pid_t pid, pid_t *child, const struct tracee_code *code)
+{
+	int st, ret;
+
+	killpoint("fork: copy to settle");
+	/* Auto-attached: its first stop comes before any user instruction. */
+	if ((ret = tracee_wait(*child, &st, __WALL)) < 0)
+		/* A SIGINT/TERM/HUP (sigguard) ends the wait: the copy is
+		 * the guardian's to kill, as for any interruption. */
+		return error_errno(ret, "cannot wait for the forked copy");
+	if (!WIFSTOPPED(st)) {
+		guard_note_copy(pid, 0, GUARD_COPY_NONE);
+		*child = 0;
+		return error("the forked copy of the process died");
+	}
+	/* Stopped, it is ours: it exits at once if let go (no frame needed
+	 * any more). */
+	if ((ret = doom(code, *child)) < 0)
+		return error_errno(ret, "cannot prepare the forked copy");
+	return 0;
+}
+
+int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok, int *settle)
 {
 	struct tracee *t0 = &ts->t[0];
 	long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE, r;
 	uint64_t a[6] = { 0 };	/* clone(flags 0, newsp): a fork, no exit signal */
-	int st, ret;
+	int ret;
 
+	*settle = 0;
 	if ((ret = tracee_doomed_sp(ts, t0, &a[1])) < 0) {
 		a[1] = 0;	/* same stack semantics as fork */
 		debug("the forked copy gets no exit frame (%s): a kill of ckpt would let it run the program",
@@ -90,20 +113,23 @@ int fork_copy(struct tracee_set *ts, pid_t *child, int refusal_ok)
 	*child = (pid_t)r;
 	guard_note_copy(ts->pid, *child, GUARD_COPY_KNOWN);
 	killpoint("fork: copy made");
-	/* Auto-attached: its first stop comes before any user instruction. */
-	if ((ret = tracee_wait(*child, &st, __WALL)) < 0)
-		/* A SIGINT/TERM/HUP (sigguard) ends the wait: the copy is
-		 * the guardian's to kill, as for any interruption. */
-		return error_errno(ret, "cannot wait for the forked copy");
-	if (!WIFSTOPPED(st)) {
-		guard_note_copy(ts->pid, 0, GUARD_COPY_NONE);
-		*child = 0;
-		return error("the forked copy of the process died");
-	}
-	/* Stopped, it is ours: it exits at once if let go (no frame needed
-	 * any more), and its memory, the image's, loses our frames. */
-	if ((ret = doom(ts, *child)) < 0 || (ret = tracee_unlend_in(t0, *child)) < 0)
+	/*
+	 * Its memory, the image's, loses our frames now, while the bytes
+	 * they hid are at hand (the loan); process_vm_writev needs no stop.
+	 * Its first stop and its doom can wait for the release (the caller
+	 * calls fork_settle() then): a copy not run yet needs a CPU to reach
+	 * that stop, and at load 17 one waited 253 ms for it, all of it in
+	 * the process's pause.  Until then it is no risk: killed, ckpt
+	 * leaves it to run from the clone's return into the exit frame
+	 * (exit_group at once), as a kill at "fork: copy made" always did.
+	 * Without that frame it is stopped and doomed now, frozen.
+	 */
+	if ((ret = tracee_unlend_in(t0, *child)) < 0)
 		return error_errno(ret, "cannot prepare the forked copy");
+	if (a[1])
+		*settle = 1;
+	else if ((ret = fork_settle(ts->pid, child, &ts->code)) < 0)
+		return ret;
 	if ((ret = tracee_inject_end(t0)) < 0)
 		return error_errno(ret, "thread %d: cannot give it its registers back", t0->tid);
 	debug("memory is read from the forked copy %d", *child);

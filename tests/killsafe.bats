@@ -571,6 +571,32 @@ job_held() {
 	[ "$hits" -gt 0 ] || skip "each copy died before the signal could be sent"
 }
 
+# fork.c: the copy's first stop and its doom wait for the release
+# (fork_settle), so that a copy that needs a CPU to reach that stop is not
+# waited for in the job's pause.  ckpt killed there (by --fork and by the
+# default, which forks here): the job runs again already, the copy, not
+# run yet, exits into its exit frame and the guardian reaps it.
+@test "killsafe: ckpt killed after the release, before its --fork copy stopped: the copy exits unrun, no zombie" {
+	skip_unless_ptrace
+	start_target steady
+	base=$(snapshot "$TPID")
+	BASE_UFFDS=0
+	mkdir -p "$T/imgs"
+	for opts in --fork --compress=none; do
+		st=0
+		CKPT_KILLPOINT="fork: copy to settle" "$CKPT" -vv dump "$TPID" "$opts" \
+			-o "$T/imgs/img" 2>"$T/err" || st=$?
+		echo "dump $opts: status $st"
+		[ "$st" = 137 ] || { cat "$T/err"; false; }
+		# killed after the release, from a copy
+		grep -q "memory is read from the forked copy" "$T/err"
+		grep -q ") release " "$T/err" || { cat "$T/err"; false; }
+		rm -f "$T/imgs/img"
+		settled "$TPID" "$base"
+	done
+	job_held
+}
+
 # A job's tracer, once ckpt is killed: the guardian (dump/guard.c), not
 # the dead ckpt; 0 until it has seized the job.  Sets GUARDIAN.
 guardian_holds() {
