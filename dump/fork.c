@@ -53,6 +53,7 @@ static int doom(const struct tracee_code *code, pid_t child)
 
 int fork_settle(pid_t pid, pid_t *child, const struct tracee_code *code)
 {
+	uint64_t t = now_ns();
 	int st, ret;
 
 	killpoint("fork: copy to settle");
@@ -70,6 +71,7 @@ int fork_settle(pid_t pid, pid_t *child, const struct tracee_code *code)
 	 * any more). */
 	if ((ret = doom(code, *child)) < 0)
 		return error_errno(ret, "cannot prepare the forked copy");
+	debug("the forked copy %d stopped and doomed in %.2f ms", *child, (now_ns() - t) / 1e6);
 	return 0;
 }
 
