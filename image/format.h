@@ -237,6 +237,8 @@ static_assert(sizeof(struct ckpt_attrs) == 48, "ckpt_attrs size");
 #define CKPT_ATTR_SUBREAPER	(1u << 0)	/* prctl(PR_SET_CHILD_SUBREAPER) */
 #define CKPT_ATTR_LOGINUID	(1u << 1)	/* loginuid was read (a kernel with audit) */
 #define CKPT_ATTR_MEMBARRIER	(1u << 2)	/* membarrier registrations known (Linux >= 6.3) */
+#define CKPT_ATTR_LOCK_FUTURE	(1u << 3)	/* mlockall(MCL_FUTURE): mappings made later are locked */
+#define CKPT_ATTR_LOCK_ONFAULT	(1u << 4)	/* with LOCK_FUTURE: MCL_ONFAULT too */
 
 struct ckpt_thread_attrs {
 	int32_t  tid;		/* the THREAD section's */

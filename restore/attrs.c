@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -114,6 +115,25 @@ void plan_attrs_guards(struct plan *pl, const struct img_proc *p)
 		plan_what(pl, 0, "install guard region %#lx-%#lx (MADV_GUARD_INSTALL, Linux >= 6.13)",
 			  (unsigned long)g->start, (unsigned long)g->end);
 	}
+}
+
+/*
+ * mm->def_flags: every mapping made from now on is locked, so last, once
+ * the stub has made all of the image's (and with the process's own ids
+ * and RLIMIT_MEMLOCK when an owner restores it: mlockall(2) refuses
+ * without room, and the restore says so as for any lock).  Without
+ * MCL_CURRENT it locks nothing there is (mm/mlock.c apply_mlockall_flags).
+ */
+void plan_attrs_lock_future(struct plan *pl, const struct img_proc *p)
+{
+	uint32_t f = p->has_attrs ? p->attrs.flags : 0;
+
+	if (!(f & CKPT_ATTR_LOCK_FUTURE))
+		return;
+	plan_op(pl, 0, STUB_OPF_MAYFAIL, 0, SYS_mlockall,
+		MCL_FUTURE | (f & CKPT_ATTR_LOCK_ONFAULT ? MCL_ONFAULT : 0), 0, 0, 0, 0, 0);
+	plan_what(pl, 0, "lock every mapping made from now on (mlockall MCL_FUTURE%s)",
+		  f & CKPT_ATTR_LOCK_ONFAULT ? " | MCL_ONFAULT" : "");
 }
 
 /* Write text to /proc/self/NAME from the stub: open, write, close. */

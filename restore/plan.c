@@ -231,10 +231,23 @@ static void plan_lock(struct plan *pl, uint32_t ti, const struct img_vma *v)
 {
 	if (!(v->d.madv & CKPT_MADV_LOCKED) || !restored(v))
 		return;
-	/* mlock2(MLOCK_ONFAULT): only what is or will be faulted in. */
+	/*
+	 * mlock2(MLOCK_ONFAULT): only what is or will be faulted in.  A
+	 * PROT_NONE mapping (a thread stack's guard under mlockall) is
+	 * locked, but mlock without ONFAULT then fails ENOMEM all the same:
+	 * it cannot fault in what may not be touched (mm/gup.c
+	 * __mm_populate, mm/mlock.c).  So ONFAULT first, which fails only
+	 * where locking does (RLIMIT_MEMLOCK), then without it, which only
+	 * clears the ONFAULT flag there: its ENOMEM says nothing lost.
+	 */
+	int none = v->d.prot == PROT_NONE && !(v->d.madv & CKPT_MADV_LOCKONFAULT);
+
 	SYSF(pl, ti, STUB_OPF_MAYFAIL, SYS_mlock2, v->d.start, v->d.end - v->d.start,
-	     v->d.madv & CKPT_MADV_LOCKONFAULT ? MLOCK_ONFAULT : 0, 0, 0, 0);
+	     v->d.madv & CKPT_MADV_LOCKONFAULT || none ? MLOCK_ONFAULT : 0, 0, 0, 0);
 	what(pl, ti, "lock %#lx-%#lx in memory", (unsigned long)v->d.start, (unsigned long)v->d.end);
+	if (none)
+		SYSF(pl, ti, STUB_OPF_MAYFAIL | STUB_OPF_IFOK, SYS_mlock2, v->d.start,
+		     v->d.end - v->d.start, 0, 0, 0, 0);
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -1111,6 +1124,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	/* Locked within the process's own RLIMIT_MEMLOCK, once its ids are set. */
 	for (uint32_t i = 0; pl->owner_rules && i < p->d.nvmas; i++)
 		plan_lock(pl, 0, &p->vmas[i]);
+	plan_attrs_lock_future(pl, p);
 	if (pl->leader_gone)
 		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
 	return 0;

@@ -147,6 +147,8 @@ void plan_what(struct plan *pl, uint32_t ti, const char *fmt, ...);
 int attrs_check(const struct img_proc *p, const struct trust *t);
 void plan_attrs_mm(struct plan *pl, const struct img_proc *p);
 void plan_attrs_guards(struct plan *pl, const struct img_proc *p);
+/* mlockall(MCL_FUTURE): the process's last op, after every mapping is made */
+void plan_attrs_lock_future(struct plan *pl, const struct img_proc *p);
 void plan_attrs_process(struct plan *pl, const struct img_proc *p);
 void plan_attrs_thread(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k);
 void plan_attrs_thread_late(struct plan *pl, uint32_t ti, const struct img_proc *p, uint32_t k);

@@ -181,6 +181,26 @@ dump_pagemap_reads() {
 	[ "$status" -eq 0 ]
 }
 
+# mlockall(MCL_FUTURE) is in mm->def_flags, which no file shows: a mapping
+# made after restore must be locked all the same.  A locked PROT_NONE
+# guard page comes back locked without a warning.
+@test "mlockall(MCL_FUTURE), then with MCL_ONFAULT: a mapping made after restore is locked as it would have been" {
+	skip_unless_ptrace
+	start_target mem_lockall
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	[[ "$output" != *warning* ]]
+	grep -qx 'mem_lockall: ok' "$T/out"
+	rm -f "$T/ready" "$T/go" "$T/img"
+	start_target mem_lockall onfault
+	dump_default_kill ""
+	restore_go --lazy
+	[ "$status" -eq 0 ]
+	[[ "$output" != *warning* ]]
+	grep -qx 'mem_lockall: ok' "$T/out"
+}
+
 # bats test_tags=arch-independent
 @test "MAP_PRIVATE file mapping whose file changed or vanished after the dump: refused in one line" {
 	skip_unless_ptrace

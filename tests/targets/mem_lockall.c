@@ -1,0 +1,97 @@
+/*
+ * mlockall(MCL_CURRENT | MCL_FUTURE), with "onfault" also MCL_ONFAULT:
+ * after restore a mapping made then is locked (VmFlags "lo"), and faulted
+ * in at once unless MCL_ONFAULT ("lf", nothing resident until touched).
+ * A second thread's stack has a PROT_NONE guard page, locked too: it must
+ * come back locked as it was (no "lf" without MCL_ONFAULT).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "target.h"
+#include "mem.h"
+
+#define PAGES	4
+
+static atomic_int ready, go;
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	atomic_store(&ready, 1);
+	while (!atomic_load(&go))
+		target_sleep_ms(2);
+	return NULL;
+}
+
+static int has_flag(const char *flags, const char *f)
+{
+	size_t n = strlen(f);
+
+	for (const char *p = flags; (p = strstr(p, f)); p += n)
+		if ((p == flags || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+			return 1;
+	return 0;
+}
+
+/* Every PROT_NONE mapping: locked, and ONFAULT only if asked. */
+static void check_none_locked(int onfault)
+{
+	char line[512], flags[256];
+	unsigned long s, e;
+	char perms[5];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int seen = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %4s", &s, &e, perms) != 3 || strcmp(perms, "---p"))
+			continue;
+		vmflags((void *)s, flags, sizeof(flags));
+		seen++;
+		CHECK(has_flag(flags, "lo") && has_flag(flags, "lf") == onfault,
+		      "PROT_NONE mapping %lx-%lx: VmFlags %s", s, e, flags);
+	}
+	if (f)
+		fclose(f);
+	CHECK(seen, "no PROT_NONE mapping (a thread stack's guard) to check");
+}
+
+int main(int argc, char **argv)
+{
+	int onfault = argc > 1 && !strcmp(argv[1], "onfault");
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char vec[PAGES];
+	char flags[256];
+	pthread_t t;
+	char *m;
+
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | (onfault ? MCL_ONFAULT : 0)) < 0) {
+		target_fail("mlockall: %s", strerror(errno));
+		return target_exit();
+	}
+	if (pthread_create(&t, NULL, worker, NULL)) {
+		target_fail("pthread_create");
+		return target_exit();
+	}
+	while (!atomic_load(&ready))
+		target_sleep_ms(1);
+	target_wait();
+	atomic_store(&go, 1);
+	pthread_join(t, NULL);
+	m = mmap(NULL, PAGES * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		target_fail("mmap: %s", strerror(errno));
+		return target_exit();
+	}
+	vmflags(m, flags, sizeof(flags));
+	CHECK(has_flag(flags, "lo"), "a mapping made after restore is not locked: VmFlags %s", flags);
+	CHECK(has_flag(flags, "lf") == onfault, "a mapping made after restore: VmFlags %s (MCL_ONFAULT %d)",
+	      flags, onfault);
+	if (mincore(m, PAGES * page, vec) == 0)
+		for (int i = 0; i < PAGES; i++)
+			CHECK((vec[i] & 1) == !onfault, "page %d of a new mapping resident: %d (MCL_ONFAULT %d)",
+			      i, vec[i] & 1, onfault);
+	check_none_locked(onfault);
+	printf("mem_lockall: ok\n");
+	return target_exit();
+}
