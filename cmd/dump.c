@@ -56,6 +56,7 @@ int cmd_dump(int argc, char **argv)
 		{ "per-process-pages", no_argument, NULL, 'C' },
 		{ "allow-lost-fds", no_argument, NULL, 'A' },
 		{ "lose-fd", required_argument, NULL, 'L' },
+		{ "lose-sem-undo", no_argument, NULL, 'U' },
 		{ "network-lock", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
@@ -133,6 +134,9 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'A':
 			o.allow_lost_fds = 1;
+			break;
+		case 'U':
+			o.lose_sem_undo = 1;
 			break;
 		case 'L': {
 			long fd = strtol(optarg, &end, 10);

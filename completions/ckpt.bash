@@ -20,7 +20,7 @@ _ckpt() {
 		-j|--jobs|--exclude|--exclude-mapping|--lose-fd) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --no-fork --snapshot --single --per-process-pages --allow-lost-fds --lose-fd --network-lock --json -q --quiet -v --verbose -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-o --output --kill --stop --no-sync --compress -j --jobs --exclude --exclude-mapping --track --parent --fork --no-fork --snapshot --single --per-process-pages --allow-lost-fds --lose-fd --lose-sem-undo --network-lock --json -q --quiet -v --verbose -h --help" -- "$cur"))
 		else
 			_pids
 		fi ;;

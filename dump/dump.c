@@ -449,7 +449,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 		ret = error("the mappings changed during the dump");
 	if (ret < 0 || (ret = now ? dump_vmas_set_flags(p, maps, o) :
 				    dump_collect_vmas(pid, p, maps, nmaps, o)) < 0 ||
-	    (ret = dump_collect_sysv(p, img->h.page_size)) < 0 ||
+	    (ret = dump_collect_sysv(pid, p, img->h.page_size, o)) < 0 ||
 	    (ret = dump_collect_fds(pid, img, p, o)) < 0 ||
 	    (ret = dump_collect_ctty(pid, img, p)) < 0)
 		goto out;

@@ -30,6 +30,7 @@ struct dump_opts {
 	int no_cow;		/* --per-process-pages: pages shared with a parent stored again */
 	int allow_lost_fds;	/* --allow-lost-fds: what cannot be restored is lost */
 	int *lose_fds;		/* --lose-fd N: these are lost */
+	int lose_sem_undo;	/* --lose-sem-undo: SysV semaphore undo lists are lost */
 	int nlose_fds;
 	int no_network_lock;	/* --network-lock=skip: connections to peers
 				   outside are not locked until the restore */
@@ -109,8 +110,9 @@ int dump_collect_attrs(pid_t live, struct img_proc *p, size_t nthreads);
 int dump_thread_attrs(struct img_proc *p, size_t i, pid_t tid, int procfd);
 int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, uint64_t locked_kb,
 		      uint64_t scratch, long dumpable);
-/* sysv.c: the SYSV_SHM section, after the VMAs (page: the page size) */
-int dump_collect_sysv(struct img_proc *p, uint64_t page);
+/* sysv.c: the SYSV_SHM section, after the VMAs (page: the page size), and
+ * the refusal of a semaphore undo list (live: the process's PID here) */
+int dump_collect_sysv(pid_t live, struct img_proc *p, uint64_t page, const struct dump_opts *o);
 /* The bytes segment id holds now, resident or swapped: 0, or -errno. */
 int dump_sysv_held(int id, uint64_t *bytes);
 /* seccomp.c: the SECCOMP section, or a refusal by name */

@@ -251,6 +251,29 @@ dump_pagemap_reads() {
 	grep -qx 'mem_guard: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
+@test "SysV semaphore undo adjustments (SEM_UNDO): dump refuses by name, the process runs on; --lose-sem-undo dumps; plain semop is no reason" {
+	skip_unless_ptrace
+	start_target sysv_semundo undo
+	run "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"process $TPID may hold SysV semaphore undo adjustments (semop SEM_UNDO; it changed set "*"--lose-sem-undo"* ]]
+	touch "$T/go"
+	wait "$TPID"
+	grep -qx 'sysv_semundo: ok' "$T/out"
+	for mode in lost plain; do
+		rm -f "$T/ready" "$T/go" "$T/out" "$T/img"
+		start_target sysv_semundo $mode
+		dump_kill $([ $mode = lost ] && echo --lose-sem-undo)
+		[ $mode = plain ] || [[ "$output" == *"warning: process $TPID: SysV semaphore undo adjustments (semop SEM_UNDO) it may hold"* ]]
+		restore_go
+		[ "$status" -eq 0 ]
+		grep -qx 'sysv_semundo: ok' "$T/out"
+	done
+}
+
 @test "SysV shared memory, the segment still there: attached again, both attaches one segment, same id, shmdt works" {
 	skip_unless_ptrace
 	command -v ipcrm >/dev/null || skip "no ipcrm here"
