@@ -91,6 +91,12 @@ int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts,
 	}
 	if (ts->leader_gone)
 		p->d.flags |= CKPT_PROC_LEADER_GONE;
+	/* Its memory-error kill policy (prctl PR_MCE_KILL), for ATTRS: task
+	 * flags PF_MCE_PROCESS and PF_MCE_EARLY (include/linux/sched.h),
+	 * which stat shows; the live thread's stand for all (new threads
+	 * inherit them). */
+	if (st.flags & 0x00000080)
+		p->attrs.flags |= CKPT_ATTR_MCE_KILL | (st.flags & 0x08000000 ? CKPT_ATTR_MCE_EARLY : 0);
 	p->d.pid = pid;
 	p->d.start_time = st.start_time;
 	p->d.track_fd = -1;

@@ -239,6 +239,8 @@ static_assert(sizeof(struct ckpt_attrs) == 48, "ckpt_attrs size");
 #define CKPT_ATTR_MEMBARRIER	(1u << 2)	/* membarrier registrations known (Linux >= 6.3) */
 #define CKPT_ATTR_LOCK_FUTURE	(1u << 3)	/* mlockall(MCL_FUTURE): mappings made later are locked */
 #define CKPT_ATTR_LOCK_ONFAULT	(1u << 4)	/* with LOCK_FUTURE: MCL_ONFAULT too */
+#define CKPT_ATTR_MCE_KILL	(1u << 5)	/* prctl(PR_MCE_KILL, PR_MCE_KILL_SET): late, or */
+#define CKPT_ATTR_MCE_EARLY	(1u << 6)	/* with MCE_KILL: early */
 
 struct ckpt_thread_attrs {
 	int32_t  tid;		/* the THREAD section's */

@@ -168,6 +168,12 @@ void plan_attrs_process(struct plan *pl, const struct img_proc *p)
 		snprintf(text, sizeof(text), "%d", a->oom_score_adj);
 		write_self(pl, "oom_score_adj", text, "oom_score_adj");
 	}
+	/* Before the threads are made: they inherit it (task flags). */
+	if (a->flags & CKPT_ATTR_MCE_KILL) {
+		plan_op(pl, 0, STUB_OPF_MAYFAIL, 0, SYS_prctl, PR_MCE_KILL, PR_MCE_KILL_SET,
+			a->flags & CKPT_ATTR_MCE_EARLY ? PR_MCE_KILL_EARLY : PR_MCE_KILL_LATE, 0, 0, 0);
+		plan_what(pl, 0, "set the memory-error kill policy (prctl PR_MCE_KILL)");
+	}
 	if (a->flags & CKPT_ATTR_SUBREAPER) {
 		plan_op(pl, 0, 0, 0, SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0);
 		plan_what(pl, 0, "make the process a child subreaper");

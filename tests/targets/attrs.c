@@ -8,6 +8,8 @@
  * restore each is checked by value, and where it shows, by behaviour: an
  * orphaned grandchild comes to us, MEMBARRIER_CMD_PRIVATE_EXPEDITED works
  * (EPERM unless registered), the worker cannot lose no_new_privs.
+ * The memory-error kill policy (prctl PR_MCE_KILL early), set before the
+ * worker is made, is both threads'.
  */
 #include <linux/membarrier.h>
 #include <pthread.h>
@@ -53,6 +55,9 @@ static void check_thread(const char *who, unsigned long slack, int ioprio, int n
 	CHECK(v == ioprio, "%s: I/O priority %#lx, was %#x", who, v, ioprio);
 	v = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 	CHECK(v == nnp, "%s: no_new_privs %ld, was %d", who, v, nnp);
+	v = prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
+	CHECK(v == PR_MCE_KILL_EARLY, "%s: memory-error kill policy %ld, was early (%d)", who, v,
+	      PR_MCE_KILL_EARLY);
 }
 
 static void *worker(void *arg)
@@ -105,6 +110,8 @@ static void setup_process(void)
 
 	if (!f || fprintf(f, "123\n") < 0 || fclose(f) != 0)
 		target_fail("cannot set oom_score_adj: %s", strerror(errno));
+	if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) < 0)
+		target_fail("PR_MCE_KILL: %s", strerror(errno));
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		target_fail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	thp_want = 1 | THP_EXCEPT_ADVISED;
