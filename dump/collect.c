@@ -157,6 +157,13 @@ int dump_collect_proc(pid_t live, struct img_proc *p, struct tracee_set *ts,
 	if (stat(path, &sb) == 0 && path_was_removed(p->cwd, &sb))
 		p->d.flags |= CKPT_PROC_CWD_DELETED;
 	p->d.cwd_len = (uint32_t)strlen(p->cwd);
+	/* chroot: its root as ckpt sees it; "/" when the same as ckpt's. */
+	snprintf(path, sizeof(path), "/proc/%d/root", live);
+	if ((ret = xreadlink(path, &p->root)) < 0)
+		return error_errno(ret, "cannot read its root directory (%s)", path);
+	if (!strcmp(p->root, "/"))
+		p->root[0] = 0;
+	p->d.root_len = (uint32_t)strlen(p->root);
 
 	if ((ret = read_proc_file(live, "cmdline", &p->cmdline, &len)) < 0)
 		return error_errno(ret, "cannot read /proc/%d/cmdline", pid);

@@ -128,7 +128,7 @@ static_assert(sizeof(struct ckpt_section) == 24, "ckpt_section size");
  * CKPT_SEC_PROC.  Followed, in this order, by: groups (ngroups x u32),
  * exe path, cwd path, cmdline (NUL-separated argv as in /proc/PID/cmdline),
  * auxv (raw, as /proc/PID/auxv), shared pending signals (npending x 128-byte
- * siginfo).  Strings are not NUL-terminated; their lengths are here.
+ * siginfo), root path.  Strings are not NUL-terminated; their lengths are here.
  */
 struct ckpt_proc {
 	int32_t  pid;		/* in the dumping PID namespace */
@@ -157,7 +157,8 @@ struct ckpt_proc {
 	int32_t  track_fd;	/* its fd in the process, -1: none (see docs) */
 	uint32_t dirty_method;	/* CKPT_DIRTY_*: how IN_PARENT pages were found */
 	uint32_t pdeathsig;	/* prctl(PR_GET_PDEATHSIG) of the leader */
-	uint8_t  reserved[4];
+	uint32_t root_len;	/* its root directory (chroot), after the pending
+				   signals; 0: the dumping ckpt's own */
 };
 static_assert(sizeof(struct ckpt_proc) == 560, "ckpt_proc size");
 

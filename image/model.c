@@ -27,6 +27,7 @@ void img_free(struct img *img)
 		free(p->groups);
 		free(p->exe);
 		free(p->cwd);
+		free(p->root);
 		free(p->cmdline);
 		free(p->auxv);
 		free(p->pending);

@@ -54,7 +54,7 @@ struct img_seccomp {
 struct img_proc {
 	struct ckpt_proc d;
 	uint32_t *groups;
-	char *exe, *cwd;
+	char *exe, *cwd, *root;	/* root: NULL or "" when ckpt's own */
 	char *cmdline;			/* d.cmdline_len bytes, NUL-separated */
 	uint8_t *auxv;
 	uint8_t (*pending)[CKPT_SIGINFO_SIZE];

@@ -744,7 +744,8 @@ static int parse_proc(struct img_proc *p, struct cur *c, uint64_t left, uint32_t
 	    !(p->cwd = take_str(c, p->d.cwd_len)) ||
 	    !(p->cmdline = take_str(c, p->d.cmdline_len)) ||
 	    !(p->auxv = take_dup(c, p->d.auxv_len)) ||
-	    !(p->pending = take_dup(c, p->d.npending * (size_t)CKPT_SIGINFO_SIZE)))
+	    !(p->pending = take_dup(c, p->d.npending * (size_t)CKPT_SIGINFO_SIZE)) ||
+	    p->d.root_len > CKPT_MAX_PATH || !(p->root = take_str(c, p->d.root_len)))
 		return -1;
 	p->threads = try_zalloc(p->d.nthreads * sizeof(*p->threads));
 	p->vmas = try_zalloc(p->d.nvmas * sizeof(*p->vmas));

@@ -228,6 +228,7 @@ static int write_proc(struct img_writer *w, uint32_t idx, const struct img_proc 
 		{ p->cmdline, p->d.cmdline_len },
 		{ p->auxv, p->d.auxv_len },
 		{ p->pending, p->d.npending * (size_t)CKPT_SIGINFO_SIZE },
+		{ p->root, p->d.root_len },
 	};
 	struct iovec sa = { (void *)p->sigacts, sizeof(p->sigacts) };
 	struct iovec tm[] = {

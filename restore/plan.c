@@ -1071,6 +1071,32 @@ static struct stub_map *parent_layout(const struct img_proc *par, size_t *n)
 
 /* A live process: its own session and group, its descriptors (from the
  * slots it inherited, tree.c), its memory, its children, the rest. */
+/*
+ * Its root directory (chroot), after everything the stub opens or enters
+ * by path (the working directory too: chroot leaves it where it is), and
+ * while the stub may still (CAP_SYS_CHROOT, before the credentials).
+ * Only on root's word for the image: a root an image chose could hold
+ * set-user-ID programs and a password file of its own (the reason chroot
+ * needs the capability).
+ */
+static int plan_root(struct plan *pl, const struct img_proc *p)
+{
+	char *root = xstrndup(p->root, p->d.root_len);
+
+	if (pl->owner_rules) {
+		int ret = error("process %d had its root directory changed to \"%s\" (chroot): only "
+				"root restores that, from an image it vouches for (signed by this "
+				"machine's key, or --trust)", p->d.pid, root);
+
+		free(root);
+		return ret;
+	}
+	SYSR(pl, 0, 0, R0, SYS_chroot, blob(pl, root, strlen(root) + 1), 0, 0, 0, 0, 0);
+	what(pl, 0, "change the root directory to \"%s\" (chroot)", root);
+	free(root);
+	return 0;
+}
+
 static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_task *t,
 		     const struct stub_map *maps, size_t nmaps, const struct spawn_fds *sf)
 {
@@ -1110,6 +1136,8 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	if (sf->extra_base && !sf->files_shared)
 		SYS(pl, 0, SYS_close_range, (uint64_t)sf->extra_base, ~0u, 0, 0, 0, 0);
 	fd_plan_locks(pl, img, p);
+	if (p->d.root_len && plan_root(pl, p) < 0)
+		return -EPERM;
 	for (uint32_t k = 0; k < p->d.nthreads; k++)
 		plan_thread_tail(pl, k + pl->leader_gone, p, k);
 	if (pl->leader_gone) {

@@ -28,8 +28,8 @@ skip_unless_checker() {
 import sys
 p = sys.argv[1]
 s = open(p).read()
-s = s.replace("\tuint8_t  reserved[4];\n};\nstatic_assert(sizeof(struct ckpt_proc)",
-              "\tuint16_t extra;\t/* a new field */\n\tuint8_t  reserved[2];\n};\nstatic_assert(sizeof(struct ckpt_proc)", 1)
+s = s.replace("\tuint64_t reserved[2];\t/* zero */\n};\nstatic_assert(sizeof(struct ckpt_attrs)",
+              "\tuint16_t extra;\t/* a new field */\n\tuint8_t  reserved[14];\n};\nstatic_assert(sizeof(struct ckpt_attrs)", 1)
 s = s.replace("\tCKPT_SEC_PAGES    = 16,", "\tCKPT_SEC_NEW      = 9,\t/* struct ckpt_new */\n\tCKPT_SEC_PAGES    = 16,", 1)
 s = s.replace("/* CKPT_SEC_END: the last section. */",
               "struct ckpt_new {\n\tuint64_t a;\t/* the a */\n};\n"
@@ -40,14 +40,14 @@ PY
 	run python3 "$T/tree/tools/format-doc.py"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"after row 45: add  | 556 | 2 | u16 | \`extra\` | a new field |"* ]]
-	[[ "$output" == *"row 46, \`reserved\`: should be offset 558, size 2, type u8[2]"* ]]
+	[[ "$output" == *"after row 8: add  | 32 | 2 | u16 | \`extra\` | a new field |"* ]]
+	[[ "$output" == *"row 9, \`reserved\`: should be offset 34, size 14, type u8[14]"* ]]
 	[[ "$output" == *"has no table for struct ckpt_new"*"| 0 | 8 | u64 | \`a\` | the a |"* ]]
 	[[ "$output" == *"constant CKPT_SEC_NEW = 9 is missing from the table of constants CKPT_SEC_*"* ]]
 	# --fix rewrites the struct's rows; the new struct and constant stay
 	# to be written where they belong.
 	run python3 "$T/tree/tools/format-doc.py" --fix
 	[ "$status" -eq 1 ]
-	[[ "$output" != *"ckpt_proc"* ]]
-	grep -q '^| 556 | 2 | u16 | `extra` | a new field |$' "$T/tree/docs/image-format.md"
+	[[ "$output" != *"ckpt_attrs"* ]]
+	grep -q '^| 32 | 2 | u16 | `extra` | a new field |$' "$T/tree/docs/image-format.md"
 }

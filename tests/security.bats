@@ -248,6 +248,16 @@ NOT_SIGNED="and the image is not signed by this machine's key"
 	refused "working directory \"$T/vault/inner\" cannot be entered with the process's credentials: Permission denied"
 }
 
+@test "forged root directory (chroot): refused in one line, nothing made" {
+	# A root the image chose could hold set-user-ID programs and a
+	# password file of its own: only on root's word.
+	need_user
+	start_as_user counter
+	user_image
+	forge root="$T"
+	refused "process $IMGPID had its root directory changed to \"$T\" (chroot): only root restores that, from an image it vouches for (signed by this machine's key, or --trust)"
+}
+
 @test "forged pipe at fd 300: /dev/null there, never ckpt restore's fd 300 (300<secret)" {
 	# Before: the process got ckpt restore's fd 300, root's secret.
 	need_user

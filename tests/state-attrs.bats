@@ -13,6 +13,17 @@ load test_helper
 	grep -qx 'attrs: ok' "$T/out"
 }
 
+# bats test_tags=arch-independent
+@test "chroot: the root directory and the working directory in it come back" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target chroot_root "$T"
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'chroot_root: ok' "$T/out"
+}
+
 @test "capabilities: uid 65534 with a permitted, effective, inheritable and ambient set, a smaller bounding set, securebits" {
 	skip_unless_ptrace
 	skip_unless_root

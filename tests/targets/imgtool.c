@@ -35,7 +35,7 @@
  *         euid, fsuid, egid, fsgid, ...=N        one of them
  *         groups=G1,G2,...       supplementary groups ("" for none)
  *         cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb=HEX
- *         exe=PATH, cwd=PATH
+ *         exe=PATH, cwd=PATH, root=PATH
  *         rlimit.N=CUR,MAX       resource limit N (-1: infinity)
  *         sched=POLICY,PRIO      every thread's scheduling policy, priority
  *         fd.N.kind=K, fd.N.path=PATH, fd.N.fd=M     descriptor N (version 2:
@@ -573,6 +573,11 @@ static void set_one(const char *kv)
 		off = proc_var(pr, key[0] == 'e' ? 1 : 2, &len);
 		splice_payload(pr, off, len, v, strlen(v));
 		return put_le(pr->p + (key[0] == 'e' ? 76 : 80), strlen(v), 4);
+	}
+	if (!strcmp(key, "root")) {	/* the PROC payload's last part (root_len at 556) */
+		len = get_le(pr->p + 556, 4);
+		splice_payload(pr, pr->len - len, len, v, strlen(v));
+		return put_le(pr->p + 556, strlen(v), 4);
 	}
 	if (sscanf(key, "rlimit.%d", &n) == 1 && n >= 0 && n < 16) {
 		long long cur, max;
