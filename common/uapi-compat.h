@@ -83,4 +83,9 @@ struct ckpt_sched_attr {
 #define SCHED_FLAG_RESET_ON_FORK	0x01
 #endif
 
+/* mseal(2), Linux 6.10: the same number on every architecture */
+#ifndef SYS_mseal
+#define SYS_mseal	462
+#endif
+
 #endif

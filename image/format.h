@@ -428,6 +428,7 @@ static_assert(sizeof(struct ckpt_vma) == 88, "ckpt_vma size");
 #define CKPT_MADV_RANDOM	(1u << 9)	/* rr */
 #define CKPT_MADV_LOCKONFAULT	(1u << 10)	/* lf: mlock2(MLOCK_ONFAULT), with LOCKED */
 #define CKPT_MADV_GUARD		(1u << 11)	/* gu: may hold guard regions (GUARDS) */
+#define CKPT_MADV_SEALED	(1u << 12)	/* sl: mseal(2), Linux >= 6.10 */
 
 /*
  * File descriptors, version 2: two levels, as in the kernel.

@@ -101,6 +101,7 @@ void insp_vma_flags(const struct img_vma *v, char *buf, size_t len)
 		{ CKPT_MADV_HUGEPAGE, "hugepage" }, { CKPT_MADV_NOHUGEPAGE, "nohugepage" },
 		{ CKPT_MADV_WIPEONFORK, "wipeonfork" }, { CKPT_MADV_NORESERVE, "noreserve" },
 		{ CKPT_MADV_LOCKED, "locked" }, { CKPT_MADV_MERGEABLE, "mergeable" },
+		{ CKPT_MADV_SEALED, "sealed" },
 	};
 	size_t n = 0;
 

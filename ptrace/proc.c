@@ -372,7 +372,7 @@ static const struct { char name[3]; uint32_t bit; } vmflag_bits[] = {
 	{ "lo", PM_LOCKED }, { "mg", PM_MERGEABLE },
 	{ "sr", PM_SEQUENTIAL }, { "rr", PM_RANDOM },
 	{ "lf", PM_LOCKONFAULT }, { "gu", PM_MAYBE_GUARD }, { "mw", PM_MAYWRITE },
-	{ "gd", PM_GROWSDOWN }, { "io", PM_IO }, { "pf", PM_PFNMAP },
+	{ "gd", PM_GROWSDOWN }, { "io", PM_IO }, { "pf", PM_PFNMAP }, { "sl", PM_SEALED },
 };
 
 static uint32_t parse_vmflags(const char *s)

@@ -60,6 +60,7 @@ struct map_entry {
 #define PM_LOCKONFAULT	(1u << 10)	/* lf: mlock2(MLOCK_ONFAULT) */
 #define PM_MAYBE_GUARD	(1u << 11)	/* gu: may hold guard regions (VM_MAYBE_GUARD) */
 #define PM_MAYWRITE	(1u << 12)	/* mw: VM_MAYWRITE */
+#define PM_SEALED	(1u << 13)	/* sl: mseal(2) */
 #define PM_GROWSDOWN	(1u << 16)	/* gd */
 #define PM_IO		(1u << 17)	/* io: VM_IO, never read */
 #define PM_PFNMAP	(1u << 18)	/* pf */

@@ -156,7 +156,7 @@ int lazy_vma(const struct img_vma *v)
 	return (v->d.flags & CKPT_VMA_ANON) &&
 	       !(v->d.flags & (CKPT_VMA_SHARED | CKPT_VMA_FILE | CKPT_VMA_MEMFD | CKPT_VMA_SPECIAL |
 			       CKPT_VMA_SKIP)) &&
-	       !(v->d.madv & CKPT_MADV_LOCKED) && v->d.npages;
+	       !(v->d.madv & (CKPT_MADV_LOCKED | CKPT_MADV_SEALED)) && v->d.npages;
 }
 
 /* ---------------------------------------------------------------- index */

@@ -250,6 +250,24 @@ static void plan_lock(struct plan *pl, uint32_t ti, const struct img_vma *v)
 		     v->d.end - v->d.start, 0, 0, 0, 0);
 }
 
+/*
+ * mseal(2) (Linux >= 6.10): a sealed mapping can no longer be unmapped,
+ * moved, remapped over or have its protection changed, so the process's
+ * last ops, once every mapping is made, protected, advised and locked.
+ * (Not filled lazily: lazy_vma.)
+ */
+static void plan_seals(struct plan *pl, const struct img_proc *p)
+{
+	for (uint32_t i = 0; i < p->d.nvmas; i++) {
+		const struct img_vma *v = &p->vmas[i];
+
+		if (!(v->d.madv & CKPT_MADV_SEALED) || !restored(v))
+			continue;
+		SYS(pl, 0, SYS_mseal, v->d.start, v->d.end - v->d.start, 0, 0, 0, 0);
+		what(pl, 0, "seal %#lx-%#lx (mseal)", (unsigned long)v->d.start, (unsigned long)v->d.end);
+	}
+}
+
 static int cmp_range(const void *a, const void *b)
 {
 	const struct range *x = a, *y = b;
@@ -1153,6 +1171,7 @@ static int plan_live(struct plan *pl, const struct img *img, const struct ckpt_t
 	for (uint32_t i = 0; pl->owner_rules && i < p->d.nvmas; i++)
 		plan_lock(pl, 0, &p->vmas[i]);
 	plan_attrs_lock_future(pl, p);
+	plan_seals(pl, p);
 	if (pl->leader_gone)
 		SYS(pl, 0, SYS_exit, 0, 0, 0, 0, 0, 0);
 	return 0;

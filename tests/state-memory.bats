@@ -252,6 +252,23 @@ dump_pagemap_reads() {
 }
 
 # bats test_tags=arch-independent
+@test "mseal: sealed mappings (read-write and read-only) come back sealed with their data, eagerly and --lazy" {
+	skip_unless_ptrace
+	"$CKPT_TARGETS/mem_seal" --probe || skip "this kernel has no mseal (Linux >= 6.10)"
+	start_target mem_seal
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_seal: ok' "$T/out"
+	rm -f "$T/ready" "$T/go" "$T/img" "$T/out"
+	start_target mem_seal
+	dump_default_kill ""
+	restore_go --lazy
+	[ "$status" -eq 0 ]
+	grep -qx 'mem_seal: ok' "$T/out"
+}
+
+# bats test_tags=arch-independent
 @test "SysV semaphore undo adjustments (SEM_UNDO): dump refuses by name, the process runs on; --lose-sem-undo dumps; plain semop is no reason" {
 	skip_unless_ptrace
 	start_target sysv_semundo undo
