@@ -262,6 +262,50 @@ static int read_each(pid_t pid, const uint64_t *at, void *out, size_t size, size
 	return 0;
 }
 
+/* Thread i's parent-death signal as PR_GET_PDEATHSIG wrote it (ATTRS;
+ * the leader's is the PROC's, remote.c collect). */
+static void set_pdeath(struct img_proc *p, size_t i, int32_t sig)
+{
+	if (i > 0 && p->tattrs && i < p->attrs.nthreads && sig > 0 && sig <= CKPT_NSIG)
+		p->tattrs[i].pdeathsig = (uint32_t)sig;
+}
+
+/* The parent-death signals of borrowed threads tv[0..n) (scratch at[i],
+ * thread idx[i] of p), but the leader's: one more round, for the threads
+ * a trip could not take (none but the leader, mostly: no round then). */
+static int borrowed_pdeath(struct img_proc *p, struct tracee_set *ts, struct tracee **tv,
+			   const uint64_t *at, const size_t *idx, size_t n)
+{
+	struct tracee **tw = xmalloc(n * sizeof(*tw));
+	uint64_t (*a)[6] = xzalloc(n * sizeof(*a)), *aw = xmalloc(n * sizeof(*aw));
+	int32_t *sig = xzalloc(n * sizeof(*sig));
+	long *r = xmalloc(n * sizeof(*r));
+	size_t *iw = xmalloc(n * sizeof(*iw)), k = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (idx[i] != 0) {
+			tw[k] = tv[i];
+			a[k][0] = PR_GET_PDEATHSIG;
+			a[k][1] = aw[k] = at[i];
+			iw[k++] = idx[i];
+		}
+	if (k && (ret = tracee_syscall_each(ts, tw, k, SYS_prctl, a, r)) < 0)
+		ret = error_errno(ret, "cannot run prctl(PR_GET_PDEATHSIG) in the threads");
+	if (ret == 0 && k && (ret = read_each(ts->t[0].tid, aw, sig, sizeof(*sig), k)) < 0)
+		ret = error_errno(ret, "cannot read the parent-death signals of the threads");
+	for (size_t i = 0; i < k && ret == 0; i++)
+		if (r[i] == 0)
+			set_pdeath(p, iw[i], sig[i]);
+	free(tw);
+	free(a);
+	free(aw);
+	free(sig);
+	free(r);
+	free(iw);
+	return ret;
+}
+
 /*
  * Per thread, what only the thread itself can be asked: its
  * clear_child_tid (how pthread_join learns a thread ended) and its
@@ -320,6 +364,8 @@ static int borrowed_calls(struct img_proc *p, struct tracee_set *ts, const size_
 		p->threads[idx[i]].d.altstack_size = ks[i].size;
 		p->threads[idx[i]].d.altstack_flags = (uint32_t)ks[i].flags;
 	}
+	if (ret == 0)
+		ret = borrowed_pdeath(p, ts, tv, at, idx, n);
 	/* On failure dump_collect_remote gives back what is left. */
 	for (size_t i = 0; i < n; i++)
 		if (tv[i] != &ts->t[0])
@@ -342,6 +388,7 @@ static int borrowed_calls(struct img_proc *p, struct tracee_set *ts, const size_
 struct trip_out {
 	uint64_t tidaddr;
 	struct kstack ks;
+	int32_t pdeath, pad;	/* PR_GET_PDEATHSIG's; -1: it failed */
 };
 
 /*
@@ -355,6 +402,7 @@ static int trip_calls(struct img_proc *p, struct tracee_set *ts, uint64_t sigs, 
 	static const struct tracee_tcall calls[] = {
 		{ SYS_prctl, { PR_GET_TID_ADDRESS }, 1, offsetof(struct trip_out, tidaddr) },
 		{ SYS_sigaltstack, { 0 }, 1, offsetof(struct trip_out, ks) },
+		{ SYS_prctl, { PR_GET_PDEATHSIG }, 1, offsetof(struct trip_out, pdeath) },
 	};
 	size_t n = ts->n - 1;
 	struct tracee **tv = xmalloc((n ? n : 1) * sizeof(*tv));
@@ -365,9 +413,10 @@ static int trip_calls(struct img_proc *p, struct tracee_set *ts, uint64_t sigs, 
 	memset(&in, 0xff, sizeof(in));
 	for (size_t i = 0; i < n; i++)
 		tv[i] = &ts->t[i + 1];
-	ret = tracee_trip_each(ts, tv, n, sigs, calls, 2, &in, sizeof(in), out, done);
+	ret = tracee_trip_each(ts, tv, n, sigs, calls, ARRAY_SIZE(calls), &in, sizeof(in), out, done);
 	if (ret < 0)
-		ret = error_errno(ret, "cannot run prctl(PR_GET_TID_ADDRESS) and sigaltstack in the threads");
+		ret = error_errno(ret, "cannot run prctl(PR_GET_TID_ADDRESS), sigaltstack and "
+				  "prctl(PR_GET_PDEATHSIG) in the threads");
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		struct img_thread *t = &p->threads[i + 1];
 
@@ -381,6 +430,7 @@ static int trip_calls(struct img_proc *p, struct tracee_set *ts, uint64_t sigs, 
 		t->d.altstack_sp = out[i].ks.sp;
 		t->d.altstack_size = out[i].ks.size;
 		t->d.altstack_flags = (uint32_t)out[i].ks.flags;
+		set_pdeath(p, i + 1, out[i].pdeath);
 	}
 	if (ret == 0)	/* t[0] is always borrowed */
 		debug("%zu of %zu threads asked in one trip each", ts->n - *nleft, ts->n);

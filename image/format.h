@@ -248,7 +248,7 @@ struct ckpt_thread_attrs {
 	uint32_t flags;		/* CKPT_TATTR_* */
 	uint64_t timer_slack_ns;	/* prctl(PR_GET_TIMERSLACK) */
 	uint32_t ioprio;	/* ioprio_get(IOPRIO_WHO_PROCESS, tid): class << 13 | data */
-	uint32_t reserved;	/* zero */
+	uint32_t pdeathsig;	/* prctl(PR_GET_PDEATHSIG) of a thread not the leader, 0: none */
 	/* sched_getattr(2) of a SCHED_DEADLINE thread (else 0), in ns */
 	uint64_t dl_runtime, dl_deadline, dl_period;
 	uint64_t sched_flags;	/* its sched_attr.sched_flags: RESET_ON_FORK 1, RECLAIM 2, DL_OVERRUN 4 */

@@ -791,6 +791,31 @@ static int huge_again(struct ctx *c, uint32_t k, struct tracee_set *ts, struct t
 	return 0;
 }
 
+/* The other threads' parent-death signals (ATTRS; clone gave them none),
+ * by the same rule as the leader's: none when ckpt leaves the root. */
+static int thread_pdeath(struct ctx *c, uint32_t k, struct tracee_set *ts)
+{
+	const struct img_proc *p = proc_of(c, k);
+	const struct plan_proc *pp = &c->pl.procs[k];
+	const uint32_t off = pp->t0 + pp->leader_gone;
+	int ret;
+
+	if (!p->has_attrs || (c->o->detach && k == 0))
+		return 0;
+	for (uint32_t i = off; i < pp->t0 + pp->nthreads; i++) {
+		uint32_t sig = p->tattrs[i - off].pdeathsig;
+		struct tracee t = { 0 };
+
+		if (!sig || (p->threads[i - off].d.tid == p->d.pid))
+			continue;
+		if ((ret = stub_tracee(c, k, i, &t)) < 0 ||
+		    (ret = stub_syscall(ts, &t, SYS_prctl, (uint64_t[6]){ PR_SET_PDEATHSIG, sig }, NULL,
+					"restore a thread's parent-death signal")) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 static int finish_proc(struct ctx *c, uint32_t k)
 {
 	const struct img_proc *p = proc_of(c, k);
@@ -832,6 +857,7 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	if ((ret = stub_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_PDEATHSIG,
 				c->o->detach && k == 0 ? 0 : p->d.pdeathsig }, NULL,
 				"restore the parent-death signal")) < 0 ||
+	    (ret = thread_pdeath(c, k, &ts)) < 0 ||
 	    /* Every thread's uid change reset the process's dumpable flag;
 	     * all are done now, so set it as it was. */
 	    (ret = stub_syscall(&ts, &t0, SYS_prctl, (uint64_t[6]){ PR_SET_DUMPABLE,

@@ -4,7 +4,7 @@
 
 load test_helper
 
-@test "attrs: oom_score_adj, subreaper, THP disable, membarrier, loginuid, memory-error kill policy; per thread timer slack, ioprio, no_new_privs" {
+@test "attrs: oom_score_adj, subreaper, THP disable, membarrier, loginuid, memory-error kill policy; per thread timer slack, ioprio, no_new_privs, parent-death signal" {
 	skip_unless_ptrace
 	start_target attrs
 	dump_kill

@@ -9,10 +9,12 @@
  * orphaned grandchild comes to us, MEMBARRIER_CMD_PRIVATE_EXPEDITED works
  * (EPERM unless registered), the worker cannot lose no_new_privs.
  * The memory-error kill policy (prctl PR_MCE_KILL early), set before the
- * worker is made, is both threads'.
+ * worker is made, is both threads'; the worker's own parent-death signal
+ * (SIGUSR2; per thread, the main thread has none) comes back.
  */
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -62,12 +64,18 @@ static void check_thread(const char *who, unsigned long slack, int ioprio, int n
 
 static void *worker(void *arg)
 {
+	int sig = 0;
+
 	(void)arg;
 	set_thread("worker", 3000000, IOPRIO(3, 0), 1);
+	if (prctl(PR_SET_PDEATHSIG, SIGUSR2, 0, 0, 0) < 0)
+		target_fail("worker: PR_SET_PDEATHSIG: %s", strerror(errno));
 	atomic_store(&ready, 1);
 	while (!atomic_load(&go))
 		target_sleep_ms(2);
 	check_thread("worker", 3000000, IOPRIO(3, 0), 1);
+	prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0);
+	CHECK(sig == SIGUSR2, "worker: parent-death signal %d, was %d", sig, SIGUSR2);
 	return NULL;
 }
 
