@@ -285,6 +285,8 @@ struct present_scan {
  * mappings instead of a walk of each (track_written's). */
 void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, int written,
 		       struct present_scan *ps);
+/* Present bytes of maps' private anonymous mappings (ps: their scan). */
+uint64_t dump_present_anon(const struct map_entry *maps, size_t n, const struct present_scan *ps);
 /* maps: p's mappings as read (one per VMA, in order), or NULL; pre: a
  * dump_scan_present of them (its regions are taken), or NULL. */
 int dump_plan_pages(pid_t pid, struct img_proc *p, struct vma_pages **out,
@@ -329,13 +331,28 @@ struct page_src {
 	int (*read_hook)(void *arg, const uint64_t *addr, const uint8_t *raw, size_t n);
 	void *hook_arg;
 };
+/* What a direct write of page data (dump_write_pages) can have ready
+ * before the page plan: its workers' buffers, room in the file, the
+ * MAC's algorithms (dump_pages_prepare).  Zero: nothing ready. */
+struct page_prep {
+	uint8_t *own;			/* jobs workers' buffers, touched */
+	size_t ownlen;
+	int jobs;
+	uint64_t reserved_to;		/* the file allocated up to here */
+};
 struct page_dest {
 	struct img_writer *w;
 	const struct codec_spec *codec;
 	int jobs;			/* compression threads */
 	int hashes;			/* write HASHES sections too */
+	struct page_prep *prep;		/* taken from, or NULL */
 };
 int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass);
+/* Get ready what dump_write_pages to dst would do first, if it will write
+ * directly (no codec, a regular file): bytes, a guess of the page data's
+ * size, allocated in the file.  Best effort: what fails is done then. */
+void dump_pages_prepare(const struct page_dest *dst, uint64_t bytes);
+void dump_pages_unprepare(struct page_prep *pr);
 /* tree.c: a tree's relations (TREE section), checked restorable */
 int dump_tree_tasks(const struct tracee_tree *tt, struct img *img);
 /* cow.c: pages shared copy-on-write with the parent process, out of

@@ -592,6 +592,30 @@ static int open_pagemap(pid_t pid)
 	return pmfd < 0 ? error_errno(errno, "cannot open %s", path) : pmfd;
 }
 
+/* No file, heap, stack or named anonymous memory, not shared. */
+static int private_anon(const struct map_entry *m)
+{
+	return !m->shared && !m->ino && !m->dev_major && !m->dev_minor &&
+	       (!m->path[0] || !strcmp(m->path, "[heap]") || !strcmp(m->path, "[stack]") ||
+		!strncmp(m->path, "[anon:", 6));
+}
+
+uint64_t dump_present_anon(const struct map_entry *maps, size_t n, const struct present_scan *ps)
+{
+	uint64_t sum = 0;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!private_anon(&maps[i]))
+			continue;
+		while (k < ps->n && ps->r[k].end <= maps[i].start)
+			k++;
+		for (size_t j = k; j < ps->n && ps->r[j].start < maps[i].end; j++)
+			sum += MIN(ps->r[j].end, maps[i].end) - MAX(ps->r[j].start, maps[i].start);
+	}
+	return sum;
+}
+
 void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, int written,
 		       struct present_scan *ps)
 {
@@ -607,10 +631,7 @@ void dump_scan_present(pid_t pid, const struct map_entry *maps, size_t n, int wr
 		if (strcmp(maps[i].path, "[vsyscall]")) {
 			lo = MIN(lo, maps[i].start);
 			hi = MAX(hi, maps[i].end);
-			/* private anonymous: no file, heap, stack or named anon */
-			if (!maps[i].shared && !maps[i].ino && !maps[i].dev_major && !maps[i].dev_minor &&
-			    (!maps[i].path[0] || !strcmp(maps[i].path, "[heap]") ||
-			     !strcmp(maps[i].path, "[stack]") || !strncmp(maps[i].path, "[anon:", 6)))
+			if (private_anon(&maps[i]))
 				add_span(&anon, &nanon, maps[i].start, maps[i].end);
 		}
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);

@@ -578,6 +578,10 @@ static void *writer(void *arg)
 }
 
 #define HUGE_BYTES	(2u << 20)	/* a PMD's worth with 4 KiB pages */
+/* The metadata before the page data, at a guess, when the file's room is
+ * allocated before it is written (dump_pages_prepare): a few KiB for a
+ * few mappings; more (60,000 mappings: some MiB) is allocated as written. */
+#define META_GUESS	(1u << 20)
 
 /*
  * The direct workers' own MiBs, in one block of transparent huge pages
@@ -606,6 +610,78 @@ static uint8_t *own_alloc(size_t len, size_t *maplen)
 	return a;
 }
 
+/* Without a codec the image is about as big as the pages: the room the
+ * file is given at once rather than a block at each write (ext4 spent 15%
+ * of a plain dump's CPU time on delayed allocation, write by write); each
+ * block's data starts at a page boundary (PAGES_ALIGNED). */
+static uint64_t room_for(uint64_t npages, size_t ps)
+{
+	return npages * ps + (npages / BLOCK_PAGES + 1) * ps;
+}
+
+/* Room for npages from the end of what is written on, unless prepared. */
+static void reserve(struct img_writer *w, const struct page_prep *pr, uint64_t npages, size_t ps)
+{
+	uint64_t len = room_for(npages, ps);
+
+	if (!pr || pr->reserved_to < w->written + w->buflen + len)
+		img_writer_reserve(w, len);
+}
+
+/* Whether blocks may go out of order (direct): raw ones (compressed ones
+ * keep the CPUs busy anyway; --compress auto's compressors work on slots
+ * waiting for the in-order writer), no HASHES sections between them, a
+ * regular file. */
+static int out_of_order(const struct page_dest *dst)
+{
+	const char *order = getenv("CKPT_PAGES_ORDER");
+
+	return (dst->codec->codec == CKPT_CODEC_NONE || dst->codec->adaptive) && !dst->hashes &&
+	       !dst->w->is_stream && !(order && !strcmp(order, "in-order"));
+}
+
+static int workers_of(const struct page_dest *dst)
+{
+	return dst->jobs > 0 ? dst->jobs : 1;
+}
+
+/*
+ * Called while the main thread would wait for smaps (collect_proc), whose
+ * walk of a big mapping keeps one CPU busy and leaves the other idle (1 GiB:
+ * ~10 ms): what the direct write does first, and needs no page plan, done
+ * then instead of after it.  The buffers populated (THP: a few 2 MiB
+ * zeroings, a compaction now and then), the file's room allocated (ext4:
+ * 1-6 ms for 1 GiB), libcrypto's configuration read.  No page is read.
+ */
+void dump_pages_prepare(const struct page_dest *dst, uint64_t bytes)
+{
+	struct page_prep *pr = dst->prep;
+	struct img_writer *w = dst->w;
+	size_t ps = (size_t)getpagesize();
+	uint64_t from = w->written + w->buflen;
+
+	if (!pr || pr->own || !out_of_order(dst))
+		return;
+	pr->jobs = workers_of(dst);
+	pr->own = own_alloc((size_t)pr->jobs * SLOT_PAGES * ps, &pr->ownlen);
+	if (img_writer_block_key(w))
+		img_block_hash_ready();
+	/* (the metadata is not written yet: room for it too, at a guess) */
+	if (!bytes)
+		return;
+	if (img_writer_reserve(w, room_for(bytes / ps, ps) + META_GUESS))
+		pr->reserved_to = from + room_for(bytes / ps, ps) + META_GUESS;
+	debug("page writing readied while smaps is read: %d workers' buffers, %llu MiB of the file allocated",
+	      pr->jobs, (unsigned long long)(pr->reserved_to >> 20));
+}
+
+void dump_pages_unprepare(struct page_prep *pr)
+{
+	if (pr->own)
+		munmap(pr->own, pr->ownlen);
+	memset(pr, 0, sizeof(*pr));
+}
+
 /* Pages a pass writes. */
 static uint64_t pass_pages(const struct img_proc *p, const struct vma_pages *vp, enum page_pass pass)
 {
@@ -615,15 +691,6 @@ static uint64_t pass_pages(const struct img_proc *p, const struct vma_pages *vp,
 		for (size_t k = 0; in_pass(&vp[i], pass) && k < vp[i].nruns; k++)
 			npages += vp[i].runs[k].npages;
 	return npages;
-}
-
-/* Without a codec the image is about as big as the pages: have the file
- * allocate that at once rather than a block at each write (ext4 spent 15%
- * of a plain dump's CPU time on delayed allocation, write by write). */
-static void reserve(struct img_writer *w, uint64_t npages, size_t ps)
-{
-	/* each block's data starts at a page boundary (PAGES_ALIGNED) */
-	img_writer_reserve(w, npages * ps + (npages / BLOCK_PAGES + 1) * ps);
 }
 
 static size_t runs_bytes(const struct vma_pages *v, size_t ps)
@@ -717,18 +784,6 @@ static int writes_to_reader(const struct img_writer *w)
 	return w->is_stream && fstat(w->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
-/* Whether blocks may go out of order (direct): raw ones (compressed ones
- * keep the CPUs busy anyway; --compress auto's compressors work on slots
- * waiting for the in-order writer), no HASHES sections between them, a
- * regular file. */
-static int out_of_order(const struct page_dest *dst)
-{
-	const char *order = getenv("CKPT_PAGES_ORDER");
-
-	return (dst->codec->codec == CKPT_CODEC_NONE || dst->codec->adaptive) && !dst->hashes &&
-	       !dst->w->is_stream && !(order && !strcmp(order, "in-order"));
-}
-
 static const struct codec_spec *pass_codec(const struct page_dest *dst, int direct, int *gated)
 {
 	static const struct codec_spec none = { .codec = CKPT_CODEC_NONE };
@@ -759,7 +814,8 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 		.direct = direct, .gated = gated, .writer_stat = -1,
 	};
 	pthread_t *workers, *comps, wr;
-	int nw = dst->jobs > 0 ? dst->jobs : 1, started = 0, cstarted = 0, ret, err;
+	int nw = workers_of(dst), started = 0, cstarted = 0, ret, err;
+	struct page_prep *pr = dst->prep;
 	size_t ncomp, nall;
 	struct slot *all;
 	const char *order = getenv("CKPT_PAGES_ORDER");
@@ -784,11 +840,17 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	 * frozen 224-261 ms (median 245) with 2 workers, 270-316 ms (303)
 	 * with 3 (2026-12-07, plain3). */
 	pp.swap = pp.direct && nw > 1 && order && !strcmp(order, "swapped");
-	if (pp.direct)
+	if (pp.direct && pr && pr->own && pr->jobs == nw) {
+		/* (made ready while smaps was read: dump_pages_prepare) */
+		pp.own = pr->own;
+		ownlen = pr->ownlen;
+		pr->own = NULL;
+	} else if (pp.direct) {
 		pp.own = own_alloc((size_t)nw * SLOT_PAGES * pp.ps, &ownlen);
+	}
 
 	if (codec->codec == CKPT_CODEC_NONE || codec->adaptive)
-		reserve(w, npages, pp.ps);
+		reserve(w, pp.direct ? pr : NULL, npages, pp.ps);
 	progress_begin(npages * pp.ps);
 	/* (--compress auto too: the compressors work on the backlog a slow
 	 * writer leaves, whatever its length) */

@@ -104,6 +104,11 @@ void img_block_hash_new(struct img_block_hash *bh, const struct img_block_key *b
 	need(bh->ctx != NULL, "Poly1305");
 }
 
+void img_block_hash_ready(void)
+{
+	pthread_once(&once, fetch_algorithms);
+}
+
 void img_block_hash_start(struct img_block_hash *bh)
 {
 	need(EVP_MAC_init(bh->ctx, bh->bk->r, sizeof(bh->bk->r), NULL), "Poly1305");

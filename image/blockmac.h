@@ -59,6 +59,9 @@ struct img_block_hash {
 	const struct img_block_key *bk;
 };
 void img_block_hash_new(struct img_block_hash *bh, const struct img_block_key *bk);
+/* libcrypto's algorithms fetched (its configuration read: ~1 ms), as
+ * img_block_hash_new would first. */
+void img_block_hash_ready(void);
 void img_block_hash_start(struct img_block_hash *bh);
 void img_block_hash_update(struct img_block_hash *bh, const void *p, size_t n);
 void img_block_hash_end(struct img_block_hash *bh, uint8_t h[IMG_BLOCK_HASH_LEN]);

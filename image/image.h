@@ -109,8 +109,8 @@ int img_place_blocks(struct img_writer *w, uint32_t proc, const struct img_block
 		     struct img_batch *bt);
 int img_batch_write(struct img_writer *w, const struct img_batch *bt);
 /* About len bytes are coming: allocate them in the file at once, if it
- * can (what is not used goes at img_writer_finish()). */
-void img_writer_reserve(struct img_writer *w, uint64_t len);
+ * can (what is not used goes at img_writer_finish()); 1 if it did. */
+int img_writer_reserve(struct img_writer *w, uint64_t len);
 /* With w->writebehind (a regular file, synced at the end): start writing
  * out what was written so far and wait for all but the last few MiB, so
  * that the caller goes at the disk's pace and the final fsync is short. */

@@ -615,7 +615,7 @@ int img_batch_write(struct img_writer *w, const struct img_batch *bt)
 	return 0;
 }
 
-void img_writer_reserve(struct img_writer *w, uint64_t len)
+int img_writer_reserve(struct img_writer *w, uint64_t len)
 {
 	struct statfs st;
 
@@ -625,9 +625,11 @@ void img_writer_reserve(struct img_writer *w, uint64_t len)
 	 * free: the guess must not starve anyone else of space meanwhile. */
 	if (w->is_stream || !len || fstatfs(w->fd, &st) < 0 ||
 	    len > (uint64_t)st.f_bavail * (uint64_t)st.f_bsize / 2)
-		return;
-	if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)(w->written + w->buflen), (off_t)len) == 0)
-		w->reserved = 1;
+		return 0;
+	if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)(w->written + w->buflen), (off_t)len) < 0)
+		return 0;
+	w->reserved = 1;
+	return 1;
 }
 
 /*
