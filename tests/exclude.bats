@@ -24,6 +24,24 @@ load test_helper
 	[ "$status" -eq 0 ]
 }
 
+@test "a plain dump keeps no disk space past its image: the room allocated before VmFlags are known (MADV_DONTDUMP and --exclude memory included) is given back" {
+	skip_unless_ptrace
+	start_target exclude
+	range=$(sed -n 's/^exclude //p' "$T/out")
+	[ -n "$range" ]
+	# (the room is allocated before smaps's VmFlags say what is left
+	# out: here 4 MiB under MADV_DONTDUMP and 4 MiB --exclude'd)
+	run "$CKPT" -vv dump "$TPID" -o "$T/img" --compress none --no-fork --exclude "$range"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	size=$(stat -c %s "$T/img")
+	used=$(( $(stat -c %b "$T/img") * $(stat -c %B "$T/img") ))
+	echo "image $size bytes, $used allocated"
+	[ "$used" -le $(( size + (1 << 20) )) ]
+	kill "$TPID"
+	reap "$TPID"
+}
+
 @test "without --exclude the user region keeps its data (the target can tell)" {
 	skip_unless_ptrace
 	start_target exclude
