@@ -664,7 +664,7 @@ void dump_pages_prepare(const struct page_dest *dst, uint64_t bytes)
 		return;
 	pr->jobs = workers_of(dst);
 	pr->own = own_alloc((size_t)pr->jobs * SLOT_PAGES * ps, &pr->ownlen);
-	if (img_writer_block_key(w))
+	if (w->mac.key)		/* (signing: its block key comes with the header) */
 		img_block_hash_ready();
 	/* (the metadata is not written yet: room for it too, at a guess) */
 	if (!bytes)
