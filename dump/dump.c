@@ -440,6 +440,7 @@ static int collect_proc(struct dump *d, struct dproc *dp, const struct dump_opts
 	/* A single process written while frozen: what the page writing does
 	 * first while smaps's walk (1 GiB: 7 ms of CPU) is waited for.  The
 	 * file's room too, but for an incremental dump, which writes few. */
+	d->prep.resident = d->rss;
 	if (!late && now && !d->fork && !o->snapshot)
 		dump_pages_prepare(&(struct page_dest){ &d->w, &o->codec, o->jobs, dp->tracking, &d->prep },
 				   o->parent ? 0 : dump_present_anon(now, nnow, &pre));

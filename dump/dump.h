@@ -339,6 +339,9 @@ struct page_prep {
 	size_t ownlen;
 	int jobs;
 	uint64_t reserved_to;		/* the file allocated up to here */
+	uint8_t *raw;			/* in order: the ring's slot buffers, touched */
+	size_t nraw;			/* slots of them */
+	uint64_t resident;		/* the process's resident bytes (set by the caller) */
 };
 struct page_dest {
 	struct img_writer *w;
@@ -348,9 +351,10 @@ struct page_dest {
 	struct page_prep *prep;		/* taken from, or NULL */
 };
 int dump_write_pages(const struct page_src *src, const struct page_dest *dst, enum page_pass pass);
-/* Get ready what dump_write_pages to dst would do first, if it will write
- * directly (no codec, a regular file): bytes, a guess of the page data's
- * size, allocated in the file.  Best effort: what fails is done then. */
+/* Get ready what dump_write_pages to dst would do first: if it will write
+ * directly (no codec, a regular file), bytes, a guess of the page data's
+ * size, allocated in the file; in order (through the writer thread), the
+ * slot buffers.  Best effort: what fails is done then. */
 void dump_pages_prepare(const struct page_dest *dst, uint64_t bytes);
 void dump_pages_unprepare(struct page_prep *pr);
 /* tree.c: a tree's relations (TREE section), checked restorable */

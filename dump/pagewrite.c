@@ -645,6 +645,40 @@ static int workers_of(const struct page_dest *dst)
 	return dst->jobs > 0 ? dst->jobs : 1;
 }
 
+/* Resident bytes from which an in-order write's slots are made ready (as
+ * dump.c's smaps waits for the injected brk: a walk worth waiting for). */
+#define RING_AHEAD_MIN	(64ull << 20)
+
+/* The ring's slots for nw workers (dump_write_pages). */
+static size_t ring_slots(int nw)
+{
+	return (size_t)nw * 2 + 2;
+}
+
+/*
+ * An in-order write's slot buffers (HASHES: an incremental dump), touched
+ * now in small pages: a dump of 1% of 1 GiB rewritten fills every slot,
+ * and their first touch (~1,500 page faults in the workers' copies out of
+ * the process, 6% of its CPU in perf) came after the plan.  No huge
+ * pages: a compaction would cost more than the wait it fills.  Not for a
+ * small process, whose smaps is soon read and which may fill few slots.
+ */
+static void ring_alloc(const struct page_dest *dst, struct page_prep *pr)
+{
+	/* and a spare for each compressor (a stream, --compress auto) */
+	size_t n = ring_slots(workers_of(dst)) + (dst->codec->adaptive ? (size_t)workers_of(dst) : 0);
+	size_t len = n * SLOT_PAGES * (size_t)getpagesize();
+	uint8_t *m;
+
+	if (pr->resident < RING_AHEAD_MIN ||
+	    (m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		return;
+	madvise(m, len, MADV_POPULATE_WRITE);	/* (else touched as read into) */
+	pr->raw = m;
+	pr->nraw = n;
+	debug("page writing readied while smaps is read: %zu slots' buffers", n);
+}
+
 /*
  * Called while the main thread would wait for smaps (collect_proc), whose
  * walk of a big mapping keeps one CPU busy and leaves the other idle (1 GiB:
@@ -661,12 +695,16 @@ void dump_pages_prepare(const struct page_dest *dst, uint64_t bytes)
 	size_t ps = (size_t)getpagesize();
 	uint64_t from = w->written + w->buflen;
 
-	if (!pr || pr->own || !out_of_order(dst))
+	if (!pr || pr->own || pr->raw)
 		return;
 	pr->jobs = workers_of(dst);
-	pr->own = own_alloc((size_t)pr->jobs * SLOT_PAGES * ps, &pr->ownlen);
 	if (w->mac.key)		/* (signing: its block key comes with the header) */
 		img_block_hash_ready();
+	if (!out_of_order(dst)) {
+		ring_alloc(dst, pr);
+		return;
+	}
+	pr->own = own_alloc((size_t)pr->jobs * SLOT_PAGES * ps, &pr->ownlen);
 	/* (the metadata is not written yet: room for it too, at a guess) */
 	if (!bytes)
 		return;
@@ -680,6 +718,8 @@ void dump_pages_unprepare(struct page_prep *pr)
 {
 	if (pr->own)
 		munmap(pr->own, pr->ownlen);
+	if (pr->raw)
+		munmap(pr->raw, pr->nraw * SLOT_PAGES * (size_t)getpagesize());
 	memset(pr, 0, sizeof(*pr));
 }
 
@@ -823,6 +863,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 
 	uint64_t npages = pass_pages(p, vp, pass);
 	size_t ownlen = 0;
+	uint8_t *ready;
 
 	autocodec_init(&pp.ac);
 	pp.disk_done = img_writer_on_disk(w);
@@ -855,14 +896,19 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 	progress_begin(npages * pp.ps);
 	/* (--compress auto too: the compressors work on the backlog a slow
 	 * writer leaves, whatever its length) */
-	pp.nslots = (size_t)nw * 2 + 2;
+	pp.nslots = ring_slots(nw);
 	nall = pp.nslots + ncomp;
+	/* (made ready while smaps was read: dump_pages_prepare; kept there
+	 * for the next process's pages, unmapped after the release) */
+	ready = !pp.direct && pr && pr->raw && pr->nraw >= nall ? pr->raw : NULL;
 	all = xzalloc(nall * sizeof(*all));
 	pp.ring = xmalloc(pp.nslots * sizeof(*pp.ring));
 	pp.spare = xmalloc((ncomp + 1) * sizeof(*pp.spare));
 	for (size_t i = 0; i < nall; i++) {
 		if (pp.direct)	/* (its pages are read into its worker's own) */
 			all[i].bt = xmalloc(sizeof(*all[i].bt));
+		else if (ready)
+			all[i].raw = ready + i * SLOT_PAGES * pp.ps;
 		else
 			all[i].raw = xmalloc(SLOT_PAGES * pp.ps);
 		if (codec->codec != CKPT_CODEC_NONE)
@@ -919,7 +965,7 @@ int dump_write_pages(const struct page_src *src, const struct page_dest *dst, en
 out:
 	progress_end();
 	for (size_t i = 0; i < nall; i++) {
-		if (!pp.direct)	/* (else the workers' own, freed by them) */
+		if (!pp.direct && !ready)	/* (else the workers' own, or prepared) */
 			free(all[i].raw);
 		free(all[i].enc);
 		free(all[i].couts);
