@@ -255,9 +255,10 @@ int maps_ahead_take(struct smaps_ahead *a, struct map_entry **out, size_t *n);
 
 /* quiet.c: a process's syscalls counted from before its smaps is read to
  * its freeze.  NULL: they cannot be (not root, too many threads, an
- * io_uring worker, with alone a child, or a DAMON kdamond that may
- * madvise it).  quiet_held, once frozen: 1 if
- * no thread of it entered or left a syscall since, and none came or went. */
+ * io_uring worker, with alone a child, another process sharing its
+ * memory, or a DAMON kdamond that may madvise it).  quiet_held, once
+ * frozen: 1 if no thread of it entered or left a syscall or queued
+ * io_uring work since, and none came or went. */
 struct quiet;
 /* Whether pid has enough mappings for the counts to pay (quiet.c). */
 int quiet_worth(pid_t pid);

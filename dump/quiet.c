@@ -37,10 +37,31 @@
  * since the count began came from a clone, itself a syscall.
  *
  * What is not a syscall of theirs: io_uring's workers (PF_IO_WORKER
- * threads, which run requests such as IORING_OP_MADVISE): a process with
- * one is not watched.  Processes sharing the memory without being threads
- * (clone(CLONE_VM) without CLONE_THREAD) are not counted; the frozen read
- * does not stop those either.
+ * threads, which run requests such as IORING_OP_MADVISE: io_uring/advise.c
+ * do_madvise(current->mm), always from a worker, REQ_F_FORCE_ASYNC).  A
+ * process with one (or an SQPOLL thread) when the count begins is not
+ * watched.  A worker made later, for a request queued then, may do its
+ * madvise and, past 5 s idle, be gone by the freeze (io-wq.c: all but the
+ * last worker leave, the last too where its CPU left the ring's mask); and
+ * that request may be queued with no syscall: a linked request that a
+ * completion lets go runs from task_work in the submitting thread, on its
+ * way back to user space from an interrupt.  A ring need not even have a
+ * file descriptor (IORING_SETUP_REGISTERED_FD_ONLY) to look for.  So what
+ * is counted too is io_uring:io_uring_queue_async_work in each thread:
+ * io_queue_iowq() traces it before io_wq_enqueue(), and only a thread of
+ * the process may queue (same_thread_group, else the work is cancelled);
+ * a worker queues no new one for a worker yet to be made except through
+ * the submitting thread's task_work (create_worker_cb) or as a worker that
+ * was there when the count began.  A kernel without the event has no
+ * io_uring: raw_syscalls' being there says tracepoints are built.
+ *
+ * Processes sharing the memory without being threads (clone(CLONE_VM)
+ * without CLONE_THREAD: vfork, posix_spawn before its exec, or made so,
+ * the process's child or not, or its parent) make syscalls that are not
+ * counted, process_madvise(2) on it among them (mm/madvise.c: advice that
+ * changes flags is refused only for another mm): a process with one is
+ * not watched (kcmp(2) KCMP_VM against every process, once its threads
+ * are counted: a sharer made later is made by a clone they make).
  *
  * Root only, in effect: tracepoint events need CAP_PERFMON (or
  * perf_event_paranoid -1) and the event's id in tracefs.  Without them,
@@ -69,22 +90,30 @@
 #define PF_IO_WORKER		0x00000010	/* include/linux/sched.h */
 #define DAMON_KDAMONDS		"/sys/kernel/mm/damon/admin/kdamonds"
 
+/* What each thread has counted (the fds' second index) */
+enum { SYS_ENTER, SYS_EXIT, URING_QUEUE, NCOUNTS };
+
+static const char *const count_what[NCOUNTS] = {
+	[SYS_ENTER] = "entered a syscall", [SYS_EXIT] = "left a syscall",
+	[URING_QUEUE] = "queued io_uring work",
+};
+
 struct quiet {
 	pid_t pid;
 	pid_t tids[QUIET_MAX_THREADS];
 	size_t n;
-	int fds[QUIET_MAX_THREADS][2];	/* sys_enter, sys_exit */
+	int fds[QUIET_MAX_THREADS][NCOUNTS];	/* -1: none (no io_uring) */
 };
 
 /* The tracepoint's id (tracefs, or debugfs's tracing where that is). */
-static long tracepoint_id(const char *event)
+static long tracepoint_id(const char *sys_event)
 {
 	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 	char path[128], *buf;
 	long id = -1;
 
 	for (size_t i = 0; i < ARRAY_SIZE(roots) && id < 0; i++) {
-		snprintf(path, sizeof(path), "%s/events/raw_syscalls/%s/id", roots[i], event);
+		snprintf(path, sizeof(path), "%s/events/%s/id", roots[i], sys_event);
 		if (read_file(path, &buf, NULL) == 0) {
 			id = strtol(buf, NULL, 10);
 			free(buf);
@@ -260,12 +289,17 @@ int quiet_worth(pid_t pid)
 
 struct quiet *quiet_watch(pid_t pid, int alone)
 {
-	long enter = tracepoint_id("sys_enter"), leave = tracepoint_id("sys_exit"), n;
-	pid_t again[QUIET_MAX_THREADS];
+	long id[NCOUNTS] = {
+		[SYS_ENTER] = tracepoint_id("raw_syscalls/sys_enter"),
+		[SYS_EXIT] = tracepoint_id("raw_syscalls/sys_exit"),
+		[URING_QUEUE] = tracepoint_id("io_uring/io_uring_queue_async_work"),
+	};
+	pid_t again[QUIET_MAX_THREADS], sharer;
 	char filter[1024];
 	struct quiet *q;
+	long n;
 
-	if (enter < 0 || leave < 0)
+	if (id[SYS_ENTER] < 0 || id[SYS_EXIT] < 0)
 		return NULL;
 	if (quiet_damon_vaddr_on(DAMON_KDAMONDS)) {
 		debug("VmFlags read while the process is frozen: a DAMON kdamond works on virtual addresses, and may madvise");
@@ -279,18 +313,28 @@ struct quiet *quiet_watch(pid_t pid, int alone)
 	q->n = (size_t)n;
 	make_filter(filter, sizeof(filter));
 	for (size_t i = 0; i < q->n; i++)
-		if ((q->fds[i][0] = open_count(enter, q->tids[i], filter)) < 0 ||
-		    (q->fds[i][1] = open_count(leave, q->tids[i], filter)) < 0)
-			goto no;
+		for (int k = 0; k < NCOUNTS; k++)
+			if (id[k] >= 0 && (q->fds[i][k] = open_count(id[k], q->tids[i],
+								   k == URING_QUEUE ? "" : filter)) < 0)
+				goto no;
 	/* A thread made while the counts were opened, by one not yet
 	 * counted, has none: the same threads once all are counted. */
 	if (list_threads(pid, again, QUIET_MAX_THREADS, alone) != n ||
 	    memcmp(again, q->tids, q->n * sizeof(*again)))
 		goto no;
+	if ((sharer = tracee_mm_sharer(pid))) {
+		if (sharer > 0)
+			debug("VmFlags read while the process is frozen: process %d shares its memory, and its syscalls are not counted",
+			      sharer);
+		else
+			debug("VmFlags read while the process is frozen: kcmp(2) cannot tell which processes share its memory");
+		quiet_end(q);
+		return NULL;
+	}
 	return q;
 no:
 	debug("VmFlags read while the process is frozen: its syscalls cannot be counted (%s)",
-	      enter < 0 ? "no tracepoint" : q->n ? "perf_event_open, or its threads changed" :
+	      q->n ? "perf_event_open, or its threads changed" :
 	      "more than 64 threads, a child, or an io_uring worker");
 	quiet_end(q);
 	return NULL;
@@ -300,12 +344,14 @@ no:
 static int counted(const struct quiet *q, const char *when)
 {
 	for (size_t i = 0; i < q->n; i++)
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < NCOUNTS; k++) {
 			uint64_t count = 1;
 
+			if (q->fds[i][k] < 0)
+				continue;
 			if (read(q->fds[i][k], &count, sizeof(count)) != sizeof(count) || count) {
-				debug("thread %d %s a syscall (%llu) %s: VmFlags read while the process is frozen",
-				      q->tids[i], k ? "left" : "entered", (unsigned long long)count, when);
+				debug("thread %d %s (%llu) %s: VmFlags read while the process is frozen",
+				      q->tids[i], count_what[k], (unsigned long long)count, when);
 				return 1;
 			}
 		}
@@ -334,7 +380,7 @@ static void *closer(void *arg)
 	struct quiet *q = arg;
 
 	for (size_t i = 0; i < QUIET_MAX_THREADS; i++)
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < NCOUNTS; k++)
 			if (q->fds[i][k] >= 0)
 				close(q->fds[i][k]);
 	free(q);

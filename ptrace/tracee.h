@@ -193,6 +193,11 @@ void tracee_held_serve(pid_t pid);
 pid_t tracee_vfork_child(pid_t pid, pid_t tid);
 /* child still shares pid's memory (kcmp(2) KCMP_VM): not exec'd yet. */
 int tracee_vfork_shares(pid_t pid, pid_t child);
+/* A process other than pid (not one of its threads) that shares its
+ * memory: clone(CLONE_VM) without CLONE_THREAD (vfork, posix_spawn before
+ * its exec, or made so), child or not; 0 if none, -1 if kcmp(2) cannot
+ * tell (vfork.c). */
+pid_t tracee_mm_sharer(pid_t pid);
 
 int tracee_get_regset(pid_t tid, uint32_t type, void *buf, size_t *len);
 int tracee_set_regset(pid_t tid, uint32_t type, const void *buf, size_t len);

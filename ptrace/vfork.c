@@ -9,6 +9,7 @@
  * its child: the child must be let run on to its exec, and the wait bounded.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,24 +41,67 @@ int tracee_vfork_shares(pid_t pid, pid_t child)
 	return syscall(SYS_kcmp, pid, child, KCMP_VM, 0, 0) == 0;
 }
 
-pid_t tracee_vfork_child(pid_t pid, pid_t tid)
+/*
+ * Whether p may share pid's memory, where kcmp(2) may not look (EPERM: p's
+ * credentials, not the memory's, which are pid's: a process with its
+ * creds in a user namespace above ckpt's).  VmSize (mm->total_vm, in
+ * /proc/PID/status for anyone) is the same in two processes of one mm;
+ * pid's read before and after p's, and not the same twice: cannot tell
+ * (a mapping made then, and undone, in between is not seen).
+ */
+static int may_share(pid_t pid, pid_t p)
+{
+	struct proc_status a, b, a2;
+
+	if (proc_read_status(pid, &a) < 0 || proc_read_status(p, &b) < 0)
+		return 0;	/* gone */
+	if (proc_read_status(pid, &a2) < 0 || a.vmsize_kb != a2.vmsize_kb)
+		return 1;
+	return b.vmsize_kb == a.vmsize_kb;
+}
+
+/*
+ * A process other than pid whose address space is pid's (kcmp(2) KCMP_VM
+ * 0), with parent > 0 only a child of parent; 0 if none, -1 if it cannot
+ * be told (no CONFIG_KCMP).  /proc lists only thread group leaders: pid's
+ * own threads are not asked.
+ */
+static pid_t find_sharer(pid_t pid, pid_t parent)
 {
 	struct dirent *de;
-	pid_t child = 0;
+	pid_t found = 0;
 	DIR *d;
 
-	if (thread_state(pid, tid) != 'D' || !(d = opendir("/proc")))
-		return 0;
-	/* A child of pid (a process, not a thread: /proc lists only thread
-	 * group leaders) whose address space is pid's: kcmp(2) KCMP_VM 0. */
-	while (!child && (de = readdir(d))) {
+	if (!(d = opendir("/proc")))
+		return -1;
+	while (!found && (de = readdir(d))) {
 		pid_t p = (pid_t)atoi(de->d_name);
 		struct proc_stat st;
+		long r;
 
-		if (p > 0 && p != pid && proc_read_stat(p, &st) == 0 && st.ppid == pid &&
-		    tracee_vfork_shares(pid, p))
-			child = p;
+		if (p <= 0 || p == pid ||
+		    (parent > 0 && (proc_read_stat(p, &st) < 0 || st.ppid != parent)))
+			continue;
+		r = syscall(SYS_kcmp, pid, p, KCMP_VM, 0, 0);
+		if (r == 0)
+			found = p;
+		else if (r < 0 && parent <= 0 && errno == EPERM)
+			found = may_share(pid, p) ? p : 0;
+		else if (r < 0 && parent <= 0 && errno != ESRCH)
+			found = -1;	/* (gone meanwhile: ESRCH) */
 	}
 	closedir(d);
-	return child;
+	return found;
+}
+
+pid_t tracee_vfork_child(pid_t pid, pid_t tid)
+{
+	if (thread_state(pid, tid) != 'D')
+		return 0;
+	return find_sharer(pid, pid);
+}
+
+pid_t tracee_mm_sharer(pid_t pid)
+{
+	return find_sharer(pid, 0);
 }

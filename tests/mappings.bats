@@ -170,17 +170,19 @@ dump_early() {
 	[ "$status" -eq 0 ]
 }
 
-# bats test_tags=arch-independent
-@test "mappings: a whole mapping put under MADV_DONTDUMP between the early smaps read and the freeze is dumped as such" {
-	skip_unless_ptrace
-	skip_unless_root
-	syscalls_countable
+# race_dump MODE DUMP-ARGS...: madv_late (MODE: "" or sharer) dumped
+# with DUMP-ARGS, its trigger written while ckpt is stopped between the
+# early smaps read and the freeze; the dump's output in $T/dump.out, the
+# target reaped.
+race_dump() {
+	local mode=$1 st=0
+	shift
 	export CKPT_EARLY_SMAPS_MIN=0	# (a few mappings)
 	head -c 4096 /dev/zero >"$T/trigger"
-	start_target madv_late "$T/trigger"
+	start_target madv_late "$T/trigger" $mode
 	wait_for 120 trigger_byte 3 s	# out of target_ready's open and close
 	CKPT_KILLSIG=19 CKPT_KILLPOINT="dump: before the freeze" \
-		"$CKPT" -v dump "$TPID" -o "$T/img" --kill >"$T/dump.out" 2>&1 &
+		"$CKPT" -v dump "$TPID" -o "$T/img" "$@" >"$T/dump.out" 2>&1 &
 	ck=$!
 	PIDS+=("$ck")
 	wait_for 120 stopped "$ck"
@@ -189,14 +191,37 @@ dump_early() {
 	printf x | dd of="$T/trigger" conv=notrunc status=none
 	wait_for 120 trigger_byte 2 y
 	kill -CONT "$ck"
-	st=0
 	wait "$ck" || st=$?
 	cat "$T/dump.out"
 	[ "$st" -eq 0 ]
+	reap "$TPID"
+}
+
+# bats test_tags=arch-independent
+@test "mappings: a whole mapping put under MADV_DONTDUMP between the early smaps read and the freeze is dumped as such" {
+	skip_unless_ptrace
+	skip_unless_root
+	syscalls_countable
+	race_dump "" --kill
 	# one syscall entered (the madvise), by the target's one thread
 	grep -q "thread $TPID entered a syscall (1) since smaps was read: VmFlags read while the process is frozen" "$T/dump.out"
-	reap "$TPID"
 	restore_go
 	[ "$status" -eq 0 ]
 	grep -qx 'madv_late: ok' "$T/out"
 }
+
+# A process sharing the memory without being a thread (clone(CLONE_VM)):
+# its syscalls are not counted, so the early read must not be taken.  Here
+# the sharer is the target's child, and --single leaves it out of the dump.
+# bats test_tags=arch-independent
+@test "mappings: a mapping madvised by another process sharing the memory (CLONE_VM) between the early smaps read and the freeze is dumped as such" {
+	skip_unless_ptrace
+	skip_unless_root
+	syscalls_countable
+	race_dump sharer --kill --single
+	grep -q "VmFlags read while the process is frozen: process [0-9]* shares its memory" "$T/dump.out"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'madv_late: ok' "$T/out"
+}
+

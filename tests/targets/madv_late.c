@@ -12,12 +12,18 @@
  *     while ckpt waits between its read of smaps and the freeze: the
  *     madvise is then the one syscall the target makes in that window (no
  *     signal, no file opened), so the dump must count madvise itself.
+ * madv_late TRIGGER sharer: the madvise is made by a child that shares the
+ * memory (clone(CLONE_VM), no thread: its syscalls are not the target's),
+ * which polls the trigger in nanosleep; the target reads byte 1 to know.
  * After the restore (told by a gap in its clock and a new parent) it waits
  * for $CKPT_GO and checks: each mapping's VmFlags as before the dump
  * (LATE's as after its madvise, if it ran), EARLY's and a late-madvised
  * LATE's data not restored (zeros), the rest intact.
  */
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 
 #include "target.h"
 #include "mem.h"
@@ -46,14 +52,35 @@ static volatile char *trigger(const char *path)
 	return p;
 }
 
+static volatile char *trig;
+static unsigned char *late_map;
+
+/* sharer mode: the CLONE_VM child's whole life */
+static int sharer(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	while (trig[0] != 'x')
+		target_sleep_ms(1);
+	if (madvise(late_map, LEN, MADV_DONTDUMP) < 0)
+		target_fail("LATE (sharer): %s", strerror(errno));
+	trig[1] = 'y';
+	for (;;)
+		target_sleep_ms(1000);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const names[] = { "KEEP", "EARLY", "LATE" };
 	unsigned char *m[3];
 	char flags[3][256], now[256], late_flags[256];
-	volatile char *trig = argc > 1 ? trigger(argv[1]) : NULL;
+	static char stack[256 << 10] __attribute__((aligned(16)));
+	int by_sharer = argc > 2 && !strcmp(argv[2], "sharer");
 	pid_t ppid0 = getppid();
 	int late = 0;
+
+	trig = argc > 1 ? trigger(argv[1]) : NULL;
 
 	if (argc > 1 && !trig)
 		return target_exit();
@@ -79,6 +106,11 @@ int main(int argc, char **argv)
 	}
 	vmflags(like, late_flags, sizeof(late_flags));
 	munmap(like, LEN);
+	late_map = m[2];
+	if (by_sharer && clone(sharer, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL) < 0) {
+		target_fail("clone(CLONE_VM): %s", strerror(errno));
+		return target_exit();
+	}
 	target_ready();
 	/* No syscall while waiting (clock_gettime through the vdso; getppid,
 	 * which the dump does not count, only after a gap of 2 ms). */
@@ -87,7 +119,9 @@ int main(int argc, char **argv)
 
 		if (trig && !trig[2])
 			trig[2] = 's';	/* spinning: target_ready's syscalls done */
-		if (trig && trig[0] == 'x' && !late) {
+		if (by_sharer && trig[1] == 'y')
+			late = 1;	/* the sharer's madvise */
+		else if (!by_sharer && trig && trig[0] == 'x' && !late) {
 			if (madvise(m[2], LEN, MADV_DONTDUMP) < 0)
 				target_fail("LATE: %s", strerror(errno));
 			late = 1;

@@ -1,15 +1,32 @@
 /*
- * dump/quiet.c: a DAMON kdamond that works on virtual addresses may
- * madvise a process's memory with no syscall of it (hg/nh flip), so while
- * one is on the early smaps read is not taken.  The sysfs tree is made
- * here, under a temporary directory, as the kernel lays it out
- * (mm/damon/sysfs.c: kdamonds/N/state, kdamonds/N/contexts/M/operations).
+ * dump/quiet.c: what may change a process's VmFlags with no syscall of it
+ * must keep its early smaps read from standing for the frozen one.
+ *
+ * A DAMON kdamond that works on virtual addresses may madvise a process's
+ * memory (hg/nh flip), so while one is on the early smaps read is not
+ * taken.  The sysfs tree is made here, under a temporary directory, as
+ * the kernel lays it out (mm/damon/sysfs.c: kdamonds/N/state,
+ * kdamonds/N/contexts/M/operations).
+ *
+ * io_uring's IORING_OP_MADVISE runs in an io-wq worker, and may be queued
+ * with no syscall: a child here submits a pipe read linked to a madvise,
+ * then spins; the test writes the pipe once the child is watched, and the
+ * read's completion queues the madvise from task_work in the child.  The
+ * watch must see it (root: tracepoint counts).
  */
+#include <linux/io_uring.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "dump/dump.h"
 #include "harness.h"
 
@@ -83,6 +100,102 @@ TEST(damon_off_or_on_physical_addresses_does_not)
 	EXPECT_EQ(0, vaddr_on("vaddr\n", "off\n"));
 	EXPECT_EQ(0, vaddr_on("paddr\n", "on\n"));
 	EXPECT_EQ(0, quiet_damon_vaddr_on("/nonexistent/kdamonds"));
+}
+
+/*
+ * In the child: a read of fd linked to MADV_DONTDUMP of mem (a page),
+ * submitted; the ring's completion tail, or NULL.
+ */
+static volatile unsigned *uring_chain(int fd, void *mem)
+{
+	struct io_uring_params p = { 0 };
+	static char buf[1];
+	int ring = (int)syscall(SYS_io_uring_setup, 4, &p);
+	size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	struct io_uring_sqe *sqe;
+	unsigned *array, tail;
+	char *sq;
+
+	if (ring < 0 || !(p.features & IORING_FEAT_SINGLE_MMAP))
+		return NULL;
+	sq = mmap(NULL, MAX(sq_len, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe)),
+		  PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING);
+	sqe = mmap(NULL, p.sq_entries * sizeof(*sqe), PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		   IORING_OFF_SQES);
+	if (sq == MAP_FAILED || sqe == MAP_FAILED)
+		return NULL;
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe[0].opcode = IORING_OP_READ;
+	sqe[0].fd = fd;
+	sqe[0].addr = (uintptr_t)buf;
+	sqe[0].len = 1;
+	sqe[0].flags = IOSQE_IO_LINK;
+	sqe[1].opcode = IORING_OP_MADVISE;
+	sqe[1].addr = (uintptr_t)mem;
+	sqe[1].len = (uint32_t)getpagesize();
+	sqe[1].fadvise_advice = MADV_DONTDUMP;
+	array = (unsigned *)(sq + p.sq_off.array);
+	tail = *(unsigned *)(sq + p.sq_off.tail);
+	for (unsigned i = 0; i < 2; i++)
+		array[(tail + i) & *(unsigned *)(sq + p.sq_off.ring_mask)] = i;
+	__atomic_store_n((unsigned *)(sq + p.sq_off.tail), tail + 2, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, ring, 2, 0, 0, NULL, 0) != 2)
+		return NULL;
+	return (volatile unsigned *)(sq + p.cq_off.tail);
+}
+
+/* stage: 1 the child submitted and spins, 2 it saw both completions, -1 failed */
+static void uring_child(int fd, volatile int *stage)
+{
+	void *mem = mmap(NULL, (size_t)getpagesize(), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	volatile unsigned *cq_tail = mem == MAP_FAILED ? NULL : uring_chain(fd, mem);
+
+	*stage = cq_tail ? 1 : -1;
+	while (cq_tail && *cq_tail < 2)
+		;	/* no syscall */
+	*stage = 2;
+	for (;;)
+		;
+}
+
+static int wait_stage(volatile int *stage, int want)
+{
+	for (int i = 0; i < 60 * 1000 && *stage != want && *stage >= 0; i++)
+		usleep(1000);
+	return *stage;
+}
+
+TEST(io_uring_work_queued_without_a_syscall_is_counted)
+{
+	volatile int *stage = mmap(NULL, sizeof(*stage), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct quiet *q;
+	int p[2];
+	pid_t child;
+
+	if (geteuid() || access("/sys/kernel/tracing/events/io_uring/io_uring_queue_async_work/id", R_OK)) {
+		TH_LOG("skipped: not root, or no io_uring tracepoints in tracefs");
+		return;
+	}
+	ASSERT_TRUE(stage != MAP_FAILED);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_TRUE((child = fork()) >= 0);
+	if (child == 0)
+		uring_child(p[0], stage);
+	ASSERT_EQ(1, wait_stage(stage, 1));
+	q = quiet_watch(child, 1);
+	if (!q)
+		kill(child, SIGKILL);
+	ASSERT_TRUE(q != NULL);
+	EXPECT_EQ(0, quiet_moved(q));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	EXPECT_EQ(2, wait_stage(stage, 2));
+	/* no syscall of the child: what io_uring queued for io-wq, counted */
+	EXPECT_EQ(1, quiet_moved(q));
+	quiet_end(q);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
 }
 
 TEST_HARNESS_MAIN
