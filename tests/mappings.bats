@@ -170,7 +170,7 @@ dump_early() {
 	[ "$status" -eq 0 ]
 }
 
-# race_dump MODE DUMP-ARGS...: madv_late (MODE: "" or sharer) dumped
+# race_dump MODE DUMP-ARGS...: madv_late (MODE: "", sharer or grow) dumped
 # with DUMP-ARGS, its trigger written while ckpt is stopped between the
 # early smaps read and the freeze; the dump's output in $T/dump.out, the
 # target reaped.
@@ -225,3 +225,22 @@ race_dump() {
 	grep -qx 'madv_late: ok' "$T/out"
 }
 
+# A stack grown by a fault between the early read and the freeze (no
+# syscall): maps read frozen differs from the early layout, so smaps is
+# read again frozen (ahead.c same_layout) and the present pages scanned
+# again over maps (dump.c collect_proc); the grown frame is checked after
+# the restore.  With the early smaps kept anyway the dump fails ("mapping
+# ... changed during the dump"); without the rescan it passes: the early
+# scan covered the whole address range (pages.c plan_vmas takes it only as
+# a superset), so that rescan is a second guard.
+# bats test_tags=arch-independent
+@test "mappings: a stack grown by a fault between the early smaps read and the freeze has its VmFlags and pages taken again" {
+	skip_unless_ptrace
+	skip_unless_root
+	syscalls_countable
+	race_dump grow --kill
+	grep -q "the mappings changed since smaps was read: VmFlags read while the process is frozen" "$T/dump.out"
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx 'madv_late: ok' "$T/out"
+}

@@ -15,6 +15,10 @@
  * madv_late TRIGGER sharer: the madvise is made by a child that shares the
  * memory (clone(CLONE_VM), no thread: its syscalls are not the target's),
  * which polls the trigger in nanosleep; the target reads byte 1 to know.
+ * madv_late TRIGGER grow: no madvise; at the 'x' the stack grows by a
+ * fault (a 1 MiB frame filled: no syscall), so that maps read frozen
+ * differs from the early read: its VmFlags and present pages must be
+ * taken again (the frame is checked after the restore, from inside it).
  * After the restore (told by a gap in its clock and a new parent) it waits
  * for $CKPT_GO and checks: each mapping's VmFlags as before the dump
  * (LATE's as after its madvise, if it ran), EARLY's and a late-madvised
@@ -70,6 +74,29 @@ static int sharer(void *arg)
 	return 0;
 }
 
+/* Restored: a gap in the clock (2 ms), then a new parent. */
+static int restored(uint64_t *last, pid_t ppid0)
+{
+	uint64_t t = now_ns();
+	int gap = t - *last > 2000000;
+
+	*last = t;
+	return gap && getppid() != ppid0;
+}
+
+/* grow mode: the stack grown by a frame of 1 MiB, kept until restored */
+__attribute__((noinline)) static void grow(pid_t ppid0)
+{
+	unsigned char big[1 << 20];
+	uint64_t last = now_ns();
+
+	pat_fill(big, sizeof(big), 99);
+	trig[1] = 'y';
+	while (!restored(&last, ppid0))
+		;
+	CHECK(pat_check(big, sizeof(big), 99) < 0, "the stack grown before the freeze differs");
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const names[] = { "KEEP", "EARLY", "LATE" };
@@ -77,6 +104,7 @@ int main(int argc, char **argv)
 	char flags[3][256], now[256], late_flags[256];
 	static char stack[256 << 10] __attribute__((aligned(16)));
 	int by_sharer = argc > 2 && !strcmp(argv[2], "sharer");
+	int by_growth = argc > 2 && !strcmp(argv[2], "grow");
 	pid_t ppid0 = getppid();
 	int late = 0;
 
@@ -114,11 +142,13 @@ int main(int argc, char **argv)
 	target_ready();
 	/* No syscall while waiting (clock_gettime through the vdso; getppid,
 	 * which the dump does not count, only after a gap of 2 ms). */
-	for (uint64_t last = now_ns();;) {
-		uint64_t t = now_ns();
-
+	for (uint64_t last = now_ns(); !restored(&last, ppid0);) {
 		if (trig && !trig[2])
 			trig[2] = 's';	/* spinning: target_ready's syscalls done */
+		if (by_growth && trig[0] == 'x') {
+			grow(ppid0);
+			break;
+		}
 		if (by_sharer && trig[1] == 'y')
 			late = 1;	/* the sharer's madvise */
 		else if (!by_sharer && trig && trig[0] == 'x' && !late) {
@@ -127,9 +157,6 @@ int main(int argc, char **argv)
 			late = 1;
 			trig[1] = 'y';	/* told without a syscall */
 		}
-		if (t - last > 2000000 && getppid() != ppid0)
-			break;
-		last = t;
 	}
 	if (late)
 		memcpy(flags[2], late_flags, sizeof(late_flags));
