@@ -267,9 +267,15 @@ int quiet_held(struct quiet *q);
 /* Whether a count moved already (q a struct quiet: proc_read_smaps_unless's
  * stop, so that a job that fails the test costs smaps up to its syscall). */
 int quiet_moved(void *q);
-/* Whether a kdamond under root (/sys/kernel/mm/damon/admin/kdamonds) is on
- * with vaddr or fvaddr operations: DAMON may madvise a process's memory. */
-int quiet_damon_vaddr_on(const char *root);
+/* Where quiet_damon_may_madvise looks (tests: a tree of their own):
+ * /sys/kernel/mm/damon/admin/kdamonds, /sys/module, /proc. */
+struct damon_roots {
+	const char *admin, *modules, *proc;
+};
+/* Whether DAMON may madvise a process's memory (quiet-damon.c): the PID of
+ * a kdamond not known to work on physical addresses, -1 for an admin one
+ * on with virtual addresses (or if kdamonds cannot be listed), 0 if none. */
+pid_t quiet_damon_may_madvise(const struct damon_roots *r);
 void quiet_end(struct quiet *q);
 
 /* The present or swapped pages of a process's mappings (PAGEMAP_SCAN),

@@ -18,9 +18,9 @@
  * change them: DAMON's, whose DAMOS_HUGEPAGE/NOHUGEPAGE schemes on a
  * process (vaddr or fvaddr operations) call do_madvise on its memory
  * (mm/damon/vaddr.c damos_madvise): hg/nh flip with no syscall of the
- * process.  While a kdamond with those operations is on, the process is
- * not watched (quiet_damon_vaddr_on); paddr's work on physical memory
- * (DAMON_RECLAIM, LRU_SORT) changes no VmFlags.  So: each thread's
+ * process.  While a kdamond runs that is not known to work on physical
+ * memory alone (paddr: DAMON_RECLAIM, LRU_SORT, which change no VmFlags),
+ * the process is not watched (quiet-damon.c).  So: each thread's
  * raw_syscalls:sys_enter and sys_exit counted (a perf tracepoint event
  * per thread, which also counts int 0x80 calls), from before the read;
  * no syscall entered and none left, in any thread, up to the freeze, and
@@ -88,7 +88,6 @@
 /* More threads than this: not worth two descriptors each. */
 #define QUIET_MAX_THREADS	64
 #define PF_IO_WORKER		0x00000010	/* include/linux/sched.h */
-#define DAMON_KDAMONDS		"/sys/kernel/mm/damon/admin/kdamonds"
 
 /* What each thread has counted (the fds' second index) */
 enum { SYS_ENTER, SYS_EXIT, URING_QUEUE, NCOUNTS };
@@ -206,51 +205,6 @@ static int open_count(long id, pid_t tid, const char *filter)
 	return fd;
 }
 
-/* The first word of root/rel, into out (len); "" if none. */
-static void read_word(const char *root, const char *rel, char *out, size_t len)
-{
-	char path[PATH_MAX], *buf;
-
-	out[0] = 0;
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	if (read_file(path, &buf, NULL) < 0)
-		return;
-	snprintf(out, len, "%.*s", (int)strcspn(buf, " \n"), buf);
-	free(buf);
-}
-
-int quiet_damon_vaddr_on(const char *root)
-{
-	char rel[PATH_MAX], word[16];
-	struct dirent *k, *c;
-	DIR *kd, *cd;
-	int on = 0;
-
-	if (!(kd = opendir(root)))
-		return 0;	/* no DAMON sysfs: no kdamond it made */
-	while (!on && (k = readdir(kd))) {
-		if (k->d_name[0] < '0' || k->d_name[0] > '9')
-			continue;
-		snprintf(rel, sizeof(rel), "%s/state", k->d_name);
-		read_word(root, rel, word, sizeof(word));
-		if (strcmp(word, "on"))
-			continue;
-		snprintf(rel, sizeof(rel), "%s/%s/contexts", root, k->d_name);
-		if (!(cd = opendir(rel)))
-			continue;
-		while (!on && (c = readdir(cd))) {
-			if (c->d_name[0] < '0' || c->d_name[0] > '9')
-				continue;
-			snprintf(rel, sizeof(rel), "%s/contexts/%s/operations", k->d_name, c->d_name);
-			read_word(root, rel, word, sizeof(word));
-			on = !strcmp(word, "vaddr") || !strcmp(word, "fvaddr");
-		}
-		closedir(cd);
-	}
-	closedir(kd);
-	return on;
-}
-
 /*
  * Whether the counts are worth what they cost: the last close of a
  * tracepoint's perf events waits for RCU grace periods (ours: 57-92 ms
@@ -294,15 +248,23 @@ struct quiet *quiet_watch(pid_t pid, int alone)
 		[SYS_EXIT] = tracepoint_id("raw_syscalls/sys_exit"),
 		[URING_QUEUE] = tracepoint_id("io_uring/io_uring_queue_async_work"),
 	};
-	pid_t again[QUIET_MAX_THREADS], sharer;
+	static const struct damon_roots damon_roots = {
+		.admin = "/sys/kernel/mm/damon/admin/kdamonds", .modules = "/sys/module",
+		.proc = "/proc",
+	};
+	pid_t again[QUIET_MAX_THREADS], sharer, damon;
 	char filter[1024];
 	struct quiet *q;
 	long n;
 
 	if (id[SYS_ENTER] < 0 || id[SYS_EXIT] < 0)
 		return NULL;
-	if (quiet_damon_vaddr_on(DAMON_KDAMONDS)) {
-		debug("VmFlags read while the process is frozen: a DAMON kdamond works on virtual addresses, and may madvise");
+	if ((damon = quiet_damon_may_madvise(&damon_roots))) {
+		if (damon > 0)
+			debug("VmFlags read while the process is frozen: DAMON's kdamond %d is not one known to work on physical addresses, and may madvise",
+			      damon);
+		else
+			debug("VmFlags read while the process is frozen: a DAMON kdamond works on virtual addresses (or kdamonds cannot be told), and may madvise");
 		return NULL;
 	}
 	q = xzalloc(sizeof(*q));

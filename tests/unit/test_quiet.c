@@ -3,10 +3,12 @@
  * must keep its early smaps read from standing for the frozen one.
  *
  * A DAMON kdamond that works on virtual addresses may madvise a process's
- * memory (hg/nh flip), so while one is on the early smaps read is not
- * taken.  The sysfs tree is made here, under a temporary directory, as
- * the kernel lays it out (mm/damon/sysfs.c: kdamonds/N/state,
- * kdamonds/N/contexts/M/operations).
+ * memory (hg/nh flip), so while one runs that is not known to work on
+ * physical ones the early smaps read is not taken.  The sysfs, module and
+ * /proc trees are made here, under a temporary directory, as the kernel
+ * lays them out (mm/damon/sysfs.c: kdamonds/N/{state,pid},
+ * kdamonds/N/contexts/M/operations; mm/damon/reclaim.c kdamond_pid;
+ * kthreadd's children and their comm).
  *
  * io_uring's IORING_OP_MADVISE runs in an io-wq worker, and may be queued
  * with no syscall: a child here submits a pipe read linked to a madvise,
@@ -51,23 +53,42 @@ static void dir(const char *rel)
 	ASSERT_EQ(0, mkdir(path, 0755));
 }
 
-/* kdamond 0 (paddr, on: DAMON_RECLAIM's kind) and kdamond 1 (ops, state) */
+/*
+ * A tree: the admin interface's kdamond 0 (paddr, on, PID 107: DAMON_RECLAIM's
+ * kind) and kdamond 1 (ops, state, PID 108); kthreadd's children 3, 107 and
+ * 108, as /proc lays them out (108 a kdamond only with ops).
+ */
 static void tree(const char *ops, const char *state)
 {
 	snprintf(root, sizeof(root), "/tmp/ckpt-damon-XXXXXX");
 	ASSERT_TRUE(mkdtemp(root) != NULL);
-	dir("0");
-	put("0/state", "on\n");
-	dir("0/contexts");
-	put("0/contexts/nr_contexts", "1\n");
-	dir("0/contexts/0");
-	put("0/contexts/0/operations", "paddr\n");
-	put("nr_kdamonds", "2\n");
-	dir("1");
-	put("1/state", state);
-	dir("1/contexts");
-	dir("1/contexts/0");
-	put("1/contexts/0/operations", ops);
+	dir("admin");
+	dir("admin/0");
+	put("admin/0/state", "on\n");
+	put("admin/0/pid", "107\n");
+	dir("admin/0/contexts");
+	put("admin/0/contexts/nr_contexts", "1\n");
+	dir("admin/0/contexts/0");
+	put("admin/0/contexts/0/operations", "paddr\n");
+	put("admin/nr_kdamonds", "2\n");
+	dir("admin/1");
+	put("admin/1/state", state);
+	put("admin/1/pid", "108\n");
+	dir("admin/1/contexts");
+	dir("admin/1/contexts/0");
+	put("admin/1/contexts/0/operations", ops);
+	dir("modules");
+	dir("proc");
+	dir("proc/2");
+	dir("proc/2/task");
+	dir("proc/2/task/2");
+	put("proc/2/task/2/children", "3 107 108 ");
+	dir("proc/3");
+	put("proc/3/comm", "kworker/R-rcu_g\n");
+	dir("proc/107");
+	put("proc/107/comm", "kdamond.0\n");
+	dir("proc/108");
+	put("proc/108/comm", ops[0] ? "kdamond.1\n" : "ksmd\n");
 }
 
 static void done(void)
@@ -78,28 +99,56 @@ static void done(void)
 	ASSERT_EQ(0, system(cmd));
 }
 
-/* quiet_damon_vaddr_on of a tree with kdamond 1 (ops, state) */
-static int vaddr_on(const char *ops, const char *state)
+static pid_t may_madvise(void)
 {
-	int on;
+	char admin[96], modules[96], proc[96];
+	struct damon_roots r = { admin, modules, proc };
+
+	snprintf(admin, sizeof(admin), "%s/admin", root);
+	snprintf(modules, sizeof(modules), "%s/modules", root);
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	return quiet_damon_may_madvise(&r);
+}
+
+/* quiet_damon_may_madvise of a tree with kdamond 1 (ops, state) */
+static pid_t damon(const char *ops, const char *state)
+{
+	pid_t who;
 
 	tree(ops, state);
-	on = quiet_damon_vaddr_on(root);
+	who = may_madvise();
 	done();
-	return on;
+	return who;
 }
 
 TEST(damon_on_virtual_addresses_refuses)
 {
-	EXPECT_EQ(1, vaddr_on("vaddr\n", "on\n"));
-	EXPECT_EQ(1, vaddr_on("fvaddr\n", "on\n"));
+	EXPECT_EQ(-1, damon("vaddr\n", "on\n"));
+	EXPECT_EQ(-1, damon("fvaddr\n", "on\n"));
 }
 
 TEST(damon_off_or_on_physical_addresses_does_not)
 {
-	EXPECT_EQ(0, vaddr_on("vaddr\n", "off\n"));
-	EXPECT_EQ(0, vaddr_on("paddr\n", "on\n"));
-	EXPECT_EQ(0, quiet_damon_vaddr_on("/nonexistent/kdamonds"));
+	EXPECT_EQ(0, damon("paddr\n", "on\n"));
+	EXPECT_EQ(0, damon("", "off\n"));	/* off: no kdamond.1 thread */
+}
+
+/* A kdamond the admin interface did not start (debugfs before 6.9, a
+ * module, a kernel caller): not known to be paddr's, unless a module
+ * that works on physical addresses says it is its own. */
+TEST(damon_kdamond_of_another_interface_refuses)
+{
+	tree("paddr\n", "off\n");	/* 108 runs, but not as admin's kdamond 1 */
+	EXPECT_EQ(108, may_madvise());
+	dir("modules/damon_reclaim");
+	dir("modules/damon_reclaim/parameters");
+	put("modules/damon_reclaim/parameters/kdamond_pid", "108\n");
+	EXPECT_EQ(0, may_madvise());
+	put("proc/2/task/2/children", "3 107 108 109 ");
+	dir("proc/109");
+	put("proc/109/comm", "kdamond.2\n");
+	EXPECT_EQ(109, may_madvise());
+	done();
 }
 
 /*
