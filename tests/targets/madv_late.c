@@ -158,6 +158,10 @@ int main(int argc, char **argv)
 			trig[1] = 'y';	/* told without a syscall */
 		}
 	}
+	/* the sharer's madvise may come last before the freeze: its byte is
+	 * restored with the trigger file */
+	if (by_sharer && trig[1] == 'y')
+		late = 1;
 	if (late)
 		memcpy(flags[2], late_flags, sizeof(late_flags));
 	while (!target_go())
