@@ -12,9 +12,16 @@
  * and mmap over a mapping with the same line (MAP_NORESERVE, MAP_LOCKED).
  * Another process's process_madvise may only give advice that changes no
  * flag (mm/madvise.c process_madvise_remote_valid: COLD, PAGEOUT,
- * WILLNEED, COLLAPSE); a userfaultfd passed to one changes only um/uw,
- * which the image does not record; faults and signals change the layout
- * (a stack grown), which maps read frozen shows.  One kernel thread does
+ * WILLNEED, COLLAPSE: none sets a flag, MADV_COLLAPSE included); a
+ * userfaultfd passed to one changes only um/uw/ui, which the image does
+ * not record (a register of part of a mapping splits it: the layout);
+ * writes through /proc/PID/mem, process_vm_writev or ptrace pokes change
+ * data, read frozen anyway, and no flag; khugepaged changes no flag
+ * (AnonHugePages, a restore hint, is kept as read early: it moves frozen
+ * too); KSM's unmerge of all (sysfs run=2) clears mm flags, not VmFlags;
+ * clear_refs clears sd, not recorded; NUMA balancing's task_work changes
+ * PTEs only; faults and signals change the layout (a stack grown), which
+ * maps read frozen shows (6.18's mm/, checked).  One kernel thread does
  * change them: DAMON's, whose DAMOS_HUGEPAGE/NOHUGEPAGE schemes on a
  * process (vaddr or fvaddr operations) call do_madvise on its memory
  * (mm/damon/vaddr.c damos_madvise): hg/nh flip with no syscall of the
