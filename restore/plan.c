@@ -668,6 +668,43 @@ static void plan_timers(struct plan *pl, const struct img_proc *p)
 	SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0, 0);
 }
 
+/*
+ * p's resource limits (say: warn of a hard limit lowered).  A zombie takes
+ * its parent's (plan_zombie): the image has none of its own, and its
+ * parent's stub forked it with ckpt's, RLIMIT_NOFILE raised for the restore.
+ */
+static void plan_rlimits(struct plan *pl, const struct img_proc *p, int say)
+{
+	for (int i = 0; i < CKPT_NRLIMIT; i++) {
+		struct rlimit64 want = { p->d.rlim[i].cur, p->d.rlim[i].max }, have;
+
+		/* A hard limit above ours needs CAP_SYS_RESOURCE: try (unless
+		 * the image is only its owner's), and fall back to the most we
+		 * can give (ckpt warns, see spawn.c). */
+		getrlimit64(i, &have);
+		if (!pl->owner_rules) {
+			SYSR(pl, 0, STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0, (uint64_t)i,
+			     blob(pl, &want, sizeof(want)), 0, 0, 0);
+			what(pl, 0, "restore resource limit %d (hard limit above ckpt's own needs CAP_SYS_RESOURCE)", i);
+		}
+		if (say && pl->owner_rules && want.rlim_max > have.rlim_max) {
+			char v[24] = "unlimited";
+
+			if (want.rlim_max != RLIM64_INFINITY)
+				snprintf(v, sizeof(v), "%llu", (unsigned long long)want.rlim_max);
+			warn("resource limit %d: hard limit %s lowered to ckpt's own, %llu, since the "
+			     "image is not signed by this machine's key", i, v,
+			     (unsigned long long)have.rlim_max);
+		}
+		want.rlim_max = MIN(want.rlim_max, have.rlim_max);
+		want.rlim_cur = MIN(want.rlim_cur, want.rlim_max);
+		SYSR(pl, 0, (pl->owner_rules ? 0 : STUB_OPF_IFFAILED) | STUB_OPF_MAYFAIL, R2,
+		     SYS_prlimit64, 0, (uint64_t)i, blob(pl, &want, sizeof(want)), 0, 0, 0);
+		if (pl->owner_rules)
+			what(pl, 0, "restore resource limit %d", i);
+	}
+}
+
 static void plan_process(struct plan *pl, const struct img_proc *p, const struct spawn_fds *sf)
 {
 	struct prctl_mm_map mm = {
@@ -714,34 +751,7 @@ static void plan_process(struct plan *pl, const struct img_proc *p, const struct
 		what(pl, 0, "change directory to \"%s\"", cwd);
 		free(cwd);
 	}
-	for (int i = 0; i < CKPT_NRLIMIT; i++) {
-		struct rlimit64 want = { p->d.rlim[i].cur, p->d.rlim[i].max }, have;
-
-		/* A hard limit above ours needs CAP_SYS_RESOURCE: try (unless
-		 * the image is only its owner's), and fall back to the most we
-		 * can give (ckpt warns, see spawn.c). */
-		getrlimit64(i, &have);
-		if (!pl->owner_rules) {
-			SYSR(pl, 0, STUB_OPF_MAYFAIL, R2, SYS_prlimit64, 0, (uint64_t)i,
-			     blob(pl, &want, sizeof(want)), 0, 0, 0);
-			what(pl, 0, "restore resource limit %d (hard limit above ckpt's own needs CAP_SYS_RESOURCE)", i);
-		}
-		if (pl->owner_rules && want.rlim_max > have.rlim_max) {
-			char v[24] = "unlimited";
-
-			if (want.rlim_max != RLIM64_INFINITY)
-				snprintf(v, sizeof(v), "%llu", (unsigned long long)want.rlim_max);
-			warn("resource limit %d: hard limit %s lowered to ckpt's own, %llu, since the "
-			     "image is not signed by this machine's key", i, v,
-			     (unsigned long long)have.rlim_max);
-		}
-		want.rlim_max = MIN(want.rlim_max, have.rlim_max);
-		want.rlim_cur = MIN(want.rlim_cur, want.rlim_max);
-		SYSR(pl, 0, (pl->owner_rules ? 0 : STUB_OPF_IFFAILED) | STUB_OPF_MAYFAIL, R2,
-		     SYS_prlimit64, 0, (uint64_t)i, blob(pl, &want, sizeof(want)), 0, 0, 0);
-		if (pl->owner_rules)
-			what(pl, 0, "restore resource limit %d", i);
-	}
+	plan_rlimits(pl, p, 1);
 	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
 		const struct ckpt_sigaction *sa = &p->sigacts[sig - 1];
 
@@ -1036,6 +1046,10 @@ static void plan_zombie(struct plan *pl, const struct img *img, const struct ckp
 	int code = t->exit_status;
 
 	plan_own_group(pl, img, t);
+	/* Its limits as its parent's (the ones it was forked with, most
+	 * likely), not ckpt's; before its ids change, which may forbid it. */
+	if (t->parent >= 0 && img->tasks[t->parent].proc >= 0)
+		plan_rlimits(pl, &img->procs[img->tasks[t->parent].proc], 0);
 	SYSR(pl, 0, 0, R1, SYS_prctl, PR_SET_NAME, blob(pl, t->comm, sizeof(t->comm)), 0, 0, 0, 0);
 	SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_setresgid, t->gid, t->gid, t->gid, 0, 0, 0);
 	SYSF(pl, 0, STUB_OPF_MAYFAIL, SYS_setresuid, t->uid, t->uid, t->uid, 0, 0, 0);

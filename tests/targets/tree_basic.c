@@ -4,11 +4,14 @@
  * worker keeps a running sum in its memory; after GO it checks it, checks
  * that its parent is still its parent, and exits with its own code.  The
  * parent checks every child's exit status with waitpid: the zombie's
- * status must come back as it was, the workers' as they end.
+ * status must come back as it was, the workers' as they end.  The
+ * zombie's RLIMIT_NOFILE (a soft 300, set before the forks) must read in
+ * /proc as the parent's, not as the restoring ckpt's raised one.
  * Output: "tree_basic: ok" when every check passed.
  */
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "target.h"
@@ -34,11 +37,33 @@ static int worker(int code, unsigned mul)
 	return target_failures ? 100 : code;
 }
 
+/* pid's "Max open files" line of /proc/PID/limits, into out (len) */
+static void nofile_line(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Max open files", 14))
+			snprintf(out, len, "%s", line);
+	fclose(f);
+}
+
 int main(void)
 {
+	char mine[256], its[256];
+	struct rlimit rl;
 	pid_t a, b, z;
 	int st;
 
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max >= 300) {
+		rl.rlim_cur = 300;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (!(a = fork()))
 		return worker(11, 3);
 	if (!(b = fork()))
@@ -52,6 +77,9 @@ int main(void)
 		waitid(P_PID, z, &si, WEXITED | WNOWAIT);
 	}
 	target_wait();
+	nofile_line(getpid(), mine, sizeof(mine));
+	nofile_line(z, its, sizeof(its));
+	CHECK(mine[0] && !strcmp(mine, its), "zombie: %s, its parent's %s", its, mine);
 	CHECK(waitpid(a, &st, 0) == a && WIFEXITED(st) && WEXITSTATUS(st) == 11,
 	      "worker a: status %#x", st);
 	CHECK(waitpid(b, &st, 0) == b && WIFEXITED(st) && WEXITSTATUS(st) == 22,
