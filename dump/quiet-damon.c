@@ -84,29 +84,47 @@ static int admin_kdamond(const char *root, const char *name, struct known *k)
 	return vaddr;
 }
 
-/* A kdamond thread among kthreadd's children not in k: its PID, else 0. */
+/* Whether p (a PID's text) is a kdamond thread not in k. */
+static int unknown(const char *proc, const char *p, const struct known *k)
+{
+	char rel[64], comm[32];
+	size_t i = 0;
+
+	snprintf(rel, sizeof(rel), "%s/comm", p);
+	read_word(proc, rel, comm, sizeof(comm));
+	if (strncmp(comm, "kdamond.", 8))
+		return 0;
+	while (i < k->n && k->pid[i] != (pid_t)atoi(p))
+		i++;
+	return i == k->n;
+}
+
+/*
+ * A kdamond thread not in k: its PID, else 0.  Among kthreadd's children;
+ * without /proc/2/task/2/children (CONFIG_PROC_CHILDREN), among every
+ * process (a process may call itself kdamond.N: refused, to be safe).
+ */
 static pid_t unknown_kdamond(const char *proc, const struct known *k)
 {
-	char path[PATH_MAX], *kids, *tok, *save, comm[32];
+	char path[PATH_MAX], *kids, *tok, *save;
+	struct dirent *e;
 	pid_t found = 0;
+	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/2/task/2/children", proc);
-	if (read_file(path, &kids, NULL) < 0)
-		return -1;	/* cannot tell (no CONFIG_PROC_CHILDREN) */
-	for (tok = strtok_r(kids, " \n", &save); tok && !found; tok = strtok_r(NULL, " \n", &save)) {
-		pid_t p = (pid_t)atoi(tok);
-		size_t i = 0;
-
-		snprintf(path, sizeof(path), "%s/comm", tok);
-		read_word(proc, path, comm, sizeof(comm));
-		if (strncmp(comm, "kdamond.", 8))
-			continue;
-		while (i < k->n && k->pid[i] != p)
-			i++;
-		if (i == k->n)
-			found = p;
+	if (read_file(path, &kids, NULL) == 0) {
+		for (tok = strtok_r(kids, " \n", &save); tok && !found; tok = strtok_r(NULL, " \n", &save))
+			if (unknown(proc, tok, k))
+				found = (pid_t)atoi(tok);
+		free(kids);
+		return found;
 	}
-	free(kids);
+	if (!(d = opendir(proc)))
+		return -1;
+	while (!found && (e = readdir(d)))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && unknown(proc, e->d_name, k))
+			found = (pid_t)atoi(e->d_name);
+	closedir(d);
 	return found;
 }
 

@@ -138,6 +138,8 @@ TEST(damon_off_or_on_physical_addresses_does_not)
  * that works on physical addresses says it is its own. */
 TEST(damon_kdamond_of_another_interface_refuses)
 {
+	char cmd[128];
+
 	tree("paddr\n", "off\n");	/* 108 runs, but not as admin's kdamond 1 */
 	EXPECT_EQ(108, may_madvise());
 	dir("modules/damon_reclaim");
@@ -148,6 +150,12 @@ TEST(damon_kdamond_of_another_interface_refuses)
 	dir("proc/109");
 	put("proc/109/comm", "kdamond.2\n");
 	EXPECT_EQ(109, may_madvise());
+	/* no children file (CONFIG_PROC_CHILDREN): every process looked at */
+	snprintf(cmd, sizeof(cmd), "rm %s/proc/2/task/2/children", root);
+	ASSERT_EQ(0, system(cmd));
+	EXPECT_EQ(109, may_madvise());
+	put("proc/109/comm", "bash\n");
+	EXPECT_EQ(0, may_madvise());
 	done();
 }
 
