@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -206,10 +207,15 @@ static void uring_child(int fd, volatile int *stage)
 {
 	void *mem = mmap(NULL, (size_t)getpagesize(), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	volatile unsigned *cq_tail = mem == MAP_FAILED ? NULL : uring_chain(fd, mem);
+	volatile unsigned *cq_tail;
 
-	*stage = cq_tail ? 1 : -1;
-	while (cq_tail && *cq_tail < 2)
+	prctl(PR_SET_PDEATHSIG, SIGKILL);	/* a failed ASSERT ends the test's process */
+	if (!(cq_tail = mem == MAP_FAILED ? NULL : uring_chain(fd, mem))) {
+		*stage = -1;
+		_exit(1);
+	}
+	*stage = 1;
+	while (*cq_tail < 2)
 		;	/* no syscall */
 	*stage = 2;
 	for (;;)
