@@ -96,9 +96,12 @@ static pid_t find_sharer(pid_t pid, pid_t parent)
 
 pid_t tracee_vfork_child(pid_t pid, pid_t tid)
 {
+	pid_t child;
+
 	if (thread_state(pid, tid) != 'D')
 		return 0;
-	return find_sharer(pid, pid);
+	child = find_sharer(pid, pid);
+	return child > 0 ? child : 0;
 }
 
 pid_t tracee_mm_sharer(pid_t pid)
