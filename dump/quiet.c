@@ -248,6 +248,28 @@ int quiet_worth(pid_t pid)
 	return n >= min;
 }
 
+/*
+ * Whether DAMON may madvise the process (quiet-damon.c), said.  Asked when
+ * the count begins and again once frozen: a kdamond started meanwhile, or
+ * one whose operations were committed anew (paddr to vaddr), is seen if it
+ * still runs so.
+ */
+static int damon_may_madvise(void)
+{
+	static const struct damon_roots roots = {
+		.admin = "/sys/kernel/mm/damon/admin/kdamonds", .modules = "/sys/module",
+		.proc = "/proc",
+	};
+	pid_t who = quiet_damon_may_madvise(&roots);
+
+	if (who > 0)
+		debug("VmFlags read while the process is frozen: DAMON's kdamond %d is not one known to work on physical addresses, and may madvise",
+		      who);
+	else if (who < 0)
+		debug("VmFlags read while the process is frozen: a DAMON kdamond works on virtual addresses (or kdamonds cannot be told), and may madvise");
+	return who != 0;
+}
+
 struct quiet *quiet_watch(pid_t pid, int alone)
 {
 	long id[NCOUNTS] = {
@@ -255,25 +277,15 @@ struct quiet *quiet_watch(pid_t pid, int alone)
 		[SYS_EXIT] = tracepoint_id("raw_syscalls/sys_exit"),
 		[URING_QUEUE] = tracepoint_id("io_uring/io_uring_queue_async_work"),
 	};
-	static const struct damon_roots damon_roots = {
-		.admin = "/sys/kernel/mm/damon/admin/kdamonds", .modules = "/sys/module",
-		.proc = "/proc",
-	};
-	pid_t again[QUIET_MAX_THREADS], sharer, damon;
+	pid_t again[QUIET_MAX_THREADS], sharer;
 	char filter[1024];
 	struct quiet *q;
 	long n;
 
 	if (id[SYS_ENTER] < 0 || id[SYS_EXIT] < 0)
 		return NULL;
-	if ((damon = quiet_damon_may_madvise(&damon_roots))) {
-		if (damon > 0)
-			debug("VmFlags read while the process is frozen: DAMON's kdamond %d is not one known to work on physical addresses, and may madvise",
-			      damon);
-		else
-			debug("VmFlags read while the process is frozen: a DAMON kdamond works on virtual addresses (or kdamonds cannot be told), and may madvise");
+	if (damon_may_madvise())
 		return NULL;
-	}
 	q = xzalloc(sizeof(*q));
 	q->pid = pid;
 	memset(q->fds, -1, sizeof(q->fds));
@@ -341,7 +353,7 @@ int quiet_held(struct quiet *q)
 		debug("the threads changed since smaps was read: VmFlags read while the process is frozen");
 		return 0;
 	}
-	return !counted(q, "since smaps was read");
+	return !counted(q, "since smaps was read") && !damon_may_madvise();
 }
 
 static void *closer(void *arg)
