@@ -28,6 +28,7 @@ stage=$top/build/arm64-stage
 foreign=$top/build/foreign
 log=$top/build/arm64-build.log
 out=$top/build/arm64-console.log
+times=$top/build/arm64-times.log
 CROSS=aarch64-linux-gnu-
 
 mkdir -p "$top/build"
@@ -85,6 +86,7 @@ fi
 "$top/tests/arm64-guest/foreign-image" "$top/build/$host/ckpt" "$top/build/$host/targets/counter" \
 	"$stage/build/foreign/$host.img" >"$log.foreign" 2>&1 ||
 	{ sed 's/^/# /' "$log.foreign"; echo "not ok 1 aarch64: cannot dump a $host process for the guest"; }
+echo "# aarch64: cross build and staging $SECONDS s"
 
 {
 	# As on any system, /root is for root only (tests/targets/creds.c).
@@ -124,12 +126,22 @@ watchdog() {
 }
 watchdog &
 wd=$!
+# Where the guest's time goes: each result line with the seconds since the
+# guest was started, in $times (the console has no clock of its own).
+stamp() {
+	local line t0=${EPOCHREALTIME/./} t
+	while IFS= read -r line; do
+		case $line in "ok "* | "not ok "* | run:*) ;; *) continue ;; esac
+		t=$(((${EPOCHREALTIME/./} - t0) / 100000))
+		printf '%d.%d %s\n' $((t / 10)) $((t % 10)) "$line"
+	done
+}
 # The guest's own summary lines are left out: run-checks.sh counts.
 # sock_diag for unix and TCP sockets (dump/fd-unix.c, dump/fd-inet.c):
 # modules in Debian's kernel, which the guest loads only when asked.
 export CKPT_ARM64_MODULES="${CKPT_ARM64_MODULES:-} unix_diag inet_diag tcp_diag"
 ( "$ARM64/run" "$stage" check.sh "${CKPT_ARM64_TIMEOUT:-14400}" & echo $! >"$pidfile"; wait $! ) |
-	tee "$out" | sed -u '/^--- ckpt aarch64 image$/,/^--- end$/d' |
+	tee "$out" >(stamp >"$times") | sed -u '/^--- ckpt aarch64 image$/,/^--- end$/d' |
 	grep --line-buffered -Ev '^[0-9]+ skipped$|^[0-9]+ passed, [0-9]+ failed$'
 st=${PIPESTATUS[0]}
 kill "$wd" 2>/dev/null
