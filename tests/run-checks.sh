@@ -29,14 +29,21 @@ count() {	# count a TAP stream from stdin
 # the processes they dump); its lines are counted after the host's, so the
 # output is the same as when it ran after them.  Its own process group, so
 # that it is stopped whole when this script ends early.
+# BATS_FILE arguments go to the guest too, as paths from the project's
+# root (its /test there).
 arm64=
 if [ "${CKPT_CHECK_ARM64:-0}" = 1 ]; then
+	gfiles=()
+	for f in "$@"; do
+		f=$(realpath "$f")
+		gfiles+=("${f#"$top"/}")
+	done
 	setsid bash -c 't0=$SECONDS
 		"$1/tests/arm64-deps.sh" >"$2/arm64-deps" 2>&1 || exit 3
-		"$1/tests/arm64-check.sh" >"$2/arm64" 2>&1
+		"$1/tests/arm64-check.sh" "${@:3}" >"$2/arm64" 2>&1
 		st=$?
 		echo "$((SECONDS - t0))" >"$2/arm64-time"
-		exit "$st"' arm64 "$top" "$log" </dev/null &
+		exit "$st"' arm64 "$top" "$log" "${gfiles[@]}" </dev/null &
 	arm64=$!
 	trap '[ -z "$arm64" ] || kill -TERM -- "-$arm64" 2>/dev/null; rm -rf "$log"' EXIT
 fi
