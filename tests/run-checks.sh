@@ -61,9 +61,9 @@ if [ "${CKPT_CHECK_HOST:-1}" = 1 ]; then
 	# depends on the architecture: tests and files tagged
 	# arch-independent (# bats test_tags / file_tags) are the host's
 	# alone.  CKPT_ARM64_ALL=1: all of them there too.
-	tags=()
+	opts=()
 	if [ -n "${CKPT_ARM64:-}" ] && [ "${CKPT_ARM64_ALL:-0}" != 1 ]; then
-		tags=(--filter-tags '!arch-independent')
+		opts=(--filter-tags '!arch-independent')
 		# bats reads (preprocesses) every file it is given before it
 		# filters, at ~1/12 of the host's speed there: files tagged
 		# whole (file_tags before their first test, none after) are
@@ -79,7 +79,9 @@ if [ "${CKPT_CHECK_HOST:-1}" = 1 ]; then
 		done
 		set -- "${files[@]}"
 	fi
-	count < <(bats --tap "${tags[@]}" "$@" 2>&1)
+	# CKPT_CHECK_TIMING=1: each result says how long its test took.
+	[ "${CKPT_CHECK_TIMING:-0}" != 1 ] || opts+=(--timing)
+	count < <(bats --tap "${opts[@]}" "$@" 2>&1)
 fi
 
 # The aarch64 part started above: its tests count here like the others.
