@@ -23,6 +23,7 @@
 #include "dump/fd.h"
 #include "dump/sockdiag.h"
 #include "image/fdkind.h"
+#include "image/sockopt.h"
 
 #define TCP_LISTEN	10	/* include/net/tcp_states.h */
 #define TCP_CLOSE	7
@@ -125,18 +126,70 @@ int fd_inet_accept_queue(const struct ckpt_fd_inet *s, ino_t ino, uint32_t *pend
 
 /* SO_RCVBUF/SO_SNDBUF only if the program set them: a new socket's
  * defaults otherwise (setting them turns TCP's autotuning off). */
-static void buffers(const struct dfile *d, struct ckpt_fd_inet *s)
+static void buffers(const struct dfile *d, int fresh, struct ckpt_fd_inet *s)
 {
-	int fresh = socket((int)s->family, (int)s->type | SOCK_CLOEXEC, (int)s->protocol);
 	int rcv = opt(d->copy, SOL_SOCKET, SO_RCVBUF), snd = opt(d->copy, SOL_SOCKET, SO_SNDBUF);
 
-	if (fresh < 0)
-		return;
 	if (rcv != opt(fresh, SOL_SOCKET, SO_RCVBUF))
 		s->rcvbuf = (uint32_t)rcv;
 	if (snd != opt(fresh, SOL_SOCKET, SO_SNDBUF))
 		s->sndbuf = (uint32_t)snd;
-	close(fresh);
+}
+
+/* One listed option as getsockopt gives it: its length, or -1 when the
+ * socket has no such option (an IPv6 one on an IPv4 socket). */
+static int sockopt_read(int fd, const struct sockopt_def *o, uint8_t *val)
+{
+	socklen_t len = o->len;
+
+	memset(val, 0, 16);
+	return getsockopt(fd, o->level, o->name, val, &len) < 0 ? -1 : (int)len;
+}
+
+/*
+ * The listed options (image/sockopt.c) whose value differs from a new
+ * socket's of the same family, type and protocol: the program set them
+ * (or the listener it was accepted from had).  Keepalive timers, a
+ * linger, timeouts, TOS and TTL, a congestion control... a restored
+ * socket would otherwise have the defaults, silently.
+ */
+static uint32_t sockopts(const struct dfile *d, int fresh, const struct ckpt_fd_inet *s,
+			 struct ckpt_sockopt *out)
+{
+	int connection = s->protocol == IPPROTO_TCP && s->state != TCP_LISTEN && s->state != TCP_CLOSE;
+	int dgram = s->type == SOCK_DGRAM;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < sockopt_ndefs; i++) {
+		const struct sockopt_def *o = &sockopt_defs[i];
+		uint8_t mine[16], def[16];
+		int len, dlen;
+
+		if ((connection && (o->flags & SOCKOPT_UNCONNECTED)) ||
+		    (!dgram && (o->flags & SOCKOPT_DGRAM)))
+			continue;
+		if ((len = sockopt_read(d->copy, o, mine)) <= 0 ||
+		    (dlen = sockopt_read(fresh, o, def)) < 0 ||
+		    (len == dlen && !memcmp(mine, def, (size_t)len)))
+			continue;
+		if (o->flags & SOCKOPT_NAME)
+			len = (int)strnlen((const char *)mine, (size_t)len) + 1;
+		out[n] = (struct ckpt_sockopt){ .level = (uint32_t)o->level, .name = (uint32_t)o->name,
+						.len = (uint32_t)MIN((size_t)len, o->len) };
+		memcpy(out[n].val, mine, out[n].len);
+		n++;
+	}
+	return n;
+}
+
+/* A socket filter (SO_ATTACH_FILTER, SO_ATTACH_BPF): SO_GET_FILTER with
+ * no room gives its length in instructions, or EACCES for an eBPF
+ * program it cannot give back (sk_get_filter). */
+static int filtered(int fd)
+{
+	socklen_t len = 0;
+
+	return getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &len) < 0 ? errno == EACCES : len > 0;
 }
 
 /*
@@ -168,7 +221,6 @@ static void options(const struct dfile *d, struct ckpt_fd_inet *s)
 		s->opts |= opt(d->copy, IPPROTO_IPV6, IPV6_V6ONLY) ? CKPT_INET_V6ONLY : 0;
 	s->opts |= opt(d->copy, ip, s->family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND) ?
 		   CKPT_INET_FREEBIND : 0;
-	buffers(d, s);
 }
 
 static void describe(struct dfile *d, const struct ckpt_fd_inet *s)
@@ -213,7 +265,15 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 	} else {
 		s.state = s.peer_port ? 1 : TCP_CLOSE;
 	}
+	struct ckpt_sockopt so[SOCKOPT_MAX];
+	int fresh = socket((int)s.family, (int)s.type | SOCK_CLOEXEC, (int)s.protocol), ret = 0;
+
 	options(d, &s);
+	if (fresh >= 0) {
+		buffers(d, fresh, &s);
+		s.nsockopts = sockopts(d, fresh, &s, so);
+		close(fresh);
+	}
 	describe(d, &s);
 	dfile_set_state(d, &s, sizeof(s));
 	if (s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN &&
@@ -237,15 +297,20 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 			    "or an error), and ckpt would restore it as a socket never connected";
 	else if (s.protocol == IPPROTO_UDP && recv(d->copy, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
 		d->cannot = "datagrams are queued on it (their senders' addresses would be lost)";
+	else if (filtered(d->copy))
+		d->cannot = "a socket filter is attached to it (SO_ATTACH_FILTER or SO_ATTACH_BPF), "
+			    "which ckpt does not restore";
 	memcpy(d->f->state, &s, sizeof(s));
 	if (s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN && !d->cannot)
 		fd_tcp_note_listener(c, d, &s, pending);
 	if (s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE) {
 		/* its peer may be outside: on fds 0-2 it goes to ckpt restore's own */
 		d->outside = 1;
-		return fd_tcp_collect(c, d, &s);
+		ret = fd_tcp_collect(c, d, &s);
 	}
-	return 0;
+	/* last in the state, after a connection's ckpt_fd_tcp (format.h) */
+	dfile_add_state(d, so, s.nsockopts * sizeof(so[0]));
+	return ret;
 }
 
 const struct fd_kind_dump fd_dump_inet = { .collect = inet_collect };

@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "image/fdkind.h"
+#include "image/sockopt.h"
 
 void fd_state(const struct img_file *f, void *out, size_t size)
 {
@@ -677,6 +678,49 @@ static int fd_inet_listener(const struct img_file *f)
 	return s.protocol == IPPROTO_TCP && s.state == TCP_LISTEN;
 }
 
+/* The options ending an INET or TCP file's state, after fixed bytes. */
+static int inet_opts_check(const struct img_file *f, size_t fixed)
+{
+	struct ckpt_fd_inet s;
+
+	fd_state(f, &s, sizeof(s));
+	return sockopt_check(f->state, f->d.state_len, fixed, s.nsockopts);
+}
+
+static int inet_check(const struct img_file *f)
+{
+	return inet_opts_check(f, sizeof(struct ckpt_fd_inet));
+}
+
+/* " TCP_KEEPIDLE 77 SO_LINGER 1,5 TCP_CONGESTION reno" */
+static void inet_opts_text(const struct img_file *f, size_t fixed, char *buf, size_t len)
+{
+	struct ckpt_fd_inet s;
+	struct ckpt_sockopt r;
+	int32_t v[4];
+
+	fd_state(f, &s, sizeof(s));
+	for (uint32_t i = 0; i < s.nsockopts; i++) {
+		const struct sockopt_def *o;
+		size_t at = strlen(buf);
+
+		sockopt_get(f->state, fixed, i, &r);
+		memcpy(v, r.val, sizeof(v));
+		o = sockopt_find(r.level, r.name);
+		if (o && (o->flags & SOCKOPT_NAME))
+			snprintf(buf + at, len - at, " %s %.*s", o->label, (int)strnlen((const char *)r.val, r.len),
+				 (const char *)r.val);
+		else if (o && r.len == 16)	/* struct timeval */
+			snprintf(buf + at, len - at, " %s %lld.%06lld", o->label,
+				 (long long)((uint64_t)(uint32_t)v[1] << 32 | (uint32_t)v[0]),
+				 (long long)((uint64_t)(uint32_t)v[3] << 32 | (uint32_t)v[2]));
+		else if (o && r.len == 8)
+			snprintf(buf + at, len - at, " %s %d,%d", o->label, v[0], v[1]);
+		else if (o)
+			snprintf(buf + at, len - at, " %s %d", o->label, v[0]);
+	}
+}
+
 static void inet_text(const struct img_file *f, char *buf, size_t len)
 {
 	struct ckpt_fd_inet s;
@@ -692,6 +736,8 @@ static void inet_text(const struct img_file *f, char *buf, size_t len)
 		snprintf(buf + strlen(buf), len - strlen(buf), ", backlog %u%s", s.backlog,
 			 f->d.fflags & CKPT_FILEF_EVENTS_LOST ?
 			 ", the connections that waited to be accepted lost" : "");
+	if (f->d.kind == CKPT_FD_INET)
+		inet_opts_text(f, sizeof(struct ckpt_fd_inet), buf, len);
 }
 
 static void inet_json(const struct img_file *f, struct json *j)
@@ -762,7 +808,7 @@ static int tcp_check(const struct img_file *f)
 
 	fd_state(f, &s, sizeof(s));
 	tcp_state(f, &t);
-	return f->d.state_len == sizeof(s) + sizeof(t) && s.protocol == IPPROTO_TCP &&
+	return inet_opts_check(f, sizeof(s) + sizeof(t)) == 0 && s.protocol == IPPROTO_TCP &&
 	       (s.family == AF_INET || s.family == AF_INET6) && s.port && s.peer_port &&
 	       (uint64_t)t.inq_len + t.outq_len == f->d.data_len && t.unsent_len <= t.outq_len &&
 	       (s.state != TCP_SYN_SENT || !f->d.data_len) &&
@@ -840,6 +886,7 @@ static void tcp_text(const struct img_file *f, char *buf, size_t len)
 		 fd_tcp_state_name(s_state(f)), t.inq_len,
 		 f->d.fflags & CKPT_FILEF_FIN_IN ? " then the end" : "", t.outq_len, t.unsent_len,
 		 f->d.fflags & CKPT_FILEF_FIN_OUT ? " then its FIN" : "", t.mss);
+	inet_opts_text(f, sizeof(struct ckpt_fd_inet) + sizeof(t), buf, len);
 }
 
 static void tcp_json(const struct img_file *f, struct json *j)
@@ -944,7 +991,7 @@ static const struct fd_kind_info kinds[] = {
 	      proc_text, proc_json),
 	STATE(CKPT_FD_UNIX, "unix", "a unix socket", struct ckpt_fd_unix, unix_check, unix_text,
 	      unix_json),
-	STATE(CKPT_FD_INET, "inet", "a TCP or UDP socket", struct ckpt_fd_inet, NULL, inet_text,
+	STATE(CKPT_FD_INET, "inet", "a TCP or UDP socket", struct ckpt_fd_inet, inet_check, inet_text,
 	      inet_json),
 	{ CKPT_FD_TCP, "tcp", "a TCP connection", sizeof(struct ckpt_fd_inet) + sizeof(struct ckpt_fd_tcp),
 	  tcp_check, tcp_text, tcp_json },

@@ -752,9 +752,26 @@ struct ckpt_fd_inet {
 	uint32_t opts;		/* CKPT_INET_* options set */
 	uint32_t rcvbuf;	/* SO_RCVBUF, if the program set it; 0: default */
 	uint32_t sndbuf;	/* SO_SNDBUF, if the program set it; 0: default */
-	uint32_t reserved;
+	uint32_t nsockopts;	/* ckpt_sockopt records ending the state */
 };
 static_assert(sizeof(struct ckpt_fd_inet) == 72, "ckpt_fd_inet size");
+
+/*
+ * An option the program set on an INET or TCP socket, beyond the opts
+ * bits: one that image/sockopt.c lists (restore sets no other), whose
+ * value differed from a new socket's of the same family, type and
+ * protocol at the dump.  nsockopts of them end the kind state (after
+ * ckpt_fd_tcp for a connection), as getsockopt gave them: an int, a
+ * struct linger or timeval, or a name (TCP_CONGESTION).
+ */
+struct ckpt_sockopt {
+	uint32_t level;		/* SOL_SOCKET 1, IPPROTO_IP 0, IPPROTO_TCP 6... */
+	uint32_t name;		/* SO_PRIORITY, TCP_KEEPIDLE... */
+	uint32_t len;		/* bytes of val used, at most 16 */
+	uint32_t reserved;
+	uint8_t  val[16];
+};
+static_assert(sizeof(struct ckpt_sockopt) == 32, "ckpt_sockopt size");
 #define CKPT_INET_REUSEADDR	0x01u	/* SO_REUSEADDR */
 #define CKPT_INET_REUSEPORT	0x02u	/* SO_REUSEPORT */
 #define CKPT_INET_KEEPALIVE	0x04u	/* SO_KEEPALIVE */

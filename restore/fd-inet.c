@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "image/fdkind.h"
+#include "image/sockopt.h"
 #include "restore/fd.h"
 
 #define TCP_LISTEN	10	/* include/net/tcp_states.h */
@@ -48,6 +49,24 @@ static int setopt(int fd, int level, int name, int v)
 	return setsockopt(fd, level, name, &v, sizeof(v));
 }
 
+/* The listed options the program had set (format.h ckpt_sockopt, the
+ * last of the state; checked against image/sockopt.c when read). */
+static int sockopts_again(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)
+{
+	size_t at = f->d.state_len - (size_t)s->nsockopts * sizeof(struct ckpt_sockopt);
+	struct ckpt_sockopt r;
+
+	for (uint32_t i = 0; i < s->nsockopts; i++) {
+		const struct sockopt_def *o;
+
+		sockopt_get(f->state, at, i, &r);
+		o = sockopt_find(r.level, r.name);
+		if (o && setsockopt(fd, o->level, o->name, r.val, r.len) < 0)
+			return error_errno(errno, "fd %d (%s): cannot set %s", fd0, f->path, o->label);
+	}
+	return 0;
+}
+
 /* The options, each from its bit: 0 or -errno after a message. */
 int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)
 {
@@ -74,7 +93,7 @@ int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file 
 		setopt(fd, SOL_SOCKET, SO_RCVBUF, (int)s->rcvbuf / 2);
 	if (s->sndbuf && setopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, (int)s->sndbuf / 2) < 0)
 		setopt(fd, SOL_SOCKET, SO_SNDBUF, (int)s->sndbuf / 2);
-	return 0;
+	return sockopts_again(fd, s, f, fd0);
 }
 
 static int bind_again(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)

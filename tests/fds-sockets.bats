@@ -129,6 +129,64 @@ with open(sys.argv[2], "a") as log:
 	[ "$status" -eq 0 ]
 }
 
+@test "socket options beyond the usual: keepalive timers, linger, timeouts, TOS, TTL, priority, congestion control, multicast TTL and loop: the same after restore, a receive timeout at work" {
+	skip_unless_ptrace
+	start_target fd_sockopts
+	dump_kill
+	run "$CKPT" inspect "$T/img"
+	echo "$output"
+	[[ "$output" == *"TCP_KEEPIDLE 77 TCP_KEEPINTVL 11 TCP_KEEPCNT 3"* ]]
+	[[ "$output" == *"SO_LINGER 1,5 SO_RCVTIMEO 3."*"TCP_CONGESTION reno"* ]]
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+@test "socket options on a TCP connection of its own and on the one it accepted (inherited from the listener): the same after restore" {
+	skip_unless_ptrace
+	skip_unless_root
+	start_target fd_sockopts conn
+	dump_kill $(netlock_or_skip)
+	restore_go
+	[ "$status" -eq 0 ]
+}
+
+# bats test_tags=arch-independent
+@test "a forged image: a socket option not in ckpt's list (SO_MARK), or one of the wrong length, is a damaged image, not set" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "needs python3"
+	start_target fd_sockopts
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+	# the first INET file (kind 19, fd 10): its first ckpt_sockopt comes
+	# after its ckpt_fd_inet (72 bytes); name at +4, len at +8
+	local sec file state field
+	read -r sec file state < <(file_of_kind 19 "$T/img")
+	[ -n "$state" ]
+	for field in "4 36" "8 5"; do
+		cp "$T/img" "$T/bad"
+		"$CKPT_TARGETS/imgtool" setfield "$T/bad" $((state + 72 + ${field% *})) 4 "${field#* }"
+		run "$CKPT" restore "$T/bad"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "ckpt: restore $T/bad: image is corrupted: file section at offset $sec is malformed" ]
+	done
+}
+
+# bats test_tags=arch-independent
+@test "a socket filter (SO_ATTACH_FILTER) on a UDP socket: dump refuses it by name; the process runs on" {
+	skip_unless_ptrace
+	start_target fd_sockopts filter
+	run "$CKPT" dump "$TPID" -o "$T/img" --kill
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"fd 11 ("*"a socket filter is attached to it"* ]]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+}
+
 # bats test_tags=arch-independent
 @test "a TCP connection: without CAP_NET_ADMIN (TCP_REPAIR) dump refuses it by name" {
 	skip_unless_ptrace
