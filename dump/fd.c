@@ -386,7 +386,9 @@ static int collect_file(struct fd_dump *c, struct dfile *d, struct rawfd *r)
 			    "through another thread (pidfd_getfd with PIDFD_THREAD, Linux 6.9)";
 		return 0;
 	}
-	return hooks(f->d.kind)->collect(c, d);
+	if ((ret = hooks(f->d.kind)->collect(c, d)) == 0)
+		fd_owner_collect(c, d);
+	return ret;
 }
 
 /* The fds of file id that a --lose-fd names. */

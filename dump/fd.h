@@ -63,6 +63,10 @@ extern const struct fd_kind_dump fd_dump_file, fd_dump_pipe, fd_dump_event, fd_d
 	fd_dump_notify, fd_dump_pidfd, fd_dump_proc, fd_dump_unix, fd_dump_inet, fd_dump_tty,
 	fd_dump_unsupported;
 
+/* fd-owner.c: F_SETOWN's owner and F_SETSIG's signal, into d->f->d.fown
+ * (or d->cannot: an owner outside the image, or a thread) */
+void fd_owner_collect(struct fd_dump *c, struct dfile *d);
+
 /* fd.c: for the kinds */
 /* A field of d->fdinfo ("eventfd-count:"), parsed in base: 0 or -ENOENT. */
 int fdinfo_u64(const struct dfile *d, const char *key, int base, uint64_t *v);

@@ -1025,9 +1025,23 @@ int fd_kind_restorable(uint32_t kind)
 		kind == CKPT_FD_TCP);
 }
 
+/* F_SETOWN's owner and F_SETSIG's signal (format.h CKPT_FOWN_*): a
+ * signal up to 64, one kind of owner, and an ID with it, none without. */
+static int fown_check(uint32_t fown)
+{
+	uint32_t who = fown & (CKPT_FOWN_PROCESS | CKPT_FOWN_GROUP);
+
+	return (fown & CKPT_FOWN_SIGMASK) > 64 || (fown & 0x80u) ||
+	       who == (CKPT_FOWN_PROCESS | CKPT_FOWN_GROUP) ||
+	       !who != !(fown >> CKPT_FOWN_ID_SHIFT) ? -1 : 0;
+}
+
 int fd_kind_check(const struct img_file *f)
 {
 	const struct fd_kind_info *k = fd_kind(f->d.kind);
+
+	if (fown_check(f->d.fown) < 0)
+		return -1;
 
 	/* A kind this ckpt cannot make carries state it cannot read: a
 	 * newer ckpt's, which restore refuses by name; not damage. */

@@ -471,9 +471,16 @@ struct ckpt_file {
 	uint32_t state_len;	/* bytes of kind state after the path */
 	uint32_t what_len;	/* bytes of the description after the state */
 	uint32_t fflags;	/* CKPT_FILEF_* */
-	uint32_t reserved;
+	uint32_t fown;		/* who gets its SIGIO and SIGURG, and which
+				   signal: CKPT_FOWN_*; 0: nobody, SIGIO */
 };
 static_assert(sizeof(struct ckpt_file) == 96, "ckpt_file size");
+/* ckpt_file.fown: F_SETOWN's owner, a process of the image (its PID or
+ * its process group, whose leader it is), and F_SETSIG's signal */
+#define CKPT_FOWN_SIGMASK	0x7fu		/* the signal, 1-64; 0: SIGIO */
+#define CKPT_FOWN_PROCESS	0x100u		/* owner: process ID (F_OWNER_PID) */
+#define CKPT_FOWN_GROUP		0x200u		/* owner: process group (F_OWNER_PGRP) */
+#define CKPT_FOWN_ID_SHIFT	10		/* bits 10-31: its PID or group ID */
 
 enum ckpt_fd_kind {
 	CKPT_FD_FILE     = 1,	/* regular file, reopened by path */

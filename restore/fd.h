@@ -94,6 +94,9 @@ struct pidfd_finish {
 };
 int fd_pidfd_at_finish(const struct img *img, const struct img_proc *p, const struct ckpt_fd *d);
 int fd_pidfd_finish(const struct img *img, const struct img_proc *p, const struct pidfd_finish *o);
+/* fd-owner.c: each file's SIGIO owner and signal (CKPT_FOWN_*), set by the
+ * process through its stub once every process is made (the same hooks) */
+int fd_owner_finish(const struct img *img, const struct img_proc *p, const struct pidfd_finish *o);
 
 /* fd-inet.c, for fd-tcp.c: an address of s as a sockaddr; the options
  * the program set, on fd (0 or -errno after a message) */

@@ -836,7 +836,7 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	if ((ret = stub_tracee(c, k, off, &t0)) < 0)
 		return ret;
 	/* Its pidfds of other processes and of threads: all are made now. */
-	if ((ret = fd_pidfd_finish(c->img, p, &pf)) < 0 ||
+	if ((ret = fd_pidfd_finish(c->img, p, &pf)) < 0 || (ret = fd_owner_finish(c->img, p, &pf)) < 0 ||
 	    (ret = signals_after_traps(c, k, &ts, &t0)) < 0)
 		return ret;
 	/* Its pty's foreground group, made by now (every signal blocked:

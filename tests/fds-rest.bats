@@ -156,3 +156,56 @@ mount_fid_fs() {
 	[[ "$stderr" == "ckpt: dump $TPID: fd 14 ("*"gone (deleted)"*"): cannot be restored: the file it names was deleted; --lose-fd 14 or --allow-lost-fds dumps without it" ]]
 	kill -0 "$TPID"
 }
+
+@test "O_ASYNC files with an owner (F_SETOWN: the process, its process group) and a signal (F_SETSIG): the same after restore; a write brings each its signal, si_fd the process's own fd" {
+	skip_unless_ptrace
+	start_target fd_owner
+	dump_kill
+	restore_go
+	[ "$status" -eq 0 ]
+	grep -qx "fd_owner: ok" "$T/out"
+}
+
+@test "O_ASYNC files owned by the process: restored under another PID (its own in use), they name the new one" {
+	restore_under_new_pid fd_owner pid
+}
+
+# bats test_tags=arch-independent
+@test "an O_ASYNC file whose owner is outside the image (its parent), or one thread (F_OWNER_TID): dump refuses, naming it; the process runs on" {
+	skip_unless_ptrace
+	local mode
+	for mode in outside thread; do
+		rm -f "$T/ready" "$T/go"
+		start_target fd_owner "$mode"
+		run "$CKPT" dump "$TPID" -o "$T/img" --kill
+		echo "$output"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"fd 10 ("*"its SIGIO owner"*"--lose-fd 10"* ]]
+		kill -KILL "$TPID"
+		reap "$TPID"
+	done
+}
+
+# bats test_tags=arch-independent
+@test "a forged image: a SIGIO owner with both owner bits, an owner without an ID, or signal 65 is a damaged image" {
+	skip_unless_ptrace
+	command -v python3 >/dev/null || skip "needs python3"
+	start_target fd_owner
+	run "$CKPT" dump "$TPID" -o "$T/img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait "$TPID" || { cat "$T/err"; false; }
+	# the first pipe (kind 7: fd 10) and its fown (ckpt_file + 92)
+	local sec file v
+	read -r sec file _ < <(file_of_kind 7 "$T/img")
+	[ -n "$file" ]
+	for v in $(( (TPID << 10) | 0x300 )) 256 65; do
+		cp "$T/img" "$T/bad"
+		"$CKPT_TARGETS/imgtool" setfield "$T/bad" $((file + 92)) 4 "$v"
+		run "$CKPT" restore "$T/bad"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "ckpt: restore $T/bad: image is corrupted: file section at offset $sec is malformed" ]
+	done
+}
