@@ -153,11 +153,8 @@ static int sockopt_read(int fd, const struct sockopt_def *o, uint8_t *val)
  * linger, timeouts, TOS and TTL, a congestion control... a restored
  * socket would otherwise have the defaults, silently.
  */
-static uint32_t sockopts(const struct dfile *d, int fresh, const struct ckpt_fd_inet *s,
-			 struct ckpt_sockopt *out)
+uint32_t fd_sockopts_changed(int copy, int fresh, uint32_t skip, struct ckpt_sockopt *out)
 {
-	int connection = s->protocol == IPPROTO_TCP && s->state != TCP_LISTEN && s->state != TCP_CLOSE;
-	int dgram = s->type == SOCK_DGRAM;
 	uint32_t n = 0;
 
 	for (size_t i = 0; i < sockopt_ndefs; i++) {
@@ -165,10 +162,9 @@ static uint32_t sockopts(const struct dfile *d, int fresh, const struct ckpt_fd_
 		uint8_t mine[16], def[16];
 		int len, dlen;
 
-		if ((connection && (o->flags & SOCKOPT_UNCONNECTED)) ||
-		    (!dgram && (o->flags & SOCKOPT_DGRAM)))
+		if (o->flags & skip)
 			continue;
-		if ((len = sockopt_read(d->copy, o, mine)) <= 0 ||
+		if ((len = sockopt_read(copy, o, mine)) <= 0 ||
 		    (dlen = sockopt_read(fresh, o, def)) < 0 ||
 		    (len == dlen && !memcmp(mine, def, (size_t)len)))
 			continue;
@@ -271,7 +267,11 @@ static int inet_collect(struct fd_dump *c, struct dfile *d)
 	options(d, &s);
 	if (fresh >= 0) {
 		buffers(d, fresh, &s);
-		s.nsockopts = sockopts(d, fresh, &s, so);
+		/* on a connection its MSS and clamp are the connection's; a
+		 * multicast option only on datagram sockets (SOCKOPT_DGRAM) */
+		s.nsockopts = fd_sockopts_changed(d->copy, fresh,
+			(s.protocol == IPPROTO_TCP && s.state != TCP_LISTEN && s.state != TCP_CLOSE ?
+			 SOCKOPT_UNCONNECTED : 0) | (s.type != SOCK_DGRAM ? SOCKOPT_DGRAM : 0), so);
 		close(fresh);
 	}
 	describe(d, &s);

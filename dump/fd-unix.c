@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "dump/fd.h"
+#include "image/sockopt.h"
 #include "dump/sockdiag.h"
 #include "image/fdkind.h"
 
@@ -208,6 +209,28 @@ static int read_queue(struct dfile *d, struct ckpt_fd_unix *s)
 	return ret;
 }
 
+/* The options of image/sockopt.c's list it had set (its timeouts, say):
+ * the records and their count, last in the state (CKPT_UNIX_SOCKOPTS);
+ * read_queue has added its parts and filled s. */
+static int options(struct dfile *d, struct ckpt_fd_unix *s)
+{
+	struct ckpt_sockopt so[SOCKOPT_MAX];
+	int fresh = socket(AF_UNIX, (int)s->type | SOCK_CLOEXEC, 0);
+	uint32_t n;
+
+	if (fresh < 0)
+		return 0;
+	n = fd_sockopts_changed(d->copy, fresh, 0, so);
+	close(fresh);
+	if (!n)
+		return 0;
+	s->uflags |= CKPT_UNIX_SOCKOPTS;
+	memcpy(d->f->state, s, sizeof(*s));
+	dfile_add_state(d, so, n * sizeof(so[0]));
+	dfile_add_state(d, &n, sizeof(n));
+	return 0;
+}
+
 static int unix_collect(struct fd_dump *c, struct dfile *d)
 {
 	struct ckpt_fd_unix s = { .sock = d->st.st_ino };
@@ -247,9 +270,9 @@ static int unix_collect(struct fd_dump *c, struct dfile *d)
 		d->cannot = "unix sockets of this type are not supported";
 	else if (pending)
 		d->cannot = "connections wait to be accepted on it (they would be lost)";
-	else if (s.state != TCP_LISTEN)
-		return read_queue(d, &s);
-	return 0;
+	else if (s.state != TCP_LISTEN && (ret = read_queue(d, &s)) < 0)
+		return ret;
+	return options(d, &s);
 }
 
 static struct dfile *by_sock(struct fd_dump *c, uint64_t sock)

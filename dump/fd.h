@@ -67,6 +67,11 @@ extern const struct fd_kind_dump fd_dump_file, fd_dump_pipe, fd_dump_event, fd_d
  * (or d->cannot: an owner outside the image, or a thread) */
 void fd_owner_collect(struct fd_dump *c, struct dfile *d);
 
+/* fd-inet.c, for fd-unix.c too: the options of image/sockopt.c's list
+ * (but those with a SOCKOPT_* flag in skip) whose value on copy differs
+ * from a new socket's (fresh), into out (SOCKOPT_MAX): how many */
+uint32_t fd_sockopts_changed(int copy, int fresh, uint32_t skip, struct ckpt_sockopt *out);
+
 /* fd.c: for the kinds */
 /* A field of d->fdinfo ("eventfd-count:"), parsed in base: 0 or -ENOENT. */
 int fdinfo_u64(const struct dfile *d, const char *key, int base, uint64_t *v);

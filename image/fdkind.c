@@ -554,6 +554,17 @@ static int unix_check(const struct img_file *f)
 		}
 		at += 4ull * s.nmsgs + names;
 	}
+	/* options (CKPT_UNIX_SOCKOPTS): the records, then their count, last */
+	if (s.uflags & CKPT_UNIX_SOCKOPTS) {
+		uint32_t n;
+
+		if (f->d.state_len < at + 4)
+			return -1;
+		memcpy(&n, f->state + f->d.state_len - 4, sizeof(n));
+		if (!n || sockopt_check(f->state, f->d.state_len - 4, (size_t)at, n) < 0)
+			return -1;
+		at = f->d.state_len;
+	}
 	if (f->d.state_len != at)
 		return -1;
 	/* through a listener (5.24): a connection of stream or seqpacket

@@ -739,6 +739,9 @@ static_assert(sizeof(struct ckpt_fd_unix) == 72, "ckpt_fd_unix size");
 #define CKPT_UNIX_PASSSEC	2u	/* SO_PASSSEC */
 #define CKPT_UNIX_DELETED	4u	/* its socket file was deleted: bound, then
 				   unlinked again */
+#define CKPT_UNIX_SOCKOPTS	8u	/* options it had set beyond these: that many
+				   ckpt_sockopt records, then their count (u32,
+				   1 or more), end the state */
 
 /*
  * A TCP or UDP socket (ip(7), ipv6(7)): its address and its peer's, and
@@ -764,12 +767,13 @@ struct ckpt_fd_inet {
 static_assert(sizeof(struct ckpt_fd_inet) == 72, "ckpt_fd_inet size");
 
 /*
- * An option the program set on an INET or TCP socket, beyond the opts
- * bits: one that image/sockopt.c lists (restore sets no other), whose
- * value differed from a new socket's of the same family, type and
- * protocol at the dump.  nsockopts of them end the kind state (after
- * ckpt_fd_tcp for a connection), as getsockopt gave them: an int, a
- * struct linger or timeval, or a name (TCP_CONGESTION).
+ * An option the program set on an INET, TCP or UNIX socket, beyond the
+ * opts or uflags bits: one that image/sockopt.c lists (restore sets no
+ * other), whose value differed from a new socket's of the same family,
+ * type and protocol at the dump.  They end the kind state (INET, TCP:
+ * nsockopts of them, after ckpt_fd_tcp for a connection; UNIX: with
+ * CKPT_UNIX_SOCKOPTS, then their count), as getsockopt gave them: an
+ * int, a struct linger or timeval, or a name (TCP_CONGESTION).
  */
 struct ckpt_sockopt {
 	uint32_t level;		/* SOL_SOCKET 1, IPPROTO_IP 0, IPPROTO_TCP 6... */

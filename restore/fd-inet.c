@@ -49,14 +49,11 @@ static int setopt(int fd, int level, int name, int v)
 	return setsockopt(fd, level, name, &v, sizeof(v));
 }
 
-/* The listed options the program had set (format.h ckpt_sockopt, the
- * last of the state; checked against image/sockopt.c when read). */
-static int sockopts_again(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)
+int fd_sockopts_again(int fd, const struct img_file *f, size_t at, uint32_t n, int fd0)
 {
-	size_t at = f->d.state_len - (size_t)s->nsockopts * sizeof(struct ckpt_sockopt);
 	struct ckpt_sockopt r;
 
-	for (uint32_t i = 0; i < s->nsockopts; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		const struct sockopt_def *o;
 
 		sockopt_get(f->state, at, i, &r);
@@ -93,7 +90,8 @@ int fd_inet_options(int fd, const struct ckpt_fd_inet *s, const struct img_file 
 		setopt(fd, SOL_SOCKET, SO_RCVBUF, (int)s->rcvbuf / 2);
 	if (s->sndbuf && setopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, (int)s->sndbuf / 2) < 0)
 		setopt(fd, SOL_SOCKET, SO_SNDBUF, (int)s->sndbuf / 2);
-	return sockopts_again(fd, s, f, fd0);
+	return fd_sockopts_again(fd, f, f->d.state_len - (size_t)s->nsockopts * sizeof(struct ckpt_sockopt),
+				 s->nsockopts, fd0);
 }
 
 static int bind_again(int fd, const struct ckpt_fd_inet *s, const struct img_file *f, int fd0)

@@ -237,6 +237,16 @@ static int finish(int fd, const struct img_file *f, int fd0)
 		return error_errno(errno, "fd %d (%s): cannot set SO_PASSSEC", fd0, f->path);
 	if (s.peek_off >= 0 && setopt(fd, SO_PEEK_OFF, s.peek_off) < 0)
 		return error_errno(errno, "fd %d (%s): cannot set SO_PEEK_OFF", fd0, f->path);
+	if (s.uflags & CKPT_UNIX_SOCKOPTS) {
+		uint32_t n;
+		int ret;
+
+		/* the records, then their count: last in the state (checked) */
+		memcpy(&n, f->state + f->d.state_len - sizeof(n), sizeof(n));
+		if ((ret = fd_sockopts_again(fd, f, f->d.state_len - sizeof(n) -
+					     (size_t)n * sizeof(struct ckpt_sockopt), n, fd0)) < 0)
+			return ret;
+	}
 	/* SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2: the kernel's mask minus one */
 	if ((s.shutdown & 3) && shutdown(fd, (int)(s.shutdown & 3) - 1) < 0 && errno != ENOTCONN)
 		return error_errno(errno, "fd %d (%s): cannot shut it down again", fd0, f->path);

@@ -98,6 +98,11 @@ int fd_pidfd_finish(const struct img *img, const struct img_proc *p, const struc
  * process through its stub once every process is made (the same hooks) */
 int fd_owner_finish(const struct img *img, const struct img_proc *p, const struct pidfd_finish *o);
 
+/* fd-inet.c, for fd-unix.c too: the n options of image/sockopt.c's list
+ * (ckpt_sockopt records at offset at of f's state), set on fd: 0 or
+ * -errno after a message */
+int fd_sockopts_again(int fd, const struct img_file *f, size_t at, uint32_t n, int fd0);
+
 /* fd-inet.c, for fd-tcp.c: an address of s as a sockaddr; the options
  * the program set, on fd (0 or -errno after a message) */
 struct sockaddr_storage;

@@ -9,6 +9,9 @@
  *   10  TCP listener on 127.0.0.1
  *   11  UDP socket bound to 127.0.0.1
  *   12  IPv6 UDP socket on [::1] (when the host has IPv6)
+ *   15, 16  a unix stream socket pair, a send and a receive timeout
+ *   17, 18  a unix datagram pair, a datagram queued on 17, a receive
+ *           timeout and a priority on 17 (after the datagram, EAGAIN)
  * With "conn": 13 a client connected to 10, 14 the connection it
  * accepted (its options inherited from the listener), 13 with options of
  * its own (restored with TCP_REPAIR: root).
@@ -60,10 +63,15 @@ static struct opt opts[] = {
 	{ 14, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE (accepted)", { 0 }, 4, { 0 } },
 	{ 14, IPPROTO_TCP, TCP_CONGESTION, "TCP_CONGESTION (accepted)", { 0 }, 16, { 0 } },
 	{ 14, SOL_SOCKET, SO_LINGER, "SO_LINGER (accepted)", { 0 }, sizeof(struct linger), { 0 } },
+	{ 15, SOL_SOCKET, SO_SNDTIMEO, "SO_SNDTIMEO (unix)", { 0 }, sizeof(struct timeval), { 0 } },
+	{ 16, SOL_SOCKET, SO_RCVTIMEO, "SO_RCVTIMEO (unix)", { 0 }, sizeof(struct timeval), { 0 } },
+	{ 17, SOL_SOCKET, SO_RCVTIMEO, "SO_RCVTIMEO (unix datagrams)", { 0 }, sizeof(struct timeval),
+	  { 0 } },
+	{ 17, SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY (unix datagrams)", { 0 }, 4, { 0 } },
 };
 /* the ints, in the order of opts (the rest set below) */
 static const int ints[] = { 77, 11, 3, 1234, 5, 0x10, 33, 3, 0, 0, 0, 7, 0, 1, 1, 0, 9, 0x40, 1,
-			    99, 4096, 0x20, 0, 0, 0 };
+			    99, 4096, 0x20, 0, 0, 0, 0, 0, 0, 2 };
 
 static void at(int fd, int want)
 {
@@ -96,17 +104,34 @@ int main(int argc, char **argv)
 	memcpy(opts[8].want, &lg, sizeof(lg));
 	memcpy(opts[9].want, &tv, sizeof(tv));
 	memcpy(opts[15].want, &utv, sizeof(utv));
+	memcpy(opts[25].want, &tv, sizeof(tv));
+	memcpy(opts[26].want, &utv, sizeof(utv));
+	memcpy(opts[27].want, &utv, sizeof(utv));
 	memcpy(opts[12].want, &(int){ 0 }, sizeof(int));	/* loop: 0, not the default 1 */
 
 	at(socket(AF_INET, SOCK_STREAM, 0), 10);
 	at(socket(AF_INET, SOCK_DGRAM, 0), 11);
+	{
+		int sp[2], dp[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0 ||
+		    socketpair(AF_UNIX, SOCK_DGRAM, 0, dp) < 0)
+			target_fail("socketpair: %s", strerror(errno));
+		at(sp[0], 15);
+		at(sp[1], 16);
+		at(dp[0], 17);
+		at(dp[1], 18);
+		/* a datagram queued: the options come after its length */
+		if (write(18, "m", 1) != 1)
+			target_fail("write: %s", strerror(errno));
+	}
 	fd = socket(AF_INET6, SOCK_DGRAM, 0);
 	if (fd >= 0 && bind(fd, (struct sockaddr *)&a6, sizeof(a6)) == 0)
 		at(fd, 12);
 	else if (fd >= 0)
 		close(fd);
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		if (opts[i].fd <= 12 && open_fd(opts[i].fd) &&
+		if (opts[i].fd != 13 && opts[i].fd != 14 && open_fd(opts[i].fd) &&
 		    setsockopt(opts[i].fd, opts[i].level, opts[i].name, opts[i].want,
 			       opts[i].level == IPPROTO_TCP && opts[i].name == TCP_CONGESTION ?
 			       4 : opts[i].len) < 0)
@@ -163,5 +188,11 @@ int main(int argc, char **argv)
 	alarm(30);
 	if (recv(11, &byte, 1, 0) >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 		target_fail("recv with SO_RCVTIMEO: %s", strerror(errno));
+	if (recv(16, &byte, 1, 0) >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		target_fail("recv on a unix socket with SO_RCVTIMEO: %s", strerror(errno));
+	if (recv(17, &byte, 1, 0) != 1 || byte != 'm')
+		target_fail("the queued datagram: %s", strerror(errno));
+	if (recv(17, &byte, 1, 0) >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		target_fail("recv on a unix datagram socket with SO_RCVTIMEO: %s", strerror(errno));
 	return target_exit();
 }
