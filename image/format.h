@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #define CKPT_MAGIC	"\x89" "CKPT\r\n\x1a"	/* 8 bytes; catches text-mode mangling */
-#define CKPT_VERSION	3	/* written; see docs/image-format.md "Versioning" */
+#define CKPT_VERSION	4	/* written; see docs/image-format.md "Versioning" */
 #define CKPT_MIN_VERSION 1	/* oldest a reader still takes */
 
 struct ckpt_header {

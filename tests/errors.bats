@@ -381,7 +381,7 @@ flip_refused() {
 	flip_refused 7 0 "not a checkpoint image: bad magic"
 	# the checksum is checked before the fields it covers: damage, not
 	# an old version or an odd header size
-	flip_refused 8 1 "image header is corrupted: checksum mismatch"	# version 3 -> 1
+	flip_refused 8 2 "image header is corrupted: checksum mismatch"	# version 4 -> 0
 	flip_refused 9 0 "image header is corrupted, or from a newer ckpt*"	# version 257
 	flip_refused 13 0 "image header is corrupted: checksum mismatch"	# header_size
 	flip_refused 16 1 "image header is corrupted: checksum mismatch"	# machine
@@ -480,15 +480,15 @@ flip_refused() {
 # bats test_tags=arch-independent
 @test "restore of an image from a newer ckpt: says so" {
 	need_image
-	imgtool setfield "$IMG" 8 4 4
-	refused "$IMG" "image format version 4 is newer than this ckpt understands (3): upgrade ckpt"
+	imgtool setfield "$IMG" 8 4 5
+	refused "$IMG" "image format version 5 is newer than this ckpt understands (4): upgrade ckpt"
 }
 
 # bats test_tags=arch-independent
 @test "restore of an image of format version 0: not supported" {
 	need_image
 	imgtool setfield "$IMG" 8 4 0
-	refused "$IMG" "image format version 0 is not supported (this ckpt reads 1 to 3)"
+	refused "$IMG" "image format version 0 is not supported (this ckpt reads 1 to 4)"
 }
 
 # bats test_tags=arch-independent
