@@ -105,11 +105,10 @@ int dump_collect_remote(struct img_proc *p, struct tracee_set *ts, const struct 
  * threads' (before dump_collect_threads); each thread's, thread i's of p
  * (tid) once collect.c has read its status (procfd: /proc), by either
  * twin; dump_attrs_remote() from inside the process (remote.c), with its
- * VmLck (kB), a scratch address of its and the result of PR_GET_DUMPABLE */
+ * VmLck (kB: locked memory is warned of) and the result of PR_GET_DUMPABLE */
 int dump_collect_attrs(pid_t live, struct img_proc *p, size_t nthreads);
 int dump_thread_attrs(struct img_proc *p, size_t i, pid_t tid, int procfd);
-int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, uint64_t locked_kb,
-		      uint64_t scratch, long dumpable);
+int dump_attrs_remote(struct img_proc *p, struct tracee_set *ts, uint64_t locked_kb, long dumpable);
 /* sysv.c: the SYSV_SHM section, after the VMAs (page: the page size), and
  * the refusal of a semaphore undo list (live: the process's PID here) */
 int dump_collect_sysv(pid_t live, struct img_proc *p, uint64_t page, const struct dump_opts *o);

@@ -560,7 +560,7 @@ static int collect(struct img_proc *p, struct tracee_set *ts, const struct proc_
 
 		p->subreaper = mem_read(ts->t[0].tid, scratch, &on, sizeof(on)) == 0 && on;
 	}
-	return dump_attrs_remote(p, ts, st->vmlck_kb, scratch, dumpable);
+	return dump_attrs_remote(p, ts, st->vmlck_kb, dumpable);
 }
 
 /*
