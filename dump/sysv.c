@@ -141,10 +141,15 @@ static int set_changed_by(const struct img_proc *p, pid_t live)
 }
 
 /* kcmp(KCMP_SYSVSEM) of the process against a fresh child of ckpt's
- * (fork gives none): 1 if the process has an undo list, 0, or -errno. */
+ * (fork gives none): 1 if the process has an undo list, 0, or -errno.
+ * The child holds none of ckpt's fds (the guardian's socket, the image, a
+ * uffd) and dies with ckpt, even when ckpt died before its prctl (then
+ * its parent is already another).  The wait is retried on EINTR: ckpt's
+ * signal handlers have no SA_RESTART, and an unreaped child stays a
+ * zombie of ckpt's. */
 static int has_undo_list(pid_t live)
 {
-	pid_t c = fork();
+	pid_t parent = getpid(), c = fork();
 	long r;
 	int e;
 
@@ -152,13 +157,17 @@ static int has_undo_list(pid_t live)
 		return -errno;
 	if (c == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		syscall(SYS_close_range, 3u, ~0u, 0);
 		pause();
 		_exit(0);
 	}
 	r = syscall(SYS_kcmp, live, c, KCMP_SYSVSEM, 0, 0);
 	e = errno;
 	kill(c, SIGKILL);
-	waitpid(c, NULL, 0);
+	while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+		;
 	return r < 0 ? -e : r != 0;
 }
 
