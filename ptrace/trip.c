@@ -15,7 +15,8 @@
  * So from the first register write on, the thread resumed runs the
  * syscalls (each harmless to complete) and sigreturns into itself,
  * traced or not: ckpt dying at any instant leaves it as a borrowed thread
- * (docs/kill-safety.md).  No byte of code is written.
+ * (docs/kill-safety.md), but for a kept signal (below).  No byte of code
+ * is written.
  *
  * What stops it at the end: a signal ckpt sends it first, while every
  * signal is blocked, which its own mask lets in and whose delivery does
@@ -34,6 +35,15 @@
  * that gets in first (one sent to the thread during the freeze, lower
  * than ours) stops it the same way: it is kept there and delivered at the
  * release (tracee.deliver); ours stays pending, to be dropped as ignored.
+ * Should ckpt die (kill -9, OOM) between that stop and the release, the
+ * kept signal is lost: our waitpid cleared the stop's exit code
+ * (kernel/exit.c wait_task_stopped), exit_ptrace leaves it at 0, and the
+ * woken thread's ptrace_signal cancels the signal.  Only a ckpt that
+ * lives on delivers it: tracee_release, or, on the tracer-exit release
+ * of dump/tracer.c, tracee_forget detaching such threads with their
+ * signal before the exit.  To do: requeue it with the signal blocked
+ * (PTRACE_SETSIGMASK, then PTRACE_CONT(sig): a dying ckpt leaves it
+ * pending), or have the guardian tgkill() it after ckpt's death.
  *
  * An rt_sigreturn forgets the thread's restart_block (restore_sigcontext):
  * a thread that needs it (arch_needs_restart_block: cut short in a
