@@ -46,8 +46,9 @@ static int owner_again(const struct img_file *f, int fd, int group, pid_t now,
 		       const struct pidfd_finish *o)
 {
 	long who = now, got = 0;
+	struct f_owner_ex ex;
 	char what[96];
-	int ret;
+	int ret, ok;
 
 	if (group && (ret = o->syscall(o->arg, SYS_getpgid, (uint64_t[6]){ (uint64_t)now }, &got,
 				       "get the process group of a SIGIO owner")) < 0)
@@ -62,17 +63,17 @@ static int owner_again(const struct img_file *f, int fd, int group, pid_t now,
 	if ((ret = o->syscall(o->arg, SYS_fcntl, (uint64_t[6]){ (uint64_t)fd, F_SETOWN,
 			      (uint64_t)who }, NULL, what)) < 0)
 		return ret;
-	/* a group's F_GETOWN is minus its ID, which a small one makes look
-	 * like an error (fcntl(2) BUGS): the group was seen above instead */
-	if (group)
-		return 0;
-	snprintf(what, sizeof(what), "read fd %d's SIGIO owner back (F_GETOWN)", fd);
-	if ((ret = o->syscall(o->arg, SYS_fcntl, (uint64_t[6]){ (uint64_t)fd, F_GETOWN }, &got,
-			      what)) < 0)
+	/* F_GETOWN_EX, not F_GETOWN: a group's F_GETOWN is minus its ID,
+	 * which a small one makes look like an error (fcntl(2) BUGS) */
+	snprintf(what, sizeof(what), "read fd %d's SIGIO owner back (F_GETOWN_EX)", fd);
+	if ((ret = o->syscall(o->arg, SYS_fcntl, (uint64_t[6]){ (uint64_t)fd, F_GETOWN_EX,
+			      o->scratch }, NULL, what)) < 0)
 		return ret;
-	return got == who ? 0 : error("fd %d (%s): cannot give its SIGIO to %s %ld again: there is "
-				      "none now", fd, f->path, group ? "process group" : "process",
-				      group ? -who : who);
+	if ((ret = o->read(o->arg, o->scratch, &ex, sizeof(ex))) < 0)
+		return error_errno(ret, "cannot %s", what);
+	ok = ex.type == (group ? F_OWNER_PGRP : F_OWNER_PID) && ex.pid == now;
+	return ok ? 0 : error("fd %d (%s): cannot give its SIGIO to %s %d again: there is none now",
+			      fd, f->path, group ? "process group" : "process", now);
 }
 
 int fd_owner_finish(const struct img *img, const struct img_proc *p, const struct pidfd_finish *o)

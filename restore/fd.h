@@ -91,6 +91,10 @@ struct pidfd_finish {
 	pid_t (*now)(void *arg, pid_t id);
 	/* one syscall in the process: 0 and its result, or -errno said */
 	int (*syscall)(void *arg, long nr, const uint64_t a[6], long *res, const char *what);
+	/* len bytes at addr of the process: 0 or -errno (nothing said) */
+	int (*read)(void *arg, uint64_t addr, void *buf, size_t len);
+	uint64_t scratch;	/* 64 bytes of the process no one uses any more,
+				 * for a syscall's output (its stub's stack) */
 };
 int fd_pidfd_at_finish(const struct img *img, const struct img_proc *p, const struct ckpt_fd *d);
 int fd_pidfd_finish(const struct img *img, const struct img_proc *p, const struct pidfd_finish *o);

@@ -1297,6 +1297,11 @@ static uint64_t stacks_offset(const struct plan *pl)
 	return ALIGN_UP(ops_offset(pl, pl->nthreads), 4096u);
 }
 
+uint64_t plan_stack_bottom(const struct plan *pl, uint32_t ti)
+{
+	return pl->home + stacks_offset(pl) + ti * pl->stack_size;
+}
+
 static uint64_t home_size(const struct plan *pl)
 {
 	return stacks_offset(pl) + pl->nthreads * pl->stack_size;

@@ -128,6 +128,8 @@ int plan_build(struct plan *pl, const struct img *img, const struct stub_map *ma
 	       const struct spawn_fds *sf, uint64_t stub_size, const struct trust *tr, int uffd);
 /* Address of thread ti's op k in the stub (once placed). */
 uint64_t plan_op_addr(const struct plan *pl, uint32_t ti, uint32_t k);
+/* Lowest address of stub thread ti's stack (once placed). */
+uint64_t plan_stack_bottom(const struct plan *pl, uint32_t ti);
 /* One syscall op on stub thread ti (reloc: bit i = a[i] is a home offset,
  * as plan_data() returns), its data, and what it does for messages. */
 void plan_op(struct plan *pl, uint32_t ti, uint32_t flags, uint64_t reloc, long nr, uint64_t a0,

@@ -772,6 +772,11 @@ static int finish_syscall(void *arg, long nr, const uint64_t a[6], long *res, co
 	return stub_syscall(fa->ts, fa->t, nr, a, res, what);
 }
 
+static int finish_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+	return mem_read(((struct finish_arg *)arg)->t->tid, addr, buf, len);
+}
+
 /* Task k, a live process, made: its signals after the stub's traps, its
  * parent-death signal and dumpable flag, its home unmapped, every
  * thread's registers and signal mask.  It stays stopped until all are. */
@@ -824,7 +829,10 @@ static int finish_proc(struct ctx *c, uint32_t k)
 	struct tracee_set ts = { .pid = c->th[off].tid };
 	struct tracee t0 = { 0 };
 	struct finish_arg fa = { c, &ts, &t0 };
-	struct pidfd_finish pf = { &fa, id_now, finish_syscall };
+	/* scratch: the bottom of the stub's stack of the thread the syscalls
+	 * run in, stopped for good at its last trap (its stack is dead) */
+	struct pidfd_finish pf = { &fa, id_now, finish_syscall, finish_read,
+				   plan_stack_bottom(&c->pl, off) };
 	struct stub_plan sp;
 	int ret;
 
