@@ -12,7 +12,8 @@
  *    set PTRACE_O_EXITKILL.  A syscall stop's exit code (SIGTRAP|0x80 with
  *    PTRACE_O_TRACESYSGOOD) is no valid signal, so none is sent
  *    (ptrace_report_syscall -> send_sig -> EINVAL); a signal-delivery stop
- *    delivers its signal, as it would have without us.
+ *    delivers its signal only if we had not waited for it yet (our wait
+ *    clears its exit code: docs/kill-safety.md section 1).
  *
  *  - So a borrowed thread must never hold registers whose continuation is
  *    harmful.  Before borrowing it we write below its stack pointer (below
