@@ -38,8 +38,9 @@ static int async_again(const struct img_file *f, int fd, const struct pidfd_fini
 /*
  * The owner, process now (as the process sees it), or with group the
  * process group it leads: only if it leads one again (getpgid in the
- * process).  Given a new PID it is in ckpt restore's group, whose
- * processes the signal must not reach.  F_SETOWN of an ID nobody has
+ * process; restore/spawn.c makes a leader lead a group of the PID it has
+ * now, a new one too), never a group of others (ckpt restore's), whom
+ * the signal must not reach.  F_SETOWN of an ID nobody has
  * sets no owner without an error (fs/fcntl.c f_setown): read back.
  */
 static int owner_again(const struct img_file *f, int fd, int group, pid_t now,

@@ -152,7 +152,7 @@ static __attribute__((noreturn)) void child_fail(struct ctx *c, const char *what
 }
 
 /* The child, between fork and exec: async-signal-safe calls only. */
-static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
+static __attribute__((noreturn)) void child_main(struct ctx *c)
 {
 	char fdarg[16], *argv[] = { "ckpt-stub", fdarg, NULL }, *envp[] = { NULL };
 	sigset_t all;
@@ -169,11 +169,14 @@ static __attribute__((noreturn)) void child_main(struct ctx *c, int same_pid)
 		child_fail(c, "its parent is no longer ckpt", -1, 0);
 	if (c->o->pid_ns && (ret = pidns_child_mounts()) < 0)
 		child_fail(c, "cannot mount its own /proc in the new PID namespace", -1, (int)-ret);
-	if (same_pid && c->p->d.sid == c->p->d.pid) {
+	/* A leader leads again, under a new PID too: left in ckpt restore's
+	 * group, its kill(0, sig) would reach ckpt restore and a shell's
+	 * job control would lose it.  Its new group or session has its new
+	 * ID (the old one's number is someone else's). */
+	if (c->p->d.sid == c->p->d.pid) {
 		setsid();
 		ctty_child(&c->ct);
-	}
-	else if (same_pid && c->p->d.pgid == c->p->d.pid)
+	} else if (c->p->d.pgid == c->p->d.pid)
 		setpgid(0, 0);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -206,13 +209,14 @@ static pid_t spawn(struct ctx *c)
 {
 	pid_t want = c->p->d.pid, pid;
 	struct clone_args ca = { .exit_signal = SIGCHLD };
+	const char *lead;
 	int err;
 
 	ca.set_tid = (uint64_t)(uintptr_t)&want;
 	ca.set_tid_size = 1;
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
-		child_main(c, 1);
+		child_main(c);
 	if (pid > 0)
 		return pid;
 	err = errno;
@@ -225,15 +229,19 @@ static pid_t spawn(struct ctx *c)
 		errno = err;
 		return -1;
 	}
+	/* its group or session is the new PID's (child_main): said with it */
+	lead = c->p->d.sid == want ? " (it leads a session of it, as it led its own)" :
+	       c->p->d.pgid == want ? " (it leads a process group of it, as it led its own)" : "";
 	if (err == EEXIST)
-		warn("PID %d is in use: the process gets a new PID", want);
+		warn("PID %d is in use: the process gets a new PID%s", want, lead);
 	else if (err == EPERM)
-		warn("only root can choose PIDs: the process gets a new PID");
+		warn("only root can choose PIDs: the process gets a new PID%s", lead);
 	else
-		warn("cannot restore PID %d (%s): the process gets a new PID", want, strerror(err));
+		warn("cannot restore PID %d (%s): the process gets a new PID%s", want, strerror(err),
+		     lead);
 	pid = fork();
 	if (pid == 0)
-		child_main(c, 0);
+		child_main(c);
 	return pid;
 }
 

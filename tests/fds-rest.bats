@@ -170,6 +170,10 @@ mount_fid_fs() {
 	restore_under_new_pid fd_owner pid
 }
 
+@test "O_ASYNC files owned by the process and by its group: restored under another PID (its own in use), they name the new process and its new group" {
+	restore_under_new_pid fd_owner
+}
+
 # bats test_tags=arch-independent
 @test "an O_ASYNC file whose owner is outside the image (its parent), or one thread (F_OWNER_TID): dump refuses, naming it; the process runs on" {
 	skip_unless_ptrace

@@ -9,8 +9,9 @@
  * is now (restored under another PID: the new one), and a write to 11
  * and to 13 brings SIGRTMIN+1 with si_fd 10 and SIGIO: each its fd's
  * signal, with the fd the process set O_ASYNC on.  Prints "fd_owner: ok".
- * With "pid", 12's owner is the process too (a process restored under
- * another PID leads no group of its own: restore refuses a group owner).
+ * With "pid", 12's owner is the process too.  Restored under another
+ * PID it leads a group of its new PID (restore/spawn.c): 12's group
+ * owner is that group.
  * With "outside", 10's owner is the parent, O_ASYNC off (dump refuses);
  * with "thread", its own thread by id (F_OWNER_TID: refused too).
  * Usage: fd_owner [pid|outside|thread]
