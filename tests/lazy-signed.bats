@@ -82,8 +82,9 @@ refused_block() {
 	dump_kill --compress none
 	run "$CKPT" verify "$T/img"
 	[[ "$output" == *"; signed by this machine's key)" ]]
-	# format 3: each block signed with Poly1305-AES (image-format.md 5.29)
-	[ "$(header_u32 "$T/img" 8)" = 3 ]
+	# format 4 (3 and later: each block signed with Poly1305-AES,
+	# image-format.md 5.29)
+	[ "$(header_u32 "$T/img" 8)" = 4 ]
 	[ $(( $(header_u32 "$T/img" 24) & 7 )) = 7 ]
 	# the last bytes of the largest block, the 4 before them chosen so
 	# that its CRC32C stays as it was: only its digest tells
@@ -138,12 +139,12 @@ refused_block() {
 	# a stopped process dumped by both gives the same sections in the
 	# same order, and main's verify says this one is signed by this
 	# machine's key, as ours says of main's).  ckpt itself writes only
-	# format 3, whatever its environment says: CKPT_SIGN_V2, the test
+	# the newest format (4), whatever its environment says: CKPT_SIGN_V2, the test
 	# hook that once made it write format 2, does nothing now.
 	need_signed
 	start_target lazy 32 4
 	CKPT_SIGN_V2=1 dump_kill --compress none
-	[ "$(header_u32 "$T/img" 8)" = 3 ]
+	[ "$(header_u32 "$T/img" 8)" = 4 ]
 	[ $(( $(header_u32 "$T/img" 24) & 7 )) = 7 ]
 	"$CKPT_TARGETS/sign_format2" "$T/img"
 	[ "$(header_u32 "$T/img" 8)" = 2 ]
