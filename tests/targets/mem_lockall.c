@@ -78,6 +78,11 @@ int main(int argc, char **argv)
 		return target_exit();
 	}
 	m[0] = 1;
+	/* Before the dump: only a kernel whose smaps names "lf" tells ckpt
+	 * of MCL_ONFAULT (the arm64 guest's shows "??"); without it the
+	 * restored mapping is locked and filled, which is all it can be. */
+	vmflags(m, flags, sizeof(flags));
+	names_lf = has_flag(flags, "lf");
 	if (pthread_create(&t, NULL, worker, NULL)) {
 		target_fail("pthread_create");
 		return target_exit();
@@ -87,10 +92,10 @@ int main(int argc, char **argv)
 	target_wait();
 	vmflags(m, flags, sizeof(flags));
 	CHECK(has_flag(flags, "lo"), "a locked mapping is not locked after restore: VmFlags %s", flags);
-	CHECK(has_flag(flags, "lf") == onfault, "a locked mapping: VmFlags %s (MCL_ONFAULT %d)",
+	CHECK(has_flag(flags, "lf") == names_lf, "a locked mapping: VmFlags %s (MCL_ONFAULT %d)",
 	      flags, onfault);
 	CHECK(m[0] == 1, "the locked mapping's data was not restored");
-	if (mincore(m, PAGES * page, vec) == 0)
+	if ((names_lf || !onfault) && mincore(m, PAGES * page, vec) == 0)
 		for (int i = 0; i < PAGES; i++)
 			CHECK((vec[i] & 1) == (!onfault || i == 0),
 			      "page %d of a locked mapping resident: %d (MCL_ONFAULT %d)",
