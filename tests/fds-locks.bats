@@ -63,10 +63,14 @@ restore_refused() {
 	mkdir "$T/d"
 	start_target fd_locks "$T/d"
 	dump_kill
-	# one process (no fork), without bats's fd 3 (bats would wait for it)
-	flock -n -F "$T/d/flock" sleep 600 3>&- &
+	# one process (no fork), without bats's fd 3 (bats would wait for it);
+	# it waits for the lock: the killed target may still hold it a moment
+	# (its files close as it exits; -n then gave up at once, under load,
+	# and nobody held the lock: the CI of d44f159)
+	flock -w 120 -F "$T/d/flock" sleep 600 3>&- &
 	PIDS+=($!)
-	wait_for 60 sh -c "! flock -n '$T/d/flock' true"
+	# until it holds it (not the dying target): /proc/locks names it
+	wait_for 120 grep -q "FLOCK .* $! " /proc/locks
 	restore_refused "ckpt: restore $T/img: fd 10 (\"$T/d/flock\"): cannot take its flock write lock on the whole file again: another open of the file holds a flock lock on it"
 }
 
