@@ -202,6 +202,13 @@ int main(int argc, char **argv)
 	target_wait();
 	for (int i = 0; i < n; i++)
 		slots[i].before = __atomic_load_n(&slots[i].count, __ATOMIC_RELAXED);
+	/* A spinning thread preempted between its count and its look at
+	 * stop would see stop at once and count no more: wait for a round
+	 * of each first (60 s at most: one left stopped still fails). */
+	for (int i = 0; i < n; i++)
+		for (int ms = 0; slots[i].spin && ms < 60000 &&
+				 __atomic_load_n(&slots[i].count, __ATOMIC_RELAXED) == slots[i].before; ms++)
+			target_sleep_ms(1);
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < n; i++)
 		if (write(fds[1], "x", 1) != 1)
